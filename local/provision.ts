@@ -1,0 +1,247 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  type TableDescription,
+} from "@aws-sdk/client-dynamodb";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueNameExists,
+  SetQueueAttributesCommand,
+  SQSClient,
+  SQSServiceException,
+} from "@aws-sdk/client-sqs";
+import { type QueueSettings, TABLE_KEYS } from "#shared/resources.ts";
+
+/**
+ * Provisions the local equivalents of what the CDK stack creates from shared/resources.ts, so the
+ * local stack and the integration tests run against the same table and queue shapes as AWS.
+ */
+
+/** Local emulators accept any credentials; fixed ones keep the SDK from searching the machine for real ones. */
+export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
+
+/** SQS keeps a message at most 14 days; unroutable events are kept as long as SQS allows. */
+export const UNROUTABLE_RETENTION_SECONDS = 14 * 24 * 3600;
+
+const TABLE_POLL_INTERVAL_MS = 50;
+const TABLE_ACTIVE_TIMEOUT_MS = 30_000;
+
+/** The local table or queues exist with a shape this code cannot use; it will not silently repair data. */
+export class LocalProvisioningError extends Error {
+  override readonly name = "LocalProvisioningError";
+}
+
+export interface LocalEndpoints {
+  readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly region: string;
+}
+
+export interface LocalClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+}
+
+/**
+ * SDK clients for the local emulators. The SQS client must not follow the queue URL's host:
+ * fauxqs hands out URLs like http://sqs.us-east-1.localhost:PORT/…, whose host does not resolve
+ * everywhere, so every request goes to the explicit endpoint instead.
+ */
+export function createLocalClients(endpoints: LocalEndpoints): LocalClients {
+  return {
+    dynamodb: new DynamoDBClient({
+      endpoint: endpoints.dynamodbEndpoint,
+      region: endpoints.region,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+    sqs: new SQSClient({
+      endpoint: endpoints.sqsEndpoint,
+      region: endpoints.region,
+      credentials: LOCAL_CREDENTIALS,
+      useQueueUrlAsEndpoint: false,
+    }),
+  };
+}
+
+/**
+ * Creates the single table (PK/SK, GSI1 with all attributes projected, on-demand) unless it
+ * exists, and resolves once the table and its index are ACTIVE.
+ *
+ * Time to live on `expires_at` is not enabled here: dynalite has no UpdateTimeToLive. Expired
+ * items therefore stay in the local table, and the repositories filter them out on read (which
+ * they must do on AWS as well, since DynamoDB deletes expired items up to days late).
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const existing = await describeTable(client, tableName);
+  if (existing) {
+    assertTableShape(tableName, existing);
+  } else {
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName: tableName,
+          BillingMode: "PAY_PER_REQUEST",
+          AttributeDefinitions: [
+            { AttributeName: TABLE_KEYS.partitionKey, AttributeType: "S" },
+            { AttributeName: TABLE_KEYS.sortKey, AttributeType: "S" },
+            { AttributeName: TABLE_KEYS.gsi1.partitionKey, AttributeType: "S" },
+            { AttributeName: TABLE_KEYS.gsi1.sortKey, AttributeType: "S" },
+          ],
+          KeySchema: [
+            { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
+            { AttributeName: TABLE_KEYS.sortKey, KeyType: "RANGE" },
+          ],
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: TABLE_KEYS.gsi1.indexName,
+              KeySchema: [
+                { AttributeName: TABLE_KEYS.gsi1.partitionKey, KeyType: "HASH" },
+                { AttributeName: TABLE_KEYS.gsi1.sortKey, KeyType: "RANGE" },
+              ],
+              Projection: { ProjectionType: "ALL" },
+            },
+          ],
+        }),
+      );
+    } catch (err) {
+      // Another process (a second test file, a restarted local stack) created it first.
+      if (!(err instanceof ResourceInUseException)) throw err;
+    }
+  }
+  await waitUntilActive(client, tableName);
+}
+
+async function describeTable(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<TableDescription | undefined> {
+  try {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return Table;
+  } catch (err) {
+    if (err instanceof ResourceNotFoundException) return undefined;
+    throw err;
+  }
+}
+
+/** A table persisted under .data/ by an older version may lack the index; failing here beats failing on every query. */
+function assertTableShape(tableName: string, table: TableDescription): void {
+  const keyOf = (schema: TableDescription["KeySchema"], type: "HASH" | "RANGE") =>
+    schema?.find((key) => key.KeyType === type)?.AttributeName;
+  const gsi = table.GlobalSecondaryIndexes?.find((index) => index.IndexName === TABLE_KEYS.gsi1.indexName);
+  const problems = [
+    keyOf(table.KeySchema, "HASH") === TABLE_KEYS.partitionKey
+      ? undefined
+      : `partition key is not ${TABLE_KEYS.partitionKey}`,
+    keyOf(table.KeySchema, "RANGE") === TABLE_KEYS.sortKey
+      ? undefined
+      : `sort key is not ${TABLE_KEYS.sortKey}`,
+    gsi ? undefined : `index ${TABLE_KEYS.gsi1.indexName} is missing`,
+    !gsi ||
+    (keyOf(gsi.KeySchema, "HASH") === TABLE_KEYS.gsi1.partitionKey &&
+      keyOf(gsi.KeySchema, "RANGE") === TABLE_KEYS.gsi1.sortKey)
+      ? undefined
+      : `index ${TABLE_KEYS.gsi1.indexName} keys are not ${TABLE_KEYS.gsi1.partitionKey}/${TABLE_KEYS.gsi1.sortKey}`,
+  ].filter((problem) => problem !== undefined);
+  if (problems.length > 0) {
+    throw new LocalProvisioningError(
+      `table ${tableName} exists with another shape (${problems.join("; ")}); delete it (or the .data/ directory) and start again`,
+    );
+  }
+}
+
+async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
+  const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS;
+  for (;;) {
+    const table = await describeTable(client, tableName);
+    const indexesActive = (table?.GlobalSecondaryIndexes ?? []).every(
+      (index) => index.IndexStatus === "ACTIVE",
+    );
+    if (table?.TableStatus === "ACTIVE" && indexesActive) return;
+    if (Date.now() > deadline) {
+      throw new LocalProvisioningError(
+        `table ${tableName} not ACTIVE after ${TABLE_ACTIVE_TIMEOUT_MS} ms (status ${table?.TableStatus ?? "missing"})`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, TABLE_POLL_INTERVAL_MS));
+  }
+}
+
+export interface QueueNames {
+  readonly deliveryQueue: string;
+  readonly deliveryDlq: string;
+  readonly unroutableQueue: string;
+}
+
+export interface QueueUrls {
+  readonly deliveryQueueUrl: string;
+  readonly deliveryDlqUrl: string;
+  readonly unroutableQueueUrl: string;
+}
+
+/**
+ * Creates the dead-letter queue, the delivery queue redriving into it after
+ * `settings.maxReceiveCount` receives, and the unroutable-events queue. Existing queues are
+ * brought to the given attributes, so a changed RETRY_SCHEDULE takes effect on restart.
+ */
+export async function ensureQueues(
+  client: SQSClient,
+  names: QueueNames,
+  settings: QueueSettings,
+): Promise<QueueUrls> {
+  const deliveryDlqUrl = await ensureQueue(client, names.deliveryDlq, {
+    MessageRetentionPeriod: String(settings.dlqRetentionSeconds),
+  });
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: deliveryDlqUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const dlqArn = Attributes?.QueueArn;
+  if (!dlqArn) throw new LocalProvisioningError(`queue ${names.deliveryDlq} has no QueueArn attribute`);
+
+  const deliveryQueueUrl = await ensureQueue(client, names.deliveryQueue, {
+    VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(settings.retentionSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: settings.maxReceiveCount }),
+  });
+  const unroutableQueueUrl = await ensureQueue(client, names.unroutableQueue, {
+    MessageRetentionPeriod: String(UNROUTABLE_RETENTION_SECONDS),
+  });
+  return { deliveryQueueUrl, deliveryDlqUrl, unroutableQueueUrl };
+}
+
+async function ensureQueue(
+  client: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<string> {
+  try {
+    const { QueueUrl } = await client.send(
+      new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+    );
+    if (!QueueUrl) throw new LocalProvisioningError(`CreateQueue ${name} returned no QueueUrl`);
+    return QueueUrl;
+  } catch (err) {
+    // SQS refuses CreateQueue for an existing queue whose attributes differ; converge them instead.
+    if (!isQueueNameExists(err)) throw err;
+  }
+  const { QueueUrl } = await client.send(new GetQueueUrlCommand({ QueueName: name }));
+  if (!QueueUrl) throw new LocalProvisioningError(`GetQueueUrl ${name} returned no QueueUrl`);
+  await client.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+  return QueueUrl;
+}
+
+/**
+ * fauxqs sends the query-compatible code "AWS.SimpleQueueService.QueueNameExists" where SQS sends
+ * "QueueAlreadyExists", so the SDK cannot map it to its QueueNameExists class; accept both.
+ */
+function isQueueNameExists(err: unknown): boolean {
+  return (
+    err instanceof QueueNameExists ||
+    (err instanceof SQSServiceException && /(QueueNameExists|QueueAlreadyExists)$/.test(err.name))
+  );
+}

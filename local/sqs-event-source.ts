@@ -1,0 +1,430 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  type MessageAttributeValue,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type {
+  Context,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSMessageAttributes,
+  SQSRecord,
+  SQSRecordAttributes,
+} from "aws-lambda";
+import { DELIVERY_BATCH, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+
+/**
+ * A local stand-in for Lambda's SQS event source mapping: long-polls a queue, invokes the handler
+ * with a Lambda-shaped SQSEvent, and deletes what the handler did not report as failed. Failed
+ * records are left alone so that their visibility timeout (possibly changed by the handler) and
+ * the queue's redrive policy decide what happens next, exactly as on AWS.
+ */
+
+// biome-ignore lint/suspicious/noConfusingVoidType: Lambda's own SQSHandler type; `async () => {}` must fit.
+export type SqsBatchHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+
+export interface SqsEventSourceOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  /** Defaults to the queue's QueueArn attribute, read once. */
+  queueArn?: string;
+  /** Defaults to the SQS client's region. */
+  awsRegion?: string;
+  handler: SqsBatchHandler;
+  /** Records per invocation (1–10, or up to 10 000 with a batching window), default 10. */
+  batchSize?: number;
+  /** Keep receiving for up to this long to fill a batch, default 0 (invoke as soon as anything arrives). */
+  maxBatchingWindowSeconds?: number;
+  /** Long-poll wait per ReceiveMessage (0–20), default 1 so that stop() returns within about a second. */
+  waitTimeSeconds?: number;
+  /** Parallel pollers, each running one invocation at a time, default 2. */
+  concurrency?: number;
+  /** The function timeout the Context reports and enforces, default the delivery function's. */
+  functionTimeoutMs?: number;
+  functionName?: string;
+  /** Errors that Lambda would log but not surface: receive failures, handler errors, failed deletes. */
+  onError?: (err: unknown) => void;
+}
+
+export interface PollResult {
+  /** Records handed to the handler. */
+  received: number;
+  /** Records left on the queue (reported as failed, or the whole batch when the invocation failed). */
+  failed: number;
+}
+
+export class SqsEventSourceConfigError extends Error {
+  override readonly name = "SqsEventSourceConfigError";
+}
+
+/** The invocation ran past its timeout; like Lambda, the whole batch is treated as failed. */
+export class FunctionTimeoutError extends Error {
+  override readonly name = "FunctionTimeoutError";
+  constructor(readonly timeoutMs: number) {
+    super(`invocation timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The handler returned a batch response Lambda would reject; the whole batch is treated as failed. */
+export class InvalidBatchResponseError extends Error {
+  override readonly name = "InvalidBatchResponseError";
+}
+
+/** SQS returned a message without a system attribute every Lambda SQS record carries. */
+export class IncompleteMessageError extends Error {
+  override readonly name = "IncompleteMessageError";
+}
+
+const MAX_RECEIVE = 10;
+const RECEIVE_ERROR_BACKOFF_MS = 1000;
+const LOCAL_ACCOUNT_ID = "000000000000";
+
+export class SqsEventSource {
+  private readonly sqs: SQSClient;
+  private readonly queueUrl: string;
+  private readonly handler: SqsBatchHandler;
+  private readonly batchSize: number;
+  private readonly batchingWindowMs: number;
+  private readonly waitTimeSeconds: number;
+  private readonly concurrency: number;
+  private readonly functionTimeoutMs: number;
+  private readonly functionName: string;
+  private readonly onError: (err: unknown) => void;
+  private queueArn: string | undefined;
+  private awsRegion: string | undefined;
+
+  private running = false;
+  private pollers: Promise<void>[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private abortController = new AbortController();
+
+  constructor(opts: SqsEventSourceOptions) {
+    this.sqs = opts.sqs;
+    this.queueUrl = opts.queueUrl;
+    this.queueArn = opts.queueArn;
+    this.awsRegion = opts.awsRegion;
+    this.handler = opts.handler;
+    this.batchSize = opts.batchSize ?? DELIVERY_BATCH.batchSize;
+    this.batchingWindowMs = (opts.maxBatchingWindowSeconds ?? DELIVERY_BATCH.maxBatchingWindowSeconds) * 1000;
+    this.waitTimeSeconds = opts.waitTimeSeconds ?? 1;
+    this.concurrency = opts.concurrency ?? 2;
+    this.functionTimeoutMs = opts.functionTimeoutMs ?? DELIVERY_FUNCTION_TIMEOUT_SECONDS * 1000;
+    this.functionName = opts.functionName ?? "local-sqs-consumer";
+    this.onError = opts.onError ?? ((err) => console.error("[sqs-event-source]", err));
+
+    const problems = [
+      Number.isInteger(this.batchSize) && this.batchSize >= 1 && this.batchSize <= 10_000
+        ? undefined
+        : "batchSize must be 1–10000",
+      // Lambda refuses the same combination: without a window one receive (10 at most) makes a batch.
+      this.batchSize > MAX_RECEIVE && this.batchingWindowMs === 0
+        ? "batchSize above 10 needs maxBatchingWindowSeconds"
+        : undefined,
+      this.batchingWindowMs >= 0 && this.batchingWindowMs <= 300_000
+        ? undefined
+        : "maxBatchingWindowSeconds must be 0–300",
+      Number.isInteger(this.waitTimeSeconds) && this.waitTimeSeconds >= 0 && this.waitTimeSeconds <= 20
+        ? undefined
+        : "waitTimeSeconds must be a whole number 0–20",
+      Number.isInteger(this.concurrency) && this.concurrency >= 1
+        ? undefined
+        : "concurrency must be at least 1",
+      this.functionTimeoutMs > 0 ? undefined : "functionTimeoutMs must be positive",
+    ].filter((problem) => problem !== undefined);
+    if (problems.length > 0) throw new SqsEventSourceConfigError(problems.join("; "));
+  }
+
+  /** Starts the pollers; a no-op when already running. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abortController = new AbortController();
+    this.pollers = Array.from({ length: this.concurrency }, () => this.pollLoop());
+  }
+
+  /**
+   * Stops polling and resolves once every in-flight invocation (and its deletes) has finished.
+   * By default each poller's current long poll is allowed to finish (at most waitTimeSeconds):
+   * aborting it client-side leaves the server-side poll alive, and fauxqs (like SQS) would hand
+   * the next message to that dead request, hiding it for a whole visibility timeout. Pass
+   * `abortReceives` for a fast shutdown of a process that will not poll this queue again.
+   */
+  async stop(options: { abortReceives?: boolean } = {}): Promise<void> {
+    this.running = false;
+    if (options.abortReceives) this.abortController.abort();
+    await Promise.allSettled(this.pollers);
+    this.pollers = [];
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** One receive, invoke and delete cycle. Receive errors propagate; handler failures are counted. */
+  pollOnce(): Promise<PollResult> {
+    return this.track(this.cycle());
+  }
+
+  private async pollLoop(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.pollOnce();
+      } catch (err) {
+        if (!this.running) return;
+        this.onError(err);
+        await this.pause(RECEIVE_ERROR_BACKOFF_MS);
+      }
+    }
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const untrack = () => this.inFlight.delete(work);
+    work.then(untrack, untrack);
+    return work;
+  }
+
+  private async pause(ms: number): Promise<void> {
+    const signal = this.abortController.signal;
+    if (signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
+
+  private async cycle(): Promise<PollResult> {
+    const messages = await this.receiveBatch();
+    if (messages.length === 0) return { received: 0, failed: 0 };
+
+    const [eventSourceARN, awsRegion] = await Promise.all([this.resolveQueueArn(), this.resolveRegion()]);
+    const records = messages.map((message) => toSqsRecord(message, eventSourceARN, awsRegion));
+
+    let failedIds: ReadonlySet<string>;
+    try {
+      failedIds = await this.invoke(records);
+    } catch (err) {
+      // Lambda retries the whole batch: nothing is deleted, every record reappears after its visibility timeout.
+      this.onError(err);
+      return { received: records.length, failed: records.length };
+    }
+
+    const toDelete = records.filter((record) => !failedIds.has(record.messageId));
+    await this.deleteRecords(toDelete);
+    return { received: records.length, failed: records.length - toDelete.length };
+  }
+
+  private async receiveBatch(): Promise<Message[]> {
+    const messages: Message[] = [];
+    const windowEnds = Date.now() + this.batchingWindowMs;
+    do {
+      const remainingWindowMs = windowEnds - Date.now();
+      // Once something has arrived, only wait as long as the batching window has left.
+      const waitTimeSeconds =
+        messages.length === 0
+          ? this.waitTimeSeconds
+          : Math.min(20, Math.max(0, Math.floor(remainingWindowMs / 1000)));
+      const { Messages } = await this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.queueUrl,
+          MaxNumberOfMessages: Math.min(MAX_RECEIVE, this.batchSize - messages.length),
+          WaitTimeSeconds: waitTimeSeconds,
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }),
+        { abortSignal: this.abortController.signal },
+      );
+      messages.push(...(Messages ?? []));
+      if (messages.length === 0) return messages;
+    } while (messages.length < this.batchSize && Date.now() < windowEnds);
+    return messages;
+  }
+
+  /** Runs the handler under the function timeout; resolves to the message ids to leave on the queue. */
+  private async invoke(records: SQSRecord[]): Promise<ReadonlySet<string>> {
+    const startedAt = Date.now();
+    const context = createContext({
+      functionName: this.functionName,
+      awsRegion: records[0]?.awsRegion ?? "us-east-1",
+      deadline: startedAt + this.functionTimeoutMs,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new FunctionTimeoutError(this.functionTimeoutMs)),
+        this.functionTimeoutMs,
+      );
+    });
+    try {
+      const response = await Promise.race([this.handler({ Records: records }, context), timeout]);
+      return failedMessageIds(response, records);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async deleteRecords(records: SQSRecord[]): Promise<void> {
+    for (let start = 0; start < records.length; start += MAX_RECEIVE) {
+      const chunk = records.slice(start, start + MAX_RECEIVE);
+      try {
+        const { Failed } = await this.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: chunk.map((record, i) => ({ Id: `r${start + i}`, ReceiptHandle: record.receiptHandle })),
+          }),
+        );
+        // A record that could not be deleted is processed again, as on AWS; the handler must be idempotent.
+        if (Failed && Failed.length > 0) {
+          this.onError(
+            new Error(`DeleteMessageBatch failed for ${Failed.map((f) => `${f.Id} (${f.Code})`).join(", ")}`),
+          );
+        }
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+  }
+
+  private async resolveQueueArn(): Promise<string> {
+    if (this.queueArn === undefined) {
+      const { Attributes } = await this.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ["QueueArn"] }),
+      );
+      this.queueArn =
+        Attributes?.QueueArn ??
+        `arn:aws:sqs:${await this.resolveRegion()}:${LOCAL_ACCOUNT_ID}:${queueName(this.queueUrl)}`;
+    }
+    return this.queueArn;
+  }
+
+  private async resolveRegion(): Promise<string> {
+    this.awsRegion ??= await this.sqs.config.region();
+    return this.awsRegion;
+  }
+}
+
+/**
+ * Lambda's reading of a partial batch response: no response or an empty list means all succeeded;
+ * an identifier that is missing, empty or not a message of this batch fails the whole batch.
+ */
+function failedMessageIds(response: unknown, records: SQSRecord[]): ReadonlySet<string> {
+  if (response === undefined || response === null) return new Set();
+  if (typeof response !== "object")
+    throw new InvalidBatchResponseError("handler returned a non-object response");
+  const failures: unknown = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === undefined || failures === null) return new Set();
+  if (!Array.isArray(failures)) throw new InvalidBatchResponseError("batchItemFailures is not an array");
+  const batchIds = new Set(records.map((record) => record.messageId));
+  const failed = new Set<string>();
+  for (const failure of failures as unknown[]) {
+    const id: unknown =
+      typeof failure === "object" && failure !== null
+        ? (failure as { itemIdentifier?: unknown }).itemIdentifier
+        : undefined;
+    if (typeof id !== "string" || !batchIds.has(id)) {
+      throw new InvalidBatchResponseError(
+        `invalid itemIdentifier ${JSON.stringify(id)}: not a message id of this batch`,
+      );
+    }
+    failed.add(id);
+  }
+  return failed;
+}
+
+/** The record exactly as Lambda builds it from a ReceiveMessage result (camelCase, base64 binaries). */
+export function toSqsRecord(message: Message, eventSourceARN: string, awsRegion: string): SQSRecord {
+  const attrs = message.Attributes ?? {};
+  const required = (name: keyof SQSRecordAttributes): string => {
+    const value = attrs[name as keyof typeof attrs];
+    if (value === undefined) {
+      throw new IncompleteMessageError(`message ${message.MessageId} has no ${name} attribute`);
+    }
+    return value;
+  };
+  const attributes: SQSRecordAttributes = {
+    ApproximateReceiveCount: required("ApproximateReceiveCount"),
+    SentTimestamp: required("SentTimestamp"),
+    SenderId: required("SenderId"),
+    ApproximateFirstReceiveTimestamp: required("ApproximateFirstReceiveTimestamp"),
+  };
+  for (const name of [
+    "AWSTraceHeader",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "DeadLetterQueueSourceArn",
+  ] as const) {
+    const value = attrs[name];
+    if (value !== undefined) attributes[name] = value;
+  }
+
+  if (message.MessageId === undefined || message.ReceiptHandle === undefined) {
+    throw new IncompleteMessageError("message without MessageId or ReceiptHandle");
+  }
+  const body = message.Body ?? "";
+  const record: SQSRecord = {
+    messageId: message.MessageId,
+    receiptHandle: message.ReceiptHandle,
+    body,
+    attributes,
+    messageAttributes: toLambdaMessageAttributes(message.MessageAttributes),
+    md5OfBody: message.MD5OfBody ?? createHash("md5").update(body, "utf8").digest("hex"),
+    eventSource: "aws:sqs",
+    eventSourceARN,
+    awsRegion,
+  };
+  if (message.MD5OfMessageAttributes !== undefined)
+    record.md5OfMessageAttributes = message.MD5OfMessageAttributes;
+  return record;
+}
+
+function toLambdaMessageAttributes(
+  attributes: Record<string, MessageAttributeValue> | undefined,
+): SQSMessageAttributes {
+  const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+  return Object.fromEntries(
+    Object.entries(attributes ?? {}).map(([name, value]) => [
+      name,
+      {
+        ...(value.StringValue !== undefined && { stringValue: value.StringValue }),
+        ...(value.BinaryValue !== undefined && { binaryValue: base64(value.BinaryValue) }),
+        stringListValues: value.StringListValues ?? [],
+        binaryListValues: (value.BinaryListValues ?? []).map(base64),
+        dataType: value.DataType ?? "String",
+      },
+    ]),
+  );
+}
+
+function queueName(queueUrl: string): string {
+  return new URL(queueUrl).pathname.split("/").filter(Boolean).at(-1) ?? queueUrl;
+}
+
+function createContext(opts: { functionName: string; awsRegion: string; deadline: number }): Context {
+  const unsupported = (name: string) => () => {
+    throw new Error(`context.${name}() is a pre-async Lambda API; return or throw from the handler instead`);
+  };
+  const today = new Date().toISOString().slice(0, 10).replaceAll("-", "/");
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: opts.functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${opts.awsRegion}:${LOCAL_ACCOUNT_ID}:function:${opts.functionName}`,
+    memoryLimitInMB: "1024",
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${opts.functionName}`,
+    logStreamName: `${today}/[$LATEST]${randomBytes(16).toString("hex")}`,
+    getRemainingTimeInMillis: () => Math.max(0, opts.deadline - Date.now()),
+    done: unsupported("done"),
+    fail: unsupported("fail"),
+    succeed: unsupported("succeed"),
+  };
+}

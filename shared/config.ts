@@ -1,0 +1,122 @@
+import ipaddr from "ipaddr.js";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+/**
+ * Default retry schedule of PRODUCT §4: the delays (seconds) before attempts 2..8.
+ * Eight attempts over about 27 hours.
+ */
+export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
+
+/** SQS cannot hide a message for longer than 12 hours; every delay is capped there. */
+export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
+
+const booleanFromEnv = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const optionalUrl = z.url({ message: "must be an absolute URL" }).optional();
+
+/** Comma-separated positive whole seconds, each within what SQS can delay. */
+export const retryScheduleSchema = z
+  .string()
+  .trim()
+  .transform((raw, ctx) => {
+    const parts = raw.split(",").map((part) => part.trim());
+    const seconds = parts.map(Number);
+    const bad = parts.filter((part, i) => {
+      const n = seconds[i] ?? Number.NaN;
+      return part === "" || !Number.isInteger(n) || n < 0 || n > MAX_VISIBILITY_TIMEOUT_SECONDS;
+    });
+    if (bad.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be comma-separated whole seconds between 0 and ${MAX_VISIBILITY_TIMEOUT_SECONDS} (bad: ${bad.map((b) => JSON.stringify(b)).join(", ")})`,
+      });
+      return z.NEVER;
+    }
+    if (seconds.length > 19) {
+      ctx.addIssue({ code: "custom", message: "at most 19 retries (20 attempts)" });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const cidrListSchema = z
+  .string()
+  .trim()
+  .transform((raw) =>
+    raw === ""
+      ? []
+      : raw
+          .split(",")
+          .map((part) => part.trim())
+          .filter((part) => part !== ""),
+  )
+  .superRefine((cidrs, ctx) => {
+    const bad = cidrs.filter((cidr) => {
+      try {
+        ipaddr.parseCIDR(cidr);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    if (bad.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `not CIDR ranges: ${bad.join(", ")} (e.g. 127.0.0.0/8,::1/128)`,
+      });
+    }
+  });
+
+/** The single schema over the environment, validated once at cold start. */
+export const configSchema = z.object({
+  AWS_REGION: z.string().min(1).default("us-east-1"),
+  TABLE_NAME: z
+    .string({ message: "is required (the DynamoDB table name)" })
+    .min(3, "must be a DynamoDB table name"),
+  DELIVERY_QUEUE_URL: z.url({ message: "is required (the SQS delivery queue URL)" }),
+  UNROUTABLE_QUEUE_URL: z.url({ message: "is required (the SQS unroutable-events queue URL)" }),
+  EVENT_BUS_NAME: z.string().min(1).default("voipbin-events"),
+  DYNAMODB_ENDPOINT: optionalUrl,
+  SQS_ENDPOINT: optionalUrl,
+  EVENTBRIDGE_ENDPOINT: optionalUrl,
+  RETRY_SCHEDULE: retryScheduleSchema.prefault(DEFAULT_RETRY_SCHEDULE_SECONDS.join(",")),
+  RETRY_JITTER: z.coerce.number().min(0).max(0.5).default(0.2),
+  DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+  RESPONSE_BODY_MAX_BYTES: z.coerce.number().int().min(0).max(65_536).default(4096),
+  ALLOWED_CIDRS: cidrListSchema.prefault(""),
+  ALLOW_HTTP_URLS: booleanFromEnv.prefault("false"),
+  AUTO_DISABLE_AFTER_SECONDS: positiveInt(5 * 24 * 3600),
+  DELIVERY_RETENTION_DAYS: positiveInt(30),
+  SUBSCRIPTION_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  MAX_SUBSCRIPTIONS_PER_CUSTOMER: positiveInt(50),
+  SECRET_ROTATION_OVERLAP_SECONDS: positiveInt(24 * 3600),
+});
+
+export type AppConfig = z.output<typeof configSchema>;
+
+/**
+ * Parses the environment into the typed config, or throws one ConfigError listing every problem
+ * (a cold start that fails fast with all problems at once beats fixing them one deploy at a time).
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const result = configSchema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`),
+    );
+  }
+  return result.data;
+}
+
+/** Number of receives after which SQS moves a job to the DLQ: the first attempt plus one per retry. */
+export function maxReceiveCountFor(retryScheduleSeconds: readonly number[]): number {
+  return retryScheduleSeconds.length + 1;
+}

@@ -1,0 +1,47 @@
+import { z } from "zod";
+import { InvalidDeliveryJobError } from "../errors.ts";
+import { uuidString } from "../events/schemas.ts";
+
+/**
+ * One delivery job on the queue: everything the delivery function needs to send one event to one
+ * subscription — except the secrets and the endpoint, which are read fresh from the table when the
+ * job runs, so that rotation, edits and deletion take effect on jobs already queued.
+ */
+export const deliveryJobSchema = z.object({
+  v: z.literal(1),
+  delivery_id: uuidString,
+  webhook_id: z.string().regex(/^msg_[A-Za-z0-9]{8,64}$/),
+  subscription_id: uuidString,
+  customer_id: uuidString,
+  event_id: z.string().min(1).max(256),
+  event_type: z.string().min(1).max(256),
+  /** The exact body to send, already serialised, so every attempt sends the same bytes. */
+  payload: z.string(),
+  /**
+   * Set on manual retries and recoveries: a delivery that succeeded before this instant is sent again;
+   * one that succeeded at or after it (a duplicate of this very retry) is not.
+   */
+  redeliver_after: z.iso.datetime({ offset: true }).optional(),
+});
+
+export type DeliveryJob = z.output<typeof deliveryJobSchema>;
+
+export function parseDeliveryJob(body: string): DeliveryJob {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new InvalidDeliveryJobError("delivery job is not JSON");
+  }
+  const result = deliveryJobSchema.safeParse(json);
+  if (!result.success) {
+    throw new InvalidDeliveryJobError(
+      `invalid delivery job: ${result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  return result.data;
+}
+
+export function serializeDeliveryJob(job: DeliveryJob): string {
+  return JSON.stringify(job);
+}

@@ -1,0 +1,428 @@
+/**
+ * Where webhooks may be sent (PRODUCT §6, SSRF). One policy object answers "may this address be
+ * dialled?"; the same answer is applied when a subscription is created or updated (checkUrl +
+ * resolveAndCheck) and again at connect time (createGuardedLookup), because a name that resolved to a
+ * public address yesterday may resolve to 169.254.169.254 by the time we deliver (DNS rebinding).
+ */
+import { promises as dnsPromises, type LookupAddress, type LookupOptions } from "node:dns";
+import { isIP, type LookupFunction } from "node:net";
+import ipaddr from "ipaddr.js";
+
+type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
+type Cidr = [IpAddress, number];
+
+export interface BlockedRange {
+  readonly cidr: string;
+  readonly label: string;
+}
+
+/**
+ * Every range a webhook may never reach unless the deployment allows it explicitly. Exported so the
+ * docs list exactly what the code enforces. Sources: the IANA IPv4/IPv6 special-purpose registries
+ * (RFC 6890 and successors), keeping every block that is not globally reachable or that embeds an
+ * IPv4 address we could not otherwise judge.
+ */
+export const BLOCKED_RANGES: readonly BlockedRange[] = [
+  { cidr: "0.0.0.0/8", label: "this network" },
+  { cidr: "10.0.0.0/8", label: "private" },
+  { cidr: "100.64.0.0/10", label: "carrier-grade NAT" },
+  { cidr: "127.0.0.0/8", label: "loopback" },
+  { cidr: "169.254.0.0/16", label: "link-local (incl. cloud metadata 169.254.169.254)" },
+  { cidr: "172.16.0.0/12", label: "private" },
+  { cidr: "192.0.0.0/24", label: "IETF protocol assignments" },
+  { cidr: "192.0.2.0/24", label: "documentation (TEST-NET-1)" },
+  { cidr: "192.88.99.0/24", label: "6to4 relay anycast" },
+  { cidr: "192.168.0.0/16", label: "private" },
+  { cidr: "198.18.0.0/15", label: "benchmarking" },
+  { cidr: "198.51.100.0/24", label: "documentation (TEST-NET-2)" },
+  { cidr: "203.0.113.0/24", label: "documentation (TEST-NET-3)" },
+  { cidr: "224.0.0.0/4", label: "multicast" },
+  { cidr: "240.0.0.0/4", label: "reserved" },
+  { cidr: "255.255.255.255/32", label: "broadcast" },
+
+  { cidr: "::/128", label: "unspecified" },
+  { cidr: "::1/128", label: "loopback" },
+  { cidr: "::/96", label: "IPv4-compatible" },
+  // ::ffff:0:0/96 (IPv4-mapped) is absent on purpose: those addresses are judged as the IPv4 they carry.
+  { cidr: "::ffff:0:0:0/96", label: "IPv4-translated (SIIT)" },
+  { cidr: "64:ff9b::/96", label: "NAT64" },
+  { cidr: "64:ff9b:1::/48", label: "NAT64 (local use)" },
+  { cidr: "100::/64", label: "discard-only" },
+  { cidr: "2001::/23", label: "IETF protocol assignments (incl. Teredo, benchmarking, ORCHID)" },
+  { cidr: "2001:db8::/32", label: "documentation" },
+  { cidr: "2002::/16", label: "6to4" },
+  { cidr: "3fff::/20", label: "documentation" },
+  { cidr: "fc00::/7", label: "unique local" },
+  { cidr: "fe80::/10", label: "link-local" },
+  { cidr: "fec0::/10", label: "site-local (deprecated)" },
+  { cidr: "ff00::/8", label: "multicast" },
+  // IANA allocates global unicast only from 2000::/3; anything else is reserved and never a customer
+  // endpoint. These catch-alls sit behind the more specific entries above (longest prefix names the range).
+  { cidr: "::/3", label: "reserved (outside IPv6 global unicast 2000::/3)" },
+  { cidr: "4000::/2", label: "reserved (outside IPv6 global unicast 2000::/3)" },
+  { cidr: "8000::/1", label: "reserved (outside IPv6 global unicast 2000::/3)" },
+];
+
+/** Longest accepted URL; longer ones are rejected rather than truncated. */
+export const MAX_URL_LENGTH = 2048;
+
+export type InvalidDestinationReason =
+  | "invalid_url"
+  | "url_too_long"
+  | "unsupported_scheme"
+  | "http_not_allowed"
+  | "userinfo_not_allowed"
+  | "missing_host";
+
+/** The URL itself is unacceptable (syntax, scheme, user-info, length), whatever it resolves to. */
+export class InvalidDestinationError extends Error {
+  override readonly name = "InvalidDestinationError";
+  constructor(
+    readonly code: InvalidDestinationReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The destination is, or resolves to, an address in a blocked range. `code` is errno-style so that
+ * it survives being passed through net/http as a lookup error, where callers only see `err.code`.
+ */
+export class BlockedDestinationError extends Error {
+  override readonly name = "BlockedDestinationError";
+  readonly code = "EBLOCKED";
+  constructor(
+    readonly address: string,
+    readonly range: string,
+    readonly hostname: string = address,
+  ) {
+    super(
+      isIP(hostname) !== 0
+        ? `address ${address} is in a blocked range: ${range}`
+        : `${hostname} resolves to an address in a blocked range: ${range}`,
+    );
+  }
+}
+
+/** The host name did not resolve (or resolved to nothing). `code` is the resolver's, e.g. ENOTFOUND. */
+export class UnresolvableDestinationError extends Error {
+  override readonly name = "UnresolvableDestinationError";
+  constructor(
+    readonly hostname: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${hostname} does not resolve (${code})`, options);
+  }
+}
+
+export interface DestinationPolicyOptions {
+  /** Accept http:// URLs (local stack and tests); production accepts https:// only. */
+  readonly allowHttp: boolean;
+  /** CIDRs that may be dialled even though a blocked range covers them (config ALLOWED_CIDRS). */
+  readonly allowedCidrs: readonly string[];
+}
+
+interface CompiledRange {
+  readonly cidr: Cidr;
+  readonly description: string;
+}
+
+const IPV4_MAPPED: Cidr = ipaddr.parseCIDR("::ffff:0:0/96");
+
+/**
+ * IPv4-mapped addresses are dialled as the IPv4 they carry (a dual-stack socket connecting to
+ * ::ffff:127.0.0.1 reaches 127.0.0.1), so they are judged as that IPv4.
+ */
+function unmap(address: IpAddress): IpAddress {
+  return address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()
+    ? (address as ipaddr.IPv6).toIPv4Address()
+    : address;
+}
+
+function compileCidr(cidr: string): Cidr {
+  const slash = cidr.lastIndexOf("/");
+  const [address, prefix] = ipaddr.parseCIDR(
+    `${withoutDottedQuad(cidr.slice(0, slash))}${cidr.slice(slash)}`,
+  );
+  // An allow-list entry written as ::ffff:a.b.c.d/n must match the unmapped IPv4 we compare against.
+  if (address.kind() === "ipv6" && prefix >= 96 && address.match(IPV4_MAPPED)) {
+    return [(address as ipaddr.IPv6).toIPv4Address(), prefix - 96];
+  }
+  return [address, prefix];
+}
+
+function matches(address: IpAddress, [network, prefix]: Cidr): boolean {
+  return address.kind() === network.kind() && address.match(network, prefix);
+}
+
+/**
+ * Rewrites an IPv6 address's trailing dotted quad as two hex groups. ipaddr.js reads the deprecated
+ * IPv4-compatible form `::a.b.c.d` as IPv4-mapped `::ffff:a.b.c.d`, unlike the OS, which would dial
+ * `::a.b.c.d` (and so ::8.8.8.8 would pass as 8.8.8.8 instead of falling into ::/96).
+ */
+function withoutDottedQuad(ipv6: string): string {
+  const match = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ipv6);
+  if (match === null) {
+    return ipv6;
+  }
+  const [a, b, c, d] = match.slice(2).map(Number) as [number, number, number, number];
+  return `${match[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}
+
+/** Parses an address as resolvers, sockets and URLs spell it: optional brackets, optional zone id. */
+function parseAddress(raw: string): IpAddress | null {
+  const bare = raw.startsWith("[") && raw.endsWith("]") ? raw.slice(1, -1) : raw;
+  const withoutZone = bare.split("%", 1)[0] ?? bare;
+  const family = isIP(withoutZone);
+  if (family === 0) {
+    return null;
+  }
+  try {
+    return ipaddr.parse(family === 6 ? withoutDottedQuad(withoutZone) : withoutZone);
+  } catch {
+    return null;
+  }
+}
+
+/** RFC 6761: `localhost` and every name under it are loopback, whatever DNS would say. */
+function isLocalhostName(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.+$/, "");
+  return name === "localhost" || name.endsWith(".localhost");
+}
+
+const LOCALHOST_ADDRESSES = ["127.0.0.1", "::1"] as const;
+
+export class DestinationPolicy {
+  readonly allowHttp: boolean;
+  readonly #blocked: readonly CompiledRange[];
+  readonly #allowed: readonly Cidr[];
+
+  constructor(options: DestinationPolicyOptions) {
+    this.allowHttp = options.allowHttp;
+    this.#blocked = BLOCKED_RANGES.map(({ cidr, label }) => ({
+      cidr: ipaddr.parseCIDR(cidr),
+      description: `${label} (${cidr})`,
+    }));
+    this.#allowed = options.allowedCidrs.map(compileCidr);
+  }
+
+  /**
+   * null when the address may be dialled, else a description of the range that blocks it, e.g.
+   * "loopback (127.0.0.0/8)". Something that is not an IP address is blocked: failing closed is the
+   * only safe answer for a check that guards a socket.
+   */
+  blockedRange(address: string): string | null {
+    const parsed = parseAddress(address);
+    if (parsed === null) {
+      return "not an IP address";
+    }
+    const ip = unmap(parsed);
+    if (this.#allowed.some((cidr) => matches(ip, cidr))) {
+      return null;
+    }
+    let best: CompiledRange | null = null;
+    for (const range of this.#blocked) {
+      if (matches(ip, range.cidr) && (best === null || range.cidr[1] > best.cidr[1])) {
+        best = range;
+      }
+    }
+    return best?.description ?? null;
+  }
+
+  /**
+   * Checks what can be checked without DNS and returns the parsed URL, which is what must be dialled
+   * (re-parsing could differ). Throws InvalidDestinationError for a bad URL and BlockedDestinationError
+   * for an IP-literal or localhost host in a blocked range. Host names still need resolveAndCheck (at
+   * create/update time) and the guarded lookup (at connect time).
+   */
+  checkUrl(url: string): URL {
+    if (url.length > MAX_URL_LENGTH) {
+      throw new InvalidDestinationError("url_too_long", `URL is longer than ${MAX_URL_LENGTH} characters`);
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new InvalidDestinationError("invalid_url", "not an absolute URL");
+    }
+    if (parsed.protocol === "http:") {
+      if (!this.allowHttp) {
+        throw new InvalidDestinationError("http_not_allowed", "only https:// URLs are accepted");
+      }
+    } else if (parsed.protocol !== "https:") {
+      throw new InvalidDestinationError(
+        "unsupported_scheme",
+        `scheme ${parsed.protocol} is not supported; use https://`,
+      );
+    }
+    if (parsed.username !== "" || parsed.password !== "") {
+      // Credentials in URLs end up in logs and the delivery log; custom headers are the place for them.
+      throw new InvalidDestinationError(
+        "userinfo_not_allowed",
+        "URLs must not contain credentials; send them in a custom header",
+      );
+    }
+    if (parsed.hostname === "") {
+      throw new InvalidDestinationError("missing_host", "URL has no host");
+    }
+    this.#checkHostWithoutDns(parsed.hostname);
+    return parsed;
+  }
+
+  /** Addresses a host stands for without asking DNS: an IP literal, or loopback for localhost names. */
+  staticAddressesOf(hostname: string): readonly ResolvedAddress[] | null {
+    const parsed = parseAddress(hostname);
+    if (parsed !== null) {
+      const address = parsed.toString();
+      return [{ address, family: parsed.kind() === "ipv4" ? 4 : 6 }];
+    }
+    if (isLocalhostName(hostname)) {
+      return LOCALHOST_ADDRESSES.map((address) => ({ address, family: isIP(address) === 4 ? 4 : 6 }));
+    }
+    return null;
+  }
+
+  /** Throws BlockedDestinationError when any of the addresses is blocked. */
+  assertAllowed(hostname: string, addresses: readonly ResolvedAddress[]): void {
+    for (const { address } of addresses) {
+      const range = this.blockedRange(address);
+      if (range !== null) {
+        throw new BlockedDestinationError(address, range, hostname);
+      }
+    }
+  }
+
+  #checkHostWithoutDns(hostname: string): void {
+    const addresses = this.staticAddressesOf(hostname);
+    if (addresses !== null) {
+      this.assertAllowed(hostname.replace(/^\[|\]$/g, ""), addresses);
+    }
+  }
+}
+
+export interface ResolvedAddress {
+  readonly address: string;
+  readonly family: 4 | 6;
+}
+
+export type AddressResolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
+
+/** The operating system's resolver (getaddrinfo, /etc/hosts included), every answer in DNS order. */
+export const systemResolver: AddressResolver = async (hostname) => {
+  const answers = await dnsPromises.lookup(hostname, { all: true, order: "verbatim" });
+  return answers.map(({ address, family }) => ({ address, family: family === 6 ? 6 : 4 }));
+};
+
+function errnoCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "ENOTFOUND";
+}
+
+/**
+ * Resolves a host (or takes an IP literal / localhost as is) and returns its addresses, throwing
+ * BlockedDestinationError if ANY of them is blocked: a name answering both a public and a private
+ * address would otherwise reach the private one whenever the OS prefers it. Throws
+ * UnresolvableDestinationError when the name does not resolve.
+ */
+export async function resolveAndCheck(
+  hostname: string,
+  policy: DestinationPolicy,
+  resolver: AddressResolver = systemResolver,
+): Promise<readonly ResolvedAddress[]> {
+  const addresses = policy.staticAddressesOf(hostname) ?? (await resolveOrThrow(hostname, resolver));
+  policy.assertAllowed(hostname, addresses);
+  return addresses;
+}
+
+/** checkUrl then resolveAndCheck on its host: the whole create/update-time check of a subscription URL. */
+export async function checkDestination(
+  url: string,
+  policy: DestinationPolicy,
+  resolver: AddressResolver = systemResolver,
+): Promise<{ url: URL; addresses: readonly ResolvedAddress[] }> {
+  const parsed = policy.checkUrl(url);
+  const addresses = await resolveAndCheck(parsed.hostname, policy, resolver);
+  return { url: parsed, addresses };
+}
+
+async function resolveOrThrow(
+  hostname: string,
+  resolver: AddressResolver,
+): Promise<readonly ResolvedAddress[]> {
+  let addresses: readonly ResolvedAddress[];
+  try {
+    addresses = await resolver(hostname);
+  } catch (error) {
+    throw new UnresolvableDestinationError(hostname, errnoCode(error), { cause: error });
+  }
+  if (addresses.length === 0) {
+    throw new UnresolvableDestinationError(hostname, "ENOTFOUND");
+  }
+  return addresses;
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+function requestedFamily(options: LookupOptions | number | undefined): 0 | 4 | 6 {
+  const family = typeof options === "number" ? options : options?.family;
+  if (family === 4 || family === "IPv4") return 4;
+  if (family === 6 || family === "IPv6") return 6;
+  return 0;
+}
+
+/**
+ * A `lookup` for http.request / net.connect / the Agents: resolves at connect time and fails the
+ * connection (error code EBLOCKED, a BlockedDestinationError) when any answer is blocked, so a name
+ * rebound between the create-time check and the delivery cannot reach a blocked address. Supports
+ * the `{ all: true }` form net uses for happy eyeballs and the single-address form, plus dns.lookup's
+ * legacy (hostname, family, cb) and (hostname, cb) spellings.
+ */
+export function createGuardedLookup(
+  policy: DestinationPolicy,
+  resolver: AddressResolver = systemResolver,
+): LookupFunction {
+  const lookup = (
+    hostname: string,
+    optionsOrCallback: LookupOptions | number | LookupCallback,
+    maybeCallback?: LookupCallback,
+  ): void => {
+    const callback = typeof optionsOrCallback === "function" ? optionsOrCallback : maybeCallback;
+    if (callback === undefined) {
+      throw new TypeError("lookup requires a callback");
+    }
+    const options = typeof optionsOrCallback === "function" ? undefined : optionsOrCallback;
+    const all = typeof options === "object" && options.all === true;
+    const family = requestedFamily(options);
+
+    resolveAndCheck(hostname, policy, resolver).then(
+      (addresses) => {
+        const wanted = addresses.filter((entry) => family === 0 || entry.family === family);
+        const first = wanted[0];
+        // The callback runs outside the promise chain so an exception in it is not swallowed as a rejection.
+        if (first === undefined) {
+          const error: NodeJS.ErrnoException = new UnresolvableDestinationError(hostname, "ENOTFOUND");
+          process.nextTick(callback, error, all ? [] : "", family === 0 ? undefined : family);
+        } else if (all) {
+          const list: LookupAddress[] = wanted.map(({ address, family: f }) => ({ address, family: f }));
+          process.nextTick(callback, null, list);
+        } else {
+          process.nextTick(callback, null, first.address, first.family);
+        }
+      },
+      (error: unknown) => {
+        const failure: NodeJS.ErrnoException =
+          error instanceof UnresolvableDestinationError && error.cause instanceof Error
+            ? (error.cause as NodeJS.ErrnoException)
+            : (error as NodeJS.ErrnoException);
+        process.nextTick(callback, failure, all ? [] : "");
+      },
+    );
+  };
+  return lookup;
+}

@@ -1,0 +1,110 @@
+import { z } from "zod";
+import { UnroutableEventError } from "../errors.ts";
+import { type EventType, isEventType } from "./catalogue.ts";
+
+/**
+ * A UUID in the 8-4-4-4-12 hex form. VoIPBIN ids come from several generators (v1, v4, hand-made
+ * fixtures), so the version and variant nibbles are not enforced; ids are lower-cased so that
+ * keys built from them are canonical.
+ */
+export const uuidString = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a UUID")
+  .transform((s) => s.toLowerCase());
+
+/** The envelope EventBridge hands to a rule target (a Lambda). */
+export const eventBridgeEnvelopeSchema = z.object({
+  version: z.string(),
+  id: z.string().min(1).max(256),
+  "detail-type": z.string().min(1).max(256),
+  source: z.string().min(1).max(256),
+  account: z.string(),
+  time: z.string(),
+  region: z.string(),
+  resources: z.array(z.string()),
+  detail: z.unknown(),
+});
+
+export type EventBridgeEnvelope = z.output<typeof eventBridgeEnvelopeSchema>;
+
+/** `Detail` of a VoIPBIN resource event. `data` must be a JSON object: it is the resource. */
+export const voipbinDetailSchema = z.object({
+  customer_id: uuidString,
+  data: z.record(z.string(), z.unknown()),
+});
+
+export type ResourceData = Record<string, unknown>;
+
+/** A validated, routable VoIPBIN event. */
+export interface RoutableEvent {
+  readonly id: string;
+  readonly type: EventType;
+  readonly source: string;
+  readonly time: string;
+  readonly customerId: string;
+  readonly data: ResourceData;
+}
+
+/** Reasons recorded on the unroutable-events queue. Stable strings: operators alarm and filter on them. */
+export const UNROUTABLE_REASONS = {
+  invalidEnvelope: "invalid_envelope",
+  unknownEventType: "unknown_event_type",
+  invalidCustomerId: "invalid_customer_id",
+  invalidDetail: "invalid_detail",
+} as const;
+
+function issuesOf(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+}
+
+/**
+ * Turns whatever EventBridge delivered into a routable event, or throws UnroutableEventError with
+ * the first reason that makes it unroutable (envelope, then type, then customer id, then data).
+ */
+export function parseRoutableEvent(input: unknown): RoutableEvent {
+  const envelope = eventBridgeEnvelopeSchema.safeParse(input);
+  if (!envelope.success) {
+    throw new UnroutableEventError(UNROUTABLE_REASONS.invalidEnvelope, issuesOf(envelope.error));
+  }
+  const type = envelope.data["detail-type"];
+  if (!isEventType(type)) {
+    throw new UnroutableEventError(UNROUTABLE_REASONS.unknownEventType, [
+      `"${type.slice(0, 100)}" is not in the catalogue`,
+    ]);
+  }
+  const detail = envelope.data.detail;
+  if (typeof detail !== "object" || detail === null || Array.isArray(detail)) {
+    throw new UnroutableEventError(UNROUTABLE_REASONS.invalidDetail, [
+      "detail must be an object {customer_id, data}",
+    ]);
+  }
+  const customer = uuidString.safeParse((detail as Record<string, unknown>).customer_id);
+  if (!customer.success) {
+    throw new UnroutableEventError(UNROUTABLE_REASONS.invalidCustomerId, [
+      "detail.customer_id must be a UUID",
+    ]);
+  }
+  const parsed = voipbinDetailSchema.safeParse(detail);
+  if (!parsed.success) {
+    throw new UnroutableEventError(
+      UNROUTABLE_REASONS.invalidDetail,
+      issuesOf(parsed.error).map((issue) => `detail.${issue}`),
+    );
+  }
+  return {
+    id: envelope.data.id,
+    type,
+    source: envelope.data.source,
+    time: envelope.data.time,
+    customerId: parsed.data.customer_id,
+    data: parsed.data.data,
+  };
+}
+
+/**
+ * The body a subscriber receives: VoIPBIN's existing envelope, compact, keys in this order.
+ * JSON.stringify keeps the key order of `data` as it arrived on the bus.
+ */
+export function webhookBody(type: string, data: unknown): string {
+  return `{"type":${JSON.stringify(type)},"data":${JSON.stringify(data)}}`;
+}

@@ -1,0 +1,323 @@
+/**
+ * One outbound webhook attempt over node:http / node:https. Everything an endpoint can do wrong
+ * (refuse, reset, stall, redirect, answer from a blocked address) becomes a result, never an
+ * exception, so the delivery function records it and schedules a retry.
+ */
+import http from "node:http";
+import https from "node:https";
+import type { LookupFunction, Socket } from "node:net";
+import {
+  type AddressResolver,
+  BlockedDestinationError,
+  createGuardedLookup,
+  type DestinationPolicy,
+  InvalidDestinationError,
+  UnresolvableDestinationError,
+} from "./destination-policy.ts";
+
+export interface HttpAttemptRequest {
+  url: string;
+  method: "POST" | "PUT" | "GET" | "DELETE";
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+  maxResponseBodyBytes: number;
+}
+
+export type HttpAttemptErrorKind =
+  | "timeout"
+  | "blocked_destination"
+  | "invalid_destination"
+  | "dns_failure"
+  | "connection_refused"
+  | "connection_reset"
+  | "tls_error"
+  | "connection_error";
+
+export type HttpAttemptResult =
+  | {
+      kind: "response";
+      statusCode: number;
+      retryAfter: string | null;
+      responseBody: string;
+      latencyMs: number;
+    }
+  | { kind: "error"; error: HttpAttemptErrorKind; message: string; latencyMs: number };
+
+export interface HttpSenderOptions {
+  policy: DestinationPolicy;
+  /** Resolver used at connect time; the system resolver unless a test injects one. */
+  resolver?: AddressResolver;
+  /** Concurrent sockets per endpoint origin. */
+  maxSockets?: number;
+}
+
+/**
+ * Bytes past the response-body limit that are still read and thrown away so that the socket can go
+ * back to the keep-alive pool; a longer body costs the connection instead of the attempt's time.
+ */
+const DISCARD_LIMIT_BYTES = 64 * 1024;
+
+/** Framing is ours to set: a custom header must not make the request body disagree with its length. */
+const FRAMING_HEADERS = new Set(["content-length", "transfer-encoding"]);
+
+/** Node header-validation codes whose messages can quote a header value (which may be a secret). */
+const HEADER_VALIDATION_CODES = new Set([
+  "ERR_INVALID_CHAR",
+  "ERR_INVALID_HTTP_TOKEN",
+  "ERR_HTTP_INVALID_HEADER_VALUE",
+]);
+
+const DNS_CODES = new Set([
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EAI_FAIL",
+  "EAI_NODATA",
+  "EAI_NONAME",
+  "ENODATA",
+  "ESERVFAIL",
+  "ENONAME",
+]);
+
+const TLS_CODES = new Set([
+  "EPROTO",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "HOSTNAME_MISMATCH",
+]);
+
+/** Marks the deadline firing, so it is told apart from the OS's own ETIMEDOUT. */
+class AttemptTimeoutError extends Error {
+  override readonly name = "AttemptTimeoutError";
+  constructor(timeoutMs: number) {
+    super(`no complete response within ${timeoutMs} ms`);
+  }
+}
+
+interface Classified {
+  error: HttpAttemptErrorKind;
+  message: string;
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Happy-eyeballs connects fail with an AggregateError whose members carry the real reasons. */
+function innerErrors(error: unknown): unknown[] {
+  return error instanceof AggregateError && error.errors.length > 0 ? error.errors : [error];
+}
+
+function kindForCode(code: string | undefined): HttpAttemptErrorKind {
+  if (code === undefined) return "connection_error";
+  if (code === "EBLOCKED") return "blocked_destination";
+  if (DNS_CODES.has(code)) return "dns_failure";
+  if (code === "ECONNREFUSED") return "connection_refused";
+  if (code === "ECONNRESET" || code === "EPIPE") return "connection_reset";
+  if (code === "ETIMEDOUT") return "timeout";
+  if (TLS_CODES.has(code) || code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_")) return "tls_error";
+  return "connection_error";
+}
+
+function classify(error: unknown): Classified {
+  if (error instanceof AttemptTimeoutError) return { error: "timeout", message: error.message };
+  if (error instanceof BlockedDestinationError)
+    return { error: "blocked_destination", message: error.message };
+  if (error instanceof InvalidDestinationError)
+    return { error: "invalid_destination", message: error.message };
+  if (error instanceof UnresolvableDestinationError) return { error: "dns_failure", message: error.message };
+  const code = codeOf(error);
+  if (code !== undefined && HEADER_VALIDATION_CODES.has(code)) {
+    return { error: "invalid_destination", message: `request headers rejected before sending (${code})` };
+  }
+  const members = innerErrors(error);
+  const kinds = members.map((member) => kindForCode(codeOf(member)));
+  // A blocked or refused answer on any family says more than a generic failure on another.
+  const kind = kinds.find((k) => k !== "connection_error") ?? kindForCode(code);
+  const message = members
+    .map((member) => (member instanceof Error ? member.message : String(member)))
+    .filter((text) => text !== "")
+    .join("; ");
+  return { error: kind, message: (message || code || "connection failed").slice(0, 500) };
+}
+
+function withOwnFraming(headers: Record<string, string>, bodyLength: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!FRAMING_HEADERS.has(name.toLowerCase())) {
+      out[name] = value;
+    }
+  }
+  out["content-length"] = String(bodyLength);
+  return out;
+}
+
+function decodeBody(chunks: readonly Buffer[], truncated: boolean): string {
+  // In streaming mode the decoder holds back a trailing partial character instead of emitting U+FFFD,
+  // so a cut in the middle of a multi-byte character just drops that character.
+  return new TextDecoder("utf-8").decode(Buffer.concat(chunks), { stream: truncated });
+}
+
+export class HttpSender {
+  readonly #policy: DestinationPolicy;
+  readonly #lookup: LookupFunction;
+  readonly #httpAgent: http.Agent;
+  readonly #httpsAgent: https.Agent;
+
+  constructor(options: HttpSenderOptions) {
+    this.#policy = options.policy;
+    this.#lookup = createGuardedLookup(options.policy, options.resolver);
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: options.maxSockets ?? 50,
+      scheduling: "lifo" as const,
+      lookup: this.#lookup,
+    };
+    this.#httpAgent = new http.Agent(agentOptions);
+    this.#httpsAgent = new https.Agent(agentOptions);
+  }
+
+  /** Sends one attempt. Resolves with a response or a classified error; rejects only on our own bugs. */
+  async send(request: HttpAttemptRequest): Promise<HttpAttemptResult> {
+    const startedAt = performance.now();
+    const elapsed = () => Math.round(performance.now() - startedAt);
+    const failure = (error: unknown): HttpAttemptResult => ({
+      kind: "error",
+      ...classify(error),
+      latencyMs: elapsed(),
+    });
+
+    let url: URL;
+    try {
+      // Node skips `lookup` for IP-literal hosts, so literals (and localhost) are judged here.
+      url = this.#policy.checkUrl(request.url);
+    } catch (error) {
+      return failure(error);
+    }
+
+    const body = Buffer.from(request.body, "utf8");
+    const isHttps = url.protocol === "https:";
+
+    return new Promise<HttpAttemptResult>((resolve) => {
+      let settled = false;
+      let onDeadline: () => void = () => {};
+      const timer = setTimeout(() => onDeadline(), request.timeoutMs);
+      const finish = (result: HttpAttemptResult) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(result);
+        }
+      };
+
+      let outgoing: http.ClientRequest;
+      try {
+        outgoing = (isHttps ? https : http).request(url, {
+          method: request.method,
+          headers: withOwnFraming(request.headers, body.length),
+          agent: isHttps ? this.#httpsAgent : this.#httpAgent,
+          lookup: this.#lookup,
+        });
+      } catch (error) {
+        finish(failure(error));
+        return;
+      }
+
+      onDeadline = () => {
+        finish(failure(new AttemptTimeoutError(request.timeoutMs)));
+        outgoing.destroy();
+      };
+      outgoing.on("error", (error) => finish(failure(error)));
+      outgoing.on("socket", (socket) => this.#guardSocket(socket, url.hostname, outgoing));
+      outgoing.on("response", (response) => {
+        const limit = request.maxResponseBodyBytes;
+        const chunks: Buffer[] = [];
+        let kept = 0;
+        let discarded = 0;
+        let truncated = false;
+        const result = (): HttpAttemptResult => {
+          const retryAfter = response.headers["retry-after"];
+          return {
+            kind: "response",
+            statusCode: response.statusCode ?? 0,
+            retryAfter: retryAfter ?? null,
+            responseBody: decodeBody(chunks, truncated),
+            latencyMs: elapsed(),
+          };
+        };
+        // Once the stored part is complete the deadline only stops the discarding, it is no failure.
+        onDeadline = () => {
+          finish(truncated ? result() : failure(new AttemptTimeoutError(request.timeoutMs)));
+          outgoing.destroy();
+        };
+        response.on("data", (chunk: Buffer) => {
+          const room = limit - kept;
+          if (chunk.length <= room) {
+            chunks.push(chunk);
+            kept += chunk.length;
+            return;
+          }
+          if (room > 0) {
+            chunks.push(chunk.subarray(0, room));
+            kept += room;
+          }
+          truncated = true;
+          discarded += chunk.length - Math.max(room, 0);
+          if (discarded > DISCARD_LIMIT_BYTES) {
+            finish(result());
+            response.destroy();
+          }
+        });
+        response.on("end", () => finish(result()));
+        response.on("error", (error) => finish(truncated ? result() : failure(error)));
+        // 'close' without 'end' means the peer cut the body short (no-op after 'end').
+        response.on("close", () =>
+          finish(
+            truncated
+              ? result()
+              : failure(Object.assign(new Error("response cut short"), { code: "ECONNRESET" })),
+          ),
+        );
+      });
+      outgoing.end(body);
+    });
+  }
+
+  /** Closes pooled keep-alive sockets; the sender must not be used afterwards. */
+  close(): void {
+    this.#httpAgent.destroy();
+    this.#httpsAgent.destroy();
+  }
+
+  /**
+   * Belt and braces behind the guarded lookup: judge the address the socket actually connected to.
+   * Prepended so it runs before http's queued write on 'connect', so nothing is sent to a blocked peer.
+   */
+  #guardSocket(socket: Socket, hostname: string, outgoing: http.ClientRequest): void {
+    const check = () => {
+      const address = socket.remoteAddress;
+      // A connected socket always knows its peer; not knowing it is treated as blocked (fail closed).
+      const range = address === undefined ? "unknown peer address" : this.#policy.blockedRange(address);
+      if (range !== null) {
+        const error = new BlockedDestinationError(address ?? "unknown", range, hostname);
+        socket.destroy(error);
+        outgoing.destroy(error);
+      }
+    };
+    if (socket.connecting) {
+      socket.prependOnceListener("connect", check);
+    } else if (!socket.destroyed) {
+      // A pooled keep-alive socket was judged when it connected; re-checking it is cheap.
+      check();
+    }
+  }
+}

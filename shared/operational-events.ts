@@ -1,0 +1,57 @@
+import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { DependencyError } from "./errors.ts";
+import { sleep } from "./repositories/table.ts";
+import { type DisabledReason, publicSubscription, type Subscription } from "./subscriptions/subscription.ts";
+
+export const OPERATIONAL_EVENT_SOURCE = "voipbin.webhooks";
+
+/**
+ * The `data` of a `webhook_subscription_disabled` event: the subscription without its secrets, and
+ * the reason. Custom header values are redacted: they often hold the customer's own credentials and
+ * this event reaches VoIPBIN services and other endpoints.
+ */
+export function subscriptionDisabledData(subscription: Subscription, reason: DisabledReason) {
+  const view = publicSubscription(subscription);
+  const headers = Object.fromEntries(Object.keys(view.headers).map((name) => [name, "[redacted]"]));
+  return { ...view, headers, reason };
+}
+
+/** Puts the system's own events on the bus, where they are routed like any other VoIPBIN event. */
+export class OperationalEventPublisher {
+  constructor(
+    private readonly eventBridge: EventBridgeClient,
+    private readonly eventBusName: string,
+    private readonly attempts = 3,
+  ) {}
+
+  async subscriptionDisabled(subscription: Subscription, reason: DisabledReason): Promise<void> {
+    const detail = JSON.stringify({
+      customer_id: subscription.customer_id,
+      data: subscriptionDisabledData(subscription, reason),
+    });
+    let lastProblem = "";
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      if (attempt > 1) await sleep(100 * 2 ** attempt);
+      try {
+        const response = await this.eventBridge.send(
+          new PutEventsCommand({
+            Entries: [
+              {
+                EventBusName: this.eventBusName,
+                Source: OPERATIONAL_EVENT_SOURCE,
+                DetailType: "webhook_subscription_disabled",
+                Detail: detail,
+                Resources: [],
+              },
+            ],
+          }),
+        );
+        if ((response.FailedEntryCount ?? 0) === 0) return;
+        lastProblem = response.Entries?.[0]?.ErrorCode ?? "failed entry";
+      } catch (error) {
+        lastProblem = error instanceof Error ? error.name : "error";
+      }
+    }
+    throw new DependencyError("eventbridge", `could not put webhook_subscription_disabled (${lastProblem})`);
+  }
+}

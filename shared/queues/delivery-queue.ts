@@ -1,0 +1,130 @@
+import {
+  ChangeMessageVisibilityCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { type DeliveryJob, serializeDeliveryJob } from "../delivery/job.ts";
+import { EnqueueFailedError } from "../errors.ts";
+import { sleep } from "../repositories/table.ts";
+
+/** SQS limits: 10 entries and 1 MiB of message bodies per SendMessageBatch. */
+export const SQS_MAX_BATCH_ENTRIES = 10;
+export const SQS_MAX_BATCH_BYTES = 1_048_576;
+
+/**
+ * Splits message bodies into SendMessageBatch groups that respect both limits. Order is kept.
+ * A body larger than the byte limit on its own gets a group of its own (SQS will reject it, and the
+ * rejection is reported like any other failed entry).
+ */
+export function chunkForSendMessageBatch(
+  bodies: readonly string[],
+  maxEntries = SQS_MAX_BATCH_ENTRIES,
+  maxBytes = SQS_MAX_BATCH_BYTES,
+): string[][] {
+  const groups: string[][] = [];
+  let current: string[] = [];
+  let currentBytes = 0;
+  for (const body of bodies) {
+    const size = Buffer.byteLength(body, "utf8");
+    if (current.length > 0 && (current.length === maxEntries || currentBytes + size > maxBytes)) {
+      groups.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(body);
+    currentBytes += size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+export interface EnqueueResult {
+  readonly sent: number;
+  readonly requests: number;
+}
+
+export interface DeliveryQueueOptions {
+  /** SendMessageBatch calls per group before giving up on its failed entries. @default 3 */
+  readonly attempts?: number;
+}
+
+/** The delivery queue as the router, the API and the delivery function use it. */
+export class DeliveryQueue {
+  private readonly attempts: number;
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+    options: DeliveryQueueOptions = {},
+  ) {
+    this.attempts = options.attempts ?? 3;
+  }
+
+  /**
+   * Sends every job, retrying only the entries SQS reported as failed. Throws EnqueueFailedError when
+   * some still fail, after sending all the others: the caller is retried, and the duplicates it then
+   * enqueues are absorbed by the delivery function (same delivery id).
+   */
+  async enqueue(jobs: readonly DeliveryJob[]): Promise<EnqueueResult> {
+    let requests = 0;
+    let sent = 0;
+    const stillFailed: string[] = [];
+    for (const group of chunkForSendMessageBatch(jobs.map(serializeDeliveryJob))) {
+      let pending: SendMessageBatchRequestEntry[] = group.map((body, i) => ({
+        Id: `m${i}`,
+        MessageBody: body,
+      }));
+      let lastCodes: string[] = [];
+      for (let attempt = 1; pending.length > 0 && attempt <= this.attempts; attempt++) {
+        if (attempt > 1) await sleep(50 * 2 ** attempt * (0.5 + Math.random() / 2));
+        requests++;
+        const response = await this.sqs.send(
+          new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }),
+        );
+        sent += response.Successful?.length ?? 0;
+        const failedIds = new Set((response.Failed ?? []).map((f) => f.Id));
+        lastCodes = (response.Failed ?? []).map((f) => f.Code ?? "unknown");
+        pending = pending.filter((entry) => failedIds.has(entry.Id));
+      }
+      if (pending.length > 0) stillFailed.push(...lastCodes);
+    }
+    if (stillFailed.length > 0) throw new EnqueueFailedError(stillFailed.length, stillFailed);
+    return { sent, requests };
+  }
+
+  /** Hides a received job until its next attempt is due: the backoff of PRODUCT §4. */
+  async scheduleRetry(receiptHandle: string, delaySeconds: number): Promise<void> {
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: delaySeconds,
+      }),
+    );
+  }
+}
+
+/** Where unroutable events are kept, with the reason, for operators (alarmed, never retried). */
+export class UnroutableQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async send(record: {
+    reason: string;
+    details: readonly string[];
+    received_at: string;
+    event: unknown;
+  }): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: JSON.stringify(record),
+        MessageAttributes: { reason: { DataType: "String", StringValue: record.reason } },
+      }),
+    );
+  }
+}

@@ -1,0 +1,208 @@
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
+
+export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "dead"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** One attempt as the delivery log shows it (PRODUCT §4). */
+export interface DeliveryAttempt {
+  readonly at: string;
+  readonly status_code: number | null;
+  readonly error: string | null;
+  readonly latency_ms: number;
+  readonly response_body: string | null;
+}
+
+export interface DeliveryRecord {
+  readonly id: string;
+  readonly subscription_id: string;
+  readonly customer_id: string;
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly webhook_id: string;
+  readonly status: DeliveryStatus;
+  readonly attempts: readonly DeliveryAttempt[];
+  readonly next_attempt_at: string | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+  readonly succeeded_at: string | null;
+}
+
+/** Identity of a delivery, as carried by its job. */
+export interface DeliveryIdentity {
+  readonly delivery_id: string;
+  readonly subscription_id: string;
+  readonly customer_id: string;
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly webhook_id: string;
+}
+
+/**
+ * Attempts kept on one record. With 4 KiB response bodies this keeps the item far below DynamoDB's
+ * 400 KB limit even after many manual retries; further attempts are counted, not stored.
+ */
+export const MAX_STORED_ATTEMPTS = 60;
+
+export function deliveryFromItem(item: Item): DeliveryRecord {
+  return {
+    id: item.id as string,
+    subscription_id: item.subscription_id as string,
+    customer_id: item.customer_id as string,
+    event_id: item.event_id as string,
+    event_type: item.event_type as string,
+    webhook_id: item.webhook_id as string,
+    status: item.status as DeliveryStatus,
+    attempts: (item.attempts as DeliveryAttempt[] | undefined) ?? [],
+    next_attempt_at: (item.next_attempt_at as string | undefined) ?? null,
+    created_at: item.created_at as string,
+    updated_at: item.updated_at as string,
+    succeeded_at: (item.succeeded_at as string | undefined) ?? null,
+  };
+}
+
+export interface RecordAttemptInput {
+  readonly delivery: DeliveryIdentity;
+  readonly attempt: DeliveryAttempt;
+  readonly status: Exclude<DeliveryStatus, "pending">;
+  readonly nextAttemptAt: string | null;
+  readonly now: Date;
+  /** Manual retries: a success older than this does not supersede the attempt. */
+  readonly redeliverAfter: string | undefined;
+  readonly retentionDays: number;
+}
+
+export type RecordAttemptResult = "recorded" | "superseded";
+
+export class DeliveryRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Records one attempt and the resulting status in a single UpdateItem that also creates the record
+   * on the first attempt. A failed attempt does not overwrite a success recorded meanwhile by a
+   * duplicate job: it answers "superseded" and the caller stops retrying.
+   */
+  async recordAttempt(input: RecordAttemptInput): Promise<RecordAttemptResult> {
+    const { delivery, now } = input;
+    const nowIso = now.toISOString();
+    const succeeded = input.status === "succeeded";
+    const values: Record<string, unknown> = {
+      ":id": delivery.delivery_id,
+      ":subscription_id": delivery.subscription_id,
+      ":customer_id": delivery.customer_id,
+      ":event_id": delivery.event_id,
+      ":event_type": delivery.event_type,
+      ":webhook_id": delivery.webhook_id,
+      ":entity": "delivery",
+      ":status": input.status,
+      ":now": nowIso,
+      ":gsi1pk": keys.deliveriesOfSubscription(delivery.subscription_id).GSI1PK,
+      ":gsi1sk": `${nowIso}#${delivery.delivery_id}`,
+      ":next": input.nextAttemptAt,
+      ":attempt": [input.attempt],
+      ":empty": [],
+      ":zero": 0,
+      ":one": 1,
+      ":cap": MAX_STORED_ATTEMPTS,
+      ":expires": Math.floor(now.getTime() / 1000) + input.retentionDays * 86_400,
+    };
+    const common = [
+      "id = :id",
+      "subscription_id = :subscription_id",
+      "customer_id = :customer_id",
+      "event_id = :event_id",
+      "event_type = :event_type",
+      "webhook_id = :webhook_id",
+      "entity = :entity",
+      "#status = :status",
+      "updated_at = :now",
+      "created_at = if_not_exists(created_at, :now)",
+      "GSI1PK = :gsi1pk",
+      "GSI1SK = if_not_exists(GSI1SK, :gsi1sk)",
+      "next_attempt_at = :next",
+      "expires_at = :expires",
+      "attempt_count = if_not_exists(attempt_count, :zero) + :one",
+    ];
+    if (succeeded) common.push("succeeded_at = :now");
+    const conditions = ["(attribute_not_exists(attempt_count) OR attempt_count < :cap)"];
+    if (!succeeded) {
+      values[":floor"] = input.redeliverAfter ?? "";
+      conditions.push("(attribute_not_exists(succeeded_at) OR succeeded_at < :floor)");
+    }
+    try {
+      await this.update(delivery.delivery_id, {
+        UpdateExpression: `SET ${[...common, "attempts = list_append(if_not_exists(attempts, :empty), :attempt)"].join(", ")}`,
+        ConditionExpression: conditions.join(" AND "),
+        ExpressionAttributeValues: values,
+      });
+      return "recorded";
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      // The document client does not unmarshall the item returned with a failed condition.
+      const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+      const succeededAt = raw ? unmarshall(raw).succeeded_at : undefined;
+      if (!succeeded && typeof succeededAt === "string" && succeededAt >= String(values[":floor"])) {
+        return "superseded";
+      }
+    }
+    // The attempt list is full: keep the status current and count the attempt without storing it.
+    delete values[":attempt"];
+    delete values[":empty"];
+    delete values[":cap"];
+    delete values[":floor"];
+    await this.update(delivery.delivery_id, {
+      UpdateExpression: `SET ${common.join(", ")}`,
+      ExpressionAttributeValues: values,
+    });
+    return "recorded";
+  }
+
+  async get(deliveryId: string, now: Date = new Date()): Promise<DeliveryRecord | null> {
+    const response = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.delivery(deliveryId), ConsistentRead: true }),
+    );
+    return response.Item && !isExpired(response.Item, now) ? deliveryFromItem(response.Item) : null;
+  }
+
+  /** A failed delivery whose subscription was disabled will not be retried: show it as dead. */
+  async markDeadIfFailed(deliveryId: string, now: Date): Promise<void> {
+    try {
+      await this.update(deliveryId, {
+        UpdateExpression: "SET #status = :dead, updated_at = :now, next_attempt_at = :null",
+        ConditionExpression: "#status = :failed",
+        ExpressionAttributeValues: {
+          ":dead": "dead",
+          ":failed": "failed",
+          ":now": now.toISOString(),
+          ":null": null,
+        },
+      });
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  private async update(
+    deliveryId: string,
+    params: {
+      UpdateExpression: string;
+      ConditionExpression?: string;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
+  ): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.delivery(deliveryId),
+        ExpressionAttributeNames: { "#status": "status" },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        ...params,
+      }),
+    );
+  }
+}

@@ -1,0 +1,184 @@
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { DisabledReason, Subscription, SubscriptionWithSecrets } from "../subscriptions/subscription.ts";
+import { type Item, isConditionalCheckFailed, keys } from "./table.ts";
+
+/** What the router needs to match an event; the secrets never leave the table on the routing path. */
+export type RoutingSubscription = Pick<
+  Subscription,
+  "id" | "customer_id" | "event_types" | "activeflow_id" | "status"
+>;
+
+const ROUTING_PROJECTION = ["id", "customer_id", "event_types", "activeflow_id", "#status"];
+
+export function subscriptionFromItem(item: Item): SubscriptionWithSecrets {
+  return {
+    id: item.id as string,
+    customer_id: item.customer_id as string,
+    url: item.url as string,
+    method: item.method as Subscription["method"],
+    event_types: item.event_types as string[],
+    activeflow_id: (item.activeflow_id as string | undefined) ?? null,
+    description: (item.description as string | undefined) ?? null,
+    headers: (item.headers as Record<string, string> | undefined) ?? {},
+    status: item.status as Subscription["status"],
+    disabled_reason: (item.disabled_reason as DisabledReason | undefined) ?? null,
+    created_at: item.created_at as string,
+    updated_at: item.updated_at as string,
+    failing_since: (item.failing_since as string | undefined) ?? null,
+    secret: item.secret as string,
+    previous_secret: (item.previous_secret as string | undefined) ?? null,
+    previous_secret_expires_at: (item.previous_secret_expires_at as string | undefined) ?? null,
+  };
+}
+
+/** Absent optional attributes are not written, so items stay small and `attribute_not_exists` works. */
+function subscriptionToItem(subscription: SubscriptionWithSecrets): Item {
+  const item: Item = {
+    ...keys.subscription(subscription.customer_id, subscription.id),
+    entity: "subscription",
+  };
+  for (const [name, value] of Object.entries(subscription)) {
+    if (value !== null && value !== undefined) item[name] = value;
+  }
+  return item;
+}
+
+export class SubscriptionRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Every subscription of a customer (all pages), projected to what routing needs. */
+  async listForRouting(customerId: string): Promise<RoutingSubscription[]> {
+    const { PK, skPrefix } = keys.subscriptionsOfCustomer(customerId);
+    const result: RoutingSubscription[] = [];
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
+          ExpressionAttributeNames: { "#status": "status" },
+          ProjectionExpression: ROUTING_PROJECTION.join(", "),
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        result.push({
+          id: item.id as string,
+          customer_id: item.customer_id as string,
+          event_types: item.event_types as string[],
+          activeflow_id: (item.activeflow_id as string | undefined) ?? null,
+          status: item.status as Subscription["status"],
+        });
+      }
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined);
+    return result;
+  }
+
+  async get(customerId: string, subscriptionId: string): Promise<SubscriptionWithSecrets | null> {
+    const response = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.subscription(customerId, subscriptionId),
+        ConsistentRead: true,
+      }),
+    );
+    return response.Item ? subscriptionFromItem(response.Item) : null;
+  }
+
+  /** Deletes a subscription; its queued jobs are then dropped by the delivery function. False if it did not exist. */
+  async delete(customerId: string, subscriptionId: string): Promise<boolean> {
+    const response = await this.doc.send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: keys.subscription(customerId, subscriptionId),
+        ReturnValues: "ALL_OLD",
+      }),
+    );
+    return response.Attributes !== undefined;
+  }
+
+  /** Stores a new subscription; fails if the id is taken. */
+  async create(subscription: SubscriptionWithSecrets): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: subscriptionToItem(subscription),
+        ConditionExpression: "attribute_not_exists(PK)",
+      }),
+    );
+  }
+
+  /** Starts the failing clock unless it already runs (first failure after a success). */
+  async markFailing(customerId: string, subscriptionId: string, since: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.subscription(customerId, subscriptionId),
+          UpdateExpression: "SET failing_since = :since",
+          ConditionExpression: "attribute_exists(PK) AND attribute_not_exists(failing_since)",
+          ExpressionAttributeValues: { ":since": since },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  /** One success resets the failing clock. */
+  async clearFailing(customerId: string, subscriptionId: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.subscription(customerId, subscriptionId),
+          UpdateExpression: "REMOVE failing_since",
+          ConditionExpression: "attribute_exists(PK) AND attribute_exists(failing_since)",
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  /**
+   * Disables an enabled subscription. Returns the disabled subscription, or null when it was already
+   * disabled or deleted — so concurrent deliveries disable (and announce) it exactly once.
+   */
+  async disable(
+    customerId: string,
+    subscriptionId: string,
+    reason: DisabledReason,
+    now: Date,
+  ): Promise<SubscriptionWithSecrets | null> {
+    try {
+      const response = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.subscription(customerId, subscriptionId),
+          UpdateExpression:
+            "SET #status = :disabled, disabled_reason = :reason, updated_at = :now REMOVE failing_since",
+          ConditionExpression: "attribute_exists(PK) AND #status = :enabled",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":disabled": "disabled",
+            ":enabled": "enabled",
+            ":reason": reason,
+            ":now": now.toISOString(),
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return response.Attributes ? subscriptionFromItem(response.Attributes) : null;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return null;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand } from "@aws-sdk/lib-dynamodb";
+import { DependencyError } from "../errors.ts";
+
+export type Item = Record<string, unknown>;
+export interface ItemKey {
+  readonly PK: string;
+  readonly SK: string;
+}
+
+/** Key builders: the only place that knows how items are addressed (docs/data-model.md). */
+export const keys = {
+  subscription: (customerId: string, subscriptionId: string): ItemKey => ({
+    PK: `CUSTOMER#${customerId}`,
+    SK: `SUBSCRIPTION#${subscriptionId}`,
+  }),
+  subscriptionsOfCustomer: (customerId: string) => ({
+    PK: `CUSTOMER#${customerId}`,
+    skPrefix: "SUBSCRIPTION#",
+  }),
+  delivery: (deliveryId: string): ItemKey => ({ PK: `DELIVERY#${deliveryId}`, SK: "DELIVERY" }),
+  deliveriesOfSubscription: (subscriptionId: string) => ({ GSI1PK: `SUBSCRIPTION#${subscriptionId}` }),
+} as const;
+
+export const keyId = (key: ItemKey): string => `${key.PK}|${key.SK}`;
+
+/** Items whose TTL has passed but that DynamoDB has not deleted yet (it can lag by days) are treated as gone. */
+export function isExpired(item: Item, now: Date): boolean {
+  const expiresAt = item.expires_at;
+  return typeof expiresAt === "number" && expiresAt * 1000 <= now.getTime();
+}
+
+const BATCH_GET_LIMIT = 100;
+const BATCH_GET_ATTEMPTS = 5;
+
+/**
+ * BatchGetItem over any number of keys, retrying unprocessed keys with backoff. Returns the found,
+ * unexpired items by key id. Throws DependencyError if keys are still unprocessed after the retries.
+ */
+export async function batchGetItems(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  itemKeys: readonly ItemKey[],
+  now: Date = new Date(),
+): Promise<Map<string, Item>> {
+  const found = new Map<string, Item>();
+  const unique = [...new Map(itemKeys.map((key) => [keyId(key), { PK: key.PK, SK: key.SK }])).values()];
+  for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+    let pending: Item[] = unique.slice(start, start + BATCH_GET_LIMIT);
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > BATCH_GET_ATTEMPTS) {
+        throw new DependencyError(
+          "dynamodb",
+          `${pending.length} key(s) still unprocessed after ${BATCH_GET_ATTEMPTS} BatchGetItem attempts`,
+        );
+      }
+      if (attempt > 1) await sleep(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      const response = await doc.send(
+        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const item of response.Responses?.[tableName] ?? []) {
+        if (!isExpired(item, now)) found.set(keyId(item as unknown as ItemKey), item);
+      }
+      pending = response.UnprocessedKeys?.[tableName]?.Keys ?? [];
+    }
+  }
+  return found;
+}
+
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

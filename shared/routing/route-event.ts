@@ -1,0 +1,92 @@
+import type { DeliveryJob } from "../delivery/job.ts";
+import { deriveDeliveryIds } from "../delivery-ids.ts";
+import { UnroutableEventError } from "../errors.ts";
+import { parseRoutableEvent, type RoutableEvent, webhookBody } from "../events/schemas.ts";
+import type { DeliveryQueue, UnroutableQueue } from "../queues/delivery-queue.ts";
+import type { RoutingSubscription } from "../repositories/subscriptions.ts";
+import { subscriptionMatches } from "../subscriptions/subscription.ts";
+
+export interface RouterDependencies {
+  readonly subscriptions: { listForRouting(customerId: string): Promise<RoutingSubscription[]> };
+  readonly deliveryQueue: Pick<DeliveryQueue, "enqueue">;
+  readonly unroutableQueue: Pick<UnroutableQueue, "send">;
+  readonly now?: () => Date;
+}
+
+export type RouteOutcome =
+  | {
+      readonly kind: "routed";
+      readonly eventId: string;
+      readonly type: string;
+      readonly customerId: string;
+      readonly subscriptions: number;
+      readonly matched: number;
+    }
+  | {
+      readonly kind: "unroutable";
+      readonly eventId: string | null;
+      readonly reason: string;
+      readonly details: readonly string[];
+    };
+
+/** One delivery job per matching subscription; ids derived from (event, subscription) so retries repeat them. */
+export function buildDeliveryJobs(
+  event: RoutableEvent,
+  subscriptions: readonly RoutingSubscription[],
+): DeliveryJob[] {
+  const matching = subscriptions.filter((subscription) =>
+    subscriptionMatches(subscription, event.type, event.data),
+  );
+  if (matching.length === 0) return [];
+  const payload = webhookBody(event.type, event.data);
+  return matching.map((subscription) => {
+    const { deliveryId, webhookId } = deriveDeliveryIds(event.id, subscription.id);
+    return {
+      v: 1,
+      delivery_id: deliveryId,
+      webhook_id: webhookId,
+      subscription_id: subscription.id,
+      customer_id: event.customerId,
+      event_id: event.id,
+      event_type: event.type,
+      payload,
+    };
+  });
+}
+
+/**
+ * Routes one EventBridge event: unroutable events are parked with their reason (and not retried);
+ * routable ones become one delivery job per matching, enabled subscription. Throws when jobs could
+ * not be enqueued, so that the invocation is retried.
+ */
+export async function routeEvent(input: unknown, deps: RouterDependencies): Promise<RouteOutcome> {
+  const now = deps.now ?? (() => new Date());
+  let event: RoutableEvent;
+  try {
+    event = parseRoutableEvent(input);
+  } catch (error) {
+    if (!(error instanceof UnroutableEventError)) throw error;
+    const eventId =
+      typeof input === "object" && input !== null && typeof (input as { id?: unknown }).id === "string"
+        ? (input as { id: string }).id
+        : null;
+    await deps.unroutableQueue.send({
+      reason: error.reason,
+      details: error.details,
+      received_at: now().toISOString(),
+      event: input,
+    });
+    return { kind: "unroutable", eventId, reason: error.reason, details: error.details };
+  }
+  const subscriptions = await deps.subscriptions.listForRouting(event.customerId);
+  const jobs = buildDeliveryJobs(event, subscriptions);
+  if (jobs.length > 0) await deps.deliveryQueue.enqueue(jobs);
+  return {
+    kind: "routed",
+    eventId: event.id,
+    type: event.type,
+    customerId: event.customerId,
+    subscriptions: subscriptions.length,
+    matched: jobs.length,
+  };
+}

@@ -1,0 +1,84 @@
+import { patternMatches } from "../events/catalogue.ts";
+import type { ResourceData } from "../events/schemas.ts";
+
+export const SUBSCRIPTION_METHODS = ["POST", "PUT", "GET", "DELETE"] as const;
+export type SubscriptionMethod = (typeof SUBSCRIPTION_METHODS)[number];
+
+export const DISABLED_REASONS = ["manual", "endpoint_gone", "failing"] as const;
+export type DisabledReason = (typeof DISABLED_REASONS)[number];
+
+/** A subscription as the domain sees it, without its secrets. */
+export interface Subscription {
+  readonly id: string;
+  readonly customer_id: string;
+  readonly url: string;
+  readonly method: SubscriptionMethod;
+  readonly event_types: readonly string[];
+  readonly activeflow_id: string | null;
+  readonly description: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly status: "enabled" | "disabled";
+  readonly disabled_reason: DisabledReason | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+  /** When the current unbroken run of failed attempts began; null when the last attempt succeeded. */
+  readonly failing_since: string | null;
+}
+
+/** The signing secrets of a subscription: the current one and, during rotation, the previous one. */
+export interface SubscriptionSecrets {
+  readonly secret: string;
+  readonly previous_secret: string | null;
+  readonly previous_secret_expires_at: string | null;
+}
+
+export type SubscriptionWithSecrets = Subscription & SubscriptionSecrets;
+
+/**
+ * Whether an event goes to this subscription: enabled, one of its patterns matches the type, and,
+ * when it filters on an activeflow, the event's data carries that activeflow id.
+ */
+export function subscriptionMatches(
+  subscription: Pick<Subscription, "status" | "activeflow_id" | "event_types">,
+  eventType: string,
+  data: ResourceData,
+): boolean {
+  if (subscription.status !== "enabled") return false;
+  if (subscription.activeflow_id !== null) {
+    const activeflowId = data.activeflow_id;
+    if (typeof activeflowId !== "string" || activeflowId.toLowerCase() !== subscription.activeflow_id)
+      return false;
+  }
+  return subscription.event_types.some((pattern) => patternMatches(pattern, eventType));
+}
+
+/** The secrets that sign a delivery now: the current one first, then the previous one while its overlap lasts. */
+export function signingSecrets(secrets: SubscriptionSecrets, now: Date): string[] {
+  const valid = [secrets.secret];
+  if (
+    secrets.previous_secret !== null &&
+    secrets.previous_secret_expires_at !== null &&
+    Date.parse(secrets.previous_secret_expires_at) > now.getTime()
+  ) {
+    valid.push(secrets.previous_secret);
+  }
+  return valid;
+}
+
+/** The subscription as published outside (API responses, operational events): never the secrets. */
+export function publicSubscription(subscription: Subscription): Omit<Subscription, "failing_since"> {
+  return {
+    id: subscription.id,
+    customer_id: subscription.customer_id,
+    url: subscription.url,
+    method: subscription.method,
+    event_types: subscription.event_types,
+    activeflow_id: subscription.activeflow_id,
+    description: subscription.description,
+    headers: subscription.headers,
+    status: subscription.status,
+    disabled_reason: subscription.disabled_reason,
+    created_at: subscription.created_at,
+    updated_at: subscription.updated_at,
+  };
+}

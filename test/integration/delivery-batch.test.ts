@@ -1,0 +1,245 @@
+import { randomUUID } from "node:crypto";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import type { SQSEvent } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "#shared/config.ts";
+import type { DeliveryJob } from "#shared/delivery/job.ts";
+import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
+import { type AddressResolver, resolveAndCheck } from "#shared/destination-policy.ts";
+import { toSqsRecord } from "../../local/sqs-event-source.ts";
+import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
+import { startEventBridgeCapture } from "../support/eventbridge-capture.ts";
+import { loadFixtureEvents } from "../support/fixtures.ts";
+import {
+  deliveryIdOf,
+  eventFor,
+  lambdaContext,
+  repositoriesFor,
+  waitForQueueEmpty,
+} from "../support/pipeline.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { seedSubscription } from "../support/subscriptions.ts";
+import { waitFor } from "../support/wait.ts";
+
+const fixtures = loadFixtureEvents();
+const callHangup =
+  fixtures.get("call_hangup") ??
+  (() => {
+    throw new Error("fixture missing");
+  })();
+
+let env: TestEnvironment;
+let capture: Awaited<ReturnType<typeof startEventBridgeCapture>>;
+let route: (event: unknown) => Promise<unknown>;
+let deliveryModule: typeof import("#functions/delivery.ts");
+let repos: ReturnType<typeof repositoriesFor>;
+const receivers: Receiver[] = [];
+
+async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
+  const started = await startReceiver(...args);
+  receivers.push(started);
+  return started;
+}
+
+/** Receives up to 10 visible jobs, as the event source mapping would hand them to the function. */
+async function receiveBatch(max = 10): Promise<SQSEvent> {
+  const records: SQSEvent["Records"] = [];
+  for (let tries = 0; records.length < max && tries < 20; tries++) {
+    const response = await env.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        MaxNumberOfMessages: max - records.length,
+        MessageSystemAttributeNames: ["All"],
+        MessageAttributeNames: ["All"],
+        WaitTimeSeconds: records.length === 0 ? 1 : 0,
+      }),
+    );
+    if (!response.Messages?.length) break;
+    records.push(
+      ...response.Messages.map((m) =>
+        toSqsRecord(m, "arn:aws:sqs:us-east-1:000000000000:delivery", "us-east-1"),
+      ),
+    );
+  }
+  return { Records: records };
+}
+
+/** One event-source cycle driven by the test: receive, invoke, delete what did not fail. */
+async function runBatch(
+  handler: (event: SQSEvent, ctx: ReturnType<typeof lambdaContext>) => Promise<unknown>,
+) {
+  const event = await receiveBatch();
+  const response = (await handler(event, lambdaContext("delivery"))) as {
+    batchItemFailures: { itemIdentifier: string }[];
+  };
+  const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  const { DeleteMessageCommand } = await import("@aws-sdk/client-sqs");
+  for (const record of event.Records) {
+    if (!failed.has(record.messageId)) {
+      await env.sqs.send(
+        new DeleteMessageCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          ReceiptHandle: record.receiptHandle,
+        }),
+      );
+    }
+  }
+  return { event, failed };
+}
+
+beforeAll(async () => {
+  capture = await startEventBridgeCapture();
+  env = await createTestEnvironment({
+    retrySchedule: [1, 1],
+    env: {
+      EVENTBRIDGE_ENDPOINT: capture.endpoint,
+      DELIVERY_TIMEOUT_MS: "1000",
+      SUBSCRIPTION_CACHE_TTL_MS: "0",
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+      POWERTOOLS_METRICS_DISABLED: "true",
+    },
+  });
+  env.applyToProcessEnv();
+  repos = repositoriesFor(env);
+  const router = await import("#functions/router.ts");
+  deliveryModule = await import("#functions/delivery.ts");
+  route = (event) => router.handler(event, lambdaContext("router"));
+});
+
+afterAll(async () => {
+  await Promise.all(receivers.map((r) => r.close()));
+  await capture?.close();
+  env?.close();
+});
+
+describe("delivery function, batch by batch", () => {
+  it("delivers once when the router ran twice on the same event (same batch)", async () => {
+    const customer = randomUUID();
+    const r = await receiver();
+    await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    await route(event);
+    const { event: batch, failed } = await runBatch(deliveryModule.handler);
+    expect(batch.Records).toHaveLength(2);
+    expect(failed.size).toBe(0);
+    expect(r.requests).toHaveLength(1);
+    await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+  });
+
+  it("delivers once when the router ran twice on the same event (later batch)", async () => {
+    const customer = randomUUID();
+    const r = await receiver();
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    await runBatch(deliveryModule.handler);
+    await route(event);
+    const { event: batch } = await runBatch(deliveryModule.handler);
+    expect(batch.Records).toHaveLength(1);
+    expect(r.requests).toHaveLength(1);
+    const record = await repos.deliveries.get(deliveryIdOf(event.id, subscription.id));
+    expect(record?.attempts).toHaveLength(1);
+  });
+
+  it("drops a queued job whose subscription was deleted", async () => {
+    const customer = randomUUID();
+    const r = await receiver();
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    expect(await repos.subscriptions.delete(customer, subscription.id)).toBe(true);
+    const { event: batch, failed } = await runBatch(deliveryModule.handler);
+    expect(batch.Records).toHaveLength(1);
+    expect(failed.size).toBe(0);
+    expect(r.requests).toHaveLength(0);
+    expect(await repos.deliveries.get(deliveryIdOf(event.id, subscription.id))).toBeNull();
+    await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+  });
+
+  it("reports exactly the failing records of a batch of 10 with mixed outcomes", async () => {
+    const customer = randomUUID();
+    const r = await receiver((req) => ({ status: req.url.startsWith("/fail") ? 500 : 200 }));
+    const failing = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const path = i % 3 === 0 ? `/fail/${i}` : `/ok/${i}`;
+      const subscription = await seedSubscription(repos.subscriptions, {
+        customer_id: customer,
+        url: `${r.url}${path}`,
+      });
+      if (path.startsWith("/fail")) failing.add(subscription.id);
+    }
+    await route(eventFor(callHangup, customer));
+    const { event: batch, failed } = await runBatch(deliveryModule.handler);
+    expect(batch.Records).toHaveLength(10);
+    const expectedFailures = batch.Records.filter((record) =>
+      failing.has((JSON.parse(record.body) as DeliveryJob).subscription_id),
+    ).map((record) => record.messageId);
+    expect([...failed].sort()).toEqual(expectedFailures.sort());
+    expect(expectedFailures).toHaveLength(4);
+    expect(r.requests).toHaveLength(10);
+    // The failed ones were hidden for their retry delay, not returned at once.
+    const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
+    expect(snapshot.ready).toHaveLength(0);
+    expect(snapshot.inflight).toHaveLength(4);
+    for (const subscriptionId of failing) await repos.subscriptions.delete(customer, subscriptionId);
+    await waitFor(async () => {
+      await runBatch(deliveryModule.handler);
+      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
+    });
+  });
+
+  it("refuses a DNS answer that changed to a private address between check and connect", async () => {
+    const customer = randomUUID();
+    const r = await receiver();
+    const hostname = "hooks.rebinding.example";
+    let lookups = 0;
+    // First answer: a public address (what the API checks at create time); then a private one.
+    const resolver: AddressResolver = async () => {
+      lookups++;
+      return lookups === 1 ? [{ address: "93.184.216.34", family: 4 }] : [{ address: "10.0.0.7", family: 4 }];
+    };
+    const config = loadConfig(process.env);
+    await expect(resolveAndCheck(hostname, destinationPolicyFor(config), resolver)).resolves.toBeDefined();
+    const subscription = await seedSubscription(repos.subscriptions, {
+      customer_id: customer,
+      url: `http://${hostname}:${r.port}/`,
+    });
+    const silent = { debug() {}, info() {}, warn() {}, error() {} };
+    const handler = deliveryModule.createDeliveryHandler(
+      createDeliveryDependencies(config, silent, { resolver }),
+    );
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    const { failed } = await runBatch(handler);
+    expect(failed.size).toBe(1);
+    const record = await repos.deliveries.get(deliveryIdOf(event.id, subscription.id));
+    expect(record?.status).toBe("failed");
+    expect(record?.attempts[0]?.status_code).toBeNull();
+    expect(record?.attempts[0]?.error).toMatch(/^blocked_destination/);
+    expect(record?.attempts[0]?.error).toContain("private (10.0.0.0/8)");
+    expect(lookups).toBeGreaterThanOrEqual(2);
+    await repos.subscriptions.delete(customer, subscription.id);
+    await waitFor(
+      async () => {
+        await runBatch(deliveryModule.handler);
+        return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
+      },
+      { timeoutMs: 10_000 },
+    );
+  });
+
+  it("fails the records without an endpoint attempt when its own table is unreachable", async () => {
+    const customer = randomUUID();
+    const r = await receiver();
+    await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    await route(eventFor(callHangup, customer));
+    const broken = loadConfig({ ...process.env, DYNAMODB_ENDPOINT: "http://127.0.0.1:9" });
+    const silent = { debug() {}, info() {}, warn() {}, error() {} };
+    const handler = deliveryModule.createDeliveryHandler(createDeliveryDependencies(broken, silent));
+    const { event: batch, failed } = await runBatch(handler);
+    expect(batch.Records).toHaveLength(1);
+    expect(failed.size).toBe(1);
+    expect(r.requests).toHaveLength(0);
+  });
+});

@@ -1,0 +1,405 @@
+import { createHash } from "node:crypto";
+import { SqsSchema } from "@aws-lambda-powertools/parser/schemas/sqs";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import {
+  ChangeMessageVisibilityCommand,
+  GetQueueAttributesCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ensureQueues, ensureTable } from "../../local/provision.ts";
+import {
+  type SqsBatchHandler,
+  SqsEventSource,
+  type SqsEventSourceOptions,
+} from "../../local/sqs-event-source.ts";
+import { deliveryQueueSettings } from "../../shared/resources.ts";
+import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
+import { startReceiver } from "../support/receiver.ts";
+import { waitFor } from "../support/wait.ts";
+
+const sources: SqsEventSource[] = [];
+const environments: TestEnvironment[] = [];
+
+async function newEnvironment(retrySchedule?: number[]): Promise<TestEnvironment> {
+  const env = await createTestEnvironment(retrySchedule ? { retrySchedule } : {});
+  environments.push(env);
+  return env;
+}
+
+function eventSource(options: SqsEventSourceOptions): SqsEventSource {
+  const source = new SqsEventSource({ onError: () => {}, ...options });
+  sources.push(source);
+  return source;
+}
+
+async function sendBodies(sqs: SQSClient, queueUrl: string, bodies: string[]): Promise<void> {
+  for (let start = 0; start < bodies.length; start += 10) {
+    const chunk = bodies.slice(start, start + 10);
+    const { Failed } = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: chunk.map((body, i) => ({ Id: `m${start + i}`, MessageBody: body })),
+      }),
+    );
+    expect(Failed ?? []).toEqual([]);
+  }
+}
+
+afterEach(async () => {
+  await Promise.all(sources.splice(0).map((source) => source.stop()));
+});
+
+afterAll(() => {
+  for (const env of environments) env.close();
+});
+
+describe("provisioning", () => {
+  it("creates the table and queues from shared/resources.ts, idempotently", async () => {
+    const env = await newEnvironment([1, 2, 4]);
+
+    const { Table } = await env.dynamodb.send(new DescribeTableCommand({ TableName: env.tableName }));
+    expect(Table?.TableStatus).toBe("ACTIVE");
+    expect(Table?.KeySchema).toEqual([
+      { AttributeName: "PK", KeyType: "HASH" },
+      { AttributeName: "SK", KeyType: "RANGE" },
+    ]);
+    expect(
+      Table?.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.Projection?.ProjectionType]),
+    ).toEqual([["GSI1", "ALL"]]);
+
+    const { Attributes: delivery } = await env.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: env.queues.deliveryQueueUrl, AttributeNames: ["All"] }),
+    );
+    const { Attributes: dlq } = await env.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: env.queues.deliveryDlqUrl, AttributeNames: ["All"] }),
+    );
+    const { Attributes: unroutable } = await env.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: env.queues.unroutableQueueUrl, AttributeNames: ["All"] }),
+    );
+    expect(delivery?.VisibilityTimeout).toBe(String(env.queueSettings.visibilityTimeoutSeconds));
+    expect(delivery?.MessageRetentionPeriod).toBe(String(env.queueSettings.retentionSeconds));
+    expect(JSON.parse(delivery?.RedrivePolicy ?? "{}")).toEqual({
+      deadLetterTargetArn: dlq?.QueueArn,
+      maxReceiveCount: 4,
+    });
+    expect(dlq?.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
+    expect(unroutable?.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
+
+    // Again with the same settings: nothing to do. Then with another schedule: the redrive count follows.
+    await ensureTable(env.dynamodb, env.tableName);
+    const names = {
+      deliveryQueue: new URL(env.queues.deliveryQueueUrl).pathname.split("/").at(-1) ?? "",
+      deliveryDlq: new URL(env.queues.deliveryDlqUrl).pathname.split("/").at(-1) ?? "",
+      unroutableQueue: new URL(env.queues.unroutableQueueUrl).pathname.split("/").at(-1) ?? "",
+    };
+    expect(await ensureQueues(env.sqs, names, env.queueSettings)).toEqual(env.queues);
+    expect(await ensureQueues(env.sqs, names, deliveryQueueSettings([1]))).toEqual(env.queues);
+    const { Attributes: updated } = await env.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        AttributeNames: ["RedrivePolicy"],
+      }),
+    );
+    expect(JSON.parse(updated?.RedrivePolicy ?? "{}")).toMatchObject({ maxReceiveCount: 2 });
+  });
+
+  it("exposes the environment a handler module reads at cold start", async () => {
+    const env = await newEnvironment([1]);
+    expect(env.env).toMatchObject({
+      TABLE_NAME: env.tableName,
+      DELIVERY_QUEUE_URL: env.queues.deliveryQueueUrl,
+      UNROUTABLE_QUEUE_URL: env.queues.unroutableQueueUrl,
+      RETRY_SCHEDULE: "1",
+      ALLOW_HTTP_URLS: "true",
+      ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
+    });
+    expect(env.env.DYNAMODB_ENDPOINT).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(env.env.SQS_ENDPOINT).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe("SqsEventSource", () => {
+  it("hands the handler records in the Lambda SQSRecord shape, and a Lambda context", async () => {
+    const env = await newEnvironment();
+    const body = JSON.stringify({ hello: "world" });
+    const sentAt = Date.now();
+    const { MessageId } = await env.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        MessageBody: body,
+        MessageAttributes: {
+          kind: { DataType: "String", StringValue: "test" },
+          count: { DataType: "Number", StringValue: "42" },
+          blob: { DataType: "Binary", BinaryValue: Buffer.from([0, 1, 2, 255]) },
+        },
+      }),
+    );
+    const { Attributes } = await env.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: env.queues.deliveryQueueUrl, AttributeNames: ["QueueArn"] }),
+    );
+
+    const invocations: { event: SQSEvent; context: Context; remainingMs: number }[] = [];
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl: env.queues.deliveryQueueUrl,
+      functionTimeoutMs: 30_000,
+      handler: async (event, context) => {
+        invocations.push({ event, context, remainingMs: context.getRemainingTimeInMillis() });
+      },
+    });
+    expect(await source.pollOnce()).toEqual({ received: 1, failed: 0 });
+
+    expect(invocations).toHaveLength(1);
+    const [{ event, context, remainingMs }] = invocations as [(typeof invocations)[number]];
+    expect(() => SqsSchema.parse(event)).not.toThrow();
+    const [record] = event.Records as [SQSRecord];
+    expect(record).toEqual({
+      messageId: MessageId,
+      receiptHandle: expect.any(String),
+      body,
+      attributes: {
+        ApproximateReceiveCount: "1",
+        SentTimestamp: expect.stringMatching(/^\d{13}$/),
+        SenderId: expect.any(String),
+        ApproximateFirstReceiveTimestamp: expect.stringMatching(/^\d{13}$/),
+      },
+      messageAttributes: {
+        kind: { stringValue: "test", stringListValues: [], binaryListValues: [], dataType: "String" },
+        count: { stringValue: "42", stringListValues: [], binaryListValues: [], dataType: "Number" },
+        blob: {
+          binaryValue: Buffer.from([0, 1, 2, 255]).toString("base64"),
+          stringListValues: [],
+          binaryListValues: [],
+          dataType: "Binary",
+        },
+      },
+      md5OfBody: createHash("md5").update(body).digest("hex"),
+      md5OfMessageAttributes: expect.stringMatching(/^[0-9a-f]{32}$/),
+      eventSource: "aws:sqs",
+      eventSourceARN: Attributes?.QueueArn,
+      awsRegion: "us-east-1",
+    });
+    expect(Number(record.attributes.SentTimestamp)).toBeGreaterThanOrEqual(sentAt - 1000);
+
+    expect(context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(context.functionName).toBe("local-sqs-consumer");
+    expect(context.invokedFunctionArn).toBe(
+      "arn:aws:lambda:us-east-1:000000000000:function:local-sqs-consumer",
+    );
+    expect(remainingMs).toBeGreaterThan(25_000);
+    expect(remainingMs).toBeLessThanOrEqual(30_000);
+
+    // Handled without failures: deleted.
+    const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
+    expect([...snapshot.ready, ...snapshot.delayed, ...snapshot.inflight]).toEqual([]);
+  });
+
+  it("deletes what succeeded and leaves batch item failures to come back with a higher receive count", async () => {
+    const env = await newEnvironment([1, 1, 1, 1]);
+    const bodies = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? `ok-${i}` : `fail-${i}`));
+    await sendBodies(env.sqs, env.queues.deliveryQueueUrl, bodies);
+
+    const seen = new Map<string, number[]>();
+    const batchSizes: number[] = [];
+    const handler: SqsBatchHandler = async (event) => {
+      batchSizes.push(event.Records.length);
+      const response: SQSBatchResponse = { batchItemFailures: [] };
+      for (const record of event.Records) {
+        seen.set(record.body, [
+          ...(seen.get(record.body) ?? []),
+          Number(record.attributes.ApproximateReceiveCount),
+        ]);
+        if (record.body.includes("fail")) {
+          // What the delivery handler does: the backoff is the visibility timeout of the failed record.
+          await env.sqs.send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: env.queues.deliveryQueueUrl,
+              ReceiptHandle: record.receiptHandle,
+              VisibilityTimeout: 1,
+            }),
+          );
+          response.batchItemFailures.push({ itemIdentifier: record.messageId });
+        }
+      }
+      return response;
+    };
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl: env.queues.deliveryQueueUrl,
+      handler,
+      concurrency: 2,
+    });
+    source.start();
+
+    const failing = bodies.filter((body) => body.includes("fail"));
+    await waitFor(() => failing.every((body) => (seen.get(body) ?? []).length >= 2), {
+      timeoutMs: 10_000,
+      description: "every failing message received twice",
+    });
+    await source.stop();
+
+    expect(batchSizes.reduce((sum, n) => sum + n, 0)).toBeGreaterThanOrEqual(12);
+    expect(Math.max(...batchSizes)).toBeLessThanOrEqual(10);
+    for (const body of bodies.filter((body) => body.startsWith("ok"))) {
+      expect(seen.get(body), body).toEqual([1]);
+    }
+    for (const body of failing) {
+      expect(seen.get(body)?.slice(0, 2), body).toEqual([1, 2]);
+    }
+
+    const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
+    const remaining = [
+      ...snapshot.ready,
+      ...snapshot.delayed,
+      ...snapshot.inflight.map((entry) => entry.message),
+    ];
+    expect(remaining.map((message) => message.body).sort()).toEqual([...failing].sort());
+  });
+
+  it("moves an always-failing message to the DLQ after maxReceiveCount receives (RETRY_SCHEDULE=1)", async () => {
+    const env = await newEnvironment([1]);
+    expect(env.queueSettings.maxReceiveCount).toBe(2);
+    const { MessageId } = await env.sqs.send(
+      new SendMessageCommand({ QueueUrl: env.queues.deliveryQueueUrl, MessageBody: "always-fail" }),
+    );
+
+    const receiveCounts: number[] = [];
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl: env.queues.deliveryQueueUrl,
+      handler: async (event) => {
+        for (const record of event.Records) {
+          receiveCounts.push(Number(record.attributes.ApproximateReceiveCount));
+          await env.sqs.send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: env.queues.deliveryQueueUrl,
+              ReceiptHandle: record.receiptHandle,
+              VisibilityTimeout: 1,
+            }),
+          );
+        }
+        return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) };
+      },
+    });
+    source.start();
+
+    // SQS (and fauxqs) redrive on the receive after the last allowed one, so the poller must keep polling.
+    const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 10_000 });
+    await source.stop();
+
+    expect(dead.map((message) => [message.MessageId, message.Body])).toEqual([[MessageId, "always-fail"]]);
+    expect(receiveCounts).toEqual([1, 2]);
+    const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
+    expect([...snapshot.ready, ...snapshot.delayed, ...snapshot.inflight]).toEqual([]);
+  });
+
+  it("deletes nothing when the handler throws, times out, or names a record not in the batch", async () => {
+    const env = await newEnvironment();
+    const errors: unknown[] = [];
+    const make = (handler: SqsBatchHandler, functionTimeoutMs?: number) =>
+      eventSource({
+        sqs: env.sqs,
+        queueUrl: env.queues.deliveryQueueUrl,
+        handler,
+        onError: (err) => errors.push(err),
+        ...(functionTimeoutMs ? { functionTimeoutMs } : {}),
+      });
+    const inFlight = async () => (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length;
+
+    await sendBodies(env.sqs, env.queues.deliveryQueueUrl, ["a", "b", "c"]);
+    expect(
+      await make(async () => {
+        throw new Error("boom");
+      }).pollOnce(),
+    ).toEqual({ received: 3, failed: 3 });
+    expect(await inFlight()).toBe(3);
+
+    await sendBodies(env.sqs, env.queues.deliveryQueueUrl, ["d", "e"]);
+    expect(
+      await make(async () => ({ batchItemFailures: [{ itemIdentifier: "not-a-message-id" }] })).pollOnce(),
+    ).toEqual({
+      received: 2,
+      failed: 2,
+    });
+    expect(await inFlight()).toBe(5);
+
+    await sendBodies(env.sqs, env.queues.deliveryQueueUrl, ["f"]);
+    expect(await make(() => new Promise(() => {}), 100).pollOnce()).toEqual({ received: 1, failed: 1 });
+    expect(await inFlight()).toBe(6);
+
+    expect(errors.map((err) => (err as Error).name)).toEqual([
+      "Error",
+      "InvalidBatchResponseError",
+      "FunctionTimeoutError",
+    ]);
+  });
+
+  it("stop() waits for the invocation in flight, which then completes and deletes", async () => {
+    const env = await newEnvironment();
+    await sendBodies(env.sqs, env.queues.deliveryQueueUrl, ["slow"]);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = false;
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl: env.queues.deliveryQueueUrl,
+      handler: async () => {
+        started = true;
+        await released;
+      },
+    });
+    source.start();
+    await waitFor(() => started, { description: "handler invoked" });
+
+    let stopped = false;
+    const stopping = source.stop().then(() => {
+      stopped = true;
+    });
+    // Give stop() every chance to resolve early: the pollers' long polls (1 s) end meanwhile.
+    await waitFor(async () => (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 1);
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+
+    const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
+    expect([...snapshot.ready, ...snapshot.delayed, ...snapshot.inflight]).toEqual([]);
+  });
+});
+
+describe("receiver", () => {
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    receiver = await startReceiver((_request, n) =>
+      n === 1 ? { status: 503, headers: { "retry-after": "1" } } : { status: 204 },
+    );
+  });
+  afterAll(() => receiver.close());
+
+  it("records requests and answers from its script", async () => {
+    const first = await fetch(`${receiver.url}/hook?x=1`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "webhook-id": "msg_1" },
+      body: '{"type":"t","data":{}}',
+    });
+    expect(first.status).toBe(503);
+    expect(first.headers.get("retry-after")).toBe("1");
+    const second = await fetch(`${receiver.url}/hook`, { method: "PUT", body: "x" });
+    expect(second.status).toBe(204);
+
+    const requests = await receiver.waitForRequests(2, 1000);
+    expect(requests[0]).toMatchObject({
+      method: "POST",
+      url: "/hook?x=1",
+      body: '{"type":"t","data":{}}',
+      headers: { "content-type": "application/json", "webhook-id": "msg_1" },
+    });
+    expect(requests[1]).toMatchObject({ method: "PUT", body: "x" });
+    await expect(receiver.waitForRequests(3, 50)).rejects.toThrow(/expected 3 request/);
+  });
+});

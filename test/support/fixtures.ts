@@ -1,0 +1,43 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+/** The sample VoIPBIN events shipped beside the repository (../shared/fixtures), as PutEvents entries. */
+export interface FixtureEntry {
+  readonly Source: string;
+  readonly DetailType: string;
+  readonly Detail: string;
+}
+
+export const FIXTURES_DIR = path.resolve(import.meta.dirname, "../../../shared/fixtures");
+export const CUSTOMER_A = "5e4a0680-804e-11ec-8477-2fea5968d85b";
+export const CUSTOMER_B = "7c0f9a52-1b2e-4d61-9a43-3f8e2d9b6a10";
+
+export function loadFixtureEvents(): Map<string, FixtureEntry> {
+  const dir = path.join(FIXTURES_DIR, "voipbin-events");
+  const entries = new Map<string, FixtureEntry>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+    entries.set(
+      file.replace(/\.json$/, ""),
+      JSON.parse(readFileSync(path.join(dir, file), "utf8")) as FixtureEntry,
+    );
+  }
+  return entries;
+}
+
+let counter = 0;
+
+/** The envelope EventBridge hands to the router for a PutEvents entry. */
+export function eventBridgeEvent(entry: FixtureEntry, overrides: { id?: string; time?: string } = {}) {
+  counter++;
+  return {
+    version: "0",
+    id: overrides.id ?? `0d9b2c1e-7f3a-4b2c-9e1d-${String(counter).padStart(12, "0")}`,
+    "detail-type": entry.DetailType,
+    source: entry.Source,
+    account: "123456789012",
+    time: overrides.time ?? "2026-11-20T09:17:41Z",
+    region: "us-east-1",
+    resources: [],
+    detail: JSON.parse(entry.Detail) as unknown,
+  };
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from "node:crypto";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { Context } from "aws-lambda";
+import { deriveDeliveryIds } from "#shared/delivery-ids.ts";
+import { DeliveryRepository } from "#shared/repositories/deliveries.ts";
+import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import type { TestEnvironment } from "./aws-env.ts";
+import { eventBridgeEvent, type FixtureEntry } from "./fixtures.ts";
+import { waitFor } from "./wait.ts";
+
+/** A Lambda context good enough for handlers and Powertools middlewares invoked directly by a test. */
+export function lambdaContext(functionName = "test-function", timeoutMs = 60_000): Context {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: "512",
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: "test",
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** A sample event re-addressed to another customer, as the router receives it from EventBridge. */
+export function eventFor(entry: FixtureEntry, customerId: string, id: string = randomUUID()) {
+  const detail = JSON.parse(entry.Detail) as { customer_id: string; data: Record<string, unknown> };
+  return eventBridgeEvent(
+    {
+      ...entry,
+      Detail: JSON.stringify({
+        ...detail,
+        customer_id: customerId,
+        data: { ...detail.data, customer_id: customerId },
+      }),
+    },
+    { id },
+  );
+}
+
+export function repositoriesFor(env: TestEnvironment) {
+  const doc = DynamoDBDocumentClient.from(env.dynamodb);
+  return {
+    subscriptions: new SubscriptionRepository(doc, env.tableName),
+    deliveries: new DeliveryRepository(doc, env.tableName),
+  };
+}
+
+export function deliveryIdOf(eventId: string, subscriptionId: string): string {
+  return deriveDeliveryIds(eventId, subscriptionId).deliveryId;
+}
+
+/** Waits until the queue holds nothing: ready, delayed or in flight. */
+export async function waitForQueueEmpty(
+  env: TestEnvironment,
+  queueUrl: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const snapshot = await env.inspectQueue(queueUrl);
+      return snapshot.ready.length + snapshot.delayed.length + snapshot.inflight.length === 0;
+    },
+    { timeoutMs, intervalMs: 50, description: `queue ${queueUrl} empty` },
+  );
+}

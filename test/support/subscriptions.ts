@@ -1,0 +1,31 @@
+import { uuidv7 } from "#shared/delivery-ids.ts";
+import type { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { generateSecret } from "#shared/signing.ts";
+import type { SubscriptionWithSecrets } from "#shared/subscriptions/subscription.ts";
+
+/** Stores a subscription as the API would create it, with any field overridden. */
+export async function seedSubscription(
+  repository: SubscriptionRepository,
+  fields: Partial<SubscriptionWithSecrets> & Pick<SubscriptionWithSecrets, "customer_id" | "url">,
+): Promise<SubscriptionWithSecrets> {
+  const now = new Date().toISOString();
+  const subscription: SubscriptionWithSecrets = {
+    id: uuidv7(),
+    method: "POST",
+    event_types: ["*"],
+    activeflow_id: null,
+    description: null,
+    headers: {},
+    status: "enabled",
+    disabled_reason: null,
+    created_at: now,
+    updated_at: now,
+    failing_since: null,
+    secret: generateSecret(),
+    previous_secret: null,
+    previous_secret_expires_at: null,
+    ...fields,
+  };
+  await repository.create(subscription);
+  return subscription;
+}

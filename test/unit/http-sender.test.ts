@@ -1,0 +1,367 @@
+import { once } from "node:events";
+import http from "node:http";
+import net, { type AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { type AddressResolver, DestinationPolicy, resolveAndCheck } from "../../shared/destination-policy.ts";
+import { type HttpAttemptRequest, type HttpAttemptResult, HttpSender } from "../../shared/http-sender.ts";
+
+interface Received {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+interface TestServer {
+  url: string;
+  port: number;
+  received: Received[];
+  connections: number;
+}
+
+const servers: http.Server[] = [];
+const senders: HttpSender[] = [];
+
+afterEach(async () => {
+  for (const sender of senders.splice(0)) sender.close();
+  await Promise.all(
+    servers.splice(0).map((server) => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    }),
+  );
+});
+
+/** A real server that records every request (after reading its body) before `handle` answers it. */
+async function startServer(
+  handle: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  host = "127.0.0.1",
+): Promise<TestServer> {
+  const state: TestServer = { url: "", port: 0, received: [], connections: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      state.received.push({
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
+      handle(req, res);
+    });
+  });
+  server.on("connection", () => {
+    state.connections += 1;
+  });
+  servers.push(server);
+  server.listen(0, host);
+  await once(server, "listening");
+  state.port = (server.address() as AddressInfo).port;
+  state.url = `http://${host}:${state.port}`;
+  return state;
+}
+
+function senderWith(allowedCidrs: string[] = ["127.0.0.1/32"], resolver?: AddressResolver): HttpSender {
+  const policy = new DestinationPolicy({ allowHttp: true, allowedCidrs });
+  const sender = new HttpSender({ policy, ...(resolver ? { resolver } : {}) });
+  senders.push(sender);
+  return sender;
+}
+
+function attempt(url: string, overrides: Partial<HttpAttemptRequest> = {}): HttpAttemptRequest {
+  return {
+    url,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"type":"call_created","data":{}}',
+    timeoutMs: 2000,
+    maxResponseBodyBytes: 4096,
+    ...overrides,
+  };
+}
+
+function expectError(
+  result: HttpAttemptResult,
+  error: string,
+): Extract<HttpAttemptResult, { kind: "error" }> {
+  expect(result).toMatchObject({ kind: "error", error });
+  if (result.kind !== "error") throw new Error("unreachable");
+  return result;
+}
+
+function expectResponse(result: HttpAttemptResult): Extract<HttpAttemptResult, { kind: "response" }> {
+  expect(result.kind).toBe("response");
+  if (result.kind !== "response") throw new Error(`expected a response, got ${JSON.stringify(result)}`);
+  return result;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("HttpSender", () => {
+  it("returns status, body and latency of a 200", async () => {
+    const server = await startServer((_req, res) => res.writeHead(200).end("thanks"));
+    const result = expectResponse(await senderWith().send(attempt(`${server.url}/hook`)));
+    expect(result.statusCode).toBe(200);
+    expect(result.responseBody).toBe("thanks");
+    expect(result.retryAfter).toBeNull();
+    expect(result.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(result.latencyMs).toBeLessThan(2000);
+    expect(server.received).toHaveLength(1);
+    expect(server.received[0]?.body).toBe('{"type":"call_created","data":{}}');
+    expect(server.received[0]?.headers["content-length"]).toBe("33");
+  });
+
+  it("delivers the method, custom headers and body, and sets content-length itself", async () => {
+    const server = await startServer((_req, res) => res.writeHead(204).end());
+    const sender = senderWith();
+    for (const method of ["PUT", "GET", "DELETE"] as const) {
+      const result = await sender.send(
+        attempt(`${server.url}/m`, {
+          method,
+          headers: { "x-custom": "hello", "webhook-id": "msg_1", "Content-Length": "9999" },
+          body: "héllo",
+        }),
+      );
+      expect(expectResponse(result).statusCode).toBe(204);
+    }
+    expect(server.received.map((r) => r.method)).toEqual(["PUT", "GET", "DELETE"]);
+    for (const received of server.received) {
+      expect(received.headers["x-custom"]).toBe("hello");
+      expect(received.headers["webhook-id"]).toBe("msg_1");
+      expect(received.headers["content-length"]).toBe(String(Buffer.byteLength("héllo")));
+      expect(received.body).toBe("héllo");
+    }
+  });
+
+  it("reuses keep-alive connections for the same endpoint", async () => {
+    const server = await startServer((_req, res) => res.writeHead(200).end("ok"));
+    const sender = senderWith();
+    for (let i = 0; i < 3; i += 1) {
+      expectResponse(await sender.send(attempt(`${server.url}/k`)));
+    }
+    expect(server.connections).toBe(1);
+  });
+
+  it("returns the retry-after header", async () => {
+    const server = await startServer((_req, res) => res.writeHead(503, { "retry-after": "120" }).end("busy"));
+    const result = expectResponse(await senderWith().send(attempt(server.url)));
+    expect(result).toMatchObject({ statusCode: 503, retryAfter: "120", responseBody: "busy" });
+  });
+
+  it("truncates the response body at the byte limit", async () => {
+    const server = await startServer((_req, res) => res.writeHead(200).end("x".repeat(10_000)));
+    const result = expectResponse(
+      await senderWith().send(attempt(server.url, { maxResponseBodyBytes: 100 })),
+    );
+    expect(result.responseBody).toBe("x".repeat(100));
+  });
+
+  it("drops a multi-byte character cut by the limit instead of producing garbage", async () => {
+    // "€" is three bytes; a limit of 7 keeps two of them and one byte of the third.
+    const server = await startServer((_req, res) => res.writeHead(200).end("€€€€"));
+    const result = expectResponse(await senderWith().send(attempt(server.url, { maxResponseBodyBytes: 7 })));
+    expect(result.responseBody).toBe("€€");
+  });
+
+  it("keeps a U+FFFD the server really sent when nothing was cut", async () => {
+    const server = await startServer((_req, res) => res.writeHead(200).end("ok\uFFFD"));
+    const result = expectResponse(await senderWith().send(attempt(server.url)));
+    expect(result.responseBody).toBe("ok\uFFFD");
+  });
+
+  it("stores nothing with a zero limit and still returns the status", async () => {
+    const server = await startServer((_req, res) => res.writeHead(500).end("boom"));
+    const result = expectResponse(await senderWith().send(attempt(server.url, { maxResponseBodyBytes: 0 })));
+    expect(result).toMatchObject({ statusCode: 500, responseBody: "" });
+  });
+
+  it("returns promptly on a huge or endless body once the stored part is complete", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200);
+      const chunk = "y".repeat(16 * 1024);
+      const timer = setInterval(() => res.write(chunk), 1);
+      res.on("close", () => clearInterval(timer));
+    });
+    const result = expectResponse(
+      await senderWith().send(attempt(server.url, { maxResponseBodyBytes: 10, timeoutMs: 5000 })),
+    );
+    expect(result.responseBody).toBe("y".repeat(10));
+    expect(result.latencyMs).toBeLessThan(4000);
+  });
+
+  it("does not follow redirects", async () => {
+    const target = await startServer((_req, res) => res.writeHead(200).end("target"));
+    const redirecting = await startServer((_req, res) =>
+      res.writeHead(302, { location: `${target.url}/stolen` }).end("moved"),
+    );
+    const result = expectResponse(await senderWith().send(attempt(`${redirecting.url}/hook`)));
+    expect(result).toMatchObject({ statusCode: 302, responseBody: "moved" });
+    await sleep(50);
+    expect(target.received).toHaveLength(0);
+    expect(redirecting.received).toHaveLength(1);
+  });
+
+  it("times out on a server that never answers", async () => {
+    const server = await startServer(() => {
+      /* never respond */
+    });
+    const result = expectError(await senderWith().send(attempt(server.url, { timeoutMs: 200 })), "timeout");
+    expect(result.latencyMs).toBeGreaterThanOrEqual(190);
+    expect(result.latencyMs).toBeLessThan(1500);
+  });
+
+  it("counts a slow body against the timeout", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200);
+      res.write("part one");
+      setTimeout(() => res.end("part two"), 1000).unref();
+    });
+    const result = expectError(await senderWith().send(attempt(server.url, { timeoutMs: 200 })), "timeout");
+    expect(result.latencyMs).toBeLessThan(900);
+  });
+
+  it("reports a closed port as connection refused", async () => {
+    const closed = await startServer(() => {});
+    const port = closed.port;
+    const server = servers.pop();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    const result = expectError(
+      await senderWith().send(attempt(`http://127.0.0.1:${port}/`)),
+      "connection_refused",
+    );
+    expect(result.message).toContain("ECONNREFUSED");
+  });
+
+  it("reports a socket the server destroys as connection reset", async () => {
+    const server = await startServer((req) => req.socket.destroy());
+    expectError(await senderWith().send(attempt(server.url)), "connection_reset");
+  });
+
+  it("refuses an IP literal in a blocked range without dialling", async () => {
+    const server = await startServer((_req, res) => res.end("ok"));
+    const sender = senderWith([]);
+    const loopback = expectError(await sender.send(attempt(server.url)), "blocked_destination");
+    expect(loopback.message).toContain("127.0.0.0/8");
+    expectError(
+      await sender.send(attempt("http://169.254.169.254/latest/meta-data/")),
+      "blocked_destination",
+    );
+    expectError(
+      await sender.send(attempt(`http://[::ffff:127.0.0.1]:${server.port}/`)),
+      "blocked_destination",
+    );
+    expectError(await sender.send(attempt(`http://0x7f.1:${server.port}/`)), "blocked_destination");
+    expectError(await sender.send(attempt(`http://localhost:${server.port}/`)), "blocked_destination");
+    expect(server.connections).toBe(0);
+  });
+
+  it("reports bad URLs as invalid destinations", async () => {
+    const sender = senderWith();
+    expectError(await sender.send(attempt("ftp://example.com/")), "invalid_destination");
+    expectError(await sender.send(attempt("https://user:pw@example.com/")), "invalid_destination");
+    expectError(await sender.send(attempt("not a url")), "invalid_destination");
+  });
+
+  it("does not echo header values in the message when Node rejects a header", async () => {
+    const server = await startServer((_req, res) => res.end("ok"));
+    const result = expectError(
+      await senderWith().send(attempt(server.url, { headers: { "x-secret": "whsec_abc\r\nx-evil: 1" } })),
+      "invalid_destination",
+    );
+    expect(result.message).not.toContain("whsec_abc");
+    expect(server.received).toHaveLength(0);
+  });
+
+  it("reports a name that does not resolve as a DNS failure", async () => {
+    const resolver: AddressResolver = async (hostname) => {
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
+    };
+    const result = expectError(
+      await senderWith(["127.0.0.1/32"], resolver).send(attempt("http://nowhere.test/")),
+      "dns_failure",
+    );
+    expect(result.message).toContain("ENOTFOUND");
+  });
+
+  it("defeats DNS rebinding: the address is checked again at connect time", async () => {
+    // The server listens on 127.0.0.2, which the policy blocks (only 127.0.0.1/32 is allowed).
+    const server = await startServer((_req, res) => res.end("should never be reached"), "127.0.0.2");
+    let calls = 0;
+    const rebinding: AddressResolver = async () => {
+      calls += 1;
+      return [{ address: calls === 1 ? "93.184.216.34" : "127.0.0.2", family: 4 }];
+    };
+    const policy = new DestinationPolicy({ allowHttp: true, allowedCidrs: ["127.0.0.1/32"] });
+    await expect(resolveAndCheck("rebind.test", policy, rebinding)).resolves.toHaveLength(1);
+
+    const sender = new HttpSender({ policy, resolver: rebinding });
+    senders.push(sender);
+    const result = expectError(
+      await sender.send(attempt(`http://rebind.test:${server.port}/hook`)),
+      "blocked_destination",
+    );
+    expect(result.message).toContain("127.0.0.0/8");
+    expect(calls).toBe(2);
+    expect(server.connections).toBe(0);
+    expect(server.received).toHaveLength(0);
+  });
+
+  it("reaches the same server by name when the policy allows its address (so the test above is not vacuous)", async () => {
+    const server = await startServer((_req, res) => res.end("reached"), "127.0.0.2");
+    const resolver: AddressResolver = async () => [{ address: "127.0.0.2", family: 4 }];
+    const result = await senderWith(["127.0.0.2/32"], resolver).send(
+      attempt(`http://rebind.test:${server.port}/`),
+    );
+    expect(expectResponse(result).responseBody).toBe("reached");
+    expect(server.received[0]?.headers.host).toBe(`rebind.test:${server.port}`);
+  });
+
+  it.each(["http", "https"])(
+    "checks the connected peer address as well, and sends not one byte to a blocked one (%s)",
+    async (scheme) => {
+      // A raw TCP server, so that even a TLS ClientHello or a partial request would be counted.
+      let bytes = 0;
+      const raw = net.createServer((socket) => {
+        socket.on("data", (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        socket.on("error", () => {});
+      });
+      raw.listen(0, "127.0.0.1");
+      await once(raw, "listening");
+      const port = (raw.address() as AddressInfo).port;
+      // A policy that lets the lookup through but blocks the address once the socket has connected,
+      // standing in for any path by which a blocked address is dialled without the guarded lookup.
+      class ChangesItsMind extends DestinationPolicy {
+        calls = 0;
+        override blockedRange(address: string): string | null {
+          this.calls += 1;
+          return this.calls === 1 ? null : `test range (${address})`;
+        }
+      }
+      const policy = new ChangesItsMind({ allowHttp: true, allowedCidrs: [] });
+      const resolver: AddressResolver = async () => [{ address: "127.0.0.1", family: 4 }];
+      const sender = new HttpSender({ policy, resolver });
+      senders.push(sender);
+      try {
+        const result = expectError(
+          await sender.send(attempt(`${scheme}://peer.test:${port}/`)),
+          "blocked_destination",
+        );
+        expect(result.message).toContain("test range");
+        expect(policy.calls).toBe(2);
+        await sleep(50);
+        expect(bytes).toBe(0);
+      } finally {
+        await new Promise<void>((resolve) => raw.close(() => resolve()));
+      }
+    },
+  );
+
+  it("reports a TLS handshake failure as a TLS error", async () => {
+    const server = await startServer((_req, res) => res.end("plain http"));
+    const result = await senderWith().send(attempt(`https://127.0.0.1:${server.port}/`));
+    expectError(result, "tls_error");
+  });
+});

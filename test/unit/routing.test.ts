@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import { parseDeliveryJob, serializeDeliveryJob } from "#shared/delivery/job.ts";
+import { UnroutableEventError } from "#shared/errors.ts";
+import { parseRoutableEvent, UNROUTABLE_REASONS, webhookBody } from "#shared/events/schemas.ts";
+import { chunkForSendMessageBatch } from "#shared/queues/delivery-queue.ts";
+import type { RoutingSubscription } from "#shared/repositories/subscriptions.ts";
+import { buildDeliveryJobs } from "#shared/routing/route-event.ts";
+import { subscriptionMatches } from "#shared/subscriptions/subscription.ts";
+import { CUSTOMER_A, eventBridgeEvent, loadFixtureEvents } from "../support/fixtures.ts";
+
+const fixtures = loadFixtureEvents();
+const callHangup = fixtures.get("call_hangup");
+if (!callHangup) throw new Error("fixture call_hangup missing");
+
+function sub(overrides: Partial<RoutingSubscription> = {}): RoutingSubscription {
+  return {
+    id: "0196f1a2-0000-7000-8000-000000000001",
+    customer_id: CUSTOMER_A,
+    event_types: ["*"],
+    activeflow_id: null,
+    status: "enabled",
+    ...overrides,
+  };
+}
+
+function unroutableReason(input: unknown): string {
+  try {
+    parseRoutableEvent(input);
+  } catch (error) {
+    if (error instanceof UnroutableEventError) return error.reason;
+    throw error;
+  }
+  return "routable";
+}
+
+describe("parseRoutableEvent", () => {
+  it("accepts every sample event", () => {
+    for (const [name, entry] of fixtures) {
+      const event = parseRoutableEvent(eventBridgeEvent(entry));
+      expect(event.type, name).toBe(entry.DetailType);
+      expect(event.customerId).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it("names the reason an event is unroutable", () => {
+    const good = eventBridgeEvent(callHangup);
+    expect(unroutableReason(good)).toBe("routable");
+    expect(unroutableReason("not an event")).toBe(UNROUTABLE_REASONS.invalidEnvelope);
+    expect(unroutableReason({ ...good, id: undefined })).toBe(UNROUTABLE_REASONS.invalidEnvelope);
+    expect(unroutableReason({ ...good, "detail-type": "call_exploded" })).toBe(
+      UNROUTABLE_REASONS.unknownEventType,
+    );
+    expect(unroutableReason({ ...good, "detail-type": "queue_created" })).toBe(
+      UNROUTABLE_REASONS.unknownEventType,
+    );
+    expect(unroutableReason({ ...good, detail: { customer_id: "42", data: {} } })).toBe(
+      UNROUTABLE_REASONS.invalidCustomerId,
+    );
+    expect(unroutableReason({ ...good, detail: { data: {} } })).toBe(UNROUTABLE_REASONS.invalidCustomerId);
+    expect(unroutableReason({ ...good, detail: { customer_id: CUSTOMER_A } })).toBe(
+      UNROUTABLE_REASONS.invalidDetail,
+    );
+    expect(unroutableReason({ ...good, detail: { customer_id: CUSTOMER_A, data: [1] } })).toBe(
+      UNROUTABLE_REASONS.invalidDetail,
+    );
+    expect(unroutableReason({ ...good, detail: "a string" })).toBe(UNROUTABLE_REASONS.invalidDetail);
+  });
+
+  it("canonicalises the customer id to lower case", () => {
+    const event = eventBridgeEvent(callHangup);
+    const upper = {
+      ...event,
+      detail: { ...(event.detail as object), customer_id: CUSTOMER_A.toUpperCase() },
+    };
+    expect(parseRoutableEvent(upper).customerId).toBe(CUSTOMER_A);
+  });
+});
+
+describe("webhookBody", () => {
+  it("is VoIPBIN's envelope byte for byte: compact, type then data, data keys in bus order", () => {
+    for (const entry of fixtures.values()) {
+      const data = (JSON.parse(entry.Detail) as { data: unknown }).data;
+      const expected = `{"type":"${entry.DetailType}","data":${entry.Detail.slice(entry.Detail.indexOf('"data":') + 7, -1)}}`;
+      expect(webhookBody(entry.DetailType, data)).toBe(expected);
+    }
+  });
+});
+
+describe("subscriptionMatches", () => {
+  const data = { activeflow_id: "c9d8e7f6-1111-4222-8333-444455556666" };
+  it("matches exact types, resource wildcards and *", () => {
+    expect(subscriptionMatches(sub({ event_types: ["call_hangup"] }), "call_hangup", data)).toBe(true);
+    expect(subscriptionMatches(sub({ event_types: ["call_created"] }), "call_hangup", data)).toBe(false);
+    expect(subscriptionMatches(sub({ event_types: ["call_*"] }), "call_hangup", data)).toBe(true);
+    expect(subscriptionMatches(sub({ event_types: ["call_*"] }), "groupcall_hangup", data)).toBe(false);
+    expect(subscriptionMatches(sub({ event_types: ["message_*", "call_*"] }), "call_hangup", data)).toBe(
+      true,
+    );
+    expect(subscriptionMatches(sub({ event_types: ["*"] }), "recording_finished", data)).toBe(true);
+  });
+  it("never matches a disabled subscription", () => {
+    expect(subscriptionMatches(sub({ status: "disabled" }), "call_hangup", data)).toBe(false);
+  });
+  it("filters on the activeflow id when the subscription has one", () => {
+    expect(subscriptionMatches(sub({ activeflow_id: data.activeflow_id }), "call_hangup", data)).toBe(true);
+    expect(
+      subscriptionMatches(sub({ activeflow_id: data.activeflow_id }), "call_hangup", {
+        activeflow_id: data.activeflow_id.toUpperCase(),
+      }),
+    ).toBe(true);
+    expect(
+      subscriptionMatches(
+        sub({ activeflow_id: "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6" }),
+        "call_hangup",
+        data,
+      ),
+    ).toBe(false);
+    expect(subscriptionMatches(sub({ activeflow_id: data.activeflow_id }), "agent_updated", {})).toBe(false);
+  });
+});
+
+describe("buildDeliveryJobs", () => {
+  const event = parseRoutableEvent(eventBridgeEvent(callHangup, { id: "evt-1" }));
+  it("makes one job per matching subscription, with stable and distinct ids", () => {
+    const subs = [
+      sub({ id: "0196f1a2-0000-7000-8000-000000000001", event_types: ["call_*"] }),
+      sub({ id: "0196f1a2-0000-7000-8000-000000000002", event_types: ["call_hangup"] }),
+      sub({ id: "0196f1a2-0000-7000-8000-000000000003", event_types: ["message_*"] }),
+      sub({ id: "0196f1a2-0000-7000-8000-000000000004", event_types: ["*"], status: "disabled" }),
+    ];
+    const jobs = buildDeliveryJobs(event, subs);
+    expect(jobs.map((j) => j.subscription_id)).toEqual([subs[0]?.id, subs[1]?.id]);
+    expect(new Set(jobs.map((j) => j.webhook_id)).size).toBe(2);
+    expect(buildDeliveryJobs(event, subs)).toEqual(jobs);
+    for (const job of jobs) {
+      expect(parseDeliveryJob(serializeDeliveryJob(job))).toEqual(job);
+      expect(job.payload).toBe(webhookBody(event.type, event.data));
+    }
+  });
+});
+
+describe("chunkForSendMessageBatch", () => {
+  it("groups by at most 10 entries", () => {
+    const groups = chunkForSendMessageBatch(Array.from({ length: 23 }, (_, i) => `m${i}`));
+    expect(groups.map((g) => g.length)).toEqual([10, 10, 3]);
+  });
+  it("keeps each group within the byte limit, counting UTF-8 bytes", () => {
+    const big = "é".repeat(150_000); // 300,000 bytes
+    const groups = chunkForSendMessageBatch([big, big, big, big, "small"], 10, 1_048_576);
+    expect(groups.map((g) => g.length)).toEqual([3, 2]);
+    for (const group of groups) {
+      expect(group.reduce((n, body) => n + Buffer.byteLength(body), 0)).toBeLessThanOrEqual(1_048_576);
+    }
+  });
+});
+
+describe("delivery job", () => {
+  it("rejects bodies that are not jobs", () => {
+    expect(() => parseDeliveryJob("nope")).toThrow(/not JSON/);
+    expect(() => parseDeliveryJob(JSON.stringify({ v: 1 }))).toThrow(/invalid delivery job/);
+  });
+});
