@@ -149,8 +149,8 @@ export class SqsEventSource {
   /**
    * Stops polling and resolves once every in-flight invocation (and its deletes) has finished.
    * By default each poller's current long poll is allowed to finish (at most waitTimeSeconds):
-   * aborting it client-side leaves the server-side poll alive, and fauxqs (like SQS) would hand
-   * the next message to that dead request, hiding it for a whole visibility timeout. Pass
+   * aborting it client-side leaves the server-side poll alive, and fauxqs then hands the next
+   * message to that dead request, hiding it for a whole visibility timeout. Pass
    * `abortReceives` for a fast shutdown of a process that will not poll this queue again.
    */
   async stop(options: { abortReceives?: boolean } = {}): Promise<void> {
@@ -244,6 +244,8 @@ export class SqsEventSource {
       );
       messages.push(...(Messages ?? []));
       if (messages.length === 0) return messages;
+      // Under a second of window left and nothing more came: invoke now rather than spin on short polls.
+      if (waitTimeSeconds === 0 && (Messages ?? []).length === 0) break;
     } while (messages.length < this.batchSize && Date.now() < windowEnds);
     return messages;
   }

@@ -620,16 +620,16 @@ export const CUSTOMER_FACING_SOURCE_PREFIX = "voipbin.";
 
 export interface EventRulePattern {
   readonly source: readonly [{ readonly prefix: typeof CUSTOMER_FACING_SOURCE_PREFIX }];
-  readonly "detail-type": readonly string[];
 }
 
 /**
- * The EventBridge rule pattern that feeds the router, generated from the catalogue so CDK and the
- * local emulator cannot drift from it. Types outside the catalogue never reach the router.
+ * The EventBridge rule pattern that feeds the router, shared by CDK and the local emulator.
+ *
+ * It selects on the source only, not on the catalogue's types: PRODUCT §2 wants an event of an unknown
+ * type kept on the unroutable queue with its reason, and a rule that filtered on types would make
+ * EventBridge drop such events silently before the router could park them. The catalogue stays the
+ * one judge of types, in the router (docs/decisions.md).
  */
 export function eventRulePattern(): EventRulePattern {
-  return {
-    source: [{ prefix: CUSTOMER_FACING_SOURCE_PREFIX }],
-    "detail-type": EVENT_CATALOGUE.map((entry) => entry.type),
-  };
+  return { source: [{ prefix: CUSTOMER_FACING_SOURCE_PREFIX }] };
 }
