@@ -22,6 +22,11 @@ import { startReceiver } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
 
 const sources: SqsEventSource[] = [];
+const OPTIONS_STUB: SqsEventSourceOptions = {
+  sqs: {} as SQSClient,
+  queueUrl: "http://127.0.0.1/000000000000/unused",
+  handler: async () => {},
+};
 const environments: TestEnvironment[] = [];
 
 async function newEnvironment(retrySchedule?: number[]): Promise<TestEnvironment> {
@@ -336,6 +341,28 @@ describe("SqsEventSource", () => {
       "InvalidBatchResponseError",
       "FunctionTimeoutError",
     ]);
+  });
+
+  it("fills batches above 10 records within the batching window", async () => {
+    const env = await newEnvironment();
+    await sendBodies(
+      env.sqs,
+      env.queues.deliveryQueueUrl,
+      Array.from({ length: 15 }, (_, i) => `m-${i}`),
+    );
+    const batchSizes: number[] = [];
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl: env.queues.deliveryQueueUrl,
+      batchSize: 15,
+      maxBatchingWindowSeconds: 1,
+      handler: async (event) => {
+        batchSizes.push(event.Records.length);
+      },
+    });
+    expect(await source.pollOnce()).toEqual({ received: 15, failed: 0 });
+    expect(batchSizes).toEqual([15]);
+    expect(() => new SqsEventSource({ ...OPTIONS_STUB, batchSize: 11 })).toThrow(/maxBatchingWindowSeconds/);
   });
 
   it("stop() waits for the invocation in flight, which then completes and deletes", async () => {
