@@ -15,7 +15,7 @@ import {
   SQSClient,
   SQSServiceException,
 } from "@aws-sdk/client-sqs";
-import { type QueueSettings, TABLE_KEYS } from "#shared/resources.ts";
+import { type QueueSettings, TABLE_KEYS, UNROUTABLE_RETENTION_SECONDS } from "#shared/resources.ts";
 
 /**
  * Provisions the local equivalents of what the CDK stack creates from shared/resources.ts, so the
@@ -24,9 +24,6 @@ import { type QueueSettings, TABLE_KEYS } from "#shared/resources.ts";
 
 /** Local emulators accept any credentials; fixed ones keep the SDK from searching the machine for real ones. */
 export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
-
-/** SQS keeps a message at most 14 days; unroutable events are kept as long as SQS allows. */
-export const UNROUTABLE_RETENTION_SECONDS = 14 * 24 * 3600;
 
 const TABLE_POLL_INTERVAL_MS = 50;
 const TABLE_ACTIVE_TIMEOUT_MS = 30_000;

@@ -30,6 +30,9 @@ export const DELIVERY_BATCH = {
   maxBatchingWindowSeconds: 0,
 } as const;
 
+/** Unroutable events are kept as long as SQS allows, for operators to inspect and replay. */
+export const UNROUTABLE_RETENTION_SECONDS = 14 * 24 * 3600;
+
 export interface QueueSettings {
   readonly visibilityTimeoutSeconds: number;
   readonly retentionSeconds: number;

@@ -28,6 +28,8 @@ export interface DeliveryRecord {
   readonly created_at: string;
   readonly updated_at: string;
   readonly succeeded_at: string | null;
+  /** The body sent; null only on records written before payloads were kept. */
+  readonly payload: string | null;
 }
 
 /** Identity of a delivery, as carried by its job. */
@@ -38,6 +40,8 @@ export interface DeliveryIdentity {
   readonly event_id: string;
   readonly event_type: string;
   readonly webhook_id: string;
+  /** The exact body sent; kept on the record so manual retries and recoveries resend the same bytes. */
+  readonly payload: string;
 }
 
 /**
@@ -60,6 +64,7 @@ export function deliveryFromItem(item: Item): DeliveryRecord {
     created_at: item.created_at as string,
     updated_at: item.updated_at as string,
     succeeded_at: (item.succeeded_at as string | undefined) ?? null,
+    payload: (item.payload as string | undefined) ?? null,
   };
 }
 
@@ -98,6 +103,7 @@ export class DeliveryRepository {
       ":event_id": delivery.event_id,
       ":event_type": delivery.event_type,
       ":webhook_id": delivery.webhook_id,
+      ":payload": delivery.payload,
       ":entity": "delivery",
       ":status": input.status,
       ":now": nowIso,
@@ -118,6 +124,7 @@ export class DeliveryRepository {
       "event_id = :event_id",
       "event_type = :event_type",
       "webhook_id = :webhook_id",
+      "payload = if_not_exists(payload, :payload)",
       "entity = :entity",
       "#status = :status",
       "updated_at = :now",
@@ -143,9 +150,12 @@ export class DeliveryRepository {
       return "recorded";
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
-      // The document client does not unmarshall the item returned with a failed condition.
+      // DynamoDB returns the old item with the failed condition (not unmarshalled by the document
+      // client); dynalite does not, so read it then.
       const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-      const succeededAt = raw ? unmarshall(raw).succeeded_at : undefined;
+      const succeededAt = raw
+        ? unmarshall(raw).succeeded_at
+        : (await this.get(delivery.delivery_id, now))?.succeeded_at;
       if (!succeeded && typeof succeededAt === "string" && succeededAt >= String(values[":floor"])) {
         return "superseded";
       }
