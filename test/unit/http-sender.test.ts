@@ -58,7 +58,7 @@ async function startServer(
   server.listen(0, host);
   await once(server, "listening");
   state.port = (server.address() as AddressInfo).port;
-  state.url = `http://${host}:${state.port}`;
+  state.url = `http://${host.includes(":") ? `[${host}]` : host}:${state.port}`;
   return state;
 }
 
@@ -141,6 +141,14 @@ describe("HttpSender", () => {
       expectResponse(await sender.send(attempt(`${server.url}/k`)));
     }
     expect(server.connections).toBe(1);
+  });
+
+  it("dials an allowed IPv6 literal (brackets stripped)", async () => {
+    const server = await startServer((_req, res) => res.end("v6"), "::1");
+    const result = await senderWith(["::1/128"]).send(attempt(`http://[::1]:${server.port}/`));
+    expect(expectResponse(result).responseBody).toBe("v6");
+    const blocked = await senderWith(["127.0.0.1/32"]).send(attempt(`http://[::1]:${server.port}/`));
+    expectError(blocked, "blocked_destination");
   });
 
   it("returns the retry-after header", async () => {
