@@ -23,8 +23,17 @@ type Metrics = ReturnType<typeof createMetrics>;
  * (retry scheduled, or dead) and records that hit an error of our own are reported as batch item
  * failures, so SQS brings them back (or moves them to the dead-letter queue).
  */
-export function createDeliveryHandler(deps: DeliveryDependencies, metrics?: Metrics) {
+export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: Metrics) {
   const processor = new BatchProcessor(EventType.SQS);
+  const deps: DeliveryDependencies = metrics
+    ? {
+        ...baseDeps,
+        onAttempt: (sample) => {
+          metrics.addMetric("DeliveryLatency", MetricUnit.Milliseconds, sample.latencyMs);
+          metrics.addMetric("DeliveryAttempts", MetricUnit.Count, 1);
+        },
+      }
+    : baseDeps;
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const jobs = new Map<string, DeliveryJob>();
     for (const record of event.Records) {

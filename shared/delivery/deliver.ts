@@ -44,6 +44,14 @@ export interface DeliveryDependencies {
   readonly logger: DomainLogger;
   readonly now?: () => Date;
   readonly random?: () => number;
+  /** Told about every HTTP attempt (for latency metrics); never about secrets or headers. */
+  readonly onAttempt?: (sample: AttemptSample) => void;
+}
+
+export interface AttemptSample {
+  readonly latencyMs: number;
+  readonly statusCode: number | null;
+  readonly error: string | null;
 }
 
 /** A job as received from the queue: the receive count is the attempt number (PRODUCT §4). */
@@ -182,6 +190,11 @@ export class DeliveryBatch {
       maxResponseBodyBytes: deps.settings.maxResponseBodyBytes,
     });
     const now = clock();
+    deps.onAttempt?.({
+      latencyMs: result.latencyMs,
+      statusCode: result.kind === "response" ? result.statusCode : null,
+      error: result.kind === "error" ? result.error : null,
+    });
     const decision = decideAfterAttempt({
       attempt,
       outcome:
