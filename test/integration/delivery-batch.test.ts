@@ -7,39 +7,26 @@ import type { DeliveryJob } from "#shared/delivery/job.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
 import { type AddressResolver, resolveAndCheck } from "#shared/destination-policy.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
-import { startEventBridgeCapture } from "../support/eventbridge-capture.ts";
-import { loadFixtureEvents } from "../support/fixtures.ts";
+import { fixtureEvent } from "../support/fixtures.ts";
 import {
   deliveryIdOf,
   eventFor,
   lambdaContext,
-  repositoriesFor,
+  type PipelineHarness,
+  startPipelineHarness,
   waitForQueueEmpty,
 } from "../support/pipeline.ts";
-import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { seedSubscription } from "../support/subscriptions.ts";
 import { waitFor } from "../support/wait.ts";
 
-const fixtures = loadFixtureEvents();
-const callHangup =
-  fixtures.get("call_hangup") ??
-  (() => {
-    throw new Error("fixture missing");
-  })();
+const callHangup = fixtureEvent("call_hangup");
 
-let env: TestEnvironment;
-let capture: Awaited<ReturnType<typeof startEventBridgeCapture>>;
-let route: (event: unknown) => Promise<unknown>;
-let deliveryModule: typeof import("#functions/delivery.ts");
-let repos: ReturnType<typeof repositoriesFor>;
-const receivers: Receiver[] = [];
-
-async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-  const started = await startReceiver(...args);
-  receivers.push(started);
-  return started;
-}
+let harness: PipelineHarness;
+let env: PipelineHarness["env"];
+let repos: PipelineHarness["repos"];
+let route: PipelineHarness["route"];
+let receiver: PipelineHarness["receiver"];
+let deliveryModule: PipelineHarness["delivery"];
 
 /** Receives up to 10 visible jobs, as the event source mapping would hand them to the function. */
 async function receiveBatch(max = 10): Promise<SQSEvent> {
@@ -88,28 +75,13 @@ async function runBatch(
 }
 
 beforeAll(async () => {
-  capture = await startEventBridgeCapture();
-  env = await createTestEnvironment({
-    retrySchedule: [1, 1],
-    env: {
-      EVENTBRIDGE_ENDPOINT: capture.endpoint,
-      DELIVERY_TIMEOUT_MS: "1000",
-      SUBSCRIPTION_CACHE_TTL_MS: "0",
-      POWERTOOLS_LOG_LEVEL: "SILENT",
-      POWERTOOLS_METRICS_DISABLED: "true",
-    },
-  });
-  env.applyToProcessEnv();
-  repos = repositoriesFor(env);
-  const router = await import("#functions/router.ts");
-  deliveryModule = await import("#functions/delivery.ts");
-  route = (event) => router.handler(event, lambdaContext("router"));
+  harness = await startPipelineHarness();
+  ({ env, repos, route, delivery: deliveryModule } = harness);
+  receiver = (...args) => harness.receiver(...args);
 });
 
 afterAll(async () => {
-  await Promise.all(receivers.map((r) => r.close()));
-  await capture?.close();
-  env?.close();
+  await harness?.close();
 });
 
 describe("delivery function, batch by batch", () => {

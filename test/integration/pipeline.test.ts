@@ -5,62 +5,37 @@ import { deriveDeliveryIds } from "#shared/delivery-ids.ts";
 import { webhookBody } from "#shared/events/schemas.ts";
 import { generateSecret } from "#shared/signing.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
-import { startEventBridgeCapture } from "../support/eventbridge-capture.ts";
-import { loadFixtureEvents } from "../support/fixtures.ts";
+import { fixtureEvent } from "../support/fixtures.ts";
 import {
   deliveryIdOf,
   eventFor,
-  lambdaContext,
-  repositoriesFor,
+  type PipelineHarness,
+  startPipelineHarness,
   waitForQueueEmpty,
 } from "../support/pipeline.ts";
-import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { seedSubscription } from "../support/subscriptions.ts";
 import { waitFor } from "../support/wait.ts";
 
-const fixtures = loadFixtureEvents();
-const callHangup =
-  fixtures.get("call_hangup") ??
-  (() => {
-    throw new Error("fixture missing");
-  })();
+const callHangup = fixtureEvent("call_hangup");
 const ACTIVEFLOW = "c9d8e7f6-1111-4222-8333-444455556666";
 
-let env: TestEnvironment;
-let capture: Awaited<ReturnType<typeof startEventBridgeCapture>>;
+let harness: PipelineHarness;
 let source: SqsEventSource;
-let route: (event: unknown) => Promise<unknown>;
-let repos: ReturnType<typeof repositoriesFor>;
-const receivers: Receiver[] = [];
-
-async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-  const started = await startReceiver(...args);
-  receivers.push(started);
-  return started;
-}
+// Shorthands for the harness's parts, used by every test.
+let env: PipelineHarness["env"];
+let capture: PipelineHarness["capture"];
+let repos: PipelineHarness["repos"];
+let route: PipelineHarness["route"];
+let receiver: PipelineHarness["receiver"];
 
 beforeAll(async () => {
-  capture = await startEventBridgeCapture();
-  env = await createTestEnvironment({
-    retrySchedule: [1, 1],
-    env: {
-      EVENTBRIDGE_ENDPOINT: capture.endpoint,
-      DELIVERY_TIMEOUT_MS: "1000",
-      SUBSCRIPTION_CACHE_TTL_MS: "0",
-      POWERTOOLS_LOG_LEVEL: "SILENT",
-      POWERTOOLS_METRICS_DISABLED: "true",
-    },
-  });
-  env.applyToProcessEnv();
-  repos = repositoriesFor(env);
-  const router = await import("#functions/router.ts");
-  const delivery = await import("#functions/delivery.ts");
-  route = (event) => router.handler(event, lambdaContext("router"));
+  harness = await startPipelineHarness();
+  ({ env, capture, repos, route } = harness);
+  receiver = (...args) => harness.receiver(...args);
   source = new SqsEventSource({
     sqs: env.sqs,
     queueUrl: env.queues.deliveryQueueUrl,
-    handler: delivery.handler,
+    handler: harness.delivery.handler,
     waitTimeSeconds: 1,
     concurrency: 2,
   });
@@ -69,9 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await source?.stop();
-  await Promise.all(receivers.map((r) => r.close()));
-  await capture?.close();
-  env?.close();
+  await harness?.close();
 });
 
 describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {

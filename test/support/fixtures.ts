@@ -41,3 +41,10 @@ export function eventBridgeEvent(entry: FixtureEntry, overrides: { id?: string; 
     detail: JSON.parse(entry.Detail) as unknown,
   };
 }
+
+/** One sample event by name (the file name without .json); throws when the fixture is missing. */
+export function fixtureEvent(name: string): FixtureEntry {
+  const entry = loadFixtureEvents().get(name);
+  if (!entry) throw new Error(`fixture ${name} missing from ${FIXTURES_DIR}`);
+  return entry;
+}

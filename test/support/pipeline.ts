@@ -4,8 +4,10 @@ import type { Context } from "aws-lambda";
 import { deriveDeliveryIds } from "#shared/delivery-ids.ts";
 import { DeliveryRepository } from "#shared/repositories/deliveries.ts";
 import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
-import type { TestEnvironment } from "./aws-env.ts";
+import { createTestEnvironment, type TestEnvironment } from "./aws-env.ts";
+import { startEventBridgeCapture } from "./eventbridge-capture.ts";
 import { eventBridgeEvent, type FixtureEntry } from "./fixtures.ts";
+import { type Receiver, startReceiver } from "./receiver.ts";
 import { waitFor } from "./wait.ts";
 
 /** A Lambda context good enough for handlers and Powertools middlewares invoked directly by a test. */
@@ -69,3 +71,47 @@ export async function waitForQueueEmpty(
     { timeoutMs, intervalMs: 50, description: `queue ${queueUrl} empty` },
   );
 }
+
+/**
+ * The router and delivery handlers as Lambda runs them, configured against a fresh table and queues,
+ * with a short retry schedule, a PutEvents capture for operational events, and receivers that are
+ * closed with the harness.
+ */
+export async function startPipelineHarness(options: { env?: Record<string, string> } = {}) {
+  const capture = await startEventBridgeCapture();
+  const env = await createTestEnvironment({
+    retrySchedule: [1, 1],
+    env: {
+      EVENTBRIDGE_ENDPOINT: capture.endpoint,
+      DELIVERY_TIMEOUT_MS: "1000",
+      SUBSCRIPTION_CACHE_TTL_MS: "0",
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+      POWERTOOLS_METRICS_DISABLED: "true",
+      ...options.env,
+    },
+  });
+  // The handler modules read their config at import (cold start), so the environment goes first.
+  env.applyToProcessEnv();
+  const router = await import("#functions/router.ts");
+  const delivery = await import("#functions/delivery.ts");
+  const receivers: Receiver[] = [];
+  return {
+    env,
+    capture,
+    repos: repositoriesFor(env),
+    delivery,
+    route: (event: unknown) => router.handler(event, lambdaContext("router")),
+    async receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
+      const started = await startReceiver(...args);
+      receivers.push(started);
+      return started;
+    },
+    async close() {
+      await Promise.all(receivers.map((r) => r.close()));
+      await capture.close();
+      env.close();
+    },
+  };
+}
+
+export type PipelineHarness = Awaited<ReturnType<typeof startPipelineHarness>>;
