@@ -1,14 +1,16 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
-/** The sample VoIPBIN events shipped beside the repository (../shared/fixtures), as PutEvents entries. */
+/** The sample VoIPBIN events (a copy of ../shared/fixtures kept in local/fixtures), as PutEvents entries. */
 export interface FixtureEntry {
   readonly Source: string;
   readonly DetailType: string;
   readonly Detail: string;
 }
 
-export const FIXTURES_DIR = path.resolve(import.meta.dirname, "../../../shared/fixtures");
+export const FIXTURES_DIR = path.resolve(import.meta.dirname, "../../local/fixtures");
+/** The product's own fixtures beside the checkout; absent in a lone clone. */
+export const SHARED_FIXTURES_DIR = path.resolve(import.meta.dirname, "../../../shared/fixtures");
 export const CUSTOMER_A = "5e4a0680-804e-11ec-8477-2fea5968d85b";
 export const CUSTOMER_B = "7c0f9a52-1b2e-4d61-9a43-3f8e2d9b6a10";
 

@@ -13,12 +13,13 @@ import {
   resourceOf,
   typesOfResource,
 } from "../../shared/events/catalogue.ts";
+import { FIXTURES_DIR } from "../support/fixtures.ts";
 
 interface FixtureCatalogue {
   resources: Record<string, string[]>;
 }
 
-const fixturePath = path.resolve(import.meta.dirname, "../../../shared/fixtures/voipbin-event-types.json");
+const fixturePath = path.join(FIXTURES_DIR, "voipbin-event-types.json");
 const fixture = JSON.parse(readFileSync(fixturePath, "utf8")) as FixtureCatalogue;
 
 const OWN_TYPES = { webhook: ["webhook_test", "webhook_subscription_disabled"] };
