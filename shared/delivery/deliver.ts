@@ -233,6 +233,7 @@ export class DeliveryBatch {
       now,
       redeliverAfter: job.redeliver_after,
       retentionDays: deps.settings.retentionDays,
+      recordAbsent: record === undefined,
     });
     const attemptLog = {
       ...log,

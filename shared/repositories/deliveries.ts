@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { TABLE_KEYS } from "../resources.ts";
 import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "dead"] as const;
@@ -77,9 +78,47 @@ export interface RecordAttemptInput {
   /** Manual retries: a success older than this does not supersede the attempt. */
   readonly redeliverAfter: string | undefined;
   readonly retentionDays: number;
+  /** The caller saw no record for this delivery before the attempt (the first write may then be a PutItem). */
+  readonly recordAbsent?: boolean;
 }
 
 export type RecordAttemptResult = "recorded" | "superseded";
+
+/**
+ * Where a delivery sits in its subscription's log (GSI1SK = `<created_at>#<id>`): what a page of the
+ * log resumes after.
+ */
+export interface DeliveryLogPosition {
+  readonly created_at: string;
+  readonly id: string;
+}
+
+export interface DeliveryLogQuery {
+  readonly subscriptionId: string;
+  /** Newest first (the log) or oldest first (recovery). */
+  readonly order: "newest_first" | "oldest_first";
+  /** Items to evaluate (before the status filter). */
+  readonly limit: number;
+  readonly after?: DeliveryLogPosition | undefined;
+  /** Only deliveries created at or after this instant (ISO 8601 UTC, as toISOString writes it). */
+  readonly since?: string | undefined;
+  readonly statuses?: readonly DeliveryStatus[] | undefined;
+}
+
+export interface DeliveryLogPage {
+  readonly records: DeliveryRecord[];
+  /** Where the next query resumes; null when the log has been read to its end. */
+  readonly next: DeliveryLogPosition | null;
+}
+
+export type RequeueResult =
+  | { readonly kind: "requeued"; readonly previous: DeliveryRecord }
+  | { readonly kind: "skipped" };
+
+export const positionOf = (record: Pick<DeliveryRecord, "created_at" | "id">): DeliveryLogPosition => ({
+  created_at: record.created_at,
+  id: record.id,
+});
 
 export class DeliveryRepository {
   constructor(
@@ -93,6 +132,7 @@ export class DeliveryRepository {
    * duplicate job: it answers "superseded" and the caller stops retrying.
    */
   async recordAttempt(input: RecordAttemptInput): Promise<RecordAttemptResult> {
+    if (input.recordAbsent && (await this.createWithFirstAttempt(input))) return "recorded";
     const { delivery, now } = input;
     const nowIso = now.toISOString();
     const succeeded = input.status === "succeeded";
@@ -179,6 +219,51 @@ export class DeliveryRepository {
     return response.Item && !isExpired(response.Item, now) ? deliveryFromItem(response.Item) : null;
   }
 
+  /**
+   * The common case — the first attempt of a delivery nobody has recorded yet — as one PutItem of the
+   * whole record, conditioned on its absence (cheaper for DynamoDB than an UpdateItem that builds the
+   * item from expressions). False when a duplicate created the record meanwhile: the caller then
+   * records through the general path.
+   */
+  private async createWithFirstAttempt(input: RecordAttemptInput): Promise<boolean> {
+    const { delivery, now } = input;
+    const nowIso = now.toISOString();
+    const item: Item = {
+      ...keys.delivery(delivery.delivery_id),
+      entity: "delivery",
+      id: delivery.delivery_id,
+      subscription_id: delivery.subscription_id,
+      customer_id: delivery.customer_id,
+      event_id: delivery.event_id,
+      event_type: delivery.event_type,
+      webhook_id: delivery.webhook_id,
+      payload: delivery.payload,
+      status: input.status,
+      attempts: [input.attempt],
+      attempt_count: 1,
+      next_attempt_at: input.nextAttemptAt,
+      created_at: nowIso,
+      updated_at: nowIso,
+      GSI1PK: keys.deliveriesOfSubscription(delivery.subscription_id).GSI1PK,
+      GSI1SK: `${nowIso}#${delivery.delivery_id}`,
+      expires_at: Math.floor(now.getTime() / 1000) + input.retentionDays * 86_400,
+      ...(input.status === "succeeded" ? { succeeded_at: nowIso } : {}),
+    };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: "attribute_not_exists(PK)",
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
   /** A failed delivery whose subscription was disabled will not be retried: show it as dead. */
   async markDeadIfFailed(deliveryId: string, now: Date): Promise<void> {
     try {
@@ -192,6 +277,173 @@ export class DeliveryRepository {
           ":null": null,
         },
       });
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  /**
+   * Writes the record of a delivery that is queued but not attempted yet (the test route), so its id
+   * can be looked up at once. The delivery function's first attempt then fills it in.
+   */
+  async createPending(delivery: DeliveryIdentity, now: Date, retentionDays: number): Promise<void> {
+    const nowIso = now.toISOString();
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...keys.delivery(delivery.delivery_id),
+          entity: "delivery",
+          id: delivery.delivery_id,
+          subscription_id: delivery.subscription_id,
+          customer_id: delivery.customer_id,
+          event_id: delivery.event_id,
+          event_type: delivery.event_type,
+          webhook_id: delivery.webhook_id,
+          payload: delivery.payload,
+          status: "pending",
+          attempts: [],
+          next_attempt_at: nowIso,
+          created_at: nowIso,
+          updated_at: nowIso,
+          GSI1PK: keys.deliveriesOfSubscription(delivery.subscription_id).GSI1PK,
+          GSI1SK: `${nowIso}#${delivery.delivery_id}`,
+          expires_at: Math.floor(now.getTime() / 1000) + retentionDays * 86_400,
+        },
+        ConditionExpression: "attribute_not_exists(PK)",
+      }),
+    );
+  }
+
+  /** Removes a pending record that was never attempted (its job could not be enqueued). */
+  async deletePending(deliveryId: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.delivery(deliveryId),
+          ConditionExpression: "#status = :pending AND attribute_not_exists(attempt_count)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":pending": "pending" },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  /**
+   * One query of a subscription's delivery log (GSI1, eventually consistent). The status filter and
+   * the expiry filter apply after `limit` items are evaluated, so a page may hold fewer records than
+   * `limit` while `next` says more remain.
+   */
+  async queryLog(query: DeliveryLogQuery, now: Date = new Date()): Promise<DeliveryLogPage> {
+    const gsi1pk = keys.deliveriesOfSubscription(query.subscriptionId).GSI1PK;
+    const values: Record<string, unknown> = { ":pk": gsi1pk };
+    let keyCondition = "GSI1PK = :pk";
+    if (query.since !== undefined) {
+      values[":since"] = query.since;
+      keyCondition += " AND GSI1SK >= :since";
+    }
+    let filter: string | undefined;
+    if (query.statuses !== undefined && query.statuses.length > 0) {
+      const placeholders = query.statuses.map((status, i) => {
+        values[`:s${i}`] = status;
+        return `:s${i}`;
+      });
+      filter = `#status IN (${placeholders.join(", ")})`;
+    }
+    const response = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: TABLE_KEYS.gsi1.indexName,
+        KeyConditionExpression: keyCondition,
+        ExpressionAttributeValues: values,
+        ...(filter !== undefined
+          ? { FilterExpression: filter, ExpressionAttributeNames: { "#status": "status" } }
+          : {}),
+        ScanIndexForward: query.order === "oldest_first",
+        Limit: query.limit,
+        ...(query.after !== undefined
+          ? {
+              ExclusiveStartKey: {
+                ...keys.delivery(query.after.id),
+                GSI1PK: gsi1pk,
+                GSI1SK: `${query.after.created_at}#${query.after.id}`,
+              },
+            }
+          : {}),
+      }),
+    );
+    const records = (response.Items ?? []).filter((item) => !isExpired(item, now)).map(deliveryFromItem);
+    const last = response.LastEvaluatedKey;
+    let next: DeliveryLogPosition | null = null;
+    if (last !== undefined) {
+      const sk = String(last.GSI1SK);
+      const hash = sk.lastIndexOf("#");
+      next = { created_at: sk.slice(0, hash), id: sk.slice(hash + 1) };
+    }
+    return { records, next };
+  }
+
+  /**
+   * Marks a delivery `pending` again for a manual retry or a recovery, only if its status is one of
+   * `from`: the condition makes two concurrent recoveries requeue each delivery once. `token` names
+   * this requeue so that revertRequeue undoes only its own change.
+   */
+  async requeue(
+    deliveryId: string,
+    options: { from: readonly DeliveryStatus[]; token: string; now: Date },
+  ): Promise<RequeueResult> {
+    const values: Record<string, unknown> = {
+      ":pending": "pending",
+      ":token": options.token,
+      ":now": options.now.toISOString(),
+    };
+    const placeholders = options.from.map((status, i) => {
+      values[`:f${i}`] = status;
+      return `:f${i}`;
+    });
+    try {
+      const response = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.delivery(deliveryId),
+          UpdateExpression:
+            "SET #status = :pending, next_attempt_at = :now, updated_at = :now, requeue_token = :token",
+          ConditionExpression: `attribute_exists(PK) AND #status IN (${placeholders.join(", ")})`,
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_OLD",
+        }),
+      );
+      return response.Attributes
+        ? { kind: "requeued", previous: deliveryFromItem(response.Attributes) }
+        : { kind: "skipped" };
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return { kind: "skipped" };
+      throw error;
+    }
+  }
+
+  /** Puts back the status a requeue replaced, unless an attempt or another requeue has happened since. */
+  async revertRequeue(previous: DeliveryRecord, token: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.delivery(previous.id),
+          UpdateExpression: "SET #status = :previous, next_attempt_at = :next",
+          ConditionExpression: "#status = :pending AND requeue_token = :token",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":previous": previous.status,
+            ":next": previous.next_attempt_at,
+            ":pending": "pending",
+            ":token": token,
+          },
+        }),
+      );
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
     }

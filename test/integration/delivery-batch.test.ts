@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDeliveryHandler } from "#handlers/delivery.ts";
 import { loadConfig } from "#shared/config.ts";
 import type { DeliveryJob } from "#shared/delivery/job.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
@@ -178,9 +179,7 @@ describe("delivery function, batch by batch", () => {
       url: `http://${hostname}:${r.port}/`,
     });
     const silent = { debug() {}, info() {}, warn() {}, error() {} };
-    const handler = deliveryModule.createDeliveryHandler(
-      createDeliveryDependencies(config, silent, { resolver }),
-    );
+    const handler = createDeliveryHandler(createDeliveryDependencies(config, silent, { resolver }));
     const event = eventFor(callHangup, customer);
     await route(event);
     const { failed } = await runBatch(handler);
@@ -208,7 +207,7 @@ describe("delivery function, batch by batch", () => {
     await route(eventFor(callHangup, customer));
     const broken = loadConfig({ ...process.env, DYNAMODB_ENDPOINT: "http://127.0.0.1:9" });
     const silent = { debug() {}, info() {}, warn() {}, error() {} };
-    const handler = deliveryModule.createDeliveryHandler(createDeliveryDependencies(broken, silent));
+    const handler = createDeliveryHandler(createDeliveryDependencies(broken, silent));
     const { event: batch, failed } = await runBatch(handler);
     expect(batch.Records).toHaveLength(1);
     expect(failed.size).toBe(1);

@@ -1,0 +1,77 @@
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import {
+  DeliveryBatch,
+  type DeliveryDependencies,
+  type DeliveryOutcome,
+  OUTCOMES_KEPT_ON_QUEUE,
+} from "#shared/delivery/deliver.ts";
+import { type DeliveryJob, parseDeliveryJob } from "#shared/delivery/job.ts";
+import { RetryScheduledError } from "#shared/errors.ts";
+import type { createMetrics } from "#shared/observability.ts";
+
+type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * SQS event source target. Every record is delivered concurrently; records whose endpoint failed
+ * (retry scheduled, or dead) and records that hit an error of our own are reported as batch item
+ * failures, so SQS brings them back (or moves them to the dead-letter queue).
+ */
+export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: Metrics) {
+  const processor = new BatchProcessor(EventType.SQS);
+  const deps: DeliveryDependencies = metrics
+    ? {
+        ...baseDeps,
+        onAttempt: (sample) => {
+          metrics.addMetric("DeliveryLatency", MetricUnit.Milliseconds, sample.latencyMs);
+          metrics.addMetric("DeliveryAttempts", MetricUnit.Count, 1);
+        },
+      }
+    : baseDeps;
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const jobs = new Map<string, DeliveryJob>();
+    for (const record of event.Records) {
+      try {
+        jobs.set(record.messageId, parseDeliveryJob(record.body));
+      } catch (error) {
+        deps.logger.error("invalid delivery job", { message_id: record.messageId, error: String(error) });
+      }
+    }
+    let batch: DeliveryBatch;
+    try {
+      batch = await DeliveryBatch.load([...jobs.values()], deps);
+    } catch (error) {
+      // Our own failure (DynamoDB): every record comes back after its visibility timeout.
+      deps.logger.error("could not load the batch's subscriptions and deliveries", {
+        error: error instanceof Error ? error.message : String(error),
+        records: event.Records.length,
+      });
+      return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) };
+    }
+    const recordHandler = async (record: SQSRecord): Promise<DeliveryOutcome> => {
+      const job = jobs.get(record.messageId);
+      if (job === undefined) throw new Error("invalid delivery job");
+      const attempt = Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1;
+      let outcome: DeliveryOutcome;
+      try {
+        outcome = await batch.deliver({ job, attempt, receiptHandle: record.receiptHandle });
+      } catch (error) {
+        metrics?.addMetric("DeliveryInternalErrors", MetricUnit.Count, 1);
+        deps.logger.error("delivery failed on our side; not counted against the endpoint", {
+          delivery_id: job.delivery_id,
+          attempt,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+        throw error;
+      }
+      metrics?.addMetric(`Delivery_${outcome}`, MetricUnit.Count, 1);
+      if (OUTCOMES_KEPT_ON_QUEUE.has(outcome)) throw new RetryScheduledError(job.delivery_id, outcome);
+      return outcome;
+    };
+    return processPartialResponse(event, recordHandler, processor, {
+      context,
+      throwOnFullBatchFailure: false,
+    });
+  };
+}

@@ -1,0 +1,36 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import { createLogger, type createMetrics } from "#shared/observability.ts";
+import { type RouteOutcome, type RouterDependencies, routeEvent } from "#shared/routing/route-event.ts";
+
+/**
+ * EventBridge rule target. Unroutable events are parked and the invocation succeeds (retrying cannot
+ * help); any other error propagates so Lambda's async retries and the on-failure destination apply.
+ */
+export function createRouterHandler(
+  deps: RouterDependencies,
+  logger = createLogger("router"),
+  metrics?: ReturnType<typeof createMetrics>,
+) {
+  return async (event: unknown): Promise<RouteOutcome> => {
+    const outcome = await routeEvent(event, deps);
+    if (outcome.kind === "routed") {
+      logger.info("event routed", {
+        event_id: outcome.eventId,
+        event_type: outcome.type,
+        customer_id: outcome.customerId,
+        subscriptions: outcome.subscriptions,
+        matched: outcome.matched,
+      });
+      metrics?.addMetric("EventsRouted", MetricUnit.Count, 1);
+      metrics?.addMetric("FanOut", MetricUnit.Count, outcome.matched);
+    } else {
+      metrics?.addMetric("EventsUnroutable", MetricUnit.Count, 1);
+      logger.warn("event unroutable", {
+        event_id: outcome.eventId,
+        reason: outcome.reason,
+        details: outcome.details,
+      });
+    }
+    return outcome;
+  };
+}
