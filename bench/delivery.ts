@@ -1,0 +1,221 @@
+import { randomUUID } from "node:crypto";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
+import { createDeliveryHandler } from "#handlers/delivery.ts";
+import { createAwsClients } from "#shared/clients.ts";
+import { loadConfig } from "#shared/config.ts";
+import type { DeliveryJob } from "#shared/delivery/job.ts";
+import { deriveDeliveryIds } from "#shared/delivery-ids.ts";
+import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
+import { webhookBody } from "#shared/events/schemas.ts";
+import { HttpSender } from "#shared/http-sender.ts";
+import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { deliveryQueueSettings } from "#shared/resources.ts";
+import { signDelivery } from "#shared/signing.ts";
+import type { SubscriptionWithSecrets } from "#shared/subscriptions/subscription.ts";
+import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
+import { seedSubscription } from "../test/support/subscriptions.ts";
+import { startEmulators } from "./lib/emulators.ts";
+import { startBenchReceiver } from "./lib/receiver.ts";
+import { fixturePayload, lambdaContext, runWithConcurrency, silentLogger } from "./lib/util.ts";
+
+export interface DeliveryBenchOptions {
+  readonly deliveries: number;
+  /** Delivery function invocations (batches of 10) in flight at once; the raw loop runs 10× as many workers. */
+  readonly invocations: number;
+  readonly rounds: number;
+  readonly progress: (message: string) => void;
+}
+
+export interface DeliveryBenchResult {
+  deliveries_per_s: number;
+  raw_http_per_s: number;
+  ratio_to_raw_http: number;
+  deliveries: number;
+  concurrency: number;
+  rounds: { deliveries_per_s: number; raw_http_per_s: number }[];
+}
+
+/**
+ * The delivery handler (real signing, real HTTP to a local receiver, real record writes to an
+ * in-process dynalite) against a bare loop doing only the irreducible work of a delivery with the
+ * same clients and concurrency: one HTTP POST of the same body and one PutItem of the same size.
+ * The two alternate round by round so that machine noise hits both alike.
+ */
+export async function benchDelivery(options: DeliveryBenchOptions): Promise<DeliveryBenchResult> {
+  const emulators = await startEmulators();
+  const receiver = await startBenchReceiver();
+  try {
+    const suffix = randomUUID().slice(0, 8);
+    const local = createLocalClients({ ...emulators, region: "us-east-1" });
+    await ensureTable(local.dynamodb, `bench-${suffix}`);
+    const queues = await ensureQueues(
+      local.sqs,
+      {
+        deliveryQueue: `bench-d-${suffix}`,
+        deliveryDlq: `bench-dlq-${suffix}`,
+        unroutableQueue: `bench-u-${suffix}`,
+      },
+      deliveryQueueSettings([5]),
+    );
+    const config = loadConfig({
+      TABLE_NAME: `bench-${suffix}`,
+      DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
+      UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
+      DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
+      SQS_ENDPOINT: emulators.sqsEndpoint,
+      EVENTBRIDGE_ENDPOINT: "http://127.0.0.1:9",
+      ALLOW_HTTP_URLS: "true",
+      ALLOWED_CIDRS: "127.0.0.0/8",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+    });
+    process.env.AWS_ACCESS_KEY_ID ??= "local";
+    process.env.AWS_SECRET_ACCESS_KEY ??= "local";
+    const clients = createAwsClients(config);
+    const customer = randomUUID();
+    const subscriptions = new SubscriptionRepository(clients.doc, config.TABLE_NAME);
+    const subs: SubscriptionWithSecrets[] = [];
+    for (let i = 0; i < 20; i++) {
+      subs.push(
+        await seedSubscription(subscriptions, { customer_id: customer, url: `${receiver.url}/hook/${i}` }),
+      );
+    }
+    const payload = webhookBody("call_hangup", fixturePayload("call_hangup"));
+    const handler = createDeliveryHandler(createDeliveryDependencies(config, silentLogger, { clients }));
+    const sender = new HttpSender({ policy: destinationPolicyFor(config) });
+
+    const makeBatches = (): SQSEvent[] => {
+      const records: SQSRecord[] = [];
+      for (let i = 0; i < options.deliveries; i++) {
+        const sub = subs[i % subs.length];
+        if (!sub) throw new Error("no subscription");
+        const eventId = randomUUID();
+        const ids = deriveDeliveryIds(eventId, sub.id);
+        const job: DeliveryJob = {
+          v: 1,
+          delivery_id: ids.deliveryId,
+          webhook_id: ids.webhookId,
+          subscription_id: sub.id,
+          customer_id: customer,
+          event_id: eventId,
+          event_type: "call_hangup",
+          payload,
+        };
+        records.push(sqsRecord(JSON.stringify(job)));
+      }
+      const batches: SQSEvent[] = [];
+      for (let i = 0; i < records.length; i += 10) batches.push({ Records: records.slice(i, i + 10) });
+      return batches;
+    };
+
+    const runHandler = async (): Promise<number> => {
+      const batches = makeBatches();
+      const started = performance.now();
+      let failures = 0;
+      await runWithConcurrency(batches, options.invocations, async (batch) => {
+        const response = await handler(batch, lambdaContext("delivery"));
+        failures += response.batchItemFailures.length;
+      });
+      const seconds = (performance.now() - started) / 1000;
+      if (failures > 0) throw new Error(`${failures} deliveries failed during the benchmark`);
+      return options.deliveries / seconds;
+    };
+
+    // A record of the size the handler writes: the payload, the ids, one attempt.
+    const rawItem = (i: number) => ({
+      PK: `DELIVERY#${randomUUID()}`,
+      SK: "DELIVERY",
+      payload,
+      attempts: [
+        { at: new Date().toISOString(), status_code: 204, error: null, latency_ms: 1, response_body: "" },
+      ],
+      status: "succeeded",
+      i,
+    });
+    const runRaw = async (): Promise<number> => {
+      const work = Array.from({ length: options.deliveries }, (_, i) => i);
+      const started = performance.now();
+      await runWithConcurrency(work, options.invocations * 10, async (i) => {
+        const sub = subs[i % subs.length];
+        if (!sub) throw new Error("no subscription");
+        const now = new Date();
+        const result = await sender.send({
+          url: sub.url,
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...signDelivery({
+              webhookId: `msg_${i}aaaaaaaa`,
+              timestamp: now,
+              body: payload,
+              secrets: [sub.secret],
+            }),
+          },
+          body: payload,
+          timeoutMs: 15_000,
+          maxResponseBodyBytes: 4096,
+        });
+        if (result.kind !== "response") throw new Error(`raw HTTP failed: ${result.error}`);
+        await clients.doc.send(new PutCommand({ TableName: config.TABLE_NAME, Item: rawItem(i) }));
+      });
+      return options.deliveries / ((performance.now() - started) / 1000);
+    };
+
+    options.progress("delivery: warm-up");
+    await runRaw();
+    await runHandler();
+    const rounds: { deliveries_per_s: number; raw_http_per_s: number }[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      options.progress(`delivery: round ${round}/${options.rounds}`);
+      const raw = await runRaw();
+      const delivered = await runHandler();
+      rounds.push({ deliveries_per_s: delivered, raw_http_per_s: raw });
+    }
+    const deliveriesPerS = median(rounds.map((r) => r.deliveries_per_s));
+    const rawPerS = median(rounds.map((r) => r.raw_http_per_s));
+    sender.close();
+    return {
+      deliveries_per_s: round1(deliveriesPerS),
+      raw_http_per_s: round1(rawPerS),
+      ratio_to_raw_http: Math.round((deliveriesPerS / rawPerS) * 1000) / 1000,
+      deliveries: options.deliveries,
+      concurrency: options.invocations * 10,
+      rounds: rounds.map((r) => ({
+        deliveries_per_s: round1(r.deliveries_per_s),
+        raw_http_per_s: round1(r.raw_http_per_s),
+      })),
+    };
+  } finally {
+    await receiver.close();
+    await emulators.stop();
+  }
+}
+
+function sqsRecord(body: string): SQSRecord {
+  const now = String(Date.now());
+  return {
+    messageId: randomUUID(),
+    receiptHandle: randomUUID(),
+    body,
+    attributes: {
+      ApproximateReceiveCount: "1",
+      SentTimestamp: now,
+      SenderId: "000000000000",
+      ApproximateFirstReceiveTimestamp: now,
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:bench",
+    awsRegion: "us-east-1",
+  };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
