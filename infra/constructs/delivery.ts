@@ -1,0 +1,72 @@
+import { Duration } from "aws-cdk-lib";
+import type * as events from "aws-cdk-lib/aws-events";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { DELIVERY_BATCH, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
+import type { WebhookTable } from "./webhook-table.ts";
+
+export interface DeliveryProps {
+  readonly table: WebhookTable;
+  /** The delivery queue (its redrive policy, built from the retry schedule, moves dead jobs on). */
+  readonly deliveryQueue: sqs.IQueue;
+  /** Where the `webhook_subscription_disabled` operational event is put. */
+  readonly bus: events.IEventBus;
+  /** What every function of the deployment shares. */
+  readonly functionDefaults: FunctionDefaults;
+  /**
+   * Maximum concurrent invocations the event source mapping may run (2..1000).
+   * @default 20
+   */
+  readonly maxConcurrency?: number;
+}
+
+/**
+ * The delivery function and its SQS event source mapping.
+ *
+ * Batching (`DELIVERY_BATCH`, shared with the local poller): up to 10 jobs per invocation with no
+ * batching window. Ten is the most SQS hands over without a window, and the handler sends them
+ * concurrently with one BatchGetItem for the batch, so a batch costs about one request's latency; a
+ * window would delay every first attempt for a saving that only matters at volumes where batches
+ * fill up by themselves anyway. Failed records come back as batch item failures
+ * (`reportBatchItemFailures`), each after the visibility timeout the function set for its backoff.
+ */
+export class Delivery extends Construct {
+  readonly delivery: WebhookFunction;
+  readonly eventSource: SqsEventSource;
+
+  constructor(scope: Construct, id: string, props: DeliveryProps) {
+    super(scope, id);
+    this.delivery = new WebhookFunction(this, "Delivery", {
+      ...props.functionDefaults,
+      name: "delivery",
+      description: "voipbin-webhooks delivery: signed HTTP request per job, backoff by visibility timeout",
+      timeout: Duration.seconds(DELIVERY_FUNCTION_TIMEOUT_SECONDS),
+      memorySize: 512,
+    });
+
+    this.eventSource = new SqsEventSource(props.deliveryQueue, {
+      batchSize: DELIVERY_BATCH.batchSize,
+      ...(DELIVERY_BATCH.maxBatchingWindowSeconds > 0
+        ? { maxBatchingWindow: Duration.seconds(DELIVERY_BATCH.maxBatchingWindowSeconds) }
+        : {}),
+      reportBatchItemFailures: true,
+      maxConcurrency: props.maxConcurrency ?? 20,
+    });
+    this.delivery.function.addEventSource(this.eventSource);
+
+    // The backoff: the function sets each failed job's visibility timeout to its retry delay. (The
+    // event source mapping's own grant includes this action too; the function's own call is explicit.)
+    props.deliveryQueue.grant(this.delivery.role, "sqs:ChangeMessageVisibility");
+    // BatchGetItem: a batch's subscriptions and delivery records; PutItem: a delivery record with its
+    // first attempt; UpdateItem: later attempts, dead letters, failing/disabled subscriptions.
+    props.table.grantTable(
+      this.delivery.role,
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    );
+    props.bus.grantPutEventsTo(this.delivery.role);
+  }
+}

@@ -1,0 +1,89 @@
+import { Duration, Validations } from "aws-cdk-lib";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { deliveryQueueSettings } from "#shared/resources.ts";
+
+/** SQS keeps a message at most 14 days; a store of failed work keeps it that long. */
+export const TERMINAL_QUEUE_RETENTION = Duration.days(14);
+
+export interface TerminalQueueProps {
+  /** Physical queue name. */
+  readonly queueName: string;
+  /**
+   * Why this queue has no dead-letter queue of its own (cdk-nag AwsSolutions-SQS3). Omit for a queue
+   * that is another queue's dead-letter queue: cdk-nag recognises those.
+   * @default - the queue is another queue's dead-letter queue
+   */
+  readonly noDlqReason?: string;
+  /**
+   * How long a message is kept.
+   * @default TERMINAL_QUEUE_RETENTION (14 days, the SQS maximum)
+   */
+  readonly retention?: Duration;
+}
+
+/**
+ * A queue where failed or unroutable work ends up and waits for an operator: encrypted (SSE-SQS),
+ * TLS-only, kept 14 days, alarmed by the observability construct.
+ */
+export function terminalQueue(scope: Construct, id: string, props: TerminalQueueProps): sqs.Queue {
+  const queue = new sqs.Queue(scope, id, {
+    queueName: props.queueName,
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: props.retention ?? TERMINAL_QUEUE_RETENTION,
+  });
+  if (props.noDlqReason !== undefined) {
+    Validations.of(queue).acknowledge({ id: "AwsSolutions-SQS3", reason: props.noDlqReason });
+  }
+  return queue;
+}
+
+export interface WebhookQueuesProps {
+  /** Delays before attempts 2..n: they set the redrive count and the retention. */
+  readonly retrySchedule: readonly number[];
+  /** Physical names. */
+  readonly deliveryQueueName: string;
+  readonly deliveryDlqName: string;
+  readonly unroutableQueueName: string;
+}
+
+/**
+ * The queues every function knows by URL (`DELIVERY_QUEUE_URL`, `UNROUTABLE_QUEUE_URL`):
+ * - the delivery queue: one job per (event, subscription); the delivery function's backoff is the
+ *   message's visibility timeout, its attempt number the receive count, so the redrive count is the
+ *   number of attempts and the retention outlives the retry window (`deliveryQueueSettings`, shared
+ *   with the local stack);
+ * - its dead-letter queue: deliveries that exhausted the schedule (`dead`);
+ * - the unroutable queue: events the router parked with the reason (PRODUCT §2).
+ */
+export class WebhookQueues extends Construct {
+  readonly deliveryQueue: sqs.Queue;
+  readonly deliveryDlq: sqs.Queue;
+  readonly unroutableQueue: sqs.Queue;
+  readonly maxReceiveCount: number;
+
+  constructor(scope: Construct, id: string, props: WebhookQueuesProps) {
+    super(scope, id);
+    const settings = deliveryQueueSettings(props.retrySchedule);
+    this.maxReceiveCount = settings.maxReceiveCount;
+
+    this.deliveryDlq = terminalQueue(this, "DeliveryDlq", {
+      queueName: props.deliveryDlqName,
+      retention: Duration.seconds(settings.dlqRetentionSeconds),
+    });
+    this.deliveryQueue = new sqs.Queue(this, "DeliveryQueue", {
+      queueName: props.deliveryQueueName,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(settings.retentionSeconds),
+      deadLetterQueue: { queue: this.deliveryDlq, maxReceiveCount: settings.maxReceiveCount },
+    });
+    this.unroutableQueue = terminalQueue(this, "UnroutableQueue", {
+      queueName: props.unroutableQueueName,
+      noDlqReason:
+        "The unroutable queue is itself a dead-letter store: the router parks events here that can never be routed, with the reason, for an operator to inspect (alarmed when not empty).",
+    });
+  }
+}

@@ -1,0 +1,224 @@
+import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
+import type { WebhookTable } from "./webhook-table.ts";
+
+export interface ApiRoute {
+  readonly method: "GET" | "POST" | "PATCH" | "DELETE";
+  readonly path: string;
+  /** Routes that answer without credentials. */
+  readonly public?: boolean;
+}
+
+/** Every route of PRODUCT §5. */
+export const API_ROUTES: readonly ApiRoute[] = [
+  { method: "GET", path: "/v1/event-types" },
+  { method: "POST", path: "/v1/subscriptions" },
+  { method: "GET", path: "/v1/subscriptions" },
+  { method: "GET", path: "/v1/subscriptions/{id}" },
+  { method: "PATCH", path: "/v1/subscriptions/{id}" },
+  { method: "DELETE", path: "/v1/subscriptions/{id}" },
+  { method: "GET", path: "/v1/subscriptions/{id}/secret" },
+  { method: "POST", path: "/v1/subscriptions/{id}/secret/rotate" },
+  { method: "POST", path: "/v1/subscriptions/{id}/test" },
+  { method: "GET", path: "/v1/subscriptions/{id}/deliveries" },
+  { method: "POST", path: "/v1/subscriptions/{id}/recover" },
+  { method: "GET", path: "/v1/deliveries/{id}" },
+  { method: "POST", path: "/v1/deliveries/{id}/retry" },
+  { method: "GET", path: "/openapi.json", public: true },
+];
+
+export interface SubscriptionsApiProps {
+  readonly table: WebhookTable;
+  /** Test sends, retries and recoveries enqueue delivery jobs here. */
+  readonly deliveryQueue: sqs.IQueue;
+  /** What every function of the deployment shares. */
+  readonly functionDefaults: FunctionDefaults;
+  /** Name of the HTTP API. */
+  readonly apiName: string;
+  /**
+   * Stage-wide steady-state rate limit (requests per second).
+   * @default 100
+   */
+  readonly rateLimit?: number;
+  /**
+   * Stage-wide burst limit.
+   * @default 200
+   */
+  readonly burstLimit?: number;
+  /**
+   * Browser origins allowed by CORS.
+   * @default [] (no CORS configuration: the API is called by servers)
+   */
+  readonly corsAllowedOrigins?: readonly string[];
+  /**
+   * Retention of the access log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly accessLogRetention?: logs.RetentionDays;
+  /**
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly accessLogRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Access log line: who called which route and how it went. No query string (it may carry
+ * `?accesskey=`) and no header is logged.
+ */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: "$context.requestId",
+    requestTime: "$context.requestTime",
+    sourceIp: "$context.identity.sourceIp",
+    userAgent: "$context.identity.userAgent",
+    method: "$context.httpMethod",
+    routeKey: "$context.routeKey",
+    path: "$context.path",
+    status: "$context.status",
+    protocol: "$context.protocol",
+    responseLength: "$context.responseLength",
+    responseLatency: "$context.responseLatency",
+    integrationLatency: "$context.integrationLatency",
+    integrationError: "$context.integrationErrorMessage",
+    customerId: "$context.authorizer.customer_id",
+    authorizerError: "$context.authorizer.error",
+  }),
+);
+
+/**
+ * The subscriptions API: an HTTP API whose routes (PRODUCT §5) all go to the API function, each
+ * guarded by the access-key authorizer except `GET /openapi.json`. A `$default` route (guarded too)
+ * sends unknown paths and methods to the API function, so they get its JSON error, not API
+ * Gateway's.
+ *
+ * Authorizer: a Lambda REQUEST authorizer with simple responses. A key comes either in the
+ * `Authorization: Bearer` header or in the `accesskey` query parameter. API Gateway would require
+ * *every* configured identity source to be present, so none is configured; without identity sources
+ * API Gateway cannot cache, so caching is off. Every request is therefore authorised afresh, which
+ * also makes a revoked or expired key stop working at once.
+ */
+export class SubscriptionsApi extends Construct {
+  readonly httpApi: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  readonly api: WebhookFunction;
+  readonly authorizer: WebhookFunction;
+  readonly accessLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: SubscriptionsApiProps) {
+    super(scope, id);
+    const origins = props.corsAllowedOrigins ?? [];
+
+    this.api = new WebhookFunction(this, "Api", {
+      ...props.functionDefaults,
+      name: "api",
+      description: "voipbin-webhooks subscriptions API (HTTP API v2 payload)",
+      // Under API Gateway's 30 s integration limit, with room for the recover route's time budget
+      // (RECOVER_TIME_BUDGET_MS, 20 s by default; the handler also stops at the remaining time).
+      timeout: Duration.seconds(29),
+      memorySize: 512,
+    });
+    this.authorizer = new WebhookFunction(this, "Authorizer", {
+      ...props.functionDefaults,
+      name: "authorizer",
+      description: "voipbin-webhooks access-key authorizer (Bearer header or accesskey query)",
+      timeout: Duration.seconds(5),
+      memorySize: 512,
+    });
+
+    // What shared/subscriptions and shared/delivery-log call: subscriptions and delivery records by key,
+    // a customer's subscriptions (Query), a subscription's delivery log (Query on GSI1), jobs for the
+    // test, retry and recover routes. No Scan, no batch or transaction writes.
+    props.table.grantTable(
+      this.api.role,
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    );
+    props.table.grantQueryGsi1(this.api.role);
+    props.deliveryQueue.grant(this.api.role, "sqs:SendMessage");
+    // The authorizer looks an access key up by the hash of the key: one GetItem.
+    props.table.grantTable(this.authorizer.role, "dynamodb:GetItem");
+
+    this.httpApi = new apigw.HttpApi(this, "HttpApi", {
+      apiName: props.apiName,
+      description: "voipbin-webhooks subscriptions API",
+      createDefaultStage: false,
+      ...(origins.length > 0
+        ? {
+            corsPreflight: {
+              allowOrigins: [...origins],
+              allowMethods: [
+                apigw.CorsHttpMethod.GET,
+                apigw.CorsHttpMethod.POST,
+                apigw.CorsHttpMethod.PATCH,
+                apigw.CorsHttpMethod.DELETE,
+              ],
+              allowHeaders: ["authorization", "content-type"],
+              maxAge: Duration.hours(1),
+            },
+          }
+        : {}),
+    });
+
+    this.accessLogGroup = new logs.LogGroup(this, "AccessLogs", {
+      retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
+      ...(props.accessLogRemovalPolicy === undefined ? {} : { removalPolicy: props.accessLogRemovalPolicy }),
+    });
+    this.stage = new apigw.HttpStage(this, "DefaultStage", {
+      httpApi: this.httpApi,
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: { rateLimit: props.rateLimit ?? 100, burstLimit: props.burstLimit ?? 200 },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        format: ACCESS_LOG_FORMAT,
+      },
+    });
+
+    const integration = new HttpLambdaIntegration("ApiIntegration", this.api.function, {
+      payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
+    });
+    const authorizer = new HttpLambdaAuthorizer("AccessKeyAuthorizer", this.authorizer.function, {
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
+      identitySource: [],
+      resultsCacheTtl: Duration.seconds(0),
+    });
+
+    for (const route of API_ROUTES) {
+      const added = this.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigw.HttpMethod[route.method]],
+        integration,
+        authorizer: route.public ? new apigw.HttpNoneAuthorizer() : authorizer,
+      });
+      if (route.public) {
+        for (const publicRoute of added) {
+          Validations.of(publicRoute).acknowledge({
+            id: "AwsSolutions-APIG4",
+            reason: `${route.method} ${route.path} is public by contract (PRODUCT §5): the OpenAPI document of the API, no customer data.`,
+          });
+        }
+      }
+    }
+    new apigw.HttpRoute(this, "DefaultRoute", {
+      httpApi: this.httpApi,
+      routeKey: apigw.HttpRouteKey.DEFAULT,
+      integration,
+      authorizer,
+    });
+  }
+
+  /** The API's base URL (the `$default` stage). */
+  get url(): string {
+    return this.stage.url;
+  }
+}

@@ -1,0 +1,148 @@
+import { fileURLToPath } from "node:url";
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { LogLevel, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import { METRICS_NAMESPACE } from "#shared/observability.ts";
+
+/** The repository root: the bundler's project root, where package.json and the lock file are. */
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The Lambda entry points, `functions/<name>.ts`. */
+export type FunctionName = "router" | "delivery" | "api" | "authorizer";
+
+export function functionEntry(name: FunctionName): string {
+  return fileURLToPath(new URL(`../../functions/${name}.ts`, import.meta.url));
+}
+
+/**
+ * ESM bundles need `require` for the CommonJS dependencies that call it (esbuild turns their
+ * `require("node:…")` into a call of this one).
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __voipbinCreateRequire } from 'node:module'; const require = __voipbinCreateRequire(import.meta.url);";
+
+/** What every function of a deployment shares; the stack builds it once. */
+export interface FunctionDefaults {
+  /** Environment shared by every function (resource names and settings, `shared/config.ts`). */
+  readonly environment: Readonly<Record<string, string>>;
+  /**
+   * Retention of the function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the log group when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Powertools log level.
+   * @default "INFO"
+   */
+  readonly logLevel?: string;
+  /**
+   * X-Ray active tracing.
+   * @default true
+   */
+  readonly tracing?: boolean;
+}
+
+export interface WebhookFunctionProps extends FunctionDefaults {
+  /** Which `functions/<name>.ts` entry point to deploy; also the Powertools service name. */
+  readonly name: FunctionName;
+  /** Shown in the Lambda console. */
+  readonly description: string;
+  /**
+   * Function timeout.
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory in MiB; on arm64 CPU grows with it.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Reserved concurrency.
+   * @default - none (unreserved account concurrency)
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * One Lambda function of the system, built the same way for all four: Node.js 24 on arm64, bundled
+ * by the local esbuild into one minified ESM file (AWS SDK v3 included, see docs/deploy.md), source
+ * maps on, its own log group with a retention, and its own role that may write to that log group
+ * and nothing else until the construct that owns the function grants what it needs.
+ */
+export class WebhookFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: WebhookFunctionProps) {
+    super(scope, id);
+    const tracing = props.tracing ?? true;
+
+    this.logGroup = new logs.LogGroup(this, "LogGroup", {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    // No AWSLambdaBasicExecutionRole: that managed policy may create and write any log group.
+    this.role = new iam.Role(this, "Role", {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: `voipbin-webhooks ${props.name} function`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, "Function", {
+      entry: functionEntry(props.name),
+      handler: "handler",
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: `${REPO_ROOT}package-lock.json`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      description: props.description,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(30),
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      environment: {
+        ...props.environment,
+        POWERTOOLS_SERVICE_NAME: props.name,
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? "INFO",
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        NODE_OPTIONS: "--enable-source-maps",
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        // Stack traces need the mappings, not the sources: a third of the map's size.
+        sourcesContent: false,
+        target: "node24",
+        format: OutputFormat.ESM,
+        mainFields: ["module", "main"],
+        banner: ESM_REQUIRE_BANNER,
+        // Bundle the AWS SDK v3 too: a smaller cold start than resolving the runtime's copy file by
+        // file, and the exact versions the tests ran against (docs/deploy.md has the numbers).
+        externalModules: [],
+        forceDockerBundling: false,
+        logLevel: LogLevel.WARNING,
+      },
+    });
+
+    if (tracing) {
+      Validations.of(this.role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason:
+          "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so they are granted on '*' (the only wildcard in the role).",
+      });
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import type { Construct } from "constructs";
+import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+import { Delivery } from "./constructs/delivery.ts";
+import { EventIngest } from "./constructs/event-ingest.ts";
+import { Observability } from "./constructs/observability.ts";
+import { WebhookQueues } from "./constructs/queues.ts";
+import { Routing } from "./constructs/routing.ts";
+import { SubscriptionsApi } from "./constructs/subscriptions-api.ts";
+import type { FunctionDefaults } from "./constructs/webhook-function.ts";
+import { WebhookTable } from "./constructs/webhook-table.ts";
+import {
+  functionSettingsEnvironment,
+  type ResolvedSettings,
+  resolveSettings,
+  type WebhooksSettings,
+} from "./settings.ts";
+
+export interface WebhooksStackProps extends StackProps, WebhooksSettings {}
+
+/** The stack's name for a stage. */
+export function stackNameFor(stage: string): string {
+  return `VoipbinWebhooks-${stage}`;
+}
+
+/**
+ * The whole system of PRODUCT §1 in one stack:
+ * event ingest (bus, rule) -> routing (router) -> queues -> delivery (delivery function) -> customers,
+ * the subscriptions API over the same table, and the alarms and dashboard watching all of it.
+ *
+ * Invalid props throw one InvalidSettingsError listing every problem, before anything is built.
+ */
+export class WebhooksStack extends Stack {
+  readonly settings: ResolvedSettings;
+  readonly table: WebhookTable;
+  readonly queues: WebhookQueues;
+  readonly routing: Routing;
+  readonly ingest: EventIngest;
+  readonly delivery: Delivery;
+  readonly api: SubscriptionsApi;
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
+    const settings = resolveSettings(props as Readonly<Record<string, unknown>>);
+    super(scope, id, {
+      description: `voipbin-webhooks (${settings.stage}): EventBridge -> router -> SQS -> delivery, and the subscriptions API`,
+      terminationProtection: !settings.isDevStage,
+      ...props,
+    });
+    this.settings = settings;
+    const name = (base: string) => `${base}-${settings.stage}`;
+    const removalPolicy = settings.isDevStage ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const logRetention = settings.logRetentionDays as logs.RetentionDays;
+
+    this.table = new WebhookTable(this, "Storage", {
+      tableName: name(DEFAULT_RESOURCE_NAMES.table),
+      retain: !settings.isDevStage,
+    });
+    this.queues = new WebhookQueues(this, "Queues", {
+      retrySchedule: settings.retrySchedule,
+      deliveryQueueName: name(DEFAULT_RESOURCE_NAMES.deliveryQueue),
+      deliveryDlqName: name(DEFAULT_RESOURCE_NAMES.deliveryDlq),
+      unroutableQueueName: name(DEFAULT_RESOURCE_NAMES.unroutableQueue),
+    });
+
+    // One environment for every function: what `shared/config.ts` parses at cold start.
+    const functionDefaults: FunctionDefaults = {
+      environment: {
+        TABLE_NAME: this.table.table.tableName,
+        DELIVERY_QUEUE_URL: this.queues.deliveryQueue.queueUrl,
+        UNROUTABLE_QUEUE_URL: this.queues.unroutableQueue.queueUrl,
+        ...functionSettingsEnvironment(settings),
+      },
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+      logLevel: settings.logLevel,
+      tracing: settings.tracing,
+    };
+
+    this.routing = new Routing(this, "Routing", {
+      table: this.table,
+      deliveryQueue: this.queues.deliveryQueue,
+      unroutableQueue: this.queues.unroutableQueue,
+      failedQueueName: name("voipbin-webhooks-router-failed"),
+      functionDefaults,
+      reservedConcurrency: settings.routerReservedConcurrency,
+    });
+    this.ingest = new EventIngest(this, "EventIngest", {
+      eventBusName: settings.eventBusName,
+      attachToExistingBus: settings.attachToExistingBus,
+      router: this.routing.router.function,
+      deadLetterQueueName: name("voipbin-webhooks-ingest-dlq"),
+    });
+    this.delivery = new Delivery(this, "Delivery", {
+      table: this.table,
+      deliveryQueue: this.queues.deliveryQueue,
+      bus: this.ingest.bus,
+      functionDefaults,
+      maxConcurrency: settings.deliveryMaxConcurrency,
+    });
+    this.api = new SubscriptionsApi(this, "SubscriptionsApi", {
+      table: this.table,
+      deliveryQueue: this.queues.deliveryQueue,
+      functionDefaults,
+      apiName: name("voipbin-webhooks"),
+      rateLimit: settings.apiRateLimit,
+      burstLimit: settings.apiBurstLimit,
+      corsAllowedOrigins: settings.corsAllowedOrigins,
+      accessLogRetention: logRetention,
+      accessLogRemovalPolicy: removalPolicy,
+    });
+    this.observability = new Observability(this, "Observability", {
+      functions: {
+        router: this.routing.router.function,
+        delivery: this.delivery.delivery.function,
+        api: this.api.api.function,
+        authorizer: this.api.authorizer.function,
+      },
+      queues: {
+        delivery: this.queues.deliveryQueue,
+        deliveryDlq: this.queues.deliveryDlq,
+        unroutable: this.queues.unroutableQueue,
+        routerFailed: this.routing.failedQueue,
+        ingestDlq: this.ingest.deadLetterQueue,
+      },
+      apiStage: this.api.stage,
+      dashboardName: name("voipbin-webhooks"),
+      retrySchedule: settings.retrySchedule,
+      retryJitter: settings.retryJitter,
+      alarmEmail: settings.alarmEmail,
+      alarmTopicArn: settings.alarmTopicArn,
+    });
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output("EventBusName", this.ingest.bus.eventBusName, "Bus VoIPBIN services put events on");
+    output("EventBusArn", this.ingest.bus.eventBusArn, "ARN of that bus (for the services' IAM policies)");
+    output("ApiUrl", this.api.url, "Base URL of the subscriptions API");
+    output("TableName", this.table.table.tableName, "DynamoDB table (TABLE_NAME for npm run keys)");
+    output("DeliveryQueueUrl", this.queues.deliveryQueue.queueUrl, "Delivery jobs");
+    output("DeliveryDlqUrl", this.queues.deliveryDlq.queueUrl, "Dead deliveries");
+    output("UnroutableQueueUrl", this.queues.unroutableQueue.queueUrl, "Unroutable events, with the reason");
+    output("RouterFailedQueueUrl", this.routing.failedQueue.queueUrl, "Events the router failed on");
+    output("IngestDlqUrl", this.ingest.deadLetterQueue.queueUrl, "Events EventBridge could not deliver");
+    output("DashboardName", this.observability.dashboard.dashboardName, "CloudWatch dashboard");
+  }
+}

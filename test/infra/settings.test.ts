@@ -1,0 +1,295 @@
+import { readFileSync } from "node:fs";
+import { App } from "aws-cdk-lib";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
+import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
+import { createApp } from "../../infra/create-app.ts";
+import { InvalidSettingsError, resolveSettings, resolveSettingsFromContext } from "../../infra/settings.ts";
+import { WebhooksStack } from "../../infra/stack.ts";
+import {
+  arnOf,
+  CDK_JSON,
+  logicalIdOf,
+  onlyResource,
+  refTo,
+  resourcesOfType,
+  type SynthesizedApp,
+  synthesize,
+} from "./app-fixture.ts";
+
+function problemsOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof InvalidSettingsError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected an InvalidSettingsError");
+}
+
+describe("settings", () => {
+  it("default to what the functions default to", () => {
+    const settings = resolveSettings({});
+    const config = loadConfig({
+      TABLE_NAME: "table",
+      DELIVERY_QUEUE_URL: "https://q/1",
+      UNROUTABLE_QUEUE_URL: "https://q/2",
+    });
+    expect(settings).toEqual(
+      expect.objectContaining({
+        stage: "prod",
+        isDevStage: false,
+        eventBusName: config.EVENT_BUS_NAME,
+        attachToExistingBus: false,
+        retrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
+        retryJitter: config.RETRY_JITTER,
+        deliveryTimeoutMs: config.DELIVERY_TIMEOUT_MS,
+        allowedCidrs: config.ALLOWED_CIDRS,
+        allowHttpUrls: config.ALLOW_HTTP_URLS,
+        maxSubscriptionsPerCustomer: config.MAX_SUBSCRIPTIONS_PER_CUSTOMER,
+        autoDisableAfterSeconds: config.AUTO_DISABLE_AFTER_SECONDS,
+        deliveryRetentionDays: config.DELIVERY_RETENTION_DAYS,
+        secretRotationOverlapSeconds: config.SECRET_ROTATION_OVERLAP_SECONDS,
+        corsAllowedOrigins: [],
+        tracing: true,
+      }),
+    );
+  });
+
+  it("accept context strings as well as typed props", () => {
+    const fromContext = resolveSettingsFromContext({
+      stage: "dev-alice",
+      retrySchedule: "1, 2,4",
+      allowedCidrs: "10.0.0.0/8,fd00::/8",
+      allowHttpUrls: "true",
+      deliveryMaxConcurrency: "5",
+      tracing: "false",
+      corsAllowedOrigins: "https://app.example.com",
+      "@aws-cdk/core:someFlag": true,
+      "aws:cdk:bundling-stacks": [],
+      "cli-telemetry": false,
+    });
+    const fromProps = resolveSettings({
+      stage: "dev-alice",
+      retrySchedule: [1, 2, 4],
+      allowedCidrs: ["10.0.0.0/8", "fd00::/8"],
+      allowHttpUrls: true,
+      deliveryMaxConcurrency: 5,
+      tracing: false,
+      corsAllowedOrigins: ["https://app.example.com"],
+    });
+    expect(fromContext).toEqual(fromProps);
+    expect(fromContext.isDevStage).toBe(true);
+  });
+
+  it("invalid props throw one error listing every problem, before any construct is built", () => {
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const problems = problemsOf(
+      () =>
+        new WebhooksStack(app, "Bad", {
+          stage: "Prod!",
+          retrySchedule: [5, -1, 99_999],
+          retryJitter: 0.9,
+          deliveryTimeoutMs: 55_000,
+          allowedCidrs: ["10.0.0.0/33"],
+          maxSubscriptionsPerCustomer: 0,
+          deliveryMaxConcurrency: 1,
+          routerReservedConcurrency: 0,
+          logRetentionDays: 8,
+          alarmEmail: "ops-at-example",
+          alarmTopicArn: "arn:aws:sqs:us-east-1:123456789012:not-a-topic",
+          corsAllowedOrigins: ["app.example.com"],
+          apiRateLimit: 0,
+        }),
+    );
+    const keys = [
+      "stage",
+      "retrySchedule",
+      "retryJitter",
+      "deliveryTimeoutMs",
+      "allowedCidrs",
+      "maxSubscriptionsPerCustomer",
+      "deliveryMaxConcurrency",
+      "routerReservedConcurrency",
+      "logRetentionDays",
+      "alarmEmail",
+      "alarmTopicArn",
+      "corsAllowedOrigins",
+      "apiRateLimit",
+      "alarmEmail and alarmTopicArn",
+    ];
+    for (const key of keys)
+      expect(
+        problems.some((p) => p.startsWith(`${key}`)),
+        key,
+      ).toBe(true);
+    expect(problems).toHaveLength(keys.length);
+    expect(problems.find((p) => p.startsWith("retrySchedule"))).toContain('"-1", "99999"');
+    expect(problems.find((p) => p.startsWith("deliveryTimeoutMs"))).toContain("at most 45000");
+    expect(app.node.children).toHaveLength(0);
+  });
+
+  it("the error message names every problem", () => {
+    expect(() =>
+      resolveSettings({ retryJitter: "lots", eventBusName: "a", existingEventBusName: "b" }),
+    ).toThrow(
+      /Invalid voipbin-webhooks settings \(2\):\n {2}- retryJitter: .*\n {2}- eventBusName and existingEventBusName/,
+    );
+  });
+
+  it("a misspelt context key is a problem, not a silent default", () => {
+    const problems = problemsOf(() =>
+      createApp({ context: { ...CDK_JSON.context, retrySchedul: "1,2", deliveryTimeoutMs: "soon" } }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^retrySchedul: not a setting \(settings are: stage, .*retrySchedule/),
+      expect.stringMatching(/^deliveryTimeoutMs: .*\(got "soon"\)$/),
+    ]);
+  });
+
+  it("the age-of-oldest-message threshold covers the first two retries with jitter and Retry-After", () => {
+    expect(oldestMessageAgeThresholdSeconds(DEFAULT_RETRY_SCHEDULE_SECONDS, 0.2)).toBe(
+      Math.ceil(2 * 1.2 * 305) + 600,
+    );
+    expect(oldestMessageAgeThresholdSeconds([1, 2], 0.2)).toBe(15 * 60);
+    expect(oldestMessageAgeThresholdSeconds([3600, 7200], 0)).toBe(2 * 10_800 + 600);
+  });
+});
+
+describe("cdk.json", () => {
+  it("runs the app with tsx, keeps telemetry off, and sets no setting (the code's defaults apply)", () => {
+    expect(CDK_JSON.app).toBe("npx tsx infra/app.ts");
+    expect(CDK_JSON.context["cli-telemetry"]).toBe(false);
+    expect(() => resolveSettingsFromContext(CDK_JSON.context)).not.toThrow();
+    expect(Object.keys(CDK_JSON.context).filter((key) => /^[a-z][A-Za-z0-9]*$/.test(key))).toEqual([]);
+  });
+
+  it("npm scripts wrap the CLI without notices", () => {
+    const { scripts } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    expect(scripts.synth).toBe("cdk synth --no-notices --quiet");
+    expect(scripts.diff).toMatch(/^cdk diff --no-notices/);
+    expect(scripts.deploy).toMatch(/^cdk deploy --no-notices/);
+  });
+});
+
+describe("a dev stage attached to an existing bus, with a short schedule, alarm e-mail and CORS", () => {
+  // Context strings, as `cdk synth -c key=value` passes them. Not bundled: same code as the main synth.
+  let synth: SynthesizedApp;
+  beforeAll(() => {
+    synth = synthesize(
+      {
+        stage: "dev",
+        existingEventBusName: "default",
+        retrySchedule: "1,2,4",
+        alarmEmail: "ops@example.com",
+        corsAllowedOrigins: "https://console.example.com",
+        routerReservedConcurrency: "50",
+        deliveryMaxConcurrency: "5",
+        allowedCidrs: "10.0.0.0/8",
+        logRetentionDays: "7",
+      },
+      { bundle: false },
+    );
+  });
+
+  it("is named for the stage and can be destroyed", () => {
+    expect(synth.stack.stackName).toBe("VoipbinWebhooks-dev");
+    expect(synth.stack.terminationProtection).toBe(false);
+    synth.template.hasResource("AWS::DynamoDB::Table", {
+      DeletionPolicy: "Delete",
+      Properties: { TableName: "voipbin-webhooks-dev", DeletionProtectionEnabled: false },
+    });
+    for (const [id, group] of resourcesOfType(synth.template, "AWS::Logs::LogGroup")) {
+      expect(group.DeletionPolicy, id).toBe("Delete");
+      expect(group.Properties.RetentionInDays, id).toBe(7);
+    }
+  });
+
+  it("attaches to the existing bus instead of creating one", () => {
+    synth.template.resourceCountIs("AWS::Events::EventBus", 0);
+    const { resource } = onlyResource(synth.template, "AWS::Events::Rule");
+    expect(resource.Properties.EventBusName).toBe("default");
+    const policies = JSON.stringify(synth.template.findResources("AWS::IAM::Policy"));
+    expect(policies).toContain(":event-bus/default");
+  });
+
+  it("derives the redrive count and the functions' schedule from the retry schedule", () => {
+    synth.template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "voipbin-webhooks-delivery-dev",
+      RedrivePolicy: {
+        deadLetterTargetArn: arnOf(logicalIdOf(synth.stack.queues.deliveryDlq)),
+        maxReceiveCount: 4,
+      },
+    });
+    for (const [id, fn] of resourcesOfType(synth.template, "AWS::Lambda::Function")) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env.RETRY_SCHEDULE, id).toBe("1,2,4");
+      expect(env.ALLOWED_CIDRS, id).toBe("10.0.0.0/8");
+      expect(env.EVENT_BUS_NAME, id).toBe("default");
+    }
+    synth.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateAgeOfOldestMessage",
+      Threshold: oldestMessageAgeThresholdSeconds([1, 2, 4], 0.2),
+    });
+  });
+
+  it("sends every alarm to a TLS-only topic with the e-mail subscribed", () => {
+    const { logicalId: topic } = onlyResource(synth.template, "AWS::SNS::Topic");
+    synth.template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "ops@example.com",
+      TopicArn: refTo(topic),
+    });
+    expect(JSON.stringify(synth.template.findResources("AWS::SNS::TopicPolicy"))).toContain(
+      "aws:SecureTransport",
+    );
+    const alarms = resourcesOfType(synth.template, "AWS::CloudWatch::Alarm");
+    expect(alarms).toHaveLength(10);
+    for (const [id, alarm] of alarms) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([refTo(topic)]);
+      expect(alarm.Properties.OKActions, id).toEqual([refTo(topic)]);
+    }
+  });
+
+  it("configures CORS, router reserved concurrency and delivery concurrency", () => {
+    const { resource } = onlyResource(synth.template, "AWS::ApiGatewayV2::Api");
+    expect(resource.Properties.CorsConfiguration).toEqual(
+      expect.objectContaining({ AllowOrigins: ["https://console.example.com"] }),
+    );
+    synth.template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: { POWERTOOLS_SERVICE_NAME: "router" } },
+      ReservedConcurrentExecutions: 50,
+    });
+    synth.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+  });
+});
+
+describe("alarms to an existing topic", () => {
+  it("uses the topic and creates none", () => {
+    const topicArn = "arn:aws:sns:eu-west-1:123456789012:ops-alarms";
+    const { template } = synthesize({ alarmTopicArn: topicArn, tracing: "false" }, { bundle: false });
+    template.resourceCountIs("AWS::SNS::Topic", 0);
+    for (const [id, alarm] of resourcesOfType(template, "AWS::CloudWatch::Alarm")) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([topicArn]);
+    }
+    for (const [id, fn] of resourcesOfType(template, "AWS::Lambda::Function")) {
+      expect(fn.Properties.TracingConfig, id).toBeUndefined();
+    }
+    expect(JSON.stringify(template.findResources("AWS::IAM::Policy"))).not.toContain("xray:");
+  });
+});
+
+describe("the cdk-nag check", () => {
+  it("fails the synth on an unacknowledged finding (the mechanism the stack test relies on)", () => {
+    const { app, stack } = createApp({ context: { ...CDK_JSON.context, "aws:cdk:bundling-stacks": [] } });
+    new sqs.Queue(stack, "QueueWithoutDlqOrTls");
+    expect(() => app.synth()).toThrow(
+      /AwsSolutions-SQS3[\s\S]*AwsSolutions-SQS4|AwsSolutions-SQS4[\s\S]*AwsSolutions-SQS3/,
+    );
+  });
+});

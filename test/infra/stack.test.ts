@@ -1,0 +1,535 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Validations } from "aws-cdk-lib";
+import { Match } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
+import { eventRulePattern } from "#shared/events/catalogue.ts";
+import {
+  DEFAULT_RESOURCE_NAMES,
+  DELIVERY_BATCH,
+  DELIVERY_FUNCTION_TIMEOUT_SECONDS,
+  deliveryQueueSettings,
+  TABLE_KEYS,
+} from "#shared/resources.ts";
+import { HANDLER_METRICS, oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
+import { API_ROUTES } from "../../infra/constructs/subscriptions-api.ts";
+import {
+  arnOf,
+  logicalIdOf,
+  onlyResource,
+  refTo,
+  resourcesOfType,
+  type SynthesizedApp,
+  synthesize,
+} from "./app-fixture.ts";
+
+// One real synth (esbuild bundling and the cdk-nag validation plugin included) shared by every test.
+let synth: SynthesizedApp;
+beforeAll(() => {
+  synth = synthesize();
+});
+
+const ids = () => {
+  const { stack } = synth;
+  return {
+    table: logicalIdOf(stack.table.table),
+    deliveryQueue: logicalIdOf(stack.queues.deliveryQueue),
+    deliveryDlq: logicalIdOf(stack.queues.deliveryDlq),
+    unroutable: logicalIdOf(stack.queues.unroutableQueue),
+    routerFailed: logicalIdOf(stack.routing.failedQueue),
+    ingestDlq: logicalIdOf(stack.ingest.deadLetterQueue),
+    bus: logicalIdOf(stack.ingest.bus),
+    router: logicalIdOf(stack.routing.router.function),
+    delivery: logicalIdOf(stack.delivery.delivery.function),
+    api: logicalIdOf(stack.api.api.function),
+    authorizer: logicalIdOf(stack.api.authorizer.function),
+  };
+};
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+/** Every statement of the identity policy attached to a function's role. */
+function statementsOf(roleLogicalId: string): Statement[] {
+  return resourcesOfType(synth.template, "AWS::IAM::Policy")
+    .filter(
+      ([, policy]) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([refTo(roleLogicalId)]),
+    )
+    .flatMap(([, policy]) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+const actionsOf = (statement: Statement) =>
+  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+const resourcesOf = (statement: Statement) =>
+  Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+function actionsOn(roleLogicalId: string, resource: unknown): string[] {
+  return statementsOf(roleLogicalId)
+    .filter((s) => resourcesOf(s).some((r) => JSON.stringify(r) === JSON.stringify(resource)))
+    .flatMap(actionsOf)
+    .sort();
+}
+const roleOf = (fn: { role: unknown }) => logicalIdOf(fn.role as never);
+
+describe("event ingest", () => {
+  it("creates the voipbin-events bus", () => {
+    synth.template.hasResourceProperties("AWS::Events::EventBus", { Name: DEFAULT_RESOURCE_NAMES.eventBus });
+  });
+
+  it("routes with exactly the catalogue module's pattern (source prefix only, see docs/deploy.md)", () => {
+    const { resource } = onlyResource(synth.template, "AWS::Events::Rule");
+    expect(resource.Properties.EventPattern).toEqual(eventRulePattern());
+    expect(resource.Properties.EventBusName).toEqual(refTo(ids().bus));
+  });
+
+  it("targets the router with a retry policy and a dead-letter queue", () => {
+    const { resource } = onlyResource(synth.template, "AWS::Events::Rule");
+    expect(resource.Properties.Targets).toEqual([
+      expect.objectContaining({
+        Arn: arnOf(ids().router),
+        RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
+        DeadLetterConfig: { Arn: arnOf(ids().ingestDlq) },
+      }),
+    ]);
+  });
+});
+
+describe("router", () => {
+  it("sends failed asynchronous invocations to the router-failed queue after two retries", () => {
+    synth.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: refTo(ids().router),
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: { OnFailure: { Destination: arnOf(ids().routerFailed) } },
+    });
+  });
+
+  it("may Query the table and send to the delivery and unroutable queues, nothing more", () => {
+    const role = roleOf(synth.stack.routing.router);
+    expect(actionsOn(role, arnOf(ids().table))).toEqual(["dynamodb:Query"]);
+    expect(actionsOn(role, arnOf(ids().deliveryQueue))).toEqual(["sqs:SendMessage"]);
+    expect(actionsOn(role, arnOf(ids().unroutable))).toEqual(["sqs:SendMessage"]);
+  });
+});
+
+describe("table", () => {
+  it("is on-demand, recoverable, encrypted, expires items, and is kept outside dev stages", () => {
+    synth.template.hasResource("AWS::DynamoDB::Table", {
+      DeletionPolicy: "Retain",
+      UpdateReplacePolicy: "Retain",
+      Properties: Match.objectLike({
+        TableName: `${DEFAULT_RESOURCE_NAMES.table}-prod`,
+        BillingMode: "PAY_PER_REQUEST",
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: TABLE_KEYS.ttlAttribute, Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
+          { AttributeName: TABLE_KEYS.sortKey, KeyType: "RANGE" },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: TABLE_KEYS.gsi1.indexName,
+            KeySchema: [
+              { AttributeName: TABLE_KEYS.gsi1.partitionKey, KeyType: "HASH" },
+              { AttributeName: TABLE_KEYS.gsi1.sortKey, KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+        ],
+      }),
+    });
+  });
+});
+
+describe("delivery queue", () => {
+  const settings = deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS);
+
+  it("redrives to the DLQ after as many receives as the schedule has attempts (8)", () => {
+    expect(settings.maxReceiveCount).toBe(DEFAULT_RETRY_SCHEDULE_SECONDS.length + 1);
+    expect(settings.maxReceiveCount).toBe(8);
+    synth.template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: `${DEFAULT_RESOURCE_NAMES.deliveryQueue}-prod`,
+      RedrivePolicy: { deadLetterTargetArn: arnOf(ids().deliveryDlq), maxReceiveCount: 8 },
+    });
+  });
+
+  it("keeps messages longer than the retry window and hides them 6x the function timeout", () => {
+    const { resource } = onlyResource(synth.template, "AWS::SQS::Queue", {
+      QueueName: `${DEFAULT_RESOURCE_NAMES.deliveryQueue}-prod`,
+    });
+    const retention = resource.Properties.MessageRetentionPeriod as number;
+    const visibility = resource.Properties.VisibilityTimeout as number;
+    expect(retention).toBe(settings.retentionSeconds);
+    expect(retention).toBeGreaterThanOrEqual(4 * 24 * 3600);
+    expect(retention).toBeGreaterThan(DEFAULT_RETRY_SCHEDULE_SECONDS.reduce((a, b) => a + b, 0));
+    expect(visibility).toBe(settings.visibilityTimeoutSeconds);
+    expect(visibility).toBeGreaterThanOrEqual(6 * DELIVERY_FUNCTION_TIMEOUT_SECONDS);
+  });
+
+  it("has a DLQ that keeps dead jobs 14 days", () => {
+    synth.template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: `${DEFAULT_RESOURCE_NAMES.deliveryDlq}-prod`,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+  });
+
+  it("every queue is encrypted and every queue policy denies requests without TLS", () => {
+    const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
+    expect(queues).toHaveLength(5);
+    for (const [id, queue] of queues) {
+      expect(queue.Properties.SqsManagedSseEnabled ?? queue.Properties.KmsMasterKeyId, id).toBeTruthy();
+      const policies = resourcesOfType(synth.template, "AWS::SQS::QueuePolicy").filter(([, p]) =>
+        JSON.stringify(p.Properties.Queues).includes(`"${id}"`),
+      );
+      const statements = policies.flatMap(
+        ([, p]) => (p.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+      );
+      expect(statements, id).toContainEqual(
+        expect.objectContaining({
+          Effect: "Deny",
+          Action: "sqs:*",
+          Principal: { AWS: "*" },
+          Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }),
+      );
+    }
+  });
+
+  it("terminal queues keep messages 14 days", () => {
+    for (const id of [ids().unroutable, ids().routerFailed, ids().ingestDlq, ids().deliveryDlq]) {
+      expect(synth.template.toJSON().Resources[id].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    }
+  });
+});
+
+describe("delivery function", () => {
+  it("consumes the delivery queue in batches with partial batch failures and bounded concurrency", () => {
+    const { resource } = onlyResource(synth.template, "AWS::Lambda::EventSourceMapping");
+    expect(resource.Properties).toEqual(
+      expect.objectContaining({
+        EventSourceArn: arnOf(ids().deliveryQueue),
+        FunctionName: refTo(ids().delivery),
+        BatchSize: DELIVERY_BATCH.batchSize,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        ScalingConfig: { MaximumConcurrency: 20 },
+      }),
+    );
+    expect(resource.Properties.MaximumBatchingWindowInSeconds ?? 0).toBe(
+      DELIVERY_BATCH.maxBatchingWindowSeconds,
+    );
+  });
+
+  it("times out after DELIVERY_FUNCTION_TIMEOUT_SECONDS", () => {
+    synth.template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: "delivery" }) },
+      Timeout: DELIVERY_FUNCTION_TIMEOUT_SECONDS,
+    });
+  });
+
+  it("may change message visibility (its backoff), read and write delivery records, and put events on the bus", () => {
+    const role = roleOf(synth.stack.delivery.delivery);
+    expect(actionsOn(role, arnOf(ids().deliveryQueue))).toContain("sqs:ChangeMessageVisibility");
+    expect(actionsOn(role, arnOf(ids().table))).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ]);
+    expect(actionsOn(role, arnOf(ids().bus))).toEqual(["events:PutEvents"]);
+  });
+});
+
+describe("subscriptions API", () => {
+  const routeKeys = () =>
+    new Map(
+      resourcesOfType(synth.template, "AWS::ApiGatewayV2::Route").map(([, route]) => [
+        route.Properties.RouteKey as string,
+        route.Properties,
+      ]),
+    );
+
+  it("has every route of PRODUCT §5, and a $default route, all to the API function", () => {
+    const routes = routeKeys();
+    expect(API_ROUTES).toHaveLength(14);
+    for (const route of API_ROUTES)
+      expect(routes.has(`${route.method} ${route.path}`), route.path).toBe(true);
+    expect([...routes.keys()].sort()).toEqual(
+      [...API_ROUTES.map((r) => `${r.method} ${r.path}`), "$default"].sort(),
+    );
+    const { logicalId: integration, resource } = onlyResource(
+      synth.template,
+      "AWS::ApiGatewayV2::Integration",
+    );
+    expect(JSON.stringify(resource.Properties.IntegrationUri)).toContain(ids().api);
+    expect(resource.Properties.PayloadFormatVersion).toBe("2.0");
+    for (const [key, route] of routes) {
+      expect(JSON.stringify(route.Target), key).toContain(integration);
+    }
+  });
+
+  it("puts the access-key authorizer on every route but GET /openapi.json", () => {
+    const { logicalId: authorizer } = onlyResource(synth.template, "AWS::ApiGatewayV2::Authorizer");
+    for (const [key, route] of routeKeys()) {
+      if (key === "GET /openapi.json") {
+        expect(route.AuthorizationType, key).toBe("NONE");
+        expect(route.AuthorizerId, key).toBeUndefined();
+      } else {
+        expect(route.AuthorizationType, key).toBe("CUSTOM");
+        expect(route.AuthorizerId, key).toEqual(refTo(authorizer));
+      }
+    }
+  });
+
+  it("authorizes with the authorizer function in simple-response mode, uncached, with no required identity source", () => {
+    synth.template.hasResourceProperties("AWS::ApiGatewayV2::Authorizer", {
+      AuthorizerType: "REQUEST",
+      AuthorizerPayloadFormatVersion: "2.0",
+      EnableSimpleResponses: true,
+      AuthorizerResultTtlInSeconds: 0,
+      IdentitySource: [],
+    });
+    const { resource } = onlyResource(synth.template, "AWS::ApiGatewayV2::Authorizer");
+    expect(JSON.stringify(resource.Properties.AuthorizerUri)).toContain(ids().authorizer);
+  });
+
+  it("logs access (without query strings), throttles by default, and has no CORS unless configured", () => {
+    const { resource } = onlyResource(synth.template, "AWS::ApiGatewayV2::Stage");
+    const settings = resource.Properties.AccessLogSettings as { DestinationArn: unknown; Format: string };
+    expect(settings.DestinationArn).toEqual(arnOf(logicalIdOf(synth.stack.api.accessLogGroup)));
+    const format = JSON.parse(settings.Format) as Record<string, string>;
+    expect(format.requestId).toBe("$context.requestId");
+    expect(format.status).toBe("$context.status");
+    expect(settings.Format).not.toMatch(/querystring|requestOverride|header/i);
+    expect(resource.Properties.DefaultRouteSettings).toEqual({
+      ThrottlingRateLimit: 100,
+      ThrottlingBurstLimit: 200,
+    });
+    expect(resource.Properties.StageName).toBe("$default");
+    const { resource: api } = onlyResource(synth.template, "AWS::ApiGatewayV2::Api");
+    expect(api.Properties.CorsConfiguration).toBeUndefined();
+  });
+
+  it("the authorizer may only GetItem on the table", () => {
+    const statements = statementsOf(roleOf(synth.stack.api.authorizer)).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith("dynamodb:")),
+    );
+    expect(statements.flatMap(actionsOf)).toEqual(["dynamodb:GetItem"]);
+    expect(statements.flatMap(resourcesOf)).toEqual([arnOf(ids().table)]);
+  });
+
+  it("the API function may use the table and GSI1 (no Scan) and enqueue delivery jobs", () => {
+    const role = roleOf(synth.stack.api.api);
+    expect(actionsOn(role, arnOf(ids().table))).toEqual([
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]);
+    expect(actionsOn(role, { "Fn::Join": ["", [arnOf(ids().table), "/index/GSI1"]] })).toEqual([
+      "dynamodb:Query",
+    ]);
+    expect(actionsOn(role, arnOf(ids().deliveryQueue))).toEqual(["sqs:SendMessage"]);
+  });
+});
+
+describe("every function", () => {
+  const functions = () => resourcesOfType(synth.template, "AWS::Lambda::Function");
+
+  it("is Node.js 24 on arm64 with active tracing and its own log group with a retention", () => {
+    expect(functions()).toHaveLength(4);
+    for (const [id, fn] of functions()) {
+      expect(fn.Properties.Runtime, id).toBe("nodejs24.x");
+      expect(fn.Properties.Architectures, id).toEqual(["arm64"]);
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: "Active" });
+      const logGroup = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(synth.template.toJSON().Resources[logGroup].Properties.RetentionInDays, id).toBe(30);
+    }
+  });
+
+  it("gets the Powertools settings and an environment that shared/config.ts accepts", () => {
+    const names = new Set<string>();
+    for (const [id, fn] of functions()) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      names.add(env.POWERTOOLS_SERVICE_NAME as string);
+      expect(env.POWERTOOLS_LOG_LEVEL, id).toBe("INFO");
+      expect(env.POWERTOOLS_METRICS_NAMESPACE, id).toBe("VoipbinWebhooks");
+      expect(env.TABLE_NAME, id).toEqual(refTo(ids().table));
+      expect(env.DELIVERY_QUEUE_URL, id).toEqual(refTo(ids().deliveryQueue));
+      expect(env.UNROUTABLE_QUEUE_URL, id).toEqual(refTo(ids().unroutable));
+      // Resource references resolve at deploy time; stand in for them and parse the rest.
+      const resolved = Object.fromEntries(
+        Object.entries(env).map(([key, value]) => [
+          key,
+          typeof value === "string" ? value : key === "TABLE_NAME" ? "table" : "https://sqs.example/1/q",
+        ]),
+      );
+      const config = loadConfig(resolved);
+      expect(config.RETRY_SCHEDULE, id).toEqual(DEFAULT_RETRY_SCHEDULE_SECONDS);
+      expect(config.EVENT_BUS_NAME, id).toBe(DEFAULT_RESOURCE_NAMES.eventBus);
+      for (const key of Object.keys(env).filter(
+        (k) => !k.startsWith("POWERTOOLS_") && k !== "NODE_OPTIONS",
+      )) {
+        expect(Object.keys(configSchema.shape), `${id} ${key}`).toContain(key);
+      }
+    }
+    expect([...names].sort()).toEqual(["api", "authorizer", "delivery", "router"]);
+  });
+
+  it("has no wildcard action, and a wildcard resource only for the X-Ray actions", () => {
+    const statements = resourcesOfType(synth.template, "AWS::IAM::Policy").flatMap(
+      ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+    );
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      for (const action of actionsOf(statement)) expect(action).not.toContain("*");
+      if (resourcesOf(statement).includes("*")) {
+        expect(actionsOf(statement).sort()).toEqual(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]);
+      }
+      expect(JSON.stringify(statement.Resource)).not.toContain("/index/*");
+    }
+    expect(
+      synth.template.findResources("AWS::IAM::Role", { Properties: { ManagedPolicyArns: Match.anyValue() } }),
+    ).toEqual({});
+  });
+
+  it("ships one bundled ESM file with a source map", () => {
+    for (const fn of [
+      synth.stack.routing.router,
+      synth.stack.delivery.delivery,
+      synth.stack.api.api,
+      synth.stack.api.authorizer,
+    ]) {
+      const asset = synth.template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Code
+        .S3Key as string;
+      const dir = join(synth.assemblyDir, `asset.${asset.replace(/\.zip$/, "")}`);
+      const bundle = readFileSync(join(dir, "index.mjs"), "utf8");
+      expect(bundle.startsWith("import { createRequire as __voipbinCreateRequire }")).toBe(true);
+      expect(readFileSync(join(dir, "index.mjs.map"), "utf8")).toContain('"mappings"');
+      // The AWS SDK is bundled, not left to the runtime's copy.
+      expect(bundle).not.toMatch(/from\s*"@aws-sdk\//);
+    }
+  });
+});
+
+describe("observability", () => {
+  const alarms = () =>
+    resourcesOfType(synth.template, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties ?? {});
+  const alarmOn = (metricName: string, dimension: unknown) =>
+    alarms().filter(
+      (a) => a.MetricName === metricName && JSON.stringify(a.Dimensions).includes(JSON.stringify(dimension)),
+    );
+
+  it("alarms when a dead-letter or unroutable queue is not empty", () => {
+    for (const id of [ids().deliveryDlq, ids().unroutable, ids().routerFailed, ids().ingestDlq]) {
+      const [alarm, ...more] = alarmOn("ApproximateNumberOfMessagesVisible", {
+        "Fn::GetAtt": [id, "QueueName"],
+      });
+      expect(more, id).toHaveLength(0);
+      expect(alarm, id).toEqual(
+        expect.objectContaining({
+          Threshold: 1,
+          ComparisonOperator: "GreaterThanOrEqualToThreshold",
+          TreatMissingData: "ignore",
+        }),
+      );
+    }
+  });
+
+  it("alarms on the age of the delivery queue's oldest message", () => {
+    const [alarm] = alarmOn("ApproximateAgeOfOldestMessage", {
+      "Fn::GetAtt": [ids().deliveryQueue, "QueueName"],
+    });
+    expect(alarm?.Threshold).toBe(oldestMessageAgeThresholdSeconds(DEFAULT_RETRY_SCHEDULE_SECONDS, 0.2));
+  });
+
+  it("alarms on router and delivery errors and throttles", () => {
+    for (const id of [ids().router, ids().delivery]) {
+      for (const metric of ["Errors", "Throttles"]) {
+        const found = alarmOn(metric, { Name: "FunctionName", Value: refTo(id) });
+        expect(found, `${id} ${metric}`).toHaveLength(1);
+        expect(found[0]?.Namespace).toBe("AWS/Lambda");
+      }
+    }
+  });
+
+  it("alarms on API 5xx", () => {
+    const [alarm] = alarms().filter((a) => a.MetricName === "5xx");
+    expect(alarm).toEqual(expect.objectContaining({ Namespace: "AWS/ApiGateway", Statistic: "Sum" }));
+  });
+
+  it("has no alarm actions unless a topic is configured", () => {
+    expect(alarms()).toHaveLength(10);
+    for (const alarm of alarms()) expect(alarm.AlarmActions).toBeUndefined();
+    synth.template.resourceCountIs("AWS::SNS::Topic", 0);
+  });
+
+  it("has a dashboard fed by the handlers' Powertools metrics and the queues", () => {
+    const { resource } = onlyResource(synth.template, "AWS::CloudWatch::Dashboard");
+    const body = JSON.stringify(resource.Properties.DashboardBody);
+    for (const name of [
+      ...Object.values(HANDLER_METRICS.delivery),
+      ...Object.values(HANDLER_METRICS.router),
+    ]) {
+      expect(body).toContain(`\\"${name}\\"`);
+    }
+    expect(body).toContain("VoipbinWebhooks");
+    expect(body).toContain("ApproximateNumberOfMessagesVisible");
+  });
+});
+
+describe("outputs", () => {
+  it("names the bus, the API URL, the table and the queues", () => {
+    const outputs = Object.keys(synth.template.toJSON().Outputs);
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        "EventBusName",
+        "EventBusArn",
+        "ApiUrl",
+        "TableName",
+        "DeliveryQueueUrl",
+        "DeliveryDlqUrl",
+        "UnroutableQueueUrl",
+        "RouterFailedQueueUrl",
+        "IngestDlqUrl",
+      ]),
+    );
+  });
+});
+
+describe("cdk-nag (AwsSolutions, through CDK's validation API)", () => {
+  it("reports no unacknowledged error or warning (synth would have thrown on an error)", () => {
+    const report = JSON.parse(readFileSync(join(synth.assemblyDir, "validation-report.json"), "utf8")) as {
+      pluginReports: { pluginName: string; violations: { ruleName: string; severity: string }[] }[];
+    };
+    const findings = report.pluginReports.flatMap((r) =>
+      r.violations.map((v) => `${r.pluginName} ${v.ruleName}`),
+    );
+    expect(findings).toEqual([]);
+  });
+
+  it("acknowledges only these findings, each with a specific reason", () => {
+    const acknowledged: string[] = [];
+    for (const construct of synth.stack.node.findAll()) {
+      for (const entry of construct.node.metadata) {
+        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+          expect(reason.length, id).toBeGreaterThan(60);
+          acknowledged.push(
+            `${construct.node.path.replace(/^[^/]+\//, "")} ${id.replace(/^annotation::/i, "")}`,
+          );
+        }
+      }
+    }
+    expect(acknowledged.sort()).toEqual(
+      [
+        "Delivery/Delivery/Role AwsSolutions-IAM5[Resource::*]",
+        "EventIngest/DeadLetterQueue AwsSolutions-SQS3",
+        "Queues/UnroutableQueue AwsSolutions-SQS3",
+        "Routing/FailedQueue AwsSolutions-SQS3",
+        "Routing/Router/Role AwsSolutions-IAM5[Resource::*]",
+        "SubscriptionsApi/Api/Role AwsSolutions-IAM5[Resource::*]",
+        "SubscriptionsApi/Authorizer/Role AwsSolutions-IAM5[Resource::*]",
+        "SubscriptionsApi/HttpApi/GET--openapi.json AwsSolutions-APIG4",
+      ].sort(),
+    );
+  });
+});
