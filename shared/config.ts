@@ -95,6 +95,11 @@ export const configSchema = z.object({
   SUBSCRIPTION_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: positiveInt(50),
   SECRET_ROTATION_OVERLAP_SECONDS: positiveInt(24 * 3600),
+  /**
+   * How long one `POST …/recover` request may spend re-enqueueing before it answers with what it did
+   * and where to continue; keep it below the API function's timeout (API Gateway allows 30 s at most).
+   */
+  RECOVER_TIME_BUDGET_MS: z.coerce.number().int().min(1000).max(900_000).default(20_000),
 });
 
 export type AppConfig = z.output<typeof configSchema>;
@@ -104,10 +109,35 @@ export type AppConfig = z.output<typeof configSchema>;
  * (a cold start that fails fast with all problems at once beats fixing them one deploy at a time).
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  return parseEnvironment(configSchema, env);
+}
+
+/**
+ * What the API's authorizer reads: it only looks keys up, so it needs neither queue URLs nor the
+ * delivery settings (and its role grants nothing else).
+ */
+export const authorizerConfigSchema = configSchema.pick({
+  AWS_REGION: true,
+  TABLE_NAME: true,
+  DYNAMODB_ENDPOINT: true,
+});
+
+export type AuthorizerConfig = z.output<typeof authorizerConfigSchema>;
+
+export function loadAuthorizerConfig(
+  env: Record<string, string | undefined> = process.env,
+): AuthorizerConfig {
+  return parseEnvironment(authorizerConfigSchema, env);
+}
+
+function parseEnvironment<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.output<S> {
   const present = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
   );
-  const result = configSchema.safeParse(present);
+  const result = schema.safeParse(present);
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`),

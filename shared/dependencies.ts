@@ -1,15 +1,23 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { AccessKeyDependencies } from "./access-keys/service.ts";
+import type { ApiSettings } from "./api/app.ts";
+import type { ApiServices } from "./api/routes.ts";
 import { type AwsClients, createAwsClients } from "./clients.ts";
-import type { AppConfig } from "./config.ts";
+import type { AppConfig, AuthorizerConfig } from "./config.ts";
 import type { DeliveryDependencies, DomainLogger } from "./delivery/deliver.ts";
 import { SubscriptionCache } from "./delivery/subscription-cache.ts";
+import { DeliveryLogService } from "./delivery-log/service.ts";
 import { type AddressResolver, DestinationPolicy } from "./destination-policy.ts";
 import { HttpSender } from "./http-sender.ts";
 import { OperationalEventPublisher } from "./operational-events.ts";
 import { DeliveryQueue, UnroutableQueue } from "./queues/delivery-queue.ts";
+import { AccessKeyRepository } from "./repositories/access-keys.ts";
 import { DeliveryRepository } from "./repositories/deliveries.ts";
 import { SubscriptionRepository } from "./repositories/subscriptions.ts";
 import { batchGetItems } from "./repositories/table.ts";
 import type { RouterDependencies } from "./routing/route-event.ts";
+import { SubscriptionService } from "./subscriptions/service.ts";
 
 /**
  * The one place where config becomes clients and domain services. Each function builds its
@@ -64,5 +72,69 @@ export function createDeliveryDependencies(
     logger,
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
+  };
+}
+
+export interface ApiDependencies {
+  readonly services: ApiServices;
+  readonly settings: ApiSettings;
+}
+
+export interface ApiDependencyOverrides {
+  readonly clients?: AwsClients;
+  /** Resolver for the create/update-time destination check (tests, the local stack). */
+  readonly resolver?: AddressResolver;
+  readonly now?: () => Date;
+}
+
+export function createApiDependencies(
+  config: AppConfig,
+  overrides: ApiDependencyOverrides = {},
+): ApiDependencies {
+  const clients = overrides.clients ?? createAwsClients(config);
+  const subscriptions = new SubscriptionRepository(clients.doc, config.TABLE_NAME);
+  return {
+    services: {
+      subscriptions: new SubscriptionService({
+        repository: subscriptions,
+        policy: destinationPolicyFor(config),
+        resolver: overrides.resolver,
+        settings: {
+          maxSubscriptionsPerCustomer: config.MAX_SUBSCRIPTIONS_PER_CUSTOMER,
+          secretRotationOverlapSeconds: config.SECRET_ROTATION_OVERLAP_SECONDS,
+        },
+        now: overrides.now,
+      }),
+      deliveryLog: new DeliveryLogService({
+        subscriptions,
+        deliveries: new DeliveryRepository(clients.doc, config.TABLE_NAME),
+        queue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),
+        settings: { retentionDays: config.DELIVERY_RETENTION_DAYS },
+        now: overrides.now,
+      }),
+    },
+    settings: { recoverTimeBudgetMs: config.RECOVER_TIME_BUDGET_MS },
+  };
+}
+
+/** A document client for the table alone: what the authorizer and the operator CLI need. */
+export function createTableClient(
+  config: Pick<AuthorizerConfig, "AWS_REGION" | "DYNAMODB_ENDPOINT">,
+): DynamoDBDocumentClient {
+  const dynamodb = new DynamoDBClient({
+    region: config.AWS_REGION,
+    ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
+    maxAttempts: 3,
+  });
+  return DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function createAuthorizerDependencies(
+  config: AuthorizerConfig,
+  overrides: { doc?: DynamoDBDocumentClient; now?: () => Date } = {},
+): AccessKeyDependencies {
+  return {
+    accessKeys: new AccessKeyRepository(overrides.doc ?? createTableClient(config), config.TABLE_NAME),
+    ...(overrides.now ? { now: overrides.now } : {}),
   };
 }

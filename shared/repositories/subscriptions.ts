@@ -3,6 +3,24 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } fr
 import type { DisabledReason, Subscription, SubscriptionWithSecrets } from "../subscriptions/subscription.ts";
 import { type Item, isConditionalCheckFailed, keys } from "./table.ts";
 
+/** Fields the API may change on a subscription (PATCH); see SubscriptionRepository.update. */
+export type SubscriptionChangeField =
+  | "url"
+  | "method"
+  | "event_types"
+  | "activeflow_id"
+  | "description"
+  | "headers"
+  | "status"
+  | "disabled_reason"
+  | "failing_since"
+  | "updated_at";
+
+export interface SubscriptionChange {
+  readonly set: Partial<Record<SubscriptionChangeField, unknown>>;
+  readonly remove: readonly SubscriptionChangeField[];
+}
+
 /** What the router needs to match an event; the secrets never leave the table on the routing path. */
 export type RoutingSubscription = Pick<
   Subscription,
@@ -179,6 +197,137 @@ export class SubscriptionRepository {
     } catch (error) {
       if (isConditionalCheckFailed(error)) return null;
       throw error;
+    }
+  }
+
+  /** How many subscriptions a customer has, strongly consistent (the per-customer limit counts on it). */
+  async countForCustomer(customerId: string): Promise<number> {
+    const { PK, skPrefix } = keys.subscriptionsOfCustomer(customerId);
+    let count = 0;
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
+          Select: "COUNT",
+          ConsistentRead: true,
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      count += page.Count ?? 0;
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined);
+    return count;
+  }
+
+  /**
+   * One page of a customer's subscriptions in id order (UUIDv7: creation order), starting after
+   * `afterId`. `hasMore` is exact: one extra item is read to know.
+   */
+  async listPage(
+    customerId: string,
+    options: { limit: number; afterId?: string | undefined },
+  ): Promise<{ items: SubscriptionWithSecrets[]; hasMore: boolean }> {
+    const { PK, skPrefix } = keys.subscriptionsOfCustomer(customerId);
+    const response = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
+        ConsistentRead: true,
+        Limit: options.limit + 1,
+        ...(options.afterId !== undefined
+          ? { ExclusiveStartKey: keys.subscription(customerId, options.afterId) }
+          : {}),
+      }),
+    );
+    const items = (response.Items ?? []).map(subscriptionFromItem);
+    return { items: items.slice(0, options.limit), hasMore: items.length > options.limit };
+  }
+
+  /**
+   * Sets and removes the given fields of an existing subscription in one UpdateItem and returns the
+   * result, or null when it does not exist. Only the attributes named here can be written: secrets
+   * and the failing clock are changed by their own methods, never by a generic update.
+   */
+  async update(
+    customerId: string,
+    subscriptionId: string,
+    change: SubscriptionChange,
+  ): Promise<SubscriptionWithSecrets | null> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    for (const [field, value] of Object.entries(change.set)) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    const removes = change.remove.map((field) => {
+      names[`#${field}`] = field;
+      return `#${field}`;
+    });
+    const expression = [
+      sets.length > 0 ? `SET ${sets.join(", ")}` : "",
+      removes.length > 0 ? `REMOVE ${removes.join(", ")}` : "",
+    ]
+      .filter(Boolean)
+      .join(" ");
+    try {
+      const response = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.subscription(customerId, subscriptionId),
+          UpdateExpression: expression,
+          ConditionExpression: "attribute_exists(PK)",
+          ExpressionAttributeNames: names,
+          ...(sets.length > 0 ? { ExpressionAttributeValues: values } : {}),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return response.Attributes ? subscriptionFromItem(response.Attributes) : null;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Replaces the secret, keeping the replaced one as the previous secret until `previousExpiresAt`.
+   * Conditioned on the secret still being `expectedSecret`, so two concurrent rotations cannot both
+   * demote the same secret: "conflict" tells the caller to read again; "not_found" that it is gone.
+   */
+  async rotateSecret(
+    customerId: string,
+    subscriptionId: string,
+    rotation: { expectedSecret: string; newSecret: string; previousExpiresAt: string; now: string },
+  ): Promise<"rotated" | "conflict" | "not_found"> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.subscription(customerId, subscriptionId),
+          UpdateExpression:
+            "SET secret = :new, previous_secret = :expected, previous_secret_expires_at = :until, updated_at = :now",
+          ConditionExpression: "attribute_exists(PK) AND secret = :expected",
+          ExpressionAttributeValues: {
+            ":new": rotation.newSecret,
+            ":expected": rotation.expectedSecret,
+            ":until": rotation.previousExpiresAt,
+            ":now": rotation.now,
+          },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return "rotated";
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const raw = (error as { Item?: unknown }).Item;
+      if (raw !== undefined) return "conflict";
+      return (await this.get(customerId, subscriptionId)) === null ? "not_found" : "conflict";
     }
   }
 }

@@ -20,6 +20,11 @@ export const keys = {
   }),
   delivery: (deliveryId: string): ItemKey => ({ PK: `DELIVERY#${deliveryId}`, SK: "DELIVERY" }),
   deliveriesOfSubscription: (subscriptionId: string) => ({ GSI1PK: `SUBSCRIPTION#${subscriptionId}` }),
+  /** An access key, addressed by the SHA-256 of the key: the authorizer's one GetItem. */
+  accessKey: (keyHash: string): ItemKey => ({ PK: `ACCESSKEY#${keyHash}`, SK: "ACCESSKEY" }),
+  /** Pointer from a key id to its hash, so an operator can revoke a key by id. */
+  accessKeyId: (keyId: string): ItemKey => ({ PK: `ACCESSKEYID#${keyId}`, SK: "ACCESSKEYID" }),
+  accessKeysOfCustomer: (customerId: string) => ({ GSI1PK: `CUSTOMER#${customerId}#ACCESSKEYS` }),
 } as const;
 
 export const keyId = (key: ItemKey): string => `${key.PK}|${key.SK}`;

@@ -1,0 +1,16 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import { createApiHandler } from "#handlers/api.ts";
+import { loadConfig } from "#shared/config.ts";
+import { createApiDependencies } from "#shared/dependencies.ts";
+import { createLogger, createMetrics } from "#shared/observability.ts";
+
+// Cold start: config validated once, clients created once per execution environment.
+const logger = createLogger("api");
+const metrics = createMetrics("api");
+const deps = createApiDependencies(loadConfig());
+
+export const handler = middy(createApiHandler(deps, logger, metrics))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

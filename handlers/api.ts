@@ -1,0 +1,54 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { Context } from "aws-lambda";
+import { handleApiRequest } from "#shared/api/app.ts";
+import type { ApiEvent, ApiResult } from "#shared/api/http.ts";
+import type { ApiDependencies } from "#shared/dependencies.ts";
+import { createLogger, type createMetrics } from "#shared/observability.ts";
+
+type Logger = ReturnType<typeof createLogger>;
+type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Only what a log may hold of an error: never its own properties, which for AWS SDK errors can carry
+ * the item a condition failed on (a subscription, with its secret).
+ */
+function describeError(error: unknown): Record<string, unknown> {
+  return error instanceof Error
+    ? { error_name: error.name, error_message: error.message, error_stack: error.stack }
+    : { error_name: typeof error };
+}
+
+/**
+ * API Gateway HTTP API (payload 2.0) target for every route of PRODUCT §5. The caller's customer id
+ * comes only from the authorizer's context (shared/api/auth-context.ts). One structured log line per
+ * request; never the query string (it may hold an access key), headers or bodies.
+ */
+export function createApiHandler(
+  deps: ApiDependencies,
+  logger: Logger = createLogger("api"),
+  metrics?: Metrics,
+) {
+  return async (event: ApiEvent, context?: Context): Promise<ApiResult> => {
+    const started = Date.now();
+    logger.setCorrelationId(event.requestContext?.requestId);
+    const outcome = await handleApiRequest(event, deps.services, deps.settings, {
+      ...(context ? { remainingTimeMs: () => context.getRemainingTimeInMillis() } : {}),
+    });
+    const status = outcome.result.statusCode;
+    const line = {
+      method: event.requestContext?.http?.method,
+      route: outcome.route,
+      status,
+      customer_id: outcome.customerId,
+      key_id: outcome.keyId,
+      error_code: outcome.errorCode,
+      duration_ms: Date.now() - started,
+    };
+    if (status >= 500) logger.error("request failed", { ...line, ...describeError(outcome.error) });
+    else logger.info("request", line);
+    metrics?.addMetric("ApiRequests", MetricUnit.Count, 1);
+    if (status >= 500) metrics?.addMetric("Api5xx", MetricUnit.Count, 1);
+    else if (status >= 400) metrics?.addMetric("Api4xx", MetricUnit.Count, 1);
+    return outcome.result;
+  };
+}

@@ -1,0 +1,56 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { APIGatewayRequestAuthorizerEventV2 } from "aws-lambda";
+import { extractCredentials } from "#shared/access-keys/credentials.ts";
+import {
+  type AccessKeyDependencies,
+  type AuthenticationResult,
+  authenticate,
+} from "#shared/access-keys/service.ts";
+import { type AuthorizerResponse, authorizerContextFor } from "#shared/api/auth-context.ts";
+import { createLogger, type createMetrics } from "#shared/observability.ts";
+
+type Logger = ReturnType<typeof createLogger>;
+type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * API Gateway HTTP API REQUEST authorizer (payload 2.0, simple responses, no identity sources, no
+ * caching). It allows every request and puts the verdict in the context: `{customer_id, key_id}` or
+ * `{auth_error}`; the API function answers 401 with the §5 body (docs/api.md, "Authentication").
+ * The key is hashed at once and never logged; only its id, once known, is.
+ */
+export function createAuthorizerHandler(
+  deps: AccessKeyDependencies,
+  logger: Logger = createLogger("authorizer"),
+  metrics?: Metrics,
+) {
+  return async (event: APIGatewayRequestAuthorizerEventV2): Promise<AuthorizerResponse> => {
+    logger.setCorrelationId(event.requestContext?.requestId);
+    metrics?.addMetric("AuthorizerRequests", MetricUnit.Count, 1);
+    const credentials = extractCredentials(event.headers ?? {}, event.queryStringParameters ?? {});
+    let result: AuthenticationResult | null;
+    try {
+      result = await authenticate(credentials, deps);
+    } catch (error) {
+      logger.error("could not authenticate: key lookup failed", {
+        error_name: error instanceof Error ? error.name : typeof error,
+        error_message: error instanceof Error ? error.message : undefined,
+      });
+      metrics?.addMetric("AuthorizerErrors", MetricUnit.Count, 1);
+      result = null;
+    }
+    if (result?.kind === "authenticated") {
+      logger.info("authenticated", {
+        customer_id: result.customerId,
+        key_id: result.keyId,
+        source: credentials.kind === "presented" ? credentials.source : null,
+      });
+    } else if (result !== null) {
+      logger.info("not authenticated", {
+        reason: result.reason,
+        source: credentials.kind === "presented" ? credentials.source : null,
+      });
+      if (result.reason !== "missing") metrics?.addMetric("AuthenticationFailures", MetricUnit.Count, 1);
+    }
+    return { isAuthorized: true, context: authorizerContextFor(result) };
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The API's one error shape (PRODUCT §5) and the one mapper from anything thrown to it. Messages are
+ * written for customers; internals (stack traces, AWS error names, secrets) never reach a response.
+ */
+import {
+  ConcurrentModificationError,
+  DeliveryNotRetryableError,
+  InvalidInputError,
+  ResourceNotFoundError,
+  SubscriptionDeletedError,
+  SubscriptionDisabledError,
+  SubscriptionLimitReachedError,
+} from "../subscriptions/errors.ts";
+
+export interface ErrorDetail {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ErrorBody {
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly details: readonly ErrorDetail[];
+  };
+}
+
+/** Every code the API answers with, by status. Stable strings: customers branch on them. */
+export const ERROR_CODES = {
+  400: ["VALIDATION_FAILED", "MALFORMED_JSON"],
+  401: ["AUTHENTICATION_REQUIRED", "INVALID_CREDENTIALS"],
+  404: ["NOT_FOUND"],
+  405: ["METHOD_NOT_ALLOWED"],
+  409: [
+    "SUBSCRIPTION_LIMIT_REACHED",
+    "SUBSCRIPTION_DISABLED",
+    "SUBSCRIPTION_DELETED",
+    "DELIVERY_NOT_RETRYABLE",
+    "CONCURRENT_MODIFICATION",
+  ],
+  413: ["PAYLOAD_TOO_LARGE"],
+  415: ["UNSUPPORTED_MEDIA_TYPE"],
+  429: ["RATE_LIMITED"],
+  500: ["INTERNAL_ERROR"],
+} as const;
+
+export type ErrorStatus = keyof typeof ERROR_CODES;
+export type ErrorCode = (typeof ERROR_CODES)[ErrorStatus][number];
+
+/** An HTTP answer other than success, already in the §5 shape. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly status: ErrorStatus,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: readonly ErrorDetail[] = [],
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+export const validationFailed = (details: readonly ErrorDetail[]) =>
+  new ApiError(400, "VALIDATION_FAILED", "The request is not valid; see details.", details);
+
+export const authenticationRequired = () =>
+  new ApiError(
+    401,
+    "AUTHENTICATION_REQUIRED",
+    "Send an access key: `Authorization: Bearer <key>` or `?accesskey=<key>`.",
+    [],
+    { "www-authenticate": 'Bearer realm="voipbin-webhooks"' },
+  );
+
+export const invalidCredentials = () =>
+  new ApiError(401, "INVALID_CREDENTIALS", "The access key is not valid, has expired or was revoked.", [], {
+    "www-authenticate": 'Bearer realm="voipbin-webhooks", error="invalid_token"',
+  });
+
+export const internalError = () =>
+  new ApiError(
+    500,
+    "INTERNAL_ERROR",
+    "An internal error occurred. Try again later; if it persists, contact support.",
+  );
+
+// Names of AWS SDK errors that mean "slow down", from DynamoDB and SQS.
+const THROTTLING_ERRORS = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TooManyRequestsException",
+  "RequestThrottled",
+  "KMSThrottlingException",
+]);
+
+/** True for errors the mapper turns into 5xx: the ones worth an error log with the cause. */
+export function isServerFault(error: ApiError): boolean {
+  return error.status >= 500;
+}
+
+/** The one mapping from anything a route can throw to the answer the customer gets. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof InvalidInputError) return validationFailed(error.problems);
+  if (error instanceof ResourceNotFoundError) {
+    return new ApiError(404, "NOT_FOUND", `No such ${error.resource}.`);
+  }
+  if (error instanceof SubscriptionLimitReachedError) {
+    return new ApiError(409, "SUBSCRIPTION_LIMIT_REACHED", `${capitalize(error.message)}.`);
+  }
+  if (error instanceof SubscriptionDisabledError) {
+    return new ApiError(409, "SUBSCRIPTION_DISABLED", `${capitalize(error.message)}.`);
+  }
+  if (error instanceof SubscriptionDeletedError) {
+    return new ApiError(409, "SUBSCRIPTION_DELETED", `${capitalize(error.message)}.`);
+  }
+  if (error instanceof DeliveryNotRetryableError) {
+    return new ApiError(409, "DELIVERY_NOT_RETRYABLE", `${capitalize(error.message)}.`);
+  }
+  if (error instanceof ConcurrentModificationError) {
+    return new ApiError(409, "CONCURRENT_MODIFICATION", `${capitalize(error.message)}.`);
+  }
+  if (error instanceof Error && THROTTLING_ERRORS.has(error.name)) {
+    return new ApiError(429, "RATE_LIMITED", "Too many requests right now; retry after a moment.", [], {
+      "retry-after": "1",
+    });
+  }
+  return internalError();
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

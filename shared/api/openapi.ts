@@ -1,0 +1,225 @@
+/**
+ * The OpenAPI 3.1 document, generated (zod-openapi) from the route table and the very schemas the API
+ * validates with. Served at GET /openapi.json and committed as docs/openapi.json (`npm run openapi`;
+ * `npm run openapi:check` fails when the committed copy is stale).
+ */
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from "zod-openapi";
+import { SERVICE_VERSION } from "../version.ts";
+import type { ErrorStatus } from "./errors.ts";
+import { MAX_BODY_BYTES } from "./http.ts";
+import { ROUTES, type Route } from "./routes.ts";
+import { errorSchema } from "./schemas.ts";
+
+const ERROR_RESPONSES: Record<ErrorStatus, { id: string; description: string; example: object }> = {
+  400: {
+    id: "BadRequest",
+    description: "`VALIDATION_FAILED` (details name each invalid field) or `MALFORMED_JSON`.",
+    example: {
+      error: {
+        code: "VALIDATION_FAILED",
+        message: "The request is not valid; see details.",
+        details: [
+          {
+            path: "event_types.0",
+            message:
+              "is not a catalogue event type, a `<resource>_*` wildcard of a catalogue resource, or `*`",
+          },
+        ],
+      },
+    },
+  },
+  401: {
+    id: "Unauthorized",
+    description:
+      "`AUTHENTICATION_REQUIRED` (no key sent) or `INVALID_CREDENTIALS` (unknown, expired or revoked key).",
+    example: {
+      error: {
+        code: "INVALID_CREDENTIALS",
+        message: "The access key is not valid, has expired or was revoked.",
+        details: [],
+      },
+    },
+  },
+  404: {
+    id: "NotFound",
+    description:
+      "`NOT_FOUND`: no such resource for this customer (another customer's resources do not exist for you).",
+    example: { error: { code: "NOT_FOUND", message: "No such subscription.", details: [] } },
+  },
+  405: {
+    id: "MethodNotAllowed",
+    description: "`METHOD_NOT_ALLOWED`: the path exists, the method does not (see the `Allow` header).",
+    example: {
+      error: { code: "METHOD_NOT_ALLOWED", message: "Use one of: GET, PATCH, DELETE.", details: [] },
+    },
+  },
+  409: {
+    id: "Conflict",
+    description: "The resource's state does not allow the request.",
+    example: {
+      error: {
+        code: "SUBSCRIPTION_DISABLED",
+        message: "The subscription is disabled; enable it first (PATCH status=enabled).",
+        details: [],
+      },
+    },
+  },
+  413: {
+    id: "PayloadTooLarge",
+    description: `\`PAYLOAD_TOO_LARGE\`: the body is over ${MAX_BODY_BYTES} bytes (64 KiB).`,
+    example: {
+      error: {
+        code: "PAYLOAD_TOO_LARGE",
+        message: "The request body is larger than 65536 bytes (64 KiB).",
+        details: [],
+      },
+    },
+  },
+  415: {
+    id: "UnsupportedMediaType",
+    description: "`UNSUPPORTED_MEDIA_TYPE`: a body that is not `application/json` (UTF-8).",
+    example: {
+      error: {
+        code: "UNSUPPORTED_MEDIA_TYPE",
+        message: "Send the body as JSON with `Content-Type: application/json` (UTF-8).",
+        details: [],
+      },
+    },
+  },
+  429: {
+    id: "TooManyRequests",
+    description: "`RATE_LIMITED`: slow down and retry after the `Retry-After` seconds.",
+    example: {
+      error: {
+        code: "RATE_LIMITED",
+        message: "Too many requests right now; retry after a moment.",
+        details: [],
+      },
+    },
+  },
+  500: {
+    id: "InternalError",
+    description: "`INTERNAL_ERROR`: our fault; retry later. Never carries internals.",
+    example: {
+      error: {
+        code: "INTERNAL_ERROR",
+        message: "An internal error occurred. Try again later; if it persists, contact support.",
+        details: [],
+      },
+    },
+  },
+};
+
+function errorResponse(status: ErrorStatus, description?: string) {
+  const spec = ERROR_RESPONSES[status];
+  return {
+    description: description ?? spec.description,
+    content: { "application/json": { schema: errorSchema, example: spec.example } },
+  };
+}
+
+/** The error answers a route can give, each documented with its codes. */
+export function errorStatusesOf(route: Route): ErrorStatus[] {
+  const statuses: ErrorStatus[] = [];
+  if (route.params !== undefined || route.query !== undefined || route.body !== undefined) statuses.push(400);
+  if (route.auth) statuses.push(401);
+  if (route.notFound) statuses.push(404);
+  if (route.conflict !== undefined) statuses.push(409);
+  statuses.push(413);
+  if (route.body !== undefined) statuses.push(415);
+  if (route.auth) statuses.push(429);
+  statuses.push(500);
+  return statuses;
+}
+
+function operationOf(route: Route): ZodOpenApiOperationObject {
+  const responses: ZodOpenApiOperationObject["responses"] = {
+    [route.success.status]: {
+      description: route.success.description,
+      ...(route.success.schema !== undefined
+        ? { content: { "application/json": { schema: route.success.schema } } }
+        : {}),
+    },
+  };
+  for (const status of errorStatusesOf(route)) {
+    responses[`${status}`] = errorResponse(status, status === 409 ? route.conflict : undefined);
+  }
+  const requestParams: NonNullable<ZodOpenApiOperationObject["requestParams"]> = {};
+  if (route.params !== undefined) requestParams.path = route.params as NonNullable<typeof requestParams.path>;
+  if (route.query !== undefined) requestParams.query = route.query as NonNullable<typeof requestParams.query>;
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    description: route.description,
+    tags: [route.tag],
+    ...(route.auth ? {} : { security: [] }),
+    ...(Object.keys(requestParams).length > 0 ? { requestParams } : {}),
+    ...(route.body !== undefined
+      ? { requestBody: { required: true, content: { "application/json": { schema: route.body } } } }
+      : {}),
+    responses,
+  };
+}
+
+const DESCRIPTION = `Manage webhook subscriptions of VoIPBIN events, their signing secrets, and the delivery log.
+
+Authenticate with an access key: \`Authorization: Bearer vb_…\` (preferred) or \`?accesskey=vb_…\`.
+Lists are \`{"items": [...], "next_cursor": "…" | null}\`; errors are \`{"error": {"code", "message", "details"}}\`.
+Request bodies are JSON (\`Content-Type: application/json\`), at most 64 KiB, and unknown fields are refused.
+Verifying deliveries: Standard Webhooks (\`webhook-id\`, \`webhook-timestamp\`, \`webhook-signature\`); see docs/api.md.`;
+
+export function buildOpenApiDocument(routes: readonly Route[] = ROUTES): Record<string, unknown> {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const route of routes) {
+    const item = paths[route.path] ?? {};
+    paths[route.path] = item;
+    (item as Record<string, ZodOpenApiOperationObject>)[route.method.toLowerCase()] = operationOf(route);
+  }
+  const document = createDocument({
+    openapi: "3.1.0",
+    info: {
+      title: "voipbin-webhooks API",
+      version: SERVICE_VERSION,
+      description: DESCRIPTION,
+    },
+    tags: [
+      { name: "Event types", description: "The catalogue of event types." },
+      { name: "Subscriptions", description: "Where and what to deliver, and the signing secrets." },
+      { name: "Deliveries", description: "The delivery log, test events, retries and recoveries." },
+      { name: "Meta", description: "This document." },
+    ],
+    security: [{ bearerAuth: [] }, { accessKeyQuery: [] }],
+    components: {
+      securitySchemes: {
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "An access key (`vb_` + 32 base64url characters) minted by an operator (`npm run keys -- create`).",
+        },
+        accessKeyQuery: {
+          type: "apiKey",
+          in: "query",
+          name: "accesskey",
+          description:
+            "The same key as a query parameter, as VoIPBIN accepts it today. Prefer the header: URLs end up in logs.",
+        },
+      },
+    },
+    paths,
+  });
+  return document as unknown as Record<string, unknown>;
+}
+
+let cached: Record<string, unknown> | undefined;
+
+/** Built once per cold start, on first use. */
+export function openApiDocument(): Record<string, unknown> {
+  cached ??= buildOpenApiDocument();
+  return cached;
+}
+
+/** docs/openapi.json's exact text. */
+export function renderOpenApiDocument(): string {
+  return `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`;
+}

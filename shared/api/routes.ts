@@ -1,0 +1,371 @@
+/**
+ * Every route of PRODUCT §5 in one table: what it accepts (zod schemas, validated by shared/api/app.ts
+ * and rendered by shared/api/openapi.ts), what it answers, and the one domain call it makes.
+ */
+import type { z } from "zod";
+import type { DeliveryLogService } from "../delivery-log/service.ts";
+import { EVENT_CATALOGUE } from "../events/catalogue.ts";
+import type { DeliveryRecord } from "../repositories/deliveries.ts";
+import type { SubscriptionService } from "../subscriptions/service.ts";
+import { publicSubscription } from "../subscriptions/subscription.ts";
+import { createSubscriptionSchema, updateSubscriptionSchema } from "../subscriptions/validation.ts";
+import {
+  decodeDeliveriesCursor,
+  decodeSubscriptionsCursor,
+  encodeDeliveriesCursor,
+  encodeSubscriptionsCursor,
+} from "./cursor.ts";
+import {
+  createdSubscriptionSchema,
+  deliveryAcceptedSchema,
+  deliveryListSchema,
+  deliverySchema,
+  eventTypeListSchema,
+  idPathSchema,
+  listDeliveriesQuerySchema,
+  listSubscriptionsQuerySchema,
+  openApiDocumentSchema,
+  recoverAcceptedSchema,
+  recoverRequestSchema,
+  secretSchema,
+  subscriptionListSchema,
+  subscriptionSchema,
+} from "./schemas.ts";
+
+/** What route handlers call: the domain services, built once per cold start. */
+export interface ApiServices {
+  readonly subscriptions: SubscriptionService;
+  readonly deliveryLog: DeliveryLogService;
+}
+
+export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
+type Schema = z.ZodType | undefined;
+type Out<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
+type Answer<S extends Schema> = S extends z.ZodType ? z.input<S> : undefined;
+
+export interface RouteInput<P, Q, B> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  /** The caller, from the authorizer context; empty on public routes. */
+  readonly customerId: string;
+  /** Epoch ms by which long work (recovery) must stop and answer. */
+  readonly deadline: number;
+  readonly services: ApiServices;
+  /** This API's OpenAPI document (built from this very table, hence passed in rather than imported). */
+  readonly openApiDocument: () => Record<string, unknown>;
+}
+
+export interface RouteDefinition<P extends Schema, Q extends Schema, B extends Schema, R extends Schema> {
+  readonly method: HttpMethod;
+  /** OpenAPI-style template, e.g. `/v1/subscriptions/{id}`. */
+  readonly path: string;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly description: string;
+  readonly tag: "Event types" | "Subscriptions" | "Deliveries" | "Meta";
+  /** False only for GET /openapi.json. */
+  readonly auth: boolean;
+  readonly params?: P;
+  readonly query?: Q;
+  readonly body?: B;
+  readonly success: {
+    readonly status: 200 | 201 | 202 | 204;
+    readonly description: string;
+    readonly schema?: R;
+  };
+  /** When the route may answer 409: what that means there. */
+  readonly conflict?: string;
+  /** Whether a missing resource is a possible answer (404). */
+  readonly notFound?: boolean;
+  readonly handle: (input: RouteInput<Out<P>, Out<Q>, Out<B>>) => Promise<Answer<R>>;
+}
+
+/** A route with its types erased, as the dispatcher and the document generator see it. */
+export type Route = RouteDefinition<Schema, Schema, Schema, Schema> & {
+  readonly handle: (input: RouteInput<unknown, unknown, unknown>) => Promise<unknown>;
+};
+
+function route<
+  P extends Schema = undefined,
+  Q extends Schema = undefined,
+  B extends Schema = undefined,
+  R extends Schema = undefined,
+>(definition: RouteDefinition<P, Q, B, R>): Route {
+  return definition as unknown as Route;
+}
+
+/** A delivery as the API shows it (PRODUCT §4): without the customer id and the stored payload. */
+export function deliveryView(record: DeliveryRecord): z.input<typeof deliverySchema> {
+  return {
+    id: record.id,
+    subscription_id: record.subscription_id,
+    event_id: record.event_id,
+    event_type: record.event_type,
+    webhook_id: record.webhook_id,
+    status: record.status,
+    attempts: record.attempts.map((attempt) => ({
+      at: attempt.at,
+      status_code: attempt.status_code,
+      error: attempt.error,
+      latency_ms: attempt.latency_ms,
+      response_body: attempt.response_body,
+    })),
+    next_attempt_at: record.next_attempt_at,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+  };
+}
+
+const subscriptionView = (subscription: Parameters<typeof publicSubscription>[0]) => {
+  const view = publicSubscription(subscription);
+  return { ...view, event_types: [...view.event_types], headers: { ...view.headers } };
+};
+
+export const ROUTES: readonly Route[] = [
+  route({
+    method: "GET",
+    path: "/v1/event-types",
+    operationId: "listEventTypes",
+    summary: "List the event types",
+    description:
+      "The catalogue: every event type a subscription can select, with its resource. `<resource>_*` selects every type of a resource, `*` every type.",
+    tag: "Event types",
+    auth: true,
+    success: { status: 200, description: "The catalogue.", schema: eventTypeListSchema },
+    handle: async () => ({
+      items: EVENT_CATALOGUE.map(({ type, resource, description }) => ({ type, resource, description })),
+      next_cursor: null,
+    }),
+  }),
+  route({
+    method: "POST",
+    path: "/v1/subscriptions",
+    operationId: "createSubscription",
+    summary: "Create a subscription",
+    description:
+      "Validates the URL (scheme, length, no user-info, and every address its host resolves to against the blocked ranges), the event types against the catalogue and the custom headers, then stores the subscription with a new secret. The secret is in this response.",
+    tag: "Subscriptions",
+    auth: true,
+    body: createSubscriptionSchema,
+    success: {
+      status: 201,
+      description: "Created; the response carries the secret.",
+      schema: createdSubscriptionSchema,
+    },
+    conflict: "`SUBSCRIPTION_LIMIT_REACHED`: the customer already has the maximum number of subscriptions.",
+    handle: async ({ customerId, body, services }) => {
+      const created = await services.subscriptions.create(customerId, body);
+      return { ...subscriptionView(created), secret: created.secret };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/subscriptions",
+    operationId: "listSubscriptions",
+    summary: "List subscriptions",
+    description: "The caller's subscriptions, oldest first, paginated.",
+    tag: "Subscriptions",
+    auth: true,
+    query: listSubscriptionsQuerySchema,
+    success: { status: 200, description: "One page.", schema: subscriptionListSchema },
+    handle: async ({ customerId, query, services }) => {
+      const afterId =
+        query.cursor === undefined ? undefined : decodeSubscriptionsCursor(query.cursor, customerId);
+      const page = await services.subscriptions.list(customerId, { limit: query.limit, afterId });
+      return {
+        items: page.items.map(subscriptionView),
+        next_cursor:
+          page.nextAfterId === null ? null : encodeSubscriptionsCursor(customerId, page.nextAfterId),
+      };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/subscriptions/{id}",
+    operationId: "getSubscription",
+    summary: "Get a subscription",
+    description: "One subscription, without its secret.",
+    tag: "Subscriptions",
+    auth: true,
+    params: idPathSchema,
+    notFound: true,
+    success: { status: 200, description: "The subscription.", schema: subscriptionSchema },
+    handle: async ({ customerId, params, services }) =>
+      subscriptionView(await services.subscriptions.get(customerId, params.id)),
+  }),
+  route({
+    method: "PATCH",
+    path: "/v1/subscriptions/{id}",
+    operationId: "updateSubscription",
+    summary: "Change a subscription",
+    description:
+      "Changes the fields present, validated as on create (a new URL is checked against the blocked ranges again). `status: disabled` stops deliveries (`disabled_reason: manual`); `status: enabled` re-enables and restarts the failing clock.",
+    tag: "Subscriptions",
+    auth: true,
+    params: idPathSchema,
+    body: updateSubscriptionSchema,
+    notFound: true,
+    success: { status: 200, description: "The changed subscription.", schema: subscriptionSchema },
+    handle: async ({ customerId, params, body, services }) =>
+      subscriptionView(await services.subscriptions.update(customerId, params.id, body)),
+  }),
+  route({
+    method: "DELETE",
+    path: "/v1/subscriptions/{id}",
+    operationId: "deleteSubscription",
+    summary: "Delete a subscription",
+    description:
+      "Deletes it at once. Jobs already queued for it are dropped, not delivered. Its delivery records stay readable through `GET /v1/deliveries/{id}` until they expire.",
+    tag: "Subscriptions",
+    auth: true,
+    params: idPathSchema,
+    notFound: true,
+    success: { status: 204, description: "Deleted." },
+    handle: async ({ customerId, params, services }) => {
+      await services.subscriptions.delete(customerId, params.id);
+      return undefined;
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/subscriptions/{id}/secret",
+    operationId: "getSubscriptionSecret",
+    summary: "Get the signing secret",
+    description: "The current secret (not the previous one still signing after a rotation).",
+    tag: "Subscriptions",
+    auth: true,
+    params: idPathSchema,
+    notFound: true,
+    success: { status: 200, description: "The secret.", schema: secretSchema },
+    handle: async ({ customerId, params, services }) => ({
+      secret: await services.subscriptions.getSecret(customerId, params.id),
+    }),
+  }),
+  route({
+    method: "POST",
+    path: "/v1/subscriptions/{id}/secret/rotate",
+    operationId: "rotateSubscriptionSecret",
+    summary: "Rotate the signing secret",
+    description:
+      "Generates a new secret. For the overlap (24 h by default) every delivery carries two `v1,` signatures, one per secret, so receivers can switch without losing deliveries; then only the new secret signs. Rotating again during the overlap ends the older secret's overlap at once.",
+    tag: "Subscriptions",
+    auth: true,
+    params: idPathSchema,
+    notFound: true,
+    success: { status: 200, description: "The new secret.", schema: secretSchema },
+    conflict: "`CONCURRENT_MODIFICATION`: rotations raced; try again.",
+    handle: async ({ customerId, params, services }) => ({
+      secret: await services.subscriptions.rotateSecret(customerId, params.id),
+    }),
+  }),
+  route({
+    method: "POST",
+    path: "/v1/subscriptions/{id}/test",
+    operationId: "sendTestEvent",
+    summary: "Send a test event",
+    description:
+      'Sends a `webhook_test` event (`data`: `{"subscription_id", "message", "created_at"}`) to this subscription only, through the real queue and delivery function: signed, retried and logged like any delivery.',
+    tag: "Deliveries",
+    auth: true,
+    params: idPathSchema,
+    notFound: true,
+    success: { status: 202, description: "Queued.", schema: deliveryAcceptedSchema },
+    conflict: "`SUBSCRIPTION_DISABLED`: enable the subscription first.",
+    handle: async ({ customerId, params, services }) => {
+      const { deliveryId } = await services.deliveryLog.sendTestEvent(customerId, params.id);
+      return { delivery_id: deliveryId };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/subscriptions/{id}/deliveries",
+    operationId: "listDeliveries",
+    summary: "List a subscription's deliveries",
+    description:
+      "The delivery log, newest first, optionally of one status. A page may hold fewer than `limit` items while `next_cursor` is set (filtered pages, very large attempts); follow `next_cursor` until it is null. New deliveries appear within about a second.",
+    tag: "Deliveries",
+    auth: true,
+    params: idPathSchema,
+    query: listDeliveriesQuerySchema,
+    notFound: true,
+    success: { status: 200, description: "One page.", schema: deliveryListSchema },
+    handle: async ({ customerId, params, query, services }) => {
+      const after = query.cursor === undefined ? undefined : decodeDeliveriesCursor(query.cursor, params.id);
+      const page = await services.deliveryLog.list(customerId, params.id, {
+        limit: query.limit,
+        status: query.status,
+        after,
+      });
+      return {
+        items: page.items.map(deliveryView),
+        next_cursor: page.next === null ? null : encodeDeliveriesCursor(params.id, page.next),
+      };
+    },
+  }),
+  route({
+    method: "POST",
+    path: "/v1/subscriptions/{id}/recover",
+    operationId: "recoverDeliveries",
+    summary: "Re-send failed deliveries",
+    description:
+      "Re-sends every `failed` or `dead` delivery of the subscription created at or after `since`, oldest first, each once even if recoveries overlap. Large recoveries stop at the request's time budget with `complete: false`; call again with `since` = `next_since` to continue.",
+    tag: "Deliveries",
+    auth: true,
+    params: idPathSchema,
+    body: recoverRequestSchema,
+    notFound: true,
+    success: { status: 202, description: "Queued.", schema: recoverAcceptedSchema },
+    conflict: "`SUBSCRIPTION_DISABLED`: enable the subscription first.",
+    handle: async ({ customerId, params, body, deadline, services }) => {
+      const result = await services.deliveryLog.recover(customerId, params.id, new Date(body.since), {
+        deadline,
+      });
+      return { count: result.count, complete: result.complete, next_since: result.nextSince };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/deliveries/{id}",
+    operationId: "getDelivery",
+    summary: "Get a delivery",
+    description: "One delivery with all its attempts.",
+    tag: "Deliveries",
+    auth: true,
+    params: idPathSchema,
+    notFound: true,
+    success: { status: 200, description: "The delivery.", schema: deliverySchema },
+    handle: async ({ customerId, params, services }) =>
+      deliveryView(await services.deliveryLog.get(customerId, params.id)),
+  }),
+  route({
+    method: "POST",
+    path: "/v1/deliveries/{id}/retry",
+    operationId: "retryDelivery",
+    summary: "Send a delivery again",
+    description:
+      "Sends it again now, whatever its status (also `succeeded` or `dead`), with the same body and `webhook-id`, and a fresh retry schedule.",
+    tag: "Deliveries",
+    auth: true,
+    params: idPathSchema,
+    notFound: true,
+    success: { status: 202, description: "Queued.", schema: deliveryAcceptedSchema },
+    conflict:
+      "`SUBSCRIPTION_DISABLED` (enable it first), `SUBSCRIPTION_DELETED`, or `DELIVERY_NOT_RETRYABLE` (a record without its payload).",
+    handle: async ({ customerId, params, services }) => {
+      const { deliveryId } = await services.deliveryLog.retry(customerId, params.id);
+      return { delivery_id: deliveryId };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    summary: "This API's OpenAPI 3.1 document",
+    description: "Generated from the schemas the API validates with. No authentication.",
+    tag: "Meta",
+    auth: false,
+    success: { status: 200, description: "The document.", schema: openApiDocumentSchema },
+    handle: async ({ openApiDocument }) => openApiDocument(),
+  }),
+];

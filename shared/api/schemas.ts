@@ -1,0 +1,232 @@
+/**
+ * Request and response schemas of the API (PRODUCT §5). Requests are validated with these; the
+ * OpenAPI document is generated from the same objects (shared/api/openapi.ts). Request bodies and
+ * query strings are strict: an unknown field is a 400, so a typo never silently does nothing.
+ */
+import { z } from "zod";
+import { uuidString } from "../events/schemas.ts";
+import { DELIVERY_STATUSES } from "../repositories/deliveries.ts";
+import { DISABLED_REASONS, SUBSCRIPTION_METHODS } from "../subscriptions/subscription.ts";
+import { ERROR_CODES } from "./errors.ts";
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+const instant = (description: string, example = "2026-11-20T09:17:41.123Z") =>
+  z.string().meta({ format: "date-time", description, example });
+
+const EXAMPLE_SUBSCRIPTION_ID = "019a9c4e-6b2f-7c1d-9e0a-3b5c7d9e1f20";
+const EXAMPLE_CUSTOMER_ID = "5e4a0680-804e-11ec-8477-2fea5968d85b";
+const EXAMPLE_DELIVERY_ID = "3f2a1b0c-9d8e-8f7a-b6c5-d4e3f2a1b0c9";
+const EXAMPLE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw9zJ3UEvD0sA=";
+
+// ---------------------------------------------------------------- parameters
+
+export const idPathSchema = z.strictObject({
+  id: uuidString.meta({ description: "The resource id (a UUID).", example: EXAMPLE_SUBSCRIPTION_ID }),
+});
+
+const limitSchema = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_PAGE_SIZE)
+  .default(DEFAULT_PAGE_SIZE)
+  .meta({ description: `Items per page, 1 to ${MAX_PAGE_SIZE}.`, example: DEFAULT_PAGE_SIZE });
+
+const cursorSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .optional()
+  .meta({ description: "The `next_cursor` of the previous page; omit for the first page." });
+
+export const listSubscriptionsQuerySchema = z.strictObject({ limit: limitSchema, cursor: cursorSchema });
+
+export const deliveryStatusSchema = z.enum(DELIVERY_STATUSES).meta({
+  description:
+    "`pending`: queued, not attempted yet; `succeeded`; `failed`: the last attempt failed and another is scheduled; `dead`: no attempts left (or the subscription was disabled).",
+  example: "failed",
+});
+
+export const listDeliveriesQuerySchema = z.strictObject({
+  limit: limitSchema,
+  cursor: cursorSchema,
+  status: deliveryStatusSchema.optional(),
+});
+
+// ---------------------------------------------------------------- bodies
+
+export const recoverRequestSchema = z
+  .strictObject({
+    since: z.iso.datetime({ offset: true, message: "must be an RFC 3339 date-time with a time zone" }).meta({
+      description: "Re-send deliveries created at or after this instant.",
+      example: "2026-11-20T00:00:00Z",
+    }),
+  })
+  .meta({ id: "RecoverRequest", example: { since: "2026-11-20T00:00:00Z" } });
+
+// ---------------------------------------------------------------- responses
+
+export const subscriptionSchema = z
+  .object({
+    id: z.string().meta({ format: "uuid", example: EXAMPLE_SUBSCRIPTION_ID }),
+    customer_id: z.string().meta({ format: "uuid", example: EXAMPLE_CUSTOMER_ID }),
+    url: z.string().meta({ example: "https://example.com/webhooks/voipbin" }),
+    method: z.enum(SUBSCRIPTION_METHODS),
+    event_types: z.array(z.string()).meta({ example: ["call_hangup", "message_*"] }),
+    activeflow_id: z.string().nullable().meta({ format: "uuid" }),
+    description: z.string().nullable(),
+    headers: z.record(z.string(), z.string()).meta({ example: { "x-customer-token": "s3cr3t" } }),
+    status: z.enum(["enabled", "disabled"]),
+    disabled_reason: z.enum(DISABLED_REASONS).nullable().meta({
+      description:
+        "Why it is disabled: `manual` (by the API), `endpoint_gone` (410), `failing` (auto-disable).",
+    }),
+    created_at: instant("When it was created."),
+    updated_at: instant("When it last changed."),
+  })
+  .meta({
+    id: "Subscription",
+    example: {
+      id: EXAMPLE_SUBSCRIPTION_ID,
+      customer_id: EXAMPLE_CUSTOMER_ID,
+      url: "https://example.com/webhooks/voipbin",
+      method: "POST",
+      event_types: ["call_hangup", "message_*"],
+      activeflow_id: null,
+      description: "Production call events",
+      headers: {},
+      status: "enabled",
+      disabled_reason: null,
+      created_at: "2026-11-20T09:17:41.123Z",
+      updated_at: "2026-11-20T09:17:41.123Z",
+    },
+  });
+
+const secretField = z.string().meta({
+  description: "The signing secret: `whsec_` + base64 of 32 bytes. Keep it secret.",
+  example: EXAMPLE_SECRET,
+});
+
+export const createdSubscriptionSchema = subscriptionSchema.extend({ secret: secretField }).meta({
+  id: "SubscriptionWithSecret",
+  description: "The new subscription, with its secret (shown here, by `GET …/secret`, and on rotation only).",
+});
+
+export const secretSchema = z.object({ secret: secretField }).meta({ id: "Secret" });
+
+const listOf = <T extends z.ZodType>(item: T, id: string) =>
+  z
+    .object({
+      items: z.array(item),
+      next_cursor: z
+        .string()
+        .nullable()
+        .meta({ description: "Pass as `cursor` for the next page; null on the last page." }),
+    })
+    .meta({ id });
+
+export const subscriptionListSchema = listOf(subscriptionSchema, "SubscriptionList");
+
+export const eventTypeSchema = z
+  .object({
+    type: z.string().meta({ example: "call_hangup" }),
+    resource: z.string().meta({ example: "call" }),
+    description: z.string(),
+  })
+  .meta({ id: "EventType" });
+
+export const eventTypeListSchema = listOf(eventTypeSchema, "EventTypeList").meta({
+  description: "The whole catalogue in one page (`next_cursor` is always null).",
+});
+
+export const attemptSchema = z
+  .object({
+    at: instant("When the attempt was sent."),
+    status_code: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: "The endpoint's status; null if none.", example: 503 }),
+    error: z.string().nullable().meta({
+      description:
+        "Why no response counted (timeout, connection refused, blocked address …); null if it answered.",
+      example: null,
+    }),
+    latency_ms: z.number().int().meta({ example: 120 }),
+    response_body: z.string().nullable().meta({
+      description: "The start of the endpoint's answer (4 KiB at most).",
+      example: "Service Unavailable",
+    }),
+  })
+  .meta({ id: "DeliveryAttempt" });
+
+export const deliverySchema = z
+  .object({
+    id: z.string().meta({ format: "uuid", example: EXAMPLE_DELIVERY_ID }),
+    subscription_id: z.string().meta({ format: "uuid", example: EXAMPLE_SUBSCRIPTION_ID }),
+    event_id: z.string().meta({ example: "0d9b2c1e-7f3a-4b2c-9e1d-4f5a6b7c8d9e" }),
+    event_type: z.string().meta({ example: "call_hangup" }),
+    webhook_id: z.string().meta({
+      description: "The `webhook-id` header: the same on every attempt and redelivery.",
+      example: "msg_5f0e8f7c2b1a4d3e9c8b7a6f5e4d3c2b",
+    }),
+    status: deliveryStatusSchema,
+    attempts: z.array(attemptSchema).meta({ description: "Every attempt, oldest first." }),
+    next_attempt_at: z
+      .string()
+      .nullable()
+      .meta({ format: "date-time", description: "When the next attempt is due; null when none is." }),
+    created_at: instant("When it was first queued or attempted."),
+    updated_at: instant("When it last changed."),
+  })
+  .meta({ id: "Delivery" });
+
+export const deliveryListSchema = listOf(deliverySchema, "DeliveryList");
+
+export const deliveryAcceptedSchema = z
+  .object({ delivery_id: z.string().meta({ format: "uuid", example: EXAMPLE_DELIVERY_ID }) })
+  .meta({ id: "DeliveryAccepted", description: "Look it up with `GET /v1/deliveries/{delivery_id}`." });
+
+export const recoverAcceptedSchema = z
+  .object({
+    count: z.number().int().meta({ description: "Deliveries queued to be sent again.", example: 12 }),
+    complete: z.boolean().meta({
+      description:
+        "False when the request's time budget ran out first: call again with `since` = `next_since`.",
+      example: true,
+    }),
+    next_since: z
+      .string()
+      .nullable()
+      .meta({ format: "date-time", description: "Where to continue when `complete` is false; else null." }),
+  })
+  .meta({ id: "RecoverAccepted" });
+
+export const openApiDocumentSchema = z
+  .record(z.string(), z.unknown())
+  .meta({ id: "OpenApiDocument", description: "This document." });
+
+const errorCodes = Object.values(ERROR_CODES).flat();
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(errorCodes as [string, ...string[]]).meta({ description: "Stable: branch on it." }),
+      message: z.string().meta({ description: "For people; may change." }),
+      details: z
+        .array(z.object({ path: z.string(), message: z.string() }))
+        .meta({ description: "One entry per invalid field (VALIDATION_FAILED); empty otherwise." }),
+    }),
+  })
+  .meta({
+    id: "Error",
+    example: {
+      error: {
+        code: "VALIDATION_FAILED",
+        message: "The request is not valid; see details.",
+        details: [{ path: "url", message: "only https:// URLs are accepted" }],
+      },
+    },
+  });

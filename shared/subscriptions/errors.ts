@@ -1,0 +1,65 @@
+/**
+ * What the subscriptions and delivery-log services refuse, as named errors. The API maps each class
+ * to a status and a stable code; messages are written for the customer and never carry secrets.
+ */
+
+export interface InputProblem {
+  /** Dotted path of the offending field, e.g. `url` or `headers.x-token`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Input that passed the schema but breaks a rule that needs the system (DNS, the clock, the table). */
+export class InvalidInputError extends Error {
+  override readonly name = "InvalidInputError";
+  constructor(readonly problems: readonly InputProblem[]) {
+    super(problems.map((p) => `${p.path}: ${p.message}`).join("; "));
+  }
+}
+
+/** The resource does not exist for this customer (which includes: it belongs to another one). */
+export class ResourceNotFoundError extends Error {
+  override readonly name = "ResourceNotFoundError";
+  constructor(readonly resource: "subscription" | "delivery") {
+    super(`${resource} not found`);
+  }
+}
+
+export class SubscriptionLimitReachedError extends Error {
+  override readonly name = "SubscriptionLimitReachedError";
+  constructor(readonly limit: number) {
+    super(`a customer may have at most ${limit} subscriptions; delete one first`);
+  }
+}
+
+/** The request needs an enabled subscription (its jobs would be dropped otherwise). */
+export class SubscriptionDisabledError extends Error {
+  override readonly name = "SubscriptionDisabledError";
+  constructor() {
+    super("the subscription is disabled; enable it first (PATCH status=enabled)");
+  }
+}
+
+/** A delivery whose subscription was deleted can be read but not sent again. */
+export class SubscriptionDeletedError extends Error {
+  override readonly name = "SubscriptionDeletedError";
+  constructor() {
+    super("the delivery's subscription was deleted; it cannot be sent again");
+  }
+}
+
+/** A delivery record written before payloads were kept cannot be rebuilt into a job. */
+export class DeliveryNotRetryableError extends Error {
+  override readonly name = "DeliveryNotRetryableError";
+  constructor() {
+    super("this delivery does not keep its payload and cannot be sent again");
+  }
+}
+
+/** A concurrent change won (e.g. two rotations at once) and retrying inside the request did not help. */
+export class ConcurrentModificationError extends Error {
+  override readonly name = "ConcurrentModificationError";
+  constructor(what: string) {
+    super(`${what} was changed concurrently; try again`);
+  }
+}

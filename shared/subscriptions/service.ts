@@ -1,0 +1,220 @@
+/**
+ * The subscriptions of PRODUCT §3 as the API manages them: create, read, list, change, delete, and
+ * their secrets. Knows nothing of HTTP: it takes validated input and a customer id, and throws the
+ * named errors of ./errors.ts.
+ */
+import { uuidv7 } from "../delivery-ids.ts";
+import {
+  type AddressResolver,
+  BlockedDestinationError,
+  checkDestination,
+  type DestinationPolicy,
+  InvalidDestinationError,
+  UnresolvableDestinationError,
+} from "../destination-policy.ts";
+import type { SubscriptionChange, SubscriptionRepository } from "../repositories/subscriptions.ts";
+import { generateSecret } from "../signing.ts";
+import {
+  ConcurrentModificationError,
+  InvalidInputError,
+  ResourceNotFoundError,
+  SubscriptionLimitReachedError,
+} from "./errors.ts";
+import type { Subscription, SubscriptionWithSecrets } from "./subscription.ts";
+import type { CreateSubscriptionInput, UpdateSubscriptionInput } from "./validation.ts";
+
+export interface SubscriptionSettings {
+  readonly maxSubscriptionsPerCustomer: number;
+  readonly secretRotationOverlapSeconds: number;
+}
+
+export interface SubscriptionServiceDependencies {
+  readonly repository: Pick<
+    SubscriptionRepository,
+    "get" | "create" | "delete" | "countForCustomer" | "listPage" | "update" | "rotateSecret"
+  >;
+  readonly policy: DestinationPolicy;
+  /** The system resolver unless a test or the local stack injects one. */
+  readonly resolver?: AddressResolver | undefined;
+  readonly settings: SubscriptionSettings;
+  readonly now?: (() => Date) | undefined;
+}
+
+export interface SubscriptionPage {
+  readonly items: Subscription[];
+  /** The id the next page starts after; null on the last page. */
+  readonly nextAfterId: string | null;
+}
+
+const ROTATION_ATTEMPTS = 3;
+
+/** Strips the secrets (and nothing else) off a stored subscription. */
+function withoutSecrets(subscription: SubscriptionWithSecrets): Subscription {
+  const {
+    secret: _secret,
+    previous_secret: _previous,
+    previous_secret_expires_at: _until,
+    ...rest
+  } = subscription;
+  return rest;
+}
+
+export class SubscriptionService {
+  constructor(private readonly deps: SubscriptionServiceDependencies) {}
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  /**
+   * The create/update-time half of PRODUCT §6: the URL's form, then every address its host resolves
+   * to. (The connect-time half is the delivery function's guarded lookup.)
+   */
+  private async checkUrl(url: string): Promise<void> {
+    try {
+      await checkDestination(url, this.deps.policy, this.deps.resolver);
+    } catch (error) {
+      if (error instanceof InvalidDestinationError) {
+        throw new InvalidInputError([{ path: "url", message: error.message }]);
+      }
+      if (error instanceof BlockedDestinationError) {
+        throw new InvalidInputError([{ path: "url", message: "host is or resolves to a blocked address" }]);
+      }
+      if (error instanceof UnresolvableDestinationError) {
+        throw new InvalidInputError([{ path: "url", message: `host does not resolve (${error.code})` }]);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Creates a subscription with a fresh secret. The per-customer limit is checked before the write
+   * and again after it, undoing the write when concurrent creations went over: without transactions
+   * the pair keeps the stored count at or below the limit (docs/api.md, "Limits").
+   */
+  async create(customerId: string, input: CreateSubscriptionInput): Promise<SubscriptionWithSecrets> {
+    await this.checkUrl(input.url);
+    const limit = this.deps.settings.maxSubscriptionsPerCustomer;
+    if ((await this.deps.repository.countForCustomer(customerId)) >= limit) {
+      throw new SubscriptionLimitReachedError(limit);
+    }
+    const now = this.now();
+    const nowIso = now.toISOString();
+    const disabled = input.status === "disabled";
+    const subscription: SubscriptionWithSecrets = {
+      id: uuidv7(now.getTime()),
+      customer_id: customerId,
+      url: input.url,
+      method: input.method,
+      event_types: input.event_types,
+      activeflow_id: input.activeflow_id ?? null,
+      description: input.description ?? null,
+      headers: input.headers ?? {},
+      status: disabled ? "disabled" : "enabled",
+      disabled_reason: disabled ? "manual" : null,
+      created_at: nowIso,
+      updated_at: nowIso,
+      failing_since: null,
+      secret: generateSecret(),
+      previous_secret: null,
+      previous_secret_expires_at: null,
+    };
+    await this.deps.repository.create(subscription);
+    if ((await this.deps.repository.countForCustomer(customerId)) > limit) {
+      await this.deps.repository.delete(customerId, subscription.id);
+      throw new SubscriptionLimitReachedError(limit);
+    }
+    return subscription;
+  }
+
+  async getWithSecrets(customerId: string, subscriptionId: string): Promise<SubscriptionWithSecrets> {
+    const subscription = await this.deps.repository.get(customerId, subscriptionId);
+    if (subscription === null) throw new ResourceNotFoundError("subscription");
+    return subscription;
+  }
+
+  async get(customerId: string, subscriptionId: string): Promise<Subscription> {
+    return withoutSecrets(await this.getWithSecrets(customerId, subscriptionId));
+  }
+
+  async list(
+    customerId: string,
+    options: { limit: number; afterId?: string | undefined },
+  ): Promise<SubscriptionPage> {
+    const page = await this.deps.repository.listPage(customerId, options);
+    const last = page.items.at(-1);
+    return {
+      items: page.items.map(withoutSecrets),
+      nextAfterId: page.hasMore && last !== undefined ? last.id : null,
+    };
+  }
+
+  async update(
+    customerId: string,
+    subscriptionId: string,
+    patch: UpdateSubscriptionInput,
+  ): Promise<Subscription> {
+    if (patch.url !== undefined) await this.checkUrl(patch.url);
+    const set: SubscriptionChange["set"] & Record<string, unknown> = {};
+    const remove: SubscriptionChange["remove"][number][] = [];
+    if (patch.url !== undefined) set.url = patch.url;
+    if (patch.method !== undefined) set.method = patch.method;
+    if (patch.event_types !== undefined) set.event_types = patch.event_types;
+    for (const field of ["activeflow_id", "description", "headers"] as const) {
+      const value = patch[field];
+      if (value === null) remove.push(field);
+      else if (value !== undefined) set[field] = value;
+    }
+    if (patch.status !== undefined) {
+      const current = await this.getWithSecrets(customerId, subscriptionId);
+      if (patch.status === "enabled" && current.status === "disabled") {
+        // A fresh start: the reason goes, and so does the failing clock, or a subscription re-enabled
+        // after an outage would be disabled again by its very next failure.
+        set.status = "enabled";
+        remove.push("disabled_reason", "failing_since");
+      } else if (patch.status === "disabled" && current.status === "enabled") {
+        // Only a change of status records a reason: disabling what the system disabled keeps its reason.
+        set.status = "disabled";
+        set.disabled_reason = "manual";
+      }
+    }
+    set.updated_at = this.now().toISOString();
+    const updated = await this.deps.repository.update(customerId, subscriptionId, { set, remove });
+    if (updated === null) throw new ResourceNotFoundError("subscription");
+    return withoutSecrets(updated);
+  }
+
+  /** Deletes it; the delivery function then drops its queued jobs. */
+  async delete(customerId: string, subscriptionId: string): Promise<void> {
+    if (!(await this.deps.repository.delete(customerId, subscriptionId))) {
+      throw new ResourceNotFoundError("subscription");
+    }
+  }
+
+  async getSecret(customerId: string, subscriptionId: string): Promise<string> {
+    return (await this.getWithSecrets(customerId, subscriptionId)).secret;
+  }
+
+  /**
+   * A new secret; the replaced one keeps signing (as a second `v1,` signature) for the overlap. A
+   * second rotation within the overlap replaces the previous secret: only the last two are ever valid.
+   */
+  async rotateSecret(customerId: string, subscriptionId: string): Promise<string> {
+    for (let attempt = 1; attempt <= ROTATION_ATTEMPTS; attempt++) {
+      const current = await this.getWithSecrets(customerId, subscriptionId);
+      const now = this.now();
+      const newSecret = generateSecret();
+      const outcome = await this.deps.repository.rotateSecret(customerId, subscriptionId, {
+        expectedSecret: current.secret,
+        newSecret,
+        previousExpiresAt: new Date(
+          now.getTime() + this.deps.settings.secretRotationOverlapSeconds * 1000,
+        ).toISOString(),
+        now: now.toISOString(),
+      });
+      if (outcome === "rotated") return newSecret;
+      if (outcome === "not_found") throw new ResourceNotFoundError("subscription");
+    }
+    throw new ConcurrentModificationError("the subscription's secret");
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The rules a subscription's fields obey (PRODUCT §3), as zod schemas. The API validates request
+ * bodies with them and the OpenAPI document is generated from them, so the two cannot disagree.
+ * What needs DNS (the destination policy of §6) is checked by the service, not here.
+ */
+import { z } from "zod";
+import { MAX_URL_LENGTH } from "../destination-policy.ts";
+import { isValidEventTypePattern } from "../events/catalogue.ts";
+import { uuidString } from "../events/schemas.ts";
+import { SUBSCRIPTION_METHODS } from "./subscription.ts";
+
+export const MAX_EVENT_TYPE_PATTERNS = 100;
+export const MAX_DESCRIPTION_LENGTH = 256;
+export const MAX_CUSTOM_HEADERS = 10;
+export const MAX_HEADER_NAME_LENGTH = 128;
+export const MAX_HEADER_VALUE_LENGTH = 1024;
+
+/**
+ * Header names a subscription may not set: the signature and identity headers of PRODUCT §3/§4, and
+ * the hop-by-hop and framing headers whose value is the HTTP client's to decide (a wrong one would
+ * corrupt the request rather than annotate it).
+ */
+export const RESERVED_HEADER_NAMES: readonly string[] = [
+  "content-type",
+  "content-length",
+  "content-encoding",
+  "host",
+  "user-agent",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+];
+export const RESERVED_HEADER_PREFIXES: readonly string[] = ["webhook-", "x-voipbin-", "proxy-"];
+
+// RFC 9110 token characters; the first one alphanumeric, which also rules out names like __proto__.
+const HEADER_NAME = /^[A-Za-z0-9][A-Za-z0-9!#$%&'*+.^_`|~-]*$/;
+// Visible ASCII, space and tab: what every HTTP stack accepts in a field value without reinterpretation.
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+export function isReservedHeaderName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return (
+    RESERVED_HEADER_NAMES.includes(lower) ||
+    RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix))
+  );
+}
+
+export const subscriptionUrlSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
+  .regex(/^\S+$/, "must not contain whitespace")
+  .meta({
+    description:
+      "Where deliveries are sent. `https://` (`http://` only where the deployment allows it), at most 2048 characters, no user-info; the host must not be or resolve to a blocked address (loopback, private, link-local, CGNAT, documentation, multicast, reserved …).",
+    example: "https://example.com/webhooks/voipbin",
+  });
+
+export const subscriptionMethodSchema = z.enum(SUBSCRIPTION_METHODS).meta({
+  description: "HTTP method of each delivery.",
+  example: "POST",
+});
+
+export const eventTypePatternSchema = z
+  .string()
+  .max(128, "must be at most 128 characters")
+  .refine(isValidEventTypePattern, {
+    message: "is not a catalogue event type, a `<resource>_*` wildcard of a catalogue resource, or `*`",
+  })
+  .meta({
+    description: "An exact event type, a resource wildcard like `call_*`, or `*`.",
+    example: "call_*",
+  });
+
+export const eventTypesSchema = z
+  .array(eventTypePatternSchema)
+  .min(1, "must list at least one event type")
+  .max(MAX_EVENT_TYPE_PATTERNS, `must list at most ${MAX_EVENT_TYPE_PATTERNS} event types`)
+  // Duplicates are harmless; keeping the first of each keeps the stored list tidy and the order the caller's.
+  .transform((patterns) => [...new Set(patterns)])
+  .meta({
+    description: "Event types to deliver (see `GET /v1/event-types`). Duplicates are dropped.",
+    example: ["call_hangup", "message_*"],
+  });
+
+export const activeflowIdSchema = uuidString.meta({
+  description: "Deliver only events whose `data.activeflow_id` equals this id.",
+  example: "c9d8e7f6-1111-4222-8333-444455556666",
+});
+
+export const descriptionSchema = z
+  .string()
+  .max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)
+  .meta({ description: "Free text for the customer's own use.", example: "Production call events" });
+
+export const customHeadersSchema = z
+  .record(
+    z
+      .string()
+      .max(MAX_HEADER_NAME_LENGTH, `header names must be at most ${MAX_HEADER_NAME_LENGTH} characters`)
+      .regex(HEADER_NAME, "header names must be HTTP tokens starting with a letter or digit")
+      .refine((name) => !isReservedHeaderName(name), { message: "is a reserved header name" }),
+    z
+      .string()
+      .max(MAX_HEADER_VALUE_LENGTH, `header values must be at most ${MAX_HEADER_VALUE_LENGTH} characters`)
+      .regex(HEADER_VALUE, "header values must be printable ASCII (no line breaks)"),
+  )
+  .superRefine((headers, ctx) => {
+    const names = Object.keys(headers);
+    if (names.length > MAX_CUSTOM_HEADERS) {
+      ctx.addIssue({ code: "custom", message: `at most ${MAX_CUSTOM_HEADERS} custom headers` });
+    }
+    const seen = new Set<string>();
+    for (const name of names) {
+      const lower = name.toLowerCase();
+      if (seen.has(lower)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "is given twice (header names are case-insensitive)",
+        });
+      }
+      seen.add(lower);
+    }
+  })
+  // Stored lower-case: HTTP names are case-insensitive, and one spelling makes duplicates impossible.
+  .transform((headers) =>
+    Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
+  )
+  .meta({
+    description: `Custom headers sent with every delivery (at most ${MAX_CUSTOM_HEADERS}; names are stored lower-case). Reserved: ${[...RESERVED_HEADER_NAMES, ...RESERVED_HEADER_PREFIXES.map((p) => `${p}*`)].join(", ")}.`,
+    example: { "x-customer-token": "s3cr3t" },
+  });
+
+export const subscriptionStatusSchema = z.enum(["enabled", "disabled"]).meta({
+  description:
+    "`disabled` stops deliveries (queued jobs are dropped); setting `enabled` again clears `disabled_reason` and the failing clock.",
+  example: "enabled",
+});
+
+export const createSubscriptionSchema = z
+  .strictObject({
+    url: subscriptionUrlSchema,
+    method: subscriptionMethodSchema.default("POST"),
+    event_types: eventTypesSchema,
+    activeflow_id: activeflowIdSchema.nullable().optional(),
+    description: descriptionSchema.nullable().optional(),
+    headers: customHeadersSchema.nullable().optional(),
+    status: subscriptionStatusSchema.default("enabled"),
+  })
+  .meta({
+    id: "CreateSubscriptionRequest",
+    example: {
+      url: "https://example.com/webhooks/voipbin",
+      event_types: ["call_hangup", "message_*"],
+      description: "Production call events",
+    },
+  });
+
+export type CreateSubscriptionInput = z.output<typeof createSubscriptionSchema>;
+
+export const updateSubscriptionSchema = z
+  .strictObject({
+    url: subscriptionUrlSchema.optional(),
+    method: subscriptionMethodSchema.optional(),
+    event_types: eventTypesSchema.optional(),
+    activeflow_id: activeflowIdSchema.nullable().optional(),
+    description: descriptionSchema.nullable().optional(),
+    headers: customHeadersSchema.nullable().optional(),
+    status: subscriptionStatusSchema.optional(),
+  })
+  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
+    message: "must change at least one field",
+  })
+  .meta({
+    id: "UpdateSubscriptionRequest",
+    description:
+      "Only the fields present change; `null` clears `activeflow_id`, `description` and `headers`.",
+    example: { event_types: ["call_*"], status: "enabled" },
+  });
+
+export type UpdateSubscriptionInput = z.output<typeof updateSubscriptionSchema>;

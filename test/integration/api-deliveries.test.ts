@@ -1,0 +1,562 @@
+import { randomUUID } from "node:crypto";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeliveryLogService, TEST_EVENT_MESSAGE } from "#shared/delivery-log/service.ts";
+import { DeliveryQueue } from "#shared/queues/delivery-queue.ts";
+import { DeliveryRepository, type DeliveryStatus } from "#shared/repositories/deliveries.ts";
+import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { SqsEventSource } from "../../local/sqs-event-source.ts";
+import { type ApiGatewaySimulator, type ApiResponse, errorCode } from "../support/api.ts";
+import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
+import { startEventBridgeCapture } from "../support/eventbridge-capture.ts";
+import { waitForQueueEmpty } from "../support/pipeline.ts";
+import { type Receiver, type Responder, startReceiver } from "../support/receiver.ts";
+import { waitFor } from "../support/wait.ts";
+
+let bed: ApiTestbed;
+let api: ApiGatewaySimulator;
+let capture: Awaited<ReturnType<typeof startEventBridgeCapture>>;
+let source: SqsEventSource;
+let deliveries: DeliveryRepository;
+let subscriptions: SubscriptionRepository;
+let key: string;
+let customerId: string;
+const receivers: Receiver[] = [];
+
+const OVERLAP_SECONDS = 2;
+
+async function receiver(respond?: Responder): Promise<Receiver> {
+  const started = await startReceiver(respond);
+  receivers.push(started);
+  return started;
+}
+
+beforeAll(async () => {
+  capture = await startEventBridgeCapture();
+  bed = await createApiTestbed({
+    retrySchedule: [1],
+    env: {
+      EVENTBRIDGE_ENDPOINT: capture.endpoint,
+      RETRY_JITTER: "0",
+      DELIVERY_TIMEOUT_MS: "1000",
+      SUBSCRIPTION_CACHE_TTL_MS: "0",
+      SECRET_ROTATION_OVERLAP_SECONDS: String(OVERLAP_SECONDS),
+    },
+  });
+  api = bed.gateway;
+  const doc = DynamoDBDocumentClient.from(bed.env.dynamodb);
+  deliveries = new DeliveryRepository(doc, bed.env.tableName);
+  subscriptions = new SubscriptionRepository(doc, bed.env.tableName);
+  const delivery = await import("#functions/delivery.ts");
+  source = new SqsEventSource({
+    sqs: bed.env.sqs,
+    queueUrl: bed.env.queues.deliveryQueueUrl,
+    handler: delivery.handler,
+    waitTimeSeconds: 1,
+    concurrency: 2,
+  });
+  source.start();
+  const minted = await bed.mintKey();
+  key = minted.key;
+  customerId = minted.accessKey.customer_id;
+});
+
+afterAll(async () => {
+  await source?.stop();
+  await Promise.all(receivers.map((r) => r.close()));
+  await capture?.close();
+  bed?.close();
+});
+
+interface Created {
+  id: string;
+  secret: string;
+}
+
+interface DeliveryJson {
+  id: string;
+  subscription_id: string;
+  event_id: string;
+  event_type: string;
+  webhook_id: string;
+  status: DeliveryStatus;
+  attempts: {
+    at: string;
+    status_code: number | null;
+    error: string | null;
+    latency_ms: number;
+    response_body: string | null;
+  }[];
+  next_attempt_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+async function subscribe(url: string, withKey = key): Promise<Created> {
+  const response = await api.post("/v1/subscriptions", { url, event_types: ["*"] }, { key: withKey });
+  expect(response.status, JSON.stringify(response.json)).toBe(201);
+  return response.json as Created;
+}
+
+async function sendTest(subscriptionId: string): Promise<string> {
+  const response = await api.post(`/v1/subscriptions/${subscriptionId}/test`, undefined, { key });
+  expect(response.status, JSON.stringify(response.json)).toBe(202);
+  return (response.json as { delivery_id: string }).delivery_id;
+}
+
+async function getDelivery(id: string): Promise<DeliveryJson> {
+  const response = await api.get(`/v1/deliveries/${id}`, { key });
+  expect(response.status).toBe(200);
+  return response.json as DeliveryJson;
+}
+
+async function waitForStatus(id: string, status: DeliveryStatus, timeoutMs = 10_000): Promise<DeliveryJson> {
+  await waitFor(async () => (await deliveries.get(id))?.status === status, {
+    timeoutMs,
+    intervalMs: 50,
+    description: `delivery ${id} ${status}`,
+  });
+  return getDelivery(id);
+}
+
+describe("test event", () => {
+  it("goes through the real queue and delivery function to that subscription only, signed", async () => {
+    const target = await receiver();
+    const bystander = await receiver();
+    const subscription = await subscribe(`${target.url}/hook`);
+    await subscribe(bystander.url);
+    const before = Date.now();
+    const deliveryId = await sendTest(subscription.id);
+
+    // Visible at once, before the first attempt.
+    const pending = (await api.get(`/v1/deliveries/${deliveryId}`, { key })).json as DeliveryJson;
+    expect(["pending", "succeeded"]).toContain(pending.status);
+
+    const [request] = await target.waitForRequests(1, 10_000);
+    if (!request) throw new Error("no request");
+    const body = new Webhook(subscription.secret).verify(request.body, request.headers) as {
+      type: string;
+      data: { subscription_id: string; message: string; created_at: string };
+    };
+    expect(body.type).toBe("webhook_test");
+    expect(body.data).toEqual({
+      subscription_id: subscription.id,
+      message: TEST_EVENT_MESSAGE,
+      created_at: expect.any(String),
+    });
+    expect(Date.parse(body.data.created_at)).toBeGreaterThanOrEqual(before - 1000);
+    expect(request.body.startsWith('{"type":"webhook_test","data":{')).toBe(true);
+
+    const done = await waitForStatus(deliveryId, "succeeded");
+    expect(done).toMatchObject({
+      id: deliveryId,
+      subscription_id: subscription.id,
+      event_type: "webhook_test",
+      webhook_id: request.headers["webhook-id"],
+      next_attempt_at: null,
+    });
+    expect(done.attempts).toHaveLength(1);
+    expect(done.attempts[0]).toMatchObject({ status_code: 200, error: null, response_body: "ok" });
+    expect(Object.keys(done).sort()).toEqual(
+      [
+        "attempts",
+        "created_at",
+        "event_id",
+        "event_type",
+        "id",
+        "next_attempt_at",
+        "status",
+        "subscription_id",
+        "updated_at",
+        "webhook_id",
+      ].sort(),
+    );
+    await waitForQueueEmpty(bed.env, bed.env.queues.deliveryQueueUrl);
+    expect(bystander.requests).toHaveLength(0);
+  });
+
+  it("409 for a disabled subscription, 404 for an unknown one", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    await api.patch(`/v1/subscriptions/${subscription.id}`, { status: "disabled" }, { key });
+    const response = await api.post(`/v1/subscriptions/${subscription.id}/test`, undefined, { key });
+    expect(response.status).toBe(409);
+    expect(errorCode(response)).toBe("SUBSCRIPTION_DISABLED");
+    expect(errorCode(await api.post(`/v1/subscriptions/${randomUUID()}/test`, undefined, { key }))).toBe(
+      "NOT_FOUND",
+    );
+  });
+});
+
+describe("secret rotation seen by a receiver", () => {
+  it("signs with both secrets during the overlap, then with the new one only", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    const rotated = await api.post(`/v1/subscriptions/${subscription.id}/secret/rotate`, undefined, { key });
+    const newSecret = (rotated.json as { secret: string }).secret;
+    const rotatedAt = Date.now();
+
+    await sendTest(subscription.id);
+    const [during] = await target.waitForRequests(1, 10_000);
+    if (!during) throw new Error("no request");
+    expect(during.headers["webhook-signature"]?.split(" ")).toHaveLength(2);
+    expect(() => new Webhook(newSecret).verify(during.body, during.headers)).not.toThrow();
+    expect(() => new Webhook(subscription.secret).verify(during.body, during.headers)).not.toThrow();
+    const legacyKey = Buffer.from(newSecret.slice(6), "base64");
+    const { createHmac } = await import("node:crypto");
+    expect(during.headers["x-voipbin-signature"]).toBe(
+      `sha256=${createHmac("sha256", legacyKey).update(during.body).digest("hex")}`,
+    );
+
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, rotatedAt + OVERLAP_SECONDS * 1000 + 200 - Date.now())),
+    );
+    await sendTest(subscription.id);
+    const [, after] = await target.waitForRequests(2, 10_000);
+    if (!after) throw new Error("no request");
+    expect(after.headers["webhook-signature"]?.split(" ")).toHaveLength(1);
+    expect(() => new Webhook(newSecret).verify(after.body, after.headers)).not.toThrow();
+    expect(() => new Webhook(subscription.secret).verify(after.body, after.headers)).toThrow();
+  });
+});
+
+describe("manual retry", () => {
+  it("re-sends a dead delivery with the same webhook-id, and a succeeded one too", async () => {
+    let failing = true;
+    const target = await receiver(() =>
+      failing ? { status: 500, body: "down" } : { status: 200, body: "ok" },
+    );
+    const subscription = await subscribe(target.url);
+    const deliveryId = await sendTest(subscription.id);
+    const dead = await waitForStatus(deliveryId, "dead");
+    expect(dead.attempts.map((a) => a.status_code)).toEqual([500, 500]);
+    expect(dead.next_attempt_at).toBeNull();
+    await waitForQueueEmpty(bed.env, bed.env.queues.deliveryQueueUrl);
+
+    failing = false;
+    const retried = await api.post(`/v1/deliveries/${deliveryId}/retry`, undefined, { key });
+    expect(retried.status).toBe(202);
+    expect(retried.json).toEqual({ delivery_id: deliveryId });
+    const requests = await target.waitForRequests(3, 10_000);
+    const third = requests[2];
+    if (!third) throw new Error("no request");
+    expect(third.headers["webhook-id"]).toBe(dead.webhook_id);
+    expect(third.body).toBe(requests[0]?.body);
+    expect(() => new Webhook(subscription.secret).verify(third.body, third.headers)).not.toThrow();
+    const succeeded = await waitForStatus(deliveryId, "succeeded");
+    expect(succeeded.attempts.map((a) => a.status_code)).toEqual([500, 500, 200]);
+
+    // A delivery that already succeeded is sent again on an explicit retry.
+    expect((await api.post(`/v1/deliveries/${deliveryId}/retry`, undefined, { key })).status).toBe(202);
+    const four = await target.waitForRequests(4, 10_000);
+    expect(four[3]?.headers["webhook-id"]).toBe(dead.webhook_id);
+    await waitFor(async () => (await deliveries.get(deliveryId))?.attempts.length === 4);
+    expect((await getDelivery(deliveryId)).status).toBe("succeeded");
+  });
+
+  it("409 when the subscription is disabled or deleted; 404 for unknown or malformed ids", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    const deliveryId = await sendTest(subscription.id);
+    await waitForStatus(deliveryId, "succeeded");
+    await api.patch(`/v1/subscriptions/${subscription.id}`, { status: "disabled" }, { key });
+    expect(errorCode(await api.post(`/v1/deliveries/${deliveryId}/retry`, undefined, { key }))).toBe(
+      "SUBSCRIPTION_DISABLED",
+    );
+    await api.delete(`/v1/subscriptions/${subscription.id}`, { key });
+    expect(errorCode(await api.post(`/v1/deliveries/${deliveryId}/retry`, undefined, { key }))).toBe(
+      "SUBSCRIPTION_DELETED",
+    );
+    // The log of a deleted subscription stays readable by id.
+    expect((await api.get(`/v1/deliveries/${deliveryId}`, { key })).status).toBe(200);
+    expect(errorCode(await api.post(`/v1/deliveries/${randomUUID()}/retry`, undefined, { key }))).toBe(
+      "NOT_FOUND",
+    );
+    expect(errorCode(await api.get(`/v1/deliveries/${randomUUID()}`, { key }))).toBe("NOT_FOUND");
+    expect((await api.get("/v1/deliveries/42", { key })).status).toBe(400);
+  });
+});
+
+describe("recover", () => {
+  it("re-sends exactly the failed and dead deliveries since the given time, once", async () => {
+    let failing = true;
+    const target = await receiver(() => (failing ? { status: 503 } : { status: 200 }));
+    const subscription = await subscribe(target.url);
+    const before = await sendTest(subscription.id);
+    await waitForStatus(before, "dead");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const since = new Date().toISOString();
+    const failedOnes = [await sendTest(subscription.id), await sendTest(subscription.id)];
+    for (const id of failedOnes) await waitForStatus(id, "dead");
+    failing = false;
+    const fine = await sendTest(subscription.id);
+    await waitForStatus(fine, "succeeded");
+    await waitForQueueEmpty(bed.env, bed.env.queues.deliveryQueueUrl);
+    const seenBefore = target.requests.length;
+
+    const recovered = await api.post(`/v1/subscriptions/${subscription.id}/recover`, { since }, { key });
+    expect(recovered.status).toBe(202);
+    expect(recovered.json).toEqual({ count: 2, complete: true, next_since: null });
+    // A second recovery right away finds nothing left to send.
+    const again = await api.post(`/v1/subscriptions/${subscription.id}/recover`, { since }, { key });
+    expect(again.json).toMatchObject({ count: 0, complete: true });
+
+    for (const id of failedOnes) await waitForStatus(id, "succeeded");
+    await waitForQueueEmpty(bed.env, bed.env.queues.deliveryQueueUrl);
+    const resent = target.requests.slice(seenBefore).map((request) => request.headers["webhook-id"]);
+    const expected = await Promise.all(failedOnes.map(async (id) => (await getDelivery(id)).webhook_id));
+    expect(resent.sort()).toEqual(expected.sort());
+    expect((await getDelivery(before)).status).toBe("dead");
+    expect((await getDelivery(fine)).attempts).toHaveLength(1);
+  });
+
+  it("two concurrent recoveries send each delivery once between them", async () => {
+    let failing = true;
+    const target = await receiver(() => (failing ? { status: 500 } : { status: 200 }));
+    const subscription = await subscribe(target.url);
+    const since = new Date(Date.now() - 1000).toISOString();
+    const ids = await Promise.all(Array.from({ length: 6 }, () => sendTest(subscription.id)));
+    for (const id of ids) await waitForStatus(id, "dead");
+    await waitForQueueEmpty(bed.env, bed.env.queues.deliveryQueueUrl);
+    failing = false;
+    const seenBefore = target.requests.length;
+    const [first, second] = await Promise.all([
+      api.post(`/v1/subscriptions/${subscription.id}/recover`, { since }, { key }),
+      api.post(`/v1/subscriptions/${subscription.id}/recover`, { since }, { key }),
+    ]);
+    const [firstCount, secondCount] = [first, second].map((r) => (r.json as { count: number }).count);
+    expect((firstCount ?? 0) + (secondCount ?? 0)).toBe(6);
+    for (const id of ids) await waitForStatus(id, "succeeded");
+    await waitForQueueEmpty(bed.env, bed.env.queues.deliveryQueueUrl);
+    const resent = target.requests.slice(seenBefore).map((request) => request.headers["webhook-id"]);
+    expect(new Set(resent).size).toBe(6);
+    expect(resent).toHaveLength(6);
+  });
+
+  it("stops at the time budget with complete: false and where to continue", async () => {
+    let failing = true;
+    const target = await receiver(() => (failing ? { status: 500 } : { status: 200 }));
+    const subscription = await subscribe(target.url);
+    const since = new Date(Date.now() - 1000).toISOString();
+    const ids = [await sendTest(subscription.id), await sendTest(subscription.id)];
+    for (const id of ids) await waitForStatus(id, "dead");
+    failing = false;
+    // A function with 3 s left has no time to spare beyond answering.
+    const hurried = await api
+      .withFunctionTimeout(3000)
+      .post(`/v1/subscriptions/${subscription.id}/recover`, { since }, { key });
+    expect(hurried.status).toBe(202);
+    const partial = hurried.json as { count: number; complete: boolean; next_since: string };
+    expect(partial).toMatchObject({ count: 0, complete: false });
+    expect(partial.next_since).toBe((await getDelivery(ids[0] as string)).created_at);
+    const rest = await api.post(
+      `/v1/subscriptions/${subscription.id}/recover`,
+      { since: partial.next_since },
+      { key },
+    );
+    expect(rest.json).toEqual({ count: 2, complete: true, next_since: null });
+    for (const id of ids) await waitForStatus(id, "succeeded");
+  });
+
+  it("validates the body and the subscription", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    const path = `/v1/subscriptions/${subscription.id}/recover`;
+    const cases: [unknown, string][] = [
+      [{}, "since"],
+      [{ since: "yesterday" }, "since"],
+      [{ since: "2026-11-20T10:00:00" }, "since"],
+      [{ since: new Date(Date.now() + 3_600_000).toISOString() }, "since"],
+      [{ since: "2026-11-20T10:00:00Z", until: "x" }, "until"],
+    ];
+    for (const [body, field] of cases) {
+      const response = await api.post(path, body, { key });
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expect(
+        (response.json as { error: { details: { path: string }[] } }).error.details.map((d) => d.path),
+      ).toContain(field);
+    }
+    expect((await api.post(path, undefined, { key })).status).toBe(400);
+    const zoned = await api.post(path, { since: "2026-11-20T10:00:00+09:00" }, { key });
+    expect(zoned.json).toEqual({ count: 0, complete: true, next_since: null });
+    await api.patch(`/v1/subscriptions/${subscription.id}`, { status: "disabled" }, { key });
+    expect(errorCode(await api.post(path, { since: "2026-11-20T10:00:00Z" }, { key }))).toBe(
+      "SUBSCRIPTION_DISABLED",
+    );
+  });
+});
+
+describe("delivery log", () => {
+  /** Seeds `count` deliveries one millisecond apart through the delivery repository, as attempts record them. */
+  async function seed(subscriptionId: string, count: number, statusOf: (i: number) => DeliveryStatus) {
+    const base = Date.now() - 60_000;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = randomUUID();
+      const status = statusOf(i);
+      await deliveries.recordAttempt({
+        delivery: {
+          delivery_id: id,
+          subscription_id: subscriptionId,
+          customer_id: customerId,
+          event_id: randomUUID(),
+          event_type: "call_hangup",
+          webhook_id: `msg_${randomUUID().replaceAll("-", "")}`,
+          payload: '{"type":"call_hangup","data":{}}',
+        },
+        attempt: {
+          at: new Date(base + i).toISOString(),
+          status_code: status === "succeeded" ? 200 : 500,
+          error: null,
+          latency_ms: 3,
+          response_body: status === "succeeded" ? "ok" : "no",
+        },
+        status: status === "pending" ? "failed" : status,
+        nextAttemptAt: null,
+        now: new Date(base + i),
+        redeliverAfter: undefined,
+        retentionDays: 30,
+      });
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  async function pageThrough(subscriptionId: string, query: Record<string, string>): Promise<string[][]> {
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const response: ApiResponse = await api.get(`/v1/subscriptions/${subscriptionId}/deliveries`, {
+        key,
+        query: { ...query, ...(cursor ? { cursor } : {}) },
+      });
+      expect(response.status, JSON.stringify(response.json)).toBe(200);
+      const page = response.json as { items: DeliveryJson[]; next_cursor: string | null };
+      pages.push(page.items.map((item) => item.id));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined && pages.length < 50);
+    return pages;
+  }
+
+  it("pages newest first without duplicates or gaps, with and without a status filter", async () => {
+    const subscription = await subscribe("https://hooks.example.com/log");
+    const statuses: DeliveryStatus[] = ["succeeded", "failed", "dead"];
+    const ids = await seed(subscription.id, 25, (i) => statuses[i % 3] as DeliveryStatus);
+    const newestFirst = [...ids].reverse();
+
+    const pages = await pageThrough(subscription.id, { limit: "7" });
+    expect(pages.map((p) => p.length)).toEqual([7, 7, 7, 4]);
+    expect(pages.flat()).toEqual(newestFirst);
+
+    const dead = await pageThrough(subscription.id, { limit: "3", status: "dead" });
+    const expectedDead = newestFirst.filter(
+      (_, i) => ids.length - 1 - i >= 0 && (ids.length - 1 - i) % 3 === 2,
+    );
+    expect(dead.flat()).toEqual(expectedDead);
+    for (const page of dead) expect(page.length).toBeLessThanOrEqual(3);
+
+    const one = await pageThrough(subscription.id, { limit: "1", status: "failed" });
+    expect(one.flat()).toEqual(newestFirst.filter((_, i) => (ids.length - 1 - i) % 3 === 1));
+    expect(await pageThrough(subscription.id, { status: "pending" })).toEqual([[]]);
+  });
+
+  it("refuses bad filters and cursors of another subscription; 404 for another subscription", async () => {
+    const first = await subscribe("https://hooks.example.com/a");
+    const second = await subscribe("https://hooks.example.com/b");
+    await seed(first.id, 3, () => "succeeded");
+    const page = await api.get(`/v1/subscriptions/${first.id}/deliveries`, { key, query: { limit: "1" } });
+    const cursor = (page.json as { next_cursor: string }).next_cursor;
+    expect(typeof cursor).toBe("string");
+    const cases: [string, Record<string, string>, string][] = [
+      [second.id, { cursor }, "cursor"],
+      [first.id, { status: "delivered" }, "status"],
+      [first.id, { limit: "1000" }, "limit"],
+      [first.id, { cursor: "garbage!" }, "cursor"],
+      [first.id, { since: "2026-01-01T00:00:00Z" }, "since"],
+    ];
+    for (const [id, query, field] of cases) {
+      const response = await api.get(`/v1/subscriptions/${id}/deliveries`, { key, query });
+      expect(response.status, JSON.stringify(query)).toBe(400);
+      expect(
+        (response.json as { error: { details: { path: string }[] } }).error.details.map((d) => d.path),
+      ).toContain(field);
+    }
+    expect(errorCode(await api.get(`/v1/subscriptions/${randomUUID()}/deliveries`, { key }))).toBe(
+      "NOT_FOUND",
+    );
+  });
+
+  it("cuts a page short when its deliveries are large, and the cursor resumes right after", async () => {
+    const subscription = await subscribe("https://hooks.example.com/big");
+    const ids = (await seed(subscription.id, 5, () => "failed")).reverse();
+    const service = new DeliveryLogService({
+      subscriptions,
+      deliveries,
+      queue: new DeliveryQueue(bed.env.sqs, bed.env.queues.deliveryQueueUrl),
+      settings: { retentionDays: 30, maxPageBytes: 1200 },
+    });
+    const seen: string[] = [];
+    let after: Parameters<typeof service.list>[2]["after"];
+    for (let i = 0; i < 10; i++) {
+      const page = await service.list(customerId, subscription.id, { limit: 5, after });
+      expect(page.items.length).toBeGreaterThanOrEqual(1);
+      expect(page.items.length).toBeLessThan(5);
+      seen.push(...page.items.map((item) => item.id));
+      if (page.next === null) break;
+      after = page.next;
+    }
+    expect(seen).toEqual(ids);
+  });
+});
+
+describe("delete", () => {
+  it("drops the subscription's queued jobs instead of delivering them", async () => {
+    const quiet = await createApiTestbed({ env: { SUBSCRIPTION_CACHE_TTL_MS: "0" } });
+    try {
+      const target = await receiver();
+      const { key: ownKey } = await quiet.mintKey();
+      const created = await quiet.gateway.post(
+        "/v1/subscriptions",
+        { url: target.url, event_types: ["*"] },
+        { key: ownKey },
+      );
+      const subscription = created.json as Created;
+      for (let i = 0; i < 3; i++) {
+        expect(
+          (await quiet.gateway.post(`/v1/subscriptions/${subscription.id}/test`, undefined, { key: ownKey }))
+            .status,
+        ).toBe(202);
+      }
+      const queued = await quiet.env.inspectQueue(quiet.env.queues.deliveryQueueUrl);
+      expect(queued.ready).toHaveLength(3);
+      expect(
+        (await quiet.gateway.delete(`/v1/subscriptions/${subscription.id}`, { key: ownKey })).status,
+      ).toBe(204);
+
+      const { createDeliveryHandler } = await import("#handlers/delivery.ts");
+      const { createDeliveryDependencies } = await import("#shared/dependencies.ts");
+      const { loadConfig } = await import("#shared/config.ts");
+      const { createLogger } = await import("#shared/observability.ts");
+      const quietSource = new SqsEventSource({
+        sqs: quiet.env.sqs,
+        queueUrl: quiet.env.queues.deliveryQueueUrl,
+        handler: createDeliveryHandler(
+          createDeliveryDependencies(loadConfig(quiet.env.env), createLogger("delivery")),
+        ),
+        waitTimeSeconds: 1,
+      });
+      quietSource.start();
+      try {
+        await waitForQueueEmpty(quiet.env, quiet.env.queues.deliveryQueueUrl);
+      } finally {
+        await quietSource.stop();
+      }
+      expect(target.requests).toHaveLength(0);
+      const dlq = await quiet.env.inspectQueue(quiet.env.queues.deliveryDlqUrl);
+      expect(dlq.ready).toHaveLength(0);
+    } finally {
+      quiet.close();
+    }
+  });
+});
