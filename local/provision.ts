@@ -211,7 +211,8 @@ export async function ensureQueues(
   return { deliveryQueueUrl, deliveryDlqUrl, unroutableQueueUrl };
 }
 
-async function ensureQueue(
+/** Creates a queue with these attributes, or brings an existing one to them; resolves to its URL. */
+export async function ensureQueue(
   client: SQSClient,
   name: string,
   attributes: Record<string, string>,

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -16,6 +16,9 @@ import type {
   SQSRecordAttributes,
 } from "aws-lambda";
 import { DELIVERY_BATCH, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import { FunctionTimeoutError, invokeLambda, LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
+
+export { FunctionTimeoutError };
 
 /**
  * A local stand-in for Lambda's SQS event source mapping: long-polls a queue, invokes the handler
@@ -61,14 +64,6 @@ export class SqsEventSourceConfigError extends Error {
   override readonly name = "SqsEventSourceConfigError";
 }
 
-/** The invocation ran past its timeout; like Lambda, the whole batch is treated as failed. */
-export class FunctionTimeoutError extends Error {
-  override readonly name = "FunctionTimeoutError";
-  constructor(readonly timeoutMs: number) {
-    super(`invocation timed out after ${timeoutMs} ms`);
-  }
-}
-
 /** The handler returned a batch response Lambda would reject; the whole batch is treated as failed. */
 export class InvalidBatchResponseError extends Error {
   override readonly name = "InvalidBatchResponseError";
@@ -81,7 +76,6 @@ export class IncompleteMessageError extends Error {
 
 const MAX_RECEIVE = 10;
 const RECEIVE_ERROR_BACKOFF_MS = 1000;
-const LOCAL_ACCOUNT_ID = "000000000000";
 
 export class SqsEventSource {
   private readonly sqs: SQSClient;
@@ -250,27 +244,18 @@ export class SqsEventSource {
     return messages;
   }
 
-  /** Runs the handler under the function timeout; resolves to the message ids to leave on the queue. */
+  /**
+   * Runs the handler under the function timeout; resolves to the message ids to leave on the queue.
+   * A timeout (FunctionTimeoutError) fails the whole batch, as on Lambda.
+   */
   private async invoke(records: SQSRecord[]): Promise<ReadonlySet<string>> {
-    const startedAt = Date.now();
-    const context = createContext({
+    const spec = {
       functionName: this.functionName,
       awsRegion: records[0]?.awsRegion ?? "us-east-1",
-      deadline: startedAt + this.functionTimeoutMs,
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new FunctionTimeoutError(this.functionTimeoutMs)),
-        this.functionTimeoutMs,
-      );
-    });
-    try {
-      const response = await Promise.race([this.handler({ Records: records }, context), timeout]);
-      return failedMessageIds(response, records);
-    } finally {
-      clearTimeout(timer);
-    }
+      timeoutMs: this.functionTimeoutMs,
+    };
+    const response = await invokeLambda(spec, this.handler, { Records: records });
+    return failedMessageIds(response, records);
   }
 
   private async deleteRecords(records: SQSRecord[]): Promise<void> {
@@ -408,25 +393,4 @@ function toLambdaMessageAttributes(
 
 function queueName(queueUrl: string): string {
   return new URL(queueUrl).pathname.split("/").filter(Boolean).at(-1) ?? queueUrl;
-}
-
-function createContext(opts: { functionName: string; awsRegion: string; deadline: number }): Context {
-  const unsupported = (name: string) => () => {
-    throw new Error(`context.${name}() is a pre-async Lambda API; return or throw from the handler instead`);
-  };
-  const today = new Date().toISOString().slice(0, 10).replaceAll("-", "/");
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: opts.functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:${opts.awsRegion}:${LOCAL_ACCOUNT_ID}:function:${opts.functionName}`,
-    memoryLimitInMB: "1024",
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${opts.functionName}`,
-    logStreamName: `${today}/[$LATEST]${randomBytes(16).toString("hex")}`,
-    getRemainingTimeInMillis: () => Math.max(0, opts.deadline - Date.now()),
-    done: unsupported("done"),
-    fail: unsupported("fail"),
-    succeed: unsupported("succeed"),
-  };
 }

@@ -1,0 +1,257 @@
+import ipaddr from "ipaddr.js";
+
+/**
+ * EventBridge event pattern matching, for the local bus to apply the same rule pattern as the CDK
+ * stack (shared/events/catalogue.ts). It implements the content filters EventBridge documents —
+ * exact values, prefix, suffix, equals-ignore-case, anything-but, numeric, exists, wildcard, cidr
+ * and $or — so that the local stack stays faithful if the rule's pattern grows beyond `source`.
+ *
+ * A pattern is compiled once: anything EventBridge would reject with InvalidEventPatternException
+ * is rejected here too, at startup, rather than silently matching nothing.
+ */
+
+export class InvalidEventPatternError extends Error {
+  override readonly name = "InvalidEventPatternError";
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type ValueMatcher = (value: Json | undefined) => boolean;
+export type EventPredicate = (event: unknown) => boolean;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** Compiles an event pattern (object or JSON text) into a predicate over events. */
+export function compileEventPattern(pattern: unknown): EventPredicate {
+  const parsed = typeof pattern === "string" ? parseJson(pattern) : pattern;
+  if (!isObject(parsed)) throw new InvalidEventPatternError("Event pattern is not a JSON object");
+  const match = compileObject(parsed, "");
+  return (event) => match(isObject(event) ? (event as { [key: string]: Json }) : undefined);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidEventPatternError("Event pattern is not valid JSON");
+  }
+}
+
+type ObjectMatcher = (object: { [key: string]: Json } | undefined) => boolean;
+
+function compileObject(pattern: Record<string, unknown>, path: string): ObjectMatcher {
+  const fields: ObjectMatcher[] = [];
+  for (const [key, value] of Object.entries(pattern)) {
+    const at = path === "" ? key : `${path}.${key}`;
+    if (key === "$or") {
+      if (!Array.isArray(value) || value.length < 2 || !value.every(isObject)) {
+        throw new InvalidEventPatternError(
+          `$or at ${path || "(root)"} must be an array of at least two objects`,
+        );
+      }
+      const alternatives = value.map((alternative) => compileObject(alternative, path));
+      fields.push((object) => alternatives.some((alternative) => alternative(object)));
+    } else if (Array.isArray(value)) {
+      const leaf = compileLeaf(value, at);
+      fields.push((object) => leaf(object?.[key]));
+    } else if (isObject(value)) {
+      const nested = compileObject(value, at);
+      fields.push((object) => {
+        const child = object?.[key];
+        // A missing or non-object field still lets `exists: false` leaves below it match.
+        return nested(isObject(child) ? (child as { [key: string]: Json }) : undefined);
+      });
+    } else {
+      throw new InvalidEventPatternError(`Match value at ${at} must be an array or an object`);
+    }
+  }
+  return (object) => fields.every((field) => field(object));
+}
+
+/** A leaf: the field matches when its value (or, for an array, any element) satisfies any matcher. */
+function compileLeaf(matchers: unknown[], at: string): ValueMatcher {
+  if (matchers.length === 0) throw new InvalidEventPatternError(`Empty arrays are not allowed (at ${at})`);
+  const compiled = matchers.map((matcher) => compileMatcher(matcher, at));
+  const existence = compiled.filter((c) => c.kind === "exists");
+  const content = compiled.filter((c) => c.kind === "content");
+  return (value) => {
+    if (existence.some((c) => c.test(value))) return true;
+    if (value === undefined) return false;
+    const values = Array.isArray(value) ? value : [value];
+    return values.some((element) => content.some((c) => c.test(element)));
+  };
+}
+
+interface CompiledMatcher {
+  readonly kind: "exists" | "content";
+  readonly test: ValueMatcher;
+}
+
+function compileMatcher(matcher: unknown, at: string): CompiledMatcher {
+  if (matcher === null || typeof matcher === "string" || typeof matcher === "boolean") {
+    return { kind: "content", test: (value) => value === matcher };
+  }
+  if (typeof matcher === "number") {
+    return { kind: "content", test: (value) => typeof value === "number" && value === matcher };
+  }
+  if (!isObject(matcher)) throw new InvalidEventPatternError(`Unsupported match value at ${at}`);
+  const keys = Object.keys(matcher);
+  const [operator] = keys;
+  if (keys.length !== 1 || operator === undefined) {
+    throw new InvalidEventPatternError(`A filter at ${at} must have exactly one operator`);
+  }
+  const operand = matcher[operator];
+  switch (operator) {
+    case "exists": {
+      if (typeof operand !== "boolean")
+        throw new InvalidEventPatternError(`exists at ${at} takes true or false`);
+      return { kind: "exists", test: (value) => (value !== undefined) === operand };
+    }
+    case "prefix":
+    case "suffix":
+      return { kind: "content", test: affixMatcher(operator, operand, at) };
+    case "equals-ignore-case": {
+      const expected = nonEmptyString(operand, operator, at).toLowerCase();
+      return {
+        kind: "content",
+        test: (value) => typeof value === "string" && value.toLowerCase() === expected,
+      };
+    }
+    case "wildcard": {
+      const regex = wildcardRegex(nonEmptyString(operand, operator, at, true));
+      return { kind: "content", test: (value) => typeof value === "string" && regex.test(value) };
+    }
+    case "numeric":
+      return { kind: "content", test: numericMatcher(operand, at) };
+    case "cidr":
+      return { kind: "content", test: cidrMatcher(operand, at) };
+    case "anything-but": {
+      const excluded = anythingButMatcher(operand, at);
+      return { kind: "content", test: (value) => !excluded(value) };
+    }
+    default:
+      throw new InvalidEventPatternError(`Unrecognized match type ${operator} (at ${at})`);
+  }
+}
+
+function nonEmptyString(operand: unknown, operator: string, at: string, allowEmpty = false): string {
+  if (typeof operand !== "string" || (!allowEmpty && operand === "")) {
+    throw new InvalidEventPatternError(
+      `${operator} at ${at} must be ${allowEmpty ? "a" : "a non-empty"} string`,
+    );
+  }
+  return operand;
+}
+
+function affixMatcher(operator: "prefix" | "suffix", operand: unknown, at: string): ValueMatcher {
+  let expected: string;
+  let ignoreCase = false;
+  if (isObject(operand) && Object.keys(operand).length === 1 && "equals-ignore-case" in operand) {
+    expected = nonEmptyString(operand["equals-ignore-case"], `${operator} equals-ignore-case`, at);
+    ignoreCase = true;
+  } else {
+    expected = nonEmptyString(operand, operator, at);
+  }
+  const needle = ignoreCase ? expected.toLowerCase() : expected;
+  return (value) => {
+    if (typeof value !== "string") return false;
+    const haystack = ignoreCase ? value.toLowerCase() : value;
+    return operator === "prefix" ? haystack.startsWith(needle) : haystack.endsWith(needle);
+  };
+}
+
+/** `*` matches any run of characters; `\*` is a literal star. */
+function wildcardRegex(pattern: string): RegExp {
+  let source = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i] ?? "";
+    if (char === "\\" && pattern[i + 1] === "*") {
+      source += "\\*";
+      i++;
+    } else if (char === "*") {
+      if (pattern[i + 1] === "*") throw new InvalidEventPatternError("Consecutive wildcard characters");
+      source += ".*";
+    } else {
+      source += char.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    }
+  }
+  return new RegExp(`^${source}$`, "s");
+}
+
+const NUMERIC_OPERATORS: Record<string, (a: number, b: number) => boolean> = {
+  "<": (a, b) => a < b,
+  "<=": (a, b) => a <= b,
+  "=": (a, b) => a === b,
+  ">=": (a, b) => a >= b,
+  ">": (a, b) => a > b,
+};
+
+function numericMatcher(operand: unknown, at: string): ValueMatcher {
+  if (!Array.isArray(operand) || operand.length === 0 || operand.length % 2 !== 0 || operand.length > 4) {
+    throw new InvalidEventPatternError(`numeric at ${at} takes one or two [operator, number] pairs`);
+  }
+  const checks: ((n: number) => boolean)[] = [];
+  for (let i = 0; i < operand.length; i += 2) {
+    const op = operand[i];
+    const bound = operand[i + 1];
+    const compare = typeof op === "string" ? NUMERIC_OPERATORS[op] : undefined;
+    if (compare === undefined || typeof bound !== "number") {
+      throw new InvalidEventPatternError(`numeric at ${at}: bad operator or bound`);
+    }
+    checks.push((n) => compare(n, bound));
+  }
+  return (value) => typeof value === "number" && checks.every((check) => check(value));
+}
+
+function cidrMatcher(operand: unknown, at: string): ValueMatcher {
+  let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  try {
+    range = ipaddr.parseCIDR(nonEmptyString(operand, "cidr", at));
+  } catch {
+    throw new InvalidEventPatternError(`cidr at ${at} is not a CIDR range`);
+  }
+  return (value) => {
+    if (typeof value !== "string" || !ipaddr.isValid(value)) return false;
+    const address = ipaddr.parse(value);
+    return address.kind() === range[0].kind() && address.match(range);
+  };
+}
+
+/** What `anything-but` excludes: a value, a list of values, or a prefix/suffix/ignore-case/wildcard filter. */
+function anythingButMatcher(operand: unknown, at: string): ValueMatcher {
+  if (Array.isArray(operand)) {
+    if (operand.length === 0) throw new InvalidEventPatternError(`anything-but at ${at} has an empty list`);
+    const tests = operand.map((item) => anythingButMatcher(item, at));
+    return (value) => tests.some((test) => test(value));
+  }
+  if (operand === null || typeof operand === "object") {
+    if (!isObject(operand))
+      throw new InvalidEventPatternError(`anything-but at ${at} takes a value or a filter`);
+    const [operator, ...rest] = Object.keys(operand);
+    if (operator === undefined || rest.length > 0) {
+      throw new InvalidEventPatternError(`anything-but at ${at} takes one filter`);
+    }
+    const inner = operand[operator];
+    switch (operator) {
+      case "prefix":
+      case "suffix":
+        return affixMatcher(operator, inner, at);
+      case "equals-ignore-case": {
+        const list = Array.isArray(inner) ? inner : [inner];
+        const lowered = new Set(list.map((item) => nonEmptyString(item, operator, at).toLowerCase()));
+        return (value) => typeof value === "string" && lowered.has(value.toLowerCase());
+      }
+      case "wildcard": {
+        const list = Array.isArray(inner) ? inner : [inner];
+        const regexes = list.map((item) => wildcardRegex(nonEmptyString(item, operator, at, true)));
+        return (value) => typeof value === "string" && regexes.some((regex) => regex.test(value));
+      }
+      default:
+        throw new InvalidEventPatternError(`anything-but at ${at} does not take ${operator}`);
+    }
+  }
+  if (typeof operand === "string" || typeof operand === "number" || typeof operand === "boolean") {
+    return (value) => value === operand;
+  }
+  throw new InvalidEventPatternError(`anything-but at ${at} takes a value or a filter`);
+}

@@ -1,0 +1,159 @@
+import path from "node:path";
+import { styleText } from "node:util";
+import { ConfigError } from "#shared/errors.ts";
+import { installReadableLogs } from "./log-format.ts";
+import {
+  LOCAL_DEFAULTS,
+  type LocalStackSettings,
+  loadLocalSettings,
+  READY_LINE,
+  REPO_ROOT,
+  USAGE,
+  UsageError,
+} from "./settings.ts";
+import { createStackLogger, type LocalStack, LocalStackError, startLocalStack } from "./stack.ts";
+
+/**
+ * `npm start`: the local stack in the foreground. Prints what runs where once everything is up;
+ * Ctrl-C (SIGINT) or SIGTERM stops taking work, drains what is in flight and exits 0. A second
+ * Ctrl-C exits at once.
+ */
+
+const paint = (style: Parameters<typeof styleText>[0], text: string) =>
+  process.stdout.isTTY && !process.env.NO_COLOR ? styleText(style, text) : text;
+
+async function main(): Promise<number> {
+  let settings: LocalStackSettings | "help";
+  try {
+    settings = loadLocalSettings(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  if (settings === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+
+  installReadableLogs();
+  const logger = createStackLogger();
+  const startedAt = Date.now();
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack(settings, logger);
+  } catch (error) {
+    if (error instanceof LocalStackError || error instanceof ConfigError) {
+      console.error(`The local stack did not start: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  console.log(banner(stack, Date.now() - startedAt));
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        console.error(`${signal} again: exiting without waiting`);
+        resolve(130);
+        return;
+      }
+      stopping = true;
+      console.log(`\n${signal}: stopping — no new requests or events; finishing the work in flight…`);
+      const began = Date.now();
+      stack.stop().then(
+        () => {
+          console.log(`Stopped cleanly in ${Date.now() - began} ms.`);
+          resolve(0);
+        },
+        (error: unknown) => {
+          console.error("Error while stopping:", error);
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGINT", shutdown);
+    process.on("SIGTERM", shutdown);
+  });
+}
+
+function banner(stack: LocalStack, startupMs: number): string {
+  const { endpoints, settings } = stack;
+  const dataDir = path.relative(REPO_ROOT, settings.dataDir) || ".";
+  const persistence = settings.inMemory ? "in memory (--in-memory)" : `persisted in ${dataDir}/`;
+  const attempts = settings.retrySchedule.length + 1;
+  const customer = "5e4a0680-804e-11ec-8477-2fea5968d85b";
+  const dynamoEnv =
+    settings.ports.dynamodb === LOCAL_DEFAULTS.DYNAMODB_PORT
+      ? ""
+      : `DYNAMODB_ENDPOINT=${endpoints.dynamodb} `;
+  const eventsEnv =
+    settings.ports.events === LOCAL_DEFAULTS.EVENTS_PORT ? "" : `EVENTS_PORT=${settings.ports.events} `;
+  // A short event for the AWS CLI example; `npm run emit` sends the full samples.
+  const cliEntry = JSON.stringify([
+    {
+      EventBusName: stack.eventBusName,
+      Source: "voipbin.call-manager",
+      DetailType: "call_hangup",
+      Detail: JSON.stringify({
+        customer_id: customer,
+        data: { id: "6e8e2d3a-5b1f-4c8e-9d0a-1f2e3d4c5b6a", customer_id: customer, status: "hangup" },
+      }),
+    },
+  ]);
+  const row = (name: string, url: string, what: string) =>
+    `  ${name.padEnd(22)}${paint("cyan", url.padEnd(26))}${what}`;
+
+  return [
+    "",
+    `${paint("bold", READY_LINE)} (${(startupMs / 1000).toFixed(1)} s) — one process, no Docker, no AWS account`,
+    "",
+    stack.apiEnabled
+      ? row(
+          "Subscriptions API",
+          endpoints.api,
+          "API Gateway HTTP API + authorizer → api function (GET /openapi.json)",
+        )
+      : row(
+          "Subscriptions API",
+          "(not started)",
+          "functions/api.ts and functions/authorizer.ts are not there yet",
+        ),
+    row(
+      "EventBridge",
+      endpoints.events,
+      `PutEvents on bus "${stack.eventBusName}"; rule source voipbin.* → router`,
+    ),
+    row("DynamoDB (dynalite)", endpoints.dynamodb, `table ${stack.tableName}, ${persistence}`),
+    row(
+      "SQS (fauxqs)",
+      endpoints.sqs,
+      `delivery queue → dead-letter queue after ${attempts} attempts; unroutable; router-failed (in memory)`,
+    ),
+    "",
+    `  Retries after ${settings.retrySchedule.join(", ")} s (RETRY_SCHEDULE); deliveries to ${stack.functionEnv.ALLOWED_CIDRS} allowed (ALLOWED_CIDRS), http:// too.`,
+    "",
+    paint("bold", "  Create an access key"),
+    `    ${dynamoEnv}npm run keys -- create --customer ${customer}`,
+    paint("bold", "  Emit a sample event"),
+    `    ${eventsEnv}npm run emit -- call_hangup            (npm run emit -- --list for the others)`,
+    `    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws events put-events --region ${settings.region} \\`,
+    `      --endpoint-url ${endpoints.events} --entries '${cliEntry.replaceAll("'", "'\\''")}'`,
+    paint("bold", "  See it all work"),
+    `    npm run demo          (a scripted tour: key, subscriptions, signed deliveries, retries, dead letters)`,
+    "",
+    "  Ctrl-C stops the stack cleanly. Docs: docs/local.md",
+    "",
+  ].join("\n");
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

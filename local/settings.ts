@@ -1,0 +1,120 @@
+import path from "node:path";
+import { z } from "zod";
+import { retryScheduleSchema } from "#shared/config.ts";
+import { ConfigError } from "#shared/errors.ts";
+import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+
+/**
+ * What the local stack itself is configured with (PRODUCT §7): ports, persistence, and the few
+ * values it sets for the functions where the local defaults differ from a deployment's. Everything
+ * else the functions read (DELIVERY_TIMEOUT_MS, RETRY_JITTER, …) passes through from the
+ * environment to shared/config.ts unchanged.
+ */
+
+/** The repository root, so that `.data/` and the fixtures do not depend on the working directory. */
+export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+
+/**
+ * Local defaults. The retry schedule is short so that retries, dead letters and manual retries can
+ * be watched in seconds (a deployment's default is 5 s … 10 h); loopback is the one private range
+ * subscriptions may point at, and plain http is accepted, so that receivers on this machine work.
+ */
+export const LOCAL_DEFAULTS = {
+  API_PORT: 3000,
+  EVENTS_PORT: 4010,
+  DYNAMODB_PORT: 4011,
+  SQS_PORT: 4012,
+  RETRY_SCHEDULE: "1,2,4",
+  ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
+  ALLOW_HTTP_URLS: "true",
+  AWS_REGION: "us-east-1",
+  DELIVERY_CONCURRENCY: 4,
+} as const;
+
+/** What `npm start` prints once everything is up; scripts and the end-to-end tests wait for it. */
+export const READY_LINE = "voipbin-webhooks local stack is ready";
+
+/** Every local stack service listens on loopback only: nothing here authenticates like AWS does. */
+export const LOCAL_HOST = "127.0.0.1";
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+
+const localEnvSchema = z.object({
+  API_PORT: port(LOCAL_DEFAULTS.API_PORT),
+  EVENTS_PORT: port(LOCAL_DEFAULTS.EVENTS_PORT),
+  DYNAMODB_PORT: port(LOCAL_DEFAULTS.DYNAMODB_PORT),
+  SQS_PORT: port(LOCAL_DEFAULTS.SQS_PORT),
+  RETRY_SCHEDULE: retryScheduleSchema.prefault(LOCAL_DEFAULTS.RETRY_SCHEDULE),
+  AWS_REGION: z.string().min(1).default(LOCAL_DEFAULTS.AWS_REGION),
+  EVENT_BUS_NAME: z.string().min(1).default(DEFAULT_RESOURCE_NAMES.eventBus),
+  /** Where dynalite keeps its LevelDB files unless --in-memory. */
+  DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, ".data")),
+  /** Parallel pollers of the delivery queue, each running one delivery invocation at a time. */
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.DELIVERY_CONCURRENCY),
+});
+
+export interface LocalStackSettings {
+  readonly ports: {
+    readonly api: number;
+    readonly events: number;
+    readonly dynamodb: number;
+    readonly sqs: number;
+  };
+  readonly host: string;
+  readonly region: string;
+  readonly inMemory: boolean;
+  /** The dynalite directory (absolute); unused when inMemory. */
+  readonly dataDir: string;
+  readonly retrySchedule: readonly number[];
+  readonly eventBusName: string;
+  readonly deliveryConcurrency: number;
+}
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export const USAGE = `Usage: npm start [-- --in-memory]
+
+  --in-memory   keep DynamoDB in memory instead of under DATA_DIR (default .data/)
+  --help        this text
+
+Environment (defaults in brackets): API_PORT [3000], EVENTS_PORT [4010], DYNAMODB_PORT [4011],
+SQS_PORT [4012], RETRY_SCHEDULE [1,2,4], ALLOWED_CIDRS [127.0.0.0/8,::1/128], ALLOW_HTTP_URLS [true],
+EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [4], AWS_REGION [us-east-1];
+every other variable of docs/configuration.md is passed to the functions as is.`;
+
+/** Reads the command line and the environment; throws UsageError or ConfigError with every problem. */
+export function loadLocalSettings(
+  argv: readonly string[],
+  env: Record<string, string | undefined> = process.env,
+): LocalStackSettings | "help" {
+  let inMemory = false;
+  for (const arg of argv) {
+    if (arg === "--in-memory") inMemory = true;
+    else if (arg === "--help" || arg === "-h") return "help";
+    else throw new UsageError(`unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
+  }
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = localEnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+  }
+  const s = parsed.data;
+  const fixed = [s.API_PORT, s.EVENTS_PORT, s.DYNAMODB_PORT, s.SQS_PORT].filter((p) => p !== 0);
+  if (new Set(fixed).size !== fixed.length) {
+    throw new ConfigError(["API_PORT, EVENTS_PORT, DYNAMODB_PORT and SQS_PORT must differ"]);
+  }
+  return {
+    ports: { api: s.API_PORT, events: s.EVENTS_PORT, dynamodb: s.DYNAMODB_PORT, sqs: s.SQS_PORT },
+    host: LOCAL_HOST,
+    region: s.AWS_REGION,
+    inMemory,
+    dataDir: path.resolve(s.DATA_DIR),
+    retrySchedule: s.RETRY_SCHEDULE,
+    eventBusName: s.EVENT_BUS_NAME,
+    deliveryConcurrency: s.DELIVERY_CONCURRENCY,
+  };
+}

@@ -1,0 +1,483 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, SQSEvent } from "aws-lambda";
+import { buildApp } from "fauxqs";
+import { loadConfig } from "#shared/config.ts";
+import { eventRulePattern } from "#shared/events/catalogue.ts";
+import {
+  DEFAULT_RESOURCE_NAMES,
+  DELIVERY_BATCH,
+  DELIVERY_FUNCTION_TIMEOUT_SECONDS,
+  deliveryQueueSettings,
+} from "#shared/resources.ts";
+import { AsyncInvoker, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
+import { type BusEvent, createEventBridgeServer, LocalEventBus } from "./eventbridge.ts";
+import {
+  HTTP_API_MAX_HEADER_BYTES,
+  type HttpApiRoute,
+  type LambdaHandler,
+  LocalHttpApi,
+} from "./http-api.ts";
+import { SandboxPool } from "./lambda-runtime.ts";
+import {
+  createLocalClients,
+  ensureQueue,
+  ensureQueues,
+  ensureTable,
+  LOCAL_CREDENTIALS,
+  type LocalClients,
+  type QueueUrls,
+} from "./provision.ts";
+import { LOCAL_DEFAULTS, type LocalStackSettings, REPO_ROOT } from "./settings.ts";
+import { type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
+
+/**
+ * The whole system in one process (PRODUCT §7): dynalite and fauxqs in-process, the table and
+ * queues provisioned from shared/resources.ts, and the real handler modules behind local stand-ins
+ * for what AWS runs around them — an EventBridge bus and rule, Lambda's asynchronous invocation with
+ * its on-failure destination, the SQS event source mapping, and the API Gateway HTTP API with its
+ * Lambda authorizer. Only endpoints and configuration differ from a deployment.
+ */
+
+/** Function timeouts of the deployed functions (infra/constructs), applied to the local invocations. */
+export const FUNCTION_TIMEOUTS_MS = {
+  router: 30_000,
+  delivery: DELIVERY_FUNCTION_TIMEOUT_SECONDS * 1000,
+  api: 10_000,
+  authorizer: 5_000,
+} as const;
+
+/** The router's on-failure destination: invocation records of events the router failed on. */
+export const ROUTER_FAILED_QUEUE_NAME = `${DEFAULT_RESOURCE_NAMES.table}-router-failed`;
+
+/** Router invocations running at once (each in its own sandbox); more wait in Lambda's queue. */
+const ROUTER_CONCURRENCY = 8;
+/** API and authorizer sandboxes; a request beyond waits for one to be free. */
+const API_CONCURRENCY = 16;
+
+/** Queued work is drained for at most this long on shutdown; a stuck endpoint must not block Ctrl-C. */
+const DRAIN_TIMEOUT_MS = 8_000;
+
+export class LocalStackError extends Error {
+  override readonly name = "LocalStackError";
+}
+
+export interface LocalStackEndpoints {
+  readonly api: string;
+  readonly events: string;
+  readonly dynamodb: string;
+  readonly sqs: string;
+}
+
+export interface LocalStack {
+  readonly settings: LocalStackSettings;
+  readonly endpoints: LocalStackEndpoints;
+  readonly queues: QueueUrls & { readonly routerFailedQueueUrl: string };
+  readonly tableName: string;
+  readonly eventBusName: string;
+  /** False until the subscriptions API modules (functions/api.ts, functions/authorizer.ts) exist. */
+  readonly apiEnabled: boolean;
+  /** The environment the functions were loaded with (what a handler reads at cold start). */
+  readonly functionEnv: Readonly<Record<string, string>>;
+  /** Stops taking work, drains what is in flight, closes everything. Idempotent. */
+  stop(): Promise<void>;
+}
+
+interface DynaliteOptions {
+  path?: string;
+  createTableMs?: number;
+  deleteTableMs?: number;
+  updateTableMs?: number;
+}
+
+// dynalite is CommonJS without type declarations; this is the part of its API used here.
+const dynalite = createRequire(import.meta.url)("dynalite") as (options?: DynaliteOptions) => Server;
+
+type Closer = () => Promise<void>;
+
+export async function startLocalStack(
+  settings: LocalStackSettings,
+  logger = createStackLogger(),
+): Promise<LocalStack> {
+  const closers: { name: string; close: Closer }[] = [];
+  const cleanup = async () => {
+    for (const { name, close } of closers.splice(0).reverse()) {
+      await close().catch((error: unknown) =>
+        logger.warn(`could not close ${name}`, { error: String(error) }),
+      );
+    }
+  };
+  try {
+    return await start(settings, logger, closers, cleanup);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+export function createStackLogger(): Logger {
+  return new Logger({ serviceName: "local-stack" });
+}
+
+async function start(
+  settings: LocalStackSettings,
+  logger: Logger,
+  closers: { name: string; close: Closer }[],
+  cleanup: () => Promise<void>,
+): Promise<LocalStack> {
+  const { host, region } = settings;
+
+  // --- DynamoDB (dynalite) and SQS (fauxqs) ---------------------------------------------------
+  if (!settings.inMemory) {
+    mkdirSync(settings.dataDir, { recursive: true });
+    closers.push({ name: "the data directory lock", close: lockDataDir(settings.dataDir) });
+  }
+  const dynamo = dynalite({
+    ...(settings.inMemory ? {} : { path: path.join(settings.dataDir, "dynamodb") }),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  const dynamodbPort = await listen(dynamo, settings.ports.dynamodb, host, "DYNAMODB_PORT");
+  closers.push({ name: "DynamoDB (dynalite)", close: () => closeServer(dynamo) });
+
+  // buildApp rather than startFauxqs: startFauxqs listens on every interface, the stack on loopback only.
+  const fauxqs = buildApp({ logger: false, defaultRegion: region });
+  const sqsPort = await listenFauxqs(fauxqs, settings.ports.sqs, host);
+  closers.push({ name: "SQS (fauxqs)", close: () => fauxqs.close() });
+
+  const endpoints = {
+    dynamodb: `http://${host}:${dynamodbPort}`,
+    sqs: `http://${host}:${sqsPort}`,
+  };
+  const clients: LocalClients = createLocalClients({
+    dynamodbEndpoint: endpoints.dynamodb,
+    sqsEndpoint: endpoints.sqs,
+    region,
+  });
+  closers.push({
+    name: "the SDK clients",
+    close: async () => {
+      clients.dynamodb.destroy();
+      clients.sqs.destroy();
+    },
+  });
+
+  const tableName = DEFAULT_RESOURCE_NAMES.table;
+  await ensureTable(clients.dynamodb, tableName);
+  const queues = await ensureQueues(
+    clients.sqs,
+    {
+      deliveryQueue: DEFAULT_RESOURCE_NAMES.deliveryQueue,
+      deliveryDlq: DEFAULT_RESOURCE_NAMES.deliveryDlq,
+      unroutableQueue: DEFAULT_RESOURCE_NAMES.unroutableQueue,
+    },
+    deliveryQueueSettings(settings.retrySchedule),
+  );
+  const routerFailedQueueUrl = await ensureQueue(clients.sqs, ROUTER_FAILED_QUEUE_NAME, {
+    MessageRetentionPeriod: String(14 * 24 * 3600),
+  });
+
+  // --- The bus and the API listen first, so that their endpoints are known to the functions ------
+  const pending = (what: string) => () => {
+    throw new LocalStackError(`${what} is still starting`);
+  };
+  let routeEvent: (event: BusEvent) => void = pending("the router");
+  const bus = new LocalEventBus({
+    busName: settings.eventBusName,
+    region,
+    rules: [{ name: "router", eventPattern: eventRulePattern(), target: (event) => routeEvent(event) }],
+    onDropped: (event, reason, busName) => {
+      if (reason === "unknown_bus") {
+        logger.warn(
+          "event put on a bus that does not exist here: accepted and dropped, as EventBridge does",
+          {
+            event_id: event.id,
+            bus: busName,
+            local_bus: settings.eventBusName,
+          },
+        );
+      } else {
+        logger.info("event matched no rule (the router takes sources voipbin.*): dropped", {
+          event_id: event.id,
+          source: event.source,
+        });
+      }
+    },
+  });
+  const eventsServer = createEventBridgeServer(bus);
+  const eventsPort = await listen(eventsServer, settings.ports.events, host, "EVENTS_PORT");
+  closers.push({ name: "the EventBridge endpoint", close: () => closeServer(eventsServer) });
+
+  const apiModules = ["api.ts", "authorizer.ts"].map((file) => path.join(REPO_ROOT, "functions", file));
+  const apiEnabled = apiModules.every((file) => existsSync(file));
+  let apiServer: Server | undefined;
+  let apiPort = settings.ports.api;
+  let attachApi: (api: LocalHttpApi) => void = () => {};
+  if (apiEnabled) {
+    let api: LocalHttpApi | undefined;
+    attachApi = (ready) => {
+      api = ready;
+    };
+    apiServer = createServer({ maxHeaderSize: HTTP_API_MAX_HEADER_BYTES }, (req, res) => {
+      if (api === undefined) {
+        res.writeHead(503, { "content-type": "application/json" }).end('{"message":"Service Unavailable"}');
+        return;
+      }
+      api.requestListener(req, res);
+    });
+    apiPort = await listen(apiServer, settings.ports.api, host, "API_PORT");
+    const server = apiServer;
+    closers.push({ name: "the API", close: () => closeServer(server) });
+  }
+
+  const allEndpoints: LocalStackEndpoints = {
+    ...endpoints,
+    events: `http://${host}:${eventsPort}`,
+    api: `http://${host}:${apiPort}`,
+  };
+
+  // --- The functions' environment, set before their modules are loaded (they read it at cold start) ---
+  const functionEnv: Record<string, string> = {
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    TABLE_NAME: tableName,
+    DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
+    UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
+    EVENT_BUS_NAME: settings.eventBusName,
+    DYNAMODB_ENDPOINT: allEndpoints.dynamodb,
+    SQS_ENDPOINT: allEndpoints.sqs,
+    EVENTBRIDGE_ENDPOINT: allEndpoints.events,
+    RETRY_SCHEDULE: settings.retrySchedule.join(","),
+    ALLOWED_CIDRS: process.env.ALLOWED_CIDRS ?? LOCAL_DEFAULTS.ALLOWED_CIDRS,
+    ALLOW_HTTP_URLS: process.env.ALLOW_HTTP_URLS || LOCAL_DEFAULTS.ALLOW_HTTP_URLS,
+    // CloudWatch EMF lines on stdout would drown the logs; there is no CloudWatch here to read them.
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED || "true",
+  };
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  Object.assign(process.env, functionEnv);
+  // Every configuration problem at once, before any module fails on the first one.
+  loadConfig(process.env);
+
+  // --- The functions: the same modules Lambda runs ---------------------------------------------
+  const router = await functionSandboxes<BusEvent>("router.ts", ROUTER_CONCURRENCY);
+  const delivery = await functionSandboxes<SQSEvent>("delivery.ts", settings.deliveryConcurrency);
+
+  const routerInvoker = new AsyncInvoker<BusEvent>({
+    spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
+    handler: router.handler,
+    concurrency: ROUTER_CONCURRENCY,
+    retryDelaysMs: LAMBDA_ASYNC_RETRY_DELAYS_MS,
+    onFailure: async (record) => {
+      await clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: routerFailedQueueUrl, MessageBody: JSON.stringify(record) }),
+      );
+    },
+    logger,
+  });
+  routeEvent = (event) => {
+    routerInvoker.invoke(event);
+  };
+  closers.push({
+    name: "the router",
+    close: () => withDeadline(routerInvoker.stop(), "router invocations", logger),
+  });
+
+  const deliverySource = new SqsEventSource({
+    sqs: clients.sqs,
+    queueUrl: queues.deliveryQueueUrl,
+    handler: delivery.handler as SqsBatchHandler,
+    batchSize: DELIVERY_BATCH.batchSize,
+    maxBatchingWindowSeconds: DELIVERY_BATCH.maxBatchingWindowSeconds,
+    // Lambda's pollers long-poll for 20 s; stop() cuts the poll short, fauxqs being stopped right after.
+    waitTimeSeconds: 20,
+    concurrency: settings.deliveryConcurrency,
+    functionTimeoutMs: FUNCTION_TIMEOUTS_MS.delivery,
+    functionName: "delivery",
+    onError: (error) => logger.error("delivery event source", { error: describe(error) }),
+  });
+  deliverySource.start();
+  closers.push({
+    name: "the delivery event source",
+    close: () => withDeadline(deliverySource.stop({ abortReceives: true }), "deliveries", logger),
+  });
+
+  if (apiEnabled) {
+    const api = await functionSandboxes<APIGatewayProxyEventV2>("api.ts", API_CONCURRENCY);
+    const authorizer = await functionSandboxes<APIGatewayRequestAuthorizerEventV2>(
+      "authorizer.ts",
+      API_CONCURRENCY,
+    );
+    const { API_ROUTES } = await import("../infra/constructs/subscriptions-api.ts");
+    const routes: HttpApiRoute[] = [
+      ...API_ROUTES.map((route) => ({
+        routeKey: `${route.method} ${route.path}`,
+        authorized: !route.public,
+      })),
+      { routeKey: "$default", authorized: true },
+    ];
+    const httpApi = new LocalHttpApi({
+      routes,
+      integration: {
+        spec: { functionName: "api", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.api },
+        handler: api.handler,
+      },
+      authorizer: {
+        spec: { functionName: "authorizer", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.authorizer },
+        handler: authorizer.handler,
+        identitySources: [],
+      },
+      region,
+      log: (level, message, extra) => logger[level](message, extra),
+    });
+    attachApi(httpApi);
+  }
+
+  // Reordered for shutdown: stop taking requests, let deliveries finish (they may still put events on
+  // the bus), then the router, then the emulators underneath.
+  reorderForShutdown(closers);
+  let stopping: Promise<void> | undefined;
+  return {
+    settings,
+    endpoints: allEndpoints,
+    queues: { ...queues, routerFailedQueueUrl },
+    tableName,
+    eventBusName: settings.eventBusName,
+    apiEnabled,
+    functionEnv,
+    stop: () => {
+      stopping ??= cleanup();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Closers run in reverse order of this list. Started bottom-up (storage first), the system must
+ * stop top-down: the API, then deliveries, then the bus with the router, then the emulators.
+ */
+function reorderForShutdown(closers: { name: string; close: Closer }[]): void {
+  const rank = (name: string) =>
+    ["the API", "the delivery event source", "the EventBridge endpoint", "the router"].indexOf(name);
+  const ranked = closers.filter((closer) => rank(closer.name) !== -1);
+  const rest = closers.filter((closer) => rank(closer.name) === -1);
+  ranked.sort((a, b) => rank(b.name) - rank(a.name));
+  closers.splice(0, closers.length, ...rest, ...ranked);
+}
+
+/** A pool of sandboxes of one function module (functions/<file>), the first one loaded now. */
+async function functionSandboxes<TEvent>(file: string, max: number): Promise<SandboxPool<TEvent, unknown>> {
+  const url = pathToFileURL(path.join(REPO_ROOT, "functions", file)).href;
+  const pool = new SandboxPool<TEvent, unknown>(async (sandbox) => {
+    // A query string makes a separate module instance: the sandbox's own top-level state.
+    const module = (await import(`${url}?sandbox=${sandbox}`)) as { handler?: unknown };
+    if (typeof module.handler !== "function") {
+      throw new LocalStackError(`functions/${file} does not export a handler function`);
+    }
+    return module.handler as LambdaHandler<TEvent, unknown>;
+  }, max);
+  await pool.warm();
+  return pool;
+}
+
+async function listen(server: Server, port: number, host: string, variable: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new LocalStackError(`${host}:${port} is already in use: stop what runs there or set ${variable}`)
+          : error,
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return typeof address === "object" && address !== null ? address.port : port;
+}
+
+async function listenFauxqs(app: ReturnType<typeof buildApp>, port: number, host: string): Promise<number> {
+  try {
+    const address = await app.listen({ port, host });
+    return Number(new URL(address).port);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new LocalStackError(`${host}:${port} is already in use: stop what runs there or set SQS_PORT`);
+    }
+    throw error;
+  }
+}
+
+/** Stops accepting connections, lets requests in flight finish, then drops idle keep-alive sockets. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
+    force.unref();
+  });
+}
+
+async function withDeadline(work: Promise<void>, what: string, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), DRAIN_TIMEOUT_MS);
+  });
+  const outcome = await Promise.race([work.then(() => "done" as const), deadline]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    logger.warn(`shutting down without waiting longer for ${what} in flight`, {
+      waited_ms: DRAIN_TIMEOUT_MS,
+    });
+  }
+}
+
+/**
+ * One local stack per data directory: two dynalite processes on the same LevelDB files corrupt
+ * each other's view, and the second one crashes with an obscure iterator error.
+ */
+function lockDataDir(dataDir: string): Closer {
+  const lockFile = path.join(dataDir, "local-stack.pid");
+  const holder = readLockHolder(lockFile);
+  if (holder !== undefined && holder !== process.pid && isRunning(holder)) {
+    throw new LocalStackError(
+      `another local stack (pid ${holder}) is using ${dataDir}: stop it, or start this one with --in-memory or another DATA_DIR`,
+    );
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return async () => {
+    if (readLockHolder(lockFile) === process.pid) rmSync(lockFile, { force: true });
+  };
+}
+
+function readLockHolder(lockFile: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(lockFile, "utf8"), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,196 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { eventRulePattern } from "#shared/events/catalogue.ts";
+import { type BusEvent, createEventBridgeServer, LocalEventBus } from "../../../local/eventbridge.ts";
+
+const BUS = "voipbin-events";
+const routed: BusEvent[] = [];
+const dropped: { reason: string; bus: string }[] = [];
+let server: Server;
+let client: EventBridgeClient;
+
+const entry = (overrides: Partial<PutEventsRequestEntry> = {}): PutEventsRequestEntry => ({
+  EventBusName: BUS,
+  Source: "voipbin.call-manager",
+  DetailType: "call_hangup",
+  Detail: JSON.stringify({ customer_id: "5e4a0680-804e-11ec-8477-2fea5968d85b", data: { id: "c1" } }),
+  ...overrides,
+});
+
+beforeAll(async () => {
+  const bus = new LocalEventBus({
+    busName: BUS,
+    region: "us-east-1",
+    rules: [{ name: "router", eventPattern: eventRulePattern(), target: (event) => routed.push(event) }],
+    onDropped: (_event, reason, bus) => dropped.push({ reason, bus }),
+  });
+  server = createEventBridgeServer(bus);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  client = new EventBridgeClient({
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+});
+
+afterAll(async () => {
+  client.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+beforeEach(() => {
+  routed.length = 0;
+  dropped.length = 0;
+});
+
+describe("the local EventBridge endpoint, through the AWS SDK", () => {
+  it("accepts entries, returns their EventIds in order and hands the rule's target the EventBridge envelope", async () => {
+    const response = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          entry(),
+          entry({
+            DetailType: "call_created",
+            Time: new Date("2026-11-20T09:15:02.118Z"),
+            Resources: ["r1"],
+          }),
+        ],
+      }),
+    );
+    expect(response.FailedEntryCount).toBe(0);
+    expect(response.Entries).toHaveLength(2);
+    const ids = (response.Entries ?? []).map((e) => e.EventId);
+    expect(ids.every((id) => /^[0-9a-f-]{36}$/.test(id ?? ""))).toBe(true);
+
+    expect(routed.map((e) => e.id)).toEqual(ids);
+    const [first, second] = routed;
+    expect(Object.keys(first ?? {})).toEqual([
+      "version",
+      "id",
+      "detail-type",
+      "source",
+      "account",
+      "time",
+      "region",
+      "resources",
+      "detail",
+    ]);
+    expect(first).toMatchObject({
+      version: "0",
+      "detail-type": "call_hangup",
+      source: "voipbin.call-manager",
+      account: "000000000000",
+      region: "us-east-1",
+      resources: [],
+      detail: { customer_id: "5e4a0680-804e-11ec-8477-2fea5968d85b", data: { id: "c1" } },
+    });
+    expect(first?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(second).toMatchObject({ time: "2026-11-20T09:15:02Z", resources: ["r1"] });
+  });
+
+  it("fails single entries with EventBridge's codes and still takes the others", async () => {
+    const response = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          entry({ Source: undefined }),
+          entry({ DetailType: undefined }),
+          entry({ Detail: undefined }),
+          entry({ Detail: "[1,2]" }),
+          entry({ Detail: "{not json" }),
+          entry({ Detail: '"a string"' }),
+          entry(),
+        ],
+      }),
+    );
+    expect(response.FailedEntryCount).toBe(6);
+    expect(response.Entries?.slice(0, 6)).toEqual([
+      {
+        ErrorCode: "InvalidArgument",
+        ErrorMessage: "Parameter Source is not valid. Reason: Source is a required argument.",
+      },
+      {
+        ErrorCode: "InvalidArgument",
+        ErrorMessage: "Parameter DetailType is not valid. Reason: DetailType is a required argument.",
+      },
+      {
+        ErrorCode: "InvalidArgument",
+        ErrorMessage: "Parameter Detail is not valid. Reason: Detail is a required argument.",
+      },
+      { ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed." },
+      { ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed." },
+      { ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed." },
+    ]);
+    expect(response.Entries?.[6]?.EventId).toBeDefined();
+    expect(routed).toHaveLength(1);
+  });
+
+  it("rejects the whole request over 10 entries or 256 KiB of entries, as ValidationException", async () => {
+    await expect(
+      client.send(new PutEventsCommand({ Entries: Array.from({ length: 11 }, () => entry()) })),
+    ).rejects.toMatchObject({
+      name: "ValidationException",
+      $metadata: { httpStatusCode: 400 },
+      message: expect.stringContaining("Member must have length less than or equal to 10"),
+    });
+    await expect(client.send(new PutEventsCommand({ Entries: [] }))).rejects.toMatchObject({
+      name: "ValidationException",
+    });
+    const big = JSON.stringify({ customer_id: "x", data: { blob: "x".repeat(130 * 1024) } });
+    await expect(
+      client.send(new PutEventsCommand({ Entries: [entry({ Detail: big }), entry({ Detail: big })] })),
+    ).rejects.toMatchObject({
+      name: "ValidationException",
+      message: "Total size of the entries in the request is over the limit.",
+    });
+    // Just under the limit is fine.
+    const fits = JSON.stringify({ data: "x".repeat(256 * 1024 - 200) });
+    const accepted = await client.send(new PutEventsCommand({ Entries: [entry({ Detail: fits })] }));
+    expect(accepted.FailedEntryCount).toBe(0);
+    await expect(
+      client.send(new PutEventsCommand({ Entries: [entry({ EventBusName: "not a bus name!" })] })),
+    ).rejects.toMatchObject({ name: "ValidationException" });
+    expect(routed).toHaveLength(1);
+  });
+
+  it("routes by bus name or ARN; other buses (default included) accept the event and drop it, as AWS does", async () => {
+    const response = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          entry({ EventBusName: `arn:aws:events:us-east-1:000000000000:event-bus/${BUS}` }),
+          entry({ EventBusName: "someone-elses-bus" }),
+          entry({ EventBusName: undefined }),
+          entry({ Source: "aws.ec2" }),
+        ],
+      }),
+    );
+    expect(response.FailedEntryCount).toBe(0);
+    expect(response.Entries?.every((e) => e.EventId)).toBe(true);
+    expect(routed).toHaveLength(1);
+    expect(dropped).toEqual([
+      { reason: "unknown_bus", bus: "someone-elses-bus" },
+      { reason: "unknown_bus", bus: "default" },
+      { reason: "no_matching_rule", bus: BUS },
+    ]);
+  });
+
+  it("answers other operations and malformed bodies with AWS JSON errors", async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const unknown = await fetch(url, {
+      method: "POST",
+      headers: { "x-amz-target": "AWSEvents.ListRules", "content-type": "application/x-amz-json-1.1" },
+      body: "{}",
+    });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ __type: "UnknownOperationException" });
+    const malformed = await fetch(url, {
+      method: "POST",
+      headers: { "x-amz-target": "AWSEvents.PutEvents", "content-type": "application/x-amz-json-1.1" },
+      body: "{",
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers.get("x-amzn-errortype")).toBe("SerializationException");
+  });
+});

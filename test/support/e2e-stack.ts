@@ -1,0 +1,226 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import path from "node:path";
+import { READY_LINE } from "../../local/settings.ts";
+
+/**
+ * The local stack as a user runs it, for end-to-end tests: `npm start` in a child process of its own
+ * (its own process group, so that Ctrl-C can be sent to the group as a terminal does), on free ports,
+ * talked to only through its public interfaces.
+ */
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+
+export class StackProcessError extends Error {
+  override readonly name = "StackProcessError";
+}
+
+export interface StackPorts {
+  readonly api: number;
+  readonly events: number;
+  readonly dynamodb: number;
+  readonly sqs: number;
+}
+
+export interface StartStackOptions {
+  /** `npm start -- --in-memory`; otherwise dynalite persists under `dataDir`. */
+  readonly inMemory?: boolean;
+  readonly dataDir?: string;
+  /** Extra environment, e.g. { RETRY_SCHEDULE: "1,1" }. */
+  readonly env?: Record<string, string>;
+  /** Reuse these ports (a restart); fresh free ones otherwise. */
+  readonly ports?: StackPorts;
+  /** How long to wait for the ready line. Default 30 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface RunningStack {
+  readonly ports: StackPorts;
+  readonly endpoints: {
+    readonly api: string;
+    readonly events: string;
+    readonly dynamodb: string;
+    readonly sqs: string;
+  };
+  /** The environment the CLIs need to reach this stack (DYNAMODB_ENDPOINT, EVENTS_PORT, …). */
+  readonly cliEnv: Record<string, string>;
+  /** Everything the stack printed so far (stdout and stderr, interleaved). */
+  output(): string;
+  /** Sends SIGINT to the whole process group, as Ctrl-C in a terminal does; resolves with the exit. */
+  interrupt(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+  /** Kills whatever is left of the process group. Safe to call at any time, any number of times. */
+  kill(): void;
+}
+
+/** A port nothing listens on right now (the kernel's choice for port 0). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function freePorts(): Promise<StackPorts> {
+  const ports = new Set<number>();
+  while (ports.size < 4) ports.add(await freePort());
+  const [api = 0, events = 0, dynamodb = 0, sqs = 0] = [...ports];
+  return { api, events, dynamodb, sqs };
+}
+
+const running = new Set<RunningStack>();
+
+/** Kills every stack this test file started; for afterAll, so a failed test leaves nothing behind. */
+export function killAllStacks(): void {
+  for (const stack of running) stack.kill();
+}
+
+export async function startStack(options: StartStackOptions = {}): Promise<RunningStack> {
+  const ports = options.ports ?? (await freePorts());
+  const env: Record<string, string> = {
+    ...process.env,
+    API_PORT: String(ports.api),
+    EVENTS_PORT: String(ports.events),
+    DYNAMODB_PORT: String(ports.dynamodb),
+    SQS_PORT: String(ports.sqs),
+    ...(options.dataDir ? { DATA_DIR: options.dataDir } : {}),
+    ...options.env,
+  } as Record<string, string>;
+  // The suite's own environment must not leak into the stack's functions.
+  for (const name of ["TABLE_NAME", "DELIVERY_QUEUE_URL", "UNROUTABLE_QUEUE_URL", "NODE_OPTIONS", "VITEST"]) {
+    if (!options.env || !(name in options.env)) delete env[name];
+  }
+  const args = ["start", ...(options.inMemory ? ["--", "--in-memory"] : [])];
+  const child = spawn("npm", args, {
+    cwd: REPO_ROOT,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+
+  const host = "127.0.0.1";
+  const stack: RunningStack = {
+    ports,
+    endpoints: {
+      api: `http://${host}:${ports.api}`,
+      events: `http://${host}:${ports.events}`,
+      dynamodb: `http://${host}:${ports.dynamodb}`,
+      sqs: `http://${host}:${ports.sqs}`,
+    },
+    cliEnv: {
+      DYNAMODB_ENDPOINT: `http://${host}:${ports.dynamodb}`,
+      EVENTS_PORT: String(ports.events),
+      API_PORT: String(ports.api),
+      DYNAMODB_PORT: String(ports.dynamodb),
+      SQS_PORT: String(ports.sqs),
+    },
+    output: () => output,
+    async interrupt(timeoutMs = 15_000) {
+      const began = Date.now();
+      signalGroup(child, "SIGINT");
+      const timeout = new Promise<"timeout">((resolve) =>
+        setTimeout(() => resolve("timeout"), timeoutMs).unref(),
+      );
+      const result = await Promise.race([exited, timeout]);
+      if (result === "timeout") {
+        stack.kill();
+        throw new StackProcessError(`the stack did not exit within ${timeoutMs} ms of Ctrl-C:\n${output}`);
+      }
+      running.delete(stack);
+      return { ...result, ms: Date.now() - began };
+    },
+    kill() {
+      signalGroup(child, "SIGKILL");
+      running.delete(stack);
+    },
+  };
+  running.add(stack);
+
+  const ready = new Promise<void>((resolve) => {
+    const check = () => {
+      if (output.includes(READY_LINE)) resolve();
+      else setTimeout(check, 25);
+    };
+    check();
+  });
+  const timeoutMs = options.readyTimeoutMs ?? 30_000;
+  const outcome = await Promise.race([
+    ready.then(() => "ready" as const),
+    exited.then(() => "exited" as const),
+    new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), timeoutMs).unref()),
+  ]);
+  if (outcome !== "ready") {
+    stack.kill();
+    throw new StackProcessError(
+      outcome === "exited"
+        ? `npm start exited before it was ready:\n${output}`
+        : `npm start was not ready within ${timeoutMs} ms:\n${output}`,
+    );
+  }
+  return stack;
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `npm run <script> -- <args>` against the stack, as an operator would in a second terminal. */
+export function runNpmScript(
+  script: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("npm", ["run", "--silent", script, "--", ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+    });
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new StackProcessError(`npm run ${script} did not finish within ${timeoutMs} ms:\n${stdout}${stderr}`),
+      );
+    }, timeoutMs);
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
