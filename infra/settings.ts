@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type AppConfig, configSchema } from "#shared/config.ts";
 import { DEFAULT_RESOURCE_NAMES, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
 

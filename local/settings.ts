@@ -1,5 +1,5 @@
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { retryScheduleSchema } from "#shared/config.ts";
 import { ConfigError } from "#shared/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";

@@ -3,7 +3,7 @@
  * size (413), media type and JSON (415/400), path/query/body schemas (400), then the route's one
  * domain call, whose named errors the one mapper turns into the §5 error shape.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import { ACCESS_KEY_QUERY_PARAMETER } from "../access-keys/credentials.ts";
 import { AUTH_ERROR_CODES, type AuthErrorCode } from "./auth-context.ts";
 import {

@@ -5,7 +5,7 @@
  * partition, or a subscription it was just checked to own), and a cursor naming another collection
  * is refused, so an edited cursor can at most skip within the caller's own data. Garbage is a 400.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { DeliveryLogPosition } from "../repositories/deliveries.ts";
 import { validationFailed } from "./errors.ts";
 

@@ -2,7 +2,7 @@
  * Every route of PRODUCT §5 in one table: what it accepts (zod schemas, validated by shared/api/app.ts
  * and rendered by shared/api/openapi.ts), what it answers, and the one domain call it makes.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import type { DeliveryLogService } from "../delivery-log/service.ts";
 import { EVENT_CATALOGUE } from "../events/catalogue.ts";
 import type { DeliveryRecord } from "../repositories/deliveries.ts";

@@ -3,7 +3,7 @@
  * OpenAPI document is generated from the same objects (shared/api/openapi.ts). Request bodies and
  * query strings are strict: an unknown field is a 400, so a typo never silently does nothing.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { uuidString } from "../events/schemas.ts";
 import { DELIVERY_STATUSES } from "../repositories/deliveries.ts";
 import { DISABLED_REASONS, SUBSCRIPTION_METHODS } from "../subscriptions/subscription.ts";

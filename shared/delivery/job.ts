@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { InvalidDeliveryJobError } from "../errors.ts";
 import { uuidString } from "../events/schemas.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { UnroutableEventError } from "../errors.ts";
 import { type EventType, isEventType } from "./catalogue.ts";
 

@@ -3,7 +3,7 @@
  * bodies with them and the OpenAPI document is generated from them, so the two cannot disagree.
  * What needs DNS (the destination policy of §6) is checked by the service, not here.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_URL_LENGTH } from "../destination-policy.ts";
 import { isValidEventTypePattern } from "../events/catalogue.ts";
 import { uuidString } from "../events/schemas.ts";
