@@ -111,17 +111,11 @@ function banner(stack: LocalStack, startupMs: number): string {
     "",
     `${paint("bold", READY_LINE)} (${(startupMs / 1000).toFixed(1)} s) — one process, no Docker, no AWS account`,
     "",
-    stack.apiEnabled
-      ? row(
-          "Subscriptions API",
-          endpoints.api,
-          "API Gateway HTTP API + authorizer → api function (GET /openapi.json)",
-        )
-      : row(
-          "Subscriptions API",
-          "(not started)",
-          "functions/api.ts and functions/authorizer.ts are not there yet",
-        ),
+    row(
+      "Subscriptions API",
+      endpoints.api,
+      "API Gateway HTTP API + authorizer → api function (GET /openapi.json)",
+    ),
     row(
       "EventBridge",
       endpoints.events,

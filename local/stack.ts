@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -7,6 +7,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, SQSEvent } from "aws-lambda";
 import { buildApp } from "fauxqs";
+import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
 import { eventRulePattern } from "#shared/events/catalogue.ts";
 import {
@@ -80,8 +81,6 @@ export interface LocalStack {
   readonly queues: QueueUrls & { readonly routerFailedQueueUrl: string };
   readonly tableName: string;
   readonly eventBusName: string;
-  /** False until the subscriptions API modules (functions/api.ts, functions/authorizer.ts) exist. */
-  readonly apiEnabled: boolean;
   /** The environment the functions were loaded with (what a handler reads at cold start). */
   readonly functionEnv: Readonly<Record<string, string>>;
   /** Stops taking work, drains what is in flight, closes everything. Idempotent. */
@@ -214,27 +213,16 @@ async function start(
   const eventsPort = await listen(eventsServer, settings.ports.events, host, "EVENTS_PORT");
   closers.push({ name: "the EventBridge endpoint", close: () => closeServer(eventsServer) });
 
-  const apiModules = ["api.ts", "authorizer.ts"].map((file) => path.join(REPO_ROOT, "functions", file));
-  const apiEnabled = apiModules.every((file) => existsSync(file));
-  let apiServer: Server | undefined;
-  let apiPort = settings.ports.api;
-  let attachApi: (api: LocalHttpApi) => void = () => {};
-  if (apiEnabled) {
-    let api: LocalHttpApi | undefined;
-    attachApi = (ready) => {
-      api = ready;
-    };
-    apiServer = createServer({ maxHeaderSize: HTTP_API_MAX_HEADER_BYTES }, (req, res) => {
-      if (api === undefined) {
-        res.writeHead(503, { "content-type": "application/json" }).end('{"message":"Service Unavailable"}');
-        return;
-      }
-      api.requestListener(req, res);
-    });
-    apiPort = await listen(apiServer, settings.ports.api, host, "API_PORT");
-    const server = apiServer;
-    closers.push({ name: "the API", close: () => closeServer(server) });
-  }
+  let api: LocalHttpApi | undefined;
+  const apiServer = createServer({ maxHeaderSize: HTTP_API_MAX_HEADER_BYTES }, (req, res) => {
+    if (api === undefined) {
+      res.writeHead(503, { "content-type": "application/json" }).end('{"message":"Service Unavailable"}');
+      return;
+    }
+    api.requestListener(req, res);
+  });
+  const apiPort = await listen(apiServer, settings.ports.api, host, "API_PORT");
+  closers.push({ name: "the API", close: () => closeServer(apiServer) });
 
   const allEndpoints: LocalStackEndpoints = {
     ...endpoints,
@@ -309,36 +297,31 @@ async function start(
     close: () => withDeadline(deliverySource.stop({ abortReceives: true }), "deliveries", logger),
   });
 
-  if (apiEnabled) {
-    const api = await functionSandboxes<APIGatewayProxyEventV2>("api.ts", API_CONCURRENCY);
-    const authorizer = await functionSandboxes<APIGatewayRequestAuthorizerEventV2>(
-      "authorizer.ts",
-      API_CONCURRENCY,
-    );
-    const { API_ROUTES } = await import("../infra/constructs/subscriptions-api.ts");
-    const routes: HttpApiRoute[] = [
-      ...API_ROUTES.map((route) => ({
-        routeKey: `${route.method} ${route.path}`,
-        authorized: !route.public,
-      })),
-      { routeKey: "$default", authorized: true },
-    ];
-    const httpApi = new LocalHttpApi({
-      routes,
-      integration: {
-        spec: { functionName: "api", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.api },
-        handler: api.handler,
-      },
-      authorizer: {
-        spec: { functionName: "authorizer", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.authorizer },
-        handler: authorizer.handler,
-        identitySources: [],
-      },
-      region,
-      log: (level, message, extra) => logger[level](message, extra),
-    });
-    attachApi(httpApi);
-  }
+  const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>("api.ts", API_CONCURRENCY);
+  const authorizer = await functionSandboxes<APIGatewayRequestAuthorizerEventV2>(
+    "authorizer.ts",
+    API_CONCURRENCY,
+  );
+  // The same route table the API function dispatches on (and the CDK construct mirrors), without
+  // loading aws-cdk-lib into the local stack.
+  const routes: HttpApiRoute[] = [
+    ...ROUTES.map((route) => ({ routeKey: `${route.method} ${route.path}`, authorized: route.auth })),
+    { routeKey: "$default", authorized: true },
+  ];
+  api = new LocalHttpApi({
+    routes,
+    integration: {
+      spec: { functionName: "api", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.api },
+      handler: apiFunction.handler,
+    },
+    authorizer: {
+      spec: { functionName: "authorizer", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.authorizer },
+      handler: authorizer.handler,
+      identitySources: [],
+    },
+    region,
+    log: (level, message, extra) => logger[level](message, extra),
+  });
 
   // Reordered for shutdown: stop taking requests, let deliveries finish (they may still put events on
   // the bus), then the router, then the emulators underneath.
@@ -350,7 +333,6 @@ async function start(
     queues: { ...queues, routerFailedQueueUrl },
     tableName,
     eventBusName: settings.eventBusName,
-    apiEnabled,
     functionEnv,
     stop: () => {
       stopping ??= cleanup();

@@ -1,7 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import path from "node:path";
-import { READY_LINE } from "../../local/settings.ts";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { mintAccessKey } from "#shared/access-keys/service.ts";
+import { AccessKeyRepository } from "#shared/repositories/access-keys.ts";
+import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { LOCAL_DEFAULTS, READY_LINE } from "../../local/settings.ts";
+
+const REGION = LOCAL_DEFAULTS.AWS_REGION;
 
 /**
  * The local stack as a user runs it, for end-to-end tests: `npm start` in a child process of its own
@@ -222,5 +232,84 @@ export function runNpmScript(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+  });
+}
+
+// --- Talking to a running stack through its public interfaces ------------------------------------
+
+/** A fresh customer id. */
+export const newCustomer = (): string => randomUUID();
+
+/**
+ * Mints an access key in the stack's DynamoDB with the domain module the keys CLI uses
+ * (shared/access-keys/service.ts), for tests that need a key but do not test the CLI.
+ */
+export async function mintKey(
+  stack: RunningStack,
+  customerId: string = newCustomer(),
+): Promise<{ key: string; keyId: string; customerId: string }> {
+  const doc = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint: stack.endpoints.dynamodb,
+      region: REGION,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+  try {
+    const minted = await mintAccessKey(
+      { customerId, name: "e2e" },
+      { accessKeys: new AccessKeyRepository(doc, DEFAULT_RESOURCE_NAMES.table) },
+    );
+    return { key: minted.key, keyId: minted.accessKey.key_id, customerId };
+  } finally {
+    doc.destroy();
+  }
+}
+
+export interface ApiResponse<T = unknown> {
+  readonly status: number;
+  readonly headers: Headers;
+  /** The parsed JSON body, or undefined when the body is empty. */
+  readonly body: T;
+  readonly text: string;
+}
+
+/** One HTTP request to the stack's API, as any HTTP client sends it. */
+export async function callApi<T = Record<string, unknown>>(
+  stack: RunningStack,
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const response = await fetch(`${stack.endpoints.api}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body }),
+  });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed as T, text };
+}
+
+/** An EventBridge client of the stack's bus, as a VoIPBIN service configures one. */
+export function eventBridgeClient(stack: RunningStack): EventBridgeClient {
+  return new EventBridgeClient({
+    endpoint: stack.endpoints.events,
+    region: REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
   });
 }

@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { afterAll, describe, expect, it } from "vitest";
+import { sampleEntry } from "../../local/samples.ts";
+import {
+  callApi,
+  eventBridgeClient,
+  killAllStacks,
+  mintKey,
+  type RunningStack,
+  startStack,
+} from "../support/e2e-stack.ts";
+import { startReceiver } from "../support/receiver.ts";
+import { waitFor } from "../support/wait.ts";
+
+/**
+ * `npm start` without --in-memory keeps DynamoDB under DATA_DIR: access keys, subscriptions and the
+ * delivery log survive a restart (queued jobs do not: fauxqs keeps its queues in memory).
+ */
+
+const dataDir = mkdtempSync(path.join(tmpdir(), "voipbin-webhooks-e2e-"));
+
+afterAll(() => {
+  killAllStacks();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function deliverOne(stack: RunningStack, customerId: string, dataId: string): Promise<void> {
+  const bus = eventBridgeClient(stack);
+  try {
+    const entry = sampleEntry("call_hangup", { customerId });
+    const detail = JSON.parse(entry.Detail) as { customer_id: string; data: Record<string, unknown> };
+    const response = await bus.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            ...entry,
+            EventBusName: "voipbin-events",
+            Detail: JSON.stringify({ ...detail, data: { ...detail.data, id: dataId } }),
+          },
+        ],
+      }),
+    );
+    expect(response.FailedEntryCount).toBe(0);
+  } finally {
+    bus.destroy();
+  }
+}
+
+describe("a restart with a data directory", () => {
+  it("keeps access keys, subscriptions, secrets and the delivery log; one stack per directory", async () => {
+    const receiver = await startReceiver();
+    try {
+      const first = await startStack({ dataDir });
+      const { key, customerId } = await mintKey(first);
+      const created = await callApi<{ id: string; secret: string }>(first, "POST", "/v1/subscriptions", {
+        key,
+        body: { url: `${receiver.url}/kept`, event_types: ["call_*"], description: "survives restarts" },
+      });
+      expect(created.status, created.text).toBe(201);
+      await deliverOne(first, customerId, "before-restart");
+      await receiver.waitForRequests(1, 10_000);
+      await waitFor(
+        async () => {
+          const log = await callApi<{ items: { status: string }[] }>(
+            first,
+            "GET",
+            `/v1/subscriptions/${created.body.id}/deliveries`,
+            { key },
+          );
+          return log.body.items[0]?.status === "succeeded";
+        },
+        { timeoutMs: 10_000, description: "the delivery to be logged" },
+      );
+
+      // A second stack on the same directory is refused while the first runs.
+      await expect(startStack({ dataDir })).rejects.toThrow(/another local stack \(pid \d+\) is using/);
+
+      const stopped = await first.interrupt();
+      expect(first.output()).toContain("Stopped cleanly");
+      expect(stopped.ms).toBeLessThan(10_000);
+
+      const second = await startStack({ dataDir });
+      expect(second.output()).toMatch(/persisted in /);
+      const again = await callApi<{ id: string; url: string; description: string }>(
+        second,
+        "GET",
+        `/v1/subscriptions/${created.body.id}`,
+        { key },
+      );
+      expect(again.status, again.text).toBe(200);
+      expect(again.body).toMatchObject({ url: `${receiver.url}/kept`, description: "survives restarts" });
+      const secret = await callApi<{ secret: string }>(
+        second,
+        "GET",
+        `/v1/subscriptions/${created.body.id}/secret`,
+        {
+          key,
+        },
+      );
+      expect(secret.body.secret).toBe(created.body.secret);
+      const log = await callApi<{ items: { status: string }[] }>(
+        second,
+        "GET",
+        `/v1/subscriptions/${created.body.id}/deliveries`,
+        { key },
+      );
+      expect(log.body.items.map((item) => item.status)).toEqual(["succeeded"]);
+
+      // And the kept subscription still receives events.
+      await deliverOne(second, customerId, "after-restart");
+      const requests = await receiver.waitForRequests(2, 10_000);
+      expect(requests.map((r) => (JSON.parse(r.body) as { data: { id: string } }).data.id)).toEqual([
+        "before-restart",
+        "after-restart",
+      ]);
+      await second.interrupt();
+    } finally {
+      await receiver.close();
+    }
+  });
+});
