@@ -6,7 +6,12 @@ import {
   type AuthenticationResult,
   authenticate,
 } from "#shared/access-keys/service.ts";
-import { type AuthorizerResponse, authorizerContextFor } from "#shared/api/auth-context.ts";
+import {
+  type AuthorizerFailure,
+  type AuthorizerResponse,
+  authorizerContextFor,
+} from "#shared/api/auth-context.ts";
+import { isThrottlingError } from "#shared/api/errors.ts";
 import { createLogger, type createMetrics } from "#shared/observability.ts";
 
 type Logger = ReturnType<typeof createLogger>;
@@ -15,7 +20,8 @@ type Metrics = ReturnType<typeof createMetrics>;
 /**
  * API Gateway HTTP API REQUEST authorizer (payload 2.0, simple responses, no identity sources, no
  * caching). It allows every request and puts the verdict in the context: `{customer_id, key_id}` or
- * `{auth_error}`; the API function answers 401 with the §5 body (docs/api.md, "Authentication").
+ * `{auth_error}`; the API function answers 401 with the §5 body (docs/api.md, "Authentication"), or
+ * 429/500 when the key could not be looked up (throttled/failed): a key that may be valid is never a 401.
  * The key is hashed at once and never logged; only its id, once known, is.
  */
 export function createAuthorizerHandler(
@@ -27,24 +33,25 @@ export function createAuthorizerHandler(
     logger.setCorrelationId(event.requestContext?.requestId);
     metrics?.addMetric("AuthorizerRequests", MetricUnit.Count, 1);
     const credentials = extractCredentials(event.headers ?? {}, event.queryStringParameters ?? {});
-    let result: AuthenticationResult | null;
+    let result: AuthenticationResult | AuthorizerFailure;
     try {
       result = await authenticate(credentials, deps);
     } catch (error) {
-      logger.error("could not authenticate: key lookup failed", {
+      const throttled = isThrottlingError(error);
+      logger.error(`could not authenticate: key lookup ${throttled ? "throttled" : "failed"}`, {
         error_name: error instanceof Error ? error.name : typeof error,
         error_message: error instanceof Error ? error.message : undefined,
       });
       metrics?.addMetric("AuthorizerErrors", MetricUnit.Count, 1);
-      result = null;
+      result = { kind: "failed", throttled };
     }
-    if (result?.kind === "authenticated") {
+    if (result.kind === "authenticated") {
       logger.info("authenticated", {
         customer_id: result.customerId,
         key_id: result.keyId,
         source: credentials.kind === "presented" ? credentials.source : null,
       });
-    } else if (result !== null) {
+    } else if (result.kind === "refused") {
       logger.info("not authenticated", {
         reason: result.reason,
         source: credentials.kind === "presented" ? credentials.source : null,

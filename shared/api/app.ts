@@ -12,6 +12,7 @@ import {
   type ErrorDetail,
   internalError,
   invalidCredentials,
+  rateLimited,
   toApiError,
   validationFailed,
 } from "./errors.ts";
@@ -116,6 +117,7 @@ function callerOf(event: ApiEvent): { customerId: string; keyId: string } {
     const code = authError as AuthErrorCode;
     if (code === "AUTHENTICATION_REQUIRED") throw authenticationRequired();
     if (code === "INVALID_CREDENTIALS") throw invalidCredentials();
+    if (code === "AUTHORIZER_THROTTLED") throw rateLimited();
     throw internalError();
   }
   throw new MissingAuthorizerContextError();

@@ -11,6 +11,7 @@ export const AUTH_ERROR_CODES = [
   "AUTHENTICATION_REQUIRED",
   "INVALID_CREDENTIALS",
   "AUTHORIZER_FAILED",
+  "AUTHORIZER_THROTTLED",
 ] as const;
 export type AuthErrorCode = (typeof AUTH_ERROR_CODES)[number];
 
@@ -24,9 +25,14 @@ export interface AuthorizerResponse {
   readonly context: AuthorizerContext;
 }
 
-/** `null`: the authorizer itself failed (DynamoDB unreachable); the API answers 500, not 401. */
-export function authorizerContextFor(result: AuthenticationResult | null): AuthorizerContext {
-  if (result === null) return { auth_error: "AUTHORIZER_FAILED" };
+/** The authorizer could not judge the key: the lookup was throttled (429) or failed otherwise (500). */
+export type AuthorizerFailure = { readonly kind: "failed"; readonly throttled: boolean };
+
+/** A failure is never a 401: the key may be fine, so the API answers 429 or 500 and the caller retries. */
+export function authorizerContextFor(result: AuthenticationResult | AuthorizerFailure): AuthorizerContext {
+  if (result.kind === "failed") {
+    return { auth_error: result.throttled ? "AUTHORIZER_THROTTLED" : "AUTHORIZER_FAILED" };
+  }
   if (result.kind === "authenticated") return { customer_id: result.customerId, key_id: result.keyId };
   return { auth_error: result.reason === "missing" ? "AUTHENTICATION_REQUIRED" : "INVALID_CREDENTIALS" };
 }

@@ -99,6 +99,16 @@ const THROTTLING_ERRORS = new Set([
   "KMSThrottlingException",
 ]);
 
+/** An AWS SDK error that means "slow down" (DynamoDB, SQS): the caller gets 429, not 500. */
+export function isThrottlingError(error: unknown): boolean {
+  return error instanceof Error && THROTTLING_ERRORS.has(error.name);
+}
+
+export const rateLimited = () =>
+  new ApiError(429, "RATE_LIMITED", "Too many requests right now; retry after a moment.", [], {
+    "retry-after": "1",
+  });
+
 /** True for errors the mapper turns into 5xx: the ones worth an error log with the cause. */
 export function isServerFault(error: ApiError): boolean {
   return error.status >= 500;
@@ -126,11 +136,7 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ConcurrentModificationError) {
     return new ApiError(409, "CONCURRENT_MODIFICATION", `${capitalize(error.message)}.`);
   }
-  if (error instanceof Error && THROTTLING_ERRORS.has(error.name)) {
-    return new ApiError(429, "RATE_LIMITED", "Too many requests right now; retry after a moment.", [], {
-      "retry-after": "1",
-    });
-  }
+  if (isThrottlingError(error)) return rateLimited();
   return internalError();
 }
 

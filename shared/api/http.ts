@@ -122,10 +122,14 @@ export function readJsonBody(event: Pick<ApiEvent, "headers">, bytes: Buffer | n
     throw new ApiError(400, "MALFORMED_JSON", "The request body is not valid UTF-8.");
   }
   let pollutes = false;
+  let illFormed = false;
   let json: unknown;
   try {
     json = JSON.parse(text, (name, value) => {
       if (name === "__proto__") pollutes = true;
+      // `"\ud800"` is valid JSON but not a Unicode string: it cannot be stored (DynamoDB), put on the
+      // bus (EventBridge) or sent as UTF-8 without being altered, so it is refused here, once.
+      if (!name.isWellFormed() || (typeof value === "string" && !value.isWellFormed())) illFormed = true;
       return value;
     });
   } catch {
@@ -134,5 +138,10 @@ export function readJsonBody(event: Pick<ApiEvent, "headers">, bytes: Buffer | n
   }
   // Valid JSON, but a key that code copying objects could turn into a prototype change: refused outright.
   if (pollutes) throw validationFailed([{ path: "body", message: "must not contain the key __proto__" }]);
+  if (illFormed) {
+    throw validationFailed([
+      { path: "body", message: "must not contain lone surrogates (\\ud800-\\udfff escapes outside a pair)" },
+    ]);
+  }
   return json;
 }
