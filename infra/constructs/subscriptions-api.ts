@@ -88,6 +88,9 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
     integrationLatency: "$context.integrationLatency",
     integrationError: "$context.integrationErrorMessage",
     customerId: "$context.authorizer.customer_id",
+    // The authorizer allows every request and passes its verdict on (docs/api.md); `error` is only
+    // set when the authorizer itself fails.
+    authError: "$context.authorizer.auth_error",
     authorizerError: "$context.authorizer.error",
   }),
 );
