@@ -100,7 +100,10 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
                 { AttributeName: TABLE_KEYS.gsi1.partitionKey, KeyType: "HASH" },
                 { AttributeName: TABLE_KEYS.gsi1.sortKey, KeyType: "RANGE" },
               ],
-              Projection: { ProjectionType: "ALL" },
+              Projection: {
+                ProjectionType: "INCLUDE",
+                NonKeyAttributes: [...TABLE_KEYS.gsi1.projectedAttributes],
+              },
             },
           ],
         }),

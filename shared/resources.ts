@@ -9,7 +9,40 @@ export const TABLE_KEYS = {
   partitionKey: "PK",
   sortKey: "SK",
   ttlAttribute: "expires_at",
-  gsi1: { indexName: "GSI1", partitionKey: "GSI1PK", sortKey: "GSI1SK" },
+  gsi1: {
+    indexName: "GSI1",
+    partitionKey: "GSI1PK",
+    sortKey: "GSI1SK",
+    /**
+     * What GSI1 copies besides the keys: everything its readers (the delivery log, a customer's access
+     * keys) show, but not a delivery's payload — the largest attribute, read only through the table.
+     * Every index write is billed by the size of the projected item, so this halves what a delivery
+     * costs the index (docs/data-model.md, "Item sizes"). test/unit/table-projection.test.ts keeps it
+     * in step with the item mappers.
+     */
+    projectedAttributes: [
+      "entity",
+      "id",
+      "subscription_id",
+      "customer_id",
+      "event_id",
+      "event_type",
+      "webhook_id",
+      "status",
+      "attempts",
+      "attempt_count",
+      "next_attempt_at",
+      "created_at",
+      "updated_at",
+      "succeeded_at",
+      "expires_at",
+      "key_id",
+      "key_hash",
+      "name",
+      "key_expires_at",
+      "revoked_at",
+    ],
+  },
 } as const;
 
 /** Default resource names (a deployment prefixes or overrides them). */

@@ -53,7 +53,8 @@ export class WebhookTable extends Construct {
       indexName: TABLE_KEYS.gsi1.indexName,
       partitionKey: { name: TABLE_KEYS.gsi1.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: TABLE_KEYS.gsi1.sortKey, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [...TABLE_KEYS.gsi1.projectedAttributes],
     });
   }
 

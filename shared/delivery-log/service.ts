@@ -256,7 +256,8 @@ export class DeliveryLogService {
         },
         now,
       );
-      const records = page.records.filter((record) => record.payload !== null);
+      // Read through GSI1, which does not project payloads: requeue returns each full record.
+      const records = page.records;
       for (let start = 0; start < records.length; start += RECOVER_CHUNK) {
         const chunk = records.slice(start, start + RECOVER_CHUNK);
         if (Date.now() >= options.deadline) {
@@ -282,17 +283,23 @@ export class DeliveryLogService {
       chunk.map((record) => this.deps.deliveries.requeue(record.id, { from: RECOVERABLE, token, now })),
     );
     const won = results.flatMap((result) => (result.kind === "requeued" ? [result.previous] : []));
-    if (won.length === 0) return 0;
+    // A record written before payloads were kept cannot be resent; put it back at once.
+    const unsendable = won.filter((record) => record.payload === null);
+    await Promise.all(
+      unsendable.map((record) => this.deps.deliveries.revertRequeue(record, token).catch(() => undefined)),
+    );
+    const sendable = won.filter((record) => record.payload !== null);
+    if (sendable.length === 0) return 0;
     try {
-      await this.deps.queue.enqueue(won.map((record) => jobFromRecord(record, redeliverAfter)));
+      await this.deps.queue.enqueue(sendable.map((record) => jobFromRecord(record, redeliverAfter)));
     } catch (error) {
       // Put them back to failed/dead, so that the next recovery picks them up instead of leaving
       // them `pending` with no job behind them.
       await Promise.all(
-        won.map((record) => this.deps.deliveries.revertRequeue(record, token).catch(() => undefined)),
+        sendable.map((record) => this.deps.deliveries.revertRequeue(record, token).catch(() => undefined)),
       );
       throw error;
     }
-    return won.length;
+    return sendable.length;
   }
 }

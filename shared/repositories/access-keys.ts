@@ -10,7 +10,7 @@ import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts
  */
 export const ACCESS_KEY_RETENTION_SECONDS = 90 * 86_400;
 
-function accessKeyFromItem(item: Item): AccessKeyRecord {
+export function accessKeyFromItem(item: Item): AccessKeyRecord {
   return {
     key_id: item.key_id as string,
     key_hash: item.key_hash as string,

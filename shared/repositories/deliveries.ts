@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { TABLE_KEYS } from "../resources.ts";
+import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "./payload-codec.ts";
 import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "dead"] as const;
@@ -29,7 +30,10 @@ export interface DeliveryRecord {
   readonly created_at: string;
   readonly updated_at: string;
   readonly succeeded_at: string | null;
-  /** The body sent; null only on records written before payloads were kept. */
+  /**
+   * The body sent; null on records read through GSI1 (which does not project it) and on records
+   * written before payloads were kept.
+   */
   readonly payload: string | null;
 }
 
@@ -65,7 +69,7 @@ export function deliveryFromItem(item: Item): DeliveryRecord {
     created_at: item.created_at as string,
     updated_at: item.updated_at as string,
     succeeded_at: (item.succeeded_at as string | undefined) ?? null,
-    payload: (item.payload as string | undefined) ?? null,
+    payload: decodePayload(item),
   };
 }
 
@@ -143,7 +147,7 @@ export class DeliveryRepository {
       ":event_id": delivery.event_id,
       ":event_type": delivery.event_type,
       ":webhook_id": delivery.webhook_id,
-      ":payload": delivery.payload,
+      ":payload": encodePayload(delivery.payload),
       ":entity": "delivery",
       ":status": input.status,
       ":now": nowIso,
@@ -164,7 +168,7 @@ export class DeliveryRepository {
       "event_id = :event_id",
       "event_type = :event_type",
       "webhook_id = :webhook_id",
-      "payload = if_not_exists(payload, :payload)",
+      `${PAYLOAD_ATTRIBUTE} = if_not_exists(${PAYLOAD_ATTRIBUTE}, :payload)`,
       "entity = :entity",
       "#status = :status",
       "updated_at = :now",
@@ -237,7 +241,7 @@ export class DeliveryRepository {
       event_id: delivery.event_id,
       event_type: delivery.event_type,
       webhook_id: delivery.webhook_id,
-      payload: delivery.payload,
+      [PAYLOAD_ATTRIBUTE]: encodePayload(delivery.payload),
       status: input.status,
       attempts: [input.attempt],
       attempt_count: 1,
@@ -300,7 +304,7 @@ export class DeliveryRepository {
           event_id: delivery.event_id,
           event_type: delivery.event_type,
           webhook_id: delivery.webhook_id,
-          payload: delivery.payload,
+          [PAYLOAD_ATTRIBUTE]: encodePayload(delivery.payload),
           status: "pending",
           attempts: [],
           next_attempt_at: nowIso,

@@ -132,7 +132,10 @@ describe("table", () => {
               { AttributeName: TABLE_KEYS.gsi1.partitionKey, KeyType: "HASH" },
               { AttributeName: TABLE_KEYS.gsi1.sortKey, KeyType: "RANGE" },
             ],
-            Projection: { ProjectionType: "ALL" },
+            Projection: {
+              ProjectionType: "INCLUDE",
+              NonKeyAttributes: [...TABLE_KEYS.gsi1.projectedAttributes],
+            },
           },
         ],
       }),

@@ -10,6 +10,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TABLE_KEYS } from "#shared/resources.ts";
 import { ensureQueues, ensureTable } from "../../local/provision.ts";
 import {
   type SqsBatchHandler,
@@ -73,8 +74,12 @@ describe("provisioning", () => {
       { AttributeName: "SK", KeyType: "RANGE" },
     ]);
     expect(
-      Table?.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.Projection?.ProjectionType]),
-    ).toEqual([["GSI1", "ALL"]]);
+      Table?.GlobalSecondaryIndexes?.map((index) => [
+        index.IndexName,
+        index.Projection?.ProjectionType,
+        index.Projection?.NonKeyAttributes,
+      ]),
+    ).toEqual([["GSI1", "INCLUDE", [...TABLE_KEYS.gsi1.projectedAttributes]]]);
 
     const { Attributes: delivery } = await env.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: env.queues.deliveryQueueUrl, AttributeNames: ["All"] }),

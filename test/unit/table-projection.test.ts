@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { accessKeyFromItem } from "#shared/repositories/access-keys.ts";
+import { deliveryFromItem } from "#shared/repositories/deliveries.ts";
+import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "#shared/repositories/payload-codec.ts";
+import { TABLE_KEYS } from "#shared/resources.ts";
+
+/** Every attribute a mapper reads, found by handing it an item that records each access. */
+function attributesRead(mapper: (item: Record<string, unknown>) => unknown): Set<string> {
+  const read = new Set<string>();
+  const item = new Proxy({} as Record<string, unknown>, {
+    get(_target, name) {
+      if (typeof name === "string") read.add(name);
+      return undefined;
+    },
+  });
+  try {
+    mapper(item);
+  } catch {
+    // Only which attributes it reached for matters.
+  }
+  return read;
+}
+
+describe("GSI1 projection", () => {
+  it("holds every attribute the delivery log reads, except the payload", () => {
+    const read = attributesRead(deliveryFromItem);
+    const projected = new Set<string>(TABLE_KEYS.gsi1.projectedAttributes);
+    const missing = [...read].filter((name) => !projected.has(name) && !name.startsWith("payload"));
+    expect(missing).toEqual([]);
+    expect(projected.has(PAYLOAD_ATTRIBUTE)).toBe(false);
+  });
+
+  it("holds every attribute a customer's key list reads", () => {
+    const projected = new Set<string>(TABLE_KEYS.gsi1.projectedAttributes);
+    expect([...attributesRead(accessKeyFromItem)].filter((name) => !projected.has(name))).toEqual([]);
+  });
+
+  it("reads a record without its payload as payload null", () => {
+    const record = deliveryFromItem({ id: "d", attempts: [] });
+    expect(record.payload).toBeNull();
+  });
+});
+
+describe("payload codec", () => {
+  it("round-trips text byte for byte, Unicode included, and shrinks a typical event body", () => {
+    const body = JSON.stringify({
+      type: "call_hangup",
+      timestamp: "2026-11-30T12:00:00.000Z",
+      data: { id: "6e8e2d3a-5b1f-4c8e-9d0a-1f2e3d4c5b6a", name: "Zoë 通話 📞", status: "hangup", tags: [] },
+    }).repeat(8);
+    const encoded = encodePayload(body);
+    expect(encoded.byteLength).toBeLessThan(Buffer.byteLength(body) / 3);
+    expect(decodePayload({ [PAYLOAD_ATTRIBUTE]: encoded })).toBe(body);
+  });
+
+  it("reads records that kept the payload as a string", () => {
+    expect(decodePayload({ payload: '{"a":1}' })).toBe('{"a":1}');
+    expect(decodePayload({})).toBeNull();
+  });
+});
