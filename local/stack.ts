@@ -9,6 +9,7 @@ import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, SQSEve
 import { buildApp } from "fauxqs";
 import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
+import { sqsSafeJson } from "#shared/delivery/job.ts";
 import { eventRulePattern } from "#shared/events/catalogue.ts";
 import {
   DEFAULT_RESOURCE_NAMES,
@@ -265,7 +266,7 @@ async function start(
     retryDelaysMs: LAMBDA_ASYNC_RETRY_DELAYS_MS,
     onFailure: async (record) => {
       await clients.sqs.send(
-        new SendMessageCommand({ QueueUrl: routerFailedQueueUrl, MessageBody: JSON.stringify(record) }),
+        new SendMessageCommand({ QueueUrl: routerFailedQueueUrl, MessageBody: sqsSafeJson(record) }),
       );
     },
     logger,

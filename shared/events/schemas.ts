@@ -97,7 +97,9 @@ export function parseRoutableEvent(input: unknown): RoutableEvent {
     source: envelope.data.source,
     time: envelope.data.time,
     customerId: parsed.data.customer_id,
-    data: parsed.data.data,
+    // The resource exactly as it arrived: zod's parsed copy rebuilds the object and drops keys such
+    // as `__proto__`, which are plain data in JSON and must reach the receiver unchanged.
+    data: (detail as { data: ResourceData }).data,
   };
 }
 

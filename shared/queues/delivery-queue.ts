@@ -5,7 +5,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { type DeliveryJob, serializeDeliveryJob } from "../delivery/job.ts";
+import { type DeliveryJob, serializeDeliveryJob, sqsSafeJson } from "../delivery/job.ts";
 import { EnqueueFailedError } from "../errors.ts";
 import { sleep } from "../repositories/table.ts";
 
@@ -122,7 +122,7 @@ export class UnroutableQueue {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: JSON.stringify(record),
+        MessageBody: sqsSafeJson(record),
         MessageAttributes: { reason: { DataType: "String", StringValue: record.reason } },
       }),
     );

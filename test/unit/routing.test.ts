@@ -74,6 +74,16 @@ describe("parseRoutableEvent", () => {
     };
     expect(parseRoutableEvent(upper).customerId).toBe(CUSTOMER_A);
   });
+
+  it("passes the resource on exactly as it arrived, keys like __proto__ included", () => {
+    const event = eventBridgeEvent(callHangup);
+    // As the bus delivers it: parsed from JSON text, where "__proto__" is an ordinary key.
+    const detail = JSON.parse(`{"customer_id":"${CUSTOMER_A}","data":{"id":"x","__proto__":{"a":1},"n":2}}`);
+    const parsed = parseRoutableEvent({ ...event, detail });
+    expect(webhookBody("call_hangup", parsed.data)).toBe(
+      '{"type":"call_hangup","data":{"id":"x","__proto__":{"a":1},"n":2}}',
+    );
+  });
 });
 
 describe("webhookBody", () => {

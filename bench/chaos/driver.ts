@@ -1,0 +1,881 @@
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { LogItemExtraInput, LogItemMessage } from "@aws-lambda-powertools/logger/types";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { keys } from "#shared/repositories/table.ts";
+import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { LOCAL_HOST, REPO_ROOT } from "../../local/settings.ts";
+import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { seedSubscription } from "../../test/support/subscriptions.ts";
+import { lambdaContext } from "../lib/util.ts";
+import { FaultInjector, type FaultRates, NO_FAULTS } from "./faults.ts";
+import { bodyMatches, type FuzzCase, fuzzCases } from "./fuzz.ts";
+import { planWorkload, type WorkloadPlan } from "./plan.ts";
+import { ReceiverHub, type ReceiverProfile } from "./receivers.ts";
+import { failures, type PairKey, pairKey, type Reconciliation, reconcile } from "./reconcile.ts";
+
+/**
+ * The chaos run: the local stack in this process (the real handler modules behind the local
+ * EventBridge, Lambda async invocation and SQS event source mapping), misbehaving receivers, AWS faults
+ * injected into the SDK (faults.ts), many events put on the bus with PutEvents, then a wait for the
+ * system to settle, a re-drive of what the router parked on its on-failure destination, and the
+ * reconciliation of what every receiver acknowledged against what should have been delivered.
+ * A fuzz stage follows, without faults.
+ */
+
+export interface ChaosOptions {
+  readonly mode: string;
+  /** At least this many expected deliveries. */
+  readonly targetDeliveries: number;
+  readonly customers: number;
+  readonly seed: number;
+  readonly rates: FaultRates;
+  /** Events of a customer whose routing lookup fails on every attempt (0: no on-failure path). */
+  readonly poisonEvents: number;
+  /** Fuzz-stage events (0: no fuzz stage). */
+  readonly fuzzEvents: number;
+  /** RETRY_SCHEDULE of the run (seconds); short so that retries and dead letters settle in seconds. */
+  readonly retrySchedule: readonly number[];
+  readonly retryJitter: number;
+  readonly deliveryTimeoutMs: number;
+  /**
+   * The delivery queue's visibility timeout for the run: how soon a job whose invocation failed on our
+   * side comes back (6 minutes in a deployment). It stays far above the time one batch can take here.
+   */
+  readonly visibilityTimeoutSeconds: number;
+  readonly deliveryConcurrency: number;
+  /** Emission pauses while more expected deliveries than this are outstanding. */
+  readonly maxBacklog: number;
+  /** Upper bound on each settle phase. */
+  readonly settleTimeoutMs: number;
+  readonly progress: (line: string) => void;
+  /** Let the functions' and the stack's logs through (very noisy under faults). */
+  readonly verbose?: boolean;
+}
+
+/** Lambda retries a failed asynchronous invocation after 1 and then 2 more minutes (local/async-invoker.ts). */
+const ROUTER_RETRY_WINDOW_MS = 185_000;
+/** Quiet time (no receiver request) after which a settle phase with an empty queue is over. */
+const QUIET_MS = 3_000;
+
+export interface FuzzSummary {
+  generated: number;
+  by_kind: Record<string, number>;
+  rejected_by_bus: number;
+  rejected_by_bus_unpredicted: number;
+  expected_delivered: number;
+  expected_unroutable: number;
+  delivered: number;
+  /** Delivered bodies whose data differs from what was put on the bus (`__proto__` keys included). */
+  delivered_body_mismatch: number;
+  unroutable_on_queue: number;
+  unroutable_reason_mismatch: number;
+  missing: number;
+  unexpected_outcome: number;
+  router_invocation_failures: number;
+  samples: string[];
+}
+
+export interface ChaosResult extends Reconciliation {
+  mode: string;
+  seed: number;
+  started_at: string;
+  duration_s: number;
+  events: number;
+  subscriptions: number;
+  faults_injected: number;
+  faults: Record<string, number>;
+  receiver: {
+    requests: number;
+    acks: number;
+    signature_failures: number;
+    unattributed: number;
+    overlapping: number;
+  };
+  always_failing: { expected: number; dead_lettered: number; delivered: number };
+  router_failed: { events: number; redriven: number; expected_deliveries: number; left_on_queue: number };
+  unroutable_left: number;
+  dlq_messages: number;
+  router_invocation_failures: number;
+  /** Delivery records in the table at the end, by status (a cross-check of the DLQ and the receivers). */
+  records_by_status: Record<string, number>;
+  /**
+   * Status of the delivery record of each dead-lettered job: `dead` unless the job's last receive hit
+   * an error of our own (then the record still says `failed`, with a next attempt that never comes).
+   */
+  dlq_record_status: Record<string, number>;
+  /** For a few unexplained duplicates: what the receiver saw and what the delivery record says. */
+  duplicate_diagnostics: unknown[];
+  /** Errors the local event source mapping reported (receives, deletes, invocations that threw). */
+  event_source_errors: number;
+  calls_by_site: Record<string, number>;
+  config: Record<string, unknown>;
+  fuzz: FuzzSummary | null;
+  passed: boolean;
+  failures: string[];
+  warnings: string[];
+}
+
+/** The stack's own logger, quiet, counting what the local AWS stand-ins report. */
+class StackLogWatcher extends Logger {
+  routerInvocationFailures = 0;
+  /** When Lambda last scheduled a retry of the router: its next attempt comes 1 or 2 minutes later. */
+  lastRouterFailureAt = 0;
+  routerDestinationRecords = 0;
+  eventSourceErrors = 0;
+
+  constructor(private readonly verbose: boolean) {
+    super({ serviceName: "local-stack", logLevel: verbose ? "INFO" : "SILENT" });
+  }
+
+  override warn(message: LogItemMessage, ...extra: LogItemExtraInput): void {
+    if (
+      typeof message === "string" &&
+      message.startsWith("asynchronous invocation failed") &&
+      (extra[0] as { function_name?: unknown } | undefined)?.function_name === "router"
+    ) {
+      this.routerInvocationFailures++;
+      this.lastRouterFailureAt = Date.now();
+    }
+    if (this.verbose) super.warn(message, ...extra);
+  }
+
+  override error(message: LogItemMessage, ...extra: LogItemExtraInput): void {
+    if (
+      typeof message === "string" &&
+      message.startsWith("asynchronous invocation failed on every attempt")
+    ) {
+      this.routerDestinationRecords++;
+    }
+    if (message === "delivery event source") this.eventSourceErrors++;
+    if (this.verbose) super.error(message, ...extra);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface DrainedQueue {
+  readonly messages: Map<string, Message>;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
+  const log = (line: string) => options.progress(`[chaos ${elapsed()}] ${line}`);
+
+  const plan = planWorkload({
+    targetDeliveries: options.targetDeliveries,
+    customers: options.customers,
+    seed: options.seed,
+    poisonEvents: options.poisonEvents,
+  });
+  const fuzzCustomer = "0f5a2c8e-4b7d-4e21-9c3a-5d6e7f8a9b0c";
+  const fuzz = options.fuzzEvents > 0 ? fuzzCases(options.fuzzEvents, options.seed, fuzzCustomer) : [];
+  const profiles = [...new Set<ReceiverProfile>([...plan.subscriptions.map((s) => s.profile), "healthy"])];
+  log(
+    `plan: ${plan.events.length} events, ${plan.subscriptions.length} subscriptions, ${plan.expected.size} expected deliveries` +
+      (plan.poisonCustomers.length > 0 ? `, ${options.poisonEvents} events of a poisoned customer` : "") +
+      (fuzz.length > 0 ? `; then ${fuzz.length} fuzz events` : ""),
+  );
+
+  const hub = await ReceiverHub.start({
+    profiles,
+    senderTimeoutMs: options.deliveryTimeoutMs,
+    seed: options.seed + 1,
+  });
+  const injector = new FaultInjector({
+    rates: options.rates,
+    seed: options.seed + 2,
+    poisonCustomers: plan.poisonCustomers,
+  });
+  const uninstall = injector.install();
+  const watcher = new StackLogWatcher(options.verbose ?? false);
+  const savedEnv = { ...process.env };
+  const savedWarn = console.warn;
+  // Powertools Metrics warns on every invocation that added no metric (metrics are disabled here).
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === "string" && args[0].startsWith("No application metrics to publish")) return;
+    savedWarn(...args);
+  };
+  let stack: LocalStack | undefined;
+  try {
+    // Read by the functions at their cold start, inside startLocalStack.
+    Object.assign(process.env, {
+      RETRY_JITTER: String(options.retryJitter),
+      DELIVERY_TIMEOUT_MS: String(options.deliveryTimeoutMs),
+      POWERTOOLS_LOG_LEVEL: options.verbose ? "INFO" : "SILENT",
+      POWERTOOLS_METRICS_DISABLED: "true",
+      // Makes Powertools write through the global console (filtered above) instead of its own.
+      POWERTOOLS_DEV: "true",
+    });
+    stack = await startLocalStack(
+      {
+        ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
+        host: LOCAL_HOST,
+        region: "us-east-1",
+        inMemory: true,
+        dataDir: path.join(REPO_ROOT, ".data", "chaos-unused"),
+        retrySchedule: options.retrySchedule,
+        eventBusName: "voipbin-events",
+        deliveryConcurrency: options.deliveryConcurrency,
+      },
+      watcher,
+    );
+    const running = stack;
+    const region = running.settings.region;
+    const sqs = new SQSClient({
+      endpoint: running.endpoints.sqs,
+      region,
+      credentials: LOCAL_CREDENTIALS,
+      useQueueUrlAsEndpoint: false,
+    });
+    const dynamodb = new DynamoDBClient({
+      endpoint: running.endpoints.dynamodb,
+      region,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const doc = DynamoDBDocumentClient.from(dynamodb);
+    const events = new EventBridgeClient({
+      endpoint: running.endpoints.events,
+      region,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    for (const client of [sqs, dynamodb, doc, events]) injector.exemptClient(client);
+
+    await sqs.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: running.queues.deliveryQueueUrl,
+        Attributes: { VisibilityTimeout: String(options.visibilityTimeoutSeconds) },
+      }),
+    );
+
+    // --- subscriptions --------------------------------------------------------------------------
+    const repository = new SubscriptionRepository(doc, running.tableName);
+    for (const planned of plan.subscriptions) {
+      const seeded = await seedSubscription(repository, {
+        id: planned.id,
+        customer_id: planned.customerId,
+        url: hub.urlFor(planned.profile, planned.id),
+        event_types: [...planned.eventTypes],
+        activeflow_id: planned.activeflowId,
+      });
+      hub.register(seeded.id, seeded.secret);
+    }
+
+    // --- queues as an operator sees them ------------------------------------------------------
+    const dead = new Set<PairKey>();
+    const dlq: DrainedQueue = { messages: new Map() };
+    const routerFailed: DrainedQueue = { messages: new Map() };
+    const drain = async (queueUrl: string, into: DrainedQueue, onMessage: (m: Message) => void) => {
+      for (let i = 0; i < 200; i++) {
+        const { Messages } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+            // Kept hidden (not deleted) for the rest of the run: read once, counted once.
+            VisibilityTimeout: 43_200,
+          }),
+        );
+        if (!Messages || Messages.length === 0) return;
+        for (const message of Messages) {
+          if (message.MessageId === undefined || into.messages.has(message.MessageId)) continue;
+          into.messages.set(message.MessageId, message);
+          onMessage(message);
+        }
+      }
+    };
+    const drainDlq = () =>
+      drain(running.queues.deliveryDlqUrl, dlq, (message) => {
+        try {
+          const job = JSON.parse(message.Body ?? "") as { subscription_id: string; payload: string };
+          const data = (JSON.parse(job.payload) as { data?: { chaos_key?: unknown } }).data;
+          if (typeof data?.chaos_key === "string") dead.add(pairKey(data.chaos_key, job.subscription_id));
+        } catch {
+          // not a job of this run
+        }
+      });
+    const failedEventKeys = new Set<string>();
+    const drainRouterFailed = () =>
+      drain(running.queues.routerFailedQueueUrl, routerFailed, (message) => {
+        const key = routerFailedEventKey(message);
+        if (key !== undefined) failedEventKeys.add(key);
+      });
+    const queueDepth = async (queueUrl: string) => {
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+          ],
+        }),
+      );
+      const n = (name: string) => Number(Attributes[name as keyof typeof Attributes] ?? 0);
+      return {
+        visible: n("ApproximateNumberOfMessages"),
+        inFlight: n("ApproximateNumberOfMessagesNotVisible") + n("ApproximateNumberOfMessagesDelayed"),
+      };
+    };
+    const accounted = (key: PairKey) => (hub.received.get(key)?.acks ?? 0) > 0 || dead.has(key);
+    let emittedEvents = 0;
+    const outstanding = () => {
+      let n = 0;
+      for (const event of plan.events.slice(0, emittedEvents)) {
+        if (failedEventKeys.has(event.key)) continue;
+        for (const key of plan.pairsByEvent.get(event.key) ?? []) if (!accounted(key)) n++;
+      }
+      return n;
+    };
+    let lastProgress = 0;
+    const progress = async (phase: string, force = false) => {
+      if (!force && Date.now() - lastProgress < 5_000) return;
+      lastProgress = Date.now();
+      const depth = await queueDepth(running.queues.deliveryQueueUrl);
+      let acked = 0;
+      for (const key of plan.expected.keys()) if ((hub.received.get(key)?.acks ?? 0) > 0) acked++;
+      log(
+        `${phase}: events ${emittedEvents}/${plan.events.length} | delivered ${acked}/${plan.expected.size} | dead-lettered ${dead.size}` +
+          ` | router-failed ${failedEventKeys.size} | faults ${injector.total + sumValues(hub.faultCounts())}` +
+          ` | queue ${depth.visible} visible, ${depth.inFlight} in flight`,
+      );
+    };
+
+    // --- emit, under faults ---------------------------------------------------------------------
+    injector.enabled = true;
+    let putFailures = 0;
+    const put = async (entries: PutEventsRequestEntry[]) => {
+      const response = await events.send(new PutEventsCommand({ Entries: entries }));
+      putFailures += response.FailedEntryCount ?? 0;
+      return response;
+    };
+    let backlog = 0;
+    for (let start = 0; start < plan.events.length; start += 10) {
+      const batch = plan.events.slice(start, start + 10);
+      // Keep a bounded backlog, as a steady producer would, rather than a queue of the whole run.
+      for (;;) {
+        backlog = 0;
+        for (const event of plan.events.slice(
+          Math.max(0, emittedEvents - 4 * options.maxBacklog),
+          emittedEvents,
+        )) {
+          if (failedEventKeys.has(event.key)) continue;
+          for (const key of plan.pairsByEvent.get(event.key) ?? []) if (!accounted(key)) backlog++;
+        }
+        if (backlog < options.maxBacklog) break;
+        await sleep(100);
+        await progress("emitting");
+      }
+      await put(
+        batch.map((event) => ({
+          EventBusName: running.eventBusName,
+          Source: event.source,
+          DetailType: event.type,
+          Detail: JSON.stringify({ customer_id: event.customerId, data: event.data }),
+        })),
+      );
+      emittedEvents += batch.length;
+      await progress("emitting");
+    }
+    if (putFailures > 0) throw new Error(`${putFailures} chaos events were refused by PutEvents`);
+    log(`all ${plan.events.length} events emitted; settling`);
+
+    // --- settle ---------------------------------------------------------------------------------
+    const settle = async (phase: string): Promise<string> => {
+      const deadline = Date.now() + options.settleTimeoutMs;
+      for (;;) {
+        await drainDlq();
+        await drainRouterFailed();
+        const depth = await queueDepth(running.queues.deliveryQueueUrl);
+        const empty = depth.visible === 0 && depth.inFlight === 0;
+        const quietFor = Date.now() - Math.max(hub.lastRequestAt, t0);
+        const left = outstanding();
+        await progress(phase);
+        if (left === 0 && empty && quietFor > 1_500) return "settled";
+        const lastRouterFailure = Math.max(injector.lastRouterFailureAt, watcher.lastRouterFailureAt);
+        const routerMayRetry = Date.now() - lastRouterFailure < ROUTER_RETRY_WINDOW_MS;
+        if (empty && quietFor > QUIET_MS && !routerMayRetry && left > 0)
+          return `stuck with ${left} outstanding`;
+        if (Date.now() > deadline) return `timed out with ${left} outstanding`;
+        await sleep(1_000);
+      }
+    };
+    const firstSettle = await settle("settling");
+    await progress("settled", true);
+    log(`phase 1: ${firstSettle}`);
+
+    // --- the operator re-drives the router's on-failure destination, the incident over -------------
+    injector.enabled = false;
+    const routerFailedEvents = failedEventKeys.size;
+    let routerFailedExpected = 0;
+    for (const key of failedEventKeys) routerFailedExpected += plan.pairsByEvent.get(key)?.length ?? 0;
+    let redriven = 0;
+    if (routerFailed.messages.size > 0) {
+      log(`re-driving ${routerFailed.messages.size} records of the router's on-failure destination`);
+      const url = pathToFileURL(path.join(REPO_ROOT, "functions", "router.ts")).href;
+      const router = (await import(`${url}?sandbox=chaos-redrive`)) as {
+        handler: (event: unknown, context: unknown) => Promise<unknown>;
+      };
+      for (const message of routerFailed.messages.values()) {
+        const record = JSON.parse(message.Body ?? "{}") as { requestPayload?: unknown };
+        // `aws lambda invoke` with the record's requestPayload: the same event, the same id, so the
+        // deliveries it already enqueued before failing are not doubled.
+        await router.handler(record.requestPayload, lambdaContext("router"));
+        await sqs.send(
+          new DeleteMessageCommand({
+            QueueUrl: running.queues.routerFailedQueueUrl,
+            ReceiptHandle: message.ReceiptHandle,
+          }),
+        );
+        redriven++;
+      }
+      failedEventKeys.clear();
+      const secondSettle = await settle("settling after re-drive");
+      log(`phase 2: ${secondSettle}`);
+    }
+    await drainDlq();
+    await drainRouterFailed();
+    const heldForOperator = new Set<PairKey>();
+    for (const key of failedEventKeys)
+      for (const pair of plan.pairsByEvent.get(key) ?? []) heldForOperator.add(pair);
+
+    const recordsByStatus = await countRecords(doc, running.tableName);
+    const dlqRecordStatus: Record<string, number> = {};
+    for (const message of dlq.messages.values()) {
+      let status = "unreadable";
+      try {
+        const job = JSON.parse(message.Body ?? "") as { delivery_id: string };
+        const { Item } = await doc.send(
+          new GetCommand({
+            TableName: running.tableName,
+            Key: keys.delivery(job.delivery_id),
+            ConsistentRead: true,
+          }),
+        );
+        status = Item === undefined ? "no_record" : String(Item.status);
+      } catch {
+        // counted as unreadable
+      }
+      dlqRecordStatus[status] = (dlqRecordStatus[status] ?? 0) + 1;
+    }
+    const unroutableLeft = (await queueDepth(running.queues.unroutableQueueUrl)).visible;
+    const routerFailedLeft = await queueDepth(running.queues.routerFailedQueueUrl);
+    const reconciliation = reconcile({
+      expected: plan.expected,
+      received: hub.received,
+      deadLettered: dead,
+      faultedAfterHttp: injector.faultedSuccessRecords,
+      heldForOperator,
+    });
+    // Retried invocations (warned) plus those that exhausted their retries (sent to the destination).
+    const routerInvocationFailures = watcher.routerInvocationFailures + watcher.routerDestinationRecords;
+    const alwaysFailing = alwaysFailingCounts(plan, hub, dead);
+    log(
+      `reconciled: expected ${reconciliation.expected}, delivered ${reconciliation.delivered_unique}, dead-lettered ${reconciliation.dead_lettered}, lost ${reconciliation.lost}, duplicates ${reconciliation.duplicates}`,
+    );
+
+    // --- fuzz stage, no faults --------------------------------------------------------------------
+    let fuzzSummary: FuzzSummary | null = null;
+    if (fuzz.length > 0) {
+      fuzzSummary = await runFuzzStage({
+        cases: fuzz,
+        customerId: fuzzCustomer,
+        stack: running,
+        sqs,
+        repository,
+        hub,
+        watcher,
+        put: (entry) =>
+          events.send(new PutEventsCommand({ Entries: [{ ...entry, EventBusName: running.eventBusName }] })),
+        log,
+        timeoutMs: Math.min(options.settleTimeoutMs, 90_000),
+      });
+    }
+
+    const duplicateDiagnostics = await diagnoseDuplicates(
+      doc,
+      running.tableName,
+      reconciliation.samples.unexplained_duplicates,
+      hub,
+    );
+
+    const problems = failures(reconciliation);
+    if (hub.signatureFailures > 0)
+      problems.push(`${hub.signatureFailures} requests failed signature verification`);
+    if (alwaysFailing.delivered > 0)
+      problems.push(`${alwaysFailing.delivered} deliveries acknowledged by the always-failing endpoint`);
+    if (fuzzSummary) problems.push(...fuzzFailures(fuzzSummary));
+    const warnings: string[] = [];
+    if (reconciliation.duplicates_unexplained > 0) {
+      warnings.push(
+        `${reconciliation.duplicates_unexplained} duplicates without an injected fault between the HTTP call and its record, e.g. ${reconciliation.samples.unexplained_duplicates.slice(0, 3).join(", ")}`,
+      );
+    }
+    if (unroutableLeft > 0) warnings.push(`${unroutableLeft} chaos events on the unroutable queue`);
+
+    const faults = { ...injector.snapshot(), ...hub.faultCounts() };
+    return {
+      mode: options.mode,
+      seed: options.seed,
+      started_at: startedAt.toISOString(),
+      duration_s: Math.round((Date.now() - t0) / 100) / 10,
+      events: plan.events.length,
+      subscriptions: plan.subscriptions.length,
+      ...reconciliation,
+      faults_injected: injector.total + sumValues(hub.faultCounts()),
+      faults,
+      receiver: {
+        requests: hub.requests,
+        acks: hub.acks,
+        signature_failures: hub.signatureFailures,
+        unattributed: hub.unattributed,
+        overlapping: hub.overlapping,
+      },
+      always_failing: alwaysFailing,
+      router_failed: {
+        events: routerFailedEvents,
+        redriven,
+        expected_deliveries: routerFailedExpected,
+        left_on_queue:
+          routerFailedLeft.visible + routerFailedLeft.inFlight - (routerFailed.messages.size - redriven),
+      },
+      unroutable_left: unroutableLeft,
+      dlq_messages: dlq.messages.size,
+      router_invocation_failures: routerInvocationFailures,
+      records_by_status: recordsByStatus,
+      dlq_record_status: dlqRecordStatus,
+      duplicate_diagnostics: duplicateDiagnostics,
+      event_source_errors: watcher.eventSourceErrors,
+      calls_by_site: Object.fromEntries(injector.callsBySite),
+      config: {
+        retry_schedule: options.retrySchedule.join(","),
+        retry_jitter: options.retryJitter,
+        delivery_timeout_ms: options.deliveryTimeoutMs,
+        visibility_timeout_s: options.visibilityTimeoutSeconds,
+        delivery_concurrency: options.deliveryConcurrency,
+        customers: options.customers,
+        poison_events: options.poisonEvents,
+        fault_rates: options.rates,
+      },
+      fuzz: fuzzSummary,
+      passed: problems.length === 0,
+      failures: problems,
+      warnings,
+    };
+  } finally {
+    injector.enabled = false;
+    await stack?.stop();
+    uninstall();
+    await hub.close();
+    console.warn = savedWarn;
+    for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+    Object.assign(process.env, savedEnv);
+  }
+}
+
+async function countRecords(doc: DynamoDBDocumentClient, tableName: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: "entity = :delivery",
+        ExpressionAttributeValues: { ":delivery": "delivery" },
+        ExpressionAttributeNames: { "#status": "status" },
+        ProjectionExpression: "#status",
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const status = String(item.status);
+      counts[status] = (counts[status] ?? 0) + 1;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return counts;
+}
+
+async function diagnoseDuplicates(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  pairs: readonly PairKey[],
+  hub: ReceiverHub,
+): Promise<unknown[]> {
+  if (pairs.length === 0) return [];
+  const byWebhookId = new Map<string, PairKey>();
+  for (const pair of pairs)
+    for (const id of hub.received.get(pair)?.webhookIds ?? []) byWebhookId.set(id, pair);
+  const found: unknown[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: "entity = :delivery",
+        ExpressionAttributeValues: { ":delivery": "delivery" },
+        ExpressionAttributeNames: { "#status": "status" },
+        ProjectionExpression: "webhook_id, #status, attempts, attempt_count",
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const pair = byWebhookId.get(String(item.webhook_id));
+      if (pair === undefined) continue;
+      const received = hub.received.get(pair);
+      found.push({
+        pair,
+        webhook_id: item.webhook_id,
+        receiver: { requests: received?.requests, acks: received?.acks },
+        record: {
+          status: item.status,
+          attempt_count: item.attempt_count,
+          attempts: (
+            (item.attempts as {
+              at: string;
+              status_code: number | null;
+              error: string | null;
+              latency_ms: number;
+            }[]) ?? []
+          ).map((a) => ({ at: a.at, status_code: a.status_code, error: a.error, latency_ms: a.latency_ms })),
+        },
+      });
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return found;
+}
+
+function sumValues(record: Record<string, number>): number {
+  return Object.values(record).reduce((a, b) => a + b, 0);
+}
+
+/** The chaos key of the event in one of Lambda's on-failure invocation records. */
+function routerFailedEventKey(message: Message): string | undefined {
+  try {
+    const record = JSON.parse(message.Body ?? "") as {
+      requestPayload?: { detail?: { data?: { chaos_key?: unknown } } };
+    };
+    const key = record.requestPayload?.detail?.data?.chaos_key;
+    return typeof key === "string" ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alwaysFailingCounts(plan: WorkloadPlan, hub: ReceiverHub, dead: ReadonlySet<PairKey>) {
+  let expected = 0;
+  let deadLettered = 0;
+  let delivered = 0;
+  for (const [key, delivery] of plan.expected) {
+    if (delivery.profile !== "always_failing") continue;
+    expected++;
+    if (dead.has(key)) deadLettered++;
+    if ((hub.received.get(key)?.acks ?? 0) > 0) delivered++;
+  }
+  return { expected, dead_lettered: deadLettered, delivered };
+}
+
+interface FuzzStageInput {
+  readonly cases: readonly FuzzCase[];
+  readonly customerId: string;
+  readonly stack: LocalStack;
+  readonly sqs: SQSClient;
+  readonly repository: SubscriptionRepository;
+  readonly hub: ReceiverHub;
+  readonly watcher: StackLogWatcher;
+  readonly put: (entry: PutEventsRequestEntry) => Promise<{ FailedEntryCount?: number | undefined }>;
+  readonly log: (line: string) => void;
+  readonly timeoutMs: number;
+}
+
+async function runFuzzStage(input: FuzzStageInput): Promise<FuzzSummary> {
+  const { cases, hub, sqs, stack, watcher, log } = input;
+  const id = randomUUID();
+  const subscription = await seedSubscription(input.repository, {
+    id,
+    customer_id: input.customerId,
+    url: hub.urlFor("healthy", id),
+    event_types: ["*"],
+  });
+  const fuzzSubscriptionId = subscription.id;
+  hub.register(fuzzSubscriptionId, subscription.secret, true);
+  return runFuzzCases(input, fuzzSubscriptionId, cases, hub, sqs, stack, watcher, log);
+}
+
+async function runFuzzCases(
+  input: FuzzStageInput,
+  subscriptionId: string,
+  cases: readonly FuzzCase[],
+  hub: ReceiverHub,
+  sqs: SQSClient,
+  stack: LocalStack,
+  watcher: StackLogWatcher,
+  log: (line: string) => void,
+): Promise<FuzzSummary> {
+  const failuresBefore = watcher.routerInvocationFailures;
+  const byKind: Record<string, number> = {};
+  let rejected = 0;
+  let rejectedUnpredicted = 0;
+  const accepted: FuzzCase[] = [];
+  for (const fuzzCase of cases) {
+    byKind[fuzzCase.kind] = (byKind[fuzzCase.kind] ?? 0) + 1;
+    let refused = false;
+    try {
+      const response = await input.put(fuzzCase.entry);
+      refused = (response.FailedEntryCount ?? 0) > 0;
+    } catch {
+      refused = true;
+    }
+    if (refused) {
+      rejected++;
+      if (fuzzCase.expect.outcome !== "rejected_by_bus") rejectedUnpredicted++;
+    } else {
+      accepted.push(fuzzCase);
+    }
+  }
+  log(`fuzz: ${cases.length} events put, ${rejected} refused by the bus; waiting for their outcomes`);
+  const unroutable = new Map<string, string>();
+  const readUnroutable = async () => {
+    for (let i = 0; i < 100; i++) {
+      const { Messages } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: stack.queues.unroutableQueueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 43_200,
+        }),
+      );
+      if (!Messages || Messages.length === 0) return;
+      for (const message of Messages) {
+        try {
+          const record = JSON.parse(message.Body ?? "") as {
+            reason?: string;
+            event?: { detail?: { fuzz_key?: unknown } };
+          };
+          const key = record.event?.detail?.fuzz_key;
+          if (typeof key === "string") unroutable.set(key, String(record.reason));
+        } catch {
+          // not a fuzz event
+        }
+      }
+    }
+  };
+  const outcomeSeen = (c: FuzzCase) =>
+    c.expect.outcome === "delivered"
+      ? hub.bodies.has(pairKey(c.key, subscriptionId))
+      : c.expect.outcome === "unroutable"
+        ? unroutable.has(c.key)
+        : true;
+  const deadline = Date.now() + input.timeoutMs;
+  let quietSince = Date.now();
+  for (;;) {
+    await readUnroutable();
+    const missing = accepted.filter((c) => !outcomeSeen(c)).length;
+    if (missing === 0) break;
+    if (watcher.routerInvocationFailures > failuresBefore && Date.now() - quietSince > 10_000) break;
+    if (Date.now() > deadline) break;
+    if (watcher.routerInvocationFailures === failuresBefore) quietSince = Date.now();
+    await sleep(500);
+  }
+  const summary: FuzzSummary = {
+    generated: cases.length,
+    by_kind: byKind,
+    rejected_by_bus: rejected,
+    rejected_by_bus_unpredicted: rejectedUnpredicted,
+    expected_delivered: 0,
+    expected_unroutable: 0,
+    delivered: 0,
+    delivered_body_mismatch: 0,
+    unroutable_on_queue: 0,
+    unroutable_reason_mismatch: 0,
+    missing: 0,
+    unexpected_outcome: 0,
+    router_invocation_failures: watcher.routerInvocationFailures - failuresBefore,
+    samples: [],
+  };
+  const note = (text: string) => {
+    if (summary.samples.length < 10) summary.samples.push(text);
+  };
+  for (const c of accepted) {
+    const body = hub.bodies.get(pairKey(c.key, subscriptionId));
+    const reason = unroutable.get(c.key);
+    if (c.expect.outcome === "delivered") {
+      summary.expected_delivered++;
+      if (body !== undefined) {
+        summary.delivered++;
+        if (!bodyMatches(body, c.expect)) {
+          summary.delivered_body_mismatch++;
+          note(`${c.key} (${c.kind}): delivered body differs from the event's data`);
+        }
+      } else if (reason !== undefined) {
+        summary.unexpected_outcome++;
+        note(`${c.key} (${c.kind}): expected a delivery, parked as ${reason}`);
+      } else {
+        summary.missing++;
+        note(`${c.key} (${c.kind}): expected a delivery, none arrived`);
+      }
+    } else if (c.expect.outcome === "unroutable") {
+      summary.expected_unroutable++;
+      if (reason !== undefined) {
+        summary.unroutable_on_queue++;
+        if (reason !== c.expect.reason) {
+          summary.unroutable_reason_mismatch++;
+          note(`${c.key} (${c.kind}): parked as ${reason}, expected ${c.expect.reason}`);
+        }
+      } else if (body !== undefined) {
+        summary.unexpected_outcome++;
+        note(`${c.key} (${c.kind}): expected unroutable (${c.expect.reason}), was delivered`);
+      } else {
+        summary.missing++;
+        note(`${c.key} (${c.kind}): expected on the unroutable queue, not there`);
+      }
+    }
+  }
+  log(
+    `fuzz: ${summary.delivered}/${summary.expected_delivered} delivered, ${summary.unroutable_on_queue}/${summary.expected_unroutable} unroutable parked, ${summary.router_invocation_failures} router failures`,
+  );
+  return summary;
+}
+
+export function fuzzFailures(summary: FuzzSummary): string[] {
+  const problems: string[] = [];
+  if (summary.router_invocation_failures > 0) {
+    problems.push(
+      `fuzz: the router failed ${summary.router_invocation_failures} invocations (it must never crash)`,
+    );
+  }
+  if (summary.missing > 0 || summary.unexpected_outcome > 0) {
+    problems.push(
+      `fuzz: ${summary.missing} events without their outcome, ${summary.unexpected_outcome} with the wrong one (${summary.samples.slice(0, 3).join("; ")})`,
+    );
+  }
+  if (summary.delivered_body_mismatch > 0) {
+    problems.push(
+      `fuzz: ${summary.delivered_body_mismatch} delivered bodies differ from the data put on the bus`,
+    );
+  }
+  if (summary.unroutable_reason_mismatch > 0) {
+    problems.push(
+      `fuzz: ${summary.unroutable_reason_mismatch} unroutable events parked with an unexpected reason`,
+    );
+  }
+  return problems;
+}
+
+export const NO_FAULT_RATES = NO_FAULTS;

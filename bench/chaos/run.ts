@@ -1,0 +1,147 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { type ChaosOptions, type ChaosResult, runChaos } from "./driver.ts";
+import type { FaultRates } from "./faults.ts";
+
+/**
+ * `npm run chaos [-- --quick]`: the fault-injection run. Writes bench/results/chaos.json and exits 1
+ * when a delivery was lost, the reconciliation does not add up, or the fuzz stage found the router
+ * misbehaving.
+ */
+
+const USAGE = `Usage: npm run chaos -- [--quick] [options]
+
+  --quick            ≥ 5,000 deliveries (CI); the default run is ≥ 50,000
+  --deliveries <n>   expected deliveries (overrides the mode's)
+  --seed <n>         seed of the plan and the fault draws (default 1)
+  --fuzz <n>         fuzz-stage events (0: none)
+  --no-poison        no customer whose routing always fails (skips the router's on-failure path, ~3 min)
+  --no-faults        the same run without SDK faults (receivers still misbehave)
+  --out <file>       where to write the result (default bench/results/chaos.json)
+  --verbose          let the functions' logs through`;
+
+/** The default fault mix: rates per call (or per entry / key for partial batch failures). */
+export const DEFAULT_RATES: FaultRates = {
+  dynamodbThrottle: 0.02,
+  sqsError: 0.02,
+  sqsBatchEntryFailure: 0.03,
+  dynamodbUnprocessedKey: 0.03,
+  routerLookup: 0.005,
+  routerEnqueue: 0.005,
+  deliveryLoad: 0.01,
+  deliveryRecord: 0.02,
+  deliverySchedule: 0.03,
+  deliverySubscriptionUpdate: 0.05,
+};
+
+export function chaosOptions(argv: readonly string[]): ChaosOptions | "help" {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: "boolean", default: false },
+      deliveries: { type: "string" },
+      seed: { type: "string" },
+      fuzz: { type: "string" },
+      "no-poison": { type: "boolean", default: false },
+      "no-faults": { type: "boolean", default: false },
+      out: { type: "string" },
+      verbose: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return "help";
+  const int = (raw: string | undefined, fallback: number, name: string) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number`);
+    return n;
+  };
+  const quick = values.quick;
+  const deliveries = int(values.deliveries, quick ? 5_000 : 50_000, "deliveries");
+  const rates = values["no-faults"]
+    ? Object.fromEntries(Object.keys(DEFAULT_RATES).map((k) => [k, 0]))
+    : DEFAULT_RATES;
+  return {
+    mode: quick ? "quick" : "full",
+    targetDeliveries: deliveries,
+    customers: Math.max(4, Math.round(deliveries / 600)),
+    seed: int(values.seed, 1, "seed"),
+    rates: rates as unknown as FaultRates,
+    poisonEvents: values["no-poison"] ? 0 : quick ? 5 : 20,
+    fuzzEvents: int(values.fuzz, quick ? 150 : 600, "fuzz"),
+    retrySchedule: [1, 1, 2],
+    retryJitter: 0.1,
+    deliveryTimeoutMs: 2_000,
+    visibilityTimeoutSeconds: 30,
+    deliveryConcurrency: 8,
+    maxBacklog: 1_500,
+    settleTimeoutMs: 300_000,
+    progress: (line) => console.log(line),
+    verbose: values.verbose,
+  };
+}
+
+export function summaryLines(result: ChaosResult): string[] {
+  return [
+    `expected ${result.expected} | delivered_unique ${result.delivered_unique} | dead_lettered ${result.dead_lettered} | lost ${result.lost}`,
+    `duplicates ${result.duplicates} (${result.duplicates_explained} explained by a fault between the HTTP call and its record, ${result.duplicates_unexplained} not)`,
+    `faults injected ${result.faults_injected}: ${Object.entries(result.faults)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    `delivery records: ${Object.entries(result.records_by_status)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}; records of dead-lettered jobs: ${Object.entries(result.dlq_record_status)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    `router on-failure destination: ${result.router_failed.events} events, ${result.router_failed.redriven} re-driven; DLQ ${result.dlq_messages} jobs; unroutable left ${result.unroutable_left}`,
+    ...(result.fuzz
+      ? [
+          `fuzz: ${result.fuzz.generated} events, ${result.fuzz.rejected_by_bus} refused by the bus, ${result.fuzz.delivered}/${result.fuzz.expected_delivered} delivered, ${result.fuzz.unroutable_on_queue}/${result.fuzz.expected_unroutable} parked unroutable, ${result.fuzz.router_invocation_failures} router failures`,
+        ]
+      : []),
+    `duration ${result.duration_s} s`,
+  ];
+}
+
+async function main(): Promise<number> {
+  let options: ChaosOptions | "help";
+  let out = path.resolve(import.meta.dirname, "../results/chaos.json");
+  try {
+    options = chaosOptions(process.argv.slice(2));
+    const outIndex = process.argv.indexOf("--out");
+    if (outIndex !== -1 && process.argv[outIndex + 1])
+      out = path.resolve(process.argv[outIndex + 1] as string);
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const result = await runChaos(options);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  for (const line of summaryLines(result)) console.log(line);
+  for (const warning of result.warnings) console.log(`warning: ${warning}`);
+  console.log(`wrote ${path.relative(process.cwd(), out)}`);
+  if (!result.passed) {
+    for (const failure of result.failures) console.error(`FAILED: ${failure}`);
+    return 1;
+  }
+  console.log("chaos: no delivery lost; delivered_unique + dead_lettered = expected");
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { runChaos } from "../../bench/chaos/driver.ts";
+import { NO_FAULTS } from "../../bench/chaos/faults.ts";
+
+/**
+ * The real chaos driver at a small size: the local stack in this process, misbehaving receivers,
+ * SDK faults of a few kinds (none on the router's lookup, whose Lambda retry takes a minute), a short
+ * fuzz stage — and nothing lost.
+ */
+describe("npm run chaos, small", () => {
+  it("loses no delivery under faults and accounts for every one", { timeout: 90_000 }, async () => {
+    const lines: string[] = [];
+    const result = await runChaos({
+      mode: "test",
+      targetDeliveries: 250,
+      customers: 3,
+      seed: 11,
+      rates: {
+        ...NO_FAULTS,
+        dynamodbThrottle: 0.02,
+        sqsBatchEntryFailure: 0.05,
+        deliveryRecord: 0.05,
+        deliveryLoad: 0.02,
+      },
+      poisonEvents: 0,
+      fuzzEvents: 25,
+      retrySchedule: [1, 1],
+      retryJitter: 0.1,
+      deliveryTimeoutMs: 2_000,
+      visibilityTimeoutSeconds: 5,
+      deliveryConcurrency: 4,
+      maxBacklog: 500,
+      settleTimeoutMs: 45_000,
+      progress: (line) => lines.push(line),
+    });
+    expect(result.failures).toEqual([]);
+    expect(result.lost).toBe(0);
+    expect(result.equation_holds).toBe(true);
+    expect(result.delivered_unique + result.dead_lettered).toBe(result.expected);
+    expect(result.expected).toBeGreaterThanOrEqual(250);
+    expect(result.faults_injected).toBeGreaterThan(0);
+    expect(result.faults.dynamodb_throttled ?? 0).toBeGreaterThan(0);
+    expect(result.receiver.signature_failures).toBe(0);
+    // Every delivery to the endpoint that never answers 2xx ends in the dead-letter queue.
+    expect(result.always_failing.expected).toBeGreaterThan(0);
+    expect(result.always_failing.dead_lettered).toBe(result.always_failing.expected);
+    // A duplicate only where a fault hit between the HTTP call and its record.
+    expect(result.duplicates_explained).toBe(result.duplicates);
+    expect(result.fuzz?.router_invocation_failures).toBe(0);
+    expect(result.fuzz?.missing).toBe(0);
+    expect(lines.some((line) => line.includes("settled"))).toBe(true);
+  });
+});
