@@ -1,24 +1,30 @@
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { median } from "./delivery.ts";
+import { median } from "./lib/stats.ts";
 
 const run = promisify(execFile);
 
 export interface FunctionColdStart {
   bundle_kb: number;
   source_map_kb: number;
+  /** Median time to import the bundle in a fresh process. */
   init_ms: number;
   init_ms_runs: number[];
+  memory_mb: number;
 }
 
 export interface ColdStartResult {
   max_bundle_kb: number;
   max_init_ms: number;
+  /** Median time to import an empty module the same way, in the same run (the floor of the method). */
+  baseline_empty_module_ms: number;
   functions: Record<string, FunctionColdStart>;
   runs: number;
+  node: string;
   method: string;
 }
 
@@ -30,10 +36,11 @@ const PLACEHOLDERS: Record<string, string> = {
   EVENT_BUS_NAME: "voipbin-events",
 };
 
-interface TemplateFunction {
+export interface TemplateFunction {
   name: string;
   assetDir: string;
   environment: Record<string, string>;
+  memoryMb: number;
 }
 
 /** The Lambda functions of every synthesized stack template in `cdkOut`, with their bundled asset. */
@@ -60,10 +67,13 @@ export function functionsInCloudAssembly(cdkOut: string): TemplateFunction[] {
         if (typeof value === "string") environment[key] = value;
         else if (PLACEHOLDERS[key]) environment[key] = PLACEHOLDERS[key];
       }
+      const memory = resource.Properties?.MemorySize;
       found.push({
         name,
         assetDir: path.join(cdkOut, assetPath),
         environment: { ...PLACEHOLDERS, ...environment },
+        // Lambda's default when the template does not say.
+        memoryMb: typeof memory === "number" ? memory : 128,
       });
     }
   }
@@ -76,55 +86,144 @@ await import(process.argv[1]);
 process.stdout.write(String(performance.now() - started));
 `;
 
+export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+
 /**
- * For every function bundled by the CDK build: the bundle's size and the time a fresh Node process
- * takes to import it (the module scope: config validation, client creation), with the function's
- * own environment from the template — the part of a Lambda cold start that our code decides.
+ * The Node 24 binary (what Lambda's nodejs24.x runs): this process's when it is Node 24 (npm
+ * scripts put the `node` devDependency first on PATH), else the devDependency's binary.
+ */
+export function node24Binary(): string {
+  if (process.versions.node.startsWith("24.")) return process.execPath;
+  const pinned = path.join(REPO_ROOT, "node_modules", "node", "bin", "node");
+  if (existsSync(pinned)) return pinned;
+  throw new Error(`Node 24 is needed to time cold starts; this is Node ${process.versions.node}`);
+}
+
+/**
+ * Why the cloud assembly must be (re)built, or undefined when it is up to date: missing, or older
+ * than a source file that goes into a bundle or the template.
+ */
+export function cloudAssemblyStaleness(cdkOut: string, root = REPO_ROOT): string | undefined {
+  const manifest = path.join(cdkOut, "manifest.json");
+  if (!existsSync(manifest)) return `${path.relative(root, cdkOut) || cdkOut} is missing`;
+  const builtAt = statSync(manifest).mtimeMs;
+  const newer = (dir: string): string | undefined => {
+    if (!existsSync(dir)) return undefined;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        const found = newer(full);
+        if (found) return found;
+      } else if (statSync(full).mtimeMs > builtAt) return full;
+    }
+    return undefined;
+  };
+  for (const candidate of ["functions", "handlers", "shared", "infra", "package-lock.json"]) {
+    const full = path.join(root, candidate);
+    const found =
+      existsSync(full) && statSync(full).isFile()
+        ? statSync(full).mtimeMs > builtAt
+          ? full
+          : undefined
+        : newer(full);
+    if (found) return `${path.relative(root, found)} changed after the last synth`;
+  }
+  return undefined;
+}
+
+/** `cdk synth` (the same command as `npm run synth`), which bundles every function with esbuild. */
+export async function synthesize(): Promise<void> {
+  const cdk = path.join(REPO_ROOT, "node_modules", ".bin", "cdk");
+  const bin = path.dirname(node24Binary());
+  await run(cdk, ["synth", "--no-notices", "--quiet"], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      PATH: `${path.join(REPO_ROOT, "node_modules", ".bin")}:${bin}:${process.env.PATH ?? ""}`,
+    },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+async function importTime(nodeBin: string, file: string, env: Record<string, string>): Promise<number> {
+  const { stdout } = await run(
+    nodeBin,
+    ["--input-type=module", "-e", IMPORT_PROBE, pathToFileURL(file).href],
+    {
+      env: { PATH: process.env.PATH ?? "", ...env },
+    },
+  );
+  const ms = Number(stdout);
+  if (!Number.isFinite(ms)) throw new Error(`could not time the import of ${file}: ${stdout}`);
+  return ms;
+}
+
+/**
+ * For every function bundled by the CDK build: the bundle's size and the time a fresh Node 24
+ * process takes to import it (the module scope: config validation, client creation), with the
+ * function's own environment from the template — the part of a Lambda cold start that our code
+ * decides. Runs alternate between the functions and an empty module (the baseline), so machine
+ * noise hits all alike.
  */
 export async function benchColdStart(options: {
   cdkOut: string;
   runs: number;
   progress: (message: string) => void;
 }): Promise<ColdStartResult> {
-  const functions: Record<string, FunctionColdStart> = {};
-  for (const fn of functionsInCloudAssembly(options.cdkOut)) {
+  const nodeBin = node24Binary();
+  const { stdout: version } = await run(nodeBin, ["--version"]);
+  const fns = functionsInCloudAssembly(options.cdkOut);
+  if (fns.length === 0) throw new Error(`no function bundles found in ${options.cdkOut}`);
+  const bundles = fns.map((fn) => {
     const bundle = ["index.mjs", "index.js"].map((f) => path.join(fn.assetDir, f)).find((f) => existsSync(f));
     if (!bundle) throw new Error(`no bundle in ${fn.assetDir}`);
-    const map = `${bundle}.map`;
-    const runs: number[] = [];
+    return { fn, bundle };
+  });
+  const scratch = mkdtempSync(path.join(tmpdir(), "bench-cold-"));
+  const empty = path.join(scratch, "empty.mjs");
+  writeFileSync(empty, "export {};\n");
+  const baseEnv = {
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "cold",
+    AWS_SECRET_ACCESS_KEY: "cold",
+    POWERTOOLS_METRICS_DISABLED: "true",
+  };
+  const runsByName = new Map<string, number[]>(bundles.map(({ fn }) => [fn.name, []]));
+  const baseline: number[] = [];
+  try {
     for (let i = 0; i < options.runs; i++) {
-      options.progress(`cold start: ${fn.name} ${i + 1}/${options.runs}`);
-      const { stdout } = await run(
-        process.execPath,
-        ["--input-type=module", "-e", IMPORT_PROBE, pathToFileURL(bundle).href],
-        {
-          env: {
-            PATH: process.env.PATH ?? "",
-            AWS_REGION: "us-east-1",
-            AWS_ACCESS_KEY_ID: "cold",
-            AWS_SECRET_ACCESS_KEY: "cold",
-            POWERTOOLS_METRICS_DISABLED: "true",
-            ...fn.environment,
-          },
-        },
+      options.progress(
+        `cold start: run ${i + 1}/${options.runs} (${bundles.length} functions + empty module)`,
       );
-      runs.push(Number(stdout));
+      baseline.push(await importTime(nodeBin, empty, baseEnv));
+      for (const { fn, bundle } of bundles) {
+        runsByName.get(fn.name)?.push(await importTime(nodeBin, bundle, { ...baseEnv, ...fn.environment }));
+      }
     }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const functions: Record<string, FunctionColdStart> = {};
+  for (const { fn, bundle } of bundles) {
+    const runs = runsByName.get(fn.name) ?? [];
+    const map = `${bundle}.map`;
     functions[fn.name] = {
       bundle_kb: Math.round((statSync(bundle).size / 1024) * 10) / 10,
       source_map_kb: existsSync(map) ? Math.round((statSync(map).size / 1024) * 10) / 10 : 0,
       init_ms: Math.round(median(runs) * 10) / 10,
       init_ms_runs: runs.map((r) => Math.round(r * 10) / 10),
+      memory_mb: fn.memoryMb,
     };
   }
   const values = Object.values(functions);
-  if (values.length === 0) throw new Error(`no function bundles found in ${options.cdkOut}`);
   return {
     max_bundle_kb: Math.max(...values.map((f) => f.bundle_kb)),
     max_init_ms: Math.max(...values.map((f) => f.init_ms)),
+    baseline_empty_module_ms: Math.round(median(baseline) * 10) / 10,
     functions,
     runs: options.runs,
+    node: version.trim(),
     method:
-      "bundles from the CDK build (cdk synth); median time to import each in a fresh Node process with the function's environment",
+      "bundles from the CDK build (cdk synth, esbuild); median over fresh Node 24 processes of performance.now() around `await import(bundle)`, with the function's environment from the template",
   };
 }

@@ -1,0 +1,602 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { createLocalClients, LOCAL_CREDENTIALS } from "../local/provision.ts";
+import { LOCAL_DEFAULTS, LOCAL_HOST, REPO_ROOT } from "../local/settings.ts";
+import { type LocalStack, startLocalStack } from "../local/stack.ts";
+import { seedSubscription } from "../test/support/subscriptions.ts";
+import { type Item, indexCopy, itemSize, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
+import { installLambdaMeter } from "./lib/lambda-meter.ts";
+import { type CostResult, computeCost, type UsageCounts } from "./lib/pricing.ts";
+import { startBenchReceiver } from "./lib/receiver.ts";
+import { installSdkMeter } from "./lib/sdk-meter.ts";
+import { type LatencySummary, round, summarize } from "./lib/stats.ts";
+import { fixturePayload } from "./lib/util.ts";
+
+export interface E2eBenchOptions {
+  /** Offered rate of the latency run, events per second. */
+  readonly rate: number;
+  readonly fanout: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly customers: number;
+  /** Offered rates (events/s) tried in turn for max_deliveries_per_s; empty skips the search. */
+  readonly maxRateSteps: readonly number[];
+  readonly stepS: number;
+  /** How long to wait at most for the last deliveries of a phase before counting the rest as lost. */
+  readonly drainTimeoutMs: number;
+  /** A phase's missing deliveries count as lost once none has arrived for this long. */
+  readonly stallMs: number;
+  /** Delivery pollers of the local stack (default: the stack's own default). */
+  readonly deliveryConcurrency?: number;
+  /** Configured memory of each function in MB (from the CDK template); 512 when unknown. */
+  readonly memoryMbByFunction?: Readonly<Record<string, number>>;
+  readonly progress: (message: string) => void;
+}
+
+export interface PhaseResult {
+  offered_events_per_s: number;
+  emitted_events_per_s: number;
+  events: number;
+  expected_deliveries: number;
+  delivered_unique: number;
+  duplicates: number;
+  lost: number;
+  deliveries_per_s: number;
+  /** From the last event accepted to the last delivery of the phase. */
+  tail_ms: number;
+  latency_ms: LatencySummary;
+  sustained: boolean;
+  reason: string;
+  /** 1, or 2 when the step was run again to confirm a failure. */
+  attempt?: number;
+}
+
+export interface E2eBenchResult {
+  latency_ms: { p50: number; p95: number; p99: number } & LatencySummary;
+  /** Whether the stack kept up with the fixed offered rate (see PhaseResult.sustained), and why not. */
+  fixed_rate_sustained: boolean;
+  fixed_rate_reason: string;
+  /** Deliveries per second over the fixed-rate run, first event sent to last delivery. */
+  fixed_rate_deliveries_per_s: number;
+  /** From the last event accepted to the last delivery of the fixed-rate run. */
+  fixed_rate_tail_ms: number;
+  max_deliveries_per_s: number;
+  offered_events_per_s: number;
+  fanout: number;
+  duration_s: number;
+  events: number;
+  expected_deliveries: number;
+  delivered_unique: number;
+  duplicates: number;
+  lost: number;
+  /** Latencies where the delivery arrived before this process read the PutEvents response (counted as 0). */
+  arrived_before_accept: number;
+  put_events_ms: LatencySummary;
+  delivery_concurrency: number;
+  steps: PhaseResult[];
+  /** The latency run's samples (ms), for the chart; not written to the JSON. */
+  samples_ms: number[];
+  usage: UsageCounts & {
+    requests_per_delivery: number;
+    aws_requests_per_event: number;
+    lambda_measured: boolean;
+  };
+  cost: CostResult;
+  memory: { rss_mb: number; rss_mb_before_stack: number; rss_mb_idle_stack: number; heap_used_mb: number };
+  cpu_s_per_1000_deliveries: number;
+  /** CPU time of this process over the fixed-rate run ÷ its wall time: cores it actually got. */
+  process_cpu_cores: number;
+  /** 1-minute load average when the fixed-rate run ended (other processes competing for the cores). */
+  load_average: number;
+  /** Wall time of the invocations during the fixed-rate run (the local invokers' view). */
+  invocations: Record<
+    string,
+    { count: number; ms_p50: number; ms_p99: number; records_per_invocation?: number }
+  >;
+}
+
+interface Emitted {
+  sent: number;
+  accepted?: number;
+  customer: number;
+}
+
+interface Phase {
+  tag: string;
+  emitted: Map<number, Emitted>;
+  arrivals: Map<string, number>;
+  duplicates: number;
+  lastArrival: number;
+  firstSent: number;
+  lastAccepted: number;
+  failedPuts: number;
+}
+
+/**
+ * The whole pipeline on the local stack, in this process: an open-loop emitter puts events on the
+ * local EventBridge endpoint at a fixed rate (one entry per PutEvents, as a VoIPBIN service emits),
+ * the router fans each out to `fanout` subscriptions of its customer, the delivery function sends
+ * them to a local receiver, which records when each (event, subscription) arrived. In-process so
+ * that one SDK wrapper counts every AWS request of every component and the invokers' durations can
+ * be measured; the price is that the RSS measured includes this driver (receiver and emitter).
+ */
+export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult> {
+  const rssBefore = process.memoryUsage().rss;
+  const sdk = installSdkMeter({ keepDynamoBodies: true });
+  const lambda = installLambdaMeter();
+  const logs = captureOutput();
+  let stack: LocalStack | undefined;
+  const phases = new Map<string, Phase>();
+  const receiver = await startBenchReceiver((body, path) => {
+    const now = performance.now();
+    const match = /"bench_id":"([^"]+)"/.exec(body);
+    if (!match?.[1]) return;
+    const [tag = "", seqText = ""] = match[1].split(":");
+    const phase = phases.get(tag);
+    if (!phase) return;
+    const key = `${seqText}|${path}`;
+    if (phase.arrivals.has(key)) phase.duplicates++;
+    else phase.arrivals.set(key, now);
+    phase.lastArrival = Math.max(phase.lastArrival, now);
+  });
+  try {
+    const deliveryConcurrency = options.deliveryConcurrency ?? LOCAL_DEFAULTS.DELIVERY_CONCURRENCY;
+    /**
+     * A fresh local stack with `customers` × `fanout` subscriptions (all matching the emitted
+     * type) pointing at the receiver, and an EventBridge client for the emitter.
+     */
+    const startEnvironment = async () => {
+      options.progress(`e2e: starting a local stack (in memory, ${deliveryConcurrency} delivery pollers)`);
+      const started = await startLocalStack(
+        {
+          ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
+          host: LOCAL_HOST,
+          region: "us-east-1",
+          inMemory: true,
+          dataDir: `${REPO_ROOT}/.data`,
+          retrySchedule: LOCAL_DEFAULTS.RETRY_SCHEDULE.split(",").map(Number),
+          eventBusName: "voipbin-events",
+          deliveryConcurrency,
+        },
+        new Logger({ serviceName: "local-stack", logLevel: "WARN" }),
+      );
+      stack = started;
+      const local = createLocalClients({
+        dynamodbEndpoint: started.endpoints.dynamodb,
+        sqsEndpoint: started.endpoints.sqs,
+        region: "us-east-1",
+      });
+      const repository = new SubscriptionRepository(
+        DynamoDBDocumentClient.from(local.dynamodb),
+        started.tableName,
+      );
+      const customers: string[] = [];
+      for (let c = 0; c < options.customers; c++) {
+        const customer = randomUUID();
+        customers.push(customer);
+        for (let s = 0; s < options.fanout; s++) {
+          await seedSubscription(repository, {
+            customer_id: customer,
+            url: `${receiver.url}/c${c}/s${s}`,
+            event_types: ["call_hangup"],
+          });
+        }
+      }
+      const events = new EventBridgeClient({
+        endpoint: started.endpoints.events,
+        region: "us-east-1",
+        credentials: LOCAL_CREDENTIALS,
+      });
+      return {
+        stack: started,
+        local,
+        events,
+        customers,
+        async close() {
+          events.destroy();
+          local.dynamodb.destroy();
+          local.sqs.destroy();
+          await started.stop();
+          stack = undefined;
+        },
+      };
+    };
+    const env = await startEnvironment();
+    const rssIdle = process.memoryUsage().rss;
+    const paths = (customer: number) =>
+      Array.from({ length: options.fanout }, (_, s) => `/c${customer}/s${s}`);
+    const data = fixturePayload("call_hangup");
+
+    const runPhase = async (tag: string, rate: number, seconds: number): Promise<Phase> => {
+      const phase: Phase = {
+        tag,
+        emitted: new Map(),
+        arrivals: new Map(),
+        duplicates: 0,
+        lastArrival: 0,
+        firstSent: 0,
+        lastAccepted: 0,
+        failedPuts: 0,
+      };
+      phases.set(tag, phase);
+      const total = Math.max(1, Math.round(rate * seconds));
+      const inFlight = new Set<Promise<void>>();
+      const start = performance.now();
+      phase.firstSent = start;
+      for (let seq = 0; seq < total; ) {
+        const due = start + (seq / rate) * 1000;
+        const now = performance.now();
+        if (now < due || inFlight.size >= 1000) {
+          await sleep(Math.max(1, Math.min(due - now, 5)));
+          continue;
+        }
+        const customer = seq % env.customers.length;
+        const record: Emitted = { sent: now, customer };
+        phase.emitted.set(seq, record);
+        const customerId = env.customers[customer] ?? "";
+        const put = env.events
+          .send(
+            new PutEventsCommand({
+              Entries: [
+                {
+                  EventBusName: env.stack.eventBusName,
+                  Source: "voipbin.call-manager",
+                  DetailType: "call_hangup",
+                  Detail: JSON.stringify({
+                    customer_id: customerId,
+                    data: { ...data, customer_id: customerId, bench_id: `${tag}:${seq}` },
+                  }),
+                },
+              ],
+            }),
+          )
+          .then(
+            (response) => {
+              record.accepted = performance.now();
+              phase.lastAccepted = Math.max(phase.lastAccepted, record.accepted);
+              if ((response.FailedEntryCount ?? 0) > 0) phase.failedPuts++;
+            },
+            () => {
+              phase.failedPuts++;
+            },
+          );
+        inFlight.add(put);
+        put.finally(() => inFlight.delete(put));
+        seq++;
+      }
+      await Promise.all([...inFlight]);
+      return phase;
+    };
+
+    const expectedOf = (phase: Phase) => phase.emitted.size * options.fanout;
+    /**
+     * Waits for the phase's deliveries: until all arrived, or nothing arrived for `stallMs` (the
+     * rest is then lost, not late), or `drainTimeoutMs` passed.
+     */
+    const drain = async (phase: Phase) => {
+      const started = performance.now();
+      let lastCount = -1;
+      let lastProgress = started;
+      let lastReport = started;
+      while (phase.arrivals.size < expectedOf(phase)) {
+        const now = performance.now();
+        if (now - lastReport >= 5000) {
+          lastReport = now;
+          options.progress(`e2e:   waiting for deliveries: ${phase.arrivals.size}/${expectedOf(phase)}`);
+        }
+        if (phase.arrivals.size !== lastCount) {
+          lastCount = phase.arrivals.size;
+          lastProgress = now;
+        }
+        if (now - lastProgress > options.stallMs || now - started > options.drainTimeoutMs) break;
+        await sleep(20);
+      }
+    };
+
+    const summarizePhase = (phase: Phase, rate: number): PhaseResult & { samples: number[] } => {
+      const samples: number[] = [];
+      for (const [seq, emitted] of phase.emitted) {
+        for (const path of paths(emitted.customer)) {
+          const arrived = phase.arrivals.get(`${seq}|${path}`);
+          if (arrived === undefined) continue;
+          samples.push(Math.max(0, arrived - (emitted.accepted ?? emitted.sent)));
+        }
+      }
+      const expected = expectedOf(phase);
+      const delivered = phase.arrivals.size;
+      let lastEmitted = phase.firstSent;
+      for (const e of phase.emitted.values()) lastEmitted = Math.max(lastEmitted, e.sent);
+      const emittedRate =
+        phase.emitted.size / Math.max(0.001, (lastEmitted - phase.firstSent) / 1000 + 1 / rate);
+      const tail = phase.lastArrival - phase.lastAccepted;
+      const lost = expected - delivered;
+      let reason = "kept up: every delivery arrived, the last one within 1 s of the last event";
+      let sustained = true;
+      if (lost > 0 || phase.failedPuts > 0) {
+        sustained = false;
+        reason = `${lost} deliveries lost, ${phase.failedPuts} PutEvents failed`;
+      } else if (emittedRate < rate * 0.95) {
+        sustained = false;
+        reason = `the emitter reached only ${round(emittedRate)} of ${rate} events/s`;
+      } else if (tail > 1000) {
+        sustained = false;
+        reason = `backlog: the last delivery came ${round(tail / 1000, 2)} s after the last event`;
+      }
+      return {
+        offered_events_per_s: rate,
+        emitted_events_per_s: round(emittedRate),
+        events: phase.emitted.size,
+        expected_deliveries: expected,
+        delivered_unique: delivered,
+        duplicates: phase.duplicates,
+        lost,
+        deliveries_per_s: round(delivered / Math.max(0.001, (phase.lastArrival - phase.firstSent) / 1000)),
+        tail_ms: round(tail),
+        latency_ms: summarize(samples),
+        sustained,
+        reason,
+        samples,
+      };
+    };
+
+    // --- Warm-up: cold sandboxes, connection pools, JIT ------------------------------------------
+    if (options.warmupS > 0) {
+      options.progress(`e2e: warm-up ${options.warmupS} s at ${options.rate} events/s`);
+      const warm = await runPhase("warm", options.rate, options.warmupS);
+      await drain(warm);
+    }
+
+    // --- The highest offered rate sustained with nothing lost ----------------------------------
+    // Before the fixed-rate run, on the same stack: a second stack cannot run in this process (the
+    // function modules are cached with the first one's endpoints), and dynalite, unlike DynamoDB,
+    // slows down as its in-memory table grows, so the search goes first, after the warm-up.
+    const steps: PhaseResult[] = [];
+    let maxDeliveries = 0;
+    // A step that is not sustained is run once more before the search stops: on a shared machine
+    // one stall of another process can fail a short step. Both runs are reported.
+    let tag = 0;
+    for (const [i, stepRate] of options.maxRateSteps.entries()) {
+      let step: PhaseResult | undefined;
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        options.progress(
+          `e2e: max throughput step ${i + 1}/${options.maxRateSteps.length}${attempt > 1 ? " (again, to confirm)" : ""}: ${stepRate} events/s (${stepRate * options.fanout} deliveries/s) for ${options.stepS} s`,
+        );
+        const phase = await runPhase(`step${tag++}`, stepRate, options.stepS);
+        await drain(phase);
+        const { samples: _samples, ...result } = summarizePhase(phase, stepRate);
+        step = { ...result, attempt };
+        steps.push(step);
+        options.progress(
+          `e2e:   ${step.deliveries_per_s} deliveries/s, p99 ${step.latency_ms.p99} ms — ${step.sustained ? "sustained" : `not sustained (${step.reason})`}`,
+        );
+        if (step.sustained) break;
+      }
+      if (!step?.sustained) break;
+      maxDeliveries = Math.max(maxDeliveries, step.deliveries_per_s);
+    }
+    // --- The latency run at a fixed offered rate, with every AWS request and invocation counted ---
+    options.progress(
+      `e2e: ${options.durationS} s at ${options.rate} events/s × fan-out ${options.fanout} (${options.rate * options.fanout} deliveries/s offered)`,
+    );
+    sdk.reset();
+    lambda.reset();
+    logs.reset();
+    const rss = sampleRss();
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = performance.now();
+    sdk.active = true;
+    lambda.active = true;
+    logs.active = true;
+    const fixed = await runPhase("fixed", options.rate, options.durationS);
+    await drain(fixed);
+    await sleep(300); // the last batches' DeleteMessageBatch calls
+    sdk.active = false;
+    lambda.active = false;
+    logs.active = false;
+    const cpu = process.cpuUsage(cpuBefore);
+    const wallSeconds = (performance.now() - wallBefore) / 1000;
+    const loadAverage = os.loadavg()[0] ?? 0;
+    const invocations: E2eBenchResult["invocations"] = {};
+    for (const [name, fn] of lambda.functions) {
+      const stats = summarize(fn.durations_ms);
+      invocations[name] = {
+        count: fn.invocations,
+        ms_p50: stats.p50,
+        ms_p99: stats.p99,
+        ...(name === "delivery"
+          ? { records_per_invocation: round(fixed.arrivals.size / Math.max(1, fn.invocations), 2) }
+          : {}),
+      };
+    }
+    const rssPeak = rss.stop();
+    const heapUsed = process.memoryUsage().heapUsed;
+    const fixedResult = summarizePhase(fixed, options.rate);
+    let early = 0;
+    for (const [seq, emitted] of fixed.emitted) {
+      for (const path of paths(emitted.customer)) {
+        const arrived = fixed.arrivals.get(`${seq}|${path}`);
+        if (arrived !== undefined && emitted.accepted !== undefined && arrived < emitted.accepted) early++;
+      }
+    }
+    const putMs = [...fixed.emitted.values()]
+      .filter((e) => e.accepted !== undefined)
+      .map((e) => (e.accepted ?? 0) - e.sent);
+    options.progress(
+      `e2e: ${fixedResult.delivered_unique}/${fixedResult.expected_deliveries} delivered, p50 ${fixedResult.latency_ms.p50} ms, p99 ${fixedResult.latency_ms.p99} ms`,
+    );
+
+    // --- Cost: the counted requests, units from the table as it stands, invocations × memory ------
+    const items = await scanAll(env.local.dynamodb, env.stack.tableName);
+    const units = requestUnits(sdk.parsedDynamoRequests(), snapshotOf(items));
+    const lambdaUsage: UsageCounts["lambda"] = {};
+    for (const [name, usage] of lambda.functions) {
+      const memoryMb = options.memoryMbByFunction?.[name] ?? 512;
+      lambdaUsage[name] = {
+        invocations: usage.invocations,
+        gb_seconds: (usage.billed_ms / 1000) * (memoryMb / 1024),
+      };
+    }
+    const usage: UsageCounts = {
+      deliveries: fixedResult.delivered_unique,
+      aws_requests: sdk.snapshot(),
+      eventbridge_events: sdk.eventbridgeEntries,
+      lambda: lambdaUsage,
+      dynamodb: units,
+      log_bytes: logs.bytes,
+      storage_bytes_per_delivery: storagePerDelivery(items),
+      retention_days: 30,
+    };
+    const cost = computeCost(usage);
+
+    if (stack) await env.close();
+
+    const { samples, latency_ms } = fixedResult;
+    const totalRequests = Object.values(usage.aws_requests).reduce((t, n) => t + n, 0);
+    return {
+      latency_ms,
+      fixed_rate_sustained: fixedResult.sustained,
+      fixed_rate_reason: fixedResult.reason,
+      fixed_rate_deliveries_per_s: fixedResult.deliveries_per_s,
+      fixed_rate_tail_ms: fixedResult.tail_ms,
+      max_deliveries_per_s: maxDeliveries,
+      offered_events_per_s: options.rate,
+      fanout: options.fanout,
+      duration_s: options.durationS,
+      events: fixedResult.events,
+      expected_deliveries: fixedResult.expected_deliveries,
+      delivered_unique: fixedResult.delivered_unique,
+      duplicates: fixedResult.duplicates,
+      lost: fixedResult.lost,
+      arrived_before_accept: early,
+      put_events_ms: summarize(putMs),
+      delivery_concurrency: deliveryConcurrency,
+      steps,
+      samples_ms: samples,
+      usage: {
+        ...usage,
+        dynamodb: { wru: units.wru, rru: units.rru },
+        requests_per_delivery: round(totalRequests / Math.max(1, usage.deliveries), 3),
+        aws_requests_per_event: round(totalRequests / Math.max(1, fixedResult.events), 3),
+        lambda_measured: lambda.attached,
+      },
+      cost,
+      memory: {
+        rss_mb: round(rssPeak / 1024 ** 2),
+        rss_mb_before_stack: round(rssBefore / 1024 ** 2),
+        rss_mb_idle_stack: round(rssIdle / 1024 ** 2),
+        heap_used_mb: round(heapUsed / 1024 ** 2),
+      },
+      process_cpu_cores: round((cpu.user + cpu.system) / 1e6 / Math.max(0.001, wallSeconds), 2),
+      load_average: round(loadAverage, 2),
+      invocations,
+      cpu_s_per_1000_deliveries: round(
+        ((cpu.user + cpu.system) / 1e6 / Math.max(1, fixedResult.delivered_unique)) * 1000,
+        3,
+      ),
+    };
+  } catch (error) {
+    logs.active = false;
+    const tail = logs.tail();
+    if (tail.length > 0) options.progress(`e2e failed; the stack's last output:\n${tail.join("")}`);
+    throw error;
+  } finally {
+    await stack?.stop();
+    await receiver.close();
+    logs.restore();
+    lambda.uninstall();
+    sdk.uninstall();
+  }
+}
+
+async function scanAll(
+  client: ReturnType<typeof createLocalClients>["dynamodb"],
+  table: string,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: ScanCommandOutput["LastEvaluatedKey"];
+  do {
+    const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+    items.push(...((page.Items ?? []) as unknown as Item[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+/** Mean bytes a delivery record occupies: the item, plus its GSI1 copy, each with 100 bytes of overhead. */
+function storagePerDelivery(items: readonly Item[]): number {
+  const records = items.filter((item) => item.PK?.S?.toString().startsWith("DELIVERY#"));
+  if (records.length === 0) return 0;
+  const total = records.reduce((sum, item) => {
+    // DynamoDB bills 100 bytes of overhead per item, in the table and in the index.
+    const copy = indexCopy(item);
+    return sum + itemSize(item) + 100 + (copy === undefined ? 0 : itemSize(copy) + 100);
+  }, 0);
+  return Math.round(total / records.length);
+}
+
+/** Peak resident set size of this process, sampled every 100 ms (VmRSS from /proc when there is one). */
+function sampleRss(): { stop(): number } {
+  const read = () => {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+      if (match?.[1]) return Number(match[1]) * 1024;
+    } catch {
+      // not Linux
+    }
+    return process.memoryUsage().rss;
+  };
+  let peak = read();
+  const timer = setInterval(() => {
+    peak = Math.max(peak, read());
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, read());
+    },
+  };
+}
+
+/**
+ * The functions log to stdout/stderr as on Lambda (JSON lines, at the deployment's default level).
+ * While the stack runs, that output is swallowed (it would bury the progress lines); its volume is
+ * counted while `active` (CloudWatch Logs ingestion), and the last lines are kept for errors.
+ */
+function captureOutput() {
+  const stdoutWrite = process.stdout.write;
+  const stderrWrite = process.stderr.write;
+  const recent: string[] = [];
+  const state = {
+    active: false,
+    bytes: 0,
+    reset() {
+      state.bytes = 0;
+    },
+    tail: () => [...recent],
+    restore() {
+      process.stdout.write = stdoutWrite;
+      process.stderr.write = stderrWrite;
+    },
+  };
+  const swallow = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    if (text.startsWith("[bench]")) return stderrWrite.call(process.stderr, chunk, ...(rest as []));
+    if (state.active) state.bytes += Buffer.byteLength(text);
+    recent.push(text);
+    if (recent.length > 40) recent.shift();
+    const callback = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+    callback?.();
+    return true;
+  }) as typeof process.stdout.write;
+  process.stdout.write = swallow;
+  process.stderr.write = swallow;
+  return state;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,156 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { FinalizeRequestMiddleware, HandlerExecutionContext } from "@smithy/types";
+import type { DynamoRequest } from "./dynamo-units.ts";
+
+/**
+ * Counts every AWS API request made by any SDK v3 client in this process — the handler modules'
+ * own clients included, without touching product code. Every client class (DynamoDB, SQS,
+ * EventBridge, the document client) extends one smithy `Client` (a single instance of the module:
+ * Node resolves @smithy/core's CommonJS build for every importer). Its `send` is wrapped so that
+ * the first call of each client adds a finalizeRequest middleware after the retry middleware:
+ * every HTTP request on the wire is counted, retries included, by the operation in its
+ * `x-amz-target` header. DynamoDB request bodies are kept (when asked) to compute request units.
+ */
+
+interface MiddlewareStack {
+  add(
+    middleware: FinalizeRequestMiddleware<object, object>,
+    options: { step: "finalizeRequest"; name: string; priority: "low" },
+  ): void;
+}
+interface SmithyClient {
+  middlewareStack: MiddlewareStack;
+}
+type Send = (this: SmithyClient, ...args: unknown[]) => unknown;
+
+export interface SdkMeter {
+  /** Counting happens only while active; requests made outside are ignored. */
+  active: boolean;
+  readonly byOperation: Map<string, number>;
+  /** DynamoDB requests as sent (bodies parsed only when read, outside the measured window). */
+  readonly dynamoRequests: { operation: string; text: string }[];
+  parsedDynamoRequests(): DynamoRequest[];
+  /** PutEvents entries (EventBridge bills per event, not per call). */
+  eventbridgeEntries: number;
+  reset(): void;
+  snapshot(): Record<string, number>;
+  total(prefix?: string): number;
+  /** Restores the original `send`. */
+  uninstall(): void;
+}
+
+const SERVICES: Record<string, string> = {
+  DynamoDB_20120810: "dynamodb",
+  AmazonSQS: "sqs",
+  AWSEvents: "eventbridge",
+};
+
+let installed: SdkMeter | undefined;
+
+export function installSdkMeter(options: { keepDynamoBodies?: boolean } = {}): SdkMeter {
+  if (installed) throw new Error("an SDK meter is already installed in this process");
+  const clientPrototype = Object.getPrototypeOf(DynamoDBClient.prototype) as { send: Send };
+  const original = clientPrototype.send;
+  const instrumented = new WeakSet<object>();
+  const meter: SdkMeter = {
+    active: false,
+    byOperation: new Map(),
+    dynamoRequests: [],
+    eventbridgeEntries: 0,
+    reset() {
+      this.byOperation.clear();
+      this.dynamoRequests.length = 0;
+      this.eventbridgeEntries = 0;
+    },
+    parsedDynamoRequests() {
+      return this.dynamoRequests.map(({ operation, text }) => ({
+        operation,
+        body: (parseBody(text) ?? {}) as Record<string, unknown>,
+      }));
+    },
+    snapshot() {
+      return Object.fromEntries([...this.byOperation.entries()].sort());
+    },
+    total(prefix = "") {
+      let sum = 0;
+      for (const [key, n] of this.byOperation) if (key.startsWith(prefix)) sum += n;
+      return sum;
+    },
+    uninstall() {
+      clientPrototype.send = original;
+      installed = undefined;
+    },
+  };
+  const middleware: FinalizeRequestMiddleware<object, object> =
+    (next, context: HandlerExecutionContext) => async (args) => {
+      if (meter.active) record(meter, args.request, context, options.keepDynamoBodies === true);
+      return next(args);
+    };
+  clientPrototype.send = function (this: SmithyClient, ...args: unknown[]) {
+    if (!instrumented.has(this.middlewareStack)) {
+      instrumented.add(this.middlewareStack);
+      this.middlewareStack.add(middleware, {
+        step: "finalizeRequest",
+        name: "benchSdkMeter",
+        priority: "low",
+      });
+    }
+    return original.apply(this, args);
+  };
+  installed = meter;
+  return meter;
+}
+
+function record(
+  meter: SdkMeter,
+  request: unknown,
+  context: HandlerExecutionContext,
+  keepDynamoBodies: boolean,
+): void {
+  const http = request as { headers?: Record<string, string>; body?: unknown };
+  const target = http.headers?.["x-amz-target"] ?? http.headers?.["X-Amz-Target"];
+  let service: string | undefined;
+  let operation: string;
+  if (target) {
+    const [prefix = "", op = ""] = target.split(".");
+    service = SERVICES[prefix] ?? prefix.toLowerCase();
+    operation = op;
+  } else {
+    // Query-protocol SQS or an unknown client: fall back to the command's name.
+    const body = bodyText(http.body) ?? "";
+    const action = /(?:^|&)Action=(\w+)/.exec(body)?.[1];
+    service = action
+      ? "sqs"
+      : String(context.clientName ?? "unknown")
+          .replace(/Client$/, "")
+          .toLowerCase();
+    operation = action ?? String(context.commandName ?? "unknown").replace(/Command$/, "");
+  }
+  const key = `${service}.${operation}`;
+  meter.byOperation.set(key, (meter.byOperation.get(key) ?? 0) + 1);
+  if (service === "eventbridge" && operation === "PutEvents") {
+    const entries = (parseBody(http.body) as { Entries?: unknown[] } | undefined)?.Entries;
+    meter.eventbridgeEntries += entries?.length ?? 1;
+  }
+  if (keepDynamoBodies && service === "dynamodb") {
+    const text = bodyText(http.body);
+    if (text !== undefined) meter.dynamoRequests.push({ operation, text });
+  }
+}
+
+function bodyText(body: unknown): string | undefined {
+  if (typeof body === "string") return body;
+  if (body instanceof Uint8Array)
+    return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  return undefined;
+}
+
+function parseBody(body: unknown): unknown {
+  const text = bodyText(body);
+  if (text === undefined || text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

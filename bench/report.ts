@@ -1,0 +1,452 @@
+import type { ColdStartResult } from "./cold-start.ts";
+import type { DeliveryBenchResult } from "./delivery.ts";
+import type { E2eBenchResult } from "./e2e.ts";
+import { ALTERNATIVES, type CostResult, PRICE_TABLE } from "./lib/pricing.ts";
+import type { RouterBenchResult } from "./router.ts";
+
+/** What `npm run bench` writes to bench/results/latest.json. Sections not run are absent. */
+export interface BenchResults {
+  machine: {
+    cpu: string;
+    cores: number;
+    node: string;
+    platform: string;
+    date: string;
+    quick: boolean;
+    /** 1-minute load average when the run started: other work on the machine skews every number. */
+    load_average_at_start: number;
+  };
+  delivery?: DeliveryBenchResult;
+  router?: RouterBenchResult;
+  e2e?: Omit<E2eBenchResult, "samples_ms" | "cost" | "memory" | "usage">;
+  cold_start?: ColdStartResult;
+  cost?: CostResult & { counted: E2eBenchResult["usage"] };
+  memory?: E2eBenchResult["memory"];
+  duration_s: number;
+}
+
+export interface GoalRow {
+  metric: string;
+  value: number | undefined;
+  unit: string;
+  goal: string;
+  /** "met", "missed", or "info" (no goal), or "not run". */
+  status: "met" | "missed" | "info" | "not run";
+}
+
+interface GoalSpec {
+  metric: string;
+  unit: string;
+  goal?: { op: "≥" | "≤"; target: number };
+  pick: (r: BenchResults) => number | undefined;
+}
+
+export const GOAL_SPECS: readonly GoalSpec[] = [
+  { metric: "delivery.deliveries_per_s", unit: "/s", pick: (r) => r.delivery?.deliveries_per_s },
+  { metric: "delivery.raw_http_per_s", unit: "/s", pick: (r) => r.delivery?.raw_http_per_s },
+  {
+    metric: "delivery.ratio_to_raw_http",
+    unit: "",
+    goal: { op: "≥", target: 0.8 },
+    pick: (r) => r.delivery?.ratio_to_raw_http,
+  },
+  ...[1, 10, 50].map((n) => ({
+    metric: `router.events_per_s.fanout_${n}`,
+    unit: "/s",
+    pick: (r: BenchResults) => r.router?.events_per_s[`fanout_${n}`],
+  })),
+  ...[1, 10, 50].map((n) => ({
+    metric: `router.aws_requests_per_event.fanout_${n}`,
+    unit: "",
+    ...(n === 10 ? { goal: { op: "≤" as const, target: 3 } } : {}),
+    pick: (r: BenchResults) => r.router?.aws_requests_per_event[`fanout_${n}`],
+  })),
+  { metric: "e2e.latency_ms.p50", unit: "ms", pick: (r) => r.e2e?.latency_ms.p50 },
+  { metric: "e2e.latency_ms.p95", unit: "ms", pick: (r) => r.e2e?.latency_ms.p95 },
+  {
+    metric: "e2e.latency_ms.p99",
+    unit: "ms",
+    goal: { op: "≤", target: 100 },
+    pick: (r) => r.e2e?.latency_ms.p99,
+  },
+  {
+    metric: "e2e.max_deliveries_per_s",
+    unit: "/s",
+    goal: { op: "≥", target: 1000 },
+    pick: (r) => r.e2e?.max_deliveries_per_s,
+  },
+  {
+    metric: "cold_start.max_bundle_kb",
+    unit: "KB",
+    goal: { op: "≤", target: 500 },
+    pick: (r) => r.cold_start?.max_bundle_kb,
+  },
+  {
+    metric: "cold_start.max_init_ms",
+    unit: "ms",
+    goal: { op: "≤", target: 150 },
+    pick: (r) => r.cold_start?.max_init_ms,
+  },
+  {
+    metric: "cost.usd_per_million_deliveries",
+    unit: "$",
+    goal: { op: "≤", target: 2 },
+    pick: (r) => r.cost?.usd_per_million_deliveries,
+  },
+  { metric: "memory.rss_mb", unit: "MB", pick: (r) => r.memory?.rss_mb },
+];
+
+export function evaluateGoals(results: BenchResults): GoalRow[] {
+  return GOAL_SPECS.map((spec) => {
+    const value = spec.pick(results);
+    const goal = spec.goal ? `${spec.goal.op} ${spec.goal.target}` : "";
+    let status: GoalRow["status"] = "info";
+    if (value === undefined || Number.isNaN(value)) status = "not run";
+    else if (spec.goal)
+      status = (spec.goal.op === "≥" ? value >= spec.goal.target : value <= spec.goal.target)
+        ? "met"
+        : "missed";
+    return { metric: spec.metric, value, unit: spec.unit, goal, status };
+  });
+}
+
+export function formatValue(value: number | undefined, unit = ""): string {
+  if (value === undefined || Number.isNaN(value)) return "–";
+  const text = Math.abs(value) >= 100 ? value.toFixed(0) : String(Math.round(value * 1000) / 1000);
+  if (unit === "$") return `$${text}`;
+  if (unit === "" || unit === "/s") return text;
+  return `${text} ${unit}`;
+}
+
+/** The table printed at the end of a run. */
+export function renderTable(rows: readonly GoalRow[]): string {
+  const cells = rows.map((row) => [
+    row.metric,
+    formatValue(row.value, row.unit),
+    row.goal || "–",
+    row.status === "missed" ? "MISSED" : row.status,
+  ]);
+  const header = ["metric", "value", "goal", "status"];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
+  const line = (c: string[]) => c.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
+}
+
+export const CHAOS_BEGIN = "<!-- chaos:begin (rendered from bench/results/chaos.json) -->";
+export const CHAOS_END = "<!-- chaos:end -->";
+
+/**
+ * The "Reliability (chaos)" section, from bench/results/chaos.json when there is one; otherwise the
+ * section already in the document (between the markers) is kept as it is.
+ */
+export function renderChaosSection(chaos: unknown, previousDocument: string | undefined): string {
+  if (chaos === undefined || chaos === null || typeof chaos !== "object") {
+    const start = previousDocument?.indexOf(CHAOS_BEGIN) ?? -1;
+    const end = previousDocument?.indexOf(CHAOS_END) ?? -1;
+    if (previousDocument && start !== -1 && end > start)
+      return previousDocument.slice(start, end + CHAOS_END.length);
+    return [
+      CHAOS_BEGIN,
+      "## Reliability (chaos)",
+      "",
+      "Not run yet: `npm run chaos` writes bench/results/chaos.json, which the next `npm run bench` renders here.",
+      CHAOS_END,
+    ].join("\n");
+  }
+  const c = chaos as Record<string, unknown>;
+  const num = (key: string) => (typeof c[key] === "number" ? String(c[key]) : "–");
+  const lines = [
+    CHAOS_BEGIN,
+    "## Reliability (chaos)",
+    "",
+    `From bench/results/chaos.json${typeof c.date === "string" ? ` (${c.date})` : ""}: events delivered to receivers that fail, time out and reset connections, while faults are injected into the pipeline; every expected (event, subscription) pair is reconciled against what the receivers acknowledged and what is in the dead-letter queue.`,
+    "",
+    "| expected | delivered_unique | duplicates | dead_lettered | lost | passed |",
+    "|---|---|---|---|---|---|",
+    `| ${num("expected")} | ${num("delivered_unique")} | ${num("duplicates")} | ${num("dead_lettered")} | ${num("lost")} | ${typeof c.passed === "boolean" ? (c.passed ? "yes" : "**no**") : "–"} |`,
+  ];
+  if (typeof c.faults_injected === "number") lines.push("", `Faults injected: ${c.faults_injected}.`);
+  if (Array.isArray(c.failures) && c.failures.length > 0) {
+    lines.push("", "Failures:", ...c.failures.map((f) => `- ${String(f)}`));
+  }
+  lines.push(CHAOS_END);
+  return lines.join("\n");
+}
+
+const fmt = (n: number | undefined, digits = 1) =>
+  n === undefined || Number.isNaN(n) ? "–" : String(Math.round(n * 10 ** digits) / 10 ** digits);
+
+/** Why a goal is missed and what would fix it, from the run's own numbers. */
+export function missExplanations(r: BenchResults): Record<string, string> {
+  const out: Record<string, string> = {};
+  const rows = evaluateGoals(r);
+  const missed = new Set(rows.filter((row) => row.status === "missed").map((row) => row.metric));
+  const e2e = r.e2e;
+  if (missed.has("delivery.ratio_to_raw_http") && r.delivery) {
+    const handler = Object.entries(r.delivery.aws_requests_per_delivery.handler)
+      .map(([op, n]) => `${op} ${n}`)
+      .join(", ");
+    out["delivery.ratio_to_raw_http"] =
+      `The handler reaches ${fmt(r.delivery.ratio_to_raw_http, 2)} of the bare loop. Beyond the irreducible POST and PutItem, per batch of 10 it reads the subscriptions and the existing delivery records with one consistent BatchGetItem (AWS requests per delivery: ${handler}), parses and validates each job, and runs the Powertools batch processor; on a 2-core machine shared with dynalite, every CPU millisecond of that shows as throughput. The record read is what makes a duplicate job (a retried router) not resend a delivery that already succeeded, so it stays; what could close the gap is cheaper CPU around it: cache subscriptions for longer than 1 s, read only the records' status attributes (a projection) rather than the whole item with its payload, and validate jobs with a cheaper check than the full schema. The gap is CPU, so it should narrow on a machine that is not shared.`;
+  }
+  if (missed.has("router.aws_requests_per_event.fanout_10")) {
+    out["router.aws_requests_per_event.fanout_10"] =
+      "More than one Query page or more than one SendMessageBatch per 10 jobs: check the subscription projection (item size) and the batch grouping.";
+  }
+  const e2eCause = e2e ? explainE2eLimit(e2e, r.machine.cores) : "";
+  if (missed.has("e2e.latency_ms.p99") && e2e) {
+    out["e2e.latency_ms.p99"] =
+      `At ${e2e.offered_events_per_s} events/s × fan-out ${e2e.fanout} (${e2e.offered_events_per_s * e2e.fanout} deliveries/s offered) the stack ${e2e.fixed_rate_sustained ? "kept up, but the tail is slow" : `did not keep up (${e2e.fixed_rate_reason}): it delivered ${fmt(e2e.fixed_rate_deliveries_per_s)}/s, so events waited in the router's invocation queue and jobs in SQS, and latency grew with the backlog`} (p50 ${fmt(e2e.latency_ms.p50)} ms, p99 ${fmt(e2e.latency_ms.p99)} ms). ${e2eCause}`;
+  }
+  if (missed.has("e2e.max_deliveries_per_s") && e2e) {
+    const failed = e2e.steps.findLast((s) => !s.sustained);
+    out["e2e.max_deliveries_per_s"] =
+      `The highest offered rate sustained with nothing lost was ${fmt(e2e.max_deliveries_per_s, 0)} deliveries/s${failed ? `; at ${failed.offered_events_per_s * e2e.fanout} deliveries/s offered: ${failed.reason}` : ""}. Same cause as the latency. A deployment does not share this limit: Lambda scales the delivery function's pollers and sandboxes, and DynamoDB and SQS are services, not code in the same process.`;
+  }
+  if (missed.has("cold_start.max_bundle_kb") && r.cold_start) {
+    out["cold_start.max_bundle_kb"] =
+      `The largest bundle is ${fmt(r.cold_start.max_bundle_kb, 0)} KB minified: esbuild bundles the AWS SDK v3 clients (DynamoDB, SQS, EventBridge with their smithy runtime) into every function. Marking \`@aws-sdk/*\` external and using the SDK the nodejs24.x runtime provides would take most of it out of the bundle (at the price of not pinning the SDK version); splitting the shared dependency graph so each function imports only the clients it uses would also help.`;
+  }
+  if (missed.has("cold_start.max_init_ms") && r.cold_start) {
+    out["cold_start.max_init_ms"] =
+      `The slowest import takes ${fmt(r.cold_start.max_init_ms, 0)} ms (an empty module: ${fmt(r.cold_start.baseline_empty_module_ms)} ms). Most of it is parsing and evaluating the bundled SDK and zod schemas; a smaller bundle (SDK external, lazy creation of rarely used clients) is the fix.`;
+  }
+  if (missed.has("cost.usd_per_million_deliveries") && r.cost) {
+    const b = r.cost.breakdown;
+    const top = Object.entries(b)
+      .filter(([name]) => name !== "cloudwatch_logs" && name !== "dynamodb_storage")
+      .sort(([, x], [, y]) => y.usd_per_million_deliveries - x.usd_per_million_deliveries)
+      .slice(0, 2)
+      .map(([name, line]) => `${name} ($${fmt(line.usd_per_million_deliveries, 3)})`);
+    out["cost.usd_per_million_deliveries"] =
+      `$${fmt(r.cost.usd_per_million_deliveries, 2)} per million deliveries; the largest lines are ${top.join(" and ")}. Each delivery writes its record (~${fmt((b.dynamodb_writes?.quantity_per_million_deliveries ?? 0) / 1e6, 1)} WRU per delivery: the record with its Brotli-compressed payload, ~1.2 KB, is 2 WRU, and its GSI1 copy without the payload 1 WRU). A record under 1 KB (dropping attributes the keys already hold) would save one more WRU; keeping the delivery log in the table itself, keyed by subscription, would save the index write altogether (docs/data-model.md). Lambda duration here is measured wall-clock on a contended machine, an upper bound.`;
+  }
+  return out;
+}
+
+/**
+ * What limited the local stack in the e2e run, from its own measurements: the CPU the process got
+ * (against the machine's cores and load), and the delivery pollers' batch times.
+ */
+export function explainE2eLimit(e2e: NonNullable<BenchResults["e2e"]>, cores: number): string {
+  const perDeliveryMs = e2e.cpu_s_per_1000_deliveries;
+  const cpuCeiling = (cores * 1000) / Math.max(0.001, perDeliveryMs);
+  const delivery = e2e.invocations.delivery;
+  const oneCore = 1000 / Math.max(0.001, perDeliveryMs);
+  const parts = [
+    `The whole pipeline runs in one Node process (the emitter, the EventBridge stand-in, the router, fauxqs, the delivery pollers, dynalite, the receiver) and costs ${fmt(perDeliveryMs, 2)} ms of CPU per delivery. Nearly all of it runs on the process's one JavaScript thread, so one core caps the stack near ${fmt(oneCore, 0)} deliveries/s whatever the machine has (${cores} cores here would allow ${fmt(cpuCeiling, 0)}/s if the work could spread).`,
+    `During the run the process used ${fmt(e2e.process_cpu_cores, 2)} cores of CPU time${e2e.load_average > cores ? `, while the machine's load average was ${fmt(e2e.load_average, 1)} on ${cores} cores: other processes took part of the CPU, so this run measures a shared machine` : ` (load average ${fmt(e2e.load_average, 1)} on ${cores} cores)`}.`,
+  ];
+  if (delivery) {
+    const ceiling =
+      (e2e.delivery_concurrency * (delivery.records_per_invocation ?? 10) * 1000) /
+      Math.max(1, delivery.ms_p50);
+    parts.push(
+      `The ${e2e.delivery_concurrency} delivery pollers each run one batch at a time; a batch of ${fmt(delivery.records_per_invocation, 1)} took p50 ${fmt(delivery.ms_p50, 0)} ms wall-clock, which bounds delivery near ${fmt(ceiling, 0)}/s.`,
+    );
+  }
+  parts.push(
+    "A CPU profile of the stack puts the time in the AWS SDK (serialisation, SigV4 signing of every emulator call), dynalite, HTTP and JSON, with no single hot spot. What would raise it: running dynalite and fauxqs in worker threads or child processes so the stack uses more than one core (local/ is not the benchmark's to change); less CPU per delivery (fewer AWS calls, less JSON and logging); more delivery pollers (`DELIVERY_CONCURRENCY`) only once CPU is no longer the limit.",
+  );
+  return parts.join(" ");
+}
+
+/** docs/benchmarks.md, regenerated by every full run. */
+export function renderMarkdown(
+  r: BenchResults,
+  options: { chaos: unknown; previousDocument: string | undefined; svgFile: string },
+): string {
+  const rows = evaluateGoals(r);
+  const reasons = missExplanations(r);
+  const m = r.machine;
+  const out: string[] = [];
+  const push = (...lines: string[]) => out.push(...lines);
+  push(
+    "# Benchmarks",
+    "",
+    "<!-- Generated by `npm run bench` (bench/run.ts, bench/report.ts): edit the template, not this file. -->",
+    "",
+    `Last run: ${m.date}${m.quick ? " with `--quick` (reduced sizes and durations)" : ""}, on ${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.platform}; 1-minute load average at the start ${fmt(m.load_average_at_start, 2)}. One run on one machine: other work on it moves every number, and ratios are the most stable (each is measured side by side in the same run). Raw results: bench/results/latest.json.`,
+    "",
+    "## Results against the goals",
+    "",
+    "| metric | value | goal | status |",
+    "|---|---|---|---|",
+    ...rows.map(
+      (row) =>
+        `| \`${row.metric}\` | ${formatValue(row.value, row.unit)} | ${row.goal || "–"} | ${row.status === "missed" ? "**missed**" : row.status} |`,
+    ),
+    "",
+  );
+  const missedRows = rows.filter((row) => row.status === "missed");
+  push("## Where each goal stands", "");
+  if (missedRows.length === 0) push("Every goal with a target is met in this run.", "");
+  for (const row of missedRows) {
+    push(
+      `- **\`${row.metric}\` missed** (${formatValue(row.value, row.unit)}, goal ${row.goal}). ${reasons[row.metric] ?? ""}`,
+    );
+  }
+  const metRows = rows.filter((row) => row.status === "met");
+  if (metRows.length > 0) push(`- Met: ${metRows.map((row) => `\`${row.metric}\``).join(", ")}.`);
+  push("");
+
+  if (r.delivery) {
+    const d = r.delivery;
+    push(
+      "## Delivery function throughput",
+      "",
+      `The delivery handler (real signing, real HTTP to a local receiver answering 204, real record writes to an in-process dynalite) against a bare loop doing only the irreducible work of a delivery — one signed HTTP POST of the same body to the same receiver and one DynamoDB PutItem of a record of the same size — with the same SDK clients, the same HTTP sender and the same concurrency (${d.concurrency} deliveries in flight: ${d.concurrency / 10} invocations of 10). ${d.deliveries} deliveries per measurement; the two alternate round by round after a warm-up; the rates are the medians over the rounds and the ratio is the median of the rounds' paired ratios (each handler run against the bare-loop run just before it).`,
+      "",
+      "| round | handler deliveries/s | bare loop /s | ratio |",
+      "|---|---|---|---|",
+      ...d.rounds.map(
+        (round, i) =>
+          `| ${i + 1} | ${fmt(round.deliveries_per_s)} | ${fmt(round.raw_http_per_s)} | ${fmt(round.deliveries_per_s / round.raw_http_per_s, 3)} |`,
+      ),
+      `| **median** | **${fmt(d.deliveries_per_s)}** | **${fmt(d.raw_http_per_s)}** | **${fmt(d.ratio_to_raw_http, 3)}** (median of the ratios) |`,
+      "",
+    );
+  }
+  if (r.router) {
+    const rt = r.router;
+    push(
+      "## Router",
+      "",
+      `The router handler against dynalite and fauxqs: ${rt.events} events per fan-out, ${rt.concurrency} in flight. AWS API calls are counted by an SDK middleware after the retry middleware (every request on the wire, retries included). Each customer also has one subscription that does not match, which routing reads and skips.`,
+      "",
+      "| fan-out | events/s | AWS requests per event | by operation (whole run) |",
+      "|---|---|---|---|",
+      ...Object.keys(rt.events_per_s).map((key) => {
+        const ops = Object.entries(rt.requests_by_operation[key] ?? {})
+          .map(([op, n]) => `${op} ${n}`)
+          .join(", ");
+        return `| ${key.replace("fanout_", "")} | ${fmt(rt.events_per_s[key])} | ${fmt(rt.aws_requests_per_event[key], 2)} | ${ops} |`;
+      }),
+      "",
+    );
+  }
+  if (r.e2e) {
+    const e = r.e2e;
+    push(
+      "## End to end on the local stack",
+      "",
+      `The local stack (\`startLocalStack\`, in memory, ${e.delivery_concurrency} delivery pollers as \`npm start\` runs by default) in the benchmark's process. An open-loop emitter puts one event per PutEvents call on the local EventBridge endpoint at a fixed ${e.offered_events_per_s} events/s for ${e.duration_s} s (after a warm-up), for customers with ${e.fanout} subscriptions each matching the event, all pointing at a local receiver that answers 204. Latency runs from the moment the PutEvents response is read (accepted) to the moment the receiver has read the request; ${e.arrived_before_accept} deliveries arrived before their PutEvents response was read and count as 0 ms. PutEvents itself took p50 ${fmt(e.put_events_ms.p50)} ms, p99 ${fmt(e.put_events_ms.p99)} ms.`,
+      "",
+      `Delivered ${e.delivered_unique} of ${e.expected_deliveries} expected (${e.lost} lost, ${e.duplicates} duplicates) at ${fmt(e.fixed_rate_deliveries_per_s)} deliveries/s from the first event to the last delivery; the stack ${e.fixed_rate_sustained ? "kept up with" : "did **not** keep up with"} the offered rate (${e.fixed_rate_reason}). Latency (ms): p50 ${fmt(e.latency_ms.p50)}, p90 ${fmt(e.latency_ms.p90)}, p95 ${fmt(e.latency_ms.p95)}, p99 ${fmt(e.latency_ms.p99)}, max ${fmt(e.latency_ms.max)}. CPU: ${fmt(e.cpu_s_per_1000_deliveries, 2)} s per 1,000 deliveries for the whole process, which got ${fmt(e.process_cpu_cores, 2)} cores during the run (load average ${fmt(e.load_average, 2)}). Invocations (wall-clock in this process): ${Object.entries(
+        e.invocations,
+      )
+        .map(
+          ([name, v]) =>
+            `${name} ${v.count}, p50 ${fmt(v.ms_p50, 0)} ms, p99 ${fmt(v.ms_p99, 0)} ms${v.records_per_invocation !== undefined ? `, ${fmt(v.records_per_invocation, 1)} records each` : ""}`,
+        )
+        .join("; ")}.`,
+      "",
+      `![e2e latency distribution](${options.svgFile})`,
+      "",
+      `**Maximum sustained throughput.** The offered rate is stepped up (same stack, same subscriptions); a step is sustained when every delivery arrived, the emitter kept up (≥ 95 % of the offered rate) and the last delivery came within 1 s of the last event (no backlog left). A step that is not sustained is run once more to confirm (a single stall on a shared machine can fail a short step); the search stops at the first step that fails twice; \`max_deliveries_per_s\` is the measured delivery rate of the highest sustained step.`,
+      "",
+      "| offered events/s | offered deliveries/s | delivered/s | p50 ms | p99 ms | lost | sustained |",
+      "|---|---|---|---|---|---|---|",
+      ...e.steps.map(
+        (s) =>
+          `| ${s.offered_events_per_s}${(s.attempt ?? 1) > 1 ? " (again)" : ""} | ${s.offered_events_per_s * e.fanout} | ${fmt(s.deliveries_per_s)} | ${fmt(s.latency_ms.p50)} | ${fmt(s.latency_ms.p99)} | ${s.lost} | ${s.sustained ? "yes" : `no: ${s.reason}`} |`,
+      ),
+      "",
+    );
+  }
+  if (r.cold_start) {
+    const c = r.cold_start;
+    push(
+      "## Cold start",
+      "",
+      `Bundles as the CDK build produces them (\`cdk synth\`, esbuild, minified ESM). Init time is the median over ${c.runs} fresh ${c.node} processes of \`performance.now()\` around \`await import(bundle)\`, with the function's environment from the synthesized template; an empty module imported the same way takes ${fmt(c.baseline_empty_module_ms)} ms. This is the part of a Lambda cold start our code decides (Lambda adds its own runtime start-up).`,
+      "",
+      "| function | bundle KB | source map KB | init ms (median) | memory MB |",
+      "|---|---|---|---|---|",
+      ...Object.entries(c.functions).map(
+        ([name, f]) =>
+          `| ${name} | ${fmt(f.bundle_kb)} | ${fmt(f.source_map_kb)} | ${fmt(f.init_ms)} | ${f.memory_mb} |`,
+      ),
+      "",
+    );
+  }
+  if (r.cost) {
+    const cost = r.cost;
+    push(
+      "## Cost per million deliveries",
+      "",
+      `From what the fixed-rate e2e run (fan-out ${r.e2e?.fanout ?? 3}) counted, priced with AWS list prices for ${PRICE_TABLE.region} as of ${PRICE_TABLE.as_of}. **Total: $${fmt(cost.usd_per_million_deliveries, 3)}** per million deliveries ($${fmt(cost.usd_per_million_deliveries_with_logs, 3)} with CloudWatch Logs ingestion at the default INFO level, $${fmt(cost.usd_per_million_deliveries_with_logs_and_storage, 3)} with the records' storage for their 30 days too; those two lines are outside the goal's measure).`,
+      "",
+      "| line | quantity per million deliveries | unit | $ per million deliveries |",
+      "|---|---|---|---|",
+      ...Object.entries(cost.breakdown).map(
+        ([name, line]) =>
+          `| ${name} | ${fmt(line.quantity_per_million_deliveries, 0)} | ${line.unit} | ${fmt(line.usd_per_million_deliveries, 4)} |`,
+      ),
+      "",
+      `AWS requests counted: ${Object.entries(cost.counted.aws_requests)
+        .map(([op, n]) => `${op} ${n}`)
+        .join(
+          ", ",
+        )} for ${cost.counted.deliveries} deliveries (${fmt(cost.counted.requests_per_delivery, 2)} requests per delivery).`,
+      "",
+      "How each line is counted:",
+      "",
+      "- **AWS requests**: one process-wide wrapper of the SDK's `Client.send` adds a middleware after the retry middleware to every client in the process (the handler modules' own clients included), counting each HTTP request by its `x-amz-target` operation.",
+      "- **SQS**: every request the pollers, the router and the delivery function make in the measured window, empty long polls included. We assume, as AWS bills it, that the requests of Lambda's SQS event source mapping are charged to the account as SQS requests; an idle deployment's pollers add a fixed ~$0.3 a month that does not scale with deliveries. Each request here carries well under 64 KB, so one request is one billed unit.",
+      "- **EventBridge**: PutEvents entries (billed per event). The bus is part of the pipeline, so its events are charged to the webhooks (at fan-out 3 one event costs 1/3 per delivery); rule matching and the Lambda target are free.",
+      "- **Lambda**: invocations and duration measured around the local stand-ins for Lambda's invokers (SQS event source mapping, asynchronous invocation), rounded up to 1 ms per invocation, × the memory configured in the template. The durations are wall-clock in a process where everything shares 2 cores, an upper bound of what Lambda would bill; and the receiver answers at once, whereas a real endpoint's response time adds to the delivery function's duration (at 100 ms per batch of 10 concurrent requests: ~$0.07 per million deliveries at 512 MB arm64).",
+      "- **DynamoDB**: dynalite ignores `ReturnConsumedCapacity`, so units are computed from item sizes (bench/lib/dynamo-units.ts): writes 1 WRU per KB rounded up, plus the units of the item's GSI1 copy (keys and projected attributes, not the payload); reads 1 RRU per 4 KB when the request asks for a consistent read (the delivery function's BatchGetItem) and half that otherwise (the router's Query), per item for BatchGetItem (a missing item still costs the minimum) and over the whole result for Query (the full items, whatever the projection). The sizes are those of the items as they stand after the run.",
+      "- **Storage** (outside the goal's total): each delivery record, with its GSI1 copy and DynamoDB's 100 bytes of overhead per item, kept its 30 days of retention, at $0.25 per GB-month.",
+      "- **CloudWatch Logs** (outside the goal's total): the bytes the functions wrote to stdout/stderr at their default level during the run, at the ingestion price.",
+      "- Not counted: CloudWatch metrics, alarms and the dashboard (fixed monthly), data transfer out to the endpoints, free tiers.",
+      "",
+      "Prices used (re-check at the sources; the benchmark does not fetch them):",
+      "",
+      "| item | price |",
+      "|---|---|",
+      `| Lambda requests | $${PRICE_TABLE.lambda_usd_per_million_requests} per million |`,
+      `| Lambda duration (arm64) | $${PRICE_TABLE.lambda_usd_per_gb_second_arm} per GB-second |`,
+      `| SQS standard requests | $${PRICE_TABLE.sqs_usd_per_million_requests} per million (64 KB chunks) |`,
+      `| EventBridge custom events | $${PRICE_TABLE.eventbridge_usd_per_million_events} per million |`,
+      `| DynamoDB on-demand writes | $${PRICE_TABLE.dynamodb_usd_per_million_wru} per million WRU |`,
+      `| DynamoDB on-demand reads | $${PRICE_TABLE.dynamodb_usd_per_million_rru} per million RRU |`,
+      `| CloudWatch Logs ingestion | $${PRICE_TABLE.cloudwatch_logs_usd_per_gb_ingested} per GB |`,
+      "",
+      `Sources: ${PRICE_TABLE.sources.join(", ")}.`,
+      "",
+      "### Compared with hosted alternatives",
+      "",
+      "Published prices as the author knew them (2025), cross-checked where a third-party transcription of the vendor's page (dated 2026-09-20) was available; the benchmark machine cannot reach the web, so **every figure here must be re-checked at its source before it is quoted**. Hosted services also include what this project leaves to the operator (dashboards, support, a customer portal), and their plans have monthly minimums.",
+      "",
+      "| option | as published | ≈ $ per million deliveries | source |",
+      "|---|---|---|---|",
+      `| voipbin-webhooks (this run) | AWS usage, no minimum | ${fmt(cost.usd_per_million_deliveries, 2)} | this page |`,
+      ...ALTERNATIVES.map(
+        (alt) =>
+          `| ${alt.name} | ${alt.published} | ${fmt(alt.usd_per_million_deliveries, 2)} | ${alt.source} |`,
+      ),
+      "",
+    );
+  }
+  if (r.memory) {
+    push(
+      "## Memory",
+      "",
+      `Peak resident set size of the process running the local stack during the fixed-rate e2e run, sampled every 100 ms from /proc/self/status: **${fmt(r.memory.rss_mb)} MB**. The process also runs the emitter and the receiver (which keep a timestamp per event and per delivery), so this is an upper bound for \`npm start\` under the same load.${r.e2e && !r.e2e.fixed_rate_sustained ? " The stack did not keep up with the offered rate, so the peak also holds the backlog (events queued for the router, jobs in fauxqs) and it grows with the run's length; dynalite keeps every delivery record of the run in memory as well." : " dynalite keeps every delivery record of the run in memory, so it grows with the run's length."} Before the stack started: ${fmt(r.memory.rss_mb_before_stack)} MB; the stack idle: ${fmt(r.memory.rss_mb_idle_stack)} MB; V8 heap in use after the run: ${fmt(r.memory.heap_used_mb)} MB.`,
+      "",
+    );
+  }
+  push(renderChaosSection(options.chaos, options.previousDocument), "");
+  push(
+    "## Method",
+    "",
+    "- `npm run bench` runs every section in one process, one after the other, and prints a table; `--quick` runs reduced sizes (under 5 minutes). Sections, in order: cold start (child processes; runs `cdk synth` first when cdk.out is missing or older than the sources), e2e (before the other in-process sections, so that its RSS is not theirs), delivery, router (bench/*.ts). Progress goes to stderr.",
+    "- The e2e section runs the local stack in the benchmark's own process rather than as an `npm start` child: that is what lets one wrapper of the SDK count every AWS request of every component, and the invokers' durations be measured, without touching product code. The cost is that the RSS includes the driver (emitter, receiver) and that the driver shares the CPU with the stack.",
+    "- Every ratio is measured side by side in the same run: the delivery handler and its bare loop alternate round by round; the cold-start baseline (empty module) alternates with the bundles.",
+    "- Nothing is tuned to a goal: sizes are fixed in bench/run.ts, the local stack runs with its defaults, and misses are reported with their reason.",
+    "- The machine is described at the top; numbers from a 2-core machine shared with other work are noisy, and only the final full run should be quoted.",
+    "",
+  );
+  return out.join("\n");
+}

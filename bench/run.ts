@@ -1,0 +1,214 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  benchColdStart,
+  cloudAssemblyStaleness,
+  functionsInCloudAssembly,
+  REPO_ROOT,
+  synthesize,
+} from "./cold-start.ts";
+import { benchDelivery } from "./delivery.ts";
+import { benchE2e } from "./e2e.ts";
+import { renderLatencySvg } from "./lib/svg.ts";
+import { type BenchResults, evaluateGoals, renderMarkdown, renderTable } from "./report.ts";
+import { benchRouter } from "./router.ts";
+
+/**
+ * `npm run bench [-- --quick] [-- --only delivery,router,e2e,cold-start]`: runs the sections one
+ * after the other, shows progress on stderr, prints a table of every metric against its goal, and
+ * (for a run of every section) writes bench/results/latest.json, docs/benchmarks.md and
+ * docs/benchmarks-latency.svg.
+ */
+
+const SECTIONS = ["cold-start", "e2e", "delivery", "router"] as const;
+type Section = (typeof SECTIONS)[number];
+
+export const SIZES = {
+  quick: {
+    delivery: { deliveries: 1000, invocations: 4, rounds: 5 },
+    router: { events: 300, concurrency: 8 },
+    e2e: { durationS: 10, warmupS: 2, stepS: 3, drainTimeoutMs: 90_000, stallMs: 5_000 },
+    coldStartRuns: 5,
+  },
+  full: {
+    delivery: { deliveries: 5000, invocations: 4, rounds: 7 },
+    router: { events: 2000, concurrency: 8 },
+    e2e: { durationS: 60, warmupS: 5, stepS: 10, drainTimeoutMs: 300_000, stallMs: 10_000 },
+    coldStartRuns: 15,
+  },
+} as const;
+
+/** The e2e run the goals name: 200 events/s offered, fan-out 3; the throughput search's steps. */
+const E2E_RATE = 200;
+const E2E_FANOUT = 3;
+const E2E_CUSTOMERS = 20;
+const MAX_RATE_STEPS = [50, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1300] as const;
+
+const USAGE = `Usage: npm run bench [-- --quick] [-- --only <sections>]
+
+  --quick            reduced sizes and durations (under 5 minutes)
+  --delivery-concurrency <n>
+                     delivery pollers of the local stack in the e2e section (default: the
+                     stack's own default, as \`npm start\` runs it)
+  --only <list>      comma-separated subset of ${SECTIONS.join(", ")}; prints the table only
+                     (bench/results/latest.json and docs/benchmarks.md are written by full runs)
+  --help             this text`;
+
+interface Args {
+  quick: boolean;
+  only: Section[] | undefined;
+  deliveryConcurrency: number | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args | "help" {
+  let quick = false;
+  let deliveryConcurrency: number | undefined;
+  let only: Section[] | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "--quick") quick = true;
+    else if (arg === "--help" || arg === "-h") return "help";
+    else if (arg === "--delivery-concurrency" || arg.startsWith("--delivery-concurrency=")) {
+      const value = Number(arg.includes("=") ? arg.split("=")[1] : argv[++i]);
+      if (!Number.isInteger(value) || value < 1 || value > 64)
+        throw new Error("--delivery-concurrency takes 1–64");
+      deliveryConcurrency = value;
+    } else if (arg === "--only" || arg.startsWith("--only=")) {
+      const value = arg === "--only" ? argv[++i] : arg.slice("--only=".length);
+      const list = (value ?? "").split(",").filter(Boolean);
+      const unknown = list.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+      if (list.length === 0 || unknown.length > 0) throw new Error(`--only takes ${SECTIONS.join(", ")}`);
+      only = list as Section[];
+    } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
+  }
+  return { quick, only, deliveryConcurrency };
+}
+
+async function main(): Promise<number> {
+  const parsed = parseArgs(process.argv.slice(2));
+  if (parsed === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const { quick, only, deliveryConcurrency } = parsed;
+  const sizes = quick ? SIZES.quick : SIZES.full;
+  const wanted = (section: Section) => only === undefined || only.includes(section);
+  const began = performance.now();
+  const progress = (message: string) => {
+    const elapsed = Math.round((performance.now() - began) / 1000);
+    const stamp = `${String(Math.floor(elapsed / 60)).padStart(2, "0")}:${String(elapsed % 60).padStart(2, "0")}`;
+    process.stderr.write(`[bench] ${stamp} ${message}\n`);
+  };
+  const cpus = os.cpus();
+  const results: BenchResults = {
+    machine: {
+      cpu: cpus[0]?.model.trim() ?? "unknown",
+      cores: os.availableParallelism(),
+      node: process.version,
+      platform: `${os.type()} ${os.release()} ${os.arch()}`,
+      date: new Date().toISOString(),
+      quick,
+      load_average_at_start: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
+    },
+    duration_s: 0,
+  };
+  const errors: Record<string, string> = {};
+  const section = async (name: Section, work: () => Promise<void>) => {
+    if (!wanted(name)) return;
+    progress(`${name}: start`);
+    try {
+      await work();
+    } catch (error) {
+      errors[name] = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      progress(`${name}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+
+  const cdkOut = path.join(REPO_ROOT, "cdk.out");
+  let memoryMbByFunction: Record<string, number> = {};
+  await section("cold-start", async () => {
+    const stale = cloudAssemblyStaleness(cdkOut);
+    if (stale) {
+      progress(`cold start: ${stale}; running cdk synth (about 15 s)`);
+      await synthesize();
+    }
+    results.cold_start = await benchColdStart({ cdkOut, runs: sizes.coldStartRuns, progress });
+  });
+  if (existsSync(cdkOut)) {
+    memoryMbByFunction = Object.fromEntries(
+      functionsInCloudAssembly(cdkOut).map((fn) => [fn.name, fn.memoryMb]),
+    );
+  }
+  // e2e before the in-process delivery and router sections, so that its RSS is not theirs.
+  let samples: number[] = [];
+  await section("e2e", async () => {
+    const { samples_ms, cost, memory, usage, ...e2e } = await benchE2e({
+      rate: E2E_RATE,
+      fanout: E2E_FANOUT,
+      customers: E2E_CUSTOMERS,
+      durationS: sizes.e2e.durationS,
+      warmupS: sizes.e2e.warmupS,
+      stepS: sizes.e2e.stepS,
+      drainTimeoutMs: sizes.e2e.drainTimeoutMs,
+      stallMs: sizes.e2e.stallMs,
+      maxRateSteps: MAX_RATE_STEPS,
+      memoryMbByFunction,
+      ...(deliveryConcurrency === undefined ? {} : { deliveryConcurrency }),
+      progress,
+    });
+    samples = samples_ms;
+    results.e2e = e2e;
+    results.cost = { ...cost, counted: usage };
+    results.memory = memory;
+  });
+  await section("delivery", async () => {
+    results.delivery = await benchDelivery({ ...sizes.delivery, progress });
+  });
+  await section("router", async () => {
+    results.router = await benchRouter({ ...sizes.router, fanouts: [1, 10, 50], progress });
+  });
+  results.duration_s = Math.round((performance.now() - began) / 100) / 10;
+  if (Object.keys(errors).length > 0) Object.assign(results, { errors });
+
+  const rows = evaluateGoals(results);
+  process.stdout.write(`\n${renderTable(rows)}\n\n`);
+  if (only === undefined) {
+    const resultsFile = path.join(REPO_ROOT, "bench", "results", "latest.json");
+    mkdirSync(path.dirname(resultsFile), { recursive: true });
+    writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+    const svgFile = path.join(REPO_ROOT, "docs", "benchmarks-latency.svg");
+    if (results.e2e) {
+      writeFileSync(
+        svgFile,
+        renderLatencySvg(samples, {
+          title: "End-to-end latency: PutEvents accepted → receiver",
+          subtitle: `${results.e2e.offered_events_per_s} events/s × fan-out ${results.e2e.fanout}, ${samples.length} deliveries, local stack, ${results.machine.cpu} (${results.machine.cores} cores), ${results.machine.date.slice(0, 10)}${quick ? ", --quick" : ""}`,
+        }),
+      );
+    }
+    const docFile = path.join(REPO_ROOT, "docs", "benchmarks.md");
+    const chaosFile = path.join(REPO_ROOT, "bench", "results", "chaos.json");
+    const chaos = existsSync(chaosFile)
+      ? (JSON.parse(readFileSync(chaosFile, "utf8")) as unknown)
+      : undefined;
+    const previousDocument = existsSync(docFile) ? readFileSync(docFile, "utf8") : undefined;
+    writeFileSync(
+      docFile,
+      renderMarkdown(results, { chaos, previousDocument, svgFile: path.basename(svgFile) }),
+    );
+    progress(
+      `wrote ${path.relative(REPO_ROOT, resultsFile)}, docs/benchmarks.md and docs/benchmarks-latency.svg`,
+    );
+  }
+  progress(`done in ${results.duration_s} s`);
+  return Object.keys(errors).length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,61 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { describe, expect, it } from "vitest";
+import { benchE2e } from "../../bench/e2e.ts";
+
+describe("bench e2e section (small size)", () => {
+  it("drives the local stack at a fixed rate, loses nothing, and counts requests, invocations and units", async () => {
+    const send = (Object.getPrototypeOf(DynamoDBClient.prototype) as { send: unknown }).send;
+    const progress: string[] = [];
+    const result = await benchE2e({
+      rate: 20,
+      fanout: 3,
+      durationS: 2,
+      warmupS: 1,
+      customers: 2,
+      maxRateSteps: [20],
+      stepS: 1,
+      drainTimeoutMs: 30_000,
+      stallMs: 15_000,
+      progress: (message) => progress.push(message),
+    });
+
+    expect(result.events).toBe(40);
+    expect(result.expected_deliveries).toBe(120);
+    expect(result.delivered_unique).toBe(120);
+    expect(result.lost).toBe(0);
+    expect(result.duplicates).toBe(0);
+    expect(result.samples_ms).toHaveLength(120);
+    expect(result.latency_ms.p50).toBeGreaterThan(0);
+    expect(result.latency_ms.p99).toBeGreaterThanOrEqual(result.latency_ms.p50);
+    expect(Number.isFinite(result.latency_ms.p99)).toBe(true);
+
+    // Every event was put once and routed once; every AWS request of every component was seen.
+    const requests = result.usage.aws_requests;
+    expect(requests["eventbridge.PutEvents"]).toBe(40);
+    expect(result.usage.eventbridge_events).toBe(40);
+    expect(requests["dynamodb.Query"]).toBeGreaterThanOrEqual(40);
+    expect(requests["sqs.SendMessageBatch"]).toBeGreaterThanOrEqual(40);
+    expect(requests["sqs.ReceiveMessage"]).toBeGreaterThanOrEqual(12);
+    expect(requests["sqs.DeleteMessageBatch"]).toBeGreaterThanOrEqual(12);
+    expect(result.usage.lambda_measured).toBe(true);
+    expect(result.usage.lambda.router?.invocations).toBe(40);
+    expect(result.usage.lambda.delivery?.invocations).toBeGreaterThanOrEqual(12);
+    expect(result.usage.lambda.delivery?.gb_seconds).toBeGreaterThan(0);
+    // At least one write unit per delivery record, and its GSI1 copy.
+    expect(result.usage.dynamodb.wru).toBeGreaterThanOrEqual(240);
+    expect(result.usage.dynamodb.rru).toBeGreaterThan(0);
+    expect(result.cost.usd_per_million_deliveries).toBeGreaterThan(0);
+    expect(result.usage.storage_bytes_per_delivery).toBeGreaterThan(200);
+    expect(result.cost.breakdown.dynamodb_writes?.usd_per_million_deliveries).toBeGreaterThan(0);
+
+    // The throughput search: one step (run again only if the first run was not sustained).
+    expect(result.steps.length).toBeGreaterThanOrEqual(1);
+    expect(result.steps.length).toBeLessThanOrEqual(2);
+    expect(result.steps[0]).toMatchObject({ offered_events_per_s: 20, expected_deliveries: 60, lost: 0 });
+    expect(result.memory.rss_mb).toBeGreaterThan(result.memory.rss_mb_before_stack / 2);
+    expect(progress.some((line) => line.includes("120/120 delivered"))).toBe(true);
+
+    // The process-wide wrappers are gone afterwards.
+    expect((Object.getPrototypeOf(DynamoDBClient.prototype) as { send: unknown }).send).toBe(send);
+  }, 120_000);
+});

@@ -1,0 +1,142 @@
+import { describe, expect, it } from "vitest";
+import {
+  type Item,
+  itemSize,
+  readUnits,
+  requestUnits,
+  snapshotOf,
+  writeUnits,
+} from "../../bench/lib/dynamo-units.ts";
+import { ALTERNATIVES, computeCost, PRICE_TABLE, type UsageCounts } from "../../bench/lib/pricing.ts";
+
+describe("DynamoDB item sizes and units", () => {
+  it("sizes items as DynamoDB bills them", () => {
+    expect(itemSize({ PK: { S: "abc" } })).toBe(5); // name 2 + value 3
+    expect(itemSize({ n: { N: "12345" } })).toBe(1 + 4); // 5 digits → 3 + 1
+    expect(itemSize({ b: { BOOL: true }, z: { NULL: true } })).toBe(4);
+    expect(itemSize({ l: { L: [{ S: "ab" }, { S: "c" }] } })).toBe(1 + 3 + (1 + 2) + (1 + 1));
+    expect(itemSize({ m: { M: { k: { S: "v" } } } })).toBe(1 + 3 + 1 + 1 + 1);
+    expect(itemSize({ s: { S: "é" } })).toBe(1 + 2);
+  });
+
+  it("rounds units up per KB written and per 4 KB read", () => {
+    expect(writeUnits(1)).toBe(1);
+    expect(writeUnits(1024)).toBe(1);
+    expect(writeUnits(1025)).toBe(2);
+    expect(readUnits(0, false)).toBe(0.5);
+    expect(readUnits(4097, false)).toBe(1);
+    expect(readUnits(4097, true)).toBe(2);
+  });
+
+  it("counts index writes, consistent batch reads (missing items too) and whole-result queries", () => {
+    const big = "x".repeat(1500);
+    const delivery: Item = {
+      PK: { S: "DELIVERY#1" },
+      SK: { S: "DELIVERY" },
+      GSI1PK: { S: "S#1" },
+      status: { S: big }, // projected into GSI1
+      payload_br: { S: big }, // not projected
+    };
+    const sub = (id: string): Item => ({
+      PK: { S: "CUSTOMER#c" },
+      SK: { S: `SUBSCRIPTION#${id}` },
+      u: { S: "y".repeat(1500) },
+    });
+    const table = snapshotOf([delivery, sub("a"), sub("b"), sub("c")]);
+    const units = requestUnits(
+      [
+        { operation: "PutItem", body: { Item: delivery } }, // 3 KB → 3 WRU, + GSI1 (keys + status) 2 WRU
+        { operation: "UpdateItem", body: { Key: { PK: { S: "DELIVERY#1" }, SK: { S: "DELIVERY" } } } }, // 3 + 2 WRU
+        { operation: "UpdateItem", body: { Key: { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" } } } }, // 2 WRU
+        {
+          operation: "BatchGetItem",
+          body: {
+            RequestItems: {
+              t: {
+                ConsistentRead: true,
+                Keys: [
+                  { PK: { S: "DELIVERY#1" }, SK: { S: "DELIVERY" } },
+                  { PK: { S: "DELIVERY#missing" }, SK: { S: "DELIVERY" } },
+                ],
+              },
+            },
+          },
+        }, // 1 + 1 RRU
+        {
+          operation: "Query",
+          body: {
+            KeyConditionExpression: "PK = :pk AND begins_with(SK, :sk)",
+            ExpressionAttributeValues: { ":pk": { S: "CUSTOMER#c" }, ":sk": { S: "SUBSCRIPTION#" } },
+          },
+        }, // 3 × ~1.5 KB = 4.6 KB → 2 × 0.5 RRU
+      ],
+      table,
+    );
+    expect(units).toEqual({ wru: 12, rru: 3 });
+  });
+});
+
+describe("cost model", () => {
+  const usage: UsageCounts = {
+    deliveries: 3000,
+    aws_requests: {
+      "sqs.SendMessageBatch": 1000,
+      "sqs.ReceiveMessage": 300,
+      "sqs.DeleteMessageBatch": 300,
+      "dynamodb.Query": 1000,
+      "eventbridge.PutEvents": 1000,
+    },
+    eventbridge_events: 1000,
+    lambda: {
+      router: { invocations: 1000, gb_seconds: 10 },
+      delivery: { invocations: 300, gb_seconds: 15 },
+    },
+    dynamodb: { wru: 12_000, rru: 3500 },
+    log_bytes: 3 * 1024 ** 3 * 0.001,
+  };
+
+  it("prices each line per million deliveries and sums all but logs", () => {
+    const cost = computeCost(usage);
+    const b = cost.breakdown;
+    expect(b.eventbridge_putevents?.usd_per_million_deliveries).toBeCloseTo(1 / 3, 3);
+    expect(b.sqs_requests?.quantity_per_million_deliveries).toBeCloseTo(533_333.3, 0);
+    expect(b.sqs_requests?.usd_per_million_deliveries).toBeCloseTo(0.2133, 4);
+    expect(b.dynamodb_writes?.usd_per_million_deliveries).toBeCloseTo(4 * 0.625, 4);
+    expect(b.dynamodb_reads?.usd_per_million_deliveries).toBeCloseTo((3500 / 3000) * 0.125, 4);
+    expect(b.lambda_router_requests?.usd_per_million_deliveries).toBeCloseTo(0.2 / 3, 4);
+    expect(b.lambda_delivery_duration?.usd_per_million_deliveries).toBeCloseTo(
+      5000 * PRICE_TABLE.lambda_usd_per_gb_second_arm,
+      4,
+    );
+    expect(b.cloudwatch_logs?.usd_per_million_deliveries).toBeCloseTo(0.5, 3);
+    const withoutLogs = Object.entries(b)
+      .filter(([k]) => k !== "cloudwatch_logs")
+      .reduce((t, [, l]) => t + l.usd_per_million_deliveries, 0);
+    expect(cost.usd_per_million_deliveries).toBeCloseTo(withoutLogs, 3);
+    expect(cost.usd_per_million_deliveries_with_logs).toBeCloseTo(withoutLogs + 0.5, 2);
+    expect(cost.prices.region).toBe("us-east-1");
+  });
+
+  it("prices the records' storage for their retention outside the goal's total", () => {
+    const plain = computeCost(usage);
+    const cost = computeCost({ ...usage, storage_bytes_per_delivery: 3000, retention_days: 30 });
+    // 1 M deliveries × 3000 B = 2.794 GB kept one month.
+    expect(cost.breakdown.dynamodb_storage?.usd_per_million_deliveries).toBeCloseTo(
+      (3e9 / 1024 ** 3) * 0.25,
+      3,
+    );
+    expect(cost.usd_per_million_deliveries).toBe(plain.usd_per_million_deliveries);
+    expect(cost.usd_per_million_deliveries_with_logs_and_storage).toBeCloseTo(
+      plain.usd_per_million_deliveries_with_logs + (3e9 / 1024 ** 3) * 0.25,
+      2,
+    );
+  });
+
+  it("refuses to price a run without deliveries", () => {
+    expect(() => computeCost({ ...usage, deliveries: 0 })).toThrow();
+  });
+
+  it("names a source for every alternative", () => {
+    for (const alt of ALTERNATIVES) expect(alt.source).toMatch(/^https:\/\//);
+  });
+});
