@@ -159,12 +159,20 @@ export function renderChaosSection(chaos: unknown, previousDocument: string | un
     CHAOS_BEGIN,
     "## Reliability (chaos)",
     "",
-    `From bench/results/chaos.json${typeof c.date === "string" ? ` (${c.date})` : ""}: events delivered to receivers that fail, time out and reset connections, while faults are injected into the pipeline; every expected (event, subscription) pair is reconciled against what the receivers acknowledged and what is in the dead-letter queue.`,
+    `\`npm run chaos\` (≥ 50,000 deliveries; CI runs \`-- --quick\`, ≥ 5,000) runs the local stack in one process, puts events on its bus with PutEvents, and injects faults: receivers answering 500/503/429 with Retry-After, timing out, resetting connections, trickling bodies, and one endpoint that always fails; AWS throttling and 500s injected into the SDK under its retries; SendMessageBatch partial failures and BatchGetItem unprocessed keys; failures at the points where a handler then throws (the router's lookup and enqueue, the delivery batch load, the record write right after the HTTP call, retry scheduling, the subscription update); and one customer whose routing always fails, so that its events reach the router's on-failure queue and are re-driven, with the same event id, once the incident is over. After the system settles, every receiver's acknowledgements are reconciled against the (event, subscription) pairs the subscriptions match. A fuzz stage (fast-check) follows: bad types and ids, odd Unicode, deep and huge payloads. Details: bench/chaos/README.md; raw results: bench/results/chaos.json (${typeof c.mode === "string" ? `${c.mode} run` : "last run"}${typeof c.started_at === "string" ? `, ${c.started_at}` : ""}${typeof c.duration_s === "number" ? `, ${Math.round(c.duration_s)} s` : ""}).`,
     "",
-    "| expected | delivered_unique | duplicates | dead_lettered | lost | passed |",
+    "| expected | delivered_unique | duplicates (explained by a fault between the HTTP call and its record) | dead_lettered | lost | passed |",
     "|---|---|---|---|---|---|",
-    `| ${num("expected")} | ${num("delivered_unique")} | ${num("duplicates")} | ${num("dead_lettered")} | ${num("lost")} | ${typeof c.passed === "boolean" ? (c.passed ? "yes" : "**no**") : "–"} |`,
+    `| ${num("expected")} | ${num("delivered_unique")} | ${num("duplicates")} (${num("duplicates_explained")}) | ${num("dead_lettered")} | ${num("lost")} | ${typeof c.passed === "boolean" ? (c.passed ? "yes" : "**no**") : "–"} |`,
   ];
+  const fuzz = c.fuzz as Record<string, unknown> | undefined;
+  if (fuzz && typeof fuzz === "object") {
+    const f = (key: string) => (typeof fuzz[key] === "number" ? String(fuzz[key]) : "–");
+    lines.push(
+      "",
+      `Fuzz: ${f("generated")} events, ${f("rejected_by_bus")} refused by the bus, ${f("delivered")}/${f("expected_delivered")} valid ones delivered, ${f("unroutable_on_queue")}/${f("expected_unroutable")} unroutable ones parked with their reason, ${f("router_invocation_failures")} router failures.`,
+    );
+  }
   if (typeof c.faults_injected === "number") lines.push("", `Faults injected: ${c.faults_injected}.`);
   if (Array.isArray(c.failures) && c.failures.length > 0) {
     lines.push("", "Failures:", ...c.failures.map((f) => `- ${String(f)}`));
@@ -205,11 +213,11 @@ export function missExplanations(r: BenchResults): Record<string, string> {
   }
   if (missed.has("cold_start.max_bundle_kb") && r.cold_start) {
     out["cold_start.max_bundle_kb"] =
-      `The largest bundle is ${fmt(r.cold_start.max_bundle_kb, 0)} KB minified: esbuild bundles the AWS SDK v3 clients (DynamoDB, SQS, EventBridge with their smithy runtime) into every function. Marking \`@aws-sdk/*\` external and using the SDK the nodejs24.x runtime provides would take most of it out of the bundle (at the price of not pinning the SDK version); splitting the shared dependency graph so each function imports only the clients it uses would also help.`;
+      `The largest bundle is ${fmt(r.cold_start.max_bundle_kb, 0)} KB minified: esbuild bundles the AWS SDK v3 clients (DynamoDB, SQS, EventBridge with their smithy runtime) into every function. The SDK alone is ~330 KB of it, zod ~100 KB (after importing zod as a namespace, which took ~350 KB of unused locales out). Marking \`@aws-sdk/*\` external (the nodejs24.x runtime's copy) gives 183–256 KB bundles, but was measured ~50 ms slower to import, so the SDK stays bundled (docs/decisions.md); a lighter AWS client for the few calls each function makes, or each function importing only the clients it uses (the router needs no EventBridge client), would bring the bundles under the goal.`;
   }
   if (missed.has("cold_start.max_init_ms") && r.cold_start) {
     out["cold_start.max_init_ms"] =
-      `The slowest import takes ${fmt(r.cold_start.max_init_ms, 0)} ms (an empty module: ${fmt(r.cold_start.baseline_empty_module_ms)} ms). Most of it is parsing and evaluating the bundled SDK and zod schemas; a smaller bundle (SDK external, lazy creation of rarely used clients) is the fix.`;
+      `The slowest import takes ${fmt(r.cold_start.max_init_ms, 0)} ms (an empty module: ${fmt(r.cold_start.baseline_empty_module_ms)} ms). Most of it is parsing and evaluating the bundled AWS SDK (importing its clients alone takes most of that time) and the zod schemas. Taking the SDK from the runtime instead was measured slower (~50 ms more, docs/deploy.md, "Bundling"), because it is loaded file by file; what would fix it is a lighter AWS client (SigV4 over fetch for the few calls each function makes) or lazy creation of rarely used clients.`;
   }
   if (missed.has("cost.usd_per_million_deliveries") && r.cost) {
     const b = r.cost.breakdown;
@@ -246,7 +254,7 @@ export function explainE2eLimit(e2e: NonNullable<BenchResults["e2e"]>, cores: nu
     );
   }
   parts.push(
-    "A CPU profile of the stack puts the time in the AWS SDK (serialisation, SigV4 signing of every emulator call), dynalite, HTTP and JSON, with no single hot spot. What would raise it: running dynalite and fauxqs in worker threads or child processes so the stack uses more than one core (local/ is not the benchmark's to change); less CPU per delivery (fewer AWS calls, less JSON and logging); more delivery pollers (`DELIVERY_CONCURRENCY`) only once CPU is no longer the limit.",
+    "A CPU profile of the stack puts the time in the AWS SDK (serialisation, SigV4 signing of every emulator call), dynalite, HTTP and JSON, with no single hot spot. What would raise it: running dynalite and fauxqs in worker threads or child processes so the stack uses more than one core; less CPU per delivery (fewer AWS calls, less JSON and logging); more delivery pollers (`DELIVERY_CONCURRENCY`) only once CPU is no longer the limit.",
   );
   return parts.join(" ");
 }

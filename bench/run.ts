@@ -53,9 +53,12 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only <sections>]
                      stack's own default, as \`npm start\` runs it)
   --only <list>      comma-separated subset of ${SECTIONS.join(", ")}; prints the table only
                      (bench/results/latest.json and docs/benchmarks.md are written by full runs)
+  --render           measure nothing: rewrite docs/benchmarks.md from bench/results/latest.json
+                     and bench/results/chaos.json (e.g. after \`npm run chaos\`)
   --help             this text`;
 
 interface Args {
+  render: boolean;
   quick: boolean;
   only: Section[] | undefined;
   deliveryConcurrency: number | undefined;
@@ -63,11 +66,13 @@ interface Args {
 
 function parseArgs(argv: readonly string[]): Args | "help" {
   let quick = false;
+  let render = false;
   let deliveryConcurrency: number | undefined;
   let only: Section[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     if (arg === "--quick") quick = true;
+    else if (arg === "--render") render = true;
     else if (arg === "--help" || arg === "-h") return "help";
     else if (arg === "--delivery-concurrency" || arg.startsWith("--delivery-concurrency=")) {
       const value = Number(arg.includes("=") ? arg.split("=")[1] : argv[++i]);
@@ -82,13 +87,38 @@ function parseArgs(argv: readonly string[]): Args | "help" {
       only = list as Section[];
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
   }
-  return { quick, only, deliveryConcurrency };
+  return { render, quick, only, deliveryConcurrency };
+}
+
+const RESULTS_FILE = path.join(REPO_ROOT, "bench", "results", "latest.json");
+const CHAOS_FILE = path.join(REPO_ROOT, "bench", "results", "chaos.json");
+const DOC_FILE = path.join(REPO_ROOT, "docs", "benchmarks.md");
+const SVG_FILE = path.join(REPO_ROOT, "docs", "benchmarks-latency.svg");
+
+/** docs/benchmarks.md from the results (and the chaos results, when there are some). */
+function writeBenchmarksDocument(results: BenchResults): void {
+  const chaos = existsSync(CHAOS_FILE)
+    ? (JSON.parse(readFileSync(CHAOS_FILE, "utf8")) as unknown)
+    : undefined;
+  const previousDocument = existsSync(DOC_FILE) ? readFileSync(DOC_FILE, "utf8") : undefined;
+  writeFileSync(
+    DOC_FILE,
+    renderMarkdown(results, { chaos, previousDocument, svgFile: path.basename(SVG_FILE) }),
+  );
 }
 
 async function main(): Promise<number> {
   const parsed = parseArgs(process.argv.slice(2));
   if (parsed === "help") {
     console.log(USAGE);
+    return 0;
+  }
+  if (parsed.render) {
+    if (!existsSync(RESULTS_FILE))
+      throw new Error("no bench/results/latest.json yet: run `npm run bench` first");
+    const results = JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as BenchResults;
+    writeBenchmarksDocument(results);
+    process.stdout.write(`${renderTable(evaluateGoals(results))}\n\nwrote docs/benchmarks.md\n`);
     return 0;
   }
   const { quick, only, deliveryConcurrency } = parsed;
@@ -174,31 +204,20 @@ async function main(): Promise<number> {
   const rows = evaluateGoals(results);
   process.stdout.write(`\n${renderTable(rows)}\n\n`);
   if (only === undefined) {
-    const resultsFile = path.join(REPO_ROOT, "bench", "results", "latest.json");
-    mkdirSync(path.dirname(resultsFile), { recursive: true });
-    writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-    const svgFile = path.join(REPO_ROOT, "docs", "benchmarks-latency.svg");
+    mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+    writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
     if (results.e2e) {
       writeFileSync(
-        svgFile,
+        SVG_FILE,
         renderLatencySvg(samples, {
           title: "End-to-end latency: PutEvents accepted → receiver",
           subtitle: `${results.e2e.offered_events_per_s} events/s × fan-out ${results.e2e.fanout}, ${samples.length} deliveries, local stack, ${results.machine.cpu} (${results.machine.cores} cores), ${results.machine.date.slice(0, 10)}${quick ? ", --quick" : ""}`,
         }),
       );
     }
-    const docFile = path.join(REPO_ROOT, "docs", "benchmarks.md");
-    const chaosFile = path.join(REPO_ROOT, "bench", "results", "chaos.json");
-    const chaos = existsSync(chaosFile)
-      ? (JSON.parse(readFileSync(chaosFile, "utf8")) as unknown)
-      : undefined;
-    const previousDocument = existsSync(docFile) ? readFileSync(docFile, "utf8") : undefined;
-    writeFileSync(
-      docFile,
-      renderMarkdown(results, { chaos, previousDocument, svgFile: path.basename(svgFile) }),
-    );
+    writeBenchmarksDocument(results);
     progress(
-      `wrote ${path.relative(REPO_ROOT, resultsFile)}, docs/benchmarks.md and docs/benchmarks-latency.svg`,
+      `wrote ${path.relative(REPO_ROOT, RESULTS_FILE)}, docs/benchmarks.md and docs/benchmarks-latency.svg`,
     );
   }
   progress(`done in ${results.duration_s} s`);

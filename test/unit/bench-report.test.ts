@@ -178,10 +178,20 @@ describe("e2e and cost sections", () => {
 describe("chaos section", () => {
   it("renders bench/results/chaos.json", () => {
     const section = renderChaosSection(
-      { expected: 100, delivered_unique: 90, duplicates: 2, dead_lettered: 10, lost: 0, passed: true },
+      {
+        expected: 100,
+        delivered_unique: 90,
+        duplicates: 2,
+        duplicates_explained: 2,
+        dead_lettered: 10,
+        lost: 0,
+        passed: true,
+        fuzz: { generated: 20, rejected_by_bus: 3, delivered: 9, expected_delivered: 9 },
+      },
       undefined,
     );
-    expect(section).toContain("| 100 | 90 | 2 | 10 | 0 | yes |");
+    expect(section).toContain("| 100 | 90 | 2 (2) | 10 | 0 | yes |");
+    expect(section).toContain("Fuzz: 20 events, 3 refused by the bus, 9/9 valid ones delivered");
     expect(section.startsWith(CHAOS_BEGIN) && section.endsWith(CHAOS_END)).toBe(true);
   });
 
