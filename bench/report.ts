@@ -227,7 +227,7 @@ export function missExplanations(r: BenchResults): Record<string, string> {
       .slice(0, 2)
       .map(([name, line]) => `${name} ($${fmt(line.usd_per_million_deliveries, 3)})`);
     out["cost.usd_per_million_deliveries"] =
-      `$${fmt(r.cost.usd_per_million_deliveries, 2)} per million deliveries; the largest lines are ${top.join(" and ")}. Each delivery writes its record (~${fmt((b.dynamodb_writes?.quantity_per_million_deliveries ?? 0) / 1e6, 1)} WRU per delivery: the record with its Brotli-compressed payload, ~1.2 KB, is 2 WRU, and its GSI1 copy without the payload 1 WRU). A record under 1 KB (dropping attributes the keys already hold) would save one more WRU; keeping the delivery log in the table itself, keyed by subscription, would save the index write altogether (docs/data-model.md). Lambda duration here is measured wall-clock on a contended machine, an upper bound.`;
+      `$${fmt(r.cost.usd_per_million_deliveries, 2)} per million deliveries; the largest lines are ${top.join(" and ")}. Each delivery writes its record (~${fmt((b.dynamodb_writes?.quantity_per_million_deliveries ?? 0) / 1e6, 1)} WRU per delivery: the record with its DEFLATE-compressed payload, ~1.2 KB, is 2 WRU, and its GSI1 copy without the payload 1 WRU). A record under 1 KB (dropping attributes the keys already hold) would save one more WRU; keeping the delivery log in the table itself, keyed by subscription, would save the index write altogether (docs/data-model.md). Lambda duration here is measured wall-clock on a contended machine, an upper bound.`;
   }
   return out;
 }

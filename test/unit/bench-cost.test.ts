@@ -35,7 +35,7 @@ describe("DynamoDB item sizes and units", () => {
       SK: { S: "DELIVERY" },
       GSI1PK: { S: "S#1" },
       status: { S: big }, // projected into GSI1
-      payload_br: { S: big }, // not projected
+      payload_z: { S: big }, // not projected
     };
     const sub = (id: string): Item => ({
       PK: { S: "CUSTOMER#c" },
