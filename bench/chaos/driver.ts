@@ -588,8 +588,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   }
 }
 
-async function countRecords(doc: DynamoDBDocumentClient, tableName: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
+/** Every delivery record of the table (all pages), projected; `#status` stands for `status`. */
+async function* scanDeliveryRecords(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  projection: string,
+): AsyncGenerator<Record<string, unknown>> {
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await doc.send(
@@ -598,16 +602,21 @@ async function countRecords(doc: DynamoDBDocumentClient, tableName: string): Pro
         FilterExpression: "entity = :delivery",
         ExpressionAttributeValues: { ":delivery": "delivery" },
         ExpressionAttributeNames: { "#status": "status" },
-        ProjectionExpression: "#status",
+        ProjectionExpression: projection,
         ExclusiveStartKey: startKey,
       }),
     );
-    for (const item of page.Items ?? []) {
-      const status = String(item.status);
-      counts[status] = (counts[status] ?? 0) + 1;
-    }
+    yield* page.Items ?? [];
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
+}
+
+async function countRecords(doc: DynamoDBDocumentClient, tableName: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for await (const item of scanDeliveryRecords(doc, tableName, "#status")) {
+    const status = String(item.status);
+    counts[status] = (counts[status] ?? 0) + 1;
+  }
   return counts;
 }
 
@@ -622,42 +631,29 @@ async function diagnoseDuplicates(
   for (const pair of pairs)
     for (const id of hub.received.get(pair)?.webhookIds ?? []) byWebhookId.set(id, pair);
   const found: unknown[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new ScanCommand({
-        TableName: tableName,
-        FilterExpression: "entity = :delivery",
-        ExpressionAttributeValues: { ":delivery": "delivery" },
-        ExpressionAttributeNames: { "#status": "status" },
-        ProjectionExpression: "webhook_id, #status, attempts, attempt_count",
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const pair = byWebhookId.get(String(item.webhook_id));
-      if (pair === undefined) continue;
-      const received = hub.received.get(pair);
-      found.push({
-        pair,
-        webhook_id: item.webhook_id,
-        receiver: { requests: received?.requests, acks: received?.acks },
-        record: {
-          status: item.status,
-          attempt_count: item.attempt_count,
-          attempts: (
-            (item.attempts as {
-              at: string;
-              status_code: number | null;
-              error: string | null;
-              latency_ms: number;
-            }[]) ?? []
-          ).map((a) => ({ at: a.at, status_code: a.status_code, error: a.error, latency_ms: a.latency_ms })),
-        },
-      });
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  const projection = "webhook_id, #status, attempts, attempt_count";
+  for await (const item of scanDeliveryRecords(doc, tableName, projection)) {
+    const pair = byWebhookId.get(String(item.webhook_id));
+    if (pair === undefined) continue;
+    const received = hub.received.get(pair);
+    found.push({
+      pair,
+      webhook_id: item.webhook_id,
+      receiver: { requests: received?.requests, acks: received?.acks },
+      record: {
+        status: item.status,
+        attempt_count: item.attempt_count,
+        attempts: (
+          (item.attempts as {
+            at: string;
+            status_code: number | null;
+            error: string | null;
+            latency_ms: number;
+          }[]) ?? []
+        ).map((a) => ({ at: a.at, status_code: a.status_code, error: a.error, latency_ms: a.latency_ms })),
+      },
+    });
+  }
   return found;
 }
 
