@@ -1,8 +1,8 @@
 import type { HttpAttemptRequest, HttpAttemptResult } from "../http-sender.ts";
 import {
-  type DeliveryRecord,
   type DeliveryRepository,
-  deliveryFromItem,
+  type DeliveryState,
+  deliveryStateFromItem,
 } from "../repositories/deliveries.ts";
 import { type SubscriptionRepository, subscriptionFromItem } from "../repositories/subscriptions.ts";
 import { type Item, type ItemKey, keyId, keys } from "../repositories/table.ts";
@@ -89,7 +89,7 @@ export class DeliveryBatch {
   private constructor(
     private readonly deps: DeliveryDependencies,
     private readonly subscriptionsByKey: ReadonlyMap<string, SubscriptionWithSecrets | null>,
-    private readonly recordsById: ReadonlyMap<string, DeliveryRecord>,
+    private readonly recordsById: ReadonlyMap<string, DeliveryState>,
   ) {}
 
   static async load(jobs: readonly DeliveryJob[], deps: DeliveryDependencies): Promise<DeliveryBatch> {
@@ -104,7 +104,7 @@ export class DeliveryBatch {
       itemKeys.push(keys.delivery(job.delivery_id));
     }
     const items = itemKeys.length > 0 ? await deps.loadItems(itemKeys) : new Map<string, Item>();
-    const records = new Map<string, DeliveryRecord>();
+    const records = new Map<string, DeliveryState>();
     for (const job of jobs) {
       const cacheKey = SubscriptionCache.key(job.customer_id, job.subscription_id);
       if (!subscriptions.has(cacheKey)) {
@@ -114,7 +114,7 @@ export class DeliveryBatch {
         deps.cache.set(cacheKey, subscription, nowMs);
       }
       const record = items.get(keyId(keys.delivery(job.delivery_id)));
-      if (record) records.set(job.delivery_id, deliveryFromItem(record));
+      if (record) records.set(job.delivery_id, deliveryStateFromItem(record));
     }
     return new DeliveryBatch(deps, subscriptions, records);
   }

@@ -73,6 +73,17 @@ export function deliveryFromItem(item: Item): DeliveryRecord {
   };
 }
 
+/** What the delivery function needs of an existing record: enough to skip or close it, no payload. */
+export type DeliveryState = Pick<DeliveryRecord, "status" | "succeeded_at">;
+
+/** The state of a delivery item, without decompressing its payload (the delivery batch's hot path). */
+export function deliveryStateFromItem(item: Item): DeliveryState {
+  return {
+    status: item.status as DeliveryStatus,
+    succeeded_at: (item.succeeded_at as string | undefined) ?? null,
+  };
+}
+
 export interface RecordAttemptInput {
   readonly delivery: DeliveryIdentity;
   readonly attempt: DeliveryAttempt;
