@@ -5,7 +5,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { createLocalClients, LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, REPO_ROOT } from "../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";

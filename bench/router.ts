@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { createRouterHandler } from "#handlers/router.ts";
-import { createAwsClients } from "#shared/clients.ts";
+import { createAwsClients } from "#shared/adapters/clients.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createRouterDependencies } from "#shared/dependencies.ts";
-import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
 import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
 import { seedSubscription } from "../test/support/subscriptions.ts";

@@ -2,9 +2,9 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import { createDeliveryHandler } from "#handlers/delivery.ts";
+import { createLogger, createMetrics } from "#shared/adapters/observability.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies } from "#shared/dependencies.ts";
-import { createLogger, createMetrics } from "#shared/observability.ts";
 
 // Cold start: config validated once, clients and caches created once per execution environment.
 const logger = createLogger("delivery");

@@ -1,9 +1,9 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
+import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
 import { handleApiRequest } from "#shared/api/app.ts";
 import type { ApiEvent, ApiResult } from "#shared/api/http.ts";
 import type { ApiDependencies } from "#shared/dependencies.ts";
-import { createLogger, type createMetrics } from "#shared/observability.ts";
 
 type Logger = ReturnType<typeof createLogger>;
 type Metrics = ReturnType<typeof createMetrics>;

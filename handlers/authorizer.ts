@@ -1,18 +1,18 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayRequestAuthorizerEventV2 } from "aws-lambda";
-import { extractCredentials } from "#shared/access-keys/credentials.ts";
-import {
-  type AccessKeyDependencies,
-  type AuthenticationResult,
-  authenticate,
-} from "#shared/access-keys/service.ts";
+import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
 import {
   type AuthorizerFailure,
   type AuthorizerResponse,
   authorizerContextFor,
 } from "#shared/api/auth-context.ts";
 import { isThrottlingError } from "#shared/api/errors.ts";
-import { createLogger, type createMetrics } from "#shared/observability.ts";
+import { extractCredentials } from "#shared/domain/access-keys/credentials.ts";
+import {
+  type AccessKeyDependencies,
+  type AuthenticationResult,
+  authenticate,
+} from "#shared/services/access-keys.ts";
 
 type Logger = ReturnType<typeof createLogger>;
 type Metrics = ReturnType<typeof createMetrics>;

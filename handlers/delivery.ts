@@ -1,15 +1,15 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { createMetrics } from "#shared/adapters/observability.ts";
+import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
+import { RetryScheduledError } from "#shared/domain/errors.ts";
 import {
   DeliveryBatch,
   type DeliveryDependencies,
   type DeliveryOutcome,
   OUTCOMES_KEPT_ON_QUEUE,
-} from "#shared/delivery/deliver.ts";
-import { type DeliveryJob, parseDeliveryJob } from "#shared/delivery/job.ts";
-import { RetryScheduledError } from "#shared/errors.ts";
-import type { createMetrics } from "#shared/observability.ts";
+} from "#shared/services/delivery/deliver.ts";
 
 type Metrics = ReturnType<typeof createMetrics>;
 

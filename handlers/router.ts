@@ -1,6 +1,6 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { createLogger, type createMetrics } from "#shared/observability.ts";
-import { type RouteOutcome, type RouterDependencies, routeEvent } from "#shared/routing/route-event.ts";
+import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
+import { type RouteOutcome, type RouterDependencies, routeEvent } from "#shared/services/route-event.ts";
 
 /**
  * EventBridge rule target. Unroutable events are parked and the invocation succeeds (retrying cannot

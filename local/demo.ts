@@ -7,9 +7,9 @@ import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Webhook } from "standardwebhooks";
-import { mintAccessKey, revokeAccessKey } from "#shared/access-keys/service.ts";
-import { AccessKeyRepository } from "#shared/repositories/access-keys.ts";
+import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+import { mintAccessKey, revokeAccessKey } from "#shared/services/access-keys.ts";
 import { LOCAL_CREDENTIALS } from "./provision.ts";
 import { loadSamples, sampleEntry } from "./samples.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, loadLocalSettings } from "./settings.ts";
@@ -23,7 +23,7 @@ import type { LocalStack } from "./stack.ts";
  *
  * It attaches to a local stack already running on API_PORT/EVENTS_PORT/DYNAMODB_PORT (defaults
  * 3000/4010/4011), or starts its own in this process (in memory, free ports, RETRY_SCHEDULE 1,1,1).
- * The access key is minted with the domain module (shared/access-keys/service.ts) straight into the
+ * The access key is minted with the domain module (shared/services/access-keys.ts) straight into the
  * stack's DynamoDB, as `npm run keys -- create` does.
  */
 

@@ -2,7 +2,7 @@ import ipaddr from "ipaddr.js";
 
 /**
  * EventBridge event pattern matching, for the local bus to apply the same rule pattern as the CDK
- * stack (shared/events/catalogue.ts). It implements the content filters EventBridge documents —
+ * stack (shared/domain/events/catalogue.ts). It implements the content filters EventBridge documents —
  * exact values, prefix, suffix, equals-ignore-case, anything-but, numeric, exists, wildcard, cidr
  * and $or — so that the local stack stays faithful if the rule's pattern grows beyond `source`.
  *

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { styleText } from "node:util";
-import { ConfigError } from "#shared/errors.ts";
+import { ConfigError } from "#shared/domain/errors.ts";
 import { installReadableLogs } from "./log-format.ts";
 import {
   LOCAL_DEFAULTS,

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { EVENT_CATALOGUE, isEventType, resourceOf } from "#shared/events/catalogue.ts";
-import { OPERATIONAL_EVENT_SOURCE } from "#shared/operational-events.ts";
+import { OPERATIONAL_EVENT_SOURCE } from "#shared/adapters/operational-events.ts";
+import { EVENT_CATALOGUE, isEventType, resourceOf } from "#shared/domain/events/catalogue.ts";
 import { REPO_ROOT } from "./settings.ts";
 
 /**

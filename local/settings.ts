@@ -1,7 +1,7 @@
 import path from "node:path";
 import * as z from "zod";
 import { retryScheduleSchema } from "#shared/config.ts";
-import { ConfigError } from "#shared/errors.ts";
+import { ConfigError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 
 /**

@@ -9,8 +9,8 @@ import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, SQSEve
 import { buildApp } from "fauxqs";
 import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
-import { sqsSafeJson } from "#shared/delivery/job.ts";
-import { eventRulePattern } from "#shared/events/catalogue.ts";
+import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
+import { sqsSafeJson } from "#shared/domain/json.ts";
 import {
   DEFAULT_RESOURCE_NAMES,
   DELIVERY_BATCH,

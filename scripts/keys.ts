@@ -12,16 +12,16 @@
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { type AccessKey, accessKeyStatus } from "#shared/access-keys/access-key.ts";
+import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
+import { type AccessKey, accessKeyStatus } from "#shared/domain/access-keys/access-key.ts";
+import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import {
   type AccessKeyDependencies,
   InvalidAccessKeyRequestError,
   listAccessKeys,
   mintAccessKey,
   revokeAccessKey,
-} from "#shared/access-keys/service.ts";
-import { AccessKeyRepository } from "#shared/repositories/access-keys.ts";
-import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+} from "#shared/services/access-keys.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
 

@@ -1,15 +1,13 @@
 import ipaddr from "ipaddr.js";
 import * as z from "zod";
-import { ConfigError } from "./errors.ts";
+import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
+import { ConfigError } from "./domain/errors.ts";
 
 /**
  * Default retry schedule of PRODUCT §4: the delays (seconds) before attempts 2..8.
  * Eight attempts over about 27 hours.
  */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
-
-/** SQS cannot hide a message for longer than 12 hours; every delay is capped there. */
-export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
 
 const booleanFromEnv = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })

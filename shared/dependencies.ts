@@ -1,23 +1,23 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { AccessKeyDependencies } from "./access-keys/service.ts";
+import { type AwsClients, createAwsClients } from "./adapters/clients.ts";
+import { DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
+import { type AddressResolver, DestinationPolicy } from "./adapters/destination-policy.ts";
+import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
+import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
+import { SubscriptionRepository } from "./adapters/dynamodb/subscriptions.ts";
+import { batchGetItems } from "./adapters/dynamodb/table.ts";
+import { HttpSender } from "./adapters/http-sender.ts";
+import { OperationalEventPublisher } from "./adapters/operational-events.ts";
 import type { ApiSettings } from "./api/app.ts";
 import type { ApiServices } from "./api/routes.ts";
-import { type AwsClients, createAwsClients } from "./clients.ts";
 import type { AppConfig, AuthorizerConfig } from "./config.ts";
-import type { DeliveryDependencies, DomainLogger } from "./delivery/deliver.ts";
-import { SubscriptionCache } from "./delivery/subscription-cache.ts";
-import { DeliveryLogService } from "./delivery-log/service.ts";
-import { type AddressResolver, DestinationPolicy } from "./destination-policy.ts";
-import { HttpSender } from "./http-sender.ts";
-import { OperationalEventPublisher } from "./operational-events.ts";
-import { DeliveryQueue, UnroutableQueue } from "./queues/delivery-queue.ts";
-import { AccessKeyRepository } from "./repositories/access-keys.ts";
-import { DeliveryRepository } from "./repositories/deliveries.ts";
-import { SubscriptionRepository } from "./repositories/subscriptions.ts";
-import { batchGetItems } from "./repositories/table.ts";
-import type { RouterDependencies } from "./routing/route-event.ts";
-import { SubscriptionService } from "./subscriptions/service.ts";
+import type { AccessKeyDependencies } from "./services/access-keys.ts";
+import type { DeliveryDependencies, DomainLogger } from "./services/delivery/deliver.ts";
+import { SubscriptionCache } from "./services/delivery/subscription-cache.ts";
+import { DeliveryLogService } from "./services/delivery-log.ts";
+import type { RouterDependencies } from "./services/route-event.ts";
+import { SubscriptionService } from "./services/subscriptions.ts";
 
 /**
  * The one place where config becomes clients and domain services. Each function builds its

@@ -1,4 +1,5 @@
-import { MAX_VISIBILITY_TIMEOUT_SECONDS, maxReceiveCountFor } from "./config.ts";
+import { maxReceiveCountFor } from "./config.ts";
+import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
 
 /**
  * The one description of the table and queues, used by the CDK stack, the local stack and the

@@ -14,8 +14,8 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
-import { keys } from "#shared/repositories/table.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { keys } from "#shared/adapters/dynamodb/table.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { LOCAL_HOST, REPO_ROOT } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";

@@ -252,7 +252,7 @@ const DERIVED_COUNTS: ReadonlySet<string> = new Set([
   "sdk_retries_exhausted",
 ]);
 
-/** The SDK gives up after maxAttempts (4 in shared/clients.ts): a call-level fault looks like that. */
+/** The SDK gives up after maxAttempts (4 in shared/adapters/clients.ts): a call-level fault looks like that. */
 const SDK_MAX_ATTEMPTS = 4;
 
 export interface FaultInjectorOptions {

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
-import { EVENT_CATALOGUE } from "#shared/events/catalogue.ts";
+import { EVENT_CATALOGUE } from "#shared/domain/events/catalogue.ts";
 import { createRandom } from "./random.ts";
 
 /**

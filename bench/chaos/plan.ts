@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { EVENT_CATALOGUE } from "#shared/events/catalogue.ts";
+import { EVENT_CATALOGUE } from "#shared/domain/events/catalogue.ts";
 import { createRandom, type Random } from "./random.ts";
 import type { ReceiverProfile } from "./receivers.ts";
 import { type ExpectedDelivery, type PairKey, pairKey } from "./reconcile.ts";

@@ -4,7 +4,7 @@ import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { eventRulePattern } from "#shared/events/catalogue.ts";
+import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import { terminalQueue } from "./queues.ts";
 
 /** EventBridge retries a failed invocation of the router this many times (its maximum). */

@@ -7,7 +7,7 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { METRICS_NAMESPACE } from "#shared/observability.ts";
+import { METRICS_NAMESPACE } from "#shared/adapters/observability.ts";
 
 /**
  * Names of the Powertools (EMF) metrics the dashboard reads, namespace `VoipbinWebhooks`, dimension

@@ -5,7 +5,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import { LogLevel, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { METRICS_NAMESPACE } from "#shared/observability.ts";
+import { METRICS_NAMESPACE } from "#shared/adapters/observability.ts";
 
 /** The repository root: the bundler's project root, where package.json and the lock file are. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));

@@ -4,7 +4,7 @@
  * domain call, whose named errors the one mapper turns into the §5 error shape.
  */
 import type * as z from "zod";
-import { ACCESS_KEY_QUERY_PARAMETER } from "../access-keys/credentials.ts";
+import { ACCESS_KEY_QUERY_PARAMETER } from "../domain/access-keys/credentials.ts";
 import { AUTH_ERROR_CODES, type AuthErrorCode } from "./auth-context.ts";
 import {
   ApiError,

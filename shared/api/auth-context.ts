@@ -5,7 +5,7 @@
  * the caller is or why it is not anyone, so that the API itself answers 401 with the §5 error body
  * (API Gateway's own deny would answer 403 with a body of its own). docs/api.md, "Authentication".
  */
-import type { AuthenticationResult } from "../access-keys/service.ts";
+import type { AuthenticationResult } from "../services/access-keys.ts";
 
 export const AUTH_ERROR_CODES = [
   "AUTHENTICATION_REQUIRED",

@@ -6,7 +6,7 @@
  * is refused, so an edited cursor can at most skip within the caller's own data. Garbage is a 400.
  */
 import * as z from "zod";
-import type { DeliveryLogPosition } from "../repositories/deliveries.ts";
+import type { DeliveryLogPosition } from "../domain/delivery/delivery.ts";
 import { validationFailed } from "./errors.ts";
 
 const MAX_CURSOR_LENGTH = 512;

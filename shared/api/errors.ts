@@ -10,7 +10,7 @@ import {
   SubscriptionDeletedError,
   SubscriptionDisabledError,
   SubscriptionLimitReachedError,
-} from "../subscriptions/errors.ts";
+} from "../domain/subscriptions/errors.ts";
 
 export interface ErrorDetail {
   readonly path: string;

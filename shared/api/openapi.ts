@@ -4,7 +4,7 @@
  * `npm run openapi:check` fails when the committed copy is stale).
  */
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from "zod-openapi";
-import { SERVICE_VERSION } from "../version.ts";
+import { SERVICE_VERSION } from "../domain/version.ts";
 import type { ErrorStatus } from "./errors.ts";
 import { MAX_BODY_BYTES } from "./http.ts";
 import { ROUTES, type Route } from "./routes.ts";

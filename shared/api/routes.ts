@@ -3,12 +3,12 @@
  * and rendered by shared/api/openapi.ts), what it answers, and the one domain call it makes.
  */
 import type * as z from "zod";
-import type { DeliveryLogService } from "../delivery-log/service.ts";
-import { EVENT_CATALOGUE } from "../events/catalogue.ts";
-import type { DeliveryRecord } from "../repositories/deliveries.ts";
-import type { SubscriptionService } from "../subscriptions/service.ts";
-import { publicSubscription } from "../subscriptions/subscription.ts";
-import { createSubscriptionSchema, updateSubscriptionSchema } from "../subscriptions/validation.ts";
+import type { DeliveryRecord } from "../domain/delivery/delivery.ts";
+import { EVENT_CATALOGUE } from "../domain/events/catalogue.ts";
+import { publicSubscription } from "../domain/subscriptions/subscription.ts";
+import { createSubscriptionSchema, updateSubscriptionSchema } from "../domain/subscriptions/validation.ts";
+import type { DeliveryLogService } from "../services/delivery-log.ts";
+import type { SubscriptionService } from "../services/subscriptions.ts";
 import {
   decodeDeliveriesCursor,
   decodeSubscriptionsCursor,

@@ -4,9 +4,9 @@
  * query strings are strict: an unknown field is a 400, so a typo never silently does nothing.
  */
 import * as z from "zod";
-import { uuidString } from "../events/schemas.ts";
-import { DELIVERY_STATUSES } from "../repositories/deliveries.ts";
-import { DISABLED_REASONS, SUBSCRIPTION_METHODS } from "../subscriptions/subscription.ts";
+import { DELIVERY_STATUSES } from "../domain/delivery/delivery.ts";
+import { uuidString } from "../domain/events/schemas.ts";
+import { DISABLED_REASONS, SUBSCRIPTION_METHODS } from "../domain/subscriptions/subscription.ts";
 import { ERROR_CODES } from "./errors.ts";
 
 export const DEFAULT_PAGE_SIZE = 20;

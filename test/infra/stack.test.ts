@@ -4,7 +4,7 @@ import { Validations } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
-import { eventRulePattern } from "#shared/events/catalogue.ts";
+import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import {
   DEFAULT_RESOURCE_NAMES,
   DELIVERY_BATCH,

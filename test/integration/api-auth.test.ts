@@ -2,16 +2,16 @@ import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { hashAccessKey } from "#shared/access-keys/access-key.ts";
-import { revokeAccessKey } from "#shared/access-keys/service.ts";
+import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { loadConfig } from "#shared/config.ts";
 import {
   createApiDependencies,
   createAuthorizerDependencies,
   createTableClient,
 } from "#shared/dependencies.ts";
-import { DeliveryRepository } from "#shared/repositories/deliveries.ts";
-import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { hashAccessKey } from "#shared/domain/access-keys/access-key.ts";
+import { revokeAccessKey } from "#shared/services/access-keys.ts";
 import {
   ApiGatewaySimulator,
   type ApiResponse,

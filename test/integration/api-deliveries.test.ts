@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DeliveryLogService, TEST_EVENT_MESSAGE } from "#shared/delivery-log/service.ts";
-import { DeliveryQueue } from "#shared/queues/delivery-queue.ts";
-import { DeliveryRepository, type DeliveryStatus } from "#shared/repositories/deliveries.ts";
-import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
+import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import type { DeliveryStatus } from "#shared/domain/delivery/delivery.ts";
+import { DeliveryLogService, TEST_EVENT_MESSAGE } from "#shared/services/delivery-log.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { type ApiGatewaySimulator, type ApiResponse, errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
@@ -537,7 +538,7 @@ describe("delete", () => {
       const { createDeliveryHandler } = await import("#handlers/delivery.ts");
       const { createDeliveryDependencies } = await import("#shared/dependencies.ts");
       const { loadConfig } = await import("#shared/config.ts");
-      const { createLogger } = await import("#shared/observability.ts");
+      const { createLogger } = await import("#shared/adapters/observability.ts");
       const quietSource = new SqsEventSource({
         sqs: quiet.env.sqs,
         queueUrl: quiet.env.queues.deliveryQueueUrl,

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
-import { isWellFormedSecret } from "#shared/signing.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { isWellFormedSecret } from "#shared/domain/signing.ts";
 import { type ApiGatewaySimulator, type ApiResponse, errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
 

@@ -3,10 +3,10 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDeliveryHandler } from "#handlers/delivery.ts";
+import { type AddressResolver, resolveAndCheck } from "#shared/adapters/destination-policy.ts";
 import { loadConfig } from "#shared/config.ts";
-import type { DeliveryJob } from "#shared/delivery/job.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
-import { type AddressResolver, resolveAndCheck } from "#shared/destination-policy.ts";
+import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {

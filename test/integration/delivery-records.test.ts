@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deriveDeliveryIds } from "#shared/delivery-ids.ts";
-import type { DeliveryIdentity, RecordAttemptInput } from "#shared/repositories/deliveries.ts";
+import type { RecordAttemptInput } from "#shared/adapters/dynamodb/deliveries.ts";
+import type { DeliveryIdentity } from "#shared/domain/delivery/delivery.ts";
+import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
 import { repositoriesFor } from "../support/pipeline.ts";
 

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { hashAccessKey } from "#shared/access-keys/access-key.ts";
+import { hashAccessKey } from "#shared/domain/access-keys/access-key.ts";
 import { authorizerEvent, errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
 

@@ -1,9 +1,9 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deriveDeliveryIds } from "#shared/delivery-ids.ts";
-import { webhookBody } from "#shared/events/schemas.ts";
-import { generateSecret } from "#shared/signing.ts";
+import { webhookBody } from "#shared/domain/events/schemas.ts";
+import { deriveDeliveryIds } from "#shared/domain/ids.ts";
+import { generateSecret } from "#shared/domain/signing.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { type MintedAccessKey, mintAccessKey } from "#shared/access-keys/service.ts";
 import { loadAuthorizerConfig, loadConfig } from "#shared/config.ts";
 import {
   type ApiDependencyOverrides,
   createApiDependencies,
   createAuthorizerDependencies,
 } from "#shared/dependencies.ts";
+import { type MintedAccessKey, mintAccessKey } from "#shared/services/access-keys.ts";
 import { ApiGatewaySimulator, testResolver } from "./api.ts";
 import { createTestEnvironment, type TestEnvironment, type TestEnvironmentOptions } from "./aws-env.ts";
 

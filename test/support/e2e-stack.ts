@@ -5,9 +5,9 @@ import path from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { mintAccessKey } from "#shared/access-keys/service.ts";
-import { AccessKeyRepository } from "#shared/repositories/access-keys.ts";
+import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+import { mintAccessKey } from "#shared/services/access-keys.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { LOCAL_DEFAULTS, READY_LINE } from "../../local/settings.ts";
 
@@ -242,7 +242,7 @@ export const newCustomer = (): string => randomUUID();
 
 /**
  * Mints an access key in the stack's DynamoDB with the domain module the keys CLI uses
- * (shared/access-keys/service.ts), for tests that need a key but do not test the CLI.
+ * (shared/services/access-keys.ts), for tests that need a key but do not test the CLI.
  */
 export async function mintKey(
   stack: RunningStack,

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
-import { deriveDeliveryIds } from "#shared/delivery-ids.ts";
-import { DeliveryRepository } from "#shared/repositories/deliveries.ts";
-import { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
+import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { createTestEnvironment, type TestEnvironment } from "./aws-env.ts";
 import { startEventBridgeCapture } from "./eventbridge-capture.ts";
 import { eventBridgeEvent, type FixtureEntry } from "./fixtures.ts";

@@ -1,7 +1,7 @@
-import { uuidv7 } from "#shared/delivery-ids.ts";
-import type { SubscriptionRepository } from "#shared/repositories/subscriptions.ts";
-import { generateSecret } from "#shared/signing.ts";
-import type { SubscriptionWithSecrets } from "#shared/subscriptions/subscription.ts";
+import type { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { uuidv7 } from "#shared/domain/ids.ts";
+import { generateSecret } from "#shared/domain/signing.ts";
+import type { SubscriptionWithSecrets } from "#shared/domain/subscriptions/subscription.ts";
 
 /** Stores a subscription as the API would create it, with any field overridden. */
 export async function seedSubscription(

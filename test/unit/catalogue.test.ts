@@ -12,7 +12,7 @@ import {
   RESOURCES,
   resourceOf,
   typesOfResource,
-} from "../../shared/events/catalogue.ts";
+} from "../../shared/domain/events/catalogue.ts";
 import { FIXTURES_DIR } from "../support/fixtures.ts";
 
 interface FixtureCatalogue {

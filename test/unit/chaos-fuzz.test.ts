@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EVENT_CATALOGUE } from "#shared/events/catalogue.ts";
-import { parseRoutableEvent } from "#shared/events/schemas.ts";
-import { subscriptionMatches } from "#shared/subscriptions/subscription.ts";
+import { EVENT_CATALOGUE } from "#shared/domain/events/catalogue.ts";
+import { parseRoutableEvent } from "#shared/domain/events/schemas.ts";
+import { subscriptionMatches } from "#shared/domain/subscriptions/subscription.ts";
 import { bodyMatches, expectedRouting, fuzzCases } from "../../bench/chaos/fuzz.ts";
 import { expectedToMatch, planWorkload } from "../../bench/chaos/plan.ts";
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { generateSecret, signDelivery } from "#shared/signing.ts";
+import { generateSecret, signDelivery } from "#shared/domain/signing.ts";
 import { ReceiverHub } from "../../bench/chaos/receivers.ts";
 import { pairKey } from "../../bench/chaos/reconcile.ts";
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseDeliveryJob, serializeDeliveryJob, sqsSafeJson } from "#shared/delivery/job.ts";
+import { parseDeliveryJob, serializeDeliveryJob } from "#shared/domain/delivery/job.ts";
+import { sqsSafeJson } from "#shared/domain/json.ts";
 
 /** What SQS (and, stricter, the fauxqs emulator: no characters beyond the BMP) accepts in a body. */
 const SQS_BODY = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD]*$/;

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig, maxReceiveCountFor } from "#shared/config.ts";
-import { ConfigError } from "#shared/errors.ts";
+import { ConfigError } from "#shared/domain/errors.ts";
+import { SERVICE_VERSION } from "#shared/domain/version.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
-import { SERVICE_VERSION } from "#shared/version.ts";
 
 const required = {
   TABLE_NAME: "voipbin-webhooks",

@@ -9,11 +9,11 @@ import {
   createGuardedLookup,
   DestinationPolicy,
   InvalidDestinationError,
-  MAX_URL_LENGTH,
   type ResolvedAddress,
   resolveAndCheck,
   UnresolvableDestinationError,
-} from "../../shared/destination-policy.ts";
+} from "../../shared/adapters/destination-policy.ts";
+import { MAX_URL_LENGTH } from "../../shared/domain/subscriptions/validation.ts";
 
 const strict = new DestinationPolicy({ allowHttp: false, allowedCidrs: [] });
 const local = new DestinationPolicy({ allowHttp: true, allowedCidrs: ["127.0.0.0/8", "::1/128"] });

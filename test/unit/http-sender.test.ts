@@ -2,8 +2,16 @@ import { once } from "node:events";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type AddressResolver, DestinationPolicy, resolveAndCheck } from "../../shared/destination-policy.ts";
-import { type HttpAttemptRequest, type HttpAttemptResult, HttpSender } from "../../shared/http-sender.ts";
+import {
+  type AddressResolver,
+  DestinationPolicy,
+  resolveAndCheck,
+} from "../../shared/adapters/destination-policy.ts";
+import {
+  type HttpAttemptRequest,
+  type HttpAttemptResult,
+  HttpSender,
+} from "../../shared/adapters/http-sender.ts";
 
 interface Received {
   method: string;

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, MAX_VISIBILITY_TIMEOUT_SECONDS } from "../../shared/config.ts";
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from "../../shared/config.ts";
+import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "../../shared/domain/aws-limits.ts";
 import {
   type AttemptOutcome,
   autoDisableDue,
@@ -9,7 +10,7 @@ import {
   decideAfterAttempt,
   jitteredDelaySeconds,
   parseRetryAfter,
-} from "../../shared/retry-policy.ts";
+} from "../../shared/domain/delivery/retry-policy.ts";
 
 const NOW = new Date("2026-11-20T09:00:00.000Z");
 const ALMOST_ONE = 1 - Number.EPSILON;

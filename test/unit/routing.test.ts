@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { parseDeliveryJob, serializeDeliveryJob } from "#shared/delivery/job.ts";
-import { UnroutableEventError } from "#shared/errors.ts";
-import { parseRoutableEvent, UNROUTABLE_REASONS, webhookBody } from "#shared/events/schemas.ts";
-import { chunkForSendMessageBatch } from "#shared/queues/delivery-queue.ts";
-import type { RoutingSubscription } from "#shared/repositories/subscriptions.ts";
-import { buildDeliveryJobs } from "#shared/routing/route-event.ts";
-import { subscriptionMatches } from "#shared/subscriptions/subscription.ts";
+import { chunkForSendMessageBatch } from "#shared/adapters/delivery-queue.ts";
+import type { RoutingSubscription } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { parseDeliveryJob, serializeDeliveryJob } from "#shared/domain/delivery/job.ts";
+import { UnroutableEventError } from "#shared/domain/errors.ts";
+import { parseRoutableEvent, UNROUTABLE_REASONS, webhookBody } from "#shared/domain/events/schemas.ts";
+import { subscriptionMatches } from "#shared/domain/subscriptions/subscription.ts";
+import { buildDeliveryJobs } from "#shared/services/route-event.ts";
 import { CUSTOMER_A, eventBridgeEvent, loadFixtureEvents } from "../support/fixtures.ts";
 
 const fixtures = loadFixtureEvents();

@@ -7,7 +7,7 @@ import {
   isWellFormedSecret,
   NoSigningSecretError,
   signDelivery,
-} from "../../shared/signing.ts";
+} from "../../shared/domain/signing.ts";
 
 const NOW = new Date("2026-11-20T09:17:41.250Z");
 const BODY = '{"type":"call_hangup","data":{"id":"6e8e2d3a","text":"héllo ☎"}}';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { accessKeyFromItem } from "#shared/repositories/access-keys.ts";
-import { deliveryFromItem } from "#shared/repositories/deliveries.ts";
-import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "#shared/repositories/payload-codec.ts";
+import { accessKeyFromItem } from "#shared/adapters/dynamodb/access-keys.ts";
+import { deliveryFromItem } from "#shared/adapters/dynamodb/deliveries.ts";
+import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "#shared/adapters/dynamodb/payload-codec.ts";
 import { TABLE_KEYS } from "#shared/resources.ts";
 
 /** Every attribute a mapper reads, found by handing it an item that records each access. */

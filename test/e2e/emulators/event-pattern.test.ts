@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventRulePattern } from "#shared/events/catalogue.ts";
+import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import { compileEventPattern, InvalidEventPatternError } from "../../../local/event-pattern.ts";
 
 const event = {

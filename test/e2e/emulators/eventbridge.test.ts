@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { eventRulePattern } from "#shared/events/catalogue.ts";
+import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import { type BusEvent, createEventBridgeServer, LocalEventBus } from "../../../local/eventbridge.ts";
 
 const BUS = "voipbin-events";

@@ -5,9 +5,10 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { type DeliveryJob, serializeDeliveryJob, sqsSafeJson } from "../delivery/job.ts";
-import { EnqueueFailedError } from "../errors.ts";
-import { sleep } from "../repositories/table.ts";
+import { type DeliveryJob, serializeDeliveryJob } from "../domain/delivery/job.ts";
+import { EnqueueFailedError } from "../domain/errors.ts";
+import { sqsSafeJson } from "../domain/json.ts";
+import { sleep } from "./sleep.ts";
 
 /** SQS limits: 10 entries and 1 MiB of message bodies per SendMessageBatch. */
 export const SQS_MAX_BATCH_ENTRIES = 10;

@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { BatchGetCommand } from "@aws-sdk/lib-dynamodb";
-import { DependencyError } from "../errors.ts";
+import { DependencyError } from "../../domain/errors.ts";
+import { sleep } from "../sleep.ts";
 
 export type Item = Record<string, unknown>;
 export interface ItemKey {
@@ -27,7 +28,7 @@ export const keys = {
   accessKeysOfCustomer: (customerId: string) => ({ GSI1PK: `CUSTOMER#${customerId}#ACCESSKEYS` }),
 } as const;
 
-export const keyId = (key: ItemKey): string => `${key.PK}|${key.SK}`;
+export const itemKeyString = (key: ItemKey): string => `${key.PK}|${key.SK}`;
 
 /** Items whose TTL has passed but that DynamoDB has not deleted yet (it can lag by days) are treated as gone. */
 export function isExpired(item: Item, now: Date): boolean {
@@ -49,7 +50,9 @@ export async function batchGetItems(
   now: Date = new Date(),
 ): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
-  const unique = [...new Map(itemKeys.map((key) => [keyId(key), { PK: key.PK, SK: key.SK }])).values()];
+  const unique = [
+    ...new Map(itemKeys.map((key) => [itemKeyString(key), { PK: key.PK, SK: key.SK }])).values(),
+  ];
   for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
     let pending: Item[] = unique.slice(start, start + BATCH_GET_LIMIT);
     for (let attempt = 1; pending.length > 0; attempt++) {
@@ -64,7 +67,7 @@ export async function batchGetItems(
         new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
       );
       for (const item of response.Responses?.[tableName] ?? []) {
-        if (!isExpired(item, now)) found.set(keyId(item as unknown as ItemKey), item);
+        if (!isExpired(item, now)) found.set(itemKeyString(item as unknown as ItemKey), item);
       }
       pending = response.UnprocessedKeys?.[tableName]?.Keys ?? [];
     }
@@ -75,5 +78,3 @@ export async function batchGetItems(
 export function isConditionalCheckFailed(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

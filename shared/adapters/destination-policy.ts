@@ -7,6 +7,7 @@
 import { promises as dnsPromises, type LookupAddress, type LookupOptions } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import ipaddr from "ipaddr.js";
+import { MAX_URL_LENGTH } from "../domain/subscriptions/validation.ts";
 
 type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
 type Cidr = [IpAddress, number];
@@ -64,7 +65,6 @@ export const BLOCKED_RANGES: readonly BlockedRange[] = [
 ];
 
 /** Longest accepted URL; longer ones are rejected rather than truncated. */
-export const MAX_URL_LENGTH = 2048;
 
 export type InvalidDestinationReason =
   | "invalid_url"

@@ -1,5 +1,4 @@
-import { uuidv7 } from "../delivery-ids.ts";
-import type { AccessKeyRepository, RevokeResult } from "../repositories/access-keys.ts";
+import type { AccessKeyRepository, RevokeResult } from "../adapters/dynamodb/access-keys.ts";
 import {
   type AccessKey,
   type AccessKeyRecord,
@@ -8,8 +7,9 @@ import {
   hashAccessKey,
   hashesEqual,
   isWellFormedAccessKey,
-} from "./access-key.ts";
-import type { PresentedCredentials } from "./credentials.ts";
+} from "../domain/access-keys/access-key.ts";
+import type { PresentedCredentials } from "../domain/access-keys/credentials.ts";
+import { uuidv7 } from "../domain/ids.ts";
 
 export interface AccessKeyDependencies {
   readonly accessKeys: Pick<AccessKeyRepository, "create" | "getByHash" | "listByCustomer" | "revoke">;

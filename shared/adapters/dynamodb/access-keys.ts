@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { AccessKeyRecord } from "../access-keys/access-key.ts";
-import { TABLE_KEYS } from "../resources.ts";
+import type { AccessKeyRecord } from "../../domain/access-keys/access-key.ts";
+import { TABLE_KEYS } from "../../resources.ts";
 import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
 
 /**

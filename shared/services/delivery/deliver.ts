@@ -1,17 +1,17 @@
-import type { HttpAttemptRequest, HttpAttemptResult } from "../http-sender.ts";
 import {
   type DeliveryRepository,
   type DeliveryState,
   deliveryStateFromItem,
-} from "../repositories/deliveries.ts";
-import { type SubscriptionRepository, subscriptionFromItem } from "../repositories/subscriptions.ts";
-import { type Item, type ItemKey, keyId, keys } from "../repositories/table.ts";
-import { autoDisableDue, decideAfterAttempt } from "../retry-policy.ts";
-import { signDelivery } from "../signing.ts";
-import type { DisabledReason, SubscriptionWithSecrets } from "../subscriptions/subscription.ts";
-import { signingSecrets } from "../subscriptions/subscription.ts";
-import { USER_AGENT } from "../version.ts";
-import type { DeliveryJob } from "./job.ts";
+} from "../../adapters/dynamodb/deliveries.ts";
+import { type SubscriptionRepository, subscriptionFromItem } from "../../adapters/dynamodb/subscriptions.ts";
+import { type Item, type ItemKey, itemKeyString, keys } from "../../adapters/dynamodb/table.ts";
+import type { HttpAttemptRequest, HttpAttemptResult } from "../../adapters/http-sender.ts";
+import type { DeliveryJob } from "../../domain/delivery/job.ts";
+import { autoDisableDue, decideAfterAttempt } from "../../domain/delivery/retry-policy.ts";
+import { signDelivery } from "../../domain/signing.ts";
+import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
+import { signingSecrets } from "../../domain/subscriptions/subscription.ts";
+import { USER_AGENT } from "../../domain/version.ts";
 import { SubscriptionCache } from "./subscription-cache.ts";
 
 export interface DeliverySettings {
@@ -108,12 +108,12 @@ export class DeliveryBatch {
     for (const job of jobs) {
       const cacheKey = SubscriptionCache.key(job.customer_id, job.subscription_id);
       if (!subscriptions.has(cacheKey)) {
-        const item = items.get(keyId(keys.subscription(job.customer_id, job.subscription_id)));
+        const item = items.get(itemKeyString(keys.subscription(job.customer_id, job.subscription_id)));
         const subscription = item ? subscriptionFromItem(item) : null;
         subscriptions.set(cacheKey, subscription);
         deps.cache.set(cacheKey, subscription, nowMs);
       }
-      const record = items.get(keyId(keys.delivery(job.delivery_id)));
+      const record = items.get(itemKeyString(keys.delivery(job.delivery_id)));
       if (record) records.set(job.delivery_id, deliveryStateFromItem(record));
     }
     return new DeliveryBatch(deps, subscriptions, records);

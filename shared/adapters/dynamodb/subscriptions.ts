@@ -1,6 +1,10 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { DisabledReason, Subscription, SubscriptionWithSecrets } from "../subscriptions/subscription.ts";
+import type {
+  DisabledReason,
+  Subscription,
+  SubscriptionWithSecrets,
+} from "../../domain/subscriptions/subscription.ts";
 import { type Item, isConditionalCheckFailed, keys } from "./table.ts";
 
 /** Fields the API may change on a subscription (PATCH); see SubscriptionRepository.update. */

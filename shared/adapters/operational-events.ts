@@ -1,7 +1,11 @@
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { DependencyError } from "./errors.ts";
-import { sleep } from "./repositories/table.ts";
-import { type DisabledReason, publicSubscription, type Subscription } from "./subscriptions/subscription.ts";
+import { DependencyError } from "../domain/errors.ts";
+import {
+  type DisabledReason,
+  publicSubscription,
+  type Subscription,
+} from "../domain/subscriptions/subscription.ts";
+import { sleep } from "./sleep.ts";
 
 export const OPERATIONAL_EVENT_SOURCE = "voipbin.webhooks";
 

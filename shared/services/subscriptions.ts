@@ -3,7 +3,7 @@
  * their secrets. Knows nothing of HTTP: it takes validated input and a customer id, and throws the
  * named errors of ./errors.ts.
  */
-import { uuidv7 } from "../delivery-ids.ts";
+
 import {
   type AddressResolver,
   BlockedDestinationError,
@@ -11,17 +11,18 @@ import {
   type DestinationPolicy,
   InvalidDestinationError,
   UnresolvableDestinationError,
-} from "../destination-policy.ts";
-import type { SubscriptionChange, SubscriptionRepository } from "../repositories/subscriptions.ts";
-import { generateSecret } from "../signing.ts";
+} from "../adapters/destination-policy.ts";
+import type { SubscriptionChange, SubscriptionRepository } from "../adapters/dynamodb/subscriptions.ts";
+import { uuidv7 } from "../domain/ids.ts";
+import { generateSecret } from "../domain/signing.ts";
 import {
   ConcurrentModificationError,
   InvalidInputError,
   ResourceNotFoundError,
   SubscriptionLimitReachedError,
-} from "./errors.ts";
-import type { Subscription, SubscriptionWithSecrets } from "./subscription.ts";
-import type { CreateSubscriptionInput, UpdateSubscriptionInput } from "./validation.ts";
+} from "../domain/subscriptions/errors.ts";
+import type { Subscription, SubscriptionWithSecrets } from "../domain/subscriptions/subscription.ts";
+import type { CreateSubscriptionInput, UpdateSubscriptionInput } from "../domain/subscriptions/validation.ts";
 
 export interface SubscriptionSettings {
   readonly maxSubscriptionsPerCustomer: number;

@@ -1,59 +1,18 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { TABLE_KEYS } from "../resources.ts";
+import {
+  type DeliveryAttempt,
+  type DeliveryIdentity,
+  type DeliveryLogPosition,
+  type DeliveryRecord,
+  type DeliveryStatus,
+  MAX_STORED_ATTEMPTS,
+  positionOf,
+} from "../../domain/delivery/delivery.ts";
+import { TABLE_KEYS } from "../../resources.ts";
 import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "./payload-codec.ts";
 import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
-
-export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "dead"] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
-
-/** One attempt as the delivery log shows it (PRODUCT §4). */
-export interface DeliveryAttempt {
-  readonly at: string;
-  readonly status_code: number | null;
-  readonly error: string | null;
-  readonly latency_ms: number;
-  readonly response_body: string | null;
-}
-
-export interface DeliveryRecord {
-  readonly id: string;
-  readonly subscription_id: string;
-  readonly customer_id: string;
-  readonly event_id: string;
-  readonly event_type: string;
-  readonly webhook_id: string;
-  readonly status: DeliveryStatus;
-  readonly attempts: readonly DeliveryAttempt[];
-  readonly next_attempt_at: string | null;
-  readonly created_at: string;
-  readonly updated_at: string;
-  readonly succeeded_at: string | null;
-  /**
-   * The body sent; null on records read through GSI1 (which does not project it) and on records
-   * written before payloads were kept.
-   */
-  readonly payload: string | null;
-}
-
-/** Identity of a delivery, as carried by its job. */
-export interface DeliveryIdentity {
-  readonly delivery_id: string;
-  readonly subscription_id: string;
-  readonly customer_id: string;
-  readonly event_id: string;
-  readonly event_type: string;
-  readonly webhook_id: string;
-  /** The exact body sent; kept on the record so manual retries and recoveries resend the same bytes. */
-  readonly payload: string;
-}
-
-/**
- * Attempts kept on one record. With 4 KiB response bodies this keeps the item far below DynamoDB's
- * 400 KB limit even after many manual retries; further attempts are counted, not stored.
- */
-export const MAX_STORED_ATTEMPTS = 60;
 
 export function deliveryFromItem(item: Item): DeliveryRecord {
   return {
@@ -99,15 +58,6 @@ export interface RecordAttemptInput {
 
 export type RecordAttemptResult = "recorded" | "superseded";
 
-/**
- * Where a delivery sits in its subscription's log (GSI1SK = `<created_at>#<id>`): what a page of the
- * log resumes after.
- */
-export interface DeliveryLogPosition {
-  readonly created_at: string;
-  readonly id: string;
-}
-
 export interface DeliveryLogQuery {
   readonly subscriptionId: string;
   /** Newest first (the log) or oldest first (recovery). */
@@ -129,11 +79,6 @@ export interface DeliveryLogPage {
 export type RequeueResult =
   | { readonly kind: "requeued"; readonly previous: DeliveryRecord }
   | { readonly kind: "skipped" };
-
-export const positionOf = (record: Pick<DeliveryRecord, "created_at" | "id">): DeliveryLogPosition => ({
-  created_at: record.created_at,
-  id: record.id,
-});
 
 export class DeliveryRepository {
   constructor(

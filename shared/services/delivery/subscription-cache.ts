@@ -1,4 +1,4 @@
-import type { SubscriptionWithSecrets } from "../subscriptions/subscription.ts";
+import type { SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
 
 interface Entry {
   readonly subscription: SubscriptionWithSecrets | null;

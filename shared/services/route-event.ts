@@ -1,10 +1,10 @@
-import type { DeliveryJob } from "../delivery/job.ts";
-import { deriveDeliveryIds } from "../delivery-ids.ts";
-import { UnroutableEventError } from "../errors.ts";
-import { parseRoutableEvent, type RoutableEvent, webhookBody } from "../events/schemas.ts";
-import type { DeliveryQueue, UnroutableQueue } from "../queues/delivery-queue.ts";
-import type { RoutingSubscription } from "../repositories/subscriptions.ts";
-import { subscriptionMatches } from "../subscriptions/subscription.ts";
+import type { DeliveryQueue, UnroutableQueue } from "../adapters/delivery-queue.ts";
+import type { RoutingSubscription } from "../adapters/dynamodb/subscriptions.ts";
+import type { DeliveryJob } from "../domain/delivery/job.ts";
+import { UnroutableEventError } from "../domain/errors.ts";
+import { parseRoutableEvent, type RoutableEvent, webhookBody } from "../domain/events/schemas.ts";
+import { deriveDeliveryIds } from "../domain/ids.ts";
+import { subscriptionMatches } from "../domain/subscriptions/subscription.ts";
 
 export interface RouterDependencies {
   readonly subscriptions: { listForRouting(customerId: string): Promise<RoutingSubscription[]> };

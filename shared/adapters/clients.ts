@@ -2,7 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { AppConfig } from "./config.ts";
+import type { AppConfig } from "../config.ts";
 
 export interface AwsClients {
   readonly dynamodb: DynamoDBClient;

@@ -4,27 +4,27 @@
  * delivery record (which keeps the exact payload), so a resend carries the same bytes and `webhook-id`.
  */
 import { randomUUID } from "node:crypto";
-import type { DeliveryJob } from "../delivery/job.ts";
-import { deriveDeliveryIds } from "../delivery-ids.ts";
-import { webhookBody } from "../events/schemas.ts";
-import type { DeliveryQueue } from "../queues/delivery-queue.ts";
+import type { DeliveryQueue } from "../adapters/delivery-queue.ts";
+import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
+import type { SubscriptionRepository } from "../adapters/dynamodb/subscriptions.ts";
 import {
   DELIVERY_STATUSES,
   type DeliveryLogPosition,
   type DeliveryRecord,
-  type DeliveryRepository,
   type DeliveryStatus,
   positionOf,
-} from "../repositories/deliveries.ts";
-import type { SubscriptionRepository } from "../repositories/subscriptions.ts";
+} from "../domain/delivery/delivery.ts";
+import type { DeliveryJob } from "../domain/delivery/job.ts";
+import { webhookBody } from "../domain/events/schemas.ts";
+import { deriveDeliveryIds } from "../domain/ids.ts";
 import {
   DeliveryNotRetryableError,
   InvalidInputError,
   ResourceNotFoundError,
   SubscriptionDeletedError,
   SubscriptionDisabledError,
-} from "../subscriptions/errors.ts";
-import type { SubscriptionWithSecrets } from "../subscriptions/subscription.ts";
+} from "../domain/subscriptions/errors.ts";
+import type { SubscriptionWithSecrets } from "../domain/subscriptions/subscription.ts";
 
 export interface DeliveryLogSettings {
   readonly retentionDays: number;

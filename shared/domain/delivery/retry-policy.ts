@@ -3,7 +3,7 @@
  * dead. Pure functions of their inputs (time and randomness are injected) so the delivery Lambda,
  * the local stack and the tests all decide identically.
  */
-import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./config.ts";
+import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "../aws-limits.ts";
 
 export type Decision =
   | { readonly kind: "succeeded" }
