@@ -5,8 +5,8 @@ import { DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
 import { type AddressResolver, DestinationPolicy } from "./adapters/destination-policy.ts";
 import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
+import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
 import { SubscriptionRepository } from "./adapters/dynamodb/subscriptions.ts";
-import { batchGetItems } from "./adapters/dynamodb/table.ts";
 import { HttpSender } from "./adapters/http-sender.ts";
 import { OperationalEventPublisher } from "./adapters/operational-events.ts";
 import type { ApiSettings } from "./api/app.ts";
@@ -62,7 +62,7 @@ export function createDeliveryDependencies(
       autoDisableAfterSeconds: config.AUTO_DISABLE_AFTER_SECONDS,
       retentionDays: config.DELIVERY_RETENTION_DAYS,
     },
-    loadItems: (itemKeys) => batchGetItems(clients.doc, config.TABLE_NAME, itemKeys),
+    loadBatch: createDeliveryBatchLoader(clients.doc, config.TABLE_NAME),
     subscriptions: new SubscriptionRepository(clients.doc, config.TABLE_NAME),
     deliveries: new DeliveryRepository(clients.doc, config.TABLE_NAME),
     queue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),

@@ -130,6 +130,75 @@ describe("delivery function, batch by batch", () => {
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
   });
 
+  it("sends nothing for a disabled subscription's retrying and queued jobs, and closes the retrying record", async () => {
+    const customer = randomUUID();
+    const r = await receiver(() => ({ status: 500 }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const retrying = eventFor(callHangup, customer);
+    await route(retrying);
+    const { failed } = await runBatch(deliveryModule.handler);
+    expect(failed.size).toBe(1);
+    expect(r.requests).toHaveLength(1);
+    const retryingId = deliveryIdOf(retrying.id, subscription.id);
+    expect((await repos.deliveries.get(retryingId))?.status).toBe("failed");
+
+    await repos.subscriptions.disable(customer, subscription.id, "manual", new Date());
+    const queued = eventFor(callHangup, customer);
+    await route(queued);
+    // The queued job at once, the retrying one when its 1-second delay is over.
+    await waitFor(
+      async () => {
+        await runBatch(deliveryModule.handler);
+        return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
+      },
+      { timeoutMs: 10_000, description: "both jobs handled" },
+    );
+    await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+    expect(r.requests).toHaveLength(1);
+    const closed = await repos.deliveries.get(retryingId);
+    expect(closed?.status).toBe("dead");
+    expect(closed?.next_attempt_at).toBeNull();
+    expect(closed?.attempts).toHaveLength(1);
+    expect(await env.receiveAll(env.queues.deliveryDlqUrl)).toHaveLength(0);
+  });
+
+  it("puts a delivery whose last attempt failed on the dead-letter queue, and marks it dead", async () => {
+    const customer = randomUUID();
+    const r = await receiver(() => ({ status: 503, body: "down" }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    const deliveryId = deliveryIdOf(event.id, subscription.id);
+    const lastFailures: string[] = [];
+    await waitFor(
+      async () => {
+        const { failed } = await runBatch(deliveryModule.handler);
+        lastFailures.push(...failed);
+        const snapshot = await env.inspectQueue(env.queues.deliveryDlqUrl);
+        return snapshot.ready.length + snapshot.inflight.length > 0;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, description: "the job on the dead-letter queue" },
+    );
+    // The schedule [1, 1] allows three attempts, each one HTTP request.
+    expect(r.requests).toHaveLength(3);
+    const dead = await env.receiveAll(env.queues.deliveryDlqUrl);
+    expect(dead).toHaveLength(1);
+    const job = JSON.parse(dead[0]?.Body ?? "{}") as DeliveryJob;
+    expect(job).toMatchObject({
+      delivery_id: deliveryId,
+      subscription_id: subscription.id,
+      customer_id: customer,
+      event_id: event.id,
+      event_type: "call_hangup",
+    });
+    expect(job.payload).toBe(r.requests[0]?.body);
+    const record = await repos.deliveries.get(deliveryId);
+    expect(record?.status).toBe("dead");
+    expect(record?.attempts.map((a) => a.status_code)).toEqual([503, 503, 503]);
+    expect(record?.next_attempt_at).toBeNull();
+    await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+  });
+
   it("reports exactly the failing records of a batch of 10 with mixed outcomes", async () => {
     const customer = randomUUID();
     const r = await receiver((req) => ({ status: req.url.startsWith("/fail") ? 500 : 200 }));

@@ -1,13 +1,10 @@
-import {
-  type DeliveryRepository,
-  type DeliveryState,
-  deliveryStateFromItem,
-} from "../../adapters/dynamodb/deliveries.ts";
-import { type SubscriptionRepository, subscriptionFromItem } from "../../adapters/dynamodb/subscriptions.ts";
-import { type Item, type ItemKey, itemKeyString, keys } from "../../adapters/dynamodb/table.ts";
+import type { DeliveryRepository, DeliveryState } from "../../adapters/dynamodb/deliveries.ts";
+import type { DeliveryBatchLoader } from "../../adapters/dynamodb/delivery-batch-loader.ts";
+import type { SubscriptionRepository } from "../../adapters/dynamodb/subscriptions.ts";
 import type { HttpAttemptRequest, HttpAttemptResult } from "../../adapters/http-sender.ts";
+import type { DeliveryAttempt } from "../../domain/delivery/delivery.ts";
+import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
 import type { DeliveryJob } from "../../domain/delivery/job.ts";
-import { autoDisableDue, decideAfterAttempt } from "../../domain/delivery/retry-policy.ts";
 import { signDelivery } from "../../domain/signing.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
 import { signingSecrets } from "../../domain/subscriptions/subscription.ts";
@@ -32,7 +29,8 @@ export interface DomainLogger {
 
 export interface DeliveryDependencies {
   readonly settings: DeliverySettings;
-  readonly loadItems: (keys: readonly ItemKey[]) => Promise<Map<string, Item>>;
+  /** Reads the subscriptions and delivery records of a batch (one BatchGetItem). */
+  readonly loadBatch: DeliveryBatchLoader;
   readonly subscriptions: Pick<SubscriptionRepository, "markFailing" | "clearFailing" | "disable">;
   readonly deliveries: Pick<DeliveryRepository, "recordAttempt" | "markDeadIfFailed">;
   readonly queue: { scheduleRetry(receiptHandle: string, delaySeconds: number): Promise<void> };
@@ -79,9 +77,28 @@ export type DeliveryOutcome =
 
 export const OUTCOMES_KEPT_ON_QUEUE: ReadonlySet<DeliveryOutcome> = new Set(["retry_scheduled", "dead"]);
 
+/** Why a received job is not attempted (the skip-checks phase). */
+type Skip =
+  | { readonly outcome: "dropped_deleted"; readonly message: string }
+  | { readonly outcome: "dropped_disabled"; readonly message: string; readonly closeRecord: boolean }
+  | { readonly outcome: "skipped_already_succeeded"; readonly message: string };
+
+/** What the attempt phase sent and got back. */
+interface Attempted {
+  readonly sentAt: Date;
+  readonly finishedAt: Date;
+  readonly result: HttpAttemptResult;
+}
+
+type LogFields = Record<string, unknown>;
+
 /**
  * The delivery of one batch of jobs. Loading is batched: one BatchGetItem brings every subscription
  * not in the cache and every delivery record of the batch, before any record is delivered.
+ *
+ * Each job then goes through four phases (deliverOnce): skip checks (nothing is sent), the attempt
+ * (sign and send), a pure decision (shared/domain/delivery/delivery-step.ts) and applying it
+ * (record, subscription, queue).
  */
 export class DeliveryBatch {
   private readonly inFlight = new Map<string, Promise<DeliveryOutcome>>();
@@ -95,28 +112,22 @@ export class DeliveryBatch {
   static async load(jobs: readonly DeliveryJob[], deps: DeliveryDependencies): Promise<DeliveryBatch> {
     const nowMs = (deps.now?.() ?? new Date()).getTime();
     const subscriptions = new Map<string, SubscriptionWithSecrets | null>();
-    const itemKeys: ItemKey[] = [];
+    const toRead = new Map<string, { customerId: string; subscriptionId: string }>();
     for (const job of jobs) {
-      const cacheKey = SubscriptionCache.key(job.customer_id, job.subscription_id);
-      const cached = deps.cache.get(cacheKey, nowMs);
-      if (cached !== undefined) subscriptions.set(cacheKey, cached);
-      else itemKeys.push(keys.subscription(job.customer_id, job.subscription_id));
-      itemKeys.push(keys.delivery(job.delivery_id));
+      const key = SubscriptionCache.key(job.customer_id, job.subscription_id);
+      const cached = deps.cache.get(key, nowMs);
+      if (cached !== undefined) subscriptions.set(key, cached);
+      else toRead.set(key, { customerId: job.customer_id, subscriptionId: job.subscription_id });
     }
-    const items = itemKeys.length > 0 ? await deps.loadItems(itemKeys) : new Map<string, Item>();
-    const records = new Map<string, DeliveryState>();
-    for (const job of jobs) {
-      const cacheKey = SubscriptionCache.key(job.customer_id, job.subscription_id);
-      if (!subscriptions.has(cacheKey)) {
-        const item = items.get(itemKeyString(keys.subscription(job.customer_id, job.subscription_id)));
-        const subscription = item ? subscriptionFromItem(item) : null;
-        subscriptions.set(cacheKey, subscription);
-        deps.cache.set(cacheKey, subscription, nowMs);
-      }
-      const record = items.get(itemKeyString(keys.delivery(job.delivery_id)));
-      if (record) records.set(job.delivery_id, deliveryStateFromItem(record));
+    const state = await deps.loadBatch({
+      subscriptions: [...toRead.values()],
+      deliveryIds: [...new Set(jobs.map((job) => job.delivery_id))],
+    });
+    for (const [key, subscription] of state.subscriptions) {
+      subscriptions.set(key, subscription);
+      deps.cache.set(key, subscription, nowMs);
     }
-    return new DeliveryBatch(deps, subscriptions, records);
+    return new DeliveryBatch(deps, subscriptions, state.deliveries);
   }
 
   /**
@@ -136,10 +147,9 @@ export class DeliveryBatch {
     return outcome;
   }
 
-  private async deliverOnce({ job, attempt, receiptHandle }: ReceivedJob): Promise<DeliveryOutcome> {
-    const { deps } = this;
-    const clock = deps.now ?? (() => new Date());
-    const log = {
+  private async deliverOnce(received: ReceivedJob): Promise<DeliveryOutcome> {
+    const { job, attempt } = received;
+    const log: LogFields = {
       delivery_id: job.delivery_id,
       subscription_id: job.subscription_id,
       event_id: job.event_id,
@@ -148,28 +158,50 @@ export class DeliveryBatch {
     const subscription = this.subscriptionsByKey.get(
       SubscriptionCache.key(job.customer_id, job.subscription_id),
     );
-    if (!subscription) {
-      deps.logger.info("job dropped: subscription deleted", log);
-      return "dropped_deleted";
-    }
     const record = this.recordsById.get(job.delivery_id);
-    if (subscription.status !== "enabled") {
-      if (record?.status === "failed") await deps.deliveries.markDeadIfFailed(job.delivery_id, clock());
-      deps.logger.info("job dropped: subscription disabled", {
-        ...log,
-        disabled_reason: subscription.disabled_reason,
-      });
-      return "dropped_disabled";
-    }
-    if (
-      record?.succeeded_at &&
-      (job.redeliver_after === undefined || record.succeeded_at >= job.redeliver_after)
-    ) {
-      deps.logger.info("job skipped: already delivered", log);
-      return "skipped_already_succeeded";
-    }
 
-    const sentAt = clock();
+    const skip = skipCheck(job, subscription ?? null, record);
+    if (skip !== null) return this.applySkip(skip, job, subscription ?? null, log);
+    // skipCheck returns null only for an existing, enabled subscription.
+    const target = subscription as SubscriptionWithSecrets;
+
+    const attempted = await this.attempt(job, target);
+    const step = decideDeliveryStep({
+      attempt,
+      outcome:
+        attempted.result.kind === "response"
+          ? { statusCode: attempted.result.statusCode, retryAfter: attempted.result.retryAfter }
+          : { error: attempted.result.error },
+      schedule: this.deps.settings.retrySchedule,
+      jitter: this.deps.settings.jitter,
+      now: attempted.finishedAt,
+      ...(this.deps.random ? { random: this.deps.random } : {}),
+      failingSince: target.failing_since,
+      autoDisableAfterSeconds: this.deps.settings.autoDisableAfterSeconds,
+    });
+    return this.apply(step, { received, subscription: target, record, attempted, log });
+  }
+
+  /** Phase 1 outcome: nothing is sent; a disabled subscription's retrying record is closed. */
+  private async applySkip(
+    skip: Skip,
+    job: DeliveryJob,
+    subscription: SubscriptionWithSecrets | null,
+    log: LogFields,
+  ): Promise<DeliveryOutcome> {
+    if (skip.outcome === "dropped_disabled" && skip.closeRecord) {
+      await this.deps.deliveries.markDeadIfFailed(job.delivery_id, this.clock());
+    }
+    this.deps.logger.info(skip.message, {
+      ...log,
+      ...(skip.outcome === "dropped_disabled" ? { disabled_reason: subscription?.disabled_reason } : {}),
+    });
+    return skip.outcome;
+  }
+
+  /** Phase 2: sign and send. The signing secrets are those valid at the instant of sending. */
+  private async attempt(job: DeliveryJob, subscription: SubscriptionWithSecrets): Promise<Attempted> {
+    const sentAt = this.clock();
     const headers: Record<string, string> = {
       ...subscription.headers,
       "content-type": "application/json",
@@ -181,107 +213,111 @@ export class DeliveryBatch {
         secrets: signingSecrets(subscription, sentAt),
       }),
     };
-    const result = await deps.sender.send({
+    const result = await this.deps.sender.send({
       url: subscription.url,
       method: subscription.method,
       headers,
       body: job.payload,
-      timeoutMs: deps.settings.timeoutMs,
-      maxResponseBodyBytes: deps.settings.maxResponseBodyBytes,
+      timeoutMs: this.deps.settings.timeoutMs,
+      maxResponseBodyBytes: this.deps.settings.maxResponseBodyBytes,
     });
-    const now = clock();
-    deps.onAttempt?.({
+    this.deps.onAttempt?.({
       latencyMs: result.latencyMs,
       statusCode: result.kind === "response" ? result.statusCode : null,
       error: result.kind === "error" ? result.error : null,
     });
-    const decision = decideAfterAttempt({
-      attempt,
-      outcome:
-        result.kind === "response"
-          ? { statusCode: result.statusCode, retryAfter: result.retryAfter }
-          : { error: result.error },
-      schedule: deps.settings.retrySchedule,
-      jitter: deps.settings.jitter,
-      now,
-      ...(deps.random ? { random: deps.random } : {}),
-    });
-    const failed = decision.kind === "retry" || decision.kind === "dead";
-    const autoDisable =
-      failed &&
-      subscription.failing_since !== null &&
-      autoDisableDue(new Date(subscription.failing_since), now, deps.settings.autoDisableAfterSeconds);
+    return { sentAt, finishedAt: this.clock(), result };
+  }
 
-    const status =
-      decision.kind === "succeeded"
-        ? "succeeded"
-        : decision.kind === "retry" && !autoDisable
-          ? "failed"
-          : "dead";
+  /** Phase 4: record the attempt, then change the subscription, then the queue message. */
+  private async apply(
+    step: DeliveryStep,
+    context: {
+      received: ReceivedJob;
+      subscription: SubscriptionWithSecrets;
+      record: DeliveryState | undefined;
+      attempted: Attempted;
+      log: LogFields;
+    },
+  ): Promise<DeliveryOutcome> {
+    const { deps } = this;
+    const { received, subscription, attempted } = context;
+    const { job } = received;
+    const now = attempted.finishedAt;
     const recorded = await deps.deliveries.recordAttempt({
       delivery: job,
-      attempt: {
-        at: sentAt.toISOString(),
-        status_code: result.kind === "response" ? result.statusCode : null,
-        error: result.kind === "error" ? `${result.error}: ${result.message}` : null,
-        latency_ms: Math.round(result.latencyMs),
-        response_body: result.kind === "response" ? result.responseBody : null,
-      },
-      status,
-      nextAttemptAt:
-        status === "failed" && decision.kind === "retry" ? decision.nextAttemptAt.toISOString() : null,
+      attempt: attemptEntry(attempted),
+      status: step.status,
+      nextAttemptAt: step.nextAttemptAt?.toISOString() ?? null,
       now,
       redeliverAfter: job.redeliver_after,
       retentionDays: deps.settings.retentionDays,
-      recordAbsent: record === undefined,
+      recordAbsent: context.record === undefined,
     });
     const attemptLog = {
-      ...log,
-      status_code: result.kind === "response" ? result.statusCode : null,
-      error: result.kind === "error" ? result.error : null,
-      latency_ms: Math.round(result.latencyMs),
+      ...context.log,
+      status_code: attempted.result.kind === "response" ? attempted.result.statusCode : null,
+      error: attempted.result.kind === "error" ? attempted.result.error : null,
+      latency_ms: Math.round(attempted.result.latencyMs),
     };
     if (recorded === "superseded") {
       deps.logger.info("attempt failed but a duplicate already delivered it", attemptLog);
       return "superseded";
     }
 
-    switch (decision.kind) {
-      case "succeeded":
-        if (subscription.failing_since !== null) {
-          await deps.subscriptions.clearFailing(subscription.customer_id, subscription.id);
-          deps.cache.delete(SubscriptionCache.key(subscription.customer_id, subscription.id));
+    const effect = step.subscription;
+    switch (effect.kind) {
+      case "clear_failing":
+        await deps.subscriptions.clearFailing(subscription.customer_id, subscription.id);
+        deps.cache.delete(SubscriptionCache.key(subscription.customer_id, subscription.id));
+        break;
+      case "mark_failing":
+        await deps.subscriptions.markFailing(
+          subscription.customer_id,
+          subscription.id,
+          attempted.sentAt.toISOString(),
+        );
+        break;
+      case "disable":
+        if (effect.reason === "endpoint_gone") {
+          deps.logger.warn("endpoint answered 410 Gone: disabling subscription", attemptLog);
+        } else {
+          deps.logger.warn(
+            "endpoint failing for longer than the auto-disable window: disabling subscription",
+            {
+              ...attemptLog,
+              failing_since: subscription.failing_since,
+            },
+          );
         }
-        deps.logger.info("delivered", attemptLog);
-        return "succeeded";
-      case "gone":
-        deps.logger.warn("endpoint answered 410 Gone: disabling subscription", attemptLog);
-        await this.disable(subscription, "endpoint_gone", now);
-        return "endpoint_gone";
+        await this.disable(subscription, effect.reason, now);
+        break;
+      case "none":
+        break;
     }
-    if (autoDisable) {
-      deps.logger.warn("endpoint failing for longer than the auto-disable window: disabling subscription", {
-        ...attemptLog,
-        failing_since: subscription.failing_since,
-      });
-      await this.disable(subscription, "failing", now);
-      return "auto_disabled";
+
+    switch (step.queue.kind) {
+      case "delete":
+        if (step.outcome === "succeeded") deps.logger.info("delivered", attemptLog);
+        break;
+      case "retry":
+        await deps.queue.scheduleRetry(received.receiptHandle, step.queue.delaySeconds);
+        deps.logger.info("attempt failed: retry scheduled", {
+          ...attemptLog,
+          delay_seconds: step.queue.delaySeconds,
+        });
+        break;
+      case "dead_letter":
+        // Make the job visible at once, so its next receive moves it to the dead-letter queue.
+        await deps.queue.scheduleRetry(received.receiptHandle, 0);
+        deps.logger.warn("attempt failed: no attempts left, job goes to the dead-letter queue", attemptLog);
+        break;
     }
-    if (subscription.failing_since === null) {
-      await deps.subscriptions.markFailing(subscription.customer_id, subscription.id, sentAt.toISOString());
-    }
-    if (decision.kind === "retry") {
-      await deps.queue.scheduleRetry(receiptHandle, decision.delaySeconds);
-      deps.logger.info("attempt failed: retry scheduled", {
-        ...attemptLog,
-        delay_seconds: decision.delaySeconds,
-      });
-      return "retry_scheduled";
-    }
-    // Last attempt: make the job visible at once, so its next receive moves it to the dead-letter queue.
-    await deps.queue.scheduleRetry(receiptHandle, 0);
-    deps.logger.warn("attempt failed: no attempts left, job goes to the dead-letter queue", attemptLog);
-    return "dead";
+    return step.outcome;
+  }
+
+  private clock(): Date {
+    return this.deps.now?.() ?? new Date();
   }
 
   private async disable(
@@ -305,4 +341,43 @@ export class DeliveryBatch {
       });
     }
   }
+}
+
+/**
+ * Phase 1, pure: whether a received job must not be attempted. null: go ahead (the subscription
+ * exists and is enabled, and this job is not a duplicate of a delivery that already succeeded).
+ */
+function skipCheck(
+  job: DeliveryJob,
+  subscription: SubscriptionWithSecrets | null,
+  record: DeliveryState | undefined,
+): Skip | null {
+  if (subscription === null) {
+    return { outcome: "dropped_deleted", message: "job dropped: subscription deleted" };
+  }
+  if (subscription.status !== "enabled") {
+    return {
+      outcome: "dropped_disabled",
+      message: "job dropped: subscription disabled",
+      closeRecord: record?.status === "failed",
+    };
+  }
+  if (
+    record?.succeeded_at &&
+    (job.redeliver_after === undefined || record.succeeded_at >= job.redeliver_after)
+  ) {
+    return { outcome: "skipped_already_succeeded", message: "job skipped: already delivered" };
+  }
+  return null;
+}
+
+/** The attempt as the delivery log stores it. */
+function attemptEntry({ sentAt, result }: Attempted): DeliveryAttempt {
+  return {
+    at: sentAt.toISOString(),
+    status_code: result.kind === "response" ? result.statusCode : null,
+    error: result.kind === "error" ? `${result.error}: ${result.message}` : null,
+    latency_ms: Math.round(result.latencyMs),
+    response_body: result.kind === "response" ? result.responseBody : null,
+  };
 }

@@ -1,3 +1,4 @@
+import { subscriptionLookupKey } from "../../adapters/dynamodb/delivery-batch-loader.ts";
 import type { SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
 
 interface Entry {
@@ -18,8 +19,9 @@ export class SubscriptionCache {
     private readonly maxEntries = 10_000,
   ) {}
 
+  /** The same key the batch loader answers with, so its results can be cached as they come. */
   static key(customerId: string, subscriptionId: string): string {
-    return `${customerId}|${subscriptionId}`;
+    return subscriptionLookupKey(customerId, subscriptionId);
   }
 
   /** undefined: unknown or stale (must be read); null: known not to exist. */

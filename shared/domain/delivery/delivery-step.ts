@@ -1,0 +1,100 @@
+/**
+ * The pure decision of one delivery attempt (PRODUCT §4): from what the endpoint answered, the attempt
+ * number and the subscription's failure streak, what the record, the subscription and the queue
+ * message become. No I/O: the delivery service applies the step.
+ */
+import type { DisabledReason } from "../subscriptions/subscription.ts";
+import type { DeliveryStatus } from "./delivery.ts";
+import { type AttemptOutcome, autoDisableDue, decideAfterAttempt } from "./retry-policy.ts";
+
+export interface StepInput {
+  /** 1-based attempt number of this attempt. */
+  readonly attempt: number;
+  readonly outcome: AttemptOutcome;
+  readonly schedule: readonly number[];
+  readonly jitter: number;
+  readonly now: Date;
+  readonly random?: () => number;
+  /** When the subscription's current failure streak began; null when its last attempt succeeded. */
+  readonly failingSince: string | null;
+  readonly autoDisableAfterSeconds: number;
+}
+
+/** What happens to the subscription after the attempt. */
+export type SubscriptionEffect =
+  | { readonly kind: "none" }
+  | { readonly kind: "clear_failing" }
+  | { readonly kind: "mark_failing" }
+  | { readonly kind: "disable"; readonly reason: DisabledReason };
+
+/** What happens to the job on the queue after the attempt. */
+export type QueueEffect =
+  | { readonly kind: "delete" }
+  | { readonly kind: "retry"; readonly delaySeconds: number }
+  | { readonly kind: "dead_letter" };
+
+export type StepOutcome = "succeeded" | "retry_scheduled" | "dead" | "endpoint_gone" | "auto_disabled";
+
+export interface DeliveryStep {
+  readonly outcome: StepOutcome;
+  readonly status: Exclude<DeliveryStatus, "pending">;
+  readonly nextAttemptAt: Date | null;
+  readonly subscription: SubscriptionEffect;
+  readonly queue: QueueEffect;
+}
+
+export function decideDeliveryStep(input: StepInput): DeliveryStep {
+  const decision = decideAfterAttempt({
+    attempt: input.attempt,
+    outcome: input.outcome,
+    schedule: input.schedule,
+    jitter: input.jitter,
+    now: input.now,
+    ...(input.random ? { random: input.random } : {}),
+  });
+  switch (decision.kind) {
+    case "succeeded":
+      return {
+        outcome: "succeeded",
+        status: "succeeded",
+        nextAttemptAt: null,
+        subscription: input.failingSince !== null ? { kind: "clear_failing" } : { kind: "none" },
+        queue: { kind: "delete" },
+      };
+    case "gone":
+      return {
+        outcome: "endpoint_gone",
+        status: "dead",
+        nextAttemptAt: null,
+        subscription: { kind: "disable", reason: "endpoint_gone" },
+        queue: { kind: "delete" },
+      };
+  }
+  const failingSince = input.failingSince === null ? null : new Date(input.failingSince);
+  if (autoDisableDue(failingSince, input.now, input.autoDisableAfterSeconds)) {
+    return {
+      outcome: "auto_disabled",
+      status: "dead",
+      nextAttemptAt: null,
+      subscription: { kind: "disable", reason: "failing" },
+      queue: { kind: "delete" },
+    };
+  }
+  const streak: SubscriptionEffect = failingSince === null ? { kind: "mark_failing" } : { kind: "none" };
+  if (decision.kind === "retry") {
+    return {
+      outcome: "retry_scheduled",
+      status: "failed",
+      nextAttemptAt: decision.nextAttemptAt,
+      subscription: streak,
+      queue: { kind: "retry", delaySeconds: decision.delaySeconds },
+    };
+  }
+  return {
+    outcome: "dead",
+    status: "dead",
+    nextAttemptAt: null,
+    subscription: streak,
+    queue: { kind: "dead_letter" },
+  };
+}
