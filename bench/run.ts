@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { parseCommandLine } from "../local/cli.ts";
 import {
   benchColdStart,
   cloudAssemblyStaleness,
@@ -64,30 +65,35 @@ interface Args {
   deliveryConcurrency: number | undefined;
 }
 
-function parseArgs(argv: readonly string[]): Args | "help" {
-  let quick = false;
-  let render = false;
+function benchArgs(argv: readonly string[]): Args | "help" {
+  const { values } = parseCommandLine({
+    args: [...argv],
+    options: {
+      quick: { type: "boolean", default: false },
+      render: { type: "boolean", default: false },
+      "delivery-concurrency": { type: "string" },
+      only: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return "help";
   let deliveryConcurrency: number | undefined;
-  let only: Section[] | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    if (arg === "--quick") quick = true;
-    else if (arg === "--render") render = true;
-    else if (arg === "--help" || arg === "-h") return "help";
-    else if (arg === "--delivery-concurrency" || arg.startsWith("--delivery-concurrency=")) {
-      const value = Number(arg.includes("=") ? arg.split("=")[1] : argv[++i]);
-      if (!Number.isInteger(value) || value < 1 || value > 64)
-        throw new Error("--delivery-concurrency takes 1–64");
-      deliveryConcurrency = value;
-    } else if (arg === "--only" || arg.startsWith("--only=")) {
-      const value = arg === "--only" ? argv[++i] : arg.slice("--only=".length);
-      const list = (value ?? "").split(",").filter(Boolean);
-      const unknown = list.filter((s) => !(SECTIONS as readonly string[]).includes(s));
-      if (list.length === 0 || unknown.length > 0) throw new Error(`--only takes ${SECTIONS.join(", ")}`);
-      only = list as Section[];
-    } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
+  if (values["delivery-concurrency"] !== undefined) {
+    const value = Number(values["delivery-concurrency"]);
+    if (!Number.isInteger(value) || value < 1 || value > 64)
+      throw new Error("--delivery-concurrency takes 1–64");
+    deliveryConcurrency = value;
   }
-  return { render, quick, only, deliveryConcurrency };
+  let only: Section[] | undefined;
+  if (values.only !== undefined) {
+    const list = values.only.split(",").filter(Boolean);
+    const unknown = list.filter((s) => !(SECTIONS as readonly string[]).includes(s));
+    if (list.length === 0 || unknown.length > 0) throw new Error(`--only takes ${SECTIONS.join(", ")}`);
+    only = list as Section[];
+  }
+  return { render: values.render, quick: values.quick, only, deliveryConcurrency };
 }
 
 const RESULTS_FILE = path.join(REPO_ROOT, "bench", "results", "latest.json");
@@ -108,7 +114,13 @@ function writeBenchmarksDocument(results: BenchResults): void {
 }
 
 async function main(): Promise<number> {
-  const parsed = parseArgs(process.argv.slice(2));
+  let parsed: ReturnType<typeof benchArgs>;
+  try {
+    parsed = benchArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
   if (parsed === "help") {
     console.log(USAGE);
     return 0;

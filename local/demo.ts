@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseArgs, styleText } from "node:util";
+import { styleText } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -10,6 +10,7 @@ import { Webhook } from "standardwebhooks";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey, revokeAccessKey } from "#shared/services/access-keys.ts";
+import { parseCommandLine } from "./cli.ts";
 import { LOCAL_CREDENTIALS } from "./provision.ts";
 import { loadSamples, sampleEntry } from "./samples.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, loadLocalSettings } from "./settings.ts";
@@ -304,7 +305,7 @@ async function poll<T>(
 async function main(): Promise<number> {
   let values: { "own-stack"?: boolean; keep?: boolean; help?: boolean };
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseCommandLine({
       options: {
         "own-stack": { type: "boolean" },
         keep: { type: "boolean" },

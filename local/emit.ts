@@ -1,6 +1,6 @@
-import { parseArgs } from "node:util";
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+import { parseCommandLine } from "./cli.ts";
 import { LOCAL_CREDENTIALS } from "./provision.ts";
 import { emittableTypes, loadSamples, sampleEntry, UnknownSampleError } from "./samples.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "./settings.ts";
@@ -115,7 +115,7 @@ async function main(): Promise<number> {
 }
 
 function parse() {
-  return parseArgs({
+  return parseCommandLine({
     allowPositionals: true,
     options: {
       customer: { type: "string" },

@@ -3,6 +3,7 @@ import * as z from "zod";
 import { retryScheduleSchema } from "#shared/config.ts";
 import { ConfigError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+import { parseCommandLine, UsageError } from "./cli.ts";
 
 /**
  * What the local stack itself is configured with (PRODUCT §7): ports, persistence, and the few
@@ -70,9 +71,17 @@ export interface LocalStackSettings {
   readonly deliveryConcurrency: number;
 }
 
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError };
+
+const parseLocalCommandLine = (argv: readonly string[]) =>
+  parseCommandLine({
+    args: [...argv],
+    options: {
+      "in-memory": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    allowPositionals: false,
+  });
 
 export const USAGE = `Usage: npm start [-- --in-memory]
 
@@ -89,12 +98,14 @@ export function loadLocalSettings(
   argv: readonly string[],
   env: Record<string, string | undefined> = process.env,
 ): LocalStackSettings | "help" {
-  let inMemory = false;
-  for (const arg of argv) {
-    if (arg === "--in-memory") inMemory = true;
-    else if (arg === "--help" || arg === "-h") return "help";
-    else throw new UsageError(`unknown argument ${JSON.stringify(arg)}\n\n${USAGE}`);
+  let commandLine: ReturnType<typeof parseLocalCommandLine>;
+  try {
+    commandLine = parseLocalCommandLine(argv);
+  } catch (error) {
+    throw error instanceof UsageError ? new UsageError(`${error.message}\n\n${USAGE}`) : error;
   }
+  if (commandLine.values.help) return "help";
+  const inMemory = commandLine.values["in-memory"];
   const present = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
   );

@@ -9,7 +9,6 @@
  * with DYNAMODB_PORT defaulting to 4011); the real DynamoDB of AWS_REGION only with `--aws`, never
  * because some AWS variable happens to be set (docs/api.md, "Access keys: the operator CLI").
  */
-import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
@@ -22,6 +21,7 @@ import {
   mintAccessKey,
   revokeAccessKey,
 } from "#shared/services/access-keys.ts";
+import { parseCommandLine, UsageError } from "../local/cli.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
 
@@ -48,11 +48,6 @@ Options:
 
 Exit codes: 0 done, 1 failed, 2 bad usage.`;
 
-/** Bad usage: exit 2 with the message and a pointer to --help. */
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
 /** Something the operator asked for could not be done: exit 1 with the message. */
 class CommandFailedError extends Error {
   override readonly name = "CommandFailedError";
@@ -75,15 +70,8 @@ interface ParsedArguments {
 }
 
 function parseArguments(argv: readonly string[]): ParsedArguments {
-  let parsed: ReturnType<typeof parseWithNode>;
-  try {
-    parsed = parseWithNode(argv);
-  } catch (error) {
-    // node:util's messages name the offending option; the "To specify a positional…" hint is noise here.
-    throw new UsageError(
-      error instanceof Error ? (error.message.split(". To ")[0] ?? error.message) : "bad usage",
-    );
-  }
+  // Bad usage (UsageError): exit 2 with the message and a pointer to --help.
+  const parsed = parseWithNode(argv);
   const { values, positionals } = parsed;
   const aws = values.aws === true;
   if (values.help === true || positionals[0] === "help") return { command: { kind: "help" }, aws };
@@ -133,7 +121,7 @@ function parseArguments(argv: readonly string[]): ParsedArguments {
 }
 
 function parseWithNode(argv: readonly string[]) {
-  return parseArgs({
+  return parseCommandLine({
     args: [...argv],
     allowPositionals: true,
     strict: true,

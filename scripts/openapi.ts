@@ -8,8 +8,8 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { renderOpenApiDocument } from "#shared/api/openapi.ts";
+import { parseCommandLine } from "../local/cli.ts";
 
 const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 const DEFAULT_PATH = path.join(REPO_ROOT, "docs", "openapi.json");
@@ -46,7 +46,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let check: boolean;
   let file: string;
   try {
-    const { values } = parseArgs({
+    const { values } = parseCommandLine({
       args: [...argv],
       options: {
         check: { type: "boolean" },

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../../local/cli.ts";
 import { type ChaosOptions, type ChaosResult, runChaos } from "./driver.ts";
 import type { FaultRates } from "./faults.ts";
 
@@ -36,8 +36,11 @@ export const DEFAULT_RATES: FaultRates = {
   deliverySubscriptionUpdate: 0.05,
 };
 
-export function chaosOptions(argv: readonly string[]): ChaosOptions | "help" {
-  const { values } = parseArgs({
+const DEFAULT_OUT = path.resolve(import.meta.dirname, "../results/chaos.json");
+
+/** The command line: the run's options and where its result goes. */
+export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptions; out: string } | "help" {
+  const { values } = parseCommandLine({
     args: [...argv],
     options: {
       quick: { type: "boolean", default: false },
@@ -64,7 +67,7 @@ export function chaosOptions(argv: readonly string[]): ChaosOptions | "help" {
   const rates = values["no-faults"]
     ? Object.fromEntries(Object.keys(DEFAULT_RATES).map((k) => [k, 0]))
     : DEFAULT_RATES;
-  return {
+  const options: ChaosOptions = {
     mode: quick ? "quick" : "full",
     targetDeliveries: deliveries,
     customers: Math.max(4, Math.round(deliveries / 600)),
@@ -82,6 +85,7 @@ export function chaosOptions(argv: readonly string[]): ChaosOptions | "help" {
     progress: (line) => console.log(line),
     verbose: values.verbose,
   };
+  return { options, out: values.out === undefined ? DEFAULT_OUT : path.resolve(values.out) };
 }
 
 export function summaryLines(result: ChaosResult): string[] {
@@ -107,21 +111,18 @@ export function summaryLines(result: ChaosResult): string[] {
 }
 
 async function main(): Promise<number> {
-  let options: ChaosOptions | "help";
-  let out = path.resolve(import.meta.dirname, "../results/chaos.json");
+  let commandLine: ReturnType<typeof chaosCommandLine>;
   try {
-    options = chaosOptions(process.argv.slice(2));
-    const outIndex = process.argv.indexOf("--out");
-    if (outIndex !== -1 && process.argv[outIndex + 1])
-      out = path.resolve(process.argv[outIndex + 1] as string);
+    commandLine = chaosCommandLine(process.argv.slice(2));
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     return 2;
   }
-  if (options === "help") {
+  if (commandLine === "help") {
     console.log(USAGE);
     return 0;
   }
+  const { options, out } = commandLine;
   const result = await runChaos(options);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -8,7 +8,7 @@ import {
 import { type DeliveryJob, serializeDeliveryJob } from "../domain/delivery/job.ts";
 import { EnqueueFailedError } from "../domain/errors.ts";
 import { sqsSafeJson } from "../domain/json.ts";
-import { sleep } from "./sleep.ts";
+import { type BackoffPolicy, retryWithBackoff } from "./backoff.ts";
 
 /** SQS limits: 10 entries and 1 MiB of message bodies per SendMessageBatch. */
 export const SQS_MAX_BATCH_ENTRIES = 10;
@@ -53,14 +53,15 @@ export interface DeliveryQueueOptions {
 
 /** The delivery queue as the router, the API and the delivery function use it. */
 export class DeliveryQueue {
-  private readonly attempts: number;
+  private readonly retry: BackoffPolicy;
 
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
     options: DeliveryQueueOptions = {},
   ) {
-    this.attempts = options.attempts ?? 3;
+    // Failed entries are mostly throttling: the waits before the retries are at most 0.2 and 0.4 s.
+    this.retry = { attempts: options.attempts ?? 3, baseDelayMs: 200, maxDelayMs: 2000 };
   }
 
   /**
@@ -78,8 +79,7 @@ export class DeliveryQueue {
         MessageBody: body,
       }));
       let lastCodes: string[] = [];
-      for (let attempt = 1; pending.length > 0 && attempt <= this.attempts; attempt++) {
-        if (attempt > 1) await sleep(50 * 2 ** attempt * (0.5 + Math.random() / 2));
+      await retryWithBackoff(this.retry, async () => {
         requests++;
         const response = await this.sqs.send(
           new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }),
@@ -88,7 +88,8 @@ export class DeliveryQueue {
         const failedIds = new Set((response.Failed ?? []).map((f) => f.Id));
         lastCodes = (response.Failed ?? []).map((f) => f.Code ?? "unknown");
         pending = pending.filter((entry) => failedIds.has(entry.Id));
-      }
+        return pending.length === 0;
+      });
       if (pending.length > 0) stillFailed.push(...lastCodes);
     }
     if (stillFailed.length > 0) throw new EnqueueFailedError(stillFailed.length, stillFailed);

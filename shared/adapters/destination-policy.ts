@@ -7,6 +7,7 @@
 import { promises as dnsPromises, type LookupAddress, type LookupOptions } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import ipaddr from "ipaddr.js";
+import { CodedError } from "../domain/errors.ts";
 import { MAX_URL_LENGTH } from "../domain/subscriptions/validation.ts";
 
 type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
@@ -75,7 +76,7 @@ export type InvalidDestinationReason =
   | "missing_host";
 
 /** The URL itself is unacceptable (syntax, scheme, user-info, length), whatever it resolves to. */
-export class InvalidDestinationError extends Error {
+export class InvalidDestinationError extends CodedError {
   override readonly name = "InvalidDestinationError";
   constructor(
     readonly code: InvalidDestinationReason,
@@ -89,7 +90,7 @@ export class InvalidDestinationError extends Error {
  * The destination is, or resolves to, an address in a blocked range. `code` is errno-style so that
  * it survives being passed through net/http as a lookup error, where callers only see `err.code`.
  */
-export class BlockedDestinationError extends Error {
+export class BlockedDestinationError extends CodedError {
   override readonly name = "BlockedDestinationError";
   readonly code = "EBLOCKED";
   constructor(
@@ -106,7 +107,7 @@ export class BlockedDestinationError extends Error {
 }
 
 /** The host name did not resolve (or resolved to nothing). `code` is the resolver's, e.g. ENOTFOUND. */
-export class UnresolvableDestinationError extends Error {
+export class UnresolvableDestinationError extends CodedError {
   override readonly name = "UnresolvableDestinationError";
   constructor(
     readonly hostname: string,

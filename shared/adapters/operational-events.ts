@@ -5,7 +5,7 @@ import {
   publicSubscription,
   type Subscription,
 } from "../domain/subscriptions/subscription.ts";
-import { sleep } from "./sleep.ts";
+import { type BackoffPolicy, retryWithBackoff } from "./backoff.ts";
 
 export const OPERATIONAL_EVENT_SOURCE = "voipbin.webhooks";
 
@@ -20,12 +20,15 @@ export function subscriptionDisabledData(subscription: Subscription, reason: Dis
   return { ...view, headers, reason };
 }
 
+/** Three calls; the waits before the retries are at most 0.4 and 0.8 s. */
+const PUT_EVENTS_RETRY: BackoffPolicy = { attempts: 3, baseDelayMs: 400, maxDelayMs: 2000 };
+
 /** Puts the system's own events on the bus, where they are routed like any other VoIPBIN event. */
 export class OperationalEventPublisher {
   constructor(
     private readonly eventBridge: EventBridgeClient,
     private readonly eventBusName: string,
-    private readonly attempts = 3,
+    private readonly retry: BackoffPolicy = PUT_EVENTS_RETRY,
   ) {}
 
   async subscriptionDisabled(subscription: Subscription, reason: DisabledReason): Promise<void> {
@@ -34,8 +37,7 @@ export class OperationalEventPublisher {
       data: subscriptionDisabledData(subscription, reason),
     });
     let lastProblem = "";
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
-      if (attempt > 1) await sleep(100 * 2 ** attempt);
+    const put = async (): Promise<boolean> => {
       try {
         const response = await this.eventBridge.send(
           new PutEventsCommand({
@@ -50,12 +52,14 @@ export class OperationalEventPublisher {
             ],
           }),
         );
-        if ((response.FailedEntryCount ?? 0) === 0) return;
+        if ((response.FailedEntryCount ?? 0) === 0) return true;
         lastProblem = response.Entries?.[0]?.ErrorCode ?? "failed entry";
       } catch (error) {
         lastProblem = error instanceof Error ? error.name : "error";
       }
-    }
+      return false;
+    };
+    if (await retryWithBackoff(this.retry, put)) return;
     throw new DependencyError("eventbridge", `could not put webhook_subscription_disabled (${lastProblem})`);
   }
 }

@@ -5,6 +5,7 @@
  */
 import type * as z from "zod";
 import { ACCESS_KEY_QUERY_PARAMETER } from "../domain/access-keys/credentials.ts";
+import { CodedError } from "../domain/errors.ts";
 import { AUTH_ERROR_CODES, type AuthErrorCode } from "./auth-context.ts";
 import {
   ApiError,
@@ -54,8 +55,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const RESPONSE_MARGIN_MS = 3000;
 
 /** Thrown when an API route is reached without the authorizer having run: a deployment mistake. */
-export class MissingAuthorizerContextError extends Error {
+export class MissingAuthorizerContextError extends CodedError {
   override readonly name = "MissingAuthorizerContextError";
+  readonly code = "AUTHORIZER_CONTEXT_MISSING";
   constructor() {
     super(
       "API route reached without the authorizer's context; check the API Gateway authorizer configuration",

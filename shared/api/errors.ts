@@ -2,7 +2,8 @@
  * The API's one error shape (PRODUCT §5) and the one mapper from anything thrown to it. Messages are
  * written for customers; internals (stack traces, AWS error names, secrets) never reach a response.
  */
-import {
+import { CodedError } from "../domain/errors.ts";
+import type {
   ConcurrentModificationError,
   DeliveryNotRetryableError,
   InvalidInputError,
@@ -48,7 +49,7 @@ export type ErrorStatus = keyof typeof ERROR_CODES;
 export type ErrorCode = (typeof ERROR_CODES)[ErrorStatus][number];
 
 /** An HTTP answer other than success, already in the §5 shape. */
-export class ApiError extends Error {
+export class ApiError extends CodedError {
   override readonly name = "ApiError";
   constructor(
     readonly status: ErrorStatus,
@@ -65,8 +66,10 @@ export class ApiError extends Error {
   }
 }
 
+const VALIDATION_FAILED_MESSAGE = "The request is not valid; see details.";
+
 export const validationFailed = (details: readonly ErrorDetail[]) =>
-  new ApiError(400, "VALIDATION_FAILED", "The request is not valid; see details.", details);
+  new ApiError(400, "VALIDATION_FAILED", VALIDATION_FAILED_MESSAGE, details);
 
 export const authenticationRequired = () =>
   new ApiError(
@@ -114,27 +117,58 @@ export function isServerFault(error: ApiError): boolean {
   return error.status >= 500;
 }
 
+/** What the services refuse (domain/subscriptions/errors.ts): each code is also an API error code. */
+type ServiceError =
+  | InvalidInputError
+  | ResourceNotFoundError
+  | SubscriptionLimitReachedError
+  | SubscriptionDisabledError
+  | SubscriptionDeletedError
+  | DeliveryNotRetryableError
+  | ConcurrentModificationError;
+
+/** The status ERROR_CODES lists a code under. */
+type StatusOf<C extends ErrorCode> = {
+  [S in ErrorStatus]: C extends (typeof ERROR_CODES)[S][number] ? S : never;
+}[ErrorStatus];
+
+interface ServiceErrorAnswer<E extends ServiceError> {
+  readonly status: StatusOf<E["code"]>;
+  readonly message: (error: E) => string;
+  readonly details?: (error: E) => readonly ErrorDetail[];
+}
+
+/** A refusal whose message is written for the customer already, answered as a sentence. */
+const asSentence = (error: ServiceError) => `${capitalize(error.message)}.`;
+
+/**
+ * The answer to each service error, keyed by its stable code, which is also the code the customer
+ * gets. Typed so that every service error has one entry, under the status ERROR_CODES lists it at.
+ */
+const SERVICE_ERROR_ANSWERS: { readonly [E in ServiceError as E["code"]]: ServiceErrorAnswer<E> } = {
+  VALIDATION_FAILED: {
+    status: 400,
+    message: () => VALIDATION_FAILED_MESSAGE,
+    details: (error) => error.problems,
+  },
+  NOT_FOUND: { status: 404, message: (error) => `No such ${error.resource}.` },
+  SUBSCRIPTION_LIMIT_REACHED: { status: 409, message: asSentence },
+  SUBSCRIPTION_DISABLED: { status: 409, message: asSentence },
+  SUBSCRIPTION_DELETED: { status: 409, message: asSentence },
+  DELIVERY_NOT_RETRYABLE: { status: 409, message: asSentence },
+  CONCURRENT_MODIFICATION: { status: 409, message: asSentence },
+};
+
+function isServiceError(error: unknown): error is ServiceError {
+  return error instanceof CodedError && Object.hasOwn(SERVICE_ERROR_ANSWERS, error.code);
+}
+
 /** The one mapping from anything a route can throw to the answer the customer gets. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof InvalidInputError) return validationFailed(error.problems);
-  if (error instanceof ResourceNotFoundError) {
-    return new ApiError(404, "NOT_FOUND", `No such ${error.resource}.`);
-  }
-  if (error instanceof SubscriptionLimitReachedError) {
-    return new ApiError(409, "SUBSCRIPTION_LIMIT_REACHED", `${capitalize(error.message)}.`);
-  }
-  if (error instanceof SubscriptionDisabledError) {
-    return new ApiError(409, "SUBSCRIPTION_DISABLED", `${capitalize(error.message)}.`);
-  }
-  if (error instanceof SubscriptionDeletedError) {
-    return new ApiError(409, "SUBSCRIPTION_DELETED", `${capitalize(error.message)}.`);
-  }
-  if (error instanceof DeliveryNotRetryableError) {
-    return new ApiError(409, "DELIVERY_NOT_RETRYABLE", `${capitalize(error.message)}.`);
-  }
-  if (error instanceof ConcurrentModificationError) {
-    return new ApiError(409, "CONCURRENT_MODIFICATION", `${capitalize(error.message)}.`);
+  if (isServiceError(error)) {
+    const answer = SERVICE_ERROR_ANSWERS[error.code] as ServiceErrorAnswer<ServiceError>;
+    return new ApiError(answer.status, error.code, answer.message(error), answer.details?.(error) ?? []);
   }
   if (isThrottlingError(error)) return rateLimited();
   return internalError();

@@ -3,16 +3,27 @@
  * (HTTP status, batch item failure, unroutable queue) instead of parsing messages.
  */
 
-export class ConfigError extends Error {
+/**
+ * The base of every named error of the system: a stable, machine-readable `code` (UPPER_SNAKE, or an
+ * errno-style code where Node's networking passes the error on) that logs, metrics and the API's
+ * error table branch on. Messages are for people and may change; codes may not.
+ */
+export abstract class CodedError extends Error {
+  abstract readonly code: string;
+}
+
+export class ConfigError extends CodedError {
   override readonly name = "ConfigError";
+  readonly code = "CONFIG_INVALID";
   constructor(readonly problems: readonly string[]) {
     super(`Invalid configuration:\n  - ${problems.join("\n  - ")}`);
   }
 }
 
 /** An event that can never be routed: retrying it would not help. */
-export class UnroutableEventError extends Error {
+export class UnroutableEventError extends CodedError {
   override readonly name = "UnroutableEventError";
+  readonly code = "EVENT_UNROUTABLE";
   constructor(
     readonly reason: string,
     readonly details: readonly string[] = [],
@@ -22,8 +33,9 @@ export class UnroutableEventError extends Error {
 }
 
 /** Some delivery jobs could not be enqueued even after retries; the router invocation must be retried. */
-export class EnqueueFailedError extends Error {
+export class EnqueueFailedError extends CodedError {
   override readonly name = "EnqueueFailedError";
+  readonly code = "ENQUEUE_FAILED";
   constructor(
     readonly failedCount: number,
     readonly codes: readonly string[],
@@ -33,16 +45,18 @@ export class EnqueueFailedError extends Error {
 }
 
 /** A queued delivery job whose body is not a valid job. It is our bug, not the endpoint's. */
-export class InvalidDeliveryJobError extends Error {
+export class InvalidDeliveryJobError extends CodedError {
   override readonly name = "InvalidDeliveryJobError";
+  readonly code = "DELIVERY_JOB_INVALID";
 }
 
 /**
  * The endpoint failed and the job stays on the queue: for a retry after the visibility timeout the
  * delivery set, or for the dead-letter queue after the last attempt. Reported as a batch item failure.
  */
-export class RetryScheduledError extends Error {
+export class RetryScheduledError extends CodedError {
   override readonly name = "RetryScheduledError";
+  readonly code = "RETRY_SCHEDULED";
   constructor(
     readonly deliveryId: string,
     readonly outcome: string,
@@ -52,8 +66,9 @@ export class RetryScheduledError extends Error {
 }
 
 /** Our own dependency (DynamoDB, SQS, EventBridge) failed; not counted against the endpoint. */
-export class DependencyError extends Error {
+export class DependencyError extends CodedError {
   override readonly name = "DependencyError";
+  readonly code = "DEPENDENCY_FAILED";
   constructor(
     readonly dependency: string,
     message: string,

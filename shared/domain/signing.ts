@@ -5,6 +5,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
+import { CodedError } from "./errors.ts";
 
 const SECRET_PREFIX = "whsec_";
 const SECRET_BYTES = 32;
@@ -17,16 +18,18 @@ const MAX_SECRET_BYTES = 64;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** A secret that cannot be used to sign. The message never contains the secret itself. */
-export class InvalidSecretError extends Error {
+export class InvalidSecretError extends CodedError {
   override readonly name = "InvalidSecretError";
+  readonly code = "SECRET_INVALID";
   constructor(readonly position: number) {
     super(`signing secret #${position} is not a well-formed whsec_ secret`);
   }
 }
 
 /** Raised when a delivery has no secret at all: sending it unsigned would be worse than failing. */
-export class NoSigningSecretError extends Error {
+export class NoSigningSecretError extends CodedError {
   override readonly name = "NoSigningSecretError";
+  readonly code = "SECRET_MISSING";
   constructor() {
     super("at least one signing secret is required");
   }

@@ -9,6 +9,7 @@ import {
   isWellFormedAccessKey,
 } from "../domain/access-keys/access-key.ts";
 import type { PresentedCredentials } from "../domain/access-keys/credentials.ts";
+import { CodedError } from "../domain/errors.ts";
 import { uuidv7 } from "../domain/ids.ts";
 
 export interface AccessKeyDependencies {
@@ -24,8 +25,9 @@ export type AuthenticationResult =
   | { readonly kind: "refused"; readonly reason: AuthenticationFailure };
 
 /** An operator asked for something the CLI cannot do (bad customer id, expiry, name). */
-export class InvalidAccessKeyRequestError extends Error {
+export class InvalidAccessKeyRequestError extends CodedError {
   override readonly name = "InvalidAccessKeyRequestError";
+  readonly code = "ACCESS_KEY_REQUEST_INVALID";
 }
 
 const MAX_NAME_LENGTH = 128;

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { AccessKeyRecord } from "../../domain/access-keys/access-key.ts";
 import { TABLE_KEYS } from "../../resources.ts";
 import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
@@ -116,22 +116,20 @@ export class AccessKeyRepository {
   /** Every key of a customer, oldest first (GSI1, eventually consistent). */
   async listByCustomer(customerId: string, now: Date = new Date()): Promise<AccessKeyRecord[]> {
     const result: AccessKeyRecord[] = [];
-    let exclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: TABLE_KEYS.gsi1.indexName,
-          KeyConditionExpression: "GSI1PK = :pk",
-          ExpressionAttributeValues: { ":pk": keys.accessKeysOfCustomer(customerId).GSI1PK },
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
+    const pages = paginateQuery(
+      { client: this.doc },
+      {
+        TableName: this.tableName,
+        IndexName: TABLE_KEYS.gsi1.indexName,
+        KeyConditionExpression: "GSI1PK = :pk",
+        ExpressionAttributeValues: { ":pk": keys.accessKeysOfCustomer(customerId).GSI1PK },
+      },
+    );
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         if (!isExpired(item, now)) result.push(accessKeyFromItem(item));
       }
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
+    }
     return result;
   }
 

@@ -1,5 +1,12 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  paginateQuery,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import type {
   DisabledReason,
   Subscription,
@@ -76,18 +83,17 @@ export class SubscriptionRepository {
   async listForRouting(customerId: string): Promise<RoutingSubscription[]> {
     const { PK, skPrefix } = keys.subscriptionsOfCustomer(customerId);
     const result: RoutingSubscription[] = [];
-    let exclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
-          ExpressionAttributeNames: { "#status": "status" },
-          ProjectionExpression: ROUTING_PROJECTION.join(", "),
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
+    const pages = paginateQuery(
+      { client: this.doc },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
+        ExpressionAttributeNames: { "#status": "status" },
+        ProjectionExpression: ROUTING_PROJECTION.join(", "),
+      },
+    );
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         result.push({
           id: item.id as string,
@@ -97,8 +103,7 @@ export class SubscriptionRepository {
           status: item.status as Subscription["status"],
         });
       }
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
+    }
     return result;
   }
 
@@ -208,21 +213,17 @@ export class SubscriptionRepository {
   async countForCustomer(customerId: string): Promise<number> {
     const { PK, skPrefix } = keys.subscriptionsOfCustomer(customerId);
     let count = 0;
-    let exclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
-          Select: "COUNT",
-          ConsistentRead: true,
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
-      count += page.Count ?? 0;
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
+    const pages = paginateQuery(
+      { client: this.doc },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
+        Select: "COUNT",
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) count += page.Count ?? 0;
     return count;
   }
 

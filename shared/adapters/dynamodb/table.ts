@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { BatchGetCommand } from "@aws-sdk/lib-dynamodb";
 import { DependencyError } from "../../domain/errors.ts";
-import { sleep } from "../sleep.ts";
+import { type BackoffPolicy, retryWithBackoff } from "../backoff.ts";
 
 export type Item = Record<string, unknown>;
 export interface ItemKey {
@@ -37,7 +37,8 @@ export function isExpired(item: Item, now: Date): boolean {
 }
 
 const BATCH_GET_LIMIT = 100;
-const BATCH_GET_ATTEMPTS = 5;
+/** Unprocessed keys mean the table is throttled: five calls, the waits before them at most 0.1, 0.2, 0.4, 0.8 s. */
+const BATCH_GET_RETRY: BackoffPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000 };
 
 /**
  * BatchGetItem over any number of keys, retrying unprocessed keys with backoff. Returns the found,
@@ -55,14 +56,7 @@ export async function batchGetItems(
   ];
   for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
     let pending: Item[] = unique.slice(start, start + BATCH_GET_LIMIT);
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      if (attempt > BATCH_GET_ATTEMPTS) {
-        throw new DependencyError(
-          "dynamodb",
-          `${pending.length} key(s) still unprocessed after ${BATCH_GET_ATTEMPTS} BatchGetItem attempts`,
-        );
-      }
-      if (attempt > 1) await sleep(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    const done = await retryWithBackoff(BATCH_GET_RETRY, async () => {
       const response = await doc.send(
         new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
       );
@@ -70,6 +64,13 @@ export async function batchGetItems(
         if (!isExpired(item, now)) found.set(itemKeyString(item as unknown as ItemKey), item);
       }
       pending = response.UnprocessedKeys?.[tableName]?.Keys ?? [];
+      return pending.length === 0;
+    });
+    if (!done) {
+      throw new DependencyError(
+        "dynamodb",
+        `${pending.length} key(s) still unprocessed after ${BATCH_GET_RETRY.attempts} BatchGetItem attempts`,
+      );
     }
   }
   return found;
