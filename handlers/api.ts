@@ -4,6 +4,7 @@ import { createLogger, type createMetrics } from "#shared/adapters/observability
 import { handleApiRequest } from "#shared/api/app.ts";
 import type { ApiEvent, ApiResult } from "#shared/api/http.ts";
 import type { ApiDependencies } from "#shared/dependencies.ts";
+import { METRIC_NAMES } from "./metrics.ts";
 
 type Logger = ReturnType<typeof createLogger>;
 type Metrics = ReturnType<typeof createMetrics>;
@@ -46,9 +47,9 @@ export function createApiHandler(
     };
     if (status >= 500) logger.error("request failed", { ...line, ...describeError(outcome.error) });
     else logger.info("request", line);
-    metrics?.addMetric("ApiRequests", MetricUnit.Count, 1);
-    if (status >= 500) metrics?.addMetric("Api5xx", MetricUnit.Count, 1);
-    else if (status >= 400) metrics?.addMetric("Api4xx", MetricUnit.Count, 1);
+    metrics?.addMetric(METRIC_NAMES.api.requests, MetricUnit.Count, 1);
+    if (status >= 500) metrics?.addMetric(METRIC_NAMES.api.serverErrors, MetricUnit.Count, 1);
+    else if (status >= 400) metrics?.addMetric(METRIC_NAMES.api.clientErrors, MetricUnit.Count, 1);
     return outcome.result;
   };
 }

@@ -13,6 +13,7 @@ import {
   type AuthenticationResult,
   authenticate,
 } from "#shared/services/access-keys.ts";
+import { METRIC_NAMES } from "./metrics.ts";
 
 type Logger = ReturnType<typeof createLogger>;
 type Metrics = ReturnType<typeof createMetrics>;
@@ -31,7 +32,7 @@ export function createAuthorizerHandler(
 ) {
   return async (event: APIGatewayRequestAuthorizerEventV2): Promise<AuthorizerResponse> => {
     logger.setCorrelationId(event.requestContext?.requestId);
-    metrics?.addMetric("AuthorizerRequests", MetricUnit.Count, 1);
+    metrics?.addMetric(METRIC_NAMES.authorizer.requests, MetricUnit.Count, 1);
     const credentials = extractCredentials(event.headers ?? {}, event.queryStringParameters ?? {});
     let result: AuthenticationResult | AuthorizerFailure;
     try {
@@ -42,7 +43,7 @@ export function createAuthorizerHandler(
         error_name: error instanceof Error ? error.name : typeof error,
         error_message: error instanceof Error ? error.message : undefined,
       });
-      metrics?.addMetric("AuthorizerErrors", MetricUnit.Count, 1);
+      metrics?.addMetric(METRIC_NAMES.authorizer.errors, MetricUnit.Count, 1);
       result = { kind: "failed", throttled };
     }
     if (result.kind === "authenticated") {
@@ -56,7 +57,8 @@ export function createAuthorizerHandler(
         reason: result.reason,
         source: credentials.kind === "presented" ? credentials.source : null,
       });
-      if (result.reason !== "missing") metrics?.addMetric("AuthenticationFailures", MetricUnit.Count, 1);
+      if (result.reason !== "missing")
+        metrics?.addMetric(METRIC_NAMES.authorizer.authenticationFailures, MetricUnit.Count, 1);
     }
     return { isAuthorized: true, context: authorizerContextFor(result) };
   };

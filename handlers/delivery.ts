@@ -10,6 +10,7 @@ import {
   type DeliveryOutcome,
   OUTCOMES_KEPT_ON_QUEUE,
 } from "#shared/services/delivery/deliver.ts";
+import { deliveryOutcomeMetric, METRIC_NAMES } from "./metrics.ts";
 
 type Metrics = ReturnType<typeof createMetrics>;
 
@@ -24,8 +25,8 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
     ? {
         ...baseDeps,
         onAttempt: (sample) => {
-          metrics.addMetric("DeliveryLatency", MetricUnit.Milliseconds, sample.latencyMs);
-          metrics.addMetric("DeliveryAttempts", MetricUnit.Count, 1);
+          metrics.addMetric(METRIC_NAMES.delivery.latency, MetricUnit.Milliseconds, sample.latencyMs);
+          metrics.addMetric(METRIC_NAMES.delivery.attempts, MetricUnit.Count, 1);
         },
       }
     : baseDeps;
@@ -35,6 +36,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       try {
         jobs.set(record.messageId, parseDeliveryJob(record.body));
       } catch (error) {
+        metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
         deps.logger.error("invalid delivery job", { message_id: record.messageId, error: String(error) });
       }
     }
@@ -43,6 +45,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       batch = await DeliveryBatch.load([...jobs.values()], deps);
     } catch (error) {
       // Our own failure (DynamoDB): every record comes back after its visibility timeout.
+      metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, event.Records.length);
       deps.logger.error("could not load the batch's subscriptions and deliveries", {
         error: error instanceof Error ? error.message : String(error),
         records: event.Records.length,
@@ -57,7 +60,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       try {
         outcome = await batch.deliver({ job, attempt, receiptHandle: record.receiptHandle });
       } catch (error) {
-        metrics?.addMetric("DeliveryInternalErrors", MetricUnit.Count, 1);
+        metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
         deps.logger.error("delivery failed on our side; not counted against the endpoint", {
           delivery_id: job.delivery_id,
           attempt,
@@ -65,7 +68,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         });
         throw error;
       }
-      metrics?.addMetric(`Delivery_${outcome}`, MetricUnit.Count, 1);
+      metrics?.addMetric(deliveryOutcomeMetric(outcome), MetricUnit.Count, 1);
       if (OUTCOMES_KEPT_ON_QUEUE.has(outcome)) throw new RetryScheduledError(job.delivery_id, outcome);
       return outcome;
     };

@@ -1,6 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
 import { type RouteOutcome, type RouterDependencies, routeEvent } from "#shared/services/route-event.ts";
+import { METRIC_NAMES } from "./metrics.ts";
 
 /**
  * EventBridge rule target. Unroutable events are parked and the invocation succeeds (retrying cannot
@@ -21,10 +22,10 @@ export function createRouterHandler(
         subscriptions: outcome.subscriptions,
         matched: outcome.matched,
       });
-      metrics?.addMetric("EventsRouted", MetricUnit.Count, 1);
-      metrics?.addMetric("FanOut", MetricUnit.Count, outcome.matched);
+      metrics?.addMetric(METRIC_NAMES.router.routed, MetricUnit.Count, 1);
+      metrics?.addMetric(METRIC_NAMES.router.fanOut, MetricUnit.Count, outcome.matched);
     } else {
-      metrics?.addMetric("EventsUnroutable", MetricUnit.Count, 1);
+      metrics?.addMetric(METRIC_NAMES.router.unroutable, MetricUnit.Count, 1);
       logger.warn("event unroutable", {
         event_id: outcome.eventId,
         reason: outcome.reason,

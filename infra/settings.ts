@@ -1,165 +1,20 @@
 import * as z from "zod";
 import { type AppConfig, configSchema } from "#shared/config.ts";
-import { DEFAULT_RESOURCE_NAMES, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import {
+  DELIVERY_FUNCTION_TIMEOUT_SECONDS,
+  FUNCTION_TIMEOUT_SECONDS,
+  resourceNamesFor,
+} from "#shared/resources.ts";
 
 /**
  * What an operator can set for a deployment, as CDK context (`-c key=value` or `cdk.json`) or as
- * stack props. The settings that the functions also read (retry schedule, timeouts, CIDRs, limits) are
- * validated by the very schema the functions validate their environment with (`shared/config.ts`),
- * so a value `cdk synth` accepts is one the functions accept at cold start, and the defaults are theirs.
+ * stack props, declared once in `SETTINGS`: the props type, the resolved type, the context parsing,
+ * the functions' environment and docs/configuration.md (`npm run docs:config`) all come from it.
+ *
+ * The settings that the functions also read (retry schedule, timeouts, CIDRs, limits) are validated by
+ * the very schema the functions validate their environment with (`shared/config.ts`), so a value
+ * `cdk synth` accepts is one the functions accept at cold start, and the defaults are theirs.
  */
-export interface WebhooksSettings {
-  /**
-   * Deployment stage; part of the stack name and of every resource name. `dev` (or `dev-<name>`) is a
-   * development stage: its table and logs are destroyed with the stack and the stack has no
-   * termination protection. Every other stage keeps its data (RETAIN, deletion protection).
-   * Lowercase letters, digits and `-`, starting with a letter, at most 20 characters.
-   * @default "prod"
-   */
-  readonly stage?: string;
-  /**
-   * Name of the EventBridge bus this stack creates for VoIPBIN services to put events on.
-   * @default "voipbin-events"
-   */
-  readonly eventBusName?: string;
-  /**
-   * Attach to this existing bus (by name, e.g. `default`) instead of creating one.
-   * Mutually exclusive with `eventBusName`.
-   * @default - a bus named `eventBusName` is created
-   */
-  readonly existingEventBusName?: string;
-  /**
-   * Delays (seconds) before attempts 2..n. The number of attempts (schedule length + 1) is the delivery
-   * queue's `maxReceiveCount`. Context accepts a comma-separated string.
-   * @default [5, 300, 1800, 7200, 18000, 36000, 36000] (PRODUCT §4: eight attempts over about 27 hours)
-   */
-  readonly retrySchedule?: readonly number[];
-  /**
-   * Relative jitter applied to every retry delay (0..0.5).
-   * @default 0.2
-   */
-  readonly retryJitter?: number;
-  /**
-   * Timeout of one delivery attempt (ms). At most 45 000, so that a batch still finishes inside the
-   * delivery function's 60 s timeout.
-   * @default 15000
-   */
-  readonly deliveryTimeoutMs?: number;
-  /**
-   * Extra CIDR ranges that subscription URLs may resolve to despite the SSRF rules (PRODUCT §6).
-   * Context accepts a comma-separated string.
-   * @default [] (nothing beyond the public internet)
-   */
-  readonly allowedCidrs?: readonly string[];
-  /**
-   * Accept `http://` subscription URLs.
-   * @default false
-   */
-  readonly allowHttpUrls?: boolean;
-  /**
-   * Subscriptions a customer may have.
-   * @default 50
-   */
-  readonly maxSubscriptionsPerCustomer?: number;
-  /**
-   * A subscription whose every attempt failed for this long is disabled (`failing`).
-   * @default 432000 (5 days)
-   */
-  readonly autoDisableAfterSeconds?: number;
-  /**
-   * Days a delivery record (with its attempts) is kept.
-   * @default 30
-   */
-  readonly deliveryRetentionDays?: number;
-  /**
-   * How long the previous secret keeps signing after a rotation.
-   * @default 86400 (24 hours)
-   */
-  readonly secretRotationOverlapSeconds?: number;
-  /**
-   * Maximum concurrent delivery function instances the SQS event source mapping may run (2..1000).
-   * It bounds the load on DynamoDB and on customers' endpoints: each instance sends up to 10 requests
-   * at once.
-   * @default 20
-   */
-  readonly deliveryMaxConcurrency?: number;
-  /**
-   * Reserved concurrency for the router (1..1000).
-   * @default - none: EventBridge invokes the router asynchronously, so a burst is queued by Lambda
-   *   rather than lost, and reserving concurrency fails the deploy on accounts with a low limit.
-   */
-  readonly routerReservedConcurrency?: number;
-  /**
-   * Retention of every function's and the API's log group, in days (a CloudWatch Logs value).
-   * @default 30
-   */
-  readonly logRetentionDays?: number;
-  /**
-   * Powertools log level of every function.
-   * @default "INFO"
-   */
-  readonly logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR";
-  /**
-   * X-Ray active tracing on every function.
-   * @default true
-   */
-  readonly tracing?: boolean;
-  /**
-   * Create an SNS topic for the alarms, with this e-mail address subscribed.
-   * Mutually exclusive with `alarmTopicArn`.
-   * @default - no topic: the alarms have no actions
-   */
-  readonly alarmEmail?: string;
-  /**
-   * Send the alarms to this existing SNS topic. Mutually exclusive with `alarmEmail`.
-   * @default - no topic: the alarms have no actions
-   */
-  readonly alarmTopicArn?: string;
-  /**
-   * Origins allowed to call the API from a browser. Context accepts a comma-separated string.
-   * @default [] (CORS off: the API is for servers)
-   */
-  readonly corsAllowedOrigins?: readonly string[];
-  /**
-   * Steady-state requests per second the API stage accepts (all customers together).
-   * @default 100
-   */
-  readonly apiRateLimit?: number;
-  /**
-   * Burst of requests the API stage accepts.
-   * @default 200
-   */
-  readonly apiBurstLimit?: number;
-}
-
-/** Every setting with its default applied, plus what is derived from them. */
-export interface ResolvedSettings {
-  readonly stage: string;
-  /** `dev` and `dev-*` stages: resources are destroyed with the stack. */
-  readonly isDevStage: boolean;
-  readonly eventBusName: string;
-  /** Whether `eventBusName` names an existing bus to attach to. */
-  readonly attachToExistingBus: boolean;
-  readonly retrySchedule: readonly number[];
-  readonly retryJitter: number;
-  readonly deliveryTimeoutMs: number;
-  readonly allowedCidrs: readonly string[];
-  readonly allowHttpUrls: boolean;
-  readonly maxSubscriptionsPerCustomer: number;
-  readonly autoDisableAfterSeconds: number;
-  readonly deliveryRetentionDays: number;
-  readonly secretRotationOverlapSeconds: number;
-  readonly deliveryMaxConcurrency: number;
-  readonly routerReservedConcurrency: number | undefined;
-  readonly logRetentionDays: number;
-  readonly logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
-  readonly tracing: boolean;
-  readonly alarmEmail: string | undefined;
-  readonly alarmTopicArn: string | undefined;
-  readonly corsAllowedOrigins: readonly string[];
-  readonly apiRateLimit: number;
-  readonly apiBurstLimit: number;
-}
 
 /** Invalid settings or props; `problems` lists every one of them. */
 export class InvalidSettingsError extends Error {
@@ -172,10 +27,15 @@ export class InvalidSettingsError extends Error {
 /** Longest delivery attempt that still leaves the delivery function room to record it and finish. */
 export const MAX_DELIVERY_TIMEOUT_MS = (DELIVERY_FUNCTION_TIMEOUT_SECONDS - 15) * 1000;
 
+/** The recover route's budget leaves the API function time to answer (and API Gateway's 30 s). */
+export const MAX_RECOVER_TIME_BUDGET_MS = (FUNCTION_TIMEOUT_SECONDS.api - 4) * 1000;
+
 /** Retention values CloudWatch Logs accepts. */
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
+
+const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
 
 // Context values arrive as strings (`-c key=value`) or JSON values (`cdk.json`); props arrive typed.
 // These wrappers accept both.
@@ -235,53 +95,171 @@ const origin = z
   .string()
   .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be an origin like https://app.example.com");
 
-const settingsSchema = z.object({
-  stage: z
-    .string({ message: "must be a string" })
-    .regex(
-      /^[a-z][a-z0-9-]{0,19}$/,
-      "must be lowercase letters, digits and '-', start with a letter, at most 20 characters",
-    )
-    .default("prod"),
-  eventBusName: busName.optional(),
-  existingEventBusName: busName.optional(),
-  retrySchedule: envBacked(configSchema.shape.RETRY_SCHEDULE),
-  retryJitter: envBacked(configSchema.shape.RETRY_JITTER),
-  deliveryTimeoutMs: envBacked(configSchema.shape.DELIVERY_TIMEOUT_MS).refine(
-    (ms) => ms <= MAX_DELIVERY_TIMEOUT_MS,
-    `must be at most ${MAX_DELIVERY_TIMEOUT_MS} (the delivery function times out after ${DELIVERY_FUNCTION_TIMEOUT_SECONDS} s)`,
-  ),
-  allowedCidrs: envBacked(configSchema.shape.ALLOWED_CIDRS),
-  allowHttpUrls: envBacked(configSchema.shape.ALLOW_HTTP_URLS),
-  maxSubscriptionsPerCustomer: envBacked(configSchema.shape.MAX_SUBSCRIPTIONS_PER_CUSTOMER),
-  autoDisableAfterSeconds: envBacked(configSchema.shape.AUTO_DISABLE_AFTER_SECONDS),
-  deliveryRetentionDays: envBacked(configSchema.shape.DELIVERY_RETENTION_DAYS),
-  secretRotationOverlapSeconds: envBacked(configSchema.shape.SECRET_ROTATION_OVERLAP_SECONDS),
-  deliveryMaxConcurrency: int(2, 1000).default(20),
-  routerReservedConcurrency: int(1, 1000).optional(),
-  logRetentionDays: int(1, 3653)
-    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
-      message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
-    })
-    .default(30),
-  logLevel: z
-    .enum(["DEBUG", "INFO", "WARN", "ERROR"], { message: "must be DEBUG, INFO, WARN or ERROR" })
-    .default("INFO"),
-  tracing: bool.default(true),
-  alarmEmail: z.email({ message: "must be an e-mail address" }).optional(),
-  alarmTopicArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, "must be an SNS topic ARN")
-    .optional(),
-  corsAllowedOrigins: list.pipe(z.array(origin)).default([]),
-  apiRateLimit: int(1, 10_000).default(100),
-  apiBurstLimit: int(1, 5000).default(200),
+/** One setting: how it is validated (context strings and typed props alike) and what it means. */
+interface SettingSpec {
+  readonly schema: z.ZodType;
+  /** One line for docs/configuration.md. */
+  readonly description: string;
+  /** What the docs say when the default is not a plain value (unset, or derived). */
+  readonly defaultText?: string;
+  /** The function environment variable (shared/config.ts) this setting is passed on as. */
+  readonly env?: keyof AppConfig;
+}
+
+/** A setting that is passed on to the functions as `variable`, validated by that variable's schema. */
+const env = <V extends keyof AppConfig>(variable: V) => ({
+  schema: envBacked(configSchema.shape[variable] as unknown as z.ZodType<AppConfig[V]>),
+  env: variable,
 });
 
+/** Every setting, in the order the docs list them. */
+export const SETTINGS = {
+  stage: {
+    schema: z
+      .string({ message: "must be a string" })
+      .regex(
+        /^[a-z][a-z0-9-]{0,19}$/,
+        "must be lowercase letters, digits and '-', start with a letter, at most 20 characters",
+      )
+      .default("prod"),
+    description:
+      "deployment stage: the stack is `VoipbinWebhooks-<stage>` and every resource name ends in `-<stage>`. `dev` and `dev-<name>` are destroyed with the stack; every other stage keeps its data (RETAIN, deletion protection, termination protection)",
+  },
+  eventBusName: {
+    schema: busName.optional(),
+    env: "EVENT_BUS_NAME",
+    description: "name of the EventBridge bus the stack creates for VoIPBIN services to put events on",
+    defaultText: "`voipbin-events-<stage>`",
+  },
+  existingEventBusName: {
+    schema: busName.optional(),
+    env: "EVENT_BUS_NAME",
+    description:
+      "attach to this existing bus (e.g. `default`) instead of creating one; not with `eventBusName`",
+    defaultText: "— (a bus is created)",
+  },
+  retrySchedule: {
+    ...env("RETRY_SCHEDULE"),
+    description:
+      "delays (seconds) before attempts 2..n; the delivery queue redrives after `length + 1` receives. Context takes a comma-separated list",
+  },
+  retryJitter: { ...env("RETRY_JITTER"), description: "± relative jitter on each delay (0–0.5)" },
+  deliveryTimeoutMs: {
+    schema: envBacked(configSchema.shape.DELIVERY_TIMEOUT_MS).refine(
+      (ms) => ms <= MAX_DELIVERY_TIMEOUT_MS,
+      `must be at most ${MAX_DELIVERY_TIMEOUT_MS} (the delivery function times out after ${DELIVERY_FUNCTION_TIMEOUT_SECONDS} s)`,
+    ),
+    env: "DELIVERY_TIMEOUT_MS",
+    description: `one attempt's timeout (≤ ${MAX_DELIVERY_TIMEOUT_MS}, so a batch finishes within the delivery function's ${DELIVERY_FUNCTION_TIMEOUT_SECONDS} s)`,
+  },
+  allowedCidrs: {
+    ...env("ALLOWED_CIDRS"),
+    description:
+      "extra CIDR ranges subscription URLs may resolve to despite the SSRF rules (comma-separated)",
+  },
+  allowHttpUrls: { ...env("ALLOW_HTTP_URLS"), description: "accept `http://` subscription URLs" },
+  maxSubscriptionsPerCustomer: {
+    ...env("MAX_SUBSCRIPTIONS_PER_CUSTOMER"),
+    description: "subscriptions a customer may have",
+  },
+  autoDisableAfterSeconds: {
+    ...env("AUTO_DISABLE_AFTER_SECONDS"),
+    description: "a subscription whose every attempt failed this long is disabled (`failing`)",
+  },
+  deliveryRetentionDays: {
+    ...env("DELIVERY_RETENTION_DAYS"),
+    description: "days a delivery record (with its attempts) is kept (TTL)",
+  },
+  secretRotationOverlapSeconds: {
+    ...env("SECRET_ROTATION_OVERLAP_SECONDS"),
+    description: "how long the previous secret keeps signing after a rotation",
+  },
+  recoverTimeBudgetMs: {
+    schema: envBacked(configSchema.shape.RECOVER_TIME_BUDGET_MS).refine(
+      (ms) => ms <= MAX_RECOVER_TIME_BUDGET_MS,
+      `must be at most ${MAX_RECOVER_TIME_BUDGET_MS} (the API function times out after ${FUNCTION_TIMEOUT_SECONDS.api} s)`,
+    ),
+    env: "RECOVER_TIME_BUDGET_MS",
+    description: `how long one \`POST …/recover\` request may re-enqueue before it answers (≤ ${MAX_RECOVER_TIME_BUDGET_MS}, within the API function's ${FUNCTION_TIMEOUT_SECONDS.api} s)`,
+  },
+  deliveryMaxConcurrency: {
+    schema: int(2, 1000).default(20),
+    description:
+      "event source mapping `maxConcurrency` (2–1000): concurrent delivery instances, each sending up to 10 requests at once",
+  },
+  routerReservedConcurrency: {
+    schema: int(1, 1000).optional(),
+    description: "reserved concurrency of the router (1–1000)",
+    defaultText:
+      "— (none: EventBridge invokes the router asynchronously, so Lambda queues a burst rather than losing it)",
+  },
+  logRetentionDays: {
+    schema: int(1, 3653)
+      .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+      })
+      .default(30),
+    description: "retention of every function's and the API's log group, in days (a CloudWatch Logs value)",
+  },
+  logLevel: {
+    schema: z.enum(LOG_LEVELS, { message: "must be DEBUG, INFO, WARN or ERROR" }).default("INFO"),
+    description: "Powertools log level of every function",
+  },
+  tracing: { schema: bool.default(true), description: "X-Ray active tracing on every function" },
+  alarmEmail: {
+    schema: z.email({ message: "must be an e-mail address" }).optional(),
+    description:
+      "subscribe this address to the stage's alarm topic (every alarm notifies it); not with `alarmTopicArn`",
+    defaultText: "— (the topic is created with no subscription)",
+  },
+  alarmTopicArn: {
+    schema: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, "must be an SNS topic ARN")
+      .optional(),
+    description: "send every alarm to this existing SNS topic instead of the stage's own",
+    defaultText: "— (the stage's topic `voipbin-webhooks-alarms-<stage>`)",
+  },
+  corsAllowedOrigins: {
+    schema: list.pipe(z.array(origin)).default([]),
+    description: "origins allowed to call the API from a browser (comma-separated)",
+    defaultText: "— (CORS off: the API is for servers)",
+  },
+  apiRateLimit: {
+    schema: int(1, 10_000).default(100),
+    description: "steady-state requests per second the API stage accepts (all customers together)",
+  },
+  apiBurstLimit: {
+    schema: int(1, 5000).default(200),
+    description: "burst of requests the API stage accepts",
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+type SettingKey = keyof typeof SETTINGS;
+type SettingValues = { -readonly [K in SettingKey]: z.output<(typeof SETTINGS)[K]["schema"]> };
+type AsProp<T> = T extends readonly (infer E)[] ? readonly E[] : NonNullable<T>;
+
+/** The stack's props: every setting, optional, typed by its schema's output. */
+export type WebhooksSettings = { readonly [K in SettingKey]?: AsProp<SettingValues[K]> };
+
+/** Every setting with its default applied, plus what is derived from them. */
+export type ResolvedSettings = Readonly<Omit<SettingValues, "eventBusName" | "existingEventBusName">> & {
+  /** `dev` and `dev-*` stages: resources are destroyed with the stack. */
+  readonly isDevStage: boolean;
+  /** The bus the stack creates, or the existing bus it attaches to. */
+  readonly eventBusName: string;
+  /** Whether `eventBusName` names an existing bus to attach to. */
+  readonly attachToExistingBus: boolean;
+};
+
 /** The keys an operator may set; anything else that looks like a setting is reported as a typo. */
-export const SETTING_KEYS: readonly (keyof WebhooksSettings)[] = Object.keys(
-  settingsSchema.shape,
-) as (keyof WebhooksSettings)[];
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+const settingsSchema = z.object(
+  Object.fromEntries(SETTING_KEYS.map((key) => [key, SETTINGS[key].schema])) as {
+    [K in SettingKey]: (typeof SETTINGS)[K]["schema"];
+  },
+);
 
 /**
  * Validates settings (typed props, or raw context values) and applies the defaults. Throws one
@@ -308,31 +286,12 @@ export function resolveSettings(
   }
   if (!result.success || problems.length > 0) throw new InvalidSettingsError(problems);
 
-  const s = result.data;
+  const { eventBusName, existingEventBusName, ...values } = result.data as SettingValues;
   return {
-    stage: s.stage,
-    isDevStage: s.stage === "dev" || s.stage.startsWith("dev-"),
-    eventBusName: s.existingEventBusName ?? s.eventBusName ?? DEFAULT_RESOURCE_NAMES.eventBus,
-    attachToExistingBus: s.existingEventBusName !== undefined,
-    retrySchedule: s.retrySchedule,
-    retryJitter: s.retryJitter,
-    deliveryTimeoutMs: s.deliveryTimeoutMs,
-    allowedCidrs: s.allowedCidrs,
-    allowHttpUrls: s.allowHttpUrls,
-    maxSubscriptionsPerCustomer: s.maxSubscriptionsPerCustomer,
-    autoDisableAfterSeconds: s.autoDisableAfterSeconds,
-    deliveryRetentionDays: s.deliveryRetentionDays,
-    secretRotationOverlapSeconds: s.secretRotationOverlapSeconds,
-    deliveryMaxConcurrency: s.deliveryMaxConcurrency,
-    routerReservedConcurrency: s.routerReservedConcurrency,
-    logRetentionDays: s.logRetentionDays,
-    logLevel: s.logLevel,
-    tracing: s.tracing,
-    alarmEmail: s.alarmEmail,
-    alarmTopicArn: s.alarmTopicArn,
-    corsAllowedOrigins: s.corsAllowedOrigins,
-    apiRateLimit: s.apiRateLimit,
-    apiBurstLimit: s.apiBurstLimit,
+    ...values,
+    isDevStage: values.stage === "dev" || values.stage.startsWith("dev-"),
+    eventBusName: existingEventBusName ?? eventBusName ?? resourceNamesFor(values.stage).eventBus,
+    attachToExistingBus: existingEventBusName !== undefined,
   };
 }
 
@@ -351,53 +310,48 @@ export function resolveSettingsFromContext(context: Readonly<Record<string, unkn
 }
 
 /**
- * The environment every function gets: the resource names plus the settings, in the format
- * `shared/config.ts` parses. Typed by the config schema, so a misspelt variable does not compile.
+ * The environment every function gets from the settings (each setting with an `env`), in the format
+ * `shared/config.ts` parses; an empty list is left out (the variable's default is the empty list).
  */
 export function functionSettingsEnvironment(
   settings: ResolvedSettings,
 ): Readonly<Partial<Record<keyof AppConfig, string>>> {
-  return {
-    EVENT_BUS_NAME: settings.eventBusName,
-    RETRY_SCHEDULE: settings.retrySchedule.join(","),
-    RETRY_JITTER: String(settings.retryJitter),
-    DELIVERY_TIMEOUT_MS: String(settings.deliveryTimeoutMs),
-    ...(settings.allowedCidrs.length > 0 ? { ALLOWED_CIDRS: settings.allowedCidrs.join(",") } : {}),
-    ALLOW_HTTP_URLS: String(settings.allowHttpUrls),
-    MAX_SUBSCRIPTIONS_PER_CUSTOMER: String(settings.maxSubscriptionsPerCustomer),
-    AUTO_DISABLE_AFTER_SECONDS: String(settings.autoDisableAfterSeconds),
-    DELIVERY_RETENTION_DAYS: String(settings.deliveryRetentionDays),
-    SECRET_ROTATION_OVERLAP_SECONDS: String(settings.secretRotationOverlapSeconds),
-  };
+  const environment: Partial<Record<keyof AppConfig, string>> = { EVENT_BUS_NAME: settings.eventBusName };
+  for (const key of SETTING_KEYS) {
+    const spec: SettingSpec = SETTINGS[key];
+    if (spec.env === undefined || key === "eventBusName" || key === "existingEventBusName") continue;
+    const value = (settings as Record<string, unknown>)[key];
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    environment[spec.env] = Array.isArray(value) ? value.join(",") : String(value);
+  }
+  return environment;
 }
 
 /** Resolved settings as stack props (what `resolveSettings` turns back into the same settings). */
 export function settingsAsProps(settings: ResolvedSettings): WebhooksSettings {
-  return {
-    stage: settings.stage,
-    ...(settings.attachToExistingBus
-      ? { existingEventBusName: settings.eventBusName }
-      : { eventBusName: settings.eventBusName }),
-    retrySchedule: settings.retrySchedule,
-    retryJitter: settings.retryJitter,
-    deliveryTimeoutMs: settings.deliveryTimeoutMs,
-    allowedCidrs: settings.allowedCidrs,
-    allowHttpUrls: settings.allowHttpUrls,
-    maxSubscriptionsPerCustomer: settings.maxSubscriptionsPerCustomer,
-    autoDisableAfterSeconds: settings.autoDisableAfterSeconds,
-    deliveryRetentionDays: settings.deliveryRetentionDays,
-    secretRotationOverlapSeconds: settings.secretRotationOverlapSeconds,
-    deliveryMaxConcurrency: settings.deliveryMaxConcurrency,
-    routerReservedConcurrency: settings.routerReservedConcurrency,
-    logRetentionDays: settings.logRetentionDays,
-    logLevel: settings.logLevel,
-    tracing: settings.tracing,
-    alarmEmail: settings.alarmEmail,
-    alarmTopicArn: settings.alarmTopicArn,
-    corsAllowedOrigins: settings.corsAllowedOrigins,
-    apiRateLimit: settings.apiRateLimit,
-    apiBurstLimit: settings.apiBurstLimit,
-  };
+  const props: Record<string, unknown> = settings.attachToExistingBus
+    ? { existingEventBusName: settings.eventBusName }
+    : { eventBusName: settings.eventBusName };
+  for (const key of SETTING_KEYS) {
+    if (key === "eventBusName" || key === "existingEventBusName") continue;
+    const value = (settings as Record<string, unknown>)[key];
+    if (value !== undefined) props[key] = value;
+  }
+  return props as WebhooksSettings;
+}
+
+/** A setting's default as the docs show it: the schema's own default, or the spec's words. */
+export function settingDefaultText(key: SettingKey): string {
+  const spec: SettingSpec = SETTINGS[key];
+  if (spec.defaultText !== undefined) return spec.defaultText;
+  return formatValue(spec.schema.parse(undefined));
+}
+
+/** A value the way an operator would type it on the command line. */
+export function formatValue(value: unknown): string {
+  if (value === undefined) return "—";
+  if (Array.isArray(value)) return value.length === 0 ? "empty" : `\`${value.join(",")}\``;
+  return `\`${String(value)}\``;
 }
 
 function describe(value: unknown): string {

@@ -14,8 +14,9 @@ import { sqsSafeJson } from "#shared/domain/json.ts";
 import {
   DEFAULT_RESOURCE_NAMES,
   DELIVERY_BATCH,
-  DELIVERY_FUNCTION_TIMEOUT_SECONDS,
   deliveryQueueSettings,
+  FUNCTION_TIMEOUT_SECONDS,
+  TERMINAL_QUEUE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
 import { AsyncInvoker, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
 import { type BusEvent, createEventBridgeServer, LocalEventBus } from "./eventbridge.ts";
@@ -46,16 +47,16 @@ import { type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
  * Lambda authorizer. Only endpoints and configuration differ from a deployment.
  */
 
-/** Function timeouts of the deployed functions (infra/constructs), applied to the local invocations. */
+/** Function timeouts of the deployed functions (shared/resources.ts), applied to the local invocations. */
 export const FUNCTION_TIMEOUTS_MS = {
-  router: 30_000,
-  delivery: DELIVERY_FUNCTION_TIMEOUT_SECONDS * 1000,
-  api: 10_000,
-  authorizer: 5_000,
+  router: FUNCTION_TIMEOUT_SECONDS.router * 1000,
+  delivery: FUNCTION_TIMEOUT_SECONDS.delivery * 1000,
+  api: FUNCTION_TIMEOUT_SECONDS.api * 1000,
+  authorizer: FUNCTION_TIMEOUT_SECONDS.authorizer * 1000,
 } as const;
 
 /** The router's on-failure destination: invocation records of events the router failed on. */
-export const ROUTER_FAILED_QUEUE_NAME = `${DEFAULT_RESOURCE_NAMES.table}-router-failed`;
+export const ROUTER_FAILED_QUEUE_NAME = DEFAULT_RESOURCE_NAMES.routerFailedQueue;
 
 /** Router invocations running at once (each in its own sandbox); more wait in Lambda's queue. */
 const ROUTER_CONCURRENCY = 8;
@@ -180,7 +181,7 @@ async function start(
     deliveryQueueSettings(settings.retrySchedule),
   );
   const routerFailedQueueUrl = await ensureQueue(clients.sqs, ROUTER_FAILED_QUEUE_NAME, {
-    MessageRetentionPeriod: String(14 * 24 * 3600),
+    MessageRetentionPeriod: String(TERMINAL_QUEUE_RETENTION_SECONDS),
   });
 
   // --- The bus and the API listen first, so that their endpoints are known to the functions ------

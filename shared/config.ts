@@ -103,6 +103,36 @@ export const configSchema = z.object({
 export type AppConfig = z.output<typeof configSchema>;
 
 /**
+ * What each variable of `configSchema` means, for docs/configuration.md (`npm run docs:config`
+ * renders it with the schema's defaults). Typed by the schema's keys: a variable without a line here
+ * does not compile.
+ */
+export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
+  AWS_REGION: "set by Lambda",
+  TABLE_NAME: "the DynamoDB table",
+  DELIVERY_QUEUE_URL: "the SQS delivery queue",
+  UNROUTABLE_QUEUE_URL: "the SQS queue for unroutable events",
+  EVENT_BUS_NAME: "where operational events (`webhook_subscription_disabled`) go",
+  DYNAMODB_ENDPOINT: "endpoint override, for the local stack only",
+  SQS_ENDPOINT: "endpoint override, for the local stack only",
+  EVENTBRIDGE_ENDPOINT: "endpoint override, for the local stack only",
+  RETRY_SCHEDULE: `seconds before attempts 2…n; at most 19 retries, each ≤ ${MAX_VISIBILITY_TIMEOUT_SECONDS} (SQS's maximum visibility timeout). The queue's \`maxReceiveCount\` is derived from it (length + 1)`,
+  RETRY_JITTER: "± fraction applied to each delay (0–0.5)",
+  DELIVERY_TIMEOUT_MS: "per attempt: connect, headers and body (100–60,000)",
+  RESPONSE_BODY_MAX_BYTES: "response body kept in the delivery log (0–65,536)",
+  ALLOWED_CIDRS: "ranges exempt from the SSRF block list (comma-separated)",
+  ALLOW_HTTP_URLS: "accept `http://` subscription URLs",
+  AUTO_DISABLE_AFTER_SECONDS: "failing this long (default 5 days) → disabled (`failing`)",
+  DELIVERY_RETENTION_DAYS: "delivery records expire this long after their last write",
+  SUBSCRIPTION_CACHE_TTL_MS:
+    "how long a warm delivery function reuses a subscription it read (0 = never); bounds how long an edit, rotation or deletion takes to reach queued jobs",
+  MAX_SUBSCRIPTIONS_PER_CUSTOMER: "API limit",
+  SECRET_ROTATION_OVERLAP_SECONDS: "how long the previous secret keeps signing after a rotation",
+  RECOVER_TIME_BUDGET_MS:
+    "how long one `POST …/recover` request may spend re-enqueueing before it answers with what it did and where to continue; keep it below the API function's timeout (1,000–900,000)",
+};
+
+/**
  * Parses the environment into the typed config, or throws one ConfigError listing every problem
  * (a cold start that fails fast with all problems at once beats fixing them one deploy at a time).
  */

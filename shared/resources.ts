@@ -46,17 +46,46 @@ export const TABLE_KEYS = {
   },
 } as const;
 
-/** Default resource names (a deployment prefixes or overrides them). */
+/**
+ * Base names of the named resources. The local stack uses them as they are; a deployment appends its
+ * stage to every one (`resourceNamesFor`), so that stages can share an account: bus, queue, table,
+ * function, API, alarm, dashboard, topic and log group names are account- and region-unique.
+ */
 export const DEFAULT_RESOURCE_NAMES = {
   table: "voipbin-webhooks",
   deliveryQueue: "voipbin-webhooks-delivery",
   deliveryDlq: "voipbin-webhooks-delivery-dlq",
   unroutableQueue: "voipbin-webhooks-unroutable",
+  /** The router's on-failure destination: invocation records of events it failed on. */
+  routerFailedQueue: "voipbin-webhooks-router-failed",
+  /** The EventBridge rule target's dead-letter queue. */
+  ingestDlq: "voipbin-webhooks-ingest-dlq",
   eventBus: "voipbin-events",
 } as const;
 
+/** The Lambda functions of the system, `functions/<name>.ts`. */
+export const FUNCTION_NAMES = ["router", "delivery", "api", "authorizer"] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/**
+ * How long each function may run for one invocation: the deployed functions' timeouts, and the local
+ * stack's for the same functions.
+ * - router: a Query and a few SendMessageBatch calls; generous for a slow DynamoDB.
+ * - delivery: one batch of up to 10 concurrent attempts of at most `MAX_DELIVERY_TIMEOUT_MS` each,
+ *   plus recording them; it bounds the delivery queue's visibility timeout (6x).
+ * - api: under API Gateway's 30 s integration limit, with room for the recover route's time budget
+ *   (RECOVER_TIME_BUDGET_MS, 20 s by default; the handler also stops at the remaining time).
+ * - authorizer: one GetItem.
+ */
+export const FUNCTION_TIMEOUT_SECONDS: Readonly<Record<FunctionName, number>> = {
+  router: 30,
+  delivery: 60,
+  api: 29,
+  authorizer: 5,
+};
+
 /** How long the delivery Lambda may run for one batch; it bounds the queue's visibility timeout. */
-export const DELIVERY_FUNCTION_TIMEOUT_SECONDS = 60;
+export const DELIVERY_FUNCTION_TIMEOUT_SECONDS = FUNCTION_TIMEOUT_SECONDS.delivery;
 
 /** Event source mapping batch settings, shared by CDK and the local poller. */
 export const DELIVERY_BATCH = {
@@ -64,8 +93,19 @@ export const DELIVERY_BATCH = {
   maxBatchingWindowSeconds: 0,
 } as const;
 
+/** The longest SQS keeps a message (SQS Developer Guide, quotas: 60 s to 14 days). */
+export const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
+
+/**
+ * Queues where failed or unroutable work waits for an operator (the delivery DLQ, the unroutable,
+ * router-failed and ingest DLQ queues) keep it as long as SQS allows. On a standard queue a dead
+ * letter's retention counts from its original enqueue (SQS Developer Guide, dead-letter queues), so
+ * the oldest-dead-letter alarm fires well before that.
+ */
+export const TERMINAL_QUEUE_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS;
+
 /** Unroutable events are kept as long as SQS allows, for operators to inspect and replay. */
-export const UNROUTABLE_RETENTION_SECONDS = 14 * 24 * 3600;
+export const UNROUTABLE_RETENTION_SECONDS = TERMINAL_QUEUE_RETENTION_SECONDS;
 
 export interface QueueSettings {
   readonly visibilityTimeoutSeconds: number;
@@ -81,15 +121,65 @@ export interface QueueSettings {
  */
 export function deliveryQueueSettings(retryScheduleSeconds: readonly number[]): QueueSettings {
   const fourDays = 4 * 24 * 3600;
-  const fourteenDays = 14 * 24 * 3600;
   const retryWindow = retryScheduleSeconds.reduce(
     (sum, s) => sum + Math.min(s * 2, MAX_VISIBILITY_TIMEOUT_SECONDS),
     0,
   );
   return {
     visibilityTimeoutSeconds: 6 * DELIVERY_FUNCTION_TIMEOUT_SECONDS,
-    retentionSeconds: Math.min(fourteenDays, Math.max(fourDays, retryWindow + 24 * 3600)),
-    dlqRetentionSeconds: fourteenDays,
+    retentionSeconds: Math.min(SQS_MAX_RETENTION_SECONDS, Math.max(fourDays, retryWindow + 24 * 3600)),
+    dlqRetentionSeconds: TERMINAL_QUEUE_RETENTION_SECONDS,
     maxReceiveCount: maxReceiveCountFor(retryScheduleSeconds),
+  };
+}
+
+/** The physical name of every named resource of one deployment stage. */
+export interface StageResourceNames {
+  readonly table: string;
+  readonly deliveryQueue: string;
+  readonly deliveryDlq: string;
+  readonly unroutableQueue: string;
+  readonly routerFailedQueue: string;
+  readonly ingestDlq: string;
+  /** The bus the stack creates (unless the deployment names another one or attaches to one). */
+  readonly eventBus: string;
+  readonly functions: Readonly<Record<FunctionName, string>>;
+  /** Each function's log group (`/aws/lambda/<function name>`, where Lambda would log anyway). */
+  readonly functionLogGroups: Readonly<Record<FunctionName, string>>;
+  readonly httpApi: string;
+  readonly apiAccessLogGroup: string;
+  readonly dashboard: string;
+  readonly alarmTopic: string;
+  /** An alarm's name: the stage's prefix and the alarm's id. */
+  alarm(id: string): string;
+}
+
+/**
+ * Every named resource of a stage carries the stage, so that stages can share an account
+ * (names of buses, queues, tables, functions, APIs, alarms, dashboards, topics and log groups are
+ * unique per account and region). The ops CLI derives the names it acts on from here as well.
+ */
+export function resourceNamesFor(stage: string): StageResourceNames {
+  const named = (base: string) => `${base}-${stage}`;
+  const functions = Object.fromEntries(
+    FUNCTION_NAMES.map((fn) => [fn, named(`voipbin-webhooks-${fn}`)]),
+  ) as Record<FunctionName, string>;
+  return {
+    table: named(DEFAULT_RESOURCE_NAMES.table),
+    deliveryQueue: named(DEFAULT_RESOURCE_NAMES.deliveryQueue),
+    deliveryDlq: named(DEFAULT_RESOURCE_NAMES.deliveryDlq),
+    unroutableQueue: named(DEFAULT_RESOURCE_NAMES.unroutableQueue),
+    routerFailedQueue: named(DEFAULT_RESOURCE_NAMES.routerFailedQueue),
+    ingestDlq: named(DEFAULT_RESOURCE_NAMES.ingestDlq),
+    eventBus: named(DEFAULT_RESOURCE_NAMES.eventBus),
+    functions,
+    functionLogGroups: Object.fromEntries(
+      FUNCTION_NAMES.map((fn) => [fn, `/aws/lambda/${functions[fn]}`]),
+    ) as Record<FunctionName, string>,
+    httpApi: named("voipbin-webhooks"),
+    apiAccessLogGroup: `/aws/vendedlogs/apigateway/${named("voipbin-webhooks")}`,
+    dashboard: named("voipbin-webhooks"),
+    alarmTopic: named("voipbin-webhooks-alarms"),
+    alarm: (id) => `voipbin-webhooks-${stage}-${id}`,
   };
 }

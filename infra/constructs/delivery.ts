@@ -3,7 +3,7 @@ import type * as events from "aws-cdk-lib/aws-events";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { DELIVERY_BATCH, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import { DELIVERY_BATCH, FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
 
@@ -42,7 +42,7 @@ export class Delivery extends Construct {
       ...props.functionDefaults,
       name: "delivery",
       description: "voipbin-webhooks delivery: signed HTTP request per job, backoff by visibility timeout",
-      timeout: Duration.seconds(DELIVERY_FUNCTION_TIMEOUT_SECONDS),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.delivery),
       memorySize: 512,
     });
 

@@ -7,32 +7,9 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
 import { METRICS_NAMESPACE } from "#shared/adapters/observability.ts";
-
-/**
- * Names of the Powertools (EMF) metrics the dashboard reads, namespace `VoipbinWebhooks`, dimension
- * `service` (the function's POWERTOOLS_SERVICE_NAME).
- */
-export const HANDLER_METRICS = {
-  delivery: {
-    succeeded: "Delivery_succeeded",
-    retryScheduled: "Delivery_retry_scheduled",
-    dead: "Delivery_dead",
-    endpointGone: "Delivery_endpoint_gone",
-    autoDisabled: "Delivery_auto_disabled",
-    internalErrors: "DeliveryInternalErrors",
-    /** Milliseconds of one HTTP attempt, one value per attempt. */
-    latency: "DeliveryLatency",
-  },
-  router: {
-    /** One per event that was routed. */
-    routed: "EventsRouted",
-    /** One per event parked on the unroutable queue. */
-    unroutable: "EventsUnroutable",
-    /** Delivery jobs enqueued for one event, one value per routed event. */
-    fanOut: "FanOut",
-  },
-} as const;
+import type { FunctionName } from "#shared/resources.ts";
 
 /**
  * Threshold of the alarm on the age of the delivery queue's oldest message. SQS leaves a message
@@ -221,12 +198,7 @@ export class Observability extends Construct {
 
   private createDashboard(props: ObservabilityProps): cloudwatch.Dashboard {
     const { functions, queues } = props;
-    const handlerMetric = (
-      service: "delivery" | "router",
-      metricName: string,
-      statistic = "Sum",
-      label?: string,
-    ) =>
+    const handlerMetric = (service: FunctionName, metricName: string, statistic = "Sum", label?: string) =>
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
@@ -235,8 +207,8 @@ export class Observability extends Construct {
         period: Duration.minutes(5),
         ...(label === undefined ? {} : { label }),
       });
-    const d = HANDLER_METRICS.delivery;
-    const r = HANDLER_METRICS.router;
+    const d = METRIC_NAMES.delivery;
+    const r = METRIC_NAMES.router;
     const queueDepth = (queue: sqs.IQueue, label: string) =>
       queue.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum", label });
 
@@ -249,13 +221,19 @@ export class Observability extends Construct {
         title: "Deliveries (attempts by outcome)",
         width: 12,
         left: [
-          handlerMetric("delivery", d.succeeded, "Sum", "succeeded"),
-          handlerMetric("delivery", d.retryScheduled, "Sum", "failed, retry scheduled"),
-          handlerMetric("delivery", d.dead, "Sum", "dead"),
-          handlerMetric("delivery", d.endpointGone, "Sum", "endpoint gone (410)"),
-          handlerMetric("delivery", d.autoDisabled, "Sum", "auto-disabled"),
+          handlerMetric("delivery", deliveryOutcomeMetric("succeeded"), "Sum", "succeeded"),
+          handlerMetric(
+            "delivery",
+            deliveryOutcomeMetric("retry_scheduled"),
+            "Sum",
+            "failed, retry scheduled",
+          ),
+          handlerMetric("delivery", deliveryOutcomeMetric("dead"), "Sum", "dead"),
+          handlerMetric("delivery", deliveryOutcomeMetric("endpoint_gone"), "Sum", "endpoint gone (410)"),
+          handlerMetric("delivery", deliveryOutcomeMetric("auto_disabled"), "Sum", "auto-disabled"),
           handlerMetric("delivery", d.internalErrors, "Sum", "internal errors"),
         ],
+        right: [handlerMetric("delivery", d.attempts, "Sum", "HTTP attempts")],
       }),
       new cloudwatch.GraphWidget({
         title: "Delivery latency (ms per attempt)",
@@ -344,6 +322,28 @@ export class Observability extends Construct {
         ],
       }),
       new cloudwatch.AlarmStatusWidget({ title: "Alarms", width: 6, alarms: this.alarms }),
+    );
+    const a = METRIC_NAMES.api;
+    const k = METRIC_NAMES.authorizer;
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: "API function (answers by class)",
+        width: 12,
+        left: [
+          handlerMetric("api", a.requests, "Sum", "requests"),
+          handlerMetric("api", a.clientErrors, "Sum", "4xx"),
+          handlerMetric("api", a.serverErrors, "Sum", "5xx"),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Access keys (authorizer)",
+        width: 12,
+        left: [
+          handlerMetric("authorizer", k.requests, "Sum", "requests"),
+          handlerMetric("authorizer", k.authenticationFailures, "Sum", "keys refused"),
+          handlerMetric("authorizer", k.errors, "Sum", "lookup failed"),
+        ],
+      }),
     );
     return dashboard;
   }

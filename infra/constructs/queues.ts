@@ -1,10 +1,10 @@
 import { Duration, Validations } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { deliveryQueueSettings } from "#shared/resources.ts";
+import { deliveryQueueSettings, TERMINAL_QUEUE_RETENTION_SECONDS } from "#shared/resources.ts";
 
-/** SQS keeps a message at most 14 days; a store of failed work keeps it that long. */
-export const TERMINAL_QUEUE_RETENTION = Duration.days(14);
+/** A store of failed work keeps it as long as SQS allows (`TERMINAL_QUEUE_RETENTION_SECONDS`). */
+export const TERMINAL_QUEUE_RETENTION = Duration.seconds(TERMINAL_QUEUE_RETENTION_SECONDS);
 
 export interface TerminalQueueProps {
   /** Physical queue name. */

@@ -2,6 +2,7 @@ import { Duration } from "aws-cdk-lib";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import { terminalQueue } from "./queues.ts";
 import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
@@ -51,7 +52,7 @@ export class Routing extends Construct {
       ...props.functionDefaults,
       name: "router",
       description: "voipbin-webhooks router: EventBridge event -> one delivery job per matching subscription",
-      timeout: Duration.seconds(30),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.router),
       memorySize: 512,
       reservedConcurrentExecutions: props.reservedConcurrency,
     });

@@ -6,33 +6,10 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { ROUTES } from "#shared/api/routes.ts";
+import { FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
-
-export interface ApiRoute {
-  readonly method: "GET" | "POST" | "PATCH" | "DELETE";
-  readonly path: string;
-  /** Routes that answer without credentials. */
-  readonly public?: boolean;
-}
-
-/** Every route of PRODUCT §5. */
-export const API_ROUTES: readonly ApiRoute[] = [
-  { method: "GET", path: "/v1/event-types" },
-  { method: "POST", path: "/v1/subscriptions" },
-  { method: "GET", path: "/v1/subscriptions" },
-  { method: "GET", path: "/v1/subscriptions/{id}" },
-  { method: "PATCH", path: "/v1/subscriptions/{id}" },
-  { method: "DELETE", path: "/v1/subscriptions/{id}" },
-  { method: "GET", path: "/v1/subscriptions/{id}/secret" },
-  { method: "POST", path: "/v1/subscriptions/{id}/secret/rotate" },
-  { method: "POST", path: "/v1/subscriptions/{id}/test" },
-  { method: "GET", path: "/v1/subscriptions/{id}/deliveries" },
-  { method: "POST", path: "/v1/subscriptions/{id}/recover" },
-  { method: "GET", path: "/v1/deliveries/{id}" },
-  { method: "POST", path: "/v1/deliveries/{id}/retry" },
-  { method: "GET", path: "/openapi.json", public: true },
-];
 
 export interface SubscriptionsApiProps {
   readonly table: WebhookTable;
@@ -96,7 +73,7 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 );
 
 /**
- * The subscriptions API: an HTTP API whose routes (PRODUCT §5) all go to the API function, each
+ * The subscriptions API: an HTTP API whose routes (PRODUCT §5, `ROUTES`) all go to the API function, each
  * guarded by the access-key authorizer except `GET /openapi.json`. A `$default` route (guarded too)
  * sends unknown paths and methods to the API function, so they get its JSON error, not API
  * Gateway's.
@@ -122,16 +99,14 @@ export class SubscriptionsApi extends Construct {
       ...props.functionDefaults,
       name: "api",
       description: "voipbin-webhooks subscriptions API (HTTP API v2 payload)",
-      // Under API Gateway's 30 s integration limit, with room for the recover route's time budget
-      // (RECOVER_TIME_BUDGET_MS, 20 s by default; the handler also stops at the remaining time).
-      timeout: Duration.seconds(29),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.api),
       memorySize: 512,
     });
     this.authorizer = new WebhookFunction(this, "Authorizer", {
       ...props.functionDefaults,
       name: "authorizer",
       description: "voipbin-webhooks access-key authorizer (Bearer header or accesskey query)",
-      timeout: Duration.seconds(5),
+      timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.authorizer),
       memorySize: 512,
     });
 
@@ -196,14 +171,17 @@ export class SubscriptionsApi extends Construct {
       resultsCacheTtl: Duration.seconds(0),
     });
 
-    for (const route of API_ROUTES) {
+    // The API function's own route table (shared/api/routes.ts): the routes it dispatches on are the
+    // routes API Gateway has, each guarded unless the table says it is public.
+    for (const route of ROUTES) {
+      const isPublic = !route.auth;
       const added = this.httpApi.addRoutes({
         path: route.path,
         methods: [apigw.HttpMethod[route.method]],
         integration,
-        authorizer: route.public ? new apigw.HttpNoneAuthorizer() : authorizer,
+        authorizer: isPublic ? new apigw.HttpNoneAuthorizer() : authorizer,
       });
-      if (route.public) {
+      if (isPublic) {
         for (const publicRoute of added) {
           Validations.of(publicRoute).acknowledge({
             id: "AwsSolutions-APIG4",

@@ -2,11 +2,20 @@ import { readFileSync } from "node:fs";
 import { App } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
+import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
 import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
 import { createApp } from "../../infra/create-app.ts";
-import { InvalidSettingsError, resolveSettings, resolveSettingsFromContext } from "../../infra/settings.ts";
+import {
+  functionSettingsEnvironment,
+  InvalidSettingsError,
+  resolveSettings,
+  resolveSettingsFromContext,
+  SETTING_KEYS,
+  SETTINGS,
+  settingsAsProps,
+} from "../../infra/settings.ts";
 import { WebhooksStack } from "../../infra/stack.ts";
+import { renderConfigurationDoc } from "../../scripts/configuration-doc.ts";
 import {
   arnOf,
   CDK_JSON,
@@ -40,7 +49,7 @@ describe("settings", () => {
       expect.objectContaining({
         stage: "prod",
         isDevStage: false,
-        eventBusName: config.EVENT_BUS_NAME,
+        eventBusName: `${config.EVENT_BUS_NAME}-prod`,
         attachToExistingBus: false,
         retrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
         retryJitter: config.RETRY_JITTER,
@@ -154,6 +163,60 @@ describe("settings", () => {
     );
     expect(oldestMessageAgeThresholdSeconds([1, 2], 0.2)).toBe(15 * 60);
     expect(oldestMessageAgeThresholdSeconds([3600, 7200], 0)).toBe(2 * 10_800 + 600);
+  });
+});
+
+describe("the settings list", () => {
+  it("resolved settings turn back into props that resolve to the same settings", () => {
+    const settings = resolveSettingsFromContext({
+      stage: "dev-x",
+      retrySchedule: "1,2",
+      allowedCidrs: "10.0.0.0/8",
+    });
+    expect(resolveSettings(settingsAsProps(settings) as Record<string, unknown>)).toEqual(settings);
+  });
+
+  it("every setting with a function variable reaches the functions' environment as that variable", () => {
+    const settings = resolveSettings({ allowedCidrs: ["10.0.0.0/8"], recoverTimeBudgetMs: 15_000 });
+    const env = functionSettingsEnvironment(settings);
+    for (const key of SETTING_KEYS) {
+      const variable = (SETTINGS[key] as { env?: string }).env;
+      if (variable !== undefined) expect(Object.keys(env), key).toContain(variable);
+    }
+    expect(env.RECOVER_TIME_BUDGET_MS).toBe("15000");
+    // And what the functions parse is what was set.
+    const config = loadConfig({
+      TABLE_NAME: "table",
+      DELIVERY_QUEUE_URL: "https://q/1",
+      UNROUTABLE_QUEUE_URL: "https://q/2",
+      ...env,
+    });
+    expect(config.ALLOWED_CIDRS).toEqual(["10.0.0.0/8"]);
+    expect(config.RECOVER_TIME_BUDGET_MS).toBe(15_000);
+    expect(config.RETRY_SCHEDULE).toEqual(settings.retrySchedule);
+  });
+
+  it("refuses a recover budget the API function could not finish within", () => {
+    expect(problemsOf(() => resolveSettings({ recoverTimeBudgetMs: 28_000 }))).toEqual([
+      expect.stringMatching(
+        /^recoverTimeBudgetMs: must be at most 25000 \(the API function times out after 29 s\)/,
+      ),
+    ]);
+  });
+});
+
+describe("docs/configuration.md", () => {
+  const committed = () => readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+
+  it("is what `npm run docs:config` generates (run it after changing a setting or a variable)", () => {
+    expect(committed()).toBe(renderConfigurationDoc());
+  });
+
+  it("lists every setting and every variable of the functions' schema", () => {
+    for (const key of [...SETTING_KEYS, ...Object.keys(configSchema.shape)]) {
+      expect(committed(), key).toContain(`| \`${key}\` |`);
+    }
+    expect(committed()).toContain("| `RECOVER_TIME_BUDGET_MS` | `20000` | `recoverTimeBudgetMs` |");
   });
 });
 

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { Validations } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
+import { ROUTES } from "#shared/api/routes.ts";
 import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import {
@@ -10,10 +12,12 @@ import {
   DELIVERY_BATCH,
   DELIVERY_FUNCTION_TIMEOUT_SECONDS,
   deliveryQueueSettings,
+  FUNCTION_NAMES,
+  FUNCTION_TIMEOUT_SECONDS,
   TABLE_KEYS,
 } from "#shared/resources.ts";
-import { HANDLER_METRICS, oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
-import { API_ROUTES } from "../../infra/constructs/subscriptions-api.ts";
+import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
+import { FUNCTION_TIMEOUTS_MS } from "../../local/stack.ts";
 import {
   arnOf,
   logicalIdOf,
@@ -70,7 +74,9 @@ const roleOf = (fn: { role: unknown }) => logicalIdOf(fn.role as never);
 
 describe("event ingest", () => {
   it("creates the voipbin-events bus", () => {
-    synth.template.hasResourceProperties("AWS::Events::EventBus", { Name: DEFAULT_RESOURCE_NAMES.eventBus });
+    synth.template.hasResourceProperties("AWS::Events::EventBus", {
+      Name: `${DEFAULT_RESOURCE_NAMES.eventBus}-prod`,
+    });
   });
 
   it("routes with exactly the catalogue module's pattern (source prefix only, see docs/deploy.md)", () => {
@@ -249,13 +255,11 @@ describe("subscriptions API", () => {
       ]),
     );
 
-  it("has every route of PRODUCT §5, and a $default route, all to the API function", () => {
+  it("has exactly the routes the API function dispatches on (shared/api/routes.ts), and $default, all to the API function", () => {
     const routes = routeKeys();
-    expect(API_ROUTES).toHaveLength(14);
-    for (const route of API_ROUTES)
-      expect(routes.has(`${route.method} ${route.path}`), route.path).toBe(true);
+    expect(ROUTES.length).toBeGreaterThanOrEqual(14);
     expect([...routes.keys()].sort()).toEqual(
-      [...API_ROUTES.map((r) => `${r.method} ${r.path}`), "$default"].sort(),
+      [...ROUTES.map((r) => `${r.method} ${r.path}`), "$default"].sort(),
     );
     const { logicalId: integration, resource } = onlyResource(
       synth.template,
@@ -268,10 +272,12 @@ describe("subscriptions API", () => {
     }
   });
 
-  it("puts the access-key authorizer on every route but GET /openapi.json", () => {
+  it("puts the access-key authorizer on every route the route table guards (all but GET /openapi.json)", () => {
     const { logicalId: authorizer } = onlyResource(synth.template, "AWS::ApiGatewayV2::Authorizer");
+    const publicRoutes = ROUTES.filter((r) => !r.auth).map((r) => `${r.method} ${r.path}`);
+    expect(publicRoutes).toEqual(["GET /openapi.json"]);
     for (const [key, route] of routeKeys()) {
-      if (key === "GET /openapi.json") {
+      if (publicRoutes.includes(key)) {
         expect(route.AuthorizationType, key).toBe("NONE");
         expect(route.AuthorizerId, key).toBeUndefined();
       } else {
@@ -348,6 +354,20 @@ describe("every function", () => {
     }
   });
 
+  it("times out as the local stack times the same function out (shared/resources.ts)", () => {
+    const deployed = Object.fromEntries(
+      functions().map(([, fn]) => [
+        (fn.Properties.Environment as { Variables: Record<string, string> }).Variables
+          .POWERTOOLS_SERVICE_NAME,
+        (fn.Properties.Timeout as number) * 1000,
+      ]),
+    );
+    expect(deployed).toEqual(FUNCTION_TIMEOUTS_MS);
+    expect(Object.keys(deployed).sort()).toEqual([...FUNCTION_NAMES].sort());
+    // The API function answers within API Gateway's 30 s integration timeout.
+    expect(FUNCTION_TIMEOUT_SECONDS.api).toBeLessThan(30);
+  });
+
   it("gets the Powertools settings and an environment that shared/config.ts accepts", () => {
     const names = new Set<string>();
     for (const [id, fn] of functions()) {
@@ -367,7 +387,7 @@ describe("every function", () => {
       );
       const config = loadConfig(resolved);
       expect(config.RETRY_SCHEDULE, id).toEqual(DEFAULT_RETRY_SCHEDULE_SECONDS);
-      expect(config.EVENT_BUS_NAME, id).toBe(DEFAULT_RESOURCE_NAMES.eventBus);
+      expect(config.EVENT_BUS_NAME, id).toBe(`${DEFAULT_RESOURCE_NAMES.eventBus}-prod`);
       for (const key of Object.keys(env).filter(
         (k) => !k.startsWith("POWERTOOLS_") && k !== "NODE_OPTIONS",
       )) {
@@ -465,16 +485,25 @@ describe("observability", () => {
     synth.template.resourceCountIs("AWS::SNS::Topic", 0);
   });
 
-  it("has a dashboard fed by the handlers' Powertools metrics and the queues", () => {
+  it("has a dashboard that shows every metric the handlers emit, and reads no other of theirs", () => {
     const { resource } = onlyResource(synth.template, "AWS::CloudWatch::Dashboard");
     const body = JSON.stringify(resource.Properties.DashboardBody);
-    for (const name of [
-      ...Object.values(HANDLER_METRICS.delivery),
-      ...Object.values(HANDLER_METRICS.router),
-    ]) {
-      expect(body).toContain(`\\"${name}\\"`);
+    // Each dashboard metric is ["VoipbinWebhooks", "<name>", "service", "<function>", …].
+    const shown = new Set(
+      [...body.matchAll(/\\"VoipbinWebhooks\\",\\"([A-Za-z0-9_]+)\\",\\"service\\",\\"([a-z]+)\\"/g)].map(
+        (m) => `${m[2]}/${m[1]}`,
+      ),
+    );
+    const emitted = Object.entries(METRIC_NAMES).flatMap(([service, names]) =>
+      Object.values(names).map((name) => `${service}/${name}`),
+    );
+    for (const name of emitted) expect(shown, name).toContain(name);
+    // Outcome metrics are named by deliveryOutcomeMetric, whose argument the compiler holds to the
+    // delivery service's outcomes; every other name must be one the handlers emit.
+    expect(shown).toContain(`delivery/${deliveryOutcomeMetric("dead")}`);
+    for (const name of shown) {
+      if (!name.startsWith("delivery/Delivery_")) expect(emitted, name).toContain(name);
     }
-    expect(body).toContain("VoipbinWebhooks");
     expect(body).toContain("ApproximateNumberOfMessagesVisible");
   });
 });
