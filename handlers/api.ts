@@ -1,6 +1,6 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
+import { createLogger, type createMetrics, loggedError } from "#shared/adapters/observability.ts";
 import { handleApiRequest } from "#shared/api/app.ts";
 import type { ApiEvent, ApiResult } from "#shared/api/http.ts";
 import type { ApiDependencies } from "#shared/dependencies.ts";
@@ -8,16 +8,6 @@ import { METRIC_NAMES } from "./metrics.ts";
 
 type Logger = ReturnType<typeof createLogger>;
 type Metrics = ReturnType<typeof createMetrics>;
-
-/**
- * Only what a log may hold of an error: never its own properties, which for AWS SDK errors can carry
- * the item a condition failed on (a subscription, with its secret).
- */
-function describeError(error: unknown): Record<string, unknown> {
-  return error instanceof Error
-    ? { error_name: error.name, error_message: error.message, error_stack: error.stack }
-    : { error_name: typeof error };
-}
 
 /**
  * API Gateway HTTP API (payload 2.0) target for every route of PRODUCT §5. The caller's customer id
@@ -45,7 +35,7 @@ export function createApiHandler(
       error_code: outcome.errorCode,
       duration_ms: Date.now() - started,
     };
-    if (status >= 500) logger.error("request failed", { ...line, ...describeError(outcome.error) });
+    if (status >= 500) logger.error("request failed", { ...line, error: loggedError(outcome.error) });
     else logger.info("request", line);
     metrics?.addMetric(METRIC_NAMES.api.requests, MetricUnit.Count, 1);
     if (status >= 500) metrics?.addMetric(METRIC_NAMES.api.serverErrors, MetricUnit.Count, 1);

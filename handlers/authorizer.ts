@@ -1,6 +1,6 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayRequestAuthorizerEventV2 } from "aws-lambda";
-import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
+import { createLogger, type createMetrics, loggedError } from "#shared/adapters/observability.ts";
 import {
   type AuthorizerFailure,
   type AuthorizerResponse,
@@ -40,8 +40,7 @@ export function createAuthorizerHandler(
     } catch (error) {
       const throttled = isThrottlingError(error);
       logger.error(`could not authenticate: key lookup ${throttled ? "throttled" : "failed"}`, {
-        error_name: error instanceof Error ? error.name : typeof error,
-        error_message: error instanceof Error ? error.message : undefined,
+        error: loggedError(error),
       });
       metrics?.addMetric(METRIC_NAMES.authorizer.errors, MetricUnit.Count, 1);
       result = { kind: "failed", throttled };

@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import type { createMetrics } from "#shared/adapters/observability.ts";
+import { type createMetrics, loggedError } from "#shared/adapters/observability.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { RetryScheduledError } from "#shared/domain/errors.ts";
 import {
@@ -37,7 +37,10 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         jobs.set(record.messageId, parseDeliveryJob(record.body));
       } catch (error) {
         metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
-        deps.logger.error("invalid delivery job", { message_id: record.messageId, error: String(error) });
+        deps.logger.error("invalid delivery job", {
+          message_id: record.messageId,
+          error: loggedError(error),
+        });
       }
     }
     let batch: DeliveryBatch;
@@ -47,7 +50,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       // Our own failure (DynamoDB): every record comes back after its visibility timeout.
       metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, event.Records.length);
       deps.logger.error("could not load the batch's subscriptions and deliveries", {
-        error: error instanceof Error ? error.message : String(error),
+        error: loggedError(error),
         records: event.Records.length,
       });
       return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) };
@@ -64,7 +67,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         deps.logger.error("delivery failed on our side; not counted against the endpoint", {
           delivery_id: job.delivery_id,
           attempt,
-          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          error: loggedError(error),
         });
         throw error;
       }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
+import { loggedError } from "#shared/adapters/observability.ts";
 import { functionArn, invokeLambda, type LambdaFunctionSpec } from "./lambda-runtime.ts";
 
 /**
@@ -136,7 +137,7 @@ export class AsyncInvoker<TEvent> {
           request_id: job.requestId,
           attempt: job.attempts,
           retry_in_ms: delay,
-          error: describe(error),
+          error: loggedError(error),
         });
         const timer = setTimeout(() => {
           this.retryTimers.delete(timer);
@@ -176,21 +177,17 @@ export class AsyncInvoker<TEvent> {
           function_name: this.options.spec.functionName,
           request_id: job.requestId,
           attempts: job.attempts,
-          error: describe(error),
+          error: loggedError(error),
         },
       );
     } catch (destinationError) {
       this.options.logger.error("asynchronous invocation failed and its on-failure destination failed too", {
         function_name: this.options.spec.functionName,
         request_id: job.requestId,
-        error: describe(error),
-        destination_error: describe(destinationError),
+        error: loggedError(error),
+        destination_error: loggedError(destinationError),
         record,
       });
     }
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -6,6 +6,7 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   Context,
 } from "aws-lambda";
+import { loggedError } from "#shared/adapters/observability.ts";
 import { invokeLambda, type LambdaFunctionSpec, LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
 
 /**
@@ -161,7 +162,7 @@ export class LocalHttpApi {
         });
       })
       .catch((error: unknown) => {
-        this.options.log?.("error", "api gateway emulator failed", { error: String(error) });
+        this.options.log?.("error", "api gateway emulator failed", { error: loggedError(error) });
         if (!res.headersSent) writeResponse(res, gatewayResult(INTERNAL()), requestId);
         else res.destroy();
       });
@@ -322,7 +323,7 @@ export class LocalHttpApi {
       }
       this.options.log?.("error", `${role} function failed`, {
         function_name: spec.functionName,
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        error: loggedError(error),
       });
       throw INTERNAL();
     } finally {

@@ -1,10 +1,13 @@
 import { styleText } from "node:util";
+import type { LoggedError } from "#shared/adapters/observability.ts";
 
 /**
  * Structured logs stay JSON wherever a program reads them (a pipe, a file, CI), and become one
  * readable line each on a terminal: `09:17:41.250 INFO  router  event routed  event_id=… matched=2`.
  * The functions log through Powertools, which writes one JSON object per write() to stdout (INFO,
- * DEBUG) or stderr (WARN, ERROR); this rewrites those writes and lets everything else through.
+ * DEBUG) or stderr (WARN, ERROR); this rewrites those writes and lets everything else through. Errors
+ * arrive in the one shape `loggedError` gives them (already free of secrets) and are shown as
+ * `error="Name [CODE]: message"`.
  */
 
 /** Powertools' Lambda-context keys: constant noise on one machine. */
@@ -75,6 +78,21 @@ export function renderLogLine(text: string, color = false): string | undefined {
 }
 
 function formatValue(value: unknown): string {
+  if (isLoggedError(value)) return JSON.stringify(errorSummary(value));
   if (typeof value === "string") return /[\s"=]/.test(value) || value === "" ? JSON.stringify(value) : value;
   return JSON.stringify(value) ?? String(value);
+}
+
+/** An error as the functions log it (shared/adapters/observability.ts `loggedError`). */
+function isLoggedError(value: unknown): value is LoggedError {
+  if (typeof value !== "object" || value === null) return false;
+  const { name, message } = value as Record<string, unknown>;
+  return typeof name === "string" && typeof message === "string";
+}
+
+/** `Name [CODE]: message <- Cause: message`: the stack stays in the JSON form (pipe the output). */
+function errorSummary(error: LoggedError): string {
+  const head = `${error.name}${error.code === undefined ? "" : ` [${error.code}]`}: ${error.message}`;
+  if (error.cause === undefined) return head;
+  return `${head} <- ${typeof error.cause === "string" ? error.cause : errorSummary(error.cause)}`;
 }

@@ -7,6 +7,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, SQSEvent } from "aws-lambda";
 import { buildApp } from "fauxqs";
+import { loggedError, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
@@ -109,7 +110,7 @@ export async function startLocalStack(
   const cleanup = async () => {
     for (const { name, close } of closers.splice(0).reverse()) {
       await close().catch((error: unknown) =>
-        logger.warn(`could not close ${name}`, { error: String(error) }),
+        logger.warn(`could not close ${name}`, { error: loggedError(error) }),
       );
     }
   };
@@ -122,7 +123,7 @@ export async function startLocalStack(
 }
 
 export function createStackLogger(): Logger {
-  return new Logger({ serviceName: "local-stack" });
+  return new Logger({ serviceName: "local-stack", logFormatter: new SecretSafeLogFormatter() });
 }
 
 async function start(
@@ -291,7 +292,7 @@ async function start(
     concurrency: settings.deliveryConcurrency,
     functionTimeoutMs: FUNCTION_TIMEOUTS_MS.delivery,
     functionName: "delivery",
-    onError: (error) => logger.error("delivery event source", { error: describe(error) }),
+    onError: (error) => logger.error("delivery event source", { error: loggedError(error) }),
   });
   deliverySource.start();
   closers.push({
@@ -460,8 +461,4 @@ function isRunning(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -2,6 +2,7 @@ import type { DeliveryRepository, DeliveryState } from "../../adapters/dynamodb/
 import type { DeliveryBatchLoader } from "../../adapters/dynamodb/delivery-batch-loader.ts";
 import type { SubscriptionRepository } from "../../adapters/dynamodb/subscriptions.ts";
 import type { HttpAttemptRequest, HttpAttemptResult } from "../../adapters/http-sender.ts";
+import { loggedError } from "../../adapters/observability.ts";
 import type { DeliveryAttempt } from "../../domain/delivery/delivery.ts";
 import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
 import type { DeliveryJob } from "../../domain/delivery/job.ts";
@@ -337,7 +338,7 @@ export class DeliveryBatch {
       deps.logger.error("could not announce webhook_subscription_disabled", {
         subscription_id: subscription.id,
         reason,
-        error: error instanceof Error ? error.message : String(error),
+        error: loggedError(error),
       });
     }
   }
