@@ -162,6 +162,18 @@ export const SETTINGS = {
     ...env("MAX_SUBSCRIPTIONS_PER_CUSTOMER"),
     description: "subscriptions a customer may have",
   },
+  quotaTestEventsPerMinute: {
+    ...env("QUOTA_TEST_EVENTS_PER_MINUTE"),
+    description: "test events a customer may send per minute (429 `QUOTA_EXCEEDED` beyond)",
+  },
+  quotaRetriesPerMinute: {
+    ...env("QUOTA_RETRIES_PER_MINUTE"),
+    description: "manual retries (`POST /v1/deliveries/{id}/retry`) a customer may make per minute",
+  },
+  quotaRecoversPerHour: {
+    ...env("QUOTA_RECOVERS_PER_HOUR"),
+    description: "recover calls (`POST /v1/subscriptions/{id}/recover`) a customer may make per hour",
+  },
   autoDisableAfterSeconds: {
     ...env("AUTO_DISABLE_AFTER_SECONDS"),
     description: "a subscription whose every attempt failed this long is disabled (`failing`)",

@@ -2,6 +2,7 @@ import ipaddr from "ipaddr.js";
 import * as z from "zod";
 import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
 import { ConfigError } from "./domain/errors.ts";
+import type { QuotaRules } from "./domain/quotas/quota.ts";
 
 /**
  * Default retry schedule of PRODUCT §4: the delays (seconds) before attempts 2..8.
@@ -92,6 +93,10 @@ export const configSchema = z.object({
   DELIVERY_RETENTION_DAYS: positiveInt(30),
   SUBSCRIPTION_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: positiveInt(50),
+  /** Per-customer quotas on what sends requests on the customer's behalf (docs/api.md, "Quotas"). */
+  QUOTA_TEST_EVENTS_PER_MINUTE: positiveInt(10),
+  QUOTA_RETRIES_PER_MINUTE: positiveInt(30),
+  QUOTA_RECOVERS_PER_HOUR: positiveInt(6),
   SECRET_ROTATION_OVERLAP_SECONDS: positiveInt(24 * 3600),
   /**
    * How long one `POST …/recover` request may spend re-enqueueing before it answers with what it did
@@ -126,7 +131,11 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   DELIVERY_RETENTION_DAYS: "delivery records expire this long after their last write",
   SUBSCRIPTION_CACHE_TTL_MS:
     "how long a warm delivery function reuses a subscription it read (0 = never); bounds how long an edit, rotation or deletion takes to reach queued jobs",
-  MAX_SUBSCRIPTIONS_PER_CUSTOMER: "API limit",
+  MAX_SUBSCRIPTIONS_PER_CUSTOMER: "API limit (exact under concurrency: a conditional counter per customer)",
+  QUOTA_TEST_EVENTS_PER_MINUTE:
+    "test events a customer may send per minute (429 `QUOTA_EXCEEDED` beyond; docs/api.md, \"Quotas\")",
+  QUOTA_RETRIES_PER_MINUTE: "manual retries a customer may make per minute",
+  QUOTA_RECOVERS_PER_HOUR: "recover calls a customer may make per hour",
   SECRET_ROTATION_OVERLAP_SECONDS: "how long the previous secret keeps signing after a rotation",
   RECOVER_TIME_BUDGET_MS:
     "how long one `POST …/recover` request may spend re-enqueueing before it answers with what it did and where to continue; keep it below the API function's timeout (1,000–900,000)",
@@ -172,6 +181,29 @@ function parseEnvironment<S extends z.ZodType>(
     );
   }
   return result.data;
+}
+
+/** The quota rules the config sets. */
+export function quotaRulesFor(
+  config: Pick<
+    AppConfig,
+    "QUOTA_TEST_EVENTS_PER_MINUTE" | "QUOTA_RETRIES_PER_MINUTE" | "QUOTA_RECOVERS_PER_HOUR"
+  >,
+): QuotaRules {
+  return {
+    test_event: { limit: config.QUOTA_TEST_EVENTS_PER_MINUTE, windowSeconds: 60 },
+    retry: { limit: config.QUOTA_RETRIES_PER_MINUTE, windowSeconds: 60 },
+    recover: { limit: config.QUOTA_RECOVERS_PER_HOUR, windowSeconds: 3600 },
+  };
+}
+
+/** The quota rules of a deployment that sets none (what the OpenAPI document and docs state). */
+export function defaultQuotaRules(): QuotaRules {
+  return quotaRulesFor({
+    QUOTA_TEST_EVENTS_PER_MINUTE: configSchema.shape.QUOTA_TEST_EVENTS_PER_MINUTE.parse(undefined),
+    QUOTA_RETRIES_PER_MINUTE: configSchema.shape.QUOTA_RETRIES_PER_MINUTE.parse(undefined),
+    QUOTA_RECOVERS_PER_HOUR: configSchema.shape.QUOTA_RECOVERS_PER_HOUR.parse(undefined),
+  });
 }
 
 /** Number of receives after which SQS moves a job to the DLQ: the first attempt plus one per retry. */

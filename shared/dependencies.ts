@@ -6,16 +6,18 @@ import { type AddressResolver, DestinationPolicy } from "./adapters/destination-
 import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
+import { QuotaCounterRepository } from "./adapters/dynamodb/quotas.ts";
 import { SubscriptionRepository } from "./adapters/dynamodb/subscriptions.ts";
 import { HttpSender } from "./adapters/http-sender.ts";
 import { OperationalEventPublisher } from "./adapters/operational-events.ts";
 import type { ApiSettings } from "./api/app.ts";
 import type { ApiServices } from "./api/routes.ts";
-import type { AppConfig, AuthorizerConfig } from "./config.ts";
+import { type AppConfig, type AuthorizerConfig, quotaRulesFor } from "./config.ts";
 import type { AccessKeyDependencies } from "./services/access-keys.ts";
 import type { DeliveryDependencies, DomainLogger } from "./services/delivery/deliver.ts";
 import { SubscriptionCache } from "./services/delivery/subscription-cache.ts";
 import { DeliveryLogService } from "./services/delivery-log.ts";
+import { QuotaService } from "./services/quotas.ts";
 import type { RouterDependencies } from "./services/route-event.ts";
 import { SubscriptionService } from "./services/subscriptions.ts";
 
@@ -109,6 +111,11 @@ export function createApiDependencies(
         subscriptions,
         deliveries: new DeliveryRepository(clients.doc, config.TABLE_NAME),
         queue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),
+        quotas: new QuotaService({
+          counters: new QuotaCounterRepository(clients.doc, config.TABLE_NAME),
+          rules: quotaRulesFor(config),
+          now: overrides.now,
+        }),
         settings: { retentionDays: config.DELIVERY_RETENTION_DAYS },
         now: overrides.now,
       }),

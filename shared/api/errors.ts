@@ -3,6 +3,7 @@
  * written for customers; internals (stack traces, AWS error names, secrets) never reach a response.
  */
 import { CodedError } from "../domain/errors.ts";
+import type { QuotaExceededError } from "../domain/quotas/quota.ts";
 import type {
   ConcurrentModificationError,
   DeliveryNotRetryableError,
@@ -41,7 +42,7 @@ export const ERROR_CODES = {
   ],
   413: ["PAYLOAD_TOO_LARGE"],
   415: ["UNSUPPORTED_MEDIA_TYPE"],
-  429: ["RATE_LIMITED"],
+  429: ["RATE_LIMITED", "QUOTA_EXCEEDED"],
   500: ["INTERNAL_ERROR"],
 } as const;
 
@@ -125,7 +126,8 @@ type ServiceError =
   | SubscriptionDisabledError
   | SubscriptionDeletedError
   | DeliveryNotRetryableError
-  | ConcurrentModificationError;
+  | ConcurrentModificationError
+  | QuotaExceededError;
 
 /** The status ERROR_CODES lists a code under. */
 type StatusOf<C extends ErrorCode> = {
@@ -136,6 +138,7 @@ interface ServiceErrorAnswer<E extends ServiceError> {
   readonly status: StatusOf<E["code"]>;
   readonly message: (error: E) => string;
   readonly details?: (error: E) => readonly ErrorDetail[];
+  readonly headers?: (error: E) => Readonly<Record<string, string>>;
 }
 
 /** A refusal whose message is written for the customer already, answered as a sentence. */
@@ -157,6 +160,11 @@ const SERVICE_ERROR_ANSWERS: { readonly [E in ServiceError as E["code"]]: Servic
   SUBSCRIPTION_DELETED: { status: 409, message: asSentence },
   DELIVERY_NOT_RETRYABLE: { status: 409, message: asSentence },
   CONCURRENT_MODIFICATION: { status: 409, message: asSentence },
+  QUOTA_EXCEEDED: {
+    status: 429,
+    message: asSentence,
+    headers: (error) => ({ "retry-after": String(error.retryAfterSeconds) }),
+  },
 };
 
 function isServiceError(error: unknown): error is ServiceError {
@@ -168,7 +176,13 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (isServiceError(error)) {
     const answer = SERVICE_ERROR_ANSWERS[error.code] as ServiceErrorAnswer<ServiceError>;
-    return new ApiError(answer.status, error.code, answer.message(error), answer.details?.(error) ?? []);
+    return new ApiError(
+      answer.status,
+      error.code,
+      answer.message(error),
+      answer.details?.(error) ?? [],
+      answer.headers?.(error) ?? {},
+    );
   }
   if (isThrottlingError(error)) return rateLimited();
   return internalError();

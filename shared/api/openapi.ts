@@ -4,6 +4,8 @@
  * `npm run openapi:check` fails when the committed copy is stale).
  */
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from "zod-openapi";
+import { defaultQuotaRules } from "../config.ts";
+import { describeQuota, QUOTA_ACTION_NOUNS, type QuotaAction } from "../domain/quotas/quota.ts";
 import { SERVICE_VERSION } from "../domain/version.ts";
 import type { ErrorStatus } from "./errors.ts";
 import { MAX_BODY_BYTES } from "./http.ts";
@@ -114,9 +116,26 @@ function errorResponse(status: ErrorStatus, description?: string) {
   const spec = ERROR_RESPONSES[status];
   return {
     description: description ?? spec.description,
+    ...(status === 429
+      ? {
+          headers: {
+            "Retry-After": {
+              description: "Whole seconds to wait before trying again.",
+              schema: { type: "integer" as const, minimum: 1 },
+            },
+          },
+        }
+      : {}),
     content: { "application/json": { schema: errorSchema, example: spec.example } },
   };
 }
+
+/** The 429 answer of a route that takes a unit of a customer quota. */
+function quotaDescription(action: QuotaAction): string {
+  return `\`RATE_LIMITED\` (slow down), or \`QUOTA_EXCEEDED\`: the customer has used up its quota of ${QUOTA_ACTION_NOUNS[action]} (by default ${describeQuota(action, DEFAULT_QUOTA_RULES[action])}, configurable per deployment); \`Retry-After\` says when the window ends.`;
+}
+
+const DEFAULT_QUOTA_RULES = defaultQuotaRules();
 
 /** The error answers a route can give, each documented with its codes. */
 export function errorStatusesOf(route: Route): ErrorStatus[] {
@@ -142,7 +161,13 @@ function operationOf(route: Route): ZodOpenApiOperationObject {
     },
   };
   for (const status of errorStatusesOf(route)) {
-    responses[`${status}`] = errorResponse(status, status === 409 ? route.conflict : undefined);
+    const description =
+      status === 409
+        ? route.conflict
+        : status === 429 && route.quota !== undefined
+          ? quotaDescription(route.quota)
+          : undefined;
+    responses[`${status}`] = errorResponse(status, description);
   }
   const requestParams: NonNullable<ZodOpenApiOperationObject["requestParams"]> = {};
   if (route.params !== undefined) requestParams.path = route.params as NonNullable<typeof requestParams.path>;

@@ -5,6 +5,7 @@
 import type * as z from "zod";
 import type { DeliveryRecord } from "../domain/delivery/delivery.ts";
 import { EVENT_CATALOGUE } from "../domain/events/catalogue.ts";
+import type { QuotaAction } from "../domain/quotas/quota.ts";
 import { publicSubscription } from "../domain/subscriptions/subscription.ts";
 import { createSubscriptionSchema, updateSubscriptionSchema } from "../domain/subscriptions/validation.ts";
 import type { DeliveryLogService } from "../services/delivery-log.ts";
@@ -76,6 +77,8 @@ export interface RouteDefinition<P extends Schema, Q extends Schema, B extends S
   };
   /** When the route may answer 409: what that means there. */
   readonly conflict?: string;
+  /** The per-customer quota the route takes one unit of (429 `QUOTA_EXCEEDED` when used up). */
+  readonly quota?: QuotaAction;
   /** Whether a missing resource is a possible answer (404). */
   readonly notFound?: boolean;
   readonly handle: (input: RouteInput<Out<P>, Out<Q>, Out<B>>) => Promise<Answer<R>>;
@@ -272,6 +275,7 @@ export const ROUTES: readonly Route[] = [
     notFound: true,
     success: { status: 202, description: "Queued.", schema: deliveryAcceptedSchema },
     conflict: "`SUBSCRIPTION_DISABLED`: enable the subscription first.",
+    quota: "test_event",
     handle: async ({ customerId, params, services }) => {
       const { deliveryId } = await services.deliveryLog.sendTestEvent(customerId, params.id);
       return { delivery_id: deliveryId };
@@ -317,6 +321,7 @@ export const ROUTES: readonly Route[] = [
     notFound: true,
     success: { status: 202, description: "Queued.", schema: recoverAcceptedSchema },
     conflict: "`SUBSCRIPTION_DISABLED`: enable the subscription first.",
+    quota: "recover",
     handle: async ({ customerId, params, body, deadline, services }) => {
       const result = await services.deliveryLog.recover(customerId, params.id, new Date(body.since), {
         deadline,
@@ -352,6 +357,7 @@ export const ROUTES: readonly Route[] = [
     success: { status: 202, description: "Queued.", schema: deliveryAcceptedSchema },
     conflict:
       "`SUBSCRIPTION_DISABLED` (enable it first), `SUBSCRIPTION_DELETED`, or `DELIVERY_NOT_RETRYABLE` (a record without its payload).",
+    quota: "retry",
     handle: async ({ customerId, params, services }) => {
       const { deliveryId } = await services.deliveryLog.retry(customerId, params.id);
       return { delivery_id: deliveryId };

@@ -25,6 +25,7 @@ import {
   SubscriptionDisabledError,
 } from "../domain/subscriptions/errors.ts";
 import type { SubscriptionWithSecrets } from "../domain/subscriptions/subscription.ts";
+import type { QuotaService } from "./quotas.ts";
 
 export interface DeliveryLogSettings {
   readonly retentionDays: number;
@@ -42,6 +43,8 @@ export interface DeliveryLogDependencies {
     "get" | "createPending" | "deletePending" | "queryLog" | "requeue" | "revertRequeue"
   >;
   readonly queue: Pick<DeliveryQueue, "enqueue">;
+  /** Test events, manual retries and recover calls each take one unit of the customer's quota. */
+  readonly quotas: Pick<QuotaService, "consume">;
   readonly settings: DeliveryLogSettings;
   readonly now?: (() => Date) | undefined;
 }
@@ -114,6 +117,7 @@ export class DeliveryLogService {
    */
   async sendTestEvent(customerId: string, subscriptionId: string): Promise<{ deliveryId: string }> {
     const subscription = await this.enabledSubscription(customerId, subscriptionId);
+    await this.deps.quotas.consume(customerId, "test_event");
     const now = this.now();
     const eventId = randomUUID();
     const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscription.id);
@@ -210,6 +214,7 @@ export class DeliveryLogService {
     const subscription = await this.deps.subscriptions.get(customerId, record.subscription_id);
     if (subscription === null) throw new SubscriptionDeletedError();
     if (subscription.status !== "enabled") throw new SubscriptionDisabledError();
+    await this.deps.quotas.consume(customerId, "retry");
     const now = this.now();
     const token = randomUUID();
     const requeued = await this.deps.deliveries.requeue(deliveryId, { from: DELIVERY_STATUSES, token, now });
@@ -240,6 +245,7 @@ export class DeliveryLogService {
     if (since.getTime() > now.getTime()) {
       throw new InvalidInputError([{ path: "since", message: "must not be in the future" }]);
     }
+    await this.deps.quotas.consume(customerId, "recover");
     const token = randomUUID();
     const redeliverAfter = now.toISOString();
     let count = 0;

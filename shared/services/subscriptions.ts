@@ -32,7 +32,7 @@ export interface SubscriptionSettings {
 export interface SubscriptionServiceDependencies {
   readonly repository: Pick<
     SubscriptionRepository,
-    "get" | "create" | "delete" | "countForCustomer" | "listPage" | "update" | "rotateSecret"
+    "get" | "create" | "delete" | "reserveSlot" | "releaseSlot" | "listPage" | "update" | "rotateSecret"
   >;
   readonly policy: DestinationPolicy;
   /** The system resolver unless a test or the local stack injects one. */
@@ -89,17 +89,17 @@ export class SubscriptionService {
   }
 
   /**
-   * Creates a subscription with a fresh secret. The per-customer limit is checked before the write
-   * and again after it, undoing the write when concurrent creations went over: without transactions
-   * the pair keeps the stored count at or below the limit (docs/api.md, "Limits").
+   * Creates a subscription with a fresh secret. A slot of the per-customer limit is reserved first
+   * (an atomic conditional counter) and given back if the write fails, so the limit is exact under
+   * concurrent creates (docs/api.md, "Limits").
    */
   async create(customerId: string, input: CreateSubscriptionInput): Promise<SubscriptionWithSecrets> {
     await this.checkUrl(input.url);
     const limit = this.deps.settings.maxSubscriptionsPerCustomer;
-    if ((await this.deps.repository.countForCustomer(customerId)) >= limit) {
+    const now = this.now();
+    if (!(await this.deps.repository.reserveSlot(customerId, limit, now))) {
       throw new SubscriptionLimitReachedError(limit);
     }
-    const now = this.now();
     const nowIso = now.toISOString();
     const disabled = input.status === "disabled";
     const subscription: SubscriptionWithSecrets = {
@@ -120,10 +120,11 @@ export class SubscriptionService {
       previous_secret: null,
       previous_secret_expires_at: null,
     };
-    await this.deps.repository.create(subscription);
-    if ((await this.deps.repository.countForCustomer(customerId)) > limit) {
-      await this.deps.repository.delete(customerId, subscription.id);
-      throw new SubscriptionLimitReachedError(limit);
+    try {
+      await this.deps.repository.create(subscription);
+    } catch (error) {
+      await this.deps.repository.releaseSlot(customerId, this.now()).catch(() => undefined);
+      throw error;
     }
     return subscription;
   }
@@ -190,6 +191,7 @@ export class SubscriptionService {
     if (!(await this.deps.repository.delete(customerId, subscriptionId))) {
       throw new ResourceNotFoundError("subscription");
     }
+    await this.deps.repository.releaseSlot(customerId, this.now());
   }
 
   async getSecret(customerId: string, subscriptionId: string): Promise<string> {

@@ -4,9 +4,12 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
+import { QuotaCounterRepository } from "#shared/adapters/dynamodb/quotas.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { loadConfig, quotaRulesFor } from "#shared/config.ts";
 import type { DeliveryStatus } from "#shared/domain/delivery/delivery.ts";
 import { DeliveryLogService, TEST_EVENT_MESSAGE } from "#shared/services/delivery-log.ts";
+import { QuotaService } from "#shared/services/quotas.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { type ApiGatewaySimulator, type ApiResponse, errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
@@ -43,6 +46,10 @@ beforeAll(async () => {
       DELIVERY_TIMEOUT_MS: "1000",
       SUBSCRIPTION_CACHE_TTL_MS: "0",
       SECRET_ROTATION_OVERLAP_SECONDS: String(OVERLAP_SECONDS),
+      // This suite exercises what the routes do, many times per customer; quotas have their own suite.
+      QUOTA_TEST_EVENTS_PER_MINUTE: "1000",
+      QUOTA_RETRIES_PER_MINUTE: "1000",
+      QUOTA_RECOVERS_PER_HOUR: "1000",
     },
   });
   api = bed.gateway;
@@ -495,6 +502,13 @@ describe("delivery log", () => {
       subscriptions,
       deliveries,
       queue: new DeliveryQueue(bed.env.sqs, bed.env.queues.deliveryQueueUrl),
+      quotas: new QuotaService({
+        counters: new QuotaCounterRepository(
+          DynamoDBDocumentClient.from(bed.env.dynamodb),
+          bed.env.tableName,
+        ),
+        rules: quotaRulesFor(loadConfig(bed.env.env)),
+      }),
       settings: { retentionDays: 30, maxPageBytes: 1200 },
     });
     const seen: string[] = [];

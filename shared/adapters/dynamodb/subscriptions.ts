@@ -38,6 +38,9 @@ export type RoutingSubscription = Pick<
   "id" | "customer_id" | "event_types" | "activeflow_id" | "status"
 >;
 
+/** A subscription counter unchanged for this long may be corrected from the stored subscriptions. */
+export const COUNTER_REPAIR_AFTER_MS = 60_000;
+
 const ROUTING_PROJECTION = ["id", "customer_id", "event_types", "activeflow_id", "#status"];
 
 export function subscriptionFromItem(item: Item): SubscriptionWithSecrets {
@@ -205,6 +208,119 @@ export class SubscriptionRepository {
       return response.Attributes ? subscriptionFromItem(response.Attributes) : null;
     } catch (error) {
       if (isConditionalCheckFailed(error)) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Takes one of the customer's `limit` subscription slots, atomically: a conditional `ADD 1` on the
+   * customer's counter item, so 100 concurrent creates admit exactly `limit - count` between them
+   * (dynalite has no transactions, and a count-then-put pair races). Returns false when the
+   * customer has no slot left.
+   *
+   * The counter is created on first use from the stored subscriptions (a customer from before it
+   * existed). A counter left too high by a crash between the reservation and the put (or between a
+   * delete and its release) is corrected from the stored subscriptions, but only once it has not
+   * changed for COUNTER_REPAIR_AFTER_MS: a reservation whose put is still in flight must not be
+   * repaired away (an API request lives for 10 s at most, its function's timeout).
+   */
+  async reserveSlot(customerId: string, limit: number, now: Date): Promise<boolean> {
+    const key = keys.subscriptionCounter(customerId);
+    for (let round = 0; round < 5; round++) {
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: "ADD #count :one SET updated_at = :now",
+            ConditionExpression: "attribute_exists(#count) AND #count < :limit",
+            ExpressionAttributeNames: { "#count": "count" },
+            ExpressionAttributeValues: { ":one": 1, ":limit": limit, ":now": now.toISOString() },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+      const counter = await this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+      );
+      const item = counter.Item;
+      if (item === undefined) {
+        await this.createCounter(customerId, now);
+        continue;
+      }
+      // Created (or released) between the update and the read: try again.
+      if (Number(item.count) < limit) continue;
+      const stale = now.getTime() - Date.parse(String(item.updated_at)) >= COUNTER_REPAIR_AFTER_MS;
+      if (!stale || !(await this.repairCounter(customerId, item, now))) return false;
+    }
+    return false;
+  }
+
+  /** Gives a slot back (after a failed create, or a delete). */
+  async releaseSlot(customerId: string, now: Date): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.subscriptionCounter(customerId),
+          UpdateExpression: "ADD #count :minus SET updated_at = :now",
+          ConditionExpression: "#count > :zero",
+          ExpressionAttributeNames: { "#count": "count" },
+          ExpressionAttributeValues: { ":minus": -1, ":zero": 0, ":now": now.toISOString() },
+        }),
+      );
+    } catch (error) {
+      // No counter yet (it is created from the stored subscriptions on the next create), or already 0.
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  private async createCounter(customerId: string, now: Date): Promise<void> {
+    const count = await this.countForCustomer(customerId);
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...keys.subscriptionCounter(customerId),
+            entity: "subscription_counter",
+            count,
+            updated_at: now.toISOString(),
+          },
+          ConditionExpression: "attribute_not_exists(PK)",
+        }),
+      );
+    } catch (error) {
+      // A concurrent create made it first; its count is as good as ours.
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  /** Sets a stale counter to the stored count, if nothing changed it meanwhile. True when it went down. */
+  private async repairCounter(customerId: string, seen: Item, now: Date): Promise<boolean> {
+    const stored = await this.countForCustomer(customerId);
+    if (stored >= Number(seen.count)) return false;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.subscriptionCounter(customerId),
+          UpdateExpression: "SET #count = :stored, updated_at = :now",
+          ConditionExpression: "#count = :seen AND updated_at = :seenAt",
+          ExpressionAttributeNames: { "#count": "count" },
+          ExpressionAttributeValues: {
+            ":stored": stored,
+            ":seen": seen.count,
+            ":seenAt": seen.updated_at,
+            ":now": now.toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return true; // changed meanwhile: try again
       throw error;
     }
   }

@@ -26,6 +26,16 @@ export const keys = {
   /** Pointer from a key id to its hash, so an operator can revoke a key by id. */
   accessKeyId: (keyId: string): ItemKey => ({ PK: `ACCESSKEYID#${keyId}`, SK: "ACCESSKEYID" }),
   accessKeysOfCustomer: (customerId: string) => ({ GSI1PK: `CUSTOMER#${customerId}#ACCESSKEYS` }),
+  /** How many subscriptions a customer has: the counter that makes the limit exact (docs/data-model.md). */
+  subscriptionCounter: (customerId: string): ItemKey => ({
+    PK: `CUSTOMER#${customerId}`,
+    SK: "COUNTER#SUBSCRIPTIONS",
+  }),
+  /** One quota window's counter of one customer's action (test events, retries, recovers). */
+  quotaWindow: (customerId: string, action: string, windowStartS: number): ItemKey => ({
+    PK: `CUSTOMER#${customerId}`,
+    SK: `QUOTA#${action}#${windowStartS}`,
+  }),
 } as const;
 
 export const itemKeyString = (key: ItemKey): string => `${key.PK}|${key.SK}`;
