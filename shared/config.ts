@@ -133,7 +133,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
     "how long a warm delivery function reuses a subscription it read (0 = never); bounds how long an edit, rotation or deletion takes to reach queued jobs",
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: "API limit (exact under concurrency: a conditional counter per customer)",
   QUOTA_TEST_EVENTS_PER_MINUTE:
-    "test events a customer may send per minute (429 `QUOTA_EXCEEDED` beyond; docs/api.md, \"Quotas\")",
+    'test events a customer may send per minute (429 `QUOTA_EXCEEDED` beyond; docs/api.md, "Quotas")',
   QUOTA_RETRIES_PER_MINUTE: "manual retries a customer may make per minute",
   QUOTA_RECOVERS_PER_HOUR: "recover calls a customer may make per hour",
   SECRET_ROTATION_OVERLAP_SECONDS: "how long the previous secret keeps signing after a rotation",
