@@ -1,6 +1,10 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { type AwsClients, createAwsClients } from "./adapters/clients.ts";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  type AwsClients,
+  createEventBridgeClient,
+  createSqsClient,
+  createTableClients,
+} from "./adapters/clients.ts";
 import { DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
 import { type AddressResolver, DestinationPolicy } from "./adapters/destination-policy.ts";
 import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
@@ -24,7 +28,18 @@ import { SubscriptionService } from "./services/subscriptions.ts";
 /**
  * The one place where config becomes clients and domain services. Each function builds its
  * dependencies once per cold start from here; tests pass overrides (a resolver, a clock, clients).
+ * Each factory creates only the clients its function uses (and esbuild bundles only those), so a
+ * function pays neither the bundle size nor the config resolution of a client it never calls.
  */
+
+/** A value created on first use: for clients a function needs only on a rare path. */
+function lazy<T>(create: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= create();
+    return value;
+  };
+}
 
 export function destinationPolicyFor(config: AppConfig): DestinationPolicy {
   return new DestinationPolicy({ allowHttp: config.ALLOW_HTTP_URLS, allowedCidrs: config.ALLOWED_CIDRS });
@@ -32,7 +47,10 @@ export function destinationPolicyFor(config: AppConfig): DestinationPolicy {
 
 export function createRouterDependencies(
   config: AppConfig,
-  clients: AwsClients = createAwsClients(config),
+  clients: Pick<AwsClients, "doc" | "sqs"> = {
+    doc: createTableClients(config).doc,
+    sqs: createSqsClient(config),
+  },
 ): RouterDependencies {
   return {
     subscriptions: new SubscriptionRepository(clients.doc, config.TABLE_NAME),
@@ -53,7 +71,11 @@ export function createDeliveryDependencies(
   logger: DomainLogger,
   overrides: DeliveryDependencyOverrides = {},
 ): DeliveryDependencies {
-  const clients = overrides.clients ?? createAwsClients(config);
+  const given = overrides.clients;
+  const doc = given?.doc ?? createTableClients(config).doc;
+  const sqs = given?.sqs ?? createSqsClient(config);
+  // Only an auto-disable puts an event on the bus: the client is created then, not at cold start.
+  const eventBridge = given ? () => given.eventBridge : lazy(() => createEventBridgeClient(config));
   const policy = destinationPolicyFor(config);
   return {
     settings: {
@@ -64,12 +86,12 @@ export function createDeliveryDependencies(
       autoDisableAfterSeconds: config.AUTO_DISABLE_AFTER_SECONDS,
       retentionDays: config.DELIVERY_RETENTION_DAYS,
     },
-    loadBatch: createDeliveryBatchLoader(clients.doc, config.TABLE_NAME),
-    subscriptions: new SubscriptionRepository(clients.doc, config.TABLE_NAME),
-    deliveries: new DeliveryRepository(clients.doc, config.TABLE_NAME),
-    queue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),
+    loadBatch: createDeliveryBatchLoader(doc, config.TABLE_NAME),
+    subscriptions: new SubscriptionRepository(doc, config.TABLE_NAME),
+    deliveries: new DeliveryRepository(doc, config.TABLE_NAME),
+    queue: new DeliveryQueue(sqs, config.DELIVERY_QUEUE_URL),
     sender: new HttpSender({ policy, ...(overrides.resolver ? { resolver: overrides.resolver } : {}) }),
-    operationalEvents: new OperationalEventPublisher(clients.eventBridge, config.EVENT_BUS_NAME),
+    operationalEvents: new OperationalEventPublisher(eventBridge, config.EVENT_BUS_NAME),
     cache: new SubscriptionCache(config.SUBSCRIPTION_CACHE_TTL_MS),
     logger,
     ...(overrides.now ? { now: overrides.now } : {}),
@@ -83,7 +105,7 @@ export interface ApiDependencies {
 }
 
 export interface ApiDependencyOverrides {
-  readonly clients?: AwsClients;
+  readonly clients?: Pick<AwsClients, "doc" | "sqs">;
   /** Resolver for the create/update-time destination check (tests, the local stack). */
   readonly resolver?: AddressResolver;
   readonly now?: () => Date;
@@ -93,7 +115,7 @@ export function createApiDependencies(
   config: AppConfig,
   overrides: ApiDependencyOverrides = {},
 ): ApiDependencies {
-  const clients = overrides.clients ?? createAwsClients(config);
+  const clients = overrides.clients ?? { doc: createTableClients(config).doc, sqs: createSqsClient(config) };
   const subscriptions = new SubscriptionRepository(clients.doc, config.TABLE_NAME);
   return {
     services: {
@@ -128,12 +150,7 @@ export function createApiDependencies(
 export function createTableClient(
   config: Pick<AuthorizerConfig, "AWS_REGION" | "DYNAMODB_ENDPOINT">,
 ): DynamoDBDocumentClient {
-  const dynamodb = new DynamoDBClient({
-    region: config.AWS_REGION,
-    ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
-    maxAttempts: 3,
-  });
-  return DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+  return createTableClients(config, 3).doc;
 }
 
 export function createAuthorizerDependencies(

@@ -12,30 +12,62 @@ export interface AwsClients {
 }
 
 /**
- * The AWS clients of a function, created once per cold start. Endpoints are overridden only for the
- * local stack; on AWS they come from the region. The SQS client must not take its endpoint from
- * queue URLs: the local SQS emulator's URLs name a host that does not resolve.
+ * Our own retries (batch-level) sit on top of the SDK's; keep the SDK's bounded.
  */
-export function createAwsClients(config: AppConfig): AwsClients {
-  const region = config.AWS_REGION;
+const MAX_ATTEMPTS = 4;
+
+export interface TableClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly doc: DynamoDBDocumentClient;
+}
+
+/**
+ * One factory per service, so each function builds (and bundles: esbuild drops the clients a
+ * function never references) only the clients it uses. Endpoints are overridden only for the local
+ * stack; on AWS they come from the region.
+ */
+export function createTableClients(
+  config: Pick<AppConfig, "AWS_REGION" | "DYNAMODB_ENDPOINT">,
+  maxAttempts = MAX_ATTEMPTS,
+): TableClients {
   const dynamodb = new DynamoDBClient({
-    region,
+    region: config.AWS_REGION,
     ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
-    // Our own retries (batch-level) sit on top; keep the SDK's bounded.
-    maxAttempts: 4,
+    maxAttempts,
   });
   const doc = DynamoDBDocumentClient.from(dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const sqs = new SQSClient({
-    region,
+  return { dynamodb, doc };
+}
+
+/**
+ * The SQS client must not take its endpoint from queue URLs: the local SQS emulator's URLs name a
+ * host that does not resolve.
+ */
+export function createSqsClient(config: Pick<AppConfig, "AWS_REGION" | "SQS_ENDPOINT">): SQSClient {
+  return new SQSClient({
+    region: config.AWS_REGION,
     ...(config.SQS_ENDPOINT ? { endpoint: config.SQS_ENDPOINT, useQueueUrlAsEndpoint: false } : {}),
-    maxAttempts: 4,
+    maxAttempts: MAX_ATTEMPTS,
   });
-  const eventBridge = new EventBridgeClient({
-    region,
+}
+
+export function createEventBridgeClient(
+  config: Pick<AppConfig, "AWS_REGION" | "EVENTBRIDGE_ENDPOINT">,
+): EventBridgeClient {
+  return new EventBridgeClient({
+    region: config.AWS_REGION,
     ...(config.EVENTBRIDGE_ENDPOINT ? { endpoint: config.EVENTBRIDGE_ENDPOINT } : {}),
-    maxAttempts: 4,
+    maxAttempts: MAX_ATTEMPTS,
   });
-  return { dynamodb, doc, sqs, eventBridge };
+}
+
+/** Every client (tests, benchmarks, tools that need them all); functions use the factories above. */
+export function createAwsClients(config: AppConfig): AwsClients {
+  return {
+    ...createTableClients(config),
+    sqs: createSqsClient(config),
+    eventBridge: createEventBridgeClient(config),
+  };
 }

@@ -8,7 +8,7 @@ import { promises as dnsPromises, type LookupAddress, type LookupOptions } from 
 import { isIP, type LookupFunction } from "node:net";
 import ipaddr from "ipaddr.js";
 import { CodedError } from "../domain/errors.ts";
-import { MAX_URL_LENGTH } from "../domain/subscriptions/validation.ts";
+import { MAX_URL_LENGTH } from "../domain/subscriptions/subscription.ts";
 
 type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
 type Cidr = [IpAddress, number];

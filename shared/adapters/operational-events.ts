@@ -25,11 +25,16 @@ const PUT_EVENTS_RETRY: BackoffPolicy = { attempts: 3, baseDelayMs: 400, maxDela
 
 /** Puts the system's own events on the bus, where they are routed like any other VoIPBIN event. */
 export class OperationalEventPublisher {
+  private readonly client: () => EventBridgeClient;
+
+  /** `eventBridge` may be a function that creates the client on first use (see dependencies.ts). */
   constructor(
-    private readonly eventBridge: EventBridgeClient,
+    eventBridge: EventBridgeClient | (() => EventBridgeClient),
     private readonly eventBusName: string,
     private readonly retry: BackoffPolicy = PUT_EVENTS_RETRY,
-  ) {}
+  ) {
+    this.client = typeof eventBridge === "function" ? eventBridge : () => eventBridge;
+  }
 
   async subscriptionDisabled(subscription: Subscription, reason: DisabledReason): Promise<void> {
     const detail = JSON.stringify({
@@ -39,7 +44,7 @@ export class OperationalEventPublisher {
     let lastProblem = "";
     const put = async (): Promise<boolean> => {
       try {
-        const response = await this.eventBridge.send(
+        const response = await this.client().send(
           new PutEventsCommand({
             Entries: [
               {

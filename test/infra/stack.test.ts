@@ -1,5 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Validations } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +21,7 @@ import {
 } from "#shared/resources.ts";
 import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
 import { FUNCTION_TIMEOUTS_MS } from "../../local/stack.ts";
+import { decodeStackTrace } from "../../scripts/decode-stack.ts";
 import {
   arnOf,
   logicalIdOf,
@@ -388,9 +392,7 @@ describe("every function", () => {
       const config = loadConfig(resolved);
       expect(config.RETRY_SCHEDULE, id).toEqual(DEFAULT_RETRY_SCHEDULE_SECONDS);
       expect(config.EVENT_BUS_NAME, id).toBe(`${DEFAULT_RESOURCE_NAMES.eventBus}-prod`);
-      for (const key of Object.keys(env).filter(
-        (k) => !k.startsWith("POWERTOOLS_") && k !== "NODE_OPTIONS",
-      )) {
+      for (const key of Object.keys(env).filter((k) => !k.startsWith("POWERTOOLS_"))) {
         expect(Object.keys(configSchema.shape), `${id} ${key}`).toContain(key);
       }
     }
@@ -429,7 +431,58 @@ describe("every function", () => {
       expect(readFileSync(join(dir, "index.mjs.map"), "utf8")).toContain('"mappings"');
       // The AWS SDK is bundled, not left to the runtime's copy.
       expect(bundle).not.toMatch(/from\s*"@aws-sdk\//);
+      // Credentials from the environment only (Lambda's); none of the default chain's other
+      // providers (container and instance metadata, SSO, STS), which never answer on Lambda.
+      expect(bundle).toContain("AWS_SECRET_ACCESS_KEY");
+      for (const unused of [
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "sso_start_url",
+        "AssumeRoleWithWebIdentity",
+      ]) {
+        expect(bundle, unused).not.toContain(unused);
+      }
     }
+  });
+
+  it("builds only the clients each function uses", () => {
+    // The service names the SDK clients sign for; a client that is not bundled cannot be built.
+    const clients = { dynamodb: "DynamoDB_20120810", sqs: "AmazonSQS", eventBridge: "AWSEvents" };
+    const bundled = (fn: { function: unknown }) => {
+      const code = synth.template.toJSON().Resources[logicalIdOf(fn.function as never)].Properties.Code;
+      const bundle = readFileSync(
+        join(synth.assemblyDir, `asset.${(code.S3Key as string).replace(/\.zip$/, "")}`, "index.mjs"),
+        "utf8",
+      );
+      return Object.entries(clients)
+        .filter(([, marker]) => bundle.includes(marker))
+        .map(([name]) => name);
+    };
+    expect(bundled(synth.stack.routing.router)).toEqual(["dynamodb", "sqs"]);
+    expect(bundled(synth.stack.delivery.delivery)).toEqual(["dynamodb", "sqs", "eventBridge"]);
+    expect(bundled(synth.stack.api.api)).toEqual(["dynamodb", "sqs"]);
+    expect(bundled(synth.stack.api.authorizer)).toEqual(["dynamodb"]);
+  });
+
+  it("runs without --enable-source-maps, and a logged stack trace decodes offline to the sources", () => {
+    const delivery = synth.template.toJSON().Resources[ids().delivery].Properties;
+    expect(JSON.stringify(delivery.Environment)).not.toContain("enable-source-maps");
+    const dir = join(synth.assemblyDir, `asset.${(delivery.Code.S3Key as string).replace(/\.zip$/, "")}`);
+    // A cold start that fails on its config: the trace a function would log.
+    const failed = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `await import(${JSON.stringify(pathToFileURL(join(dir, "index.mjs")).href)})`,
+      ],
+      { env: { PATH: process.env.PATH ?? "" }, encoding: "utf8" },
+    );
+    expect(failed.status).not.toBe(0);
+    expect(failed.stderr).toMatch(/index\.mjs:\d+:\d+/);
+    const map = new SourceMap(JSON.parse(readFileSync(join(dir, "index.mjs.map"), "utf8")));
+    const decoded = decodeStackTrace(failed.stderr, map);
+    expect(decoded).toMatch(/at \S+ \(shared\/config\.ts:\d+:\d+\)/);
+    expect(decoded).toMatch(/functions\/delivery\.ts:\d+:\d+/);
   });
 });
 

@@ -2,6 +2,12 @@ import { patternMatches } from "../events/catalogue.ts";
 import type { ResourceData } from "../events/schemas.ts";
 
 export const SUBSCRIPTION_METHODS = ["POST", "PUT", "GET", "DELETE"] as const;
+
+/**
+ * PRODUCT §3: a subscription URL is at most 2048 characters. Here rather than in validation.ts, so
+ * that the functions which only send to a URL (delivery, router) do not build the API's schemas.
+ */
+export const MAX_URL_LENGTH = 2048;
 export type SubscriptionMethod = (typeof SUBSCRIPTION_METHODS)[number];
 
 export const DISABLED_REASONS = ["manual", "endpoint_gone", "failing"] as const;

@@ -6,10 +6,9 @@
 import * as z from "zod";
 import { isValidEventTypePattern } from "../events/catalogue.ts";
 import { uuidString } from "../events/schemas.ts";
-import { SUBSCRIPTION_METHODS } from "./subscription.ts";
+import { MAX_URL_LENGTH, SUBSCRIPTION_METHODS } from "./subscription.ts";
 
-/** PRODUCT §3: a subscription URL is at most 2048 characters. */
-export const MAX_URL_LENGTH = 2048;
+export { MAX_URL_LENGTH };
 export const MAX_EVENT_TYPE_PATTERNS = 100;
 export const MAX_DESCRIPTION_LENGTH = 256;
 export const MAX_CUSTOM_HEADERS = 10;
