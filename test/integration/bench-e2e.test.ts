@@ -31,7 +31,8 @@ describe("bench e2e section (small size)", () => {
 
     // Every event was put once and routed once; every AWS request of every component was seen.
     const requests = result.usage.aws_requests;
-    expect(requests["eventbridge.PutEvents"]).toBe(40);
+    // Requests are counted on the wire: an SDK retry (a slow answer on a loaded machine) is one more.
+    expect(requests["eventbridge.PutEvents"]).toBeGreaterThanOrEqual(40);
     expect(result.usage.eventbridge_events).toBe(40);
     expect(requests["dynamodb.Query"]).toBeGreaterThanOrEqual(40);
     expect(requests["sqs.SendMessageBatch"]).toBeGreaterThanOrEqual(40);
