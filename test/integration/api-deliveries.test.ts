@@ -184,6 +184,17 @@ describe("test event", () => {
     expect(bystander.requests).toHaveLength(0);
   });
 
+  it("keeps exactly the first 4 KiB of a 10 KB answer in response_body, as the API shows it", async () => {
+    // Distinct bytes at every position, so a cut one byte early or late, or a wrong slice, shows.
+    const answer = Array.from({ length: 10_240 }, (_, i) => String.fromCharCode(33 + (i % 94))).join("");
+    const target = await receiver(() => ({ status: 200, body: answer }));
+    const subscription = await subscribe(target.url);
+    const done = await waitForStatus(await sendTest(subscription.id), "succeeded");
+    const kept = done.attempts[0]?.response_body;
+    expect(Buffer.byteLength(kept ?? "", "utf8")).toBe(4096);
+    expect(kept).toBe(answer.slice(0, 4096));
+  });
+
   it("409 for a disabled subscription, 404 for an unknown one", async () => {
     const target = await receiver();
     const subscription = await subscribe(target.url);

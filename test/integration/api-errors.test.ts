@@ -245,3 +245,61 @@ describe("429: throttled by DynamoDB", () => {
     dynamodb.destroy();
   });
 });
+
+describe("500: our own failure", () => {
+  let failing: Server;
+  const MARKER = "table-internals-4f1c";
+
+  beforeAll(async () => {
+    // A DynamoDB endpoint that fails every call with a 500 whose message would give internals away.
+    failing = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        response.writeHead(500, { "content-type": "application/x-amz-json-1.0" });
+        response.end(
+          JSON.stringify({
+            __type: "com.amazonaws.dynamodb.v20120810#InternalServerError",
+            message: `Internal server error (${MARKER})`,
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
+  });
+
+  afterAll(() => new Promise<void>((resolve) => failing.close(() => resolve())));
+
+  it("answers exactly the generic body: no error name, message or stack", async () => {
+    const { port } = failing.address() as AddressInfo;
+    const dynamodb = new DynamoDBClient({
+      region: "us-east-1",
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      maxAttempts: 1,
+    });
+    const clients = {
+      ...createAwsClients(loadConfig(bed.env.env)),
+      dynamodb,
+      doc: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+    };
+    const broken = bed.gatewayWith({}, { clients });
+    const generic = JSON.stringify({
+      error: {
+        code: "INTERNAL_ERROR",
+        message: "An internal error occurred. Try again later; if it persists, contact support.",
+        details: [],
+      },
+    });
+    for (const response of [
+      await broken.get("/v1/subscriptions", { key }),
+      await broken.get(`/v1/subscriptions/${subscriptionId}`, { key }),
+      await broken.get(`/v1/subscriptions/${subscriptionId}/deliveries`, { key }),
+      await broken.delete(`/v1/subscriptions/${subscriptionId}`, { key }),
+    ]) {
+      expect(response.status, response.raw).toBe(500);
+      expect(response.headers["content-type"]).toBe("application/json");
+      expect(response.raw).toBe(generic);
+    }
+    dynamodb.destroy();
+  });
+});

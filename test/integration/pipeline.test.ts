@@ -151,6 +151,49 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
     expect(JSON.stringify(record)).not.toContain(wildcard.secret.slice(6));
   });
 
+  it("counts only the event's own customer's subscriptions in the router's outcome", async () => {
+    const customer = randomUUID();
+    const other = randomUUID();
+    const [rMatching, rOtherType, rDisabled, ...rOthers] = await Promise.all(
+      Array.from({ length: 6 }, () => receiver()),
+    );
+    if (!rMatching || !rOtherType || !rDisabled) throw new Error("receivers");
+    // The other customer: three subscriptions that would all match the event.
+    for (const r of rOthers) await seedSubscription(repos.subscriptions, { customer_id: other, url: r.url });
+    // The event's customer: one matching, one for another type, one disabled.
+    await seedSubscription(repos.subscriptions, {
+      customer_id: customer,
+      url: rMatching.url,
+      event_types: ["call_hangup"],
+    });
+    await seedSubscription(repos.subscriptions, {
+      customer_id: customer,
+      url: rOtherType.url,
+      event_types: ["message_*"],
+    });
+    await seedSubscription(repos.subscriptions, {
+      customer_id: customer,
+      url: rDisabled.url,
+      status: "disabled",
+      disabled_reason: "manual",
+    });
+
+    const outcome = await route(eventFor(callHangup, customer));
+    expect(outcome).toEqual({
+      kind: "routed",
+      eventId: expect.any(String),
+      type: "call_hangup",
+      customerId: customer,
+      subscriptions: 3,
+      matched: 1,
+    });
+    await rMatching.waitForRequests(1, 10_000);
+    await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+    for (const r of [rOtherType, rDisabled, ...rOthers]) expect(r.requests).toHaveLength(0);
+    // A customer with no subscription of its own sees none of the others'.
+    expect(await route(eventFor(callHangup, randomUUID()))).toMatchObject({ subscriptions: 0, matched: 0 });
+  });
+
   it("retries a failing endpoint on the schedule with the same webhook-id, then records the success", async () => {
     const customer = randomUUID();
     const flaky = await receiver((_req, n) =>

@@ -69,7 +69,20 @@ const ADDRESSES: readonly [string, string | null][] = [
   ["fec0::1", "fec0::/10"],
   ["ff02::1", "ff00::/8"],
   ["::ffff:0:7f00:1", "::ffff:0:0:0/96"],
-  ["4000::1", "2000::/3"],
+  // Reserved space outside 2000::/3 and outside every specific range above: the catch-alls.
+  ["1::1", "::/3"],
+  ["::2:0:0:1", "::/3"],
+  ["1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::/3"],
+  ["4000::1", "4000::/2"],
+  ["7fff::1", "4000::/2"],
+  ["8000::1", "8000::/1"],
+  ["c000::1", "8000::/1"],
+  ["fe00::1", "8000::/1"],
+  // Global unicast right next to the reserved and special blocks stays reachable.
+  ["2000::1", null],
+  ["2001:200::1", null],
+  ["3fff:1000::1", null],
+  ["3ffe:ffff::1", null],
   ["3fff::1", "3fff::/20"],
   // IPv4-mapped IPv6 is judged as the IPv4 inside
   ["::ffff:127.0.0.1", "loopback (127.0.0.0/8)"],
@@ -100,6 +113,16 @@ describe("DestinationPolicy.blockedRange", () => {
       expect(range).toBeNull();
     } else {
       expect(range).toContain(expected);
+    }
+  });
+
+  it("refuses all IPv6 space outside global unicast 2000::/3, and only that, sampled every /9", () => {
+    for (let hextet = 0; hextet <= 0xffff; hextet += 0x80) {
+      // :1:: keeps clear of the specific blocks inside 2000::/3 (2001::/23, 2002::/16, 3fff::/20).
+      const address = `${hextet.toString(16)}:1::1`;
+      const globalUnicast = hextet >= 0x2000 && hextet < 0x4000;
+      if (globalUnicast) expect(strict.blockedRange(address), address).toBeNull();
+      else expect(strict.blockedRange(address), address).not.toBeNull();
     }
   });
 
