@@ -12,9 +12,9 @@ import { webhookBody } from "#shared/domain/events/schemas.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { signDelivery } from "#shared/domain/signing.ts";
 import type { SubscriptionWithSecrets } from "#shared/domain/subscriptions/subscription.ts";
+import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
 import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
-import { seedSubscription } from "../test/support/subscriptions.ts";
 import { AwsRequestCounter } from "./lib/aws-counter.ts";
 import { startEmulators } from "./lib/emulators.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
@@ -94,9 +94,9 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
     const subscriptions = new SubscriptionRepository(clients.doc, config.TABLE_NAME);
     const subs: SubscriptionWithSecrets[] = [];
     for (let i = 0; i < 20; i++) {
-      subs.push(
-        await seedSubscription(subscriptions, { customer_id: customer, url: `${receiver.url}/hook/${i}` }),
-      );
+      const subscription = newSubscription({ customer_id: customer, url: `${receiver.url}/hook/${i}` });
+      await subscriptions.create(subscription);
+      subs.push(subscription);
     }
     const payload = webhookBody("call_hangup", fixturePayload("call_hangup"));
     const handler = createDeliveryHandler(createDeliveryDependencies(config, silentLogger, { clients }));

@@ -1,17 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
-import { Logger } from "@aws-lambda-powertools/logger";
 import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { createLocalClients, LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, REPO_ROOT } from "../local/settings.ts";
-import { type LocalStack, startLocalStack } from "../local/stack.ts";
-import { seedSubscription } from "../test/support/subscriptions.ts";
+import {
+  createStackLogger,
+  type LocalStack,
+  type LocalStackObserver,
+  startLocalStack,
+} from "../local/stack.ts";
 import { type Item, indexCopy, itemSize, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
-import { installLambdaMeter } from "./lib/lambda-meter.ts";
+import { createLambdaMeter, type LambdaMeter } from "./lib/lambda-meter.ts";
 import { type CostResult, computeCost, type UsageCounts } from "./lib/pricing.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
@@ -118,22 +122,87 @@ interface Phase {
   failedPuts: number;
 }
 
+/** The local stack under test, its subscriptions and the emitter's client. */
+interface E2eEnvironment {
+  readonly stack: LocalStack;
+  readonly local: ReturnType<typeof createLocalClients>;
+  readonly events: EventBridgeClient;
+  /** Customer ids; customer `c` has `fanout` subscriptions at `/c<c>/s<s>` of the receiver. */
+  readonly customers: readonly string[];
+  close(): Promise<void>;
+}
+
+/** Runs one phase: emits `rate` events/s for `seconds` under `tag`, then waits for its deliveries. */
+type RunPhase = (tag: string, rate: number, seconds: number) => Promise<Phase>;
+
+interface Meters {
+  readonly sdk: ReturnType<typeof installSdkMeter>;
+  readonly lambda: LambdaMeter;
+  readonly logs: ReturnType<typeof captureOutput>;
+}
+
 /**
  * The whole pipeline on the local stack, in this process: an open-loop emitter puts events on the
  * local EventBridge endpoint at a fixed rate (one entry per PutEvents, as a VoIPBIN service emits),
  * the router fans each out to `fanout` subscriptions of its customer, the delivery function sends
  * them to a local receiver, which records when each (event, subscription) arrived. In-process so
- * that one SDK wrapper counts every AWS request of every component and the invokers' durations can
- * be measured; the price is that the RSS measured includes this driver (receiver and emitter).
+ * that one SDK wrapper counts every AWS request of every component and the stack's observer hook
+ * times every invocation; the price is that the RSS measured includes this driver (receiver and
+ * emitter). The phases: start the stack → warm up → search the highest sustained rate → the
+ * fixed-rate latency run, metered → usage and cost.
  */
 export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult> {
   const rssBefore = process.memoryUsage().rss;
-  const sdk = installSdkMeter({ keepDynamoBodies: true });
-  const lambda = installLambdaMeter();
-  const logs = captureOutput();
-  let stack: LocalStack | undefined;
+  const meters: Meters = {
+    sdk: installSdkMeter({ keepDynamoBodies: true }),
+    lambda: createLambdaMeter(),
+    logs: captureOutput(),
+  };
   const phases = new Map<string, Phase>();
-  const receiver = await startBenchReceiver((body, path) => {
+  const receiver = await startBenchReceiver(recordArrival(phases));
+  let env: E2eEnvironment | undefined;
+  try {
+    const deliveryConcurrency = options.deliveryConcurrency ?? LOCAL_DEFAULTS.DELIVERY_CONCURRENCY;
+    options.progress(`e2e: starting a local stack (in memory, ${deliveryConcurrency} delivery pollers)`);
+    const started = await startEnvironment(
+      options,
+      deliveryConcurrency,
+      receiver.url,
+      meters.lambda.observer,
+    );
+    env = started;
+    const rssIdle = process.memoryUsage().rss;
+    const run: RunPhase = async (tag, rate, seconds) => {
+      const phase = newPhase(tag);
+      phases.set(tag, phase);
+      await emitPhase(started, phase, rate, seconds);
+      await drainPhase(phase, phase.emitted.size * options.fanout, options);
+      return phase;
+    };
+
+    await warmUp(run, options);
+    const search = await searchMaxThroughput(run, options);
+    const fixed = await measureFixedRate(run, meters, options);
+    const usage = await countUsage(started, meters, fixed.summary.delivered_unique, options);
+    await started.close();
+    env = undefined;
+    return e2eResult(options, { deliveryConcurrency, rssBefore, rssIdle, search, fixed, usage, meters });
+  } catch (error) {
+    meters.logs.active = false;
+    const tail = meters.logs.tail();
+    if (tail.length > 0) options.progress(`e2e failed; the stack's last output:\n${tail.join("")}`);
+    throw error;
+  } finally {
+    await env?.close();
+    await receiver.close();
+    meters.logs.restore();
+    meters.sdk.uninstall();
+  }
+}
+
+/** The receiver's callback: the arrival time of each (event, subscription), by phase tag. */
+function recordArrival(phases: ReadonlyMap<string, Phase>) {
+  return (body: string, path: string) => {
     const now = performance.now();
     const match = /"bench_id":"([^"]+)"/.exec(body);
     if (!match?.[1]) return;
@@ -144,374 +213,415 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
     if (phase.arrivals.has(key)) phase.duplicates++;
     else phase.arrivals.set(key, now);
     phase.lastArrival = Math.max(phase.lastArrival, now);
+  };
+}
+
+/**
+ * A fresh local stack with `customers` × `fanout` subscriptions (all matching the emitted type)
+ * pointing at the receiver, and an EventBridge client for the emitter.
+ */
+async function startEnvironment(
+  options: E2eBenchOptions,
+  deliveryConcurrency: number,
+  receiverUrl: string,
+  observer: LocalStackObserver,
+): Promise<E2eEnvironment> {
+  const stack = await startLocalStack(
+    {
+      ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
+      host: LOCAL_HOST,
+      region: "us-east-1",
+      inMemory: true,
+      dataDir: `${REPO_ROOT}/.data`,
+      retrySchedule: LOCAL_DEFAULTS.RETRY_SCHEDULE.split(",").map(Number),
+      eventBusName: "voipbin-events",
+      deliveryConcurrency,
+    },
+    createStackLogger({ logLevel: "WARN" }),
+    observer,
+  );
+  const local = createLocalClients({
+    dynamodbEndpoint: stack.endpoints.dynamodb,
+    sqsEndpoint: stack.endpoints.sqs,
+    region: "us-east-1",
   });
+  const events = new EventBridgeClient({
+    endpoint: stack.endpoints.events,
+    region: "us-east-1",
+    credentials: LOCAL_CREDENTIALS,
+  });
+  let closed: Promise<void> | undefined;
+  const close = () => {
+    closed ??= (async () => {
+      events.destroy();
+      local.dynamodb.destroy();
+      local.sqs.destroy();
+      await stack.stop();
+    })();
+    return closed;
+  };
   try {
-    const deliveryConcurrency = options.deliveryConcurrency ?? LOCAL_DEFAULTS.DELIVERY_CONCURRENCY;
-    /**
-     * A fresh local stack with `customers` × `fanout` subscriptions (all matching the emitted
-     * type) pointing at the receiver, and an EventBridge client for the emitter.
-     */
-    const startEnvironment = async () => {
-      options.progress(`e2e: starting a local stack (in memory, ${deliveryConcurrency} delivery pollers)`);
-      const started = await startLocalStack(
-        {
-          ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
-          host: LOCAL_HOST,
-          region: "us-east-1",
-          inMemory: true,
-          dataDir: `${REPO_ROOT}/.data`,
-          retrySchedule: LOCAL_DEFAULTS.RETRY_SCHEDULE.split(",").map(Number),
-          eventBusName: "voipbin-events",
-          deliveryConcurrency,
-        },
-        new Logger({ serviceName: "local-stack", logLevel: "WARN" }),
-      );
-      stack = started;
-      const local = createLocalClients({
-        dynamodbEndpoint: started.endpoints.dynamodb,
-        sqsEndpoint: started.endpoints.sqs,
-        region: "us-east-1",
-      });
-      const repository = new SubscriptionRepository(
-        DynamoDBDocumentClient.from(local.dynamodb),
-        started.tableName,
-      );
-      const customers: string[] = [];
-      for (let c = 0; c < options.customers; c++) {
-        const customer = randomUUID();
-        customers.push(customer);
-        for (let s = 0; s < options.fanout; s++) {
-          await seedSubscription(repository, {
+    const repository = new SubscriptionRepository(
+      DynamoDBDocumentClient.from(local.dynamodb),
+      stack.tableName,
+    );
+    const customers: string[] = [];
+    for (let c = 0; c < options.customers; c++) {
+      const customer = randomUUID();
+      customers.push(customer);
+      for (let s = 0; s < options.fanout; s++) {
+        await repository.create(
+          newSubscription({
             customer_id: customer,
-            url: `${receiver.url}/c${c}/s${s}`,
+            url: `${receiverUrl}/c${c}/s${s}`,
             event_types: ["call_hangup"],
-          });
-        }
-      }
-      const events = new EventBridgeClient({
-        endpoint: started.endpoints.events,
-        region: "us-east-1",
-        credentials: LOCAL_CREDENTIALS,
-      });
-      return {
-        stack: started,
-        local,
-        events,
-        customers,
-        async close() {
-          events.destroy();
-          local.dynamodb.destroy();
-          local.sqs.destroy();
-          await started.stop();
-          stack = undefined;
-        },
-      };
-    };
-    const env = await startEnvironment();
-    const rssIdle = process.memoryUsage().rss;
-    const paths = (customer: number) =>
-      Array.from({ length: options.fanout }, (_, s) => `/c${customer}/s${s}`);
-    const data = fixturePayload("call_hangup");
-
-    const runPhase = async (tag: string, rate: number, seconds: number): Promise<Phase> => {
-      const phase: Phase = {
-        tag,
-        emitted: new Map(),
-        arrivals: new Map(),
-        duplicates: 0,
-        lastArrival: 0,
-        firstSent: 0,
-        lastAccepted: 0,
-        failedPuts: 0,
-      };
-      phases.set(tag, phase);
-      const total = Math.max(1, Math.round(rate * seconds));
-      const inFlight = new Set<Promise<void>>();
-      const start = performance.now();
-      phase.firstSent = start;
-      for (let seq = 0; seq < total; ) {
-        const due = start + (seq / rate) * 1000;
-        const now = performance.now();
-        if (now < due || inFlight.size >= 1000) {
-          await sleep(Math.max(1, Math.min(due - now, 5)));
-          continue;
-        }
-        const customer = seq % env.customers.length;
-        const record: Emitted = { sent: now, customer };
-        phase.emitted.set(seq, record);
-        const customerId = env.customers[customer] ?? "";
-        const put = env.events
-          .send(
-            new PutEventsCommand({
-              Entries: [
-                {
-                  EventBusName: env.stack.eventBusName,
-                  Source: "voipbin.call-manager",
-                  DetailType: "call_hangup",
-                  Detail: JSON.stringify({
-                    customer_id: customerId,
-                    data: { ...data, customer_id: customerId, bench_id: `${tag}:${seq}` },
-                  }),
-                },
-              ],
-            }),
-          )
-          .then(
-            (response) => {
-              record.accepted = performance.now();
-              phase.lastAccepted = Math.max(phase.lastAccepted, record.accepted);
-              if ((response.FailedEntryCount ?? 0) > 0) phase.failedPuts++;
-            },
-            () => {
-              phase.failedPuts++;
-            },
-          );
-        inFlight.add(put);
-        put.finally(() => inFlight.delete(put));
-        seq++;
-      }
-      await Promise.all([...inFlight]);
-      return phase;
-    };
-
-    const expectedOf = (phase: Phase) => phase.emitted.size * options.fanout;
-    /**
-     * Waits for the phase's deliveries: until all arrived, or nothing arrived for `stallMs` (the
-     * rest is then lost, not late), or `drainTimeoutMs` passed.
-     */
-    const drain = async (phase: Phase) => {
-      const started = performance.now();
-      let lastCount = -1;
-      let lastProgress = started;
-      let lastReport = started;
-      while (phase.arrivals.size < expectedOf(phase)) {
-        const now = performance.now();
-        if (now - lastReport >= 5000) {
-          lastReport = now;
-          options.progress(`e2e:   waiting for deliveries: ${phase.arrivals.size}/${expectedOf(phase)}`);
-        }
-        if (phase.arrivals.size !== lastCount) {
-          lastCount = phase.arrivals.size;
-          lastProgress = now;
-        }
-        if (now - lastProgress > options.stallMs || now - started > options.drainTimeoutMs) break;
-        await sleep(20);
-      }
-    };
-
-    const summarizePhase = (phase: Phase, rate: number): PhaseResult & { samples: number[] } => {
-      const samples: number[] = [];
-      for (const [seq, emitted] of phase.emitted) {
-        for (const path of paths(emitted.customer)) {
-          const arrived = phase.arrivals.get(`${seq}|${path}`);
-          if (arrived === undefined) continue;
-          samples.push(Math.max(0, arrived - (emitted.accepted ?? emitted.sent)));
-        }
-      }
-      const expected = expectedOf(phase);
-      const delivered = phase.arrivals.size;
-      let lastEmitted = phase.firstSent;
-      for (const e of phase.emitted.values()) lastEmitted = Math.max(lastEmitted, e.sent);
-      const emittedRate =
-        phase.emitted.size / Math.max(0.001, (lastEmitted - phase.firstSent) / 1000 + 1 / rate);
-      const tail = phase.lastArrival - phase.lastAccepted;
-      const lost = expected - delivered;
-      let reason = "kept up: every delivery arrived, the last one within 1 s of the last event";
-      let sustained = true;
-      if (lost > 0 || phase.failedPuts > 0) {
-        sustained = false;
-        reason = `${lost} deliveries lost, ${phase.failedPuts} PutEvents failed`;
-      } else if (emittedRate < rate * 0.95) {
-        sustained = false;
-        reason = `the emitter reached only ${round(emittedRate)} of ${rate} events/s`;
-      } else if (tail > 1000) {
-        sustained = false;
-        reason = `backlog: the last delivery came ${round(tail / 1000, 2)} s after the last event`;
-      }
-      return {
-        offered_events_per_s: rate,
-        emitted_events_per_s: round(emittedRate),
-        events: phase.emitted.size,
-        expected_deliveries: expected,
-        delivered_unique: delivered,
-        duplicates: phase.duplicates,
-        lost,
-        deliveries_per_s: round(delivered / Math.max(0.001, (phase.lastArrival - phase.firstSent) / 1000)),
-        tail_ms: round(tail),
-        latency_ms: summarize(samples),
-        sustained,
-        reason,
-        samples,
-      };
-    };
-
-    // --- Warm-up: cold sandboxes, connection pools, JIT ------------------------------------------
-    if (options.warmupS > 0) {
-      options.progress(`e2e: warm-up ${options.warmupS} s at ${options.rate} events/s`);
-      const warm = await runPhase("warm", options.rate, options.warmupS);
-      await drain(warm);
-    }
-
-    // --- The highest offered rate sustained with nothing lost ----------------------------------
-    // Before the fixed-rate run, on the same stack: a second stack cannot run in this process (the
-    // function modules are cached with the first one's endpoints), and dynalite, unlike DynamoDB,
-    // slows down as its in-memory table grows, so the search goes first, after the warm-up.
-    const steps: PhaseResult[] = [];
-    let maxDeliveries = 0;
-    // A step that is not sustained is run once more before the search stops: on a shared machine
-    // one stall of another process can fail a short step. Both runs are reported.
-    let tag = 0;
-    for (const [i, stepRate] of options.maxRateSteps.entries()) {
-      let step: PhaseResult | undefined;
-      for (let attempt = 1; attempt <= 2; attempt++) {
-        options.progress(
-          `e2e: max throughput step ${i + 1}/${options.maxRateSteps.length}${attempt > 1 ? " (again, to confirm)" : ""}: ${stepRate} events/s (${stepRate * options.fanout} deliveries/s) for ${options.stepS} s`,
+          }),
         );
-        const phase = await runPhase(`step${tag++}`, stepRate, options.stepS);
-        await drain(phase);
-        const { samples: _samples, ...result } = summarizePhase(phase, stepRate);
-        step = { ...result, attempt };
-        steps.push(step);
-        options.progress(
-          `e2e:   ${step.deliveries_per_s} deliveries/s, p99 ${step.latency_ms.p99} ms — ${step.sustained ? "sustained" : `not sustained (${step.reason})`}`,
-        );
-        if (step.sustained) break;
-      }
-      if (!step?.sustained) break;
-      maxDeliveries = Math.max(maxDeliveries, step.deliveries_per_s);
-    }
-    // --- The latency run at a fixed offered rate, with every AWS request and invocation counted ---
-    options.progress(
-      `e2e: ${options.durationS} s at ${options.rate} events/s × fan-out ${options.fanout} (${options.rate * options.fanout} deliveries/s offered)`,
-    );
-    sdk.reset();
-    lambda.reset();
-    logs.reset();
-    const rss = sampleRss();
-    const cpuBefore = process.cpuUsage();
-    const wallBefore = performance.now();
-    sdk.active = true;
-    lambda.active = true;
-    logs.active = true;
-    const fixed = await runPhase("fixed", options.rate, options.durationS);
-    await drain(fixed);
-    await sleep(300); // the last batches' DeleteMessageBatch calls
-    sdk.active = false;
-    lambda.active = false;
-    logs.active = false;
-    const cpu = process.cpuUsage(cpuBefore);
-    const wallSeconds = (performance.now() - wallBefore) / 1000;
-    const loadAverage = os.loadavg()[0] ?? 0;
-    const invocations: E2eBenchResult["invocations"] = {};
-    for (const [name, fn] of lambda.functions) {
-      const stats = summarize(fn.durations_ms);
-      invocations[name] = {
-        count: fn.invocations,
-        ms_p50: stats.p50,
-        ms_p99: stats.p99,
-        ...(name === "delivery"
-          ? { records_per_invocation: round(fixed.arrivals.size / Math.max(1, fn.invocations), 2) }
-          : {}),
-      };
-    }
-    const rssPeak = rss.stop();
-    const heapUsed = process.memoryUsage().heapUsed;
-    const fixedResult = summarizePhase(fixed, options.rate);
-    let early = 0;
-    for (const [seq, emitted] of fixed.emitted) {
-      for (const path of paths(emitted.customer)) {
-        const arrived = fixed.arrivals.get(`${seq}|${path}`);
-        if (arrived !== undefined && emitted.accepted !== undefined && arrived < emitted.accepted) early++;
       }
     }
-    const putMs = [...fixed.emitted.values()]
-      .filter((e) => e.accepted !== undefined)
-      .map((e) => (e.accepted ?? 0) - e.sent);
-    options.progress(
-      `e2e: ${fixedResult.delivered_unique}/${fixedResult.expected_deliveries} delivered, p50 ${fixedResult.latency_ms.p50} ms, p99 ${fixedResult.latency_ms.p99} ms`,
-    );
-
-    // --- Cost: the counted requests, units from the table as it stands, invocations × memory ------
-    const items = await scanAll(env.local.dynamodb, env.stack.tableName);
-    const units = requestUnits(sdk.parsedDynamoRequests(), snapshotOf(items));
-    const lambdaUsage: UsageCounts["lambda"] = {};
-    for (const [name, usage] of lambda.functions) {
-      const memoryMb = options.memoryMbByFunction?.[name] ?? 512;
-      lambdaUsage[name] = {
-        invocations: usage.invocations,
-        gb_seconds: (usage.billed_ms / 1000) * (memoryMb / 1024),
-      };
-    }
-    const usage: UsageCounts = {
-      deliveries: fixedResult.delivered_unique,
-      aws_requests: sdk.snapshot(),
-      eventbridge_events: sdk.eventbridgeEntries,
-      lambda: lambdaUsage,
-      dynamodb: units,
-      log_bytes: logs.bytes,
-      storage_bytes_per_delivery: storagePerDelivery(items),
-      retention_days: 30,
-    };
-    const cost = computeCost(usage);
-
-    if (stack) await env.close();
-
-    const { samples, latency_ms } = fixedResult;
-    const totalRequests = Object.values(usage.aws_requests).reduce((t, n) => t + n, 0);
-    return {
-      latency_ms,
-      fixed_rate_sustained: fixedResult.sustained,
-      fixed_rate_reason: fixedResult.reason,
-      fixed_rate_deliveries_per_s: fixedResult.deliveries_per_s,
-      fixed_rate_tail_ms: fixedResult.tail_ms,
-      max_deliveries_per_s: maxDeliveries,
-      offered_events_per_s: options.rate,
-      fanout: options.fanout,
-      duration_s: options.durationS,
-      events: fixedResult.events,
-      expected_deliveries: fixedResult.expected_deliveries,
-      delivered_unique: fixedResult.delivered_unique,
-      duplicates: fixedResult.duplicates,
-      lost: fixedResult.lost,
-      arrived_before_accept: early,
-      put_events_ms: summarize(putMs),
-      delivery_concurrency: deliveryConcurrency,
-      steps,
-      samples_ms: samples,
-      usage: {
-        ...usage,
-        dynamodb: { wru: units.wru, rru: units.rru },
-        requests_per_delivery: round(totalRequests / Math.max(1, usage.deliveries), 3),
-        aws_requests_per_event: round(totalRequests / Math.max(1, fixedResult.events), 3),
-        lambda_measured: lambda.attached,
-      },
-      cost,
-      memory: {
-        rss_mb: round(rssPeak / 1024 ** 2),
-        rss_mb_before_stack: round(rssBefore / 1024 ** 2),
-        rss_mb_idle_stack: round(rssIdle / 1024 ** 2),
-        heap_used_mb: round(heapUsed / 1024 ** 2),
-      },
-      process_cpu_cores: round((cpu.user + cpu.system) / 1e6 / Math.max(0.001, wallSeconds), 2),
-      load_average: round(loadAverage, 2),
-      invocations,
-      cpu_s_per_1000_deliveries: round(
-        ((cpu.user + cpu.system) / 1e6 / Math.max(1, fixedResult.delivered_unique)) * 1000,
-        3,
-      ),
-    };
+    return { stack, local, events, customers, close };
   } catch (error) {
-    logs.active = false;
-    const tail = logs.tail();
-    if (tail.length > 0) options.progress(`e2e failed; the stack's last output:\n${tail.join("")}`);
+    await close();
     throw error;
-  } finally {
-    await stack?.stop();
-    await receiver.close();
-    logs.restore();
-    lambda.uninstall();
-    sdk.uninstall();
   }
+}
+
+function newPhase(tag: string): Phase {
+  return {
+    tag,
+    emitted: new Map(),
+    arrivals: new Map(),
+    duplicates: 0,
+    lastArrival: 0,
+    firstSent: 0,
+    lastAccepted: 0,
+    failedPuts: 0,
+  };
+}
+
+/** The open-loop emitter: `rate` events/s for `seconds`, one entry per PutEvents, at most 1,000 in flight. */
+async function emitPhase(env: E2eEnvironment, phase: Phase, rate: number, seconds: number): Promise<void> {
+  const data = fixturePayload("call_hangup");
+  const total = Math.max(1, Math.round(rate * seconds));
+  const inFlight = new Set<Promise<void>>();
+  const start = performance.now();
+  phase.firstSent = start;
+  for (let seq = 0; seq < total; ) {
+    const due = start + (seq / rate) * 1000;
+    const now = performance.now();
+    if (now < due || inFlight.size >= 1000) {
+      await sleep(Math.max(1, Math.min(due - now, 5)));
+      continue;
+    }
+    const customer = seq % env.customers.length;
+    const record: Emitted = { sent: now, customer };
+    phase.emitted.set(seq, record);
+    const customerId = env.customers[customer] ?? "";
+    const put = env.events
+      .send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: env.stack.eventBusName,
+              Source: "voipbin.call-manager",
+              DetailType: "call_hangup",
+              Detail: JSON.stringify({
+                customer_id: customerId,
+                data: { ...data, customer_id: customerId, bench_id: `${phase.tag}:${seq}` },
+              }),
+            },
+          ],
+        }),
+      )
+      .then(
+        (response) => {
+          record.accepted = performance.now();
+          phase.lastAccepted = Math.max(phase.lastAccepted, record.accepted);
+          if ((response.FailedEntryCount ?? 0) > 0) phase.failedPuts++;
+        },
+        () => {
+          phase.failedPuts++;
+        },
+      );
+    inFlight.add(put);
+    put.finally(() => inFlight.delete(put));
+    seq++;
+  }
+  await Promise.all([...inFlight]);
+}
+
+/**
+ * Waits for a phase's deliveries: until all arrived, or nothing arrived for `stallMs` (the rest is
+ * then lost, not late), or `drainTimeoutMs` passed.
+ */
+async function drainPhase(phase: Phase, expected: number, options: E2eBenchOptions): Promise<void> {
+  const started = performance.now();
+  let lastCount = -1;
+  let lastProgress = started;
+  let lastReport = started;
+  while (phase.arrivals.size < expected) {
+    const now = performance.now();
+    if (now - lastReport >= 5000) {
+      lastReport = now;
+      options.progress(`e2e:   waiting for deliveries: ${phase.arrivals.size}/${expected}`);
+    }
+    if (phase.arrivals.size !== lastCount) {
+      lastCount = phase.arrivals.size;
+      lastProgress = now;
+    }
+    if (now - lastProgress > options.stallMs || now - started > options.drainTimeoutMs) break;
+    await sleep(20);
+  }
+}
+
+/** The receiver paths of customer `customer`'s subscriptions. */
+function pathsOf(customer: number, fanout: number): string[] {
+  return Array.from({ length: fanout }, (_, s) => `/c${customer}/s${s}`);
+}
+
+/** Each delivery of the phase that arrived, with its emitted record. */
+function* arrivalsOf(phase: Phase, fanout: number): Generator<{ emitted: Emitted; arrived: number }> {
+  for (const [seq, emitted] of phase.emitted) {
+    for (const path of pathsOf(emitted.customer, fanout)) {
+      const arrived = phase.arrivals.get(`${seq}|${path}`);
+      if (arrived !== undefined) yield { emitted, arrived };
+    }
+  }
+}
+
+function summarizePhase(phase: Phase, rate: number, fanout: number): PhaseResult & { samples: number[] } {
+  const samples: number[] = [];
+  for (const { emitted, arrived } of arrivalsOf(phase, fanout)) {
+    samples.push(Math.max(0, arrived - (emitted.accepted ?? emitted.sent)));
+  }
+  const expected = phase.emitted.size * fanout;
+  const delivered = phase.arrivals.size;
+  let lastEmitted = phase.firstSent;
+  for (const e of phase.emitted.values()) lastEmitted = Math.max(lastEmitted, e.sent);
+  const emittedRate = phase.emitted.size / Math.max(0.001, (lastEmitted - phase.firstSent) / 1000 + 1 / rate);
+  const tail = phase.lastArrival - phase.lastAccepted;
+  const lost = expected - delivered;
+  let reason = "kept up: every delivery arrived, the last one within 1 s of the last event";
+  let sustained = true;
+  if (lost > 0 || phase.failedPuts > 0) {
+    sustained = false;
+    reason = `${lost} deliveries lost, ${phase.failedPuts} PutEvents failed`;
+  } else if (emittedRate < rate * 0.95) {
+    sustained = false;
+    reason = `the emitter reached only ${round(emittedRate)} of ${rate} events/s`;
+  } else if (tail > 1000) {
+    sustained = false;
+    reason = `backlog: the last delivery came ${round(tail / 1000, 2)} s after the last event`;
+  }
+  return {
+    offered_events_per_s: rate,
+    emitted_events_per_s: round(emittedRate),
+    events: phase.emitted.size,
+    expected_deliveries: expected,
+    delivered_unique: delivered,
+    duplicates: phase.duplicates,
+    lost,
+    deliveries_per_s: round(delivered / Math.max(0.001, (phase.lastArrival - phase.firstSent) / 1000)),
+    tail_ms: round(tail),
+    latency_ms: summarize(samples),
+    sustained,
+    reason,
+    samples,
+  };
+}
+
+/** Cold sandboxes, connection pools, JIT: a phase whose numbers are thrown away. */
+async function warmUp(run: RunPhase, options: E2eBenchOptions): Promise<void> {
+  if (options.warmupS <= 0) return;
+  options.progress(`e2e: warm-up ${options.warmupS} s at ${options.rate} events/s`);
+  await run("warm", options.rate, options.warmupS);
+}
+
+/**
+ * The highest offered rate sustained with nothing lost, stepping through `maxRateSteps`. Before the
+ * fixed-rate run, on the same stack: a second stack cannot run in this process (the function
+ * modules are cached with the first one's endpoints), and dynalite, unlike DynamoDB, slows down as
+ * its in-memory table grows, so the search goes first, after the warm-up. A step that is not
+ * sustained is run once more before the search stops: on a shared machine one stall of another
+ * process can fail a short step. Both runs are reported.
+ */
+async function searchMaxThroughput(
+  run: RunPhase,
+  options: E2eBenchOptions,
+): Promise<{ steps: PhaseResult[]; maxDeliveries: number }> {
+  const steps: PhaseResult[] = [];
+  let maxDeliveries = 0;
+  let tag = 0;
+  for (const [i, stepRate] of options.maxRateSteps.entries()) {
+    let step: PhaseResult | undefined;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      options.progress(
+        `e2e: max throughput step ${i + 1}/${options.maxRateSteps.length}${attempt > 1 ? " (again, to confirm)" : ""}: ${stepRate} events/s (${stepRate * options.fanout} deliveries/s) for ${options.stepS} s`,
+      );
+      const phase = await run(`step${tag++}`, stepRate, options.stepS);
+      const { samples: _samples, ...result } = summarizePhase(phase, stepRate, options.fanout);
+      step = { ...result, attempt };
+      steps.push(step);
+      options.progress(
+        `e2e:   ${step.deliveries_per_s} deliveries/s, p99 ${step.latency_ms.p99} ms — ${step.sustained ? "sustained" : `not sustained (${step.reason})`}`,
+      );
+      if (step.sustained) break;
+    }
+    if (!step?.sustained) break;
+    maxDeliveries = Math.max(maxDeliveries, step.deliveries_per_s);
+  }
+  return { steps, maxDeliveries };
+}
+
+interface FixedRateRun {
+  readonly phase: Phase;
+  readonly summary: PhaseResult & { samples: number[] };
+  readonly cpuSeconds: number;
+  readonly wallSeconds: number;
+  readonly loadAverage: number;
+  readonly rssPeak: number;
+  readonly heapUsed: number;
+}
+
+/** The latency run at the fixed offered rate, with every AWS request, invocation and log byte counted. */
+async function measureFixedRate(
+  run: RunPhase,
+  meters: Meters,
+  options: E2eBenchOptions,
+): Promise<FixedRateRun> {
+  options.progress(
+    `e2e: ${options.durationS} s at ${options.rate} events/s × fan-out ${options.fanout} (${options.rate * options.fanout} deliveries/s offered)`,
+  );
+  meters.sdk.reset();
+  meters.lambda.reset();
+  meters.logs.reset();
+  const rss = sampleRss();
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = performance.now();
+  meters.sdk.active = true;
+  meters.lambda.active = true;
+  meters.logs.active = true;
+  const phase = await run("fixed", options.rate, options.durationS);
+  await sleep(300); // the last batches' DeleteMessageBatch calls
+  meters.sdk.active = false;
+  meters.lambda.active = false;
+  meters.logs.active = false;
+  const cpu = process.cpuUsage(cpuBefore);
+  const fixed: FixedRateRun = {
+    phase,
+    summary: summarizePhase(phase, options.rate, options.fanout),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    wallSeconds: (performance.now() - wallBefore) / 1000,
+    loadAverage: os.loadavg()[0] ?? 0,
+    rssPeak: rss.stop(),
+    heapUsed: process.memoryUsage().heapUsed,
+  };
+  options.progress(
+    `e2e: ${fixed.summary.delivered_unique}/${fixed.summary.expected_deliveries} delivered, p50 ${fixed.summary.latency_ms.p50} ms, p99 ${fixed.summary.latency_ms.p99} ms`,
+  );
+  return fixed;
+}
+
+/** What the fixed-rate run used: the counted requests, units from the table as it stands, invocations × memory. */
+async function countUsage(
+  env: E2eEnvironment,
+  meters: Meters,
+  deliveries: number,
+  options: E2eBenchOptions,
+): Promise<UsageCounts> {
+  const items = await scanAll(env.local.dynamodb, env.stack.tableName);
+  const lambda: UsageCounts["lambda"] = {};
+  for (const [name, usage] of meters.lambda.functions) {
+    const memoryMb = options.memoryMbByFunction?.[name] ?? 512;
+    lambda[name] = {
+      invocations: usage.invocations,
+      gb_seconds: (usage.billed_ms / 1000) * (memoryMb / 1024),
+    };
+  }
+  return {
+    deliveries,
+    aws_requests: meters.sdk.snapshot(),
+    eventbridge_events: meters.sdk.eventbridgeEntries,
+    lambda,
+    dynamodb: requestUnits(meters.sdk.parsedDynamoRequests(), snapshotOf(items)),
+    log_bytes: meters.logs.bytes,
+    storage_bytes_per_delivery: storagePerDelivery(items),
+    retention_days: 30,
+  };
+}
+
+function e2eResult(
+  options: E2eBenchOptions,
+  run: {
+    deliveryConcurrency: number;
+    rssBefore: number;
+    rssIdle: number;
+    search: { steps: PhaseResult[]; maxDeliveries: number };
+    fixed: FixedRateRun;
+    usage: UsageCounts;
+    meters: Meters;
+  },
+): E2eBenchResult {
+  const { fixed, usage, meters } = run;
+  const { samples, latency_ms, ...summary } = fixed.summary;
+  const invocations: E2eBenchResult["invocations"] = {};
+  for (const [name, fn] of meters.lambda.functions) {
+    const stats = summarize(fn.durations_ms);
+    invocations[name] = {
+      count: fn.invocations,
+      ms_p50: stats.p50,
+      ms_p99: stats.p99,
+      ...(name === "delivery"
+        ? { records_per_invocation: round(fixed.phase.arrivals.size / Math.max(1, fn.invocations), 2) }
+        : {}),
+    };
+  }
+  let early = 0;
+  for (const { emitted, arrived } of arrivalsOf(fixed.phase, options.fanout)) {
+    if (emitted.accepted !== undefined && arrived < emitted.accepted) early++;
+  }
+  const putMs = [...fixed.phase.emitted.values()]
+    .filter((e) => e.accepted !== undefined)
+    .map((e) => (e.accepted ?? 0) - e.sent);
+  const totalRequests = Object.values(usage.aws_requests).reduce((t, n) => t + n, 0);
+  return {
+    latency_ms,
+    fixed_rate_sustained: summary.sustained,
+    fixed_rate_reason: summary.reason,
+    fixed_rate_deliveries_per_s: summary.deliveries_per_s,
+    fixed_rate_tail_ms: summary.tail_ms,
+    max_deliveries_per_s: run.search.maxDeliveries,
+    offered_events_per_s: options.rate,
+    fanout: options.fanout,
+    duration_s: options.durationS,
+    events: summary.events,
+    expected_deliveries: summary.expected_deliveries,
+    delivered_unique: summary.delivered_unique,
+    duplicates: summary.duplicates,
+    lost: summary.lost,
+    arrived_before_accept: early,
+    put_events_ms: summarize(putMs),
+    delivery_concurrency: run.deliveryConcurrency,
+    steps: run.search.steps,
+    samples_ms: samples,
+    usage: {
+      ...usage,
+      requests_per_delivery: round(totalRequests / Math.max(1, usage.deliveries), 3),
+      aws_requests_per_event: round(totalRequests / Math.max(1, summary.events), 3),
+      lambda_measured: meters.lambda.functions.size > 0,
+    },
+    cost: computeCost(usage),
+    memory: {
+      rss_mb: round(fixed.rssPeak / 1024 ** 2),
+      rss_mb_before_stack: round(run.rssBefore / 1024 ** 2),
+      rss_mb_idle_stack: round(run.rssIdle / 1024 ** 2),
+      heap_used_mb: round(fixed.heapUsed / 1024 ** 2),
+    },
+    process_cpu_cores: round(fixed.cpuSeconds / Math.max(0.001, fixed.wallSeconds), 2),
+    load_average: round(fixed.loadAverage, 2),
+    invocations,
+    cpu_s_per_1000_deliveries: round((fixed.cpuSeconds / Math.max(1, summary.delivered_unique)) * 1000, 3),
+  };
 }
 
 async function scanAll(

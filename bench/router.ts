@@ -4,9 +4,9 @@ import { createAwsClients } from "#shared/adapters/clients.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createRouterDependencies } from "#shared/dependencies.ts";
+import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
 import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
-import { seedSubscription } from "../test/support/subscriptions.ts";
 import { AwsRequestCounter } from "./lib/aws-counter.ts";
 import { startEmulators } from "./lib/emulators.ts";
 import { fixturePayload, runWithConcurrency, silentLogger } from "./lib/util.ts";
@@ -74,17 +74,18 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
       options.progress(`router: fan-out ${fanout}`);
       const customer = randomUUID();
       for (let i = 0; i < fanout; i++) {
-        await seedSubscription(subscriptions, {
-          customer_id: customer,
-          url: `https://hooks.example.com/${i}`,
-        });
+        await subscriptions.create(
+          newSubscription({ customer_id: customer, url: `https://hooks.example.com/${i}` }),
+        );
       }
       // Another subscription of the same customer that does not match: routing reads it and skips it.
-      await seedSubscription(subscriptions, {
-        customer_id: customer,
-        url: "https://hooks.example.com/sms",
-        event_types: ["message_*"],
-      });
+      await subscriptions.create(
+        newSubscription({
+          customer_id: customer,
+          url: "https://hooks.example.com/sms",
+          event_types: ["message_*"],
+        }),
+      );
       const events = Array.from({ length: options.events }, () => ({
         version: "0",
         id: randomUUID(),

@@ -102,9 +102,30 @@ const dynalite = createRequire(import.meta.url)("dynalite") as (options?: Dynali
 
 type Closer = () => Promise<void>;
 
+/** The four functions the stack runs. */
+export type LocalFunctionName = "router" | "delivery" | "api" | "authorizer";
+
+/** One invocation of a function, as Lambda would report it: the handler's run in its sandbox. */
+export interface LocalInvocation {
+  readonly functionName: LocalFunctionName;
+  /** Wall-clock time of the handler, from the call to its settling (waiting for a free sandbox excluded). */
+  readonly durationMs: number;
+  /** The handler threw (for the delivery function a batch with failed items still counts as success). */
+  readonly failed: boolean;
+}
+
+/**
+ * What a tool running the stack in its own process (the bench, the chaos run) may watch, instead of
+ * patching the stack's classes: told synchronously, so it must not throw or block.
+ */
+export interface LocalStackObserver {
+  onInvocation?(invocation: LocalInvocation): void;
+}
+
 export async function startLocalStack(
   settings: LocalStackSettings,
   logger = createStackLogger(),
+  observer: LocalStackObserver = {},
 ): Promise<LocalStack> {
   const closers: { name: string; close: Closer }[] = [];
   const cleanup = async () => {
@@ -115,20 +136,23 @@ export async function startLocalStack(
     }
   };
   try {
-    return await start(settings, logger, closers, cleanup);
+    return await start(settings, logger, observer, closers, cleanup);
   } catch (error) {
     await cleanup();
     throw error;
   }
 }
 
-export function createStackLogger(): Logger {
-  return new Logger({ serviceName: "local-stack", logFormatter: new SecretSafeLogFormatter() });
+export function createStackLogger(
+  options: { readonly logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR" } = {},
+): Logger {
+  return new Logger({ serviceName: "local-stack", logFormatter: new SecretSafeLogFormatter(), ...options });
 }
 
 async function start(
   settings: LocalStackSettings,
   logger: Logger,
+  observer: LocalStackObserver,
   closers: { name: string; close: Closer }[],
   cleanup: () => Promise<void>,
 ): Promise<LocalStack> {
@@ -258,8 +282,8 @@ async function start(
   loadConfig(process.env);
 
   // --- The functions: the same modules Lambda runs ---------------------------------------------
-  const router = await functionSandboxes<BusEvent>("router.ts", ROUTER_CONCURRENCY);
-  const delivery = await functionSandboxes<SQSEvent>("delivery.ts", settings.deliveryConcurrency);
+  const router = await functionSandboxes<BusEvent>("router", ROUTER_CONCURRENCY, observer);
+  const delivery = await functionSandboxes<SQSEvent>("delivery", settings.deliveryConcurrency, observer);
 
   const routerInvoker = new AsyncInvoker<BusEvent>({
     spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
@@ -300,10 +324,11 @@ async function start(
     close: () => withDeadline(deliverySource.stop({ abortReceives: true }), "deliveries", logger),
   });
 
-  const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>("api.ts", API_CONCURRENCY);
+  const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>("api", API_CONCURRENCY, observer);
   const authorizer = await functionSandboxes<APIGatewayRequestAuthorizerEventV2>(
-    "authorizer.ts",
+    "authorizer",
     API_CONCURRENCY,
+    observer,
   );
   // The same route table the API function dispatches on (and the CDK construct mirrors), without
   // loading aws-cdk-lib into the local stack.
@@ -357,8 +382,16 @@ function reorderForShutdown(closers: { name: string; close: Closer }[]): void {
   closers.splice(0, closers.length, ...rest, ...ranked);
 }
 
-/** A pool of sandboxes of one function module (functions/<file>), the first one loaded now. */
-async function functionSandboxes<TEvent>(file: string, max: number): Promise<SandboxPool<TEvent, unknown>> {
+/**
+ * A pool of sandboxes of one function module (functions/<name>.ts), the first one loaded now. Each
+ * sandbox's handler reports its invocations to the observer.
+ */
+async function functionSandboxes<TEvent>(
+  functionName: LocalFunctionName,
+  max: number,
+  observer: LocalStackObserver,
+): Promise<SandboxPool<TEvent, unknown>> {
+  const file = `${functionName}.ts`;
   const url = pathToFileURL(path.join(REPO_ROOT, "functions", file)).href;
   const pool = new SandboxPool<TEvent, unknown>(async (sandbox) => {
     // A query string makes a separate module instance: the sandbox's own top-level state.
@@ -366,7 +399,20 @@ async function functionSandboxes<TEvent>(file: string, max: number): Promise<San
     if (typeof module.handler !== "function") {
       throw new LocalStackError(`functions/${file} does not export a handler function`);
     }
-    return module.handler as LambdaHandler<TEvent, unknown>;
+    const handler = module.handler as LambdaHandler<TEvent, unknown>;
+    const onInvocation = observer.onInvocation?.bind(observer);
+    if (onInvocation === undefined) return handler;
+    return async (event, context) => {
+      const started = performance.now();
+      let failed = true;
+      try {
+        const result = await handler(event, context);
+        failed = false;
+        return result;
+      } finally {
+        onInvocation({ functionName, durationMs: performance.now() - started, failed });
+      }
+    };
   }, max);
   await pool.warm();
   return pool;

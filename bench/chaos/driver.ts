@@ -16,10 +16,10 @@ import {
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { keys } from "#shared/adapters/dynamodb/table.ts";
+import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { LOCAL_HOST, REPO_ROOT } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
-import { seedSubscription } from "../../test/support/subscriptions.ts";
 import { lambdaContext } from "../lib/util.ts";
 import { FaultInjector, type FaultRates, NO_FAULTS } from "./faults.ts";
 import { bodyMatches, type FuzzCase, fuzzCases } from "./fuzz.ts";
@@ -266,13 +266,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // --- subscriptions --------------------------------------------------------------------------
     const repository = new SubscriptionRepository(doc, running.tableName);
     for (const planned of plan.subscriptions) {
-      const seeded = await seedSubscription(repository, {
+      const seeded = newSubscription({
         id: planned.id,
         customer_id: planned.customerId,
         url: hub.urlFor(planned.profile, planned.id),
         event_types: [...planned.eventTypes],
         activeflow_id: planned.activeflowId,
       });
+      await repository.create(seeded);
       hub.register(seeded.id, seeded.secret);
     }
 
@@ -703,12 +704,13 @@ interface FuzzStageInput {
 async function runFuzzStage(input: FuzzStageInput): Promise<FuzzSummary> {
   const { cases, hub, sqs, stack, watcher, log } = input;
   const id = randomUUID();
-  const subscription = await seedSubscription(input.repository, {
+  const subscription = newSubscription({
     id,
     customer_id: input.customerId,
     url: hub.urlFor("healthy", id),
     event_types: ["*"],
   });
+  await input.repository.create(subscription);
   const fuzzSubscriptionId = subscription.id;
   hub.register(fuzzSubscriptionId, subscription.secret, true);
   return runFuzzCases(input, fuzzSubscriptionId, cases, hub, sqs, stack, watcher, log);

@@ -138,3 +138,21 @@ describe("shared/ layers (shared/README.md)", () => {
     ]);
   });
 });
+
+describe("tools outside shared/", () => {
+  const REPO = path.resolve(import.meta.dirname, "../..");
+
+  it("bench/ and local/ never import the tests' support code (the tools must work without test/)", () => {
+    const problems: string[] = [];
+    for (const dir of ["bench", "local", "scripts"]) {
+      for (const file of filesUnder(path.join(REPO, dir))) {
+        for (const { specifier } of importsOf(readFileSync(file, "utf8"))) {
+          const target = specifier.startsWith(".") ? path.resolve(path.dirname(file), specifier) : specifier;
+          if (target.startsWith(path.join(REPO, "test") + path.sep))
+            problems.push(`${path.relative(REPO, file)}: imports ${specifier}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,5 +1,7 @@
 import { patternMatches } from "../events/catalogue.ts";
 import type { ResourceData } from "../events/schemas.ts";
+import { uuidv7 } from "../ids.ts";
+import { generateSecret } from "../signing.ts";
 
 export const SUBSCRIPTION_METHODS = ["POST", "PUT", "GET", "DELETE"] as const;
 
@@ -39,6 +41,34 @@ export interface SubscriptionSecrets {
 }
 
 export type SubscriptionWithSecrets = Subscription & SubscriptionSecrets;
+
+/**
+ * A new, enabled subscription for every event type with a fresh secret, as the API creates it,
+ * with any field given instead: what the local tools (bench, chaos) and the tests store directly.
+ */
+export function newSubscription(
+  fields: Partial<SubscriptionWithSecrets> & Pick<SubscriptionWithSecrets, "customer_id" | "url">,
+  now: Date = new Date(),
+): SubscriptionWithSecrets {
+  const at = now.toISOString();
+  return {
+    id: uuidv7(now.getTime()),
+    method: "POST",
+    event_types: ["*"],
+    activeflow_id: null,
+    description: null,
+    headers: {},
+    status: "enabled",
+    disabled_reason: null,
+    created_at: at,
+    updated_at: at,
+    failing_since: null,
+    secret: generateSecret(),
+    previous_secret: null,
+    previous_secret_expires_at: null,
+    ...fields,
+  };
+}
 
 /**
  * Whether an event goes to this subscription: enabled, one of its patterns matches the type, and,
