@@ -32,6 +32,7 @@ export interface ColdStartResult {
 const PLACEHOLDERS: Record<string, string> = {
   TABLE_NAME: "voipbin-webhooks",
   DELIVERY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery",
+  DELIVERY_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery-dlq",
   UNROUTABLE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-unroutable",
   EVENT_BUS_NAME: "voipbin-events",
 };

@@ -66,6 +66,7 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
     const config = loadConfig({
       TABLE_NAME: `bench-${suffix}`,
       DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
+      DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
       UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,

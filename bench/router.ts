@@ -51,6 +51,7 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
     const config = loadConfig({
       TABLE_NAME: `bench-r-${suffix}`,
       DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
+      DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
       UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,

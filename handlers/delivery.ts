@@ -4,6 +4,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { type createMetrics, loggedError } from "#shared/adapters/observability.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { RetryScheduledError } from "#shared/domain/errors.ts";
+import { DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import {
   DeliveryBatch,
   type DeliveryDependencies,
@@ -15,12 +16,12 @@ import { deliveryOutcomeMetric, METRIC_NAMES } from "./metrics.ts";
 type Metrics = ReturnType<typeof createMetrics>;
 
 /**
- * SQS event source target. Every record is delivered concurrently; records whose endpoint failed
- * (retry scheduled, or dead) and records that hit an error of our own are reported as batch item
- * failures, so SQS brings them back (or moves them to the dead-letter queue).
+ * SQS event source target. Every record is delivered concurrently; records left asleep on the queue
+ * (a retry scheduled, or a job woken before its time) and records that hit an error of our own are
+ * reported as batch item failures, so SQS brings them back when they are due. Every other record —
+ * delivered, dropped, or moved to the dead-letter queue by our code — is deleted by the mapping.
  */
 export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: Metrics) {
-  const processor = new BatchProcessor(EventType.SQS);
   const deps: DeliveryDependencies = metrics
     ? {
         ...baseDeps,
@@ -31,6 +32,9 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       }
     : baseDeps;
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // The event source mapping invokes only while the batch is still invisible, so the receive was at
+    // most one queue visibility timeout ago: SQS's 12-hour ceiling is counted from no earlier than that.
+    const receivedNotBefore = new Date(Date.now() - DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS * 1000);
     const jobs = new Map<string, DeliveryJob>();
     for (const record of event.Records) {
       try {
@@ -58,15 +62,22 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
     const recordHandler = async (record: SQSRecord): Promise<DeliveryOutcome> => {
       const job = jobs.get(record.messageId);
       if (job === undefined) throw new Error("invalid delivery job");
-      const attempt = Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1;
+      // For logs only: attempts are counted on the delivery's record, never by SQS receives.
+      const receiveCount = Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1;
       let outcome: DeliveryOutcome;
       try {
-        outcome = await batch.deliver({ job, attempt, receiptHandle: record.receiptHandle });
+        outcome = await batch.deliver({
+          job,
+          messageId: record.messageId,
+          receiptHandle: record.receiptHandle,
+          receiveCount,
+          receivedNotBefore,
+        });
       } catch (error) {
         metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
         deps.logger.error("delivery failed on our side; not counted against the endpoint", {
           delivery_id: job.delivery_id,
-          attempt,
+          receive_count: receiveCount,
           error: loggedError(error),
         });
         throw error;
@@ -75,7 +86,9 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       if (OUTCOMES_KEPT_ON_QUEUE.has(outcome)) throw new RetryScheduledError(job.delivery_id, outcome);
       return outcome;
     };
-    return processPartialResponse(event, recordHandler, processor, {
+    // One processor per invocation: it holds the batch's state, and a local event source may run
+    // several invocations of this handler at once in one process (Lambda never does).
+    return processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), {
       context,
       throwOnFullBatchFailure: false,
     });

@@ -69,6 +69,7 @@ export class WebhooksStack extends Stack {
       environment: {
         TABLE_NAME: this.table.table.tableName,
         DELIVERY_QUEUE_URL: this.queues.deliveryQueue.queueUrl,
+        DELIVERY_DLQ_URL: this.queues.deliveryDlq.queueUrl,
         UNROUTABLE_QUEUE_URL: this.queues.unroutableQueue.queueUrl,
         ...functionSettingsEnvironment(settings),
       },
@@ -95,6 +96,7 @@ export class WebhooksStack extends Stack {
     this.delivery = new Delivery(this, "Delivery", {
       table: this.table,
       deliveryQueue: this.queues.deliveryQueue,
+      deliveryDlq: this.queues.deliveryDlq,
       bus: this.ingest.bus,
       functionDefaults,
       maxConcurrency: settings.deliveryMaxConcurrency,

@@ -264,6 +264,7 @@ async function start(
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     TABLE_NAME: tableName,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
+    DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
     UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
     EVENT_BUS_NAME: settings.eventBusName,
     DYNAMODB_ENDPOINT: allEndpoints.dynamodb,

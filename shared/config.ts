@@ -78,6 +78,8 @@ export const configSchema = z.object({
     .string({ message: "is required (the DynamoDB table name)" })
     .min(3, "must be a DynamoDB table name"),
   DELIVERY_QUEUE_URL: z.url({ message: "is required (the SQS delivery queue URL)" }),
+  /** Where the delivery function itself moves a job whose attempts are over (PRODUCT §4). */
+  DELIVERY_DLQ_URL: z.url({ message: "is required (the SQS delivery dead-letter queue URL)" }),
   UNROUTABLE_QUEUE_URL: z.url({ message: "is required (the SQS unroutable-events queue URL)" }),
   EVENT_BUS_NAME: z.string().min(1).default("voipbin-events"),
   DYNAMODB_ENDPOINT: optionalUrl,
@@ -91,7 +93,6 @@ export const configSchema = z.object({
   ALLOW_HTTP_URLS: booleanFromEnv.prefault("false"),
   AUTO_DISABLE_AFTER_SECONDS: positiveInt(5 * 24 * 3600),
   DELIVERY_RETENTION_DAYS: positiveInt(30),
-  SUBSCRIPTION_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: positiveInt(50),
   /** Per-customer quotas on what sends requests on the customer's behalf (docs/api.md, "Quotas"). */
   QUOTA_TEST_EVENTS_PER_MINUTE: positiveInt(10),
@@ -116,21 +117,22 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   AWS_REGION: "set by Lambda",
   TABLE_NAME: "the DynamoDB table",
   DELIVERY_QUEUE_URL: "the SQS delivery queue",
+  DELIVERY_DLQ_URL:
+    "the delivery dead-letter queue, where the delivery function moves a job after its last attempt",
   UNROUTABLE_QUEUE_URL: "the SQS queue for unroutable events",
   EVENT_BUS_NAME: "where operational events (`webhook_subscription_disabled`) go",
   DYNAMODB_ENDPOINT: "endpoint override, for the local stack only",
   SQS_ENDPOINT: "endpoint override, for the local stack only",
   EVENTBRIDGE_ENDPOINT: "endpoint override, for the local stack only",
-  RETRY_SCHEDULE: `seconds before attempts 2…n; at most 19 retries, each ≤ ${MAX_VISIBILITY_TIMEOUT_SECONDS} (SQS's maximum visibility timeout). The queue's \`maxReceiveCount\` is derived from it (length + 1)`,
+  RETRY_SCHEDULE: `seconds before attempts 2…n; at most 19 retries, each ≤ ${MAX_VISIBILITY_TIMEOUT_SECONDS}. Attempts are counted on the delivery record; a delay longer than one SQS sleep allows is reached in hops. The queue's \`maxReceiveCount\` backstop is derived from it ((length + 1) × 3 + 10)`,
   RETRY_JITTER: "± fraction applied to each delay (0–0.5)",
   DELIVERY_TIMEOUT_MS: "per attempt: connect, headers and body (100–60,000)",
   RESPONSE_BODY_MAX_BYTES: "response body kept in the delivery log (0–65,536)",
   ALLOWED_CIDRS: "ranges exempt from the SSRF block list (comma-separated)",
   ALLOW_HTTP_URLS: "accept `http://` subscription URLs",
   AUTO_DISABLE_AFTER_SECONDS: "failing this long (default 5 days) → disabled (`failing`)",
-  DELIVERY_RETENTION_DAYS: "delivery records expire this long after their last write",
-  SUBSCRIPTION_CACHE_TTL_MS:
-    "how long a warm delivery function reuses a subscription it read (0 = never); bounds how long an edit, rotation or deletion takes to reach queued jobs",
+  DELIVERY_RETENTION_DAYS:
+    "delivery records (and the stored event bodies) expire this long after they were created",
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: "API limit (exact under concurrency: a conditional counter per customer)",
   QUOTA_TEST_EVENTS_PER_MINUTE:
     'test events a customer may send per minute (429 `QUOTA_EXCEEDED` beyond; docs/api.md, "Quotas")',
@@ -206,7 +208,13 @@ export function defaultQuotaRules(): QuotaRules {
   });
 }
 
-/** Number of receives after which SQS moves a job to the DLQ: the first attempt plus one per retry. */
+/**
+ * Receives after which SQS itself moves a job to the DLQ: only a backstop. Our code counts attempts
+ * on the record and dead-letters the job after the last one; receives that send nothing (throttled
+ * invocations, our own errors, hops of a long sleep, early wake-ups) also raise SQS's count, so the
+ * backstop sits well above the schedule: three receives per attempt plus ten (34 for the default
+ * eight attempts). A job that still reaches it is reconciled (`dead`, reason `internal`).
+ */
 export function maxReceiveCountFor(retryScheduleSeconds: readonly number[]): number {
-  return retryScheduleSeconds.length + 1;
+  return (retryScheduleSeconds.length + 1) * 3 + 10;
 }

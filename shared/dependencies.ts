@@ -5,7 +5,7 @@ import {
   createSqsClient,
   createTableClients,
 } from "./adapters/clients.ts";
-import { DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
+import { DeadLetterQueue, DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
 import { type AddressResolver, DestinationPolicy } from "./adapters/destination-policy.ts";
 import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
@@ -19,7 +19,6 @@ import type { ApiServices } from "./api/routes.ts";
 import { type AppConfig, type AuthorizerConfig, quotaRulesFor } from "./config.ts";
 import type { AccessKeyDependencies } from "./services/access-keys.ts";
 import type { DeliveryDependencies, DomainLogger } from "./services/delivery/deliver.ts";
-import { SubscriptionCache } from "./services/delivery/subscription-cache.ts";
 import { DeliveryLogService } from "./services/delivery-log.ts";
 import { QuotaService } from "./services/quotas.ts";
 import type { RouterDependencies } from "./services/route-event.ts";
@@ -56,6 +55,8 @@ export function createRouterDependencies(
     subscriptions: new SubscriptionRepository(clients.doc, config.TABLE_NAME),
     deliveryQueue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),
     unroutableQueue: new UnroutableQueue(clients.sqs, config.UNROUTABLE_QUEUE_URL),
+    payloads: new DeliveryRepository(clients.doc, config.TABLE_NAME),
+    retentionDays: config.DELIVERY_RETENTION_DAYS,
   };
 }
 
@@ -90,9 +91,9 @@ export function createDeliveryDependencies(
     subscriptions: new SubscriptionRepository(doc, config.TABLE_NAME),
     deliveries: new DeliveryRepository(doc, config.TABLE_NAME),
     queue: new DeliveryQueue(sqs, config.DELIVERY_QUEUE_URL),
+    deadLetters: new DeadLetterQueue(sqs, config.DELIVERY_DLQ_URL),
     sender: new HttpSender({ policy, ...(overrides.resolver ? { resolver: overrides.resolver } : {}) }),
     operationalEvents: new OperationalEventPublisher(eventBridge, config.EVENT_BUS_NAME),
-    cache: new SubscriptionCache(config.SUBSCRIPTION_CACHE_TTL_MS),
     logger,
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),

@@ -1,5 +1,4 @@
 import { maxReceiveCountFor } from "./config.ts";
-import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
 
 /**
  * The one description of the table and queues, used by the CDK stack, the local stack and the
@@ -87,6 +86,12 @@ export const FUNCTION_TIMEOUT_SECONDS: Readonly<Record<FunctionName, number>> = 
 /** How long the delivery Lambda may run for one batch; it bounds the queue's visibility timeout. */
 export const DELIVERY_FUNCTION_TIMEOUT_SECONDS = FUNCTION_TIMEOUT_SECONDS.delivery;
 
+/**
+ * The delivery queue's own visibility timeout: six times the function timeout (AWS's guidance for
+ * event source mappings, Lambda Developer Guide, "Using Lambda with Amazon SQS").
+ */
+export const DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 6 * DELIVERY_FUNCTION_TIMEOUT_SECONDS;
+
 /** Event source mapping batch settings, shared by CDK and the local poller. */
 export const DELIVERY_BATCH = {
   batchSize: 10,
@@ -121,12 +126,10 @@ export interface QueueSettings {
  */
 export function deliveryQueueSettings(retryScheduleSeconds: readonly number[]): QueueSettings {
   const fourDays = 4 * 24 * 3600;
-  const retryWindow = retryScheduleSeconds.reduce(
-    (sum, s) => sum + Math.min(s * 2, MAX_VISIBILITY_TIMEOUT_SECONDS),
-    0,
-  );
+  // Each delay at its longest (Retry-After may double it), reached in hops if over 12 hours.
+  const retryWindow = retryScheduleSeconds.reduce((sum, s) => sum + s * 2, 0);
   return {
-    visibilityTimeoutSeconds: 6 * DELIVERY_FUNCTION_TIMEOUT_SECONDS,
+    visibilityTimeoutSeconds: DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     retentionSeconds: Math.min(SQS_MAX_RETENTION_SECONDS, Math.max(fourDays, retryWindow + 24 * 3600)),
     dlqRetentionSeconds: TERMINAL_QUEUE_RETENTION_SECONDS,
     maxReceiveCount: maxReceiveCountFor(retryScheduleSeconds),

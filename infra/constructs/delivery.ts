@@ -11,6 +11,8 @@ export interface DeliveryProps {
   readonly table: WebhookTable;
   /** The delivery queue (its redrive policy, built from the retry schedule, moves dead jobs on). */
   readonly deliveryQueue: sqs.IQueue;
+  /** Where the function itself moves a job after its last attempt (PRODUCT §4). */
+  readonly deliveryDlq: sqs.IQueue;
   /** Where the `webhook_subscription_disabled` operational event is put. */
   readonly bus: events.IEventBus;
   /** What every function of the deployment shares. */
@@ -59,11 +61,16 @@ export class Delivery extends Construct {
     // The backoff: the function sets each failed job's visibility timeout to its retry delay. (The
     // event source mapping's own grant includes this action too; the function's own call is explicit.)
     props.deliveryQueue.grant(this.delivery.role, "sqs:ChangeMessageVisibility");
+    // Our code dead-letters a job after its last attempt (with the reason), then the mapping deletes it.
+    props.deliveryDlq.grantSendMessages(this.delivery.role);
     // BatchGetItem: a batch's subscriptions and delivery records; PutItem: a delivery record with its
-    // first attempt; UpdateItem: later attempts, dead letters, failing/disabled subscriptions.
+    // first attempt, attempt items; UpdateItem: later attempts, closing and dead-lettering deliveries,
+    // failing/disabled subscriptions; GetItem: a record whose condition failed, where DynamoDB did
+    // not return it.
     props.table.grantTable(
       this.delivery.role,
       "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
     );

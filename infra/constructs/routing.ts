@@ -62,7 +62,8 @@ export class Routing extends Construct {
       onFailure: new SqsDestination(this.failedQueue),
     });
 
-    props.table.grantTable(this.router.role, "dynamodb:Query");
+    // Query: the customer's subscriptions; PutItem: the event's body, stored once for its deliveries.
+    props.table.grantTable(this.router.role, "dynamodb:PutItem", "dynamodb:Query");
     // SendMessageBatch is authorised by sqs:SendMessage.
     props.deliveryQueue.grant(this.router.role, "sqs:SendMessage");
     props.unroutableQueue.grant(this.router.role, "sqs:SendMessage");

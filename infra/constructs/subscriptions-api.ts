@@ -112,9 +112,11 @@ export class SubscriptionsApi extends Construct {
 
     // What shared/subscriptions and shared/delivery-log call: subscriptions and delivery records by key,
     // a customer's subscriptions (Query), a subscription's delivery log (Query on GSI1), jobs for the
-    // test, retry and recover routes. No Scan, no batch or transaction writes.
+    // test, retry and recover routes; BatchGetItem: the delivery heads of one page of the log. No Scan,
+    // no batch or transaction writes.
     props.table.grantTable(
       this.api.role,
+      "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
       "dynamodb:Query",
       "dynamodb:PutItem",

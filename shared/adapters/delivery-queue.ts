@@ -96,13 +96,49 @@ export class DeliveryQueue {
     return { sent, requests };
   }
 
-  /** Hides a received job until its next attempt is due: the backoff of PRODUCT §4. */
-  async scheduleRetry(receiptHandle: string, delaySeconds: number): Promise<void> {
+  /**
+   * Hides a received job for `seconds`: the backoff of PRODUCT §4. The caller keeps `seconds` within
+   * what SQS accepts for this receive (shared/domain/delivery/visibility.ts).
+   */
+  async sleep(receiptHandle: string, seconds: number): Promise<void> {
     await this.sqs.send(
       new ChangeMessageVisibilityCommand({
         QueueUrl: this.queueUrl,
         ReceiptHandle: receiptHandle,
-        VisibilityTimeout: delaySeconds,
+        VisibilityTimeout: seconds,
+      }),
+    );
+  }
+}
+
+/** Message attribute naming why our code dead-lettered a job; jobs SQS moved by the backstop have none. */
+export const DEAD_LETTER_REASON_ATTRIBUTE = "reason";
+
+/**
+ * The delivery dead-letter queue as our code writes to it: a job whose attempts are over, with the
+ * reason as a message attribute (PRODUCT §4). SQS's own redrive (the `maxReceiveCount` backstop) moves
+ * jobs there without one, which is how reconciliation tells them apart.
+ */
+export class DeadLetterQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    readonly queueUrl: string,
+  ) {}
+
+  async send(job: DeliveryJob, reason: string, details: Record<string, string> = {}): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: serializeDeliveryJob(job),
+        MessageAttributes: {
+          [DEAD_LETTER_REASON_ATTRIBUTE]: { DataType: "String", StringValue: reason },
+          ...Object.fromEntries(
+            Object.entries(details).map(([name, value]) => [
+              name,
+              { DataType: "String", StringValue: value },
+            ]),
+          ),
+        },
       }),
     );
   }

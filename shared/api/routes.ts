@@ -107,12 +107,20 @@ export function deliveryView(record: DeliveryRecord): z.input<typeof deliverySch
     event_type: record.event_type,
     webhook_id: record.webhook_id,
     status: record.status,
+    dead_reason: record.status === "dead" ? record.dead_reason : null,
     attempts: record.attempts.map((attempt) => ({
       at: attempt.at,
       status_code: attempt.status_code,
       error: attempt.error,
       latency_ms: attempt.latency_ms,
       response_body: attempt.response_body,
+      request: attempt.request
+        ? {
+            method: attempt.request.method,
+            url: attempt.request.url,
+            headers: { ...attempt.request.headers },
+          }
+        : null,
     })),
     next_attempt_at: record.next_attempt_at,
     created_at: record.created_at,

@@ -4,7 +4,7 @@
  * query strings are strict: an unknown field is a 400, so a typo never silently does nothing.
  */
 import * as z from "zod";
-import { DELIVERY_STATUSES } from "../domain/delivery/delivery.ts";
+import { DEAD_REASONS, DELIVERY_STATUSES } from "../domain/delivery/delivery.ts";
 import { uuidString } from "../domain/events/schemas.ts";
 import { DISABLED_REASONS, SUBSCRIPTION_METHODS } from "../domain/subscriptions/subscription.ts";
 import { ERROR_CODES } from "./errors.ts";
@@ -45,7 +45,7 @@ export const listSubscriptionsQuerySchema = z.strictObject({ limit: limitSchema,
 
 export const deliveryStatusSchema = z.enum(DELIVERY_STATUSES).meta({
   description:
-    "`pending`: queued, not attempted yet; `succeeded`; `failed`: the last attempt failed and another is scheduled; `dead`: no attempts left (or the subscription was disabled).",
+    "`pending`: queued, not attempted yet; `succeeded`; `failed`: the last attempt failed and another is scheduled; `dead`: no more attempts (`dead_reason` says why).",
   example: "failed",
 });
 
@@ -141,6 +141,18 @@ export const eventTypeListSchema = listOf(eventTypeSchema, "EventTypeList").meta
   description: "The whole catalogue in one page (`next_cursor` is always null).",
 });
 
+export const attemptRequestSchema = z
+  .object({
+    method: z.string().meta({ example: "POST" }),
+    url: z.string().meta({ example: "https://hooks.example.com/voipbin" }),
+    headers: z.record(z.string(), z.string()).meta({
+      description:
+        "Every header sent, signatures included (`webhook-id`, `webhook-timestamp`, `webhook-signature`, `x-voipbin-signature`, `content-type`, `user-agent`, custom headers).",
+      example: { "content-type": "application/json", "webhook-id": "msg_5f0e8f7c2b1a4d3e9c8b7a6f5e4d3c2b" },
+    }),
+  })
+  .meta({ id: "DeliveryAttemptRequest" });
+
 export const attemptSchema = z
   .object({
     at: instant("When the attempt was sent."),
@@ -159,6 +171,10 @@ export const attemptSchema = z
       description: "The start of the endpoint's answer (4 KiB at most).",
       example: "Service Unavailable",
     }),
+    request: attemptRequestSchema.nullable().meta({
+      description:
+        "What this attempt sent: method, URL and headers (the body is the delivery's payload, the same on every attempt). Null on attempts recorded before requests were kept.",
+    }),
   })
   .meta({ id: "DeliveryAttempt" });
 
@@ -173,6 +189,11 @@ export const deliverySchema = z
       example: "msg_5f0e8f7c2b1a4d3e9c8b7a6f5e4d3c2b",
     }),
     status: deliveryStatusSchema,
+    dead_reason: z.enum(DEAD_REASONS).nullable().meta({
+      description:
+        "Why it is `dead` (null otherwise): `attempts_exhausted`, `endpoint_gone` (the endpoint answered 410), `subscription_disabled`, `subscription_deleted` (it was queued or retrying when that happened), `internal` (the queue gave up on it before our code did; see docs/delivery.md).",
+      example: null,
+    }),
     attempts: z.array(attemptSchema).meta({ description: "Every attempt, oldest first." }),
     next_attempt_at: z
       .string()

@@ -73,8 +73,11 @@ const RECOVERABLE: readonly DeliveryStatus[] = ["failed", "dead"];
 
 export const TEST_EVENT_MESSAGE = "This is a test event sent by voipbin-webhooks.";
 
-/** The job that sends a recorded delivery again. `redeliverAfter`: a success before it does not count. */
-export function jobFromRecord(record: DeliveryRecord, redeliverAfter?: string): DeliveryJob {
+/**
+ * The job that sends a recorded delivery again, as its one live job (`token`, the record's
+ * `live_job`). `redeliverAfter`: a success before it does not count.
+ */
+export function jobFromRecord(record: DeliveryRecord, token: string, redeliverAfter?: string): DeliveryJob {
   if (record.payload === null) throw new DeliveryNotRetryableError();
   return {
     v: 1,
@@ -85,6 +88,7 @@ export function jobFromRecord(record: DeliveryRecord, redeliverAfter?: string): 
     event_id: record.event_id,
     event_type: record.event_type,
     payload: record.payload,
+    token,
     ...(redeliverAfter !== undefined ? { redeliver_after: redeliverAfter } : {}),
   };
 }
@@ -134,9 +138,10 @@ export class DeliveryLogService {
         created_at: now.toISOString(),
       }),
     } as const;
-    await this.deps.deliveries.createPending(identity, now, this.deps.settings.retentionDays);
+    const token = randomUUID();
+    await this.deps.deliveries.createPending(identity, now, this.deps.settings.retentionDays, token);
     try {
-      await this.deps.queue.enqueue([{ v: 1, ...identity }]);
+      await this.deps.queue.enqueue([{ v: 1, ...identity, token }]);
     } catch (error) {
       await this.deps.deliveries.deletePending(deliveryId).catch(() => undefined);
       throw error;
@@ -206,7 +211,9 @@ export class DeliveryLogService {
 
   /**
    * Sends a delivery again now, whatever its status (a `succeeded` one too): the job carries
-   * `redeliver_after` = now, so the delivery function sends it even though it succeeded before.
+   * `redeliver_after` = now, so the delivery function sends it even though it succeeded before. The
+   * new job replaces any scheduled retry (its token becomes the record's live job; the old job sees
+   * another and stops), so a delivery never has two chains.
    */
   async retry(customerId: string, deliveryId: string): Promise<{ deliveryId: string }> {
     const record = await this.get(customerId, deliveryId);
@@ -220,7 +227,7 @@ export class DeliveryLogService {
     const requeued = await this.deps.deliveries.requeue(deliveryId, { from: DELIVERY_STATUSES, token, now });
     if (requeued.kind === "skipped") throw new ResourceNotFoundError("delivery");
     try {
-      await this.deps.queue.enqueue([jobFromRecord(requeued.previous, now.toISOString())]);
+      await this.deps.queue.enqueue([jobFromRecord(requeued.previous, token, now.toISOString())]);
     } catch (error) {
       await this.deps.deliveries.revertRequeue(requeued.previous, token).catch(() => undefined);
       throw error;
@@ -230,9 +237,10 @@ export class DeliveryLogService {
 
   /**
    * Re-enqueues every `failed` or `dead` delivery of the subscription created at or after `since`,
-   * oldest first. Each is first switched to `pending` by a conditional write, so a concurrent second
-   * recovery (or a repeated call) does not send it twice. Stops when `deadline` (epoch ms) passes
-   * and says where to continue.
+   * oldest first, each at most once per call. Each is first switched to `pending` by a conditional
+   * write that names this call's job its only live one: a scheduled retry is replaced, not doubled,
+   * and a second recovery while these jobs are queued finds them `pending` and adds nothing. The
+   * count is what was enqueued. Stops when `deadline` (epoch ms) passes and says where to continue.
    */
   async recover(
     customerId: string,
@@ -246,7 +254,6 @@ export class DeliveryLogService {
       throw new InvalidInputError([{ path: "since", message: "must not be in the future" }]);
     }
     await this.deps.quotas.consume(customerId, "recover");
-    const token = randomUUID();
     const redeliverAfter = now.toISOString();
     let count = 0;
     let after: DeliveryLogPosition | undefined;
@@ -269,7 +276,7 @@ export class DeliveryLogService {
         if (Date.now() >= options.deadline) {
           return { count, complete: false, nextSince: (chunk[0] as DeliveryRecord).created_at };
         }
-        count += await this.requeueChunk(chunk, token, redeliverAfter, now);
+        count += await this.requeueChunk(chunk, redeliverAfter, now);
       }
       if (page.next === null) return { count, complete: true, nextSince: null };
       if (Date.now() >= options.deadline) {
@@ -281,28 +288,38 @@ export class DeliveryLogService {
 
   private async requeueChunk(
     chunk: readonly DeliveryRecord[],
-    token: string,
     redeliverAfter: string,
     now: Date,
   ): Promise<number> {
+    // One token per delivery: each record names its own job.
     const results = await Promise.all(
-      chunk.map((record) => this.deps.deliveries.requeue(record.id, { from: RECOVERABLE, token, now })),
+      chunk.map(async (record) => {
+        const token = randomUUID();
+        const result = await this.deps.deliveries.requeue(record.id, { from: RECOVERABLE, token, now });
+        return result.kind === "requeued" ? [{ previous: result.previous, token }] : [];
+      }),
     );
-    const won = results.flatMap((result) => (result.kind === "requeued" ? [result.previous] : []));
+    const won = results.flat();
     // A record written before payloads were kept cannot be resent; put it back at once.
-    const unsendable = won.filter((record) => record.payload === null);
+    const unsendable = won.filter(({ previous }) => previous.payload === null);
     await Promise.all(
-      unsendable.map((record) => this.deps.deliveries.revertRequeue(record, token).catch(() => undefined)),
+      unsendable.map(({ previous, token }) =>
+        this.deps.deliveries.revertRequeue(previous, token).catch(() => undefined),
+      ),
     );
-    const sendable = won.filter((record) => record.payload !== null);
+    const sendable = won.filter(({ previous }) => previous.payload !== null);
     if (sendable.length === 0) return 0;
     try {
-      await this.deps.queue.enqueue(sendable.map((record) => jobFromRecord(record, redeliverAfter)));
+      await this.deps.queue.enqueue(
+        sendable.map(({ previous, token }) => jobFromRecord(previous, token, redeliverAfter)),
+      );
     } catch (error) {
       // Put them back to failed/dead, so that the next recovery picks them up instead of leaving
       // them `pending` with no job behind them.
       await Promise.all(
-        sendable.map((record) => this.deps.deliveries.revertRequeue(record, token).catch(() => undefined)),
+        sendable.map(({ previous, token }) =>
+          this.deps.deliveries.revertRequeue(previous, token).catch(() => undefined),
+        ),
       );
       throw error;
     }

@@ -1,4 +1,5 @@
 import type { DeliveryQueue, UnroutableQueue } from "../adapters/delivery-queue.ts";
+import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
 import type { RoutingSubscription } from "../adapters/dynamodb/subscriptions.ts";
 import type { DeliveryJob } from "../domain/delivery/job.ts";
 import { UnroutableEventError } from "../domain/errors.ts";
@@ -10,6 +11,9 @@ export interface RouterDependencies {
   readonly subscriptions: { listForRouting(customerId: string): Promise<RoutingSubscription[]> };
   readonly deliveryQueue: Pick<DeliveryQueue, "enqueue">;
   readonly unroutableQueue: Pick<UnroutableQueue, "send">;
+  /** Stores the event's body once for all its deliveries (manual retries and recoveries resend it). */
+  readonly payloads: Pick<DeliveryRepository, "putPayload">;
+  readonly retentionDays: number;
   readonly now?: () => Date;
 }
 
@@ -80,7 +84,12 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
   }
   const subscriptions = await deps.subscriptions.listForRouting(event.customerId);
   const jobs = buildDeliveryJobs(event, subscriptions);
-  if (jobs.length > 0) await deps.deliveryQueue.enqueue(jobs);
+  const first = jobs[0];
+  if (first !== undefined) {
+    // Before the jobs: a job on the queue always has its body stored (a retried router rewrites it).
+    await deps.payloads.putPayload(event.customerId, event.id, first.payload, now(), deps.retentionDays);
+    await deps.deliveryQueue.enqueue(jobs);
+  }
   return {
     kind: "routed",
     eventId: event.id,

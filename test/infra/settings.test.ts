@@ -43,6 +43,7 @@ describe("settings", () => {
     const config = loadConfig({
       TABLE_NAME: "table",
       DELIVERY_QUEUE_URL: "https://q/1",
+      DELIVERY_DLQ_URL: "https://q/3",
       UNROUTABLE_QUEUE_URL: "https://q/2",
     });
     expect(settings).toEqual(

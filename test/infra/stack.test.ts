@@ -111,9 +111,9 @@ describe("router", () => {
     });
   });
 
-  it("may Query the table and send to the delivery and unroutable queues, nothing more", () => {
+  it("may Query the table, store event bodies, and send to the delivery and unroutable queues, nothing more", () => {
     const role = roleOf(synth.stack.routing.router);
-    expect(actionsOn(role, arnOf(ids().table))).toEqual(["dynamodb:Query"]);
+    expect(actionsOn(role, arnOf(ids().table))).toEqual(["dynamodb:PutItem", "dynamodb:Query"]);
     expect(actionsOn(role, arnOf(ids().deliveryQueue))).toEqual(["sqs:SendMessage"]);
     expect(actionsOn(role, arnOf(ids().unroutable))).toEqual(["sqs:SendMessage"]);
   });
@@ -161,7 +161,8 @@ describe("delivery queue", () => {
     expect(settings.maxReceiveCount).toBe(8);
     synth.template.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: `${DEFAULT_RESOURCE_NAMES.deliveryQueue}-prod`,
-      RedrivePolicy: { deadLetterTargetArn: arnOf(ids().deliveryDlq), maxReceiveCount: 8 },
+      // Only a backstop, well above the eight attempts: our code dead-letters after the last one.
+      RedrivePolicy: { deadLetterTargetArn: arnOf(ids().deliveryDlq), maxReceiveCount: 34 },
     });
   });
 
@@ -243,8 +244,14 @@ describe("delivery function", () => {
     expect(actionsOn(role, arnOf(ids().deliveryQueue))).toContain("sqs:ChangeMessageVisibility");
     expect(actionsOn(role, arnOf(ids().table))).toEqual([
       "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
+    ]);
+    expect(actionsOn(role, arnOf(ids().deliveryDlq))).toEqual([
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:SendMessage",
     ]);
     expect(actionsOn(role, arnOf(ids().bus))).toEqual(["events:PutEvents"]);
   });
@@ -331,6 +338,7 @@ describe("subscriptions API", () => {
   it("the API function may use the table and GSI1 (no Scan) and enqueue delivery jobs", () => {
     const role = roleOf(synth.stack.api.api);
     expect(actionsOn(role, arnOf(ids().table))).toEqual([
+      "dynamodb:BatchGetItem",
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",

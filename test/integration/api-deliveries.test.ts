@@ -166,10 +166,29 @@ describe("test event", () => {
     });
     expect(done.attempts).toHaveLength(1);
     expect(done.attempts[0]).toMatchObject({ status_code: 200, error: null, response_body: "ok" });
+    // The request sent, as the receiver saw it (PRODUCT §4: `request` on each attempt).
+    const sent = (
+      done.attempts[0] as unknown as {
+        request: { method: string; url: string; headers: Record<string, string> };
+      }
+    ).request;
+    expect(sent.method).toBe("POST");
+    expect(sent.url).toBe(`${target.url}/hook`);
+    for (const name of [
+      "webhook-id",
+      "webhook-timestamp",
+      "webhook-signature",
+      "x-voipbin-signature",
+      "content-type",
+      "user-agent",
+    ]) {
+      expect(sent.headers[name], name).toBe(request.headers[name]);
+    }
     expect(Object.keys(done).sort()).toEqual(
       [
         "attempts",
         "created_at",
+        "dead_reason",
         "event_id",
         "event_type",
         "id",
@@ -237,6 +256,27 @@ describe("secret rotation seen by a receiver", () => {
     expect(after.headers["webhook-signature"]?.split(" ")).toHaveLength(1);
     expect(() => new Webhook(newSecret).verify(after.body, after.headers)).not.toThrow();
     expect(() => new Webhook(subscription.secret).verify(after.body, after.headers)).toThrow();
+  });
+});
+
+describe("rotation reaches signing at once", () => {
+  it("signs an attempt that starts right after rotate returned with the new secret, even on a warm function", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    // Warm the delivery function on this subscription first: a cache of it would now be stale.
+    await sendTest(subscription.id);
+    await target.waitForRequests(1, 10_000);
+    const rotated = await api.post(`/v1/subscriptions/${subscription.id}/secret/rotate`, undefined, { key });
+    const newSecret = (rotated.json as { secret: string }).secret;
+    await sendTest(subscription.id);
+    const [, next] = await target.waitForRequests(2, 10_000);
+    if (!next) throw new Error("no request");
+    expect(() => new Webhook(newSecret).verify(next.body, next.headers)).not.toThrow();
+    const legacyKey = Buffer.from(newSecret.slice(6), "base64");
+    const { createHmac } = await import("node:crypto");
+    expect(next.headers["x-voipbin-signature"]).toBe(
+      `sha256=${createHmac("sha256", legacyKey).update(next.body).digest("hex")}`,
+    );
   });
 });
 
@@ -414,28 +454,34 @@ describe("delivery log", () => {
     for (let i = 0; i < count; i++) {
       const id = randomUUID();
       const status = statusOf(i);
+      const eventId = randomUUID();
+      const payload = '{"type":"call_hangup","data":{}}';
+      await deliveries.putPayload(customerId, eventId, payload, new Date(base + i), 30);
       await deliveries.recordAttempt({
         delivery: {
           delivery_id: id,
           subscription_id: subscriptionId,
           customer_id: customerId,
-          event_id: randomUUID(),
+          event_id: eventId,
           event_type: "call_hangup",
           webhook_id: `msg_${randomUUID().replaceAll("-", "")}`,
-          payload: '{"type":"call_hangup","data":{}}',
         },
+        liveJob: `msg:${id}`,
         attempt: {
           at: new Date(base + i).toISOString(),
           status_code: status === "succeeded" ? 200 : 500,
           error: null,
           latency_ms: 3,
           response_body: status === "succeeded" ? "ok" : "no",
+          request: null,
         },
         status: status === "pending" ? "failed" : status,
+        deadReason: status === "dead" ? "attempts_exhausted" : null,
         nextAttemptAt: null,
         now: new Date(base + i),
         redeliverAfter: undefined,
         retentionDays: 30,
+        existing: undefined,
       });
       ids.push(id);
     }

@@ -1,5 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDeliveryHandler } from "#handlers/delivery.ts";
@@ -8,6 +12,7 @@ import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
+import { VISIBILITY_LIMIT_ERROR } from "../../local/sqs-visibility-ceiling.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {
   deliveryIdOf,
@@ -115,7 +120,7 @@ describe("delivery function, batch by batch", () => {
     expect(record?.attempts).toHaveLength(1);
   });
 
-  it("drops a queued job whose subscription was deleted", async () => {
+  it("drops a queued job whose subscription was deleted, and closes its delivery", async () => {
     const customer = randomUUID();
     const r = await receiver();
     const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
@@ -126,7 +131,12 @@ describe("delivery function, batch by batch", () => {
     expect(batch.Records).toHaveLength(1);
     expect(failed.size).toBe(0);
     expect(r.requests).toHaveLength(0);
-    expect(await repos.deliveries.get(deliveryIdOf(event.id, subscription.id))).toBeNull();
+    expect(await repos.deliveries.get(deliveryIdOf(event.id, subscription.id))).toMatchObject({
+      status: "dead",
+      dead_reason: "subscription_deleted",
+      attempts: [],
+      next_attempt_at: null,
+    });
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
   });
 
@@ -199,6 +209,148 @@ describe("delivery function, batch by batch", () => {
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
   });
 
+  it("the test SQS refuses a visibility change past 12 hours from the receive, as AWS does", async () => {
+    const queueUrl = env.queues.unroutableQueueUrl;
+    await env.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "{}" }));
+    const [message] = await env.receiveAll(queueUrl, { waitMs: 2000, keep: true });
+    const receiptHandle = message?.ReceiptHandle as string;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // 43,200 s is only valid at the very instant of the receive.
+    await expect(
+      env.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: 43_200,
+        }),
+      ),
+    ).rejects.toMatchObject({
+      name: "InvalidParameterValue",
+      message: VISIBILITY_LIMIT_ERROR.replace("{0}", "43200"),
+    });
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: 43_100,
+      }),
+    );
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+    await env.receiveAll(queueUrl, { waitMs: 2000 });
+  });
+
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  /** The delivery handler with another retry schedule (the harness's is one second long). */
+  const handlerWithSchedule = (schedule: string) =>
+    createDeliveryHandler(
+      createDeliveryDependencies(
+        loadConfig({ ...process.env, RETRY_SCHEDULE: schedule, RETRY_JITTER: "0" }),
+        silent,
+      ),
+    );
+
+  it("honours a Retry-After of 14 hours on a 10-hour retry with a sleep SQS accepts, reached in hops", async () => {
+    const customer = randomUUID();
+    const r = await receiver(() => ({
+      status: 503,
+      headers: { "retry-after": String(14 * 3600) },
+      body: "later",
+    }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    const before = Date.now();
+    const { failed } = await runBatch(handlerWithSchedule("36000"));
+    expect(failed.size).toBe(1);
+    const record = await repos.deliveries.get(deliveryIdOf(event.id, subscription.id));
+    expect(record?.status).toBe("failed");
+    const dueInSeconds = (Date.parse(record?.next_attempt_at ?? "") - before) / 1000;
+    expect(dueInSeconds).toBeGreaterThanOrEqual(14 * 3600 - 5);
+    expect(dueInSeconds).toBeLessThanOrEqual(14 * 3600 + 5);
+    // The job sleeps as long as SQS allows for this receive (12 h less the margins), not 14 h.
+    const [inflight] = (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight;
+    const sleptSeconds = ((inflight?.visibilityDeadline ?? 0) - before) / 1000;
+    expect(sleptSeconds).toBeGreaterThan(11.5 * 3600);
+    expect(sleptSeconds).toBeLessThan(12 * 3600);
+    await repos.subscriptions.delete(customer, subscription.id);
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: inflight?.receiptHandle as string,
+        VisibilityTimeout: 0,
+      }),
+    );
+    await waitFor(async () => {
+      await runBatch(deliveryModule.handler);
+      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
+    });
+  });
+
+  it("a job woken before its time sleeps again without an attempt; receives that ran nothing use no attempt", async () => {
+    const customer = randomUUID();
+    const r = await receiver(() => ({ status: 500 }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    // Receives that never reach the function (a throttled event source mapping): the count grows.
+    for (let i = 0; i < 4; i++) {
+      const [message] = await env.receiveAll(env.queues.deliveryQueueUrl, { waitMs: 2000, keep: true });
+      await env.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          ReceiptHandle: message?.ReceiptHandle as string,
+          VisibilityTimeout: 0,
+        }),
+      );
+    }
+    const handler = handlerWithSchedule("60,60");
+    const { event: batch, failed } = await runBatch(handler);
+    expect(Number(batch.Records[0]?.attributes.ApproximateReceiveCount)).toBe(5);
+    expect(failed.size).toBe(1);
+    const deliveryId = deliveryIdOf(event.id, subscription.id);
+    // The first attempt, whatever SQS counted.
+    expect(await repos.deliveries.get(deliveryId)).toMatchObject({ status: "failed", chain_attempts: 1 });
+    expect(r.requests).toHaveLength(1);
+
+    // Wake it 60 s early: it goes back to sleep until its time, and nothing is sent.
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: batch.Records[0]?.receiptHandle as string,
+        VisibilityTimeout: 0,
+      }),
+    );
+    const woken = await runBatch(handler);
+    expect(woken.failed.size).toBe(1);
+    expect(r.requests).toHaveLength(1);
+    const record = await repos.deliveries.get(deliveryId);
+    expect(record).toMatchObject({ status: "failed", chain_attempts: 1 });
+    expect(record?.attempts).toHaveLength(1);
+    const [inflight] = (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight;
+    const dueAt = Date.parse(record?.next_attempt_at ?? "");
+    expect(Math.abs((inflight?.visibilityDeadline ?? 0) - dueAt)).toBeLessThan(3000);
+
+    await repos.subscriptions.delete(customer, subscription.id);
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: inflight?.receiptHandle as string,
+        VisibilityTimeout: 0,
+      }),
+    );
+    await waitFor(async () => {
+      await runBatch(deliveryModule.handler);
+      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
+    });
+    expect((await repos.deliveries.get(deliveryId))?.dead_reason).toBe("subscription_deleted");
+  });
+
   it("reports exactly the failing records of a batch of 10 with mixed outcomes", async () => {
     const customer = randomUUID();
     const r = await receiver((req) => ({ status: req.url.startsWith("/fail") ? 500 : 200 }));
@@ -247,7 +399,6 @@ describe("delivery function, batch by batch", () => {
       customer_id: customer,
       url: `http://${hostname}:${r.port}/`,
     });
-    const silent = { debug() {}, info() {}, warn() {}, error() {} };
     const handler = createDeliveryHandler(createDeliveryDependencies(config, silent, { resolver }));
     const event = eventFor(callHangup, customer);
     await route(event);
@@ -275,7 +426,6 @@ describe("delivery function, batch by batch", () => {
     await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
     await route(eventFor(callHangup, customer));
     const broken = loadConfig({ ...process.env, DYNAMODB_ENDPOINT: "http://127.0.0.1:9" });
-    const silent = { debug() {}, info() {}, warn() {}, error() {} };
     const handler = createDeliveryHandler(createDeliveryDependencies(broken, silent));
     const { event: batch, failed } = await runBatch(handler);
     expect(batch.Records).toHaveLength(1);

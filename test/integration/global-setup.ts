@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { startFauxqs } from "fauxqs";
 import type { TestProject } from "vitest/node";
+import { startVisibilityCeilingProxy } from "../../local/sqs-visibility-ceiling.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -37,12 +38,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const { port: dynamoPort } = dynamo.address() as AddressInfo;
 
   const fauxqs = await startFauxqs({ port: 0, logger: false });
+  // Every test talks to fauxqs through a proxy that refuses visibility changes past 12 hours from the
+  // receive, as SQS does (fauxqs does not). fauxqs listens on 0.0.0.0; clients need a dialable address.
+  const sqs = await startVisibilityCeilingProxy({ upstream: `http://127.0.0.1:${fauxqs.port}` });
 
-  // fauxqs listens on 0.0.0.0 and reports that address; clients need a dialable one.
   project.provide("dynamodbEndpoint", `http://127.0.0.1:${dynamoPort}`);
-  project.provide("sqsEndpoint", `http://127.0.0.1:${fauxqs.port}`);
+  project.provide("sqsEndpoint", sqs.endpoint);
 
   return async () => {
+    await sqs.stop();
     await Promise.allSettled([
       fauxqs.stop(),
       new Promise<void>((resolve, reject) => dynamo.close((err) => (err ? reject(err) : resolve()))),

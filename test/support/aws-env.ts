@@ -103,6 +103,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     SQS_ENDPOINT: sqsEndpoint,
     TABLE_NAME: tableName,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
+    DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
     UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
     EVENT_BUS_NAME: `voipbin-events-${suffix}`,
     RETRY_SCHEDULE: retrySchedule.join(","),

@@ -101,7 +101,14 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     ...options.env,
   } as Record<string, string>;
   // The suite's own environment must not leak into the stack's functions.
-  for (const name of ["TABLE_NAME", "DELIVERY_QUEUE_URL", "UNROUTABLE_QUEUE_URL", "NODE_OPTIONS", "VITEST"]) {
+  for (const name of [
+    "TABLE_NAME",
+    "DELIVERY_QUEUE_URL",
+    "DELIVERY_DLQ_URL",
+    "UNROUTABLE_QUEUE_URL",
+    "NODE_OPTIONS",
+    "VITEST",
+  ]) {
     if (!options.env || !(name in options.env)) delete env[name];
   }
   const args = ["start", ...(options.inMemory ? ["--", "--in-memory"] : [])];

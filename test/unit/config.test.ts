@@ -8,6 +8,7 @@ import { deliveryQueueSettings } from "#shared/resources.ts";
 const required = {
   TABLE_NAME: "voipbin-webhooks",
   DELIVERY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/delivery",
+  DELIVERY_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/delivery-dlq",
   UNROUTABLE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/unroutable",
 };
 
@@ -54,6 +55,7 @@ describe("loadConfig", () => {
     for (const name of [
       "TABLE_NAME",
       "DELIVERY_QUEUE_URL",
+      "DELIVERY_DLQ_URL",
       "UNROUTABLE_QUEUE_URL",
       "RETRY_SCHEDULE",
       "ALLOWED_CIDRS",
@@ -71,13 +73,13 @@ describe("loadConfig", () => {
 });
 
 describe("queue settings derived from the schedule", () => {
-  it("redrives after as many receives as there are attempts", () => {
-    expect(maxReceiveCountFor(DEFAULT_RETRY_SCHEDULE_SECONDS)).toBe(8);
+  it("redrives only as a backstop, well above the attempts (our code dead-letters after the last)", () => {
+    expect(maxReceiveCountFor(DEFAULT_RETRY_SCHEDULE_SECONDS)).toBe(34);
     const settings = deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS);
-    expect(settings.maxReceiveCount).toBe(8);
+    expect(settings.maxReceiveCount).toBe(34);
     expect(settings.retentionSeconds).toBeGreaterThanOrEqual(4 * 86_400);
     expect(settings.dlqRetentionSeconds).toBe(14 * 86_400);
-    expect(deliveryQueueSettings([1, 2]).maxReceiveCount).toBe(3);
+    expect(deliveryQueueSettings([1, 2]).maxReceiveCount).toBe(19);
   });
 });
 

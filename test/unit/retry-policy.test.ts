@@ -49,6 +49,8 @@ describe("jitteredDelaySeconds", () => {
     expect(jitteredDelaySeconds(300, 0.2, () => 0)).toBe(240);
     expect(jitteredDelaySeconds(300, 0.2, () => ALMOST_ONE)).toBe(360);
     expect(jitteredDelaySeconds(36000, 0.2, () => 0)).toBe(28800);
+    // +20 % of ten hours is exactly 12 hours: longer than one SQS sleep allows after any receive,
+    // so it is reached in two sleeps (visibility.test.ts), not cut to 43,200 s.
     expect(jitteredDelaySeconds(36000, 0.2, () => ALMOST_ONE)).toBe(MAX_VISIBILITY_TIMEOUT_SECONDS);
     expect(jitteredDelaySeconds(300, 0.2, () => 0.5)).toBe(300);
   });
@@ -64,9 +66,9 @@ describe("jitteredDelaySeconds", () => {
     expect(jitteredDelaySeconds(0, 0.2, () => 0)).toBe(0);
   });
 
-  it("is capped at the SQS visibility timeout limit", () => {
-    expect(jitteredDelaySeconds(43_200, 0.2, () => ALMOST_ONE)).toBe(MAX_VISIBILITY_TIMEOUT_SECONDS);
-    expect(jitteredDelaySeconds(100_000, 0.2, () => 0)).toBe(MAX_VISIBILITY_TIMEOUT_SECONDS);
+  it("is not capped at one SQS sleep: longer delays are reached in hops", () => {
+    expect(jitteredDelaySeconds(43_200, 0.2, () => ALMOST_ONE)).toBe(51_840);
+    expect(jitteredDelaySeconds(100_000, 0.2, () => 0)).toBe(80_000);
   });
 
   it("stays in range for any base, jitter and draw (property)", () => {
@@ -80,8 +82,7 @@ describe("jitteredDelaySeconds", () => {
           return (
             Number.isInteger(delay) &&
             delay >= Math.min(Math.ceil(base * (1 - jitter) - 1e-6), base) &&
-            delay <=
-              Math.min(Math.max(Math.floor(base * (1 + jitter) + 1e-6), base), MAX_VISIBILITY_TIMEOUT_SECONDS)
+            delay <= Math.max(Math.floor(base * (1 + jitter) + 1e-6), base)
           );
         },
       ),
@@ -142,8 +143,9 @@ describe("clampRetryAfter", () => {
     expect(clampRetryAfter(10_000, 300)).toBe(600);
   });
 
-  it("never exceeds the SQS visibility timeout limit", () => {
-    expect(clampRetryAfter(100_000, 36_000)).toBe(MAX_VISIBILITY_TIMEOUT_SECONDS);
+  it("honours Retry-After beyond 12 hours up to twice the scheduled delay (reached in hops)", () => {
+    expect(clampRetryAfter(43_200, 36_000)).toBe(43_200);
+    expect(clampRetryAfter(100_000, 36_000)).toBe(72_000);
   });
 });
 

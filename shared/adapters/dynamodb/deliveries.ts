@@ -1,68 +1,189 @@
+import { createHash, randomBytes } from "node:crypto";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
+  type DeadReason,
   type DeliveryAttempt,
   type DeliveryIdentity,
   type DeliveryLogPosition,
   type DeliveryRecord,
   type DeliveryStatus,
-  MAX_STORED_ATTEMPTS,
   positionOf,
 } from "../../domain/delivery/delivery.ts";
 import { TABLE_KEYS } from "../../resources.ts";
 import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "./payload-codec.ts";
 import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
 
-export function deliveryFromItem(item: Item): DeliveryRecord {
+/**
+ * Delivery records (docs/data-model.md, "Deliveries, layout 2"). A delivery is a small head item
+ * (`DELIVERY#<id>` / `DELIVERY`) plus one item per attempt after a successful first one
+ * (`DELIVERY#<id>` / `ATTEMPT#<at>#<nonce>`); the payload is stored once per event
+ * (`EVENT#<event id>` / `PAYLOAD#<customer>`), never on the head, so no write grows with the payload
+ * or with the number of attempts.
+ *
+ * The head's attributes that change on every attempt carry names GSI1 does not project (`att_n`,
+ * `chain_n`, `next_at`, `changed_at`, `live_job`, `dead_reason`, `a1z`): an update that changes no
+ * projected attribute costs the index nothing (DynamoDB Developer Guide, "Provisioned throughput
+ * considerations for global secondary indexes"), so the index is written when a delivery is created
+ * and when its status changes, not once per attempt. Records of the old layout (one item holding
+ * the payload and every attempt) stay readable and are converted by their next attempt.
+ */
+export const DELIVERY_LAYOUT = 2;
+
+/**
+ * Head attributes written by attempts without a status change: none may be projected into GSI1,
+ * or every attempt would cost an index write again (test/unit/table-projection.test.ts).
+ */
+export const HEAD_ATTRIBUTES_OUTSIDE_INDEX = [
+  "layout",
+  "att_n",
+  "chain_n",
+  "next_at",
+  "changed_at",
+  "live_job",
+  "dead_reason",
+  "dlq_at",
+  "a1z",
+] as const;
+
+/** GSI1 partitions one subscription's log is spread over (docs/data-model.md has the arithmetic). */
+export const DELIVERY_LOG_SHARDS = 4;
+
+export function logShardOf(deliveryId: string): number {
+  return (createHash("sha256").update(deliveryId).digest()[0] ?? 0) % DELIVERY_LOG_SHARDS;
+}
+
+const ATTEMPT_BLOB = "z";
+const FIRST_ATTEMPT_BLOB = "a1z";
+
+/** An attempt as stored: its JSON, raw-DEFLATE compressed (response bodies and headers compress well). */
+export function encodeAttempt(attempt: DeliveryAttempt): Uint8Array {
+  return deflateRawSync(Buffer.from(JSON.stringify(attempt), "utf8"), { level: 6 });
+}
+
+function decodeAttempt(blob: unknown): DeliveryAttempt | null {
+  if (!(blob instanceof Uint8Array)) return null;
+  const parsed = JSON.parse(inflateRawSync(blob).toString("utf8")) as DeliveryAttempt;
+  return { ...parsed, request: parsed.request ?? null };
+}
+
+function legacyAttempts(item: Item): DeliveryAttempt[] {
+  const list = (item.attempts as DeliveryAttempt[] | undefined) ?? [];
+  return list.map((attempt) => ({ ...attempt, request: attempt.request ?? null }));
+}
+
+const isLayout2 = (item: Item): boolean => item.layout === DELIVERY_LAYOUT;
+const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
+
+/** What the delivery function needs of an existing record to decide; never the payload. */
+export interface DeliveryState {
+  readonly status: DeliveryStatus;
+  readonly dead_reason: DeadReason | null;
+  readonly succeeded_at: string | null;
+  readonly next_attempt_at: string | null;
+  readonly chain_attempts: number;
+  readonly live_job: string | null;
+  /** When our code put the dead delivery's job on the dead-letter queue; null until it has. */
+  readonly dead_lettered_at: string | null;
+}
+
+export function deliveryStateFromItem(item: Item): DeliveryState {
+  if (isLayout2(item)) {
+    return {
+      status: item.status as DeliveryStatus,
+      dead_reason: (str(item.dead_reason) as DeadReason | null) ?? null,
+      succeeded_at: str(item.succeeded_at),
+      next_attempt_at: str(item.next_at),
+      chain_attempts: Number(item.chain_n ?? 0),
+      live_job: str(item.live_job),
+      dead_lettered_at: str(item.dlq_at),
+    };
+  }
+  // Old layout: its receive-counted chain is unknown; its attempt count is the best bound we have.
   return {
-    id: item.id as string,
-    subscription_id: item.subscription_id as string,
-    customer_id: item.customer_id as string,
-    event_id: item.event_id as string,
-    event_type: item.event_type as string,
-    webhook_id: item.webhook_id as string,
     status: item.status as DeliveryStatus,
-    attempts: (item.attempts as DeliveryAttempt[] | undefined) ?? [],
-    next_attempt_at: (item.next_attempt_at as string | undefined) ?? null,
-    created_at: item.created_at as string,
-    updated_at: item.updated_at as string,
-    succeeded_at: (item.succeeded_at as string | undefined) ?? null,
-    payload: decodePayload(item),
+    dead_reason: null,
+    succeeded_at: str(item.succeeded_at),
+    next_attempt_at: str(item.next_attempt_at),
+    chain_attempts: Number(item.attempt_count ?? legacyAttempts(item).length),
+    live_job: null,
+    dead_lettered_at: null,
   };
 }
 
-/** What the delivery function needs of an existing record: enough to skip or close it, no payload. */
-export type DeliveryState = Pick<DeliveryRecord, "status" | "succeeded_at">;
-
-/** The state of a delivery item, without decompressing its payload (the delivery batch's hot path). */
-export function deliveryStateFromItem(item: Item): DeliveryState {
+/** A head item with the attempts found for it (oldest first), as the API shows it. */
+function recordFrom(head: Item, attemptItems: readonly Item[], payload: string | null): DeliveryRecord {
+  const state = deliveryStateFromItem(head);
+  const inline = decodeAttempt(head[FIRST_ATTEMPT_BLOB]);
+  const stored = attemptItems.map((item) => decodeAttempt(item[ATTEMPT_BLOB])).filter((a) => a !== null);
+  const attempts = [...legacyAttempts(head), ...(inline ? [inline] : []), ...stored].sort((a, b) =>
+    a.at < b.at ? -1 : a.at > b.at ? 1 : 0,
+  );
   return {
-    status: item.status as DeliveryStatus,
-    succeeded_at: (item.succeeded_at as string | undefined) ?? null,
+    id: head.id as string,
+    subscription_id: head.subscription_id as string,
+    customer_id: head.customer_id as string,
+    event_id: head.event_id as string,
+    event_type: head.event_type as string,
+    webhook_id: head.webhook_id as string,
+    status: state.status,
+    dead_reason: state.dead_reason,
+    attempts,
+    next_attempt_at: state.next_attempt_at,
+    created_at: head.created_at as string,
+    updated_at: (isLayout2(head) ? str(head.changed_at) : null) ?? (head.updated_at as string),
+    succeeded_at: state.succeeded_at,
+    chain_attempts: state.chain_attempts,
+    live_job: state.live_job,
+    payload,
   };
 }
 
 export interface RecordAttemptInput {
-  readonly delivery: DeliveryIdentity;
+  readonly delivery: Omit<DeliveryIdentity, "payload">;
+  /** The job that made the attempt (its token, or `msg:<message id>`): it becomes the live job. */
+  readonly liveJob: string;
   readonly attempt: DeliveryAttempt;
   readonly status: Exclude<DeliveryStatus, "pending">;
+  readonly deadReason: DeadReason | null;
   readonly nextAttemptAt: string | null;
   readonly now: Date;
   /** Manual retries: a success older than this does not supersede the attempt. */
   readonly redeliverAfter: string | undefined;
   readonly retentionDays: number;
-  /** The caller saw no record for this delivery before the attempt (the first write may then be a PutItem). */
-  readonly recordAbsent?: boolean;
+  /** The record as the batch read it; undefined when there was none. */
+  readonly existing: DeliveryState | undefined;
 }
 
-export type RecordAttemptResult = "recorded" | "superseded";
+/**
+ * `superseded`: a duplicate delivered it meanwhile (the attempt is kept, the status is not changed);
+ * `stale`: another job became the live one meanwhile (a manual retry or a recovery), likewise.
+ */
+export type RecordAttemptResult = "recorded" | "superseded" | "stale";
+
+export interface CloseDeliveryInput {
+  readonly delivery: Omit<DeliveryIdentity, "payload">;
+  readonly reason: DeadReason;
+  readonly now: Date;
+  readonly retentionDays: number;
+  /** Only this live job (or none) may close it; a stale job must not close a newer chain. */
+  readonly liveJob: string;
+}
 
 export interface DeliveryLogQuery {
   readonly subscriptionId: string;
   /** Newest first (the log) or oldest first (recovery). */
   readonly order: "newest_first" | "oldest_first";
-  /** Items to evaluate (before the status filter). */
+  /** Items to evaluate per log partition (before the status filter). */
   readonly limit: number;
   readonly after?: DeliveryLogPosition | undefined;
   /** Only deliveries created at or after this instant (ISO 8601 UTC, as toISOString writes it). */
@@ -71,6 +192,7 @@ export interface DeliveryLogQuery {
 }
 
 export interface DeliveryLogPage {
+  /** With their attempts; without payloads. */
   readonly records: DeliveryRecord[];
   /** Where the next query resumes; null when the log has been read to its end. */
   readonly next: DeliveryLogPosition | null;
@@ -80,141 +202,201 @@ export type RequeueResult =
   | { readonly kind: "requeued"; readonly previous: DeliveryRecord }
   | { readonly kind: "skipped" };
 
+const expiresAtFor = (now: Date, retentionDays: number): number =>
+  Math.floor(now.getTime() / 1000) + retentionDays * 86_400;
+
 export class DeliveryRepository {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  /**
-   * Records one attempt and the resulting status in a single UpdateItem that also creates the record
-   * on the first attempt. A failed attempt does not overwrite a success recorded meanwhile by a
-   * duplicate job: it answers "superseded" and the caller stops retrying.
-   */
-  async recordAttempt(input: RecordAttemptInput): Promise<RecordAttemptResult> {
-    if (input.recordAbsent && (await this.createWithFirstAttempt(input))) return "recorded";
-    const { delivery, now } = input;
+  private identityAttributes(delivery: Omit<DeliveryIdentity, "payload">, now: Date): Item {
     const nowIso = now.toISOString();
-    const succeeded = input.status === "succeeded";
-    const values: Record<string, unknown> = {
-      ":id": delivery.delivery_id,
-      ":subscription_id": delivery.subscription_id,
-      ":customer_id": delivery.customer_id,
-      ":event_id": delivery.event_id,
-      ":event_type": delivery.event_type,
-      ":webhook_id": delivery.webhook_id,
-      ":payload": encodePayload(delivery.payload),
-      ":entity": "delivery",
-      ":status": input.status,
-      ":now": nowIso,
-      ":gsi1pk": keys.deliveriesOfSubscription(delivery.subscription_id).GSI1PK,
-      ":gsi1sk": `${nowIso}#${delivery.delivery_id}`,
-      ":next": input.nextAttemptAt,
-      ":attempt": [input.attempt],
-      ":empty": [],
-      ":zero": 0,
-      ":one": 1,
-      ":cap": MAX_STORED_ATTEMPTS,
-      ":expires": Math.floor(now.getTime() / 1000) + input.retentionDays * 86_400,
-    };
-    const common = [
-      "id = :id",
-      "subscription_id = :subscription_id",
-      "customer_id = :customer_id",
-      "event_id = :event_id",
-      "event_type = :event_type",
-      "webhook_id = :webhook_id",
-      `${PAYLOAD_ATTRIBUTE} = if_not_exists(${PAYLOAD_ATTRIBUTE}, :payload)`,
-      "entity = :entity",
-      "#status = :status",
-      "updated_at = :now",
-      "created_at = if_not_exists(created_at, :now)",
-      "GSI1PK = :gsi1pk",
-      "GSI1SK = if_not_exists(GSI1SK, :gsi1sk)",
-      "next_attempt_at = :next",
-      "expires_at = :expires",
-      "attempt_count = if_not_exists(attempt_count, :zero) + :one",
-    ];
-    if (succeeded) common.push("succeeded_at = :now");
-    const conditions = ["(attribute_not_exists(attempt_count) OR attempt_count < :cap)"];
-    if (!succeeded) {
-      values[":floor"] = input.redeliverAfter ?? "";
-      conditions.push("(attribute_not_exists(succeeded_at) OR succeeded_at < :floor)");
-    }
-    try {
-      await this.update(delivery.delivery_id, {
-        UpdateExpression: `SET ${[...common, "attempts = list_append(if_not_exists(attempts, :empty), :attempt)"].join(", ")}`,
-        ConditionExpression: conditions.join(" AND "),
-        ExpressionAttributeValues: values,
-      });
-      return "recorded";
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-      // DynamoDB returns the old item with the failed condition (not unmarshalled by the document
-      // client); dynalite does not, so read it then.
-      const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-      const succeededAt = raw
-        ? unmarshall(raw).succeeded_at
-        : (await this.get(delivery.delivery_id, now))?.succeeded_at;
-      if (!succeeded && typeof succeededAt === "string" && succeededAt >= String(values[":floor"])) {
-        return "superseded";
-      }
-    }
-    // The attempt list is full: keep the status current and count the attempt without storing it.
-    delete values[":attempt"];
-    delete values[":empty"];
-    delete values[":cap"];
-    delete values[":floor"];
-    await this.update(delivery.delivery_id, {
-      UpdateExpression: `SET ${common.join(", ")}`,
-      ExpressionAttributeValues: values,
-    });
-    return "recorded";
-  }
-
-  async get(deliveryId: string, now: Date = new Date()): Promise<DeliveryRecord | null> {
-    const response = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: keys.delivery(deliveryId), ConsistentRead: true }),
-    );
-    return response.Item && !isExpired(response.Item, now) ? deliveryFromItem(response.Item) : null;
-  }
-
-  /**
-   * The common case — the first attempt of a delivery nobody has recorded yet — as one PutItem of the
-   * whole record, conditioned on its absence (cheaper for DynamoDB than an UpdateItem that builds the
-   * item from expressions). False when a duplicate created the record meanwhile: the caller then
-   * records through the general path.
-   */
-  private async createWithFirstAttempt(input: RecordAttemptInput): Promise<boolean> {
-    const { delivery, now } = input;
-    const nowIso = now.toISOString();
-    const item: Item = {
+    return {
       ...keys.delivery(delivery.delivery_id),
       entity: "delivery",
+      layout: DELIVERY_LAYOUT,
       id: delivery.delivery_id,
       subscription_id: delivery.subscription_id,
       customer_id: delivery.customer_id,
       event_id: delivery.event_id,
       event_type: delivery.event_type,
       webhook_id: delivery.webhook_id,
-      [PAYLOAD_ATTRIBUTE]: encodePayload(delivery.payload),
-      status: input.status,
-      attempts: [input.attempt],
-      attempt_count: 1,
-      next_attempt_at: input.nextAttemptAt,
       created_at: nowIso,
-      updated_at: nowIso,
-      GSI1PK: keys.deliveriesOfSubscription(delivery.subscription_id).GSI1PK,
+      GSI1PK: keys.deliveryLogShard(delivery.subscription_id, logShardOf(delivery.delivery_id)).GSI1PK,
       GSI1SK: `${nowIso}#${delivery.delivery_id}`,
-      expires_at: Math.floor(now.getTime() / 1000) + input.retentionDays * 86_400,
-      ...(input.status === "succeeded" ? { succeeded_at: nowIso } : {}),
     };
+  }
+
+  /**
+   * Records one attempt and the state it leads to. The first attempt of a delivery nobody has
+   * recorded is one PutItem of the head (a successful one carried inline). Later attempts are an
+   * attempt item plus one UpdateItem of the small head, conditioned on this job being the live one
+   * and, for a failure, on no newer success.
+   */
+  async recordAttempt(input: RecordAttemptInput): Promise<RecordAttemptResult> {
+    const { delivery, now } = input;
+    const nowIso = now.toISOString();
+    const succeeded = input.status === "succeeded";
+    if (input.existing === undefined) {
+      const head: Item = {
+        ...this.identityAttributes(delivery, now),
+        status: input.status,
+        att_n: 1,
+        chain_n: 1,
+        live_job: input.liveJob,
+        changed_at: nowIso,
+        expires_at: expiresAtFor(now, input.retentionDays),
+        ...(input.nextAttemptAt !== null ? { next_at: input.nextAttemptAt } : {}),
+        ...(input.deadReason !== null ? { dead_reason: input.deadReason } : {}),
+        ...(succeeded ? { succeeded_at: nowIso, [FIRST_ATTEMPT_BLOB]: encodeAttempt(input.attempt) } : {}),
+      };
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: head,
+            ConditionExpression: "attribute_not_exists(PK)",
+          }),
+        );
+        if (!succeeded) await this.putAttempt(delivery.delivery_id, input.attempt, head.expires_at as number);
+        return "recorded";
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        // A duplicate job created it meanwhile: record through the general path below.
+      }
+    }
+    // The attempt itself first: it happened, whatever the head's condition says.
+    await this.putAttempt(delivery.delivery_id, input.attempt, expiresAtFor(now, input.retentionDays));
+    const values: Record<string, unknown> = {
+      ":status": input.status,
+      ":job": input.liveJob,
+      ":now": nowIso,
+      ":one": 1,
+      ":layout": DELIVERY_LAYOUT,
+    };
+    const set = ["#status = :status", "live_job = :job", "changed_at = :now", "layout = :layout"];
+    const remove: string[] = [];
+    if (input.nextAttemptAt !== null) {
+      values[":next"] = input.nextAttemptAt;
+      set.push("next_at = :next");
+    } else remove.push("next_at");
+    if (input.deadReason !== null) {
+      values[":reason"] = input.deadReason;
+      set.push("dead_reason = :reason");
+    } else remove.push("dead_reason");
+    if (succeeded) set.push("succeeded_at = :now");
+    const conditions = ["attribute_exists(PK)", "(attribute_not_exists(live_job) OR live_job = :job)"];
+    if (!succeeded) {
+      values[":floor"] = input.redeliverAfter ?? "";
+      conditions.push("(attribute_not_exists(succeeded_at) OR succeeded_at < :floor)");
+    }
+    // Old-layout heads convert here: their attempt count seeds the new counters.
+    values[":legacy_n"] = 0;
+    set.push(
+      "att_n = if_not_exists(att_n, if_not_exists(attempt_count, :legacy_n)) + :one",
+      "chain_n = if_not_exists(chain_n, if_not_exists(attempt_count, :legacy_n)) + :one",
+    );
     try {
       await this.doc.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.tableName,
-          Item: item,
-          ConditionExpression: "attribute_not_exists(PK)",
+          Key: keys.delivery(delivery.delivery_id),
+          UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${remove.join(", ")}` : ""}`,
+          ConditionExpression: conditions.join(" AND "),
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return "recorded";
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const current = await this.currentItem(error, delivery.delivery_id);
+      if (current === null) throw error;
+      const live = str(current.live_job);
+      if (live !== null && live !== input.liveJob) return "stale";
+      return "superseded";
+    }
+  }
+
+  private async putAttempt(deliveryId: string, attempt: DeliveryAttempt, expiresAt: number): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...keys.deliveryAttempt(deliveryId, attempt.at, randomBytes(3).toString("hex")),
+          [ATTEMPT_BLOB]: encodeAttempt(attempt),
+          expires_at: expiresAt,
+        },
+      }),
+    );
+  }
+
+  /** The item a failed condition saw: DynamoDB returns it; dynalite does not, so read it then. */
+  private async currentItem(error: unknown, deliveryId: string): Promise<Item | null> {
+    const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+    if (raw) return unmarshall(raw);
+    const response = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.delivery(deliveryId), ConsistentRead: true }),
+    );
+    return response.Item ?? null;
+  }
+
+  /**
+   * Marks a delivery `dead` with `reason` without an attempt (its subscription was disabled or
+   * deleted, or the queue's backstop dead-lettered it), creating the record if the job never made
+   * one. A delivery already `succeeded` or `dead`, or whose live job is another, is left alone.
+   */
+  async close(input: CloseDeliveryInput): Promise<boolean> {
+    const identity = this.identityAttributes(input.delivery, input.now);
+    const values: Record<string, unknown> = {
+      ":dead": "dead",
+      ":reason": input.reason,
+      ":now": input.now.toISOString(),
+      ":job": input.liveJob,
+      ":zero": 0,
+      ":layout": DELIVERY_LAYOUT,
+      ":expires": expiresAtFor(input.now, input.retentionDays),
+      ":pending": "pending",
+      ":failed": "failed",
+    };
+    const set = [
+      "#status = :dead",
+      "dead_reason = :reason",
+      "changed_at = :now",
+      "live_job = if_not_exists(live_job, :job)",
+      "att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero))",
+      "chain_n = if_not_exists(chain_n, :zero)",
+      "layout = :layout",
+      "expires_at = if_not_exists(expires_at, :expires)",
+    ];
+    for (const name of [
+      "entity",
+      "id",
+      "subscription_id",
+      "customer_id",
+      "event_id",
+      "event_type",
+      "webhook_id",
+      "created_at",
+      "GSI1PK",
+      "GSI1SK",
+    ]) {
+      values[`:${name}`] = identity[name];
+      set.push(`${name} = if_not_exists(${name}, :${name})`);
+    }
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.delivery(input.delivery.delivery_id),
+          UpdateExpression: `SET ${set.join(", ")} REMOVE next_at, next_attempt_at`,
+          ConditionExpression:
+            "attribute_not_exists(PK) OR ((#status = :pending OR #status = :failed) AND (attribute_not_exists(live_job) OR live_job = :job))",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: values,
         }),
       );
       return true;
@@ -224,51 +406,102 @@ export class DeliveryRepository {
     }
   }
 
-  /** A failed delivery whose subscription was disabled will not be retried: show it as dead. */
-  async markDeadIfFailed(deliveryId: string, now: Date): Promise<void> {
+  /**
+   * Notes that the dead delivery's job is on the dead-letter queue, so that a crash before the
+   * message is deleted does not put it there a second time when the job comes back.
+   */
+  async markDeadLettered(deliveryId: string, now: Date): Promise<void> {
     try {
-      await this.update(deliveryId, {
-        UpdateExpression: "SET #status = :dead, updated_at = :now, next_attempt_at = :null",
-        ConditionExpression: "#status = :failed",
-        ExpressionAttributeValues: {
-          ":dead": "dead",
-          ":failed": "failed",
-          ":now": now.toISOString(),
-          ":null": null,
-        },
-      });
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.delivery(deliveryId),
+          UpdateExpression: "SET dlq_at = :now",
+          ConditionExpression: "#status = :dead",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":now": now.toISOString(), ":dead": "dead" },
+        }),
+      );
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
     }
   }
 
+  /** One delivery with all its attempts and its payload. */
+  async get(deliveryId: string, now: Date = new Date()): Promise<DeliveryRecord | null> {
+    const items = await this.queryAll({
+      TableName: this.tableName,
+      KeyConditionExpression: "PK = :pk",
+      ExpressionAttributeValues: { ":pk": keys.delivery(deliveryId).PK },
+      ConsistentRead: true,
+    });
+    const head = items.find((item) => item.SK === "DELIVERY");
+    if (head === undefined || isExpired(head, now)) return null;
+    const attempts = items.filter((item) => String(item.SK).startsWith(keys.deliveryAttemptsPrefix));
+    return recordFrom(head, attempts, await this.payloadOf(head));
+  }
+
+  /** The body of a delivery: on the head in the old layout, once per event in layout 2. */
+  private async payloadOf(head: Item): Promise<string | null> {
+    const inline = decodePayload(head);
+    if (inline !== null) return inline;
+    const response = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.eventPayload(head.customer_id as string, head.event_id as string),
+      }),
+    );
+    return response.Item ? decodePayload(response.Item) : null;
+  }
+
   /**
-   * Writes the record of a delivery that is queued but not attempted yet (the test route), so its id
-   * can be looked up at once. The delivery function's first attempt then fills it in.
+   * Stores the body of an event once for all its deliveries (the router, for every routed event; the
+   * API, for a test event). Idempotent: a retried router writes the same bytes again.
    */
-  async createPending(delivery: DeliveryIdentity, now: Date, retentionDays: number): Promise<void> {
-    const nowIso = now.toISOString();
+  async putPayload(
+    customerId: string,
+    eventId: string,
+    payload: string,
+    now: Date,
+    retentionDays: number,
+  ): Promise<void> {
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
         Item: {
-          ...keys.delivery(delivery.delivery_id),
-          entity: "delivery",
-          id: delivery.delivery_id,
-          subscription_id: delivery.subscription_id,
-          customer_id: delivery.customer_id,
-          event_id: delivery.event_id,
-          event_type: delivery.event_type,
-          webhook_id: delivery.webhook_id,
-          [PAYLOAD_ATTRIBUTE]: encodePayload(delivery.payload),
+          ...keys.eventPayload(customerId, eventId),
+          entity: "event_payload",
+          [PAYLOAD_ATTRIBUTE]: encodePayload(payload),
+          // One day beyond the deliveries' retention: a delivery created a little later keeps its body.
+          expires_at: expiresAtFor(now, retentionDays + 1),
+        },
+      }),
+    );
+  }
+
+  /**
+   * Writes the record of a delivery that is queued but not attempted yet (the test route), so its id
+   * can be looked up at once; `liveJob` is the token its job carries. The first attempt fills it in.
+   */
+  async createPending(
+    delivery: DeliveryIdentity,
+    now: Date,
+    retentionDays: number,
+    liveJob: string,
+  ): Promise<void> {
+    await this.putPayload(delivery.customer_id, delivery.event_id, delivery.payload, now, retentionDays);
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...this.identityAttributes(delivery, now),
           status: "pending",
-          attempts: [],
-          next_attempt_at: nowIso,
-          created_at: nowIso,
-          updated_at: nowIso,
-          GSI1PK: keys.deliveriesOfSubscription(delivery.subscription_id).GSI1PK,
-          GSI1SK: `${nowIso}#${delivery.delivery_id}`,
-          expires_at: Math.floor(now.getTime() / 1000) + retentionDays * 86_400,
+          att_n: 0,
+          chain_n: 0,
+          live_job: liveJob,
+          next_at: now.toISOString(),
+          changed_at: now.toISOString(),
+          expires_at: expiresAtFor(now, retentionDays),
         },
         ConditionExpression: "attribute_not_exists(PK)",
       }),
@@ -282,9 +515,9 @@ export class DeliveryRepository {
         new DeleteCommand({
           TableName: this.tableName,
           Key: keys.delivery(deliveryId),
-          ConditionExpression: "#status = :pending AND attribute_not_exists(attempt_count)",
+          ConditionExpression: "#status = :pending AND att_n = :zero",
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":pending": "pending" },
+          ExpressionAttributeValues: { ":pending": "pending", ":zero": 0 },
         }),
       );
     } catch (error) {
@@ -293,25 +526,62 @@ export class DeliveryRepository {
   }
 
   /**
-   * One query of a subscription's delivery log (GSI1, eventually consistent). The status filter and
-   * the expiry filter apply after `limit` items are evaluated, so a page may hold fewer records than
-   * `limit` while `next` says more remain.
+   * One query of a subscription's delivery log: every GSI1 partition of it (the shards of layout 2 and
+   * the old layout's single partition), merged in order, then the heads and attempts of the page read
+   * from the table. The status and expiry filters apply after `limit` items per partition are
+   * evaluated, so a page may hold fewer records than `limit` while `next` says more remain.
    */
   async queryLog(query: DeliveryLogQuery, now: Date = new Date()): Promise<DeliveryLogPage> {
-    const gsi1pk = keys.deliveriesOfSubscription(query.subscriptionId).GSI1PK;
-    const values: Record<string, unknown> = { ":pk": gsi1pk };
+    const partitions = [
+      keys.deliveriesOfSubscription(query.subscriptionId).GSI1PK,
+      ...Array.from(
+        { length: DELIVERY_LOG_SHARDS },
+        (_, shard) => keys.deliveryLogShard(query.subscriptionId, shard).GSI1PK,
+      ),
+    ];
+    const ascending = query.order === "oldest_first";
+    const pages = await Promise.all(partitions.map((pk) => this.queryLogPartition(pk, query)));
+    const merged = pages
+      .flatMap((page) => page.items)
+      .sort((a, b) => {
+        const x = String(a.GSI1SK);
+        const y = String(b.GSI1SK);
+        return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
+      });
+    const more = pages.some((page) => page.more) || merged.length > query.limit;
+    const taken = merged.slice(0, query.limit);
+    const lastTaken = taken.at(-1);
+    let next: DeliveryLogPosition | null = null;
+    if (more && lastTaken !== undefined) {
+      const sk = String(lastTaken.GSI1SK);
+      const hash = sk.lastIndexOf("#");
+      next = { created_at: sk.slice(0, hash), id: sk.slice(hash + 1) };
+    }
+    const wanted = new Set(query.statuses ?? []);
+    const visible = taken.filter((item) => wanted.size === 0 || wanted.has(item.status as DeliveryStatus));
+    const records = await this.recordsOf(
+      visible.map((item) => String(item.id)),
+      now,
+    );
+    return {
+      records: records.filter((record) => wanted.size === 0 || wanted.has(record.status)),
+      next,
+    };
+  }
+
+  private async queryLogPartition(
+    pk: string,
+    query: DeliveryLogQuery,
+  ): Promise<{ items: Item[]; more: boolean }> {
+    const values: Record<string, unknown> = { ":pk": pk };
     let keyCondition = "GSI1PK = :pk";
-    if (query.since !== undefined) {
+    const ascending = query.order === "oldest_first";
+    if (query.after !== undefined) {
+      values[":after"] = `${query.after.created_at}#${query.after.id}`;
+      keyCondition += ascending ? " AND GSI1SK > :after" : " AND GSI1SK < :after";
+    } else if (query.since !== undefined) {
       values[":since"] = query.since;
       keyCondition += " AND GSI1SK >= :since";
-    }
-    let filter: string | undefined;
-    if (query.statuses !== undefined && query.statuses.length > 0) {
-      const placeholders = query.statuses.map((status, i) => {
-        values[`:s${i}`] = status;
-        return `:s${i}`;
-      });
-      filter = `#status IN (${placeholders.join(", ")})`;
     }
     const response = await this.doc.send(
       new QueryCommand({
@@ -319,37 +589,70 @@ export class DeliveryRepository {
         IndexName: TABLE_KEYS.gsi1.indexName,
         KeyConditionExpression: keyCondition,
         ExpressionAttributeValues: values,
-        ...(filter !== undefined
-          ? { FilterExpression: filter, ExpressionAttributeNames: { "#status": "status" } }
-          : {}),
-        ScanIndexForward: query.order === "oldest_first",
+        ScanIndexForward: ascending,
         Limit: query.limit,
-        ...(query.after !== undefined
-          ? {
-              ExclusiveStartKey: {
-                ...keys.delivery(query.after.id),
-                GSI1PK: gsi1pk,
-                GSI1SK: `${query.after.created_at}#${query.after.id}`,
-              },
-            }
-          : {}),
       }),
     );
-    const records = (response.Items ?? []).filter((item) => !isExpired(item, now)).map(deliveryFromItem);
-    const last = response.LastEvaluatedKey;
-    let next: DeliveryLogPosition | null = null;
-    if (last !== undefined) {
-      const sk = String(last.GSI1SK);
-      const hash = sk.lastIndexOf("#");
-      next = { created_at: sk.slice(0, hash), id: sk.slice(hash + 1) };
+    const items = (response.Items ?? []).filter(
+      (item) => query.since === undefined || String(item.GSI1SK) >= query.since,
+    );
+    return { items, more: response.LastEvaluatedKey !== undefined };
+  }
+
+  /** Heads (one BatchGetItem) and attempts (one Query per delivery with stored attempts), in order. */
+  private async recordsOf(ids: readonly string[], now: Date): Promise<DeliveryRecord[]> {
+    if (ids.length === 0) return [];
+    const heads = new Map<string, Item>();
+    for (let start = 0; start < ids.length; start += 100) {
+      let pending: Item[] = ids.slice(start, start + 100).map((id) => keys.delivery(id) as unknown as Item);
+      for (let round = 0; pending.length > 0 && round < 5; round++) {
+        const response = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }),
+        );
+        for (const item of response.Responses?.[this.tableName] ?? []) heads.set(String(item.id), item);
+        pending = response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
     }
-    return { records, next };
+    const records = await Promise.all(
+      ids.map(async (id) => {
+        const head = heads.get(id);
+        if (head === undefined || isExpired(head, now)) return null;
+        const inlineOnly =
+          !isLayout2(head) || Number(head.att_n ?? 0) <= (head[FIRST_ATTEMPT_BLOB] !== undefined ? 1 : 0);
+        const attempts = inlineOnly
+          ? []
+          : await this.queryAll({
+              TableName: this.tableName,
+              KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+              ExpressionAttributeValues: {
+                ":pk": keys.delivery(id).PK,
+                ":prefix": keys.deliveryAttemptsPrefix,
+              },
+            });
+        return recordFrom(head, attempts, null);
+      }),
+    );
+    return records.filter((record) => record !== null);
+  }
+
+  private async queryAll(params: ConstructorParameters<typeof QueryCommand>[0]): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const response = await this.doc.send(
+        new QueryCommand({ ...params, ...(start ? { ExclusiveStartKey: start } : {}) }),
+      );
+      items.push(...(response.Items ?? []));
+      start = response.LastEvaluatedKey;
+    } while (start !== undefined);
+    return items;
   }
 
   /**
-   * Marks a delivery `pending` again for a manual retry or a recovery, only if its status is one of
-   * `from`: the condition makes two concurrent recoveries requeue each delivery once. `token` names
-   * this requeue so that revertRequeue undoes only its own change.
+   * Makes a delivery `pending` again for a manual retry or a recovery, only if its status is one of
+   * `from`, and names `token` its only live job: the scheduled retry of the chain it replaces sees
+   * another token and stops without an attempt (PRODUCT §4). The condition also makes two concurrent
+   * recoveries requeue each delivery once.
    */
   async requeue(
     deliveryId: string,
@@ -359,6 +662,8 @@ export class DeliveryRepository {
       ":pending": "pending",
       ":token": options.token,
       ":now": options.now.toISOString(),
+      ":zero": 0,
+      ":layout": DELIVERY_LAYOUT,
     };
     const placeholders = options.from.map((status, i) => {
       values[`:f${i}`] = status;
@@ -370,61 +675,61 @@ export class DeliveryRepository {
           TableName: this.tableName,
           Key: keys.delivery(deliveryId),
           UpdateExpression:
-            "SET #status = :pending, next_attempt_at = :now, updated_at = :now, requeue_token = :token",
+            "SET #status = :pending, next_at = :now, changed_at = :now, live_job = :token, chain_n = :zero, layout = :layout, att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero)) REMOVE dead_reason, dlq_at",
           ConditionExpression: `attribute_exists(PK) AND #status IN (${placeholders.join(", ")})`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: values,
           ReturnValues: "ALL_OLD",
         }),
       );
-      return response.Attributes
-        ? { kind: "requeued", previous: deliveryFromItem(response.Attributes) }
-        : { kind: "skipped" };
+      if (!response.Attributes) return { kind: "skipped" };
+      return {
+        kind: "requeued",
+        previous: recordFrom(response.Attributes, [], await this.payloadOf(response.Attributes)),
+      };
     } catch (error) {
       if (isConditionalCheckFailed(error)) return { kind: "skipped" };
       throw error;
     }
   }
 
-  /** Puts back the status a requeue replaced, unless an attempt or another requeue has happened since. */
+  /** Puts back what a requeue replaced, unless an attempt or another requeue has happened since. */
   async revertRequeue(previous: DeliveryRecord, token: string): Promise<void> {
+    const values: Record<string, unknown> = {
+      ":previous": previous.status,
+      ":pending": "pending",
+      ":token": token,
+      ":chain": previous.chain_attempts,
+    };
+    const set = ["#status = :previous", "chain_n = :chain"];
+    const remove: string[] = [];
+    if (previous.next_attempt_at !== null) {
+      values[":next"] = previous.next_attempt_at;
+      set.push("next_at = :next");
+    } else remove.push("next_at");
+    if (previous.live_job !== null) {
+      values[":live"] = previous.live_job;
+      set.push("live_job = :live");
+    } else remove.push("live_job");
+    if (previous.dead_reason !== null) {
+      values[":reason"] = previous.dead_reason;
+      set.push("dead_reason = :reason");
+    }
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.delivery(previous.id),
-          UpdateExpression: "SET #status = :previous, next_attempt_at = :next",
-          ConditionExpression: "#status = :pending AND requeue_token = :token",
+          UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${remove.join(", ")}` : ""}`,
+          ConditionExpression: "#status = :pending AND live_job = :token",
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":previous": previous.status,
-            ":next": previous.next_attempt_at,
-            ":pending": "pending",
-            ":token": token,
-          },
+          ExpressionAttributeValues: values,
         }),
       );
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
     }
   }
-
-  private async update(
-    deliveryId: string,
-    params: {
-      UpdateExpression: string;
-      ConditionExpression?: string;
-      ExpressionAttributeValues: Record<string, unknown>;
-    },
-  ): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.delivery(deliveryId),
-        ExpressionAttributeNames: { "#status": "status" },
-        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        ...params,
-      }),
-    );
-  }
 }
+
+export { positionOf };

@@ -20,7 +20,26 @@ export const keys = {
     skPrefix: "SUBSCRIPTION#",
   }),
   delivery: (deliveryId: string): ItemKey => ({ PK: `DELIVERY#${deliveryId}`, SK: "DELIVERY" }),
+  /** One attempt of a delivery after its first (layout 2): sorts by the time it was sent. */
+  deliveryAttempt: (deliveryId: string, at: string, nonce: string): ItemKey => ({
+    PK: `DELIVERY#${deliveryId}`,
+    SK: `ATTEMPT#${at}#${nonce}`,
+  }),
+  deliveryAttemptsPrefix: "ATTEMPT#",
+  /** The log of a subscription in the old layout (one GSI1 partition, records written before layout 2). */
   deliveriesOfSubscription: (subscriptionId: string) => ({ GSI1PK: `SUBSCRIPTION#${subscriptionId}` }),
+  /**
+   * The log of a subscription in layout 2: write-sharded over DELIVERY_LOG_SHARDS GSI1 partitions
+   * (docs/data-model.md, "The delivery log under load"), the shard a hash of the delivery id.
+   */
+  deliveryLogShard: (subscriptionId: string, shard: number) => ({
+    GSI1PK: `SUBSCRIPTION#${subscriptionId}#S${shard}`,
+  }),
+  /** The body of an event, stored once for every delivery of it (layout 2). */
+  eventPayload: (customerId: string, eventId: string): ItemKey => ({
+    PK: `EVENT#${eventId}`,
+    SK: `PAYLOAD#${customerId}`,
+  }),
   /** An access key, addressed by the SHA-256 of the key: the authorizer's one GetItem. */
   accessKey: (keyHash: string): ItemKey => ({ PK: `ACCESSKEY#${keyHash}`, SK: "ACCESSKEY" }),
   /** Pointer from a key id to its hash, so an operator can revoke a key by id. */

@@ -4,7 +4,7 @@
  * message become. No I/O: the delivery service applies the step.
  */
 import type { DisabledReason } from "../subscriptions/subscription.ts";
-import type { DeliveryStatus } from "./delivery.ts";
+import type { DeadReason, DeliveryStatus } from "./delivery.ts";
 import { type AttemptOutcome, autoDisableDue, decideAfterAttempt } from "./retry-policy.ts";
 
 export interface StepInput {
@@ -31,13 +31,16 @@ export type SubscriptionEffect =
 export type QueueEffect =
   | { readonly kind: "delete" }
   | { readonly kind: "retry"; readonly delaySeconds: number }
-  | { readonly kind: "dead_letter" };
+  /** Our code moves the job to the dead-letter queue (with the reason), then deletes it. */
+  | { readonly kind: "dead_letter"; readonly reason: DeadReason };
 
 export type StepOutcome = "succeeded" | "retry_scheduled" | "dead" | "endpoint_gone" | "auto_disabled";
 
 export interface DeliveryStep {
   readonly outcome: StepOutcome;
   readonly status: Exclude<DeliveryStatus, "pending">;
+  /** Set when `status` is `dead`. */
+  readonly deadReason: DeadReason | null;
   readonly nextAttemptAt: Date | null;
   readonly subscription: SubscriptionEffect;
   readonly queue: QueueEffect;
@@ -57,6 +60,7 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
       return {
         outcome: "succeeded",
         status: "succeeded",
+        deadReason: null,
         nextAttemptAt: null,
         subscription: input.failingSince !== null ? { kind: "clear_failing" } : { kind: "none" },
         queue: { kind: "delete" },
@@ -65,6 +69,7 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
       return {
         outcome: "endpoint_gone",
         status: "dead",
+        deadReason: "endpoint_gone",
         nextAttemptAt: null,
         subscription: { kind: "disable", reason: "endpoint_gone" },
         queue: { kind: "delete" },
@@ -75,6 +80,7 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
     return {
       outcome: "auto_disabled",
       status: "dead",
+      deadReason: "subscription_disabled",
       nextAttemptAt: null,
       subscription: { kind: "disable", reason: "failing" },
       queue: { kind: "delete" },
@@ -85,6 +91,7 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
     return {
       outcome: "retry_scheduled",
       status: "failed",
+      deadReason: null,
       nextAttemptAt: decision.nextAttemptAt,
       subscription: streak,
       queue: { kind: "retry", delaySeconds: decision.delaySeconds },
@@ -93,8 +100,9 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
   return {
     outcome: "dead",
     status: "dead",
+    deadReason: "attempts_exhausted",
     nextAttemptAt: null,
     subscription: streak,
-    queue: { kind: "dead_letter" },
+    queue: { kind: "dead_letter", reason: "attempts_exhausted" },
   };
 }

@@ -4,6 +4,27 @@
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "dead"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
+/**
+ * Why a delivery is `dead` (PRODUCT §4): its attempts ran out, the endpoint answered 410, its
+ * subscription was disabled or deleted while it was queued or retrying, or the queue's backstop
+ * (`maxReceiveCount`) moved it to the dead-letter queue without our code deciding it (`internal`).
+ */
+export const DEAD_REASONS = [
+  "attempts_exhausted",
+  "endpoint_gone",
+  "subscription_disabled",
+  "subscription_deleted",
+  "internal",
+] as const;
+export type DeadReason = (typeof DEAD_REASONS)[number];
+
+/** The request an attempt sent, as the delivery log shows it (the body is the delivery's payload). */
+export interface AttemptRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
 /** One attempt as the delivery log shows it (PRODUCT §4). */
 export interface DeliveryAttempt {
   readonly at: string;
@@ -11,6 +32,8 @@ export interface DeliveryAttempt {
   readonly error: string | null;
   readonly latency_ms: number;
   readonly response_body: string | null;
+  /** null on attempts recorded before requests were kept. */
+  readonly request: AttemptRequest | null;
 }
 
 export interface DeliveryRecord {
@@ -21,11 +44,24 @@ export interface DeliveryRecord {
   readonly event_type: string;
   readonly webhook_id: string;
   readonly status: DeliveryStatus;
+  /** Why it is dead; null unless `status` is `dead` (and on dead records of the old layout). */
+  readonly dead_reason: DeadReason | null;
   readonly attempts: readonly DeliveryAttempt[];
   readonly next_attempt_at: string | null;
   readonly created_at: string;
   readonly updated_at: string;
   readonly succeeded_at: string | null;
+  /**
+   * Attempts since the delivery's current job chain began (the router's job, or the last manual
+   * retry or recovery): the schedule counts these, never SQS receives.
+   */
+  readonly chain_attempts: number;
+  /**
+   * The one job allowed to attempt this delivery (PRODUCT §4, "at most one live job"): the token of
+   * the job a retry or recovery enqueued, or `msg:<SQS message id>` of the job that made the first
+   * attempt. null until a job claims it. A job that does not match is stale and is dropped.
+   */
+  readonly live_job: string | null;
   /**
    * The body sent; null on records read through GSI1 (which does not project it) and on records
    * written before payloads were kept.

@@ -23,6 +23,14 @@ export const deliveryJobSchema = z.object({
    * one that succeeded at or after it (a duplicate of this very retry) is not.
    */
   redeliver_after: z.iso.datetime({ offset: true }).optional(),
+  /**
+   * Set by a manual retry or a recovery: names this job as the delivery's only live job (the
+   * record's `live_job`). A scheduled retry of the chain it replaced sees another token and stops.
+   */
+  token: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/)
+    .optional(),
 });
 
 export type DeliveryJob = z.output<typeof deliveryJobSchema>;

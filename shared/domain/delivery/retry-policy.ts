@@ -3,8 +3,6 @@
  * dead. Pure functions of their inputs (time and randomness are injected) so the delivery Lambda,
  * the local stack and the tests all decide identically.
  */
-import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "../aws-limits.ts";
-
 export type Decision =
   | { readonly kind: "succeeded" }
   | { readonly kind: "gone" }
@@ -16,7 +14,7 @@ export type AttemptOutcome =
   | { readonly error: string };
 
 export interface DecideInput {
-  /** 1-based: the SQS receive count of the job, which is the attempt number. */
+  /** 1-based attempt number of the delivery's current chain, counted on its record (never SQS receives). */
   readonly attempt: number;
   readonly outcome: AttemptOutcome;
   /** Delays (seconds) before attempts 2..n; its length is the number of retries. */
@@ -34,7 +32,7 @@ const FLOAT_TOLERANCE = 1e-6;
 /**
  * A whole number of seconds drawn uniformly from [base·(1−jitter), base·(1+jitter)], so that
  * endpoints recovering from an outage are not hit by every pending retry in the same second.
- * Capped at what SQS can delay.
+ * Not capped at what one SQS sleep allows: a longer delay is reached in hops (visibility.ts).
  */
 export function jitteredDelaySeconds(
   baseSeconds: number,
@@ -55,7 +53,7 @@ export function jitteredDelaySeconds(
   const wholeHigh = Math.floor(high + FLOAT_TOLERANCE);
   const bounded =
     wholeLow <= wholeHigh ? Math.min(Math.max(drawn, wholeLow), wholeHigh) : Math.round(baseSeconds);
-  return Math.min(Math.max(bounded, 0), MAX_VISIBILITY_TIMEOUT_SECONDS);
+  return Math.max(bounded, 0);
 }
 
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
@@ -145,11 +143,7 @@ export function parseRetryAfter(header: string | null, now: Date): number | null
  * schedule (a server cannot make us hammer it), never so late that one header stalls a delivery.
  */
 export function clampRetryAfter(retryAfterSeconds: number, scheduledSeconds: number): number {
-  return Math.min(
-    Math.max(retryAfterSeconds, scheduledSeconds),
-    2 * scheduledSeconds,
-    MAX_VISIBILITY_TIMEOUT_SECONDS,
-  );
+  return Math.min(Math.max(retryAfterSeconds, scheduledSeconds), 2 * scheduledSeconds);
 }
 
 const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);

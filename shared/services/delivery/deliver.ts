@@ -1,16 +1,19 @@
 import type { DeliveryRepository, DeliveryState } from "../../adapters/dynamodb/deliveries.ts";
-import type { DeliveryBatchLoader } from "../../adapters/dynamodb/delivery-batch-loader.ts";
+import {
+  type DeliveryBatchLoader,
+  subscriptionLookupKey,
+} from "../../adapters/dynamodb/delivery-batch-loader.ts";
 import type { SubscriptionRepository } from "../../adapters/dynamodb/subscriptions.ts";
 import type { HttpAttemptRequest, HttpAttemptResult } from "../../adapters/http-sender.ts";
 import { loggedError } from "../../adapters/observability.ts";
-import type { DeliveryAttempt } from "../../domain/delivery/delivery.ts";
+import type { DeadReason, DeliveryAttempt } from "../../domain/delivery/delivery.ts";
 import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
 import type { DeliveryJob } from "../../domain/delivery/job.ts";
+import { sleepUntil, wokenEarly } from "../../domain/delivery/visibility.ts";
 import { signDelivery } from "../../domain/signing.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
 import { signingSecrets } from "../../domain/subscriptions/subscription.ts";
 import { USER_AGENT } from "../../domain/version.ts";
-import { SubscriptionCache } from "./subscription-cache.ts";
 
 export interface DeliverySettings {
   readonly retrySchedule: readonly number[];
@@ -30,16 +33,18 @@ export interface DomainLogger {
 
 export interface DeliveryDependencies {
   readonly settings: DeliverySettings;
-  /** Reads the subscriptions and delivery records of a batch (one BatchGetItem). */
+  /** Reads the subscriptions and delivery records of a batch (one BatchGetItem, consistent). */
   readonly loadBatch: DeliveryBatchLoader;
   readonly subscriptions: Pick<SubscriptionRepository, "markFailing" | "clearFailing" | "disable">;
-  readonly deliveries: Pick<DeliveryRepository, "recordAttempt" | "markDeadIfFailed">;
-  readonly queue: { scheduleRetry(receiptHandle: string, delaySeconds: number): Promise<void> };
+  readonly deliveries: Pick<DeliveryRepository, "recordAttempt" | "close" | "markDeadLettered">;
+  readonly queue: { sleep(receiptHandle: string, seconds: number): Promise<void> };
+  readonly deadLetters: {
+    send(job: DeliveryJob, reason: string, details?: Record<string, string>): Promise<void>;
+  };
   readonly sender: { send(request: HttpAttemptRequest): Promise<HttpAttemptResult> };
   readonly operationalEvents: {
     subscriptionDisabled(subscription: SubscriptionWithSecrets, reason: DisabledReason): Promise<void>;
   };
-  readonly cache: SubscriptionCache;
   readonly logger: DomainLogger;
   readonly now?: () => Date;
   readonly random?: () => number;
@@ -53,53 +58,82 @@ export interface AttemptSample {
   readonly error: string | null;
 }
 
-/** A job as received from the queue: the receive count is the attempt number (PRODUCT §4). */
+/** A job as received from the queue. The receive count is for logs only: attempts are counted on the record. */
 export interface ReceivedJob {
   readonly job: DeliveryJob;
-  readonly attempt: number;
+  readonly messageId: string;
   readonly receiptHandle: string;
+  readonly receiveCount: number;
+  /**
+   * The receive happened no earlier than this: SQS's 12-hour visibility ceiling counts from it
+   * (shared/domain/delivery/visibility.ts).
+   */
+  readonly receivedNotBefore: Date;
 }
 
 /**
- * What happened to one received job. `retry_scheduled` and `dead` leave the message on the queue
- * (reported as batch item failures); every other outcome removes it.
+ * What happened to one received job. `retry_scheduled` and `slept` leave the message on the queue,
+ * hidden until it is due (reported as batch item failures); every other outcome removes it.
  */
 export type DeliveryOutcome =
   | "succeeded"
   | "retry_scheduled"
+  | "slept"
   | "dead"
   | "endpoint_gone"
   | "auto_disabled"
   | "superseded"
+  | "stale"
   | "dropped_deleted"
   | "dropped_disabled"
+  | "dropped_dead"
+  | "dead_letter_resent"
   | "skipped_already_succeeded"
   | "duplicate_in_batch";
 
-export const OUTCOMES_KEPT_ON_QUEUE: ReadonlySet<DeliveryOutcome> = new Set(["retry_scheduled", "dead"]);
+export const OUTCOMES_KEPT_ON_QUEUE: ReadonlySet<DeliveryOutcome> = new Set(["retry_scheduled", "slept"]);
 
-/** Why a received job is not attempted (the skip-checks phase). */
+/** The identity a job claims as the delivery's one live job (DeliveryRecord.live_job). */
+export function liveJobOf(job: DeliveryJob, messageId: string): string {
+  return job.token ?? `msg:${messageId}`;
+}
+
+/** Why a received job is not attempted (the skip-checks phase), and what to do instead. */
 type Skip =
-  | { readonly outcome: "dropped_deleted"; readonly message: string }
-  | { readonly outcome: "dropped_disabled"; readonly message: string; readonly closeRecord: boolean }
-  | { readonly outcome: "skipped_already_succeeded"; readonly message: string };
+  | { readonly outcome: "dropped_deleted" | "dropped_disabled"; readonly close: DeadReason }
+  | { readonly outcome: "stale" | "dropped_dead" | "skipped_already_succeeded" }
+  | { readonly outcome: "slept"; readonly dueAt: Date }
+  | { readonly outcome: "dead_letter_resent" };
 
 /** What the attempt phase sent and got back. */
 interface Attempted {
   readonly sentAt: Date;
   readonly finishedAt: Date;
+  readonly request: HttpAttemptRequest;
   readonly result: HttpAttemptResult;
 }
 
 type LogFields = Record<string, unknown>;
 
+const SKIP_MESSAGES: Record<Skip["outcome"], string> = {
+  dropped_deleted: "job dropped: subscription deleted; delivery closed",
+  dropped_disabled: "job dropped: subscription disabled; delivery closed",
+  stale: "job dropped: another job is this delivery's live one (a retry or recovery replaced it)",
+  dropped_dead: "job dropped: delivery already dead",
+  skipped_already_succeeded: "job skipped: already delivered",
+  slept: "job woke before its next attempt is due: sleeping again without an attempt",
+  dead_letter_resent: "dead delivery's job not yet on the dead-letter queue: moving it there",
+};
+
 /**
  * The delivery of one batch of jobs. Loading is batched: one BatchGetItem brings every subscription
- * not in the cache and every delivery record of the batch, before any record is delivered.
+ * and every delivery record of the batch, before any record is delivered. Subscriptions are read for
+ * every batch, never cached across invocations, so that a rotation, an edit, a disable or a delete
+ * reaches every attempt that starts after it returned.
  *
  * Each job then goes through four phases (deliverOnce): skip checks (nothing is sent), the attempt
  * (sign and send), a pure decision (shared/domain/delivery/delivery-step.ts) and applying it
- * (record, subscription, queue).
+ * (record, subscription, queue). The state machine is in docs/delivery.md.
  */
 export class DeliveryBatch {
   private readonly inFlight = new Map<string, Promise<DeliveryOutcome>>();
@@ -111,24 +145,18 @@ export class DeliveryBatch {
   ) {}
 
   static async load(jobs: readonly DeliveryJob[], deps: DeliveryDependencies): Promise<DeliveryBatch> {
-    const nowMs = (deps.now?.() ?? new Date()).getTime();
-    const subscriptions = new Map<string, SubscriptionWithSecrets | null>();
     const toRead = new Map<string, { customerId: string; subscriptionId: string }>();
     for (const job of jobs) {
-      const key = SubscriptionCache.key(job.customer_id, job.subscription_id);
-      const cached = deps.cache.get(key, nowMs);
-      if (cached !== undefined) subscriptions.set(key, cached);
-      else toRead.set(key, { customerId: job.customer_id, subscriptionId: job.subscription_id });
+      toRead.set(subscriptionLookupKey(job.customer_id, job.subscription_id), {
+        customerId: job.customer_id,
+        subscriptionId: job.subscription_id,
+      });
     }
     const state = await deps.loadBatch({
       subscriptions: [...toRead.values()],
       deliveryIds: [...new Set(jobs.map((job) => job.delivery_id))],
     });
-    for (const [key, subscription] of state.subscriptions) {
-      subscriptions.set(key, subscription);
-      deps.cache.set(key, subscription, nowMs);
-    }
-    return new DeliveryBatch(deps, subscriptions, state.deliveries);
+    return new DeliveryBatch(deps, state.subscriptions, state.deliveries);
   }
 
   /**
@@ -149,20 +177,21 @@ export class DeliveryBatch {
   }
 
   private async deliverOnce(received: ReceivedJob): Promise<DeliveryOutcome> {
-    const { job, attempt } = received;
+    const { job } = received;
+    const subscription =
+      this.subscriptionsByKey.get(subscriptionLookupKey(job.customer_id, job.subscription_id)) ?? null;
+    const record = this.recordsById.get(job.delivery_id);
+    const attempt = (record?.chain_attempts ?? 0) + 1;
     const log: LogFields = {
       delivery_id: job.delivery_id,
       subscription_id: job.subscription_id,
       event_id: job.event_id,
       attempt,
+      receive_count: received.receiveCount,
     };
-    const subscription = this.subscriptionsByKey.get(
-      SubscriptionCache.key(job.customer_id, job.subscription_id),
-    );
-    const record = this.recordsById.get(job.delivery_id);
 
-    const skip = skipCheck(job, subscription ?? null, record);
-    if (skip !== null) return this.applySkip(skip, job, subscription ?? null, log);
+    const skip = skipCheck(job, liveJobOf(job, received.messageId), subscription, record, this.clock());
+    if (skip !== null) return this.applySkip(skip, received, log);
     // skipCheck returns null only for an existing, enabled subscription.
     const target = subscription as SubscriptionWithSecrets;
 
@@ -183,20 +212,35 @@ export class DeliveryBatch {
     return this.apply(step, { received, subscription: target, record, attempted, log });
   }
 
-  /** Phase 1 outcome: nothing is sent; a disabled subscription's retrying record is closed. */
-  private async applySkip(
-    skip: Skip,
-    job: DeliveryJob,
-    subscription: SubscriptionWithSecrets | null,
-    log: LogFields,
-  ): Promise<DeliveryOutcome> {
-    if (skip.outcome === "dropped_disabled" && skip.closeRecord) {
-      await this.deps.deliveries.markDeadIfFailed(job.delivery_id, this.clock());
+  /** Phase 1 outcome: nothing is sent. */
+  private async applySkip(skip: Skip, received: ReceivedJob, log: LogFields): Promise<DeliveryOutcome> {
+    const { deps } = this;
+    const { job } = received;
+    const now = this.clock();
+    switch (skip.outcome) {
+      case "dropped_deleted":
+      case "dropped_disabled":
+        await deps.deliveries.close({
+          delivery: job,
+          reason: skip.close,
+          now,
+          retentionDays: deps.settings.retentionDays,
+          liveJob: liveJobOf(job, received.messageId),
+        });
+        break;
+      case "slept": {
+        const sleep = sleepUntil(skip.dueAt, now, received.receivedNotBefore);
+        await deps.queue.sleep(received.receiptHandle, sleep.seconds);
+        deps.logger.info(SKIP_MESSAGES.slept, { ...log, sleep_seconds: sleep.seconds, hop: sleep.hop });
+        return "slept";
+      }
+      case "dead_letter_resent":
+        await this.deadLetter(job, "attempts_exhausted", now);
+        break;
+      default:
+        break;
     }
-    this.deps.logger.info(skip.message, {
-      ...log,
-      ...(skip.outcome === "dropped_disabled" ? { disabled_reason: subscription?.disabled_reason } : {}),
-    });
+    deps.logger.info(SKIP_MESSAGES[skip.outcome], log);
     return skip.outcome;
   }
 
@@ -214,20 +258,21 @@ export class DeliveryBatch {
         secrets: signingSecrets(subscription, sentAt),
       }),
     };
-    const result = await this.deps.sender.send({
+    const request: HttpAttemptRequest = {
       url: subscription.url,
       method: subscription.method,
       headers,
       body: job.payload,
       timeoutMs: this.deps.settings.timeoutMs,
       maxResponseBodyBytes: this.deps.settings.maxResponseBodyBytes,
-    });
+    };
+    const result = await this.deps.sender.send(request);
     this.deps.onAttempt?.({
       latencyMs: result.latencyMs,
       statusCode: result.kind === "response" ? result.statusCode : null,
       error: result.kind === "error" ? result.error : null,
     });
-    return { sentAt, finishedAt: this.clock(), result };
+    return { sentAt, finishedAt: this.clock(), request, result };
   }
 
   /** Phase 4: record the attempt, then change the subscription, then the queue message. */
@@ -247,13 +292,15 @@ export class DeliveryBatch {
     const now = attempted.finishedAt;
     const recorded = await deps.deliveries.recordAttempt({
       delivery: job,
+      liveJob: liveJobOf(job, received.messageId),
       attempt: attemptEntry(attempted),
       status: step.status,
+      deadReason: step.deadReason,
       nextAttemptAt: step.nextAttemptAt?.toISOString() ?? null,
       now,
       redeliverAfter: job.redeliver_after,
       retentionDays: deps.settings.retentionDays,
-      recordAbsent: context.record === undefined,
+      existing: context.record,
     });
     const attemptLog = {
       ...context.log,
@@ -265,12 +312,18 @@ export class DeliveryBatch {
       deps.logger.info("attempt failed but a duplicate already delivered it", attemptLog);
       return "superseded";
     }
+    if (recorded === "stale") {
+      deps.logger.info(
+        "attempt recorded, but another job became the live one meanwhile: this chain ends",
+        attemptLog,
+      );
+      return "stale";
+    }
 
     const effect = step.subscription;
     switch (effect.kind) {
       case "clear_failing":
         await deps.subscriptions.clearFailing(subscription.customer_id, subscription.id);
-        deps.cache.delete(SubscriptionCache.key(subscription.customer_id, subscription.id));
         break;
       case "mark_failing":
         await deps.subscriptions.markFailing(
@@ -301,20 +354,30 @@ export class DeliveryBatch {
       case "delete":
         if (step.outcome === "succeeded") deps.logger.info("delivered", attemptLog);
         break;
-      case "retry":
-        await deps.queue.scheduleRetry(received.receiptHandle, step.queue.delaySeconds);
+      case "retry": {
+        const dueAt = step.nextAttemptAt ?? now;
+        const sleep = sleepUntil(dueAt, this.clock(), received.receivedNotBefore);
+        await deps.queue.sleep(received.receiptHandle, sleep.seconds);
         deps.logger.info("attempt failed: retry scheduled", {
           ...attemptLog,
           delay_seconds: step.queue.delaySeconds,
+          sleep_seconds: sleep.seconds,
+          hop: sleep.hop,
         });
         break;
+      }
       case "dead_letter":
-        // Make the job visible at once, so its next receive moves it to the dead-letter queue.
-        await deps.queue.scheduleRetry(received.receiptHandle, 0);
-        deps.logger.warn("attempt failed: no attempts left, job goes to the dead-letter queue", attemptLog);
+        await this.deadLetter(job, step.queue.reason, now);
+        deps.logger.warn("attempt failed: no attempts left, job moved to the dead-letter queue", attemptLog);
         break;
     }
     return step.outcome;
+  }
+
+  /** Our own move to the dead-letter queue (with the reason); the message is then deleted. */
+  private async deadLetter(job: DeliveryJob, reason: DeadReason, now: Date): Promise<void> {
+    await this.deps.deadLetters.send(job, reason);
+    await this.deps.deliveries.markDeadLettered(job.delivery_id, now);
   }
 
   private clock(): Date {
@@ -327,7 +390,6 @@ export class DeliveryBatch {
     now: Date,
   ): Promise<void> {
     const { deps } = this;
-    deps.cache.delete(SubscriptionCache.key(subscription.customer_id, subscription.id));
     const disabled = await deps.subscriptions.disable(subscription.customer_id, subscription.id, reason, now);
     // null: another delivery disabled it first and has announced it.
     if (disabled === null) return;
@@ -345,40 +407,48 @@ export class DeliveryBatch {
 }
 
 /**
- * Phase 1, pure: whether a received job must not be attempted. null: go ahead (the subscription
- * exists and is enabled, and this job is not a duplicate of a delivery that already succeeded).
+ * Phase 1, pure: whether a received job must not be attempted now. null: attempt it (the
+ * subscription exists and is enabled, this job is the delivery's live one, and it is due).
  */
-function skipCheck(
+export function skipCheck(
   job: DeliveryJob,
+  liveJob: string,
   subscription: SubscriptionWithSecrets | null,
   record: DeliveryState | undefined,
+  now: Date,
 ): Skip | null {
-  if (subscription === null) {
-    return { outcome: "dropped_deleted", message: "job dropped: subscription deleted" };
-  }
-  if (subscription.status !== "enabled") {
-    return {
-      outcome: "dropped_disabled",
-      message: "job dropped: subscription disabled",
-      closeRecord: record?.status === "failed",
-    };
+  if (record !== undefined && record.live_job !== null && record.live_job !== liveJob) {
+    return { outcome: "stale" };
   }
   if (
     record?.succeeded_at &&
     (job.redeliver_after === undefined || record.succeeded_at >= job.redeliver_after)
   ) {
-    return { outcome: "skipped_already_succeeded", message: "job skipped: already delivered" };
+    return { outcome: "skipped_already_succeeded" };
   }
+  if (record?.status === "dead") {
+    // A crash after the record said dead but before the job reached the dead-letter queue.
+    return record.dead_reason === "attempts_exhausted" && record.dead_lettered_at === null
+      ? { outcome: "dead_letter_resent" }
+      : { outcome: "dropped_dead" };
+  }
+  if (subscription === null) return { outcome: "dropped_deleted", close: "subscription_deleted" };
+  if (subscription.status !== "enabled")
+    return { outcome: "dropped_disabled", close: "subscription_disabled" };
+  const dueAt = record?.next_attempt_at ? new Date(record.next_attempt_at) : null;
+  if (record?.status === "failed" && wokenEarly(dueAt, now))
+    return { outcome: "slept", dueAt: dueAt as Date };
   return null;
 }
 
-/** The attempt as the delivery log stores it. */
-function attemptEntry({ sentAt, result }: Attempted): DeliveryAttempt {
+/** The attempt as the delivery log stores it: what was sent (the body is the delivery's) and what came back. */
+function attemptEntry({ sentAt, request, result }: Attempted): DeliveryAttempt {
   return {
     at: sentAt.toISOString(),
     status_code: result.kind === "response" ? result.statusCode : null,
     error: result.kind === "error" ? `${result.error}: ${result.message}` : null,
     latency_ms: Math.round(result.latencyMs),
     response_body: result.kind === "response" ? result.responseBody : null,
+    request: { method: request.method, url: request.url, headers: { ...request.headers } },
   };
 }
