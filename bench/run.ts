@@ -10,6 +10,7 @@ import {
   synthesize,
 } from "./cold-start.ts";
 import { benchDelivery } from "./delivery.ts";
+import { benchDeadDeliveryCost } from "./delivery-cost.ts";
 import { benchE2e } from "./e2e.ts";
 import { renderLatencySvg } from "./lib/svg.ts";
 import { type BenchResults, evaluateGoals, renderMarkdown, renderTable } from "./report.ts";
@@ -22,7 +23,7 @@ import { benchRouter } from "./router.ts";
  * docs/benchmarks-latency.svg.
  */
 
-const SECTIONS = ["cold-start", "e2e", "delivery", "router"] as const;
+const SECTIONS = ["cold-start", "e2e", "delivery", "delivery-cost", "router"] as const;
 type Section = (typeof SECTIONS)[number];
 
 export const SIZES = {
@@ -201,11 +202,28 @@ async function main(): Promise<number> {
     });
     samples = samples_ms;
     results.e2e = e2e;
-    results.cost = { ...cost, counted: usage };
+    results.cost = {
+      ...cost,
+      counted: usage,
+      wru_per_delivery: {
+        ...results.cost?.wru_per_delivery,
+        first_attempt_success: Math.round((usage.dynamodb.wru / usage.deliveries) * 100) / 100,
+      },
+    };
     results.memory = memory;
   });
   await section("delivery", async () => {
     results.delivery = await benchDelivery({ ...sizes.delivery, progress });
+  });
+  await section("delivery-cost", async () => {
+    const dead = await benchDeadDeliveryCost({ deliveries: quick ? 10 : 30, progress });
+    if (results.cost) {
+      results.cost.wru_per_delivery = {
+        ...results.cost.wru_per_delivery,
+        dead_after_8_attempts: dead.wru_per_delivery,
+        dead_after_8_attempts_detail: dead,
+      };
+    }
   });
   await section("router", async () => {
     results.router = await benchRouter({ ...sizes.router, fanouts: [1, 10, 50], progress });

@@ -34,7 +34,8 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     // The event source mapping invokes only while the batch is still invisible, so the receive was at
     // most one queue visibility timeout ago: SQS's 12-hour ceiling is counted from no earlier than that.
-    const receivedNotBefore = new Date(Date.now() - DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS * 1000);
+    const invokedAt = (deps.now?.() ?? new Date()).getTime();
+    const receivedNotBefore = new Date(invokedAt - DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS * 1000);
     const jobs = new Map<string, DeliveryJob>();
     for (const record of event.Records) {
       try {

@@ -1,7 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient, ProvisionedThroughputExceededException } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { RequestThrottled, SQSClient, SQSServiceException } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  RequestThrottled,
+  SQSClient,
+  SQSServiceException,
+} from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { createRandom, type Random } from "./random.ts";
@@ -50,6 +55,19 @@ export interface FaultRates {
   readonly deliverySchedule: number;
   /** Per call: the subscription's failing_since update after an attempt fails. */
   readonly deliverySubscriptionUpdate: number;
+  /**
+   * Per message the event source receives: the receive never reaches the function (a throttled
+   * invocation). The message stays received; its visibility then lapses (after a second here, the
+   * queue's timeout on AWS) and it comes back with a higher receive count, no attempt made.
+   */
+  readonly receiveThrottle: number;
+  /** Per sleep the delivery function asks for: the job wakes at half of it, before its time. */
+  readonly wakeEarly: number;
+  /**
+   * Per job our code moves to the dead-letter queue: the send succeeds, then the function fails
+   * before the job is deleted (a crash between the DLQ send and the delete); the job comes back.
+   */
+  readonly deadLetterCrash: number;
 }
 
 export const NO_FAULTS: FaultRates = {
@@ -63,6 +81,9 @@ export const NO_FAULTS: FaultRates = {
   deliveryRecord: 0,
   deliverySchedule: 0,
   deliverySubscriptionUpdate: 0,
+  receiveThrottle: 0,
+  wakeEarly: 0,
+  deadLetterCrash: 0,
 };
 
 /** Where a call comes from, read from its operation and input. */
@@ -75,15 +96,21 @@ export type CallSite =
   | "delivery.read"
   | "delivery.subscription"
   | "delivery.schedule"
+  | "delivery.deadletter"
+  | "esm.receive"
   | "other";
 
 export interface DescribedCall {
   readonly service: string;
   readonly operation: string;
   readonly site: CallSite;
-  /** For delivery.record: the status being written and the delivery's webhook id. */
+  /**
+   * For delivery.record: the status being written (`attempt` for an attempt item, whose outcome is
+   * compressed inside it) and the delivery's webhook id and delivery id.
+   */
   readonly recordStatus?: string | undefined;
   readonly webhookId?: string | undefined;
+  readonly deliveryId?: string | undefined;
   /** For router.lookup: the customer. */
   readonly customerId?: string | undefined;
 }
@@ -120,12 +147,17 @@ export function describeCall(service: string, operation: string, input: Input): 
         return { ...base, site: "delivery.load" };
       case "PutItem": {
         const item = field(input, "Item");
-        return text(item.PK)?.startsWith("DELIVERY#") && text(item.status) !== "pending"
+        const pk = text(item.PK);
+        if (pk?.startsWith("DELIVERY#") && text(item.SK)?.startsWith("A#")) {
+          return { ...base, site: "delivery.record", recordStatus: "attempt", deliveryId: pk.slice(9) };
+        }
+        return pk?.startsWith("DELIVERY#") && text(item.status) !== "pending"
           ? {
               ...base,
               site: "delivery.record",
               recordStatus: text(item.status),
               webhookId: text(item.webhook_id),
+              deliveryId: pk.slice(9),
             }
           : { ...base, site: "other" };
       }
@@ -137,6 +169,7 @@ export function describeCall(service: string, operation: string, input: Input): 
             site: "delivery.record",
             recordStatus: text(values[":status"]) ?? text(values[":dead"]),
             webhookId: text(values[":webhook_id"]),
+            deliveryId: pk.slice(9),
           };
         }
         if (pk?.startsWith("CUSTOMER#")) return { ...base, site: "delivery.subscription" };
@@ -158,11 +191,17 @@ export function describeCall(service: string, operation: string, input: Input): 
           ? { ...base, site: "router.enqueue" }
           : { ...base, site: "other" };
       case "SendMessage":
+        if (queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.deliveryDlq}`))
+          return { ...base, site: "delivery.deadletter" };
         return queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.unroutableQueue}`)
           ? { ...base, site: "router.unroutable" }
           : { ...base, site: "other" };
       case "ChangeMessageVisibility":
         return { ...base, site: "delivery.schedule" };
+      case "ReceiveMessage":
+        return queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.deliveryQueue}`)
+          ? { ...base, site: "esm.receive" }
+          : { ...base, site: "other" };
       default:
         return { ...base, site: "other" };
     }
@@ -276,6 +315,8 @@ export class FaultInjector {
   private readonly random: Random;
   private readonly poison: Set<string>;
   private readonly exempt = new WeakSet<object>();
+  /** Delivery id → webhook id, learned from the head writes (attempt items carry neither in clear). */
+  private readonly webhookByDelivery = new Map<string, string>();
   private readonly instrumentedStacks = new WeakSet<object>();
   private readonly injectedErrors = new WeakSet<object>();
   private uninstall: (() => void) | undefined;
@@ -336,6 +377,9 @@ export class FaultInjector {
     const operation = inner.constructor.name.replace(/Command$/, "");
     const call = describeCall(service, operation, command.input ?? {});
     if (call.site === "other") return passThrough();
+    if (call.deliveryId !== undefined && call.webhookId !== undefined) {
+      this.webhookByDelivery.set(call.deliveryId, call.webhookId);
+    }
     this.callsBySite.set(call.site, (this.callsBySite.get(call.site) ?? 0) + 1);
     if (!this.enabled) return passThrough();
 
@@ -346,7 +390,21 @@ export class FaultInjector {
       return Promise.reject(callFault.error);
     }
     let result: Promise<unknown>;
-    if (call.operation === "SendMessageBatch" && this.rates.sqsBatchEntryFailure > 0) {
+    if (call.site === "esm.receive" && this.rates.receiveThrottle > 0) {
+      result = this.throttledReceive(client, command, rest, original);
+    } else if (call.site === "delivery.schedule" && this.random.chance(this.rates.wakeEarly)) {
+      const seconds = Number(command.input.VisibilityTimeout ?? 0);
+      if (seconds >= 2) {
+        this.count("job_woken_early");
+        command.input = { ...command.input, VisibilityTimeout: Math.floor(seconds / 2) };
+      }
+      result = passThrough() as Promise<unknown>;
+    } else if (call.site === "delivery.deadletter" && this.random.chance(this.rates.deadLetterCrash)) {
+      this.count("crash_after_dead_letter_send");
+      result = (passThrough() as Promise<unknown>).then(() => {
+        throw sqsInternalError(1);
+      });
+    } else if (call.operation === "SendMessageBatch" && this.rates.sqsBatchEntryFailure > 0) {
       result = this.partialSendMessageBatch(client, command, rest, original);
     } else if (call.operation === "BatchGetItem" && this.rates.dynamodbUnprocessedKey > 0) {
       result = this.partialBatchGet(client, command, rest, original);
@@ -367,8 +425,14 @@ export class FaultInjector {
 
   private noteFailure(call: DescribedCall): void {
     if (call.site.startsWith("router.")) this.lastRouterFailureAt = Date.now();
-    if (call.site === "delivery.record" && call.recordStatus === "succeeded" && call.webhookId) {
-      this.faultedSuccessRecords.add(call.webhookId);
+    if (call.site !== "delivery.record") return;
+    // An attempt item is written before the head: its outcome is inside the compressed blob, so a
+    // fault on it may follow a 2xx (and a failed attempt cannot make a duplicate anyway).
+    const webhookId =
+      call.webhookId ??
+      (call.deliveryId !== undefined ? this.webhookByDelivery.get(call.deliveryId) : undefined);
+    if ((call.recordStatus === "succeeded" || call.recordStatus === "attempt") && webhookId) {
+      this.faultedSuccessRecords.add(webhookId);
     }
   }
 
@@ -443,6 +507,39 @@ export class FaultInjector {
       name: "chaosWireFaults",
       priority: "low",
     });
+  }
+
+  /**
+   * A receive whose messages never reach the function: they are held back from the result, as
+   * Lambda holds a batch it cannot invoke, and become visible again a second later (on AWS, when the
+   * queue's visibility timeout lapses), one receive count higher.
+   */
+  private async throttledReceive(
+    client: SdkClient,
+    command: SdkCommand,
+    rest: unknown[],
+    original: Send,
+  ): Promise<unknown> {
+    const output = (await original.call(client, command, ...rest)) as {
+      Messages?: { ReceiptHandle?: string }[];
+    };
+    const messages = output.Messages ?? [];
+    const held = messages.filter(() => this.random.chance(this.rates.receiveThrottle));
+    if (held.length === 0) return output;
+    this.count("receive_throttled", held.length);
+    for (const message of held) {
+      void (
+        original.call(
+          client,
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: command.input.QueueUrl as string,
+            ReceiptHandle: message.ReceiptHandle as string,
+            VisibilityTimeout: 1,
+          }) as unknown as SdkCommand,
+        ) as Promise<unknown>
+      ).catch(() => undefined);
+    }
+    return { ...output, Messages: messages.filter((message) => !held.includes(message)) };
   }
 
   private async partialSendMessageBatch(

@@ -34,6 +34,9 @@ export const DEFAULT_RATES: FaultRates = {
   deliveryRecord: 0.02,
   deliverySchedule: 0.03,
   deliverySubscriptionUpdate: 0.05,
+  receiveThrottle: 0.02,
+  wakeEarly: 0.05,
+  deadLetterCrash: 0.2,
 };
 
 const DEFAULT_OUT = path.resolve(import.meta.dirname, "../results/chaos.json");

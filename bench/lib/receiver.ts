@@ -11,11 +11,12 @@ export interface BenchReceiver {
 }
 
 /**
- * The cheapest honest endpoint: reads the whole body and answers 204, with keep-alive.
+ * The cheapest honest endpoint: reads the whole body and answers 204 (or `answer`), with keep-alive.
  * `onRequest` sees each body (e.g. to take a timestamp for latency).
  */
 export async function startBenchReceiver(
   onRequest?: (body: string, path: string) => void,
+  answer: { status: number; body?: string } = { status: 204 },
 ): Promise<BenchReceiver> {
   const receiver = {
     count: 0,
@@ -27,8 +28,8 @@ export async function startBenchReceiver(
     req.on("end", () => {
       receiver.count++;
       onRequest?.(Buffer.concat(chunks).toString("utf8"), req.url ?? "/");
-      res.writeHead(204);
-      res.end();
+      res.writeHead(answer.status, answer.body ? { "content-type": "text/html" } : {});
+      res.end(answer.body);
     });
   });
   server.keepAliveTimeout = 30_000;

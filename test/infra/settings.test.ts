@@ -189,6 +189,7 @@ describe("the settings list", () => {
     const config = loadConfig({
       TABLE_NAME: "table",
       DELIVERY_QUEUE_URL: "https://q/1",
+      DELIVERY_DLQ_URL: "https://q/3",
       UNROUTABLE_QUEUE_URL: "https://q/2",
       ...env,
     });
@@ -285,7 +286,8 @@ describe("a dev stage attached to an existing bus, with a short schedule, alarm 
       QueueName: "voipbin-webhooks-delivery-dev",
       RedrivePolicy: {
         deadLetterTargetArn: arnOf(logicalIdOf(synth.stack.queues.deliveryDlq)),
-        maxReceiveCount: 4,
+        // The backstop for three attempts: (3 × 3) + 10.
+        maxReceiveCount: 22,
       },
     });
     for (const [id, fn] of resourcesOfType(synth.template, "AWS::Lambda::Function")) {

@@ -156,9 +156,9 @@ describe("table", () => {
 describe("delivery queue", () => {
   const settings = deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS);
 
-  it("redrives to the DLQ after as many receives as the schedule has attempts (8)", () => {
-    expect(settings.maxReceiveCount).toBe(DEFAULT_RETRY_SCHEDULE_SECONDS.length + 1);
-    expect(settings.maxReceiveCount).toBe(8);
+  it("redrives to the DLQ only as a backstop, well above the schedule's eight attempts (34 receives)", () => {
+    expect(settings.maxReceiveCount).toBe((DEFAULT_RETRY_SCHEDULE_SECONDS.length + 1) * 3 + 10);
+    expect(settings.maxReceiveCount).toBe(34);
     synth.template.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: `${DEFAULT_RESOURCE_NAMES.deliveryQueue}-prod`,
       // Only a backstop, well above the eight attempts: our code dead-letters after the last one.

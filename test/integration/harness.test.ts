@@ -17,7 +17,7 @@ import {
   SqsEventSource,
   type SqsEventSourceOptions,
 } from "../../local/sqs-event-source.ts";
-import { deliveryQueueSettings } from "../../shared/resources.ts";
+import { deliveryQueueSettings, type QueueSettings } from "../../shared/resources.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
 import { startReceiver } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
@@ -30,8 +30,14 @@ const OPTIONS_STUB: SqsEventSourceOptions = {
 };
 const environments: TestEnvironment[] = [];
 
-async function newEnvironment(retrySchedule?: number[]): Promise<TestEnvironment> {
-  const env = await createTestEnvironment(retrySchedule ? { retrySchedule } : {});
+async function newEnvironment(
+  retrySchedule?: number[],
+  queueSettings?: Partial<QueueSettings>,
+): Promise<TestEnvironment> {
+  const env = await createTestEnvironment({
+    ...(retrySchedule ? { retrySchedule } : {}),
+    ...(queueSettings ? { queueSettings } : {}),
+  });
   environments.push(env);
   return env;
 }
@@ -94,7 +100,7 @@ describe("provisioning", () => {
     expect(delivery?.MessageRetentionPeriod).toBe(String(env.queueSettings.retentionSeconds));
     expect(JSON.parse(delivery?.RedrivePolicy ?? "{}")).toEqual({
       deadLetterTargetArn: dlq?.QueueArn,
-      maxReceiveCount: 4,
+      maxReceiveCount: env.queueSettings.maxReceiveCount,
     });
     expect(dlq?.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
     expect(unroutable?.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
@@ -114,7 +120,9 @@ describe("provisioning", () => {
         AttributeNames: ["RedrivePolicy"],
       }),
     );
-    expect(JSON.parse(updated?.RedrivePolicy ?? "{}")).toMatchObject({ maxReceiveCount: 2 });
+    expect(JSON.parse(updated?.RedrivePolicy ?? "{}")).toMatchObject({
+      maxReceiveCount: deliveryQueueSettings([1]).maxReceiveCount,
+    });
   });
 
   it("exposes the environment a handler module reads at cold start", async () => {
@@ -270,8 +278,8 @@ describe("SqsEventSource", () => {
     expect(remaining.map((message) => message.body).sort()).toEqual([...failing].sort());
   });
 
-  it("moves an always-failing message to the DLQ after maxReceiveCount receives (RETRY_SCHEDULE=1)", async () => {
-    const env = await newEnvironment([1]);
+  it("moves an always-failing message to the DLQ after maxReceiveCount receives (here 2)", async () => {
+    const env = await newEnvironment([1], { maxReceiveCount: 2 });
     expect(env.queueSettings.maxReceiveCount).toBe(2);
     const { MessageId } = await env.sqs.send(
       new SendMessageCommand({ QueueUrl: env.queues.deliveryQueueUrl, MessageBody: "always-fail" }),

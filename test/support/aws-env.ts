@@ -29,6 +29,8 @@ export interface TestEnvironmentOptions {
   retrySchedule?: readonly number[];
   /** Extra or overriding variables, e.g. { RETRY_JITTER: "0" }. */
   env?: Record<string, string>;
+  /** Queue settings other than those derived from the schedule (e.g. a small maxReceiveCount). */
+  queueSettings?: Partial<QueueSettings>;
 }
 
 export interface ReceiveAllOptions {
@@ -83,7 +85,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
   const retrySchedule = options.retrySchedule ?? TEST_RETRY_SCHEDULE;
   const suffix = randomUUID().slice(0, 8);
   const tableName = `webhooks-test-${suffix}`;
-  const queueSettings = deliveryQueueSettings(retrySchedule);
+  const queueSettings = { ...deliveryQueueSettings(retrySchedule), ...options.queueSettings };
   await ensureTable(dynamodb, tableName);
   const queues = await ensureQueues(
     sqs,

@@ -65,15 +65,72 @@ export function logShardOf(deliveryId: string): number {
 const ATTEMPT_BLOB = "z";
 const FIRST_ATTEMPT_BLOB = "a1z";
 
-/** An attempt as stored: its JSON, raw-DEFLATE compressed (response bodies and headers compress well). */
+/**
+ * Strings every stored attempt repeats (header names, fixed values): a preset DEFLATE dictionary, so
+ * that even the first occurrence in a small blob costs a back-reference. Frozen: blobs written with
+ * it are read with it. A change of dictionary needs a new blob attribute name.
+ */
+const ATTEMPT_DICTIONARY = Buffer.from(
+  [
+    '"webhook-signature":"v1,',
+    '"webhook-timestamp":"',
+    '"x-voipbin-signature":"sha256=',
+    '"webhook-id":"msg_',
+    '"content-type":"application/json"',
+    '"user-agent":"voipbin-webhooks/',
+    "https://",
+    '"POST","PUT","GET","DELETE"',
+    "timeout: no response within",
+    "connection_error: ",
+    "<!DOCTYPE html><html><head><title>",
+    "Service Unavailable",
+    "Internal Server Error",
+    "Bad Gateway",
+    "Gateway Timeout",
+    "Not Found",
+  ].join(""),
+  "utf8",
+);
+
+/** One attempt as stored, before compression: a tuple, so field names are not repeated per attempt. */
+type StoredAttempt = [
+  at: string,
+  statusCode: number | null,
+  error: string | null,
+  latencyMs: number,
+  responseBody: string | null,
+  request: [method: string, url: string, headers: Record<string, string>] | null,
+];
+
+/** An attempt as stored: a JSON tuple, raw DEFLATE with a preset dictionary (bodies and headers compress well). */
 export function encodeAttempt(attempt: DeliveryAttempt): Uint8Array {
-  return deflateRawSync(Buffer.from(JSON.stringify(attempt), "utf8"), { level: 6 });
+  const stored: StoredAttempt = [
+    attempt.at,
+    attempt.status_code,
+    attempt.error,
+    attempt.latency_ms,
+    attempt.response_body,
+    attempt.request ? [attempt.request.method, attempt.request.url, attempt.request.headers] : null,
+  ];
+  return deflateRawSync(Buffer.from(JSON.stringify(stored), "utf8"), {
+    level: 9,
+    dictionary: ATTEMPT_DICTIONARY,
+  });
 }
 
 function decodeAttempt(blob: unknown): DeliveryAttempt | null {
   if (!(blob instanceof Uint8Array)) return null;
-  const parsed = JSON.parse(inflateRawSync(blob).toString("utf8")) as DeliveryAttempt;
-  return { ...parsed, request: parsed.request ?? null };
+  const [at, statusCode, error, latencyMs, responseBody, request] = JSON.parse(
+    inflateRawSync(blob, { dictionary: ATTEMPT_DICTIONARY }).toString("utf8"),
+  ) as StoredAttempt;
+  return {
+    at,
+    status_code: statusCode,
+    error,
+    latency_ms: latencyMs,
+    response_body: responseBody,
+    request: request ? { method: request[0], url: request[1], headers: request[2] } : null,
+  };
 }
 
 function legacyAttempts(item: Item): DeliveryAttempt[] {
@@ -269,15 +326,31 @@ export class DeliveryRepository {
     }
     // The attempt itself first: it happened, whatever the head's condition says.
     await this.putAttempt(delivery.delivery_id, input.attempt, expiresAtFor(now, input.retentionDays));
+    return this.updateHead(input);
+  }
+
+  /** The head's part of a later attempt: one UpdateItem, conditioned on the live job and no newer success. */
+  private async updateHead(input: RecordAttemptInput): Promise<RecordAttemptResult> {
+    const { delivery, now } = input;
+    const nowIso = now.toISOString();
+    const succeeded = input.status === "succeeded";
     const values: Record<string, unknown> = {
       ":status": input.status,
+      ":webhook_id": delivery.webhook_id,
       ":job": input.liveJob,
       ":now": nowIso,
       ":one": 1,
       ":layout": DELIVERY_LAYOUT,
     };
-    const set = ["#status = :status", "live_job = :job", "changed_at = :now", "layout = :layout"];
+    // Only attributes GSI1 does not project, unless the status changes: an attempt that leaves the
+    // status as it was (a failure after a failure) costs the index nothing (HEAD_ATTRIBUTES_OUTSIDE_INDEX).
+    const set = ["live_job = :job", "changed_at = :now", "layout = :layout"];
     const remove: string[] = [];
+    // The webhook id is checked, not written: it names the delivery in the request (the chaos
+    // harness tells a success write from a failure's by it) at no index cost.
+    const conditions = ["attribute_exists(PK)", "webhook_id = :webhook_id"];
+    if (input.existing?.status === input.status) conditions.push("#status = :status");
+    else set.push("#status = :status");
     if (input.nextAttemptAt !== null) {
       values[":next"] = input.nextAttemptAt;
       set.push("next_at = :next");
@@ -287,7 +360,7 @@ export class DeliveryRepository {
       set.push("dead_reason = :reason");
     } else remove.push("dead_reason");
     if (succeeded) set.push("succeeded_at = :now");
-    const conditions = ["attribute_exists(PK)", "(attribute_not_exists(live_job) OR live_job = :job)"];
+    conditions.push("(attribute_not_exists(live_job) OR live_job = :job)");
     if (!succeeded) {
       values[":floor"] = input.redeliverAfter ?? "";
       conditions.push("(attribute_not_exists(succeeded_at) OR succeeded_at < :floor)");
@@ -317,6 +390,12 @@ export class DeliveryRepository {
       if (current === null) throw error;
       const live = str(current.live_job);
       if (live !== null && live !== input.liveJob) return "stale";
+      const succeededAt = str(current.succeeded_at);
+      if (!succeeded && succeededAt !== null && succeededAt >= String(values[":floor"])) return "superseded";
+      if (current.status !== input.status && input.existing?.status === input.status) {
+        // The status changed since the batch read it (a concurrent duplicate): write it this time.
+        return this.updateHead({ ...input, existing: deliveryStateFromItem(current) });
+      }
       return "superseded";
     }
   }

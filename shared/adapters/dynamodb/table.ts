@@ -23,9 +23,9 @@ export const keys = {
   /** One attempt of a delivery after its first (layout 2): sorts by the time it was sent. */
   deliveryAttempt: (deliveryId: string, at: string, nonce: string): ItemKey => ({
     PK: `DELIVERY#${deliveryId}`,
-    SK: `ATTEMPT#${at}#${nonce}`,
+    SK: `A#${at}#${nonce}`,
   }),
-  deliveryAttemptsPrefix: "ATTEMPT#",
+  deliveryAttemptsPrefix: "A#",
   /** The log of a subscription in the old layout (one GSI1 partition, records written before layout 2). */
   deliveriesOfSubscription: (subscriptionId: string) => ({ GSI1PK: `SUBSCRIPTION#${subscriptionId}` }),
   /**

@@ -1,0 +1,210 @@
+import { randomUUID } from "node:crypto";
+import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand as SqsReceive,
+} from "@aws-sdk/client-sqs";
+import { createDeliveryHandler } from "#handlers/delivery.ts";
+import { createAwsClients } from "#shared/adapters/clients.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
+import { createDeliveryDependencies, createRouterDependencies } from "#shared/dependencies.ts";
+import { uuidv7 } from "#shared/domain/ids.ts";
+import { generateSecret } from "#shared/domain/signing.ts";
+import { deliveryQueueSettings } from "#shared/resources.ts";
+import { routeEvent } from "#shared/services/route-event.ts";
+import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
+import { toSqsRecord } from "../local/sqs-event-source.ts";
+import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
+import { startEmulators } from "./lib/emulators.ts";
+import { startBenchReceiver } from "./lib/receiver.ts";
+import { installSdkMeter } from "./lib/sdk-meter.ts";
+import { fixturePayload, lambdaContext, silentLogger } from "./lib/util.ts";
+
+/**
+ * Write units of a delivery that fails every attempt until it is dead (PRODUCT §4: eight attempts
+ * over ~27 hours), with the default schedule, measured on the real router and delivery handler
+ * against dynalite: every DynamoDB request is captured on the wire and priced by DynamoDB's rounding
+ * rules (bench/lib/dynamo-units.ts). Time is the handler's injected clock, moved to each delivery's
+ * `next_attempt_at`, so the 27 hours take seconds. The endpoint answers 503 with a 4 KiB HTML error
+ * page (an error page with a stack trace, as servers send them).
+ */
+export interface DeadDeliveryCostResult {
+  deliveries: number;
+  subscriptions: number;
+  attempts_per_delivery: number;
+  error_body_bytes: number;
+  wru_per_delivery: number;
+  /** Requests by DynamoDB operation, per delivery. */
+  dynamodb_requests_per_delivery: Record<string, number>;
+}
+
+/** A realistic 4 KiB error page: an HTML 503 with a Java stack trace, what a failing server sends. */
+export function errorPage(bytes = 4096): string {
+  const frames = [
+    "at org.springframework.web.servlet.FrameworkServlet.processRequest(FrameworkServlet.java:1014)",
+    "at org.apache.catalina.core.ApplicationFilterChain.internalDoFilter(ApplicationFilterChain.java:166)",
+    "at com.example.hooks.VoipbinWebhookController.receive(VoipbinWebhookController.java:88)",
+    "at org.apache.tomcat.util.net.NioEndpoint$SocketProcessor.doRun(NioEndpoint.java:1791)",
+    "at java.base/java.util.concurrent.ThreadPoolExecutor.runWorker(ThreadPoolExecutor.java:1136)",
+    "at com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:181)",
+  ];
+  let page =
+    "<!doctype html><html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1>" +
+    `<p>Request id ${randomUUID()}: connection pool exhausted (timeout 30000 ms).</p><pre>`;
+  for (let i = 0; Buffer.byteLength(page) < bytes - 40; i++) {
+    page += `\n  ${frames[i % frames.length]} [${(i * 7919) % 9973}]`;
+  }
+  page += "</pre></body></html>";
+  return page.slice(0, bytes).padEnd(bytes, " ");
+}
+
+export async function benchDeadDeliveryCost(options: {
+  deliveries: number;
+  progress: (message: string) => void;
+}): Promise<DeadDeliveryCostResult> {
+  const emulators = await startEmulators();
+  const body = errorPage();
+  const receiver = await startBenchReceiver(undefined, { status: 503, body });
+  const sdk = installSdkMeter({ keepDynamoBodies: true });
+  try {
+    const suffix = randomUUID().slice(0, 8);
+    const local = createLocalClients({ ...emulators, region: "us-east-1" });
+    const tableName = `bench-cost-${suffix}`;
+    await ensureTable(local.dynamodb, tableName);
+    const queues = await ensureQueues(
+      local.sqs,
+      {
+        deliveryQueue: `cost-d-${suffix}`,
+        deliveryDlq: `cost-dlq-${suffix}`,
+        unroutableQueue: `cost-u-${suffix}`,
+      },
+      deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS),
+    );
+    const config = loadConfig({
+      TABLE_NAME: tableName,
+      DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
+      DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
+      UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
+      DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
+      SQS_ENDPOINT: emulators.sqsEndpoint,
+      EVENTBRIDGE_ENDPOINT: "http://127.0.0.1:9",
+      ALLOW_HTTP_URLS: "true",
+      ALLOWED_CIDRS: "127.0.0.0/8",
+    });
+    process.env.AWS_ACCESS_KEY_ID ??= "local";
+    process.env.AWS_SECRET_ACCESS_KEY ??= "local";
+    const clients = createAwsClients(config);
+    const customer = randomUUID();
+    const now = new Date().toISOString();
+    const subscriptionId = uuidv7();
+    await new SubscriptionRepository(clients.doc, tableName).create({
+      id: subscriptionId,
+      customer_id: customer,
+      url: `${receiver.url}/hook`,
+      method: "POST",
+      event_types: ["*"],
+      activeflow_id: null,
+      description: null,
+      headers: {},
+      status: "enabled",
+      disabled_reason: null,
+      created_at: now,
+      updated_at: now,
+      failing_since: null,
+      secret: generateSecret(),
+      previous_secret: null,
+      previous_secret_expires_at: null,
+    });
+
+    let clock = Date.now();
+    const handler = createDeliveryHandler(
+      createDeliveryDependencies(config, silentLogger, { clients, now: () => new Date(clock) }),
+    );
+    const router = createRouterDependencies(config, clients);
+    sdk.reset();
+    sdk.active = true;
+    const data = fixturePayload("call_hangup");
+    for (let i = 0; i < options.deliveries; i++) {
+      await routeEvent(
+        {
+          version: "0",
+          id: randomUUID(),
+          "detail-type": "call_hangup",
+          source: "voipbin.call-manager",
+          account: "000000000000",
+          time: new Date(clock).toISOString(),
+          region: "us-east-1",
+          resources: [],
+          detail: { customer_id: customer, data: { ...data, customer_id: customer } },
+        },
+        router,
+      );
+    }
+    // Receive, deliver, and move the clock to the next attempt until the queue is empty.
+    for (let round = 0; round < 200; round++) {
+      const { Messages = [] } = await local.sqs.send(
+        new SqsReceive({
+          QueueUrl: queues.deliveryQueueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ["All"],
+        }),
+      );
+      if (Messages.length === 0) break;
+      const records = Messages.map((m) =>
+        toSqsRecord(m, "arn:aws:sqs:us-east-1:000000000000:cost", "us-east-1"),
+      );
+      const response = await handler({ Records: records }, lambdaContext("delivery"));
+      const kept = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+      for (const record of records) {
+        const target = { QueueUrl: queues.deliveryQueueUrl, ReceiptHandle: record.receiptHandle };
+        if (kept.has(record.messageId)) {
+          await local.sqs.send(new ChangeMessageVisibilityCommand({ ...target, VisibilityTimeout: 0 }));
+        } else {
+          await local.sqs.send(new DeleteMessageCommand(target));
+        }
+      }
+      // Past every scheduled attempt (jittered by at most +20 %, or a hop of the 10-hour sleeps).
+      clock += 13 * 3600 * 1000;
+    }
+    sdk.active = false;
+    const items: Item[] = [];
+    let start: ScanCommandOutput["LastEvaluatedKey"];
+    do {
+      const page = await local.dynamodb.send(
+        new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }),
+      );
+      items.push(...((page.Items ?? []) as unknown as Item[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    const heads = items.filter((item) => item.SK?.S === "DELIVERY");
+    const dead = heads.filter((item) => item.status?.S === "dead").length;
+    const attempts = items.filter((item) => String(item.SK?.S ?? "").startsWith("A#")).length;
+    if (dead !== options.deliveries)
+      throw new Error(`${dead} of ${options.deliveries} deliveries ended dead`);
+    const units = requestUnits(sdk.parsedDynamoRequests(), snapshotOf(items));
+    const byOperation = Object.fromEntries(
+      Object.entries(sdk.snapshot())
+        .filter(([op]) => op.startsWith("dynamodb."))
+        .map(([op, n]) => [op, Math.round((n / options.deliveries) * 100) / 100]),
+    );
+    const result: DeadDeliveryCostResult = {
+      deliveries: options.deliveries,
+      subscriptions: 1,
+      attempts_per_delivery: attempts / options.deliveries,
+      error_body_bytes: Buffer.byteLength(body),
+      wru_per_delivery: Math.round((units.wru / options.deliveries) * 100) / 100,
+      dynamodb_requests_per_delivery: byOperation,
+    };
+    options.progress(
+      `dead delivery cost: ${result.wru_per_delivery} WRU per delivery dead after ${result.attempts_per_delivery} attempts`,
+    );
+    return result;
+  } finally {
+    sdk.uninstall();
+    await receiver.close();
+    await emulators.stop();
+  }
+}
