@@ -46,7 +46,22 @@ describe("DynamoDB item sizes and units", () => {
     const units = requestUnits(
       [
         { operation: "PutItem", body: { Item: delivery } }, // 3 KB → 3 WRU, + GSI1 (keys + status) 2 WRU
-        { operation: "UpdateItem", body: { Key: { PK: { S: "DELIVERY#1" }, SK: { S: "DELIVERY" } } } }, // 3 + 2 WRU
+        {
+          operation: "UpdateItem",
+          body: {
+            Key: { PK: { S: "DELIVERY#1" }, SK: { S: "DELIVERY" } },
+            UpdateExpression: "SET #status = :s",
+            ExpressionAttributeNames: { "#status": "status" },
+          },
+        }, // names a projected attribute: 3 + 2 WRU
+        {
+          operation: "UpdateItem",
+          body: {
+            Key: { PK: { S: "DELIVERY#1" }, SK: { S: "DELIVERY" } },
+            UpdateExpression:
+              "SET next_at = :n, att_n = if_not_exists(att_n, :zero) + :one REMOVE dead_reason",
+          },
+        }, // names nothing GSI1 holds: the table's 3 WRU only (DynamoDB writes no index copy)
         { operation: "UpdateItem", body: { Key: { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" } } } }, // 2 WRU
         {
           operation: "BatchGetItem",
@@ -72,7 +87,7 @@ describe("DynamoDB item sizes and units", () => {
       ],
       table,
     );
-    expect(units).toEqual({ wru: 12, rru: 3 });
+    expect(units).toEqual({ wru: 15, rru: 3 });
   });
 });
 
