@@ -1,7 +1,7 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+import { resourceNamesFor, type StageResourceNames } from "#shared/resources.ts";
 import { Delivery } from "./constructs/delivery.ts";
 import { EventIngest } from "./constructs/event-ingest.ts";
 import { Observability } from "./constructs/observability.ts";
@@ -40,6 +40,8 @@ export class WebhooksStack extends Stack {
   readonly delivery: Delivery;
   readonly api: SubscriptionsApi;
   readonly observability: Observability;
+  /** The physical name of every named resource (each carries the stage). */
+  readonly names: StageResourceNames;
 
   constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     const settings = resolveSettings(props as Readonly<Record<string, unknown>>);
@@ -49,19 +51,25 @@ export class WebhooksStack extends Stack {
       ...props,
     });
     this.settings = settings;
-    const name = (base: string) => `${base}-${settings.stage}`;
-    const removalPolicy = settings.isDevStage ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const names = resourceNamesFor(settings.stage);
+    this.names = names;
+    // What holds data (the table, parked work, logs) is kept outside dev stages: RetainExceptOnCreate,
+    // so that a first deploy that rolls back deletes what it created and the retry finds the names free.
+    const removalPolicy = settings.isDevStage
+      ? RemovalPolicy.DESTROY
+      : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
     const logRetention = settings.logRetentionDays as logs.RetentionDays;
 
     this.table = new WebhookTable(this, "Storage", {
-      tableName: name(DEFAULT_RESOURCE_NAMES.table),
+      tableName: names.table,
       retain: !settings.isDevStage,
     });
     this.queues = new WebhookQueues(this, "Queues", {
       retrySchedule: settings.retrySchedule,
-      deliveryQueueName: name(DEFAULT_RESOURCE_NAMES.deliveryQueue),
-      deliveryDlqName: name(DEFAULT_RESOURCE_NAMES.deliveryDlq),
-      unroutableQueueName: name(DEFAULT_RESOURCE_NAMES.unroutableQueue),
+      deliveryQueueName: names.deliveryQueue,
+      deliveryDlqName: names.deliveryDlq,
+      unroutableQueueName: names.unroutableQueue,
+      parkedWorkRemovalPolicy: removalPolicy,
     });
 
     // One environment for every function: what `shared/config.ts` parses at cold start.
@@ -73,6 +81,7 @@ export class WebhooksStack extends Stack {
         UNROUTABLE_QUEUE_URL: this.queues.unroutableQueue.queueUrl,
         ...functionSettingsEnvironment(settings),
       },
+      names,
       logRetention,
       logRemovalPolicy: removalPolicy,
       logLevel: settings.logLevel,
@@ -83,7 +92,8 @@ export class WebhooksStack extends Stack {
       table: this.table,
       deliveryQueue: this.queues.deliveryQueue,
       unroutableQueue: this.queues.unroutableQueue,
-      failedQueueName: name("voipbin-webhooks-router-failed"),
+      failedQueueName: names.routerFailedQueue,
+      failedQueueRemovalPolicy: removalPolicy,
       functionDefaults,
       reservedConcurrency: settings.routerReservedConcurrency,
     });
@@ -91,7 +101,8 @@ export class WebhooksStack extends Stack {
       eventBusName: settings.eventBusName,
       attachToExistingBus: settings.attachToExistingBus,
       router: this.routing.router.function,
-      deadLetterQueueName: name("voipbin-webhooks-ingest-dlq"),
+      deadLetterQueueName: names.ingestDlq,
+      deadLetterQueueRemovalPolicy: removalPolicy,
     });
     this.delivery = new Delivery(this, "Delivery", {
       table: this.table,
@@ -105,7 +116,8 @@ export class WebhooksStack extends Stack {
       table: this.table,
       deliveryQueue: this.queues.deliveryQueue,
       functionDefaults,
-      apiName: name("voipbin-webhooks"),
+      apiName: names.httpApi,
+      accessLogGroupName: names.apiAccessLogGroup,
       rateLimit: settings.apiRateLimit,
       burstLimit: settings.apiBurstLimit,
       corsAllowedOrigins: settings.corsAllowedOrigins,
@@ -127,7 +139,11 @@ export class WebhooksStack extends Stack {
         ingestDlq: this.ingest.deadLetterQueue,
       },
       apiStage: this.api.stage,
-      dashboardName: name("voipbin-webhooks"),
+      stage: settings.stage,
+      names,
+      rule: this.ingest.rule,
+      eventBusName: settings.eventBusName,
+      table: this.table.table,
       retrySchedule: settings.retrySchedule,
       retryJitter: settings.retryJitter,
       alarmEmail: settings.alarmEmail,
@@ -146,5 +162,11 @@ export class WebhooksStack extends Stack {
     output("RouterFailedQueueUrl", this.routing.failedQueue.queueUrl, "Events the router failed on");
     output("IngestDlqUrl", this.ingest.deadLetterQueue.queueUrl, "Events EventBridge could not deliver");
     output("DashboardName", this.observability.dashboard.dashboardName, "CloudWatch dashboard");
+    output("AlarmTopicArn", this.observability.alarmTopic.topicArn, "SNS topic every alarm notifies");
+    output(
+      "RouterFunctionName",
+      this.routing.router.function.functionName,
+      "Router (npm run ops -- router-failed redrive invokes it)",
+    );
   }
 }

@@ -251,14 +251,21 @@ const JSON_CONTENT_TYPE = "application/x-amz-json-1.1";
 
 /** The HTTP side: AWS JSON 1.1 (`X-Amz-Target: AWSEvents.PutEvents`), any path, no signature check. */
 export function createEventBridgeServer(bus: LocalEventBus): Server {
-  return createServer((req, res) => {
+  return createServer(eventBridgeRequestListener(bus));
+}
+
+/** The PutEvents endpoint as a request listener (the local stack serves Lambda's Invoke API beside it). */
+export function eventBridgeRequestListener(
+  bus: LocalEventBus,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     handleRequest(bus, req, res).catch((error: unknown) => {
       if (!res.headersSent) {
         sendError(res, new EventBridgeApiError("InternalException", "internal error", 500));
       }
       res.destroy(error instanceof Error ? error : undefined);
     });
-  });
+  };
 }
 
 async function handleRequest(bus: LocalEventBus, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -301,7 +308,7 @@ async function handleRequest(bus: LocalEventBus, req: IncomingMessage, res: Serv
 }
 
 /** The body, or undefined once it passes `limit` bytes (the rest is not read). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

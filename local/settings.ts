@@ -69,6 +69,11 @@ export interface LocalStackSettings {
   readonly retrySchedule: readonly number[];
   readonly eventBusName: string;
   readonly deliveryConcurrency: number;
+  /**
+   * Delays before the router's asynchronous retries (Lambda's: one and two minutes). Only tests set
+   * it, to watch an event reach the router-failed queue in milliseconds.
+   */
+  readonly routerRetryDelaysMs?: readonly number[];
 }
 
 export { UsageError };

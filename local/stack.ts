@@ -20,13 +20,14 @@ import {
   TERMINAL_QUEUE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
 import { AsyncInvoker, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
-import { type BusEvent, createEventBridgeServer, LocalEventBus } from "./eventbridge.ts";
+import { type BusEvent, eventBridgeRequestListener, LocalEventBus } from "./eventbridge.ts";
 import {
   HTTP_API_MAX_HEADER_BYTES,
   type HttpApiRoute,
   type LambdaHandler,
   LocalHttpApi,
 } from "./http-api.ts";
+import { type InvocableFunction, isLambdaInvokeRequest, lambdaInvokeRequestListener } from "./lambda-api.ts";
 import { SandboxPool } from "./lambda-runtime.ts";
 import {
   createLocalClients,
@@ -236,7 +237,14 @@ async function start(
       }
     },
   });
-  const eventsServer = createEventBridgeServer(bus);
+  // The one local AWS control endpoint: EventBridge's PutEvents, and Lambda's Invoke for the
+  // functions invoked directly (the router, for the operators' id-preserving redrive).
+  const invocable = new Map<string, InvocableFunction>();
+  const putEvents = eventBridgeRequestListener(bus);
+  const invoke = lambdaInvokeRequestListener(invocable);
+  const eventsServer = createServer((req, res) =>
+    isLambdaInvokeRequest(req) ? invoke(req, res) : putEvents(req, res),
+  );
   const eventsPort = await listen(eventsServer, settings.ports.events, host, "EVENTS_PORT");
   closers.push({ name: "the EventBridge endpoint", close: () => closeServer(eventsServer) });
 
@@ -290,7 +298,7 @@ async function start(
     spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
     handler: router.handler,
     concurrency: ROUTER_CONCURRENCY,
-    retryDelaysMs: LAMBDA_ASYNC_RETRY_DELAYS_MS,
+    retryDelaysMs: settings.routerRetryDelaysMs ?? LAMBDA_ASYNC_RETRY_DELAYS_MS,
     onFailure: async (record) => {
       await clients.sqs.send(
         new SendMessageCommand({ QueueUrl: routerFailedQueueUrl, MessageBody: sqsSafeJson(record) }),
@@ -301,6 +309,11 @@ async function start(
   routeEvent = (event) => {
     routerInvoker.invoke(event);
   };
+  invocable.set("router", {
+    spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
+    handler: router.handler as InvocableFunction["handler"],
+    invokeAsync: (event) => routerInvoker.invoke(event as BusEvent),
+  });
   closers.push({
     name: "the router",
     close: () => withDeadline(routerInvoker.stop(), "router invocations", logger),

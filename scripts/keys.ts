@@ -24,6 +24,7 @@ import {
 import { parseCommandLine, UsageError } from "../local/cli.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
+import { formatTable } from "./text-table.ts";
 
 const USAGE = `Usage: npm run keys -- <command> [options]
 
@@ -204,8 +205,8 @@ function describeFailure(error: unknown, target: Target): string {
   return `DynamoDB at ${target.description} failed: ${name}: ${message}`;
 }
 
-function formatTable(keys: readonly AccessKey[], now: Date): string {
-  const rows = [
+function formatKeys(keys: readonly AccessKey[], now: Date): string {
+  return formatTable([
     ["KEY ID", "NAME", "CREATED", "EXPIRES", "REVOKED", "STATUS"],
     ...keys.map((key) => [
       key.key_id,
@@ -215,17 +216,7 @@ function formatTable(keys: readonly AccessKey[], now: Date): string {
       key.revoked_at ?? "-",
       accessKeyStatus(key, now),
     ]),
-  ];
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length))) ?? [];
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  ]);
 }
 
 async function run(command: Exclude<Command, { kind: "help" }>, target: Target): Promise<void> {
@@ -258,7 +249,7 @@ async function run(command: Exclude<Command, { kind: "help" }>, target: Target):
       } else if (keys.length === 0) {
         process.stderr.write(`No access keys for customer ${command.customer.toLowerCase()} in ${where}.\n`);
       } else {
-        process.stdout.write(`${formatTable(keys, now)}\n`);
+        process.stdout.write(`${formatKeys(keys, now)}\n`);
       }
       return;
     }

@@ -1,4 +1,4 @@
-import { Duration } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
@@ -24,6 +24,11 @@ export interface EventIngestProps {
   readonly router: lambda.IFunction;
   /** Physical name of the rule target's dead-letter queue. */
   readonly deadLetterQueueName: string;
+  /**
+   * Removal policy of the dead-letter queue (it holds events not yet delivered).
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly deadLetterQueueRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -55,6 +60,7 @@ export class EventIngest extends Construct {
 
     this.deadLetterQueue = terminalQueue(this, "DeadLetterQueue", {
       queueName: props.deadLetterQueueName,
+      ...(props.deadLetterQueueRemovalPolicy ? { removalPolicy: props.deadLetterQueueRemovalPolicy } : {}),
       noDlqReason:
         "The ingest dead-letter queue is itself a dead-letter store: the EventBridge rule target's DLQ, holding events EventBridge could not hand to the router, for an operator to re-put on the bus (alarmed when not empty).",
     });

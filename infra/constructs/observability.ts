@@ -2,6 +2,8 @@ import { Duration, Validations } from "aws-cdk-lib";
 import type * as apigw from "aws-cdk-lib/aws-apigatewayv2";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as events from "aws-cdk-lib/aws-events";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sns from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
@@ -9,7 +11,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
 import { METRICS_NAMESPACE } from "#shared/adapters/observability.ts";
-import type { FunctionName } from "#shared/resources.ts";
+import { type FunctionName, type StageResourceNames, TABLE_KEYS } from "#shared/resources.ts";
 
 /**
  * Threshold of the alarm on the age of the delivery queue's oldest message. SQS leaves a message
@@ -21,6 +23,19 @@ export function oldestMessageAgeThresholdSeconds(retrySchedule: readonly number[
   const firstTwoDelays = (retrySchedule[0] ?? 0) + (retrySchedule[1] ?? 0);
   const slack = 10 * 60;
   return Math.max(15 * 60, Math.ceil(2 * (1 + jitter) * firstTwoDelays) + slack);
+}
+
+/**
+ * A parked message older than this is about to be lost: the queues keep messages 14 days, and on a
+ * standard queue a dead letter's retention counts from its first enqueue on the delivery queue (SQS
+ * Developer Guide, dead-letter queues), up to about 27 hours earlier. Half the retention leaves a
+ * week to act.
+ */
+export const PARKED_MESSAGE_AGE_THRESHOLD_SECONDS = 7 * 24 * 3600;
+
+/** The ops CLI command an alarm's runbook step names (scripts/ops.ts). */
+export function opsCommand(stage: string, command: string): string {
+  return `npm run ops -- ${command} --aws --stage ${stage}`;
 }
 
 export interface ObservedFunctions {
@@ -42,19 +57,26 @@ export interface ObservabilityProps {
   readonly functions: ObservedFunctions;
   readonly queues: ObservedQueues;
   readonly apiStage: apigw.IHttpStage;
-  /** Name of the dashboard. */
-  readonly dashboardName: string;
+  /** The deployment stage: alarm names and the commands their descriptions give. */
+  readonly stage: string;
+  /** The stage's physical names (dashboard, topic, alarms). */
+  readonly names: StageResourceNames;
+  /** The EventBridge rule that invokes the router, and the name of its bus (for its metrics). */
+  readonly rule: events.IRule;
+  readonly eventBusName: string;
+  /** The table, for its throttling metrics. */
+  readonly table: dynamodb.ITable;
   /** The retry schedule and jitter, for the oldest-message threshold. */
   readonly retrySchedule: readonly number[];
   readonly retryJitter: number;
   /**
-   * Create an SNS topic for alarm actions with this address subscribed.
-   * @default - no topic created
+   * Subscribe this address to the alarm topic.
+   * @default - no subscription
    */
   readonly alarmEmail?: string;
   /**
-   * Existing SNS topic for alarm actions.
-   * @default - no topic
+   * Notify this existing SNS topic instead of creating one.
+   * @default - the stage's own topic
    */
   readonly alarmTopicArn?: string;
   /**
@@ -64,8 +86,19 @@ export interface ObservabilityProps {
   readonly api5xxThreshold?: number;
 }
 
+interface AlarmOptions {
+  /**
+   * Also notify when the alarm returns to OK.
+   * @default true
+   */
+  readonly notifyOk?: boolean;
+}
+
 /**
- * Alarms and the dashboard. Every alarm notifies the optional SNS topic (ALARM and OK).
+ * Alarms and the dashboard. Every path that can lose or stall a delivery has an alarm, every alarm
+ * notifies one SNS topic (ALARM and, except for the new-dead-letter alarm, OK), and every alarm's
+ * description is its runbook step: what broke and the exact command to look at or replay what it
+ * parked (docs/deploy.md, "Alarms and runbook").
  *
  * Queue-depth alarms ignore missing data (they keep their state): SQS stops publishing metrics of a
  * queue nobody touches, and a dead letter nobody has looked at must keep the alarm on. Error and
@@ -74,50 +107,143 @@ export interface ObservabilityProps {
 export class Observability extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
-  readonly alarmTopic: sns.ITopic | undefined;
+  readonly alarmTopic: sns.ITopic;
+  private readonly names: StageResourceNames;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
-    const { functions, queues } = props;
+    this.names = props.names;
+    const { functions, queues, stage } = props;
+    const ops = (command: string) => opsCommand(stage, command);
 
     if (props.alarmEmail !== undefined && props.alarmTopicArn !== undefined) {
       throw new Error("Invalid Observability props:\n  - set alarmEmail or alarmTopicArn, not both");
     }
     this.alarmTopic = this.createTopic(props);
 
+    const atLeastOne = {
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    } as const;
+    const sum5m = { period: Duration.minutes(5), statistic: "Sum" } as const;
     const depth = (queue: sqs.IQueue) =>
       queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" });
     const notEmpty = (id: string, queue: sqs.IQueue, what: string) =>
       this.alarm(id, {
+        ...atLeastOne,
         metric: depth(queue),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.IGNORE,
         alarmDescription: what,
       });
+    const oldest = (id: string, queue: sqs.IQueue, what: string, command: string) =>
+      this.alarm(id, {
+        metric: queue.metricApproximateAgeOfOldestMessage({
+          period: Duration.minutes(5),
+          statistic: "Maximum",
+        }),
+        threshold: PARKED_MESSAGE_AGE_THRESHOLD_SECONDS,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+        alarmDescription: `The oldest ${what} has waited ${PARKED_MESSAGE_AGE_THRESHOLD_SECONDS / 86_400} days; SQS deletes it after 14 days counted from its first enqueue. Act now: ${command}`,
+      });
 
+    // --- Parked work: dead letters, unroutable events, events the router or EventBridge failed on ---
     notEmpty(
       "DeliveryDlqNotEmpty",
       queues.deliveryDlq,
-      "Deliveries exhausted their retry schedule (dead). Inspect, fix the endpoint, then redrive or POST /v1/deliveries/{id}/retry.",
+      `Deliveries exhausted their retry schedule (dead). See them: ${ops("dead-letters list")}; fix the endpoint (or re-enable the subscription), then: ${ops("dead-letters redrive")}.`,
     );
+    // A level alarm stays in ALARM while dead letters wait and never notifies again. This one fires
+    // whenever the count grows (any path: the delivery function's own send or SQS's redrive) and
+    // returns to OK the next minute, so each new dead letter notifies.
+    this.alarm(
+      "DeliveryDlqNewMessages",
+      {
+        ...atLeastOne,
+        metric: new cloudwatch.MathExpression({
+          expression: "DIFF(visible)",
+          usingMetrics: { visible: depth(queues.deliveryDlq) },
+          period: Duration.minutes(1),
+          label: "dead letters added",
+        }),
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `New dead deliveries arrived in the last minute. See them: ${ops("dead-letters list")}; after the fix: ${ops("dead-letters redrive")}.`,
+      },
+      { notifyOk: false },
+    );
+    oldest("DeliveryDlqOldestMessage", queues.deliveryDlq, "dead letter", ops("dead-letters redrive"));
     notEmpty(
       "UnroutableNotEmpty",
       queues.unroutable,
-      "Events could not be routed (unknown type, bad customer_id or detail); each message says why. Fix the publishing service.",
+      `Events could not be routed (unknown type, bad customer_id or detail); each message says why. Fix the publishing service (or the catalogue), then: ${ops("unroutable list")} and ${ops("unroutable redrive")}.`,
     );
+    oldest("UnroutableOldestMessage", queues.unroutable, "unroutable event", ops("unroutable redrive"));
     notEmpty(
       "RouterFailedNotEmpty",
       queues.routerFailed,
-      "The router failed on events after Lambda's retries (DynamoDB or SQS trouble). Re-put the requestPayload of each message on the bus.",
+      `The router failed on events after Lambda's retries (DynamoDB or SQS trouble). Once that is fixed, replay them with their original ids (webhook-ids unchanged, delivered jobs not resent): ${ops("router-failed redrive")}.`,
+    );
+    oldest(
+      "RouterFailedOldestMessage",
+      queues.routerFailed,
+      "router-failed event",
+      ops("router-failed redrive"),
     );
     notEmpty(
       "IngestDlqNotEmpty",
       queues.ingestDlq,
-      "EventBridge could not invoke the router. Check the router's permissions and throttles, then re-put the events.",
+      `EventBridge could not invoke the router (permissions, throttling beyond its 24 h of retries). Fix that, then replay the events with their original ids: ${ops("ingest-dlq redrive")}.`,
+    );
+    oldest(
+      "IngestDlqOldestMessage",
+      queues.ingestDlq,
+      "event EventBridge could not deliver",
+      ops("ingest-dlq redrive"),
     );
 
+    // --- Losses no queue holds ---
+    for (const [metricName, what] of [
+      [
+        "AsyncEventsDropped",
+        "Lambda dropped router invocations without running them (maximum event age exceeded, or the on-failure destination failed): those events are lost. Check router throttles and the router-failed queue's permissions; ask the publishing services to re-emit what is missing.",
+      ],
+      [
+        "DestinationDeliveryFailures",
+        `Lambda could not put failed router invocations on the router-failed queue: those events are lost. Check the queue and the router's permission to send to it; then ${ops("router-failed list")}.`,
+      ],
+    ] as const) {
+      this.alarm(`Router${metricName}`, {
+        ...atLeastOne,
+        metric: functions.router.metric(metricName, sum5m),
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: what,
+      });
+    }
+    // Rules on a custom bus publish with both dimensions; on the default bus with RuleName only
+    // (EventBridge User Guide, "Monitoring Amazon EventBridge").
+    const ruleDimensions: Record<string, string> =
+      props.eventBusName === "default"
+        ? { RuleName: props.rule.ruleName }
+        : { EventBusName: props.eventBusName, RuleName: props.rule.ruleName };
+    const ruleMetric = (metricName: string) =>
+      new cloudwatch.Metric({ namespace: "AWS/Events", metricName, dimensionsMap: ruleDimensions, ...sum5m });
+    this.alarm("IngestFailedInvocations", {
+      ...atLeastOne,
+      metric: ruleMetric("FailedInvocations"),
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `EventBridge gave up invoking the router for events (after its retries). They are in the ingest dead-letter queue unless IngestDlqSendFailures fires too: ${ops("ingest-dlq list")}.`,
+    });
+    this.alarm("IngestDlqSendFailures", {
+      ...atLeastOne,
+      metric: ruleMetric("InvocationsFailedToBeSentToDlq"),
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        "EventBridge could neither invoke the router nor put the event on the ingest dead-letter queue: those events are lost. Check the queue's policy (events.amazonaws.com may send) and ask the publishing services to re-emit.",
+    });
+
+    // --- Stalls ---
     const ageThreshold = oldestMessageAgeThresholdSeconds(props.retrySchedule, props.retryJitter);
     this.alarm("DeliveryQueueOldestMessage", {
       metric: queues.delivery.metricApproximateAgeOfOldestMessage({
@@ -128,29 +254,64 @@ export class Observability extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `A delivery job on its first attempts has waited over ${ageThreshold} s: deliveries are not keeping up (concurrency, throttling, errors).`,
+      alarmDescription: `A delivery job on its first attempts has waited over ${ageThreshold} s: deliveries are not keeping up (concurrency, throttling, errors). Check the delivery function's errors and throttles and DeliveryInternalErrors.`,
+    });
+    this.alarm("DeliveryInternalErrors", {
+      ...atLeastOne,
+      metric: this.handlerMetric("delivery", METRIC_NAMES.delivery.internalErrors, "Sum"),
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        "Delivery jobs failed on our side (DynamoDB, SQS, an unreadable job): nothing was sent and they come back after their visibility timeout, but a persistent cause stalls deliveries. The handler reports these as batch item failures, so the function's Errors metric stays at zero; read the delivery function's error logs.",
+    });
+    const throttleMetrics: Record<string, cloudwatch.IMetric> = {
+      tableReads: props.table.metric("ReadThrottleEvents", sum5m),
+      tableWrites: props.table.metric("WriteThrottleEvents", sum5m),
+      gsiReads: props.table.metric("ReadThrottleEvents", {
+        ...sum5m,
+        dimensionsMap: {
+          TableName: props.table.tableName,
+          GlobalSecondaryIndexName: TABLE_KEYS.gsi1.indexName,
+        },
+      }),
+      gsiWrites: props.table.metric("WriteThrottleEvents", {
+        ...sum5m,
+        dimensionsMap: {
+          TableName: props.table.tableName,
+          GlobalSecondaryIndexName: TABLE_KEYS.gsi1.indexName,
+        },
+      }),
+    };
+    this.alarm("TableThrottled", {
+      ...atLeastOne,
+      metric: new cloudwatch.MathExpression({
+        expression: "FILL(tableReads, 0) + FILL(tableWrites, 0) + FILL(gsiReads, 0) + FILL(gsiWrites, 0)",
+        usingMetrics: throttleMetrics,
+        period: Duration.minutes(5),
+        label: "throttled requests (table and GSI1)",
+      }),
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        "DynamoDB throttled requests on the table or GSI1 (a hot partition, or GSI back-pressure, which throttles the table's writes too). The functions retry, but persistent throttling delays deliveries and fails API calls: look at the hot keys (CloudWatch Contributor Insights) and the delivery concurrency.",
     });
 
-    const sum5m = { period: Duration.minutes(5), statistic: "Sum" } as const;
     for (const [name, fn] of [
       ["Router", functions.router],
       ["Delivery", functions.delivery],
     ] as const) {
       this.alarm(`${name}Errors`, {
+        ...atLeastOne,
         metric: fn.metricErrors(sum5m),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `The ${name.toLowerCase()} function failed invocations (crash, timeout, or an AWS dependency failing).`,
+        alarmDescription:
+          name === "Router"
+            ? `The router function failed invocations (crash, timeout, DynamoDB or SQS failing). Lambda retries them twice, then parks them: ${ops("router-failed list")}.`
+            : "The delivery function failed invocations (crash or timeout): the whole batch comes back after its visibility timeout. Read its logs.",
       });
       this.alarm(`${name}Throttles`, {
+        ...atLeastOne,
         metric: fn.metricThrottles(sum5m),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `The ${name.toLowerCase()} function was throttled (account or reserved concurrency).`,
+        alarmDescription: `The ${name.toLowerCase()} function was throttled (account or reserved concurrency). Raise the limit or lower deliveryMaxConcurrency.`,
       });
     }
 
@@ -161,33 +322,43 @@ export class Observability extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `The subscriptions API answered ${api5xxThreshold} or more 5xx in five minutes (API function or authorizer failing).`,
+      alarmDescription: `The subscriptions API answered ${api5xxThreshold} or more 5xx in five minutes (API function or authorizer failing). Read the API function's error logs and the access log.`,
     });
 
     this.dashboard = this.createDashboard(props);
   }
 
-  private alarm(id: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, id, props);
-    if (this.alarmTopic !== undefined) {
-      const action = new SnsAction(this.alarmTopic);
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-    }
+  /** A Powertools metric of one function (namespace VoipbinWebhooks, dimension service). */
+  private handlerMetric(service: FunctionName, metricName: string, statistic = "Sum", label?: string) {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service },
+      statistic,
+      period: Duration.minutes(5),
+      ...(label === undefined ? {} : { label }),
+    });
+  }
+
+  private alarm(id: string, props: cloudwatch.AlarmProps, options: AlarmOptions = {}): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, { alarmName: this.names.alarm(id), ...props });
+    const action = new SnsAction(this.alarmTopic);
+    alarm.addAlarmAction(action);
+    if (options.notifyOk !== false) alarm.addOkAction(action);
     this.alarms.push(alarm);
     return alarm;
   }
 
-  private createTopic(props: ObservabilityProps): sns.ITopic | undefined {
+  private createTopic(props: ObservabilityProps): sns.ITopic {
     if (props.alarmTopicArn !== undefined) {
       return sns.Topic.fromTopicArn(this, "AlarmTopic", props.alarmTopicArn);
     }
-    if (props.alarmEmail === undefined) return undefined;
     const topic = new sns.Topic(this, "AlarmTopic", {
-      displayName: "voipbin-webhooks alarms",
+      topicName: props.names.alarmTopic,
+      displayName: `voipbin-webhooks alarms (${props.stage})`,
       enforceSSL: true,
     });
-    topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    if (props.alarmEmail !== undefined) topic.addSubscription(new EmailSubscription(props.alarmEmail));
     Validations.of(topic).acknowledge({
       id: "AwsSolutions-SNS2",
       reason:
@@ -198,22 +369,14 @@ export class Observability extends Construct {
 
   private createDashboard(props: ObservabilityProps): cloudwatch.Dashboard {
     const { functions, queues } = props;
-    const handlerMetric = (service: FunctionName, metricName: string, statistic = "Sum", label?: string) =>
-      new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { service },
-        statistic,
-        period: Duration.minutes(5),
-        ...(label === undefined ? {} : { label }),
-      });
+    const handlerMetric = this.handlerMetric.bind(this);
     const d = METRIC_NAMES.delivery;
     const r = METRIC_NAMES.router;
     const queueDepth = (queue: sqs.IQueue, label: string) =>
       queue.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum", label });
 
     const dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
-      dashboardName: props.dashboardName,
+      dashboardName: props.names.dashboard,
       defaultInterval: Duration.hours(24),
     });
     dashboard.addWidgets(

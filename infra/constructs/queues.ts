@@ -1,4 +1,4 @@
-import { Duration, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { deliveryQueueSettings, TERMINAL_QUEUE_RETENTION_SECONDS } from "#shared/resources.ts";
@@ -20,6 +20,11 @@ export interface TerminalQueueProps {
    * @default TERMINAL_QUEUE_RETENTION (14 days, the SQS maximum)
    */
   readonly retention?: Duration;
+  /**
+   * What happens to the queue, with the messages waiting in it, when it leaves the stack.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -32,6 +37,7 @@ export function terminalQueue(scope: Construct, id: string, props: TerminalQueue
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: props.retention ?? TERMINAL_QUEUE_RETENTION,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
   });
   if (props.noDlqReason !== undefined) {
     Validations.of(queue).acknowledge({ id: "AwsSolutions-SQS3", reason: props.noDlqReason });
@@ -46,6 +52,11 @@ export interface WebhookQueuesProps {
   readonly deliveryQueueName: string;
   readonly deliveryDlqName: string;
   readonly unroutableQueueName: string;
+  /**
+   * Removal policy of the queues that hold parked work (dead letters, unroutable events).
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly parkedWorkRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -71,6 +82,7 @@ export class WebhookQueues extends Construct {
     this.deliveryDlq = terminalQueue(this, "DeliveryDlq", {
       queueName: props.deliveryDlqName,
       retention: Duration.seconds(settings.dlqRetentionSeconds),
+      ...(props.parkedWorkRemovalPolicy ? { removalPolicy: props.parkedWorkRemovalPolicy } : {}),
     });
     this.deliveryQueue = new sqs.Queue(this, "DeliveryQueue", {
       queueName: props.deliveryQueueName,
@@ -82,6 +94,7 @@ export class WebhookQueues extends Construct {
     });
     this.unroutableQueue = terminalQueue(this, "UnroutableQueue", {
       queueName: props.unroutableQueueName,
+      ...(props.parkedWorkRemovalPolicy ? { removalPolicy: props.parkedWorkRemovalPolicy } : {}),
       noDlqReason:
         "The unroutable queue is itself a dead-letter store: the router parks events here that can never be routed, with the reason, for an operator to inspect (alarmed when not empty).",
     });

@@ -1,4 +1,4 @@
-import { Duration } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy } from "aws-cdk-lib";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
@@ -18,6 +18,11 @@ export interface RoutingProps {
   readonly unroutableQueue: sqs.IQueue;
   /** Physical name of the queue that receives events the router failed on. */
   readonly failedQueueName: string;
+  /**
+   * Removal policy of the router-failed queue (it holds events not yet delivered).
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly failedQueueRemovalPolicy?: RemovalPolicy;
   /** What every function of the deployment shares. */
   readonly functionDefaults: FunctionDefaults;
   /**
@@ -45,8 +50,9 @@ export class Routing extends Construct {
     super(scope, id);
     this.failedQueue = terminalQueue(this, "FailedQueue", {
       queueName: props.failedQueueName,
+      ...(props.failedQueueRemovalPolicy ? { removalPolicy: props.failedQueueRemovalPolicy } : {}),
       noDlqReason:
-        "The router-failed queue is itself a dead-letter store: the router's on-failure destination, holding invocation records (with the event) that failed after Lambda's retries, for an operator to re-put on the bus (alarmed when not empty).",
+        "The router-failed queue is itself a dead-letter store: the router's on-failure destination, holding invocation records (with the original event) that failed after Lambda's retries, for an operator to redrive with npm run ops (alarmed when not empty).",
     });
     this.router = new WebhookFunction(this, "Router", {
       ...props.functionDefaults,

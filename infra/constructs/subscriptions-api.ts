@@ -19,6 +19,8 @@ export interface SubscriptionsApiProps {
   readonly functionDefaults: FunctionDefaults;
   /** Name of the HTTP API. */
   readonly apiName: string;
+  /** Name of the access log group. */
+  readonly accessLogGroupName: string;
   /**
    * Stage-wide steady-state rate limit (requests per second).
    * @default 100
@@ -150,6 +152,7 @@ export class SubscriptionsApi extends Construct {
     });
 
     this.accessLogGroup = new logs.LogGroup(this, "AccessLogs", {
+      logGroupName: props.accessLogGroupName,
       retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH,
       ...(props.accessLogRemovalPolicy === undefined ? {} : { removalPolicy: props.accessLogRemovalPolicy }),
     });

@@ -6,12 +6,13 @@ import { LogLevel, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-n
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { METRICS_NAMESPACE } from "#shared/adapters/observability.ts";
+import type { FunctionName, StageResourceNames } from "#shared/resources.ts";
 
 /** The repository root: the bundler's project root, where package.json and the lock file are. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The Lambda entry points, `functions/<name>.ts`. */
-export type FunctionName = "router" | "delivery" | "api" | "authorizer";
+export type { FunctionName };
 
 export function functionEntry(name: FunctionName): string {
   return fileURLToPath(new URL(`../../functions/${name}.ts`, import.meta.url));
@@ -33,6 +34,8 @@ export const LAMBDA_CREDENTIALS_MODULE = "./shared/adapters/lambda-credentials.t
 export interface FunctionDefaults {
   /** Environment shared by every function (resource names and settings, `shared/config.ts`). */
   readonly environment: Readonly<Record<string, string>>;
+  /** The stage's physical names: each function and its log group is named from them. */
+  readonly names: StageResourceNames;
   /**
    * Retention of the function's log group.
    * @default logs.RetentionDays.ONE_MONTH
@@ -93,6 +96,7 @@ export class WebhookFunction extends Construct {
     const tracing = props.tracing ?? true;
 
     this.logGroup = new logs.LogGroup(this, "LogGroup", {
+      logGroupName: props.names.functionLogGroups[props.name],
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
@@ -105,6 +109,7 @@ export class WebhookFunction extends Construct {
     this.logGroup.grantWrite(this.role);
 
     this.function = new NodejsFunction(this, "Function", {
+      functionName: props.names.functions[props.name],
       entry: functionEntry(props.name),
       handler: "handler",
       projectRoot: REPO_ROOT,

@@ -8,7 +8,8 @@ export interface WebhookTableProps {
   /** Physical table name. */
   readonly tableName: string;
   /**
-   * Keep the table (and refuse to delete it) when it leaves the stack. Turn off for dev stages only.
+   * Keep the table (and refuse to delete it) when it leaves the stack, except when the deploy that
+   * created it rolls back. Turn off for dev stages only.
    * @default true
    */
   readonly retain?: boolean;
@@ -47,7 +48,9 @@ export class WebhookTable extends Construct {
       timeToLiveAttribute: TABLE_KEYS.ttlAttribute,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: retain,
-      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      // RetainExceptOnCreate: kept on every later update or delete, but deleted when the deploy that
+      // created it rolls back, so that the retried deploy does not find its name taken.
+      removalPolicy: retain ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY,
     });
     this.table.addGlobalSecondaryIndex({
       indexName: TABLE_KEYS.gsi1.indexName,

@@ -122,7 +122,7 @@ describe("router", () => {
 describe("table", () => {
   it("is on-demand, recoverable, encrypted, expires items, and is kept outside dev stages", () => {
     synth.template.hasResource("AWS::DynamoDB::Table", {
-      DeletionPolicy: "Retain",
+      DeletionPolicy: "RetainExceptOnCreate",
       UpdateReplacePolicy: "Retain",
       Properties: Match.objectLike({
         TableName: `${DEFAULT_RESOURCE_NAMES.table}-prod`,
@@ -540,10 +540,12 @@ describe("observability", () => {
     expect(alarm).toEqual(expect.objectContaining({ Namespace: "AWS/ApiGateway", Statistic: "Sum" }));
   });
 
-  it("has no alarm actions unless a topic is configured", () => {
-    expect(alarms()).toHaveLength(10);
-    for (const alarm of alarms()) expect(alarm.AlarmActions).toBeUndefined();
-    synth.template.resourceCountIs("AWS::SNS::Topic", 0);
+  it("notifies the stage's own topic from every alarm, even with no e-mail configured", () => {
+    const { logicalId: topic, resource } = onlyResource(synth.template, "AWS::SNS::Topic");
+    expect(resource.Properties.TopicName).toBe("voipbin-webhooks-alarms-prod");
+    synth.template.resourceCountIs("AWS::SNS::Subscription", 0);
+    expect(alarms().length).toBeGreaterThanOrEqual(20);
+    for (const alarm of alarms()) expect(alarm.AlarmActions, String(alarm.AlarmName)).toEqual([refTo(topic)]);
   });
 
   it("has a dashboard that shows every metric the handlers emit, and reads no other of theirs", () => {
@@ -615,6 +617,7 @@ describe("cdk-nag (AwsSolutions, through CDK's validation API)", () => {
     expect(acknowledged.sort()).toEqual(
       [
         "Delivery/Delivery/Role AwsSolutions-IAM5[Resource::*]",
+        "Observability/AlarmTopic AwsSolutions-SNS2",
         "EventIngest/DeadLetterQueue AwsSolutions-SQS3",
         "Queues/UnroutableQueue AwsSolutions-SQS3",
         "Routing/FailedQueue AwsSolutions-SQS3",
