@@ -351,6 +351,8 @@ async function redriveOne(
   }
 }
 
+const OPERATOR_REDRIVES_ARE_UNMETERED = { consume: async (): Promise<void> => undefined };
+
 async function deliveryLogFor(target: Target): Promise<DeliveryLogService> {
   const doc = DynamoDBDocumentClient.from(target.dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
@@ -361,6 +363,10 @@ async function deliveryLogFor(target: Target): Promise<DeliveryLogService> {
     deliveries: new DeliveryRepository(doc, target.tableName),
     queue: new DeliveryQueue(target.sqs, deliveryQueue.url),
     settings: { retentionDays: configSchema.shape.DELIVERY_RETENTION_DAYS.parse(undefined) },
+    // The per-customer quotas meter what customers ask for over the API; an operator replaying dead
+    // letters after an outage acts for the platform, and a thousand letters of one customer must not
+    // stop at that customer's hourly retry quota.
+    quotas: OPERATOR_REDRIVES_ARE_UNMETERED,
   });
 }
 
