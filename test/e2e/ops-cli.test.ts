@@ -108,6 +108,30 @@ async function subscribe(key: string, url: string): Promise<string> {
   return response.body.id;
 }
 
+/** Puts one event on the stack's bus with the AWS SDK, as a VoIPBIN service does; returns its id. */
+async function putEvent(detailType: string, detail: unknown): Promise<string> {
+  const bus = eventBridgeClient(asRunning);
+  try {
+    const put = await bus.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: stack.eventBusName,
+            Source: "voipbin.call-manager",
+            DetailType: detailType,
+            Detail: JSON.stringify(detail),
+          },
+        ],
+      }),
+    );
+    const eventId = put.Entries?.[0]?.EventId;
+    if (!eventId) throw new Error(`PutEvents accepted no entry: ${JSON.stringify(put)}`);
+    return eventId;
+  } finally {
+    bus.destroy();
+  }
+}
+
 async function ops(...args: string[]) {
   return runNpmScript("ops", args, cliEnv, 60_000);
 }
@@ -140,21 +164,10 @@ describe("npm run ops -- router-failed redrive", () => {
     const refused = await subscribe(key, `${second.url}/hook`);
 
     refuseJobsFor = refused;
-    const bus = eventBridgeClient(asRunning);
-    const put = await bus.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: stack.eventBusName,
-            Source: "voipbin.call-manager",
-            DetailType: "call_hangup",
-            Detail: JSON.stringify({ customer_id: customerId, data: { id: randomUUID(), status: "hangup" } }),
-          },
-        ],
-      }),
-    );
-    bus.destroy();
-    const eventId = put.Entries?.[0]?.EventId as string;
+    const eventId = await putEvent("call_hangup", {
+      customer_id: customerId,
+      data: { id: randomUUID(), status: "hangup" },
+    });
     expect(eventId).toBeTruthy();
 
     // The first subscription's job went out on every router attempt; the second's never did, and
@@ -236,21 +249,7 @@ describe("npm run ops -- router-failed redrive", () => {
 
 describe("npm run ops -- unroutable and dead-letters", () => {
   it("lists an unroutable event with its reason and shows it by message id", async () => {
-    const bus = eventBridgeClient(asRunning);
-    const put = await bus.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: stack.eventBusName,
-            Source: "voipbin.call-manager",
-            DetailType: "no_such_type",
-            Detail: JSON.stringify({ customer_id: randomUUID(), data: {} }),
-          },
-        ],
-      }),
-    );
-    bus.destroy();
-    const eventId = put.Entries?.[0]?.EventId as string;
+    const eventId = await putEvent("no_such_type", { customer_id: randomUUID(), data: {} });
     const listed = await opsUntil(
       ["unroutable", "list"],
       (out) => out.includes(eventId),
@@ -282,21 +281,7 @@ describe("npm run ops -- unroutable and dead-letters", () => {
     const receiver = await startReceiver(() => ({ status: failing ? 500 : 200 }));
     receivers.push(receiver);
     const subscription = await subscribe(key, `${receiver.url}/hook`);
-    const bus = eventBridgeClient(asRunning);
-    const put = await bus.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: stack.eventBusName,
-            Source: "voipbin.call-manager",
-            DetailType: "call_created",
-            Detail: JSON.stringify({ customer_id: customerId, data: { id: randomUUID() } }),
-          },
-        ],
-      }),
-    );
-    bus.destroy();
-    const eventId = put.Entries?.[0]?.EventId as string;
+    const eventId = await putEvent("call_created", { customer_id: customerId, data: { id: randomUUID() } });
     const { webhookId, deliveryId } = deriveDeliveryIds(eventId, subscription);
     // Three attempts (RETRY_SCHEDULE 1,1), then the dead-letter queue.
     const listed = await opsUntil(
