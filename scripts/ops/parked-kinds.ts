@@ -1,3 +1,4 @@
+import { DEAD_LETTER_REASON_ATTRIBUTE } from "#shared/adapters/delivery-queue.ts";
 import { parseDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import type { ParkedMessage } from "./parked-queue.ts";
@@ -107,6 +108,8 @@ export function summarize(kind: ParkedKind, message: ParkedMessage): Summary {
           customer_id: job.customer_id,
           subscription_id: job.subscription_id,
           event_type: job.event_type,
+          // Our code names why it dead-lettered a job; a job SQS's backstop redrive moved has none.
+          reason: message.attributes[DEAD_LETTER_REASON_ATTRIBUTE] ?? "backstop (maxReceiveCount)",
         };
       } catch (error) {
         return { ...base, problem: error instanceof Error ? error.message : String(error) };

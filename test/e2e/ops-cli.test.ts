@@ -290,6 +290,9 @@ describe("npm run ops -- unroutable and dead-letters", () => {
       "the dead letter listed",
     );
     expect(listed.stdout).toContain(webhookId);
+    const row = JSON.parse(listed.stdout.split("\n").find((l) => l.includes(deliveryId)) as string);
+    expect(row.reason).toBeTruthy();
+    expect(row.reason).not.toMatch(/backstop/);
     const attemptsBefore = receiver.requests.length;
     failing = false;
     const redriven = await ops("dead-letters", "redrive", "--limit", "50");
