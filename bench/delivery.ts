@@ -37,7 +37,31 @@ export interface DeliveryBenchResult {
   concurrency: number;
   /** AWS requests per delivery on the wire (retries included), by operation: handler vs bare loop. */
   aws_requests_per_delivery: { handler: Record<string, number>; raw: Record<string, number> };
-  rounds: { deliveries_per_s: number; raw_http_per_s: number }[];
+  /**
+   * CPU time of this process per delivery (µs; median of the rounds): the handler, and the bare loop
+   * doing the same sends and writes. Both include the local receiver's share (same process, same
+   * requests); dynalite runs in its own process and is not in either.
+   */
+  handler_cpu_us_per_delivery: number;
+  raw_cpu_us_per_delivery: number;
+  rounds: {
+    deliveries_per_s: number;
+    raw_http_per_s: number;
+    handler_cpu_us_per_delivery: number;
+    raw_cpu_us_per_delivery: number;
+  }[];
+}
+
+/** A run's rate and this process's CPU per delivery (µs). */
+interface RunMeasure {
+  perS: number;
+  cpuUs: number;
+}
+
+function measured(deliveries: number, started: number, cpu: NodeJS.CpuUsage): RunMeasure {
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { perS: deliveries / seconds, cpuUs: (used.user + used.system) / deliveries };
 }
 
 /**
@@ -129,19 +153,20 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
       return batches;
     };
 
-    const runHandler = async (): Promise<number> => {
+    const runHandler = async (): Promise<RunMeasure> => {
       counter.reset();
       const batches = makeBatches();
+      const cpu = process.cpuUsage();
       const started = performance.now();
       let failures = 0;
       await runWithConcurrency(batches, options.invocations, async (batch) => {
         const response = await handler(batch, lambdaContext("delivery"));
         failures += response.batchItemFailures.length;
       });
-      const seconds = (performance.now() - started) / 1000;
+      const run = measured(options.deliveries, started, cpu);
       if (failures > 0) throw new Error(`${failures} deliveries failed during the benchmark`);
       requestsPerDelivery.handler = perDelivery();
-      return options.deliveries / seconds;
+      return run;
     };
 
     // The bare loop writes a copy of a record the handler wrote (same attributes and size, GSI1
@@ -154,9 +179,10 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
       status: "succeeded",
     };
     const rawItem = () => ({ ...template, PK: `DELIVERY#${randomUUID()}`, SK: "DELIVERY" });
-    const runRaw = async (): Promise<number> => {
+    const runRaw = async (): Promise<RunMeasure> => {
       counter.reset();
       const work = Array.from({ length: options.deliveries }, (_, i) => i);
+      const cpu = process.cpuUsage();
       const started = performance.now();
       await runWithConcurrency(work, options.invocations * 10, async (i) => {
         const sub = subs[i % subs.length];
@@ -181,9 +207,9 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
         if (result.kind !== "response") throw new Error(`raw HTTP failed: ${result.error}`);
         await clients.doc.send(new PutCommand({ TableName: config.TABLE_NAME, Item: rawItem() }));
       });
-      const rate = options.deliveries / ((performance.now() - started) / 1000);
+      const run = measured(options.deliveries, started, cpu);
       requestsPerDelivery.raw = perDelivery();
-      return rate;
+      return run;
     };
 
     options.progress("delivery: warm-up");
@@ -197,12 +223,19 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
     if (!written.Item) throw new Error("the handler did not write the delivery record");
     template = written.Item;
     await runRaw();
-    const rounds: { deliveries_per_s: number; raw_http_per_s: number }[] = [];
+    const rounds: DeliveryBenchResult["rounds"] = [];
     for (let round = 1; round <= options.rounds; round++) {
-      options.progress(`delivery: round ${round}/${options.rounds}`);
       const raw = await runRaw();
       const delivered = await runHandler();
-      rounds.push({ deliveries_per_s: delivered, raw_http_per_s: raw });
+      rounds.push({
+        deliveries_per_s: delivered.perS,
+        raw_http_per_s: raw.perS,
+        handler_cpu_us_per_delivery: delivered.cpuUs,
+        raw_cpu_us_per_delivery: raw.cpuUs,
+      });
+      options.progress(
+        `delivery: round ${round}/${options.rounds}: handler ${round1(delivered.perS)}/s (${Math.round(delivered.cpuUs)} µs CPU each), bare loop ${round1(raw.perS)}/s (${Math.round(raw.cpuUs)} µs), ratio ${(delivered.perS / raw.perS).toFixed(3)}`,
+      );
     }
     const deliveriesPerS = median(rounds.map((r) => r.deliveries_per_s));
     const rawPerS = median(rounds.map((r) => r.raw_http_per_s));
@@ -215,11 +248,15 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
       raw_http_per_s: round1(rawPerS),
       aws_requests_per_delivery: requestsPerDelivery,
       ratio_to_raw_http: Math.round(ratio * 1000) / 1000,
+      handler_cpu_us_per_delivery: Math.round(median(rounds.map((r) => r.handler_cpu_us_per_delivery))),
+      raw_cpu_us_per_delivery: Math.round(median(rounds.map((r) => r.raw_cpu_us_per_delivery))),
       deliveries: options.deliveries,
       concurrency: options.invocations * 10,
       rounds: rounds.map((r) => ({
         deliveries_per_s: round1(r.deliveries_per_s),
         raw_http_per_s: round1(r.raw_http_per_s),
+        handler_cpu_us_per_delivery: Math.round(r.handler_cpu_us_per_delivery),
+        raw_cpu_us_per_delivery: Math.round(r.raw_cpu_us_per_delivery),
       })),
     };
   } finally {

@@ -8,6 +8,7 @@ import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { createLocalClients, LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, REPO_ROOT } from "../local/settings.ts";
+import type { LocalChildProcess } from "../local/stack.ts";
 import {
   createStackLogger,
   type LocalStack,
@@ -17,6 +18,7 @@ import {
 import { type Item, indexCopy, itemSize, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
 import { createLambdaMeter, type LambdaMeter } from "./lib/lambda-meter.ts";
 import { type CostResult, computeCost, type UsageCounts } from "./lib/pricing.ts";
+import { childrenCpuMs, type ProcessMemory, sampleProcesses } from "./lib/process-sampler.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
 import { type LatencySummary, round, summarize } from "./lib/stats.ts";
@@ -92,8 +94,19 @@ export interface E2eBenchResult {
     lambda_measured: boolean;
   };
   cost: CostResult;
-  memory: { rss_mb: number; rss_mb_before_stack: number; rss_mb_idle_stack: number; heap_used_mb: number };
+  memory: {
+    rss_mb: number;
+    rss_mb_before_stack: number;
+    rss_mb_idle_stack: number;
+    heap_used_mb: number;
+  } & Partial<Omit<ProcessMemory, "rss_mb">>;
   cpu_s_per_1000_deliveries: number;
+  /**
+   * CPU per delivery of every process of the stack (ms): this one (functions, stand-ins, fauxqs, the
+   * emitter and the receiver) and its children (dynalite), and the split.
+   */
+  cpu_ms_per_delivery?: number;
+  cpu_ms_per_delivery_by_process?: Record<string, number>;
   /** CPU time of this process over the fixed-rate run ÷ its wall time: cores it actually got. */
   process_cpu_cores: number;
   /** 1-minute load average when the fixed-rate run ended (other processes competing for the cores). */
@@ -182,7 +195,7 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
 
     await warmUp(run, options);
     const search = await searchMaxThroughput(run, options);
-    const fixed = await measureFixedRate(run, meters, options);
+    const fixed = await measureFixedRate(run, meters, options, started.stack.childProcesses);
     const usage = await countUsage(started, meters, fixed.summary.delivered_unique, options);
     await started.close();
     env = undefined;
@@ -481,6 +494,8 @@ interface FixedRateRun {
   readonly loadAverage: number;
   readonly rssPeak: number;
   readonly heapUsed: number;
+  readonly processMemory: ProcessMemory;
+  readonly childCpuSeconds: number;
 }
 
 /** The latency run at the fixed offered rate, with every AWS request, invocation and log byte counted. */
@@ -488,6 +503,7 @@ async function measureFixedRate(
   run: RunPhase,
   meters: Meters,
   options: E2eBenchOptions,
+  children: readonly LocalChildProcess[],
 ): Promise<FixedRateRun> {
   options.progress(
     `e2e: ${options.durationS} s at ${options.rate} events/s × fan-out ${options.fanout} (${options.rate * options.fanout} deliveries/s offered)`,
@@ -496,17 +512,23 @@ async function measureFixedRate(
   meters.lambda.reset();
   meters.logs.reset();
   const rss = sampleRss();
+  const sampler = sampleProcesses(children);
+  // The phase proper ends when the emitter stops; its drain comes after.
+  const phaseEnd = setTimeout(() => sampler.end(), options.durationS * 1000);
+  const childCpuBefore = await childrenCpuMs(children);
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
   meters.sdk.active = true;
   meters.lambda.active = true;
   meters.logs.active = true;
   const phase = await run("fixed", options.rate, options.durationS);
+  clearTimeout(phaseEnd);
   await sleep(300); // the last batches' DeleteMessageBatch calls
   meters.sdk.active = false;
   meters.lambda.active = false;
   meters.logs.active = false;
   const cpu = process.cpuUsage(cpuBefore);
+  const childCpuSeconds = ((await childrenCpuMs(children)) - childCpuBefore) / 1000;
   const fixed: FixedRateRun = {
     phase,
     summary: summarizePhase(phase, options.rate, options.fanout),
@@ -515,6 +537,8 @@ async function measureFixedRate(
     loadAverage: os.loadavg()[0] ?? 0,
     rssPeak: rss.stop(),
     heapUsed: process.memoryUsage().heapUsed,
+    processMemory: await sampler.stop(),
+    childCpuSeconds,
   };
   options.progress(
     `e2e: ${fixed.summary.delivered_unique}/${fixed.summary.expected_deliveries} delivered, p50 ${fixed.summary.latency_ms.p50} ms, p99 ${fixed.summary.latency_ms.p99} ms`,
@@ -612,6 +636,7 @@ function e2eResult(
     },
     cost: computeCost(usage),
     memory: {
+      ...fixed.processMemory,
       rss_mb: round(fixed.rssPeak / 1024 ** 2),
       rss_mb_before_stack: round(run.rssBefore / 1024 ** 2),
       rss_mb_idle_stack: round(run.rssIdle / 1024 ** 2),
@@ -621,6 +646,14 @@ function e2eResult(
     load_average: round(fixed.loadAverage, 2),
     invocations,
     cpu_s_per_1000_deliveries: round((fixed.cpuSeconds / Math.max(1, summary.delivered_unique)) * 1000, 3),
+    cpu_ms_per_delivery: round(
+      ((fixed.cpuSeconds + fixed.childCpuSeconds) * 1000) / Math.max(1, summary.delivered_unique),
+      3,
+    ),
+    cpu_ms_per_delivery_by_process: {
+      stack: round((fixed.cpuSeconds * 1000) / Math.max(1, summary.delivered_unique), 3),
+      dynalite: round((fixed.childCpuSeconds * 1000) / Math.max(1, summary.delivered_unique), 3),
+    },
   };
 }
 

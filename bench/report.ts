@@ -58,8 +58,18 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
   {
     metric: "delivery.ratio_to_raw_http",
     unit: "",
-    goal: { op: "≥", target: 0.8 },
+    goal: { op: "≥", target: 0.9 },
     pick: (r) => r.delivery?.ratio_to_raw_http,
+  },
+  {
+    metric: "delivery.handler_cpu_us_per_delivery",
+    unit: "µs",
+    pick: (r) => r.delivery?.handler_cpu_us_per_delivery,
+  },
+  {
+    metric: "delivery.raw_cpu_us_per_delivery",
+    unit: "µs",
+    pick: (r) => r.delivery?.raw_cpu_us_per_delivery,
   },
   ...[1, 10, 50].map((n) => ({
     metric: `router.events_per_s.fanout_${n}`,
@@ -89,13 +99,13 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
   {
     metric: "cold_start.max_bundle_kb",
     unit: "KB",
-    goal: { op: "≤", target: 500 },
+    goal: { op: "≤", target: 400 },
     pick: (r) => r.cold_start?.max_bundle_kb,
   },
   {
     metric: "cold_start.max_init_ms",
     unit: "ms",
-    goal: { op: "≤", target: 150 },
+    goal: { op: "≤", target: 120 },
     pick: (r) => r.cold_start?.max_init_ms,
   },
   {
@@ -116,7 +126,17 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
     goal: { op: "≤", target: 25 },
     pick: (r) => r.cost?.wru_per_delivery?.dead_after_8_attempts,
   },
-  { metric: "memory.rss_mb", unit: "MB", pick: (r) => r.memory?.rss_mb },
+  { metric: "e2e.cpu_ms_per_delivery", unit: "ms", pick: (r) => r.e2e?.cpu_ms_per_delivery },
+  { metric: "memory.rss_mb", unit: "MB", goal: { op: "≤", target: 400 }, pick: (r) => r.memory?.rss_mb },
+  {
+    metric: "memory.rss_growth_middle_to_end",
+    unit: "",
+    goal: { op: "≤", target: 0.1 },
+    pick: (r) => r.memory?.rss_growth_middle_to_end,
+  },
+  { metric: "memory.heap_used_mb_at_peak", unit: "MB", pick: (r) => r.memory?.heap_used_mb_at_peak },
+  { metric: "memory.off_heap_mb_at_peak", unit: "MB", pick: (r) => r.memory?.off_heap_mb_at_peak },
+  { metric: "memory.children_rss_mb", unit: "MB", pick: (r) => r.memory?.children_rss_mb },
 ];
 
 export function evaluateGoals(results: BenchResults): GoalRow[] {
@@ -207,6 +227,14 @@ export function renderChaosSection(chaos: unknown, previousDocument: string | un
 const fmt = (n: number | undefined, digits = 1) =>
   n === undefined || Number.isNaN(n) ? "–" : String(Math.round(n * 10 ** digits) / 10 ** digits);
 
+function largestBundle(c: NonNullable<BenchResults["cold_start"]>): string {
+  return Object.entries(c.functions).sort((a, b) => b[1].bundle_kb - a[1].bundle_kb)[0]?.[0] ?? "?";
+}
+
+function slowestInit(c: NonNullable<BenchResults["cold_start"]>): string {
+  return Object.entries(c.functions).sort((a, b) => b[1].init_ms - a[1].init_ms)[0]?.[0] ?? "?";
+}
+
 /** Why a goal is missed and what would fix it, from the run's own numbers. */
 export function missExplanations(r: BenchResults): Record<string, string> {
   const out: Record<string, string> = {};
@@ -236,11 +264,11 @@ export function missExplanations(r: BenchResults): Record<string, string> {
   }
   if (missed.has("cold_start.max_bundle_kb") && r.cold_start) {
     out["cold_start.max_bundle_kb"] =
-      `The largest bundle is ${fmt(r.cold_start.max_bundle_kb, 0)} KB minified: esbuild bundles the AWS SDK v3 clients (DynamoDB, SQS, EventBridge with their smithy runtime) into every function. The SDK alone is ~330 KB of it, zod ~100 KB (after importing zod as a namespace, which took ~350 KB of unused locales out). Marking \`@aws-sdk/*\` external (the nodejs24.x runtime's copy) gives 183–256 KB bundles, but was measured ~50 ms slower to import, so the SDK stays bundled (docs/decisions.md); a lighter AWS client for the few calls each function makes, or each function importing only the clients it uses (the router needs no EventBridge client), would bring the bundles under the goal.`;
+      `The largest bundle (${largestBundle(r.cold_start)}) is ${fmt(r.cold_start.max_bundle_kb, 0)} KB minified. Already out: the SDK's default credential chain (the bundles take the environment's credentials only, ~100 KB), the clients a function does not use, zod's locales. What remains is mostly the AWS SDK v3 runtime shared by every client (@smithy/core ~115 KB, @aws-sdk/core ~22 KB, ~30 KB per client) and zod (~97 KB, its classic API keeps every schema type and the JSON-schema converter). Under 400 KB needs one of: a smaller AWS client for the few calls each function makes (SigV4 + JSON over node:https, ~15 KB instead of ~200 KB; not done: every repository would move off the SDK's command objects, docs/decisions.md), or zod/mini for the schemas the functions load.`;
   }
   if (missed.has("cold_start.max_init_ms") && r.cold_start) {
     out["cold_start.max_init_ms"] =
-      `The slowest import takes ${fmt(r.cold_start.max_init_ms, 0)} ms (an empty module: ${fmt(r.cold_start.baseline_empty_module_ms)} ms). Most of it is parsing and evaluating the bundled AWS SDK (importing its clients alone takes most of that time) and the zod schemas. Taking the SDK from the runtime instead was measured slower (~50 ms more, docs/deploy.md, "Bundling"), because it is loaded file by file; what would fix it is a lighter AWS client (SigV4 over fetch for the few calls each function makes) or lazy creation of rarely used clients.`;
+      `The slowest import (${slowestInit(r.cold_start)}) takes ${fmt(r.cold_start.max_init_ms, 0)} ms wall-clock (an empty module: ${fmt(r.cold_start.baseline_empty_module_ms)} ms; CPU of the slowest: ${fmt(Math.max(...Object.values(r.cold_start.functions).map((f) => f.init_cpu_ms ?? 0)), 0)} ms, which includes V8's compiler threads). Already out: --enable-source-maps (20–25 ms), undici (a static node:http import in the SDK's metadata credentials provider made Node load it, 20–35 ms), clients a function does not use, the API's subscription schemas in the delivery and router functions. What remains is compiling and evaluating ~400–480 KB of JavaScript, most of it the AWS SDK runtime and zod (the same causes as the bundle size), plus each client's config resolution.${r.machine.load_average_at_start > r.machine.cores ? ` The machine's load average was ${fmt(r.machine.load_average_at_start, 1)} on ${r.machine.cores} cores at the start of this run: wall-clock imports were slowed by other processes.` : ""}`;
   }
   if (missed.has("cost.usd_per_million_deliveries") && r.cost) {
     const b = r.cost.breakdown;
@@ -392,11 +420,11 @@ export function renderMarkdown(
       "",
       `Bundles as the CDK build produces them (\`cdk synth\`, esbuild, minified ESM). Init time is the median over ${c.runs} fresh ${c.node} processes of \`performance.now()\` around \`await import(bundle)\`, with the function's environment from the synthesized template; an empty module imported the same way takes ${fmt(c.baseline_empty_module_ms)} ms. This is the part of a Lambda cold start our code decides (Lambda adds its own runtime start-up).`,
       "",
-      "| function | bundle KB | source map KB | init ms (median) | memory MB |",
-      "|---|---|---|---|---|",
+      "| function | bundle KB | source map KB | init ms (median) | init CPU ms (median) | memory MB |",
+      "|---|---|---|---|---|---|",
       ...Object.entries(c.functions).map(
         ([name, f]) =>
-          `| ${name} | ${fmt(f.bundle_kb)} | ${fmt(f.source_map_kb)} | ${fmt(f.init_ms)} | ${f.memory_mb} |`,
+          `| ${name} | ${fmt(f.bundle_kb)} | ${fmt(f.source_map_kb)} | ${fmt(f.init_ms)} | ${f.init_cpu_ms === undefined ? "–" : fmt(f.init_cpu_ms)} | ${f.memory_mb} |`,
       ),
       "",
     );

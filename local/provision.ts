@@ -15,6 +15,7 @@ import {
   SQSClient,
   SQSServiceException,
 } from "@aws-sdk/client-sqs";
+import { KeyedSha256 } from "#shared/adapters/sha256.ts";
 import { type QueueSettings, TABLE_KEYS, UNROUTABLE_RETENTION_SECONDS } from "#shared/resources.ts";
 
 /**
@@ -55,12 +56,14 @@ export function createLocalClients(endpoints: LocalEndpoints): LocalClients {
       endpoint: endpoints.dynamodbEndpoint,
       region: endpoints.region,
       credentials: LOCAL_CREDENTIALS,
+      sha256: KeyedSha256,
     }),
     sqs: new SQSClient({
       endpoint: endpoints.sqsEndpoint,
       region: endpoints.region,
       credentials: LOCAL_CREDENTIALS,
       useQueueUrlAsEndpoint: false,
+      sha256: KeyedSha256,
     }),
   };
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import * as z from "zod";
 import { retryScheduleSchema } from "#shared/config.ts";
@@ -29,7 +30,9 @@ export const LOCAL_DEFAULTS = {
   ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
   ALLOW_HTTP_URLS: "true",
   AWS_REGION: "us-east-1",
-  DELIVERY_CONCURRENCY: 4,
+  // Four pollers per core: a batch spends most of its time waiting on HTTP and the emulators, so a
+  // core keeps about four busy; more only queue up for the same CPU.
+  DELIVERY_CONCURRENCY: Math.min(64, 4 * availableParallelism()),
 } as const;
 
 /** What `npm start` prints once everything is up; scripts and the end-to-end tests wait for it. */
@@ -95,7 +98,7 @@ export const USAGE = `Usage: npm start [-- --in-memory]
 
 Environment (defaults in brackets): API_PORT [3000], EVENTS_PORT [4010], DYNAMODB_PORT [4011],
 SQS_PORT [4012], RETRY_SCHEDULE [1,2,4], ALLOWED_CIDRS [127.0.0.0/8,::1/128], ALLOW_HTTP_URLS [true],
-EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [4], AWS_REGION [us-east-1];
+EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [4 per core: ${LOCAL_DEFAULTS.DELIVERY_CONCURRENCY}], AWS_REGION [us-east-1];
 every other variable of docs/configuration.md is passed to the functions as is.`;
 
 /** Reads the command line and the environment; throws UsageError or ConfigError with every problem. */

@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Logger } from "@aws-lambda-powertools/logger";
@@ -20,6 +19,7 @@ import {
   TERMINAL_QUEUE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
 import { AsyncInvoker, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
+import { DynaliteStartError, type ProcessUsage, startDynaliteProcess } from "./dynalite-process.ts";
 import { type BusEvent, eventBridgeRequestListener, LocalEventBus } from "./eventbridge.ts";
 import {
   HTTP_API_MAX_HEADER_BYTES,
@@ -42,7 +42,7 @@ import { LOCAL_DEFAULTS, type LocalStackSettings, REPO_ROOT } from "./settings.t
 import { type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
 
 /**
- * The whole system in one process (PRODUCT §7): dynalite and fauxqs in-process, the table and
+ * The whole system on one machine (PRODUCT §7): dynalite in a child process, fauxqs in-process, the table and
  * queues provisioned from shared/resources.ts, and the real handler modules behind local stand-ins
  * for what AWS runs around them — an EventBridge bus and rule, Lambda's asynchronous invocation with
  * its on-failure destination, the SQS event source mapping, and the API Gateway HTTP API with its
@@ -87,19 +87,18 @@ export interface LocalStack {
   readonly eventBusName: string;
   /** The environment the functions were loaded with (what a handler reads at cold start). */
   readonly functionEnv: Readonly<Record<string, string>>;
+  /** The stack's child processes (the emulators that run out of this process), for monitoring. */
+  readonly childProcesses: readonly LocalChildProcess[];
   /** Stops taking work, drains what is in flight, closes everything. Idempotent. */
   stop(): Promise<void>;
 }
 
-interface DynaliteOptions {
-  path?: string;
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
+export interface LocalChildProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** Its memory (RSS, heap, off-heap) and CPU time so far, as the child measures them. */
+  usage(): Promise<ProcessUsage>;
 }
-
-// dynalite is CommonJS without type declarations; this is the part of its API used here.
-const dynalite = createRequire(import.meta.url)("dynalite") as (options?: DynaliteOptions) => Server;
 
 type Closer = () => Promise<void>;
 
@@ -164,14 +163,26 @@ async function start(
     mkdirSync(settings.dataDir, { recursive: true });
     closers.push({ name: "the data directory lock", close: lockDataDir(settings.dataDir) });
   }
-  const dynamo = dynalite({
+  // dynalite in a child process: another core for the table, and its memory out of this process.
+  const dynamo = await startDynaliteProcess({
+    host,
+    port: settings.ports.dynamodb,
     ...(settings.inMemory ? {} : { path: path.join(settings.dataDir, "dynamodb") }),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
+    onExit: (code, signal) =>
+      logger.error("DynamoDB (dynalite) exited: the stack has no table until it is restarted", {
+        exit_code: code,
+        signal,
+      }),
+  }).catch((error: unknown) => {
+    if (error instanceof DynaliteStartError && error.code === "EADDRINUSE") {
+      throw new LocalStackError(
+        `${host}:${settings.ports.dynamodb} is already in use: stop what runs there or set DYNAMODB_PORT`,
+      );
+    }
+    throw error;
   });
-  const dynamodbPort = await listen(dynamo, settings.ports.dynamodb, host, "DYNAMODB_PORT");
-  closers.push({ name: "DynamoDB (dynalite)", close: () => closeServer(dynamo) });
+  const dynamodbPort = dynamo.port;
+  closers.push({ name: "DynamoDB (dynalite)", close: () => dynamo.stop() });
 
   // buildApp rather than startFauxqs: startFauxqs listens on every interface, the stack on loopback only.
   const fauxqs = buildApp({ logger: false, defaultRegion: region });
@@ -376,6 +387,7 @@ async function start(
     tableName,
     eventBusName: settings.eventBusName,
     functionEnv,
+    childProcesses: [{ name: "dynalite", pid: dynamo.pid, usage: () => dynamo.usage() }],
     stop: () => {
       stopping ??= cleanup();
       return stopping;

@@ -1,37 +1,24 @@
-import type { Server } from "node:http";
-import { createRequire } from "node:module";
-import type { AddressInfo } from "node:net";
 import { startFauxqs } from "fauxqs";
-
-// dynalite is CommonJS without type declarations; this is the part of its API used here.
-const dynalite = createRequire(import.meta.url)("dynalite") as (options?: {
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-}) => Server;
+import { startDynaliteProcess } from "../../local/dynalite-process.ts";
 
 export interface Emulators {
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
+  /** dynalite's process (the table's CPU and memory are not the benchmark process's). */
+  readonly dynamodbPid: number;
   stop(): Promise<void>;
 }
 
-/** In-memory dynalite and fauxqs on free loopback ports, in this process. */
+/** In-memory dynalite (in a child process, as the local stack runs it) and fauxqs on free loopback ports. */
 export async function startEmulators(): Promise<Emulators> {
-  const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    dynamo.once("error", reject);
-    dynamo.listen(0, "127.0.0.1", () => resolve());
-  });
+  const dynamo = await startDynaliteProcess({ host: "127.0.0.1", port: 0 });
   const fauxqs = await startFauxqs({ port: 0, logger: false });
   return {
-    dynamodbEndpoint: `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`,
+    dynamodbEndpoint: dynamo.endpoint,
     sqsEndpoint: `http://127.0.0.1:${fauxqs.port}`,
+    dynamodbPid: dynamo.pid,
     async stop() {
-      await Promise.allSettled([
-        fauxqs.stop(),
-        new Promise<void>((resolve) => dynamo.close(() => resolve())),
-      ]);
+      await Promise.allSettled([fauxqs.stop(), dynamo.stop()]);
     },
   };
 }

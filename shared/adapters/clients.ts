@@ -3,6 +3,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AppConfig } from "../config.ts";
+import { KeyedSha256 } from "./sha256.ts";
 
 export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
@@ -34,6 +35,7 @@ export function createTableClients(
     region: config.AWS_REGION,
     ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
     maxAttempts,
+    sha256: KeyedSha256,
   });
   const doc = DynamoDBDocumentClient.from(dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
@@ -50,6 +52,7 @@ export function createSqsClient(config: Pick<AppConfig, "AWS_REGION" | "SQS_ENDP
     region: config.AWS_REGION,
     ...(config.SQS_ENDPOINT ? { endpoint: config.SQS_ENDPOINT, useQueueUrlAsEndpoint: false } : {}),
     maxAttempts: MAX_ATTEMPTS,
+    sha256: KeyedSha256,
   });
 }
 
@@ -60,6 +63,7 @@ export function createEventBridgeClient(
     region: config.AWS_REGION,
     ...(config.EVENTBRIDGE_ENDPOINT ? { endpoint: config.EVENTBRIDGE_ENDPOINT } : {}),
     maxAttempts: MAX_ATTEMPTS,
+    sha256: KeyedSha256,
   });
 }
 

@@ -1,0 +1,101 @@
+import type { LocalChildProcess } from "../../local/stack.ts";
+
+/** One sample of this process and of the stack's child processes. */
+interface Sample {
+  readonly atMs: number;
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  readonly childrenRss: number;
+}
+
+export interface ProcessMemory {
+  /** Peak RSS of this process (the one running the functions, the emitter and the receiver). */
+  readonly rss_mb: number;
+  /** At this process's RSS peak: the V8 heap in use, and off-heap memory (Buffers and other external). */
+  readonly heap_used_mb_at_peak: number;
+  readonly off_heap_mb_at_peak: number;
+  /** Peak RSS of the stack's child processes (dynalite), summed. */
+  readonly children_rss_mb: number;
+  /** RSS at the middle and at the end of the measured phase: this process, and the children. */
+  readonly rss_mb_middle: number;
+  readonly rss_mb_end: number;
+  readonly children_rss_mb_middle: number;
+  readonly children_rss_mb_end: number;
+  /** end / middle − 1 for this process (the flatness the goal asks for). */
+  readonly rss_growth_middle_to_end: number;
+  readonly samples: number;
+}
+
+const MB = 1024 ** 2;
+const round = (n: number) => Math.round(n * 10) / 10;
+
+/**
+ * Samples memory every `intervalMs` (this process's memoryUsage, the children's over IPC) while a
+ * phase runs; `mark("end")` notes the end of the phase proper (before draining).
+ */
+export function sampleProcesses(
+  children: readonly LocalChildProcess[],
+  intervalMs = 250,
+): { end(): void; stop(): Promise<ProcessMemory> } {
+  const started = performance.now();
+  const samples: Sample[] = [];
+  let endMs: number | undefined;
+  let inFlight: Promise<void> | undefined;
+  const take = async () => {
+    const own = process.memoryUsage();
+    const childUsages = await Promise.all(children.map((c) => c.usage().catch(() => undefined)));
+    samples.push({
+      atMs: performance.now() - started,
+      rss: own.rss,
+      heapUsed: own.heapUsed,
+      heapTotal: own.heapTotal,
+      external: own.external,
+      arrayBuffers: own.arrayBuffers,
+      childrenRss: childUsages.reduce((sum, u) => sum + (u?.memory.rss ?? 0), 0),
+    });
+  };
+  const timer = setInterval(() => {
+    inFlight ??= take().finally(() => {
+      inFlight = undefined;
+    });
+  }, intervalMs);
+  return {
+    end() {
+      endMs = performance.now() - started;
+    },
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+      await take();
+      const last = samples.at(-1) as Sample;
+      const phaseEnd = endMs ?? last.atMs;
+      const nearest = (t: number) =>
+        samples.reduce((best, s) => (Math.abs(s.atMs - t) < Math.abs(best.atMs - t) ? s : best));
+      const middle = nearest(phaseEnd / 2);
+      const end = nearest(phaseEnd);
+      const peak = samples.reduce((best, s) => (s.rss > best.rss ? s : best));
+      return {
+        rss_mb: round(peak.rss / MB),
+        heap_used_mb_at_peak: round(peak.heapUsed / MB),
+        // external includes arrayBuffers (Buffer memory); Node counts both outside the V8 heap.
+        off_heap_mb_at_peak: round(peak.external / MB),
+        children_rss_mb: round(Math.max(...samples.map((s) => s.childrenRss)) / MB),
+        rss_mb_middle: round(middle.rss / MB),
+        rss_mb_end: round(end.rss / MB),
+        children_rss_mb_middle: round(middle.childrenRss / MB),
+        children_rss_mb_end: round(end.childrenRss / MB),
+        rss_growth_middle_to_end: Math.round((end.rss / middle.rss - 1) * 1000) / 1000,
+        samples: samples.length,
+      };
+    },
+  };
+}
+
+/** CPU time (ms) of the stack's child processes so far. */
+export async function childrenCpuMs(children: readonly LocalChildProcess[]): Promise<number> {
+  const usages = await Promise.all(children.map((c) => c.usage()));
+  return usages.reduce((sum, u) => sum + (u.cpu.user + u.cpu.system) / 1000, 0);
+}
