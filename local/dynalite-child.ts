@@ -36,7 +36,10 @@ const server = dynalite({
   updateTableMs: 0,
 });
 
+let stopping = false;
 function stop(): void {
+  if (stopping) return;
+  stopping = true;
   server.close(() => {
     send({ type: "stopped" });
     process.disconnect?.();
@@ -62,3 +65,7 @@ process.on("message", (message: ParentMessage) => {
 });
 // The parent went away (crashed or killed): nothing will ever stop us otherwise.
 process.on("disconnect", () => stop());
+// Ctrl-C reaches the whole process group: the parent decides when the table stops (after the work
+// in flight has drained), so the child waits for its "stop" or for the parent to go away.
+process.on("SIGINT", () => {});
+process.on("SIGTERM", () => {});

@@ -61,6 +61,8 @@ export async function startDynaliteProcess(options: {
     serialization: "advanced",
   });
   let stopping = false;
+  // A send to a child that is already exiting fails with EPIPE: the exit handlers deal with that.
+  child.on("error", () => {});
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
     const onMessage = (message: ChildMessage) => {
@@ -86,7 +88,10 @@ export async function startDynaliteProcess(options: {
   child.once("exit", (code, signal) => {
     if (!stopping) options.onExit?.(code, signal);
   });
-  const request = (message: ParentMessage) => child.send(message);
+  const request = (message: ParentMessage) => {
+    // With a callback, a failed send (the child exiting) is reported there, not as an error event.
+    if (child.connected) child.send(message, () => {});
+  };
   let stopped: Promise<void> | undefined;
   return {
     endpoint: `http://${options.host}:${port}`,

@@ -168,7 +168,7 @@ describe("e2e and cost sections", () => {
       svgFile: "lat.svg",
     });
     expect(doc).toContain("![e2e latency distribution](lat.svg)");
-    expect(doc).toMatch(/one core caps the stack near 313 deliveries\/s/);
+    expect(doc).toMatch(/one core caps it near 313 deliveries\/s/);
     expect(doc).toContain("a batch of 10 took p50 64 ms wall-clock, which bounds delivery near 625/s");
     expect(doc).toMatch(/at 450 deliveries\/s offered: backlog: the last delivery came 1.5 s/);
     expect(doc).toContain("| 150 (again) | 450 |");
