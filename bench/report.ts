@@ -313,7 +313,7 @@ export function explainE2eLimit(e2e: NonNullable<BenchResults["e2e"]>, cores: nu
     );
   }
   parts.push(
-    "A CPU profile of the stack puts the time in the AWS SDK (serialisation, SigV4 signing of every emulator call), dynalite, HTTP and JSON, with no single hot spot. What would raise it: running dynalite and fauxqs in worker threads or child processes so the stack uses more than one core; less CPU per delivery (fewer AWS calls, less JSON and logging); more delivery pollers (`DELIVERY_CONCURRENCY`) only once CPU is no longer the limit.",
+    "A CPU profile of the stack puts the time in the AWS SDK (serialisation, middleware, SigV4 signing of every emulator call), HTTP and JSON, with no single hot spot. Done: dynalite in its own process (its CPU is off the stack's thread), KeyObject HMAC keys for SigV4 and the webhook signatures, node:crypto signing, delivery pollers sized to the cores. What would raise it further: fauxqs out of the process too (the durable local queue of issue 13 is built to run in a worker or child), and fewer CPU milliseconds per AWS call (a lighter AWS client, docs/decisions.md); on this machine, other work taking the cores first of all.",
   );
   return parts.join(" ");
 }
