@@ -2,7 +2,13 @@ import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from 
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { parseCommandLine } from "./cli.ts";
 import { LOCAL_CREDENTIALS } from "./provision.ts";
-import { emittableTypes, loadSamples, sampleEntry, UnknownSampleError } from "./samples.ts";
+import {
+  emittableTypes,
+  LOCAL_SAMPLE_CUSTOMER_ID,
+  loadSamples,
+  sampleEntry,
+  UnknownSampleError,
+} from "./samples.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "./settings.ts";
 
 /**
@@ -13,7 +19,8 @@ import { LOCAL_DEFAULTS, LOCAL_HOST } from "./settings.ts";
 const USAGE = `Usage: npm run emit -- <sample or event type> [options]
 
   <sample or event type>  a bundled sample (call_hangup, message_created, …) or any catalogue type
-  --customer <uuid>       send it for this customer (default: the sample's)
+  --customer <uuid>       send it for this customer (default ${LOCAL_SAMPLE_CUSTOMER_ID}, the one
+                          the banner of npm start mints a key for)
   --activeflow <uuid>     set data.activeflow_id (for subscriptions filtered on an activeflow)
   --count <n>             put n copies (default 1), in PutEvents calls of up to 10
   --bus <name>            bus name or ARN (default EVENT_BUS_NAME, or ${DEFAULT_RESOURCE_NAMES.eventBus})
@@ -57,7 +64,7 @@ async function main(): Promise<number> {
       ...sampleEntry(
         name,
         {
-          ...(values.customer ? { customerId: values.customer } : {}),
+          customerId: values.customer ?? LOCAL_SAMPLE_CUSTOMER_ID,
           ...(values.activeflow ? { activeflowId: values.activeflow } : {}),
         },
         samples,

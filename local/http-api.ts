@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -143,7 +144,9 @@ export class LocalHttpApi {
 
   createServer(): Server {
     // Header limits are API Gateway's (checked per request), not Node's 16 KiB default.
-    return createServer({ maxHeaderSize: HTTP_API_MAX_HEADER_BYTES }, this.requestListener);
+    const server = createServer({ maxHeaderSize: HTTP_API_MAX_HEADER_BYTES }, this.requestListener);
+    server.on("clientError", answerClientError);
+    return server;
   }
 
   /** The HTTP request handler, for a server created elsewhere (with maxHeaderSize ≥ HTTP_API_MAX_HEADER_BYTES). */
@@ -240,7 +243,10 @@ export class LocalHttpApi {
       });
     }
 
-    const isText = body.length === 0 || TEXT_CONTENT_TYPE.test(headers["content-type"] ?? "");
+    // Bytes that are not UTF-8 travel base64-encoded, as API Gateway passes binary bodies, so that the
+    // function sees them as they came (and answers 400 MALFORMED_JSON) instead of U+FFFD replacements.
+    const isText =
+      body.length === 0 || (TEXT_CONTENT_TYPE.test(headers["content-type"] ?? "") && isWellFormedUtf8(body));
     const event = {
       version: "2.0",
       ...common,
@@ -508,4 +514,30 @@ function writeResponse(
   headers["apigw-requestid"] = requestId;
   res.writeHead(result.statusCode ?? 200, headers);
   res.end(body);
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+function isWellFormedUtf8(bytes: Buffer): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A request Node's HTTP parser refuses (bytes outside ASCII in the request line, a broken header)
+ * gets API Gateway's JSON body rather than Node's empty 400, so a client sees a readable answer.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (error as { code?: string }).code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const body = '{"message":"Bad Request"}';
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

@@ -1,5 +1,7 @@
 import { styleText } from "node:util";
 import type { LoggedError } from "#shared/adapters/observability.ts";
+import { LOG_MAX_DEPTH } from "#shared/adapters/observability.ts";
+import { depthBoundedReplacer } from "#shared/domain/json.ts";
 
 /**
  * Structured logs stay JSON wherever a program reads them (a pipe, a file, CI), and become one
@@ -80,7 +82,8 @@ export function renderLogLine(text: string, color = false): string | undefined {
 function formatValue(value: unknown): string {
   if (isLoggedError(value)) return JSON.stringify(errorSummary(value));
   if (typeof value === "string") return /[\s"=]/.test(value) || value === "" ? JSON.stringify(value) : value;
-  return JSON.stringify(value) ?? String(value);
+  // Any JSON line on stdout is rendered, so its depth is not ours to trust: stringify with a bound.
+  return JSON.stringify(value, depthBoundedReplacer(LOG_MAX_DEPTH)) ?? String(value);
 }
 
 /** An error as the functions log it (shared/adapters/observability.ts `loggedError`). */

@@ -2,6 +2,7 @@ import path from "node:path";
 import { styleText } from "node:util";
 import { ConfigError } from "#shared/domain/errors.ts";
 import { installReadableLogs } from "./log-format.ts";
+import { LOCAL_SAMPLE_CUSTOMER_ID } from "./samples.ts";
 import {
   LOCAL_DEFAULTS,
   type LocalStackSettings,
@@ -85,7 +86,7 @@ function banner(stack: LocalStack, startupMs: number): string {
   const dataDir = path.relative(REPO_ROOT, settings.dataDir) || ".";
   const persistence = settings.inMemory ? "in memory (--in-memory)" : `persisted in ${dataDir}/`;
   const attempts = settings.retrySchedule.length + 1;
-  const customer = "5e4a0680-804e-11ec-8477-2fea5968d85b";
+  const customer = LOCAL_SAMPLE_CUSTOMER_ID;
   const dynamoEnv =
     settings.ports.dynamodb === LOCAL_DEFAULTS.DYNAMODB_PORT
       ? ""

@@ -38,6 +38,12 @@ export function loadSamples(dir = SAMPLES_DIR): Map<string, SampleEntry> {
   return samples;
 }
 
+/**
+ * The customer of the local quickstart: the banner of `npm start` mints its key, and `npm run emit`
+ * sends every sample to it unless told otherwise, so the two meet whichever sample is emitted.
+ */
+export const LOCAL_SAMPLE_CUSTOMER_ID = "5e4a0680-804e-11ec-8477-2fea5968d85b";
+
 export interface SampleOptions {
   /** Re-address the event (detail.customer_id and data.customer_id) to this customer. */
   readonly customerId?: string;
@@ -75,7 +81,7 @@ function generated(type: string): SampleEntry {
   const resource = resourceOf(type) ?? "webhook";
   const now = new Date().toISOString();
   const source = type.startsWith("webhook_") ? OPERATIONAL_EVENT_SOURCE : `voipbin.${resource}-manager`;
-  const customerId = "5e4a0680-804e-11ec-8477-2fea5968d85b";
+  const customerId = LOCAL_SAMPLE_CUSTOMER_ID;
   return {
     Source: source,
     DetailType: type,

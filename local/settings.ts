@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import * as z from "zod";
-import { retryScheduleSchema } from "#shared/config.ts";
+import { loadConfig, retryScheduleSchema } from "#shared/config.ts";
 import { ConfigError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { parseCommandLine, UsageError } from "./cli.ts";
@@ -118,14 +118,23 @@ export function loadLocalSettings(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
   );
   const parsed = localEnvSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+  // Every problem in one round: the stack's own settings, and what the functions will read at cold
+  // start (checked now with the values the stack fills in), before anything starts.
+  const problems = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`)),
+    ...functionConfigProblems(present),
+  ];
+  if (parsed.success) {
+    const s = parsed.data;
+    const fixed = [s.API_PORT, s.EVENTS_PORT, s.DYNAMODB_PORT, s.SQS_PORT].filter((p) => p !== 0);
+    if (new Set(fixed).size !== fixed.length) {
+      problems.push("API_PORT, EVENTS_PORT, DYNAMODB_PORT and SQS_PORT must differ");
+    }
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError([...new Set(problems)]);
   const s = parsed.data;
-  const fixed = [s.API_PORT, s.EVENTS_PORT, s.DYNAMODB_PORT, s.SQS_PORT].filter((p) => p !== 0);
-  if (new Set(fixed).size !== fixed.length) {
-    throw new ConfigError(["API_PORT, EVENTS_PORT, DYNAMODB_PORT and SQS_PORT must differ"]);
-  }
   return {
     ports: { api: s.API_PORT, events: s.EVENTS_PORT, dynamodb: s.DYNAMODB_PORT, sqs: s.SQS_PORT },
     host: LOCAL_HOST,
@@ -136,4 +145,30 @@ export function loadLocalSettings(
     eventBusName: s.EVENT_BUS_NAME,
     deliveryConcurrency: s.DELIVERY_CONCURRENCY,
   };
+}
+
+/**
+ * What shared/config.ts would refuse in the functions' environment, given that the stack sets the
+ * table, queue and endpoint variables itself (placeholders stand in for those here).
+ */
+function functionConfigProblems(present: Record<string, string | undefined>): string[] {
+  const placeholder = "http://127.0.0.1:1/000000000000/placeholder";
+  const env = {
+    ...present,
+    TABLE_NAME: DEFAULT_RESOURCE_NAMES.table,
+    DELIVERY_QUEUE_URL: placeholder,
+    UNROUTABLE_QUEUE_URL: placeholder,
+    DYNAMODB_ENDPOINT: placeholder,
+    SQS_ENDPOINT: placeholder,
+    EVENTBRIDGE_ENDPOINT: placeholder,
+    ALLOWED_CIDRS: present.ALLOWED_CIDRS ?? LOCAL_DEFAULTS.ALLOWED_CIDRS,
+    ALLOW_HTTP_URLS: present.ALLOW_HTTP_URLS ?? LOCAL_DEFAULTS.ALLOW_HTTP_URLS,
+  };
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
 }

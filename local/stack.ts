@@ -1,16 +1,22 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, SQSEvent } from "aws-lambda";
 import { buildApp } from "fauxqs";
-import { loggedError, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
+import {
+  DepthBoundedLogger,
+  loggedError,
+  SecretSafeLogFormatter,
+} from "#shared/adapters/observability.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import { sqsSafeJson } from "#shared/domain/json.ts";
+import { loopbackReservedEndpoints } from "#shared/domain/reserved-endpoints.ts";
 import {
   DEFAULT_RESOURCE_NAMES,
   DELIVERY_BATCH,
@@ -22,6 +28,7 @@ import { AsyncInvoker, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
 import { DynaliteStartError, type ProcessUsage, startDynaliteProcess } from "./dynalite-process.ts";
 import { type BusEvent, eventBridgeRequestListener, LocalEventBus } from "./eventbridge.ts";
 import {
+  answerClientError,
   HTTP_API_MAX_HEADER_BYTES,
   type HttpApiRoute,
   type LambdaHandler,
@@ -146,7 +153,12 @@ export async function startLocalStack(
 export function createStackLogger(
   options: { readonly logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR" } = {},
 ): Logger {
-  return new Logger({ serviceName: "local-stack", logFormatter: new SecretSafeLogFormatter(), ...options });
+  // Depth-bounded: the stack logs foreign data (an event whose routing failed, with its payload).
+  return new DepthBoundedLogger({
+    serviceName: "local-stack",
+    logFormatter: new SecretSafeLogFormatter(),
+    ...options,
+  });
 }
 
 async function start(
@@ -157,6 +169,14 @@ async function start(
   cleanup: () => Promise<void>,
 ): Promise<LocalStack> {
   const { host, region } = settings;
+
+  // Every busy port in one answer, before anything starts (a listen failing later names only its own).
+  await assertPortsFree(host, [
+    { variable: "API_PORT", port: settings.ports.api },
+    { variable: "EVENTS_PORT", port: settings.ports.events },
+    { variable: "DYNAMODB_PORT", port: settings.ports.dynamodb },
+    { variable: "SQS_PORT", port: settings.ports.sqs },
+  ]);
 
   // --- DynamoDB (dynalite) and SQS (fauxqs) ---------------------------------------------------
   if (!settings.inMemory) {
@@ -267,6 +287,7 @@ async function start(
     }
     api.requestListener(req, res);
   });
+  apiServer.on("clientError", answerClientError);
   const apiPort = await listen(apiServer, settings.ports.api, host, "API_PORT");
   closers.push({ name: "the API", close: () => closeServer(apiServer) });
 
@@ -292,6 +313,12 @@ async function start(
     RETRY_SCHEDULE: settings.retrySchedule.join(","),
     ALLOWED_CIDRS: process.env.ALLOWED_CIDRS ?? LOCAL_DEFAULTS.ALLOWED_CIDRS,
     ALLOW_HTTP_URLS: process.env.ALLOW_HTTP_URLS || LOCAL_DEFAULTS.ALLOW_HTTP_URLS,
+    // The stack's own ports are never a webhook target, whatever ALLOWED_CIDRS says: a subscription
+    // to the SQS port could otherwise read other customers' dead letters (docs/security.md).
+    DENIED_DESTINATIONS: [
+      ...loopbackReservedEndpoints([apiPort, eventsPort, dynamodbPort, sqsPort]),
+      ...(process.env.DENIED_DESTINATIONS ?? "").split(",").filter((entry) => entry.trim() !== ""),
+    ].join(","),
     // CloudWatch EMF lines on stdout would drown the logs; there is no CloudWatch here to read them.
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED || "true",
   };
@@ -442,6 +469,38 @@ async function functionSandboxes<TEvent>(
   }, max);
   await pool.warm();
   return pool;
+}
+
+/** Tries every fixed port at once and throws one LocalStackError naming each one in use. */
+async function assertPortsFree(
+  host: string,
+  ports: readonly { readonly variable: string; readonly port: number }[],
+): Promise<void> {
+  const busy = (
+    await Promise.all(
+      ports
+        .filter(({ port }) => port !== 0)
+        .map(
+          ({ variable, port }) =>
+            new Promise<string | undefined>((resolve, reject) => {
+              const probe = createNetServer();
+              probe.once("error", (error: NodeJS.ErrnoException) =>
+                error.code === "EADDRINUSE" || error.code === "EACCES"
+                  ? resolve(
+                      `${host}:${port} (${variable}) is ${error.code === "EACCES" ? "not allowed" : "already in use"}`,
+                    )
+                  : reject(error),
+              );
+              probe.listen(port, host, () => probe.close(() => resolve(undefined)));
+            }),
+        ),
+    )
+  ).filter((problem) => problem !== undefined);
+  if (busy.length > 0) {
+    throw new LocalStackError(
+      `${busy.join("; ")}: stop what runs there or set ${busy.length === 1 ? "that variable" : "those variables"} (0 picks a free port)`,
+    );
+  }
 }
 
 async function listen(server: Server, port: number, host: string, variable: string): Promise<number> {

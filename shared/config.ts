@@ -3,6 +3,7 @@ import * as z from "zod";
 import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
 import { ConfigError } from "./domain/errors.ts";
 import type { QuotaRules } from "./domain/quotas/quota.ts";
+import { parseReservedEndpoints } from "./domain/reserved-endpoints.ts";
 
 /**
  * Default retry schedule of PRODUCT §4: the delays (seconds) before attempts 2..8.
@@ -71,6 +72,29 @@ const cidrListSchema = z
     }
   });
 
+/** DENIED_DESTINATIONS: `<address or CIDR>:<port>` entries, comma-separated (IPv6 in brackets). */
+const reservedEndpointListSchema = z
+  .string()
+  .trim()
+  .transform((raw, ctx) => {
+    const entries =
+      raw === ""
+        ? []
+        : raw
+            .split(",")
+            .map((part) => part.trim())
+            .filter((part) => part !== "");
+    const { endpoints, invalid } = parseReservedEndpoints(entries);
+    if (invalid.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `not <address or CIDR>:<port> entries: ${invalid.join(", ")} (e.g. 127.0.0.0/8:4012,[::1]:4012)`,
+      });
+      return z.NEVER;
+    }
+    return endpoints;
+  });
+
 /** The single schema over the environment, validated once at cold start. */
 export const configSchema = z.object({
   AWS_REGION: z.string().min(1).default("us-east-1"),
@@ -91,6 +115,11 @@ export const configSchema = z.object({
   RESPONSE_BODY_MAX_BYTES: z.coerce.number().int().min(0).max(65_536).default(4096),
   ALLOWED_CIDRS: cidrListSchema.prefault(""),
   ALLOW_HTTP_URLS: booleanFromEnv.prefault("false"),
+  /**
+   * Address ranges and ports that are never a webhook target, even inside ALLOWED_CIDRS: the system's
+   * own endpoints (the local stack sets its API, EventBridge, DynamoDB and SQS ports here).
+   */
+  DENIED_DESTINATIONS: reservedEndpointListSchema.prefault(""),
   AUTO_DISABLE_AFTER_SECONDS: positiveInt(5 * 24 * 3600),
   DELIVERY_RETENTION_DAYS: positiveInt(30),
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: positiveInt(50),
@@ -130,6 +159,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   RESPONSE_BODY_MAX_BYTES: "response body kept in the delivery log (0–65,536)",
   ALLOWED_CIDRS: "ranges exempt from the SSRF block list (comma-separated)",
   ALLOW_HTTP_URLS: "accept `http://` subscription URLs",
+  DENIED_DESTINATIONS:
+    "`<address or CIDR>:<port>` entries (IPv6 in brackets: `[::1]:4012`) never dialled, even inside `ALLOWED_CIDRS`: refused at create/update and at connect time. The local stack adds its own four ports on every loopback spelling",
   AUTO_DISABLE_AFTER_SECONDS: "failing this long (default 5 days) → disabled (`failing`)",
   DELIVERY_RETENTION_DAYS:
     "delivery records (and the stored event bodies) expire this long after they were created",

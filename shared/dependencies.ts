@@ -41,7 +41,11 @@ function lazy<T>(create: () => T): () => T {
 }
 
 export function destinationPolicyFor(config: AppConfig): DestinationPolicy {
-  return new DestinationPolicy({ allowHttp: config.ALLOW_HTTP_URLS, allowedCidrs: config.ALLOWED_CIDRS });
+  return new DestinationPolicy({
+    allowHttp: config.ALLOW_HTTP_URLS,
+    allowedCidrs: config.ALLOWED_CIDRS,
+    reservedEndpoints: config.DENIED_DESTINATIONS,
+  });
 }
 
 export function createRouterDependencies(

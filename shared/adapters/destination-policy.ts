@@ -8,6 +8,7 @@ import { promises as dnsPromises, type LookupAddress, type LookupOptions } from 
 import { isIP, type LookupFunction } from "node:net";
 import ipaddr from "ipaddr.js";
 import { CodedError } from "../domain/errors.ts";
+import type { ReservedEndpoint } from "../domain/reserved-endpoints.ts";
 import { MAX_URL_LENGTH } from "../domain/subscriptions/subscription.ts";
 
 type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
@@ -118,11 +119,28 @@ export class UnresolvableDestinationError extends CodedError {
   }
 }
 
+/** The URL points at one of the system's own endpoints (config DENIED_DESTINATIONS). */
+export class ReservedDestinationError extends CodedError {
+  override readonly name = "ReservedDestinationError";
+  /** errno-style, like EBLOCKED, so that it survives net/http as a socket error. */
+  readonly code = "EBLOCKED";
+  constructor(
+    readonly address: string,
+    readonly port: number,
+  ) {
+    super(
+      `${address.includes(":") ? `[${address}]` : address}:${port} is one of this system's own service endpoints (DENIED_DESTINATIONS) and is never a webhook target`,
+    );
+  }
+}
+
 export interface DestinationPolicyOptions {
   /** Accept http:// URLs (local stack and tests); production accepts https:// only. */
   readonly allowHttp: boolean;
   /** CIDRs that may be dialled even though a blocked range covers them (config ALLOWED_CIDRS). */
   readonly allowedCidrs: readonly string[];
+  /** Address ranges and ports that are never dialled, even inside ALLOWED_CIDRS (config DENIED_DESTINATIONS). */
+  readonly reservedEndpoints?: readonly ReservedEndpoint[];
 }
 
 interface CompiledRange {
@@ -199,6 +217,7 @@ export class DestinationPolicy {
   readonly allowHttp: boolean;
   readonly #blocked: readonly CompiledRange[];
   readonly #allowed: readonly Cidr[];
+  readonly #reserved: readonly { readonly cidr: Cidr; readonly port: number }[];
 
   constructor(options: DestinationPolicyOptions) {
     this.allowHttp = options.allowHttp;
@@ -207,6 +226,25 @@ export class DestinationPolicy {
       description: `${label} (${cidr})`,
     }));
     this.#allowed = options.allowedCidrs.map(compileCidr);
+    this.#reserved = (options.reservedEndpoints ?? []).map(({ cidr, port }) => ({
+      cidr: compileCidr(cidr),
+      port,
+    }));
+  }
+
+  /** Whether address:port is one of the system's own endpoints (never dialled, whatever else allows it). */
+  isReservedEndpoint(address: string, port: number): boolean {
+    const parsed = parseAddress(address);
+    if (parsed === null) return false;
+    const ip = unmap(parsed);
+    return this.#reserved.some((entry) => entry.port === port && matches(ip, entry.cidr));
+  }
+
+  /** Throws ReservedDestinationError when any address at this port is one of the system's own endpoints. */
+  assertNotReserved(addresses: readonly ResolvedAddress[], port: number): void {
+    for (const { address } of addresses) {
+      if (this.isReservedEndpoint(address, port)) throw new ReservedDestinationError(address, port);
+    }
   }
 
   /**
@@ -268,7 +306,7 @@ export class DestinationPolicy {
     if (parsed.hostname === "") {
       throw new InvalidDestinationError("missing_host", "URL has no host");
     }
-    this.#checkHostWithoutDns(parsed.hostname);
+    this.#checkHostWithoutDns(parsed.hostname, portOf(parsed));
     return parsed;
   }
 
@@ -295,12 +333,19 @@ export class DestinationPolicy {
     }
   }
 
-  #checkHostWithoutDns(hostname: string): void {
+  #checkHostWithoutDns(hostname: string, port: number): void {
     const addresses = this.staticAddressesOf(hostname);
     if (addresses !== null) {
+      this.assertNotReserved(addresses, port);
       this.assertAllowed(hostname.replace(/^\[|\]$/g, ""), addresses);
     }
   }
+}
+
+/** The port a URL dials: its explicit one, else the scheme's. */
+export function portOf(url: URL): number {
+  if (url.port !== "") return Number(url.port);
+  return url.protocol === "https:" ? 443 : 80;
 }
 
 export interface ResolvedAddress {
@@ -345,6 +390,7 @@ export async function checkDestination(
 ): Promise<{ url: URL; addresses: readonly ResolvedAddress[] }> {
   const parsed = policy.checkUrl(url);
   const addresses = await resolveAndCheck(parsed.hostname, policy, resolver);
+  policy.assertNotReserved(addresses, portOf(parsed));
   return { url: parsed, addresses };
 }
 

@@ -12,6 +12,7 @@ import {
   createGuardedLookup,
   type DestinationPolicy,
   InvalidDestinationError,
+  ReservedDestinationError,
   UnresolvableDestinationError,
 } from "./destination-policy.ts";
 
@@ -138,7 +139,7 @@ function kindForCode(code: string | undefined): HttpAttemptErrorKind {
 
 function classify(error: unknown): Classified {
   if (error instanceof AttemptTimeoutError) return { error: "timeout", message: error.message };
-  if (error instanceof BlockedDestinationError)
+  if (error instanceof BlockedDestinationError || error instanceof ReservedDestinationError)
     return { error: "blocked_destination", message: error.message };
   if (error instanceof InvalidDestinationError)
     return { error: "invalid_destination", message: error.message };
@@ -317,6 +318,14 @@ export class HttpSender {
       const range = address === undefined ? "unknown peer address" : this.#policy.blockedRange(address);
       if (range !== null) {
         const error = new BlockedDestinationError(address ?? "unknown", range, hostname);
+        socket.destroy(error);
+        outgoing.destroy(error);
+        return;
+      }
+      // The system's own endpoints, judged on the address and port actually connected to.
+      const port = socket.remotePort;
+      if (address !== undefined && port !== undefined && this.#policy.isReservedEndpoint(address, port)) {
+        const error = new ReservedDestinationError(address, port);
         socket.destroy(error);
         outgoing.destroy(error);
       }

@@ -1,6 +1,7 @@
 import { LogFormatter, Logger, LogItem } from "@aws-lambda-powertools/logger";
 import type { LogAttributes, UnformattedAttributes } from "@aws-lambda-powertools/logger/types";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import { cutBelowDepth, depthBoundedReplacer } from "../domain/json.ts";
 
 export const METRICS_NAMESPACE = "VoipbinWebhooks";
 
@@ -85,11 +86,63 @@ export function createLogger(
   serviceName: string,
   options: { readonly logLevel?: "DEBUG" | "INFO" | "WARN" | "ERROR" } = {},
 ): Logger {
-  return new Logger({
+  return new DepthBoundedLogger({
     serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? serviceName,
     logFormatter: new SecretSafeLogFormatter(),
     ...options,
   });
+}
+
+type LogItemMessage = Parameters<Logger["info"]>[0];
+type LogItemExtraInput = Parameters<Logger["info"]> extends [unknown, ...infer Rest] ? Rest : never;
+
+/** Errors pass as they are (Powertools formats them); plain data is cut below the log depth. */
+function bounded<T>(value: T): T {
+  if (typeof value !== "object" || value === null || value instanceof Error) return value;
+  return cutBelowDepth(value, LOG_MAX_DEPTH) as T;
+}
+
+function boundedExtra(extra: LogItemExtraInput): LogItemExtraInput {
+  return extra.map((item) => bounded(item)) as LogItemExtraInput;
+}
+
+/** Deepest nesting a log entry keeps; below it, values are written as a marker. */
+export const LOG_MAX_DEPTH = 32;
+
+/**
+ * A Powertools Logger whose serialisation cannot overflow the stack: JSON.stringify recurses once
+ * per level, and a log entry may carry foreign data (an event, a record), so every container below
+ * LOG_MAX_DEPTH levels is written as a marker. Powertools' own replacer (errors, BigInt, cycles)
+ * still runs after the bound.
+ */
+export class DepthBoundedLogger extends Logger {
+  // Powertools merges extra input recursively before it serialises it: cut it first.
+  override critical(input: LogItemMessage, ...extra: LogItemExtraInput): void {
+    super.critical(bounded(input), ...boundedExtra(extra));
+  }
+  override error(input: LogItemMessage, ...extra: LogItemExtraInput): void {
+    super.error(bounded(input), ...boundedExtra(extra));
+  }
+  override warn(input: LogItemMessage, ...extra: LogItemExtraInput): void {
+    super.warn(bounded(input), ...boundedExtra(extra));
+  }
+  override info(input: LogItemMessage, ...extra: LogItemExtraInput): void {
+    super.info(bounded(input), ...boundedExtra(extra));
+  }
+  override debug(input: LogItemMessage, ...extra: LogItemExtraInput): void {
+    super.debug(bounded(input), ...boundedExtra(extra));
+  }
+  override trace(input: LogItemMessage, ...extra: LogItemExtraInput): void {
+    super.trace(bounded(input), ...boundedExtra(extra));
+  }
+
+  override getJsonReplacer(): (key: string, value: unknown) => unknown {
+    const powertools = super.getJsonReplacer();
+    const bound = depthBoundedReplacer(LOG_MAX_DEPTH);
+    return function (this: unknown, key: string, value: unknown): unknown {
+      return powertools.call(this, key, bound.call(this, key, value));
+    };
+  }
 }
 
 export function createMetrics(serviceName: string): Metrics {

@@ -140,23 +140,51 @@ function detailsOf(error: z.ZodError, section: "path" | "query" | "body"): Error
       continue;
     }
     const path = base.join(".");
-    details.push({ path: path === "" ? section : path, message: issue.message });
+    // A record key that failed its own rules: zod says only "Invalid key in record"; the reason is inside.
+    const message =
+      issue.code === "invalid_key" && issue.issues.length > 0
+        ? issue.issues.map((inner) => inner.message).join("; ")
+        : issue.message;
+    details.push({ path: path === "" ? section : path, message });
   }
   return details;
 }
 
+/**
+ * Validates one section, adding its problems to `problems` rather than throwing, so that one answer
+ * names every invalid field of the path, the query and the body at once.
+ */
 function validate(
   schema: z.ZodType | undefined,
   value: unknown,
   section: "path" | "query" | "body",
+  problems: ErrorDetail[],
 ): unknown {
   if (schema === undefined) return undefined;
   if (section === "body" && value === undefined) {
-    throw validationFailed([{ path: "body", message: "a JSON body is required" }]);
+    problems.push({ path: "body", message: "a JSON body is required" });
+    return undefined;
   }
   const result = schema.safeParse(value);
-  if (!result.success) throw validationFailed(detailsOf(result.error, section));
+  if (!result.success) {
+    problems.push(...detailsOf(result.error, section));
+    return undefined;
+  }
   return result.data;
+}
+
+/** The route's checks beyond its schema (the URL's form), on fields the schema itself found no fault with. */
+function extraBodyProblems(
+  route: Route,
+  body: unknown,
+  services: ApiServices,
+  schemaProblems: readonly ErrorDetail[],
+): ErrorDetail[] {
+  if (route.bodyChecks === undefined || typeof body !== "object" || body === null) return [];
+  const flagged = new Set(schemaProblems.map((problem) => problem.path.split(".")[0]));
+  return route
+    .bodyChecks(body as Record<string, unknown>, services)
+    .filter((problem) => !flagged.has(problem.path.split(".")[0]));
 }
 
 function queryOf(event: ApiEvent): Record<string, string> {
@@ -191,10 +219,16 @@ export async function handleApiRequest(
     const bytes = bodyBytes(event);
     assertBodySize(bytes);
     const body = route.body === undefined ? undefined : readJsonBody(event, bytes);
+    const problems: ErrorDetail[] = [];
+    const validParams = validate(route.params, params, "path", problems);
+    const validQuery = validate(route.query, queryOf(event), "query", problems);
+    const validBody = validate(route.body, body, "body", problems);
+    problems.push(...extraBodyProblems(route, body, services, problems));
+    if (problems.length > 0) throw validationFailed(problems);
     const input = {
-      params: validate(route.params, params, "path"),
-      query: validate(route.query, queryOf(event), "query"),
-      body: validate(route.body, body, "body"),
+      params: validParams,
+      query: validQuery,
+      body: validBody,
       customerId: caller?.customerId ?? "",
       deadline: deadlineOf(started, settings, options),
       services,

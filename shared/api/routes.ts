@@ -16,6 +16,7 @@ import {
   encodeDeliveriesCursor,
   encodeSubscriptionsCursor,
 } from "./cursor.ts";
+import type { ErrorDetail } from "./errors.ts";
 import {
   createdSubscriptionSchema,
   deliveryAcceptedSchema,
@@ -81,6 +82,11 @@ export interface RouteDefinition<P extends Schema, Q extends Schema, B extends S
   readonly quota?: QuotaAction;
   /** Whether a missing resource is a possible answer (404). */
   readonly notFound?: boolean;
+  /**
+   * Checks of the raw body that need the services (the URL's form under the deployment's policy),
+   * run together with the schema so that one answer lists every problem.
+   */
+  readonly bodyChecks?: (body: Readonly<Record<string, unknown>>, services: ApiServices) => ErrorDetail[];
   readonly handle: (input: RouteInput<Out<P>, Out<Q>, Out<B>>) => Promise<Answer<R>>;
 }
 
@@ -159,6 +165,7 @@ export const ROUTES: readonly Route[] = [
     tag: "Subscriptions",
     auth: true,
     body: createSubscriptionSchema,
+    bodyChecks: (body, services) => services.subscriptions.urlFormProblems(body.url),
     success: {
       status: 201,
       description: "Created; the response carries the secret.",
@@ -216,6 +223,7 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     params: idPathSchema,
     body: updateSubscriptionSchema,
+    bodyChecks: (body, services) => services.subscriptions.urlFormProblems(body.url),
     notFound: true,
     success: { status: 200, description: "The changed subscription.", schema: subscriptionSchema },
     handle: async ({ customerId, params, body, services }) =>

@@ -3,8 +3,14 @@ import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
 import type { RoutingSubscription } from "../adapters/dynamodb/subscriptions.ts";
 import type { DeliveryJob } from "../domain/delivery/job.ts";
 import { UnroutableEventError } from "../domain/errors.ts";
-import { parseRoutableEvent, type RoutableEvent, webhookBody } from "../domain/events/schemas.ts";
+import {
+  MAX_DETAIL_DEPTH,
+  parseRoutableEvent,
+  type RoutableEvent,
+  webhookBody,
+} from "../domain/events/schemas.ts";
 import { deriveDeliveryIds } from "../domain/ids.ts";
+import { cutBelowDepth } from "../domain/json.ts";
 import { subscriptionMatches } from "../domain/subscriptions/subscription.ts";
 
 export interface RouterDependencies {
@@ -78,7 +84,8 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
       reason: error.reason,
       details: error.details,
       received_at: now().toISOString(),
-      event: input,
+      // Parked whole when it can be serialised; a too-deep event with its deepest parts cut off.
+      event: cutBelowDepth(input, MAX_DETAIL_DEPTH + 1),
     });
     return { kind: "unroutable", eventId, reason: error.reason, details: error.details };
   }

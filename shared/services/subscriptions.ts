@@ -10,6 +10,7 @@ import {
   checkDestination,
   type DestinationPolicy,
   InvalidDestinationError,
+  ReservedDestinationError,
   UnresolvableDestinationError,
 } from "../adapters/destination-policy.ts";
 import type { SubscriptionChange, SubscriptionRepository } from "../adapters/dynamodb/subscriptions.ts";
@@ -49,6 +50,16 @@ export interface SubscriptionPage {
 
 const ROTATION_ATTEMPTS = 3;
 
+/** The message a client sees for a refused URL; never which internal address a name resolved to. */
+function urlProblem(error: unknown): string {
+  if (error instanceof InvalidDestinationError || error instanceof ReservedDestinationError) {
+    return error.message;
+  }
+  if (error instanceof BlockedDestinationError) return "host is or resolves to a blocked address";
+  if (error instanceof UnresolvableDestinationError) return `host does not resolve (${error.code})`;
+  throw error;
+}
+
 /** Strips the secrets (and nothing else) off a stored subscription. */
 function withoutSecrets(subscription: SubscriptionWithSecrets): Subscription {
   const {
@@ -68,6 +79,21 @@ export class SubscriptionService {
   }
 
   /**
+   * What is wrong with a URL's form (scheme, user-info, length, an IP-literal or reserved host),
+   * without DNS: the API reports it together with every other invalid field. Not a string: nothing
+   * here (the schema says so).
+   */
+  urlFormProblems(url: unknown): { path: string; message: string }[] {
+    if (typeof url !== "string") return [];
+    try {
+      this.deps.policy.checkUrl(url);
+      return [];
+    } catch (error) {
+      return [{ path: "url", message: urlProblem(error) }];
+    }
+  }
+
+  /**
    * The create/update-time half of PRODUCT §6: the URL's form, then every address its host resolves
    * to. (The connect-time half is the delivery function's guarded lookup.)
    */
@@ -75,14 +101,13 @@ export class SubscriptionService {
     try {
       await checkDestination(url, this.deps.policy, this.deps.resolver);
     } catch (error) {
-      if (error instanceof InvalidDestinationError) {
-        throw new InvalidInputError([{ path: "url", message: error.message }]);
-      }
-      if (error instanceof BlockedDestinationError) {
-        throw new InvalidInputError([{ path: "url", message: "host is or resolves to a blocked address" }]);
-      }
-      if (error instanceof UnresolvableDestinationError) {
-        throw new InvalidInputError([{ path: "url", message: `host does not resolve (${error.code})` }]);
+      if (
+        error instanceof InvalidDestinationError ||
+        error instanceof BlockedDestinationError ||
+        error instanceof UnresolvableDestinationError ||
+        error instanceof ReservedDestinationError
+      ) {
+        throw new InvalidInputError([{ path: "url", message: urlProblem(error) }]);
       }
       throw error;
     }

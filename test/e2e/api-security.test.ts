@@ -13,20 +13,51 @@ import { waitFor } from "../support/wait.ts";
 
 let stack: RunningStack;
 let strict: RunningStack;
+let open: RunningStack;
 let receiver: Receiver;
 
 beforeAll(async () => {
-  [stack, strict, receiver] = await Promise.all([
+  [stack, strict, open, receiver] = await Promise.all([
     startStack({ inMemory: true }),
     startStack({ inMemory: true, env: { ALLOWED_CIDRS: "" } }),
+    startStack({ inMemory: true, env: { ALLOWED_CIDRS: "0.0.0.0/0,::/0" } }),
     startReceiver(),
   ]);
 });
 
 afterAll(async () => {
   await receiver?.close();
-  await Promise.all([stack, strict].map((one) => one?.interrupt().catch(() => one.kill())));
+  await Promise.all([stack, strict, open].map((one) => one?.interrupt().catch(() => one.kill())));
   killAllStacks();
+});
+
+describe("the stack's own ports", () => {
+  it("are never a webhook target, whatever ALLOWED_CIDRS allows: refused at create and update", async () => {
+    const { key } = await mintKey(open);
+    const fine = await callApi<{ id: string }>(open, "POST", "/v1/subscriptions", {
+      key,
+      body: { url: `${receiver.url}/fine`, event_types: ["*"] },
+    });
+    expect(fine.status, fine.text).toBe(201);
+    const ports = Object.values(open.ports);
+    for (const port of ports) {
+      for (const host of ["127.0.0.1", "localhost", "0.0.0.0", "[::1]", "127.0.0.2", "[::ffff:127.0.0.1]"]) {
+        const url = `http://${host}:${port}/_fauxqs/queues/voipbin-webhooks-delivery-dlq`;
+        const created = await callApi<{
+          error: { code: string; details: { path: string; message: string }[] };
+        }>(open, "POST", "/v1/subscriptions", { key, body: { url, event_types: ["*"] } });
+        expect(created.status, `${url}: ${created.text}`).toBe(400);
+        expect(created.body.error.details).toEqual([
+          { path: "url", message: expect.stringContaining("is one of this system's own service endpoints") },
+        ]);
+        const patched = await callApi(open, "PATCH", `/v1/subscriptions/${fine.body.id}`, {
+          key,
+          body: { url },
+        });
+        expect(patched.status, `PATCH ${url}`).toBe(400);
+      }
+    }
+  });
 });
 
 describe("tenant isolation", () => {

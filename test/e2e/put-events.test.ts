@@ -203,6 +203,67 @@ describe("unroutable events", () => {
   });
 });
 
+describe("hostile events", () => {
+  it("parks an event nested 5,000 levels deep as too_deep and keeps serving everyone", async () => {
+    const marker = randomUUID();
+    const depth = 5000;
+    // 10 KB of text: far below the 256 KiB entry limit, far beyond what JSON.stringify can recurse into.
+    const deepData = `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+    const response = await bus.send(
+      new PutEventsCommand({
+        Entries: [
+          event(randomUUID(), {
+            Source: `voipbin.${marker}`,
+            Detail: `{"customer_id":"${customerId}","data":${deepData}}`,
+          }),
+          // Wide: many keys at one level is fine and is routed.
+          event(randomUUID(), {
+            Detail: JSON.stringify({
+              customer_id: customerId,
+              data: Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i])),
+            }),
+          }),
+        ],
+      }),
+    );
+    expect(response.FailedEntryCount).toBe(0);
+    const sqs = new SQSClient({
+      endpoint: stack.endpoints.sqs,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      useQueueUrlAsEndpoint: false,
+    });
+    try {
+      const { QueueUrl } = await sqs.send(
+        new GetQueueUrlCommand({ QueueName: "voipbin-webhooks-unroutable" }),
+      );
+      let parked: { reason: string; details: string[]; event: { source: string } } | undefined;
+      await waitFor(
+        async () => {
+          const { Messages = [] } = await sqs.send(
+            new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+          );
+          for (const message of Messages) {
+            const item = JSON.parse(message.Body ?? "{}") as NonNullable<typeof parked>;
+            if (item.event?.source === `voipbin.${marker}`) parked = item;
+          }
+          return parked !== undefined;
+        },
+        { timeoutMs: 15_000, description: "the deep event on the unroutable queue" },
+      );
+      expect(parked?.reason).toBe("too_deep");
+      expect(parked?.details).toEqual(["the event nests deeper than 64 levels below detail"]);
+    } finally {
+      sqs.destroy();
+    }
+    // The process is still there and still delivers.
+    const after = randomUUID();
+    await bus.send(new PutEventsCommand({ Entries: [event(after)] }));
+    await waitFor(() => deliveredIds().includes(after), { timeoutMs: 10_000, description: "a later event" });
+    expect(stack.output()).not.toMatch(/Maximum call stack/);
+  });
+});
+
 describe("other clients", () => {
   it("`npm run emit` puts a sample event on the bus", async () => {
     const result = await runNpmScript("emit", ["message_created", "--customer", customerId], stack.cliEnv);
@@ -218,6 +279,16 @@ describe("other clients", () => {
         description: "the emitted message_created to be delivered",
       },
     );
+  });
+
+  it("`npm run emit` without --customer sends every sample to the banner's customer", async () => {
+    const banner = /--customer ([0-9a-f-]{36})/.exec(stack.output())?.[1];
+    expect(banner).toBeDefined();
+    for (const sample of ["recording_finished", "call_hangup", "message_created"]) {
+      const result = await runNpmScript("emit", [sample], stack.cliEnv);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(`customer ${banner})`);
+    }
   });
 
   const hasAwsCli = (() => {

@@ -105,6 +105,13 @@ describe("authentication", () => {
       { method: "GET", path: "/v1/subscriptions", key: key.replace("vb_", "xx_") },
       { method: "GET", path: "/v1/subscriptions", key: `vb_${"!".repeat(32)}` },
       { method: "GET", path: "/v1/subscriptions", headers: { authorization: `Basic ${key}` } },
+      // Another scheme counts as a wrong key even beside a valid ?accesskey= (docs/api.md).
+      {
+        method: "GET",
+        path: "/v1/subscriptions",
+        headers: { authorization: "Basic dXNlcjpwdw==" },
+        query: { accesskey: key },
+      },
       { method: "GET", path: "/v1/subscriptions", headers: { authorization: key } },
       { method: "GET", path: "/v1/subscriptions", query: { accesskey: "nope" } },
       { method: "GET", path: "/v1/subscriptions", query: { accesskey: [key, key] } },

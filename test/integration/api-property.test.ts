@@ -468,6 +468,65 @@ describe("odd Unicode, case by case", () => {
   });
 });
 
+/** Names an object's prototype chain owns: as map keys they trip code that reads `obj[name]`. */
+const PROTOTYPE_KEYS = Object.getOwnPropertyNames(Object.prototype);
+
+describe("header names that collide with prototype keys", () => {
+  it("are stored and read back as plain data, or refused with 400, on create and PATCH (never a 5xx)", {
+    timeout: 60_000,
+  }, async () => {
+    const own = (await bed.mintKey()).key;
+    const casings = (name: string) => [name, name.toUpperCase(), name[0]?.toUpperCase() + name.slice(1)];
+    const names = fc.oneof(
+      fc.constantFrom(...PROTOTYPE_KEYS.flatMap(casings)),
+      fc.constantFrom(...PROTOTYPE_KEYS).map((name) => `${name}-x`),
+    );
+    let created = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(names, { minLength: 1, maxLength: 3 }), async (headerNames) => {
+        // Built as JSON text so that `__proto__` is an own key of the body, as a client would send it.
+        const headers = `{${headerNames.map((name) => `${JSON.stringify(name)}: "v-${name}"`).join(", ")}}`;
+        const raw = `{"url": "https://hooks.example.com/proto", "event_types": ["*"], "headers": ${headers}}`;
+        const options = { key: own, headers: { "content-type": "application/json" } };
+        const response = await api.post("/v1/subscriptions", raw, options);
+        assertSection5Answer({ method: "POST", path: "/v1/subscriptions" }, response);
+        const lower = new Set(headerNames.map((name) => name.toLowerCase()));
+        // Names must start with a letter or digit (so `__proto__`, `__defineGetter__` … are refused).
+        if (headerNames.some((name) => !/^[A-Za-z0-9]/.test(name)) || lower.size < headerNames.length) {
+          expect(response.status, raw).toBe(400);
+          return;
+        }
+        expect(response.status, raw).toBe(201);
+        created++;
+        const { id } = response.json as { id: string };
+        const expected = Object.fromEntries(headerNames.map((name) => [name.toLowerCase(), `v-${name}`]));
+        const read = await api.get(`/v1/subscriptions/${id}`, { key: own });
+        expect((read.json as { headers: unknown }).headers).toEqual(expected);
+        const patch = `{"headers": ${headers}}`;
+        const patched = await api.patch(`/v1/subscriptions/${id}`, patch, options);
+        assertSection5Answer({ method: "PATCH", path: "/v1/subscriptions/{id}" }, patched);
+        expect(patched.status, patch).toBe(200);
+        expect((await api.delete(`/v1/subscriptions/${id}`, { key: own })).status).toBe(204);
+      }),
+      { numRuns: 40 },
+    );
+    expect(created).toBeGreaterThan(0);
+  });
+
+  it("refuses __proto__ as a header name with 400 and a reason", async () => {
+    const raw =
+      '{"url": "https://hooks.example.com/proto", "event_types": ["*"], "headers": {"__proto__": "x"}}';
+    const response = await api.post("/v1/subscriptions", raw, {
+      key,
+      headers: { "content-type": "application/json" },
+    });
+    expect(response.status).toBe(400);
+    expect((response.json as { error: { details: unknown } }).error.details).toEqual([
+      { path: "body", message: "must not contain the key __proto__" },
+    ]);
+  });
+});
+
 describe("the properties can fail", () => {
   it("a 5xx or an error body out of shape is caught", () => {
     const request: HttpRequest = { method: "GET", path: "/v1/subscriptions" };

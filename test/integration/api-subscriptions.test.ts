@@ -336,6 +336,35 @@ describe("subscriptions: every validation rule of create", () => {
     for (const detail of error.details) expect(detail.message.length).toBeGreaterThan(0);
   });
 
+  it("names every invalid field in one answer, with a reason for a reserved header", async () => {
+    const response = await api.post(
+      "/v1/subscriptions",
+      { url: "ftp://x", event_types: ["nope"], headers: { Host: "evil", "x-ok": "1" }, colour: "red" },
+      { key },
+    );
+    expect(response.status).toBe(400);
+    expect(asError(response).error.details).toEqual(
+      expect.arrayContaining([
+        { path: "url", message: "scheme ftp: is not supported; use https://" },
+        { path: "event_types.0", message: expect.stringContaining("is not a catalogue event type") },
+        { path: "headers.Host", message: "is a reserved header name" },
+        { path: "colour", message: "is not a known field" },
+      ]),
+    );
+    expect(asError(response).error.details).toHaveLength(4);
+    // The path, the query and the body together, on PATCH.
+    const patch = await api.patch(
+      "/v1/subscriptions/not-a-uuid",
+      { url: "https://user:pw@hooks.example.com/", status: "paused" },
+      { key },
+    );
+    expect(
+      asError(patch)
+        .error.details.map((detail) => detail.path)
+        .sort(),
+    ).toEqual(["id", "status", "url"]);
+  });
+
   it("refuses http:// and loopback where the deployment does not allow them", async () => {
     const strict = bed.gatewayWith({ ALLOW_HTTP_URLS: "false", ALLOWED_CIDRS: "" });
     const http = await strict.post(

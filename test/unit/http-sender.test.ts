@@ -12,6 +12,7 @@ import {
   type HttpAttemptResult,
   HttpSender,
 } from "../../shared/adapters/http-sender.ts";
+import { loopbackReservedEndpoints, parseReservedEndpoints } from "../../shared/domain/reserved-endpoints.ts";
 
 interface Received {
   method: string;
@@ -270,6 +271,35 @@ describe("HttpSender", () => {
     expectError(await sender.send(attempt(`http://0x7f.1:${server.port}/`)), "blocked_destination");
     expectError(await sender.send(attempt(`http://localhost:${server.port}/`)), "blocked_destination");
     expect(server.connections).toBe(0);
+  });
+
+  it("never sends a byte to a reserved endpoint (DENIED_DESTINATIONS), even inside ALLOWED_CIDRS", async () => {
+    const server = await startServer((_req, res) => res.end("ok"));
+    const other = await startServer((_req, res) => res.end("ok"));
+    const policy = new DestinationPolicy({
+      allowHttp: true,
+      allowedCidrs: ["0.0.0.0/0", "::/0"],
+      reservedEndpoints: parseReservedEndpoints(loopbackReservedEndpoints([server.port])).endpoints,
+    });
+    // A name the create-time check never saw resolve to loopback: only the connect-time check can stop it.
+    const resolver: AddressResolver = async () => [{ address: "127.0.0.1", family: 4 }];
+    const sender = new HttpSender({ policy, resolver });
+    senders.push(sender);
+    for (const url of [server.url, `http://localhost:${server.port}/`, `http://0.0.0.0:${server.port}/`]) {
+      const refused = expectError(await sender.send(attempt(url)), "blocked_destination");
+      expect(refused.message).toContain(`:${server.port} is one of this system's own service endpoints`);
+    }
+    const rebound = expectError(
+      await sender.send(attempt(`http://rebound.test:${server.port}/`)),
+      "blocked_destination",
+    );
+    expect(rebound.message).toContain("own service endpoints");
+    // The rebound name connects (only then is the peer known) and is cut before any request is written.
+    expect(server.received).toHaveLength(0);
+    // Another port of the same address is an ordinary destination.
+    expect(expectResponse(await sender.send(attempt(`http://rebound.test:${other.port}/`))).statusCode).toBe(
+      200,
+    );
   });
 
   it("reports bad URLs as invalid destinations", async () => {

@@ -1,11 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { chunkForSendMessageBatch } from "#shared/adapters/delivery-queue.ts";
 import type { RoutingSubscription } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { DepthBoundedLogger } from "#shared/adapters/observability.ts";
 import { parseDeliveryJob, serializeDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { UnroutableEventError } from "#shared/domain/errors.ts";
-import { parseRoutableEvent, UNROUTABLE_REASONS, webhookBody } from "#shared/domain/events/schemas.ts";
+import {
+  MAX_DETAIL_DEPTH,
+  parseRoutableEvent,
+  UNROUTABLE_REASONS,
+  webhookBody,
+} from "#shared/domain/events/schemas.ts";
+import {
+  cutBelowDepth,
+  DEPTH_CUT_MARKER,
+  depthBoundedReplacer,
+  nestsDeeperThan,
+} from "#shared/domain/json.ts";
 import { subscriptionMatches } from "#shared/domain/subscriptions/subscription.ts";
-import { buildDeliveryJobs } from "#shared/services/route-event.ts";
+import { buildDeliveryJobs, routeEvent } from "#shared/services/route-event.ts";
+import { renderLogLine } from "../../local/log-format.ts";
 import { CUSTOMER_A, eventBridgeEvent, loadFixtureEvents } from "../support/fixtures.ts";
 
 const fixtures = loadFixtureEvents();
@@ -83,6 +96,67 @@ describe("parseRoutableEvent", () => {
     expect(webhookBody("call_hangup", parsed.data)).toBe(
       '{"type":"call_hangup","data":{"id":"x","__proto__":{"a":1},"n":2}}',
     );
+  });
+});
+
+describe("events nested too deep", () => {
+  const nested = (levels: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < levels; i++) value = { a: value };
+    return value;
+  };
+  const withDataDepth = (levels: number) => {
+    const good = eventBridgeEvent(callHangup);
+    // detail {customer_id, data} is one level; data the second; its content the rest.
+    return { ...good, detail: { customer_id: CUSTOMER_A, data: nested(levels - 1) } };
+  };
+
+  it("routes a detail exactly MAX_DETAIL_DEPTH deep and refuses one level more as too_deep", () => {
+    expect(unroutableReason(withDataDepth(MAX_DETAIL_DEPTH))).toBe("routable");
+    expect(unroutableReason(withDataDepth(MAX_DETAIL_DEPTH + 1))).toBe(UNROUTABLE_REASONS.tooDeep);
+    expect(unroutableReason(withDataDepth(100_000))).toBe(UNROUTABLE_REASONS.tooDeep);
+  });
+
+  it("parks a deep event with its deepest parts cut, serialisable", async () => {
+    const parked: unknown[] = [];
+    const event = withDataDepth(20_000);
+    const outcome = await routeEvent(event, {
+      subscriptions: { listForRouting: async () => [] },
+      deliveryQueue: { enqueue: async () => ({ sent: 0, requests: 0 }) },
+      unroutableQueue: { send: async (record) => void parked.push(record) },
+    });
+    expect(outcome).toMatchObject({ kind: "unroutable", reason: "too_deep" });
+    expect(() => JSON.stringify(parked[0])).not.toThrow();
+    expect(JSON.stringify(parked[0])).toContain(DEPTH_CUT_MARKER);
+  });
+
+  it("the depth helpers never recurse past their bound", () => {
+    const deep = nested(200_000);
+    expect(nestsDeeperThan(deep, 64)).toBe(true);
+    expect(nestsDeeperThan(nested(64), 64)).toBe(false);
+    expect(JSON.stringify(deep, depthBoundedReplacer(3))).toBe(`{"a":{"a":{"a":"${DEPTH_CUT_MARKER}"}}}`);
+    expect(JSON.stringify(cutBelowDepth(deep, 2))).toBe(`{"a":{"a":"${DEPTH_CUT_MARKER}"}}`);
+    // A `__proto__` key stays data in the copy.
+    const copy = cutBelowDepth(JSON.parse('{"__proto__": {"x": 1}}'), 5) as object;
+    expect(Object.keys(copy)).toEqual(["__proto__"]);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+  });
+
+  it("the logger and the local log renderer write a 100,000-level value without overflowing", () => {
+    const lines: string[] = [];
+    const logger = new DepthBoundedLogger({ serviceName: "test" });
+    // Powertools writes through its own console object; catch what it writes.
+    const target = (logger as unknown as { console: { warn: (line: unknown) => void } }).console;
+    const saved = target.warn;
+    target.warn = (line: unknown) => void lines.push(String(line));
+    try {
+      expect(() => logger.warn("deep", { record: nested(100_000) })).not.toThrow();
+    } finally {
+      target.warn = saved;
+    }
+    expect(lines[0]).toContain(DEPTH_CUT_MARKER);
+    const deepLine = `{"level":"WARN","message":"m","x":${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}}`;
+    expect(renderLogLine(deepLine)).toContain(DEPTH_CUT_MARKER);
   });
 });
 

@@ -71,9 +71,21 @@ function subscriptionToItem(subscription: SubscriptionWithSecrets): Item {
     entity: "subscription",
   };
   for (const [name, value] of Object.entries(subscription)) {
-    if (value !== null && value !== undefined) item[name] = value;
+    if (value !== null && value !== undefined) item[name] = toAttributeValue(name, value);
   }
   return item;
+}
+
+/**
+ * Custom headers are customer-chosen map keys: a key such as `constructor` or `toString` makes the
+ * DynamoDB marshaller take a plain object for a class instance and refuse it. A Map is marshalled
+ * key by key, whatever the keys are (read back, the map becomes an object with those own keys).
+ */
+function toAttributeValue(field: string, value: unknown): unknown {
+  if (field === "headers" && typeof value === "object" && value !== null && !(value instanceof Map)) {
+    return new Map(Object.entries(value as Record<string, unknown>));
+  }
+  return value;
 }
 
 export class SubscriptionRepository {
@@ -384,7 +396,7 @@ export class SubscriptionRepository {
     for (const [field, value] of Object.entries(change.set)) {
       if (value === undefined) continue;
       names[`#${field}`] = field;
-      values[`:${field}`] = value;
+      values[`:${field}`] = toAttributeValue(field, value);
       sets.push(`#${field} = :${field}`);
     }
     const removes = change.remove.map((field) => {

@@ -27,9 +27,10 @@ function headerValue(
 }
 
 /**
- * A Bearer header wins over the query parameter. An Authorization header of another scheme counts
- * as presented-but-wrong (so the caller learns its credentials were refused, not that none were
- * seen), unless the query parameter carries a key.
+ * A Bearer header wins over the query parameter. An Authorization header of another scheme
+ * (`Basic …`) counts as presented-but-wrong, even when the query parameter carries a valid key
+ * (docs/api.md): the caller learns its credentials were refused rather than that another key was
+ * used, and a header the caller meant cannot be silently overridden.
  */
 export function extractCredentials(
   headers: Readonly<Record<string, string | undefined>>,
@@ -41,12 +42,12 @@ export function extractCredentials(
   if (bearerKey !== undefined && bearerKey !== "") {
     return { kind: "presented", key: bearerKey, source: "header" };
   }
+  if (authorization !== undefined && authorization !== "" && bearer === null) {
+    return { kind: "presented", key: "", source: "header" };
+  }
   const queryKey = query[ACCESS_KEY_QUERY_PARAMETER];
   if (queryKey !== undefined && queryKey !== "") {
     return { kind: "presented", key: queryKey, source: "query" };
-  }
-  if (authorization !== undefined && authorization !== "" && bearer === null) {
-    return { kind: "presented", key: "", source: "header" };
   }
   return { kind: "none" };
 }

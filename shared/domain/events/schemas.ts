@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { UnroutableEventError } from "../errors.ts";
+import { nestsDeeperThan } from "../json.ts";
 import { type EventType, isEventType } from "./catalogue.ts";
 
 /**
@@ -51,7 +52,16 @@ export const UNROUTABLE_REASONS = {
   unknownEventType: "unknown_event_type",
   invalidCustomerId: "invalid_customer_id",
   invalidDetail: "invalid_detail",
+  tooDeep: "too_deep",
 } as const;
+
+/**
+ * How deep an event's `detail` may nest (`{}` is one level; a VoIPBIN detail `{customer_id, data:
+ * {...}}` uses two before the resource's own fields). Deeper events are unroutable (`too_deep`):
+ * serialising them (JSON.stringify recurses once per level) would exhaust the stack of every process
+ * that handles them, and no VoIPBIN resource comes close (docs/delivery.md, "Unroutable events").
+ */
+export const MAX_DETAIL_DEPTH = 64;
 
 function issuesOf(error: z.ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
@@ -62,6 +72,12 @@ function issuesOf(error: z.ZodError): string[] {
  * the first reason that makes it unroutable (envelope, then type, then customer id, then data).
  */
 export function parseRoutableEvent(input: unknown): RoutableEvent {
+  // First, before anything walks or serialises the event: the envelope adds one level above detail.
+  if (nestsDeeperThan(input, MAX_DETAIL_DEPTH + 1)) {
+    throw new UnroutableEventError(UNROUTABLE_REASONS.tooDeep, [
+      `the event nests deeper than ${MAX_DETAIL_DEPTH} levels below detail`,
+    ]);
+  }
   const envelope = eventBridgeEnvelopeSchema.safeParse(input);
   if (!envelope.success) {
     throw new UnroutableEventError(UNROUTABLE_REASONS.invalidEnvelope, issuesOf(envelope.error));
