@@ -26,8 +26,31 @@ export interface FuzzCase {
   readonly expect: FuzzExpectation;
 }
 
-/** PRODUCT §2: unknown type, then a detail that is not an object, then a bad customer id, then bad data. */
+/**
+ * The documented depth limit (docs/decisions.md, "too_deep"): a detail nesting deeper than this is
+ * unroutable, whatever else is wrong with it. Stated here on its own, not imported from the router.
+ */
+export const DOCUMENTED_MAX_DETAIL_DEPTH = 64;
+
+/** Nesting depth of a parsed JSON value ({} or [] is 1), measured without recursion. */
+export function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [node, depth] = item;
+    if (typeof node !== "object" || node === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/**
+ * PRODUCT §2: too deep to handle first, then unknown type, then a detail that is not an object,
+ * then a bad customer id, then bad data.
+ */
 export function expectedRouting(detailType: string, detail: unknown): FuzzExpectation {
+  if (jsonDepth(detail) > DOCUMENTED_MAX_DETAIL_DEPTH) return { outcome: "unroutable", reason: "too_deep" };
   if (!CATALOGUE_TYPES.has(detailType)) return { outcome: "unroutable", reason: "unknown_event_type" };
   if (typeof detail !== "object" || detail === null || Array.isArray(detail)) {
     return { outcome: "unroutable", reason: "invalid_detail" };
@@ -126,6 +149,8 @@ export function fuzzCases(count: number, seed: number, customerId: string): Fuzz
     "data_not_object",
     "missing_data",
     "deep",
+    "very_deep",
+    "wide",
     "huge",
     "too_big_for_the_bus",
     "proto_keys",
@@ -159,7 +184,18 @@ export function fuzzCases(count: number, seed: number, customerId: string): Fuzz
         data = undefined;
         break;
       case "deep":
-        data = { chaos_key: key, deep: deep(50 + (n % 950), random.pick(ODD_STRINGS)) };
+        // Around the limit: data's own value sits two levels below detail.
+        data = { chaos_key: key, deep: deep(50 + (n % 30), random.pick(ODD_STRINGS)) };
+        break;
+      case "very_deep":
+        // Written as text below: JSON.stringify cannot serialise what is this deep.
+        data = { chaos_key: key };
+        break;
+      case "wide":
+        data = Object.fromEntries([
+          ["chaos_key", key],
+          ...Array.from({ length: 2000 + (n % 8000) }, (_, j) => [`k${j}`, j % 3 === 0 ? [j] : j]),
+        ]);
         break;
       case "huge":
         // Quotes and backslashes double in size each time the payload is embedded in JSON again.
@@ -177,7 +213,13 @@ export function fuzzCases(count: number, seed: number, customerId: string): Fuzz
     const detail: Record<string, unknown> = { fuzz_key: key };
     if (customer !== undefined) detail.customer_id = customer;
     if (data !== undefined) detail.data = data;
-    const detailJson = JSON.stringify(detail);
+    let detailJson = JSON.stringify(detail);
+    if (kind === "very_deep") {
+      // 2,000–20,000 levels (the reported crash was 5,000 levels in 10 KB), spliced in as text.
+      const levels = 2000 + (n % 18_000);
+      const tower = `${'{"d":['.repeat(levels)}1${"]}".repeat(levels)}`;
+      detailJson = `${detailJson.slice(0, -2)},"deep":${tower}}}`;
+    }
     const entry = { Source: "voipbin.chaos-fuzz", DetailType: type, Detail: detailJson };
     const bytes =
       Buffer.byteLength(entry.Source) + Buffer.byteLength(entry.DetailType) + Buffer.byteLength(detailJson);
