@@ -124,6 +124,8 @@ describe("events nested too deep", () => {
       subscriptions: { listForRouting: async () => [] },
       deliveryQueue: { enqueue: async () => ({ sent: 0, requests: 0 }) },
       unroutableQueue: { send: async (record) => void parked.push(record) },
+      payloads: { putPayload: async () => {} },
+      retentionDays: 30,
     });
     expect(outcome).toMatchObject({ kind: "unroutable", reason: "too_deep" });
     expect(() => JSON.stringify(parked[0])).not.toThrow();
