@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import * as z from "zod";
-import { loadConfig, retryScheduleSchema } from "#shared/config.ts";
+import { configSchema, loadConfig, retryScheduleSchema } from "#shared/config.ts";
 import { ConfigError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { parseCommandLine, UsageError } from "./cli.ts";
@@ -153,14 +153,12 @@ export function loadLocalSettings(
  */
 function functionConfigProblems(present: Record<string, string | undefined>): string[] {
   const placeholder = "http://127.0.0.1:1/000000000000/placeholder";
+  // Every queue URL and endpoint is the stack's to set.
+  const stackSet = Object.keys(configSchema.shape).filter((name) => /_(URL|ENDPOINT)$/.test(name));
   const env = {
     ...present,
+    ...Object.fromEntries(stackSet.map((name) => [name, placeholder])),
     TABLE_NAME: DEFAULT_RESOURCE_NAMES.table,
-    DELIVERY_QUEUE_URL: placeholder,
-    UNROUTABLE_QUEUE_URL: placeholder,
-    DYNAMODB_ENDPOINT: placeholder,
-    SQS_ENDPOINT: placeholder,
-    EVENTBRIDGE_ENDPOINT: placeholder,
     ALLOWED_CIDRS: present.ALLOWED_CIDRS ?? LOCAL_DEFAULTS.ALLOWED_CIDRS,
     ALLOW_HTTP_URLS: present.ALLOW_HTTP_URLS ?? LOCAL_DEFAULTS.ALLOW_HTTP_URLS,
   };
