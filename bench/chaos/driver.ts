@@ -171,58 +171,126 @@ interface DrainedQueue {
   readonly messages: Map<string, Message>;
 }
 
+/** The SDK clients of the driver itself (exempt from the injected faults: they are the operator's). */
+interface DriverClients {
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly doc: DynamoDBDocumentClient;
+  readonly events: EventBridgeClient;
+}
+
+/** What the operator's re-drive of the router's on-failure destination did. */
+interface Redrive {
+  readonly events: number;
+  readonly expectedDeliveries: number;
+  readonly redriven: number;
+}
+
+/** The end state, read once the system has settled (and before the fuzz stage adds to it). */
+interface EndState {
+  readonly reconciliation: Reconciliation;
+  readonly alwaysFailing: ReturnType<typeof alwaysFailingCounts>;
+  readonly routerInvocationFailures: number;
+  readonly recordsByStatus: Record<string, number>;
+  readonly dlqRecordStatus: Record<string, number>;
+  readonly unroutableLeft: number;
+  readonly routerFailedLeft: { visible: number; inFlight: number };
+}
+
+/**
+ * The run, phase by phase: start (receivers, faults, the local stack) → seed the subscriptions →
+ * emit under faults → settle → re-drive the router's on-failure destination → read the end state
+ * and reconcile → fuzz stage (no faults) → the result. `close` undoes everything start did.
+ */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
-  const startedAt = new Date();
-  const t0 = Date.now();
-  const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
-  const log = (line: string) => options.progress(`[chaos ${elapsed()}] ${line}`);
-
-  const plan = planWorkload({
-    targetDeliveries: options.targetDeliveries,
-    customers: options.customers,
-    seed: options.seed,
-    poisonEvents: options.poisonEvents,
-  });
-  const fuzzCustomer = "0f5a2c8e-4b7d-4e21-9c3a-5d6e7f8a9b0c";
-  const fuzz = options.fuzzEvents > 0 ? fuzzCases(options.fuzzEvents, options.seed, fuzzCustomer) : [];
-  const profiles = [...new Set<ReceiverProfile>([...plan.subscriptions.map((s) => s.profile), "healthy"])];
-  log(
-    `plan: ${plan.events.length} events, ${plan.subscriptions.length} subscriptions, ${plan.expected.size} expected deliveries` +
-      (plan.poisonCustomers.length > 0 ? `, ${options.poisonEvents} events of a poisoned customer` : "") +
-      (fuzz.length > 0 ? `; then ${fuzz.length} fuzz events` : ""),
-  );
-
-  const hub = await ReceiverHub.start({
-    profiles,
-    senderTimeoutMs: options.deliveryTimeoutMs,
-    seed: options.seed + 1,
-  });
-  const injector = new FaultInjector({
-    rates: options.rates,
-    seed: options.seed + 2,
-    poisonCustomers: plan.poisonCustomers,
-  });
-  const uninstall = injector.install();
-  const watcher = new StackLogWatcher(options.verbose ?? false);
-  const savedEnv = { ...process.env };
-  const savedWarn = console.warn;
-  // Powertools Metrics warns on every invocation that added no metric (metrics are disabled here).
-  console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === "string" && args[0].startsWith("No application metrics to publish")) return;
-    savedWarn(...args);
-  };
-  let stack: LocalStack | undefined;
+  const run = new ChaosRun(options);
   try {
-    // Read by the functions at their cold start, inside startLocalStack.
-    Object.assign(process.env, {
-      RETRY_JITTER: String(options.retryJitter),
-      DELIVERY_TIMEOUT_MS: String(options.deliveryTimeoutMs),
-      POWERTOOLS_LOG_LEVEL: options.verbose ? "INFO" : "SILENT",
-      POWERTOOLS_METRICS_DISABLED: "true",
-      // Makes Powertools write through the global console (filtered above) instead of its own.
-      POWERTOOLS_DEV: "true",
+    await run.start();
+    await run.seedSubscriptions();
+    await run.emitUnderFaults();
+    const settled = await run.settle("settling");
+    await run.progress("settled", true);
+    run.log(`phase 1: ${settled}`);
+    const redrive = await run.redriveRouterFailures();
+    const end = await run.readEndState();
+    const fuzz = await run.fuzzStage();
+    return await run.result(redrive, end, fuzz);
+  } finally {
+    await run.close();
+  }
+}
+
+class ChaosRun {
+  readonly #options: ChaosOptions;
+  readonly #startedAt = new Date();
+  readonly #t0 = Date.now();
+  readonly #plan: WorkloadPlan;
+  readonly #fuzzCustomer = "0f5a2c8e-4b7d-4e21-9c3a-5d6e7f8a9b0c";
+  readonly #fuzz: readonly FuzzCase[];
+  readonly #injector: FaultInjector;
+  readonly #watcher: StackLogWatcher;
+  #hub: ReceiverHub | undefined;
+  #stack: LocalStack | undefined;
+  #clients: DriverClients | undefined;
+  #restore: (() => void)[] = [];
+
+  /** Dead-lettered (event, subscription) pairs, read from the DLQ. */
+  readonly #dead = new Set<PairKey>();
+  readonly #dlq: DrainedQueue = { messages: new Map() };
+  readonly #routerFailed: DrainedQueue = { messages: new Map() };
+  /** Chaos keys of the events on the router's on-failure destination, not re-driven yet. */
+  readonly #failedEventKeys = new Set<string>();
+  #emittedEvents = 0;
+  #lastProgress = 0;
+
+  constructor(options: ChaosOptions) {
+    this.#options = options;
+    this.#plan = planWorkload({
+      targetDeliveries: options.targetDeliveries,
+      customers: options.customers,
+      seed: options.seed,
+      poisonEvents: options.poisonEvents,
     });
-    stack = await startLocalStack(
+    this.#fuzz =
+      options.fuzzEvents > 0 ? fuzzCases(options.fuzzEvents, options.seed, this.#fuzzCustomer) : [];
+    this.#injector = new FaultInjector({
+      rates: options.rates,
+      seed: options.seed + 2,
+      poisonCustomers: this.#plan.poisonCustomers,
+    });
+    this.#watcher = new StackLogWatcher(options.verbose ?? false);
+  }
+
+  log(line: string): void {
+    this.#options.progress(`[chaos ${((Date.now() - this.#t0) / 1000).toFixed(0)}s] ${line}`);
+  }
+
+  get #running(): { stack: LocalStack; hub: ReceiverHub; clients: DriverClients } {
+    if (this.#stack === undefined || this.#hub === undefined || this.#clients === undefined) {
+      throw new Error("the chaos run has not started");
+    }
+    return { stack: this.#stack, hub: this.#hub, clients: this.#clients };
+  }
+
+  /** Receivers, the fault injector, a quiet environment for the functions, the local stack, clients. */
+  async start(): Promise<void> {
+    const options = this.#options;
+    const plan = this.#plan;
+    const profiles = [...new Set<ReceiverProfile>([...plan.subscriptions.map((s) => s.profile), "healthy"])];
+    this.log(
+      `plan: ${plan.events.length} events, ${plan.subscriptions.length} subscriptions, ${plan.expected.size} expected deliveries` +
+        (plan.poisonCustomers.length > 0 ? `, ${options.poisonEvents} events of a poisoned customer` : "") +
+        (this.#fuzz.length > 0 ? `; then ${this.#fuzz.length} fuzz events` : ""),
+    );
+    this.#hub = await ReceiverHub.start({
+      profiles,
+      senderTimeoutMs: options.deliveryTimeoutMs,
+      seed: options.seed + 1,
+    });
+    this.#restore.push(this.#injector.install());
+    this.#restore.push(quietFunctions(options));
+
+    this.#stack = await startLocalStack(
       {
         ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
         host: LOCAL_HOST,
@@ -233,39 +301,48 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         eventBusName: "voipbin-events",
         deliveryConcurrency: options.deliveryConcurrency,
       },
-      watcher,
+      this.#watcher,
     );
-    const running = stack;
-    const region = running.settings.region;
-    const sqs = new SQSClient({
-      endpoint: running.endpoints.sqs,
-      region,
-      credentials: LOCAL_CREDENTIALS,
-      useQueueUrlAsEndpoint: false,
-    });
+    const { endpoints, settings } = this.#stack;
     const dynamodb = new DynamoDBClient({
-      endpoint: running.endpoints.dynamodb,
-      region,
+      endpoint: endpoints.dynamodb,
+      region: settings.region,
       credentials: LOCAL_CREDENTIALS,
     });
-    const doc = DynamoDBDocumentClient.from(dynamodb);
-    const events = new EventBridgeClient({
-      endpoint: running.endpoints.events,
-      region,
-      credentials: LOCAL_CREDENTIALS,
-    });
-    for (const client of [sqs, dynamodb, doc, events]) injector.exemptClient(client);
-
-    await sqs.send(
+    this.#clients = {
+      sqs: new SQSClient({
+        endpoint: endpoints.sqs,
+        region: settings.region,
+        credentials: LOCAL_CREDENTIALS,
+        useQueueUrlAsEndpoint: false,
+      }),
+      dynamodb,
+      doc: DynamoDBDocumentClient.from(dynamodb),
+      events: new EventBridgeClient({
+        endpoint: endpoints.events,
+        region: settings.region,
+        credentials: LOCAL_CREDENTIALS,
+      }),
+    };
+    for (const client of Object.values(this.#clients)) this.#injector.exemptClient(client);
+    await this.#clients.sqs.send(
       new SetQueueAttributesCommand({
-        QueueUrl: running.queues.deliveryQueueUrl,
+        QueueUrl: this.#stack.queues.deliveryQueueUrl,
         Attributes: { VisibilityTimeout: String(options.visibilityTimeoutSeconds) },
       }),
     );
+  }
 
-    // --- subscriptions --------------------------------------------------------------------------
-    const repository = new SubscriptionRepository(doc, running.tableName);
-    for (const planned of plan.subscriptions) {
+  get #repository(): SubscriptionRepository {
+    const { stack, clients } = this.#running;
+    return new SubscriptionRepository(clients.doc, stack.tableName);
+  }
+
+  /** Every planned subscription, pointing at its receiver profile, its secret known to the hub. */
+  async seedSubscriptions(): Promise<void> {
+    const { hub } = this.#running;
+    const repository = this.#repository;
+    for (const planned of this.#plan.subscriptions) {
       const seeded = newSubscription({
         id: planned.id,
         customer_id: planned.customerId,
@@ -276,194 +353,216 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       await repository.create(seeded);
       hub.register(seeded.id, seeded.secret);
     }
+  }
 
-    // --- queues as an operator sees them ------------------------------------------------------
-    const dead = new Set<PairKey>();
-    const dlq: DrainedQueue = { messages: new Map() };
-    const routerFailed: DrainedQueue = { messages: new Map() };
-    const drain = async (queueUrl: string, into: DrainedQueue, onMessage: (m: Message) => void) => {
-      for (let i = 0; i < 200; i++) {
-        const { Messages } = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 0,
-            // Kept hidden (not deleted) for the rest of the run: read once, counted once.
-            VisibilityTimeout: 43_200,
-          }),
-        );
-        if (!Messages || Messages.length === 0) return;
-        for (const message of Messages) {
-          if (message.MessageId === undefined || into.messages.has(message.MessageId)) continue;
-          into.messages.set(message.MessageId, message);
-          onMessage(message);
-        }
-      }
-    };
-    const drainDlq = () =>
-      drain(running.queues.deliveryDlqUrl, dlq, (message) => {
-        try {
-          const job = JSON.parse(message.Body ?? "") as { subscription_id: string; payload: string };
-          const data = (JSON.parse(job.payload) as { data?: { chaos_key?: unknown } }).data;
-          if (typeof data?.chaos_key === "string") dead.add(pairKey(data.chaos_key, job.subscription_id));
-        } catch {
-          // not a job of this run
-        }
-      });
-    const failedEventKeys = new Set<string>();
-    const drainRouterFailed = () =>
-      drain(running.queues.routerFailedQueueUrl, routerFailed, (message) => {
-        const key = routerFailedEventKey(message);
-        if (key !== undefined) failedEventKeys.add(key);
-      });
-    const queueDepth = async (queueUrl: string) => {
-      const { Attributes = {} } = await sqs.send(
-        new GetQueueAttributesCommand({
+  // --- queues as an operator sees them ----------------------------------------------------------
+
+  /** Reads every message of a queue once; they stay hidden (not deleted) for the rest of the run. */
+  async #drain(queueUrl: string, into: DrainedQueue, onMessage: (m: Message) => void): Promise<void> {
+    const { sqs } = this.#running.clients;
+    for (let i = 0; i < 200; i++) {
+      const { Messages } = await sqs.send(
+        new ReceiveMessageCommand({
           QueueUrl: queueUrl,
-          AttributeNames: [
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-          ],
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 43_200,
         }),
       );
-      const n = (name: string) => Number(Attributes[name as keyof typeof Attributes] ?? 0);
-      return {
-        visible: n("ApproximateNumberOfMessages"),
-        inFlight: n("ApproximateNumberOfMessagesNotVisible") + n("ApproximateNumberOfMessagesDelayed"),
-      };
-    };
-    const accounted = (key: PairKey) => (hub.received.get(key)?.acks ?? 0) > 0 || dead.has(key);
-    let emittedEvents = 0;
-    const outstanding = () => {
-      let n = 0;
-      for (const event of plan.events.slice(0, emittedEvents)) {
-        if (failedEventKeys.has(event.key)) continue;
-        for (const key of plan.pairsByEvent.get(event.key) ?? []) if (!accounted(key)) n++;
+      if (!Messages || Messages.length === 0) return;
+      for (const message of Messages) {
+        if (message.MessageId === undefined || into.messages.has(message.MessageId)) continue;
+        into.messages.set(message.MessageId, message);
+        onMessage(message);
       }
-      return n;
-    };
-    let lastProgress = 0;
-    const progress = async (phase: string, force = false) => {
-      if (!force && Date.now() - lastProgress < 5_000) return;
-      lastProgress = Date.now();
-      const depth = await queueDepth(running.queues.deliveryQueueUrl);
-      let acked = 0;
-      for (const key of plan.expected.keys()) if ((hub.received.get(key)?.acks ?? 0) > 0) acked++;
-      log(
-        `${phase}: events ${emittedEvents}/${plan.events.length} | delivered ${acked}/${plan.expected.size} | dead-lettered ${dead.size}` +
-          ` | router-failed ${failedEventKeys.size} | faults ${injector.total + sumValues(hub.faultCounts())}` +
-          ` | queue ${depth.visible} visible, ${depth.inFlight} in flight`,
-      );
-    };
+    }
+  }
 
-    // --- emit, under faults ---------------------------------------------------------------------
-    injector.enabled = true;
-    let putFailures = 0;
-    const put = async (entries: PutEventsRequestEntry[]) => {
-      const response = await events.send(new PutEventsCommand({ Entries: entries }));
-      putFailures += response.FailedEntryCount ?? 0;
-      return response;
-    };
-    let backlog = 0;
-    for (let start = 0; start < plan.events.length; start += 10) {
-      const batch = plan.events.slice(start, start + 10);
-      // Keep a bounded backlog, as a steady producer would, rather than a queue of the whole run.
-      for (;;) {
-        backlog = 0;
-        for (const event of plan.events.slice(
-          Math.max(0, emittedEvents - 4 * options.maxBacklog),
-          emittedEvents,
-        )) {
-          if (failedEventKeys.has(event.key)) continue;
-          for (const key of plan.pairsByEvent.get(event.key) ?? []) if (!accounted(key)) backlog++;
-        }
-        if (backlog < options.maxBacklog) break;
-        await sleep(100);
-        await progress("emitting");
+  #drainDlq(): Promise<void> {
+    return this.#drain(this.#running.stack.queues.deliveryDlqUrl, this.#dlq, (message) => {
+      try {
+        const job = JSON.parse(message.Body ?? "") as { subscription_id: string; payload: string };
+        const data = (JSON.parse(job.payload) as { data?: { chaos_key?: unknown } }).data;
+        if (typeof data?.chaos_key === "string") this.#dead.add(pairKey(data.chaos_key, job.subscription_id));
+      } catch {
+        // not a job of this run
       }
-      await put(
-        batch.map((event) => ({
-          EventBusName: running.eventBusName,
-          Source: event.source,
-          DetailType: event.type,
-          Detail: JSON.stringify({ customer_id: event.customerId, data: event.data }),
-        })),
+    });
+  }
+
+  #drainRouterFailed(): Promise<void> {
+    return this.#drain(this.#running.stack.queues.routerFailedQueueUrl, this.#routerFailed, (message) => {
+      const key = routerFailedEventKey(message);
+      if (key !== undefined) this.#failedEventKeys.add(key);
+    });
+  }
+
+  async #queueDepth(queueUrl: string): Promise<{ visible: number; inFlight: number }> {
+    const { Attributes = {} } = await this.#running.clients.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: [
+          "ApproximateNumberOfMessages",
+          "ApproximateNumberOfMessagesNotVisible",
+          "ApproximateNumberOfMessagesDelayed",
+        ],
+      }),
+    );
+    const n = (name: string) => Number(Attributes[name as keyof typeof Attributes] ?? 0);
+    return {
+      visible: n("ApproximateNumberOfMessages"),
+      inFlight: n("ApproximateNumberOfMessagesNotVisible") + n("ApproximateNumberOfMessagesDelayed"),
+    };
+  }
+
+  #accounted(key: PairKey): boolean {
+    return (this.#running.hub.received.get(key)?.acks ?? 0) > 0 || this.#dead.has(key);
+  }
+
+  /** Expected deliveries of the events emitted so far (of the `window` last ones) not yet accounted for. */
+  #outstanding(window = Number.POSITIVE_INFINITY): number {
+    let n = 0;
+    const from = Number.isFinite(window) ? Math.max(0, this.#emittedEvents - window) : 0;
+    for (const event of this.#plan.events.slice(from, this.#emittedEvents)) {
+      if (this.#failedEventKeys.has(event.key)) continue;
+      for (const key of this.#plan.pairsByEvent.get(event.key) ?? []) if (!this.#accounted(key)) n++;
+    }
+    return n;
+  }
+
+  /** A progress line at most every 5 s (or now, when forced). */
+  async progress(phase: string, force = false): Promise<void> {
+    if (!force && Date.now() - this.#lastProgress < 5_000) return;
+    this.#lastProgress = Date.now();
+    const { stack, hub } = this.#running;
+    const depth = await this.#queueDepth(stack.queues.deliveryQueueUrl);
+    let acked = 0;
+    for (const key of this.#plan.expected.keys()) if ((hub.received.get(key)?.acks ?? 0) > 0) acked++;
+    this.log(
+      `${phase}: events ${this.#emittedEvents}/${this.#plan.events.length} | delivered ${acked}/${this.#plan.expected.size} | dead-lettered ${this.#dead.size}` +
+        ` | router-failed ${this.#failedEventKeys.size} | faults ${this.#injector.total + sumValues(hub.faultCounts())}` +
+        ` | queue ${depth.visible} visible, ${depth.inFlight} in flight`,
+    );
+  }
+
+  // --- the phases -------------------------------------------------------------------------------
+
+  /** Puts every planned event on the bus, 10 per PutEvents, keeping a bounded backlog, faults on. */
+  async emitUnderFaults(): Promise<void> {
+    const { stack, clients } = this.#running;
+    const events = this.#plan.events;
+    this.#injector.enabled = true;
+    let putFailures = 0;
+    for (let start = 0; start < events.length; start += 10) {
+      const batch = events.slice(start, start + 10);
+      // Keep a bounded backlog, as a steady producer would, rather than a queue of the whole run.
+      while (this.#outstanding(4 * this.#options.maxBacklog) >= this.#options.maxBacklog) {
+        await sleep(100);
+        await this.progress("emitting");
+      }
+      const response = await clients.events.send(
+        new PutEventsCommand({
+          Entries: batch.map((event) => ({
+            EventBusName: stack.eventBusName,
+            Source: event.source,
+            DetailType: event.type,
+            Detail: JSON.stringify({ customer_id: event.customerId, data: event.data }),
+          })),
+        }),
       );
-      emittedEvents += batch.length;
-      await progress("emitting");
+      putFailures += response.FailedEntryCount ?? 0;
+      this.#emittedEvents += batch.length;
+      await this.progress("emitting");
     }
     if (putFailures > 0) throw new Error(`${putFailures} chaos events were refused by PutEvents`);
-    log(`all ${plan.events.length} events emitted; settling`);
+    this.log(`all ${events.length} events emitted; settling`);
+  }
 
-    // --- settle ---------------------------------------------------------------------------------
-    const settle = async (phase: string): Promise<string> => {
-      const deadline = Date.now() + options.settleTimeoutMs;
-      for (;;) {
-        await drainDlq();
-        await drainRouterFailed();
-        const depth = await queueDepth(running.queues.deliveryQueueUrl);
-        const empty = depth.visible === 0 && depth.inFlight === 0;
-        const quietFor = Date.now() - Math.max(hub.lastRequestAt, t0);
-        const left = outstanding();
-        await progress(phase);
-        if (left === 0 && empty && quietFor > 1_500) return "settled";
-        const lastRouterFailure = Math.max(injector.lastRouterFailureAt, watcher.lastRouterFailureAt);
-        const routerMayRetry = Date.now() - lastRouterFailure < ROUTER_RETRY_WINDOW_MS;
-        if (empty && quietFor > QUIET_MS && !routerMayRetry && left > 0)
-          return `stuck with ${left} outstanding`;
-        if (Date.now() > deadline) return `timed out with ${left} outstanding`;
-        await sleep(1_000);
-      }
-    };
-    const firstSettle = await settle("settling");
-    await progress("settled", true);
-    log(`phase 1: ${firstSettle}`);
+  /**
+   * Waits until every expected delivery is accounted for and the queue is empty and quiet; or the
+   * queue is empty, nothing happened for a while and the router cannot retry anymore (stuck); or the
+   * phase's time is up. Says which.
+   */
+  async settle(phase: string): Promise<string> {
+    const { stack, hub } = this.#running;
+    const deadline = Date.now() + this.#options.settleTimeoutMs;
+    for (;;) {
+      await this.#drainDlq();
+      await this.#drainRouterFailed();
+      const depth = await this.#queueDepth(stack.queues.deliveryQueueUrl);
+      const empty = depth.visible === 0 && depth.inFlight === 0;
+      const quietFor = Date.now() - Math.max(hub.lastRequestAt, this.#t0);
+      const left = this.#outstanding();
+      await this.progress(phase);
+      if (left === 0 && empty && quietFor > 1_500) return "settled";
+      const lastRouterFailure = Math.max(
+        this.#injector.lastRouterFailureAt,
+        this.#watcher.lastRouterFailureAt,
+      );
+      const routerMayRetry = Date.now() - lastRouterFailure < ROUTER_RETRY_WINDOW_MS;
+      if (empty && quietFor > QUIET_MS && !routerMayRetry && left > 0)
+        return `stuck with ${left} outstanding`;
+      if (Date.now() > deadline) return `timed out with ${left} outstanding`;
+      await sleep(1_000);
+    }
+  }
 
-    // --- the operator re-drives the router's on-failure destination, the incident over -------------
-    injector.enabled = false;
-    const routerFailedEvents = failedEventKeys.size;
-    let routerFailedExpected = 0;
-    for (const key of failedEventKeys) routerFailedExpected += plan.pairsByEvent.get(key)?.length ?? 0;
+  /**
+   * The incident over (faults off), the operator re-drives the router's on-failure destination:
+   * `aws lambda invoke` with each record's requestPayload, the same event with the same id, so the
+   * deliveries it enqueued before failing are not doubled. Then the system settles again.
+   */
+  async redriveRouterFailures(): Promise<Redrive> {
+    const { stack, clients } = this.#running;
+    this.#injector.enabled = false;
+    const events = this.#failedEventKeys.size;
+    let expectedDeliveries = 0;
+    for (const key of this.#failedEventKeys)
+      expectedDeliveries += this.#plan.pairsByEvent.get(key)?.length ?? 0;
     let redriven = 0;
-    if (routerFailed.messages.size > 0) {
-      log(`re-driving ${routerFailed.messages.size} records of the router's on-failure destination`);
+    if (this.#routerFailed.messages.size > 0) {
+      this.log(
+        `re-driving ${this.#routerFailed.messages.size} records of the router's on-failure destination`,
+      );
       const url = pathToFileURL(path.join(REPO_ROOT, "functions", "router.ts")).href;
       const router = (await import(`${url}?sandbox=chaos-redrive`)) as {
         handler: (event: unknown, context: unknown) => Promise<unknown>;
       };
-      for (const message of routerFailed.messages.values()) {
+      for (const message of this.#routerFailed.messages.values()) {
         const record = JSON.parse(message.Body ?? "{}") as { requestPayload?: unknown };
-        // `aws lambda invoke` with the record's requestPayload: the same event, the same id, so the
-        // deliveries it already enqueued before failing are not doubled.
         await router.handler(record.requestPayload, lambdaContext("router"));
-        await sqs.send(
+        await clients.sqs.send(
           new DeleteMessageCommand({
-            QueueUrl: running.queues.routerFailedQueueUrl,
+            QueueUrl: stack.queues.routerFailedQueueUrl,
             ReceiptHandle: message.ReceiptHandle,
           }),
         );
         redriven++;
       }
-      failedEventKeys.clear();
-      const secondSettle = await settle("settling after re-drive");
-      log(`phase 2: ${secondSettle}`);
+      this.#failedEventKeys.clear();
+      this.log(`phase 2: ${await this.settle("settling after re-drive")}`);
     }
-    await drainDlq();
-    await drainRouterFailed();
-    const heldForOperator = new Set<PairKey>();
-    for (const key of failedEventKeys)
-      for (const pair of plan.pairsByEvent.get(key) ?? []) heldForOperator.add(pair);
+    return { events, expectedDeliveries, redriven };
+  }
 
-    const recordsByStatus = await countRecords(doc, running.tableName);
+  /** The queues, the table and the receivers at the end, and their reconciliation. */
+  async readEndState(): Promise<EndState> {
+    const { stack, hub, clients } = this.#running;
+    await this.#drainDlq();
+    await this.#drainRouterFailed();
+    const heldForOperator = new Set<PairKey>();
+    for (const key of this.#failedEventKeys)
+      for (const pair of this.#plan.pairsByEvent.get(key) ?? []) heldForOperator.add(pair);
+
+    const recordsByStatus = await countRecords(clients.doc, stack.tableName);
     const dlqRecordStatus: Record<string, number> = {};
-    for (const message of dlq.messages.values()) {
+    for (const message of this.#dlq.messages.values()) {
       let status = "unreadable";
       try {
         const job = JSON.parse(message.Body ?? "") as { delivery_id: string };
-        const { Item } = await doc.send(
+        const { Item } = await clients.doc.send(
           new GetCommand({
-            TableName: running.tableName,
+            TableName: stack.tableName,
             Key: keys.delivery(job.delivery_id),
             ConsistentRead: true,
           }),
@@ -474,72 +573,83 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
       dlqRecordStatus[status] = (dlqRecordStatus[status] ?? 0) + 1;
     }
-    const unroutableLeft = (await queueDepth(running.queues.unroutableQueueUrl)).visible;
-    const routerFailedLeft = await queueDepth(running.queues.routerFailedQueueUrl);
     const reconciliation = reconcile({
-      expected: plan.expected,
+      expected: this.#plan.expected,
       received: hub.received,
-      deadLettered: dead,
-      faultedAfterHttp: injector.faultedSuccessRecords,
+      deadLettered: this.#dead,
+      faultedAfterHttp: this.#injector.faultedSuccessRecords,
       heldForOperator,
     });
-    // Retried invocations (warned) plus those that exhausted their retries (sent to the destination).
-    const routerInvocationFailures = watcher.routerInvocationFailures + watcher.routerDestinationRecords;
-    const alwaysFailing = alwaysFailingCounts(plan, hub, dead);
-    log(
+    this.log(
       `reconciled: expected ${reconciliation.expected}, delivered ${reconciliation.delivered_unique}, dead-lettered ${reconciliation.dead_lettered}, lost ${reconciliation.lost}, duplicates ${reconciliation.duplicates}`,
     );
+    return {
+      reconciliation,
+      alwaysFailing: alwaysFailingCounts(this.#plan, hub, this.#dead),
+      // Retried invocations (warned) plus those that exhausted their retries (sent to the destination).
+      routerInvocationFailures:
+        this.#watcher.routerInvocationFailures + this.#watcher.routerDestinationRecords,
+      recordsByStatus,
+      dlqRecordStatus,
+      unroutableLeft: (await this.#queueDepth(stack.queues.unroutableQueueUrl)).visible,
+      routerFailedLeft: await this.#queueDepth(stack.queues.routerFailedQueueUrl),
+    };
+  }
 
-    // --- fuzz stage, no faults --------------------------------------------------------------------
-    let fuzzSummary: FuzzSummary | null = null;
-    if (fuzz.length > 0) {
-      fuzzSummary = await runFuzzStage({
-        cases: fuzz,
-        customerId: fuzzCustomer,
-        stack: running,
-        sqs,
-        repository,
-        hub,
-        watcher,
-        put: (entry) =>
-          events.send(new PutEventsCommand({ Entries: [{ ...entry, EventBusName: running.eventBusName }] })),
-        log,
-        timeoutMs: Math.min(options.settleTimeoutMs, 90_000),
-      });
-    }
+  /** Hostile and odd events through the whole pipeline, faults off (fuzz.ts). */
+  async fuzzStage(): Promise<FuzzSummary | null> {
+    if (this.#fuzz.length === 0) return null;
+    const { stack, hub, clients } = this.#running;
+    return runFuzzStage({
+      cases: this.#fuzz,
+      customerId: this.#fuzzCustomer,
+      stack,
+      sqs: clients.sqs,
+      repository: this.#repository,
+      hub,
+      watcher: this.#watcher,
+      put: (entry) =>
+        clients.events.send(
+          new PutEventsCommand({ Entries: [{ ...entry, EventBusName: stack.eventBusName }] }),
+        ),
+      log: (line) => this.log(line),
+      timeoutMs: Math.min(this.#options.settleTimeoutMs, 90_000),
+    });
+  }
 
+  async result(redrive: Redrive, end: EndState, fuzz: FuzzSummary | null): Promise<ChaosResult> {
+    const options = this.#options;
+    const { stack, hub, clients } = this.#running;
+    const { reconciliation, alwaysFailing } = end;
     const duplicateDiagnostics = await diagnoseDuplicates(
-      doc,
-      running.tableName,
+      clients.doc,
+      stack.tableName,
       reconciliation.samples.unexplained_duplicates,
       hub,
     );
-
     const problems = failures(reconciliation);
     if (hub.signatureFailures > 0)
       problems.push(`${hub.signatureFailures} requests failed signature verification`);
     if (alwaysFailing.delivered > 0)
       problems.push(`${alwaysFailing.delivered} deliveries acknowledged by the always-failing endpoint`);
-    if (fuzzSummary) problems.push(...fuzzFailures(fuzzSummary));
+    if (fuzz) problems.push(...fuzzFailures(fuzz));
     const warnings: string[] = [];
     if (reconciliation.duplicates_unexplained > 0) {
       warnings.push(
         `${reconciliation.duplicates_unexplained} duplicates without an injected fault between the HTTP call and its record, e.g. ${reconciliation.samples.unexplained_duplicates.slice(0, 3).join(", ")}`,
       );
     }
-    if (unroutableLeft > 0) warnings.push(`${unroutableLeft} chaos events on the unroutable queue`);
-
-    const faults = { ...injector.snapshot(), ...hub.faultCounts() };
+    if (end.unroutableLeft > 0) warnings.push(`${end.unroutableLeft} chaos events on the unroutable queue`);
     return {
       mode: options.mode,
       seed: options.seed,
-      started_at: startedAt.toISOString(),
-      duration_s: Math.round((Date.now() - t0) / 100) / 10,
-      events: plan.events.length,
-      subscriptions: plan.subscriptions.length,
+      started_at: this.#startedAt.toISOString(),
+      duration_s: Math.round((Date.now() - this.#t0) / 100) / 10,
+      events: this.#plan.events.length,
+      subscriptions: this.#plan.subscriptions.length,
       ...reconciliation,
-      faults_injected: injector.total + sumValues(hub.faultCounts()),
-      faults,
+      faults_injected: this.#injector.total + sumValues(hub.faultCounts()),
+      faults: { ...this.#injector.snapshot(), ...hub.faultCounts() },
       receiver: {
         requests: hub.requests,
         acks: hub.acks,
@@ -549,20 +659,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       },
       always_failing: alwaysFailing,
       router_failed: {
-        events: routerFailedEvents,
-        redriven,
-        expected_deliveries: routerFailedExpected,
+        events: redrive.events,
+        redriven: redrive.redriven,
+        expected_deliveries: redrive.expectedDeliveries,
         left_on_queue:
-          routerFailedLeft.visible + routerFailedLeft.inFlight - (routerFailed.messages.size - redriven),
+          end.routerFailedLeft.visible +
+          end.routerFailedLeft.inFlight -
+          (this.#routerFailed.messages.size - redrive.redriven),
       },
-      unroutable_left: unroutableLeft,
-      dlq_messages: dlq.messages.size,
-      router_invocation_failures: routerInvocationFailures,
-      records_by_status: recordsByStatus,
-      dlq_record_status: dlqRecordStatus,
+      unroutable_left: end.unroutableLeft,
+      dlq_messages: this.#dlq.messages.size,
+      router_invocation_failures: end.routerInvocationFailures,
+      records_by_status: end.recordsByStatus,
+      dlq_record_status: end.dlqRecordStatus,
       duplicate_diagnostics: duplicateDiagnostics,
-      event_source_errors: watcher.eventSourceErrors,
-      calls_by_site: Object.fromEntries(injector.callsBySite),
+      event_source_errors: this.#watcher.eventSourceErrors,
+      calls_by_site: Object.fromEntries(this.#injector.callsBySite),
       config: {
         retry_schedule: options.retrySchedule.join(","),
         retry_jitter: options.retryJitter,
@@ -573,20 +685,48 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         poison_events: options.poisonEvents,
         fault_rates: options.rates,
       },
-      fuzz: fuzzSummary,
+      fuzz,
       passed: problems.length === 0,
       failures: problems,
       warnings,
     };
-  } finally {
-    injector.enabled = false;
-    await stack?.stop();
-    uninstall();
-    await hub.close();
+  }
+
+  /** Stops the stack and the receivers, removes the faults and gives the process its environment back. */
+  async close(): Promise<void> {
+    this.#injector.enabled = false;
+    if (this.#clients !== undefined) for (const client of Object.values(this.#clients)) client.destroy();
+    await this.#stack?.stop();
+    for (const restore of this.#restore.splice(0).reverse()) restore();
+    await this.#hub?.close();
+  }
+}
+
+/**
+ * The functions' environment for the run, read at their cold start inside startLocalStack, and a
+ * console without Powertools Metrics' warning for every invocation that added no metric (metrics are
+ * disabled here). Returns what puts the process back as it was.
+ */
+function quietFunctions(options: ChaosOptions): () => void {
+  const savedEnv = { ...process.env };
+  const savedWarn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] === "string" && args[0].startsWith("No application metrics to publish")) return;
+    savedWarn(...args);
+  };
+  Object.assign(process.env, {
+    RETRY_JITTER: String(options.retryJitter),
+    DELIVERY_TIMEOUT_MS: String(options.deliveryTimeoutMs),
+    POWERTOOLS_LOG_LEVEL: options.verbose ? "INFO" : "SILENT",
+    POWERTOOLS_METRICS_DISABLED: "true",
+    // Makes Powertools write through the global console (filtered above) instead of its own.
+    POWERTOOLS_DEV: "true",
+  });
+  return () => {
     console.warn = savedWarn;
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
-  }
+  };
 }
 
 /** Every delivery record of the table (all pages), projected; `#status` stands for `status`. */
