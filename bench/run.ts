@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseCommandLine } from "../local/cli.ts";
+import { parseCommandLine, usageFailure } from "../local/cli.ts";
 import {
   benchColdStart,
   cloudAssemblyStaleness,
@@ -119,8 +119,7 @@ async function main(): Promise<number> {
   try {
     parsed = benchArgs(process.argv.slice(2));
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 2;
+    return usageFailure(error, USAGE);
   }
   if (parsed === "help") {
     console.log(USAGE);

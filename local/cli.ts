@@ -25,3 +25,9 @@ export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnTy
     throw new UsageError(message.split(". To ")[0] ?? message, { cause: error });
   }
 }
+
+/** What a CLI does with a command line it cannot run: the problem and its usage on stderr, exit code 2. */
+export function usageFailure(error: unknown, usage: string): 2 {
+  console.error(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`);
+  return 2;
+}

@@ -10,7 +10,7 @@ import { Webhook } from "standardwebhooks";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey, revokeAccessKey } from "#shared/services/access-keys.ts";
-import { parseCommandLine } from "./cli.ts";
+import { parseCommandLine, usageFailure } from "./cli.ts";
 import { LOCAL_CREDENTIALS } from "./provision.ts";
 import { loadSamples, sampleEntry } from "./samples.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, loadLocalSettings } from "./settings.ts";
@@ -313,8 +313,7 @@ async function main(): Promise<number> {
       },
     }));
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 2;
+    return usageFailure(error, USAGE);
   }
   if (values.help) {
     say(USAGE);

@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
-import { parseCommandLine } from "./cli.ts";
+import { parseCommandLine, usageFailure } from "./cli.ts";
 import { LOCAL_CREDENTIALS } from "./provision.ts";
 import {
   emittableTypes,
@@ -32,8 +32,7 @@ async function main(): Promise<number> {
   try {
     parsed = parse();
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 2;
+    return usageFailure(error, USAGE);
   }
   const { values, positionals } = parsed;
   if (values.help) {

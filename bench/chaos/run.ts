@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseCommandLine } from "../../local/cli.ts";
+import { parseCommandLine, usageFailure } from "../../local/cli.ts";
 import { type ChaosOptions, type ChaosResult, runChaos } from "./driver.ts";
 import type { FaultRates } from "./faults.ts";
 
@@ -118,8 +118,7 @@ async function main(): Promise<number> {
   try {
     commandLine = chaosCommandLine(process.argv.slice(2));
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 2;
+    return usageFailure(error, USAGE);
   }
   if (commandLine === "help") {
     console.log(USAGE);

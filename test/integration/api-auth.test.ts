@@ -22,6 +22,7 @@ import {
   testResolver,
 } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
+import { captureOutput } from "../support/output.ts";
 import { lambdaContext } from "../support/pipeline.ts";
 
 let bed: ApiTestbed;
@@ -239,19 +240,12 @@ describe("authentication", () => {
     const minted = await bed.mintKey();
     const revoked = await bed.mintKey();
     await revokeAccessKey(revoked.accessKey.key_id, bed.authorizerDependencies);
-    const written: string[] = [];
-    const capture = (chunk: unknown) => {
-      written.push(String(chunk));
-      return true;
-    };
-    vi.spyOn(process.stdout, "write").mockImplementation(capture);
-    vi.spyOn(process.stderr, "write").mockImplementation(capture);
+    const stopCapture = captureOutput();
     await verbose.get("/v1/subscriptions", { key: minted.key });
     await verbose.get("/v1/subscriptions", { query: { accesskey: minted.key } });
     await verbose.get("/v1/subscriptions", { key: revoked.key });
     await verbose.get("/v1/subscriptions", { key: `${minted.key}zz` });
-    vi.restoreAllMocks();
-    const output = written.join("");
+    const output = stopCapture();
     expect(output).toContain(minted.accessKey.key_id);
     for (const secret of [minted.key, revoked.key, hashAccessKey(minted.key), hashAccessKey(revoked.key)]) {
       expect(output).not.toContain(secret);

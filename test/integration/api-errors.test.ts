@@ -170,47 +170,16 @@ describe("415 and 400: bodies that are not JSON", () => {
 });
 
 describe("429: throttled by DynamoDB", () => {
-  let throttling: Server;
-
-  beforeAll(async () => {
-    // A DynamoDB endpoint that answers every call the way DynamoDB answers when throttling.
-    throttling = createServer((request, response) => {
-      request.resume();
-      request.on("end", () => {
-        response.writeHead(400, { "content-type": "application/x-amz-json-1.0" });
-        response.end(
-          JSON.stringify({
-            __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-            message: "The level of configured provisioned throughput for the table was exceeded.",
-          }),
-        );
-      });
-    });
-    await new Promise<void>((resolve) => throttling.listen(0, "127.0.0.1", resolve));
-  });
-
-  afterAll(() => new Promise<void>((resolve) => throttling.close(() => resolve())));
-
-  function throttledDynamoDb(): DynamoDBClient {
-    const { port } = throttling.address() as AddressInfo;
-    return new DynamoDBClient({
-      region: "us-east-1",
-      endpoint: `http://127.0.0.1:${port}`,
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-      // The SDK retries throttling itself; one attempt keeps the test short and the outcome the same.
-      maxAttempts: 1,
-    });
-  }
+  // A DynamoDB endpoint that answers every call the way DynamoDB answers when throttling.
+  const throttling = fakeDynamoDb(
+    400,
+    "ProvisionedThroughputExceededException",
+    "The level of configured provisioned throughput for the table was exceeded.",
+  );
+  const throttledDynamoDb = () => throttling.client();
 
   it("answers 429 RATE_LIMITED with Retry-After, in the §5 shape", async () => {
-    const config = loadConfig(bed.env.env);
-    const dynamodb = throttledDynamoDb();
-    const clients = {
-      ...createAwsClients(config),
-      dynamodb,
-      doc: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
-    };
-    const throttled = bed.gatewayWith({}, { clients });
+    const { gateway: throttled, dynamodb } = throttling.api();
     for (const response of [
       await throttled.get("/v1/subscriptions", { key }),
       await throttled.get(`/v1/subscriptions/${subscriptionId}`, { key }),
@@ -247,42 +216,12 @@ describe("429: throttled by DynamoDB", () => {
 });
 
 describe("500: our own failure", () => {
-  let failing: Server;
   const MARKER = "table-internals-4f1c";
-
-  beforeAll(async () => {
-    // A DynamoDB endpoint that fails every call with a 500 whose message would give internals away.
-    failing = createServer((request, response) => {
-      request.resume();
-      request.on("end", () => {
-        response.writeHead(500, { "content-type": "application/x-amz-json-1.0" });
-        response.end(
-          JSON.stringify({
-            __type: "com.amazonaws.dynamodb.v20120810#InternalServerError",
-            message: `Internal server error (${MARKER})`,
-          }),
-        );
-      });
-    });
-    await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
-  });
-
-  afterAll(() => new Promise<void>((resolve) => failing.close(() => resolve())));
+  // A DynamoDB endpoint that fails every call with a 500 whose message would give internals away.
+  const failing = fakeDynamoDb(500, "InternalServerError", `Internal server error (${MARKER})`);
 
   it("answers exactly the generic body: no error name, message or stack", async () => {
-    const { port } = failing.address() as AddressInfo;
-    const dynamodb = new DynamoDBClient({
-      region: "us-east-1",
-      endpoint: `http://127.0.0.1:${port}`,
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-      maxAttempts: 1,
-    });
-    const clients = {
-      ...createAwsClients(loadConfig(bed.env.env)),
-      dynamodb,
-      doc: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
-    };
-    const broken = bed.gatewayWith({}, { clients });
+    const { gateway: broken, dynamodb } = failing.api();
     const generic = JSON.stringify({
       error: {
         code: "INTERNAL_ERROR",
@@ -303,3 +242,43 @@ describe("500: our own failure", () => {
     dynamodb.destroy();
   });
 });
+
+/**
+ * A DynamoDB endpoint for the enclosing describe that answers every call with `status` and the
+ * error `type` (DynamoDB's JSON error shape), and a client of it that makes one attempt per call
+ * (the SDK's own retries would only make the test slower, the outcome being the same).
+ */
+function fakeDynamoDb(status: number, type: string, message: string) {
+  let server: Server;
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        response.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
+        response.end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const client = () =>
+    new DynamoDBClient({
+      region: "us-east-1",
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      maxAttempts: 1,
+    });
+  return {
+    client,
+    /** The API (with the real authorizer) on this DynamoDB; destroy `dynamodb` when done. */
+    api: () => {
+      const dynamodb = client();
+      const clients = {
+        ...createAwsClients(loadConfig(bed.env.env)),
+        dynamodb,
+        doc: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+      };
+      return { gateway: bed.gatewayWith({}, { clients }), dynamodb };
+    },
+  };
+}

@@ -161,22 +161,14 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
     // The other customer: three subscriptions that would all match the event.
     for (const r of rOthers) await seedSubscription(repos.subscriptions, { customer_id: other, url: r.url });
     // The event's customer: one matching, one for another type, one disabled.
-    await seedSubscription(repos.subscriptions, {
-      customer_id: customer,
-      url: rMatching.url,
-      event_types: ["call_hangup"],
-    });
-    await seedSubscription(repos.subscriptions, {
-      customer_id: customer,
-      url: rOtherType.url,
-      event_types: ["message_*"],
-    });
-    await seedSubscription(repos.subscriptions, {
-      customer_id: customer,
-      url: rDisabled.url,
-      status: "disabled",
-      disabled_reason: "manual",
-    });
+    const own = [
+      [rMatching, { event_types: ["call_hangup"] }],
+      [rOtherType, { event_types: ["message_*"] }],
+      [rDisabled, { status: "disabled", disabled_reason: "manual" }],
+    ] as const;
+    for (const [r, fields] of own) {
+      await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url, ...fields });
+    }
 
     const outcome = await route(eventFor(callHangup, customer));
     expect(outcome).toEqual({

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createLogger, loggedError } from "#shared/adapters/observability.ts";
 import { DependencyError } from "#shared/domain/errors.ts";
 import { renderLogLine } from "../../local/log-format.ts";
+import { captureOutput } from "../support/output.ts";
 
 const SECRET = "whsec_c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1sb2dnZWQ=";
 
@@ -14,22 +15,14 @@ function conditionFailedWithItem(): Error {
   });
 }
 
+/** The JSON log lines written until the returned function is called. */
 function captureLogs(): () => Record<string, unknown>[] {
-  const written: string[] = [];
-  const capture = (chunk: unknown) => {
-    written.push(String(chunk));
-    return true;
-  };
-  vi.spyOn(process.stdout, "write").mockImplementation(capture);
-  vi.spyOn(process.stderr, "write").mockImplementation(capture);
-  return () => {
-    vi.restoreAllMocks();
-    return written
-      .join("")
+  const stop = captureOutput();
+  return () =>
+    stop()
       .split("\n")
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  };
 }
 
 afterEach(() => {
