@@ -13,7 +13,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { SourceMap, type SourceMapPayload } from "node:module";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine, usageFailure } from "../local/cli.ts";
 
 const USAGE = `Usage: npm run decode-stack -- <function | path/to/index.mjs.map | asset dir> [trace file]
 
@@ -94,11 +94,20 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
+const parseDecodeStackArgs = () =>
+  parseCommandLine({
     allowPositionals: true,
     options: { "cdk-out": { type: "string", default: "cdk.out" }, help: { type: "boolean", short: "h" } },
   });
+
+async function main(): Promise<number> {
+  let commandLine: ReturnType<typeof parseDecodeStackArgs>;
+  try {
+    commandLine = parseDecodeStackArgs();
+  } catch (error) {
+    return usageFailure(error, USAGE);
+  }
+  const { values, positionals } = commandLine;
   const [target, traceFile] = positionals;
   if (values.help || target === undefined || positionals.length > 2) {
     console.error(USAGE);
