@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { type AppConfig, configSchema } from "#shared/config.ts";
+import { CodedError } from "#shared/domain/errors.ts";
 import {
   DELIVERY_FUNCTION_TIMEOUT_SECONDS,
   FUNCTION_TIMEOUT_SECONDS,
@@ -17,8 +18,9 @@ import {
  */
 
 /** Invalid settings or props; `problems` lists every one of them. */
-export class InvalidSettingsError extends Error {
+export class InvalidSettingsError extends CodedError {
   override readonly name = "InvalidSettingsError";
+  readonly code = "SETTINGS_INVALID";
   constructor(readonly problems: readonly string[]) {
     super(`Invalid voipbin-webhooks settings (${problems.length}):\n  - ${problems.join("\n  - ")}`);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
 import { loggedError } from "#shared/adapters/observability.ts";
+import { CodedError } from "#shared/domain/errors.ts";
 import { functionArn, invokeLambda, type LambdaFunctionSpec } from "./lambda-runtime.ts";
 
 /**
@@ -53,8 +54,9 @@ export interface AsyncInvokerOptions<TEvent> {
   readonly logger: AsyncInvokerLogger;
 }
 
-export class AsyncInvokerStoppedError extends Error {
+export class AsyncInvokerStoppedError extends CodedError {
   override readonly name = "AsyncInvokerStoppedError";
+  readonly code = "ASYNC_INVOKER_STOPPED";
 }
 
 interface Job<TEvent> {

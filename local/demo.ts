@@ -8,6 +8,7 @@ import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Webhook } from "standardwebhooks";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
+import { CodedError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey, revokeAccessKey } from "#shared/services/access-keys.ts";
 import { parseCommandLine, usageFailure } from "./cli.ts";
@@ -55,8 +56,9 @@ const step = (text: string) => say(`  ${paint("cyan", "→")} ${text}`);
 /** Set by Ctrl-C: what fails after it is the stack going away, not worth a ✗. */
 let interrupted = false;
 
-class DemoError extends Error {
+class DemoError extends CodedError {
   override readonly name = "DemoError";
+  readonly code = "DEMO_FAILED";
 }
 
 // --- Where the stack is ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import ipaddr from "ipaddr.js";
+import { CodedError } from "#shared/domain/errors.ts";
 
 /**
  * EventBridge event pattern matching, for the local bus to apply the same rule pattern as the CDK
@@ -10,8 +11,9 @@ import ipaddr from "ipaddr.js";
  * is rejected here too, at startup, rather than silently matching nothing.
  */
 
-export class InvalidEventPatternError extends Error {
+export class InvalidEventPatternError extends CodedError {
   override readonly name = "InvalidEventPatternError";
+  readonly code = "EVENT_PATTERN_INVALID";
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

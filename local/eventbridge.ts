@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { EventBridgeEvent } from "aws-lambda";
+import { CodedError } from "#shared/domain/errors.ts";
 import { compileEventPattern, type EventPredicate } from "./event-pattern.ts";
 import { LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
 
@@ -66,8 +67,9 @@ export interface PutEventsResponse {
 }
 
 /** A request-level error, with the error type AWS's JSON protocol reports. */
-export class EventBridgeApiError extends Error {
+export class EventBridgeApiError extends CodedError {
   override readonly name = "EventBridgeApiError";
+  readonly code = "EVENTBRIDGE_API_ERROR";
   constructor(
     readonly type: string,
     message: string,

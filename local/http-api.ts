@@ -8,6 +8,7 @@ import type {
   Context,
 } from "aws-lambda";
 import { loggedError } from "#shared/adapters/observability.ts";
+import { CodedError } from "#shared/domain/errors.ts";
 import { invokeLambda, type LambdaFunctionSpec, LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
 
 /**
@@ -36,8 +37,9 @@ const ROUTE_KEY = /^(ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (\/[^\s]*)$/;
 const TEXT_CONTENT_TYPE =
   /^(text\/|application\/(json|xml|javascript)\b|application\/[\w.+-]+\+(json|xml)\b)/i;
 
-export class InvalidRouteError extends Error {
+export class InvalidRouteError extends CodedError {
   override readonly name = "InvalidRouteError";
+  readonly code = "ROUTE_INVALID";
 }
 
 export type LambdaHandler<TEvent, TResult> = (event: TEvent, context: Context) => Promise<TResult>;

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
+import { CodedError } from "#shared/domain/errors.ts";
 
 /**
  * What the local stack needs of the Lambda runtime to call a handler module the way Lambda does:
@@ -10,8 +11,9 @@ import type { Context } from "aws-lambda";
 export const LOCAL_ACCOUNT_ID = "000000000000";
 
 /** The invocation ran past its timeout; Lambda reports it as a function error. */
-export class FunctionTimeoutError extends Error {
+export class FunctionTimeoutError extends CodedError {
   override readonly name = "FunctionTimeoutError";
+  readonly code = "FUNCTION_TIMEOUT";
   constructor(readonly timeoutMs: number) {
     super(`invocation timed out after ${timeoutMs} ms`);
   }

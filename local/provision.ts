@@ -16,6 +16,7 @@ import {
   SQSServiceException,
 } from "@aws-sdk/client-sqs";
 import { KeyedSha256 } from "#shared/adapters/sha256.ts";
+import { CodedError } from "#shared/domain/errors.ts";
 import { type QueueSettings, TABLE_KEYS, UNROUTABLE_RETENTION_SECONDS } from "#shared/resources.ts";
 
 /**
@@ -30,8 +31,9 @@ const TABLE_POLL_INTERVAL_MS = 50;
 const TABLE_ACTIVE_TIMEOUT_MS = 30_000;
 
 /** The local table or queues exist with a shape this code cannot use; it will not silently repair data. */
-export class LocalProvisioningError extends Error {
+export class LocalProvisioningError extends CodedError {
   override readonly name = "LocalProvisioningError";
+  readonly code = "LOCAL_PROVISIONING_FAILED";
 }
 
 export interface LocalEndpoints {

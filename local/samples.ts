@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { OPERATIONAL_EVENT_SOURCE } from "#shared/adapters/operational-events.ts";
+import { CodedError } from "#shared/domain/errors.ts";
 import { EVENT_CATALOGUE, isEventType, resourceOf } from "#shared/domain/events/catalogue.ts";
 import { REPO_ROOT } from "./settings.ts";
 
@@ -20,8 +21,9 @@ export interface SampleEntry {
   readonly Detail: string;
 }
 
-export class UnknownSampleError extends Error {
+export class UnknownSampleError extends CodedError {
   override readonly name = "UnknownSampleError";
+  readonly code = "SAMPLE_UNKNOWN";
 }
 
 /** The bundled samples by name (the file name, which is also the event type). */

@@ -15,6 +15,7 @@ import type {
   SQSRecord,
   SQSRecordAttributes,
 } from "aws-lambda";
+import { CodedError } from "#shared/domain/errors.ts";
 import { DELIVERY_BATCH, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import { FunctionTimeoutError, invokeLambda, LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
 
@@ -60,18 +61,21 @@ export interface PollResult {
   failed: number;
 }
 
-export class SqsEventSourceConfigError extends Error {
+export class SqsEventSourceConfigError extends CodedError {
   override readonly name = "SqsEventSourceConfigError";
+  readonly code = "SQS_EVENT_SOURCE_CONFIG_INVALID";
 }
 
 /** The handler returned a batch response Lambda would reject; the whole batch is treated as failed. */
-export class InvalidBatchResponseError extends Error {
+export class InvalidBatchResponseError extends CodedError {
   override readonly name = "InvalidBatchResponseError";
+  readonly code = "BATCH_RESPONSE_INVALID";
 }
 
 /** SQS returned a message without a system attribute every Lambda SQS record carries. */
-export class IncompleteMessageError extends Error {
+export class IncompleteMessageError extends CodedError {
   override readonly name = "IncompleteMessageError";
+  readonly code = "SQS_MESSAGE_INCOMPLETE";
 }
 
 const MAX_RECEIVE = 10;

@@ -10,6 +10,7 @@ import { buildApp } from "fauxqs";
 import { DepthBoundedLogger, loggedError, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
+import { CodedError } from "#shared/domain/errors.ts";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import { sqsSafeJson } from "#shared/domain/json.ts";
 import { loopbackReservedEndpoints } from "#shared/domain/reserved-endpoints.ts";
@@ -71,8 +72,9 @@ const API_CONCURRENCY = 16;
 /** Queued work is drained for at most this long on shutdown; a stuck endpoint must not block Ctrl-C. */
 const DRAIN_TIMEOUT_MS = 8_000;
 
-export class LocalStackError extends Error {
+export class LocalStackError extends CodedError {
   override readonly name = "LocalStackError";
+  readonly code = "LOCAL_STACK_FAILED";
 }
 
 export interface LocalStackEndpoints {

@@ -13,6 +13,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { type AccessKey, accessKeyStatus } from "#shared/domain/access-keys/access-key.ts";
+import { CodedError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import {
   type AccessKeyDependencies,
@@ -50,8 +51,9 @@ Options:
 Exit codes: 0 done, 1 failed, 2 bad usage.`;
 
 /** Something the operator asked for could not be done: exit 1 with the message. */
-class CommandFailedError extends Error {
+class CommandFailedError extends CodedError {
   override readonly name = "CommandFailedError";
+  readonly code = "COMMAND_FAILED";
 }
 
 type Command =
