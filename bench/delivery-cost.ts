@@ -10,8 +10,7 @@ import { createAwsClients } from "#shared/adapters/clients.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, createRouterDependencies } from "#shared/dependencies.ts";
-import { uuidv7 } from "#shared/domain/ids.ts";
-import { generateSecret } from "#shared/domain/signing.ts";
+import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
 import { routeEvent } from "#shared/services/route-event.ts";
 import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
@@ -97,26 +96,8 @@ export async function benchDeadDeliveryCost(options: {
     process.env.AWS_SECRET_ACCESS_KEY ??= "local";
     const clients = createAwsClients(config);
     const customer = randomUUID();
-    const now = new Date().toISOString();
-    const subscriptionId = uuidv7();
-    await new SubscriptionRepository(clients.doc, tableName).create({
-      id: subscriptionId,
-      customer_id: customer,
-      url: `${receiver.url}/hook`,
-      method: "POST",
-      event_types: ["*"],
-      activeflow_id: null,
-      description: null,
-      headers: {},
-      status: "enabled",
-      disabled_reason: null,
-      created_at: now,
-      updated_at: now,
-      failing_since: null,
-      secret: generateSecret(),
-      previous_secret: null,
-      previous_secret_expires_at: null,
-    });
+    const subscription = newSubscription({ customer_id: customer, url: `${receiver.url}/hook` });
+    await new SubscriptionRepository(clients.doc, tableName).create(subscription);
 
     let clock = Date.now();
     const handler = createDeliveryHandler(
