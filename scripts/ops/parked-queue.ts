@@ -7,6 +7,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { CodedError } from "#shared/domain/errors.ts";
 
 /**
  * A queue where work waits for an operator (dead letters, unroutable events, router failures),
@@ -33,8 +34,9 @@ export interface ParkedMessage {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-export class QueueNotFoundError extends Error {
+export class QueueNotFoundError extends CodedError {
   override readonly name = "QueueNotFoundError";
+  readonly code = "QUEUE_NOT_FOUND";
 }
 
 export class ParkedQueue {
