@@ -124,9 +124,9 @@ function banner(stack: LocalStack, startupMs: number): string {
     ),
     row("DynamoDB (dynalite)", endpoints.dynamodb, `table ${stack.tableName}, ${persistence}`),
     row(
-      "SQS (fauxqs)",
+      "SQS (local/sqs)",
       endpoints.sqs,
-      `delivery queue → dead-letter queue after ${attempts} attempts; unroutable; router-failed (in memory)`,
+      `delivery queue → dead-letter queue after ${attempts} attempts; unroutable; router-failed; ${persistence}`,
     ),
     "",
     `  Retries after ${settings.retrySchedule.join(", ")} s (RETRY_SCHEDULE); deliveries to ${stack.functionEnv.ALLOWED_CIDRS} allowed (ALLOWED_CIDRS), http:// too.`,

@@ -6,7 +6,6 @@ import { pathToFileURL } from "node:url";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, SQSEvent } from "aws-lambda";
-import { buildApp } from "fauxqs";
 import { DepthBoundedLogger, loggedError, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
@@ -43,10 +42,11 @@ import {
   type QueueUrls,
 } from "./provision.ts";
 import { LOCAL_DEFAULTS, type LocalStackSettings, REPO_ROOT } from "./settings.ts";
+import { LocalSqsStartError, startLocalSqs } from "./sqs/index.ts";
 import { type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
 
 /**
- * The whole system on one machine (PRODUCT §7): dynalite in a child process, fauxqs in-process, the table and
+ * The whole system on one machine (PRODUCT §7): dynalite in a child process, our SQS (local/sqs, SQLite) in a worker thread, the table and
  * queues provisioned from shared/resources.ts, and the real handler modules behind local stand-ins
  * for what AWS runs around them — an EventBridge bus and rule, Lambda's asynchronous invocation with
  * its on-failure destination, the SQS event source mapping, and the API Gateway HTTP API with its
@@ -71,6 +71,10 @@ const API_CONCURRENCY = 16;
 
 /** Queued work is drained for at most this long on shutdown; a stuck endpoint must not block Ctrl-C. */
 const DRAIN_TIMEOUT_MS = 8_000;
+/** Deliveries get one attempt's timeout (DELIVERY_TIMEOUT_MS) plus this to record it, on Ctrl-C. */
+const DELIVERY_DRAIN_MARGIN_MS = 3_000;
+/** The local SQS's SQLite file under DATA_DIR. */
+export const LOCAL_SQS_FILE = "sqs.sqlite";
 
 export class LocalStackError extends CodedError {
   override readonly name = "LocalStackError";
@@ -176,7 +180,7 @@ async function start(
     { variable: "SQS_PORT", port: settings.ports.sqs },
   ]);
 
-  // --- DynamoDB (dynalite) and SQS (fauxqs) ---------------------------------------------------
+  // --- DynamoDB (dynalite) and SQS (local/sqs) ---------------------------------------------------
   if (!settings.inMemory) {
     mkdirSync(settings.dataDir, { recursive: true });
     closers.push({ name: "the data directory lock", close: lockDataDir(settings.dataDir) });
@@ -202,10 +206,22 @@ async function start(
   const dynamodbPort = dynamo.port;
   closers.push({ name: "DynamoDB (dynalite)", close: () => dynamo.stop() });
 
-  // buildApp rather than startFauxqs: startFauxqs listens on every interface, the stack on loopback only.
-  const fauxqs = buildApp({ logger: false, defaultRegion: region });
-  const sqsPort = await listenFauxqs(fauxqs, settings.ports.sqs, host);
-  closers.push({ name: "SQS (fauxqs)", close: () => fauxqs.close() });
+  // Our SQS (local/sqs): SQLite-backed, durable under DATA_DIR, in a worker thread of its own.
+  const localSqs = await startLocalSqs({
+    host,
+    port: settings.ports.sqs,
+    region,
+    file: settings.inMemory ? ":memory:" : path.join(settings.dataDir, LOCAL_SQS_FILE),
+  }).catch((error: unknown) => {
+    if (error instanceof LocalSqsStartError && error.code === "EADDRINUSE") {
+      throw new LocalStackError(
+        `${host}:${settings.ports.sqs} is already in use: stop what runs there or set SQS_PORT`,
+      );
+    }
+    throw error;
+  });
+  const sqsPort = localSqs.port;
+  closers.push({ name: "SQS (local/sqs)", close: () => localSqs.close() });
 
   const endpoints = {
     dynamodb: `http://${host}:${dynamodbPort}`,
@@ -238,6 +254,12 @@ async function start(
   const routerFailedQueueUrl = await ensureQueue(clients.sqs, ROUTER_FAILED_QUEUE_NAME, {
     MessageRetentionPeriod: String(TERMINAL_QUEUE_RETENTION_SECONDS),
   });
+  // Jobs the previous run had received and was working on (its process is gone) are due again now,
+  // as they would be once their visibility timeout ran out on AWS; scheduled retries keep their time.
+  const released = await localSqs.releaseUnchangedReceives([DEFAULT_RESOURCE_NAMES.deliveryQueue]);
+  if (released > 0) {
+    logger.info("jobs in flight when the stack last stopped are due again", { jobs: released });
+  }
 
   // --- The bus and the API listen first, so that their endpoints are known to the functions ------
   const pending = (what: string) => () => {
@@ -324,7 +346,8 @@ async function start(
   delete process.env.AWS_PROFILE;
   Object.assign(process.env, functionEnv);
   // Every configuration problem at once, before any module fails on the first one.
-  loadConfig(process.env);
+  const functionConfig = loadConfig(process.env);
+  const deliveryDrainMs = functionConfig.DELIVERY_TIMEOUT_MS + DELIVERY_DRAIN_MARGIN_MS;
 
   // --- The functions: the same modules Lambda runs ---------------------------------------------
   const router = await functionSandboxes<BusEvent>("router", ROUTER_CONCURRENCY, observer);
@@ -361,7 +384,7 @@ async function start(
     handler: delivery.handler as SqsBatchHandler,
     batchSize: DELIVERY_BATCH.batchSize,
     maxBatchingWindowSeconds: DELIVERY_BATCH.maxBatchingWindowSeconds,
-    // Lambda's pollers long-poll for 20 s; stop() cuts the poll short, fauxqs being stopped right after.
+    // Lambda's pollers long-poll for 20 s; stop() cuts the poll short (the SQS drops a poll whose client left).
     waitTimeSeconds: 20,
     concurrency: settings.deliveryConcurrency,
     functionTimeoutMs: FUNCTION_TIMEOUTS_MS.delivery,
@@ -371,7 +394,10 @@ async function start(
   deliverySource.start();
   closers.push({
     name: "the delivery event source",
-    close: () => withDeadline(deliverySource.stop({ abortReceives: true }), "deliveries", logger),
+    // At least one whole attempt's time: an attempt cut short stays on the queue and is sent again
+    // after the restart (its job is released at start), so nothing in flight is lost either way.
+    close: () =>
+      withDeadline(deliverySource.stop({ abortReceives: true }), "deliveries", logger, deliveryDrainMs),
   });
 
   const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>("api", API_CONCURRENCY, observer);
@@ -520,18 +546,6 @@ async function listen(server: Server, port: number, host: string, variable: stri
   return typeof address === "object" && address !== null ? address.port : port;
 }
 
-async function listenFauxqs(app: ReturnType<typeof buildApp>, port: number, host: string): Promise<number> {
-  try {
-    const address = await app.listen({ port, host });
-    return Number(new URL(address).port);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new LocalStackError(`${host}:${port} is already in use: stop what runs there or set SQS_PORT`);
-    }
-    throw error;
-  }
-}
-
 /** Stops accepting connections, lets requests in flight finish, then drops idle keep-alive sockets. */
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -542,16 +556,21 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-async function withDeadline(work: Promise<void>, what: string, logger: Logger): Promise<void> {
+async function withDeadline(
+  work: Promise<void>,
+  what: string,
+  logger: Logger,
+  timeoutMs = DRAIN_TIMEOUT_MS,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), DRAIN_TIMEOUT_MS);
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
   });
   const outcome = await Promise.race([work.then(() => "done" as const), deadline]);
   clearTimeout(timer);
   if (outcome === "timeout") {
     logger.warn(`shutting down without waiting longer for ${what} in flight`, {
-      waited_ms: DRAIN_TIMEOUT_MS,
+      waited_ms: timeoutMs,
     });
   }
 }

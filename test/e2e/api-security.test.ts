@@ -42,7 +42,7 @@ describe("the stack's own ports", () => {
     const ports = Object.values(open.ports);
     for (const port of ports) {
       for (const host of ["127.0.0.1", "localhost", "0.0.0.0", "[::1]", "127.0.0.2", "[::ffff:127.0.0.1]"]) {
-        const url = `http://${host}:${port}/_fauxqs/queues/voipbin-webhooks-delivery-dlq`;
+        const url = `http://${host}:${port}/_local-sqs/queues/voipbin-webhooks-delivery-dlq`;
         const created = await callApi<{
           error: { code: string; details: { path: string; message: string }[] };
         }>(open, "POST", "/v1/subscriptions", { key, body: { url, event_types: ["*"] } });

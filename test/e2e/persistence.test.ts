@@ -17,7 +17,7 @@ import { waitFor } from "../support/wait.ts";
 
 /**
  * `npm start` without --in-memory keeps DynamoDB under DATA_DIR: access keys, subscriptions and the
- * delivery log survive a restart (queued jobs do not: fauxqs keeps its queues in memory).
+ * delivery log survive a restart (queued jobs too: test/e2e/durability.test.ts).
  */
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "voipbin-webhooks-e2e-"));

@@ -1,0 +1,57 @@
+import type { Server } from "node:http";
+import { createSqsServer } from "./server.ts";
+import { type FairQueueSettings, SqsStore } from "./store.ts";
+
+/** Everything the local SQS needs, plain data so that it can cross into a worker thread. */
+export interface SqsRunOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly region: string;
+  /** The SQLite file, or ":memory:" (nothing kept). */
+  readonly file: string;
+  readonly fairQueue?: FairQueueSettings;
+}
+
+export interface RunningSqs {
+  readonly port: number;
+  readonly store: SqsStore;
+  close(): Promise<void>;
+}
+
+/** Opens the store and listens, in whichever thread calls it. */
+export async function runSqs(options: SqsRunOptions): Promise<RunningSqs> {
+  const store = new SqsStore({
+    file: options.file,
+    ...(options.fairQueue ? { fairQueue: options.fairQueue } : {}),
+  });
+  const serverOptions = { store, region: options.region, baseUrl: "" };
+  const server: Server = createSqsServer(serverOptions);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : options.port;
+  serverOptions.baseUrl = `http://${options.host}:${port}`;
+  return {
+    port,
+    store,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          store.close();
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
