@@ -80,6 +80,20 @@ describe("kill -9 of npm start", () => {
         description: "the first attempt",
       });
 
+      // Killed once the attempt is recorded and its retry scheduled (a kill during the attempt would
+      // make it one of the allowed duplicates: sent again at the restart).
+      await waitFor(
+        async () => {
+          const log = await callApi<{ items: { attempts: unknown[]; next_attempt_at: string | null }[] }>(
+            first,
+            "GET",
+            `/v1/subscriptions/${created.body.id}/deliveries`,
+            { key },
+          );
+          return log.body.items[0]?.attempts.length === 1 && log.body.items[0]?.next_attempt_at !== null;
+        },
+        { timeoutMs: 15_000, description: "the first attempt recorded with its retry scheduled" },
+      );
       first.kill();
       await waitFor(() => portClosed(first.ports.api), {
         timeoutMs: 10_000,
