@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
@@ -50,6 +50,15 @@ async function put(stack: RunningStack, customerId: string, dataId: string): Pro
   }
 }
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function portClosed(port: number): Promise<boolean> {
   try {
     await fetch(`http://127.0.0.1:${port}/`);
@@ -98,6 +107,12 @@ describe("kill -9 of npm start", () => {
       await waitFor(() => portClosed(first.ports.api), {
         timeoutMs: 10_000,
         description: "the stack to die",
+      });
+      // The data directory's lock names the dead process until the system has reaped it.
+      const holder = Number(readFileSync(path.join(dataDir, "local-stack.pid"), "utf8"));
+      await waitFor(() => !isRunning(holder), {
+        timeoutMs: 10_000,
+        description: "the killed process to be gone",
       });
       expect(receiver.requests).toHaveLength(1);
 
