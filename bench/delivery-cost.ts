@@ -78,6 +78,7 @@ export async function benchDeadDeliveryCost(options: {
         deliveryQueue: `cost-d-${suffix}`,
         deliveryDlq: `cost-dlq-${suffix}`,
         unroutableQueue: `cost-u-${suffix}`,
+        slowDeliveryQueue: `cost-s-${suffix}`,
       },
       deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS),
     );

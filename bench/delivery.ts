@@ -84,6 +84,7 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
         deliveryQueue: `bench-d-${suffix}`,
         deliveryDlq: `bench-dlq-${suffix}`,
         unroutableQueue: `bench-u-${suffix}`,
+        slowDeliveryQueue: `bench-s-${suffix}`,
       },
       deliveryQueueSettings([5]),
     );

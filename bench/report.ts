@@ -2,6 +2,7 @@ import type { ColdStartResult } from "./cold-start.ts";
 import type { DeliveryBenchResult } from "./delivery.ts";
 import type { DeadDeliveryCostResult } from "./delivery-cost.ts";
 import type { E2eBenchResult } from "./e2e.ts";
+import type { FairnessBenchResult } from "./fairness.ts";
 import { ALTERNATIVES, type CostResult, PRICE_TABLE } from "./lib/pricing.ts";
 import type { RouterBenchResult } from "./router.ts";
 
@@ -21,6 +22,7 @@ export interface BenchResults {
   router?: RouterBenchResult;
   e2e?: Omit<E2eBenchResult, "samples_ms" | "cost" | "memory" | "usage">;
   cold_start?: ColdStartResult;
+  fairness?: FairnessBenchResult;
   cost?: CostResult & {
     counted: E2eBenchResult["usage"];
     /** Write units per delivery, from DynamoDB's rounding rules (bench/lib/dynamo-units.ts). */
@@ -125,6 +127,27 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
     unit: "WRU",
     goal: { op: "≤", target: 25 },
     pick: (r) => r.cost?.wru_per_delivery?.dead_after_8_attempts,
+  },
+  {
+    metric: "fairness.healthy_p99_ms_alone",
+    unit: "ms",
+    pick: (r) => r.fairness?.healthy_p99_ms_alone,
+  },
+  {
+    metric: "fairness.healthy_p99_ms_with_neighbour",
+    unit: "ms",
+    pick: (r) => r.fairness?.healthy_p99_ms_with_neighbour,
+  },
+  {
+    metric: "fairness.p99_ratio",
+    unit: "",
+    goal: { op: "≤", target: 1.5 },
+    pick: (r) => r.fairness?.p99_ratio,
+  },
+  {
+    metric: "fairness.blackhole_attempts_per_min",
+    unit: "/min",
+    pick: (r) => r.fairness?.blackhole_attempts_per_min,
   },
   { metric: "e2e.cpu_ms_per_delivery", unit: "ms", pick: (r) => r.e2e?.cpu_ms_per_delivery },
   { metric: "memory.rss_mb", unit: "MB", goal: { op: "≤", target: 400 }, pick: (r) => r.memory?.rss_mb },

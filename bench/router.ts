@@ -43,6 +43,7 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
         deliveryQueue: `bench-rd-${suffix}`,
         deliveryDlq: `bench-rdlq-${suffix}`,
         unroutableQueue: `bench-ru-${suffix}`,
+        slowDeliveryQueue: `bench-rs-${suffix}`,
       },
       deliveryQueueSettings([5]),
     );

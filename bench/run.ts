@@ -12,6 +12,7 @@ import {
 import { benchDelivery } from "./delivery.ts";
 import { benchDeadDeliveryCost } from "./delivery-cost.ts";
 import { benchE2e } from "./e2e.ts";
+import { benchFairness } from "./fairness.ts";
 import { renderLatencySvg } from "./lib/svg.ts";
 import { type BenchResults, evaluateGoals, renderMarkdown, renderTable } from "./report.ts";
 import { benchRouter } from "./router.ts";
@@ -23,7 +24,7 @@ import { benchRouter } from "./router.ts";
  * docs/benchmarks-latency.svg.
  */
 
-const SECTIONS = ["cold-start", "e2e", "delivery", "delivery-cost", "router"] as const;
+const SECTIONS = ["cold-start", "e2e", "fairness", "delivery", "delivery-cost", "router"] as const;
 type Section = (typeof SECTIONS)[number];
 
 export const SIZES = {
@@ -32,12 +33,14 @@ export const SIZES = {
     router: { events: 300, concurrency: 8 },
     e2e: { durationS: 10, warmupS: 2, stepS: 3, drainTimeoutMs: 90_000, stallMs: 5_000 },
     coldStartRuns: 5,
+    fairness: { warmupS: 10, measureS: 15, drainTimeoutMs: 30_000 },
   },
   full: {
     delivery: { deliveries: 5000, invocations: 4, rounds: 7 },
     router: { events: 2000, concurrency: 8 },
     e2e: { durationS: 60, warmupS: 5, stepS: 10, drainTimeoutMs: 300_000, stallMs: 10_000 },
     coldStartRuns: 15,
+    fairness: { warmupS: 20, measureS: 40, drainTimeoutMs: 60_000 },
   },
 } as const;
 
@@ -45,6 +48,9 @@ export const SIZES = {
 const E2E_RATE = 200;
 const E2E_FANOUT = 3;
 const E2E_CUSTOMERS = 20;
+/** The fairness section's healthy load (well within what the local stack sustains) and its tenants. */
+const FAIRNESS_HEALTHY_RATE = 10;
+const FAIRNESS_HEALTHY_CUSTOMERS = 4;
 const MAX_RATE_STEPS = [50, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1300] as const;
 
 const USAGE = `Usage: npm run bench [-- --quick] [-- --only <sections>]
@@ -210,6 +216,15 @@ async function main(): Promise<number> {
       },
     };
     results.memory = memory;
+  });
+  await section("fairness", async () => {
+    results.fairness = await benchFairness({
+      healthyRate: FAIRNESS_HEALTHY_RATE,
+      healthyCustomers: FAIRNESS_HEALTHY_CUSTOMERS,
+      neighbourShare: 0.2,
+      ...sizes.fairness,
+      progress,
+    });
   });
   await section("delivery", async () => {
     results.delivery = await benchDelivery({ ...sizes.delivery, progress });

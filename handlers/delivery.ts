@@ -2,6 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { type createMetrics, loggedError } from "#shared/adapters/observability.ts";
+import type { Lane } from "#shared/domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { RetryScheduledError } from "#shared/domain/errors.ts";
 import { DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS } from "#shared/resources.ts";
@@ -48,9 +49,13 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         });
       }
     }
+    // One event source mapping per queue: a batch comes from one lane, and a slow-lane job sleeps
+    // (retries, an open breaker) on the slow lane's own message.
+    const lane = laneOf(event.Records[0]?.eventSourceARN, deps);
+    const laneDeps = lane === "slow" && deps.lanes ? { ...deps, queue: deps.lanes.deps.slowLane } : deps;
     let batch: DeliveryBatch;
     try {
-      batch = await DeliveryBatch.load([...jobs.values()], deps);
+      batch = await DeliveryBatch.load([...jobs.values()], laneDeps);
     } catch (error) {
       // Our own failure (DynamoDB): every record comes back after its visibility timeout.
       metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, event.Records.length);
@@ -73,6 +78,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
           receiptHandle: record.receiptHandle,
           receiveCount,
           receivedNotBefore,
+          lane,
         });
       } catch (error) {
         metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
@@ -94,4 +100,11 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       throwOnFullBatchFailure: false,
     });
   };
+}
+
+/** The slow lane's records carry its queue's ARN, whose last part is the queue's name (its URL's last segment). */
+function laneOf(eventSourceArn: string | undefined, deps: DeliveryDependencies): Lane {
+  const slowQueueName = deps.lanes?.slowQueueName;
+  if (slowQueueName === undefined || eventSourceArn === undefined) return "main";
+  return eventSourceArn.split(":").at(-1) === slowQueueName ? "slow" : "main";
 }

@@ -201,6 +201,28 @@ export const SETTINGS = {
     description:
       "event source mapping `maxConcurrency` (2–1000): concurrent delivery instances, each sending up to 10 requests at once",
   },
+  slowLaneMaxConcurrency: {
+    schema: int(2, 1000).default(5),
+    description:
+      "`maxConcurrency` of the slow lane's event source mapping (2–1000): what slow and black-holing endpoints can occupy, beside the main lane's own",
+  },
+  mainLaneTimeoutMs: {
+    ...env("MAIN_LANE_TIMEOUT_MS"),
+    description:
+      'the main lane\'s attempt budget: an endpoint slower than this is served by the slow lane (docs/delivery.md, "Fair delivery")',
+  },
+  breakerThreshold: {
+    ...env("BREAKER_THRESHOLD"),
+    description: "timeouts in a row that open an endpoint's circuit breaker",
+  },
+  breakerCooldownMs: {
+    ...env("BREAKER_COOLDOWN_MS"),
+    description: "first cooldown of an open breaker (doubled by each failed probe)",
+  },
+  endpointConcurrency: {
+    ...env("ENDPOINT_CONCURRENCY"),
+    description: "attempts one slow-lane invocation makes to one endpoint at once",
+  },
   routerReservedConcurrency: {
     schema: int(1, 1000).optional(),
     description: "reserved concurrency of the router (1–1000)",

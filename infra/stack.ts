@@ -70,6 +70,7 @@ export class WebhooksStack extends Stack {
       deliveryDlqName: names.deliveryDlq,
       unroutableQueueName: names.unroutableQueue,
       parkedWorkRemovalPolicy: removalPolicy,
+      slowDeliveryQueueName: names.slowDeliveryQueue,
     });
 
     // One environment for every function: what `shared/config.ts` parses at cold start.
@@ -79,6 +80,7 @@ export class WebhooksStack extends Stack {
         DELIVERY_QUEUE_URL: this.queues.deliveryQueue.queueUrl,
         DELIVERY_DLQ_URL: this.queues.deliveryDlq.queueUrl,
         UNROUTABLE_QUEUE_URL: this.queues.unroutableQueue.queueUrl,
+        SLOW_DELIVERY_QUEUE_URL: this.queues.slowDeliveryQueue.queueUrl,
         ...functionSettingsEnvironment(settings),
       },
       names,
@@ -107,10 +109,12 @@ export class WebhooksStack extends Stack {
     this.delivery = new Delivery(this, "Delivery", {
       table: this.table,
       deliveryQueue: this.queues.deliveryQueue,
+      slowDeliveryQueue: this.queues.slowDeliveryQueue,
       deliveryDlq: this.queues.deliveryDlq,
       bus: this.ingest.bus,
       functionDefaults,
       maxConcurrency: settings.deliveryMaxConcurrency,
+      slowLaneMaxConcurrency: settings.slowLaneMaxConcurrency,
     });
     this.api = new SubscriptionsApi(this, "SubscriptionsApi", {
       table: this.table,

@@ -181,12 +181,15 @@ export interface QueueNames {
   readonly deliveryQueue: string;
   readonly deliveryDlq: string;
   readonly unroutableQueue: string;
+  /** Fair delivery's slow lane (docs/delivery.md); same settings and dead-letter queue as the delivery queue. */
+  readonly slowDeliveryQueue: string;
 }
 
 export interface QueueUrls {
   readonly deliveryQueueUrl: string;
   readonly deliveryDlqUrl: string;
   readonly unroutableQueueUrl: string;
+  readonly slowDeliveryQueueUrl: string;
 }
 
 /**
@@ -208,15 +211,17 @@ export async function ensureQueues(
   const dlqArn = Attributes?.QueueArn;
   if (!dlqArn) throw new LocalProvisioningError(`queue ${names.deliveryDlq} has no QueueArn attribute`);
 
-  const deliveryQueueUrl = await ensureQueue(client, names.deliveryQueue, {
+  const deliveryAttributes = {
     VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
     MessageRetentionPeriod: String(settings.retentionSeconds),
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: settings.maxReceiveCount }),
-  });
+  };
+  const deliveryQueueUrl = await ensureQueue(client, names.deliveryQueue, deliveryAttributes);
+  const slowDeliveryQueueUrl = await ensureQueue(client, names.slowDeliveryQueue, deliveryAttributes);
   const unroutableQueueUrl = await ensureQueue(client, names.unroutableQueue, {
     MessageRetentionPeriod: String(UNROUTABLE_RETENTION_SECONDS),
   });
-  return { deliveryQueueUrl, deliveryDlqUrl, unroutableQueueUrl };
+  return { deliveryQueueUrl, deliveryDlqUrl, unroutableQueueUrl, slowDeliveryQueueUrl };
 }
 
 /** Creates a queue with these attributes, or brings an existing one to them; resolves to its URL. */

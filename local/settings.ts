@@ -33,6 +33,7 @@ export const LOCAL_DEFAULTS = {
   // Four pollers per core: a batch spends most of its time waiting on HTTP and the emulators, so a
   // core keeps about four busy; more only queue up for the same CPU.
   DELIVERY_CONCURRENCY: Math.min(64, 4 * availableParallelism()),
+  SLOW_LANE_CONCURRENCY: 2,
 } as const;
 
 /** What `npm start` prints once everything is up; scripts and the end-to-end tests wait for it. */
@@ -55,6 +56,8 @@ const localEnvSchema = z.object({
   DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, ".data")),
   /** Parallel pollers of the delivery queue, each running one delivery invocation at a time. */
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.DELIVERY_CONCURRENCY),
+  /** Pollers of fair delivery's slow lane (the deployed slow-lane mapping's maxConcurrency). */
+  SLOW_LANE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY),
 });
 
 export interface LocalStackSettings {
@@ -77,6 +80,8 @@ export interface LocalStackSettings {
    * it, to watch an event reach the router-failed queue in milliseconds.
    */
   readonly routerRetryDelaysMs?: readonly number[];
+  /** Pollers of the slow lane (docs/local.md, "Fair delivery"). @default LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY */
+  readonly slowLaneConcurrency?: number;
 }
 
 export { UsageError };
@@ -98,7 +103,8 @@ export const USAGE = `Usage: npm start [-- --in-memory]
 
 Environment (defaults in brackets): API_PORT [3000], EVENTS_PORT [4010], DYNAMODB_PORT [4011],
 SQS_PORT [4012], RETRY_SCHEDULE [1,2,4], ALLOWED_CIDRS [127.0.0.0/8,::1/128], ALLOW_HTTP_URLS [true],
-EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [4 per core: ${LOCAL_DEFAULTS.DELIVERY_CONCURRENCY}], AWS_REGION [us-east-1];
+EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [4 per core: ${LOCAL_DEFAULTS.DELIVERY_CONCURRENCY}],
+SLOW_LANE_CONCURRENCY [2], AWS_REGION [us-east-1];
 every other variable of docs/configuration.md is passed to the functions as is.`;
 
 /** Reads the command line and the environment; throws UsageError or ConfigError with every problem. */
@@ -144,6 +150,7 @@ export function loadLocalSettings(
     retrySchedule: s.RETRY_SCHEDULE,
     eventBusName: s.EVENT_BUS_NAME,
     deliveryConcurrency: s.DELIVERY_CONCURRENCY,
+    slowLaneConcurrency: s.SLOW_LANE_CONCURRENCY,
   };
 }
 

@@ -248,6 +248,7 @@ async function start(
       deliveryQueue: DEFAULT_RESOURCE_NAMES.deliveryQueue,
       deliveryDlq: DEFAULT_RESOURCE_NAMES.deliveryDlq,
       unroutableQueue: DEFAULT_RESOURCE_NAMES.unroutableQueue,
+      slowDeliveryQueue: DEFAULT_RESOURCE_NAMES.slowDeliveryQueue,
     },
     deliveryQueueSettings(settings.retrySchedule),
   );
@@ -326,6 +327,7 @@ async function start(
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
     DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
     UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
+    SLOW_DELIVERY_QUEUE_URL: queues.slowDeliveryQueueUrl,
     EVENT_BUS_NAME: settings.eventBusName,
     DYNAMODB_ENDPOINT: allEndpoints.dynamodb,
     SQS_ENDPOINT: allEndpoints.sqs,
@@ -351,7 +353,13 @@ async function start(
 
   // --- The functions: the same modules Lambda runs ---------------------------------------------
   const router = await functionSandboxes<BusEvent>("router", ROUTER_CONCURRENCY, observer);
-  const delivery = await functionSandboxes<SQSEvent>("delivery", settings.deliveryConcurrency, observer);
+  const slowLaneConcurrency = settings.slowLaneConcurrency ?? LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY;
+  // One pool for both mappings, as on Lambda: the same function, its instances shared by the lanes.
+  const delivery = await functionSandboxes<SQSEvent>(
+    "delivery",
+    settings.deliveryConcurrency + slowLaneConcurrency,
+    observer,
+  );
 
   const routerInvoker = new AsyncInvoker<BusEvent>({
     spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
@@ -378,27 +386,33 @@ async function start(
     close: () => withDeadline(routerInvoker.stop(), "router invocations", logger),
   });
 
-  const deliverySource = new SqsEventSource({
-    sqs: clients.sqs,
-    queueUrl: queues.deliveryQueueUrl,
-    handler: delivery.handler as SqsBatchHandler,
-    batchSize: DELIVERY_BATCH.batchSize,
-    maxBatchingWindowSeconds: DELIVERY_BATCH.maxBatchingWindowSeconds,
-    // Lambda's pollers long-poll for 20 s; stop() cuts the poll short (the SQS drops a poll whose client left).
-    waitTimeSeconds: 20,
-    concurrency: settings.deliveryConcurrency,
-    functionTimeoutMs: FUNCTION_TIMEOUTS_MS.delivery,
-    functionName: "delivery",
-    onError: (error) => logger.error("delivery event source", { error: loggedError(error) }),
-  });
-  deliverySource.start();
-  closers.push({
-    name: "the delivery event source",
-    // At least one whole attempt's time: an attempt cut short stays on the queue and is sent again
-    // after the restart (its job is released at start), so nothing in flight is lost either way.
-    close: () =>
-      withDeadline(deliverySource.stop({ abortReceives: true }), "deliveries", logger, deliveryDrainMs),
-  });
+  // The SQS event source mappings: the delivery queue, and fair delivery's slow lane (docs/delivery.md)
+  // with its own, small, concurrency, so slow and black-holing endpoints never take the main lane's
+  // pollers. Both invoke the same function's sandboxes, as two mappings of one function do on AWS.
+  const eventSource = (queueUrl: string, concurrency: number, name: string, what: string) => {
+    const source = new SqsEventSource({
+      sqs: clients.sqs,
+      queueUrl,
+      handler: delivery.handler as SqsBatchHandler,
+      batchSize: DELIVERY_BATCH.batchSize,
+      maxBatchingWindowSeconds: DELIVERY_BATCH.maxBatchingWindowSeconds,
+      // Lambda's pollers long-poll for 20 s; stop() cuts the poll short (the SQS drops a poll whose client left).
+      waitTimeSeconds: 20,
+      concurrency,
+      functionTimeoutMs: FUNCTION_TIMEOUTS_MS.delivery,
+      functionName: "delivery",
+      onError: (error) => logger.error(name, { error: loggedError(error) }),
+    });
+    source.start();
+    closers.push({
+      name: `the ${name}`,
+      // At least one whole attempt's time: an attempt cut short stays on the queue and is sent again
+      // after the restart (its job is released at start), so nothing in flight is lost either way.
+      close: () => withDeadline(source.stop({ abortReceives: true }), what, logger, deliveryDrainMs),
+    });
+  };
+  eventSource(queues.deliveryQueueUrl, settings.deliveryConcurrency, "delivery event source", "deliveries");
+  eventSource(queues.slowDeliveryQueueUrl, slowLaneConcurrency, "slow lane event source", "slow-lane deliveries");
 
   const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>("api", API_CONCURRENCY, observer);
   const authorizer = await functionSandboxes<APIGatewayRequestAuthorizerEventV2>(
@@ -452,7 +466,13 @@ async function start(
  */
 function reorderForShutdown(closers: { name: string; close: Closer }[]): void {
   const rank = (name: string) =>
-    ["the API", "the delivery event source", "the EventBridge endpoint", "the router"].indexOf(name);
+    [
+      "the API",
+      "the slow lane event source",
+      "the delivery event source",
+      "the EventBridge endpoint",
+      "the router",
+    ].indexOf(name);
   const ranked = closers.filter((closer) => rank(closer.name) !== -1);
   const rest = closers.filter((closer) => rank(closer.name) === -1);
   ranked.sort((a, b) => rank(b.name) - rank(a.name));

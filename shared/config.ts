@@ -1,6 +1,7 @@
 import ipaddr from "ipaddr.js";
 import * as z from "zod";
 import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
+import type { FairnessPolicy } from "./domain/delivery/endpoint-health.ts";
 import { ConfigError } from "./domain/errors.ts";
 import type { QuotaRules } from "./domain/quotas/quota.ts";
 import { parseReservedEndpoints } from "./domain/reserved-endpoints.ts";
@@ -106,6 +107,21 @@ export const configSchema = z.object({
   DELIVERY_DLQ_URL: z.url({ message: "is required (the SQS delivery dead-letter queue URL)" }),
   UNROUTABLE_QUEUE_URL: z.url({ message: "is required (the SQS unroutable-events queue URL)" }),
   EVENT_BUS_NAME: z.string().min(1).default("voipbin-events"),
+  /** Fair delivery's slow lane (docs/delivery.md, "Fair delivery"); unset: one lane and no breaker. */
+  SLOW_DELIVERY_QUEUE_URL: optionalUrl,
+  /** The main lane's attempt budget: an endpoint slower than this is served by the slow lane. */
+  MAIN_LANE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
+  /** Timeouts in a row that open an endpoint's circuit breaker. */
+  BREAKER_THRESHOLD: positiveInt(5),
+  /** First cooldown of an open breaker; each failed probe doubles it, up to BREAKER_MAX_COOLDOWN_MS. */
+  BREAKER_COOLDOWN_MS: z.coerce.number().int().min(1000).max(900_000).default(30_000),
+  BREAKER_MAX_COOLDOWN_MS: z.coerce.number().int().min(1000).max(900_000).default(600_000),
+  /** How long an endpoint stays in the slow lane after its last slow answer or timeout. */
+  SLOW_LANE_STICKY_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+  /** Attempts one slow-lane instance makes to one endpoint at once. */
+  ENDPOINT_CONCURRENCY: positiveInt(4),
+  /** How long a delivery instance reuses an endpoint's shared state it read. */
+  ENDPOINT_HEALTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   DYNAMODB_ENDPOINT: optionalUrl,
   SQS_ENDPOINT: optionalUrl,
   EVENTBRIDGE_ENDPOINT: optionalUrl,
@@ -169,6 +185,19 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
     'test events a customer may send per minute (429 `QUOTA_EXCEEDED` beyond; docs/api.md, "Quotas")',
   QUOTA_RETRIES_PER_MINUTE: "manual retries a customer may make per minute",
   QUOTA_RECOVERS_PER_HOUR: "recover calls a customer may make per hour",
+  SLOW_DELIVERY_QUEUE_URL:
+    'fair delivery\'s slow lane (docs/delivery.md, "Fair delivery"); unset: one lane, no breaker (what the tests that poll only the delivery queue use)',
+  MAIN_LANE_TIMEOUT_MS:
+    "the main lane's attempt budget: an endpoint that has not answered by then is served by the slow lane, with the full DELIVERY_TIMEOUT_MS",
+  BREAKER_THRESHOLD:
+    "timeouts in a row that open an endpoint's circuit breaker (no dialling until the cooldown, then one probe)",
+  BREAKER_COOLDOWN_MS: "first cooldown of an open breaker; each failed probe doubles it",
+  BREAKER_MAX_COOLDOWN_MS: "longest cooldown of an open breaker",
+  SLOW_LANE_STICKY_MS: "how long an endpoint stays in the slow lane after its last slow answer or timeout",
+  ENDPOINT_CONCURRENCY:
+    "attempts one slow-lane invocation makes to one endpoint at once; more wait one timeout's length",
+  ENDPOINT_HEALTH_CACHE_TTL_MS:
+    "how long a delivery instance reuses an endpoint's shared state it read (0 = read every batch)",
   SECRET_ROTATION_OVERLAP_SECONDS: "how long the previous secret keeps signing after a rotation",
   RECOVER_TIME_BUDGET_MS:
     "how long one `POST …/recover` request may spend re-enqueueing before it answers with what it did and where to continue; keep it below the API function's timeout (1,000–900,000)",
@@ -227,6 +256,19 @@ export function quotaRulesFor(
     test_event: { limit: config.QUOTA_TEST_EVENTS_PER_MINUTE, windowSeconds: 60 },
     retry: { limit: config.QUOTA_RETRIES_PER_MINUTE, windowSeconds: 60 },
     recover: { limit: config.QUOTA_RECOVERS_PER_HOUR, windowSeconds: 3600 },
+  };
+}
+
+/** The fair-delivery policy the config sets (docs/delivery.md, "Fair delivery"). */
+export function fairnessPolicyFor(config: AppConfig): FairnessPolicy {
+  return {
+    mainLaneTimeoutMs: config.MAIN_LANE_TIMEOUT_MS,
+    timeoutMs: config.DELIVERY_TIMEOUT_MS,
+    breakerThreshold: config.BREAKER_THRESHOLD,
+    cooldownMs: config.BREAKER_COOLDOWN_MS,
+    maxCooldownMs: Math.max(config.BREAKER_COOLDOWN_MS, config.BREAKER_MAX_COOLDOWN_MS),
+    slowLaneStickyMs: config.SLOW_LANE_STICKY_MS,
+    endpointConcurrency: config.ENDPOINT_CONCURRENCY,
   };
 }
 

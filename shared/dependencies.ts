@@ -10,15 +10,17 @@ import { type AddressResolver, DestinationPolicy } from "./adapters/destination-
 import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
+import { EndpointHealthStore } from "./adapters/dynamodb/endpoint-health.ts";
 import { QuotaCounterRepository } from "./adapters/dynamodb/quotas.ts";
 import { SubscriptionRepository } from "./adapters/dynamodb/subscriptions.ts";
 import { HttpSender } from "./adapters/http-sender.ts";
 import { OperationalEventPublisher } from "./adapters/operational-events.ts";
 import type { ApiSettings } from "./api/app.ts";
 import type { ApiServices } from "./api/routes.ts";
-import { type AppConfig, type AuthorizerConfig, quotaRulesFor } from "./config.ts";
+import { type AppConfig, type AuthorizerConfig, fairnessPolicyFor, quotaRulesFor } from "./config.ts";
 import type { AccessKeyDependencies } from "./services/access-keys.ts";
 import type { DeliveryDependencies, DomainLogger } from "./services/delivery/deliver.ts";
+import { FairLanes } from "./services/delivery/fair-lanes.ts";
 import { DeliveryLogService } from "./services/delivery-log.ts";
 import { QuotaService } from "./services/quotas.ts";
 import type { RouterDependencies } from "./services/route-event.ts";
@@ -38,6 +40,11 @@ function lazy<T>(create: () => T): () => T {
     value ??= create();
     return value;
   };
+}
+
+/** A queue's name: the last segment of its URL (and the last part of its ARN). */
+function queueNameOf(queueUrl: string): string {
+  return new URL(queueUrl).pathname.split("/").filter(Boolean).at(-1) ?? queueUrl;
 }
 
 export function destinationPolicyFor(config: AppConfig): DestinationPolicy {
@@ -82,6 +89,17 @@ export function createDeliveryDependencies(
   // Only an auto-disable puts an event on the bus: the client is created then, not at cold start.
   const eventBridge = given ? () => given.eventBridge : lazy(() => createEventBridgeClient(config));
   const policy = destinationPolicyFor(config);
+  const fairLanes =
+    config.SLOW_DELIVERY_QUEUE_URL !== undefined
+      ? new FairLanes({
+          policy: fairnessPolicyFor(config),
+          health: new EndpointHealthStore(doc, config.TABLE_NAME, config.ENDPOINT_HEALTH_CACHE_TTL_MS),
+          slowLane: new DeliveryQueue(sqs, config.SLOW_DELIVERY_QUEUE_URL),
+          slowQueueName: queueNameOf(config.SLOW_DELIVERY_QUEUE_URL),
+          logger,
+          ...(overrides.now ? { now: overrides.now } : {}),
+        })
+      : undefined;
   return {
     settings: {
       retrySchedule: config.RETRY_SCHEDULE,
@@ -99,6 +117,7 @@ export function createDeliveryDependencies(
     sender: new HttpSender({ policy, ...(overrides.resolver ? { resolver: overrides.resolver } : {}) }),
     operationalEvents: new OperationalEventPublisher(eventBridge, config.EVENT_BUS_NAME),
     logger,
+    ...(fairLanes ? { lanes: fairLanes } : {}),
     ...(overrides.now ? { now: overrides.now } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
   };

@@ -54,6 +54,7 @@ export const DEFAULT_RESOURCE_NAMES = {
   table: "voipbin-webhooks",
   deliveryQueue: "voipbin-webhooks-delivery",
   deliveryDlq: "voipbin-webhooks-delivery-dlq",
+  slowDeliveryQueue: "voipbin-webhooks-delivery-slow",
   unroutableQueue: "voipbin-webhooks-unroutable",
   /** The router's on-failure destination: invocation records of events it failed on. */
   routerFailedQueue: "voipbin-webhooks-router-failed",
@@ -141,6 +142,8 @@ export interface StageResourceNames {
   readonly table: string;
   readonly deliveryQueue: string;
   readonly deliveryDlq: string;
+  /** Fair delivery's slow lane (docs/delivery.md). */
+  readonly slowDeliveryQueue: string;
   readonly unroutableQueue: string;
   readonly routerFailedQueue: string;
   readonly ingestDlq: string;
@@ -171,6 +174,7 @@ export function resourceNamesFor(stage: string): StageResourceNames {
     table: named(DEFAULT_RESOURCE_NAMES.table),
     deliveryQueue: named(DEFAULT_RESOURCE_NAMES.deliveryQueue),
     deliveryDlq: named(DEFAULT_RESOURCE_NAMES.deliveryDlq),
+    slowDeliveryQueue: named(DEFAULT_RESOURCE_NAMES.slowDeliveryQueue),
     unroutableQueue: named(DEFAULT_RESOURCE_NAMES.unroutableQueue),
     routerFailedQueue: named(DEFAULT_RESOURCE_NAMES.routerFailedQueue),
     ingestDlq: named(DEFAULT_RESOURCE_NAMES.ingestDlq),

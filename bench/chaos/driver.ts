@@ -57,6 +57,8 @@ export interface ChaosOptions {
    */
   readonly visibilityTimeoutSeconds: number;
   readonly deliveryConcurrency: number;
+  /** How long the black-holing customer's endpoint accepts and never answers, from the start. */
+  readonly blackHoleSeconds: number;
   /** Emission pauses while more expected deliveries than this are outstanding. */
   readonly maxBacklog: number;
   /** Upper bound on each settle phase. */
@@ -106,6 +108,8 @@ export interface ChaosResult extends Reconciliation {
     overlapping: number;
   };
   always_failing: { expected: number; dead_lettered: number; delivered: number };
+  /** The black-holing customer's deliveries: each delivered or dead-lettered, none lost. */
+  black_hole: { expected: number; dead_lettered: number; delivered: number; swallowed_requests: number };
   router_failed: { events: number; redriven: number; expected_deliveries: number; left_on_queue: number };
   unroutable_left: number;
   dlq_messages: number;
@@ -286,6 +290,7 @@ class ChaosRun {
       profiles,
       senderTimeoutMs: options.deliveryTimeoutMs,
       seed: options.seed + 1,
+      blackHoleForMs: options.blackHoleSeconds * 1000,
     });
     this.#restore.push(this.#injector.install());
     this.#restore.push(quietFunctions(options));
@@ -325,12 +330,24 @@ class ChaosRun {
       }),
     };
     for (const client of Object.values(this.#clients)) this.#injector.exemptClient(client);
-    await this.#clients.sqs.send(
-      new SetQueueAttributesCommand({
-        QueueUrl: this.#stack.queues.deliveryQueueUrl,
-        Attributes: { VisibilityTimeout: String(options.visibilityTimeoutSeconds) },
-      }),
-    );
+    for (const queueUrl of [this.#stack.queues.deliveryQueueUrl, this.#stack.queues.slowDeliveryQueueUrl]) {
+      await this.#clients.sqs.send(
+        new SetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          Attributes: { VisibilityTimeout: String(options.visibilityTimeoutSeconds) },
+        }),
+      );
+    }
+  }
+
+  /** Both delivery lanes: jobs waiting out a breaker sleep on the slow lane. */
+  async #deliveryDepth(): Promise<{ visible: number; inFlight: number }> {
+    const { stack } = this.#running;
+    const [main, slow] = await Promise.all([
+      this.#queueDepth(stack.queues.deliveryQueueUrl),
+      this.#queueDepth(stack.queues.slowDeliveryQueueUrl),
+    ]);
+    return { visible: main.visible + slow.visible, inFlight: main.inFlight + slow.inFlight };
   }
 
   get #repository(): SubscriptionRepository {
@@ -435,7 +452,7 @@ class ChaosRun {
     if (!force && Date.now() - this.#lastProgress < 5_000) return;
     this.#lastProgress = Date.now();
     const { stack, hub } = this.#running;
-    const depth = await this.#queueDepth(stack.queues.deliveryQueueUrl);
+    const depth = await this.#deliveryDepth();
     let acked = 0;
     for (const key of this.#plan.expected.keys()) if ((hub.received.get(key)?.acks ?? 0) > 0) acked++;
     this.log(
@@ -489,7 +506,7 @@ class ChaosRun {
     for (;;) {
       await this.#drainDlq();
       await this.#drainRouterFailed();
-      const depth = await this.#queueDepth(stack.queues.deliveryQueueUrl);
+      const depth = await this.#deliveryDepth();
       const empty = depth.visible === 0 && depth.inFlight === 0;
       const quietFor = Date.now() - Math.max(hub.lastRequestAt, this.#t0);
       const left = this.#outstanding();
@@ -658,6 +675,10 @@ class ChaosRun {
         overlapping: hub.overlapping,
       },
       always_failing: alwaysFailing,
+      black_hole: {
+        ...profileCounts("black_hole", this.#plan, hub, this.#dead),
+        swallowed_requests: hub.blackHoled,
+      },
       router_failed: {
         events: redrive.events,
         redriven: redrive.redriven,
@@ -717,6 +738,14 @@ function quietFunctions(options: ChaosOptions): () => void {
   Object.assign(process.env, {
     RETRY_JITTER: String(options.retryJitter),
     DELIVERY_TIMEOUT_MS: String(options.deliveryTimeoutMs),
+    // Fair delivery at the run's time scale: the breaker opens after 3 timeouts and probes after
+    // 2 s (at most 8 s), so the black hole's deliveries settle within the run once it answers
+    // again; the main lane marks an endpoint slow at 40 % of the timeout.
+    MAIN_LANE_TIMEOUT_MS: String(Math.round(options.deliveryTimeoutMs * 0.4)),
+    BREAKER_THRESHOLD: "3",
+    BREAKER_COOLDOWN_MS: "2000",
+    BREAKER_MAX_COOLDOWN_MS: "8000",
+    SLOW_LANE_STICKY_MS: "5000",
     POWERTOOLS_LOG_LEVEL: options.verbose ? "INFO" : "SILENT",
     POWERTOOLS_METRICS_DISABLED: "true",
     // Makes Powertools write through the global console (filtered above) instead of its own.
@@ -816,11 +845,20 @@ function routerFailedEventKey(message: Message): string | undefined {
 }
 
 function alwaysFailingCounts(plan: WorkloadPlan, hub: ReceiverHub, dead: ReadonlySet<PairKey>) {
+  return profileCounts("always_failing", plan, hub, dead);
+}
+
+function profileCounts(
+  profile: ReceiverProfile,
+  plan: WorkloadPlan,
+  hub: ReceiverHub,
+  dead: ReadonlySet<PairKey>,
+) {
   let expected = 0;
   let deadLettered = 0;
   let delivered = 0;
   for (const [key, delivery] of plan.expected) {
-    if (delivery.profile !== "always_failing") continue;
+    if (delivery.profile !== profile) continue;
     expected++;
     if (dead.has(key)) deadLettered++;
     if ((hub.received.get(key)?.acks ?? 0) > 0) delivered++;

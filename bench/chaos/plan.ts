@@ -96,6 +96,9 @@ function subscriptionsFor(customerId: string, activeflowId: string, index: numbe
     { profile: "slow_body", eventTypes: [...new Set(someResources(4))], activeflowId: null },
     { profile: "chaotic", eventTypes: ["*"], activeflowId: null },
   ];
+  // The second customer's own endpoint black-holes for the first part of the run (it holds many of
+  // its deliveries, as a customer's one webhook does): the others must not notice.
+  if (index === 1) specs.push({ profile: "black_hole", eventTypes: ["*"], activeflowId: null });
   // One customer in five also has an endpoint that never answers 2xx.
   if (index % 5 === 0) specs.push({ profile: "always_failing", eventTypes: ["*"], activeflowId: null });
   // Some customers fan out past one SendMessageBatch (10 jobs), so that a failed enqueue can leave

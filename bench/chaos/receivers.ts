@@ -47,6 +47,12 @@ export const RECEIVER_PROFILES = {
   },
   /** Fails every request (500, 503, reset in turn): all its deliveries must end dead-lettered. */
   always_failing: { error500: 0.4, error503: 0.3, reset: 0.3 },
+  /**
+   * Accepts every request and never answers, for the first `blackHoleForMs` of the run, then answers
+   * 2xx: a black-holing customer whose deliveries wait (fair delivery's slow lane and breaker) and
+   * must all still be delivered or dead-lettered once it recovers — lost = 0 for everyone.
+   */
+  black_hole: {},
 } as const satisfies Record<string, BehaviourRates>;
 
 export type ReceiverProfile = keyof typeof RECEIVER_PROFILES;
@@ -85,6 +91,8 @@ export interface ReceiverHubOptions {
   /** The delivery function's DELIVERY_TIMEOUT_MS: slow behaviours are sized against it. */
   readonly senderTimeoutMs: number;
   readonly seed: number;
+  /** How long the `black_hole` profile black-holes, from the hub's start. @default 0 */
+  readonly blackHoleForMs?: number;
 }
 
 export class ReceiverHub {
@@ -109,9 +117,13 @@ export class ReceiverHub {
   private readonly subscriptions = new Map<string, { webhook: Webhook; keepBodies: boolean }>();
   private readonly random: Random;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly blackHoleUntil: number;
+  /** Requests the black hole swallowed without answering. */
+  blackHoled = 0;
 
   private constructor(private readonly options: ReceiverHubOptions) {
     this.random = createRandom(options.seed);
+    this.blackHoleUntil = Date.now() + (options.blackHoleForMs ?? 0);
   }
 
   static async start(options: ReceiverHubOptions): Promise<ReceiverHub> {
@@ -158,6 +170,11 @@ export class ReceiverHub {
   }
 
   private draw(profile: ReceiverProfile): Behaviour {
+    if (profile === "black_hole") {
+      if (Date.now() >= this.blackHoleUntil) return "ok";
+      this.blackHoled++;
+      return "timeout";
+    }
     const rates: BehaviourRates = RECEIVER_PROFILES[profile];
     let u = this.random.next();
     for (const behaviour of Object.keys(FAULT_NAMES) as Exclude<Behaviour, "ok">[]) {

@@ -83,6 +83,7 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
     deliveryTimeoutMs: 2_000,
     visibilityTimeoutSeconds: 30,
     deliveryConcurrency: 8,
+    blackHoleSeconds: quick ? 20 : 60,
     maxBacklog: 1_500,
     settleTimeoutMs: 300_000,
     progress: (line) => console.log(line),

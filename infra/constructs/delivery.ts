@@ -11,6 +11,8 @@ export interface DeliveryProps {
   readonly table: WebhookTable;
   /** The delivery queue (its redrive policy, built from the retry schedule, moves dead jobs on). */
   readonly deliveryQueue: sqs.IQueue;
+  /** The slow lane (fair delivery): a second event source mapping of the same function. */
+  readonly slowDeliveryQueue: sqs.IQueue;
   /** Where the function itself moves a job after its last attempt (PRODUCT §4). */
   readonly deliveryDlq: sqs.IQueue;
   /** Where the `webhook_subscription_disabled` operational event is put. */
@@ -22,6 +24,12 @@ export interface DeliveryProps {
    * @default 20
    */
   readonly maxConcurrency?: number;
+  /**
+   * Maximum concurrent invocations of the slow lane's mapping (2..1000): what slow and black-holing
+   * endpoints can occupy, whatever their volume, beside the main lane's own `maxConcurrency`.
+   * @default 5
+   */
+  readonly slowLaneMaxConcurrency?: number;
 }
 
 /**
@@ -37,6 +45,7 @@ export interface DeliveryProps {
 export class Delivery extends Construct {
   readonly delivery: WebhookFunction;
   readonly eventSource: SqsEventSource;
+  readonly slowLaneEventSource: SqsEventSource;
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
@@ -57,10 +66,22 @@ export class Delivery extends Construct {
       maxConcurrency: props.maxConcurrency ?? 20,
     });
     this.delivery.function.addEventSource(this.eventSource);
+    // Fair delivery (docs/delivery.md): the slow lane is served by the same function through its own
+    // mapping, whose MaximumConcurrency caps what slow endpoints can take ("Configuring maximum
+    // concurrency for Amazon SQS event sources", Lambda Developer Guide): the main lane's capacity is
+    // never theirs.
+    this.slowLaneEventSource = new SqsEventSource(props.slowDeliveryQueue, {
+      batchSize: DELIVERY_BATCH.batchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: props.slowLaneMaxConcurrency ?? 5,
+    });
+    this.delivery.function.addEventSource(this.slowLaneEventSource);
 
     // The backoff: the function sets each failed job's visibility timeout to its retry delay. (The
     // event source mapping's own grant includes this action too; the function's own call is explicit.)
     props.deliveryQueue.grant(this.delivery.role, "sqs:ChangeMessageVisibility");
+    // Handing a job to the slow lane is a SendMessage; slow-lane jobs sleep on their own messages.
+    props.slowDeliveryQueue.grant(this.delivery.role, "sqs:ChangeMessageVisibility", "sqs:SendMessage");
     // Our code dead-letters a job after its last attempt (with the reason), then the mapping deletes it.
     props.deliveryDlq.grantSendMessages(this.delivery.role);
     // BatchGetItem: a batch's subscriptions and delivery records; PutItem: a delivery record with its

@@ -51,6 +51,8 @@ export interface WebhookQueuesProps {
   /** Physical names. */
   readonly deliveryQueueName: string;
   readonly deliveryDlqName: string;
+  /** The slow lane of fair delivery (docs/delivery.md, "Fair delivery"). */
+  readonly slowDeliveryQueueName: string;
   readonly unroutableQueueName: string;
   /**
    * Removal policy of the queues that hold parked work (dead letters, unroutable events).
@@ -71,6 +73,7 @@ export interface WebhookQueuesProps {
 export class WebhookQueues extends Construct {
   readonly deliveryQueue: sqs.Queue;
   readonly deliveryDlq: sqs.Queue;
+  readonly slowDeliveryQueue: sqs.Queue;
   readonly unroutableQueue: sqs.Queue;
   readonly maxReceiveCount: number;
 
@@ -86,6 +89,16 @@ export class WebhookQueues extends Construct {
     });
     this.deliveryQueue = new sqs.Queue(this, "DeliveryQueue", {
       queueName: props.deliveryQueueName,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(settings.retentionSeconds),
+      deadLetterQueue: { queue: this.deliveryDlq, maxReceiveCount: settings.maxReceiveCount },
+    });
+    // The slow lane: jobs of endpoints that do not answer within the main lane's budget, and those
+    // waiting out an open breaker. Same settings and dead-letter queue as the delivery queue.
+    this.slowDeliveryQueue = new sqs.Queue(this, "SlowDeliveryQueue", {
+      queueName: props.slowDeliveryQueueName,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),

@@ -73,10 +73,14 @@ export class DeliveryQueue {
     let requests = 0;
     let sent = 0;
     const stillFailed: string[] = [];
-    for (const group of chunkForSendMessageBatch(jobs.map(serializeDeliveryJob))) {
+    const bodies = jobs.map(serializeDeliveryJob);
+    const groupOf = new Map(bodies.map((body, i) => [body, (jobs[i] as DeliveryJob).customer_id]));
+    for (const group of chunkForSendMessageBatch(bodies)) {
       let pending: SendMessageBatchRequestEntry[] = group.map((body, i) => ({
         Id: `m${i}`,
         MessageBody: body,
+        // The tenant, for SQS fair queues (docs/delivery.md, "Fair delivery").
+        MessageGroupId: groupOf.get(body),
       }));
       let lastCodes: string[] = [];
       await retryWithBackoff(this.retry, async () => {
@@ -94,6 +98,20 @@ export class DeliveryQueue {
     }
     if (stillFailed.length > 0) throw new EnqueueFailedError(stillFailed.length, stillFailed);
     return { sent, requests };
+  }
+
+  /**
+   * Puts one job on this queue (visible at once): how fair delivery moves a job to the slow lane.
+   */
+  async send(job: DeliveryJob): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: serializeDeliveryJob(job),
+        // The tenant, for SQS fair queues (docs/delivery.md, "Fair delivery").
+        MessageGroupId: job.customer_id,
+      }),
+    );
   }
 
   /**

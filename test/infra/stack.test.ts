@@ -44,6 +44,7 @@ const ids = () => {
     table: logicalIdOf(stack.table.table),
     deliveryQueue: logicalIdOf(stack.queues.deliveryQueue),
     deliveryDlq: logicalIdOf(stack.queues.deliveryDlq),
+    slowDeliveryQueue: logicalIdOf(stack.queues.slowDeliveryQueue),
     unroutable: logicalIdOf(stack.queues.unroutableQueue),
     routerFailed: logicalIdOf(stack.routing.failedQueue),
     ingestDlq: logicalIdOf(stack.ingest.deadLetterQueue),
@@ -188,7 +189,7 @@ describe("delivery queue", () => {
 
   it("every queue is encrypted and every queue policy denies requests without TLS", () => {
     const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
-    expect(queues).toHaveLength(5);
+    expect(queues).toHaveLength(6);
     for (const [id, queue] of queues) {
       expect(queue.Properties.SqsManagedSseEnabled ?? queue.Properties.KmsMasterKeyId, id).toBeTruthy();
       const policies = resourcesOfType(synth.template, "AWS::SQS::QueuePolicy").filter(([, p]) =>
@@ -217,7 +218,9 @@ describe("delivery queue", () => {
 
 describe("delivery function", () => {
   it("consumes the delivery queue in batches with partial batch failures and bounded concurrency", () => {
-    const { resource } = onlyResource(synth.template, "AWS::Lambda::EventSourceMapping");
+    const { resource } = onlyResource(synth.template, "AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: arnOf(ids().deliveryQueue),
+    });
     expect(resource.Properties).toEqual(
       expect.objectContaining({
         EventSourceArn: arnOf(ids().deliveryQueue),
@@ -230,6 +233,52 @@ describe("delivery function", () => {
     expect(resource.Properties.MaximumBatchingWindowInSeconds ?? 0).toBe(
       DELIVERY_BATCH.maxBatchingWindowSeconds,
     );
+  });
+
+  it("consumes the slow lane through a mapping of its own, capped apart from the main lane's", () => {
+    const mappings = resourcesOfType(synth.template, "AWS::Lambda::EventSourceMapping");
+    expect(mappings).toHaveLength(2);
+    const { resource } = onlyResource(synth.template, "AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: arnOf(ids().slowDeliveryQueue),
+    });
+    expect(resource.Properties).toEqual(
+      expect.objectContaining({
+        FunctionName: refTo(ids().delivery),
+        BatchSize: DELIVERY_BATCH.batchSize,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        ScalingConfig: { MaximumConcurrency: 5 },
+      }),
+    );
+  });
+
+  it("has a slow lane queue with the delivery queue's settings and dead-letter queue", () => {
+    const settings = deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS);
+    synth.template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: `${DEFAULT_RESOURCE_NAMES.slowDeliveryQueue}-prod`,
+      VisibilityTimeout: settings.visibilityTimeoutSeconds,
+      MessageRetentionPeriod: settings.retentionSeconds,
+      RedrivePolicy: {
+        deadLetterTargetArn: arnOf(ids().deliveryDlq),
+        maxReceiveCount: settings.maxReceiveCount,
+      },
+    });
+  });
+
+  it("may move jobs to the slow lane and the dead-letter queue, and tell every function where they are", () => {
+    const role = roleOf(synth.stack.delivery.delivery);
+    expect(actionsOn(role, arnOf(ids().slowDeliveryQueue))).toEqual(
+      expect.arrayContaining(["sqs:ChangeMessageVisibility", "sqs:SendMessage"]),
+    );
+    expect(actionsOn(role, arnOf(ids().deliveryDlq))).toEqual(expect.arrayContaining(["sqs:SendMessage"]));
+    synth.template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: "delivery",
+          SLOW_DELIVERY_QUEUE_URL: { Ref: ids().slowDeliveryQueue },
+          DELIVERY_DLQ_URL: { Ref: ids().deliveryDlq },
+        }),
+      },
+    });
   });
 
   it("times out after DELIVERY_FUNCTION_TIMEOUT_SECONDS", () => {

@@ -29,6 +29,7 @@ describe("npm run chaos, small", () => {
       deliveryTimeoutMs: 2_000,
       visibilityTimeoutSeconds: 5,
       deliveryConcurrency: 4,
+      blackHoleSeconds: 8,
       maxBacklog: 500,
       settleTimeoutMs: 45_000,
       progress: (line) => lines.push(line),
@@ -44,6 +45,11 @@ describe("npm run chaos, small", () => {
     // Every delivery to the endpoint that never answers 2xx ends in the dead-letter queue.
     expect(result.always_failing.expected).toBeGreaterThan(0);
     expect(result.always_failing.dead_lettered).toBe(result.always_failing.expected);
+    // The black-holing customer swallowed requests, yet each of its deliveries was delivered once it
+    // answered again, or dead-lettered: nothing lost (counted in `lost` above, for everyone).
+    expect(result.black_hole.expected).toBeGreaterThan(0);
+    expect(result.black_hole.swallowed_requests).toBeGreaterThan(0);
+    expect(result.black_hole.delivered + result.black_hole.dead_lettered).toBe(result.black_hole.expected);
     // A duplicate only where a fault hit between the HTTP call and its record.
     expect(result.duplicates_explained).toBe(result.duplicates);
     expect(result.fuzz?.router_invocation_failures).toBe(0);

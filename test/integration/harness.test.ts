@@ -111,6 +111,7 @@ describe("provisioning", () => {
       deliveryQueue: new URL(env.queues.deliveryQueueUrl).pathname.split("/").at(-1) ?? "",
       deliveryDlq: new URL(env.queues.deliveryDlqUrl).pathname.split("/").at(-1) ?? "",
       unroutableQueue: new URL(env.queues.unroutableQueueUrl).pathname.split("/").at(-1) ?? "",
+      slowDeliveryQueue: new URL(env.queues.slowDeliveryQueueUrl).pathname.split("/").at(-1) ?? "",
     };
     expect(await ensureQueues(env.sqs, names, env.queueSettings)).toEqual(env.queues);
     expect(await ensureQueues(env.sqs, names, deliveryQueueSettings([1]))).toEqual(env.queues);

@@ -31,6 +31,11 @@ export interface TestEnvironmentOptions {
   env?: Record<string, string>;
   /** Queue settings other than those derived from the schedule (e.g. a small maxReceiveCount). */
   queueSettings?: Partial<QueueSettings>;
+  /**
+   * Configure fair delivery's slow lane (SLOW_DELIVERY_QUEUE_URL). Only for tests that also consume
+   * the slow lane's queue: jobs handed over there are otherwise never delivered.
+   */
+  fairLanes?: boolean;
 }
 
 export interface ReceiveAllOptions {
@@ -93,6 +98,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
       deliveryQueue: `delivery-${suffix}`,
       deliveryDlq: `delivery-dlq-${suffix}`,
       unroutableQueue: `unroutable-${suffix}`,
+      slowDeliveryQueue: `delivery-slow-${suffix}`,
     },
     queueSettings,
   );
@@ -111,6 +117,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     RETRY_SCHEDULE: retrySchedule.join(","),
     ALLOW_HTTP_URLS: "true",
     ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
+    ...(options.fairLanes ? { SLOW_DELIVERY_QUEUE_URL: queues.slowDeliveryQueueUrl } : {}),
     ...options.env,
   };
 

@@ -50,6 +50,8 @@ export const keys = {
     PK: `CUSTOMER#${customerId}`,
     SK: "COUNTER#SUBSCRIPTIONS",
   }),
+  /** What the delivery functions share about one endpoint (lanes, breaker), by the hash of its URL. */
+  endpointHealth: (endpointHash: string): ItemKey => ({ PK: `ENDPOINT#${endpointHash}`, SK: "HEALTH" }),
   /** One quota window's counter of one customer's action (test events, retries, recovers). */
   quotaWindow: (customerId: string, action: string, windowStartS: number): ItemKey => ({
     PK: `CUSTOMER#${customerId}`,

@@ -26,10 +26,12 @@ export const deliveryJobSchema = z.object({
   /**
    * Set by a manual retry or a recovery: names this job as the delivery's only live job (the
    * record's `live_job`). A scheduled retry of the chain it replaced sees another token and stops.
+   * A job that fair delivery moves to the slow lane (a new SQS message) carries the identity it had,
+   * `msg:<its first message id>` for a router job, so that it stays the live one.
    */
   token: z
     .string()
-    .regex(/^[A-Za-z0-9-]{1,64}$/)
+    .regex(/^(msg:)?[A-Za-z0-9-]{1,64}$/)
     .optional(),
 });
 

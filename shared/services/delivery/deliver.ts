@@ -8,12 +8,14 @@ import type { HttpAttemptRequest, HttpAttemptResult } from "../../adapters/http-
 import { loggedError } from "../../adapters/observability.ts";
 import type { DeadReason, DeliveryAttempt } from "../../domain/delivery/delivery.ts";
 import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
+import type { Lane } from "../../domain/delivery/endpoint-health.ts";
 import type { DeliveryJob } from "../../domain/delivery/job.ts";
 import { sleepUntil, wokenEarly } from "../../domain/delivery/visibility.ts";
 import { signDelivery } from "../../domain/signing.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
 import { signingSecrets } from "../../domain/subscriptions/subscription.ts";
 import { USER_AGENT } from "../../domain/version.ts";
+import type { FairLanes, LaneGate } from "./fair-lanes.ts";
 
 export interface DeliverySettings {
   readonly retrySchedule: readonly number[];
@@ -48,6 +50,11 @@ export interface DeliveryDependencies {
   readonly logger: DomainLogger;
   readonly now?: () => Date;
   readonly random?: () => number;
+  /**
+   * Fair delivery (lanes, breaker, per-endpoint caps; docs/delivery.md): consulted around every
+   * attempt. Without it every job is dialled with the full timeout on the queue it came from.
+   */
+  readonly lanes?: FairLanes;
   /** Told about every HTTP attempt (for latency metrics); never about secrets or headers. */
   readonly onAttempt?: (sample: AttemptSample) => void;
 }
@@ -69,6 +76,8 @@ export interface ReceivedJob {
    * (shared/domain/delivery/visibility.ts).
    */
   readonly receivedNotBefore: Date;
+  /** The queue it came from: the delivery queue (main) or fair delivery's slow lane. @default "main" */
+  readonly lane?: Lane;
 }
 
 /**
@@ -89,9 +98,17 @@ export type DeliveryOutcome =
   | "dropped_dead"
   | "dead_letter_resent"
   | "skipped_already_succeeded"
-  | "duplicate_in_batch";
+  | "duplicate_in_batch"
+  /** Fair delivery handed it to the slow lane without an attempt (docs/delivery.md, "Fair delivery"). */
+  | "moved_to_slow_lane"
+  /** Fair delivery put it back to sleep without an attempt: the endpoint's breaker is open, or at its cap. */
+  | "deferred";
 
-export const OUTCOMES_KEPT_ON_QUEUE: ReadonlySet<DeliveryOutcome> = new Set(["retry_scheduled", "slept"]);
+export const OUTCOMES_KEPT_ON_QUEUE: ReadonlySet<DeliveryOutcome> = new Set([
+  "retry_scheduled",
+  "slept",
+  "deferred",
+]);
 
 /** The identity a job claims as the delivery's one live job (DeliveryRecord.live_job). */
 export function liveJobOf(job: DeliveryJob, messageId: string): string {
@@ -142,6 +159,7 @@ export class DeliveryBatch {
     private readonly deps: DeliveryDependencies,
     private readonly subscriptionsByKey: ReadonlyMap<string, SubscriptionWithSecrets | null>,
     private readonly recordsById: ReadonlyMap<string, DeliveryState>,
+    private readonly gate: LaneGate | null,
   ) {}
 
   static async load(jobs: readonly DeliveryJob[], deps: DeliveryDependencies): Promise<DeliveryBatch> {
@@ -156,7 +174,9 @@ export class DeliveryBatch {
       subscriptions: [...toRead.values()],
       deliveryIds: [...new Set(jobs.map((job) => job.delivery_id))],
     });
-    return new DeliveryBatch(deps, state.subscriptions, state.deliveries);
+    const urls = [...state.subscriptions.values()].flatMap((s) => (s?.status === "enabled" ? [s.url] : []));
+    const gate = deps.lanes && urls.length > 0 ? await deps.lanes.forBatch(urls) : null;
+    return new DeliveryBatch(deps, state.subscriptions, state.deliveries, gate);
   }
 
   /**
@@ -195,7 +215,37 @@ export class DeliveryBatch {
     // skipCheck returns null only for an existing, enabled subscription.
     const target = subscription as SubscriptionWithSecrets;
 
-    const attempted = await this.attempt(job, target);
+    // The fairness hook: the lane may hand the job over or put it back to sleep instead (nothing
+    // sent, no attempt used), and sets the attempt's timeout.
+    const laneJob = this.gate && {
+      lane: received.lane ?? "main",
+      job,
+      liveJob: liveJobOf(job, received.messageId),
+      url: target.url,
+    };
+    const before = laneJob && this.gate ? await this.gate.beforeAttempt(laneJob) : null;
+    if (before?.kind === "moved") {
+      this.deps.logger.info(before.message, log);
+      return "moved_to_slow_lane";
+    }
+    if (before?.kind === "defer") {
+      await this.deps.queue.sleep(received.receiptHandle, before.seconds);
+      this.deps.logger.info(before.message, { ...log, sleep_seconds: before.seconds });
+      return "deferred";
+    }
+    let attempted: Attempted;
+    try {
+      attempted = await this.attempt(job, target, before?.timeoutMs);
+    } finally {
+      before?.release();
+    }
+    if (laneJob && this.gate) {
+      const handedOver = await this.gate.afterAttempt(laneJob, attempted.result);
+      if (handedOver !== null) {
+        this.deps.logger.info(handedOver, { ...log, latency_ms: Math.round(attempted.result.latencyMs) });
+        return "moved_to_slow_lane";
+      }
+    }
     const step = decideDeliveryStep({
       attempt,
       outcome:
@@ -245,7 +295,11 @@ export class DeliveryBatch {
   }
 
   /** Phase 2: sign and send. The signing secrets are those valid at the instant of sending. */
-  private async attempt(job: DeliveryJob, subscription: SubscriptionWithSecrets): Promise<Attempted> {
+  private async attempt(
+    job: DeliveryJob,
+    subscription: SubscriptionWithSecrets,
+    timeoutMs: number = this.deps.settings.timeoutMs,
+  ): Promise<Attempted> {
     const sentAt = this.clock();
     const headers: Record<string, string> = {
       ...subscription.headers,
@@ -263,7 +317,7 @@ export class DeliveryBatch {
       method: subscription.method,
       headers,
       body: job.payload,
-      timeoutMs: this.deps.settings.timeoutMs,
+      timeoutMs,
       maxResponseBodyBytes: this.deps.settings.maxResponseBodyBytes,
     };
     const result = await this.deps.sender.send(request);

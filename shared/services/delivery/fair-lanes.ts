@@ -1,0 +1,164 @@
+/**
+ * Fair delivery, the use case (docs/delivery.md, "Fair delivery"): the hook the delivery batch calls
+ * around each attempt. Before: dial (with the lane's timeout), hand the job to the slow lane without
+ * sending, or put it back to sleep while its endpoint's breaker is open (or the endpoint is at its
+ * cap) — neither uses an attempt. After: what the attempt taught about the endpoint, written to the
+ * shared state; in the main lane a budget overrun hands the job to the slow lane.
+ */
+import type { DeliveryQueue } from "../../adapters/delivery-queue.ts";
+import type { EndpointHealthStore } from "../../adapters/dynamodb/endpoint-health.ts";
+import type { HttpAttemptResult } from "../../adapters/http-sender.ts";
+import { loggedError } from "../../adapters/observability.ts";
+import {
+  type AttemptSpeed,
+  decideLane,
+  type EndpointHealth,
+  type FairnessPolicy,
+  HEALTHY,
+  healthChangeAfter,
+  type Lane,
+  probeLeaseMs,
+} from "../../domain/delivery/endpoint-health.ts";
+import type { DeliveryJob } from "../../domain/delivery/job.ts";
+
+export interface FairLaneDependencies {
+  readonly policy: FairnessPolicy;
+  readonly health: Pick<EndpointHealthStore, "load" | "apply" | "claimProbe">;
+  /** The slow lane: where jobs are handed over, and (as the batch's queue) where its jobs sleep. */
+  readonly slowLane: Pick<DeliveryQueue, "send" | "sleep">;
+  /** The slow lane queue's name: how the handler tells its records from the main lane's. */
+  readonly slowQueueName: string;
+  readonly logger: { warn(message: string, ...attributes: Record<string, unknown>[]): void };
+  readonly now?: () => Date;
+}
+
+export interface LaneJob {
+  readonly lane: Lane;
+  readonly job: DeliveryJob;
+  /** The identity the job holds as its delivery's live job; a handed-over job keeps it (its token). */
+  readonly liveJob: string;
+  readonly url: string;
+}
+
+export type BeforeAttempt =
+  | { readonly kind: "dial"; readonly timeoutMs: number; readonly release: () => void }
+  /** Sent to the slow lane: the current message is deleted. */
+  | { readonly kind: "moved"; readonly message: string }
+  /** Back to sleep on the current queue for `seconds`, no attempt used. */
+  | { readonly kind: "defer"; readonly seconds: number; readonly message: string };
+
+/** Attempts in flight per endpoint in this instance (the slow lane's per-endpoint cap). */
+const inFlightByEndpoint = new Map<string, number>();
+
+export class FairLanes {
+  constructor(readonly deps: FairLaneDependencies) {}
+
+  get slowQueueName(): string {
+    return this.deps.slowQueueName;
+  }
+
+  nowMs(): number {
+    return (this.deps.now?.() ?? new Date()).getTime();
+  }
+
+  /** The view of one batch: its endpoints' state, read once (cached across warm invocations). */
+  async forBatch(urls: readonly string[]): Promise<LaneGate> {
+    return new LaneGate(this, await this.deps.health.load(urls, this.nowMs()));
+  }
+
+  /** A new message on the slow lane for the same job, which stays its delivery's live job. */
+  async handOver(item: LaneJob): Promise<void> {
+    await this.deps.slowLane.send({ ...item.job, token: item.liveJob });
+  }
+}
+
+/** The lanes' decisions for the jobs of one batch. */
+export class LaneGate {
+  constructor(
+    private readonly lanes: FairLanes,
+    private readonly health: Map<string, EndpointHealth>,
+  ) {}
+
+  private healthOf(url: string): EndpointHealth {
+    return this.health.get(url) ?? HEALTHY;
+  }
+
+  async beforeAttempt(item: LaneJob): Promise<BeforeAttempt> {
+    const { deps } = this.lanes;
+    const nowMs = this.lanes.nowMs();
+    let decision = decideLane(item.lane, this.healthOf(item.url), deps.policy, nowMs);
+    let probe = false;
+    if (decision.kind === "claim_probe") {
+      probe = await deps.health.claimProbe(item.url, nowMs, probeLeaseMs(deps.policy));
+      decision = probe
+        ? { kind: "dial", timeoutMs: deps.policy.timeoutMs, probe: true }
+        : { kind: "defer", delayMs: probeLeaseMs(deps.policy) };
+    }
+    switch (decision.kind) {
+      case "to_slow_lane":
+        await this.lanes.handOver(item);
+        return { kind: "moved", message: "endpoint is slow or broken: job handed to the slow lane unsent" };
+      case "defer":
+        return {
+          kind: "defer",
+          seconds: Math.max(1, Math.ceil(decision.delayMs / 1000)),
+          message: "endpoint's breaker is open: job waits without an attempt",
+        };
+      case "dial":
+        break;
+    }
+    const timeoutMs = decision.kind === "dial" ? decision.timeoutMs : deps.policy.timeoutMs;
+    if (item.lane === "main") return { kind: "dial", timeoutMs, release: () => {} };
+    // The slow lane's per-endpoint cap (the probe is always let through).
+    const inFlight = inFlightByEndpoint.get(item.url) ?? 0;
+    if (!probe && inFlight >= deps.policy.endpointConcurrency) {
+      return {
+        kind: "defer",
+        seconds: Math.ceil(deps.policy.timeoutMs / 1000),
+        message: "endpoint at its concurrency cap in the slow lane: job waits one timeout without an attempt",
+      };
+    }
+    inFlightByEndpoint.set(item.url, inFlight + 1);
+    let released = false;
+    return {
+      kind: "dial",
+      timeoutMs,
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (inFlightByEndpoint.get(item.url) ?? 1) - 1;
+        if (left <= 0) inFlightByEndpoint.delete(item.url);
+        else inFlightByEndpoint.set(item.url, left);
+      },
+    };
+  }
+
+  /**
+   * After the attempt. A main-lane budget overrun hands the job to the slow lane: the caller does not
+   * record it as an attempt (the slow lane sends it again at once with the full timeout) and gets the
+   * log message back. Otherwise the endpoint's state is updated and null returned: record as usual.
+   */
+  async afterAttempt(item: LaneJob, result: HttpAttemptResult): Promise<string | null> {
+    const { deps } = this.lanes;
+    const nowMs = this.lanes.nowMs();
+    const speed: AttemptSpeed =
+      result.kind === "error" && result.error === "timeout"
+        ? { kind: "timed_out" }
+        : { kind: "answered", latencyMs: result.latencyMs };
+    const change = healthChangeAfter(item.lane, speed, this.healthOf(item.url), deps.policy, nowMs);
+    if (change !== null) {
+      try {
+        this.health.set(item.url, await deps.health.apply(item.url, change, nowMs));
+      } catch (error) {
+        // The shared state is advice: losing one update must not cost the delivery its record.
+        deps.logger.warn("could not update the endpoint's shared state", {
+          delivery_id: item.job.delivery_id,
+          error: loggedError(error),
+        });
+      }
+    }
+    if (change?.kind !== "mark_slow") return null;
+    await this.lanes.handOver(item);
+    return `no answer within the main lane's ${deps.policy.mainLaneTimeoutMs} ms: job handed to the slow lane, not counted as an attempt`;
+  }
+}
