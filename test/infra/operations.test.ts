@@ -243,6 +243,8 @@ describe("parked work outlives the stack in production stages", () => {
     const n = resourceNamesFor("prod");
     expect(policies(synth.template)).toEqual({
       [n.deliveryQueue]: "Delete",
+      // The slow lane holds live jobs, as the delivery queue does: not parked work.
+      [n.slowDeliveryQueue]: "Delete",
       [n.deliveryDlq]: "RetainExceptOnCreate",
       [n.unroutableQueue]: "RetainExceptOnCreate",
       [n.routerFailedQueue]: "RetainExceptOnCreate",
