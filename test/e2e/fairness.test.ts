@@ -20,7 +20,8 @@ import { waitFor } from "../support/wait.ts";
  *
  * The delivery timeout is 8 s and the main lane's budget 0.5 s: without fair delivery, every batch
  * holding a hostile job would hold its poller for 8 s (the local stack has 2 pollers here), and the
- * healthy customer's deliveries would queue behind them for several seconds each.
+ * healthy customer's deliveries would queue behind them for several seconds each, for as long as the
+ * hostile customer keeps sending.
  */
 
 const TIMEOUT_MS = 8000;
@@ -114,7 +115,16 @@ describe("a hostile neighbour", () => {
     expect(recovers.map((r) => r.status)).toEqual([202, 202, 429, 429]);
     expect(Number(recovers[3]?.headers.get("retry-after"))).toBeGreaterThan(60);
 
-    // Meanwhile the healthy customer's events keep arriving promptly, a few at a time.
+    // The onset: the first hostile jobs are dialled in the main lane and run to the full timeout (a
+    // request is never abandoned), while the budget's mark hands every later one to the slow lane.
+    await waitFor(
+      () => {
+        const first = blackHole.requests[0];
+        return first !== undefined && Date.now() - first.receivedAt > TIMEOUT_MS + 1000;
+      },
+      { timeoutMs: 60_000, description: "the onset is over" },
+    );
+    // From then on the healthy customer's events keep arriving promptly, a few at a time.
     const latencies: number[] = [];
     for (let round = 0; round < 6; round++) {
       const before = good.requests.length;

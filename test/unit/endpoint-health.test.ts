@@ -14,10 +14,17 @@ const health = (patch: Partial<EndpointHealth>): EndpointHealth => ({ ...HEALTHY
 
 describe("fair delivery: which lane, whether to dial", () => {
   it("dials a healthy endpoint from the main lane with the main lane's budget", () => {
-    expect(decideLane("main", HEALTHY, policy, now)).toEqual({ kind: "dial", timeoutMs: 3000, probe: false });
+    expect(decideLane("main", HEALTHY, policy, now)).toEqual({
+      kind: "dial",
+      timeoutMs: 15_000,
+      budgetMs: 3000,
+      probe: false,
+    });
     // The budget never exceeds the full timeout.
-    expect(decideLane("main", HEALTHY, { ...policy, timeoutMs: 1000 }, now)).toMatchObject({
+    expect(decideLane("main", HEALTHY, { ...policy, timeoutMs: 1000 }, now)).toEqual({
+      kind: "dial",
       timeoutMs: 1000,
+      probe: false,
     });
   });
 
@@ -54,11 +61,12 @@ describe("fair delivery: what an attempt teaches", () => {
     expect(healthChangeAfter("slow", { kind: "answered", latencyMs: 50 }, HEALTHY, policy, now)).toBeNull();
   });
 
-  it("marks an endpoint slow when the main lane's budget runs out", () => {
-    expect(healthChangeAfter("main", { kind: "timed_out" }, HEALTHY, policy, now)).toEqual({
+  it("marks an endpoint slow that answers after the main lane's budget; a main-lane timeout counts", () => {
+    expect(healthChangeAfter("main", { kind: "answered", latencyMs: 5000 }, HEALTHY, policy, now)).toEqual({
       kind: "mark_slow",
       slowUntil: now + 300_000,
     });
+    expect(healthChangeAfter("main", { kind: "timed_out" }, HEALTHY, policy, now)?.kind).toBe("timeout");
   });
 
   it("counts full timeouts and opens the breaker at the threshold, for longer after each failed probe", () => {

@@ -50,8 +50,11 @@ export interface FairnessPolicy {
 
 /** What to do with a received job before anything is sent. */
 export type LaneDecision =
-  /** Send it, with this timeout. `probe`: this is the breaker's probe (the claim is already held). */
-  | { readonly kind: "dial"; readonly timeoutMs: number; readonly probe: boolean }
+  /**
+   * Send it, with this timeout. `budgetMs` (main lane): if no answer has come by then, mark the
+   * endpoint slow while the attempt goes on. `probe`: this is the breaker's probe (claim held).
+   */
+  | { readonly kind: "dial"; readonly timeoutMs: number; readonly budgetMs?: number; readonly probe: boolean }
   /** Hand it to the slow lane now, without sending (main lane, endpoint known slow or broken). */
   | { readonly kind: "to_slow_lane" }
   /** Not now: back to the slow lane, visible again after this delay, without using an attempt. */
@@ -77,7 +80,9 @@ export function decideLane(
   if (lane === "main") {
     const slow = health.slowUntil !== null && health.slowUntil > nowMs;
     if (slow || health.openUntil !== null) return { kind: "to_slow_lane" };
-    return { kind: "dial", timeoutMs: Math.min(policy.mainLaneTimeoutMs, policy.timeoutMs), probe: false };
+    return policy.mainLaneTimeoutMs < policy.timeoutMs
+      ? { kind: "dial", timeoutMs: policy.timeoutMs, budgetMs: policy.mainLaneTimeoutMs, probe: false }
+      : { kind: "dial", timeoutMs: policy.timeoutMs, probe: false };
   }
   if (isBreakerOpen(health, nowMs)) {
     return { kind: "defer", delayMs: (health.openUntil as number) - nowMs };
@@ -114,7 +119,7 @@ export type AttemptSpeed =
  * common case: a healthy endpoint answering in the main lane costs no write at all).
  */
 export type HealthChange =
-  /** Main lane budget overrun: serve this endpoint from the slow lane until `slowUntil`. */
+  /** No answer within the main lane's budget: serve this endpoint from the slow lane until `slowUntil`. */
   | { readonly kind: "mark_slow"; readonly slowUntil: number }
   /** A full timeout: one more in a row; `open` when it reaches the threshold (breaker opens/reopens). */
   | {
@@ -134,9 +139,6 @@ export function healthChangeAfter(
 ): HealthChange | null {
   const sticky = nowMs + policy.slowLaneStickyMs;
   if (speed.kind === "timed_out") {
-    if (lane === "main" && policy.mainLaneTimeoutMs < policy.timeoutMs) {
-      return { kind: "mark_slow", slowUntil: sticky };
-    }
     return {
       kind: "timeout",
       slowUntil: sticky,
@@ -148,6 +150,8 @@ export function healthChangeAfter(
   }
   const fast = speed.latencyMs <= policy.mainLaneTimeoutMs;
   if (lane === "main") {
+    // An answer after the budget: the endpoint was marked slow when the budget passed; keep it so.
+    if (!fast) return { kind: "mark_slow", slowUntil: sticky };
     // The main lane only dials endpoints without state; an answer within the budget changes nothing.
     return health === HEALTHY || (health.consecutiveTimeouts === 0 && health.slowUntil === null)
       ? null

@@ -233,19 +233,19 @@ export class DeliveryBatch {
       this.deps.logger.info(before.message, { ...log, sleep_seconds: before.seconds });
       return "deferred";
     }
+    const gate = this.gate;
+    const budget =
+      laneJob && gate && before?.budgetMs !== undefined
+        ? setTimeout(() => void gate.overBudget(laneJob), before.budgetMs)
+        : undefined;
     let attempted: Attempted;
     try {
       attempted = await this.attempt(job, target, before?.timeoutMs);
     } finally {
+      clearTimeout(budget);
       before?.release();
     }
-    if (laneJob && this.gate) {
-      const handedOver = await this.gate.afterAttempt(laneJob, attempted.result);
-      if (handedOver !== null) {
-        this.deps.logger.info(handedOver, { ...log, latency_ms: Math.round(attempted.result.latencyMs) });
-        return "moved_to_slow_lane";
-      }
-    }
+    if (laneJob && gate) await gate.afterAttempt(laneJob, attempted.result);
     const step = decideDeliveryStep({
       attempt,
       outcome:

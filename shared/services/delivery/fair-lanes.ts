@@ -41,7 +41,13 @@ export interface LaneJob {
 }
 
 export type BeforeAttempt =
-  | { readonly kind: "dial"; readonly timeoutMs: number; readonly release: () => void }
+  | {
+      readonly kind: "dial";
+      readonly timeoutMs: number;
+      /** Main lane: when no answer has come by then, call `overBudget` (the attempt goes on). */
+      readonly budgetMs?: number;
+      readonly release: () => void;
+    }
   /** Sent to the slow lane: the current message is deleted. */
   | { readonly kind: "moved"; readonly message: string }
   /** Back to sleep on the current queue for `seconds`, no attempt used. */
@@ -108,7 +114,10 @@ export class LaneGate {
         break;
     }
     const timeoutMs = decision.kind === "dial" ? decision.timeoutMs : deps.policy.timeoutMs;
-    if (item.lane === "main") return { kind: "dial", timeoutMs, release: () => {} };
+    if (item.lane === "main") {
+      const budgetMs = decision.kind === "dial" ? decision.budgetMs : undefined;
+      return { kind: "dial", timeoutMs, ...(budgetMs !== undefined ? { budgetMs } : {}), release: () => {} };
+    }
     // The slow lane's per-endpoint cap (the probe is always let through).
     const inFlight = inFlightByEndpoint.get(item.url) ?? 0;
     if (!probe && inFlight >= deps.policy.endpointConcurrency) {
@@ -134,11 +143,32 @@ export class LaneGate {
   }
 
   /**
-   * After the attempt. A main-lane budget overrun hands the job to the slow lane: the caller does not
-   * record it as an attempt (the slow lane sends it again at once with the full timeout) and gets the
-   * log message back. Otherwise the endpoint's state is updated and null returned: record as usual.
+   * The main lane's budget passed with the attempt still waiting: the endpoint is marked slow now,
+   * so that every instance hands its next jobs to the slow lane while this attempt runs on (it is
+   * never abandoned: an abandoned request that was in fact answered would reach the receiver twice).
    */
-  async afterAttempt(item: LaneJob, result: HttpAttemptResult): Promise<string | null> {
+  async overBudget(item: LaneJob): Promise<void> {
+    const { deps } = this.lanes;
+    const nowMs = this.lanes.nowMs();
+    try {
+      this.health.set(
+        item.url,
+        await deps.health.apply(
+          item.url,
+          { kind: "mark_slow", slowUntil: nowMs + deps.policy.slowLaneStickyMs },
+          nowMs,
+        ),
+      );
+    } catch (error) {
+      deps.logger.warn("could not update the endpoint's shared state", {
+        delivery_id: item.job.delivery_id,
+        error: loggedError(error),
+      });
+    }
+  }
+
+  /** After the attempt: what it taught about the endpoint, written to the shared state. */
+  async afterAttempt(item: LaneJob, result: HttpAttemptResult): Promise<void> {
     const { deps } = this.lanes;
     const nowMs = this.lanes.nowMs();
     const speed: AttemptSpeed =
@@ -157,8 +187,5 @@ export class LaneGate {
         });
       }
     }
-    if (change?.kind !== "mark_slow") return null;
-    await this.lanes.handOver(item);
-    return `no answer within the main lane's ${deps.policy.mainLaneTimeoutMs} ms: job handed to the slow lane, not counted as an attempt`;
   }
 }
