@@ -412,7 +412,12 @@ async function start(
     });
   };
   eventSource(queues.deliveryQueueUrl, settings.deliveryConcurrency, "delivery event source", "deliveries");
-  eventSource(queues.slowDeliveryQueueUrl, slowLaneConcurrency, "slow lane event source", "slow-lane deliveries");
+  eventSource(
+    queues.slowDeliveryQueueUrl,
+    slowLaneConcurrency,
+    "slow lane event source",
+    "slow-lane deliveries",
+  );
 
   const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>("api", API_CONCURRENCY, observer);
   const authorizer = await functionSandboxes<APIGatewayRequestAuthorizerEventV2>(
