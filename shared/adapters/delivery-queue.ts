@@ -1,5 +1,7 @@
 import {
   ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SendMessageBatchRequestEntry,
   SendMessageCommand,
@@ -129,6 +131,14 @@ export class DeliveryQueue {
   }
 }
 
+/** One message of the dead-letter queue; `reason` null: SQS moved it there (the backstop), not our code. */
+export interface DeadLetter {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  readonly reason: string | null;
+}
+
 /** Message attribute naming why our code dead-lettered a job; jobs SQS moved by the backstop have none. */
 export const DEAD_LETTER_REASON_ATTRIBUTE = "reason";
 
@@ -143,8 +153,47 @@ export class DeadLetterQueue {
     readonly queueUrl: string,
   ) {}
 
-  async send(job: DeliveryJob, reason: string, details: Record<string, string> = {}): Promise<void> {
+  /**
+   * Up to ten dead letters with their reason attribute, hidden for `visibilitySeconds` while the
+   * caller looks at them (SQS ReceiveMessage).
+   */
+  async receive(visibilitySeconds = 30): Promise<DeadLetter[]> {
+    const { Messages = [] } = await this.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: visibilitySeconds,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: [DEAD_LETTER_REASON_ATTRIBUTE],
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      }),
+    );
+    return Messages.map((message) => ({
+      messageId: message.MessageId ?? "",
+      receiptHandle: message.ReceiptHandle ?? "",
+      body: message.Body ?? "",
+      reason: message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue ?? null,
+    }));
+  }
+
+  /** Makes a received dead letter visible again at once (it stays on the queue). */
+  async release(receiptHandle: string): Promise<void> {
     await this.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+  }
+
+  async delete(receiptHandle: string): Promise<void> {
+    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }));
+  }
+
+  /** Returns the new message's id. */
+  async send(job: DeliveryJob, reason: string, details: Record<string, string> = {}): Promise<string> {
+    const { MessageId } = await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: serializeDeliveryJob(job),
@@ -159,6 +208,7 @@ export class DeadLetterQueue {
         },
       }),
     );
+    return MessageId ?? "";
   }
 }
 

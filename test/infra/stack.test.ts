@@ -584,6 +584,13 @@ describe("observability", () => {
     }
   });
 
+  it("alarms on jobs dead-lettered by the receive backstop (reason internal)", () => {
+    const [alarm] = alarms().filter((a) => a.MetricName === "Delivery_backstop_dead_lettered");
+    expect(alarm).toEqual(
+      expect.objectContaining({ Namespace: "VoipbinWebhooks", Statistic: "Sum", Threshold: 1 }),
+    );
+  });
+
   it("alarms on API 5xx", () => {
     const [alarm] = alarms().filter((a) => a.MetricName === "5xx");
     expect(alarm).toEqual(expect.objectContaining({ Namespace: "AWS/ApiGateway", Statistic: "Sum" }));

@@ -351,6 +351,94 @@ describe("delivery function, batch by batch", () => {
     expect((await repos.deliveries.get(deliveryId))?.dead_reason).toBe("subscription_deleted");
   });
 
+  /** Receives the delivery queue's one message and makes it visible again: a receive that ran nothing. */
+  async function throttledReceive(): Promise<void> {
+    const [message] = await env.receiveAll(env.queues.deliveryQueueUrl, { waitMs: 2000, keep: true });
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: message?.ReceiptHandle as string,
+        VisibilityTimeout: 0,
+      }),
+    );
+  }
+
+  it("dead-letters a job itself (reason internal) on the last receive the backstop allows, instead of sleeping", async () => {
+    const customer = randomUUID();
+    const r = await receiver(() => ({ status: 500 }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    for (let i = 1; i < env.queueSettings.maxReceiveCount; i++) await throttledReceive();
+    const { event: batch, failed } = await runBatch(deliveryModule.handler);
+    expect(Number(batch.Records[0]?.attributes.ApproximateReceiveCount)).toBe(
+      env.queueSettings.maxReceiveCount,
+    );
+    expect(failed.size).toBe(0);
+    const deliveryId = deliveryIdOf(event.id, subscription.id);
+    expect(await repos.deliveries.get(deliveryId)).toMatchObject({ status: "dead", dead_reason: "internal" });
+    const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
+    expect(JSON.parse(dead[0]?.Body ?? "{}").delivery_id).toBe(deliveryId);
+    await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+  });
+
+  it("reconciles a job the queue's backstop moved to the DLQ by itself: dead, reason internal, re-queued with the reason", async () => {
+    const customer = randomUUID();
+    const r = await receiver(() => ({ status: 500 }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    const { event: batch } = await runBatch(deliveryModule.handler);
+    const deliveryId = deliveryIdOf(event.id, subscription.id);
+    expect((await repos.deliveries.get(deliveryId))?.status).toBe("failed");
+    // What SQS's redrive does: the same message, without our reason attribute.
+    const moved = batch.Records[0];
+    const { MessageId: movedId } = await env.sqs.send(
+      new SendMessageCommand({ QueueUrl: env.queues.deliveryDlqUrl, MessageBody: moved?.body as string }),
+    );
+    // And one our code wrote, which must be left alone.
+    const config = loadConfig(process.env);
+    const { DeadLetterQueue } = await import("#shared/adapters/delivery-queue.ts");
+    const dlq = new DeadLetterQueue(env.sqs, env.queues.deliveryDlqUrl);
+    const other = { ...(JSON.parse(moved?.body as string) as DeliveryJob), delivery_id: randomUUID() };
+    await dlq.send(other, "attempts_exhausted");
+    const { reconcileBackstopArrivals } = await import("#shared/services/delivery/backstop.ts");
+    // The live job of the record is the original message (its id); SQS keeps the id when it moves it,
+    // which a test send cannot reproduce: close by the record's own live job.
+    const record = await repos.deliveries.get(deliveryId);
+    const result = await reconcileBackstopArrivals({
+      deadLetters: dlq,
+      deliveries: {
+        close: (input) =>
+          repos.deliveries.close({
+            ...input,
+            liveJob: input.delivery.delivery_id === deliveryId ? (record?.live_job as string) : input.liveJob,
+          }),
+      },
+      retentionDays: config.DELIVERY_RETENTION_DAYS,
+      logger: silent,
+    });
+    // The queue is shared by this file's tests: at least these two were looked at.
+    expect(result).toMatchObject({ reconciled: 1, unreadable: 0 });
+    expect(result.examined).toBeGreaterThanOrEqual(2);
+    expect(await repos.deliveries.get(deliveryId)).toMatchObject({ status: "dead", dead_reason: "internal" });
+    const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
+    const byDelivery = new Map(left.map((m) => [JSON.parse(m.Body ?? "{}").delivery_id, m]));
+    expect(left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(1);
+    expect(byDelivery.get(deliveryId)?.MessageAttributes?.reason?.StringValue).toBe("internal");
+    expect(byDelivery.get(deliveryId)?.MessageAttributes?.original_message_id?.StringValue).toBe(movedId);
+    expect(byDelivery.get(other.delivery_id)?.MessageAttributes?.reason?.StringValue).toBe(
+      "attempts_exhausted",
+    );
+    await repos.subscriptions.delete(customer, subscription.id);
+    await waitFor(async () => {
+      await runBatch(deliveryModule.handler);
+      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
+    });
+  });
+
   it("reports exactly the failing records of a batch of 10 with mixed outcomes", async () => {
     const customer = randomUUID();
     const r = await receiver((req) => ({ status: req.url.startsWith("/fail") ? 500 : 200 }));

@@ -24,6 +24,12 @@ export interface DeliverySettings {
   readonly maxResponseBodyBytes: number;
   readonly autoDisableAfterSeconds: number;
   readonly retentionDays: number;
+  /**
+   * The queue's redrive backstop (shared/config.ts, maxReceiveCountFor): a job on its last allowed
+   * receive is not put back to sleep, or SQS would move it to the dead-letter queue without a reason
+   * on the next receive; our code dead-letters it (reason `internal`) instead.
+   */
+  readonly maxReceiveCount: number;
 }
 
 export interface DomainLogger {
@@ -41,7 +47,7 @@ export interface DeliveryDependencies {
   readonly deliveries: Pick<DeliveryRepository, "recordAttempt" | "close" | "markDeadLettered">;
   readonly queue: { sleep(receiptHandle: string, seconds: number): Promise<void> };
   readonly deadLetters: {
-    send(job: DeliveryJob, reason: string, details?: Record<string, string>): Promise<void>;
+    send(job: DeliveryJob, reason: string, details?: Record<string, string>): Promise<unknown>;
   };
   readonly sender: { send(request: HttpAttemptRequest): Promise<HttpAttemptResult> };
   readonly operationalEvents: {
@@ -97,6 +103,7 @@ export type DeliveryOutcome =
   | "dropped_disabled"
   | "dropped_dead"
   | "dead_letter_resent"
+  | "backstop_dead_lettered"
   | "skipped_already_succeeded"
   | "duplicate_in_batch"
   /** Fair delivery handed it to the slow lane without an attempt (docs/delivery.md, "Fair delivery"). */
@@ -279,6 +286,7 @@ export class DeliveryBatch {
         });
         break;
       case "slept": {
+        if (this.atBackstop(received)) return this.backstopDeadLetter(received, log);
         const sleep = sleepUntil(skip.dueAt, now, received.receivedNotBefore);
         await deps.queue.sleep(received.receiptHandle, sleep.seconds);
         deps.logger.info(SKIP_MESSAGES.slept, { ...log, sleep_seconds: sleep.seconds, hop: sleep.hop });
@@ -409,6 +417,7 @@ export class DeliveryBatch {
         if (step.outcome === "succeeded") deps.logger.info("delivered", attemptLog);
         break;
       case "retry": {
+        if (this.atBackstop(received)) return this.backstopDeadLetter(received, attemptLog);
         const dueAt = step.nextAttemptAt ?? now;
         const sleep = sleepUntil(dueAt, this.clock(), received.receivedNotBefore);
         await deps.queue.sleep(received.receiptHandle, sleep.seconds);
@@ -426,6 +435,30 @@ export class DeliveryBatch {
         break;
     }
     return step.outcome;
+  }
+
+  private atBackstop(received: ReceivedJob): boolean {
+    return received.receiveCount >= this.deps.settings.maxReceiveCount;
+  }
+
+  /**
+   * A job SQS would move to the dead-letter queue on its next receive (receives that sent nothing
+   * used up the backstop): closed as `dead`, reason `internal`, and dead-lettered by our code with that
+   * reason, instead of being moved silently. Alarmed (Delivery_backstop_dead_lettered).
+   */
+  private async backstopDeadLetter(received: ReceivedJob, log: LogFields): Promise<DeliveryOutcome> {
+    const { job } = received;
+    const now = this.clock();
+    await this.deps.deliveries.close({
+      delivery: job,
+      reason: "internal",
+      now,
+      retentionDays: this.deps.settings.retentionDays,
+      liveJob: liveJobOf(job, received.messageId),
+    });
+    await this.deadLetter(job, "internal", now);
+    this.deps.logger.error("job reached the queue's receive backstop: dead-lettered (reason internal)", log);
+    return "backstop_dead_lettered";
   }
 
   /** Our own move to the dead-letter queue (with the reason); the message is then deleted. */
