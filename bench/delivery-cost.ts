@@ -63,9 +63,64 @@ export async function benchDeadDeliveryCost(options: {
   deliveries: number;
   progress: (message: string) => void;
 }): Promise<DeadDeliveryCostResult> {
+  const result = await measureDeliveryWrites({
+    events: options.deliveries,
+    fanout: 1,
+    answer: { status: 503, body: errorPage() },
+  });
+  if (result.dead !== options.deliveries) {
+    throw new Error(`${result.dead} of ${options.deliveries} deliveries ended dead`);
+  }
+  options.progress(
+    `dead delivery cost: ${result.wru_per_delivery} WRU per delivery dead after ${result.attempts_per_delivery} attempts`,
+  );
+  return {
+    deliveries: result.deliveries,
+    subscriptions: 1,
+    attempts_per_delivery: result.attempts_per_delivery,
+    error_body_bytes: Buffer.byteLength(errorPage()),
+    wru_per_delivery: result.wru_per_delivery,
+    dynamodb_requests_per_delivery: result.dynamodb_requests_per_delivery,
+  };
+}
+
+export interface FirstAttemptCostResult {
+  deliveries: number;
+  fanout: number;
+  event_body_bytes: number;
+  wru_per_delivery: number;
+  dynamodb_requests_per_delivery: Record<string, number>;
+}
+
+/**
+ * Write units of a delivery whose first attempt succeeds: `call_hangup` events (a ~1.3 KB body) at
+ * fan-out 3, through the real router and delivery handler. The same counting as the e2e run, on a
+ * load-independent count of requests (the e2e run's number comes from whatever it delivered).
+ */
+export async function benchFirstAttemptCost(options: {
+  events: number;
+  progress: (message: string) => void;
+}): Promise<FirstAttemptCostResult> {
+  const result = await measureDeliveryWrites({ events: options.events, fanout: 3, answer: { status: 204 } });
+  options.progress(`first-attempt cost: ${result.wru_per_delivery} WRU per delivery at fan-out 3`);
+  return {
+    deliveries: result.deliveries,
+    fanout: 3,
+    event_body_bytes: Buffer.byteLength(
+      JSON.stringify({ type: "call_hangup", data: fixturePayload("call_hangup") }),
+    ),
+    wru_per_delivery: result.wru_per_delivery,
+    dynamodb_requests_per_delivery: result.dynamodb_requests_per_delivery,
+  };
+}
+
+async function measureDeliveryWrites(options: {
+  events: number;
+  fanout: number;
+  answer: { status: number; body?: string };
+}) {
   const emulators = await startEmulators();
-  const body = errorPage();
-  const receiver = await startBenchReceiver(undefined, { status: 503, body });
+  const receiver = await startBenchReceiver(undefined, options.answer);
   const sdk = installSdkMeter({ keepDynamoBodies: true });
   try {
     const suffix = randomUUID().slice(0, 8);
@@ -97,8 +152,11 @@ export async function benchDeadDeliveryCost(options: {
     process.env.AWS_SECRET_ACCESS_KEY ??= "local";
     const clients = createAwsClients(config);
     const customer = randomUUID();
-    const subscription = newSubscription({ customer_id: customer, url: `${receiver.url}/hook` });
-    await new SubscriptionRepository(clients.doc, tableName).create(subscription);
+    for (let n = 0; n < options.fanout; n++) {
+      await new SubscriptionRepository(clients.doc, tableName).create(
+        newSubscription({ customer_id: customer, url: `${receiver.url}/hook` }),
+      );
+    }
 
     let clock = Date.now();
     const handler = createDeliveryHandler(
@@ -108,7 +166,7 @@ export async function benchDeadDeliveryCost(options: {
     sdk.reset();
     sdk.active = true;
     const data = fixturePayload("call_hangup");
-    for (let i = 0; i < options.deliveries; i++) {
+    for (let i = 0; i < options.events; i++) {
       await routeEvent(
         {
           version: "0",
@@ -125,30 +183,50 @@ export async function benchDeadDeliveryCost(options: {
       );
     }
     // Receive, deliver, and move the clock to the next attempt until the queue is empty.
-    for (let round = 0; round < 200; round++) {
-      const { Messages = [] } = await local.sqs.send(
-        new SqsReceive({
-          QueueUrl: queues.deliveryQueueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 0,
-          MessageSystemAttributeNames: ["All"],
-        }),
-      );
-      if (Messages.length === 0) break;
-      const records = Messages.map((m) =>
-        toSqsRecord(m, "arn:aws:sqs:us-east-1:000000000000:cost", "us-east-1"),
-      );
-      const response = await handler({ Records: records }, lambdaContext("delivery"));
-      const kept = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-      for (const record of records) {
-        const target = { QueueUrl: queues.deliveryQueueUrl, ReceiptHandle: record.receiptHandle };
-        if (kept.has(record.messageId)) {
-          await local.sqs.send(new ChangeMessageVisibilityCommand({ ...target, VisibilityTimeout: 0 }));
-        } else {
-          await local.sqs.send(new DeleteMessageCommand(target));
+    // Each round hands every job to the handler once (batches of ten, kept jobs set aside until the
+    // round ends), then moves the clock past every scheduled attempt (jittered by at most +20 %, or a
+    // hop of the 10-hour sleeps), as the queue would over hours.
+    for (let round = 0; round < 40; round++) {
+      const kept: string[] = [];
+      let handled = 0;
+      for (;;) {
+        const { Messages = [] } = await local.sqs.send(
+          new SqsReceive({
+            QueueUrl: queues.deliveryQueueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+            VisibilityTimeout: 600,
+            MessageSystemAttributeNames: ["All"],
+          }),
+        );
+        if (Messages.length === 0) break;
+        handled += Messages.length;
+        const records = Messages.map((m) =>
+          toSqsRecord(m, "arn:aws:sqs:us-east-1:000000000000:cost", "us-east-1"),
+        );
+        const response = await handler({ Records: records }, lambdaContext("delivery"));
+        const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+        for (const record of records) {
+          const target = { QueueUrl: queues.deliveryQueueUrl, ReceiptHandle: record.receiptHandle };
+          if (failed.has(record.messageId)) {
+            // Hidden for the rest of the round; made visible when the clock moves on.
+            await local.sqs.send(new ChangeMessageVisibilityCommand({ ...target, VisibilityTimeout: 600 }));
+            kept.push(record.receiptHandle);
+          } else {
+            await local.sqs.send(new DeleteMessageCommand(target));
+          }
         }
       }
-      // Past every scheduled attempt (jittered by at most +20 %, or a hop of the 10-hour sleeps).
+      if (handled === 0) break;
+      for (const receiptHandle of kept) {
+        await local.sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queues.deliveryQueueUrl,
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+      }
       clock += 13 * 3600 * 1000;
     }
     sdk.active = false;
@@ -162,28 +240,24 @@ export async function benchDeadDeliveryCost(options: {
       start = page.LastEvaluatedKey;
     } while (start);
     const heads = items.filter((item) => item.SK?.S === "DELIVERY");
+    const deliveries = heads.length;
     const dead = heads.filter((item) => item.status?.S === "dead").length;
-    const attempts = items.filter((item) => String(item.SK?.S ?? "").startsWith("A#")).length;
-    if (dead !== options.deliveries)
-      throw new Error(`${dead} of ${options.deliveries} deliveries ended dead`);
+    const attempts =
+      items.filter((item) => String(item.SK?.S ?? "").startsWith("A#")).length +
+      heads.filter((item) => item.a1z !== undefined).length;
     const units = requestUnits(sdk.parsedDynamoRequests(), snapshotOf(items));
     const byOperation = Object.fromEntries(
       Object.entries(sdk.snapshot())
         .filter(([op]) => op.startsWith("dynamodb."))
-        .map(([op, n]) => [op, Math.round((n / options.deliveries) * 100) / 100]),
+        .map(([op, n]) => [op, Math.round((n / deliveries) * 100) / 100]),
     );
-    const result: DeadDeliveryCostResult = {
-      deliveries: options.deliveries,
-      subscriptions: 1,
-      attempts_per_delivery: attempts / options.deliveries,
-      error_body_bytes: Buffer.byteLength(body),
-      wru_per_delivery: Math.round((units.wru / options.deliveries) * 100) / 100,
+    return {
+      deliveries,
+      dead,
+      attempts_per_delivery: attempts / deliveries,
+      wru_per_delivery: Math.round((units.wru / deliveries) * 100) / 100,
       dynamodb_requests_per_delivery: byOperation,
     };
-    options.progress(
-      `dead delivery cost: ${result.wru_per_delivery} WRU per delivery dead after ${result.attempts_per_delivery} attempts`,
-    );
-    return result;
   } finally {
     sdk.uninstall();
     await receiver.close();

@@ -1,6 +1,6 @@
 import type { ColdStartResult } from "./cold-start.ts";
 import type { DeliveryBenchResult } from "./delivery.ts";
-import type { DeadDeliveryCostResult } from "./delivery-cost.ts";
+import type { DeadDeliveryCostResult, FirstAttemptCostResult } from "./delivery-cost.ts";
 import type { E2eBenchResult } from "./e2e.ts";
 import type { FairnessBenchResult } from "./fairness.ts";
 import { ALTERNATIVES, type CostResult, PRICE_TABLE } from "./lib/pricing.ts";
@@ -27,8 +27,11 @@ export interface BenchResults {
     counted: E2eBenchResult["usage"];
     /** Write units per delivery, from DynamoDB's rounding rules (bench/lib/dynamo-units.ts). */
     wru_per_delivery?: {
-      /** The e2e run: 1 KB events at its fan-out, every first attempt a 2xx. */
+      /** bench/delivery-cost.ts: ~1.3 KB call_hangup events at fan-out 3, every first attempt a 2xx. */
       first_attempt_success?: number;
+      first_attempt_success_detail?: FirstAttemptCostResult;
+      /** The same, from what the e2e run delivered (its count depends on the machine's load). */
+      first_attempt_success_e2e?: number;
       /** bench/delivery-cost.ts: eight failed attempts with 4 KiB error bodies, then dead. */
       dead_after_8_attempts?: number;
       dead_after_8_attempts_detail?: DeadDeliveryCostResult;
@@ -309,7 +312,11 @@ export function missExplanations(r: BenchResults): Record<string, string> {
       .slice(0, 2)
       .map(([name, line]) => `${name} ($${fmt(line.usd_per_million_deliveries, 3)})`);
     out["cost.usd_per_million_deliveries"] =
-      `$${fmt(r.cost.usd_per_million_deliveries, 2)} per million deliveries; the largest lines are ${top.join(" and ")}. Each delivery writes its record (~${fmt((b.dynamodb_writes?.quantity_per_million_deliveries ?? 0) / 1e6, 2)} WRU per delivery: the head, under 1 KB with a successful first attempt inline, 1 WRU; its GSI1 copy 1 WRU; the event's body, stored once for the fan-out, a third of a WRU at fan-out 3). Keeping the delivery log in the table itself, keyed by subscription, would save the index write (docs/data-model.md, "Write cost"). Lambda duration here is measured wall-clock on a contended machine, an upper bound.`;
+      `$${fmt(r.cost.usd_per_million_deliveries, 2)} per million deliveries; the largest lines are ${top.join(" and ")}. This run counted ~${fmt((b.dynamodb_writes?.quantity_per_million_deliveries ?? 0) / 1e6, 2)} WRU per delivery; \`cost.wru_per_delivery.first_attempt_success\` is what the current records cost (bench/delivery-cost.ts). Even at 1 WRU per delivery, writes alone are $0.63 of a million deliveries, beside ~$0.87 of EventBridge, SQS and Lambda. Lambda duration here is measured wall-clock on a contended machine, an upper bound.`;
+  }
+  if (missed.has("cost.wru_per_delivery.first_attempt_success") && r.cost?.wru_per_delivery) {
+    out["cost.wru_per_delivery.first_attempt_success"] =
+      "A delivery whose first attempt succeeds writes its head (1 WRU) and the head's GSI1 copy, which serves the per-subscription log (1 WRU), plus a third of the event's stored body at fan-out 3. Only a log kept in the table itself, keyed by subscription, avoids the index write; that needs delivery ids that name their partition (docs/data-model.md, \"Write cost\").";
   }
   return out;
 }
