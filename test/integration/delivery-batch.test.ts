@@ -246,6 +246,22 @@ describe("delivery function, batch by batch", () => {
   });
 
   const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+  /** Deletes the subscription and wakes its sleeping job, which then closes its delivery and goes. */
+  async function closeAndDrain(customer: string, subscriptionId: string, receiptHandle: string) {
+    await repos.subscriptions.delete(customer, subscriptionId);
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+    await waitFor(async () => {
+      await runBatch(deliveryModule.handler);
+      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
+    });
+  }
   /** The delivery handler with another retry schedule (the harness's is one second long). */
   const handlerWithSchedule = (schedule: string) =>
     createDeliveryHandler(
@@ -278,18 +294,7 @@ describe("delivery function, batch by batch", () => {
     const sleptSeconds = ((inflight?.visibilityDeadline ?? 0) - before) / 1000;
     expect(sleptSeconds).toBeGreaterThan(11.5 * 3600);
     expect(sleptSeconds).toBeLessThan(12 * 3600);
-    await repos.subscriptions.delete(customer, subscription.id);
-    await env.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: env.queues.deliveryQueueUrl,
-        ReceiptHandle: inflight?.receiptHandle as string,
-        VisibilityTimeout: 0,
-      }),
-    );
-    await waitFor(async () => {
-      await runBatch(deliveryModule.handler);
-      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
-    });
+    await closeAndDrain(customer, subscription.id, inflight?.receiptHandle as string);
   });
 
   it("a job woken before its time sleeps again without an attempt; receives that ran nothing use no attempt", async () => {
@@ -336,18 +341,7 @@ describe("delivery function, batch by batch", () => {
     const dueAt = Date.parse(record?.next_attempt_at ?? "");
     expect(Math.abs((inflight?.visibilityDeadline ?? 0) - dueAt)).toBeLessThan(3000);
 
-    await repos.subscriptions.delete(customer, subscription.id);
-    await env.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: env.queues.deliveryQueueUrl,
-        ReceiptHandle: inflight?.receiptHandle as string,
-        VisibilityTimeout: 0,
-      }),
-    );
-    await waitFor(async () => {
-      await runBatch(deliveryModule.handler);
-      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
-    });
+    await closeAndDrain(customer, subscription.id, inflight?.receiptHandle as string);
     expect((await repos.deliveries.get(deliveryId))?.dead_reason).toBe("subscription_deleted");
   });
 
