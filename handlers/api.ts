@@ -3,6 +3,7 @@ import type { Context } from "aws-lambda";
 import { createLogger, type createMetrics, loggedError } from "#shared/adapters/observability.ts";
 import { handleApiRequest } from "#shared/api/app.ts";
 import type { ApiEvent, ApiResult } from "#shared/api/http.ts";
+import { isPortalRequest, portalResponse } from "#shared/api/portal.ts";
 import type { ApiDependencies } from "#shared/dependencies.ts";
 import { METRIC_NAMES } from "./metrics.ts";
 
@@ -22,6 +23,12 @@ export function createApiHandler(
   return async (event: ApiEvent, context?: Context): Promise<ApiResult> => {
     const started = Date.now();
     logger.setCorrelationId(event.requestContext?.requestId);
+    if (isPortalRequest(event)) {
+      // The portal's static files: no customer data, no credentials looked at.
+      const result = portalResponse(event, deps.portalAssets());
+      logger.info("portal file", { path: event.rawPath, status: result.statusCode });
+      return result;
+    }
     const outcome = await handleApiRequest(event, deps.services, deps.settings, {
       ...(context ? { remainingTimeMs: () => context.getRemainingTimeInMillis() } : {}),
     });

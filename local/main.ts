@@ -106,7 +106,7 @@ function banner(stack: LocalStack, startupMs: number): string {
     },
   ]);
   const row = (name: string, url: string, what: string) =>
-    `  ${name.padEnd(22)}${paint("cyan", url.padEnd(26))}${what}`;
+    `  ${name.padEnd(22)}${paint("cyan", url.padEnd(31))}${what}`;
 
   return [
     "",
@@ -121,6 +121,11 @@ function banner(stack: LocalStack, startupMs: number): string {
       "EventBridge",
       endpoints.events,
       `PutEvents on bus "${stack.eventBusName}"; rule source voipbin.* → router`,
+    ),
+    row(
+      "Customer portal",
+      `${endpoints.api}/portal/`,
+      "sign in with an access key (or npm run keys -- portal-link)",
     ),
     row("DynamoDB (dynalite)", endpoints.dynamodb, `table ${stack.tableName}, ${persistence}`),
     row(

@@ -12,8 +12,10 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
+import { PortalLinkRepository } from "#shared/adapters/dynamodb/portal-links.ts";
 import { type AccessKey, accessKeyStatus } from "#shared/domain/access-keys/access-key.ts";
 import { CodedError } from "#shared/domain/errors.ts";
+import { PORTAL_SESSION_SECONDS, parseLinkDuration } from "#shared/domain/portal/portal-link.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import {
   type AccessKeyDependencies,
@@ -22,6 +24,7 @@ import {
   mintAccessKey,
   revokeAccessKey,
 } from "#shared/services/access-keys.ts";
+import { mintPortalLink } from "#shared/services/portal-sessions.ts";
 import { parseCommandLine, UsageError } from "../local/cli.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
@@ -38,6 +41,13 @@ Commands:
         The customer's keys (id, name, created, expires, revoked, status); never a key or its hash.
   revoke <key id>
         Stops the key at once (the id is the KEY ID column of list). Revoking twice is harmless.
+  portal-link --customer <uuid> [--expires-in <duration>] [--base-url <url>]
+        Prints a link to the customer portal, alone, on stdout, that signs the customer in once:
+        a single-use token in the URL fragment, exchanged for an access key that expires an hour
+        later. The link itself expires after --expires-in (15m, 1h, 24h at most; default 1h).
+        --base-url is the API's URL (default http://${LOCAL_HOST}:\${API_PORT:-${LOCAL_DEFAULTS.API_PORT}}, the local
+        stack; with --aws the stack's ApiUrl output, required). Example:
+          npm run --silent keys -- portal-link --customer 5e4a0680-804e-11ec-8477-2fea5968d85b
 
 Target (where the keys live):
   default     the local stack's DynamoDB: DYNAMODB_ENDPOINT, else
@@ -65,7 +75,13 @@ type Command =
       readonly expiresIn?: number;
     }
   | { readonly kind: "list"; readonly customer: string; readonly json: boolean }
-  | { readonly kind: "revoke"; readonly keyId: string };
+  | { readonly kind: "revoke"; readonly keyId: string }
+  | {
+      readonly kind: "portal-link";
+      readonly customer: string;
+      readonly expiresInSeconds?: number;
+      readonly baseUrl?: string;
+    };
 
 interface ParsedArguments {
   readonly command: Command;
@@ -79,17 +95,20 @@ function parseArguments(argv: readonly string[]): ParsedArguments {
   const aws = values.aws === true;
   if (values.help === true || positionals[0] === "help") return { command: { kind: "help" }, aws };
   const [verb, ...rest] = positionals;
-  if (verb === undefined) throw new UsageError("a command is required: create, list or revoke");
+  if (verb === undefined) throw new UsageError("a command is required: create, list, revoke or portal-link");
 
   // A Map, not an object literal: a verb like "constructor" must not find Object.prototype's members.
   const allowed = new Map<string, readonly string[]>([
     ["create", ["customer", "name", "expires-in"]],
     ["list", ["customer", "json"]],
     ["revoke", []],
+    ["portal-link", ["customer", "expires-in", "base-url"]],
   ]);
   const options = allowed.get(verb);
-  if (options === undefined) throw new UsageError(`unknown command "${verb}" (create, list or revoke)`);
-  for (const option of ["customer", "name", "expires-in", "json"] as const) {
+  if (options === undefined) {
+    throw new UsageError(`unknown command "${verb}" (create, list, revoke or portal-link)`);
+  }
+  for (const option of ["customer", "name", "expires-in", "json", "base-url"] as const) {
     if (values[option] !== undefined && !options.includes(option)) {
       throw new UsageError(`--${option} does not apply to ${verb}`);
     }
@@ -105,6 +124,7 @@ function parseArguments(argv: readonly string[]): ParsedArguments {
   const customer = values.customer;
   if (customer === undefined) throw new UsageError(`${verb} needs --customer <uuid>`);
   if (verb === "list") return { command: { kind: "list", customer, json: values.json === true }, aws };
+  if (verb === "portal-link") return { command: portalLinkCommand(customer, values, aws), aws };
 
   let expiresIn: number | undefined;
   if (values["expires-in"] !== undefined) {
@@ -123,6 +143,49 @@ function parseArguments(argv: readonly string[]): ParsedArguments {
   };
 }
 
+function portalLinkCommand(
+  customer: string,
+  values: { "expires-in"?: string | undefined; "base-url"?: string | undefined },
+  aws: boolean,
+): Command {
+  let expiresInSeconds: number | undefined;
+  if (values["expires-in"] !== undefined) {
+    expiresInSeconds = parseLinkDuration(values["expires-in"]);
+    if (expiresInSeconds === undefined || expiresInSeconds <= 0) {
+      throw new UsageError(
+        `--expires-in takes a duration like 15m, 1h or 24h, not "${values["expires-in"]}"`,
+      );
+    }
+  }
+  const baseUrl = values["base-url"];
+  if (baseUrl !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(baseUrl);
+    } catch {
+      throw new UsageError(`--base-url is not a URL: "${baseUrl}"`);
+    }
+    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+      throw new UsageError("--base-url must be an http(s):// URL");
+    }
+  } else if (aws) {
+    throw new UsageError("portal-link --aws needs --base-url: the stack's ApiUrl output");
+  }
+  return {
+    kind: "portal-link",
+    customer,
+    ...(expiresInSeconds !== undefined ? { expiresInSeconds } : {}),
+    ...(baseUrl !== undefined ? { baseUrl } : {}),
+  };
+}
+
+/** `<base>/portal/#link=<token>`: the token in the fragment, which browsers never send to a server. */
+function portalUrl(baseUrl: string, token: string): string {
+  const base = new URL(baseUrl);
+  const prefix = base.pathname.replace(/\/+$/, "");
+  return `${base.origin}${prefix}/portal/#link=${token}`;
+}
+
 function parseWithNode(argv: readonly string[]) {
   return parseCommandLine({
     args: [...argv],
@@ -132,6 +195,7 @@ function parseWithNode(argv: readonly string[]) {
       customer: { type: "string" },
       name: { type: "string" },
       "expires-in": { type: "string" },
+      "base-url": { type: "string" },
       json: { type: "boolean" },
       aws: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -253,6 +317,20 @@ async function run(command: Exclude<Command, { kind: "help" }>, target: Target):
       } else {
         process.stdout.write(`${formatKeys(keys, now)}\n`);
       }
+      return;
+    }
+    case "portal-link": {
+      const link = await mintPortalLink(
+        { customerId: command.customer, expiresInSeconds: command.expiresInSeconds },
+        { portalLinks: new PortalLinkRepository(doc, target.tableName), accessKeys: deps.accessKeys },
+      );
+      const baseUrl =
+        command.baseUrl ?? `http://${LOCAL_HOST}:${process.env.API_PORT || String(LOCAL_DEFAULTS.API_PORT)}`;
+      process.stdout.write(`${portalUrl(baseUrl, link.token)}\n`);
+      process.stderr.write(
+        `Portal link for customer ${link.customerId} in ${where}: it works once, until ${link.expiresAt}, ` +
+          `and opens a session of ${PORTAL_SESSION_SECONDS / 60} minutes. Send it only to that customer.\n`,
+      );
       return;
     }
     case "revoke": {

@@ -149,6 +149,11 @@ export const configSchema = z.object({
    * and where to continue; keep it below the API function's timeout (API Gateway allows 30 s at most).
    */
   RECOVER_TIME_BUDGET_MS: z.coerce.number().int().min(1000).max(900_000).default(20_000),
+  /**
+   * Where the API function finds the customer portal's built files (docs/portal.md). Unset: the
+   * `portal/` folder beside the function's bundle, where the CDK app puts them.
+   */
+  PORTAL_ASSETS_DIR: z.string().min(1).optional(),
 });
 
 export type AppConfig = z.output<typeof configSchema>;
@@ -201,6 +206,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   SECRET_ROTATION_OVERLAP_SECONDS: "how long the previous secret keeps signing after a rotation",
   RECOVER_TIME_BUDGET_MS:
     "how long one `POST …/recover` request may spend re-enqueueing before it answers with what it did and where to continue; keep it below the API function's timeout (1,000–900,000)",
+  PORTAL_ASSETS_DIR:
+    "where the API function finds the customer portal's built files (docs/portal.md); unset: `portal/` beside its bundle, where the CDK app puts them (the local stack sets it to its fresh build)",
 };
 
 /**

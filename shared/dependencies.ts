@@ -11,10 +11,12 @@ import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
 import { EndpointHealthStore } from "./adapters/dynamodb/endpoint-health.ts";
+import { PortalLinkRepository } from "./adapters/dynamodb/portal-links.ts";
 import { QuotaCounterRepository } from "./adapters/dynamodb/quotas.ts";
 import { SubscriptionRepository } from "./adapters/dynamodb/subscriptions.ts";
 import { HttpSender } from "./adapters/http-sender.ts";
 import { OperationalEventPublisher } from "./adapters/operational-events.ts";
+import { loadPortalAssets, type PortalAssets } from "./adapters/portal-assets.ts";
 import type { ApiSettings } from "./api/app.ts";
 import type { ApiServices } from "./api/routes.ts";
 import {
@@ -27,7 +29,9 @@ import {
 import type { AccessKeyDependencies } from "./services/access-keys.ts";
 import type { DeliveryDependencies, DomainLogger } from "./services/delivery/deliver.ts";
 import { FairLanes } from "./services/delivery/fair-lanes.ts";
+import { DeliveryInsightsService } from "./services/delivery-insights.ts";
 import { DeliveryLogService } from "./services/delivery-log.ts";
+import { PortalSessionService } from "./services/portal-sessions.ts";
 import { QuotaService } from "./services/quotas.ts";
 import type { RouterDependencies } from "./services/route-event.ts";
 import { SubscriptionService } from "./services/subscriptions.ts";
@@ -133,6 +137,8 @@ export function createDeliveryDependencies(
 export interface ApiDependencies {
   readonly services: ApiServices;
   readonly settings: ApiSettings;
+  /** The portal's built files, read on the first portal request; null where there are none. */
+  readonly portalAssets: () => PortalAssets | null;
 }
 
 export interface ApiDependencyOverrides {
@@ -140,6 +146,8 @@ export interface ApiDependencyOverrides {
   /** Resolver for the create/update-time destination check (tests, the local stack). */
   readonly resolver?: AddressResolver;
   readonly now?: () => Date;
+  /** Where the portal's files are when PORTAL_ASSETS_DIR is unset (the entry point's bundle folder). */
+  readonly portalAssetsDir?: string;
 }
 
 export function createApiDependencies(
@@ -148,6 +156,7 @@ export function createApiDependencies(
 ): ApiDependencies {
   const clients = overrides.clients ?? { doc: createTableClients(config).doc, sqs: createSqsClient(config) };
   const subscriptions = new SubscriptionRepository(clients.doc, config.TABLE_NAME);
+  const deliveries = new DeliveryRepository(clients.doc, config.TABLE_NAME);
   return {
     services: {
       subscriptions: new SubscriptionService({
@@ -162,7 +171,7 @@ export function createApiDependencies(
       }),
       deliveryLog: new DeliveryLogService({
         subscriptions,
-        deliveries: new DeliveryRepository(clients.doc, config.TABLE_NAME),
+        deliveries,
         queue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),
         quotas: new QuotaService({
           counters: new QuotaCounterRepository(clients.doc, config.TABLE_NAME),
@@ -172,9 +181,42 @@ export function createApiDependencies(
         settings: { retentionDays: config.DELIVERY_RETENTION_DAYS },
         now: overrides.now,
       }),
+      insights: new DeliveryInsightsService({
+        subscriptions,
+        deliveries,
+        settings: { attemptLookbackSeconds: attemptLookbackSeconds(config) },
+        now: overrides.now,
+      }),
+      portalSessions: new PortalSessionService({
+        portalLinks: new PortalLinkRepository(clients.doc, config.TABLE_NAME),
+        accessKeys: new AccessKeyRepository(clients.doc, config.TABLE_NAME),
+        now: overrides.now,
+      }),
     },
     settings: { recoverTimeBudgetMs: config.RECOVER_TIME_BUDGET_MS },
+    portalAssets: once(() => {
+      const dir = config.PORTAL_ASSETS_DIR ?? overrides.portalAssetsDir;
+      return dir === undefined ? null : loadPortalAssets(dir);
+    }),
   };
+}
+
+function once<T>(compute: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = compute();
+      done = true;
+    }
+    return value;
+  };
+}
+
+/** How long after its creation a delivery may still be attempted: the retry schedule at its longest jitter. */
+export function attemptLookbackSeconds(config: Pick<AppConfig, "RETRY_SCHEDULE" | "RETRY_JITTER">): number {
+  const schedule = config.RETRY_SCHEDULE.reduce((sum, seconds) => sum + seconds, 0);
+  return Math.ceil(schedule * (1 + config.RETRY_JITTER));
 }
 
 /** A document client for the table alone: what the authorizer and the operator CLI need. */

@@ -6,10 +6,35 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { PORTAL_ROUTES } from "#shared/api/portal.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import { materializePortal } from "../../portal/build.ts";
 import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
+
+/**
+ * Every route API Gateway has besides `$default`: the API function's own route table
+ * (shared/api/routes.ts), each guarded unless the table says it is public, and the customer portal's
+ * static files (docs/portal.md), served by the same function without credentials.
+ */
+export const GATEWAY_ROUTES: readonly {
+  method: "GET" | "POST" | "PATCH" | "DELETE";
+  path: string;
+  public: boolean;
+}[] = [
+  ...ROUTES.map((route) => ({ method: route.method, path: route.path, public: !route.auth })),
+  ...PORTAL_ROUTES.map((route) => ({ ...route, public: true })),
+];
+
+/** Why each public route needs no authorizer (cdk-nag AwsSolutions-APIG4). */
+const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
+  "/openapi.json": "the OpenAPI document of the API, no customer data (PRODUCT §5)",
+  "/v1/portal/sessions":
+    "the portal-link exchange: the single-use, short-lived link token in the body is the credential (docs/portal.md)",
+  "/portal": "the customer portal's static files (HTML, JS, CSS), no customer data (PRODUCT §9)",
+  "/portal/{proxy+}": "the customer portal's static files (HTML, JS, CSS), no customer data (PRODUCT §9)",
+};
 
 export interface SubscriptionsApiProps {
   readonly table: WebhookTable;
@@ -103,6 +128,8 @@ export class SubscriptionsApi extends Construct {
       description: "voipbin-webhooks subscriptions API (HTTP API v2 payload)",
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.api),
       memorySize: 512,
+      // The portal, built from portal/src at synth time, beside the bundle (functions/api.ts reads it).
+      bundleFolders: { portal: materializePortal() },
     });
     this.authorizer = new WebhookFunction(this, "Authorizer", {
       ...props.functionDefaults,
@@ -176,10 +203,9 @@ export class SubscriptionsApi extends Construct {
       resultsCacheTtl: Duration.seconds(0),
     });
 
-    // The API function's own route table (shared/api/routes.ts): the routes it dispatches on are the
-    // routes API Gateway has, each guarded unless the table says it is public.
-    for (const route of ROUTES) {
-      const isPublic = !route.auth;
+    // The routes the API function dispatches on are the routes API Gateway has (GATEWAY_ROUTES).
+    for (const route of GATEWAY_ROUTES) {
+      const isPublic = route.public;
       const added = this.httpApi.addRoutes({
         path: route.path,
         methods: [apigw.HttpMethod[route.method]],
@@ -190,7 +216,7 @@ export class SubscriptionsApi extends Construct {
         for (const publicRoute of added) {
           Validations.of(publicRoute).acknowledge({
             id: "AwsSolutions-APIG4",
-            reason: `${route.method} ${route.path} is public by contract (PRODUCT §5): the OpenAPI document of the API, no customer data.`,
+            reason: `${route.method} ${route.path} is public by contract: ${PUBLIC_ROUTE_REASONS[route.path] ?? "see docs/api.md"}.`,
           });
         }
       }

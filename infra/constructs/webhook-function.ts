@@ -78,7 +78,16 @@ export interface WebhookFunctionProps extends FunctionDefaults {
    * @default - none (unreserved account concurrency)
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Folders copied into the bundle after esbuild ran: folder name inside the bundle → absolute source
+   * folder (the API function's `portal/`).
+   * @default - none
+   */
+  readonly bundleFolders?: Readonly<Record<string, string>>;
 }
+
+/** Single-quoted for the POSIX shell CDK runs the bundling hooks in. */
+const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
 
 /**
  * One Lambda function of the system, built the same way for all four: Node.js 24 on arm64, bundled
@@ -149,6 +158,18 @@ export class WebhookFunction extends Construct {
         esbuildArgs: { [`--alias:${CREDENTIAL_CHAIN_PACKAGE}`]: LAMBDA_CREDENTIALS_MODULE },
         forceDockerBundling: false,
         logLevel: LogLevel.WARNING,
+        ...(props.bundleFolders === undefined
+          ? {}
+          : {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_inputDir: string, outputDir: string) =>
+                  Object.entries(props.bundleFolders ?? {}).map(
+                    ([name, source]) => `cp -R ${shellQuote(source)} ${shellQuote(`${outputDir}/${name}`)}`,
+                  ),
+              },
+            }),
       },
     });
 

@@ -3,6 +3,7 @@
  * written for customers; internals (stack traces, AWS error names, secrets) never reach a response.
  */
 import { CodedError } from "../domain/errors.ts";
+import type { PortalLinkRefusedError } from "../domain/portal/portal-link.ts";
 import type { QuotaExceededError } from "../domain/quotas/quota.ts";
 import type {
   ConcurrentModificationError,
@@ -30,7 +31,13 @@ export interface ErrorBody {
 /** Every code the API answers with, by status. Stable strings: customers branch on them. */
 export const ERROR_CODES = {
   400: ["VALIDATION_FAILED", "MALFORMED_JSON"],
-  401: ["AUTHENTICATION_REQUIRED", "INVALID_CREDENTIALS"],
+  401: [
+    "AUTHENTICATION_REQUIRED",
+    "INVALID_CREDENTIALS",
+    "PORTAL_LINK_INVALID",
+    "PORTAL_LINK_EXPIRED",
+    "PORTAL_LINK_USED",
+  ],
   404: ["NOT_FOUND"],
   405: ["METHOD_NOT_ALLOWED"],
   409: [
@@ -127,7 +134,8 @@ type ServiceError =
   | SubscriptionDeletedError
   | DeliveryNotRetryableError
   | ConcurrentModificationError
-  | QuotaExceededError;
+  | QuotaExceededError
+  | PortalLinkRefusedError;
 
 /** The status ERROR_CODES lists a code under. */
 type StatusOf<C extends ErrorCode> = {
@@ -143,6 +151,9 @@ interface ServiceErrorAnswer<E extends ServiceError> {
 
 /** A refusal whose message is written for the customer already, answered as a sentence. */
 const asSentence = (error: ServiceError) => `${capitalize(error.message)}.`;
+
+const portalLinkRefusal = (error: ServiceError) =>
+  `${asSentence(error)} Ask your operator for a new link, or sign in with an access key.`;
 
 /**
  * The answer to each service error, keyed by its stable code, which is also the code the customer
@@ -165,6 +176,9 @@ const SERVICE_ERROR_ANSWERS: { readonly [E in ServiceError as E["code"]]: Servic
     message: asSentence,
     headers: (error) => ({ "retry-after": String(error.retryAfterSeconds) }),
   },
+  PORTAL_LINK_INVALID: { status: 401, message: portalLinkRefusal },
+  PORTAL_LINK_EXPIRED: { status: 401, message: portalLinkRefusal },
+  PORTAL_LINK_USED: { status: 401, message: portalLinkRefusal },
 };
 
 function isServiceError(error: unknown): error is ServiceError {

@@ -141,7 +141,7 @@ const DEFAULT_QUOTA_RULES = defaultQuotaRules();
 export function errorStatusesOf(route: Route): ErrorStatus[] {
   const statuses: ErrorStatus[] = [];
   if (route.params !== undefined || route.query !== undefined || route.body !== undefined) statuses.push(400);
-  if (route.auth) statuses.push(401);
+  if (route.auth || route.unauthorized !== undefined) statuses.push(401);
   if (route.notFound) statuses.push(404);
   if (route.conflict !== undefined) statuses.push(409);
   statuses.push(413);
@@ -166,7 +166,9 @@ function operationOf(route: Route): ZodOpenApiOperationObject {
         ? route.conflict
         : status === 429 && route.quota !== undefined
           ? quotaDescription(route.quota)
-          : undefined;
+          : status === 401
+            ? route.unauthorized
+            : undefined;
     responses[`${status}`] = errorResponse(status, description);
   }
   const requestParams: NonNullable<ZodOpenApiOperationObject["requestParams"]> = {};
@@ -211,6 +213,7 @@ export function buildOpenApiDocument(routes: readonly Route[] = ROUTES): Record<
       { name: "Event types", description: "The catalogue of event types." },
       { name: "Subscriptions", description: "Where and what to deliver, and the signing secrets." },
       { name: "Deliveries", description: "The delivery log, test events, retries and recoveries." },
+      { name: "Portal", description: "What the customer portal needs beyond the routes above." },
       { name: "Meta", description: "This document." },
     ],
     security: [{ bearerAuth: [] }, { accessKeyQuery: [] }],

@@ -8,7 +8,9 @@ import { EVENT_CATALOGUE } from "../domain/events/catalogue.ts";
 import type { QuotaAction } from "../domain/quotas/quota.ts";
 import { publicSubscription } from "../domain/subscriptions/subscription.ts";
 import { createSubscriptionSchema, updateSubscriptionSchema } from "../domain/subscriptions/validation.ts";
+import type { DeliveryInsightsService } from "../services/delivery-insights.ts";
 import type { DeliveryLogService } from "../services/delivery-log.ts";
+import type { PortalSessionService } from "../services/portal-sessions.ts";
 import type { SubscriptionService } from "../services/subscriptions.ts";
 import {
   decodeDeliveriesCursor,
@@ -22,22 +24,30 @@ import {
   deliveryAcceptedSchema,
   deliveryListSchema,
   deliverySchema,
+  eventDeliveryListSchema,
+  eventIdPathSchema,
   eventTypeListSchema,
   idPathSchema,
   listDeliveriesQuerySchema,
   listSubscriptionsQuerySchema,
   openApiDocumentSchema,
+  portalSessionRequestSchema,
+  portalSessionSchema,
   recoverAcceptedSchema,
   recoverRequestSchema,
   secretSchema,
+  statsQuerySchema,
   subscriptionListSchema,
   subscriptionSchema,
+  subscriptionStatsSchema,
 } from "./schemas.ts";
 
 /** What route handlers call: the domain services, built once per cold start. */
 export interface ApiServices {
   readonly subscriptions: SubscriptionService;
   readonly deliveryLog: DeliveryLogService;
+  readonly insights: DeliveryInsightsService;
+  readonly portalSessions: PortalSessionService;
 }
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
@@ -65,9 +75,11 @@ export interface RouteDefinition<P extends Schema, Q extends Schema, B extends S
   readonly operationId: string;
   readonly summary: string;
   readonly description: string;
-  readonly tag: "Event types" | "Subscriptions" | "Deliveries" | "Meta";
-  /** False only for GET /openapi.json. */
+  readonly tag: "Event types" | "Subscriptions" | "Deliveries" | "Portal" | "Meta";
+  /** False only for GET /openapi.json and the portal-link exchange. */
   readonly auth: boolean;
+  /** On a public route that may answer 401: what that means there. */
+  readonly unauthorized?: string;
   readonly params?: P;
   readonly query?: Q;
   readonly body?: B;
@@ -131,6 +143,7 @@ export function deliveryView(record: DeliveryRecord): z.input<typeof deliverySch
     next_attempt_at: record.next_attempt_at,
     created_at: record.created_at,
     updated_at: record.updated_at,
+    body: record.payload,
   };
 }
 
@@ -377,6 +390,62 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ customerId, params, services }) => {
       const { deliveryId } = await services.deliveryLog.retry(customerId, params.id);
       return { delivery_id: deliveryId };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/subscriptions/{id}/stats",
+    operationId: "getSubscriptionStats",
+    summary: "A subscription's delivery statistics",
+    description:
+      "Counts the attempts sent in the last 24 hours (or 7 days): how many, how many succeeded (2xx) and failed, the success rate, latency percentiles and one bucket per hour. Counted from the delivery log, so attempts of deliveries that have expired from it are not counted.",
+    tag: "Deliveries",
+    auth: true,
+    params: idPathSchema,
+    query: statsQuerySchema,
+    notFound: true,
+    success: { status: 200, description: "The statistics.", schema: subscriptionStatsSchema },
+    handle: async ({ customerId, params, query, deadline, services }) => {
+      const stats = await services.insights.stats(customerId, params.id, query.window, { deadline });
+      return { ...stats, buckets: [...stats.buckets] };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/events/{event_id}/deliveries",
+    operationId: "listEventDeliveries",
+    summary: "Where an event went",
+    description:
+      "The deliveries of one event to the caller's subscriptions, each with all its attempts: which subscriptions it reached and how each delivery went. An event of another customer, or one that matched none of the caller's subscriptions, answers an empty list. Deliveries to subscriptions deleted since are not listed.",
+    tag: "Deliveries",
+    auth: true,
+    params: eventIdPathSchema,
+    success: { status: 200, description: "Its deliveries.", schema: eventDeliveryListSchema },
+    handle: async ({ customerId, params, services }) => ({
+      items: (await services.insights.eventDeliveries(customerId, params.event_id)).map(deliveryView),
+      next_cursor: null,
+    }),
+  }),
+  route({
+    method: "POST",
+    path: "/v1/portal/sessions",
+    operationId: "createPortalSession",
+    summary: "Exchange a portal link for a session",
+    description:
+      "Exchanges the token of an operator-minted portal link (`npm run keys -- portal-link`) for an access key of that customer that expires an hour later. A link works once and only until it expires. No authentication: the token is the credential.",
+    tag: "Portal",
+    auth: false,
+    body: portalSessionRequestSchema,
+    unauthorized:
+      "`PORTAL_LINK_INVALID` (not a link this system minted, or altered), `PORTAL_LINK_EXPIRED` or `PORTAL_LINK_USED`.",
+    success: { status: 201, description: "The session's access key.", schema: portalSessionSchema },
+    handle: async ({ body, services }) => {
+      const session = await services.portalSessions.exchange(body.token);
+      return {
+        access_key: session.key,
+        customer_id: session.accessKey.customer_id,
+        expires_at: session.accessKey.expires_at as string,
+      };
     },
   }),
   route({

@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { DEAD_REASONS, DELIVERY_STATUSES } from "../domain/delivery/delivery.ts";
+import { STATS_WINDOWS, type StatsWindow } from "../domain/delivery/stats.ts";
 import { uuidString } from "../domain/events/schemas.ts";
 import { DISABLED_REASONS, SUBSCRIPTION_METHODS } from "../domain/subscriptions/subscription.ts";
 import { ERROR_CODES } from "./errors.ts";
@@ -201,6 +202,11 @@ export const deliverySchema = z
       .meta({ format: "date-time", description: "When the next attempt is due; null when none is." }),
     created_at: instant("When it was first queued or attempted."),
     updated_at: instant("When it last changed."),
+    body: z.string().nullable().meta({
+      description:
+        "The exact body sent on every attempt. Only `GET /v1/deliveries/{id}` and `GET /v1/events/{event_id}/deliveries` carry it; null in a subscription's log.",
+      example: '{"type":"call_hangup","data":{"id":"6e8e2d3a-5b1f-4c8e-9d0a-1f2e3d4c5b6a"}}',
+    }),
   })
   .meta({ id: "Delivery" });
 
@@ -251,3 +257,85 @@ export const errorSchema = z
       },
     },
   });
+
+// ---------------------------------------------------------------- portal additions (PRODUCT §9)
+
+export const statsQuerySchema = z.strictObject({
+  window: z
+    .enum(Object.keys(STATS_WINDOWS) as [StatsWindow, ...StatsWindow[]])
+    .default("24h")
+    .meta({ description: "The window counted back from now: `24h` (default) or `7d`.", example: "24h" }),
+});
+
+const statsBucketSchema = z
+  .object({
+    start: instant("Start of the hour (UTC).", "2026-11-20T09:00:00.000Z"),
+    attempts: z.number().int().meta({ example: 12 }),
+    succeeded: z.number().int().meta({ example: 11 }),
+    failed: z.number().int().meta({ example: 1 }),
+  })
+  .meta({ id: "StatsBucket" });
+
+export const subscriptionStatsSchema = z
+  .object({
+    window: z.enum(Object.keys(STATS_WINDOWS) as [StatsWindow, ...StatsWindow[]]),
+    from: instant("Start of the window (exclusive)."),
+    to: instant("End of the window: now."),
+    attempts: z.number().int().meta({ description: "Attempts sent in the window.", example: 240 }),
+    succeeded: z.number().int().meta({ description: "Attempts answered 2xx.", example: 236 }),
+    failed: z.number().int().meta({
+      description: "Attempts that failed: another status, a timeout, a connection error, a blocked address.",
+      example: 4,
+    }),
+    success_rate: z.number().nullable().meta({
+      description: "`succeeded / attempts` in [0, 1]; null without attempts.",
+      example: 0.983,
+    }),
+    latency_ms: z
+      .object({
+        p50: z.number().nullable().meta({ example: 84 }),
+        p95: z.number().nullable().meta({ example: 410 }),
+      })
+      .meta({ description: "Latency percentiles (nearest rank) of the attempts; null without attempts." }),
+    buckets: z.array(statsBucketSchema).meta({
+      description: "One per hour, oldest first: 25 for `24h`, 169 for `7d` (the partial hours at both ends).",
+    }),
+    complete: z.boolean().meta({
+      description:
+        "False when the log was too large to read in one request: then the newest deliveries were counted.",
+      example: true,
+    }),
+  })
+  .meta({ id: "SubscriptionStats" });
+
+export const eventIdPathSchema = z.strictObject({
+  event_id: z.string().min(1).max(256).meta({
+    description: "The event's id (EventBridge's `id`).",
+    example: "0d9b2c1e-7f3a-4b2c-9e1d-4f5a6b7c8d9e",
+  }),
+});
+
+export const eventDeliveryListSchema = listOf(deliverySchema, "EventDeliveryList").meta({
+  description:
+    "The deliveries of this event to the caller's subscriptions, oldest first, in one page (`next_cursor` is always null). Empty when it reached none of them.",
+});
+
+export const portalSessionRequestSchema = z
+  .strictObject({
+    token: z.string().min(1).max(256).meta({
+      description: "The token of a portal link (the part after `#link=`).",
+      example: "vbpl_0000000000000000000000000000000000000000000",
+    }),
+  })
+  .meta({ id: "PortalSessionRequest" });
+
+export const portalSessionSchema = z
+  .object({
+    access_key: z.string().meta({
+      description: "An access key for this customer that expires at `expires_at`. Keep it out of URLs.",
+      example: "vb_0123456789abcdefghijklmnopqrstuv",
+    }),
+    customer_id: z.string().meta({ format: "uuid", example: EXAMPLE_CUSTOMER_ID }),
+    expires_at: instant("When the session's key stops working."),
+  })
+  .meta({ id: "PortalSession" });

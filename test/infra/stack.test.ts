@@ -20,6 +20,7 @@ import {
   TABLE_KEYS,
 } from "#shared/resources.ts";
 import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
+import { GATEWAY_ROUTES } from "../../infra/constructs/subscriptions-api.ts";
 import { FUNCTION_TIMEOUTS_MS } from "../../local/stack.ts";
 import { decodeStackTrace } from "../../scripts/decode-stack.ts";
 import {
@@ -315,11 +316,14 @@ describe("subscriptions API", () => {
       ]),
     );
 
-  it("has exactly the routes the API function dispatches on (shared/api/routes.ts), and $default, all to the API function", () => {
+  it("has exactly the routes the API function dispatches on (shared/api/routes.ts), the portal's, and $default, all to the API function", () => {
     const routes = routeKeys();
-    expect(ROUTES.length).toBeGreaterThanOrEqual(14);
+    expect(ROUTES.length).toBeGreaterThanOrEqual(17);
+    for (const key of ["GET /portal", "GET /portal/{proxy+}", "POST /v1/portal/sessions"]) {
+      expect(routes.has(key), key).toBe(true);
+    }
     expect([...routes.keys()].sort()).toEqual(
-      [...ROUTES.map((r) => `${r.method} ${r.path}`), "$default"].sort(),
+      [...GATEWAY_ROUTES.map((r) => `${r.method} ${r.path}`), "$default"].sort(),
     );
     const { logicalId: integration, resource } = onlyResource(
       synth.template,
@@ -332,10 +336,16 @@ describe("subscriptions API", () => {
     }
   });
 
-  it("puts the access-key authorizer on every route the route table guards (all but GET /openapi.json)", () => {
+  it("puts the access-key authorizer on every route the route table guards (all but the document and the link exchange) and none on the portal's files", () => {
     const { logicalId: authorizer } = onlyResource(synth.template, "AWS::ApiGatewayV2::Authorizer");
-    const publicRoutes = ROUTES.filter((r) => !r.auth).map((r) => `${r.method} ${r.path}`);
-    expect(publicRoutes).toEqual(["GET /openapi.json"]);
+    const publicRoutes = GATEWAY_ROUTES.filter((r) => r.public).map((r) => `${r.method} ${r.path}`);
+    expect(publicRoutes.sort()).toEqual(
+      ["GET /openapi.json", "GET /portal", "GET /portal/{proxy+}", "POST /v1/portal/sessions"].sort(),
+    );
+    expect(ROUTES.filter((r) => !r.auth).map((r) => r.path)).toEqual([
+      "/v1/portal/sessions",
+      "/openapi.json",
+    ]);
     for (const [key, route] of routeKeys()) {
       if (publicRoutes.includes(key)) {
         expect(route.AuthorizationType, key).toBe("NONE");
@@ -541,6 +551,20 @@ describe("every function", () => {
     expect(decoded).toMatch(/at \S+ \(shared\/config\.ts:\d+:\d+\)/);
     expect(decoded).toMatch(/functions\/delivery\.ts:\d+:\d+/);
   });
+
+  it("ships the customer portal beside the API function's bundle, where functions/api.ts reads it", () => {
+    const asset = synth.template.toJSON().Resources[logicalIdOf(synth.stack.api.api.function)].Properties.Code
+      .S3Key as string;
+    const dir = join(synth.assemblyDir, `asset.${asset.replace(/\.zip$/, "")}`, "portal");
+    const index = readFileSync(join(dir, "index.html"), "utf8");
+    const script = /<script type="module" src="(app-[A-Z0-9]{8}\.js)">/.exec(index)?.[1];
+    const stylesheet = /<link rel="stylesheet" href="(app-[A-Z0-9]{8}\.css)">/.exec(index)?.[1];
+    expect(script, index).toBeDefined();
+    expect(readFileSync(join(dir, script as string), "utf8")).toContain("Access key");
+    expect(readFileSync(join(dir, stylesheet as string), "utf8").length).toBeGreaterThan(1000);
+    // No inline script: the Content-Security-Policy forbids it.
+    expect(index).not.toMatch(/<script(?![^>]*\bsrc=)/);
+  });
 });
 
 describe("observability", () => {
@@ -681,6 +705,9 @@ describe("cdk-nag (AwsSolutions, through CDK's validation API)", () => {
         "SubscriptionsApi/Api/Role AwsSolutions-IAM5[Resource::*]",
         "SubscriptionsApi/Authorizer/Role AwsSolutions-IAM5[Resource::*]",
         "SubscriptionsApi/HttpApi/GET--openapi.json AwsSolutions-APIG4",
+        "SubscriptionsApi/HttpApi/GET--portal AwsSolutions-APIG4",
+        "SubscriptionsApi/HttpApi/GET--portal--{proxy+} AwsSolutions-APIG4",
+        "SubscriptionsApi/HttpApi/POST--v1--portal--sessions AwsSolutions-APIG4",
       ].sort(),
     );
   });

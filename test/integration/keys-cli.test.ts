@@ -249,3 +249,55 @@ describe("keys: usage and failures", () => {
     expect(noTable.stderr).toMatch(/table "missing-[0-9a-f]{8}" does not exist/);
   });
 });
+
+describe("keys portal-link", () => {
+  it("prints a link alone on stdout whose fragment token signs that customer in once", async () => {
+    const customerId = randomUUID();
+    const result = await keys([
+      "portal-link",
+      "--customer",
+      customerId,
+      "--base-url",
+      "https://api.example.com/",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const link = /^https:\/\/api\.example\.com\/portal\/#link=(vbpl_[A-Za-z0-9_-]{43})\n$/.exec(
+      result.stdout,
+    );
+    expect(link, result.stdout).not.toBeNull();
+    expect(result.stderr).toContain(customerId);
+    const token = link?.[1] as string;
+    // The token is not stored as such: only its hash is a key of the table.
+    const exchange = await bed.gateway.post("/v1/portal/sessions", { token });
+    expect(exchange.status).toBe(201);
+    expect((exchange.json as { customer_id: string }).customer_id).toBe(customerId);
+    const listed = await keys(["list", "--customer", customerId, "--json"]);
+    const sessions = JSON.parse(listed.stdout) as ListedKey[];
+    expect(sessions.map((key) => key.name)).toEqual(["portal session"]);
+  });
+
+  it("defaults to the local stack's API and refuses bad durations, URLs and customers", async () => {
+    const local = await keys(["portal-link", "--customer", randomUUID(), "--expires-in", "15m"], {
+      API_PORT: "3456",
+    });
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout).toMatch(/^http:\/\/127\.0\.0\.1:3456\/portal\/#link=vbpl_/);
+    const [tooLong, notDuration, badUrl, badCustomer, awsWithoutUrl] = await inBatches(
+      [
+        ["portal-link", "--customer", randomUUID(), "--expires-in", "25h"],
+        ["portal-link", "--customer", randomUUID(), "--expires-in", "soon"],
+        ["portal-link", "--customer", randomUUID(), "--base-url", "ftp://x"],
+        ["portal-link", "--customer", "not-a-uuid"],
+        ["portal-link", "--customer", randomUUID(), "--aws"],
+      ],
+      (args) => keys(args),
+    );
+    for (const result of [tooLong, notDuration, badUrl, badCustomer, awsWithoutUrl]) {
+      expect(result?.code, result?.stderr).toBe(2);
+      expect(result?.stdout).toBe("");
+    }
+    expect(tooLong?.stderr).toMatch(/within 24 hours/);
+    expect(notDuration?.stderr).toMatch(/duration like 15m/);
+    expect(awsWithoutUrl?.stderr).toMatch(/--base-url/);
+  });
+});

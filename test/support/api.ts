@@ -170,7 +170,10 @@ export class ApiGatewaySimulator {
     return {
       status: result.statusCode,
       headers: result.headers,
-      json: raw === undefined || raw === "" ? undefined : JSON.parse(raw),
+      json:
+        raw === undefined || raw === "" || !(result.headers["content-type"] ?? "").includes("json")
+          ? undefined
+          : JSON.parse(raw),
       raw,
     };
   }

@@ -57,6 +57,8 @@ export const keys = {
     PK: `CUSTOMER#${customerId}`,
     SK: `QUOTA#${action}#${windowStartS}`,
   }),
+  /** A portal link, addressed by the SHA-256 of its token: the exchange's one UpdateItem. */
+  portalLink: (linkHash: string): ItemKey => ({ PK: `PORTALLINK#${linkHash}`, SK: "PORTALLINK" }),
 } as const;
 
 export const itemKeyString = (key: ItemKey): string => `${key.PK}|${key.SK}`;

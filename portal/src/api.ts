@@ -1,0 +1,189 @@
+/**
+ * The portal's only way to the system: the public /v1 API on this origin, with the customer's key
+ * in the Authorization header (never in a URL).
+ */
+import { currentSession, endSession } from "./session.ts";
+
+export interface ErrorDetail {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** An answer other than success, in the API's error shape (or a network failure: status 0). */
+export class ApiFailure extends Error {
+  override readonly name = "ApiFailure";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: readonly ErrorDetail[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly next_cursor: string | null;
+}
+
+export interface Subscription {
+  readonly id: string;
+  readonly customer_id: string;
+  readonly url: string;
+  readonly method: string;
+  readonly event_types: string[];
+  readonly activeflow_id: string | null;
+  readonly description: string | null;
+  readonly headers: Record<string, string>;
+  readonly status: "enabled" | "disabled";
+  readonly disabled_reason: string | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export interface AttemptRequest {
+  readonly method?: string;
+  readonly url?: string;
+  readonly headers?: Record<string, string>;
+}
+
+export interface Attempt {
+  readonly at: string;
+  readonly status_code: number | null;
+  readonly error: string | null;
+  readonly latency_ms: number;
+  readonly response_body: string | null;
+  readonly request?: AttemptRequest | null;
+}
+
+export interface Delivery {
+  readonly id: string;
+  readonly subscription_id: string;
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly webhook_id: string;
+  readonly status: "pending" | "succeeded" | "failed" | "dead";
+  readonly attempts: Attempt[];
+  readonly next_attempt_at: string | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+  readonly body?: string | null;
+}
+
+export interface EventType {
+  readonly type: string;
+  readonly resource: string;
+  readonly description: string;
+}
+
+export interface Stats {
+  readonly window: "24h" | "7d";
+  readonly attempts: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly success_rate: number | null;
+  readonly latency_ms: { readonly p50: number | null; readonly p95: number | null };
+  readonly buckets: { start: string; attempts: number; succeeded: number; failed: number }[];
+  readonly complete: boolean;
+}
+
+export interface PortalSession {
+  readonly access_key: string;
+  readonly customer_id: string;
+  readonly expires_at: string;
+}
+
+type Method = "GET" | "POST" | "PATCH" | "DELETE";
+
+async function send<T>(method: Method, path: string, body?: unknown, key?: string): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  const credential = key ?? currentSession()?.key;
+  if (credential) headers.authorization = `Bearer ${credential}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+    });
+  } catch {
+    throw new ApiFailure(0, "NETWORK", "The API could not be reached. Check your connection and try again.");
+  }
+  if (response.status === 204) return undefined as T;
+  let parsed: unknown;
+  try {
+    parsed = await response.json();
+  } catch {
+    parsed = undefined;
+  }
+  if (response.ok) return parsed as T;
+  const error = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)
+    ?.error;
+  const failure = new ApiFailure(
+    response.status,
+    typeof error?.code === "string" ? error.code : `HTTP_${response.status}`,
+    typeof error?.message === "string" ? error.message : `The API answered ${response.status}.`,
+    Array.isArray(error?.details) ? (error.details as ErrorDetail[]) : [],
+  );
+  // A session whose key expired or was revoked is over: back to sign-in, saying why.
+  if (response.status === 401 && key === undefined && failure.code === "INVALID_CREDENTIALS") {
+    endSession("Your session has ended (the access key expired or was revoked). Sign in again.");
+  }
+  throw failure;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  eventTypes: (key?: string) => send<Page<EventType>>("GET", "/v1/event-types", undefined, key),
+  listSubscriptions: (cursor?: string) =>
+    send<Page<Subscription>>(
+      "GET",
+      `/v1/subscriptions?limit=100${cursor === undefined ? "" : `&cursor=${enc(cursor)}`}`,
+    ),
+  getSubscription: (id: string) => send<Subscription>("GET", `/v1/subscriptions/${enc(id)}`),
+  createSubscription: (body: Record<string, unknown>) =>
+    send<Subscription & { secret: string }>("POST", "/v1/subscriptions", body),
+  updateSubscription: (id: string, body: Record<string, unknown>) =>
+    send<Subscription>("PATCH", `/v1/subscriptions/${enc(id)}`, body),
+  deleteSubscription: (id: string) => send<void>("DELETE", `/v1/subscriptions/${enc(id)}`),
+  getSecret: (id: string) => send<{ secret: string }>("GET", `/v1/subscriptions/${enc(id)}/secret`),
+  rotateSecret: (id: string) =>
+    send<{ secret: string }>("POST", `/v1/subscriptions/${enc(id)}/secret/rotate`),
+  sendTest: (id: string) => send<{ delivery_id: string }>("POST", `/v1/subscriptions/${enc(id)}/test`),
+  stats: (id: string, window: "24h" | "7d") =>
+    send<Stats>("GET", `/v1/subscriptions/${enc(id)}/stats?window=${window}`),
+  listDeliveries: (id: string, options: { status?: string; cursor?: string; limit?: number }) => {
+    const query = new URLSearchParams({ limit: String(options.limit ?? 20) });
+    if (options.status) query.set("status", options.status);
+    if (options.cursor) query.set("cursor", options.cursor);
+    return send<Page<Delivery>>("GET", `/v1/subscriptions/${enc(id)}/deliveries?${query}`);
+  },
+  recover: (id: string, since: string) =>
+    send<{ count: number; complete: boolean; next_since: string | null }>(
+      "POST",
+      `/v1/subscriptions/${enc(id)}/recover`,
+      { since },
+    ),
+  getDelivery: (id: string) => send<Delivery>("GET", `/v1/deliveries/${enc(id)}`),
+  retryDelivery: (id: string) => send<{ delivery_id: string }>("POST", `/v1/deliveries/${enc(id)}/retry`),
+  eventDeliveries: (eventId: string) => send<Page<Delivery>>("GET", `/v1/events/${enc(eventId)}/deliveries`),
+  exchangePortalLink: (token: string) => send<PortalSession>("POST", "/v1/portal/sessions", { token }, ""),
+};
+
+/** Every subscription of the customer (the API pages them; a customer has at most a few dozen). */
+export async function allSubscriptions(): Promise<Subscription[]> {
+  const all: Subscription[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api.listSubscriptions(cursor);
+    all.push(...page.items);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor !== undefined);
+  return all;
+}
