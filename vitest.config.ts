@@ -31,6 +31,16 @@ export default defineConfig({
       },
       {
         test: {
+          // The customer portal in Debian's Chromium (playwright-core) against `npm start`.
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",

@@ -4,6 +4,7 @@ import type { DeadDeliveryCostResult, FirstAttemptCostResult } from "./delivery-
 import type { E2eBenchResult } from "./e2e.ts";
 import type { FairnessBenchResult } from "./fairness.ts";
 import { ALTERNATIVES, type CostResult, PRICE_TABLE } from "./lib/pricing.ts";
+import type { PortalBenchResult } from "./portal.ts";
 import type { RouterBenchResult } from "./router.ts";
 
 /** What `npm run bench` writes to bench/results/latest.json. Sections not run are absent. */
@@ -38,6 +39,7 @@ export interface BenchResults {
     };
   };
   memory?: E2eBenchResult["memory"];
+  portal?: PortalBenchResult;
   duration_s: number;
 }
 
@@ -163,6 +165,13 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
   { metric: "memory.heap_used_mb_at_peak", unit: "MB", pick: (r) => r.memory?.heap_used_mb_at_peak },
   { metric: "memory.off_heap_mb_at_peak", unit: "MB", pick: (r) => r.memory?.off_heap_mb_at_peak },
   { metric: "memory.children_rss_mb", unit: "MB", pick: (r) => r.memory?.children_rss_mb },
+  {
+    metric: "portal.js_gzip_kb",
+    unit: "KB",
+    goal: { op: "≤", target: 150 },
+    pick: (r) => r.portal?.js_gzip_kb,
+  },
+  { metric: "portal.total_gzip_kb", unit: "KB", pick: (r) => r.portal?.total_gzip_kb },
 ];
 
 export function evaluateGoals(results: BenchResults): GoalRow[] {

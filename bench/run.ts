@@ -14,17 +14,18 @@ import { benchDeadDeliveryCost, benchFirstAttemptCost } from "./delivery-cost.ts
 import { benchE2e } from "./e2e.ts";
 import { benchFairness } from "./fairness.ts";
 import { renderLatencySvg } from "./lib/svg.ts";
+import { benchPortal } from "./portal.ts";
 import { type BenchResults, evaluateGoals, renderMarkdown, renderTable } from "./report.ts";
 import { benchRouter } from "./router.ts";
 
 /**
- * `npm run bench [-- --quick] [-- --only delivery,router,e2e,cold-start]`: runs the sections one
+ * `npm run bench [-- --quick] [-- --only delivery,router,e2e,cold-start,portal]`: runs the sections one
  * after the other, shows progress on stderr, prints a table of every metric against its goal, and
  * (for a run of every section) writes bench/results/latest.json, docs/benchmarks.md and
  * docs/benchmarks-latency.svg.
  */
 
-const SECTIONS = ["cold-start", "e2e", "fairness", "delivery", "delivery-cost", "router"] as const;
+const SECTIONS = ["cold-start", "e2e", "fairness", "delivery", "delivery-cost", "router", "portal"] as const;
 type Section = (typeof SECTIONS)[number];
 
 export const SIZES = {
@@ -34,6 +35,7 @@ export const SIZES = {
     e2e: { durationS: 10, warmupS: 2, stepS: 3, drainTimeoutMs: 90_000, stallMs: 5_000 },
     coldStartRuns: 5,
     fairness: { warmupS: 10, measureS: 15, drainTimeoutMs: 30_000 },
+    portalBuilds: 3,
   },
   full: {
     delivery: { deliveries: 5000, invocations: 4, rounds: 7 },
@@ -41,6 +43,7 @@ export const SIZES = {
     e2e: { durationS: 60, warmupS: 5, stepS: 10, drainTimeoutMs: 300_000, stallMs: 10_000 },
     coldStartRuns: 15,
     fairness: { warmupS: 20, measureS: 40, drainTimeoutMs: 60_000 },
+    portalBuilds: 9,
   },
 } as const;
 
@@ -243,6 +246,9 @@ async function main(): Promise<number> {
   });
   await section("router", async () => {
     results.router = await benchRouter({ ...sizes.router, fanouts: [1, 10, 50], progress });
+  });
+  await section("portal", async () => {
+    results.portal = benchPortal({ runs: sizes.portalBuilds });
   });
   results.duration_s = Math.round((performance.now() - began) / 100) / 10;
   if (Object.keys(errors).length > 0) Object.assign(results, { errors });

@@ -184,9 +184,12 @@ describe("test event", () => {
     ]) {
       expect(sent.headers[name], name).toBe(request.headers[name]);
     }
+    // The body sent, exactly: what the receiver got.
+    expect((done as DeliveryJson & { body?: string }).body).toBe(request.body);
     expect(Object.keys(done).sort()).toEqual(
       [
         "attempts",
+        "body",
         "created_at",
         "dead_reason",
         "event_id",

@@ -75,8 +75,8 @@ function Results({ eventId }: { eventId: string }) {
                         )}
                       </td>
                       <td data-label="">
-                        <a href={href.delivery(delivery.id)} aria-label={`Open delivery ${delivery.id}`}>
-                          Details
+                        <a href={href.delivery(delivery.id)}>
+                          Details<span class="visually-hidden"> of the {delivery.event_type} delivery</span>
                         </a>
                       </td>
                     </tr>

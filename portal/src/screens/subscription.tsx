@@ -109,9 +109,9 @@ function Secret({ id, onFlash }: { id: string; onFlash: (flash: Flash) => void }
   );
 }
 
-function StatsPanel({ id }: { id: string }) {
+function StatsPanel({ id, refreshed }: { id: string; refreshed: number }) {
   const [window, setWindow] = useState<"24h" | "7d">("24h");
-  const { value, reload } = useLoad(() => api.stats(id, window), [id, window]);
+  const { value, reload } = useLoad(() => api.stats(id, window), [id, window, refreshed]);
   return (
     <section class="card" aria-labelledby="stats-heading">
       <div class="section-header">
@@ -175,14 +175,24 @@ function lastCode(delivery: Delivery): string {
   return last.status_code === null ? (last.error ?? "error") : String(last.status_code);
 }
 
-function DeliveryLog({ subscription, query }: { subscription: Subscription; query: URLSearchParams }) {
+function DeliveryLog({
+  subscription,
+  query,
+  refreshed,
+  onRefresh,
+}: {
+  subscription: Subscription;
+  query: URLSearchParams;
+  refreshed: number;
+  onRefresh: () => void;
+}) {
   const status = query.get("status") ?? "";
   // Pages are followed by cursor; the stack of earlier cursors makes "Newer" go back.
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const cursor = cursors[cursors.length - 1];
   const { value, reload } = useLoad(
     () => api.listDeliveries(subscription.id, { status: status || undefined, cursor, limit: 20 }),
-    [subscription.id, status, cursor],
+    [subscription.id, status, cursor, refreshed],
   );
   const setStatus = (next: string) => {
     setCursors([undefined]);
@@ -207,7 +217,7 @@ function DeliveryLog({ subscription, query }: { subscription: Subscription; quer
               ))}
             </select>
           </div>
-          <button type="button" class="button button-small" onClick={reload}>
+          <button type="button" class="button button-small" onClick={onRefresh}>
             Refresh
           </button>
         </div>
@@ -257,8 +267,8 @@ function DeliveryLog({ subscription, query }: { subscription: Subscription; quer
                         <span class="code-cell">{lastCode(delivery)}</span>
                       </td>
                       <td data-label="">
-                        <a href={href.delivery(delivery.id)} aria-label={`Open delivery ${delivery.id}`}>
-                          Details
+                        <a href={href.delivery(delivery.id)}>
+                          Details<span class="visually-hidden"> of the {delivery.event_type} delivery</span>
                         </a>
                       </td>
                     </tr>
@@ -288,7 +298,7 @@ function DeliveryLog({ subscription, query }: { subscription: Subscription; quer
           )
         }
       </Show>
-      <Recover subscription={subscription} onDone={reload} />
+      <Recover subscription={subscription} onDone={onRefresh} />
     </section>
   );
 }
@@ -365,7 +375,15 @@ function Recover({ subscription, onDone }: { subscription: Subscription; onDone:
   );
 }
 
-function Details({ subscription, reload }: { subscription: Subscription; reload: () => void }) {
+function Details({
+  subscription,
+  reload,
+  refreshed,
+}: {
+  subscription: Subscription;
+  reload: () => void;
+  refreshed: number;
+}) {
   const [flash, setFlash] = useState<Flash>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -485,7 +503,7 @@ function Details({ subscription, reload }: { subscription: Subscription; reload:
         </section>
         <div class="stack">
           <Secret id={subscription.id} onFlash={setFlash} />
-          <StatsPanel id={subscription.id} />
+          <StatsPanel id={subscription.id} refreshed={refreshed} />
         </div>
       </div>
       <ConfirmDialog
@@ -517,6 +535,8 @@ function Details({ subscription, reload }: { subscription: Subscription; reload:
 
 export function SubscriptionPage({ id, query }: { id: string; query: URLSearchParams }) {
   const { value, reload } = useLoad(() => api.getSubscription(id), [id]);
+  // The log's Refresh (and a recovery) reload the statistics too.
+  const [refreshed, setRefreshed] = useState(0);
   const saved = query.get("saved");
   return (
     <>
@@ -530,8 +550,13 @@ export function SubscriptionPage({ id, query }: { id: string; query: URLSearchPa
       {value.state === "error" ? <ErrorMessage error={value.error} retry={reload} /> : null}
       {value.state === "ready" ? (
         <>
-          <Details subscription={value.data} reload={reload} />
-          <DeliveryLog subscription={value.data} query={query} />
+          <Details subscription={value.data} reload={reload} refreshed={refreshed} />
+          <DeliveryLog
+            subscription={value.data}
+            query={query}
+            refreshed={refreshed}
+            onRefresh={() => setRefreshed((n) => n + 1)}
+          />
         </>
       ) : null}
     </>

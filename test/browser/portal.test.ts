@@ -1,0 +1,303 @@
+/**
+ * The customer portal as a customer uses it (PRODUCT §9): Debian's Chromium against `npm start`,
+ * a real receiver on loopback, the operator CLIs in a second "terminal". Nothing is mocked: the page
+ * calls the public /v1 API of the running stack.
+ *
+ * With PORTAL_SCREENSHOTS_DIR set (`npm run portal:screenshots`), the main screens are saved there as
+ * PNGs for docs/portal.md.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchPortalBrowser, type PortalBrowser } from "../support/browser.ts";
+import { killAllStacks, type RunningStack, runNpmScript, startStack } from "../support/e2e-stack.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { waitFor } from "../support/wait.ts";
+
+const XSS = "<img src=x onerror=alert(1)>";
+const SCREENSHOTS = process.env.PORTAL_SCREENSHOTS_DIR;
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+let stack: RunningStack;
+let browser: PortalBrowser;
+let receiver: Receiver;
+let key: string;
+const customerId = randomUUID();
+/** Filled in by the first test; later tests build on what it created. */
+const created: { subscriptionId?: string; deliveryId?: string } = {};
+
+beforeAll(async () => {
+  // One attempt an hour after the first: the only second attempt the tests see is the manual retry.
+  stack = await startStack({ inMemory: true, env: { RETRY_SCHEDULE: "3600" } });
+  // The endpoint's first answer is an error whose body is markup; every later one succeeds.
+  receiver = await startReceiver((_request, n) =>
+    n === 1
+      ? { status: 500, headers: { "content-type": "text/html" }, body: XSS }
+      : { status: 200, body: "ok" },
+  );
+  const minted = await runNpmScript("keys", ["create", "--customer", customerId], stack.cliEnv);
+  expect(minted.code, minted.stderr).toBe(0);
+  key = minted.stdout.trim();
+  browser = await launchPortalBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await receiver?.close();
+  if (stack) await stack.interrupt().catch(() => stack.kill());
+  killAllStacks();
+});
+
+const portalUrl = (fragment = "") => `${stack.endpoints.api}/portal/${fragment}`;
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  if (SCREENSHOTS === undefined) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page: Page): Promise<void> {
+  await page.goto(portalUrl());
+  await page.getByLabel("Access key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+}
+
+/** Clicks `refresh` until `target` shows (the log is an index, eventually consistent). */
+async function refreshUntilVisible(page: Page, refresh: () => Promise<void>, target: () => Promise<boolean>) {
+  await waitFor(
+    async () => {
+      if (await target()) return true;
+      await refresh();
+      return false;
+    },
+    { timeoutMs: 20_000, intervalMs: 500, description: "the portal to show the expected row" },
+  );
+}
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core, injected through the DevTools protocol, so the page's CSP stays on during the scan. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = (await page.evaluate(
+    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
+  )) as AxeViolation[];
+  return violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+describe("the customer portal in a browser", () => {
+  it("signs in by keyboard, creates a subscription, shows its delivery, and retries it into a second attempt", async () => {
+    const page = await browser.newPage();
+    await page.goto(portalUrl());
+    await screenshot(page, "sign-in");
+    // Keyboard only: Tab to the key, type it, Enter submits.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.id")).toBe("access-key");
+    await page.keyboard.type(key);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+    // The key is in this tab's sessionStorage, never in the URL.
+    expect(page.url()).not.toContain(key);
+    expect(await page.evaluate("JSON.stringify(sessionStorage)")).toContain(key);
+
+    await page.getByRole("link", { name: "New subscription" }).click();
+    await page.getByRole("heading", { name: "New subscription" }).waitFor();
+    // The API's validation errors, every one, next to its field; focus on the first.
+    await page.getByLabel("Endpoint URL").fill("not a url");
+    await page.getByLabel("Activeflow filter (optional)").fill("not-a-uuid");
+    await page.getByRole("button", { name: "Create subscription" }).click();
+    for (const field of ["url", "event_types", "activeflow_id"]) {
+      await page.locator(`#${field}-error`).waitFor();
+      expect(await page.locator(`#${field}-error`).textContent(), field).not.toBe("");
+    }
+    expect(await page.getByLabel("Endpoint URL").getAttribute("aria-invalid")).toBe("true");
+    await expect.poll(() => page.evaluate("document.activeElement?.id")).toBe("url");
+    // Chrome logs the refused request (400); that one was asked for.
+    expect(browser.problems).toEqual([expect.stringContaining("status of 400")]);
+    browser.problems.splice(0);
+    await screenshot(page, "validation-errors");
+
+    await page.getByLabel("Endpoint URL").fill(`${receiver.url}/hook`);
+    await page.getByLabel("Activeflow filter (optional)").fill("");
+    await page.getByLabel("Filter event types").fill("hangup");
+    await page.getByRole("checkbox", { name: /^call_hangup\b/ }).check();
+    await page.getByLabel("Description (optional)").fill(XSS);
+    await page.getByRole("button", { name: "Add a header" }).click();
+    await page.getByLabel("Header 1 name").fill("x-portal-test");
+    await page.getByLabel("Header 1 value").fill("<b>not bold</b>");
+    await screenshot(page, "create-subscription");
+    await page.getByRole("button", { name: "Create subscription" }).click();
+    await page.getByText("Subscription created.").waitFor();
+    const subscriptionId = /#\/subscriptions\/([0-9a-f-]{36})/.exec(page.url())?.[1] as string;
+    expect(subscriptionId).toBeDefined();
+    created.subscriptionId = subscriptionId;
+    // Values from the API are text: the description and header value show as typed, nothing renders.
+    await page.getByText(XSS).first().waitFor();
+    await page.getByText("x-portal-test: <b>not bold</b>").waitFor();
+    expect(await page.locator("img, b").count()).toBe(0);
+
+    await page.getByRole("button", { name: "Reveal secret" }).click();
+    const secret = (await page.getByTestId("secret").textContent()) ?? "";
+    expect(secret).toMatch(/^whsec_/);
+
+    await page.getByRole("button", { name: "Send test event" }).click();
+    await page.getByText(/Test event queued/).waitFor();
+    const [first] = await receiver.waitForRequests(1, 20_000);
+    if (first === undefined) throw new Error("no delivery arrived");
+    // What arrived is signed with the secret the portal revealed.
+    expect(new Webhook(secret).verify(first.body, first.headers)).toMatchObject({ type: "webhook_test" });
+    expect(first.headers["x-portal-test"]).toBe("<b>not bold</b>");
+
+    // The delivery in the log: failed (500), one attempt, newest first.
+    const row = page.locator("tbody tr", { hasText: "webhook_test" });
+    await refreshUntilVisible(
+      page,
+      () => page.getByRole("button", { name: "Refresh" }).last().click(),
+      async () => (await row.count()) > 0 && (await row.first().textContent())?.includes("500") === true,
+    );
+    expect(await row.first().textContent()).toContain("Failed, retrying");
+    await screenshot(page, "subscription");
+
+    await row
+      .first()
+      .getByRole("link", { name: /^Details/ })
+      .click();
+    await page.getByRole("heading", { name: "Attempt 1" }).waitFor();
+    created.deliveryId = /#\/deliveries\/([0-9a-f-]{36})/.exec(page.url())?.[1];
+    // The endpoint's markup is shown as characters, and nothing of it runs.
+    expect(await page.locator(".response-body").first().textContent()).toBe(XSS);
+    expect(await page.locator("img").count()).toBe(0);
+    expect(await page.getByTestId("request-body").textContent()).toContain('"type": "webhook_test"');
+    expect(await page.getByText("HTTP 500").count()).toBe(1);
+
+    await page.getByRole("button", { name: "Retry" }).click();
+    await page.getByRole("heading", { name: "Attempt 2" }).waitFor({ timeout: 30_000 });
+    await page.getByText("HTTP 200").waitFor();
+    const requests = await receiver.waitForRequests(2, 10_000);
+    expect(requests[1]?.headers["webhook-id"]).toBe(first.headers["webhook-id"]);
+    await page.getByText("Sent again").waitFor();
+    await screenshot(page, "delivery");
+
+    expect(browser.problems).toEqual([]);
+  });
+
+  it("finds an event by its id: which subscription it reached and how the delivery went", async () => {
+    const emitted = await runNpmScript("emit", ["call_hangup", "--customer", customerId], stack.cliEnv);
+    expect(emitted.code, emitted.stderr).toBe(0);
+    const eventId = /→ event (\S+)/.exec(emitted.stdout)?.[1] as string;
+    expect(eventId).toBeDefined();
+    await receiver.waitForRequests(3, 20_000);
+
+    const page = await browser.newPage();
+    await signIn(page);
+    await page.getByRole("link", { name: "Find an event" }).click();
+    await page.getByLabel("Event ID").fill(eventId);
+    await page.keyboard.press("Enter");
+    await refreshUntilVisible(
+      page,
+      () => page.getByRole("button", { name: "Find" }).click(),
+      () => page.getByText("Reached 1 subscription").isVisible(),
+    );
+    const row = page.locator("tbody tr").first();
+    await expect.poll(() => row.textContent()).toContain("Succeeded");
+    expect(await row.textContent()).toContain(`${receiver.url}/hook`);
+    await screenshot(page, "find-event");
+    expect(browser.problems).toEqual([]);
+  });
+
+  it("signs in once with an operator's portal link, and refuses used, altered and expired links", async () => {
+    const minted = await runNpmScript("keys", ["portal-link", "--customer", customerId], stack.cliEnv);
+    expect(minted.code, minted.stderr).toBe(0);
+    const link = minted.stdout.trim();
+    expect(link.startsWith(portalUrl("#link=vbpl_"))).toBe(true);
+
+    const page = await browser.newPage();
+    await page.goto(link);
+    await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+    // The token is gone from the address bar (and so from history); the session is an hour long.
+    expect(page.url()).not.toContain("vbpl_");
+    await page.getByText(/Session ends in (59|60) min/).waitFor();
+    await page.getByRole("link", { name: `${receiver.url}/hook` }).waitFor();
+    await screenshot(page, "subscriptions");
+
+    const again = await browser.newPage();
+    await again.goto(link);
+    await again.getByRole("heading", { name: "This link has already been used" }).waitFor();
+
+    const last = link.at(-1) === "A" ? "B" : "A";
+    const altered = await browser.newPage();
+    await altered.goto(`${link.slice(0, -1)}${last}`);
+    await altered.getByRole("heading", { name: "This link is not valid" }).waitFor();
+
+    const short = await runNpmScript(
+      "keys",
+      ["portal-link", "--customer", customerId, "--expires-in", "1s"],
+      stack.cliEnv,
+    );
+    expect(short.code, short.stderr).toBe(0);
+    const until = Date.parse(/until (\S+),/.exec(short.stderr)?.[1] ?? "");
+    expect(Number.isNaN(until)).toBe(false);
+    await waitFor(async () => Date.now() > until + 100, {
+      timeoutMs: 5000,
+      description: "the link to expire",
+    });
+    const expired = await browser.newPage();
+    await expired.goto(short.stdout.trim());
+    await expired.getByRole("heading", { name: "This link has expired" }).waitFor();
+    await screenshot(expired, "link-expired");
+    // Refused links reach the API and fail there (401), which the browser logs; nothing else may.
+    const unexpected = browser.problems.filter((problem) => !problem.includes("status of 401"));
+    expect(unexpected).toEqual([]);
+    browser.problems.splice(0);
+  });
+
+  it("has no serious accessibility violations (axe-core) on any screen, and fits a 375 px phone", async () => {
+    const { subscriptionId, deliveryId } = created;
+    if (subscriptionId === undefined || deliveryId === undefined)
+      throw new Error("the first test did not run");
+    const screens = [
+      "#/subscriptions",
+      "#/subscriptions/new",
+      `#/subscriptions/${subscriptionId}`,
+      `#/subscriptions/${subscriptionId}/edit`,
+      `#/deliveries/${deliveryId}`,
+      "#/events",
+    ];
+    for (const width of [1280, 375]) {
+      const page = await browser.newPage({ width, height: 800 });
+      await page.goto(portalUrl());
+      await page.getByLabel("Access key").waitFor();
+      expect(await seriousViolations(page), `sign-in at ${width} px`).toEqual([]);
+      await signIn(page);
+      for (const screen of screens) {
+        await page.goto(portalUrl(screen));
+        await page.locator("main h1").first().waitFor();
+        await page.locator(".loading").first().waitFor({ state: "detached" });
+        expect(await seriousViolations(page), `${screen} at ${width} px`).toEqual([]);
+        // Page scripts are strings: this test file is type-checked for Node, not the DOM.
+        const overflow = (await page.evaluate(
+          "document.documentElement.scrollWidth - window.innerWidth",
+        )) as number;
+        expect(overflow, `${screen} is wider than the ${width} px screen`).toBeLessThanOrEqual(0);
+      }
+      if (width === 375) {
+        await page.goto(portalUrl(`#/deliveries/${deliveryId}`));
+        await page.getByRole("heading", { name: "Attempt 2" }).waitFor();
+        await screenshot(page, "delivery-phone");
+      }
+    }
+    expect(browser.problems).toEqual([]);
+  });
+});
