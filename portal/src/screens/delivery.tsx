@@ -3,7 +3,7 @@
  * the next one is due, and a Retry button that sends it again now.
  */
 import { useEffect, useState } from "preact/hooks";
-import { type Attempt, api, type Delivery } from "../api.ts";
+import { type Attempt, api, type Delivery, type Subscription } from "../api.ts";
 import { ErrorMessage, Id, Notice, Show, StatusBadge, Time, useLoad } from "../components.tsx";
 import { milliseconds, prettyBody } from "../format.ts";
 import { href } from "../router.ts";
@@ -46,7 +46,7 @@ function Headers({ headers }: { headers: Record<string, string> }) {
   );
 }
 
-function RequestSent({ delivery }: { delivery: Delivery }) {
+function RequestSent({ delivery, subscription }: { delivery: Delivery; subscription: Subscription | null }) {
   const request = [...delivery.attempts].reverse().find((attempt) => attempt.request)?.request ?? null;
   return (
     <section class="card" aria-labelledby="request-heading">
@@ -58,6 +58,18 @@ function RequestSent({ delivery }: { delivery: Delivery }) {
           </p>
           <h3>Headers</h3>
           <Headers headers={request.headers ?? {}} />
+        </>
+      ) : subscription !== null && delivery.attempts.length > 0 ? (
+        <>
+          <p class="muted">
+            The attempts of this delivery did not record their request line and headers; this is the
+            subscription as it is configured now.
+          </p>
+          <p class="request-line">
+            <span class="method">{subscription.method}</span> <code class="break">{subscription.url}</code>
+          </p>
+          <h3>Custom headers</h3>
+          <Headers headers={subscription.headers} />
         </>
       ) : (
         <p class="muted">
@@ -120,7 +132,14 @@ function Attempts({ delivery }: { delivery: Delivery }) {
 }
 
 export function DeliveryPage({ id }: { id: string }) {
-  const { value, reload } = useLoad(() => api.getDelivery(id), [id]);
+  const { value, reload } = useLoad(async () => {
+    const delivery = await api.getDelivery(id);
+    // Its subscription, for the request when the attempts did not record it (null once deleted).
+    const subscription = delivery.attempts.some((attempt) => attempt.request)
+      ? null
+      : await api.getSubscription(delivery.subscription_id).catch(() => null);
+    return { delivery, subscription };
+  }, [id]);
   const [retry, setRetry] = useState<{
     busy: boolean;
     notice: string | null;
@@ -135,7 +154,7 @@ export function DeliveryPage({ id }: { id: string }) {
   // After a retry, look again every second until the new attempt shows (or 30 s pass).
   useEffect(() => {
     if (retry.waitFor === null) return;
-    if (value.state === "ready" && value.data.attempts.length >= retry.waitFor) {
+    if (value.state === "ready" && value.data.delivery.attempts.length >= retry.waitFor) {
       setRetry((current) => ({
         ...current,
         waitFor: null,
@@ -176,7 +195,7 @@ export function DeliveryPage({ id }: { id: string }) {
 
   return (
     <Show value={value} retry={reload}>
-      {(delivery) => (
+      {({ delivery, subscription }) => (
         <>
           <nav class="breadcrumbs" aria-label="Breadcrumbs">
             <a href={href.subscriptions()}>Subscriptions</a> /{" "}
@@ -243,7 +262,7 @@ export function DeliveryPage({ id }: { id: string }) {
               </dd>
             </dl>
           </section>
-          <RequestSent delivery={delivery} />
+          <RequestSent delivery={delivery} subscription={subscription} />
           <section aria-labelledby="attempts-heading">
             <h2 id="attempts-heading">Attempts, newest first</h2>
             <Attempts delivery={delivery} />

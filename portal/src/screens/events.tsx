@@ -1,8 +1,9 @@
 /** Find an event by its id: which of the customer's subscriptions it reached, and how each went. */
 import { useState } from "preact/hooks";
 import { allSubscriptions, api } from "../api.ts";
-import { Show, StatusBadge, Time, useLoad } from "../components.tsx";
+import { Show, useLoad } from "../components.tsx";
 import { href, navigate } from "../router.ts";
+import { DeliveryTable } from "./delivery-table.tsx";
 
 function Results({ eventId }: { eventId: string }) {
   const { value, reload } = useLoad(async () => {
@@ -29,61 +30,18 @@ function Results({ eventId }: { eventId: string }) {
             <h2 id="results-heading">
               Reached {deliveries.length} {deliveries.length === 1 ? "subscription" : "subscriptions"}
             </h2>
-            <table class="table responsive">
-              <caption class="visually-hidden">Deliveries of this event</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Subscription</th>
-                  <th scope="col">Event type</th>
-                  <th scope="col">Status</th>
-                  <th scope="col" class="numeric">
-                    Attempts
-                  </th>
-                  <th scope="col">Last attempt</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Open</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {deliveries.map((delivery) => {
-                  const last = delivery.attempts.at(-1);
-                  return (
-                    <tr key={delivery.id}>
-                      <td data-label="Subscription">
-                        <a class="url" href={href.subscription(delivery.subscription_id)}>
-                          {urls.get(delivery.subscription_id) ?? delivery.subscription_id}
-                        </a>
-                      </td>
-                      <td data-label="Event type">
-                        <code>{delivery.event_type}</code>
-                      </td>
-                      <td data-label="Status">
-                        <StatusBadge status={delivery.status} />
-                      </td>
-                      <td data-label="Attempts" class="numeric">
-                        {delivery.attempts.length}
-                      </td>
-                      <td data-label="Last attempt">
-                        {last ? (
-                          <>
-                            <span class="code-cell">{last.status_code ?? last.error}</span>{" "}
-                            <Time iso={last.at} />
-                          </>
-                        ) : (
-                          <span class="muted">not yet</span>
-                        )}
-                      </td>
-                      <td data-label="">
-                        <a href={href.delivery(delivery.id)}>
-                          Details<span class="visually-hidden"> of the {delivery.event_type} delivery</span>
-                        </a>
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
+            <DeliveryTable
+              deliveries={deliveries}
+              caption="Deliveries of this event"
+              lead={{
+                heading: "Subscription",
+                cell: (delivery) => (
+                  <a class="url" href={href.subscription(delivery.subscription_id)}>
+                    {urls.get(delivery.subscription_id) ?? delivery.subscription_id}
+                  </a>
+                ),
+              }}
+            />
           </section>
         )
       }

@@ -3,7 +3,7 @@
  * delete, its statistics, and its delivery log with recovery.
  */
 import { useState } from "preact/hooks";
-import { api, type Delivery, type Subscription } from "../api.ts";
+import { api, type Subscription } from "../api.ts";
 import {
   ConfirmDialog,
   CopyButton,
@@ -20,6 +20,7 @@ import {
 } from "../components.tsx";
 import { milliseconds, percent } from "../format.ts";
 import { href, navigate } from "../router.ts";
+import { DeliveryTable } from "./delivery-table.tsx";
 import { EventTypeChips } from "./subscriptions.tsx";
 
 type Flash = { tone: "success" | "info" | "error"; text: string } | null;
@@ -169,12 +170,6 @@ function StatsPanel({ id, refreshed }: { id: string; refreshed: number }) {
 
 const STATUSES = ["", "pending", "succeeded", "failed", "dead"] as const;
 
-function lastCode(delivery: Delivery): string {
-  const last = delivery.attempts.at(-1);
-  if (last === undefined) return "—";
-  return last.status_code === null ? (last.error ?? "error") : String(last.status_code);
-}
-
 function DeliveryLog({
   subscription,
   query,
@@ -232,49 +227,11 @@ function DeliveryLog({
             </p>
           ) : (
             <>
-              <table class="table responsive">
-                <caption class="visually-hidden">Deliveries, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Event type</th>
-                    <th scope="col">Status</th>
-                    <th scope="col" class="numeric">
-                      Attempts
-                    </th>
-                    <th scope="col">Last response</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Open</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((delivery) => (
-                    <tr key={delivery.id}>
-                      <td data-label="Time">
-                        <Time iso={delivery.created_at} />
-                      </td>
-                      <td data-label="Event type">
-                        <code>{delivery.event_type}</code>
-                      </td>
-                      <td data-label="Status">
-                        <StatusBadge status={delivery.status} />
-                      </td>
-                      <td data-label="Attempts" class="numeric">
-                        {delivery.attempts.length}
-                      </td>
-                      <td data-label="Last response">
-                        <span class="code-cell">{lastCode(delivery)}</span>
-                      </td>
-                      <td data-label="">
-                        <a href={href.delivery(delivery.id)}>
-                          Details<span class="visually-hidden"> of the {delivery.event_type} delivery</span>
-                        </a>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <DeliveryTable
+                deliveries={page.items}
+                caption="Deliveries, newest first"
+                lead={{ heading: "Created", cell: (delivery) => <Time iso={delivery.created_at} /> }}
+              />
               <div class="pagination">
                 <button
                   type="button"
