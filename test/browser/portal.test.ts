@@ -57,6 +57,8 @@ const portalUrl = (fragment = "") => `${stack.endpoints.api}/portal/${fragment}`
 async function screenshot(page: Page, name: string): Promise<void> {
   if (SCREENSHOTS === undefined) return;
   mkdirSync(SCREENSHOTS, { recursive: true });
+  // From the top, so that the sticky header is where it belongs in a full-page picture.
+  await page.evaluate("window.scrollTo(0, 0)");
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 

@@ -27,6 +27,16 @@ interface FormState {
 
 let rowKeys = 0;
 
+/** The API field each part of the form's state is sent as. */
+const FIELD_OF_STATE: Record<keyof FormState, string> = {
+  url: "url",
+  method: "method",
+  eventTypes: "event_types",
+  activeflowId: "activeflow_id",
+  description: "description",
+  headers: "headers",
+};
+
 function initialState(subscription: Subscription | null): FormState {
   return {
     url: subscription?.url ?? "",
@@ -204,7 +214,12 @@ function Form({ subscription, catalogue }: { subscription: Subscription | null; 
   const [errors, setErrors] = useState<readonly ErrorDetail[]>([]);
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const set = (change: Partial<FormState>) => setState((current) => ({ ...current, ...change }));
+  const set = (change: Partial<FormState>) => {
+    setState((current) => ({ ...current, ...change }));
+    // An edited field's errors are answered for; the others stay until the next save.
+    const edited = new Set(Object.keys(change).map((key) => FIELD_OF_STATE[key as keyof FormState]));
+    setErrors((current) => current.filter((error) => !edited.has(fieldOf(error.path))));
+  };
   const errorsOf = (field: string) => errors.filter((error) => fieldOf(error.path) === field);
   const invalid = (field: string) => errorsOf(field).length > 0;
   const describe = (field: string, hint?: string) =>
