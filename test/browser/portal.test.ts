@@ -182,6 +182,13 @@ describe("the customer portal in a browser", () => {
     expect(await page.locator(".response-body").first().textContent()).toBe(XSS);
     expect(await page.locator("img").count()).toBe(0);
     expect(await page.getByTestId("request-body").textContent()).toContain('"type": "webhook_test"');
+    // The request as the delivery function recorded it: the line and the signature headers sent.
+    await page
+      .locator(".request-line", { hasText: `${receiver.url}/hook` })
+      .first()
+      .waitFor();
+    const signature = page.locator("tr", { hasText: "webhook-signature" }).first();
+    expect(await signature.textContent()).toContain(first.headers["webhook-signature"] ?? "(missing)");
     expect(await page.getByText("HTTP 500").count()).toBe(1);
 
     await page.getByRole("button", { name: "Retry" }).click();
