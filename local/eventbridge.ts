@@ -4,6 +4,7 @@ import type { EventBridgeEvent } from "aws-lambda";
 import { CodedError } from "#shared/domain/errors.ts";
 import { compileEventPattern, type EventPredicate } from "./event-pattern.ts";
 import { LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
+import { readBody } from "./request-body.ts";
 
 /**
  * A local EventBridge bus: the PutEvents API over AWS's JSON 1.1 protocol (what the SDK's
@@ -307,18 +308,6 @@ async function handleRequest(bus: LocalEventBus, req: IncomingMessage, res: Serv
     if (error instanceof EventBridgeApiError) sendError(res, error);
     else throw error;
   }
-}
-
-/** The body, or undefined once it passes `limit` bytes (the rest is not read). */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function send(

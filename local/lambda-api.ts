@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { readBody } from "./eventbridge.ts";
 import { invokeLambda, type LambdaFunctionSpec, type LambdaHandlerFn } from "./lambda-runtime.ts";
+import { readBody } from "./request-body.ts";
 
 /**
  * Lambda's Invoke API (`POST /2015-03-31/functions/{FunctionName}/invocations`) for the local

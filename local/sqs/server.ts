@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readBody } from "../request-body.ts";
 import { invalidParameter, SqsError, unsupported } from "./errors.ts";
 import { queueNameOf, type SqsStore } from "./store.ts";
 
@@ -181,7 +182,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: SqsSer
     }
     return;
   }
-  const body = await readBody(req);
+  const body = await readBody(req, MAX_BODY_BYTES);
   const target = req.headers["x-amz-target"];
   if (body === undefined) {
     sendError(res, invalidParameter("The request is too large."));
@@ -225,17 +226,6 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: SqsSer
     if (!(error instanceof SqsError)) throw error;
     sendError(res, error);
   }
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 function send(
