@@ -9,8 +9,8 @@ import { readBody } from "./request-body.ts";
 /**
  * A local EventBridge bus: the PutEvents API over AWS's JSON 1.1 protocol (what the SDK's
  * EventBridgeClient and `aws events put-events` speak), with EventBridge's validation and
- * per-entry results, and rules that hand each matching event to their target without waiting
- * for it, as EventBridge does.
+ * per-entry results, and rules that hand each matching event to their target: PutEvents answers
+ * once the target holds the event durably, without waiting for it to run, as EventBridge does.
  *
  * Validation follows what EventBridge answers (checked against responses recorded from AWS):
  * 1–10 entries and 256 KiB of entries per request fail the whole request (ValidationException);
@@ -37,8 +37,11 @@ export interface EventRule {
   readonly name: string;
   /** The pattern exactly as given to the CDK rule. */
   readonly eventPattern: unknown;
-  /** Called once per matching event; must not wait for the target to finish. */
-  readonly target: (event: BusEvent) => void;
+  /**
+   * Called once per matching event, with the event as JSON text (its detail as it was put); resolves
+   * once the target has the event durably (EventBridge's own queue to the target), not once it ran.
+   */
+  readonly target: (event: BusEvent, eventJson: string) => Promise<void>;
 }
 
 export interface LocalEventBusOptions {
@@ -96,24 +99,41 @@ export class LocalEventBus {
     this.rules = options.rules.map((rule) => ({ rule, matches: compileEventPattern(rule.eventPattern) }));
   }
 
-  /** PutEvents: validates, answers per entry, and hands every accepted event to the matching rules' targets. */
-  putEvents(request: unknown): PutEventsResponse {
+  /**
+   * PutEvents: validates, hands every accepted event to the matching rules' targets, and answers per
+   * entry once each target holds its event durably. An entry a target could not take fails with
+   * EventBridge's retryable InternalFailure ("PutEventsResultEntry", EventBridge API Reference,
+   * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html), so
+   * that an accepted event is one that a crash cannot lose.
+   */
+  async putEvents(request: unknown): Promise<PutEventsResponse> {
     const entries = validateRequest(request);
-    const results: PutEventsResultEntry[] = [];
-    let failed = 0;
+    const results: (PutEventsResultEntry | Promise<PutEventsResultEntry>)[] = [];
     const now = new Date();
     for (const entry of entries) {
       const problem = entryProblem(entry);
       if (problem) {
-        failed++;
         results.push(problem);
         continue;
       }
       const event = this.envelope(entry, now);
-      results.push({ EventId: event.id });
-      this.route(event, typeof entry.EventBusName === "string" ? entry.EventBusName : "default");
+      const handedOver = this.route(
+        event,
+        envelopeJson(event, entry.Detail as string),
+        typeof entry.EventBusName === "string" ? entry.EventBusName : "default",
+      );
+      results.push(
+        handedOver.then(
+          (): PutEventsResultEntry => ({ EventId: event.id }),
+          (): PutEventsResultEntry => ({
+            ErrorCode: "InternalFailure",
+            ErrorMessage: "The event could not be handed to the rule's target; retry it.",
+          }),
+        ),
+      );
     }
-    return { FailedEntryCount: failed, Entries: results };
+    const settled = await Promise.all(results);
+    return { FailedEntryCount: settled.filter((r) => "ErrorCode" in r).length, Entries: settled };
   }
 
   private envelope(entry: PutEventsRequestEntry, now: Date): BusEvent {
@@ -131,19 +151,27 @@ export class LocalEventBus {
     };
   }
 
-  private route(event: BusEvent, busNameOrArn: string): void {
+  private async route(event: BusEvent, eventJson: string, busNameOrArn: string): Promise<void> {
     if (busNameOrArn !== this.options.busName && busNameOrArn !== this.arn) {
       this.options.onDropped?.(event, "unknown_bus", busNameOrArn);
       return;
     }
-    let matched = false;
+    const handedOver: Promise<void>[] = [];
     for (const { rule, matches } of this.rules) {
-      if (!matches(event)) continue;
-      matched = true;
-      rule.target(event);
+      if (matches(event)) handedOver.push(rule.target(event, eventJson));
     }
-    if (!matched) this.options.onDropped?.(event, "no_matching_rule", busNameOrArn);
+    if (handedOver.length === 0) this.options.onDropped?.(event, "no_matching_rule", busNameOrArn);
+    await Promise.all(handedOver);
   }
+}
+
+/**
+ * The envelope as JSON text with the entry's Detail spliced in as it was put (detail is the last
+ * key): JSON.stringify recurses once per level, and a Detail may nest as deep as 256 KiB allows.
+ */
+function envelopeJson(event: BusEvent, detailJson: string): string {
+  const { detail: _detail, ...head } = event;
+  return `${JSON.stringify(head).slice(0, -1)},"detail":${detailJson}}`;
 }
 
 function validateRequest(request: unknown): PutEventsRequestEntry[] {
@@ -303,7 +331,7 @@ async function handleRequest(bus: LocalEventBus, req: IncomingMessage, res: Serv
     return;
   }
   try {
-    send(res, 200, bus.putEvents(request));
+    send(res, 200, await bus.putEvents(request));
   } catch (error) {
     if (error instanceof EventBridgeApiError) sendError(res, error);
     else throw error;

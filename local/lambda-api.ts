@@ -24,8 +24,11 @@ const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 export interface InvocableFunction {
   readonly spec: LambdaFunctionSpec;
   readonly handler: LambdaHandlerFn<unknown, unknown>;
-  /** Queues an asynchronous invocation (InvocationType Event); returns its request id. */
-  readonly invokeAsync: (event: unknown) => string;
+  /**
+   * Queues an asynchronous invocation (InvocationType Event) of the payload as it was sent (JSON
+   * text); resolves with its request id once the invocation is durably queued.
+   */
+  readonly invokeAsync: (payloadJson: string) => Promise<string>;
 }
 
 /** Whether a request is for the Invoke API (the rest of the port serves EventBridge). */
@@ -103,7 +106,7 @@ async function handle(
     return;
   }
   if (type === "Event") {
-    const requestId = fn.invokeAsync(event);
+    const requestId = await fn.invokeAsync(body.length === 0 ? "{}" : body.toString("utf8"));
     res.writeHead(202, { "x-amzn-requestid": requestId, "content-length": 0 }).end();
     return;
   }

@@ -12,7 +12,6 @@ import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
-import { sqsSafeJson } from "#shared/domain/json.ts";
 import { loopbackReservedEndpoints } from "#shared/domain/reserved-endpoints.ts";
 import {
   DEFAULT_RESOURCE_NAMES,
@@ -22,7 +21,7 @@ import {
   TERMINAL_QUEUE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
 import { materializePortal } from "../portal/build.ts";
-import { AsyncInvoker, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
+import { AsyncInvoker, asyncQueueAttributes, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
 import { DynaliteStartError, type ProcessUsage, startDynaliteProcess } from "./dynalite-process.ts";
 import { type BusEvent, eventBridgeRequestListener, LocalEventBus } from "./eventbridge.ts";
 import {
@@ -65,6 +64,12 @@ export const FUNCTION_TIMEOUTS_MS = {
 
 /** The router's on-failure destination: invocation records of events the router failed on. */
 export const ROUTER_FAILED_QUEUE_NAME = DEFAULT_RESOURCE_NAMES.routerFailedQueue;
+/**
+ * Lambda's asynchronous invocation queue of the router, which AWS keeps inside Lambda: locally a
+ * queue of our SQS, so that an event PutEvents accepted and its scheduled retries survive a kill -9
+ * (docs/local.md, "Persistence"). Not a resource of a deployment.
+ */
+export const ROUTER_ASYNC_QUEUE_NAME = "voipbin-webhooks-local-router-async";
 
 /** Router invocations running at once (each in its own sandbox); more wait in Lambda's queue. */
 const ROUTER_CONCURRENCY = 8;
@@ -93,7 +98,11 @@ export interface LocalStackEndpoints {
 export interface LocalStack {
   readonly settings: LocalStackSettings;
   readonly endpoints: LocalStackEndpoints;
-  readonly queues: QueueUrls & { readonly routerFailedQueueUrl: string };
+  readonly queues: QueueUrls & {
+    readonly routerFailedQueueUrl: string;
+    /** Lambda's asynchronous invocation queue of the router (local only: ROUTER_ASYNC_QUEUE_NAME). */
+    readonly routerAsyncQueueUrl: string;
+  };
   readonly tableName: string;
   readonly eventBusName: string;
   /** The environment the functions were loaded with (what a handler reads at cold start). */
@@ -257,22 +266,40 @@ async function start(
   const routerFailedQueueUrl = await ensureQueue(clients.sqs, ROUTER_FAILED_QUEUE_NAME, {
     MessageRetentionPeriod: String(TERMINAL_QUEUE_RETENTION_SECONDS),
   });
-  // Jobs the previous run had received and was working on (its process is gone) are due again now,
-  // as they would be once their visibility timeout ran out on AWS; scheduled retries keep their time.
-  const released = await localSqs.releaseUnchangedReceives([DEFAULT_RESOURCE_NAMES.deliveryQueue]);
+  const routerAsyncQueueUrl = await ensureQueue(
+    clients.sqs,
+    ROUTER_ASYNC_QUEUE_NAME,
+    asyncQueueAttributes(FUNCTION_TIMEOUTS_MS.router, TERMINAL_QUEUE_RETENTION_SECONDS),
+  );
+  // Jobs and router invocations the previous run had received and was working on (its process is
+  // gone) are due again now, as they would be once their visibility timeout ran out on AWS;
+  // scheduled retries (a visibility set on purpose) keep their time.
+  const released = await localSqs.releaseUnchangedReceives([
+    DEFAULT_RESOURCE_NAMES.deliveryQueue,
+    DEFAULT_RESOURCE_NAMES.slowDeliveryQueue,
+    ROUTER_ASYNC_QUEUE_NAME,
+  ]);
   if (released > 0) {
-    logger.info("jobs in flight when the stack last stopped are due again", { jobs: released });
+    logger.info("jobs and router invocations in flight when the stack last stopped are due again", {
+      messages: released,
+    });
   }
 
   // --- The bus and the API listen first, so that their endpoints are known to the functions ------
   const pending = (what: string) => () => {
     throw new LocalStackError(`${what} is still starting`);
   };
-  let routeEvent: (event: BusEvent) => void = pending("the router");
+  let routeEvent: (eventJson: string) => Promise<void> = pending("the router");
   const bus = new LocalEventBus({
     busName: settings.eventBusName,
     region,
-    rules: [{ name: "router", eventPattern: eventRulePattern(), target: (event) => routeEvent(event) }],
+    rules: [
+      {
+        name: "router",
+        eventPattern: eventRulePattern(),
+        target: (_event, eventJson) => routeEvent(eventJson),
+      },
+    ],
     onDropped: (event, reason, busName) => {
       if (reason === "unknown_bus") {
         logger.warn(
@@ -368,22 +395,24 @@ async function start(
   const routerInvoker = new AsyncInvoker<BusEvent>({
     spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
     handler: router.handler,
+    queue: { sqs: clients.sqs, queueUrl: routerAsyncQueueUrl },
     concurrency: ROUTER_CONCURRENCY,
     retryDelaysMs: settings.routerRetryDelaysMs ?? LAMBDA_ASYNC_RETRY_DELAYS_MS,
-    onFailure: async (record) => {
+    onFailure: async (_record, recordJson) => {
       await clients.sqs.send(
-        new SendMessageCommand({ QueueUrl: routerFailedQueueUrl, MessageBody: sqsSafeJson(record) }),
+        new SendMessageCommand({ QueueUrl: routerFailedQueueUrl, MessageBody: recordJson }),
       );
     },
     logger,
   });
-  routeEvent = (event) => {
-    routerInvoker.invoke(event);
+  routerInvoker.start();
+  routeEvent = async (eventJson) => {
+    await routerInvoker.invoke(eventJson);
   };
   invocable.set("router", {
     spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
     handler: router.handler as InvocableFunction["handler"],
-    invokeAsync: (event) => routerInvoker.invoke(event as BusEvent),
+    invokeAsync: (payloadJson) => routerInvoker.invoke(payloadJson),
   });
   closers.push({
     name: "the router",
@@ -458,7 +487,7 @@ async function start(
   return {
     settings,
     endpoints: allEndpoints,
-    queues: { ...queues, routerFailedQueueUrl },
+    queues: { ...queues, routerFailedQueueUrl, routerAsyncQueueUrl },
     tableName,
     eventBusName: settings.eventBusName,
     functionEnv,

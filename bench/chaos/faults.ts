@@ -197,7 +197,11 @@ export function describeCall(service: string, operation: string, input: Input): 
           ? { ...base, site: "router.unroutable" }
           : { ...base, site: "other" };
       case "ChangeMessageVisibility":
-        return { ...base, site: "delivery.schedule" };
+        // The delivery function's retry scheduling; not Lambda's own asynchronous retries of the router.
+        return queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.deliveryQueue}`) ||
+          queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.slowDeliveryQueue}`)
+          ? { ...base, site: "delivery.schedule" }
+          : { ...base, site: "other" };
       case "ReceiveMessage":
         return queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.deliveryQueue}`)
           ? { ...base, site: "esm.receive" }

@@ -7,7 +7,16 @@
  * back to the same value.
  */
 export function sqsSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(
+  return sqsSafeJsonText(JSON.stringify(value));
+}
+
+/**
+ * sqsSafeJson for JSON that is already text (an event kept as it was put on the bus, never parsed
+ * and serialised again). Valid JSON holds those characters only inside strings, where the escape
+ * stands for the same character.
+ */
+export function sqsSafeJsonText(json: string): string {
+  return json.replace(
     /[\uD800-\uDFFF\uFFFE\uFFFF]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );

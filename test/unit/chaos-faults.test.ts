@@ -59,6 +59,15 @@ describe("chaos fault injection", () => {
       describeCall("SQS", "SendMessage", { QueueUrl: "http://sqs.local/000/voipbin-webhooks-router-failed" })
         .site,
     ).toBe("other");
+    // Lambda's own asynchronous queue of the router (a local queue) is AWS's, not the product's.
+    const routerAsync = "http://sqs.local/000/voipbin-webhooks-local-router-async";
+    expect(describeCall("SQS", "ChangeMessageVisibility", { QueueUrl: routerAsync }).site).toBe("other");
+    expect(describeCall("SQS", "SendMessageBatch", { QueueUrl: routerAsync }).site).toBe("other");
+    expect(
+      describeCall("SQS", "ChangeMessageVisibility", {
+        QueueUrl: "http://sqs.local/000/voipbin-webhooks-delivery",
+      }).site,
+    ).toBe("delivery.schedule");
   });
 
   it("fails a record write after the HTTP call with AWS's error, before any request, and remembers the webhook id", async () => {

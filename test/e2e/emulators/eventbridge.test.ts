@@ -7,6 +7,7 @@ import { type BusEvent, createEventBridgeServer, LocalEventBus } from "../../../
 
 const BUS = "voipbin-events";
 const routed: BusEvent[] = [];
+const routedJson: string[] = [];
 const dropped: { reason: string; bus: string }[] = [];
 let server: Server;
 let client: EventBridgeClient;
@@ -23,7 +24,20 @@ beforeAll(async () => {
   const bus = new LocalEventBus({
     busName: BUS,
     region: "us-east-1",
-    rules: [{ name: "router", eventPattern: eventRulePattern(), target: (event) => routed.push(event) }],
+    rules: [
+      {
+        name: "router",
+        eventPattern: eventRulePattern(),
+        // Stands for the router's durable queue: an event with data.id "not-queued" is not taken.
+        target: async (event, eventJson) => {
+          if ((event.detail as { data?: { id?: unknown } }).data?.id === "not-queued") {
+            throw new Error("the queue is unavailable");
+          }
+          routed.push(event);
+          routedJson.push(eventJson);
+        },
+      },
+    ],
     onDropped: (_event, reason, bus) => dropped.push({ reason, bus }),
   });
   server = createEventBridgeServer(bus);
@@ -43,6 +57,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   routed.length = 0;
+  routedJson.length = 0;
   dropped.length = 0;
 });
 
@@ -174,6 +189,30 @@ describe("the local EventBridge endpoint, through the AWS SDK", () => {
       { reason: "unknown_bus", bus: "default" },
       { reason: "no_matching_rule", bus: BUS },
     ]);
+  });
+
+  it("hands the target the envelope as JSON text with the Detail as put, and fails an entry the target could not take with InternalFailure", async () => {
+    const detail = '{"customer_id":"5e4a0680-804e-11ec-8477-2fea5968d85b", "data": {"id":"kept \\ufffe"}}';
+    const response = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          entry({ Detail: detail }),
+          entry({
+            Detail: JSON.stringify({
+              customer_id: "5e4a0680-804e-11ec-8477-2fea5968d85b",
+              data: { id: "not-queued" },
+            }),
+          }),
+        ],
+      }),
+    );
+    expect(response.FailedEntryCount).toBe(1);
+    expect(response.Entries?.[0]?.EventId).toBe(routed[0]?.id);
+    expect(response.Entries?.[1]).toMatchObject({ ErrorCode: "InternalFailure" });
+    expect(response.Entries?.[1]?.EventId).toBeUndefined();
+    expect(routed).toHaveLength(1);
+    expect(routedJson[0]).toContain(`"detail":${detail}}`);
+    expect(JSON.parse(routedJson[0] ?? "")).toEqual(routed[0]);
   });
 
   it("answers other operations and malformed bodies with AWS JSON errors", async () => {

@@ -21,8 +21,8 @@ beforeAll(async () => {
       if (e.fail) throw new TypeError("boom");
       return { kind: "routed", eventId: e.id };
     },
-    invokeAsync: (event) => {
-      asyncEvents.push(event);
+    invokeAsync: async (payload) => {
+      asyncEvents.push(JSON.parse(payload));
       return "request-1";
     },
   };
