@@ -3,6 +3,7 @@ import { type AppConfig, configSchema } from "#shared/config.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import {
   DELIVERY_FUNCTION_TIMEOUT_SECONDS,
+  DELIVERY_LANE_CONCURRENCY,
   FUNCTION_TIMEOUT_SECONDS,
   resourceNamesFor,
 } from "#shared/resources.ts";
@@ -197,12 +198,12 @@ export const SETTINGS = {
     description: `how long one \`POST …/recover\` request may re-enqueue before it answers (≤ ${MAX_RECOVER_TIME_BUDGET_MS}, within the API function's ${FUNCTION_TIMEOUT_SECONDS.api} s)`,
   },
   deliveryMaxConcurrency: {
-    schema: int(2, 1000).default(20),
+    schema: int(2, 1000).default(DELIVERY_LANE_CONCURRENCY.main),
     description:
       "event source mapping `maxConcurrency` (2–1000): concurrent delivery instances, each sending up to 10 requests at once",
   },
   slowLaneMaxConcurrency: {
-    schema: int(2, 1000).default(5),
+    schema: int(2, 1000).default(DELIVERY_LANE_CONCURRENCY.slow),
     description:
       "`maxConcurrency` of the slow lane's event source mapping (2–1000): what slow and black-holing endpoints can occupy, beside the main lane's own",
   },

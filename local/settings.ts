@@ -1,9 +1,8 @@
-import { availableParallelism } from "node:os";
 import path from "node:path";
 import * as z from "zod";
 import { configSchema, loadConfig, retryScheduleSchema } from "#shared/config.ts";
 import { ConfigError } from "#shared/domain/errors.ts";
-import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
+import { DEFAULT_RESOURCE_NAMES, DELIVERY_LANE_CONCURRENCY } from "#shared/resources.ts";
 import { parseCommandLine, UsageError } from "./cli.ts";
 
 /**
@@ -30,10 +29,11 @@ export const LOCAL_DEFAULTS = {
   ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
   ALLOW_HTTP_URLS: "true",
   AWS_REGION: "us-east-1",
-  // Four pollers per core: a batch spends most of its time waiting on HTTP and the emulators, so a
-  // core keeps about four busy; more only queue up for the same CPU.
-  DELIVERY_CONCURRENCY: Math.min(64, 4 * availableParallelism()),
-  SLOW_LANE_CONCURRENCY: 2,
+  // As many pollers per lane as the deployment's mappings run invocations (shared/resources.ts): a
+  // poller spends its batch waiting on HTTP and the emulators, so the count is about isolation (what
+  // a black hole can hold), not cores.
+  DELIVERY_CONCURRENCY: DELIVERY_LANE_CONCURRENCY.main,
+  SLOW_LANE_CONCURRENCY: DELIVERY_LANE_CONCURRENCY.slow,
 } as const;
 
 /** What `npm start` prints once everything is up; scripts and the end-to-end tests wait for it. */
@@ -103,8 +103,8 @@ export const USAGE = `Usage: npm start [-- --in-memory]
 
 Environment (defaults in brackets): API_PORT [3000], EVENTS_PORT [4010], DYNAMODB_PORT [4011],
 SQS_PORT [4012], RETRY_SCHEDULE [1,2,4], ALLOWED_CIDRS [127.0.0.0/8,::1/128], ALLOW_HTTP_URLS [true],
-EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [4 per core: ${LOCAL_DEFAULTS.DELIVERY_CONCURRENCY}],
-SLOW_LANE_CONCURRENCY [2], AWS_REGION [us-east-1];
+EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [${LOCAL_DEFAULTS.DELIVERY_CONCURRENCY}],
+SLOW_LANE_CONCURRENCY [${LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY}], AWS_REGION [us-east-1];
 every other variable of docs/configuration.md is passed to the functions as is.`;
 
 /** Reads the command line and the environment; throws UsageError or ConfigError with every problem. */

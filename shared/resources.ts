@@ -99,6 +99,16 @@ export const DELIVERY_BATCH = {
   maxBatchingWindowSeconds: 0,
 } as const;
 
+/**
+ * The deployment's default `maxConcurrency` of each delivery lane's event source mapping (2–1000;
+ * Lambda Developer Guide, "Configuring maximum concurrency for Amazon SQS event sources",
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html). The local stack runs as
+ * many pollers per lane by default, so that an endpoint that never answers holds the same share of a
+ * lane on a laptop as on AWS: with fewer local pollers, the first jobs of a new black hole (dialled
+ * before the main lane's budget marks it slow) held every poller for the full timeout.
+ */
+export const DELIVERY_LANE_CONCURRENCY = { main: 20, slow: 5 } as const;
+
 /** The longest SQS keeps a message (SQS Developer Guide, quotas: 60 s to 14 days). */
 export const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
 

@@ -3,7 +3,7 @@ import type * as events from "aws-cdk-lib/aws-events";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { DELIVERY_BATCH, FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import { DELIVERY_BATCH, DELIVERY_LANE_CONCURRENCY, FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
 
@@ -63,7 +63,7 @@ export class Delivery extends Construct {
         ? { maxBatchingWindow: Duration.seconds(DELIVERY_BATCH.maxBatchingWindowSeconds) }
         : {}),
       reportBatchItemFailures: true,
-      maxConcurrency: props.maxConcurrency ?? 20,
+      maxConcurrency: props.maxConcurrency ?? DELIVERY_LANE_CONCURRENCY.main,
     });
     this.delivery.function.addEventSource(this.eventSource);
     // Fair delivery (docs/delivery.md): the slow lane is served by the same function through its own
@@ -73,7 +73,7 @@ export class Delivery extends Construct {
     this.slowLaneEventSource = new SqsEventSource(props.slowDeliveryQueue, {
       batchSize: DELIVERY_BATCH.batchSize,
       reportBatchItemFailures: true,
-      maxConcurrency: props.slowLaneMaxConcurrency ?? 5,
+      maxConcurrency: props.slowLaneMaxConcurrency ?? DELIVERY_LANE_CONCURRENCY.slow,
     });
     this.delivery.function.addEventSource(this.slowLaneEventSource);
 

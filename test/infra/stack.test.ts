@@ -21,6 +21,7 @@ import {
 } from "#shared/resources.ts";
 import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
 import { GATEWAY_ROUTES } from "../../infra/constructs/subscriptions-api.ts";
+import { loadLocalSettings } from "../../local/settings.ts";
 import { FUNCTION_TIMEOUTS_MS } from "../../local/stack.ts";
 import { decodeStackTrace } from "../../scripts/decode-stack.ts";
 import {
@@ -250,6 +251,20 @@ describe("delivery function", () => {
         ScalingConfig: { MaximumConcurrency: 5 },
       }),
     );
+  });
+
+  it("is mirrored by the local stack: each lane runs as many pollers as its deployed mapping's maxConcurrency", () => {
+    // Isolation depends on it (docs/local.md, "Fair delivery"): fewer local pollers let a new black
+    // hole's first jobs hold the whole main lane, which a deployment never shows.
+    const concurrencyOf = (queue: string) =>
+      (
+        onlyResource(synth.template, "AWS::Lambda::EventSourceMapping", { EventSourceArn: arnOf(queue) })
+          .resource.Properties as { ScalingConfig: { MaximumConcurrency: number } }
+      ).ScalingConfig.MaximumConcurrency;
+    const local = loadLocalSettings([], {});
+    if (local === "help") throw new Error("no --help was given");
+    expect(local.deliveryConcurrency).toBe(concurrencyOf(ids().deliveryQueue));
+    expect(local.slowLaneConcurrency).toBe(concurrencyOf(ids().slowDeliveryQueue));
   });
 
   it("has a slow lane queue with the delivery queue's settings and dead-letter queue", () => {
