@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { bundleContents } from "../infra/bundle-contents.ts";
 import { median } from "./lib/stats.ts";
 
 const run = promisify(execFile);
@@ -20,6 +21,8 @@ export interface FunctionColdStart {
    */
   init_cpu_ms?: number;
   memory_mb: number;
+  /** KB in the minified bundle by package (esbuild metafile), every package of 2 KB or more, largest first. */
+  packages_kb?: Record<string, number>;
 }
 
 export interface ColdStartResult {
@@ -223,6 +226,7 @@ export async function benchColdStart(options: {
     const measured = runsByName.get(fn.name) ?? [];
     const runs = measured.map((r) => r.wall);
     const map = `${bundle}.map`;
+    const contents = bundleContents(fn.assetDir);
     functions[fn.name] = {
       bundle_kb: Math.round((statSync(bundle).size / 1024) * 10) / 10,
       source_map_kb: existsSync(map) ? Math.round((statSync(map).size / 1024) * 10) / 10 : 0,
@@ -230,6 +234,15 @@ export async function benchColdStart(options: {
       init_ms_runs: runs.map((r) => Math.round(r * 10) / 10),
       init_cpu_ms: Math.round(median(measured.map((r) => r.cpu)) * 10) / 10,
       memory_mb: fn.memoryMb,
+      ...(contents
+        ? {
+            packages_kb: Object.fromEntries(
+              [...contents.packages]
+                .filter(([, bytes]) => bytes >= 2048)
+                .map(([name, bytes]) => [name, Math.round((bytes / 1024) * 10) / 10]),
+            ),
+          }
+        : {}),
     };
   }
   const values = Object.values(functions);

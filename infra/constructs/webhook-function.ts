@@ -30,6 +30,14 @@ export const CREDENTIAL_CHAIN_PACKAGE = "@aws-sdk/credential-provider-node";
 /** What the bundles take instead (esbuild resolves an alias's path from the project root). */
 export const LAMBDA_CREDENTIALS_MODULE = "./shared/adapters/lambda-credentials.ts";
 
+/**
+ * Left out of the bundles: the SDK's event-stream support (~15 KB minified), which `@smithy/core`'s
+ * HttpProtocol loads with `await import(...)` only for an operation whose input or output is an event
+ * stream. DynamoDB, SQS and EventBridge have no such operation; esbuild would inline the dynamic
+ * import into the single file anyway.
+ */
+export const LAZY_SDK_EXTERNALS = ["@smithy/core/event-streams"] as const;
+
 /** What every function of a deployment shares; the stack builds it once. */
 export interface FunctionDefaults {
   /** Environment shared by every function (resource names and settings, `shared/config.ts`). */
@@ -151,8 +159,12 @@ export class WebhookFunction extends Construct {
         mainFields: ["module", "main"],
         banner: ESM_REQUIRE_BANNER,
         // Bundle the AWS SDK v3 too: a smaller cold start than resolving the runtime's copy file by
-        // file, and the exact versions the tests ran against (docs/deploy.md has the numbers).
-        externalModules: [],
+        // file, and the exact versions the tests ran against (docs/deploy.md has the numbers); only
+        // the lazily loaded event-stream support stays out.
+        externalModules: [...LAZY_SDK_EXTERNALS],
+        // The inputs and their bytes in the output: test/infra reads it to keep packages out of the
+        // bundles, the cold-start bench reports each bundle by package.
+        metafile: true,
         // Lambda's credentials are in the environment: the SDK's default chain gives way to the
         // environment provider alone (shared/adapters/lambda-credentials.ts says why).
         esbuildArgs: { [`--alias:${CREDENTIAL_CHAIN_PACKAGE}`]: LAMBDA_CREDENTIALS_MODULE },

@@ -19,6 +19,7 @@ import {
   FUNCTION_TIMEOUT_SECONDS,
   TABLE_KEYS,
 } from "#shared/resources.ts";
+import { bundleContents, packageOf } from "../../infra/bundle-contents.ts";
 import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
 import { GATEWAY_ROUTES } from "../../infra/constructs/subscriptions-api.ts";
 import { loadLocalSettings } from "../../local/settings.ts";
@@ -526,23 +527,75 @@ describe("every function", () => {
     }
   });
 
+  const assetDirOf = (fn: { function: unknown }) => {
+    const code = synth.template.toJSON().Resources[logicalIdOf(fn.function as never)].Properties.Code;
+    return join(synth.assemblyDir, `asset.${(code.S3Key as string).replace(/\.zip$/, "")}`);
+  };
+  const contentsOf = (fn: { function: unknown }) => {
+    const contents = bundleContents(assetDirOf(fn));
+    if (!contents) throw new Error("the bundle has no esbuild metafile");
+    return contents;
+  };
+  const webhookFunctions = () => ({
+    router: synth.stack.routing.router,
+    delivery: synth.stack.delivery.delivery,
+    api: synth.stack.api.api,
+    authorizer: synth.stack.api.authorizer,
+  });
+
   it("builds only the clients each function uses", () => {
-    // The service names the SDK clients sign for; a client that is not bundled cannot be built.
-    const clients = { dynamodb: "DynamoDB_20120810", sqs: "AmazonSQS", eventBridge: "AWSEvents" };
-    const bundled = (fn: { function: unknown }) => {
-      const code = synth.template.toJSON().Resources[logicalIdOf(fn.function as never)].Properties.Code;
-      const bundle = readFileSync(
-        join(synth.assemblyDir, `asset.${(code.S3Key as string).replace(/\.zip$/, "")}`, "index.mjs"),
-        "utf8",
-      );
-      return Object.entries(clients)
-        .filter(([, marker]) => bundle.includes(marker))
-        .map(([name]) => name);
-    };
-    expect(bundled(synth.stack.routing.router)).toEqual(["dynamodb", "sqs"]);
-    expect(bundled(synth.stack.delivery.delivery)).toEqual(["dynamodb", "sqs", "eventBridge"]);
-    expect(bundled(synth.stack.api.api)).toEqual(["dynamodb", "sqs"]);
-    expect(bundled(synth.stack.api.authorizer)).toEqual(["dynamodb"]);
+    const clients = ["@aws-sdk/client-dynamodb", "@aws-sdk/client-sqs", "@aws-sdk/client-eventbridge"];
+    const bundled = (fn: { function: unknown }) =>
+      clients.filter((client) => contentsOf(fn).packages.has(client)).map((c) => c.replace("@aws-sdk/", ""));
+    const { router, delivery, api, authorizer } = webhookFunctions();
+    expect(bundled(router)).toEqual(["client-dynamodb", "client-sqs"]);
+    expect(bundled(delivery)).toEqual(["client-dynamodb", "client-sqs", "client-eventbridge"]);
+    expect(bundled(api)).toEqual(["client-dynamodb", "client-sqs"]);
+    expect(bundled(authorizer)).toEqual(["client-dynamodb"]);
+  });
+
+  it("keeps out of every bundle the packages a function never runs", () => {
+    // Credentials: Lambda's are in the environment (shared/adapters/lambda-credentials.ts); the rest
+    // of the default chain, and the STS/SSO clients it builds them with, never answer there.
+    const neverBundled = [
+      "@aws-sdk/credential-provider-node",
+      "@aws-sdk/credential-provider-ini",
+      "@aws-sdk/credential-provider-sso",
+      "@aws-sdk/credential-provider-process",
+      "@aws-sdk/credential-provider-web-identity",
+      "@aws-sdk/credential-provider-http",
+      "@aws-sdk/credential-provider-login",
+      "@aws-sdk/nested-clients",
+      "@aws-sdk/token-providers",
+      "@smithy/credential-provider-imds",
+      // Node's fetch is not used, and a bundled undici would be ~730 KB (docs/decisions.md).
+      "undici",
+      // Build- and test-time only.
+      "aws-cdk-lib",
+      "constructs",
+      "@aws-lambda-powertools/parser",
+      "standardwebhooks",
+    ];
+    for (const [name, fn] of Object.entries(webhookFunctions())) {
+      const { packages, inputs } = contentsOf(fn);
+      for (const unwanted of neverBundled)
+        expect(packages.has(unwanted), `${name} bundles ${unwanted}`).toBe(false);
+      // The SDK's event-stream support is loaded lazily and only for event-stream operations, which
+      // none of our three services has: it stays external (LAZY_SDK_EXTERNALS).
+      const eventStreams = [...inputs.keys()].filter((input) => input.includes("/submodules/event-streams/"));
+      expect(eventStreams, name).toEqual([]);
+      // One copy of each package: two versions of one package would both count.
+      const copies = new Map<string, Set<string>>();
+      for (const input of inputs.keys()) {
+        const at = input.lastIndexOf("node_modules/");
+        if (at < 0) continue;
+        const pkg = packageOf(input);
+        const root = input.slice(0, at + "node_modules/".length + pkg.length);
+        copies.set(pkg, (copies.get(pkg) ?? new Set()).add(root));
+      }
+      const duplicated = [...copies].filter(([, roots]) => roots.size > 1).map(([pkg]) => pkg);
+      expect(duplicated, `${name}: packages bundled twice`).toEqual([]);
+    }
   });
 
   it("runs without --enable-source-maps, and a logged stack trace decodes offline to the sources", () => {
