@@ -58,6 +58,14 @@ const localEnvSchema = z.object({
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.DELIVERY_CONCURRENCY),
   /** Pollers of fair delivery's slow lane (the deployed slow-lane mapping's maxConcurrency). */
   SLOW_LANE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY),
+  /**
+   * Seconds before the router's asynchronous retries, Lambda's 60,120 unless set: one or two
+   * (Lambda retries at most twice), so that a demo or a test sees a retry without waiting minutes.
+   */
+  ROUTER_RETRY_DELAYS: z
+    .string()
+    .regex(/^\d{1,5}(,\d{1,5})?$/, "one or two whole numbers of seconds, comma-separated (e.g. 60,120)")
+    .optional(),
 });
 
 export interface LocalStackSettings {
@@ -76,8 +84,8 @@ export interface LocalStackSettings {
   readonly eventBusName: string;
   readonly deliveryConcurrency: number;
   /**
-   * Delays before the router's asynchronous retries (Lambda's: one and two minutes). Only tests set
-   * it, to watch an event reach the router-failed queue in milliseconds.
+   * Delays before the router's asynchronous retries (Lambda's: one and two minutes; ROUTER_RETRY_DELAYS),
+   * so that tests watch an event reach the router-failed queue in seconds.
    */
   readonly routerRetryDelaysMs?: readonly number[];
   /** Pollers of the slow lane (docs/local.md, "Fair delivery"). @default LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY */
@@ -104,7 +112,7 @@ export const USAGE = `Usage: npm start [-- --in-memory]
 Environment (defaults in brackets): API_PORT [3000], EVENTS_PORT [4010], DYNAMODB_PORT [4011],
 SQS_PORT [4012], RETRY_SCHEDULE [1,2,4], ALLOWED_CIDRS [127.0.0.0/8,::1/128], ALLOW_HTTP_URLS [true],
 EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [${LOCAL_DEFAULTS.DELIVERY_CONCURRENCY}],
-SLOW_LANE_CONCURRENCY [${LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY}], AWS_REGION [us-east-1];
+SLOW_LANE_CONCURRENCY [${LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY}], ROUTER_RETRY_DELAYS [60,120], AWS_REGION [us-east-1];
 every other variable of docs/configuration.md is passed to the functions as is.`;
 
 /** Reads the command line and the environment; throws UsageError or ConfigError with every problem. */
@@ -151,6 +159,9 @@ export function loadLocalSettings(
     eventBusName: s.EVENT_BUS_NAME,
     deliveryConcurrency: s.DELIVERY_CONCURRENCY,
     slowLaneConcurrency: s.SLOW_LANE_CONCURRENCY,
+    ...(s.ROUTER_RETRY_DELAYS === undefined
+      ? {}
+      : { routerRetryDelaysMs: s.ROUTER_RETRY_DELAYS.split(",").map((seconds) => Number(seconds) * 1000) }),
   };
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,8 +18,9 @@ import { waitFor } from "../support/wait.ts";
 
 /**
  * Durable local queues (docs/local.md, "Persistence"): a `kill -9` of `npm start` loses no job.
- * A delivery waiting for its retry is sent after the restart, at its schedule; a dead letter is
- * still on the dead-letter queue.
+ * A delivery waiting for its retry is sent after the restart, at its schedule; an event PutEvents
+ * accepted is delivered even when the stack dies before the router ran; a router retry scheduled
+ * before the kill happens after the restart, at its schedule.
  */
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "voipbin-webhooks-durable-"));
@@ -29,25 +31,60 @@ afterAll(() => {
 });
 
 async function put(stack: RunningStack, customerId: string, dataId: string): Promise<void> {
+  await putMany(stack, customerId, [dataId]);
+}
+
+async function putMany(stack: RunningStack, customerId: string, dataIds: readonly string[]): Promise<void> {
   const bus = eventBridgeClient(stack);
   try {
     const entry = sampleEntry("call_hangup", { customerId });
     const detail = JSON.parse(entry.Detail) as { customer_id: string; data: Record<string, unknown> };
     const response = await bus.send(
       new PutEventsCommand({
-        Entries: [
-          {
-            ...entry,
-            EventBusName: "voipbin-events",
-            Detail: JSON.stringify({ ...detail, data: { ...detail.data, id: dataId } }),
-          },
-        ],
+        Entries: dataIds.map((dataId) => ({
+          ...entry,
+          EventBusName: "voipbin-events",
+          Detail: JSON.stringify({ ...detail, data: { ...detail.data, id: dataId } }),
+        })),
       }),
     );
     expect(response.FailedEntryCount).toBe(0);
+    expect(response.Entries?.every((e) => e.EventId)).toBe(true);
   } finally {
     bus.destroy();
   }
+}
+
+/** The pid of `npm start`'s node process, from the data directory's lock. */
+function stackPid(): number {
+  return Number(readFileSync(path.join(dataDir, "local-stack.pid"), "utf8"));
+}
+
+/** The stack's dynalite child process. */
+function dynalitePid(): number {
+  const children = execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(stackPid())], {
+    encoding: "utf8",
+  });
+  const line = children.split("\n").find((l) => l.includes("dynalite-child"));
+  const pid = Number(line?.trim().split(/\s+/)[0]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no dynalite child among:\n${children}`);
+  return pid;
+}
+
+/** kill -9 of the whole stack, then waits until its ports are closed and its process is gone. */
+async function killHard(stack: RunningStack): Promise<void> {
+  const holder = stackPid();
+  stack.kill();
+  await waitFor(() => portClosed(stack.ports.api), { timeoutMs: 10_000, description: "the stack to die" });
+  // The data directory's lock names the dead process until the system has reaped it.
+  await waitFor(() => !isRunning(holder), {
+    timeoutMs: 10_000,
+    description: "the killed process to be gone",
+  });
+}
+
+function webhookIds(receiver: { requests: readonly { headers: Record<string, string> }[] }): Set<string> {
+  return new Set(receiver.requests.map((r) => r.headers["webhook-id"] ?? ""));
 }
 
 function isRunning(pid: number): boolean {
@@ -103,17 +140,7 @@ describe("kill -9 of npm start", () => {
         },
         { timeoutMs: 15_000, description: "the first attempt recorded with its retry scheduled" },
       );
-      first.kill();
-      await waitFor(() => portClosed(first.ports.api), {
-        timeoutMs: 10_000,
-        description: "the stack to die",
-      });
-      // The data directory's lock names the dead process until the system has reaped it.
-      const holder = Number(readFileSync(path.join(dataDir, "local-stack.pid"), "utf8"));
-      await waitFor(() => !isRunning(holder), {
-        timeoutMs: 10_000,
-        description: "the killed process to be gone",
-      });
+      await killHard(first);
       expect(receiver.requests).toHaveLength(1);
 
       const second = await startStack({ dataDir, env, ports: first.ports });
@@ -145,6 +172,78 @@ describe("kill -9 of npm start", () => {
         { timeoutMs: 10_000, description: "the delivery to be recorded as succeeded" },
       );
       expect(log.status).toBe(200);
+      await second.interrupt();
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("loses no accepted event: PutEvents answered, the stack killed before the router ran, delivered after the restart", async () => {
+    const receiver = await startReceiver();
+    try {
+      const first = await startStack({ dataDir });
+      const { key, customerId } = await mintKey(first);
+      const created = await callApi(first, "POST", "/v1/subscriptions", {
+        key,
+        body: { url: `${receiver.url}/accepted`, event_types: ["call_*"] },
+      });
+      expect(created.status, created.text).toBe(201);
+      // DynamoDB frozen (SIGSTOP): the router cannot route, nor the delivery function deliver, before
+      // the kill; the events are only on the router's queue when PutEvents answers.
+      const dynalite = dynalitePid();
+      process.kill(dynalite, "SIGSTOP");
+      const ids = Array.from({ length: 10 }, (_, i) => `accepted-${i}`);
+      await putMany(first, customerId, ids);
+      await killHard(first);
+      expect(receiver.requests).toHaveLength(0);
+
+      const second = await startStack({ dataDir, ports: first.ports });
+      await waitFor(() => webhookIds(receiver).size === ids.length, {
+        timeoutMs: 30_000,
+        description: "every accepted event delivered after the restart",
+      });
+      const delivered = receiver.requests.map(
+        (r) => (JSON.parse(r.body) as { data: { id: string } }).data.id,
+      );
+      expect(new Set(delivered)).toEqual(new Set(ids));
+      await second.interrupt();
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("keeps a router retry scheduled before the kill: it runs after the restart, at its schedule, and delivers", {
+    timeout: 120_000,
+  }, async () => {
+    const receiver = await startReceiver();
+    try {
+      // Retries 20 s apart: longer than a kill and a restart take, so an early run would show.
+      const env = { ROUTER_RETRY_DELAYS: "20,20" };
+      const first = await startStack({ dataDir, env });
+      const { key, customerId } = await mintKey(first);
+      const created = await callApi(first, "POST", "/v1/subscriptions", {
+        key,
+        body: { url: `${receiver.url}/router-retry`, event_types: ["call_*"] },
+      });
+      expect(created.status, created.text).toBe(201);
+      // DynamoDB gone: the router's subscription lookup fails, and Lambda schedules its retry.
+      process.kill(dynalitePid(), "SIGKILL");
+      await put(first, customerId, "router-retry-1");
+      await waitFor(() => first.output().includes("asynchronous invocation failed; Lambda will retry it"), {
+        timeoutMs: 30_000,
+        description: "the router's first attempt to fail and its retry to be scheduled",
+      });
+      const failedAt = Date.now();
+      await killHard(first);
+
+      const second = await startStack({ dataDir, env, ports: first.ports });
+      const [delivery] = await receiver.waitForRequests(1, 60_000);
+      // At its schedule (20 s after the failure), not at the restart.
+      expect((delivery?.receivedAt ?? 0) - failedAt).toBeGreaterThanOrEqual(18_000);
+      expect((JSON.parse(delivery?.body ?? "{}") as { data?: { id?: string } }).data?.id).toBe(
+        "router-retry-1",
+      );
+      expect(second.output()).not.toContain("sent to the on-failure destination");
       await second.interrupt();
     } finally {
       await receiver.close();
