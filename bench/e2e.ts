@@ -2,11 +2,10 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
-import { createLocalClients, LOCAL_CREDENTIALS } from "../local/provision.ts";
+import { createLocalClients } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, REPO_ROOT } from "../local/settings.ts";
 import type { LocalChildProcess } from "../local/stack.ts";
 import {
@@ -15,14 +14,13 @@ import {
   type LocalStackObserver,
   startLocalStack,
 } from "../local/stack.ts";
+import { type BenchDriver, startBenchDriver } from "./lib/driver.ts";
 import { type Item, indexCopy, itemSize, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
 import { createLambdaMeter, type LambdaMeter } from "./lib/lambda-meter.ts";
 import { type CostResult, computeCost, type UsageCounts } from "./lib/pricing.ts";
 import { childrenCpuMs, type ProcessMemory, sampleProcesses } from "./lib/process-sampler.ts";
-import { startBenchReceiver } from "./lib/receiver.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
 import { type LatencySummary, round, summarize } from "./lib/stats.ts";
-import { fixturePayload } from "./lib/util.ts";
 
 export interface E2eBenchOptions {
   /** Offered rate of the latency run, events per second. */
@@ -102,8 +100,8 @@ export interface E2eBenchResult {
   } & Partial<Omit<ProcessMemory, "rss_mb">>;
   cpu_s_per_1000_deliveries: number;
   /**
-   * CPU per delivery of every process of the stack (ms): this one (functions, stand-ins, fauxqs, the
-   * emitter and the receiver) and its children (dynalite), and the split.
+   * CPU per delivery of every process of the stack (ms): this one (functions, stand-ins, the local
+   * SQS's worker thread) and its children (dynalite), and the split; the load driver's, apart.
    */
   cpu_ms_per_delivery?: number;
   cpu_ms_per_delivery_by_process?: Record<string, number>;
@@ -133,13 +131,16 @@ interface Phase {
   firstSent: number;
   lastAccepted: number;
   failedPuts: number;
+  /** PutEvents calls and entries the driver made (the bus bills the entries). */
+  putEventsCalls: number;
+  putEventsEntries: number;
 }
 
-/** The local stack under test, its subscriptions and the emitter's client. */
+/** The local stack under test, its subscriptions and the load driver. */
 interface E2eEnvironment {
   readonly stack: LocalStack;
   readonly local: ReturnType<typeof createLocalClients>;
-  readonly events: EventBridgeClient;
+  readonly driver: BenchDriver;
   /** Customer ids; customer `c` has `fanout` subscriptions at `/c<c>/s<s>` of the receiver. */
   readonly customers: readonly string[];
   close(): Promise<void>;
@@ -158,10 +159,10 @@ interface Meters {
  * The whole pipeline on the local stack, in this process: an open-loop emitter puts events on the
  * local EventBridge endpoint at a fixed rate (one entry per PutEvents, as a VoIPBIN service emits),
  * the router fans each out to `fanout` subscriptions of its customer, the delivery function sends
- * them to a local receiver, which records when each (event, subscription) arrived. In-process so
- * that one SDK wrapper counts every AWS request of every component and the stack's observer hook
- * times every invocation; the price is that the RSS measured includes this driver (receiver and
- * emitter). The phases: start the stack → warm up → search the highest sustained rate → the
+ * them to a local receiver, which records when each (event, subscription) arrived. The stack runs
+ * in this process so that one SDK wrapper counts every AWS request of every component and the
+ * stack's observer hook times every invocation; the emitter and the receiver run in a child process
+ * (bench/lib/driver.ts), so that this process's CPU and RSS are the stack's. The phases: start the stack → warm up → search the highest sustained rate → the
  * fixed-rate latency run, metered → usage and cost.
  */
 export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult> {
@@ -172,17 +173,12 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
     logs: captureOutput(),
   };
   const phases = new Map<string, Phase>();
-  const receiver = await startBenchReceiver(recordArrival(phases));
+  const driver = await startBenchDriver(recordArrival(phases));
   let env: E2eEnvironment | undefined;
   try {
     const deliveryConcurrency = options.deliveryConcurrency ?? LOCAL_DEFAULTS.DELIVERY_CONCURRENCY;
     options.progress(`e2e: starting a local stack (in memory, ${deliveryConcurrency} delivery pollers)`);
-    const started = await startEnvironment(
-      options,
-      deliveryConcurrency,
-      receiver.url,
-      meters.lambda.observer,
-    );
+    const started = await startEnvironment(options, deliveryConcurrency, driver, meters.lambda.observer);
     env = started;
     const rssIdle = process.memoryUsage().rss;
     const run: RunPhase = async (tag, rate, seconds) => {
@@ -195,8 +191,8 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
 
     await warmUp(run, options);
     const search = await searchMaxThroughput(run, options);
-    const fixed = await measureFixedRate(run, meters, options, started.stack.childProcesses);
-    const usage = await countUsage(started, meters, fixed.summary.delivered_unique, options);
+    const fixed = await measureFixedRate(run, meters, options, started);
+    const usage = await countUsage(started, meters, fixed, options);
     await started.close();
     env = undefined;
     return e2eResult(options, { deliveryConcurrency, rssBefore, rssIdle, search, fixed, usage, meters });
@@ -207,19 +203,16 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
     throw error;
   } finally {
     await env?.close();
-    await receiver.close();
+    await driver.close();
     meters.logs.restore();
     meters.sdk.uninstall();
   }
 }
 
-/** The receiver's callback: the arrival time of each (event, subscription), by phase tag. */
+/** The driver's arrivals (epoch ms, its clock): the arrival time of each (event, subscription), by phase tag. */
 function recordArrival(phases: ReadonlyMap<string, Phase>) {
-  return (body: string, path: string) => {
-    const now = performance.now();
-    const match = /"bench_id":"([^"]+)"/.exec(body);
-    if (!match?.[1]) return;
-    const [tag = "", seqText = ""] = match[1].split(":");
+  return (benchId: string, path: string, now: number) => {
+    const [tag = "", seqText = ""] = benchId.split(":");
     const phase = phases.get(tag);
     if (!phase) return;
     const key = `${seqText}|${path}`;
@@ -231,12 +224,12 @@ function recordArrival(phases: ReadonlyMap<string, Phase>) {
 
 /**
  * A fresh local stack with `customers` × `fanout` subscriptions (all matching the emitted type)
- * pointing at the receiver, and an EventBridge client for the emitter.
+ * pointing at the driver's receiver.
  */
 async function startEnvironment(
   options: E2eBenchOptions,
   deliveryConcurrency: number,
-  receiverUrl: string,
+  driver: BenchDriver,
   observer: LocalStackObserver,
 ): Promise<E2eEnvironment> {
   const stack = await startLocalStack(
@@ -258,15 +251,9 @@ async function startEnvironment(
     sqsEndpoint: stack.endpoints.sqs,
     region: "us-east-1",
   });
-  const events = new EventBridgeClient({
-    endpoint: stack.endpoints.events,
-    region: "us-east-1",
-    credentials: LOCAL_CREDENTIALS,
-  });
   let closed: Promise<void> | undefined;
   const close = () => {
     closed ??= (async () => {
-      events.destroy();
       local.dynamodb.destroy();
       local.sqs.destroy();
       await stack.stop();
@@ -286,13 +273,13 @@ async function startEnvironment(
         await repository.create(
           newSubscription({
             customer_id: customer,
-            url: `${receiverUrl}/c${c}/s${s}`,
+            url: `${driver.receiverUrl}/c${c}/s${s}`,
             event_types: ["call_hangup"],
           }),
         );
       }
     }
-    return { stack, local, events, customers, close };
+    return { stack, local, driver, customers, close };
   } catch (error) {
     await close();
     throw error;
@@ -309,58 +296,32 @@ function newPhase(tag: string): Phase {
     firstSent: 0,
     lastAccepted: 0,
     failedPuts: 0,
+    putEventsCalls: 0,
+    putEventsEntries: 0,
   };
 }
 
-/** The open-loop emitter: `rate` events/s for `seconds`, one entry per PutEvents, at most 1,000 in flight. */
+/**
+ * The open-loop emitter, in the driver's process: `rate` events/s for `seconds`, one entry per
+ * PutEvents, at most 1,000 in flight. Its timestamps are the driver's (epoch ms), like the arrivals.
+ */
 async function emitPhase(env: E2eEnvironment, phase: Phase, rate: number, seconds: number): Promise<void> {
-  const data = fixturePayload("call_hangup");
-  const total = Math.max(1, Math.round(rate * seconds));
-  const inFlight = new Set<Promise<void>>();
-  const start = performance.now();
-  phase.firstSent = start;
-  for (let seq = 0; seq < total; ) {
-    const due = start + (seq / rate) * 1000;
-    const now = performance.now();
-    if (now < due || inFlight.size >= 1000) {
-      await sleep(Math.max(1, Math.min(due - now, 5)));
-      continue;
-    }
-    const customer = seq % env.customers.length;
-    const record: Emitted = { sent: now, customer };
-    phase.emitted.set(seq, record);
-    const customerId = env.customers[customer] ?? "";
-    const put = env.events
-      .send(
-        new PutEventsCommand({
-          Entries: [
-            {
-              EventBusName: env.stack.eventBusName,
-              Source: "voipbin.call-manager",
-              DetailType: "call_hangup",
-              Detail: JSON.stringify({
-                customer_id: customerId,
-                data: { ...data, customer_id: customerId, bench_id: `${phase.tag}:${seq}` },
-              }),
-            },
-          ],
-        }),
-      )
-      .then(
-        (response) => {
-          record.accepted = performance.now();
-          phase.lastAccepted = Math.max(phase.lastAccepted, record.accepted);
-          if ((response.FailedEntryCount ?? 0) > 0) phase.failedPuts++;
-        },
-        () => {
-          phase.failedPuts++;
-        },
-      );
-    inFlight.add(put);
-    put.finally(() => inFlight.delete(put));
-    seq++;
+  const report = await env.driver.emit({
+    tag: phase.tag,
+    rate,
+    seconds,
+    eventsEndpoint: env.stack.endpoints.events,
+    eventBusName: env.stack.eventBusName,
+    customers: env.customers,
+  });
+  phase.firstSent = report.firstSent;
+  for (const [seq, sent, accepted, customer] of report.events) {
+    phase.emitted.set(seq, accepted < 0 ? { sent, customer } : { sent, accepted, customer });
+    if (accepted >= 0) phase.lastAccepted = Math.max(phase.lastAccepted, accepted);
   }
-  await Promise.all([...inFlight]);
+  phase.failedPuts = report.failedPuts;
+  phase.putEventsCalls = report.putEventsCalls;
+  phase.putEventsEntries = report.putEventsEntries;
 }
 
 /**
@@ -496,6 +457,7 @@ interface FixedRateRun {
   readonly heapUsed: number;
   readonly processMemory: ProcessMemory;
   readonly childCpuSeconds: number;
+  readonly driverCpuSeconds: number;
 }
 
 /** The latency run at the fixed offered rate, with every AWS request, invocation and log byte counted. */
@@ -503,8 +465,9 @@ async function measureFixedRate(
   run: RunPhase,
   meters: Meters,
   options: E2eBenchOptions,
-  children: readonly LocalChildProcess[],
+  env: E2eEnvironment,
 ): Promise<FixedRateRun> {
+  const children: readonly LocalChildProcess[] = env.stack.childProcesses;
   options.progress(
     `e2e: ${options.durationS} s at ${options.rate} events/s × fan-out ${options.fanout} (${options.rate * options.fanout} deliveries/s offered)`,
   );
@@ -516,6 +479,7 @@ async function measureFixedRate(
   // The phase proper ends when the emitter stops; its drain comes after.
   const phaseEnd = setTimeout(() => sampler.end(), options.durationS * 1000);
   const childCpuBefore = await childrenCpuMs(children);
+  const driverCpuBefore = await env.driver.cpuMs();
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
   meters.sdk.active = true;
@@ -529,6 +493,7 @@ async function measureFixedRate(
   meters.logs.active = false;
   const cpu = process.cpuUsage(cpuBefore);
   const childCpuSeconds = ((await childrenCpuMs(children)) - childCpuBefore) / 1000;
+  const driverCpuSeconds = ((await env.driver.cpuMs()) - driverCpuBefore) / 1000;
   const fixed: FixedRateRun = {
     phase,
     summary: summarizePhase(phase, options.rate, options.fanout),
@@ -539,6 +504,7 @@ async function measureFixedRate(
     heapUsed: process.memoryUsage().heapUsed,
     processMemory: await sampler.stop(),
     childCpuSeconds,
+    driverCpuSeconds,
   };
   options.progress(
     `e2e: ${fixed.summary.delivered_unique}/${fixed.summary.expected_deliveries} delivered, p50 ${fixed.summary.latency_ms.p50} ms, p99 ${fixed.summary.latency_ms.p99} ms`,
@@ -550,9 +516,10 @@ async function measureFixedRate(
 async function countUsage(
   env: E2eEnvironment,
   meters: Meters,
-  deliveries: number,
+  fixed: FixedRateRun,
   options: E2eBenchOptions,
 ): Promise<UsageCounts> {
+  const deliveries = fixed.summary.delivered_unique;
   const items = await scanAll(env.local.dynamodb, env.stack.tableName);
   const lambda: UsageCounts["lambda"] = {};
   for (const [name, usage] of meters.lambda.functions) {
@@ -564,8 +531,10 @@ async function countUsage(
   }
   return {
     deliveries,
-    aws_requests: meters.sdk.snapshot(),
-    eventbridge_events: meters.sdk.eventbridgeEntries,
+    // The stack's requests, counted by the SDK meter in this process, and the driver's PutEvents:
+    // the VoIPBIN services' calls that the bus bills per entry.
+    aws_requests: { ...meters.sdk.snapshot(), "eventbridge.PutEvents": fixed.phase.putEventsCalls },
+    eventbridge_events: fixed.phase.putEventsEntries,
     lambda,
     dynamodb: requestUnits(meters.sdk.parsedDynamoRequests(), snapshotOf(items)),
     log_bytes: meters.logs.bytes,
@@ -653,6 +622,8 @@ function e2eResult(
     cpu_ms_per_delivery_by_process: {
       stack: round((fixed.cpuSeconds * 1000) / Math.max(1, summary.delivered_unique), 3),
       dynalite: round((fixed.childCpuSeconds * 1000) / Math.max(1, summary.delivered_unique), 3),
+      // Not the stack's: the emitter and the receiver (the VoIPBIN services and the customers).
+      bench_driver: round((fixed.driverCpuSeconds * 1000) / Math.max(1, summary.delivered_unique), 3),
     },
   };
 }

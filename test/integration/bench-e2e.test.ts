@@ -54,6 +54,13 @@ describe("bench e2e section (small size)", () => {
     expect(result.steps.length).toBeLessThanOrEqual(2);
     expect(result.steps[0]).toMatchObject({ offered_events_per_s: 20, expected_deliveries: 60, lost: 0 });
     expect(result.memory.rss_mb).toBeGreaterThan(result.memory.rss_mb_before_stack / 2);
+    // The load driver runs in a process of its own; its CPU is reported apart from the stack's.
+    expect(result.cpu_ms_per_delivery_by_process?.bench_driver).toBeGreaterThan(0);
+    expect(result.cpu_ms_per_delivery).toBeCloseTo(
+      (result.cpu_ms_per_delivery_by_process?.stack ?? 0) +
+        (result.cpu_ms_per_delivery_by_process?.dynalite ?? 0),
+      1,
+    );
     expect(progress.some((line) => line.includes("120/120 delivered"))).toBe(true);
 
     // The process-wide wrappers are gone afterwards.

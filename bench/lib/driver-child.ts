@@ -1,0 +1,155 @@
+/**
+ * The e2e bench's load driver, in a process of its own (bench/lib/driver.ts starts it): the open-loop
+ * emitter (PutEvents to the local EventBridge, as a VoIPBIN service emits) and the receiver (the
+ * customers' endpoint). Out of the stack's process so that the CPU, the RSS and the event loop
+ * measured are the stack's alone. Every timestamp is epoch milliseconds with sub-millisecond
+ * precision (`performance.timeOrigin + performance.now()`), so the parent can compare them with its own.
+ */
+import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { startBenchReceiver } from "./receiver.ts";
+import { fixturePayload } from "./util.ts";
+
+export interface EmitRequest {
+  readonly type: "emit";
+  readonly id: number;
+  readonly tag: string;
+  readonly rate: number;
+  readonly seconds: number;
+  readonly eventsEndpoint: string;
+  readonly eventBusName: string;
+  readonly customers: readonly string[];
+}
+
+export interface EmitReport {
+  readonly type: "emitted";
+  readonly id: number;
+  /** [seq, sent, accepted (or -1 when the call failed), customer index] per event. */
+  readonly events: [number, number, number, number][];
+  readonly firstSent: number;
+  readonly failedPuts: number;
+  readonly putEventsCalls: number;
+  readonly putEventsEntries: number;
+}
+
+export type DriverMessage =
+  | { readonly type: "ready"; readonly receiverUrl: string }
+  | { readonly type: "arrivals"; readonly arrivals: [string, string, number][] }
+  | EmitReport
+  | { readonly type: "cpu"; readonly id: number; readonly cpuMs: number };
+
+export type DriverRequest =
+  | EmitRequest
+  | { readonly type: "cpu"; readonly id: number }
+  | { readonly type: "stop" };
+
+const now = () => performance.timeOrigin + performance.now();
+const send = (message: DriverMessage) => process.send?.(message);
+
+let pending: [string, string, number][] = [];
+const flush = () => {
+  if (pending.length === 0) return;
+  send({ type: "arrivals", arrivals: pending });
+  pending = [];
+};
+// Arrivals go to the parent in small batches: one IPC message per delivery would cost more than the delivery.
+const flusher = setInterval(flush, 20);
+
+const receiver = await startBenchReceiver((body, path) => {
+  const at = now();
+  const match = /"bench_id":"([^"]+)"/.exec(body);
+  if (match?.[1]) pending.push([match[1], path, at]);
+});
+
+const clients = new Map<string, EventBridgeClient>();
+function clientFor(endpoint: string): EventBridgeClient {
+  let client = clients.get(endpoint);
+  if (!client) {
+    client = new EventBridgeClient({ endpoint, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
+    clients.set(endpoint, client);
+  }
+  return client;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `rate` events/s for `seconds`, one entry per PutEvents, at most 1,000 in flight. */
+async function emit(request: EmitRequest): Promise<EmitReport> {
+  const client = clientFor(request.eventsEndpoint);
+  const data = fixturePayload("call_hangup");
+  const total = Math.max(1, Math.round(request.rate * request.seconds));
+  const events: [number, number, number, number][] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failedPuts = 0;
+  let calls = 0;
+  const start = now();
+  for (let seq = 0; seq < total; ) {
+    const due = start + (seq / request.rate) * 1000;
+    const at = now();
+    if (at < due || inFlight.size >= 1000) {
+      await sleep(Math.max(1, Math.min(due - at, 5)));
+      continue;
+    }
+    const customer = seq % request.customers.length;
+    const customerId = request.customers[customer] ?? "";
+    const record: [number, number, number, number] = [seq, at, -1, customer];
+    events.push(record);
+    calls++;
+    const put = client
+      .send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: request.eventBusName,
+              Source: "voipbin.call-manager",
+              DetailType: "call_hangup",
+              Detail: JSON.stringify({
+                customer_id: customerId,
+                data: { ...data, customer_id: customerId, bench_id: `${request.tag}:${seq}` },
+              }),
+            },
+          ],
+        }),
+      )
+      .then(
+        (response) => {
+          record[2] = now();
+          if ((response.FailedEntryCount ?? 0) > 0) failedPuts++;
+        },
+        () => {
+          failedPuts++;
+        },
+      );
+    inFlight.add(put);
+    put.finally(() => inFlight.delete(put));
+    seq++;
+  }
+  await Promise.all([...inFlight]);
+  return {
+    type: "emitted",
+    id: request.id,
+    events,
+    firstSent: start,
+    failedPuts,
+    putEventsCalls: calls,
+    putEventsEntries: calls,
+  };
+}
+
+process.on("message", (request: DriverRequest) => {
+  if (request.type === "emit") {
+    void emit(request).then(send);
+  } else if (request.type === "cpu") {
+    const usage = process.cpuUsage();
+    send({ type: "cpu", id: request.id, cpuMs: (usage.user + usage.system) / 1000 });
+  } else if (request.type === "stop") {
+    flush();
+    clearInterval(flusher);
+    for (const client of clients.values()) client.destroy();
+    void receiver.close().then(() => process.disconnect());
+  }
+});
+// The parent went away: nothing left to drive.
+process.on("disconnect", () => process.exit(0));
+
+send({ type: "ready", receiverUrl: receiver.url });
