@@ -70,7 +70,7 @@ async function signIn(page: Page): Promise<void> {
 }
 
 /** Clicks `refresh` until `target` shows (the log is an index, eventually consistent). */
-async function refreshUntilVisible(page: Page, refresh: () => Promise<void>, target: () => Promise<boolean>) {
+async function refreshUntilVisible(refresh: () => Promise<void>, target: () => Promise<boolean>) {
   await waitFor(
     async () => {
       if (await target()) return true;
@@ -165,7 +165,6 @@ describe("the customer portal in a browser", () => {
     // The delivery in the log: failed (500), one attempt, newest first.
     const row = page.locator("tbody tr", { hasText: "webhook_test" });
     await refreshUntilVisible(
-      page,
       () => page.getByRole("button", { name: "Refresh" }).last().click(),
       async () => (await row.count()) > 0 && (await row.first().textContent())?.includes("500") === true,
     );
@@ -215,7 +214,6 @@ describe("the customer portal in a browser", () => {
     await page.getByLabel("Event ID").fill(eventId);
     await page.keyboard.press("Enter");
     await refreshUntilVisible(
-      page,
       () => page.getByRole("button", { name: "Find" }).click(),
       () => page.getByText("Reached 1 subscription").isVisible(),
     );
