@@ -239,7 +239,7 @@ async function measureDeliveryWrites(options: {
       items.push(...((page.Items ?? []) as unknown as Item[]));
       start = page.LastEvaluatedKey;
     } while (start);
-    const heads = items.filter((item) => item.SK?.S === "DELIVERY");
+    const heads = items.filter((item) => item.entity?.S === "delivery");
     const deliveries = heads.length;
     const dead = heads.filter((item) => item.status?.S === "dead").length;
     const attempts =

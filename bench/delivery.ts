@@ -135,7 +135,7 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
         const sub = subs[i % subs.length];
         if (!sub) throw new Error("no subscription");
         const eventId = randomUUID();
-        const ids = deriveDeliveryIds(eventId, sub.id);
+        const ids = deriveDeliveryIds(eventId, sub.id, new Date());
         lastDeliveryId = ids.deliveryId;
         const job: DeliveryJob = {
           v: 1,

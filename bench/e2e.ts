@@ -644,7 +644,10 @@ async function scanAll(
 
 /** Mean bytes a delivery record occupies: the item, plus its GSI1 copy, each with 100 bytes of overhead. */
 function storagePerDelivery(items: readonly Item[]): number {
-  const records = items.filter((item) => item.PK?.S?.toString().startsWith("DELIVERY#"));
+  // Heads (`entity` delivery, whatever their layout's keys) and attempt items (`DELIVERY#<id>`).
+  const records = items.filter(
+    (item) => item.entity?.S === "delivery" || item.PK?.S?.toString().startsWith("DELIVERY#"),
+  );
   if (records.length === 0) return 0;
   const total = records.reduce((sum, item) => {
     // DynamoDB bills 100 bytes of overhead per item, in the table and in the index.

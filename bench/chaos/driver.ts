@@ -576,11 +576,11 @@ class ChaosRun {
     for (const message of this.#dlq.messages.values()) {
       let status = "unreadable";
       try {
-        const job = JSON.parse(message.Body ?? "") as { delivery_id: string };
+        const job = JSON.parse(message.Body ?? "") as { delivery_id: string; customer_id: string };
         const { Item } = await clients.doc.send(
           new GetCommand({
             TableName: stack.tableName,
-            Key: keys.delivery(job.delivery_id),
+            Key: keys.deliveryHead(job.customer_id, job.delivery_id),
             ConsistentRead: true,
           }),
         );

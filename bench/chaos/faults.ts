@@ -129,6 +129,16 @@ type Input = Record<string, unknown>;
 const field = (input: Input, name: string): Input =>
   typeof input[name] === "object" && input[name] !== null ? (input[name] as Input) : {};
 
+/**
+ * The delivery id a delivery head's key names, or undefined for any other key: `DELIVERY#<id>` /
+ * `DELIVERY` (layout 2) or `LOG#…` / `<created_at>#<id>` (layout 3, docs/data-model.md).
+ */
+function headDeliveryId(pk: string | undefined, sk: string | undefined): string | undefined {
+  if (pk?.startsWith("DELIVERY#") && !sk?.startsWith("A#")) return pk.slice("DELIVERY#".length);
+  if (pk?.startsWith("LOG#") && sk !== undefined) return sk.slice(sk.lastIndexOf("#") + 1);
+  return undefined;
+}
+
 /** Classifies one SDK call. Pure: unit-tested on the commands the product sends. */
 export function describeCall(service: string, operation: string, input: Input): DescribedCall {
   const base = { service, operation };
@@ -151,32 +161,34 @@ export function describeCall(service: string, operation: string, input: Input): 
         if (pk?.startsWith("DELIVERY#") && text(item.SK)?.startsWith("A#")) {
           return { ...base, site: "delivery.record", recordStatus: "attempt", deliveryId: pk.slice(9) };
         }
-        return pk?.startsWith("DELIVERY#") && text(item.status) !== "pending"
+        const headId = headDeliveryId(pk, text(item.SK));
+        return headId !== undefined && text(item.status) !== "pending"
           ? {
               ...base,
               site: "delivery.record",
               recordStatus: text(item.status),
               webhookId: text(item.webhook_id),
-              deliveryId: pk.slice(9),
+              deliveryId: headId,
             }
           : { ...base, site: "other" };
       }
       case "UpdateItem": {
         const pk = text(field(input, "Key").PK);
-        if (pk?.startsWith("DELIVERY#")) {
+        const headId = headDeliveryId(pk, text(field(input, "Key").SK));
+        if (headId !== undefined) {
           return {
             ...base,
             site: "delivery.record",
             recordStatus: text(values[":status"]) ?? text(values[":dead"]),
             webhookId: text(values[":webhook_id"]),
-            deliveryId: pk.slice(9),
+            deliveryId: headId,
           };
         }
         if (pk?.startsWith("CUSTOMER#")) return { ...base, site: "delivery.subscription" };
         return { ...base, site: "other" };
       }
       case "GetItem":
-        return text(field(input, "Key").PK)?.startsWith("DELIVERY#")
+        return headDeliveryId(text(field(input, "Key").PK), text(field(input, "Key").SK)) !== undefined
           ? { ...base, site: "delivery.read" }
           : { ...base, site: "other" };
       default:

@@ -10,6 +10,10 @@ import { TABLE_KEYS } from "#shared/resources.ts";
  * a read costs 1 RRU per 4 KB read (strongly
  * consistent) or half that (eventually consistent), rounded up per item for GetItem/BatchGetItem and
  * over the whole result for Query; reading an item that does not exist still costs the minimum.
+ * A Query reads the items its key condition selects (partition key, sort-key comparison or
+ * begins_with), in sort-key order, up to its Limit: on the table the whole items, on GSI1 their index
+ * copies (DynamoDB Developer Guide, "Read consumption for Query":
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
  */
 
 /** A DynamoDB item or value in the wire format (`{"S": "…"}`, `{"M": {…}}`, …). */
@@ -73,27 +77,99 @@ export interface DynamoRequest {
   body: Record<string, unknown>;
 }
 
-/** The table as it stands after the run: items by `PK\u0000SK`, and the item keys under each PK. */
+/**
+ * The table as it stands after the run: items by `PK\u0000SK`, the items under each PK, and the
+ * GSI1 copies under each GSI1PK.
+ */
 export interface TableSnapshot {
   get(pk: string, sk: string): Item | undefined;
   partition(pk: string): Item[];
+  indexPartition(gsi1pk: string): Item[];
 }
 
 export function snapshotOf(items: readonly Item[]): TableSnapshot {
   const byKey = new Map<string, Item>();
   const byPartition = new Map<string, Item[]>();
+  const byIndexPartition = new Map<string, Item[]>();
+  const add = (map: Map<string, Item[]>, key: string, item: Item) => {
+    const list = map.get(key) ?? [];
+    list.push(item);
+    map.set(key, list);
+  };
   for (const item of items) {
     const pk = str(item.PK);
     const sk = str(item.SK);
     byKey.set(`${pk}\u0000${sk}`, item);
-    const list = byPartition.get(pk) ?? [];
-    list.push(item);
-    byPartition.set(pk, list);
+    add(byPartition, pk, item);
+    const copy = indexCopy(item);
+    if (copy !== undefined) add(byIndexPartition, str(copy[TABLE_KEYS.gsi1.partitionKey]), copy);
   }
   return {
     get: (pk, sk) => byKey.get(`${pk}\u0000${sk}`),
     partition: (pk) => byPartition.get(pk) ?? [],
+    indexPartition: (gsi1pk) => byIndexPartition.get(gsi1pk) ?? [],
   };
+}
+
+/**
+ * The items a Query reads: those of its partition that its sort-key condition selects (`=`, `<`,
+ * `<=`, `>`, `>=`, `BETWEEN`, `begins_with`), in the order it reads them, up to `Limit`.
+ */
+export function queriedItems(body: Record<string, unknown>, table: TableSnapshot): Item[] {
+  const values = (body.ExpressionAttributeValues ?? {}) as Item;
+  const names = (body.ExpressionAttributeNames ?? {}) as Record<string, string>;
+  const index = typeof body.IndexName === "string";
+  const pkName = index ? TABLE_KEYS.gsi1.partitionKey : TABLE_KEYS.partitionKey;
+  const skName = index ? TABLE_KEYS.gsi1.sortKey : TABLE_KEYS.sortKey;
+  const condition = String(body.KeyConditionExpression ?? "");
+  const resolve = (token: string) => names[token] ?? token;
+  let pk = "";
+  let test: (sk: string) => boolean = () => true;
+  for (const clause of condition.split(/\s+AND\s+(?![^(]*\))/i)) {
+    const trimmed = clause.trim().replace(/^\((.*)\)$/, "$1");
+    const beginsWith = /^begins_with\s*\(\s*(#?\w+)\s*,\s*(:\w+)\s*\)$/i.exec(trimmed);
+    if (beginsWith?.[1] && beginsWith[2]) {
+      const prefix = str(values[beginsWith[2]]);
+      test = (sk) => sk.startsWith(prefix);
+      continue;
+    }
+    const between = /^(#?\w+)\s+BETWEEN\s+(:\w+)\s+AND\s+(:\w+)$/i.exec(trimmed);
+    if (between?.[2] && between[3]) {
+      const low = str(values[between[2]]);
+      const high = str(values[between[3]]);
+      test = (sk) => sk >= low && sk <= high;
+      continue;
+    }
+    const comparison = /^(#?\w+)\s*(=|<=|>=|<|>)\s*(:\w+)$/.exec(trimmed);
+    if (!comparison?.[1] || !comparison[2] || !comparison[3]) continue;
+    const value = str(values[comparison[3]]);
+    if (resolve(comparison[1]) === pkName) {
+      pk = value;
+      continue;
+    }
+    const op = comparison[2];
+    test = (sk) =>
+      op === "="
+        ? sk === value
+        : op === "<"
+          ? sk < value
+          : op === "<="
+            ? sk <= value
+            : op === ">"
+              ? sk > value
+              : sk >= value;
+  }
+  const partition = index ? table.indexPartition(pk) : table.partition(pk);
+  const ascending = body.ScanIndexForward !== false;
+  const selected = partition
+    .filter((item) => test(str(item[skName])))
+    .sort((a, b) => {
+      const x = str(a[skName]);
+      const y = str(b[skName]);
+      return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
+    });
+  const limit = typeof body.Limit === "number" ? body.Limit : undefined;
+  return limit === undefined ? selected : selected.slice(0, limit);
 }
 
 const str = (value: AttributeValue | undefined): string =>
@@ -188,12 +264,7 @@ export function requestUnits(
         break;
       }
       case "Query": {
-        const values = (body.ExpressionAttributeValues ?? {}) as Item;
-        // The partition key value: the first string value whose placeholder the condition tests with "=".
-        const condition = String(body.KeyConditionExpression ?? "");
-        const match = /(?:^|\s|\()(?:#?\w+)\s*=\s*(:\w+)/.exec(condition);
-        const pk = match?.[1] ? str(values[match[1]]) : "";
-        const size = body.IndexName ? 0 : table.partition(pk).reduce((t, item) => t + itemSize(item), 0);
+        const size = queriedItems(body, table).reduce((t, item) => t + itemSize(item), 0);
         rru += readUnits(size, consistent);
         break;
       }

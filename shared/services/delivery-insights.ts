@@ -14,7 +14,7 @@ import {
   STATS_WINDOWS,
   type StatsWindow,
 } from "../domain/delivery/stats.ts";
-import { deriveDeliveryIds } from "../domain/ids.ts";
+import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "../domain/ids.ts";
 import { ResourceNotFoundError } from "../domain/subscriptions/errors.ts";
 
 export interface DeliveryInsightsSettings {
@@ -29,7 +29,7 @@ export interface DeliveryInsightsSettings {
 
 export interface DeliveryInsightsDependencies {
   readonly subscriptions: Pick<SubscriptionRepository, "get" | "listPage">;
-  readonly deliveries: Pick<DeliveryRepository, "get" | "queryLog">;
+  readonly deliveries: Pick<DeliveryRepository, "get" | "queryLog" | "eventTimeOf">;
   readonly settings: DeliveryInsightsSettings;
   readonly now?: (() => Date) | undefined;
 }
@@ -76,7 +76,7 @@ export class DeliveryInsightsService {
     let after: DeliveryLogPosition | undefined;
     for (;;) {
       const page = await this.deps.deliveries.queryLog(
-        { subscriptionId, order: "newest_first", limit: STATS_QUERY_LIMIT, after, since },
+        { customerId, subscriptionId, order: "newest_first", limit: STATS_QUERY_LIMIT, after, since },
         now,
       );
       for (const record of page.records) attempts.push(...record.attempts);
@@ -93,9 +93,11 @@ export class DeliveryInsightsService {
 
   /**
    * Which of the customer's subscriptions an event reached. A delivery's id is derived from the event
-   * id and the subscription id (shared/domain/ids.ts), so this is one lookup per subscription, and a
-   * subscription of another customer is never looked at. Deliveries of deleted subscriptions are not
-   * found (their subscription is no longer listed).
+   * id, the event's time (kept on the event's payload item) and the subscription id
+   * (shared/domain/ids.ts), so this is one lookup per subscription, and a subscription of another
+   * customer is never looked at. Deliveries of deleted subscriptions are not found (their
+   * subscription is no longer listed). An event stored before layout 3 has no time on its payload
+   * item: its deliveries have ids of the earlier derivation.
    */
   async eventDeliveries(customerId: string, eventId: string): Promise<DeliveryRecord[]> {
     const now = this.now();
@@ -108,9 +110,17 @@ export class DeliveryInsightsService {
       if (!page.hasMore || last === undefined) break;
       afterId = last.id;
     }
+    if (subscriptionIds.length === 0) return [];
+    const eventTime = await this.deps.deliveries.eventTimeOf(customerId, eventId);
     const records = await Promise.all(
       subscriptionIds.map((subscriptionId) =>
-        this.deps.deliveries.get(deriveDeliveryIds(eventId, subscriptionId).deliveryId, now),
+        this.deps.deliveries.get(
+          customerId,
+          eventTime === null
+            ? deriveLegacyDeliveryIds(eventId, subscriptionId).deliveryId
+            : deriveDeliveryIds(eventId, subscriptionId, eventTime).deliveryId,
+          now,
+        ),
       ),
     );
     return records

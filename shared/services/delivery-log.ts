@@ -124,7 +124,7 @@ export class DeliveryLogService {
     await this.deps.quotas.consume(customerId, "test_event");
     const now = this.now();
     const eventId = randomUUID();
-    const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscription.id);
+    const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscription.id, now);
     const identity = {
       delivery_id: deliveryId,
       webhook_id: webhookId,
@@ -143,14 +143,14 @@ export class DeliveryLogService {
     try {
       await this.deps.queue.enqueue([{ v: 1, ...identity, token }]);
     } catch (error) {
-      await this.deps.deliveries.deletePending(deliveryId).catch(() => undefined);
+      await this.deps.deliveries.deletePending(customerId, deliveryId).catch(() => undefined);
       throw error;
     }
     return { deliveryId };
   }
 
   async get(customerId: string, deliveryId: string): Promise<DeliveryRecord> {
-    const record = await this.deps.deliveries.get(deliveryId, this.now());
+    const record = await this.deps.deliveries.get(customerId, deliveryId, this.now());
     // Another customer's delivery does not exist for this one.
     if (record === null || record.customer_id !== customerId) throw new ResourceNotFoundError("delivery");
     return record;
@@ -175,6 +175,7 @@ export class DeliveryLogService {
       // One more than needed, so that a full page knows whether anything follows it.
       const page = await this.deps.deliveries.queryLog(
         {
+          customerId,
           subscriptionId,
           order: "newest_first",
           limit: need + 1,
@@ -224,7 +225,11 @@ export class DeliveryLogService {
     await this.deps.quotas.consume(customerId, "retry");
     const now = this.now();
     const token = randomUUID();
-    const requeued = await this.deps.deliveries.requeue(deliveryId, { from: DELIVERY_STATUSES, token, now });
+    const requeued = await this.deps.deliveries.requeue(customerId, deliveryId, {
+      from: DELIVERY_STATUSES,
+      token,
+      now,
+    });
     if (requeued.kind === "skipped") throw new ResourceNotFoundError("delivery");
     try {
       await this.deps.queue.enqueue([jobFromRecord(requeued.previous, token, now.toISOString())]);
@@ -260,6 +265,7 @@ export class DeliveryLogService {
     for (;;) {
       const page = await this.deps.deliveries.queryLog(
         {
+          customerId,
           subscriptionId,
           order: "oldest_first",
           limit: RECOVER_QUERY_LIMIT,
@@ -269,7 +275,7 @@ export class DeliveryLogService {
         },
         now,
       );
-      // Read through GSI1, which does not project payloads: requeue returns each full record.
+      // Read from the log, which never holds payloads: requeue returns each full record.
       const records = page.records;
       for (let start = 0; start < records.length; start += RECOVER_CHUNK) {
         const chunk = records.slice(start, start + RECOVER_CHUNK);
@@ -295,7 +301,11 @@ export class DeliveryLogService {
     const results = await Promise.all(
       chunk.map(async (record) => {
         const token = randomUUID();
-        const result = await this.deps.deliveries.requeue(record.id, { from: RECOVERABLE, token, now });
+        const result = await this.deps.deliveries.requeue(record.customer_id, record.id, {
+          from: RECOVERABLE,
+          token,
+          now,
+        });
         return result.kind === "requeued" ? [{ previous: result.previous, token }] : [];
       }),
     );

@@ -39,7 +39,10 @@ export type RouteOutcome =
       readonly details: readonly string[];
     };
 
-/** One delivery job per matching subscription; ids derived from (event, subscription) so retries repeat them. */
+/**
+ * One delivery job per matching subscription; ids derived from (event id, event time, subscription),
+ * so a retried or redriven router (which sees the same event, time included) repeats them.
+ */
 export function buildDeliveryJobs(
   event: RoutableEvent,
   subscriptions: readonly RoutingSubscription[],
@@ -49,8 +52,9 @@ export function buildDeliveryJobs(
   );
   if (matching.length === 0) return [];
   const payload = webhookBody(event.type, event.data);
+  const createdAt = eventTimeOf(event);
   return matching.map((subscription) => {
-    const { deliveryId, webhookId } = deriveDeliveryIds(event.id, subscription.id);
+    const { deliveryId, webhookId } = deriveDeliveryIds(event.id, subscription.id, createdAt);
     return {
       v: 1,
       delivery_id: deliveryId,
@@ -63,6 +67,9 @@ export function buildDeliveryJobs(
     };
   });
 }
+
+/** The event's `time` (EventBridge sets it when the event is put; the envelope schema checks it parses). */
+export const eventTimeOf = (event: RoutableEvent): Date => new Date(event.time);
 
 /**
  * Routes one EventBridge event: unroutable events are parked with their reason (and not retried);
@@ -94,7 +101,14 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
   const first = jobs[0];
   if (first !== undefined) {
     // Before the jobs: a job on the queue always has its body stored (a retried router rewrites it).
-    await deps.payloads.putPayload(event.customerId, event.id, first.payload, now(), deps.retentionDays);
+    await deps.payloads.putPayload(
+      event.customerId,
+      event.id,
+      first.payload,
+      now(),
+      deps.retentionDays,
+      eventTimeOf(event),
+    );
     await deps.deliveryQueue.enqueue(jobs);
   }
   return {

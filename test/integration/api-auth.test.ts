@@ -288,7 +288,10 @@ describe("tenant isolation: another customer's resources do not exist", () => {
       subscription.id,
     );
     expect(stored).toMatchObject({ secret: subscription.secret, description: null, previous_secret: null });
-    const delivery = await new DeliveryRepository(doc, bed.env.tableName).get(deliveryId);
+    const delivery = await new DeliveryRepository(doc, bed.env.tableName).get(
+      owner.accessKey.customer_id,
+      deliveryId,
+    );
     expect(delivery?.status).toBe("pending");
     expect((await api.get(`/v1/deliveries/${deliveryId}`, { key: owner.key })).status).toBe(200);
   });

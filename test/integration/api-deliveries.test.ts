@@ -8,6 +8,7 @@ import { QuotaCounterRepository } from "#shared/adapters/dynamodb/quotas.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { loadConfig, quotaRulesFor } from "#shared/config.ts";
 import type { DeliveryStatus } from "#shared/domain/delivery/delivery.ts";
+import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "#shared/domain/ids.ts";
 import { DeliveryLogService, TEST_EVENT_MESSAGE } from "#shared/services/delivery-log.ts";
 import { QuotaService } from "#shared/services/quotas.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
@@ -120,7 +121,7 @@ async function getDelivery(id: string): Promise<DeliveryJson> {
 }
 
 async function waitForStatus(id: string, status: DeliveryStatus, timeoutMs = 10_000): Promise<DeliveryJson> {
-  await waitFor(async () => (await deliveries.get(id))?.status === status, {
+  await waitFor(async () => (await deliveries.get(customerId, id))?.status === status, {
     timeoutMs,
     intervalMs: 50,
     description: `delivery ${id} ${status}`,
@@ -313,7 +314,7 @@ describe("manual retry", () => {
     expect((await api.post(`/v1/deliveries/${deliveryId}/retry`, undefined, { key })).status).toBe(202);
     const four = await target.waitForRequests(4, 10_000);
     expect(four[3]?.headers["webhook-id"]).toBe(dead.webhook_id);
-    await waitFor(async () => (await deliveries.get(deliveryId))?.attempts.length === 4);
+    await waitFor(async () => (await deliveries.get(customerId, deliveryId))?.attempts.length === 4);
     expect((await getDelivery(deliveryId)).status).toBe("succeeded");
   });
 
@@ -450,16 +451,29 @@ describe("recover", () => {
 });
 
 describe("delivery log", () => {
-  /** Seeds `count` deliveries one millisecond apart through the delivery repository, as attempts record them. */
-  async function seed(subscriptionId: string, count: number, statusOf: (i: number) => DeliveryStatus) {
+  /**
+   * Seeds `count` deliveries one millisecond apart through the delivery repository, as attempts
+   * record them: with today's ids (layout 3, the head in the subscription's log partition), with ids
+   * of jobs queued before the upgrade (layout 2, the log in GSI1), or alternating, as a subscription's
+   * log reads during the 30 days after an in-place upgrade.
+   */
+  async function seed(
+    subscriptionId: string,
+    count: number,
+    statusOf: (i: number) => DeliveryStatus,
+    layout: "layout 3" | "layout 2" | "mixed" = "layout 3",
+  ) {
     const base = Date.now() - 60_000;
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const id = randomUUID();
       const status = statusOf(i);
       const eventId = randomUUID();
+      const legacy = layout === "layout 2" || (layout === "mixed" && i % 2 === 0);
+      const id = legacy
+        ? deriveLegacyDeliveryIds(eventId, subscriptionId).deliveryId
+        : deriveDeliveryIds(eventId, subscriptionId, new Date(base + i)).deliveryId;
       const payload = '{"type":"call_hangup","data":{}}';
-      await deliveries.putPayload(customerId, eventId, payload, new Date(base + i), 30);
+      await deliveries.putPayload(customerId, eventId, payload, new Date(base + i), 30, new Date(base + i));
       await deliveries.recordAttempt({
         delivery: {
           delivery_id: id,
@@ -507,26 +521,43 @@ describe("delivery log", () => {
     return pages;
   }
 
-  it("pages newest first without duplicates or gaps, with and without a status filter", async () => {
-    const subscription = await subscribe("https://hooks.example.com/log");
-    const statuses: DeliveryStatus[] = ["succeeded", "failed", "dead"];
-    const ids = await seed(subscription.id, 25, (i) => statuses[i % 3] as DeliveryStatus);
-    const newestFirst = [...ids].reverse();
+  it.each(["layout 3", "layout 2", "mixed"] as const)(
+    "pages newest first without duplicates or gaps, with and without a status filter (%s)",
+    async (layout) => {
+      const subscription = await subscribe("https://hooks.example.com/log");
+      const statuses: DeliveryStatus[] = ["succeeded", "failed", "dead"];
+      const ids = await seed(subscription.id, 25, (i) => statuses[i % 3] as DeliveryStatus, layout);
+      const newestFirst = [...ids].reverse();
 
-    const pages = await pageThrough(subscription.id, { limit: "7" });
-    expect(pages.map((p) => p.length)).toEqual([7, 7, 7, 4]);
-    expect(pages.flat()).toEqual(newestFirst);
+      const pages = await pageThrough(subscription.id, { limit: "7" });
+      expect(pages.map((p) => p.length)).toEqual([7, 7, 7, 4]);
+      expect(pages.flat()).toEqual(newestFirst);
 
-    const dead = await pageThrough(subscription.id, { limit: "3", status: "dead" });
-    const expectedDead = newestFirst.filter(
-      (_, i) => ids.length - 1 - i >= 0 && (ids.length - 1 - i) % 3 === 2,
-    );
-    expect(dead.flat()).toEqual(expectedDead);
-    for (const page of dead) expect(page.length).toBeLessThanOrEqual(3);
+      const dead = await pageThrough(subscription.id, { limit: "3", status: "dead" });
+      const expectedDead = newestFirst.filter(
+        (_, i) => ids.length - 1 - i >= 0 && (ids.length - 1 - i) % 3 === 2,
+      );
+      expect(dead.flat()).toEqual(expectedDead);
+      for (const page of dead) expect(page.length).toBeLessThanOrEqual(3);
 
-    const one = await pageThrough(subscription.id, { limit: "1", status: "failed" });
-    expect(one.flat()).toEqual(newestFirst.filter((_, i) => (ids.length - 1 - i) % 3 === 1));
-    expect(await pageThrough(subscription.id, { status: "pending" })).toEqual([[]]);
+      const one = await pageThrough(subscription.id, { limit: "1", status: "failed" });
+      expect(one.flat()).toEqual(newestFirst.filter((_, i) => (ids.length - 1 - i) % 3 === 1));
+      expect(await pageThrough(subscription.id, { status: "pending" })).toEqual([[]]);
+    },
+  );
+
+  it("finds a delivery of before the upgrade (layout 2) by id, and re-sends it on retry", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    const [id] = await seed(subscription.id, 1, () => "failed", "layout 2");
+    if (id === undefined) throw new Error("nothing seeded");
+    const old = await getDelivery(id);
+    expect(old).toMatchObject({ id, status: "failed", attempts: [{ status_code: 500 }] });
+    expect((await api.post(`/v1/deliveries/${id}/retry`, undefined, { key })).status).toBe(202);
+    const [sent] = await target.waitForRequests(1, 10_000);
+    expect(sent?.headers["webhook-id"]).toBe(old.webhook_id);
+    const retried = await waitForStatus(id, "succeeded");
+    expect(retried.attempts.map((a) => a.status_code)).toEqual([500, 200]);
   });
 
   it("refuses bad filters and cursors of another subscription; 404 for another subscription", async () => {

@@ -3,13 +3,14 @@
  * the portal-link exchange, and the portal's own files — through the real authorizer and handler.
  */
 import { randomUUID } from "node:crypto";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { PortalLinkRepository } from "#shared/adapters/dynamodb/portal-links.ts";
+import { keys } from "#shared/adapters/dynamodb/table.ts";
 import type { DeliveryAttempt } from "#shared/domain/delivery/delivery.ts";
-import { deriveDeliveryIds } from "#shared/domain/ids.ts";
+import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "#shared/domain/ids.ts";
 import { mintPortalLink, type PortalSessionDependencies } from "#shared/services/portal-sessions.ts";
 import { materializePortal } from "../../portal/build.ts";
 import { type ApiGatewaySimulator, errorCode } from "../support/api.ts";
@@ -66,10 +67,31 @@ const ago = (ms: number) => new Date(Date.now() - ms);
 async function recordDelivery(
   ids: { eventId: string; subscriptionId: string; customerId: string },
   attempts: { at: Date; status: number | null; latency: number }[],
+  layout: "layout 3" | "layout 2" = "layout 3",
 ): Promise<string> {
-  const { deliveryId, webhookId } = deriveDeliveryIds(ids.eventId, ids.subscriptionId);
   const first = attempts[0]?.at ?? new Date();
-  await deliveries.putPayload(ids.customerId, ids.eventId, '{"type":"call_hangup","data":{}}', first, 30);
+  const { deliveryId, webhookId } =
+    layout === "layout 3"
+      ? deriveDeliveryIds(ids.eventId, ids.subscriptionId, first)
+      : deriveLegacyDeliveryIds(ids.eventId, ids.subscriptionId);
+  await deliveries.putPayload(
+    ids.customerId,
+    ids.eventId,
+    '{"type":"call_hangup","data":{}}',
+    first,
+    30,
+    first,
+  );
+  if (layout === "layout 2") {
+    // The router of before the upgrade stored no event time with the body.
+    await DynamoDBDocumentClient.from(bed.env.dynamodb).send(
+      new UpdateCommand({
+        TableName: bed.env.tableName,
+        Key: keys.eventPayload(ids.customerId, ids.eventId),
+        UpdateExpression: "REMOVE event_ms",
+      }),
+    );
+  }
   const delivery = {
     delivery_id: deliveryId,
     webhook_id: webhookId,
@@ -234,6 +256,22 @@ describe("GET /v1/events/{event_id}/deliveries", () => {
       items: unknown[];
     };
     expect(none.items).toEqual([]);
+  });
+
+  it("finds the deliveries of an event routed before the upgrade (ids of layout 2)", async () => {
+    const mine = await customer();
+    const subscription = await subscribe(mine.key);
+    const eventId = randomUUID();
+    const id = await recordDelivery(
+      { eventId, subscriptionId: subscription, customerId: mine.customerId },
+      [{ at: ago(60_000), status: 200, latency: 9 }],
+      "layout 2",
+    );
+    const response = await api.get(`/v1/events/${eventId}/deliveries`, { key: mine.key });
+    expect(response.status, JSON.stringify(response.json)).toBe(200);
+    expect((response.json as { items: { id: string; status: string }[] }).items).toMatchObject([
+      { id, status: "succeeded" },
+    ]);
   });
 });
 

@@ -15,6 +15,7 @@ import { toSqsRecord } from "../../local/sqs-event-source.ts";
 import { VISIBILITY_LIMIT_ERROR } from "../../local/sqs-visibility-ceiling.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {
+  customerOf,
   deliveryIdOf,
   eventFor,
   lambdaContext,
@@ -116,7 +117,7 @@ describe("delivery function, batch by batch", () => {
     const { event: batch } = await runBatch(deliveryModule.handler);
     expect(batch.Records).toHaveLength(1);
     expect(r.requests).toHaveLength(1);
-    const record = await repos.deliveries.get(deliveryIdOf(event.id, subscription.id));
+    const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id));
     expect(record?.attempts).toHaveLength(1);
   });
 
@@ -131,12 +132,14 @@ describe("delivery function, batch by batch", () => {
     expect(batch.Records).toHaveLength(1);
     expect(failed.size).toBe(0);
     expect(r.requests).toHaveLength(0);
-    expect(await repos.deliveries.get(deliveryIdOf(event.id, subscription.id))).toMatchObject({
-      status: "dead",
-      dead_reason: "subscription_deleted",
-      attempts: [],
-      next_attempt_at: null,
-    });
+    expect(await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id))).toMatchObject(
+      {
+        status: "dead",
+        dead_reason: "subscription_deleted",
+        attempts: [],
+        next_attempt_at: null,
+      },
+    );
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
   });
 
@@ -149,8 +152,8 @@ describe("delivery function, batch by batch", () => {
     const { failed } = await runBatch(deliveryModule.handler);
     expect(failed.size).toBe(1);
     expect(r.requests).toHaveLength(1);
-    const retryingId = deliveryIdOf(retrying.id, subscription.id);
-    expect((await repos.deliveries.get(retryingId))?.status).toBe("failed");
+    const retryingId = deliveryIdOf(retrying, subscription.id);
+    expect((await repos.deliveries.get(customerOf(retrying), retryingId))?.status).toBe("failed");
 
     await repos.subscriptions.disable(customer, subscription.id, "manual", new Date());
     const queued = eventFor(callHangup, customer);
@@ -165,7 +168,7 @@ describe("delivery function, batch by batch", () => {
     );
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
     expect(r.requests).toHaveLength(1);
-    const closed = await repos.deliveries.get(retryingId);
+    const closed = await repos.deliveries.get(customerOf(retrying), retryingId);
     expect(closed?.status).toBe("dead");
     expect(closed?.next_attempt_at).toBeNull();
     expect(closed?.attempts).toHaveLength(1);
@@ -178,7 +181,7 @@ describe("delivery function, batch by batch", () => {
     const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
     const event = eventFor(callHangup, customer);
     await route(event);
-    const deliveryId = deliveryIdOf(event.id, subscription.id);
+    const deliveryId = deliveryIdOf(event, subscription.id);
     const lastFailures: string[] = [];
     await waitFor(
       async () => {
@@ -202,7 +205,7 @@ describe("delivery function, batch by batch", () => {
       event_type: "call_hangup",
     });
     expect(job.payload).toBe(r.requests[0]?.body);
-    const record = await repos.deliveries.get(deliveryId);
+    const record = await repos.deliveries.get(customerOf(event), deliveryId);
     expect(record?.status).toBe("dead");
     expect(record?.attempts.map((a) => a.status_code)).toEqual([503, 503, 503]);
     expect(record?.next_attempt_at).toBeNull();
@@ -284,7 +287,7 @@ describe("delivery function, batch by batch", () => {
     const before = Date.now();
     const { failed } = await runBatch(handlerWithSchedule("36000"));
     expect(failed.size).toBe(1);
-    const record = await repos.deliveries.get(deliveryIdOf(event.id, subscription.id));
+    const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id));
     expect(record?.status).toBe("failed");
     const dueInSeconds = (Date.parse(record?.next_attempt_at ?? "") - before) / 1000;
     expect(dueInSeconds).toBeGreaterThanOrEqual(14 * 3600 - 5);
@@ -318,9 +321,12 @@ describe("delivery function, batch by batch", () => {
     const { event: batch, failed } = await runBatch(handler);
     expect(Number(batch.Records[0]?.attributes.ApproximateReceiveCount)).toBe(5);
     expect(failed.size).toBe(1);
-    const deliveryId = deliveryIdOf(event.id, subscription.id);
+    const deliveryId = deliveryIdOf(event, subscription.id);
     // The first attempt, whatever SQS counted.
-    expect(await repos.deliveries.get(deliveryId)).toMatchObject({ status: "failed", chain_attempts: 1 });
+    expect(await repos.deliveries.get(customerOf(event), deliveryId)).toMatchObject({
+      status: "failed",
+      chain_attempts: 1,
+    });
     expect(r.requests).toHaveLength(1);
 
     // Wake it 60 s early: it goes back to sleep until its time, and nothing is sent.
@@ -334,7 +340,7 @@ describe("delivery function, batch by batch", () => {
     const woken = await runBatch(handler);
     expect(woken.failed.size).toBe(1);
     expect(r.requests).toHaveLength(1);
-    const record = await repos.deliveries.get(deliveryId);
+    const record = await repos.deliveries.get(customerOf(event), deliveryId);
     expect(record).toMatchObject({ status: "failed", chain_attempts: 1 });
     expect(record?.attempts).toHaveLength(1);
     const [inflight] = (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight;
@@ -342,7 +348,9 @@ describe("delivery function, batch by batch", () => {
     expect(Math.abs((inflight?.visibilityDeadline ?? 0) - dueAt)).toBeLessThan(3000);
 
     await closeAndDrain(customer, subscription.id, inflight?.receiptHandle as string);
-    expect((await repos.deliveries.get(deliveryId))?.dead_reason).toBe("subscription_deleted");
+    expect((await repos.deliveries.get(customerOf(event), deliveryId))?.dead_reason).toBe(
+      "subscription_deleted",
+    );
   });
 
   /** Receives the delivery queue's one message and makes it visible again: a receive that ran nothing. */
@@ -369,8 +377,11 @@ describe("delivery function, batch by batch", () => {
       env.queueSettings.maxReceiveCount,
     );
     expect(failed.size).toBe(0);
-    const deliveryId = deliveryIdOf(event.id, subscription.id);
-    expect(await repos.deliveries.get(deliveryId)).toMatchObject({ status: "dead", dead_reason: "internal" });
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    expect(await repos.deliveries.get(customerOf(event), deliveryId)).toMatchObject({
+      status: "dead",
+      dead_reason: "internal",
+    });
     const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
     expect(dead).toHaveLength(1);
     expect(dead[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
@@ -385,8 +396,8 @@ describe("delivery function, batch by batch", () => {
     const event = eventFor(callHangup, customer);
     await route(event);
     const { event: batch } = await runBatch(deliveryModule.handler);
-    const deliveryId = deliveryIdOf(event.id, subscription.id);
-    expect((await repos.deliveries.get(deliveryId))?.status).toBe("failed");
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    expect((await repos.deliveries.get(customerOf(event), deliveryId))?.status).toBe("failed");
     // What SQS's redrive does: the same message, without our reason attribute.
     const moved = batch.Records[0];
     const { MessageId: movedId } = await env.sqs.send(
@@ -401,7 +412,7 @@ describe("delivery function, batch by batch", () => {
     const { reconcileBackstopArrivals } = await import("#shared/services/delivery/backstop.ts");
     // The live job of the record is the original message (its id); SQS keeps the id when it moves it,
     // which a test send cannot reproduce: close by the record's own live job.
-    const record = await repos.deliveries.get(deliveryId);
+    const record = await repos.deliveries.get(customerOf(event), deliveryId);
     const result = await reconcileBackstopArrivals({
       deadLetters: dlq,
       deliveries: {
@@ -417,7 +428,10 @@ describe("delivery function, batch by batch", () => {
     // The queue is shared by this file's tests: at least these two were looked at.
     expect(result).toMatchObject({ reconciled: 1, unreadable: 0 });
     expect(result.examined).toBeGreaterThanOrEqual(2);
-    expect(await repos.deliveries.get(deliveryId)).toMatchObject({ status: "dead", dead_reason: "internal" });
+    expect(await repos.deliveries.get(customerOf(event), deliveryId)).toMatchObject({
+      status: "dead",
+      dead_reason: "internal",
+    });
     const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
     const byDelivery = new Map(left.map((m) => [JSON.parse(m.Body ?? "{}").delivery_id, m]));
     expect(left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(1);
@@ -486,7 +500,7 @@ describe("delivery function, batch by batch", () => {
     await route(event);
     const { failed } = await runBatch(handler);
     expect(failed.size).toBe(1);
-    const record = await repos.deliveries.get(deliveryIdOf(event.id, subscription.id));
+    const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id));
     expect(record?.status).toBe("failed");
     expect(record?.attempts[0]?.status_code).toBeNull();
     expect(record?.attempts[0]?.error).toMatch(/^blocked_destination/);

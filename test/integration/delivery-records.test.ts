@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordAttemptInput } from "#shared/adapters/dynamodb/deliveries.ts";
 import { encodePayload } from "#shared/adapters/dynamodb/payload-codec.ts";
+import { keys } from "#shared/adapters/dynamodb/table.ts";
 import type { DeliveryIdentity } from "#shared/domain/delivery/delivery.ts";
-import { deriveDeliveryIds } from "#shared/domain/ids.ts";
+import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "#shared/domain/ids.ts";
+import { itemSize, writeUnits } from "../../bench/lib/dynamo-units.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
 import { repositoriesFor } from "../support/pipeline.ts";
 
@@ -19,15 +21,29 @@ beforeAll(async () => {
 
 afterAll(() => env?.close());
 
-function identity(payload = '{"type":"call_hangup","data":{}}'): DeliveryIdentity {
+type Layout = "layout 3" | "layout 2";
+
+/**
+ * A delivery as the router names it: layout 3 (today's ids, derived with the event's time) or
+ * layout 2 (the ids jobs queued before the upgrade carry).
+ */
+function identity(
+  payload = '{"type":"call_hangup","data":{}}',
+  layout: Layout = "layout 3",
+  subscriptionId: string = randomUUID(),
+  customerId: string = randomUUID(),
+  eventTime: Date = new Date(),
+): DeliveryIdentity {
   const eventId = randomUUID();
-  const subscriptionId = randomUUID();
-  const ids = deriveDeliveryIds(eventId, subscriptionId);
+  const ids =
+    layout === "layout 3"
+      ? deriveDeliveryIds(eventId, subscriptionId, eventTime)
+      : deriveLegacyDeliveryIds(eventId, subscriptionId);
   return {
     delivery_id: ids.deliveryId,
     webhook_id: ids.webhookId,
     subscription_id: subscriptionId,
-    customer_id: randomUUID(),
+    customer_id: customerId,
     event_id: eventId,
     event_type: "call_hangup",
     payload,
@@ -65,6 +81,7 @@ function attempt(
     redeliverAfter: undefined,
     retentionDays: 30,
     existing: {
+      event_id: delivery.event_id,
       status: "failed",
       dead_reason: null,
       succeeded_at: null,
@@ -79,19 +96,20 @@ function attempt(
 
 const FIRST = { existing: undefined } as const;
 
-describe("delivery records (layout 2)", () => {
+describe.each<Layout>(["layout 3", "layout 2"])("delivery records (%s)", (layout) => {
   it("creates the record on the first attempt and adds later ones, with the request each sent", async () => {
-    const delivery = identity();
+    const delivery = identity(undefined, layout);
     await repos.deliveries.putPayload(
       delivery.customer_id,
       delivery.event_id,
       delivery.payload,
       new Date(),
       30,
+      new Date(),
     );
     expect(await repos.deliveries.recordAttempt(attempt(delivery, "failed", 500, FIRST))).toBe("recorded");
     expect(await repos.deliveries.recordAttempt(attempt(delivery, "succeeded", 200))).toBe("recorded");
-    const record = await repos.deliveries.get(delivery.delivery_id);
+    const record = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
     expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
     expect(record?.attempts[0]?.request).toEqual({
       method: "POST",
@@ -105,41 +123,43 @@ describe("delivery records (layout 2)", () => {
   });
 
   it("falls back to an update when a duplicate created the record after it was read", async () => {
-    const delivery = identity();
+    const delivery = identity(undefined, layout);
     await repos.deliveries.recordAttempt(attempt(delivery, "failed", 503, FIRST));
     await repos.deliveries.recordAttempt(attempt(delivery, "failed", 502, FIRST));
-    const record = await repos.deliveries.get(delivery.delivery_id);
+    const record = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
     expect(record?.attempts.map((a) => a.status_code)).toEqual([503, 502]);
   });
 
   it("never lets a late failure overwrite a success, except for a manual retry", async () => {
-    const delivery = identity();
+    const delivery = identity(undefined, layout);
     await repos.deliveries.recordAttempt(attempt(delivery, "succeeded", 200, FIRST));
     expect(await repos.deliveries.recordAttempt(attempt(delivery, "failed", 500, FIRST))).toBe("superseded");
-    expect((await repos.deliveries.get(delivery.delivery_id))?.status).toBe("succeeded");
+    expect((await repos.deliveries.get(delivery.customer_id, delivery.delivery_id))?.status).toBe(
+      "succeeded",
+    );
     const retryRequestedAt = new Date(Date.now() + 1000).toISOString();
     expect(
       await repos.deliveries.recordAttempt(
         attempt(delivery, "failed", 500, { redeliverAfter: retryRequestedAt }),
       ),
     ).toBe("recorded");
-    const record = await repos.deliveries.get(delivery.delivery_id);
+    const record = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
     expect(record?.status).toBe("failed");
     // The superseded attempt was sent, so it is recorded too; the status is not its.
     expect(record?.attempts.map((a) => a.status_code)).toEqual([200, 500, 500]);
   });
 
   it("answers stale, and keeps the status, when another job became the live one", async () => {
-    const delivery = identity();
+    const delivery = identity(undefined, layout);
     await repos.deliveries.recordAttempt(attempt(delivery, "failed", 500, FIRST));
-    const requeued = await repos.deliveries.requeue(delivery.delivery_id, {
+    const requeued = await repos.deliveries.requeue(delivery.customer_id, delivery.delivery_id, {
       from: ["failed"],
       token: "retry-token",
       now: new Date(),
     });
     expect(requeued.kind).toBe("requeued");
     expect(await repos.deliveries.recordAttempt(attempt(delivery, "failed", 502))).toBe("stale");
-    const record = await repos.deliveries.get(delivery.delivery_id);
+    const record = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
     expect(record?.status).toBe("pending");
     expect(record?.live_job).toBe("retry-token");
     expect(record?.chain_attempts).toBe(0);
@@ -152,8 +172,15 @@ describe("delivery records (layout 2)", () => {
       data: { blob: randomBytes(190_000).toString("base64") },
     });
     expect(Buffer.byteLength(payload)).toBeGreaterThan(250_000);
-    const delivery = identity(payload);
-    await repos.deliveries.putPayload(delivery.customer_id, delivery.event_id, payload, new Date(), 30);
+    const delivery = identity(payload, layout);
+    await repos.deliveries.putPayload(
+      delivery.customer_id,
+      delivery.event_id,
+      payload,
+      new Date(),
+      30,
+      new Date(),
+    );
     const body = randomBytes(3072).toString("base64"); // 4 KiB of incompressible text
     for (let i = 0; i < 70; i++) {
       const input = attempt(delivery, "failed", 503, i === 0 ? FIRST : {});
@@ -164,7 +191,7 @@ describe("delivery records (layout 2)", () => {
         }),
       ).toBe("recorded");
     }
-    const record = await repos.deliveries.get(delivery.delivery_id);
+    const record = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
     expect(record?.attempts).toHaveLength(70);
     expect(record?.attempts.every((a) => a.response_body === body)).toBe(true);
     expect(record?.payload).toBe(payload);
@@ -175,13 +202,114 @@ describe("delivery records (layout 2)", () => {
         ExpressionAttributeValues: { ":pk": { S: `DELIVERY#${delivery.delivery_id}` } },
       }),
     );
-    // The head and one item per attempt after the first; none holds the payload.
-    expect(partition.Items).toHaveLength(71);
-    expect(partition.Items?.some((item) => "payload_z" in item || "payload" in item)).toBe(false);
+    // One item per attempt (the head beside them in layout 2, in the log partition in layout 3);
+    // none holds the payload.
+    const attemptItems = partition.Items?.filter((item) => item.SK?.S?.startsWith("A#")) ?? [];
+    expect(attemptItems).toHaveLength(70);
+    expect(partition.Items).toHaveLength(layout === "layout 2" ? 71 : 70);
+    const head = await env.dynamodb.send(
+      new GetItemCommand({
+        TableName: env.tableName,
+        Key: marshall(keys.deliveryHead(delivery.customer_id, delivery.delivery_id)),
+      }),
+    );
+    expect(
+      [...(partition.Items ?? []), head.Item ?? {}].some((i) => "payload_z" in i || "payload" in i),
+    ).toBe(false);
+  });
+});
+
+describe("delivery records (layout 3): the head is its subscription's log entry", () => {
+  it("keeps the head in the log partition, outside GSI1, dated by the event; another customer finds nothing", async () => {
+    const eventTime = new Date(Date.now() - 5_000);
+    const delivery = identity(undefined, "layout 3", randomUUID(), randomUUID(), eventTime);
+    expect(await repos.deliveries.recordAttempt(attempt(delivery, "succeeded", 200, FIRST))).toBe("recorded");
+    const key = keys.deliveryHead(delivery.customer_id, delivery.delivery_id);
+    expect(key.PK).toMatch(new RegExp(`^LOG#${delivery.customer_id}#[0-9a-f]{4}#S[0-3]$`));
+    expect(key.SK).toBe(`${eventTime.toISOString()}#${delivery.delivery_id}`);
+    const { Item } = await env.dynamodb.send(
+      new GetItemCommand({ TableName: env.tableName, Key: marshall(key), ConsistentRead: true }),
+    );
+    // Not in the index: creating it wrote one item and no index copy.
+    expect(Item && "GSI1PK" in Item).toBe(false);
+    expect(Item && "GSI1SK" in Item).toBe(false);
+    const record = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
+    expect(record).toMatchObject({ status: "succeeded", created_at: eventTime.toISOString(), payload: null });
+    expect(record?.attempts.map((a) => a.status_code)).toEqual([200]);
+    expect(await repos.deliveries.get(randomUUID(), delivery.delivery_id)).toBeNull();
   });
 
-  it("reads a record of the old layout, and converts it on its next attempt", async () => {
+  it("keeps a head with a successful first attempt inline within 1 KB (one write unit)", async () => {
     const delivery = identity();
+    const signature = () => `v1,${randomBytes(32).toString("base64")}`;
+    const input = attempt(delivery, "succeeded", 200, FIRST);
+    await repos.deliveries.recordAttempt({
+      ...input,
+      attempt: {
+        ...input.attempt,
+        latency_ms: 182,
+        response_body: '{"received":true}',
+        request: {
+          method: "POST",
+          url: "https://webhooks.customer-example.com/voipbin/events/receive",
+          headers: {
+            "content-type": "application/json",
+            "user-agent": "voipbin-webhooks/0.1.0",
+            "webhook-id": delivery.webhook_id,
+            "webhook-timestamp": String(Math.floor(Date.now() / 1000)),
+            // During a rotation: both secrets sign.
+            "webhook-signature": `${signature()} ${signature()}`,
+            "x-voipbin-signature": `sha256=${randomBytes(32).toString("hex")}`,
+          },
+        },
+      },
+    });
+    const { Item } = await env.dynamodb.send(
+      new GetItemCommand({
+        TableName: env.tableName,
+        Key: marshall(keys.deliveryHead(delivery.customer_id, delivery.delivery_id)),
+        ConsistentRead: true,
+      }),
+    );
+    expect(Item?.a1z).toBeDefined();
+    expect(writeUnits(itemSize(Item as unknown as Parameters<typeof itemSize>[0]))).toBe(1);
+  });
+
+  it("reads one log newest first across layout-2 and layout-3 records of the subscription", async () => {
+    const subscriptionId = randomUUID();
+    const customerId = randomUUID();
+    const made: DeliveryIdentity[] = [];
+    for (let i = 0; i < 6; i++) {
+      const at = new Date(++tick);
+      const delivery =
+        i % 2 === 0
+          ? identity(undefined, "layout 2", subscriptionId, customerId)
+          : identity(undefined, "layout 3", subscriptionId, customerId, at);
+      await repos.deliveries.recordAttempt({ ...attempt(delivery, "failed", 500, FIRST), now: at });
+      made.push(delivery);
+    }
+    const newestFirst = made.map((d) => d.delivery_id).reverse();
+    const seen: string[] = [];
+    let after: Parameters<typeof repos.deliveries.queryLog>[0]["after"];
+    for (let page = 0; page < 10; page++) {
+      const result = await repos.deliveries.queryLog({
+        customerId,
+        subscriptionId,
+        order: "newest_first",
+        limit: 2,
+        after,
+      });
+      seen.push(...result.records.map((r) => r.id));
+      if (result.next === null) break;
+      after = result.next;
+    }
+    expect(seen).toEqual(newestFirst);
+  });
+});
+
+describe("delivery records (old layout)", () => {
+  it("reads a record of the old layout, and converts it on its next attempt", async () => {
+    const delivery = identity(undefined, "layout 2");
     const now = new Date(tick - 60_000).toISOString();
     await env.dynamodb.send(
       new PutItemCommand({
@@ -209,7 +337,7 @@ describe("delivery records (layout 2)", () => {
         }),
       }),
     );
-    const old = await repos.deliveries.get(delivery.delivery_id);
+    const old = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
     expect(old).toMatchObject({
       status: "failed",
       chain_attempts: 1,
@@ -220,6 +348,7 @@ describe("delivery records (layout 2)", () => {
       { at: now, status_code: 500, error: null, latency_ms: 4, response_body: "no", request: null },
     ]);
     const page = await repos.deliveries.queryLog({
+      customerId: delivery.customer_id,
       subscriptionId: delivery.subscription_id,
       order: "newest_first",
       limit: 10,
@@ -229,7 +358,7 @@ describe("delivery records (layout 2)", () => {
     expect(
       await repos.deliveries.recordAttempt(attempt(delivery, "succeeded", 200, { existing: undefined })),
     ).toBe("recorded");
-    const converted = await repos.deliveries.get(delivery.delivery_id);
+    const converted = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
     expect(converted?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
     expect(converted).toMatchObject({ status: "succeeded", chain_attempts: 2, live_job: "msg:first" });
   });

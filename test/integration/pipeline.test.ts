@@ -7,6 +7,7 @@ import { generateSecret } from "#shared/domain/signing.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {
+  customerOf,
   deliveryIdOf,
   eventFor,
   type PipelineHarness,
@@ -129,14 +130,20 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
       `sha256=${createHmac("sha256", key).update(toWildcard.body).digest("hex")}`,
     );
 
-    expect(toWildcard.headers["webhook-id"]).toBe(deriveDeliveryIds(event.id, wildcard.id).webhookId);
-    expect(toFlow.headers["webhook-id"]).toBe(deriveDeliveryIds(event.id, flow.id).webhookId);
+    expect(toWildcard.headers["webhook-id"]).toBe(
+      deriveDeliveryIds(event.id, wildcard.id, new Date(event.time)).webhookId,
+    );
+    expect(toFlow.headers["webhook-id"]).toBe(
+      deriveDeliveryIds(event.id, flow.id, new Date(event.time)).webhookId,
+    );
     expect(toWildcard.headers["webhook-id"]).not.toBe(toFlow.headers["webhook-id"]);
 
     await waitFor(
-      async () => (await repos.deliveries.get(deliveryIdOf(event.id, wildcard.id)))?.status === "succeeded",
+      async () =>
+        (await repos.deliveries.get(customerOf(event), deliveryIdOf(event, wildcard.id)))?.status ===
+        "succeeded",
     );
-    const record = await repos.deliveries.get(deliveryIdOf(event.id, wildcard.id));
+    const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, wildcard.id));
     expect(record).toMatchObject({
       subscription_id: wildcard.id,
       customer_id: customer,
@@ -204,11 +211,14 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
     for (let i = 1; i < 3; i++) {
       expect((requests[i]?.receivedAt ?? 0) - (requests[i - 1]?.receivedAt ?? 0)).toBeGreaterThanOrEqual(750);
     }
-    const deliveryId = deliveryIdOf(event.id, subscription.id);
-    await waitFor(async () => (await repos.deliveries.get(deliveryId))?.status === "succeeded", {
-      timeoutMs: 5000,
-    });
-    const record = await repos.deliveries.get(deliveryId);
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    await waitFor(
+      async () => (await repos.deliveries.get(customerOf(event), deliveryId))?.status === "succeeded",
+      {
+        timeoutMs: 5000,
+      },
+    );
+    const record = await repos.deliveries.get(customerOf(event), deliveryId);
     expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 500, 204]);
     expect(record?.attempts[0]?.response_body).toBe("boom 1");
     expect(record?.next_attempt_at).toBeNull();
@@ -228,16 +238,19 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
     const event = eventFor(callHangup, customer);
     await route(event);
     await broken.waitForRequests(3, 15_000);
-    const deliveryId = deliveryIdOf(event.id, subscription.id);
-    await waitFor(async () => (await repos.deliveries.get(deliveryId))?.status === "dead", {
-      timeoutMs: 5000,
-    });
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    await waitFor(
+      async () => (await repos.deliveries.get(customerOf(event), deliveryId))?.status === "dead",
+      {
+        timeoutMs: 5000,
+      },
+    );
     await waitFor(
       async () =>
         (await env.inspectQueue(env.queues.deliveryDlqUrl)).ready.some((m) => m.body.includes(deliveryId)),
       { timeoutMs: 10_000, description: "job in the DLQ" },
     );
-    const record = await repos.deliveries.get(deliveryId);
+    const record = await repos.deliveries.get(customerOf(event), deliveryId);
     expect(record?.attempts.map((a) => a.status_code)).toEqual([503, 503, 503]);
     expect(record?.next_attempt_at).toBeNull();
     expect(broken.requests).toHaveLength(3);
@@ -280,7 +293,7 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
     expect(announced?.Detail).not.toContain(subscription.secret);
     expect(announced?.Detail).not.toContain("customer-credential");
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
-    const record = await repos.deliveries.get(deliveryIdOf(event.id, subscription.id));
+    const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id));
     expect(record?.status).toBe("dead");
     expect(record?.attempts.map((a) => a.status_code)).toEqual([410]);
     expect(gone.requests).toHaveLength(1);
@@ -311,7 +324,9 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
       ),
     );
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
-    expect((await repos.deliveries.get(deliveryIdOf(event.id, subscription.id)))?.status).toBe("dead");
+    expect(
+      (await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id)))?.status,
+    ).toBe("dead");
     expect(failing.requests).toHaveLength(1);
   });
 
@@ -324,11 +339,14 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
     });
     const event = eventFor(callHangup, customer);
     await route(event);
-    const deliveryId = deliveryIdOf(event.id, subscription.id);
-    await waitFor(async () => (await repos.deliveries.get(deliveryId))?.status === "succeeded", {
-      timeoutMs: 15_000,
-    });
-    const record = await repos.deliveries.get(deliveryId);
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    await waitFor(
+      async () => (await repos.deliveries.get(customerOf(event), deliveryId))?.status === "succeeded",
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    const record = await repos.deliveries.get(customerOf(event), deliveryId);
     expect(record?.attempts).toHaveLength(2);
     expect(record?.attempts[0]?.status_code).toBeNull();
     expect(record?.attempts[0]?.error).toMatch(/^timeout/);
@@ -348,11 +366,16 @@ describe("delivery pipeline (router → SQS → delivery → HTTP)", () => {
     });
     const event = eventFor(callHangup, customer);
     await route(event);
-    const deliveryId = deliveryIdOf(event.id, subscription.id);
-    await waitFor(async () => (await repos.deliveries.get(deliveryId))?.status === "succeeded", {
-      timeoutMs: 10_000,
-    });
-    expect((await repos.deliveries.get(deliveryId))?.attempts.map((a) => a.status_code)).toEqual([302, 200]);
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    await waitFor(
+      async () => (await repos.deliveries.get(customerOf(event), deliveryId))?.status === "succeeded",
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    expect(
+      (await repos.deliveries.get(customerOf(event), deliveryId))?.attempts.map((a) => a.status_code),
+    ).toEqual([302, 200]);
     expect(target.requests).toHaveLength(0);
   });
 

@@ -37,7 +37,8 @@ export function eventBridgeEvent(entry: FixtureEntry, overrides: { id?: string; 
     "detail-type": entry.DetailType,
     source: entry.Source,
     account: "123456789012",
-    time: overrides.time ?? "2026-11-20T09:17:41Z",
+    // As EventBridge sets it when the event is put: now, to the second. Delivery ids derive from it.
+    time: overrides.time ?? `${new Date().toISOString().slice(0, 19)}Z`,
     region: "us-east-1",
     resources: [],
     detail: JSON.parse(entry.Detail) as unknown,

@@ -53,8 +53,14 @@ export function repositoriesFor(env: TestEnvironment) {
   };
 }
 
-export function deliveryIdOf(eventId: string, subscriptionId: string): string {
-  return deriveDeliveryIds(eventId, subscriptionId).deliveryId;
+/** The id the router gives the delivery of this event (its id and time) to this subscription. */
+export function deliveryIdOf(event: { id: string; time: string }, subscriptionId: string): string {
+  return deriveDeliveryIds(event.id, subscriptionId, new Date(event.time)).deliveryId;
+}
+
+/** The customer an event (as the router receives it) belongs to. */
+export function customerOf(event: { detail: unknown }): string {
+  return (event.detail as { customer_id: string }).customer_id;
 }
 
 /** Waits until the queue holds nothing: ready, delayed or in flight. */

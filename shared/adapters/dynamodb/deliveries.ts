@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
@@ -21,14 +21,28 @@ import {
 } from "../../domain/delivery/delivery.ts";
 import { TABLE_KEYS } from "../../resources.ts";
 import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "./payload-codec.ts";
-import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
+import {
+  DELIVERY_LOG_SHARDS,
+  type Item,
+  type ItemKey,
+  isConditionalCheckFailed,
+  isExpired,
+  keys,
+  logShardOf,
+} from "./table.ts";
+
+export { DELIVERY_LOG_SHARDS, logShardOf };
 
 /**
- * Delivery records (docs/data-model.md, "Deliveries, layout 2"). A delivery is a small head item
- * (`DELIVERY#<id>` / `DELIVERY`) plus one item per attempt after a successful first one
- * (`DELIVERY#<id>` / `ATTEMPT#<at>#<nonce>`); the payload is stored once per event
- * (`EVENT#<event id>` / `PAYLOAD#<customer>`), never on the head, so no write grows with the payload
- * or with the number of attempts.
+ * Delivery records (docs/data-model.md, "Deliveries, layout 3"). A delivery is a small head item
+ * plus one item per attempt after a successful first one (`DELIVERY#<id>` / `A#<at>#<nonce>`); the
+ * payload is stored once per event (`EVENT#<event id>` / `PAYLOAD#<customer>`), never on the head,
+ * so no write grows with the payload or with the number of attempts.
+ *
+ * Layout 3 (ids in the version 7 layout, shared/domain/ids.ts): the head lives in the table under
+ * its subscription's write-sharded log partition (`keys.deliveryHead`), so the log is a base-table
+ * Query and creating a delivery writes one item and no index copy. Layout 2 (version 8 ids, records
+ * and jobs from before the upgrade): the head is `DELIVERY#<id>` / `DELIVERY` and the log is GSI1.
  *
  * The head's attributes that change on every attempt carry names GSI1 does not project (`att_n`,
  * `chain_n`, `next_at`, `changed_at`, `live_job`, `dead_reason`, `a1z`): an update that changes no
@@ -37,7 +51,13 @@ import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts
  * and when its status changes, not once per attempt. Records of the old layout (one item holding
  * the payload and every attempt) stay readable and are converted by their next attempt.
  */
-export const DELIVERY_LAYOUT = 2;
+export const DELIVERY_LAYOUT = 3;
+/** Heads keyed `DELIVERY#<id>` with the log in GSI1 (version 8 ids). */
+const INDEXED_LAYOUT = 2;
+
+/** The layout a delivery's head has (or gets): 3 for ids that address a log partition, else 2. */
+export const layoutOfId = (deliveryId: string): number =>
+  keys.deliveryHead("", deliveryId).SK === "DELIVERY" ? INDEXED_LAYOUT : DELIVERY_LAYOUT;
 
 /**
  * Head attributes written by attempts without a status change: none may be projected into GSI1,
@@ -55,14 +75,9 @@ export const HEAD_ATTRIBUTES_OUTSIDE_INDEX = [
   "a1z",
 ] as const;
 
-/** GSI1 partitions one subscription's log is spread over (docs/data-model.md has the arithmetic). */
-export const DELIVERY_LOG_SHARDS = 4;
-
-export function logShardOf(deliveryId: string): number {
-  return (createHash("sha256").update(deliveryId).digest()[0] ?? 0) % DELIVERY_LOG_SHARDS;
-}
-
 const ATTEMPT_BLOB = "z";
+/** On an event's payload item: the event's time (epoch ms), what its layout-3 delivery ids encode. */
+const EVENT_TIME_ATTRIBUTE = "event_ms";
 const FIRST_ATTEMPT_BLOB = "a1z";
 
 /**
@@ -138,11 +153,14 @@ function legacyAttempts(item: Item): DeliveryAttempt[] {
   return list.map((attempt) => ({ ...attempt, request: attempt.request ?? null }));
 }
 
-const isLayout2 = (item: Item): boolean => item.layout === DELIVERY_LAYOUT;
+/** A head of layout 2 or 3: counters and attempt items rather than one item holding every attempt. */
+const isBoundedLayout = (item: Item): boolean => typeof item.layout === "number" && item.layout >= 2;
 const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
 
 /** What the delivery function needs of an existing record to decide; never the payload. */
 export interface DeliveryState {
+  /** The event the record is of: a job of another event with the same id would be an id collision. */
+  readonly event_id: string;
   readonly status: DeliveryStatus;
   readonly dead_reason: DeadReason | null;
   readonly succeeded_at: string | null;
@@ -154,8 +172,9 @@ export interface DeliveryState {
 }
 
 export function deliveryStateFromItem(item: Item): DeliveryState {
-  if (isLayout2(item)) {
+  if (isBoundedLayout(item)) {
     return {
+      event_id: String(item.event_id),
       status: item.status as DeliveryStatus,
       dead_reason: (str(item.dead_reason) as DeadReason | null) ?? null,
       succeeded_at: str(item.succeeded_at),
@@ -167,6 +186,7 @@ export function deliveryStateFromItem(item: Item): DeliveryState {
   }
   // Old layout: its receive-counted chain is unknown; its attempt count is the best bound we have.
   return {
+    event_id: String(item.event_id),
     status: item.status as DeliveryStatus,
     dead_reason: null,
     succeeded_at: str(item.succeeded_at),
@@ -175,6 +195,24 @@ export function deliveryStateFromItem(item: Item): DeliveryState {
     live_job: null,
     dead_lettered_at: null,
   };
+}
+
+interface LogPartition {
+  readonly pk: string;
+  /** A GSI1 partition (layouts 1 and 2) rather than a table partition (layout 3). */
+  readonly index: boolean;
+}
+
+/** An item read from a layout-3 log partition: the head itself, not an index copy. */
+const isLogPartitionItem = (item: Item): boolean => String(item.PK).startsWith("LOG#");
+
+/** Where an item sorts in its log: `<created_at>#<id>`, its table sort key (layout 3) or GSI1's. */
+const logKeyOf = (item: Item): string => String(isLogPartitionItem(item) ? item.SK : item.GSI1SK);
+
+/** Whether a head has attempts stored beside it (every attempt but a successful first one, inline). */
+function hasAttemptItems(head: Item): boolean {
+  if (!isBoundedLayout(head)) return false;
+  return Number(head.att_n ?? 0) > (head[FIRST_ATTEMPT_BLOB] !== undefined ? 1 : 0);
 }
 
 /** A head item with the attempts found for it (oldest first), as the API shows it. */
@@ -197,7 +235,7 @@ function recordFrom(head: Item, attemptItems: readonly Item[], payload: string |
     attempts,
     next_attempt_at: state.next_attempt_at,
     created_at: head.created_at as string,
-    updated_at: (isLayout2(head) ? str(head.changed_at) : null) ?? (head.updated_at as string),
+    updated_at: (isBoundedLayout(head) ? str(head.changed_at) : null) ?? (head.updated_at as string),
     succeeded_at: state.succeeded_at,
     chain_attempts: state.chain_attempts,
     live_job: state.live_job,
@@ -237,6 +275,8 @@ export interface CloseDeliveryInput {
 }
 
 export interface DeliveryLogQuery {
+  /** The subscription's customer: layout 3 keys its log partitions by customer and subscription tag. */
+  readonly customerId: string;
   readonly subscriptionId: string;
   /** Newest first (the log) or oldest first (recovery). */
   readonly order: "newest_first" | "oldest_first";
@@ -268,22 +308,37 @@ export class DeliveryRepository {
     private readonly tableName: string,
   ) {}
 
+  /**
+   * A new head's keys and identity. Layout 3: the head is its log entry (the id names its time, so
+   * `created_at` is the event's); layout 2 (an id from before the upgrade): keyed by id, its log
+   * entry in GSI1.
+   */
   private identityAttributes(delivery: Omit<DeliveryIdentity, "payload">, now: Date): Item {
-    const nowIso = now.toISOString();
+    const head = keys.deliveryHead(delivery.customer_id, delivery.delivery_id);
+    const layout = layoutOfId(delivery.delivery_id);
+    const createdAt = layout === DELIVERY_LAYOUT ? head.SK.slice(0, head.SK.indexOf("#")) : now.toISOString();
     return {
-      ...keys.delivery(delivery.delivery_id),
+      ...head,
       entity: "delivery",
-      layout: DELIVERY_LAYOUT,
+      layout,
       id: delivery.delivery_id,
       subscription_id: delivery.subscription_id,
       customer_id: delivery.customer_id,
       event_id: delivery.event_id,
       event_type: delivery.event_type,
       webhook_id: delivery.webhook_id,
-      created_at: nowIso,
-      GSI1PK: keys.deliveryLogShard(delivery.subscription_id, logShardOf(delivery.delivery_id)).GSI1PK,
-      GSI1SK: `${nowIso}#${delivery.delivery_id}`,
+      created_at: createdAt,
+      ...(layout === DELIVERY_LAYOUT
+        ? {}
+        : {
+            GSI1PK: keys.deliveryLogShard(delivery.subscription_id, logShardOf(delivery.delivery_id)).GSI1PK,
+            GSI1SK: `${createdAt}#${delivery.delivery_id}`,
+          }),
     };
+  }
+
+  private headKey(customerId: string, deliveryId: string): ItemKey {
+    return keys.deliveryHead(customerId, deliveryId);
   }
 
   /**
@@ -340,7 +395,7 @@ export class DeliveryRepository {
       ":job": input.liveJob,
       ":now": nowIso,
       ":one": 1,
-      ":layout": DELIVERY_LAYOUT,
+      ":layout": layoutOfId(delivery.delivery_id),
     };
     // Only attributes GSI1 does not project, unless the status changes: an attempt that leaves the
     // status as it was (a failure after a failure) costs the index nothing (HEAD_ATTRIBUTES_OUTSIDE_INDEX).
@@ -375,7 +430,7 @@ export class DeliveryRepository {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.delivery(delivery.delivery_id),
+          Key: this.headKey(delivery.customer_id, delivery.delivery_id),
           UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${remove.join(", ")}` : ""}`,
           ConditionExpression: conditions.join(" AND "),
           ExpressionAttributeNames: { "#status": "status" },
@@ -386,7 +441,7 @@ export class DeliveryRepository {
       return "recorded";
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
-      const current = await this.currentItem(error, delivery.delivery_id);
+      const current = await this.currentItem(error, this.headKey(delivery.customer_id, delivery.delivery_id));
       if (current === null) throw error;
       const live = str(current.live_job);
       if (live !== null && live !== input.liveJob) return "stale";
@@ -414,11 +469,11 @@ export class DeliveryRepository {
   }
 
   /** The item a failed condition saw: DynamoDB returns it; dynalite does not, so read it then. */
-  private async currentItem(error: unknown, deliveryId: string): Promise<Item | null> {
+  private async currentItem(error: unknown, key: ItemKey): Promise<Item | null> {
     const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
     if (raw) return unmarshall(raw);
     const response = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: keys.delivery(deliveryId), ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
     );
     return response.Item ?? null;
   }
@@ -436,7 +491,7 @@ export class DeliveryRepository {
       ":now": input.now.toISOString(),
       ":job": input.liveJob,
       ":zero": 0,
-      ":layout": DELIVERY_LAYOUT,
+      ":layout": identity.layout,
       ":expires": expiresAtFor(input.now, input.retentionDays),
       ":pending": "pending",
       ":failed": "failed",
@@ -451,18 +506,8 @@ export class DeliveryRepository {
       "layout = :layout",
       "expires_at = if_not_exists(expires_at, :expires)",
     ];
-    for (const name of [
-      "entity",
-      "id",
-      "subscription_id",
-      "customer_id",
-      "event_id",
-      "event_type",
-      "webhook_id",
-      "created_at",
-      "GSI1PK",
-      "GSI1SK",
-    ]) {
+    for (const name of Object.keys(identity)) {
+      if (name === "PK" || name === "SK" || name === "layout") continue;
       values[`:${name}`] = identity[name];
       set.push(`${name} = if_not_exists(${name}, :${name})`);
     }
@@ -470,7 +515,7 @@ export class DeliveryRepository {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.delivery(input.delivery.delivery_id),
+          Key: this.headKey(input.delivery.customer_id, input.delivery.delivery_id),
           UpdateExpression: `SET ${set.join(", ")} REMOVE next_at, next_attempt_at`,
           ConditionExpression:
             "attribute_not_exists(PK) OR ((#status = :pending OR #status = :failed) AND (attribute_not_exists(live_job) OR live_job = :job))",
@@ -489,12 +534,12 @@ export class DeliveryRepository {
    * Notes that the dead delivery's job is on the dead-letter queue, so that a crash before the
    * message is deleted does not put it there a second time when the job comes back.
    */
-  async markDeadLettered(deliveryId: string, now: Date): Promise<void> {
+  async markDeadLettered(customerId: string, deliveryId: string, now: Date): Promise<void> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.delivery(deliveryId),
+          Key: this.headKey(customerId, deliveryId),
           UpdateExpression: "SET dlq_at = :now",
           ConditionExpression: "#status = :dead",
           ExpressionAttributeNames: { "#status": "status" },
@@ -506,8 +551,25 @@ export class DeliveryRepository {
     }
   }
 
-  /** One delivery with all its attempts and its payload. */
-  async get(deliveryId: string, now: Date = new Date()): Promise<DeliveryRecord | null> {
+  /**
+   * One delivery of the customer with all its attempts and its payload. A layout-3 head is addressed
+   * by (customer, id): another customer's delivery is simply not there. Layout 2 and older: the
+   * head and its attempts share `DELIVERY#<id>`, one Query; the caller checks the customer.
+   */
+  async get(customerId: string, deliveryId: string, now: Date = new Date()): Promise<DeliveryRecord | null> {
+    if (layoutOfId(deliveryId) === DELIVERY_LAYOUT) {
+      const response = await this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: this.headKey(customerId, deliveryId),
+          ConsistentRead: true,
+        }),
+      );
+      const head = response.Item;
+      if (head === undefined || isExpired(head, now)) return null;
+      const attempts = hasAttemptItems(head) ? await this.attemptItemsOf(deliveryId, true) : [];
+      return recordFrom(head, attempts, await this.payloadOf(head));
+    }
     const items = await this.queryAll({
       TableName: this.tableName,
       KeyConditionExpression: "PK = :pk",
@@ -518,6 +580,18 @@ export class DeliveryRepository {
     if (head === undefined || isExpired(head, now)) return null;
     const attempts = items.filter((item) => String(item.SK).startsWith(keys.deliveryAttemptsPrefix));
     return recordFrom(head, attempts, await this.payloadOf(head));
+  }
+
+  private attemptItemsOf(deliveryId: string, consistent: boolean): Promise<Item[]> {
+    return this.queryAll({
+      TableName: this.tableName,
+      KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+      ExpressionAttributeValues: {
+        ":pk": keys.delivery(deliveryId).PK,
+        ":prefix": keys.deliveryAttemptsPrefix,
+      },
+      ConsistentRead: consistent,
+    });
   }
 
   /** The body of a delivery: on the head in the old layout, once per event in layout 2. */
@@ -535,7 +609,8 @@ export class DeliveryRepository {
 
   /**
    * Stores the body of an event once for all its deliveries (the router, for every routed event; the
-   * API, for a test event). Idempotent: a retried router writes the same bytes again.
+   * API, for a test event), with the event's time, from which its delivery ids are derived (an
+   * event's deliveries are found from it). Idempotent: a retried router writes the same bytes again.
    */
   async putPayload(
     customerId: string,
@@ -543,6 +618,7 @@ export class DeliveryRepository {
     payload: string,
     now: Date,
     retentionDays: number,
+    eventTime: Date,
   ): Promise<void> {
     await this.doc.send(
       new PutCommand({
@@ -551,11 +627,30 @@ export class DeliveryRepository {
           ...keys.eventPayload(customerId, eventId),
           entity: "event_payload",
           [PAYLOAD_ATTRIBUTE]: encodePayload(payload),
+          [EVENT_TIME_ATTRIBUTE]: eventTime.getTime(),
           // One day beyond the deliveries' retention: a delivery created a little later keeps its body.
           expires_at: expiresAtFor(now, retentionDays + 1),
         },
       }),
     );
+  }
+
+  /**
+   * The time of an event as its payload item recorded it (epoch ms), from which its deliveries' ids
+   * are derived; null when the event is unknown or was stored before layout 3 (its deliveries then
+   * have ids of the earlier derivation, and the oldest layout kept no payload item at all).
+   */
+  async eventTimeOf(customerId: string, eventId: string): Promise<Date | null> {
+    const response = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.eventPayload(customerId, eventId),
+        ProjectionExpression: "#t",
+        ExpressionAttributeNames: { "#t": EVENT_TIME_ATTRIBUTE },
+      }),
+    );
+    const time = response.Item?.[EVENT_TIME_ATTRIBUTE];
+    return typeof time === "number" ? new Date(time) : null;
   }
 
   /**
@@ -568,7 +663,7 @@ export class DeliveryRepository {
     retentionDays: number,
     liveJob: string,
   ): Promise<void> {
-    await this.putPayload(delivery.customer_id, delivery.event_id, delivery.payload, now, retentionDays);
+    await this.putPayload(delivery.customer_id, delivery.event_id, delivery.payload, now, retentionDays, now);
     await this.doc.send(
       new PutCommand({
         TableName: this.tableName,
@@ -588,12 +683,12 @@ export class DeliveryRepository {
   }
 
   /** Removes a pending record that was never attempted (its job could not be enqueued). */
-  async deletePending(deliveryId: string): Promise<void> {
+  async deletePending(customerId: string, deliveryId: string): Promise<void> {
     try {
       await this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
-          Key: keys.delivery(deliveryId),
+          Key: this.headKey(customerId, deliveryId),
           ConditionExpression: "#status = :pending AND att_n = :zero",
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: { ":pending": "pending", ":zero": 0 },
@@ -605,26 +700,32 @@ export class DeliveryRepository {
   }
 
   /**
-   * One query of a subscription's delivery log: every GSI1 partition of it (the shards of layout 2 and
-   * the old layout's single partition), merged in order, then the heads and attempts of the page read
-   * from the table. The status and expiry filters apply after `limit` items per partition are
-   * evaluated, so a page may hold fewer records than `limit` while `next` says more remain.
+   * One query of a subscription's delivery log: every partition of it, merged in order — the four
+   * table partitions of layout 3 (whose items are the heads themselves) and, for records from before
+   * the upgrade, the four GSI1 shards of layout 2 and the old layout's single GSI1 partition (whose
+   * heads are then read from the table). The status, subscription and expiry filters apply after
+   * `limit` items per partition are evaluated, so a page may hold fewer records than `limit` while
+   * `next` says more remain.
    */
   async queryLog(query: DeliveryLogQuery, now: Date = new Date()): Promise<DeliveryLogPage> {
-    const partitions = [
-      keys.deliveriesOfSubscription(query.subscriptionId).GSI1PK,
-      ...Array.from(
-        { length: DELIVERY_LOG_SHARDS },
-        (_, shard) => keys.deliveryLogShard(query.subscriptionId, shard).GSI1PK,
-      ),
+    const partitions: LogPartition[] = [
+      ...Array.from({ length: DELIVERY_LOG_SHARDS }, (_, shard) => ({
+        pk: keys.deliveryLogPartition(query.customerId, query.subscriptionId, shard).PK,
+        index: false,
+      })),
+      { pk: keys.deliveriesOfSubscription(query.subscriptionId).GSI1PK, index: true },
+      ...Array.from({ length: DELIVERY_LOG_SHARDS }, (_, shard) => ({
+        pk: keys.deliveryLogShard(query.subscriptionId, shard).GSI1PK,
+        index: true,
+      })),
     ];
     const ascending = query.order === "oldest_first";
-    const pages = await Promise.all(partitions.map((pk) => this.queryLogPartition(pk, query)));
+    const pages = await Promise.all(partitions.map((partition) => this.queryLogPartition(partition, query)));
     const merged = pages
       .flatMap((page) => page.items)
       .sort((a, b) => {
-        const x = String(a.GSI1SK);
-        const y = String(b.GSI1SK);
+        const x = logKeyOf(a);
+        const y = logKeyOf(b);
         return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
       });
     const more = pages.some((page) => page.more) || merged.length > query.limit;
@@ -632,16 +733,18 @@ export class DeliveryRepository {
     const lastTaken = taken.at(-1);
     let next: DeliveryLogPosition | null = null;
     if (more && lastTaken !== undefined) {
-      const sk = String(lastTaken.GSI1SK);
+      const sk = logKeyOf(lastTaken);
       const hash = sk.lastIndexOf("#");
       next = { created_at: sk.slice(0, hash), id: sk.slice(hash + 1) };
     }
     const wanted = new Set(query.statuses ?? []);
-    const visible = taken.filter((item) => wanted.size === 0 || wanted.has(item.status as DeliveryStatus));
-    const records = await this.recordsOf(
-      visible.map((item) => String(item.id)),
-      now,
+    const visible = taken.filter(
+      (item) =>
+        // A subscription of the same customer whose tag is the same shares the partition: not its log.
+        item.subscription_id === query.subscriptionId &&
+        (wanted.size === 0 || wanted.has(item.status as DeliveryStatus)),
     );
+    const records = await this.recordsOf(visible, now);
     return {
       records: records.filter((record) => wanted.size === 0 || wanted.has(record.status)),
       next,
@@ -649,23 +752,25 @@ export class DeliveryRepository {
   }
 
   private async queryLogPartition(
-    pk: string,
+    partition: LogPartition,
     query: DeliveryLogQuery,
   ): Promise<{ items: Item[]; more: boolean }> {
-    const values: Record<string, unknown> = { ":pk": pk };
-    let keyCondition = "GSI1PK = :pk";
+    const pkName = partition.index ? TABLE_KEYS.gsi1.partitionKey : TABLE_KEYS.partitionKey;
+    const skName = partition.index ? TABLE_KEYS.gsi1.sortKey : TABLE_KEYS.sortKey;
+    const values: Record<string, unknown> = { ":pk": partition.pk };
+    let keyCondition = `${pkName} = :pk`;
     const ascending = query.order === "oldest_first";
     if (query.after !== undefined) {
       values[":after"] = `${query.after.created_at}#${query.after.id}`;
-      keyCondition += ascending ? " AND GSI1SK > :after" : " AND GSI1SK < :after";
+      keyCondition += ascending ? ` AND ${skName} > :after` : ` AND ${skName} < :after`;
     } else if (query.since !== undefined) {
       values[":since"] = query.since;
-      keyCondition += " AND GSI1SK >= :since";
+      keyCondition += ` AND ${skName} >= :since`;
     }
     const response = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: TABLE_KEYS.gsi1.indexName,
+        ...(partition.index ? { IndexName: TABLE_KEYS.gsi1.indexName } : {}),
         KeyConditionExpression: keyCondition,
         ExpressionAttributeValues: values,
         ScanIndexForward: ascending,
@@ -673,17 +778,24 @@ export class DeliveryRepository {
       }),
     );
     const items = (response.Items ?? []).filter(
-      (item) => query.since === undefined || String(item.GSI1SK) >= query.since,
+      (item) => query.since === undefined || logKeyOf(item) >= query.since,
     );
     return { items, more: response.LastEvaluatedKey !== undefined };
   }
 
-  /** Heads (one BatchGetItem) and attempts (one Query per delivery with stored attempts), in order. */
-  private async recordsOf(ids: readonly string[], now: Date): Promise<DeliveryRecord[]> {
-    if (ids.length === 0) return [];
+  /**
+   * Records of log items, in order. A layout-3 item is the head itself; a GSI1 item is a copy whose
+   * head is read from the table (one BatchGetItem). Attempts: one Query per delivery with stored ones.
+   */
+  private async recordsOf(logItems: readonly Item[], now: Date): Promise<DeliveryRecord[]> {
+    if (logItems.length === 0) return [];
     const heads = new Map<string, Item>();
-    for (let start = 0; start < ids.length; start += 100) {
-      let pending: Item[] = ids.slice(start, start + 100).map((id) => keys.delivery(id) as unknown as Item);
+    for (const item of logItems) if (isLogPartitionItem(item)) heads.set(String(item.id), item);
+    const indexed = logItems.filter((item) => !isLogPartitionItem(item)).map((item) => String(item.id));
+    for (let start = 0; start < indexed.length; start += 100) {
+      let pending: Item[] = indexed
+        .slice(start, start + 100)
+        .map((id) => keys.delivery(id) as unknown as Item);
       for (let round = 0; pending.length > 0 && round < 5; round++) {
         const response = await this.doc.send(
           new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }),
@@ -693,21 +805,11 @@ export class DeliveryRepository {
       }
     }
     const records = await Promise.all(
-      ids.map(async (id) => {
+      logItems.map(async (item) => {
+        const id = String(item.id);
         const head = heads.get(id);
         if (head === undefined || isExpired(head, now)) return null;
-        const inlineOnly =
-          !isLayout2(head) || Number(head.att_n ?? 0) <= (head[FIRST_ATTEMPT_BLOB] !== undefined ? 1 : 0);
-        const attempts = inlineOnly
-          ? []
-          : await this.queryAll({
-              TableName: this.tableName,
-              KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-              ExpressionAttributeValues: {
-                ":pk": keys.delivery(id).PK,
-                ":prefix": keys.deliveryAttemptsPrefix,
-              },
-            });
+        const attempts = hasAttemptItems(head) ? await this.attemptItemsOf(id, false) : [];
         return recordFrom(head, attempts, null);
       }),
     );
@@ -734,6 +836,7 @@ export class DeliveryRepository {
    * recoveries requeue each delivery once.
    */
   async requeue(
+    customerId: string,
     deliveryId: string,
     options: { from: readonly DeliveryStatus[]; token: string; now: Date },
   ): Promise<RequeueResult> {
@@ -742,7 +845,7 @@ export class DeliveryRepository {
       ":token": options.token,
       ":now": options.now.toISOString(),
       ":zero": 0,
-      ":layout": DELIVERY_LAYOUT,
+      ":layout": layoutOfId(deliveryId),
     };
     const placeholders = options.from.map((status, i) => {
       values[`:f${i}`] = status;
@@ -752,7 +855,7 @@ export class DeliveryRepository {
       const response = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.delivery(deliveryId),
+          Key: this.headKey(customerId, deliveryId),
           UpdateExpression:
             "SET #status = :pending, next_at = :now, changed_at = :now, live_job = :token, chain_n = :zero, layout = :layout, att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero)) REMOVE dead_reason, dlq_at",
           ConditionExpression: `attribute_exists(PK) AND #status IN (${placeholders.join(", ")})`,
@@ -798,7 +901,7 @@ export class DeliveryRepository {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.delivery(previous.id),
+          Key: this.headKey(previous.customer_id, previous.id),
           UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${remove.join(", ")}` : ""}`,
           ConditionExpression: "#status = :pending AND live_job = :token",
           ExpressionAttributeNames: { "#status": "status" },

@@ -7,7 +7,8 @@ import { batchGetItems, type ItemKey, itemKeyString, keys } from "./table.ts";
 /** What one delivery batch needs read before any job is attempted. */
 export interface DeliveryBatchLoadRequest {
   readonly subscriptions: readonly { readonly customerId: string; readonly subscriptionId: string }[];
-  readonly deliveryIds: readonly string[];
+  /** Each delivery by its customer and id: a layout-3 head is addressed by both (keys.deliveryHead). */
+  readonly deliveries: readonly { readonly customerId: string; readonly deliveryId: string }[];
 }
 
 export interface DeliveryBatchState {
@@ -33,7 +34,7 @@ export function createDeliveryBatchLoader(
   return async (request) => {
     const itemKeys: ItemKey[] = [
       ...request.subscriptions.map((s) => keys.subscription(s.customerId, s.subscriptionId)),
-      ...request.deliveryIds.map((id) => keys.delivery(id)),
+      ...request.deliveries.map((d) => keys.deliveryHead(d.customerId, d.deliveryId)),
     ];
     const items = itemKeys.length > 0 ? await batchGetItems(doc, tableName, itemKeys) : new Map();
     const subscriptions = new Map<string, SubscriptionWithSecrets | null>();
@@ -45,9 +46,9 @@ export function createDeliveryBatchLoader(
       );
     }
     const deliveries = new Map<string, DeliveryState>();
-    for (const id of request.deliveryIds) {
-      const item = items.get(itemKeyString(keys.delivery(id)));
-      if (item) deliveries.set(id, deliveryStateFromItem(item));
+    for (const { customerId, deliveryId } of request.deliveries) {
+      const item = items.get(itemKeyString(keys.deliveryHead(customerId, deliveryId)));
+      if (item) deliveries.set(deliveryId, deliveryStateFromItem(item));
     }
     return { subscriptions, deliveries };
   };

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { BatchGetCommand } from "@aws-sdk/lib-dynamodb";
 import { DependencyError } from "../../domain/errors.ts";
+import { parseDeliveryId, subscriptionTagOf } from "../../domain/ids.ts";
 import { type BackoffPolicy, retryWithBackoff } from "../backoff.ts";
 
 export type Item = Record<string, unknown>;
@@ -8,6 +10,15 @@ export interface ItemKey {
   readonly PK: string;
   readonly SK: string;
 }
+
+/** Partitions one subscription's log is spread over (docs/data-model.md has the arithmetic). */
+export const DELIVERY_LOG_SHARDS = 4;
+
+export function logShardOf(deliveryId: string): number {
+  return (createHash("sha256").update(deliveryId).digest()[0] ?? 0) % DELIVERY_LOG_SHARDS;
+}
+
+const tagHex = (tag: number): string => tag.toString(16).padStart(4, "0");
 
 /** Key builders: the only place that knows how items are addressed (docs/data-model.md). */
 export const keys = {
@@ -19,7 +30,28 @@ export const keys = {
     PK: `CUSTOMER#${customerId}`,
     skPrefix: "SUBSCRIPTION#",
   }),
+  /** The head of a delivery of layouts 1 and 2 (a version 8 id). */
   delivery: (deliveryId: string): ItemKey => ({ PK: `DELIVERY#${deliveryId}`, SK: "DELIVERY" }),
+  /**
+   * Where a delivery's head is: in its subscription's log partition for a layout-3 id (the id names
+   * its time and its subscription's tag, so the customer and the id are the whole address), at
+   * `DELIVERY#<id>` for the ids of earlier layouts.
+   */
+  deliveryHead: (customerId: string, deliveryId: string): ItemKey => {
+    const parsed = parseDeliveryId(deliveryId);
+    if (parsed === null) return { PK: `DELIVERY#${deliveryId}`, SK: "DELIVERY" };
+    return {
+      PK: `LOG#${customerId}#${tagHex(parsed.subscriptionTag)}#S${logShardOf(deliveryId)}`,
+      SK: `${parsed.createdAt.toISOString()}#${deliveryId}`,
+    };
+  },
+  /**
+   * One of the table partitions holding a subscription's log (layout 3): its customer's partition
+   * for its tag, write-sharded; subscriptions of one customer whose tags collide share it.
+   */
+  deliveryLogPartition: (customerId: string, subscriptionId: string, shard: number) => ({
+    PK: `LOG#${customerId}#${tagHex(subscriptionTagOf(subscriptionId))}#S${shard}`,
+  }),
   /** One attempt of a delivery after its first (layout 2): sorts by the time it was sent. */
   deliveryAttempt: (deliveryId: string, at: string, nonce: string): ItemKey => ({
     PK: `DELIVERY#${deliveryId}`,

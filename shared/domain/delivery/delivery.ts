@@ -63,7 +63,7 @@ export interface DeliveryRecord {
    */
   readonly live_job: string | null;
   /**
-   * The body sent; null on records read through GSI1 (which does not project it) and on records
+   * The body sent; null on records read from the log (which never holds it) and on records
    * written before payloads were kept.
    */
   readonly payload: string | null;
@@ -88,8 +88,8 @@ export interface DeliveryIdentity {
 export const MAX_STORED_ATTEMPTS = 60;
 
 /**
- * Where a delivery sits in its subscription's log (GSI1SK = `<created_at>#<id>`): what a page of the
- * log resumes after.
+ * Where a delivery sits in its subscription's log (its sort key there, `<created_at>#<id>`, in every
+ * layout): what a page of the log resumes after.
  */
 export interface DeliveryLogPosition {
   readonly created_at: string;

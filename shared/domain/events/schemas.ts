@@ -20,7 +20,8 @@ export const eventBridgeEnvelopeSchema = z.object({
   "detail-type": z.string().min(1).max(256),
   source: z.string().min(1).max(256),
   account: z.string(),
-  time: z.string(),
+  // RFC 3339 as EventBridge writes it; delivery ids are derived from it (shared/domain/ids.ts).
+  time: z.string().refine((time) => !Number.isNaN(Date.parse(time)), "must be a date and time"),
   region: z.string(),
   resources: z.array(z.string()),
   detail: z.unknown(),

@@ -179,7 +179,11 @@ export class DeliveryBatch {
     }
     const state = await deps.loadBatch({
       subscriptions: [...toRead.values()],
-      deliveryIds: [...new Set(jobs.map((job) => job.delivery_id))],
+      deliveries: [
+        ...new Map(
+          jobs.map((job) => [job.delivery_id, { customerId: job.customer_id, deliveryId: job.delivery_id }]),
+        ).values(),
+      ],
     });
     const urls = [...state.subscriptions.values()].flatMap((s) => (s?.status === "enabled" ? [s.url] : []));
     const gate = deps.lanes && urls.length > 0 ? await deps.lanes.forBatch(urls) : null;
@@ -464,7 +468,7 @@ export class DeliveryBatch {
   /** Our own move to the dead-letter queue (with the reason); the message is then deleted. */
   private async deadLetter(job: DeliveryJob, reason: DeadReason, now: Date): Promise<void> {
     await this.deps.deadLetters.send(job, reason);
-    await this.deps.deliveries.markDeadLettered(job.delivery_id, now);
+    await this.deps.deliveries.markDeadLettered(job.customer_id, job.delivery_id, now);
   }
 
   private clock(): Date {
