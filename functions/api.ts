@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
@@ -10,9 +11,13 @@ import { createApiDependencies } from "#shared/dependencies.ts";
 // Cold start: config validated once, clients created once per execution environment.
 const logger = createLogger("api");
 const metrics = createMetrics("api");
-// The CDK app copies the portal's built files into `portal/` beside this bundle (docs/portal.md).
+// The CDK app copies the portal's built files into `portal/` beside this bundle (docs/portal.md),
+// and the OpenAPI document it generated into `openapi.json` (run from the sources, there is none:
+// the committed docs/openapi.json is served).
+const openApiDocumentFile = fileURLToPath(new URL("./openapi.json", import.meta.url));
 const deps = createApiDependencies(loadConfig(), {
   portalAssetsDir: fileURLToPath(new URL("./portal/", import.meta.url)),
+  ...(existsSync(openApiDocumentFile) ? { openApiDocumentFile } : {}),
 });
 
 export const handler = middy(createApiHandler(deps, logger, metrics))

@@ -30,6 +30,7 @@ export function createApiHandler(
       return result;
     }
     const outcome = await handleApiRequest(event, deps.services, deps.settings, {
+      openApiDocument: deps.openApiDocument,
       ...(context ? { remainingTimeMs: () => context.getRemainingTimeInMillis() } : {}),
     });
     const status = outcome.result.statusCode;

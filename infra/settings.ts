@@ -47,7 +47,7 @@ const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
  * Settings the functions read from their environment: turned into the env string, then validated by
  * the environment's own schema (so the defaults are the functions' defaults too).
  */
-function envBacked<O>(envSchema: z.ZodType<O>) {
+function envBacked<O>(envSchema: z.core.$ZodType<O>) {
   return z.unknown().transform((value, ctx): O => {
     let text: string | undefined;
     if (value === undefined) text = undefined;
@@ -58,7 +58,7 @@ function envBacked<O>(envSchema: z.ZodType<O>) {
       ctx.addIssue({ code: "custom", message: "must be a string, a number, a boolean or a list" });
       return z.NEVER;
     }
-    const result = envSchema.safeParse(text);
+    const result = z.safeParse(envSchema, text);
     if (result.success) return result.data;
     for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message });
     return z.NEVER;
@@ -111,7 +111,7 @@ interface SettingSpec {
 
 /** A setting that is passed on to the functions as `variable`, validated by that variable's schema. */
 const env = <V extends keyof AppConfig>(variable: V) => ({
-  schema: envBacked(configSchema.shape[variable] as unknown as z.ZodType<AppConfig[V]>),
+  schema: envBacked(configSchema.shape[variable] as unknown as z.core.$ZodType<AppConfig[V]>),
   env: variable,
 });
 

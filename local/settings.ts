@@ -49,7 +49,7 @@ const localEnvSchema = z.object({
   EVENTS_PORT: port(LOCAL_DEFAULTS.EVENTS_PORT),
   DYNAMODB_PORT: port(LOCAL_DEFAULTS.DYNAMODB_PORT),
   SQS_PORT: port(LOCAL_DEFAULTS.SQS_PORT),
-  RETRY_SCHEDULE: retryScheduleSchema.prefault(LOCAL_DEFAULTS.RETRY_SCHEDULE),
+  RETRY_SCHEDULE: z.prefault(retryScheduleSchema, LOCAL_DEFAULTS.RETRY_SCHEDULE),
   AWS_REGION: z.string().min(1).default(LOCAL_DEFAULTS.AWS_REGION),
   EVENT_BUS_NAME: z.string().min(1).default(DEFAULT_RESOURCE_NAMES.eventBus),
   /** Where dynalite keeps its LevelDB files unless --in-memory. */

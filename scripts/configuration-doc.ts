@@ -4,7 +4,8 @@
  * with the default the code applies. `npm run docs:config` writes it; `docs:config -- --check` (CI)
  * fails when the committed file is stale.
  */
-import { CONFIG_DESCRIPTIONS, configSchema } from "#shared/config.ts";
+import { configSchema } from "#shared/config.ts";
+import { CONFIG_DESCRIPTIONS } from "#shared/config-descriptions.ts";
 import { formatValue, SETTING_KEYS, SETTINGS, settingDefaultText } from "../infra/settings.ts";
 import { LOCAL_DEFAULTS } from "../local/settings.ts";
 

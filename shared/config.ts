@@ -1,5 +1,5 @@
 import ipaddr from "ipaddr.js";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
 import type { FairnessPolicy } from "./domain/delivery/endpoint-health.ts";
 import { ConfigError } from "./domain/errors.ts";
@@ -12,19 +12,43 @@ import { parseReservedEndpoints } from "./domain/reserved-endpoints.ts";
  */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
-const booleanFromEnv = z
-  .enum(["true", "false", "1", "0", "yes", "no"], { message: "must be true or false" })
-  .transform((value) => value === "true" || value === "1" || value === "yes");
+const BOOLEAN_WORDS = ["true", "false", "1", "0", "yes", "no"] as const;
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const booleanFromEnv = z.pipe(
+  z.enum(BOOLEAN_WORDS, { message: "must be true or false" }),
+  z.transform(
+    (value: (typeof BOOLEAN_WORDS)[number]) => value === "true" || value === "1" || value === "yes",
+  ),
+);
 
-const optionalUrl = z.url({ message: "must be an absolute URL" }).optional();
+/** A transform's failure (zod/mini's transforms get the parse payload, not classic's `addIssue`). */
+const fail = (ctx: z.core.ParsePayload, input: string, message: string) => {
+  ctx.issues.push({ code: "custom", message, input });
+  return z.NEVER;
+};
+
+/** A whole number from the environment within [min, max], `fallback` when unset. */
+const intSetting = (min: number, max: number, fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), fallback);
+
+const positiveInt = (fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+
+const optionalUrl = z.optional(z.url({ message: "must be an absolute URL" }));
+
+/** A comma-separated list, trimmed, without empty entries. */
+const commaList = (raw: string) =>
+  raw === ""
+    ? []
+    : raw
+        .split(",")
+        .map((part) => part.trim())
+        .filter((part) => part !== "");
 
 /** Comma-separated positive whole seconds, each within what SQS can delay. */
-export const retryScheduleSchema = z
-  .string()
-  .trim()
-  .transform((raw, ctx) => {
+export const retryScheduleSchema = z.pipe(
+  z.string().check(z.trim()),
+  z.transform((raw: string, ctx) => {
     const parts = raw.split(",").map((part) => part.trim());
     const seconds = parts.map(Number);
     const bad = parts.filter((part, i) => {
@@ -32,110 +56,97 @@ export const retryScheduleSchema = z
       return part === "" || !Number.isInteger(n) || n < 0 || n > MAX_VISIBILITY_TIMEOUT_SECONDS;
     });
     if (bad.length > 0) {
-      ctx.addIssue({
-        code: "custom",
-        message: `must be comma-separated whole seconds between 0 and ${MAX_VISIBILITY_TIMEOUT_SECONDS} (bad: ${bad.map((b) => JSON.stringify(b)).join(", ")})`,
-      });
-      return z.NEVER;
+      return fail(
+        ctx,
+        raw,
+        `must be comma-separated whole seconds between 0 and ${MAX_VISIBILITY_TIMEOUT_SECONDS} (bad: ${bad.map((b) => JSON.stringify(b)).join(", ")})`,
+      );
     }
-    if (seconds.length > 19) {
-      ctx.addIssue({ code: "custom", message: "at most 19 retries (20 attempts)" });
-      return z.NEVER;
-    }
+    if (seconds.length > 19) return fail(ctx, raw, "at most 19 retries (20 attempts)");
     return seconds;
-  });
+  }),
+);
 
-const cidrListSchema = z
-  .string()
-  .trim()
-  .transform((raw) =>
-    raw === ""
-      ? []
-      : raw
-          .split(",")
-          .map((part) => part.trim())
-          .filter((part) => part !== ""),
-  )
-  .superRefine((cidrs, ctx) => {
-    const bad = cidrs.filter((cidr) => {
-      try {
-        ipaddr.parseCIDR(cidr);
-        return false;
-      } catch {
-        return true;
-      }
-    });
-    if (bad.length > 0) {
-      ctx.addIssue({
-        code: "custom",
-        message: `not CIDR ranges: ${bad.join(", ")} (e.g. 127.0.0.0/8,::1/128)`,
-      });
-    }
-  });
+const cidrListSchema = z.pipe(
+  z.string().check(z.trim()),
+  z
+    .transform((raw: string) => commaList(raw))
+    .check(
+      z.superRefine((cidrs: string[], ctx) => {
+        const bad = cidrs.filter((cidr) => {
+          try {
+            ipaddr.parseCIDR(cidr);
+            return false;
+          } catch {
+            return true;
+          }
+        });
+        if (bad.length > 0) {
+          ctx.addIssue({
+            code: "custom",
+            message: `not CIDR ranges: ${bad.join(", ")} (e.g. 127.0.0.0/8,::1/128)`,
+          });
+        }
+      }),
+    ),
+);
 
 /** DENIED_DESTINATIONS: `<address or CIDR>:<port>` entries, comma-separated (IPv6 in brackets). */
-const reservedEndpointListSchema = z
-  .string()
-  .trim()
-  .transform((raw, ctx) => {
-    const entries =
-      raw === ""
-        ? []
-        : raw
-            .split(",")
-            .map((part) => part.trim())
-            .filter((part) => part !== "");
-    const { endpoints, invalid } = parseReservedEndpoints(entries);
+const reservedEndpointListSchema = z.pipe(
+  z.string().check(z.trim()),
+  z.transform((raw: string, ctx) => {
+    const { endpoints, invalid } = parseReservedEndpoints(commaList(raw));
     if (invalid.length > 0) {
-      ctx.addIssue({
-        code: "custom",
-        message: `not <address or CIDR>:<port> entries: ${invalid.join(", ")} (e.g. 127.0.0.0/8:4012,[::1]:4012)`,
-      });
-      return z.NEVER;
+      return fail(
+        ctx,
+        raw,
+        `not <address or CIDR>:<port> entries: ${invalid.join(", ")} (e.g. 127.0.0.0/8:4012,[::1]:4012)`,
+      );
     }
     return endpoints;
-  });
+  }),
+);
 
 /** The single schema over the environment, validated once at cold start. */
 export const configSchema = z.object({
-  AWS_REGION: z.string().min(1).default("us-east-1"),
+  AWS_REGION: z._default(z.string().check(z.minLength(1)), "us-east-1"),
   TABLE_NAME: z
     .string({ message: "is required (the DynamoDB table name)" })
-    .min(3, "must be a DynamoDB table name"),
+    .check(z.minLength(3, "must be a DynamoDB table name")),
   DELIVERY_QUEUE_URL: z.url({ message: "is required (the SQS delivery queue URL)" }),
   /** Where the delivery function itself moves a job whose attempts are over (PRODUCT §4). */
   DELIVERY_DLQ_URL: z.url({ message: "is required (the SQS delivery dead-letter queue URL)" }),
   UNROUTABLE_QUEUE_URL: z.url({ message: "is required (the SQS unroutable-events queue URL)" }),
-  EVENT_BUS_NAME: z.string().min(1).default("voipbin-events"),
+  EVENT_BUS_NAME: z._default(z.string().check(z.minLength(1)), "voipbin-events"),
   /** Fair delivery's slow lane (docs/delivery.md, "Fair delivery"); unset: one lane and no breaker. */
   SLOW_DELIVERY_QUEUE_URL: optionalUrl,
   /** The main lane's attempt budget: an endpoint slower than this is served by the slow lane. */
-  MAIN_LANE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3000),
+  MAIN_LANE_TIMEOUT_MS: intSetting(100, 60_000, 3000),
   /** Timeouts in a row that open an endpoint's circuit breaker. */
   BREAKER_THRESHOLD: positiveInt(5),
   /** First cooldown of an open breaker; each failed probe doubles it, up to BREAKER_MAX_COOLDOWN_MS. */
-  BREAKER_COOLDOWN_MS: z.coerce.number().int().min(1000).max(900_000).default(30_000),
-  BREAKER_MAX_COOLDOWN_MS: z.coerce.number().int().min(1000).max(900_000).default(600_000),
+  BREAKER_COOLDOWN_MS: intSetting(1000, 900_000, 30_000),
+  BREAKER_MAX_COOLDOWN_MS: intSetting(1000, 900_000, 600_000),
   /** How long an endpoint stays in the slow lane after its last slow answer or timeout. */
-  SLOW_LANE_STICKY_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+  SLOW_LANE_STICKY_MS: intSetting(1000, 86_400_000, 300_000),
   /** Attempts one slow-lane instance makes to one endpoint at once. */
   ENDPOINT_CONCURRENCY: positiveInt(4),
   /** How long a delivery instance reuses an endpoint's shared state it read. */
-  ENDPOINT_HEALTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+  ENDPOINT_HEALTH_CACHE_TTL_MS: intSetting(0, 60_000, 2000),
   DYNAMODB_ENDPOINT: optionalUrl,
   SQS_ENDPOINT: optionalUrl,
   EVENTBRIDGE_ENDPOINT: optionalUrl,
-  RETRY_SCHEDULE: retryScheduleSchema.prefault(DEFAULT_RETRY_SCHEDULE_SECONDS.join(",")),
-  RETRY_JITTER: z.coerce.number().min(0).max(0.5).default(0.2),
-  DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
-  RESPONSE_BODY_MAX_BYTES: z.coerce.number().int().min(0).max(65_536).default(4096),
-  ALLOWED_CIDRS: cidrListSchema.prefault(""),
-  ALLOW_HTTP_URLS: booleanFromEnv.prefault("false"),
+  RETRY_SCHEDULE: z.prefault(retryScheduleSchema, DEFAULT_RETRY_SCHEDULE_SECONDS.join(",")),
+  RETRY_JITTER: z._default(z.coerce.number().check(z.minimum(0), z.maximum(0.5)), 0.2),
+  DELIVERY_TIMEOUT_MS: intSetting(100, 60_000, 15_000),
+  RESPONSE_BODY_MAX_BYTES: intSetting(0, 65_536, 4096),
+  ALLOWED_CIDRS: z.prefault(cidrListSchema, ""),
+  ALLOW_HTTP_URLS: z.prefault(booleanFromEnv, "false"),
   /**
    * Address ranges and ports that are never a webhook target, even inside ALLOWED_CIDRS: the system's
    * own endpoints (the local stack sets its API, EventBridge, DynamoDB and SQS ports here).
    */
-  DENIED_DESTINATIONS: reservedEndpointListSchema.prefault(""),
+  DENIED_DESTINATIONS: z.prefault(reservedEndpointListSchema, ""),
   AUTO_DISABLE_AFTER_SECONDS: positiveInt(5 * 24 * 3600),
   DELIVERY_RETENTION_DAYS: positiveInt(30),
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: positiveInt(50),
@@ -148,67 +159,15 @@ export const configSchema = z.object({
    * How long one `POST …/recover` request may spend re-enqueueing before it answers with what it did
    * and where to continue; keep it below the API function's timeout (API Gateway allows 30 s at most).
    */
-  RECOVER_TIME_BUDGET_MS: z.coerce.number().int().min(1000).max(900_000).default(20_000),
+  RECOVER_TIME_BUDGET_MS: intSetting(1000, 900_000, 20_000),
   /**
    * Where the API function finds the customer portal's built files (docs/portal.md). Unset: the
    * `portal/` folder beside the function's bundle, where the CDK app puts them.
    */
-  PORTAL_ASSETS_DIR: z.string().min(1).optional(),
+  PORTAL_ASSETS_DIR: z.optional(z.string().check(z.minLength(1))),
 });
 
 export type AppConfig = z.output<typeof configSchema>;
-
-/**
- * What each variable of `configSchema` means, for docs/configuration.md (`npm run docs:config`
- * renders it with the schema's defaults). Typed by the schema's keys: a variable without a line here
- * does not compile.
- */
-export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
-  AWS_REGION: "set by Lambda",
-  TABLE_NAME: "the DynamoDB table",
-  DELIVERY_QUEUE_URL: "the SQS delivery queue",
-  DELIVERY_DLQ_URL:
-    "the delivery dead-letter queue, where the delivery function moves a job after its last attempt",
-  UNROUTABLE_QUEUE_URL: "the SQS queue for unroutable events",
-  EVENT_BUS_NAME: "where operational events (`webhook_subscription_disabled`) go",
-  DYNAMODB_ENDPOINT: "endpoint override, for the local stack only",
-  SQS_ENDPOINT: "endpoint override, for the local stack only",
-  EVENTBRIDGE_ENDPOINT: "endpoint override, for the local stack only",
-  RETRY_SCHEDULE: `seconds before attempts 2…n; at most 19 retries, each ≤ ${MAX_VISIBILITY_TIMEOUT_SECONDS}. Attempts are counted on the delivery record; a delay longer than one SQS sleep allows is reached in hops. The queue's \`maxReceiveCount\` backstop is derived from it ((length + 1) × 3 + 10)`,
-  RETRY_JITTER: "± fraction applied to each delay (0–0.5)",
-  DELIVERY_TIMEOUT_MS: "per attempt: connect, headers and body (100–60,000)",
-  RESPONSE_BODY_MAX_BYTES: "response body kept in the delivery log (0–65,536)",
-  ALLOWED_CIDRS: "ranges exempt from the SSRF block list (comma-separated)",
-  ALLOW_HTTP_URLS: "accept `http://` subscription URLs",
-  DENIED_DESTINATIONS:
-    "`<address or CIDR>:<port>` entries (IPv6 in brackets: `[::1]:4012`) never dialled, even inside `ALLOWED_CIDRS`: refused at create/update and at connect time. The local stack adds its own four ports on every loopback spelling",
-  AUTO_DISABLE_AFTER_SECONDS: "failing this long (default 5 days) → disabled (`failing`)",
-  DELIVERY_RETENTION_DAYS:
-    "delivery records (and the stored event bodies) expire this long after they were created",
-  MAX_SUBSCRIPTIONS_PER_CUSTOMER: "API limit (exact under concurrency: a conditional counter per customer)",
-  QUOTA_TEST_EVENTS_PER_MINUTE:
-    'test events a customer may send per minute (429 `QUOTA_EXCEEDED` beyond; docs/api.md, "Quotas")',
-  QUOTA_RETRIES_PER_MINUTE: "manual retries a customer may make per minute",
-  QUOTA_RECOVERS_PER_HOUR: "recover calls a customer may make per hour",
-  SLOW_DELIVERY_QUEUE_URL:
-    'fair delivery\'s slow lane (docs/delivery.md, "Fair delivery"); unset: one lane, no breaker (what the tests that poll only the delivery queue use)',
-  MAIN_LANE_TIMEOUT_MS:
-    "the main lane's attempt budget: an endpoint that has not answered by then is served by the slow lane, with the full DELIVERY_TIMEOUT_MS",
-  BREAKER_THRESHOLD:
-    "timeouts in a row that open an endpoint's circuit breaker (no dialling until the cooldown, then one probe)",
-  BREAKER_COOLDOWN_MS: "first cooldown of an open breaker; each failed probe doubles it",
-  BREAKER_MAX_COOLDOWN_MS: "longest cooldown of an open breaker",
-  SLOW_LANE_STICKY_MS: "how long an endpoint stays in the slow lane after its last slow answer or timeout",
-  ENDPOINT_CONCURRENCY:
-    "attempts one slow-lane invocation makes to one endpoint at once; more wait one timeout's length",
-  ENDPOINT_HEALTH_CACHE_TTL_MS:
-    "how long a delivery instance reuses an endpoint's shared state it read (0 = read every batch)",
-  SECRET_ROTATION_OVERLAP_SECONDS: "how long the previous secret keeps signing after a rotation",
-  RECOVER_TIME_BUDGET_MS:
-    "how long one `POST …/recover` request may spend re-enqueueing before it answers with what it did and where to continue; keep it below the API function's timeout (1,000–900,000)",
-  PORTAL_ASSETS_DIR:
-    "where the API function finds the customer portal's built files (docs/portal.md); unset: `portal/` beside its bundle, where the CDK app puts them (the local stack sets it to its fresh build)",
-};
 
 /**
  * Parses the environment into the typed config, or throws one ConfigError listing every problem
@@ -222,7 +181,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
  * What the API's authorizer reads: it only looks keys up, so it needs neither queue URLs nor the
  * delivery settings (and its role grants nothing else).
  */
-export const authorizerConfigSchema = configSchema.pick({
+export const authorizerConfigSchema = z.pick(configSchema, {
   AWS_REGION: true,
   TABLE_NAME: true,
   DYNAMODB_ENDPOINT: true,
@@ -236,14 +195,14 @@ export function loadAuthorizerConfig(
   return parseEnvironment(authorizerConfigSchema, env);
 }
 
-function parseEnvironment<S extends z.ZodType>(
+function parseEnvironment<S extends z.ZodMiniType>(
   schema: S,
   env: Record<string, string | undefined>,
 ): z.output<S> {
   const present = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
   );
-  const result = schema.safeParse(present);
+  const result = z.safeParse(schema, present);
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => `${issue.path.join(".") || "(env)"}: ${issue.message}`),

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import {
   type AwsClients,
@@ -16,7 +17,7 @@ import { QuotaCounterRepository } from "./adapters/dynamodb/quotas.ts";
 import { SubscriptionRepository } from "./adapters/dynamodb/subscriptions.ts";
 import { HttpSender } from "./adapters/http-sender.ts";
 import { OperationalEventPublisher } from "./adapters/operational-events.ts";
-import { loadPortalAssets, type PortalAssets } from "./adapters/portal-assets.ts";
+import { loadPortalAssets, type PortalAssets, readJsonDocument } from "./adapters/portal-assets.ts";
 import type { ApiSettings } from "./api/app.ts";
 import type { ApiServices } from "./api/routes.ts";
 import {
@@ -139,6 +140,8 @@ export interface ApiDependencies {
   readonly settings: ApiSettings;
   /** The portal's built files, read on the first portal request; null where there are none. */
   readonly portalAssets: () => PortalAssets | null;
+  /** The OpenAPI document GET /openapi.json answers, read on first use. */
+  readonly openApiDocument: () => Record<string, unknown>;
 }
 
 export interface ApiDependencyOverrides {
@@ -148,6 +151,12 @@ export interface ApiDependencyOverrides {
   readonly now?: () => Date;
   /** Where the portal's files are when PORTAL_ASSETS_DIR is unset (the entry point's bundle folder). */
   readonly portalAssetsDir?: string;
+  /**
+   * The OpenAPI document's file: the one the CDK app ships beside the bundle. Default: the committed
+   * docs/openapi.json, for runs from the sources (tests, the local stack), which the unit tests and
+   * `npm run openapi:check` keep equal to what shared/api/openapi.ts generates.
+   */
+  readonly openApiDocumentFile?: string;
 }
 
 export function createApiDependencies(
@@ -198,6 +207,11 @@ export function createApiDependencies(
       const dir = config.PORTAL_ASSETS_DIR ?? overrides.portalAssetsDir;
       return dir === undefined ? null : loadPortalAssets(dir);
     }),
+    openApiDocument: once(() =>
+      readJsonDocument(
+        overrides.openApiDocumentFile ?? fileURLToPath(new URL("../docs/openapi.json", import.meta.url)),
+      ),
+    ),
   };
 }
 

@@ -1,3 +1,7 @@
+import { createHash } from "node:crypto";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
@@ -6,6 +10,7 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { renderOpenApiDocument } from "#shared/api/openapi.ts";
 import { PORTAL_ROUTES } from "#shared/api/portal.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
@@ -128,8 +133,9 @@ export class SubscriptionsApi extends Construct {
       description: "voipbin-webhooks subscriptions API (HTTP API v2 payload)",
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.api),
       memorySize: 512,
-      // The portal, built from portal/src at synth time, beside the bundle (functions/api.ts reads it).
-      bundleFolders: { portal: materializePortal() },
+      // The portal, built from portal/src at synth time, and the OpenAPI document, generated at synth
+      // time, beside the bundle (functions/api.ts reads both; the bundle leaves out the generator).
+      bundleFolders: { portal: materializePortal(), "openapi.json": materializeOpenApiDocument() },
     });
     this.authorizer = new WebhookFunction(this, "Authorizer", {
       ...props.functionDefaults,
@@ -233,4 +239,22 @@ export class SubscriptionsApi extends Construct {
   get url(): string {
     return this.stage.url;
   }
+}
+
+/**
+ * The OpenAPI document (shared/api/openapi.ts) as a file for the API function's asset:
+ * `<tmp>/voipbin-openapi-<hash>.json`, written once (renamed into place, so a reader never sees half).
+ */
+export function materializeOpenApiDocument(): string {
+  const text = renderOpenApiDocument();
+  const file = path.join(
+    tmpdir(),
+    `voipbin-openapi-${createHash("sha256").update(text).digest("hex").slice(0, 16)}.json`,
+  );
+  if (!existsSync(file)) {
+    const staging = `${file}.${process.pid}.${Date.now()}`;
+    writeFileSync(staging, text);
+    renameSync(staging, file);
+  }
+  return file;
 }

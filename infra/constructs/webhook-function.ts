@@ -87,8 +87,8 @@ export interface WebhookFunctionProps extends FunctionDefaults {
    */
   readonly reservedConcurrentExecutions?: number;
   /**
-   * Folders copied into the bundle after esbuild ran: folder name inside the bundle → absolute source
-   * folder (the API function's `portal/`).
+   * Folders (or files) copied into the bundle after esbuild ran: name inside the bundle → absolute
+   * source path (the API function's `portal/` and `openapi.json`).
    * @default - none
    */
   readonly bundleFolders?: Readonly<Record<string, string>>;

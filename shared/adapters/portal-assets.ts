@@ -24,6 +24,11 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 /** esbuild's `[name]-[hash]` file names: their content never changes under that name. */
 const HASHED_NAME = /-[A-Z0-9]{8}\.[a-z]+$/;
 
+/** A JSON document file the API serves as it is (the OpenAPI document shipped beside the bundle). */
+export function readJsonDocument(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+}
+
 /**
  * Reads the portal's built files (portal/build.ts wrote them) from a folder, once; null when the
  * folder does not exist (a deployment without the portal). Sub-folders are not served.

@@ -3,7 +3,7 @@
  * size (413), media type and JSON (415/400), path/query/body schemas (400), then the route's one
  * domain call, whose named errors the one mapper turns into the §5 error shape.
  */
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { ACCESS_KEY_QUERY_PARAMETER } from "../domain/access-keys/credentials.ts";
 import { CodedError } from "../domain/errors.ts";
 import { AUTH_ERROR_CODES, type AuthErrorCode } from "./auth-context.ts";
@@ -27,7 +27,6 @@ import {
   pathSegments,
   readJsonBody,
 } from "./http.ts";
-import { openApiDocument } from "./openapi.ts";
 import { type ApiServices, type HttpMethod, ROUTES, type Route } from "./routes.ts";
 
 export interface ApiSettings {
@@ -38,6 +37,11 @@ export interface ApiSettings {
 export interface ApiRequestOptions {
   /** Lambda's remaining time; the deadline keeps a margin below it to answer. */
   readonly remainingTimeMs?: () => number;
+  /**
+   * GET /openapi.json's answer. The functions read the document shipped beside their bundle instead of
+   * generating it: the generator (zod-openapi) pulls classic zod into the bundle (docs/decisions.md).
+   */
+  readonly openApiDocument: () => Record<string, unknown>;
 }
 
 /** What happened, for the handler's log line and metrics; `error` only for 5xx. */
@@ -126,7 +130,7 @@ function callerOf(event: ApiEvent): { customerId: string; keyId: string } {
 }
 
 /** Zod issues as §5 details: one per problem, unknown keys one each, paths dotted. */
-function detailsOf(error: z.ZodError, section: "path" | "query" | "body"): ErrorDetail[] {
+function detailsOf(error: z.core.$ZodError, section: "path" | "query" | "body"): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   for (const issue of error.issues) {
     const base = issue.path.map(String);
@@ -155,7 +159,7 @@ function detailsOf(error: z.ZodError, section: "path" | "query" | "body"): Error
  * names every invalid field of the path, the query and the body at once.
  */
 function validate(
-  schema: z.ZodType | undefined,
+  schema: z.ZodMiniType | undefined,
   value: unknown,
   section: "path" | "query" | "body",
   problems: ErrorDetail[],
@@ -204,7 +208,7 @@ export async function handleApiRequest(
   event: ApiEvent,
   services: ApiServices,
   settings: ApiSettings,
-  options: ApiRequestOptions = {},
+  options: ApiRequestOptions,
 ): Promise<ApiOutcome> {
   const started = Date.now();
   let routeName: string | null = null;
@@ -232,7 +236,7 @@ export async function handleApiRequest(
       customerId: caller?.customerId ?? "",
       deadline: deadlineOf(started, settings, options),
       services,
-      openApiDocument,
+      openApiDocument: options.openApiDocument,
     };
     const answer = await route.handle(input);
     return {

@@ -5,7 +5,7 @@
  * partition, or a subscription it was just checked to own), and a cursor naming another collection
  * is refused, so an edited cursor can at most skip within the caller's own data. Garbage is a 400.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { DeliveryLogPosition } from "../domain/delivery/delivery.ts";
 import { validationFailed } from "./errors.ts";
 
@@ -15,22 +15,22 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const subscriptionsCursor = z.strictObject({
   v: z.literal(1),
-  c: z.string().regex(UUID),
-  after: z.string().regex(UUID),
+  c: z.string().check(z.regex(UUID)),
+  after: z.string().check(z.regex(UUID)),
 });
 
 const deliveriesCursor = z.strictObject({
   v: z.literal(1),
-  s: z.string().regex(UUID),
-  at: z.string().regex(ISO_INSTANT),
-  id: z.string().regex(UUID),
+  s: z.string().check(z.regex(UUID)),
+  at: z.string().check(z.regex(ISO_INSTANT)),
+  id: z.string().check(z.regex(UUID)),
 });
 
 function encode(payload: object): string {
   return Buffer.from(JSON.stringify(payload), "utf8").toString("base64url");
 }
 
-function decode<S extends z.ZodType>(cursor: string, schema: S): z.output<S> {
+function decode<S extends z.ZodMiniType>(cursor: string, schema: S): z.output<S> {
   const invalid = validationFailed([{ path: "cursor", message: "is not a cursor this list returned" }]);
   if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid;
   let json: unknown;
@@ -39,7 +39,7 @@ function decode<S extends z.ZodType>(cursor: string, schema: S): z.output<S> {
   } catch {
     throw invalid;
   }
-  const parsed = schema.safeParse(json);
+  const parsed = z.safeParse(schema, json);
   if (!parsed.success) throw invalid;
   return parsed.data;
 }

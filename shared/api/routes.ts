@@ -2,9 +2,10 @@
  * Every route of PRODUCT §5 in one table: what it accepts (zod schemas, validated by shared/api/app.ts
  * and rendered by shared/api/openapi.ts), what it answers, and the one domain call it makes.
  */
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import type { DeliveryRecord } from "../domain/delivery/delivery.ts";
 import { EVENT_CATALOGUE } from "../domain/events/catalogue.ts";
+import { EVENT_DESCRIPTIONS } from "../domain/events/descriptions.ts";
 import type { QuotaAction } from "../domain/quotas/quota.ts";
 import { publicSubscription } from "../domain/subscriptions/subscription.ts";
 import { createSubscriptionSchema, updateSubscriptionSchema } from "../domain/subscriptions/validation.ts";
@@ -51,9 +52,9 @@ export interface ApiServices {
 }
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
-type Schema = z.ZodType | undefined;
-type Out<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
-type Answer<S extends Schema> = S extends z.ZodType ? z.input<S> : undefined;
+type Schema = z.ZodMiniType | undefined;
+type Out<S extends Schema> = S extends z.ZodMiniType ? z.output<S> : undefined;
+type Answer<S extends Schema> = S extends z.ZodMiniType ? z.input<S> : undefined;
 
 export interface RouteInput<P, Q, B> {
   readonly params: P;
@@ -164,7 +165,11 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     success: { status: 200, description: "The catalogue.", schema: eventTypeListSchema },
     handle: async () => ({
-      items: EVENT_CATALOGUE.map(({ type, resource, description }) => ({ type, resource, description })),
+      items: EVENT_CATALOGUE.map(({ type, resource }) => ({
+        type,
+        resource,
+        description: EVENT_DESCRIPTIONS[type],
+      })),
       next_cursor: null,
     }),
   }),

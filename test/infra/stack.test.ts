@@ -7,6 +7,7 @@ import { Validations } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
+import { renderOpenApiDocument } from "#shared/api/openapi.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
@@ -570,6 +571,8 @@ describe("every function", () => {
       "@smithy/credential-provider-imds",
       // Node's fetch is not used, and a bundled undici would be ~730 KB (docs/decisions.md).
       "undici",
+      // The OpenAPI generator: the API serves the document generated at synth (below).
+      "zod-openapi",
       // Build- and test-time only.
       "aws-cdk-lib",
       "constructs",
@@ -584,6 +587,10 @@ describe("every function", () => {
       // none of our three services has: it stays external (LAZY_SDK_EXTERNALS).
       const eventStreams = [...inputs.keys()].filter((input) => input.includes("/submodules/event-streams/"));
       expect(eventStreams, name).toEqual([]);
+      // zod/mini only: classic zod's schema methods (and its JSON Schema converter) are a third of the
+      // bundle and of the schema set-up at cold start (docs/decisions.md).
+      const classicZod = [...inputs.keys()].filter((input) => input.includes("node_modules/zod/v4/classic/"));
+      expect(classicZod, name).toEqual([]);
       // One copy of each package: two versions of one package would both count.
       const copies = new Map<string, Set<string>>();
       for (const input of inputs.keys()) {
@@ -596,6 +603,11 @@ describe("every function", () => {
       const duplicated = [...copies].filter(([, roots]) => roots.size > 1).map(([pkg]) => pkg);
       expect(duplicated, `${name}: packages bundled twice`).toEqual([]);
     }
+  });
+
+  it("ships the OpenAPI document generated at synth beside the API bundle, where functions/api.ts reads it", () => {
+    const shipped = readFileSync(join(assetDirOf(synth.stack.api.api), "openapi.json"), "utf8");
+    expect(shipped).toBe(renderOpenApiDocument());
   });
 
   it("runs without --enable-source-maps, and a logged stack trace decodes offline to the sources", () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { EVENT_DESCRIPTIONS } from "#shared/domain/events/descriptions.ts";
 import {
   CUSTOMER_FACING_SOURCE_PREFIX,
   EVENT_CATALOGUE,
@@ -47,7 +48,8 @@ describe("catalogue contents", () => {
   });
 
   it("has a non-empty, unique, one-line description for every type", () => {
-    const descriptions = EVENT_CATALOGUE.map((entry) => entry.description);
+    const descriptions = EVENT_CATALOGUE.map((entry) => EVENT_DESCRIPTIONS[entry.type]);
+    expect(Object.keys(EVENT_DESCRIPTIONS)).toEqual(EVENT_CATALOGUE.map((entry) => entry.type));
     for (const description of descriptions) {
       expect(description.trim().length).toBeGreaterThan(10);
       expect(description).not.toMatch(/\n/);

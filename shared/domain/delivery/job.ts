@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { InvalidDeliveryJobError } from "../errors.ts";
 import { uuidString } from "../events/schemas.ts";
 import { sqsSafeJson } from "../json.ts";
@@ -11,28 +11,25 @@ import { sqsSafeJson } from "../json.ts";
 export const deliveryJobSchema = z.object({
   v: z.literal(1),
   delivery_id: uuidString,
-  webhook_id: z.string().regex(/^msg_[A-Za-z0-9]{8,64}$/),
+  webhook_id: z.string().check(z.regex(/^msg_[A-Za-z0-9]{8,64}$/)),
   subscription_id: uuidString,
   customer_id: uuidString,
-  event_id: z.string().min(1).max(256),
-  event_type: z.string().min(1).max(256),
+  event_id: z.string().check(z.minLength(1), z.maxLength(256)),
+  event_type: z.string().check(z.minLength(1), z.maxLength(256)),
   /** The exact body to send, already serialised, so every attempt sends the same bytes. */
   payload: z.string(),
   /**
    * Set on manual retries and recoveries: a delivery that succeeded before this instant is sent again;
    * one that succeeded at or after it (a duplicate of this very retry) is not.
    */
-  redeliver_after: z.iso.datetime({ offset: true }).optional(),
+  redeliver_after: z.optional(z.iso.datetime({ offset: true })),
   /**
    * Set by a manual retry or a recovery: names this job as the delivery's only live job (the
    * record's `live_job`). A scheduled retry of the chain it replaced sees another token and stops.
    * A job that fair delivery moves to the slow lane (a new SQS message) carries the identity it had,
    * `msg:<its first message id>` for a router job, so that it stays the live one.
    */
-  token: z
-    .string()
-    .regex(/^(msg:)?[A-Za-z0-9-]{1,64}$/)
-    .optional(),
+  token: z.optional(z.string().check(z.regex(/^(msg:)?[A-Za-z0-9-]{1,64}$/))),
 });
 
 export type DeliveryJob = z.output<typeof deliveryJobSchema>;

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { UnroutableEventError } from "../errors.ts";
 import { nestsDeeperThan } from "../json.ts";
 import { type EventType, isEventType } from "./catalogue.ts";
@@ -8,20 +8,29 @@ import { type EventType, isEventType } from "./catalogue.ts";
  * fixtures), so the version and variant nibbles are not enforced; ids are lower-cased so that
  * keys built from them are canonical.
  */
-export const uuidString = z
-  .string()
-  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, "must be a UUID")
-  .transform((s) => s.toLowerCase());
+export const uuidString = z.pipe(
+  z
+    .string()
+    .check(
+      z.regex(
+        /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+        "must be a UUID",
+      ),
+    ),
+  z.transform((s: string) => s.toLowerCase()),
+);
 
 /** The envelope EventBridge hands to a rule target (a Lambda). */
 export const eventBridgeEnvelopeSchema = z.object({
   version: z.string(),
-  id: z.string().min(1).max(256),
-  "detail-type": z.string().min(1).max(256),
-  source: z.string().min(1).max(256),
+  id: z.string().check(z.minLength(1), z.maxLength(256)),
+  "detail-type": z.string().check(z.minLength(1), z.maxLength(256)),
+  source: z.string().check(z.minLength(1), z.maxLength(256)),
   account: z.string(),
   // RFC 3339 as EventBridge writes it; delivery ids are derived from it (shared/domain/ids.ts).
-  time: z.string().refine((time) => !Number.isNaN(Date.parse(time)), "must be a date and time"),
+  time: z
+    .string()
+    .check(z.refine((time: string) => !Number.isNaN(Date.parse(time)), "must be a date and time")),
   region: z.string(),
   resources: z.array(z.string()),
   detail: z.unknown(),
@@ -64,7 +73,7 @@ export const UNROUTABLE_REASONS = {
  */
 export const MAX_DETAIL_DEPTH = 64;
 
-function issuesOf(error: z.ZodError): string[] {
+function issuesOf(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
 }
 

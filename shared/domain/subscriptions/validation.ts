@@ -3,9 +3,10 @@
  * bodies with them and the OpenAPI document is generated from them, so the two cannot disagree.
  * What needs DNS (the destination policy of §6) is checked by the service, not here.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { isValidEventTypePattern } from "../events/catalogue.ts";
 import { uuidString } from "../events/schemas.ts";
+import { withMeta } from "../schema-meta.ts";
 import { MAX_URL_LENGTH, SUBSCRIPTION_METHODS } from "./subscription.ts";
 
 export { MAX_URL_LENGTH };
@@ -49,138 +50,176 @@ export function isReservedHeaderName(name: string): boolean {
   );
 }
 
-export const subscriptionUrlSchema = z
-  .string()
-  .min(1, "must not be empty")
-  .max(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`)
-  .regex(/^\S+$/, "must not contain whitespace")
-  .meta({
+export const subscriptionUrlSchema = withMeta(
+  z
+    .string()
+    .check(
+      z.minLength(1, "must not be empty"),
+      z.maxLength(MAX_URL_LENGTH, `must be at most ${MAX_URL_LENGTH} characters`),
+      z.regex(/^\S+$/, "must not contain whitespace"),
+    ),
+  {
     description:
       "Where deliveries are sent. `https://` (`http://` only where the deployment allows it), at most 2048 characters, no user-info; the host must not be or resolve to a blocked address (loopback, private, link-local, CGNAT, documentation, multicast, reserved …).",
     example: "https://example.com/webhooks/voipbin",
-  });
+  },
+);
 
-export const subscriptionMethodSchema = z.enum(SUBSCRIPTION_METHODS).meta({
+export const subscriptionMethodSchema = withMeta(z.enum(SUBSCRIPTION_METHODS), {
   description: "HTTP method of each delivery.",
   example: "POST",
 });
 
-export const eventTypePatternSchema = z
-  .string()
-  .max(128, "must be at most 128 characters")
-  .refine(isValidEventTypePattern, {
-    message: "is not a catalogue event type, a `<resource>_*` wildcard of a catalogue resource, or `*`",
-  })
-  .meta({
+export const eventTypePatternSchema = withMeta(
+  z.string().check(
+    z.maxLength(128, "must be at most 128 characters"),
+    z.refine(isValidEventTypePattern, {
+      message: "is not a catalogue event type, a `<resource>_*` wildcard of a catalogue resource, or `*`",
+    }),
+  ),
+  {
     description: "An exact event type, a resource wildcard like `call_*`, or `*`.",
     example: "call_*",
-  });
+  },
+);
 
-export const eventTypesSchema = z
-  .array(eventTypePatternSchema)
-  .min(1, "must list at least one event type")
-  .max(MAX_EVENT_TYPE_PATTERNS, `must list at most ${MAX_EVENT_TYPE_PATTERNS} event types`)
-  // Duplicates are harmless; keeping the first of each keeps the stored list tidy and the order the caller's.
-  .transform((patterns) => [...new Set(patterns)])
-  .meta({
+export const eventTypesSchema = withMeta(
+  z.pipe(
+    z
+      .array(eventTypePatternSchema)
+      .check(
+        z.minLength(1, "must list at least one event type"),
+        z.maxLength(MAX_EVENT_TYPE_PATTERNS, `must list at most ${MAX_EVENT_TYPE_PATTERNS} event types`),
+      ),
+    // Duplicates are harmless; keeping the first of each keeps the stored list tidy and the order the caller's.
+    z.transform((patterns: string[]) => [...new Set(patterns)]),
+  ),
+  {
     description: "Event types to deliver (see `GET /v1/event-types`). Duplicates are dropped.",
     example: ["call_hangup", "message_*"],
-  });
+  },
+);
 
-export const activeflowIdSchema = uuidString.meta({
+export const activeflowIdSchema = withMeta(uuidString, {
   description: "Deliver only events whose `data.activeflow_id` equals this id.",
   example: "c9d8e7f6-1111-4222-8333-444455556666",
 });
 
-export const descriptionSchema = z
-  .string()
-  .max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)
-  .meta({ description: "Free text for the customer's own use.", example: "Production call events" });
+export const descriptionSchema = withMeta(
+  z
+    .string()
+    .check(z.maxLength(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)),
+  { description: "Free text for the customer's own use.", example: "Production call events" },
+);
 
-export const customHeadersSchema = z
+const customHeaderRecord = z
   .record(
+    z.string().check(
+      z.maxLength(
+        MAX_HEADER_NAME_LENGTH,
+        `header names must be at most ${MAX_HEADER_NAME_LENGTH} characters`,
+      ),
+      z.regex(HEADER_NAME, "header names must be HTTP tokens starting with a letter or digit"),
+      z.refine((name: string) => !isReservedHeaderName(name), { message: "is a reserved header name" }),
+    ),
     z
       .string()
-      .max(MAX_HEADER_NAME_LENGTH, `header names must be at most ${MAX_HEADER_NAME_LENGTH} characters`)
-      .regex(HEADER_NAME, "header names must be HTTP tokens starting with a letter or digit")
-      .refine((name) => !isReservedHeaderName(name), { message: "is a reserved header name" }),
-    z
-      .string()
-      .max(MAX_HEADER_VALUE_LENGTH, `header values must be at most ${MAX_HEADER_VALUE_LENGTH} characters`)
-      .regex(HEADER_VALUE, "header values must be printable ASCII (no line breaks)"),
+      .check(
+        z.maxLength(
+          MAX_HEADER_VALUE_LENGTH,
+          `header values must be at most ${MAX_HEADER_VALUE_LENGTH} characters`,
+        ),
+        z.regex(HEADER_VALUE, "header values must be printable ASCII (no line breaks)"),
+      ),
   )
-  .superRefine((headers, ctx) => {
-    const names = Object.keys(headers);
-    if (names.length > MAX_CUSTOM_HEADERS) {
-      ctx.addIssue({ code: "custom", message: `at most ${MAX_CUSTOM_HEADERS} custom headers` });
-    }
-    const seen = new Set<string>();
-    for (const name of names) {
-      const lower = name.toLowerCase();
-      if (seen.has(lower)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [name],
-          message: "is given twice (header names are case-insensitive)",
-        });
+  .check(
+    z.superRefine((headers: Record<string, string>, ctx) => {
+      const names = Object.keys(headers);
+      if (names.length > MAX_CUSTOM_HEADERS) {
+        ctx.addIssue({ code: "custom", message: `at most ${MAX_CUSTOM_HEADERS} custom headers` });
       }
-      seen.add(lower);
-    }
-  })
-  // Stored lower-case: HTTP names are case-insensitive, and one spelling makes duplicates impossible.
-  .transform((headers) =>
-    Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
-  )
-  .meta({
+      const seen = new Set<string>();
+      for (const name of names) {
+        const lower = name.toLowerCase();
+        if (seen.has(lower)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: "is given twice (header names are case-insensitive)",
+          });
+        }
+        seen.add(lower);
+      }
+    }),
+  );
+
+export const customHeadersSchema = withMeta(
+  z.pipe(
+    customHeaderRecord,
+    // Stored lower-case: HTTP names are case-insensitive, and one spelling makes duplicates impossible.
+    z.transform((headers: Record<string, string>) =>
+      Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
+    ),
+  ),
+  {
     description: `Custom headers sent with every delivery (at most ${MAX_CUSTOM_HEADERS}; names are stored lower-case). Reserved: ${[...RESERVED_HEADER_NAMES, ...RESERVED_HEADER_PREFIXES.map((p) => `${p}*`)].join(", ")}.`,
     example: { "x-customer-token": "s3cr3t" },
-  });
+  },
+);
 
-export const subscriptionStatusSchema = z.enum(["enabled", "disabled"]).meta({
+export const subscriptionStatusSchema = withMeta(z.enum(["enabled", "disabled"]), {
   description:
     "`disabled` stops deliveries (queued jobs are dropped); setting `enabled` again clears `disabled_reason` and the failing clock.",
   example: "enabled",
 });
 
-export const createSubscriptionSchema = z
-  .strictObject({
+/** `null` clears the field, absent leaves it (classic zod's `.nullable().optional()`). */
+const clearable = <S extends z.ZodMiniType>(schema: S) => z.optional(z.nullable(schema));
+
+export const createSubscriptionSchema = withMeta(
+  z.strictObject({
     url: subscriptionUrlSchema,
-    method: subscriptionMethodSchema.default("POST"),
+    method: z._default(subscriptionMethodSchema, "POST"),
     event_types: eventTypesSchema,
-    activeflow_id: activeflowIdSchema.nullable().optional(),
-    description: descriptionSchema.nullable().optional(),
-    headers: customHeadersSchema.nullable().optional(),
-    status: subscriptionStatusSchema.default("enabled"),
-  })
-  .meta({
+    activeflow_id: clearable(activeflowIdSchema),
+    description: clearable(descriptionSchema),
+    headers: clearable(customHeadersSchema),
+    status: z._default(subscriptionStatusSchema, "enabled"),
+  }),
+  {
     id: "CreateSubscriptionRequest",
     example: {
       url: "https://example.com/webhooks/voipbin",
       event_types: ["call_hangup", "message_*"],
       description: "Production call events",
     },
-  });
+  },
+);
 
 export type CreateSubscriptionInput = z.output<typeof createSubscriptionSchema>;
 
-export const updateSubscriptionSchema = z
-  .strictObject({
-    url: subscriptionUrlSchema.optional(),
-    method: subscriptionMethodSchema.optional(),
-    event_types: eventTypesSchema.optional(),
-    activeflow_id: activeflowIdSchema.nullable().optional(),
-    description: descriptionSchema.nullable().optional(),
-    headers: customHeadersSchema.nullable().optional(),
-    status: subscriptionStatusSchema.optional(),
-  })
-  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
-    message: "must change at least one field",
-  })
-  .meta({
+export const updateSubscriptionSchema = withMeta(
+  z
+    .strictObject({
+      url: z.optional(subscriptionUrlSchema),
+      method: z.optional(subscriptionMethodSchema),
+      event_types: z.optional(eventTypesSchema),
+      activeflow_id: clearable(activeflowIdSchema),
+      description: clearable(descriptionSchema),
+      headers: clearable(customHeadersSchema),
+      status: z.optional(subscriptionStatusSchema),
+    })
+    .check(
+      z.refine((patch) => Object.values(patch).some((value) => value !== undefined), {
+        message: "must change at least one field",
+      }),
+    ),
+  {
     id: "UpdateSubscriptionRequest",
     description:
       "Only the fields present change; `null` clears `activeflow_id`, `description` and `headers`.",
     example: { event_types: ["call_*"], status: "enabled" },
-  });
+  },
+);
 
 export type UpdateSubscriptionInput = z.output<typeof updateSubscriptionSchema>;
