@@ -237,7 +237,7 @@ export function renderChaosSection(chaos: unknown, previousDocument: string | un
     CHAOS_BEGIN,
     "## Reliability (chaos)",
     "",
-    `\`npm run chaos\` (≥ 50,000 deliveries; CI runs \`-- --quick\`, ≥ 5,000) runs the local stack in one process, puts events on its bus with PutEvents, and injects faults: receivers answering 500/503/429 with Retry-After, timing out, resetting connections, trickling bodies, and one endpoint that always fails; AWS throttling and 500s injected into the SDK under its retries; SendMessageBatch partial failures and BatchGetItem unprocessed keys; failures at the points where a handler then throws (the router's lookup and enqueue, the delivery batch load, the record write right after the HTTP call, retry scheduling, the subscription update); and one customer whose routing always fails, so that its events reach the router's on-failure queue and are re-driven, with the same event id, once the incident is over. After the system settles, every receiver's acknowledgements are reconciled against the (event, subscription) pairs the subscriptions match. A fuzz stage (fast-check) follows: bad types and ids, odd Unicode, deep and huge payloads. Details: bench/chaos/README.md; raw results: bench/results/chaos.json (${typeof c.mode === "string" ? `${c.mode} run` : "last run"}${typeof c.started_at === "string" ? `, ${c.started_at}` : ""}${typeof c.duration_s === "number" ? `, ${Math.round(c.duration_s)} s` : ""}).`,
+    `\`npm run chaos\` (≥ 50,000 deliveries; CI runs \`-- --quick\`, ≥ 5,000) runs the local stack in one process, puts events on its bus with PutEvents, and injects faults: receivers answering 500/503/429 with Retry-After, timing out, resetting connections, trickling bodies, and one endpoint that always fails; AWS throttling and 500s injected into the SDK under its retries; SendMessageBatch partial failures and BatchGetItem unprocessed keys; failures at the points where a handler then throws (the router's lookup and enqueue, the delivery batch load, the record write right after the HTTP call, retry scheduling, the subscription update); and one customer whose routing always fails, so that its events reach the router's on-failure queue and are re-driven, with the same event id, once the incident is over. After the system settles, every receiver's acknowledgements are reconciled against the (event, subscription) pairs the subscriptions match. A fuzz stage (fast-check) follows: bad types and ids, odd Unicode, deep and huge payloads. Then a crash stage: \`npm start\` in a child process, \`kill -9\` several times under load, restarted on its data directory, reconciled the same way. Details: bench/chaos/README.md; raw results: bench/results/chaos.json (${typeof c.mode === "string" ? `${c.mode} run` : "last run"}${typeof c.started_at === "string" ? `, ${c.started_at}` : ""}${typeof c.duration_s === "number" ? `, ${Math.round(c.duration_s)} s` : ""}).`,
     "",
     "| expected | delivered_unique | duplicates (explained by a fault between the HTTP call and its record) | dead_lettered | lost | passed |",
     "|---|---|---|---|---|---|",
@@ -249,6 +249,19 @@ export function renderChaosSection(chaos: unknown, previousDocument: string | un
     lines.push(
       "",
       `Fuzz: ${f("generated")} events, ${f("rejected_by_bus")} refused by the bus, ${f("delivered")}/${f("expected_delivered")} valid ones delivered, ${f("unroutable_on_queue")}/${f("expected_unroutable")} unroutable ones parked with their reason, ${f("router_invocation_failures")} router failures.`,
+    );
+  }
+  const crash = c.crash as Record<string, unknown> | null | undefined;
+  if (crash && typeof crash === "object") {
+    const k = (key: string) => (typeof crash[key] === "number" ? String(crash[key]) : "–");
+    const restarts = Array.isArray(crash.kill_moments)
+      ? (crash.kill_moments as { restart_s?: unknown }[])
+          .map((m) => (typeof m.restart_s === "number" ? m.restart_s : undefined))
+          .filter((n) => n !== undefined)
+      : [];
+    lines.push(
+      "",
+      `Crash: ${k("kills")} × \`kill -9\` of the whole local stack (\`npm start\` in its own process group, persisted in a temporary data directory) at seeded random moments under load, each followed by a restart on the same directory${restarts.length > 0 ? ` (ready again in ${Math.min(...restarts)}–${Math.max(...restarts)} s)` : ""} and more events: expected ${k("expected")}, delivered_unique ${k("delivered_unique")}, dead_lettered ${k("dead_lettered")}, **lost ${k("lost")}**, duplicates ${k("duplicates")} (${k("duplicates_explained")} explained${typeof crash.duplicates_explanation === "string" ? ` as ${crash.duplicates_explanation}` : ""}).`,
     );
   }
   if (typeof c.faults_injected === "number") lines.push("", `Faults injected: ${c.faults_injected}.`);

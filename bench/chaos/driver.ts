@@ -21,6 +21,7 @@ import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { LOCAL_HOST, REPO_ROOT } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { lambdaContext } from "../lib/util.ts";
+import { type CrashSummary, runCrashStage } from "./crash.ts";
 import { FaultInjector, type FaultRates, NO_FAULTS } from "./faults.ts";
 import { bodyMatches, type FuzzCase, fuzzCases } from "./fuzz.ts";
 import { planWorkload, type WorkloadPlan } from "./plan.ts";
@@ -66,6 +67,12 @@ export interface ChaosOptions {
   readonly progress: (line: string) => void;
   /** Let the functions' and the stack's logs through (very noisy under faults). */
   readonly verbose?: boolean;
+  /**
+   * The crash stage (crash.ts), after the main run and the fuzz stage: `npm start` in a child
+   * process, killed with kill -9 `kills` times under load and restarted on its data directory.
+   * Absent or 0 kills: no crash stage.
+   */
+  readonly crash?: { readonly kills: number; readonly targetDeliveries: number; readonly customers: number };
 }
 
 /** Lambda retries a failed asynchronous invocation after 1 and then 2 more minutes (local/async-invoker.ts). */
@@ -128,6 +135,8 @@ export interface ChaosResult extends Reconciliation {
   calls_by_site: Record<string, number>;
   config: Record<string, unknown>;
   fuzz: FuzzSummary | null;
+  /** kill -9 of the whole local stack under load, restarts, reconciliation (null: not run). */
+  crash: CrashSummary | null;
   passed: boolean;
   failures: string[];
   warnings: string[];
@@ -207,7 +216,9 @@ interface EndState {
  * and reconcile → fuzz stage (no faults) → the result. `close` undoes everything start did.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const t0 = Date.now();
   const run = new ChaosRun(options);
+  let result: ChaosResult;
   try {
     await run.start();
     await run.seedSubscriptions();
@@ -218,10 +229,35 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const redrive = await run.redriveRouterFailures();
     const end = await run.readEndState();
     const fuzz = await run.fuzzStage();
-    return await run.result(redrive, end, fuzz);
+    result = await run.result(redrive, end, fuzz);
   } finally {
     await run.close();
   }
+  if (options.crash === undefined || options.crash.kills === 0) return result;
+  // After the in-process stack stopped and the faults were removed: the stage has the machine.
+  const crash = await runCrashStage({
+    seed: options.seed + 100,
+    targetDeliveries: options.crash.targetDeliveries,
+    customers: options.crash.customers,
+    kills: options.crash.kills,
+    retrySchedule: options.retrySchedule,
+    retryJitter: options.retryJitter,
+    deliveryTimeoutMs: options.deliveryTimeoutMs,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    maxBacklog: options.maxBacklog,
+    settleTimeoutMs: Math.min(options.settleTimeoutMs, 180_000),
+    log: options.progress,
+    ...(options.verbose === undefined ? {} : { verbose: options.verbose }),
+  });
+  const failures = [...result.failures, ...crash.failures];
+  return {
+    ...result,
+    duration_s: Math.round((Date.now() - t0) / 100) / 10,
+    crash,
+    passed: failures.length === 0,
+    failures,
+    warnings: [...result.warnings, ...crash.warnings],
+  };
 }
 
 class ChaosRun {
@@ -707,6 +743,7 @@ class ChaosRun {
         fault_rates: options.rates,
       },
       fuzz,
+      crash: null,
       passed: problems.length === 0,
       failures: problems,
       warnings,

@@ -84,6 +84,8 @@ interface MutableReceived {
   webhookIds: Set<string>;
   /** Requests of this pair being answered right now. */
   open: number;
+  /** When each 2xx response was fully written (epoch ms), in order: the crash stage dates duplicates. */
+  ackedAt: number[];
 }
 
 export interface ReceiverHubOptions {
@@ -229,7 +231,7 @@ export class ReceiverHub {
       } else {
         entry = this.received.get(key);
         if (entry === undefined) {
-          entry = { requests: 0, acks: 0, webhookIds: new Set(), open: 0 };
+          entry = { requests: 0, acks: 0, webhookIds: new Set(), open: 0, ackedAt: [] };
           this.received.set(key, entry);
         }
         entry.requests++;
@@ -249,7 +251,10 @@ export class ReceiverHub {
       const acknowledge = () => {
         res.on("finish", () => {
           this.acks++;
-          if (entry) entry.acks++;
+          if (entry) {
+            entry.acks++;
+            entry.ackedAt.push(Date.now());
+          }
           if (key !== undefined && subscription?.keepBodies) this.bodies.set(key, body);
         });
       };

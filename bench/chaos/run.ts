@@ -19,6 +19,8 @@ const USAGE = `Usage: npm run chaos -- [--quick] [options]
   --fuzz <n>         fuzz-stage events (0: none)
   --no-poison        no customer whose routing always fails (skips the router's on-failure path, ~3 min)
   --no-faults        the same run without SDK faults (receivers still misbehave)
+  --kills <n>        kill -9 of the whole local stack in the crash stage (default 3 quick, 6 full; 0: no
+                     crash stage)
   --out <file>       where to write the result (default bench/results/chaos.json)
   --verbose          let the functions' logs through`;
 
@@ -52,6 +54,7 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
       fuzz: { type: "string" },
       "no-poison": { type: "boolean", default: false },
       "no-faults": { type: "boolean", default: false },
+      kills: { type: "string" },
       out: { type: "string" },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -88,6 +91,12 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
     settleTimeoutMs: 300_000,
     progress: (line) => console.log(line),
     verbose: values.verbose,
+    // A smaller workload than the main run's: each kill costs a restart (~5–10 s) and its own settling.
+    crash: {
+      kills: int(values.kills, quick ? 3 : 6, "kills"),
+      targetDeliveries: quick ? 1_500 : 10_000,
+      customers: quick ? 4 : 12,
+    },
   };
   return { options, out: values.out === undefined ? DEFAULT_OUT : path.resolve(values.out) };
 }
@@ -108,6 +117,11 @@ export function summaryLines(result: ChaosResult): string[] {
     ...(result.fuzz
       ? [
           `fuzz: ${result.fuzz.generated} events, ${result.fuzz.rejected_by_bus} refused by the bus, ${result.fuzz.delivered}/${result.fuzz.expected_delivered} delivered, ${result.fuzz.unroutable_on_queue}/${result.fuzz.expected_unroutable} parked unroutable, ${result.fuzz.router_invocation_failures} router failures`,
+        ]
+      : []),
+    ...(result.crash
+      ? [
+          `crash: ${result.crash.kills} kill -9 of the stack (restarts ${result.crash.kill_moments.map((k) => `${k.restart_s} s`).join(", ")}), expected ${result.crash.expected} | delivered_unique ${result.crash.delivered_unique} | dead_lettered ${result.crash.dead_lettered} | lost ${result.crash.lost} | duplicates ${result.crash.duplicates} (${result.crash.duplicates_explained} in flight at a kill)`,
         ]
       : []),
     `duration ${result.duration_s} s`,

@@ -196,8 +196,24 @@ describe("chaos section", () => {
         lost: 0,
         passed: true,
         fuzz: { generated: 20, rejected_by_bus: 3, delivered: 9, expected_delivered: 9 },
+        crash: {
+          kills: 3,
+          kill_moments: [{ restart_s: 3.4 }, { restart_s: 5.1 }, { restart_s: 4 }],
+          expected: 50,
+          delivered_unique: 48,
+          dead_lettered: 2,
+          lost: 0,
+          duplicates: 4,
+          duplicates_explained: 4,
+          duplicates_explanation: "an attempt in flight at a kill",
+        },
       },
       undefined,
+    );
+    expect(section).toContain("Crash: 3 × `kill -9` of the whole local stack");
+    expect(section).toContain("(ready again in 3.4–5.1 s)");
+    expect(section).toContain(
+      "expected 50, delivered_unique 48, dead_lettered 2, **lost 0**, duplicates 4 (4 explained as an attempt in flight at a kill)",
     );
     expect(section).toContain("| 100 | 90 | 2 (2) | 10 | 0 | yes |");
     expect(section).toContain("Fuzz: 20 events, 3 refused by the bus, 9/9 valid ones delivered");

@@ -21,7 +21,22 @@ import { waitFor } from "../../support/wait.ts";
  */
 
 const spec = { functionName: "router", awsRegion: "us-east-1", timeoutMs: 500 };
-const quietLogger = { warn: () => {}, error: () => {} };
+/** What the invokers logged: said when a wait fails, so that a timeout shows what went wrong. */
+const logged: string[] = [];
+const quietLogger = {
+  warn: (message: string, extra: Record<string, unknown>) =>
+    logged.push(`WARN ${message} ${JSON.stringify(extra)}`),
+  error: (message: string, extra: Record<string, unknown>) =>
+    logged.push(`ERROR ${message} ${JSON.stringify(extra)}`),
+};
+
+async function until(condition: () => boolean | Promise<boolean>, options: Parameters<typeof waitFor>[1]) {
+  try {
+    await waitFor(condition, options);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the invokers logged:\n${logged.slice(-10).join("\n")}`);
+  }
+}
 const dir = mkdtempSync(path.join(tmpdir(), "voipbin-webhooks-async-"));
 const opened: { sqs: LocalSqs; client: SQSClient }[] = [];
 
@@ -39,7 +54,6 @@ async function queue(file: string, name = "router-async") {
     endpoint: sqs.endpoint,
     region: "us-east-1",
     credentials: LOCAL_CREDENTIALS,
-    maxAttempts: 1,
   });
   opened.push({ sqs, client });
   const queueUrl = await ensureQueue(client, name, asyncQueueAttributes(spec.timeoutMs, 3600));
@@ -111,7 +125,7 @@ describe("Lambda asynchronous invocation, on a durable queue", () => {
       throw new TypeError("dynamodb unavailable");
     });
     const requestId = await subject.invoke(JSON.stringify({ n: 7 }));
-    await waitFor(() => failures.length === 1, { timeoutMs: 15_000, description: "the on-failure record" });
+    await until(() => failures.length === 1, { timeoutMs: 15_000, description: "the on-failure record" });
 
     expect(attempts).toHaveLength(3);
     expect(attempts.map((a) => a.requestId)).toEqual([requestId, requestId, requestId]);
