@@ -261,7 +261,7 @@ export function renderChaosSection(chaos: unknown, previousDocument: string | un
       : [];
     lines.push(
       "",
-      `Crash: ${k("kills")} × \`kill -9\` of the whole local stack (\`npm start\` in its own process group, persisted in a temporary data directory) at seeded random moments under load, each followed by a restart on the same directory${restarts.length > 0 ? ` (ready again in ${Math.min(...restarts)}–${Math.max(...restarts)} s)` : ""} and more events: expected ${k("expected")}, delivered_unique ${k("delivered_unique")}, dead_lettered ${k("dead_lettered")}, **lost ${k("lost")}**, duplicates ${k("duplicates")} (${k("duplicates_explained")} explained${typeof crash.duplicates_explanation === "string" ? ` as ${crash.duplicates_explanation}` : ""}).`,
+      `Crash: ${k("kills")} × \`kill -9\` of the whole local stack (\`npm start\` in its own process group, persisted in a temporary data directory) at seeded random moments under load, each followed by a restart on the same directory${restarts.length > 0 ? ` (ready again in ${Math.min(...restarts)}–${Math.max(...restarts)} s)` : ""} and more events: expected ${k("expected")}, delivered_unique ${k("delivered_unique")}, dead_lettered ${k("dead_lettered")}, **lost ${k("lost")}**, duplicates ${k("duplicates")} (${k("duplicates_explained")} explained${typeof crash.duplicates_explanation === "string" ? ` as ${crash.duplicates_explanation}` : ""}${typeof crash.duplicates_unexplained === "number" && crash.duplicates_unexplained > 0 ? `; ${crash.duplicates_unexplained} not explained by a kill, reported as a warning like the main run's` : ""}).`,
     );
   }
   if (typeof c.faults_injected === "number") lines.push("", `Faults injected: ${c.faults_injected}.`);

@@ -90,6 +90,8 @@ export interface CrashSummary {
   failures: string[];
   warnings: string[];
   samples: { lost: readonly string[]; unexplained_duplicates: readonly string[] };
+  /** For a few unexplained duplicates: when each 2xx was written (seconds after the stage started). */
+  unexplained_duplicate_acks_s: Record<string, number[]>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -441,6 +443,11 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
         lost: reconciliation.samples.lost,
         unexplained_duplicates: reconciliation.samples.unexplained_duplicates,
       },
+      unexplained_duplicate_acks_s: Object.fromEntries(
+        reconciliation.samples.unexplained_duplicates
+          .slice(0, 5)
+          .map((key) => [key, (hub.received.get(key)?.ackedAt ?? []).map((at) => round((at - t0) / 1000))]),
+      ),
     };
   } catch (error) {
     if (stack) log(`the stack's last output:\n${stack.output().slice(-3_000)}`);
