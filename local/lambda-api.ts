@@ -18,6 +18,12 @@ import { readBody } from "./request-body.ts";
 
 /** Lambda's synchronous payload limit (6 MB, Lambda quotas). */
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/**
+ * Lambda's asynchronous payload limit, 1 MB (Lambda API Reference, Invoke: "For asynchronous
+ * invocations, the maximum payload size is 1 MB"), less what the local invocation queue's message
+ * adds around the payload (an SQS message holds 1 MiB at most).
+ */
+export const MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024 - 256;
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
@@ -106,6 +112,15 @@ async function handle(
     return;
   }
   if (type === "Event") {
+    if (body.length > MAX_ASYNC_PAYLOAD_BYTES) {
+      sendError(
+        res,
+        413,
+        "RequestTooLargeException",
+        `Request must be smaller than ${MAX_ASYNC_PAYLOAD_BYTES} bytes for an asynchronous invocation`,
+      );
+      return;
+    }
     const requestId = await fn.invokeAsync(body.length === 0 ? "{}" : body.toString("utf8"));
     res.writeHead(202, { "x-amzn-requestid": requestId, "content-length": 0 }).end();
     return;

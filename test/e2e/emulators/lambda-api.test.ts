@@ -2,7 +2,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from "@aws-sdk/client-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type InvocableFunction, lambdaInvokeRequestListener } from "../../../local/lambda-api.ts";
+import {
+  type InvocableFunction,
+  lambdaInvokeRequestListener,
+  MAX_ASYNC_PAYLOAD_BYTES,
+} from "../../../local/lambda-api.ts";
 import { LOCAL_CREDENTIALS } from "../../../local/provision.ts";
 
 /**
@@ -75,6 +79,16 @@ describe("local Lambda Invoke API", () => {
     expect(asyncEvents).toEqual([{ id: "e-2" }]);
     const dry = await client.send(new InvokeCommand({ FunctionName: "router", InvocationType: "DryRun" }));
     expect(dry.StatusCode).toBe(204);
+  });
+
+  it("refuses an Event payload over Lambda's asynchronous limit with RequestTooLargeException", async () => {
+    const tooBig = JSON.stringify({ id: "big", pad: "x".repeat(MAX_ASYNC_PAYLOAD_BYTES) });
+    await expect(
+      client.send(
+        new InvokeCommand({ FunctionName: "router", InvocationType: "Event", Payload: Buffer.from(tooBig) }),
+      ),
+    ).rejects.toMatchObject({ name: "RequestTooLargeException", $metadata: { httpStatusCode: 413 } });
+    expect(asyncEvents.some((e) => (e as { id?: string }).id === "big")).toBe(false);
   });
 
   it("accepts the function's ARN, and answers ResourceNotFoundException for another function", async () => {
