@@ -4,6 +4,7 @@ import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { createDeliveryHandler } from "#handlers/delivery.ts";
 import { createAwsClients } from "#shared/adapters/clients.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { keys } from "#shared/adapters/dynamodb/table.ts";
 import { HttpSender } from "#shared/adapters/http-sender.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
@@ -218,7 +219,7 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
     const written = await clients.doc.send(
       new GetCommand({
         TableName: config.TABLE_NAME,
-        Key: { PK: `DELIVERY#${lastDeliveryId}`, SK: "DELIVERY" },
+        Key: keys.deliveryHead(customer, lastDeliveryId),
       }),
     );
     if (!written.Item) throw new Error("the handler did not write the delivery record");
