@@ -1,11 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { type createMetrics, loggedError } from "#shared/adapters/observability.ts";
 import type { Lane } from "#shared/domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { RetryScheduledError } from "#shared/domain/errors.ts";
 import { DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import { type BackstopResult, reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
 import {
   DeliveryBatch,
   type DeliveryDependencies,
@@ -99,6 +101,64 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       context,
       throwOnFullBatchFailure: false,
     });
+  };
+}
+
+/**
+ * Whether an invocation is the backstop reconciliation's schedule rather than an SQS batch: the
+ * EventBridge rule (infra/constructs/delivery.ts) and the local stack's timer send a Scheduled Event
+ * ("Amazon EventBridge events": source `aws.events`, detail-type `Scheduled Event`;
+ * https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-events.html).
+ */
+export function isScheduledEvent(event: unknown): event is ScheduledEvent {
+  if (typeof event !== "object" || event === null) return false;
+  const fields = event as Record<string, unknown>;
+  return fields.source === "aws.events" && fields["detail-type"] === "Scheduled Event";
+}
+
+/** A Scheduled Event as EventBridge sends it on a schedule, for the local stack's timer and the tests. */
+export function scheduledEvent(now: Date, region: string): ScheduledEvent {
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "Scheduled Event",
+    source: "aws.events",
+    account: "000000000000",
+    time: `${now.toISOString().slice(0, 19)}Z`,
+    region,
+    resources: [],
+    detail: {},
+  };
+}
+
+/**
+ * The delivery function's entry: SQS batches go to the delivery handler; the schedule's Scheduled
+ * Event runs one pass of the backstop reconciliation (PRODUCT §4: a job SQS's `maxReceiveCount` moved
+ * to the dead-letter queue is closed as `dead`, reason `internal`), counted by
+ * `DeliveryBackstopReconciled` (alarmed). A pass that fails throws: the function's Errors alarm.
+ */
+export interface DeliveryFunctionHandler {
+  (event: SQSEvent, context: Context): Promise<SQSBatchResponse>;
+  (event: ScheduledEvent, context: Context): Promise<BackstopResult>;
+}
+
+export function createDeliveryFunctionHandler(deps: DeliveryDependencies, metrics?: Metrics) {
+  const deliver = createDeliveryHandler(deps, metrics);
+  return async (
+    event: SQSEvent | ScheduledEvent,
+    context: Context,
+  ): Promise<SQSBatchResponse | BackstopResult> => {
+    if (!isScheduledEvent(event)) return deliver(event, context);
+    const result = await reconcileBackstopArrivals({
+      deadLetters: deps.deadLetters,
+      deliveries: deps.deliveries,
+      retentionDays: deps.settings.retentionDays,
+      logger: deps.logger,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+    metrics?.addMetric(METRIC_NAMES.delivery.backstopReconciled, MetricUnit.Count, result.reconciled);
+    deps.logger.info("backstop reconciliation pass", { ...result });
+    return result;
   };
 }
 

@@ -27,6 +27,11 @@ export const METRIC_NAMES = {
      * cannot see these: this one is alarmed.
      */
     internalErrors: "DeliveryInternalErrors",
+    /**
+     * One per dead letter SQS's redrive backstop moved by itself (no reason attribute) that the
+     * scheduled reconciliation closed (`dead`, reason `internal`) and re-queued with the reason.
+     */
+    backstopReconciled: "DeliveryBackstopReconciled",
   },
   api: {
     requests: "ApiRequests",

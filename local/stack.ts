@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
@@ -5,7 +6,13 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import type { APIGatewayProxyEventV2, APIGatewayRequestAuthorizerEventV2, SQSEvent } from "aws-lambda";
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayRequestAuthorizerEventV2,
+  Context,
+  ScheduledEvent,
+  SQSEvent,
+} from "aws-lambda";
 import { DepthBoundedLogger, loggedError, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
 import { PORTAL_ROUTES } from "#shared/api/portal.ts";
 import { ROUTES } from "#shared/api/routes.ts";
@@ -14,6 +21,7 @@ import { CodedError } from "#shared/domain/errors.ts";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import { loopbackReservedEndpoints } from "#shared/domain/reserved-endpoints.ts";
 import {
+  BACKSTOP_RECONCILE_MINUTES,
   DEFAULT_RESOURCE_NAMES,
   DELIVERY_BATCH,
   deliveryQueueSettings,
@@ -32,7 +40,7 @@ import {
   LocalHttpApi,
 } from "./http-api.ts";
 import { type InvocableFunction, isLambdaInvokeRequest, lambdaInvokeRequestListener } from "./lambda-api.ts";
-import { SandboxPool } from "./lambda-runtime.ts";
+import { invokeLambda, LOCAL_ACCOUNT_ID, SandboxPool } from "./lambda-runtime.ts";
 import {
   createLocalClients,
   ensureQueue,
@@ -451,6 +459,50 @@ async function start(
     "slow lane event source",
     "slow-lane deliveries",
   );
+
+  // The backstop reconciliation's schedule, as the BackstopReconcile rule runs it on AWS
+  // (infra/constructs/delivery.ts): the delivery function invoked with EventBridge's Scheduled Event
+  // every BACKSTOP_RECONCILE_MINUTES, one pass at a time (docs/delivery.md, "The backstop").
+  const reconcileSpec = {
+    functionName: "delivery",
+    awsRegion: region,
+    timeoutMs: FUNCTION_TIMEOUTS_MS.delivery,
+  };
+  let reconciling: Promise<unknown> | undefined;
+  const reconcileTimer = setInterval(() => {
+    if (reconciling !== undefined) return;
+    const now = new Date();
+    const scheduled: ScheduledEvent = {
+      version: "0",
+      id: randomUUID(),
+      "detail-type": "Scheduled Event",
+      source: "aws.events",
+      account: LOCAL_ACCOUNT_ID,
+      time: `${now.toISOString().slice(0, 19)}Z`,
+      region,
+      resources: [`arn:aws:events:${region}:${LOCAL_ACCOUNT_ID}:rule/backstop-reconcile`],
+      detail: {},
+    };
+    reconciling = invokeLambda(
+      reconcileSpec,
+      delivery.handler as unknown as (event: ScheduledEvent, context: Context) => Promise<unknown>,
+      scheduled,
+    )
+      .catch((error: unknown) =>
+        logger.error("backstop reconciliation pass failed", { error: loggedError(error) }),
+      )
+      .finally(() => {
+        reconciling = undefined;
+      });
+  }, BACKSTOP_RECONCILE_MINUTES * 60_000);
+  reconcileTimer.unref();
+  closers.push({
+    name: "the backstop reconciliation",
+    close: async () => {
+      clearInterval(reconcileTimer);
+      await reconciling;
+    },
+  });
 
   const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>("api", API_CONCURRENCY, observer);
   const authorizer = await functionSandboxes<APIGatewayRequestAuthorizerEventV2>(

@@ -1,7 +1,7 @@
 /**
  * Operator CLI for parked work (PRODUCT §1, the operators): `npm run ops -- <kind> <action> …`.
  *
- *   dead-letters  list | show <message id> | redrive   deliveries that exhausted their schedule
+ *   dead-letters  list | show <message id> | redrive | reconcile   deliveries that exhausted their schedule
  *   unroutable    list | show <message id> | redrive   events the router parked with a reason
  *   router-failed list | show <message id> | redrive   events the router failed on (Lambda's records)
  *   ingest-dlq    list | show <message id> | redrive   events EventBridge could not hand to the router
@@ -21,11 +21,12 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
+import { DeadLetterQueue, DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { configSchema } from "#shared/config.ts";
-import { DEFAULT_RESOURCE_NAMES, resourceNamesFor } from "#shared/resources.ts";
+import { BACKSTOP_RECONCILE_MINUTES, DEFAULT_RESOURCE_NAMES, resourceNamesFor } from "#shared/resources.ts";
+import { reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
 import { DeliveryLogService } from "#shared/services/delivery-log.ts";
 import { parseCommandLine, UsageError } from "../local/cli.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
@@ -46,7 +47,8 @@ const DEFAULT_LIMIT = 1000;
 const USAGE = `Usage: npm run ops -- <kind> <action> [options]
 
 Kinds and actions:
-  dead-letters  list | show <message id> | redrive    dead deliveries (the delivery DLQ)
+  dead-letters  list | show <message id> | redrive | reconcile
+                                                      dead deliveries (the delivery DLQ)
   unroutable    list | show <message id> | redrive    events the router parked, with the reason
   router-failed list | show <message id> | redrive    events the router failed on after Lambda's retries
   ingest-dlq    list | show <message id> | redrive    events EventBridge could not hand to the router (AWS only)
@@ -56,9 +58,13 @@ Kinds and actions:
   already succeeded are not sent again). A message is deleted once its work is handed on; one that
   fails stays, and the summary says why.
 
+  reconcile (dead-letters): jobs SQS's maxReceiveCount backstop moved to the DLQ by itself (no reason
+  attribute) are closed as dead (reason internal) and put back with that reason. The delivery
+  function runs this every ${BACKSTOP_RECONCILE_MINUTES} minutes on AWS, the local stack likewise; this runs one pass now.
+
 Options:
   --limit <n>       at most n messages (default ${DEFAULT_LIMIT})
-  --dry-run         redrive: say what would be done, change nothing
+  --dry-run         redrive, reconcile: say what would be done, change nothing
   --json            list/show: JSON (one object per line for list)
   --aws             act on AWS instead of the local stack (AWS_REGION and the usual credentials)
   --stage <stage>   with --aws: the deployment stage (default prod); names from shared/resources.ts
@@ -72,7 +78,7 @@ Exit codes: 0 done, 1 something failed, 2 bad usage.`;
 
 interface Options {
   readonly kind: ParkedKind;
-  readonly action: "list" | "show" | "redrive";
+  readonly action: "list" | "show" | "redrive" | "reconcile";
   readonly messageId?: string;
   readonly limit: number;
   readonly dryRun: boolean;
@@ -103,9 +109,11 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   else if (!(PARKED_KINDS as readonly string[]).includes(kind))
     problems.push(`unknown kind "${kind}" (${PARKED_KINDS.join(", ")})`);
   if (kind !== undefined && action === undefined)
-    problems.push("an action is required: list, show or redrive");
-  else if (action !== undefined && !["list", "show", "redrive"].includes(action))
-    problems.push(`unknown action "${action}" (list, show or redrive)`);
+    problems.push("an action is required: list, show, redrive or reconcile");
+  else if (action !== undefined && !["list", "show", "redrive", "reconcile"].includes(action))
+    problems.push(`unknown action "${action}" (list, show, redrive or reconcile)`);
+  if (action === "reconcile" && kind !== undefined && kind !== "dead-letters")
+    problems.push("reconcile applies to dead-letters (the delivery DLQ)");
   if (action === "show" && messageId === undefined)
     problems.push("show needs a message id: show <message id>");
   if (action !== "show" && messageId !== undefined) problems.push(`unexpected argument "${messageId}"`);
@@ -116,9 +124,10 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     if (!Number.isInteger(limit) || limit < 1)
       problems.push(`--limit takes a whole number ≥ 1, not "${values.limit}"`);
   }
-  if (values["dry-run"] === true && action !== "redrive" && action !== undefined)
-    problems.push("--dry-run applies to redrive (list and show change nothing)");
-  if (values.json === true && action === "redrive") problems.push("--json applies to list and show");
+  if (values["dry-run"] === true && (action === "list" || action === "show"))
+    problems.push("--dry-run applies to redrive and reconcile (list and show change nothing)");
+  if (values.json === true && (action === "redrive" || action === "reconcile"))
+    problems.push("--json applies to list and show");
   const aws = values.aws === true;
   if (!aws && (values.stage !== undefined || values.region !== undefined))
     problems.push("--stage and --region apply to --aws (the local stack has one set of names)");
@@ -400,6 +409,41 @@ async function list(options: Options, target: Target, queue: ParkedQueue): Promi
   return 0;
 }
 
+/**
+ * One pass of the backstop reconciliation (shared/services/delivery/backstop.ts), as the delivery
+ * function runs it on its schedule: every dead letter without a reason is closed (`dead`, `internal`)
+ * and put back with the reason. Up to --limit messages looked at.
+ */
+async function reconcile(options: Options, target: Target, queue: ParkedQueue): Promise<number> {
+  const doc = DynamoDBDocumentClient.from(target.dynamodb, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const problems: string[] = [];
+  const result = await reconcileBackstopArrivals(
+    {
+      deadLetters: new DeadLetterQueue(target.sqs, queue.url),
+      deliveries: new DeliveryRepository(doc, target.tableName),
+      retentionDays: configSchema.shape.DELIVERY_RETENTION_DAYS.parse(undefined),
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (message) => problems.push(message),
+        error: (message, ...attributes) =>
+          problems.push(
+            `${message}${attributes.length > 0 ? ` ${JSON.stringify(Object.assign({}, ...attributes))}` : ""}`,
+          ),
+      },
+    },
+    { maxReceives: Math.ceil(options.limit / 10), dryRun: options.dryRun },
+  );
+  for (const problem of problems.filter((p) => !p.startsWith("backstop dead letter reconciled")))
+    process.stderr.write(`  ${problem}\n`);
+  process.stdout.write(
+    `dead-letters reconcile on ${target.description}: ${result.examined} examined, ${result.reconciled} ${options.dryRun ? "would be reconciled" : "reconciled"} (closed as dead, reason internal), ${result.unreadable} unreadable${options.dryRun ? " (dry run: nothing changed)" : ""}\n`,
+  );
+  return result.unreadable > 0 ? 1 : 0;
+}
+
 async function show(options: Options, target: Target, queue: ParkedQueue): Promise<number> {
   const held: ParkedMessage[] = [];
   let found: ParkedMessage | undefined;
@@ -454,6 +498,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     const queue = await ParkedQueue.open(target.sqs, target.queueNames[options.kind]);
     if (options.action === "list") return await list(options, target, queue);
     if (options.action === "show") return await show(options, target, queue);
+    if (options.action === "reconcile") return await reconcile(options, target, queue);
     return await redrive(options, target, queue);
   } catch (error) {
     process.stderr.write(`ops: ${describeFailure(error, target)}\n`);

@@ -93,6 +93,12 @@ export const DELIVERY_FUNCTION_TIMEOUT_SECONDS = FUNCTION_TIMEOUT_SECONDS.delive
  */
 export const DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 6 * DELIVERY_FUNCTION_TIMEOUT_SECONDS;
 
+/**
+ * How often the backstop reconciliation runs (shared/services/delivery/backstop.ts): an EventBridge
+ * schedule on AWS, a timer in the local stack. A backstop arrival is closed within this much time.
+ */
+export const BACKSTOP_RECONCILE_MINUTES = 5;
+
 /** Event source mapping batch settings, shared by CDK and the local poller. */
 export const DELIVERY_BATCH = {
   batchSize: 10,

@@ -1,9 +1,15 @@
 import { Duration } from "aws-cdk-lib";
-import type * as events from "aws-cdk-lib/aws-events";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { DELIVERY_BATCH, DELIVERY_LANE_CONCURRENCY, FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import {
+  BACKSTOP_RECONCILE_MINUTES,
+  DELIVERY_BATCH,
+  DELIVERY_LANE_CONCURRENCY,
+  FUNCTION_TIMEOUT_SECONDS,
+} from "#shared/resources.ts";
 import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
 
@@ -46,6 +52,8 @@ export class Delivery extends Construct {
   readonly delivery: WebhookFunction;
   readonly eventSource: SqsEventSource;
   readonly slowLaneEventSource: SqsEventSource;
+  /** Invokes the function with a Scheduled Event: one pass of the backstop reconciliation. */
+  readonly backstopSchedule: events.Rule;
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
@@ -83,7 +91,28 @@ export class Delivery extends Construct {
     // Handing a job to the slow lane is a SendMessage; slow-lane jobs sleep on their own messages.
     props.slowDeliveryQueue.grant(this.delivery.role, "sqs:ChangeMessageVisibility", "sqs:SendMessage");
     // Our code dead-letters a job after its last attempt (with the reason), then the mapping deletes it.
+    // The backstop reconciliation receives, releases (ChangeMessageVisibility) and deletes dead letters.
     props.deliveryDlq.grantSendMessages(this.delivery.role);
+    props.deliveryDlq.grantConsumeMessages(this.delivery.role);
+
+    // The backstop reconciliation (PRODUCT §4, docs/delivery.md "The backstop"): a job SQS moved to
+    // the dead-letter queue by maxReceiveCount is closed as dead (internal) within one period. An
+    // EventBridge schedule rule invokes the function asynchronously with a Scheduled Event ("Creating
+    // a rule that runs on a schedule in Amazon EventBridge",
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html). A pass
+    // missed (throttled, failed) is simply done by the next one: no retries, no target DLQ needed;
+    // a failing pass is the function's Errors alarm.
+    this.backstopSchedule = new events.Rule(this, "BackstopReconcile", {
+      description:
+        "voipbin-webhooks: reconcile delivery jobs the queue's receive backstop moved to the dead-letter queue",
+      schedule: events.Schedule.rate(Duration.minutes(BACKSTOP_RECONCILE_MINUTES)),
+      targets: [
+        new targets.LambdaFunction(this.delivery.function, {
+          retryAttempts: 0,
+          maxEventAge: Duration.minutes(BACKSTOP_RECONCILE_MINUTES),
+        }),
+      ],
+    });
     // BatchGetItem: a batch's subscriptions and delivery records; PutItem: a delivery record with its
     // first attempt, attempt items; UpdateItem: later attempts, closing and dead-lettering deliveries,
     // failing/disabled subscriptions; GetItem: a record whose condition failed, where DynamoDB did

@@ -333,6 +333,17 @@ export class Observability extends Construct {
         "Delivery jobs used up the queue's receive backstop before their attempts did (dead, reason internal): look for delivery throttles or internal errors, then POST /v1/deliveries/{id}/retry.",
     });
 
+    // Jobs SQS moved to the dead-letter queue by itself (maxReceiveCount) that the scheduled
+    // reconciliation closed: the same causes, found after the fact.
+    this.alarm("DeliveryBackstopReconciled", {
+      metric: this.handlerMetric("delivery", METRIC_NAMES.delivery.backstopReconciled, "Sum"),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `SQS moved delivery jobs to the dead-letter queue by its receive backstop; the scheduled reconciliation closed them (dead, reason internal). Look for delivery throttles or internal errors, then ${ops("dead-letters redrive")}. Run a pass now: ${ops("dead-letters reconcile")}.`,
+    });
+
     const api5xxThreshold = props.api5xxThreshold ?? 5;
     this.alarm("Api5xx", {
       metric: props.apiStage.metricServerError(sum5m),
@@ -419,6 +430,7 @@ export class Observability extends Construct {
             "Sum",
             "dead by the receive backstop",
           ),
+          handlerMetric("delivery", d.backstopReconciled, "Sum", "moved by SQS's backstop, reconciled"),
         ],
         right: [handlerMetric("delivery", d.attempts, "Sum", "HTTP attempts")],
       }),

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deriveWebhookId } from "#shared/domain/ids.ts";
+import { deriveDeliveryIds, deriveWebhookId } from "#shared/domain/ids.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { loadLocalSettings } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
@@ -303,6 +303,63 @@ describe("npm run ops -- unroutable and dead-letters", () => {
     expect(receiver.requests.at(-1)?.headers["webhook-id"]).toBe(webhookId);
     const after = await ops("dead-letters", "list", "--json");
     expect(after.stdout).not.toContain(deliveryId);
+  }, 90_000);
+});
+
+describe("npm run ops -- dead-letters reconcile", () => {
+  it("closes a job the queue's backstop moved by itself: dead (internal) in the API, the reason on the letter", async () => {
+    const { key, customerId } = await mintKey(asRunning);
+    const receiver = await startReceiver(() => ({ status: 200 }));
+    receivers.push(receiver);
+    const subscription = await subscribe(key, `${receiver.url}/hook`);
+    const eventId = randomUUID();
+    const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscription, new Date());
+    // What SQS's redrive does with a job whose receives never reached the function: the job on the
+    // dead-letter queue, without the reason our code gives its own dead letters, and no record.
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.queues.deliveryDlqUrl,
+        MessageBody: JSON.stringify({
+          v: 1,
+          delivery_id: deliveryId,
+          webhook_id: webhookId,
+          subscription_id: subscription,
+          customer_id: customerId,
+          event_id: eventId,
+          event_type: "call_created",
+          payload: '{"type":"call_created","data":{}}',
+        }),
+      }),
+    );
+    const before = await ops("dead-letters", "list", "--json");
+    expect(before.stdout.split("\n").find((l) => l.includes(deliveryId))).toContain(
+      '"reason":"backstop (maxReceiveCount)"',
+    );
+
+    const dry = await ops("dead-letters", "reconcile", "--dry-run");
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(
+      /dead-letters reconcile on the local stack .*: \d+ examined, [1-9]\d* would be reconciled .*\(dry run: nothing changed\)/,
+    );
+    expect((await callApi(asRunning, "GET", `/v1/deliveries/${deliveryId}`, { key })).status).toBe(404);
+
+    const run = await ops("dead-letters", "reconcile");
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/[1-9]\d* reconciled \(closed as dead, reason internal\), 0 unreadable/);
+    const shown = await callApi<{ status: string; dead_reason: string | null }>(
+      asRunning,
+      "GET",
+      `/v1/deliveries/${deliveryId}`,
+      { key },
+    );
+    expect(shown.status, shown.text).toBe(200);
+    expect(shown.body).toMatchObject({ status: "dead", dead_reason: "internal" });
+    const after = await ops("dead-letters", "list", "--json");
+    const rows = after.stdout.split("\n").filter((l) => l.includes(deliveryId));
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0] as string).reason).toBe("internal");
+    // Nothing was sent: the reconciliation closes deliveries, it never delivers.
+    expect(receiver.requests).toHaveLength(0);
   }, 90_000);
 });
 

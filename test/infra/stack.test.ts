@@ -12,6 +12,7 @@ import { ROUTES } from "#shared/api/routes.ts";
 import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import {
+  BACKSTOP_RECONCILE_MINUTES,
   DEFAULT_RESOURCE_NAMES,
   DELIVERY_BATCH,
   DELIVERY_FUNCTION_TIMEOUT_SECONDS,
@@ -89,13 +90,17 @@ describe("event ingest", () => {
   });
 
   it("routes with exactly the catalogue module's pattern (source prefix only, see docs/deploy.md)", () => {
-    const { resource } = onlyResource(synth.template, "AWS::Events::Rule");
+    const { resource } = onlyResource(synth.template, "AWS::Events::Rule", {
+      EventPattern: Match.anyValue(),
+    });
     expect(resource.Properties.EventPattern).toEqual(eventRulePattern());
     expect(resource.Properties.EventBusName).toEqual(refTo(ids().bus));
   });
 
   it("targets the router with a retry policy and a dead-letter queue", () => {
-    const { resource } = onlyResource(synth.template, "AWS::Events::Rule");
+    const { resource } = onlyResource(synth.template, "AWS::Events::Rule", {
+      EventPattern: Match.anyValue(),
+    });
     expect(resource.Properties.Targets).toEqual([
       expect.objectContaining({
         Arn: arnOf(ids().router),
@@ -315,12 +320,41 @@ describe("delivery function", () => {
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
     ]);
-    expect(actionsOn(role, arnOf(ids().deliveryDlq))).toEqual([
+    // Send: our own dead-lettering; receive, release and delete: the backstop reconciliation.
+    expect([...new Set(actionsOn(role, arnOf(ids().deliveryDlq)))]).toEqual([
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
       "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
       "sqs:SendMessage",
     ]);
     expect(actionsOn(role, arnOf(ids().bus))).toEqual(["events:PutEvents"]);
+  });
+
+  it("is invoked every BACKSTOP_RECONCILE_MINUTES by a schedule, with the Scheduled Event, to reconcile backstop arrivals", () => {
+    const rules = resourcesOfType(synth.template, "AWS::Events::Rule").filter(
+      ([, rule]) => rule.Properties.ScheduleExpression !== undefined,
+    );
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0] as (typeof rules)[number];
+    expect(rule.Properties.ScheduleExpression).toBe(`rate(${BACKSTOP_RECONCILE_MINUTES} minutes)`);
+    expect(rule.Properties.State).toBe("ENABLED");
+    const targets = rule.Properties.Targets as { Arn: unknown; Input?: unknown; RetryPolicy?: unknown }[];
+    expect(targets).toHaveLength(1);
+    expect(targets[0]?.Arn).toEqual({ "Fn::GetAtt": [ids().delivery, "Arn"] });
+    // No custom input: the function receives EventBridge's Scheduled Event (handlers/delivery.ts).
+    expect(targets[0]?.Input).toBeUndefined();
+    expect(targets[0]?.RetryPolicy).toEqual({
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: BACKSTOP_RECONCILE_MINUTES * 60,
+    });
+    synth.template.hasResourceProperties("AWS::Lambda::Permission", {
+      Action: "lambda:InvokeFunction",
+      FunctionName: { "Fn::GetAtt": [ids().delivery, "Arn"] },
+      Principal: "events.amazonaws.com",
+      SourceArn: { "Fn::GetAtt": [rules[0]?.[0], "Arn"] },
+    });
   });
 });
 
@@ -690,6 +724,13 @@ describe("observability", () => {
 
   it("alarms on jobs dead-lettered by the receive backstop (reason internal)", () => {
     const [alarm] = alarms().filter((a) => a.MetricName === "Delivery_backstop_dead_lettered");
+    expect(alarm).toEqual(
+      expect.objectContaining({ Namespace: "VoipbinWebhooks", Statistic: "Sum", Threshold: 1 }),
+    );
+  });
+
+  it("alarms on jobs SQS's backstop moved that the scheduled reconciliation closed", () => {
+    const [alarm] = alarms().filter((a) => a.MetricName === "DeliveryBackstopReconciled");
     expect(alarm).toEqual(
       expect.objectContaining({ Namespace: "VoipbinWebhooks", Statistic: "Sum", Threshold: 1 }),
     );

@@ -6,11 +6,12 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDeliveryHandler } from "#handlers/delivery.ts";
+import { createDeliveryHandler, scheduledEvent } from "#handlers/delivery.ts";
 import { type AddressResolver, resolveAndCheck } from "#shared/adapters/destination-policy.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
+import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
 import { VISIBILITY_LIMIT_ERROR } from "../../local/sqs-visibility-ceiling.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
@@ -445,6 +446,65 @@ describe("delivery function, batch by batch", () => {
       await runBatch(deliveryModule.handler);
       return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
     });
+  });
+
+  it("reconciles when the schedule invokes the function: a backstop arrival is closed as dead (internal) and carries the reason", async () => {
+    const customer = randomUUID();
+    const subscriptionId = randomUUID();
+    const eventId = randomUUID();
+    const now = new Date();
+    const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscriptionId, now);
+    const job: DeliveryJob = {
+      v: 1,
+      delivery_id: deliveryId,
+      webhook_id: webhookId,
+      subscription_id: subscriptionId,
+      customer_id: customer,
+      event_id: eventId,
+      event_type: "call_hangup",
+      payload: '{"type":"call_hangup","data":{}}',
+    };
+    // What SQS's redrive does: the job's message on the dead-letter queue, without our reason.
+    const { MessageId } = await env.sqs.send(
+      new SendMessageCommand({ QueueUrl: env.queues.deliveryDlqUrl, MessageBody: JSON.stringify(job) }),
+    );
+    // Its delivery as the receives left it: failed, retrying, that message its live job.
+    await repos.deliveries.recordAttempt({
+      delivery: job,
+      liveJob: `msg:${MessageId}`,
+      attempt: {
+        at: now.toISOString(),
+        status_code: 503,
+        error: null,
+        latency_ms: 4,
+        response_body: "busy",
+        request: null,
+      },
+      status: "failed",
+      deadReason: null,
+      nextAttemptAt: new Date(now.getTime() + 300_000).toISOString(),
+      now,
+      redeliverAfter: undefined,
+      retentionDays: 30,
+      existing: undefined,
+    });
+    // EventBridge's Scheduled Event, as the BackstopReconcile rule sends it to the delivery function.
+    const result = await deliveryModule.handler(
+      scheduledEvent(new Date(), "us-east-1"),
+      lambdaContext("delivery"),
+    );
+    expect(result.unreadable).toBe(0);
+    expect(result.reconciled).toBeGreaterThanOrEqual(1);
+    expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({
+      status: "dead",
+      dead_reason: "internal",
+      next_attempt_at: null,
+    });
+    const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
+    const mine = left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
+    expect(mine[0]?.MessageAttributes?.original_message_id?.StringValue).toBe(MessageId);
   });
 
   it("reports exactly the failing records of a batch of 10 with mixed outcomes", async () => {

@@ -23,7 +23,10 @@ export interface BackstopDependencies {
 export interface BackstopResult {
   /** Dead letters looked at (the copies this pass put back are not counted again). */
   readonly examined: number;
-  /** Backstop arrivals reconciled: record closed (`internal`) and the job re-queued with the reason. */
+  /**
+   * Backstop arrivals reconciled: record closed (`internal`) and the job re-queued with the reason
+   * (in a dry run: arrivals found, a readable job or not).
+   */
   readonly reconciled: number;
   /** Messages without a reason that are not delivery jobs: left on the queue for an operator. */
   readonly unreadable: number;
@@ -31,11 +34,15 @@ export interface BackstopResult {
 
 /**
  * One pass over the dead-letter queue (up to `maxReceives` receives of ten). Messages our code wrote
- * are released untouched. Safe to run concurrently with itself and with the delivery function.
+ * are released untouched. Safe to run concurrently with itself and with the delivery function. Run on
+ * a schedule: on AWS an EventBridge rule invokes the delivery function with a Scheduled Event every
+ * `BACKSTOP_RECONCILE_MINUTES` (infra/constructs/delivery.ts), the local stack on the same period, and
+ * an operator with `npm run ops -- dead-letters reconcile`. `dryRun`: count what would be reconciled,
+ * release everything, change nothing.
  */
 export async function reconcileBackstopArrivals(
   deps: BackstopDependencies,
-  options: { maxReceives?: number } = {},
+  options: { maxReceives?: number; dryRun?: boolean } = {},
 ): Promise<BackstopResult> {
   let reconciled = 0;
   let unreadable = 0;
@@ -53,6 +60,11 @@ export async function reconcileBackstopArrivals(
       seen.add(letter.messageId);
       if (letter.reason !== null) {
         await deps.deadLetters.release(letter.receiptHandle);
+        continue;
+      }
+      if (options.dryRun === true) {
+        await deps.deadLetters.release(letter.receiptHandle);
+        reconciled++;
         continue;
       }
       const resentId = await reconcileOne(deps, letter);

@@ -1,3 +1,4 @@
+import type { DeadLetterQueue } from "../../adapters/delivery-queue.ts";
 import type { DeliveryRepository, DeliveryState } from "../../adapters/dynamodb/deliveries.ts";
 import {
   type DeliveryBatchLoader,
@@ -46,9 +47,8 @@ export interface DeliveryDependencies {
   readonly subscriptions: Pick<SubscriptionRepository, "markFailing" | "clearFailing" | "disable">;
   readonly deliveries: Pick<DeliveryRepository, "recordAttempt" | "close" | "markDeadLettered">;
   readonly queue: { sleep(receiptHandle: string, seconds: number): Promise<void> };
-  readonly deadLetters: {
-    send(job: DeliveryJob, reason: string, details?: Record<string, string>): Promise<unknown>;
-  };
+  /** Our own moves to the dead-letter queue; receive, release and delete for the backstop reconciliation. */
+  readonly deadLetters: Pick<DeadLetterQueue, "send" | "receive" | "release" | "delete">;
   readonly sender: { send(request: HttpAttemptRequest): Promise<HttpAttemptResult> };
   readonly operationalEvents: {
     subscriptionDisabled(subscription: SubscriptionWithSecrets, reason: DisabledReason): Promise<void>;
