@@ -9,6 +9,7 @@ import { describeQuota, QUOTA_ACTION_NOUNS, type QuotaAction } from "../domain/q
 import { SERVICE_VERSION } from "../domain/version.ts";
 import type { ErrorStatus } from "./errors.ts";
 import { MAX_BODY_BYTES } from "./http.ts";
+import { ROUTE_DOCS, type RouteDoc } from "./route-docs.ts";
 import { ROUTES, type Route } from "./routes.ts";
 import { errorSchema } from "./schemas.ts";
 
@@ -137,13 +138,21 @@ function quotaDescription(action: QuotaAction): string {
 
 const DEFAULT_QUOTA_RULES = defaultQuotaRules();
 
+/** What the document says of a route (shared/api/route-docs.ts); every route has an entry. */
+function docOf(route: Route): RouteDoc {
+  const doc = ROUTE_DOCS[route.operationId];
+  if (doc === undefined) throw new Error(`shared/api/route-docs.ts has no entry for ${route.operationId}`);
+  return doc;
+}
+
 /** The error answers a route can give, each documented with its codes. */
 export function errorStatusesOf(route: Route): ErrorStatus[] {
+  const doc = docOf(route);
   const statuses: ErrorStatus[] = [];
   if (route.params !== undefined || route.query !== undefined || route.body !== undefined) statuses.push(400);
-  if (route.auth || route.unauthorized !== undefined) statuses.push(401);
+  if (route.auth || doc.unauthorized !== undefined) statuses.push(401);
   if (route.notFound) statuses.push(404);
-  if (route.conflict !== undefined) statuses.push(409);
+  if (doc.conflict !== undefined) statuses.push(409);
   statuses.push(413);
   if (route.body !== undefined) statuses.push(415);
   if (route.auth) statuses.push(429);
@@ -152,9 +161,10 @@ export function errorStatusesOf(route: Route): ErrorStatus[] {
 }
 
 function operationOf(route: Route): ZodOpenApiOperationObject {
+  const doc = docOf(route);
   const responses: ZodOpenApiOperationObject["responses"] = {
     [route.success.status]: {
-      description: route.success.description,
+      description: doc.success,
       ...(route.success.schema !== undefined
         ? { content: { "application/json": { schema: route.success.schema } } }
         : {}),
@@ -163,11 +173,11 @@ function operationOf(route: Route): ZodOpenApiOperationObject {
   for (const status of errorStatusesOf(route)) {
     const description =
       status === 409
-        ? route.conflict
+        ? doc.conflict
         : status === 429 && route.quota !== undefined
           ? quotaDescription(route.quota)
           : status === 401
-            ? route.unauthorized
+            ? doc.unauthorized
             : undefined;
     responses[`${status}`] = errorResponse(status, description);
   }
@@ -176,8 +186,8 @@ function operationOf(route: Route): ZodOpenApiOperationObject {
   if (route.query !== undefined) requestParams.query = route.query as NonNullable<typeof requestParams.query>;
   return {
     operationId: route.operationId,
-    summary: route.summary,
-    description: route.description,
+    summary: doc.summary,
+    description: doc.description,
     tags: [route.tag],
     ...(route.auth ? {} : { security: [] }),
     ...(Object.keys(requestParams).length > 0 ? { requestParams } : {}),

@@ -73,24 +73,18 @@ export interface RouteDefinition<P extends Schema, Q extends Schema, B extends S
   readonly method: HttpMethod;
   /** OpenAPI-style template, e.g. `/v1/subscriptions/{id}`. */
   readonly path: string;
+  /** Also the key of the route's entry in shared/api/route-docs.ts (summary, descriptions). */
   readonly operationId: string;
-  readonly summary: string;
-  readonly description: string;
   readonly tag: "Event types" | "Subscriptions" | "Deliveries" | "Portal" | "Meta";
   /** False only for GET /openapi.json and the portal-link exchange. */
   readonly auth: boolean;
-  /** On a public route that may answer 401: what that means there. */
-  readonly unauthorized?: string;
   readonly params?: P;
   readonly query?: Q;
   readonly body?: B;
   readonly success: {
     readonly status: 200 | 201 | 202 | 204;
-    readonly description: string;
     readonly schema?: R;
   };
-  /** When the route may answer 409: what that means there. */
-  readonly conflict?: string;
   /** The per-customer quota the route takes one unit of (429 `QUOTA_EXCEEDED` when used up). */
   readonly quota?: QuotaAction;
   /** Whether a missing resource is a possible answer (404). */
@@ -158,12 +152,9 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/v1/event-types",
     operationId: "listEventTypes",
-    summary: "List the event types",
-    description:
-      "The catalogue: every event type a subscription can select, with its resource. `<resource>_*` selects every type of a resource, `*` every type.",
     tag: "Event types",
     auth: true,
-    success: { status: 200, description: "The catalogue.", schema: eventTypeListSchema },
+    success: { status: 200, schema: eventTypeListSchema },
     handle: async () => ({
       items: EVENT_CATALOGUE.map(({ type, resource }) => ({
         type,
@@ -177,19 +168,14 @@ export const ROUTES: readonly Route[] = [
     method: "POST",
     path: "/v1/subscriptions",
     operationId: "createSubscription",
-    summary: "Create a subscription",
-    description:
-      "Validates the URL (scheme, length, no user-info, and every address its host resolves to against the blocked ranges), the event types against the catalogue and the custom headers, then stores the subscription with a new secret. The secret is in this response.",
     tag: "Subscriptions",
     auth: true,
     body: createSubscriptionSchema,
     bodyChecks: (body, services) => services.subscriptions.urlFormProblems(body.url),
     success: {
       status: 201,
-      description: "Created; the response carries the secret.",
       schema: createdSubscriptionSchema,
     },
-    conflict: "`SUBSCRIPTION_LIMIT_REACHED`: the customer already has the maximum number of subscriptions.",
     handle: async ({ customerId, body, services }) => {
       const created = await services.subscriptions.create(customerId, body);
       return { ...subscriptionView(created), secret: created.secret };
@@ -199,12 +185,10 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/v1/subscriptions",
     operationId: "listSubscriptions",
-    summary: "List subscriptions",
-    description: "The caller's subscriptions, oldest first, paginated.",
     tag: "Subscriptions",
     auth: true,
     query: listSubscriptionsQuerySchema,
-    success: { status: 200, description: "One page.", schema: subscriptionListSchema },
+    success: { status: 200, schema: subscriptionListSchema },
     handle: async ({ customerId, query, services }) => {
       const afterId =
         query.cursor === undefined ? undefined : decodeSubscriptionsCursor(query.cursor, customerId);
@@ -220,13 +204,11 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/v1/subscriptions/{id}",
     operationId: "getSubscription",
-    summary: "Get a subscription",
-    description: "One subscription, without its secret.",
     tag: "Subscriptions",
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 200, description: "The subscription.", schema: subscriptionSchema },
+    success: { status: 200, schema: subscriptionSchema },
     handle: async ({ customerId, params, services }) =>
       subscriptionView(await services.subscriptions.get(customerId, params.id)),
   }),
@@ -234,16 +216,13 @@ export const ROUTES: readonly Route[] = [
     method: "PATCH",
     path: "/v1/subscriptions/{id}",
     operationId: "updateSubscription",
-    summary: "Change a subscription",
-    description:
-      "Changes the fields present, validated as on create (a new URL is checked against the blocked ranges again). `status: disabled` stops deliveries (`disabled_reason: manual`); `status: enabled` re-enables and restarts the failing clock.",
     tag: "Subscriptions",
     auth: true,
     params: idPathSchema,
     body: updateSubscriptionSchema,
     bodyChecks: (body, services) => services.subscriptions.urlFormProblems(body.url),
     notFound: true,
-    success: { status: 200, description: "The changed subscription.", schema: subscriptionSchema },
+    success: { status: 200, schema: subscriptionSchema },
     handle: async ({ customerId, params, body, services }) =>
       subscriptionView(await services.subscriptions.update(customerId, params.id, body)),
   }),
@@ -251,14 +230,11 @@ export const ROUTES: readonly Route[] = [
     method: "DELETE",
     path: "/v1/subscriptions/{id}",
     operationId: "deleteSubscription",
-    summary: "Delete a subscription",
-    description:
-      "Deletes it at once. Jobs already queued for it are dropped, not delivered. Its delivery records stay readable through `GET /v1/deliveries/{id}` until they expire.",
     tag: "Subscriptions",
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 204, description: "Deleted." },
+    success: { status: 204 },
     handle: async ({ customerId, params, services }) => {
       await services.subscriptions.delete(customerId, params.id);
       return undefined;
@@ -268,13 +244,11 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/v1/subscriptions/{id}/secret",
     operationId: "getSubscriptionSecret",
-    summary: "Get the signing secret",
-    description: "The current secret (not the previous one still signing after a rotation).",
     tag: "Subscriptions",
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 200, description: "The secret.", schema: secretSchema },
+    success: { status: 200, schema: secretSchema },
     handle: async ({ customerId, params, services }) => ({
       secret: await services.subscriptions.getSecret(customerId, params.id),
     }),
@@ -283,15 +257,11 @@ export const ROUTES: readonly Route[] = [
     method: "POST",
     path: "/v1/subscriptions/{id}/secret/rotate",
     operationId: "rotateSubscriptionSecret",
-    summary: "Rotate the signing secret",
-    description:
-      "Generates a new secret. For the overlap (24 h by default) every delivery carries two `v1,` signatures, one per secret, so receivers can switch without losing deliveries; then only the new secret signs. Rotating again during the overlap ends the older secret's overlap at once.",
     tag: "Subscriptions",
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 200, description: "The new secret.", schema: secretSchema },
-    conflict: "`CONCURRENT_MODIFICATION`: rotations raced; try again.",
+    success: { status: 200, schema: secretSchema },
     handle: async ({ customerId, params, services }) => ({
       secret: await services.subscriptions.rotateSecret(customerId, params.id),
     }),
@@ -300,15 +270,11 @@ export const ROUTES: readonly Route[] = [
     method: "POST",
     path: "/v1/subscriptions/{id}/test",
     operationId: "sendTestEvent",
-    summary: "Send a test event",
-    description:
-      'Sends a `webhook_test` event (`data`: `{"subscription_id", "message", "created_at"}`) to this subscription only, through the real queue and delivery function: signed, retried and logged like any delivery.',
     tag: "Deliveries",
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 202, description: "Queued.", schema: deliveryAcceptedSchema },
-    conflict: "`SUBSCRIPTION_DISABLED`: enable the subscription first.",
+    success: { status: 202, schema: deliveryAcceptedSchema },
     quota: "test_event",
     handle: async ({ customerId, params, services }) => {
       const { deliveryId } = await services.deliveryLog.sendTestEvent(customerId, params.id);
@@ -319,15 +285,12 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/v1/subscriptions/{id}/deliveries",
     operationId: "listDeliveries",
-    summary: "List a subscription's deliveries",
-    description:
-      "The delivery log, newest first, optionally of one status. A page may hold fewer than `limit` items while `next_cursor` is set (filtered pages, very large attempts); follow `next_cursor` until it is null. New deliveries appear within about a second.",
     tag: "Deliveries",
     auth: true,
     params: idPathSchema,
     query: listDeliveriesQuerySchema,
     notFound: true,
-    success: { status: 200, description: "One page.", schema: deliveryListSchema },
+    success: { status: 200, schema: deliveryListSchema },
     handle: async ({ customerId, params, query, services }) => {
       const after = query.cursor === undefined ? undefined : decodeDeliveriesCursor(query.cursor, params.id);
       const page = await services.deliveryLog.list(customerId, params.id, {
@@ -345,16 +308,12 @@ export const ROUTES: readonly Route[] = [
     method: "POST",
     path: "/v1/subscriptions/{id}/recover",
     operationId: "recoverDeliveries",
-    summary: "Re-send failed deliveries",
-    description:
-      "Re-sends every `failed` or `dead` delivery of the subscription created at or after `since`, oldest first, each once even if recoveries overlap. Large recoveries stop at the request's time budget with `complete: false`; call again with `since` = `next_since` to continue.",
     tag: "Deliveries",
     auth: true,
     params: idPathSchema,
     body: recoverRequestSchema,
     notFound: true,
-    success: { status: 202, description: "Queued.", schema: recoverAcceptedSchema },
-    conflict: "`SUBSCRIPTION_DISABLED`: enable the subscription first.",
+    success: { status: 202, schema: recoverAcceptedSchema },
     quota: "recover",
     handle: async ({ customerId, params, body, deadline, services }) => {
       const result = await services.deliveryLog.recover(customerId, params.id, new Date(body.since), {
@@ -367,13 +326,11 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/v1/deliveries/{id}",
     operationId: "getDelivery",
-    summary: "Get a delivery",
-    description: "One delivery with all its attempts.",
     tag: "Deliveries",
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 200, description: "The delivery.", schema: deliverySchema },
+    success: { status: 200, schema: deliverySchema },
     handle: async ({ customerId, params, services }) =>
       deliveryView(await services.deliveryLog.get(customerId, params.id)),
   }),
@@ -381,16 +338,11 @@ export const ROUTES: readonly Route[] = [
     method: "POST",
     path: "/v1/deliveries/{id}/retry",
     operationId: "retryDelivery",
-    summary: "Send a delivery again",
-    description:
-      "Sends it again now, whatever its status (also `succeeded` or `dead`), with the same body and `webhook-id`, and a fresh retry schedule.",
     tag: "Deliveries",
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 202, description: "Queued.", schema: deliveryAcceptedSchema },
-    conflict:
-      "`SUBSCRIPTION_DISABLED` (enable it first), `SUBSCRIPTION_DELETED`, or `DELIVERY_NOT_RETRYABLE` (a record without its payload).",
+    success: { status: 202, schema: deliveryAcceptedSchema },
     quota: "retry",
     handle: async ({ customerId, params, services }) => {
       const { deliveryId } = await services.deliveryLog.retry(customerId, params.id);
@@ -401,15 +353,12 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/v1/subscriptions/{id}/stats",
     operationId: "getSubscriptionStats",
-    summary: "A subscription's delivery statistics",
-    description:
-      "Counts the attempts sent in the last 24 hours (or 7 days): how many, how many succeeded (2xx) and failed, the success rate, latency percentiles and one bucket per hour. Counted from the delivery log, so attempts of deliveries that have expired from it are not counted.",
     tag: "Deliveries",
     auth: true,
     params: idPathSchema,
     query: statsQuerySchema,
     notFound: true,
-    success: { status: 200, description: "The statistics.", schema: subscriptionStatsSchema },
+    success: { status: 200, schema: subscriptionStatsSchema },
     handle: async ({ customerId, params, query, deadline, services }) => {
       const stats = await services.insights.stats(customerId, params.id, query.window, { deadline });
       return { ...stats, buckets: [...stats.buckets] };
@@ -419,13 +368,10 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/v1/events/{event_id}/deliveries",
     operationId: "listEventDeliveries",
-    summary: "Where an event went",
-    description:
-      "The deliveries of one event to the caller's subscriptions, each with all its attempts: which subscriptions it reached and how each delivery went. An event of another customer, or one that matched none of the caller's subscriptions, answers an empty list. Deliveries to subscriptions deleted since are not listed.",
     tag: "Deliveries",
     auth: true,
     params: eventIdPathSchema,
-    success: { status: 200, description: "Its deliveries.", schema: eventDeliveryListSchema },
+    success: { status: 200, schema: eventDeliveryListSchema },
     handle: async ({ customerId, params, services }) => ({
       items: (await services.insights.eventDeliveries(customerId, params.event_id)).map(deliveryView),
       next_cursor: null,
@@ -435,15 +381,10 @@ export const ROUTES: readonly Route[] = [
     method: "POST",
     path: "/v1/portal/sessions",
     operationId: "createPortalSession",
-    summary: "Exchange a portal link for a session",
-    description:
-      "Exchanges the token of an operator-minted portal link (`npm run keys -- portal-link`) for an access key of that customer that expires an hour later. A link works once and only until it expires. No authentication: the token is the credential.",
     tag: "Portal",
     auth: false,
     body: portalSessionRequestSchema,
-    unauthorized:
-      "`PORTAL_LINK_INVALID` (not a link this system minted, or altered), `PORTAL_LINK_EXPIRED` or `PORTAL_LINK_USED`.",
-    success: { status: 201, description: "The session's access key.", schema: portalSessionSchema },
+    success: { status: 201, schema: portalSessionSchema },
     handle: async ({ body, services }) => {
       const session = await services.portalSessions.exchange(body.token);
       return {
@@ -457,11 +398,9 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/openapi.json",
     operationId: "getOpenApiDocument",
-    summary: "This API's OpenAPI 3.1 document",
-    description: "Generated from the schemas the API validates with. No authentication.",
     tag: "Meta",
     auth: false,
-    success: { status: 200, description: "The document.", schema: openApiDocumentSchema },
+    success: { status: 200, schema: openApiDocumentSchema },
     handle: async ({ openApiDocument }) => openApiDocument(),
   }),
 ];
