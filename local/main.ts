@@ -131,7 +131,7 @@ function banner(stack: LocalStack, startupMs: number): string {
     row(
       "SQS (local/sqs)",
       endpoints.sqs,
-      `delivery queue → dead-letter queue after ${attempts} attempts; unroutable; router-failed; ${persistence}`,
+      `delivery queue → dead-letter queue after ${attempts} attempts; unroutable; router-failed; the router's invocation queue; ${persistence}`,
     ),
     "",
     `  Retries after ${settings.retrySchedule.join(", ")} s (RETRY_SCHEDULE); deliveries to ${stack.functionEnv.ALLOWED_CIDRS} allowed (ALLOWED_CIDRS), http:// too.`,

@@ -61,6 +61,8 @@ export interface CrashKill {
   readonly events_emitted: number;
   /** Expected deliveries of the events emitted so far not acknowledged yet (in flight or waiting). */
   readonly outstanding: number;
+  /** From SIGKILL until no process of the stack was left (a 2xx may still be written meanwhile). */
+  readonly dead_after_s: number;
   /** From the kill to the restarted stack's ready line. */
   readonly restart_s: number;
 }
@@ -77,8 +79,12 @@ export interface CrashSummary {
   lost: number;
   duplicates: number;
   duplicates_explained: number;
+  /** Explained: the first 2xx came from the process that was killed, before its outcome was recorded. */
+  duplicates_in_flight_at_kill: number;
+  /** Explained: both 2xx came right after a restart, from work the dead process had in flight run again. */
+  duplicates_rerun_after_restart: number;
   duplicates_unexplained: number;
-  /** What an explained duplicate is, with the window used. */
+  /** What an explained duplicate is, with the windows used. */
   duplicates_explanation: string;
   /** Invocation records on the router's on-failure destination (the router has no reason to fail here). */
   router_failed: number;
@@ -346,12 +352,14 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
         const killedAt = Date.now();
         const pending = outstanding();
         await stack.kill();
+        const deadAt = Date.now();
         stack = await StackProcess.start(env, options.verbose ?? false);
         await shortenVisibility();
         kills.push({
-          at_s: round((killedAt - t0) / 1000),
+          at_s: (killedAt - t0) / 1000,
           events_emitted: emitted,
           outstanding: pending,
+          dead_after_s: (deadAt - killedAt) / 1000,
           restart_s: round((Date.now() - killedAt) / 1000),
         });
         log(
@@ -386,20 +394,30 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
       (await depth(ROUTER_ASYNC_QUEUE_NAME));
     const routerFailed = await depth(ROUTER_FAILED_QUEUE_NAME);
 
+    // An attempt's outcome is recorded within one batch's time of its 2xx; work released at a restart
+    // (jobs and router invocations the dead process had received) runs within seconds of it.
     const window = Math.max(5_000, 2 * options.deliveryTimeoutMs);
-    const killTimes = kills.map((k) => t0 + k.at_s * 1000);
-    const inFlightAtKill = new Set<string>();
+    const spans = kills.map((k) => {
+      const killedAt = t0 + k.at_s * 1000;
+      return { killedAt, deadAt: killedAt + k.dead_after_s * 1000, readyAt: killedAt + k.restart_s * 1000 };
+    });
+    const explained = new Set<string>();
+    let inFlight = 0;
+    let rerun = 0;
     for (const received of hub.received.values()) {
       const [first, second] = received.ackedAt;
       if (first === undefined || second === undefined) continue;
-      const explained = killTimes.some((k) => first <= k && k - first <= window && second > k);
-      if (explained) for (const id of received.webhookIds) inFlightAtKill.add(id);
+      if (spans.some((k) => first <= k.deadAt && k.killedAt - first <= window && second > k.deadAt))
+        inFlight++;
+      else if (spans.some((k) => first > k.deadAt && first - k.readyAt <= window)) rerun++;
+      else continue;
+      for (const id of received.webhookIds) explained.add(id);
     }
     const reconciliation = reconcile({
       expected: plan.expected,
       received: hub.received,
       deadLettered: dead,
-      faultedAfterHttp: inFlightAtKill,
+      faultedAfterHttp: explained,
     });
     const problems = failures(reconciliation).map((problem) => `crash: ${problem}`);
     if (hub.signatureFailures > 0)
@@ -421,7 +439,7 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
     stack = undefined;
     return {
       kills: kills.length,
-      kill_moments: kills,
+      kill_moments: kills.map((k) => ({ ...k, at_s: round(k.at_s), dead_after_s: round(k.dead_after_s) })),
       events: plan.events.length,
       put_events_retried_entries: retriedEntries,
       expected: reconciliation.expected,
@@ -430,8 +448,10 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
       lost: reconciliation.lost,
       duplicates: reconciliation.duplicates,
       duplicates_explained: reconciliation.duplicates_explained,
+      duplicates_in_flight_at_kill: inFlight,
+      duplicates_rerun_after_restart: rerun,
       duplicates_unexplained: reconciliation.duplicates_unexplained,
-      duplicates_explanation: `an attempt in flight at a kill: its 2xx was written at most ${window / 1000} s before a kill -9 and the same webhook-id was acknowledged again after the restart (the dead process had not recorded the outcome, so the job was due again)`,
+      duplicates_explanation: `work in flight at a kill -9: either an attempt whose 2xx was written at most ${window / 1000} s before the kill and acknowledged again after the restart (the dead process had not recorded the outcome, so its job was due again), or a delivery acknowledged twice within ${window / 1000} s of a restart (likely, from the timing: a router invocation the dead process was running ran again and enqueued the event's jobs beside the released ones, and both copies were sent before either was recorded)`,
       router_failed: routerFailed,
       left_on_queues: leftOnQueues,
       settled,

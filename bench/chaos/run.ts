@@ -121,7 +121,7 @@ export function summaryLines(result: ChaosResult): string[] {
       : []),
     ...(result.crash
       ? [
-          `crash: ${result.crash.kills} kill -9 of the stack (restarts ${result.crash.kill_moments.map((k) => `${k.restart_s} s`).join(", ")}), expected ${result.crash.expected} | delivered_unique ${result.crash.delivered_unique} | dead_lettered ${result.crash.dead_lettered} | lost ${result.crash.lost} | duplicates ${result.crash.duplicates} (${result.crash.duplicates_explained} in flight at a kill)`,
+          `crash: ${result.crash.kills} kill -9 of the stack (restarts ${result.crash.kill_moments.map((k) => `${k.restart_s} s`).join(", ")}), expected ${result.crash.expected} | delivered_unique ${result.crash.delivered_unique} | dead_lettered ${result.crash.dead_lettered} | lost ${result.crash.lost} | duplicates ${result.crash.duplicates} (${result.crash.duplicates_in_flight_at_kill} in flight at a kill, ${result.crash.duplicates_rerun_after_restart} run again after a restart, ${result.crash.duplicates_unexplained} not explained)`,
         ]
       : []),
     `duration ${result.duration_s} s`,

@@ -203,9 +203,12 @@ describe("chaos section", () => {
           delivered_unique: 48,
           dead_lettered: 2,
           lost: 0,
-          duplicates: 4,
+          duplicates: 5,
           duplicates_explained: 4,
-          duplicates_explanation: "an attempt in flight at a kill",
+          duplicates_in_flight_at_kill: 3,
+          duplicates_rerun_after_restart: 1,
+          duplicates_unexplained: 1,
+          duplicates_explanation: "work in flight at a kill -9",
         },
       },
       undefined,
@@ -213,7 +216,7 @@ describe("chaos section", () => {
     expect(section).toContain("Crash: 3 × `kill -9` of the whole local stack");
     expect(section).toContain("(ready again in 3.4–5.1 s)");
     expect(section).toContain(
-      "expected 50, delivered_unique 48, dead_lettered 2, **lost 0**, duplicates 4 (4 explained as an attempt in flight at a kill)",
+      "expected 50, delivered_unique 48, dead_lettered 2, **lost 0**, duplicates 5 (3 in flight at a kill, 1 run again right after a restart, 1 not explained by a kill, reported as a warning like the main run's). Explained duplicates: work in flight at a kill -9.",
     );
     expect(section).toContain("| 100 | 90 | 2 (2) | 10 | 0 | yes |");
     expect(section).toContain("Fuzz: 20 events, 3 refused by the bus, 9/9 valid ones delivered");
