@@ -1,10 +1,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
 import { createApiHandler } from "#handlers/api.ts";
-import { createLogger, createMetrics } from "#shared/adapters/observability.ts";
+import { createLogger, createMetrics, instrumented } from "#shared/adapters/observability.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createApiDependencies } from "#shared/dependencies.ts";
 
@@ -20,6 +17,6 @@ const deps = createApiDependencies(loadConfig(), {
   ...(existsSync(openApiDocumentFile) ? { openApiDocumentFile } : {}),
 });
 
-export const handler = middy(createApiHandler(deps, logger, metrics))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+export const handler = instrumented(createApiHandler(deps, logger, metrics), logger, metrics, {
+  resetKeys: true,
+});

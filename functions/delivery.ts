@@ -1,8 +1,5 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
 import { createDeliveryFunctionHandler, type DeliveryFunctionHandler } from "#handlers/delivery.ts";
-import { createLogger, createMetrics } from "#shared/adapters/observability.ts";
+import { createLogger, createMetrics, instrumented } from "#shared/adapters/observability.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies } from "#shared/dependencies.ts";
 
@@ -12,9 +9,9 @@ const metrics = createMetrics("delivery");
 const deps = createDeliveryDependencies(loadConfig(), logger);
 
 // SQS batches, and the backstop reconciliation's Scheduled Event (handlers/delivery.ts).
-const entry = middy(createDeliveryFunctionHandler(deps, metrics))
-  .use(injectLambdaContext(logger))
-  .use(logMetrics(metrics));
-
-/** Typed per event: an SQS batch answers its batch item failures, the schedule the pass's counts. */
-export const handler = entry as DeliveryFunctionHandler & typeof entry;
+// Typed per event: an SQS batch answers its batch item failures, the schedule the pass's counts.
+export const handler = instrumented(
+  createDeliveryFunctionHandler(deps, metrics),
+  logger,
+  metrics,
+) as unknown as DeliveryFunctionHandler;

@@ -1,8 +1,10 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createLogger, loggedError } from "#shared/adapters/observability.ts";
+import { createLogger, createMetrics, instrumented, loggedError } from "#shared/adapters/observability.ts";
 import { DependencyError } from "#shared/domain/errors.ts";
 import { renderLogLine } from "../../local/log-format.ts";
 import { captureOutput } from "../support/output.ts";
+import { lambdaContext } from "../support/pipeline.ts";
 
 const SECRET = "whsec_c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1sb2dnZWQ=";
 
@@ -89,5 +91,41 @@ describe("the local stack's readable log line", () => {
     expect(renderLogLine(line)).toBe(
       '09:17:41.250 ERROR delivery     delivery failed on our side error="DependencyError [DEPENDENCY_FAILED]: sqs: timed out <- Error: socket hang up"\n',
     );
+  });
+});
+
+describe("instrumented function handlers (Powertools without middy)", () => {
+  it("add the Lambda context to the invocation's log lines, publish its metrics even when it throws, and drop its keys", async () => {
+    const logger = createLogger("test");
+    const metrics = createMetrics("test");
+    const handler = instrumented(
+      async (event: { fail: boolean }) => {
+        logger.appendKeys({ customer_id: "c1" });
+        metrics.addMetric("TestAttempts", MetricUnit.Count, 1);
+        logger.info("inside");
+        if (event.fail) throw new Error("boom");
+        return "ok";
+      },
+      logger,
+      metrics,
+      { resetKeys: true },
+    );
+    const context = lambdaContext("test");
+    const logs = captureLogs();
+    const answered = await handler({ fail: false }, context);
+    const failed = await handler({ fail: true }, context).catch((error: unknown) => error);
+    logger.info("between invocations");
+    const lines = logs();
+    expect(answered).toBe("ok");
+    expect((failed as Error).message).toBe("boom");
+    const inside = lines.filter((line) => line.message === "inside");
+    expect(inside).toHaveLength(2);
+    for (const line of inside) {
+      expect(line).toMatchObject({ function_request_id: context.awsRequestId, customer_id: "c1" });
+    }
+    // One EMF document per invocation, the failed one included.
+    const emf = lines.filter((line) => "_aws" in line);
+    expect(emf.map((line) => line.TestAttempts)).toEqual([1, 1]);
+    expect(lines.find((line) => line.message === "between invocations")).not.toHaveProperty("customer_id");
   });
 });
