@@ -433,7 +433,7 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
     if (routerFailed > 0)
       warnings.push(`crash: ${routerFailed} router invocations on the on-failure destination`);
     log(
-      `reconciled: expected ${reconciliation.expected}, delivered ${reconciliation.delivered_unique}, dead-lettered ${reconciliation.dead_lettered}, lost ${reconciliation.lost}, duplicates ${reconciliation.duplicates} (${reconciliation.duplicates_explained} in flight at a kill)`,
+      `reconciled: expected ${reconciliation.expected}, delivered ${reconciliation.delivered_unique}, dead-lettered ${reconciliation.dead_lettered}, lost ${reconciliation.lost}, duplicates ${reconciliation.duplicates} (${inFlight} in flight at a kill, ${rerun} run again after a restart)`,
     );
     await stack.interrupt();
     stack = undefined;
