@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   type Item,
   itemSize,
+  queriedItems,
   readUnits,
   requestUnits,
   snapshotOf,
@@ -88,6 +89,72 @@ describe("DynamoDB item sizes and units", () => {
       table,
     );
     expect(units).toEqual({ wru: 15, rru: 3 });
+  });
+});
+
+describe("Query units follow the key condition and Limit (the layout-3 log is a table Query)", () => {
+  const head = (sk: string, extra: Item = {}): Item => ({
+    PK: { S: "LOG#c#00ff#S1" },
+    SK: { S: sk },
+    blob: { S: "h".repeat(1400) },
+    ...extra,
+  });
+  const table = snapshotOf([
+    head("2026-12-01T10:00:00.001Z#a"),
+    head("2026-12-01T10:00:00.002Z#b"),
+    head("2026-12-01T10:00:00.003Z#c"),
+    head("2026-12-01T10:00:00.004Z#d"),
+    // A layout-2 head: 4 KB in the table, its GSI1 copy small (keys and projected attributes only).
+    {
+      PK: { S: "DELIVERY#x" },
+      SK: { S: "DELIVERY" },
+      GSI1PK: { S: "SUBSCRIPTION#s#S0" },
+      GSI1SK: { S: "2026-12-01T10:00:00.000Z#x" },
+      status: { S: "failed" },
+      z: { S: "p".repeat(4000) },
+    },
+  ]);
+  const query = (body: Record<string, unknown>) => requestUnits([{ operation: "Query", body }], table).rru;
+
+  it("reads only the items a sort-key condition and Limit select, in the order asked", () => {
+    const page = {
+      KeyConditionExpression: "PK = :pk AND SK < :after",
+      ExpressionAttributeValues: {
+        ":pk": { S: "LOG#c#00ff#S1" },
+        ":after": { S: "2026-12-01T10:00:00.004Z#d" },
+      },
+      ScanIndexForward: false,
+      Limit: 2,
+    };
+    const read = queriedItems(page, table).map((item) => item.SK?.S);
+    expect(read).toEqual(["2026-12-01T10:00:00.003Z#c", "2026-12-01T10:00:00.002Z#b"]);
+    // Two ~1.4 KB heads: 2.9 KB → one 4 KB unit, halved (eventually consistent).
+    expect(query(page)).toBe(0.5);
+    // The whole partition: 4 × ~1.4 KB = 5.7 KB → two units.
+    expect(query({ ...page, KeyConditionExpression: "PK = :pk", Limit: undefined })).toBe(1);
+    expect(
+      queriedItems(
+        {
+          KeyConditionExpression: "PK = :pk AND SK >= :since",
+          ExpressionAttributeValues: {
+            ":pk": { S: "LOG#c#00ff#S1" },
+            ":since": { S: "2026-12-01T10:00:00.003Z" },
+          },
+        },
+        table,
+      ).length,
+    ).toBe(2);
+  });
+
+  it("reads GSI1 items as their index copies, not the table items", () => {
+    const index = {
+      IndexName: "GSI1",
+      KeyConditionExpression: "GSI1PK = :pk",
+      ExpressionAttributeValues: { ":pk": { S: "SUBSCRIPTION#s#S0" } },
+    };
+    expect(queriedItems(index, table)).toHaveLength(1);
+    expect(queriedItems(index, table)[0]?.z).toBeUndefined();
+    expect(query(index)).toBe(0.5);
   });
 });
 
