@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { build } from "esbuild";
 import { bundleContents } from "../infra/bundle-contents.ts";
 import { median } from "./lib/stats.ts";
 
@@ -25,6 +26,16 @@ export interface FunctionColdStart {
   packages_kb?: Record<string, number>;
 }
 
+/** One way of calling DynamoDB, built and loaded like a function's bundle (benchAwsClientPaths). */
+export interface AwsClientPath {
+  bundle_kb: number;
+  /** Median time to import the bundle (client created at load, as the functions do). */
+  init_ms: number;
+  init_ms_runs: number[];
+  /** This process's CPU per PutItem against a local endpoint that answers `{}` (its share included). */
+  cpu_us_per_put_item: number;
+}
+
 export interface ColdStartResult {
   max_bundle_kb: number;
   max_init_ms: number;
@@ -34,6 +45,11 @@ export interface ColdStartResult {
   runs: number;
   node: string;
   method: string;
+  /**
+   * The lighter AWS client path the issue asked to weigh, measured in the same run: one PutItem
+   * through SDK v3 (what the functions use) and through `aws4` signing over node:http.
+   */
+  aws_client_paths?: { sdk_v3: AwsClientPath; aws4: AwsClientPath; method: string };
 }
 
 /** Values that satisfy the config schema where the template has CloudFormation references. */
@@ -246,6 +262,11 @@ export async function benchColdStart(options: {
     };
   }
   const values = Object.values(functions);
+  const awsClientPaths = await benchAwsClientPaths({
+    runs: options.runs,
+    calls: options.runs >= 10 ? 3000 : 1000,
+    progress: options.progress,
+  });
   return {
     max_bundle_kb: Math.max(...values.map((f) => f.bundle_kb)),
     max_init_ms: Math.max(...values.map((f) => f.init_ms)),
@@ -255,5 +276,124 @@ export async function benchColdStart(options: {
     node: version.trim(),
     method:
       "bundles from the CDK build (cdk synth, esbuild); median over fresh Node 24 processes of performance.now() around `await import(bundle)`, with the function's environment from the template",
+    aws_client_paths: awsClientPaths,
   };
+}
+
+/** A PutItem item of a delivery record's size and shape (strings, a number, a DEFLATEd payload). */
+const PROBE_ITEM = {
+  PK: "LOG#5e4a0680-804e-11ec-8477-2fea5968d85b#a1#S2",
+  SK: "2026-12-01T10:00:00.000Z#0193a5f6-b7c8-7d2e-9f10-a1b2c3d4e5f6",
+  entity: "delivery",
+  status: "succeeded",
+  attempt_count: 1,
+  webhook_id: "msg_0193a5f6b7c87d2e9f10a1b2c3d4e5f6",
+  payload: new Uint8Array(600).fill(7),
+  created_at: "2026-12-01T10:00:00.000Z",
+};
+
+const PUT_ITEM_PROBE = `
+import http from "node:http";
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => { res.writeHead(200, { "content-type": "application/x-amz-json-1.0" }); res.end("{}"); });
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+process.env.PROBE_ENDPOINT = "http://127.0.0.1:" + server.address().port;
+const { putItem } = await import(process.argv[1]);
+const item = JSON.parse(process.argv[3], (key, value) => key === "payload" ? new Uint8Array(value) : value);
+const calls = Number(process.argv[2]);
+for (let i = 0; i < 200; i++) await putItem("bench", item);
+const cpu = process.cpuUsage();
+for (let i = 0; i < calls; i++) await putItem("bench", item);
+const used = process.cpuUsage(cpu);
+process.stdout.write(String((used.user + used.system) / calls));
+server.close();
+process.exit(0);
+`;
+
+/**
+ * The cold-start and per-call cost of a lighter AWS client, side by side with SDK v3: the two probes
+ * of bench/lib/aws-client-probes/ bundled with the functions' esbuild settings (minified ESM, the
+ * environment-only credentials alias, the same externals), each bundle's size, its import time in
+ * fresh processes (alternating), and the CPU per PutItem against a local endpoint.
+ */
+export async function benchAwsClientPaths(options: {
+  runs: number;
+  calls: number;
+  progress: (message: string) => void;
+}): Promise<NonNullable<ColdStartResult["aws_client_paths"]>> {
+  const { CREDENTIAL_CHAIN_PACKAGE, ESM_REQUIRE_BANNER, LAMBDA_CREDENTIALS_MODULE, LAZY_SDK_EXTERNALS } =
+    await import("../infra/constructs/webhook-function.ts");
+  const nodeBin = node24Binary();
+  const scratch = mkdtempSync(path.join(tmpdir(), "bench-aws-client-"));
+  const env = { AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "cold", AWS_SECRET_ACCESS_KEY: "cold" };
+  try {
+    const probes = { sdk_v3: "sdk-v3.ts", aws4: "aws4.ts" } as const;
+    const bundles: Record<keyof typeof probes, string> = { sdk_v3: "", aws4: "" };
+    for (const [name, file] of Object.entries(probes) as [keyof typeof probes, string][]) {
+      const outfile = path.join(scratch, `${name}.mjs`);
+      await build({
+        entryPoints: [path.join(REPO_ROOT, "bench", "lib", "aws-client-probes", file)],
+        absWorkingDir: REPO_ROOT,
+        bundle: true,
+        minify: true,
+        platform: "node",
+        format: "esm",
+        target: "node24",
+        mainFields: ["module", "main"],
+        banner: { js: ESM_REQUIRE_BANNER },
+        alias: { [CREDENTIAL_CHAIN_PACKAGE]: LAMBDA_CREDENTIALS_MODULE },
+        external: [...LAZY_SDK_EXTERNALS],
+        outfile,
+        logLevel: "warning",
+      });
+      bundles[name] = outfile;
+    }
+    const inits: Record<keyof typeof probes, number[]> = { sdk_v3: [], aws4: [] };
+    for (let i = 0; i < options.runs; i++) {
+      options.progress(`cold start: AWS client paths, import ${i + 1}/${options.runs}`);
+      for (const name of Object.keys(probes) as (keyof typeof probes)[]) {
+        inits[name].push((await importTime(nodeBin, bundles[name], env)).wall);
+      }
+    }
+    const item = JSON.stringify(PROBE_ITEM, (_key, value) =>
+      value instanceof Uint8Array ? [...value] : (value as unknown),
+    );
+    const cpu: Record<keyof typeof probes, number[]> = { sdk_v3: [], aws4: [] };
+    for (let round = 0; round < 3; round++) {
+      options.progress(
+        `cold start: AWS client paths, ${options.calls} PutItem calls each (round ${round + 1}/3)`,
+      );
+      for (const name of Object.keys(probes) as (keyof typeof probes)[]) {
+        const { stdout } = await run(
+          nodeBin,
+          [
+            "--input-type=module",
+            "-e",
+            PUT_ITEM_PROBE,
+            pathToFileURL(bundles[name]).href,
+            String(options.calls),
+            item,
+          ],
+          { env: { PATH: process.env.PATH ?? "", ...env } },
+        );
+        cpu[name].push(Number(stdout.trim()));
+      }
+    }
+    const result = (name: keyof typeof probes): AwsClientPath => ({
+      bundle_kb: Math.round((statSync(bundles[name]).size / 1024) * 10) / 10,
+      init_ms: Math.round(median(inits[name]) * 10) / 10,
+      init_ms_runs: inits[name].map((r) => Math.round(r * 10) / 10),
+      cpu_us_per_put_item: Math.round(median(cpu[name])),
+    });
+    return {
+      sdk_v3: result("sdk_v3"),
+      aws4: result("aws4"),
+      method:
+        "bench/lib/aws-client-probes/{sdk-v3,aws4}.ts bundled with the functions' esbuild settings; init as for the functions; CPU: median of 3 child processes, each timing `calls` sequential PutItem calls (after 200 warm-up calls) against an in-process endpoint answering {} over keep-alive HTTP",
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

@@ -312,11 +312,11 @@ export function missExplanations(r: BenchResults): Record<string, string> {
   }
   if (missed.has("cold_start.max_bundle_kb") && r.cold_start) {
     out["cold_start.max_bundle_kb"] =
-      `The largest bundle (${largestBundle(r.cold_start)}) is ${fmt(r.cold_start.max_bundle_kb, 0)} KB minified. Already out: the SDK's default credential chain (the bundles take the environment's credentials only, ~100 KB), the clients a function does not use, zod's locales. What remains is mostly the AWS SDK v3 runtime shared by every client (@smithy/core ~115 KB, @aws-sdk/core ~22 KB, ~30 KB per client) and zod (~97 KB, its classic API keeps every schema type and the JSON-schema converter). Under 400 KB needs one of: a smaller AWS client for the few calls each function makes (SigV4 + JSON over node:https, ~15 KB instead of ~200 KB; not done: every repository would move off the SDK's command objects, docs/decisions.md), or zod/mini for the schemas the functions load.`;
+      `The largest bundle (${largestBundle(r.cold_start)}) is ${fmt(r.cold_start.max_bundle_kb, 0)} KB minified. Already out: the SDK's credential chain and its STS/SSO clients, the SDK's event-stream code, duplicate package copies, classic zod (zod/mini everywhere the functions load), zod-openapi (the document is generated at synth), the docs-only prose, middy. What remains is mostly the AWS SDK v3 runtime (@smithy/core ~95 KB, @aws-sdk/core ~22 KB, ~25–30 KB per client): the lighter client measured in this run (aws4 signing over node:http) would take ~160 KB off each bundle, but every repository and the tests' fault injection speak the SDK's command objects (docs/decisions.md).`;
   }
   if (missed.has("cold_start.max_init_ms") && r.cold_start) {
     out["cold_start.max_init_ms"] =
-      `The slowest import (${slowestInit(r.cold_start)}) takes ${fmt(r.cold_start.max_init_ms, 0)} ms wall-clock (an empty module: ${fmt(r.cold_start.baseline_empty_module_ms)} ms; CPU of the slowest: ${fmt(Math.max(...Object.values(r.cold_start.functions).map((f) => f.init_cpu_ms ?? 0)), 0)} ms, which includes V8's compiler threads). Already out: --enable-source-maps (20–25 ms), undici (a static node:http import in the SDK's metadata credentials provider made Node load it, 20–35 ms), clients a function does not use, the API's subscription schemas in the delivery and router functions. What remains is compiling and evaluating ~400–480 KB of JavaScript, most of it the AWS SDK runtime and zod (the same causes as the bundle size), plus each client's config resolution.${r.machine.load_average_at_start > r.machine.cores ? ` The machine's load average was ${fmt(r.machine.load_average_at_start, 1)} on ${r.machine.cores} cores at the start of this run: wall-clock imports were slowed by other processes.` : ""}`;
+      `The slowest import (${slowestInit(r.cold_start)}) takes ${fmt(r.cold_start.max_init_ms, 0)} ms wall-clock (an empty module: ${fmt(r.cold_start.baseline_empty_module_ms)} ms; CPU of the slowest: ${fmt(Math.max(...Object.values(r.cold_start.functions).map((f) => f.init_cpu_ms ?? 0)), 0)} ms, which includes V8's compiler threads). Already out: --enable-source-maps (20–25 ms), undici at load (20–35 ms), clients a function does not use, classic zod's schema set-up (zod/mini), the OpenAPI generator. What remains is compiling and evaluating ~290–400 KB of JavaScript, most of it the AWS SDK runtime and each client's config resolution (the SDK-only probe of this run imports in ${fmt(r.cold_start.aws_client_paths?.sdk_v3.init_ms ?? 0, 0)} ms, the aws4 one in ${fmt(r.cold_start.aws_client_paths?.aws4.init_ms ?? 0, 0)} ms).${r.machine.load_average_at_start > r.machine.cores ? ` The machine's load average was ${fmt(r.machine.load_average_at_start, 1)} on ${r.machine.cores} cores at the start of this run: wall-clock imports were slowed by other processes.` : ""}`;
   }
   if (missed.has("memory.rss_mb") && r.memory) {
     out["memory.rss_mb"] =
@@ -487,6 +487,30 @@ export function renderMarkdown(
           `| ${name} | ${fmt(f.bundle_kb)} | ${fmt(f.source_map_kb)} | ${fmt(f.init_ms)} | ${f.init_cpu_ms === undefined ? "–" : fmt(f.init_cpu_ms)} | ${f.memory_mb} |`,
       ),
       "",
+      "What keeps the bundles small and the imports short (docs/deploy.md, \"Cold start: what the bundles leave out\"; docs/decisions.md): no `--enable-source-maps` (stack traces are decoded offline, `npm run decode-stack`); the environment's credentials only (no credential chain, no `@aws-sdk/nested-clients`, no undici at load); only the clients each function uses; the SDK's event-stream code left out; one copy of each package; zod/mini for every schema a function loads; the API's OpenAPI document generated at synth instead of by zod-openapi at run time; the docs-only prose (event-type, route and setting descriptions) out of the bundles; Powertools' manual instrumentation instead of middy. `test/infra/stack.test.ts` fails when a bundle takes back a package it must not have.",
+      "",
+      ...(c.functions.api?.packages_kb
+        ? [
+            `Largest packages in the API bundle (KB, esbuild metafile): ${Object.entries(
+              c.functions.api.packages_kb,
+            )
+              .slice(0, 8)
+              .map(([name, kb]) => `${name} ${fmt(kb)}`)
+              .join(", ")}.`,
+            "",
+          ]
+        : []),
+      ...(c.aws_client_paths
+        ? [
+            "A lighter AWS client, measured in the same run (one PutItem, bundled like a function; docs/decisions.md has the decision):",
+            "",
+            "| client | bundle KB | init ms (median) | CPU µs per PutItem |",
+            "|---|---|---|---|",
+            `| AWS SDK v3 (DynamoDBClient, what the functions use) | ${fmt(c.aws_client_paths.sdk_v3.bundle_kb)} | ${fmt(c.aws_client_paths.sdk_v3.init_ms)} | ${fmt(c.aws_client_paths.sdk_v3.cpu_us_per_put_item, 0)} |`,
+            `| aws4 signing over node:http | ${fmt(c.aws_client_paths.aws4.bundle_kb)} | ${fmt(c.aws_client_paths.aws4.init_ms)} | ${fmt(c.aws_client_paths.aws4.cpu_us_per_put_item, 0)} |`,
+            "",
+          ]
+        : []),
     );
   }
   if (r.cost) {

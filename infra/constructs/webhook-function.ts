@@ -22,7 +22,7 @@ export function functionEntry(name: FunctionName): string {
  * ESM bundles need `require` for the CommonJS dependencies that call it (esbuild turns their
  * `require("node:…")` into a call of this one).
  */
-const ESM_REQUIRE_BANNER =
+export const ESM_REQUIRE_BANNER =
   "import { createRequire as __voipbinCreateRequire } from 'node:module'; const require = __voipbinCreateRequire(import.meta.url);";
 
 /** The SDK's default credential chain, which every client's runtime config imports. */
