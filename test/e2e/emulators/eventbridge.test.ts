@@ -4,10 +4,14 @@ import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
 import { type BusEvent, createEventBridgeServer, LocalEventBus } from "../../../local/eventbridge.ts";
+import { waitFor } from "../../support/wait.ts";
 
 const BUS = "voipbin-events";
 const routed: BusEvent[] = [];
 const routedJson: string[] = [];
+/** An event with data.id "held" is taken only once this gate opens (a slow durable queue). */
+let holdGate: Promise<void> = Promise.resolve();
+let holdCalled = false;
 const dropped: { reason: string; bus: string }[] = [];
 let server: Server;
 let client: EventBridgeClient;
@@ -30,8 +34,11 @@ beforeAll(async () => {
         eventPattern: eventRulePattern(),
         // Stands for the router's durable queue: an event with data.id "not-queued" is not taken.
         target: async (event, eventJson) => {
-          if ((event.detail as { data?: { id?: unknown } }).data?.id === "not-queued") {
-            throw new Error("the queue is unavailable");
+          const id = (event.detail as { data?: { id?: unknown } }).data?.id;
+          if (id === "not-queued") throw new Error("the queue is unavailable");
+          if (id === "held") {
+            holdCalled = true;
+            await holdGate;
           }
           routed.push(event);
           routedJson.push(eventJson);
@@ -213,6 +220,35 @@ describe("the local EventBridge endpoint, through the AWS SDK", () => {
     expect(routed).toHaveLength(1);
     expect(routedJson[0]).toContain(`"detail":${detail}}`);
     expect(JSON.parse(routedJson[0] ?? "")).toEqual(routed[0]);
+  });
+
+  it("answers PutEvents only once the rule's target holds the event", async () => {
+    let release: () => void = () => {};
+    holdGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    holdCalled = false;
+    let answered = false;
+    const response = client
+      .send(
+        new PutEventsCommand({
+          Entries: [
+            entry({
+              Detail: JSON.stringify({
+                customer_id: "5e4a0680-804e-11ec-8477-2fea5968d85b",
+                data: { id: "held" },
+              }),
+            }),
+          ],
+        }),
+      )
+      .finally(() => {
+        answered = true;
+      });
+    await waitFor(() => holdCalled, { description: "the target to be handed the event" });
+    await expect(waitFor(() => answered, { timeoutMs: 300 })).rejects.toThrow(/did not hold/);
+    release();
+    expect((await response).FailedEntryCount).toBe(0);
   });
 
   it("answers other operations and malformed bodies with AWS JSON errors", async () => {
