@@ -1,7 +1,7 @@
 /**
  * Read-only views over the delivery log that the portal needs (PRODUCT §9): a subscription's
  * statistics over a window, and where one event went. Both read through the same repository
- * interfaces as the delivery log itself (a subscription's log on GSI1, a delivery by id), so they
+ * interfaces as the delivery log itself (a subscription's log, a delivery by id), so they
  * follow whatever layout the repository gives the records.
  */
 import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
