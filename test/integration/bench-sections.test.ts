@@ -56,6 +56,12 @@ describe("bench sections (small sizes)", () => {
       expect(result.functions.tiny?.init_ms_runs).toHaveLength(2);
       expect(result.max_init_ms).toBeGreaterThan(0);
       expect(result.baseline_empty_module_ms).toBeGreaterThan(0);
+      // The lighter client path, built and timed in the same run: both PutItem probes answered.
+      const paths = result.aws_client_paths;
+      expect(paths?.sdk_v3.cpu_us_per_put_item).toBeGreaterThan(0);
+      expect(paths?.aws4.cpu_us_per_put_item).toBeGreaterThan(0);
+      expect(paths?.aws4.init_ms_runs).toHaveLength(2);
+      expect(paths?.aws4.bundle_kb).toBeLessThan(paths?.sdk_v3.bundle_kb ?? 0);
     } finally {
       rmSync(cdkOut, { recursive: true, force: true });
     }
