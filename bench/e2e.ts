@@ -12,6 +12,7 @@ import {
   createStackLogger,
   type LocalStack,
   type LocalStackObserver,
+  ROUTER_ASYNC_QUEUE_NAME,
   startLocalStack,
 } from "../local/stack.ts";
 import { type BenchDriver, startBenchDriver } from "./lib/driver.ts";
@@ -168,7 +169,8 @@ interface Meters {
 export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult> {
   const rssBefore = process.memoryUsage().rss;
   const meters: Meters = {
-    sdk: installSdkMeter({ keepDynamoBodies: true }),
+    // Lambda's asynchronous invocation queue is internal to Lambda on AWS (not billed as SQS).
+    sdk: installSdkMeter({ keepDynamoBodies: true, ignoredQueueNames: [ROUTER_ASYNC_QUEUE_NAME] }),
     lambda: createLambdaMeter(),
     logs: captureOutput(),
   };

@@ -47,7 +47,17 @@ const SERVICES: Record<string, string> = {
 
 let installed: SdkMeter | undefined;
 
-export function installSdkMeter(options: { keepDynamoBodies?: boolean } = {}): SdkMeter {
+export interface SdkMeterOptions {
+  readonly keepDynamoBodies?: boolean;
+  /**
+   * Queues whose requests are not AWS requests of the deployed system: the local stack's stand-ins
+   * for queues that AWS runs inside a service and does not bill (Lambda's asynchronous invocation
+   * queue, local/stack.ts ROUTER_ASYNC_QUEUE_NAME). Requests naming them are not counted.
+   */
+  readonly ignoredQueueNames?: readonly string[];
+}
+
+export function installSdkMeter(options: SdkMeterOptions = {}): SdkMeter {
   if (installed) throw new Error("an SDK meter is already installed in this process");
   const clientPrototype = Object.getPrototypeOf(DynamoDBClient.prototype) as { send: Send };
   const original = clientPrototype.send;
@@ -83,7 +93,9 @@ export function installSdkMeter(options: { keepDynamoBodies?: boolean } = {}): S
   };
   const middleware: FinalizeRequestMiddleware<object, object> =
     (next, context: HandlerExecutionContext) => async (args) => {
-      if (meter.active) record(meter, args.request, context, options.keepDynamoBodies === true);
+      if (meter.active && !namesIgnoredQueue(args.request, options.ignoredQueueNames ?? [])) {
+        record(meter, args.request, context, options.keepDynamoBodies === true);
+      }
       return next(args);
     };
   clientPrototype.send = function (this: SmithyClient, ...args: unknown[]) {
@@ -136,6 +148,16 @@ function record(
     const text = bodyText(http.body);
     if (text !== undefined) meter.dynamoRequests.push({ operation, text });
   }
+}
+
+/** Whether an SQS request (JSON protocol) names one of the queues in its `QueueUrl`. */
+function namesIgnoredQueue(request: unknown, queueNames: readonly string[]): boolean {
+  if (queueNames.length === 0) return false;
+  const http = request as { headers?: Record<string, string>; body?: unknown };
+  const target = http.headers?.["x-amz-target"] ?? http.headers?.["X-Amz-Target"] ?? "";
+  if (!target.startsWith("AmazonSQS.")) return false;
+  const queueUrl = (parseBody(http.body) as { QueueUrl?: unknown } | undefined)?.QueueUrl;
+  return typeof queueUrl === "string" && queueNames.some((name) => queueUrl.endsWith(`/${name}`));
 }
 
 function bodyText(body: unknown): string | undefined {
