@@ -3,15 +3,16 @@
  * validates with. Served at GET /openapi.json and committed as docs/openapi.json (`npm run openapi`;
  * `npm run openapi:check` fails when the committed copy is stale).
  */
+import type * as z from "zod/mini";
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from "zod-openapi";
 import { defaultQuotaRules } from "../config.ts";
 import { describeQuota, QUOTA_ACTION_NOUNS, type QuotaAction } from "../domain/quotas/quota.ts";
 import { SERVICE_VERSION } from "../domain/version.ts";
 import type { ErrorStatus } from "./errors.ts";
 import { MAX_BODY_BYTES } from "./http.ts";
+import * as responseSchemas from "./response-schemas.ts";
 import { ROUTE_DOCS, type RouteDoc } from "./route-docs.ts";
-import { ROUTES, type Route } from "./routes.ts";
-import { errorSchema } from "./schemas.ts";
+import { type ResponseName, ROUTES, type Route } from "./routes.ts";
 
 const ERROR_RESPONSES: Record<ErrorStatus, { id: string; description: string; example: object }> = {
   400: {
@@ -113,6 +114,9 @@ const ERROR_RESPONSES: Record<ErrorStatus, { id: string; description: string; ex
   },
 };
 
+/** The answers' schemas by export name, as the routes name them (`success.response`). */
+const RESPONSE_SCHEMAS: Readonly<Record<ResponseName, z.ZodMiniType>> = responseSchemas;
+
 function errorResponse(status: ErrorStatus, description?: string) {
   const spec = ERROR_RESPONSES[status];
   return {
@@ -127,7 +131,7 @@ function errorResponse(status: ErrorStatus, description?: string) {
           },
         }
       : {}),
-    content: { "application/json": { schema: errorSchema, example: spec.example } },
+    content: { "application/json": { schema: responseSchemas.errorSchema, example: spec.example } },
   };
 }
 
@@ -165,8 +169,8 @@ function operationOf(route: Route): ZodOpenApiOperationObject {
   const responses: ZodOpenApiOperationObject["responses"] = {
     [route.success.status]: {
       description: doc.success,
-      ...(route.success.schema !== undefined
-        ? { content: { "application/json": { schema: route.success.schema } } }
+      ...(route.success.response !== undefined
+        ? { content: { "application/json": { schema: RESPONSE_SCHEMAS[route.success.response] } } }
         : {}),
     },
   };

@@ -21,27 +21,23 @@ import {
 } from "./cursor.ts";
 import type { ErrorDetail } from "./errors.ts";
 import {
-  createdSubscriptionSchema,
-  deliveryAcceptedSchema,
-  deliveryListSchema,
-  deliverySchema,
-  eventDeliveryListSchema,
   eventIdPathSchema,
-  eventTypeListSchema,
   idPathSchema,
   listDeliveriesQuerySchema,
   listSubscriptionsQuerySchema,
-  openApiDocumentSchema,
   portalSessionRequestSchema,
-  portalSessionSchema,
-  recoverAcceptedSchema,
   recoverRequestSchema,
-  secretSchema,
   statsQuerySchema,
-  subscriptionListSchema,
-  subscriptionSchema,
-  subscriptionStatsSchema,
 } from "./schemas.ts";
+
+/**
+ * The response schemas (shared/api/response-schemas.ts), as a type only: a route names its answer's
+ * schema, which types its handler, without loading the module (the document generator does).
+ */
+type ResponseSchemas = typeof import("./response-schemas.ts");
+export type ResponseName = {
+  [K in keyof ResponseSchemas]: ResponseSchemas[K] extends z.ZodMiniType ? K : never;
+}[keyof ResponseSchemas];
 
 /** What route handlers call: the domain services, built once per cold start. */
 export interface ApiServices {
@@ -54,7 +50,9 @@ export interface ApiServices {
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
 type Schema = z.ZodMiniType | undefined;
 type Out<S extends Schema> = S extends z.ZodMiniType ? z.output<S> : undefined;
-type Answer<S extends Schema> = S extends z.ZodMiniType ? z.input<S> : undefined;
+type Answer<R extends ResponseName | undefined> = R extends ResponseName
+  ? z.input<ResponseSchemas[R]>
+  : undefined;
 
 export interface RouteInput<P, Q, B> {
   readonly params: P;
@@ -69,7 +67,12 @@ export interface RouteInput<P, Q, B> {
   readonly openApiDocument: () => Record<string, unknown>;
 }
 
-export interface RouteDefinition<P extends Schema, Q extends Schema, B extends Schema, R extends Schema> {
+export interface RouteDefinition<
+  P extends Schema,
+  Q extends Schema,
+  B extends Schema,
+  R extends ResponseName | undefined,
+> {
   readonly method: HttpMethod;
   /** OpenAPI-style template, e.g. `/v1/subscriptions/{id}`. */
   readonly path: string;
@@ -83,7 +86,8 @@ export interface RouteDefinition<P extends Schema, Q extends Schema, B extends S
   readonly body?: B;
   readonly success: {
     readonly status: 200 | 201 | 202 | 204;
-    readonly schema?: R;
+    /** The answer's schema in shared/api/response-schemas.ts, by export name. */
+    readonly response?: R;
   };
   /** The per-customer quota the route takes one unit of (429 `QUOTA_EXCEEDED` when used up). */
   readonly quota?: QuotaAction;
@@ -98,7 +102,7 @@ export interface RouteDefinition<P extends Schema, Q extends Schema, B extends S
 }
 
 /** A route with its types erased, as the dispatcher and the document generator see it. */
-export type Route = RouteDefinition<Schema, Schema, Schema, Schema> & {
+export type Route = RouteDefinition<Schema, Schema, Schema, ResponseName | undefined> & {
   readonly handle: (input: RouteInput<unknown, unknown, unknown>) => Promise<unknown>;
 };
 
@@ -106,13 +110,13 @@ function route<
   P extends Schema = undefined,
   Q extends Schema = undefined,
   B extends Schema = undefined,
-  R extends Schema = undefined,
+  R extends ResponseName | undefined = undefined,
 >(definition: RouteDefinition<P, Q, B, R>): Route {
   return definition as unknown as Route;
 }
 
 /** A delivery as the API shows it (PRODUCT §4): without the customer id and the stored payload. */
-export function deliveryView(record: DeliveryRecord): z.input<typeof deliverySchema> {
+export function deliveryView(record: DeliveryRecord): z.input<ResponseSchemas["deliverySchema"]> {
   return {
     id: record.id,
     subscription_id: record.subscription_id,
@@ -154,7 +158,7 @@ export const ROUTES: readonly Route[] = [
     operationId: "listEventTypes",
     tag: "Event types",
     auth: true,
-    success: { status: 200, schema: eventTypeListSchema },
+    success: { status: 200, response: "eventTypeListSchema" },
     handle: async () => ({
       items: EVENT_CATALOGUE.map(({ type, resource }) => ({
         type,
@@ -174,7 +178,7 @@ export const ROUTES: readonly Route[] = [
     bodyChecks: (body, services) => services.subscriptions.urlFormProblems(body.url),
     success: {
       status: 201,
-      schema: createdSubscriptionSchema,
+      response: "createdSubscriptionSchema",
     },
     handle: async ({ customerId, body, services }) => {
       const created = await services.subscriptions.create(customerId, body);
@@ -188,7 +192,7 @@ export const ROUTES: readonly Route[] = [
     tag: "Subscriptions",
     auth: true,
     query: listSubscriptionsQuerySchema,
-    success: { status: 200, schema: subscriptionListSchema },
+    success: { status: 200, response: "subscriptionListSchema" },
     handle: async ({ customerId, query, services }) => {
       const afterId =
         query.cursor === undefined ? undefined : decodeSubscriptionsCursor(query.cursor, customerId);
@@ -208,7 +212,7 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 200, schema: subscriptionSchema },
+    success: { status: 200, response: "subscriptionSchema" },
     handle: async ({ customerId, params, services }) =>
       subscriptionView(await services.subscriptions.get(customerId, params.id)),
   }),
@@ -222,7 +226,7 @@ export const ROUTES: readonly Route[] = [
     body: updateSubscriptionSchema,
     bodyChecks: (body, services) => services.subscriptions.urlFormProblems(body.url),
     notFound: true,
-    success: { status: 200, schema: subscriptionSchema },
+    success: { status: 200, response: "subscriptionSchema" },
     handle: async ({ customerId, params, body, services }) =>
       subscriptionView(await services.subscriptions.update(customerId, params.id, body)),
   }),
@@ -248,7 +252,7 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 200, schema: secretSchema },
+    success: { status: 200, response: "secretSchema" },
     handle: async ({ customerId, params, services }) => ({
       secret: await services.subscriptions.getSecret(customerId, params.id),
     }),
@@ -261,7 +265,7 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 200, schema: secretSchema },
+    success: { status: 200, response: "secretSchema" },
     handle: async ({ customerId, params, services }) => ({
       secret: await services.subscriptions.rotateSecret(customerId, params.id),
     }),
@@ -274,7 +278,7 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 202, schema: deliveryAcceptedSchema },
+    success: { status: 202, response: "deliveryAcceptedSchema" },
     quota: "test_event",
     handle: async ({ customerId, params, services }) => {
       const { deliveryId } = await services.deliveryLog.sendTestEvent(customerId, params.id);
@@ -290,7 +294,7 @@ export const ROUTES: readonly Route[] = [
     params: idPathSchema,
     query: listDeliveriesQuerySchema,
     notFound: true,
-    success: { status: 200, schema: deliveryListSchema },
+    success: { status: 200, response: "deliveryListSchema" },
     handle: async ({ customerId, params, query, services }) => {
       const after = query.cursor === undefined ? undefined : decodeDeliveriesCursor(query.cursor, params.id);
       const page = await services.deliveryLog.list(customerId, params.id, {
@@ -313,7 +317,7 @@ export const ROUTES: readonly Route[] = [
     params: idPathSchema,
     body: recoverRequestSchema,
     notFound: true,
-    success: { status: 202, schema: recoverAcceptedSchema },
+    success: { status: 202, response: "recoverAcceptedSchema" },
     quota: "recover",
     handle: async ({ customerId, params, body, deadline, services }) => {
       const result = await services.deliveryLog.recover(customerId, params.id, new Date(body.since), {
@@ -330,7 +334,7 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 200, schema: deliverySchema },
+    success: { status: 200, response: "deliverySchema" },
     handle: async ({ customerId, params, services }) =>
       deliveryView(await services.deliveryLog.get(customerId, params.id)),
   }),
@@ -342,7 +346,7 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     params: idPathSchema,
     notFound: true,
-    success: { status: 202, schema: deliveryAcceptedSchema },
+    success: { status: 202, response: "deliveryAcceptedSchema" },
     quota: "retry",
     handle: async ({ customerId, params, services }) => {
       const { deliveryId } = await services.deliveryLog.retry(customerId, params.id);
@@ -358,7 +362,7 @@ export const ROUTES: readonly Route[] = [
     params: idPathSchema,
     query: statsQuerySchema,
     notFound: true,
-    success: { status: 200, schema: subscriptionStatsSchema },
+    success: { status: 200, response: "subscriptionStatsSchema" },
     handle: async ({ customerId, params, query, deadline, services }) => {
       const stats = await services.insights.stats(customerId, params.id, query.window, { deadline });
       return { ...stats, buckets: [...stats.buckets] };
@@ -371,7 +375,7 @@ export const ROUTES: readonly Route[] = [
     tag: "Deliveries",
     auth: true,
     params: eventIdPathSchema,
-    success: { status: 200, schema: eventDeliveryListSchema },
+    success: { status: 200, response: "eventDeliveryListSchema" },
     handle: async ({ customerId, params, services }) => ({
       items: (await services.insights.eventDeliveries(customerId, params.event_id)).map(deliveryView),
       next_cursor: null,
@@ -384,7 +388,7 @@ export const ROUTES: readonly Route[] = [
     tag: "Portal",
     auth: false,
     body: portalSessionRequestSchema,
-    success: { status: 201, schema: portalSessionSchema },
+    success: { status: 201, response: "portalSessionSchema" },
     handle: async ({ body, services }) => {
       const session = await services.portalSessions.exchange(body.token);
       return {
@@ -400,7 +404,7 @@ export const ROUTES: readonly Route[] = [
     operationId: "getOpenApiDocument",
     tag: "Meta",
     auth: false,
-    success: { status: 200, schema: openApiDocumentSchema },
+    success: { status: 200, response: "openApiDocumentSchema" },
     handle: async ({ openApiDocument }) => openApiDocument(),
   }),
 ];
