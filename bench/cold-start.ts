@@ -53,7 +53,7 @@ export interface ColdStartResult {
 }
 
 /** Values that satisfy the config schema where the template has CloudFormation references. */
-const PLACEHOLDERS: Record<string, string> = {
+export const PLACEHOLDERS: Record<string, string> = {
   TABLE_NAME: "voipbin-webhooks",
   DELIVERY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery",
   DELIVERY_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery-dlq",

@@ -21,6 +21,7 @@ import {
   FUNCTION_TIMEOUT_SECONDS,
   TABLE_KEYS,
 } from "#shared/resources.ts";
+import { PLACEHOLDERS } from "../../bench/cold-start.ts";
 import { bundleContents, packageOf } from "../../infra/bundle-contents.ts";
 import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
 import { GATEWAY_ROUTES } from "../../infra/constructs/subscriptions-api.ts";
@@ -636,6 +637,42 @@ describe("every function", () => {
       }
       const duplicated = [...copies].filter(([, roots]) => roots.size > 1).map(([pkg]) => pkg);
       expect(duplicated, `${name}: packages bundled twice`).toEqual([]);
+    }
+  });
+
+  it("imports every bundle with its environment without loading Node's undici (which a static node:http import pulls in)", () => {
+    for (const [name, fn] of Object.entries(webhookFunctions())) {
+      const variables = synth.template.toJSON().Resources[logicalIdOf(fn.function)].Properties.Environment
+        .Variables as Record<string, unknown>;
+      // The template's references (queue URLs, table name) as the cold-start bench stands them in.
+      const environment = Object.fromEntries(
+        Object.entries(variables).map(([key, value]) => [
+          key,
+          typeof value === "string" ? value : PLACEHOLDERS[key],
+        ]),
+      );
+      const bundle = pathToFileURL(join(assetDirOf(fn), "index.mjs")).href;
+      const probe = spawnSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `await import(${JSON.stringify(bundle)}); process.stdout.write(JSON.stringify(process.moduleLoadList.filter((m) => /undici/i.test(m))));`,
+        ],
+        {
+          env: {
+            PATH: process.env.PATH ?? "",
+            AWS_REGION: "us-east-1",
+            AWS_ACCESS_KEY_ID: "cold",
+            AWS_SECRET_ACCESS_KEY: "cold",
+            ...PLACEHOLDERS,
+            ...environment,
+          },
+          encoding: "utf8",
+        },
+      );
+      expect(probe.status, `${name}: ${probe.stderr}`).toBe(0);
+      expect(JSON.parse(probe.stdout), name).toEqual([]);
     }
   });
 
