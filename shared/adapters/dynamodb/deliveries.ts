@@ -127,8 +127,12 @@ export function encodeAttempt(attempt: DeliveryAttempt): Uint8Array {
     attempt.response_body,
     attempt.request ? [attempt.request.method, attempt.request.url, attempt.request.headers] : null,
   ];
+  // Level 6 (zlib's default), not 9: on attempt records it compresses as small or smaller (a 200
+  // with its request: 173 bytes either way; a 4 KiB HTML error page: 945 vs 949) in ~20–25 % less
+  // CPU (38 vs 48 µs, 60 vs 81 µs), on the path of every attempt. A smaller window (windowBits 10)
+  // is faster still but lets the error page grow to 1,020 bytes, next to the 1 KB write unit.
   return deflateRawSync(Buffer.from(JSON.stringify(stored), "utf8"), {
-    level: 9,
+    level: 6,
     dictionary: ATTEMPT_DICTIONARY,
   });
 }
