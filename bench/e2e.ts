@@ -415,9 +415,9 @@ async function warmUp(run: RunPhase, options: E2eBenchOptions): Promise<void> {
 
 /**
  * The highest offered rate sustained with nothing lost, stepping through `maxRateSteps`. Before the
- * fixed-rate run, on the same stack: a second stack cannot run in this process (the function
- * modules are cached with the first one's endpoints), and dynalite, unlike DynamoDB, slows down as
- * its in-memory table grows, so the search goes first, after the warm-up. A step that is not
+ * fixed-rate run, on the same stack (one stack's start is seconds of the section's time), and
+ * dynalite, unlike DynamoDB, slows down as its in-memory table grows, so the search goes first,
+ * after the warm-up. A step that is not
  * sustained is run once more before the search stops: on a shared machine one stall of another
  * process can fail a short step. Both runs are reported.
  */

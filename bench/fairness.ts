@@ -213,9 +213,9 @@ async function runPhase(
 }
 
 /**
- * Both phases on one local stack (the function modules are loaded once per process, so a second
- * stack in this process would run the first one's functions): alone first, so that nothing the
- * neighbour leaves behind (queued jobs, its endpoint's state) can touch it.
+ * Both phases on one local stack, as a deployment sees an incident start, with its own function
+ * instances (each local stack loads its own): alone first, so that nothing the neighbour leaves
+ * behind (queued jobs, its endpoint's state) can touch it.
  */
 async function runBoth(
   options: FairnessBenchOptions,

@@ -190,6 +190,7 @@ async function start(
   cleanup: () => Promise<void>,
 ): Promise<LocalStack> {
   const { host, region } = settings;
+  const generation = ++stacksStarted;
 
   // Every busy port in one answer, before anything starts (a listen failing later names only its own).
   await assertPortsFree(host, [
@@ -391,13 +392,14 @@ async function start(
   const deliveryDrainMs = functionConfig.DELIVERY_TIMEOUT_MS + DELIVERY_DRAIN_MARGIN_MS;
 
   // --- The functions: the same modules Lambda runs ---------------------------------------------
-  const router = await functionSandboxes<BusEvent>("router", ROUTER_CONCURRENCY, observer);
+  const router = await functionSandboxes<BusEvent>("router", ROUTER_CONCURRENCY, observer, generation);
   const slowLaneConcurrency = settings.slowLaneConcurrency ?? LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY;
   // One pool for both mappings, as on Lambda: the same function, its instances shared by the lanes.
   const delivery = await functionSandboxes<SQSEvent>(
     "delivery",
     settings.deliveryConcurrency + slowLaneConcurrency,
     observer,
+    generation,
   );
 
   const routerInvoker = new AsyncInvoker<BusEvent>({
@@ -504,11 +506,17 @@ async function start(
     },
   });
 
-  const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>("api", API_CONCURRENCY, observer);
+  const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>(
+    "api",
+    API_CONCURRENCY,
+    observer,
+    generation,
+  );
   const authorizer = await functionSandboxes<APIGatewayRequestAuthorizerEventV2>(
     "authorizer",
     API_CONCURRENCY,
     observer,
+    generation,
   );
   // The same route table the API function dispatches on (and the CDK construct mirrors), without
   // loading aws-cdk-lib into the local stack.
@@ -574,16 +582,25 @@ function reorderForShutdown(closers: { name: string; close: Closer }[]): void {
  * A pool of sandboxes of one function module (functions/<name>.ts), the first one loaded now. Each
  * sandbox's handler reports its invocations to the observer.
  */
+/**
+ * Stacks started in this process so far. A function module reads its configuration (endpoints,
+ * queue URLs) once, at cold start; each stack loads its own instances (a URL of its own), so that a
+ * second stack in one process (the bench's sections, one after the other) does not run the first
+ * one's functions against the first one's stopped endpoints.
+ */
+let stacksStarted = 0;
+
 async function functionSandboxes<TEvent>(
   functionName: LocalFunctionName,
   max: number,
   observer: LocalStackObserver,
+  generation: number,
 ): Promise<SandboxPool<TEvent, unknown>> {
   const file = `${functionName}.ts`;
   const url = pathToFileURL(path.join(REPO_ROOT, "functions", file)).href;
   const pool = new SandboxPool<TEvent, unknown>(async (sandbox) => {
     // A query string makes a separate module instance: the sandbox's own top-level state.
-    const module = (await import(`${url}?sandbox=${sandbox}`)) as { handler?: unknown };
+    const module = (await import(`${url}?stack=${generation}&sandbox=${sandbox}`)) as { handler?: unknown };
     if (typeof module.handler !== "function") {
       throw new LocalStackError(`functions/${file} does not export a handler function`);
     }

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
 import { benchE2e } from "../../bench/e2e.ts";
+import { benchFairness } from "../../bench/fairness.ts";
 
 describe("bench e2e section (small size)", () => {
   it("drives the local stack at a fixed rate, loses nothing, and counts requests, invocations and units", async () => {
@@ -69,5 +70,24 @@ describe("bench e2e section (small size)", () => {
 
     // The process-wide wrappers are gone afterwards.
     expect((Object.getPrototypeOf(DynamoDBClient.prototype) as { send: unknown }).send).toBe(send);
+  }, 120_000);
+
+  it("runs the fairness section on a second stack in the same process, after the e2e section's", async () => {
+    // `npm run bench` runs its sections one after the other in one process. Each local stack must
+    // run its own function instances: with the first stack's (configured at their cold start with
+    // its endpoints, now stopped) every healthy delivery of this section was lost.
+    const result = await benchFairness({
+      healthyRate: 5,
+      healthyCustomers: 2,
+      neighbourShare: 0.2,
+      warmupS: 1,
+      measureS: 2,
+      drainTimeoutMs: 30_000,
+      progress: () => {},
+    });
+    expect(result.healthy_lost).toBe(0);
+    expect(result.runs.alone.healthy_events).toBeGreaterThanOrEqual(10);
+    expect(result.healthy_p99_ms_alone).toBeGreaterThan(0);
+    expect(result.healthy_p99_ms_with_neighbour).toBeGreaterThan(0);
   }, 120_000);
 });
