@@ -6,7 +6,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { createLocalClients } from "../local/provision.ts";
-import { LOCAL_DEFAULTS, LOCAL_HOST, REPO_ROOT } from "../local/settings.ts";
+import { LOCAL_DEFAULTS } from "../local/settings.ts";
 import type { LocalChildProcess } from "../local/stack.ts";
 import {
   createStackLogger,
@@ -22,6 +22,7 @@ import { type CostResult, computeCost, type UsageCounts } from "./lib/pricing.ts
 import { childrenCpuMs, type ProcessMemory, sampleProcesses } from "./lib/process-sampler.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
 import { type LatencySummary, round, summarize } from "./lib/stats.ts";
+import { benchStackSettings } from "./lib/util.ts";
 
 export interface E2eBenchOptions {
   /** Offered rate of the latency run, events per second. */
@@ -235,16 +236,7 @@ async function startEnvironment(
   observer: LocalStackObserver,
 ): Promise<E2eEnvironment> {
   const stack = await startLocalStack(
-    {
-      ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
-      host: LOCAL_HOST,
-      region: "us-east-1",
-      inMemory: true,
-      dataDir: `${REPO_ROOT}/.data`,
-      retrySchedule: LOCAL_DEFAULTS.RETRY_SCHEDULE.split(",").map(Number),
-      eventBusName: "voipbin-events",
-      deliveryConcurrency,
-    },
+    benchStackSettings({ deliveryConcurrency }),
     createStackLogger({ logLevel: "WARN" }),
     observer,
   );

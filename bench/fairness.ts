@@ -6,11 +6,11 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
-import { LOCAL_DEFAULTS, LOCAL_HOST, REPO_ROOT } from "../local/settings.ts";
+import { LOCAL_HOST } from "../local/settings.ts";
 import { createStackLogger, type LocalStack, startLocalStack } from "../local/stack.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { type LatencySummary, round, summarize } from "./lib/stats.ts";
-import { fixturePayload } from "./lib/util.ts";
+import { benchStackSettings, fixturePayload } from "./lib/util.ts";
 
 /**
  * Tenant fairness (PRODUCT §4 "Fairness", issue 11), on the local stack as `npm start` runs it: the
@@ -237,19 +237,7 @@ async function runBoth(
   process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
   try {
-    stack = await startLocalStack(
-      {
-        ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
-        host: LOCAL_HOST,
-        region: "us-east-1",
-        inMemory: true,
-        dataDir: `${REPO_ROOT}/.data`,
-        retrySchedule: LOCAL_DEFAULTS.RETRY_SCHEDULE.split(",").map(Number),
-        eventBusName: "voipbin-events",
-        deliveryConcurrency: LOCAL_DEFAULTS.DELIVERY_CONCURRENCY,
-      },
-      createStackLogger({ logLevel: "ERROR" }),
-    );
+    stack = await startLocalStack(benchStackSettings(), createStackLogger({ logLevel: "ERROR" }));
     dynamodb = new DynamoDBClient({
       endpoint: stack.endpoints.dynamodb,
       region: "us-east-1",

@@ -18,9 +18,9 @@ import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.
 import { keys } from "#shared/adapters/dynamodb/table.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
-import { LOCAL_HOST, REPO_ROOT } from "../../local/settings.ts";
+import { REPO_ROOT } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
-import { lambdaContext } from "../lib/util.ts";
+import { benchStackSettings, lambdaContext } from "../lib/util.ts";
 import { type CrashSummary, runCrashStage } from "./crash.ts";
 import { FaultInjector, type FaultRates, NO_FAULTS } from "./faults.ts";
 import { bodyMatches, type FuzzCase, fuzzCases } from "./fuzz.ts";
@@ -332,16 +332,11 @@ class ChaosRun {
     this.#restore.push(quietFunctions(options));
 
     this.#stack = await startLocalStack(
-      {
-        ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
-        host: LOCAL_HOST,
-        region: "us-east-1",
-        inMemory: true,
+      benchStackSettings({
         dataDir: path.join(REPO_ROOT, ".data", "chaos-unused"),
         retrySchedule: options.retrySchedule,
-        eventBusName: "voipbin-events",
         deliveryConcurrency: options.deliveryConcurrency,
-      },
+      }),
       this.#watcher,
     );
     const { endpoints, settings } = this.#stack;

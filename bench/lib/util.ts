@@ -2,10 +2,31 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Context } from "aws-lambda";
+import { LOCAL_DEFAULTS, LOCAL_HOST, type LocalStackSettings, REPO_ROOT } from "../../local/settings.ts";
 
 export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../local/fixtures/voipbin-events");
+
+/**
+ * An in-memory local stack on free loopback ports, as the bench's sections run it (`npm start`'s
+ * defaults otherwise). dynalite needs a directory even in memory; nothing is written to it.
+ */
+export function benchStackSettings(
+  overrides: Partial<Pick<LocalStackSettings, "deliveryConcurrency" | "retrySchedule" | "dataDir">> = {},
+): LocalStackSettings {
+  return {
+    ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },
+    host: LOCAL_HOST,
+    region: "us-east-1",
+    inMemory: true,
+    dataDir: `${REPO_ROOT}/.data`,
+    retrySchedule: LOCAL_DEFAULTS.RETRY_SCHEDULE.split(",").map(Number),
+    eventBusName: "voipbin-events",
+    deliveryConcurrency: LOCAL_DEFAULTS.DELIVERY_CONCURRENCY,
+    ...overrides,
+  };
+}
 
 /** The `data` of a sample event. */
 export function fixturePayload(name: string): Record<string, unknown> {
