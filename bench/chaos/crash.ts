@@ -14,7 +14,6 @@ import {
 } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
-import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { LOCAL_HOST, READY_LINE, REPO_ROOT } from "../../local/settings.ts";
@@ -23,6 +22,7 @@ import { type PlannedEvent, planWorkload } from "./plan.ts";
 import { createRandom } from "./random.ts";
 import { ReceiverHub, type ReceiverProfile } from "./receivers.ts";
 import { failures, type PairKey, pairKey, reconcile } from "./reconcile.ts";
+import { seedPlannedSubscriptions } from "./seed.ts";
 
 /**
  * The crash stage of `npm run chaos`: the local stack as `npm start` runs it (its own process group,
@@ -320,17 +320,7 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
       DynamoDBDocumentClient.from(dynamodb),
       DEFAULT_RESOURCE_NAMES.table,
     );
-    for (const planned of plan.subscriptions) {
-      const seeded = newSubscription({
-        id: planned.id,
-        customer_id: planned.customerId,
-        url: hub.urlFor(planned.profile, planned.id),
-        event_types: [...planned.eventTypes],
-        activeflow_id: planned.activeflowId,
-      });
-      await repository.create(seeded);
-      hub.register(seeded.id, seeded.secret);
-    }
+    await seedPlannedSubscriptions(repository, hub, plan.subscriptions);
 
     const batches = Math.ceil(plan.events.length / 10);
     const killAfter = drawKillBatches(batches, options.kills, () => random.next());

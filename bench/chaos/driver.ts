@@ -27,6 +27,7 @@ import { bodyMatches, type FuzzCase, fuzzCases } from "./fuzz.ts";
 import { planWorkload, type WorkloadPlan } from "./plan.ts";
 import { ReceiverHub, type ReceiverProfile } from "./receivers.ts";
 import { failures, type PairKey, pairKey, type Reconciliation, reconcile } from "./reconcile.ts";
+import { seedPlannedSubscriptions } from "./seed.ts";
 
 /**
  * The chaos run: the local stack in this process (the real handler modules behind the local
@@ -388,19 +389,7 @@ class ChaosRun {
 
   /** Every planned subscription, pointing at its receiver profile, its secret known to the hub. */
   async seedSubscriptions(): Promise<void> {
-    const { hub } = this.#running;
-    const repository = this.#repository;
-    for (const planned of this.#plan.subscriptions) {
-      const seeded = newSubscription({
-        id: planned.id,
-        customer_id: planned.customerId,
-        url: hub.urlFor(planned.profile, planned.id),
-        event_types: [...planned.eventTypes],
-        activeflow_id: planned.activeflowId,
-      });
-      await repository.create(seeded);
-      hub.register(seeded.id, seeded.secret);
-    }
+    await seedPlannedSubscriptions(this.#repository, this.#running.hub, this.#plan.subscriptions);
   }
 
   // --- queues as an operator sees them ----------------------------------------------------------
