@@ -2,14 +2,12 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { afterAll, describe, expect, it } from "vitest";
-import { sampleEntry } from "../../local/samples.ts";
 import {
   callApi,
-  eventBridgeClient,
   killAllStacks,
   mintKey,
+  putCallHangups,
   type RunningStack,
   startStack,
 } from "../support/e2e-stack.ts";
@@ -35,24 +33,9 @@ async function put(stack: RunningStack, customerId: string, dataId: string): Pro
 }
 
 async function putMany(stack: RunningStack, customerId: string, dataIds: readonly string[]): Promise<void> {
-  const bus = eventBridgeClient(stack);
-  try {
-    const entry = sampleEntry("call_hangup", { customerId });
-    const detail = JSON.parse(entry.Detail) as { customer_id: string; data: Record<string, unknown> };
-    const response = await bus.send(
-      new PutEventsCommand({
-        Entries: dataIds.map((dataId) => ({
-          ...entry,
-          EventBusName: "voipbin-events",
-          Detail: JSON.stringify({ ...detail, data: { ...detail.data, id: dataId } }),
-        })),
-      }),
-    );
-    expect(response.FailedEntryCount).toBe(0);
-    expect(response.Entries?.every((e) => e.EventId)).toBe(true);
-  } finally {
-    bus.destroy();
-  }
+  const response = await putCallHangups(stack, customerId, dataIds);
+  expect(response.FailedEntryCount).toBe(0);
+  expect(response.Entries?.every((e) => e.EventId)).toBe(true);
 }
 
 /** The pid of `npm start`'s node process, from the data directory's lock. */

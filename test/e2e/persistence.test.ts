@@ -1,14 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { afterAll, describe, expect, it } from "vitest";
-import { sampleEntry } from "../../local/samples.ts";
 import {
   callApi,
-  eventBridgeClient,
   killAllStacks,
   mintKey,
+  putCallHangups,
   type RunningStack,
   startStack,
 } from "../support/e2e-stack.ts";
@@ -28,25 +26,8 @@ afterAll(() => {
 });
 
 async function deliverOne(stack: RunningStack, customerId: string, dataId: string): Promise<void> {
-  const bus = eventBridgeClient(stack);
-  try {
-    const entry = sampleEntry("call_hangup", { customerId });
-    const detail = JSON.parse(entry.Detail) as { customer_id: string; data: Record<string, unknown> };
-    const response = await bus.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            ...entry,
-            EventBusName: "voipbin-events",
-            Detail: JSON.stringify({ ...detail, data: { ...detail.data, id: dataId } }),
-          },
-        ],
-      }),
-    );
-    expect(response.FailedEntryCount).toBe(0);
-  } finally {
-    bus.destroy();
-  }
+  const response = await putCallHangups(stack, customerId, [dataId]);
+  expect(response.FailedEntryCount).toBe(0);
 }
 
 describe("a restart with a data directory", () => {

@@ -3,12 +3,17 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import path from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsCommandOutput,
+} from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey } from "#shared/services/access-keys.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { sampleEntry } from "../../local/samples.ts";
 import { LOCAL_DEFAULTS, READY_LINE } from "../../local/settings.ts";
 
 const REGION = LOCAL_DEFAULTS.AWS_REGION;
@@ -319,4 +324,31 @@ export function eventBridgeClient(stack: RunningStack): EventBridgeClient {
     credentials: LOCAL_CREDENTIALS,
     maxAttempts: 1,
   });
+}
+
+/**
+ * Puts one sample `call_hangup` of the customer per data id (its `data.id`) on the stack's bus, in
+ * one PutEvents, and answers what the bus answered.
+ */
+export async function putCallHangups(
+  stack: RunningStack,
+  customerId: string,
+  dataIds: readonly string[],
+): Promise<PutEventsCommandOutput> {
+  const bus = eventBridgeClient(stack);
+  try {
+    const entry = sampleEntry("call_hangup", { customerId });
+    const detail = JSON.parse(entry.Detail) as { customer_id: string; data: Record<string, unknown> };
+    return await bus.send(
+      new PutEventsCommand({
+        Entries: dataIds.map((dataId) => ({
+          ...entry,
+          EventBusName: "voipbin-events",
+          Detail: JSON.stringify({ ...detail, data: { ...detail.data, id: dataId } }),
+        })),
+      }),
+    );
+  } finally {
+    bus.destroy();
+  }
 }
