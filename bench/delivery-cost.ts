@@ -8,15 +8,13 @@ import {
 import { createDeliveryHandler } from "#handlers/delivery.ts";
 import { createAwsClients } from "#shared/adapters/clients.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from "#shared/config.ts";
 import { createDeliveryDependencies, createRouterDependencies } from "#shared/dependencies.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
-import { deliveryQueueSettings } from "#shared/resources.ts";
 import { routeEvent } from "#shared/services/route-event.ts";
-import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
 import { toSqsRecord } from "../local/sqs-event-source.ts";
 import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
-import { startEmulators } from "./lib/emulators.ts";
+import { provisionDeliveryEnvironment, startEmulators } from "./lib/emulators.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
 import { fixturePayload, lambdaContext, silentLogger } from "./lib/util.ts";
@@ -123,33 +121,12 @@ async function measureDeliveryWrites(options: {
   const receiver = await startBenchReceiver(undefined, options.answer);
   const sdk = installSdkMeter({ keepDynamoBodies: true });
   try {
-    const suffix = randomUUID().slice(0, 8);
-    const local = createLocalClients({ ...emulators, region: "us-east-1" });
-    const tableName = `bench-cost-${suffix}`;
-    await ensureTable(local.dynamodb, tableName);
-    const queues = await ensureQueues(
-      local.sqs,
-      {
-        deliveryQueue: `cost-d-${suffix}`,
-        deliveryDlq: `cost-dlq-${suffix}`,
-        unroutableQueue: `cost-u-${suffix}`,
-        slowDeliveryQueue: `cost-s-${suffix}`,
-      },
-      deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS),
+    const { local, queues, config } = await provisionDeliveryEnvironment(
+      emulators,
+      "cost",
+      DEFAULT_RETRY_SCHEDULE_SECONDS,
     );
-    const config = loadConfig({
-      TABLE_NAME: tableName,
-      DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
-      DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
-      UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
-      DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
-      SQS_ENDPOINT: emulators.sqsEndpoint,
-      EVENTBRIDGE_ENDPOINT: "http://127.0.0.1:9",
-      ALLOW_HTTP_URLS: "true",
-      ALLOWED_CIDRS: "127.0.0.0/8",
-    });
-    process.env.AWS_ACCESS_KEY_ID ??= "local";
-    process.env.AWS_SECRET_ACCESS_KEY ??= "local";
+    const tableName = config.TABLE_NAME;
     const clients = createAwsClients(config);
     const customer = randomUUID();
     for (let n = 0; n < options.fanout; n++) {

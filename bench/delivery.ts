@@ -6,7 +6,6 @@ import { createAwsClients } from "#shared/adapters/clients.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { keys } from "#shared/adapters/dynamodb/table.ts";
 import { HttpSender } from "#shared/adapters/http-sender.ts";
-import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { webhookBody } from "#shared/domain/events/schemas.ts";
@@ -14,10 +13,8 @@ import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { signDelivery } from "#shared/domain/signing.ts";
 import type { SubscriptionWithSecrets } from "#shared/domain/subscriptions/subscription.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
-import { deliveryQueueSettings } from "#shared/resources.ts";
-import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
 import { AwsRequestCounter } from "./lib/aws-counter.ts";
-import { startEmulators } from "./lib/emulators.ts";
+import { provisionDeliveryEnvironment, startEmulators } from "./lib/emulators.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { median } from "./lib/stats.ts";
 import { fixturePayload, lambdaContext, runWithConcurrency, silentLogger } from "./lib/util.ts";
@@ -76,34 +73,7 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
   const emulators = await startEmulators();
   const receiver = await startBenchReceiver();
   try {
-    const suffix = randomUUID().slice(0, 8);
-    const local = createLocalClients({ ...emulators, region: "us-east-1" });
-    await ensureTable(local.dynamodb, `bench-${suffix}`);
-    const queues = await ensureQueues(
-      local.sqs,
-      {
-        deliveryQueue: `bench-d-${suffix}`,
-        deliveryDlq: `bench-dlq-${suffix}`,
-        unroutableQueue: `bench-u-${suffix}`,
-        slowDeliveryQueue: `bench-s-${suffix}`,
-      },
-      deliveryQueueSettings([5]),
-    );
-    const config = loadConfig({
-      TABLE_NAME: `bench-${suffix}`,
-      DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
-      DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
-      UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
-      DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
-      SQS_ENDPOINT: emulators.sqsEndpoint,
-      EVENTBRIDGE_ENDPOINT: "http://127.0.0.1:9",
-      ALLOW_HTTP_URLS: "true",
-      ALLOWED_CIDRS: "127.0.0.0/8",
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-    });
-    process.env.AWS_ACCESS_KEY_ID ??= "local";
-    process.env.AWS_SECRET_ACCESS_KEY ??= "local";
+    const { config } = await provisionDeliveryEnvironment(emulators, "bench", [5]);
     const clients = createAwsClients(config);
     const counter = new AwsRequestCounter();
     counter.attach(clients.dynamodb, "dynamodb");

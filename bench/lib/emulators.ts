@@ -1,5 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { startFauxqs } from "fauxqs";
+import { type AppConfig, loadConfig } from "#shared/config.ts";
+import { deliveryQueueSettings } from "#shared/resources.ts";
 import { startDynaliteProcess } from "../../local/dynalite-process.ts";
+import { createLocalClients, ensureQueues, ensureTable } from "../../local/provision.ts";
 
 export interface Emulators {
   readonly dynamodbEndpoint: string;
@@ -21,4 +25,50 @@ export async function startEmulators(): Promise<Emulators> {
       await Promise.allSettled([fauxqs.stop(), dynamo.stop()]);
     },
   };
+}
+
+/**
+ * A fresh table and delivery queues on the emulators (names `<prefix>-…-<random>`), and the
+ * functions' configuration pointing at them: what the handler sections run the delivery function on.
+ */
+export async function provisionDeliveryEnvironment(
+  emulators: Emulators,
+  prefix: string,
+  retryScheduleSeconds: readonly number[],
+): Promise<{
+  readonly local: ReturnType<typeof createLocalClients>;
+  readonly queues: Awaited<ReturnType<typeof ensureQueues>>;
+  readonly config: AppConfig;
+}> {
+  const suffix = randomUUID().slice(0, 8);
+  const local = createLocalClients({ ...emulators, region: "us-east-1" });
+  const tableName = `${prefix}-${suffix}`;
+  await ensureTable(local.dynamodb, tableName);
+  const queues = await ensureQueues(
+    local.sqs,
+    {
+      deliveryQueue: `${prefix}-d-${suffix}`,
+      deliveryDlq: `${prefix}-dlq-${suffix}`,
+      unroutableQueue: `${prefix}-u-${suffix}`,
+      slowDeliveryQueue: `${prefix}-s-${suffix}`,
+    },
+    deliveryQueueSettings(retryScheduleSeconds),
+  );
+  const config = loadConfig({
+    TABLE_NAME: tableName,
+    DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
+    DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
+    UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
+    DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
+    SQS_ENDPOINT: emulators.sqsEndpoint,
+    EVENTBRIDGE_ENDPOINT: "http://127.0.0.1:9",
+    ALLOW_HTTP_URLS: "true",
+    ALLOWED_CIDRS: "127.0.0.0/8",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+  });
+  // The SDK's default credential chain reads the environment.
+  process.env.AWS_ACCESS_KEY_ID ??= "local";
+  process.env.AWS_SECRET_ACCESS_KEY ??= "local";
+  return { local, queues, config };
 }
