@@ -349,17 +349,7 @@ export class SqsStore {
     }
     return this.transaction(() => {
       const queue = this.requireQueue(name);
-      const result = {
-        Successful: [] as (SentMessage & { Id: string })[],
-        Failed: [] as BatchFailure[],
-      };
-      for (const entry of list) {
-        try {
-          result.Successful.push({ Id: entry.Id, ...this.insertMessage(queue, entry) });
-        } catch (error) {
-          result.Failed.push(batchFailure(entry.Id, error));
-        }
-      }
+      const result = eachEntry(list, (entry) => this.insertMessage(queue, entry));
       if (result.Successful.length > 0) this.afterCommit(name);
       return result;
     });
@@ -434,16 +424,10 @@ export class SqsStore {
     const list = batchEntries(entries);
     return this.transaction(() => {
       this.requireQueue(name);
-      const result = { Successful: [] as { Id: string }[], Failed: [] as BatchFailure[] };
-      for (const entry of list) {
-        try {
-          this.deleteByHandle(name, entry.ReceiptHandle);
-          result.Successful.push({ Id: entry.Id });
-        } catch (error) {
-          result.Failed.push(batchFailure(entry.Id, error));
-        }
-      }
-      return result;
+      return eachEntry(list, (entry) => {
+        this.deleteByHandle(name, entry.ReceiptHandle);
+        return {};
+      });
     });
   }
 
@@ -461,16 +445,10 @@ export class SqsStore {
     const list = batchEntries(entries);
     return this.transaction(() => {
       this.requireQueue(name);
-      const result = { Successful: [] as { Id: string }[], Failed: [] as BatchFailure[] };
-      for (const entry of list) {
-        try {
-          this.changeVisibility(name, entry.ReceiptHandle, entry.VisibilityTimeout);
-          result.Successful.push({ Id: entry.Id });
-        } catch (error) {
-          result.Failed.push(batchFailure(entry.Id, error));
-        }
-      }
-      return result;
+      return eachEntry(list, (entry) => {
+        this.changeVisibility(name, entry.ReceiptHandle, entry.VisibilityTimeout);
+        return {};
+      });
     });
   }
 
@@ -815,6 +793,22 @@ interface BatchEntry extends SendInput {
   readonly Id: string;
   readonly ReceiptHandle?: unknown;
   readonly VisibilityTimeout?: unknown;
+}
+
+/** A batch's answer: what `apply` returned for each entry under its Id, or that entry's own failure. */
+function eachEntry<R extends object>(
+  list: readonly BatchEntry[],
+  apply: (entry: BatchEntry) => R,
+): { Successful: (R & { Id: string })[]; Failed: BatchFailure[] } {
+  const result = { Successful: [] as (R & { Id: string })[], Failed: [] as BatchFailure[] };
+  for (const entry of list) {
+    try {
+      result.Successful.push({ Id: entry.Id, ...apply(entry) });
+    } catch (error) {
+      result.Failed.push(batchFailure(entry.Id, error));
+    }
+  }
+  return result;
 }
 
 function batchEntries(entries: unknown): BatchEntry[] {
