@@ -133,9 +133,6 @@ interface Phase {
   firstSent: number;
   lastAccepted: number;
   failedPuts: number;
-  /** PutEvents calls and entries the driver made (the bus bills the entries). */
-  putEventsCalls: number;
-  putEventsEntries: number;
 }
 
 /** The local stack under test, its subscriptions and the load driver. */
@@ -290,8 +287,6 @@ function newPhase(tag: string): Phase {
     firstSent: 0,
     lastAccepted: 0,
     failedPuts: 0,
-    putEventsCalls: 0,
-    putEventsEntries: 0,
   };
 }
 
@@ -314,8 +309,6 @@ async function emitPhase(env: E2eEnvironment, phase: Phase, rate: number, second
     if (accepted >= 0) phase.lastAccepted = Math.max(phase.lastAccepted, accepted);
   }
   phase.failedPuts = report.failedPuts;
-  phase.putEventsCalls = report.putEventsCalls;
-  phase.putEventsEntries = report.putEventsEntries;
 }
 
 /**
@@ -526,9 +519,9 @@ async function countUsage(
   return {
     deliveries,
     // The stack's requests, counted by the SDK meter in this process, and the driver's PutEvents:
-    // the VoIPBIN services' calls that the bus bills per entry.
-    aws_requests: { ...meters.sdk.snapshot(), "eventbridge.PutEvents": fixed.phase.putEventsCalls },
-    eventbridge_events: fixed.phase.putEventsEntries,
+    // the VoIPBIN services' calls (one entry each), which the bus bills per entry.
+    aws_requests: { ...meters.sdk.snapshot(), "eventbridge.PutEvents": fixed.phase.emitted.size },
+    eventbridge_events: fixed.phase.emitted.size,
     lambda,
     dynamodb: requestUnits(meters.sdk.parsedDynamoRequests(), snapshotOf(items)),
     log_bytes: meters.logs.bytes,
