@@ -94,6 +94,28 @@ export interface LocalStackSettings {
 
 export { UsageError };
 
+/**
+ * Variables the local stack sets for its functions itself: a process that starts `npm start` as a
+ * child (a test run, the chaos run's crash stage) must not pass its own on to it.
+ */
+export const STACK_OWNED_VARIABLES = [
+  "TABLE_NAME",
+  "DELIVERY_QUEUE_URL",
+  "DELIVERY_DLQ_URL",
+  "UNROUTABLE_QUEUE_URL",
+  "NODE_OPTIONS",
+] as const;
+
+/** `npm start`'s port variables for these ports. */
+export function portVariables(ports: LocalStackSettings["ports"]): Record<string, string> {
+  return {
+    API_PORT: String(ports.api),
+    EVENTS_PORT: String(ports.events),
+    DYNAMODB_PORT: String(ports.dynamodb),
+    SQS_PORT: String(ports.sqs),
+  };
+}
+
 const parseLocalCommandLine = (argv: readonly string[]) =>
   parseCommandLine({
     args: [...argv],

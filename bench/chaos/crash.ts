@@ -16,7 +16,13 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
-import { LOCAL_HOST, READY_LINE, REPO_ROOT } from "../../local/settings.ts";
+import {
+  LOCAL_HOST,
+  portVariables,
+  READY_LINE,
+  REPO_ROOT,
+  STACK_OWNED_VARIABLES,
+} from "../../local/settings.ts";
 import { ROUTER_ASYNC_QUEUE_NAME, ROUTER_FAILED_QUEUE_NAME } from "../../local/stack.ts";
 import { type PlannedEvent, planWorkload } from "./plan.ts";
 import { createRandom } from "./random.ts";
@@ -519,20 +525,10 @@ function stackEnv(options: CrashStageOptions, ports: Ports, dataDir: string): Re
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env[name] = value;
   // The stack sets these itself; what the chaos process has must not leak into its functions.
-  for (const name of [
-    "TABLE_NAME",
-    "DELIVERY_QUEUE_URL",
-    "DELIVERY_DLQ_URL",
-    "UNROUTABLE_QUEUE_URL",
-    "NODE_OPTIONS",
-  ])
-    delete env[name];
+  for (const name of STACK_OWNED_VARIABLES) delete env[name];
   return {
     ...env,
-    API_PORT: String(ports.api),
-    EVENTS_PORT: String(ports.events),
-    DYNAMODB_PORT: String(ports.dynamodb),
-    SQS_PORT: String(ports.sqs),
+    ...portVariables(ports),
     DATA_DIR: dataDir,
     RETRY_SCHEDULE: options.retrySchedule.join(","),
     RETRY_JITTER: String(options.retryJitter),

@@ -14,7 +14,7 @@ import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey } from "#shared/services/access-keys.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
-import { LOCAL_DEFAULTS, READY_LINE } from "../../local/settings.ts";
+import { LOCAL_DEFAULTS, portVariables, READY_LINE, STACK_OWNED_VARIABLES } from "../../local/settings.ts";
 
 const REGION = LOCAL_DEFAULTS.AWS_REGION;
 
@@ -98,22 +98,12 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
   const ports = options.ports ?? (await freePorts());
   const env: Record<string, string> = {
     ...process.env,
-    API_PORT: String(ports.api),
-    EVENTS_PORT: String(ports.events),
-    DYNAMODB_PORT: String(ports.dynamodb),
-    SQS_PORT: String(ports.sqs),
+    ...portVariables(ports),
     ...(options.dataDir ? { DATA_DIR: options.dataDir } : {}),
     ...options.env,
   } as Record<string, string>;
   // The suite's own environment must not leak into the stack's functions.
-  for (const name of [
-    "TABLE_NAME",
-    "DELIVERY_QUEUE_URL",
-    "DELIVERY_DLQ_URL",
-    "UNROUTABLE_QUEUE_URL",
-    "NODE_OPTIONS",
-    "VITEST",
-  ]) {
+  for (const name of [...STACK_OWNED_VARIABLES, "VITEST"]) {
     if (!options.env || !(name in options.env)) delete env[name];
   }
   const args = ["start", ...(options.inMemory ? ["--", "--in-memory"] : [])];
