@@ -57,15 +57,7 @@ beforeAll(async () => {
   const doc = DynamoDBDocumentClient.from(bed.env.dynamodb);
   deliveries = new DeliveryRepository(doc, bed.env.tableName);
   subscriptions = new SubscriptionRepository(doc, bed.env.tableName);
-  const delivery = await import("#functions/delivery.ts");
-  source = new SqsEventSource({
-    sqs: bed.env.sqs,
-    queueUrl: bed.env.queues.deliveryQueueUrl,
-    handler: delivery.handler,
-    waitTimeSeconds: 1,
-    concurrency: 2,
-  });
-  source.start();
+  source = await bed.startDeliveries();
   const minted = await bed.mintKey();
   key = minted.key;
   customerId = minted.accessKey.customer_id;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SqsEventSource } from "../../local/sqs-event-source.ts";
+import type { SqsEventSource } from "../../local/sqs-event-source.ts";
 import type { ApiGatewaySimulator } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
 import { waitForQueueEmpty } from "../support/pipeline.ts";
@@ -28,15 +28,7 @@ beforeAll(async () => {
     env: { RETRY_JITTER: "0", DELIVERY_TIMEOUT_MS: "1000" },
   });
   api = bed.gateway;
-  const delivery = await import("#functions/delivery.ts");
-  source = new SqsEventSource({
-    sqs: bed.env.sqs,
-    queueUrl: bed.env.queues.deliveryQueueUrl,
-    handler: delivery.handler,
-    waitTimeSeconds: 1,
-    concurrency: 2,
-  });
-  source.start();
+  source = await bed.startDeliveries();
   key = (await bed.mintKey()).key;
 });
 

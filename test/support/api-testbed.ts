@@ -6,6 +6,7 @@ import {
   createAuthorizerDependencies,
 } from "#shared/dependencies.ts";
 import { type MintedAccessKey, mintAccessKey } from "#shared/services/access-keys.ts";
+import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { ApiGatewaySimulator, testResolver } from "./api.ts";
 import { createTestEnvironment, type TestEnvironment, type TestEnvironmentOptions } from "./aws-env.ts";
 
@@ -18,6 +19,8 @@ export interface ApiTestbed {
   readonly authorizerDependencies: ReturnType<typeof createAuthorizerDependencies>;
   /** Another API over the same table and queues, configured differently (e.g. ALLOW_HTTP_URLS=false). */
   gatewayWith(env: Record<string, string>, overrides?: ApiDependencyOverrides): ApiGatewaySimulator;
+  /** The delivery function (its own module) polling the delivery queue, started; the caller stops it. */
+  startDeliveries(): Promise<SqsEventSource>;
   close(): void;
 }
 
@@ -60,6 +63,18 @@ export async function createApiTestbed(
         { customerId: mint.customerId ?? randomUUID(), expiresInDays: mint.expiresInDays },
         mint.now ? { ...authorizerDependencies, now: () => mint.now as Date } : authorizerDependencies,
       ),
+    startDeliveries: async () => {
+      const delivery = await import("#functions/delivery.ts");
+      const source = new SqsEventSource({
+        sqs: env.sqs,
+        queueUrl: env.queues.deliveryQueueUrl,
+        handler: delivery.handler,
+        waitTimeSeconds: 1,
+        concurrency: 2,
+      });
+      source.start();
+      return source;
+    },
     close: () => env.close(),
   };
 }
