@@ -59,6 +59,32 @@ export interface HttpSenderOptions {
   resolver?: AddressResolver;
   /** Concurrent sockets per endpoint origin. */
   maxSockets?: number;
+  /** Idle keep-alive sockets kept per endpoint origin; more are closed when they come free. */
+  maxFreeSockets?: number;
+  /** An idle pooled socket is closed after this long unused. */
+  freeSocketTimeoutMs?: number;
+}
+
+/**
+ * Below Node's own server default `keepAliveTimeout` (5 s), which many endpoints run with: a socket the
+ * server is about to close is dropped by us first (agentkeepalive's default for the same reason).
+ * Servers with longer timeouts (nginx 75 s, ALB 60 s) only cost a new handshake now and then.
+ */
+const DEFAULT_FREE_SOCKET_TIMEOUT_MS = 4_000;
+
+/** A batch sends at most its size (≤ 10) to one origin at once; more idle sockets would only go stale. */
+const DEFAULT_MAX_FREE_SOCKETS = 10;
+
+/**
+ * What a pooled socket the peer already closed fails with when written to: the peer's FIN or RST was
+ * not read in time (typically while Lambda froze the environment between invocations).
+ */
+const STALE_SOCKET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+
+interface Exchange {
+  result: HttpAttemptResult;
+  /** A reused keep-alive socket failed before any byte of answer: the endpoint saw at most a dead socket. */
+  staleReusedSocket: boolean;
 }
 
 /**
@@ -188,6 +214,10 @@ export class HttpSender {
     const agentOptions = {
       keepAlive: true,
       maxSockets: options.maxSockets ?? 50,
+      maxFreeSockets: options.maxFreeSockets ?? DEFAULT_MAX_FREE_SOCKETS,
+      // Node's agent sets this on a socket when it goes back to the pool and destroys free sockets
+      // that reach it; our own deadline governs sockets in use.
+      timeout: options.freeSocketTimeoutMs ?? DEFAULT_FREE_SOCKET_TIMEOUT_MS,
       scheduling: "lifo" as const,
       lookup: this.#lookup,
     };
@@ -195,36 +225,76 @@ export class HttpSender {
     this.#httpsAgent = new https.Agent(agentOptions);
   }
 
-  /** Sends one attempt. Resolves with a response or a classified error; rejects only on our own bugs. */
+  /**
+   * Sends one attempt. Resolves with a response or a classified error; rejects only on our own bugs.
+   *
+   * A pooled keep-alive socket can be dead without our knowing: Lambda freezes the environment between
+   * invocations, so the peer's close is read only after the thaw, when a request has already been
+   * written to it (aws/aws-sdk-js-v3#1196; Node docs, `request.reusedSocket`). When a reused socket
+   * fails with a reset before any byte of answer, the request is sent once more on a new socket within
+   * the same deadline and the pair counts as one attempt. A failure on a new socket is the endpoint's.
+   */
   async send(request: HttpAttemptRequest): Promise<HttpAttemptResult> {
     const startedAt = performance.now();
     const elapsed = () => Math.round(performance.now() - startedAt);
-    const failure = (error: unknown): HttpAttemptResult => ({
-      kind: "error",
-      ...classify(error),
-      latencyMs: elapsed(),
-    });
 
     let url: URL;
     try {
       // Node skips `lookup` for IP-literal hosts, so literals (and localhost) are judged here.
       url = this.#policy.checkUrl(request.url);
     } catch (error) {
-      return failure(error);
+      return { kind: "error", ...classify(error), latencyMs: elapsed() };
     }
 
     const body = Buffer.from(request.body, "utf8");
     const isHttps = url.protocol === "https:";
+    const pool = isHttps ? this.#httpsAgent : this.#httpAgent;
+    const first = await this.#exchange(url, body, request, pool, request.timeoutMs, elapsed);
+    const remainingMs = request.timeoutMs - (performance.now() - startedAt);
+    if (!first.staleReusedSocket || remainingMs <= 0) return first.result;
+    // The other idle sockets to this origin slept through the same freeze: drop them too.
+    this.#dropIdleSockets(pool, url);
+    // `false`: a socket of its own, never one from the pool.
+    const retry = await this.#exchange(url, body, request, false, remainingMs, elapsed);
+    return retry.result;
+  }
 
-    return new Promise<HttpAttemptResult>((resolve) => {
+  #dropIdleSockets(pool: Http.Agent, url: URL): void {
+    // The pool's key starts with host:port: (https appends its TLS options after it).
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const prefix = `${host}:${url.port || (url.protocol === "https:" ? "443" : "80")}:`;
+    for (const [name, sockets] of Object.entries(pool.freeSockets)) {
+      if (name.startsWith(prefix)) for (const socket of sockets ?? []) socket.destroy();
+    }
+  }
+
+  #exchange(
+    url: URL,
+    body: Buffer,
+    request: HttpAttemptRequest,
+    agent: Http.Agent | false,
+    budgetMs: number,
+    elapsed: () => number,
+  ): Promise<Exchange> {
+    const isHttps = url.protocol === "https:";
+    const failure = (error: unknown): HttpAttemptResult => ({
+      kind: "error",
+      ...classify(error),
+      latencyMs: elapsed(),
+    });
+
+    return new Promise<Exchange>((resolve) => {
       let settled = false;
+      let answered = false;
+      let socketOf: Socket | undefined;
+      let bytesReadBefore = 0;
       let onDeadline: () => void = () => {};
-      const timer = setTimeout(() => onDeadline(), request.timeoutMs);
-      const finish = (result: HttpAttemptResult) => {
+      const timer = setTimeout(() => onDeadline(), budgetMs);
+      const finish = (result: HttpAttemptResult, staleReusedSocket = false) => {
         if (!settled) {
           settled = true;
           clearTimeout(timer);
-          resolve(result);
+          resolve({ result, staleReusedSocket });
         }
       };
 
@@ -233,7 +303,7 @@ export class HttpSender {
         outgoing = (isHttps ? https : http).request(url, {
           method: request.method,
           headers: withOwnFraming(request.headers, body.length),
-          agent: isHttps ? this.#httpsAgent : this.#httpAgent,
+          agent,
           lookup: this.#lookup,
         });
       } catch (error) {
@@ -245,9 +315,22 @@ export class HttpSender {
         finish(failure(new AttemptTimeoutError(request.timeoutMs)));
         outgoing.destroy();
       };
-      outgoing.on("error", (error) => finish(failure(error)));
-      outgoing.on("socket", (socket) => this.#guardSocket(socket, url.hostname, outgoing));
+      outgoing.on("error", (error) => {
+        const stale =
+          !answered &&
+          outgoing.reusedSocket &&
+          socketOf !== undefined &&
+          socketOf.bytesRead === bytesReadBefore &&
+          STALE_SOCKET_CODES.has(codeOf(error) ?? "");
+        finish(failure(error), stale);
+      });
+      outgoing.on("socket", (socket) => {
+        socketOf = socket;
+        bytesReadBefore = socket.bytesRead;
+        this.#guardSocket(socket, url.hostname, outgoing);
+      });
       outgoing.on("response", (response) => {
+        answered = true;
         const limit = request.maxResponseBodyBytes;
         const chunks: Buffer[] = [];
         let kept = 0;

@@ -1,7 +1,8 @@
 import { once } from "node:events";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { Worker } from "node:worker_threads";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   type AddressResolver,
   DestinationPolicy,
@@ -410,4 +411,175 @@ describe("HttpSender", () => {
     const result = await senderWith().send(attempt(`https://127.0.0.1:${server.port}/`));
     expectError(result, "tls_error");
   });
+
+  describe("idle pooled sockets are capped", () => {
+    /** Resolves with the number of the server's sockets once `count` of them have closed. */
+    async function serverWithClosures() {
+      let gate: () => void = () => {};
+      const release = new Promise<void>((resolve) => {
+        gate = resolve;
+      });
+      let waiting = 0;
+      const server = await startServer((_req, res) => {
+        // Hold every answer until three requests are in, so they need three sockets at once.
+        waiting += 1;
+        if (waiting === 3) gate();
+        void release.then(() => res.end("ok"));
+      });
+      const closed: number[] = [];
+      const raw = servers.at(-1);
+      raw?.on("connection", (socket) => socket.on("close", () => closed.push(Date.now())));
+      return { server, closed };
+    }
+
+    it("closes an idle socket after freeSocketTimeoutMs", async () => {
+      const server = await startServer((_req, res) => res.end("ok"));
+      const closedAt: number[] = [];
+      servers.at(-1)?.on("connection", (socket) => socket.on("close", () => closedAt.push(Date.now())));
+      const policy = new DestinationPolicy({ allowHttp: true, allowedCidrs: ["127.0.0.1/32"] });
+      const sender = new HttpSender({ policy, freeSocketTimeoutMs: 100 });
+      senders.push(sender);
+      const sentAt = Date.now();
+      expectResponse(await sender.send(attempt(server.url)));
+      await vi.waitFor(() => expect(closedAt).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      expect((closedAt[0] ?? 0) - sentAt).toBeGreaterThanOrEqual(90);
+    });
+
+    it("keeps at most maxFreeSockets idle per origin", async () => {
+      const { server, closed } = await serverWithClosures();
+      const policy = new DestinationPolicy({ allowHttp: true, allowedCidrs: ["127.0.0.1/32"] });
+      const sender = new HttpSender({ policy, maxFreeSockets: 1 });
+      senders.push(sender);
+      const results = await Promise.all([1, 2, 3].map(() => sender.send(attempt(server.url))));
+      for (const result of results) expectResponse(result);
+      expect(server.connections).toBe(3);
+      await vi.waitFor(() => expect(closed).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      // The one kept is reused.
+      expectResponse(await sender.send(attempt(server.url)));
+      expect(server.connections).toBe(3);
+    });
+  });
+
+  describe("a pooled socket the endpoint closed while we were frozen (a Lambda thaw)", () => {
+    it("sends again on a new socket and answers once: one attempt, one delivery", async () => {
+      const server = await startClosingServer("answer-all");
+      try {
+        const sender = senderWith();
+        expectResponse(await sender.send(attempt(`${server.url}/warm`)));
+        await server.freezeUntilIdleSocketsClosed();
+        const result = expectResponse(await sender.send(attempt(`${server.url}/after-thaw`)));
+        expect(result.statusCode).toBe(200);
+        const stats = await server.stats();
+        // The stale socket carried nothing the server read; the new socket carried the one request.
+        expect(stats.paths).toEqual(["/warm", "/after-thaw"]);
+        expect(stats.connections).toBe(2);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it("gives the endpoint's failure on the new socket as the attempt's result, not a third try", async () => {
+      const server = await startClosingServer("reset-after-first");
+      try {
+        const sender = senderWith();
+        expectResponse(await sender.send(attempt(`${server.url}/warm`)));
+        await server.freezeUntilIdleSocketsClosed();
+        expectError(await sender.send(attempt(`${server.url}/after-thaw`)), "connection_reset");
+        const stats = await server.stats();
+        expect(stats.paths).toEqual(["/warm", "/after-thaw"]);
+        expect(stats.connections).toBe(2);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it("does not send again when a new socket fails", async () => {
+      const server = await startServer((req) => req.socket.destroy());
+      expectError(await senderWith().send(attempt(server.url)), "connection_reset");
+      expect(server.connections).toBe(1);
+      expect(server.received).toHaveLength(1);
+    });
+  });
 });
+
+interface ClosingServer {
+  url: string;
+  /**
+   * Blocks this thread (timers, sockets, everything: like a frozen Lambda environment) until the
+   * server, on its own thread, has closed every idle keep-alive socket.
+   */
+  freezeUntilIdleSocketsClosed(): Promise<void>;
+  stats(): Promise<{ connections: number; paths: string[] }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real server on a worker thread that closes idle keep-alive sockets when told to, while the test's
+ * thread is blocked and cannot see the close: the socket stays in our pool, stale, as after a thaw.
+ * No `Keep-Alive: timeout` header (keepAliveTimeout 0), so the client pools the socket.
+ */
+const CLOSING_SERVER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const http = require("node:http");
+const closed = new Int32Array(workerData.flag);
+const sockets = new Set();
+const paths = [];
+let connections = 0;
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => {
+    paths.push(req.url);
+    if (workerData.mode === "reset-after-first" && req.socket.ordinal > 1) return req.socket.destroy();
+    res.end("ok");
+  });
+});
+server.keepAliveTimeout = 0;
+server.on("connection", (socket) => {
+  connections += 1;
+  socket.ordinal = connections;
+  sockets.add(socket);
+  socket.on("close", () => sockets.delete(socket));
+});
+parentPort.on("message", (message) => {
+  if (message === "close-idle") {
+    const open = [...sockets];
+    let left = open.length;
+    const done = () => { Atomics.store(closed, 0, 1); Atomics.notify(closed, 0); };
+    if (left === 0) done();
+    for (const socket of open) { socket.once("close", () => { left -= 1; if (left === 0) done(); }); socket.destroy(); }
+  } else if (message === "stats") {
+    parentPort.postMessage({ connections, paths });
+  } else if (message === "stop") {
+    server.closeAllConnections();
+    server.close(() => parentPort.postMessage("stopped"));
+  }
+});
+server.listen(0, "127.0.0.1", () => parentPort.postMessage({ port: server.address().port }));
+`;
+
+async function startClosingServer(mode: "answer-all" | "reset-after-first"): Promise<ClosingServer> {
+  const flag = new SharedArrayBuffer(4);
+  const closed = new Int32Array(flag);
+  const worker = new Worker(CLOSING_SERVER, { eval: true, workerData: { flag, mode } });
+  const [{ port }] = (await once(worker, "message")) as [{ port: number }];
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async freezeUntilIdleSocketsClosed() {
+      // Let the finished response hand its socket back to the pool first.
+      await new Promise((resolve) => setImmediate(resolve));
+      Atomics.store(closed, 0, 0);
+      worker.postMessage("close-idle");
+      expect(Atomics.wait(closed, 0, 0, 10_000)).not.toBe("timed-out");
+    },
+    async stats() {
+      worker.postMessage("stats");
+      const [stats] = (await once(worker, "message")) as [{ connections: number; paths: string[] }];
+      return stats;
+    },
+    async stop() {
+      worker.postMessage("stop");
+      await once(worker, "message");
+      await worker.terminate();
+    },
+  };
+}
