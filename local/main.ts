@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { styleText } from "node:util";
 import { ConfigError } from "#shared/domain/errors.ts";
@@ -16,9 +17,13 @@ import { createStackLogger, type LocalStack, LocalStackError, startLocalStack } 
 
 /**
  * `npm start`: the local stack in the foreground. Prints what runs where once everything is up;
- * Ctrl-C (SIGINT) or SIGTERM stops taking work, drains what is in flight and exits 0. A second
- * Ctrl-C exits at once.
+ * Ctrl-C (SIGINT) or SIGTERM stops taking work, drains what is in flight and exits 0 (so does npm:
+ * the start script `exec`s node, so npm's forwarded signal reaches the stack, not a shell). A second
+ * signal, a second or more after the first, exits at once with 128 + the signal's number (130, 143).
  */
+
+/** Signals this close to the first are the same key press delivered twice (group + npm's forwarding). */
+const SAME_SIGNAL_WINDOW_MS = 1_000;
 
 const paint = (style: Parameters<typeof styleText>[0], text: string) =>
   process.stdout.isTTY && !process.env.NO_COLOR ? styleText(style, text) : text;
@@ -55,14 +60,18 @@ async function main(): Promise<number> {
   console.log(banner(stack, Date.now() - startedAt));
 
   return new Promise<number>((resolve) => {
-    let stopping = false;
+    let first: { signal: NodeJS.Signals; at: number } | undefined;
     const shutdown = (signal: NodeJS.Signals) => {
-      if (stopping) {
+      if (first !== undefined) {
+        // Ctrl-C in a terminal signals the whole process group, and npm forwards the SIGINT it got
+        // as well: the stack receives one key press twice within milliseconds. Only a signal that
+        // comes later is a user's second Ctrl-C.
+        if (Date.now() - first.at < SAME_SIGNAL_WINDOW_MS) return;
         console.error(`${signal} again: exiting without waiting`);
-        resolve(130);
+        resolve(128 + (os.constants.signals[signal] ?? 0));
         return;
       }
-      stopping = true;
+      first = { signal, at: Date.now() };
       console.log(`\n${signal}: stopping — no new requests or events; finishing the work in flight…`);
       const began = Date.now();
       stack.stop().then(

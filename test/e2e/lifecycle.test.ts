@@ -1,5 +1,9 @@
 import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePorts, killAllStacks, runNpmScript, startStack } from "../support/e2e-stack.ts";
 
@@ -14,21 +18,39 @@ describe("npm start", () => {
     const openapi = await fetch(`${stack.endpoints.api}/openapi.json`);
     expect(openapi.status).toBe(200);
     expect(((await openapi.json()) as { openapi: string }).openapi).toMatch(/^3\.1/);
+    // Ctrl-C reaches npm and the stack (the whole process group gets it) and npm forwards its SIGINT
+    // too: one key press, delivered twice, is one clean stop, and npm exits with the stack's 0. (The
+    // kernel often merges the two; a loaded machine's late copy is the second SIGINT sent here.)
+    const late = setTimeout(() => process.kill(stack.pid, "SIGINT"), 150);
     const exit = await stack.interrupt();
-    // Ctrl-C reaches npm too (the whole process group gets it); npm then re-raises SIGINT on itself
-    // once the stack has exited, as shells expect. The stack's own exit is the "Stopped cleanly" line
-    // (it exits 0 right after printing it; any error exits 1 and prints no such line).
-    expect([
-      { code: 0, signal: null },
-      { code: null, signal: "SIGINT" },
-    ]).toContainEqual({
-      code: exit.code,
-      signal: exit.signal,
-    });
+    clearTimeout(late);
+    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
     expect(exit.ms).toBeLessThan(5_000);
     expect(stack.output()).toContain("Stopped cleanly");
-    expect(stack.output()).not.toMatch(/error/i);
+    expect(stack.output()).not.toMatch(/error|again/i);
   });
+
+  // A supervisor, `timeout`, a Makefile's `kill $!` or CI signals the npm process only.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`stops the whole stack on ${signal} to the npm process: exit 0, ports and data lock released`, async () => {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), "voipbin-signals-"));
+      try {
+        const stack = await startStack({ dataDir });
+        expect(existsSync(path.join(dataDir, "local-stack.pid"))).toBe(true);
+        const exit = await stack.signalNpm(signal);
+        expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+        expect(stack.output()).toContain("Stopped cleanly");
+        expect(existsSync(path.join(dataDir, "local-stack.pid"))).toBe(false);
+        for (const port of Object.values(stack.ports))
+          expect(await portIsFree(port), `port ${port}`).toBe(true);
+        // The same data directory and ports start again at once.
+        const again = await startStack({ dataDir, ports: stack.ports });
+        expect((await again.signalNpm("SIGTERM")).code).toBe(0);
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it("reports every configuration problem in one round, the stack's and the functions'", async () => {
     const result = await runNpmScript("start", ["--in-memory"], {
@@ -66,3 +88,12 @@ describe("npm start", () => {
     }
   });
 });
+
+/** Nothing listens on 127.0.0.1:port: a server can take it. */
+async function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}

@@ -49,7 +49,15 @@ export interface StartStackOptions {
   readonly readyTimeoutMs?: number;
 }
 
+export interface StackExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly ms: number;
+}
+
 export interface RunningStack {
+  /** The npm process's pid (the leader of the stack's process group). */
+  readonly pid: number;
   readonly ports: StackPorts;
   readonly endpoints: {
     readonly api: string;
@@ -62,7 +70,12 @@ export interface RunningStack {
   /** Everything the stack printed so far (stdout and stderr, interleaved). */
   output(): string;
   /** Sends SIGINT to the whole process group, as Ctrl-C in a terminal does; resolves with the exit. */
-  interrupt(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+  interrupt(timeoutMs?: number): Promise<StackExit>;
+  /**
+   * Sends `signal` to the npm process alone, as a supervisor, `timeout` or a Makefile's `kill $!`
+   * does (npm forwards it); resolves with npm's exit.
+   */
+  signalNpm(signal: NodeJS.Signals, timeoutMs?: number): Promise<StackExit>;
   /** Kills whatever is left of the process group. Safe to call at any time, any number of times. */
   kill(): void;
 }
@@ -125,8 +138,29 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
 
+  const stopWith = async (
+    signal: NodeJS.Signals,
+    target: "group" | "npm",
+    timeoutMs: number,
+  ): Promise<StackExit> => {
+    const began = Date.now();
+    if (target === "group") signalGroup(child, signal);
+    else child.kill(signal);
+    const timeout = new Promise<"timeout">((resolve) =>
+      setTimeout(() => resolve("timeout"), timeoutMs).unref(),
+    );
+    const result = await Promise.race([exited, timeout]);
+    if (result === "timeout") {
+      stack.kill();
+      throw new StackProcessError(`the stack did not exit within ${timeoutMs} ms of ${signal}:\n${output}`);
+    }
+    running.delete(stack);
+    return { ...result, ms: Date.now() - began };
+  };
+
   const host = "127.0.0.1";
   const stack: RunningStack = {
+    pid: child.pid ?? -1,
     ports,
     endpoints: {
       api: `http://${host}:${ports.api}`,
@@ -142,20 +176,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
       SQS_PORT: String(ports.sqs),
     },
     output: () => output,
-    async interrupt(timeoutMs = 15_000) {
-      const began = Date.now();
-      signalGroup(child, "SIGINT");
-      const timeout = new Promise<"timeout">((resolve) =>
-        setTimeout(() => resolve("timeout"), timeoutMs).unref(),
-      );
-      const result = await Promise.race([exited, timeout]);
-      if (result === "timeout") {
-        stack.kill();
-        throw new StackProcessError(`the stack did not exit within ${timeoutMs} ms of Ctrl-C:\n${output}`);
-      }
-      running.delete(stack);
-      return { ...result, ms: Date.now() - began };
-    },
+    interrupt: (timeoutMs = 15_000) => stopWith("SIGINT", "group", timeoutMs),
+    signalNpm: (signal, timeoutMs = 15_000) => stopWith(signal, "npm", timeoutMs),
     kill() {
       signalGroup(child, "SIGKILL");
       running.delete(stack);
