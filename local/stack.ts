@@ -730,11 +730,32 @@ function readLockHolder(lockFile: string): number | undefined {
   }
 }
 
+/**
+ * Whether the lock's holder still runs. A process killed with -9 whose parent has not reaped it yet
+ * (a container whose init does not reap, a supervisor that does not wait) is a zombie: kill(pid, 0)
+ * still succeeds, but it holds no port and no file and will never run again, so it holds no lock.
+ * Linux says so in /proc/<pid>/stat (state Z, or X while being reaped); elsewhere kill(pid, 0) decides.
+ */
 function isRunning(pid: number): boolean {
+  const state = processState(pid);
+  if (state === "Z" || state === "X" || state === "gone") return false;
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** The state letter of /proc/<pid>/stat ("gone" when Linux has no such process; undefined off Linux). */
+function processState(pid: number): string | "gone" | undefined {
+  if (process.platform !== "linux") return undefined;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT" ? "gone" : undefined;
+  }
+  // "pid (comm) state …": comm may hold spaces and parentheses, so the state follows the last ")".
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) || undefined;
 }

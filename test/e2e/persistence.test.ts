@@ -1,13 +1,19 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { READY_LINE } from "../../local/settings.ts";
 import {
   callApi,
+  freePorts,
   killAllStacks,
   mintKey,
   putCallHangups,
+  REPO_ROOT,
   type RunningStack,
+  stackEnvironment,
   startStack,
 } from "../support/e2e-stack.ts";
 import { startReceiver } from "../support/receiver.ts";
@@ -102,4 +108,50 @@ describe("a restart with a data directory", () => {
       await receiver.close();
     }
   });
+
+  it("restarts at once after kill -9 while the killed stack lingers as an unreaped zombie", async () => {
+    const zombieDir = mkdtempSync(path.join(tmpdir(), "voipbin-webhooks-zombie-"));
+    const ports = await freePorts();
+    const log = path.join(zombieDir, "first.log");
+    // The stack's parent runs it in the background and then execs sleep, which never waits for
+    // children: as under a container init that does not reap, the killed stack stays a zombie.
+    const parent = spawn(
+      "sh",
+      ["-c", `exec node --import tsx local/main.ts >"${log}" 2>&1 & echo $!; exec sleep 600`],
+      {
+        cwd: REPO_ROOT,
+        env: { ...stackEnvironment(ports, { dataDir: zombieDir }), PATH: npmPath() },
+        detached: true,
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
+    try {
+      const [firstLine] = (await once(parent.stdout, "data")) as [Buffer];
+      const pid = Number.parseInt(firstLine.toString("utf8"), 10);
+      await waitFor(() => existsSync(log) && readFileSync(log, "utf8").includes(READY_LINE), {
+        timeoutMs: 60_000,
+        description: "the first stack to be ready",
+      });
+      process.kill(pid, "SIGKILL");
+      await waitFor(() => /\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8")), {
+        timeoutMs: 10_000,
+        description: "the killed stack to be a zombie",
+      });
+      const lockHolder = readFileSync(path.join(zombieDir, "local-stack.pid"), "utf8");
+      expect(Number.parseInt(lockHolder, 10)).toBe(pid);
+
+      // Same directory, same ports: the zombie holds neither.
+      const second = await startStack({ dataDir: zombieDir, ports });
+      expect(readFileSync(path.join(zombieDir, "local-stack.pid"), "utf8")).not.toBe(lockHolder);
+      expect((await second.signalNpm("SIGTERM")).code).toBe(0);
+    } finally {
+      if (parent.pid !== undefined) process.kill(-parent.pid, "SIGKILL");
+      rmSync(zombieDir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** PATH with the repository's node_modules/.bin first, as npm runs scripts (node is Node 24 there). */
+function npmPath(): string {
+  return `${path.join(REPO_ROOT, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`;
+}

@@ -107,8 +107,11 @@ export function killAllStacks(): void {
   for (const stack of running) stack.kill();
 }
 
-export async function startStack(options: StartStackOptions = {}): Promise<RunningStack> {
-  const ports = options.ports ?? (await freePorts());
+/** The environment `npm start` gets in these tests: the ports, DATA_DIR, and none of the suite's own. */
+export function stackEnvironment(
+  ports: StackPorts,
+  options: Pick<StartStackOptions, "dataDir" | "env"> = {},
+): Record<string, string> {
   const env: Record<string, string> = {
     ...process.env,
     ...portVariables(ports),
@@ -119,6 +122,12 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
   for (const name of [...STACK_OWNED_VARIABLES, "VITEST"]) {
     if (!options.env || !(name in options.env)) delete env[name];
   }
+  return env;
+}
+
+export async function startStack(options: StartStackOptions = {}): Promise<RunningStack> {
+  const ports = options.ports ?? (await freePorts());
+  const env = stackEnvironment(ports, options);
   const args = ["start", ...(options.inMemory ? ["--", "--in-memory"] : [])];
   const child = spawn("npm", args, {
     cwd: REPO_ROOT,
