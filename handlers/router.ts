@@ -24,6 +24,14 @@ export function createRouterHandler(
       });
       metrics?.addMetric(METRIC_NAMES.router.routed, MetricUnit.Count, 1);
       metrics?.addMetric(METRIC_NAMES.router.fanOut, MetricUnit.Count, outcome.matched);
+    } else if (outcome.kind === "control") {
+      // Never the customer object: it carries the webhook secret.
+      logger.info("control event applied", {
+        event_id: outcome.eventId,
+        event_type: outcome.type,
+        customer_id: outcome.customerId,
+        managed_subscription: outcome.change,
+      });
     } else {
       metrics?.addMetric(METRIC_NAMES.router.unroutable, MetricUnit.Count, 1);
       logger.warn("event unroutable", {

@@ -12,6 +12,7 @@ import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
 import { EndpointHealthStore } from "./adapters/dynamodb/endpoint-health.ts";
+import { ManagedSubscriptionRepository } from "./adapters/dynamodb/managed-subscriptions.ts";
 import { PortalLinkRepository } from "./adapters/dynamodb/portal-links.ts";
 import { QuotaCounterRepository } from "./adapters/dynamodb/quotas.ts";
 import { SubscriptionRepository } from "./adapters/dynamodb/subscriptions.ts";
@@ -78,6 +79,7 @@ export function createRouterDependencies(
     deliveryQueue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),
     unroutableQueue: new UnroutableQueue(clients.sqs, config.UNROUTABLE_QUEUE_URL),
     payloads: new DeliveryRepository(clients.doc, config.TABLE_NAME),
+    managed: new ManagedSubscriptionRepository(clients.doc, config.TABLE_NAME),
     retentionDays: config.DELIVERY_RETENTION_DAYS,
   };
 }

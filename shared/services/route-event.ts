@@ -1,5 +1,9 @@
 import type { DeliveryQueue, UnroutableQueue } from "../adapters/delivery-queue.ts";
 import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
+import type {
+  ManagedChange,
+  ManagedSubscriptionRepository,
+} from "../adapters/dynamodb/managed-subscriptions.ts";
 import type { RoutingSubscription } from "../adapters/dynamodb/subscriptions.ts";
 import type { DeliveryJob } from "../domain/delivery/job.ts";
 import { UnroutableEventError } from "../domain/errors.ts";
@@ -10,7 +14,13 @@ import {
   webhookBody,
 } from "../domain/events/schemas.ts";
 import { deriveDeliveryIds } from "../domain/ids.ts";
-import { cutBelowDepth } from "../domain/json.ts";
+import { cutBelowDepth, nestsDeeperThan } from "../domain/json.ts";
+import {
+  INVALID_CONTROL_EVENT,
+  InvalidCustomerControlError,
+  isCustomerControlEvent,
+  parseCustomerVersion,
+} from "../domain/subscriptions/managed.ts";
 import { subscriptionMatches } from "../domain/subscriptions/subscription.ts";
 
 export interface RouterDependencies {
@@ -19,6 +29,8 @@ export interface RouterDependencies {
   readonly unroutableQueue: Pick<UnroutableQueue, "send">;
   /** Stores the event's body once for all its deliveries (manual retries and recoveries resend it). */
   readonly payloads: Pick<DeliveryRepository, "putPayload">;
+  /** Keeps managed legacy subscriptions in step with VoIPBIN's customer control events (PRODUCT §11). */
+  readonly managed: Pick<ManagedSubscriptionRepository, "apply">;
   readonly retentionDays: number;
   readonly now?: () => Date;
 }
@@ -31,6 +43,14 @@ export type RouteOutcome =
       readonly customerId: string;
       readonly subscriptions: number;
       readonly matched: number;
+    }
+  | {
+      /** A customer control event: applied to the customer's managed subscription, never delivered. */
+      readonly kind: "control";
+      readonly eventId: string;
+      readonly type: string;
+      readonly customerId: string;
+      readonly change: ManagedChange;
     }
   | {
       readonly kind: "unroutable";
@@ -80,6 +100,8 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
   const now = deps.now ?? (() => new Date());
   let event: RoutableEvent;
   try {
+    const control = controlEventOf(input);
+    if (control !== null) return await applyControlEvent(control, deps, now());
     event = parseRoutableEvent(input);
   } catch (error) {
     if (!(error instanceof UnroutableEventError)) throw error;
@@ -119,4 +141,50 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
     subscriptions: subscriptions.length,
     matched: jobs.length,
   };
+}
+
+interface ControlEvent {
+  readonly id: string;
+  readonly type: "customer_created" | "customer_updated" | "customer_deleted";
+  readonly detail: unknown;
+}
+
+/**
+ * A customer control event (source `voipbin.customer-manager`, PRODUCT §11), or null for any other
+ * event. These types are not in the customer catalogue, so they are recognised before the catalogue
+ * check and never become deliveries.
+ */
+function controlEventOf(input: unknown): ControlEvent | null {
+  if (typeof input !== "object" || input === null) return null;
+  const envelope = input as Record<string, unknown>;
+  const type = envelope["detail-type"];
+  if (!isCustomerControlEvent(envelope.source, type)) return null;
+  if (nestsDeeperThan(input, MAX_DETAIL_DEPTH + 1)) return null; // parseRoutableEvent parks it as too_deep
+  if (typeof envelope.id !== "string" || envelope.id === "") {
+    throw new UnroutableEventError(INVALID_CONTROL_EVENT, ["id: must be a non-empty string"]);
+  }
+  return { id: envelope.id, type, detail: envelope.detail };
+}
+
+async function applyControlEvent(
+  event: ControlEvent,
+  deps: RouterDependencies,
+  now: Date,
+): Promise<RouteOutcome> {
+  const detail = event.detail;
+  if (typeof detail !== "object" || detail === null || Array.isArray(detail)) {
+    throw new UnroutableEventError(INVALID_CONTROL_EVENT, ["detail: must be an object {customer_id, data}"]);
+  }
+  const { customer_id: customerId, data } = detail as Record<string, unknown>;
+  let control: ReturnType<typeof parseCustomerVersion>;
+  try {
+    control = parseCustomerVersion(event.type, data, customerId);
+  } catch (error) {
+    if (error instanceof InvalidCustomerControlError) {
+      throw new UnroutableEventError(INVALID_CONTROL_EVENT, error.problems);
+    }
+    throw error;
+  }
+  const change = await deps.managed.apply(control, now);
+  return { kind: "control", eventId: event.id, type: event.type, customerId: control.customerId, change };
 }

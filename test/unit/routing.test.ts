@@ -125,6 +125,7 @@ describe("events nested too deep", () => {
       deliveryQueue: { enqueue: async () => ({ sent: 0, requests: 0 }) },
       unroutableQueue: { send: async (record) => void parked.push(record) },
       payloads: { putPayload: async () => {} },
+      managed: { apply: async () => "unchanged" },
       retentionDays: 30,
     });
     expect(outcome).toMatchObject({ kind: "unroutable", reason: "too_deep" });

@@ -35,13 +35,20 @@ export interface SubscriptionChange {
 /** What the router needs to match an event; the secrets never leave the table on the routing path. */
 export type RoutingSubscription = Pick<
   Subscription,
-  "id" | "customer_id" | "event_types" | "activeflow_id" | "status"
+  "id" | "customer_id" | "event_types" | "activeflow_id" | "status" | "delivery_profile"
 >;
 
 /** A subscription counter unchanged for this long may be corrected from the stored subscriptions. */
 export const COUNTER_REPAIR_AFTER_MS = 60_000;
 
-const ROUTING_PROJECTION = ["id", "customer_id", "event_types", "activeflow_id", "#status"];
+const ROUTING_PROJECTION = [
+  "id",
+  "customer_id",
+  "event_types",
+  "activeflow_id",
+  "#status",
+  "delivery_profile",
+];
 
 export function subscriptionFromItem(item: Item): SubscriptionWithSecrets {
   return {
@@ -58,6 +65,8 @@ export function subscriptionFromItem(item: Item): SubscriptionWithSecrets {
     created_at: item.created_at as string,
     updated_at: item.updated_at as string,
     failing_since: (item.failing_since as string | undefined) ?? null,
+    ...(typeof item.managed_by === "string" ? { managed_by: item.managed_by } : {}),
+    ...(item.delivery_profile === "legacy" ? { delivery_profile: "legacy" as const } : {}),
     secret: item.secret as string,
     previous_secret: (item.previous_secret as string | undefined) ?? null,
     previous_secret_expires_at: (item.previous_secret_expires_at as string | undefined) ?? null,
@@ -116,6 +125,7 @@ export class SubscriptionRepository {
           event_types: item.event_types as string[],
           activeflow_id: (item.activeflow_id as string | undefined) ?? null,
           status: item.status as Subscription["status"],
+          ...(item.delivery_profile === "legacy" ? { delivery_profile: "legacy" as const } : {}),
         });
       }
     }
@@ -337,7 +347,10 @@ export class SubscriptionRepository {
     }
   }
 
-  /** How many subscriptions a customer has, strongly consistent (the per-customer limit counts on it). */
+  /**
+   * How many subscriptions a customer has made, strongly consistent (the per-customer limit counts on
+   * it). Managed subscriptions (PRODUCT §11) are not the customer's and do not count.
+   */
   async countForCustomer(customerId: string): Promise<number> {
     const { PK, skPrefix } = keys.subscriptionsOfCustomer(customerId);
     let count = 0;
@@ -347,6 +360,7 @@ export class SubscriptionRepository {
         TableName: this.tableName,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
         ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
+        FilterExpression: "attribute_not_exists(managed_by)",
         Select: "COUNT",
         ConsistentRead: true,
       },

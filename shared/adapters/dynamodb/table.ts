@@ -84,6 +84,14 @@ export const keys = {
   }),
   /** What the delivery functions share about one endpoint (lanes, breaker), by the hash of its URL. */
   endpointHealth: (endpointHash: string): ItemKey => ({ PK: `ENDPOINT#${endpointHash}`, SK: "HEALTH" }),
+  /**
+   * The last applied version of a customer's managed legacy subscription (PRODUCT §11), kept after a
+   * removal too: an older control event arriving late is compared with it (docs/data-model.md).
+   */
+  managedControl: (customerId: string): ItemKey => ({
+    PK: `CUSTOMER#${customerId}`,
+    SK: "MANAGED#LEGACY",
+  }),
   /** One quota window's counter of one customer's action (test events, retries, recovers). */
   quotaWindow: (customerId: string, action: string, windowStartS: number): ItemKey => ({
     PK: `CUSTOMER#${customerId}`,

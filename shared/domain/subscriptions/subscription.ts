@@ -12,6 +12,16 @@ export const SUBSCRIPTION_METHODS = ["POST", "PUT", "GET", "DELETE"] as const;
 export const MAX_URL_LENGTH = 2048;
 export type SubscriptionMethod = (typeof SUBSCRIPTION_METHODS)[number];
 
+/** Delivery profiles (PRODUCT §11): ours (§4), and VoIPBIN's outcome rules with our durability. */
+export const DELIVERY_PROFILES = ["standard", "legacy"] as const;
+export type DeliveryProfile = (typeof DELIVERY_PROFILES)[number];
+
+/**
+ * The system's own event types (`webhook_test`, `webhook_subscription_disabled`, …): a legacy
+ * subscription's `*` leaves them out, since VoIPBIN's sender never sent them to the customer's URL.
+ */
+export const isSystemEventType = (type: string): boolean => type.startsWith("webhook_");
+
 export const DISABLED_REASONS = ["manual", "endpoint_gone", "failing"] as const;
 export type DisabledReason = (typeof DISABLED_REASONS)[number];
 
@@ -31,6 +41,13 @@ export interface Subscription {
   readonly updated_at: string;
   /** When the current unbroken run of failed attempts began; null when the last attempt succeeded. */
   readonly failing_since: string | null;
+  /**
+   * Set on a managed subscription (PRODUCT §11): kept by VoIPBIN's control events, read-only for the
+   * customer, outside the subscription limit. Absent on the customer's own subscriptions.
+   */
+  readonly managed_by?: string;
+  /** Absent means `standard`. */
+  readonly delivery_profile?: DeliveryProfile;
 }
 
 /** The signing secrets of a subscription: the current one and, during rotation, the previous one. */
@@ -75,11 +92,13 @@ export function newSubscription(
  * when it filters on an activeflow, the event's data carries that activeflow id.
  */
 export function subscriptionMatches(
-  subscription: Pick<Subscription, "status" | "activeflow_id" | "event_types">,
+  subscription: Pick<Subscription, "status" | "activeflow_id" | "event_types" | "delivery_profile">,
   eventType: string,
   data: ResourceData,
 ): boolean {
   if (subscription.status !== "enabled") return false;
+  if (subscription.delivery_profile === "legacy" && isSystemEventType(eventType)) return false;
+  
   if (subscription.activeflow_id !== null) {
     const activeflowId = data.activeflow_id;
     if (typeof activeflowId !== "string" || activeflowId.toLowerCase() !== subscription.activeflow_id)
@@ -102,7 +121,7 @@ export function signingSecrets(secrets: SubscriptionSecrets, now: Date): string[
 }
 
 /** The subscription as published outside (API responses, operational events): never the secrets. */
-export function publicSubscription(subscription: Subscription): Omit<Subscription, "failing_since"> {
+export function publicSubscription(subscription: Subscription): PublicSubscription {
   return {
     id: subscription.id,
     customer_id: subscription.customer_id,
@@ -116,5 +135,14 @@ export function publicSubscription(subscription: Subscription): Omit<Subscriptio
     disabled_reason: subscription.disabled_reason,
     created_at: subscription.created_at,
     updated_at: subscription.updated_at,
+    managed: subscription.managed_by !== undefined,
+    managed_by: subscription.managed_by ?? null,
+    delivery_profile: subscription.delivery_profile ?? "standard",
   };
 }
+
+export type PublicSubscription = Omit<Subscription, "failing_since" | "managed_by" | "delivery_profile"> & {
+  readonly managed: boolean;
+  readonly managed_by: string | null;
+  readonly delivery_profile: DeliveryProfile;
+};
