@@ -15,7 +15,7 @@ import { readBody } from "./request-body.ts";
  * Validation follows what EventBridge answers (checked against responses recorded from AWS):
  * 1–10 entries and 256 KiB of entries per request fail the whole request (ValidationException);
  * a missing Source, DetailType or Detail fails its entry (InvalidArgument), a Detail that is not
- * a JSON object fails its entry (MalformedDetail). An entry for a bus that does not exist is
+ * a JSON object fails its entry (MalformedDetail), so does a Time outside years 1–9999 (InvalidArgument). An entry for a bus that does not exist is
  * accepted and dropped, as on AWS.
  */
 
@@ -108,30 +108,29 @@ export class LocalEventBus {
    */
   async putEvents(request: unknown): Promise<PutEventsResponse> {
     const entries = validateRequest(request);
-    const results: (PutEventsResultEntry | Promise<PutEventsResultEntry>)[] = [];
     const now = new Date();
-    for (const entry of entries) {
-      const problem = entryProblem(entry);
-      if (problem) {
-        results.push(problem);
-        continue;
-      }
-      const event = this.envelope(entry, now);
-      const handedOver = this.route(
-        event,
-        envelopeJson(event, entry.Detail as string),
-        typeof entry.EventBusName === "string" ? entry.EventBusName : "default",
-      );
-      results.push(
-        handedOver.then(
+    // Every entry is checked before any is routed: an entry's failure is its own result, never a
+    // request error after earlier entries were already handed over. "By default, if an individual
+    // entry within a request fails, EventBridge continues processing the rest of the entries in the
+    // request" (EventBridge User Guide, "Sending events with PutEvents", Handling failures).
+    const checked = entries.map((entry) => ({ entry, problem: entryProblem(entry) }));
+    const results = checked.map(
+      ({ entry, problem }): PutEventsResultEntry | Promise<PutEventsResultEntry> => {
+        if (problem) return problem;
+        const event = this.envelope(entry, now);
+        return this.route(
+          event,
+          envelopeJson(event, entry.Detail as string),
+          typeof entry.EventBusName === "string" ? entry.EventBusName : "default",
+        ).then(
           (): PutEventsResultEntry => ({ EventId: event.id }),
           (): PutEventsResultEntry => ({
             ErrorCode: "InternalFailure",
             ErrorMessage: "The event could not be handed to the rule's target; retry it.",
           }),
-        ),
-      );
-    }
+        );
+      },
+    );
     const settled = await Promise.all(results);
     return { FailedEntryCount: settled.filter((r) => "ErrorCode" in r).length, Entries: settled };
   }
@@ -267,15 +266,34 @@ function entryProblem(entry: PutEventsRequestEntry): PutEventsResultEntry | unde
   if (typeof detail !== "object" || detail === null || Array.isArray(detail)) {
     return { ErrorCode: "MalformedDetail", ErrorMessage: "Detail is malformed." };
   }
+  if (entry.Time !== undefined && entry.Time !== null && entryDate(entry.Time) === undefined) {
+    return {
+      ErrorCode: "InvalidArgument",
+      ErrorMessage:
+        "Parameter Time is not valid. Reason: Time must be a timestamp between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.",
+    };
+  }
   return undefined;
 }
 
-/** The envelope's `time`: the entry's Time (epoch seconds in the JSON protocol) or now, to the second. */
-function eventTime(time: unknown, now: Date): string {
-  let date = now;
+/**
+ * An entry's Time as a date (epoch seconds in the JSON protocol; an RFC 3339 string tolerated), or
+ * undefined when it is not one an event can carry: the envelope's `time` is RFC 3339 ("The time
+ * stamp of the event, per RFC3339", PutEventsRequestEntry, EventBridge API Reference), whose year
+ * has four digits (RFC 3339 §5.6, date-fullyear = 4DIGIT), so years 1–9999 only.
+ */
+function entryDate(time: unknown): Date | undefined {
+  let date: Date | undefined;
   if (typeof time === "number" && Number.isFinite(time)) date = new Date(time * 1000);
-  else if (typeof time === "string" && !Number.isNaN(Date.parse(time))) date = new Date(time);
-  return `${date.toISOString().slice(0, 19)}Z`;
+  else if (typeof time === "string") date = new Date(time);
+  if (date === undefined || Number.isNaN(date.getTime())) return undefined;
+  const year = date.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? date : undefined;
+}
+
+/** The envelope's `time`: the entry's Time (checked by entryProblem) or now, to the second. */
+function eventTime(time: unknown, now: Date): string {
+  return `${(entryDate(time) ?? now).toISOString().slice(0, 19)}Z`;
 }
 
 const JSON_CONTENT_TYPE = "application/x-amz-json-1.1";

@@ -57,6 +57,8 @@ beforeAll(async () => {
   });
 });
 
+const endpointUrl = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
 afterAll(async () => {
   client.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -147,6 +149,44 @@ describe("the local EventBridge endpoint, through the AWS SDK", () => {
     ]);
     expect(response.Entries?.[6]?.EventId).toBeDefined();
     expect(routed).toHaveLength(1);
+  });
+
+  it("fails an entry whose Time is out of range on its own, after the entries before it were routed", async () => {
+    const timeError = {
+      ErrorCode: "InvalidArgument",
+      ErrorMessage:
+        "Parameter Time is not valid. Reason: Time must be a timestamp between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.",
+    };
+    const response = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          entry({ Detail: JSON.stringify({ customer_id: "c", data: { id: "first" } }) }),
+          entry({ Time: new Date("+010000-01-01T00:00:00Z") }),
+          entry({ Time: new Date("-000001-01-01T00:00:00Z") }),
+          entry({ Time: new Date("9999-12-31T23:59:59Z"), Detail: JSON.stringify({ data: { id: "last" } }) }),
+        ],
+      }),
+    );
+    expect(response.FailedEntryCount).toBe(2);
+    expect(response.Entries?.[0]?.EventId).toBeDefined();
+    expect(response.Entries?.slice(1, 3)).toEqual([timeError, timeError]);
+    expect(response.Entries?.[3]?.EventId).toBeDefined();
+    expect(routed.map((event) => [(event.detail as { data: { id: string } }).data.id, event.time])).toEqual([
+      ["first", expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)],
+      ["last", "9999-12-31T23:59:59Z"],
+    ]);
+
+    // A Time no date can hold (beyond what the SDK can send): still the entry's own error, not a 500.
+    const raw = await fetch(endpointUrl(), {
+      method: "POST",
+      headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "AWSEvents.PutEvents" },
+      body: JSON.stringify({ Entries: [entry(), { ...entry(), Time: 1e300 }, { ...entry(), Time: {} }] }),
+    });
+    expect(raw.status).toBe(200);
+    expect(await raw.json()).toEqual({
+      FailedEntryCount: 2,
+      Entries: [{ EventId: expect.any(String) }, timeError, timeError],
+    });
   });
 
   it("rejects the whole request over 10 entries or 256 KiB of entries, as ValidationException", async () => {
