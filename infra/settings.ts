@@ -224,6 +224,12 @@ export const SETTINGS = {
     ...env("ENDPOINT_CONCURRENCY"),
     description: "attempts one slow-lane invocation makes to one endpoint at once",
   },
+  deliveryReservedConcurrency: {
+    schema: int(5, 1000).optional(),
+    description:
+      "reserved concurrency of the delivery function (5–1000); at least the sum of its mappings' `maxConcurrency` plus one for the scheduled backstop pass, or Lambda throttles the mappings' batches and each throttled batch is one more receive of its messages (Lambda Developer Guide, \"Configuring scaling behavior for SQS event source mappings\"). Sizing: docs/deploy.md",
+    defaultText: "`deliveryMaxConcurrency + slowLaneMaxConcurrency + 1` (26 with their defaults)",
+  },
   routerReservedConcurrency: {
     schema: int(1, 1000).optional(),
     description: "reserved concurrency of the router (1–1000)",
@@ -280,7 +286,11 @@ type AsProp<T> = T extends readonly (infer E)[] ? readonly E[] : NonNullable<T>;
 export type WebhooksSettings = { readonly [K in SettingKey]?: AsProp<SettingValues[K]> };
 
 /** Every setting with its default applied, plus what is derived from them. */
-export type ResolvedSettings = Readonly<Omit<SettingValues, "eventBusName" | "existingEventBusName">> & {
+export type ResolvedSettings = Readonly<
+  Omit<SettingValues, "eventBusName" | "existingEventBusName" | "deliveryReservedConcurrency">
+> & {
+  /** Set, or derived from the mappings' concurrency (`deliveryReservedConcurrencyFloor`). */
+  readonly deliveryReservedConcurrency: number;
   /** `dev` and `dev-*` stages: resources are destroyed with the stack. */
   readonly isDevStage: boolean;
   /** The bus the stack creates, or the existing bus it attaches to. */
@@ -321,15 +331,40 @@ export function resolveSettings(
   if (input.alarmEmail !== undefined && input.alarmTopicArn !== undefined) {
     problems.push("alarmEmail and alarmTopicArn: set one of them, not both");
   }
-  if (!result.success || problems.length > 0) throw new InvalidSettingsError(problems);
+  let reservedFloor: number | undefined;
+  if (result.success) {
+    const { deliveryMaxConcurrency, slowLaneMaxConcurrency, deliveryReservedConcurrency } =
+      result.data as SettingValues;
+    reservedFloor = deliveryReservedConcurrencyFloor(deliveryMaxConcurrency, slowLaneMaxConcurrency);
+    if (deliveryReservedConcurrency !== undefined && deliveryReservedConcurrency < reservedFloor) {
+      problems.push(
+        `deliveryReservedConcurrency: must be at least ${reservedFloor} (deliveryMaxConcurrency ${deliveryMaxConcurrency} + slowLaneMaxConcurrency ${slowLaneMaxConcurrency} + 1 for the backstop pass): below it Lambda throttles the mappings' batches, and each throttled batch counts as a receive of its messages (got ${deliveryReservedConcurrency})`,
+      );
+    }
+  }
+  if (!result.success || problems.length > 0 || reservedFloor === undefined) {
+    throw new InvalidSettingsError(problems);
+  }
 
   const { eventBusName, existingEventBusName, ...values } = result.data as SettingValues;
   return {
     ...values,
+    deliveryReservedConcurrency: values.deliveryReservedConcurrency ?? reservedFloor,
     isDevStage: values.stage === "dev" || values.stage.startsWith("dev-"),
     eventBusName: existingEventBusName ?? eventBusName ?? resourceNamesFor(values.stage).eventBus,
     attachToExistingBus: existingEventBusName !== undefined,
   };
+}
+
+/**
+ * The least reserved concurrency the delivery function may have: every mapping's `MaximumConcurrency`
+ * at once, plus the scheduled backstop pass (an asynchronous invocation of the same function). Below
+ * it the mappings' batches are throttled, and a throttled batch's messages come back after their
+ * visibility timeout with their receive count up by one (Lambda Developer Guide, "Configuring scaling
+ * behavior for SQS event source mappings" and "Handling errors for an SQS event source").
+ */
+export function deliveryReservedConcurrencyFloor(mainLane: number, slowLane: number): number {
+  return mainLane + slowLane + 1;
 }
 
 /**

@@ -115,6 +115,7 @@ export class WebhooksStack extends Stack {
       functionDefaults,
       maxConcurrency: settings.deliveryMaxConcurrency,
       slowLaneMaxConcurrency: settings.slowLaneMaxConcurrency,
+      reservedConcurrency: settings.deliveryReservedConcurrency,
     });
     this.api = new SubscriptionsApi(this, "SubscriptionsApi", {
       table: this.table,
@@ -137,6 +138,7 @@ export class WebhooksStack extends Stack {
       },
       queues: {
         delivery: this.queues.deliveryQueue,
+        slowDelivery: this.queues.slowDeliveryQueue,
         deliveryDlq: this.queues.deliveryDlq,
         unroutable: this.queues.unroutableQueue,
         routerFailed: this.routing.failedQueue,

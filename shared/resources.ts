@@ -115,6 +115,13 @@ export const DELIVERY_BATCH = {
  */
 export const DELIVERY_LANE_CONCURRENCY = { main: 20, slow: 5 } as const;
 
+/**
+ * `MaximumMessageSize` of every queue: 1 MiB, SQS's maximum since 2025 (SQS Developer Guide, quotas).
+ * Set explicitly on every queue rather than trusting a default, which older references and tools
+ * still give as 256 KiB; the local SQS stand-in applies the same limit.
+ */
+export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
+
 /** The longest SQS keeps a message (SQS Developer Guide, quotas: 60 s to 14 days). */
 export const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
 

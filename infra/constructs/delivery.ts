@@ -36,6 +36,11 @@ export interface DeliveryProps {
    * @default 5
    */
   readonly slowLaneMaxConcurrency?: number;
+  /**
+   * Reserved concurrency of the function: at least the mappings' `maxConcurrency` together plus one
+   * for the backstop pass (infra/settings.ts `deliveryReservedConcurrencyFloor`).
+   */
+  readonly reservedConcurrency: number;
 }
 
 /**
@@ -63,6 +68,10 @@ export class Delivery extends Construct {
       description: "voipbin-webhooks delivery: signed HTTP request per job, backoff by visibility timeout",
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.delivery),
       memorySize: 512,
+      // The mappings' batches must never be throttled: each throttled batch is one more receive of
+      // its messages (Lambda Developer Guide, "Configuring scaling behavior for SQS event source
+      // mappings"), and a reservation also keeps other functions of the account from taking ours.
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
 
     this.eventSource = new SqsEventSource(props.deliveryQueue, {

@@ -33,6 +33,25 @@ export function oldestMessageAgeThresholdSeconds(retrySchedule: readonly number[
  */
 export const PARKED_MESSAGE_AGE_THRESHOLD_SECONDS = 7 * 24 * 3600;
 
+/**
+ * SQS's in-flight quota of a standard queue: messages received and neither deleted nor visible again
+ * (SQS Developer Guide, "Amazon SQS queue quotas"; SQS API Reference, ChangeMessageVisibility). At the
+ * quota long polls, which the event source mapping uses, come back empty: every customer's deliveries
+ * stop, not only the ones filling it.
+ */
+export const SQS_IN_FLIGHT_QUOTA = 120_000;
+
+/** In flight at this share of the quota alarms, leaving room to act before receives stop. */
+export const IN_FLIGHT_ALARM_THRESHOLD = Math.round(0.8 * SQS_IN_FLIGHT_QUOTA);
+
+/**
+ * The router's invocations waiting in Lambda's asynchronous queue this long alarm. A healthy event
+ * waits milliseconds; one that failed and was retried waits up to ~3 minutes (Lambda waits 1 then
+ * 2 minutes between its attempts; Lambda Developer Guide, "Asynchronous invocation"). Longer means
+ * events queue behind a throttled or failing router, and Lambda drops them at the maximum event age.
+ */
+export const ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS = 5 * 60 * 1000;
+
 /** The ops CLI command an alarm's runbook step names (scripts/ops.ts). */
 export function opsCommand(stage: string, command: string): string {
   return `npm run ops -- ${command} --aws --stage ${stage}`;
@@ -45,8 +64,10 @@ export interface ObservedFunctions {
   readonly authorizer: lambda.IFunction;
 }
 
+/** Every queue of the stack: each gets an in-flight alarm (`<AlarmPrefix>InFlight`). */
 export interface ObservedQueues {
   readonly delivery: sqs.IQueue;
+  readonly slowDelivery: sqs.IQueue;
   readonly deliveryDlq: sqs.IQueue;
   readonly unroutable: sqs.IQueue;
   readonly routerFailed: sqs.IQueue;
@@ -244,6 +265,37 @@ export class Observability extends Construct {
     });
 
     // --- Stalls ---
+    // In flight near SQS's quota, on every queue: at the quota the queue's consumers receive nothing.
+    const inFlightAlarmPrefix: Record<keyof ObservedQueues, string> = {
+      delivery: "DeliveryQueue",
+      slowDelivery: "SlowDeliveryQueue",
+      deliveryDlq: "DeliveryDlq",
+      unroutable: "Unroutable",
+      routerFailed: "RouterFailed",
+      ingestDlq: "IngestDlq",
+    };
+    for (const [key, prefix] of Object.entries(inFlightAlarmPrefix) as [keyof ObservedQueues, string][]) {
+      this.alarm(`${prefix}InFlight`, {
+        metric: queues[key].metricApproximateNumberOfMessagesNotVisible({
+          period: Duration.minutes(5),
+          statistic: "Maximum",
+        }),
+        threshold: IN_FLIGHT_ALARM_THRESHOLD,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${IN_FLIGHT_ALARM_THRESHOLD} or more messages of this queue are in flight (received, not deleted, not visible); at SQS's quota of ${SQS_IN_FLIGHT_QUOTA} its long polls come back empty and every customer's jobs on it stop. Working messages are at most the mapping's maxConcurrency x 10; the rest are held in flight: jobs waiting out a delay on their visibility timeout, or receives nobody deletes. Find the endpoints that fail or hang (dashboard: attempts by outcome, delivery latency) and disable their subscriptions; check DeliveryErrors and DeliveryInternalErrors. docs/deploy.md, "Sizing".`,
+      });
+    }
+    this.alarm("RouterAsyncEventAge", {
+      metric: functions.router.metric("AsyncEventAge", { period: Duration.minutes(5), statistic: "Maximum" }),
+      threshold: ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `Events waited ${ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS / 60_000} minutes or more in Lambda's asynchronous queue before the router ran (a retried event waits up to ~3): routing is behind, so every customer's deliveries are late, and Lambda drops events past their maximum age (RouterAsyncEventsDropped). Check RouterThrottles and RouterErrors, the account's concurrency and routerReservedConcurrency.`,
+    });
+
     const ageThreshold = oldestMessageAgeThresholdSeconds(props.retrySchedule, props.retryJitter);
     this.alarm("DeliveryQueueOldestMessage", {
       metric: queues.delivery.metricApproximateAgeOfOldestMessage({
@@ -500,6 +552,28 @@ export class Observability extends Construct {
         left: Object.entries(functions).map(([name, fn]) =>
           fn.metricDuration({ statistic: "p99", label: name }),
         ),
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `In flight per queue (SQS quota ${SQS_IN_FLIGHT_QUOTA})`,
+        width: 12,
+        left: Object.entries(queues).map(([name, queue]) =>
+          queue.metricApproximateNumberOfMessagesNotVisible({ statistic: "Maximum", label: name }),
+        ),
+        leftAnnotations: [
+          { value: IN_FLIGHT_ALARM_THRESHOLD, label: "alarm" },
+          { value: SQS_IN_FLIGHT_QUOTA, label: "quota: receives stop" },
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: "Router: age of events in Lambda's async queue (ms)",
+        width: 12,
+        left: [
+          functions.router.metric("AsyncEventAge", { statistic: "Maximum", label: "max" }),
+          functions.router.metric("AsyncEventAge", { statistic: "p99", label: "p99" }),
+        ],
+        leftAnnotations: [{ value: ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS, label: "alarm" }],
       }),
     );
     dashboard.addWidgets(

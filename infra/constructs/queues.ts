@@ -1,7 +1,11 @@
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { deliveryQueueSettings, TERMINAL_QUEUE_RETENTION_SECONDS } from "#shared/resources.ts";
+import {
+  deliveryQueueSettings,
+  SQS_MAX_MESSAGE_BYTES,
+  TERMINAL_QUEUE_RETENTION_SECONDS,
+} from "#shared/resources.ts";
 
 /** A store of failed work keeps it as long as SQS allows (`TERMINAL_QUEUE_RETENTION_SECONDS`). */
 export const TERMINAL_QUEUE_RETENTION = Duration.seconds(TERMINAL_QUEUE_RETENTION_SECONDS);
@@ -36,6 +40,7 @@ export function terminalQueue(scope: Construct, id: string, props: TerminalQueue
     queueName: props.queueName,
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
+    maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
     retentionPeriod: props.retention ?? TERMINAL_QUEUE_RETENTION,
     removalPolicy: props.removalPolicy ?? RemovalPolicy.DESTROY,
   });
@@ -91,6 +96,7 @@ export class WebhookQueues extends Construct {
       queueName: props.deliveryQueueName,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
       visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),
       retentionPeriod: Duration.seconds(settings.retentionSeconds),
       deadLetterQueue: { queue: this.deliveryDlq, maxReceiveCount: settings.maxReceiveCount },
@@ -101,6 +107,7 @@ export class WebhookQueues extends Construct {
       queueName: props.slowDeliveryQueueName,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
       visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),
       retentionPeriod: Duration.seconds(settings.retentionSeconds),
       deadLetterQueue: { queue: this.deliveryDlq, maxReceiveCount: settings.maxReceiveCount },

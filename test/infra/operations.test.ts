@@ -3,7 +3,12 @@ import { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { METRIC_NAMES } from "#handlers/metrics.ts";
 import { resourceNamesFor, TABLE_KEYS, TERMINAL_QUEUE_RETENTION_SECONDS } from "#shared/resources.ts";
-import { PARKED_MESSAGE_AGE_THRESHOLD_SECONDS } from "../../infra/constructs/observability.ts";
+import {
+  IN_FLIGHT_ALARM_THRESHOLD,
+  PARKED_MESSAGE_AGE_THRESHOLD_SECONDS,
+  ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS,
+  SQS_IN_FLIGHT_QUOTA,
+} from "../../infra/constructs/observability.ts";
 import { WebhooksStack } from "../../infra/stack.ts";
 import {
   CDK_JSON,
@@ -126,6 +131,65 @@ describe("alarms on every loss or stall path", () => {
         TERMINAL_QUEUE_RETENTION_SECONDS - 2 * 86_400,
       );
     }
+  });
+
+  it("in flight approaching SQS's 120,000 quota, on every queue of the stack", () => {
+    const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
+    expect(queues).toHaveLength(6);
+    const inFlight = alarms().filter((a) => a.MetricName === "ApproximateNumberOfMessagesNotVisible");
+    for (const [id] of queues) {
+      const mine = inFlight.filter(
+        (a) =>
+          JSON.stringify(a.Dimensions) ===
+          JSON.stringify([{ Name: "QueueName", Value: { "Fn::GetAtt": [id, "QueueName"] } }]),
+      );
+      expect(mine, id).toHaveLength(1);
+      expect(mine[0], id).toEqual(
+        expect.objectContaining({
+          Namespace: "AWS/SQS",
+          Statistic: "Maximum",
+          Threshold: 96_000,
+          ComparisonOperator: "GreaterThanOrEqualToThreshold",
+          TreatMissingData: "notBreaching",
+        }),
+      );
+    }
+    expect(IN_FLIGHT_ALARM_THRESHOLD).toBeLessThan(SQS_IN_FLIGHT_QUOTA);
+    expect(alarmNamed("DeliveryQueueInFlight").Dimensions).toEqual([
+      { Name: "QueueName", Value: queueRef(synth.stack.queues.deliveryQueue) },
+    ]);
+    expect(alarmNamed("SlowDeliveryQueueInFlight").Dimensions).toEqual([
+      { Name: "QueueName", Value: queueRef(synth.stack.queues.slowDeliveryQueue) },
+    ]);
+  });
+
+  it("the age of events waiting in Lambda's asynchronous queue for the router, past its retries' delays", () => {
+    const alarm = alarmNamed("RouterAsyncEventAge");
+    expect(alarm).toEqual(
+      expect.objectContaining({
+        Namespace: "AWS/Lambda",
+        MetricName: "AsyncEventAge",
+        Dimensions: [
+          { Name: "FunctionName", Value: { Ref: logicalIdOf(synth.stack.routing.router.function) } },
+        ],
+        Statistic: "Maximum",
+        Threshold: ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      }),
+    );
+    // A twice-retried event legitimately waits 1 + 2 minutes (Lambda's retry delays).
+    expect(ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS).toBeGreaterThan(3 * 60_000);
+  });
+
+  it("the dashboard shows every queue's in-flight count and the router's async event age", () => {
+    const dashboard = JSON.stringify(resourcesOfType(synth.template, "AWS::CloudWatch::Dashboard")[0]?.[1]);
+    expect(dashboard).toContain("AsyncEventAge");
+    const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
+    // One series per queue, each with its queue's name reference.
+    expect(dashboard.match(/ApproximateNumberOfMessagesNotVisible/g)?.length).toBeGreaterThanOrEqual(
+      queues.length,
+    );
+    for (const [id] of queues) expect(dashboard, id).toContain(id);
   });
 
   it("re-notifies on each new dead letter (not only while the DLQ is non-empty)", () => {

@@ -199,6 +199,26 @@ describe("the settings list", () => {
     expect(config.RETRY_SCHEDULE).toEqual(settings.retrySchedule);
   });
 
+  it("reserves the delivery function's mappings' concurrency plus one unless told, and refuses less", () => {
+    expect(resolveSettings({}).deliveryReservedConcurrency).toBe(26);
+    expect(
+      resolveSettings({ deliveryMaxConcurrency: 100, slowLaneMaxConcurrency: 10 })
+        .deliveryReservedConcurrency,
+    ).toBe(111);
+    expect(resolveSettings({ deliveryReservedConcurrency: 26 }).deliveryReservedConcurrency).toBe(26);
+    expect(
+      problemsOf(() => resolveSettings({ deliveryMaxConcurrency: "50", deliveryReservedConcurrency: "55" })),
+    ).toEqual([
+      expect.stringMatching(
+        /^deliveryReservedConcurrency: must be at least 56 \(deliveryMaxConcurrency 50 \+ slowLaneMaxConcurrency 5 \+ 1 for the backstop pass\)/,
+      ),
+    ]);
+    // Listed with the other problems, not instead of them.
+    expect(
+      problemsOf(() => resolveSettings({ deliveryReservedConcurrency: 4, apiRateLimit: 0 })),
+    ).toHaveLength(2);
+  });
+
   it("refuses a recover budget the API function could not finish within", () => {
     expect(problemsOf(() => resolveSettings({ recoverTimeBudgetMs: 28_000 }))).toEqual([
       expect.stringMatching(
@@ -339,6 +359,11 @@ describe("a dev stage attached to an existing bus, with a short schedule, alarm 
     });
     synth.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    // Derived from the lanes: 5 + 5 + 1.
+    synth.template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: { POWERTOOLS_SERVICE_NAME: "delivery" } },
+      ReservedConcurrentExecutions: 11,
     });
   });
 });

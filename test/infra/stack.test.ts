@@ -19,6 +19,7 @@ import {
   deliveryQueueSettings,
   FUNCTION_NAMES,
   FUNCTION_TIMEOUT_SECONDS,
+  SQS_MAX_MESSAGE_BYTES,
   TABLE_KEYS,
 } from "#shared/resources.ts";
 import { PLACEHOLDERS } from "../../bench/cold-start.ts";
@@ -219,6 +220,15 @@ describe("delivery queue", () => {
     }
   });
 
+  it("every queue states its maximum message size: 1 MiB, not a default that tools still give as 256 KiB", () => {
+    const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
+    expect(queues.length).toBeGreaterThan(0);
+    for (const [id, queue] of queues) {
+      expect(queue.Properties.MaximumMessageSize, id).toBe(1_048_576);
+    }
+    expect(SQS_MAX_MESSAGE_BYTES).toBe(1_048_576);
+  });
+
   it("terminal queues keep messages 14 days", () => {
     for (const id of [ids().unroutable, ids().routerFailed, ids().ingestDlq, ids().deliveryDlq]) {
       expect(synth.template.toJSON().Resources[id].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
@@ -259,6 +269,25 @@ describe("delivery function", () => {
         ScalingConfig: { MaximumConcurrency: 5 },
       }),
     );
+  });
+
+  it("reserves at least every mapping's maximum concurrency plus the backstop pass, so no batch is throttled", () => {
+    const mappings = resourcesOfType(synth.template, "AWS::Lambda::EventSourceMapping").filter(
+      ([, mapping]) =>
+        JSON.stringify(mapping.Properties.FunctionName) === JSON.stringify(refTo(ids().delivery)),
+    );
+    const sum = mappings.reduce(
+      (total, [, mapping]) =>
+        total +
+        (mapping.Properties as { ScalingConfig: { MaximumConcurrency: number } }).ScalingConfig
+          .MaximumConcurrency,
+      0,
+    );
+    const fn = synth.template.toJSON().Resources[ids().delivery] as {
+      Properties: { ReservedConcurrentExecutions?: number };
+    };
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(sum + 1);
+    expect(sum).toBe(25);
   });
 
   it("is mirrored by the local stack: each lane runs as many pollers as its deployed mapping's maxConcurrency", () => {
