@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { BatchGetCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RecordAttemptInput } from "#shared/adapters/dynamodb/deliveries.ts";
+import { DeliveryRepository, type RecordAttemptInput } from "#shared/adapters/dynamodb/deliveries.ts";
 import { encodePayload } from "#shared/adapters/dynamodb/payload-codec.ts";
 import { keys } from "#shared/adapters/dynamodb/table.ts";
 import type { DeliveryIdentity } from "#shared/domain/delivery/delivery.ts";
+import { DependencyError } from "#shared/domain/errors.ts";
 import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "#shared/domain/ids.ts";
 import { itemSize, writeUnits } from "../../bench/lib/dynamo-units.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
@@ -361,5 +363,100 @@ describe("delivery records (old layout)", () => {
     const converted = await repos.deliveries.get(delivery.customer_id, delivery.delivery_id);
     expect(converted?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
     expect(converted).toMatchObject({ status: "succeeded", chain_attempts: 2, live_job: "msg:first" });
+  });
+});
+
+describe("a delivery log page whose heads DynamoDB answers only in part (UnprocessedKeys)", () => {
+  /**
+   * The real client, except that each BatchGetItem is answered for at most `answered(call)` of its
+   * keys and hands the rest back as UnprocessedKeys, as a throttled table does.
+   */
+  function throttledRepository(answered: (call: number) => number) {
+    const doc = DynamoDBDocumentClient.from(env.dynamodb);
+    let calls = 0;
+    const send = doc.send.bind(doc) as (command: unknown) => Promise<unknown>;
+    const throttled = new Proxy(doc, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver);
+        return async (command: unknown) => {
+          if (!(command instanceof BatchGetCommand)) return send(command);
+          calls += 1;
+          const request = command.input.RequestItems?.[env.tableName];
+          const allKeys = request?.Keys ?? [];
+          const take = Math.min(allKeys.length, answered(calls));
+          const answer = (
+            take > 0
+              ? await send(
+                  new BatchGetCommand({
+                    RequestItems: { [env.tableName]: { ...request, Keys: allKeys.slice(0, take) } },
+                  }),
+                )
+              : { Responses: { [env.tableName]: [] } }
+          ) as { Responses?: Record<string, unknown[]> };
+          const rest = allKeys.slice(take);
+          return {
+            ...answer,
+            UnprocessedKeys: rest.length > 0 ? { [env.tableName]: { ...request, Keys: rest } } : {},
+          };
+        };
+      },
+    });
+    return { deliveries: new DeliveryRepository(throttled, env.tableName), calls: () => calls };
+  }
+
+  /** `count` pre-upgrade (layout-2) deliveries of one subscription: their log entries are GSI1 copies. */
+  async function layout2Log(count: number) {
+    const subscriptionId = randomUUID();
+    const customerId = randomUUID();
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const delivery = identity(undefined, "layout 2", subscriptionId, customerId);
+      await repos.deliveries.recordAttempt({ ...attempt(delivery, "failed", 500, FIRST) });
+      ids.push(delivery.delivery_id);
+    }
+    return { customerId, subscriptionId, ids };
+  }
+
+  it("keeps asking for the unprocessed heads until every record of the page is there", async () => {
+    const log = await layout2Log(8);
+    const { deliveries, calls } = throttledRepository(() => 1);
+    const page = await deliveries.queryLog({
+      customerId: log.customerId,
+      subscriptionId: log.subscriptionId,
+      order: "oldest_first",
+      limit: 20,
+    });
+    expect(page.records.map((record) => record.id).sort()).toEqual([...log.ids].sort());
+    // One head per call: more calls than the five rounds the page used to stop after.
+    expect(calls()).toBe(8);
+  });
+
+  it("backs off through calls that answer nothing, and fails loudly when they go on", async () => {
+    const log = await layout2Log(3);
+    const stalls = throttledRepository((call) => (call <= 3 ? 0 : 10));
+    const page = await stalls.deliveries.queryLog({
+      customerId: log.customerId,
+      subscriptionId: log.subscriptionId,
+      order: "oldest_first",
+      limit: 20,
+    });
+    expect(page.records).toHaveLength(3);
+
+    const never = throttledRepository(() => 0);
+    const failure = await never.deliveries
+      .queryLog({
+        customerId: log.customerId,
+        subscriptionId: log.subscriptionId,
+        order: "oldest_first",
+        limit: 20,
+      })
+      .then(
+        () => null,
+        (error: unknown) => error,
+      );
+    expect(failure).toBeInstanceOf(DependencyError);
+    expect((failure as DependencyError).code).toBe("DEPENDENCY_FAILED");
+    expect((failure as Error).message).toMatch(/3 key\(s\) still unprocessed/);
+    expect(never.calls()).toBe(5);
   });
 });

@@ -1,14 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import {
-  BatchGetCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
   type DeadReason,
@@ -22,6 +15,7 @@ import {
 import { TABLE_KEYS } from "../../resources.ts";
 import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "./payload-codec.ts";
 import {
+  batchGetItems,
   DELIVERY_LOG_SHARDS,
   type Item,
   type ItemKey,
@@ -796,18 +790,15 @@ export class DeliveryRepository {
     const heads = new Map<string, Item>();
     for (const item of logItems) if (isLogPartitionItem(item)) heads.set(String(item.id), item);
     const indexed = logItems.filter((item) => !isLogPartitionItem(item)).map((item) => String(item.id));
-    for (let start = 0; start < indexed.length; start += 100) {
-      let pending: Item[] = indexed
-        .slice(start, start + 100)
-        .map((id) => keys.delivery(id) as unknown as Item);
-      for (let round = 0; pending.length > 0 && round < 5; round++) {
-        const response = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }),
-        );
-        for (const item of response.Responses?.[this.tableName] ?? []) heads.set(String(item.id), item);
-        pending = response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-    }
+    // Eventually consistent: a log page may lag a write by a moment, at half the read units.
+    const found = await batchGetItems(
+      this.doc,
+      this.tableName,
+      indexed.map((id) => keys.delivery(id)),
+      now,
+      { consistentRead: false },
+    );
+    for (const item of found.values()) heads.set(String(item.id), item);
     const records = await Promise.all(
       logItems.map(async (item) => {
         const id = String(item.id);

@@ -110,40 +110,63 @@ export function isExpired(item: Item, now: Date): boolean {
 }
 
 const BATCH_GET_LIMIT = 100;
-/** Unprocessed keys mean the table is throttled: five calls, the waits before them at most 0.1, 0.2, 0.4, 0.8 s. */
+/**
+ * Unprocessed keys mean the table is throttled (or an answer reached 16 MB). A call that got some of
+ * them is progress and is followed at once by the next; calls that get none back off, and five such
+ * calls in a row (waits at most 0.1, 0.2, 0.4, 0.8 s) give up loudly.
+ */
 const BATCH_GET_RETRY: BackoffPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000 };
 
+export interface BatchGetOptions {
+  /**
+   * Strongly consistent reads (twice the read units): what a decision right after a write needs.
+   * @default true
+   */
+  readonly consistentRead?: boolean;
+}
+
 /**
- * BatchGetItem over any number of keys, retrying unprocessed keys with backoff. Returns the found,
- * unexpired items by key id. Throws DependencyError if keys are still unprocessed after the retries.
+ * BatchGetItem over any number of keys: keeps calling with the unprocessed keys until every key is
+ * answered, with backoff between calls that answered none (DynamoDB API Reference, BatchGetItem:
+ * "retry the batch operation on those items … with an exponential backoff algorithm"). Returns the
+ * found, unexpired items by key id. Throws DependencyError, never a partial answer, when
+ * `BATCH_GET_RETRY.attempts` calls in a row answered nothing.
  */
 export async function batchGetItems(
   doc: DynamoDBDocumentClient,
   tableName: string,
   itemKeys: readonly ItemKey[],
   now: Date = new Date(),
+  options: BatchGetOptions = {},
 ): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
+  const consistentRead = options.consistentRead ?? true;
   const unique = [
     ...new Map(itemKeys.map((key) => [itemKeyString(key), { PK: key.PK, SK: key.SK }])).values(),
   ];
   for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
     let pending: Item[] = unique.slice(start, start + BATCH_GET_LIMIT);
-    const done = await retryWithBackoff(BATCH_GET_RETRY, async () => {
-      const response = await doc.send(
-        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      for (const item of response.Responses?.[tableName] ?? []) {
-        if (!isExpired(item, now)) found.set(itemKeyString(item as unknown as ItemKey), item);
+    while (pending.length > 0) {
+      // Each round ends at the first call that answered some keys; a round of none gives up.
+      const progressed = await retryWithBackoff(BATCH_GET_RETRY, async () => {
+        const asked = pending.length;
+        const response = await doc.send(
+          new BatchGetCommand({
+            RequestItems: { [tableName]: { Keys: pending, ConsistentRead: consistentRead } },
+          }),
+        );
+        for (const item of response.Responses?.[tableName] ?? []) {
+          if (!isExpired(item, now)) found.set(itemKeyString(item as unknown as ItemKey), item);
+        }
+        pending = response.UnprocessedKeys?.[tableName]?.Keys ?? [];
+        return pending.length < asked;
+      });
+      if (!progressed) {
+        throw new DependencyError(
+          "dynamodb",
+          `${pending.length} key(s) still unprocessed after ${BATCH_GET_RETRY.attempts} BatchGetItem calls in a row that answered none`,
+        );
       }
-      pending = response.UnprocessedKeys?.[tableName]?.Keys ?? [];
-      return pending.length === 0;
-    });
-    if (!done) {
-      throw new DependencyError(
-        "dynamodb",
-        `${pending.length} key(s) still unprocessed after ${BATCH_GET_RETRY.attempts} BatchGetItem attempts`,
-      );
     }
   }
   return found;
