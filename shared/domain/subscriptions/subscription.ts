@@ -98,7 +98,7 @@ export function subscriptionMatches(
 ): boolean {
   if (subscription.status !== "enabled") return false;
   if (subscription.delivery_profile === "legacy" && isSystemEventType(eventType)) return false;
-  
+
   if (subscription.activeflow_id !== null) {
     const activeflowId = data.activeflow_id;
     if (typeof activeflowId !== "string" || activeflowId.toLowerCase() !== subscription.activeflow_id)
