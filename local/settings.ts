@@ -34,6 +34,8 @@ export const LOCAL_DEFAULTS = {
   // a black hole can hold), not cores.
   DELIVERY_CONCURRENCY: DELIVERY_LANE_CONCURRENCY.main,
   SLOW_LANE_CONCURRENCY: DELIVERY_LANE_CONCURRENCY.slow,
+  // SQS's in-flight quota per standard queue ("Amazon SQS queue quotas"); lower it to watch it bite.
+  SQS_INFLIGHT_LIMIT: 120_000,
 } as const;
 
 /** What `npm start` prints once everything is up; scripts and the end-to-end tests wait for it. */
@@ -58,6 +60,13 @@ const localEnvSchema = z.object({
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.DELIVERY_CONCURRENCY),
   /** Pollers of fair delivery's slow lane (the deployed slow-lane mapping's maxConcurrency). */
   SLOW_LANE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY),
+  /** In-flight messages per queue before the local SQS answers receives with OverLimit / empty long polls. */
+  SQS_INFLIGHT_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(LOCAL_DEFAULTS.SQS_INFLIGHT_LIMIT),
   /**
    * Seconds before the router's asynchronous retries, Lambda's 60,120 unless set: one or two
    * (Lambda retries at most twice), so that a demo or a test sees a retry without waiting minutes.
@@ -83,6 +92,8 @@ export interface LocalStackSettings {
   readonly retrySchedule: readonly number[];
   readonly eventBusName: string;
   readonly deliveryConcurrency: number;
+  /** The local SQS's in-flight quota per queue (SQS_INFLIGHT_LIMIT). @default LOCAL_DEFAULTS.SQS_INFLIGHT_LIMIT */
+  readonly sqsInFlightLimit?: number;
   /**
    * Delays before the router's asynchronous retries (Lambda's: one and two minutes; ROUTER_RETRY_DELAYS),
    * so that tests watch an event reach the router-failed queue in seconds.
@@ -134,7 +145,8 @@ export const USAGE = `Usage: npm start [-- --in-memory]
 Environment (defaults in brackets): API_PORT [3000], EVENTS_PORT [4010], DYNAMODB_PORT [4011],
 SQS_PORT [4012], RETRY_SCHEDULE [1,2,4], ALLOWED_CIDRS [127.0.0.0/8,::1/128], ALLOW_HTTP_URLS [true],
 EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [${LOCAL_DEFAULTS.DELIVERY_CONCURRENCY}],
-SLOW_LANE_CONCURRENCY [${LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY}], ROUTER_RETRY_DELAYS [60,120], AWS_REGION [us-east-1];
+SLOW_LANE_CONCURRENCY [${LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY}], SQS_INFLIGHT_LIMIT [${LOCAL_DEFAULTS.SQS_INFLIGHT_LIMIT}],
+ROUTER_RETRY_DELAYS [60,120], AWS_REGION [us-east-1];
 every other variable of docs/configuration.md is passed to the functions as is.`;
 
 /** Reads the command line and the environment; throws UsageError or ConfigError with every problem. */
@@ -181,6 +193,7 @@ export function loadLocalSettings(
     eventBusName: s.EVENT_BUS_NAME,
     deliveryConcurrency: s.DELIVERY_CONCURRENCY,
     slowLaneConcurrency: s.SLOW_LANE_CONCURRENCY,
+    sqsInFlightLimit: s.SQS_INFLIGHT_LIMIT,
     ...(s.ROUTER_RETRY_DELAYS === undefined
       ? {}
       : { routerRetryDelaysMs: s.ROUTER_RETRY_DELAYS.split(",").map((seconds) => Number(seconds) * 1000) }),

@@ -232,6 +232,7 @@ async function start(
     port: settings.ports.sqs,
     region,
     file: settings.inMemory ? ":memory:" : path.join(settings.dataDir, LOCAL_SQS_FILE),
+    inFlightLimit: settings.sqsInFlightLimit ?? LOCAL_DEFAULTS.SQS_INFLIGHT_LIMIT,
   }).catch((error: unknown) => {
     if (error instanceof LocalSqsStartError && error.code === "EADDRINUSE") {
       throw new LocalStackError(

@@ -58,3 +58,15 @@ export const visibilityBeyondLimit = (seconds: number) =>
 
 export const unsupported = (message: string) =>
   new SqsError("UnsupportedOperation", message, { queryCode: "AWS.SimpleQueueService.UnsupportedOperation" });
+
+/**
+ * A receive at the queue's in-flight quota ("Amazon SQS queue quotas": short polls get OverLimit,
+ * long polls no error; SQS API Reference, ReceiveMessage errors). HTTP 403 with query code
+ * "OverLimit", as the SQS API model declares the error.
+ */
+export const overLimit = () =>
+  new SqsError(
+    "OverLimit",
+    "The maximum number of in flight messages is reached for this queue. Delete messages after processing them.",
+    { statusCode: 403 },
+  );

@@ -10,7 +10,9 @@ export interface SqsRunOptions {
   readonly region: string;
   /** The SQLite file, or ":memory:" (nothing kept). */
   readonly file: string;
-  readonly fairQueue?: FairQueueSettings;
+  readonly fairQueue?: Partial<FairQueueSettings>;
+  /** In-flight messages per queue before receives get OverLimit (SQS_INFLIGHT_LIMIT); default 120,000. */
+  readonly inFlightLimit?: number;
 }
 
 export interface RunningSqs {
@@ -24,6 +26,7 @@ export async function runSqs(options: SqsRunOptions): Promise<RunningSqs> {
   const store = new SqsStore({
     file: options.file,
     ...(options.fairQueue ? { fairQueue: options.fairQueue } : {}),
+    ...(options.inFlightLimit === undefined ? {} : { inFlightLimit: options.inFlightLimit }),
   });
   const serverOptions = { store, region: options.region, baseUrl: "" };
   const server: Server = createSqsServer(serverOptions);

@@ -10,7 +10,9 @@ import { queueNameOf, type SqsStore } from "./store.ts";
  * botocore ≥ 1.31) speak, with SQS's error shape (`__type` plus the query-compatible
  * `x-amzn-query-error` header the SDK reads). Long polling waits on the store's notifications and
  * on the next message's visibility time; a poll whose client went away is abandoned before it can
- * take a message (so no message is hidden by a request nobody reads).
+ * take a message (so no message is hidden by a request nobody reads). At the in-flight quota a
+ * short poll answers OverLimit and a long poll waits (woken by a delete that makes room, or by a
+ * visibility timeout's end) and answers empty if nothing frees up in time, as SQS does.
  *
  * `GET /_local-sqs/queues/<name>` shows every message of a queue without changing anything (the
  * tests' and operators' view). It lives on loopback only, and webhooks can never reach this port
@@ -144,7 +146,14 @@ async function receiveWithLongPoll(
   const waiters = waitersOf(store);
   for (;;) {
     if (signal.aborted) return {};
-    const messages = store.receiveMessage(name, input, options.region);
+    let messages: unknown[] = [];
+    try {
+      messages = store.receiveMessage(name, input, options.region);
+    } catch (error) {
+      // At the in-flight quota a long poll gets no error, it waits and may come back empty
+      // ("Amazon SQS queue quotas"); a short poll gets OverLimit.
+      if (!(error instanceof SqsError && error.type === "OverLimit" && seconds > 0)) throw error;
+    }
     if (messages.length > 0) return { Messages: messages };
     const now = Date.now();
     if (now >= deadline) return {};

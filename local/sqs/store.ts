@@ -4,6 +4,7 @@ import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "#shared/domain/aws-limits.ts";
 import {
   invalidParameter,
   messageNotInflight,
+  overLimit,
   queueDoesNotExist,
   receiptHandleExpired,
   receiptHandleInvalid,
@@ -11,30 +12,46 @@ import {
   unsupported,
   visibilityBeyondLimit,
 } from "./errors.ts";
+import { DEFAULT_FAIR_QUEUE, type FairQueueSettings } from "./fairness.ts";
+import { type MessageMeta, QueueState } from "./queue-state.ts";
+
+export { DEFAULT_FAIR_QUEUE, type FairQueueSettings };
 
 /**
- * The queues and messages of the local SQS, in SQLite (Node's built-in node:sqlite): a file under
- * the data directory, or `:memory:` for --in-memory. Every action is one transaction, committed
- * before the answer is sent, in WAL mode: a message SQS acknowledged survives Ctrl-C, a crash and
- * `kill -9` of the process (synchronous=NORMAL keeps a committed transaction across a process crash;
- * only a power loss or OS crash can take the last ones back — docs/local.md, "Persistence").
+ * The queues and messages of the local SQS: every message durable in SQLite (Node's built-in
+ * node:sqlite; a file under the data directory, or `:memory:`), and its place in the queue in
+ * memory (queue-state.ts), rebuilt from the file at start. Every action is one transaction,
+ * committed before the answer is sent, in WAL mode: a message SQS acknowledged survives Ctrl-C, a
+ * crash and `kill -9` of the process (synchronous=NORMAL keeps a committed transaction across a
+ * process crash; only a power loss or OS crash can take the last ones back — docs/local.md,
+ * "Persistence"). One process owns the file.
  *
- * The rules are SQS's (SQS API Reference and Developer Guide), including those the emulators skip:
- * - the visibility ceiling counts 12 h from each receive (ChangeMessageVisibility past it is refused);
+ * The rules are SQS's (SQS API Reference and Developer Guide), including those emulators skip
+ * (docs/local.md, "What the SQS stand-in enforces"):
+ * - the visibility ceiling counts 12 h from each receive (ChangeMessageVisibility past it is refused
+ *   with SQS's text);
  * - a receipt handle from an earlier receive has expired for ChangeMessageVisibility;
+ * - the in-flight quota ("Amazon SQS queue quotas": ~120,000 per standard queue; API Reference,
+ *   ChangeMessageVisibility): at the quota a receive gets `OverLimit` (the server turns it into an
+ *   empty long poll); delayed messages are backlog, not in flight;
  * - the redrive policy moves a message on the receive after its maxReceiveCount-th;
  * - retention counts from the original send, also on the dead-letter queue;
- * - MessageGroupId on a standard queue makes it a fair queue ("Amazon SQS fair queues"): a group
- *   holding a disproportionate share of the in-flight messages is served after the others; nothing
- *   is dropped or reordered within a group beyond that.
+ * - MaximumMessageSize (up to 1 MiB) refuses larger messages with SQS's error;
+ * - MessageGroupId on a standard queue makes it a fair queue, with AWS's documented rule (fairness.ts).
  */
 
 export const LOCAL_SQS_ACCOUNT_ID = "000000000000";
 
+/** SQS's default in-flight quota per standard queue ("Amazon SQS queue quotas"). */
+export const DEFAULT_INFLIGHT_LIMIT = 120_000;
+
+/** The largest message SQS accepts (1 MiB since 2025), body and attributes together. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
 /** SQS's defaults for a new queue (SQS API Reference, CreateQueue). */
 const DEFAULT_ATTRIBUTES = {
   DelaySeconds: "0",
-  MaximumMessageSize: String(1024 * 1024),
+  MaximumMessageSize: String(MAX_MESSAGE_BYTES),
   MessageRetentionPeriod: String(4 * 24 * 3600),
   ReceiveMessageWaitTimeSeconds: "0",
   VisibilityTimeout: "30",
@@ -59,23 +76,13 @@ const COMPUTED_ATTRIBUTES = [
   "LastModifiedTimestamp",
 ] as const;
 
-/**
- * Fair-queue thresholds ("Amazon SQS fair queues", "How fair queues work"): with at least
- * `minInFlight` messages in flight, a group is noisy when it holds more than `maxShare` of them and
- * more than twice the average of the other groups with messages. Noisy groups are served last.
- */
-export interface FairQueueSettings {
-  readonly minInFlight: number;
-  readonly maxShare: number;
-}
-
-export const DEFAULT_FAIR_QUEUE: FairQueueSettings = { minInFlight: 30, maxShare: 0.1 };
-
 export interface SqsStoreOptions {
   /** A file path, or ":memory:". */
   readonly file: string;
   readonly clock?: () => number;
-  readonly fairQueue?: FairQueueSettings;
+  readonly fairQueue?: Partial<FairQueueSettings>;
+  /** In-flight messages per queue before receives get OverLimit (SQS_INFLIGHT_LIMIT); default 120,000. */
+  readonly inFlightLimit?: number;
 }
 
 export interface MessageAttributeValue {
@@ -126,15 +133,26 @@ interface QueueRow {
   modified_at: number;
 }
 
-interface MessageRow {
-  seq: number;
-  queue: string;
-  id: string;
+/** A queue: its row, its attributes parsed once, and its indexes. */
+interface Queue {
+  row: QueueRow;
+  attributes: Record<string, string>;
+  readonly state: QueueState;
+}
+
+/** What a receive reads from SQLite besides what the indexes hold. */
+interface MessageContent {
   body: string;
   attributes: string | null;
   md5_body: string;
-  md5_attributes: string | null;
   trace_header: string | null;
+  dlq_source_arn: string | null;
+}
+
+interface StoredMessage {
+  seq: number;
+  queue: string;
+  id: string;
   group_id: string | null;
   sent_at: number;
   visible_at: number;
@@ -143,7 +161,6 @@ interface MessageRow {
   received_at: number | null;
   receipt: string | null;
   visibility_changed: number;
-  dlq_source_arn: string | null;
 }
 
 const SCHEMA = `
@@ -172,8 +189,9 @@ CREATE TABLE IF NOT EXISTS messages (
   visibility_changed INTEGER NOT NULL DEFAULT 0,
   dlq_source_arn TEXT
 );
-CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible_at, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages (queue, id);
+-- The receive order lives in memory now (queue-state.ts); this index only cost every update.
+DROP INDEX IF EXISTS messages_by_visibility;
 `;
 
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
@@ -190,18 +208,26 @@ export class SqsStore {
   private readonly db: DatabaseSync;
   private readonly clock: () => number;
   private readonly fair: FairQueueSettings;
+  readonly inFlightLimit: number;
   private readonly statements = new Map<string, StatementSync>();
+  private readonly queues = new Map<string, Queue>();
+  /** Rows whose retention ended, deleted from SQLite by the next transaction. */
+  private readonly expiredRows: number[] = [];
+  /** The indexes changed in the running transaction (a rollback must rebuild them from the file). */
+  private indexesTouched = false;
   /** Called after a commit that may have made messages receivable on a queue. */
   onAvailable: (queue: string) => void = () => {};
 
   constructor(options: SqsStoreOptions) {
     this.db = new DatabaseSync(options.file);
     this.clock = options.clock ?? Date.now;
-    this.fair = options.fairQueue ?? DEFAULT_FAIR_QUEUE;
+    this.fair = { ...DEFAULT_FAIR_QUEUE, ...options.fairQueue };
+    this.inFlightLimit = options.inFlightLimit ?? DEFAULT_INFLIGHT_LIMIT;
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec("PRAGMA synchronous = NORMAL");
     this.db.exec("PRAGMA busy_timeout = 5000");
     this.db.exec(SCHEMA);
+    this.loadIndexes();
   }
 
   close(): void {
@@ -222,11 +248,10 @@ export class SqsStore {
     }
     const given = this.validateAttributes(attributesOf(attributes), region);
     return this.transaction(() => {
-      const existing = this.queueRow(name);
+      const existing = this.queues.get(name);
       if (existing) {
-        const current = JSON.parse(existing.attributes) as Record<string, string>;
         for (const [key, value] of Object.entries(given)) {
-          if ((current[key] ?? (DEFAULT_ATTRIBUTES as Record<string, string>)[key]) !== value) {
+          if ((existing.attributes[key] ?? (DEFAULT_ATTRIBUTES as Record<string, string>)[key]) !== value) {
             throw new SqsError(
               "QueueNameExists",
               `A queue already exists with the same name and a different value for attribute ${key}`,
@@ -236,23 +261,33 @@ export class SqsStore {
         }
       } else {
         const now = Math.floor(this.clock() / 1000);
+        const row: QueueRow = {
+          name,
+          attributes: JSON.stringify({ ...DEFAULT_ATTRIBUTES, ...given }),
+          created_at: now,
+          modified_at: now,
+        };
         this.statement(
           "INSERT INTO queues (name, attributes, created_at, modified_at) VALUES (?, ?, ?, ?)",
-        ).run(name, JSON.stringify({ ...DEFAULT_ATTRIBUTES, ...given }), now, now);
+        ).run(row.name, row.attributes, row.created_at, row.modified_at);
+        this.indexesTouched = true;
+        this.queues.set(name, this.queueOf(row));
       }
       return queueUrl(baseUrl, name);
     });
   }
 
   queueUrlOf(name: unknown, baseUrl: string): string {
-    if (typeof name !== "string" || this.queueRow(name) === undefined) throw queueDoesNotExist();
+    if (typeof name !== "string" || !this.queues.has(name)) throw queueDoesNotExist();
     return queueUrl(baseUrl, name);
   }
 
   listQueues(prefix: unknown, baseUrl: string): string[] {
-    const rows = this.statement("SELECT name FROM queues ORDER BY name").all() as { name: string }[];
     const wanted = typeof prefix === "string" ? prefix : "";
-    return rows.filter((row) => row.name.startsWith(wanted)).map((row) => queueUrl(baseUrl, row.name));
+    return [...this.queues.keys()]
+      .sort()
+      .filter((name) => name.startsWith(wanted))
+      .map((name) => queueUrl(baseUrl, name));
   }
 
   deleteQueue(name: string): void {
@@ -260,6 +295,8 @@ export class SqsStore {
       this.requireQueue(name);
       this.statement("DELETE FROM messages WHERE queue = ?").run(name);
       this.statement("DELETE FROM queues WHERE name = ?").run(name);
+      this.indexesTouched = true;
+      this.queues.delete(name);
     });
   }
 
@@ -267,13 +304,17 @@ export class SqsStore {
     const given = this.validateAttributes(attributesOf(attributes), region);
     this.transaction(() => {
       const queue = this.requireQueue(name);
-      const merged = { ...(JSON.parse(queue.attributes) as Record<string, string>), ...given };
+      const merged = { ...queue.attributes, ...given };
       for (const [key, value] of Object.entries(given)) if (value === "") delete merged[key];
+      const modified = Math.floor(this.clock() / 1000);
       this.statement("UPDATE queues SET attributes = ?, modified_at = ? WHERE name = ?").run(
         JSON.stringify(merged),
-        Math.floor(this.clock() / 1000),
+        modified,
         name,
       );
+      this.indexesTouched = true;
+      queue.attributes = merged;
+      queue.row = { ...queue.row, attributes: JSON.stringify(merged), modified_at: modified };
     });
   }
 
@@ -281,31 +322,23 @@ export class SqsStore {
     const queue = this.requireQueue(name);
     const names = Array.isArray(requested) ? (requested as unknown[]).map(String) : [];
     const all = names.includes("All");
-    const stored = JSON.parse(queue.attributes) as Record<string, string>;
-    const now = this.clock();
-    const count = (sql: string) => (this.statement(sql).get(name, now) as { n: number }).n;
+    this.advance(queue, this.clock());
+    const { state } = queue;
     const computed: Record<(typeof COMPUTED_ATTRIBUTES)[number], () => string> = {
       QueueArn: () => queueArn(region, name),
-      ApproximateNumberOfMessages: () =>
-        String(count("SELECT count(*) AS n FROM messages WHERE queue = ? AND visible_at <= ?")),
-      ApproximateNumberOfMessagesNotVisible: () =>
-        String(
-          count(
-            "SELECT count(*) AS n FROM messages WHERE queue = ? AND visible_at > ? AND receipt IS NOT NULL",
-          ),
-        ),
-      ApproximateNumberOfMessagesDelayed: () =>
-        String(
-          count("SELECT count(*) AS n FROM messages WHERE queue = ? AND visible_at > ? AND receipt IS NULL"),
-        ),
-      CreatedTimestamp: () => String(queue.created_at),
-      LastModifiedTimestamp: () => String(queue.modified_at),
+      ApproximateNumberOfMessages: () => String(state.ready),
+      // In flight: received and neither deleted nor visible again ("Amazon SQS queue quotas").
+      ApproximateNumberOfMessagesNotVisible: () => String(state.inflight),
+      // Sent with a delay that has not ended: backlog, not in flight.
+      ApproximateNumberOfMessagesDelayed: () => String(state.delayed),
+      CreatedTimestamp: () => String(queue.row.created_at),
+      LastModifiedTimestamp: () => String(queue.row.modified_at),
     };
     const result: Record<string, string> = {};
     for (const key of COMPUTED_ATTRIBUTES) {
       if (all || names.includes(key)) result[key] = computed[key]();
     }
-    for (const [key, value] of Object.entries(stored)) {
+    for (const [key, value] of Object.entries(queue.attributes)) {
       if (all || names.includes(key)) result[key] = value;
     }
     for (const key of names) {
@@ -318,8 +351,11 @@ export class SqsStore {
 
   purgeQueue(name: string): void {
     this.transaction(() => {
-      this.requireQueue(name);
+      const queue = this.requireQueue(name);
       this.statement("DELETE FROM messages WHERE queue = ?").run(name);
+      this.indexesTouched = true;
+      const now = this.clock();
+      for (const meta of queue.state.all()) queue.state.remove(meta, now);
     });
   }
 
@@ -340,10 +376,10 @@ export class SqsStore {
   ): { Successful: (SentMessage & { Id: string })[]; Failed: BatchFailure[] } {
     const list = batchEntries(entries);
     const bytes = list.reduce((sum, entry) => sum + messageBytes(entry), 0);
-    if (bytes > 1024 * 1024) {
+    if (bytes > MAX_MESSAGE_BYTES) {
       throw new SqsError(
         "BatchRequestTooLong",
-        `Batch requests cannot be longer than 1048576 bytes. You have sent ${bytes} bytes.`,
+        `Batch requests cannot be longer than ${MAX_MESSAGE_BYTES} bytes. You have sent ${bytes} bytes.`,
         { queryCode: "AWS.SimpleQueueService.BatchRequestTooLong" },
       );
     }
@@ -356,64 +392,62 @@ export class SqsStore {
   }
 
   /**
-   * Up to MaxNumberOfMessages visible messages, made invisible for the visibility timeout; messages
-   * past the redrive policy's maxReceiveCount move to the dead-letter queue instead. Empty when none
-   * is visible (the server long-polls by calling again).
+   * Up to MaxNumberOfMessages visible messages in fair order (fairness.ts), made invisible for the
+   * visibility timeout, and no more than the in-flight quota leaves room for: at the quota it throws
+   * OverLimit (what SQS answers a short poll; the server's long poll waits instead). Messages past
+   * the redrive policy's maxReceiveCount move to the dead-letter queue instead. Empty when none is
+   * visible (the server long-polls by calling again).
    */
   receiveMessage(name: string, input: ReceiveInput, region: string): ReceivedMessage[] {
     const max = intParameter(input.MaxNumberOfMessages, "MaxNumberOfMessages", 1, MAX_RECEIVE, 1);
+    const queue = this.requireQueue(name);
+    const visibility = intParameter(
+      input.VisibilityTimeout,
+      "VisibilityTimeout",
+      0,
+      MAX_VISIBILITY_TIMEOUT_SECONDS,
+      Number(queue.attributes.VisibilityTimeout ?? DEFAULT_ATTRIBUTES.VisibilityTimeout),
+    );
     return this.transaction(() => {
-      const queue = this.requireQueue(name);
-      const attributes = JSON.parse(queue.attributes) as Record<string, string>;
-      const visibility = intParameter(
-        input.VisibilityTimeout,
-        "VisibilityTimeout",
-        0,
-        MAX_VISIBILITY_TIMEOUT_SECONDS,
-        Number(attributes.VisibilityTimeout ?? DEFAULT_ATTRIBUTES.VisibilityTimeout),
-      );
       const now = this.clock();
-      this.expire(name, attributes, now);
-      const redrive = redrivePolicyOf(attributes);
+      this.advance(queue, now);
+      const { state } = queue;
+      const room = this.inFlightLimit - state.inflight;
+      if (room <= 0) throw overLimit();
+      if (state.ready === 0) return [];
+      const redrive = redrivePolicyOf(queue.attributes);
+      const deadLetterQueue = redrive === undefined ? undefined : this.queues.get(redrive.target);
       const wantedSystem = systemAttributeNames(input);
       const wantedUser = userAttributeFilter(input.MessageAttributeNames);
       const received: ReceivedMessage[] = [];
-      const moved = new Set<string>();
-      // Candidates may be moved to the DLQ; keep drawing until the batch is full or none is left.
-      for (let round = 0; received.length < max && round < 100; round++) {
-        const candidates = this.candidates(name, now, max - received.length);
-        if (candidates.length === 0) break;
-        for (const row of candidates) {
-          if (redrive && row.receive_count >= redrive.maxReceiveCount) {
-            this.moveToDeadLetterQueue(row, redrive.target, queueArn(region, name), now);
-            moved.add(redrive.target);
-            continue;
-          }
-          const receiveCount = row.receive_count + 1;
-          const receipt = receiptHandle(name, row.id, receiveCount);
-          this.statement(
-            `UPDATE messages SET receive_count = ?, received_at = ?, first_received_at = coalesce(first_received_at, ?),
-               visible_at = ?, receipt = ?, visibility_changed = 0 WHERE seq = ?`,
-          ).run(receiveCount, now, now, now + visibility * 1000, receipt, row.seq);
-          received.push(
-            toReceived(
-              { ...row, receive_count: receiveCount, first_received_at: row.first_received_at ?? now },
-              receipt,
-              wantedSystem,
-              wantedUser,
-            ),
-          );
+      const wanted = Math.min(max, room);
+      this.indexesTouched = true;
+      for (const meta of state.readyInFairOrder(now)) {
+        // SQS keeps a message where it is when its dead-letter queue is gone.
+        if (redrive && deadLetterQueue && meta.receiveCount >= redrive.maxReceiveCount) {
+          this.moveToDeadLetterQueue(queue, meta, deadLetterQueue, queueArn(region, name), now);
+          continue;
         }
+        const receipt = receiptHandle(name, meta.id, meta.receiveCount + 1);
+        state.receive(meta, now, now + visibility * 1000, receipt);
+        this.statement(
+          `UPDATE messages SET receive_count = ?, received_at = ?, first_received_at = ?,
+             visible_at = ?, receipt = ?, visibility_changed = 0 WHERE seq = ?`,
+        ).run(meta.receiveCount, now, meta.firstReceivedAt, meta.visibleAt, receipt, meta.seq);
+        const content = this.statement(
+          "SELECT body, attributes, md5_body, trace_header, dlq_source_arn FROM messages WHERE seq = ?",
+        ).get(meta.seq) as unknown as MessageContent;
+        received.push(toReceived(meta, content, receipt, wantedSystem, wantedUser));
+        if (received.length >= wanted) break;
       }
-      for (const target of moved) this.afterCommit(target);
       return received;
     });
   }
 
   deleteMessage(name: string, handle: unknown): void {
     this.transaction(() => {
-      this.requireQueue(name);
-      this.deleteByHandle(name, handle);
+      const queue = this.requireQueue(name);
+      this.deleteByHandle(queue, handle);
     });
   }
 
@@ -423,9 +457,9 @@ export class SqsStore {
   ): { Successful: { Id: string }[]; Failed: BatchFailure[] } {
     const list = batchEntries(entries);
     return this.transaction(() => {
-      this.requireQueue(name);
+      const queue = this.requireQueue(name);
       return eachEntry(list, (entry) => {
-        this.deleteByHandle(name, entry.ReceiptHandle);
+        this.deleteByHandle(queue, entry.ReceiptHandle);
         return {};
       });
     });
@@ -433,8 +467,8 @@ export class SqsStore {
 
   changeMessageVisibility(name: string, handle: unknown, timeout: unknown): void {
     this.transaction(() => {
-      this.requireQueue(name);
-      this.changeVisibility(name, handle, timeout);
+      const queue = this.requireQueue(name);
+      this.changeVisibility(queue, handle, timeout);
     });
   }
 
@@ -444,9 +478,9 @@ export class SqsStore {
   ): { Successful: { Id: string }[]; Failed: BatchFailure[] } {
     const list = batchEntries(entries);
     return this.transaction(() => {
-      this.requireQueue(name);
+      const queue = this.requireQueue(name);
       return eachEntry(list, (entry) => {
-        this.changeVisibility(name, entry.ReceiptHandle, entry.VisibilityTimeout);
+        this.changeVisibility(queue, entry.ReceiptHandle, entry.VisibilityTimeout);
         return {};
       });
     });
@@ -454,10 +488,18 @@ export class SqsStore {
 
   /** Epoch ms at which the next invisible or delayed message of the queue becomes visible, if any. */
   nextVisibleAt(name: string): number | undefined {
-    const row = this.statement(
-      "SELECT min(visible_at) AS at FROM messages WHERE queue = ? AND visible_at > ?",
-    ).get(name, this.clock()) as { at: number | null } | undefined;
-    return row?.at ?? undefined;
+    const queue = this.queues.get(name);
+    if (queue === undefined) return undefined;
+    this.advance(queue, this.clock());
+    return queue.state.nextVisibleAt();
+  }
+
+  /** Whether a receive on the queue would get OverLimit now (the server's long poll waits instead). */
+  atInFlightLimit(name: string): boolean {
+    const queue = this.queues.get(name);
+    if (queue === undefined) return false;
+    this.advance(queue, this.clock());
+    return queue.state.inflight >= this.inFlightLimit;
   }
 
   /**
@@ -471,11 +513,19 @@ export class SqsStore {
     return this.transaction(() => {
       let released = 0;
       for (const name of queues) {
-        const result = this.statement(
-          "UPDATE messages SET visible_at = ? WHERE queue = ? AND visible_at > ? AND receipt IS NOT NULL AND visibility_changed = 0",
-        ).run(now, name, now);
-        released += Number(result.changes);
-        if (result.changes > 0) this.afterCommit(name);
+        const queue = this.queues.get(name);
+        if (queue === undefined) continue;
+        this.advance(queue, now);
+        this.indexesTouched = true;
+        for (const meta of queue.state.all()) {
+          if (meta.state !== "inflight" || meta.visibilityChanged) continue;
+          this.statement("UPDATE messages SET visible_at = ? WHERE seq = ?").run(now, meta.seq);
+          queue.state.changeVisibility(meta, now, now);
+          // Released, not scheduled by a consumer: a later restart may release it again.
+          meta.visibilityChanged = false;
+          released++;
+        }
+        if (released > 0) this.afterCommit(name);
       }
       return released;
     });
@@ -487,27 +537,33 @@ export class SqsStore {
     delayed: InspectedMessage[];
     inflight: { message: InspectedMessage; receiptHandle: string; visibilityDeadline: number }[];
   } {
-    this.requireQueue(name);
-    const now = this.clock();
-    const rows = this.statement("SELECT * FROM messages WHERE queue = ? ORDER BY seq").all(
-      name,
-    ) as unknown as MessageRow[];
-    const view = (row: MessageRow): InspectedMessage => ({
-      messageId: row.id,
-      body: row.body,
-      approximateReceiveCount: row.receive_count,
-      sentTimestamp: row.sent_at,
-      ...(row.group_id === null ? {} : { messageGroupId: row.group_id }),
+    const queue = this.requireQueue(name);
+    this.advance(queue, this.clock());
+    const metas = queue.state.all();
+    const bodies = new Map(
+      (
+        this.statement("SELECT seq, body FROM messages WHERE queue = ?").all(name) as {
+          seq: number;
+          body: string;
+        }[]
+      ).map((row) => [row.seq, row.body]),
+    );
+    const view = (meta: MessageMeta): InspectedMessage => ({
+      messageId: meta.id,
+      body: bodies.get(meta.seq) ?? "",
+      approximateReceiveCount: meta.receiveCount,
+      sentTimestamp: meta.sentAt,
+      ...(meta.group === null ? {} : { messageGroupId: meta.group }),
     });
     return {
-      ready: rows.filter((row) => row.visible_at <= now).map(view),
-      delayed: rows.filter((row) => row.visible_at > now && row.receipt === null).map(view),
-      inflight: rows
-        .filter((row) => row.visible_at > now && row.receipt !== null)
-        .map((row) => ({
-          message: view(row),
-          receiptHandle: row.receipt as string,
-          visibilityDeadline: row.visible_at,
+      ready: metas.filter((meta) => meta.state === "ready").map(view),
+      delayed: metas.filter((meta) => meta.state === "delayed").map(view),
+      inflight: metas
+        .filter((meta) => meta.state === "inflight")
+        .map((meta) => ({
+          message: view(meta),
+          receiptHandle: meta.receipt ?? "",
+          visibilityDeadline: meta.visibleAt,
         })),
     };
   }
@@ -531,13 +587,19 @@ export class SqsStore {
 
   private transaction<T>(work: () => T): T {
     this.db.exec("BEGIN IMMEDIATE");
+    this.indexesTouched = false;
     let result: T;
     try {
+      for (const seq of this.expiredRows.splice(0)) {
+        this.statement("DELETE FROM messages WHERE seq = ?").run(seq);
+      }
       result = work();
       this.db.exec("COMMIT");
     } catch (error) {
       this.pendingNotifications.clear();
       if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      // The indexes may hold what the file no longer does: rebuild them from the file.
+      if (this.indexesTouched) this.loadIndexes();
       throw error;
     }
     const notify = [...this.pendingNotifications];
@@ -546,12 +608,64 @@ export class SqsStore {
     return result;
   }
 
-  private queueRow(name: string): QueueRow | undefined {
-    return this.statement("SELECT * FROM queues WHERE name = ?").get(name) as QueueRow | undefined;
+  /** Reads every queue and message from the file into the indexes (at start, after a rollback). */
+  private loadIndexes(): void {
+    this.queues.clear();
+    this.expiredRows.length = 0;
+    const now = this.clock();
+    for (const row of this.statement("SELECT * FROM queues").all() as unknown as QueueRow[]) {
+      this.queues.set(row.name, this.queueOf(row));
+    }
+    const rows = this.statement(
+      `SELECT seq, queue, id, group_id, sent_at, visible_at, receive_count, first_received_at,
+         received_at, receipt, visibility_changed FROM messages ORDER BY seq`,
+    ).all() as unknown as StoredMessage[];
+    for (const row of rows) {
+      const queue = this.queues.get(row.queue);
+      if (queue === undefined) continue;
+      queue.state.add(
+        {
+          seq: row.seq,
+          id: row.id,
+          group: row.group_id,
+          sentAt: row.sent_at,
+          queue: row.queue,
+          state: row.receipt === null ? "delayed" : "inflight",
+          visibleAt: row.visible_at,
+          readyAt: row.visible_at,
+          receiveCount: row.receive_count,
+          receivedAt: row.received_at,
+          firstReceivedAt: row.first_received_at,
+          receipt: row.receipt,
+          visibilityChanged: row.visibility_changed === 1,
+          version: 0,
+        },
+        now,
+        false,
+      );
+    }
   }
 
-  private requireQueue(name: string): QueueRow {
-    const queue = this.queueRow(name);
+  private queueOf(row: QueueRow): Queue {
+    return {
+      row,
+      attributes: JSON.parse(row.attributes) as Record<string, string>,
+      state: new QueueState(row.name, this.fair),
+    };
+  }
+
+  /** Brings the queue's indexes to `now`: delays and visibility timeouts that ended, retention. */
+  private advance(queue: Queue, now: number): void {
+    const retentionMs =
+      Number(queue.attributes.MessageRetentionPeriod ?? DEFAULT_ATTRIBUTES.MessageRetentionPeriod) * 1000;
+    for (const meta of queue.state.advance(now, now - retentionMs)) {
+      queue.state.remove(meta, now);
+      this.expiredRows.push(meta.seq);
+    }
+  }
+
+  private requireQueue(name: string): Queue {
+    const queue = this.queues.get(name);
     if (queue === undefined) throw queueDoesNotExist();
     return queue;
   }
@@ -569,7 +683,7 @@ export class SqsStore {
       if (!SETTABLE_ATTRIBUTES.has(key)) problems.push(`Unknown Attribute ${key}.`);
     }
     range("DelaySeconds", 0, MAX_DELAY_SECONDS);
-    range("MaximumMessageSize", 1024, 1024 * 1024);
+    range("MaximumMessageSize", 1024, MAX_MESSAGE_BYTES);
     range("MessageRetentionPeriod", 60, 1_209_600);
     range("ReceiveMessageWaitTimeSeconds", 0, 20);
     range("VisibilityTimeout", 0, MAX_VISIBILITY_TIMEOUT_SECONDS);
@@ -578,11 +692,7 @@ export class SqsStore {
       try {
         const policy = parseRedrivePolicy(redrive);
         const [, , , policyRegion, account, target] = policy.deadLetterTargetArn.split(":");
-        if (
-          policyRegion !== region ||
-          account !== LOCAL_SQS_ACCOUNT_ID ||
-          this.queueRow(target ?? "") === undefined
-        ) {
+        if (policyRegion !== region || account !== LOCAL_SQS_ACCOUNT_ID || !this.queues.has(target ?? "")) {
           problems.push(
             `Value ${redrive} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.`,
           );
@@ -602,8 +712,8 @@ export class SqsStore {
     return attributes;
   }
 
-  private insertMessage(queue: QueueRow, input: SendInput): SentMessage {
-    const attributes = JSON.parse(queue.attributes) as Record<string, string>;
+  private insertMessage(queue: Queue, input: SendInput): SentMessage {
+    const attributes = queue.attributes;
     const body = input.MessageBody;
     if (typeof body !== "string" || body.length === 0) {
       throw new SqsError("MissingParameter", "The request must contain the parameter MessageBody.");
@@ -627,6 +737,7 @@ export class SqsStore {
     const size = messageBytes(input);
     const maxSize = Number(attributes.MaximumMessageSize ?? DEFAULT_ATTRIBUTES.MaximumMessageSize);
     if (size > maxSize) {
+      // SQS's text (SQS API Reference, SendMessage: "InvalidParameterValue").
       throw invalidParameter(
         `One or more parameters are invalid. Reason: Message must be shorter than ${maxSize} bytes.`,
       );
@@ -644,20 +755,42 @@ export class SqsStore {
     const md5Body = md5(body);
     const md5Attributes =
       messageAttributes === undefined ? undefined : md5OfMessageAttributes(messageAttributes);
-    this.statement(
+    const group = typeof groupId === "string" ? groupId : null;
+    const inserted = this.statement(
       `INSERT INTO messages (queue, id, body, attributes, md5_body, md5_attributes, trace_header, group_id, sent_at, visible_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
-      queue.name,
+      queue.row.name,
       id,
       body,
       messageAttributes === undefined ? null : JSON.stringify(messageAttributes),
       md5Body,
       md5Attributes ?? null,
       traceHeader ?? null,
-      typeof groupId === "string" ? groupId : null,
+      group,
       now,
       now + delay * 1000,
+    );
+    this.indexesTouched = true;
+    queue.state.add(
+      {
+        seq: Number(inserted.lastInsertRowid),
+        id,
+        group,
+        sentAt: now,
+        queue: queue.row.name,
+        state: "delayed",
+        visibleAt: now + delay * 1000,
+        readyAt: now + delay * 1000,
+        receiveCount: 0,
+        receivedAt: null,
+        firstReceivedAt: null,
+        receipt: null,
+        visibilityChanged: false,
+        version: 0,
+      },
+      now,
+      true,
     );
     return {
       MessageId: id,
@@ -666,104 +799,65 @@ export class SqsStore {
     };
   }
 
-  /** Visible messages in the order they became visible, noisy message groups last (fair queues). */
-  private candidates(name: string, now: number, limit: number): MessageRow[] {
-    const noisy = this.noisyGroups(name, now);
-    if (noisy.length === 0) {
-      return this.statement(
-        "SELECT * FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?",
-      ).all(name, now, limit) as unknown as MessageRow[];
-    }
-    const groups = JSON.stringify(noisy);
-    const quiet = this.statement(
-      `SELECT * FROM messages WHERE queue = ? AND visible_at <= ?
-         AND (group_id IS NULL OR group_id NOT IN (SELECT value FROM json_each(?)))
-       ORDER BY visible_at, seq LIMIT ?`,
-    ).all(name, now, groups, limit) as unknown as MessageRow[];
-    if (quiet.length >= limit) return quiet;
-    const loud = this.statement(
-      `SELECT * FROM messages WHERE queue = ? AND visible_at <= ? AND group_id IN (SELECT value FROM json_each(?))
-       ORDER BY visible_at, seq LIMIT ?`,
-    ).all(name, now, groups, limit - quiet.length) as unknown as MessageRow[];
-    return [...quiet, ...loud];
-  }
-
-  /**
-   * Message groups holding a disproportionate share of the queue's in-flight messages (see
-   * FairQueueSettings). Only queues whose messages carry MessageGroupId have any.
-   */
-  private noisyGroups(name: string, now: number): string[] {
-    const inFlight = this.statement(
-      `SELECT group_id AS g, count(*) AS n FROM messages
-       WHERE queue = ? AND visible_at > ? AND receipt IS NOT NULL GROUP BY group_id`,
-    ).all(name, now) as { g: string | null; n: number }[];
-    const total = inFlight.reduce((sum, row) => sum + row.n, 0);
-    if (total < this.fair.minInFlight) return [];
-    const grouped = inFlight.filter((row) => row.g !== null) as { g: string; n: number }[];
-    if (grouped.length === 0) return [];
-    const waiting = this.statement(
-      "SELECT count(DISTINCT group_id) AS n FROM messages WHERE queue = ? AND group_id IS NOT NULL",
-    ).get(name) as { n: number };
-    const groupsWithMessages = Math.max(waiting.n, grouped.length);
-    return grouped
-      .filter((row) => {
-        const others = groupsWithMessages - 1;
-        const averageOfOthers = others === 0 ? 0 : (total - row.n) / others;
-        return row.n > this.fair.maxShare * total && row.n > 2 * averageOfOthers && others > 0;
-      })
-      .map((row) => row.g);
-  }
-
-  private moveToDeadLetterQueue(row: MessageRow, target: string, sourceArn: string, now: number): void {
-    if (this.queueRow(target) === undefined) {
-      // SQS keeps the message where it is when the dead-letter queue is gone.
-      return;
-    }
+  private moveToDeadLetterQueue(
+    from: Queue,
+    meta: MessageMeta,
+    to: Queue,
+    sourceArn: string,
+    now: number,
+  ): void {
     this.statement(
       "UPDATE messages SET queue = ?, visible_at = ?, receipt = NULL, visibility_changed = 0, dlq_source_arn = ? WHERE seq = ?",
-    ).run(target, now, sourceArn, row.seq);
+    ).run(to.row.name, now, sourceArn, meta.seq);
+    from.state.remove(meta, now);
+    meta.visibleAt = now;
+    meta.receipt = null;
+    meta.visibilityChanged = false;
+    meta.state = "delayed";
+    to.state.add(meta, now, false);
+    this.afterCommit(to.row.name);
   }
 
-  private expire(name: string, attributes: Record<string, string>, now: number): void {
-    const retentionMs =
-      Number(attributes.MessageRetentionPeriod ?? DEFAULT_ATTRIBUTES.MessageRetentionPeriod) * 1000;
-    this.statement("DELETE FROM messages WHERE queue = ? AND sent_at <= ?").run(name, now - retentionMs);
-  }
-
-  private findByHandle(name: string, handle: unknown): { row: MessageRow | undefined; receive: number } {
+  private findByHandle(queue: Queue, handle: unknown): { meta: MessageMeta | undefined; receive: number } {
     const parsed = parseReceiptHandle(handle);
-    if (parsed === undefined || parsed.queue !== name) throw receiptHandleInvalid(String(handle));
-    const row = this.statement("SELECT * FROM messages WHERE queue = ? AND id = ?").get(
-      name,
-      parsed.messageId,
-    ) as MessageRow | undefined;
-    return { row, receive: parsed.receive };
+    if (parsed === undefined || parsed.queue !== queue.row.name) throw receiptHandleInvalid(String(handle));
+    return { meta: queue.state.byId.get(parsed.messageId), receive: parsed.receive };
   }
 
-  private deleteByHandle(name: string, handle: unknown): void {
-    const { row } = this.findByHandle(name, handle);
+  private deleteByHandle(queue: Queue, handle: unknown): void {
+    const { meta } = this.findByHandle(queue, handle);
     // A handle from an earlier receive still deletes (SQS: "the request succeeds"); a gone message is a no-op.
-    if (row !== undefined) this.statement("DELETE FROM messages WHERE seq = ?").run(row.seq);
+    if (meta === undefined) return;
+    const wasAtLimit = queue.state.inflight >= this.inFlightLimit;
+    this.statement("DELETE FROM messages WHERE seq = ?").run(meta.seq);
+    this.indexesTouched = true;
+    queue.state.remove(meta, this.clock());
+    // Room under the in-flight quota again: a long poll waiting on it can take a message.
+    if (wasAtLimit && queue.state.inflight < this.inFlightLimit) this.afterCommit(queue.row.name);
   }
 
-  private changeVisibility(name: string, handle: unknown, timeout: unknown): void {
+  private changeVisibility(queue: Queue, handle: unknown, timeout: unknown): void {
     if (timeout === undefined)
       throw new SqsError("MissingParameter", "The request must contain the parameter VisibilityTimeout.");
     const seconds = intParameter(timeout, "VisibilityTimeout", 0, MAX_VISIBILITY_TIMEOUT_SECONDS, 0);
-    const { row, receive } = this.findByHandle(name, handle);
+    const { meta, receive } = this.findByHandle(queue, handle);
     const now = this.clock();
-    if (row === undefined || row.receipt === null) throw receiptHandleInvalid(String(handle));
-    if (row.receive_count !== receive) throw receiptHandleExpired(String(handle));
-    if (row.visible_at <= now) throw messageNotInflight();
+    this.advance(queue, now);
+    if (meta === undefined || meta.receipt === null) throw receiptHandleInvalid(String(handle));
+    if (meta.receiveCount !== receive) throw receiptHandleExpired(String(handle));
+    if (meta.state !== "inflight") throw messageNotInflight();
     // The ceiling counts from THIS receive (SQS API Reference, ChangeMessageVisibility).
-    if (now + seconds * 1000 > (row.received_at ?? now) + MAX_VISIBILITY_TIMEOUT_SECONDS * 1000) {
+    if (now + seconds * 1000 > (meta.receivedAt ?? now) + MAX_VISIBILITY_TIMEOUT_SECONDS * 1000) {
       throw visibilityBeyondLimit(seconds);
     }
     this.statement("UPDATE messages SET visible_at = ?, visibility_changed = 1 WHERE seq = ?").run(
       now + seconds * 1000,
-      row.seq,
+      meta.seq,
     );
-    if (seconds === 0) this.afterCommit(name);
+    this.indexesTouched = true;
+    queue.state.changeVisibility(meta, now, now + seconds * 1000);
+    // Visible again (or room under the quota again): wake the long polls.
+    if (seconds === 0) this.afterCommit(queue.row.name);
   }
 }
 
@@ -1041,23 +1135,24 @@ function userAttributeFilter(value: unknown): (name: string) => boolean {
 }
 
 function toReceived(
-  row: MessageRow,
+  meta: MessageMeta,
+  row: MessageContent,
   receipt: string,
   system: Set<string>,
   user: (name: string) => boolean,
 ): ReceivedMessage {
   const message: ReceivedMessage = {
-    MessageId: row.id,
+    MessageId: meta.id,
     ReceiptHandle: receipt,
     MD5OfBody: row.md5_body,
     Body: row.body,
   };
   const values: Record<(typeof SYSTEM_ATTRIBUTES)[number], string | undefined> = {
     SenderId: LOCAL_SQS_ACCOUNT_ID,
-    SentTimestamp: String(row.sent_at),
-    ApproximateReceiveCount: String(row.receive_count),
-    ApproximateFirstReceiveTimestamp: String(row.first_received_at ?? row.sent_at),
-    MessageGroupId: row.group_id ?? undefined,
+    SentTimestamp: String(meta.sentAt),
+    ApproximateReceiveCount: String(meta.receiveCount),
+    ApproximateFirstReceiveTimestamp: String(meta.firstReceivedAt ?? meta.sentAt),
+    MessageGroupId: meta.group ?? undefined,
     AWSTraceHeader: row.trace_header ?? undefined,
     DeadLetterQueueSourceArn: row.dlq_source_arn ?? undefined,
   };

@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SqsError } from "../../local/sqs/errors.ts";
 import { SqsStore } from "../../local/sqs/store.ts";
@@ -16,7 +19,7 @@ function storeAt(start = 1_800_000_000_000) {
   const store = new SqsStore({
     file: ":memory:",
     clock: () => clock.now,
-    fairQueue: { minInFlight: 4, maxShare: 0.1 },
+    fairQueue: { minGroupInFlight: 4 },
   });
   return { store, clock };
 }
@@ -144,5 +147,105 @@ describe("local SQS store", () => {
     expect(errorOf(() => store.receiveMessage("nope", {}, REGION)).queryCode).toBe(
       "AWS.SimpleQueueService.NonExistentQueue",
     );
+  });
+  it("enforces the in-flight quota: OverLimit at the quota, delayed messages not counted, room again on delete or expiry", () => {
+    const clock = { now: 1_800_000_000_000 };
+    const store = new SqsStore({ file: ":memory:", clock: () => clock.now, inFlightLimit: 3 });
+    store.createQueue("q", { VisibilityTimeout: "30" }, REGION, BASE);
+    for (let i = 0; i < 5; i++) store.sendMessage("q", { MessageBody: `m${i}` });
+    store.sendMessage("q", { MessageBody: "later", DelaySeconds: 60 });
+    const counts = () =>
+      store.getQueueAttributes(
+        "q",
+        [
+          "ApproximateNumberOfMessages",
+          "ApproximateNumberOfMessagesNotVisible",
+          "ApproximateNumberOfMessagesDelayed",
+        ],
+        REGION,
+      );
+    // A batch stops at the quota.
+    const batch = store.receiveMessage("q", { MaxNumberOfMessages: 10 }, REGION);
+    expect(batch).toHaveLength(3);
+    expect(counts()).toEqual({
+      ApproximateNumberOfMessages: "2",
+      ApproximateNumberOfMessagesNotVisible: "3",
+      ApproximateNumberOfMessagesDelayed: "1",
+    });
+    const refused = errorOf(() => store.receiveMessage("q", {}, REGION));
+    expect(refused.type).toBe("OverLimit");
+    expect(refused.queryCode).toBe("OverLimit");
+    expect(store.atInFlightLimit("q")).toBe(true);
+    // A delete makes room for one.
+    store.deleteMessage("q", batch[0]?.ReceiptHandle);
+    expect(store.receiveMessage("q", { MaxNumberOfMessages: 10 }, REGION)).toHaveLength(1);
+    expect(errorOf(() => store.receiveMessage("q", {}, REGION)).type).toBe("OverLimit");
+    // Visibility timeouts ending make room too; the delayed message is backlog until its delay ends.
+    clock.now += 30_000;
+    expect(counts().ApproximateNumberOfMessagesNotVisible).toBe("0");
+    expect(counts().ApproximateNumberOfMessages).toBe("4");
+    clock.now += 30_000;
+    expect(counts()).toEqual({
+      ApproximateNumberOfMessages: "5",
+      ApproximateNumberOfMessagesNotVisible: "0",
+      ApproximateNumberOfMessagesDelayed: "0",
+    });
+    // A visibility change to 0 gives the slot back at once.
+    const [one] = store.receiveMessage("q", { MaxNumberOfMessages: 3 }, REGION);
+    store.changeMessageVisibility("q", one?.ReceiptHandle, 0);
+    expect(counts().ApproximateNumberOfMessagesNotVisible).toBe("2");
+  });
+
+  it("takes messages up to MaximumMessageSize (1 MiB by default) and refuses larger ones with SQS's error", () => {
+    const { store } = storeAt();
+    store.createQueue("q", {}, REGION, BASE);
+    expect(store.getQueueAttributes("q", ["MaximumMessageSize"], REGION).MaximumMessageSize).toBe("1048576");
+    const name = "k";
+    const value = "v".repeat(10);
+    const attributes = { [name]: { DataType: "String", StringValue: value } };
+    // Body and attributes (name, type, value) count together.
+    const fits = 1_048_576 - name.length - "String".length - value.length;
+    store.sendMessage("q", { MessageBody: "x".repeat(fits), MessageAttributes: attributes });
+    const tooLong = errorOf(() =>
+      store.sendMessage("q", { MessageBody: "x".repeat(fits + 1), MessageAttributes: attributes }),
+    );
+    expect(tooLong.type).toBe("InvalidParameterValue");
+    expect(tooLong.message).toBe(
+      "One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.",
+    );
+    store.createQueue("small", { MaximumMessageSize: "1024" }, REGION, BASE);
+    expect(errorOf(() => store.sendMessage("small", { MessageBody: "x".repeat(1025) })).message).toContain(
+      "shorter than 1024 bytes",
+    );
+    expect(
+      errorOf(() => store.createQueue("big", { MaximumMessageSize: "1048577" }, REGION, BASE)).type,
+    ).toBe("InvalidAttributeValue");
+  });
+
+  it("rebuilds its indexes from the file: a restart keeps ready, delayed and in-flight messages where they were", () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "local-sqs-")), "sqs.db");
+    const clock = { now: 1_800_000_000_000 };
+    const first = new SqsStore({ file, clock: () => clock.now });
+    first.createQueue("q", { VisibilityTimeout: "60" }, REGION, BASE);
+    for (const body of ["a", "b", "c"]) first.sendMessage("q", { MessageBody: body, MessageGroupId: "g" });
+    first.sendMessage("q", { MessageBody: "later", DelaySeconds: 30 });
+    const [a] = first.receiveMessage("q", {}, REGION);
+    first.close();
+    const second = new SqsStore({ file, clock: () => clock.now });
+    expect(second.inspect("q").inflight.map((m) => m.message.body)).toEqual(["a"]);
+    expect(second.inspect("q").delayed.map((m) => m.body)).toEqual(["later"]);
+    expect(second.receiveMessage("q", { MaxNumberOfMessages: 10 }, REGION).map((m) => m.Body)).toEqual([
+      "b",
+      "c",
+    ]);
+    second.deleteMessage("q", a?.ReceiptHandle);
+    clock.now += 60_000;
+    expect(
+      second
+        .receiveMessage("q", { MaxNumberOfMessages: 10 }, REGION)
+        .map((m) => m.Body)
+        .sort(),
+    ).toEqual(["b", "c", "later"]);
+    second.close();
   });
 });
