@@ -96,12 +96,23 @@ function banner(stack: LocalStack, startupMs: number): string {
   const persistence = settings.inMemory ? "in memory (--in-memory)" : `persisted in ${dataDir}/`;
   const attempts = settings.retrySchedule.length + 1;
   const customer = LOCAL_SAMPLE_CUSTOMER_ID;
+  // The variables a CLI in another terminal needs for the ports this stack really listens on (a port
+  // of 0 is the one the kernel chose): only those that differ from the CLIs' defaults.
+  const listening = {
+    API_PORT: Number(new URL(endpoints.api).port),
+    EVENTS_PORT: Number(new URL(endpoints.events).port),
+    DYNAMODB_PORT: Number(new URL(endpoints.dynamodb).port),
+    SQS_PORT: Number(new URL(endpoints.sqs).port),
+  };
+  const envFor = (...names: (keyof typeof listening)[]) =>
+    names
+      .filter((name) => listening[name] !== LOCAL_DEFAULTS[name])
+      .map((name) => `${name}=${listening[name]} `)
+      .join("");
   const dynamoEnv =
-    settings.ports.dynamodb === LOCAL_DEFAULTS.DYNAMODB_PORT
+    listening.DYNAMODB_PORT === LOCAL_DEFAULTS.DYNAMODB_PORT
       ? ""
       : `DYNAMODB_ENDPOINT=${endpoints.dynamodb} `;
-  const eventsEnv =
-    settings.ports.events === LOCAL_DEFAULTS.EVENTS_PORT ? "" : `EVENTS_PORT=${settings.ports.events} `;
   // A short event for the AWS CLI example; `npm run emit` sends the full samples.
   const cliEntry = JSON.stringify([
     {
@@ -148,11 +159,13 @@ function banner(stack: LocalStack, startupMs: number): string {
     paint("bold", "  Create an access key"),
     `    ${dynamoEnv}npm run keys -- create --customer ${customer}`,
     paint("bold", "  Emit a sample event"),
-    `    ${eventsEnv}npm run emit -- call_hangup            (npm run emit -- --list for the others)`,
+    `    ${envFor("EVENTS_PORT")}npm run emit -- call_hangup            (npm run emit -- --list for the others)`,
     `    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws events put-events --region ${settings.region} \\`,
     `      --endpoint-url ${endpoints.events} --entries '${cliEntry.replaceAll("'", "'\\''")}'`,
     paint("bold", "  See it all work"),
-    `    npm run demo          (a scripted tour: key, subscriptions, signed deliveries, retries, dead letters)`,
+    `    ${envFor("API_PORT", "EVENTS_PORT", "DYNAMODB_PORT")}npm run demo          (a scripted tour: key, subscriptions, signed deliveries, retries, dead letters)`,
+    paint("bold", "  Parked work (dead letters, unroutable events, the router's failures)"),
+    `    ${envFor("SQS_PORT", "EVENTS_PORT", "DYNAMODB_PORT")}npm run ops -- dead-letters list            (npm run ops -- --help)`,
     "",
     "  Ctrl-C stops the stack cleanly. Docs: docs/local.md",
     "",

@@ -139,7 +139,8 @@ const parseLocalCommandLine = (argv: readonly string[]) =>
 
 export const USAGE = `Usage: npm start [-- --in-memory]
 
-  --in-memory   keep DynamoDB in memory instead of under DATA_DIR (default .data/)
+  --in-memory   keep the table and the queues in memory: nothing is read or written under DATA_DIR
+                (default .data/), every start is empty, and any number of stacks may run at once
   --help        this text
 
 Environment (defaults in brackets): API_PORT [3000], EVENTS_PORT [4010], DYNAMODB_PORT [4011],

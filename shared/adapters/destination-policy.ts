@@ -293,7 +293,8 @@ export class DestinationPolicy {
     } else if (parsed.protocol !== "https:") {
       throw new InvalidDestinationError(
         "unsupported_scheme",
-        `scheme ${parsed.protocol} is not supported; use https://`,
+        // Only what this deployment accepts: a local stack (ALLOW_HTTP_URLS) takes http:// too.
+        `scheme ${parsed.protocol} is not supported; use https://${this.allowHttp ? " or http://" : ""}`,
       );
     }
     if (parsed.username !== "" || parsed.password !== "") {

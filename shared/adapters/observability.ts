@@ -158,8 +158,8 @@ export function createMetrics(serviceName: string): Metrics {
  * `logMetrics`) did, through Powertools' own documented manual calls and without middy (~4 KB less in
  * every bundle, docs/decisions.md): before each invocation the sampling rate is re-drawn, the Lambda
  * context (request id, cold start, function name) is added to every log line and the event is logged
- * when POWERTOOLS_LOGGER_LOG_EVENT asks for it; after it, succeeded or thrown, the stored metrics are
- * published as EMF and, with `resetKeys`, the keys the invocation appended are dropped.
+ * when POWERTOOLS_LOGGER_LOG_EVENT asks for it; after it, succeeded or thrown, the stored metrics (if
+ * any) are published as EMF and, with `resetKeys`, the keys the invocation appended are dropped.
  */
 export function instrumented<E, R>(
   handler: (event: E, context: Context) => Promise<R>,
@@ -174,7 +174,14 @@ export function instrumented<E, R>(
     try {
       return await handler(event, context);
     } finally {
-      metrics.publishStoredMetrics();
+      // Powertools warns "No application metrics to publish" on every publish without metrics: one
+      // line per invocation that counted nothing (a piped local stack's log was full of them).
+      // Nothing to publish, so only the invocation's dimensions and metadata are dropped.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      else {
+        metrics.clearDimensions();
+        metrics.clearMetadata();
+      }
       if (options.resetKeys) logger.resetKeys();
     }
   };

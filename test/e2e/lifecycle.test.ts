@@ -30,6 +30,33 @@ describe("npm start", () => {
     expect(stack.output()).not.toMatch(/error|again/i);
   });
 
+  it("prints commands with the ports it really listens on (a port of 0 too), and they work as printed", async () => {
+    const stack = await startStack({ inMemory: true, env: { EVENTS_PORT: "0" } });
+    try {
+      const output = stack.output();
+      const eventsPort = /EventBridge\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+      expect(Number(eventsPort)).toBeGreaterThan(0);
+      const { api, dynamodb, sqs } = stack.ports;
+      expect(output).toContain(`    EVENTS_PORT=${eventsPort} npm run emit -- call_hangup`);
+      expect(output).toContain(
+        `    API_PORT=${api} EVENTS_PORT=${eventsPort} DYNAMODB_PORT=${dynamodb} npm run demo`,
+      );
+      const opsLine = /^ {4}((?:[A-Z_]+=\d+ )+)npm run ops -- dead-letters list/m.exec(output)?.[1];
+      expect(opsLine).toBe(`SQS_PORT=${sqs} EVENTS_PORT=${eventsPort} DYNAMODB_PORT=${dynamodb} `);
+      // The ops line as a user pastes it into another terminal.
+      const printedEnv = Object.fromEntries(
+        (opsLine ?? "")
+          .trim()
+          .split(" ")
+          .map((pair) => pair.split("=") as [string, string]),
+      );
+      const ops = await runNpmScript("ops", ["dead-letters", "list"], printedEnv);
+      expect(ops.code, ops.stderr).toBe(0);
+    } finally {
+      await stack.interrupt();
+    }
+  });
+
   // A supervisor, `timeout`, a Makefile's `kill $!` or CI signals the npm process only.
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`stops the whole stack on ${signal} to the npm process: exit 0, ports and data lock released`, async () => {

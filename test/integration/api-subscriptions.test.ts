@@ -345,7 +345,8 @@ describe("subscriptions: every validation rule of create", () => {
     expect(response.status).toBe(400);
     expect(asError(response).error.details).toEqual(
       expect.arrayContaining([
-        { path: "url", message: "scheme ftp: is not supported; use https://" },
+        // This API allows http:// (as the local stack does), and says so.
+        { path: "url", message: "scheme ftp: is not supported; use https:// or http://" },
         { path: "event_types.0", message: expect.stringContaining("is not a catalogue event type") },
         { path: "headers.Host", message: "is a reserved header name" },
         { path: "colour", message: "is not a known field" },
@@ -374,6 +375,14 @@ describe("subscriptions: every validation rule of create", () => {
     );
     expect(asError(http).error.details).toEqual([
       { path: "url", message: "only https:// URLs are accepted" },
+    ]);
+    const ftp = await strict.post(
+      "/v1/subscriptions",
+      { url: "ftp://hooks.example.com/x", event_types: ["*"] },
+      { key },
+    );
+    expect(asError(ftp).error.details).toEqual([
+      { path: "url", message: "scheme ftp: is not supported; use https://" },
     ]);
     for (const url of ["https://127.0.0.1:8443/x", "https://[::1]/x", "https://localhost/x"]) {
       const response = await strict.post("/v1/subscriptions", { url, event_types: ["*"] }, { key });

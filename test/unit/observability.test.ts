@@ -128,4 +128,14 @@ describe("instrumented function handlers (Powertools without middy)", () => {
     expect(emf.map((line) => line.TestAttempts)).toEqual([1, 1]);
     expect(lines.find((line) => line.message === "between invocations")).not.toHaveProperty("customer_id");
   });
+
+  it("write nothing after an invocation that stored no metrics (no Powertools warning per invocation)", async () => {
+    const logger = createLogger("test");
+    const metrics = createMetrics("test");
+    const handler = instrumented(async () => "ok", logger, metrics);
+    const stop = captureOutput();
+    await handler({}, lambdaContext("test"));
+    await handler({}, lambdaContext("test"));
+    expect(stop()).toBe("");
+  });
 });
