@@ -108,6 +108,26 @@ describe("quotas", () => {
     for (const response of retries.filter((r) => r.status !== 202)) expectQuotaExceeded(response, 60);
   });
 
+  it("keeps a used-up recover quota for the rest of the hour, not for a minute, and admits again in the next hour", async () => {
+    const owner = await bed.mintKey();
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    const env = { QUOTA_RECOVERS_PER_HOUR: "1" };
+    const at = (offsetMs: number) => bed.gatewayWith(env, { now: () => new Date(hour + offsetMs) });
+    const subscription = await subscribe(at(1000), owner.key);
+    const since = new Date(hour - 60_000).toISOString();
+    const recover = (api: ApiGatewaySimulator) =>
+      api.post(`/v1/subscriptions/${subscription}/recover`, { since }, { key: owner.key });
+    expect((await recover(at(1000))).status).toBe(202);
+    // Two minutes later (a per-minute window would have opened twice since) and half an hour later.
+    const twoMinutes = await recover(at(2 * 60_000 + 1000));
+    expectQuotaExceeded(twoMinutes, 3600);
+    expect(twoMinutes.headers["retry-after"]).toBe(String(3600 - 121));
+    const halfAnHour = await recover(at(30 * 60_000));
+    expectQuotaExceeded(halfAnHour, 3600);
+    expect(halfAnHour.headers["retry-after"]).toBe("1800");
+    expect((await recover(at(3_600_000 + 1000))).status).toBe(202);
+  });
+
   it("does not spend quota on requests that are refused for another reason", async () => {
     const owner = await bed.mintKey();
     const limited = bed.gatewayWith({ QUOTA_TEST_EVENTS_PER_MINUTE: "1" });

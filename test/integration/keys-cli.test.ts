@@ -276,6 +276,18 @@ describe("keys portal-link", () => {
     expect(sessions.map((key) => key.name)).toEqual(["portal session"]);
   });
 
+  it("accepts --expires-in 24h, the documented maximum, and the link expires 24 hours later", async () => {
+    const customerId = randomUUID();
+    const before = Date.now();
+    const result = await keys(["portal-link", "--customer", customerId, "--expires-in", "24h"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/\/portal\/#link=vbpl_/);
+    const until = /until (\S+),/.exec(result.stderr)?.[1];
+    const expiresAt = Date.parse(String(until));
+    expect(expiresAt - before).toBeGreaterThanOrEqual(24 * 3600 * 1000 - 1000);
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(24 * 3600 * 1000);
+  });
+
   it("defaults to the local stack's API and refuses bad durations, URLs and customers", async () => {
     const local = await keys(["portal-link", "--customer", randomUUID(), "--expires-in", "15m"], {
       API_PORT: "3456",

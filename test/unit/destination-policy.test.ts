@@ -9,6 +9,7 @@ import {
   createGuardedLookup,
   DestinationPolicy,
   InvalidDestinationError,
+  ReservedDestinationError,
   type ResolvedAddress,
   resolveAndCheck,
   UnresolvableDestinationError,
@@ -434,5 +435,37 @@ describe("createGuardedLookup", () => {
     const rebindingLookup = createGuardedLookup(strict, rebinding);
     expect((await callLookup(rebindingLookup, "rebind.test", { all: true })).err).toBeNull();
     expect((await callLookup(rebindingLookup, "rebind.test", { all: true })).err?.code).toBe("EBLOCKED");
+  });
+});
+
+describe("the port a URL without one is checked at", () => {
+  const reserving = (port: number) =>
+    new DestinationPolicy({
+      allowHttp: true,
+      allowedCidrs: ["127.0.0.0/8", "93.184.215.0/24"],
+      reservedEndpoints: [
+        { cidr: "127.0.0.1/32", port },
+        { cidr: "93.184.215.14/32", port },
+      ],
+    });
+  const byName: AddressResolver = async () => [{ address: "93.184.215.14", family: 4 }];
+
+  it("is 80 for http:// (a reserved endpoint on port 80 is refused, on another port it is not)", async () => {
+    expect(() => reserving(80).checkUrl("http://127.0.0.1/hook")).toThrow(ReservedDestinationError);
+    expect(() => reserving(443).checkUrl("http://127.0.0.1/hook")).not.toThrow();
+    await expect(checkDestination("http://hooks.test/", reserving(80), byName)).rejects.toThrow(
+      ReservedDestinationError,
+    );
+    await expect(checkDestination("http://hooks.test/", reserving(443), byName)).resolves.toBeDefined();
+  });
+
+  it("is 443 for https://, and an explicit port is the one checked", async () => {
+    expect(() => reserving(443).checkUrl("https://127.0.0.1/hook")).toThrow(ReservedDestinationError);
+    expect(() => reserving(80).checkUrl("https://127.0.0.1/hook")).not.toThrow();
+    expect(() => reserving(8080).checkUrl("http://127.0.0.1:8080/")).toThrow(ReservedDestinationError);
+    expect(() => reserving(80).checkUrl("http://127.0.0.1:8080/")).not.toThrow();
+    await expect(checkDestination("https://hooks.test/", reserving(443), byName)).rejects.toThrow(
+      ReservedDestinationError,
+    );
   });
 });
