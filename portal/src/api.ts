@@ -40,6 +40,10 @@ export interface Subscription {
   readonly disabled_reason: string | null;
   readonly created_at: string;
   readonly updated_at: string;
+  /** Kept in step by VoIPBIN (the customer's webhook settings there): read-only here. */
+  readonly managed: boolean;
+  readonly managed_by: string | null;
+  readonly delivery_profile: "standard" | "legacy";
 }
 
 export interface AttemptRequest {

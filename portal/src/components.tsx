@@ -141,6 +141,24 @@ export function StatusBadge({ status, reason }: { status: string; reason?: strin
   );
 }
 
+/** Who keeps a managed subscription in step, in words a customer recognises. */
+const MANAGERS: Record<string, string> = {
+  "voipbin.customer-manager": "your VoIPBIN webhook settings",
+};
+
+export function managerOf(managedBy: string | null): string {
+  return managedBy === null ? "VoIPBIN" : (MANAGERS[managedBy] ?? managedBy);
+}
+
+/** Marks a managed subscription (PRODUCT §11): read-only, changed where it is managed. */
+export function ManagedBadge({ managedBy }: { managedBy: string | null }) {
+  return (
+    <span class="badge badge-managed" title={`Managed by ${managerOf(managedBy)}`}>
+      Managed by VoIPBIN
+    </span>
+  );
+}
+
 /** Attempts per hour as stacked bars: succeeded below, failed above. */
 export function Sparkline({ stats, large = false }: { stats: Stats; large?: boolean }) {
   const buckets = stats.buckets;

@@ -9,6 +9,7 @@ import type {
   ConcurrentModificationError,
   DeliveryNotRetryableError,
   InvalidInputError,
+  ManagedSubscriptionError,
   ResourceNotFoundError,
   SubscriptionDeletedError,
   SubscriptionDisabledError,
@@ -46,6 +47,7 @@ export const ERROR_CODES = {
     "SUBSCRIPTION_DELETED",
     "DELIVERY_NOT_RETRYABLE",
     "CONCURRENT_MODIFICATION",
+    "MANAGED_SUBSCRIPTION",
   ],
   413: ["PAYLOAD_TOO_LARGE"],
   415: ["UNSUPPORTED_MEDIA_TYPE"],
@@ -134,6 +136,7 @@ type ServiceError =
   | SubscriptionDeletedError
   | DeliveryNotRetryableError
   | ConcurrentModificationError
+  | ManagedSubscriptionError
   | QuotaExceededError
   | PortalLinkRefusedError;
 
@@ -171,6 +174,7 @@ const SERVICE_ERROR_ANSWERS: { readonly [E in ServiceError as E["code"]]: Servic
   SUBSCRIPTION_DELETED: { status: 409, message: asSentence },
   DELIVERY_NOT_RETRYABLE: { status: 409, message: asSentence },
   CONCURRENT_MODIFICATION: { status: 409, message: asSentence },
+  MANAGED_SUBSCRIPTION: { status: 409, message: asSentence },
   QUOTA_EXCEEDED: {
     status: 429,
     message: asSentence,

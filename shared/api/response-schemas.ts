@@ -8,7 +8,11 @@ import * as z from "zod/mini";
 import { DEAD_REASONS } from "../domain/delivery/delivery.ts";
 import { STATS_WINDOWS, type StatsWindow } from "../domain/delivery/stats.ts";
 import { withMeta } from "../domain/schema-meta.ts";
-import { DISABLED_REASONS, SUBSCRIPTION_METHODS } from "../domain/subscriptions/subscription.ts";
+import {
+  DELIVERY_PROFILES,
+  DISABLED_REASONS,
+  SUBSCRIPTION_METHODS,
+} from "../domain/subscriptions/subscription.ts";
 import { ERROR_CODES } from "./errors.ts";
 import { deliveryStatusSchema, EXAMPLE_SUBSCRIPTION_ID } from "./schemas.ts";
 
@@ -42,6 +46,17 @@ export const subscriptionSchema = withMeta(
     }),
     created_at: instant("When it was created."),
     updated_at: instant("When it last changed."),
+    managed: withMeta(z.boolean(), {
+      description:
+        "True for a subscription VoIPBIN keeps in step with the customer's webhook settings (the managed legacy subscription): read-only here (PATCH, DELETE and rotate answer 409 `MANAGED_SUBSCRIPTION`), not counted toward the subscription limit.",
+    }),
+    managed_by: withMeta(z.nullable(z.string()), {
+      description: "Who keeps a managed subscription in step (`voipbin.customer-manager`); null otherwise.",
+    }),
+    delivery_profile: withMeta(z.enum(DELIVERY_PROFILES), {
+      description:
+        "`standard` (the outcome rules of docs/delivery.md) or `legacy` (VoIPBIN's own: only 5xx, timeouts and connection errors are retried, other statuses are final, redirects followed; docs/cutover.md).",
+    }),
   }),
   {
     id: "Subscription",
@@ -58,12 +73,16 @@ export const subscriptionSchema = withMeta(
       disabled_reason: null,
       created_at: "2026-11-20T09:17:41.123Z",
       updated_at: "2026-11-20T09:17:41.123Z",
+      managed: false,
+      managed_by: null,
+      delivery_profile: "standard",
     },
   },
 );
 
 const secretField = text({
-  description: "The signing secret: `whsec_` + base64 of 32 bytes. Keep it secret.",
+  description:
+    "The signing secret: `whsec_` + base64 of 32 bytes. Keep it secret. For a managed subscription, `whsec_` + base64 of the UTF-8 bytes of the customer's VoIPBIN `webhook_secret` (the key VoIPBIN's own sender uses).",
   example: EXAMPLE_SECRET,
 });
 

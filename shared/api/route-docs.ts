@@ -31,7 +31,8 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   },
   listSubscriptions: {
     summary: "List subscriptions",
-    description: "The caller's subscriptions, oldest first, paginated.",
+    description:
+      "The caller's subscriptions, oldest first, paginated, including a managed one (`managed: true`, `delivery_profile: legacy`) when VoIPBIN keeps the customer's webhook here.",
     success: "One page.",
   },
   getSubscription: {
@@ -44,12 +45,15 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     description:
       "Changes the fields present, validated as on create (a new URL is checked against the blocked ranges again). `status: disabled` stops deliveries (`disabled_reason: manual`); `status: enabled` re-enables and restarts the failing clock.",
     success: "The changed subscription.",
+    conflict:
+      "`MANAGED_SUBSCRIPTION`: the subscription is managed (`managed: true`, kept in step with the customer's VoIPBIN webhook settings) and read-only here.",
   },
   deleteSubscription: {
     summary: "Delete a subscription",
     description:
       "Deletes it at once. Jobs already queued for it are dropped, not delivered. Its delivery records stay readable through `GET /v1/deliveries/{id}` until they expire.",
     success: "Deleted.",
+    conflict: "`MANAGED_SUBSCRIPTION`: a managed subscription is removed by VoIPBIN, not here.",
   },
   getSubscriptionSecret: {
     summary: "Get the signing secret",
@@ -61,7 +65,8 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     description:
       "Generates a new secret. For the overlap (24 h by default) every delivery carries two `v1,` signatures, one per secret, so receivers can switch without losing deliveries; then only the new secret signs. Rotating again during the overlap ends the older secret's overlap at once.",
     success: "The new secret.",
-    conflict: "`CONCURRENT_MODIFICATION`: rotations raced; try again.",
+    conflict:
+      "`CONCURRENT_MODIFICATION`: rotations raced; try again. `MANAGED_SUBSCRIPTION`: a managed subscription signs with the customer's VoIPBIN secret, changed in VoIPBIN.",
   },
   sendTestEvent: {
     summary: "Send a test event",

@@ -19,6 +19,7 @@ import { generateSecret } from "../domain/signing.ts";
 import {
   ConcurrentModificationError,
   InvalidInputError,
+  ManagedSubscriptionError,
   ResourceNotFoundError,
   SubscriptionLimitReachedError,
 } from "../domain/subscriptions/errors.ts";
@@ -176,11 +177,19 @@ export class SubscriptionService {
     };
   }
 
+  /** Refuses a change to a managed subscription (404 first: another customer's does not exist). */
+  private async refuseManaged(customerId: string, subscriptionId: string): Promise<SubscriptionWithSecrets> {
+    const current = await this.getWithSecrets(customerId, subscriptionId);
+    if (current.managed_by !== undefined) throw new ManagedSubscriptionError(current.managed_by);
+    return current;
+  }
+
   async update(
     customerId: string,
     subscriptionId: string,
     patch: UpdateSubscriptionInput,
   ): Promise<Subscription> {
+    const current = await this.refuseManaged(customerId, subscriptionId);
     if (patch.url !== undefined) await this.checkUrl(patch.url);
     const set: SubscriptionChange["set"] & Record<string, unknown> = {};
     const remove: SubscriptionChange["remove"][number][] = [];
@@ -193,7 +202,6 @@ export class SubscriptionService {
       else if (value !== undefined) set[field] = value;
     }
     if (patch.status !== undefined) {
-      const current = await this.getWithSecrets(customerId, subscriptionId);
       if (patch.status === "enabled" && current.status === "disabled") {
         // A fresh start: the reason goes, and so does the failing clock, or a subscription re-enabled
         // after an outage would be disabled again by its very next failure.
@@ -206,6 +214,8 @@ export class SubscriptionService {
       }
     }
     set.updated_at = this.now().toISOString();
+    // A subscription is managed or not for life (a managed one's id is derived, of another UUID
+    // version than the customer's), so the check above cannot be overtaken.
     const updated = await this.deps.repository.update(customerId, subscriptionId, { set, remove });
     if (updated === null) throw new ResourceNotFoundError("subscription");
     return withoutSecrets(updated);
@@ -213,6 +223,7 @@ export class SubscriptionService {
 
   /** Deletes it; the delivery function then drops its queued jobs. */
   async delete(customerId: string, subscriptionId: string): Promise<void> {
+    await this.refuseManaged(customerId, subscriptionId);
     if (!(await this.deps.repository.delete(customerId, subscriptionId))) {
       throw new ResourceNotFoundError("subscription");
     }
@@ -229,7 +240,7 @@ export class SubscriptionService {
    */
   async rotateSecret(customerId: string, subscriptionId: string): Promise<string> {
     for (let attempt = 1; attempt <= ROTATION_ATTEMPTS; attempt++) {
-      const current = await this.getWithSecrets(customerId, subscriptionId);
+      const current = await this.refuseManaged(customerId, subscriptionId);
       const now = this.now();
       const newSecret = generateSecret();
       const outcome = await this.deps.repository.rotateSecret(customerId, subscriptionId, {

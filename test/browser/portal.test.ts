@@ -10,11 +10,20 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import type { Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchPortalBrowser, type PortalBrowser } from "../support/browser.ts";
-import { killAllStacks, type RunningStack, runNpmScript, startStack } from "../support/e2e-stack.ts";
+import {
+  callApi,
+  eventBridgeClient,
+  killAllStacks,
+  mintKey,
+  type RunningStack,
+  runNpmScript,
+  startStack,
+} from "../support/e2e-stack.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -268,6 +277,61 @@ describe("the customer portal in a browser", () => {
     const unexpected = browser.problems.filter((problem) => !problem.includes("status of 401"));
     expect(unexpected).toEqual([]);
     browser.problems.splice(0);
+  });
+
+  it("shows a managed legacy subscription read-only, saying who manages it", async () => {
+    // VoIPBIN's customer-manager announces a customer with a webhook (PRODUCT §11).
+    const managed = await mintKey(stack);
+    const bus = eventBridgeClient(stack);
+    try {
+      const data = {
+        id: managed.customerId,
+        webhook_uri: `${receiver.url}/legacy`,
+        webhook_method: "POST",
+        webhook_secret: "q3Jx-9_Zt0aVbM2kLp8sWn4eYc1HfR6u",
+        tm_update: new Date().toISOString(),
+      };
+      const put = await bus.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: "voipbin-events",
+              Source: "voipbin.customer-manager",
+              DetailType: "customer_created",
+              Detail: JSON.stringify({ customer_id: managed.customerId, data }),
+            },
+          ],
+        }),
+      );
+      expect(put.FailedEntryCount).toBe(0);
+    } finally {
+      bus.destroy();
+    }
+    await waitFor(
+      async () =>
+        ((await callApi<{ items: unknown[] }>(stack, "GET", "/v1/subscriptions", { key: managed.key })).body
+          ?.items.length ?? 0) === 1,
+      { timeoutMs: 20_000, intervalMs: 200, description: "the managed subscription to exist" },
+    );
+    const page = await browser.newPage();
+    await page.goto(portalUrl());
+    await page.getByLabel("Access key").fill(managed.key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+    await page.getByText("Managed by VoIPBIN").first().waitFor();
+    await page.getByRole("link", { name: `${receiver.url}/legacy` }).click();
+    await page.getByText(/managed by your VoIPBIN webhook settings/).waitFor();
+    await screenshot(page, "managed-subscription");
+    // Read-only: no edit, disable, delete or rotate; the secret can still be revealed.
+    for (const name of ["Disable", "Delete", "Rotate secret"]) {
+      expect(await page.getByRole("button", { name, exact: true }).count(), name).toBe(0);
+    }
+    expect(await page.getByRole("link", { name: "Edit", exact: true }).count()).toBe(0);
+    await page.getByRole("button", { name: "Reveal secret" }).click();
+    expect(await page.getByTestId("secret").textContent()).toBe(
+      `whsec_${Buffer.from("q3Jx-9_Zt0aVbM2kLp8sWn4eYc1HfR6u").toString("base64")}`,
+    );
+    await page.close();
   });
 
   it("has no serious accessibility violations (axe-core) on any screen, and fits a 375 px phone", async () => {

@@ -10,6 +10,8 @@ import {
   ErrorMessage,
   Id,
   Loading,
+  ManagedBadge,
+  managerOf,
   messageOf,
   Notice,
   Show,
@@ -25,7 +27,7 @@ import { EventTypeChips } from "./subscriptions.tsx";
 
 type Flash = { tone: "success" | "info" | "error"; text: string } | null;
 
-function Secret({ id, onFlash }: { id: string; onFlash: (flash: Flash) => void }) {
+function Secret({ id, managed, onFlash }: { id: string; managed: boolean; onFlash: (flash: Flash) => void }) {
   const [secret, setSecret] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -59,6 +61,13 @@ function Secret({ id, onFlash }: { id: string; onFlash: (flash: Flash) => void }
       <h2 id="secret-heading">Signing secret</h2>
       <p class="muted">
         Verify each delivery's <code>webhook-signature</code> with this secret (Standard Webhooks).
+        {managed ? (
+          <>
+            {" "}
+            It is your VoIPBIN webhook secret in Standard Webhooks form; <code>x-voipbin-signature</code> is
+            keyed by the VoIPBIN secret itself, as before. Change it in VoIPBIN.
+          </>
+        ) : null}
       </p>
       <div class="secret">
         {secret === null ? (
@@ -84,9 +93,11 @@ function Secret({ id, onFlash }: { id: string; onFlash: (flash: Flash) => void }
               </button>
             </>
           )}
-          <button type="button" class="button" onClick={() => setConfirming(true)} disabled={busy}>
-            Rotate secret
-          </button>
+          {managed ? null : (
+            <button type="button" class="button" onClick={() => setConfirming(true)} disabled={busy}>
+              Rotate secret
+            </button>
+          )}
         </div>
       </div>
       <ConfirmDialog
@@ -332,6 +343,44 @@ function Recover({ subscription, onDone }: { subscription: Subscription; onDone:
   );
 }
 
+/** Disable/enable and delete: a customer's own subscription only (a managed one is read-only). */
+function ManageButtons({
+  subscription,
+  busy,
+  act,
+  onDelete,
+}: {
+  subscription: Subscription;
+  busy: boolean;
+  act: (work: () => Promise<Flash>) => Promise<void>;
+  onDelete: () => void;
+}) {
+  const enabled = subscription.status === "enabled";
+  return (
+    <>
+      <button
+        type="button"
+        class="button"
+        disabled={busy}
+        onClick={() =>
+          act(async () => {
+            await api.updateSubscription(subscription.id, { status: enabled ? "disabled" : "enabled" });
+            return {
+              tone: "success",
+              text: enabled ? "Disabled: nothing is delivered until you enable it again." : "Enabled.",
+            };
+          })
+        }
+      >
+        {enabled ? "Disable" : "Enable"}
+      </button>
+      <button type="button" class="button button-danger" disabled={busy} onClick={onDelete}>
+        Delete
+      </button>
+    </>
+  );
+}
+
 function Details({
   subscription,
   reload,
@@ -365,11 +414,14 @@ function Details({
             <span class="method">{subscription.method}</span> <span class="url">{subscription.url}</span>
           </h1>
           <StatusBadge status={subscription.status} reason={subscription.disabled_reason} />
+          {subscription.managed ? <ManagedBadge managedBy={subscription.managed_by} /> : null}
         </div>
         <div class="actions">
-          <a class="button" href={href.editSubscription(subscription.id)}>
-            Edit
-          </a>
+          {subscription.managed ? null : (
+            <a class="button" href={href.editSubscription(subscription.id)}>
+              Edit
+            </a>
+          )}
           <button
             type="button"
             class="button"
@@ -383,32 +435,24 @@ function Details({
           >
             Send test event
           </button>
-          <button
-            type="button"
-            class="button"
-            disabled={busy}
-            onClick={() =>
-              act(async () => {
-                await api.updateSubscription(subscription.id, { status: enabled ? "disabled" : "enabled" });
-                return {
-                  tone: "success",
-                  text: enabled ? "Disabled: nothing is delivered until you enable it again." : "Enabled.",
-                };
-              })
-            }
-          >
-            {enabled ? "Disable" : "Enable"}
-          </button>
-          <button
-            type="button"
-            class="button button-danger"
-            disabled={busy}
-            onClick={() => setConfirmDelete(true)}
-          >
-            Delete
-          </button>
+          {subscription.managed ? null : (
+            <ManageButtons
+              subscription={subscription}
+              busy={busy}
+              act={act}
+              onDelete={() => setConfirmDelete(true)}
+            />
+          )}
         </div>
       </div>
+      {subscription.managed ? (
+        <Notice tone="info">
+          This subscription is managed by {managerOf(subscription.managed_by)}: it delivers every event to
+          your VoIPBIN webhook URL with VoIPBIN's rules (only server errors and timeouts are retried;
+          redirects are followed). It cannot be edited, disabled, rotated or deleted here; change or remove
+          the webhook in VoIPBIN.
+        </Notice>
+      ) : null}
       {flash ? <Notice tone={flash.tone}>{flash.text}</Notice> : null}
       <div class="grid">
         <section class="card" aria-labelledby="settings-heading">
@@ -459,7 +503,7 @@ function Details({
           </dl>
         </section>
         <div class="stack">
-          <Secret id={subscription.id} onFlash={setFlash} />
+          <Secret id={subscription.id} managed={subscription.managed} onFlash={setFlash} />
           <StatsPanel id={subscription.id} refreshed={refreshed} />
         </div>
       </div>

@@ -1,7 +1,7 @@
 /** The subscriptions list: where each one delivers, what, its status, and its last 24 hours. */
 import { useEffect, useState } from "preact/hooks";
 import { allSubscriptions, api, type Stats, type Subscription } from "../api.ts";
-import { Show, Sparkline, StatusBadge, Time, useLoad } from "../components.tsx";
+import { ManagedBadge, Show, Sparkline, StatusBadge, Time, useLoad } from "../components.tsx";
 import { percent } from "../format.ts";
 import { href } from "../router.ts";
 
@@ -88,6 +88,7 @@ function Rows({ subscriptions }: { subscriptions: Subscription[] }) {
               </td>
               <td data-label="Status">
                 <StatusBadge status={subscription.status} reason={subscription.disabled_reason} />
+                {subscription.managed ? <ManagedBadge managedBy={subscription.managed_by} /> : null}
               </td>
               <td data-label="Success (24 h)" class="numeric">
                 {stat === undefined ? (

@@ -72,3 +72,17 @@ export class ConcurrentModificationError extends CodedError {
     super(`${what} was changed concurrently; try again`);
   }
 }
+
+/**
+ * A managed subscription (PRODUCT §11) is kept in step by VoIPBIN's control events: the customer
+ * reads it but cannot change, rotate or delete it.
+ */
+export class ManagedSubscriptionError extends CodedError {
+  override readonly name = "ManagedSubscriptionError";
+  readonly code = "MANAGED_SUBSCRIPTION";
+  constructor(managedBy: string) {
+    super(
+      `this subscription is managed by ${managedBy} (your VoIPBIN webhook settings) and cannot be changed, rotated or deleted here; change the webhook in VoIPBIN`,
+    );
+  }
+}
