@@ -213,6 +213,16 @@ function isLocalhostName(hostname: string): boolean {
 
 const LOCALHOST_ADDRESSES = ["127.0.0.1", "::1"] as const;
 
+/**
+ * Exceptions to the URL rules for destinations VoIPBIN configured, not the customer through our API
+ * (PRODUCT §11: managed subscriptions): `http://` even where the deployment requires https, and
+ * user-info (sent as Basic auth). The address rules (blocked ranges, reserved endpoints) never relax.
+ */
+export interface UrlRules {
+  readonly allowHttp?: boolean;
+  readonly allowUserInfo?: boolean;
+}
+
 export class DestinationPolicy {
   readonly allowHttp: boolean;
   readonly #blocked: readonly CompiledRange[];
@@ -276,7 +286,7 @@ export class DestinationPolicy {
    * for an IP-literal or localhost host in a blocked range. Host names still need resolveAndCheck (at
    * create/update time) and the guarded lookup (at connect time).
    */
-  checkUrl(url: string): URL {
+  checkUrl(url: string, rules: UrlRules = {}): URL {
     if (url.length > MAX_URL_LENGTH) {
       throw new InvalidDestinationError("url_too_long", `URL is longer than ${MAX_URL_LENGTH} characters`);
     }
@@ -287,7 +297,7 @@ export class DestinationPolicy {
       throw new InvalidDestinationError("invalid_url", "not an absolute URL");
     }
     if (parsed.protocol === "http:") {
-      if (!this.allowHttp) {
+      if (!this.allowHttp && rules.allowHttp !== true) {
         throw new InvalidDestinationError("http_not_allowed", "only https:// URLs are accepted");
       }
     } else if (parsed.protocol !== "https:") {
@@ -297,7 +307,7 @@ export class DestinationPolicy {
         `scheme ${parsed.protocol} is not supported; use https://${this.allowHttp ? " or http://" : ""}`,
       );
     }
-    if (parsed.username !== "" || parsed.password !== "") {
+    if ((parsed.username !== "" || parsed.password !== "") && rules.allowUserInfo !== true) {
       // Credentials in URLs end up in logs and the delivery log; custom headers are the place for them.
       throw new InvalidDestinationError(
         "userinfo_not_allowed",

@@ -14,6 +14,7 @@ import {
   InvalidDestinationError,
   ReservedDestinationError,
   UnresolvableDestinationError,
+  type UrlRules,
 } from "./destination-policy.ts";
 
 /**
@@ -31,7 +32,36 @@ export interface HttpAttemptRequest {
   body: string;
   timeoutMs: number;
   maxResponseBodyBytes: number;
+  /** VoIPBIN's transport rules (the legacy delivery profile, PRODUCT §11); absent: the standard ones. */
+  legacy?: LegacyTransport;
 }
+
+/**
+ * How VoIPBIN's Go sender talks HTTP (PRODUCT §11): redirects followed up to `maxRedirects` hops with
+ * Go's net/http rules, each hop's URL and dialled address checked against the SSRF policy; the
+ * response headers of each hop within `responseHeadersTimeoutMs`, the whole attempt (hops included)
+ * within the request's `timeoutMs`; `http://` and user-info (sent as Basic auth) allowed.
+ */
+export interface LegacyTransport {
+  readonly maxRedirects: number;
+  readonly responseHeadersTimeoutMs: number;
+  readonly timeoutMs: number;
+}
+
+/** VoIPBIN's values: `http.Client{Timeout: 30s}`, `ResponseHeaderTimeout: 15s`, 3 redirects. */
+export const LEGACY_TRANSPORT: LegacyTransport = {
+  maxRedirects: 3,
+  responseHeadersTimeoutMs: 15_000,
+  timeoutMs: 30_000,
+};
+
+const LEGACY_URL_RULES: UrlRules = { allowHttp: true, allowUserInfo: true };
+
+/** Statuses Go's client follows (client.go, redirectBehavior) when a Location is given. */
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Headers Go's client drops on a redirect to a host that is neither the same nor a subdomain. */
+const SENSITIVE_ON_REDIRECT = ["authorization", "www-authenticate", "cookie", "cookie2"];
 
 export type HttpAttemptErrorKind =
   | "timeout"
@@ -83,6 +113,8 @@ const STALE_SOCKET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
 interface Exchange {
   result: HttpAttemptResult;
+  /** The response's Location header, if any (redirects of the legacy profile). */
+  location: string | null;
   /** A reused keep-alive socket failed before any byte of answer: the endpoint saw at most a dead socket. */
   staleReusedSocket: boolean;
 }
@@ -131,9 +163,9 @@ const TLS_CODES = new Set([
 
 /** Marks the deadline firing, so it is told apart from the OS's own ETIMEDOUT. */
 class AttemptTimeoutError extends Error {
-  override readonly name = "AttemptTimeoutError";
-  constructor(timeoutMs: number) {
-    super(`no complete response within ${timeoutMs} ms`);
+  override readonly name: string = "AttemptTimeoutError";
+  constructor(timeoutMs: number, what = "complete response") {
+    super(`no ${what} within ${timeoutMs} ms`);
   }
 }
 
@@ -185,15 +217,59 @@ function classify(error: unknown): Classified {
   return { error: kind, message: (message || code || "connection failed").slice(0, 500) };
 }
 
-function withOwnFraming(headers: Record<string, string>, bodyLength: number): Record<string, string> {
+/** `body` null: a request without a body (a redirect Go turned into a GET), so no framing at all. */
+function withOwnFraming(headers: Record<string, string>, body: Buffer | null): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (!FRAMING_HEADERS.has(name.toLowerCase())) {
       out[name] = value;
     }
   }
-  out["content-length"] = String(bodyLength);
+  if (body !== null) out["content-length"] = String(body.length);
   return out;
+}
+
+/** One hop of an attempt: what is sent where. */
+interface Hop {
+  readonly url: URL;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer | null;
+}
+
+/**
+ * The next hop after a redirect, as Go's net/http client builds it (client.go: redirectBehavior,
+ * makeHeadersCopier, refererForURL), or null when the answer is not one Go follows. 301/302/303: a
+ * method other than GET/HEAD becomes GET, and the body is dropped; 307/308: same method and body. The
+ * original headers are copied, except credentials and cookies on a hop to a host that is neither
+ * the same nor a subdomain; `Referer` names the previous URL (without user-info; not https → http).
+ */
+export function nextHop(previous: Hop, statusCode: number, location: string | null): Hop | string | null {
+  if (!REDIRECT_STATUSES.has(statusCode) || location === null || location === "") return null;
+  let url: URL;
+  try {
+    url = new URL(location, previous.url);
+  } catch {
+    return "the redirect's Location is not a URL";
+  }
+  const keepsBody = statusCode === 307 || statusCode === 308;
+  const method = keepsBody || previous.method === "GET" ? previous.method : "GET";
+  const headers: Record<string, string> = {};
+  const sameOrSubdomain =
+    url.hostname === previous.url.hostname || url.hostname.endsWith(`.${previous.url.hostname}`);
+  for (const [name, value] of Object.entries(previous.headers)) {
+    const lower = name.toLowerCase();
+    if (lower === "referer") continue;
+    if (!sameOrSubdomain && SENSITIVE_ON_REDIRECT.includes(lower)) continue;
+    headers[name] = value;
+  }
+  if (!(previous.url.protocol === "https:" && url.protocol === "http:")) {
+    const referer = new URL(previous.url);
+    referer.username = "";
+    referer.password = "";
+    headers.referer = referer.toString();
+  }
+  return { url, method, headers, body: keepsBody ? previous.body : null };
 }
 
 function decodeBody(chunks: readonly Buffer[], truncated: boolean): string {
@@ -227,36 +303,77 @@ export class HttpSender {
 
   /**
    * Sends one attempt. Resolves with a response or a classified error; rejects only on our own bugs.
-   *
-   * A pooled keep-alive socket can be dead without our knowing: Lambda freezes the environment between
-   * invocations, so the peer's close is read only after the thaw, when a request has already been
-   * written to it (aws/aws-sdk-js-v3#1196; Node docs, `request.reusedSocket`). When a reused socket
-   * fails with a reset before any byte of answer, the request is sent once more on a new socket within
-   * the same deadline and the pair counts as one attempt. A failure on a new socket is the endpoint's.
+   * The standard profile never follows a redirect; the legacy one follows up to its hop limit, the
+   * whole attempt within the request's timeout.
    */
   async send(request: HttpAttemptRequest): Promise<HttpAttemptResult> {
     const startedAt = performance.now();
     const elapsed = () => Math.round(performance.now() - startedAt);
+    const failure = (error: unknown): HttpAttemptResult => ({
+      kind: "error",
+      ...classify(error),
+      latencyMs: elapsed(),
+    });
+    const legacy = request.legacy;
+    const rules = legacy ? LEGACY_URL_RULES : {};
 
-    let url: URL;
+    let hop: Hop;
     try {
       // Node skips `lookup` for IP-literal hosts, so literals (and localhost) are judged here.
-      url = this.#policy.checkUrl(request.url);
+      hop = {
+        url: this.#policy.checkUrl(request.url, rules),
+        method: request.method,
+        headers: request.headers,
+        body: Buffer.from(request.body, "utf8"),
+      };
     } catch (error) {
-      return { kind: "error", ...classify(error), latencyMs: elapsed() };
+      return failure(error);
     }
+    for (let redirects = 0; ; redirects++) {
+      const remainingMs = request.timeoutMs - (performance.now() - startedAt);
+      if (remainingMs <= 0) return failure(new AttemptTimeoutError(request.timeoutMs));
+      const exchange = await this.#sendHop(hop, request, remainingMs, elapsed);
+      const { result } = exchange;
+      // A 3xx left after the hop limit (or one Go does not follow) is the answer.
+      if (legacy === undefined || result.kind !== "response" || redirects >= legacy.maxRedirects) {
+        return result;
+      }
+      const next = nextHop(hop, result.statusCode, exchange.location);
+      if (next === null) return result;
+      if (typeof next === "string") return failure(new InvalidDestinationError("invalid_url", next));
+      try {
+        // Every hop is judged like the first: its URL here, its dialled address at connect time.
+        this.#policy.checkUrl(next.url.toString(), rules);
+      } catch (error) {
+        return failure(error);
+      }
+      hop = next;
+    }
+  }
 
-    const body = Buffer.from(request.body, "utf8");
-    const isHttps = url.protocol === "https:";
+  /**
+   * One hop. A pooled keep-alive socket can be dead without our knowing: Lambda freezes the environment
+   * between invocations, so the peer's close is read only after the thaw, when a request has already
+   * been written to it (aws/aws-sdk-js-v3#1196; Node docs, `request.reusedSocket`). When a reused socket
+   * fails with a reset before any byte of answer, the request is sent once more on a new socket within
+   * the same deadline and the pair counts as one attempt. A failure on a new socket is the endpoint's.
+   */
+  async #sendHop(
+    hop: Hop,
+    request: HttpAttemptRequest,
+    budgetMs: number,
+    elapsed: () => number,
+  ): Promise<Exchange> {
+    const startedAt = performance.now();
+    const isHttps = hop.url.protocol === "https:";
     const pool = isHttps ? this.#httpsAgent : this.#httpAgent;
-    const first = await this.#exchange(url, body, request, pool, request.timeoutMs, elapsed);
-    const remainingMs = request.timeoutMs - (performance.now() - startedAt);
-    if (!first.staleReusedSocket || remainingMs <= 0) return first.result;
+    const first = await this.#exchange(hop, request, pool, budgetMs, elapsed);
+    const remainingMs = budgetMs - (performance.now() - startedAt);
+    if (!first.staleReusedSocket || remainingMs <= 0) return first;
     // The other idle sockets to this origin slept through the same freeze: drop them too.
-    this.#dropIdleSockets(pool, url);
+    this.#dropIdleSockets(pool, hop.url);
     // `false`: a socket of its own, never one from the pool.
-    const retry = await this.#exchange(url, body, request, false, remainingMs, elapsed);
-    return retry.result;
+    return this.#exchange(hop, request, false, remainingMs, elapsed);
   }
 
   #dropIdleSockets(pool: Http.Agent, url: URL): void {
@@ -269,14 +386,15 @@ export class HttpSender {
   }
 
   #exchange(
-    url: URL,
-    body: Buffer,
+    hop: Hop,
     request: HttpAttemptRequest,
     agent: Http.Agent | false,
     budgetMs: number,
     elapsed: () => number,
   ): Promise<Exchange> {
+    const { url, body } = hop;
     const isHttps = url.protocol === "https:";
+    const headersTimeoutMs = request.legacy?.responseHeadersTimeoutMs;
     const failure = (error: unknown): HttpAttemptResult => ({
       kind: "error",
       ...classify(error),
@@ -288,21 +406,31 @@ export class HttpSender {
       let answered = false;
       let socketOf: Socket | undefined;
       let bytesReadBefore = 0;
+      let location: string | null = null;
       let onDeadline: () => void = () => {};
       const timer = setTimeout(() => onDeadline(), budgetMs);
+      // The legacy profile's own limit on the wait for the response headers (Go's ResponseHeaderTimeout).
+      let onHeadersDeadline: () => void = () => {};
+      const headersTimer =
+        headersTimeoutMs !== undefined && headersTimeoutMs < budgetMs
+          ? setTimeout(() => onHeadersDeadline(), headersTimeoutMs)
+          : undefined;
       const finish = (result: HttpAttemptResult, staleReusedSocket = false) => {
         if (!settled) {
           settled = true;
           clearTimeout(timer);
-          resolve({ result, staleReusedSocket });
+          clearTimeout(headersTimer);
+          resolve({ result, staleReusedSocket, location });
         }
       };
 
       let outgoing: Http.ClientRequest;
       try {
+        // A URL with user-info makes Node send it as `Authorization: Basic` (unless the headers carry
+        // one), as Go's client does; only the legacy profile admits such URLs (checkUrl).
         outgoing = (isHttps ? https : http).request(url, {
-          method: request.method,
-          headers: withOwnFraming(request.headers, body.length),
+          method: hop.method,
+          headers: withOwnFraming(hop.headers, body),
           agent,
           lookup: this.#lookup,
         });
@@ -313,6 +441,10 @@ export class HttpSender {
 
       onDeadline = () => {
         finish(failure(new AttemptTimeoutError(request.timeoutMs)));
+        outgoing.destroy();
+      };
+      onHeadersDeadline = () => {
+        finish(failure(new AttemptTimeoutError(headersTimeoutMs ?? budgetMs, "response headers")));
         outgoing.destroy();
       };
       outgoing.on("error", (error) => {
@@ -331,6 +463,9 @@ export class HttpSender {
       });
       outgoing.on("response", (response) => {
         answered = true;
+        clearTimeout(headersTimer);
+        const rawLocation = response.headers.location;
+        location = typeof rawLocation === "string" ? rawLocation : null;
         const limit = request.maxResponseBodyBytes;
         const chunks: Buffer[] = [];
         let kept = 0;
@@ -380,7 +515,8 @@ export class HttpSender {
           ),
         );
       });
-      outgoing.end(body);
+      if (body === null) outgoing.end();
+      else outgoing.end(body);
     });
   }
 

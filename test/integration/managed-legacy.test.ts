@@ -9,7 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { legacySecretToWhsec, managedSubscriptionId } from "#shared/domain/subscriptions/managed.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { eventBridgeEvent, fixtureEvent } from "../support/fixtures.ts";
-import { eventFor, type PipelineHarness, startPipelineHarness } from "../support/pipeline.ts";
+import {
+  deliveryIdOf,
+  eventFor,
+  type PipelineHarness,
+  startPipelineHarness,
+  waitForQueueEmpty,
+} from "../support/pipeline.ts";
 import type { RecordedRequest } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -242,5 +248,96 @@ describe("managed legacy subscriptions from VoIPBIN's control events", () => {
         description: "no managed subscription",
       },
     );
+  });
+});
+
+/** A managed subscription for a new customer, delivering to `url`; answers the customer id and secret. */
+async function managedCustomer(url: string, method = "POST"): Promise<{ id: string; secret: string }> {
+  const id = randomUUID();
+  const secret = base64urlSecret();
+  const outcome = await harness.route(
+    controlEvent(
+      "customer_created",
+      customer(id, { webhook_uri: url, webhook_method: method, webhook_secret: secret }),
+    ),
+  );
+  expect(outcome).toMatchObject({ kind: "control", change: "created" });
+  return { id, secret };
+}
+
+describe("the legacy delivery profile: VoIPBIN's outcome rules, our durability", () => {
+  it.each([404, 410, 400])(
+    "a %i gets one request and no retry: dead, endpoint_rejected, not dead-lettered",
+    async (status) => {
+      const receiver = await harness.receiver(() => ({ status, body: "no" }));
+      const { id } = await managedCustomer(receiver.url);
+      const event = eventFor(callHangup, id);
+      await harness.route(event);
+      const deliveryId = deliveryIdOf(event, managedSubscriptionId(id));
+      await waitFor(async () => (await harness.repos.deliveries.get(id, deliveryId))?.status === "dead", {
+        timeoutMs: 10_000,
+        description: "the delivery closed",
+      });
+      const record = await harness.repos.deliveries.get(id, deliveryId);
+      expect(record).toMatchObject({ status: "dead", dead_reason: "endpoint_rejected" });
+      expect(record?.attempts.map((a) => a.status_code)).toEqual([status]);
+      // The job is gone from the queue (no retry can come), after one request; nothing dead-lettered.
+      await waitForQueueEmpty(harness.env, harness.env.queues.deliveryQueueUrl);
+      expect(receiver.requests).toHaveLength(1);
+      const dead = await harness.env.receiveAll(harness.env.queues.deliveryDlqUrl, { waitMs: 300 });
+      expect(dead.filter((m) => m.Body?.includes(deliveryId))).toEqual([]);
+      // 410 is not special here: the managed subscription stays enabled.
+      expect(await harness.repos.subscriptions.get(id, managedSubscriptionId(id))).toMatchObject({
+        status: "enabled",
+      });
+    },
+  );
+
+  it("a 500 gets retries on the schedule, and the delivery succeeds when the endpoint recovers", async () => {
+    const receiver = await harness.receiver((_request, n) => (n < 3 ? { status: 500 } : { status: 200 }));
+    const { id, secret } = await managedCustomer(receiver.url);
+    await harness.route(eventFor(callHangup, id));
+    const requests = await receiver.waitForRequests(3, 15_000);
+    expect(requests.every((request) => voipbinAccepts(request, secret))).toBe(true);
+    expect(new Set(requests.map((r) => r.body)).size).toBe(1);
+  });
+
+  it("a 307 to another receiver delivers the same POST body there, signed as VoIPBIN signs it", async () => {
+    const target = await harness.receiver();
+    const redirecting = await harness.receiver(() => ({
+      status: 307,
+      headers: { location: `${target.url}/moved` },
+    }));
+    const { id, secret } = await managedCustomer(`${redirecting.url}/hook`);
+    const event = eventFor(callHangup, id);
+    await harness.route(event);
+    const [arrived] = await target.waitForRequests(1);
+    expect(arrived).toMatchObject({ method: "POST", url: "/moved" });
+    expect(arrived?.body).toBe(redirecting.requests[0]?.body);
+    expect(voipbinAccepts(arrived as RecordedRequest, secret)).toBe(true);
+    const deliveryId = deliveryIdOf(event, managedSubscriptionId(id));
+    await waitFor(async () => (await harness.repos.deliveries.get(id, deliveryId))?.status === "succeeded", {
+      timeoutMs: 10_000,
+      description: "the delivery succeeded",
+    });
+  });
+
+  it("a redirect to a blocked address is not followed (retried as VoIPBIN retries a refused dial)", async () => {
+    const redirecting = await harness.receiver(() => ({
+      status: 302,
+      headers: { location: "http://169.254.169.254/latest/meta-data/" },
+    }));
+    const { id } = await managedCustomer(redirecting.url);
+    const event = eventFor(callHangup, id);
+    await harness.route(event);
+    const deliveryId = deliveryIdOf(event, managedSubscriptionId(id));
+    await waitFor(
+      async () => ((await harness.repos.deliveries.get(id, deliveryId))?.attempts.length ?? 0) >= 1,
+      { timeoutMs: 10_000, description: "an attempt recorded" },
+    );
+    const record = await harness.repos.deliveries.get(id, deliveryId);
+    expect(record?.attempts[0]).toMatchObject({ status_code: null });
+    expect(record?.attempts[0]?.error).toMatch(/^blocked_destination/);
+    expect(record?.status).not.toBe("succeeded");
   });
 });

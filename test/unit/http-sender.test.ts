@@ -583,3 +583,106 @@ async function startClosingServer(mode: "answer-all" | "reset-after-first"): Pro
     },
   };
 }
+
+describe("HttpSender, legacy transport (VoIPBIN's rules, PRODUCT §11)", () => {
+  const legacy = { maxRedirects: 3, responseHeadersTimeoutMs: 1500, timeoutMs: 3000 };
+  const legacyAttempt = (url: string, overrides: Partial<HttpAttemptRequest> = {}) =>
+    attempt(url, { legacy, timeoutMs: legacy.timeoutMs, ...overrides });
+
+  it("follows a 307 to another receiver with the same method, body and headers", async () => {
+    const target = await startServer((_req, res) => res.writeHead(200).end("ok"));
+    const redirecting = await startServer((_req, res) =>
+      res.writeHead(307, { location: `${target.url}/moved?x=1` }).end(),
+    );
+    const result = expectResponse(
+      await senderWith().send(
+        legacyAttempt(`${redirecting.url}/hook`, {
+          headers: { "content-type": "application/json", "x-voipbin-signature": "sha256=abc" },
+        }),
+      ),
+    );
+    expect(result.statusCode).toBe(200);
+    expect(target.received).toEqual([
+      expect.objectContaining({
+        method: "POST",
+        url: "/moved?x=1",
+        body: '{"type":"call_created","data":{}}',
+      }),
+    ]);
+    expect(target.received[0]?.headers["x-voipbin-signature"]).toBe("sha256=abc");
+    expect(target.received[0]?.headers.referer).toBe(`${redirecting.url}/hook`);
+  });
+
+  it("turns a POST into a GET without a body on 301/302/303, as Go's client does", async () => {
+    for (const status of [301, 302, 303]) {
+      const target = await startServer((_req, res) => res.writeHead(204).end());
+      const redirecting = await startServer((_req, res) =>
+        res.writeHead(status, { location: `${target.url}/after` }).end("moved"),
+      );
+      expectResponse(await senderWith().send(legacyAttempt(`${redirecting.url}/hook`)));
+      expect(target.received).toHaveLength(1);
+      expect(target.received[0]).toMatchObject({ method: "GET", body: "" });
+      expect(target.received[0]?.headers["content-length"]).toBeUndefined();
+      expect(target.received[0]?.headers["content-type"]).toBe("application/json");
+    }
+  });
+
+  it("follows at most 3 hops: the 4th answer, a redirect, is the attempt's result", async () => {
+    const loop = await startServer((req, res) => {
+      const n = Number((req.url ?? "/0").slice(1));
+      res.writeHead(302, { location: `/${n + 1}` }).end();
+    });
+    const result = expectResponse(await senderWith().send(legacyAttempt(`${loop.url}/0`)));
+    expect(result.statusCode).toBe(302);
+    expect(loop.received.map((r) => r.url)).toEqual(["/0", "/1", "/2", "/3"]);
+  });
+
+  it("does not follow a redirect to a blocked address, by literal or by what the name resolves to when dialled", async () => {
+    const redirecting = await startServer((req, res) =>
+      res
+        .writeHead(302, {
+          location:
+            req.url === "/literal" ? "http://10.0.0.1/steal" : `http://rebind.test:${redirecting.port}/again`,
+        })
+        .end(),
+    );
+    const resolver: AddressResolver = async (hostname) =>
+      hostname === "rebind.test"
+        ? [{ address: "10.1.2.3", family: 4 }]
+        : [{ address: "127.0.0.1", family: 4 }];
+    const sender = senderWith(["127.0.0.1/32"], resolver);
+    expectError(await sender.send(legacyAttempt(`${redirecting.url}/literal`)), "blocked_destination");
+    expectError(await sender.send(legacyAttempt(`${redirecting.url}/name`)), "blocked_destination");
+    // Two first hops answered; no request reached anything else (the names' address was refused at connect).
+    expect(redirecting.received.map((r) => r.url)).toEqual(["/literal", "/name"]);
+  });
+
+  it("accepts http:// where the deployment requires https, and sends user-info as Basic auth", async () => {
+    const server = await startServer((_req, res) => res.writeHead(200).end());
+    const policy = new DestinationPolicy({ allowHttp: false, allowedCidrs: ["127.0.0.1/32"] });
+    const sender = new HttpSender({ policy });
+    senders.push(sender);
+    const url = server.url.replace("http://", "http://acme:p%40ss@");
+    expectError(await sender.send(attempt(url)), "invalid_destination");
+    expectResponse(await sender.send(legacyAttempt(url)));
+    expect(server.received).toHaveLength(1);
+    expect(server.received[0]?.headers.authorization).toBe(
+      `Basic ${Buffer.from("acme:p@ss").toString("base64")}`,
+    );
+  });
+
+  it("gives up on response headers after responseHeadersTimeoutMs, before the attempt's timeout", async () => {
+    const server = await startServer(() => {
+      /* never answer */
+    });
+    const started = performance.now();
+    const result = expectError(
+      await senderWith().send(
+        legacyAttempt(server.url, { legacy: { ...legacy, responseHeadersTimeoutMs: 200 } }),
+      ),
+      "timeout",
+    );
+    expect(result.message).toBe("no response headers within 200 ms");
+    expect(performance.now() - started).toBeLessThan(2500);
+  });
+});

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { decideDeliveryStep } from "#shared/domain/delivery/delivery-step.ts";
 import { signDelivery } from "#shared/domain/signing.ts";
 import {
   InvalidCustomerControlError,
@@ -106,6 +107,63 @@ describe("managed legacy subscriptions: the customer version", () => {
     expect(managedSubscriptionId(ID)).toBe(managedSubscriptionId(ID.toUpperCase()));
     expect(managedSubscriptionId(ID)).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+});
+
+describe("the legacy profile's decision after an attempt (PRODUCT §11)", () => {
+  const base = {
+    attempt: 1,
+    schedule: [5, 300],
+    jitter: 0,
+    now: new Date("2026-06-01T00:00:00Z"),
+    // Failing for a year: the standard profile would auto-disable; the legacy one never does.
+    failingSince: "2025-06-01T00:00:00Z",
+    autoDisableAfterSeconds: 3600,
+    profile: "legacy" as const,
+  };
+  it("closes every non-2xx status below 500 as dead (endpoint_rejected), 410 included, without touching the subscription", () => {
+    for (const statusCode of [301, 400, 404, 410, 429]) {
+      expect(decideDeliveryStep({ ...base, outcome: { statusCode, retryAfter: null } })).toEqual({
+        outcome: "endpoint_rejected",
+        status: "dead",
+        deadReason: "endpoint_rejected",
+        nextAttemptAt: null,
+        subscription: { kind: "none" },
+        queue: { kind: "delete" },
+      });
+    }
+  });
+  it("retries 5xx, timeouts, connection errors and blocked addresses on the normal schedule, with no failing clock", () => {
+    for (const outcome of [
+      { statusCode: 503, retryAfter: null },
+      { error: "timeout" },
+      { error: "connection_refused" },
+      { error: "blocked_destination" },
+    ]) {
+      const step = decideDeliveryStep({ ...base, outcome });
+      expect(step).toMatchObject({
+        outcome: "retry_scheduled",
+        status: "failed",
+        subscription: { kind: "none" },
+      });
+      expect(step.queue).toEqual({ kind: "retry", delaySeconds: 5 });
+    }
+    expect(
+      decideDeliveryStep({ ...base, attempt: 3, outcome: { statusCode: 500, retryAfter: null } }),
+    ).toMatchObject({ status: "dead", deadReason: "attempts_exhausted", queue: { kind: "dead_letter" } });
+  });
+  it("leaves the standard profile as it was: 410 disables, 404 is retried", () => {
+    const standard = { ...base, profile: "standard" as const, failingSince: null };
+    expect(decideDeliveryStep({ ...standard, outcome: { statusCode: 410, retryAfter: null } })).toMatchObject(
+      {
+        outcome: "endpoint_gone",
+      },
+    );
+    expect(decideDeliveryStep({ ...standard, outcome: { statusCode: 404, retryAfter: null } })).toMatchObject(
+      {
+        outcome: "retry_scheduled",
+      },
     );
   });
 });

@@ -18,6 +18,13 @@ export interface StepInput {
   /** When the subscription's current failure streak began; null when its last attempt succeeded. */
   readonly failingSince: string | null;
   readonly autoDisableAfterSeconds: number;
+  /**
+   * The subscription's delivery profile. `legacy` (PRODUCT §11): VoIPBIN's outcome rules — only 5xx
+   * and failures to get an answer are retried, any other status closes the delivery as `dead`
+   * (`endpoint_rejected`, not dead-lettered), 410 is not special, and nothing is ever auto-disabled
+   * (no failing clock). @default "standard"
+   */
+  readonly profile?: "standard" | "legacy";
 }
 
 /** What happens to the subscription after the attempt. */
@@ -34,7 +41,13 @@ export type QueueEffect =
   /** Our code moves the job to the dead-letter queue (with the reason), then deletes it. */
   | { readonly kind: "dead_letter"; readonly reason: DeadReason };
 
-export type StepOutcome = "succeeded" | "retry_scheduled" | "dead" | "endpoint_gone" | "auto_disabled";
+export type StepOutcome =
+  | "succeeded"
+  | "retry_scheduled"
+  | "dead"
+  | "endpoint_gone"
+  | "auto_disabled"
+  | "endpoint_rejected";
 
 export interface DeliveryStep {
   readonly outcome: StepOutcome;
@@ -54,7 +67,9 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
     jitter: input.jitter,
     now: input.now,
     ...(input.random ? { random: input.random } : {}),
+    ...(input.profile ? { profile: input.profile } : {}),
   });
+  const legacy = input.profile === "legacy";
   switch (decision.kind) {
     case "succeeded":
       return {
@@ -63,6 +78,15 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
         deadReason: null,
         nextAttemptAt: null,
         subscription: input.failingSince !== null ? { kind: "clear_failing" } : { kind: "none" },
+        queue: { kind: "delete" },
+      };
+    case "rejected":
+      return {
+        outcome: "endpoint_rejected",
+        status: "dead",
+        deadReason: "endpoint_rejected",
+        nextAttemptAt: null,
+        subscription: { kind: "none" },
         queue: { kind: "delete" },
       };
     case "gone":
@@ -75,8 +99,8 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
         queue: { kind: "delete" },
       };
   }
-  const failingSince = input.failingSince === null ? null : new Date(input.failingSince);
-  if (autoDisableDue(failingSince, input.now, input.autoDisableAfterSeconds)) {
+  const failingSince = input.failingSince === null || legacy ? null : new Date(input.failingSince);
+  if (!legacy && autoDisableDue(failingSince, input.now, input.autoDisableAfterSeconds)) {
     return {
       outcome: "auto_disabled",
       status: "dead",
@@ -86,7 +110,9 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
       queue: { kind: "delete" },
     };
   }
-  const streak: SubscriptionEffect = failingSince === null ? { kind: "mark_failing" } : { kind: "none" };
+  // The legacy profile keeps no failing clock: it never auto-disables.
+  const streak: SubscriptionEffect =
+    legacy || failingSince !== null ? { kind: "none" } : { kind: "mark_failing" };
   if (decision.kind === "retry") {
     return {
       outcome: "retry_scheduled",

@@ -15,6 +15,8 @@ export const DEAD_REASONS = [
   "subscription_disabled",
   "subscription_deleted",
   "internal",
+  /** Legacy profile (PRODUCT §11): the endpoint answered a status VoIPBIN's rules treat as final. */
+  "endpoint_rejected",
 ] as const;
 export type DeadReason = (typeof DEAD_REASONS)[number];
 

@@ -6,6 +6,8 @@
 export type Decision =
   | { readonly kind: "succeeded" }
   | { readonly kind: "gone" }
+  /** The legacy profile's final failures (PRODUCT §11): a status VoIPBIN's sender never retries. */
+  | { readonly kind: "rejected" }
   | { readonly kind: "retry"; readonly delaySeconds: number; readonly nextAttemptAt: Date }
   | { readonly kind: "dead" };
 
@@ -23,6 +25,18 @@ export interface DecideInput {
   readonly jitter: number;
   readonly now: Date;
   readonly random?: () => number;
+  /** Whose outcome rules apply. @default "standard" */
+  readonly profile?: "standard" | "legacy";
+}
+
+/**
+ * What VoIPBIN's own sender retries (PRODUCT §11): 5xx and failures to get an answer (timeouts,
+ * refused or reset connections, DNS and TLS failures, blocked addresses). A destination that is not
+ * a deliverable URL at all (`invalid_destination`, e.g. a redirect to another scheme) is final.
+ */
+export function legacyRetries(outcome: AttemptOutcome): boolean {
+  if ("statusCode" in outcome) return outcome.statusCode >= 500;
+  return outcome.error !== "invalid_destination";
 }
 
 // Delay arithmetic like 36000 * 0.8 is not exact in binary floating point; this tolerance keeps
@@ -153,9 +167,14 @@ export function decideAfterAttempt(input: DecideInput): Decision {
   if (!Number.isInteger(attempt) || attempt < 1) {
     throw new RangeError(`attempt must be a whole number from 1, got ${attempt}`);
   }
-  if ("statusCode" in outcome) {
-    if (outcome.statusCode >= 200 && outcome.statusCode <= 299) return { kind: "succeeded" };
-    if (outcome.statusCode === 410) return { kind: "gone" };
+  if ("statusCode" in outcome && outcome.statusCode >= 200 && outcome.statusCode <= 299) {
+    return { kind: "succeeded" };
+  }
+  if (input.profile === "legacy") {
+    // 410 is not special here, and any 1xx/3xx/4xx (a redirect left after the hop limit) is final.
+    if (!legacyRetries(outcome)) return { kind: "rejected" };
+  } else if ("statusCode" in outcome && outcome.statusCode === 410) {
+    return { kind: "gone" };
   }
   // Redirects are not followed, so 3xx is a failure like any other non-2xx.
   const scheduled = schedule[attempt - 1];

@@ -5,7 +5,11 @@ import {
   subscriptionLookupKey,
 } from "../../adapters/dynamodb/delivery-batch-loader.ts";
 import type { SubscriptionRepository } from "../../adapters/dynamodb/subscriptions.ts";
-import type { HttpAttemptRequest, HttpAttemptResult } from "../../adapters/http-sender.ts";
+import {
+  type HttpAttemptRequest,
+  type HttpAttemptResult,
+  LEGACY_TRANSPORT,
+} from "../../adapters/http-sender.ts";
 import { loggedError } from "../../adapters/observability.ts";
 import type { DeadReason, DeliveryAttempt } from "../../domain/delivery/delivery.ts";
 import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
@@ -97,6 +101,8 @@ export type DeliveryOutcome =
   | "dead"
   | "endpoint_gone"
   | "auto_disabled"
+  /** Legacy profile (PRODUCT §11): a status VoIPBIN's rules treat as final; closed `dead`, not dead-lettered. */
+  | "endpoint_rejected"
   | "superseded"
   | "stale"
   | "dropped_deleted"
@@ -277,6 +283,7 @@ export class DeliveryBatch {
       ...(this.deps.random ? { random: this.deps.random } : {}),
       failingSince: target.failing_since,
       autoDisableAfterSeconds: this.deps.settings.autoDisableAfterSeconds,
+      ...(target.delivery_profile === "legacy" ? { profile: "legacy" as const } : {}),
     });
     return this.apply(step, { received, subscription: target, record, attempted, log });
   }
@@ -332,13 +339,17 @@ export class DeliveryBatch {
         secrets: signingSecrets(subscription, sentAt),
       }),
     };
+    const legacy = subscription.delivery_profile === "legacy";
     const request: HttpAttemptRequest = {
       url: subscription.url,
       method: subscription.method,
       headers,
       body: job.payload,
-      timeoutMs,
+      // The legacy profile's transport is VoIPBIN's: 30 s per attempt, response headers within 15 s,
+      // redirects followed, http:// and user-info allowed (PRODUCT §11).
+      timeoutMs: legacy ? LEGACY_TRANSPORT.timeoutMs : timeoutMs,
       maxResponseBodyBytes: this.deps.settings.maxResponseBodyBytes,
+      ...(legacy ? { legacy: LEGACY_TRANSPORT } : {}),
     };
     const result = await this.deps.sender.send(request);
     this.deps.onAttempt?.({
@@ -427,6 +438,9 @@ export class DeliveryBatch {
     switch (step.queue.kind) {
       case "delete":
         if (step.outcome === "succeeded") deps.logger.info("delivered", attemptLog);
+        if (step.outcome === "endpoint_rejected") {
+          deps.logger.info("endpoint answered a final status (legacy profile): delivery closed", attemptLog);
+        }
         break;
       case "retry": {
         if (this.atBackstop(received)) return this.backstopDeadLetter(received, attemptLog);
@@ -548,6 +562,22 @@ function attemptEntry({ sentAt, request, result }: Attempted): DeliveryAttempt {
     error: result.kind === "error" ? `${result.error}: ${result.message}` : null,
     latency_ms: Math.round(result.latencyMs),
     response_body: result.kind === "response" ? result.responseBody : null,
-    request: { method: request.method, url: request.url, headers: { ...request.headers } },
+    request: { method: request.method, url: withoutPassword(request.url), headers: { ...request.headers } },
   };
+}
+
+/**
+ * The URL as the delivery log shows it: a password in its user-info (sent as Basic auth by the legacy
+ * profile) is masked, like every other secret.
+ */
+function withoutPassword(url: string): string {
+  if (!url.includes("@")) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === "") return url;
+    parsed.password = "redacted";
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
