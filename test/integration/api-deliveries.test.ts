@@ -1,14 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { QuotaCounterRepository } from "#shared/adapters/dynamodb/quotas.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { keys } from "#shared/adapters/dynamodb/table.ts";
 import { loadConfig, quotaRulesFor } from "#shared/config.ts";
 import type { DeliveryStatus } from "#shared/domain/delivery/delivery.ts";
-import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "#shared/domain/ids.ts";
+import { deriveDeliveryIds, deriveLegacyDeliveryIds, subscriptionTagOf } from "#shared/domain/ids.ts";
 import { DeliveryLogService, TEST_EVENT_MESSAGE } from "#shared/services/delivery-log.ts";
 import { QuotaService } from "#shared/services/quotas.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
@@ -119,6 +120,69 @@ async function waitForStatus(id: string, status: DeliveryStatus, timeoutMs = 10_
     description: `delivery ${id} ${status}`,
   });
   return getDelivery(id);
+}
+
+/**
+ * Seeds `count` deliveries one millisecond apart through the delivery repository, as attempts
+ * record them: with today's ids (layout 3, the head in the subscription's log partition), with ids
+ * of jobs queued before the upgrade (layout 2, the log in GSI1), or alternating, as a subscription's
+ * log reads during the 30 days after an in-place upgrade.
+ */
+async function seed(
+  subscriptionId: string,
+  count: number,
+  statusOf: (i: number) => DeliveryStatus,
+  layout: "layout 3" | "layout 2" | "mixed" = "layout 3",
+  options: { base?: number; retentionDays?: number } = {},
+) {
+  const base = options.base ?? Date.now() - 60_000;
+  const retentionDays = options.retentionDays ?? 30;
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const status = statusOf(i);
+    const eventId = randomUUID();
+    const legacy = layout === "layout 2" || (layout === "mixed" && i % 2 === 0);
+    const id = legacy
+      ? deriveLegacyDeliveryIds(eventId, subscriptionId).deliveryId
+      : deriveDeliveryIds(eventId, subscriptionId, new Date(base + i)).deliveryId;
+    const payload = '{"type":"call_hangup","data":{}}';
+    await deliveries.putPayload(
+      customerId,
+      eventId,
+      payload,
+      new Date(base + i),
+      retentionDays,
+      new Date(base + i),
+    );
+    await deliveries.recordAttempt({
+      delivery: {
+        delivery_id: id,
+        subscription_id: subscriptionId,
+        customer_id: customerId,
+        event_id: eventId,
+        event_type: "call_hangup",
+        webhook_id: `msg_${randomUUID().replaceAll("-", "")}`,
+      },
+      liveJob: `msg:${id}`,
+      attempt: {
+        at: new Date(base + i).toISOString(),
+        status_code: status === "succeeded" ? 200 : 500,
+        error: null,
+        latency_ms: 3,
+        response_body: status === "succeeded" ? "ok" : "no",
+        request: null,
+      },
+      status: status === "pending" ? "failed" : status,
+      deadReason: status === "dead" ? "attempts_exhausted" : null,
+      nextAttemptAt: null,
+      now: new Date(base + i),
+      redeliverAfter: undefined,
+      retentionDays,
+      existing: undefined,
+    });
+    ids.push(id);
+  }
+  return ids;
 }
 
 describe("test event", () => {
@@ -443,60 +507,6 @@ describe("recover", () => {
 });
 
 describe("delivery log", () => {
-  /**
-   * Seeds `count` deliveries one millisecond apart through the delivery repository, as attempts
-   * record them: with today's ids (layout 3, the head in the subscription's log partition), with ids
-   * of jobs queued before the upgrade (layout 2, the log in GSI1), or alternating, as a subscription's
-   * log reads during the 30 days after an in-place upgrade.
-   */
-  async function seed(
-    subscriptionId: string,
-    count: number,
-    statusOf: (i: number) => DeliveryStatus,
-    layout: "layout 3" | "layout 2" | "mixed" = "layout 3",
-  ) {
-    const base = Date.now() - 60_000;
-    const ids: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const status = statusOf(i);
-      const eventId = randomUUID();
-      const legacy = layout === "layout 2" || (layout === "mixed" && i % 2 === 0);
-      const id = legacy
-        ? deriveLegacyDeliveryIds(eventId, subscriptionId).deliveryId
-        : deriveDeliveryIds(eventId, subscriptionId, new Date(base + i)).deliveryId;
-      const payload = '{"type":"call_hangup","data":{}}';
-      await deliveries.putPayload(customerId, eventId, payload, new Date(base + i), 30, new Date(base + i));
-      await deliveries.recordAttempt({
-        delivery: {
-          delivery_id: id,
-          subscription_id: subscriptionId,
-          customer_id: customerId,
-          event_id: eventId,
-          event_type: "call_hangup",
-          webhook_id: `msg_${randomUUID().replaceAll("-", "")}`,
-        },
-        liveJob: `msg:${id}`,
-        attempt: {
-          at: new Date(base + i).toISOString(),
-          status_code: status === "succeeded" ? 200 : 500,
-          error: null,
-          latency_ms: 3,
-          response_body: status === "succeeded" ? "ok" : "no",
-          request: null,
-        },
-        status: status === "pending" ? "failed" : status,
-        deadReason: status === "dead" ? "attempts_exhausted" : null,
-        nextAttemptAt: null,
-        now: new Date(base + i),
-        redeliverAfter: undefined,
-        retentionDays: 30,
-        existing: undefined,
-      });
-      ids.push(id);
-    }
-    return ids;
-  }
-
   async function pageThrough(subscriptionId: string, query: Record<string, string>): Promise<string[][]> {
     const pages: string[][] = [];
     let cursor: string | undefined;
@@ -656,5 +666,107 @@ describe("delete", () => {
     } finally {
       quiet.close();
     }
+  });
+});
+
+describe("guards a mutation run found untested (issue 23)", () => {
+  it("answers 404 on every route when another customer asks for a pre-upgrade (layout 2) delivery", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    const [id] = await seed(subscription.id, 1, () => "failed", "layout 2");
+    if (id === undefined) throw new Error("nothing seeded");
+    const mine = await getDelivery(id);
+    // Layout 2 keys a delivery by its id alone: the customer check is its only guard.
+    const other = await bed.mintKey();
+    const asOther = { key: other.key };
+    expect(errorCode(await api.get(`/v1/deliveries/${id}`, asOther))).toBe("NOT_FOUND");
+    expect((await api.get(`/v1/deliveries/${id}`, asOther)).status).toBe(404);
+    const retry = await api.post(`/v1/deliveries/${id}/retry`, undefined, asOther);
+    expect(retry.status).toBe(404);
+    expect(errorCode(retry)).toBe("NOT_FOUND");
+    const byEvent = await api.get(`/v1/events/${mine.event_id}/deliveries`, asOther);
+    expect(JSON.stringify(byEvent.json)).not.toContain(id);
+    expect((await api.get(`/v1/subscriptions/${subscription.id}/deliveries`, asOther)).status).toBe(404);
+    // Nothing was sent or changed on the owner's behalf.
+    await waitForQueueEmpty(bed.env, bed.env.queues.deliveryQueueUrl);
+    expect(target.requests).toHaveLength(0);
+    expect(await getDelivery(id)).toEqual(mine);
+  });
+
+  it("answers 404 for a delivery past its retention that TTL has not removed yet (layout 3)", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    const day = 86_400_000;
+    const [expired] = await seed(subscription.id, 1, () => "failed", "layout 3", {
+      base: Date.now() - 3 * day,
+      retentionDays: 2,
+    });
+    const [kept] = await seed(subscription.id, 1, () => "failed", "layout 3", {
+      base: Date.now() - 3 * day,
+      retentionDays: 4,
+    });
+    if (expired === undefined || kept === undefined) throw new Error("nothing seeded");
+    // Still in the table (DynamoDB's TTL deletes within days; dynalite never does).
+    const head = await DynamoDBDocumentClient.from(bed.env.dynamodb).send(
+      new GetCommand({ TableName: bed.env.tableName, Key: keys.deliveryHead(customerId, expired) }),
+    );
+    expect(head.Item?.expires_at).toBeLessThan(Date.now() / 1000);
+    expect((await api.get(`/v1/deliveries/${expired}`, { key })).status).toBe(404);
+    expect((await api.post(`/v1/deliveries/${expired}/retry`, undefined, { key })).status).toBe(404);
+    const log = await api.get(`/v1/subscriptions/${subscription.id}/deliveries`, { key });
+    expect((log.json as { items: DeliveryJson[] }).items.map((item) => item.id)).toEqual([kept]);
+    expect((await api.get(`/v1/deliveries/${kept}`, { key })).status).toBe(200);
+    expect(target.requests).toHaveLength(0);
+  });
+
+  it("recovers a delivery whose created_at equals `since` (the bound is inclusive)", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    const [id] = await seed(subscription.id, 1, () => "dead");
+    if (id === undefined) throw new Error("nothing seeded");
+    const { created_at: createdAt, webhook_id: webhookId } = await getDelivery(id);
+    const path = `/v1/subscriptions/${subscription.id}/recover`;
+    const later = new Date(Date.parse(createdAt) + 1).toISOString();
+    expect((await api.post(path, { since: later }, { key })).json).toMatchObject({ count: 0 });
+    expect((await api.post(path, { since: createdAt }, { key })).json).toEqual({
+      count: 1,
+      complete: true,
+      next_since: null,
+    });
+    const [sent] = await target.waitForRequests(1, 10_000);
+    expect(sent?.headers["webhook-id"]).toBe(webhookId);
+    await waitForStatus(id, "succeeded");
+  });
+
+  it("shows two subscriptions whose log tags collide only their own deliveries", async () => {
+    const first = await subscribe("https://hooks.example.com/tag-a");
+    // A second subscription of the same customer whose 16-bit log tag is the first's: both logs
+    // share their partitions, and only the records' subscription tells them apart.
+    const tag = subscriptionTagOf(first.id);
+    let secondId = randomUUID();
+    while (subscriptionTagOf(secondId) !== tag) secondId = randomUUID();
+    const stored = await subscriptions.get(customerId, first.id);
+    if (stored === null) throw new Error("first subscription not stored");
+    await subscriptions.create({ ...stored, id: secondId, url: "https://hooks.example.com/tag-b" });
+    expect(keys.deliveryLogPartition(customerId, secondId, 0)).toEqual(
+      keys.deliveryLogPartition(customerId, first.id, 0),
+    );
+    const firstIds = await seed(first.id, 4, () => "succeeded");
+    const secondIds = await seed(secondId, 3, () => "failed");
+    const logOf = async (subscriptionId: string) => {
+      const response = await api.get(`/v1/subscriptions/${subscriptionId}/deliveries`, {
+        key,
+        query: { limit: "100" },
+      });
+      expect(response.status).toBe(200);
+      return (response.json as { items: DeliveryJson[] }).items.map((item) => item.id).sort();
+    };
+    expect(await logOf(first.id)).toEqual([...firstIds].sort());
+    expect(await logOf(secondId)).toEqual([...secondIds].sort());
+    const statsOf = async (subscriptionId: string) =>
+      (await api.get(`/v1/subscriptions/${subscriptionId}/stats`, { key, query: { window: "24h" } }))
+        .json as { attempts: number; succeeded: number; failed: number };
+    expect(await statsOf(first.id)).toMatchObject({ attempts: 4, succeeded: 4, failed: 0 });
+    expect(await statsOf(secondId)).toMatchObject({ attempts: 3, succeeded: 0, failed: 3 });
   });
 });

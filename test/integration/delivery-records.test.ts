@@ -4,6 +4,7 @@ import { BatchGetCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryRepository, type RecordAttemptInput } from "#shared/adapters/dynamodb/deliveries.ts";
+import { createDeliveryBatchLoader } from "#shared/adapters/dynamodb/delivery-batch-loader.ts";
 import { encodePayload } from "#shared/adapters/dynamodb/payload-codec.ts";
 import { keys } from "#shared/adapters/dynamodb/table.ts";
 import type { DeliveryIdentity } from "#shared/domain/delivery/delivery.ts";
@@ -366,40 +367,100 @@ describe("delivery records (old layout)", () => {
   });
 });
 
+/** The real document client, with every command passed through `intercept` (which may send it on). */
+function interceptedDoc(
+  intercept: (command: unknown, send: (command: unknown) => Promise<unknown>) => Promise<unknown>,
+): DynamoDBDocumentClient {
+  const doc = DynamoDBDocumentClient.from(env.dynamodb);
+  const send = doc.send.bind(doc) as (command: unknown) => Promise<unknown>;
+  return new Proxy(doc, {
+    get(target, property, receiver) {
+      if (property !== "send") return Reflect.get(target, property, receiver);
+      return (command: unknown) => intercept(command, send);
+    },
+  });
+}
+
+describe("reads of a delivery's head that decide what happens next are strongly consistent", () => {
+  // dynalite is always consistent, so only the commands sent can show it. A stale head would let a
+  // batch attempt a delivery that already succeeded, or sign with a secret rotated away.
+  function recording() {
+    const sent: { name: string; input: Record<string, unknown> }[] = [];
+    const doc = interceptedDoc((command, send) => {
+      sent.push({
+        name: (command as object).constructor.name,
+        input: (command as { input: Record<string, unknown> }).input,
+      });
+      return send(command);
+    });
+    return { doc, sent };
+  }
+
+  it.each<Layout>(["layout 3", "layout 2"])(
+    "the delivery batch's BatchGetItem and a record's own read (%s)",
+    async (layout) => {
+      const delivery = identity(undefined, layout);
+      await repos.deliveries.recordAttempt(attempt(delivery, "failed", 500, FIRST));
+      await repos.deliveries.recordAttempt(attempt(delivery, "failed", 502));
+      const { doc, sent } = recording();
+      const state = await createDeliveryBatchLoader(
+        doc,
+        env.tableName,
+      )({
+        subscriptions: [{ customerId: delivery.customer_id, subscriptionId: delivery.subscription_id }],
+        deliveries: [{ customerId: delivery.customer_id, deliveryId: delivery.delivery_id }],
+      });
+      expect(state.deliveries.get(delivery.delivery_id)).toBeDefined();
+      const batchGets = sent.filter((command) => command.name === "BatchGetCommand");
+      expect(batchGets).toHaveLength(1);
+      for (const command of batchGets) {
+        const requests = Object.values(
+          command.input.RequestItems as Record<string, { ConsistentRead?: boolean }>,
+        );
+        for (const request of requests) expect(request.ConsistentRead).toBe(true);
+      }
+
+      sent.length = 0;
+      const record = await new DeliveryRepository(doc, env.tableName).get(
+        delivery.customer_id,
+        delivery.delivery_id,
+      );
+      expect(record?.attempts).toHaveLength(2);
+      // Every read of the delivery's own partition (its head and its attempts); the payload is immutable.
+      const ownReads = sent.filter((command) => JSON.stringify(command.input).includes(delivery.delivery_id));
+      expect(ownReads.length).toBeGreaterThanOrEqual(1);
+      for (const command of ownReads) expect(command.input.ConsistentRead, command.name).toBe(true);
+    },
+  );
+});
+
 describe("a delivery log page whose heads DynamoDB answers only in part (UnprocessedKeys)", () => {
   /**
    * The real client, except that each BatchGetItem is answered for at most `answered(call)` of its
    * keys and hands the rest back as UnprocessedKeys, as a throttled table does.
    */
   function throttledRepository(answered: (call: number) => number) {
-    const doc = DynamoDBDocumentClient.from(env.dynamodb);
     let calls = 0;
-    const send = doc.send.bind(doc) as (command: unknown) => Promise<unknown>;
-    const throttled = new Proxy(doc, {
-      get(target, property, receiver) {
-        if (property !== "send") return Reflect.get(target, property, receiver);
-        return async (command: unknown) => {
-          if (!(command instanceof BatchGetCommand)) return send(command);
-          calls += 1;
-          const request = command.input.RequestItems?.[env.tableName];
-          const allKeys = request?.Keys ?? [];
-          const take = Math.min(allKeys.length, answered(calls));
-          const answer = (
-            take > 0
-              ? await send(
-                  new BatchGetCommand({
-                    RequestItems: { [env.tableName]: { ...request, Keys: allKeys.slice(0, take) } },
-                  }),
-                )
-              : { Responses: { [env.tableName]: [] } }
-          ) as { Responses?: Record<string, unknown[]> };
-          const rest = allKeys.slice(take);
-          return {
-            ...answer,
-            UnprocessedKeys: rest.length > 0 ? { [env.tableName]: { ...request, Keys: rest } } : {},
-          };
-        };
-      },
+    const throttled = interceptedDoc(async (command, send) => {
+      if (!(command instanceof BatchGetCommand)) return send(command);
+      calls += 1;
+      const request = command.input.RequestItems?.[env.tableName];
+      const allKeys = request?.Keys ?? [];
+      const take = Math.min(allKeys.length, answered(calls));
+      const answer = (
+        take > 0
+          ? await send(
+              new BatchGetCommand({
+                RequestItems: { [env.tableName]: { ...request, Keys: allKeys.slice(0, take) } },
+              }),
+            )
+          : { Responses: { [env.tableName]: [] } }
+      ) as { Responses?: Record<string, unknown[]> };
+      const rest = allKeys.slice(take);
+      return {
+        ...answer,
+        UnprocessedKeys: rest.length > 0 ? { [env.tableName]: { ...request, Keys: rest } } : {},
+      };
     });
     return { deliveries: new DeliveryRepository(throttled, env.tableName), calls: () => calls };
   }
