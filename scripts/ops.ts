@@ -5,6 +5,8 @@
  *   unroutable    list | show <message id> | redrive   events the router parked with a reason
  *   router-failed list | show <message id> | redrive   events the router failed on (Lambda's records)
  *   ingest-dlq    list | show <message id> | redrive   events EventBridge could not hand to the router
+ *   unroutable    drift                                 the unknown types parked, with counts (scripts/ops/catalogue.ts)
+ *   event-types   list | add | remove                   event types added at run time
  *
  * Redrive never re-puts an event on the bus: it invokes the router with the original event (id,
  * time and source kept), so every webhook-id stays the same and deliveries that already succeeded
@@ -23,6 +25,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeadLetterQueue, DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
+import { EventTypeRepository } from "#shared/adapters/dynamodb/event-types.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { configSchema } from "#shared/config.ts";
 import { BACKSTOP_RECONCILE_MINUTES, DEFAULT_RESOURCE_NAMES, resourceNamesFor } from "#shared/resources.ts";
@@ -31,6 +34,7 @@ import { DeliveryLogService } from "#shared/services/delivery-log.ts";
 import { parseCommandLine, UsageError } from "../local/cli.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
+import { EVENT_TYPES_USAGE, parseEventTypesCommand, runDrift, runEventTypes } from "./ops/catalogue.ts";
 import {
   describeError,
   PARKED_KINDS,
@@ -49,7 +53,10 @@ const USAGE = `Usage: npm run ops -- <kind> <action> [options]
 Kinds and actions:
   dead-letters  list | show <message id> | redrive | reconcile
                                                       dead deliveries (the delivery DLQ)
-  unroutable    list | show <message id> | redrive    events the router parked, with the reason
+  unroutable    list | show <message id> | redrive | drift
+                                                      events the router parked, with the reason; drift: the
+                                                      unknown types among them, with counts and first/last seen
+${EVENT_TYPES_USAGE}
   router-failed list | show <message id> | redrive    events the router failed on after Lambda's retries
   ingest-dlq    list | show <message id> | redrive    events EventBridge could not hand to the router (AWS only)
 
@@ -64,6 +71,7 @@ Kinds and actions:
 
 Options:
   --limit <n>       at most n messages (default ${DEFAULT_LIMIT})
+  --type <type>     unroutable redrive: only the events of this type (after event-types add)
   --dry-run         redrive, reconcile: say what would be done, change nothing
   --json            list/show: JSON (one object per line for list)
   --aws             act on AWS instead of the local stack (AWS_REGION and the usual credentials)
@@ -78,7 +86,8 @@ Exit codes: 0 done, 1 something failed, 2 bad usage.`;
 
 interface Options {
   readonly kind: ParkedKind;
-  readonly action: "list" | "show" | "redrive" | "reconcile";
+  readonly action: "list" | "show" | "redrive" | "reconcile" | "drift";
+  readonly type?: string;
   readonly messageId?: string;
   readonly limit: number;
   readonly dryRun: boolean;
@@ -99,6 +108,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
       aws: { type: "boolean" },
       stage: { type: "string" },
       region: { type: "string" },
+      type: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -109,9 +119,13 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   else if (!(PARKED_KINDS as readonly string[]).includes(kind))
     problems.push(`unknown kind "${kind}" (${PARKED_KINDS.join(", ")})`);
   if (kind !== undefined && action === undefined)
-    problems.push("an action is required: list, show, redrive or reconcile");
-  else if (action !== undefined && !["list", "show", "redrive", "reconcile"].includes(action))
-    problems.push(`unknown action "${action}" (list, show, redrive or reconcile)`);
+    problems.push("an action is required: list, show, redrive, reconcile or drift");
+  else if (action !== undefined && !["list", "show", "redrive", "reconcile", "drift"].includes(action))
+    problems.push(`unknown action "${action}" (list, show, redrive, reconcile or drift)`);
+  if (action === "drift" && kind !== undefined && kind !== "unroutable")
+    problems.push("drift applies to unroutable (the events the router parked)");
+  if (values.type !== undefined && !(kind === "unroutable" && action === "redrive"))
+    problems.push("--type applies to unroutable redrive");
   if (action === "reconcile" && kind !== undefined && kind !== "dead-letters")
     problems.push("reconcile applies to dead-letters (the delivery DLQ)");
   if (action === "show" && messageId === undefined)
@@ -127,7 +141,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   if (values["dry-run"] === true && (action === "list" || action === "show"))
     problems.push("--dry-run applies to redrive and reconcile (list and show change nothing)");
   if (values.json === true && (action === "redrive" || action === "reconcile"))
-    problems.push("--json applies to list and show");
+    problems.push("--json applies to list, show and drift");
   const aws = values.aws === true;
   if (!aws && (values.stage !== undefined || values.region !== undefined))
     problems.push("--stage and --region apply to --aws (the local stack has one set of names)");
@@ -147,6 +161,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     kind: kind as ParkedKind,
     action: action as Options["action"],
     ...(messageId !== undefined ? { messageId } : {}),
+    ...(values.type !== undefined ? { type: values.type } : {}),
     limit,
     dryRun: values["dry-run"] === true,
     json: values.json === true,
@@ -167,7 +182,7 @@ interface Target {
   readonly queueNames: Readonly<Record<ParkedKind, string>> & { readonly delivery: string };
 }
 
-function createTarget(options: Options, env: NodeJS.ProcessEnv): Target {
+function createTarget(options: Pick<Options, "aws" | "stage" | "region">, env: NodeJS.ProcessEnv): Target {
   if (options.aws) {
     const names = resourceNamesFor(options.stage);
     const region = options.region;
@@ -288,6 +303,13 @@ async function redrive(options: Options, target: Target, queue: ParkedQueue): Pr
     for await (const message of queue.read(options.limit)) {
       read++;
       const plan: RedrivePlan = redrivePlan(options.kind, message);
+      if (
+        options.type !== undefined &&
+        !(plan.kind === "invoke-router" && eventTypeOf(plan.event) === options.type)
+      ) {
+        held.push(message);
+        continue;
+      }
       if (plan.kind === "invoke-router" && plan.eventId !== null && replayedEvents.has(plan.eventId)) {
         // The router parked this event again earlier in this very run: it is not a new message.
         held.push(message);
@@ -480,7 +502,44 @@ async function show(options: Options, target: Target, queue: ParkedQueue): Promi
   return 0;
 }
 
+/** The `detail-type` of an event a parked message carries. */
+function eventTypeOf(event: unknown): string | undefined {
+  const type = (event as Record<string, unknown> | null)?.["detail-type"];
+  return typeof type === "string" ? type : undefined;
+}
+
+function eventTypeRepository(target: Target): EventTypeRepository {
+  return new EventTypeRepository(
+    DynamoDBDocumentClient.from(target.dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+    target.tableName,
+  );
+}
+
+async function eventTypesMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let command: ReturnType<typeof parseEventTypesCommand>;
+  try {
+    command = parseEventTypesCommand(argv, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`ops: ${error.message}\nRun \`npm run ops -- --help\` for usage.\n`);
+    return 2;
+  }
+  const target = createTarget(command, env);
+  const where = command.aws ? `stage ${command.stage} on AWS ${command.region}` : "the local stack";
+  try {
+    return await runEventTypes(command, eventTypeRepository(target), where);
+  } catch (error) {
+    process.stderr.write(`ops: ${describeFailure(error, target)}\n`);
+    return 1;
+  } finally {
+    target.sqs.destroy();
+    target.lambda.destroy();
+    target.dynamodb.destroy();
+  }
+}
+
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv[0] === "event-types") return eventTypesMain(argv.slice(1), env);
   let options: Options | "help";
   try {
     options = parseOptions(argv, env);
@@ -499,6 +558,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     if (options.action === "list") return await list(options, target, queue);
     if (options.action === "show") return await show(options, target, queue);
     if (options.action === "reconcile") return await reconcile(options, target, queue);
+    if (options.action === "drift")
+      return await runDrift(queue, eventTypeRepository(target), options, target.description);
     return await redrive(options, target, queue);
   } catch (error) {
     process.stderr.write(`ops: ${describeFailure(error, target)}\n`);

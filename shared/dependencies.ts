@@ -12,6 +12,7 @@ import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
 import { EndpointHealthStore } from "./adapters/dynamodb/endpoint-health.ts";
+import { EventTypeRepository } from "./adapters/dynamodb/event-types.ts";
 import { ManagedSubscriptionRepository } from "./adapters/dynamodb/managed-subscriptions.ts";
 import { PortalLinkRepository } from "./adapters/dynamodb/portal-links.ts";
 import { QuotaCounterRepository } from "./adapters/dynamodb/quotas.ts";
@@ -33,6 +34,7 @@ import type { DeliveryDependencies, DomainLogger } from "./services/delivery/del
 import { FairLanes } from "./services/delivery/fair-lanes.ts";
 import { DeliveryInsightsService } from "./services/delivery-insights.ts";
 import { DeliveryLogService } from "./services/delivery-log.ts";
+import { CachedEventCatalogue } from "./services/event-catalogue.ts";
 import { PortalSessionService } from "./services/portal-sessions.ts";
 import { QuotaService } from "./services/quotas.ts";
 import type { RouterDependencies } from "./services/route-event.ts";
@@ -81,6 +83,7 @@ export function createRouterDependencies(
     payloads: new DeliveryRepository(clients.doc, config.TABLE_NAME),
     managed: new ManagedSubscriptionRepository(clients.doc, config.TABLE_NAME),
     retentionDays: config.DELIVERY_RETENTION_DAYS,
+    catalogue: new CachedEventCatalogue(new EventTypeRepository(clients.doc, config.TABLE_NAME)),
   };
 }
 
@@ -192,6 +195,7 @@ export function createApiDependencies(
         settings: { retentionDays: config.DELIVERY_RETENTION_DAYS },
         now: overrides.now,
       }),
+      eventTypes: new CachedEventCatalogue(new EventTypeRepository(clients.doc, config.TABLE_NAME)),
       insights: new DeliveryInsightsService({
         subscriptions,
         deliveries,

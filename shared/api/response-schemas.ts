@@ -116,7 +116,8 @@ export const eventTypeSchema = withMeta(
 );
 
 export const eventTypeListSchema = withMeta(listOf(eventTypeSchema, "EventTypeList"), {
-  description: "The whole catalogue in one page (`next_cursor` is always null).",
+  description:
+    "The whole catalogue in one page (`next_cursor` is always null): the built-in types, then the types operators added at run time (`npm run ops -- event-types add`), within a minute of their addition.",
 });
 
 export const attemptRequestSchema = withMeta(

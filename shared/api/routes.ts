@@ -4,8 +4,8 @@
  */
 import type * as z from "zod/mini";
 import type { DeliveryRecord } from "../domain/delivery/delivery.ts";
-import { EVENT_CATALOGUE } from "../domain/events/catalogue.ts";
 import { EVENT_DESCRIPTIONS } from "../domain/events/descriptions.ts";
+import type { EventCatalogue } from "../domain/events/runtime-catalogue.ts";
 import type { QuotaAction } from "../domain/quotas/quota.ts";
 import { publicSubscription } from "../domain/subscriptions/subscription.ts";
 import { createSubscriptionSchema, updateSubscriptionSchema } from "../domain/subscriptions/validation.ts";
@@ -45,6 +45,8 @@ export interface ApiServices {
   readonly deliveryLog: DeliveryLogService;
   readonly insights: DeliveryInsightsService;
   readonly portalSessions: PortalSessionService;
+  /** The built-in catalogue merged with the types operators added (shared/services/event-catalogue.ts). */
+  readonly eventTypes: { current(): Promise<EventCatalogue> };
 }
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
@@ -159,14 +161,20 @@ export const ROUTES: readonly Route[] = [
     tag: "Event types",
     auth: true,
     success: { status: 200, response: "eventTypeListSchema" },
-    handle: async () => ({
-      items: EVENT_CATALOGUE.map(({ type, resource }) => ({
-        type,
-        resource,
-        description: EVENT_DESCRIPTIONS[type],
-      })),
-      next_cursor: null,
-    }),
+    handle: async ({ services }) => {
+      const catalogue = await services.eventTypes.current();
+      return {
+        items: catalogue.list().map(({ type, resource }) => ({
+          type,
+          resource,
+          description:
+            catalogue.addedType(type)?.description ??
+            EVENT_DESCRIPTIONS[type as keyof typeof EVENT_DESCRIPTIONS] ??
+            "",
+        })),
+        next_cursor: null,
+      };
+    },
   }),
   route({
     method: "POST",

@@ -7,6 +7,7 @@ import type {
 import type { RoutingSubscription } from "../adapters/dynamodb/subscriptions.ts";
 import type { DeliveryJob } from "../domain/delivery/job.ts";
 import { UnroutableEventError } from "../domain/errors.ts";
+import { BUILT_IN_CATALOGUE, type EventCatalogue } from "../domain/events/runtime-catalogue.ts";
 import {
   MAX_DETAIL_DEPTH,
   parseRoutableEvent,
@@ -32,6 +33,11 @@ export interface RouterDependencies {
   /** Keeps managed legacy subscriptions in step with VoIPBIN's customer control events (PRODUCT §11). */
   readonly managed: Pick<ManagedSubscriptionRepository, "apply">;
   readonly retentionDays: number;
+  /**
+   * The catalogue for an event's type: built in, or added by an operator at run time (read only for
+   * types that are not built in; shared/services/event-catalogue.ts). Absent: the built-in one.
+   */
+  readonly catalogue?: { forType(type: string): Promise<EventCatalogue> };
   readonly now?: () => Date;
 }
 
@@ -66,9 +72,10 @@ export type RouteOutcome =
 export function buildDeliveryJobs(
   event: RoutableEvent,
   subscriptions: readonly RoutingSubscription[],
+  catalogue: EventCatalogue = BUILT_IN_CATALOGUE,
 ): DeliveryJob[] {
   const matching = subscriptions.filter((subscription) =>
-    subscriptionMatches(subscription, event.type, event.data),
+    subscriptionMatches(subscription, event.type, event.data, catalogue),
   );
   if (matching.length === 0) return [];
   const payload = webhookBody(event.type, event.data);
@@ -99,10 +106,17 @@ export const eventTimeOf = (event: RoutableEvent): Date => new Date(event.time);
 export async function routeEvent(input: unknown, deps: RouterDependencies): Promise<RouteOutcome> {
   const now = deps.now ?? (() => new Date());
   let event: RoutableEvent;
+  let catalogue = BUILT_IN_CATALOGUE;
   try {
     const control = controlEventOf(input);
     if (control !== null) return await applyControlEvent(control, deps, now());
-    event = parseRoutableEvent(input);
+    const type =
+      typeof input === "object" && input !== null
+        ? (input as Record<string, unknown>)["detail-type"]
+        : undefined;
+    if (deps.catalogue !== undefined && typeof type === "string")
+      catalogue = await deps.catalogue.forType(type);
+    event = parseRoutableEvent(input, catalogue);
   } catch (error) {
     if (!(error instanceof UnroutableEventError)) throw error;
     const eventId =
@@ -119,7 +133,7 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
     return { kind: "unroutable", eventId, reason: error.reason, details: error.details };
   }
   const subscriptions = await deps.subscriptions.listForRouting(event.customerId);
-  const jobs = buildDeliveryJobs(event, subscriptions);
+  const jobs = buildDeliveryJobs(event, subscriptions, catalogue);
   const first = jobs[0];
   if (first !== undefined) {
     // Before the jobs: a job on the queue always has its body stored (a retried router rewrites it).

@@ -99,6 +99,9 @@ export const keys = {
   }),
   /** A portal link, addressed by the SHA-256 of its token: the exchange's one UpdateItem. */
   portalLink: (linkHash: string): ItemKey => ({ PK: `PORTALLINK#${linkHash}`, SK: "PORTALLINK" }),
+  /** An event type an operator added at run time: all of them in one small partition, read by one Query. */
+  eventType: (type: string): ItemKey => ({ PK: "CATALOGUE", SK: `TYPE#${type}` }),
+  eventTypes: { PK: "CATALOGUE", skPrefix: "TYPE#" },
 } as const;
 
 export const itemKeyString = (key: ItemKey): string => `${key.PK}|${key.SK}`;

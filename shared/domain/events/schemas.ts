@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { UnroutableEventError } from "../errors.ts";
 import { nestsDeeperThan } from "../json.ts";
-import { type EventType, isEventType } from "./catalogue.ts";
+import { BUILT_IN_CATALOGUE, type EventCatalogue } from "./runtime-catalogue.ts";
 
 /**
  * A UUID in the 8-4-4-4-12 hex form. VoIPBIN ids come from several generators (v1, v4, hand-made
@@ -49,7 +49,8 @@ export type ResourceData = Record<string, unknown>;
 /** A validated, routable VoIPBIN event. */
 export interface RoutableEvent {
   readonly id: string;
-  readonly type: EventType;
+  /** A built-in type, or one an operator added at run time (runtime-catalogue.ts). */
+  readonly type: string;
   readonly source: string;
   readonly time: string;
   readonly customerId: string;
@@ -81,7 +82,10 @@ function issuesOf(error: z.core.$ZodError): string[] {
  * Turns whatever EventBridge delivered into a routable event, or throws UnroutableEventError with
  * the first reason that makes it unroutable (envelope, then type, then customer id, then data).
  */
-export function parseRoutableEvent(input: unknown): RoutableEvent {
+export function parseRoutableEvent(
+  input: unknown,
+  catalogue: EventCatalogue = BUILT_IN_CATALOGUE,
+): RoutableEvent {
   // First, before anything walks or serialises the event: the envelope adds one level above detail.
   if (nestsDeeperThan(input, MAX_DETAIL_DEPTH + 1)) {
     throw new UnroutableEventError(UNROUTABLE_REASONS.tooDeep, [
@@ -93,7 +97,7 @@ export function parseRoutableEvent(input: unknown): RoutableEvent {
     throw new UnroutableEventError(UNROUTABLE_REASONS.invalidEnvelope, issuesOf(envelope.error));
   }
   const type = envelope.data["detail-type"];
-  if (!isEventType(type)) {
+  if (!catalogue.has(type)) {
     throw new UnroutableEventError(UNROUTABLE_REASONS.unknownEventType, [
       `"${type.slice(0, 100)}" is not in the catalogue`,
     ]);

@@ -1,4 +1,4 @@
-import { patternMatches } from "../events/catalogue.ts";
+import { BUILT_IN_CATALOGUE, type EventCatalogue } from "../events/runtime-catalogue.ts";
 import type { ResourceData } from "../events/schemas.ts";
 import { uuidv7 } from "../ids.ts";
 import { generateSecret } from "../signing.ts";
@@ -95,6 +95,7 @@ export function subscriptionMatches(
   subscription: Pick<Subscription, "status" | "activeflow_id" | "event_types" | "delivery_profile">,
   eventType: string,
   data: ResourceData,
+  catalogue: EventCatalogue = BUILT_IN_CATALOGUE,
 ): boolean {
   if (subscription.status !== "enabled") return false;
   if (subscription.delivery_profile === "legacy" && isSystemEventType(eventType)) return false;
@@ -104,7 +105,7 @@ export function subscriptionMatches(
     if (typeof activeflowId !== "string" || activeflowId.toLowerCase() !== subscription.activeflow_id)
       return false;
   }
-  return subscription.event_types.some((pattern) => patternMatches(pattern, eventType));
+  return subscription.event_types.some((pattern) => catalogue.matches(pattern, eventType));
 }
 
 /** The secrets that sign a delivery now: the current one first, then the previous one while its overlap lasts. */
