@@ -10,6 +10,7 @@ import {
   AsyncInvokerStoppedError,
   asyncQueueAttributes,
 } from "../../../local/async-invoker.ts";
+import { LocalEventBus } from "../../../local/eventbridge.ts";
 import { ensureQueue, LOCAL_CREDENTIALS } from "../../../local/provision.ts";
 import { type LocalSqs, startLocalSqs } from "../../../local/sqs/index.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -48,7 +49,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function queue(file: string, name = "router-async") {
+async function queue(file: string, name = "router-async", attributes: Record<string, string> = {}) {
   const sqs = await startLocalSqs({ host: "127.0.0.1", port: 0, region: "us-east-1", file, thread: "main" });
   const client = new SQSClient({
     endpoint: sqs.endpoint,
@@ -56,7 +57,10 @@ async function queue(file: string, name = "router-async") {
     credentials: LOCAL_CREDENTIALS,
   });
   opened.push({ sqs, client });
-  const queueUrl = await ensureQueue(client, name, asyncQueueAttributes(spec.timeoutMs, 3600));
+  const queueUrl = await ensureQueue(client, name, {
+    ...asyncQueueAttributes(spec.timeoutMs, 3600),
+    ...attributes,
+  });
   const depth = async () => {
     const { Attributes = {} } = await client.send(
       new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["All"] }),
@@ -229,5 +233,77 @@ describe("Lambda asynchronous invocation, on a durable queue", () => {
     expect(failures).toEqual([]);
     await waitFor(async () => (await second.depth()) === 0, { description: "the retry's success deleted" });
     await after.stop();
+  });
+
+  it("reports an event the queue refused in PutEvents' FailedEntryCount, and queues the rest of the request", async () => {
+    // A queue that refuses messages over 1 KiB: one entry of the request is refused, one is taken.
+    const q = await queue(":memory:", "router-async-small", { MaximumMessageSize: "1024" });
+    const ran: unknown[] = [];
+    const { invoker: subject } = invoker(q, async (event) => {
+      ran.push(event);
+    });
+    // The local stack's wiring (local/stack.ts): the router's rule hands each event to its queue.
+    const bus = new LocalEventBus({
+      busName: "bus",
+      region: "us-east-1",
+      rules: [
+        {
+          name: "router",
+          eventPattern: { source: [{ prefix: "voipbin." }] },
+          target: async (_event, eventJson) => {
+            await subject.invoke(eventJson);
+          },
+        },
+      ],
+    });
+    const entry = (data: string) => ({
+      EventBusName: "bus",
+      Source: "voipbin.test",
+      DetailType: "call_hangup",
+      Detail: JSON.stringify({ data }),
+    });
+    const response = await bus.putEvents({ Entries: [entry("small"), entry("x".repeat(2000))] });
+    expect(response.FailedEntryCount).toBe(1);
+    expect(response.Entries[0]).toHaveProperty("EventId");
+    expect(response.Entries[1]).toMatchObject({ ErrorCode: "InternalFailure" });
+    await waitFor(() => ran.length === 1, { description: "the queued event run" });
+    expect((ran[0] as { detail: { data: string } }).detail.data).toBe("small");
+    await waitFor(async () => (await q.depth()) === 0, { description: "the invocation deleted" });
+    await subject.stop();
+  });
+
+  it("keeps an invocation whose on-failure destination refused it, and sends it again when it comes back", async () => {
+    // A short visibility timeout, so that the kept invocation comes back within the test.
+    const q = await queue(":memory:", "router-async-destination", { VisibilityTimeout: "1" });
+    let attempts = 0;
+    let refusals = 0;
+    const delivered: AsyncFailureRecord[] = [];
+    const subject = new AsyncInvoker<{ n: number }>({
+      spec,
+      handler: async () => {
+        attempts++;
+        throw new Error("always fails");
+      },
+      queue: { sqs: q.client, queueUrl: q.queueUrl },
+      retryDelaysMs: [],
+      onFailure: async (record) => {
+        if (refusals === 0) {
+          refusals++;
+          throw new Error("the destination queue is unavailable");
+        }
+        delivered.push(record);
+      },
+      logger: quietLogger,
+    });
+    subject.start();
+    await subject.invoke(JSON.stringify({ n: 3 }));
+    await until(() => refusals === 1, { description: "the destination's refusal" });
+    expect(delivered).toEqual([]);
+    expect(await q.depth()).toBe(1);
+    await until(() => delivered.length === 1, { timeoutMs: 15_000, description: "the record delivered" });
+    expect(delivered[0]?.requestPayload).toEqual({ n: 3 });
+    expect(attempts).toBe(2);
+    await waitFor(async () => (await q.depth()) === 0, { description: "the invocation deleted" });
+    await subject.stop();
   });
 });
