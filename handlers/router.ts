@@ -21,6 +21,7 @@ export function createRouterHandler(
         customer_id: outcome.customerId,
         subscriptions: outcome.subscriptions,
         matched: outcome.matched,
+        ...(outcome.shadow ? { shadowed: true } : {}),
       });
       metrics?.addMetric(METRIC_NAMES.router.routed, MetricUnit.Count, 1);
       metrics?.addMetric(METRIC_NAMES.router.fanOut, MetricUnit.Count, outcome.matched);

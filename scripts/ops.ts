@@ -7,6 +7,7 @@
  *   ingest-dlq    list | show <message id> | redrive   events EventBridge could not hand to the router
  *   unroutable    drift                                 the unknown types parked, with counts (scripts/ops/catalogue.ts)
  *   event-types   list | add | remove                   event types added at run time
+ *   shadow export, legacy import                      the VoIPBIN cutover (scripts/ops/cutover.ts)
  *
  * Redrive never re-puts an event on the bus: it invokes the router with the original event (id,
  * time and source kept), so every webhook-id stays the same and deliveries that already succeeded
@@ -35,6 +36,7 @@ import { parseCommandLine, UsageError } from "../local/cli.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
 import { EVENT_TYPES_USAGE, parseEventTypesCommand, runDrift, runEventTypes } from "./ops/catalogue.ts";
+import { CUTOVER_USAGE, runCutoverCommand } from "./ops/cutover.ts";
 import {
   describeError,
   PARKED_KINDS,
@@ -59,6 +61,9 @@ Kinds and actions:
 ${EVENT_TYPES_USAGE}
   router-failed list | show <message id> | redrive    events the router failed on after Lambda's retries
   ingest-dlq    list | show <message id> | redrive    events EventBridge could not hand to the router (AWS only)
+
+The VoIPBIN cutover (docs/cutover.md):
+${CUTOVER_USAGE}
 
   redrive: dead letters are retried like POST /v1/deliveries/{id}/retry; events are replayed by
   invoking the router with the ORIGINAL event (same id, so the same webhook-ids; deliveries that
@@ -542,6 +547,9 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   if (argv[0] === "event-types") return eventTypesMain(argv.slice(1), env);
   let options: Options | "help";
   try {
+    if ((argv[0] === "shadow" || argv[0] === "legacy") && !argv.includes("--help") && !argv.includes("-h")) {
+      return await runCutoverCommand(argv, env);
+    }
     options = parseOptions(argv, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;

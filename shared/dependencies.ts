@@ -16,6 +16,7 @@ import { EventTypeRepository } from "./adapters/dynamodb/event-types.ts";
 import { ManagedSubscriptionRepository } from "./adapters/dynamodb/managed-subscriptions.ts";
 import { PortalLinkRepository } from "./adapters/dynamodb/portal-links.ts";
 import { QuotaCounterRepository } from "./adapters/dynamodb/quotas.ts";
+import { ShadowLogRepository } from "./adapters/dynamodb/shadow-log.ts";
 import { SubscriptionRepository } from "./adapters/dynamodb/subscriptions.ts";
 import { HttpSender } from "./adapters/http-sender.ts";
 import { OperationalEventPublisher } from "./adapters/operational-events.ts";
@@ -132,6 +133,7 @@ export function createDeliveryDependencies(
     queue: new DeliveryQueue(sqs, config.DELIVERY_QUEUE_URL),
     deadLetters: new DeadLetterQueue(sqs, config.DELIVERY_DLQ_URL),
     sender: new HttpSender({ policy, ...(overrides.resolver ? { resolver: overrides.resolver } : {}) }),
+    shadowLog: new ShadowLogRepository(doc, config.TABLE_NAME),
     operationalEvents: new OperationalEventPublisher(eventBridge, config.EVENT_BUS_NAME),
     logger,
     ...(fairLanes ? { lanes: fairLanes } : {}),

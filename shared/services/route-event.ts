@@ -49,6 +49,7 @@ export type RouteOutcome =
       readonly customerId: string;
       readonly subscriptions: number;
       readonly matched: number;
+      readonly shadow: boolean;
     }
   | {
       /** A customer control event: applied to the customer's managed subscription, never delivered. */
@@ -91,6 +92,7 @@ export function buildDeliveryJobs(
       event_id: event.id,
       event_type: event.type,
       payload,
+      ...(event.shadow ? { shadow: true as const } : {}),
     };
   });
 }
@@ -137,14 +139,16 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
   const first = jobs[0];
   if (first !== undefined) {
     // Before the jobs: a job on the queue always has its body stored (a retried router rewrites it).
-    await deps.payloads.putPayload(
-      event.customerId,
-      event.id,
-      first.payload,
-      now(),
-      deps.retentionDays,
-      eventTimeOf(event),
-    );
+    // A shadow event is never retried or recovered: its body is recorded by its hash only.
+    if (!event.shadow)
+      await deps.payloads.putPayload(
+        event.customerId,
+        event.id,
+        first.payload,
+        now(),
+        deps.retentionDays,
+        eventTimeOf(event),
+      );
     await deps.deliveryQueue.enqueue(jobs);
   }
   return {
@@ -154,6 +158,7 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
     customerId: event.customerId,
     subscriptions: subscriptions.length,
     matched: jobs.length,
+    shadow: event.shadow,
   };
 }
 

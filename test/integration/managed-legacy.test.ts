@@ -3,11 +3,15 @@
  * events keep the customer's webhook in step, and the customer's server, written against VoIPBIN's
  * own rules, accepts every delivery unchanged.
  */
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { legacySecretToWhsec, managedSubscriptionId } from "#shared/domain/subscriptions/managed.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
+import { runNpmScript } from "../support/e2e-stack.ts";
 import { eventBridgeEvent, fixtureEvent } from "../support/fixtures.ts";
 import {
   deliveryIdOf,
@@ -339,5 +343,170 @@ describe("the legacy delivery profile: VoIPBIN's outcome rules, our durability",
     expect(record?.attempts[0]).toMatchObject({ status_code: null });
     expect(record?.attempts[0]?.error).toMatch(/^blocked_destination/);
     expect(record?.status).not.toBe("succeeded");
+  });
+});
+
+/** `npm run ops -- <args>` against this harness's table, as an operator runs it. */
+const ops = (args: readonly string[]) =>
+  runNpmScript(
+    "ops",
+    args,
+    { DYNAMODB_ENDPOINT: String(harness.env.env.DYNAMODB_ENDPOINT), TABLE_NAME: harness.env.tableName },
+    60_000,
+  );
+
+describe("shadow mode", () => {
+  it("sends nothing, and `ops shadow export` writes what would have been sent, signed as it would be", async () => {
+    const receiver = await harness.receiver();
+    const { id, secret } = await managedCustomer(`${receiver.url}/hook`);
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const shadowEvent = eventFor(callHangup, id);
+    (shadowEvent.detail as Record<string, unknown>).delivery_mode = "shadow";
+    expect(await harness.route(shadowEvent)).toMatchObject({ kind: "routed", matched: 1, shadow: true });
+    // A live event after it: once it has arrived, the shadow job (queued first) has been handled too.
+    await harness.route(eventFor(callHangup, id));
+    const deliveryId = deliveryIdOf(shadowEvent, managedSubscriptionId(id));
+    await receiver.waitForRequests(1);
+    await waitForQueueEmpty(harness.env, harness.env.queues.deliveryQueueUrl);
+    expect(receiver.requests).toHaveLength(1);
+    // Not in the customer's delivery log, so not in its statistics either.
+    expect(await harness.repos.deliveries.get(id, deliveryId)).toBeNull();
+
+    const exported = await ops(["shadow", "export", "--since", since, "--customer", id]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const lines = exported.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(lines).toHaveLength(1);
+    const body = `{"type":"call_hangup","data":${JSON.stringify((shadowEvent.detail as { data: unknown }).data)}}`;
+    expect(lines[0]).toMatchObject({
+      customer_id: id,
+      delivery_id: deliveryId,
+      event_id: shadowEvent.id,
+      method: "POST",
+      url: `${receiver.url}/hook`,
+      body_sha256: createHash("sha256").update(body).digest("hex"),
+      body_bytes: Buffer.byteLength(body),
+    });
+    // The headers are what a receiver written against VoIPBIN's rules would have verified.
+    const headers = lines[0].headers as Record<string, string>;
+    expect(headers["x-voipbin-signature"]).toBe(
+      `sha256=${createHmac("sha256", Buffer.from(secret, "ascii")).update(body).digest("hex")}`,
+    );
+    expect(() => new Webhook(legacySecretToWhsec(secret)).verify(body, headers)).not.toThrow();
+    // Another customer's export does not list it; a bad option is a usage error naming it.
+    const other = await ops(["shadow", "export", "--since", since, "--customer", randomUUID()]);
+    expect(other.stdout).toBe("");
+    const bad = await ops(["shadow", "export", "--since", "yesterday"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--since takes an RFC 3339 time");
+  });
+
+  it("refuses a delivery_mode it does not know instead of delivering it", async () => {
+    const event = eventFor(callHangup, randomUUID());
+    (event.detail as Record<string, unknown>).delivery_mode = "Shadow";
+    expect(await harness.route(event)).toMatchObject({ kind: "unroutable", reason: "invalid_detail" });
+  });
+});
+
+describe("legacy import", () => {
+  it("applies a VoIPBIN export with the control events' rules, reports every bad row by line, loses nothing valid", async () => {
+    const [a, b] = [await harness.receiver(), await harness.receiver()];
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    const secret = hexSecret();
+    const dir = mkdtempSync(path.join(tmpdir(), "legacy-import-"));
+    const file = path.join(dir, "customers.jsonl");
+    const row = (id: string, uri: string, tm: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        id,
+        webhook_uri: uri,
+        webhook_method: "POST",
+        webhook_secret: secret,
+        tm_update: tm,
+        ...extra,
+      });
+    // A control event newer than the export's row for customer 0 arrived first: the import must not undo it.
+    await harness.route(
+      controlEvent(
+        "customer_updated",
+        customer(ids[0] as string, {
+          webhook_uri: b.url,
+          webhook_secret: secret,
+          tm_update: "2026-09-01T00:00:00Z",
+        }),
+      ),
+    );
+    writeFileSync(
+      file,
+      [
+        row(ids[0] as string, a.url, "2026-08-01T00:00:00Z"),
+        "{not json, with the secret s3cr3t-in-a-bad-line",
+        row(ids[1] as string, a.url, "2026-08-01T00:00:00Z"),
+        row("not-a-uuid", "ftp://x", "soon", { webhook_method: "PATCH", webhook_secret: "short" }),
+        "",
+        row(ids[2] as string, "", "2026-08-01T00:00:00Z"),
+        row(ids[1] as string, b.url, "2026-08-02T00:00:00Z"),
+      ].join("\n"),
+    );
+    const dry = await ops(["legacy", "import", file, "--dry-run"]);
+    expect(dry.code).toBe(1);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dry_run: true, rows: 6, valid: 4, invalid: 2 });
+    expect(
+      await harness.repos.subscriptions.get(ids[1] as string, managedSubscriptionId(ids[1] as string)),
+    ).toBeNull();
+
+    const run = await ops(["legacy", "import", file]);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      dry_run: false,
+      rows: 6,
+      valid: 4,
+      invalid: 2,
+      failed: 0,
+      changes: { ignored_older: 1, removed: 0 },
+    });
+    expect(run.stderr).toContain("line 2: not a JSON object");
+    const line4 = run.stderr.split("\n").find((l) => l.startsWith("line 4:")) ?? "";
+    for (const field of [
+      "data.id",
+      "data.tm_update",
+      "data.webhook_uri",
+      "data.webhook_method",
+      "data.webhook_secret",
+    ]) {
+      expect(line4).toContain(field);
+    }
+    expect(run.stderr).not.toContain("s3cr3t");
+    expect(run.stderr).not.toContain(secret);
+    // Customer 0 keeps the newer event's URL; customer 1 has its later row's, whatever the file order.
+    expect(
+      await harness.repos.subscriptions.get(ids[0] as string, managedSubscriptionId(ids[0] as string)),
+    ).toMatchObject({ url: b.url });
+    expect(
+      await harness.repos.subscriptions.get(ids[1] as string, managedSubscriptionId(ids[1] as string)),
+    ).toMatchObject({ url: b.url });
+    expect(
+      await harness.repos.subscriptions.get(ids[2] as string, managedSubscriptionId(ids[2] as string)),
+    ).toBeNull();
+    // A re-run changes nothing, and an older control event arriving after the import is ignored too.
+    const again = await ops(["legacy", "import", file]);
+    expect(JSON.parse(again.stdout).changes).toMatchObject({ created: 0, updated: 0 });
+    expect(
+      await harness.route(
+        controlEvent(
+          "customer_updated",
+          customer(ids[1] as string, {
+            webhook_uri: a.url,
+            webhook_secret: secret,
+            tm_update: "2026-08-01T12:00:00Z",
+          }),
+        ),
+      ),
+    ).toMatchObject({ change: "ignored_older" });
+    await harness.route(eventFor(callHangup, ids[1] as string));
+    const [arrived] = await b.waitForRequests(1);
+    expect(voipbinAccepts(arrived as RecordedRequest, secret)).toBe(true);
+    expect(a.requests).toHaveLength(0);
   });
 });

@@ -30,6 +30,11 @@ export const deliveryJobSchema = z.object({
    * `msg:<its first message id>` for a router job, so that it stays the live one.
    */
   token: z.optional(z.string().check(z.regex(/^(msg:)?[A-Za-z0-9-]{1,64}$/))),
+  /**
+   * Shadow mode (PRODUCT §11): the event came with `Detail.delivery_mode: "shadow"`. The job is signed
+   * and recorded in the shadow log as it would be sent; no request leaves the system.
+   */
+  shadow: z.optional(z.literal(true)),
 });
 
 export type DeliveryJob = z.output<typeof deliveryJobSchema>;

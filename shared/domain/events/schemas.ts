@@ -55,7 +55,16 @@ export interface RoutableEvent {
   readonly time: string;
   readonly customerId: string;
   readonly data: ResourceData;
+  /** `Detail.delivery_mode: "shadow"` (PRODUCT §11): routed and signed, recorded, never sent. */
+  readonly shadow: boolean;
 }
+
+/**
+ * `Detail.delivery_mode`: absent or `live` delivers, `shadow` only records (PRODUCT §11). Any other
+ * value is refused rather than guessed: during a shadow period VoIPBIN's own sender still delivers,
+ * so a misspelt "shadow" taken as live would deliver every event twice.
+ */
+export const DELIVERY_MODES = ["live", "shadow"] as const;
 
 /** Reasons recorded on the unroutable-events queue. Stable strings: operators alarm and filter on them. */
 export const UNROUTABLE_REASONS = {
@@ -115,11 +124,13 @@ export function parseRoutableEvent(
     ]);
   }
   const parsed = voipbinDetailSchema.safeParse(detail);
-  if (!parsed.success) {
-    throw new UnroutableEventError(
-      UNROUTABLE_REASONS.invalidDetail,
-      issuesOf(parsed.error).map((issue) => `detail.${issue}`),
-    );
+  const mode = (detail as Record<string, unknown>).delivery_mode;
+  const badMode = mode !== undefined && !(DELIVERY_MODES as readonly unknown[]).includes(mode);
+  if (!parsed.success || badMode) {
+    throw new UnroutableEventError(UNROUTABLE_REASONS.invalidDetail, [
+      ...(parsed.success ? [] : issuesOf(parsed.error).map((issue) => `detail.${issue}`)),
+      ...(badMode ? ['detail.delivery_mode: must be "live" or "shadow" when present'] : []),
+    ]);
   }
   return {
     id: envelope.data.id,
@@ -130,6 +141,7 @@ export function parseRoutableEvent(
     // The resource exactly as it arrived: zod's parsed copy rebuilds the object and drops keys such
     // as `__proto__`, which are plain data in JSON and must reach the receiver unchanged.
     data: (detail as { data: ResourceData }).data,
+    shadow: mode === "shadow",
   };
 }
 

@@ -1,9 +1,11 @@
+import { createHash } from "node:crypto";
 import type { DeadLetterQueue } from "../../adapters/delivery-queue.ts";
 import type { DeliveryRepository, DeliveryState } from "../../adapters/dynamodb/deliveries.ts";
 import {
   type DeliveryBatchLoader,
   subscriptionLookupKey,
 } from "../../adapters/dynamodb/delivery-batch-loader.ts";
+import type { ShadowLogRepository } from "../../adapters/dynamodb/shadow-log.ts";
 import type { SubscriptionRepository } from "../../adapters/dynamodb/subscriptions.ts";
 import {
   type HttpAttemptRequest,
@@ -16,6 +18,7 @@ import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/del
 import type { Lane } from "../../domain/delivery/endpoint-health.ts";
 import type { DeliveryJob } from "../../domain/delivery/job.ts";
 import { sleepUntil, wokenEarly } from "../../domain/delivery/visibility.ts";
+import { parseDeliveryId } from "../../domain/ids.ts";
 import { signDelivery } from "../../domain/signing.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
 import { signingSecrets } from "../../domain/subscriptions/subscription.ts";
@@ -54,6 +57,8 @@ export interface DeliveryDependencies {
   /** Our own moves to the dead-letter queue; receive, release and delete for the backstop reconciliation. */
   readonly deadLetters: Pick<DeadLetterQueue, "send" | "receive" | "release" | "delete">;
   readonly sender: { send(request: HttpAttemptRequest): Promise<HttpAttemptResult> };
+  /** Where shadow deliveries are recorded instead of sent (PRODUCT §11, shadow mode). */
+  readonly shadowLog: Pick<ShadowLogRepository, "put">;
   readonly operationalEvents: {
     subscriptionDisabled(subscription: SubscriptionWithSecrets, reason: DisabledReason): Promise<void>;
   };
@@ -115,7 +120,9 @@ export type DeliveryOutcome =
   /** Fair delivery handed it to the slow lane without an attempt (docs/delivery.md, "Fair delivery"). */
   | "moved_to_slow_lane"
   /** Fair delivery put it back to sleep without an attempt: the endpoint's breaker is open, or at its cap. */
-  | "deferred";
+  | "deferred"
+  /** Shadow mode: signed and recorded in the shadow log as it would be sent; nothing sent, no delivery record. */
+  | "shadowed";
 
 export const OUTCOMES_KEPT_ON_QUEUE: ReadonlySet<DeliveryOutcome> = new Set([
   "retry_scheduled",
@@ -235,6 +242,7 @@ export class DeliveryBatch {
         record_event_id: record.event_id,
       });
     }
+    if (job.shadow === true) return this.shadow(job, subscription, log);
     const skip = skipCheck(job, liveJobOf(job, received.messageId), subscription, record, this.clock());
     if (skip !== null) return this.applySkip(skip, received, log);
     // skipCheck returns null only for an existing, enabled subscription.
@@ -321,13 +329,55 @@ export class DeliveryBatch {
     return skip.outcome;
   }
 
-  /** Phase 2: sign and send. The signing secrets are those valid at the instant of sending. */
-  private async attempt(
+  /**
+   * Shadow mode (PRODUCT §11): the request is built and signed exactly as an attempt would build it,
+   * and recorded in the shadow log (method, URL, headers, the body's SHA-256) instead of sent. No
+   * delivery record is written, so nothing reaches the customer's log, statistics or retries.
+   */
+  private async shadow(
+    job: DeliveryJob,
+    subscription: SubscriptionWithSecrets | null,
+    log: LogFields,
+  ): Promise<DeliveryOutcome> {
+    if (subscription === null || subscription.status !== "enabled") {
+      this.deps.logger.info("shadow job dropped: subscription deleted or disabled", {
+        ...log,
+        shadowed: true,
+      });
+      return subscription === null ? "dropped_deleted" : "dropped_disabled";
+    }
+    const signedAt = this.clock();
+    const request = this.buildRequest(job, subscription, signedAt, this.deps.settings.timeoutMs);
+    const createdAt = parseDeliveryId(job.delivery_id)?.createdAt ?? signedAt;
+    await this.deps.shadowLog.put(
+      {
+        at: createdAt.toISOString(),
+        signed_at: signedAt.toISOString(),
+        customer_id: job.customer_id,
+        subscription_id: job.subscription_id,
+        event_id: job.event_id,
+        event_type: job.event_type,
+        delivery_id: job.delivery_id,
+        webhook_id: job.webhook_id,
+        method: request.method,
+        url: withoutPassword(request.url),
+        headers: request.headers,
+        body_sha256: createHash("sha256").update(job.payload, "utf8").digest("hex"),
+        body_bytes: Buffer.byteLength(job.payload, "utf8"),
+      },
+      this.deps.settings.retentionDays,
+    );
+    this.deps.logger.info("delivery shadowed: recorded, not sent", { ...log, shadowed: true });
+    return "shadowed";
+  }
+
+  /** The request of an attempt: the subscription's method and URL, our headers, signed at `sentAt`. */
+  private buildRequest(
     job: DeliveryJob,
     subscription: SubscriptionWithSecrets,
-    timeoutMs: number = this.deps.settings.timeoutMs,
-  ): Promise<Attempted> {
-    const sentAt = this.clock();
+    sentAt: Date,
+    timeoutMs: number,
+  ): HttpAttemptRequest {
     const headers: Record<string, string> = {
       ...subscription.headers,
       "content-type": "application/json",
@@ -351,6 +401,17 @@ export class DeliveryBatch {
       maxResponseBodyBytes: this.deps.settings.maxResponseBodyBytes,
       ...(legacy ? { legacy: LEGACY_TRANSPORT } : {}),
     };
+    return request;
+  }
+
+  /** Phase 2: sign and send. The signing secrets are those valid at the instant of sending. */
+  private async attempt(
+    job: DeliveryJob,
+    subscription: SubscriptionWithSecrets,
+    timeoutMs: number = this.deps.settings.timeoutMs,
+  ): Promise<Attempted> {
+    const sentAt = this.clock();
+    const request = this.buildRequest(job, subscription, sentAt, timeoutMs);
     const result = await this.deps.sender.send(request);
     this.deps.onAttempt?.({
       latencyMs: result.latencyMs,

@@ -1,0 +1,129 @@
+import { createHash } from "node:crypto";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
+import type { Item, ItemKey } from "./table.ts";
+
+/**
+ * What a shadow delivery would have sent (PRODUCT §11, shadow mode): the request exactly as built and
+ * signed, the body by its SHA-256. One line of `npm run ops -- shadow export`.
+ */
+export interface ShadowRecord {
+  /** The event's time (the delivery's `created_at`): the same for a duplicate job of the same delivery. */
+  readonly at: string;
+  /** When the delivery function signed it (the `webhook-timestamp`'s instant). */
+  readonly signed_at: string;
+  readonly customer_id: string;
+  readonly subscription_id: string;
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly delivery_id: string;
+  readonly webhook_id: string;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body_sha256: string;
+  readonly body_bytes: number;
+}
+
+/**
+ * Hour partitions, each written over a few shards: a shadow period runs a whole customer's traffic
+ * (or many customers') through here, and one partition takes at most 1,000 writes a second (DynamoDB
+ * Developer Guide, "Best practices for designing and using partition keys effectively").
+ */
+export const SHADOW_SHARDS = 8;
+
+const HOUR_MS = 3_600_000;
+const hourOf = (iso: string): string => iso.slice(0, 13); // 2026-12-07T18
+
+export function shadowKey(record: Pick<ShadowRecord, "at" | "delivery_id">): ItemKey {
+  const shard = (createHash("sha256").update(record.delivery_id).digest()[0] ?? 0) % SHADOW_SHARDS;
+  return { PK: `SHADOW#${hourOf(record.at)}#${shard}`, SK: `${record.at}#${record.delivery_id}` };
+}
+
+/**
+ * The shadow log: one item per shadow delivery, kept as long as the delivery log
+ * (`DELIVERY_RETENTION_DAYS`). A duplicate job of the same delivery overwrites its item (same key).
+ * Shadow deliveries are not written to the delivery log: the customer would see deliveries that were
+ * never sent, and every statistic would have to leave them out (docs/cutover.md, "Shadow mode").
+ */
+export class ShadowLogRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async put(record: ShadowRecord, retentionDays: number): Promise<void> {
+    const expiresAt = Math.floor(Date.parse(record.signed_at) / 1000) + retentionDays * 86_400;
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...shadowKey(record),
+          entity: "shadow_delivery",
+          ...record,
+          // A Map: header names are data, and the marshaller refuses an object it takes for a class.
+          headers: new Map(Object.entries(record.headers)),
+          expires_at: expiresAt,
+        },
+      }),
+    );
+  }
+
+  /**
+   * Every shadow delivery whose event time is in [since, until), oldest first (per hour: the shards
+   * merged by time), optionally of one customer.
+   */
+  async *list(options: { since: Date; until: Date; customerId?: string }): AsyncGenerator<ShadowRecord> {
+    const { since, until } = options;
+    const from = `${since.toISOString()}`;
+    const to = `${until.toISOString()}`;
+    for (
+      let hour = Math.floor(since.getTime() / HOUR_MS) * HOUR_MS;
+      hour < until.getTime();
+      hour += HOUR_MS
+    ) {
+      const items: Item[] = [];
+      for (let shard = 0; shard < SHADOW_SHARDS; shard++) {
+        const pages = paginateQuery(
+          { client: this.doc },
+          {
+            TableName: this.tableName,
+            KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
+            ExpressionAttributeValues: {
+              ":pk": `SHADOW#${hourOf(new Date(hour).toISOString())}#${shard}`,
+              ":from": from,
+              ":to": to,
+              ...(options.customerId !== undefined ? { ":customer": options.customerId } : {}),
+            },
+            ...(options.customerId !== undefined ? { FilterExpression: "customer_id = :customer" } : {}),
+          },
+        );
+        for await (const page of pages) items.push(...(page.Items ?? []));
+      }
+      items.sort((a, b) => String(a.SK).localeCompare(String(b.SK)));
+      for (const item of items) {
+        // BETWEEN is inclusive: the exclusive end is applied here.
+        if (String(item.at) >= to) continue;
+        yield recordOf(item);
+      }
+    }
+  }
+}
+
+function recordOf(item: Item): ShadowRecord {
+  return {
+    at: item.at as string,
+    signed_at: item.signed_at as string,
+    customer_id: item.customer_id as string,
+    subscription_id: item.subscription_id as string,
+    event_id: item.event_id as string,
+    event_type: item.event_type as string,
+    delivery_id: item.delivery_id as string,
+    webhook_id: item.webhook_id as string,
+    method: item.method as string,
+    url: item.url as string,
+    headers: { ...((item.headers as Record<string, string> | undefined) ?? {}) },
+    body_sha256: item.body_sha256 as string,
+    body_bytes: Number(item.body_bytes),
+  };
+}
