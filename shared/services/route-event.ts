@@ -49,7 +49,8 @@ export type RouteOutcome =
       readonly customerId: string;
       readonly subscriptions: number;
       readonly matched: number;
-      readonly shadow: boolean;
+      /** Present on a shadow event (PRODUCT §11): its jobs are recorded, never sent. */
+      readonly shadow?: true;
     }
   | {
       /** A customer control event: applied to the customer's managed subscription, never delivered. */
@@ -111,13 +112,17 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
   let catalogue = BUILT_IN_CATALOGUE;
   try {
     const control = controlEventOf(input);
-    if (control !== null) return await applyControlEvent(control, deps, now());
     const type =
       typeof input === "object" && input !== null
         ? (input as Record<string, unknown>)["detail-type"]
         : undefined;
     if (deps.catalogue !== undefined && typeof type === "string")
       catalogue = await deps.catalogue.forType(type);
+    if (control !== null) {
+      const applied = await applyControlEvent(control, deps, now());
+      // Delivered as well only if an operator made the type customer-facing (PRODUCT §11).
+      if (!catalogue.has(control.type)) return applied;
+    }
     event = parseRoutableEvent(input, catalogue);
   } catch (error) {
     if (!(error instanceof UnroutableEventError)) throw error;
@@ -158,7 +163,7 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
     customerId: event.customerId,
     subscriptions: subscriptions.length,
     matched: jobs.length,
-    shadow: event.shadow,
+    ...(event.shadow ? { shadow: true as const } : {}),
   };
 }
 
