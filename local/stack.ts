@@ -53,6 +53,7 @@ import {
 import { LOCAL_DEFAULTS, type LocalStackSettings, REPO_ROOT } from "./settings.ts";
 import { LocalSqsStartError, startLocalSqs } from "./sqs/index.ts";
 import { type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
+import { checkTableFiles, DamagedTableError, recordCleanStop, type TableFilesCheck } from "./table-files.ts";
 
 /**
  * The whole system on one machine (PRODUCT §7): dynalite in a child process, our SQS (local/sqs, SQLite) in a worker thread, the table and
@@ -201,15 +202,27 @@ async function start(
   ]);
 
   // --- DynamoDB (dynalite) and SQS (local/sqs) ---------------------------------------------------
+  const tableDir = path.join(settings.dataDir, "dynamodb");
   if (!settings.inMemory) {
     mkdirSync(settings.dataDir, { recursive: true });
     closers.push({ name: "the data directory lock", close: lockDataDir(settings.dataDir) });
+    // A damaged table file stops the start here, before LevelDB would silently drop what it cannot read.
+    let check: TableFilesCheck;
+    try {
+      check = checkTableFiles(tableDir);
+    } catch (error) {
+      if (error instanceof DamagedTableError) throw new LocalStackError(error.message, { cause: error });
+      throw error;
+    }
+    for (const warning of check.warnings) logger.warn(warning);
+    // Runs after dynalite has closed its files (closers run in reverse): the record the next start compares.
+    closers.push({ name: "the table files' checksums", close: async () => recordCleanStop(tableDir) });
   }
   // dynalite in a child process: another core for the table, and its memory out of this process.
   const dynamo = await startDynaliteProcess({
     host,
     port: settings.ports.dynamodb,
-    ...(settings.inMemory ? {} : { path: path.join(settings.dataDir, "dynamodb") }),
+    ...(settings.inMemory ? {} : { path: tableDir }),
     onExit: (code, signal) =>
       logger.error("DynamoDB (dynalite) exited: the stack has no table until it is restarted", {
         exit_code: code,
