@@ -65,14 +65,14 @@ describe("npm start", () => {
         const stack = await startStack({ dataDir });
         expect(existsSync(path.join(dataDir, "local-stack.pid"))).toBe(true);
         const exit = await stack.signalNpm(signal);
-        expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+        expect({ code: exit.code, signal: exit.signal }, stack.output()).toEqual({ code: 0, signal: null });
         expect(stack.output()).toContain("Stopped cleanly");
         expect(existsSync(path.join(dataDir, "local-stack.pid"))).toBe(false);
         for (const port of Object.values(stack.ports))
           expect(await portIsFree(port), `port ${port}`).toBe(true);
         // The same data directory and ports start again at once.
         const again = await startStack({ dataDir, ports: stack.ports });
-        expect((await again.signalNpm("SIGTERM")).code).toBe(0);
+        expect((await again.signalNpm("SIGTERM")).code, again.output()).toBe(0);
       } finally {
         await rm(dataDir, { recursive: true, force: true });
       }
