@@ -1,0 +1,41 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * The tests StrykerJS runs against each mutant of the delivery core (`npm run mutate`,
+ * stryker.config.mjs): the unit and integration tests that exercise shared/services/delivery and
+ * shared/domain/delivery, with the integration project's emulators (global-setup.ts). A test file
+ * that covers the delivery core belongs here, or the mutation score undercounts it.
+ */
+export const MUTATION_TEST_FILES = {
+  unit: [
+    "test/unit/retry-policy.test.ts",
+    "test/unit/visibility.test.ts",
+    "test/unit/endpoint-health.test.ts",
+  ],
+  integration: [
+    "test/integration/delivery-batch.test.ts",
+    "test/integration/single-chain.test.ts",
+    "test/integration/pipeline.test.ts",
+    "test/integration/endpoint-health.test.ts",
+    "test/integration/delivery-records.test.ts",
+    "test/integration/api-deliveries.test.ts",
+  ],
+} as const;
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "unit", include: [...MUTATION_TEST_FILES.unit], environment: "node" } },
+      {
+        test: {
+          name: "integration",
+          include: [...MUTATION_TEST_FILES.integration],
+          environment: "node",
+          globalSetup: ["test/integration/global-setup.ts"],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+    ],
+  },
+});
