@@ -104,7 +104,7 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
       const started = performance.now();
       await runWithConcurrency(events, options.concurrency, async (event) => {
         const outcome = await handler(event);
-        if (outcome.kind !== "routed" || outcome.matched !== fanout)
+        if (!("kind" in outcome) || outcome.kind !== "routed" || outcome.matched !== fanout)
           throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
       });
       const seconds = (performance.now() - started) / 1000;

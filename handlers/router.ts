@@ -1,18 +1,42 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { createLogger, type createMetrics, loggedError } from "#shared/adapters/observability.ts";
 import { type RouteOutcome, type RouterDependencies, routeEvent } from "#shared/services/route-event.ts";
 import { METRIC_NAMES } from "./metrics.ts";
 
+/** An SQS event source mapping's batch (an EventBridge event never has `Records`). */
+function isSqsBatch(event: unknown): event is SQSEvent {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  return (
+    Array.isArray(records) &&
+    records.every((record: unknown) => (record as Partial<SQSRecord> | null)?.eventSource === "aws:sqs")
+  );
+}
+
+/** A record's body is the event as the bus rule sent it; one that is not JSON is parked as it is. */
+function recordEvent(record: SQSRecord): unknown {
+  try {
+    return JSON.parse(record.body);
+  } catch {
+    return record.body;
+  }
+}
+
 /**
- * EventBridge rule target. Unroutable events are parked and the invocation succeeds (retrying cannot
- * help); any other error propagates so Lambda's async retries and the on-failure destination apply.
+ * The router, invoked two ways:
+ * - by its event source mapping with a batch of the fair router queue (the bus rules' target,
+ *   docs/delivery.md "Fair routing"): each record is routed on its own; a record that failed
+ *   (DynamoDB or SQS trouble) is reported in `batchItemFailures` and comes back after the queue's
+ *   visibility timeout, up to its maxReceiveCount, then goes to the router-failed queue;
+ * - directly with one EventBridge event (an operator's id-preserving redrive): any error propagates.
+ * Unroutable events are parked and count as routed (retrying cannot help).
  */
 export function createRouterHandler(
   deps: RouterDependencies,
   logger = createLogger("router"),
   metrics?: ReturnType<typeof createMetrics>,
 ) {
-  return async (event: unknown): Promise<RouteOutcome> => {
+  const routeOne = async (event: unknown): Promise<RouteOutcome> => {
     const outcome = await routeEvent(event, deps);
     if (outcome.kind === "routed") {
       logger.info("event routed", {
@@ -42,5 +66,25 @@ export function createRouterHandler(
       });
     }
     return outcome;
+  };
+  return async (event: unknown): Promise<RouteOutcome | SQSBatchResponse> => {
+    if (!isSqsBatch(event)) return routeOne(event);
+    // The records of a batch at once: one customer's slow Query does not hold the others' events.
+    const failed = await Promise.all(
+      event.Records.map(async (record) => {
+        try {
+          await routeOne(recordEvent(record));
+          return undefined;
+        } catch (error) {
+          logger.error("routing failed; the event stays queued and is retried", {
+            message_id: record.messageId,
+            receive_count: Number(record.attributes.ApproximateReceiveCount),
+            error: loggedError(error),
+          });
+          return { itemIdentifier: record.messageId };
+        }
+      }),
+    );
+    return { batchItemFailures: failed.filter((failure) => failure !== undefined) };
   };
 }

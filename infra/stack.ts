@@ -94,6 +94,7 @@ export class WebhooksStack extends Stack {
       table: this.table,
       deliveryQueue: this.queues.deliveryQueue,
       unroutableQueue: this.queues.unroutableQueue,
+      queueName: names.routerQueue,
       failedQueueName: names.routerFailedQueue,
       failedQueueRemovalPolicy: removalPolicy,
       functionDefaults,
@@ -102,7 +103,7 @@ export class WebhooksStack extends Stack {
     this.ingest = new EventIngest(this, "EventIngest", {
       eventBusName: settings.eventBusName,
       attachToExistingBus: settings.attachToExistingBus,
-      router: this.routing.router.function,
+      routerQueue: this.routing.queue,
       deadLetterQueueName: names.ingestDlq,
       deadLetterQueueRemovalPolicy: removalPolicy,
     });
@@ -141,13 +142,14 @@ export class WebhooksStack extends Stack {
         slowDelivery: this.queues.slowDeliveryQueue,
         deliveryDlq: this.queues.deliveryDlq,
         unroutable: this.queues.unroutableQueue,
+        router: this.routing.queue,
         routerFailed: this.routing.failedQueue,
         ingestDlq: this.ingest.deadLetterQueue,
       },
       apiStage: this.api.stage,
       stage: settings.stage,
       names,
-      rule: this.ingest.rule,
+      rules: [this.ingest.rule, this.ingest.ungroupedRule],
       eventBusName: settings.eventBusName,
       table: this.table.table,
       retrySchedule: settings.retrySchedule,
@@ -165,6 +167,7 @@ export class WebhooksStack extends Stack {
     output("DeliveryQueueUrl", this.queues.deliveryQueue.queueUrl, "Delivery jobs");
     output("DeliveryDlqUrl", this.queues.deliveryDlq.queueUrl, "Dead deliveries");
     output("UnroutableQueueUrl", this.queues.unroutableQueue.queueUrl, "Unroutable events, with the reason");
+    output("RouterQueueUrl", this.routing.queue.queueUrl, "Events waiting to be routed (fair by customer)");
     output("RouterFailedQueueUrl", this.routing.failedQueue.queueUrl, "Events the router failed on");
     output("IngestDlqUrl", this.ingest.deadLetterQueue.queueUrl, "Events EventBridge could not deliver");
     output("DashboardName", this.observability.dashboard.dashboardName, "CloudWatch dashboard");

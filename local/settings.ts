@@ -95,8 +95,10 @@ export interface LocalStackSettings {
   /** The local SQS's in-flight quota per queue (SQS_INFLIGHT_LIMIT). @default LOCAL_DEFAULTS.SQS_INFLIGHT_LIMIT */
   readonly sqsInFlightLimit?: number;
   /**
-   * Delays before the router's asynchronous retries (Lambda's: one and two minutes; ROUTER_RETRY_DELAYS),
-   * so that tests watch an event reach the router-failed queue in seconds.
+   * The router's retries, shortened (ROUTER_RETRY_DELAYS), so that tests watch an event reach the
+   * router-failed queue in seconds: the router queue retries a failed event once per value, after the
+   * longest (its visibility timeout); a direct asynchronous invocation after each value. Unset: a
+   * deployment's router queue (ROUTER_QUEUE: 180 s, 5 receives) and Lambda's async retries (60, 120 s).
    */
   readonly routerRetryDelaysMs?: readonly number[];
   /** Pollers of the slow lane (docs/local.md, "Fair delivery"). @default LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY */
@@ -147,7 +149,7 @@ Environment (defaults in brackets): API_PORT [3000], EVENTS_PORT [4010], DYNAMOD
 SQS_PORT [4012], RETRY_SCHEDULE [1,2,4], ALLOWED_CIDRS [127.0.0.0/8,::1/128], ALLOW_HTTP_URLS [true],
 EVENT_BUS_NAME [voipbin-events], DATA_DIR [.data], DELIVERY_CONCURRENCY [${LOCAL_DEFAULTS.DELIVERY_CONCURRENCY}],
 SLOW_LANE_CONCURRENCY [${LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY}], SQS_INFLIGHT_LIMIT [${LOCAL_DEFAULTS.SQS_INFLIGHT_LIMIT}],
-ROUTER_RETRY_DELAYS [60,120], AWS_REGION [us-east-1];
+ROUTER_RETRY_DELAYS [180,180,180,180 on the router queue; 60,120 for direct async invokes], AWS_REGION [us-east-1];
 every other variable of docs/configuration.md is passed to the functions as is.`;
 
 /** Reads the command line and the environment; throws UsageError or ConfigError with every problem. */

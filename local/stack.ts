@@ -5,12 +5,13 @@ import { createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type {
   APIGatewayProxyEventV2,
   APIGatewayRequestAuthorizerEventV2,
   Context,
   ScheduledEvent,
+  SQSBatchResponse,
   SQSEvent,
 } from "aws-lambda";
 import { DepthBoundedLogger, loggedError, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
@@ -18,7 +19,7 @@ import { PORTAL_ROUTES } from "#shared/api/portal.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
 import { CodedError } from "#shared/domain/errors.ts";
-import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
+import { routerRules } from "#shared/domain/events/catalogue.ts";
 import { loopbackReservedEndpoints } from "#shared/domain/reserved-endpoints.ts";
 import {
   BACKSTOP_RECONCILE_MINUTES,
@@ -26,12 +27,14 @@ import {
   DELIVERY_BATCH,
   deliveryQueueSettings,
   FUNCTION_TIMEOUT_SECONDS,
+  ROUTER_QUEUE,
   TERMINAL_QUEUE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
 import { materializePortal } from "../portal/build.ts";
 import { AsyncInvoker, asyncQueueAttributes, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
 import { DynaliteStartError, type ProcessUsage, startDynaliteProcess } from "./dynalite-process.ts";
 import { type BusEvent, eventBridgeRequestListener, LocalEventBus } from "./eventbridge.ts";
+import { sqsRuleTarget } from "./eventbridge-sqs-target.ts";
 import {
   answerClientError,
   HTTP_API_MAX_HEADER_BYTES,
@@ -71,16 +74,24 @@ export const FUNCTION_TIMEOUTS_MS = {
   authorizer: FUNCTION_TIMEOUT_SECONDS.authorizer * 1000,
 } as const;
 
-/** The router's on-failure destination: invocation records of events the router failed on. */
+/**
+ * The router's fair queue (the bus rules' target, read by the router's event source mapping) and its
+ * dead-letter queue, the router-failed queue (docs/delivery.md, "Fair routing").
+ */
+export const ROUTER_QUEUE_NAME = DEFAULT_RESOURCE_NAMES.routerQueue;
 export const ROUTER_FAILED_QUEUE_NAME = DEFAULT_RESOURCE_NAMES.routerFailedQueue;
 /**
- * Lambda's asynchronous invocation queue of the router, which AWS keeps inside Lambda: locally a
- * queue of our SQS, so that an event PutEvents accepted and its scheduled retries survive a kill -9
- * (docs/local.md, "Persistence"). Not a resource of a deployment.
+ * Lambda's asynchronous invocation queue of the router (InvocationType Event through the local
+ * Lambda Invoke API), which AWS keeps inside Lambda: locally a queue of our SQS, so that an accepted
+ * invocation and its scheduled retries survive a kill -9 (docs/local.md, "Persistence"). Not a
+ * resource of a deployment.
  */
 export const ROUTER_ASYNC_QUEUE_NAME = "voipbin-webhooks-local-router-async";
 
-/** Router invocations running at once (each in its own sandbox); more wait in Lambda's queue. */
+/**
+ * The router's pollers (its event source mapping's concurrency), each running one batch at a time in
+ * a sandbox of its own. Fewer than a deployment's ROUTER_QUEUE.maxConcurrency: the laptop has few cores.
+ */
 const ROUTER_CONCURRENCY = 8;
 /** API and authorizer sandboxes; a request beyond waits for one to be free. */
 const API_CONCURRENCY = 16;
@@ -109,6 +120,8 @@ export interface LocalStack {
   readonly endpoints: LocalStackEndpoints;
   readonly queues: QueueUrls & {
     readonly routerFailedQueueUrl: string;
+    /** The router's fair queue, the bus rules' target (ROUTER_QUEUE_NAME). */
+    readonly routerQueueUrl: string;
     /** Lambda's asynchronous invocation queue of the router (local only: ROUTER_ASYNC_QUEUE_NAME). */
     readonly routerAsyncQueueUrl: string;
   };
@@ -289,6 +302,24 @@ async function start(
   const routerFailedQueueUrl = await ensureQueue(clients.sqs, ROUTER_FAILED_QUEUE_NAME, {
     MessageRetentionPeriod: String(TERMINAL_QUEUE_RETENTION_SECONDS),
   });
+  // The router queue: the router-failed queue is its dead-letter queue. ROUTER_RETRY_DELAYS (local
+  // only) shortens the retries for tests: as many retries as delays, the longest as the visibility.
+  const routerRetries = settings.routerRetryDelaysMs;
+  const { Attributes: routerFailedAttributes } = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: routerFailedQueueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const routerQueueUrl = await ensureQueue(clients.sqs, ROUTER_QUEUE_NAME, {
+    VisibilityTimeout: String(
+      routerRetries === undefined
+        ? ROUTER_QUEUE.visibilityTimeoutSeconds
+        : Math.max(1, Math.ceil(Math.max(0, ...routerRetries) / 1000)),
+    ),
+    MessageRetentionPeriod: String(TERMINAL_QUEUE_RETENTION_SECONDS),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: routerFailedAttributes?.QueueArn,
+      maxReceiveCount: routerRetries === undefined ? ROUTER_QUEUE.maxReceiveCount : routerRetries.length + 1,
+    }),
+  });
   const routerAsyncQueueUrl = await ensureQueue(
     clients.sqs,
     ROUTER_ASYNC_QUEUE_NAME,
@@ -300,6 +331,7 @@ async function start(
   const released = await localSqs.releaseUnchangedReceives([
     DEFAULT_RESOURCE_NAMES.deliveryQueue,
     DEFAULT_RESOURCE_NAMES.slowDeliveryQueue,
+    ROUTER_QUEUE_NAME,
     ROUTER_ASYNC_QUEUE_NAME,
   ]);
   if (released > 0) {
@@ -309,20 +341,20 @@ async function start(
   }
 
   // --- The bus and the API listen first, so that their endpoints are known to the functions ------
-  const pending = (what: string) => () => {
-    throw new LocalStackError(`${what} is still starting`);
-  };
-  let routeEvent: (eventJson: string) => Promise<void> = pending("the router");
+  // The rules send every voipbin.* event to the router's fair queue, grouped by customer, as
+  // EventBridge's SQS target does on AWS (infra/constructs/event-ingest.ts).
   const bus = new LocalEventBus({
     busName: settings.eventBusName,
     region,
-    rules: [
-      {
-        name: "router",
-        eventPattern: eventRulePattern(),
-        target: (_event, eventJson) => routeEvent(eventJson),
-      },
-    ],
+    rules: routerRules().map((rule) => ({
+      name: rule.id,
+      eventPattern: rule.eventPattern,
+      target: sqsRuleTarget({
+        sqs: clients.sqs,
+        queueUrl: routerQueueUrl,
+        ...(rule.messageGroupIdPath === undefined ? {} : { messageGroupIdPath: rule.messageGroupIdPath }),
+      }),
+    })),
     onDropped: (event, reason, busName) => {
       if (reason === "unknown_bus") {
         logger.warn(
@@ -430,9 +462,6 @@ async function start(
     logger,
   });
   routerInvoker.start();
-  routeEvent = async (eventJson) => {
-    await routerInvoker.invoke(eventJson);
-  };
   invocable.set("router", {
     spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
     handler: router.handler as InvocableFunction["handler"],
@@ -441,6 +470,39 @@ async function start(
   closers.push({
     name: "the router",
     close: () => withDeadline(routerInvoker.stop(), "router invocations", logger),
+  });
+  // The router's event source mapping on its fair queue: batches of events, several pollers.
+  const routerSource = new SqsEventSource({
+    sqs: clients.sqs,
+    queueUrl: routerQueueUrl,
+    handler: async (event, context) => {
+      const response = (await router.handler(event as unknown as BusEvent, context)) as
+        | SQSBatchResponse
+        | undefined;
+      const failed = response?.batchItemFailures?.length ?? 0;
+      if (failed > 0) {
+        // What Lambda's console shows as a partial batch failure; SQS brings the events back.
+        logger.warn("routing failed for events of a batch; the router queue retries them", {
+          function_name: "router",
+          failed,
+          of: event.Records.length,
+        });
+      }
+      return response;
+    },
+    batchSize: ROUTER_QUEUE.batchSize,
+    maxBatchingWindowSeconds: ROUTER_QUEUE.maxBatchingWindowSeconds,
+    waitTimeSeconds: 20,
+    concurrency: ROUTER_CONCURRENCY,
+    functionTimeoutMs: FUNCTION_TIMEOUTS_MS.router,
+    functionName: "router",
+    onError: (error) => logger.error("router event source", { error: loggedError(error) }),
+  });
+  routerSource.start();
+  closers.push({
+    name: "the router event source",
+    // An event cut short stays queued and is routed again after the restart (released at start).
+    close: () => withDeadline(routerSource.stop({ abortReceives: true }), "routed events", logger),
   });
 
   // The SQS event source mappings: the delivery queue, and fair delivery's slow lane (docs/delivery.md)
@@ -561,7 +623,7 @@ async function start(
   return {
     settings,
     endpoints: allEndpoints,
-    queues: { ...queues, routerFailedQueueUrl, routerAsyncQueueUrl },
+    queues: { ...queues, routerFailedQueueUrl, routerQueueUrl, routerAsyncQueueUrl },
     tableName,
     eventBusName: settings.eventBusName,
     functionEnv,
@@ -584,6 +646,7 @@ function reorderForShutdown(closers: { name: string; close: Closer }[]): void {
       "the slow lane event source",
       "the delivery event source",
       "the EventBridge endpoint",
+      "the router event source",
       "the router",
     ].indexOf(name);
   const ranked = closers.filter((closer) => rank(closer.name) !== -1);

@@ -56,7 +56,12 @@ export const DEFAULT_RESOURCE_NAMES = {
   deliveryDlq: "voipbin-webhooks-delivery-dlq",
   slowDeliveryQueue: "voipbin-webhooks-delivery-slow",
   unroutableQueue: "voipbin-webhooks-unroutable",
-  /** The router's on-failure destination: invocation records of events it failed on. */
+  /**
+   * The router's trigger: a fair queue (MessageGroupId = the event's customer id) that the bus rule
+   * sends every event to, read by the router's event source mapping (docs/delivery.md, "Fair routing").
+   */
+  routerQueue: "voipbin-webhooks-router",
+  /** The router queue's dead-letter queue: events the router failed on after its retries. */
   routerFailedQueue: "voipbin-webhooks-router-failed",
   /** The EventBridge rule target's dead-letter queue. */
   ingestDlq: "voipbin-webhooks-ingest-dlq",
@@ -122,6 +127,24 @@ export const DELIVERY_LANE_CONCURRENCY = { main: 20, slow: 5 } as const;
  */
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 
+/**
+ * The router's fair queue and its event source mapping (docs/delivery.md, "Fair routing").
+ * - visibility: six times the router's timeout (AWS's guidance for event source mappings, Lambda
+ *   Developer Guide, "Using Lambda with Amazon SQS"); a failed event is retried when it runs out;
+ * - maxReceiveCount 5: the Lambda Developer Guide's advice for a mapping's source queue (a throttled
+ *   batch is a receive too); an event the router failed on five times goes to the router-failed queue;
+ * - batch of 10 with no batching window: an event is routed as soon as a poller has it;
+ * - maxConcurrency 20: the mapping's cap (2–1,000); the router's reserved concurrency, when set, must
+ *   be at least this (a throttled batch costs its events a receive).
+ */
+export const ROUTER_QUEUE = {
+  visibilityTimeoutSeconds: 6 * FUNCTION_TIMEOUT_SECONDS.router,
+  maxReceiveCount: 5,
+  batchSize: 10,
+  maxBatchingWindowSeconds: 0,
+  maxConcurrency: 20,
+} as const;
+
 /** The longest SQS keeps a message (SQS Developer Guide, quotas: 60 s to 14 days). */
 export const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
 
@@ -168,6 +191,7 @@ export interface StageResourceNames {
   /** Fair delivery's slow lane (docs/delivery.md). */
   readonly slowDeliveryQueue: string;
   readonly unroutableQueue: string;
+  readonly routerQueue: string;
   readonly routerFailedQueue: string;
   readonly ingestDlq: string;
   /** The bus the stack creates (unless the deployment names another one or attaches to one). */
@@ -199,6 +223,7 @@ export function resourceNamesFor(stage: string): StageResourceNames {
     deliveryDlq: named(DEFAULT_RESOURCE_NAMES.deliveryDlq),
     slowDeliveryQueue: named(DEFAULT_RESOURCE_NAMES.slowDeliveryQueue),
     unroutableQueue: named(DEFAULT_RESOURCE_NAMES.unroutableQueue),
+    routerQueue: named(DEFAULT_RESOURCE_NAMES.routerQueue),
     routerFailedQueue: named(DEFAULT_RESOURCE_NAMES.routerFailedQueue),
     ingestDlq: named(DEFAULT_RESOURCE_NAMES.ingestDlq),
     eventBus: named(DEFAULT_RESOURCE_NAMES.eventBus),

@@ -23,7 +23,7 @@ import {
   REPO_ROOT,
   STACK_OWNED_VARIABLES,
 } from "../../local/settings.ts";
-import { ROUTER_ASYNC_QUEUE_NAME, ROUTER_FAILED_QUEUE_NAME } from "../../local/stack.ts";
+import { ROUTER_ASYNC_QUEUE_NAME, ROUTER_FAILED_QUEUE_NAME, ROUTER_QUEUE_NAME } from "../../local/stack.ts";
 import { type PlannedEvent, planWorkload } from "./plan.ts";
 import { createRandom } from "./random.ts";
 import { ReceiverHub, type ReceiverProfile } from "./receivers.ts";
@@ -373,6 +373,7 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
       const queued =
         (await depth(DEFAULT_RESOURCE_NAMES.deliveryQueue)) +
         (await depth(DEFAULT_RESOURCE_NAMES.slowDeliveryQueue)) +
+        (await depth(ROUTER_QUEUE_NAME)) +
         (await depth(ROUTER_ASYNC_QUEUE_NAME));
       if (left === 0 && queued === 0 && Date.now() - hub.lastRequestAt > 1_500) {
         settled = "settled";
@@ -387,6 +388,7 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
     const leftOnQueues =
       (await depth(DEFAULT_RESOURCE_NAMES.deliveryQueue)) +
       (await depth(DEFAULT_RESOURCE_NAMES.slowDeliveryQueue)) +
+      (await depth(ROUTER_QUEUE_NAME)) +
       (await depth(ROUTER_ASYNC_QUEUE_NAME));
     const routerFailed = await depth(ROUTER_FAILED_QUEUE_NAME);
 

@@ -20,6 +20,7 @@ import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { REPO_ROOT } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { originalEvent } from "../../scripts/ops/parked-kinds.ts";
 import { benchStackSettings, lambdaContext } from "../lib/util.ts";
 import { type CrashSummary, runCrashStage } from "./crash.ts";
 import { FaultInjector, type FaultRates, NO_FAULTS } from "./faults.ts";
@@ -76,8 +77,13 @@ export interface ChaosOptions {
   readonly crash?: { readonly kills: number; readonly targetDeliveries: number; readonly customers: number };
 }
 
-/** Lambda retries a failed asynchronous invocation after 1 and then 2 more minutes (local/async-invoker.ts). */
-const ROUTER_RETRY_WINDOW_MS = 185_000;
+/**
+ * The router's retries, scaled down like the delivery schedule: a failed event comes back after the
+ * router queue's visibility timeout (local/stack.ts ROUTER_RETRY_DELAYS: as many retries as delays,
+ * the longest as the visibility), then goes to the router-failed queue.
+ */
+const ROUTER_RETRY_DELAYS_MS = [20_000, 20_000];
+const ROUTER_RETRY_WINDOW_MS = Math.max(...ROUTER_RETRY_DELAYS_MS) + 5_000;
 /** Quiet time (no receiver request) after which a settle phase with an empty queue is over. */
 const QUIET_MS = 3_000;
 
@@ -146,7 +152,7 @@ export interface ChaosResult extends Reconciliation {
 /** The stack's own logger, quiet, counting what the local AWS stand-ins report. */
 class StackLogWatcher extends Logger {
   routerInvocationFailures = 0;
-  /** When Lambda last scheduled a retry of the router: its next attempt comes 1 or 2 minutes later. */
+  /** When the router last failed an event: it comes back after the router queue's visibility timeout. */
   lastRouterFailureAt = 0;
   routerDestinationRecords = 0;
   eventSourceErrors = 0;
@@ -158,7 +164,8 @@ class StackLogWatcher extends Logger {
   override warn(message: LogItemMessage, ...extra: LogItemExtraInput): void {
     if (
       typeof message === "string" &&
-      message.startsWith("asynchronous invocation failed") &&
+      (message.startsWith("asynchronous invocation failed") ||
+        message.startsWith("routing failed for events")) &&
       (extra[0] as { function_name?: unknown } | undefined)?.function_name === "router"
     ) {
       this.routerInvocationFailures++;
@@ -337,6 +344,7 @@ class ChaosRun {
         dataDir: path.join(REPO_ROOT, ".data", "chaos-unused"),
         retrySchedule: options.retrySchedule,
         deliveryConcurrency: options.deliveryConcurrency,
+        routerRetryDelaysMs: ROUTER_RETRY_DELAYS_MS,
       }),
       this.#watcher,
     );
@@ -545,8 +553,8 @@ class ChaosRun {
   }
 
   /**
-   * The incident over (faults off), the operator re-drives the router's on-failure destination:
-   * `aws lambda invoke` with each record's requestPayload, the same event with the same id, so the
+   * The incident over (faults off), the operator re-drives the router-failed queue: `aws lambda
+   * invoke` with each message's event (the body), the same event with the same id, so the
    * deliveries it enqueued before failing are not doubled. Then the system settles again.
    */
   async redriveRouterFailures(): Promise<Redrive> {
@@ -566,8 +574,7 @@ class ChaosRun {
         handler: (event: unknown, context: unknown) => Promise<unknown>;
       };
       for (const message of this.#routerFailed.messages.values()) {
-        const record = JSON.parse(message.Body ?? "{}") as { requestPayload?: unknown };
-        await router.handler(record.requestPayload, lambdaContext("router"));
+        await router.handler(originalEvent("router-failed", message.Body ?? ""), lambdaContext("router"));
         await clients.sqs.send(
           new DeleteMessageCommand({
             QueueUrl: stack.queues.routerFailedQueueUrl,
@@ -853,17 +860,13 @@ function sumValues(record: Record<string, number>): number {
   return Object.values(record).reduce((a, b) => a + b, 0);
 }
 
-/** The chaos key of the event in one of Lambda's on-failure invocation records. */
+/** The chaos key of the event of one router-failed message. */
 function routerFailedEventKey(message: Message): string | undefined {
-  try {
-    const record = JSON.parse(message.Body ?? "") as {
-      requestPayload?: { detail?: { data?: { chaos_key?: unknown } } };
-    };
-    const key = record.requestPayload?.detail?.data?.chaos_key;
-    return typeof key === "string" ? key : undefined;
-  } catch {
-    return undefined;
-  }
+  const event = originalEvent("router-failed", message.Body ?? "") as
+    | { detail?: { data?: { chaos_key?: unknown } } }
+    | undefined;
+  const key = event?.detail?.data?.chaos_key;
+  return typeof key === "string" ? key : undefined;
 }
 
 function alwaysFailingCounts(plan: WorkloadPlan, hub: ReceiverHub, dead: ReadonlySet<PairKey>) {

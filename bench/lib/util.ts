@@ -13,7 +13,9 @@ const FIXTURES = path.resolve(import.meta.dirname, "../../local/fixtures/voipbin
  * defaults otherwise). dynalite needs a directory even in memory; nothing is written to it.
  */
 export function benchStackSettings(
-  overrides: Partial<Pick<LocalStackSettings, "deliveryConcurrency" | "retrySchedule" | "dataDir">> = {},
+  overrides: Partial<
+    Pick<LocalStackSettings, "deliveryConcurrency" | "retrySchedule" | "dataDir" | "routerRetryDelaysMs">
+  > = {},
 ): LocalStackSettings {
   return {
     ports: { api: 0, events: 0, dynamodb: 0, sqs: 0 },

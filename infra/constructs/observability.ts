@@ -11,7 +11,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
 import { METRICS_NAMESPACE } from "#shared/adapters/observability.ts";
-import { type FunctionName, type StageResourceNames, TABLE_KEYS } from "#shared/resources.ts";
+import { type FunctionName, ROUTER_QUEUE, type StageResourceNames, TABLE_KEYS } from "#shared/resources.ts";
 
 /**
  * Threshold of the alarm on the age of the delivery queue's oldest message. SQS leaves a message
@@ -70,6 +70,8 @@ export interface ObservedQueues {
   readonly slowDelivery: sqs.IQueue;
   readonly deliveryDlq: sqs.IQueue;
   readonly unroutable: sqs.IQueue;
+  /** The router's fair queue (the bus rules' target). */
+  readonly router: sqs.IQueue;
   readonly routerFailed: sqs.IQueue;
   readonly ingestDlq: sqs.IQueue;
 }
@@ -82,8 +84,11 @@ export interface ObservabilityProps {
   readonly stage: string;
   /** The stage's physical names (dashboard, topic, alarms). */
   readonly names: StageResourceNames;
-  /** The EventBridge rule that invokes the router, and the name of its bus (for its metrics). */
-  readonly rule: events.IRule;
+  /**
+   * The EventBridge rules that send events to the router queue (the first: events with a customer id;
+   * the second: all others), and the name of their bus (for their metrics).
+   */
+  readonly rules: readonly [events.IRule, events.IRule];
   readonly eventBusName: string;
   /** The table, for its throttling metrics. */
   readonly table: dynamodb.ITable;
@@ -243,25 +248,45 @@ export class Observability extends Construct {
       });
     }
     // Rules on a custom bus publish with both dimensions; on the default bus with RuleName only
-    // (EventBridge User Guide, "Monitoring Amazon EventBridge").
-    const ruleDimensions: Record<string, string> =
-      props.eventBusName === "default"
-        ? { RuleName: props.rule.ruleName }
-        : { EventBusName: props.eventBusName, RuleName: props.rule.ruleName };
-    const ruleMetric = (metricName: string) =>
-      new cloudwatch.Metric({ namespace: "AWS/Events", metricName, dimensionsMap: ruleDimensions, ...sum5m });
-    this.alarm("IngestFailedInvocations", {
-      ...atLeastOne,
-      metric: ruleMetric("FailedInvocations"),
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `EventBridge gave up invoking the router for events (after its retries). They are in the ingest dead-letter queue unless IngestDlqSendFailures fires too: ${ops("ingest-dlq list")}.`,
+    // (EventBridge User Guide, "Monitoring Amazon EventBridge"). One pair of alarms per rule.
+    props.rules.forEach((rule, i) => {
+      const ruleDimensions: Record<string, string> =
+        props.eventBusName === "default"
+          ? { RuleName: rule.ruleName }
+          : { EventBusName: props.eventBusName, RuleName: rule.ruleName };
+      const ruleMetric = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: "AWS/Events",
+          metricName,
+          dimensionsMap: ruleDimensions,
+          ...sum5m,
+        });
+      const which = i === 0 ? "" : "Ungrouped";
+      this.alarm(`Ingest${which}FailedInvocations`, {
+        ...atLeastOne,
+        metric: ruleMetric("FailedInvocations"),
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `EventBridge gave up sending events to the router queue (after its retries). They are in the ingest dead-letter queue unless Ingest${which}DlqSendFailures fires too: ${ops("ingest-dlq list")}.`,
+      });
+      this.alarm(`Ingest${which}DlqSendFailures`, {
+        ...atLeastOne,
+        metric: ruleMetric("InvocationsFailedToBeSentToDlq"),
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription:
+          "EventBridge could neither send events to the router queue nor put them on the ingest dead-letter queue: those events are lost. Check the queues' policies (events.amazonaws.com may send) and ask the publishing services to re-emit.",
+      });
     });
-    this.alarm("IngestDlqSendFailures", {
-      ...atLeastOne,
-      metric: ruleMetric("InvocationsFailedToBeSentToDlq"),
+    // The router not keeping up (throttled, failing, its mapping's concurrency too low): events wait.
+    this.alarm("RouterQueueOldestMessage", {
+      metric: queues.router.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(5),
+        statistic: "Maximum",
+      }),
+      threshold: ROUTER_QUEUE.visibilityTimeoutSeconds * 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        "EventBridge could neither invoke the router nor put the event on the ingest dead-letter queue: those events are lost. Check the queue's policy (events.amazonaws.com may send) and ask the publishing services to re-emit.",
+      alarmDescription: `An event has waited over ${ROUTER_QUEUE.visibilityTimeoutSeconds * 2} s on the router queue: routing is not keeping up or keeps failing (router errors and throttles, its mapping's maximum concurrency). Events the router fails on ${ROUTER_QUEUE.maxReceiveCount} times go to the router-failed queue: ${ops("router-failed list")}.`,
     });
 
     // --- Stalls ---
@@ -271,6 +296,7 @@ export class Observability extends Construct {
       slowDelivery: "SlowDeliveryQueue",
       deliveryDlq: "DeliveryDlq",
       unroutable: "Unroutable",
+      router: "RouterQueue",
       routerFailed: "RouterFailed",
       ingestDlq: "IngestDlq",
     };
@@ -527,6 +553,7 @@ export class Observability extends Construct {
         right: [
           queueDepth(queues.deliveryDlq, "dead letters"),
           queueDepth(queues.unroutable, "unroutable"),
+          queueDepth(queues.router, "waiting to be routed"),
           queueDepth(queues.routerFailed, "router failed"),
           queueDepth(queues.ingestDlq, "ingest DLQ"),
         ],

@@ -1,8 +1,14 @@
 import { Duration, type RemovalPolicy } from "aws-cdk-lib";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
-import type * as sqs from "aws-cdk-lib/aws-sqs";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import {
+  FUNCTION_TIMEOUT_SECONDS,
+  ROUTER_QUEUE,
+  SQS_MAX_MESSAGE_BYTES,
+  TERMINAL_QUEUE_RETENTION_SECONDS,
+} from "#shared/resources.ts";
 import { terminalQueue } from "./queues.ts";
 import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
@@ -16,6 +22,8 @@ export interface RoutingProps {
   readonly table: WebhookTable;
   readonly deliveryQueue: sqs.IQueue;
   readonly unroutableQueue: sqs.IQueue;
+  /** Physical name of the router's fair queue (the bus rules' target). */
+  readonly queueName: string;
   /** Physical name of the queue that receives events the router failed on. */
   readonly failedQueueName: string;
   /**
@@ -33,17 +41,24 @@ export interface RoutingProps {
 }
 
 /**
- * The router: the EventBridge rule's target. It validates an event, looks up the customer's
- * subscriptions (Query on the table) and enqueues one delivery job per match; an event it can never
- * route is parked on the unroutable queue with the reason, and the invocation succeeds.
+ * The router and its trigger, a fair queue (docs/delivery.md, "Fair routing"): the bus rules send
+ * every event to the router queue with MessageGroupId = the customer id, and the router's event
+ * source mapping reads it in batches. SQS's fair queues serve the other customers' events first
+ * while one customer's burst is in flight (SQS Developer Guide, "Amazon SQS fair queues"), so a
+ * burst does not queue another customer's event behind it, whatever the router's concurrency.
  *
- * Any other error (DynamoDB or SQS unavailable) fails the invocation: Lambda retries it twice, then
- * sends the invocation record (with the event) to the router-failed queue, the on-failure destination.
- * A retried invocation may enqueue a job twice; the delivery function's effectively-once check makes
- * that harmless.
+ * The router validates an event, looks up the customer's subscriptions (Query on the table) and
+ * enqueues one delivery job per match; an event it can never route is parked on the unroutable queue
+ * with the reason. An event it failed on (DynamoDB or SQS unavailable) is reported as a batch item
+ * failure and comes back after the queue's visibility timeout; after ROUTER_QUEUE.maxReceiveCount
+ * receives SQS moves it to the router-failed queue, its dead-letter queue, with the event as the body.
+ * A retried event may enqueue a job twice; the delivery function's effectively-once check makes that
+ * harmless. A direct asynchronous invocation (an operator's) keeps Lambda's retries and the same
+ * queue as its on-failure destination.
  */
 export class Routing extends Construct {
   readonly router: WebhookFunction;
+  readonly queue: sqs.Queue;
   readonly failedQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: RoutingProps) {
@@ -52,7 +67,16 @@ export class Routing extends Construct {
       queueName: props.failedQueueName,
       ...(props.failedQueueRemovalPolicy ? { removalPolicy: props.failedQueueRemovalPolicy } : {}),
       noDlqReason:
-        "The router-failed queue is itself a dead-letter store: the router's on-failure destination, holding invocation records (with the original event) that failed after Lambda's retries, for an operator to redrive with npm run ops (alarmed when not empty).",
+        "The router-failed queue is itself a dead-letter store: the router queue's dead-letter queue (and the router's on-failure destination for direct asynchronous invocations), holding events the router failed on after its retries, for an operator to redrive with npm run ops (alarmed when not empty).",
+    });
+    this.queue = new sqs.Queue(this, "Queue", {
+      queueName: props.queueName,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
+      visibilityTimeout: Duration.seconds(ROUTER_QUEUE.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(TERMINAL_QUEUE_RETENTION_SECONDS),
+      deadLetterQueue: { queue: this.failedQueue, maxReceiveCount: ROUTER_QUEUE.maxReceiveCount },
     });
     this.router = new WebhookFunction(this, "Router", {
       ...props.functionDefaults,
@@ -62,6 +86,17 @@ export class Routing extends Construct {
       memorySize: 512,
       reservedConcurrentExecutions: props.reservedConcurrency,
     });
+    this.router.function.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: ROUTER_QUEUE.batchSize,
+        maxBatchingWindow:
+          ROUTER_QUEUE.maxBatchingWindowSeconds > 0
+            ? Duration.seconds(ROUTER_QUEUE.maxBatchingWindowSeconds)
+            : undefined,
+        maxConcurrency: ROUTER_QUEUE.maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
     this.router.function.configureAsyncInvoke({
       retryAttempts: ROUTER_ASYNC_RETRY_ATTEMPTS,
       maxEventAge: ROUTER_MAX_EVENT_AGE,

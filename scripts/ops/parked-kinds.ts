@@ -12,8 +12,10 @@ import type { ParkedMessage } from "./parked-queue.ts";
  * - unroutable: events the router parked with a reason; redriven by invoking the router with the
  *   original event (after the catalogue or the publisher changed); one still unroutable is parked
  *   again by the router, with its current reason;
- * - router-failed: Lambda's on-failure records of router invocations; the original event is
- *   `requestPayload`;
+ * - router-failed: events the router failed on after its retries: the router queue's dead letters,
+ *   whose body is the original event (docs/delivery.md, "Fair routing"); records written by an
+ *   earlier version, Lambda's on-failure records of asynchronous invocations, carry it as
+ *   `requestPayload` and are read as well;
  * - ingest-dlq: events EventBridge could not hand to the router; the body is the original event.
  *
  * Events are always replayed by invoking the router with the original event, never by PutEvents:
@@ -78,6 +80,14 @@ function json(body: string): unknown {
   }
 }
 
+/**
+ * A router-failed message's event: the body itself (a dead letter of the router queue), or the
+ * `requestPayload` of Lambda's on-failure record (an asynchronous invocation that failed).
+ */
+function routerFailedEvent(parsed: Record<string, unknown>): unknown {
+  return "requestPayload" in parsed && "requestContext" in parsed ? parsed.requestPayload : parsed;
+}
+
 /** The original event a message of this kind carries (undefined for dead letters and unreadable bodies). */
 export function originalEvent(kind: ParkedKind, body: string): unknown {
   const parsed = json(body) as Record<string, unknown> | undefined;
@@ -86,7 +96,7 @@ export function originalEvent(kind: ParkedKind, body: string): unknown {
     case "unroutable":
       return parsed.event;
     case "router-failed":
-      return parsed.requestPayload;
+      return routerFailedEvent(parsed);
     case "ingest-dlq":
       return parsed;
     case "dead-letters":
@@ -125,7 +135,7 @@ export function summarize(kind: ParkedKind, message: ParkedMessage): Summary {
       const response = (parsed?.responsePayload ?? {}) as Record<string, unknown>;
       return {
         ...base,
-        ...eventFields(parsed?.requestPayload),
+        ...eventFields(parsed === undefined ? undefined : routerFailedEvent(parsed)),
         error:
           [response.errorType, response.errorMessage].filter((p) => typeof p === "string").join(": ") || null,
       };

@@ -195,12 +195,12 @@ describe("kill -9 of npm start", () => {
     }
   });
 
-  it("keeps a router retry scheduled before the kill: it runs after the restart, at its schedule, and delivers", {
+  it("keeps an event the router failed on before the kill: it is routed after the restart and delivered", {
     timeout: 120_000,
   }, async () => {
     const receiver = await startReceiver();
     try {
-      // Retries 20 s apart: longer than a kill and a restart take, so an early run would show.
+      // Retries 20 s apart (the router queue's visibility timeout): longer than a kill and a restart.
       const env = { ROUTER_RETRY_DELAYS: "20,20" };
       const first = await startStack({ dataDir, env });
       const { key, customerId } = await mintKey(first);
@@ -209,24 +209,21 @@ describe("kill -9 of npm start", () => {
         body: { url: `${receiver.url}/router-retry`, event_types: ["call_*"] },
       });
       expect(created.status, created.text).toBe(201);
-      // DynamoDB gone: the router's subscription lookup fails, and Lambda schedules its retry.
+      // DynamoDB gone: the router's subscription lookup fails, and the event stays on the router queue.
       process.kill(dynalitePid(), "SIGKILL");
       await put(first, customerId, "router-retry-1");
-      await waitFor(() => first.output().includes("asynchronous invocation failed; Lambda will retry it"), {
+      await waitFor(() => first.output().includes("routing failed for events of a batch"), {
         timeoutMs: 30_000,
-        description: "the router's first attempt to fail and its retry to be scheduled",
+        description: "the router's first attempt to fail, leaving the event queued",
       });
-      const failedAt = Date.now();
       await killHard(first);
 
+      // The restart releases what the dead process held (as the visibility timeout would on AWS).
       const second = await startStack({ dataDir, env, ports: first.ports });
       const [delivery] = await receiver.waitForRequests(1, 60_000);
-      // At its schedule (20 s after the failure), not at the restart.
-      expect((delivery?.receivedAt ?? 0) - failedAt).toBeGreaterThanOrEqual(18_000);
       expect((JSON.parse(delivery?.body ?? "{}") as { data?: { id?: string } }).data?.id).toBe(
         "router-retry-1",
       );
-      expect(second.output()).not.toContain("sent to the on-failure destination");
       await second.interrupt();
     } finally {
       await receiver.close();

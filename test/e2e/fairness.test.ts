@@ -1,4 +1,5 @@
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleEntry } from "../../local/samples.ts";
 import {
@@ -165,5 +166,49 @@ describe("a hostile neighbour", () => {
     );
     expect(log.status).toBe(200);
     expect(log.body.items.filter((item) => item.status === "dead")).toEqual([]);
+  });
+});
+
+describe("a burst of one customer's events", () => {
+  it("does not queue another customer's event behind it at routing (the router's fair queue)", async () => {
+    const bursting = await mintKey(stack);
+    const other = await mintKey(stack);
+    const good = await receiver();
+    await subscribe(other.key, `${good.url}/burst-neighbour`);
+    const sqs = new SQSClient({
+      endpoint: stack.endpoints.sqs,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: "voipbin-webhooks-router" }));
+      const routerBacklog = async () => {
+        const { Attributes } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl,
+            AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+          }),
+        );
+        return (
+          Number(Attributes?.ApproximateNumberOfMessages) +
+          Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+        );
+      };
+      // 800 events of one customer (no subscription: routing is all they cost), put as fast as the
+      // bus takes them, then one of another customer.
+      await Promise.all(Array.from({ length: 8 }, () => emit(bursting.customerId, 100)));
+      const before = good.requests.length;
+      await emit(other.customerId, 1);
+      await good.waitForRequests(before + 1, 60_000);
+      // Delivered while the burst, put before it, was still being routed: it did not wait its turn.
+      const backlogWhenDelivered = await routerBacklog();
+      expect(backlogWhenDelivered).toBeGreaterThan(0);
+      await waitFor(async () => (await routerBacklog()) === 0, {
+        timeoutMs: 120_000,
+        description: "the burst routed too",
+      });
+    } finally {
+      sqs.destroy();
+    }
   });
 });

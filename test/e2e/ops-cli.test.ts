@@ -171,7 +171,7 @@ describe("npm run ops -- router-failed redrive", () => {
     expect(eventId).toBeTruthy();
 
     // The first subscription's job went out on every router attempt; the second's never did, and
-    // after Lambda's retries the event is parked on the router-failed queue.
+    // after the router queue's retries SQS moves the event to the router-failed queue.
     await first.waitForRequests(1, 20_000);
     const listed = await opsUntil(
       ["router-failed", "list", "--json"],
@@ -188,7 +188,8 @@ describe("npm run ops -- router-failed redrive", () => {
     expect(row).toEqual(
       expect.objectContaining({ event_id: eventId, event_type: "call_hangup", customer_id: customerId }),
     );
-    expect(row.error).toMatch(/EnqueueFailedError|enqueue/i);
+    // A dead letter of the router queue is the event alone: why it failed is in the router's logs.
+    expect(row.error).toBeNull();
     expect(second.requests).toHaveLength(0);
 
     const dry = await ops("router-failed", "redrive", "--dry-run");

@@ -59,12 +59,14 @@ describe("alarms on every loss or stall path", () => {
     }
   });
 
-  it("the rule's failed invocations and failed DLQ sends, with the custom bus's dimensions", () => {
-    const rule = { Ref: logicalIdOf(synth.stack.ingest.rule) };
-    for (const [id, metric] of [
-      ["IngestFailedInvocations", "FailedInvocations"],
-      ["IngestDlqSendFailures", "InvocationsFailedToBeSentToDlq"],
+  it("each rule's failed invocations and failed DLQ sends, with the custom bus's dimensions", () => {
+    for (const [id, metric, ruleOf] of [
+      ["IngestFailedInvocations", "FailedInvocations", synth.stack.ingest.rule],
+      ["IngestDlqSendFailures", "InvocationsFailedToBeSentToDlq", synth.stack.ingest.rule],
+      ["IngestUngroupedFailedInvocations", "FailedInvocations", synth.stack.ingest.ungroupedRule],
+      ["IngestUngroupedDlqSendFailures", "InvocationsFailedToBeSentToDlq", synth.stack.ingest.ungroupedRule],
     ] as const) {
+      const rule = { Ref: logicalIdOf(ruleOf) };
       const alarm = alarmNamed(id);
       expect(alarm.Namespace).toBe("AWS/Events");
       expect(alarm.MetricName).toBe(metric);
@@ -135,7 +137,7 @@ describe("alarms on every loss or stall path", () => {
 
   it("in flight approaching SQS's 120,000 quota, on every queue of the stack", () => {
     const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
-    expect(queues).toHaveLength(6);
+    expect(queues).toHaveLength(7);
     const inFlight = alarms().filter((a) => a.MetricName === "ApproximateNumberOfMessagesNotVisible");
     for (const [id] of queues) {
       const mine = inFlight.filter(
@@ -223,6 +225,8 @@ describe("alarms on every loss or stall path", () => {
       IngestDlqNotEmpty: "npm run ops -- ingest-dlq redrive --aws --stage prod",
       IngestDlqOldestMessage: "npm run ops -- ingest-dlq redrive --aws --stage prod",
       IngestFailedInvocations: "npm run ops -- ingest-dlq list --aws --stage prod",
+      IngestUngroupedFailedInvocations: "npm run ops -- ingest-dlq list --aws --stage prod",
+      RouterQueueOldestMessage: "npm run ops -- router-failed list --aws --stage prod",
       RouterErrors: "npm run ops -- router-failed list --aws --stage prod",
     };
     for (const [id, command] of Object.entries(commands)) {
@@ -307,6 +311,8 @@ describe("parked work outlives the stack in production stages", () => {
     const n = resourceNamesFor("prod");
     expect(policies(synth.template)).toEqual({
       [n.deliveryQueue]: "Delete",
+      // The router queue holds events on their way, as the delivery queue holds live jobs.
+      [n.routerQueue]: "Delete",
       // The slow lane holds live jobs, as the delivery queue does: not parked work.
       [n.slowDeliveryQueue]: "Delete",
       [n.deliveryDlq]: "RetainExceptOnCreate",

@@ -296,10 +296,11 @@ describe("a dev stage attached to an existing bus, with a short schedule, alarm 
 
   it("attaches to the existing bus instead of creating one", () => {
     synth.template.resourceCountIs("AWS::Events::EventBus", 0);
-    const { resource } = onlyResource(synth.template, "AWS::Events::Rule", {
-      EventPattern: Match.anyValue(),
-    });
-    expect(resource.Properties.EventBusName).toBe("default");
+    const rules = resourcesOfType(synth.template, "AWS::Events::Rule").filter(
+      ([, rule]) => rule.Properties.EventPattern !== undefined,
+    );
+    expect(rules).toHaveLength(2);
+    for (const [, rule] of rules) expect(rule.Properties.EventBusName).toBe("default");
     const policies = JSON.stringify(synth.template.findResources("AWS::IAM::Policy"));
     expect(policies).toContain(":event-bus/default");
   });

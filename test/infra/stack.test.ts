@@ -5,12 +5,13 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Validations } from "aws-cdk-lib";
 import { Match } from "aws-cdk-lib/assertions";
+import type { Construct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
 import { renderOpenApiDocument } from "#shared/api/openapi.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
-import { eventRulePattern } from "#shared/domain/events/catalogue.ts";
+import { routerRules } from "#shared/domain/events/catalogue.ts";
 import {
   BACKSTOP_RECONCILE_MINUTES,
   DEFAULT_RESOURCE_NAMES,
@@ -19,6 +20,7 @@ import {
   deliveryQueueSettings,
   FUNCTION_NAMES,
   FUNCTION_TIMEOUT_SECONDS,
+  ROUTER_QUEUE,
   SQS_MAX_MESSAGE_BYTES,
   TABLE_KEYS,
 } from "#shared/resources.ts";
@@ -53,6 +55,7 @@ const ids = () => {
     deliveryDlq: logicalIdOf(stack.queues.deliveryDlq),
     slowDeliveryQueue: logicalIdOf(stack.queues.slowDeliveryQueue),
     unroutable: logicalIdOf(stack.queues.unroutableQueue),
+    routerQueue: logicalIdOf(stack.routing.queue),
     routerFailed: logicalIdOf(stack.routing.failedQueue),
     ingestDlq: logicalIdOf(stack.ingest.deadLetterQueue),
     bus: logicalIdOf(stack.ingest.bus),
@@ -91,30 +94,63 @@ describe("event ingest", () => {
     });
   });
 
-  it("routes with exactly the catalogue module's pattern (source prefix only, see docs/deploy.md)", () => {
-    const { resource } = onlyResource(synth.template, "AWS::Events::Rule", {
-      EventPattern: Match.anyValue(),
-    });
-    expect(resource.Properties.EventPattern).toEqual(eventRulePattern());
-    expect(resource.Properties.EventBusName).toEqual(refTo(ids().bus));
+  it("routes with exactly the catalogue module's two rules (source prefix and customer id shape, see docs/deploy.md)", () => {
+    const rules = resourcesOfType(synth.template, "AWS::Events::Rule").filter(
+      ([, rule]) => rule.Properties.EventPattern !== undefined,
+    );
+    expect(rules.map(([id]) => id).sort()).toEqual(
+      [logicalIdOf(synth.stack.ingest.rule), logicalIdOf(synth.stack.ingest.ungroupedRule)].sort(),
+    );
+    const [fair, ungrouped] = routerRules();
+    const byId = Object.fromEntries(rules);
+    expect(byId[logicalIdOf(synth.stack.ingest.rule)]?.Properties.EventPattern).toEqual(fair?.eventPattern);
+    expect(byId[logicalIdOf(synth.stack.ingest.ungroupedRule)]?.Properties.EventPattern).toEqual(
+      ungrouped?.eventPattern,
+    );
+    for (const [, rule] of rules) expect(rule.Properties.EventBusName).toEqual(refTo(ids().bus));
   });
 
-  it("targets the router with a retry policy and a dead-letter queue", () => {
-    const { resource } = onlyResource(synth.template, "AWS::Events::Rule", {
-      EventPattern: Match.anyValue(),
-    });
-    expect(resource.Properties.Targets).toEqual([
-      expect.objectContaining({
-        Arn: arnOf(ids().router),
-        RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
-        DeadLetterConfig: { Arn: arnOf(ids().ingestDlq) },
-      }),
+  it("sends to the router's fair queue, grouped by customer id, with a retry policy and a dead-letter queue", () => {
+    const targetsOf = (rule: Construct) =>
+      synth.template.toJSON().Resources[logicalIdOf(rule)].Properties.Targets as Record<string, unknown>[];
+    const common = {
+      Arn: arnOf(ids().routerQueue),
+      RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
+      DeadLetterConfig: { Arn: arnOf(ids().ingestDlq) },
+    };
+    expect(targetsOf(synth.stack.ingest.rule)).toEqual([
+      expect.objectContaining({ ...common, SqsParameters: { MessageGroupId: "$.detail.customer_id" } }),
     ]);
+    const [ungrouped] = targetsOf(synth.stack.ingest.ungroupedRule);
+    expect(ungrouped).toEqual(expect.objectContaining(common));
+    expect(ungrouped?.SqsParameters).toBeUndefined();
   });
 });
 
 describe("router", () => {
-  it("sends failed asynchronous invocations to the router-failed queue after two retries", () => {
+  it("reads its fair queue through a mapping: batches, partial batch failures, bounded concurrency", () => {
+    const { resource } = onlyResource(synth.template, "AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: arnOf(ids().routerQueue),
+    });
+    expect(resource.Properties).toEqual(
+      expect.objectContaining({
+        FunctionName: refTo(ids().router),
+        BatchSize: ROUTER_QUEUE.batchSize,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        ScalingConfig: { MaximumConcurrency: ROUTER_QUEUE.maxConcurrency },
+      }),
+    );
+  });
+
+  it("retries an event it failed on, then moves it to the router-failed queue", () => {
+    synth.template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: `${DEFAULT_RESOURCE_NAMES.routerQueue}-prod`,
+      VisibilityTimeout: 6 * FUNCTION_TIMEOUT_SECONDS.router,
+      RedrivePolicy: { deadLetterTargetArn: arnOf(ids().routerFailed), maxReceiveCount: 5 },
+    });
+  });
+
+  it("sends failed direct asynchronous invocations to the router-failed queue after two retries", () => {
     synth.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
       FunctionName: refTo(ids().router),
       MaximumRetryAttempts: 2,
@@ -200,7 +236,7 @@ describe("delivery queue", () => {
 
   it("every queue is encrypted and every queue policy denies requests without TLS", () => {
     const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
-    expect(queues).toHaveLength(6);
+    expect(queues).toHaveLength(7);
     for (const [id, queue] of queues) {
       expect(queue.Properties.SqsManagedSseEnabled ?? queue.Properties.KmsMasterKeyId, id).toBeTruthy();
       const policies = resourcesOfType(synth.template, "AWS::SQS::QueuePolicy").filter(([, p]) =>
@@ -256,7 +292,10 @@ describe("delivery function", () => {
   });
 
   it("consumes the slow lane through a mapping of its own, capped apart from the main lane's", () => {
-    const mappings = resourcesOfType(synth.template, "AWS::Lambda::EventSourceMapping");
+    const mappings = resourcesOfType(synth.template, "AWS::Lambda::EventSourceMapping").filter(
+      ([, mapping]) =>
+        JSON.stringify(mapping.Properties.FunctionName) === JSON.stringify(refTo(ids().delivery)),
+    );
     expect(mappings).toHaveLength(2);
     const { resource } = onlyResource(synth.template, "AWS::Lambda::EventSourceMapping", {
       EventSourceArn: arnOf(ids().slowDeliveryQueue),

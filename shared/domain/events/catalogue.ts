@@ -242,3 +242,65 @@ export interface EventRulePattern {
 export function eventRulePattern(): EventRulePattern {
   return { source: [{ prefix: CUSTOMER_FACING_SOURCE_PREFIX }] };
 }
+
+/** Where the router's fair queue takes the tenant of an event from (EventBridge's dynamic path syntax). */
+export const ROUTER_MESSAGE_GROUP_PATH = "$.detail.customer_id";
+
+/** A customer id the fair rule hands on with its MessageGroupId: a string shaped like a UUID. */
+const CUSTOMER_ID_SHAPE = "*-*-*-*-*";
+
+/** One of the bus rules that send events to the router's fair queue. */
+export interface RouterRule {
+  /** The construct id and the local rule's name. */
+  readonly id: "ToRouterFair" | "ToRouterUngrouped";
+  readonly description: string;
+  readonly eventPattern: Readonly<Record<string, unknown>>;
+  /** The SQS target's MessageGroupId, as a dynamic path into the event; none: no group. */
+  readonly messageGroupIdPath?: typeof ROUTER_MESSAGE_GROUP_PATH;
+}
+
+/**
+ * The two rules that together send every `voipbin.*` event (eventRulePattern) to the router's fair
+ * queue (docs/delivery.md, "Fair routing"), shared by CDK and the local bus:
+ * - ToRouterFair: events whose `detail.customer_id` is a string shaped like a UUID, sent with
+ *   MessageGroupId = that customer id, so that SQS's fair queue keeps one customer's burst from
+ *   delaying another customer's events (EventBridge's SqsParameters.MessageGroupId for "an Amazon SQS
+ *   fair or FIFO queue", with a dynamic path; EventBridge User Guide, "Event bus targets", target
+ *   parameters and dynamic path parameters; EventBridge API Reference, SqsParameters);
+ * - ToRouterUngrouped: every other `voipbin.*` event (no customer id, or not a string of that shape),
+ *   sent without a group, so that the router still parks it on the unroutable queue with its reason:
+ *   a dynamic path that does not resolve to a usable group id would fail the target instead.
+ * An event matched by both (an array holding both kinds of value) is routed twice, which the router's
+ * idempotence makes harmless; none is matched by neither.
+ */
+export function routerRules(): readonly RouterRule[] {
+  const source = eventRulePattern().source;
+  return [
+    {
+      id: "ToRouterFair",
+      description:
+        "Every voipbin.* event with a customer id to the router's fair queue, grouped by customer (one customer's burst does not delay another's events)",
+      eventPattern: { source, detail: { customer_id: [{ wildcard: CUSTOMER_ID_SHAPE }] } },
+      messageGroupIdPath: ROUTER_MESSAGE_GROUP_PATH,
+    },
+    {
+      id: "ToRouterUngrouped",
+      description:
+        "Every other voipbin.* event (no usable customer id) to the router's queue without a group, for the router to park it with its reason",
+      eventPattern: {
+        source,
+        detail: {
+          customer_id: [
+            { exists: false },
+            { "anything-but": { wildcard: CUSTOMER_ID_SHAPE } },
+            null,
+            true,
+            false,
+            { numeric: [">", 0] },
+            { numeric: ["<=", 0] },
+          ],
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,174 @@
+import type { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { createRouterHandler } from "#handlers/router.ts";
+import type { RoutingSubscription } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { DepthBoundedLogger } from "#shared/adapters/observability.ts";
+import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
+import { ROUTER_MESSAGE_GROUP_PATH, routerRules } from "#shared/domain/events/catalogue.ts";
+import { compileEventPattern } from "../../local/event-pattern.ts";
+import type { BusEvent } from "../../local/eventbridge.ts";
+import { SqsTargetError, sqsRuleTarget } from "../../local/eventbridge-sqs-target.ts";
+import { originalEvent, summarize } from "../../scripts/ops/parked-kinds.ts";
+import { CUSTOMER_A, eventBridgeEvent, loadFixtureEvents } from "../support/fixtures.ts";
+
+const callHangup = loadFixtureEvents().get("call_hangup");
+if (!callHangup) throw new Error("fixture call_hangup missing");
+
+function busEvent(detail: Record<string, unknown>, source = "voipbin.call-manager"): BusEvent {
+  return {
+    version: "0",
+    id: crypto.randomUUID(),
+    "detail-type": "call_hangup",
+    source,
+    account: "000000000000",
+    time: "2026-12-07T10:00:00Z",
+    region: "us-east-1",
+    resources: [],
+    detail,
+  };
+}
+
+/** Which of the router's rules take an event (by id). */
+function rulesTaking(event: BusEvent): string[] {
+  return routerRules()
+    .filter((rule) => compileEventPattern(rule.eventPattern)(event))
+    .map((rule) => rule.id);
+}
+
+describe("the bus rules in front of the router's fair queue", () => {
+  it("send an event with a customer id grouped by that customer, and every other voipbin.* event ungrouped", () => {
+    expect(rulesTaking(busEvent({ customer_id: CUSTOMER_A, data: {} }))).toEqual(["ToRouterFair"]);
+    for (const customer_id of [undefined, 42, -1, 0, true, false, null, "not-a-uuid", { id: CUSTOMER_A }]) {
+      const detail = customer_id === undefined ? { data: {} } : { customer_id, data: {} };
+      expect(rulesTaking(busEvent(detail)), JSON.stringify(detail)).toEqual(["ToRouterUngrouped"]);
+    }
+    // Not a customer-facing source: neither rule (the catalogue's source pattern).
+    expect(rulesTaking(busEvent({ customer_id: CUSTOMER_A }, "aws.ec2"))).toEqual([]);
+    expect(routerRules().find((rule) => rule.id === "ToRouterFair")?.messageGroupIdPath).toBe(
+      ROUTER_MESSAGE_GROUP_PATH,
+    );
+    expect(routerRules().find((rule) => rule.id === "ToRouterUngrouped")?.messageGroupIdPath).toBeUndefined();
+  });
+
+  it("the local SQS target sends the whole event, with the customer id as MessageGroupId", async () => {
+    const sent: SendMessageCommand["input"][] = [];
+    const sqs = {
+      send: async (command: SendMessageCommand) => sent.push(command.input),
+    } as unknown as SQSClient;
+    const grouped = sqsRuleTarget({ sqs, queueUrl: "q", messageGroupIdPath: ROUTER_MESSAGE_GROUP_PATH });
+    const ungrouped = sqsRuleTarget({ sqs, queueUrl: "q" });
+    const event = busEvent({ customer_id: CUSTOMER_A, data: { x: "\uFFFE" } });
+    await grouped(event, JSON.stringify(event));
+    await ungrouped(event, JSON.stringify(event));
+    expect(sent[0]?.MessageGroupId).toBe(CUSTOMER_A);
+    expect(JSON.parse(sent[0]?.MessageBody ?? "")).toEqual(event);
+    expect(sent[0]?.MessageBody).not.toContain("\uFFFE");
+    expect(sent[1]?.MessageGroupId).toBeUndefined();
+    // A path that names no string: the target fails (the ungrouped rule takes such events).
+    const odd = busEvent({ customer_id: 7 });
+    await expect(grouped(odd, JSON.stringify(odd))).rejects.toThrow(SqsTargetError);
+    expect(sent).toHaveLength(2);
+  });
+});
+
+describe("the router on its event source mapping", () => {
+  const record = (body: string, messageId: string): SQSRecord =>
+    ({
+      messageId,
+      receiptHandle: `r-${messageId}`,
+      body,
+      attributes: { ApproximateReceiveCount: "1" },
+      messageAttributes: {},
+      md5OfBody: "",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:voipbin-webhooks-router",
+      awsRegion: "us-east-1",
+    }) as unknown as SQSRecord;
+
+  it("routes each record, parks an unreadable one, and reports only the records whose routing failed", async () => {
+    const failing = crypto.randomUUID();
+    const enqueued: DeliveryJob[] = [];
+    const parked: unknown[] = [];
+    const subscription = (customer_id: string): RoutingSubscription => ({
+      id: "0196f1a2-0000-7000-8000-000000000001",
+      customer_id,
+      event_types: ["*"],
+      activeflow_id: null,
+      status: "enabled",
+    });
+    const handler = createRouterHandler(
+      {
+        subscriptions: {
+          listForRouting: async (customerId) => {
+            if (customerId === failing) throw new Error("DynamoDB unavailable");
+            return [subscription(customerId)];
+          },
+        },
+        deliveryQueue: {
+          enqueue: async (jobs) => {
+            enqueued.push(...jobs);
+            return { sent: jobs.length, requests: 1 };
+          },
+        },
+        unroutableQueue: { send: async (message) => void parked.push(message) },
+        payloads: { putPayload: async () => undefined },
+        managed: {
+          apply: async () => {
+            throw new Error("no control events in this test");
+          },
+        },
+        retentionDays: 30,
+      },
+      new DepthBoundedLogger({ serviceName: "test", logLevel: "SILENT" }),
+    );
+    const good = eventBridgeEvent(callHangup);
+    const bad = JSON.parse(JSON.stringify(good)) as { id: string; detail: { customer_id: string } };
+    bad.id = crypto.randomUUID();
+    bad.detail.customer_id = failing;
+    const batch: SQSEvent = {
+      Records: [
+        record(JSON.stringify(good), "m1"),
+        record(JSON.stringify(bad), "m2"),
+        record("not json {", "m3"),
+      ],
+    };
+    const response = await handler(batch);
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m2" }] });
+    expect(enqueued.map((job) => job.event_id)).toEqual([good.id]);
+    expect(parked).toHaveLength(1);
+    // Invoked directly with one event (an operator's redrive), an error propagates.
+    await expect(handler(bad)).rejects.toThrow("DynamoDB unavailable");
+  });
+});
+
+describe("npm run ops -- router-failed: both shapes of a router-failed message", () => {
+  const event = busEvent({ customer_id: CUSTOMER_A, data: {} });
+  const message = (body: unknown) => ({
+    messageId: "m",
+    body: JSON.stringify(body),
+    sentAt: undefined,
+    attributes: {},
+  });
+
+  it("reads the event of a router queue dead letter (the body) and of Lambda's on-failure record", () => {
+    const record = {
+      version: "1.0",
+      requestContext: { requestId: "r", condition: "RetriesExhausted" },
+      requestPayload: event,
+      responsePayload: { errorType: "EnqueueFailedError", errorMessage: "could not enqueue" },
+    };
+    expect(originalEvent("router-failed", JSON.stringify(event))).toEqual(event);
+    expect(originalEvent("router-failed", JSON.stringify(record))).toEqual(event);
+    expect(summarize("router-failed", message(event) as never)).toEqual(
+      expect.objectContaining({ event_id: event.id, customer_id: CUSTOMER_A, error: null }),
+    );
+    expect(summarize("router-failed", message(record) as never)).toEqual(
+      expect.objectContaining({
+        event_id: event.id,
+        customer_id: CUSTOMER_A,
+        error: "EnqueueFailedError: could not enqueue",
+      }),
+    );
+  });
+});
