@@ -89,6 +89,23 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
     ...(n === 10 ? { goal: { op: "≤" as const, target: 3 } } : {}),
     pick: (r: BenchResults) => r.router?.aws_requests_per_event[`fanout_${n}`],
   })),
+  ...(["today", "managed"] as const).map((profile) => ({
+    metric: `router.managed.aws_requests_per_event.${profile}`,
+    unit: "",
+    // PRODUCT §11: a managed subscription costs the router no request more than today's routing.
+    ...(profile === "managed" ? { goal: { op: "≤" as const, target: 3 } } : {}),
+    pick: (r: BenchResults) => r.router?.managed?.aws_requests_per_event[profile],
+  })),
+  ...(["today", "managed"] as const).map((profile) => ({
+    metric: `router.managed.rru_per_event.${profile}`,
+    unit: "RRU",
+    pick: (r: BenchResults) => r.router?.managed?.rru_per_event[profile],
+  })),
+  ...(["aws_requests", "wru", "rru"] as const).map((field) => ({
+    metric: `router.control_event.${field}`,
+    unit: field === "aws_requests" ? "" : field.toUpperCase(),
+    pick: (r: BenchResults) => r.router?.managed?.control_event[field],
+  })),
   { metric: "e2e.latency_ms.p50", unit: "ms", pick: (r) => r.e2e?.latency_ms.p50 },
   { metric: "e2e.latency_ms.p95", unit: "ms", pick: (r) => r.e2e?.latency_ms.p95 },
   {
@@ -443,6 +460,17 @@ export function renderMarkdown(
       }),
       "",
     );
+    const m = rt.managed;
+    if (m) {
+      push(
+        `**Managed legacy subscriptions** (PRODUCT §11, docs/cutover.md): a customer with one subscription for every event and one that does not match costs ${fmt(m.aws_requests_per_event.today, 2)} AWS requests and ${fmt(m.rru_per_event.today, 2)} RRU per event; with its managed subscription as well, ${fmt(m.aws_requests_per_event.managed, 2)} requests and ${fmt(m.rru_per_event.managed, 2)} RRU (the same Query reads one more small item; one SendMessageBatch carries both jobs). A control event (customer_updated) costs ${fmt(m.control_event.aws_requests, 2)} requests (${Object.entries(
+          m.control_event.by_operation,
+        )
+          .map(([op, n]) => `${op} ${fmt(n, 2)}`)
+          .join(", ")}): ${fmt(m.control_event.wru, 2)} WRU and ${fmt(m.control_event.rru, 2)} RRU.`,
+        "",
+      );
+    }
   }
   if (r.e2e) {
     const e = r.e2e;

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createRouterHandler } from "#handlers/router.ts";
 import { createAwsClients } from "#shared/adapters/clients.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
@@ -8,7 +9,9 @@ import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
 import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
 import { AwsRequestCounter } from "./lib/aws-counter.ts";
+import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
 import { startEmulators } from "./lib/emulators.ts";
+import { installSdkMeter } from "./lib/sdk-meter.ts";
 import { fixturePayload, runWithConcurrency, silentLogger } from "./lib/util.ts";
 
 export interface RouterBenchOptions {
@@ -24,6 +27,16 @@ export interface RouterBenchResult {
   requests_by_operation: Record<string, Record<string, number>>;
   events: number;
   concurrency: number;
+  /**
+   * PRODUCT §11: what a managed legacy subscription costs the router. `today`: a customer with one
+   * subscription for every event and one that does not match; `managed`: the same customer plus its
+   * managed legacy subscription. Then what one control event (customer_updated) costs.
+   */
+  managed?: {
+    aws_requests_per_event: { today: number; managed: number };
+    rru_per_event: { today: number; managed: number };
+    control_event: { aws_requests: number; rru: number; wru: number; by_operation: Record<string, number> };
+  };
 }
 
 /**
@@ -113,8 +126,131 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
       result.aws_requests_per_event[key] = Math.round((counter.total / options.events) * 100) / 100;
       result.requests_by_operation[key] = counter.snapshot();
     }
+    options.progress("router: managed legacy subscription and control events");
+    result.managed = await benchManaged(handler, subscriptions, clients, config.TABLE_NAME, data, options);
     return result;
   } finally {
     await emulators.stop();
   }
+}
+
+/** The router's cost per event with and without a managed subscription, and a control event's cost. */
+async function benchManaged(
+  handler: ReturnType<typeof createRouterHandler>,
+  subscriptions: SubscriptionRepository,
+  clients: ReturnType<typeof createAwsClients>,
+  tableName: string,
+  data: Record<string, unknown>,
+  options: RouterBenchOptions,
+): Promise<NonNullable<RouterBenchResult["managed"]>> {
+  const secret = "q3Jx-9_Zt0aVbM2kLp8sWn4eYc1HfR6u";
+  const customerVersion = (customer: string, n: number) => ({
+    id: customer,
+    webhook_uri: `https://legacy.example.com/${n}`,
+    webhook_method: "POST",
+    webhook_secret: secret,
+    tm_update: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+  });
+  const envelope = (type: string, source: string, detail: unknown) => ({
+    version: "0",
+    id: randomUUID(),
+    "detail-type": type,
+    source,
+    account: "000000000000",
+    time: new Date().toISOString(),
+    region: "us-east-1",
+    resources: [],
+    detail,
+  });
+  const customerFor = async (managed: boolean) => {
+    const customer = randomUUID();
+    await subscriptions.create(
+      newSubscription({ customer_id: customer, url: "https://hooks.example.com/all" }),
+    );
+    await subscriptions.create(
+      newSubscription({
+        customer_id: customer,
+        url: "https://hooks.example.com/sms",
+        event_types: ["message_*"],
+      }),
+    );
+    if (managed) {
+      await handler(
+        envelope("customer_created", "voipbin.customer-manager", {
+          customer_id: customer,
+          data: customerVersion(customer, 0),
+        }),
+      );
+    }
+    return customer;
+  };
+  const events = Math.max(50, Math.min(options.events, 500));
+  const sdk = installSdkMeter({ keepDynamoBodies: true });
+  try {
+    const perEvent = async (customer: string, expected: number) => {
+      const batch = Array.from({ length: events }, () =>
+        envelope("call_hangup", "voipbin.call-manager", {
+          customer_id: customer,
+          data: { ...data, customer_id: customer },
+        }),
+      );
+      sdk.reset();
+      sdk.active = true;
+      await runWithConcurrency(batch, options.concurrency, async (event) => {
+        const outcome = await handler(event);
+        if (outcome.kind !== "routed" || outcome.matched !== expected)
+          throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
+      });
+      sdk.active = false;
+      const units = requestUnits(sdk.parsedDynamoRequests(), snapshotOf(await scanTable(clients, tableName)));
+      return { requests: round(sdk.total() / events), rru: round(units.rru / events) };
+    };
+    const today = await perEvent(await customerFor(false), 1);
+    const managed = await perEvent(await customerFor(true), 2);
+
+    // Control events: customer_updated of existing managed customers, each a newer version.
+    const controlled = await Promise.all(Array.from({ length: 20 }, () => customerFor(true)));
+    sdk.reset();
+    sdk.active = true;
+    for (const customer of controlled) {
+      const outcome = await handler(
+        envelope("customer_updated", "voipbin.customer-manager", {
+          customer_id: customer,
+          data: customerVersion(customer, 1),
+        }),
+      );
+      if (outcome.kind !== "control" || outcome.change !== "updated")
+        throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
+    }
+    sdk.active = false;
+    const units = requestUnits(sdk.parsedDynamoRequests(), snapshotOf(await scanTable(clients, tableName)));
+    const n = controlled.length;
+    return {
+      aws_requests_per_event: { today: today.requests, managed: managed.requests },
+      rru_per_event: { today: today.rru, managed: managed.rru },
+      control_event: {
+        aws_requests: round(sdk.total() / n),
+        rru: round(units.rru / n),
+        wru: round(units.wru / n),
+        by_operation: Object.fromEntries(Object.entries(sdk.snapshot()).map(([op, k]) => [op, round(k / n)])),
+      },
+    };
+  } finally {
+    sdk.uninstall();
+  }
+}
+
+const round = (n: number): number => Math.round(n * 100) / 100;
+
+async function scanTable(clients: ReturnType<typeof createAwsClients>, tableName: string): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await clients.dynamodb.send(
+      new ScanCommand({ TableName: tableName, ...(start ? { ExclusiveStartKey: start as never } : {}) }),
+    );
+    items.push(...((page.Items ?? []) as unknown as Item[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
 }
