@@ -198,7 +198,7 @@ async function benchManaged(
       sdk.active = true;
       await runWithConcurrency(batch, options.concurrency, async (event) => {
         const outcome = await handler(event);
-        if (outcome.kind !== "routed" || outcome.matched !== expected)
+        if (!("kind" in outcome) || outcome.kind !== "routed" || outcome.matched !== expected)
           throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
       });
       sdk.active = false;
@@ -219,7 +219,7 @@ async function benchManaged(
           data: customerVersion(customer, 1),
         }),
       );
-      if (outcome.kind !== "control" || outcome.change !== "updated")
+      if (!("kind" in outcome) || outcome.kind !== "control" || outcome.change !== "updated")
         throw new Error(`unexpected outcome ${JSON.stringify(outcome)}`);
     }
     sdk.active = false;
