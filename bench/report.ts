@@ -448,7 +448,7 @@ export function renderMarkdown(
     push(
       "## Router",
       "",
-      `The router handler against dynalite and fauxqs: ${rt.events} events per fan-out, ${rt.concurrency} in flight. AWS API calls are counted by an SDK middleware after the retry middleware (every request on the wire, retries included). Each customer also has one subscription that does not match, which routing reads and skips.`,
+      `The router handler against dynalite and the local SQS: ${rt.events} events per fan-out, ${rt.concurrency} in flight. AWS API calls are counted by an SDK middleware after the retry middleware (every request on the wire, retries included). Each customer also has one subscription that does not match, which routing reads and skips.`,
       "",
       "| fan-out | events/s | AWS requests per event | by operation (whole run) |",
       "|---|---|---|---|",

@@ -40,7 +40,7 @@ export interface RouterBenchResult {
 }
 
 /**
- * The router handler against dynalite and fauxqs: events per second and AWS API calls per event
+ * The router handler against dynalite and the local SQS: events per second and AWS API calls per event
  * (counted on the wire by an SDK middleware, retries included) for customers with 1, 10 and 50
  * matching subscriptions.
  */

@@ -17,7 +17,12 @@ import {
 } from "@aws-sdk/client-sqs";
 import { KeyedSha256 } from "#shared/adapters/sha256.ts";
 import { CodedError } from "#shared/domain/errors.ts";
-import { type QueueSettings, TABLE_KEYS, UNROUTABLE_RETENTION_SECONDS } from "#shared/resources.ts";
+import {
+  type QueueSettings,
+  SQS_MAX_MESSAGE_BYTES,
+  TABLE_KEYS,
+  UNROUTABLE_RETENTION_SECONDS,
+} from "#shared/resources.ts";
 
 /**
  * Provisions the local equivalents of what the CDK stack creates from shared/resources.ts, so the
@@ -48,9 +53,9 @@ export interface LocalClients {
 }
 
 /**
- * SDK clients for the local emulators. The SQS client must not follow the queue URL's host:
- * fauxqs hands out URLs like http://sqs.us-east-1.localhost:PORT/…, whose host does not resolve
- * everywhere, so every request goes to the explicit endpoint instead.
+ * SDK clients for the local emulators. The SQS client does not follow the queue URL's host: every
+ * request goes to the explicit endpoint, so a queue URL stored under another port (a restart on a
+ * different SQS_PORT) still names its queue.
  */
 export function createLocalClients(endpoints: LocalEndpoints): LocalClients {
   return {
@@ -224,12 +229,17 @@ export async function ensureQueues(
   return { deliveryQueueUrl, deliveryDlqUrl, unroutableQueueUrl, slowDeliveryQueueUrl };
 }
 
-/** Creates a queue with these attributes, or brings an existing one to them; resolves to its URL. */
+/**
+ * Creates a queue with these attributes, or brings an existing one to them; resolves to its URL.
+ * `MaximumMessageSize` is set explicitly to SQS's maximum (1 MiB since 2025) unless given: a default
+ * that third-party references still show as 256 KiB is not something to rely on (aws-facts, SQS).
+ */
 export async function ensureQueue(
   client: SQSClient,
   name: string,
-  attributes: Record<string, string>,
+  given: Record<string, string>,
 ): Promise<string> {
+  const attributes = { MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES), ...given };
   try {
     const { QueueUrl } = await client.send(
       new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
@@ -247,8 +257,8 @@ export async function ensureQueue(
 }
 
 /**
- * fauxqs sends the query-compatible code "AWS.SimpleQueueService.QueueNameExists" where SQS sends
- * "QueueAlreadyExists", so the SDK cannot map it to its QueueNameExists class; accept both.
+ * SQS sends the query-compatible code "QueueAlreadyExists" (the SDK's QueueNameExists class); some
+ * emulators send "AWS.SimpleQueueService.QueueNameExists", which the SDK cannot map; accept both.
  */
 function isQueueNameExists(err: unknown): boolean {
   return (

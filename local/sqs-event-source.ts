@@ -52,13 +52,55 @@ export interface SqsEventSourceOptions {
   functionName?: string;
   /** Errors that Lambda would log but not surface: receive failures, handler errors, failed deletes. */
   onError?: (err: unknown) => void;
+  /**
+   * The function's concurrency, shared by every mapping (and caller) of the function. A batch
+   * received when none is free is throttled: not invoked, left in flight, back after its visibility
+   * timeout with ApproximateReceiveCount +1, as on Lambda. Without it every poller has a slot.
+   */
+  functionConcurrency?: FunctionConcurrency;
+}
+
+/**
+ * A function's concurrency (Lambda's reserved concurrency, or what the account leaves it): how many
+ * invocations may run at once. Lambda throttles an invocation beyond it; for an SQS event source
+ * mapping the batch stays on the queue and counts as a receive (Lambda Developer Guide, "Handling
+ * errors for an SQS event source in Lambda": throttled batches return to the queue after the
+ * visibility timeout; aws-facts, SQS: ApproximateReceiveCount grows on throttled receives).
+ */
+export class FunctionConcurrency {
+  private running = 0;
+  readonly limit: number;
+
+  constructor(limit: number) {
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new SqsEventSourceConfigError("function concurrency must be a whole number ≥ 0");
+    }
+    this.limit = limit;
+  }
+
+  get inUse(): number {
+    return this.running;
+  }
+
+  /** Takes a slot if one is free; the caller must release() it once its invocation ends. */
+  tryAcquire(): boolean {
+    if (this.running >= this.limit) return false;
+    this.running++;
+    return true;
+  }
+
+  release(): void {
+    this.running = Math.max(0, this.running - 1);
+  }
 }
 
 export interface PollResult {
-  /** Records handed to the handler. */
+  /** Records received (handed to the handler unless throttled). */
   received: number;
-  /** Records left on the queue (reported as failed, or the whole batch when the invocation failed). */
+  /** Records left on the queue (reported as failed, the whole batch when the invocation failed or was throttled). */
   failed: number;
+  /** Records of a batch received while the function had no free concurrency (never invoked); absent when none. */
+  throttled?: number;
 }
 
 export class SqsEventSourceConfigError extends CodedError {
@@ -80,6 +122,8 @@ export class IncompleteMessageError extends CodedError {
 
 const MAX_RECEIVE = 10;
 const RECEIVE_ERROR_BACKOFF_MS = 1000;
+/** A poller whose batch was throttled waits before its next receive, as Lambda's pollers back off. */
+const THROTTLE_BACKOFF_MS = 1000;
 
 export class SqsEventSource {
   private readonly sqs: SQSClient;
@@ -92,6 +136,7 @@ export class SqsEventSource {
   private readonly functionTimeoutMs: number;
   private readonly functionName: string;
   private readonly onError: (err: unknown) => void;
+  private readonly functionConcurrency: FunctionConcurrency | undefined;
   private queueArn: string | undefined;
   private awsRegion: string | undefined;
 
@@ -113,6 +158,7 @@ export class SqsEventSource {
     this.functionTimeoutMs = opts.functionTimeoutMs ?? DELIVERY_FUNCTION_TIMEOUT_SECONDS * 1000;
     this.functionName = opts.functionName ?? "local-sqs-consumer";
     this.onError = opts.onError ?? ((err) => console.error("[sqs-event-source]", err));
+    this.functionConcurrency = opts.functionConcurrency;
 
     const problems = [
       Number.isInteger(this.batchSize) && this.batchSize >= 1 && this.batchSize <= 10_000
@@ -147,8 +193,9 @@ export class SqsEventSource {
   /**
    * Stops polling and resolves once every in-flight invocation (and its deletes) has finished.
    * By default each poller's current long poll is allowed to finish (at most waitTimeSeconds):
-   * aborting it client-side leaves the server-side poll alive, and fauxqs then hands the next
-   * message to that dead request, hiding it for a whole visibility timeout. Pass
+   * aborting it client-side may leave the server-side poll alive, and SQS may then hand the next
+   * message to that dead request, hiding it for a whole visibility timeout (the local SQS drops a
+   * poll whose client left, AWS promises nothing). Pass
    * `abortReceives` for a fast shutdown of a process that will not poll this queue again.
    */
   async stop(options: { abortReceives?: boolean } = {}): Promise<void> {
@@ -167,7 +214,8 @@ export class SqsEventSource {
   private async pollLoop(): Promise<void> {
     while (this.running) {
       try {
-        await this.pollOnce();
+        const { throttled = 0 } = await this.pollOnce();
+        if (throttled > 0) await this.pause(THROTTLE_BACKOFF_MS);
       } catch (err) {
         if (!this.running) return;
         this.onError(err);
@@ -203,21 +251,31 @@ export class SqsEventSource {
     const messages = await this.receiveBatch();
     if (messages.length === 0) return { received: 0, failed: 0 };
 
-    const [eventSourceARN, awsRegion] = await Promise.all([this.resolveQueueArn(), this.resolveRegion()]);
-    const records = messages.map((message) => toSqsRecord(message, eventSourceARN, awsRegion));
-
-    let failedIds: ReadonlySet<string>;
-    try {
-      failedIds = await this.invoke(records);
-    } catch (err) {
-      // Lambda retries the whole batch: nothing is deleted, every record reappears after its visibility timeout.
-      this.onError(err);
-      return { received: records.length, failed: records.length };
+    // No free concurrency: the batch was received (its receive counted) but is not invoked; its
+    // messages come back after their visibility timeout, as a throttled batch does on Lambda.
+    const concurrency = this.functionConcurrency;
+    if (concurrency !== undefined && !concurrency.tryAcquire()) {
+      return { received: messages.length, failed: messages.length, throttled: messages.length };
     }
+    try {
+      const [eventSourceARN, awsRegion] = await Promise.all([this.resolveQueueArn(), this.resolveRegion()]);
+      const records = messages.map((message) => toSqsRecord(message, eventSourceARN, awsRegion));
 
-    const toDelete = records.filter((record) => !failedIds.has(record.messageId));
-    await this.deleteRecords(toDelete);
-    return { received: records.length, failed: records.length - toDelete.length };
+      let failedIds: ReadonlySet<string>;
+      try {
+        failedIds = await this.invoke(records);
+      } catch (err) {
+        // Lambda retries the whole batch: nothing is deleted, every record reappears after its visibility timeout.
+        this.onError(err);
+        return { received: records.length, failed: records.length };
+      }
+
+      const toDelete = records.filter((record) => !failedIds.has(record.messageId));
+      await this.deleteRecords(toDelete);
+      return { received: records.length, failed: records.length - toDelete.length };
+    } finally {
+      concurrency?.release();
+    }
   }
 
   private async receiveBatch(): Promise<Message[]> {

@@ -55,7 +55,7 @@ import {
 } from "./provision.ts";
 import { LOCAL_DEFAULTS, type LocalStackSettings, REPO_ROOT } from "./settings.ts";
 import { LocalSqsStartError, startLocalSqs } from "./sqs/index.ts";
-import { type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
+import { FunctionConcurrency, type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
 import { checkTableFiles, DamagedTableError, recordCleanStop, type TableFilesCheck } from "./table-files.ts";
 
 /**
@@ -508,8 +508,13 @@ async function start(
   // The SQS event source mappings: the delivery queue, and fair delivery's slow lane (docs/delivery.md)
   // with its own, small, concurrency, so slow and black-holing endpoints never take the main lane's
   // pollers. Both invoke the same function's sandboxes, as two mappings of one function do on AWS.
+  // The function's concurrency, shared by both mappings: as many as the two mappings' pollers, so
+  // nothing is throttled unless a caller takes slots (a batch received without a free slot is
+  // throttled: not invoked, back after its visibility timeout with its receive count +1, as on Lambda).
+  const deliveryConcurrency = new FunctionConcurrency(settings.deliveryConcurrency + slowLaneConcurrency);
   const eventSource = (queueUrl: string, concurrency: number, name: string, what: string) => {
     const source = new SqsEventSource({
+      functionConcurrency: deliveryConcurrency,
       sqs: clients.sqs,
       queueUrl,
       handler: delivery.handler as SqsBatchHandler,

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { startFauxqs } from "fauxqs";
 import { type AppConfig, loadConfig } from "#shared/config.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
 import { startDynaliteProcess } from "../../local/dynalite-process.ts";
 import { createLocalClients, ensureQueues, ensureTable } from "../../local/provision.ts";
+import { startLocalSqs } from "../../local/sqs/index.ts";
 
 export interface Emulators {
   readonly dynamodbEndpoint: string;
@@ -13,16 +13,19 @@ export interface Emulators {
   stop(): Promise<void>;
 }
 
-/** In-memory dynalite (in a child process, as the local stack runs it) and fauxqs on free loopback ports. */
+/**
+ * In-memory dynalite (in a child process, as the local stack runs it) and the local SQS (local/sqs/,
+ * in memory, in a worker thread as the local stack runs it) on free loopback ports.
+ */
 export async function startEmulators(): Promise<Emulators> {
   const dynamo = await startDynaliteProcess({ host: "127.0.0.1", port: 0 });
-  const fauxqs = await startFauxqs({ port: 0, logger: false });
+  const sqs = await startLocalSqs({ host: "127.0.0.1", port: 0, region: "us-east-1", file: ":memory:" });
   return {
     dynamodbEndpoint: dynamo.endpoint,
-    sqsEndpoint: `http://127.0.0.1:${fauxqs.port}`,
+    sqsEndpoint: sqs.endpoint,
     dynamodbPid: dynamo.pid,
     async stop() {
-      await Promise.allSettled([fauxqs.stop(), dynamo.stop()]);
+      await Promise.allSettled([sqs.close(), dynamo.stop()]);
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Property-based tests of PRODUCT §5's promise "a request the API cannot parse gets a 4xx, never a
  * 5xx": random bodies, paths, query strings and headers, sent as API Gateway HTTP API (payload 2.0)
- * events through the real authorizer and API handlers over dynalite and fauxqs. Whatever comes in,
+ * events through the real authorizer and API handlers over dynalite and the local SQS. Whatever comes in,
  * the answer is below 500, and every 4xx is in the §5 error shape with a code of its status.
  */
 import fc from "fast-check";

@@ -12,8 +12,8 @@ import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
+import { visibilityBeyondLimit } from "../../local/sqs/errors.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
-import { VISIBILITY_LIMIT_ERROR } from "../../local/sqs-visibility-ceiling.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {
   customerOf,
@@ -230,7 +230,7 @@ describe("delivery function, batch by batch", () => {
       ),
     ).rejects.toMatchObject({
       name: "InvalidParameterValue",
-      message: VISIBILITY_LIMIT_ERROR.replace("{0}", "43200"),
+      message: visibilityBeyondLimit(43_200).message,
     });
     await env.sqs.send(
       new ChangeMessageVisibilityCommand({

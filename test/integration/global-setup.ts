@@ -1,15 +1,14 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { startFauxqs } from "fauxqs";
 import type { TestProject } from "vitest/node";
-import { startVisibilityCeilingProxy } from "../../local/sqs-visibility-ceiling.ts";
+import { startLocalSqs } from "../../local/sqs/index.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     /** http://127.0.0.1:PORT of the in-memory dynalite shared by every integration test file. */
     dynamodbEndpoint: string;
-    /** http://127.0.0.1:PORT of the in-memory fauxqs shared by every integration test file. */
+    /** http://127.0.0.1:PORT of the in-memory local SQS (local/sqs/) shared by every integration test file. */
     sqsEndpoint: string;
   }
 }
@@ -26,8 +25,10 @@ interface DynaliteOptions {
 const dynalite = createRequire(import.meta.url)("dynalite") as (options?: DynaliteOptions) => Server;
 
 /**
- * Starts one dynalite and one fauxqs for the whole integration run. Test files isolate themselves
- * by creating uniquely named tables and queues (test/support/aws-env.ts), not separate servers.
+ * Starts one dynalite and one local SQS for the whole integration run. Test files isolate themselves
+ * by creating uniquely named tables and queues (test/support/aws-env.ts), not separate servers. The
+ * SQS is the local stack's own (local/sqs/), in memory and in a worker thread, so the tests meet the
+ * rules it enforces as AWS does (docs/local.md, "What the SQS stand-in enforces").
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
@@ -37,18 +38,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   const { port: dynamoPort } = dynamo.address() as AddressInfo;
 
-  const fauxqs = await startFauxqs({ port: 0, logger: false });
-  // Every test talks to fauxqs through a proxy that refuses visibility changes past 12 hours from the
-  // receive, as SQS does (fauxqs does not). fauxqs listens on 0.0.0.0; clients need a dialable address.
-  const sqs = await startVisibilityCeilingProxy({ upstream: `http://127.0.0.1:${fauxqs.port}` });
+  const sqs = await startLocalSqs({ host: "127.0.0.1", port: 0, region: "us-east-1", file: ":memory:" });
 
   project.provide("dynamodbEndpoint", `http://127.0.0.1:${dynamoPort}`);
   project.provide("sqsEndpoint", sqs.endpoint);
 
   return async () => {
-    await sqs.stop();
     await Promise.allSettled([
-      fauxqs.stop(),
+      sqs.close(),
       new Promise<void>((resolve, reject) => dynamo.close((err) => (err ? reject(err) : resolve()))),
     ]);
   };

@@ -11,8 +11,9 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TABLE_KEYS } from "#shared/resources.ts";
-import { ensureQueues, ensureTable } from "../../local/provision.ts";
+import { ensureQueue, ensureQueues, ensureTable } from "../../local/provision.ts";
 import {
+  FunctionConcurrency,
   type SqsBatchHandler,
   SqsEventSource,
   type SqsEventSourceOptions,
@@ -124,6 +125,27 @@ describe("provisioning", () => {
     expect(JSON.parse(updated?.RedrivePolicy ?? "{}")).toMatchObject({
       maxReceiveCount: deliveryQueueSettings([1]).maxReceiveCount,
     });
+  });
+
+  it("sets MaximumMessageSize to 1 MiB on every queue, also on a queue created earlier with another", async () => {
+    const env = await newEnvironment([1]);
+    const suffix = new URL(env.queues.deliveryQueueUrl).pathname.split("/").at(-1) ?? "";
+    // A queue of an older stack, at the 256 KiB that references still show as the default.
+    const older = await ensureQueue(env.sqs, `older-${suffix}`, { MaximumMessageSize: "262144" });
+    const sizes = async (urls: readonly string[]) =>
+      Promise.all(
+        urls.map(async (QueueUrl) => {
+          const { Attributes } = await env.sqs.send(
+            new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["MaximumMessageSize"] }),
+          );
+          return Attributes?.MaximumMessageSize;
+        }),
+      );
+    expect(await sizes([older])).toEqual(["262144"]);
+    await ensureQueue(env.sqs, `older-${suffix}`, {});
+    expect(await sizes([older, ...Object.values(env.queues)])).toEqual(
+      Array(1 + Object.values(env.queues).length).fill("1048576"),
+    );
   });
 
   it("exposes the environment a handler module reads at cold start", async () => {
@@ -306,12 +328,45 @@ describe("SqsEventSource", () => {
     });
     source.start();
 
-    // SQS (and fauxqs) redrive on the receive after the last allowed one, so the poller must keep polling.
+    // SQS (and the local SQS) redrive on the receive after the last allowed one, so the poller must keep polling.
     const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 10_000 });
     await source.stop();
 
     expect(dead.map((message) => [message.MessageId, message.Body])).toEqual([[MessageId, "always-fail"]]);
     expect(receiveCounts).toEqual([1, 2]);
+    const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
+    expect([...snapshot.ready, ...snapshot.delayed, ...snapshot.inflight]).toEqual([]);
+  });
+
+  it("counts a throttled batch as a receive: not invoked, back after its visibility timeout with ApproximateReceiveCount +1", async () => {
+    const env = await newEnvironment([1], { visibilityTimeoutSeconds: 1 });
+    await sendBodies(env.sqs, env.queues.deliveryQueueUrl, ["a", "b"]);
+    const concurrency = new FunctionConcurrency(1);
+    // Another invocation of the function holds its only slot.
+    expect(concurrency.tryAcquire()).toBe(true);
+    const invoked: SQSRecord[] = [];
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl: env.queues.deliveryQueueUrl,
+      functionConcurrency: concurrency,
+      handler: async (event) => {
+        invoked.push(...event.Records);
+      },
+    });
+    expect(await source.pollOnce()).toEqual({ received: 2, failed: 2, throttled: 2 });
+    expect(invoked).toEqual([]);
+    // Received, so in flight until the visibility timeout ends; nothing deleted.
+    expect((await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight).toHaveLength(2);
+
+    concurrency.release();
+    source.start();
+    await waitFor(() => invoked.length === 2);
+    await source.stop();
+    expect(invoked.map((record) => [record.body, record.attributes.ApproximateReceiveCount]).sort()).toEqual([
+      ["a", "2"],
+      ["b", "2"],
+    ]);
+    expect(concurrency.inUse).toBe(0);
     const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
     expect([...snapshot.ready, ...snapshot.delayed, ...snapshot.inflight]).toEqual([]);
   });

@@ -45,7 +45,7 @@ export interface ReceiveAllOptions {
   keep?: boolean;
 }
 
-/** Non-destructive view of a queue from fauxqs's inspection endpoint. */
+/** Non-destructive view of a queue from the local SQS's inspection endpoint (`GET /_local-sqs/queues/<name>`). */
 export interface QueueSnapshot {
   ready: InspectedMessage[];
   delayed: InspectedMessage[];
@@ -73,7 +73,7 @@ export interface TestEnvironment {
    * visibility timeout (six minutes on the delivery queue): use inspectQueue to look without touching.
    */
   receiveAll(queueUrl: string, options?: ReceiveAllOptions): Promise<Message[]>;
-  /** Every message of the queue, ready, delayed or in flight, without changing anything (fauxqs only). */
+  /** Every message of the queue, ready, delayed or in flight, without changing anything (the local SQS's view). */
   inspectQueue(queueUrl: string): Promise<QueueSnapshot>;
   /** Object.assign(process.env, env): a handler module imported afterwards reads this environment. */
   applyToProcessEnv(): void;
@@ -174,8 +174,7 @@ async function receiveAll(
 
 async function inspectQueue(sqsEndpoint: string, queueUrl: string): Promise<QueueSnapshot> {
   const name = new URL(queueUrl).pathname.split("/").filter(Boolean).at(-1) ?? "";
-  const response = await fetch(new URL(`/_fauxqs/queues/${encodeURIComponent(name)}`, sqsEndpoint));
-  if (!response.ok) throw new Error(`fauxqs inspection of ${name} answered ${response.status}`);
-  const { messages } = (await response.json()) as { messages: QueueSnapshot };
-  return messages;
+  const response = await fetch(new URL(`/_local-sqs/queues/${encodeURIComponent(name)}`, sqsEndpoint));
+  if (!response.ok) throw new Error(`local SQS inspection of ${name} answered ${response.status}`);
+  return (await response.json()) as QueueSnapshot;
 }

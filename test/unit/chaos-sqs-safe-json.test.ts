@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseDeliveryJob, serializeDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { sqsSafeJson } from "#shared/domain/json.ts";
 
-/** What SQS (and, stricter, the fauxqs emulator: no characters beyond the BMP) accepts in a body. */
+/** What SQS (and, stricter, some emulators: no characters beyond the BMP) accepts in a body. */
 const SQS_BODY = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD]*$/;
 
 describe("sqsSafeJson (found by the chaos fuzz stage)", () => {
