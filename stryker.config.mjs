@@ -8,6 +8,7 @@
 export default {
   testRunner: "vitest",
   vitest: { configFile: "vitest.mutate.config.ts" },
+  // MUTATE_TESTS=unit: the unit tests only (minutes instead of hours; integration kills go uncounted).
   plugins: ["@stryker-mutator/vitest-runner"],
   mutate: ["shared/services/delivery/**/*.ts", "shared/domain/delivery/**/*.ts"],
   // Only the tests that reach a mutant run against it.

@@ -5,12 +5,18 @@ import { defineConfig } from "vitest/config";
  * stryker.config.mjs): the unit and integration tests that exercise shared/services/delivery and
  * shared/domain/delivery, with the integration project's emulators (global-setup.ts). A test file
  * that covers the delivery core belongs here, or the mutation score undercounts it.
+ * `MUTATE_TESTS=unit` leaves the integration project out: minutes instead of hours, at the price of
+ * counting as survivors the mutants only integration tests kill.
  */
 export const MUTATION_TEST_FILES = {
   unit: [
     "test/unit/retry-policy.test.ts",
     "test/unit/visibility.test.ts",
     "test/unit/endpoint-health.test.ts",
+    "test/unit/managed-subscriptions.test.ts",
+    "test/unit/portal-domain.test.ts",
+    "test/unit/routing.test.ts",
+    "test/unit/chaos-sqs-safe-json.test.ts",
   ],
   integration: [
     "test/integration/delivery-batch.test.ts",
@@ -22,20 +28,26 @@ export const MUTATION_TEST_FILES = {
   ],
 } as const;
 
+const unitOnly = process.env.MUTATE_TESTS === "unit";
+
 export default defineConfig({
   test: {
     projects: [
       { test: { name: "unit", include: [...MUTATION_TEST_FILES.unit], environment: "node" } },
-      {
-        test: {
-          name: "integration",
-          include: [...MUTATION_TEST_FILES.integration],
-          environment: "node",
-          globalSetup: ["test/integration/global-setup.ts"],
-          testTimeout: 30_000,
-          hookTimeout: 30_000,
-        },
-      },
+      ...(unitOnly
+        ? []
+        : [
+            {
+              test: {
+                name: "integration",
+                include: [...MUTATION_TEST_FILES.integration],
+                environment: "node",
+                globalSetup: ["test/integration/global-setup.ts"],
+                testTimeout: 30_000,
+                hookTimeout: 30_000,
+              },
+            },
+          ]),
     ],
   },
 });

@@ -461,36 +461,33 @@ describe("HttpSender", () => {
   });
 
   describe("a pooled socket the endpoint closed while we were frozen (a Lambda thaw)", () => {
-    it("sends again on a new socket and answers once: one attempt, one delivery", async () => {
-      const server = await startClosingServer("answer-all");
+    /** One request on a fresh socket, the "Lambda freeze" while the server closes it, one more. */
+    async function sendAfterThaw(mode: "answer-all" | "reset-after-first") {
+      const server = await startClosingServer(mode);
       try {
         const sender = senderWith();
         expectResponse(await sender.send(attempt(`${server.url}/warm`)));
         await server.freezeUntilIdleSocketsClosed();
-        const result = expectResponse(await sender.send(attempt(`${server.url}/after-thaw`)));
-        expect(result.statusCode).toBe(200);
-        const stats = await server.stats();
-        // The stale socket carried nothing the server read; the new socket carried the one request.
-        expect(stats.paths).toEqual(["/warm", "/after-thaw"]);
-        expect(stats.connections).toBe(2);
+        const result = await sender.send(attempt(`${server.url}/after-thaw`));
+        return { result, stats: await server.stats() };
       } finally {
         await server.stop();
       }
+    }
+
+    it("sends again on a new socket and answers once: one attempt, one delivery", async () => {
+      const { result, stats } = await sendAfterThaw("answer-all");
+      expect(expectResponse(result).statusCode).toBe(200);
+      // The stale socket carried nothing the server read; the new socket carried the one request.
+      expect(stats.paths).toEqual(["/warm", "/after-thaw"]);
+      expect(stats.connections).toBe(2);
     });
 
     it("gives the endpoint's failure on the new socket as the attempt's result, not a third try", async () => {
-      const server = await startClosingServer("reset-after-first");
-      try {
-        const sender = senderWith();
-        expectResponse(await sender.send(attempt(`${server.url}/warm`)));
-        await server.freezeUntilIdleSocketsClosed();
-        expectError(await sender.send(attempt(`${server.url}/after-thaw`)), "connection_reset");
-        const stats = await server.stats();
-        expect(stats.paths).toEqual(["/warm", "/after-thaw"]);
-        expect(stats.connections).toBe(2);
-      } finally {
-        await server.stop();
-      }
+      const { result, stats } = await sendAfterThaw("reset-after-first");
+      expectError(result, "connection_reset");
+      expect(stats.paths).toEqual(["/warm", "/after-thaw"]);
+      expect(stats.connections).toBe(2);
     });
 
     it("does not send again when a new socket fails", async () => {
