@@ -5,24 +5,22 @@ import type { Context, ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } f
 import { type createMetrics, loggedError } from "#shared/adapters/observability.ts";
 import type { Lane } from "#shared/domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
-import { RetryScheduledError } from "#shared/domain/errors.ts";
-import { DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import { type BackstopResult, reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
 import {
   DeliveryBatch,
   type DeliveryDependencies,
   type DeliveryOutcome,
-  OUTCOMES_KEPT_ON_QUEUE,
 } from "#shared/services/delivery/deliver.ts";
 import { deliveryOutcomeMetric, METRIC_NAMES } from "./metrics.ts";
 
 type Metrics = ReturnType<typeof createMetrics>;
 
 /**
- * SQS event source target. Every record is delivered concurrently; records left asleep on the queue
- * (a retry scheduled, or a job woken before its time) and records that hit an error of our own are
- * reported as batch item failures, so SQS brings them back when they are due. Every other record —
- * delivered, dropped, or moved to the dead-letter queue by our code — is deleted by the mapping.
+ * SQS event source target. Every record is delivered concurrently. Only records that hit an error of
+ * our own are reported as batch item failures (SQS brings them back after the queue's visibility
+ * timeout, and its redrive backstop counts them). Every other record — delivered, dropped, moved to
+ * the dead-letter queue by our code, or waiting (re-sent as a new, delayed message first: nothing
+ * waits in flight; docs/delivery.md, "Waits out of flight") — is deleted by the mapping.
  */
 export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: Metrics) {
   const deps: DeliveryDependencies = metrics
@@ -35,10 +33,6 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       }
     : baseDeps;
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    // The event source mapping invokes only while the batch is still invisible, so the receive was at
-    // most one queue visibility timeout ago: SQS's 12-hour ceiling is counted from no earlier than that.
-    const invokedAt = (deps.now?.() ?? new Date()).getTime();
-    const receivedNotBefore = new Date(invokedAt - DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS * 1000);
     const jobs = new Map<string, DeliveryJob>();
     for (const record of event.Records) {
       try {
@@ -51,8 +45,8 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         });
       }
     }
-    // One event source mapping per queue: a batch comes from one lane, and a slow-lane job sleeps
-    // (retries, an open breaker) on the slow lane's own message.
+    // One event source mapping per queue: a batch comes from one lane, and a slow-lane job waits
+    // (retries, an open breaker, the cap) on the slow lane.
     const lane = laneOf(event.Records[0]?.eventSourceARN, deps);
     const laneDeps = lane === "slow" && deps.lanes ? { ...deps, queue: deps.lanes.deps.slowLane } : deps;
     let batch: DeliveryBatch;
@@ -79,7 +73,6 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
           messageId: record.messageId,
           receiptHandle: record.receiptHandle,
           receiveCount,
-          receivedNotBefore,
           lane,
         });
       } catch (error) {
@@ -92,7 +85,6 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         throw error;
       }
       metrics?.addMetric(deliveryOutcomeMetric(outcome), MetricUnit.Count, 1);
-      if (OUTCOMES_KEPT_ON_QUEUE.has(outcome)) throw new RetryScheduledError(job.delivery_id, outcome);
       return outcome;
     };
     // One processor per invocation: it holds the batch's state, and a local event source may run

@@ -144,7 +144,7 @@ export const SETTINGS = {
   retrySchedule: {
     ...env("RETRY_SCHEDULE"),
     description:
-      "delays (seconds) before attempts 2..n; the delivery queue redrives after `length + 1` receives. Context takes a comma-separated list",
+      "delays (seconds) before attempts 2..n (attempts are counted on the delivery record; the queue's `maxReceiveCount` backstop, 35, does not depend on it). Context takes a comma-separated list",
   },
   retryJitter: { ...env("RETRY_JITTER"), description: "± relative jitter on each delay (0–0.5)" },
   deliveryTimeoutMs: {

@@ -18,7 +18,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   DYNAMODB_ENDPOINT: "endpoint override, for the local stack only",
   SQS_ENDPOINT: "endpoint override, for the local stack only",
   EVENTBRIDGE_ENDPOINT: "endpoint override, for the local stack only",
-  RETRY_SCHEDULE: `seconds before attempts 2…n; at most 19 retries, each ≤ ${MAX_VISIBILITY_TIMEOUT_SECONDS}. Attempts are counted on the delivery record; a delay longer than one SQS sleep allows is reached in hops. The queue's \`maxReceiveCount\` backstop is derived from it ((length + 1) × 3 + 10)`,
+  RETRY_SCHEDULE: `seconds before attempts 2…n; at most 19 retries, each ≤ ${MAX_VISIBILITY_TIMEOUT_SECONDS}. Attempts are counted on the delivery record; each wait is a delayed re-send of the job, a delay over 900 s is reached in 900 s hops. The queue's \`maxReceiveCount\` backstop (35) does not depend on it`,
   RETRY_JITTER: "± fraction applied to each delay (0–0.5)",
   DELIVERY_TIMEOUT_MS: "per attempt: connect, headers and body (100–60,000)",
   RESPONSE_BODY_MAX_BYTES: "response body kept in the delivery log (0–65,536)",

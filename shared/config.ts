@@ -246,14 +246,3 @@ export function defaultQuotaRules(): QuotaRules {
     QUOTA_RECOVERS_PER_HOUR: configSchema.shape.QUOTA_RECOVERS_PER_HOUR.parse(undefined),
   });
 }
-
-/**
- * Receives after which SQS itself moves a job to the DLQ: only a backstop. Our code counts attempts
- * on the record and dead-letters the job after the last one; receives that send nothing (throttled
- * invocations, our own errors, hops of a long sleep, early wake-ups) also raise SQS's count, so the
- * backstop sits well above the schedule: three receives per attempt plus ten (34 for the default
- * eight attempts). A job that still reaches it is reconciled (`dead`, reason `internal`).
- */
-export function maxReceiveCountFor(retryScheduleSeconds: readonly number[]): number {
-  return (retryScheduleSeconds.length + 1) * 3 + 10;
-}

@@ -23,13 +23,7 @@ import { OperationalEventPublisher } from "./adapters/operational-events.ts";
 import { loadPortalAssets, type PortalAssets, readJsonDocument } from "./adapters/portal-assets.ts";
 import type { ApiSettings } from "./api/app.ts";
 import type { ApiServices } from "./api/routes.ts";
-import {
-  type AppConfig,
-  type AuthorizerConfig,
-  fairnessPolicyFor,
-  maxReceiveCountFor,
-  quotaRulesFor,
-} from "./config.ts";
+import { type AppConfig, type AuthorizerConfig, fairnessPolicyFor, quotaRulesFor } from "./config.ts";
 import type { AccessKeyDependencies } from "./services/access-keys.ts";
 import type { DeliveryDependencies, DomainLogger } from "./services/delivery/deliver.ts";
 import { FairLanes } from "./services/delivery/fair-lanes.ts";
@@ -125,7 +119,6 @@ export function createDeliveryDependencies(
       maxResponseBodyBytes: config.RESPONSE_BODY_MAX_BYTES,
       autoDisableAfterSeconds: config.AUTO_DISABLE_AFTER_SECONDS,
       retentionDays: config.DELIVERY_RETENTION_DAYS,
-      maxReceiveCount: maxReceiveCountFor(config.RETRY_SCHEDULE),
     },
     loadBatch: createDeliveryBatchLoader(doc, config.TABLE_NAME),
     subscriptions: new SubscriptionRepository(doc, config.TABLE_NAME),

@@ -1,5 +1,3 @@
-import { maxReceiveCountFor } from "./config.ts";
-
 /**
  * The one description of the table and queues, used by the CDK stack, the local stack and the
  * test setup, so that names, keys, redrive counts and timeouts cannot drift apart.
@@ -167,8 +165,8 @@ export interface QueueSettings {
 }
 
 /**
- * Delivery queue settings derived from the retry schedule: the redrive count is the number of
- * attempts, retention outlives the whole retry window, and the visibility timeout is at least six
+ * Delivery queue settings derived from the retry schedule: retention outlives the whole retry
+ * window, the redrive count is the backstop (`DELIVERY_MAX_RECEIVE_COUNT`), and the visibility timeout is at least six
  * times the function timeout (AWS's guidance for event source mappings).
  */
 export function deliveryQueueSettings(retryScheduleSeconds: readonly number[]): QueueSettings {
@@ -179,9 +177,22 @@ export function deliveryQueueSettings(retryScheduleSeconds: readonly number[]): 
     visibilityTimeoutSeconds: DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     retentionSeconds: Math.min(SQS_MAX_RETENTION_SECONDS, Math.max(fourDays, retryWindow + 24 * 3600)),
     dlqRetentionSeconds: TERMINAL_QUEUE_RETENTION_SECONDS,
-    maxReceiveCount: maxReceiveCountFor(retryScheduleSeconds),
+    maxReceiveCount: DELIVERY_MAX_RECEIVE_COUNT,
   };
 }
+
+/**
+ * Receives of one delivery-queue message after which SQS itself moves it away (its redrive policy):
+ * only a backstop (PRODUCT §4), independent of the retry schedule. Every wait is a new message (a
+ * re-send resets SQS's count; shared/domain/delivery/waits.ts), so a message is normally received
+ * once, and its count grows only by receives that went wrong: batches Lambda throttled (each a
+ * receive; Lambda Developer Guide, "Using Lambda with Amazon SQS" advises at least 5), errors of our
+ * own (back after the 6-minute visibility timeout), crashes and timeouts. 35 rides out about three
+ * hours of our own dependencies failing (30 × 6 min) plus five throttled receives, and is not below
+ * round 2's 34, so messages sleeping in flight at the upgrade are not moved earlier than before
+ * (docs/delivery.md, "The backstop").
+ */
+export const DELIVERY_MAX_RECEIVE_COUNT = 35;
 
 /** The physical name of every named resource of one deployment stage. */
 export interface StageResourceNames {

@@ -65,7 +65,7 @@ export class Delivery extends Construct {
     this.delivery = new WebhookFunction(this, "Delivery", {
       ...props.functionDefaults,
       name: "delivery",
-      description: "voipbin-webhooks delivery: signed HTTP request per job, backoff by visibility timeout",
+      description: "voipbin-webhooks delivery: signed HTTP request per job, waits as delayed re-sends",
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.delivery),
       memorySize: 512,
       // The mappings' batches must never be throttled: each throttled batch is one more receive of
@@ -94,11 +94,12 @@ export class Delivery extends Construct {
     });
     this.delivery.function.addEventSource(this.slowLaneEventSource);
 
-    // The backoff: the function sets each failed job's visibility timeout to its retry delay. (The
-    // event source mapping's own grant includes this action too; the function's own call is explicit.)
-    props.deliveryQueue.grant(this.delivery.role, "sqs:ChangeMessageVisibility");
-    // Handing a job to the slow lane is a SendMessage; slow-lane jobs sleep on their own messages.
-    props.slowDeliveryQueue.grant(this.delivery.role, "sqs:ChangeMessageVisibility", "sqs:SendMessage");
+    // Every wait (a retry's backoff, a hop, a deferral) re-sends the job to its own lane's queue as a
+    // delayed message (docs/delivery.md, "Waits out of flight"); handing a job to the slow lane is a
+    // SendMessage too. Nothing changes a message's visibility any more (the event source mapping's
+    // own grant covers what it does).
+    props.deliveryQueue.grantSendMessages(this.delivery.role);
+    props.slowDeliveryQueue.grantSendMessages(this.delivery.role);
     // Our code dead-letters a job after its last attempt (with the reason), then the mapping deletes it.
     // The backstop reconciliation receives, releases (ChangeMessageVisibility) and deletes dead letters.
     props.deliveryDlq.grantSendMessages(this.delivery.role);

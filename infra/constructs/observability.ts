@@ -393,24 +393,6 @@ export class Observability extends Construct {
       });
     }
 
-    // Jobs that reached the queue's receive backstop (maxReceiveCount) before our code finished them:
-    // receives that sent nothing (throttling, our own errors) used the backstop up (docs/delivery.md).
-    this.alarm("DeliveryBackstopDeadLettered", {
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: deliveryOutcomeMetric("backstop_dead_lettered"),
-        dimensionsMap: { service: "delivery" },
-        statistic: "Sum",
-        period: Duration.minutes(5),
-      }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        "Delivery jobs used up the queue's receive backstop before their attempts did (dead, reason internal): look for delivery throttles or internal errors, then POST /v1/deliveries/{id}/retry.",
-    });
-
     // Jobs SQS moved to the dead-letter queue by itself (maxReceiveCount) that the scheduled
     // reconciliation closed: the same causes, found after the fact.
     this.alarm("DeliveryBackstopReconciled", {
@@ -502,12 +484,6 @@ export class Observability extends Construct {
           handlerMetric("delivery", deliveryOutcomeMetric("endpoint_gone"), "Sum", "endpoint gone (410)"),
           handlerMetric("delivery", deliveryOutcomeMetric("auto_disabled"), "Sum", "auto-disabled"),
           handlerMetric("delivery", d.internalErrors, "Sum", "internal errors"),
-          handlerMetric(
-            "delivery",
-            deliveryOutcomeMetric("backstop_dead_lettered"),
-            "Sum",
-            "dead by the receive backstop",
-          ),
           handlerMetric("delivery", d.backstopReconciled, "Sum", "moved by SQS's backstop, reconciled"),
         ],
         right: [handlerMetric("delivery", d.attempts, "Sum", "HTTP attempts")],

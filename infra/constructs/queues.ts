@@ -68,10 +68,10 @@ export interface WebhookQueuesProps {
 
 /**
  * The queues every function knows by URL (`DELIVERY_QUEUE_URL`, `UNROUTABLE_QUEUE_URL`):
- * - the delivery queue: one job per (event, subscription); the delivery function's backoff is the
- *   message's visibility timeout, its attempt number the receive count, so the redrive count is the
- *   number of attempts and the retention outlives the retry window (`deliveryQueueSettings`, shared
- *   with the local stack);
+ * - the delivery queue: one job per (event, subscription); a job that waits is re-sent as a delayed
+ *   message (never held in flight), attempts are counted on the delivery record, the redrive count
+ *   is only a backstop of receives that went wrong and the retention outlives the retry window
+ *   (`deliveryQueueSettings`, shared with the local stack);
  * - its dead-letter queue: deliveries that exhausted the schedule (`dead`);
  * - the unroutable queue: events the router parked with the reason (PRODUCT §2).
  */

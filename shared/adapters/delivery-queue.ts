@@ -103,31 +103,21 @@ export class DeliveryQueue {
   }
 
   /**
-   * Puts one job on this queue (visible at once): how fair delivery moves a job to the slow lane.
+   * Puts one job on this queue, visible after `delaySeconds` (0–900, SendMessage's `DelaySeconds`):
+   * how fair delivery moves a job to the slow lane, and how a job waits (shared/domain/delivery/waits.ts)
+   * — a delayed message is backlog, not in flight. Returns the new message's id.
    */
-  async send(job: DeliveryJob): Promise<void> {
-    await this.sqs.send(
+  async send(job: DeliveryJob, delaySeconds = 0): Promise<string> {
+    const { MessageId } = await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: serializeDeliveryJob(job),
         // The tenant, for SQS fair queues (docs/delivery.md, "Fair delivery").
         MessageGroupId: job.customer_id,
+        ...(delaySeconds > 0 ? { DelaySeconds: delaySeconds } : {}),
       }),
     );
-  }
-
-  /**
-   * Hides a received job for `seconds`: the backoff of PRODUCT §4. The caller keeps `seconds` within
-   * what SQS accepts for this receive (shared/domain/delivery/visibility.ts).
-   */
-  async sleep(receiptHandle: string, seconds: number): Promise<void> {
-    await this.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: this.queueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: seconds,
-      }),
-    );
+    return MessageId ?? "";
   }
 }
 

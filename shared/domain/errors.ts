@@ -50,21 +50,6 @@ export class InvalidDeliveryJobError extends CodedError {
   readonly code = "DELIVERY_JOB_INVALID";
 }
 
-/**
- * The endpoint failed and the job stays on the queue: for a retry after the visibility timeout the
- * delivery set, or for the dead-letter queue after the last attempt. Reported as a batch item failure.
- */
-export class RetryScheduledError extends CodedError {
-  override readonly name = "RetryScheduledError";
-  readonly code = "RETRY_SCHEDULED";
-  constructor(
-    readonly deliveryId: string,
-    readonly outcome: string,
-  ) {
-    super(`delivery ${deliveryId} not completed (${outcome}); the job stays on the queue`);
-  }
-}
-
 /** Our own dependency (DynamoDB, SQS, EventBridge) failed; not counted against the endpoint. */
 export class DependencyError extends CodedError {
   override readonly name = "DependencyError";

@@ -204,13 +204,12 @@ describe("table", () => {
 describe("delivery queue", () => {
   const settings = deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS);
 
-  it("redrives to the DLQ only as a backstop, well above the schedule's eight attempts (34 receives)", () => {
-    expect(settings.maxReceiveCount).toBe((DEFAULT_RETRY_SCHEDULE_SECONDS.length + 1) * 3 + 10);
-    expect(settings.maxReceiveCount).toBe(34);
+  it("redrives only as a backstop of receives that went wrong (35), whatever the schedule", () => {
+    expect(settings.maxReceiveCount).toBe(35);
     synth.template.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: `${DEFAULT_RESOURCE_NAMES.deliveryQueue}-prod`,
-      // Only a backstop, well above the eight attempts: our code dead-letters after the last one.
-      RedrivePolicy: { deadLetterTargetArn: arnOf(ids().deliveryDlq), maxReceiveCount: 34 },
+      // Only a backstop: our code dead-letters after the last attempt.
+      RedrivePolicy: { deadLetterTargetArn: arnOf(ids().deliveryDlq), maxReceiveCount: 35 },
     });
   });
 
@@ -359,7 +358,7 @@ describe("delivery function", () => {
   it("may move jobs to the slow lane and the dead-letter queue, and tell every function where they are", () => {
     const role = roleOf(synth.stack.delivery.delivery);
     expect(actionsOn(role, arnOf(ids().slowDeliveryQueue))).toEqual(
-      expect.arrayContaining(["sqs:ChangeMessageVisibility", "sqs:SendMessage"]),
+      expect.arrayContaining(["sqs:SendMessage"]),
     );
     expect(actionsOn(role, arnOf(ids().deliveryDlq))).toEqual(expect.arrayContaining(["sqs:SendMessage"]));
     synth.template.hasResourceProperties("AWS::Lambda::Function", {
@@ -380,9 +379,9 @@ describe("delivery function", () => {
     });
   });
 
-  it("may change message visibility (its backoff), read and write delivery records, and put events on the bus", () => {
+  it("may re-send jobs that wait (delayed messages), read and write delivery records, and put events on the bus", () => {
     const role = roleOf(synth.stack.delivery.delivery);
-    expect(actionsOn(role, arnOf(ids().deliveryQueue))).toContain("sqs:ChangeMessageVisibility");
+    expect(actionsOn(role, arnOf(ids().deliveryQueue))).toContain("sqs:SendMessage");
     expect(actionsOn(role, arnOf(ids().table))).toEqual([
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
@@ -825,13 +824,6 @@ describe("observability", () => {
         expect(found[0]?.Namespace).toBe("AWS/Lambda");
       }
     }
-  });
-
-  it("alarms on jobs dead-lettered by the receive backstop (reason internal)", () => {
-    const [alarm] = alarms().filter((a) => a.MetricName === "Delivery_backstop_dead_lettered");
-    expect(alarm).toEqual(
-      expect.objectContaining({ Namespace: "VoipbinWebhooks", Statistic: "Sum", Threshold: 1 }),
-    );
   });
 
   it("alarms on jobs SQS's backstop moved that the scheduled reconciliation closed", () => {

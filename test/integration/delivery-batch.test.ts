@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
@@ -13,6 +14,7 @@ import { createDeliveryDependencies, destinationPolicyFor } from "#shared/depend
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { visibilityBeyondLimit } from "../../local/sqs/errors.ts";
+import { ensureQueue } from "../../local/provision.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {
@@ -68,7 +70,6 @@ async function runBatch(
     batchItemFailures: { itemIdentifier: string }[];
   };
   const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-  const { DeleteMessageCommand } = await import("@aws-sdk/client-sqs");
   for (const record of event.Records) {
     if (!failed.has(record.messageId)) {
       await env.sqs.send(
@@ -80,6 +81,18 @@ async function runBatch(
     }
   }
   return { event, failed };
+}
+
+/** Runs batches until the delivery queue holds nothing: ready, delayed (waiting jobs) or in flight. */
+async function drain(timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    async () => {
+      await runBatch(deliveryModule.handler);
+      const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
+      return snapshot.ready.length + snapshot.delayed.length + snapshot.inflight.length === 0;
+    },
+    { timeoutMs, description: "the delivery queue drained" },
+  );
 }
 
 beforeAll(async () => {
@@ -151,7 +164,8 @@ describe("delivery function, batch by batch", () => {
     const retrying = eventFor(callHangup, customer);
     await route(retrying);
     const { failed } = await runBatch(deliveryModule.handler);
-    expect(failed.size).toBe(1);
+    // Waiting for its retry as a new, delayed message: nothing is left in flight.
+    expect(failed.size).toBe(0);
     expect(r.requests).toHaveLength(1);
     const retryingId = deliveryIdOf(retrying, subscription.id);
     expect((await repos.deliveries.get(customerOf(retrying), retryingId))?.status).toBe("failed");
@@ -160,14 +174,7 @@ describe("delivery function, batch by batch", () => {
     const queued = eventFor(callHangup, customer);
     await route(queued);
     // The queued job at once, the retrying one when its 1-second delay is over.
-    await waitFor(
-      async () => {
-        await runBatch(deliveryModule.handler);
-        return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
-      },
-      { timeoutMs: 10_000, description: "both jobs handled" },
-    );
-    await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+    await drain();
     expect(r.requests).toHaveLength(1);
     const closed = await repos.deliveries.get(customerOf(retrying), retryingId);
     expect(closed?.status).toBe("dead");
@@ -251,31 +258,27 @@ describe("delivery function, batch by batch", () => {
 
   const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-  /** Deletes the subscription and wakes its sleeping job, which then closes its delivery and goes. */
-  async function closeAndDrain(customer: string, subscriptionId: string, receiptHandle: string) {
-    await repos.subscriptions.delete(customer, subscriptionId);
-    await env.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: env.queues.deliveryQueueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: 0,
-      }),
-    );
-    await waitFor(async () => {
-      await runBatch(deliveryModule.handler);
-      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
-    });
-  }
-  /** The delivery handler with another retry schedule (the harness's is one second long). */
-  const handlerWithSchedule = (schedule: string) =>
-    createDeliveryHandler(
+  /**
+   * The delivery handler with another retry schedule (the harness's is one second long), whose jobs
+   * wait on a queue of their own (`waiting`): a wait of hours stays off the shared delivery queue.
+   */
+  async function handlerWithSchedule(schedule: string) {
+    const waiting = await ensureQueue(env.sqs, `waiting-${randomUUID().slice(0, 8)}`, {});
+    const handler = createDeliveryHandler(
       createDeliveryDependencies(
-        loadConfig({ ...process.env, RETRY_SCHEDULE: schedule, RETRY_JITTER: "0" }),
+        loadConfig({
+          ...process.env,
+          RETRY_SCHEDULE: schedule,
+          RETRY_JITTER: "0",
+          DELIVERY_QUEUE_URL: waiting,
+        }),
         silent,
       ),
     );
+    return { handler, waiting };
+  }
 
-  it("honours a Retry-After of 14 hours on a 10-hour retry with a sleep SQS accepts, reached in hops", async () => {
+  it("honours a Retry-After of 14 hours on a 10-hour retry: the job waits as a delayed message, in 900 s hops, nothing in flight", async () => {
     const customer = randomUUID();
     const r = await receiver(() => ({
       status: 503,
@@ -286,72 +289,71 @@ describe("delivery function, batch by batch", () => {
     const event = eventFor(callHangup, customer);
     await route(event);
     const before = Date.now();
-    const { failed } = await runBatch(handlerWithSchedule("36000"));
-    expect(failed.size).toBe(1);
+    const { handler, waiting } = await handlerWithSchedule("36000");
+    const { event: batch, failed } = await runBatch(handler);
+    expect(failed.size).toBe(0);
     const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id));
     expect(record?.status).toBe("failed");
     const dueInSeconds = (Date.parse(record?.next_attempt_at ?? "") - before) / 1000;
     expect(dueInSeconds).toBeGreaterThanOrEqual(14 * 3600 - 5);
     expect(dueInSeconds).toBeLessThanOrEqual(14 * 3600 + 5);
-    // The job sleeps as long as SQS allows for this receive (12 h less the margins), not 14 h.
-    const [inflight] = (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight;
-    const sleptSeconds = ((inflight?.visibilityDeadline ?? 0) - before) / 1000;
-    expect(sleptSeconds).toBeGreaterThan(11.5 * 3600);
-    expect(sleptSeconds).toBeLessThan(12 * 3600);
-    await closeAndDrain(customer, subscription.id, inflight?.receiptHandle as string);
+    // The job is a new message delayed by DelaySeconds' maximum (the first hop), carrying a new live
+    // identity that the record names, the same webhook-id and payload; none is in flight.
+    const snapshot = await env.inspectQueue(waiting);
+    expect(snapshot.inflight).toHaveLength(0);
+    expect(snapshot.ready).toHaveLength(0);
+    expect(snapshot.delayed).toHaveLength(1);
+    const resent = JSON.parse(snapshot.delayed[0]?.body ?? "{}") as DeliveryJob;
+    const original = JSON.parse(batch.Records[0]?.body ?? "{}") as DeliveryJob;
+    expect(resent.token).toBe(record?.live_job);
+    expect(resent.token).not.toBe(`msg:${batch.Records[0]?.messageId}`);
+    expect({ ...resent, token: undefined }).toEqual({ ...original, token: undefined });
+    expect(await env.inspectQueue(env.queues.deliveryQueueUrl)).toMatchObject({ ready: [], inflight: [] });
   });
 
-  it("a job woken before its time sleeps again without an attempt; receives that ran nothing use no attempt", async () => {
+  it("a job woken before its time waits again without an attempt, and the old copy is stale once the new one is named", async () => {
     const customer = randomUUID();
     const r = await receiver(() => ({ status: 500 }));
     const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
     const event = eventFor(callHangup, customer);
     await route(event);
-    // Receives that never reach the function (a throttled event source mapping): the count grows.
-    for (let i = 0; i < 4; i++) {
-      const [message] = await env.receiveAll(env.queues.deliveryQueueUrl, { waitMs: 2000, keep: true });
-      await env.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: env.queues.deliveryQueueUrl,
-          ReceiptHandle: message?.ReceiptHandle as string,
-          VisibilityTimeout: 0,
-        }),
-      );
-    }
-    const handler = handlerWithSchedule("60,60");
-    const { event: batch, failed } = await runBatch(handler);
-    expect(Number(batch.Records[0]?.attributes.ApproximateReceiveCount)).toBe(5);
-    expect(failed.size).toBe(1);
+    const { handler, waiting } = await handlerWithSchedule("60,60");
+    await runBatch(handler);
     const deliveryId = deliveryIdOf(event, subscription.id);
-    // The first attempt, whatever SQS counted.
-    expect(await repos.deliveries.get(customerOf(event), deliveryId)).toMatchObject({
-      status: "failed",
-      chain_attempts: 1,
-    });
+    const first = await repos.deliveries.get(customerOf(event), deliveryId);
+    expect(first).toMatchObject({ status: "failed", chain_attempts: 1 });
     expect(r.requests).toHaveLength(1);
+    const [waitingJob] = (await env.inspectQueue(waiting)).delayed;
+    const job = JSON.parse(waitingJob?.body ?? "{}") as DeliveryJob;
+    expect(job.token).toBe(first?.live_job);
 
-    // Wake it 60 s early: it goes back to sleep until its time, and nothing is sent.
+    // The live job comes up 60 s early (as a message of the old design waking from a long
+    // visibility timeout would, or a hop): it waits again for what remains, nothing is sent.
     await env.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: env.queues.deliveryQueueUrl,
-        ReceiptHandle: batch.Records[0]?.receiptHandle as string,
-        VisibilityTimeout: 0,
-      }),
+      new SendMessageCommand({ QueueUrl: env.queues.deliveryQueueUrl, MessageBody: JSON.stringify(job) }),
     );
     const woken = await runBatch(handler);
-    expect(woken.failed.size).toBe(1);
+    expect(woken.failed.size).toBe(0);
     expect(r.requests).toHaveLength(1);
     const record = await repos.deliveries.get(customerOf(event), deliveryId);
-    expect(record).toMatchObject({ status: "failed", chain_attempts: 1 });
+    expect(record).toMatchObject({
+      status: "failed",
+      chain_attempts: 1,
+      next_attempt_at: first?.next_attempt_at,
+    });
     expect(record?.attempts).toHaveLength(1);
-    const [inflight] = (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight;
-    const dueAt = Date.parse(record?.next_attempt_at ?? "");
-    expect(Math.abs((inflight?.visibilityDeadline ?? 0) - dueAt)).toBeLessThan(3000);
+    expect(record?.live_job).not.toBe(job.token);
+    const delayed = (await env.inspectQueue(waiting)).delayed.map((m) => JSON.parse(m.body) as DeliveryJob);
+    expect(delayed.map((j) => j.token).sort()).toEqual([job.token, record?.live_job].sort());
 
-    await closeAndDrain(customer, subscription.id, inflight?.receiptHandle as string);
-    expect((await repos.deliveries.get(customerOf(event), deliveryId))?.dead_reason).toBe(
-      "subscription_deleted",
+    // The same copy again (a crash between its re-send and its delete): stale, dropped, nothing sent.
+    await env.sqs.send(
+      new SendMessageCommand({ QueueUrl: env.queues.deliveryQueueUrl, MessageBody: JSON.stringify(job) }),
     );
+    await runBatch(handler);
+    expect(r.requests).toHaveLength(1);
+    expect((await env.inspectQueue(waiting)).delayed).toHaveLength(2);
+    expect((await repos.deliveries.get(customerOf(event), deliveryId))?.live_job).toBe(record?.live_job);
   });
 
   /** Receives the delivery queue's one message and makes it visible again: a receive that ran nothing. */
@@ -366,9 +368,10 @@ describe("delivery function, batch by batch", () => {
     );
   }
 
-  it("dead-letters a job itself (reason internal) on the last receive the backstop allows, instead of sleeping", async () => {
+  it("a job that must wait on the last receive the backstop allows is re-sent with a fresh receive count: never moved, and delivered after its wait", async () => {
     const customer = randomUUID();
-    const r = await receiver(() => ({ status: 500 }));
+    let answer = 500;
+    const r = await receiver(() => ({ status: answer }));
     const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
     const event = eventFor(callHangup, customer);
     await route(event);
@@ -380,14 +383,74 @@ describe("delivery function, batch by batch", () => {
     expect(failed.size).toBe(0);
     const deliveryId = deliveryIdOf(event, subscription.id);
     expect(await repos.deliveries.get(customerOf(event), deliveryId)).toMatchObject({
-      status: "dead",
-      dead_reason: "internal",
+      status: "failed",
+      chain_attempts: 1,
     });
-    const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
-    expect(dead).toHaveLength(1);
-    expect(dead[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
-    expect(JSON.parse(dead[0]?.Body ?? "{}").delivery_id).toBe(deliveryId);
+    answer = 200;
+    let retried: SQSEvent["Records"][number] | undefined;
+    await waitFor(async () => {
+      [retried] = (await runBatch(deliveryModule.handler)).event.Records;
+      return retried !== undefined;
+    });
+    if (retried === undefined) throw new Error("no retry");
+    // A new message: SQS counts its receives from one again.
+    expect(Number(retried.attributes.ApproximateReceiveCount)).toBe(1);
+    expect(await repos.deliveries.get(customerOf(event), deliveryId)).toMatchObject({ status: "succeeded" });
+    expect(r.requests.map((q) => q.headers["webhook-id"])).toEqual([
+      batch.Records[0] && (JSON.parse(batch.Records[0].body) as DeliveryJob).webhook_id,
+      (JSON.parse(retried.body) as DeliveryJob).webhook_id,
+    ]);
+    const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 500 });
+    expect(dead.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(0);
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+  });
+
+  it("delivers once when the function crashed between a re-send and the delete of the old message", async () => {
+    const customer = randomUUID();
+    let answer = 500;
+    const r = await receiver(() => ({ status: answer }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    // The invocation re-sends the job (its retry, delayed) and records it, then dies before the
+    // mapping deletes the old message: the old message comes back when its visibility ends.
+    const batch = await receiveBatch();
+    await deliveryModule.handler(batch, lambdaContext("delivery"));
+    for (const record of batch.Records) {
+      await env.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+    }
+    answer = 200;
+    // Both copies up at once, in two concurrent invocations (the worst case: each reads the record
+    // before the other writes): only the live one may send.
+    const copies: SQSEvent[] = [];
+    await waitFor(async () => {
+      const one = await receiveBatch(1);
+      if (one.Records.length > 0) copies.push(one);
+      return copies.length === 2;
+    });
+    await Promise.all(copies.map((copy) => deliveryModule.handler(copy, lambdaContext("delivery"))));
+    for (const copy of copies) {
+      await env.sqs.send(
+        new DeleteMessageCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          ReceiptHandle: copy.Records[0]?.receiptHandle,
+        }),
+      );
+    }
+    await drain();
+    // The old copy was recognised as stale; the re-sent one made the second attempt: two requests,
+    // one webhook-id, one success.
+    expect(r.requests).toHaveLength(2);
+    expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
+    const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id));
+    expect(record?.status).toBe("succeeded");
+    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
   });
 
   it("reconciles a job the queue's backstop moved to the DLQ by itself: dead, reason internal, re-queued with the reason", async () => {
@@ -442,10 +505,7 @@ describe("delivery function, batch by batch", () => {
       "attempts_exhausted",
     );
     await repos.subscriptions.delete(customer, subscription.id);
-    await waitFor(async () => {
-      await runBatch(deliveryModule.handler);
-      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
-    });
+    await drain();
   });
 
   it("reconciles when the schedule invokes the function: a backstop arrival is closed as dead (internal) and carries the reason", async () => {
@@ -522,21 +582,21 @@ describe("delivery function, batch by batch", () => {
     await route(eventFor(callHangup, customer));
     const { event: batch, failed } = await runBatch(deliveryModule.handler);
     expect(batch.Records).toHaveLength(10);
-    const expectedFailures = batch.Records.filter((record) =>
-      failing.has((JSON.parse(record.body) as DeliveryJob).subscription_id),
-    ).map((record) => record.messageId);
-    expect([...failed].sort()).toEqual(expectedFailures.sort());
-    expect(expectedFailures).toHaveLength(4);
+    const failingDeliveries = batch.Records.map((record) => JSON.parse(record.body) as DeliveryJob)
+      .filter((job) => failing.has(job.subscription_id))
+      .map((job) => job.delivery_id);
+    // Nothing is left in flight: the failed ones wait for their retry as new, delayed messages.
+    expect(failed.size).toBe(0);
+    expect(failingDeliveries).toHaveLength(4);
     expect(r.requests).toHaveLength(10);
-    // The failed ones were hidden for their retry delay, not returned at once.
     const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
     expect(snapshot.ready).toHaveLength(0);
-    expect(snapshot.inflight).toHaveLength(4);
+    expect(snapshot.inflight).toHaveLength(0);
+    expect(snapshot.delayed.map((m) => (JSON.parse(m.body) as DeliveryJob).delivery_id).sort()).toEqual(
+      failingDeliveries.sort(),
+    );
     for (const subscriptionId of failing) await repos.subscriptions.delete(customer, subscriptionId);
-    await waitFor(async () => {
-      await runBatch(deliveryModule.handler);
-      return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
-    });
+    await drain();
   });
 
   it("refuses a DNS answer that changed to a private address between check and connect", async () => {
@@ -558,8 +618,7 @@ describe("delivery function, batch by batch", () => {
     const handler = createDeliveryHandler(createDeliveryDependencies(config, silent, { resolver }));
     const event = eventFor(callHangup, customer);
     await route(event);
-    const { failed } = await runBatch(handler);
-    expect(failed.size).toBe(1);
+    await runBatch(handler);
     const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id));
     expect(record?.status).toBe("failed");
     expect(record?.attempts[0]?.status_code).toBeNull();
@@ -567,13 +626,7 @@ describe("delivery function, batch by batch", () => {
     expect(record?.attempts[0]?.error).toContain("private (10.0.0.0/8)");
     expect(lookups).toBeGreaterThanOrEqual(2);
     await repos.subscriptions.delete(customer, subscription.id);
-    await waitFor(
-      async () => {
-        await runBatch(deliveryModule.handler);
-        return (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.length === 0;
-      },
-      { timeoutMs: 10_000 },
-    );
+    await drain();
   });
 
   it("fails the records without an endpoint attempt when its own table is unreachable", async () => {

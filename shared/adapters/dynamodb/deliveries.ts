@@ -255,6 +255,24 @@ export interface RecordAttemptInput {
   readonly retentionDays: number;
   /** The record as the batch read it; undefined when there was none. */
   readonly existing: DeliveryState | undefined;
+  /**
+   * A retry: the job already re-sent (delayed) to make the next attempt. It becomes the live job in
+   * the same write, so the job that made this attempt is stale from then on (docs/delivery.md,
+   * "Waits out of flight").
+   */
+  readonly handOffTo?: string;
+}
+
+export interface HandOffInput {
+  readonly delivery: Omit<DeliveryIdentity, "payload">;
+  /** The live job that is waiting: only it may hand over. */
+  readonly fromJob: string;
+  /** The re-sent (delayed) message's identity. */
+  readonly toJob: string;
+  /** When the job is due again (written as `next_at`, so the log shows it). */
+  readonly nextAttemptAt: string;
+  readonly now: Date;
+  readonly retentionDays: number;
 }
 
 /**
@@ -355,7 +373,7 @@ export class DeliveryRepository {
         status: input.status,
         att_n: 1,
         chain_n: 1,
-        live_job: input.liveJob,
+        live_job: input.handOffTo ?? input.liveJob,
         changed_at: nowIso,
         expires_at: expiresAtFor(now, input.retentionDays),
         ...(input.nextAttemptAt !== null ? { next_at: input.nextAttemptAt } : {}),
@@ -391,13 +409,14 @@ export class DeliveryRepository {
       ":status": input.status,
       ":webhook_id": delivery.webhook_id,
       ":job": input.liveJob,
+      ":live": input.handOffTo ?? input.liveJob,
       ":now": nowIso,
       ":one": 1,
       ":layout": layoutOfId(delivery.delivery_id),
     };
     // Only attributes GSI1 does not project, unless the status changes: an attempt that leaves the
     // status as it was (a failure after a failure) costs the index nothing (HEAD_ATTRIBUTES_OUTSIDE_INDEX).
-    const set = ["live_job = :job", "changed_at = :now", "layout = :layout"];
+    const set = ["live_job = :live", "changed_at = :now", "layout = :layout"];
     const remove: string[] = [];
     // The webhook id is checked, not written: it names the delivery in the request (the chaos
     // harness tells a success write from a failure's by it) at no index cost.
@@ -474,6 +493,63 @@ export class DeliveryRepository {
       new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
     );
     return response.Item ?? null;
+  }
+
+  /**
+   * Names the re-sent (delayed) job the delivery's live job in place of the waiting one, and when
+   * it is due: the second step of a wait (the first put the new message on the queue, the third
+   * deletes the old one). A crash before this write leaves the old job live (it comes back and waits
+   * again; the new message is then stale); a crash after it leaves the old one stale. A wait of a
+   * job that never made an attempt (a breaker's or a cap's deferral) creates its head as `pending`.
+   * False: the waiting job is no longer the live one, or the delivery is over; nothing written.
+   */
+  async handOff(input: HandOffInput): Promise<boolean> {
+    const identity = this.identityAttributes(input.delivery, input.now);
+    const values: Record<string, unknown> = {
+      ":from": input.fromJob,
+      ":to": input.toJob,
+      ":next": input.nextAttemptAt,
+      ":now": input.now.toISOString(),
+      ":zero": 0,
+      ":layout": identity.layout,
+      ":expires": expiresAtFor(input.now, input.retentionDays),
+      ":pending": "pending",
+      ":failed": "failed",
+    };
+    // Only attributes GSI1 does not project (HEAD_ATTRIBUTES_OUTSIDE_INDEX), unless the head is new:
+    // a hop costs the index nothing.
+    const set = [
+      "live_job = :to",
+      "next_at = :next",
+      "#status = if_not_exists(#status, :pending)",
+      "changed_at = if_not_exists(changed_at, :now)",
+      "att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero))",
+      "chain_n = if_not_exists(chain_n, :zero)",
+      "layout = :layout",
+      "expires_at = if_not_exists(expires_at, :expires)",
+    ];
+    for (const name of Object.keys(identity)) {
+      if (name === "PK" || name === "SK" || name === "layout") continue;
+      values[`:${name}`] = identity[name];
+      set.push(`${name} = if_not_exists(${name}, :${name})`);
+    }
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.headKey(input.delivery.customer_id, input.delivery.delivery_id),
+          UpdateExpression: `SET ${set.join(", ")}`,
+          ConditionExpression:
+            "attribute_not_exists(PK) OR ((#status = :pending OR #status = :failed) AND (attribute_not_exists(live_job) OR live_job = :from))",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 
   /**

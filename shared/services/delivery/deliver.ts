@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import type { DeadLetterQueue } from "../../adapters/delivery-queue.ts";
+import { createHash, randomUUID } from "node:crypto";
+import type { DeadLetterQueue, DeliveryQueue } from "../../adapters/delivery-queue.ts";
 import type { DeliveryRepository, DeliveryState } from "../../adapters/dynamodb/deliveries.ts";
 import {
   type DeliveryBatchLoader,
@@ -17,7 +17,7 @@ import type { DeadReason, DeliveryAttempt } from "../../domain/delivery/delivery
 import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
 import type { Lane } from "../../domain/delivery/endpoint-health.ts";
 import type { DeliveryJob } from "../../domain/delivery/job.ts";
-import { sleepUntil, wokenEarly } from "../../domain/delivery/visibility.ts";
+import { type Wait, waitToken, waitUntil, wokenEarly } from "../../domain/delivery/waits.ts";
 import { parseDeliveryId } from "../../domain/ids.ts";
 import { signDelivery } from "../../domain/signing.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
@@ -32,12 +32,6 @@ export interface DeliverySettings {
   readonly maxResponseBodyBytes: number;
   readonly autoDisableAfterSeconds: number;
   readonly retentionDays: number;
-  /**
-   * The queue's redrive backstop (shared/config.ts, maxReceiveCountFor): a job on its last allowed
-   * receive is not put back to sleep, or SQS would move it to the dead-letter queue without a reason
-   * on the next receive; our code dead-letters it (reason `internal`) instead.
-   */
-  readonly maxReceiveCount: number;
 }
 
 export interface DomainLogger {
@@ -52,8 +46,12 @@ export interface DeliveryDependencies {
   /** Reads the subscriptions and delivery records of a batch (one BatchGetItem, consistent). */
   readonly loadBatch: DeliveryBatchLoader;
   readonly subscriptions: Pick<SubscriptionRepository, "markFailing" | "clearFailing" | "disable">;
-  readonly deliveries: Pick<DeliveryRepository, "recordAttempt" | "close" | "markDeadLettered">;
-  readonly queue: { sleep(receiptHandle: string, seconds: number): Promise<void> };
+  readonly deliveries: Pick<DeliveryRepository, "recordAttempt" | "close" | "markDeadLettered" | "handOff">;
+  /**
+   * The queue the batch came from: a job that must wait goes back to it as a new, delayed message
+   * (shared/domain/delivery/waits.ts), never as an in-flight message with a long visibility timeout.
+   */
+  readonly queue: Pick<DeliveryQueue, "send">;
   /** Our own moves to the dead-letter queue; receive, release and delete for the backstop reconciliation. */
   readonly deadLetters: Pick<DeadLetterQueue, "send" | "receive" | "release" | "delete">;
   readonly sender: { send(request: HttpAttemptRequest): Promise<HttpAttemptResult> };
@@ -65,6 +63,8 @@ export interface DeliveryDependencies {
   readonly logger: DomainLogger;
   readonly now?: () => Date;
   readonly random?: () => number;
+  /** A new random id for the identity of a re-sent job. @default crypto.randomUUID */
+  readonly newId?: () => string;
   /**
    * Fair delivery (lanes, breaker, per-endpoint caps; docs/delivery.md): consulted around every
    * attempt. Without it every job is dialled with the full timeout on the queue it came from.
@@ -86,18 +86,13 @@ export interface ReceivedJob {
   readonly messageId: string;
   readonly receiptHandle: string;
   readonly receiveCount: number;
-  /**
-   * The receive happened no earlier than this: SQS's 12-hour visibility ceiling counts from it
-   * (shared/domain/delivery/visibility.ts).
-   */
-  readonly receivedNotBefore: Date;
   /** The queue it came from: the delivery queue (main) or fair delivery's slow lane. @default "main" */
   readonly lane?: Lane;
 }
 
 /**
- * What happened to one received job. `retry_scheduled` and `slept` leave the message on the queue,
- * hidden until it is due (reported as batch item failures); every other outcome removes it.
+ * What happened to one received job. Every outcome removes the received message: a job that waits
+ * (`retry_scheduled`, `slept`, `deferred`) has been re-sent as a new, delayed message first.
  */
 export type DeliveryOutcome =
   | "succeeded"
@@ -114,21 +109,17 @@ export type DeliveryOutcome =
   | "dropped_disabled"
   | "dropped_dead"
   | "dead_letter_resent"
-  | "backstop_dead_lettered"
   | "skipped_already_succeeded"
   | "duplicate_in_batch"
   /** Fair delivery handed it to the slow lane without an attempt (docs/delivery.md, "Fair delivery"). */
   | "moved_to_slow_lane"
-  /** Fair delivery put it back to sleep without an attempt: the endpoint's breaker is open, or at its cap. */
+  /**
+   * Fair delivery made it wait without an attempt (the endpoint's breaker is open, its probe is
+   * claimed, or it is at its cap): re-sent, delayed, to the same queue.
+   */
   | "deferred"
   /** Shadow mode: signed and recorded in the shadow log as it would be sent; nothing sent, no delivery record. */
   | "shadowed";
-
-export const OUTCOMES_KEPT_ON_QUEUE: ReadonlySet<DeliveryOutcome> = new Set([
-  "retry_scheduled",
-  "slept",
-  "deferred",
-]);
 
 /** The identity a job claims as the delivery's one live job (DeliveryRecord.live_job). */
 export function liveJobOf(job: DeliveryJob, messageId: string): string {
@@ -158,7 +149,7 @@ const SKIP_MESSAGES: Record<Skip["outcome"], string> = {
   stale: "job dropped: another job is this delivery's live one (a retry or recovery replaced it)",
   dropped_dead: "job dropped: delivery already dead",
   skipped_already_succeeded: "job skipped: already delivered",
-  slept: "job woke before its next attempt is due: sleeping again without an attempt",
+  slept: "job woke before its next attempt is due: re-sent, delayed, without an attempt (a hop)",
   dead_letter_resent: "dead delivery's job not yet on the dead-letter queue: moving it there",
 };
 
@@ -262,9 +253,8 @@ export class DeliveryBatch {
       return "moved_to_slow_lane";
     }
     if (before?.kind === "defer") {
-      await this.deps.queue.sleep(received.receiptHandle, before.seconds);
-      this.deps.logger.info(before.message, { ...log, sleep_seconds: before.seconds });
-      return "deferred";
+      const dueAt = new Date(this.clock().getTime() + before.seconds * 1000);
+      return this.waitWithoutAttempt(received, dueAt, "deferred", before.message, log);
     }
     const gate = this.gate;
     const budget =
@@ -312,13 +302,8 @@ export class DeliveryBatch {
           liveJob: liveJobOf(job, received.messageId),
         });
         break;
-      case "slept": {
-        if (this.atBackstop(received)) return this.backstopDeadLetter(received, log);
-        const sleep = sleepUntil(skip.dueAt, now, received.receivedNotBefore);
-        await deps.queue.sleep(received.receiptHandle, sleep.seconds);
-        deps.logger.info(SKIP_MESSAGES.slept, { ...log, sleep_seconds: sleep.seconds, hop: sleep.hop });
-        return "slept";
-      }
+      case "slept":
+        return this.waitWithoutAttempt(received, skip.dueAt, "slept", SKIP_MESSAGES.slept, log);
       case "dead_letter_resent":
         await this.deadLetter(job, "attempts_exhausted", now);
         break;
@@ -436,6 +421,11 @@ export class DeliveryBatch {
     const { received, subscription, attempted } = context;
     const { job } = received;
     const now = attempted.finishedAt;
+    // A retry: the job that will make the next attempt is on the queue (delayed) before the record
+    // names it, so a crash in between leaves this job live (it comes back and is attempted again:
+    // the unrecorded attempt's duplicate) and the new message stale (docs/delivery.md).
+    const retry =
+      step.queue.kind === "retry" ? await this.resend(received, step.nextAttemptAt ?? now) : undefined;
     const recorded = await deps.deliveries.recordAttempt({
       delivery: job,
       liveJob: liveJobOf(job, received.messageId),
@@ -447,6 +437,7 @@ export class DeliveryBatch {
       redeliverAfter: job.redeliver_after,
       retentionDays: deps.settings.retentionDays,
       existing: context.record,
+      ...(retry ? { handOffTo: retry.token } : {}),
     });
     const attemptLog = {
       ...context.log,
@@ -503,19 +494,14 @@ export class DeliveryBatch {
           deps.logger.info("endpoint answered a final status (legacy profile): delivery closed", attemptLog);
         }
         break;
-      case "retry": {
-        if (this.atBackstop(received)) return this.backstopDeadLetter(received, attemptLog);
-        const dueAt = step.nextAttemptAt ?? now;
-        const sleep = sleepUntil(dueAt, this.clock(), received.receivedNotBefore);
-        await deps.queue.sleep(received.receiptHandle, sleep.seconds);
+      case "retry":
         deps.logger.info("attempt failed: retry scheduled", {
           ...attemptLog,
           delay_seconds: step.queue.delaySeconds,
-          sleep_seconds: sleep.seconds,
-          hop: sleep.hop,
+          wait_seconds: retry?.wait.seconds,
+          hop: retry?.wait.hop,
         });
         break;
-      }
       case "dead_letter":
         await this.deadLetter(job, step.queue.reason, now);
         deps.logger.warn("attempt failed: no attempts left, job moved to the dead-letter queue", attemptLog);
@@ -524,28 +510,49 @@ export class DeliveryBatch {
     return step.outcome;
   }
 
-  private atBackstop(received: ReceivedJob): boolean {
-    return received.receiveCount >= this.deps.settings.maxReceiveCount;
+  /**
+   * The first step of every wait: the job goes back to the queue it came from as a new message,
+   * delayed until `dueAt` (at most 900 s: a longer wait is reached in hops), with a new identity as
+   * its delivery's live job and everything else — webhook-id, payload, manual-retry floor — as it
+   * was. A delayed message is backlog, not in flight (docs/delivery.md, "Waits out of flight").
+   */
+  private async resend(received: ReceivedJob, dueAt: Date): Promise<{ token: string; wait: Wait }> {
+    const token = waitToken(this.deps.newId ?? randomUUID);
+    const wait = waitUntil(dueAt, this.clock());
+    await this.deps.queue.send({ ...received.job, token }, wait.seconds);
+    return { token, wait };
   }
 
   /**
-   * A job SQS would move to the dead-letter queue on its next receive (receives that sent nothing
-   * used up the backstop): closed as `dead`, reason `internal`, and dead-lettered by our code with that
-   * reason, instead of being moved silently. Alarmed (Delivery_backstop_dead_lettered).
+   * A wait without an attempt (a hop of a long wait, a breaker's, probe's or cap's deferral): re-sent,
+   * then the record names the new message the live job (and `dueAt` its next attempt), then the
+   * received message is deleted. No attempt is used and the delivery never ends here.
    */
-  private async backstopDeadLetter(received: ReceivedJob, log: LogFields): Promise<DeliveryOutcome> {
+  private async waitWithoutAttempt(
+    received: ReceivedJob,
+    dueAt: Date,
+    outcome: "slept" | "deferred",
+    message: string,
+    log: LogFields,
+  ): Promise<DeliveryOutcome> {
     const { job } = received;
-    const now = this.clock();
-    await this.deps.deliveries.close({
+    const { token, wait } = await this.resend(received, dueAt);
+    const handedOff = await this.deps.deliveries.handOff({
       delivery: job,
-      reason: "internal",
-      now,
+      fromJob: liveJobOf(job, received.messageId),
+      toJob: token,
+      nextAttemptAt: dueAt.toISOString(),
+      now: this.clock(),
       retentionDays: this.deps.settings.retentionDays,
-      liveJob: liveJobOf(job, received.messageId),
     });
-    await this.deadLetter(job, "internal", now);
-    this.deps.logger.error("job reached the queue's receive backstop: dead-lettered (reason internal)", log);
-    return "backstop_dead_lettered";
+    if (!handedOff) {
+      // Another job became the live one since the batch read the record (a retry or recovery), or
+      // the delivery ended: the copy just sent is stale too and will be dropped when it wakes.
+      this.deps.logger.info(SKIP_MESSAGES.stale, log);
+      return "stale";
+    }
+    this.deps.logger.info(message, { ...log, wait_seconds: wait.seconds, hop: wait.hop });
+    return outcome;
   }
 
   /** Our own move to the dead-letter queue (with the reason); the message is then deleted. */
@@ -610,7 +617,9 @@ export function skipCheck(
   if (subscription.status !== "enabled")
     return { outcome: "dropped_disabled", close: "subscription_disabled" };
   const dueAt = record?.next_attempt_at ? new Date(record.next_attempt_at) : null;
-  if (record?.status === "failed" && wokenEarly(dueAt, now))
+  // A job that waited (re-sent, delayed) and woke before its time: a hop of a long wait. A deferred
+  // job that never made an attempt has a `pending` head with its due time.
+  if ((record?.status === "failed" || record?.status === "pending") && wokenEarly(dueAt, now))
     return { outcome: "slept", dueAt: dueAt as Date };
   return null;
 }

@@ -24,8 +24,8 @@ import type { DeliveryJob } from "../../domain/delivery/job.ts";
 export interface FairLaneDependencies {
   readonly policy: FairnessPolicy;
   readonly health: Pick<EndpointHealthStore, "load" | "apply" | "claimProbe">;
-  /** The slow lane: where jobs are handed over, and (as the batch's queue) where its jobs sleep. */
-  readonly slowLane: Pick<DeliveryQueue, "send" | "sleep">;
+  /** The slow lane: where jobs are handed over, and (as the batch's queue) where its jobs wait. */
+  readonly slowLane: Pick<DeliveryQueue, "send">;
   /** The slow lane queue's name: how the handler tells its records from the main lane's. */
   readonly slowQueueName: string;
   readonly logger: { warn(message: string, ...attributes: Record<string, unknown>[]): void };
@@ -50,7 +50,7 @@ export type BeforeAttempt =
     }
   /** Sent to the slow lane: the current message is deleted. */
   | { readonly kind: "moved"; readonly message: string }
-  /** Back to sleep on the current queue for `seconds`, no attempt used. */
+  /** Wait `seconds` (re-sent, delayed, to the current queue), no attempt used. */
   | { readonly kind: "defer"; readonly seconds: number; readonly message: string };
 
 /** Attempts in flight per endpoint in this instance (the slow lane's per-endpoint cap). */
