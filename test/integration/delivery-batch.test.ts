@@ -13,8 +13,8 @@ import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
-import { visibilityBeyondLimit } from "../../local/sqs/errors.ts";
 import { ensureQueue } from "../../local/provision.ts";
+import { visibilityBeyondLimit } from "../../local/sqs/errors.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {
