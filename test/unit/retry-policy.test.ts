@@ -262,3 +262,56 @@ describe("autoDisableDue", () => {
     expect(autoDisableDue(null, NOW, windowSeconds)).toBe(false);
   });
 });
+
+// Survivors of a mutation run (docs/benchmarks.md, "Mutation testing"), each pinned by what it changes.
+// Those left are equivalent: `wholeLow < wholeHigh` for `<=` (a range holding exactly one whole second
+// has the rounded base as that second), `parts.day` untrimmed (Number() trims), an hour over 23 not
+// refused (it rolls the date over, which the day check refuses), the `""` and `at === null` early
+// returns (the next step answers null too), `retryAfter !== null` forced true (clamping null keeps the
+// delay), and the destructuring defaults of the date forms (a match always fills its groups).
+describe("what a mutation run found unguarded", () => {
+  it("accepts a jitter of exactly 1 and names what is wrong with a bad delay, jitter or attempt", () => {
+    expect(jitteredDelaySeconds(10, 1, () => 0.5)).toBe(10);
+    expect(() => jitteredDelaySeconds(-1, 0.2)).toThrow(/non-negative number of seconds, got -1/);
+    expect(() => jitteredDelaySeconds(10, 1.5)).toThrow(/jitter must be between 0 and 1, got 1.5/);
+    expect(() => decide(0, status(500))).toThrow(/whole number from 1, got 0/);
+  });
+
+  it("falls back to the rounded delay when no whole second lies within the jittered range", () => {
+    // 10.5 × [0.99, 1.01] = [10.395, 10.605]: no whole second inside; the delay is 10.5 rounded.
+    for (const draw of [0, 0.5, ALMOST_ONE]) expect(jitteredDelaySeconds(10.5, 0.01, () => draw)).toBe(11);
+  });
+
+  it("reads the last minute, second and hour of a day, January, and a date that is now", () => {
+    expect(parseRetryAfter("Fri, 20 Nov 2026 09:59:00 GMT", NOW)).toBe(59 * 60);
+    expect(parseRetryAfter("Fri, 20 Nov 2026 09:00:59 GMT", NOW)).toBe(59);
+    expect(parseRetryAfter("Fri, 20 Nov 2026 23:00:00 GMT", NOW)).toBe(14 * 3600);
+    expect(parseRetryAfter("Fri, 01 Jan 2027 09:00:00 GMT", NOW)).toBe(42 * 86_400);
+    expect(parseRetryAfter("Fri, 20 Nov 2026 09:00:00 GMT", NOW)).toBe(0);
+  });
+
+  it.each([
+    "Fri, 20 Nov 2026 09:60:00 GMT", // minute 60 would roll into the next hour, same day
+    "Fri, 20 Nov 2026 09:02:60 GMT", // second 60 likewise
+    "Sun, 31 Feb 2027 09:02:00 GMT", // a future day that does not exist (rolls into March)
+  ])("is null for the out-of-range %j, even when it would roll over into a future date", (header) => {
+    expect(parseRetryAfter(header, NOW)).toBeNull();
+  });
+
+  it("puts a two-digit RFC 850 year more than 50 years ahead in the past century (RFC 9110)", () => {
+    // 2026 + 50 = 2076: '76' is 2076, '80' is 1980 (in the past: no wait).
+    expect(parseRetryAfter("Friday, 20-Nov-76 09:00:00 GMT", NOW)).toBe(
+      (Date.UTC(2076, 10, 20, 9) - NOW.getTime()) / 1000,
+    );
+    expect(parseRetryAfter("Wednesday, 20-Nov-80 09:00:00 GMT", NOW)).toBeNull();
+  });
+
+  it("ends the legacy profile's chain on an invalid destination, and retries its other transport errors", () => {
+    const legacy = (outcome: AttemptOutcome) =>
+      decideAfterAttempt({ attempt: 1, outcome, schedule, jitter: 0, now: NOW, profile: "legacy" }).kind;
+    expect(legacy({ error: "invalid_destination" })).toBe("rejected");
+    expect(legacy({ error: "timeout" })).toBe("retry");
+    expect(legacy(status(503))).toBe("retry");
+    expect(legacy(status(404))).toBe("rejected");
+  });
+});

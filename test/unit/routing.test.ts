@@ -246,4 +246,18 @@ describe("delivery job", () => {
     expect(() => parseDeliveryJob("nope")).toThrow(/not JSON/);
     expect(() => parseDeliveryJob(JSON.stringify({ v: 1 }))).toThrow(/invalid delivery job/);
   });
+
+  it("names every field that is wrong, each with its problem, in one message", () => {
+    const message = (() => {
+      try {
+        parseDeliveryJob(JSON.stringify({ v: 1, delivery_id: "not-a-uuid", webhook_id: "msg_short" }));
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "";
+    })();
+    expect(message).toMatch(
+      /^invalid delivery job: delivery_id: [^;]+; webhook_id: [^;]+; subscription_id: /,
+    );
+  });
 });
