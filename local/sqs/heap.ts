@@ -36,6 +36,13 @@ export class MinHeap<T extends HeapEntry> {
     items[i] = entry;
   }
 
+  /** Keeps only the entries `keep` accepts (dropping stale ones in bulk), in O(n). */
+  retain(keep: (entry: T) => boolean): void {
+    const kept = this.items.filter(keep);
+    this.items.length = 0;
+    for (const entry of kept) this.push(entry);
+  }
+
   pop(): T | undefined {
     const items = this.items;
     const top = items[0];

@@ -45,6 +45,9 @@ interface GroupEntry extends HeapEntry {
   readonly group: string;
 }
 
+/** Stale heap entries tolerated beyond twice the live ones before a compaction. */
+const COMPACT_SLACK = 1024;
+
 /** Ungrouped messages share one ready list; each is a tenant of its own and never deprioritised. */
 const UNGROUPED = "";
 
@@ -132,6 +135,7 @@ export class QueueState {
         this.setReady(meta, meta.visibleAt);
       }
     }
+    this.compact();
     const expired: MessageMeta[] = [];
     for (
       let top = this.retention.peek();
@@ -191,6 +195,20 @@ export class QueueState {
   }
 
   // ------------------------------------------------------------------------------ internals
+
+  /**
+   * Drops stale heap entries in bulk once they outnumber the live ones: a deleted message's entries
+   * would otherwise stay until its retention (days) or visibility (hours) ends.
+   */
+  private compact(): void {
+    const live = this.byId.size;
+    if (this.retention.size > 2 * live + COMPACT_SLACK) {
+      this.retention.retain((entry) => entry.meta.state !== "gone" && entry.meta.queue === this.name);
+    }
+    if (this.due.size > 2 * (this.delayed + this.inflight) + COMPACT_SLACK) {
+      this.due.retain((entry) => entry.version === entry.meta.version && entry.meta.queue === this.name);
+    }
+  }
 
   /** Takes the group's head, then re-enters the group with its next head. */
   private *takeHead(group: string): Generator<MessageMeta, void, undefined> {

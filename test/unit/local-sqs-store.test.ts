@@ -248,4 +248,22 @@ describe("local SQS store", () => {
     ).toEqual(["b", "c", "later"]);
     second.close();
   });
+  it("drops a message when its retention ends, counted from the send, whatever its state", () => {
+    const { store, clock } = storeAt();
+    store.createQueue("q", { MessageRetentionPeriod: "60", VisibilityTimeout: "600" }, REGION, BASE);
+    store.sendMessage("q", { MessageBody: "in flight" });
+    const [received] = store.receiveMessage("q", {}, REGION);
+    clock.now += 30_000;
+    store.sendMessage("q", { MessageBody: "waiting" });
+    clock.now += 30_000;
+    // The first is 60 s old: gone, though in flight; the second has 30 s left.
+    expect(store.getQueueAttributes("q", ["All"], REGION)).toMatchObject({
+      ApproximateNumberOfMessages: "1",
+      ApproximateNumberOfMessagesNotVisible: "0",
+    });
+    store.deleteMessage("q", received?.ReceiptHandle);
+    expect(store.receiveMessage("q", {}, REGION).map((m) => m.Body)).toEqual(["waiting"]);
+    clock.now += 30_000;
+    expect(store.inspect("q")).toEqual({ ready: [], delayed: [], inflight: [] });
+  });
 });
