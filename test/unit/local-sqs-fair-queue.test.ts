@@ -35,6 +35,11 @@ function fairQueue() {
     }
     return handles;
   };
+  /** Sends `count` new messages of `group` and holds them in flight. */
+  const holdNew = (group: string, count: number) => {
+    for (let i = 0; i < count; i++) send(group, `${group}-held-${i}`);
+    return hold(group, count);
+  };
   const deleteAll = (handles: readonly string[]) => {
     for (const handle of handles) store.deleteMessage("q", handle);
   };
@@ -44,15 +49,14 @@ function fairQueue() {
     if (message) store.deleteMessage("q", message.ReceiptHandle);
     return message?.Body;
   };
-  return { store, clock, send, receive, hold, deleteAll, next };
+  return { store, clock, send, receive, hold, holdNew, deleteAll, next };
 }
 
 describe("local SQS fair queues (AWS's rule)", () => {
   it("is not noisy with 29 of its own in flight, and noisy with 30 (more than 10 % of the queue's)", () => {
     for (const held of [29, 30]) {
       const q = fairQueue();
-      for (let i = 0; i < held; i++) q.send("loud", `loud-held-${i}`);
-      q.hold("loud", held);
+      q.holdNew("loud", held);
       q.send("loud", "loud-waiting");
       q.send("calm", "calm-1");
       // Time stands still: no processing time anywhere, only the concurrency share counts.
@@ -67,8 +71,7 @@ describe("local SQS fair queues (AWS's rule)", () => {
       const q = fairQueue();
       for (let i = 0; i < others; i++) q.store.sendMessage("q", { MessageBody: `solo-${i}` });
       q.hold("solo", others);
-      for (let i = 0; i < 30; i++) q.send("loud", `loud-held-${i}`);
-      q.hold("loud", 30);
+      q.holdNew("loud", 30);
       q.send("loud", "loud-waiting");
       q.send("calm", "calm-1");
       expect(q.next()).toBe(others === 270 ? "loud-waiting" : "calm-1");
@@ -78,8 +81,7 @@ describe("local SQS fair queues (AWS's rule)", () => {
 
   it("serves a noisy tenant's messages when no quiet one waits, and drops none", () => {
     const q = fairQueue();
-    for (let i = 0; i < 30; i++) q.send("loud", `loud-held-${i}`);
-    q.hold("loud", 30);
+    q.holdNew("loud", 30);
     for (let i = 0; i < 5; i++) q.send("loud", `loud-waiting-${i}`);
     q.send("calm", "calm-1");
     q.send("calm", "calm-2");
@@ -97,10 +99,8 @@ describe("local SQS fair queues (AWS's rule)", () => {
 
   it("serves the noisy tenant with the fewest in-flight messages first", () => {
     const q = fairQueue();
-    for (let i = 0; i < 40; i++) q.send("big", `big-held-${i}`);
-    q.hold("big", 40);
-    for (let i = 0; i < 30; i++) q.send("small", `small-held-${i}`);
-    q.hold("small", 30);
+    q.holdNew("big", 40);
+    q.holdNew("small", 30);
     q.send("big", "big-waiting");
     q.send("small", "small-waiting");
     expect(q.receive(2).map((m) => m.Body)).toEqual(["small-waiting", "big-waiting"]);
@@ -138,8 +138,7 @@ describe("local SQS fair queues (AWS's rule)", () => {
 
   it("ends noisy status after 5 minutes without sends, even while its backlog waits", () => {
     const q = fairQueue();
-    for (let i = 0; i < 30; i++) q.send("loud", `loud-held-${i}`);
-    const held = q.hold("loud", 30);
+    const held = q.holdNew("loud", 30);
     q.send("loud", "loud-waiting");
     q.send("calm", "calm-1");
     expect(q.next()).toBe("calm-1");
@@ -158,8 +157,7 @@ describe("local SQS fair queues (AWS's rule)", () => {
 
   it("ends noisy status when its backlog drains", () => {
     const q = fairQueue();
-    for (let i = 0; i < 30; i++) q.send("loud", `loud-held-${i}`);
-    const held = q.hold("loud", 30);
+    const held = q.holdNew("loud", 30);
     q.send("loud", "loud-waiting");
     expect(q.next()).toBe("loud-waiting"); // nobody else waits: served, backlog drained
     q.deleteAll(held);
@@ -172,8 +170,7 @@ describe("local SQS fair queues (AWS's rule)", () => {
 
   it("keeps a noisy tenant noisy while its shares fall, as long as it has a backlog and sends", () => {
     const q = fairQueue();
-    for (let i = 0; i < 30; i++) q.send("loud", `loud-held-${i}`);
-    const held = q.hold("loud", 30);
+    const held = q.holdNew("loud", 30);
     q.send("loud", "loud-waiting");
     q.send("calm", "calm-1");
     expect(q.next()).toBe("calm-1");
