@@ -276,6 +276,49 @@ export const SETTINGS = {
     schema: int(1, 5000).default(200),
     description: "burst of requests the API stage accepts",
   },
+  fixedEgress: {
+    schema: bool.default(false),
+    description:
+      'run the delivery function in a VPC behind NAT gateways with Elastic IPs, so every delivery leaves from a fixed address (stack outputs `EgressAddress1…`); costs NAT gateway hours and per-GB processing (docs/deploy.md, "Fixed egress")',
+  },
+  fixedEgressAzs: {
+    schema: int(1, 2).default(2),
+    description:
+      "with `fixedEgress`: availability zones used, one NAT gateway and one Elastic IP each (1–2: the stack is environment-agnostic, so CDK picks at most two zones; 1 is cheaper, loses egress when that zone fails)",
+  },
+  wayBack: {
+    schema: z.enum(["none", "sqs", "https"], { message: "must be none, sqs or https" }).default("none"),
+    description:
+      'send the system\'s operational events (`webhook_*`, source `voipbin.webhooks`) back to VoIPBIN: `sqs` (a queue VoIPBIN polls) or `https` (an EventBridge API destination); alarmed on failure (docs/deploy.md, "The way back")',
+  },
+  wayBackEndpoint: {
+    schema: z
+      .string()
+      .regex(/^https:\/\/[^\s/]+(\/\S*)?$/, "must be an https:// URL")
+      .optional(),
+    description: "with `wayBack=https`: VoIPBIN's endpoint that receives each operational event (POST)",
+    defaultText: "—",
+  },
+  wayBackApiKeySecretArn: {
+    schema: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
+        "must be a Secrets Manager secret ARN",
+      )
+      .optional(),
+    description:
+      "with `wayBack=https`: the secret whose value the API destination's connection sends as `x-api-key`",
+    defaultText: "—",
+  },
+  wayBackConsumerArn: {
+    schema: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/, "must be an IAM role or user ARN")
+      .optional(),
+    description: "with `wayBack=sqs`: the IAM principal (VoIPBIN's poller) allowed to receive and delete",
+    defaultText: "— (grant access yourself)",
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 type SettingKey = keyof typeof SETTINGS;
@@ -331,6 +374,10 @@ export function resolveSettings(
   if (input.alarmEmail !== undefined && input.alarmTopicArn !== undefined) {
     problems.push("alarmEmail and alarmTopicArn: set one of them, not both");
   }
+  problems.push(...wayBackProblems(input));
+  if (input.fixedEgressAzs !== undefined && !isTrue(input.fixedEgress)) {
+    problems.push("fixedEgressAzs: applies only with fixedEgress=true");
+  }
   let reservedFloor: number | undefined;
   if (result.success) {
     const { deliveryMaxConcurrency, slowLaneMaxConcurrency, deliveryReservedConcurrency } =
@@ -354,6 +401,27 @@ export function resolveSettings(
     eventBusName: existingEventBusName ?? eventBusName ?? resourceNamesFor(values.stage).eventBus,
     attachToExistingBus: existingEventBusName !== undefined,
   };
+}
+
+const isTrue = (value: unknown) => value === true || value === "true";
+
+/** The way back's settings must agree with its target (every problem listed). */
+function wayBackProblems(input: Readonly<Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  const target = input.wayBack ?? "none";
+  if (target === "https") {
+    if (input.wayBackEndpoint === undefined) problems.push("wayBackEndpoint: required with wayBack=https");
+    if (input.wayBackApiKeySecretArn === undefined)
+      problems.push("wayBackApiKeySecretArn: required with wayBack=https (the API key VoIPBIN checks)");
+  } else {
+    if (input.wayBackEndpoint !== undefined)
+      problems.push("wayBackEndpoint: applies only with wayBack=https");
+    if (input.wayBackApiKeySecretArn !== undefined)
+      problems.push("wayBackApiKeySecretArn: applies only with wayBack=https");
+  }
+  if (target !== "sqs" && input.wayBackConsumerArn !== undefined)
+    problems.push("wayBackConsumerArn: applies only with wayBack=sqs");
+  return problems;
 }
 
 /**
@@ -406,6 +474,8 @@ export function settingsAsProps(settings: ResolvedSettings): WebhooksSettings {
     : { eventBusName: settings.eventBusName };
   for (const key of SETTING_KEYS) {
     if (key === "eventBusName" || key === "existingEventBusName") continue;
+    // A default that only applies with its switch on is not handed back as if it had been set.
+    if (key === "fixedEgressAzs" && !settings.fixedEgress) continue;
     const value = (settings as Record<string, unknown>)[key];
     if (value !== undefined) props[key] = value;
   }

@@ -4,10 +4,12 @@ import type { Construct } from "constructs";
 import { resourceNamesFor, type StageResourceNames } from "#shared/resources.ts";
 import { Delivery } from "./constructs/delivery.ts";
 import { EventIngest } from "./constructs/event-ingest.ts";
+import { FixedEgress } from "./constructs/fixed-egress.ts";
 import { Observability } from "./constructs/observability.ts";
 import { WebhookQueues } from "./constructs/queues.ts";
 import { Routing } from "./constructs/routing.ts";
 import { SubscriptionsApi } from "./constructs/subscriptions-api.ts";
+import { WayBack } from "./constructs/way-back.ts";
 import type { FunctionDefaults } from "./constructs/webhook-function.ts";
 import { WebhookTable } from "./constructs/webhook-table.ts";
 import {
@@ -40,6 +42,10 @@ export class WebhooksStack extends Stack {
   readonly delivery: Delivery;
   readonly api: SubscriptionsApi;
   readonly observability: Observability;
+  /** `fixedEgress`: the VPC, NAT gateways and Elastic IPs deliveries leave from. */
+  readonly egress?: FixedEgress;
+  /** `wayBack`: the rule that sends operational events back to VoIPBIN. */
+  readonly wayBack?: WayBack;
   /** The physical name of every named resource (each carries the stage). */
   readonly names: StageResourceNames;
 
@@ -107,7 +113,24 @@ export class WebhooksStack extends Stack {
       deadLetterQueueName: names.ingestDlq,
       deadLetterQueueRemovalPolicy: removalPolicy,
     });
+    if (settings.fixedEgress) {
+      this.egress = new FixedEgress(this, "FixedEgress", {
+        azs: settings.fixedEgressAzs,
+        stage: settings.stage,
+        retain: !settings.isDevStage,
+        logRetention,
+      });
+    }
     this.delivery = new Delivery(this, "Delivery", {
+      ...(this.egress
+        ? {
+            network: {
+              vpc: this.egress.vpc,
+              subnets: this.egress.subnets,
+              securityGroup: this.egress.securityGroup,
+            },
+          }
+        : {}),
       table: this.table,
       deliveryQueue: this.queues.deliveryQueue,
       slowDeliveryQueue: this.queues.slowDeliveryQueue,
@@ -158,8 +181,40 @@ export class WebhooksStack extends Stack {
       alarmTopicArn: settings.alarmTopicArn,
     });
 
+    if (settings.wayBack !== "none") {
+      this.wayBack = new WayBack(this, "WayBack", {
+        bus: this.ingest.bus,
+        eventBusName: settings.eventBusName,
+        target: settings.wayBack,
+        ...(settings.wayBackEndpoint ? { endpoint: settings.wayBackEndpoint } : {}),
+        ...(settings.wayBackApiKeySecretArn ? { apiKeySecretArn: settings.wayBackApiKeySecretArn } : {}),
+        ...(settings.wayBackConsumerArn ? { consumerArn: settings.wayBackConsumerArn } : {}),
+        queueName: names.wayBackQueue,
+        dlqName: names.wayBackDlq,
+        removalPolicy,
+      });
+      this.observability.alarmWayBack(this.wayBack.failureMetrics(), names.wayBackDlq);
+    }
+
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
+    this.egress?.addresses.forEach((address, i) =>
+      output(
+        `EgressAddress${i + 1}`,
+        address.attrPublicIp,
+        "Fixed source address of deliveries (tell customers who allowlist senders)",
+      ),
+    );
+    if (this.wayBack?.queue) {
+      output("WayBackQueueUrl", this.wayBack.queue.queueUrl, "Queue VoIPBIN polls for operational events");
+    }
+    if (this.wayBack) {
+      output(
+        "WayBackDlqUrl",
+        this.wayBack.deadLetterQueue.queueUrl,
+        "Operational events not handed to VoIPBIN",
+      );
+    }
     output("EventBusName", this.ingest.bus.eventBusName, "Bus VoIPBIN services put events on");
     output("EventBusArn", this.ingest.bus.eventBusArn, "ARN of that bus (for the services' IAM policies)");
     output("ApiUrl", this.api.url, "Base URL of the subscriptions API");

@@ -33,6 +33,22 @@ const LINTED_VARIANTS: readonly Readonly<Record<string, string>>[] = [
     tracing: "false",
   },
   { stage: "staging", alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:ops-alarms" },
+  // The switch-over options (issue 21): fixed egress with the way back to an SQS queue, and the way
+  // back through an API destination.
+  {
+    stage: "egress",
+    fixedEgress: "true",
+    wayBack: "sqs",
+    wayBackConsumerArn: "arn:aws:iam::123456789012:role/voipbin-poller",
+  },
+  {
+    stage: "dev-back",
+    fixedEgress: "true",
+    fixedEgressAzs: "1",
+    wayBack: "https",
+    wayBackEndpoint: "https://hooks.voipbin.example/ops",
+    wayBackApiKeySecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:voipbin-way-back-AbCdEf",
+  },
 ];
 
 function cfnLintVersion(): string | undefined {

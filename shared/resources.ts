@@ -205,6 +205,9 @@ export interface StageResourceNames {
   readonly routerQueue: string;
   readonly routerFailedQueue: string;
   readonly ingestDlq: string;
+  /** The way back (optional): the queue VoIPBIN polls for operational events, and its target's DLQ. */
+  readonly wayBackQueue: string;
+  readonly wayBackDlq: string;
   /** The bus the stack creates (unless the deployment names another one or attaches to one). */
   readonly eventBus: string;
   readonly functions: Readonly<Record<FunctionName, string>>;
@@ -237,6 +240,8 @@ export function resourceNamesFor(stage: string): StageResourceNames {
     routerQueue: named(DEFAULT_RESOURCE_NAMES.routerQueue),
     routerFailedQueue: named(DEFAULT_RESOURCE_NAMES.routerFailedQueue),
     ingestDlq: named(DEFAULT_RESOURCE_NAMES.ingestDlq),
+    wayBackQueue: named("voipbin-webhooks-way-back"),
+    wayBackDlq: named("voipbin-webhooks-way-back-dlq"),
     eventBus: named(DEFAULT_RESOURCE_NAMES.eventBus),
     functions,
     functionLogGroups: Object.fromEntries(

@@ -10,7 +10,7 @@ import {
   DELIVERY_LANE_CONCURRENCY,
   FUNCTION_TIMEOUT_SECONDS,
 } from "#shared/resources.ts";
-import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
+import { type FunctionDefaults, WebhookFunction, type WebhookFunctionProps } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
 
 export interface DeliveryProps {
@@ -41,6 +41,8 @@ export interface DeliveryProps {
    * for the backstop pass (infra/settings.ts `deliveryReservedConcurrencyFloor`).
    */
   readonly reservedConcurrency: number;
+  /** Fixed egress: the function runs in these private subnets behind NAT gateways with Elastic IPs. */
+  readonly network?: NonNullable<WebhookFunctionProps["network"]>;
 }
 
 /**
@@ -72,6 +74,7 @@ export class Delivery extends Construct {
       // its messages (Lambda Developer Guide, "Configuring scaling behavior for SQS event source
       // mappings"), and a reservation also keeps other functions of the account from taking ours.
       reservedConcurrentExecutions: props.reservedConcurrency,
+      ...(props.network ? { network: props.network } : {}),
     });
 
     this.eventSource = new SqsEventSource(props.deliveryQueue, {

@@ -429,6 +429,32 @@ export class Observability extends Construct {
     });
   }
 
+  /**
+   * The way back's alarms (infra/constructs/way-back.ts): EventBridge gave up sending operational
+   * events to VoIPBIN (FailedInvocations), or events wait on the way back's dead-letter queue.
+   */
+  alarmWayBack(
+    metrics: { failedInvocations: cloudwatch.IMetric; deadLetters: cloudwatch.IMetric },
+    dlqName: string,
+  ): void {
+    const atLeastOne = {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    };
+    this.alarm("WayBackFailedInvocations", {
+      ...atLeastOne,
+      metric: metrics.failedInvocations,
+      alarmDescription: `EventBridge could not send operational events (webhook_*) to VoIPBIN. After 24 h of retries they are parked on ${dlqName}; check VoIPBIN's endpoint or queue policy, then: aws sqs receive-message --queue-url <WayBackDlqUrl output>.`,
+    });
+    this.alarm("WayBackDeadLetters", {
+      ...atLeastOne,
+      metric: metrics.deadLetters,
+      alarmDescription: `Operational events for VoIPBIN wait on ${dlqName} (EventBridge gave up, or VoIPBIN did not consume them): read them with aws sqs receive-message --queue-url <WayBackDlqUrl output> and hand them on.`,
+    });
+  }
+
   private alarm(id: string, props: cloudwatch.AlarmProps, options: AlarmOptions = {}): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, id, { alarmName: this.names.alarm(id), ...props });
     const action = new SnsAction(this.alarmTopic);

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { LogLevel, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -92,6 +93,15 @@ export interface WebhookFunctionProps extends FunctionDefaults {
    * @default - none
    */
   readonly bundleFolders?: Readonly<Record<string, string>>;
+  /**
+   * Run the function in these private subnets (fixed egress: infra/constructs/fixed-egress.ts).
+   * @default - none (Lambda's own network)
+   */
+  readonly network?: {
+    readonly vpc: ec2.IVpc;
+    readonly subnets: ec2.SubnetSelection;
+    readonly securityGroup: ec2.ISecurityGroup;
+  };
 }
 
 /** Single-quoted for the POSIX shell CDK runs the bundling hooks in. */
@@ -140,6 +150,13 @@ export class WebhookFunction extends Construct {
       logGroup: this.logGroup,
       tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      ...(props.network
+        ? {
+            vpc: props.network.vpc,
+            vpcSubnets: props.network.subnets,
+            securityGroups: [props.network.securityGroup],
+          }
+        : {}),
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.name,
@@ -185,11 +202,40 @@ export class WebhookFunction extends Construct {
       },
     });
 
-    if (tracing) {
+    if (props.network) {
+      // What AWSLambdaVPCAccessExecutionRole grants, without the managed policy (cdk-nag IAM4): Lambda
+      // creates and deletes the function's network interfaces in the VPC with the function's role
+      // ("Giving Lambda functions access to resources in an Amazon VPC", Lambda Developer Guide).
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+          ],
+          resources: ["*"],
+        }),
+      );
+    }
+    const wildcards = [
+      ...(tracing
+        ? [
+            "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so they are granted on '*'.",
+          ]
+        : []),
+      ...(props.network
+        ? [
+            "The function runs in a VPC (fixed egress): Lambda manages its network interfaces with the ec2:*NetworkInterface* / DescribeSubnets / *PrivateIpAddresses actions of AWSLambdaVPCAccessExecutionRole, which Describe* and CreateNetworkInterface do not scope to a resource.",
+          ]
+        : []),
+    ];
+    if (wildcards.length > 0) {
       Validations.of(this.role).acknowledge({
         id: "AwsSolutions-IAM5[Resource::*]",
-        reason:
-          "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so they are granted on '*' (the only wildcard in the role).",
+        reason: `${wildcards.join(" ")} These are the only wildcards in the role.`,
       });
     }
   }
