@@ -198,13 +198,13 @@ export class WebhooksStack extends Stack {
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
-    this.egress?.addresses.forEach((address, i) =>
+    for (const [i, address] of (this.egress?.addresses ?? []).entries()) {
       output(
         `EgressAddress${i + 1}`,
         address.attrPublicIp,
         "Fixed source address of deliveries (tell customers who allowlist senders)",
-      ),
-    );
+      );
+    }
     if (this.wayBack?.queue) {
       output("WayBackQueueUrl", this.wayBack.queue.queueUrl, "Queue VoIPBIN polls for operational events");
     }
