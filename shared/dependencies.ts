@@ -9,6 +9,7 @@ import {
 import { DeadLetterQueue, DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
 import { type AddressResolver, DestinationPolicy } from "./adapters/destination-policy.ts";
 import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
+import { ActiveflowDestinationRepository } from "./adapters/dynamodb/activeflow-destinations.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
 import { EndpointHealthStore } from "./adapters/dynamodb/endpoint-health.ts";
@@ -77,6 +78,7 @@ export function createRouterDependencies(
     unroutableQueue: new UnroutableQueue(clients.sqs, config.UNROUTABLE_QUEUE_URL),
     payloads: new DeliveryRepository(clients.doc, config.TABLE_NAME),
     managed: new ManagedSubscriptionRepository(clients.doc, config.TABLE_NAME),
+    activeflows: new ActiveflowDestinationRepository(clients.doc, config.TABLE_NAME),
     retentionDays: config.DELIVERY_RETENTION_DAYS,
     catalogue: new CachedEventCatalogue(new EventTypeRepository(clients.doc, config.TABLE_NAME)),
   };

@@ -1,4 +1,5 @@
 import type { DeliveryQueue, UnroutableQueue } from "../adapters/delivery-queue.ts";
+import type { ActiveflowDestinationRepository } from "../adapters/dynamodb/activeflow-destinations.ts";
 import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
 import type {
   ManagedChange,
@@ -17,6 +18,14 @@ import {
 import { deriveDeliveryIds } from "../domain/ids.ts";
 import { cutBelowDepth, nestsDeeperThan } from "../domain/json.ts";
 import {
+  type ActiveflowTarget,
+  activeflowDestinationId,
+  activeflowIdOf,
+  activeflowTargetOf,
+  isActiveflowEvent,
+  parseActiveflowVersion,
+} from "../domain/subscriptions/activeflow.ts";
+import {
   INVALID_CONTROL_EVENT,
   InvalidCustomerControlError,
   isCustomerControlEvent,
@@ -32,6 +41,8 @@ export interface RouterDependencies {
   readonly payloads: Pick<DeliveryRepository, "putPayload">;
   /** Keeps managed legacy subscriptions in step with VoIPBIN's customer control events (PRODUCT §11). */
   readonly managed: Pick<ManagedSubscriptionRepository, "apply">;
+  /** Activeflow destinations (PRODUCT §11): kept from the flow-manager's events, looked up by key. */
+  readonly activeflows: Pick<ActiveflowDestinationRepository, "apply" | "lookup" | "putInline">;
   readonly retentionDays: number;
   /**
    * The catalogue for an event's type: built in, or added by an operator at run time (read only for
@@ -75,27 +86,75 @@ export function buildDeliveryJobs(
   event: RoutableEvent,
   subscriptions: readonly RoutingSubscription[],
   catalogue: EventCatalogue = BUILT_IN_CATALOGUE,
+  destination: ActiveflowDestination | null = null,
 ): DeliveryJob[] {
   const matching = subscriptions.filter((subscription) =>
     subscriptionMatches(subscription, event.type, event.data, catalogue),
   );
-  if (matching.length === 0) return [];
+  if (matching.length === 0 && destination === null) return [];
   const payload = webhookBody(event.type, event.data);
   const createdAt = eventTimeOf(event);
-  return matching.map((subscription) => {
-    const { deliveryId, webhookId } = deriveDeliveryIds(event.id, subscription.id, createdAt);
+  const jobFor = (subscriptionId: string): DeliveryJob => {
+    const { deliveryId, webhookId } = deriveDeliveryIds(event.id, subscriptionId, createdAt);
     return {
       v: 1,
       delivery_id: deliveryId,
       webhook_id: webhookId,
-      subscription_id: subscription.id,
+      subscription_id: subscriptionId,
       customer_id: event.customerId,
       event_id: event.id,
       event_type: event.type,
       payload,
       ...(event.shadow ? { shadow: true as const } : {}),
     };
-  });
+  };
+  const jobs = matching.map((subscription) => jobFor(subscription.id));
+  if (destination !== null) {
+    jobs.push({
+      ...jobFor(activeflowDestinationId(destination.activeflowId)),
+      destination: {
+        kind: "activeflow",
+        activeflow_id: destination.activeflowId,
+        url: destination.target.url,
+        method: destination.target.method,
+      },
+    });
+  }
+  return jobs;
+}
+
+/** Where an event's activeflow also wants its events (PRODUCT §11). */
+export interface ActiveflowDestination {
+  readonly activeflowId: string;
+  readonly target: ActiveflowTarget;
+}
+
+/**
+ * Keeps activeflow destinations in step with the flow-manager's events, and finds the destination of
+ * the event's own activeflow: one GetItem, and only for an event whose data names an activeflow. An
+ * activeflow nothing is known of yet takes the destination the event carries inline (the race of a
+ * call event arriving before `activeflow_created`).
+ */
+async function activeflowDestinationOf(
+  event: RoutableEvent,
+  deps: RouterDependencies,
+  now: Date,
+): Promise<ActiveflowDestination | null> {
+  if (isActiveflowEvent(event.source, event.type)) {
+    const version = parseActiveflowVersion(event.type, event.data);
+    if (version !== null) await deps.activeflows.apply(event.customerId, version, now);
+  }
+  const activeflowId = activeflowIdOf(event.data);
+  if (activeflowId === null) return null;
+  const found = await deps.activeflows.lookup(event.customerId, activeflowId, now);
+  if (found === "none") return null;
+  if (found !== "unknown") return { activeflowId, target: found };
+  const inline = event.activeflowWebhook
+    ? activeflowTargetOf(event.activeflowWebhook.uri, event.activeflowWebhook.method)
+    : null;
+  if (inline === null) return null;
+  await deps.activeflows.putInline(event.customerId, activeflowId, inline, now);
+  return { activeflowId, target: inline };
 }
 
 /** The event's `time` (EventBridge sets it when the event is put; the envelope schema checks it parses). */
@@ -139,8 +198,11 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
     });
     return { kind: "unroutable", eventId, reason: error.reason, details: error.details };
   }
-  const subscriptions = await deps.subscriptions.listForRouting(event.customerId);
-  const jobs = buildDeliveryJobs(event, subscriptions, catalogue);
+  const [subscriptions, destination] = await Promise.all([
+    deps.subscriptions.listForRouting(event.customerId),
+    activeflowDestinationOf(event, deps, now()),
+  ]);
+  const jobs = buildDeliveryJobs(event, subscriptions, catalogue, destination);
   const first = jobs[0];
   if (first !== undefined) {
     // Before the jobs: a job on the queue always has its body stored (a retried router rewrites it).

@@ -510,3 +510,103 @@ describe("legacy import", () => {
     expect(a.requests).toHaveLength(0);
   });
 });
+
+/** A call event of the customer whose data names this activeflow, optionally with the inline destination. */
+function callEventOf(customerId: string, activeflowId: string, inline?: { uri: string; method: string }) {
+  const event = eventFor(callHangup, customerId);
+  const detail = event.detail as { data: Record<string, unknown> } & Record<string, unknown>;
+  detail.data = { ...detail.data, id: randomUUID(), activeflow_id: activeflowId };
+  if (inline) detail.activeflow_webhook = inline;
+  return event;
+}
+
+function activeflowEvent(
+  type: string,
+  customerId: string,
+  activeflowId: string,
+  fields: Record<string, unknown>,
+) {
+  return eventBridgeEvent(
+    {
+      Source: "voipbin.flow-manager",
+      DetailType: type,
+      Detail: JSON.stringify({
+        customer_id: customerId,
+        data: { id: activeflowId, customer_id: customerId, status: "running", ...fields },
+      }),
+    },
+    { id: randomUUID() },
+  );
+}
+
+describe("activeflow destinations (issue 21)", () => {
+  it("an activeflow's destination receives that activeflow's events only, besides the customer's own, signed with the customer's secret; nothing after activeflow_deleted", async () => {
+    const own = await harness.receiver();
+    const flowReceiver = await harness.receiver();
+    const { id, secret } = await managedCustomer(own.url);
+    const [flow, other] = [randomUUID(), randomUUID()];
+    const created = await harness.route(
+      activeflowEvent("activeflow_created", id, flow, {
+        webhook_uri: `${flowReceiver.url}/flow`,
+        webhook_method: "PUT",
+        tm_create: "2026-10-01T00:00:00.000001Z",
+        tm_update: "2026-10-01T00:00:00.000001Z",
+      }),
+    );
+    // Customer-facing as well: the managed subscription receives activeflow_created itself.
+    expect(created).toMatchObject({ kind: "routed", matched: 1 });
+    expect(await harness.route(callEventOf(id, flow))).toMatchObject({ kind: "routed", matched: 2 });
+    expect(await harness.route(callEventOf(id, other))).toMatchObject({ kind: "routed", matched: 1 });
+    const [arrived] = await flowReceiver.waitForRequests(1);
+    expect(arrived).toMatchObject({ method: "PUT", url: "/flow" });
+    expect(JSON.parse(arrived?.body ?? "{}").data.activeflow_id).toBe(flow);
+    expect(voipbinAccepts(arrived as RecordedRequest, secret)).toBe(true);
+    await own.waitForRequests(3);
+    // The destination's webhook-id is its own (another subscription id), and stable per event.
+    const ownCopy = own.requests.find((r) => r.body === arrived?.body);
+    expect(ownCopy?.headers["webhook-id"]).toBeDefined();
+    expect(ownCopy?.headers["webhook-id"]).not.toBe(arrived?.headers["webhook-id"]);
+
+    await harness.route(
+      activeflowEvent("activeflow_deleted", id, flow, {
+        webhook_uri: `${flowReceiver.url}/flow`,
+        tm_update: "2026-10-01T00:05:00Z",
+        tm_delete: "2026-10-01T00:05:00Z",
+      }),
+    );
+    // An older update arriving late does not bring it back.
+    await harness.route(
+      activeflowEvent("activeflow_updated", id, flow, {
+        webhook_uri: `${flowReceiver.url}/flow`,
+        tm_update: "2026-10-01T00:01:00Z",
+      }),
+    );
+    expect(await harness.route(callEventOf(id, flow))).toMatchObject({ kind: "routed", matched: 1 });
+    await own.waitForRequests(6);
+    await waitForQueueEmpty(harness.env, harness.env.queues.deliveryQueueUrl);
+    expect(flowReceiver.requests).toHaveLength(1);
+  });
+
+  it("an event that arrives before activeflow_created but carries activeflow_webhook is delivered there", async () => {
+    const own = await harness.receiver();
+    const flowReceiver = await harness.receiver();
+    const { id, secret } = await managedCustomer(own.url);
+    const flow = randomUUID();
+    const early = callEventOf(id, flow, { uri: `${flowReceiver.url}/early`, method: "" });
+    expect(await harness.route(early)).toMatchObject({ kind: "routed", matched: 2 });
+    const [arrived] = await flowReceiver.waitForRequests(1);
+    expect(arrived).toMatchObject({ method: "GET", url: "/early" });
+    expect(voipbinAccepts(arrived as RecordedRequest, secret)).toBe(true);
+    // The flow-manager's own event then wins over the inline value.
+    await harness.route(
+      activeflowEvent("activeflow_created", id, flow, {
+        webhook_uri: `${flowReceiver.url}/official`,
+        webhook_method: "POST",
+        tm_create: "2026-10-01T00:00:00Z",
+      }),
+    );
+    await harness.route(callEventOf(id, flow, { uri: `${flowReceiver.url}/early`, method: "" }));
+    const requests = await flowReceiver.waitForRequests(2);
+    expect(requests[1]).toMatchObject({ method: "POST", url: "/official" });
+  });
+});

@@ -118,6 +118,11 @@ describe("the router on its event source mapping", () => {
             throw new Error("no control events in this test");
           },
         },
+        activeflows: {
+          apply: async () => "applied",
+          lookup: async () => "unknown",
+          putInline: async () => undefined,
+        },
         retentionDays: 30,
       },
       new DepthBoundedLogger({ serviceName: "test", logLevel: "SILENT" }),

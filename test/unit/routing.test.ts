@@ -126,6 +126,7 @@ describe("events nested too deep", () => {
       unroutableQueue: { send: async (record) => void parked.push(record) },
       payloads: { putPayload: async () => {} },
       managed: { apply: async () => "unchanged" },
+      activeflows: { apply: async () => "applied", lookup: async () => "unknown", putInline: async () => {} },
       retentionDays: 30,
     });
     expect(outcome).toMatchObject({ kind: "unroutable", reason: "too_deep" });

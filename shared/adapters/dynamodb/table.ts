@@ -92,6 +92,11 @@ export const keys = {
     PK: `CUSTOMER#${customerId}`,
     SK: "MANAGED#LEGACY",
   }),
+  /** An activeflow's own destination (PRODUCT §11), found by key from an event's `data.activeflow_id`. */
+  activeflowDestination: (customerId: string, activeflowId: string): ItemKey => ({
+    PK: `CUSTOMER#${customerId}`,
+    SK: `ACTIVEFLOW#${activeflowId}`,
+  }),
   /** One quota window's counter of one customer's action (test events, retries, recovers). */
   quotaWindow: (customerId: string, action: string, windowStartS: number): ItemKey => ({
     PK: `CUSTOMER#${customerId}`,

@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { InvalidDeliveryJobError } from "../errors.ts";
 import { uuidString } from "../events/schemas.ts";
 import { sqsSafeJson } from "../json.ts";
+import { SUBSCRIPTION_METHODS } from "../subscriptions/subscription.ts";
 
 /**
  * One delivery job on the queue: everything the delivery function needs to send one event to one
@@ -35,6 +36,19 @@ export const deliveryJobSchema = z.object({
    * and recorded in the shadow log as it would be sent; no request leaves the system.
    */
   shadow: z.optional(z.literal(true)),
+  /**
+   * An activeflow destination's job (PRODUCT §11): sent to this URL and method instead of the
+   * subscription's, signed with the customer's managed legacy subscription's secret and sent with its
+   * profile (that subscription is read when the job runs). `subscription_id` is the destination's id.
+   */
+  destination: z.optional(
+    z.object({
+      kind: z.literal("activeflow"),
+      activeflow_id: uuidString,
+      url: z.string().check(z.minLength(1), z.maxLength(2048)),
+      method: z.enum(SUBSCRIPTION_METHODS),
+    }),
+  ),
 });
 
 export type DeliveryJob = z.output<typeof deliveryJobSchema>;

@@ -57,6 +57,11 @@ export interface RoutableEvent {
   readonly data: ResourceData;
   /** `Detail.delivery_mode: "shadow"` (PRODUCT §11): routed and signed, recorded, never sent. */
   readonly shadow: boolean;
+  /**
+   * `Detail.activeflow_webhook` (PRODUCT §11): the destination of the event's activeflow as the sender
+   * knows it (`uri`, `method`), or undefined. Checked when used (activeflowTargetOf).
+   */
+  readonly activeflowWebhook?: { readonly uri: unknown; readonly method: unknown };
 }
 
 /**
@@ -142,6 +147,7 @@ export function parseRoutableEvent(
     // as `__proto__`, which are plain data in JSON and must reach the receiver unchanged.
     data: (detail as { data: ResourceData }).data,
     shadow: mode === "shadow",
+    ...activeflowWebhookOf(detail as Record<string, unknown>),
   };
 }
 
@@ -151,4 +157,11 @@ export function parseRoutableEvent(
  */
 export function webhookBody(type: string, data: unknown): string {
   return `{"type":${JSON.stringify(type)},"data":${JSON.stringify(data)}}`;
+}
+
+function activeflowWebhookOf(detail: Record<string, unknown>): Pick<RoutableEvent, "activeflowWebhook"> {
+  const inline = detail.activeflow_webhook;
+  if (typeof inline !== "object" || inline === null || Array.isArray(inline)) return {};
+  const { uri, method } = inline as Record<string, unknown>;
+  return { activeflowWebhook: { uri, method } };
 }

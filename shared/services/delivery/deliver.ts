@@ -20,6 +20,7 @@ import type { DeliveryJob } from "../../domain/delivery/job.ts";
 import { type Wait, waitToken, waitUntil, wokenEarly } from "../../domain/delivery/waits.ts";
 import { parseDeliveryId } from "../../domain/ids.ts";
 import { signDelivery } from "../../domain/signing.ts";
+import { managedSubscriptionId } from "../../domain/subscriptions/managed.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
 import { signingSecrets } from "../../domain/subscriptions/subscription.ts";
 import { USER_AGENT } from "../../domain/version.ts";
@@ -121,6 +122,31 @@ export type DeliveryOutcome =
   /** Shadow mode: signed and recorded in the shadow log as it would be sent; nothing sent, no delivery record. */
   | "shadowed";
 
+/**
+ * The subscription whose secrets, profile and status a job is sent with: its own, or for an
+ * activeflow destination's job the customer's managed legacy subscription (PRODUCT §11: activeflow
+ * destinations use the customer's secret and profile; without one, the job is dropped as deleted).
+ */
+export function signingSubscriptionOf(job: DeliveryJob): string {
+  return job.destination === undefined ? job.subscription_id : managedSubscriptionId(job.customer_id);
+}
+
+/** What a job is sent to: the subscription, or its activeflow destination's URL and method with the subscription's secrets. */
+function targetOf(
+  job: DeliveryJob,
+  subscription: SubscriptionWithSecrets | null,
+): SubscriptionWithSecrets | null {
+  if (subscription === null || job.destination === undefined) return subscription;
+  return {
+    ...subscription,
+    id: job.subscription_id,
+    url: job.destination.url,
+    method: job.destination.method,
+    headers: {},
+    activeflow_id: job.destination.activeflow_id,
+  };
+}
+
 /** The identity a job claims as the delivery's one live job (DeliveryRecord.live_job). */
 export function liveJobOf(job: DeliveryJob, messageId: string): string {
   return job.token ?? `msg:${messageId}`;
@@ -176,9 +202,10 @@ export class DeliveryBatch {
   static async load(jobs: readonly DeliveryJob[], deps: DeliveryDependencies): Promise<DeliveryBatch> {
     const toRead = new Map<string, { customerId: string; subscriptionId: string }>();
     for (const job of jobs) {
-      toRead.set(subscriptionLookupKey(job.customer_id, job.subscription_id), {
+      const subscriptionId = signingSubscriptionOf(job);
+      toRead.set(subscriptionLookupKey(job.customer_id, subscriptionId), {
         customerId: job.customer_id,
-        subscriptionId: job.subscription_id,
+        subscriptionId,
       });
     }
     const state = await deps.loadBatch({
@@ -213,8 +240,10 @@ export class DeliveryBatch {
 
   private async deliverOnce(received: ReceivedJob): Promise<DeliveryOutcome> {
     const { job } = received;
-    const subscription =
-      this.subscriptionsByKey.get(subscriptionLookupKey(job.customer_id, job.subscription_id)) ?? null;
+    const subscription = targetOf(
+      job,
+      this.subscriptionsByKey.get(subscriptionLookupKey(job.customer_id, signingSubscriptionOf(job))) ?? null,
+    );
     const record = this.recordsById.get(job.delivery_id);
     const attempt = (record?.chain_attempts ?? 0) + 1;
     const log: LogFields = {
