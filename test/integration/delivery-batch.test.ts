@@ -453,6 +453,54 @@ describe("delivery function, batch by batch", () => {
     expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
   });
 
+  it("leaves exactly one message on the dead-letter queue when the function crashed between the dead record and the DLQ send", async () => {
+    const customer = randomUUID();
+    const r = await receiver(() => ({ status: 500 }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    const config = loadConfig({ ...process.env, RETRY_SCHEDULE: "1" });
+    const deps = createDeliveryDependencies(config, silent);
+    let crashes = 1;
+    // The process dies right after the record said dead, before the job reached the DLQ.
+    const crashing = createDeliveryHandler({
+      ...deps,
+      deadLetters: {
+        ...deps.deadLetters,
+        receive: (...args) => deps.deadLetters.receive(...args),
+        release: (...args) => deps.deadLetters.release(...args),
+        delete: (...args) => deps.deadLetters.delete(...args),
+        send: (...args) => {
+          if (crashes-- > 0) throw new Error("crash before the DLQ send");
+          return deps.deadLetters.send(...args);
+        },
+      },
+    });
+    const handler = createDeliveryHandler(deps);
+    await runBatch(handler);
+    await waitFor(async () => {
+      const { event: batch } = await runBatch(crashing);
+      return batch.Records.length > 0;
+    });
+    expect((await repos.deliveries.get(customer, deliveryId))?.status).toBe("dead");
+    expect(crashes).toBe(0);
+    // The failed record comes back (here at once) and finds its delivery dead, not yet dead-lettered.
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight[0]?.receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+    await drain();
+    const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
+    const mine = dead.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.MessageAttributes?.reason?.StringValue).toBe("attempts_exhausted");
+    expect(r.requests).toHaveLength(2);
+  });
+
   it("reconciles a job the queue's backstop moved to the DLQ by itself: dead, reason internal, re-queued with the reason", async () => {
     const customer = randomUUID();
     const r = await receiver(() => ({ status: 500 }));
