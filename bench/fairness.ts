@@ -1,16 +1,17 @@
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { LOCAL_CREDENTIALS } from "../local/provision.ts";
 import { LOCAL_HOST } from "../local/settings.ts";
 import { createStackLogger, type LocalStack, startLocalStack } from "../local/stack.ts";
+import { putEvents } from "./lib/put-events.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { type LatencySummary, round, summarize } from "./lib/stats.ts";
-import { benchStackSettings, fixturePayload } from "./lib/util.ts";
+import { benchStackSettings } from "./lib/util.ts";
 
 /**
  * Tenant fairness (PRODUCT §4 "Fairness", issue 11), on the local stack as `npm start` runs it: the
@@ -22,6 +23,11 @@ import { benchStackSettings, fixturePayload } from "./lib/util.ts";
  * Each run has a warm-up before the measured window: what is compared is the steady state of a
  * neighbour that has been black-holing for a while. The onset (the first seconds of the incident,
  * while the main lane still dials the new black hole with its 3 s budget) is reported on its own.
+ *
+ * Then, on the same stack (issue 19): fair routing — a healthy customer's put → routed latency while
+ * another customer's 600 events arrive at once, against the same alone (`router_p99_ratio`); and the
+ * onset at its worst — the healthy customers' end-to-end p99 while a neighbour's 60 deliveries to a
+ * black hole nobody has seen yet arrive at once (`burst_onset_p99_ms`).
  */
 
 export interface FairnessBenchOptions {
@@ -34,6 +40,20 @@ export interface FairnessBenchOptions {
   readonly measureS: number;
   /** How long to wait for the last healthy deliveries of a run before counting the rest as lost. */
   readonly drainTimeoutMs: number;
+  /**
+   * Fair routing: another customer's burst (events at once) against a healthy customer's events put
+   * at `routerHealthyRate` per second for `routerPhaseS` seconds, alone and with the burst.
+   * @default 600 events, 20/s, 8 s
+   */
+  readonly routerBurstEvents?: number;
+  readonly routerHealthyRate?: number;
+  readonly routerPhaseS?: number;
+  /**
+   * Onset: a neighbour's deliveries to a new black hole all arriving at once, while the healthy
+   * customers keep sending for `burstOnsetS` seconds. @default 60 deliveries, 15 s
+   */
+  readonly burstOnsetDeliveries?: number;
+  readonly burstOnsetS?: number;
   readonly progress: (message: string) => void;
 }
 
@@ -47,6 +67,17 @@ export interface FairnessRun {
   /** Requests the black hole received over the measured window. */
   readonly blackhole_requests: number;
   readonly blackhole_requests_total: number;
+}
+
+/** One phase of the fair-routing measurement: put → routed (the router finished the event). */
+export interface RouterPhase {
+  readonly routed_latency_ms: LatencySummary;
+  /** Healthy events counted: put while the burst was being routed (all of them, alone). */
+  readonly healthy_events: number;
+  readonly healthy_unrouted: number;
+  readonly burst_events: number;
+  /** From the burst's first put to its last event routed. */
+  readonly burst_routed_in_ms: number | null;
 }
 
 export interface FairnessBenchResult {
@@ -65,7 +96,27 @@ export interface FairnessBenchResult {
   readonly neighbour_events_per_s: number;
   readonly warmup_s: number;
   readonly measure_s: number;
-  readonly runs: { readonly alone: FairnessRun; readonly with_neighbour: FairnessRun };
+  /**
+   * A healthy customer's put-to-routed p99 while another customer's burst is routed ÷ the same alone;
+   * the goal is ≤ 1.5 (PRODUCT §4: fair at routing too).
+   */
+  readonly router_p99_ratio: number;
+  readonly router_p99_ms_alone: number;
+  readonly router_p99_ms_with_burst: number;
+  readonly router_burst_events: number;
+  /**
+   * The healthy customers' end-to-end p99 while a neighbour's deliveries to a new black hole arrive
+   * all at once (the incident's first seconds, before anything learned the endpoint); goal ≤ 3,000 ms.
+   */
+  readonly burst_onset_p99_ms: number;
+  readonly burst_onset_deliveries: number;
+  readonly runs: {
+    readonly alone: FairnessRun;
+    readonly with_neighbour: FairnessRun;
+    readonly router_alone: RouterPhase;
+    readonly router_with_burst: RouterPhase;
+    readonly burst_onset: FairnessRun;
+  };
 }
 
 /** Accepts connections, reads what is sent, never answers: the worst an endpoint can do. */
@@ -95,11 +146,192 @@ async function startBlackHole(): Promise<{ url: string; requests: () => number; 
 
 interface BenchStack {
   readonly repository: SubscriptionRepository;
+  /** When the router finished each bench event (by bench id). */
+  readonly routed: Map<string, number>;
   readonly events: EventBridgeClient;
   readonly receiver: Awaited<ReturnType<typeof startBenchReceiver>>;
   readonly blackHole: Awaited<ReturnType<typeof startBlackHole>>;
   readonly sent: Map<string, number>;
   readonly arrived: Map<string, number>;
+}
+
+/**
+ * The open loop of a phase: for `seconds`, healthy events at `rate` per second (one per PutEvents,
+ * the customers in turn, ids `<label>:h<n>`), and `burst` started once, half a second (or
+ * `burstAfterS`) in. Resolves when every put has settled, with each healthy event's put time.
+ */
+async function paced(
+  events: EventBridgeClient,
+  options: {
+    readonly seconds: number;
+    readonly rate: number;
+    readonly customers: readonly string[];
+    readonly label: string;
+    readonly burstAfterS: number;
+    readonly burst?: () => Promise<void>;
+  },
+): Promise<{ sent: Map<string, number>; burstStartedAt: number | undefined }> {
+  const sent = new Map<string, number>();
+  const puts: Promise<unknown>[] = [];
+  let burstStartedAt: number | undefined;
+  let seq = 0;
+  const begin = performance.now();
+  for (;;) {
+    const elapsedS = (performance.now() - begin) / 1000;
+    if (elapsedS >= options.seconds) break;
+    if (options.burst !== undefined && burstStartedAt === undefined && elapsedS >= options.burstAfterS) {
+      burstStartedAt = performance.now();
+      puts.push(options.burst());
+    }
+    while (seq < Math.floor(elapsedS * options.rate)) {
+      const id = `${options.label}:h${seq}`;
+      const customer = options.customers[seq++ % options.customers.length] as string;
+      puts.push(
+        putEvents(events, customer, [id]).then(
+          (at) => sent.set(id, at),
+          () => undefined,
+        ),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await Promise.allSettled(puts);
+  return { sent, burstStartedAt };
+}
+
+/** `count` events of one customer at once: PutEvents calls of 10 entries, 10 calls at a time. */
+async function putBurst(
+  events: EventBridgeClient,
+  customerId: string,
+  ids: readonly string[],
+): Promise<void> {
+  const calls: string[][] = [];
+  for (let i = 0; i < ids.length; i += 10) calls.push(ids.slice(i, i + 10));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      for (let call = calls[next++]; call !== undefined; call = calls[next++]) {
+        await putEvents(events, customerId, call);
+      }
+    }),
+  );
+}
+
+/**
+ * Fair routing: one healthy customer puts events at a fixed rate (one per PutEvents call, no
+ * subscription: what is measured is routing alone, put → the router finished the event); with a
+ * burst, another customer puts `burstEvents` at once after half a second. The healthy events put
+ * while the burst was being routed are the ones compared.
+ */
+async function runRouterPhase(
+  bench: BenchStack,
+  burstEvents: number,
+  rate: number,
+  phaseS: number,
+  drainTimeoutMs: number,
+  label: string,
+  progress: (message: string) => void,
+): Promise<RouterPhase> {
+  const { events, routed } = bench;
+  const bursting = crypto.randomUUID();
+  const burstIds = Array.from({ length: burstEvents }, (_, i) => `${label}:b${i}`);
+  progress(
+    `fairness: ${label}: ${rate} events/s of one customer for ${phaseS} s${burstEvents > 0 ? `, ${burstEvents} of another at once` : ""}`,
+  );
+  const { sent, burstStartedAt } = await paced(events, {
+    seconds: phaseS,
+    rate,
+    customers: [crypto.randomUUID()],
+    label,
+    burstAfterS: 0.5,
+    ...(burstEvents > 0 ? { burst: () => putBurst(events, bursting, burstIds) } : {}),
+  });
+  const deadline = performance.now() + drainTimeoutMs;
+  const pending = () => [...sent.keys(), ...burstIds].some((id) => !routed.has(id));
+  while (performance.now() < deadline && pending()) await new Promise((resolve) => setTimeout(resolve, 50));
+  const burstEnd =
+    burstEvents > 0
+      ? Math.max(...burstIds.map((id) => routed.get(id) ?? Number.POSITIVE_INFINITY))
+      : undefined;
+  const during = [...sent].filter(
+    ([, at]) =>
+      burstStartedAt === undefined || (at >= burstStartedAt && at <= (burstEnd ?? Number.POSITIVE_INFINITY)),
+  );
+  const samples = during.flatMap(([id, at]) => {
+    const done = routed.get(id);
+    return done === undefined ? [] : [Math.max(0, done - at)];
+  });
+  return {
+    routed_latency_ms: summarize(samples),
+    healthy_events: during.length,
+    healthy_unrouted: [...sent.keys()].filter((id) => !routed.has(id)).length,
+    burst_events: burstEvents,
+    burst_routed_in_ms:
+      burstStartedAt === undefined || burstEnd === undefined || !Number.isFinite(burstEnd)
+        ? null
+        : round(burstEnd - burstStartedAt, 0),
+  };
+}
+
+/**
+ * The onset of a black hole at its worst: a neighbour's `deliveries` events to an endpoint nobody has
+ * seen before (a fresh black hole, so no breaker or slow mark knows it) all arrive at once, one second
+ * into a phase of healthy traffic; the healthy deliveries put from then on are measured end to end.
+ */
+async function runBurstOnset(
+  bench: BenchStack,
+  options: FairnessBenchOptions,
+  deliveries: number,
+  phaseS: number,
+): Promise<FairnessRun> {
+  const { repository, events, receiver, arrived } = bench;
+  const blackHole = await startBlackHole();
+  try {
+    const healthy = Array.from({ length: options.healthyCustomers }, () => crypto.randomUUID());
+    for (const [c, customer] of healthy.entries()) {
+      await repository.create(newSubscription({ customer_id: customer, url: `${receiver.url}/onset/c${c}` }));
+    }
+    const neighbour = crypto.randomUUID();
+    await repository.create(newSubscription({ customer_id: neighbour, url: `${blackHole.url}/onset-hole` }));
+    options.progress(
+      `fairness: burst onset: ${options.healthyRate} healthy events/s for ${phaseS} s, ${deliveries} deliveries to a new black hole at once after 1 s`,
+    );
+    const { sent, burstStartedAt: burstAt } = await paced(events, {
+      seconds: phaseS,
+      rate: options.healthyRate,
+      customers: healthy,
+      label: "onset",
+      burstAfterS: 1,
+      burst: () =>
+        putBurst(
+          events,
+          neighbour,
+          Array.from({ length: deliveries }, (_, i) => `onset:n${i}`),
+        ),
+    });
+    const deadline = performance.now() + options.drainTimeoutMs;
+    while (performance.now() < deadline && [...sent.keys()].some((id) => !arrived.has(id))) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const measured: number[] = [];
+    const before: number[] = [];
+    for (const [id, at] of sent) {
+      const arrival = arrived.get(id);
+      if (arrival === undefined) continue;
+      (burstAt !== undefined && at >= burstAt ? measured : before).push(Math.max(0, arrival - at));
+    }
+    return {
+      healthy_latency_ms: summarize(measured),
+      onset_latency_ms: summarize(before),
+      healthy_events: sent.size,
+      healthy_lost: [...sent.keys()].filter((id) => !arrived.has(id)).length,
+      neighbour_events: deliveries,
+      blackhole_requests: blackHole.requests(),
+      blackhole_requests_total: blackHole.requests(),
+    };
+  } finally {
+    await blackHole.close();
+  }
 }
 
 /**
@@ -124,24 +356,7 @@ async function runPhase(
   if (withNeighbour) {
     await repository.create(newSubscription({ customer_id: neighbour, url: `${blackHole.url}/hole` }));
   }
-  const payload = fixturePayload("call_hangup");
-  const put = async (customerId: string, benchId: string) => {
-    const data = { ...payload, customer_id: customerId, bench_id: benchId };
-    const started = performance.now();
-    await events.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            Source: "voipbin.call-manager",
-            DetailType: "call_hangup",
-            Detail: JSON.stringify({ customer_id: customerId, data }),
-            EventBusName: "voipbin-events",
-          },
-        ],
-      }),
-    );
-    return started;
-  };
+  const put = (customerId: string, benchId: string) => putEvents(events, customerId, [benchId]);
 
   // Open loop: healthy events at a fixed rate; the neighbour's interleaved at its share of all events.
   const neighbourRate = withNeighbour
@@ -217,10 +432,15 @@ async function runPhase(
  * instances (each local stack loads its own): alone first, so that nothing the neighbour leaves
  * behind (queued jobs, its endpoint's state) can touch it.
  */
-async function runBoth(
-  options: FairnessBenchOptions,
-): Promise<{ alone: FairnessRun; withNeighbour: FairnessRun }> {
+async function runBoth(options: FairnessBenchOptions): Promise<{
+  alone: FairnessRun;
+  withNeighbour: FairnessRun;
+  routerAlone: RouterPhase;
+  routerWithBurst: RouterPhase;
+  burstOnset: FairnessRun;
+}> {
   const arrived = new Map<string, number>();
+  const routed = new Map<string, number>();
   const receiver = await startBenchReceiver((body) => {
     const match = /"bench_id":"([^"]+)"/.exec(body);
     if (match?.[1] && !arrived.has(match[1])) arrived.set(match[1], performance.now());
@@ -237,7 +457,15 @@ async function runBoth(
   process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
   try {
-    stack = await startLocalStack(benchStackSettings(), createStackLogger({ logLevel: "ERROR" }));
+    stack = await startLocalStack(benchStackSettings(), createStackLogger({ logLevel: "ERROR" }), {
+      onRouted: (eventJsons) => {
+        const now = performance.now();
+        for (const json of eventJsons) {
+          const match = /"bench_id":"([^"]+)"/.exec(json);
+          if (match?.[1] && !routed.has(match[1])) routed.set(match[1], now);
+        }
+      },
+    });
     dynamodb = new DynamoDBClient({
       endpoint: stack.endpoints.dynamodb,
       region: "us-east-1",
@@ -250,6 +478,7 @@ async function runBoth(
     });
     const bench: BenchStack = {
       repository: new SubscriptionRepository(DynamoDBDocumentClient.from(dynamodb), stack.tableName),
+      routed,
       events,
       receiver,
       blackHole,
@@ -258,7 +487,34 @@ async function runBoth(
     };
     const alone = await runPhase(bench, false, options, "alone");
     const withNeighbour = await runPhase(bench, true, options, "neighbour");
-    return { alone, withNeighbour };
+    const burstEvents = options.routerBurstEvents ?? 600;
+    const rate = options.routerHealthyRate ?? 20;
+    const phaseS = options.routerPhaseS ?? 8;
+    const routerAlone = await runRouterPhase(
+      bench,
+      0,
+      rate,
+      phaseS,
+      options.drainTimeoutMs,
+      "router-alone",
+      options.progress,
+    );
+    const routerWithBurst = await runRouterPhase(
+      bench,
+      burstEvents,
+      rate,
+      phaseS,
+      options.drainTimeoutMs,
+      "router-burst",
+      options.progress,
+    );
+    const burstOnset = await runBurstOnset(
+      bench,
+      options,
+      options.burstOnsetDeliveries ?? 60,
+      options.burstOnsetS ?? 15,
+    );
+    return { alone, withNeighbour, routerAlone, routerWithBurst, burstOnset };
   } finally {
     events?.destroy();
     dynamodb?.destroy();
@@ -273,7 +529,9 @@ async function runBoth(
 }
 
 export async function benchFairness(options: FairnessBenchOptions): Promise<FairnessBenchResult> {
-  const { alone, withNeighbour } = await runBoth(options);
+  const { alone, withNeighbour, routerAlone, routerWithBurst, burstOnset } = await runBoth(options);
+  const routerAloneP99 = routerAlone.routed_latency_ms.p99;
+  const routerBurstP99 = routerWithBurst.routed_latency_ms.p99;
   const p99With = withNeighbour.healthy_latency_ms.p99;
   const p99Alone = alone.healthy_latency_ms.p99;
   const neighbourRate = (options.healthyRate * options.neighbourShare) / (1 - options.neighbourShare);
@@ -285,11 +543,23 @@ export async function benchFairness(options: FairnessBenchOptions): Promise<Fair
     healthy_p50_ms_with_neighbour: withNeighbour.healthy_latency_ms.p50,
     healthy_p50_ms_alone: alone.healthy_latency_ms.p50,
     onset_p99_ms_with_neighbour: withNeighbour.onset_latency_ms.p99,
-    healthy_lost: alone.healthy_lost + withNeighbour.healthy_lost,
+    healthy_lost: alone.healthy_lost + withNeighbour.healthy_lost + burstOnset.healthy_lost,
     healthy_events_per_s: options.healthyRate,
     neighbour_events_per_s: round(neighbourRate, 2),
     warmup_s: options.warmupS,
     measure_s: options.measureS,
-    runs: { alone, with_neighbour: withNeighbour },
+    router_p99_ratio: round(routerBurstP99 / Math.max(routerAloneP99, 1), 2),
+    router_p99_ms_alone: routerAloneP99,
+    router_p99_ms_with_burst: routerBurstP99,
+    router_burst_events: routerWithBurst.burst_events,
+    burst_onset_p99_ms: burstOnset.healthy_latency_ms.p99,
+    burst_onset_deliveries: burstOnset.neighbour_events,
+    runs: {
+      alone,
+      with_neighbour: withNeighbour,
+      router_alone: routerAlone,
+      router_with_burst: routerWithBurst,
+      burst_onset: burstOnset,
+    },
   };
 }

@@ -167,6 +167,18 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
     pick: (r) => r.fairness?.p99_ratio,
   },
   {
+    metric: "fairness.router_p99_ratio",
+    unit: "",
+    goal: { op: "≤", target: 1.5 },
+    pick: (r) => r.fairness?.router_p99_ratio,
+  },
+  {
+    metric: "fairness.burst_onset_p99_ms",
+    unit: "ms",
+    goal: { op: "≤", target: 3000 },
+    pick: (r) => r.fairness?.burst_onset_p99_ms,
+  },
+  {
     metric: "fairness.blackhole_attempts_per_min",
     unit: "/min",
     pick: (r) => r.fairness?.blackhole_attempts_per_min,
@@ -279,6 +291,14 @@ export function renderChaosSection(chaos: unknown, previousDocument: string | un
     lines.push(
       "",
       `Crash: ${k("kills")} × \`kill -9\` of the whole local stack (\`npm start\` in its own process group, persisted in a temporary data directory) at seeded random moments under load, each followed by a restart on the same directory${restarts.length > 0 ? ` (ready again in ${Math.min(...restarts)}–${Math.max(...restarts)} s)` : ""} and more events: expected ${k("expected")}, delivered_unique ${k("delivered_unique")}, dead_lettered ${k("dead_lettered")}, **lost ${k("lost")}**, duplicates ${k("duplicates")} (${typeof crash.duplicates_in_flight_at_kill === "number" ? `${k("duplicates_in_flight_at_kill")} in flight at a kill, ${k("duplicates_rerun_after_restart")} run again right after a restart` : `${k("duplicates_explained")} explained`}${typeof crash.duplicates_unexplained === "number" && crash.duplicates_unexplained > 0 ? `, ${crash.duplicates_unexplained} not explained by a kill, reported as a warning like the main run's` : ""})${typeof crash.duplicates_explanation === "string" ? `. Explained duplicates: ${crash.duplicates_explanation}` : ""}.`,
+    );
+  }
+  const outage = c.outage as Record<string, unknown> | null | undefined;
+  if (outage && typeof outage === "object") {
+    const o = (key: string) => (typeof outage[key] === "number" ? String(outage[key]) : "–");
+    lines.push(
+      "",
+      `Outage (issue 19): one customer's endpoint answering 500 and one black-holing for the whole phase, the in-flight quota scaled down to ${o("in_flight_limit")} with the schedule: max in flight ${o("max_in_flight")} (goal ≤ ${o("in_flight_bound")}), healthy p99 ${o("healthy_p99_ms_with_outage")} ms with the outage and ${o("healthy_p99_ms_alone")} ms without (ratio ${o("healthy_p99_ratio")}, goal ≤ 1.5), **lost ${o("lost")}**, internal deaths ${o("internal_deaths")} (goal 0), attempts per dead delivery ${o("attempts_per_dead_delivery")} (goal ${o("schedule_length")}).`,
     );
   }
   if (typeof c.faults_injected === "number") lines.push("", `Faults injected: ${c.faults_injected}.`);

@@ -34,7 +34,7 @@ export const SIZES = {
     router: { events: 300, concurrency: 8 },
     e2e: { durationS: 10, warmupS: 2, stepS: 3, drainTimeoutMs: 90_000, stallMs: 5_000 },
     coldStartRuns: 5,
-    fairness: { warmupS: 10, measureS: 15, drainTimeoutMs: 30_000 },
+    fairness: { warmupS: 10, measureS: 15, drainTimeoutMs: 30_000, routerPhaseS: 6, burstOnsetS: 10 },
     portalBuilds: 3,
   },
   full: {
@@ -42,7 +42,7 @@ export const SIZES = {
     router: { events: 2000, concurrency: 8 },
     e2e: { durationS: 60, warmupS: 5, stepS: 10, drainTimeoutMs: 300_000, stallMs: 10_000 },
     coldStartRuns: 15,
-    fairness: { warmupS: 20, measureS: 40, drainTimeoutMs: 60_000 },
+    fairness: { warmupS: 20, measureS: 40, drainTimeoutMs: 60_000, routerPhaseS: 10, burstOnsetS: 20 },
     portalBuilds: 9,
   },
 } as const;

@@ -140,7 +140,7 @@ function banner(stack: LocalStack, startupMs: number): string {
     row(
       "EventBridge",
       endpoints.events,
-      `PutEvents on bus "${stack.eventBusName}"; rule source voipbin.* → router`,
+      `PutEvents on bus "${stack.eventBusName}"; rules source voipbin.* → the router's fair queue (grouped by customer) → router`,
     ),
     row(
       "Customer portal",
@@ -151,7 +151,7 @@ function banner(stack: LocalStack, startupMs: number): string {
     row(
       "SQS (local/sqs)",
       endpoints.sqs,
-      `delivery queue → dead-letter queue after ${attempts} attempts; unroutable; router-failed; the router's invocation queue; ${persistence}`,
+      `delivery queue → dead-letter queue after ${attempts} attempts; unroutable; the router's fair queue → router-failed; the router's invocation queue (direct async invokes); ${persistence}`,
     ),
     "",
     `  Retries after ${settings.retrySchedule.join(", ")} s (RETRY_SCHEDULE); deliveries to ${stack.functionEnv.ALLOWED_CIDRS} allowed (ALLOWED_CIDRS), http:// too.`,

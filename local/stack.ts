@@ -162,6 +162,8 @@ export interface LocalInvocation {
  */
 export interface LocalStackObserver {
   onInvocation?(invocation: LocalInvocation): void;
+  /** Events the router finished with (routed or parked), as the JSON its queue held, when it did. */
+  onRouted?(eventJsons: readonly string[]): void;
 }
 
 export async function startLocalStack(
@@ -480,6 +482,12 @@ async function start(
         | SQSBatchResponse
         | undefined;
       const failed = response?.batchItemFailures?.length ?? 0;
+      if (observer.onRouted !== undefined) {
+        const failedIds = new Set(response?.batchItemFailures?.map((failure) => failure.itemIdentifier));
+        observer.onRouted(
+          event.Records.filter((record) => !failedIds.has(record.messageId)).map((record) => record.body),
+        );
+      }
       if (failed > 0) {
         // What Lambda's console shows as a partial batch failure; SQS brings the events back.
         logger.warn("routing failed for events of a batch; the router queue retries them", {

@@ -25,6 +25,7 @@ import { benchStackSettings, lambdaContext } from "../lib/util.ts";
 import { type CrashSummary, runCrashStage } from "./crash.ts";
 import { FaultInjector, type FaultRates, NO_FAULTS } from "./faults.ts";
 import { bodyMatches, type FuzzCase, fuzzCases } from "./fuzz.ts";
+import { type OutageStageOptions, type OutageSummary, runOutageStage } from "./outage.ts";
 import { planWorkload, type WorkloadPlan } from "./plan.ts";
 import { ReceiverHub, type ReceiverProfile } from "./receivers.ts";
 import { failures, type PairKey, pairKey, type Reconciliation, reconcile } from "./reconcile.ts";
@@ -75,6 +76,8 @@ export interface ChaosOptions {
    * Absent or 0 kills: no crash stage.
    */
   readonly crash?: { readonly kills: number; readonly targetDeliveries: number; readonly customers: number };
+  /** The outage stage (outage.ts), last; absent: none. */
+  readonly outage?: Omit<OutageStageOptions, "log">;
 }
 
 /**
@@ -144,6 +147,7 @@ export interface ChaosResult extends Reconciliation {
   fuzz: FuzzSummary | null;
   /** kill -9 of the whole local stack under load, restarts, reconciliation (null: not run). */
   crash: CrashSummary | null;
+  outage: OutageSummary | null;
   passed: boolean;
   failures: string[];
   warnings: string[];
@@ -241,30 +245,42 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   } finally {
     await run.close();
   }
-  if (options.crash === undefined || options.crash.kills === 0) return result;
-  // After the in-process stack stopped and the faults were removed: the stage has the machine.
-  const crash = await runCrashStage({
-    seed: options.seed + 100,
-    targetDeliveries: options.crash.targetDeliveries,
-    customers: options.crash.customers,
-    kills: options.crash.kills,
-    retrySchedule: options.retrySchedule,
-    retryJitter: options.retryJitter,
-    deliveryTimeoutMs: options.deliveryTimeoutMs,
-    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
-    maxBacklog: options.maxBacklog,
-    settleTimeoutMs: Math.min(options.settleTimeoutMs, 180_000),
-    log: options.progress,
-    ...(options.verbose === undefined ? {} : { verbose: options.verbose }),
-  });
-  const failures = [...result.failures, ...crash.failures];
+  if (options.crash !== undefined && options.crash.kills > 0) {
+    // After the in-process stack stopped and the faults were removed: the stage has the machine.
+    const crash = await runCrashStage({
+      seed: options.seed + 100,
+      targetDeliveries: options.crash.targetDeliveries,
+      customers: options.crash.customers,
+      kills: options.crash.kills,
+      retrySchedule: options.retrySchedule,
+      retryJitter: options.retryJitter,
+      deliveryTimeoutMs: options.deliveryTimeoutMs,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+      maxBacklog: options.maxBacklog,
+      settleTimeoutMs: Math.min(options.settleTimeoutMs, 180_000),
+      log: options.progress,
+      ...(options.verbose === undefined ? {} : { verbose: options.verbose }),
+    });
+    result = {
+      ...result,
+      crash,
+      failures: [...result.failures, ...crash.failures],
+      warnings: [...result.warnings, ...crash.warnings],
+    };
+  }
+  if (options.outage !== undefined) {
+    const outage = await runOutageStage({ ...options.outage, log: options.progress });
+    result = {
+      ...result,
+      outage,
+      failures: [...result.failures, ...outage.failures],
+      warnings: [...result.warnings, ...outage.warnings],
+    };
+  }
   return {
     ...result,
     duration_s: Math.round((Date.now() - t0) / 100) / 10,
-    crash,
-    passed: failures.length === 0,
-    failures,
-    warnings: [...result.warnings, ...crash.warnings],
+    passed: result.failures.length === 0,
   };
 }
 
@@ -735,6 +751,7 @@ class ChaosRun {
       },
       fuzz,
       crash: null,
+      outage: null,
       passed: problems.length === 0,
       failures: problems,
       warnings,

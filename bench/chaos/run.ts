@@ -21,6 +21,8 @@ const USAGE = `Usage: npm run chaos -- [--quick] [options]
   --no-faults        the same run without SDK faults (receivers still misbehave)
   --kills <n>        kill -9 of the whole local stack in the crash stage (default 3 quick, 6 full; 0: no
                      crash stage)
+  --no-outage        no outage stage (a customer answering 500 and one black-holing for the whole
+                     run, with the in-flight quota scaled down; ~1.5 min quick)
   --out <file>       where to write the result (default bench/results/chaos.json)
   --verbose          let the functions' logs through`;
 
@@ -54,6 +56,7 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
       fuzz: { type: "string" },
       "no-poison": { type: "boolean", default: false },
       "no-faults": { type: "boolean", default: false },
+      "no-outage": { type: "boolean", default: false },
       kills: { type: "string" },
       out: { type: "string" },
       verbose: { type: "boolean", default: false },
@@ -97,6 +100,36 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
       targetDeliveries: quick ? 1_500 : 10_000,
       customers: quick ? 4 : 12,
     },
+    // The in-flight quota and the schedule scaled down together, so that a design holding its waits
+    // in flight reaches the quota within the run: the failing customer's jobs waiting out 10 s (20 s)
+    // delays at 20 (60) events/s are ~400 (~2,400) messages, over the quick (full) quota.
+    ...(values["no-outage"]
+      ? {}
+      : {
+          outage: quick
+            ? {
+                durationS: 15,
+                healthyRate: 5,
+                healthyCustomers: 3,
+                failingRate: 20,
+                blackHoleRate: 2,
+                inFlightLimit: 300,
+                retrySchedule: [1, 10, 10],
+                deliveryTimeoutMs: 2_000,
+                drainTimeoutMs: 60_000,
+              }
+            : {
+                durationS: 60,
+                healthyRate: 10,
+                healthyCustomers: 6,
+                failingRate: 60,
+                blackHoleRate: 5,
+                inFlightLimit: 2_000,
+                retrySchedule: [2, 20, 20],
+                deliveryTimeoutMs: 2_000,
+                drainTimeoutMs: 120_000,
+              },
+        }),
   };
   return { options, out: values.out === undefined ? DEFAULT_OUT : path.resolve(values.out) };
 }
@@ -122,6 +155,11 @@ export function summaryLines(result: ChaosResult): string[] {
     ...(result.crash
       ? [
           `crash: ${result.crash.kills} kill -9 of the stack (restarts ${result.crash.kill_moments.map((k) => `${k.restart_s} s`).join(", ")}), expected ${result.crash.expected} | delivered_unique ${result.crash.delivered_unique} | dead_lettered ${result.crash.dead_lettered} | lost ${result.crash.lost} | duplicates ${result.crash.duplicates} (${result.crash.duplicates_in_flight_at_kill} in flight at a kill, ${result.crash.duplicates_rerun_after_restart} run again after a restart, ${result.crash.duplicates_unexplained} not explained)`,
+        ]
+      : []),
+    ...(result.outage
+      ? [
+          `outage: max in flight ${result.outage.max_in_flight} (bound ${result.outage.in_flight_bound}, quota ${result.outage.in_flight_limit}) | healthy p99 ${result.outage.healthy_p99_ms_with_outage} ms with, ${result.outage.healthy_p99_ms_alone} ms without (ratio ${result.outage.healthy_p99_ratio}) | lost ${result.outage.lost} | internal deaths ${result.outage.internal_deaths} | attempts per dead delivery ${result.outage.attempts_per_dead_delivery} (schedule ${result.outage.schedule_length})`,
         ]
       : []),
     `duration ${result.duration_s} s`,

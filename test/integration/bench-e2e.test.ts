@@ -86,9 +86,22 @@ describe("bench e2e section (small size)", () => {
       warmupS: 1,
       measureS: 2,
       drainTimeoutMs: 30_000,
+      routerBurstEvents: 60,
+      routerHealthyRate: 10,
+      routerPhaseS: 2,
+      burstOnsetDeliveries: 10,
+      burstOnsetS: 3,
       progress: () => {},
     });
     expect(result.healthy_lost).toBe(0);
+    // Fair routing: every healthy event was routed, and the burst's events all were too.
+    expect(result.runs.router_alone.healthy_unrouted).toBe(0);
+    expect(result.runs.router_with_burst.healthy_unrouted).toBe(0);
+    expect(result.runs.router_with_burst.burst_routed_in_ms).toBeGreaterThan(0);
+    expect(result.router_p99_ms_alone).toBeGreaterThan(0);
+    expect(Number.isFinite(result.router_p99_ratio)).toBe(true);
+    expect(result.runs.burst_onset.healthy_events).toBeGreaterThan(0);
+    expect(result.burst_onset_p99_ms).toBeGreaterThan(0);
     expect(result.runs.alone.healthy_events).toBeGreaterThanOrEqual(10);
     expect(result.healthy_p99_ms_alone).toBeGreaterThan(0);
     expect(result.healthy_p99_ms_with_neighbour).toBeGreaterThan(0);

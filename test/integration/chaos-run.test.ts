@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { runChaos } from "../../bench/chaos/driver.ts";
 import { NO_FAULTS } from "../../bench/chaos/faults.ts";
+import { runOutageStage } from "../../bench/chaos/outage.ts";
 
 /**
  * The real chaos driver at a small size: the local stack in this process, misbehaving receivers,
@@ -55,5 +56,36 @@ describe("npm run chaos, small", () => {
     expect(result.fuzz?.router_invocation_failures).toBe(0);
     expect(result.fuzz?.missing).toBe(0);
     expect(lines.some((line) => line.includes("settled"))).toBe(true);
+  });
+
+  it("outage stage: a failing customer's deliveries each get every attempt of the schedule, nothing lost", {
+    timeout: 240_000,
+  }, async () => {
+    const lines: string[] = [];
+    const outage = await runOutageStage({
+      durationS: 4,
+      healthyRate: 4,
+      healthyCustomers: 2,
+      failingRate: 10,
+      blackHoleRate: 1,
+      inFlightLimit: 300,
+      retrySchedule: [1, 2, 2],
+      deliveryTimeoutMs: 2_000,
+      drainTimeoutMs: 60_000,
+      log: (line) => lines.push(line),
+    });
+    expect(outage.failures).toEqual([]);
+    expect(outage.lost).toBe(0);
+    expect(outage.failing_events).toBeGreaterThanOrEqual(30);
+    // Every failing delivery dead-lettered by our code after the schedule's 4 attempts, counted on
+    // the failing endpoint itself.
+    expect(outage.failing_dead).toBe(outage.failing_events);
+    expect(outage.internal_deaths).toBe(0);
+    expect(outage.attempts_per_dead_delivery).toBe(4);
+    // In flight was sampled, and stayed under the scaled quota.
+    expect(outage.max_in_flight).toBeGreaterThan(0);
+    expect(outage.max_in_flight).toBeLessThanOrEqual(300);
+    expect(outage.healthy_p99_ms_alone).toBeGreaterThan(0);
+    expect(lines).toHaveLength(2);
   });
 });
