@@ -23,7 +23,8 @@ import { waitFor } from "../support/wait.ts";
  */
 
 const POLLERS = 2;
-const SCHEDULE = [1, 1, 1];
+// Waits of a few seconds, so that many deliveries wait at once even on a loaded machine.
+const SCHEDULE = [3, 3, 3];
 
 let env: TestEnvironment;
 let repos: ReturnType<typeof repositoriesFor>;
@@ -136,10 +137,11 @@ describe("waits out of flight, fair lanes on", () => {
         maxDelayed = Math.max(maxDelayed, counts.delayed);
         return r.requests.length >= jobs.length * (SCHEDULE.length + 1);
       },
-      { timeoutMs: 90_000, intervalMs: 20, description: "every attempt of every delivery made" },
+      { timeoutMs: 160_000, intervalMs: 20, description: "every attempt of every delivery made" },
     );
-    // Most of them were waiting at once, as delayed messages, while in flight stayed at the work.
-    expect(maxDelayed).toBeGreaterThanOrEqual(30);
+    // More were waiting at once, as delayed messages, than in flight could hold; in flight stayed at
+    // the work.
+    expect(maxDelayed).toBeGreaterThan(bound);
     expect(maxInFlight).toBeLessThanOrEqual(bound + 2);
     // Every delivery got its four attempts and was dead-lettered by our code, none by SQS.
     await waitFor(async () => (await statusesOf(customer, jobs)).every((s) => s === "dead"), {
