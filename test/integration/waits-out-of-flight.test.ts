@@ -121,7 +121,7 @@ async function statusesOf(customerId: string, jobs: readonly DeliveryJob[]) {
 
 describe("waits out of flight, fair lanes on", () => {
   it("keeps in flight ≤ pollers × batch size while sixty failing deliveries wait out their retries", {
-    timeout: 120_000,
+    timeout: 200_000,
   }, async () => {
     const customer = randomUUID();
     const r = await receiver(() => ({ status: 500, body: "down" }));
