@@ -123,3 +123,13 @@ export function uuidv7(now: number = Date.now()): string {
   bytes.writeUIntBE(now, 0, 6);
   return formatUuid(setVersionAndVariant(bytes, 7));
 }
+
+/**
+ * A name-based UUID (version 8 layout, RFC 9562) of SHA-256 over a versioned domain and a name: the
+ * same name always gives the same id, and ids of different domains never collide. For items that
+ * must be found without a lookup (a customer's managed subscription, an activeflow's destination).
+ */
+export function derivedUuid(domain: string, name: string): string {
+  const digest = createHash("sha256").update(lengthPrefixed(domain)).update(lengthPrefixed(name)).digest();
+  return formatUuid(setVersionAndVariant(Buffer.from(digest.subarray(0, 16)), 8));
+}

@@ -5,8 +5,8 @@
  * profile. Pure: parsing the flow-manager's events and the inline `Detail.activeflow_webhook`, and the
  * destination's derived id. Storage: shared/adapters/dynamodb/activeflow-destinations.ts.
  */
-import { createHash } from "node:crypto";
-import { normalizeTmUpdate } from "./managed.ts";
+import { derivedUuid } from "../ids.ts";
+import { LEGACY_METHODS, normalizeTmUpdate } from "./managed.ts";
 import { MAX_URL_LENGTH, type SubscriptionMethod } from "./subscription.ts";
 
 export const ACTIVEFLOW_SOURCE = "voipbin.flow-manager";
@@ -38,13 +38,6 @@ export interface ActiveflowVersion {
 }
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const METHODS: Readonly<Record<string, SubscriptionMethod>> = {
-  "": "GET",
-  POST: "POST",
-  PUT: "PUT",
-  GET: "GET",
-  DELETE: "DELETE",
-};
 
 /** A destination as VoIPBIN states it (`uri`, `method`), or null when it is not one we can deliver to. */
 export function activeflowTargetOf(uri: unknown, method: unknown): ActiveflowTarget | null {
@@ -56,7 +49,7 @@ export function activeflowTargetOf(uri: unknown, method: unknown): ActiveflowTar
     return null;
   }
   if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return null;
-  const resolved = METHODS[method === undefined || method === null ? "" : String(method)];
+  const resolved = LEGACY_METHODS[method === undefined || method === null ? "" : String(method)];
   return resolved === undefined ? null : { url: uri, method: resolved };
 }
 
@@ -91,14 +84,7 @@ const DESTINATION_ID_DOMAIN = "voipbin-webhooks/activeflow-destination/v1";
  * deliveries, so that an event's delivery there has a `webhook-id` of its own, stable on every attempt.
  */
 export function activeflowDestinationId(activeflowId: string): string {
-  const bytes = createHash("sha256")
-    .update(`${DESTINATION_ID_DOMAIN}\0${activeflowId.toLowerCase()}`)
-    .digest()
-    .subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return derivedUuid(DESTINATION_ID_DOMAIN, activeflowId.toLowerCase());
 }
 
 /** The activeflow an event's data names, lower-cased, or null. */

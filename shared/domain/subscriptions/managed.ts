@@ -7,7 +7,7 @@
  * deterministic id and the imported secret's `whsec_` form. Storage is in
  * shared/adapters/dynamodb/managed-subscriptions.ts.
  */
-import { createHash } from "node:crypto";
+import { derivedUuid } from "../ids.ts";
 import { MAX_URL_LENGTH, type SubscriptionMethod } from "./subscription.ts";
 
 /** Where control events come from, and their types (never delivered as such: not in the catalogue). */
@@ -54,7 +54,8 @@ export class InvalidCustomerControlError extends Error {
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const BASE64URL_32 = /^[A-Za-z0-9_-]{32}$/;
 const HEX_64 = /^[0-9a-fA-F]{64}$/;
-const METHODS: Readonly<Record<string, SubscriptionMethod>> = {
+/** VoIPBIN's `webhook_method` values and what is sent: `""` is GET, as Go's `http.NewRequest` makes it. */
+export const LEGACY_METHODS: Readonly<Record<string, SubscriptionMethod>> = {
   "": "GET",
   POST: "POST",
   PUT: "PUT",
@@ -102,14 +103,7 @@ const MANAGED_ID_DOMAIN = "voipbin-webhooks/managed-subscription/v1";
  * control event, import row and retried router names the same subscription without a lookup.
  */
 export function managedSubscriptionId(customerId: string): string {
-  const bytes = createHash("sha256")
-    .update(`${MANAGED_ID_DOMAIN}\0${customerId.toLowerCase()}`)
-    .digest()
-    .subarray(0, 16);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return derivedUuid(MANAGED_ID_DOMAIN, customerId.toLowerCase());
 }
 
 /** Problems of a webhook_uri as VoIPBIN stores it (no DNS check: PRODUCT §11 checks when dialled). */
@@ -182,7 +176,7 @@ export function parseCustomerVersion(
   if (!removing) {
     if (uri !== null) problems.push(...uriProblems(uri));
     if (rawMethod !== null) {
-      method = METHODS[rawMethod];
+      method = LEGACY_METHODS[rawMethod];
       if (method === undefined) problems.push('data.webhook_method: must be "", POST, PUT, GET or DELETE');
     }
     if (secret !== null && !BASE64URL_32.test(secret) && !HEX_64.test(secret)) {
