@@ -178,17 +178,17 @@ function validate(
 }
 
 /** The route's checks beyond its schema (the URL's form), on fields the schema itself found no fault with. */
-function extraBodyProblems(
+async function extraBodyProblems(
   route: Route,
   body: unknown,
   services: ApiServices,
   schemaProblems: readonly ErrorDetail[],
-): ErrorDetail[] {
+): Promise<ErrorDetail[]> {
   if (route.bodyChecks === undefined || typeof body !== "object" || body === null) return [];
   const flagged = new Set(schemaProblems.map((problem) => problem.path.split(".")[0]));
-  return route
-    .bodyChecks(body as Record<string, unknown>, services)
-    .filter((problem) => !flagged.has(problem.path.split(".")[0]));
+  return (await route.bodyChecks(body as Record<string, unknown>, services)).filter(
+    (problem) => !flagged.has(problem.path.split(".")[0]),
+  );
 }
 
 function queryOf(event: ApiEvent): Record<string, string> {
@@ -227,7 +227,7 @@ export async function handleApiRequest(
     const validParams = validate(route.params, params, "path", problems);
     const validQuery = validate(route.query, queryOf(event), "query", problems);
     const validBody = validate(route.body, body, "body", problems);
-    problems.push(...extraBodyProblems(route, body, services, problems));
+    problems.push(...(await extraBodyProblems(route, body, services, problems)));
     if (problems.length > 0) throw validationFailed(problems);
     const input = {
       params: validParams,

@@ -5,10 +5,14 @@
 import type * as z from "zod/mini";
 import type { DeliveryRecord } from "../domain/delivery/delivery.ts";
 import { EVENT_DESCRIPTIONS } from "../domain/events/descriptions.ts";
-import type { EventCatalogue } from "../domain/events/runtime-catalogue.ts";
+import { BUILT_IN_CATALOGUE, type EventCatalogue } from "../domain/events/runtime-catalogue.ts";
 import type { QuotaAction } from "../domain/quotas/quota.ts";
 import { publicSubscription } from "../domain/subscriptions/subscription.ts";
-import { createSubscriptionSchema, updateSubscriptionSchema } from "../domain/subscriptions/validation.ts";
+import {
+  createSubscriptionSchema,
+  EVENT_TYPE_PATTERN_MESSAGE,
+  updateSubscriptionSchema,
+} from "../domain/subscriptions/validation.ts";
 import type { DeliveryInsightsService } from "../services/delivery-insights.ts";
 import type { DeliveryLogService } from "../services/delivery-log.ts";
 import type { PortalSessionService } from "../services/portal-sessions.ts";
@@ -46,7 +50,10 @@ export interface ApiServices {
   readonly insights: DeliveryInsightsService;
   readonly portalSessions: PortalSessionService;
   /** The built-in catalogue merged with the types operators added (shared/services/event-catalogue.ts). */
-  readonly eventTypes: { current(): Promise<EventCatalogue> };
+  readonly eventTypes: {
+    current(): Promise<EventCatalogue>;
+    forPattern(pattern: string): Promise<EventCatalogue>;
+  };
 }
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE";
@@ -99,7 +106,10 @@ export interface RouteDefinition<
    * Checks of the raw body that need the services (the URL's form under the deployment's policy),
    * run together with the schema so that one answer lists every problem.
    */
-  readonly bodyChecks?: (body: Readonly<Record<string, unknown>>, services: ApiServices) => ErrorDetail[];
+  readonly bodyChecks?: (
+    body: Readonly<Record<string, unknown>>,
+    services: ApiServices,
+  ) => ErrorDetail[] | Promise<ErrorDetail[]>;
   readonly handle: (input: RouteInput<Out<P>, Out<Q>, Out<B>>) => Promise<Answer<R>>;
 }
 
@@ -153,6 +163,30 @@ const subscriptionView = (subscription: Parameters<typeof publicSubscription>[0]
   return { ...view, event_types: [...view.event_types], headers: { ...view.headers } };
 };
 
+/**
+ * Patterns the schema let through because they could name a type operators added at run time, judged
+ * against the merged catalogue (built-in patterns are never looked up).
+ */
+async function eventTypeProblems(patterns: unknown, services: ApiServices): Promise<ErrorDetail[]> {
+  if (!Array.isArray(patterns)) return [];
+  const problems: ErrorDetail[] = [];
+  for (const [i, pattern] of patterns.entries()) {
+    if (typeof pattern !== "string" || BUILT_IN_CATALOGUE.isValidPattern(pattern)) continue;
+    const catalogue = await services.eventTypes.forPattern(pattern);
+    if (!catalogue.isValidPattern(pattern))
+      problems.push({ path: `event_types.${i}`, message: EVENT_TYPE_PATTERN_MESSAGE });
+  }
+  return problems;
+}
+
+const subscriptionBodyChecks = async (
+  body: Readonly<Record<string, unknown>>,
+  services: ApiServices,
+): Promise<ErrorDetail[]> => [
+  ...services.subscriptions.urlFormProblems(body.url),
+  ...(await eventTypeProblems(body.event_types, services)),
+];
+
 export const ROUTES: readonly Route[] = [
   route({
     method: "GET",
@@ -183,7 +217,7 @@ export const ROUTES: readonly Route[] = [
     tag: "Subscriptions",
     auth: true,
     body: createSubscriptionSchema,
-    bodyChecks: (body, services) => services.subscriptions.urlFormProblems(body.url),
+    bodyChecks: subscriptionBodyChecks,
     success: {
       status: 201,
       response: "createdSubscriptionSchema",
@@ -232,7 +266,7 @@ export const ROUTES: readonly Route[] = [
     auth: true,
     params: idPathSchema,
     body: updateSubscriptionSchema,
-    bodyChecks: (body, services) => services.subscriptions.urlFormProblems(body.url),
+    bodyChecks: subscriptionBodyChecks,
     notFound: true,
     success: { status: 200, response: "subscriptionSchema" },
     handle: async ({ customerId, params, body, services }) =>

@@ -38,6 +38,18 @@ export class CachedEventCatalogue {
     return this.load();
   }
 
+  /** The catalogue to judge a subscription pattern with (a miss is re-read as in forType). */
+  async forPattern(pattern: string): Promise<EventCatalogue> {
+    if (BUILT_IN_CATALOGUE.isValidPattern(pattern)) return BUILT_IN_CATALOGUE;
+    const cached = this.cached;
+    if (cached !== undefined) {
+      const age = this.now() - cached.at;
+      if (age < (cached.catalogue.isValidPattern(pattern) ? CATALOGUE_HIT_TTL_MS : CATALOGUE_MISS_REFRESH_MS))
+        return cached.catalogue;
+    }
+    return this.load();
+  }
+
   /** The whole catalogue, at most CATALOGUE_HIT_TTL_MS old (the API's GET /v1/event-types). */
   async current(): Promise<EventCatalogue> {
     const cached = this.cached;

@@ -137,6 +137,15 @@ describe("npm run ops -- event-types and unroutable drift", () => {
     expect(Date.parse(parked.first_seen ?? "")).toBeLessThanOrEqual(Date.parse(parked.last_seen ?? ""));
     expect(rows.find((row) => row.type === "flowthing_happened")).toMatchObject({ count: 1 });
     expect(receiver.requests).toHaveLength(0);
+    // Not in the catalogue yet: a customer cannot subscribe to it by name.
+    const early = await callApi<{ error: { code: string; details: { path: string }[] } }>(
+      stack,
+      "POST",
+      "/v1/subscriptions",
+      { key, body: { url: `${receiver.url}/exact`, event_types: [NEW_TYPE, "fax_*"] } },
+    );
+    expect(early.status, early.text).toBe(400);
+    expect(early.body.error.details.map((detail) => detail.path)).toEqual(["event_types.0", "event_types.1"]);
 
     const added = await ops(
       "event-types",
@@ -162,16 +171,29 @@ describe("npm run ops -- event-types and unroutable drift", () => {
     ).toContainEqual(expect.objectContaining({ type: NEW_TYPE, resource: "call", added: true }));
     expect((await drift()).find((row) => row.type === NEW_TYPE)?.catalogue).toBe("added");
 
+    // Now a customer can subscribe to the added type by its name.
+    const exact = await callApi<{ secret: string }>(stack, "POST", "/v1/subscriptions", {
+      key,
+      body: { url: `${receiver.url}/exact`, event_types: [NEW_TYPE] },
+    });
+    expect(exact.status, exact.text).toBe(201);
+
     // The operator redrives only this type: the router replays the original events (same ids).
     await waitFor(
       async () => {
         const redriven = await ops("unroutable", "redrive", "--type", NEW_TYPE);
         expect(redriven.code, redriven.stderr).toBe(0);
-        return receiver.requests.length >= 2;
+        return receiver.requests.length >= 4;
       },
       { timeoutMs: 60_000, intervalMs: 500, description: "the parked events delivered after the redrive" },
     );
-    await receiver.waitForRequests(2, 30_000);
+    await receiver.waitForRequests(4, 30_000);
+    expect(
+      receiver.requests
+        .filter((request) => request.url === "/exact")
+        .map((request) => body(request).data.id)
+        .sort(),
+    ).toEqual([...ids].sort());
     const delivered = receiver.requests.filter((request) => request.url === "/calls");
     expect(delivered.map((request) => body(request).data.id).sort()).toEqual([...ids].sort());
     for (const request of delivered) {

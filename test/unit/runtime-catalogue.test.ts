@@ -123,6 +123,20 @@ describe("CachedEventCatalogue: what routing reads", () => {
     expect(reads()).toBe(3);
   });
 
+  it("judges a subscription pattern without a read when it is built in, re-reading a miss after two seconds", async () => {
+    const types: AddedEventType[] = [];
+    const { cache, reads, advance } = setup(types);
+    expect((await cache.forPattern("call_*")).isValidPattern("call_*")).toBe(true);
+    expect(reads()).toBe(0);
+    expect((await cache.forPattern("fax_*")).isValidPattern("fax_*")).toBe(false);
+    types.push(added("fax_received", "fax"));
+    await cache.forPattern("fax_*");
+    expect(reads()).toBe(1);
+    advance(CATALOGUE_MISS_REFRESH_MS);
+    expect((await cache.forPattern("fax_*")).isValidPattern("fax_*")).toBe(true);
+    expect(reads()).toBe(2);
+  });
+
   it("shares one read between concurrent callers", async () => {
     const { cache, reads } = setup([]);
     await Promise.all([cache.forType("a_b"), cache.forType("c_d"), cache.current()]);

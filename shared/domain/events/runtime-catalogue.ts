@@ -63,6 +63,16 @@ export function addedEventTypeProblems(input: {
 
 const WILDCARD_SUFFIX = "_*";
 
+/**
+ * Whether a pattern could name a run-time type or a run-time resource's wildcard: the subscription
+ * schema lets such a pattern through, and the API then judges it against the merged catalogue.
+ */
+export function couldBeAddedPattern(pattern: string): boolean {
+  if (pattern.endsWith(WILDCARD_SUFFIX))
+    return RESOURCE_SYNTAX.test(pattern.slice(0, -WILDCARD_SUFFIX.length)) && pattern.length <= 42;
+  return TYPE_SYNTAX.test(pattern) && pattern.length <= MAX_EVENT_TYPE_LENGTH;
+}
+
 /** The built-in catalogue merged with the added types; immutable, cheap to query. */
 export class EventCatalogue {
   private readonly added: ReadonlyMap<string, AddedEventType>;

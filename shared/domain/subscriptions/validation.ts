@@ -5,6 +5,7 @@
  */
 import * as z from "zod/mini";
 import { isValidEventTypePattern } from "../events/catalogue.ts";
+import { couldBeAddedPattern } from "../events/runtime-catalogue.ts";
 import { uuidString } from "../events/schemas.ts";
 import { withMeta } from "../schema-meta.ts";
 import { MAX_URL_LENGTH, SUBSCRIPTION_METHODS } from "./subscription.ts";
@@ -70,11 +71,16 @@ export const subscriptionMethodSchema = withMeta(z.enum(SUBSCRIPTION_METHODS), {
   example: "POST",
 });
 
+export const EVENT_TYPE_PATTERN_MESSAGE =
+  "is not a catalogue event type, a `<resource>_*` wildcard of a catalogue resource, or `*`";
+
 export const eventTypePatternSchema = withMeta(
   z.string().check(
     z.maxLength(128, "must be at most 128 characters"),
-    z.refine(isValidEventTypePattern, {
-      message: "is not a catalogue event type, a `<resource>_*` wildcard of a catalogue resource, or `*`",
+    // A pattern that could name a type operators added at run time passes here; the API judges it
+    // against the merged catalogue (shared/api/routes.ts, eventTypeProblems), with the same message.
+    z.refine((pattern: string) => isValidEventTypePattern(pattern) || couldBeAddedPattern(pattern), {
+      message: EVENT_TYPE_PATTERN_MESSAGE,
     }),
   ),
   {
