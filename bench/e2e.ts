@@ -241,6 +241,7 @@ async function startEnvironment(
     dynamodbEndpoint: stack.endpoints.dynamodb,
     sqsEndpoint: stack.endpoints.sqs,
     region: "us-east-1",
+    stackKey: stack.stackKey,
   });
   let closed: Promise<void> | undefined;
   const close = () => {

@@ -5,7 +5,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
-import { LOCAL_CREDENTIALS } from "../local/provision.ts";
+import { localCredentials } from "../local/provision.ts";
 import { LOCAL_HOST } from "../local/settings.ts";
 import { createStackLogger, type LocalStack, startLocalStack } from "../local/stack.ts";
 import { putEvents } from "./lib/put-events.ts";
@@ -469,12 +469,12 @@ async function runBoth(options: FairnessBenchOptions): Promise<{
     dynamodb = new DynamoDBClient({
       endpoint: stack.endpoints.dynamodb,
       region: "us-east-1",
-      credentials: LOCAL_CREDENTIALS,
+      credentials: localCredentials(stack.endpoints.dynamodb),
     });
     events = new EventBridgeClient({
       endpoint: stack.endpoints.events,
       region: "us-east-1",
-      credentials: LOCAL_CREDENTIALS,
+      credentials: localCredentials(stack.endpoints.events),
     });
     const bench: BenchStack = {
       repository: new SubscriptionRepository(DynamoDBDocumentClient.from(dynamodb), stack.tableName),

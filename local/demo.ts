@@ -12,7 +12,7 @@ import { CodedError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey, revokeAccessKey } from "#shared/services/access-keys.ts";
 import { parseCommandLine, usageFailure } from "./cli.ts";
-import { LOCAL_CREDENTIALS } from "./provision.ts";
+import { LOCAL_CREDENTIALS, localCredentials } from "./provision.ts";
 import { loadSamples, sampleEntry } from "./samples.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, loadLocalSettings } from "./settings.ts";
 import type { LocalStack } from "./stack.ts";
@@ -91,7 +91,9 @@ async function findRunningStack(): Promise<Target | undefined> {
       body: '{"Entries":[]}',
       signal: AbortSignal.timeout(1500),
     });
-    if (bus.headers.get("x-amzn-errortype") !== "ValidationException") return undefined;
+    // Unsigned, the probe is refused as a stranger (local/stack-key.ts): that is our endpoint too.
+    const answer = bus.headers.get("x-amzn-errortype");
+    if (answer !== "ValidationException" && answer !== "UnrecognizedClientException") return undefined;
   } catch {
     return undefined;
   }
@@ -343,14 +345,18 @@ async function main(): Promise<number> {
 
   const receiver = new DemoReceiver();
   const doc = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: target.dynamodb, region: target.region, credentials: LOCAL_CREDENTIALS }),
+    new DynamoDBClient({
+      endpoint: target.dynamodb,
+      region: target.region,
+      credentials: localCredentials(target.dynamodb),
+    }),
     { marshallOptions: { removeUndefinedValues: true } },
   );
   const keyDeps = { accessKeys: new AccessKeyRepository(doc, DEFAULT_RESOURCE_NAMES.table) };
   const bus = new EventBridgeClient({
     endpoint: target.events,
     region: target.region,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: localCredentials(target.events),
     maxAttempts: 1,
   });
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -562,7 +568,7 @@ async function dlqDepth(stack: LocalStack): Promise<number> {
   const sqs = new SQSClient({
     endpoint: stack.endpoints.sqs,
     region: stack.settings.region,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: { accessKeyId: stack.stackKey, secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey },
     useQueueUrlAsEndpoint: false,
   });
   try {

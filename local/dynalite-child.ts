@@ -1,11 +1,12 @@
 /**
  * The child process of local/dynalite-process.ts: dynalite listening on the given host and port,
  * answering the parent over IPC. Run by Node directly (type stripping): only erasable TypeScript,
- * node: built-ins and dynalite.
+ * node: built-ins, dynalite and local/stack-key.ts (the same).
  */
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
+import { requireStackKey } from "./stack-key.ts";
 
 interface DynaliteOptions {
   path?: string;
@@ -23,11 +24,14 @@ export type ChildMessage =
   | { type: "usage"; memory: NodeJS.MemoryUsage; cpu: NodeJS.CpuUsage }
   | { type: "stopped" };
 
-const send = (message: ChildMessage) => process.send?.(message);
+const send = (message: ChildMessage) => {
+  if (process.connected) process.send?.(message);
+};
 
 const host = process.env.DYNALITE_HOST ?? "127.0.0.1";
 const port = Number(process.env.DYNALITE_PORT ?? "0");
 const dataPath = process.env.DYNALITE_PATH;
+const stackKey = process.env.DYNALITE_STACK_KEY;
 
 const server = dynalite({
   ...(dataPath ? { path: dataPath } : {}),
@@ -36,13 +40,17 @@ const server = dynalite({
   updateTableMs: 0,
 });
 
+// Only the stack's own clients (local/stack-key.ts).
+if (stackKey) requireStackKey(server, stackKey);
+
 let stopping = false;
 function stop(): void {
   if (stopping) return;
   stopping = true;
   server.close(() => {
     send({ type: "stopped" });
-    process.disconnect?.();
+    // The parent may be gone already (that is one reason to stop): disconnecting twice throws.
+    if (process.connected) process.disconnect?.();
     process.exit(0);
   });
   server.closeIdleConnections();

@@ -46,6 +46,8 @@ export async function startDynaliteProcess(options: {
   port: number;
   /** LevelDB directory; in memory when absent. */
   path?: string;
+  /** The access key id every request must be signed with (local/stack-key.ts); any when absent. */
+  stackKey?: string;
   /** Called when the child dies on its own (not through stop()). */
   onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
 }): Promise<DynaliteProcess> {
@@ -56,6 +58,7 @@ export async function startDynaliteProcess(options: {
       DYNALITE_HOST: options.host,
       DYNALITE_PORT: String(options.port),
       ...(options.path ? { DYNALITE_PATH: options.path } : {}),
+      ...(options.stackKey ? { DYNALITE_STACK_KEY: options.stackKey } : {}),
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     serialization: "advanced",

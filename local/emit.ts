@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { parseCommandLine, usageFailure } from "./cli.ts";
-import { LOCAL_CREDENTIALS } from "./provision.ts";
+import { localCredentials } from "./provision.ts";
 import {
   emittableTypes,
   LOCAL_SAMPLE_CUSTOMER_ID,
@@ -82,7 +82,7 @@ async function main(): Promise<number> {
   const client = new EventBridgeClient({
     endpoint,
     region: process.env.AWS_REGION || LOCAL_DEFAULTS.AWS_REGION,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: localCredentials(endpoint),
     maxAttempts: 1,
   });
   let failed = 0;

@@ -47,7 +47,44 @@ async function main(): Promise<number> {
   installReadableLogs();
   const logger = createStackLogger();
   const startedAt = Date.now();
-  let stack: LocalStack;
+  // The handlers come first: a signal while the stack starts (a supervisor giving up, Ctrl-C) stops
+  // it as soon as it is up, instead of killing the process with its children and ports half set up.
+  let stack: LocalStack | undefined;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
+  let resolveExit: (code: number) => void = () => {};
+  const exit = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  const stop = (running: LocalStack, signal: NodeJS.Signals) => {
+    console.log(`\n${signal}: stopping — no new requests or events; finishing the work in flight…`);
+    const began = Date.now();
+    running.stop().then(
+      () => {
+        console.log(`Stopped cleanly in ${Date.now() - began} ms.`);
+        resolveExit(0);
+      },
+      (error: unknown) => {
+        console.error("Error while stopping:", error);
+        resolveExit(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (first !== undefined) {
+      // Ctrl-C in a terminal signals the whole process group, and npm forwards the SIGINT it got
+      // as well: the stack receives one key press twice within milliseconds. Only a signal that
+      // comes later is a user's second Ctrl-C.
+      if (Date.now() - first.at < SAME_SIGNAL_WINDOW_MS) return;
+      console.error(`${signal} again: exiting without waiting`);
+      resolveExit(128 + (os.constants.signals[signal] ?? 0));
+      return;
+    }
+    first = { signal, at: Date.now() };
+    if (stack !== undefined) stop(stack, signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
   try {
     stack = await startLocalStack(settings, logger);
   } catch (error) {
@@ -58,36 +95,8 @@ async function main(): Promise<number> {
     throw error;
   }
   console.log(banner(stack, Date.now() - startedAt));
-
-  return new Promise<number>((resolve) => {
-    let first: { signal: NodeJS.Signals; at: number } | undefined;
-    const shutdown = (signal: NodeJS.Signals) => {
-      if (first !== undefined) {
-        // Ctrl-C in a terminal signals the whole process group, and npm forwards the SIGINT it got
-        // as well: the stack receives one key press twice within milliseconds. Only a signal that
-        // comes later is a user's second Ctrl-C.
-        if (Date.now() - first.at < SAME_SIGNAL_WINDOW_MS) return;
-        console.error(`${signal} again: exiting without waiting`);
-        resolve(128 + (os.constants.signals[signal] ?? 0));
-        return;
-      }
-      first = { signal, at: Date.now() };
-      console.log(`\n${signal}: stopping — no new requests or events; finishing the work in flight…`);
-      const began = Date.now();
-      stack.stop().then(
-        () => {
-          console.log(`Stopped cleanly in ${Date.now() - began} ms.`);
-          resolve(0);
-        },
-        (error: unknown) => {
-          console.error("Error while stopping:", error);
-          resolve(1);
-        },
-      );
-    };
-    process.on("SIGINT", shutdown);
-    process.on("SIGTERM", shutdown);
-  });
+  if (first !== undefined) stop(stack, first.signal);
+  return exit;
 }
 
 function banner(stack: LocalStack, startupMs: number): string {
@@ -155,12 +164,14 @@ function banner(stack: LocalStack, startupMs: number): string {
     ),
     "",
     `  Retries after ${settings.retrySchedule.join(", ")} s (RETRY_SCHEDULE); deliveries to ${stack.functionEnv.ALLOWED_CIDRS} allowed (ALLOWED_CIDRS), http:// too.`,
+    `  EventBridge, Lambda, DynamoDB and SQS answer this stack's clients only: sign with access key id ${stack.stackKey}`,
+    `  (any secret; the npm run commands below find it themselves). docs/local.md, "The stack key".`,
     "",
     paint("bold", "  Create an access key"),
     `    ${dynamoEnv}npm run keys -- create --customer ${customer}`,
     paint("bold", "  Emit a sample event"),
     `    ${envFor("EVENTS_PORT")}npm run emit -- call_hangup            (npm run emit -- --list for the others)`,
-    `    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws events put-events --region ${settings.region} \\`,
+    `    AWS_ACCESS_KEY_ID=${stack.stackKey} AWS_SECRET_ACCESS_KEY=local aws events put-events --region ${settings.region} \\`,
     `      --endpoint-url ${endpoints.events} --entries '${cliEntry.replaceAll("'", "'\\''")}'`,
     paint("bold", "  See it all work"),
     `    ${envFor("API_PORT", "EVENTS_PORT", "DYNAMODB_PORT")}npm run demo          (a scripted tour: key, subscriptions, signed deliveries, retries, dead letters)`,

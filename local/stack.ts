@@ -56,6 +56,7 @@ import {
 import { LOCAL_DEFAULTS, type LocalStackSettings, REPO_ROOT } from "./settings.ts";
 import { LocalSqsStartError, startLocalSqs } from "./sqs/index.ts";
 import { FunctionConcurrency, type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
+import { advertiseStackKey, newStackKey, requireStackKey } from "./stack-key.ts";
 import { checkTableFiles, DamagedTableError, recordCleanStop, type TableFilesCheck } from "./table-files.ts";
 
 /**
@@ -127,6 +128,11 @@ export interface LocalStack {
   };
   readonly tableName: string;
   readonly eventBusName: string;
+  /**
+   * The access key id the emulators require (local/stack-key.ts): the stack's own clients sign with
+   * it, and so must the AWS CLI or an SDK pointed at them.
+   */
+  readonly stackKey: string;
   /** The environment the functions were loaded with (what a handler reads at cold start). */
   readonly functionEnv: Readonly<Record<string, string>>;
   /** The stack's child processes (the emulators that run out of this process), for monitoring. */
@@ -218,6 +224,7 @@ async function start(
 
   // --- DynamoDB (dynalite) and SQS (local/sqs) ---------------------------------------------------
   const tableDir = path.join(settings.dataDir, "dynamodb");
+  let stackKey = newStackKey();
   if (!settings.inMemory) {
     mkdirSync(settings.dataDir, { recursive: true });
     closers.push({ name: "the data directory lock", close: lockDataDir(settings.dataDir) });
@@ -230,6 +237,7 @@ async function start(
       throw error;
     }
     for (const warning of check.warnings) logger.warn(warning);
+    stackKey = persistedStackKey(settings.dataDir, stackKey);
     // Runs after dynalite has closed its files (closers run in reverse): the record the next start compares.
     closers.push({ name: "the table files' checksums", close: async () => recordCleanStop(tableDir) });
   }
@@ -238,6 +246,7 @@ async function start(
     host,
     port: settings.ports.dynamodb,
     ...(settings.inMemory ? {} : { path: tableDir }),
+    stackKey,
     onExit: (code, signal) =>
       logger.error("DynamoDB (dynalite) exited: the stack has no table until it is restarted", {
         exit_code: code,
@@ -261,6 +270,7 @@ async function start(
     region,
     file: settings.inMemory ? ":memory:" : path.join(settings.dataDir, LOCAL_SQS_FILE),
     inFlightLimit: settings.sqsInFlightLimit ?? LOCAL_DEFAULTS.SQS_INFLIGHT_LIMIT,
+    stackKey,
   }).catch((error: unknown) => {
     if (error instanceof LocalSqsStartError && error.code === "EADDRINUSE") {
       throw new LocalStackError(
@@ -280,6 +290,7 @@ async function start(
     dynamodbEndpoint: endpoints.dynamodb,
     sqsEndpoint: endpoints.sqs,
     region,
+    stackKey,
   });
   closers.push({
     name: "the SDK clients",
@@ -383,6 +394,7 @@ async function start(
   const eventsServer = createServer((req, res) =>
     isLambdaInvokeRequest(req) ? invoke(req, res) : putEvents(req, res),
   );
+  requireStackKey(eventsServer, stackKey);
   const eventsPort = await listen(eventsServer, settings.ports.events, host, "EVENTS_PORT");
   closers.push({ name: "the EventBridge endpoint", close: () => closeServer(eventsServer) });
 
@@ -403,11 +415,14 @@ async function start(
     events: `http://${host}:${eventsPort}`,
     api: `http://${host}:${apiPort}`,
   };
+  // Where the repository's CLIs in other terminals find the key for these ports.
+  const withdrawKey = advertiseStackKey([eventsPort, dynamodbPort, sqsPort], stackKey);
+  closers.push({ name: "the stack key's files", close: async () => withdrawKey() });
 
   // --- The functions' environment, set before their modules are loaded (they read it at cold start) ---
   const functionEnv: Record<string, string> = {
     AWS_REGION: region,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_ACCESS_KEY_ID: stackKey,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     TABLE_NAME: tableName,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
@@ -640,6 +655,7 @@ async function start(
     tableName,
     eventBusName: settings.eventBusName,
     functionEnv,
+    stackKey,
     childProcesses: [{ name: "dynalite", pid: dynamo.pid, usage: () => dynamo.usage() }],
     stop: () => {
       stopping ??= cleanup();
@@ -848,4 +864,20 @@ function processState(pid: number): string | "gone" | undefined {
   }
   // "pid (comm) state …": comm may hold spaces and parentheses, so the state follows the last ")".
   return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) || undefined;
+}
+
+/**
+ * The stack key of a data directory: kept in DATA_DIR/stack-key (mode 0600), so that a service or a
+ * shell configured with it keeps working across restarts; `fresh` the first time.
+ */
+function persistedStackKey(dataDir: string, fresh: string): string {
+  const file = path.join(dataDir, "stack-key");
+  try {
+    const kept = readFileSync(file, "utf8").trim();
+    if (/^[A-Z0-9]{16,128}$/.test(kept)) return kept;
+  } catch {
+    // None yet.
+  }
+  writeFileSync(file, fresh, { mode: 0o600 });
+  return fresh;
 }

@@ -26,7 +26,7 @@ import {
 } from "#shared/services/access-keys.ts";
 import { mintPortalLink } from "#shared/services/portal-sessions.ts";
 import { parseCommandLine, UsageError } from "../local/cli.ts";
-import { LOCAL_CREDENTIALS } from "../local/provision.ts";
+import { localCredentials } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
 import { formatTable } from "./text-table.ts";
 
@@ -238,10 +238,9 @@ function resolveTarget(aws: boolean, env: NodeJS.ProcessEnv): Target {
   } catch {
     throw new UsageError(`DYNAMODB_ENDPOINT is not a URL: "${endpoint}"`);
   }
-  // The local emulator accepts any credentials; fixed ones keep the SDK from looking for real ones
-  // (and from failing where there are none). Credentials set in the environment still win.
-  const credentials =
-    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? {} : { credentials: LOCAL_CREDENTIALS };
+  // The local stack's DynamoDB answers its own key only (local/stack-key.ts), found for its port;
+  // fixed credentials also keep the SDK from looking for real ones.
+  const credentials = { credentials: localCredentials(endpoint) };
   return {
     tableName: tableName ?? DEFAULT_RESOURCE_NAMES.table,
     description: endpoint,

@@ -33,7 +33,7 @@ import { BACKSTOP_RECONCILE_MINUTES, DEFAULT_RESOURCE_NAMES, resourceNamesFor } 
 import { reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
 import { DeliveryLogService } from "#shared/services/delivery-log.ts";
 import { parseCommandLine, UsageError } from "../local/cli.ts";
-import { LOCAL_CREDENTIALS } from "../local/provision.ts";
+import { localCredentials } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
 import { EVENT_TYPES_USAGE, parseEventTypesCommand, runDrift, runEventTypes } from "./ops/catalogue.ts";
 import { CUTOVER_USAGE, runCutoverCommand } from "./ops/cutover.ts";
@@ -210,19 +210,23 @@ function createTarget(options: Pick<Options, "aws" | "stage" | "region">, env: N
   const local = (variable: string, portVariable: string, port: number) =>
     env[variable] || `http://${LOCAL_HOST}:${env[portVariable] || port}`;
   const region = env.AWS_REGION || LOCAL_DEFAULTS.AWS_REGION;
-  // The local stand-ins accept any credentials; fixed ones keep the SDK from looking for real ones.
-  const common = { region, credentials: LOCAL_CREDENTIALS, maxAttempts: 2 };
+  // The local stack's emulators answer its own key only (local/stack-key.ts), found for each port.
+  const common = { region, maxAttempts: 2 };
   const sqsEndpoint = local("SQS_ENDPOINT", "SQS_PORT", LOCAL_DEFAULTS.SQS_PORT);
+  const lambdaEndpoint = local("LAMBDA_ENDPOINT", "EVENTS_PORT", LOCAL_DEFAULTS.EVENTS_PORT);
+  const dynamodbEndpoint = local("DYNAMODB_ENDPOINT", "DYNAMODB_PORT", LOCAL_DEFAULTS.DYNAMODB_PORT);
   return {
     description: `the local stack (SQS ${sqsEndpoint})`,
-    sqs: new SQSClient({ ...common, endpoint: sqsEndpoint }),
+    sqs: new SQSClient({ ...common, endpoint: sqsEndpoint, credentials: localCredentials(sqsEndpoint) }),
     lambda: new LambdaClient({
       ...common,
-      endpoint: local("LAMBDA_ENDPOINT", "EVENTS_PORT", LOCAL_DEFAULTS.EVENTS_PORT),
+      endpoint: lambdaEndpoint,
+      credentials: localCredentials(lambdaEndpoint),
     }),
     dynamodb: new DynamoDBClient({
       ...common,
-      endpoint: local("DYNAMODB_ENDPOINT", "DYNAMODB_PORT", LOCAL_DEFAULTS.DYNAMODB_PORT),
+      endpoint: dynamodbEndpoint,
+      credentials: localCredentials(dynamodbEndpoint),
     }),
     tableName: DEFAULT_RESOURCE_NAMES.table,
     routerFunctionName: "router",

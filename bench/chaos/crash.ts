@@ -15,7 +15,7 @@ import {
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { localCredentials } from "../../local/provision.ts";
 import {
   LOCAL_HOST,
   portVariables,
@@ -245,16 +245,20 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
   const env = stackEnv(options, ports, dataDir);
   const endpoint = (port: number) => `http://${LOCAL_HOST}:${port}`;
   const region = "us-east-1";
-  const sqs = new SQSClient({ endpoint: endpoint(ports.sqs), region, credentials: LOCAL_CREDENTIALS });
+  const sqs = new SQSClient({
+    endpoint: endpoint(ports.sqs),
+    region,
+    credentials: localCredentials(endpoint(ports.sqs)),
+  });
   const events = new EventBridgeClient({
     endpoint: endpoint(ports.events),
     region,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: localCredentials(endpoint(ports.events)),
   });
   const dynamodb = new DynamoDBClient({
     endpoint: endpoint(ports.dynamodb),
     region,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: localCredentials(endpoint(ports.dynamodb)),
   });
   const dead = new Set<PairKey>();
   const drained = new Set<string>();

@@ -17,7 +17,7 @@ import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dy
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { keys } from "#shared/adapters/dynamodb/table.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { localCredentials } from "../../local/provision.ts";
 import { REPO_ROOT } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { originalEvent } from "../../scripts/ops/parked-kinds.ts";
@@ -368,13 +368,13 @@ class ChaosRun {
     const dynamodb = new DynamoDBClient({
       endpoint: endpoints.dynamodb,
       region: settings.region,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: localCredentials(endpoints.dynamodb),
     });
     this.#clients = {
       sqs: new SQSClient({
         endpoint: endpoints.sqs,
         region: settings.region,
-        credentials: LOCAL_CREDENTIALS,
+        credentials: localCredentials(endpoints.sqs),
         useQueueUrlAsEndpoint: false,
       }),
       dynamodb,
@@ -382,7 +382,7 @@ class ChaosRun {
       events: new EventBridgeClient({
         endpoint: endpoints.events,
         region: settings.region,
-        credentials: LOCAL_CREDENTIALS,
+        credentials: localCredentials(endpoints.events),
       }),
     };
     for (const client of Object.values(this.#clients)) this.#injector.exemptClient(client);

@@ -6,7 +6,7 @@
  * precision (`performance.timeOrigin + performance.now()`), so the parent can compare them with its own.
  */
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { localCredentials } from "../../local/provision.ts";
 import { startBenchReceiver } from "./receiver.ts";
 import { fixturePayload } from "./util.ts";
 
@@ -63,7 +63,11 @@ const clients = new Map<string, EventBridgeClient>();
 function clientFor(endpoint: string): EventBridgeClient {
   let client = clients.get(endpoint);
   if (!client) {
-    client = new EventBridgeClient({ endpoint, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
+    client = new EventBridgeClient({
+      endpoint,
+      region: "us-east-1",
+      credentials: localCredentials(endpoint),
+    });
     clients.set(endpoint, client);
   }
   return client;

@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import { requireStackKey } from "../stack-key.ts";
 import { createSqsServer } from "./server.ts";
 import { type FairQueueSettings, SqsStore } from "./store.ts";
 
@@ -13,6 +14,8 @@ export interface SqsRunOptions {
   readonly fairQueue?: Partial<FairQueueSettings>;
   /** In-flight messages per queue before receives get OverLimit (SQS_INFLIGHT_LIMIT); default 120,000. */
   readonly inFlightLimit?: number;
+  /** The access key id every request must be signed with (local/stack-key.ts); any when absent. */
+  readonly stackKey?: string;
 }
 
 export interface RunningSqs {
@@ -30,6 +33,8 @@ export async function runSqs(options: SqsRunOptions): Promise<RunningSqs> {
   });
   const serverOptions = { store, region: options.region, baseUrl: "" };
   const server: Server = createSqsServer(serverOptions);
+  // The stack's clients only; the read-all view (GET /_local-sqs/queues/…) included.
+  if (options.stackKey) requireStackKey(server, options.stackKey);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -25,7 +25,7 @@ import {
 } from "#shared/domain/subscriptions/managed.ts";
 import { DEFAULT_RESOURCE_NAMES, resourceNamesFor } from "#shared/resources.ts";
 import { parseCommandLine, UsageError } from "../../local/cli.ts";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { localCredentials } from "../../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../../local/settings.ts";
 
 export const CUTOVER_USAGE = `  shadow export [--since <time>] [--until <time>] [--customer <uuid>]
@@ -48,15 +48,15 @@ function tableTarget(
   common: Common,
   env: NodeJS.ProcessEnv,
 ): { doc: DynamoDBDocumentClient; tableName: string } {
+  const localEndpoint =
+    env.DYNAMODB_ENDPOINT || `http://${LOCAL_HOST}:${env.DYNAMODB_PORT || LOCAL_DEFAULTS.DYNAMODB_PORT}`;
   const client = common.aws
     ? new DynamoDBClient({ region: common.region })
     : new DynamoDBClient({
         region: env.AWS_REGION || LOCAL_DEFAULTS.AWS_REGION,
-        credentials: LOCAL_CREDENTIALS,
+        credentials: localCredentials(localEndpoint),
         maxAttempts: 2,
-        endpoint:
-          env.DYNAMODB_ENDPOINT ||
-          `http://${LOCAL_HOST}:${env.DYNAMODB_PORT || LOCAL_DEFAULTS.DYNAMODB_PORT}`,
+        endpoint: localEndpoint,
       });
   return {
     doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),

@@ -53,7 +53,7 @@ async function goBuild(dir: string, output: string): Promise<void> {
 
 const awsEnv = () => ({
   ...process.env,
-  AWS_ACCESS_KEY_ID: "local",
+  AWS_ACCESS_KEY_ID: stack.stackKey,
   AWS_SECRET_ACCESS_KEY: "local",
   AWS_REGION: "us-east-1",
   // Never a real account's: the credentials above are the local stack's.

@@ -4,7 +4,7 @@ import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deriveDeliveryIds, deriveWebhookId } from "#shared/domain/ids.ts";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { localCredentials } from "../../local/provision.ts";
 import { loadLocalSettings } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import {
@@ -55,7 +55,11 @@ beforeAll(async () => {
     DYNAMODB_PORT: port(stack.endpoints.dynamodb),
     EVENTS_PORT: port(stack.endpoints.events),
   };
-  sqs = new SQSClient({ endpoint: stack.endpoints.sqs, region: "us-east-1", credentials: LOCAL_CREDENTIALS });
+  sqs = new SQSClient({
+    endpoint: stack.endpoints.sqs,
+    region: "us-east-1",
+    credentials: localCredentials(stack.endpoints.sqs),
+  });
   // The fault: SQS reports the refused entries as failed, as it does under throttling; the router's
   // queue adapter retries them, then fails the invocation (Lambda retries it, then parks it).
   SQSClient.prototype.send = async function faultySend(

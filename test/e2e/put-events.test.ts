@@ -13,6 +13,7 @@ import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/c
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_ACCOUNT_ID } from "../../local/lambda-runtime.ts";
+import { localCredentials } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
 import {
   callApi,
@@ -173,7 +174,7 @@ describe("unroutable events", () => {
     const sqs = new SQSClient({
       endpoint: stack.endpoints.sqs,
       region: "us-east-1",
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      credentials: localCredentials(stack.endpoints.sqs),
       useQueueUrlAsEndpoint: false,
     });
     try {
@@ -230,7 +231,7 @@ describe("hostile events", () => {
     const sqs = new SQSClient({
       endpoint: stack.endpoints.sqs,
       region: "us-east-1",
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      credentials: localCredentials(stack.endpoints.sqs),
       useQueueUrlAsEndpoint: false,
     });
     try {
@@ -308,10 +309,11 @@ describe("other clients", () => {
     try {
       const file = path.join(dir, "entries.json");
       writeFileSync(file, JSON.stringify([event(id)]));
-      // As in the banner of `npm start`: any credentials, the local endpoint, no profile of the machine's.
+      // As in the banner of `npm start`: the stack key it prints as the access key id, the local
+      // endpoint, no profile of the machine's.
       const env: NodeJS.ProcessEnv = {
         ...process.env,
-        AWS_ACCESS_KEY_ID: "local",
+        AWS_ACCESS_KEY_ID: stack.stackKey,
         AWS_SECRET_ACCESS_KEY: "local",
         AWS_DEFAULT_REGION: "us-east-1",
         AWS_CONFIG_FILE: path.join(dir, "no-config"),

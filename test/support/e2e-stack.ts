@@ -12,9 +12,10 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey } from "#shared/services/access-keys.ts";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { localCredentials } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
 import { LOCAL_DEFAULTS, portVariables, READY_LINE, STACK_OWNED_VARIABLES } from "../../local/settings.ts";
+import { stackKeyFor } from "../../local/stack-key.ts";
 
 const REGION = LOCAL_DEFAULTS.AWS_REGION;
 
@@ -58,6 +59,8 @@ export interface StackExit {
 export interface RunningStack {
   /** The npm process's pid (the leader of the stack's process group). */
   readonly pid: number;
+  /** The access key id its emulators require (local/stack-key.ts), as its banner prints it. */
+  readonly stackKey: string;
   readonly ports: StackPorts;
   readonly endpoints: {
     readonly api: string;
@@ -170,6 +173,12 @@ export async function startStack(options: StartStackOptions = {}): Promise<Runni
   const host = "127.0.0.1";
   const stack: RunningStack = {
     pid: child.pid ?? -1,
+    get stackKey(): string {
+      const key =
+        /AWS_ACCESS_KEY_ID=(\S+) /.exec(output)?.[1] ?? stackKeyFor(`http://${host}:${ports.events}`);
+      if (key === undefined) throw new StackProcessError(`no stack key in the banner:\n${output}`);
+      return key;
+    },
     ports,
     endpoints: {
       api: `http://${host}:${ports.api}`,
@@ -285,7 +294,7 @@ export async function mintKey(
     new DynamoDBClient({
       endpoint: stack.endpoints.dynamodb,
       region: REGION,
-      credentials: LOCAL_CREDENTIALS,
+      credentials: localCredentials(stack.endpoints.dynamodb),
     }),
     { marshallOptions: { removeUndefinedValues: true } },
   );
@@ -342,7 +351,7 @@ export function eventBridgeClient(stack: RunningStack): EventBridgeClient {
   return new EventBridgeClient({
     endpoint: stack.endpoints.events,
     region: REGION,
-    credentials: LOCAL_CREDENTIALS,
+    credentials: localCredentials(stack.endpoints.events),
     maxAttempts: 1,
   });
 }
