@@ -159,7 +159,8 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
       createStackLogger({ logLevel: "ERROR" }),
     );
     stack = running;
-    const credentials = LOCAL_CREDENTIALS;
+    // The stack's emulators answer its own key only (local/stack-key.ts).
+    const credentials = { accessKeyId: running.stackKey, secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey };
     const region = stack.settings.region;
     const dynamodb = new DynamoDBClient({ endpoint: stack.endpoints.dynamodb, region, credentials });
     const events = new EventBridgeClient({ endpoint: stack.endpoints.events, region, credentials });
