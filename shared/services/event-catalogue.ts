@@ -1,4 +1,3 @@
-import { isEventType } from "../domain/events/catalogue.ts";
 import type { AddedEventType } from "../domain/events/runtime-catalogue.ts";
 import { BUILT_IN_CATALOGUE, EventCatalogue } from "../domain/events/runtime-catalogue.ts";
 
@@ -27,24 +26,25 @@ export class CachedEventCatalogue {
   ) {}
 
   /** The catalogue to judge `type` with: the built-in one, without a read, for a built-in type. */
-  async forType(type: string): Promise<EventCatalogue> {
-    if (isEventType(type)) return BUILT_IN_CATALOGUE;
-    const cached = this.cached;
-    if (cached !== undefined) {
-      const age = this.now() - cached.at;
-      if (age < (cached.catalogue.has(type) ? CATALOGUE_HIT_TTL_MS : CATALOGUE_MISS_REFRESH_MS))
-        return cached.catalogue;
-    }
-    return this.load();
+  forType(type: string): Promise<EventCatalogue> {
+    return this.judging((catalogue) => catalogue.has(type));
   }
 
   /** The catalogue to judge a subscription pattern with (a miss is re-read as in forType). */
-  async forPattern(pattern: string): Promise<EventCatalogue> {
-    if (BUILT_IN_CATALOGUE.isValidPattern(pattern)) return BUILT_IN_CATALOGUE;
+  forPattern(pattern: string): Promise<EventCatalogue> {
+    return this.judging((catalogue) => catalogue.isValidPattern(pattern));
+  }
+
+  /**
+   * The built-in catalogue when it knows the thing, else the cached merged one: kept for
+   * CATALOGUE_HIT_TTL_MS when it knows it, for CATALOGUE_MISS_REFRESH_MS when it does not.
+   */
+  private async judging(knows: (catalogue: EventCatalogue) => boolean): Promise<EventCatalogue> {
+    if (knows(BUILT_IN_CATALOGUE)) return BUILT_IN_CATALOGUE;
     const cached = this.cached;
     if (cached !== undefined) {
       const age = this.now() - cached.at;
-      if (age < (cached.catalogue.isValidPattern(pattern) ? CATALOGUE_HIT_TTL_MS : CATALOGUE_MISS_REFRESH_MS))
+      if (age < (knows(cached.catalogue) ? CATALOGUE_HIT_TTL_MS : CATALOGUE_MISS_REFRESH_MS))
         return cached.catalogue;
     }
     return this.load();
