@@ -5,6 +5,7 @@ import {
   DELIVERY_FUNCTION_TIMEOUT_SECONDS,
   DELIVERY_LANE_CONCURRENCY,
   FUNCTION_TIMEOUT_SECONDS,
+  ROUTER_QUEUE,
   resourceNamesFor,
 } from "#shared/resources.ts";
 
@@ -71,7 +72,12 @@ const fromString = (value: unknown) =>
 const int = (min: number, max: number) =>
   z.preprocess(
     fromString,
-    z.number({ message: "must be a number" }).int("must be a whole number").min(min).max(max),
+    z
+      .number({ message: "must be a number" })
+      .int("must be a whole number")
+      // Their own messages: the schema's "must be a number" would otherwise name every failed check.
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
   );
 
 const bool = z.preprocess(
@@ -231,10 +237,9 @@ export const SETTINGS = {
     defaultText: "`deliveryMaxConcurrency + slowLaneMaxConcurrency + 1` (26 with their defaults)",
   },
   routerReservedConcurrency: {
-    schema: int(1, 1000).optional(),
-    description: "reserved concurrency of the router (1–1000)",
-    defaultText:
-      "— (none: EventBridge invokes the router asynchronously, so Lambda queues a burst rather than losing it)",
+    schema: int(ROUTER_QUEUE.maxConcurrency, 1000).optional(),
+    description: `reserved concurrency of the router (${ROUTER_QUEUE.maxConcurrency}–1000): at least its queue mapping's \`maxConcurrency\` (${ROUTER_QUEUE.maxConcurrency}), or Lambda throttles the mapping's batches and each throttled batch is one more receive of its events`,
+    defaultText: "— (none: the router's mapping caps it at its `maxConcurrency`)",
   },
   logRetentionDays: {
     schema: int(1, 3653)

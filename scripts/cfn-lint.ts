@@ -28,7 +28,7 @@ const LINTED_VARIANTS: readonly Readonly<Record<string, string>>[] = [
     existingEventBusName: "default",
     alarmEmail: "ops@example.com",
     corsAllowedOrigins: "https://console.example.com",
-    routerReservedConcurrency: "10",
+    routerReservedConcurrency: "50",
     allowedCidrs: "10.0.0.0/8",
     tracing: "false",
   },

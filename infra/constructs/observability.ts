@@ -45,8 +45,8 @@ export const SQS_IN_FLIGHT_QUOTA = 120_000;
 export const IN_FLIGHT_ALARM_THRESHOLD = Math.round(0.8 * SQS_IN_FLIGHT_QUOTA);
 
 /**
- * The router's invocations waiting in Lambda's asynchronous queue this long alarm. A healthy event
- * waits milliseconds; one that failed and was retried waits up to ~3 minutes (Lambda waits 1 then
+ * The router's direct asynchronous invocations (operators' replays; events reach it through its fair
+ * queue) waiting in Lambda's asynchronous queue this long alarm. A healthy one waits milliseconds; one that failed and was retried waits up to ~3 minutes (Lambda waits 1 then
  * 2 minutes between its attempts; Lambda Developer Guide, "Asynchronous invocation"). Longer means
  * events queue behind a throttled or failing router, and Lambda drops them at the maximum event age.
  */
@@ -319,7 +319,7 @@ export class Observability extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `Events waited ${ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS / 60_000} minutes or more in Lambda's asynchronous queue before the router ran (a retried event waits up to ~3): routing is behind, so every customer's deliveries are late, and Lambda drops events past their maximum age (RouterAsyncEventsDropped). Check RouterThrottles and RouterErrors, the account's concurrency and routerReservedConcurrency.`,
+      alarmDescription: `Direct asynchronous invocations of the router (an operator's router-failed redrive) waited ${ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS / 60_000} minutes or more in Lambda's asynchronous queue before it ran them (a retried one waits up to ~3): the replay is behind, and Lambda drops invocations past their maximum age (RouterAsyncEventsDropped). Check RouterThrottles and RouterErrors, the account's concurrency and routerReservedConcurrency.`,
     });
 
     const ageThreshold = oldestMessageAgeThresholdSeconds(props.retrySchedule, props.retryJitter);

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { App } from "aws-cdk-lib";
-import { Match } from "aws-cdk-lib/assertions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
@@ -213,6 +212,14 @@ describe("the settings list", () => {
         /^deliveryReservedConcurrency: must be at least 56 \(deliveryMaxConcurrency 50 \+ slowLaneMaxConcurrency 5 \+ 1 for the backstop pass\)/,
       ),
     ]);
+    // The router's mapping likewise: a reservation below its maximum concurrency throttles its batches.
+    expect(problemsOf(() => resolveSettings({ routerReservedConcurrency: 19 }))).toEqual([
+      "routerReservedConcurrency: must be at least 20 (got 19)",
+    ]);
+    expect(problemsOf(() => resolveSettings({ deliveryMaxConcurrency: "1001" }))).toEqual([
+      'deliveryMaxConcurrency: must be at most 1000 (got "1001")',
+    ]);
+    expect(resolveSettings({ routerReservedConcurrency: 20 }).routerReservedConcurrency).toBe(20);
     // Listed with the other problems, not instead of them.
     expect(
       problemsOf(() => resolveSettings({ deliveryReservedConcurrency: 4, apiRateLimit: 0 })),
