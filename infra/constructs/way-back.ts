@@ -6,6 +6,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { OPERATIONAL_EVENT_SOURCE } from "#shared/adapters/operational-events.ts";
+import { SQS_MAX_MESSAGE_BYTES } from "#shared/resources.ts";
 
 export type WayBackTarget = "sqs" | "https";
 
@@ -50,6 +51,7 @@ export class WayBack extends Construct {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
       removalPolicy: props.removalPolicy,
     });
     Validations.of(this.deadLetterQueue).acknowledge({
@@ -73,6 +75,7 @@ export class WayBack extends Construct {
         retentionPeriod: Duration.days(14),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
+        maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
         removalPolicy: props.removalPolicy,
         deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 10 },
       });

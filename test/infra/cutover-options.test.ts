@@ -159,6 +159,10 @@ describe("the way back (wayBack=sqs|https)", () => {
     const failed = alarms.find((a) => a.AlarmName === "voipbin-webhooks-back-WayBackFailedInvocations");
     expect(failed).toMatchObject({ MetricName: "FailedInvocations", Namespace: "AWS/Events" });
     expect(template.findOutputs("WayBackQueueUrl")).not.toEqual({});
+    // Like every queue of the stack, its queues state their maximum message size.
+    for (const [id, queue] of resourcesOfType(template, "AWS::SQS::Queue")) {
+      expect(queue.Properties.MaximumMessageSize, id).toBe(1_048_576);
+    }
   });
 
   it("https: an API destination with a connection whose API key comes from Secrets Manager", () => {
