@@ -102,21 +102,21 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
     },
     // The in-flight quota and the schedule scaled down together, so that a design holding its waits
     // in flight reaches the quota within the run: the failing customer's jobs waiting out 10 s (20 s)
-    // delays at 20 (60) events/s are ~400 (~2,400) messages, over the quick (full) quota.
+    // delays at 15 (60) events/s are ~300 (~2,400) messages, at or over the quick (full) quota.
     ...(values["no-outage"]
       ? {}
       : {
           outage: quick
             ? {
-                durationS: 15,
+                durationS: 12,
                 healthyRate: 5,
                 healthyCustomers: 3,
-                failingRate: 20,
+                failingRate: 15,
                 blackHoleRate: 2,
                 inFlightLimit: 300,
                 retrySchedule: [1, 10, 10],
                 deliveryTimeoutMs: 2_000,
-                drainTimeoutMs: 60_000,
+                drainTimeoutMs: 90_000,
               }
             : {
                 durationS: 60,
