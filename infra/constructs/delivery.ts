@@ -112,9 +112,16 @@ export class Delivery extends Construct {
     // the dead-letter queue by maxReceiveCount is closed as dead (internal) within one period. An
     // EventBridge schedule rule invokes the function asynchronously with a Scheduled Event ("Creating
     // a rule that runs on a schedule in Amazon EventBridge",
-    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html). A pass
-    // missed (throttled, failed) is simply done by the next one: no retries, no target DLQ needed;
-    // a failing pass is the function's Errors alarm.
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html). Two
+    // retry layers apply to it: the rule target's retry policy governs EventBridge's calls to Lambda
+    // (0 here), and Lambda itself retries an asynchronous invocation whose *function* failed twice
+    // more, 1 and 2 minutes later, unless the function's EventInvokeConfig says otherwise (Lambda
+    // Developer Guide, "Error handling and automatic retries in asynchronous invocation"). A missed or
+    // failed pass is done by the next one, 5 minutes later, and a retry of a failed pass would mostly
+    // overlap it and double the load on whatever was failing: both layers are set to no retries and
+    // an event age of one period, so no target DLQ or destination is needed. The schedule is the
+    // function's only asynchronous caller (its SQS mappings invoke synchronously). A failing pass is
+    // the function's Errors alarm.
     this.backstopSchedule = new events.Rule(this, "BackstopReconcile", {
       description:
         "voipbin-webhooks: reconcile delivery jobs the queue's receive backstop moved to the dead-letter queue",
@@ -125,6 +132,10 @@ export class Delivery extends Construct {
           maxEventAge: Duration.minutes(BACKSTOP_RECONCILE_MINUTES),
         }),
       ],
+    });
+    this.delivery.function.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(BACKSTOP_RECONCILE_MINUTES),
     });
     // BatchGetItem: a batch's subscriptions and delivery records; PutItem: a delivery record with its
     // first attempt, attempt items; UpdateItem: later attempts, closing and dead-lettering deliveries,

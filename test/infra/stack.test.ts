@@ -417,6 +417,12 @@ describe("delivery function", () => {
       MaximumRetryAttempts: 0,
       MaximumEventAgeInSeconds: BACKSTOP_RECONCILE_MINUTES * 60,
     });
+    // Lambda's own retries of a failed asynchronous invocation (two by default) are off as well.
+    synth.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: refTo(ids().delivery),
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: BACKSTOP_RECONCILE_MINUTES * 60,
+    });
     synth.template.hasResourceProperties("AWS::Lambda::Permission", {
       Action: "lambda:InvokeFunction",
       FunctionName: { "Fn::GetAtt": [ids().delivery, "Arn"] },
