@@ -1,6 +1,7 @@
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localCredentials } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
 import {
   callApi,
@@ -178,7 +179,7 @@ describe("a burst of one customer's events", () => {
     const sqs = new SQSClient({
       endpoint: stack.endpoints.sqs,
       region: "us-east-1",
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      credentials: localCredentials(stack.endpoints.sqs),
     });
     try {
       const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: "voipbin-webhooks-router" }));
