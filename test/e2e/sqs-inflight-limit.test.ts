@@ -7,7 +7,7 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
+import { localCredentials } from "../../local/provision.ts";
 import { killAllStacks, type RunningStack, startStack } from "../support/e2e-stack.ts";
 
 /**
@@ -24,7 +24,7 @@ beforeAll(async () => {
   sqs = new SQSClient({
     endpoint: stack.endpoints.sqs,
     region: "us-east-1",
-    credentials: LOCAL_CREDENTIALS,
+    credentials: localCredentials(stack.endpoints.sqs),
     maxAttempts: 1,
   });
 });
