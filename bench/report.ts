@@ -101,6 +101,22 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
     unit: "RRU",
     pick: (r: BenchResults) => r.router?.managed?.rru_per_event[profile],
   })),
+  ...(["without_destination", "with_destination"] as const).map((which) => ({
+    metric: `router.activeflow.aws_requests_per_event.${which}`,
+    unit: "",
+    pick: (r: BenchResults) => r.router?.managed?.activeflow.aws_requests_per_event[which],
+  })),
+  ...(["without_destination", "with_destination"] as const).map((which) => ({
+    metric: `router.activeflow.rru_per_event.${which}`,
+    unit: "RRU",
+    pick: (r: BenchResults) => r.router?.managed?.activeflow.rru_per_event[which],
+  })),
+  {
+    metric: "router.activeflow.events_per_s_ratio_1000_destinations",
+    unit: "",
+    goal: { op: "≥", target: 0.9 },
+    pick: (r) => r.router?.managed?.activeflow.events_per_s_ratio_1000_destinations,
+  },
   ...(["aws_requests", "wru", "rru"] as const).map((field) => ({
     metric: `router.control_event.${field}`,
     unit: field === "aws_requests" ? "" : field.toUpperCase(),

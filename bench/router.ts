@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createRouterHandler } from "#handlers/router.ts";
 import { createAwsClients } from "#shared/adapters/clients.ts";
+import { ActiveflowDestinationRepository } from "#shared/adapters/dynamodb/activeflow-destinations.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createRouterDependencies } from "#shared/dependencies.ts";
@@ -36,6 +37,13 @@ export interface RouterBenchResult {
     aws_requests_per_event: { today: number; managed: number };
     rru_per_event: { today: number; managed: number };
     control_event: { aws_requests: number; rru: number; wru: number; by_operation: Record<string, number> };
+    /** Issue 21: events naming an activeflow, for a customer with a managed subscription. */
+    activeflow: {
+      aws_requests_per_event: { without_destination: number; with_destination: number };
+      rru_per_event: { without_destination: number; with_destination: number };
+      /** Routing throughput with 1,000 live activeflow destinations / with none (goal ≥ 0.9). */
+      events_per_s_ratio_1000_destinations: number;
+    };
   };
 }
 
@@ -187,11 +195,17 @@ async function benchManaged(
   const events = Math.max(50, Math.min(options.events, 500));
   const sdk = installSdkMeter({ keepDynamoBodies: true });
   try {
-    const perEvent = async (customer: string, expected: number) => {
+    const perEvent = async (customer: string, expected: number, activeflowId: string | null = null) => {
       const batch = Array.from({ length: events }, () =>
         envelope("call_hangup", "voipbin.call-manager", {
           customer_id: customer,
-          data: { ...data, customer_id: customer },
+          // Without an activeflow id unless asked: issue 20 compares routing with and without the
+          // managed subscription alone; the activeflow lookup is measured apart (issue 21).
+          data: {
+            ...data,
+            customer_id: customer,
+            activeflow_id: activeflowId ?? "00000000-0000-0000-0000-000000000000",
+          },
         }),
       );
       sdk.reset();
@@ -207,6 +221,45 @@ async function benchManaged(
     };
     const today = await perEvent(await customerFor(false), 1);
     const managed = await perEvent(await customerFor(true), 2);
+    // Issue 21: a managed customer's events naming an activeflow without and with a destination, and
+    // the same customer with 1,000 live activeflow destinations (routing must not slow down).
+    const flowCustomer = await customerFor(true);
+    const flow = randomUUID();
+    const noDestination = await perEvent(flowCustomer, 2, flow);
+    const started0 = performance.now();
+    await perEvent(flowCustomer, 2, randomUUID());
+    const eventsPerSecondWithout = events / ((performance.now() - started0) / 1000);
+    await handler(
+      envelope("activeflow_created", "voipbin.flow-manager", {
+        customer_id: flowCustomer,
+        data: {
+          id: flow,
+          customer_id: flowCustomer,
+          webhook_uri: "https://flow.example.com/hook",
+          tm_create: "2026-01-01T00:00:00Z",
+        },
+      }),
+    );
+    const withDestination = await perEvent(flowCustomer, 3, flow);
+    const destinations = new ActiveflowDestinationRepository(clients.doc, tableName);
+    await runWithConcurrency(
+      Array.from({ length: 1000 }, (_, i) => i),
+      8,
+      async (i) => {
+        await destinations.apply(
+          flowCustomer,
+          {
+            activeflowId: randomUUID(),
+            version: "2026-01-01T00:00:00.000000000Z",
+            target: { url: `https://flow.example.com/${i}`, method: "POST" },
+          },
+          new Date(),
+        );
+      },
+    );
+    const started1000 = performance.now();
+    await perEvent(flowCustomer, 2, randomUUID());
+    const eventsPerSecondWith1000 = events / ((performance.now() - started1000) / 1000);
 
     // Control events: customer_updated of existing managed customers, each a newer version.
     const controlled = await Promise.all(Array.from({ length: 20 }, () => customerFor(true)));
@@ -228,6 +281,14 @@ async function benchManaged(
     return {
       aws_requests_per_event: { today: today.requests, managed: managed.requests },
       rru_per_event: { today: today.rru, managed: managed.rru },
+      activeflow: {
+        aws_requests_per_event: {
+          without_destination: noDestination.requests,
+          with_destination: withDestination.requests,
+        },
+        rru_per_event: { without_destination: noDestination.rru, with_destination: withDestination.rru },
+        events_per_s_ratio_1000_destinations: round(eventsPerSecondWith1000 / eventsPerSecondWithout),
+      },
       control_event: {
         aws_requests: round(sdk.total() / n),
         rru: round(units.rru / n),

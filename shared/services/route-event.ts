@@ -139,13 +139,14 @@ async function activeflowDestinationOf(
   event: RoutableEvent,
   deps: RouterDependencies,
   now: Date,
+  signable: boolean,
 ): Promise<ActiveflowDestination | null> {
   if (isActiveflowEvent(event.source, event.type)) {
     const version = parseActiveflowVersion(event.type, event.data);
     if (version !== null) await deps.activeflows.apply(event.customerId, version, now);
   }
   const activeflowId = activeflowIdOf(event.data);
-  if (activeflowId === null) return null;
+  if (activeflowId === null || !signable) return null;
   const found = await deps.activeflows.lookup(event.customerId, activeflowId, now);
   if (found === "none") return null;
   if (found !== "unknown") return { activeflowId, target: found };
@@ -198,10 +199,15 @@ export async function routeEvent(input: unknown, deps: RouterDependencies): Prom
     });
     return { kind: "unroutable", eventId, reason: error.reason, details: error.details };
   }
-  const [subscriptions, destination] = await Promise.all([
-    deps.subscriptions.listForRouting(event.customerId),
-    activeflowDestinationOf(event, deps, now()),
-  ]);
+  const subscriptions = await deps.subscriptions.listForRouting(event.customerId);
+  // An activeflow destination signs with the customer's managed legacy subscription: a customer
+  // without one pays no lookup (PRODUCT §11: at most one key read per routed event).
+  const destination = await activeflowDestinationOf(
+    event,
+    deps,
+    now(),
+    subscriptions.some((subscription) => subscription.delivery_profile === "legacy"),
+  );
   const jobs = buildDeliveryJobs(event, subscriptions, catalogue, destination);
   const first = jobs[0];
   if (first !== undefined) {

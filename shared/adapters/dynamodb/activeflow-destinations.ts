@@ -9,7 +9,7 @@ import type { SubscriptionMethod } from "../../domain/subscriptions/subscription
 import { isConditionalCheckFailed, isExpired, keys } from "./table.ts";
 
 /**
- * Activeflow destinations (PRODUCT §11): one item per activeflow, `CUSTOMER#c / ACTIVEFLOW#<id>`, so
+ * Activeflow destinations (PRODUCT §11): one item per activeflow, `ACTIVEFLOWS#c / ACTIVEFLOW#<id>`, so
  * the router finds an event's destination with one `GetItem` (never a Query of the customer's
  * subscriptions, which thousands of live activeflows would slow down). Deletion is a tombstone
  * (`removed`), so an older event arriving late cannot bring a deleted destination back; every item

@@ -92,9 +92,13 @@ export const keys = {
     PK: `CUSTOMER#${customerId}`,
     SK: "MANAGED#LEGACY",
   }),
-  /** An activeflow's own destination (PRODUCT §11), found by key from an event's `data.activeflow_id`. */
+  /**
+   * An activeflow's own destination (PRODUCT §11), found by key from an event's `data.activeflow_id`.
+   * A partition of its own per customer, apart from the subscriptions: a busy customer's thousands of
+   * live activeflows never share the partition (or the key range) the router's Query reads.
+   */
   activeflowDestination: (customerId: string, activeflowId: string): ItemKey => ({
-    PK: `CUSTOMER#${customerId}`,
+    PK: `ACTIVEFLOWS#${customerId}`,
     SK: `ACTIVEFLOW#${activeflowId}`,
   }),
   /** One quota window's counter of one customer's action (test events, retries, recovers). */
