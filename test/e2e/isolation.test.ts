@@ -1,13 +1,12 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { accessSync, constants } from "node:fs";
-import path from "node:path";
 import { promisify } from "node:util";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localCredentials } from "../../local/provision.ts";
 import {
+  commandOnPath,
   killAllStacks,
   mintKey,
   putCallHangups,
@@ -34,17 +33,7 @@ afterAll(async () => {
   killAllStacks();
 });
 
-const hasAwsCli = (() => {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    try {
-      accessSync(path.join(dir, "aws"), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-})();
+const hasAwsCli = commandOnPath("aws");
 
 /** What a webhook request, or curl, sends: no AWS signature at all. */
 async function unsigned(

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -17,6 +17,7 @@ import { localCredentials } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
 import {
   callApi,
+  commandOnPath,
   eventBridgeClient,
   killAllStacks,
   mintKey,
@@ -292,15 +293,7 @@ describe("other clients", () => {
     }
   });
 
-  const hasAwsCli = (() => {
-    try {
-      return Boolean(
-        process.env.PATH?.split(path.delimiter).some((dir) => existsExecutable(path.join(dir, "aws"))),
-      );
-    } catch {
-      return false;
-    }
-  })();
+  const hasAwsCli = commandOnPath("aws");
   if (!hasAwsCli) console.warn("aws CLI not found on PATH: skipping the `aws events put-events` test");
 
   it.skipIf(!hasAwsCli)("`aws events put-events --endpoint-url …` is routed and delivered", async () => {
@@ -339,12 +332,3 @@ describe("other clients", () => {
     }
   });
 });
-
-function existsExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}

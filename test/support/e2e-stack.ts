@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { accessSync, constants } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -381,4 +382,16 @@ export async function putCallHangups(
   } finally {
     bus.destroy();
   }
+}
+
+/** Whether `command` is an executable on PATH (the AWS CLI, Go: tests that need one skip without it). */
+export function commandOnPath(command: string): boolean {
+  return (process.env.PATH ?? "").split(path.delimiter).some((dir) => {
+    try {
+      accessSync(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
