@@ -399,11 +399,17 @@ class ChaosRun {
   /** Both delivery lanes: jobs waiting out a breaker sleep on the slow lane. */
   async #deliveryDepth(): Promise<{ visible: number; inFlight: number }> {
     const { stack } = this.#running;
-    const [main, slow] = await Promise.all([
+    // The router's own queue too: since routing reads a fair queue, an event waiting there (a router
+    // batch that failed and waits out its visibility timeout) is work still to come, not a stuck run.
+    const depths = await Promise.all([
       this.#queueDepth(stack.queues.deliveryQueueUrl),
       this.#queueDepth(stack.queues.slowDeliveryQueueUrl),
+      this.#queueDepth(stack.queues.routerQueueUrl),
     ]);
-    return { visible: main.visible + slow.visible, inFlight: main.inFlight + slow.inFlight };
+    return {
+      visible: depths.reduce((sum, depth) => sum + depth.visible, 0),
+      inFlight: depths.reduce((sum, depth) => sum + depth.inFlight, 0),
+    };
   }
 
   get #repository(): SubscriptionRepository {
