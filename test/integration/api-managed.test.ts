@@ -14,6 +14,8 @@ import {
 } from "#shared/domain/subscriptions/managed.ts";
 import { errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
+import { startReceiver } from "../support/receiver.ts";
+import { waitFor } from "../support/wait.ts";
 
 let bed: ApiTestbed;
 let managed: ManagedSubscriptionRepository;
@@ -101,5 +103,50 @@ describe("a managed legacy subscription over the API", () => {
     const other = await bed.mintKey();
     expect((await bed.gateway.get(`/v1/subscriptions/${id}`, { key: other.key })).status).toBe(404);
     expect((await bed.gateway.delete(`/v1/subscriptions/${id}`, { key: other.key })).status).toBe(404);
+  });
+});
+
+describe("a managed subscription's closed delivery", () => {
+  it("a final status (endpoint_rejected) is still sent again by POST /v1/deliveries/{id}/retry", async () => {
+    const receiver = await startReceiver((_request, n) => (n === 1 ? { status: 404 } : { status: 200 }));
+    const deliveries = await bed.startDeliveries();
+    try {
+      const customerId = randomUUID();
+      const { key } = await bed.mintKey({ customerId });
+      await managed.apply(
+        parseCustomerVersion("customer_created", {
+          id: customerId,
+          webhook_uri: receiver.url,
+          webhook_secret: randomBytes(24).toString("base64url"),
+          tm_update: "2026-05-01T00:00:00Z",
+        }),
+        new Date(),
+      );
+      const id = managedSubscriptionId(customerId);
+      const test = await bed.gateway.post(`/v1/subscriptions/${id}/test`, undefined, { key });
+      expect(test.status, JSON.stringify(test.json)).toBe(202);
+      const deliveryId = (test.json as { delivery_id: string }).delivery_id;
+      const statusOf = async () =>
+        (await bed.gateway.get(`/v1/deliveries/${deliveryId}`, { key })).json as {
+          status: string;
+          dead_reason?: string;
+        };
+      await waitFor(async () => (await statusOf()).status === "dead", {
+        timeoutMs: 15_000,
+        description: "closed",
+      });
+      expect(await statusOf()).toMatchObject({ status: "dead", dead_reason: "endpoint_rejected" });
+      expect((await bed.gateway.post(`/v1/deliveries/${deliveryId}/retry`, undefined, { key })).status).toBe(
+        202,
+      );
+      await waitFor(async () => (await statusOf()).status === "succeeded", {
+        timeoutMs: 15_000,
+        description: "resent",
+      });
+      expect(receiver.requests).toHaveLength(2);
+    } finally {
+      await deliveries.stop();
+      await receiver.close();
+    }
   });
 });
