@@ -318,6 +318,26 @@ export type RequeueResult =
 const expiresAtFor = (now: Date, retentionDays: number): number =>
   Math.floor(now.getTime() / 1000) + retentionDays * 86_400;
 
+/**
+ * The SET clauses of an UpdateItem that may create a delivery's head (a close or a wait of a job that
+ * never made an attempt): counters, layout and TTL when absent, and the identity attributes, each
+ * written only if missing. Adds their values to `values`.
+ */
+function headCreationSet(identity: Item, values: Record<string, unknown>): string[] {
+  const set = [
+    "att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero))",
+    "chain_n = if_not_exists(chain_n, :zero)",
+    "layout = :layout",
+    "expires_at = if_not_exists(expires_at, :expires)",
+  ];
+  for (const name of Object.keys(identity)) {
+    if (name === "PK" || name === "SK" || name === "layout") continue;
+    values[`:${name}`] = identity[name];
+    set.push(`${name} = if_not_exists(${name}, :${name})`);
+  }
+  return set;
+}
+
 export class DeliveryRepository {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -523,16 +543,8 @@ export class DeliveryRepository {
       "next_at = :next",
       "#status = if_not_exists(#status, :pending)",
       "changed_at = if_not_exists(changed_at, :now)",
-      "att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero))",
-      "chain_n = if_not_exists(chain_n, :zero)",
-      "layout = :layout",
-      "expires_at = if_not_exists(expires_at, :expires)",
+      ...headCreationSet(identity, values),
     ];
-    for (const name of Object.keys(identity)) {
-      if (name === "PK" || name === "SK" || name === "layout") continue;
-      values[`:${name}`] = identity[name];
-      set.push(`${name} = if_not_exists(${name}, :${name})`);
-    }
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -575,16 +587,8 @@ export class DeliveryRepository {
       "dead_reason = :reason",
       "changed_at = :now",
       "live_job = if_not_exists(live_job, :job)",
-      "att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero))",
-      "chain_n = if_not_exists(chain_n, :zero)",
-      "layout = :layout",
-      "expires_at = if_not_exists(expires_at, :expires)",
+      ...headCreationSet(identity, values),
     ];
-    for (const name of Object.keys(identity)) {
-      if (name === "PK" || name === "SK" || name === "layout") continue;
-      values[`:${name}`] = identity[name];
-      set.push(`${name} = if_not_exists(${name}, :${name})`);
-    }
     try {
       await this.doc.send(
         new UpdateCommand({
