@@ -111,13 +111,23 @@ export const eventTypeSchema = withMeta(
     type: text({ example: "call_hangup" }),
     resource: text({ example: "call" }),
     description: z.string(),
+    schema: withMeta(z.nullable(z.record(z.string(), z.unknown())), {
+      description:
+        "A JSON Schema (draft 2020-12) of the event's `data`, derived from VoIPBIN's webhook projection of the resource and shared by the resource's types; null for a type operators added at run time. Only `id` and `customer_id` are required: VoIPBIN adds fields between releases, so a receiver should accept unknown ones.",
+      example: { type: "object", properties: { id: { type: "string", format: "uuid" } }, required: ["id"] },
+    }),
+    example: withMeta(z.nullable(z.record(z.string(), z.unknown())), {
+      description:
+        "A realistic `data` of this type (it validates against `schema`); `POST /v1/subscriptions/{id}/test` with `event_type` sends it. Null for a type operators added at run time.",
+      example: { id: "6e8e2d3a-5b1f-4c8e-9d0a-1f2e3d4c5b6a", status: "hangup", hangup_reason: "normal" },
+    }),
   }),
   { id: "EventType" },
 );
 
 export const eventTypeListSchema = withMeta(listOf(eventTypeSchema, "EventTypeList"), {
   description:
-    "The whole catalogue in one page (`next_cursor` is always null): the built-in types, then the types operators added at run time (`npm run ops -- event-types add`), within a minute of their addition.",
+    "The whole catalogue in one page (`next_cursor` is always null), each type with its `schema` and `example` (about 200 KB in all; `GET /v1/event-types/{type}` gives one): the built-in types, then the types operators added at run time (`npm run ops -- event-types add`), within a minute of their addition.",
 });
 
 export const attemptRequestSchema = withMeta(

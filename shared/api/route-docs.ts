@@ -19,8 +19,14 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   listEventTypes: {
     summary: "List the event types",
     description:
-      "The catalogue: every event type a subscription can select, with its resource. `<resource>_*` selects every type of a resource, `*` every type.",
+      "The catalogue: every event type a subscription can select, with its resource, the JSON Schema of its `data` and an example. `<resource>_*` selects every type of a resource, `*` every type.",
     success: "The catalogue.",
+  },
+  getEventType: {
+    summary: "Get an event type",
+    description:
+      "One type of the catalogue with its description, the JSON Schema of its `data` and an example (null for a type operators added at run time).",
+    success: "The event type.",
   },
   createSubscription: {
     summary: "Create a subscription",

@@ -5,8 +5,10 @@
 import type * as z from "zod/mini";
 import type { DeliveryRecord } from "../domain/delivery/delivery.ts";
 import { EVENT_DESCRIPTIONS } from "../domain/events/descriptions.ts";
+import { eventTypeDocs } from "../domain/events/event-schemas.ts";
 import { BUILT_IN_CATALOGUE, type EventCatalogue } from "../domain/events/runtime-catalogue.ts";
 import type { QuotaAction } from "../domain/quotas/quota.ts";
+import { ResourceNotFoundError } from "../domain/subscriptions/errors.ts";
 import { publicSubscription } from "../domain/subscriptions/subscription.ts";
 import {
   createSubscriptionSchema,
@@ -26,6 +28,7 @@ import {
 import type { ErrorDetail } from "./errors.ts";
 import {
   eventIdPathSchema,
+  eventTypePathSchema,
   idPathSchema,
   listDeliveriesQuerySchema,
   listSubscriptionsQuerySchema,
@@ -158,6 +161,21 @@ export function deliveryView(record: DeliveryRecord): z.input<ResponseSchemas["d
   };
 }
 
+/** One catalogue entry as the API shows it: with its data's schema and example (PRODUCT §12). */
+function eventTypeView(catalogue: EventCatalogue, type: string, resource: string) {
+  const docs = eventTypeDocs(type);
+  return {
+    type,
+    resource,
+    description:
+      catalogue.addedType(type)?.description ??
+      EVENT_DESCRIPTIONS[type as keyof typeof EVENT_DESCRIPTIONS] ??
+      "",
+    schema: docs?.schema ?? null,
+    example: docs?.example ?? null,
+  };
+}
+
 const subscriptionView = (subscription: Parameters<typeof publicSubscription>[0]) => {
   const view = publicSubscription(subscription);
   return { ...view, event_types: [...view.event_types], headers: { ...view.headers } };
@@ -198,16 +216,25 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ services }) => {
       const catalogue = await services.eventTypes.current();
       return {
-        items: catalogue.list().map(({ type, resource }) => ({
-          type,
-          resource,
-          description:
-            catalogue.addedType(type)?.description ??
-            EVENT_DESCRIPTIONS[type as keyof typeof EVENT_DESCRIPTIONS] ??
-            "",
-        })),
+        items: catalogue.list().map(({ type, resource }) => eventTypeView(catalogue, type, resource)),
         next_cursor: null,
       };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/event-types/{type}",
+    operationId: "getEventType",
+    tag: "Event types",
+    auth: true,
+    params: eventTypePathSchema,
+    notFound: true,
+    success: { status: 200, response: "eventTypeSchema" },
+    handle: async ({ params, services }) => {
+      const catalogue = await services.eventTypes.current();
+      const resource = catalogue.resourceOf(params.type);
+      if (resource === undefined) throw new ResourceNotFoundError("event type");
+      return eventTypeView(catalogue, params.type, resource);
     },
   }),
   route({

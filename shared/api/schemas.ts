@@ -67,6 +67,13 @@ export const statsQuerySchema = z.strictObject({
   }),
 });
 
+export const eventTypePathSchema = z.strictObject({
+  type: withMeta(z.string().check(z.minLength(1), z.maxLength(100)), {
+    description: "An event type of the catalogue.",
+    example: "call_hangup",
+  }),
+});
+
 export const eventIdPathSchema = z.strictObject({
   event_id: withMeta(z.string().check(z.minLength(1), z.maxLength(256)), {
     description: "The event's id (EventBridge's `id`).",

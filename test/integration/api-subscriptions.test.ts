@@ -570,4 +570,34 @@ describe("event types", () => {
       expect.arrayContaining(["webhook_test", "webhook_subscription_disabled"]),
     );
   });
+
+  it("gives every type a JSON Schema of its data and an example (PRODUCT §12)", async () => {
+    const response = await api.get("/v1/event-types", { key });
+    const items = (response.json as { items: { type: string; schema: unknown; example: unknown }[] }).items;
+    const missing = items.filter((item) => item.schema === null || item.example === null).map((i) => i.type);
+    expect(missing).toEqual([]);
+    const hangup = items.find((item) => item.type === "call_hangup") as {
+      schema: { type: string; properties: Record<string, unknown>; required: string[] };
+      example: Record<string, unknown>;
+    };
+    expect(hangup.schema.type).toBe("object");
+    expect(hangup.schema.properties.hangup_reason).toMatchObject({ type: "string" });
+    expect(hangup.schema.required).toEqual(["id", "customer_id"]);
+    expect(hangup.example).toMatchObject({ status: "hangup", hangup_by: "remote" });
+  });
+
+  it("gives one type by GET /v1/event-types/{type}, 404 for a type outside the catalogue", async () => {
+    const one = await api.get("/v1/event-types/aicall_status_progressing", { key });
+    expect(one.status).toBe(200);
+    expect(one.json).toMatchObject({
+      type: "aicall_status_progressing",
+      resource: "ai",
+      schema: { type: "object" },
+      example: { status: "progressing" },
+    });
+    const unknown = await api.get("/v1/event-types/call_exploded", { key });
+    expect(unknown.status).toBe(404);
+    expect(errorCode(unknown)).toBe("NOT_FOUND");
+    expect((await api.get("/v1/event-types/__proto__", { key })).status).toBe(404);
+  });
 });

@@ -24,7 +24,7 @@ export class InvalidInputError extends CodedError {
 export class ResourceNotFoundError extends CodedError {
   override readonly name = "ResourceNotFoundError";
   readonly code = "NOT_FOUND";
-  constructor(readonly resource: "subscription" | "delivery") {
+  constructor(readonly resource: "subscription" | "delivery" | "event type") {
     super(`${resource} not found`);
   }
 }

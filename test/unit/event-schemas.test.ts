@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { describe, expect, it } from "vitest";
+import { EVENT_CATALOGUE } from "../../shared/domain/events/catalogue.ts";
+import { eventTypeDocs, modelSource } from "../../shared/domain/events/event-schemas.ts";
+import { FIXTURES_DIR } from "../support/fixtures.ts";
+
+// Strict mode rejects unknown keywords and formats, so a typo in a schema fails here, not at a customer.
+const ajv = new Ajv2020({ allErrors: true, strict: true });
+addFormats.default(ajv);
+
+function validate(schema: Record<string, unknown>, data: unknown): string[] {
+  const check = ajv.compile(schema);
+  return check(data) ? [] : (check.errors ?? []).map((e) => `${e.instancePath || "(root)"} ${e.message}`);
+}
+
+const samplesDir = path.join(FIXTURES_DIR, "voipbin-events");
+const samples = readdirSync(samplesDir)
+  .filter((file) => file.endsWith(".json"))
+  .map((file) => {
+    const entry = JSON.parse(readFileSync(path.join(samplesDir, file), "utf8")) as {
+      DetailType: string;
+      Detail: string;
+    };
+    return { file, type: entry.DetailType, data: (JSON.parse(entry.Detail) as { data: unknown }).data };
+  });
+
+describe("event catalogue schemas and examples (PRODUCT §12)", () => {
+  it.each(EVENT_CATALOGUE.map((entry) => entry.type))(
+    "%s has a schema and an example that validates",
+    (type) => {
+      const docs = eventTypeDocs(type);
+      expect(docs).toBeDefined();
+      if (docs === undefined) return;
+      expect(validate(docs.schema, docs.example)).toEqual([]);
+      expect(Object.keys(docs.example).length).toBeGreaterThan(0);
+      if (docs.model !== "webhook") expect(modelSource(docs.model)).toMatch(/^voipbin\/monorepo bin-/);
+    },
+  );
+
+  it("checks every sample event of the fixtures against its type's schema", () => {
+    expect(samples.length).toBeGreaterThanOrEqual(6);
+    for (const sample of samples) {
+      const docs = eventTypeDocs(sample.type);
+      expect(docs, sample.file).toBeDefined();
+      expect({ file: sample.file, problems: validate(docs?.schema ?? {}, sample.data) }).toEqual({
+        file: sample.file,
+        problems: [],
+      });
+    }
+  });
+
+  it("schemas are not vacuous: another resource's data, a wrong enum or a missing id is refused", () => {
+    const hangup = samples.find((sample) => sample.type === "call_hangup")?.data as Record<string, unknown>;
+    const message = eventTypeDocs("message_created");
+    const call = eventTypeDocs("call_hangup");
+    if (message === undefined || call === undefined) throw new Error("catalogue lacks call or message");
+    expect(validate(message.schema, hangup).length).toBeGreaterThan(0);
+    expect(validate(call.schema, { ...hangup, status: "exploded" })).toEqual([
+      "/status must be equal to one of the allowed values",
+    ]);
+    const { id: _id, ...withoutId } = hangup;
+    expect(validate(call.schema, withoutId)).toEqual(["(root) must have required property 'id'"]);
+  });
+
+  it("types of one model share its schema; types operators add have none", () => {
+    expect(eventTypeDocs("call_created")?.schema).toBe(eventTypeDocs("call_hangup")?.schema);
+    expect(eventTypeDocs("call_transferred")).toBeUndefined();
+    expect(eventTypeDocs("__proto__")).toBeUndefined();
+  });
+});
