@@ -216,8 +216,20 @@ describe("npm run ops -- event-types and unroutable drift", () => {
       type: NEW_TYPE,
       resource: "call",
       description: "A call was transferred to another destination.",
+      // Nothing is known of an added type's data (PRODUCT §12: only built-in types have them).
+      schema: null,
+      example: null,
     });
     expect(types.body.items.find((item) => item.type === "call_hangup")).toBeDefined();
+    const one = await callApi<{ type: string; schema: unknown }>(
+      stack,
+      "GET",
+      `/v1/event-types/${NEW_TYPE}`,
+      {
+        key,
+      },
+    );
+    expect(one.body).toMatchObject({ type: NEW_TYPE, resource: "call", schema: null });
 
     const removed = await ops("event-types", "remove", NEW_TYPE);
     expect(removed.code, removed.stderr).toBe(0);

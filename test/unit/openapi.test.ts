@@ -17,6 +17,8 @@ const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 // missing from the code fails this test. Error statuses: what each route can answer besides 500.
 const SECTION_5_ROUTES: { method: string; path: string; success: string; errors: string[] }[] = [
   { method: "get", path: "/v1/event-types", success: "200", errors: ["401", "429"] },
+  // PRODUCT §12: one type of the catalogue with its schema and example.
+  { method: "get", path: "/v1/event-types/{type}", success: "200", errors: ["400", "401", "404", "429"] },
   {
     method: "post",
     path: "/v1/subscriptions",
