@@ -39,6 +39,10 @@ export const subscriptionSchema = withMeta(
     activeflow_id: withMeta(z.nullable(z.string()), { format: "uuid" }),
     description: z.nullable(z.string()),
     headers: withMeta(z.record(z.string(), z.string()), { example: { "x-customer-token": "s3cr3t" } }),
+    filter: withMeta(z.nullable(z.record(z.string(), z.unknown())), {
+      description:
+        'The payload filter over the event\'s `data` (docs/api.md, "Payload filters"); null: every event of the subscribed types.',
+    }),
     status: z.enum(["enabled", "disabled"]),
     disabled_reason: withMeta(z.nullable(z.enum(DISABLED_REASONS)), {
       description:
@@ -69,6 +73,7 @@ export const subscriptionSchema = withMeta(
       activeflow_id: null,
       description: "Production call events",
       headers: {},
+      filter: null,
       status: "enabled",
       disabled_reason: null,
       created_at: "2026-11-20T09:17:41.123Z",

@@ -137,6 +137,7 @@ export class SubscriptionService {
       activeflow_id: input.activeflow_id ?? null,
       description: input.description ?? null,
       headers: input.headers ?? {},
+      ...(input.filter !== undefined && input.filter !== null ? { filter: input.filter } : {}),
       status: disabled ? "disabled" : "enabled",
       disabled_reason: disabled ? "manual" : null,
       created_at: nowIso,
@@ -196,7 +197,7 @@ export class SubscriptionService {
     if (patch.url !== undefined) set.url = patch.url;
     if (patch.method !== undefined) set.method = patch.method;
     if (patch.event_types !== undefined) set.event_types = patch.event_types;
-    for (const field of ["activeflow_id", "description", "headers"] as const) {
+    for (const field of ["activeflow_id", "description", "headers", "filter"] as const) {
       const value = patch[field];
       if (value === null) remove.push(field);
       else if (value !== undefined) set[field] = value;

@@ -7,6 +7,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import type { PayloadFilter } from "../../domain/subscriptions/filter.ts";
 import type {
   DisabledReason,
   Subscription,
@@ -22,6 +23,7 @@ export type SubscriptionChangeField =
   | "activeflow_id"
   | "description"
   | "headers"
+  | "filter"
   | "status"
   | "disabled_reason"
   | "failing_since"
@@ -35,7 +37,7 @@ export interface SubscriptionChange {
 /** What the router needs to match an event; the secrets never leave the table on the routing path. */
 export type RoutingSubscription = Pick<
   Subscription,
-  "id" | "customer_id" | "event_types" | "activeflow_id" | "status" | "delivery_profile"
+  "id" | "customer_id" | "event_types" | "activeflow_id" | "status" | "delivery_profile" | "filter"
 >;
 
 /** A subscription counter unchanged for this long may be corrected from the stored subscriptions. */
@@ -48,7 +50,22 @@ const ROUTING_PROJECTION = [
   "activeflow_id",
   "#status",
   "delivery_profile",
+  "#filter",
 ];
+
+/**
+ * A payload filter is stored as its JSON text: its keys are the customer's (`constructor`, dotted
+ * names), and a string is marshalled as is, within DynamoDB's nesting limit whatever the filter.
+ * Unreadable text (never written by us) becomes a filter that matches nothing (filter.ts).
+ */
+function filterFromItem(item: Item): { filter?: PayloadFilter } {
+  if (typeof item.filter !== "string") return {};
+  try {
+    return { filter: JSON.parse(item.filter) as PayloadFilter };
+  } catch {
+    return { filter: { $unreadable: true } };
+  }
+}
 
 export function subscriptionFromItem(item: Item): SubscriptionWithSecrets {
   return {
@@ -67,6 +84,7 @@ export function subscriptionFromItem(item: Item): SubscriptionWithSecrets {
     failing_since: (item.failing_since as string | undefined) ?? null,
     ...(typeof item.managed_by === "string" ? { managed_by: item.managed_by } : {}),
     ...(item.delivery_profile === "legacy" ? { delivery_profile: "legacy" as const } : {}),
+    ...filterFromItem(item),
     secret: item.secret as string,
     previous_secret: (item.previous_secret as string | undefined) ?? null,
     previous_secret_expires_at: (item.previous_secret_expires_at as string | undefined) ?? null,
@@ -91,6 +109,7 @@ function subscriptionToItem(subscription: SubscriptionWithSecrets): Item {
  * key by key, whatever the keys are (read back, the map becomes an object with those own keys).
  */
 function toAttributeValue(field: string, value: unknown): unknown {
+  if (field === "filter") return JSON.stringify(value);
   if (field === "headers" && typeof value === "object" && value !== null && !(value instanceof Map)) {
     return new Map(Object.entries(value as Record<string, unknown>));
   }
@@ -113,7 +132,7 @@ export class SubscriptionRepository {
         TableName: this.tableName,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
         ExpressionAttributeValues: { ":pk": PK, ":prefix": skPrefix },
-        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeNames: { "#status": "status", "#filter": "filter" },
         ProjectionExpression: ROUTING_PROJECTION.join(", "),
       },
     );
@@ -126,6 +145,7 @@ export class SubscriptionRepository {
           activeflow_id: (item.activeflow_id as string | undefined) ?? null,
           status: item.status as Subscription["status"],
           ...(item.delivery_profile === "legacy" ? { delivery_profile: "legacy" as const } : {}),
+          ...filterFromItem(item),
         });
       }
     }

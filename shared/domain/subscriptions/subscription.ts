@@ -2,6 +2,7 @@ import { BUILT_IN_CATALOGUE, type EventCatalogue } from "../events/runtime-catal
 import type { ResourceData } from "../events/schemas.ts";
 import { uuidv7 } from "../ids.ts";
 import { generateSecret } from "../signing.ts";
+import { matchesFilter, type PayloadFilter } from "./filter.ts";
 
 export const SUBSCRIPTION_METHODS = ["POST", "PUT", "GET", "DELETE"] as const;
 
@@ -48,6 +49,8 @@ export interface Subscription {
   readonly managed_by?: string;
   /** Absent means `standard`. */
   readonly delivery_profile?: DeliveryProfile;
+  /** A payload filter over the event's `data` (PRODUCT §12, ./filter.ts); absent: every event. */
+  readonly filter?: PayloadFilter;
 }
 
 /** The signing secrets of a subscription: the current one and, during rotation, the previous one. */
@@ -89,10 +92,14 @@ export function newSubscription(
 
 /**
  * Whether an event goes to this subscription: enabled, one of its patterns matches the type, and,
- * when it filters on an activeflow, the event's data carries that activeflow id.
+ * when it filters on an activeflow, the event's data carries that activeflow id, and its payload
+ * filter, if any, matches the data.
  */
 export function subscriptionMatches(
-  subscription: Pick<Subscription, "status" | "activeflow_id" | "event_types" | "delivery_profile">,
+  subscription: Pick<
+    Subscription,
+    "status" | "activeflow_id" | "event_types" | "delivery_profile" | "filter"
+  >,
   eventType: string,
   data: ResourceData,
   catalogue: EventCatalogue = BUILT_IN_CATALOGUE,
@@ -105,7 +112,9 @@ export function subscriptionMatches(
     if (typeof activeflowId !== "string" || activeflowId.toLowerCase() !== subscription.activeflow_id)
       return false;
   }
-  return subscription.event_types.some((pattern) => catalogue.matches(pattern, eventType));
+  if (!subscription.event_types.some((pattern) => catalogue.matches(pattern, eventType))) return false;
+  // Last: the cheap checks above turn most events away before the filter walks the data.
+  return subscription.filter === undefined || matchesFilter(subscription.filter, data);
 }
 
 /** The secrets that sign a delivery now: the current one first, then the previous one while its overlap lasts. */
@@ -139,10 +148,15 @@ export function publicSubscription(subscription: Subscription): PublicSubscripti
     managed: subscription.managed_by !== undefined,
     managed_by: subscription.managed_by ?? null,
     delivery_profile: subscription.delivery_profile ?? "standard",
+    filter: subscription.filter ?? null,
   };
 }
 
-export type PublicSubscription = Omit<Subscription, "failing_since" | "managed_by" | "delivery_profile"> & {
+export type PublicSubscription = Omit<
+  Subscription,
+  "failing_since" | "managed_by" | "delivery_profile" | "filter"
+> & {
+  readonly filter: PayloadFilter | null;
   readonly managed: boolean;
   readonly managed_by: string | null;
   readonly delivery_profile: DeliveryProfile;

@@ -8,6 +8,7 @@ import { isValidEventTypePattern } from "../events/catalogue.ts";
 import { couldBeAddedPattern } from "../events/runtime-catalogue.ts";
 import { uuidString } from "../events/schemas.ts";
 import { withMeta } from "../schema-meta.ts";
+import { FILTER_LIMITS, filterProblems, type PayloadFilter } from "./filter.ts";
 import { MAX_URL_LENGTH, SUBSCRIPTION_METHODS } from "./subscription.ts";
 
 export { MAX_URL_LENGTH };
@@ -179,6 +180,25 @@ export const subscriptionStatusSchema = withMeta(z.enum(["enabled", "disabled"])
   example: "enabled",
 });
 
+export const FILTER_DESCRIPTION = `A payload filter over the event's \`data\` (docs/api.md, "Payload filters"): keys are field names (dotted for nested fields) or \`$and\`/\`$or\`/\`$not\`; a field takes a bare value (equality) or operators \`$eq\`, \`$neq\`, \`$gt\`, \`$gte\`, \`$lt\`, \`$lte\`, \`$in\`, \`$nin\`, \`$startsWith\`, \`$endsWith\`, \`$exist\`. At most ${FILTER_LIMITS.maxDepth} levels, ${FILTER_LIMITS.maxClauses} conditions and ${FILTER_LIMITS.maxBytes} bytes. Only events whose data matches are delivered.`;
+
+export const payloadFilterSchema = withMeta(
+  z.pipe(
+    z.record(z.string(), z.unknown()).check(
+      z.superRefine((filter: Record<string, unknown>, ctx) => {
+        for (const problem of filterProblems(filter)) {
+          ctx.addIssue({ code: "custom", path: [...problem.path], message: problem.message, input: filter });
+        }
+      }),
+    ),
+    z.transform((filter: Record<string, unknown>): PayloadFilter => filter),
+  ),
+  {
+    description: FILTER_DESCRIPTION,
+    example: { status: "hangup", duration: { $gte: 30 }, "source.target": { $startsWith: "+8210" } },
+  },
+);
+
 /** `null` clears the field, absent leaves it (classic zod's `.nullable().optional()`). */
 const clearable = <S extends z.ZodMiniType>(schema: S) => z.optional(z.nullable(schema));
 
@@ -190,6 +210,7 @@ export const createSubscriptionSchema = withMeta(
     activeflow_id: clearable(activeflowIdSchema),
     description: clearable(descriptionSchema),
     headers: clearable(customHeadersSchema),
+    filter: clearable(payloadFilterSchema),
     status: z._default(subscriptionStatusSchema, "enabled"),
   }),
   {
@@ -213,6 +234,7 @@ export const updateSubscriptionSchema = withMeta(
       activeflow_id: clearable(activeflowIdSchema),
       description: clearable(descriptionSchema),
       headers: clearable(customHeadersSchema),
+      filter: clearable(payloadFilterSchema),
       status: z.optional(subscriptionStatusSchema),
     })
     .check(
@@ -223,7 +245,7 @@ export const updateSubscriptionSchema = withMeta(
   {
     id: "UpdateSubscriptionRequest",
     description:
-      "Only the fields present change; `null` clears `activeflow_id`, `description` and `headers`.",
+      "Only the fields present change; `null` clears `activeflow_id`, `description`, `headers` and `filter`.",
     example: { event_types: ["call_*"], status: "enabled" },
   },
 );
