@@ -167,7 +167,7 @@ describe("the OpenAPI document", () => {
     const ref = (create?.content["application/json"]?.schema as { $ref?: string } | undefined)?.$ref ?? "";
     const schema = document.components.schemas[ref.replace("#/components/schemas/", "")];
     expect(Object.keys(schema?.properties ?? {}).sort()).toEqual(
-      ["activeflow_id", "description", "event_types", "headers", "method", "status", "url"].sort(),
+      ["activeflow_id", "description", "event_types", "filter", "headers", "method", "status", "url"].sort(),
     );
     expect(schema?.required?.sort()).toEqual(["event_types", "url"]);
   });
