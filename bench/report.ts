@@ -89,6 +89,16 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
     ...(n === 10 ? { goal: { op: "≤" as const, target: 3 } } : {}),
     pick: (r: BenchResults) => r.router?.aws_requests_per_event[`fanout_${n}`],
   })),
+  ...(["none", "filter_20"] as const).map((which) => ({
+    metric: `router.filter.cpu_us_per_event.${which}`,
+    unit: "µs",
+    pick: (r: BenchResults) => r.router?.filter?.cpu_us_per_event[which],
+  })),
+  {
+    metric: "router.filter.added_us_per_event",
+    unit: "µs",
+    pick: (r) => r.router?.filter?.added_us_per_event,
+  },
   ...(["today", "managed"] as const).map((profile) => ({
     metric: `router.managed.aws_requests_per_event.${profile}`,
     unit: "",

@@ -3,11 +3,15 @@ import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { createRouterHandler } from "#handlers/router.ts";
 import { createAwsClients } from "#shared/adapters/clients.ts";
 import { ActiveflowDestinationRepository } from "#shared/adapters/dynamodb/activeflow-destinations.ts";
+import type { RoutingSubscription } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createRouterDependencies } from "#shared/dependencies.ts";
+import { parseRoutableEvent } from "#shared/domain/events/schemas.ts";
+import { filterProblems, type PayloadFilter } from "#shared/domain/subscriptions/filter.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
+import { buildDeliveryJobs } from "#shared/services/route-event.ts";
 import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
 import { AwsRequestCounter } from "./lib/aws-counter.ts";
 import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
@@ -28,6 +32,17 @@ export interface RouterBenchResult {
   requests_by_operation: Record<string, Record<string, number>>;
   events: number;
   concurrency: number;
+  /**
+   * Issue 24: the router's CPU per event for a customer with 10 matching subscriptions, each without
+   * a filter and each with a 20-condition payload filter (every condition evaluated: the event
+   * matches), the filters read back from their stored JSON text as the router does.
+   */
+  filter?: {
+    clauses: number;
+    fanout: number;
+    cpu_us_per_event: { none: number; filter_20: number };
+    added_us_per_event: number;
+  };
   /**
    * PRODUCT §11: what a managed legacy subscription costs the router. `today`: a customer with one
    * subscription for every event and one that does not match; `managed`: the same customer plus its
@@ -134,6 +149,8 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
       result.aws_requests_per_event[key] = Math.round((counter.total / options.events) * 100) / 100;
       result.requests_by_operation[key] = counter.snapshot();
     }
+    options.progress("router: payload filter cost");
+    result.filter = benchFilterCost(data, options.events * 20);
     options.progress("router: managed legacy subscription and control events");
     result.managed = await benchManaged(handler, subscriptions, clients, config.TABLE_NAME, data, options);
     return result;
@@ -314,4 +331,100 @@ async function scanTable(clients: ReturnType<typeof createAwsClients>, tableName
     start = page.LastEvaluatedKey;
   } while (start);
   return items;
+}
+
+/**
+ * 20 conditions over a call_hangup's data, every one true for the sample, so that evaluation cannot
+ * stop early: the most a 20-condition filter costs.
+ */
+export const TWENTY_CLAUSE_FILTER: PayloadFilter = {
+  status: "hangup",
+  direction: { $in: ["incoming", "outgoing"] },
+  hangup_reason: { $neq: "failed" },
+  "source.type": "tel",
+  "source.target": { $startsWith: "+1555" },
+  "destination.target": { $endsWith: "6543" },
+  tm_hangup: { $gte: "2026-01-01T00:00:00Z", $lt: "2100-01-01T00:00:00Z" },
+  type: { $nin: ["conference"] },
+  "action.type": { $exist: true },
+  $or: [{ hangup_by: "remote" }, { hangup_by: "local" }],
+  $and: [{ "source.type": { $neq: "sip" } }, { mute_direction: { $exist: true } }],
+  $not: { status: "progressing" },
+  activeflow_id: { $exist: true },
+  flow_id: { $exist: true },
+  owner_type: "",
+  tm_create: { $lte: "2100-01-01" },
+  recording_id: { $exist: true },
+};
+
+/**
+ * Routing CPU per event (matching and building the jobs, as buildDeliveryJobs does in the router),
+ * fan-out 10, without filters and with TWENTY_CLAUSE_FILTER on each subscription. In-process and
+ * AWS-free: the filter adds no request (it is read with the subscription), only this CPU.
+ */
+export function benchFilterCost(
+  data: Record<string, unknown>,
+  iterations: number,
+): NonNullable<RouterBenchResult["filter"]> {
+  const problems = filterProblems(TWENTY_CLAUSE_FILTER);
+  if (problems.length > 0) throw new Error(`bench filter invalid: ${JSON.stringify(problems)}`);
+  const customer = randomUUID();
+  const event = parseRoutableEvent({
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "call_hangup",
+    source: "voipbin.call-manager",
+    account: "000000000000",
+    time: new Date().toISOString(),
+    region: "us-east-1",
+    resources: [],
+    detail: { customer_id: customer, data: { ...data, customer_id: customer } },
+  });
+  const fanout = 10;
+  const stored = JSON.stringify(TWENTY_CLAUSE_FILTER);
+  const subscriptionsOf = (filtered: boolean): RoutingSubscription[] =>
+    Array.from({ length: fanout }, (_, i) => ({
+      id: `0196f1a2-0000-7000-8000-0000000000${String(i).padStart(2, "0")}`,
+      customer_id: customer,
+      event_types: ["call_*"],
+      activeflow_id: null,
+      status: "enabled" as const,
+      // Parsed per event, as listForRouting parses the stored text on every read.
+      ...(filtered ? { filter: JSON.parse(stored) as PayloadFilter } : {}),
+    }));
+  const measure = (filtered: boolean): number => {
+    for (let i = 0; i < 200; i++) buildDeliveryJobs(event, subscriptionsOf(filtered)); // warm-up
+    const started = process.cpuUsage();
+    for (let i = 0; i < iterations; i++) {
+      const jobs = buildDeliveryJobs(event, subscriptionsOf(filtered));
+      if (jobs.length !== fanout) throw new Error(`expected ${fanout} jobs, got ${jobs.length}`);
+    }
+    const used = process.cpuUsage(started);
+    return (used.user + used.system) / iterations;
+  };
+  const none = measure(false);
+  const filtered = measure(true);
+  const round = (us: number) => Math.round(us * 10) / 10;
+  let clauses = 0;
+  const count = (value: unknown): void => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return;
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === "$and" || key === "$or") for (const f of inner as unknown[]) count(f);
+      else if (key === "$not") count(inner);
+      else if (
+        typeof inner === "object" &&
+        inner !== null &&
+        Object.keys(inner).some((k) => k.startsWith("$"))
+      )
+        clauses += Object.keys(inner).length;
+      else clauses += 1;
+    }
+  };
+  count(TWENTY_CLAUSE_FILTER);
+  return {
+    clauses,
+    fanout,
+    cpu_us_per_event: { none: round(none), filter_20: round(filtered) },
+    added_us_per_event: round(filtered - none),
+  };
 }
