@@ -226,7 +226,10 @@ export async function handleApiRequest(
     const problems: ErrorDetail[] = [];
     const validParams = validate(route.params, params, "path", problems);
     const validQuery = validate(route.query, queryOf(event), "query", problems);
-    const validBody = validate(route.body, body, "body", problems);
+    const validBody =
+      route.optionalBody === true && body === undefined
+        ? undefined
+        : validate(route.body, body, "body", problems);
     problems.push(...(await extraBodyProblems(route, body, services, problems)));
     if (problems.length > 0) throw validationFailed(problems);
     const input = {

@@ -196,7 +196,12 @@ function operationOf(route: Route): ZodOpenApiOperationObject {
     ...(route.auth ? {} : { security: [] }),
     ...(Object.keys(requestParams).length > 0 ? { requestParams } : {}),
     ...(route.body !== undefined
-      ? { requestBody: { required: true, content: { "application/json": { schema: route.body } } } }
+      ? {
+          requestBody: {
+            required: route.optionalBody !== true,
+            content: { "application/json": { schema: route.body } },
+          },
+        }
       : {}),
     responses,
   };

@@ -77,7 +77,7 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   sendTestEvent: {
     summary: "Send a test event",
     description:
-      'Sends a `webhook_test` event (`data`: `{"subscription_id", "message", "created_at"}`) to this subscription only, through the real queue and delivery function: signed, retried and logged like any delivery.',
+      'Sends a `webhook_test` event (`data`: `{"subscription_id", "message", "created_at"}`) to this subscription only, through the real queue and delivery function: signed, retried and logged like any delivery. With `{"event_type": "<type>"}` it sends that catalogue type\'s `example` in VoIPBIN\'s envelope instead (a type the subscription selects; otherwise 400 at `event_type`). Every attempt of a test delivery carries the header `x-voipbin-test: true`.',
     success: "Queued.",
     conflict: "`SUBSCRIPTION_DISABLED`: enable the subscription first.",
   },

@@ -35,6 +35,7 @@ import {
   portalSessionRequestSchema,
   recoverRequestSchema,
   statsQuerySchema,
+  testEventRequestSchema,
 } from "./schemas.ts";
 
 /**
@@ -109,6 +110,8 @@ export interface RouteDefinition<
    * Checks of the raw body that need the services (the URL's form under the deployment's policy),
    * run together with the schema so that one answer lists every problem.
    */
+  /** The body may be absent (then `body` is undefined); when present it must match `body`. */
+  readonly optionalBody?: boolean;
   readonly bodyChecks?: (
     body: Readonly<Record<string, unknown>>,
     services: ApiServices,
@@ -346,11 +349,27 @@ export const ROUTES: readonly Route[] = [
     tag: "Deliveries",
     auth: true,
     params: idPathSchema,
+    body: testEventRequestSchema,
+    optionalBody: true,
+    bodyChecks: (body) => {
+      const type = body.event_type;
+      return typeof type !== "string" || eventTypeDocs(type) !== undefined
+        ? []
+        : [
+            {
+              path: "event_type",
+              message: `"${type.slice(0, 100)}" is not an event type with an example (GET /v1/event-types lists them)`,
+            },
+          ];
+    },
     notFound: true,
     success: { status: 202, response: "deliveryAcceptedSchema" },
     quota: "test_event",
-    handle: async ({ customerId, params, services }) => {
-      const { deliveryId } = await services.deliveryLog.sendTestEvent(customerId, params.id);
+    handle: async ({ body, customerId, params, services }) => {
+      const type = body?.event_type;
+      const docs = type === undefined ? undefined : eventTypeDocs(type);
+      const sample = type !== undefined && docs !== undefined ? { type, data: docs.example } : undefined;
+      const { deliveryId } = await services.deliveryLog.sendTestEvent(customerId, params.id, sample);
       return { delivery_id: deliveryId };
     },
   }),

@@ -67,6 +67,19 @@ export const statsQuerySchema = z.strictObject({
   }),
 });
 
+export const testEventRequestSchema = withMeta(
+  z.strictObject({
+    event_type: z.optional(
+      withMeta(z.string().check(z.minLength(1), z.maxLength(100)), {
+        description:
+          "A catalogue type the subscription selects: its example (`GET /v1/event-types`) is sent in VoIPBIN's envelope. Absent: a `webhook_test` event.",
+        example: "call_hangup",
+      }),
+    ),
+  }),
+  { id: "TestEventRequest", description: "Optional; without a body a `webhook_test` event is sent." },
+);
+
 export const eventTypePathSchema = z.strictObject({
   type: withMeta(z.string().check(z.minLength(1), z.maxLength(100)), {
     description: "An event type of the catalogue.",

@@ -15,6 +15,7 @@ import {
   positionOf,
 } from "../domain/delivery/delivery.ts";
 import type { DeliveryJob } from "../domain/delivery/job.ts";
+import { patternMatches } from "../domain/events/catalogue.ts";
 import { webhookBody } from "../domain/events/schemas.ts";
 import { deriveDeliveryIds } from "../domain/ids.ts";
 import {
@@ -89,6 +90,7 @@ export function jobFromRecord(record: DeliveryRecord, token: string, redeliverAf
     event_type: record.event_type,
     payload: record.payload,
     token,
+    ...(record.test === true ? { test: true as const } : {}),
     ...(redeliverAfter !== undefined ? { redeliver_after: redeliverAfter } : {}),
   };
 }
@@ -116,11 +118,26 @@ export class DeliveryLogService {
   }
 
   /**
-   * Sends a `webhook_test` event to this subscription only: a pending record first (so the returned
-   * id can be looked up at once), then the job. If the job cannot be enqueued the record goes again.
+   * Sends a test event to this subscription only: `webhook_test`, or `sample` (a catalogue type's
+   * example, PRODUCT §12) in VoIPBIN's envelope when the subscription selects that type. A pending
+   * record first (so the returned id can be looked up at once), then the job, marked `test` so that
+   * every attempt carries TEST_EVENT_HEADER. If the job cannot be enqueued the record goes again.
    */
-  async sendTestEvent(customerId: string, subscriptionId: string): Promise<{ deliveryId: string }> {
+  async sendTestEvent(
+    customerId: string,
+    subscriptionId: string,
+    sample?: { readonly type: string; readonly data: Readonly<Record<string, unknown>> },
+  ): Promise<{ deliveryId: string }> {
     const subscription = await this.enabledSubscription(customerId, subscriptionId);
+    if (sample !== undefined && !subscription.event_types.some((p) => patternMatches(p, sample.type))) {
+      // Checked before the quota: a refused request should not use up the customer's test events.
+      throw new InvalidInputError([
+        {
+          path: "event_type",
+          message: `the subscription does not select "${sample.type}" (its event_types: ${subscription.event_types.join(", ")}); send a type it selects`,
+        },
+      ]);
+    }
     await this.deps.quotas.consume(customerId, "test_event");
     const now = this.now();
     const eventId = randomUUID();
@@ -131,12 +148,16 @@ export class DeliveryLogService {
       subscription_id: subscription.id,
       customer_id: customerId,
       event_id: eventId,
-      event_type: "webhook_test",
-      payload: webhookBody("webhook_test", {
-        subscription_id: subscription.id,
-        message: TEST_EVENT_MESSAGE,
-        created_at: now.toISOString(),
-      }),
+      event_type: sample?.type ?? "webhook_test",
+      payload:
+        sample === undefined
+          ? webhookBody("webhook_test", {
+              subscription_id: subscription.id,
+              message: TEST_EVENT_MESSAGE,
+              created_at: now.toISOString(),
+            })
+          : webhookBody(sample.type, sample.data),
+      test: true,
     } as const;
     const token = randomUUID();
     await this.deps.deliveries.createPending(identity, now, this.deps.settings.retentionDays, token);

@@ -274,6 +274,83 @@ describe("test event", () => {
     expect(kept).toBe(answer.slice(0, 4096));
   });
 
+  it("sends a catalogue type's example, verified by a standardwebhooks receiver and marked x-voipbin-test, retries too", async () => {
+    const target = await receiver();
+    const created = await api.post(
+      "/v1/subscriptions",
+      { url: target.url, event_types: ["call_*"] },
+      { key },
+    );
+    expect(created.status).toBe(201);
+    const subscription = created.json as Created;
+    const catalogue = await api.get("/v1/event-types/call_hangup", { key });
+    const example = (catalogue.json as { example: Record<string, unknown> }).example;
+
+    const response = await api.post(
+      `/v1/subscriptions/${subscription.id}/test`,
+      { event_type: "call_hangup" },
+      { key },
+    );
+    expect(response.status, JSON.stringify(response.json)).toBe(202);
+    const deliveryId = (response.json as { delivery_id: string }).delivery_id;
+    const [request] = await target.waitForRequests(1, 10_000);
+    if (!request) throw new Error("no request");
+    // Signed like any delivery; the body is VoIPBIN's envelope of the example, byte for byte.
+    expect(new Webhook(subscription.secret).verify(request.body, request.headers)).toEqual({
+      type: "call_hangup",
+      data: example,
+    });
+    expect(request.body).toBe(`{"type":"call_hangup","data":${JSON.stringify(example)}}`);
+    expect(request.headers["x-voipbin-test"]).toBe("true");
+    const done = await waitForStatus(deliveryId, "succeeded");
+    expect(done.event_type).toBe("call_hangup");
+
+    // A retry of the test delivery is still marked as a test.
+    expect((await api.post(`/v1/deliveries/${deliveryId}/retry`, undefined, { key })).status).toBe(202);
+    const [, again] = await target.waitForRequests(2, 10_000);
+    expect(again?.headers["x-voipbin-test"]).toBe("true");
+    expect(again?.body).toBe(request.body);
+
+    // Without a body: webhook_test, marked too.
+    await sendTest(subscription.id);
+    const [, , plain] = await target.waitForRequests(3, 10_000);
+    expect(JSON.parse(plain?.body ?? "{}").type).toBe("webhook_test");
+    expect(plain?.headers["x-voipbin-test"]).toBe("true");
+  });
+
+  it("400 lists every problem of a typed test request: unknown type, not selected, extra fields", async () => {
+    const target = await receiver();
+    const created = await api.post(
+      "/v1/subscriptions",
+      { url: target.url, event_types: ["call_*"] },
+      { key },
+    );
+    const id = (created.json as Created).id;
+    const problems = async (body: unknown) => {
+      const response = await api.post(`/v1/subscriptions/${id}/test`, body, { key });
+      expect(response.status).toBe(400);
+      expect(errorCode(response)).toBe("VALIDATION_FAILED");
+      return (response.json as { error: { details: { path: string; message: string }[] } }).error.details;
+    };
+    expect(await problems({ event_type: "call_exploded", colour: "red" })).toEqual([
+      expect.objectContaining({ path: "colour" }),
+      {
+        path: "event_type",
+        message: '"call_exploded" is not an event type with an example (GET /v1/event-types lists them)',
+      },
+    ]);
+    expect(await problems({ event_type: "message_created" })).toEqual([
+      {
+        path: "event_type",
+        message:
+          'the subscription does not select "message_created" (its event_types: call_*); send a type it selects',
+      },
+    ]);
+    expect(await problems({ event_type: 7 })).toEqual([expect.objectContaining({ path: "event_type" })]);
+    await waitForQueueEmpty(bed.env, bed.env.queues.deliveryQueueUrl);
+    expect(target.requests).toHaveLength(0);
+  });
+
   it("409 for a disabled subscription, 404 for an unknown one", async () => {
     const target = await receiver();
     const subscription = await subscribe(target.url);

@@ -238,6 +238,7 @@ function recordFrom(head: Item, attemptItems: readonly Item[], payload: string |
     chain_attempts: state.chain_attempts,
     live_job: state.live_job,
     payload,
+    ...(head.test === true ? { test: true as const } : {}),
   };
 }
 
@@ -364,6 +365,7 @@ export class DeliveryRepository {
       event_type: delivery.event_type,
       webhook_id: delivery.webhook_id,
       created_at: createdAt,
+      ...(delivery.test === true ? { test: true } : {}),
       ...(layout === DELIVERY_LAYOUT
         ? {}
         : {

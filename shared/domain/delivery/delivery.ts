@@ -69,6 +69,8 @@ export interface DeliveryRecord {
    * written before payloads were kept.
    */
   readonly payload: string | null;
+  /** Sent by the test route: its attempts carry TEST_EVENT_HEADER. */
+  readonly test?: true;
 }
 
 /** Identity of a delivery, as carried by its job. */
@@ -81,6 +83,8 @@ export interface DeliveryIdentity {
   readonly webhook_id: string;
   /** The exact body sent; kept on the record so manual retries and recoveries resend the same bytes. */
   readonly payload: string;
+  /** A test event (PRODUCT §12): kept on the record so that retries are marked as tests too. */
+  readonly test?: true;
 }
 
 /**

@@ -37,6 +37,11 @@ export const deliveryJobSchema = z.object({
    */
   shadow: z.optional(z.literal(true)),
   /**
+   * Sent by `POST /v1/subscriptions/{id}/test` (PRODUCT §12): every attempt carries the header
+   * TEST_EVENT_HEADER, so that a receiver can tell a sample from a real event of the same type.
+   */
+  test: z.optional(z.literal(true)),
+  /**
    * An activeflow destination's job (PRODUCT §11): sent to this URL and method instead of the
    * subscription's, signed with the customer's managed legacy subscription's secret and sent with its
    * profile (that subscription is read when the job runs). `subscription_id` is the destination's id.
@@ -50,6 +55,9 @@ export const deliveryJobSchema = z.object({
     }),
   ),
 });
+
+/** Marks every attempt of a test event (docs/api.md, "POST /v1/subscriptions/{id}/test"). */
+export const TEST_EVENT_HEADER = "x-voipbin-test";
 
 export type DeliveryJob = z.output<typeof deliveryJobSchema>;
 

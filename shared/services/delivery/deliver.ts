@@ -16,7 +16,7 @@ import { loggedError } from "../../adapters/observability.ts";
 import type { DeadReason, DeliveryAttempt } from "../../domain/delivery/delivery.ts";
 import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
 import type { Lane } from "../../domain/delivery/endpoint-health.ts";
-import type { DeliveryJob } from "../../domain/delivery/job.ts";
+import { type DeliveryJob, TEST_EVENT_HEADER } from "../../domain/delivery/job.ts";
 import { type Wait, waitToken, waitUntil, wokenEarly } from "../../domain/delivery/waits.ts";
 import { parseDeliveryId } from "../../domain/ids.ts";
 import { signDelivery } from "../../domain/signing.ts";
@@ -396,6 +396,7 @@ export class DeliveryBatch {
       ...subscription.headers,
       "content-type": "application/json",
       "user-agent": USER_AGENT,
+      ...(job.test === true ? { [TEST_EVENT_HEADER]: "true" } : {}),
       ...signDelivery({
         webhookId: job.webhook_id,
         timestamp: sentAt,
