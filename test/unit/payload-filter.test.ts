@@ -130,6 +130,14 @@ describe("matchesFilter never throws", () => {
     expect(matchesFilter({ $bogus: 1 }, data)).toBe(false);
     expect(matchesFilter({ status: { $bogus: 1 } }, data)).toBe(false);
     expect(matchesFilter({ $and: "x" }, data)).toBe(false);
+    // Not widened by negation: an invalid part anywhere makes the whole filter match nothing.
+    expect(matchesFilter({ $not: { $bogus: 1 } }, data)).toBe(false);
+    expect(matchesFilter({ $not: { status: { $bogus: 1 } } }, data)).toBe(false);
+    expect(matchesFilter({ $not: { nope: { $exist: "yes" } } }, data)).toBe(false);
+    expect(matchesFilter({ $or: [{ status: "hangup" }, { status: { $gt: {} } }] }, data)).toBe(false);
+    expect(matchesFilter({ $not: { status: "x", other: { $in: "abc" } } }, data)).toBe(false);
+    expect(matchesFilter({}, data)).toBe(false);
+    expect(matchesFilter({ $unreadable: true }, data)).toBe(false);
   });
 });
 

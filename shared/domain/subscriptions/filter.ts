@@ -244,8 +244,15 @@ function deepEqual(a: unknown, b: unknown, depth = 0): boolean {
   return false;
 }
 
-/** Ordering only between two numbers or two strings; anything else does not compare (false). */
+/** Thrown inside evaluation for a filter validation would have refused; matchesFilter turns it into false. */
+class InvalidFilter extends Error {}
+const invalid = (): never => {
+  throw new InvalidFilter();
+};
+
+/** Ordering only between two numbers or two strings; a field of another type does not compare. */
 function compare(value: unknown, operand: unknown): number | null {
+  if (typeof operand !== "number" && typeof operand !== "string") return invalid();
   if (typeof value === "number" && typeof operand === "number") return value - operand;
   if (typeof value === "string" && typeof operand === "string")
     return value < operand ? -1 : value > operand ? 1 : 0;
@@ -254,10 +261,13 @@ function compare(value: unknown, operand: unknown): number | null {
 
 /** `$in`: the value is one of the list, or (a list itself) shares an element with it. */
 function isIn(value: unknown, list: unknown): boolean {
-  if (!Array.isArray(list) || value === MISSING) return false;
+  if (!Array.isArray(list)) return invalid();
+  if (value === MISSING) return false;
   const candidates = Array.isArray(value) ? value : [value];
   return candidates.some((candidate) => list.some((entry) => deepEqual(candidate, entry)));
 }
+
+const text = (operand: unknown): string => (typeof operand === "string" ? operand : invalid());
 
 function testOperator(operator: string, value: unknown, operand: unknown): boolean {
   switch (operator) {
@@ -265,34 +275,26 @@ function testOperator(operator: string, value: unknown, operand: unknown): boole
       return value !== MISSING && deepEqual(value, operand);
     case "$neq":
       return value === MISSING || !deepEqual(value, operand);
-    case "$gt": {
-      const c = compare(value, operand);
-      return c !== null && c > 0;
-    }
-    case "$gte": {
-      const c = compare(value, operand);
-      return c !== null && c >= 0;
-    }
-    case "$lt": {
-      const c = compare(value, operand);
-      return c !== null && c < 0;
-    }
-    case "$lte": {
-      const c = compare(value, operand);
-      return c !== null && c <= 0;
-    }
+    case "$gt":
+      return (compare(value, operand) ?? Number.NaN) > 0;
+    case "$gte":
+      return (compare(value, operand) ?? Number.NaN) >= 0;
+    case "$lt":
+      return (compare(value, operand) ?? Number.NaN) < 0;
+    case "$lte":
+      return (compare(value, operand) ?? Number.NaN) <= 0;
     case "$in":
       return isIn(value, operand);
     case "$nin":
-      return Array.isArray(operand) && !isIn(value, operand);
+      return !isIn(value, operand);
     case "$startsWith":
-      return typeof value === "string" && typeof operand === "string" && value.startsWith(operand);
+      return typeof value === "string" && value.startsWith(text(operand));
     case "$endsWith":
-      return typeof value === "string" && typeof operand === "string" && value.endsWith(operand);
+      return typeof value === "string" && value.endsWith(text(operand));
     case "$exist":
-      return (value !== MISSING) === operand;
+      return typeof operand === "boolean" ? (value !== MISSING) === operand : invalid();
     default:
-      return false; // an operator validation would have refused: it matches nothing
+      return invalid();
   }
 }
 
@@ -300,36 +302,44 @@ function matchesCondition(condition: unknown, value: unknown): boolean {
   if (!isPlainObject(condition) || !Object.keys(condition).some((key) => key.startsWith("$"))) {
     return testOperator("$eq", value, condition);
   }
+  // Every operator is checked even after one fails, so that an invalid one anywhere is noticed
+  // (an invalid filter matches nothing, also under $not).
+  let all = true;
   for (const [operator, operand] of Object.entries(condition)) {
-    if (!testOperator(operator, value, operand)) return false;
+    if (!operator.startsWith("$")) invalid();
+    if (!testOperator(operator, value, operand)) all = false;
   }
-  return true;
+  return all;
 }
 
 function matchesAt(filter: unknown, data: unknown, depth: number): boolean {
-  if (!isPlainObject(filter) || depth > FILTER_LIMITS.maxDepth * 4) return false;
-  for (const [key, condition] of Object.entries(filter)) {
-    if (key === "$and") {
-      if (!Array.isArray(condition) || !condition.every((inner) => matchesAt(inner, data, depth + 1)))
-        return false;
-    } else if (key === "$or") {
-      if (!Array.isArray(condition) || !condition.some((inner) => matchesAt(inner, data, depth + 1)))
-        return false;
+  if (!isPlainObject(filter) || depth > FILTER_LIMITS.maxDepth) return invalid();
+  const entries = Object.entries(filter);
+  if (entries.length === 0) return invalid();
+  let all = true;
+  for (const [key, condition] of entries) {
+    let holds: boolean;
+    if (key === "$and" || key === "$or") {
+      if (!Array.isArray(condition) || condition.length === 0) return invalid();
+      const results = condition.map((inner) => matchesAt(inner, data, depth + 1));
+      holds = key === "$and" ? results.every(Boolean) : results.some(Boolean);
     } else if (key === "$not") {
-      if (!isPlainObject(condition) || matchesAt(condition, data, depth + 1)) return false;
+      holds = !matchesAt(condition, data, depth + 1);
     } else if (key.startsWith("$")) {
-      return false;
-    } else if (!matchesCondition(condition, valueAt(data, key))) {
-      return false;
+      return invalid();
+    } else {
+      holds = matchesCondition(condition, valueAt(data, key));
     }
+    if (!holds) all = false;
   }
-  return true;
+  return all;
 }
 
 /**
  * Whether an event's `data` passes the filter. Never throws: a stored filter that is somehow not
- * valid (an unknown operator, a wrong operand) matches nothing rather than everything, so a damaged
- * filter can only withhold events, never send a customer what they filtered out.
+ * valid (an unknown operator, a wrong operand, anywhere in it, also under `$not`) matches nothing,
+ * so a damaged filter can only withhold events, never send a customer what they filtered out. The
+ * whole filter is walked (no early exit), which is what makes that so; it is at most 50 conditions.
  */
 export function matchesFilter(filter: unknown, data: unknown): boolean {
   try {
