@@ -124,17 +124,7 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
           event_types: ["message_*"],
         }),
       );
-      const events = Array.from({ length: options.events }, () => ({
-        version: "0",
-        id: randomUUID(),
-        "detail-type": "call_hangup",
-        source: "voipbin.call-manager",
-        account: "000000000000",
-        time: new Date().toISOString(),
-        region: "us-east-1",
-        resources: [],
-        detail: { customer_id: customer, data: { ...data, customer_id: customer } },
-      }));
+      const events = Array.from({ length: options.events }, () => callHangupEvent(customer, data));
       await handler(events[0]); // warm-up, not counted
       counter.reset();
       const started = performance.now();
@@ -333,6 +323,21 @@ async function scanTable(clients: ReturnType<typeof createAwsClients>, tableName
   return items;
 }
 
+/** A call_hangup of `customer` with the sample's data, as EventBridge hands it to the router. */
+function callHangupEvent(customer: string, data: Record<string, unknown>) {
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "call_hangup",
+    source: "voipbin.call-manager",
+    account: "000000000000",
+    time: new Date().toISOString(),
+    region: "us-east-1",
+    resources: [],
+    detail: { customer_id: customer, data: { ...data, customer_id: customer } },
+  };
+}
+
 /**
  * 20 conditions over a call_hangup's data, every one true for the sample, so that evaluation cannot
  * stop early: the most a 20-condition filter costs.
@@ -369,17 +374,7 @@ export function benchFilterCost(
   const problems = filterProblems(TWENTY_CLAUSE_FILTER);
   if (problems.length > 0) throw new Error(`bench filter invalid: ${JSON.stringify(problems)}`);
   const customer = randomUUID();
-  const event = parseRoutableEvent({
-    version: "0",
-    id: randomUUID(),
-    "detail-type": "call_hangup",
-    source: "voipbin.call-manager",
-    account: "000000000000",
-    time: new Date().toISOString(),
-    region: "us-east-1",
-    resources: [],
-    detail: { customer_id: customer, data: { ...data, customer_id: customer } },
-  });
+  const event = parseRoutableEvent(callHangupEvent(customer, data));
   const fanout = 10;
   const stored = JSON.stringify(TWENTY_CLAUSE_FILTER);
   const subscriptionsOf = (filtered: boolean): RoutingSubscription[] =>
