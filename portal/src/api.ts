@@ -79,6 +79,10 @@ export interface EventType {
   readonly type: string;
   readonly resource: string;
   readonly description: string;
+  /** JSON Schema of the event's `data`; null for a type operators added at run time. */
+  readonly schema: Readonly<Record<string, unknown>> | null;
+  /** An example `data`; null for a type operators added at run time. */
+  readonly example: Readonly<Record<string, unknown>> | null;
 }
 
 export interface Stats {

@@ -144,6 +144,12 @@ describe("the customer portal in a browser", () => {
     await page.getByLabel("Activeflow filter (optional)").fill("");
     await page.getByLabel("Filter event types").fill("hangup");
     await page.getByRole("checkbox", { name: /^call_hangup\b/ }).check();
+    // The type's example and schema (PRODUCT §12), drawn when opened.
+    await page.getByText("Example and schema of call_hangup").click();
+    const example = JSON.parse((await page.getByLabel("Example of call_hangup").textContent()) ?? "null");
+    expect(example).toMatchObject({ status: "hangup", hangup_reason: "normal" });
+    const schema = JSON.parse((await page.getByLabel("Schema of call_hangup").textContent()) ?? "null");
+    expect(schema).toMatchObject({ type: "object", required: ["id", "customer_id"] });
     await page.getByLabel("Description (optional)").fill(XSS);
     await page.getByRole("button", { name: "Add a header" }).click();
     await page.getByLabel("Header 1 name").fill("x-portal-test");

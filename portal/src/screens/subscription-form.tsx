@@ -184,17 +184,20 @@ function EventTypePicker({
                 </span>
               </label>
               {visible.map((type) => (
-                <label class="checkbox" key={type.type}>
-                  <input
-                    type="checkbox"
-                    checked={all || wholeResource || chosen.has(type.type)}
-                    disabled={all || wholeResource}
-                    onChange={(e) => toggle(type.type, (e.target as HTMLInputElement).checked)}
-                  />
-                  <span>
-                    <code>{type.type}</code> <span class="muted small">{type.description}</span>
-                  </span>
-                </label>
+                <div key={type.type}>
+                  <label class="checkbox">
+                    <input
+                      type="checkbox"
+                      checked={all || wholeResource || chosen.has(type.type)}
+                      disabled={all || wholeResource}
+                      onChange={(e) => toggle(type.type, (e.target as HTMLInputElement).checked)}
+                    />
+                    <span>
+                      <code>{type.type}</code> <span class="muted small">{type.description}</span>
+                    </span>
+                  </label>
+                  <TypeDocs type={type} />
+                </div>
               ))}
             </details>
           );
@@ -206,6 +209,36 @@ function EventTypePicker({
         </p>
       ) : null}
     </fieldset>
+  );
+}
+
+/**
+ * A type's example and the JSON Schema of its data (PRODUCT §12), drawn only once opened: the whole
+ * catalogue's schemas would be megabytes of DOM.
+ */
+function TypeDocs({ type }: { type: EventType }) {
+  const [open, setOpen] = useState(false);
+  if (type.schema === null && type.example === null) return null;
+  return (
+    <details class="type-docs" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+      <summary class="small">Example and schema of {type.type}</summary>
+      {open ? (
+        <div>
+          <p class="small muted">
+            Example <code>data</code> (the body is <code>{`{"type":"${type.type}","data":…}`}</code>)
+          </p>
+          <figure aria-label={`Example of ${type.type}`}>
+            <pre>{JSON.stringify(type.example, null, 2)}</pre>
+          </figure>
+          <p class="small muted">
+            JSON Schema of <code>data</code>
+          </p>
+          <figure aria-label={`Schema of ${type.type}`}>
+            <pre>{JSON.stringify(type.schema, null, 2)}</pre>
+          </figure>
+        </div>
+      ) : null}
+    </details>
   );
 }
 
