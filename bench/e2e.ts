@@ -631,7 +631,7 @@ async function scanAll(
 }
 
 /** Mean bytes a delivery record occupies: the item, plus its GSI1 copy, each with 100 bytes of overhead. */
-function storagePerDelivery(items: readonly Item[]): number {
+export function storagePerDelivery(items: readonly Item[]): number {
   // Heads (`entity` delivery, whatever their layout's keys) and attempt items (`DELIVERY#<id>`).
   const records = items.filter(
     (item) => item.entity?.S === "delivery" || item.PK?.S?.toString().startsWith("DELIVERY#"),
@@ -673,15 +673,18 @@ function sampleRss(): { stop(): number } {
  * While the stack runs, that output is swallowed (it would bury the progress lines); its volume is
  * counted while `active` (CloudWatch Logs ingestion), and the last lines are kept for errors.
  */
-function captureOutput() {
+export function captureOutput() {
   const stdoutWrite = process.stdout.write;
   const stderrWrite = process.stderr.write;
   const recent: string[] = [];
   const state = {
     active: false,
     bytes: 0,
+    /** Bytes by the `service` field of each JSON line (Powertools logs and EMF blobs carry it). */
+    byService: {} as Record<string, number>,
     reset() {
       state.bytes = 0;
+      state.byService = {};
     },
     tail: () => [...recent],
     restore() {
@@ -692,7 +695,15 @@ function captureOutput() {
   const swallow = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
     if (text.startsWith("[bench]")) return stderrWrite.call(process.stderr, chunk, ...(rest as []));
-    if (state.active) state.bytes += Buffer.byteLength(text);
+    if (state.active) {
+      state.bytes += Buffer.byteLength(text);
+      for (const line of text.split("\n")) {
+        if (line === "") continue;
+        const service = /"service":"([^"]+)"/.exec(line)?.[1] ?? "other";
+        // Each line is one CloudWatch Logs event: its bytes and its newline.
+        state.byService[service] = (state.byService[service] ?? 0) + Buffer.byteLength(line) + 1;
+      }
+    }
     recent.push(text);
     if (recent.length > 40) recent.shift();
     const callback = rest.find((r) => typeof r === "function") as (() => void) | undefined;

@@ -9,6 +9,7 @@ import {
   REPO_ROOT,
   synthesize,
 } from "./cold-start.ts";
+import { benchCost } from "./cost.ts";
 import { benchDelivery } from "./delivery.ts";
 import { benchDeadDeliveryCost, benchFirstAttemptCost } from "./delivery-cost.ts";
 import { benchE2e } from "./e2e.ts";
@@ -25,7 +26,16 @@ import { benchRouter } from "./router.ts";
  * docs/benchmarks-latency.svg.
  */
 
-const SECTIONS = ["cold-start", "e2e", "fairness", "delivery", "delivery-cost", "router", "portal"] as const;
+const SECTIONS = [
+  "cold-start",
+  "e2e",
+  "fairness",
+  "delivery",
+  "delivery-cost",
+  "cost",
+  "router",
+  "portal",
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 export const SIZES = {
@@ -34,6 +44,7 @@ export const SIZES = {
     router: { events: 300, concurrency: 8 },
     e2e: { durationS: 10, warmupS: 2, stepS: 3, drainTimeoutMs: 90_000, stallMs: 5_000 },
     coldStartRuns: 5,
+    costEvents: 40,
     fairness: { warmupS: 10, measureS: 15, drainTimeoutMs: 30_000, routerPhaseS: 6, burstOnsetS: 10 },
     portalBuilds: 3,
   },
@@ -42,6 +53,7 @@ export const SIZES = {
     router: { events: 2000, concurrency: 8 },
     e2e: { durationS: 60, warmupS: 5, stepS: 10, drainTimeoutMs: 300_000, stallMs: 10_000 },
     coldStartRuns: 15,
+    costEvents: 200,
     fairness: { warmupS: 20, measureS: 40, drainTimeoutMs: 60_000, routerPhaseS: 10, burstOnsetS: 20 },
     portalBuilds: 9,
   },
@@ -243,6 +255,26 @@ async function main(): Promise<number> {
       dead_after_8_attempts_detail: dead,
     };
     if (results.cost) results.cost.wru_per_delivery = { ...results.cost.wru_per_delivery, ...writeCost };
+  });
+  await section("cost", async () => {
+    const stale = cloudAssemblyStaleness(cdkOut);
+    if (stale) {
+      progress(`cost: ${stale}; running cdk synth (about 15 s)`);
+      await synthesize();
+    }
+    const cost = await benchCost({ events: sizes.costEvents, cdkOut, progress });
+    const { usd_per_million_deliveries, usd_per_million_deliveries_on_demand, ...model } = cost;
+    results.cost = {
+      ...(results.cost ?? ({} as NonNullable<BenchResults["cost"]>)),
+      ...(results.cost
+        ? { e2e_local_stack_usd_per_million_deliveries: results.cost.usd_per_million_deliveries }
+        : {}),
+      usd_per_million_deliveries,
+      usd_per_million_deliveries_on_demand,
+      all_in_usd_per_million: cost.all_in_usd_per_million,
+      log_bytes_per_delivery: cost.log_bytes_per_delivery,
+      model,
+    };
   });
   await section("router", async () => {
     results.router = await benchRouter({ ...sizes.router, fanouts: [1, 10, 50], progress });

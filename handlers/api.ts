@@ -45,7 +45,6 @@ export function createApiHandler(
     };
     if (status >= 500) logger.error("request failed", { ...line, error: loggedError(outcome.error) });
     else logger.info("request", line);
-    metrics?.addMetric(METRIC_NAMES.api.requests, MetricUnit.Count, 1);
     if (status >= 500) metrics?.addMetric(METRIC_NAMES.api.serverErrors, MetricUnit.Count, 1);
     else if (status >= 400) metrics?.addMetric(METRIC_NAMES.api.clientErrors, MetricUnit.Count, 1);
     return outcome.result;

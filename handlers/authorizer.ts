@@ -32,7 +32,6 @@ export function createAuthorizerHandler(
 ) {
   return async (event: APIGatewayRequestAuthorizerEventV2): Promise<AuthorizerResponse> => {
     logger.setCorrelationId(event.requestContext?.requestId);
-    metrics?.addMetric(METRIC_NAMES.authorizer.requests, MetricUnit.Count, 1);
     const credentials = extractCredentials(event.headers ?? {}, event.queryStringParameters ?? {});
     let result: AuthenticationResult | AuthorizerFailure;
     try {

@@ -28,7 +28,6 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         ...baseDeps,
         onAttempt: (sample) => {
           metrics.addMetric(METRIC_NAMES.delivery.latency, MetricUnit.Milliseconds, sample.latencyMs);
-          metrics.addMetric(METRIC_NAMES.delivery.attempts, MetricUnit.Count, 1);
         },
       }
     : baseDeps;

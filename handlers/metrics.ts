@@ -8,19 +8,20 @@ import type { DeliveryOutcome } from "#shared/services/delivery/deliver.ts";
  * test/infra/stack.test.ts that the template reads only these names and shows each of them.
  */
 export const METRIC_NAMES = {
+  // Each metric is billed $0.30 a month (CloudWatch custom metrics): one that another metric or AWS's
+  // own free metrics already tell is not emitted (docs/decisions.md, "Lean defaults from the cost
+  // model"). Events routed: FanOut's SampleCount (one value per routed event); HTTP attempts:
+  // DeliveryLatency's SampleCount (one value per attempt); API and authorizer requests: the functions'
+  // AWS/Lambda Invocations.
   router: {
-    /** One per event that was routed. */
-    routed: "EventsRouted",
     /** One per event parked on the unroutable queue. */
     unroutable: "EventsUnroutable",
-    /** Delivery jobs enqueued for one event, one value per routed event. */
+    /** Delivery jobs enqueued for one event, one value per routed event (its SampleCount: events routed). */
     fanOut: "FanOut",
   },
   delivery: {
-    /** Milliseconds of one HTTP attempt, one value per attempt. */
+    /** Milliseconds of one HTTP attempt, one value per attempt (its SampleCount: attempts). */
     latency: "DeliveryLatency",
-    /** One per HTTP attempt. */
-    attempts: "DeliveryAttempts",
     /**
      * One per job that failed on our side (DynamoDB, SQS, a job we cannot parse): nothing was sent and
      * the job comes back. The handler never throws (batch item failures), so Lambda's `Errors` metric
@@ -34,12 +35,10 @@ export const METRIC_NAMES = {
     backstopReconciled: "DeliveryBackstopReconciled",
   },
   api: {
-    requests: "ApiRequests",
     serverErrors: "Api5xx",
     clientErrors: "Api4xx",
   },
   authorizer: {
-    requests: "AuthorizerRequests",
     /** The key lookup failed (DynamoDB): the request is answered 503/429. */
     errors: "AuthorizerErrors",
     /** A key was presented and refused (unknown, revoked, expired). */

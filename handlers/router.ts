@@ -39,7 +39,9 @@ export function createRouterHandler(
   const routeOne = async (event: unknown): Promise<RouteOutcome> => {
     const outcome = await routeEvent(event, deps);
     if (outcome.kind === "routed") {
-      logger.info("event routed", {
+      // DEBUG: one INFO line per event was the largest item of the log bill; the delivery records
+      // and the FanOut metric say what was routed (docs/decisions.md, "Lean defaults").
+      logger.debug("event routed", {
         event_id: outcome.eventId,
         event_type: outcome.type,
         customer_id: outcome.customerId,
@@ -47,7 +49,6 @@ export function createRouterHandler(
         matched: outcome.matched,
         ...(outcome.shadow ? { shadowed: true } : {}),
       });
-      metrics?.addMetric(METRIC_NAMES.router.routed, MetricUnit.Count, 1);
       metrics?.addMetric(METRIC_NAMES.router.fanOut, MetricUnit.Count, outcome.matched);
     } else if (outcome.kind === "control") {
       // Never the customer object: it carries the webhook secret.

@@ -2,6 +2,7 @@ import * as z from "zod";
 import { type AppConfig, configSchema } from "#shared/config.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import {
+  DELIVERY_BATCHING_WINDOW_SECONDS,
   DELIVERY_FUNCTION_TIMEOUT_SECONDS,
   DELIVERY_LANE_CONCURRENCY,
   FUNCTION_TIMEOUT_SECONDS,
@@ -40,6 +41,12 @@ const LOG_RETENTION_DAYS = [
 ] as const;
 
 const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
+
+/** Lambda's system (platform) log levels (advanced logging controls, `SystemLogLevel`). */
+const SYSTEM_LOG_LEVELS = ["DEBUG", "INFO", "WARN"] as const;
+
+/** DynamoDB capacity modes a deployment may choose (docs/deploy.md, "Capacity: on-demand or provisioned"). */
+export const CAPACITY_MODES = ["on-demand", "provisioned"] as const;
 
 // Context values arrive as strings (`-c key=value`) or JSON values (`cdk.json`); props arrive typed.
 // These wrappers accept both.
@@ -251,9 +258,67 @@ export const SETTINGS = {
   },
   logLevel: {
     schema: z.enum(LOG_LEVELS, { message: "must be DEBUG, INFO, WARN or ERROR" }).default("INFO"),
-    description: "Powertools log level of every function",
+    description:
+      "application log level of every function (Lambda's JSON log format, `ApplicationLogLevel`, and Powertools')",
   },
-  tracing: { schema: bool.default(true), description: "X-Ray active tracing on every function" },
+  systemLogLevel: {
+    schema: z.enum(SYSTEM_LOG_LEVELS, { message: "must be DEBUG, INFO or WARN" }).default("WARN"),
+    description:
+      "Lambda's system log level (`SystemLogLevel`): at WARN the per-invocation platform lines (start, runtime done, report) are not written, which saves ~300 B of CloudWatch Logs ingestion per invocation; INFO brings them back (e.g. to read init durations)",
+  },
+  tracing: {
+    schema: bool.default(false),
+    description:
+      "X-Ray active tracing on every function (off by default: ~$5 per million traces recorded; docs/decisions.md)",
+  },
+  deliveryBatchingWindowSeconds: {
+    schema: int(0, 20).default(DELIVERY_BATCHING_WINDOW_SECONDS),
+    description:
+      "`MaximumBatchingWindowInSeconds` of both delivery lanes' event source mappings (0–20): how long Lambda gathers jobs for a batch of up to 10; every first attempt may wait this long (docs/decisions.md has the measured trade-off)",
+  },
+  capacityMode: {
+    schema: z.enum(CAPACITY_MODES, { message: "must be on-demand or provisioned" }).default("on-demand"),
+    description:
+      'DynamoDB capacity of the table: `on-demand` (pay per request, no planning) or `provisioned` with auto scaling (cheaper per request at a steady load; docs/deploy.md, "Capacity: on-demand or provisioned")',
+  },
+  provisionedTargetUtilization: {
+    schema: int(20, 90).optional(),
+    defaultText: `70` + " (with `capacityMode=provisioned`)",
+    description:
+      "provisioned capacity: the auto scaling target utilisation in percent (20–90) of the table's and GSI1's read and write capacity",
+  },
+  provisionedMinWriteCapacity: {
+    schema: int(1, 40_000).optional(),
+    defaultText: `5` + " (with `capacityMode=provisioned`)",
+    description: "provisioned capacity: the table's (and GSI1's) minimum write capacity units",
+  },
+  provisionedMaxWriteCapacity: {
+    schema: int(1, 40_000).optional(),
+    defaultText: `2000` + " (with `capacityMode=provisioned`)",
+    description: "provisioned capacity: the table's (and GSI1's) maximum write capacity units",
+  },
+  provisionedMinReadCapacity: {
+    schema: int(1, 40_000).optional(),
+    defaultText: `5` + " (with `capacityMode=provisioned`)",
+    description: "provisioned capacity: the table's (and GSI1's) minimum read capacity units",
+  },
+  provisionedMaxReadCapacity: {
+    schema: int(1, 40_000).optional(),
+    defaultText: `4000` + " (with `capacityMode=provisioned`)",
+    description: "provisioned capacity: the table's (and GSI1's) maximum read capacity units",
+  },
+  warmWriteUnitsPerSecond: {
+    schema: int(1, 40_000).optional(),
+    description:
+      "warm throughput for a launch: write units per second the table is pre-warmed to handle at once (either capacity mode)",
+    defaultText: "— (DynamoDB's default warm throughput)",
+  },
+  warmReadUnitsPerSecond: {
+    schema: int(1, 40_000).optional(),
+    description:
+      "warm throughput for a launch: read units per second the table is pre-warmed to handle at once (either capacity mode)",
+    defaultText: "— (DynamoDB's default warm throughput)",
+  },
   alarmEmail: {
     schema: z.email({ message: "must be an e-mail address" }).optional(),
     description:
@@ -394,6 +459,7 @@ export function resolveSettings(
       );
     }
   }
+  problems.push(...capacityProblems(input));
   if (!result.success || problems.length > 0 || reservedFloor === undefined) {
     throw new InvalidSettingsError(problems);
   }
@@ -402,6 +468,9 @@ export function resolveSettings(
   return {
     ...values,
     deliveryReservedConcurrency: values.deliveryReservedConcurrency ?? reservedFloor,
+    ...(values.capacityMode === "provisioned"
+      ? { ...PROVISIONED_DEFAULTS, ...definedOnly(values as SettingValues) }
+      : {}),
     isDevStage: values.stage === "dev" || values.stage.startsWith("dev-"),
     eventBusName: existingEventBusName ?? eventBusName ?? resourceNamesFor(values.stage).eventBus,
     attachToExistingBus: existingEventBusName !== undefined,
@@ -426,6 +495,70 @@ function wayBackProblems(input: Readonly<Record<string, unknown>>): string[] {
   }
   if (target !== "sqs" && input.wayBackConsumerArn !== undefined)
     problems.push("wayBackConsumerArn: applies only with wayBack=sqs");
+  return problems;
+}
+
+/** The provisioned-capacity settings: only with `capacityMode=provisioned`, each minimum ≤ its maximum. */
+const PROVISIONED_KEYS = [
+  "provisionedTargetUtilization",
+  "provisionedMinWriteCapacity",
+  "provisionedMaxWriteCapacity",
+  "provisionedMinReadCapacity",
+  "provisionedMaxReadCapacity",
+] as const;
+
+function definedOnly(
+  values: Partial<Record<(typeof PROVISIONED_KEYS)[number], number | undefined>>,
+): Partial<Record<(typeof PROVISIONED_KEYS)[number], number>> {
+  return Object.fromEntries(
+    PROVISIONED_KEYS.filter((key) => values[key] !== undefined).map((key) => [key, values[key]]),
+  );
+}
+
+/** The provisioned-capacity defaults, applied when `capacityMode=provisioned`. */
+export const PROVISIONED_DEFAULTS = {
+  provisionedTargetUtilization: 70,
+  provisionedMinWriteCapacity: 5,
+  provisionedMaxWriteCapacity: 2000,
+  provisionedMinReadCapacity: 5,
+  provisionedMaxReadCapacity: 4000,
+} as const satisfies Record<(typeof PROVISIONED_KEYS)[number], number>;
+
+/**
+ * The capacity settings' cross-checks, from each setting that parses on its own (so that they are
+ * reported beside any other problem of the same input).
+ */
+function capacityProblems(input: Readonly<Record<string, unknown>>): string[] {
+  const problems: string[] = [];
+  const parsed = (key: "capacityMode" | (typeof PROVISIONED_KEYS)[number]) => {
+    const result = SETTINGS[key].schema.safeParse(input[key]);
+    return result.success ? result.data : undefined;
+  };
+  const values = {
+    capacityMode: parsed("capacityMode"),
+    ...Object.fromEntries(PROVISIONED_KEYS.map((key) => [key, parsed(key)])),
+  } as Pick<SettingValues, "capacityMode" | (typeof PROVISIONED_KEYS)[number]>;
+  if (values.capacityMode === undefined) return problems;
+  if (values.capacityMode !== "provisioned") {
+    const set = PROVISIONED_KEYS.filter((key) => input[key] !== undefined);
+    if (set.length > 0) {
+      problems.push(
+        `${set.join(", ")}: only with capacityMode=provisioned (capacityMode is ${values.capacityMode})`,
+      );
+    }
+    return problems;
+  }
+  const v = { ...PROVISIONED_DEFAULTS, ...definedOnly(values) };
+  if (v.provisionedMinWriteCapacity > v.provisionedMaxWriteCapacity) {
+    problems.push(
+      `provisionedMinWriteCapacity (${v.provisionedMinWriteCapacity}) must not exceed provisionedMaxWriteCapacity (${v.provisionedMaxWriteCapacity})`,
+    );
+  }
+  if (v.provisionedMinReadCapacity > v.provisionedMaxReadCapacity) {
+    problems.push(
+      `provisionedMinReadCapacity (${v.provisionedMinReadCapacity}) must not exceed provisionedMaxReadCapacity (${v.provisionedMaxReadCapacity})`,
+    );
+  }
   return problems;
 }
 

@@ -14,6 +14,7 @@ import type { FunctionDefaults } from "./constructs/webhook-function.ts";
 import { WebhookTable } from "./constructs/webhook-table.ts";
 import {
   functionSettingsEnvironment,
+  PROVISIONED_DEFAULTS,
   type ResolvedSettings,
   resolveSettings,
   type WebhooksSettings,
@@ -69,6 +70,28 @@ export class WebhooksStack extends Stack {
     this.table = new WebhookTable(this, "Storage", {
       tableName: names.table,
       retain: !settings.isDevStage,
+      capacity:
+        settings.capacityMode === "provisioned"
+          ? {
+              targetUtilizationPercent:
+                settings.provisionedTargetUtilization ?? PROVISIONED_DEFAULTS.provisionedTargetUtilization,
+              minWriteCapacity:
+                settings.provisionedMinWriteCapacity ?? PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
+              maxWriteCapacity:
+                settings.provisionedMaxWriteCapacity ?? PROVISIONED_DEFAULTS.provisionedMaxWriteCapacity,
+              minReadCapacity:
+                settings.provisionedMinReadCapacity ?? PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
+              maxReadCapacity:
+                settings.provisionedMaxReadCapacity ?? PROVISIONED_DEFAULTS.provisionedMaxReadCapacity,
+            }
+          : undefined,
+      warmThroughput:
+        settings.warmWriteUnitsPerSecond === undefined && settings.warmReadUnitsPerSecond === undefined
+          ? undefined
+          : {
+              writeUnitsPerSecond: settings.warmWriteUnitsPerSecond,
+              readUnitsPerSecond: settings.warmReadUnitsPerSecond,
+            },
     });
     this.queues = new WebhookQueues(this, "Queues", {
       retrySchedule: settings.retrySchedule,
@@ -93,6 +116,7 @@ export class WebhooksStack extends Stack {
       logRetention,
       logRemovalPolicy: removalPolicy,
       logLevel: settings.logLevel,
+      systemLogLevel: settings.systemLogLevel,
       tracing: settings.tracing,
     };
 
@@ -140,6 +164,7 @@ export class WebhooksStack extends Stack {
       maxConcurrency: settings.deliveryMaxConcurrency,
       slowLaneMaxConcurrency: settings.slowLaneMaxConcurrency,
       reservedConcurrency: settings.deliveryReservedConcurrency,
+      batchingWindowSeconds: settings.deliveryBatchingWindowSeconds,
     });
     this.api = new SubscriptionsApi(this, "SubscriptionsApi", {
       table: this.table,

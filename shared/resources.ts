@@ -87,6 +87,20 @@ export const FUNCTION_TIMEOUT_SECONDS: Readonly<Record<FunctionName, number>> = 
   authorizer: 5,
 };
 
+/**
+ * Memory (MiB) of each deployed function, chosen from measurement (docs/decisions.md, "Function
+ * memory from measurement"; `npm run bench -- --only cost` reports the modelled cost and CPU time of
+ * each size). On arm64 a function gets CPU in proportion to its memory (1,769 MB = one vCPU, Lambda
+ * Developer Guide, "Configuring Lambda function memory"), so CPU-bound time stretches as memory
+ * shrinks, while time spent waiting on an endpoint or DynamoDB does not.
+ */
+export const FUNCTION_MEMORY_MB: Readonly<Record<FunctionName, number>> = {
+  router: 256,
+  delivery: 256,
+  api: 512,
+  authorizer: 512,
+};
+
 /** How long the delivery Lambda may run for one batch; it bounds the queue's visibility timeout. */
 export const DELIVERY_FUNCTION_TIMEOUT_SECONDS = FUNCTION_TIMEOUT_SECONDS.delivery;
 
@@ -101,6 +115,13 @@ export const DELIVERY_QUEUE_VISIBILITY_TIMEOUT_SECONDS = 6 * DELIVERY_FUNCTION_T
  * schedule on AWS, a timer in the local stack. A backstop arrival is closed within this much time.
  */
 export const BACKSTOP_RECONCILE_MINUTES = 5;
+
+/**
+ * The deployed delivery mappings' default `MaximumBatchingWindowInSeconds` (the `deliveryBatchingWindowSeconds`
+ * setting): docs/decisions.md, "A batching window for the delivery mapping", has the measured trade-off.
+ * The local stack keeps `DELIVERY_BATCH.maxBatchingWindowSeconds` (0): its pollers are not Lambda's.
+ */
+export const DELIVERY_BATCHING_WINDOW_SECONDS = 1;
 
 /** Event source mapping batch settings, shared by CDK and the local poller. */
 export const DELIVERY_BATCH = {

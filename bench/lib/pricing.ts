@@ -1,12 +1,13 @@
 /**
- * Public AWS prices used to turn what the e2e run counted into dollars, and the published prices of
- * the hosted alternatives the docs compare with. These are the list prices as the author knew them;
- * the benchmark machine has no web access, so they are not fetched and must be re-checked against
- * the sources before being quoted.
+ * The one module of prices: public AWS list prices that turn what the bench measured into dollars
+ * (the e2e run's counts, and the cost model of bench/lib/cost-model.ts), and the published prices of
+ * the hosted alternatives the docs compare with. The benchmark machine has no web access, so they
+ * are not fetched: each was transcribed from the source listed, on the date in `as_of`, and must be
+ * re-checked there before being quoted.
  */
 export const PRICE_TABLE = {
   region: "us-east-1",
-  as_of: "2025-06 (list prices as published then; re-check before quoting)",
+  as_of: "2026-12-07 (us-east-1 list prices as published on the sources below; re-check before quoting)",
   lambda_usd_per_million_requests: 0.2,
   /** Arm64 (Graviton), first 7.5 billion GB-seconds a month; the functions are ARM_64 (infra). */
   lambda_usd_per_gb_second_arm: 0.0000133334,
@@ -17,16 +18,47 @@ export const PRICE_TABLE = {
   /** DynamoDB on-demand, after the 2024-11-01 price reduction. */
   dynamodb_usd_per_million_wru: 0.625,
   dynamodb_usd_per_million_rru: 0.125,
-  /** DynamoDB standard table class storage (reported separately, not part of the goal's total). */
+  /** DynamoDB provisioned capacity (standard table class), per capacity unit-hour. */
+  dynamodb_usd_per_wcu_hour: 0.00065,
+  dynamodb_usd_per_rcu_hour: 0.00013,
+  /** DynamoDB standard table class storage, after the first 25 GB a month (the free 25 GB are ignored). */
   dynamodb_usd_per_gb_month: 0.25,
-  /** CloudWatch Logs standard ingestion (reported separately, not part of the goal's total). */
+  /** Continuous backups (point-in-time recovery), per GB-month of table size. */
+  dynamodb_pitr_usd_per_gb_month: 0.2,
+  /** CloudWatch Logs standard ingestion. */
   cloudwatch_logs_usd_per_gb_ingested: 0.5,
+  /** CloudWatch Logs storage (archived), per GB-month (billed on the compressed size; counted uncompressed here). */
+  cloudwatch_logs_usd_per_gb_month_stored: 0.03,
+  /** Custom metrics (EMF included), first 10,000 a month: each metric name × dimension set. */
+  cloudwatch_usd_per_metric_month: 0.3,
+  /** Standard-resolution metric alarm. */
+  cloudwatch_usd_per_alarm_month: 0.1,
+  /** A dashboard beyond the free three (the free three are ignored: an account has others). */
+  cloudwatch_usd_per_dashboard_month: 3.0,
+  /** X-Ray traces recorded. */
+  xray_usd_per_million_traces: 5.0,
+  /** X-Ray default sampling rule: the first request each second, then 5 % of the rest (per function). */
+  xray_sampling: { reservoir_per_second: 1, rate: 0.05 },
+  /** Data transfer out of EC2/Lambda to the internet, first 10 TB a month, after the free 100 GB a month. */
+  data_transfer_out_usd_per_gb: 0.09,
+  data_transfer_out_free_gb_month: 100,
+  /** NAT gateway (the fixed-egress option), per hour and per GB processed. */
+  nat_gateway_usd_per_hour: 0.045,
+  nat_gateway_usd_per_gb_processed: 0.045,
+  /** Public IPv4 address (an Elastic IP, in use or not), per hour since 2024-02-01. */
+  public_ipv4_usd_per_hour: 0.005,
+  /** Hours in a billing month (AWS prices monthly quantities at 730 hours). */
+  hours_per_month: 730,
   sources: [
     "https://aws.amazon.com/lambda/pricing/",
     "https://aws.amazon.com/sqs/pricing/",
     "https://aws.amazon.com/eventbridge/pricing/",
     "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    "https://aws.amazon.com/dynamodb/pricing/provisioned/",
     "https://aws.amazon.com/cloudwatch/pricing/",
+    "https://aws.amazon.com/xray/pricing/",
+    "https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer",
+    "https://aws.amazon.com/vpc/pricing/",
   ],
 } as const;
 

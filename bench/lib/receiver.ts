@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 
 export interface BenchReceiver {
   readonly url: string;
@@ -7,7 +7,18 @@ export interface BenchReceiver {
   /** Requests fully received, by path, with the time each arrived (performance.now() of this process). */
   readonly arrivals: number[];
   count: number;
+  /** Bytes read from the connections (request lines, headers, bodies: what the senders wrote). */
+  readonly bytesRead: () => number;
+  /** Connections accepted (each a TCP, and on the internet a TLS, handshake). */
+  readonly connections: () => number;
   close(): Promise<void>;
+}
+
+export interface BenchReceiverOptions {
+  /** Milliseconds to wait before answering each request (a realistic endpoint's response time). */
+  readonly delayMs?: () => number;
+  /** Called as each answer is written (after its delay). */
+  readonly onAnswer?: () => void;
 }
 
 /**
@@ -17,6 +28,7 @@ export interface BenchReceiver {
 export async function startBenchReceiver(
   onRequest?: (body: string, path: string) => void,
   answer: { status: number; body?: string } = { status: 204 },
+  options: BenchReceiverOptions = {},
 ): Promise<BenchReceiver> {
   const receiver = {
     count: 0,
@@ -28,8 +40,25 @@ export async function startBenchReceiver(
     req.on("end", () => {
       receiver.count++;
       onRequest?.(Buffer.concat(chunks).toString("utf8"), req.url ?? "/");
-      res.writeHead(answer.status, answer.body ? { "content-type": "text/html" } : {});
-      res.end(answer.body);
+      const respond = () => {
+        options.onAnswer?.();
+        res.writeHead(answer.status, answer.body ? { "content-type": "text/html" } : {});
+        res.end(answer.body);
+      };
+      const delay = options.delayMs?.() ?? 0;
+      if (delay > 0) setTimeout(respond, delay);
+      else respond();
+    });
+  });
+  const sockets = new Set<Socket>();
+  let closedBytes = 0;
+  let accepted = 0;
+  server.on("connection", (socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on("close", () => {
+      closedBytes += socket.bytesRead;
+      sockets.delete(socket);
     });
   });
   server.keepAliveTimeout = 30_000;
@@ -37,6 +66,8 @@ export async function startBenchReceiver(
   return Object.assign(receiver, {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server,
+    bytesRead: () => closedBytes + [...sockets].reduce((sum, socket) => sum + socket.bytesRead, 0),
+    connections: () => accepted,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

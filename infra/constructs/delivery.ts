@@ -7,7 +7,9 @@ import { Construct } from "constructs";
 import {
   BACKSTOP_RECONCILE_MINUTES,
   DELIVERY_BATCH,
+  DELIVERY_BATCHING_WINDOW_SECONDS,
   DELIVERY_LANE_CONCURRENCY,
+  FUNCTION_MEMORY_MB,
   FUNCTION_TIMEOUT_SECONDS,
 } from "#shared/resources.ts";
 import { type FunctionDefaults, WebhookFunction, type WebhookFunctionProps } from "./webhook-function.ts";
@@ -43,17 +45,24 @@ export interface DeliveryProps {
   readonly reservedConcurrency: number;
   /** Fixed egress: the function runs in these private subnets behind NAT gateways with Elastic IPs. */
   readonly network?: NonNullable<WebhookFunctionProps["network"]>;
+  /**
+   * `MaximumBatchingWindowInSeconds` of both lanes' mappings (0 = none).
+   * @default DELIVERY_BATCHING_WINDOW_SECONDS
+   */
+  readonly batchingWindowSeconds?: number;
 }
 
 /**
  * The delivery function and its SQS event source mapping.
  *
- * Batching (`DELIVERY_BATCH`, shared with the local poller): up to 10 jobs per invocation with no
- * batching window. Ten is the most SQS hands over without a window, and the handler sends them
- * concurrently with one BatchGetItem for the batch, so a batch costs about one request's latency; a
- * window would delay every first attempt for a saving that only matters at volumes where batches
- * fill up by themselves anyway. Failed records come back as batch item failures
- * (`reportBatchItemFailures`), each after the visibility timeout the function set for its backoff.
+ * Batching: up to 10 jobs per invocation (`DELIVERY_BATCH.batchSize`, shared with the local poller),
+ * gathered for at most `batchingWindowSeconds`. The handler sends a batch's jobs concurrently with one
+ * BatchGetItem for the batch, and an invocation is billed for as long as its slowest endpoint takes,
+ * so fuller batches cost less per delivery in Lambda duration, invocations and SQS requests; the
+ * window is what every first attempt may wait for them (docs/decisions.md, "A batching window for
+ * the delivery mapping", has the measured trade-off). Failed records come back as batch item
+ * failures (`reportBatchItemFailures`), each after the visibility timeout the function set for its
+ * backoff.
  */
 export class Delivery extends Construct {
   readonly delivery: WebhookFunction;
@@ -69,7 +78,7 @@ export class Delivery extends Construct {
       name: "delivery",
       description: "voipbin-webhooks delivery: signed HTTP request per job, waits as delayed re-sends",
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.delivery),
-      memorySize: 512,
+      memorySize: FUNCTION_MEMORY_MB.delivery,
       // The mappings' batches must never be throttled: each throttled batch is one more receive of
       // its messages (Lambda Developer Guide, "Configuring scaling behavior for SQS event source
       // mappings"), and a reservation also keeps other functions of the account from taking ours.
@@ -77,11 +86,13 @@ export class Delivery extends Construct {
       ...(props.network ? { network: props.network } : {}),
     });
 
-    this.eventSource = new SqsEventSource(props.deliveryQueue, {
+    const window = props.batchingWindowSeconds ?? DELIVERY_BATCHING_WINDOW_SECONDS;
+    const batching = {
       batchSize: DELIVERY_BATCH.batchSize,
-      ...(DELIVERY_BATCH.maxBatchingWindowSeconds > 0
-        ? { maxBatchingWindow: Duration.seconds(DELIVERY_BATCH.maxBatchingWindowSeconds) }
-        : {}),
+      ...(window > 0 ? { maxBatchingWindow: Duration.seconds(window) } : {}),
+    };
+    this.eventSource = new SqsEventSource(props.deliveryQueue, {
+      ...batching,
       reportBatchItemFailures: true,
       maxConcurrency: props.maxConcurrency ?? DELIVERY_LANE_CONCURRENCY.main,
     });
@@ -91,7 +102,7 @@ export class Delivery extends Construct {
     // concurrency for Amazon SQS event sources", Lambda Developer Guide): the main lane's capacity is
     // never theirs.
     this.slowLaneEventSource = new SqsEventSource(props.slowDeliveryQueue, {
-      batchSize: DELIVERY_BATCH.batchSize,
+      ...batching,
       reportBatchItemFailures: true,
       maxConcurrency: props.slowLaneMaxConcurrency ?? DELIVERY_LANE_CONCURRENCY.slow,
     });

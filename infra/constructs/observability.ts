@@ -512,7 +512,7 @@ export class Observability extends Construct {
           handlerMetric("delivery", d.internalErrors, "Sum", "internal errors"),
           handlerMetric("delivery", d.backstopReconciled, "Sum", "moved by SQS's backstop, reconciled"),
         ],
-        right: [handlerMetric("delivery", d.attempts, "Sum", "HTTP attempts")],
+        right: [handlerMetric("delivery", d.latency, "SampleCount", "HTTP attempts")],
       }),
       new cloudwatch.GraphWidget({
         title: "Delivery latency (ms per attempt)",
@@ -529,7 +529,7 @@ export class Observability extends Construct {
         title: "Events in",
         width: 8,
         left: [
-          handlerMetric("router", r.routed, "Sum", "routed"),
+          handlerMetric("router", r.fanOut, "SampleCount", "routed"),
           handlerMetric("router", r.unroutable, "Sum", "unroutable"),
         ],
       }),
@@ -632,7 +632,7 @@ export class Observability extends Construct {
         title: "API function (answers by class)",
         width: 12,
         left: [
-          handlerMetric("api", a.requests, "Sum", "requests"),
+          functions.api.metricInvocations({ statistic: "Sum", label: "requests" }),
           handlerMetric("api", a.clientErrors, "Sum", "4xx"),
           handlerMetric("api", a.serverErrors, "Sum", "5xx"),
         ],
@@ -641,7 +641,7 @@ export class Observability extends Construct {
         title: "Access keys (authorizer)",
         width: 12,
         left: [
-          handlerMetric("authorizer", k.requests, "Sum", "requests"),
+          functions.authorizer.metricInvocations({ statistic: "Sum", label: "requests" }),
           handlerMetric("authorizer", k.authenticationFailures, "Sum", "keys refused"),
           handlerMetric("authorizer", k.errors, "Sum", "lookup failed"),
         ],

@@ -4,6 +4,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import {
+  FUNCTION_MEMORY_MB,
   FUNCTION_TIMEOUT_SECONDS,
   ROUTER_QUEUE,
   SQS_MAX_MESSAGE_BYTES,
@@ -83,7 +84,7 @@ export class Routing extends Construct {
       name: "router",
       description: "voipbin-webhooks router: EventBridge event -> one delivery job per matching subscription",
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.router),
-      memorySize: 512,
+      memorySize: FUNCTION_MEMORY_MB.router,
       reservedConcurrentExecutions: props.reservedConcurrency,
     });
     this.router.function.addEventSource(

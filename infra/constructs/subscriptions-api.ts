@@ -13,7 +13,7 @@ import { Construct } from "constructs";
 import { renderOpenApiDocument } from "#shared/api/openapi.ts";
 import { PORTAL_ROUTES } from "#shared/api/portal.ts";
 import { ROUTES } from "#shared/api/routes.ts";
-import { FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
+import { FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import { materializePortal } from "../../portal/build.ts";
 import { type FunctionDefaults, WebhookFunction } from "./webhook-function.ts";
 import type { WebhookTable } from "./webhook-table.ts";
@@ -132,7 +132,7 @@ export class SubscriptionsApi extends Construct {
       name: "api",
       description: "voipbin-webhooks subscriptions API (HTTP API v2 payload)",
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.api),
-      memorySize: 512,
+      memorySize: FUNCTION_MEMORY_MB.api,
       // The portal, built from portal/src at synth time, and the OpenAPI document, generated at synth
       // time, beside the bundle (functions/api.ts reads both; the bundle leaves out the generator).
       bundleFolders: { portal: materializePortal(), "openapi.json": materializeOpenApiDocument() },
@@ -142,7 +142,7 @@ export class SubscriptionsApi extends Construct {
       name: "authorizer",
       description: "voipbin-webhooks access-key authorizer (Bearer header or accesskey query)",
       timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS.authorizer),
-      memorySize: 512,
+      memorySize: FUNCTION_MEMORY_MB.authorizer,
     });
 
     // What shared/subscriptions and shared/delivery-log call: subscriptions and delivery records by key,

@@ -61,8 +61,13 @@ export interface FunctionDefaults {
    */
   readonly logLevel?: string;
   /**
+   * Lambda's system (platform) log level; at WARN the per-invocation platform lines are not written.
+   * @default "WARN"
+   */
+  readonly systemLogLevel?: "DEBUG" | "INFO" | "WARN";
+  /**
    * X-Ray active tracing.
-   * @default true
+   * @default false
    */
   readonly tracing?: boolean;
 }
@@ -120,7 +125,8 @@ export class WebhookFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: WebhookFunctionProps) {
     super(scope, id);
-    const tracing = props.tracing ?? true;
+    const tracing = props.tracing ?? false;
+    const logLevel = props.logLevel ?? "INFO";
 
     this.logGroup = new logs.LogGroup(this, "LogGroup", {
       logGroupName: props.names.functionLogGroups[props.name],
@@ -148,6 +154,14 @@ export class WebhookFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(30),
       role: this.role,
       logGroup: this.logGroup,
+      // Lambda's JSON log format, so that log levels apply to Lambda's own lines too (advanced logging
+      // controls, Lambda Developer Guide, "Configuring advanced logging controls for Lambda
+      // functions"): at the system level WARN the START/END/REPORT platform lines of every invocation
+      // are not ingested. Powertools writes its JSON lines as they are and reads the application
+      // level from AWS_LAMBDA_LOG_LEVEL, which Lambda sets from applicationLogLevelV2.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel as keyof typeof lambda.ApplicationLogLevel],
+      systemLogLevelV2: lambda.SystemLogLevel[props.systemLogLevel ?? "WARN"],
       tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       ...(props.network
@@ -160,7 +174,7 @@ export class WebhookFunction extends Construct {
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: props.name,
-        POWERTOOLS_LOG_LEVEL: props.logLevel ?? "INFO",
+        POWERTOOLS_LOG_LEVEL: logLevel,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         // No NODE_OPTIONS=--enable-source-maps: parsing the map cost 20–25 ms of every cold start.
         // The maps ship beside the bundle; `npm run decode-stack` maps a logged stack trace back

@@ -13,6 +13,25 @@ export interface WebhookTableProps {
    * @default true
    */
   readonly retain?: boolean;
+  /**
+   * Provisioned capacity with auto scaling (table and GSI1 alike) instead of on-demand.
+   * @default - on-demand (PAY_PER_REQUEST)
+   */
+  readonly capacity?: ProvisionedCapacity;
+  /**
+   * Warm throughput: what the table (and GSI1) can take at once from its first second, for a launch.
+   * @default - DynamoDB's default
+   */
+  readonly warmThroughput?: dynamodb.WarmThroughput;
+}
+
+/** Provisioned capacity: auto scaling bounds and target, for reads and writes. */
+export interface ProvisionedCapacity {
+  readonly targetUtilizationPercent: number;
+  readonly minWriteCapacity: number;
+  readonly maxWriteCapacity: number;
+  readonly minReadCapacity: number;
+  readonly maxReadCapacity: number;
 }
 
 /** The DynamoDB actions a function may be granted; anything broader is a review away. */
@@ -31,7 +50,10 @@ export type TableAction =
 /**
  * The single table of docs/data-model.md (subscriptions, deliveries, access keys), keyed as in
  * `shared/resources.ts` like the local stack's: on-demand, point-in-time recovery, encrypted with
- * the AWS-managed key, expired delivery records removed by TTL.
+ * the AWS-managed key, expired delivery records removed by TTL. Provisioned capacity with target
+ * tracking auto scaling is a deployment choice (docs/deploy.md, "Capacity: on-demand or provisioned");
+ * a throttled request is retried by the SDK and then fails the job on our side, which never counts
+ * as an attempt (docs/delivery.md), and raises the `TableThrottled` alarm.
  */
 export class WebhookTable extends Construct {
   readonly table: dynamodb.Table;
@@ -39,11 +61,19 @@ export class WebhookTable extends Construct {
   constructor(scope: Construct, id: string, props: WebhookTableProps) {
     super(scope, id);
     const retain = props.retain ?? true;
+    const capacity = props.capacity;
     this.table = new dynamodb.Table(this, "Table", {
       tableName: props.tableName,
       partitionKey: { name: TABLE_KEYS.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: TABLE_KEYS.sortKey, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...(capacity === undefined
+        ? { billingMode: dynamodb.BillingMode.PAY_PER_REQUEST }
+        : {
+            billingMode: dynamodb.BillingMode.PROVISIONED,
+            readCapacity: capacity.minReadCapacity,
+            writeCapacity: capacity.minWriteCapacity,
+          }),
+      ...(props.warmThroughput === undefined ? {} : { warmThroughput: props.warmThroughput }),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TABLE_KEYS.ttlAttribute,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
@@ -58,7 +88,27 @@ export class WebhookTable extends Construct {
       sortKey: { name: TABLE_KEYS.gsi1.sortKey, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.INCLUDE,
       nonKeyAttributes: [...TABLE_KEYS.gsi1.projectedAttributes],
+      ...(capacity === undefined
+        ? {}
+        : { readCapacity: capacity.minReadCapacity, writeCapacity: capacity.minWriteCapacity }),
+      ...(props.warmThroughput === undefined ? {} : { warmThroughput: props.warmThroughput }),
     });
+    if (capacity !== undefined) {
+      // Target tracking on consumed/provisioned utilisation, for the table and for GSI1: GSI1 receives
+      // a copy of every delivery record write, and a GSI short of capacity throttles the table's
+      // writes too (DynamoDB Developer Guide, "GSI write throttling and back pressure").
+      const target = { targetUtilizationPercent: capacity.targetUtilizationPercent };
+      const writes = { minCapacity: capacity.minWriteCapacity, maxCapacity: capacity.maxWriteCapacity };
+      const reads = { minCapacity: capacity.minReadCapacity, maxCapacity: capacity.maxReadCapacity };
+      this.table.autoScaleWriteCapacity(writes).scaleOnUtilization(target);
+      this.table.autoScaleReadCapacity(reads).scaleOnUtilization(target);
+      this.table
+        .autoScaleGlobalSecondaryIndexWriteCapacity(TABLE_KEYS.gsi1.indexName, writes)
+        .scaleOnUtilization(target);
+      this.table
+        .autoScaleGlobalSecondaryIndexReadCapacity(TABLE_KEYS.gsi1.indexName, reads)
+        .scaleOnUtilization(target);
+    }
   }
 
   /**

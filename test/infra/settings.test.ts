@@ -3,6 +3,7 @@ import { App } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { configSchema, DEFAULT_RETRY_SCHEDULE_SECONDS, loadConfig } from "#shared/config.ts";
+import { DELIVERY_BATCHING_WINDOW_SECONDS } from "#shared/resources.ts";
 import { oldestMessageAgeThresholdSeconds } from "../../infra/constructs/observability.ts";
 import { createApp } from "../../infra/create-app.ts";
 import {
@@ -62,7 +63,11 @@ describe("settings", () => {
         deliveryRetentionDays: config.DELIVERY_RETENTION_DAYS,
         secretRotationOverlapSeconds: config.SECRET_ROTATION_OVERLAP_SECONDS,
         corsAllowedOrigins: [],
-        tracing: true,
+        // Lean defaults (docs/decisions.md, issue 22): no X-Ray, no platform log lines, on-demand.
+        tracing: false,
+        systemLogLevel: "WARN",
+        capacityMode: "on-demand",
+        deliveryBatchingWindowSeconds: DELIVERY_BATCHING_WINDOW_SECONDS,
       }),
     );
   });
@@ -379,7 +384,7 @@ describe("a dev stage attached to an existing bus, with a short schedule, alarm 
 describe("alarms to an existing topic", () => {
   it("uses the topic and creates none", () => {
     const topicArn = "arn:aws:sns:eu-west-1:123456789012:ops-alarms";
-    const { template } = synthesize({ alarmTopicArn: topicArn, tracing: "false" }, { bundle: false });
+    const { template } = synthesize({ alarmTopicArn: topicArn }, { bundle: false });
     template.resourceCountIs("AWS::SNS::Topic", 0);
     for (const [id, alarm] of resourcesOfType(template, "AWS::CloudWatch::Alarm")) {
       expect(alarm.Properties.AlarmActions, id).toEqual([topicArn]);
@@ -388,6 +393,86 @@ describe("alarms to an existing topic", () => {
       expect(fn.Properties.TracingConfig, id).toBeUndefined();
     }
     expect(JSON.stringify(template.findResources("AWS::IAM::Policy"))).not.toContain("xray:");
+  });
+});
+
+describe("X-Ray tracing switched on", () => {
+  it("traces every function, with the X-Ray permissions its role needs (cdk-nag acknowledged)", () => {
+    const { template } = synthesize({ tracing: "true" }, { bundle: false });
+    for (const [id, fn] of resourcesOfType(template, "AWS::Lambda::Function")) {
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: "Active" });
+    }
+    expect(JSON.stringify(template.findResources("AWS::IAM::Policy"))).toContain("xray:PutTraceSegments");
+  });
+});
+
+describe("DynamoDB capacity", () => {
+  it("is on-demand by default, without auto scaling", () => {
+    const { template } = synthesize({}, { bundle: false });
+    template.hasResourceProperties("AWS::DynamoDB::Table", { BillingMode: "PAY_PER_REQUEST" });
+    template.resourceCountIs("AWS::ApplicationAutoScaling::ScalableTarget", 0);
+  });
+
+  it("provisioned: table and GSI1 start at the minimums and scale reads and writes on utilisation", () => {
+    const { template } = synthesize(
+      {
+        capacityMode: "provisioned",
+        provisionedTargetUtilization: "60",
+        provisionedMinWriteCapacity: "7",
+        provisionedMaxWriteCapacity: "900",
+        warmWriteUnitsPerSecond: "5000",
+      },
+      { bundle: false },
+    );
+    const [[, table] = []] = resourcesOfType(template, "AWS::DynamoDB::Table");
+    const props = table?.Properties ?? {};
+    expect(props.BillingMode ?? "PROVISIONED").toBe("PROVISIONED");
+    expect(props.ProvisionedThroughput).toEqual({ ReadCapacityUnits: 5, WriteCapacityUnits: 7 });
+    const [gsi] = props.GlobalSecondaryIndexes as { ProvisionedThroughput: unknown }[];
+    expect(gsi?.ProvisionedThroughput).toEqual({ ReadCapacityUnits: 5, WriteCapacityUnits: 7 });
+    expect(props.WarmThroughput).toEqual({ WriteUnitsPerSecond: 5000 });
+    const targets = resourcesOfType(template, "AWS::ApplicationAutoScaling::ScalableTarget").map(([, t]) => [
+      t.Properties.ScalableDimension,
+      t.Properties.MinCapacity,
+      t.Properties.MaxCapacity,
+    ]);
+    expect(targets.sort()).toEqual(
+      [
+        ["dynamodb:index:ReadCapacityUnits", 5, 4000],
+        ["dynamodb:index:WriteCapacityUnits", 7, 900],
+        ["dynamodb:table:ReadCapacityUnits", 5, 4000],
+        ["dynamodb:table:WriteCapacityUnits", 7, 900],
+      ].sort(),
+    );
+    for (const [id, policy] of resourcesOfType(template, "AWS::ApplicationAutoScaling::ScalingPolicy")) {
+      expect(
+        (policy.Properties.TargetTrackingScalingPolicyConfiguration as { TargetValue: number }).TargetValue,
+        id,
+      ).toBe(60);
+    }
+  });
+
+  it("rejects provisioned settings without provisioned capacity, and minimums above maximums, together", () => {
+    expect(() =>
+      resolveSettings({ provisionedMinWriteCapacity: 5, provisionedTargetUtilization: 50 }),
+    ).toThrow(
+      /provisionedTargetUtilization, provisionedMinWriteCapacity: only with capacityMode=provisioned/,
+    );
+    const problems = problemsOf(() =>
+      resolveSettings({
+        capacityMode: "provisioned",
+        provisionedMinWriteCapacity: 50,
+        provisionedMaxWriteCapacity: 10,
+        provisionedMinReadCapacity: 9,
+        provisionedMaxReadCapacity: 8,
+        provisionedTargetUtilization: 95,
+      }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^provisionedTargetUtilization: .*90/),
+      "provisionedMinWriteCapacity (50) must not exceed provisionedMaxWriteCapacity (10)",
+      "provisionedMinReadCapacity (9) must not exceed provisionedMaxReadCapacity (8)",
+    ]);
   });
 });
 

@@ -519,7 +519,9 @@ export class DeliveryBatch {
 
     switch (step.queue.kind) {
       case "delete":
-        if (step.outcome === "succeeded") deps.logger.info("delivered", attemptLog);
+        // The delivery record is the audit log of a success: an INFO line per delivery would repeat it
+        // at ~$0.50 per GB ingested (docs/decisions.md, "Lean defaults"). Failures still log.
+        if (step.outcome === "succeeded") deps.logger.debug("delivered", attemptLog);
         if (step.outcome === "endpoint_rejected") {
           deps.logger.info("endpoint answered a final status (legacy profile): delivery closed", attemptLog);
         }

@@ -1,0 +1,460 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { createAwsClients } from "#shared/adapters/clients.ts";
+import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from "#shared/config.ts";
+import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
+import { toSqsRecord } from "../local/sqs-event-source.ts";
+import { captureOutput, storagePerDelivery } from "./e2e.ts";
+import {
+  type CostMeasurements,
+  type Deployment,
+  deliveryBilledMs,
+  deploymentOfTemplate,
+  expectedBatchSize,
+  MODEL_ASSUMPTIONS,
+  modelCost,
+  platformLogBytesPerInvocation,
+  routerBilledMs,
+  subtotalLines,
+  sumLines,
+  type VolumeCost,
+} from "./lib/cost-model.ts";
+import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
+import { provisionDeliveryEnvironment, startEmulators } from "./lib/emulators.ts";
+import { ENDPOINT_LATENCY, type LatencyDistribution, latencySampler } from "./lib/latency.ts";
+import { PRICE_TABLE } from "./lib/pricing.ts";
+import { startBenchReceiver } from "./lib/receiver.ts";
+import { installSdkMeter } from "./lib/sdk-meter.ts";
+import { measureTlsHandshakeCpuMs } from "./lib/tls-handshake.ts";
+import { fixturePayload, lambdaContext } from "./lib/util.ts";
+
+/**
+ * The cost section (issue 22): the real router and delivery functions — their entry modules, as
+ * Lambda loads them, with their own Powertools logger and EMF metrics at the deployment's default log
+ * level — against dynalite and fauxqs, delivering `call_hangup` events at fan-out 3 to a receiver
+ * that answers after a seeded log-normal delay (p50 150 ms, p95 500 ms: bench/lib/latency.ts).
+ * Measured: each invocation's wall-clock and CPU time, every AWS request and DynamoDB unit, every
+ * byte the functions write to stdout (what CloudWatch Logs ingests), the records' size, and the bytes
+ * the receiver reads per attempt. Delivery batches are measured at the sizes the model needs; the
+ * model (bench/lib/cost-model.ts) prices them with the synthesized template's configuration.
+ */
+
+export const MONTHLY_VOLUMES = { at_10m_per_month: 10_000_000, at_100m_per_month: 100_000_000 } as const;
+const FANOUT = 3;
+/** Batch sizes measured: the fan-out (one event's jobs, no window) and a full batch. */
+const BATCH_SIZES = [FANOUT, 10] as const;
+/** Events routed and delivered before measuring, so that the JIT has compiled the hot paths. */
+const WARMUP_EVENTS = 30;
+const MEMORY_OPTIONS_MB = [128, 256, 512, 1024] as const;
+const WINDOW_OPTIONS_S = [0, 1, 2, 5] as const;
+
+export interface CostBenchResult {
+  /** The bench subtotal at full batches, provisioned capacity (auto scaling at its target). */
+  usd_per_million_deliveries: number;
+  usd_per_million_deliveries_on_demand: number;
+  subtotal_lines: Record<string, { usd_per_million: number; detail: string }>;
+  /** All-in, provisioned, fixed egress off. */
+  all_in_usd_per_million: { at_10m_per_month: number; at_100m_per_month: number };
+  all_in_on_demand_usd_per_million: { at_10m_per_month: number; at_100m_per_month: number };
+  all_in_with_fixed_egress_usd_per_million: { at_10m_per_month: number; at_100m_per_month: number };
+  all_in_detail: Record<string, VolumeCost>;
+  /** CloudWatch Logs bytes per delivery at full batches with the template's log settings (platform lines included). */
+  log_bytes_per_delivery: number;
+  log_bytes_detail: {
+    router_app_per_event: number;
+    delivery_app_per_invocation: Record<string, number>;
+    platform_per_invocation: Record<string, number>;
+  };
+  endpoint_latency: LatencyDistribution & { measured_p50_ms: number; measured_p95_ms: number };
+  measurements: CostMeasurements;
+  deployment: Deployment;
+  /** The delivery and router functions' modelled cost per million deliveries at each memory size. */
+  memory_choice: Record<
+    string,
+    { router_usd: number; delivery_usd: number; router_ms: number; delivery_ms: number }
+  >;
+  /** The batching window's trade-off: all-in $/M (provisioned) and the wait it adds to a first attempt. */
+  batching_window: Record<
+    string,
+    { at_10m_per_month: number; at_100m_per_month: number; added_wait_ms_at_100m: number }
+  >;
+  events: number;
+}
+
+export async function benchCost(options: {
+  events: number;
+  cdkOut: string;
+  progress: (message: string) => void;
+}): Promise<CostBenchResult> {
+  const template = readTemplate(options.cdkOut);
+  const deployment = deploymentOfTemplate(template);
+  const measurements = await measure(options.events, deployment, options.progress);
+  const { result: m, latencies } = measurements;
+
+  const full = 10;
+  const subtotal = subtotalLines(m, deployment, full, "provisioned", 0.7);
+  const subtotalOnDemand = subtotalLines(m, deployment, full, "on-demand");
+  const volumes = Object.entries(MONTHLY_VOLUMES);
+  const provisionedDeployment = {
+    ...deployment,
+    table: { ...deployment.table, provisioned: true, min_wcu: 10, min_rcu: 10, target_utilization: 0.7 },
+  };
+  const allIn: Record<string, VolumeCost> = {};
+  for (const [key, volume] of volumes) {
+    allIn[`provisioned_${key}`] = modelCost(m, provisionedDeployment, volume, { capacity: "provisioned" });
+    allIn[`on_demand_${key}`] = modelCost(m, deployment, volume, { capacity: "on-demand" });
+    allIn[`provisioned_fixed_egress_${key}`] = modelCost(m, provisionedDeployment, volume, {
+      capacity: "provisioned",
+      natGateways: Math.max(deployment.nat_gateways, 2),
+    });
+  }
+  const pick = (prefix: string) => ({
+    at_10m_per_month: allIn[`${prefix}at_10m_per_month`]?.usd_per_million ?? Number.NaN,
+    at_100m_per_month: allIn[`${prefix}at_100m_per_month`]?.usd_per_million ?? Number.NaN,
+  });
+
+  // Log bytes per delivery at full batches with the deployed settings.
+  const platform = (name: string) => {
+    const fn = deployment.functions[name];
+    return fn ? platformLogBytesPerInvocation(fn) : 0;
+  };
+  const fullBatch = m.delivery_batches[String(full)];
+  const logBytes =
+    (m.router.app_log_bytes + platform("router")) / FANOUT +
+    ((fullBatch?.app_log_bytes ?? 0) + platform("delivery")) / full;
+
+  const memoryChoice: CostBenchResult["memory_choice"] = {};
+  for (const mb of MEMORY_OPTIONS_MB) {
+    const d = {
+      ...deployment,
+      functions: {
+        ...deployment.functions,
+        router: { ...(deployment.functions.router ?? defaultFn()), memory_mb: mb },
+        delivery: { ...(deployment.functions.delivery ?? defaultFn()), memory_mb: mb },
+      },
+    };
+    const lines = subtotalLines(m, d, full, "provisioned");
+    const routerMs = routerBilledMs(m, mb);
+    const deliveryMs = deliveryBilledMs(m, full, mb);
+    const routerUsd =
+      (((1_000_000 / FANOUT) * routerMs * mb) / 1000 / 1024) * PRICE_TABLE.lambda_usd_per_gb_second_arm;
+    memoryChoice[`${mb}`] = {
+      router_ms: routerMs,
+      delivery_ms: deliveryMs,
+      router_usd: round(routerUsd, 4),
+      delivery_usd: round((lines.lambda_duration?.usd_per_million ?? 0) - routerUsd, 4),
+    };
+  }
+
+  const windows: CostBenchResult["batching_window"] = {};
+  for (const w of WINDOW_OPTIONS_S) {
+    const at = (volume: number) =>
+      modelCost(m, provisionedDeployment, volume, { capacity: "provisioned", windowS: w });
+    const b100 = expectedBatchSize(MONTHLY_VOLUMES.at_100m_per_month, w, FANOUT);
+    const ratePerPoller =
+      MONTHLY_VOLUMES.at_100m_per_month / MODEL_ASSUMPTIONS.seconds_per_month / MODEL_ASSUMPTIONS.sqs_pollers;
+    windows[`${w}s`] = {
+      at_10m_per_month: at(MONTHLY_VOLUMES.at_10m_per_month).usd_per_million,
+      at_100m_per_month: at(MONTHLY_VOLUMES.at_100m_per_month).usd_per_million,
+      // A job waits until its batch is full or the window ends: on average half the gathering time.
+      added_wait_ms_at_100m: Math.round(w === 0 ? 0 : Math.min(w, b100 / ratePerPoller) * 500),
+    };
+  }
+
+  return {
+    usd_per_million_deliveries: sumLines(subtotal),
+    usd_per_million_deliveries_on_demand: sumLines(subtotalOnDemand),
+    subtotal_lines: subtotal,
+    all_in_usd_per_million: pick("provisioned_"),
+    all_in_on_demand_usd_per_million: pick("on_demand_"),
+    all_in_with_fixed_egress_usd_per_million: pick("provisioned_fixed_egress_"),
+    all_in_detail: allIn,
+    log_bytes_per_delivery: Math.round(logBytes),
+    log_bytes_detail: {
+      router_app_per_event: m.router.app_log_bytes,
+      delivery_app_per_invocation: Object.fromEntries(
+        Object.entries(m.delivery_batches).map(([b, v]) => [b, v.app_log_bytes]),
+      ),
+      platform_per_invocation: { router: platform("router"), delivery: platform("delivery") },
+    },
+    endpoint_latency: {
+      ...ENDPOINT_LATENCY,
+      measured_p50_ms: round(quantile(latencies, 0.5), 1),
+      measured_p95_ms: round(quantile(latencies, 0.95), 1),
+    },
+    measurements: m,
+    deployment,
+    memory_choice: memoryChoice,
+    batching_window: windows,
+    events: options.events,
+  };
+}
+
+function defaultFn(): Deployment["functions"][string] {
+  return { memory_mb: 512, tracing: false, log_format: "JSON", system_log_level: "WARN" };
+}
+
+/** The synthesized stack template in cdk.out (run `npm run synth` first). */
+export function readTemplate(cdkOut: string): object {
+  if (!existsSync(cdkOut)) throw new Error(`no ${cdkOut}: run \`npm run synth\` first`);
+  const file = readdirSync(cdkOut).find((f) => /^VoipbinWebhooks-.*\.template\.json$/.test(f));
+  if (file === undefined) throw new Error(`no VoipbinWebhooks-*.template.json in ${cdkOut}`);
+  return JSON.parse(readFileSync(path.join(cdkOut, file), "utf8")) as object;
+}
+
+type Handler<E, R> = (event: E, context: Context) => Promise<R>;
+
+async function measure(
+  eventsPerBatchSize: number,
+  deployment: Deployment,
+  progress: (message: string) => void,
+): Promise<{ result: CostMeasurements; latencies: number[] }> {
+  const emulators = await startEmulators();
+  const sample = latencySampler(ENDPOINT_LATENCY);
+  const latencies: number[] = [];
+  // The process's CPU time when the last request of an invocation arrived and when its last answer
+  // left: what the function did before every request was out and after the slowest answer came back
+  // cannot overlap the wait for that answer (bench/lib/cost-model.ts, billedMs).
+  const cpuNow = () => {
+    const used = process.cpuUsage();
+    return (used.user + used.system) / 1000;
+  };
+  const marks = { lastArrival: 0, lastAnswer: 0, firstArrivalAt: 0, lastAnswerAt: 0 };
+  const receiver = await startBenchReceiver(
+    () => {
+      marks.lastArrival = cpuNow();
+      if (marks.firstArrivalAt === 0) marks.firstArrivalAt = performance.now();
+    },
+    { status: 204 },
+    {
+      delayMs: () => {
+        const ms = sample();
+        latencies.push(ms);
+        return ms;
+      },
+      onAnswer: () => {
+        marks.lastAnswer = cpuNow();
+        marks.lastAnswerAt = performance.now();
+      },
+    },
+  );
+  const sdk = installSdkMeter({ keepDynamoBodies: true });
+  const output = captureOutput();
+  const saved = { ...process.env };
+  try {
+    const { local, queues, config } = await provisionDeliveryEnvironment(
+      emulators,
+      "costm",
+      DEFAULT_RETRY_SCHEDULE_SECONDS,
+    );
+    // The functions' environment as Lambda sets it for the deployed template: their configuration,
+    // Powertools' settings, and the advanced logging controls' application level.
+    Object.assign(process.env, {
+      TABLE_NAME: config.TABLE_NAME,
+      DELIVERY_QUEUE_URL: config.DELIVERY_QUEUE_URL,
+      DELIVERY_DLQ_URL: config.DELIVERY_DLQ_URL,
+      UNROUTABLE_QUEUE_URL: config.UNROUTABLE_QUEUE_URL,
+      DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
+      SQS_ENDPOINT: emulators.sqsEndpoint,
+      EVENTBRIDGE_ENDPOINT: "http://127.0.0.1:9",
+      ALLOW_HTTP_URLS: "true",
+      ALLOWED_CIDRS: "127.0.0.0/8",
+      AWS_REGION: "us-east-1",
+      POWERTOOLS_METRICS_NAMESPACE: "VoipbinWebhooks",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+      AWS_LAMBDA_LOG_LEVEL: "INFO",
+      AWS_LAMBDA_LOG_FORMAT: deployment.functions.delivery?.log_format ?? "JSON",
+    });
+    delete process.env.POWERTOOLS_DEV;
+    process.env.POWERTOOLS_SERVICE_NAME = "router";
+    const router = (await import("../functions/router.ts")).handler as Handler<unknown, unknown>;
+    process.env.POWERTOOLS_SERVICE_NAME = "delivery";
+    const delivery = (await import("../functions/delivery.ts")).handler as unknown as Handler<
+      SQSEvent,
+      SQSBatchResponse
+    >;
+
+    const clients = createAwsClients(config);
+    const customers = Array.from({ length: 10 }, () => randomUUID());
+    for (const customer of customers) {
+      for (let n = 0; n < FANOUT; n++) {
+        await new SubscriptionRepository(clients.doc, config.TABLE_NAME).create(
+          newSubscription({ customer_id: customer, url: `${receiver.url}/hook/${customer}/${n}` }),
+        );
+      }
+    }
+    const data = fixturePayload("call_hangup");
+    const routerRuns = { invocations: 0, wall: 0, cpu: 0, logs: 0 };
+    const routerRequests: Record<string, number> = {};
+    const batches: Record<string, CostMeasurements["delivery_batches"][string]> = {};
+    let deliveries = 0;
+    let bytesBefore = 0;
+    let attempts = 0;
+    const phase = async (size: number, events: number, counted: boolean) => {
+      // Route the events: one router invocation each, as EventBridge invokes it.
+      const before = sdk.snapshot();
+      sdk.active = true;
+      output.reset();
+      for (let i = 0; i < events; i++) {
+        const customer = customers[i % customers.length] as string;
+        const event = {
+          version: "0",
+          id: randomUUID(),
+          "detail-type": "call_hangup",
+          source: "voipbin.call-manager",
+          account: "000000000000",
+          time: new Date().toISOString(),
+          region: "us-east-1",
+          resources: [],
+          detail: { customer_id: customer, data: { ...data, customer_id: customer } },
+        };
+        const cpu = process.cpuUsage();
+        const began = performance.now();
+        await router(event, lambdaContext("router"));
+        const wall = performance.now() - began;
+        const used = process.cpuUsage(cpu);
+        if (!counted) continue;
+        routerRuns.wall += wall;
+        routerRuns.cpu += (used.user + used.system) / 1000;
+        routerRuns.invocations++;
+      }
+      if (counted) {
+        routerRuns.logs += output.byService.router ?? 0;
+        for (const [op, n] of Object.entries(sdk.snapshot())) {
+          routerRequests[op] = (routerRequests[op] ?? 0) + n - (before[op] ?? 0);
+        }
+      }
+      output.reset();
+      sdk.active = false;
+
+      // Deliver them in batches of `size`, one invocation at a time (so that the process's CPU time
+      // around an invocation is that invocation's, and the receiver's share of its requests).
+      const run = { invocations: 0, wall: 0, span: 0, cpu: 0, serialCpu: 0, deliveries: 0 };
+      for (;;) {
+        const messages: Message[] = [];
+        while (messages.length < size) {
+          const { Messages = [] } = await local.sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: queues.deliveryQueueUrl,
+              MaxNumberOfMessages: size - messages.length,
+              WaitTimeSeconds: 0,
+              VisibilityTimeout: 600,
+              MessageSystemAttributeNames: ["All"],
+            }),
+          );
+          if (Messages.length === 0) break;
+          messages.push(...Messages);
+        }
+        if (messages.length === 0) break;
+        const records = messages.map((message) =>
+          toSqsRecord(message, "arn:aws:sqs:us-east-1:000000000000:costm-d", "us-east-1"),
+        );
+        sdk.active = counted;
+        const cpuStart = cpuNow();
+        marks.firstArrivalAt = 0;
+        const began = performance.now();
+        const response = await delivery({ Records: records }, lambdaContext("delivery"));
+        const wall = performance.now() - began;
+        const cpuEnd = cpuNow();
+        sdk.active = false;
+        run.wall += wall;
+        run.span += marks.lastAnswerAt - marks.firstArrivalAt;
+        run.cpu += cpuEnd - cpuStart;
+        run.serialCpu += marks.lastArrival - cpuStart + (cpuEnd - marks.lastAnswer);
+        if (response.batchItemFailures.length > 0) {
+          throw new Error(`${response.batchItemFailures.length} deliveries failed in the cost bench`);
+        }
+        run.invocations++;
+        run.deliveries += records.length;
+        await local.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queues.deliveryQueueUrl,
+            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+      }
+      if (!counted) return;
+      attempts += run.deliveries;
+      deliveries += run.deliveries;
+      batches[String(size)] = {
+        invocations: run.invocations,
+        wall_ms: round(run.wall / run.invocations, 1),
+        endpoint_span_ms: round(run.span / run.invocations, 1),
+        // Process CPU during the invocations (the receiver's share of their requests included: an
+        // upper bound of the function's own), per invocation.
+        cpu_ms: round(run.cpu / run.invocations, 2),
+        serial_cpu_ms: round(run.serialCpu / run.invocations, 2),
+        app_log_bytes: round((output.byService.delivery ?? 0) / run.invocations, 1),
+      };
+      progress(
+        `cost: batches of ${size}: ${run.invocations} invocations, ${batches[String(size)]?.wall_ms} ms wall, ${batches[String(size)]?.cpu_ms} ms CPU (${batches[String(size)]?.serial_cpu_ms} ms outside the wait), ${batches[String(size)]?.app_log_bytes} log bytes each`,
+      );
+    };
+    await phase(10, WARMUP_EVENTS, false);
+    bytesBefore = receiver.bytesRead();
+    output.active = true;
+    sdk.reset();
+    for (const size of BATCH_SIZES) await phase(size, eventsPerBatchSize, true);
+    output.active = false;
+    const httpBytes = (receiver.bytesRead() - bytesBefore) / attempts;
+
+    const items: Item[] = [];
+    let start: ScanCommandOutput["LastEvaluatedKey"];
+    do {
+      const page = await local.dynamodb.send(
+        new ScanCommand({ TableName: config.TABLE_NAME, ExclusiveStartKey: start }),
+      );
+      items.push(...((page.Items ?? []) as unknown as Item[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    const units = requestUnits(sdk.parsedDynamoRequests(), snapshotOf(items));
+    const requests: Record<string, number> = {};
+    for (const [op, n] of Object.entries(sdk.snapshot())) {
+      requests[op] = round(n / deliveries, 3);
+    }
+    const result: CostMeasurements = {
+      fanout: FANOUT,
+      delivery_batches: batches,
+      router: {
+        invocations: routerRuns.invocations,
+        wall_ms: round(routerRuns.wall / routerRuns.invocations, 2),
+        cpu_ms: round(routerRuns.cpu / routerRuns.invocations, 2),
+        app_log_bytes: round(routerRuns.logs / routerRuns.invocations, 1),
+        requests: Object.fromEntries(
+          Object.entries(routerRequests).map(([op, n]) => [op, round(n / routerRuns.invocations, 3)]),
+        ),
+      },
+      function_requests_per_delivery: requests,
+      wru_per_delivery: round(units.wru / deliveries, 3),
+      rru_per_delivery: round(units.rru / deliveries, 3),
+      storage_bytes_per_delivery: storagePerDelivery(items),
+      retention_days: 30,
+      http_bytes_per_attempt: Math.round(httpBytes),
+      tls_handshake_cpu_ms: await measureTlsHandshakeCpuMs(),
+    };
+    return { result, latencies };
+  } finally {
+    output.restore();
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+    sdk.uninstall();
+    await receiver.close();
+    await emulators.stop();
+  }
+}
+
+function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

@@ -1,0 +1,696 @@
+import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
+import type { DeliveryOutcome } from "#shared/services/delivery/deliver.ts";
+import { PRICE_TABLE } from "./pricing.ts";
+
+/**
+ * The all-in cost model (issue 22): what a million deliveries cost on AWS at a given monthly volume,
+ * from what `npm run bench -- --only cost` measured on the real functions (bench/cost.ts) and from
+ * the synthesized CloudFormation template (what is deployed, and so billed, whatever the traffic).
+ *
+ * Every billed resource and setting of the template maps to a line of this model
+ * (`BILLED_RESOURCE_TYPES`, `billedItemsOfTemplate`); test/infra/cost-model.test.ts fails when the
+ * template holds a billed resource or setting the model has no line for. Prices: bench/lib/pricing.ts.
+ */
+
+/** The lines the model prices. A billed item of the template must name one of these. */
+export const MODEL_LINES = [
+  "eventbridge_events",
+  "lambda_requests",
+  "lambda_duration",
+  "sqs_requests",
+  "dynamodb_requests",
+  "dynamodb_storage",
+  "dynamodb_pitr",
+  "dynamodb_provisioned_minimum",
+  "cloudwatch_logs",
+  "cloudwatch_metrics",
+  "cloudwatch_alarms",
+  "cloudwatch_dashboards",
+  "xray_traces",
+  "data_transfer_out",
+  "nat_gateway",
+  "public_ipv4",
+  /** Customers' API calls: per API request, not per delivery (outside the per-delivery figures). */
+  "api_requests",
+  /** Alarm notifications: SNS's free tier (1 million publishes, 1,000 e-mails a month) covers them. */
+  "sns_notifications_free_tier",
+] as const;
+export type ModelLine = (typeof MODEL_LINES)[number];
+
+/** Resource types billed by their existence or use, and the model line that prices them. */
+export const BILLED_RESOURCE_TYPES: Readonly<Record<string, ModelLine>> = {
+  "AWS::Lambda::Function": "lambda_duration",
+  "AWS::Lambda::EventSourceMapping": "sqs_requests",
+  "AWS::SQS::Queue": "sqs_requests",
+  "AWS::DynamoDB::Table": "dynamodb_requests",
+  "AWS::Events::EventBus": "eventbridge_events",
+  "AWS::Logs::LogGroup": "cloudwatch_logs",
+  "AWS::CloudWatch::Alarm": "cloudwatch_alarms",
+  "AWS::CloudWatch::Dashboard": "cloudwatch_dashboards",
+  "AWS::EC2::NatGateway": "nat_gateway",
+  "AWS::EC2::EIP": "public_ipv4",
+  "AWS::ApiGatewayV2::Api": "api_requests",
+  "AWS::SNS::Topic": "sns_notifications_free_tier",
+};
+
+/**
+ * Resource types that cost nothing by themselves (their use is billed on another line: a rule's
+ * matches are part of the EventBridge event price, a Lambda permission or role is free).
+ */
+export const FREE_RESOURCE_TYPES: ReadonlySet<string> = new Set([
+  "AWS::IAM::Role",
+  "AWS::IAM::Policy",
+  "AWS::IAM::ManagedPolicy",
+  "AWS::Lambda::Permission",
+  "AWS::Lambda::EventInvokeConfig",
+  "AWS::Events::Rule",
+  "AWS::SQS::QueuePolicy",
+  "AWS::SNS::Subscription",
+  "AWS::SNS::TopicPolicy",
+  "AWS::ApiGatewayV2::Stage",
+  "AWS::ApiGatewayV2::Route",
+  "AWS::ApiGatewayV2::Integration",
+  "AWS::ApiGatewayV2::Authorizer",
+  "AWS::ApplicationAutoScaling::ScalableTarget",
+  "AWS::ApplicationAutoScaling::ScalingPolicy",
+  "AWS::CDK::Metadata",
+  // The VPC plumbing of the fixed-egress option: only the NAT gateway and its address are billed.
+  "AWS::EC2::VPC",
+  "AWS::EC2::Subnet",
+  "AWS::EC2::RouteTable",
+  "AWS::EC2::Route",
+  "AWS::EC2::SubnetRouteTableAssociation",
+  "AWS::EC2::InternetGateway",
+  "AWS::EC2::VPCGatewayAttachment",
+  "AWS::EC2::SecurityGroup",
+  "AWS::EC2::SecurityGroupEgress",
+  "AWS::EC2::SecurityGroupIngress",
+]);
+
+/** One billed thing in the template: a resource, or a billed setting of one. */
+export interface BilledItem {
+  readonly logicalId: string;
+  readonly what: string;
+  readonly line: ModelLine | undefined;
+}
+
+type TemplateResource = { Type: string; Properties?: Record<string, unknown> };
+export interface CfnTemplate {
+  Resources?: Record<string, TemplateResource>;
+}
+
+/**
+ * Everything billed in the template: each resource of a billed type, and each billed setting (X-Ray
+ * tracing, PITR, provisioned capacity, Contributor Insights, streams, provisioned concurrency,
+ * Lambda's text log format or platform lines). `line` is undefined for an item the model has no line
+ * for: a resource type in neither list, or a billed setting the model does not price.
+ */
+export function billedItemsOfTemplate(template: CfnTemplate): BilledItem[] {
+  const items: BilledItem[] = [];
+  for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
+    const props = resource.Properties ?? {};
+    const type = resource.Type;
+    const line = BILLED_RESOURCE_TYPES[type];
+    if (line !== undefined) items.push({ logicalId, what: type, line });
+    else if (!FREE_RESOURCE_TYPES.has(type)) items.push({ logicalId, what: type, line: undefined });
+    if (type === "AWS::Lambda::Function") {
+      const tracing = (props.TracingConfig as { Mode?: string } | undefined)?.Mode;
+      if (tracing === "Active") items.push({ logicalId, what: "X-Ray active tracing", line: "xray_traces" });
+      items.push({ logicalId, what: "function logs", line: "cloudwatch_logs" });
+      if (props.SnapStart !== undefined) items.push({ logicalId, what: "SnapStart", line: undefined });
+    }
+    if (type === "AWS::DynamoDB::Table") {
+      items.push({ logicalId, what: "table storage", line: "dynamodb_storage" });
+      const pitr = props.PointInTimeRecoverySpecification as
+        | { PointInTimeRecoveryEnabled?: boolean }
+        | undefined;
+      if (pitr?.PointInTimeRecoveryEnabled === true) {
+        items.push({ logicalId, what: "point-in-time recovery", line: "dynamodb_pitr" });
+      }
+      if (props.BillingMode !== "PAY_PER_REQUEST") {
+        items.push({ logicalId, what: "provisioned capacity", line: "dynamodb_provisioned_minimum" });
+      }
+      const insights = props.ContributorInsightsSpecification as { Enabled?: boolean } | undefined;
+      if (insights?.Enabled === true)
+        items.push({ logicalId, what: "Contributor Insights", line: undefined });
+      if (props.StreamSpecification !== undefined) {
+        items.push({ logicalId, what: "DynamoDB Streams", line: undefined });
+      }
+      if (props.KinesisStreamSpecification !== undefined) {
+        items.push({ logicalId, what: "Kinesis Data Streams for DynamoDB", line: undefined });
+      }
+      const sse = props.SSESpecification as { SSEType?: string; KMSMasterKeyId?: unknown } | undefined;
+      if (sse?.KMSMasterKeyId !== undefined) {
+        items.push({ logicalId, what: "customer managed KMS key", line: undefined });
+      }
+    }
+    if (type === "AWS::Lambda::Alias" || type === "AWS::Lambda::Version") {
+      if (props.ProvisionedConcurrencyConfig !== undefined) {
+        items.push({ logicalId, what: "provisioned concurrency", line: undefined });
+      }
+    }
+  }
+  return items;
+}
+
+/** Items the model cannot price, as messages naming the line to add. */
+export function unpricedItems(template: CfnTemplate): string[] {
+  return billedItemsOfTemplate(template)
+    .filter((item) => item.line === undefined || !(MODEL_LINES as readonly string[]).includes(item.line))
+    .map(
+      (item) =>
+        `${item.logicalId}: ${item.what} is billed but the cost model has no line for it — add one to bench/lib/cost-model.ts (MODEL_LINES and BILLED_RESOURCE_TYPES or billedItemsOfTemplate, priced in deploymentOfTemplate/modelCost, prices in bench/lib/pricing.ts), or list the type in FREE_RESOURCE_TYPES if AWS does not bill it`,
+    );
+}
+
+/** What the model reads from the template: every quantity that is billed whatever the traffic. */
+export interface Deployment {
+  readonly functions: Readonly<
+    Record<
+      string,
+      { memory_mb: number; tracing: boolean; log_format: "Text" | "JSON"; system_log_level: string }
+    >
+  >;
+  readonly alarms: number;
+  readonly dashboards: number;
+  readonly queues: number;
+  /** SQS event source mappings (each one's pollers long-poll its queue all the time). */
+  readonly sqs_mappings: number;
+  /** The delivery mappings' `MaximumBatchingWindowInSeconds`. */
+  readonly delivery_batching_window_s: number;
+  /** The delivery table (one table holds subscriptions, keys and delivery records). */
+  readonly table: {
+    readonly pitr: boolean;
+    readonly provisioned: boolean;
+    /** Minimum write/read capacity units of the table plus its GSIs (auto scaling's floor). */
+    readonly min_wcu: number;
+    readonly min_rcu: number;
+    readonly target_utilization: number;
+  };
+  readonly nat_gateways: number;
+  readonly public_ipv4: number;
+  /** Custom (EMF) metrics the functions may publish: every name × its one `service` dimension. */
+  readonly custom_metrics: number;
+}
+
+/** The functions' logical-id stems in the template (`<Construct>…Function…`), by function name. */
+const FUNCTION_STEMS: Readonly<Record<string, RegExp>> = {
+  router: /Router.*Function/,
+  delivery: /Delivery.*Function/,
+  api: /SubscriptionsApiApi.*Function/,
+  authorizer: /Authorizer.*Function/,
+};
+
+/** Every metric the handlers can publish (handlers/metrics.ts), each billed in the hours it is published. */
+export function customMetricNames(): string[] {
+  const names: string[] = [];
+  for (const group of Object.values(METRIC_NAMES)) names.push(...Object.values(group));
+  for (const outcome of DELIVERY_OUTCOME_NAMES) names.push(deliveryOutcomeMetric(outcome));
+  return names;
+}
+
+/** Every `DeliveryOutcome` (the compiler checks this list against the type). */
+const DELIVERY_OUTCOME_NAMES = Object.keys({
+  succeeded: 1,
+  retry_scheduled: 1,
+  slept: 1,
+  dead: 1,
+  endpoint_gone: 1,
+  auto_disabled: 1,
+  superseded: 1,
+  stale: 1,
+  dropped_deleted: 1,
+  dropped_disabled: 1,
+  dropped_dead: 1,
+  dead_letter_resent: 1,
+  skipped_already_succeeded: 1,
+  duplicate_in_batch: 1,
+  moved_to_slow_lane: 1,
+  deferred: 1,
+  endpoint_rejected: 1,
+  shadowed: 1,
+} satisfies Record<DeliveryOutcome, 1>) as DeliveryOutcome[];
+
+export function deploymentOfTemplate(template: CfnTemplate): Deployment {
+  const resources = Object.entries(template.Resources ?? {});
+  const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+  const functions: Record<string, Deployment["functions"][string]> = {};
+  for (const [id, fn] of ofType("AWS::Lambda::Function")) {
+    const name = Object.entries(FUNCTION_STEMS).find(([, stem]) => stem.test(id))?.[0];
+    if (name === undefined) continue;
+    const props = fn.Properties ?? {};
+    const logging = (props.LoggingConfig ?? {}) as { LogFormat?: string; SystemLogLevel?: string };
+    functions[name] = {
+      memory_mb: Number(props.MemorySize ?? 128),
+      tracing: (props.TracingConfig as { Mode?: string } | undefined)?.Mode === "Active",
+      log_format: logging.LogFormat === "JSON" ? "JSON" : "Text",
+      system_log_level: logging.LogFormat === "JSON" ? (logging.SystemLogLevel ?? "INFO") : "INFO",
+    };
+  }
+  const mappings = ofType("AWS::Lambda::EventSourceMapping").map(([, m]) => m.Properties ?? {});
+  const sqsMappings = mappings.filter((m) => JSON.stringify(m.EventSourceArn ?? "").includes("Queue"));
+  const deliveryMapping = sqsMappings.find((m) => JSON.stringify(m.FunctionName ?? "").includes("Delivery"));
+  const tables = ofType("AWS::DynamoDB::Table").map(([, t]) => t.Properties ?? {});
+  const table = tables[0] ?? {};
+  const provisioned = table.BillingMode !== "PAY_PER_REQUEST" && tables.length > 0;
+  const throughputs = [
+    table.ProvisionedThroughput,
+    ...((table.GlobalSecondaryIndexes ?? []) as { ProvisionedThroughput?: unknown }[]).map(
+      (g) => g.ProvisionedThroughput,
+    ),
+  ] as ({ ReadCapacityUnits?: number; WriteCapacityUnits?: number } | undefined)[];
+  const policies = ofType("AWS::ApplicationAutoScaling::ScalingPolicy").map(([, p]) => p.Properties ?? {});
+  const target = Number(
+    (policies[0]?.TargetTrackingScalingPolicyConfiguration as { TargetValue?: number } | undefined)
+      ?.TargetValue ?? 70,
+  );
+  return {
+    functions,
+    alarms: ofType("AWS::CloudWatch::Alarm").length,
+    dashboards: ofType("AWS::CloudWatch::Dashboard").length,
+    queues: ofType("AWS::SQS::Queue").length,
+    sqs_mappings: sqsMappings.length,
+    delivery_batching_window_s: Number(deliveryMapping?.MaximumBatchingWindowInSeconds ?? 0),
+    table: {
+      pitr:
+        (table.PointInTimeRecoverySpecification as { PointInTimeRecoveryEnabled?: boolean } | undefined)
+          ?.PointInTimeRecoveryEnabled === true,
+      provisioned,
+      min_wcu: provisioned ? throughputs.reduce((t, p) => t + Number(p?.WriteCapacityUnits ?? 0), 0) : 0,
+      min_rcu: provisioned ? throughputs.reduce((t, p) => t + Number(p?.ReadCapacityUnits ?? 0), 0) : 0,
+      target_utilization: target / 100,
+    },
+    nat_gateways: ofType("AWS::EC2::NatGateway").length,
+    public_ipv4: ofType("AWS::EC2::EIP").length,
+    custom_metrics: customMetricNames().length,
+  };
+}
+
+/** What the cost bench measured on the real functions (bench/cost.ts). */
+export interface CostMeasurements {
+  readonly fanout: number;
+  /** By batch size: mean wall-clock and CPU milliseconds of one delivery invocation, and its deliveries. */
+  readonly delivery_batches: Readonly<
+    Record<
+      string,
+      {
+        invocations: number;
+        /** Wall-clock of the invocation on this machine (local emulators; for reference). */
+        wall_ms: number;
+        /** From the first request's arrival at the endpoint to the slowest answer leaving it. */
+        endpoint_span_ms: number;
+        cpu_ms: number;
+        /** CPU before the last request was out plus after the slowest answer came back. */
+        serial_cpu_ms: number;
+        app_log_bytes: number;
+      }
+    >
+  >;
+  /** Mean wall-clock and CPU milliseconds of one router invocation (one event), and its log bytes. */
+  readonly router: {
+    invocations: number;
+    /** Wall-clock on this machine against the local emulators (for reference; not billed as such). */
+    wall_ms: number;
+    cpu_ms: number;
+    app_log_bytes: number;
+    /** AWS requests per event, by `service.Operation`. */
+    requests: Readonly<Record<string, number>>;
+  };
+  /** AWS requests the functions themselves made, per delivery, by `service.Operation`. */
+  readonly function_requests_per_delivery: Readonly<Record<string, number>>;
+  readonly wru_per_delivery: number;
+  readonly rru_per_delivery: number;
+  readonly storage_bytes_per_delivery: number;
+  readonly retention_days: number;
+  /** HTTP bytes the delivery function wrote per attempt (request line, headers, body). */
+  readonly http_bytes_per_attempt: number;
+  /**
+   * Client CPU of a new TLS connection (bench/lib/tls-handshake.ts): the cost bench's receiver speaks
+   * plain HTTP, customers' endpoints HTTPS. Added per new connection (`new_connections_per_attempt`).
+   */
+  readonly tls_handshake_cpu_ms: number;
+}
+
+/** Assumptions of the model that no measurement here can give; each is documented in docs/deploy.md. */
+export const MODEL_ASSUMPTIONS = {
+  /** Lambda's SQS pollers per mapping at low and moderate load (Lambda Developer Guide: it starts with five). */
+  sqs_pollers: 5,
+  /** A long poll of an idle queue lasts 20 s: 3 empty receives a minute per poller. */
+  long_poll_seconds: 20,
+  /** One vCPU per 1,769 MB (Lambda Developer Guide, "Configuring Lambda function memory"). */
+  mb_per_vcpu: 1769,
+  /** Measured CPU ran on one core of this machine; Lambda's Graviton core is taken as equally fast. */
+  /** TLS 1.3 record framing: 5-byte header + 16-byte AEAD tag + 1 content-type byte per ≤ 16 KiB record. */
+  tls_record_overhead_bytes: 22,
+  tls_record_max_bytes: 16_384,
+  /** Client side of a TLS 1.3 handshake (ClientHello with SNI and key share, client Finished). */
+  tls_handshake_client_bytes: 600,
+  /** New TLS connections per attempt: 1 (endpoints are many, execution environments freeze: no reuse assumed). */
+  new_connections_per_attempt: 1,
+  /** TCP/IP headers: 40 bytes per segment, ~8 segments sent per attempt (handshake, request, ACKs, FIN). */
+  tcp_ip_bytes_per_attempt: 320,
+  /** CloudWatch Logs stored uncompressed for the retention (an upper bound: storage is billed compressed). */
+  log_retention_days: 30,
+  /** Platform lines per invocation in Lambda's text format (START, END, REPORT; XRAY with tracing). */
+  text_platform_line_bytes: { start: 75, end: 50, report: 230, xray: 120 },
+  /** In JSON format at system level INFO: platform.start, platform.runtimeDone (no), platform.report. */
+  json_platform_line_bytes: { start: 130, report: 330, xray: 90 },
+  seconds_per_month: 730 * 3600,
+  /**
+   * What one AWS request takes from inside the region (the emulators' latency on a shared 2-core
+   * machine is not AWS's): DynamoDB's single-digit milliseconds (DynamoDB Developer Guide, "What is
+   * Amazon DynamoDB?"), an SQS send of the order of 10–20 ms.
+   */
+  aws_request_ms: { dynamodb: 6, sqs: 15, eventbridge: 15 },
+} as const;
+
+/** Delivery jobs Lambda hands one invocation at this volume and batching window (model, see docs). */
+export function expectedBatchSize(deliveriesPerMonth: number, windowS: number, fanout: number): number {
+  const rate = deliveriesPerMonth / MODEL_ASSUMPTIONS.seconds_per_month;
+  const gathered = (rate * windowS) / MODEL_ASSUMPTIONS.sqs_pollers;
+  return Math.min(10, Math.max(Math.min(fanout, 10), gathered));
+}
+
+/** A measured batch size's numbers, linearly interpolated between the two measured sizes around `b`. */
+function atBatch(
+  m: CostMeasurements,
+  b: number,
+): { endpoint_span_ms: number; cpu_ms: number; serial_cpu_ms: number; app_log_bytes: number } {
+  const sizes = Object.keys(m.delivery_batches)
+    .map(Number)
+    .sort((x, y) => x - y);
+  if (sizes.length === 0) throw new Error("no delivery batch measured");
+  const lower = [...sizes].reverse().find((s) => s <= b) ?? (sizes[0] as number);
+  const upper = sizes.find((s) => s >= b) ?? (sizes[sizes.length - 1] as number);
+  const lo = m.delivery_batches[String(lower)];
+  const hi = m.delivery_batches[String(upper)];
+  if (lo === undefined || hi === undefined) throw new Error("unreachable");
+  const t = upper === lower ? 0 : (b - lower) / (upper - lower);
+  const mix = (a: number, c: number) => a + (c - a) * t;
+  return {
+    endpoint_span_ms: mix(lo.endpoint_span_ms, hi.endpoint_span_ms),
+    cpu_ms: mix(lo.cpu_ms, hi.cpu_ms),
+    serial_cpu_ms: mix(lo.serial_cpu_ms, hi.serial_cpu_ms),
+    app_log_bytes: mix(lo.app_log_bytes, hi.app_log_bytes),
+  };
+}
+
+/**
+ * Billed milliseconds of an invocation at `memoryMb`: what it waits for (an endpoint's answer, AWS's
+ * answers, which do not depend on the memory) plus its CPU at the vCPU share the memory buys (CPU
+ * measured on one core here; 512 MB buys ~0.29 vCPU). `serialCpuMs` is the CPU that cannot overlap
+ * the wait (the delivery function's work before its last request is out and after the slowest
+ * answer is back); the rest runs while that answer is awaited, unless there is more of it than the
+ * wait hides (then the invocation lasts as long as its CPU). Without it (the router), all of the
+ * CPU adds to the waits.
+ */
+export function billedMs(waitMs: number, cpuMs: number, memoryMb: number, serialCpuMs = cpuMs): number {
+  const share = Math.min(1, memoryMb / MODEL_ASSUMPTIONS.mb_per_vcpu);
+  return Math.ceil(Math.max(waitMs + serialCpuMs / share, cpuMs / share));
+}
+
+/** The router's billed ms for one event: its AWS requests' latency plus its CPU at the memory's share. */
+export function routerBilledMs(m: CostMeasurements, memoryMb: number): number {
+  return billedMs(awsWaitMs(m.router.requests), m.router.cpu_ms, memoryMb);
+}
+
+/**
+ * The delivery function's billed ms for a batch of `b`: the endpoints' span (first request in to the
+ * slowest answer out, measured at the receiver), the batch's read before the sends and the slowest
+ * record's write after its answer (AWS latency), TLS handshakes before the sends, CPU at the share.
+ */
+export function deliveryBilledMs(m: CostMeasurements, b: number, memoryMb: number): number {
+  const batch = atBatch(m, b);
+  const tls = b * MODEL_ASSUMPTIONS.new_connections_per_attempt * m.tls_handshake_cpu_ms;
+  const wait = batch.endpoint_span_ms + 2 * MODEL_ASSUMPTIONS.aws_request_ms.dynamodb;
+  return billedMs(wait, batch.cpu_ms + tls, memoryMb, batch.serial_cpu_ms + tls);
+}
+
+/** What AWS requests take, by service (MODEL_ASSUMPTIONS.aws_request_ms), for these requests. */
+function awsWaitMs(requests: Readonly<Record<string, number>>): number {
+  const latency = MODEL_ASSUMPTIONS.aws_request_ms as Readonly<Record<string, number>>;
+  return Object.entries(requests).reduce(
+    (total, [op, n]) => total + n * (latency[op.split(".")[0] ?? ""] ?? 0),
+    0,
+  );
+}
+
+/** Platform log bytes Lambda writes per invocation in the function's configured format and level. */
+export function platformLogBytesPerInvocation(fn: Deployment["functions"][string]): number {
+  const a = MODEL_ASSUMPTIONS;
+  if (fn.log_format === "Text") {
+    const t = a.text_platform_line_bytes;
+    return t.start + t.end + t.report + (fn.tracing ? t.xray : 0);
+  }
+  if (fn.system_log_level === "WARN") return 0;
+  const j = a.json_platform_line_bytes;
+  return j.start + j.report + (fn.tracing ? j.xray : 0);
+}
+
+export interface CostLine {
+  readonly usd_per_million: number;
+  readonly detail: string;
+}
+
+export interface VolumeCost {
+  readonly deliveries_per_month: number;
+  readonly batch_size: number;
+  readonly usd_per_million: number;
+  readonly fixed_usd_per_month: number;
+  readonly lines: Readonly<Record<string, CostLine>>;
+}
+
+export interface ModelOptions {
+  readonly capacity: "provisioned" | "on-demand";
+  /** Override the template's batching window (for the window trade-off table). */
+  readonly windowS?: number;
+  /** Price the fixed-egress NAT option (`nat_gateways` × 730 h + processing) even if the template has none. */
+  readonly natGateways?: number;
+}
+
+/**
+ * The bench subtotal (what the functions and the services they call cost per delivery: events,
+ * requests, duration, request units) at a batch size, in dollars per million deliveries.
+ */
+export function subtotalLines(
+  m: CostMeasurements,
+  d: Deployment,
+  b: number,
+  capacity: "provisioned" | "on-demand",
+  targetUtilization = d.table.target_utilization,
+): Record<string, CostLine> {
+  const p = PRICE_TABLE;
+  const perM = 1_000_000;
+  const events = perM / m.fanout;
+  const invocations = perM / b;
+  const routerMb = d.functions.router?.memory_mb ?? 512;
+  const deliveryMb = d.functions.delivery?.memory_mb ?? 512;
+  const routerMs = routerBilledMs(m, routerMb);
+  const deliveryMs = deliveryBilledMs(m, b, deliveryMb);
+  const gbS = (events * routerMs * routerMb + invocations * deliveryMs * deliveryMb) / 1000 / 1024;
+  const fnSqs = Object.entries(m.function_requests_per_delivery)
+    .filter(([op]) => op.startsWith("sqs."))
+    .reduce((t, [, n]) => t + n, 0);
+  // The mapping receives what arrives while it gathers (about one event's jobs per receive) and deletes
+  // each batch's successes with one DeleteMessageBatch.
+  const receives = perM / Math.min(b, Math.max(m.fanout, 1));
+  const sqsRequests = fnSqs * perM + receives + invocations;
+  const wru = m.wru_per_delivery * perM;
+  const rru = m.rru_per_delivery * perM;
+  const hoursPerUnitS = 1 / 3600;
+  const dynamo =
+    capacity === "on-demand"
+      ? (wru * p.dynamodb_usd_per_million_wru + rru * p.dynamodb_usd_per_million_rru) / perM
+      : // Provisioned: a unit-second of capacity per unit consumed, at the target utilisation.
+        ((wru * p.dynamodb_usd_per_wcu_hour + rru * p.dynamodb_usd_per_rcu_hour) * hoursPerUnitS) /
+        targetUtilization;
+  const lines: Record<string, CostLine> = {
+    eventbridge_events: {
+      usd_per_million: (events * p.eventbridge_usd_per_million_events) / perM,
+      detail: `${fmt(events)} PutEvents entries (1 event per ${m.fanout} deliveries)`,
+    },
+    lambda_requests: {
+      usd_per_million: ((events + invocations) * p.lambda_usd_per_million_requests) / perM,
+      detail: `${fmt(events)} router + ${fmt(invocations)} delivery invocations (batches of ${fmt(b, 1)})`,
+    },
+    lambda_duration: {
+      usd_per_million: gbS * p.lambda_usd_per_gb_second_arm,
+      detail: `${fmt(gbS)} GB-s: router ${routerMs} ms at ${routerMb} MB per event, delivery ${deliveryMs} ms at ${deliveryMb} MB per batch`,
+    },
+    sqs_requests: {
+      usd_per_million: (sqsRequests * p.sqs_usd_per_million_requests) / perM,
+      detail: `${fmt(sqsRequests)} requests: the functions' ${fmt(fnSqs * perM)}, the mapping's ${fmt(receives)} receives and ${fmt(invocations)} deletes`,
+    },
+    dynamodb_requests: {
+      usd_per_million: dynamo,
+      detail: `${fmt(wru)} WRU + ${fmt(rru)} RRU, ${capacity === "on-demand" ? "on-demand" : `provisioned at ${Math.round(targetUtilization * 100)} % utilisation`}`,
+    },
+  };
+  return lines;
+}
+
+/** All-in dollars per million deliveries at a monthly volume (fixed monthly charges amortised). */
+export function modelCost(
+  m: CostMeasurements,
+  d: Deployment,
+  deliveriesPerMonth: number,
+  options: ModelOptions,
+): VolumeCost {
+  const p = PRICE_TABLE;
+  const a = MODEL_ASSUMPTIONS;
+  const perM = 1_000_000;
+  const millions = deliveriesPerMonth / perM;
+  const window = options.windowS ?? d.delivery_batching_window_s;
+  const b = expectedBatchSize(deliveriesPerMonth, window, m.fanout);
+  const lines: Record<string, CostLine> = { ...subtotalLines(m, d, b, options.capacity) };
+  const monthly = (usd: number, detail: string): CostLine => ({ usd_per_million: usd / millions, detail });
+
+  // Logs: what the functions wrote (measured) plus Lambda's platform lines in the configured format.
+  const events = perM / m.fanout;
+  const invocations = perM / b;
+  const router = d.functions.router;
+  const delivery = d.functions.delivery;
+  const logBytes =
+    events * (m.router.app_log_bytes + (router ? platformLogBytesPerInvocation(router) : 0)) +
+    invocations * (atBatch(m, b).app_log_bytes + (delivery ? platformLogBytesPerInvocation(delivery) : 0));
+  const logGb = logBytes / 1024 ** 3;
+  lines.cloudwatch_logs = {
+    usd_per_million:
+      logGb * p.cloudwatch_logs_usd_per_gb_ingested +
+      logGb * (a.log_retention_days / 30) * p.cloudwatch_logs_usd_per_gb_month_stored,
+    detail: `${fmt(logBytes / perM)} B per delivery ingested and kept ${a.log_retention_days} days`,
+  };
+
+  // X-Ray: per traced function, 1 request a second plus 5 % of the rest, of its invocations.
+  const tracedInvocationsPerMonth = (name: string, perDelivery: number) => {
+    if (!d.functions[name]?.tracing) return 0;
+    const n = perDelivery * deliveriesPerMonth;
+    const reservoir = Math.min(n, p.xray_sampling.reservoir_per_second * a.seconds_per_month);
+    return reservoir + (n - reservoir) * p.xray_sampling.rate;
+  };
+  const traces =
+    tracedInvocationsPerMonth("router", 1 / m.fanout) + tracedInvocationsPerMonth("delivery", 1 / b);
+  lines.xray_traces = monthly(
+    (traces / perM) * p.xray_usd_per_million_traces,
+    traces === 0 ? "tracing off" : `${fmt(traces)} traces a month`,
+  );
+
+  // DynamoDB storage (and PITR on the same size): each delivery's records kept for their retention.
+  const gbMonthsPerM = ((m.storage_bytes_per_delivery * perM) / 1024 ** 3) * (m.retention_days / 30);
+  lines.dynamodb_storage = {
+    usd_per_million: gbMonthsPerM * p.dynamodb_usd_per_gb_month,
+    detail: `${fmt(m.storage_bytes_per_delivery)} B per delivery for ${m.retention_days} days`,
+  };
+  lines.dynamodb_pitr = {
+    usd_per_million: d.table.pitr ? gbMonthsPerM * p.dynamodb_pitr_usd_per_gb_month : 0,
+    detail: d.table.pitr ? "PITR on the table holding the delivery records" : "PITR off",
+  };
+  // Provisioned: auto scaling never goes below the minimums; the part of the minimum above what the
+  // traffic needs is paid on top of the per-request figure.
+  let minimumUsd = 0;
+  if (options.capacity === "provisioned" && d.table.provisioned) {
+    const perSecond = deliveriesPerMonth / a.seconds_per_month;
+    const wcuNeeded = (perSecond * m.wru_per_delivery) / d.table.target_utilization;
+    const rcuNeeded = (perSecond * m.rru_per_delivery) / d.table.target_utilization;
+    minimumUsd =
+      (Math.max(0, d.table.min_wcu - wcuNeeded) * p.dynamodb_usd_per_wcu_hour +
+        Math.max(0, d.table.min_rcu - rcuNeeded) * p.dynamodb_usd_per_rcu_hour) *
+      p.hours_per_month;
+  }
+  lines.dynamodb_provisioned_minimum = monthly(
+    minimumUsd,
+    d.table.provisioned
+      ? `minimum ${d.table.min_wcu} WCU / ${d.table.min_rcu} RCU (table and GSI) above the traffic's need`
+      : "on-demand",
+  );
+
+  // Fixed CloudWatch.
+  lines.cloudwatch_metrics = monthly(
+    d.custom_metrics * p.cloudwatch_usd_per_metric_month,
+    `${d.custom_metrics} custom metrics (upper bound: each published every hour)`,
+  );
+  lines.cloudwatch_alarms = monthly(d.alarms * p.cloudwatch_usd_per_alarm_month, `${d.alarms} alarms`);
+  lines.cloudwatch_dashboards = monthly(
+    d.dashboards * p.cloudwatch_usd_per_dashboard_month,
+    `${d.dashboards} dashboard(s)`,
+  );
+  // The mappings' pollers long-poll even when the queues are empty.
+  const idlePolls = d.sqs_mappings * a.sqs_pollers * (a.seconds_per_month / a.long_poll_seconds);
+  lines.sqs_idle_polling = monthly(
+    (idlePolls / perM) * p.sqs_usd_per_million_requests,
+    `${fmt(idlePolls)} empty long polls a month (${d.sqs_mappings} mappings × ${a.sqs_pollers} pollers)`,
+  );
+
+  // Egress: the request on the wire, TLS framing, a TLS handshake and TCP/IP headers, per attempt.
+  const bytesPerAttempt = egressBytesPerAttempt(m.http_bytes_per_attempt);
+  const egressGbMonth = (bytesPerAttempt * deliveriesPerMonth) / 1024 ** 3;
+  const billedGb = Math.max(0, egressGbMonth - p.data_transfer_out_free_gb_month);
+  lines.data_transfer_out = monthly(
+    billedGb * p.data_transfer_out_usd_per_gb,
+    `${fmt(bytesPerAttempt)} B per attempt, ${fmt(egressGbMonth, 1)} GB a month, ${p.data_transfer_out_free_gb_month} GB free`,
+  );
+
+  // The fixed-egress option: NAT gateways by the hour, every egress byte processed, their addresses.
+  const nat = options.natGateways ?? d.nat_gateways;
+  const ipv4 = options.natGateways ?? d.public_ipv4;
+  lines.nat_gateway = monthly(
+    nat * p.nat_gateway_usd_per_hour * p.hours_per_month +
+      (nat > 0 ? egressGbMonth * p.nat_gateway_usd_per_gb_processed : 0),
+    nat === 0 ? "fixed egress off" : `${nat} NAT gateway(s), ${fmt(egressGbMonth, 1)} GB processed`,
+  );
+  lines.public_ipv4 = monthly(
+    ipv4 * p.public_ipv4_usd_per_hour * p.hours_per_month,
+    ipv4 === 0 ? "none" : `${ipv4} Elastic IP(s)`,
+  );
+
+  const total = Object.values(lines).reduce((t, l) => t + l.usd_per_million, 0);
+  const fixed =
+    (lines.cloudwatch_metrics.usd_per_million +
+      lines.cloudwatch_alarms.usd_per_million +
+      lines.cloudwatch_dashboards.usd_per_million +
+      lines.sqs_idle_polling.usd_per_million +
+      lines.dynamodb_provisioned_minimum.usd_per_million +
+      lines.nat_gateway.usd_per_million +
+      lines.public_ipv4.usd_per_million) *
+    millions;
+  return {
+    deliveries_per_month: deliveriesPerMonth,
+    batch_size: round(b, 2),
+    usd_per_million: round(total, 3),
+    fixed_usd_per_month: round(fixed, 2),
+    lines: Object.fromEntries(
+      Object.entries(lines).map(([k, l]) => [
+        k,
+        { usd_per_million: round(l.usd_per_million, 4), detail: l.detail },
+      ]),
+    ),
+  };
+}
+
+/** Bytes on the wire per attempt to a customer's endpoint (what data transfer out bills). */
+export function egressBytesPerAttempt(httpBytes: number): number {
+  const a = MODEL_ASSUMPTIONS;
+  const records = Math.max(1, Math.ceil(httpBytes / a.tls_record_max_bytes));
+  return Math.round(
+    httpBytes +
+      records * a.tls_record_overhead_bytes +
+      a.new_connections_per_attempt * a.tls_handshake_client_bytes +
+      a.tcp_ip_bytes_per_attempt,
+  );
+}
+
+export function sumLines(lines: Readonly<Record<string, CostLine>>): number {
+  return round(
+    Object.values(lines).reduce((t, l) => t + l.usd_per_million, 0),
+    3,
+  );
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+function fmt(value: number, digits = 0): string {
+  return round(value, digits).toLocaleString("en-US");
+}

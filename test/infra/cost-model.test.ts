@@ -1,0 +1,142 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  billedItemsOfTemplate,
+  type CfnTemplate,
+  type CostMeasurements,
+  deploymentOfTemplate,
+  MODEL_LINES,
+  modelCost,
+  unpricedItems,
+} from "../../bench/lib/cost-model.ts";
+import { resourcesOfType, type SynthesizedApp, synthesize } from "./app-fixture.ts";
+
+/**
+ * The cost model's billed lines against the synthesized template (issue 22): a billed resource or
+ * setting added to the stack without a line in bench/lib/cost-model.ts fails here, naming it.
+ */
+
+/** A plausible measurement (the bench measures the real one), enough to price every line. */
+const MEASURED: CostMeasurements = {
+  fanout: 3,
+  delivery_batches: {
+    "3": {
+      invocations: 10,
+      wall_ms: 420,
+      endpoint_span_ms: 380,
+      cpu_ms: 20,
+      serial_cpu_ms: 10,
+      app_log_bytes: 350,
+    },
+    "10": {
+      invocations: 10,
+      wall_ms: 580,
+      endpoint_span_ms: 540,
+      cpu_ms: 40,
+      serial_cpu_ms: 15,
+      app_log_bytes: 430,
+    },
+  },
+  router: {
+    invocations: 20,
+    wall_ms: 25,
+    cpu_ms: 7,
+    app_log_bytes: 250,
+    requests: { "dynamodb.Query": 1, "dynamodb.PutItem": 1, "sqs.SendMessageBatch": 1 },
+  },
+  function_requests_per_delivery: { "sqs.SendMessageBatch": 0.333, "dynamodb.PutItem": 1.333 },
+  wru_per_delivery: 1.333,
+  rru_per_delivery: 2.167,
+  storage_bytes_per_delivery: 930,
+  retention_days: 30,
+  http_bytes_per_attempt: 1450,
+  tls_handshake_cpu_ms: 3,
+};
+
+/** Lines priced outside the per-delivery model (customers' API calls; SNS within its free tier). */
+const OUTSIDE_PER_DELIVERY = new Set(["api_requests", "sns_notifications_free_tier"]);
+
+let synth: SynthesizedApp;
+let template: CfnTemplate;
+beforeAll(() => {
+  synth = synthesize({}, { bundle: false });
+  template = synth.template.toJSON() as CfnTemplate;
+});
+
+describe("the cost model's billed lines", () => {
+  it("has a line for every billed resource and setting of the synthesized template", () => {
+    expect(unpricedItems(template)).toEqual([]);
+    const lines = new Set(billedItemsOfTemplate(template).map((item) => item.line));
+    for (const line of ["lambda_duration", "sqs_requests", "dynamodb_requests", "cloudwatch_alarms"]) {
+      expect(lines).toContain(line);
+    }
+  });
+
+  it("prices every line it declares, at both volumes", () => {
+    const deployment = deploymentOfTemplate(template);
+    for (const volume of [10_000_000, 100_000_000]) {
+      const cost = modelCost(MEASURED, deployment, volume, { capacity: "on-demand" });
+      for (const line of MODEL_LINES) {
+        if (!OUTSIDE_PER_DELIVERY.has(line)) expect(Object.keys(cost.lines), line).toContain(line);
+      }
+    }
+  });
+
+  it("names a billed resource or setting the model has no line for", () => {
+    // What another lane adding a stream and Contributor Insights would synthesize.
+    const json = structuredClone(template) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    json.Resources.Firehose = { Type: "AWS::Kinesis::Stream", Properties: { ShardCount: 1 } };
+    const tableId = Object.keys(json.Resources).find(
+      (id) => json.Resources[id]?.Type === "AWS::DynamoDB::Table",
+    );
+    const table = json.Resources[tableId ?? ""];
+    if (table === undefined) throw new Error("no table in the template");
+    table.Properties.ContributorInsightsSpecification = { Enabled: true };
+    const problems = unpricedItems(json);
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^StorageTable\w+: Contributor Insights is billed but the cost model has no line/,
+      ),
+      expect.stringMatching(
+        /^Firehose: AWS::Kinesis::Stream is billed but the cost model has no line for it — add one to bench\/lib\/cost-model.ts/,
+      ),
+    ]);
+  });
+
+  it("reads what the template bills whatever the traffic: alarms, dashboards, tracing, PITR", () => {
+    const deployment = deploymentOfTemplate(template);
+    expect(deployment.alarms).toBe(resourcesOfType(synth.template, "AWS::CloudWatch::Alarm").length);
+    expect(deployment.dashboards).toBe(1);
+    expect(deployment.table.pitr).toBe(true);
+    expect(Object.values(deployment.functions).every((fn) => !fn.tracing)).toBe(true);
+    const lean = modelCost(MEASURED, deployment, 10_000_000, { capacity: "on-demand" });
+    expect(lean.lines.xray_traces?.usd_per_million).toBe(0);
+    expect(lean.lines.cloudwatch_alarms?.usd_per_million).toBeCloseTo((deployment.alarms * 0.1) / 10, 6);
+
+    const traced = deploymentOfTemplate(synthesize({ tracing: "true" }, { bundle: false }).template.toJSON());
+    expect(
+      billedItemsOfTemplate(synthesize({ tracing: "true" }, { bundle: false }).template.toJSON()).some(
+        (item) => item.line === "xray_traces",
+      ),
+    ).toBe(true);
+    const tracedCost = modelCost(MEASURED, traced, 10_000_000, { capacity: "on-demand" });
+    // 1 trace a second per function (2.63 M a month each) plus 5 % of the rest: ~$2.7 per million at 10 M.
+    expect(tracedCost.lines.xray_traces?.usd_per_million).toBeGreaterThan(2);
+  });
+
+  it("prices provisioned capacity's minimums from the template's auto scaling floor", () => {
+    const provisioned = deploymentOfTemplate(
+      synthesize(
+        { capacityMode: "provisioned", provisionedMinWriteCapacity: "100" },
+        { bundle: false },
+      ).template.toJSON(),
+    );
+    expect(provisioned.table).toEqual(
+      expect.objectContaining({ provisioned: true, min_wcu: 200, min_rcu: 10, target_utilization: 0.7 }),
+    );
+    const small = modelCost(MEASURED, provisioned, 10_000_000, { capacity: "provisioned" });
+    // 200 WCU of floor against ~7 WCU of need at 10 M a month: ~193 × 730 h × $0.00065.
+    expect(small.lines.dynamodb_provisioned_minimum?.usd_per_million).toBeGreaterThan(8);
+  });
+});
