@@ -276,6 +276,11 @@ export const SETTINGS = {
     description:
       "`MaximumBatchingWindowInSeconds` of both delivery lanes' event source mappings (0–20): how long Lambda gathers jobs for a batch of up to 10; every first attempt may wait this long (docs/decisions.md has the measured trade-off)",
   },
+  pointInTimeRecovery: {
+    schema: bool.default(true),
+    description:
+      'DynamoDB point-in-time recovery on the table (subscriptions, access keys and delivery records alike; docs/decisions.md, "Lean defaults from the cost model", has what it costs)',
+  },
   capacityMode: {
     schema: z.enum(CAPACITY_MODES, { message: "must be on-demand or provisioned" }).default("on-demand"),
     description:

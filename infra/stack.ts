@@ -70,6 +70,7 @@ export class WebhooksStack extends Stack {
     this.table = new WebhookTable(this, "Storage", {
       tableName: names.table,
       retain: !settings.isDevStage,
+      pointInTimeRecovery: settings.pointInTimeRecovery,
       capacity:
         settings.capacityMode === "provisioned"
           ? {

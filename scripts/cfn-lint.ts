@@ -34,6 +34,7 @@ const LINTED_VARIANTS: readonly Readonly<Record<string, string>>[] = [
     systemLogLevel: "INFO",
     deliveryBatchingWindowSeconds: "0",
     capacityMode: "provisioned",
+    pointInTimeRecovery: "false",
     provisionedMinWriteCapacity: "10",
     warmWriteUnitsPerSecond: "4000",
     warmReadUnitsPerSecond: "12000",

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
@@ -13,6 +13,11 @@ export interface WebhookTableProps {
    * @default true
    */
   readonly retain?: boolean;
+  /**
+   * Point-in-time recovery (billed per GB-month of the whole table).
+   * @default true
+   */
+  readonly pointInTimeRecovery?: boolean;
   /**
    * Provisioned capacity with auto scaling (table and GSI1 alike) instead of on-demand.
    * @default - on-demand (PAY_PER_REQUEST)
@@ -74,7 +79,7 @@ export class WebhookTable extends Construct {
             writeCapacity: capacity.minWriteCapacity,
           }),
       ...(props.warmThroughput === undefined ? {} : { warmThroughput: props.warmThroughput }),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true },
       timeToLiveAttribute: TABLE_KEYS.ttlAttribute,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: retain,
@@ -82,6 +87,13 @@ export class WebhookTable extends Construct {
       // created it rolls back, so that the retried deploy does not find its name taken.
       removalPolicy: retain ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY,
     });
+    if (props.pointInTimeRecovery === false) {
+      Validations.of(this.table).acknowledge({
+        id: "AwsSolutions-DDB3",
+        reason:
+          "Point-in-time recovery turned off by the operator (pointInTimeRecovery=false): PITR is billed on the whole table, most of which is 30-day delivery records; docs/decisions.md, 'Lean defaults from the cost model'.",
+      });
+    }
     this.table.addGlobalSecondaryIndex({
       indexName: TABLE_KEYS.gsi1.indexName,
       partitionKey: { name: TABLE_KEYS.gsi1.partitionKey, type: dynamodb.AttributeType.STRING },

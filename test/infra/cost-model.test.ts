@@ -125,6 +125,23 @@ describe("the cost model's billed lines", () => {
     expect(tracedCost.lines.xray_traces?.usd_per_million).toBeGreaterThan(2);
   });
 
+  it("prices PITR only where the template turns it on", () => {
+    const off = synthesize(
+      { pointInTimeRecovery: "false" },
+      { bundle: false },
+    ).template.toJSON() as CfnTemplate;
+    expect(billedItemsOfTemplate(off).some((item) => item.line === "dynamodb_pitr")).toBe(false);
+    const deployment = deploymentOfTemplate(off);
+    expect(deployment.table.pitr).toBe(false);
+    expect(
+      modelCost(MEASURED, deployment, 100_000_000, { capacity: "on-demand" }).lines.dynamodb_pitr
+        ?.usd_per_million,
+    ).toBe(0);
+    const on = modelCost(MEASURED, deploymentOfTemplate(template), 100_000_000, { capacity: "on-demand" });
+    // 930 B per delivery kept 30 days: 0.866 GB-month per million deliveries at $0.20.
+    expect(on.lines.dynamodb_pitr?.usd_per_million).toBeCloseTo(0.173, 3);
+  });
+
   it("prices provisioned capacity's minimums from the template's auto scaling floor", () => {
     const provisioned = deploymentOfTemplate(
       synthesize(
