@@ -178,6 +178,11 @@ export interface Deployment {
   readonly sqs_mappings: number;
   /** The delivery mappings' `MaximumBatchingWindowInSeconds`. */
   readonly delivery_batching_window_s: number;
+  /**
+   * The router's own queue (the bus rule's target, read by the router's event source mapping), with
+   * its mapping's batching window; undefined when EventBridge invokes the router directly.
+   */
+  readonly router_queue?: { readonly batching_window_s: number };
   /** The delivery table (one table holds subscriptions, keys and delivery records). */
   readonly table: {
     readonly pitr: boolean;
@@ -250,6 +255,7 @@ export function deploymentOfTemplate(template: CfnTemplate): Deployment {
   const mappings = ofType("AWS::Lambda::EventSourceMapping").map(([, m]) => m.Properties ?? {});
   const sqsMappings = mappings.filter((m) => JSON.stringify(m.EventSourceArn ?? "").includes("Queue"));
   const deliveryMapping = sqsMappings.find((m) => JSON.stringify(m.FunctionName ?? "").includes("Delivery"));
+  const routerMapping = sqsMappings.find((m) => JSON.stringify(m.FunctionName ?? "").includes("Router"));
   const tables = ofType("AWS::DynamoDB::Table").map(([, t]) => t.Properties ?? {});
   const table = tables[0] ?? {};
   const provisioned = table.BillingMode !== "PAY_PER_REQUEST" && tables.length > 0;
@@ -271,6 +277,9 @@ export function deploymentOfTemplate(template: CfnTemplate): Deployment {
     queues: ofType("AWS::SQS::Queue").length,
     sqs_mappings: sqsMappings.length,
     delivery_batching_window_s: Number(deliveryMapping?.MaximumBatchingWindowInSeconds ?? 0),
+    ...(routerMapping === undefined
+      ? {}
+      : { router_queue: { batching_window_s: Number(routerMapping.MaximumBatchingWindowInSeconds ?? 0) } }),
     table: {
       pitr:
         (table.PointInTimeRecoverySpecification as { PointInTimeRecoveryEnabled?: boolean } | undefined)
@@ -369,6 +378,11 @@ export function expectedBatchSize(deliveriesPerMonth: number, windowS: number, f
   const rate = deliveriesPerMonth / MODEL_ASSUMPTIONS.seconds_per_month;
   const gathered = (rate * windowS) / MODEL_ASSUMPTIONS.sqs_pollers;
   return Math.min(10, Math.max(Math.min(fanout, 10), gathered));
+}
+
+/** Events per router invocation behind its queue at this many events a month (1 without a queue). */
+export function routerBatchSize(d: Deployment, eventsPerMonth: number): number {
+  return d.router_queue ? expectedBatchSize(eventsPerMonth, d.router_queue.batching_window_s, 1) : 1;
 }
 
 /** A measured batch size's numbers, linearly interpolated between the two measured sizes around `b`. */
@@ -478,11 +492,18 @@ export function subtotalLines(
   b: number,
   capacity: "provisioned" | "on-demand",
   targetUtilization = d.table.target_utilization,
+  routerBatch = 1,
 ): Record<string, CostLine> {
   const p = PRICE_TABLE;
   const perM = 1_000_000;
   const events = perM / m.fanout;
   const invocations = perM / b;
+  // Behind its own queue the router is invoked per batch of events (each routed on its own: the
+  // events' waits and CPU add up, conservatively); without one, once per event.
+  const routerInvocations = d.router_queue ? events / routerBatch : events;
+  // The router queue: EventBridge's SendMessage per event, the mapping's receive per arrival and
+  // DeleteMessageBatch per batch (billed SQS requests, like the delivery queue's).
+  const routerQueueRequests = d.router_queue ? events * 2 + routerInvocations : 0;
   const routerMb = d.functions.router?.memory_mb ?? 512;
   const deliveryMb = d.functions.delivery?.memory_mb ?? 512;
   const routerMs = routerBilledMs(m, routerMb);
@@ -494,7 +515,7 @@ export function subtotalLines(
   // The mapping receives what arrives while it gathers (about one event's jobs per receive) and deletes
   // each batch's successes with one DeleteMessageBatch.
   const receives = perM / Math.min(b, Math.max(m.fanout, 1));
-  const sqsRequests = fnSqs * perM + receives + invocations;
+  const sqsRequests = fnSqs * perM + receives + invocations + routerQueueRequests;
   const wru = m.wru_per_delivery * perM;
   const rru = m.rru_per_delivery * perM;
   const hoursPerUnitS = 1 / 3600;
@@ -510,8 +531,8 @@ export function subtotalLines(
       detail: `${fmt(events)} PutEvents entries (1 event per ${m.fanout} deliveries)`,
     },
     lambda_requests: {
-      usd_per_million: ((events + invocations) * p.lambda_usd_per_million_requests) / perM,
-      detail: `${fmt(events)} router + ${fmt(invocations)} delivery invocations (batches of ${fmt(b, 1)})`,
+      usd_per_million: ((routerInvocations + invocations) * p.lambda_usd_per_million_requests) / perM,
+      detail: `${fmt(routerInvocations)} router + ${fmt(invocations)} delivery invocations (batches of ${fmt(b, 1)})`,
     },
     lambda_duration: {
       usd_per_million: gbS * p.lambda_usd_per_gb_second_arm,
@@ -519,7 +540,7 @@ export function subtotalLines(
     },
     sqs_requests: {
       usd_per_million: (sqsRequests * p.sqs_usd_per_million_requests) / perM,
-      detail: `${fmt(sqsRequests)} requests: the functions' ${fmt(fnSqs * perM)}, the mapping's ${fmt(receives)} receives and ${fmt(invocations)} deletes`,
+      detail: `${fmt(sqsRequests)} requests: the functions' ${fmt(fnSqs * perM)}, the delivery mapping's ${fmt(receives)} receives and ${fmt(invocations)} deletes${d.router_queue ? `, the router queue's ${fmt(routerQueueRequests)} (send, receive, delete; batches of ${fmt(routerBatch, 1)} events)` : ""}`,
     },
     dynamodb_requests: {
       usd_per_million: dynamo,
@@ -542,7 +563,10 @@ export function modelCost(
   const millions = deliveriesPerMonth / perM;
   const window = options.windowS ?? d.delivery_batching_window_s;
   const b = expectedBatchSize(deliveriesPerMonth, window, m.fanout);
-  const lines: Record<string, CostLine> = { ...subtotalLines(m, d, b, options.capacity) };
+  const rb = routerBatchSize(d, deliveriesPerMonth / m.fanout);
+  const lines: Record<string, CostLine> = {
+    ...subtotalLines(m, d, b, options.capacity, d.table.target_utilization, rb),
+  };
   const monthly = (usd: number, detail: string): CostLine => ({ usd_per_million: usd / millions, detail });
 
   // Logs: what the functions wrote (measured) plus Lambda's platform lines in the configured format.
@@ -551,7 +575,7 @@ export function modelCost(
   const router = d.functions.router;
   const delivery = d.functions.delivery;
   const logBytes =
-    events * (m.router.app_log_bytes + (router ? platformLogBytesPerInvocation(router) : 0)) +
+    (events / rb) * (m.router.app_log_bytes + (router ? platformLogBytesPerInvocation(router) : 0)) +
     invocations * (atBatch(m, b).app_log_bytes + (delivery ? platformLogBytesPerInvocation(delivery) : 0));
   const logGb = logBytes / 1024 ** 3;
   lines.cloudwatch_logs = {
@@ -569,7 +593,7 @@ export function modelCost(
     return reservoir + (n - reservoir) * p.xray_sampling.rate;
   };
   const traces =
-    tracedInvocationsPerMonth("router", 1 / m.fanout) + tracedInvocationsPerMonth("delivery", 1 / b);
+    tracedInvocationsPerMonth("router", 1 / (m.fanout * rb)) + tracedInvocationsPerMonth("delivery", 1 / b);
   lines.xray_traces = monthly(
     (traces / perM) * p.xray_usd_per_million_traces,
     traces === 0 ? "tracing off" : `${fmt(traces)} traces a month`,

@@ -109,6 +109,16 @@ describe("the cost model's billed lines", () => {
     expect(deployment.alarms).toBe(resourcesOfType(synth.template, "AWS::CloudWatch::Alarm").length);
     expect(deployment.dashboards).toBe(1);
     expect(deployment.table.pitr).toBe(true);
+    // Lane fair's router queue: EventBridge's send, the mapping's receive and delete are billed.
+    expect(deployment.router_queue).toEqual({ batching_window_s: 0 });
+    const direct = modelCost(MEASURED, { ...deployment, router_queue: undefined }, 10_000_000, {
+      capacity: "on-demand",
+    });
+    const queued = modelCost(MEASURED, deployment, 10_000_000, { capacity: "on-demand" });
+    // 3 requests per event at fan-out 3 and batches of one event: 1 M requests, $0.40 per million deliveries.
+    expect(
+      (queued.lines.sqs_requests?.usd_per_million ?? 0) - (direct.lines.sqs_requests?.usd_per_million ?? 0),
+    ).toBeCloseTo(0.4, 2);
     expect(Object.values(deployment.functions).every((fn) => !fn.tracing)).toBe(true);
     const lean = modelCost(MEASURED, deployment, 10_000_000, { capacity: "on-demand" });
     expect(lean.lines.xray_traces?.usd_per_million).toBe(0);
