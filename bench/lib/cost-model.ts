@@ -32,6 +32,10 @@ export const MODEL_LINES = [
   "public_ipv4",
   /** Customers' API calls: per API request, not per delivery (outside the per-delivery figures). */
   "api_requests",
+  /** The fixed-egress option's VPC flow logs (CloudWatch vended logs), per attempt through the NAT. */
+  "vpc_flow_logs",
+  /** The way back's API destination: per operational event (rare), not per delivery. */
+  "eventbridge_api_destinations",
   /** Alarm notifications: SNS's free tier (1 million publishes, 1,000 e-mails a month) covers them. */
   "sns_notifications_free_tier",
 ] as const;
@@ -51,6 +55,8 @@ export const BILLED_RESOURCE_TYPES: Readonly<Record<string, ModelLine>> = {
   "AWS::EC2::EIP": "public_ipv4",
   "AWS::ApiGatewayV2::Api": "api_requests",
   "AWS::SNS::Topic": "sns_notifications_free_tier",
+  "AWS::EC2::FlowLog": "vpc_flow_logs",
+  "AWS::Events::ApiDestination": "eventbridge_api_destinations",
 };
 
 /**
@@ -76,6 +82,7 @@ export const FREE_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   "AWS::CDK::Metadata",
   // The VPC plumbing of the fixed-egress option: only the NAT gateway and its address are billed.
   "AWS::EC2::VPC",
+  "AWS::EC2::VPCEndpoint",
   "AWS::EC2::Subnet",
   "AWS::EC2::RouteTable",
   "AWS::EC2::Route",
@@ -85,6 +92,8 @@ export const FREE_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   "AWS::EC2::SecurityGroup",
   "AWS::EC2::SecurityGroupEgress",
   "AWS::EC2::SecurityGroupIngress",
+  // The API destination's connection (its calls are billed on the destination's line).
+  "AWS::Events::Connection",
 ]);
 
 /** One billed thing in the template: a resource, or a billed setting of one. */
@@ -113,6 +122,10 @@ export function billedItemsOfTemplate(template: CfnTemplate): BilledItem[] {
     const line = BILLED_RESOURCE_TYPES[type];
     if (line !== undefined) items.push({ logicalId, what: type, line });
     else if (!FREE_RESOURCE_TYPES.has(type)) items.push({ logicalId, what: type, line: undefined });
+    if (type === "AWS::EC2::VPCEndpoint" && props.VpcEndpointType === "Interface") {
+      // Gateway endpoints (DynamoDB, S3) are free; interface endpoints are billed by the hour and GB.
+      items.push({ logicalId, what: "interface VPC endpoint", line: undefined });
+    }
     if (type === "AWS::Lambda::Function") {
       const tracing = (props.TracingConfig as { Mode?: string } | undefined)?.Mode;
       if (tracing === "Active") items.push({ logicalId, what: "X-Ray active tracing", line: "xray_traces" });
@@ -365,6 +378,8 @@ export const MODEL_ASSUMPTIONS = {
   /** In JSON format at system level INFO: platform.start, platform.runtimeDone (no), platform.report. */
   json_platform_line_bytes: { start: 130, report: 330, xray: 90 },
   seconds_per_month: 730 * 3600,
+  /** VPC flow log records per attempt through the NAT (a new flow each, two directions, ~75 B a record). */
+  flow_log_bytes_per_attempt: 150,
   /**
    * What one AWS request takes from inside the region (the emulators' latency on a shared 2-core
    * machine is not AWS's): DynamoDB's single-digit milliseconds (DynamoDB Developer Guide, "What is
@@ -661,6 +676,13 @@ export function modelCost(
     nat * p.nat_gateway_usd_per_hour * p.hours_per_month +
       (nat > 0 ? egressGbMonth * p.nat_gateway_usd_per_gb_processed : 0),
     nat === 0 ? "fixed egress off" : `${nat} NAT gateway(s), ${fmt(egressGbMonth, 1)} GB processed`,
+  );
+  lines.vpc_flow_logs = monthly(
+    nat > 0
+      ? ((a.flow_log_bytes_per_attempt * deliveriesPerMonth) / 1024 ** 3) *
+          p.cloudwatch_logs_usd_per_gb_ingested
+      : 0,
+    nat === 0 ? "fixed egress off" : `~${a.flow_log_bytes_per_attempt} B of flow log records per attempt`,
   );
   lines.public_ipv4 = monthly(
     ipv4 * p.public_ipv4_usd_per_hour * p.hours_per_month,

@@ -53,7 +53,11 @@ const MEASURED: CostMeasurements = {
 };
 
 /** Lines priced outside the per-delivery model (customers' API calls; SNS within its free tier). */
-const OUTSIDE_PER_DELIVERY = new Set(["api_requests", "sns_notifications_free_tier"]);
+const OUTSIDE_PER_DELIVERY = new Set([
+  "api_requests",
+  "sns_notifications_free_tier",
+  "eventbridge_api_destinations",
+]);
 
 let synth: SynthesizedApp;
 let template: CfnTemplate;
@@ -69,6 +73,28 @@ describe("the cost model's billed lines", () => {
     for (const line of ["lambda_duration", "sqs_requests", "dynamodb_requests", "cloudwatch_alarms"]) {
       expect(lines).toContain(line);
     }
+  });
+
+  it("has a line for every billed resource of the optional features: fixed egress, the way back", () => {
+    for (const context of [
+      { fixedEgress: "true" },
+      { wayBack: "sqs", wayBackConsumerArn: "arn:aws:iam::123456789012:role/voipbin" },
+      {
+        wayBack: "https",
+        wayBackEndpoint: "https://api.voipbin.net/hook",
+        wayBackApiKeySecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:voipbin-AbCdEf",
+      },
+    ]) {
+      const variant = synthesize(context, { bundle: false }).template.toJSON() as CfnTemplate;
+      expect(unpricedItems(variant), JSON.stringify(context)).toEqual([]);
+    }
+    const egress = deploymentOfTemplate(
+      synthesize({ fixedEgress: "true" }, { bundle: false }).template.toJSON(),
+    );
+    expect(egress.nat_gateways).toBeGreaterThan(0);
+    const cost = modelCost(MEASURED, egress, 100_000_000, { capacity: "on-demand" });
+    expect(cost.lines.nat_gateway?.usd_per_million).toBeGreaterThan(0);
+    expect(cost.lines.vpc_flow_logs?.usd_per_million).toBeGreaterThan(0);
   });
 
   it("prices every line it declares, at both volumes", () => {
