@@ -32,7 +32,7 @@ import { PRICE_TABLE } from "./lib/pricing.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
 import { measureTlsHandshakeCpuMs } from "./lib/tls-handshake.ts";
-import { fixturePayload, lambdaContext } from "./lib/util.ts";
+import { callHangupEvent, fixturePayload, lambdaContext } from "./lib/util.ts";
 
 /**
  * The cost section (issue 22): the real router and delivery functions — their entry modules, as
@@ -299,23 +299,13 @@ async function measure(
     let bytesBefore = 0;
     let attempts = 0;
     const phase = async (size: number, events: number, counted: boolean) => {
-      // Route the events: one router invocation each, as EventBridge invokes it.
+      // Route the events: one router invocation per event, as its queue's mapping hands them over.
       const before = sdk.snapshot();
       sdk.active = true;
       output.reset();
       for (let i = 0; i < events; i++) {
         const customer = customers[i % customers.length] as string;
-        const event = {
-          version: "0",
-          id: randomUUID(),
-          "detail-type": "call_hangup",
-          source: "voipbin.call-manager",
-          account: "000000000000",
-          time: new Date().toISOString(),
-          region: "us-east-1",
-          resources: [],
-          detail: { customer_id: customer, data: { ...data, customer_id: customer } },
-        };
+        const event = callHangupEvent(customer, data);
         const cpu = process.cpuUsage();
         const began = performance.now();
         // As the router queue's event source mapping hands it over: a batch (here of one record,

@@ -19,7 +19,7 @@ import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
 import { provisionDeliveryEnvironment, startEmulators } from "./lib/emulators.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
-import { fixturePayload, lambdaContext, silentLogger } from "./lib/util.ts";
+import { callHangupEvent, fixturePayload, lambdaContext, silentLogger } from "./lib/util.ts";
 
 /**
  * Write units of a delivery that fails every attempt until it is dead (PRODUCT §4: eight attempts
@@ -158,20 +158,7 @@ async function measureDeliveryWrites(options: {
     sdk.active = true;
     const data = fixturePayload("call_hangup");
     for (let i = 0; i < options.events; i++) {
-      await routeEvent(
-        {
-          version: "0",
-          id: randomUUID(),
-          "detail-type": "call_hangup",
-          source: "voipbin.call-manager",
-          account: "000000000000",
-          time: new Date(clock).toISOString(),
-          region: "us-east-1",
-          resources: [],
-          detail: { customer_id: customer, data: { ...data, customer_id: customer } },
-        },
-        router,
-      );
+      await routeEvent(callHangupEvent(customer, data, new Date(clock)), router);
     }
     // Receive, deliver, and move the clock to the next wait's end until nothing is queued or waiting.
     // Each round hands every visible job to the handler once (batches of ten, jobs failed on our side

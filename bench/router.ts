@@ -17,7 +17,7 @@ import { AwsRequestCounter } from "./lib/aws-counter.ts";
 import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
 import { startEmulators } from "./lib/emulators.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
-import { fixturePayload, runWithConcurrency, silentLogger } from "./lib/util.ts";
+import { callHangupEvent, fixturePayload, runWithConcurrency, silentLogger } from "./lib/util.ts";
 
 export interface RouterBenchOptions {
   readonly fanouts: readonly number[];
@@ -321,21 +321,6 @@ async function scanTable(clients: ReturnType<typeof createAwsClients>, tableName
     start = page.LastEvaluatedKey;
   } while (start);
   return items;
-}
-
-/** A call_hangup of `customer` with the sample's data, as EventBridge hands it to the router. */
-function callHangupEvent(customer: string, data: Record<string, unknown>) {
-  return {
-    version: "0",
-    id: randomUUID(),
-    "detail-type": "call_hangup",
-    source: "voipbin.call-manager",
-    account: "000000000000",
-    time: new Date().toISOString(),
-    region: "us-east-1",
-    resources: [],
-    detail: { customer_id: customer, data: { ...data, customer_id: customer } },
-  };
 }
 
 /**

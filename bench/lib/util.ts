@@ -36,6 +36,21 @@ export function fixturePayload(name: string): Record<string, unknown> {
   return (JSON.parse(entry.Detail) as { data: Record<string, unknown> }).data;
 }
 
+/** A `call_hangup` EventBridge event of `customer`, as the bus hands it to the router. */
+export function callHangupEvent(customer: string, data: Record<string, unknown>, time = new Date()) {
+  return {
+    version: "0",
+    id: randomUUID(),
+    "detail-type": "call_hangup",
+    source: "voipbin.call-manager",
+    account: "000000000000",
+    time: time.toISOString(),
+    region: "us-east-1",
+    resources: [],
+    detail: { customer_id: customer, data: { ...data, customer_id: customer } },
+  };
+}
+
 export function lambdaContext(functionName: string): Context {
   const deadline = Date.now() + 60_000;
   return {
