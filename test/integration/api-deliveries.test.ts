@@ -95,8 +95,8 @@ interface DeliveryJson {
   updated_at: string;
 }
 
-async function subscribe(url: string, withKey = key): Promise<Created> {
-  const response = await api.post("/v1/subscriptions", { url, event_types: ["*"] }, { key: withKey });
+async function subscribe(url: string, withKey = key, eventTypes = ["*"]): Promise<Created> {
+  const response = await api.post("/v1/subscriptions", { url, event_types: eventTypes }, { key: withKey });
   expect(response.status, JSON.stringify(response.json)).toBe(201);
   return response.json as Created;
 }
@@ -276,13 +276,7 @@ describe("test event", () => {
 
   it("sends a catalogue type's example, verified by a standardwebhooks receiver and marked x-voipbin-test, retries too", async () => {
     const target = await receiver();
-    const created = await api.post(
-      "/v1/subscriptions",
-      { url: target.url, event_types: ["call_*"] },
-      { key },
-    );
-    expect(created.status).toBe(201);
-    const subscription = created.json as Created;
+    const subscription = await subscribe(target.url, key, ["call_*"]);
     const catalogue = await api.get("/v1/event-types/call_hangup", { key });
     const example = (catalogue.json as { example: Record<string, unknown> }).example;
 
@@ -320,12 +314,7 @@ describe("test event", () => {
 
   it("400 lists every problem of a typed test request: unknown type, not selected, extra fields", async () => {
     const target = await receiver();
-    const created = await api.post(
-      "/v1/subscriptions",
-      { url: target.url, event_types: ["call_*"] },
-      { key },
-    );
-    const id = (created.json as Created).id;
+    const { id } = await subscribe(target.url, key, ["call_*"]);
     const problems = async (body: unknown) => {
       const response = await api.post(`/v1/subscriptions/${id}/test`, body, { key });
       expect(response.status).toBe(400);
