@@ -9,7 +9,8 @@ Run by hand when VoIPBIN's models change (a dev tool, not part of the build):
   python3 scripts/catalogue/derive-schemas.py <voipbin/monorepo git dir> ../shared/fixtures/voipbin-events \\
     ../shared/fixtures/voipbin-event-types.json > shared/domain/events/data-schemas.json
 Examples: the sample event's data where ../shared/fixtures has one, else built from the schema with
-realistic values by field name (then reviewed by hand); tests check every example against its schema.
+values chosen by field name (first enum value, or the status named by the type); not reviewed by
+hand yet. Tests check every example against its schema.
 """
 import json, re, subprocess, sys
 
