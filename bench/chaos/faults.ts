@@ -51,8 +51,18 @@ export interface FaultRates {
   readonly deliveryLoad: number;
   /** Per call: the delivery record write right after the HTTP call fails → the job comes back. */
   readonly deliveryRecord: number;
-  /** Per call: ChangeMessageVisibility after a failed attempt fails. */
+  /**
+   * Per re-send of the delivery core (a wait: SendMessage with DelaySeconds to a delivery lane's
+   * queue, issued by the delivery function): it fails before reaching SQS → the job comes back.
+   */
   readonly deliverySchedule: number;
+  /**
+   * Per re-send: SQS accepts the delayed message, then the function dies before the received message
+   * is deleted — half of the time right after the send (before the record names the new message: the
+   * received one stays the live job, the new one is stale), half right after the record write that
+   * names it (the received one is stale, the new one live). Both messages exist either way.
+   */
+  readonly resendCrash: number;
   /** Per call: the subscription's failing_since update after an attempt fails. */
   readonly deliverySubscriptionUpdate: number;
   /**
@@ -61,7 +71,7 @@ export interface FaultRates {
    * queue's timeout on AWS) and it comes back with a higher receive count, no attempt made.
    */
   readonly receiveThrottle: number;
-  /** Per sleep the delivery function asks for: the job wakes at half of it, before its time. */
+  /** Per re-send (a wait) of the delivery function: the job wakes at half its delay, before its time. */
   readonly wakeEarly: number;
   /**
    * Per job our code moves to the dead-letter queue: the send succeeds, then the function fails
@@ -80,6 +90,7 @@ export const NO_FAULTS: FaultRates = {
   deliveryLoad: 0,
   deliveryRecord: 0,
   deliverySchedule: 0,
+  resendCrash: 0,
   deliverySubscriptionUpdate: 0,
   receiveThrottle: 0,
   wakeEarly: 0,
@@ -205,14 +216,16 @@ export function describeCall(service: string, operation: string, input: Input): 
       case "SendMessage":
         if (queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.deliveryDlq}`))
           return { ...base, site: "delivery.deadletter" };
+        // A wait of the delivery core: the job re-sent, delayed, to the lane it came from. A move to
+        // the slow lane (no delay) is not a wait.
+        if (
+          input.DelaySeconds !== undefined &&
+          (queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.deliveryQueue}`) ||
+            queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.slowDeliveryQueue}`))
+        )
+          return { ...base, site: "delivery.schedule" };
         return queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.unroutableQueue}`)
           ? { ...base, site: "router.unroutable" }
-          : { ...base, site: "other" };
-      case "ChangeMessageVisibility":
-        // The delivery function's retry scheduling; not Lambda's own asynchronous retries of the router.
-        return queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.deliveryQueue}`) ||
-          queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.slowDeliveryQueue}`)
-          ? { ...base, site: "delivery.schedule" }
           : { ...base, site: "other" };
       case "ReceiveMessage":
         return queueUrl.endsWith(`/${DEFAULT_RESOURCE_NAMES.deliveryQueue}`)
@@ -223,6 +236,16 @@ export function describeCall(service: string, operation: string, input: Input): 
     }
   }
   return { ...base, site: "other" };
+}
+
+/** The live-job token a re-sent job carries (its SendMessage body), if readable. */
+function resentToken(input: Input): string | undefined {
+  try {
+    const token = (JSON.parse(String(input.MessageBody)) as { token?: unknown }).token;
+    return typeof token === "string" ? token : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Sites whose calls may fail on the wire (everything the functions call, except announcing on the bus). */
@@ -336,6 +359,8 @@ export class FaultInjector {
   private readonly instrumentedStacks = new WeakSet<object>();
   private readonly injectedErrors = new WeakSet<object>();
   private uninstall: (() => void) | undefined;
+  /** Tokens of re-sent jobs whose recording write is to succeed and then fail (resendCrash). */
+  private readonly crashAfterRecordNaming = new Set<string>();
 
   constructor(options: FaultInjectorOptions) {
     this.rates = options.rates;
@@ -408,11 +433,27 @@ export class FaultInjector {
     let result: Promise<unknown>;
     if (call.site === "esm.receive" && this.rates.receiveThrottle > 0) {
       result = this.throttledReceive(client, command, rest, original);
+    } else if (call.site === "delivery.schedule" && this.random.chance(this.rates.resendCrash)) {
+      const token = resentToken(command.input);
+      if (this.random.chance(0.5) || token === undefined) {
+        this.count("crash_after_resend");
+        result = (passThrough() as Promise<unknown>).then(() => {
+          throw sqsInternalError(1);
+        });
+      } else {
+        this.crashAfterRecordNaming.add(token);
+        result = passThrough() as Promise<unknown>;
+      }
+    } else if (call.site === "delivery.record" && this.namesCrashToken(command.input)) {
+      this.count("crash_after_resend_recorded");
+      result = (passThrough() as Promise<unknown>).then(() => {
+        throw dynamodbThrottle(SDK_MAX_ATTEMPTS);
+      });
     } else if (call.site === "delivery.schedule" && this.random.chance(this.rates.wakeEarly)) {
-      const seconds = Number(command.input.VisibilityTimeout ?? 0);
+      const seconds = Number(command.input.DelaySeconds ?? 0);
       if (seconds >= 2) {
         this.count("job_woken_early");
-        command.input = { ...command.input, VisibilityTimeout: Math.floor(seconds / 2) };
+        command.input = { ...command.input, DelaySeconds: Math.floor(seconds / 2) };
       }
       result = passThrough() as Promise<unknown>;
     } else if (call.site === "delivery.deadletter" && this.random.chance(this.rates.deadLetterCrash)) {
@@ -437,6 +478,20 @@ export class FaultInjector {
       }
       throw error;
     });
+  }
+
+  /** Whether a head write names a re-sent job picked to crash after it (and forgets the token). */
+  private namesCrashToken(input: Input): boolean {
+    if (this.crashAfterRecordNaming.size === 0) return false;
+    const written = [
+      ...Object.values(field(input, "ExpressionAttributeValues")),
+      field(input, "Item").live_job,
+    ];
+    for (const value of written) {
+      const token = text(value);
+      if (token !== undefined && this.crashAfterRecordNaming.delete(token)) return true;
+    }
+    return false;
   }
 
   private noteFailure(call: DescribedCall): void {
@@ -485,7 +540,7 @@ export class FaultInjector {
           : undefined;
       case "delivery.schedule":
         return this.random.chance(r.deliverySchedule)
-          ? { kind: "delivery_retry_schedule_failed", error: sqsInternalError(SDK_MAX_ATTEMPTS) }
+          ? { kind: "delivery_resend_failed", error: sqsInternalError(SDK_MAX_ATTEMPTS) }
           : undefined;
       default:
         return undefined;

@@ -37,6 +37,7 @@ export const DEFAULT_RATES: FaultRates = {
   deliveryLoad: 0.01,
   deliveryRecord: 0.02,
   deliverySchedule: 0.03,
+  resendCrash: 0.03,
   deliverySubscriptionUpdate: 0.05,
   receiveThrottle: 0.02,
   wakeEarly: 0.05,

@@ -453,6 +453,65 @@ describe("delivery function, batch by batch", () => {
     expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
   });
 
+  it("delivers once when the old message of a recorded re-send comes back in the same batch as the re-sent one, ahead of it", async () => {
+    const customer = randomUUID();
+    let answer = 500;
+    const r = await receiver(() => ({ status: answer }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    // The first attempt fails: the job is re-sent (delayed) and the record names the new message; the
+    // function then dies before the mapping deletes the old message.
+    const { handler } = deliveryModule;
+    const batch = await receiveBatch();
+    await handler(batch, lambdaContext("delivery"));
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    const live = (await repos.deliveries.get(customerOf(event), deliveryId))?.live_job;
+    expect(live).toMatch(/\S/);
+    for (const record of batch.Records) {
+      await env.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+    }
+    answer = 200;
+    // A backlog brings both up in one batch, the stale old message first (a batch's order is SQS's).
+    await waitFor(
+      async () => {
+        const snapshot = await env.inspectQueue(env.queues.deliveryQueueUrl);
+        return snapshot.ready.length === 2;
+      },
+      { timeoutMs: 10_000, description: "the old and the re-sent message both visible" },
+    );
+    const both = await receiveBatch();
+    expect(both.Records).toHaveLength(2);
+    const tokenOf = (record: SQSEvent["Records"][number]) => (JSON.parse(record.body) as DeliveryJob).token;
+    both.Records.sort((a, b) => Number(tokenOf(a) === live) - Number(tokenOf(b) === live));
+    expect(tokenOf(both.Records[1] as SQSEvent["Records"][number])).toBe(live);
+    const response = (await handler(both, lambdaContext("delivery"))) as {
+      batchItemFailures: { itemIdentifier: string }[];
+    };
+    expect(response.batchItemFailures).toEqual([]);
+    for (const record of both.Records) {
+      await env.sqs.send(
+        new DeleteMessageCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          ReceiptHandle: record.receiptHandle,
+        }),
+      );
+    }
+    // What the receiver saw: the failed attempt, then the live copy's successful one — not nothing.
+    expect(r.requests.length).toBe(2);
+    expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
+    const record = await repos.deliveries.get(customerOf(event), deliveryId);
+    expect(record?.status).toBe("succeeded");
+    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
+    await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+  });
+
   it("leaves exactly one message on the dead-letter queue when the function crashed between the dead record and the DLQ send", async () => {
     const customer = randomUUID();
     const r = await receiver(() => ({ status: 500 }));

@@ -63,11 +63,18 @@ describe("chaos fault injection", () => {
     const routerAsync = "http://sqs.local/000/voipbin-webhooks-local-router-async";
     expect(describeCall("SQS", "ChangeMessageVisibility", { QueueUrl: routerAsync }).site).toBe("other");
     expect(describeCall("SQS", "SendMessageBatch", { QueueUrl: routerAsync }).site).toBe("other");
+    // A wait of the delivery core is a delayed re-send to a delivery lane's queue; a move to the
+    // slow lane (no delay) is not.
+    for (const queue of ["voipbin-webhooks-delivery", "voipbin-webhooks-delivery-slow"]) {
+      expect(
+        describeCall("SQS", "SendMessage", { QueueUrl: `http://sqs.local/000/${queue}`, DelaySeconds: 5 })
+          .site,
+      ).toBe("delivery.schedule");
+    }
     expect(
-      describeCall("SQS", "ChangeMessageVisibility", {
-        QueueUrl: "http://sqs.local/000/voipbin-webhooks-delivery",
-      }).site,
-    ).toBe("delivery.schedule");
+      describeCall("SQS", "SendMessage", { QueueUrl: "http://sqs.local/000/voipbin-webhooks-delivery-slow" })
+        .site,
+    ).toBe("other");
   });
 
   it("fails a record write after the HTTP call with AWS's error, before any request, and remembers the webhook id", async () => {

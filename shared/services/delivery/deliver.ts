@@ -223,9 +223,17 @@ export class DeliveryBatch {
 
   /**
    * Delivers one job. Two copies of the same job in one batch (a retried router) are delivered once:
-   * the second waits for the first and is then removed from the queue.
+   * the second waits for the first and is then removed from the queue. A copy the record already
+   * names stale (the old message of a wait whose re-send was recorded, back after a crash before its
+   * delete) never stands in for the delivery: it goes through the skip checks on its own and drops
+   * itself, so the live copy behind it in the same batch is still attempted, not removed as its
+   * duplicate (docs/delivery.md, "Waits out of flight").
    */
   deliver(received: ReceivedJob): Promise<DeliveryOutcome> {
+    const live = this.recordsById.get(received.job.delivery_id)?.live_job ?? null;
+    if (live !== null && live !== liveJobOf(received.job, received.messageId)) {
+      return this.deliverOnce(received);
+    }
     const first = this.inFlight.get(received.job.delivery_id);
     if (first !== undefined) {
       return first.then(
