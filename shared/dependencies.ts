@@ -26,6 +26,7 @@ import type { ApiSettings } from "./api/app.ts";
 import type { ApiServices } from "./api/routes.ts";
 import { type AppConfig, type AuthorizerConfig, fairnessPolicyFor, quotaRulesFor } from "./config.ts";
 import type { AccessKeyDependencies } from "./services/access-keys.ts";
+import { ActiveflowDestinationService } from "./services/activeflow-destinations.ts";
 import type { DeliveryDependencies, DomainLogger } from "./services/delivery/deliver.ts";
 import { FairLanes } from "./services/delivery/fair-lanes.ts";
 import { DeliveryInsightsService } from "./services/delivery-insights.ts";
@@ -178,6 +179,10 @@ export function createApiDependencies(
           maxSubscriptionsPerCustomer: config.MAX_SUBSCRIPTIONS_PER_CUSTOMER,
           secretRotationOverlapSeconds: config.SECRET_ROTATION_OVERLAP_SECONDS,
         },
+        now: overrides.now,
+      }),
+      activeflowDestinations: new ActiveflowDestinationService({
+        repository: new ActiveflowDestinationRepository(clients.doc, config.TABLE_NAME),
         now: overrides.now,
       }),
       deliveryLog: new DeliveryLogService({

@@ -19,6 +19,14 @@ const subscriptionsCursor = z.strictObject({
   after: z.string().check(z.regex(UUID)),
 });
 
+/** `k` keeps it apart from a subscriptions cursor of the same customer (both are strict objects). */
+const activeflowDestinationsCursor = z.strictObject({
+  v: z.literal(1),
+  k: z.literal("activeflows"),
+  c: z.string().check(z.regex(UUID)),
+  after: z.string().check(z.regex(UUID)),
+});
+
 const deliveriesCursor = z.strictObject({
   v: z.literal(1),
   s: z.string().check(z.regex(UUID)),
@@ -51,6 +59,19 @@ export function encodeSubscriptionsCursor(customerId: string, afterId: string): 
 /** The subscription id a page starts after; the cursor must have been issued to this customer. */
 export function decodeSubscriptionsCursor(cursor: string, customerId: string): string {
   const payload = decode(cursor, subscriptionsCursor);
+  if (payload.c !== customerId) {
+    throw validationFailed([{ path: "cursor", message: "belongs to another list" }]);
+  }
+  return payload.after;
+}
+
+export function encodeActiveflowDestinationsCursor(customerId: string, afterActiveflowId: string): string {
+  return encode({ v: 1, k: "activeflows", c: customerId, after: afterActiveflowId });
+}
+
+/** The activeflow id a page starts after; the cursor must have been issued to this customer. */
+export function decodeActiveflowDestinationsCursor(cursor: string, customerId: string): string {
+  const payload = decode(cursor, activeflowDestinationsCursor);
   if (payload.c !== customerId) {
     throw validationFailed([{ path: "cursor", message: "belongs to another list" }]);
   }

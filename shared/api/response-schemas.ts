@@ -111,6 +111,39 @@ const listOf = <T extends z.ZodMiniType>(item: T, id: string) =>
 
 export const subscriptionListSchema = listOf(subscriptionSchema, "SubscriptionList");
 
+export const activeflowDestinationSchema = withMeta(
+  z.object({
+    id: text({
+      format: "uuid",
+      description: "The `subscription_id` of its deliveries (derived from the activeflow id).",
+      example: "0c5e7a3b-41d2-8f6e-9a1b-2c3d4e5f6a7b",
+    }),
+    kind: withMeta(z.literal("activeflow"), { description: "Always `activeflow`." }),
+    activeflow_id: text({ format: "uuid", example: "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d" }),
+    url: text({ example: "https://example.com/flows/callback" }),
+    method: z.enum(SUBSCRIPTION_METHODS),
+    managed: withMeta(z.literal(true), {
+      description:
+        "Always true: VoIPBIN's flow-manager keeps it from the activeflow's `webhook_uri`; read-only here.",
+    }),
+    managed_by: withMeta(z.literal("voipbin.flow-manager"), { description: "Who keeps it in step." }),
+    updated_at: instant("When the flow-manager last changed it."),
+    expires_at: instant(
+      "When it goes away unless its activeflow is heard of again (24 hours after the last activeflow event).",
+    ),
+  }),
+  {
+    id: "ActiveflowDestination",
+    description:
+      "Where an activeflow's own events also go (PRODUCT §11): every event whose `data.activeflow_id` names the activeflow, signed with the managed legacy subscription's secret and sent with the legacy profile.",
+  },
+);
+
+export const activeflowDestinationListSchema = listOf(
+  activeflowDestinationSchema,
+  "ActiveflowDestinationList",
+);
+
 export const eventTypeSchema = withMeta(
   z.object({
     type: text({ example: "call_hangup" }),

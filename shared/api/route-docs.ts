@@ -41,6 +41,12 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
       "The caller's subscriptions, oldest first, paginated, including a managed one (`managed: true`, `delivery_profile: legacy`) when VoIPBIN keeps the customer's webhook here.",
     success: "One page.",
   },
+  listActiveflowDestinations: {
+    summary: "List activeflow destinations",
+    description:
+      "The caller's live activeflow destinations (an activeflow created with its own `webhook_uri`), by activeflow id, paginated. Read-only: VoIPBIN's flow-manager creates, changes and removes them; none carries a secret (they sign with the managed legacy subscription's). A page may hold fewer than `limit` items and still have a `next_cursor`.",
+    success: "One page.",
+  },
   getSubscription: {
     summary: "Get a subscription",
     description: "One subscription, without its secret.",

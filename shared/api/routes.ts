@@ -8,6 +8,11 @@ import { EVENT_DESCRIPTIONS } from "../domain/events/descriptions.ts";
 import { eventTypeDocs } from "../domain/events/event-schemas.ts";
 import { BUILT_IN_CATALOGUE, type EventCatalogue } from "../domain/events/runtime-catalogue.ts";
 import type { QuotaAction } from "../domain/quotas/quota.ts";
+import {
+  ACTIVEFLOW_SOURCE,
+  type ActiveflowDestination,
+  activeflowDestinationId,
+} from "../domain/subscriptions/activeflow.ts";
 import { ResourceNotFoundError } from "../domain/subscriptions/errors.ts";
 import { publicSubscription } from "../domain/subscriptions/subscription.ts";
 import {
@@ -15,13 +20,16 @@ import {
   EVENT_TYPE_PATTERN_MESSAGE,
   updateSubscriptionSchema,
 } from "../domain/subscriptions/validation.ts";
+import type { ActiveflowDestinationService } from "../services/activeflow-destinations.ts";
 import type { DeliveryInsightsService } from "../services/delivery-insights.ts";
 import type { DeliveryLogService } from "../services/delivery-log.ts";
 import type { PortalSessionService } from "../services/portal-sessions.ts";
 import type { SubscriptionService } from "../services/subscriptions.ts";
 import {
+  decodeActiveflowDestinationsCursor,
   decodeDeliveriesCursor,
   decodeSubscriptionsCursor,
+  encodeActiveflowDestinationsCursor,
   encodeDeliveriesCursor,
   encodeSubscriptionsCursor,
 } from "./cursor.ts";
@@ -50,6 +58,7 @@ export type ResponseName = {
 /** What route handlers call: the domain services, built once per cold start. */
 export interface ApiServices {
   readonly subscriptions: SubscriptionService;
+  readonly activeflowDestinations: ActiveflowDestinationService;
   readonly deliveryLog: DeliveryLogService;
   readonly insights: DeliveryInsightsService;
   readonly portalSessions: PortalSessionService;
@@ -131,6 +140,27 @@ function route<
   R extends ResponseName | undefined = undefined,
 >(definition: RouteDefinition<P, Q, B, R>): Route {
   return definition as unknown as Route;
+}
+
+/**
+ * An activeflow destination as the API shows it (PRODUCT §11): read-only and managed by the
+ * flow-manager; `id` is the `subscription_id` its deliveries carry. Never a secret: it signs with the
+ * customer's managed legacy subscription's secret, which GET /v1/subscriptions/{id}/secret gives.
+ */
+function activeflowDestinationView(
+  destination: ActiveflowDestination,
+): z.input<ResponseSchemas["activeflowDestinationSchema"]> {
+  return {
+    id: activeflowDestinationId(destination.activeflowId),
+    kind: "activeflow",
+    activeflow_id: destination.activeflowId,
+    url: destination.url,
+    method: destination.method,
+    managed: true,
+    managed_by: ACTIVEFLOW_SOURCE,
+    updated_at: destination.updatedAt,
+    expires_at: destination.expiresAt,
+  };
 }
 
 /** A delivery as the API shows it (PRODUCT §4): without the customer id and the stored payload. */
@@ -273,6 +303,25 @@ export const ROUTES: readonly Route[] = [
         items: page.items.map(subscriptionView),
         next_cursor:
           page.nextAfterId === null ? null : encodeSubscriptionsCursor(customerId, page.nextAfterId),
+      };
+    },
+  }),
+  route({
+    method: "GET",
+    path: "/v1/activeflow-destinations",
+    operationId: "listActiveflowDestinations",
+    tag: "Subscriptions",
+    auth: true,
+    query: listSubscriptionsQuerySchema,
+    success: { status: 200, response: "activeflowDestinationListSchema" },
+    handle: async ({ customerId, query, services }) => {
+      const afterId =
+        query.cursor === undefined ? undefined : decodeActiveflowDestinationsCursor(query.cursor, customerId);
+      const page = await services.activeflowDestinations.list(customerId, { limit: query.limit, afterId });
+      return {
+        items: page.items.map(activeflowDestinationView),
+        next_cursor:
+          page.nextAfterId === null ? null : encodeActiveflowDestinationsCursor(customerId, page.nextAfterId),
       };
     },
   }),

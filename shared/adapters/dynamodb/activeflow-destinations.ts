@@ -1,7 +1,8 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import {
   ACTIVEFLOW_DESTINATION_IDLE_SECONDS,
+  type ActiveflowDestination,
   type ActiveflowTarget,
   type ActiveflowVersion,
 } from "../../domain/subscriptions/activeflow.ts";
@@ -104,4 +105,61 @@ export class ActiveflowDestinationRepository {
     if (item.removed === true || typeof item.url !== "string") return "none";
     return { url: item.url, method: item.method as SubscriptionMethod };
   }
+
+  /**
+   * One page of a customer's live destinations, by activeflow id: one Query of the customer's own
+   * `ACTIVEFLOWS#` partition (never a scan). Tombstones and expired items are filtered out by the
+   * Query's FilterExpression, which DynamoDB applies after `Limit` (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.FilterExpression.html),
+   * so a page is topped up with further Queries, at most `MAX_LIST_QUERIES` of them; a page cut short
+   * by that bound still carries a cursor (`nextAfterId`) to go on from.
+   */
+  async listPage(
+    customerId: string,
+    options: { limit: number; afterId?: string | undefined; now: Date },
+  ): Promise<{ items: ActiveflowDestination[]; nextAfterId: string | null }> {
+    const items: ActiveflowDestination[] = [];
+    let startKey: Record<string, unknown> | undefined =
+      options.afterId === undefined
+        ? undefined
+        : { ...keys.activeflowDestination(customerId, options.afterId) };
+    for (let query = 0; query < MAX_LIST_QUERIES; query++) {
+      const response = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          FilterExpression: "attribute_not_exists(removed) AND expires_at > :now",
+          ExpressionAttributeValues: {
+            ":pk": keys.activeflowDestination(customerId, "").PK,
+            ":prefix": "ACTIVEFLOW#",
+            ":now": Math.floor(options.now.getTime() / 1000),
+          },
+          ConsistentRead: true,
+          // One more than asked for: whether a next page exists is then known without another call.
+          Limit: options.limit + 1 - items.length,
+          ...(startKey !== undefined ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of response.Items ?? []) {
+        if (isExpired(item, options.now) || item.removed === true || typeof item.url !== "string") continue;
+        items.push({
+          activeflowId: item.activeflow_id as string,
+          url: item.url,
+          method: item.method as SubscriptionMethod,
+          updatedAt: item.updated_at as string,
+          expiresAt: new Date((item.expires_at as number) * 1000).toISOString(),
+        });
+      }
+      if (items.length > options.limit) {
+        const page = items.slice(0, options.limit);
+        return { items: page, nextAfterId: page.at(-1)?.activeflowId ?? null };
+      }
+      startKey = response.LastEvaluatedKey;
+      if (startKey === undefined) return { items, nextAfterId: null };
+    }
+    const resumeFrom = String(startKey?.SK ?? "").slice("ACTIVEFLOW#".length);
+    return { items, nextAfterId: resumeFrom === "" ? null : resumeFrom };
+  }
 }
+
+/** Queries one listing page may take to fill itself past tombstones (bounds the API call's time). */
+const MAX_LIST_QUERIES = 5;

@@ -28,6 +28,14 @@ export interface ActiveflowTarget {
   readonly method: SubscriptionMethod;
 }
 
+/** A live destination as the customer sees it (read-only: VoIPBIN's flow-manager keeps it). */
+export interface ActiveflowDestination extends ActiveflowTarget {
+  readonly activeflowId: string;
+  readonly updatedAt: string;
+  /** When it goes away without further news of its activeflow (ACTIVEFLOW_DESTINATION_IDLE_SECONDS). */
+  readonly expiresAt: string;
+}
+
 /** One version of an activeflow's destination, from a flow-manager event. */
 export interface ActiveflowVersion {
   readonly activeflowId: string;
