@@ -26,6 +26,8 @@ const SECTION_5_ROUTES: { method: string; path: string; success: string; errors:
     errors: ["400", "401", "409", "413", "415", "429"],
   },
   { method: "get", path: "/v1/subscriptions", success: "200", errors: ["400", "401", "429"] },
+  // PRODUCT §11 (issue 21): the activeflow destinations, read-only.
+  { method: "get", path: "/v1/activeflow-destinations", success: "200", errors: ["400", "401", "429"] },
   { method: "get", path: "/v1/subscriptions/{id}", success: "200", errors: ["400", "401", "404", "429"] },
   {
     method: "patch",
