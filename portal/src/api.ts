@@ -46,6 +46,19 @@ export interface Subscription {
   readonly delivery_profile: "standard" | "legacy";
 }
 
+/** Where an activeflow's own events also go (PRODUCT §11): kept by VoIPBIN's flow-manager, read-only. */
+export interface ActiveflowDestination {
+  readonly id: string;
+  readonly kind: "activeflow";
+  readonly activeflow_id: string;
+  readonly url: string;
+  readonly method: string;
+  readonly managed: true;
+  readonly managed_by: string;
+  readonly updated_at: string;
+  readonly expires_at: string;
+}
+
 export interface AttemptRequest {
   readonly method?: string;
   readonly url?: string;
@@ -154,6 +167,11 @@ export const api = {
       "GET",
       `/v1/subscriptions?limit=100${cursor === undefined ? "" : `&cursor=${enc(cursor)}`}`,
     ),
+  listActiveflowDestinations: (cursor?: string) =>
+    send<Page<ActiveflowDestination>>(
+      "GET",
+      `/v1/activeflow-destinations?limit=100${cursor === undefined ? "" : `&cursor=${enc(cursor)}`}`,
+    ),
   getSubscription: (id: string) => send<Subscription>("GET", `/v1/subscriptions/${enc(id)}`),
   createSubscription: (body: Record<string, unknown>) =>
     send<Subscription & { secret: string }>("POST", "/v1/subscriptions", body),
@@ -184,14 +202,32 @@ export const api = {
   exchangePortalLink: (token: string) => send<PortalSession>("POST", "/v1/portal/sessions", { token }, ""),
 };
 
-/** Every subscription of the customer (the API pages them; a customer has at most a few dozen). */
-export async function allSubscriptions(): Promise<Subscription[]> {
-  const all: Subscription[] = [];
+/** Every item of a paged list, following `next_cursor` to the end. */
+async function allPages<T>(list: (cursor?: string) => Promise<Page<T>>): Promise<T[]> {
+  const all: T[] = [];
   let cursor: string | undefined;
   do {
-    const page = await api.listSubscriptions(cursor);
+    const page = await list(cursor);
     all.push(...page.items);
     cursor = page.next_cursor ?? undefined;
   } while (cursor !== undefined);
   return all;
+}
+
+/** Every subscription of the customer (the API pages them; a customer has at most a few dozen). */
+export function allSubscriptions(): Promise<Subscription[]> {
+  return allPages(api.listSubscriptions);
+}
+
+/**
+ * The first pages of the customer's live activeflow destinations: a busy customer may have thousands,
+ * so the portal shows at most `ACTIVEFLOW_DESTINATIONS_SHOWN` and says when there are more.
+ */
+export const ACTIVEFLOW_DESTINATIONS_SHOWN = 100;
+export async function someActiveflowDestinations(): Promise<{
+  items: ActiveflowDestination[];
+  more: boolean;
+}> {
+  const page = await api.listActiveflowDestinations();
+  return { items: page.items.slice(0, ACTIVEFLOW_DESTINATIONS_SHOWN), more: page.next_cursor !== null };
 }

@@ -144,6 +144,7 @@ export function StatusBadge({ status, reason }: { status: string; reason?: strin
 /** Who keeps a managed subscription in step, in words a customer recognises. */
 const MANAGERS: Record<string, string> = {
   "voipbin.customer-manager": "your VoIPBIN webhook settings",
+  "voipbin.flow-manager": "the activeflow's webhook in VoIPBIN",
 };
 
 export function managerOf(managedBy: string | null): string {

@@ -288,6 +288,7 @@ describe("the customer portal in a browser", () => {
   it("shows a managed legacy subscription read-only, saying who manages it", async () => {
     // VoIPBIN's customer-manager announces a customer with a webhook (PRODUCT §11).
     const managed = await mintKey(stack);
+    const activeflowId = randomUUID();
     const bus = eventBridgeClient(stack);
     try {
       const data = {
@@ -306,6 +307,23 @@ describe("the customer portal in a browser", () => {
               DetailType: "customer_created",
               Detail: JSON.stringify({ customer_id: managed.customerId, data }),
             },
+            // An activeflow with a webhook of its own (PRODUCT §11): listed read-only under the subscriptions.
+            {
+              EventBusName: "voipbin-events",
+              Source: "voipbin.flow-manager",
+              DetailType: "activeflow_created",
+              Detail: JSON.stringify({
+                customer_id: managed.customerId,
+                data: {
+                  id: activeflowId,
+                  customer_id: managed.customerId,
+                  status: "running",
+                  webhook_uri: `${receiver.url}/flow`,
+                  webhook_method: "PUT",
+                  tm_create: new Date().toISOString(),
+                },
+              }),
+            },
           ],
         }),
       );
@@ -319,12 +337,28 @@ describe("the customer portal in a browser", () => {
           ?.items.length ?? 0) === 1,
       { timeoutMs: 20_000, intervalMs: 200, description: "the managed subscription to exist" },
     );
+    await waitFor(
+      async () =>
+        ((
+          await callApi<{ items: unknown[] }>(stack, "GET", "/v1/activeflow-destinations", {
+            key: managed.key,
+          })
+        ).body?.items.length ?? 0) === 1,
+      { timeoutMs: 20_000, intervalMs: 200, description: "the activeflow destination to exist" },
+    );
     const page = await browser.newPage();
     await page.goto(portalUrl());
     await page.getByLabel("Access key").fill(managed.key);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
     await page.getByText("Managed by VoIPBIN").first().waitFor();
+    // The activeflow destination: its URL and activeflow id, read-only (not a link, no secret).
+    const destinations = page.getByRole("region", { name: "Activeflow destinations" });
+    await destinations.getByText(`${receiver.url}/flow`).waitFor();
+    await destinations.getByText(activeflowId).waitFor();
+    expect(await destinations.getByText("Managed by VoIPBIN").count()).toBe(1);
+    expect(await destinations.getByRole("link").count()).toBe(0);
+    expect(await destinations.getByRole("button").count()).toBe(0);
     await page.getByRole("link", { name: `${receiver.url}/legacy` }).click();
     await page.getByText(/managed by your VoIPBIN webhook settings/).waitFor();
     await screenshot(page, "managed-subscription");

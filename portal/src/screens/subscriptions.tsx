@@ -1,6 +1,13 @@
 /** The subscriptions list: where each one delivers, what, its status, and its last 24 hours. */
 import { useEffect, useState } from "preact/hooks";
-import { allSubscriptions, api, type Stats, type Subscription } from "../api.ts";
+import {
+  type ActiveflowDestination,
+  allSubscriptions,
+  api,
+  type Stats,
+  type Subscription,
+  someActiveflowDestinations,
+} from "../api.ts";
 import { ManagedBadge, Show, Sparkline, StatusBadge, Time, useLoad } from "../components.tsx";
 import { percent } from "../format.ts";
 import { href } from "../router.ts";
@@ -113,14 +120,69 @@ function Rows({ subscriptions }: { subscriptions: Subscription[] }) {
   );
 }
 
+/**
+ * The activeflow destinations (PRODUCT §11), read-only: VoIPBIN keeps them from each activeflow's
+ * `webhook_uri`. Shown only when there are some, under the subscriptions.
+ */
+function ActiveflowDestinations({ items, more }: { items: ActiveflowDestination[]; more: boolean }) {
+  if (items.length === 0) return null;
+  return (
+    <section class="activeflow-destinations" aria-labelledby="activeflow-destinations-heading">
+      <h2 id="activeflow-destinations-heading">Activeflow destinations</h2>
+      <p class="muted small">
+        An activeflow started with its own webhook URL also receives that activeflow's events, signed with
+        your managed subscription's secret. VoIPBIN keeps these in step with the activeflow; they end with it.
+      </p>
+      <table class="table responsive">
+        <caption class="visually-hidden">Your activeflow destinations</caption>
+        <thead>
+          <tr>
+            <th scope="col">Endpoint</th>
+            <th scope="col">Activeflow</th>
+            <th scope="col">Status</th>
+            <th scope="col">Expires without news</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((destination) => (
+            <tr key={destination.id}>
+              <td data-label="Endpoint">
+                <span class="method">{destination.method}</span> <span class="url">{destination.url}</span>
+              </td>
+              <td data-label="Activeflow">
+                <code>{destination.activeflow_id}</code>
+              </td>
+              <td data-label="Status">
+                <ManagedBadge managedBy={destination.managed_by} />
+              </td>
+              <td data-label="Expires without news">
+                <Time iso={destination.expires_at} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {more ? <p class="muted small">More activeflow destinations exist than are shown here.</p> : null}
+    </section>
+  );
+}
+
 export function SubscriptionList() {
   const { value, reload } = useLoad(allSubscriptions, []);
+  const activeflows = useLoad(someActiveflowDestinations, []);
   return (
     <>
       <div class="page-header">
         <h1>Subscriptions</h1>
         <div class="actions">
-          <button type="button" class="button" onClick={reload}>
+          <button
+            type="button"
+            class="button"
+            onClick={() => {
+              reload();
+              activeflows.reload();
+            }}
+          >
             Refresh
           </button>
           <a class="button button-primary" href={href.newSubscription()}>
@@ -131,6 +193,12 @@ export function SubscriptionList() {
       <Show value={value} retry={reload}>
         {(subscriptions) => <Rows subscriptions={subscriptions} />}
       </Show>
+      {/* Quiet while loading: most customers have none, and the subscriptions carry the spinner. */}
+      {activeflows.value.state === "loading" ? null : (
+        <Show value={activeflows.value} retry={activeflows.reload}>
+          {(page) => <ActiveflowDestinations items={page.items} more={page.more} />}
+        </Show>
+      )}
     </>
   );
 }
