@@ -25,6 +25,7 @@ import {
   SubscriptionDeletedError,
   SubscriptionDisabledError,
 } from "../domain/subscriptions/errors.ts";
+import { managedSubscriptionId } from "../domain/subscriptions/managed.ts";
 import type { SubscriptionWithSecrets } from "../domain/subscriptions/subscription.ts";
 import type { QuotaService } from "./quotas.ts";
 
@@ -91,6 +92,7 @@ export function jobFromRecord(record: DeliveryRecord, token: string, redeliverAf
     payload: record.payload,
     token,
     ...(record.test === true ? { test: true as const } : {}),
+    ...(record.destination !== undefined ? { destination: { ...record.destination } } : {}),
     ...(redeliverAfter !== undefined ? { redeliver_after: redeliverAfter } : {}),
   };
 }
@@ -240,7 +242,12 @@ export class DeliveryLogService {
   async retry(customerId: string, deliveryId: string): Promise<{ deliveryId: string }> {
     const record = await this.get(customerId, deliveryId);
     if (record.payload === null) throw new DeliveryNotRetryableError();
-    const subscription = await this.deps.subscriptions.get(customerId, record.subscription_id);
+    // An activeflow destination's delivery is sent with the managed legacy subscription's secret and
+    // profile (deliver.ts signingSubscriptionId): retryable while that one is, like its own deliveries.
+    const subscription = await this.deps.subscriptions.get(
+      customerId,
+      record.destination === undefined ? record.subscription_id : managedSubscriptionId(customerId),
+    );
     if (subscription === null) throw new SubscriptionDeletedError();
     if (subscription.status !== "enabled") throw new SubscriptionDisabledError();
     await this.deps.quotas.consume(customerId, "retry");

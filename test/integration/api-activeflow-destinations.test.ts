@@ -4,13 +4,20 @@
  * paginated by cursor, and invisible to another customer. The destinations are stored exactly as the
  * router stores them from the flow-manager's events (parseActiveflowVersion + apply).
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { ActiveflowDestinationRepository } from "#shared/adapters/dynamodb/activeflow-destinations.ts";
+import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
+import { ManagedSubscriptionRepository } from "#shared/adapters/dynamodb/managed-subscriptions.ts";
 import { activeflowDestinationId, parseActiveflowVersion } from "#shared/domain/subscriptions/activeflow.ts";
+import { parseCustomerVersion } from "#shared/domain/subscriptions/managed.ts";
+import { buildDeliveryJobs } from "#shared/services/route-event.ts";
 import { errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
+import { startReceiver } from "../support/receiver.ts";
+import { waitFor } from "../support/wait.ts";
 
 let bed: ApiTestbed;
 let activeflows: ActiveflowDestinationRepository;
@@ -144,5 +151,73 @@ describe("GET /v1/activeflow-destinations", () => {
       query: { cursor: subscriptionsCursor },
     });
     expect(mixed.status).toBe(400);
+  });
+});
+
+describe("a destination's delivery", () => {
+  it("is retried by POST /v1/deliveries/{id}/retry to the destination's URL and method, like the managed subscription's own", async () => {
+    const receiver = await startReceiver((_request, n) => (n === 1 ? { status: 404 } : { status: 200 }));
+    const deliveries = await bed.startDeliveries();
+    try {
+      const customerId = randomUUID();
+      const { key } = await bed.mintKey({ customerId });
+      await new ManagedSubscriptionRepository(
+        DynamoDBDocumentClient.from(bed.env.dynamodb),
+        bed.env.tableName,
+      ).apply(
+        parseCustomerVersion("customer_created", {
+          id: customerId,
+          webhook_uri: "http://legacy.example.invalid/own",
+          webhook_secret: randomBytes(24).toString("base64url"),
+          tm_update: "2026-05-01T00:00:00Z",
+        }),
+        new Date(),
+      );
+      const flow = randomUUID();
+      // The job the router makes for the activeflow's destination (shared/services/route-event.ts).
+      const event = {
+        id: randomUUID(),
+        type: "call_hangup",
+        source: "voipbin.call-manager",
+        time: new Date().toISOString(),
+        customerId,
+        data: { id: randomUUID(), customer_id: customerId, activeflow_id: flow },
+        shadow: false,
+      };
+      const jobs = buildDeliveryJobs(event, [], undefined, {
+        activeflowId: flow,
+        target: { url: `${receiver.url}/flow`, method: "PUT" },
+      });
+      expect(jobs).toHaveLength(1);
+      const job = jobs[0] as (typeof jobs)[number];
+      // As the router does: the event's body once, then the jobs.
+      await new DeliveryRepository(
+        DynamoDBDocumentClient.from(bed.env.dynamodb),
+        bed.env.tableName,
+      ).putPayload(customerId, event.id, job.payload, new Date(), 7, new Date(event.time));
+      await new DeliveryQueue(bed.env.sqs, bed.env.queues.deliveryQueueUrl).enqueue(jobs);
+      const statusOf = async () =>
+        (await bed.gateway.get(`/v1/deliveries/${job.delivery_id}`, { key })).json as { status: string };
+      // The legacy profile (the managed subscription's): a 404 is final.
+      await waitFor(async () => (await statusOf()).status === "dead", {
+        timeoutMs: 15_000,
+        description: "closed",
+      });
+      const retry = await bed.gateway.post(`/v1/deliveries/${job.delivery_id}/retry`, undefined, { key });
+      expect(retry.status, JSON.stringify(retry.json)).toBe(202);
+      await waitFor(async () => (await statusOf()).status === "succeeded", {
+        timeoutMs: 15_000,
+        description: "resent",
+      });
+      expect(receiver.requests.map((r) => [r.method, r.url])).toEqual([
+        ["PUT", "/flow"],
+        ["PUT", "/flow"],
+      ]);
+      expect(receiver.requests[1]?.headers["webhook-id"]).toBe(receiver.requests[0]?.headers["webhook-id"]);
+      expect(job.subscription_id).toBe(activeflowDestinationId(flow));
+    } finally {
+      await deliveries.stop();
+      await receiver.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
   type DeadReason,
   type DeliveryAttempt,
+  type DeliveryDestination,
   type DeliveryIdentity,
   type DeliveryLogPosition,
   type DeliveryRecord,
@@ -239,7 +240,19 @@ function recordFrom(head: Item, attemptItems: readonly Item[], payload: string |
     live_job: state.live_job,
     payload,
     ...(head.test === true ? { test: true as const } : {}),
+    ...(isDestination(head.destination) ? { destination: head.destination } : {}),
   };
+}
+
+function isDestination(value: unknown): value is DeliveryDestination {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    v.kind === "activeflow" &&
+    typeof v.activeflow_id === "string" &&
+    typeof v.url === "string" &&
+    (["GET", "POST", "PUT", "DELETE"] as unknown[]).includes(v.method)
+  );
 }
 
 export interface RecordAttemptInput {
@@ -366,6 +379,16 @@ export class DeliveryRepository {
       webhook_id: delivery.webhook_id,
       created_at: createdAt,
       ...(delivery.test === true ? { test: true } : {}),
+      ...(delivery.destination !== undefined
+        ? {
+            destination: {
+              kind: delivery.destination.kind,
+              activeflow_id: delivery.destination.activeflow_id,
+              url: delivery.destination.url,
+              method: delivery.destination.method,
+            },
+          }
+        : {}),
       ...(layout === DELIVERY_LAYOUT
         ? {}
         : {

@@ -71,6 +71,19 @@ export interface DeliveryRecord {
   readonly payload: string | null;
   /** Sent by the test route: its attempts carry TEST_EVENT_HEADER. */
   readonly test?: true;
+  /** An activeflow destination's delivery: its URL and method (PRODUCT §11). */
+  readonly destination?: DeliveryDestination;
+}
+
+/**
+ * An activeflow destination's delivery (PRODUCT §11): where it was sent instead of a subscription's
+ * URL. Kept on the record so that a manual retry sends the same request to the same place.
+ */
+export interface DeliveryDestination {
+  readonly kind: "activeflow";
+  readonly activeflow_id: string;
+  readonly url: string;
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
 }
 
 /** Identity of a delivery, as carried by its job. */
@@ -85,6 +98,7 @@ export interface DeliveryIdentity {
   readonly payload: string;
   /** A test event (PRODUCT §12): kept on the record so that retries are marked as tests too. */
   readonly test?: true;
+  readonly destination?: DeliveryDestination | undefined;
 }
 
 /**
