@@ -83,6 +83,26 @@ async function runBatch(
   return { event, failed };
 }
 
+/**
+ * One event-source cycle whose invocation dies after the handler returned, before the mapping deletes
+ * anything: every received message comes back (here at once, on AWS when its visibility ends).
+ */
+async function runBatchThenDie(
+  handler: (event: SQSEvent, ctx: ReturnType<typeof lambdaContext>) => Promise<unknown>,
+): Promise<void> {
+  const batch = await receiveBatch();
+  await handler(batch, lambdaContext("delivery"));
+  for (const record of batch.Records) {
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+  }
+}
+
 /** Runs batches until the delivery queue holds nothing: ready, delayed (waiting jobs) or in flight. */
 async function drain(timeoutMs = 10_000): Promise<void> {
   await waitFor(
@@ -414,17 +434,7 @@ describe("delivery function, batch by batch", () => {
     await route(event);
     // The invocation re-sends the job (its retry, delayed) and records it, then dies before the
     // mapping deletes the old message: the old message comes back when its visibility ends.
-    const batch = await receiveBatch();
-    await deliveryModule.handler(batch, lambdaContext("delivery"));
-    for (const record of batch.Records) {
-      await env.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: env.queues.deliveryQueueUrl,
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: 0,
-        }),
-      );
-    }
+    await runBatchThenDie(deliveryModule.handler);
     answer = 200;
     // Both copies up at once, in two concurrent invocations (the worst case: each reads the record
     // before the other writes): only the live one may send.
@@ -463,20 +473,10 @@ describe("delivery function, batch by batch", () => {
     // The first attempt fails: the job is re-sent (delayed) and the record names the new message; the
     // function then dies before the mapping deletes the old message.
     const { handler } = deliveryModule;
-    const batch = await receiveBatch();
-    await handler(batch, lambdaContext("delivery"));
+    await runBatchThenDie(handler);
     const deliveryId = deliveryIdOf(event, subscription.id);
     const live = (await repos.deliveries.get(customerOf(event), deliveryId))?.live_job;
     expect(live).toMatch(/\S/);
-    for (const record of batch.Records) {
-      await env.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: env.queues.deliveryQueueUrl,
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: 0,
-        }),
-      );
-    }
     answer = 200;
     // A backlog brings both up in one batch, the stale old message first (a batch's order is SQS's).
     await waitFor(
