@@ -1,5 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localCredentials } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
@@ -195,9 +201,44 @@ describe("a burst of one customer's events", () => {
           Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
         );
       };
-      // 800 events of one customer (no subscription: routing is all they cost), put as fast as the
-      // bus takes them, then one of another customer.
-      await Promise.all(Array.from({ length: 8 }, () => emit(bursting.customerId, 100)));
+      // 3,000 events of one customer (no subscription: routing is all they cost) sit on the router's
+      // fair queue before the other customer's event is put, as EventBridge's SQS target puts them
+      // (the event envelope as the body, MessageGroupId = the customer). Sent straight to the queue
+      // in batches of 10, far faster than the router drains them, so the backlog is there on any
+      // machine; through PutEvents, a quiet machine routed the burst as fast as it was put.
+      const burst = Array.from({ length: 3000 }, () => {
+        const entry = sampleEntry("call_hangup", { customerId: bursting.customerId });
+        return JSON.stringify({
+          version: "0",
+          id: randomUUID(),
+          "detail-type": entry.DetailType,
+          source: entry.Source,
+          account: "000000000000",
+          time: new Date().toISOString(),
+          region: "us-east-1",
+          resources: [],
+          detail: JSON.parse(entry.Detail),
+        });
+      });
+      for (let start = 0; start < burst.length; start += 100) {
+        await Promise.all(
+          Array.from({ length: 10 }, async (_, chunk) => {
+            const bodies = burst.slice(start + chunk * 10, start + chunk * 10 + 10);
+            if (bodies.length === 0) return;
+            const { Failed } = await sqs.send(
+              new SendMessageBatchCommand({
+                QueueUrl,
+                Entries: bodies.map((body, i) => ({
+                  Id: String(i),
+                  MessageBody: body,
+                  MessageGroupId: bursting.customerId,
+                })),
+              }),
+            );
+            expect(Failed ?? []).toEqual([]);
+          }),
+        );
+      }
       const before = good.requests.length;
       await emit(other.customerId, 1);
       await good.waitForRequests(before + 1, 60_000);
