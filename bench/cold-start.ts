@@ -57,6 +57,8 @@ export const PLACEHOLDERS: Record<string, string> = {
   TABLE_NAME: "voipbin-webhooks",
   DELIVERY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery",
   DELIVERY_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery-dlq",
+  DELIVERY_BACKSTOP_QUEUE_URL:
+    "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery-backstop",
   UNROUTABLE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-unroutable",
   EVENT_BUS_NAME: "voipbin-events",
 };

@@ -261,6 +261,7 @@ async function measure(
       TABLE_NAME: config.TABLE_NAME,
       DELIVERY_QUEUE_URL: config.DELIVERY_QUEUE_URL,
       DELIVERY_DLQ_URL: config.DELIVERY_DLQ_URL,
+      DELIVERY_BACKSTOP_QUEUE_URL: config.DELIVERY_BACKSTOP_QUEUE_URL,
       UNROUTABLE_QUEUE_URL: config.UNROUTABLE_QUEUE_URL,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,

@@ -78,6 +78,7 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
       {
         deliveryQueue: `bench-rd-${suffix}`,
         deliveryDlq: `bench-rdlq-${suffix}`,
+        deliveryBackstop: `bench-rb-${suffix}`,
         unroutableQueue: `bench-ru-${suffix}`,
         slowDeliveryQueue: `bench-rs-${suffix}`,
       },
@@ -89,6 +90,7 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
       TABLE_NAME: `bench-r-${suffix}`,
       DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
       DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
+      DELIVERY_BACKSTOP_QUEUE_URL: queues.deliveryBackstopUrl,
       UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,

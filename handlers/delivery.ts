@@ -125,9 +125,12 @@ export function scheduledEvent(now: Date, region: string): ScheduledEvent {
 /**
  * The delivery function's entry: SQS batches go to the delivery handler; the schedule's Scheduled
  * Event runs one pass of the backstop reconciliation (PRODUCT §4: a job SQS's `maxReceiveCount` moved
- * to the dead-letter queue is closed as `dead`, reason `internal`), counted by
+ * to the backstop queue is closed as `dead`, reason `internal`, and put on the dead-letter queue), counted by
  * `DeliveryBackstopReconciled` (alarmed). A pass that fails throws: the function's Errors alarm.
  */
+/** Time a pass keeps for its last batch after its last receive (the function's timeout is 60 s). */
+const BACKSTOP_PASS_MARGIN_MS = 10_000;
+
 export interface DeliveryFunctionHandler {
   (event: SQSEvent, context: Context): Promise<SQSBatchResponse>;
   (event: ScheduledEvent, context: Context): Promise<BackstopResult>;
@@ -140,13 +143,19 @@ export function createDeliveryFunctionHandler(deps: DeliveryDependencies, metric
     context: Context,
   ): Promise<SQSBatchResponse | BackstopResult> => {
     if (!isScheduledEvent(event)) return deliver(event, context);
-    const result = await reconcileBackstopArrivals({
-      deadLetters: deps.deadLetters,
-      deliveries: deps.deliveries,
-      retentionDays: deps.settings.retentionDays,
-      logger: deps.logger,
-      ...(deps.now ? { now: deps.now } : {}),
-    });
+    const result = await reconcileBackstopArrivals(
+      {
+        backstop: deps.backstop,
+        deadLetters: deps.deadLetters,
+        deliveries: deps.deliveries,
+        retentionDays: deps.settings.retentionDays,
+        logger: deps.logger,
+        ...(deps.now ? { now: deps.now } : {}),
+      },
+      // Long polls until the queue answers empty, stopping early enough to finish the last batch
+      // (ten arrivals: a close, a send and a delete each) within the function's timeout.
+      { deadlineMs: Date.now() + context.getRemainingTimeInMillis() - BACKSTOP_PASS_MARGIN_MS },
+    );
     metrics?.addMetric(METRIC_NAMES.delivery.backstopReconciled, MetricUnit.Count, result.reconciled);
     deps.logger.info("backstop reconciliation pass", { ...result });
     return result;

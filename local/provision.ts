@@ -21,6 +21,7 @@ import {
   type QueueSettings,
   SQS_MAX_MESSAGE_BYTES,
   TABLE_KEYS,
+  TERMINAL_QUEUE_RETENTION_SECONDS,
   UNROUTABLE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
 import { stackKeyFor } from "./stack-key.ts";
@@ -210,6 +211,8 @@ async function waitUntilActive(client: DynamoDBClient, tableName: string): Promi
 export interface QueueNames {
   readonly deliveryQueue: string;
   readonly deliveryDlq: string;
+  /** The redrive target of both delivery lanes (docs/delivery.md, "The backstop"). */
+  readonly deliveryBackstop: string;
   readonly unroutableQueue: string;
   /** Fair delivery's slow lane (docs/delivery.md); same settings and dead-letter queue as the delivery queue. */
   readonly slowDeliveryQueue: string;
@@ -218,14 +221,16 @@ export interface QueueNames {
 export interface QueueUrls {
   readonly deliveryQueueUrl: string;
   readonly deliveryDlqUrl: string;
+  readonly deliveryBackstopUrl: string;
   readonly unroutableQueueUrl: string;
   readonly slowDeliveryQueueUrl: string;
 }
 
 /**
- * Creates the dead-letter queue, the delivery queue redriving into it after
- * `settings.maxReceiveCount` receives, and the unroutable-events queue. Existing queues are
- * brought to the given attributes, so a changed RETRY_SCHEDULE takes effect on restart.
+ * Creates the dead-letter queue, the backstop queue, the delivery queues (both lanes) redriving into
+ * the backstop queue after `settings.maxReceiveCount` receives, and the unroutable-events queue.
+ * Existing queues are brought to the given attributes, so a changed RETRY_SCHEDULE takes effect on
+ * restart, and a queue provisioned before the backstop queue existed is pointed at it.
  */
 export async function ensureQueues(
   client: SQSClient,
@@ -235,23 +240,34 @@ export async function ensureQueues(
   const deliveryDlqUrl = await ensureQueue(client, names.deliveryDlq, {
     MessageRetentionPeriod: String(settings.dlqRetentionSeconds),
   });
+  // Kept as long as SQS allows: an arrival waits there only until the next reconciliation pass.
+  const deliveryBackstopUrl = await ensureQueue(client, names.deliveryBackstop, {
+    MessageRetentionPeriod: String(TERMINAL_QUEUE_RETENTION_SECONDS),
+  });
   const { Attributes } = await client.send(
-    new GetQueueAttributesCommand({ QueueUrl: deliveryDlqUrl, AttributeNames: ["QueueArn"] }),
+    new GetQueueAttributesCommand({ QueueUrl: deliveryBackstopUrl, AttributeNames: ["QueueArn"] }),
   );
-  const dlqArn = Attributes?.QueueArn;
-  if (!dlqArn) throw new LocalProvisioningError(`queue ${names.deliveryDlq} has no QueueArn attribute`);
+  const backstopArn = Attributes?.QueueArn;
+  if (!backstopArn)
+    throw new LocalProvisioningError(`queue ${names.deliveryBackstop} has no QueueArn attribute`);
 
+  // SQS's redrive policy: after maxReceiveCount receives SQS moves the message to the target queue
+  // ("Using dead-letter queues in Amazon SQS",
+  // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
   const deliveryAttributes = {
     VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
     MessageRetentionPeriod: String(settings.retentionSeconds),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: settings.maxReceiveCount }),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: backstopArn,
+      maxReceiveCount: settings.maxReceiveCount,
+    }),
   };
   const deliveryQueueUrl = await ensureQueue(client, names.deliveryQueue, deliveryAttributes);
   const slowDeliveryQueueUrl = await ensureQueue(client, names.slowDeliveryQueue, deliveryAttributes);
   const unroutableQueueUrl = await ensureQueue(client, names.unroutableQueue, {
     MessageRetentionPeriod: String(UNROUTABLE_RETENTION_SECONDS),
   });
-  return { deliveryQueueUrl, deliveryDlqUrl, unroutableQueueUrl, slowDeliveryQueueUrl };
+  return { deliveryQueueUrl, deliveryDlqUrl, deliveryBackstopUrl, unroutableQueueUrl, slowDeliveryQueueUrl };
 }
 
 /**

@@ -307,6 +307,7 @@ async function start(
     {
       deliveryQueue: DEFAULT_RESOURCE_NAMES.deliveryQueue,
       deliveryDlq: DEFAULT_RESOURCE_NAMES.deliveryDlq,
+      deliveryBackstop: DEFAULT_RESOURCE_NAMES.deliveryBackstop,
       unroutableQueue: DEFAULT_RESOURCE_NAMES.unroutableQueue,
       slowDeliveryQueue: DEFAULT_RESOURCE_NAMES.slowDeliveryQueue,
     },
@@ -427,6 +428,7 @@ async function start(
     TABLE_NAME: tableName,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
     DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
+    DELIVERY_BACKSTOP_QUEUE_URL: queues.deliveryBackstopUrl,
     UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
     SLOW_DELIVERY_QUEUE_URL: queues.slowDeliveryQueueUrl,
     EVENT_BUS_NAME: settings.eventBusName,

@@ -24,7 +24,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { DeadLetterQueue, DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
+import { BackstopQueue, DeadLetterQueue, DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { EventTypeRepository } from "#shared/adapters/dynamodb/event-types.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
@@ -70,9 +70,10 @@ ${CUTOVER_USAGE}
   already succeeded are not sent again). A message is deleted once its work is handed on; one that
   fails stays, and the summary says why.
 
-  reconcile (dead-letters): jobs SQS's maxReceiveCount backstop moved to the DLQ by itself (no reason
-  attribute) are closed as dead (reason internal) and put back with that reason. The delivery
-  function runs this every ${BACKSTOP_RECONCILE_MINUTES} minutes on AWS, the local stack likewise; this runs one pass now.
+  reconcile (dead-letters): jobs SQS's maxReceiveCount backstop moved to the backstop queue are
+  closed as dead (reason internal) and moved to the DLQ with that reason. Long-polls the backstop
+  queue until it answers empty. The delivery function runs this every ${BACKSTOP_RECONCILE_MINUTES} minutes on AWS,
+  the local stack likewise; this runs one pass now.
 
 Options:
   --limit <n>       at most n messages (default ${DEFAULT_LIMIT})
@@ -143,6 +144,8 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     if (!Number.isInteger(limit) || limit < 1)
       problems.push(`--limit takes a whole number ≥ 1, not "${values.limit}"`);
   }
+  if (values.limit !== undefined && action === "reconcile")
+    problems.push("--limit does not apply to reconcile (a pass runs until the backstop queue is empty)");
   if (values["dry-run"] === true && (action === "list" || action === "show"))
     problems.push("--dry-run applies to redrive and reconcile (list and show change nothing)");
   if (values.json === true && (action === "redrive" || action === "reconcile"))
@@ -184,7 +187,11 @@ interface Target {
   readonly dynamodb: DynamoDBClient;
   readonly tableName: string;
   readonly routerFunctionName: string;
-  readonly queueNames: Readonly<Record<ParkedKind, string>> & { readonly delivery: string };
+  readonly queueNames: Readonly<Record<ParkedKind, string>> & {
+    readonly delivery: string;
+    /** The redrive target of both delivery lanes, read by `dead-letters reconcile`. */
+    readonly backstop: string;
+  };
 }
 
 function createTarget(options: Pick<Options, "aws" | "stage" | "region">, env: NodeJS.ProcessEnv): Target {
@@ -204,6 +211,7 @@ function createTarget(options: Pick<Options, "aws" | "stage" | "region">, env: N
         "router-failed": names.routerFailedQueue,
         "ingest-dlq": names.ingestDlq,
         delivery: names.deliveryQueue,
+        backstop: names.deliveryBackstop,
       },
     };
   }
@@ -236,6 +244,7 @@ function createTarget(options: Pick<Options, "aws" | "stage" | "region">, env: N
       "router-failed": DEFAULT_RESOURCE_NAMES.routerFailedQueue,
       "ingest-dlq": DEFAULT_RESOURCE_NAMES.ingestDlq,
       delivery: DEFAULT_RESOURCE_NAMES.deliveryQueue,
+      backstop: DEFAULT_RESOURCE_NAMES.deliveryBackstop,
     },
   };
 }
@@ -442,16 +451,19 @@ async function list(options: Options, target: Target, queue: ParkedQueue): Promi
 
 /**
  * One pass of the backstop reconciliation (shared/services/delivery/backstop.ts), as the delivery
- * function runs it on its schedule: every dead letter without a reason is closed (`dead`, `internal`)
- * and put back with the reason. Up to --limit messages looked at.
+ * function runs it on its schedule: every arrival on the backstop queue is closed (`dead`,
+ * `internal`) and moved to the dead-letter queue with the reason, until the backstop queue answers
+ * a long poll empty.
  */
 async function reconcile(options: Options, target: Target, queue: ParkedQueue): Promise<number> {
+  const backstop = await ParkedQueue.open(target.sqs, target.queueNames.backstop);
   const doc = DynamoDBDocumentClient.from(target.dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
   });
   const problems: string[] = [];
   const result = await reconcileBackstopArrivals(
     {
+      backstop: new BackstopQueue(target.sqs, backstop.url),
       deadLetters: new DeadLetterQueue(target.sqs, queue.url),
       deliveries: new DeliveryRepository(doc, target.tableName),
       retentionDays: configSchema.shape.DELIVERY_RETENTION_DAYS.parse(undefined),
@@ -465,12 +477,12 @@ async function reconcile(options: Options, target: Target, queue: ParkedQueue): 
           ),
       },
     },
-    { maxReceives: Math.ceil(options.limit / 10), dryRun: options.dryRun },
+    { dryRun: options.dryRun },
   );
-  for (const problem of problems.filter((p) => !p.startsWith("backstop dead letter reconciled")))
+  for (const problem of problems.filter((p) => !p.startsWith("backstop arrival reconciled")))
     process.stderr.write(`  ${problem}\n`);
   process.stdout.write(
-    `dead-letters reconcile on ${target.description}: ${result.examined} examined, ${result.reconciled} ${options.dryRun ? "would be reconciled" : "reconciled"} (closed as dead, reason internal), ${result.unreadable} unreadable${options.dryRun ? " (dry run: nothing changed)" : ""}\n`,
+    `dead-letters reconcile on ${target.description}: ${result.examined} backstop arrivals examined, ${result.reconciled} ${options.dryRun ? "would be reconciled" : "reconciled"} (closed as dead, reason internal), ${result.unreadable} unreadable${options.dryRun ? " (dry run: nothing changed)" : ""}\n`,
   );
   return result.unreadable > 0 ? 1 : 0;
 }

@@ -13,6 +13,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   DELIVERY_QUEUE_URL: "the SQS delivery queue",
   DELIVERY_DLQ_URL:
     "the delivery dead-letter queue, where the delivery function moves a job after its last attempt",
+  DELIVERY_BACKSTOP_QUEUE_URL:
+    "the delivery backstop queue: the redrive target of both delivery lanes (SQS moves a job there after 35 receives); the scheduled reconciliation closes each arrival as `dead` (`internal`) and moves it to the dead-letter queue",
   UNROUTABLE_QUEUE_URL: "the SQS queue for unroutable events",
   EVENT_BUS_NAME: "where operational events (`webhook_subscription_disabled`) go",
   DYNAMODB_ENDPOINT: "endpoint override, for the local stack only",

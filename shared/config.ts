@@ -116,6 +116,11 @@ export const configSchema = z.object({
   DELIVERY_QUEUE_URL: z.url({ message: "is required (the SQS delivery queue URL)" }),
   /** Where the delivery function itself moves a job whose attempts are over (PRODUCT §4). */
   DELIVERY_DLQ_URL: z.url({ message: "is required (the SQS delivery dead-letter queue URL)" }),
+  /**
+   * The redrive target of the delivery lanes: SQS moves a job there after `maxReceiveCount` receives
+   * (PRODUCT §4's backstop); the backstop reconciliation reads it (shared/services/delivery/backstop.ts).
+   */
+  DELIVERY_BACKSTOP_QUEUE_URL: z.url({ message: "is required (the SQS delivery backstop queue URL)" }),
   UNROUTABLE_QUEUE_URL: z.url({ message: "is required (the SQS unroutable-events queue URL)" }),
   EVENT_BUS_NAME: z._default(z.string().check(z.minLength(1)), "voipbin-events"),
   /** Fair delivery's slow lane (docs/delivery.md, "Fair delivery"); unset: one lane and no breaker. */

@@ -6,7 +6,7 @@ import {
   createSqsClient,
   createTableClients,
 } from "./adapters/clients.ts";
-import { DeadLetterQueue, DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
+import { BackstopQueue, DeadLetterQueue, DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
 import { type AddressResolver, DestinationPolicy } from "./adapters/destination-policy.ts";
 import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { ActiveflowDestinationRepository } from "./adapters/dynamodb/activeflow-destinations.ts";
@@ -128,6 +128,7 @@ export function createDeliveryDependencies(
     deliveries: new DeliveryRepository(doc, config.TABLE_NAME),
     queue: new DeliveryQueue(sqs, config.DELIVERY_QUEUE_URL),
     deadLetters: new DeadLetterQueue(sqs, config.DELIVERY_DLQ_URL),
+    backstop: new BackstopQueue(sqs, config.DELIVERY_BACKSTOP_QUEUE_URL),
     sender: new HttpSender({ policy, ...(overrides.resolver ? { resolver: overrides.resolver } : {}) }),
     shadowLog: new ShadowLogRepository(doc, config.TABLE_NAME),
     operationalEvents: new OperationalEventPublisher(eventBridge, config.EVENT_BUS_NAME),

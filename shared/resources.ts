@@ -52,6 +52,12 @@ export const DEFAULT_RESOURCE_NAMES = {
   table: "voipbin-webhooks",
   deliveryQueue: "voipbin-webhooks-delivery",
   deliveryDlq: "voipbin-webhooks-delivery-dlq",
+  /**
+   * The redrive target of both delivery lanes (SQS's `maxReceiveCount` backstop), apart from the
+   * dead-letter queue so that the reconciliation long-polls only backstop arrivals
+   * (docs/delivery.md, "The backstop").
+   */
+  deliveryBackstop: "voipbin-webhooks-delivery-backstop",
   slowDeliveryQueue: "voipbin-webhooks-delivery-slow",
   unroutableQueue: "voipbin-webhooks-unroutable",
   /**
@@ -220,6 +226,8 @@ export interface StageResourceNames {
   readonly table: string;
   readonly deliveryQueue: string;
   readonly deliveryDlq: string;
+  /** Where SQS's own redrive moves a delivery job after `maxReceiveCount` receives. */
+  readonly deliveryBackstop: string;
   /** Fair delivery's slow lane (docs/delivery.md). */
   readonly slowDeliveryQueue: string;
   readonly unroutableQueue: string;
@@ -256,6 +264,7 @@ export function resourceNamesFor(stage: string): StageResourceNames {
     table: named(DEFAULT_RESOURCE_NAMES.table),
     deliveryQueue: named(DEFAULT_RESOURCE_NAMES.deliveryQueue),
     deliveryDlq: named(DEFAULT_RESOURCE_NAMES.deliveryDlq),
+    deliveryBackstop: named(DEFAULT_RESOURCE_NAMES.deliveryBackstop),
     slowDeliveryQueue: named(DEFAULT_RESOURCE_NAMES.slowDeliveryQueue),
     unroutableQueue: named(DEFAULT_RESOURCE_NAMES.unroutableQueue),
     routerQueue: named(DEFAULT_RESOURCE_NAMES.routerQueue),

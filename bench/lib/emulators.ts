@@ -52,6 +52,7 @@ export async function provisionDeliveryEnvironment(
     {
       deliveryQueue: `${prefix}-d-${suffix}`,
       deliveryDlq: `${prefix}-dlq-${suffix}`,
+      deliveryBackstop: `${prefix}-b-${suffix}`,
       unroutableQueue: `${prefix}-u-${suffix}`,
       slowDeliveryQueue: `${prefix}-s-${suffix}`,
     },
@@ -61,6 +62,7 @@ export async function provisionDeliveryEnvironment(
     TABLE_NAME: tableName,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
     DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
+    DELIVERY_BACKSTOP_QUEUE_URL: queues.deliveryBackstopUrl,
     UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
     DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
     SQS_ENDPOINT: emulators.sqsEndpoint,

@@ -23,6 +23,8 @@ export interface DeliveryProps {
   readonly slowDeliveryQueue: sqs.IQueue;
   /** Where the function itself moves a job after its last attempt (PRODUCT §4). */
   readonly deliveryDlq: sqs.IQueue;
+  /** The redrive target of both lanes, emptied by the backstop reconciliation into `deliveryDlq`. */
+  readonly deliveryBackstop: sqs.IQueue;
   /** Where the `webhook_subscription_disabled` operational event is put. */
   readonly bus: events.IEventBus;
   /** What every function of the deployment shares. */
@@ -115,12 +117,12 @@ export class Delivery extends Construct {
     props.deliveryQueue.grantSendMessages(this.delivery.role);
     props.slowDeliveryQueue.grantSendMessages(this.delivery.role);
     // Our code dead-letters a job after its last attempt (with the reason), then the mapping deletes it.
-    // The backstop reconciliation receives, releases (ChangeMessageVisibility) and deletes dead letters.
+    // The backstop reconciliation receives and deletes backstop arrivals and sends them to the DLQ.
     props.deliveryDlq.grantSendMessages(this.delivery.role);
-    props.deliveryDlq.grantConsumeMessages(this.delivery.role);
+    props.deliveryBackstop.grantConsumeMessages(this.delivery.role);
 
     // The backstop reconciliation (PRODUCT §4, docs/delivery.md "The backstop"): a job SQS moved to
-    // the dead-letter queue by maxReceiveCount is closed as dead (internal) within one period. An
+    // the backstop queue by maxReceiveCount is closed as dead (internal) within one period. An
     // EventBridge schedule rule invokes the function asynchronously with a Scheduled Event ("Creating
     // a rule that runs on a schedule in Amazon EventBridge",
     // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html). Two

@@ -11,7 +11,13 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
 import { METRICS_NAMESPACE } from "#shared/adapters/observability.ts";
-import { type FunctionName, ROUTER_QUEUE, type StageResourceNames, TABLE_KEYS } from "#shared/resources.ts";
+import {
+  BACKSTOP_RECONCILE_MINUTES,
+  type FunctionName,
+  ROUTER_QUEUE,
+  type StageResourceNames,
+  TABLE_KEYS,
+} from "#shared/resources.ts";
 
 /**
  * Threshold of the alarm on the age of the delivery queue's oldest message. SQS leaves a message
@@ -69,6 +75,8 @@ export interface ObservedQueues {
   readonly delivery: sqs.IQueue;
   readonly slowDelivery: sqs.IQueue;
   readonly deliveryDlq: sqs.IQueue;
+  /** The redrive target of both delivery lanes (SQS's maxReceiveCount backstop). */
+  readonly deliveryBackstop: sqs.IQueue;
   readonly unroutable: sqs.IQueue;
   /** The router's fair queue (the bus rules' target). */
   readonly router: sqs.IQueue;
@@ -182,7 +190,7 @@ export class Observability extends Construct {
       `Deliveries exhausted their retry schedule (dead). See them: ${ops("dead-letters list")}; fix the endpoint (or re-enable the subscription), then: ${ops("dead-letters redrive")}.`,
     );
     // A level alarm stays in ALARM while dead letters wait and never notifies again. This one fires
-    // whenever the count grows (any path: the delivery function's own send or SQS's redrive) and
+    // whenever the count grows (the delivery function's own send or the backstop reconciliation's) and
     // returns to OK the next minute, so each new dead letter notifies.
     this.alarm(
       "DeliveryDlqNewMessages",
@@ -295,6 +303,7 @@ export class Observability extends Construct {
       delivery: "DeliveryQueue",
       slowDelivery: "SlowDeliveryQueue",
       deliveryDlq: "DeliveryDlq",
+      deliveryBackstop: "DeliveryBackstop",
       unroutable: "Unroutable",
       router: "RouterQueue",
       routerFailed: "RouterFailed",
@@ -393,7 +402,7 @@ export class Observability extends Construct {
       });
     }
 
-    // Jobs SQS moved to the dead-letter queue by itself (maxReceiveCount) that the scheduled
+    // Jobs SQS moved to the backstop queue by itself (maxReceiveCount) that the scheduled
     // reconciliation closed: the same causes, found after the fact.
     this.alarm("DeliveryBackstopReconciled", {
       metric: this.handlerMetric("delivery", METRIC_NAMES.delivery.backstopReconciled, "Sum"),
@@ -401,7 +410,22 @@ export class Observability extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `SQS moved delivery jobs to the dead-letter queue by its receive backstop; the scheduled reconciliation closed them (dead, reason internal). Look for delivery throttles or internal errors, then ${ops("dead-letters redrive")}. Run a pass now: ${ops("dead-letters reconcile")}.`,
+      alarmDescription: `SQS moved delivery jobs to the backstop queue by its receive backstop; the scheduled reconciliation closed them (dead, reason internal) and moved them to the dead-letter queue. Look for delivery throttles or internal errors, then ${ops("dead-letters redrive")}. Run a pass now: ${ops("dead-letters reconcile")}.`,
+    });
+
+    // The backstop queue is emptied every BACKSTOP_RECONCILE_MINUTES: arrivals still there after two
+    // periods mean the reconciliation is failing (its errors: DeliveryErrors) or left an arrival that
+    // is not a delivery job.
+    this.alarm("DeliveryBackstopNotDrained", {
+      metric: queues.deliveryBackstop.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: "Minimum",
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2 * BACKSTOP_RECONCILE_MINUTES,
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+      alarmDescription: `Delivery jobs have waited on the backstop queue for ${2 * BACKSTOP_RECONCILE_MINUTES} minutes: the scheduled reconciliation is not emptying it (see DeliveryErrors and the delivery function's log for "backstop"). Run a pass now: ${ops("dead-letters reconcile")}.`,
     });
 
     const api5xxThreshold = props.api5xxThreshold ?? 5;
@@ -554,6 +578,7 @@ export class Observability extends Construct {
         ],
         right: [
           queueDepth(queues.deliveryDlq, "dead letters"),
+          queueDepth(queues.deliveryBackstop, "backstop arrivals"),
           queueDepth(queues.unroutable, "unroutable"),
           queueDepth(queues.router, "waiting to be routed"),
           queueDepth(queues.routerFailed, "router failed"),

@@ -56,6 +56,8 @@ export interface WebhookQueuesProps {
   /** Physical names. */
   readonly deliveryQueueName: string;
   readonly deliveryDlqName: string;
+  /** The redrive target of both delivery lanes (docs/delivery.md, "The backstop"). */
+  readonly deliveryBackstopName: string;
   /** The slow lane of fair delivery (docs/delivery.md, "Fair delivery"). */
   readonly slowDeliveryQueueName: string;
   readonly unroutableQueueName: string;
@@ -73,11 +75,14 @@ export interface WebhookQueuesProps {
  *   is only a backstop of receives that went wrong and the retention outlives the retry window
  *   (`deliveryQueueSettings`, shared with the local stack);
  * - its dead-letter queue: deliveries that exhausted the schedule (`dead`);
+ * - the backstop queue: the redrive target of both lanes, where SQS itself moves a message after
+ *   `maxReceiveCount` receives; the backstop reconciliation empties it into the dead-letter queue;
  * - the unroutable queue: events the router parked with the reason (PRODUCT §2).
  */
 export class WebhookQueues extends Construct {
   readonly deliveryQueue: sqs.Queue;
   readonly deliveryDlq: sqs.Queue;
+  readonly deliveryBackstop: sqs.Queue;
   readonly slowDeliveryQueue: sqs.Queue;
   readonly unroutableQueue: sqs.Queue;
   readonly maxReceiveCount: number;
@@ -90,6 +95,17 @@ export class WebhookQueues extends Construct {
     this.deliveryDlq = terminalQueue(this, "DeliveryDlq", {
       queueName: props.deliveryDlqName,
       retention: Duration.seconds(settings.dlqRetentionSeconds),
+      noDlqReason:
+        "The delivery dead-letter queue is itself the store of dead deliveries: the delivery function and the backstop reconciliation put jobs there with the reason, for an operator to inspect and redrive (alarmed when not empty). SQS's own redrive of the delivery lanes targets the backstop queue instead.",
+      ...(props.parkedWorkRemovalPolicy ? { removalPolicy: props.parkedWorkRemovalPolicy } : {}),
+    });
+    // SQS's redrive policy moves a message to its target after maxReceiveCount receives, keeping its
+    // message id ("Using dead-letter queues in Amazon SQS",
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+    // Its own queue, not the dead-letter queue: the reconciliation long-polls only backstop arrivals
+    // instead of sampling them from behind every dead letter (docs/delivery.md, "The backstop").
+    this.deliveryBackstop = terminalQueue(this, "DeliveryBackstop", {
+      queueName: props.deliveryBackstopName,
       ...(props.parkedWorkRemovalPolicy ? { removalPolicy: props.parkedWorkRemovalPolicy } : {}),
     });
     this.deliveryQueue = new sqs.Queue(this, "DeliveryQueue", {
@@ -99,10 +115,10 @@ export class WebhookQueues extends Construct {
       maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
       visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),
       retentionPeriod: Duration.seconds(settings.retentionSeconds),
-      deadLetterQueue: { queue: this.deliveryDlq, maxReceiveCount: settings.maxReceiveCount },
+      deadLetterQueue: { queue: this.deliveryBackstop, maxReceiveCount: settings.maxReceiveCount },
     });
     // The slow lane: jobs of endpoints that do not answer within the main lane's budget, and those
-    // waiting out an open breaker. Same settings and dead-letter queue as the delivery queue.
+    // waiting out an open breaker. Same settings and backstop queue as the delivery queue.
     this.slowDeliveryQueue = new sqs.Queue(this, "SlowDeliveryQueue", {
       queueName: props.slowDeliveryQueueName,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -110,7 +126,7 @@ export class WebhookQueues extends Construct {
       maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
       visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),
       retentionPeriod: Duration.seconds(settings.retentionSeconds),
-      deadLetterQueue: { queue: this.deliveryDlq, maxReceiveCount: settings.maxReceiveCount },
+      deadLetterQueue: { queue: this.deliveryBackstop, maxReceiveCount: settings.maxReceiveCount },
     });
     this.unroutableQueue = terminalQueue(this, "UnroutableQueue", {
       queueName: props.unroutableQueueName,

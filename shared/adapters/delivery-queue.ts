@@ -129,13 +129,72 @@ export interface DeadLetter {
   readonly reason: string | null;
 }
 
+/** One message of the backstop queue: a delivery job SQS's redrive moved there by itself. */
+export interface BackstopArrival {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+}
+
+/**
+ * The delivery backstop queue: the redrive target of both delivery lanes. SQS moves a message there
+ * once its receive count passes the source queue's `maxReceiveCount`, keeping its message id
+ * ("Using dead-letter queues in Amazon SQS", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+ * Nothing else writes to it, so every message is a backstop arrival.
+ */
+export class BackstopQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    readonly queueUrl: string,
+  ) {}
+
+  /**
+   * Up to ten arrivals, long-polling up to `waitSeconds` (0–20). A long poll asks every SQS server and
+   * answers as soon as a message is there; a short poll (0) samples a subset of servers and may answer
+   * empty although the queue is not ("Amazon SQS short and long polling",
+   * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html).
+   * An empty long-poll answer is how the reconciliation knows the queue is drained.
+   */
+  async receive(waitSeconds = 20, visibilitySeconds = 300): Promise<BackstopArrival[]> {
+    const { Messages = [] } = await this.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: visibilitySeconds,
+        WaitTimeSeconds: waitSeconds,
+      }),
+    );
+    return Messages.map((message) => ({
+      messageId: message.MessageId ?? "",
+      receiptHandle: message.ReceiptHandle ?? "",
+      body: message.Body ?? "",
+    }));
+  }
+
+  /** Makes a received arrival visible again at once (a dry run looks and changes nothing). */
+  async release(receiptHandle: string): Promise<void> {
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+  }
+
+  async delete(receiptHandle: string): Promise<void> {
+    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }));
+  }
+}
+
 /** Message attribute naming why our code dead-lettered a job; jobs SQS moved by the backstop have none. */
 export const DEAD_LETTER_REASON_ATTRIBUTE = "reason";
 
 /**
  * The delivery dead-letter queue as our code writes to it: a job whose attempts are over, with the
  * reason as a message attribute (PRODUCT §4). SQS's own redrive (the `maxReceiveCount` backstop) moves
- * jobs there without one, which is how reconciliation tells them apart.
+ * jobs to the backstop queue instead (`BackstopQueue`); the reconciliation puts them here with the
+ * reason `internal`. A message without a reason is one SQS moved here before the backstop queue existed.
  */
 export class DeadLetterQueue {
   constructor(

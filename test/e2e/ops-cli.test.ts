@@ -312,7 +312,7 @@ describe("npm run ops -- unroutable and dead-letters", () => {
 });
 
 describe("npm run ops -- dead-letters reconcile", () => {
-  it("closes a job the queue's backstop moved by itself: dead (internal) in the API, the reason on the letter", async () => {
+  it("closes a job the queue's backstop moved to the backstop queue: dead (internal) in the API, on the DLQ with the reason", async () => {
     const { key, customerId } = await mintKey(asRunning);
     const receiver = await startReceiver(() => ({ status: 200 }));
     receivers.push(receiver);
@@ -320,10 +320,10 @@ describe("npm run ops -- dead-letters reconcile", () => {
     const eventId = randomUUID();
     const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscription, new Date());
     // What SQS's redrive does with a job whose receives never reached the function: the job on the
-    // dead-letter queue, without the reason our code gives its own dead letters, and no record.
+    // lanes' redrive target, the backstop queue, and no record.
     await sqs.send(
       new SendMessageCommand({
-        QueueUrl: stack.queues.deliveryDlqUrl,
+        QueueUrl: stack.queues.deliveryBackstopUrl,
         MessageBody: JSON.stringify({
           v: 1,
           delivery_id: deliveryId,
@@ -336,17 +336,17 @@ describe("npm run ops -- dead-letters reconcile", () => {
         }),
       }),
     );
+    // Not a dead letter until reconciled: the dead-letter queue holds only jobs with a reason.
     const before = await ops("dead-letters", "list", "--json");
-    expect(before.stdout.split("\n").find((l) => l.includes(deliveryId))).toContain(
-      '"reason":"backstop (maxReceiveCount)"',
-    );
+    expect(before.stdout).not.toContain(deliveryId);
 
     const dry = await ops("dead-letters", "reconcile", "--dry-run");
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toMatch(
-      /dead-letters reconcile on the local stack .*: \d+ examined, [1-9]\d* would be reconciled .*\(dry run: nothing changed\)/,
+      /dead-letters reconcile on the local stack .*: \d+ backstop arrivals examined, [1-9]\d* would be reconciled .*\(dry run: nothing changed\)/,
     );
     expect((await callApi(asRunning, "GET", `/v1/deliveries/${deliveryId}`, { key })).status).toBe(404);
+    expect((await ops("dead-letters", "list", "--json")).stdout).not.toContain(deliveryId);
 
     const run = await ops("dead-letters", "reconcile");
     expect(run.code, run.stderr).toBe(0);
@@ -363,9 +363,12 @@ describe("npm run ops -- dead-letters reconcile", () => {
     const rows = after.stdout.split("\n").filter((l) => l.includes(deliveryId));
     expect(rows).toHaveLength(1);
     expect(JSON.parse(rows[0] as string).reason).toBe("internal");
+    // The pass drained the backstop queue: a second one finds nothing.
+    const again = await ops("dead-letters", "reconcile");
+    expect(again.stdout).toMatch(/: 0 backstop arrivals examined, 0 reconciled/);
     // Nothing was sent: the reconciliation closes deliveries, it never delivers.
     expect(receiver.requests).toHaveLength(0);
-  }, 90_000);
+  }, 180_000);
 });
 
 describe("npm run ops -- usage", () => {

@@ -137,7 +137,7 @@ describe("alarms on every loss or stall path", () => {
 
   it("in flight approaching SQS's 120,000 quota, on every queue of the stack", () => {
     const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
-    expect(queues).toHaveLength(7);
+    expect(queues).toHaveLength(8);
     const inFlight = alarms().filter((a) => a.MetricName === "ApproximateNumberOfMessagesNotVisible");
     for (const [id] of queues) {
       const mine = inFlight.filter(
@@ -307,7 +307,7 @@ describe("parked work outlives the stack in production stages", () => {
       ]),
     );
 
-  it("retains the DLQ, unroutable, router-failed and ingest DLQ queues (except when their first deploy rolls back)", () => {
+  it("retains the DLQ, backstop, unroutable, router-failed and ingest DLQ queues (except when their first deploy rolls back)", () => {
     const n = resourceNamesFor("prod");
     expect(policies(synth.template)).toEqual({
       [n.deliveryQueue]: "Delete",
@@ -316,6 +316,8 @@ describe("parked work outlives the stack in production stages", () => {
       // The slow lane holds live jobs, as the delivery queue does: not parked work.
       [n.slowDeliveryQueue]: "Delete",
       [n.deliveryDlq]: "RetainExceptOnCreate",
+      // Backstop arrivals are parked work until the next reconciliation pass.
+      [n.deliveryBackstop]: "RetainExceptOnCreate",
       [n.unroutableQueue]: "RetainExceptOnCreate",
       [n.routerFailedQueue]: "RetainExceptOnCreate",
       [n.ingestDlq]: "RetainExceptOnCreate",

@@ -45,6 +45,7 @@ describe("settings", () => {
       TABLE_NAME: "table",
       DELIVERY_QUEUE_URL: "https://q/1",
       DELIVERY_DLQ_URL: "https://q/3",
+      DELIVERY_BACKSTOP_QUEUE_URL: "https://q/4",
       UNROUTABLE_QUEUE_URL: "https://q/2",
     });
     expect(settings).toEqual(
@@ -195,6 +196,7 @@ describe("the settings list", () => {
       TABLE_NAME: "table",
       DELIVERY_QUEUE_URL: "https://q/1",
       DELIVERY_DLQ_URL: "https://q/3",
+      DELIVERY_BACKSTOP_QUEUE_URL: "https://q/4",
       UNROUTABLE_QUEUE_URL: "https://q/2",
       ...env,
     });
@@ -321,7 +323,7 @@ describe("a dev stage attached to an existing bus, with a short schedule, alarm 
     synth.template.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: "voipbin-webhooks-delivery-dev",
       RedrivePolicy: {
-        deadLetterTargetArn: arnOf(logicalIdOf(synth.stack.queues.deliveryDlq)),
+        deadLetterTargetArn: arnOf(logicalIdOf(synth.stack.queues.deliveryBackstop)),
         // Receives that went wrong, whatever the schedule (DELIVERY_MAX_RECEIVE_COUNT).
         maxReceiveCount: 35,
       },

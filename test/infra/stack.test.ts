@@ -55,6 +55,7 @@ const ids = () => {
     table: logicalIdOf(stack.table.table),
     deliveryQueue: logicalIdOf(stack.queues.deliveryQueue),
     deliveryDlq: logicalIdOf(stack.queues.deliveryDlq),
+    deliveryBackstop: logicalIdOf(stack.queues.deliveryBackstop),
     slowDeliveryQueue: logicalIdOf(stack.queues.slowDeliveryQueue),
     unroutable: logicalIdOf(stack.queues.unroutableQueue),
     routerQueue: logicalIdOf(stack.routing.queue),
@@ -210,8 +211,24 @@ describe("delivery queue", () => {
     expect(settings.maxReceiveCount).toBe(35);
     synth.template.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: `${DEFAULT_RESOURCE_NAMES.deliveryQueue}-prod`,
-      // Only a backstop: our code dead-letters after the last attempt.
-      RedrivePolicy: { deadLetterTargetArn: arnOf(ids().deliveryDlq), maxReceiveCount: 35 },
+      // Only a backstop: our code dead-letters after the last attempt. SQS's own moves land on the
+      // backstop queue, never on the dead-letter queue.
+      RedrivePolicy: { deadLetterTargetArn: arnOf(ids().deliveryBackstop), maxReceiveCount: 35 },
+    });
+  });
+
+  it("has a backstop queue of its own: 1 MiB messages, kept 14 days, alarmed when it is not drained", () => {
+    synth.template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: `${DEFAULT_RESOURCE_NAMES.deliveryBackstop}-prod`,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+      MaximumMessageSize: 1_048_576,
+    });
+    expect(ids().deliveryBackstop).not.toBe(ids().deliveryDlq);
+    synth.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "voipbin-webhooks-prod-DeliveryBackstopNotDrained",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [ids().deliveryBackstop, "QueueName"] } }],
+      Threshold: 1,
     });
   });
 
@@ -237,7 +254,7 @@ describe("delivery queue", () => {
 
   it("every queue is encrypted and every queue policy denies requests without TLS", () => {
     const queues = resourcesOfType(synth.template, "AWS::SQS::Queue");
-    expect(queues).toHaveLength(7);
+    expect(queues).toHaveLength(8);
     for (const [id, queue] of queues) {
       expect(queue.Properties.SqsManagedSseEnabled ?? queue.Properties.KmsMasterKeyId, id).toBeTruthy();
       const policies = resourcesOfType(synth.template, "AWS::SQS::QueuePolicy").filter(([, p]) =>
@@ -267,7 +284,13 @@ describe("delivery queue", () => {
   });
 
   it("terminal queues keep messages 14 days", () => {
-    for (const id of [ids().unroutable, ids().routerFailed, ids().ingestDlq, ids().deliveryDlq]) {
+    for (const id of [
+      ids().unroutable,
+      ids().routerFailed,
+      ids().ingestDlq,
+      ids().deliveryDlq,
+      ids().deliveryBackstop,
+    ]) {
       expect(synth.template.toJSON().Resources[id].Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
     }
   });
@@ -343,14 +366,14 @@ describe("delivery function", () => {
     expect(local.slowLaneConcurrency).toBe(concurrencyOf(ids().slowDeliveryQueue));
   });
 
-  it("has a slow lane queue with the delivery queue's settings and dead-letter queue", () => {
+  it("has a slow lane queue with the delivery queue's settings and backstop queue", () => {
     const settings = deliveryQueueSettings(DEFAULT_RETRY_SCHEDULE_SECONDS);
     synth.template.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: `${DEFAULT_RESOURCE_NAMES.slowDeliveryQueue}-prod`,
       VisibilityTimeout: settings.visibilityTimeoutSeconds,
       MessageRetentionPeriod: settings.retentionSeconds,
       RedrivePolicy: {
-        deadLetterTargetArn: arnOf(ids().deliveryDlq),
+        deadLetterTargetArn: arnOf(ids().deliveryBackstop),
         maxReceiveCount: settings.maxReceiveCount,
       },
     });
@@ -368,6 +391,7 @@ describe("delivery function", () => {
           POWERTOOLS_SERVICE_NAME: "delivery",
           SLOW_DELIVERY_QUEUE_URL: { Ref: ids().slowDeliveryQueue },
           DELIVERY_DLQ_URL: { Ref: ids().deliveryDlq },
+          DELIVERY_BACKSTOP_QUEUE_URL: { Ref: ids().deliveryBackstop },
         }),
       },
     });
@@ -389,14 +413,19 @@ describe("delivery function", () => {
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
     ]);
-    // Send: our own dead-lettering; receive, release and delete: the backstop reconciliation.
+    // Send only: our own dead-lettering and the backstop reconciliation's.
     expect([...new Set(actionsOn(role, arnOf(ids().deliveryDlq)))]).toEqual([
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:SendMessage",
+    ]);
+    // Receive, release and delete: the backstop reconciliation reads the backstop queue.
+    expect([...new Set(actionsOn(role, arnOf(ids().deliveryBackstop)))]).toEqual([
       "sqs:ChangeMessageVisibility",
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
       "sqs:GetQueueUrl",
       "sqs:ReceiveMessage",
-      "sqs:SendMessage",
     ]);
     expect(actionsOn(role, arnOf(ids().bus))).toEqual(["events:PutEvents"]);
   });
@@ -930,6 +959,8 @@ describe("cdk-nag (AwsSolutions, through CDK's validation API)", () => {
       [
         "Observability/AlarmTopic AwsSolutions-SNS2",
         "EventIngest/DeadLetterQueue AwsSolutions-SQS3",
+        // No longer a redrive target (the backstop queue is): cdk-nag no longer recognises it.
+        "Queues/DeliveryDlq AwsSolutions-SQS3",
         "Queues/UnroutableQueue AwsSolutions-SQS3",
         "Routing/FailedQueue AwsSolutions-SQS3",
         "SubscriptionsApi/HttpApi/GET--openapi.json AwsSolutions-APIG4",

@@ -526,10 +526,6 @@ describe("delivery function, batch by batch", () => {
     const crashing = createDeliveryHandler({
       ...deps,
       deadLetters: {
-        ...deps.deadLetters,
-        receive: (...args) => deps.deadLetters.receive(...args),
-        release: (...args) => deps.deadLetters.release(...args),
-        delete: (...args) => deps.deadLetters.delete(...args),
         send: (...args) => {
           if (crashes-- > 0) throw new Error("crash before the DLQ send");
           return deps.deadLetters.send(...args);
@@ -560,7 +556,7 @@ describe("delivery function, batch by batch", () => {
     expect(r.requests).toHaveLength(2);
   });
 
-  it("reconciles a job the queue's backstop moved to the DLQ by itself: dead, reason internal, re-queued with the reason", async () => {
+  it("reconciles a job the queue's backstop moved to the backstop queue: dead, reason internal, on the DLQ with the reason, gone from the backstop queue", async () => {
     const customer = randomUUID();
     const r = await receiver(() => ({ status: 500 }));
     const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
@@ -569,53 +565,73 @@ describe("delivery function, batch by batch", () => {
     const { event: batch } = await runBatch(deliveryModule.handler);
     const deliveryId = deliveryIdOf(event, subscription.id);
     expect((await repos.deliveries.get(customerOf(event), deliveryId))?.status).toBe("failed");
-    // What SQS's redrive does: the same message, without our reason attribute.
+    // What SQS's redrive does: the same message, on the lanes' redrive target (the backstop queue).
     const moved = batch.Records[0];
     const { MessageId: movedId } = await env.sqs.send(
-      new SendMessageCommand({ QueueUrl: env.queues.deliveryDlqUrl, MessageBody: moved?.body as string }),
+      new SendMessageCommand({
+        QueueUrl: env.queues.deliveryBackstopUrl,
+        MessageBody: moved?.body as string,
+      }),
     );
-    // And one our code wrote, which must be left alone.
     const config = loadConfig(process.env);
-    const { DeadLetterQueue } = await import("#shared/adapters/delivery-queue.ts");
+    const { BackstopQueue, DeadLetterQueue } = await import("#shared/adapters/delivery-queue.ts");
+    const backstop = new BackstopQueue(env.sqs, env.queues.deliveryBackstopUrl);
     const dlq = new DeadLetterQueue(env.sqs, env.queues.deliveryDlqUrl);
-    const other = { ...(JSON.parse(moved?.body as string) as DeliveryJob), delivery_id: randomUUID() };
-    await dlq.send(other, "attempts_exhausted");
     const { reconcileBackstopArrivals } = await import("#shared/services/delivery/backstop.ts");
     // The live job of the record is the original message (its id); SQS keeps the id when it moves it,
     // which a test send cannot reproduce: close by the record's own live job.
     const record = await repos.deliveries.get(customerOf(event), deliveryId);
-    const result = await reconcileBackstopArrivals({
+    let deleteCrashes = 1;
+    const deps = {
+      backstop: {
+        receive: backstop.receive.bind(backstop),
+        release: backstop.release.bind(backstop),
+        // The first pass dies after the DLQ send and its mark, before the delete.
+        delete: async (receiptHandle: string) => {
+          if (deleteCrashes-- > 0) throw new Error("crash before the backstop delete");
+          await backstop.delete(receiptHandle);
+        },
+      },
       deadLetters: dlq,
       deliveries: {
-        close: (input) =>
+        close: (input: Parameters<typeof repos.deliveries.close>[0]) =>
           repos.deliveries.close({
             ...input,
             liveJob: input.delivery.delivery_id === deliveryId ? (record?.live_job as string) : input.liveJob,
           }),
+        isDeadLettered: repos.deliveries.isDeadLettered.bind(repos.deliveries),
+        markDeadLettered: repos.deliveries.markDeadLettered.bind(repos.deliveries),
       },
       retentionDays: config.DELIVERY_RETENTION_DAYS,
       logger: silent,
-    });
-    // The queue is shared by this file's tests: at least these two were looked at.
-    expect(result).toMatchObject({ reconciled: 1, unreadable: 0 });
-    expect(result.examined).toBeGreaterThanOrEqual(2);
+    };
+    await expect(reconcileBackstopArrivals(deps, { waitSeconds: 1 })).rejects.toThrow(/backstop delete/);
     expect(await repos.deliveries.get(customerOf(event), deliveryId)).toMatchObject({
       status: "dead",
       dead_reason: "internal",
     });
-    const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
-    const byDelivery = new Map(left.map((m) => [JSON.parse(m.Body ?? "{}").delivery_id, m]));
-    expect(left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(1);
-    expect(byDelivery.get(deliveryId)?.MessageAttributes?.reason?.StringValue).toBe("internal");
-    expect(byDelivery.get(deliveryId)?.MessageAttributes?.original_message_id?.StringValue).toBe(movedId);
-    expect(byDelivery.get(other.delivery_id)?.MessageAttributes?.reason?.StringValue).toBe(
-      "attempts_exhausted",
+    // The arrival is back on the backstop queue (here at once, not after its visibility timeout).
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryBackstopUrl,
+        ReceiptHandle: (await env.inspectQueue(env.queues.deliveryBackstopUrl)).inflight[0]?.receiptHandle,
+        VisibilityTimeout: 0,
+      }),
     );
+    const result = await reconcileBackstopArrivals(deps, { waitSeconds: 1 });
+    expect(result).toEqual({ examined: 1, reconciled: 1, unreadable: 0, drained: true });
+    expect(await env.inspectQueue(env.queues.deliveryBackstopUrl)).toMatchObject({ ready: [], inflight: [] });
+    // One copy on the dead-letter queue, although two passes reached the arrival.
+    const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
+    const mine = left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
+    expect(mine[0]?.MessageAttributes?.original_message_id?.StringValue).toBe(movedId);
     await repos.subscriptions.delete(customer, subscription.id);
     await drain();
   });
 
-  it("reconciles when the schedule invokes the function: a backstop arrival is closed as dead (internal) and carries the reason", async () => {
+  it("reconciles when the schedule invokes the function: a backstop arrival is closed as dead (internal) and moved to the DLQ with the reason", async () => {
     const customer = randomUUID();
     const subscriptionId = randomUUID();
     const eventId = randomUUID();
@@ -631,9 +647,9 @@ describe("delivery function, batch by batch", () => {
       event_type: "call_hangup",
       payload: '{"type":"call_hangup","data":{}}',
     };
-    // What SQS's redrive does: the job's message on the dead-letter queue, without our reason.
+    // What SQS's redrive does: the job's message on the backstop queue.
     const { MessageId } = await env.sqs.send(
-      new SendMessageCommand({ QueueUrl: env.queues.deliveryDlqUrl, MessageBody: JSON.stringify(job) }),
+      new SendMessageCommand({ QueueUrl: env.queues.deliveryBackstopUrl, MessageBody: JSON.stringify(job) }),
     );
     // Its delivery as the receives left it: failed, retrying, that message its live job.
     await repos.deliveries.recordAttempt({
@@ -656,23 +672,25 @@ describe("delivery function, batch by batch", () => {
       existing: undefined,
     });
     // EventBridge's Scheduled Event, as the BackstopReconcile rule sends it to the delivery function.
+    // The pass long-polls (20 s) until the backstop queue answers empty.
     const result = await deliveryModule.handler(
       scheduledEvent(new Date(), "us-east-1"),
       lambdaContext("delivery"),
     );
-    expect(result.unreadable).toBe(0);
+    expect(result).toMatchObject({ unreadable: 0, drained: true });
     expect(result.reconciled).toBeGreaterThanOrEqual(1);
     expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({
       status: "dead",
       dead_reason: "internal",
       next_attempt_at: null,
     });
+    expect(await env.inspectQueue(env.queues.deliveryBackstopUrl)).toMatchObject({ ready: [], inflight: [] });
     const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
     const mine = left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId);
     expect(mine).toHaveLength(1);
     expect(mine[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
     expect(mine[0]?.MessageAttributes?.original_message_id?.StringValue).toBe(MessageId);
-  });
+  }, 120_000);
 
   it("reports exactly the failing records of a batch of 10 with mixed outcomes", async () => {
     const customer = randomUUID();

@@ -94,16 +94,23 @@ describe("provisioning", () => {
     const { Attributes: dlq } = await env.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: env.queues.deliveryDlqUrl, AttributeNames: ["All"] }),
     );
+    const { Attributes: backstop } = await env.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: env.queues.deliveryBackstopUrl, AttributeNames: ["All"] }),
+    );
     const { Attributes: unroutable } = await env.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: env.queues.unroutableQueueUrl, AttributeNames: ["All"] }),
     );
     expect(delivery?.VisibilityTimeout).toBe(String(env.queueSettings.visibilityTimeoutSeconds));
     expect(delivery?.MessageRetentionPeriod).toBe(String(env.queueSettings.retentionSeconds));
+    // Both lanes redrive into the backstop queue, never into the dead-letter queue.
+    expect(dlq?.QueueArn).not.toBe(backstop?.QueueArn);
     expect(JSON.parse(delivery?.RedrivePolicy ?? "{}")).toEqual({
-      deadLetterTargetArn: dlq?.QueueArn,
+      deadLetterTargetArn: backstop?.QueueArn,
       maxReceiveCount: env.queueSettings.maxReceiveCount,
     });
     expect(dlq?.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
+    expect(backstop?.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
+    expect(backstop?.MaximumMessageSize).toBe(String(1024 * 1024));
     expect(unroutable?.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
 
     // Again with the same settings: nothing to do. Then with another schedule: the redrive count follows.
@@ -111,6 +118,7 @@ describe("provisioning", () => {
     const names = {
       deliveryQueue: new URL(env.queues.deliveryQueueUrl).pathname.split("/").at(-1) ?? "",
       deliveryDlq: new URL(env.queues.deliveryDlqUrl).pathname.split("/").at(-1) ?? "",
+      deliveryBackstop: new URL(env.queues.deliveryBackstopUrl).pathname.split("/").at(-1) ?? "",
       unroutableQueue: new URL(env.queues.unroutableQueueUrl).pathname.split("/").at(-1) ?? "",
       slowDeliveryQueue: new URL(env.queues.slowDeliveryQueueUrl).pathname.split("/").at(-1) ?? "",
     };

@@ -97,6 +97,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     {
       deliveryQueue: `delivery-${suffix}`,
       deliveryDlq: `delivery-dlq-${suffix}`,
+      deliveryBackstop: `delivery-backstop-${suffix}`,
       unroutableQueue: `unroutable-${suffix}`,
       slowDeliveryQueue: `delivery-slow-${suffix}`,
     },
@@ -112,6 +113,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     TABLE_NAME: tableName,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
     DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
+    DELIVERY_BACKSTOP_QUEUE_URL: queues.deliveryBackstopUrl,
     UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
     EVENT_BUS_NAME: `voipbin-events-${suffix}`,
     RETRY_SCHEDULE: retrySchedule.join(","),

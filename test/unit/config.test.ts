@@ -9,6 +9,7 @@ const required = {
   TABLE_NAME: "voipbin-webhooks",
   DELIVERY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/delivery",
   DELIVERY_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/delivery-dlq",
+  DELIVERY_BACKSTOP_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/delivery-backstop",
   UNROUTABLE_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/unroutable",
 };
 
@@ -56,6 +57,7 @@ describe("loadConfig", () => {
       "TABLE_NAME",
       "DELIVERY_QUEUE_URL",
       "DELIVERY_DLQ_URL",
+      "DELIVERY_BACKSTOP_QUEUE_URL",
       "UNROUTABLE_QUEUE_URL",
       "RETRY_SCHEDULE",
       "ALLOWED_CIDRS",

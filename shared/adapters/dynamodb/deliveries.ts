@@ -634,6 +634,22 @@ export class DeliveryRepository {
   }
 
   /**
+   * Whether the delivery's job is already on the dead-letter queue (`markDeadLettered`), read
+   * strongly consistent: the backstop reconciliation checks it before it sends a copy there.
+   */
+  async isDeadLettered(customerId: string, deliveryId: string): Promise<boolean> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: this.headKey(customerId, deliveryId),
+        ProjectionExpression: "dlq_at",
+        ConsistentRead: true,
+      }),
+    );
+    return typeof Item?.dlq_at === "string";
+  }
+
+  /**
    * Notes that the dead delivery's job is on the dead-letter queue, so that a crash before the
    * message is deleted does not put it there a second time when the job comes back.
    */

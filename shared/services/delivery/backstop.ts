@@ -1,97 +1,119 @@
 /**
- * Reconciliation of jobs the delivery queue's redrive backstop moved to the dead-letter queue by
- * itself (PRODUCT §4). Our code dead-letters every job it gives up on with a `reason` attribute; a
- * message without one got there because SQS counted `maxReceiveCount` receives first — receives that
- * never reached the function (throttled invocations) or that failed on our side. Such a delivery's
- * record may still say `pending` or `failed`: it is closed as `dead`, reason `internal`, and the job is
- * put back on the dead-letter queue with that reason, so each arrival is reconciled once.
+ * Reconciliation of jobs SQS's own redrive moved to the delivery backstop queue (PRODUCT §4). Both
+ * delivery lanes name that queue as their redrive target with `maxReceiveCount` 35: a message gets
+ * there only because SQS counted that many receives — receives that never reached the function
+ * (throttled invocations) or that failed on our side. Our code never writes to it, so it holds
+ * nothing but backstop arrivals, and a pass reads only those: it is not behind the dead letters.
+ * Such a delivery's record may still say `pending` or `failed`: it is closed as `dead`, reason
+ * `internal`, the job is put on the dead-letter queue with that reason (where operators see and
+ * redrive dead deliveries), and only then deleted from the backstop queue.
  */
-import type { DeadLetter, DeadLetterQueue } from "../../adapters/delivery-queue.ts";
+import type { BackstopArrival, BackstopQueue, DeadLetterQueue } from "../../adapters/delivery-queue.ts";
 import type { DeliveryRepository } from "../../adapters/dynamodb/deliveries.ts";
 import { parseDeliveryJob } from "../../domain/delivery/job.ts";
 import type { DomainLogger } from "./deliver.ts";
 import { liveJobOf } from "./deliver.ts";
 
+/**
+ * ReceiveMessage's longest wait (WaitTimeSeconds 0–20; "Amazon SQS short and long polling",
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html).
+ */
+export const BACKSTOP_LONG_POLL_SECONDS = 20;
+
+/**
+ * How long a received arrival stays hidden: longer than a pass's own budget, so that one pass never
+ * sees an arrival twice (an unreadable one, or every one in a dry run, comes back after it).
+ */
+const ARRIVAL_VISIBILITY_SECONDS = 300;
+
 export interface BackstopDependencies {
-  readonly deadLetters: Pick<DeadLetterQueue, "receive" | "release" | "delete" | "send">;
-  readonly deliveries: Pick<DeliveryRepository, "close">;
+  readonly backstop: Pick<BackstopQueue, "receive" | "release" | "delete">;
+  readonly deadLetters: Pick<DeadLetterQueue, "send">;
+  readonly deliveries: Pick<DeliveryRepository, "close" | "isDeadLettered" | "markDeadLettered">;
   readonly retentionDays: number;
   readonly logger: DomainLogger;
   readonly now?: () => Date;
 }
 
+export interface BackstopOptions {
+  /**
+   * Epoch milliseconds after which no receive starts (the invocation's remaining time less a margin);
+   * a receive's wait is shortened to end by then. Default: no limit, the pass runs until an empty answer.
+   */
+  readonly deadlineMs?: number;
+  /** Long-poll wait of each receive (default 20 s, the most SQS allows). */
+  readonly waitSeconds?: number;
+  /** Count what would be reconciled; release every arrival at the end, change nothing. */
+  readonly dryRun?: boolean;
+}
+
 export interface BackstopResult {
-  /** Dead letters looked at (the copies this pass put back are not counted again). */
+  /** Backstop arrivals looked at. */
   readonly examined: number;
   /**
-   * Backstop arrivals reconciled: record closed (`internal`) and the job re-queued with the reason
-   * (in a dry run: arrivals found, a readable job or not).
+   * Arrivals reconciled: record closed (`internal`), the job on the dead-letter queue with the reason,
+   * deleted from the backstop queue (in a dry run: arrivals found, a readable job or not).
    */
   readonly reconciled: number;
-  /** Messages without a reason that are not delivery jobs: left on the queue for an operator. */
+  /** Arrivals that are not delivery jobs: left on the backstop queue for an operator (alarmed). */
   readonly unreadable: number;
+  /** Whether the pass ended on an empty answer (the queue drained) rather than on its time budget. */
+  readonly drained: boolean;
 }
 
 /**
- * One pass over the dead-letter queue (up to `maxReceives` receives of ten). Messages our code wrote
- * are released untouched. Safe to run concurrently with itself and with the delivery function. Run on
- * a schedule: on AWS an EventBridge rule invokes the delivery function with a Scheduled Event every
- * `BACKSTOP_RECONCILE_MINUTES` (infra/constructs/delivery.ts), the local stack on the same period, and
- * an operator with `npm run ops -- dead-letters reconcile`. `dryRun`: count what would be reconciled,
- * release everything, change nothing.
+ * One pass over the backstop queue: long polls until an empty answer or the time budget. Safe to run
+ * concurrently with itself (a received arrival is hidden from the other pass) and with the delivery
+ * function. Run on a schedule: on AWS an EventBridge rule invokes the delivery function with a
+ * Scheduled Event every `BACKSTOP_RECONCILE_MINUTES` (infra/constructs/delivery.ts), the local stack
+ * on the same period, and an operator with `npm run ops -- dead-letters reconcile`.
  */
 export async function reconcileBackstopArrivals(
   deps: BackstopDependencies,
-  options: { maxReceives?: number; dryRun?: boolean } = {},
+  options: BackstopOptions = {},
 ): Promise<BackstopResult> {
+  const deadline = options.deadlineMs ?? Number.POSITIVE_INFINITY;
+  const longest = options.waitSeconds ?? BACKSTOP_LONG_POLL_SECONDS;
   let reconciled = 0;
   let unreadable = 0;
+  let drained = false;
   const seen = new Set<string>();
-  for (let receive = 0; receive < (options.maxReceives ?? 10); receive++) {
-    const batch = await deps.deadLetters.receive();
-    if (batch.length === 0) break;
-    let fresh = 0;
-    for (const letter of batch) {
-      if (seen.has(letter.messageId)) {
-        await deps.deadLetters.release(letter.receiptHandle);
-        continue;
+  const held: string[] = [];
+  try {
+    while (Date.now() < deadline) {
+      const wait = Math.max(0, Math.min(longest, Math.floor((deadline - Date.now()) / 1000)));
+      const batch = await deps.backstop.receive(wait, ARRIVAL_VISIBILITY_SECONDS);
+      if (batch.length === 0) {
+        drained = true;
+        break;
       }
-      fresh++;
-      seen.add(letter.messageId);
-      if (letter.reason !== null) {
-        await deps.deadLetters.release(letter.receiptHandle);
-        continue;
-      }
-      if (options.dryRun === true) {
-        await deps.deadLetters.release(letter.receiptHandle);
-        reconciled++;
-        continue;
-      }
-      const resentId = await reconcileOne(deps, letter);
-      if (resentId === null) unreadable++;
-      else {
-        reconciled++;
-        // Its copy, with the reason, may come back in this pass: not a message to look at again.
-        seen.add(resentId);
+      for (const arrival of batch) {
+        if (seen.has(arrival.messageId)) continue;
+        seen.add(arrival.messageId);
+        if (options.dryRun === true) {
+          held.push(arrival.receiptHandle);
+          reconciled++;
+        } else if (await reconcileOne(deps, arrival)) reconciled++;
+        else unreadable++;
       }
     }
-    // Everything this receive returned had been seen: the queue holds no more unseen messages.
-    if (fresh === 0) break;
+  } finally {
+    // A dry run changes nothing: what it hid for the pass is visible again at once.
+    for (const receiptHandle of held) await deps.backstop.release(receiptHandle);
   }
-  return { examined: seen.size, reconciled, unreadable };
+  return { examined: seen.size, reconciled, unreadable, drained };
 }
 
-/** The id of the copy put back with the reason, or null when the message is not a delivery job. */
-async function reconcileOne(deps: BackstopDependencies, letter: DeadLetter): Promise<string | null> {
+/** False when the arrival is not a delivery job (left hidden, comes back after the pass). */
+async function reconcileOne(deps: BackstopDependencies, arrival: BackstopArrival): Promise<boolean> {
   let job: ReturnType<typeof parseDeliveryJob>;
   try {
-    job = parseDeliveryJob(letter.body);
+    job = parseDeliveryJob(arrival.body);
   } catch {
-    deps.logger.error("dead letter without a reason is not a delivery job; left for an operator", {
-      message_id: letter.messageId,
+    deps.logger.error("backstop arrival is not a delivery job; left on the backstop queue for an operator", {
+      message_id: arrival.messageId,
     });
-    await deps.deadLetters.release(letter.receiptHandle);
-    return null;
+    return false;
   }
   const now = deps.now?.() ?? new Date();
   // SQS keeps the message id when it moves a message, so the job is recognised as the live one.
@@ -100,17 +122,24 @@ async function reconcileOne(deps: BackstopDependencies, letter: DeadLetter): Pro
     reason: "internal",
     now,
     retentionDays: deps.retentionDays,
-    liveJob: liveJobOf(job, letter.messageId),
+    liveJob: liveJobOf(job, arrival.messageId),
   });
-  const resentId = await deps.deadLetters.send(job, "internal", {
-    moved_by: "backstop",
-    original_message_id: letter.messageId,
-  });
-  await deps.deadLetters.delete(letter.receiptHandle);
-  deps.logger.error("backstop dead letter reconciled: delivery closed as dead (reason internal)", {
+  // A pass that crashed after the send and its mark but before the delete: the job is on the
+  // dead-letter queue already, so the arrival back from the backstop queue is only deleted.
+  const already = await deps.deliveries.isDeadLettered(job.customer_id, job.delivery_id);
+  if (!already) {
+    await deps.deadLetters.send(job, "internal", {
+      moved_by: "backstop",
+      original_message_id: arrival.messageId,
+    });
+    await deps.deliveries.markDeadLettered(job.customer_id, job.delivery_id, now);
+  }
+  await deps.backstop.delete(arrival.receiptHandle);
+  deps.logger.error("backstop arrival reconciled: delivery closed as dead (reason internal)", {
     delivery_id: job.delivery_id,
-    message_id: letter.messageId,
+    message_id: arrival.messageId,
     record_closed: closed,
+    already_dead_lettered: already,
   });
-  return resentId;
+  return true;
 }

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { DeadLetterQueue, DeliveryQueue } from "../../adapters/delivery-queue.ts";
+import type { BackstopQueue, DeadLetterQueue, DeliveryQueue } from "../../adapters/delivery-queue.ts";
 import type { DeliveryRepository, DeliveryState } from "../../adapters/dynamodb/deliveries.ts";
 import {
   type DeliveryBatchLoader,
@@ -47,14 +47,19 @@ export interface DeliveryDependencies {
   /** Reads the subscriptions and delivery records of a batch (one BatchGetItem, consistent). */
   readonly loadBatch: DeliveryBatchLoader;
   readonly subscriptions: Pick<SubscriptionRepository, "markFailing" | "clearFailing" | "disable">;
-  readonly deliveries: Pick<DeliveryRepository, "recordAttempt" | "close" | "markDeadLettered" | "handOff">;
+  readonly deliveries: Pick<
+    DeliveryRepository,
+    "recordAttempt" | "close" | "markDeadLettered" | "isDeadLettered" | "handOff"
+  >;
   /**
    * The queue the batch came from: a job that must wait goes back to it as a new, delayed message
    * (shared/domain/delivery/waits.ts), never as an in-flight message with a long visibility timeout.
    */
   readonly queue: Pick<DeliveryQueue, "send">;
-  /** Our own moves to the dead-letter queue; receive, release and delete for the backstop reconciliation. */
-  readonly deadLetters: Pick<DeadLetterQueue, "send" | "receive" | "release" | "delete">;
+  /** Our own moves to the dead-letter queue, and the backstop reconciliation's. */
+  readonly deadLetters: Pick<DeadLetterQueue, "send">;
+  /** The redrive target of both lanes, read by the backstop reconciliation (shared/services/delivery/backstop.ts). */
+  readonly backstop: Pick<BackstopQueue, "receive" | "release" | "delete">;
   readonly sender: { send(request: HttpAttemptRequest): Promise<HttpAttemptResult> };
   /** Where shadow deliveries are recorded instead of sent (PRODUCT §11, shadow mode). */
   readonly shadowLog: Pick<ShadowLogRepository, "put">;
