@@ -129,6 +129,29 @@ export interface DeadLetter {
   readonly reason: string | null;
 }
 
+/** A queue whose received messages are let go (visible again at once) or deleted by receipt handle. */
+abstract class ReceivedMessages {
+  constructor(
+    protected readonly sqs: SQSClient,
+    readonly queueUrl: string,
+  ) {}
+
+  /** Makes a received message visible again at once (it stays on the queue). */
+  async release(receiptHandle: string): Promise<void> {
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+  }
+
+  async delete(receiptHandle: string): Promise<void> {
+    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }));
+  }
+}
+
 /** One message of the backstop queue: a delivery job SQS's redrive moved there by itself. */
 export interface BackstopArrival {
   readonly messageId: string;
@@ -142,12 +165,7 @@ export interface BackstopArrival {
  * ("Using dead-letter queues in Amazon SQS", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
  * Nothing else writes to it, so every message is a backstop arrival.
  */
-export class BackstopQueue {
-  constructor(
-    private readonly sqs: SQSClient,
-    readonly queueUrl: string,
-  ) {}
-
+export class BackstopQueue extends ReceivedMessages {
   /**
    * Up to ten arrivals, long-polling up to `waitSeconds` (0–20). A long poll asks every SQS server and
    * answers as soon as a message is there; a short poll (0) samples a subset of servers and may answer
@@ -170,21 +188,6 @@ export class BackstopQueue {
       body: message.Body ?? "",
     }));
   }
-
-  /** Makes a received arrival visible again at once (a dry run looks and changes nothing). */
-  async release(receiptHandle: string): Promise<void> {
-    await this.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: this.queueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: 0,
-      }),
-    );
-  }
-
-  async delete(receiptHandle: string): Promise<void> {
-    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }));
-  }
 }
 
 /** Message attribute naming why our code dead-lettered a job; jobs SQS moved by the backstop have none. */
@@ -196,12 +199,7 @@ export const DEAD_LETTER_REASON_ATTRIBUTE = "reason";
  * jobs to the backstop queue instead (`BackstopQueue`); the reconciliation puts them here with the
  * reason `internal`. A message without a reason is one SQS moved here before the backstop queue existed.
  */
-export class DeadLetterQueue {
-  constructor(
-    private readonly sqs: SQSClient,
-    readonly queueUrl: string,
-  ) {}
-
+export class DeadLetterQueue extends ReceivedMessages {
   /**
    * Up to ten dead letters with their reason attribute, hidden for `visibilitySeconds` while the
    * caller looks at them (SQS ReceiveMessage).
@@ -223,21 +221,6 @@ export class DeadLetterQueue {
       body: message.Body ?? "",
       reason: message.MessageAttributes?.[DEAD_LETTER_REASON_ATTRIBUTE]?.StringValue ?? null,
     }));
-  }
-
-  /** Makes a received dead letter visible again at once (it stays on the queue). */
-  async release(receiptHandle: string): Promise<void> {
-    await this.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: this.queueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: 0,
-      }),
-    );
-  }
-
-  async delete(receiptHandle: string): Promise<void> {
-    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }));
   }
 
   /** Returns the new message's id. */

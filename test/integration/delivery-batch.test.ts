@@ -556,6 +556,16 @@ describe("delivery function, batch by batch", () => {
     expect(r.requests).toHaveLength(2);
   });
 
+  /** The backstop queue empty, and one copy of the delivery's job on the DLQ, `internal`, naming the arrival. */
+  async function expectReconciledOnce(deliveryId: string, arrivalId: string): Promise<void> {
+    expect(await env.inspectQueue(env.queues.deliveryBackstopUrl)).toMatchObject({ ready: [], inflight: [] });
+    const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
+    const mine = left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
+    expect(mine[0]?.MessageAttributes?.original_message_id?.StringValue).toBe(arrivalId);
+  }
+
   it("reconciles a job the queue's backstop moved to the backstop queue: dead, reason internal, on the DLQ with the reason, gone from the backstop queue", async () => {
     const customer = randomUUID();
     const r = await receiver(() => ({ status: 500 }));
@@ -620,13 +630,8 @@ describe("delivery function, batch by batch", () => {
     );
     const result = await reconcileBackstopArrivals(deps, { waitSeconds: 1 });
     expect(result).toEqual({ examined: 1, reconciled: 1, unreadable: 0, drained: true });
-    expect(await env.inspectQueue(env.queues.deliveryBackstopUrl)).toMatchObject({ ready: [], inflight: [] });
     // One copy on the dead-letter queue, although two passes reached the arrival.
-    const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
-    const mine = left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId);
-    expect(mine).toHaveLength(1);
-    expect(mine[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
-    expect(mine[0]?.MessageAttributes?.original_message_id?.StringValue).toBe(movedId);
+    await expectReconciledOnce(deliveryId, movedId as string);
     await repos.subscriptions.delete(customer, subscription.id);
     await drain();
   });
@@ -684,12 +689,7 @@ describe("delivery function, batch by batch", () => {
       dead_reason: "internal",
       next_attempt_at: null,
     });
-    expect(await env.inspectQueue(env.queues.deliveryBackstopUrl)).toMatchObject({ ready: [], inflight: [] });
-    const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 2000 });
-    const mine = left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId);
-    expect(mine).toHaveLength(1);
-    expect(mine[0]?.MessageAttributes?.reason?.StringValue).toBe("internal");
-    expect(mine[0]?.MessageAttributes?.original_message_id?.StringValue).toBe(MessageId);
+    await expectReconciledOnce(deliveryId, MessageId as string);
   }, 120_000);
 
   it("reports exactly the failing records of a batch of 10 with mixed outcomes", async () => {

@@ -309,7 +309,7 @@ describe("SqsEventSource", () => {
     expect(remaining.map((message) => message.body).sort()).toEqual([...failing].sort());
   });
 
-  it("moves an always-failing message to the DLQ after maxReceiveCount receives (here 2)", async () => {
+  it("moves an always-failing message to the backstop queue after maxReceiveCount receives (here 2)", async () => {
     const env = await newEnvironment([1], { maxReceiveCount: 2 });
     expect(env.queueSettings.maxReceiveCount).toBe(2);
     const { MessageId } = await env.sqs.send(
@@ -337,7 +337,7 @@ describe("SqsEventSource", () => {
     source.start();
 
     // SQS (and the local SQS) redrive on the receive after the last allowed one, so the poller must keep polling.
-    const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 10_000 });
+    const dead = await env.receiveAll(env.queues.deliveryBackstopUrl, { waitMs: 10_000 });
     await source.stop();
 
     expect(dead.map((message) => [message.MessageId, message.Body])).toEqual([[MessageId, "always-fail"]]);
