@@ -10,7 +10,6 @@ import path from "node:path";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { legacySecretToWhsec, managedSubscriptionId } from "#shared/domain/subscriptions/managed.ts";
-import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { runNpmScript } from "../support/e2e-stack.ts";
 import { eventBridgeEvent, fixtureEvent } from "../support/fixtures.ts";
 import {
@@ -26,22 +25,12 @@ import { waitFor } from "../support/wait.ts";
 const callHangup = fixtureEvent("call_hangup");
 
 let harness: PipelineHarness;
-let source: SqsEventSource;
 
 beforeAll(async () => {
-  harness = await startPipelineHarness();
-  source = new SqsEventSource({
-    sqs: harness.env.sqs,
-    queueUrl: harness.env.queues.deliveryQueueUrl,
-    handler: harness.delivery.handler,
-    waitTimeSeconds: 1,
-    concurrency: 2,
-  });
-  source.start();
+  harness = await startPipelineHarness({ deliverySource: true });
 });
 
 afterAll(async () => {
-  await source?.stop();
   await harness?.close();
 });
 

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { type ApiGatewaySimulator, errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
 import { type FixtureEntry, fixtureEvent } from "../support/fixtures.ts";
@@ -129,21 +128,11 @@ describe("payload filters over the API", () => {
 
 describe("payload filters in the router", () => {
   let harness: PipelineHarness;
-  let source: SqsEventSource;
 
   beforeAll(async () => {
-    harness = await startPipelineHarness();
-    source = new SqsEventSource({
-      sqs: harness.env.sqs,
-      queueUrl: harness.env.queues.deliveryQueueUrl,
-      handler: harness.delivery.handler,
-      waitTimeSeconds: 1,
-      concurrency: 2,
-    });
-    source.start();
+    harness = await startPipelineHarness({ deliverySource: true });
   });
   afterAll(async () => {
-    await source?.stop();
     await harness?.close();
   });
 

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webhookBody } from "#shared/domain/events/schemas.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { generateSecret } from "#shared/domain/signing.ts";
-import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {
   customerOf,
@@ -21,7 +20,6 @@ const callHangup = fixtureEvent("call_hangup");
 const ACTIVEFLOW = "c9d8e7f6-1111-4222-8333-444455556666";
 
 let harness: PipelineHarness;
-let source: SqsEventSource;
 // Shorthands for the harness's parts, used by every test.
 let env: PipelineHarness["env"];
 let capture: PipelineHarness["capture"];
@@ -30,21 +28,12 @@ let route: PipelineHarness["route"];
 let receiver: PipelineHarness["receiver"];
 
 beforeAll(async () => {
-  harness = await startPipelineHarness();
+  harness = await startPipelineHarness({ deliverySource: true });
   ({ env, capture, repos, route } = harness);
   receiver = (...args) => harness.receiver(...args);
-  source = new SqsEventSource({
-    sqs: env.sqs,
-    queueUrl: env.queues.deliveryQueueUrl,
-    handler: harness.delivery.handler,
-    waitTimeSeconds: 1,
-    concurrency: 2,
-  });
-  source.start();
 });
 
 afterAll(async () => {
-  await source?.stop();
   await harness?.close();
 });
 

@@ -4,6 +4,7 @@ import type { Context } from "aws-lambda";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
+import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { createTestEnvironment, type TestEnvironment } from "./aws-env.ts";
 import { startEventBridgeCapture } from "./eventbridge-capture.ts";
 import { eventBridgeEvent, type FixtureEntry } from "./fixtures.ts";
@@ -83,7 +84,14 @@ export async function waitForQueueEmpty(
  * with a short retry schedule, a PutEvents capture for operational events, and receivers that are
  * closed with the harness.
  */
-export async function startPipelineHarness(options: { env?: Record<string, string> } = {}) {
+/**
+ * The router and delivery handlers against a fresh test environment. With `deliverySource`, the
+ * delivery handler is also fed from the delivery queue as the event source mapping does (two
+ * concurrent pollers, 1 s long polls), stopped by `close()`.
+ */
+export async function startPipelineHarness(
+  options: { env?: Record<string, string>; deliverySource?: boolean } = {},
+) {
   const capture = await startEventBridgeCapture();
   const env = await createTestEnvironment({
     retrySchedule: [1, 1],
@@ -101,6 +109,16 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
   const router = await import("#functions/router.ts");
   const delivery = await import("#functions/delivery.ts");
   const receivers: Receiver[] = [];
+  const source = options.deliverySource
+    ? new SqsEventSource({
+        sqs: env.sqs,
+        queueUrl: env.queues.deliveryQueueUrl,
+        handler: delivery.handler,
+        waitTimeSeconds: 1,
+        concurrency: 2,
+      })
+    : undefined;
+  source?.start();
   return {
     env,
     capture,
@@ -113,6 +131,7 @@ export async function startPipelineHarness(options: { env?: Record<string, strin
       return started;
     },
     async close() {
+      await source?.stop();
       await Promise.all(receivers.map((r) => r.close()));
       await capture.close();
       env.close();
