@@ -1,5 +1,6 @@
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { DependencyError } from "../domain/errors.ts";
+import type { OperationalWarning } from "../domain/events/operational.ts";
 import {
   type DisabledReason,
   publicSubscription,
@@ -37,10 +38,20 @@ export class OperationalEventPublisher {
   }
 
   async subscriptionDisabled(subscription: Subscription, reason: DisabledReason): Promise<void> {
-    const detail = JSON.stringify({
-      customer_id: subscription.customer_id,
-      data: subscriptionDisabledData(subscription, reason),
-    });
+    await this.put(
+      "webhook_subscription_disabled",
+      subscription.customer_id,
+      subscriptionDisabledData(subscription, reason),
+    );
+  }
+
+  /** A warning before loss (shared/domain/events/operational.ts). */
+  async warn(warning: OperationalWarning): Promise<void> {
+    await this.put(warning.type, warning.customerId, warning.data);
+  }
+
+  private async put(type: string, customerId: string, data: unknown): Promise<void> {
+    const detail = JSON.stringify({ customer_id: customerId, data });
     let lastProblem = "";
     const put = async (): Promise<boolean> => {
       try {
@@ -50,7 +61,7 @@ export class OperationalEventPublisher {
               {
                 EventBusName: this.eventBusName,
                 Source: OPERATIONAL_EVENT_SOURCE,
-                DetailType: "webhook_subscription_disabled",
+                DetailType: type,
                 Detail: detail,
                 Resources: [],
               },
@@ -65,6 +76,6 @@ export class OperationalEventPublisher {
       return false;
     };
     if (await retryWithBackoff(this.retry, put)) return;
-    throw new DependencyError("eventbridge", `could not put webhook_subscription_disabled (${lastProblem})`);
+    throw new DependencyError("eventbridge", `could not put ${type} (${lastProblem})`);
   }
 }

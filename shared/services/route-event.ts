@@ -8,6 +8,7 @@ import type {
 import type { RoutingSubscription } from "../adapters/dynamodb/subscriptions.ts";
 import type { DeliveryJob } from "../domain/delivery/job.ts";
 import { UnroutableEventError } from "../domain/errors.ts";
+import { warningSubjectOf } from "../domain/events/operational.ts";
 import { BUILT_IN_CATALOGUE, type EventCatalogue } from "../domain/events/runtime-catalogue.ts";
 import {
   MAX_DETAIL_DEPTH,
@@ -88,8 +89,11 @@ export function buildDeliveryJobs(
   catalogue: EventCatalogue = BUILT_IN_CATALOGUE,
   destination: ActiveflowDestination | null = null,
 ): DeliveryJob[] {
-  const matching = subscriptions.filter((subscription) =>
-    subscriptionMatches(subscription, event.type, event.data, catalogue),
+  // A warning is never sent to the subscription it is about (PRODUCT §12).
+  const subject = warningSubjectOf(event.type, event.data);
+  const matching = subscriptions.filter(
+    (subscription) =>
+      subscription.id !== subject && subscriptionMatches(subscription, event.type, event.data, catalogue),
   );
   if (matching.length === 0 && destination === null) return [];
   const payload = webhookBody(event.type, event.data);

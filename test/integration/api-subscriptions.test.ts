@@ -564,7 +564,7 @@ describe("event types", () => {
       next_cursor: null;
     };
     expect(body.next_cursor).toBeNull();
-    expect(body.items.length).toBe(97);
+    expect(body.items.length).toBe(100);
     expect(body.items).toContainEqual(expect.objectContaining({ type: "call_hangup", resource: "call" }));
     expect(body.items.map((item) => item.type)).toEqual(
       expect.arrayContaining(["webhook_test", "webhook_subscription_disabled"]),

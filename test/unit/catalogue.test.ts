@@ -23,7 +23,15 @@ interface FixtureCatalogue {
 const fixturePath = path.join(FIXTURES_DIR, "voipbin-event-types.json");
 const fixture = JSON.parse(readFileSync(fixturePath, "utf8")) as FixtureCatalogue;
 
-const OWN_TYPES = { webhook: ["webhook_test", "webhook_subscription_disabled"] };
+const OWN_TYPES = {
+  webhook: [
+    "webhook_test",
+    "webhook_subscription_disabled",
+    "webhook_endpoint_failing",
+    "webhook_delivery_exhausted",
+    "webhook_endpoint_recovered",
+  ],
+};
 
 function groupedCatalogue(): Record<string, string[]> {
   const grouped: Record<string, string[]> = {};
@@ -35,11 +43,11 @@ function groupedCatalogue(): Record<string, string[]> {
 }
 
 describe("catalogue contents", () => {
-  it("is exactly the VoIPBIN fixture (same types, same resources, same order) plus our two types", () => {
+  it("is exactly the VoIPBIN fixture (same types, same resources, same order) plus our five types", () => {
     expect(groupedCatalogue()).toEqual({ ...fixture.resources, ...OWN_TYPES });
     expect(Object.values(fixture.resources).flat()).toHaveLength(95);
     expect(Object.keys(fixture.resources)).toHaveLength(17);
-    expect(EVENT_CATALOGUE).toHaveLength(97);
+    expect(EVENT_CATALOGUE).toHaveLength(100);
     expect(RESOURCES).toEqual([...Object.keys(fixture.resources), "webhook"]);
   });
 

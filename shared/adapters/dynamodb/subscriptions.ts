@@ -186,8 +186,11 @@ export class SubscriptionRepository {
     );
   }
 
-  /** Starts the failing clock unless it already runs (first failure after a success). */
-  async markFailing(customerId: string, subscriptionId: string, since: string): Promise<void> {
+  /**
+   * Starts the failing clock unless it already runs (first failure after a success). True when this
+   * call started it: exactly one failure per streak announces it.
+   */
+  async markFailing(customerId: string, subscriptionId: string, since: string): Promise<boolean> {
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -198,24 +201,33 @@ export class SubscriptionRepository {
           ExpressionAttributeValues: { ":since": since },
         }),
       );
+      return true;
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
+      return false;
     }
   }
 
-  /** One success resets the failing clock. */
-  async clearFailing(customerId: string, subscriptionId: string): Promise<void> {
+  /**
+   * One success resets the failing clock. Returns when the streak it ended began, or null when there
+   * was none (another delivery ended it first): so exactly one success announces the recovery.
+   */
+  async clearFailing(customerId: string, subscriptionId: string): Promise<string | null> {
     try {
-      await this.doc.send(
+      const response = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.subscription(customerId, subscriptionId),
           UpdateExpression: "REMOVE failing_since",
           ConditionExpression: "attribute_exists(PK) AND attribute_exists(failing_since)",
+          ReturnValues: "UPDATED_OLD",
         }),
       );
+      const since = response.Attributes?.failing_since;
+      return typeof since === "string" ? since : null;
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
+      return null;
     }
   }
 

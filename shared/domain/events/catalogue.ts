@@ -146,6 +146,9 @@ export const EVENT_CATALOGUE = [
   // webhook: this service's own events
   { type: "webhook_test", resource: "webhook" },
   { type: "webhook_subscription_disabled", resource: "webhook" },
+  { type: "webhook_endpoint_failing", resource: "webhook" },
+  { type: "webhook_delivery_exhausted", resource: "webhook" },
+  { type: "webhook_endpoint_recovered", resource: "webhook" },
 ] as const satisfies readonly CatalogueEntry[];
 
 export type EventType = (typeof EVENT_CATALOGUE)[number]["type"];

@@ -107,4 +107,10 @@ export const EVENT_DESCRIPTIONS: Readonly<Record<EventType, string>> = {
     "A test event sent on request through the API to one subscription only, to check the endpoint.",
   webhook_subscription_disabled:
     "The system disabled a webhook subscription (endpoint gone or failing); data is the subscription without its secret, and the reason.",
+  webhook_endpoint_failing:
+    "One of your webhook subscriptions started failing (once per failing streak); data says when auto-disable will happen unless a delivery succeeds.",
+  webhook_delivery_exhausted:
+    "A delivery to one of your webhook subscriptions used all its attempts and is dead (it can be retried or recovered through the API).",
+  webhook_endpoint_recovered:
+    "A failing webhook subscription delivered successfully again; its failing streak ended.",
 };

@@ -100,9 +100,145 @@ const WEBHOOK_SUBSCRIPTION_DISABLED: EventTypeDocs = {
   },
 };
 
+const NULLABLE_STRING = { type: ["string", "null"] } as const;
+const SUBJECT_PROPERTIES = {
+  subscription_id: UUID,
+  url: { type: "string", format: "uri" },
+  description: NULLABLE_STRING,
+} as const;
+const LAST_ATTEMPT = {
+  type: "object",
+  description: "The attempt that told the service (as the delivery log shows it).",
+  properties: {
+    at: DATE_TIME,
+    status_code: { type: ["integer", "null"] },
+    error: NULLABLE_STRING,
+  },
+  required: ["at", "status_code", "error"],
+  additionalProperties: false,
+} as const;
+const DELIVERY = "01937f4e-2a10-7c3b-9d41-5b2f8e6a7c90";
+
+/** `data` of `webhook_endpoint_failing` (shared/domain/events/operational.ts). */
+const WEBHOOK_ENDPOINT_FAILING: EventTypeDocs = {
+  model: "webhook",
+  schema: {
+    $schema: DRAFT,
+    title: "webhook_endpoint_failing (data)",
+    type: "object",
+    properties: {
+      ...SUBJECT_PROPERTIES,
+      failing_since: DATE_TIME,
+      auto_disable_at: DATE_TIME,
+      delivery_id: UUID,
+      event_type: { type: "string" },
+      last_attempt: LAST_ATTEMPT,
+    },
+    required: [
+      "subscription_id",
+      "url",
+      "description",
+      "failing_since",
+      "auto_disable_at",
+      "delivery_id",
+      "event_type",
+      "last_attempt",
+    ],
+    additionalProperties: false,
+  },
+  example: {
+    subscription_id: SUBSCRIPTION,
+    url: "https://hooks.example.com/voipbin",
+    description: "CRM call sync",
+    failing_since: "2026-11-20T09:15:02.118Z",
+    auto_disable_at: "2026-11-25T09:15:02.118Z",
+    delivery_id: DELIVERY,
+    event_type: "call_hangup",
+    last_attempt: { at: "2026-11-20T09:15:02.118Z", status_code: 503, error: null },
+  },
+};
+
+/** `data` of `webhook_delivery_exhausted` (shared/domain/events/operational.ts). */
+const WEBHOOK_DELIVERY_EXHAUSTED: EventTypeDocs = {
+  model: "webhook",
+  schema: {
+    $schema: DRAFT,
+    title: "webhook_delivery_exhausted (data)",
+    type: "object",
+    properties: {
+      ...SUBJECT_PROPERTIES,
+      delivery_id: UUID,
+      event_id: { type: "string" },
+      event_type: { type: "string" },
+      webhook_id: { type: "string", pattern: "^msg_" },
+      attempts: { type: "integer", minimum: 1 },
+      created_at: DATE_TIME,
+      last_attempt: LAST_ATTEMPT,
+    },
+    required: [
+      "subscription_id",
+      "url",
+      "description",
+      "delivery_id",
+      "event_id",
+      "event_type",
+      "webhook_id",
+      "attempts",
+      "created_at",
+      "last_attempt",
+    ],
+    additionalProperties: false,
+  },
+  example: {
+    subscription_id: SUBSCRIPTION,
+    url: "https://hooks.example.com/voipbin",
+    description: "CRM call sync",
+    delivery_id: DELIVERY,
+    event_id: "8d2c6a1e-4b7f-4e0a-b3c5-9f1d2e3a4b5c",
+    event_type: "call_hangup",
+    webhook_id: "msg_5f1c9a2e7b3d4c8e9a0b1c2d3e4f5a6b",
+    attempts: 8,
+    created_at: "2026-11-20T09:15:02.118Z",
+    last_attempt: {
+      at: "2026-11-21T12:41:37.530Z",
+      status_code: null,
+      error: "timeout: no answer within 15000 ms",
+    },
+  },
+};
+
+/** `data` of `webhook_endpoint_recovered` (shared/domain/events/operational.ts). */
+const WEBHOOK_ENDPOINT_RECOVERED: EventTypeDocs = {
+  model: "webhook",
+  schema: {
+    $schema: DRAFT,
+    title: "webhook_endpoint_recovered (data)",
+    type: "object",
+    properties: {
+      ...SUBJECT_PROPERTIES,
+      failing_since: DATE_TIME,
+      recovered_at: DATE_TIME,
+      failing_seconds: { type: "integer", minimum: 0 },
+    },
+    required: ["subscription_id", "url", "description", "failing_since", "recovered_at", "failing_seconds"],
+    additionalProperties: false,
+  },
+  example: {
+    subscription_id: SUBSCRIPTION,
+    url: "https://hooks.example.com/voipbin",
+    description: "CRM call sync",
+    failing_since: "2026-11-20T09:15:02.118Z",
+    recovered_at: "2026-11-20T11:02:45.006Z",
+    failing_seconds: 6463,
+  },
+};
+
 const OWN: Readonly<Record<string, EventTypeDocs>> = {
   webhook_test: WEBHOOK_TEST,
   webhook_subscription_disabled: WEBHOOK_SUBSCRIPTION_DISABLED,
+  webhook_endpoint_failing: WEBHOOK_ENDPOINT_FAILING,
+  webhook_delivery_exhausted: WEBHOOK_DELIVERY_EXHAUSTED,
+  webhook_endpoint_recovered: WEBHOOK_ENDPOINT_RECOVERED,
 };
 
 const MODELS: Readonly<Record<string, { readonly source: string; readonly schema: JsonSchema }>> =

@@ -18,11 +18,12 @@ import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/del
 import type { Lane } from "../../domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, TEST_EVENT_HEADER } from "../../domain/delivery/job.ts";
 import { type Wait, waitToken, waitUntil, wokenEarly } from "../../domain/delivery/waits.ts";
+import { autoDisableAt, failingSeconds, type OperationalWarning } from "../../domain/events/operational.ts";
 import { parseDeliveryId } from "../../domain/ids.ts";
 import { signDelivery } from "../../domain/signing.ts";
 import { managedSubscriptionId } from "../../domain/subscriptions/managed.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
-import { signingSecrets } from "../../domain/subscriptions/subscription.ts";
+import { isSystemEventType, signingSecrets } from "../../domain/subscriptions/subscription.ts";
 import { USER_AGENT } from "../../domain/version.ts";
 import type { FairLanes, LaneGate } from "./fair-lanes.ts";
 
@@ -65,6 +66,8 @@ export interface DeliveryDependencies {
   readonly shadowLog: Pick<ShadowLogRepository, "put">;
   readonly operationalEvents: {
     subscriptionDisabled(subscription: SubscriptionWithSecrets, reason: DisabledReason): Promise<void>;
+    /** The warnings before loss (PRODUCT §12, shared/domain/events/operational.ts). */
+    warn(warning: OperationalWarning): Promise<void>;
   };
   readonly logger: DomainLogger;
   readonly now?: () => Date;
@@ -325,7 +328,7 @@ export class DeliveryBatch {
       autoDisableAfterSeconds: this.deps.settings.autoDisableAfterSeconds,
       ...(target.delivery_profile === "legacy" ? { profile: "legacy" as const } : {}),
     });
-    return this.apply(step, { received, subscription: target, record, attempted, log });
+    return this.apply(step, { received, subscription: target, record, attempted, attempt, log });
   }
 
   /** Phase 1 outcome: nothing is sent. */
@@ -457,6 +460,8 @@ export class DeliveryBatch {
       subscription: SubscriptionWithSecrets;
       record: DeliveryState | undefined;
       attempted: Attempted;
+      /** 1-based number of the attempt in its chain. */
+      attempt: number;
       log: LogFields;
     },
   ): Promise<DeliveryOutcome> {
@@ -501,17 +506,22 @@ export class DeliveryBatch {
     }
 
     const effect = step.subscription;
+    // The streak's two conditional writes succeed once per streak each: they are what announces it.
     switch (effect.kind) {
-      case "clear_failing":
-        await deps.subscriptions.clearFailing(subscription.customer_id, subscription.id);
+      case "clear_failing": {
+        const since = await deps.subscriptions.clearFailing(subscription.customer_id, subscription.id);
+        if (since !== null) await this.warn(recoveredWarning(job, subscription, since, attempted));
         break;
-      case "mark_failing":
-        await deps.subscriptions.markFailing(
-          subscription.customer_id,
-          subscription.id,
-          attempted.sentAt.toISOString(),
-        );
+      }
+      case "mark_failing": {
+        const since = attempted.sentAt.toISOString();
+        if (await deps.subscriptions.markFailing(subscription.customer_id, subscription.id, since)) {
+          await this.warn(
+            failingWarning(job, subscription, since, attempted, deps.settings.autoDisableAfterSeconds),
+          );
+        }
         break;
+      }
       case "disable":
         if (effect.reason === "endpoint_gone") {
           deps.logger.warn("endpoint answered 410 Gone: disabling subscription", attemptLog);
@@ -550,6 +560,11 @@ export class DeliveryBatch {
       case "dead_letter":
         await this.deadLetter(job, step.queue.reason, now);
         deps.logger.warn("attempt failed: no attempts left, job moved to the dead-letter queue", attemptLog);
+        // Not for the system's own events: two failing endpoints subscribed to each other's
+        // exhaustions would otherwise feed each other a new dead delivery every schedule, forever.
+        if (!isSystemEventType(job.event_type)) {
+          await this.warn(exhaustedWarning(job, subscription, context.attempt, attempted));
+        }
         break;
     }
     return step.outcome;
@@ -610,6 +625,18 @@ export class DeliveryBatch {
     return this.deps.now?.() ?? new Date();
   }
 
+  /** Puts a warning on the bus; one that cannot be put is an operator's alarm, never a retry of the delivery. */
+  private async warn(warning: OperationalWarning): Promise<void> {
+    try {
+      await this.deps.operationalEvents.warn(warning);
+    } catch (error) {
+      this.deps.logger.error(`could not announce ${warning.type}`, {
+        subscription_id: warning.data.subscription_id,
+        error: loggedError(error),
+      });
+    }
+  }
+
   private async disable(
     subscription: SubscriptionWithSecrets,
     reason: DisabledReason,
@@ -667,6 +694,84 @@ export function skipCheck(
   if ((record?.status === "failed" || record?.status === "pending") && wokenEarly(dueAt, now))
     return { outcome: "slept", dueAt: dueAt as Date };
   return null;
+}
+
+/** What a warning says of the subscription and of the attempt that told us (shared/domain/events/operational.ts). */
+function warningParts(job: DeliveryJob, subscription: SubscriptionWithSecrets, attempted: Attempted) {
+  const entry = attemptEntry(attempted);
+  return {
+    subject: {
+      subscription_id: job.subscription_id,
+      url: entry.request?.url ?? withoutPassword(subscription.url),
+      description: subscription.description,
+    },
+    lastAttempt: { at: entry.at, status_code: entry.status_code, error: entry.error },
+  };
+}
+
+function failingWarning(
+  job: DeliveryJob,
+  subscription: SubscriptionWithSecrets,
+  since: string,
+  attempted: Attempted,
+  autoDisableAfterSeconds: number,
+): OperationalWarning {
+  const { subject, lastAttempt } = warningParts(job, subscription, attempted);
+  return {
+    type: "webhook_endpoint_failing",
+    customerId: job.customer_id,
+    data: {
+      ...subject,
+      failing_since: since,
+      auto_disable_at: autoDisableAt(since, autoDisableAfterSeconds),
+      delivery_id: job.delivery_id,
+      event_type: job.event_type,
+      last_attempt: lastAttempt,
+    },
+  };
+}
+
+function exhaustedWarning(
+  job: DeliveryJob,
+  subscription: SubscriptionWithSecrets,
+  attempts: number,
+  attempted: Attempted,
+): OperationalWarning {
+  const { subject, lastAttempt } = warningParts(job, subscription, attempted);
+  return {
+    type: "webhook_delivery_exhausted",
+    customerId: job.customer_id,
+    data: {
+      ...subject,
+      delivery_id: job.delivery_id,
+      event_id: job.event_id,
+      event_type: job.event_type,
+      webhook_id: job.webhook_id,
+      attempts,
+      created_at: (parseDeliveryId(job.delivery_id)?.createdAt ?? attempted.sentAt).toISOString(),
+      last_attempt: lastAttempt,
+    },
+  };
+}
+
+function recoveredWarning(
+  job: DeliveryJob,
+  subscription: SubscriptionWithSecrets,
+  since: string,
+  attempted: Attempted,
+): OperationalWarning {
+  const { subject } = warningParts(job, subscription, attempted);
+  const recoveredAt = attempted.sentAt.toISOString();
+  return {
+    type: "webhook_endpoint_recovered",
+    customerId: job.customer_id,
+    data: {
+      ...subject,
+      failing_since: since,
+      recovered_at: recoveredAt,
+      failing_seconds: failingSeconds(since, recoveredAt),
+    },
+  };
 }
 
 /** The attempt as the delivery log stores it: what was sent (the body is the delivery's) and what came back. */
