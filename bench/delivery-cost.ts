@@ -164,8 +164,15 @@ async function measureDeliveryWrites(options: {
     // Each round hands every visible job to the handler once (batches of ten, jobs failed on our side
     // set aside until the round ends), then moves the clock to the earliest waiting job's time and
     // sends every job due by then: each retry and each 900 s hop is a round, as the queue would run
-    // it over hours.
-    for (let round = 0; round < 1000; round++) {
+    // it over hours. Rounds are not capped by count: with jitter every delivery's hops fall at times
+    // of their own (~110 rounds per dead delivery with the default schedule), so a count cap ended
+    // the run with deliveries still waiting. The bound is simulated time instead: twice the schedule
+    // plus a day, which no delivery of a working core comes near.
+    const schedule = DEFAULT_RETRY_SCHEDULE_SECONDS.reduce((sum, s) => sum + s, 0);
+    const endOfRun = clock + (2 * schedule + 86_400) * 1000;
+    for (;;) {
+      if (clock > endOfRun)
+        throw new Error("delivery-cost: simulated deliveries still waiting past their schedule");
       const kept: string[] = [];
       let handled = 0;
       for (;;) {

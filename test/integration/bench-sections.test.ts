@@ -4,6 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { benchColdStart } from "../../bench/cold-start.ts";
 import { benchDelivery } from "../../bench/delivery.ts";
+import { benchDeadDeliveryCost } from "../../bench/delivery-cost.ts";
 import { benchRouter } from "../../bench/router.ts";
 
 describe("bench sections (small sizes)", () => {
@@ -15,6 +16,13 @@ describe("bench sections (small sizes)", () => {
     expect(result.ratio_to_raw_http).toBeCloseTo(result.deliveries_per_s / result.raw_http_per_s, 2);
     expect(result.concurrency).toBe(20);
   }, 60_000);
+
+  it("delivery-cost: every simulated delivery fails its eight attempts and ends dead, its write units counted", async () => {
+    const result = await benchDeadDeliveryCost({ deliveries: 2, progress: () => {} });
+    expect(result.deliveries).toBe(2);
+    expect(result.attempts_per_delivery).toBe(8);
+    expect(result.wru_per_delivery).toBeGreaterThan(0);
+  }, 120_000);
 
   it("router: counts the AWS requests of every event at each fan-out", async () => {
     const result = await benchRouter({ fanouts: [1, 10], events: 10, concurrency: 2, progress: () => {} });
