@@ -179,6 +179,7 @@ export function createApiDependencies(
         settings: {
           maxSubscriptionsPerCustomer: config.MAX_SUBSCRIPTIONS_PER_CUSTOMER,
           secretRotationOverlapSeconds: config.SECRET_ROTATION_OVERLAP_SECONDS,
+          autoDisableAfterSeconds: config.AUTO_DISABLE_AFTER_SECONDS,
         },
         now: overrides.now,
       }),

@@ -44,6 +44,8 @@ export interface Subscription {
   readonly managed: boolean;
   readonly managed_by: string | null;
   readonly delivery_profile: "standard" | "legacy";
+  /** The failing streak while it lasts: since when, and when auto-disable ends it. */
+  readonly failing: { readonly since: string; readonly auto_disable_at: string } | null;
 }
 
 /** Where an activeflow's own events also go (PRODUCT §11): kept by VoIPBIN's flow-manager, read-only. */

@@ -57,6 +57,21 @@ export const subscriptionSchema = withMeta(
     managed_by: withMeta(z.nullable(z.string()), {
       description: "Who keeps a managed subscription in step (`voipbin.customer-manager`); null otherwise.",
     }),
+    failing: withMeta(
+      z.nullable(
+        z.object({
+          since: instant("When the failing streak began: the first failed attempt since the last success."),
+          auto_disable_at: instant(
+            "When the subscription is disabled (`failing`) unless an attempt succeeds first.",
+            "2026-11-25T09:17:41.123Z",
+          ),
+        }),
+      ),
+      {
+        description:
+          'The endpoint\'s failing streak while it lasts (docs/delivery.md, "Warnings before loss"); null when its last attempt succeeded, it has none yet, or it is disabled.',
+      },
+    ),
     delivery_profile: withMeta(z.enum(DELIVERY_PROFILES), {
       description:
         "`standard` (the outcome rules of docs/delivery.md) or `legacy` (VoIPBIN's own: only 5xx, timeouts and connection errors are retried, other statuses are final, redirects followed; docs/cutover.md).",
@@ -80,6 +95,7 @@ export const subscriptionSchema = withMeta(
       updated_at: "2026-11-20T09:17:41.123Z",
       managed: false,
       managed_by: null,
+      failing: null,
       delivery_profile: "standard",
     },
   },

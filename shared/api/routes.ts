@@ -209,10 +209,16 @@ function eventTypeView(catalogue: EventCatalogue, type: string, resource: string
   };
 }
 
-const subscriptionView = (subscription: Parameters<typeof publicSubscription>[0]) => {
-  const view = publicSubscription(subscription);
-  return { ...view, event_types: [...view.event_types], headers: { ...view.headers } };
-};
+const subscriptionView =
+  (services: ApiServices) => (subscription: Parameters<typeof publicSubscription>[0]) => {
+    const view = publicSubscription(subscription);
+    return {
+      ...view,
+      event_types: [...view.event_types],
+      headers: { ...view.headers },
+      failing: services.subscriptions.failingOf(subscription),
+    };
+  };
 
 /**
  * Patterns the schema let through because they could name a type operators added at run time, judged
@@ -284,7 +290,7 @@ export const ROUTES: readonly Route[] = [
     },
     handle: async ({ customerId, body, services }) => {
       const created = await services.subscriptions.create(customerId, body);
-      return { ...subscriptionView(created), secret: created.secret };
+      return { ...subscriptionView(services)(created), secret: created.secret };
     },
   }),
   route({
@@ -300,7 +306,7 @@ export const ROUTES: readonly Route[] = [
         query.cursor === undefined ? undefined : decodeSubscriptionsCursor(query.cursor, customerId);
       const page = await services.subscriptions.list(customerId, { limit: query.limit, afterId });
       return {
-        items: page.items.map(subscriptionView),
+        items: page.items.map(subscriptionView(services)),
         next_cursor:
           page.nextAfterId === null ? null : encodeSubscriptionsCursor(customerId, page.nextAfterId),
       };
@@ -335,7 +341,7 @@ export const ROUTES: readonly Route[] = [
     notFound: true,
     success: { status: 200, response: "subscriptionSchema" },
     handle: async ({ customerId, params, services }) =>
-      subscriptionView(await services.subscriptions.get(customerId, params.id)),
+      subscriptionView(services)(await services.subscriptions.get(customerId, params.id)),
   }),
   route({
     method: "PATCH",
@@ -349,7 +355,7 @@ export const ROUTES: readonly Route[] = [
     notFound: true,
     success: { status: 200, response: "subscriptionSchema" },
     handle: async ({ customerId, params, body, services }) =>
-      subscriptionView(await services.subscriptions.update(customerId, params.id, body)),
+      subscriptionView(services)(await services.subscriptions.update(customerId, params.id, body)),
   }),
   route({
     method: "DELETE",

@@ -14,6 +14,7 @@ import {
   UnresolvableDestinationError,
 } from "../adapters/destination-policy.ts";
 import type { SubscriptionChange, SubscriptionRepository } from "../adapters/dynamodb/subscriptions.ts";
+import { autoDisableAt } from "../domain/events/operational.ts";
 import { uuidv7 } from "../domain/ids.ts";
 import { generateSecret } from "../domain/signing.ts";
 import {
@@ -29,6 +30,14 @@ import type { CreateSubscriptionInput, UpdateSubscriptionInput } from "../domain
 export interface SubscriptionSettings {
   readonly maxSubscriptionsPerCustomer: number;
   readonly secretRotationOverlapSeconds: number;
+  /** AUTO_DISABLE_AFTER_SECONDS: how long a failing streak lasts before `failing` disables it. */
+  readonly autoDisableAfterSeconds: number;
+}
+
+/** A subscription's failing streak as the API and portal show it (docs/delivery.md, "Warnings before loss"). */
+export interface FailingView {
+  readonly since: string;
+  readonly auto_disable_at: string;
 }
 
 export interface SubscriptionServiceDependencies {
@@ -77,6 +86,15 @@ export class SubscriptionService {
 
   private now(): Date {
     return this.deps.now?.() ?? new Date();
+  }
+
+  /** The failing streak of an enabled subscription, with when auto-disable ends it; null when none. */
+  failingOf(subscription: Pick<Subscription, "status" | "failing_since">): FailingView | null {
+    if (subscription.status !== "enabled" || subscription.failing_since === null) return null;
+    return {
+      since: subscription.failing_since,
+      auto_disable_at: autoDisableAt(subscription.failing_since, this.deps.settings.autoDisableAfterSeconds),
+    };
   }
 
   /**

@@ -27,6 +27,28 @@ import { EventTypeChips } from "./subscriptions.tsx";
 
 type Flash = { tone: "success" | "info" | "error"; text: string } | null;
 
+/**
+ * While the endpoint is failing (docs/delivery.md, "Warnings before loss"): since when, and when
+ * auto-disable will stop its deliveries unless one succeeds first.
+ */
+function FailingBanner({ failing }: { failing: NonNullable<Subscription["failing"]> }) {
+  return (
+    <section class="alert alert-warning" aria-labelledby="failing-heading" data-testid="failing-banner">
+      <h2 id="failing-heading">This endpoint is failing</h2>
+      <p>
+        Every attempt since <Time iso={failing.since} both /> has failed. Unless one succeeds, this
+        subscription is disabled <Time iso={failing.auto_disable_at} both /> and its events are no longer
+        delivered.
+      </p>
+      <p>
+        Check the failed attempts in the delivery log below. Your other endpoints can subscribe to{" "}
+        <code>webhook_endpoint_failing</code>, <code>webhook_delivery_exhausted</code> and{" "}
+        <code>webhook_endpoint_recovered</code> to hear of this as it happens.
+      </p>
+    </section>
+  );
+}
+
 function Secret({ id, managed, onFlash }: { id: string; managed: boolean; onFlash: (flash: Flash) => void }) {
   const [secret, setSecret] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -453,6 +475,7 @@ function Details({
           the webhook in VoIPBIN.
         </Notice>
       ) : null}
+      {subscription.failing ? <FailingBanner failing={subscription.failing} /> : null}
       {flash ? <Notice tone={flash.tone}>{flash.text}</Notice> : null}
       <div class="grid">
         <section class="card" aria-labelledby="settings-heading">

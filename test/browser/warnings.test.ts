@@ -1,0 +1,143 @@
+/**
+ * The failing banner (PRODUCT §12, docs/delivery.md "Warnings before loss") as a customer sees it:
+ * Debian's Chromium against `npm start`, a real receiver that fails and then recovers.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sampleEntry } from "../../local/samples.ts";
+import { launchPortalBrowser, type PortalBrowser } from "../support/browser.ts";
+import {
+  callApi,
+  eventBridgeClient,
+  killAllStacks,
+  mintKey,
+  type RunningStack,
+  startStack,
+} from "../support/e2e-stack.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { waitFor } from "../support/wait.ts";
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const AUTO_DISABLE_AFTER_SECONDS = 3 * 86_400;
+const SCREENSHOTS = process.env.PORTAL_SCREENSHOTS_DIR;
+
+let stack: RunningStack;
+let browser: PortalBrowser;
+let receiver: Receiver;
+let healthy = false;
+
+beforeAll(async () => {
+  // One retry an hour later: after the first failure the streak stays open for the whole test.
+  stack = await startStack({
+    inMemory: true,
+    env: { RETRY_SCHEDULE: "3600", AUTO_DISABLE_AFTER_SECONDS: String(AUTO_DISABLE_AFTER_SECONDS) },
+  });
+  receiver = await startReceiver(() => ({ status: healthy ? 200 : 503 }));
+  browser = await launchPortalBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await receiver?.close();
+  if (stack) await stack.interrupt().catch(() => stack.kill());
+  killAllStacks();
+});
+
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = (await page.evaluate(
+    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
+  )) as { id: string; impact: string | null; nodes: { target: string[] }[] }[];
+  return violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+describe("the failing banner in a browser", () => {
+  it("shows since when a subscription fails and when it would be disabled, and goes once it recovers", async () => {
+    const { key, customerId } = await mintKey(stack);
+    const created = await callApi<{ id: string }>(stack, "POST", "/v1/subscriptions", {
+      key,
+      body: { url: `${receiver.url}/crm`, event_types: ["call_hangup"] },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = created.body.id;
+    const bus = eventBridgeClient(stack);
+    const put = async () => {
+      const response = await bus.send(
+        new PutEventsCommand({
+          Entries: [{ ...sampleEntry("call_hangup", { customerId }), EventBusName: "voipbin-events" }],
+        }),
+      );
+      expect(response.FailedEntryCount).toBe(0);
+    };
+    type View = { failing: { since: string; auto_disable_at: string } | null };
+    const view = async () => (await callApi<View>(stack, "GET", `/v1/subscriptions/${id}`, { key })).body;
+
+    try {
+      await put();
+      await waitFor(async () => (await view()).failing !== null, {
+        timeoutMs: 20_000,
+        description: "the subscription to be failing",
+      });
+      const failing = (await view()).failing;
+      if (failing === null) throw new Error("not failing");
+      expect(Date.parse(failing.auto_disable_at) - Date.parse(failing.since)).toBe(
+        AUTO_DISABLE_AFTER_SECONDS * 1000,
+      );
+
+      for (const width of [1280, 375]) {
+        const page = await browser.newPage({ width, height: 900 });
+        await page.goto(`${stack.endpoints.api}/portal/`);
+        await page.getByLabel("Access key").fill(key);
+        await page.getByRole("button", { name: "Sign in" }).click();
+        await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+        await page.goto(`${stack.endpoints.api}/portal/#/subscriptions/${id}`);
+        const banner = page.getByTestId("failing-banner");
+        await banner.waitFor();
+        expect(await banner.getByRole("heading").textContent()).toBe("This endpoint is failing");
+        // Both instants, as the page's absolute times (UTC, en-GB): since, and auto-disable in 3 days.
+        const text = (await banner.textContent()) ?? "";
+        const times = await banner
+          .locator("time")
+          .evaluateAll((nodes) => nodes.map((node) => node.getAttribute("datetime")));
+        expect(times).toEqual([failing.since, failing.auto_disable_at]);
+        expect(text).toMatch(/disabled in [23] days/);
+        expect(text).toContain("webhook_endpoint_failing");
+        // The banner fits the phone's width: nothing scrolls sideways.
+        expect(
+          await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
+        ).toBe(true);
+        expect(await seriousViolations(page)).toEqual([]);
+        if (SCREENSHOTS !== undefined && width === 1280) {
+          mkdirSync(SCREENSHOTS, { recursive: true });
+          await page.screenshot({ path: path.join(SCREENSHOTS, "subscription-failing.png") });
+        }
+        await page.close();
+      }
+
+      // One success ends the streak: the banner goes.
+      healthy = true;
+      await put();
+      await waitFor(async () => (await view()).failing === null, {
+        timeoutMs: 20_000,
+        description: "the streak to end",
+      });
+      const page = await browser.newPage();
+      await page.goto(`${stack.endpoints.api}/portal/`);
+      await page.getByLabel("Access key").fill(key);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+      await page.goto(`${stack.endpoints.api}/portal/#/subscriptions/${id}`);
+      await page.getByRole("heading", { name: "Settings" }).waitFor();
+      expect(await page.getByTestId("failing-banner").count()).toBe(0);
+      expect(browser.problems).toEqual([]);
+    } finally {
+      bus.destroy();
+    }
+  });
+});
