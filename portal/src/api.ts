@@ -46,6 +46,8 @@ export interface Subscription {
   readonly delivery_profile: "standard" | "legacy";
   /** The failing streak while it lasts: since when, and when auto-disable ends it. */
   readonly failing: { readonly since: string; readonly auto_disable_at: string } | null;
+  /** The payload filter over the event's `data` (PRODUCT §12); null: every event of its types. */
+  readonly filter: Readonly<Record<string, unknown>> | null;
 }
 
 /** Where an activeflow's own events also go (PRODUCT §11): kept by VoIPBIN's flow-manager, read-only. */

@@ -71,7 +71,15 @@ export function Show<T>({
 }
 
 /** Relative time, with the absolute one as its tooltip (and, with `both`, beside it). */
-export function Time({ iso, both = false }: { iso: string | null; both?: boolean }) {
+export function Time({
+  iso,
+  both = false,
+  ms = false,
+}: {
+  iso: string | null;
+  both?: boolean;
+  ms?: boolean;
+}) {
   const [, tick] = useState(0);
   useEffect(() => {
     const timer = setInterval(() => tick((n) => n + 1), 30_000);
@@ -79,9 +87,9 @@ export function Time({ iso, both = false }: { iso: string | null; both?: boolean
   }, []);
   if (iso === null) return <span class="muted">—</span>;
   return (
-    <time dateTime={iso} title={absoluteTime(iso)}>
+    <time dateTime={iso} title={absoluteTime(iso, ms)}>
       {relativeTime(iso)}
-      {both ? <span class="muted"> · {absoluteTime(iso)}</span> : null}
+      {both ? <span class="muted"> · {absoluteTime(iso, ms)}</span> : null}
     </time>
   );
 }

@@ -33,10 +33,25 @@ export function relativeTime(iso: string, now: number = Date.now()): string {
   return iso;
 }
 
-/** "01 Dec 2026, 07:15:03 UTC". */
-export function absoluteTime(iso: string): string {
+const absoluteMs = new Intl.DateTimeFormat("en-GB", {
+  year: "numeric",
+  month: "short",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  fractionalSecondDigits: 3,
+  timeZone: "UTC",
+  timeZoneName: "short",
+});
+
+/**
+ * "01 Dec 2026, 07:15:03 UTC", or with `ms` "01 Dec 2026, 07:15:03.123 UTC" (a delivery's times: two
+ * deliveries of one second are told apart, and match the API's `created_at` to the millisecond).
+ */
+export function absoluteTime(iso: string, ms = false): string {
   const time = Date.parse(iso);
-  return Number.isNaN(time) ? iso : absolute.format(time);
+  return Number.isNaN(time) ? iso : (ms ? absoluteMs : absolute).format(time);
 }
 
 export function percent(rate: number | null): string {

@@ -6,7 +6,7 @@
  * With PORTAL_SCREENSHOTS_DIR set (`npm run portal:screenshots`), the main screens are saved there as
  * PNGs for docs/portal.md.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -108,6 +108,33 @@ async function seriousViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
+/**
+ * Pairs of text boxes of one table row that overlap (each element holding text of its own, by its
+ * client rects, so a wrapped line counts where it is drawn). Empty when nothing is drawn over anything.
+ */
+async function overlappingText(page: Page): Promise<string[]> {
+  return (await page.evaluate(`(() => {
+    const found = [];
+    for (const row of document.querySelectorAll("tbody tr")) {
+      const boxes = [];
+      for (const el of row.querySelectorAll("*")) {
+        const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== "");
+        if (!own) continue;
+        for (const r of el.getClientRects()) if (r.width > 0 && r.height > 0) boxes.push({ el, r });
+      }
+      for (let i = 0; i < boxes.length; i++)
+        for (let j = i + 1; j < boxes.length; j++) {
+          const a = boxes[i], b = boxes[j];
+          if (a.el.contains(b.el) || b.el.contains(a.el)) continue;
+          const w = Math.min(a.r.right, b.r.right) - Math.max(a.r.left, b.r.left);
+          const h = Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top);
+          if (w > 1 && h > 1) found.push(a.el.textContent.trim().slice(0, 30) + " / " + b.el.textContent.trim().slice(0, 30));
+        }
+    }
+    return found;
+  })()`)) as string[];
+}
+
 describe("the customer portal in a browser", () => {
   it("signs in by keyboard, creates a subscription, shows its delivery, and retries it into a second attempt", async () => {
     const page = await browser.newPage();
@@ -128,11 +155,21 @@ describe("the customer portal in a browser", () => {
     // The API's validation errors, every one, next to its field; focus on the first.
     await page.getByLabel("Endpoint URL").fill("not a url");
     await page.getByLabel("Activeflow filter (optional)").fill("not-a-uuid");
+    // A payload filter with two problems: the API lists both, beside the other fields' problems.
+    await page
+      .getByLabel("Payload filter (optional)")
+      .fill('{"duration": {"$gt": true}, "status": {"$like": "hang"}}');
     await page.getByRole("button", { name: "Create subscription" }).click();
-    for (const field of ["url", "event_types", "activeflow_id"]) {
+    for (const field of ["url", "event_types", "activeflow_id", "filter"]) {
       await page.locator(`#${field}-error`).waitFor();
       expect(await page.locator(`#${field}-error`).textContent(), field).not.toBe("");
     }
+    const filterErrors = await page.locator("#filter-error li").allTextContents();
+    expect(filterErrors).toEqual([
+      expect.stringMatching(/^filter\.duration\.\$gt must be a number or a string/),
+      expect.stringMatching(/^filter\.status\.\$like unknown operator/),
+    ]);
+    expect(await page.getByLabel("Payload filter (optional)").getAttribute("aria-invalid")).toBe("true");
     expect(await page.getByLabel("Endpoint URL").getAttribute("aria-invalid")).toBe("true");
     await expect.poll(() => page.evaluate("document.activeElement?.id")).toBe("url");
     // Chrome logs the refused request (400); that one was asked for.
@@ -150,6 +187,28 @@ describe("the customer portal in a browser", () => {
     expect(example).toMatchObject({ status: "hangup", hangup_reason: "normal" });
     const schema = JSON.parse((await page.getByLabel("Schema of call_hangup").textContent()) ?? "null");
     expect(schema).toMatchObject({ type: "object", required: ["id", "customer_id"] });
+    // The filter tried against the catalogue's example, in the page (the router's own code, bundled).
+    const filter = page.getByLabel("Payload filter (optional)");
+    const tryIt = page.getByRole("button", { name: "Test against the example" });
+    const outcome = page.getByTestId("filter-result");
+    expect(await page.getByLabel("Example to test against").inputValue()).toBe("call_hangup");
+    await filter.fill('{"status": ');
+    await tryIt.click();
+    await expect.poll(() => outcome.textContent()).toContain("filter: is not valid JSON");
+    await filter.fill('{"status": "hangup", "duration": {"$gt": true}, "x": {"$in": []}}');
+    await tryIt.click();
+    await expect.poll(() => outcome.textContent()).toContain("The filter is not valid (2 problems)");
+    await filter.fill('{"hangup_reason": "busy"}');
+    await tryIt.click();
+    await expect
+      .poll(() => outcome.textContent())
+      .toContain("Does not match: the example call_hangup would not be delivered");
+    const matching = { status: "hangup", hangup_reason: { $in: ["normal", "busy"] } };
+    await filter.fill(JSON.stringify(matching, null, 2));
+    await tryIt.click();
+    await expect
+      .poll(() => outcome.textContent())
+      .toContain("Matches: the example call_hangup would be delivered");
     await page.getByLabel("Description (optional)").fill(XSS);
     await page.getByRole("button", { name: "Add a header" }).click();
     await page.getByLabel("Header 1 name").fill("x-portal-test");
@@ -164,6 +223,14 @@ describe("the customer portal in a browser", () => {
     await page.getByText(XSS).first().waitFor();
     await page.getByText("x-portal-test: <b>not bold</b>").waitFor();
     expect(await page.locator("img, b").count()).toBe(0);
+    // The filter as saved: the API answers it, the page shows it.
+    expect(JSON.parse((await page.getByTestId("subscription-filter").textContent()) ?? "null")).toEqual(
+      matching,
+    );
+    const saved = await callApi<{ filter: unknown }>(stack, "GET", `/v1/subscriptions/${subscriptionId}`, {
+      key,
+    });
+    expect(saved.body?.filter).toEqual(matching);
 
     await page.getByRole("button", { name: "Reveal secret" }).click();
     const secret = (await page.getByTestId("secret").textContent()) ?? "";
@@ -195,7 +262,28 @@ describe("the customer portal in a browser", () => {
     // The endpoint's markup is shown as characters, and nothing of it runs.
     expect(await page.locator(".response-body").first().textContent()).toBe(XSS);
     expect(await page.locator("img").count()).toBe(0);
-    expect(await page.getByTestId("request-body").textContent()).toContain('"type": "webhook_test"');
+    // The body's exact bytes, as signed and received; the pretty view beside them is labelled as such.
+    expect(await page.getByTestId("request-body").textContent()).toBe(first.body);
+    expect(await page.getByTestId("request-body-pretty").textContent()).toContain('"type": "webhook_test"');
+    await page.getByText("Pretty-printed", { exact: true }).waitFor();
+    await expect
+      .poll(() => page.getByTestId("request-body-sha256").textContent())
+      .toBe(createHash("sha256").update(first.body, "utf8").digest("hex"));
+    // created_at to the millisecond, as the API has it.
+    const apiDelivery = await callApi<{ created_at: string }>(
+      stack,
+      "GET",
+      `/v1/deliveries/${created.deliveryId}`,
+      {
+        key,
+      },
+    );
+    const createdAt = apiDelivery.body?.created_at ?? "";
+    expect(createdAt).toMatch(/\.\d{3}Z$/);
+    const createdCell = page
+      .locator("dt", { hasText: /^Created$/ })
+      .locator("xpath=following-sibling::dd[1]");
+    expect(await createdCell.textContent()).toContain(createdAt.slice(11, 23));
     // The request as the delivery function recorded it: the line and the signature headers sent.
     await page
       .locator(".request-line", { hasText: `${receiver.url}/hook` })
@@ -378,6 +466,17 @@ describe("the customer portal in a browser", () => {
     const { subscriptionId, deliveryId } = created;
     if (subscriptionId === undefined || deliveryId === undefined)
       throw new Error("the first test did not run");
+    // A subscription as a customer writes one: a long URL with a query, a long description.
+    const longUrl = `${receiver.url}/voipbin/webhooks/receiver/production?token=abcdef0123456789&team=billing`;
+    const long = await callApi(stack, "POST", "/v1/subscriptions", {
+      key,
+      body: {
+        url: longUrl,
+        event_types: ["call_hangup", "call_progressing", "message_created", "recording_finished"],
+        description: "Production receiver for the call and message events of the billing team",
+      },
+    });
+    expect(long.status, JSON.stringify(long.body)).toBe(201);
     const screens = [
       "#/subscriptions",
       "#/subscriptions/new",
@@ -403,7 +502,14 @@ describe("the customer portal in a browser", () => {
         )) as number;
         expect(overflow, `${screen} is wider than the ${width} px screen`).toBeLessThanOrEqual(0);
       }
+      // The list: no text drawn over other text; a URL gets the row's width, not a sliver of it.
+      await page.goto(portalUrl("#/subscriptions"));
+      await page.getByRole("link", { name: longUrl }).waitFor();
+      expect(await overlappingText(page), `text over text in the list at ${width} px`).toEqual([]);
+      const urlWidth = (await page.getByRole("link", { name: longUrl }).boundingBox())?.width ?? 0;
       if (width === 375) {
+        expect(urlWidth, "the URL's width at 375 px").toBeGreaterThan(280);
+        await screenshot(page, "subscriptions-phone");
         await page.goto(portalUrl(`#/deliveries/${deliveryId}`));
         await page.getByRole("heading", { name: "Attempt 2" }).waitFor();
         await screenshot(page, "delivery-phone");

@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { type Attempt, api, type Delivery, type Subscription } from "../api.ts";
-import { ErrorMessage, Id, Notice, Show, StatusBadge, Time, useLoad } from "../components.tsx";
+import { CopyButton, ErrorMessage, Id, Notice, Show, StatusBadge, Time, useLoad } from "../components.tsx";
 import { milliseconds, prettyBody } from "../format.ts";
 import { href } from "../router.ts";
 
@@ -79,14 +79,72 @@ function RequestSent({ delivery, subscription }: { delivery: Delivery; subscript
         </p>
       )}
       <h3>Body</h3>
-      {delivery.body ? (
-        <pre class="code-block" data-testid="request-body">
-          {prettyBody(delivery.body)}
-        </pre>
-      ) : (
-        <p class="muted">Not available.</p>
-      )}
+      {delivery.body ? <Body body={delivery.body} /> : <p class="muted">Not available.</p>}
     </section>
+  );
+}
+
+/** SHA-256 of the body's UTF-8 bytes, in hex (null where the page has no Web Crypto, e.g. plain http off loopback). */
+function useSha256(text: string): string | null {
+  const [digest, setDigest] = useState<string | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    if (globalThis.crypto?.subtle === undefined) return;
+    void crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)).then((hash) => {
+      if (cancelled) return;
+      setDigest([...new Uint8Array(hash)].map((byte) => byte.toString(16).padStart(2, "0")).join(""));
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [text]);
+  return digest;
+}
+
+/**
+ * The body exactly as it was signed and sent (the signature covers these bytes: a receiver that
+ * re-serialises its parsed JSON computes another signature), and beside it, labelled as such, an
+ * indented view for reading.
+ */
+function Body({ body }: { body: string }) {
+  const digest = useSha256(body);
+  const bytes = new TextEncoder().encode(body).length;
+  const pretty = prettyBody(body);
+  return (
+    <div class="body-views">
+      <figure class="body-view">
+        <figcaption>
+          <strong>Exact body, as signed and sent</strong>{" "}
+          <span class="muted small">
+            {bytes.toLocaleString("en-GB")} bytes, UTF-8
+            {digest !== null ? (
+              <>
+                {" "}
+                · SHA-256{" "}
+                <code class="break" data-testid="request-body-sha256">
+                  {digest}
+                </code>
+              </>
+            ) : null}
+          </span>{" "}
+          <CopyButton value={body} label="exact body" />
+        </figcaption>
+        <pre class="code-block exact-body" data-testid="request-body">
+          {body}
+        </pre>
+      </figure>
+      {pretty !== body ? (
+        <figure class="body-view">
+          <figcaption>
+            <strong>Pretty-printed</strong>{" "}
+            <span class="muted small">for reading only: not the bytes that were signed</span>
+          </figcaption>
+          <pre class="code-block" data-testid="request-body-pretty">
+            {pretty}
+          </pre>
+        </figure>
+      ) : null}
+    </div>
   );
 }
 
@@ -103,7 +161,7 @@ function Attempts({ delivery }: { delivery: Delivery }) {
               <h3>Attempt {number}</h3>
               <span class={result.ok ? "badge badge-succeeded" : "badge badge-failed"}>{result.text}</span>
               <span class="muted small">{milliseconds(attempt.latency_ms)}</span>
-              <Time iso={attempt.at} both />
+              <Time iso={attempt.at} both ms />
             </div>
             {attempt.error !== null && attempt.status_code !== null ? (
               <p class="muted">{attempt.error}</p>
@@ -247,18 +305,18 @@ export function DeliveryPage({ id }: { id: string }) {
               <dt>Next attempt</dt>
               <dd>
                 {delivery.next_attempt_at ? (
-                  <Time iso={delivery.next_attempt_at} both />
+                  <Time iso={delivery.next_attempt_at} both ms />
                 ) : (
                   <span class="muted">none scheduled</span>
                 )}
               </dd>
               <dt>Created</dt>
               <dd>
-                <Time iso={delivery.created_at} both />
+                <Time iso={delivery.created_at} both ms />
               </dd>
               <dt>Updated</dt>
               <dd>
-                <Time iso={delivery.updated_at} both />
+                <Time iso={delivery.updated_at} both ms />
               </dd>
             </dl>
           </section>

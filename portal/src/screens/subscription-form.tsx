@@ -6,6 +6,7 @@ import { useMemo, useState } from "preact/hooks";
 import { ApiFailure, api, type ErrorDetail, type EventType, type Subscription } from "../api.ts";
 import { ErrorMessage, Show, useLoad } from "../components.tsx";
 import { href, navigate } from "../router.ts";
+import { FilterEditor, parseFilterText } from "./filter-editor.tsx";
 
 const METHODS = ["POST", "PUT", "GET", "DELETE"] as const;
 const MAX_HEADERS = 10;
@@ -23,6 +24,8 @@ interface FormState {
   activeflowId: string;
   description: string;
   headers: HeaderRow[];
+  /** The payload filter as JSON text; blank: none. */
+  filter: string;
 }
 
 let rowKeys = 0;
@@ -35,6 +38,7 @@ const FIELD_OF_STATE: Record<keyof FormState, string> = {
   activeflowId: "activeflow_id",
   description: "description",
   headers: "headers",
+  filter: "filter",
 };
 
 function initialState(subscription: Subscription | null): FormState {
@@ -49,13 +53,14 @@ function initialState(subscription: Subscription | null): FormState {
       name,
       value,
     })),
+    filter: subscription?.filter ? JSON.stringify(subscription.filter, null, 2) : "",
   };
 }
 
 /** The field a detail's path belongs to (`event_types.2` → event_types, `headers.x-a` → headers). */
 function fieldOf(path: string): string {
   const [first = ""] = path.split(".");
-  return ["url", "method", "event_types", "activeflow_id", "description", "headers"].includes(first)
+  return ["url", "method", "event_types", "activeflow_id", "description", "headers", "filter"].includes(first)
     ? first
     : "form";
 }
@@ -266,6 +271,7 @@ function Form({ subscription, catalogue }: { subscription: Subscription | null; 
     const headers = Object.fromEntries(
       state.headers.filter((row) => row.name.trim() !== "").map((row) => [row.name.trim(), row.value]),
     );
+    const filter = parseFilterText(state.filter);
     const body: Record<string, unknown> = {
       url: state.url.trim(),
       method: state.method,
@@ -273,6 +279,9 @@ function Form({ subscription, catalogue }: { subscription: Subscription | null; 
       activeflow_id: state.activeflowId.trim() === "" ? null : state.activeflowId.trim(),
       description: state.description.trim() === "" ? null : state.description.trim(),
       headers: Object.keys(headers).length === 0 ? null : headers,
+      // Text that is not JSON is sent as it is: the API refuses it and lists every other problem with
+      // it, and the portal puts the JSON parser's message in place of the API's one for the filter.
+      filter: filter.kind === "none" ? null : filter.kind === "json" ? filter.value : state.filter,
     };
     try {
       const saved =
@@ -282,7 +291,14 @@ function Form({ subscription, catalogue }: { subscription: Subscription | null; 
       navigate(href.subscription(saved.id, { saved: subscription === null ? "created" : "updated" }));
     } catch (error) {
       if (error instanceof ApiFailure && error.code === "VALIDATION_FAILED" && error.details.length > 0) {
-        setErrors(error.details);
+        setErrors(
+          filter.kind === "syntax"
+            ? [
+                ...error.details.filter((detail) => fieldOf(detail.path) !== "filter"),
+                { path: "filter", message: filter.message },
+              ]
+            : error.details,
+        );
         // Focus the first invalid field, so keyboard and screen-reader users land on it.
         requestAnimationFrame(() => document.querySelector<HTMLElement>("[aria-invalid='true']")?.focus());
       } else {
@@ -392,6 +408,17 @@ function Form({ subscription, catalogue }: { subscription: Subscription | null; 
         />
         <FieldErrors id="description-error" errors={errorsOf("description")} />
       </div>
+
+      <FilterEditor
+        text={state.filter}
+        onChange={(filter) => set({ filter })}
+        catalogue={catalogue}
+        selectedTypes={state.eventTypes}
+        invalid={invalid("filter")}
+        describedBy={describe("filter", "filter-hint")}
+      >
+        <FieldErrors id="filter-error" errors={errorsOf("filter")} />
+      </FilterEditor>
 
       <fieldset class="field headers" aria-describedby={describe("headers", "headers-hint")}>
         <legend>Custom headers (optional)</legend>

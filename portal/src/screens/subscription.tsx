@@ -497,6 +497,16 @@ function Details({
                 <span class="muted">none</span>
               )}
             </dd>
+            <dt>Payload filter</dt>
+            <dd>
+              {subscription.filter ? (
+                <pre class="code-block" data-testid="subscription-filter">
+                  {JSON.stringify(subscription.filter, null, 2)}
+                </pre>
+              ) : (
+                <span class="muted">none: every event of its types</span>
+              )}
+            </dd>
             <dt>Description</dt>
             <dd>{subscription.description ?? <span class="muted">none</span>}</dd>
             <dt>Custom headers</dt>

@@ -80,11 +80,13 @@ function Rows({ subscriptions }: { subscriptions: Subscription[] }) {
           const stat = stats.get(subscription.id);
           return (
             <tr key={subscription.id}>
-              <td data-label="Endpoint">
-                <span class="method">{subscription.method}</span>{" "}
-                <a class="url" href={href.subscription(subscription.id)}>
-                  {subscription.url}
-                </a>
+              <td data-label="Endpoint" class="cell-primary">
+                <div class="endpoint">
+                  <span class="method">{subscription.method}</span>{" "}
+                  <a class="url" href={href.subscription(subscription.id)}>
+                    {subscription.url}
+                  </a>
+                </div>
                 {subscription.description ? <div class="muted small">{subscription.description}</div> : null}
                 <div class="muted small">
                   Created <Time iso={subscription.created_at} />
@@ -146,8 +148,10 @@ function ActiveflowDestinations({ items, more }: { items: ActiveflowDestination[
         <tbody>
           {items.map((destination) => (
             <tr key={destination.id}>
-              <td data-label="Endpoint">
-                <span class="method">{destination.method}</span> <span class="url">{destination.url}</span>
+              <td data-label="Endpoint" class="cell-primary">
+                <div class="endpoint">
+                  <span class="method">{destination.method}</span> <span class="url">{destination.url}</span>
+                </div>
               </td>
               <td data-label="Activeflow">
                 <code>{destination.activeflow_id}</code>

@@ -48,6 +48,8 @@ export interface FilterProblem {
   readonly message: string;
 }
 
+const UTF8 = new TextEncoder();
+
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -67,7 +69,8 @@ export function filterProblems(input: unknown): FilterProblem[] {
   if (!isPlainObject(input)) {
     return [{ path: [], message: "must be a JSON object (field names or $and/$or/$not as keys)" }];
   }
-  const bytes = Buffer.byteLength(JSON.stringify(input), "utf8");
+  // TextEncoder, not Buffer: the portal's bundle runs this same code in the browser.
+  const bytes = UTF8.encode(JSON.stringify(input)).length;
   if (bytes > FILTER_LIMITS.maxBytes) {
     return [
       {
