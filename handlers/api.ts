@@ -1,10 +1,11 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { createLogger, type createMetrics, loggedError } from "#shared/adapters/observability.ts";
+import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
 import { handleApiRequest } from "#shared/api/app.ts";
 import type { ApiEvent, ApiResult } from "#shared/api/http.ts";
 import { isPortalRequest, portalResponse } from "#shared/api/portal.ts";
 import type { ApiDependencies } from "#shared/dependencies.ts";
+import { loggedError } from "#shared/domain/ports/logger.ts";
 import { METRIC_NAMES } from "./metrics.ts";
 
 type Logger = ReturnType<typeof createLogger>;

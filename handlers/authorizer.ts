@@ -1,6 +1,6 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { APIGatewayRequestAuthorizerEventV2 } from "aws-lambda";
-import { createLogger, type createMetrics, loggedError } from "#shared/adapters/observability.ts";
+import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
 import {
   type AuthorizerFailure,
   type AuthorizerResponse,
@@ -8,6 +8,7 @@ import {
 } from "#shared/api/auth-context.ts";
 import { isThrottlingError } from "#shared/api/errors.ts";
 import { extractCredentials } from "#shared/domain/access-keys/credentials.ts";
+import { loggedError } from "#shared/domain/ports/logger.ts";
 import {
   type AccessKeyDependencies,
   type AuthenticationResult,

@@ -2,9 +2,10 @@ import { randomUUID } from "node:crypto";
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { type createMetrics, loggedError } from "#shared/adapters/observability.ts";
+import type { createMetrics } from "#shared/adapters/observability.ts";
 import type { Lane } from "#shared/domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
+import { loggedError } from "#shared/domain/ports/logger.ts";
 import { type BackstopResult, reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
 import {
   DeliveryBatch,

@@ -1,6 +1,7 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { createLogger, type createMetrics, loggedError } from "#shared/adapters/observability.ts";
+import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
+import { loggedError } from "#shared/domain/ports/logger.ts";
 import { type RouteOutcome, type RouterDependencies, routeEvent } from "#shared/services/route-event.ts";
 import { METRIC_NAMES } from "./metrics.ts";
 

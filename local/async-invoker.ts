@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { loggedError } from "#shared/adapters/observability.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import { sqsSafeJsonText } from "#shared/domain/json.ts";
+import { loggedError } from "#shared/domain/ports/logger.ts";
 import { functionArn, invokeLambda, type LambdaFunctionSpec } from "./lambda-runtime.ts";
 import { SqsEventSource } from "./sqs-event-source.ts";
 

@@ -7,8 +7,8 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   Context,
 } from "aws-lambda";
-import { loggedError } from "#shared/adapters/observability.ts";
 import { CodedError } from "#shared/domain/errors.ts";
+import { loggedError } from "#shared/domain/ports/logger.ts";
 import { invokeLambda, type LambdaFunctionSpec, LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
 
 /**

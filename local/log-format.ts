@@ -1,7 +1,7 @@
 import { styleText } from "node:util";
-import type { LoggedError } from "#shared/adapters/observability.ts";
 import { LOG_MAX_DEPTH } from "#shared/adapters/observability.ts";
 import { depthBoundedReplacer } from "#shared/domain/json.ts";
+import type { LoggedError } from "#shared/domain/ports/logger.ts";
 
 /**
  * Structured logs stay JSON wherever a program reads them (a pipe, a file, CI), and become one

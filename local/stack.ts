@@ -14,12 +14,13 @@ import type {
   SQSBatchResponse,
   SQSEvent,
 } from "aws-lambda";
-import { DepthBoundedLogger, loggedError, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
+import { DepthBoundedLogger, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
 import { PORTAL_ROUTES } from "#shared/api/portal.ts";
 import { ROUTES } from "#shared/api/routes.ts";
 import { loadConfig } from "#shared/config.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import { routerRules } from "#shared/domain/events/catalogue.ts";
+import { loggedError } from "#shared/domain/ports/logger.ts";
 import { loopbackReservedEndpoints } from "#shared/domain/reserved-endpoints.ts";
 import {
   BACKSTOP_RECONCILE_MINUTES,

@@ -7,7 +7,7 @@ import {
   createTableClients,
 } from "./adapters/clients.ts";
 import { BackstopQueue, DeadLetterQueue, DeliveryQueue, UnroutableQueue } from "./adapters/delivery-queue.ts";
-import { type AddressResolver, DestinationPolicy } from "./adapters/destination-policy.ts";
+import { systemResolver } from "./adapters/destination-policy.ts";
 import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { ActiveflowDestinationRepository } from "./adapters/dynamodb/activeflow-destinations.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
@@ -25,9 +25,11 @@ import { loadPortalAssets, type PortalAssets, readJsonDocument } from "./adapter
 import type { ApiSettings } from "./api/app.ts";
 import type { ApiServices } from "./api/routes.ts";
 import { type AppConfig, type AuthorizerConfig, fairnessPolicyFor, quotaRulesFor } from "./config.ts";
+import type { DomainLogger } from "./domain/ports/logger.ts";
+import { type AddressResolver, DestinationPolicy } from "./domain/subscriptions/destination-policy.ts";
 import type { AccessKeyDependencies } from "./services/access-keys.ts";
 import { ActiveflowDestinationService } from "./services/activeflow-destinations.ts";
-import type { DeliveryDependencies, DomainLogger } from "./services/delivery/deliver.ts";
+import type { DeliveryDependencies } from "./services/delivery/deliver.ts";
 import { FairLanes } from "./services/delivery/fair-lanes.ts";
 import { DeliveryInsightsService } from "./services/delivery-insights.ts";
 import { DeliveryLogService } from "./services/delivery-log.ts";
@@ -175,7 +177,7 @@ export function createApiDependencies(
       subscriptions: new SubscriptionService({
         repository: subscriptions,
         policy: destinationPolicyFor(config),
-        resolver: overrides.resolver,
+        resolver: overrides.resolver ?? systemResolver,
         settings: {
           maxSubscriptionsPerCustomer: config.MAX_SUBSCRIPTIONS_PER_CUSTOMER,
           secretRotationOverlapSeconds: config.SECRET_ROTATION_OVERLAP_SECONDS,

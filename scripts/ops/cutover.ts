@@ -13,11 +13,9 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import {
-  type ManagedChange,
-  ManagedSubscriptionRepository,
-} from "#shared/adapters/dynamodb/managed-subscriptions.ts";
+import { ManagedSubscriptionRepository } from "#shared/adapters/dynamodb/managed-subscriptions.ts";
 import { ShadowLogRepository } from "#shared/adapters/dynamodb/shadow-log.ts";
+import type { ManagedChange } from "#shared/domain/ports/subscriptions.ts";
 import {
   type CustomerControl,
   InvalidCustomerControlError,

@@ -10,6 +10,16 @@ import {
 import { type DeliveryJob, serializeDeliveryJob } from "../domain/delivery/job.ts";
 import { EnqueueFailedError } from "../domain/errors.ts";
 import { sqsSafeJson } from "../domain/json.ts";
+import type {
+  BackstopArrival,
+  BackstopQueue as BackstopQueuePort,
+  DeadLetter,
+  DeadLetterQueue as DeadLetterQueuePort,
+  DeliveryQueue as DeliveryQueuePort,
+  EnqueueResult,
+  UnroutableQueue as UnroutableQueuePort,
+  UnroutableRecord,
+} from "../domain/ports/queues.ts";
 import { type BackoffPolicy, retryWithBackoff } from "./backoff.ts";
 
 /** SQS limits: 10 entries and 1 MiB of message bodies per SendMessageBatch. */
@@ -43,18 +53,13 @@ export function chunkForSendMessageBatch(
   return groups;
 }
 
-export interface EnqueueResult {
-  readonly sent: number;
-  readonly requests: number;
-}
-
 export interface DeliveryQueueOptions {
   /** SendMessageBatch calls per group before giving up on its failed entries. @default 3 */
   readonly attempts?: number;
 }
 
 /** The delivery queue as the router, the API and the delivery function use it. */
-export class DeliveryQueue {
+export class DeliveryQueue implements DeliveryQueuePort {
   private readonly retry: BackoffPolicy;
 
   constructor(
@@ -121,14 +126,6 @@ export class DeliveryQueue {
   }
 }
 
-/** One message of the dead-letter queue; `reason` null: SQS moved it there (the backstop), not our code. */
-export interface DeadLetter {
-  readonly messageId: string;
-  readonly receiptHandle: string;
-  readonly body: string;
-  readonly reason: string | null;
-}
-
 /** A queue whose received messages are let go (visible again at once) or deleted by receipt handle. */
 abstract class ReceivedMessages {
   constructor(
@@ -152,20 +149,13 @@ abstract class ReceivedMessages {
   }
 }
 
-/** One message of the backstop queue: a delivery job SQS's redrive moved there by itself. */
-export interface BackstopArrival {
-  readonly messageId: string;
-  readonly receiptHandle: string;
-  readonly body: string;
-}
-
 /**
  * The delivery backstop queue: the redrive target of both delivery lanes. SQS moves a message there
  * once its receive count passes the source queue's `maxReceiveCount`, keeping its message id
  * ("Using dead-letter queues in Amazon SQS", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
  * Nothing else writes to it, so every message is a backstop arrival.
  */
-export class BackstopQueue extends ReceivedMessages {
+export class BackstopQueue extends ReceivedMessages implements BackstopQueuePort {
   /**
    * Up to ten arrivals, long-polling up to `waitSeconds` (0–20). A long poll asks every SQS server and
    * answers as soon as a message is there; a short poll (0) samples a subset of servers and may answer
@@ -199,7 +189,7 @@ export const DEAD_LETTER_REASON_ATTRIBUTE = "reason";
  * jobs to the backstop queue instead (`BackstopQueue`); the reconciliation puts them here with the
  * reason `internal`. A message without a reason is one SQS moved here before the backstop queue existed.
  */
-export class DeadLetterQueue extends ReceivedMessages {
+export class DeadLetterQueue extends ReceivedMessages implements DeadLetterQueuePort {
   /**
    * Up to ten dead letters with their reason attribute, hidden for `visibilitySeconds` while the
    * caller looks at them (SQS ReceiveMessage).
@@ -245,18 +235,13 @@ export class DeadLetterQueue extends ReceivedMessages {
 }
 
 /** Where unroutable events are kept, with the reason, for operators (alarmed, never retried). */
-export class UnroutableQueue {
+export class UnroutableQueue implements UnroutableQueuePort {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
   ) {}
 
-  async send(record: {
-    reason: string;
-    details: readonly string[];
-    received_at: string;
-    event: unknown;
-  }): Promise<void> {
+  async send(record: UnroutableRecord): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,

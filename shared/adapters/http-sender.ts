@@ -6,16 +6,22 @@
 import type * as Http from "node:http";
 import https from "node:https";
 import type { LookupFunction, Socket } from "node:net";
+import type {
+  AttemptSender,
+  HttpAttemptErrorKind,
+  HttpAttemptRequest,
+  HttpAttemptResult,
+} from "../domain/ports/sender.ts";
 import {
   type AddressResolver,
   BlockedDestinationError,
-  createGuardedLookup,
   type DestinationPolicy,
   InvalidDestinationError,
   ReservedDestinationError,
   UnresolvableDestinationError,
   type UrlRules,
-} from "./destination-policy.ts";
+} from "../domain/subscriptions/destination-policy.ts";
+import { createGuardedLookup } from "./destination-policy.ts";
 
 /**
  * Not `import http from "node:http"`: an ESM import builds a namespace by reading every export,
@@ -25,36 +31,6 @@ import {
  */
 const http = process.getBuiltinModule("node:http");
 
-export interface HttpAttemptRequest {
-  url: string;
-  method: "POST" | "PUT" | "GET" | "DELETE";
-  headers: Record<string, string>;
-  body: string;
-  timeoutMs: number;
-  maxResponseBodyBytes: number;
-  /** VoIPBIN's transport rules (the legacy delivery profile, PRODUCT §11); absent: the standard ones. */
-  legacy?: LegacyTransport;
-}
-
-/**
- * How VoIPBIN's Go sender talks HTTP (PRODUCT §11): redirects followed up to `maxRedirects` hops with
- * Go's net/http rules, each hop's URL and dialled address checked against the SSRF policy; the
- * response headers of each hop within `responseHeadersTimeoutMs`, the whole attempt (hops included)
- * within the request's `timeoutMs`; `http://` and user-info (sent as Basic auth) allowed.
- */
-export interface LegacyTransport {
-  readonly maxRedirects: number;
-  readonly responseHeadersTimeoutMs: number;
-  readonly timeoutMs: number;
-}
-
-/** VoIPBIN's values: `http.Client{Timeout: 30s}`, `ResponseHeaderTimeout: 15s`, 3 redirects. */
-export const LEGACY_TRANSPORT: LegacyTransport = {
-  maxRedirects: 3,
-  responseHeadersTimeoutMs: 15_000,
-  timeoutMs: 30_000,
-};
-
 const LEGACY_URL_RULES: UrlRules = { allowHttp: true, allowUserInfo: true };
 
 /** Statuses Go's client follows (client.go, redirectBehavior) when a Location is given. */
@@ -62,26 +38,6 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Headers Go's client drops on a redirect to a host that is neither the same nor a subdomain. */
 const SENSITIVE_ON_REDIRECT = ["authorization", "www-authenticate", "cookie", "cookie2"];
-
-export type HttpAttemptErrorKind =
-  | "timeout"
-  | "blocked_destination"
-  | "invalid_destination"
-  | "dns_failure"
-  | "connection_refused"
-  | "connection_reset"
-  | "tls_error"
-  | "connection_error";
-
-export type HttpAttemptResult =
-  | {
-      kind: "response";
-      statusCode: number;
-      retryAfter: string | null;
-      responseBody: string;
-      latencyMs: number;
-    }
-  | { kind: "error"; error: HttpAttemptErrorKind; message: string; latencyMs: number };
 
 export interface HttpSenderOptions {
   policy: DestinationPolicy;
@@ -278,7 +234,7 @@ function decodeBody(chunks: readonly Buffer[], truncated: boolean): string {
   return new TextDecoder("utf-8").decode(Buffer.concat(chunks), { stream: truncated });
 }
 
-export class HttpSender {
+export class HttpSender implements AttemptSender {
   readonly #policy: DestinationPolicy;
   readonly #lookup: LookupFunction;
   readonly #httpAgent: Http.Agent;

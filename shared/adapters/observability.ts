@@ -3,49 +3,9 @@ import type { LogAttributes, UnformattedAttributes } from "@aws-lambda-powertool
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { cutBelowDepth, depthBoundedReplacer } from "../domain/json.ts";
+import { loggedError } from "../domain/ports/logger.ts";
 
 export const METRICS_NAMESPACE = "VoipbinWebhooks";
-
-/** The one shape an error has in a log line, wherever it is logged (functions, the local stack). */
-export interface LoggedError {
-  readonly name: string;
-  /** The error's stable code (CodedError) or errno-style code (Node, e.g. ECONNRESET), when it has one. */
-  readonly code?: string;
-  readonly message: string;
-  readonly stack?: string;
-  readonly cause?: LoggedError | string;
-}
-
-/** Causes followed at most this deep: a cycle of causes must not hang a log write. */
-const MAX_CAUSE_DEPTH = 3;
-
-/**
- * What a log may hold of an error: its name, code, message, stack and cause, nothing else. Never its
- * other own properties, which for AWS SDK errors can carry the item a condition failed on (a
- * subscription, with its secret) or the request's headers. Non-errors are logged by type only: a
- * thrown object may be anything, including a secret.
- */
-export function loggedError(error: unknown, depth = 0): LoggedError {
-  if (!(error instanceof Error)) return { name: typeof error, message: `non-error thrown (${typeof error})` };
-  const code = (error as { code?: unknown }).code;
-  const cause = error.cause;
-  return {
-    name: error.name,
-    ...(typeof code === "string" ? { code } : {}),
-    message: error.message,
-    ...(error.stack !== undefined ? { stack: error.stack } : {}),
-    ...(cause === undefined
-      ? {}
-      : {
-          cause:
-            depth + 1 >= MAX_CAUSE_DEPTH
-              ? "(further causes left out)"
-              : cause instanceof Error
-                ? loggedError(cause, depth + 1)
-                : `non-error cause (${typeof cause})`,
-        }),
-  };
-}
 
 /**
  * Powertools' standard log structure, with errors (passed as the extra argument, or as any attribute

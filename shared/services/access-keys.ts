@@ -1,4 +1,3 @@
-import type { AccessKeyRepository, RevokeResult } from "../adapters/dynamodb/access-keys.ts";
 import {
   type AccessKey,
   type AccessKeyRecord,
@@ -11,10 +10,12 @@ import {
 import type { PresentedCredentials } from "../domain/access-keys/credentials.ts";
 import { CodedError } from "../domain/errors.ts";
 import { uuidv7 } from "../domain/ids.ts";
+import { type Clock, systemClock } from "../domain/ports/clock.ts";
+import type { AccessKeyRepository, RevokeResult } from "../domain/ports/stores.ts";
 
 export interface AccessKeyDependencies {
   readonly accessKeys: Pick<AccessKeyRepository, "create" | "getByHash" | "listByCustomer" | "revoke">;
-  readonly now?: () => Date;
+  readonly now?: Clock;
 }
 
 /** Why a request is not authenticated; the API turns these into the two 401 codes of PRODUCT §5. */
@@ -61,7 +62,7 @@ export async function mintAccessKey(
   if (days !== undefined && !(Number.isFinite(days) && days > 0 && days <= MAX_EXPIRY_DAYS)) {
     throw new InvalidAccessKeyRequestError(`expiry must be a number of days in (0, ${MAX_EXPIRY_DAYS}]`);
   }
-  const now = deps.now?.() ?? new Date();
+  const now = (deps.now ?? systemClock)();
   const key = generateAccessKey();
   const record: AccessKeyRecord = {
     key_id: uuidv7(now.getTime()),
@@ -98,7 +99,7 @@ export async function authenticate(
 ): Promise<AuthenticationResult> {
   if (credentials.kind === "none") return { kind: "refused", reason: "missing" };
   if (!isWellFormedAccessKey(credentials.key)) return { kind: "refused", reason: "malformed" };
-  const now = deps.now?.() ?? new Date();
+  const now = (deps.now ?? systemClock)();
   const keyHash = hashAccessKey(credentials.key);
   const record = await deps.accessKeys.getByHash(keyHash, now);
   if (record === null || !hashesEqual(record.key_hash, keyHash))
@@ -111,12 +112,12 @@ export async function authenticate(
 export async function listAccessKeys(customerId: string, deps: AccessKeyDependencies): Promise<AccessKey[]> {
   const id = customerId.toLowerCase();
   if (!UUID.test(id)) throw new InvalidAccessKeyRequestError("customer id must be a UUID");
-  const records = await deps.accessKeys.listByCustomer(id, deps.now?.() ?? new Date());
+  const records = await deps.accessKeys.listByCustomer(id, (deps.now ?? systemClock)());
   return records.map(publicAccessKey);
 }
 
 export async function revokeAccessKey(keyId: string, deps: AccessKeyDependencies): Promise<RevokeResult> {
   const id = keyId.toLowerCase();
   if (!UUID.test(id)) throw new InvalidAccessKeyRequestError("key id must be a UUID (see `keys list`)");
-  return deps.accessKeys.revoke(id, deps.now?.() ?? new Date());
+  return deps.accessKeys.revoke(id, (deps.now ?? systemClock)());
 }

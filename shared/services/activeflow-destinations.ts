@@ -2,7 +2,8 @@
  * The customer's view of its activeflow destinations (PRODUCT §11, issue 21): read-only, since
  * VoIPBIN's flow-manager keeps them (shared/services/route-event.ts applies its events).
  */
-import type { ActiveflowDestinationRepository } from "../adapters/dynamodb/activeflow-destinations.ts";
+import { type Clock, systemClock } from "../domain/ports/clock.ts";
+import type { ActiveflowDestinationRepository } from "../domain/ports/subscriptions.ts";
 import type { ActiveflowDestination } from "../domain/subscriptions/activeflow.ts";
 
 export interface ActiveflowDestinationPage {
@@ -15,7 +16,7 @@ export class ActiveflowDestinationService {
   constructor(
     private readonly deps: {
       readonly repository: Pick<ActiveflowDestinationRepository, "listPage">;
-      readonly now?: (() => Date) | undefined;
+      readonly now?: Clock | undefined;
     },
   ) {}
 
@@ -25,7 +26,7 @@ export class ActiveflowDestinationService {
   ): Promise<ActiveflowDestinationPage> {
     return this.deps.repository.listPage(customerId, {
       ...options,
-      now: (this.deps.now ?? (() => new Date()))(),
+      now: (this.deps.now ?? systemClock)(),
     });
   }
 }

@@ -4,8 +4,7 @@
  * interfaces as the delivery log itself (a subscription's log, a delivery by id), so they
  * follow whatever layout the repository gives the records.
  */
-import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
-import type { SubscriptionRepository } from "../adapters/dynamodb/subscriptions.ts";
+
 import type { DeliveryLogPosition, DeliveryRecord } from "../domain/delivery/delivery.ts";
 import {
   type AttemptSample,
@@ -15,6 +14,9 @@ import {
   type StatsWindow,
 } from "../domain/delivery/stats.ts";
 import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "../domain/ids.ts";
+import { type Clock, systemClock } from "../domain/ports/clock.ts";
+import type { DeliveryRepository } from "../domain/ports/deliveries.ts";
+import type { SubscriptionRepository } from "../domain/ports/subscriptions.ts";
 import { ResourceNotFoundError } from "../domain/subscriptions/errors.ts";
 
 export interface DeliveryInsightsSettings {
@@ -31,7 +33,7 @@ export interface DeliveryInsightsDependencies {
   readonly subscriptions: Pick<SubscriptionRepository, "get" | "listPage">;
   readonly deliveries: Pick<DeliveryRepository, "get" | "queryLog" | "eventTimeOf">;
   readonly settings: DeliveryInsightsSettings;
-  readonly now?: (() => Date) | undefined;
+  readonly now?: Clock | undefined;
 }
 
 export interface SubscriptionStats extends DeliveryStats {
@@ -48,7 +50,7 @@ export class DeliveryInsightsService {
   constructor(private readonly deps: DeliveryInsightsDependencies) {}
 
   private now(): Date {
-    return this.deps.now?.() ?? new Date();
+    return (this.deps.now ?? systemClock)();
   }
 
   /**

@@ -3,10 +3,8 @@
  * recovery. Every send goes through the real queue and delivery function, as a job rebuilt from the
  * delivery record (which keeps the exact payload), so a resend carries the same bytes and `webhook-id`.
  */
+
 import { randomUUID } from "node:crypto";
-import type { DeliveryQueue } from "../adapters/delivery-queue.ts";
-import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
-import type { SubscriptionRepository } from "../adapters/dynamodb/subscriptions.ts";
 import {
   DELIVERY_STATUSES,
   type DeliveryLogPosition,
@@ -18,6 +16,10 @@ import type { DeliveryJob } from "../domain/delivery/job.ts";
 import { patternMatches } from "../domain/events/catalogue.ts";
 import { webhookBody } from "../domain/events/schemas.ts";
 import { deriveDeliveryIds } from "../domain/ids.ts";
+import { type Clock, systemClock } from "../domain/ports/clock.ts";
+import type { DeliveryRepository } from "../domain/ports/deliveries.ts";
+import type { DeliveryQueue } from "../domain/ports/queues.ts";
+import type { SubscriptionRepository } from "../domain/ports/subscriptions.ts";
 import {
   DeliveryNotRetryableError,
   InvalidInputError,
@@ -48,7 +50,7 @@ export interface DeliveryLogDependencies {
   /** Test events, manual retries and recover calls each take one unit of the customer's quota. */
   readonly quotas: Pick<QuotaService, "consume">;
   readonly settings: DeliveryLogSettings;
-  readonly now?: (() => Date) | undefined;
+  readonly now?: Clock | undefined;
 }
 
 export interface DeliveryPage {
@@ -101,7 +103,7 @@ export class DeliveryLogService {
   constructor(private readonly deps: DeliveryLogDependencies) {}
 
   private now(): Date {
-    return this.deps.now?.() ?? new Date();
+    return (this.deps.now ?? systemClock)();
   }
 
   private async subscription(customerId: string, subscriptionId: string): Promise<SubscriptionWithSecrets> {

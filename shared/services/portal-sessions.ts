@@ -4,7 +4,7 @@
  * `POST /v1/portal/sessions`, for an access key that expires an hour later and then calls the
  * public API with it like any other client. No new kind of credential reaches the authorizer.
  */
-import type { PortalLinkRepository } from "../adapters/dynamodb/portal-links.ts";
+
 import type { AccessKey } from "../domain/access-keys/access-key.ts";
 import {
   generatePortalLinkToken,
@@ -16,12 +16,14 @@ import {
   PORTAL_SESSION_SECONDS,
   PortalLinkRefusedError,
 } from "../domain/portal/portal-link.ts";
+import { type Clock, systemClock } from "../domain/ports/clock.ts";
+import type { PortalLinkRepository } from "../domain/ports/stores.ts";
 import { type AccessKeyDependencies, InvalidAccessKeyRequestError, mintAccessKey } from "./access-keys.ts";
 
 export interface PortalSessionDependencies {
   readonly portalLinks: Pick<PortalLinkRepository, "create" | "consume">;
   readonly accessKeys: AccessKeyDependencies["accessKeys"];
-  readonly now?: (() => Date) | undefined;
+  readonly now?: Clock | undefined;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -45,7 +47,7 @@ export async function mintPortalLink(
       `a portal link expires within ${PORTAL_LINK_MAX_SECONDS / 3600} hours (e.g. 15m, 1h, 24h)`,
     );
   }
-  const now = deps.now?.() ?? new Date();
+  const now = (deps.now ?? systemClock)();
   const token = generatePortalLinkToken();
   const expiresAt = new Date(now.getTime() + seconds * 1000).toISOString();
   await deps.portalLinks.create({
@@ -70,7 +72,7 @@ export class PortalSessionService {
   /** Uses the link up and mints the session's key; throws PortalLinkRefusedError with the reason. */
   async exchange(token: string): Promise<PortalSession> {
     if (!isWellFormedPortalLinkToken(token)) throw new PortalLinkRefusedError("invalid");
-    const now = this.deps.now?.() ?? new Date();
+    const now = (this.deps.now ?? systemClock)();
     const consumed = await this.deps.portalLinks.consume(hashPortalLinkToken(token), now);
     if (consumed.kind === "refused") throw new PortalLinkRefusedError(consumed.reason);
     const { key, accessKey } = await mintAccessKey(

@@ -1,11 +1,3 @@
-import type { DeliveryQueue, UnroutableQueue } from "../adapters/delivery-queue.ts";
-import type { ActiveflowDestinationRepository } from "../adapters/dynamodb/activeflow-destinations.ts";
-import type { DeliveryRepository } from "../adapters/dynamodb/deliveries.ts";
-import type {
-  ManagedChange,
-  ManagedSubscriptionRepository,
-} from "../adapters/dynamodb/managed-subscriptions.ts";
-import type { RoutingSubscription } from "../adapters/dynamodb/subscriptions.ts";
 import type { DeliveryJob } from "../domain/delivery/job.ts";
 import { UnroutableEventError } from "../domain/errors.ts";
 import { warningSubjectOf } from "../domain/events/operational.ts";
@@ -18,6 +10,15 @@ import {
 } from "../domain/events/schemas.ts";
 import { deriveDeliveryIds } from "../domain/ids.ts";
 import { cutBelowDepth, nestsDeeperThan } from "../domain/json.ts";
+import { type Clock, systemClock } from "../domain/ports/clock.ts";
+import type { DeliveryRepository } from "../domain/ports/deliveries.ts";
+import type { DeliveryQueue, UnroutableQueue } from "../domain/ports/queues.ts";
+import type {
+  ActiveflowDestinationRepository,
+  ManagedChange,
+  ManagedSubscriptionRepository,
+  RoutingSubscription,
+} from "../domain/ports/subscriptions.ts";
 import {
   type ActiveflowTarget,
   activeflowDestinationId,
@@ -50,7 +51,7 @@ export interface RouterDependencies {
    * types that are not built in; shared/services/event-catalogue.ts). Absent: the built-in one.
    */
   readonly catalogue?: { forType(type: string): Promise<EventCatalogue> };
-  readonly now?: () => Date;
+  readonly now?: Clock;
 }
 
 export type RouteOutcome =
@@ -171,7 +172,7 @@ export const eventTimeOf = (event: RoutableEvent): Date => new Date(event.time);
  * not be enqueued, so that the invocation is retried.
  */
 export async function routeEvent(input: unknown, deps: RouterDependencies): Promise<RouteOutcome> {
-  const now = deps.now ?? (() => new Date());
+  const now = deps.now ?? systemClock;
   let event: RoutableEvent;
   let catalogue = BUILT_IN_CATALOGUE;
   try {

@@ -4,6 +4,11 @@
  * named errors of ./errors.ts.
  */
 
+import { autoDisableAt } from "../domain/events/operational.ts";
+import { uuidv7 } from "../domain/ids.ts";
+import { type Clock, systemClock } from "../domain/ports/clock.ts";
+import type { SubscriptionChange, SubscriptionRepository } from "../domain/ports/subscriptions.ts";
+import { generateSecret } from "../domain/signing.ts";
 import {
   type AddressResolver,
   BlockedDestinationError,
@@ -12,11 +17,7 @@ import {
   InvalidDestinationError,
   ReservedDestinationError,
   UnresolvableDestinationError,
-} from "../adapters/destination-policy.ts";
-import type { SubscriptionChange, SubscriptionRepository } from "../adapters/dynamodb/subscriptions.ts";
-import { autoDisableAt } from "../domain/events/operational.ts";
-import { uuidv7 } from "../domain/ids.ts";
-import { generateSecret } from "../domain/signing.ts";
+} from "../domain/subscriptions/destination-policy.ts";
 import {
   ConcurrentModificationError,
   InvalidInputError,
@@ -46,10 +47,10 @@ export interface SubscriptionServiceDependencies {
     "get" | "create" | "delete" | "reserveSlot" | "releaseSlot" | "listPage" | "update" | "rotateSecret"
   >;
   readonly policy: DestinationPolicy;
-  /** The system resolver unless a test or the local stack injects one. */
-  readonly resolver?: AddressResolver | undefined;
+  /** The system resolver (shared/adapters/destination-policy.ts) unless a test or the local stack injects one. */
+  readonly resolver: AddressResolver;
   readonly settings: SubscriptionSettings;
-  readonly now?: (() => Date) | undefined;
+  readonly now?: Clock | undefined;
 }
 
 export interface SubscriptionPage {
@@ -85,7 +86,7 @@ export class SubscriptionService {
   constructor(private readonly deps: SubscriptionServiceDependencies) {}
 
   private now(): Date {
-    return this.deps.now?.() ?? new Date();
+    return (this.deps.now ?? systemClock)();
   }
 
   /** The failing streak of an enabled subscription, with when auto-disable ends it; null when none. */

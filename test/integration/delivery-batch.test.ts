@@ -8,11 +8,11 @@ import {
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDeliveryHandler, scheduledEvent } from "#handlers/delivery.ts";
-import { type AddressResolver, resolveAndCheck } from "#shared/adapters/destination-policy.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
+import { type AddressResolver, resolveAndCheck } from "#shared/domain/subscriptions/destination-policy.ts";
 import { ensureQueue } from "../../local/provision.ts";
 import { visibilityBeyondLimit } from "../../local/sqs/errors.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";

@@ -3,13 +3,14 @@ import { GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dy
 import { BatchGetCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DeliveryRepository, type RecordAttemptInput } from "#shared/adapters/dynamodb/deliveries.ts";
+import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "#shared/adapters/dynamodb/delivery-batch-loader.ts";
 import { encodePayload } from "#shared/adapters/dynamodb/payload-codec.ts";
 import { keys } from "#shared/adapters/dynamodb/table.ts";
 import type { DeliveryIdentity } from "#shared/domain/delivery/delivery.ts";
 import { DependencyError } from "#shared/domain/errors.ts";
 import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "#shared/domain/ids.ts";
+import type { RecordAttemptInput } from "#shared/domain/ports/deliveries.ts";
 import { itemSize, writeUnits } from "../../bench/lib/dynamo-units.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
 import { repositoriesFor } from "../support/pipeline.ts";

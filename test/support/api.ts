@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayRequestAuthorizerEventV2, Context } from "aws-lambda";
-import type { AddressResolver } from "#shared/adapters/destination-policy.ts";
 import type { AuthorizerResponse } from "#shared/api/auth-context.ts";
 import type { ApiEvent, ApiResult } from "#shared/api/http.ts";
+import type { AddressResolver } from "#shared/domain/subscriptions/destination-policy.ts";
 import { lambdaContext } from "./pipeline.ts";
 
 /** One HTTP request as a client sends it to API Gateway. */

@@ -1,19 +1,21 @@
 import type { LookupAddress } from "node:dns";
-import type { LookupFunction } from "node:net";
+import { isIP, type LookupFunction } from "node:net";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { createGuardedLookup } from "../../shared/adapters/destination-policy.ts";
 import {
   type AddressResolver,
   BLOCKED_RANGES,
   BlockedDestinationError,
   checkDestination,
-  createGuardedLookup,
   DestinationPolicy,
   InvalidDestinationError,
+  ipFamily,
   ReservedDestinationError,
   type ResolvedAddress,
   resolveAndCheck,
   UnresolvableDestinationError,
-} from "../../shared/adapters/destination-policy.ts";
+} from "../../shared/domain/subscriptions/destination-policy.ts";
 import { MAX_URL_LENGTH } from "../../shared/domain/subscriptions/validation.ts";
 
 const strict = new DestinationPolicy({ allowHttp: false, allowedCidrs: [] });
@@ -466,6 +468,28 @@ describe("the port a URL without one is checked at", () => {
     expect(() => reserving(80).checkUrl("http://127.0.0.1:8080/")).not.toThrow();
     await expect(checkDestination("https://hooks.test/", reserving(443), byName)).rejects.toThrow(
       ReservedDestinationError,
+    );
+  });
+});
+
+describe("ipFamily (the domain's isIP)", () => {
+  it("answers as node:net's isIP for addresses, near-addresses and names", () => {
+    const zone = fc.stringMatching(/^%[0-9a-zA-Z]{1,8}$/);
+    const text = fc.oneof(
+      fc.ipV4(),
+      fc.ipV4Extended(),
+      fc.ipV6(),
+      fc.tuple(fc.ipV6(), zone).map(([a, z]) => `${a}${z}`),
+      fc.ipV4().map((a) => `0${a}`),
+      fc.ipV6().map((a) => `[${a}]`),
+      fc.domain(),
+      fc.stringMatching(/^[0-9a-fA-F:.%]{0,20}$/),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(ipFamily(t)).toBe(isIP(t));
+      }),
+      { numRuns: 5_000 },
     );
   });
 });

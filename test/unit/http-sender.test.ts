@@ -3,17 +3,14 @@ import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { HttpSender } from "../../shared/adapters/http-sender.ts";
+import type { HttpAttemptRequest, HttpAttemptResult } from "../../shared/domain/ports/sender.ts";
+import { loopbackReservedEndpoints, parseReservedEndpoints } from "../../shared/domain/reserved-endpoints.ts";
 import {
   type AddressResolver,
   DestinationPolicy,
   resolveAndCheck,
-} from "../../shared/adapters/destination-policy.ts";
-import {
-  type HttpAttemptRequest,
-  type HttpAttemptResult,
-  HttpSender,
-} from "../../shared/adapters/http-sender.ts";
-import { loopbackReservedEndpoints, parseReservedEndpoints } from "../../shared/domain/reserved-endpoints.ts";
+} from "../../shared/domain/subscriptions/destination-policy.ts";
 
 interface Received {
   method: string;

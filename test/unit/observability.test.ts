@@ -1,7 +1,8 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createLogger, createMetrics, instrumented, loggedError } from "#shared/adapters/observability.ts";
+import { createLogger, createMetrics, instrumented } from "#shared/adapters/observability.ts";
 import { DependencyError } from "#shared/domain/errors.ts";
+import { loggedError } from "#shared/domain/ports/logger.ts";
 import { renderLogLine } from "../../local/log-format.ts";
 import { captureOutput } from "../support/output.ts";
 import { lambdaContext } from "../support/pipeline.ts";

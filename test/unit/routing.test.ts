@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { chunkForSendMessageBatch } from "#shared/adapters/delivery-queue.ts";
-import type { RoutingSubscription } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { DepthBoundedLogger } from "#shared/adapters/observability.ts";
 import { parseDeliveryJob, serializeDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { UnroutableEventError } from "#shared/domain/errors.ts";
@@ -16,6 +15,7 @@ import {
   depthBoundedReplacer,
   nestsDeeperThan,
 } from "#shared/domain/json.ts";
+import type { RoutingSubscription } from "#shared/domain/ports/subscriptions.ts";
 import { subscriptionMatches } from "#shared/domain/subscriptions/subscription.ts";
 import { buildDeliveryJobs, routeEvent } from "#shared/services/route-event.ts";
 import { renderLogLine } from "../../local/log-format.ts";

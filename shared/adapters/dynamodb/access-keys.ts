@@ -1,6 +1,10 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { AccessKeyRecord } from "../../domain/access-keys/access-key.ts";
+import type {
+  AccessKeyRepository as AccessKeyRepositoryPort,
+  RevokeResult,
+} from "../../domain/ports/stores.ts";
 import { TABLE_KEYS } from "../../resources.ts";
 import { type Item, isConditionalCheckFailed, isExpired, keys } from "./table.ts";
 
@@ -31,16 +35,11 @@ function ttlFor(record: Pick<AccessKeyRecord, "expires_at" | "revoked_at">): num
   return Math.floor(Math.min(...ends) / 1000) + ACCESS_KEY_RETENTION_SECONDS;
 }
 
-export type RevokeResult =
-  | { readonly kind: "revoked"; readonly key: AccessKeyRecord }
-  | { readonly kind: "already_revoked"; readonly key: AccessKeyRecord }
-  | { readonly kind: "not_found" };
-
 /**
  * Access keys in the single table (docs/data-model.md, "Access keys"): the key item under the hash of
  * the key, listed per customer through GSI1, and a pointer item from the key id to the hash.
  */
-export class AccessKeyRepository {
+export class AccessKeyRepository implements AccessKeyRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import type { ActiveflowDestinationRepository as ActiveflowDestinationRepositoryPort } from "../../domain/ports/subscriptions.ts";
 import {
   ACTIVEFLOW_DESTINATION_IDLE_SECONDS,
   type ActiveflowDestination,
@@ -16,7 +17,7 @@ import { isConditionalCheckFailed, isExpired, keys } from "./table.ts";
  * (`removed`), so an older event arriving late cannot bring a deleted destination back; every item
  * expires `ACTIVEFLOW_DESTINATION_IDLE_SECONDS` after the last news of its activeflow (TTL).
  */
-export class ActiveflowDestinationRepository {
+export class ActiveflowDestinationRepository implements ActiveflowDestinationRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

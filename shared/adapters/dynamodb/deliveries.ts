@@ -13,6 +13,17 @@ import {
   type DeliveryStatus,
   positionOf,
 } from "../../domain/delivery/delivery.ts";
+import type {
+  CloseDeliveryInput,
+  DeliveryLogPage,
+  DeliveryLogQuery,
+  DeliveryRepository as DeliveryRepositoryPort,
+  DeliveryState,
+  HandOffInput,
+  RecordAttemptInput,
+  RecordAttemptResult,
+  RequeueResult,
+} from "../../domain/ports/deliveries.ts";
 import { TABLE_KEYS } from "../../resources.ts";
 import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "./payload-codec.ts";
 import {
@@ -156,20 +167,6 @@ function legacyAttempts(item: Item): DeliveryAttempt[] {
 const isBoundedLayout = (item: Item): boolean => typeof item.layout === "number" && item.layout >= 2;
 const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
 
-/** What the delivery function needs of an existing record to decide; never the payload. */
-export interface DeliveryState {
-  /** The event the record is of: a job of another event with the same id would be an id collision. */
-  readonly event_id: string;
-  readonly status: DeliveryStatus;
-  readonly dead_reason: DeadReason | null;
-  readonly succeeded_at: string | null;
-  readonly next_attempt_at: string | null;
-  readonly chain_attempts: number;
-  readonly live_job: string | null;
-  /** When our code put the dead delivery's job on the dead-letter queue; null until it has. */
-  readonly dead_lettered_at: string | null;
-}
-
 export function deliveryStateFromItem(item: Item): DeliveryState {
   if (isBoundedLayout(item)) {
     return {
@@ -255,80 +252,6 @@ function isDestination(value: unknown): value is DeliveryDestination {
   );
 }
 
-export interface RecordAttemptInput {
-  readonly delivery: Omit<DeliveryIdentity, "payload">;
-  /** The job that made the attempt (its token, or `msg:<message id>`): it becomes the live job. */
-  readonly liveJob: string;
-  readonly attempt: DeliveryAttempt;
-  readonly status: Exclude<DeliveryStatus, "pending">;
-  readonly deadReason: DeadReason | null;
-  readonly nextAttemptAt: string | null;
-  readonly now: Date;
-  /** Manual retries: a success older than this does not supersede the attempt. */
-  readonly redeliverAfter: string | undefined;
-  readonly retentionDays: number;
-  /** The record as the batch read it; undefined when there was none. */
-  readonly existing: DeliveryState | undefined;
-  /**
-   * A retry: the job already re-sent (delayed) to make the next attempt. It becomes the live job in
-   * the same write, so the job that made this attempt is stale from then on (docs/delivery.md,
-   * "Waits out of flight").
-   */
-  readonly handOffTo?: string;
-}
-
-export interface HandOffInput {
-  readonly delivery: Omit<DeliveryIdentity, "payload">;
-  /** The live job that is waiting: only it may hand over. */
-  readonly fromJob: string;
-  /** The re-sent (delayed) message's identity. */
-  readonly toJob: string;
-  /** When the job is due again (written as `next_at`, so the log shows it). */
-  readonly nextAttemptAt: string;
-  readonly now: Date;
-  readonly retentionDays: number;
-}
-
-/**
- * `superseded`: a duplicate delivered it meanwhile (the attempt is kept, the status is not changed);
- * `stale`: another job became the live one meanwhile (a manual retry or a recovery), likewise.
- */
-export type RecordAttemptResult = "recorded" | "superseded" | "stale";
-
-export interface CloseDeliveryInput {
-  readonly delivery: Omit<DeliveryIdentity, "payload">;
-  readonly reason: DeadReason;
-  readonly now: Date;
-  readonly retentionDays: number;
-  /** Only this live job (or none) may close it; a stale job must not close a newer chain. */
-  readonly liveJob: string;
-}
-
-export interface DeliveryLogQuery {
-  /** The subscription's customer: layout 3 keys its log partitions by customer and subscription tag. */
-  readonly customerId: string;
-  readonly subscriptionId: string;
-  /** Newest first (the log) or oldest first (recovery). */
-  readonly order: "newest_first" | "oldest_first";
-  /** Items to evaluate per log partition (before the status filter). */
-  readonly limit: number;
-  readonly after?: DeliveryLogPosition | undefined;
-  /** Only deliveries created at or after this instant (ISO 8601 UTC, as toISOString writes it). */
-  readonly since?: string | undefined;
-  readonly statuses?: readonly DeliveryStatus[] | undefined;
-}
-
-export interface DeliveryLogPage {
-  /** With their attempts; without payloads. */
-  readonly records: DeliveryRecord[];
-  /** Where the next query resumes; null when the log has been read to its end. */
-  readonly next: DeliveryLogPosition | null;
-}
-
-export type RequeueResult =
-  | { readonly kind: "requeued"; readonly previous: DeliveryRecord }
-  | { readonly kind: "skipped" };
-
 const expiresAtFor = (now: Date, retentionDays: number): number =>
   Math.floor(now.getTime() / 1000) + retentionDays * 86_400;
 
@@ -352,7 +275,7 @@ function headCreationSet(identity: Item, values: Record<string, unknown>): strin
   return set;
 }
 
-export class DeliveryRepository {
+export class DeliveryRepository implements DeliveryRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -1,27 +1,13 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import {
+  type DeliveryBatchLoader,
+  type DeliveryState,
+  subscriptionLookupKey,
+} from "../../domain/ports/deliveries.ts";
 import type { SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
-import { type DeliveryState, deliveryStateFromItem } from "./deliveries.ts";
+import { deliveryStateFromItem } from "./deliveries.ts";
 import { subscriptionFromItem } from "./subscriptions.ts";
 import { batchGetItems, type ItemKey, itemKeyString, keys } from "./table.ts";
-
-/** What one delivery batch needs read before any job is attempted. */
-export interface DeliveryBatchLoadRequest {
-  readonly subscriptions: readonly { readonly customerId: string; readonly subscriptionId: string }[];
-  /** Each delivery by its customer and id: a layout-3 head is addressed by both (keys.deliveryHead). */
-  readonly deliveries: readonly { readonly customerId: string; readonly deliveryId: string }[];
-}
-
-export interface DeliveryBatchState {
-  /** By `subscriptionLookupKey`; null: the subscription does not exist (deleted). */
-  readonly subscriptions: ReadonlyMap<string, SubscriptionWithSecrets | null>;
-  /** By delivery id; absent: no record yet (the first attempt is still to come). */
-  readonly deliveries: ReadonlyMap<string, DeliveryState>;
-}
-
-export const subscriptionLookupKey = (customerId: string, subscriptionId: string): string =>
-  `${customerId}|${subscriptionId}`;
-
-export type DeliveryBatchLoader = (request: DeliveryBatchLoadRequest) => Promise<DeliveryBatchState>;
 
 /**
  * One BatchGetItem (consistent reads) for every subscription and delivery record a batch needs. The

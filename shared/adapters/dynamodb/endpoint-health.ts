@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { type EndpointHealth, HEALTHY, type HealthChange } from "../../domain/delivery/endpoint-health.ts";
+import type { EndpointHealthStore as EndpointHealthStorePort } from "../../domain/ports/stores.ts";
 import { batchGetItems, type Item, isConditionalCheckFailed, itemKeyString, keys } from "./table.ts";
 
 /** An endpoint's state is deleted by TTL a day after its last change (an endpoint left alone is healthy). */
@@ -36,7 +37,7 @@ interface CacheEntry {
  * write at all. Every delivery instance reads and writes the same items: what one learns (this
  * endpoint black-holes) all of them act on within the cache TTL.
  */
-export class EndpointHealthStore {
+export class EndpointHealthStore implements EndpointHealthStorePort {
   private readonly cache = new Map<string, CacheEntry>();
 
   constructor(

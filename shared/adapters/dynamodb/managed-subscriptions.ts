@@ -1,15 +1,16 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { DependencyError } from "../../domain/errors.ts";
+import type {
+  ManagedChange,
+  ManagedSubscriptionRepository as ManagedSubscriptionRepositoryPort,
+} from "../../domain/ports/subscriptions.ts";
 import {
   type CustomerControl,
   MANAGED_BY,
   managedSubscriptionId,
 } from "../../domain/subscriptions/managed.ts";
 import { type Item, isConditionalCheckFailed, keys } from "./table.ts";
-
-/** What applying one version of a customer did (logged, and counted by the import's summary). */
-export type ManagedChange = "created" | "updated" | "removed" | "unchanged" | "ignored_older";
 
 // A sync that sees the control item move under it three times in a row is racing a burst of
 // updates of one customer; each of those writers syncs after its own write, so giving up is safe.
@@ -30,7 +31,7 @@ const SYNC_ROUNDS = 5;
  * the control item again until it did not move meanwhile. The last writer of the control item
  * therefore always leaves the subscription matching it, however writers interleave.
  */
-export class ManagedSubscriptionRepository {
+export class ManagedSubscriptionRepository implements ManagedSubscriptionRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -1,6 +1,10 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { PortalLinkRecord, PortalLinkRefusal } from "../../domain/portal/portal-link.ts";
+import type {
+  ConsumeResult,
+  PortalLinkRepository as PortalLinkRepositoryPort,
+} from "../../domain/ports/stores.ts";
 import { type Item, isConditionalCheckFailed, keys } from "./table.ts";
 
 /** How long a link item stays after it expired, so a late click is told "expired", not "invalid". */
@@ -16,12 +20,8 @@ function portalLinkFromItem(item: Item): PortalLinkRecord {
   };
 }
 
-export type ConsumeResult =
-  | { readonly kind: "consumed"; readonly link: PortalLinkRecord }
-  | { readonly kind: "refused"; readonly reason: PortalLinkRefusal };
-
 /** Portal links in the single table, one item each under the SHA-256 of the token. */
-export class PortalLinkRepository {
+export class PortalLinkRepository implements PortalLinkRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

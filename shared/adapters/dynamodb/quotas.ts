@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { QuotaCounterRepository as QuotaCounterRepositoryPort } from "../../domain/ports/stores.ts";
 import { type QuotaAction, type QuotaRule, quotaWindow } from "../../domain/quotas/quota.ts";
 import { isConditionalCheckFailed, keys } from "./table.ts";
 
@@ -13,7 +14,7 @@ const QUOTA_ITEM_GRACE_SECONDS = 3600;
  * request writes nothing. One write unit per admitted request; a refusal costs one too (DynamoDB
  * bills a failed conditional write).
  */
-export class QuotaCounterRepository {
+export class QuotaCounterRepository implements QuotaCounterRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

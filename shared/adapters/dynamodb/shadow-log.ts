@@ -1,35 +1,12 @@
 import { createHash } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { PutCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
+import type {
+  ShadowLogRepository as ShadowLogRepositoryPort,
+  ShadowRecord,
+} from "../../domain/ports/stores.ts";
 import type { Item, ItemKey } from "./table.ts";
 
-/**
- * What a shadow delivery would have sent (PRODUCT §11, shadow mode): the request exactly as built and
- * signed, the body by its SHA-256. One line of `npm run ops -- shadow export`.
- */
-export interface ShadowRecord {
-  /** The event's time (the delivery's `created_at`): the same for a duplicate job of the same delivery. */
-  readonly at: string;
-  /** When the delivery function signed it (the `webhook-timestamp`'s instant). */
-  readonly signed_at: string;
-  readonly customer_id: string;
-  readonly subscription_id: string;
-  readonly event_id: string;
-  readonly event_type: string;
-  readonly delivery_id: string;
-  readonly webhook_id: string;
-  readonly method: string;
-  readonly url: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body_sha256: string;
-  readonly body_bytes: number;
-}
-
-/**
- * Hour partitions, each written over a few shards: a shadow period runs a whole customer's traffic
- * (or many customers') through here, and one partition takes at most 1,000 writes a second (DynamoDB
- * Developer Guide, "Best practices for designing and using partition keys effectively").
- */
 export const SHADOW_SHARDS = 8;
 
 const HOUR_MS = 3_600_000;
@@ -46,7 +23,7 @@ export function shadowKey(record: Pick<ShadowRecord, "at" | "delivery_id">): Ite
  * Shadow deliveries are not written to the delivery log: the customer would see deliveries that were
  * never sent, and every statistic would have to leave them out (docs/cutover.md, "Shadow mode").
  */
-export class ShadowLogRepository {
+export class ShadowLogRepository implements ShadowLogRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -7,6 +7,12 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import type {
+  RoutingSubscription,
+  SubscriptionChange,
+  SubscriptionChangeField,
+  SubscriptionRepository as SubscriptionRepositoryPort,
+} from "../../domain/ports/subscriptions.ts";
 import type { PayloadFilter } from "../../domain/subscriptions/filter.ts";
 import type {
   DisabledReason,
@@ -14,31 +20,6 @@ import type {
   SubscriptionWithSecrets,
 } from "../../domain/subscriptions/subscription.ts";
 import { type Item, isConditionalCheckFailed, keys } from "./table.ts";
-
-/** Fields the API may change on a subscription (PATCH); see SubscriptionRepository.update. */
-export type SubscriptionChangeField =
-  | "url"
-  | "method"
-  | "event_types"
-  | "activeflow_id"
-  | "description"
-  | "headers"
-  | "filter"
-  | "status"
-  | "disabled_reason"
-  | "failing_since"
-  | "updated_at";
-
-export interface SubscriptionChange {
-  readonly set: Partial<Record<SubscriptionChangeField, unknown>>;
-  readonly remove: readonly SubscriptionChangeField[];
-}
-
-/** What the router needs to match an event; the secrets never leave the table on the routing path. */
-export type RoutingSubscription = Pick<
-  Subscription,
-  "id" | "customer_id" | "event_types" | "activeflow_id" | "status" | "delivery_profile" | "filter"
->;
 
 /** A subscription counter unchanged for this long may be corrected from the stored subscriptions. */
 export const COUNTER_REPAIR_AFTER_MS = 60_000;
@@ -116,7 +97,7 @@ function toAttributeValue(field: string, value: unknown): unknown {
   return value;
 }
 
-export class SubscriptionRepository {
+export class SubscriptionRepository implements SubscriptionRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -8,10 +8,11 @@
  * `internal`, the job is put on the dead-letter queue with that reason (where operators see and
  * redrive dead deliveries), and only then deleted from the backstop queue.
  */
-import type { BackstopArrival, BackstopQueue, DeadLetterQueue } from "../../adapters/delivery-queue.ts";
-import type { DeliveryRepository } from "../../adapters/dynamodb/deliveries.ts";
+
 import { parseDeliveryJob } from "../../domain/delivery/job.ts";
-import type { DomainLogger } from "./deliver.ts";
+import type { DeliveryRepository } from "../../domain/ports/deliveries.ts";
+import type { DomainLogger } from "../../domain/ports/logger.ts";
+import type { BackstopArrival, BackstopQueue, DeadLetterQueue } from "../../domain/ports/queues.ts";
 import { liveJobOf } from "./deliver.ts";
 
 /**

@@ -1,18 +1,4 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { BackstopQueue, DeadLetterQueue, DeliveryQueue } from "../../adapters/delivery-queue.ts";
-import type { DeliveryRepository, DeliveryState } from "../../adapters/dynamodb/deliveries.ts";
-import {
-  type DeliveryBatchLoader,
-  subscriptionLookupKey,
-} from "../../adapters/dynamodb/delivery-batch-loader.ts";
-import type { ShadowLogRepository } from "../../adapters/dynamodb/shadow-log.ts";
-import type { SubscriptionRepository } from "../../adapters/dynamodb/subscriptions.ts";
-import {
-  type HttpAttemptRequest,
-  type HttpAttemptResult,
-  LEGACY_TRANSPORT,
-} from "../../adapters/http-sender.ts";
-import { loggedError } from "../../adapters/observability.ts";
 import type { DeadReason, DeliveryAttempt } from "../../domain/delivery/delivery.ts";
 import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
 import type { Lane } from "../../domain/delivery/endpoint-health.ts";
@@ -20,6 +6,17 @@ import { type DeliveryJob, TEST_EVENT_HEADER } from "../../domain/delivery/job.t
 import { type Wait, waitToken, waitUntil, wokenEarly } from "../../domain/delivery/waits.ts";
 import { autoDisableAt, failingSeconds, type OperationalWarning } from "../../domain/events/operational.ts";
 import { parseDeliveryId } from "../../domain/ids.ts";
+import type { DeliveryRepository, DeliveryState } from "../../domain/ports/deliveries.ts";
+import { type DeliveryBatchLoader, subscriptionLookupKey } from "../../domain/ports/deliveries.ts";
+import { type DomainLogger, loggedError } from "../../domain/ports/logger.ts";
+import type { BackstopQueue, DeadLetterQueue, DeliveryQueue } from "../../domain/ports/queues.ts";
+import {
+  type HttpAttemptRequest,
+  type HttpAttemptResult,
+  LEGACY_TRANSPORT,
+} from "../../domain/ports/sender.ts";
+import type { ShadowLogRepository } from "../../domain/ports/stores.ts";
+import type { SubscriptionRepository } from "../../domain/ports/subscriptions.ts";
 import { signDelivery } from "../../domain/signing.ts";
 import { managedSubscriptionId } from "../../domain/subscriptions/managed.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
@@ -34,13 +31,6 @@ export interface DeliverySettings {
   readonly maxResponseBodyBytes: number;
   readonly autoDisableAfterSeconds: number;
   readonly retentionDays: number;
-}
-
-export interface DomainLogger {
-  debug(message: string, ...attributes: Record<string, unknown>[]): void;
-  info(message: string, ...attributes: Record<string, unknown>[]): void;
-  warn(message: string, ...attributes: Record<string, unknown>[]): void;
-  error(message: string, ...attributes: Record<string, unknown>[]): void;
 }
 
 export interface DeliveryDependencies {

@@ -5,10 +5,7 @@
  * cap) — neither uses an attempt. After: what the attempt taught about the endpoint, written to the
  * shared state; in the main lane a budget overrun hands the job to the slow lane.
  */
-import type { DeliveryQueue } from "../../adapters/delivery-queue.ts";
-import type { EndpointHealthStore } from "../../adapters/dynamodb/endpoint-health.ts";
-import type { HttpAttemptResult } from "../../adapters/http-sender.ts";
-import { loggedError } from "../../adapters/observability.ts";
+
 import {
   type AttemptSpeed,
   decideLane,
@@ -20,6 +17,10 @@ import {
   probeLeaseMs,
 } from "../../domain/delivery/endpoint-health.ts";
 import type { DeliveryJob } from "../../domain/delivery/job.ts";
+import { loggedError } from "../../domain/ports/logger.ts";
+import type { DeliveryQueue } from "../../domain/ports/queues.ts";
+import type { HttpAttemptResult } from "../../domain/ports/sender.ts";
+import type { EndpointHealthStore } from "../../domain/ports/stores.ts";
 
 export interface FairLaneDependencies {
   readonly policy: FairnessPolicy;

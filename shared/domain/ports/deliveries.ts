@@ -1,0 +1,170 @@
+/**
+ * The delivery records as the use cases see them (the port): what the router, the delivery function,
+ * the API and the tools may ask of the store, in domain terms. The DynamoDB repository
+ * (shared/adapters/dynamodb/deliveries.ts) implements it; docs/data-model.md says how it is stored.
+ */
+import type {
+  DeadReason,
+  DeliveryAttempt,
+  DeliveryIdentity,
+  DeliveryLogPosition,
+  DeliveryRecord,
+  DeliveryStatus,
+} from "../delivery/delivery.ts";
+import type { SubscriptionWithSecrets } from "../subscriptions/subscription.ts";
+
+/** What the delivery function needs of an existing record to decide; never the payload. */
+export interface DeliveryState {
+  /** The event the record is of: a job of another event with the same id would be an id collision. */
+  readonly event_id: string;
+  readonly status: DeliveryStatus;
+  readonly dead_reason: DeadReason | null;
+  readonly succeeded_at: string | null;
+  readonly next_attempt_at: string | null;
+  readonly chain_attempts: number;
+  readonly live_job: string | null;
+  /** When our code put the dead delivery's job on the dead-letter queue; null until it has. */
+  readonly dead_lettered_at: string | null;
+}
+
+export interface RecordAttemptInput {
+  readonly delivery: Omit<DeliveryIdentity, "payload">;
+  /** The job that made the attempt (its token, or `msg:<message id>`): it becomes the live job. */
+  readonly liveJob: string;
+  readonly attempt: DeliveryAttempt;
+  readonly status: Exclude<DeliveryStatus, "pending">;
+  readonly deadReason: DeadReason | null;
+  readonly nextAttemptAt: string | null;
+  readonly now: Date;
+  /** Manual retries: a success older than this does not supersede the attempt. */
+  readonly redeliverAfter: string | undefined;
+  readonly retentionDays: number;
+  /** The record as the batch read it; undefined when there was none. */
+  readonly existing: DeliveryState | undefined;
+  /**
+   * A retry: the job already re-sent (delayed) to make the next attempt. It becomes the live job in
+   * the same write, so the job that made this attempt is stale from then on (docs/delivery.md,
+   * "Waits out of flight").
+   */
+  readonly handOffTo?: string;
+}
+
+export interface HandOffInput {
+  readonly delivery: Omit<DeliveryIdentity, "payload">;
+  /** The live job that is waiting: only it may hand over. */
+  readonly fromJob: string;
+  /** The re-sent (delayed) message's identity. */
+  readonly toJob: string;
+  /** When the job is due again (written as `next_at`, so the log shows it). */
+  readonly nextAttemptAt: string;
+  readonly now: Date;
+  readonly retentionDays: number;
+}
+
+/**
+ * `superseded`: a duplicate delivered it meanwhile (the attempt is kept, the status is not changed);
+ * `stale`: another job became the live one meanwhile (a manual retry or a recovery), likewise.
+ */
+export type RecordAttemptResult = "recorded" | "superseded" | "stale";
+
+export interface CloseDeliveryInput {
+  readonly delivery: Omit<DeliveryIdentity, "payload">;
+  readonly reason: DeadReason;
+  readonly now: Date;
+  readonly retentionDays: number;
+  /** Only this live job (or none) may close it; a stale job must not close a newer chain. */
+  readonly liveJob: string;
+}
+
+export interface DeliveryLogQuery {
+  /** The subscription's customer: layout 3 keys its log partitions by customer and subscription tag. */
+  readonly customerId: string;
+  readonly subscriptionId: string;
+  /** Newest first (the log) or oldest first (recovery). */
+  readonly order: "newest_first" | "oldest_first";
+  /** Items to evaluate per log partition (before the status filter). */
+  readonly limit: number;
+  readonly after?: DeliveryLogPosition | undefined;
+  /** Only deliveries created at or after this instant (ISO 8601 UTC, as toISOString writes it). */
+  readonly since?: string | undefined;
+  readonly statuses?: readonly DeliveryStatus[] | undefined;
+}
+
+export interface DeliveryLogPage {
+  /** With their attempts; without payloads. */
+  readonly records: DeliveryRecord[];
+  /** Where the next query resumes; null when the log has been read to its end. */
+  readonly next: DeliveryLogPosition | null;
+}
+
+export type RequeueResult =
+  | { readonly kind: "requeued"; readonly previous: DeliveryRecord }
+  | { readonly kind: "skipped" };
+
+export interface DeliveryRepository {
+  /**
+   * Records one attempt and the state it leads to, conditioned on the attempt's job being the live
+   * one and, for a failure, on no newer success.
+   */
+  recordAttempt(input: RecordAttemptInput): Promise<RecordAttemptResult>;
+  /**
+   * Names the re-sent (delayed) job the delivery's live job in place of the waiting one, and when it
+   * is due. False: the waiting job is no longer the live one, or the delivery is over; nothing written.
+   */
+  handOff(input: HandOffInput): Promise<boolean>;
+  /** Marks a delivery `dead` without an attempt; a finished delivery or another live job is left alone. */
+  close(input: CloseDeliveryInput): Promise<boolean>;
+  /** Whether the delivery's job is already on the dead-letter queue, read strongly consistent. */
+  isDeadLettered(customerId: string, deliveryId: string): Promise<boolean>;
+  /** Notes that the dead delivery's job is on the dead-letter queue. */
+  markDeadLettered(customerId: string, deliveryId: string, now: Date): Promise<void>;
+  /** One delivery of the customer with all its attempts and its payload; null when the customer has none by that id. */
+  get(customerId: string, deliveryId: string, now?: Date): Promise<DeliveryRecord | null>;
+  /** Stores the body of an event once for all its deliveries, with the event's time. Idempotent. */
+  putPayload(
+    customerId: string,
+    eventId: string,
+    payload: string,
+    now: Date,
+    retentionDays: number,
+    eventTime: Date,
+  ): Promise<void>;
+  /** The time of an event as its payload item recorded it; null when unknown or stored before layout 3. */
+  eventTimeOf(customerId: string, eventId: string): Promise<Date | null>;
+  /** Writes the record of a delivery that is queued but not attempted yet (the test route). */
+  createPending(delivery: DeliveryIdentity, now: Date, retentionDays: number, liveJob: string): Promise<void>;
+  /** Removes a pending record that was never attempted (its job could not be enqueued). */
+  deletePending(customerId: string, deliveryId: string): Promise<void>;
+  /** One query of a subscription's delivery log, every partition of it merged in order. */
+  queryLog(query: DeliveryLogQuery, now?: Date): Promise<DeliveryLogPage>;
+  /**
+   * Makes a delivery `pending` again, only if its status is one of `from`, and names `token` its only
+   * live job (a manual retry or a recovery).
+   */
+  requeue(
+    customerId: string,
+    deliveryId: string,
+    options: { from: readonly DeliveryStatus[]; token: string; now: Date },
+  ): Promise<RequeueResult>;
+  /** Puts back what a requeue replaced, unless an attempt or another requeue has happened since. */
+  revertRequeue(previous: DeliveryRecord, token: string): Promise<void>;
+}
+
+/** What one delivery batch needs read before any job is attempted. */
+export interface DeliveryBatchLoadRequest {
+  readonly subscriptions: readonly { readonly customerId: string; readonly subscriptionId: string }[];
+  /** Each delivery by its customer and id: a layout-3 head is addressed by both (keys.deliveryHead). */
+  readonly deliveries: readonly { readonly customerId: string; readonly deliveryId: string }[];
+}
+
+export interface DeliveryBatchState {
+  /** By `subscriptionLookupKey`; null: the subscription does not exist (deleted). */
+  readonly subscriptions: ReadonlyMap<string, SubscriptionWithSecrets | null>;
+  /** By delivery id; absent: no record yet (the first attempt is still to come). */
+  readonly deliveries: ReadonlyMap<string, DeliveryState>;
+}
+
+export const subscriptionLookupKey = (customerId: string, subscriptionId: string): string =>
+  `${customerId}|${subscriptionId}`;
+
+export type DeliveryBatchLoader = (request: DeliveryBatchLoadRequest) => Promise<DeliveryBatchState>;
