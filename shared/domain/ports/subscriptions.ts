@@ -42,8 +42,16 @@ export interface SubscriptionRepository {
   /** False: there was none. */
   delete(customerId: string, subscriptionId: string): Promise<boolean>;
   create(subscription: SubscriptionWithSecrets): Promise<void>;
-  markFailing(customerId: string, subscriptionId: string, since: string): Promise<void>;
-  clearFailing(customerId: string, subscriptionId: string): Promise<void>;
+  /**
+   * Starts the failing clock unless it already runs. True when this call started it: exactly one
+   * failure per streak announces it.
+   */
+  markFailing(customerId: string, subscriptionId: string, since: string): Promise<boolean>;
+  /**
+   * Resets the failing clock. When the streak it ended began, or null when there was none: exactly
+   * one success announces the recovery.
+   */
+  clearFailing(customerId: string, subscriptionId: string): Promise<string | null>;
   /** The subscription as disabled; null when it is gone. */
   disable(
     customerId: string,
