@@ -22,7 +22,6 @@ import {
   SQS_MAX_MESSAGE_BYTES,
   TABLE_KEYS,
   TERMINAL_QUEUE_RETENTION_SECONDS,
-  UNROUTABLE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
 import { stackKeyFor } from "./stack-key.ts";
 
@@ -265,7 +264,7 @@ export async function ensureQueues(
   const deliveryQueueUrl = await ensureQueue(client, names.deliveryQueue, deliveryAttributes);
   const slowDeliveryQueueUrl = await ensureQueue(client, names.slowDeliveryQueue, deliveryAttributes);
   const unroutableQueueUrl = await ensureQueue(client, names.unroutableQueue, {
-    MessageRetentionPeriod: String(UNROUTABLE_RETENTION_SECONDS),
+    MessageRetentionPeriod: String(TERMINAL_QUEUE_RETENTION_SECONDS),
   });
   return { deliveryQueueUrl, deliveryDlqUrl, deliveryBackstopUrl, unroutableQueueUrl, slowDeliveryQueueUrl };
 }

@@ -19,8 +19,6 @@ import { CodedError } from "#shared/domain/errors.ts";
 import { DELIVERY_BATCH, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
 import { FunctionTimeoutError, invokeLambda, LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
 
-export { FunctionTimeoutError };
-
 /**
  * A local stand-in for Lambda's SQS event source mapping: long-polls a queue, invokes the handler
  * with a Lambda-shaped SQSEvent, and deletes what the handler did not report as failed. Failed

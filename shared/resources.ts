@@ -171,7 +171,7 @@ export const ROUTER_QUEUE = {
 } as const;
 
 /** The longest SQS keeps a message (SQS Developer Guide, quotas: 60 s to 14 days). */
-export const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
+const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
 
 /**
  * Queues where failed or unroutable work waits for an operator (the delivery DLQ, the unroutable,
@@ -180,9 +180,6 @@ export const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;
  * the oldest-dead-letter alarm fires well before that.
  */
 export const TERMINAL_QUEUE_RETENTION_SECONDS = SQS_MAX_RETENTION_SECONDS;
-
-/** Unroutable events are kept as long as SQS allows, for operators to inspect and replay. */
-export const UNROUTABLE_RETENTION_SECONDS = TERMINAL_QUEUE_RETENTION_SECONDS;
 
 export interface QueueSettings {
   readonly visibilityTimeoutSeconds: number;

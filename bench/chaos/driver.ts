@@ -1101,5 +1101,3 @@ export function fuzzFailures(summary: FuzzSummary): string[] {
   }
   return problems;
 }
-
-export const NO_FAULT_RATES = NO_FAULTS;

@@ -26,9 +26,6 @@ export class SqsError extends Error {
 
 export const invalidParameter = (message: string) => new SqsError("InvalidParameterValue", message);
 
-export const missingParameter = (name: string) =>
-  new SqsError("MissingParameter", `The request must contain the parameter ${name}.`);
-
 export const queueDoesNotExist = () =>
   new SqsError("QueueDoesNotExist", "The specified queue does not exist.", {
     queryCode: "AWS.SimpleQueueService.NonExistentQueue",

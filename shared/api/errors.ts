@@ -122,11 +122,6 @@ export const rateLimited = () =>
     "retry-after": "1",
   });
 
-/** True for errors the mapper turns into 5xx: the ones worth an error log with the cause. */
-export function isServerFault(error: ApiError): boolean {
-  return error.status >= 500;
-}
-
 /** What the services refuse (domain/subscriptions/errors.ts): each code is also an API error code. */
 type ServiceError =
   | InvalidInputError

@@ -258,14 +258,6 @@ export function buildOpenApiDocument(routes: readonly Route[] = ROUTES): Record<
   return document as unknown as Record<string, unknown>;
 }
 
-let cached: Record<string, unknown> | undefined;
-
-/** Built once per cold start, on first use. */
-export function openApiDocument(): Record<string, unknown> {
-  cached ??= buildOpenApiDocument();
-  return cached;
-}
-
 /** docs/openapi.json's exact text. */
 export function renderOpenApiDocument(): string {
   return `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`;

@@ -74,7 +74,8 @@ export const SUBSCRIPTION_TAG_BITS = 16;
 
 /** 16 bits of SHA-256(subscription id): which log partitions of its customer hold its deliveries. */
 export function subscriptionTagOf(subscriptionId: string): number {
-  return createHash("sha256").update(lengthPrefixed(subscriptionId)).digest().readUInt16BE(0);
+  const digest = createHash("sha256").update(lengthPrefixed(subscriptionId)).digest();
+  return digest.readUIntBE(0, SUBSCRIPTION_TAG_BITS / 8);
 }
 
 const clampMillis = (ms: number): number =>

@@ -12,7 +12,6 @@ export const FIXTURES_DIR = path.resolve(import.meta.dirname, "../../local/fixtu
 /** The product's own fixtures beside the checkout; absent in a lone clone. */
 export const SHARED_FIXTURES_DIR = path.resolve(import.meta.dirname, "../../../shared/fixtures");
 export const CUSTOMER_A = "5e4a0680-804e-11ec-8477-2fea5968d85b";
-export const CUSTOMER_B = "7c0f9a52-1b2e-4d61-9a43-3f8e2d9b6a10";
 
 export function loadFixtureEvents(): Map<string, FixtureEntry> {
   const dir = path.join(FIXTURES_DIR, "voipbin-events");

@@ -952,5 +952,3 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     }
   }
 }
-
-export { positionOf };

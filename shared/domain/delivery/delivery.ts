@@ -102,12 +102,6 @@ export interface DeliveryIdentity {
 }
 
 /**
- * Attempts kept on one record. With 4 KiB response bodies this keeps the item far below DynamoDB's
- * 400 KB limit even after many manual retries; further attempts are counted, not stored.
- */
-export const MAX_STORED_ATTEMPTS = 60;
-
-/**
  * Where a delivery sits in its subscription's log (its sort key there, `<created_at>#<id>`, in every
  * layout): what a page of the log resumes after.
  */

@@ -188,10 +188,6 @@ export function isEventType(s: string): s is EventType {
   return EVENT_TYPES.has(s);
 }
 
-export function isResource(s: string): s is EventResource {
-  return RESOURCE_SET.has(s);
-}
-
 /** The resource a type belongs to, or undefined when the type is not in the catalogue. */
 export function resourceOf(type: string): EventResource | undefined {
   return RESOURCE_BY_TYPE.get(type);

@@ -14,7 +14,6 @@ export const OPERATIONAL_WARNING_TYPES = [
   "webhook_delivery_exhausted",
   "webhook_endpoint_recovered",
 ] as const;
-export type OperationalWarningType = (typeof OPERATIONAL_WARNING_TYPES)[number];
 
 /** The attempt that told us, as the delivery log shows it. */
 export interface WarningAttempt {

@@ -36,8 +36,6 @@ export const eventBridgeEnvelopeSchema = z.object({
   detail: z.unknown(),
 });
 
-export type EventBridgeEnvelope = z.output<typeof eventBridgeEnvelopeSchema>;
-
 /** `Detail` of a VoIPBIN resource event. `data` must be a JSON object: it is the resource. */
 export const voipbinDetailSchema = z.object({
   customer_id: uuidString,
