@@ -17,7 +17,7 @@ import type {
 } from "aws-lambda";
 import { CodedError } from "#shared/domain/errors.ts";
 import { DELIVERY_BATCH, DELIVERY_FUNCTION_TIMEOUT_SECONDS } from "#shared/resources.ts";
-import { FunctionTimeoutError, invokeLambda, LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
+import { invokeLambda, LOCAL_ACCOUNT_ID } from "./lambda-runtime.ts";
 
 /**
  * A local stand-in for Lambda's SQS event source mapping: long-polls a queue, invokes the handler

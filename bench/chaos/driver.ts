@@ -23,7 +23,7 @@ import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { originalEvent } from "../../scripts/ops/parked-kinds.ts";
 import { benchStackSettings, lambdaContext } from "../lib/util.ts";
 import { type CrashSummary, runCrashStage } from "./crash.ts";
-import { FaultInjector, type FaultRates, NO_FAULTS } from "./faults.ts";
+import { FaultInjector, type FaultRates } from "./faults.ts";
 import { bodyMatches, type FuzzCase, fuzzCases } from "./fuzz.ts";
 import { type OutageStageOptions, type OutageSummary, runOutageStage } from "./outage.ts";
 import { planWorkload, type WorkloadPlan } from "./plan.ts";

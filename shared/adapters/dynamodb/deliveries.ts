@@ -3,15 +3,14 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import {
-  type DeadReason,
-  type DeliveryAttempt,
-  type DeliveryDestination,
-  type DeliveryIdentity,
-  type DeliveryLogPosition,
-  type DeliveryRecord,
-  type DeliveryStatus,
-  positionOf,
+import type {
+  DeadReason,
+  DeliveryAttempt,
+  DeliveryDestination,
+  DeliveryIdentity,
+  DeliveryLogPosition,
+  DeliveryRecord,
+  DeliveryStatus,
 } from "../../domain/delivery/delivery.ts";
 import type {
   CloseDeliveryInput,

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { PortalLinkRecord, PortalLinkRefusal } from "../../domain/portal/portal-link.ts";
+import type { PortalLinkRecord } from "../../domain/portal/portal-link.ts";
 import type {
   ConsumeResult,
   PortalLinkRepository as PortalLinkRepositoryPort,

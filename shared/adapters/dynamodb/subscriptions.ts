@@ -10,7 +10,6 @@ import {
 import type {
   RoutingSubscription,
   SubscriptionChange,
-  SubscriptionChangeField,
   SubscriptionRepository as SubscriptionRepositoryPort,
 } from "../../domain/ports/subscriptions.ts";
 import type { PayloadFilter } from "../../domain/subscriptions/filter.ts";
