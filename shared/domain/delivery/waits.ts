@@ -6,7 +6,8 @@
  * per-endpoint cap deferral — is handed back to SQS as a new message with `DelaySeconds` (≤ 900 s);
  * a delayed message is backlog, not in flight. A longer wait is reached in hops: the re-sent job
  * wakes, sees its `next_attempt_at` still ahead and is re-sent again for what remains, sending
- * nothing to the customer. Every wait, however short, goes this way: a visibility change on a
+ * nothing to the customer (a middle hop with the same token and no write; the last hop under a new
+ * token named on the record: docs/delivery.md, "Hops that do not write"). Every wait, however short, goes this way: a visibility change on a
  * received message would keep it in flight for the wait (docs/delivery.md, "Waits out of flight").
  */
 import { MAX_DELAY_SECONDS } from "../aws-limits.ts";
@@ -42,7 +43,8 @@ export function wokenEarly(dueAt: Date | null, now: Date): boolean {
 
 /**
  * The identity of a re-sent job as its delivery's one live job (the job's `token`, the record's
- * `live_job`). Each wait gets a new one: the record names it once the new message is on the queue,
+ * `live_job`). Each wait gets a new one (a middle hop of a long wait keeps its wait's token), and
+ * the last hop before the attempt another: the record names it once the new message is on the queue,
  * so the old message, should it come back (a crash between the re-send and its delete), is
  * recognised as stale and dropped (docs/delivery.md, "One live job per delivery").
  */

@@ -154,7 +154,11 @@ export function liveJobOf(job: DeliveryJob, messageId: string): string {
 type Skip =
   | { readonly outcome: "dropped_deleted" | "dropped_disabled"; readonly close: DeadReason }
   | { readonly outcome: "stale" | "dropped_dead" | "skipped_already_succeeded" }
-  | { readonly outcome: "slept"; readonly dueAt: Date }
+  /**
+   * Woken before its attempt is due. `sameJob`: a middle hop — more than 900 s remain and the job
+   * carries the token the record names, so it is re-sent as it is, without a write.
+   */
+  | { readonly outcome: "slept"; readonly dueAt: Date; readonly sameJob: boolean }
   | { readonly outcome: "dead_letter_resent" };
 
 /** What the attempt phase sent and got back. */
@@ -338,6 +342,7 @@ export class DeliveryBatch {
         });
         break;
       case "slept":
+        if (skip.sameJob) return this.hop(received, skip.dueAt, log);
         return this.waitWithoutAttempt(received, skip.dueAt, "slept", SKIP_MESSAGES.slept, log);
       case "dead_letter_resent":
         await this.deadLetter(job, "attempts_exhausted", now);
@@ -574,7 +579,25 @@ export class DeliveryBatch {
   }
 
   /**
-   * A wait without an attempt (a hop of a long wait, a breaker's, probe's or cap's deferral): re-sent,
+   * A middle hop of a long wait: more than 900 s remain, so the job goes back as a new message with
+   * the same live-job token, delayed 900 s, and the record is not written — the head already names
+   * this token and its due time (written by the attempt or the wait that started the chain). Only the
+   * last hop, the one that wakes the job for its attempt, names a new token (`waitWithoutAttempt`).
+   * A crash between this send and the delete leaves two messages with the live token; both hop on at
+   * no write, and the first to reach its last hop hands the delivery to a new token in a conditional
+   * write, so the other finds its token stale there and drops itself: one attempt, as with a write
+   * per hop, at one head write per wait instead of one per 900 s (docs/delivery.md, "Hops that do
+   * not write").
+   */
+  private async hop(received: ReceivedJob, dueAt: Date, log: LogFields): Promise<DeliveryOutcome> {
+    const wait = waitUntil(dueAt, this.clock());
+    await this.deps.queue.send(received.job, wait.seconds);
+    this.deps.logger.info(SKIP_MESSAGES.slept, { ...log, wait_seconds: wait.seconds, hop: wait.hop });
+    return "slept";
+  }
+
+  /**
+   * A wait without an attempt (the last hop of a long wait, a breaker's, probe's or cap's deferral): re-sent,
    * then the record names the new message the live job (and `dueAt` its next attempt), then the
    * received message is deleted. No attempt is used and the delivery never ends here.
    */
@@ -681,8 +704,13 @@ export function skipCheck(
   const dueAt = record?.next_attempt_at ? new Date(record.next_attempt_at) : null;
   // A job that waited (re-sent, delayed) and woke before its time: a hop of a long wait. A deferred
   // job that never made an attempt has a `pending` head with its due time.
-  if ((record?.status === "failed" || record?.status === "pending") && wokenEarly(dueAt, now))
-    return { outcome: "slept", dueAt: dueAt as Date };
+  if ((record?.status === "failed" || record?.status === "pending") && wokenEarly(dueAt, now)) {
+    const due = dueAt as Date;
+    // Only a token can be re-sent as it is: a `msg:<id>` identity (a job from before tokens) names
+    // the message, which a re-send changes.
+    const sameJob = job.token !== undefined && record.live_job === job.token && waitUntil(due, now).hop;
+    return { outcome: "slept", dueAt: due, sameJob };
+  }
   return null;
 }
 
