@@ -101,6 +101,14 @@ module.exports = {
       to: { path: "^(functions|handlers|local|scripts|bench|test|infra|portal)/" },
     },
     {
+      name: "operator-tools-without-emulators",
+      comment:
+        "scripts/ (the operator tools) do not import the local stack's emulators; they read only where a local stack listens and how its clients authenticate (local/settings.ts, local/provision.ts's localCredentials)",
+      severity: "error",
+      from: { path: "^scripts/" },
+      to: { path: "^local/", pathNot: "^local/(settings|provision)\\.ts$" },
+    },
+    {
       name: "tools-without-tests",
       comment:
         "bench/, local/ and scripts/ must work without test/: they never import the tests' support code",

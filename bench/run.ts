@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseCommandLine, usageFailure } from "../local/cli.ts";
+import { parseCommandLine, usageFailure } from "../scripts/lib/cli.ts";
 import {
   benchColdStart,
   cloudAssemblyStaleness,

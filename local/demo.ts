@@ -11,7 +11,7 @@ import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey, revokeAccessKey } from "#shared/services/access-keys.ts";
-import { parseCommandLine, usageFailure } from "./cli.ts";
+import { parseCommandLine, usageFailure } from "../scripts/lib/cli.ts";
 import { LOCAL_CREDENTIALS, localCredentials } from "./provision.ts";
 import { loadSamples, sampleEntry } from "./samples.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, loadLocalSettings } from "./settings.ts";

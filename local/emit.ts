@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
-import { parseCommandLine, usageFailure } from "./cli.ts";
+import { parseCommandLine, usageFailure } from "../scripts/lib/cli.ts";
 import { localCredentials } from "./provision.ts";
 import {
   emittableTypes,

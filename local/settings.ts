@@ -3,7 +3,7 @@ import * as z from "zod";
 import { configSchema, loadConfig, retryScheduleSchema } from "#shared/config.ts";
 import { ConfigError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES, DELIVERY_LANE_CONCURRENCY } from "#shared/resources.ts";
-import { parseCommandLine, UsageError } from "./cli.ts";
+import { parseCommandLine, UsageError } from "../scripts/lib/cli.ts";
 
 /**
  * What the local stack itself is configured with (PRODUCT §7): ports, persistence, and the few

@@ -13,7 +13,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { SourceMap, type SourceMapPayload } from "node:module";
 import path from "node:path";
-import { parseCommandLine, usageFailure } from "../local/cli.ts";
+import { parseCommandLine, usageFailure } from "./lib/cli.ts";
 
 const USAGE = `Usage: npm run decode-stack -- <function | path/to/index.mjs.map | asset dir> [trace file]
 

@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseCommandLine } from "../local/cli.ts";
+import { parseCommandLine } from "./lib/cli.ts";
 
 export interface GeneratedFile {
   /** The npm script, e.g. `openapi`; `<name>:check` is its check. */

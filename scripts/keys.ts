@@ -25,9 +25,9 @@ import {
   revokeAccessKey,
 } from "#shared/services/access-keys.ts";
 import { mintPortalLink } from "#shared/services/portal-sessions.ts";
-import { parseCommandLine, UsageError } from "../local/cli.ts";
 import { localCredentials } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
+import { parseCommandLine, UsageError } from "./lib/cli.ts";
 import { formatTable } from "./text-table.ts";
 
 const USAGE = `Usage: npm run keys -- <command> [options]

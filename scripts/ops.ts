@@ -32,9 +32,9 @@ import { configSchema } from "#shared/config.ts";
 import { BACKSTOP_RECONCILE_MINUTES, DEFAULT_RESOURCE_NAMES, resourceNamesFor } from "#shared/resources.ts";
 import { reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
 import { DeliveryLogService } from "#shared/services/delivery-log.ts";
-import { parseCommandLine, UsageError } from "../local/cli.ts";
 import { localCredentials } from "../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
+import { parseCommandLine, UsageError } from "./lib/cli.ts";
 import { EVENT_TYPES_USAGE, parseEventTypesCommand, runDrift, runEventTypes } from "./ops/catalogue.ts";
 import { CUTOVER_USAGE, runCutoverCommand } from "./ops/cutover.ts";
 import {

@@ -46,15 +46,6 @@ import { SubscriptionService } from "./services/subscriptions.ts";
  * function pays neither the bundle size nor the config resolution of a client it never calls.
  */
 
-/** A value created on first use: for clients a function needs only on a rare path. */
-function lazy<T>(create: () => T): () => T {
-  let value: T | undefined;
-  return () => {
-    value ??= create();
-    return value;
-  };
-}
-
 /** A queue's name: the last segment of its URL (and the last part of its ARN). */
 function queueNameOf(queueUrl: string): string {
   return new URL(queueUrl).pathname.split("/").filter(Boolean).at(-1) ?? queueUrl;
@@ -103,7 +94,7 @@ export function createDeliveryDependencies(
   const doc = given?.doc ?? createTableClients(config).doc;
   const sqs = given?.sqs ?? createSqsClient(config);
   // Only an auto-disable puts an event on the bus: the client is created then, not at cold start.
-  const eventBridge = given ? () => given.eventBridge : lazy(() => createEventBridgeClient(config));
+  const eventBridge = given ? () => given.eventBridge : once(() => createEventBridgeClient(config));
   const policy = destinationPolicyFor(config);
   const fairLanes =
     config.SLOW_DELIVERY_QUEUE_URL !== undefined
@@ -227,6 +218,10 @@ export function createApiDependencies(
   };
 }
 
+/**
+ * A value computed on first use and kept for the cold start: clients a function needs only on a rare
+ * path, documents it builds once. The one memoizer: it remembers `undefined` too.
+ */
 function once<T>(compute: () => T): () => T {
   let done = false;
   let value: T;

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { EVENT_CATALOGUE } from "#shared/domain/events/catalogue.ts";
+import { UUID_PATTERN } from "#shared/domain/ids.ts";
 import { createRandom } from "./random.ts";
 
 /**
@@ -10,7 +11,6 @@ import { createRandom } from "./random.ts";
  */
 
 const CATALOGUE_TYPES: ReadonlySet<string> = new Set(EVENT_CATALOGUE.map((e) => e.type as string));
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** EventBridge's limit on the entries of one PutEvents request (the local bus enforces it too). */
 export const MAX_ENTRY_BYTES = 256 * 1024;
 
@@ -56,7 +56,7 @@ export function expectedRouting(detailType: string, detail: unknown): FuzzExpect
     return { outcome: "unroutable", reason: "invalid_detail" };
   }
   const { customer_id: customerId, data } = detail as { customer_id?: unknown; data?: unknown };
-  if (typeof customerId !== "string" || !UUID.test(customerId)) {
+  if (typeof customerId !== "string" || !UUID_PATTERN.test(customerId)) {
     return { outcome: "unroutable", reason: "invalid_customer_id" };
   }
   if (typeof data !== "object" || data === null || Array.isArray(data)) {

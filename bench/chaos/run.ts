@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseCommandLine, usageFailure } from "../../local/cli.ts";
+import { parseCommandLine, usageFailure } from "../../scripts/lib/cli.ts";
 import { type ChaosOptions, type ChaosResult, runChaos } from "./driver.ts";
 import type { FaultRates } from "./faults.ts";
 

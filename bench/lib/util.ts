@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Context } from "aws-lambda";
+import { createLambdaContext } from "../../local/lambda-runtime.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST, type LocalStackSettings, REPO_ROOT } from "../../local/settings.ts";
 
 export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -51,22 +52,12 @@ export function callHangupEvent(customer: string, data: Record<string, unknown>,
   };
 }
 
+/** The local stack's Lambda context (local/lambda-runtime.ts), with a minute to run. */
 export function lambdaContext(functionName: string): Context {
-  const deadline = Date.now() + 60_000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: "512",
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: "bench",
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return createLambdaContext(
+    { functionName, awsRegion: "us-east-1", timeoutMs: 60_000 },
+    Date.now() + 60_000,
+  );
 }
 
 /** Runs `work` over `items` with at most `concurrency` in flight. */

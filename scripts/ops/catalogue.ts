@@ -11,7 +11,7 @@ import {
 import { addedEventTypeProblems, EventCatalogue } from "#shared/domain/events/runtime-catalogue.ts";
 import { UNROUTABLE_REASONS } from "#shared/domain/events/schemas.ts";
 import { CATALOGUE_HIT_TTL_MS, CATALOGUE_MISS_REFRESH_MS } from "#shared/services/event-catalogue.ts";
-import { parseCommandLine, UsageError } from "../../local/cli.ts";
+import { parseCommandLine, UsageError } from "../lib/cli.ts";
 import { formatTable } from "../text-table.ts";
 import type { ParkedMessage, ParkedQueue } from "./parked-queue.ts";
 

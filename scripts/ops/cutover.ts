@@ -15,6 +15,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ManagedSubscriptionRepository } from "#shared/adapters/dynamodb/managed-subscriptions.ts";
 import { ShadowLogRepository } from "#shared/adapters/dynamodb/shadow-log.ts";
+import { UUID_PATTERN } from "#shared/domain/ids.ts";
 import type { ManagedChange } from "#shared/domain/ports/subscriptions.ts";
 import {
   type CustomerControl,
@@ -22,9 +23,9 @@ import {
   parseCustomerVersion,
 } from "#shared/domain/subscriptions/managed.ts";
 import { DEFAULT_RESOURCE_NAMES, resourceNamesFor } from "#shared/resources.ts";
-import { parseCommandLine, UsageError } from "../../local/cli.ts";
 import { localCredentials } from "../../local/provision.ts";
 import { LOCAL_DEFAULTS, LOCAL_HOST } from "../../local/settings.ts";
+import { parseCommandLine, UsageError } from "../lib/cli.ts";
 
 export const CUTOVER_USAGE = `  shadow export [--since <time>] [--until <time>] [--customer <uuid>]
                       shadow deliveries (Detail.delivery_mode "shadow") as JSON lines: what would
@@ -33,7 +34,6 @@ export const CUTOVER_USAGE = `  shadow export [--since <time>] [--until <time>] 
                       VoIPBIN customers (JSON lines: id, webhook_uri, webhook_method, webhook_secret,
                       tm_update) into managed legacy subscriptions, by the control events' rules`;
 
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const DEFAULT_CONCURRENCY = 16;
 
 interface Common {
@@ -112,7 +112,7 @@ export async function runCutoverCommand(argv: readonly string[], env: NodeJS.Pro
       values.since === undefined
         ? new Date((until ?? new Date()).getTime() - 86_400_000)
         : parseTime(values.since, "--since", problems);
-    if (values.customer !== undefined && !UUID.test(values.customer))
+    if (values.customer !== undefined && !UUID_PATTERN.test(values.customer))
       problems.push(`--customer takes a customer id (a UUID), not "${values.customer}"`);
     if (since && until && since >= until) problems.push("--since must be before --until");
     if (problems.length > 0) throw new UsageError(problems.join("\n"));

@@ -6,6 +6,7 @@
 import type * as z from "zod/mini";
 import { ACCESS_KEY_QUERY_PARAMETER } from "../domain/access-keys/credentials.ts";
 import { CodedError } from "../domain/errors.ts";
+import { isCanonicalUuid } from "../domain/ids.ts";
 import { AUTH_ERROR_CODES, type AuthErrorCode } from "./auth-context.ts";
 import {
   ApiError,
@@ -54,7 +55,6 @@ export interface ApiOutcome {
   readonly error?: unknown;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // Time left to write the answer after the recovery's deadline.
 const RESPONSE_MARGIN_MS = 3000;
 
@@ -116,7 +116,7 @@ function callerOf(event: ApiEvent): { customerId: string; keyId: string } {
   const context = event.requestContext?.authorizer?.lambda;
   if (context === undefined || context === null) throw new MissingAuthorizerContextError();
   const { customer_id: customerId, key_id: keyId, auth_error: authError } = context;
-  if (typeof customerId === "string" && UUID.test(customerId)) {
+  if (typeof customerId === "string" && isCanonicalUuid(customerId)) {
     return { customerId, keyId: typeof keyId === "string" ? keyId : "" };
   }
   if (typeof authError === "string" && (AUTH_ERROR_CODES as readonly string[]).includes(authError)) {

@@ -7,31 +7,31 @@
  */
 import * as z from "zod/mini";
 import type { DeliveryLogPosition } from "../domain/delivery/delivery.ts";
+import { isCanonicalUuid } from "../domain/ids.ts";
 import { validationFailed } from "./errors.ts";
 
 const MAX_CURSOR_LENGTH = 512;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const subscriptionsCursor = z.strictObject({
   v: z.literal(1),
-  c: z.string().check(z.regex(UUID)),
-  after: z.string().check(z.regex(UUID)),
+  c: z.string().check(z.refine(isCanonicalUuid)),
+  after: z.string().check(z.refine(isCanonicalUuid)),
 });
 
 /** `k` keeps it apart from a subscriptions cursor of the same customer (both are strict objects). */
 const activeflowDestinationsCursor = z.strictObject({
   v: z.literal(1),
   k: z.literal("activeflows"),
-  c: z.string().check(z.regex(UUID)),
-  after: z.string().check(z.regex(UUID)),
+  c: z.string().check(z.refine(isCanonicalUuid)),
+  after: z.string().check(z.refine(isCanonicalUuid)),
 });
 
 const deliveriesCursor = z.strictObject({
   v: z.literal(1),
-  s: z.string().check(z.regex(UUID)),
+  s: z.string().check(z.refine(isCanonicalUuid)),
   at: z.string().check(z.regex(ISO_INSTANT)),
-  id: z.string().check(z.regex(UUID)),
+  id: z.string().check(z.refine(isCanonicalUuid)),
 });
 
 function encode(payload: object): string {

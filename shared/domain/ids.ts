@@ -101,11 +101,20 @@ export function deriveDeliveryIds(eventId: string, subscriptionId: string, creat
   return { deliveryId: formatUuid(bytes), webhookId: webhookIdOf(digest) };
 }
 
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * A UUID of any version, in either case (VoIPBIN's ids are version 4, ours version 7 or 8): the one
+ * check of a UUID's shape. Stored ids are lower case (`isCanonicalUuid`); input is lower-cased once
+ * it has passed (`uuidString`, shared/domain/events/schemas.ts).
+ */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A UUID as this service stores and compares it: lower-case hex. */
+export const isCanonicalUuid = (text: string): boolean =>
+  UUID_PATTERN.test(text) && text === text.toLowerCase();
 
 /** What a layout-3 delivery id says about itself; null for any other id (the ids of earlier layouts are version 8). */
 export function parseDeliveryId(deliveryId: string): { createdAt: Date; subscriptionTag: number } | null {
-  if (!UUID_PATTERN.test(deliveryId) || deliveryId[14] !== "7") return null;
+  if (!isCanonicalUuid(deliveryId) || deliveryId[14] !== "7") return null;
   const bytes = Buffer.from(deliveryId.replaceAll("-", ""), "hex");
   if (((bytes[8] ?? 0) & 0xc0) !== 0x80) return null;
   const tag = (((bytes[6] ?? 0) & 0x0f) << 12) | ((bytes[7] ?? 0) << 4) | (((bytes[8] ?? 0) >>> 2) & 0x0f);

@@ -9,7 +9,7 @@ import {
 } from "../domain/access-keys/access-key.ts";
 import type { PresentedCredentials } from "../domain/access-keys/credentials.ts";
 import { CodedError } from "../domain/errors.ts";
-import { uuidv7 } from "../domain/ids.ts";
+import { isCanonicalUuid, uuidv7 } from "../domain/ids.ts";
 import { type Clock, systemClock } from "../domain/ports/clock.ts";
 import type { AccessKeyRepository, RevokeResult } from "../domain/ports/stores.ts";
 
@@ -33,7 +33,6 @@ export class InvalidAccessKeyRequestError extends CodedError {
 
 const MAX_NAME_LENGTH = 128;
 const MAX_EXPIRY_DAYS = 3650;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface MintRequest {
   readonly customerId: string;
@@ -53,7 +52,7 @@ export async function mintAccessKey(
   deps: AccessKeyDependencies,
 ): Promise<MintedAccessKey> {
   const customerId = request.customerId.toLowerCase();
-  if (!UUID.test(customerId)) throw new InvalidAccessKeyRequestError("customer id must be a UUID");
+  if (!isCanonicalUuid(customerId)) throw new InvalidAccessKeyRequestError("customer id must be a UUID");
   const name = request.name?.trim();
   if (name !== undefined && (name === "" || name.length > MAX_NAME_LENGTH)) {
     throw new InvalidAccessKeyRequestError(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
@@ -111,13 +110,13 @@ export async function authenticate(
 
 export async function listAccessKeys(customerId: string, deps: AccessKeyDependencies): Promise<AccessKey[]> {
   const id = customerId.toLowerCase();
-  if (!UUID.test(id)) throw new InvalidAccessKeyRequestError("customer id must be a UUID");
+  if (!isCanonicalUuid(id)) throw new InvalidAccessKeyRequestError("customer id must be a UUID");
   const records = await deps.accessKeys.listByCustomer(id, (deps.now ?? systemClock)());
   return records.map(publicAccessKey);
 }
 
 export async function revokeAccessKey(keyId: string, deps: AccessKeyDependencies): Promise<RevokeResult> {
   const id = keyId.toLowerCase();
-  if (!UUID.test(id)) throw new InvalidAccessKeyRequestError("key id must be a UUID (see `keys list`)");
+  if (!isCanonicalUuid(id)) throw new InvalidAccessKeyRequestError("key id must be a UUID (see `keys list`)");
   return deps.accessKeys.revoke(id, (deps.now ?? systemClock)());
 }

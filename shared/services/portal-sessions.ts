@@ -6,6 +6,7 @@
  */
 
 import type { AccessKey } from "../domain/access-keys/access-key.ts";
+import { isCanonicalUuid } from "../domain/ids.ts";
 import {
   generatePortalLinkToken,
   hashPortalLinkToken,
@@ -26,8 +27,6 @@ export interface PortalSessionDependencies {
   readonly now?: Clock | undefined;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export interface MintedPortalLink {
   /** The token, shown once (in the link); only its SHA-256 is stored. */
   readonly token: string;
@@ -40,7 +39,7 @@ export async function mintPortalLink(
   deps: PortalSessionDependencies,
 ): Promise<MintedPortalLink> {
   const customerId = request.customerId.toLowerCase();
-  if (!UUID.test(customerId)) throw new InvalidAccessKeyRequestError("customer id must be a UUID");
+  if (!isCanonicalUuid(customerId)) throw new InvalidAccessKeyRequestError("customer id must be a UUID");
   const seconds = request.expiresInSeconds ?? PORTAL_LINK_DEFAULT_SECONDS;
   if (!(Number.isInteger(seconds) && seconds > 0 && seconds <= PORTAL_LINK_MAX_SECONDS)) {
     throw new InvalidAccessKeyRequestError(

@@ -4,6 +4,7 @@ import type { Context } from "aws-lambda";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
+import { createLambdaContext } from "../../local/lambda-runtime.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { createTestEnvironment, type TestEnvironment } from "./aws-env.ts";
 import { startEventBridgeCapture } from "./eventbridge-capture.ts";
@@ -11,23 +12,12 @@ import { eventBridgeEvent, type FixtureEntry } from "./fixtures.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
 import { waitFor } from "./wait.ts";
 
-/** A Lambda context good enough for handlers and Powertools middlewares invoked directly by a test. */
+/**
+ * A Lambda context for handlers and Powertools middlewares invoked directly by a test: the local
+ * stack's own (local/lambda-runtime.ts), with a deadline `timeoutMs` from now.
+ */
 export function lambdaContext(functionName = "test-function", timeoutMs = 60_000): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: "512",
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: "test",
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return createLambdaContext({ functionName, awsRegion: "us-east-1", timeoutMs }, Date.now() + timeoutMs);
 }
 
 /** A sample event re-addressed to another customer, as the router receives it from EventBridge. */

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { UnroutableEventError } from "../errors.ts";
+import { UUID_PATTERN } from "../ids.ts";
 import { nestsDeeperThan } from "../json.ts";
 import { BUILT_IN_CATALOGUE, type EventCatalogue } from "./runtime-catalogue.ts";
 
@@ -9,14 +10,7 @@ import { BUILT_IN_CATALOGUE, type EventCatalogue } from "./runtime-catalogue.ts"
  * keys built from them are canonical.
  */
 export const uuidString = z.pipe(
-  z
-    .string()
-    .check(
-      z.regex(
-        /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
-        "must be a UUID",
-      ),
-    ),
+  z.string().check(z.regex(UUID_PATTERN, "must be a UUID")),
   z.transform((s: string) => s.toLowerCase()),
 );
 
