@@ -1,19 +1,32 @@
-import ipaddr from "ipaddr.js";
 import { CodedError } from "#shared/domain/errors.ts";
 
 /**
- * EventBridge event pattern matching, for the local bus to apply the same rule pattern as the CDK
- * stack (shared/domain/events/catalogue.ts). It implements the content filters EventBridge documents —
- * exact values, prefix, suffix, equals-ignore-case, anything-but, numeric, exists, wildcard, cidr
- * and $or — so that the local stack stays faithful if the rule's pattern grows beyond `source`.
+ * EventBridge event pattern matching, for the local bus to apply the same rule patterns as the CDK
+ * stack (shared/domain/events/catalogue.ts: eventRulePattern, routerRules). It implements what those
+ * rules use, with EventBridge's semantics (EventBridge User Guide, "Content filtering in Amazon
+ * EventBridge event patterns"): exact values (strings, numbers, null, booleans), `prefix`,
+ * `wildcard`, `numeric`, `exists`, and `anything-but` with a wildcard. Every other filter EventBridge
+ * has (`suffix`, `equals-ignore-case`, `cidr`, `$or`, other forms of `anything-but`) is refused by
+ * name with UnsupportedEventPatternError, so a rule that starts using one fails the local stack's
+ * start instead of matching differently from AWS: extend this file, with a test, first.
  *
  * A pattern is compiled once: anything EventBridge would reject with InvalidEventPatternException
  * is rejected here too, at startup, rather than silently matching nothing.
  */
-
 export class InvalidEventPatternError extends CodedError {
   override readonly name = "InvalidEventPatternError";
   readonly code = "EVENT_PATTERN_INVALID";
+}
+
+/** A filter EventBridge has but no rule of this stack uses, so the local bus does not implement it. */
+export class UnsupportedEventPatternError extends CodedError {
+  override readonly name = "UnsupportedEventPatternError";
+  readonly code = "EVENT_PATTERN_UNSUPPORTED";
+  constructor(filter: string, at: string) {
+    super(
+      `${filter} (at ${at || "(root)"}) is valid EventBridge but not implemented by the local bus: no rule of this stack uses it; implement it in local/event-pattern.ts, with a test, before a rule does`,
+    );
+  }
 }
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -46,14 +59,9 @@ function compileObject(pattern: Record<string, unknown>, path: string): ObjectMa
   for (const [key, value] of Object.entries(pattern)) {
     const at = path === "" ? key : `${path}.${key}`;
     if (key === "$or") {
-      if (!Array.isArray(value) || value.length < 2 || !value.every(isObject)) {
-        throw new InvalidEventPatternError(
-          `$or at ${path || "(root)"} must be an array of at least two objects`,
-        );
-      }
-      const alternatives = value.map((alternative) => compileObject(alternative, path));
-      fields.push((object) => alternatives.some((alternative) => alternative(object)));
-    } else if (Array.isArray(value)) {
+      throw new UnsupportedEventPatternError("$or", path);
+    }
+    if (Array.isArray(value)) {
       const leaf = compileLeaf(value, at);
       fields.push((object) => leaf(object?.[key]));
     } else if (isObject(value)) {
@@ -109,15 +117,12 @@ function compileMatcher(matcher: unknown, at: string): CompiledMatcher {
         throw new InvalidEventPatternError(`exists at ${at} takes true or false`);
       return { kind: "exists", test: (value) => (value !== undefined) === operand };
     }
-    case "prefix":
-    case "suffix":
-      return { kind: "content", test: affixMatcher(operator, operand, at) };
-    case "equals-ignore-case": {
-      const expected = nonEmptyString(operand, operator, at).toLowerCase();
-      return {
-        kind: "content",
-        test: (value) => typeof value === "string" && value.toLowerCase() === expected,
-      };
+    case "prefix": {
+      if (isObject(operand) && "equals-ignore-case" in operand) {
+        throw new UnsupportedEventPatternError("prefix equals-ignore-case", at);
+      }
+      const expected = nonEmptyString(operand, operator, at);
+      return { kind: "content", test: (value) => typeof value === "string" && value.startsWith(expected) };
     }
     case "wildcard": {
       const regex = wildcardRegex(nonEmptyString(operand, operator, at, true));
@@ -125,12 +130,14 @@ function compileMatcher(matcher: unknown, at: string): CompiledMatcher {
     }
     case "numeric":
       return { kind: "content", test: numericMatcher(operand, at) };
-    case "cidr":
-      return { kind: "content", test: cidrMatcher(operand, at) };
     case "anything-but": {
       const excluded = anythingButMatcher(operand, at);
       return { kind: "content", test: (value) => !excluded(value) };
     }
+    case "suffix":
+    case "equals-ignore-case":
+    case "cidr":
+      throw new UnsupportedEventPatternError(operator, at);
     default:
       throw new InvalidEventPatternError(`Unrecognized match type ${operator} (at ${at})`);
   }
@@ -143,23 +150,6 @@ function nonEmptyString(operand: unknown, operator: string, at: string, allowEmp
     );
   }
   return operand;
-}
-
-function affixMatcher(operator: "prefix" | "suffix", operand: unknown, at: string): ValueMatcher {
-  let expected: string;
-  let ignoreCase = false;
-  if (isObject(operand) && Object.keys(operand).length === 1 && "equals-ignore-case" in operand) {
-    expected = nonEmptyString(operand["equals-ignore-case"], `${operator} equals-ignore-case`, at);
-    ignoreCase = true;
-  } else {
-    expected = nonEmptyString(operand, operator, at);
-  }
-  const needle = ignoreCase ? expected.toLowerCase() : expected;
-  return (value) => {
-    if (typeof value !== "string") return false;
-    const haystack = ignoreCase ? value.toLowerCase() : value;
-    return operator === "prefix" ? haystack.startsWith(needle) : haystack.endsWith(needle);
-  };
 }
 
 /** `*` matches any run of characters; `\*` is a literal star. */
@@ -205,55 +195,26 @@ function numericMatcher(operand: unknown, at: string): ValueMatcher {
   return (value) => typeof value === "number" && checks.every((check) => check(value));
 }
 
-function cidrMatcher(operand: unknown, at: string): ValueMatcher {
-  let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
-  try {
-    range = ipaddr.parseCIDR(nonEmptyString(operand, "cidr", at));
-  } catch {
-    throw new InvalidEventPatternError(`cidr at ${at} is not a CIDR range`);
-  }
-  return (value) => {
-    if (typeof value !== "string" || !ipaddr.isValid(value)) return false;
-    const address = ipaddr.parse(value);
-    return address.kind() === range[0].kind() && address.match(range);
-  };
-}
-
-/** What `anything-but` excludes: a value, a list of values, or a prefix/suffix/ignore-case/wildcard filter. */
+/** What `anything-but` excludes: the routing rule's form, a wildcard filter. */
 function anythingButMatcher(operand: unknown, at: string): ValueMatcher {
-  if (Array.isArray(operand)) {
-    if (operand.length === 0) throw new InvalidEventPatternError(`anything-but at ${at} has an empty list`);
-    const tests = operand.map((item) => anythingButMatcher(item, at));
-    return (value) => tests.some((test) => test(value));
-  }
-  if (operand === null || typeof operand === "object") {
-    if (!isObject(operand))
-      throw new InvalidEventPatternError(`anything-but at ${at} takes a value or a filter`);
+  if (isObject(operand)) {
     const [operator, ...rest] = Object.keys(operand);
     if (operator === undefined || rest.length > 0) {
       throw new InvalidEventPatternError(`anything-but at ${at} takes one filter`);
     }
-    const inner = operand[operator];
-    switch (operator) {
-      case "prefix":
-      case "suffix":
-        return affixMatcher(operator, inner, at);
-      case "equals-ignore-case": {
-        const list = Array.isArray(inner) ? inner : [inner];
-        const lowered = new Set(list.map((item) => nonEmptyString(item, operator, at).toLowerCase()));
-        return (value) => typeof value === "string" && lowered.has(value.toLowerCase());
-      }
-      case "wildcard": {
-        const list = Array.isArray(inner) ? inner : [inner];
-        const regexes = list.map((item) => wildcardRegex(nonEmptyString(item, operator, at, true)));
-        return (value) => typeof value === "string" && regexes.some((regex) => regex.test(value));
-      }
-      default:
-        throw new InvalidEventPatternError(`anything-but at ${at} does not take ${operator}`);
+    if (operator === "wildcard") {
+      const inner = operand[operator];
+      const list = Array.isArray(inner) ? inner : [inner];
+      const regexes = list.map((item) => wildcardRegex(nonEmptyString(item, operator, at, true)));
+      return (value) => typeof value === "string" && regexes.some((regex) => regex.test(value));
     }
+    if (operator === "prefix" || operator === "suffix" || operator === "equals-ignore-case") {
+      throw new UnsupportedEventPatternError(`anything-but ${operator}`, at);
+    }
+    throw new InvalidEventPatternError(`anything-but at ${at} does not take ${operator}`);
   }
-  if (typeof operand === "string" || typeof operand === "number" || typeof operand === "boolean") {
-    return (value) => value === operand;
+  if (operand === null || (Array.isArray(operand) && operand.length === 0)) {
+    throw new InvalidEventPatternError(`anything-but at ${at} takes a value or a filter`);
   }
-  throw new InvalidEventPatternError(`anything-but at ${at} takes a value or a filter`);
+  throw new UnsupportedEventPatternError("anything-but with values", at);
 }
