@@ -7,6 +7,8 @@ import { createApiDependencies } from "#shared/dependencies.ts";
 
 // Cold start: config validated once, clients created once per execution environment.
 const logger = createLogger("api");
+// No application metric of its own (API Gateway's 4xx/5xx count the answers); `instrumented` drops
+// the invocation's dimensions and metadata.
 const metrics = createMetrics("api");
 // The CDK app copies the portal's built files into `portal/` beside this bundle (docs/portal.md),
 // and the OpenAPI document it generated into `openapi.json` (run from the sources, there is none:
@@ -17,6 +19,6 @@ const deps = createApiDependencies(loadConfig(), {
   ...(existsSync(openApiDocumentFile) ? { openApiDocumentFile } : {}),
 });
 
-export const handler = instrumented(createApiHandler(deps, logger, metrics), logger, metrics, {
+export const handler = instrumented(createApiHandler(deps, logger), logger, metrics, {
   resetKeys: true,
 });

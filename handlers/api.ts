@@ -1,26 +1,19 @@
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
+import { createLogger } from "#shared/adapters/observability.ts";
 import { handleApiRequest } from "#shared/api/app.ts";
 import type { ApiEvent, ApiResult } from "#shared/api/http.ts";
 import { isPortalRequest, portalResponse } from "#shared/api/portal.ts";
 import type { ApiDependencies } from "#shared/dependencies.ts";
 import { loggedError } from "#shared/domain/ports/logger.ts";
-import { METRIC_NAMES } from "./metrics.ts";
 
 type Logger = ReturnType<typeof createLogger>;
-type Metrics = ReturnType<typeof createMetrics>;
 
 /**
  * API Gateway HTTP API (payload 2.0) target for every route of PRODUCT §5. The caller's customer id
  * comes only from the authorizer's context (shared/api/auth-context.ts). One structured log line per
  * request; never the query string (it may hold an access key), headers or bodies.
  */
-export function createApiHandler(
-  deps: ApiDependencies,
-  logger: Logger = createLogger("api"),
-  metrics?: Metrics,
-) {
+export function createApiHandler(deps: ApiDependencies, logger: Logger = createLogger("api")) {
   return async (event: ApiEvent, context?: Context): Promise<ApiResult> => {
     const started = Date.now();
     logger.setCorrelationId(event.requestContext?.requestId);
@@ -46,8 +39,6 @@ export function createApiHandler(
     };
     if (status >= 500) logger.error("request failed", { ...line, error: loggedError(outcome.error) });
     else logger.info("request", line);
-    if (status >= 500) metrics?.addMetric(METRIC_NAMES.api.serverErrors, MetricUnit.Count, 1);
-    else if (status >= 400) metrics?.addMetric(METRIC_NAMES.api.clientErrors, MetricUnit.Count, 1);
     return outcome.result;
   };
 }

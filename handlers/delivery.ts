@@ -12,7 +12,7 @@ import {
   type DeliveryDependencies,
   type DeliveryOutcome,
 } from "#shared/services/delivery/deliver.ts";
-import { deliveryOutcomeMetric, METRIC_NAMES } from "./metrics.ts";
+import { deliveryOutcomeMetric, isMeteredOutcome, METRIC_NAMES } from "./metrics.ts";
 
 type Metrics = ReturnType<typeof createMetrics>;
 
@@ -84,7 +84,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         });
         throw error;
       }
-      metrics?.addMetric(deliveryOutcomeMetric(outcome), MetricUnit.Count, 1);
+      if (isMeteredOutcome(outcome)) metrics?.addMetric(deliveryOutcomeMetric(outcome), MetricUnit.Count, 1);
       return outcome;
     };
     // One processor per invocation: it holds the batch's state, and a local event source may run

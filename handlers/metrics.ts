@@ -10,12 +10,11 @@ import type { DeliveryOutcome } from "#shared/services/delivery/deliver.ts";
 export const METRIC_NAMES = {
   // Each metric is billed $0.30 a month (CloudWatch custom metrics): one that another metric or AWS's
   // own free metrics already tell is not emitted (docs/decisions.md, "Lean defaults from the cost
-  // model"). Events routed: FanOut's SampleCount (one value per routed event); HTTP attempts:
-  // DeliveryLatency's SampleCount (one value per attempt); API and authorizer requests: the functions'
-  // AWS/Lambda Invocations.
+  // model", and "CloudWatch's fixed costs"). Events routed: FanOut's SampleCount (one value per routed
+  // event); HTTP attempts: DeliveryLatency's SampleCount (one value per attempt); API and authorizer
+  // requests: the functions' AWS/Lambda Invocations; the API's 4xx and 5xx answers: API Gateway's own
+  // 4xx/5xx stage metrics; unroutable events: the unroutable queue's NumberOfMessagesSent.
   router: {
-    /** One per event parked on the unroutable queue. */
-    unroutable: "EventsUnroutable",
     /** Delivery jobs enqueued for one event, one value per routed event (its SampleCount: events routed). */
     fanOut: "FanOut",
   },
@@ -34,10 +33,6 @@ export const METRIC_NAMES = {
      */
     backstopReconciled: "DeliveryBackstopReconciled",
   },
-  api: {
-    serverErrors: "Api5xx",
-    clientErrors: "Api4xx",
-  },
   authorizer: {
     /** The key lookup failed (DynamoDB): the request is answered 503/429. */
     errors: "AuthorizerErrors",
@@ -46,7 +41,28 @@ export const METRIC_NAMES = {
   },
 } as const;
 
-/** One per finished job, by its outcome (`Delivery_succeeded`, `Delivery_dead`, …). */
-export function deliveryOutcomeMetric<O extends DeliveryOutcome>(outcome: O): `Delivery_${O}` {
+/**
+ * The outcomes that have a metric of their own (`Delivery_succeeded`, `Delivery_dead`, …): the ones
+ * the dashboard shows and an operator acts on. Every other outcome (superseded, stale, dropped_…,
+ * skipped, deferred, moved to the slow lane, …) is on the delivery's record and in the logs, but
+ * would cost $0.30 a month as a metric that nothing reads (docs/decisions.md, "CloudWatch's fixed
+ * costs: metrics and alarms that earn their price").
+ */
+export const METERED_OUTCOMES = [
+  "succeeded",
+  "retry_scheduled",
+  "dead",
+  "endpoint_gone",
+  "auto_disabled",
+] as const satisfies readonly DeliveryOutcome[];
+export type MeteredOutcome = (typeof METERED_OUTCOMES)[number];
+
+/** The metric of a metered outcome. */
+export function deliveryOutcomeMetric<O extends MeteredOutcome>(outcome: O): `Delivery_${O}` {
   return `Delivery_${outcome}`;
+}
+
+/** Whether a finished job's outcome has a metric of its own. */
+export function isMeteredOutcome(outcome: DeliveryOutcome): outcome is MeteredOutcome {
+  return (METERED_OUTCOMES as readonly string[]).includes(outcome);
 }

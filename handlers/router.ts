@@ -60,7 +60,7 @@ export function createRouterHandler(
         managed_subscription: outcome.change,
       });
     } else {
-      metrics?.addMetric(METRIC_NAMES.router.unroutable, MetricUnit.Count, 1);
+      // No metric of its own: the unroutable queue's NumberOfMessagesSent counts these.
       logger.warn("event unroutable", {
         event_id: outcome.eventId,
         reason: outcome.reason,

@@ -1,5 +1,4 @@
-import { deliveryOutcomeMetric, METRIC_NAMES } from "#handlers/metrics.ts";
-import type { DeliveryOutcome } from "#shared/services/delivery/deliver.ts";
+import { deliveryOutcomeMetric, METERED_OUTCOMES, METRIC_NAMES } from "#handlers/metrics.ts";
 import { PRICE_TABLE } from "./pricing.ts";
 
 /**
@@ -185,6 +184,8 @@ export interface Deployment {
     >
   >;
   readonly alarms: number;
+  /** What the alarms are billed on: one per metric each watches (a metric math alarm: each metric it reads). */
+  readonly alarm_metrics: number;
   readonly dashboards: number;
   readonly queues: number;
   /** SQS event source mappings (each one's pollers long-poll its queue all the time). */
@@ -223,31 +224,25 @@ const FUNCTION_STEMS: Readonly<Record<string, RegExp>> = {
 export function customMetricNames(): string[] {
   const names: string[] = [];
   for (const group of Object.values(METRIC_NAMES)) names.push(...Object.values(group));
-  for (const outcome of DELIVERY_OUTCOME_NAMES) names.push(deliveryOutcomeMetric(outcome));
+  for (const outcome of METERED_OUTCOMES) names.push(deliveryOutcomeMetric(outcome));
   return names;
 }
 
-/** Every `DeliveryOutcome` (the compiler checks this list against the type). */
-const DELIVERY_OUTCOME_NAMES = Object.keys({
-  succeeded: 1,
-  retry_scheduled: 1,
-  slept: 1,
-  dead: 1,
-  endpoint_gone: 1,
-  auto_disabled: 1,
-  superseded: 1,
-  stale: 1,
-  dropped_deleted: 1,
-  dropped_disabled: 1,
-  dropped_dead: 1,
-  dead_letter_resent: 1,
-  skipped_already_succeeded: 1,
-  duplicate_in_batch: 1,
-  moved_to_slow_lane: 1,
-  deferred: 1,
-  endpoint_rejected: 1,
-  shadowed: 1,
-} satisfies Record<DeliveryOutcome, 1>) as DeliveryOutcome[];
+/**
+ * Alarm metrics of the template: CloudWatch bills an alarm per metric it watches ($0.10 a month each
+ * at standard resolution), so an alarm on a metric math expression counts every metric the
+ * expression reads (CloudWatch pricing, "Alarms": per alarm metric; infracost prices
+ * `aws_cloudwatch_metric_alarm` the same way).
+ */
+export function alarmMetricsOfTemplate(template: CfnTemplate): number {
+  return Object.values(template.Resources ?? {})
+    .filter((r) => r.Type === "AWS::CloudWatch::Alarm")
+    .reduce((total, alarm) => {
+      const queries = alarm.Properties?.Metrics as { MetricStat?: unknown }[] | undefined;
+      if (queries === undefined) return total + 1;
+      return total + Math.max(1, queries.filter((q) => q.MetricStat !== undefined).length);
+    }, 0);
+}
 
 export function deploymentOfTemplate(template: CfnTemplate): Deployment {
   const resources = Object.entries(template.Resources ?? {});
@@ -286,6 +281,7 @@ export function deploymentOfTemplate(template: CfnTemplate): Deployment {
   return {
     functions,
     alarms: ofType("AWS::CloudWatch::Alarm").length,
+    alarm_metrics: alarmMetricsOfTemplate(template),
     dashboards: ofType("AWS::CloudWatch::Dashboard").length,
     queues: ofType("AWS::SQS::Queue").length,
     sqs_mappings: sqsMappings.length,
@@ -648,7 +644,10 @@ export function modelCost(
     d.custom_metrics * p.cloudwatch_usd_per_metric_month,
     `${d.custom_metrics} custom metrics (upper bound: each published every hour)`,
   );
-  lines.cloudwatch_alarms = monthly(d.alarms * p.cloudwatch_usd_per_alarm_month, `${d.alarms} alarms`);
+  lines.cloudwatch_alarms = monthly(
+    d.alarm_metrics * p.cloudwatch_usd_per_alarm_month,
+    `${d.alarms} alarms watching ${d.alarm_metrics} metrics (billed per alarm metric)`,
+  );
   lines.cloudwatch_dashboards = monthly(
     d.dashboards * p.cloudwatch_usd_per_dashboard_month,
     `${d.dashboards} dashboard(s)`,

@@ -31,7 +31,7 @@ export const PRICE_TABLE = {
   cloudwatch_logs_usd_per_gb_month_stored: 0.03,
   /** Custom metrics (EMF included), first 10,000 a month: each metric name × dimension set. */
   cloudwatch_usd_per_metric_month: 0.3,
-  /** Standard-resolution metric alarm. */
+  /** Standard-resolution alarm, per metric it watches (a metric math alarm: per metric in its expression). */
   cloudwatch_usd_per_alarm_month: 0.1,
   /** A dashboard beyond the free three (the free three are ignored: an account has others). */
   cloudwatch_usd_per_dashboard_month: 3.0,

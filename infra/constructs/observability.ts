@@ -50,14 +50,6 @@ export const SQS_IN_FLIGHT_QUOTA = 120_000;
 /** In flight at this share of the quota alarms, leaving room to act before receives stop. */
 export const IN_FLIGHT_ALARM_THRESHOLD = Math.round(0.8 * SQS_IN_FLIGHT_QUOTA);
 
-/**
- * The router's direct asynchronous invocations (operators' replays; events reach it through its fair
- * queue) waiting in Lambda's asynchronous queue this long alarm. A healthy one waits milliseconds; one that failed and was retried waits up to ~3 minutes (Lambda waits 1 then
- * 2 minutes between its attempts; Lambda Developer Guide, "Asynchronous invocation"). Longer means
- * events queue behind a throttled or failing router, and Lambda drops them at the maximum event age.
- */
-export const ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS = 5 * 60 * 1000;
-
 /** The ops CLI command an alarm's runbook step names (scripts/ops.ts). */
 export function opsCommand(stage: string, command: string): string {
   return `npm run ops -- ${command} --aws --stage ${stage}`;
@@ -238,23 +230,11 @@ export class Observability extends Construct {
     );
 
     // --- Losses no queue holds ---
-    for (const [metricName, what] of [
-      [
-        "AsyncEventsDropped",
-        "Lambda dropped router invocations without running them (maximum event age exceeded, or the on-failure destination failed): those events are lost. Check router throttles and the router-failed queue's permissions; ask the publishing services to re-emit what is missing.",
-      ],
-      [
-        "DestinationDeliveryFailures",
-        `Lambda could not put failed router invocations on the router-failed queue: those events are lost. Check the queue and the router's permission to send to it; then ${ops("router-failed list")}.`,
-      ],
-    ] as const) {
-      this.alarm(`Router${metricName}`, {
-        ...atLeastOne,
-        metric: functions.router.metric(metricName, sum5m),
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: what,
-      });
-    }
+    // No alarm on the router's asynchronous invocations (AsyncEventsDropped, DestinationDeliveryFailures,
+    // AsyncEventAge): events reach it through its queue, and `ops router-failed redrive` invokes it
+    // synchronously (RequestResponse), so nothing of the product invokes it asynchronously; one
+    // invoked so by hand that fails still lands on the router-failed queue (its on-failure
+    // destination), which is alarmed (docs/decisions.md, "CloudWatch's fixed costs").
     // Rules on a custom bus publish with both dimensions; on the default bus with RuleName only
     // (EventBridge User Guide, "Monitoring Amazon EventBridge"). One pair of alarms per rule.
     props.rules.forEach((rule, i) => {
@@ -298,17 +278,16 @@ export class Observability extends Construct {
     });
 
     // --- Stalls ---
-    // In flight near SQS's quota, on every queue: at the quota the queue's consumers receive nothing.
-    const inFlightAlarmPrefix: Record<keyof ObservedQueues, string> = {
+    // In flight near SQS's quota, on every queue an event source mapping reads: at the quota its
+    // consumers receive nothing. The parked queues (dead letters, unroutable, router-failed, ingest
+    // DLQ) are received only by an operator's `ops` command, which sees SQS's refusal itself, and the
+    // backstop queue only by the reconciliation, whose stalls DeliveryBackstopNotDrained reports: an
+    // alarm there ($0.10 a month each) could not tell anyone anything new.
+    const inFlightAlarmPrefix = {
       delivery: "DeliveryQueue",
       slowDelivery: "SlowDeliveryQueue",
-      deliveryDlq: "DeliveryDlq",
-      deliveryBackstop: "DeliveryBackstop",
-      unroutable: "Unroutable",
       router: "RouterQueue",
-      routerFailed: "RouterFailed",
-      ingestDlq: "IngestDlq",
-    };
+    } as const satisfies Partial<Record<keyof ObservedQueues, string>>;
     for (const [key, prefix] of Object.entries(inFlightAlarmPrefix) as [keyof ObservedQueues, string][]) {
       this.alarm(`${prefix}InFlight`, {
         metric: queues[key].metricApproximateNumberOfMessagesNotVisible({
@@ -322,15 +301,6 @@ export class Observability extends Construct {
         alarmDescription: `${IN_FLIGHT_ALARM_THRESHOLD} or more messages of this queue are in flight (received, not deleted, not visible); at SQS's quota of ${SQS_IN_FLIGHT_QUOTA} its long polls come back empty and every customer's jobs on it stop. Working messages are at most the mapping's maxConcurrency x 10; the rest are held in flight: jobs waiting out a delay on their visibility timeout, or receives nobody deletes. Find the endpoints that fail or hang (dashboard: attempts by outcome, delivery latency) and disable their subscriptions; check DeliveryErrors and DeliveryInternalErrors. docs/deploy.md, "Sizing".`,
       });
     }
-    this.alarm("RouterAsyncEventAge", {
-      metric: functions.router.metric("AsyncEventAge", { period: Duration.minutes(5), statistic: "Maximum" }),
-      threshold: ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `Direct asynchronous invocations of the router (an operator's router-failed redrive) waited ${ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS / 60_000} minutes or more in Lambda's asynchronous queue before it ran them (a retried one waits up to ~3): the replay is behind, and Lambda drops invocations past their maximum age (RouterAsyncEventsDropped). Check RouterThrottles and RouterErrors, the account's concurrency and routerReservedConcurrency.`,
-    });
-
     const ageThreshold = oldestMessageAgeThresholdSeconds(props.retrySchedule, props.retryJitter);
     this.alarm("DeliveryQueueOldestMessage", {
       metric: queues.delivery.metricApproximateAgeOfOldestMessage({
@@ -554,7 +524,8 @@ export class Observability extends Construct {
         width: 8,
         left: [
           handlerMetric("router", r.fanOut, "SampleCount", "routed"),
-          handlerMetric("router", r.unroutable, "Sum", "unroutable"),
+          // Each unroutable event is one message sent to the unroutable queue (a free SQS metric).
+          queues.unroutable.metricNumberOfMessagesSent({ statistic: "Sum", label: "unroutable" }),
         ],
       }),
       new cloudwatch.GraphWidget({
@@ -611,7 +582,7 @@ export class Observability extends Construct {
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: `In flight per queue (SQS quota ${SQS_IN_FLIGHT_QUOTA})`,
-        width: 12,
+        width: 24,
         left: Object.entries(queues).map(([name, queue]) =>
           queue.metricApproximateNumberOfMessagesNotVisible({ statistic: "Maximum", label: name }),
         ),
@@ -619,15 +590,6 @@ export class Observability extends Construct {
           { value: IN_FLIGHT_ALARM_THRESHOLD, label: "alarm" },
           { value: SQS_IN_FLIGHT_QUOTA, label: "quota: receives stop" },
         ],
-      }),
-      new cloudwatch.GraphWidget({
-        title: "Router: age of events in Lambda's async queue (ms)",
-        width: 12,
-        left: [
-          functions.router.metric("AsyncEventAge", { statistic: "Maximum", label: "max" }),
-          functions.router.metric("AsyncEventAge", { statistic: "p99", label: "p99" }),
-        ],
-        leftAnnotations: [{ value: ROUTER_ASYNC_EVENT_AGE_THRESHOLD_MS, label: "alarm" }],
       }),
     );
     dashboard.addWidgets(
@@ -650,16 +612,15 @@ export class Observability extends Construct {
       }),
       new cloudwatch.AlarmStatusWidget({ title: "Alarms", width: 6, alarms: this.alarms }),
     );
-    const a = METRIC_NAMES.api;
     const k = METRIC_NAMES.authorizer;
     dashboard.addWidgets(
+      // The API's answers by class are API Gateway's own 4xx/5xx (the "API requests" widget).
       new cloudwatch.GraphWidget({
-        title: "API function (answers by class)",
+        title: "API function",
         width: 12,
         left: [
           functions.api.metricInvocations({ statistic: "Sum", label: "requests" }),
-          handlerMetric("api", a.clientErrors, "Sum", "4xx"),
-          handlerMetric("api", a.serverErrors, "Sum", "5xx"),
+          functions.api.metricErrors({ statistic: "Sum", label: "errors" }),
         ],
       }),
       new cloudwatch.GraphWidget({

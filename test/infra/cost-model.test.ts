@@ -148,7 +148,20 @@ describe("the cost model's billed lines", () => {
     expect(Object.values(deployment.functions).every((fn) => !fn.tracing)).toBe(true);
     const lean = modelCost(MEASURED, deployment, 10_000_000, { capacity: "on-demand" });
     expect(lean.lines.xray_traces?.usd_per_million).toBe(0);
-    expect(lean.lines.cloudwatch_alarms?.usd_per_million).toBeCloseTo((deployment.alarms * 0.1) / 10, 6);
+    // Billed per alarm metric: TableThrottled's expression reads four metrics (table and GSI1, reads
+    // and writes), so it costs four alarms.
+    const alarmList = resourcesOfType(synth.template, "AWS::CloudWatch::Alarm");
+    const mathMetrics = alarmList
+      .map(([, a]) => (a.Properties as { Metrics?: { MetricStat?: unknown }[] }).Metrics)
+      .filter((m) => m !== undefined)
+      .reduce((t, m) => t + Math.max(1, m.filter((q) => q.MetricStat !== undefined).length), 0);
+    const mathAlarms = alarmList.filter(([, a]) => (a.Properties as { Metrics?: unknown }).Metrics).length;
+    expect(mathMetrics).toBeGreaterThan(mathAlarms);
+    expect(deployment.alarm_metrics).toBe(deployment.alarms - mathAlarms + mathMetrics);
+    expect(lean.lines.cloudwatch_alarms?.usd_per_million).toBeCloseTo(
+      (deployment.alarm_metrics * 0.1) / 10,
+      6,
+    );
 
     const traced = deploymentOfTemplate(synthesize({ tracing: "true" }, { bundle: false }).template.toJSON());
     expect(

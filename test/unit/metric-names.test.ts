@@ -25,7 +25,7 @@ describe("metric names", () => {
         (arg) => `${file}: ${arg}`,
       ),
     );
-    expect(calls.length).toBeGreaterThanOrEqual(10);
+    expect(calls.length).toBeGreaterThanOrEqual(7);
     expect(calls.filter((call) => !DECLARED.test(call.split(": ")[1] ?? ""))).toEqual([]);
   });
 
