@@ -301,6 +301,21 @@ export function renderTable(rows: readonly GoalRow[]): string {
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
 }
 
+export const HAND_WRITTEN_BEGIN = "<!-- hand-written:begin (kept as it is by the renderer) -->";
+export const HAND_WRITTEN_END = "<!-- hand-written:end -->";
+
+/**
+ * The hand-written part of the document (e.g. "Mutation testing": a run of its own, not a bench
+ * section), between its markers, as it stands; undefined when there is none. Without it, every
+ * `npm run bench` — even `--only delivery-cost`, which refreshes only its own rows — dropped it.
+ */
+export function handWrittenSection(previousDocument: string | undefined): string | undefined {
+  const start = previousDocument?.indexOf(HAND_WRITTEN_BEGIN) ?? -1;
+  const end = previousDocument?.indexOf(HAND_WRITTEN_END) ?? -1;
+  if (previousDocument === undefined || start === -1 || end <= start) return undefined;
+  return previousDocument.slice(start, end + HAND_WRITTEN_END.length);
+}
+
 export const CHAOS_BEGIN = "<!-- chaos:begin (rendered from bench/results/chaos.json) -->";
 export const CHAOS_END = "<!-- chaos:end -->";
 
@@ -705,6 +720,8 @@ export function renderMarkdown(
     );
   }
   push(renderChaosSection(options.chaos, options.previousDocument), "");
+  const kept = handWrittenSection(options.previousDocument);
+  if (kept !== undefined) push(kept, "");
   push(
     "## Method",
     "",

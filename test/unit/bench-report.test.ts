@@ -9,6 +9,8 @@ import {
   CHAOS_BEGIN,
   CHAOS_END,
   evaluateGoals,
+  HAND_WRITTEN_BEGIN,
+  HAND_WRITTEN_END,
   renderChaosSection,
   renderMarkdown,
   renderTable,
@@ -229,6 +231,17 @@ describe("chaos section", () => {
       `${CHAOS_BEGIN}\n## Reliability (chaos)\nhand-written\n${CHAOS_END}`,
     );
     expect(renderChaosSection(undefined, "# nothing")).toContain("Not run yet");
+  });
+
+  it("keeps the hand-written section (mutation testing) of the previous document, word for word", () => {
+    const kept = `${HAND_WRITTEN_BEGIN}\n## Mutation testing\n\nscore 75.4 %\n${HAND_WRITTEN_END}`;
+    const previous = `# B\n\n${CHAOS_BEGIN}\nold\n${CHAOS_END}\n\n${kept}\n\n## Method\n`;
+    const doc = renderMarkdown(results, { chaos: undefined, previousDocument: previous, svgFile: "x.svg" });
+    expect(doc).toContain(kept);
+    expect(doc.indexOf(kept)).toBeLessThan(doc.indexOf("## Method"));
+    expect(
+      renderMarkdown(results, { chaos: undefined, previousDocument: "# B", svgFile: "x.svg" }),
+    ).not.toContain(HAND_WRITTEN_BEGIN);
   });
 });
 
