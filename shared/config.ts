@@ -1,7 +1,7 @@
 import ipaddr from "ipaddr.js";
 import * as z from "zod/mini";
 import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
-import type { FairnessPolicy } from "./domain/delivery/endpoint-health.ts";
+import { type FairnessPolicy, FIRST_DIAL, firstDialDeferMs } from "./domain/delivery/endpoint-health.ts";
 import { ConfigError } from "./domain/errors.ts";
 import type { QuotaRules } from "./domain/quotas/quota.ts";
 import { parseReservedEndpoints } from "./domain/reserved-endpoints.ts";
@@ -240,6 +240,8 @@ export function fairnessPolicyFor(config: AppConfig): FairnessPolicy {
     maxCooldownMs: Math.max(config.BREAKER_COOLDOWN_MS, config.BREAKER_MAX_COOLDOWN_MS),
     slowLaneStickyMs: config.SLOW_LANE_STICKY_MS,
     endpointConcurrency: config.ENDPOINT_CONCURRENCY,
+    provenFastMs: FIRST_DIAL.provenFastMs,
+    firstDialDeferMs: firstDialDeferMs(config.MAIN_LANE_TIMEOUT_MS),
   };
 }
 

@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EndpointHealthStore } from "#shared/adapters/dynamodb/endpoint-health.ts";
 import {
+  afterLostFirstDial,
   decideLane,
   type FairnessPolicy,
   HEALTHY,
@@ -82,9 +83,56 @@ describe("endpoint health, shared in DynamoDB", () => {
     expect(after.consecutiveTimeouts).toBe(4);
     expect(after.openUntil).toBe(afterCooldown + 15_000 + 60_000);
     expect(after.probeUntil).toBeNull();
-    const recovered = await opener.apply(url, { kind: "recovered", slowUntil: null }, afterCooldown + 80_000);
-    expect(recovered).toEqual(HEALTHY);
-    expect((await store().load([url], afterCooldown + 80_000)).get(url)).toEqual(HEALTHY);
+    const recovered = await opener.apply(
+      url,
+      { kind: "recovered", slowUntil: null, fastUntil: afterCooldown + 140_000 },
+      afterCooldown + 80_000,
+    );
+    const proven = { ...HEALTHY, fastUntil: afterCooldown + 140_000 };
+    expect(recovered).toEqual(proven);
+    expect((await store().load([url], afterCooldown + 80_000)).get(url)).toEqual(proven);
+  });
+
+  it("lets exactly one of many instances hold an unproven endpoint's first dial, until it proves the endpoint or the lease lapses", async () => {
+    const url = `https://new.example.com/${crypto.randomUUID()}`;
+    const now = Date.now();
+    const claims = await Promise.all(
+      Array.from({ length: 10 }, () => store().claimFirstDial(url, now, 2500)),
+    );
+    expect(claims.filter((claim) => claim.won)).toHaveLength(1);
+    // The losers read the lease and wait.
+    for (const claim of claims.filter((c) => !c.won)) {
+      expect(claim.health.dialUntil).toBe(now + 2500);
+      expect(afterLostFirstDial(claim.health, policy, now + 1)).toMatchObject({
+        kind: "defer",
+        reason: "first_dial",
+      });
+    }
+    // A lapsed lease (its holder died) can be claimed again.
+    expect((await store().claimFirstDial(url, now + 2500, 2500)).won).toBe(true);
+    // The holder's fast answer proves the endpoint and releases the lease: nobody needs it any more.
+    const change = healthChangeAfter(
+      "main",
+      { kind: "answered", latencyMs: 20 },
+      claims[0]?.health ?? HEALTHY,
+      policy,
+      now + 2600,
+    );
+    if (change === null) throw new Error("a first answer proves the endpoint");
+    await store().apply(url, change, now + 2600);
+    const after = await store().claimFirstDial(url, now + 2700, 2500);
+    expect(after.won).toBe(false);
+    expect(after.health).toMatchObject({ fastUntil: now + 2600 + 60_000, dialUntil: null });
+    expect(decideLane("main", after.health, policy, now + 2700)).toMatchObject({
+      kind: "dial",
+      budgetMs: 3000,
+    });
+    // A budget overrun ends the proof: the main lane hands the endpoint over, no lease is claimed.
+    await store().apply(url, { kind: "mark_slow", slowUntil: now + 100_000 }, now + 3000);
+    const slow = await store().claimFirstDial(url, now + 3000, 2500);
+    expect(slow.won).toBe(false);
+    expect(slow.health.fastUntil).toBeNull();
+    expect(decideLane("main", slow.health, policy, now + 3000)).toEqual({ kind: "to_slow_lane" });
   });
 
   it("reuses what it read for the cache TTL, then reads again", async () => {

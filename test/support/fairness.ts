@@ -9,4 +9,6 @@ export const TEST_FAIRNESS_POLICY: FairnessPolicy = {
   maxCooldownMs: 600_000,
   slowLaneStickyMs: 300_000,
   endpointConcurrency: 4,
+  provenFastMs: 60_000,
+  firstDialDeferMs: 3000,
 };

@@ -22,6 +22,7 @@ function lanesWith(health: EndpointHealth, claimProbe = true) {
       load: async (urls: readonly string[]) => new Map(urls.map((url) => [url, health])),
       apply: async (_url: string, _change: HealthChange) => health,
       claimProbe: async () => claimProbe,
+      claimFirstDial: async () => ({ won: true, health }),
     },
     slowLane: { send: async () => "m" },
     slowQueueName: "slow",
@@ -54,6 +55,8 @@ describe("the slow lane's per-endpoint cap", () => {
       slowUntil: null,
       openUntil: 999_000,
       probeUntil: null,
+      fastUntil: null,
+      dialUntil: null,
     };
     const item = { lane: "slow" as const, job, liveJob: "t", url };
     const healthy = await lanesWith(HEALTHY).forBatch([url]);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { type EndpointHealth, HEALTHY, type HealthChange } from "../../domain/delivery/endpoint-health.ts";
 import type { EndpointHealthStore as EndpointHealthStorePort } from "../../domain/ports/stores.ts";
 import { batchGetItems, type Item, isConditionalCheckFailed, itemKeyString, keys } from "./table.ts";
@@ -21,6 +21,8 @@ function healthFromItem(item: Item | undefined): EndpointHealth {
     slowUntil: ms(item.slow_until),
     openUntil: ms(item.open_until),
     probeUntil: ms(item.probe_until),
+    fastUntil: ms(item.fast_until),
+    dialUntil: ms(item.dial_until),
   };
 }
 
@@ -33,8 +35,8 @@ interface CacheEntry {
  * The endpoints' shared state (docs/delivery.md, "Fair delivery"): one small item per endpoint that
  * has misbehaved, `ENDPOINT#<hash of the URL>`. Reads are one BatchGetItem per batch for the
  * endpoints not read in the last `cacheTtlMs` by this instance; writes happen only when something
- * changes (a timeout, a budget overrun, a recovery, a probe claim), so healthy endpoints cost no
- * write at all. Every delivery instance reads and writes the same items: what one learns (this
+ * changes (a timeout, a budget overrun, a recovery, a probe claim, a first dial and the proof that
+ * ends it), so a healthy endpoint in use costs about one write a minute, not one per delivery. Every delivery instance reads and writes the same items: what one learns (this
  * endpoint black-holes) all of them act on within the cache TTL.
  */
 export class EndpointHealthStore implements EndpointHealthStorePort {
@@ -86,7 +88,9 @@ export class EndpointHealthStore implements EndpointHealthStorePort {
         new UpdateCommand({
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: "SET slow_until = :slow, entity = :entity, expires_at = :expires",
+          // No longer proven fast; the first dial (if this was it) is over.
+          UpdateExpression:
+            "SET slow_until = :slow, entity = :entity, expires_at = :expires REMOVE fast_until, dial_until",
           ExpressionAttributeValues: {
             ":slow": change.slowUntil,
             ":entity": "endpoint_health",
@@ -103,7 +107,7 @@ export class EndpointHealthStore implements EndpointHealthStorePort {
           TableName: this.tableName,
           Key: key,
           UpdateExpression:
-            "ADD consecutive_timeouts :one SET slow_until = :slow, entity = :entity, expires_at = :expires",
+            "ADD consecutive_timeouts :one SET slow_until = :slow, entity = :entity, expires_at = :expires REMOVE fast_until, dial_until",
           ExpressionAttributeValues: {
             ":one": 1,
             ":slow": change.slowUntil,
@@ -140,7 +144,26 @@ export class EndpointHealthStore implements EndpointHealthStorePort {
         });
       return this.rememberItem(url, opened.Attributes, nowMs);
     }
-    // Recovered: the breaker closes; slow_until set (still slow) or removed (fast again).
+    if (change.kind === "proven_fast") {
+      // Answered within the budget: the main lane dials it freely until fast_until; the first dial
+      // (if this was it) is released.
+      const response = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression:
+            "SET fast_until = :fast, entity = :entity, expires_at = :expires REMOVE dial_until",
+          ExpressionAttributeValues: {
+            ":fast": change.fastUntil,
+            ":entity": "endpoint_health",
+            ":expires": expires,
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return this.rememberItem(url, response.Attributes, nowMs);
+    }
+    // Recovered: the breaker closes; slow_until set (still slow) or removed (fast again, and proven).
     const response = await this.doc
       .send(
         new UpdateCommand({
@@ -148,13 +171,13 @@ export class EndpointHealthStore implements EndpointHealthStorePort {
           Key: key,
           UpdateExpression:
             change.slowUntil === null
-              ? "SET consecutive_timeouts = :zero, expires_at = :expires REMOVE open_until, probe_until, slow_until"
+              ? "SET consecutive_timeouts = :zero, fast_until = :fast, expires_at = :expires REMOVE open_until, probe_until, slow_until, dial_until"
               : "SET consecutive_timeouts = :zero, slow_until = :slow, expires_at = :expires REMOVE open_until, probe_until",
           ConditionExpression: "attribute_exists(PK)",
           ExpressionAttributeValues: {
             ":zero": 0,
             ":expires": expires,
-            ...(change.slowUntil === null ? {} : { ":slow": change.slowUntil }),
+            ...(change.slowUntil === null ? { ":fast": change.fastUntil } : { ":slow": change.slowUntil }),
           },
           ReturnValues: "ALL_NEW",
         }),
@@ -190,6 +213,45 @@ export class EndpointHealthStore implements EndpointHealthStorePort {
       this.cache.delete(url);
       return false;
     }
+  }
+
+  /**
+   * Claims the first dial of an endpoint not proven fast (docs/delivery.md, "The first dial"): one
+   * conditional write, so that among all instances one main-lane attempt at a time dials it. Won:
+   * the state with the lease. Lost (another attempt holds it, or the endpoint was meanwhile proven
+   * fast or marked slow): the state as it is now, read consistently, for the caller to decide again.
+   */
+  async claimFirstDial(
+    url: string,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<{ readonly won: boolean; readonly health: EndpointHealth }> {
+    const key = keys.endpointHealth(endpointHash(url));
+    try {
+      const response = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: "SET dial_until = :until, entity = :entity, expires_at = :expires",
+          ConditionExpression:
+            "(attribute_not_exists(dial_until) OR dial_until <= :now) AND (attribute_not_exists(fast_until) OR fast_until <= :now) AND (attribute_not_exists(slow_until) OR slow_until <= :now) AND attribute_not_exists(open_until)",
+          ExpressionAttributeValues: {
+            ":until": nowMs + leaseMs,
+            ":now": nowMs,
+            ":entity": "endpoint_health",
+            ":expires": Math.floor(nowMs / 1000) + HEALTH_TTL_SECONDS,
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { won: true, health: this.rememberItem(url, response.Attributes, nowMs) };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    const current = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+    );
+    return { won: false, health: this.rememberItem(url, current.Item, nowMs) };
   }
 
   private rememberItem(url: string, item: Item | undefined, nowMs: number): EndpointHealth {

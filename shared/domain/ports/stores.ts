@@ -75,4 +75,13 @@ export interface EndpointHealthStore {
   apply(url: string, change: HealthChange, nowMs: number): Promise<EndpointHealth>;
   /** One probe per endpoint at a time: true when this caller holds the lease. */
   claimProbe(url: string, nowMs: number, leaseMs: number): Promise<boolean>;
+  /**
+   * One main-lane attempt at a time to an endpoint not proven fast (docs/delivery.md, "The first
+   * dial"): won, or lost with the state as it is now.
+   */
+  claimFirstDial(
+    url: string,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<{ readonly won: boolean; readonly health: EndpointHealth }>;
 }

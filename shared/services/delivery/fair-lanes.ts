@@ -8,12 +8,15 @@
 
 import {
   type AttemptSpeed,
+  afterLostFirstDial,
   decideLane,
   type EndpointHealth,
   type FairnessPolicy,
+  firstDialLeaseMs,
   HEALTHY,
   healthChangeAfter,
   type Lane,
+  type LaneDecision,
   probeLeaseMs,
 } from "../../domain/delivery/endpoint-health.ts";
 import type { DeliveryJob } from "../../domain/delivery/job.ts";
@@ -24,7 +27,7 @@ import type { EndpointHealthStore } from "../../domain/ports/stores.ts";
 
 export interface FairLaneDependencies {
   readonly policy: FairnessPolicy;
-  readonly health: Pick<EndpointHealthStore, "load" | "apply" | "claimProbe">;
+  readonly health: Pick<EndpointHealthStore, "load" | "apply" | "claimProbe" | "claimFirstDial">;
   /** The slow lane: where jobs are handed over, and (as the batch's queue) where its jobs wait. */
   readonly slowLane: Pick<DeliveryQueue, "send">;
   /** The slow lane queue's name: how the handler tells its records from the main lane's. */
@@ -93,8 +96,20 @@ export class LaneGate {
   async beforeAttempt(item: LaneJob): Promise<BeforeAttempt> {
     const { deps } = this.lanes;
     const nowMs = this.lanes.nowMs();
-    let decision = decideLane(item.lane, this.healthOf(item.url), deps.policy, nowMs);
+    let decision: LaneDecision = decideLane(item.lane, this.healthOf(item.url), deps.policy, nowMs);
     let probe = false;
+    if (decision.kind === "claim_first_dial") {
+      const claimed = await deps.health.claimFirstDial(item.url, nowMs, firstDialLeaseMs(deps.policy));
+      this.health.set(item.url, claimed.health);
+      decision = claimed.won
+        ? {
+            kind: "dial",
+            timeoutMs: deps.policy.timeoutMs,
+            budgetMs: deps.policy.mainLaneTimeoutMs,
+            probe: false,
+          }
+        : afterLostFirstDial(claimed.health, deps.policy, nowMs);
+    }
     if (decision.kind === "claim_probe") {
       probe = await deps.health.claimProbe(item.url, nowMs, probeLeaseMs(deps.policy));
       decision = probe
@@ -109,7 +124,10 @@ export class LaneGate {
         return {
           kind: "defer",
           seconds: Math.max(1, Math.ceil(decision.delayMs / 1000)),
-          message: "endpoint's breaker is open: job waits without an attempt",
+          message:
+            decision.reason === "first_dial"
+              ? "endpoint not proven fast and another attempt holds its first dial: job waits without an attempt"
+              : "endpoint's breaker is open: job waits without an attempt",
         };
       case "dial":
         break;
