@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
@@ -24,6 +23,15 @@ import type {
   RequeueResult,
 } from "../../domain/ports/deliveries.ts";
 import { TABLE_KEYS } from "../../resources.ts";
+import { decodeAttempt, encodeAttempt } from "./attempt-codec.ts";
+import {
+  isBoundedLayout,
+  type LogPartition,
+  layout1Attempts,
+  layout1State,
+  legacyLogPartitions,
+  str,
+} from "./deliveries-legacy.ts";
 import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "./payload-codec.ts";
 import {
   batchGetItems,
@@ -54,7 +62,9 @@ export { DELIVERY_LOG_SHARDS, logShardOf };
  * projected attribute costs the index nothing (DynamoDB Developer Guide, "Provisioned throughput
  * considerations for global secondary indexes"), so the index is written when a delivery is created
  * and when its status changes, not once per attempt. Records of the old layout (one item holding
- * the payload and every attempt) stay readable and are converted by their next attempt.
+ * the payload and every attempt) stay readable and are converted by their next attempt. What is
+ * read of layouts 1 and 2 only is in deliveries-legacy.ts (with its sunset date); how an attempt is
+ * stored, in attempt-codec.ts.
  */
 export const DELIVERY_LAYOUT = 3;
 /** Heads keyed `DELIVERY#<id>` with the log in GSI1 (version 8 ids). */
@@ -85,87 +95,6 @@ const ATTEMPT_BLOB = "z";
 const EVENT_TIME_ATTRIBUTE = "event_ms";
 const FIRST_ATTEMPT_BLOB = "a1z";
 
-/**
- * Strings every stored attempt repeats (header names, fixed values): a preset DEFLATE dictionary, so
- * that even the first occurrence in a small blob costs a back-reference. Frozen: blobs written with
- * it are read with it. A change of dictionary needs a new blob attribute name.
- */
-const ATTEMPT_DICTIONARY = Buffer.from(
-  [
-    '"webhook-signature":"v1,',
-    '"webhook-timestamp":"',
-    '"x-voipbin-signature":"sha256=',
-    '"webhook-id":"msg_',
-    '"content-type":"application/json"',
-    '"user-agent":"voipbin-webhooks/',
-    "https://",
-    '"POST","PUT","GET","DELETE"',
-    "timeout: no response within",
-    "connection_error: ",
-    "<!DOCTYPE html><html><head><title>",
-    "Service Unavailable",
-    "Internal Server Error",
-    "Bad Gateway",
-    "Gateway Timeout",
-    "Not Found",
-  ].join(""),
-  "utf8",
-);
-
-/** One attempt as stored, before compression: a tuple, so field names are not repeated per attempt. */
-type StoredAttempt = [
-  at: string,
-  statusCode: number | null,
-  error: string | null,
-  latencyMs: number,
-  responseBody: string | null,
-  request: [method: string, url: string, headers: Record<string, string>] | null,
-];
-
-/** An attempt as stored: a JSON tuple, raw DEFLATE with a preset dictionary (bodies and headers compress well). */
-export function encodeAttempt(attempt: DeliveryAttempt): Uint8Array {
-  const stored: StoredAttempt = [
-    attempt.at,
-    attempt.status_code,
-    attempt.error,
-    attempt.latency_ms,
-    attempt.response_body,
-    attempt.request ? [attempt.request.method, attempt.request.url, attempt.request.headers] : null,
-  ];
-  // Level 6 (zlib's default), not 9: on attempt records it compresses as small or smaller (a 200
-  // with its request: 173 bytes either way; a 4 KiB HTML error page: 945 vs 949) in ~20–25 % less
-  // CPU (38 vs 48 µs, 60 vs 81 µs), on the path of every attempt. A smaller window (windowBits 10)
-  // is faster still but lets the error page grow to 1,020 bytes, next to the 1 KB write unit.
-  return deflateRawSync(Buffer.from(JSON.stringify(stored), "utf8"), {
-    level: 6,
-    dictionary: ATTEMPT_DICTIONARY,
-  });
-}
-
-function decodeAttempt(blob: unknown): DeliveryAttempt | null {
-  if (!(blob instanceof Uint8Array)) return null;
-  const [at, statusCode, error, latencyMs, responseBody, request] = JSON.parse(
-    inflateRawSync(blob, { dictionary: ATTEMPT_DICTIONARY }).toString("utf8"),
-  ) as StoredAttempt;
-  return {
-    at,
-    status_code: statusCode,
-    error,
-    latency_ms: latencyMs,
-    response_body: responseBody,
-    request: request ? { method: request[0], url: request[1], headers: request[2] } : null,
-  };
-}
-
-function legacyAttempts(item: Item): DeliveryAttempt[] {
-  const list = (item.attempts as DeliveryAttempt[] | undefined) ?? [];
-  return list.map((attempt) => ({ ...attempt, request: attempt.request ?? null }));
-}
-
-/** A head of layout 2 or 3: counters and attempt items rather than one item holding every attempt. */
-const isBoundedLayout = (item: Item): boolean => typeof item.layout === "number" && item.layout >= 2;
-const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
-
 export function deliveryStateFromItem(item: Item): DeliveryState {
   if (isBoundedLayout(item)) {
     return {
@@ -179,23 +108,7 @@ export function deliveryStateFromItem(item: Item): DeliveryState {
       dead_lettered_at: str(item.dlq_at),
     };
   }
-  // Old layout: its receive-counted chain is unknown; its attempt count is the best bound we have.
-  return {
-    event_id: String(item.event_id),
-    status: item.status as DeliveryStatus,
-    dead_reason: null,
-    succeeded_at: str(item.succeeded_at),
-    next_attempt_at: str(item.next_attempt_at),
-    chain_attempts: Number(item.attempt_count ?? legacyAttempts(item).length),
-    live_job: null,
-    dead_lettered_at: null,
-  };
-}
-
-interface LogPartition {
-  readonly pk: string;
-  /** A GSI1 partition (layouts 1 and 2) rather than a table partition (layout 3). */
-  readonly index: boolean;
+  return layout1State(item);
 }
 
 /** An item read from a layout-3 log partition: the head itself, not an index copy. */
@@ -215,7 +128,7 @@ function recordFrom(head: Item, attemptItems: readonly Item[], payload: string |
   const state = deliveryStateFromItem(head);
   const inline = decodeAttempt(head[FIRST_ATTEMPT_BLOB]);
   const stored = attemptItems.map((item) => decodeAttempt(item[ATTEMPT_BLOB])).filter((a) => a !== null);
-  const attempts = [...legacyAttempts(head), ...(inline ? [inline] : []), ...stored].sort((a, b) =>
+  const attempts = [...layout1Attempts(head), ...(inline ? [inline] : []), ...stored].sort((a, b) =>
     a.at < b.at ? -1 : a.at > b.at ? 1 : 0,
   );
   return {
@@ -754,11 +667,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
         pk: keys.deliveryLogPartition(query.customerId, query.subscriptionId, shard).PK,
         index: false,
       })),
-      { pk: keys.deliveriesOfSubscription(query.subscriptionId).GSI1PK, index: true },
-      ...Array.from({ length: DELIVERY_LOG_SHARDS }, (_, shard) => ({
-        pk: keys.deliveryLogShard(query.subscriptionId, shard).GSI1PK,
-        index: true,
-      })),
+      ...legacyLogPartitions(query.subscriptionId),
     ];
     const ascending = query.order === "oldest_first";
     const pages = await Promise.all(partitions.map((partition) => this.queryLogPartition(partition, query)));
