@@ -118,21 +118,34 @@ function simulatedHandler(schedule: string) {
   return { handler, writes, waiting, clock, runOne, wake };
 }
 
+/**
+ * One routed event to a subscription whose endpoint answers `answer.status` (500 until the test
+ * changes it), its first attempt made by a simulated handler with `schedule`.
+ */
+async function firstAttemptFailed(schedule: string) {
+  const { repos, route } = harness;
+  const customer = randomUUID();
+  const answer = { status: 500 };
+  const receiver = await harness.receiver(() => ({ status: answer.status }));
+  const subscription = await seedSubscription(repos.subscriptions, {
+    customer_id: customer,
+    url: receiver.url,
+  });
+  const event = eventFor(callHangup, customer);
+  await route(event);
+  const sim = simulatedHandler(schedule);
+  const start = sim.clock.now;
+  await sim.runOne();
+  const deliveryId = deliveryIdOf(event, subscription.id);
+  const record = () => repos.deliveries.get(customerOf(event), deliveryId);
+  return { sim, start, answer, receiver, record };
+}
+
 describe("long waits: hops that do not write", () => {
   it("a 2-hour retry costs one head write for its seven hops, not one per hop, and the attempt comes on time with the live token", async () => {
-    const { repos, route } = harness;
-    const customer = randomUUID();
-    let answer = 500;
-    const r = await harness.receiver(() => ({ status: answer }));
-    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
-    const event = eventFor(callHangup, customer);
-    await route(event);
-    const sim = simulatedHandler("7200");
-    const start = sim.clock.now;
-    await sim.runOne();
+    const { sim, start, answer, receiver: r, record: read } = await firstAttemptFailed("7200");
     expect(r.requests).toHaveLength(1);
-    const deliveryId = deliveryIdOf(event, subscription.id);
-    const first = await repos.deliveries.get(customerOf(event), deliveryId);
+    const first = await read();
     expect(first).toMatchObject({ status: "failed", chain_attempts: 1 });
     const token = first?.live_job;
     expect(sim.waiting.map((w) => [w.job.token, w.delaySeconds])).toEqual([[token, 900]]);
@@ -147,7 +160,7 @@ describe("long waits: hops that do not write", () => {
       expect(sim.waiting).toHaveLength(1);
     }
     expect(writesPerHop).toEqual([0, 0, 0, 0, 0, 0, 1]);
-    const named = await repos.deliveries.get(customerOf(event), deliveryId);
+    const named = await read();
     expect(named?.live_job).not.toBe(token);
     expect(sim.waiting[0]?.job.token).toBe(named?.live_job);
     expect(named).toMatchObject({
@@ -157,29 +170,20 @@ describe("long waits: hops that do not write", () => {
     });
     expect(r.requests).toHaveLength(1);
 
-    answer = 200;
+    answer.status = 200;
     await sim.wake();
     expect(sim.clock.now - start).toBe(7200 * 1000);
     expect(r.requests).toHaveLength(2);
     expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
-    const record = await repos.deliveries.get(customerOf(event), deliveryId);
+    const record = await read();
     expect(record?.status).toBe("succeeded");
     expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
     expect(sim.waiting).toHaveLength(0);
   });
 
   it("a crash between a hop's re-send and its delete leaves two copies of the live token: both hop on, one attempt is made", async () => {
-    const { repos, route } = harness;
-    const customer = randomUUID();
-    let answer = 500;
-    const r = await harness.receiver(() => ({ status: answer }));
-    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
-    const event = eventFor(callHangup, customer);
-    await route(event);
-    const sim = simulatedHandler("3600");
-    await sim.runOne();
-    const deliveryId = deliveryIdOf(event, subscription.id);
-    const token = (await repos.deliveries.get(customerOf(event), deliveryId))?.live_job;
+    const { sim, answer, receiver: r, record: read } = await firstAttemptFailed("3600");
+    const token = (await read())?.live_job;
 
     // The first hop runs twice (its message came back after a crash before its delete): two copies
     // of the live token wait, neither recorded.
@@ -190,12 +194,12 @@ describe("long waits: hops that do not write", () => {
     await sim.wake();
     expect(sim.waiting.map((w) => w.job.token)).toEqual([token, token]);
     await sim.wake();
-    const live = (await repos.deliveries.get(customerOf(event), deliveryId))?.live_job;
+    const live = (await read())?.live_job;
     expect(live).not.toBe(token);
-    answer = 200;
+    answer.status = 200;
     while (sim.waiting.length > 0) await sim.wake();
     expect(r.requests).toHaveLength(2);
-    const record = await repos.deliveries.get(customerOf(event), deliveryId);
+    const record = await read();
     expect(record?.status).toBe("succeeded");
     expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
   });
