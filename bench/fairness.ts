@@ -78,6 +78,13 @@ export interface RouterPhase {
   readonly burst_events: number;
   /** From the burst's first put to its last event routed. */
   readonly burst_routed_in_ms: number | null;
+  /**
+   * The counted healthy events' put → routed split by the router queue's own times (p99 of each part,
+   * ms): PutEvents until the bus rule's target had sent it to the router queue (the EventBridge
+   * stand-in and the local SQS's ingress), waiting in the router queue until first received (what
+   * the fair queue decides), and the router's batch until it finished the event.
+   */
+  readonly stages_p99_ms: { readonly to_queue: number; readonly in_queue: number; readonly routing: number };
 }
 
 export interface FairnessBenchResult {
@@ -104,6 +111,12 @@ export interface FairnessBenchResult {
   readonly router_p99_ms_alone: number;
   readonly router_p99_ms_with_burst: number;
   readonly router_burst_events: number;
+  /**
+   * The part of router_p99 the fair queue governs: the healthy events' wait in the router queue
+   * (sent → first received), p99, alone and during the burst (docs/delivery.md, "Fair routing").
+   */
+  readonly router_queue_wait_p99_ms_alone: number;
+  readonly router_queue_wait_p99_ms_with_burst: number;
   /**
    * The healthy customers' end-to-end p99 while a neighbour's deliveries to a new black hole arrive
    * all at once (the incident's first seconds, before anything learned the endpoint); goal ≤ 3,000 ms.
@@ -148,6 +161,8 @@ interface BenchStack {
   readonly repository: SubscriptionRepository;
   /** When the router finished each bench event (by bench id). */
   readonly routed: Map<string, number>;
+  /** When each bench event was sent to the router queue and first received from it (performance.now ms). */
+  readonly routerQueue: Map<string, { readonly sentAt: number; readonly receivedAt: number }>;
   readonly events: EventBridgeClient;
   readonly receiver: Awaited<ReturnType<typeof startBenchReceiver>>;
   readonly blackHole: Awaited<ReturnType<typeof startBlackHole>>;
@@ -261,11 +276,24 @@ async function runRouterPhase(
     const done = routed.get(id);
     return done === undefined ? [] : [Math.max(0, done - at)];
   });
+  const stage = (part: (at: number, queue: { sentAt: number; receivedAt: number }, done: number) => number) =>
+    summarize(
+      during.flatMap(([id, at]) => {
+        const done = routed.get(id);
+        const queue = bench.routerQueue.get(id);
+        return done === undefined || queue === undefined ? [] : [Math.max(0, part(at, queue, done))];
+      }),
+    ).p99;
   return {
     routed_latency_ms: summarize(samples),
     healthy_events: during.length,
     healthy_unrouted: [...sent.keys()].filter((id) => !routed.has(id)).length,
     burst_events: burstEvents,
+    stages_p99_ms: {
+      to_queue: stage((at, queue) => queue.sentAt - at),
+      in_queue: stage((_, queue) => queue.receivedAt - queue.sentAt),
+      routing: stage((_, queue, done) => done - queue.receivedAt),
+    },
     burst_routed_in_ms:
       burstStartedAt === undefined || burstEnd === undefined || !Number.isFinite(burstEnd)
         ? null
@@ -441,6 +469,7 @@ async function runBoth(options: FairnessBenchOptions): Promise<{
 }> {
   const arrived = new Map<string, number>();
   const routed = new Map<string, number>();
+  const routerQueue = new Map<string, { sentAt: number; receivedAt: number }>();
   const receiver = await startBenchReceiver((body) => {
     const match = /"bench_id":"([^"]+)"/.exec(body);
     if (match?.[1] && !arrived.has(match[1])) arrived.set(match[1], performance.now());
@@ -458,11 +487,18 @@ async function runBoth(options: FairnessBenchOptions): Promise<{
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
   try {
     stack = await startLocalStack(benchStackSettings(), createStackLogger({ logLevel: "ERROR" }), {
-      onRouted: (eventJsons) => {
+      onRouted: (routedEvents) => {
         const now = performance.now();
-        for (const json of eventJsons) {
+        for (const { json, sentAt, firstReceivedAt } of routedEvents) {
           const match = /"bench_id":"([^"]+)"/.exec(json);
-          if (match?.[1] && !routed.has(match[1])) routed.set(match[1], now);
+          if (match?.[1] && !routed.has(match[1])) {
+            routed.set(match[1], now);
+            // The queue's times are epoch ms (the SQS worker's clock, the same as this thread's).
+            routerQueue.set(match[1], {
+              sentAt: sentAt - performance.timeOrigin,
+              receivedAt: firstReceivedAt - performance.timeOrigin,
+            });
+          }
         }
       },
     });
@@ -479,6 +515,7 @@ async function runBoth(options: FairnessBenchOptions): Promise<{
     const bench: BenchStack = {
       repository: new SubscriptionRepository(DynamoDBDocumentClient.from(dynamodb), stack.tableName),
       routed,
+      routerQueue,
       events,
       receiver,
       blackHole,
@@ -552,6 +589,8 @@ export async function benchFairness(options: FairnessBenchOptions): Promise<Fair
     router_p99_ms_alone: routerAloneP99,
     router_p99_ms_with_burst: routerBurstP99,
     router_burst_events: routerWithBurst.burst_events,
+    router_queue_wait_p99_ms_alone: routerAlone.stages_p99_ms.in_queue,
+    router_queue_wait_p99_ms_with_burst: routerWithBurst.stages_p99_ms.in_queue,
     burst_onset_p99_ms: burstOnset.healthy_latency_ms.p99,
     burst_onset_deliveries: burstOnset.neighbour_events,
     runs: {

@@ -167,10 +167,21 @@ export interface LocalInvocation {
  * What a tool running the stack in its own process (the bench, the chaos run) may watch, instead of
  * patching the stack's classes: told synchronously, so it must not throw or block.
  */
+export interface RoutedEvent {
+  readonly json: string;
+  /** The router queue's SentTimestamp (epoch ms). */
+  readonly sentAt: number;
+  /** The router queue's ApproximateFirstReceiveTimestamp (epoch ms). */
+  readonly firstReceivedAt: number;
+}
+
 export interface LocalStackObserver {
   onInvocation?(invocation: LocalInvocation): void;
-  /** Events the router finished with (routed or parked), as the JSON its queue held, when it did. */
-  onRouted?(eventJsons: readonly string[]): void;
+  /**
+   * Events the router finished with (routed or parked), as the JSON its queue held, when it did, with
+   * the router queue's own times (epoch ms): when the message was sent to it and first received.
+   */
+  onRouted?(events: readonly RoutedEvent[]): void;
 }
 
 export async function startLocalStack(
@@ -503,7 +514,11 @@ async function start(
       if (observer.onRouted !== undefined) {
         const failedIds = new Set(response?.batchItemFailures?.map((failure) => failure.itemIdentifier));
         observer.onRouted(
-          event.Records.filter((record) => !failedIds.has(record.messageId)).map((record) => record.body),
+          event.Records.filter((record) => !failedIds.has(record.messageId)).map((record) => ({
+            json: record.body,
+            sentAt: Number(record.attributes.SentTimestamp),
+            firstReceivedAt: Number(record.attributes.ApproximateFirstReceiveTimestamp),
+          })),
         );
       }
       if (failed > 0) {
