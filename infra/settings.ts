@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { type AppConfig, configSchema } from "#shared/config.ts";
+import { type AppConfig, configSchema, crossSettingProblems } from "#shared/config.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import {
   DELIVERY_BATCHING_WINDOW_SECONDS,
@@ -197,6 +197,11 @@ export const SETTINGS = {
   deliveryRetentionDays: {
     ...env("DELIVERY_RETENTION_DAYS"),
     description: "days a delivery record (with its attempts) is kept (TTL)",
+  },
+  payloadRetentionDays: {
+    ...env("PAYLOAD_RETENTION_DAYS"),
+    description:
+      "days an event's body is kept, at most `deliveryRetentionDays` (unset: a day longer than the records; docs/security.md)",
   },
   secretRotationOverlapSeconds: {
     ...env("SECRET_ROTATION_OVERLAP_SECONDS"),
@@ -463,6 +468,19 @@ export function resolveSettings(
         `deliveryReservedConcurrency: must be at least ${reservedFloor} (deliveryMaxConcurrency ${deliveryMaxConcurrency} + slowLaneMaxConcurrency ${slowLaneMaxConcurrency} + 1 for the backstop pass): below it Lambda throttles the mappings' batches, and each throttled batch counts as a receive of its messages (got ${deliveryReservedConcurrency})`,
       );
     }
+  }
+  if (result.success) {
+    const { payloadRetentionDays, deliveryRetentionDays } = result.data as SettingValues;
+    problems.push(
+      ...crossSettingProblems({
+        PAYLOAD_RETENTION_DAYS: payloadRetentionDays,
+        DELIVERY_RETENTION_DAYS: deliveryRetentionDays,
+      }).map((problem) =>
+        problem
+          .replaceAll("PAYLOAD_RETENTION_DAYS", "payloadRetentionDays")
+          .replaceAll("DELIVERY_RETENTION_DAYS", "deliveryRetentionDays"),
+      ),
+    );
   }
   problems.push(...capacityProblems(input));
   if (!result.success || problems.length > 0 || reservedFloor === undefined) {

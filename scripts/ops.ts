@@ -8,6 +8,7 @@
  *   unroutable    drift                                 the unknown types parked, with counts (scripts/ops/catalogue.ts)
  *   event-types   list | add | remove                   event types added at run time
  *   shadow export, legacy import                      the VoIPBIN cutover (scripts/ops/cutover.ts)
+ *   erase --customer <id> [--resource <id>]           erase stored data (scripts/ops/erase.ts)
  *
  * Redrive never re-puts an event on the bus: it invokes the router with the original event (id,
  * time and source kept), so every webhook-id stays the same and deliveries that already succeeded
@@ -37,6 +38,7 @@ import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
 import { parseCommandLine, UsageError } from "./lib/cli.ts";
 import { EVENT_TYPES_USAGE, parseEventTypesCommand, runDrift, runEventTypes } from "./ops/catalogue.ts";
 import { CUTOVER_USAGE, runCutoverCommand } from "./ops/cutover.ts";
+import { ERASE_USAGE, type EraseTarget, parseEraseCommand, runErase } from "./ops/erase.ts";
 import {
   describeError,
   PARKED_KINDS,
@@ -65,6 +67,9 @@ ${EVENT_TYPES_USAGE}
 The VoIPBIN cutover (docs/cutover.md):
 ${CUTOVER_USAGE}
 
+Erasure (docs/security.md):
+${ERASE_USAGE}
+
   redrive: dead letters are retried like POST /v1/deliveries/{id}/retry; events are replayed by
   invoking the router with the ORIGINAL event (same id, so the same webhook-ids; deliveries that
   already succeeded are not sent again). A message is deleted once its work is handed on; one that
@@ -78,7 +83,7 @@ ${CUTOVER_USAGE}
 Options:
   --limit <n>       at most n messages (default ${DEFAULT_LIMIT})
   --type <type>     unroutable redrive: only the events of this type (after event-types add)
-  --dry-run         redrive, reconcile: say what would be done, change nothing
+  --dry-run         redrive, reconcile, erase: say what would be done, change nothing
   --json            list/show: JSON (one object per line for list)
   --aws             act on AWS instead of the local stack (AWS_REGION and the usual credentials)
   --stage <stage>   with --aws: the deployment stage (default prod); names from shared/resources.ts
@@ -559,8 +564,48 @@ async function eventTypesMain(argv: readonly string[], env: NodeJS.ProcessEnv): 
   }
 }
 
+/** The parked queues erase reads: all of them (the ingest DLQ exists on AWS only). */
+async function eraseTarget(target: Target, aws: boolean): Promise<EraseTarget> {
+  const kinds: (ParkedKind | "backstop")[] = ["dead-letters", "backstop", "unroutable", "router-failed"];
+  if (aws) kinds.push("ingest-dlq");
+  const queues: EraseTarget["queues"][number][] = [];
+  for (const kind of kinds) {
+    queues.push({ kind, queue: await ParkedQueue.open(target.sqs, target.queueNames[kind]) });
+  }
+  return {
+    description: target.description,
+    doc: DynamoDBDocumentClient.from(target.dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+    tableName: target.tableName,
+    queues,
+  };
+}
+
+async function eraseMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let command: ReturnType<typeof parseEraseCommand>;
+  try {
+    command = parseEraseCommand(argv, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`ops: ${error.message}\nRun \`npm run ops -- --help\` for usage.\n`);
+    return 2;
+  }
+  const target = createTarget(command, env);
+  try {
+    return await runErase(command, await eraseTarget(target, command.aws));
+  } catch (error) {
+    process.stderr.write(`ops: ${describeFailure(error, target)}\n`);
+    return 1;
+  } finally {
+    target.sqs.destroy();
+    target.lambda.destroy();
+    target.dynamodb.destroy();
+  }
+}
+
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv[0] === "event-types") return eventTypesMain(argv.slice(1), env);
+  if (argv[0] === "erase" && !argv.includes("--help") && !argv.includes("-h"))
+    return eraseMain(argv.slice(1), env);
   let options: Options | "help";
   try {
     if ((argv[0] === "shadow" || argv[0] === "legacy") && !argv.includes("--help") && !argv.includes("-h")) {

@@ -31,6 +31,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   AUTO_DISABLE_AFTER_SECONDS: "failing this long (default 5 days) → disabled (`failing`)",
   DELIVERY_RETENTION_DAYS:
     "delivery records (and the stored event bodies) expire this long after they were created",
+  PAYLOAD_RETENTION_DAYS:
+    "days an event's body (the payload every delivery of it sends, with its phone numbers and texts) is kept, fewer than DELIVERY_RETENTION_DAYS: after it the records and attempts stay, the body reads as not available and the delivery cannot be retried. Unset: DELIVERY_RETENTION_DAYS + 1 (docs/security.md)",
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: "API limit (exact under concurrency: a conditional counter per customer)",
   QUOTA_TEST_EVENTS_PER_MINUTE:
     'test events a customer may send per minute (429 `QUOTA_EXCEEDED` beyond; docs/api.md, "Quotas")',

@@ -154,6 +154,11 @@ export const configSchema = z.object({
   DENIED_DESTINATIONS: z.prefault(reservedEndpointListSchema, ""),
   AUTO_DISABLE_AFTER_SECONDS: positiveInt(5 * 24 * 3600),
   DELIVERY_RETENTION_DAYS: positiveInt(30),
+  /**
+   * Days an event's body is kept, when fewer than the records' (docs/security.md): unset, a body
+   * lives a day longer than its deliveries. Checked against DELIVERY_RETENTION_DAYS by loadConfig.
+   */
+  PAYLOAD_RETENTION_DAYS: z.optional(z.coerce.number().check(z.int(), z.positive())),
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: positiveInt(50),
   /** Per-customer quotas on what sends requests on the customer's behalf (docs/api.md, "Quotas"). */
   QUOTA_TEST_EVENTS_PER_MINUTE: positiveInt(10),
@@ -179,7 +184,26 @@ export type AppConfig = z.output<typeof configSchema>;
  * (a cold start that fails fast with all problems at once beats fixing them one deploy at a time).
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
-  return parseEnvironment(configSchema, env);
+  const config = parseEnvironment(configSchema, env);
+  const problems = crossSettingProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Rules between settings, each valid alone (the deployment settings check the same: infra/settings.ts). */
+export function crossSettingProblems(
+  config: Pick<AppConfig, "PAYLOAD_RETENTION_DAYS" | "DELIVERY_RETENTION_DAYS">,
+): string[] {
+  const problems: string[] = [];
+  if (
+    config.PAYLOAD_RETENTION_DAYS !== undefined &&
+    config.PAYLOAD_RETENTION_DAYS > config.DELIVERY_RETENTION_DAYS
+  ) {
+    problems.push(
+      `PAYLOAD_RETENTION_DAYS: must be at most DELIVERY_RETENTION_DAYS (${config.DELIVERY_RETENTION_DAYS}): it keeps bodies for fewer days than the records, never more (got ${config.PAYLOAD_RETENTION_DAYS})`,
+    );
+  }
+  return problems;
 }
 
 /**

@@ -70,7 +70,7 @@ export function createRouterDependencies(
     subscriptions: new SubscriptionRepository(clients.doc, config.TABLE_NAME),
     deliveryQueue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),
     unroutableQueue: new UnroutableQueue(clients.sqs, config.UNROUTABLE_QUEUE_URL),
-    payloads: new DeliveryRepository(clients.doc, config.TABLE_NAME),
+    payloads: new DeliveryRepository(clients.doc, config.TABLE_NAME, config.PAYLOAD_RETENTION_DAYS),
     managed: new ManagedSubscriptionRepository(clients.doc, config.TABLE_NAME),
     activeflows: new ActiveflowDestinationRepository(clients.doc, config.TABLE_NAME),
     retentionDays: config.DELIVERY_RETENTION_DAYS,
@@ -118,7 +118,7 @@ export function createDeliveryDependencies(
     },
     loadBatch: createDeliveryBatchLoader(doc, config.TABLE_NAME),
     subscriptions: new SubscriptionRepository(doc, config.TABLE_NAME),
-    deliveries: new DeliveryRepository(doc, config.TABLE_NAME),
+    deliveries: new DeliveryRepository(doc, config.TABLE_NAME, config.PAYLOAD_RETENTION_DAYS),
     queue: new DeliveryQueue(sqs, config.DELIVERY_QUEUE_URL),
     deadLetters: new DeadLetterQueue(sqs, config.DELIVERY_DLQ_URL),
     backstop: new BackstopQueue(sqs, config.DELIVERY_BACKSTOP_QUEUE_URL),
@@ -162,7 +162,7 @@ export function createApiDependencies(
 ): ApiDependencies {
   const clients = overrides.clients ?? { doc: createTableClients(config).doc, sqs: createSqsClient(config) };
   const subscriptions = new SubscriptionRepository(clients.doc, config.TABLE_NAME);
-  const deliveries = new DeliveryRepository(clients.doc, config.TABLE_NAME);
+  const deliveries = new DeliveryRepository(clients.doc, config.TABLE_NAME, config.PAYLOAD_RETENTION_DAYS);
   return {
     services: {
       subscriptions: new SubscriptionService({

@@ -191,6 +191,11 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
+    /**
+     * Days an event's body is kept when a deployment keeps bodies for fewer days than the records
+     * (PAYLOAD_RETENTION_DAYS, docs/security.md); unset: a day longer than the records.
+     */
+    private readonly payloadRetentionDays?: number,
   ) {}
 
   /**
@@ -522,7 +527,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       const head = response.Item;
       if (head === undefined || isExpired(head, now)) return null;
       const attempts = hasAttemptItems(head) ? await this.attemptItemsOf(deliveryId, true) : [];
-      return recordFrom(head, attempts, await this.payloadOf(head));
+      return recordFrom(head, attempts, await this.payloadOf(head, now));
     }
     const items = await this.queryAll({
       TableName: this.tableName,
@@ -533,7 +538,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     const head = items.find((item) => item.SK === "DELIVERY");
     if (head === undefined || isExpired(head, now)) return null;
     const attempts = items.filter((item) => String(item.SK).startsWith(keys.deliveryAttemptsPrefix));
-    return recordFrom(head, attempts, await this.payloadOf(head));
+    return recordFrom(head, attempts, await this.payloadOf(head, now));
   }
 
   private attemptItemsOf(deliveryId: string, consistent: boolean): Promise<Item[]> {
@@ -549,7 +554,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   }
 
   /** The body of a delivery: on the head in the old layout, once per event in layout 2. */
-  private async payloadOf(head: Item): Promise<string | null> {
+  private async payloadOf(head: Item, now: Date = new Date()): Promise<string | null> {
     const inline = decodePayload(head);
     if (inline !== null) return inline;
     const response = await this.doc.send(
@@ -558,7 +563,10 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
         Key: keys.eventPayload(head.customer_id as string, head.event_id as string),
       }),
     );
-    return response.Item ? decodePayload(response.Item) : null;
+    // TTL deletes an expired item within a few days, and until then reads still return it (DynamoDB
+    // Developer Guide, "Using time to live (TTL)"): a body past its retention is not shown or resent.
+    if (response.Item === undefined || isExpired(response.Item, now)) return null;
+    return decodePayload(response.Item);
   }
 
   /**
@@ -582,8 +590,9 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
           entity: "event_payload",
           [PAYLOAD_ATTRIBUTE]: encodePayload(payload),
           [EVENT_TIME_ATTRIBUTE]: eventTime.getTime(),
-          // One day beyond the deliveries' retention: a delivery created a little later keeps its body.
-          expires_at: expiresAtFor(now, retentionDays + 1),
+          // One day beyond the deliveries' retention (a delivery created a little later keeps its body),
+          // unless the deployment keeps bodies for fewer days than the records.
+          expires_at: expiresAtFor(now, this.payloadRetentionDays ?? retentionDays + 1),
         },
       }),
     );

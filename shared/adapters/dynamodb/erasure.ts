@@ -1,0 +1,176 @@
+/**
+ * The table side of erasure (PRODUCT §12, issue 24): every item of one customer, found by one Scan,
+ * and deleted in batches. A Scan, because a customer's data is not under one key: delivery heads sit
+ * in log partitions named by the tags of subscriptions that may be deleted already, payloads under
+ * their event's id, attempts under their delivery's id, keys under their hash (docs/data-model.md,
+ * "Items"). Erasure is rare and operator-driven (or one pass per deleted customer), so it reads the
+ * table once rather than every hot path carrying an index for it (docs/security.md has the cost).
+ */
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { DependencyError } from "../../domain/errors.ts";
+import { type BackoffPolicy, retryWithBackoff } from "../backoff.ts";
+import { decodePayload } from "./payload-codec.ts";
+import { type Item, type ItemKey, keys } from "./table.ts";
+
+/** What an item of a customer is, for the summary and for erasing one resource only. */
+export type ErasableItem =
+  | { readonly kind: "subscription"; readonly key: ItemKey }
+  | {
+      readonly kind: "delivery";
+      readonly key: ItemKey;
+      readonly deliveryId: string;
+      readonly eventId: string;
+    }
+  | {
+      readonly kind: "payload";
+      readonly key: ItemKey;
+      readonly eventId: string;
+      readonly body: string | null;
+    }
+  | { readonly kind: "shadow"; readonly key: ItemKey; readonly eventId: string }
+  | { readonly kind: "activeflow_destination"; readonly key: ItemKey; readonly activeflowId: string }
+  | { readonly kind: "credential"; readonly key: ItemKey }
+  | { readonly kind: "managed_control"; readonly key: ItemKey; readonly version: string | null }
+  | { readonly kind: "other"; readonly key: ItemKey };
+
+/** BatchWriteItem takes at most 25 put or delete requests (DynamoDB API Reference, BatchWriteItem). */
+const BATCH_WRITE_MAX = 25;
+
+const UNPROCESSED_BACKOFF: BackoffPolicy = { attempts: 8, baseDelayMs: 50, maxDelayMs: 2000 };
+
+function classify(item: Item, customerId: string): ErasableItem | null {
+  const pk = String(item.PK);
+  const sk = String(item.SK);
+  const key = { PK: pk, SK: sk };
+  if (pk === `CUSTOMER#${customerId}`) {
+    if (sk.startsWith("SUBSCRIPTION#")) return { kind: "subscription", key };
+    if (sk === keys.managedControl(customerId).SK) {
+      return {
+        kind: "managed_control",
+        key,
+        version: typeof item.version === "string" ? item.version : null,
+      };
+    }
+    return { kind: "other", key };
+  }
+  if (pk === `ACTIVEFLOWS#${customerId}`) {
+    return { kind: "activeflow_destination", key, activeflowId: sk.replace(/^ACTIVEFLOW#/, "") };
+  }
+  if (pk.startsWith("EVENT#") && sk === `PAYLOAD#${customerId}`) {
+    return { kind: "payload", key, eventId: pk.slice("EVENT#".length), body: decodePayload(item) };
+  }
+  // Everything below carries the customer's id as an attribute.
+  if (item.customer_id !== customerId) return null;
+  if (item.entity === "delivery" || pk.startsWith(`LOG#${customerId}#`) || sk === "DELIVERY") {
+    return { kind: "delivery", key, deliveryId: String(item.id), eventId: String(item.event_id) };
+  }
+  if (item.entity === "shadow_delivery") return { kind: "shadow", key, eventId: String(item.event_id) };
+  if (pk.startsWith("ACCESSKEY") || pk.startsWith("PORTALLINK#")) return { kind: "credential", key };
+  return { kind: "other", key };
+}
+
+export class ErasureRepository {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * The customer's items, a Scan page at a time (a page reads at most 1 MB before the filter applies,
+   * DynamoDB Developer Guide, "Scanning tables": so a page may hold none of them), with how many
+   * items the page read, for progress.
+   */
+  async *itemsOfCustomer(customerId: string): AsyncGenerator<{ items: ErasableItem[]; scanned: number }> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const response = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression:
+            "PK = :customer OR PK = :activeflows OR begins_with(PK, :log) OR SK = :payload OR customer_id = :id",
+          ExpressionAttributeValues: {
+            ":customer": `CUSTOMER#${customerId}`,
+            ":activeflows": `ACTIVEFLOWS#${customerId}`,
+            ":log": `LOG#${customerId}#`,
+            ":payload": `PAYLOAD#${customerId}`,
+            ":id": customerId,
+          },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      const items = (response.Items ?? [])
+        .map((item) => classify(item, customerId))
+        .filter((item): item is ErasableItem => item !== null);
+      yield { items, scanned: response.ScannedCount ?? 0 };
+      start = response.LastEvaluatedKey;
+    } while (start !== undefined);
+  }
+
+  /** The keys of a delivery's attempt items (layouts 2 and 3 keep them under `DELIVERY#<id>`). */
+  async attemptKeysOf(deliveryId: string): Promise<ItemKey[]> {
+    const found: ItemKey[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const response = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: {
+            ":pk": keys.delivery(deliveryId).PK,
+            ":prefix": keys.deliveryAttemptsPrefix,
+          },
+          ProjectionExpression: "PK, SK",
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of response.Items ?? []) found.push({ PK: String(item.PK), SK: String(item.SK) });
+      start = response.LastEvaluatedKey;
+    } while (start !== undefined);
+    return found;
+  }
+
+  /** Deletes the items, 25 to a BatchWriteItem, retrying what DynamoDB leaves unprocessed. */
+  async deleteAll(itemKeys: readonly ItemKey[]): Promise<void> {
+    for (let i = 0; i < itemKeys.length; i += BATCH_WRITE_MAX) {
+      let pending: Record<string, unknown>[] = itemKeys
+        .slice(i, i + BATCH_WRITE_MAX)
+        .map((key) => ({ DeleteRequest: { Key: { PK: key.PK, SK: key.SK } } }));
+      const done = await retryWithBackoff(UNPROCESSED_BACKOFF, async () => {
+        const response = await this.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }),
+        );
+        pending = (response.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
+        return pending.length === 0;
+      });
+      if (!done) throw new DependencyError("dynamodb", `DynamoDB left ${pending.length} deletes unprocessed`);
+    }
+  }
+
+  /**
+   * Replaces the customer's managed control item by a removal of the same version: what VoIPBIN sent
+   * (URL, secret) goes, the version stays, so a late older `customer_updated` cannot bring the
+   * managed subscription back (PRODUCT §11).
+   */
+  async keepControlVersionOnly(customerId: string, version: string, now: Date): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...keys.managedControl(customerId),
+          entity: "managed_control",
+          kind: "remove",
+          version,
+          updated_at: now.toISOString(),
+        },
+      }),
+    );
+  }
+}

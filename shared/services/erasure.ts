@@ -1,0 +1,203 @@
+/**
+ * Erasure (PRODUCT §12, issue 24): every stored payload, attempt and record of a customer, or of one
+ * resource of a customer (an event whose `data.id` or `data.activeflow_id` is the id), from the table
+ * and from the queues where work is parked for an operator. Used by `npm run ops -- erase` and by the
+ * pass that erases a deleted customer once its grace period is over (docs/security.md).
+ *
+ * Not touched: jobs on the live delivery queue. Each finishes or closes within the retry schedule,
+ * and one that meets a deleted subscription closes without a payload; a customer erasure run after
+ * the schedule (the grace period is longer than it) finds nothing left there.
+ */
+import type { ErasableItem } from "../adapters/dynamodb/erasure.ts";
+import type { ItemKey } from "../adapters/dynamodb/table.ts";
+import {
+  dataNamesResource,
+  dataOfBody,
+  type ErasureCounts,
+  emptyErasureCounts,
+} from "../domain/erasure/erasure.ts";
+
+/** The table side (shared/adapters/dynamodb/erasure.ts). */
+export interface ErasureStore {
+  itemsOfCustomer(customerId: string): AsyncIterable<{ items: ErasableItem[]; scanned: number }>;
+  attemptKeysOf(deliveryId: string): Promise<ItemKey[]>;
+  deleteAll(keys: readonly ItemKey[]): Promise<void>;
+  keepControlVersionOnly(customerId: string, version: string, now: Date): Promise<void>;
+}
+
+/** A message read from a parked queue, hidden from other readers until deleted or released. */
+export interface HeldMessage {
+  readonly body: string;
+}
+
+/** A queue where work waits for an operator, read by receiving (SQS has no peek). */
+export interface ParkedMessages<M extends HeldMessage = HeldMessage> {
+  readonly name: string;
+  read(limit: number): AsyncIterable<M>;
+  delete(message: M): Promise<void>;
+  release(messages: readonly M[]): Promise<void>;
+}
+
+/** Whose a parked message is and the event `data` it carries (null: not readable, kept). */
+export type MessageOwner = (body: string) => { customerId: unknown; data: unknown } | null;
+
+export interface ErasureQueue {
+  readonly queue: ParkedMessages;
+  readonly ownerOf: MessageOwner;
+}
+
+export interface ErasureRequest {
+  readonly customerId: string;
+  /** Only this resource's events (see the module comment); absent: everything of the customer. */
+  readonly resourceId?: string | undefined;
+  /** Count what would go; change nothing (parked messages are read and released). */
+  readonly dryRun: boolean;
+}
+
+export interface ErasureProgress {
+  readonly phase: "scan" | "attempts" | "delete" | "queues";
+  readonly done: number;
+  readonly detail: string;
+}
+
+export interface ErasureSummary {
+  readonly customerId: string;
+  readonly resourceId: string | null;
+  readonly dryRun: boolean;
+  /** What was erased (in a dry run: what would be). */
+  readonly counts: ErasureCounts;
+  /** Items the Scan read (the whole table, for the cost). */
+  readonly scannedItems: number;
+  /** Parked messages read, erased or not. */
+  readonly messagesRead: number;
+  /** Queues that could not be read, with why: their messages of the customer may remain. */
+  readonly queueFailures: readonly { queue: string; error: string }[];
+}
+
+/** How many parked messages one queue is read for at most in one erasure. */
+export const ERASURE_QUEUE_READ_LIMIT = 100_000;
+
+export interface ErasureDependencies {
+  readonly store: ErasureStore;
+  readonly queues: readonly ErasureQueue[];
+  readonly now?: () => Date;
+  readonly onProgress?: (progress: ErasureProgress) => void;
+}
+
+const COUNT_OF: Record<Exclude<ErasableItem["kind"], "managed_control">, keyof ErasureCounts> = {
+  subscription: "subscriptions",
+  delivery: "deliveries",
+  payload: "payloads",
+  shadow: "shadow",
+  activeflow_destination: "activeflowDestinations",
+  credential: "credentials",
+  other: "other",
+};
+
+export async function eraseCustomerData(
+  deps: ErasureDependencies,
+  request: ErasureRequest,
+): Promise<ErasureSummary> {
+  const { customerId, resourceId, dryRun } = request;
+  const progress = deps.onProgress ?? (() => undefined);
+  const counts = emptyErasureCounts();
+
+  // 1. The table: one Scan, keeping what is the customer's (and, by resource, what may be).
+  const chosen: ErasableItem[] = [];
+  const deliveries: Extract<ErasableItem, { kind: "delivery" }>[] = [];
+  const shadows: Extract<ErasableItem, { kind: "shadow" }>[] = [];
+  const resourceEvents = new Set<string>();
+  let control: Extract<ErasableItem, { kind: "managed_control" }> | null = null;
+  let scannedItems = 0;
+  for await (const page of deps.store.itemsOfCustomer(customerId)) {
+    scannedItems += page.scanned;
+    for (const item of page.items) {
+      if (item.kind === "delivery") deliveries.push(item);
+      else if (item.kind === "shadow") shadows.push(item);
+      else if (item.kind === "managed_control") control = item;
+      else if (resourceId === undefined) chosen.push(item);
+      else if (item.kind === "payload") {
+        if (item.body !== null && dataNamesResource(dataOfBody(item.body), resourceId)) {
+          resourceEvents.add(item.eventId);
+          chosen.push(item);
+        }
+      } else if (item.kind === "activeflow_destination" && item.activeflowId === resourceId) {
+        chosen.push(item);
+      }
+    }
+    progress({ phase: "scan", done: scannedItems, detail: "items read" });
+  }
+  // A delivery (and a shadow record) is the resource's when its event is: known once the Scan is over.
+  const ofResource = (eventId: string) => resourceId === undefined || resourceEvents.has(eventId);
+  chosen.push(...deliveries.filter((item) => ofResource(item.eventId)));
+  chosen.push(...shadows.filter((item) => ofResource(item.eventId)));
+
+  // 2. The attempts of the chosen deliveries, under each delivery's own partition.
+  const keysToDelete: ItemKey[] = chosen.map((item) => item.key);
+  let examined = 0;
+  for (const item of chosen) {
+    if (item.kind !== "delivery") continue;
+    const attempts = await deps.store.attemptKeysOf(item.deliveryId);
+    counts.attempts += attempts.length;
+    keysToDelete.push(...attempts);
+    progress({ phase: "attempts", done: ++examined, detail: "deliveries' attempts listed" });
+  }
+  for (const item of chosen) {
+    if (item.kind !== "managed_control") counts[COUNT_OF[item.kind]]++;
+  }
+
+  // 3. Delete: the records first and their attempts with them, in batches.
+  if (!dryRun) {
+    const batch = 500;
+    for (let i = 0; i < keysToDelete.length; i += batch) {
+      await deps.store.deleteAll(keysToDelete.slice(i, i + batch));
+      progress({ phase: "delete", done: Math.min(i + batch, keysToDelete.length), detail: "items deleted" });
+    }
+    if (resourceId === undefined && control?.version) {
+      await deps.store.keepControlVersionOnly(customerId, control.version, deps.now?.() ?? new Date());
+    }
+  }
+  if (resourceId === undefined && control !== null) counts.other++;
+
+  // 4. Parked queues: every message read once, the customer's (or the resource's) deleted.
+  let messagesRead = 0;
+  const queueFailures: { queue: string; error: string }[] = [];
+  for (const { queue, ownerOf } of deps.queues) {
+    const keep: HeldMessage[] = [];
+    try {
+      for await (const message of queue.read(ERASURE_QUEUE_READ_LIMIT)) {
+        messagesRead++;
+        const owner = ownerOf(message.body);
+        const matches =
+          owner !== null &&
+          owner.customerId === customerId &&
+          (resourceId === undefined || dataNamesResource(owner.data, resourceId));
+        if (matches) {
+          counts.queueMessages++;
+          if (dryRun) keep.push(message);
+          else await queue.delete(message);
+        } else {
+          keep.push(message);
+        }
+        progress({ phase: "queues", done: messagesRead, detail: `messages read (${queue.name})` });
+      }
+    } catch (error) {
+      queueFailures.push({
+        queue: queue.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    } finally {
+      await queue.release(keep).catch(() => undefined);
+    }
+  }
+
+  return {
+    customerId,
+    resourceId: resourceId ?? null,
+    dryRun,
+    counts,
+    scannedItems,
+    messagesRead,
+    queueFailures,
+  };
+}
