@@ -8,35 +8,19 @@
  * and one that meets a deleted subscription closes without a payload; a customer erasure run after
  * the schedule (the grace period is longer than it) finds nothing left there.
  */
-import type { ErasableItem } from "../adapters/dynamodb/erasure.ts";
-import type { ItemKey } from "../adapters/dynamodb/table.ts";
 import {
   dataNamesResource,
   dataOfBody,
   type ErasureCounts,
   emptyErasureCounts,
 } from "../domain/erasure/erasure.ts";
-
-/** The table side (shared/adapters/dynamodb/erasure.ts). */
-export interface ErasureStore {
-  itemsOfCustomer(customerId: string): AsyncIterable<{ items: ErasableItem[]; scanned: number }>;
-  attemptKeysOf(deliveryId: string): Promise<ItemKey[]>;
-  deleteAll(keys: readonly ItemKey[]): Promise<void>;
-  keepControlVersionOnly(customerId: string, version: string, now: Date): Promise<void>;
-}
-
-/** A message read from a parked queue, hidden from other readers until deleted or released. */
-export interface HeldMessage {
-  readonly body: string;
-}
-
-/** A queue where work waits for an operator, read by receiving (SQS has no peek). */
-export interface ParkedMessages<M extends HeldMessage = HeldMessage> {
-  readonly name: string;
-  read(limit: number): AsyncIterable<M>;
-  delete(message: M): Promise<void>;
-  release(messages: readonly M[]): Promise<void>;
-}
+import type {
+  ErasableItem,
+  ErasureStore,
+  HeldMessage,
+  ParkedMessages,
+  StoredItemKey,
+} from "../domain/ports/erasure.ts";
 
 /** Whose a parked message is and the event `data` it carries (null: not readable, kept). */
 export type MessageOwner = (body: string) => { customerId: unknown; data: unknown } | null;
@@ -133,7 +117,7 @@ export async function eraseCustomerData(
   chosen.push(...shadows.filter((item) => ofResource(item.eventId)));
 
   // 2. The attempts of the chosen deliveries, under each delivery's own partition.
-  const keysToDelete: ItemKey[] = chosen.map((item) => item.key);
+  const keysToDelete: StoredItemKey[] = chosen.map((item) => item.key);
   let examined = 0;
   for (const item of chosen) {
     if (item.kind !== "delivery") continue;

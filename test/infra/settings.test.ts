@@ -184,7 +184,12 @@ describe("the settings list", () => {
   });
 
   it("every setting with a function variable reaches the functions' environment as that variable", () => {
-    const settings = resolveSettings({ allowedCidrs: ["10.0.0.0/8"], recoverTimeBudgetMs: 15_000 });
+    // payloadRetentionDays has no default (unset: a day beyond the records), so it is set here.
+    const settings = resolveSettings({
+      allowedCidrs: ["10.0.0.0/8"],
+      recoverTimeBudgetMs: 15_000,
+      payloadRetentionDays: 7,
+    });
     const env = functionSettingsEnvironment(settings);
     for (const key of SETTING_KEYS) {
       const variable = (SETTINGS[key] as { env?: string }).env;
@@ -202,6 +207,7 @@ describe("the settings list", () => {
     });
     expect(config.ALLOWED_CIDRS).toEqual(["10.0.0.0/8"]);
     expect(config.RECOVER_TIME_BUDGET_MS).toBe(15_000);
+    expect(config.PAYLOAD_RETENTION_DAYS).toBe(7);
     expect(config.RETRY_SCHEDULE).toEqual(settings.retrySchedule);
   });
 

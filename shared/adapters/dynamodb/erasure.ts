@@ -14,30 +14,10 @@ import {
   ScanCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { DependencyError } from "../../domain/errors.ts";
+import type { ErasableItem, ErasureStore } from "../../domain/ports/erasure.ts";
 import { type BackoffPolicy, retryWithBackoff } from "../backoff.ts";
 import { decodePayload } from "./payload-codec.ts";
 import { type Item, type ItemKey, keys } from "./table.ts";
-
-/** What an item of a customer is, for the summary and for erasing one resource only. */
-export type ErasableItem =
-  | { readonly kind: "subscription"; readonly key: ItemKey }
-  | {
-      readonly kind: "delivery";
-      readonly key: ItemKey;
-      readonly deliveryId: string;
-      readonly eventId: string;
-    }
-  | {
-      readonly kind: "payload";
-      readonly key: ItemKey;
-      readonly eventId: string;
-      readonly body: string | null;
-    }
-  | { readonly kind: "shadow"; readonly key: ItemKey; readonly eventId: string }
-  | { readonly kind: "activeflow_destination"; readonly key: ItemKey; readonly activeflowId: string }
-  | { readonly kind: "credential"; readonly key: ItemKey }
-  | { readonly kind: "managed_control"; readonly key: ItemKey; readonly version: string | null }
-  | { readonly kind: "other"; readonly key: ItemKey };
 
 /** BatchWriteItem takes at most 25 put or delete requests (DynamoDB API Reference, BatchWriteItem). */
 const BATCH_WRITE_MAX = 25;
@@ -75,7 +55,7 @@ function classify(item: Item, customerId: string): ErasableItem | null {
   return { kind: "other", key };
 }
 
-export class ErasureRepository {
+export class ErasureRepository implements ErasureStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
