@@ -14,7 +14,7 @@ import {
   eraseCustomerData,
   type MessageOwner,
 } from "#shared/services/erasure.ts";
-import { parseCommandLine, UsageError } from "../../local/cli.ts";
+import { parseCommandLine, UsageError } from "../lib/cli.ts";
 import { originalEvent, type ParkedKind } from "./parked-kinds.ts";
 import type { ParkedQueue } from "./parked-queue.ts";
 
