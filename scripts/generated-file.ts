@@ -15,7 +15,7 @@ export interface GeneratedFile {
   /** What generates it, for the usage text. */
   readonly source: string;
   /** The file's exact contents, from the code. */
-  render(): string;
+  render(): string | Promise<string>;
 }
 
 async function committedContents(file: string): Promise<string | null> {
@@ -74,7 +74,7 @@ async function main(generated: GeneratedFile, argv: readonly string[]): Promise<
   }
 
   const display = path.relative(process.cwd(), file) || file;
-  const contents = generated.render();
+  const contents = await generated.render();
   const committed = await committedContents(file);
   if (check) {
     if (committed === contents) {

@@ -2,12 +2,19 @@
  * The portal's only way to the system: the public /v1 API on this origin, with the customer's key
  * in the Authorization header (never in a URL).
  */
+import type * as Api from "./api-types.ts";
 import { currentSession, endSession } from "./session.ts";
 
-export interface ErrorDetail {
-  readonly path: string;
-  readonly message: string;
-}
+/** The API's types, generated from docs/openapi.json (npm run portal:types; CI checks they are current). */
+export type ErrorDetail = Api.Error["error"]["details"][number];
+export type Subscription = Api.Subscription;
+/** Where an activeflow's own events also go (PRODUCT §11): kept by VoIPBIN's flow-manager, read-only. */
+export type ActiveflowDestination = Api.ActiveflowDestination;
+export type Attempt = Api.DeliveryAttempt;
+export type Delivery = Api.Delivery;
+export type EventType = Api.EventType;
+export type Stats = Api.SubscriptionStats;
+export type PortalSession = Api.PortalSession;
 
 /** An answer other than success, in the API's error shape (or a network failure: status 0). */
 export class ApiFailure extends Error {
@@ -25,98 +32,6 @@ export class ApiFailure extends Error {
 export interface Page<T> {
   readonly items: T[];
   readonly next_cursor: string | null;
-}
-
-export interface Subscription {
-  readonly id: string;
-  readonly customer_id: string;
-  readonly url: string;
-  readonly method: string;
-  readonly event_types: string[];
-  readonly activeflow_id: string | null;
-  readonly description: string | null;
-  readonly headers: Record<string, string>;
-  readonly status: "enabled" | "disabled";
-  readonly disabled_reason: string | null;
-  readonly created_at: string;
-  readonly updated_at: string;
-  /** Kept in step by VoIPBIN (the customer's webhook settings there): read-only here. */
-  readonly managed: boolean;
-  readonly managed_by: string | null;
-  readonly delivery_profile: "standard" | "legacy";
-  /** The failing streak while it lasts: since when, and when auto-disable ends it. */
-  readonly failing: { readonly since: string; readonly auto_disable_at: string } | null;
-  /** The payload filter over the event's `data` (PRODUCT §12); null: every event of its types. */
-  readonly filter: Readonly<Record<string, unknown>> | null;
-}
-
-/** Where an activeflow's own events also go (PRODUCT §11): kept by VoIPBIN's flow-manager, read-only. */
-export interface ActiveflowDestination {
-  readonly id: string;
-  readonly kind: "activeflow";
-  readonly activeflow_id: string;
-  readonly url: string;
-  readonly method: string;
-  readonly managed: true;
-  readonly managed_by: string;
-  readonly updated_at: string;
-  readonly expires_at: string;
-}
-
-export interface AttemptRequest {
-  readonly method?: string;
-  readonly url?: string;
-  readonly headers?: Record<string, string>;
-}
-
-export interface Attempt {
-  readonly at: string;
-  readonly status_code: number | null;
-  readonly error: string | null;
-  readonly latency_ms: number;
-  readonly response_body: string | null;
-  readonly request?: AttemptRequest | null;
-}
-
-export interface Delivery {
-  readonly id: string;
-  readonly subscription_id: string;
-  readonly event_id: string;
-  readonly event_type: string;
-  readonly webhook_id: string;
-  readonly status: "pending" | "succeeded" | "failed" | "dead";
-  readonly attempts: Attempt[];
-  readonly next_attempt_at: string | null;
-  readonly created_at: string;
-  readonly updated_at: string;
-  readonly body?: string | null;
-}
-
-export interface EventType {
-  readonly type: string;
-  readonly resource: string;
-  readonly description: string;
-  /** JSON Schema of the event's `data`; null for a type operators added at run time. */
-  readonly schema: Readonly<Record<string, unknown>> | null;
-  /** An example `data`; null for a type operators added at run time. */
-  readonly example: Readonly<Record<string, unknown>> | null;
-}
-
-export interface Stats {
-  readonly window: "24h" | "7d";
-  readonly attempts: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly success_rate: number | null;
-  readonly latency_ms: { readonly p50: number | null; readonly p95: number | null };
-  readonly buckets: { start: string; attempts: number; succeeded: number; failed: number }[];
-  readonly complete: boolean;
-}
-
-export interface PortalSession {
-  readonly access_key: string;
-  readonly customer_id: string;
-  readonly expires_at: string;
 }
 
 type Method = "GET" | "POST" | "PATCH" | "DELETE";
