@@ -104,9 +104,10 @@ export function deriveDeliveryIds(eventId: string, subscriptionId: string, creat
 /**
  * A UUID of any version, in either case (VoIPBIN's ids are version 4, ours version 7 or 8): the one
  * check of a UUID's shape. Stored ids are lower case (`isCanonicalUuid`); input is lower-cased once
- * it has passed (`uuidString`, shared/domain/events/schemas.ts).
+ * it has passed (`uuidString`, shared/domain/events/schemas.ts). Both cases spelled out, not the `i`
+ * flag: the OpenAPI document renders a pattern's source without its flags.
  */
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /** A UUID as this service stores and compares it: lower-case hex. */
 export const isCanonicalUuid = (text: string): boolean =>
