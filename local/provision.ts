@@ -15,6 +15,7 @@ import {
   SQSClient,
   SQSServiceException,
 } from "@aws-sdk/client-sqs";
+import { localEndpointClientOptions } from "#shared/adapters/local-endpoints.ts";
 import { KeyedSha256 } from "#shared/adapters/sha256.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import {
@@ -89,6 +90,7 @@ export function createLocalClients(endpoints: LocalEndpoints): LocalClients {
       region: endpoints.region,
       credentials,
       sha256: KeyedSha256,
+      ...localEndpointClientOptions(endpoints.dynamodbEndpoint),
     }),
     sqs: new SQSClient({
       endpoint: endpoints.sqsEndpoint,
@@ -96,6 +98,7 @@ export function createLocalClients(endpoints: LocalEndpoints): LocalClients {
       credentials,
       useQueueUrlAsEndpoint: false,
       sha256: KeyedSha256,
+      ...localEndpointClientOptions(endpoints.sqsEndpoint),
     }),
   };
 }

@@ -14,6 +14,7 @@ import type {
   SQSBatchResponse,
   SQSEvent,
 } from "aws-lambda";
+import { registerLocalEndpoint } from "#shared/adapters/local-endpoints.ts";
 import { DepthBoundedLogger, SecretSafeLogFormatter } from "#shared/adapters/observability.ts";
 import { PORTAL_ROUTES } from "#shared/api/portal.ts";
 import { ROUTES } from "#shared/api/routes.ts";
@@ -298,6 +299,17 @@ async function start(
     dynamodb: `http://${host}:${dynamodbPort}`,
     sqs: `http://${host}:${sqsPort}`,
   };
+  // The stack's own clients (its pollers, the bus's target, the functions') reach its stand-ins
+  // without SigV4, and the SQS in-process (shared/adapters/local-endpoints.ts); others over HTTP.
+  closers.push({
+    name: "the in-process endpoints",
+    close: async () => {
+      withdrawDynamodb();
+      withdrawSqs();
+    },
+  });
+  const withdrawDynamodb = registerLocalEndpoint(endpoints.dynamodb, {});
+  const withdrawSqs = registerLocalEndpoint(endpoints.sqs, { transport: localSqs.transport });
   const clients: LocalClients = createLocalClients({
     dynamodbEndpoint: endpoints.dynamodb,
     sqsEndpoint: endpoints.sqs,
@@ -410,6 +422,8 @@ async function start(
   requireStackKey(eventsServer, stackKey);
   const eventsPort = await listen(eventsServer, settings.ports.events, host, "EVENTS_PORT");
   closers.push({ name: "the EventBridge endpoint", close: () => closeServer(eventsServer) });
+  const withdrawEvents = registerLocalEndpoint(`http://${host}:${eventsPort}`, {});
+  closers.push({ name: "the EventBridge endpoint's registration", close: async () => withdrawEvents() });
 
   let api: LocalHttpApi | undefined;
   const apiServer = createServer({ maxHeaderSize: HTTP_API_MAX_HEADER_BYTES }, (req, res) => {

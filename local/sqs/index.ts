@@ -1,5 +1,8 @@
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
+import type { InProcessResponse, InProcessTransport } from "#shared/adapters/local-endpoints.ts";
 import { runSqs, type SqsRunOptions } from "./run.ts";
+import { answerSqsRequest, type SqsAnswer } from "./server.ts";
+import type { TransportMessage } from "./worker.ts";
 
 /**
  * The local SQS (docs/local.md, "SQS"): durable queues in SQLite, served over the SQS JSON protocol.
@@ -12,6 +15,11 @@ export interface LocalSqs {
   readonly endpoint: string;
   /** Makes messages hidden by a receive of a consumer that is gone visible again (see SqsStore). */
   releaseUnchangedReceives(queues: readonly string[]): Promise<number>;
+  /**
+   * The stack's own clients' way in (shared/adapters/local-endpoints.ts): the same answers as over
+   * HTTP, as messages to the worker, without a socket, an HTTP parser or a stack-key check.
+   */
+  readonly transport: InProcessTransport;
   close(): Promise<void>;
 }
 
@@ -44,6 +52,14 @@ export async function startLocalSqs(options: StartLocalSqsOptions): Promise<Loca
       port: ready.port,
       endpoint: `http://${run.host}:${ready.port}`,
       releaseUnchangedReceives: async (queues) => ready.store.releaseUnchangedReceives(queues),
+      transport: async (request, signal) =>
+        toResponse(
+          await answerSqsRequest(
+            ready.serverOptions,
+            { method: request.method, target: request.headers["x-amz-target"], body: request.body },
+            signal ?? new AbortController().signal,
+          ),
+        ),
       close: () => ready.close(),
     };
   }
@@ -60,8 +76,52 @@ interface WorkerReply {
   readonly error?: string;
 }
 
+function toResponse({ status, headers, body }: SqsAnswer): InProcessResponse {
+  return { statusCode: status, headers, body };
+}
+
+type TransportReply = { readonly id: number; readonly error: string } | ({ readonly id: number } & SqsAnswer);
+
 async function startInWorker(run: SqsRunOptions): Promise<LocalSqs> {
-  const worker = new Worker(new URL("./worker.ts", import.meta.url), { workerData: run });
+  const channel = new MessageChannel();
+  const worker = new Worker(new URL("./worker.ts", import.meta.url), {
+    workerData: { ...run, transport: channel.port2 },
+    transferList: [channel.port2],
+  });
+  const calls = new Map<number, { resolve: (r: InProcessResponse) => void; reject: (e: Error) => void }>();
+  let nextCall = 1;
+  channel.port1.on("message", (reply: TransportReply) => {
+    const call = calls.get(reply.id);
+    calls.delete(reply.id);
+    if ("error" in reply) call?.reject(new Error(`the local SQS failed: ${reply.error}`));
+    else call?.resolve(toResponse(reply));
+  });
+  const transport: InProcessTransport = (request, signal) =>
+    new Promise((resolve, reject) => {
+      if (exited) {
+        reject(new Error("the local SQS worker is not running"));
+        return;
+      }
+      const id = nextCall++;
+      const onAbort = () => channel.port1.postMessage({ abort: id } satisfies TransportMessage);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      calls.set(id, {
+        resolve: (response) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(response);
+        },
+        reject: (error) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      });
+      channel.port1.postMessage({
+        id,
+        method: request.method,
+        target: request.headers["x-amz-target"],
+        body: request.body,
+      } satisfies TransportMessage);
+    });
   const pending = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let exited = false;
@@ -80,6 +140,7 @@ async function startInWorker(run: SqsRunOptions): Promise<LocalSqs> {
       }
     });
   }).catch(async (error: unknown) => {
+    channel.port1.close();
     await worker.terminate();
     throw error;
   });
@@ -87,6 +148,9 @@ async function startInWorker(run: SqsRunOptions): Promise<LocalSqs> {
     exited = true;
     for (const waiter of pending.values()) waiter.reject(new Error("the local SQS worker exited"));
     pending.clear();
+    for (const call of calls.values()) call.reject(new Error("the local SQS worker exited"));
+    calls.clear();
+    channel.port1.close();
   });
   worker.on("error", () => {});
   const request = (op: "release" | "close", queues?: readonly string[]) =>
@@ -104,6 +168,7 @@ async function startInWorker(run: SqsRunOptions): Promise<LocalSqs> {
     port,
     endpoint: `http://${run.host}:${port}`,
     releaseUnchangedReceives: (queues) => request("release", queues),
+    transport,
     close: () => {
       closing ??= request("close")
         .then(

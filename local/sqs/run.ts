@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { requireStackKey } from "../stack-key.ts";
-import { createSqsServer } from "./server.ts";
+import { createSqsServer, type SqsServerOptions } from "./server.ts";
 import { type FairQueueSettings, SqsStore } from "./store.ts";
 
 /** Everything the local SQS needs, plain data so that it can cross into a worker thread. */
@@ -21,6 +21,8 @@ export interface SqsRunOptions {
 export interface RunningSqs {
   readonly port: number;
   readonly store: SqsStore;
+  /** What the server answers with (for the in-process transport: answerSqsRequest). */
+  readonly serverOptions: SqsServerOptions;
   close(): Promise<void>;
 }
 
@@ -31,7 +33,7 @@ export async function runSqs(options: SqsRunOptions): Promise<RunningSqs> {
     ...(options.fairQueue ? { fairQueue: options.fairQueue } : {}),
     ...(options.inFlightLimit === undefined ? {} : { inFlightLimit: options.inFlightLimit }),
   });
-  const serverOptions = { store, region: options.region, baseUrl: "" };
+  const serverOptions: SqsServerOptions = { store, region: options.region, baseUrl: "" };
   const server: Server = createSqsServer(serverOptions);
   // The stack's clients only; the read-all view (GET /_local-sqs/queues/…) included.
   if (options.stackKey) requireStackKey(server, options.stackKey);
@@ -53,6 +55,7 @@ export async function runSqs(options: SqsRunOptions): Promise<RunningSqs> {
   return {
     port,
     store,
+    serverOptions,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {

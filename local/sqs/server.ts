@@ -166,9 +166,11 @@ export function createSqsServer(options: SqsServerOptions): Server {
   const server = createServer((req, res) => {
     handle(req, res, options).catch((error: unknown) => {
       if (!res.headersSent)
-        sendError(
+        write(
           res,
-          new SqsError("InternalFailure", String(error), { statusCode: 500, senderFault: false }),
+          errorAnswer(
+            new SqsError("InternalFailure", String(error), { statusCode: 500, senderFault: false }),
+          ),
         );
       else res.destroy();
     });
@@ -180,86 +182,113 @@ export function createSqsServer(options: SqsServerOptions): Server {
   return server;
 }
 
+/** One answer of the local SQS, however the request came (HTTP, or a message: answerSqsRequest). */
+export interface SqsAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, options: SqsServerOptions): Promise<void> {
   if (req.method === "GET" && req.url?.startsWith("/_local-sqs/queues/")) {
     const name = decodeURIComponent(req.url.slice("/_local-sqs/queues/".length).split("?")[0] ?? "");
     try {
-      send(res, 200, options.store.inspect(name), "application/json");
+      write(res, answer(200, options.store.inspect(name), "application/json"));
     } catch (error) {
-      if (error instanceof SqsError) sendError(res, error);
+      if (error instanceof SqsError) write(res, errorAnswer(error));
       else throw error;
     }
     return;
   }
   const body = await readBody(req, MAX_BODY_BYTES);
+  // A client that hangs up ends its long poll before the poll can take a message for nobody.
+  const abort = new AbortController();
+  res.on("close", () => abort.abort());
   const target = req.headers["x-amz-target"];
-  if (body === undefined) {
-    sendError(res, invalidParameter("The request is too large."));
-    return;
-  }
-  if (req.method !== "POST" || typeof target !== "string" || !target.startsWith("AmazonSQS.")) {
-    sendError(
-      res,
+  const result = await answerSqsRequest(
+    options,
+    {
+      method: req.method ?? "GET",
+      target: typeof target === "string" ? target : undefined,
+      body: body === undefined ? undefined : body.toString("utf8"),
+    },
+    abort.signal,
+  );
+  if (abort.signal.aborted && !res.writableEnded && res.destroyed) return;
+  write(res, result);
+}
+
+/**
+ * The SQS JSON protocol's answer to one request: the HTTP server's, and the in-process transport's
+ * (local/sqs/index.ts) that the stack's own clients use (shared/adapters/local-endpoints.ts).
+ * `body` undefined: the request was over the size limit.
+ */
+export async function answerSqsRequest(
+  options: SqsServerOptions,
+  request: {
+    readonly method: string;
+    readonly target: string | undefined;
+    readonly body: string | undefined;
+  },
+  signal: AbortSignal,
+): Promise<SqsAnswer> {
+  const { target, body } = request;
+  if (body === undefined) return errorAnswer(invalidParameter("The request is too large."));
+  if (request.method !== "POST" || target === undefined || !target.startsWith("AmazonSQS.")) {
+    return errorAnswer(
       unsupported(
         "The local SQS speaks the AWS JSON protocol only (X-Amz-Target: AmazonSQS.<Action>): use the AWS SDK v3, AWS CLI v2, or AWS CLI v1 with botocore >= 1.31.",
       ),
     );
-    return;
   }
   const action = ACTIONS[target.slice("AmazonSQS.".length)];
   if (action === undefined) {
-    sendError(
-      res,
+    return errorAnswer(
       new SqsError("InvalidAction", `The action ${target.slice(10)} is not valid for this endpoint.`),
     );
-    return;
   }
   let input: Record<string, unknown>;
   try {
-    const parsed: unknown = JSON.parse(body.toString("utf8") || "{}");
+    const parsed: unknown = JSON.parse(body || "{}");
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
       throw new Error("not an object");
     input = parsed as Record<string, unknown>;
   } catch {
-    sendError(res, new SqsError("SerializationException", "The request body is not a JSON object."));
-    return;
+    return errorAnswer(new SqsError("SerializationException", "The request body is not a JSON object."));
   }
-  // A client that hangs up ends its long poll before the poll can take a message for nobody.
-  const abort = new AbortController();
-  res.on("close", () => abort.abort());
   try {
-    const result = await action(input, options, abort.signal);
-    if (abort.signal.aborted && !res.writableEnded && res.destroyed) return;
-    send(res, 200, result, JSON_CONTENT_TYPE);
+    return answer(200, await action(input, options, signal), JSON_CONTENT_TYPE);
   } catch (error) {
-    if (!(error instanceof SqsError)) throw error;
-    sendError(res, error);
+    if (error instanceof SqsError) return errorAnswer(error);
+    return errorAnswer(
+      new SqsError("InternalFailure", String(error), { statusCode: 500, senderFault: false }),
+    );
   }
 }
 
-function send(
-  res: ServerResponse,
+function answer(
   status: number,
   payload: unknown,
   contentType: string,
   headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(payload);
-  res.writeHead(status, {
-    "content-type": contentType,
-    "content-length": Buffer.byteLength(text),
-    "x-amzn-requestid": randomUUID(),
-    ...headers,
-  });
-  res.end(text);
+): SqsAnswer {
+  return {
+    status,
+    headers: { "content-type": contentType, "x-amzn-requestid": randomUUID(), ...headers },
+    body: JSON.stringify(payload),
+  };
 }
 
-function sendError(res: ServerResponse, error: SqsError): void {
-  send(
-    res,
+function errorAnswer(error: SqsError): SqsAnswer {
+  return answer(
     error.statusCode,
     { __type: `com.amazonaws.sqs#${error.type}`, message: error.message },
     JSON_CONTENT_TYPE,
     { "x-amzn-query-error": `${error.queryCode};${error.senderFault ? "Sender" : "Receiver"}` },
   );
+}
+
+function write(res: ServerResponse, { status, headers, body }: SqsAnswer): void {
+  res.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body) });
+  res.end(body);
 }

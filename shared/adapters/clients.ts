@@ -3,6 +3,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AppConfig } from "../config.ts";
+import { localEndpointClientOptions } from "./local-endpoints.ts";
 import { KeyedSha256 } from "./sha256.ts";
 
 export interface AwsClients {
@@ -25,7 +26,8 @@ export interface TableClients {
 /**
  * One factory per service, so each function builds (and bundles: esbuild drops the clients a
  * function never references) only the clients it uses. Endpoints are overridden only for the local
- * stack; on AWS they come from the region.
+ * stack; on AWS they come from the region. An endpoint the process serves itself (the local stack's
+ * stand-ins) is reached without SigV4, and in-process where it can be (local-endpoints.ts).
  */
 export function createTableClients(
   config: Pick<AppConfig, "AWS_REGION" | "DYNAMODB_ENDPOINT">,
@@ -36,6 +38,7 @@ export function createTableClients(
     ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
     maxAttempts,
     sha256: KeyedSha256,
+    ...localEndpointClientOptions(config.DYNAMODB_ENDPOINT),
   });
   const doc = DynamoDBDocumentClient.from(dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
@@ -53,6 +56,7 @@ export function createSqsClient(config: Pick<AppConfig, "AWS_REGION" | "SQS_ENDP
     ...(config.SQS_ENDPOINT ? { endpoint: config.SQS_ENDPOINT, useQueueUrlAsEndpoint: false } : {}),
     maxAttempts: MAX_ATTEMPTS,
     sha256: KeyedSha256,
+    ...localEndpointClientOptions(config.SQS_ENDPOINT),
   });
 }
 
@@ -64,6 +68,7 @@ export function createEventBridgeClient(
     ...(config.EVENTBRIDGE_ENDPOINT ? { endpoint: config.EVENTBRIDGE_ENDPOINT } : {}),
     maxAttempts: MAX_ATTEMPTS,
     sha256: KeyedSha256,
+    ...localEndpointClientOptions(config.EVENTBRIDGE_ENDPOINT),
   });
 }
 
