@@ -9,7 +9,7 @@ import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from "#shared/config.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { toSqsRecord } from "../local/sqs-event-source.ts";
-import { captureOutput, storagePerDelivery } from "./e2e.ts";
+import { captureOutput, deliveryStorage } from "./e2e.ts";
 import {
   type CostMeasurements,
   type Deployment,
@@ -78,6 +78,20 @@ export interface CostBenchResult {
   memory_choice: Record<
     string,
     { router_usd: number; delivery_usd: number; router_ms: number; delivery_ms: number }
+  >;
+  /**
+   * The router queue's batching window (`routerBatchingWindowSeconds`): all-in $/M (provisioned) and
+   * the wait it adds before an event is routed, at each volume.
+   */
+  router_batching_window: Record<
+    string,
+    {
+      at_10m_per_month: number;
+      at_100m_per_month: number;
+      router_batch_at_100m: number;
+      added_wait_ms_at_10m: number;
+      added_wait_ms_at_100m: number;
+    }
   >;
   /** The batching window's trade-off: all-in $/M (provisioned) and the wait it adds to a first attempt. */
   batching_window: Record<
@@ -169,6 +183,29 @@ export async function benchCost(options: {
     };
   }
 
+  const routerWindows: CostBenchResult["router_batching_window"] = {};
+  for (const w of WINDOW_OPTIONS_S) {
+    const d = { ...provisionedDeployment, router_queue: { batching_window_s: w } };
+    const at = (volume: number) => modelCost(m, d, volume, { capacity: "provisioned" }).usd_per_million;
+    // A poller gathers for T (the window, or less if 10 events arrive first) from its batch's first
+    // event: that one waits T, the others on average T/2. A lone event waits the whole window.
+    const addedWait = (volume: number) => {
+      if (w === 0) return 0;
+      const eventsPerPollerPerS =
+        volume / FANOUT / MODEL_ASSUMPTIONS.seconds_per_month / MODEL_ASSUMPTIONS.sqs_pollers;
+      const rb = expectedBatchSize(volume / FANOUT, w, 1);
+      const gathering = rb >= 10 ? Math.min(w, 10 / eventsPerPollerPerS) : w;
+      return Math.round((gathering * 1000 * (1 + (rb - 1) / 2)) / rb);
+    };
+    routerWindows[`${w}s`] = {
+      at_10m_per_month: at(MONTHLY_VOLUMES.at_10m_per_month),
+      at_100m_per_month: at(MONTHLY_VOLUMES.at_100m_per_month),
+      router_batch_at_100m: round(expectedBatchSize(MONTHLY_VOLUMES.at_100m_per_month / FANOUT, w, 1), 2),
+      added_wait_ms_at_10m: addedWait(MONTHLY_VOLUMES.at_10m_per_month),
+      added_wait_ms_at_100m: addedWait(MONTHLY_VOLUMES.at_100m_per_month),
+    };
+  }
+
   return {
     usd_per_million_deliveries: sumLines(subtotal),
     usd_per_million_deliveries_on_demand: sumLines(subtotalOnDemand),
@@ -194,6 +231,7 @@ export async function benchCost(options: {
     deployment,
     memory_choice: memoryChoice,
     batching_window: windows,
+    router_batching_window: routerWindows,
     events: options.events,
   };
 }
@@ -428,7 +466,8 @@ async function measure(
       function_requests_per_delivery: requests,
       wru_per_delivery: round(units.wru / deliveries, 3),
       rru_per_delivery: round(units.rru / deliveries, 3),
-      storage_bytes_per_delivery: storagePerDelivery(items),
+      storage_bytes_per_delivery: deliveryStorage(items).bytes,
+      pitr_bytes_per_delivery: deliveryStorage(items).tableBytes,
       retention_days: 30,
       http_bytes_per_attempt: Math.round(httpBytes),
       tls_handshake_cpu_ms: await measureTlsHandshakeCpuMs(),

@@ -632,17 +632,32 @@ async function scanAll(
 
 /** Mean bytes a delivery record occupies: the item, plus its GSI1 copy, each with 100 bytes of overhead. */
 export function storagePerDelivery(items: readonly Item[]): number {
-  // Heads (`entity` delivery, whatever their layout's keys) and attempt items (`DELIVERY#<id>`).
-  const records = items.filter(
-    (item) => item.entity?.S === "delivery" || item.PK?.S?.toString().startsWith("DELIVERY#"),
-  );
-  if (records.length === 0) return 0;
-  const total = records.reduce((sum, item) => {
-    // DynamoDB bills 100 bytes of overhead per item, in the table and in the index.
+  return deliveryStorage(items).bytes;
+}
+
+/**
+ * Bytes kept per delivery for its retention: its head (`entity` delivery, whatever its layout's
+ * keys), its attempt items (`DELIVERY#<id>`) and its share of the event's stored payload
+ * (`EVENT#<id>`, one per event and customer, shared by the event's deliveries), each with DynamoDB's
+ * 100 bytes of per-item overhead, in the table and in GSI1 for the items it holds; `tableBytes`
+ * without the index copies (what point-in-time recovery bills: the table's data and its local
+ * secondary indexes, not its global ones: DynamoDB Developer Guide, "Enable point-in-time recovery in
+ * DynamoDB", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/PointInTimeRecovery_Howitworks.html).
+ */
+export function deliveryStorage(items: readonly Item[]): { bytes: number; tableBytes: number } {
+  const deliveries = items.filter((item) => item.entity?.S === "delivery").length;
+  if (deliveries === 0) return { bytes: 0, tableBytes: 0 };
+  let table = 0;
+  let index = 0;
+  for (const item of items) {
+    const pk = item.PK?.S?.toString() ?? "";
+    const kept = item.entity?.S === "delivery" || pk.startsWith("DELIVERY#") || pk.startsWith("EVENT#");
+    if (!kept) continue;
+    table += itemSize(item) + 100;
     const copy = indexCopy(item);
-    return sum + itemSize(item) + 100 + (copy === undefined ? 0 : itemSize(copy) + 100);
-  }, 0);
-  return Math.round(total / records.length);
+    if (copy !== undefined) index += itemSize(copy) + 100;
+  }
+  return { bytes: Math.round((table + index) / deliveries), tableBytes: Math.round(table / deliveries) };
 }
 
 /** Peak resident set size of this process, sampled every 100 ms (VmRSS from /proc when there is one). */

@@ -281,6 +281,11 @@ export const SETTINGS = {
     description:
       "`MaximumBatchingWindowInSeconds` of both delivery lanes' event source mappings (0–20): how long Lambda gathers jobs for a batch of up to 10; every first attempt may wait this long (docs/decisions.md has the measured trade-off)",
   },
+  routerBatchingWindowSeconds: {
+    schema: int(0, 20).default(ROUTER_QUEUE.maxBatchingWindowSeconds),
+    description:
+      '`MaximumBatchingWindowInSeconds` of the router queue\'s event source mapping (0–20): how long Lambda gathers events for a batch of up to 10 before routing them; every event may wait this long before its jobs are enqueued. Fewer router invocations and deletes at high volume (docs/decisions.md, "A batching window for the router: opt-in", has the measured trade-off)',
+  },
   pointInTimeRecovery: {
     schema: bool.default(true),
     description:

@@ -132,6 +132,7 @@ export class WebhooksStack extends Stack {
       failedQueueRemovalPolicy: removalPolicy,
       functionDefaults,
       reservedConcurrency: settings.routerReservedConcurrency,
+      batchingWindowSeconds: settings.routerBatchingWindowSeconds,
     });
     this.ingest = new EventIngest(this, "EventIngest", {
       eventBusName: settings.eventBusName,

@@ -338,7 +338,10 @@ export interface CostMeasurements {
   readonly function_requests_per_delivery: Readonly<Record<string, number>>;
   readonly wru_per_delivery: number;
   readonly rru_per_delivery: number;
+  /** Head, attempts and a share of the event's payload, with per-item overhead, in the table and GSI1. */
   readonly storage_bytes_per_delivery: number;
+  /** The same without GSI1's copies: what PITR bills (the table's data; absent: all of it). */
+  readonly pitr_bytes_per_delivery?: number;
   readonly retention_days: number;
   /** HTTP bytes the delivery function wrote per attempt (request line, headers, body). */
   readonly http_bytes_per_attempt: number;
@@ -434,9 +437,13 @@ export function billedMs(waitMs: number, cpuMs: number, memoryMb: number, serial
   return Math.ceil(Math.max(waitMs + serialCpuMs / share, cpuMs / share));
 }
 
-/** The router's billed ms for one event: its AWS requests' latency plus its CPU at the memory's share. */
-export function routerBilledMs(m: CostMeasurements, memoryMb: number): number {
-  return billedMs(awsWaitMs(m.router.requests), m.router.cpu_ms, memoryMb);
+/**
+ * The router's billed ms for one invocation of `batch` events (1: one event): one event's AWS
+ * requests' latency plus the batch's CPU at the memory's share. The router routes a batch's events
+ * concurrently (handlers/router.ts, `Promise.all`), so their waits overlap and their CPU adds up.
+ */
+export function routerBilledMs(m: CostMeasurements, memoryMb: number, batch = 1): number {
+  return billedMs(awsWaitMs(m.router.requests), m.router.cpu_ms * batch, memoryMb, m.router.cpu_ms);
 }
 
 /**
@@ -509,17 +516,17 @@ export function subtotalLines(
   const perM = 1_000_000;
   const events = perM / m.fanout;
   const invocations = perM / b;
-  // Behind its own queue the router is invoked per batch of events (each routed on its own: the
-  // events' waits and CPU add up, conservatively); without one, once per event.
+  // Behind its own queue the router is invoked per batch of events (routed concurrently: their waits
+  // overlap, their CPU adds up); without one, once per event.
   const routerInvocations = d.router_queue ? events / routerBatch : events;
   // The router queue: EventBridge's SendMessage per event, the mapping's receive per arrival and
   // DeleteMessageBatch per batch (billed SQS requests, like the delivery queue's).
   const routerQueueRequests = d.router_queue ? events * 2 + routerInvocations : 0;
   const routerMb = d.functions.router?.memory_mb ?? 512;
   const deliveryMb = d.functions.delivery?.memory_mb ?? 512;
-  const routerMs = routerBilledMs(m, routerMb);
+  const routerMs = routerBilledMs(m, routerMb, d.router_queue ? routerBatch : 1);
   const deliveryMs = deliveryBilledMs(m, b, deliveryMb);
-  const gbS = (events * routerMs * routerMb + invocations * deliveryMs * deliveryMb) / 1000 / 1024;
+  const gbS = (routerInvocations * routerMs * routerMb + invocations * deliveryMs * deliveryMb) / 1000 / 1024;
   const fnSqs = Object.entries(m.function_requests_per_delivery)
     .filter(([op]) => op.startsWith("sqs."))
     .reduce((t, [, n]) => t + n, 0);
@@ -547,7 +554,7 @@ export function subtotalLines(
     },
     lambda_duration: {
       usd_per_million: gbS * p.lambda_usd_per_gb_second_arm,
-      detail: `${fmt(gbS)} GB-s: router ${routerMs} ms at ${routerMb} MB per event, delivery ${deliveryMs} ms at ${deliveryMb} MB per batch`,
+      detail: `${fmt(gbS)} GB-s: router ${routerMs} ms at ${routerMb} MB per invocation of ${fmt(d.router_queue ? routerBatch : 1, 1)} event(s), delivery ${deliveryMs} ms at ${deliveryMb} MB per batch`,
     },
     sqs_requests: {
       usd_per_million: (sqsRequests * p.sqs_usd_per_million_requests) / perM,
@@ -614,11 +621,15 @@ export function modelCost(
   const gbMonthsPerM = ((m.storage_bytes_per_delivery * perM) / 1024 ** 3) * (m.retention_days / 30);
   lines.dynamodb_storage = {
     usd_per_million: gbMonthsPerM * p.dynamodb_usd_per_gb_month,
-    detail: `${fmt(m.storage_bytes_per_delivery)} B per delivery for ${m.retention_days} days`,
+    detail: `${fmt(m.storage_bytes_per_delivery)} B per delivery (head, attempts, its share of the event's payload, index copies) for ${m.retention_days} days`,
   };
+  const pitrBytes = m.pitr_bytes_per_delivery ?? m.storage_bytes_per_delivery;
+  const pitrGbMonthsPerM = ((pitrBytes * perM) / 1024 ** 3) * (m.retention_days / 30);
   lines.dynamodb_pitr = {
-    usd_per_million: d.table.pitr ? gbMonthsPerM * p.dynamodb_pitr_usd_per_gb_month : 0,
-    detail: d.table.pitr ? "PITR on the table holding the delivery records" : "PITR off",
+    usd_per_million: d.table.pitr ? pitrGbMonthsPerM * p.dynamodb_pitr_usd_per_gb_month : 0,
+    detail: d.table.pitr
+      ? `PITR on the table holding the delivery records: ${fmt(pitrBytes)} B per delivery (GSI copies not billed)`
+      : "PITR off",
   };
   // Provisioned: auto scaling never goes below the minimums; the part of the minimum above what the
   // traffic needs is paid on top of the per-request figure.

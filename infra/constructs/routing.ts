@@ -39,6 +39,12 @@ export interface RoutingProps {
    * @default - none
    */
   readonly reservedConcurrency?: number;
+  /**
+   * `MaximumBatchingWindowInSeconds` of the router queue's mapping (the `routerBatchingWindowSeconds`
+   * setting): every event may wait this long before it is routed.
+   * @default ROUTER_QUEUE.maxBatchingWindowSeconds (0)
+   */
+  readonly batchingWindowSeconds?: number;
 }
 
 /**
@@ -87,13 +93,11 @@ export class Routing extends Construct {
       memorySize: FUNCTION_MEMORY_MB.router,
       reservedConcurrentExecutions: props.reservedConcurrency,
     });
+    const window = props.batchingWindowSeconds ?? ROUTER_QUEUE.maxBatchingWindowSeconds;
     this.router.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: ROUTER_QUEUE.batchSize,
-        maxBatchingWindow:
-          ROUTER_QUEUE.maxBatchingWindowSeconds > 0
-            ? Duration.seconds(ROUTER_QUEUE.maxBatchingWindowSeconds)
-            : undefined,
+        maxBatchingWindow: window > 0 ? Duration.seconds(window) : undefined,
         maxConcurrency: ROUTER_QUEUE.maxConcurrency,
         reportBatchItemFailures: true,
       }),

@@ -6,6 +6,7 @@ import {
   deploymentOfTemplate,
   MODEL_LINES,
   modelCost,
+  routerBilledMs,
   unpricedItems,
 } from "../../bench/lib/cost-model.ts";
 import { resourcesOfType, type SynthesizedApp, synthesize } from "./app-fixture.ts";
@@ -204,5 +205,38 @@ describe("the cost model's billed lines", () => {
     const small = modelCost(MEASURED, provisioned, 10_000_000, { capacity: "provisioned" });
     // 200 WCU of floor against ~7 WCU of need at 10 M a month: ~193 × 730 h × $0.00065.
     expect(small.lines.dynamodb_provisioned_minimum?.usd_per_million).toBeGreaterThan(8);
+  });
+
+  it("reads the router queue's batching window (opt-in) and prices the router's batches from it", () => {
+    const windowed = synthesize({ routerBatchingWindowSeconds: "2" }, { bundle: false });
+    const routerMappings = resourcesOfType(windowed.template, "AWS::Lambda::EventSourceMapping").filter(
+      ([, m]) => JSON.stringify(m.Properties.FunctionName).includes("Router"),
+    );
+    expect(routerMappings).toHaveLength(1);
+    expect(routerMappings[0]?.[1].Properties.MaximumBatchingWindowInSeconds).toBe(2);
+    const d = deploymentOfTemplate(windowed.template.toJSON() as CfnTemplate);
+    expect(d.router_queue).toEqual({ batching_window_s: 2 });
+    const off = deploymentOfTemplate(template);
+    expect(off.router_queue).toEqual({ batching_window_s: 0 });
+
+    // At 100 M a month (12.7 events/s, 5 pollers) a 2 s window gathers ~5 events per invocation:
+    // fewer router invocations and deletes; at 10 M (1.3 events/s) it gathers nothing.
+    const at = (deployment: typeof d, volume: number) =>
+      modelCost(MEASURED, deployment, volume, { capacity: "provisioned" });
+    const [high, highOff] = [at(d, 100_000_000), at(off, 100_000_000)];
+    expect(high.lines.sqs_requests?.detail).toContain("batches of 5.1 events");
+    expect(high.lines.sqs_requests?.usd_per_million).toBeLessThan(
+      (highOff.lines.sqs_requests?.usd_per_million ?? 0) - 0.1,
+    );
+    expect(high.lines.lambda_requests?.usd_per_million).toBeLessThan(
+      highOff.lines.lambda_requests?.usd_per_million ?? 0,
+    );
+    expect(at(d, 10_000_000).usd_per_million).toBeCloseTo(at(off, 10_000_000).usd_per_million, 3);
+
+    // The router routes a batch's events concurrently: the AWS waits overlap, the CPU adds up.
+    const one = routerBilledMs(MEASURED, 256);
+    const five = routerBilledMs(MEASURED, 256, 5);
+    expect(five).toBeLessThan(5 * one);
+    expect(five).toBeGreaterThan(one);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { deliveryStorage } from "../../bench/e2e.ts";
 import {
   type Item,
+  indexCopy,
   itemSize,
   queriedItems,
   readUnits,
@@ -220,5 +222,34 @@ describe("cost model", () => {
 
   it("names a source for every alternative", () => {
     for (const alt of ALTERNATIVES) expect(alt.source).toMatch(/^https:\/\//);
+  });
+});
+
+describe("bytes kept per delivery", () => {
+  it("counts each head, its attempts and its share of the event's payload; PITR's figure without GSI1's copies", () => {
+    const head = (n: number, indexed: boolean): Item => ({
+      PK: { S: `LOG#c#0001#S${n}` },
+      SK: { S: `2026-12-07T00:00:00.000Z#d${n}` },
+      entity: { S: "delivery" },
+      status: { S: "succeeded" },
+      ...(indexed ? { GSI1PK: { S: `SUBSCRIPTION#s${n}#S0` }, GSI1SK: { S: "2026#d" } } : {}),
+    });
+    const attempt: Item = { PK: { S: "DELIVERY#d0" }, SK: { S: "A#2026#n" }, status_code: { N: "500" } };
+    const payload: Item = { PK: { S: "EVENT#e1" }, SK: { S: "PAYLOAD#c" }, body: { S: "x".repeat(900) } };
+    const subscription: Item = {
+      PK: { S: "CUSTOMER#c" },
+      SK: { S: "SUBSCRIPTION#s" },
+      url: { S: "https://x" },
+    };
+    const heads = [head(0, true), head(1, false), head(2, false)];
+    const items = [...heads, attempt, payload, subscription];
+    const table = [...heads, attempt, payload].reduce((t, i) => t + itemSize(i) + 100, 0);
+    const index = itemSize(indexCopy(heads[0]) as Item) + 100;
+    // Three deliveries (heads) share one event's payload; the subscription is not a delivery's.
+    expect(deliveryStorage(items)).toEqual({
+      bytes: Math.round((table + index) / 3),
+      tableBytes: Math.round(table / 3),
+    });
+    expect(deliveryStorage([subscription])).toEqual({ bytes: 0, tableBytes: 0 });
   });
 });
