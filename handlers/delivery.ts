@@ -5,6 +5,7 @@ import type { Context, ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } f
 import type { createMetrics } from "#shared/adapters/observability.ts";
 import type { Lane } from "#shared/domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
+import { HandOffUnsettledError } from "#shared/domain/errors.ts";
 import { loggedError } from "#shared/domain/ports/logger.ts";
 import { type BackstopResult, reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
 import {
@@ -38,6 +39,8 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       try {
         jobs.set(record.messageId, parseDeliveryJob(record.body));
       } catch (error) {
+        // Not an error of ours: a copy kept on the queue until its delivery's hand-off has settled.
+        if (error instanceof HandOffUnsettledError) throw error;
         metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
         deps.logger.error("invalid delivery job", {
           message_id: record.messageId,
@@ -76,6 +79,8 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
           lane,
         });
       } catch (error) {
+        // Not an error of ours: a copy kept on the queue until its delivery's hand-off has settled.
+        if (error instanceof HandOffUnsettledError) throw error;
         metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
         deps.logger.error("delivery failed on our side; not counted against the endpoint", {
           delivery_id: job.delivery_id,

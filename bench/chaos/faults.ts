@@ -57,10 +57,11 @@ export interface FaultRates {
    */
   readonly deliverySchedule: number;
   /**
-   * Per re-send: SQS accepts the delayed message, then the function dies before the received message
-   * is deleted — half of the time right after the send (before the record names the new message: the
-   * received one stays the live job, the new one is stale), half right after the record write that
-   * names it (the received one is stale, the new one live). Both messages exist either way.
+   * Per re-send (half at each of its two steps), the function dies before the received message is
+   * deleted: right after the record write that names the new job (its hand-off: the new message is
+   * never sent, and the received one, back after its visibility timeout, must re-send it), or right
+   * after SQS accepted the delayed message (both messages exist: the received one must not make a
+   * second chain).
    */
   readonly resendCrash: number;
   /** Per call: the subscription's failing_since update after an attempt fails. */
@@ -239,13 +240,13 @@ export function describeCall(service: string, operation: string, input: Input): 
 }
 
 /** The live-job token a re-sent job carries (its SendMessage body), if readable. */
-function resentToken(input: Input): string | undefined {
-  try {
-    const token = (JSON.parse(String(input.MessageBody)) as { token?: unknown }).token;
-    return typeof token === "string" ? token : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * A head write that hands the delivery to a new job (a retry's attempt record, a hop's or a
+ * deferral's hand-off): it names the job that hands over `prev_job` (shared/adapters/dynamodb/deliveries.ts).
+ */
+function isHandOffWrite(input: Input): boolean {
+  if (field(input, "Item").prev_job !== undefined) return true;
+  return /\bprev_job\s*=/.test(String(input.UpdateExpression ?? ""));
 }
 
 /** Sites whose calls may fail on the wire (everything the functions call, except announcing on the bus). */
@@ -359,8 +360,6 @@ export class FaultInjector {
   private readonly instrumentedStacks = new WeakSet<object>();
   private readonly injectedErrors = new WeakSet<object>();
   private uninstall: (() => void) | undefined;
-  /** Tokens of re-sent jobs whose recording write is to succeed and then fail (resendCrash). */
-  private readonly crashAfterRecordNaming = new Set<string>();
 
   constructor(options: FaultInjectorOptions) {
     this.rates = options.rates;
@@ -433,19 +432,17 @@ export class FaultInjector {
     let result: Promise<unknown>;
     if (call.site === "esm.receive" && this.rates.receiveThrottle > 0) {
       result = this.throttledReceive(client, command, rest, original);
-    } else if (call.site === "delivery.schedule" && this.random.chance(this.rates.resendCrash)) {
-      const token = resentToken(command.input);
-      if (this.random.chance(0.5) || token === undefined) {
-        this.count("crash_after_resend");
-        result = (passThrough() as Promise<unknown>).then(() => {
-          throw sqsInternalError(1);
-        });
-      } else {
-        this.crashAfterRecordNaming.add(token);
-        result = passThrough() as Promise<unknown>;
-      }
-    } else if (call.site === "delivery.record" && this.namesCrashToken(command.input)) {
-      this.count("crash_after_resend_recorded");
+    } else if (call.site === "delivery.schedule" && this.random.chance(this.rates.resendCrash / 2)) {
+      this.count("crash_after_resend");
+      result = (passThrough() as Promise<unknown>).then(() => {
+        throw sqsInternalError(1);
+      });
+    } else if (
+      call.site === "delivery.record" &&
+      isHandOffWrite(command.input) &&
+      this.random.chance(this.rates.resendCrash / 2)
+    ) {
+      this.count("crash_after_handoff_recorded");
       result = (passThrough() as Promise<unknown>).then(() => {
         throw dynamodbThrottle(SDK_MAX_ATTEMPTS);
       });
@@ -478,20 +475,6 @@ export class FaultInjector {
       }
       throw error;
     });
-  }
-
-  /** Whether a head write names a re-sent job picked to crash after it (and forgets the token). */
-  private namesCrashToken(input: Input): boolean {
-    if (this.crashAfterRecordNaming.size === 0) return false;
-    const written = [
-      ...Object.values(field(input, "ExpressionAttributeValues")),
-      field(input, "Item").live_job,
-    ];
-    for (const value of written) {
-      const token = text(value);
-      if (token !== undefined && this.crashAfterRecordNaming.delete(token)) return true;
-    }
-    return false;
   }
 
   private noteFailure(call: DescribedCall): void {

@@ -74,15 +74,9 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
   };
   const quick = values.quick;
   const deliveries = int(values.deliveries, quick ? 5_000 : 50_000, "deliveries");
-  // The quick run (CI's gate) leaves out the faults of the delivery core's re-sends (a failed re-send,
-  // an early wake, a crash between a re-send and its delete): with them, one quick run in two lost one
-  // delivery in 5,001 at the end of this round, an open bug of issue 19 (bench/chaos/README.md has the
-  // recipe). The full run and test/integration/chaos-run.test.ts keep them.
   const rates = values["no-faults"]
     ? Object.fromEntries(Object.keys(DEFAULT_RATES).map((k) => [k, 0]))
-    : quick
-      ? { ...DEFAULT_RATES, deliverySchedule: 0, resendCrash: 0, wakeEarly: 0 }
-      : DEFAULT_RATES;
+    : DEFAULT_RATES;
   const options: ChaosOptions = {
     mode: quick ? "quick" : "full",
     targetDeliveries: deliveries,

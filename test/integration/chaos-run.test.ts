@@ -22,8 +22,9 @@ describe("npm run chaos, small", () => {
         sqsBatchEntryFailure: 0.05,
         deliveryRecord: 0.05,
         deliveryLoad: 0.02,
-        // The delivery core's waits are delayed re-sends: some fail, some come back early, and some
-        // reach SQS before the function fails (both messages exist; the old one stays the live job).
+        // The delivery core's waits are delayed re-sends: some fail, some come back early, and the
+        // function dies after some hand-offs' record writes (the new job on no queue until the old
+        // message comes back and re-sends it) or after their sends (both messages exist).
         deliverySchedule: 0.1,
         wakeEarly: 0.2,
         resendCrash: 0.1,
@@ -47,10 +48,10 @@ describe("npm run chaos, small", () => {
     expect(result.expected).toBeGreaterThanOrEqual(250);
     expect(result.faults_injected).toBeGreaterThan(0);
     expect(result.faults.dynamodb_throttled ?? 0).toBeGreaterThan(0);
-    // The re-sends were exposed: failed, and crashed on both sides of the record write.
+    // The re-sends were exposed: failed, and crashed on both sides of the send.
     expect(result.faults.delivery_resend_failed ?? 0).toBeGreaterThan(0);
     expect(result.faults.crash_after_resend ?? 0).toBeGreaterThan(0);
-    expect(result.faults.crash_after_resend_recorded ?? 0).toBeGreaterThan(0);
+    expect(result.faults.crash_after_handoff_recorded ?? 0).toBeGreaterThan(0);
     expect(result.receiver.signature_failures).toBe(0);
     // Every delivery to the endpoint that never answers 2xx ends in the dead-letter queue.
     expect(result.always_failing.expected).toBeGreaterThan(0);

@@ -366,14 +366,36 @@ describe("delivery function, batch by batch", () => {
     const delayed = (await env.inspectQueue(waiting)).delayed.map((m) => JSON.parse(m.body) as DeliveryJob);
     expect(delayed.map((j) => j.token).sort()).toEqual([job.token, record?.live_job].sort());
 
-    // The same copy again (a crash between its re-send and its delete): stale, dropped, nothing sent.
+    // The same copy again (a crash after its hand-off, maybe before the re-send reached the queue):
+    // it re-sends the live job under a new identity, nothing is sent to the endpoint, and the copy
+    // it may have sent before is stale.
     await env.sqs.send(
       new SendMessageCommand({ QueueUrl: env.queues.deliveryQueueUrl, MessageBody: JSON.stringify(job) }),
     );
     await runBatch(handler);
     expect(r.requests).toHaveLength(1);
-    expect((await env.inspectQueue(waiting)).delayed).toHaveLength(2);
-    expect((await repos.deliveries.get(customerOf(event), deliveryId))?.live_job).toBe(record?.live_job);
+    const resumed = await repos.deliveries.get(customerOf(event), deliveryId);
+    expect(resumed).toMatchObject({
+      status: "failed",
+      chain_attempts: 1,
+      next_attempt_at: first?.next_attempt_at,
+    });
+    expect(resumed?.attempts).toHaveLength(1);
+    expect([job.token, record?.live_job]).not.toContain(resumed?.live_job);
+    const after = (await env.inspectQueue(waiting)).delayed.map((m) => JSON.parse(m.body) as DeliveryJob);
+    expect(after.map((j) => j.token).sort()).toEqual([job.token, record?.live_job, resumed?.live_job].sort());
+
+    // A copy of the job it replaced (neither live nor the one that named the live job): stale.
+    await env.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        MessageBody: JSON.stringify({ ...job, token: record?.live_job }),
+      }),
+    );
+    await runBatch(handler);
+    expect(r.requests).toHaveLength(1);
+    expect((await env.inspectQueue(waiting)).delayed).toHaveLength(3);
+    expect((await repos.deliveries.get(customerOf(event), deliveryId))?.live_job).toBe(resumed?.live_job);
   });
 
   /** Receives the delivery queue's one message and makes it visible again: a receive that ran nothing. */
@@ -510,6 +532,195 @@ describe("delivery function, batch by batch", () => {
     expect(record?.status).toBe("succeeded");
     expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
+  });
+
+  it("delivers a re-sent job that wakes before the invocation that re-sent it has finished: never taken for a stale copy", async () => {
+    // The loss of issue 19's chaos runs: a retry's re-sent message (delayed 1 s) was received by
+    // another invocation before the re-sending one had written the record naming it; that invocation
+    // found another job live, dropped it as stale, and the record then named a job on no queue.
+    const customer = randomUUID();
+    let answer = 500;
+    const r = await receiver(() => ({ status: answer }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    // Attempt 1 fails: the record exists and names the re-sent job.
+    await waitFor(async () => (await runBatch(deliveryModule.handler)).event.Records.length > 0);
+    expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({ status: "failed" });
+    // Attempt 2 fails in an invocation that is slow after its re-send (a loaded host, a throttled
+    // write retried by the SDK): the re-sent job wakes meanwhile and another invocation takes it.
+    const deps = createDeliveryDependencies(loadConfig(process.env), silent);
+    let overtaken = false;
+    const slow = createDeliveryHandler({
+      ...deps,
+      queue: {
+        send: async (...args) => {
+          const id = await deps.queue.send(...args);
+          if (!overtaken) {
+            overtaken = true;
+            answer = 200;
+            await waitFor(async () => (await runBatch(deliveryModule.handler)).event.Records.length > 0, {
+              timeoutMs: 10_000,
+              description: "the re-sent job received by another invocation",
+            });
+          }
+          return id;
+        },
+      },
+    });
+    await waitFor(async () => (await runBatch(slow)).event.Records.length > 0);
+    expect(overtaken).toBe(true);
+    await drain();
+    // What the receiver and the delivery log show: the third attempt was made, and succeeded.
+    expect(r.requests.map((q) => q.headers["webhook-id"])).toHaveLength(3);
+    expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
+    const record = await repos.deliveries.get(customer, deliveryId);
+    expect(record?.status).toBe("succeeded");
+    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 500, 200]);
+  });
+
+  it("re-sends the live job when the function died after the record named it and before its send: delivered, no attempt repeated", async () => {
+    const customer = randomUUID();
+    let answer = 500;
+    const r = await receiver(() => ({ status: answer }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    const config = loadConfig(process.env);
+    const deps = createDeliveryDependencies(config, silent);
+    let crashes = 1;
+    // The process dies right after the record write that names the new job: neither its send nor
+    // anything after it (the undo of the hand-off included) happens.
+    const crashing = createDeliveryHandler({
+      ...deps,
+      queue: {
+        send: (...args) => {
+          if (crashes-- > 0) return Promise.reject(new Error("crash after the hand-off, before the re-send"));
+          return deps.queue.send(...args);
+        },
+      },
+      deliveries: {
+        ...deps.deliveries,
+        recordAttempt: (input) => deps.deliveries.recordAttempt(input),
+        handOff: (input) => deps.deliveries.handOff(input),
+        close: (input) => deps.deliveries.close(input),
+        markDeadLettered: (...args) => deps.deliveries.markDeadLettered(...args),
+        isDeadLettered: (...args) => deps.deliveries.isDeadLettered(...args),
+        releaseHandOff: () => Promise.reject(new Error("the process is dead")),
+      },
+    });
+    let first: SQSEvent | undefined;
+    await waitFor(async () => {
+      const ran = await runBatch(crashing);
+      first = ran.event;
+      return ran.event.Records.length > 0;
+    });
+    const old = first?.Records[0];
+    if (old === undefined) throw new Error("no job");
+    // The attempt is recorded and the record names a job that is on no queue; the old message is
+    // still on its queue (its record was reported failed, so the mapping did not delete it).
+    const named = await repos.deliveries.get(customer, deliveryId);
+    expect(named).toMatchObject({ status: "failed", attempts: [{ status_code: 500 }] });
+    expect((await env.inspectQueue(env.queues.deliveryQueueUrl)).delayed).toHaveLength(0);
+    const comeBack = async () =>
+      env.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          ReceiptHandle: old.receiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+    // Back while the named job is due and could be under way: left on the queue, nothing sent.
+    await comeBack();
+    const early = await receiveBatch(1);
+    const { batchItemFailures } = (await deliveryModule.handler(early, lambdaContext("delivery"))) as {
+      batchItemFailures: { itemIdentifier: string }[];
+    };
+    expect(batchItemFailures.map((f) => f.itemIdentifier)).toEqual([old.messageId]);
+    expect((await repos.deliveries.get(customer, deliveryId))?.live_job).toBe(named?.live_job);
+    // Back after its visibility timeout (six minutes): it re-sends the live job, due at once.
+    answer = 200;
+    const later = createDeliveryHandler(
+      createDeliveryDependencies(config, silent, { now: () => new Date(Date.now() + 360_000) }),
+    );
+    const backEvent = await (async () => {
+      await env.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          ReceiptHandle: early.Records[0]?.receiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+      return receiveBatch(1);
+    })();
+    expect(backEvent.Records.map((record) => record.messageId)).toEqual([old.messageId]);
+    const back = (await later(backEvent, lambdaContext("delivery"))) as {
+      batchItemFailures: { itemIdentifier: string }[];
+    };
+    expect(back.batchItemFailures).toEqual([]);
+    await env.sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: backEvent.Records[0]?.receiptHandle,
+      }),
+    );
+    await drain();
+    // The receiver got the failed attempt and one more (the live job's), not a repeat of the first.
+    expect(r.requests).toHaveLength(2);
+    expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
+    const record = await repos.deliveries.get(customer, deliveryId);
+    expect(record?.status).toBe("succeeded");
+    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
+    const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 500 });
+    expect(dead.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(0);
+  });
+
+  it("undoes a hand-off whose re-send failed: the old message is the live job again and makes the next attempt when it comes back", async () => {
+    const customer = randomUUID();
+    let answer = 500;
+    const r = await receiver(() => ({ status: answer }));
+    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+    const event = eventFor(callHangup, customer);
+    await route(event);
+    const deliveryId = deliveryIdOf(event, subscription.id);
+    const deps = createDeliveryDependencies(loadConfig(process.env), silent);
+    let failures = 1;
+    const failing = createDeliveryHandler({
+      ...deps,
+      queue: {
+        send: (...args) =>
+          failures-- > 0 ? Promise.reject(new Error("SQS unavailable")) : deps.queue.send(...args),
+      },
+    });
+    let first: SQSEvent | undefined;
+    await waitFor(async () => {
+      const ran = await runBatch(failing);
+      first = ran.event;
+      return ran.event.Records.length > 0;
+    });
+    const old = first?.Records[0];
+    if (old === undefined) throw new Error("no job");
+    // The attempt is recorded; the record names the received message the live job again.
+    expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({
+      status: "failed",
+      live_job: `msg:${old.messageId}`,
+      attempts: [{ status_code: 500 }],
+    });
+    answer = 200;
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: old.receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+    await drain();
+    expect(r.requests).toHaveLength(2);
+    const record = await repos.deliveries.get(customer, deliveryId);
+    expect(record?.status).toBe("succeeded");
+    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
   });
 
   it("leaves exactly one message on the dead-letter queue when the function crashed between the dead record and the DLQ send", async () => {

@@ -92,6 +92,7 @@ function attempt(
       next_attempt_at: null,
       chain_attempts: 1,
       live_job: "msg:first",
+      prev_job: null,
       dead_lettered_at: null,
     },
     ...extra,

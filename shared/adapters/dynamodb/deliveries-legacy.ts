@@ -37,6 +37,7 @@ export function layout1State(item: Item): DeliveryState {
     next_attempt_at: str(item.next_attempt_at),
     chain_attempts: Number(item.attempt_count ?? layout1Attempts(item).length),
     live_job: null,
+    prev_job: null,
     dead_lettered_at: null,
   };
 }

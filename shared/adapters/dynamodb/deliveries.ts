@@ -18,6 +18,7 @@ import type {
   DeliveryRepository as DeliveryRepositoryPort,
   DeliveryState,
   HandOffInput,
+  HandOffResult,
   RecordAttemptInput,
   RecordAttemptResult,
   RequeueResult,
@@ -85,6 +86,7 @@ export const HEAD_ATTRIBUTES_OUTSIDE_INDEX = [
   "next_at",
   "changed_at",
   "live_job",
+  "prev_job",
   "dead_reason",
   "dlq_at",
   "a1z",
@@ -105,6 +107,7 @@ export function deliveryStateFromItem(item: Item): DeliveryState {
       next_attempt_at: str(item.next_at),
       chain_attempts: Number(item.chain_n ?? 0),
       live_job: str(item.live_job),
+      prev_job: str(item.prev_job),
       dead_lettered_at: str(item.dlq_at),
     };
   }
@@ -162,6 +165,15 @@ function isDestination(value: unknown): value is DeliveryDestination {
     typeof v.url === "string" &&
     (["GET", "POST", "PUT", "DELETE"] as unknown[]).includes(v.method)
   );
+}
+
+/**
+ * Whether a head that names another live job was handed to it by `job` and still waits: then `job`'s
+ * message is what re-sends the live job should its send never have happened, and must not be deleted
+ * as stale (docs/delivery.md, "One live job across a re-send").
+ */
+function handedOverBy(item: Item, job: string): boolean {
+  return str(item.prev_job) === job && (item.status === "pending" || item.status === "failed");
 }
 
 const expiresAtFor = (now: Date, retentionDays: number): number =>
@@ -259,6 +271,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
         att_n: 1,
         chain_n: 1,
         live_job: input.handOffTo ?? input.liveJob,
+        ...(input.handOffTo !== undefined ? { prev_job: input.liveJob } : {}),
         changed_at: nowIso,
         expires_at: expiresAtFor(now, input.retentionDays),
         ...(input.nextAttemptAt !== null ? { next_at: input.nextAttemptAt } : {}),
@@ -303,6 +316,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     // status as it was (a failure after a failure) costs the index nothing (HEAD_ATTRIBUTES_OUTSIDE_INDEX).
     const set = ["live_job = :live", "changed_at = :now", "layout = :layout"];
     const remove: string[] = [];
+    if (input.handOffTo !== undefined) set.push("prev_job = :job");
     // The webhook id is checked, not written: it names the delivery in the request (the chaos
     // harness tells a success write from a failure's by it) at no index cost.
     const conditions = ["attribute_exists(PK)", "webhook_id = :webhook_id"];
@@ -346,7 +360,9 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       const current = await this.currentItem(error, this.headKey(delivery.customer_id, delivery.delivery_id));
       if (current === null) throw error;
       const live = str(current.live_job);
-      if (live !== null && live !== input.liveJob) return "stale";
+      if (live !== null && live !== input.liveJob) {
+        return handedOverBy(current, input.liveJob) ? "handed_over" : "stale";
+      }
       const succeededAt = str(current.succeeded_at);
       if (!succeeded && succeededAt !== null && succeededAt >= String(values[":floor"])) return "superseded";
       if (current.status !== input.status && input.existing?.status === input.status) {
@@ -381,14 +397,16 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   }
 
   /**
-   * Names the re-sent (delayed) job the delivery's live job in place of the waiting one, and when
-   * it is due: the second step of a wait (the first put the new message on the queue, the third
-   * deletes the old one). A crash before this write leaves the old job live (it comes back and waits
-   * again; the new message is then stale); a crash after it leaves the old one stale. A wait of a
-   * job that never made an attempt (a breaker's or a cap's deferral) creates its head as `pending`.
-   * False: the waiting job is no longer the live one, or the delivery is over; nothing written.
+   * Names the job about to be re-sent (delayed) the delivery's live job in place of the waiting one,
+   * the waiting one its `prev_job`, and when it is due: the first step of a wait (the second sends
+   * the new message, the third deletes the old one). A crash before this write leaves the old job
+   * live (it comes back and waits again); a crash after it, before the send, leaves the live job on
+   * no queue: the old message, kept until then, comes back, finds itself `prev_job` and re-sends it
+   * (`resumedBy`). A wait of a job that never made an attempt (a breaker's or a cap's deferral)
+   * creates its head as `pending`. False: the waiting job is no longer the live one (or, resumed, the
+   * hand-off is not this job's any more), or the delivery is over; nothing written.
    */
-  async handOff(input: HandOffInput): Promise<boolean> {
+  async handOff(input: HandOffInput): Promise<HandOffResult> {
     const identity = this.identityAttributes(input.delivery, input.now);
     const values: Record<string, unknown> = {
       ":from": input.fromJob,
@@ -400,11 +418,13 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       ":expires": expiresAtFor(input.now, input.retentionDays),
       ":pending": "pending",
       ":failed": "failed",
+      ":prev": input.resumedBy ?? input.fromJob,
     };
     // Only attributes GSI1 does not project (HEAD_ATTRIBUTES_OUTSIDE_INDEX), unless the head is new:
     // a hop costs the index nothing.
     const set = [
       "live_job = :to",
+      "prev_job = :prev",
       "next_at = :next",
       "#status = if_not_exists(#status, :pending)",
       "changed_at = if_not_exists(changed_at, :now)",
@@ -417,9 +437,46 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
           Key: this.headKey(input.delivery.customer_id, input.delivery.delivery_id),
           UpdateExpression: `SET ${set.join(", ")}`,
           ConditionExpression:
-            "attribute_not_exists(PK) OR ((#status = :pending OR #status = :failed) AND (attribute_not_exists(live_job) OR live_job = :from))",
+            input.resumedBy === undefined
+              ? "attribute_not_exists(PK) OR ((#status = :pending OR #status = :failed) AND (attribute_not_exists(live_job) OR live_job = :from))"
+              : "(#status = :pending OR #status = :failed) AND live_job = :from AND prev_job = :prev",
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return "handed_off";
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const key = this.headKey(input.delivery.customer_id, input.delivery.delivery_id);
+      const current = await this.currentItem(error, key);
+      return current !== null && handedOverBy(current, input.resumedBy ?? input.fromJob)
+        ? "handed_over"
+        : "stale";
+    }
+  }
+
+  /**
+   * Undoes a hand-off whose new message may not have been sent (its send or its record write failed
+   * in a process that is still running): `fromJob` is the live job again, so its message, which
+   * comes back after its visibility timeout, carries on at once (attempts, or waits again) instead of
+   * re-sending the successor after the hand-off has settled. Only while the record still names
+   * `toJob`, handed over by `fromJob`; a copy of `toJob` that did reach the queue is then stale.
+   * False: nothing to undo (the write never happened, or the successor moved on).
+   */
+  async releaseHandOff(input: {
+    readonly delivery: Pick<DeliveryIdentity, "customer_id" | "delivery_id">;
+    readonly fromJob: string;
+    readonly toJob: string;
+  }): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.headKey(input.delivery.customer_id, input.delivery.delivery_id),
+          UpdateExpression: "SET live_job = :from REMOVE prev_job",
+          ConditionExpression: "live_job = :to AND prev_job = :from",
+          ExpressionAttributeValues: { ":from": input.fromJob, ":to": input.toJob },
         }),
       );
       return true;
@@ -813,7 +870,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
           TableName: this.tableName,
           Key: this.headKey(customerId, deliveryId),
           UpdateExpression:
-            "SET #status = :pending, next_at = :now, changed_at = :now, live_job = :token, chain_n = :zero, layout = :layout, att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero)) REMOVE dead_reason, dlq_at",
+            "SET #status = :pending, next_at = :now, changed_at = :now, live_job = :token, chain_n = :zero, layout = :layout, att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero)) REMOVE dead_reason, dlq_at, prev_job",
           ConditionExpression: `attribute_exists(PK) AND #status IN (${placeholders.join(", ")})`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: values,

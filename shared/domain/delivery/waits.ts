@@ -42,11 +42,22 @@ export function wokenEarly(dueAt: Date | null, now: Date): boolean {
 }
 
 /**
+ * How long after a live job's due time its attempt may still be under way (received when due, then
+ * one attempt of at most `timeoutMs`, then its record write), with room for a receive's latency and
+ * a loaded host: the job that handed the delivery to it and comes back within this window waits for
+ * the next receive instead of re-sending it (shared/services/delivery/deliver.ts, skipCheck).
+ */
+export function handOffSettleMs(timeoutMs: number): number {
+  return 2 * timeoutMs + 10_000;
+}
+
+/**
  * The identity of a re-sent job as its delivery's one live job (the job's `token`, the record's
  * `live_job`). Each wait gets a new one (a middle hop of a long wait keeps its wait's token), and
- * the last hop before the attempt another: the record names it once the new message is on the queue,
- * so the old message, should it come back (a crash between the re-send and its delete), is
- * recognised as stale and dropped (docs/delivery.md, "One live job per delivery").
+ * the last hop before the attempt another: the record names it before the new message is sent, so
+ * the new message is never received before its record, and the old message, should it come back (a
+ * crash between the re-send and its delete), is recognised as stale and dropped — or, when the new
+ * message may never have been sent, re-sends it (docs/delivery.md, "One live job across a re-send").
  */
 export function waitToken(random: () => string): string {
   return `w-${random()}`;

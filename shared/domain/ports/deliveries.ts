@@ -23,6 +23,13 @@ export interface DeliveryState {
   readonly next_attempt_at: string | null;
   readonly chain_attempts: number;
   readonly live_job: string | null;
+  /**
+   * The job that named `live_job` in a hand-off (a retry, the last hop of a long wait, a deferral)
+   * and whose message is kept until the live job's message is on its queue: if it comes back while
+   * the delivery still waits, the hand-off may not have reached the queue, and it re-sends the live
+   * job (docs/delivery.md, "One live job across a re-send"). null when no hand-off named the live job.
+   */
+  readonly prev_job: string | null;
   /** When our code put the dead delivery's job on the dead-letter queue; null until it has. */
   readonly dead_lettered_at: string | null;
 }
@@ -42,9 +49,10 @@ export interface RecordAttemptInput {
   /** The record as the batch read it; undefined when there was none. */
   readonly existing: DeliveryState | undefined;
   /**
-   * A retry: the job already re-sent (delayed) to make the next attempt. It becomes the live job in
-   * the same write, so the job that made this attempt is stale from then on (docs/delivery.md,
-   * "Waits out of flight").
+   * A retry: the identity of the job that will make the next attempt. It becomes the live job in the
+   * same write (and the job that made this attempt its `prev_job`), before its message is sent, so a
+   * job received from the queue is never newer than its record (docs/delivery.md, "One live job
+   * across a re-send").
    */
   readonly handOffTo?: string;
 }
@@ -53,8 +61,14 @@ export interface HandOffInput {
   readonly delivery: Omit<DeliveryIdentity, "payload">;
   /** The live job that is waiting: only it may hand over. */
   readonly fromJob: string;
-  /** The re-sent (delayed) message's identity. */
+  /** The identity of the message about to be re-sent (delayed). */
   readonly toJob: string;
+  /**
+   * A resumed hand-off: the record's `prev_job`, back from its queue while `fromJob` (the job it
+   * named) may never have been sent. The write then also requires `prev_job` = this, and keeps it.
+   * Otherwise `fromJob` is the received job itself and becomes `prev_job`.
+   */
+  readonly resumedBy?: string;
   /** When the job is due again (written as `next_at`, so the log shows it). */
   readonly nextAttemptAt: string;
   readonly now: Date;
@@ -63,9 +77,19 @@ export interface HandOffInput {
 
 /**
  * `superseded`: a duplicate delivered it meanwhile (the attempt is kept, the status is not changed);
- * `stale`: another job became the live one meanwhile (a manual retry or a recovery), likewise.
+ * `stale`: another job became the live one meanwhile (a manual retry or a recovery), likewise;
+ * `handed_over`: likewise, but by a hand-off from this very job (another receive of the same message
+ * ran at the same time and named its successor), whose message may not be on any queue yet.
  */
-export type RecordAttemptResult = "recorded" | "superseded" | "stale";
+export type RecordAttemptResult = "recorded" | "superseded" | "stale" | "handed_over";
+
+/**
+ * `handed_off`: written. `stale`: the job is not the live one (nor, resumed, the one that named it)
+ * any more, or the delivery is over; nothing written. `handed_over`: nothing written, because the
+ * live job is one this very job named (another receive of the same message, or a resume of it, ran
+ * at the same time) and that job's message may not be on any queue yet.
+ */
+export type HandOffResult = "handed_off" | "stale" | "handed_over";
 
 export interface CloseDeliveryInput {
   readonly delivery: Omit<DeliveryIdentity, "payload">;
@@ -108,10 +132,19 @@ export interface DeliveryRepository {
    */
   recordAttempt(input: RecordAttemptInput): Promise<RecordAttemptResult>;
   /**
-   * Names the re-sent (delayed) job the delivery's live job in place of the waiting one, and when it
-   * is due. False: the waiting job is no longer the live one, or the delivery is over; nothing written.
+   * Names the job about to be re-sent (delayed) the delivery's live job in place of the waiting one
+   * (which becomes its `prev_job`), and when it is due.
    */
-  handOff(input: HandOffInput): Promise<boolean>;
+  handOff(input: HandOffInput): Promise<HandOffResult>;
+  /**
+   * Undoes a hand-off from `fromJob` to `toJob` whose new message may not have been sent (a failure
+   * the process survived): `fromJob` is the live job again. False: nothing to undo.
+   */
+  releaseHandOff(input: {
+    readonly delivery: Pick<DeliveryIdentity, "customer_id" | "delivery_id">;
+    readonly fromJob: string;
+    readonly toJob: string;
+  }): Promise<boolean>;
   /** Marks a delivery `dead` without an attempt; a finished delivery or another live job is left alone. */
   close(input: CloseDeliveryInput): Promise<boolean>;
   /** Whether the delivery's job is already on the dead-letter queue, read strongly consistent. */

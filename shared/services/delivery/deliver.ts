@@ -3,7 +3,8 @@ import type { DeadReason, DeliveryAttempt } from "../../domain/delivery/delivery
 import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
 import type { Lane } from "../../domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, TEST_EVENT_HEADER } from "../../domain/delivery/job.ts";
-import { type Wait, waitToken, waitUntil, wokenEarly } from "../../domain/delivery/waits.ts";
+import { handOffSettleMs, type Wait, waitToken, waitUntil, wokenEarly } from "../../domain/delivery/waits.ts";
+import { HandOffUnsettledError } from "../../domain/errors.ts";
 import { autoDisableAt, failingSeconds, type OperationalWarning } from "../../domain/events/operational.ts";
 import { parseDeliveryId } from "../../domain/ids.ts";
 import type { DeliveryRepository, DeliveryState } from "../../domain/ports/deliveries.ts";
@@ -40,7 +41,7 @@ export interface DeliveryDependencies {
   readonly subscriptions: Pick<SubscriptionRepository, "markFailing" | "clearFailing" | "disable">;
   readonly deliveries: Pick<
     DeliveryRepository,
-    "recordAttempt" | "close" | "markDeadLettered" | "isDeadLettered" | "handOff"
+    "recordAttempt" | "close" | "markDeadLettered" | "isDeadLettered" | "handOff" | "releaseHandOff"
   >;
   /**
    * The queue the batch came from: a job that must wait goes back to it as a new, delayed message
@@ -159,6 +160,14 @@ type Skip =
    * carries the token the record names, so it is re-sent as it is, without a write.
    */
   | { readonly outcome: "slept"; readonly dueAt: Date; readonly sameJob: boolean }
+  /**
+   * This job handed the delivery to `successor` (the record's `prev_job` is this job) and is back:
+   * the function died after that record write, perhaps before the successor's message was sent. It
+   * re-sends the successor as a new live job, due when the record says (reported as `slept`).
+   */
+  | { readonly outcome: "resumed"; readonly successor: string; readonly dueAt: Date }
+  /** As `resumed`, but the successor is due and may be being attempted right now: try again later. */
+  | { readonly outcome: "unsettled" }
   | { readonly outcome: "dead_letter_resent" };
 
 /** What the attempt phase sent and got back. */
@@ -178,6 +187,10 @@ const SKIP_MESSAGES: Record<Skip["outcome"], string> = {
   dropped_dead: "job dropped: delivery already dead",
   skipped_already_succeeded: "job skipped: already delivered",
   slept: "job woke before its next attempt is due: re-sent, delayed, without an attempt (a hop)",
+  resumed:
+    "job back after handing its delivery to a new job whose message may never have been sent: the new job re-sent, without an attempt",
+  unsettled:
+    "job back after handing its delivery to a new job that is due and may be under way: left on the queue until the hand-off has settled",
   dead_letter_resent: "dead delivery's job not yet on the dead-letter queue: moving it there",
 };
 
@@ -199,6 +212,8 @@ export class DeliveryBatch {
     private readonly subscriptionsByKey: ReadonlyMap<string, SubscriptionWithSecrets | null>,
     private readonly recordsById: ReadonlyMap<string, DeliveryState>,
     private readonly gate: LaneGate | null,
+    /** The tokens the batch's jobs carry: a live job among them is on its queue. */
+    private readonly tokensInBatch: ReadonlySet<string>,
   ) {}
 
   static async load(jobs: readonly DeliveryJob[], deps: DeliveryDependencies): Promise<DeliveryBatch> {
@@ -220,7 +235,8 @@ export class DeliveryBatch {
     });
     const urls = [...state.subscriptions.values()].flatMap((s) => (s?.status === "enabled" ? [s.url] : []));
     const gate = deps.lanes && urls.length > 0 ? await deps.lanes.forBatch(urls) : null;
-    return new DeliveryBatch(deps, state.subscriptions, state.deliveries, gate);
+    const tokens = new Set(jobs.flatMap((job) => (job.token === undefined ? [] : [job.token])));
+    return new DeliveryBatch(deps, state.subscriptions, state.deliveries, gate, tokens);
   }
 
   /**
@@ -273,7 +289,10 @@ export class DeliveryBatch {
       });
     }
     if (job.shadow === true) return this.shadow(job, subscription, log);
-    const skip = skipCheck(job, liveJobOf(job, received.messageId), subscription, record, this.clock());
+    const skip = skipCheck(job, liveJobOf(job, received.messageId), subscription, record, this.clock(), {
+      liveJobInBatch: record?.live_job != null && this.tokensInBatch.has(record.live_job),
+      settleMs: handOffSettleMs(this.deps.settings.timeoutMs),
+    });
     if (skip !== null) return this.applySkip(skip, received, log);
     // skipCheck returns null only for an existing, enabled subscription.
     const target = subscription as SubscriptionWithSecrets;
@@ -344,6 +363,13 @@ export class DeliveryBatch {
       case "slept":
         if (skip.sameJob) return this.hop(received, skip.dueAt, log);
         return this.waitWithoutAttempt(received, skip.dueAt, "slept", SKIP_MESSAGES.slept, log);
+      case "resumed":
+        return this.waitWithoutAttempt(received, skip.dueAt, "slept", SKIP_MESSAGES.resumed, log, {
+          successor: skip.successor,
+        });
+      case "unsettled":
+        deps.logger.info(SKIP_MESSAGES.unsettled, log);
+        throw new HandOffUnsettledError(SKIP_MESSAGES.unsettled);
       case "dead_letter_resent":
         await this.deadLetter(job, "attempts_exhausted", now);
         break;
@@ -464,24 +490,27 @@ export class DeliveryBatch {
     const { received, subscription, attempted } = context;
     const { job } = received;
     const now = attempted.finishedAt;
-    // A retry: the job that will make the next attempt is on the queue (delayed) before the record
-    // names it, so a crash in between leaves this job live (it comes back and is attempted again:
-    // the unrecorded attempt's duplicate) and the new message stale (docs/delivery.md).
-    const retry =
-      step.queue.kind === "retry" ? await this.resend(received, step.nextAttemptAt ?? now) : undefined;
-    const recorded = await deps.deliveries.recordAttempt({
-      delivery: job,
-      liveJob: liveJobOf(job, received.messageId),
-      attempt: attemptEntry(attempted),
-      status: step.status,
-      deadReason: step.deadReason,
-      nextAttemptAt: step.nextAttemptAt?.toISOString() ?? null,
-      now,
-      redeliverAfter: job.redeliver_after,
-      retentionDays: deps.settings.retentionDays,
-      existing: context.record,
-      ...(retry ? { handOffTo: retry.token } : {}),
-    });
+    // A retry: the record names the job that will make the next attempt (and this one its
+    // `prev_job`) before that job's message is sent, so no job is ever received before its record
+    // names it; a crash in between leaves the new job on no queue, and this message, deleted only
+    // after the send, comes back and re-sends it (docs/delivery.md, "One live job across a re-send").
+    const retryToken = step.queue.kind === "retry" ? waitToken(deps.newId ?? randomUUID) : undefined;
+    const self = liveJobOf(job, received.messageId);
+    const recorded = await this.handingOff(job, self, retryToken, () =>
+      deps.deliveries.recordAttempt({
+        delivery: job,
+        liveJob: self,
+        attempt: attemptEntry(attempted),
+        status: step.status,
+        deadReason: step.deadReason,
+        nextAttemptAt: step.nextAttemptAt?.toISOString() ?? null,
+        now,
+        redeliverAfter: job.redeliver_after,
+        retentionDays: deps.settings.retentionDays,
+        existing: context.record,
+        ...(retryToken !== undefined ? { handOffTo: retryToken } : {}),
+      }),
+    );
     const attemptLog = {
       ...context.log,
       status_code: attempted.result.kind === "response" ? attempted.result.statusCode : null,
@@ -499,6 +528,18 @@ export class DeliveryBatch {
       );
       return "stale";
     }
+    if (recorded === "handed_over") {
+      // Another receive of this same message recorded its attempt first and named its successor:
+      // this message stays until that successor is surely on its queue.
+      deps.logger.info(SKIP_MESSAGES.unsettled, attemptLog);
+      throw new HandOffUnsettledError(SKIP_MESSAGES.unsettled);
+    }
+    const retry =
+      retryToken !== undefined
+        ? await this.handingOff(job, self, retryToken, () =>
+            this.resend(received, retryToken, step.nextAttemptAt ?? now),
+          )
+        : undefined;
 
     const effect = step.subscription;
     // The streak's two conditional writes succeed once per streak each: they are what announces it.
@@ -566,16 +607,16 @@ export class DeliveryBatch {
   }
 
   /**
-   * The first step of every wait: the job goes back to the queue it came from as a new message,
-   * delayed until `dueAt` (at most 900 s: a longer wait is reached in hops), with a new identity as
-   * its delivery's live job and everything else — webhook-id, payload, manual-retry floor — as it
-   * was. A delayed message is backlog, not in flight (docs/delivery.md, "Waits out of flight").
+   * The second step of every wait (the first: the record names `token` the live job): the job goes
+   * back to the queue it came from as a new message, delayed until `dueAt` (at most 900 s: a longer
+   * wait is reached in hops), with the new identity and everything else — webhook-id, payload,
+   * manual-retry floor — as it was. A delayed message is backlog, not in flight (docs/delivery.md,
+   * "Waits out of flight"). The received message is deleted only after this send succeeded.
    */
-  private async resend(received: ReceivedJob, dueAt: Date): Promise<{ token: string; wait: Wait }> {
-    const token = waitToken(this.deps.newId ?? randomUUID);
+  private async resend(received: ReceivedJob, token: string, dueAt: Date): Promise<{ wait: Wait }> {
     const wait = waitUntil(dueAt, this.clock());
     await this.deps.queue.send({ ...received.job, token }, wait.seconds);
-    return { token, wait };
+    return { wait };
   }
 
   /**
@@ -597,9 +638,10 @@ export class DeliveryBatch {
   }
 
   /**
-   * A wait without an attempt (the last hop of a long wait, a breaker's, probe's or cap's deferral): re-sent,
-   * then the record names the new message the live job (and `dueAt` its next attempt), then the
-   * received message is deleted. No attempt is used and the delivery never ends here.
+   * A wait without an attempt (the last hop of a long wait, a breaker's, probe's or cap's deferral,
+   * or a resumed hand-off): the record names a new identity the live job (and `dueAt` its next
+   * attempt), then the job is re-sent under it, then the received message is deleted. No attempt is
+   * used and the delivery never ends here.
    */
   private async waitWithoutAttempt(
     received: ReceivedJob,
@@ -607,25 +649,71 @@ export class DeliveryBatch {
     outcome: "slept" | "deferred",
     message: string,
     log: LogFields,
+    resumed?: { readonly successor: string },
   ): Promise<DeliveryOutcome> {
     const { job } = received;
-    const { token, wait } = await this.resend(received, dueAt);
-    const handedOff = await this.deps.deliveries.handOff({
-      delivery: job,
-      fromJob: liveJobOf(job, received.messageId),
-      toJob: token,
-      nextAttemptAt: dueAt.toISOString(),
-      now: this.clock(),
-      retentionDays: this.deps.settings.retentionDays,
-    });
-    if (!handedOff) {
-      // Another job became the live one since the batch read the record (a retry or recovery), or
-      // the delivery ended: the copy just sent is stale too and will be dropped when it wakes.
+    const self = liveJobOf(job, received.messageId);
+    const token = waitToken(this.deps.newId ?? randomUUID);
+    const handedOff = await this.handingOff(job, self, token, () =>
+      this.deps.deliveries.handOff({
+        delivery: job,
+        fromJob: resumed?.successor ?? self,
+        toJob: token,
+        nextAttemptAt: dueAt.toISOString(),
+        now: this.clock(),
+        retentionDays: this.deps.settings.retentionDays,
+        ...(resumed ? { resumedBy: self } : {}),
+      }),
+    );
+    if (handedOff === "handed_over") {
+      // Another receive of this same message handed the delivery over first: this message stays
+      // until that successor is surely on its queue.
+      this.deps.logger.info(SKIP_MESSAGES.unsettled, log);
+      throw new HandOffUnsettledError(SKIP_MESSAGES.unsettled);
+    }
+    if (handedOff === "stale") {
+      // Another job became the live one since the batch read the record (a retry or recovery, or the
+      // successor moved on), or the delivery ended: nothing was sent, and this job ends.
       this.deps.logger.info(SKIP_MESSAGES.stale, log);
       return "stale";
     }
+    const { wait } = await this.handingOff(job, self, token, () => this.resend(received, token, dueAt));
     this.deps.logger.info(message, { ...log, wait_seconds: wait.seconds, hop: wait.hop });
     return outcome;
+  }
+
+  /**
+   * A step of a hand-off from `self` to `token` (its record write, or the send of the new message).
+   * If it fails, the hand-off is undone where it was written (releaseHandOff), so that this message,
+   * back after its visibility timeout, is the live job again and goes on at once; then the error is
+   * thrown (the record is reported failed, so the message is not deleted). Where the undo fails too,
+   * or the process died, the message finds itself `prev_job` when it comes back and re-sends the
+   * successor (skipCheck).
+   */
+  private async handingOff<T>(
+    job: DeliveryJob,
+    self: string,
+    token: string | undefined,
+    step: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      if (token !== undefined) {
+        await this.deps.deliveries
+          .releaseHandOff({ delivery: job, fromJob: self, toJob: token })
+          .catch((undo: unknown) =>
+            this.deps.logger.warn(
+              "could not undo a failed hand-off; the job re-sends it when it comes back",
+              {
+                delivery_id: job.delivery_id,
+                error: loggedError(undo),
+              },
+            ),
+          );
+      }
+      throw error;
+    }
   }
 
   /** Our own move to the dead-letter queue (with the reason); the message is then deleted. */
@@ -682,8 +770,31 @@ export function skipCheck(
   subscription: SubscriptionWithSecrets | null,
   record: DeliveryState | undefined,
   now: Date,
+  options: {
+    /** The record's live job is in the same batch: its message is on the queue, nothing to resume. */
+    readonly liveJobInBatch?: boolean;
+    /** handOffSettleMs: how long after its due time the live job's attempt may still be under way. */
+    readonly settleMs?: number;
+  } = {},
 ): Skip | null {
   if (record !== undefined && record.live_job !== null && record.live_job !== liveJob) {
+    // This job's own hand-off named the live job, and the delivery still waits for it: this message
+    // is kept until the live job's is sent, so its coming back means that send may never have
+    // happened (a crash after the record write). Dropping it could leave the delivery on no queue;
+    // re-sending the live job under a new identity makes a copy that did reach the queue stale —
+    // safe while that copy is still delayed (not due) or long past due (it would have moved the
+    // record), not while it may be being attempted.
+    if (
+      record.prev_job === liveJob &&
+      (record.status === "pending" || record.status === "failed") &&
+      options.liveJobInBatch !== true
+    ) {
+      const due = record.next_attempt_at ? new Date(record.next_attempt_at) : null;
+      if (due === null || wokenEarly(due, now) || now.getTime() - due.getTime() > (options.settleMs ?? 0)) {
+        return { outcome: "resumed", successor: record.live_job, dueAt: due ?? now };
+      }
+      return { outcome: "unsettled" };
+    }
     return { outcome: "stale" };
   }
   if (
