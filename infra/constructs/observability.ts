@@ -112,7 +112,25 @@ export interface ObservabilityProps {
   readonly api5xxThreshold?: number;
 }
 
-interface AlarmOptions {
+/**
+ * One alarm as data: what it watches, when it fires, and its description, which is its runbook step.
+ * Rendered by `renderAlarms`, the one place alarms are made: name, threshold rule (at least
+ * `threshold` in `evaluationPeriods` consecutive periods) and notifications are the same for all.
+ */
+interface AlarmSpec {
+  readonly id: string;
+  readonly metric: cloudwatch.IMetric;
+  /** @default 1 */
+  readonly threshold?: number;
+  /** @default 1 */
+  readonly evaluationPeriods?: number;
+  /**
+   * What a period without data means: `keep` the state (queue depths: SQS stops publishing the
+   * metrics of a queue nobody touches, and a parked message must keep its alarm on) or `ok` (errors
+   * and throttles: no invocation, no error).
+   */
+  readonly missingData: "keep" | "ok";
+  readonly description: string;
   /**
    * Also notify when the alarm returns to OK.
    * @default true
@@ -147,32 +165,27 @@ export class Observability extends Construct {
     }
     this.alarmTopic = this.createTopic(props);
 
-    const atLeastOne = {
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-    } as const;
+    const specs: AlarmSpec[] = [];
     const sum5m = { period: Duration.minutes(5), statistic: "Sum" } as const;
     const depth = (queue: sqs.IQueue) =>
       queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" });
     const notEmpty = (id: string, queue: sqs.IQueue, what: string) =>
-      this.alarm(id, {
-        ...atLeastOne,
+      specs.push({
+        id,
         metric: depth(queue),
-        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
-        alarmDescription: what,
+        missingData: "keep",
+        description: what,
       });
     const oldest = (id: string, queue: sqs.IQueue, what: string, command: string) =>
-      this.alarm(id, {
+      specs.push({
+        id,
         metric: queue.metricApproximateAgeOfOldestMessage({
           period: Duration.minutes(5),
           statistic: "Maximum",
         }),
         threshold: PARKED_MESSAGE_AGE_THRESHOLD_SECONDS,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.IGNORE,
-        alarmDescription: `The oldest ${what} has waited ${PARKED_MESSAGE_AGE_THRESHOLD_SECONDS / 86_400} days; SQS deletes it after 14 days counted from its first enqueue. Act now: ${command}`,
+        missingData: "keep",
+        description: `The oldest ${what} has waited ${PARKED_MESSAGE_AGE_THRESHOLD_SECONDS / 86_400} days; SQS deletes it after 14 days counted from its first enqueue. Act now: ${command}`,
       });
 
     // --- Parked work: dead letters, unroutable events, events the router or EventBridge failed on ---
@@ -184,21 +197,18 @@ export class Observability extends Construct {
     // A level alarm stays in ALARM while dead letters wait and never notifies again. This one fires
     // whenever the count grows (the delivery function's own send or the backstop reconciliation's) and
     // returns to OK the next minute, so each new dead letter notifies.
-    this.alarm(
-      "DeliveryDlqNewMessages",
-      {
-        ...atLeastOne,
-        metric: new cloudwatch.MathExpression({
-          expression: "DIFF(visible)",
-          usingMetrics: { visible: depth(queues.deliveryDlq) },
-          period: Duration.minutes(1),
-          label: "dead letters added",
-        }),
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `New dead deliveries arrived in the last minute. See them: ${ops("dead-letters list")}; after the fix: ${ops("dead-letters redrive")}.`,
-      },
-      { notifyOk: false },
-    );
+    specs.push({
+      id: "DeliveryDlqNewMessages",
+      metric: new cloudwatch.MathExpression({
+        expression: "DIFF(visible)",
+        usingMetrics: { visible: depth(queues.deliveryDlq) },
+        period: Duration.minutes(1),
+        label: "dead letters added",
+      }),
+      missingData: "ok",
+      description: `New dead deliveries arrived in the last minute. See them: ${ops("dead-letters list")}; after the fix: ${ops("dead-letters redrive")}.`,
+      notifyOk: false,
+    });
     oldest("DeliveryDlqOldestMessage", queues.deliveryDlq, "dead letter", ops("dead-letters redrive"));
     notEmpty(
       "UnroutableNotEmpty",
@@ -250,31 +260,30 @@ export class Observability extends Construct {
           ...sum5m,
         });
       const which = i === 0 ? "" : "Ungrouped";
-      this.alarm(`Ingest${which}FailedInvocations`, {
-        ...atLeastOne,
+      specs.push({
+        id: `Ingest${which}FailedInvocations`,
         metric: ruleMetric("FailedInvocations"),
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `EventBridge gave up sending events to the router queue (after its retries). They are in the ingest dead-letter queue unless Ingest${which}DlqSendFailures fires too: ${ops("ingest-dlq list")}.`,
+        missingData: "ok",
+        description: `EventBridge gave up sending events to the router queue (after its retries). They are in the ingest dead-letter queue unless Ingest${which}DlqSendFailures fires too: ${ops("ingest-dlq list")}.`,
       });
-      this.alarm(`Ingest${which}DlqSendFailures`, {
-        ...atLeastOne,
+      specs.push({
+        id: `Ingest${which}DlqSendFailures`,
         metric: ruleMetric("InvocationsFailedToBeSentToDlq"),
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription:
+        missingData: "ok",
+        description:
           "EventBridge could neither send events to the router queue nor put them on the ingest dead-letter queue: those events are lost. Check the queues' policies (events.amazonaws.com may send) and ask the publishing services to re-emit.",
       });
     });
     // The router not keeping up (throttled, failing, its mapping's concurrency too low): events wait.
-    this.alarm("RouterQueueOldestMessage", {
+    specs.push({
+      id: "RouterQueueOldestMessage",
       metric: queues.router.metricApproximateAgeOfOldestMessage({
         period: Duration.minutes(5),
         statistic: "Maximum",
       }),
       threshold: ROUTER_QUEUE.visibilityTimeoutSeconds * 2,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `An event has waited over ${ROUTER_QUEUE.visibilityTimeoutSeconds * 2} s on the router queue: routing is not keeping up or keeps failing (router errors and throttles, its mapping's maximum concurrency). Events the router fails on ${ROUTER_QUEUE.maxReceiveCount} times go to the router-failed queue: ${ops("router-failed list")}.`,
+      missingData: "ok",
+      description: `An event has waited over ${ROUTER_QUEUE.visibilityTimeoutSeconds * 2} s on the router queue: routing is not keeping up or keeps failing (router errors and throttles, its mapping's maximum concurrency). Events the router fails on ${ROUTER_QUEUE.maxReceiveCount} times go to the router-failed queue: ${ops("router-failed list")}.`,
     });
 
     // --- Stalls ---
@@ -289,35 +298,33 @@ export class Observability extends Construct {
       router: "RouterQueue",
     } as const satisfies Partial<Record<keyof ObservedQueues, string>>;
     for (const [key, prefix] of Object.entries(inFlightAlarmPrefix) as [keyof ObservedQueues, string][]) {
-      this.alarm(`${prefix}InFlight`, {
+      specs.push({
+        id: `${prefix}InFlight`,
         metric: queues[key].metricApproximateNumberOfMessagesNotVisible({
           period: Duration.minutes(5),
           statistic: "Maximum",
         }),
         threshold: IN_FLIGHT_ALARM_THRESHOLD,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${IN_FLIGHT_ALARM_THRESHOLD} or more messages of this queue are in flight (received, not deleted, not visible); at SQS's quota of ${SQS_IN_FLIGHT_QUOTA} its long polls come back empty and every customer's jobs on it stop. Working messages are at most the mapping's maxConcurrency x 10; the rest are held in flight: jobs waiting out a delay on their visibility timeout, or receives nobody deletes. Find the endpoints that fail or hang (dashboard: attempts by outcome, delivery latency) and disable their subscriptions; check DeliveryErrors and DeliveryInternalErrors. docs/deploy.md, "Sizing".`,
+        missingData: "ok",
+        description: `${IN_FLIGHT_ALARM_THRESHOLD} or more messages of this queue are in flight (received, not deleted, not visible); at SQS's quota of ${SQS_IN_FLIGHT_QUOTA} its long polls come back empty and every customer's jobs on it stop. Working messages are at most the mapping's maxConcurrency x 10; the rest are held in flight: jobs waiting out a delay on their visibility timeout, or receives nobody deletes. Find the endpoints that fail or hang (dashboard: attempts by outcome, delivery latency) and disable their subscriptions; check DeliveryErrors and DeliveryInternalErrors. docs/deploy.md, "Sizing".`,
       });
     }
     const ageThreshold = oldestMessageAgeThresholdSeconds(props.retrySchedule, props.retryJitter);
-    this.alarm("DeliveryQueueOldestMessage", {
+    specs.push({
+      id: "DeliveryQueueOldestMessage",
       metric: queues.delivery.metricApproximateAgeOfOldestMessage({
         period: Duration.minutes(5),
         statistic: "Maximum",
       }),
       threshold: ageThreshold,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `A delivery job on its first attempts has waited over ${ageThreshold} s: deliveries are not keeping up (concurrency, throttling, errors). Check the delivery function's errors and throttles and DeliveryInternalErrors.`,
+      missingData: "ok",
+      description: `A delivery job on its first attempts has waited over ${ageThreshold} s: deliveries are not keeping up (concurrency, throttling, errors). Check the delivery function's errors and throttles and DeliveryInternalErrors.`,
     });
-    this.alarm("DeliveryInternalErrors", {
-      ...atLeastOne,
+    specs.push({
+      id: "DeliveryInternalErrors",
       metric: this.handlerMetric("delivery", METRIC_NAMES.delivery.internalErrors, "Sum"),
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
+      missingData: "ok",
+      description:
         "Delivery jobs failed on our side (DynamoDB, SQS, an unreadable job): nothing was sent and they come back after their visibility timeout, but a persistent cause stalls deliveries. The handler reports these as batch item failures, so the function's Errors metric stays at zero; read the delivery function's error logs.",
     });
     const throttleMetrics: Record<string, cloudwatch.IMetric> = {
@@ -338,16 +345,16 @@ export class Observability extends Construct {
         },
       }),
     };
-    this.alarm("TableThrottled", {
-      ...atLeastOne,
+    specs.push({
+      id: "TableThrottled",
       metric: new cloudwatch.MathExpression({
         expression: "FILL(tableReads, 0) + FILL(tableWrites, 0) + FILL(gsiReads, 0) + FILL(gsiWrites, 0)",
         usingMetrics: throttleMetrics,
         period: Duration.minutes(5),
         label: "throttled requests (table and GSI1)",
       }),
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
+      missingData: "ok",
+      description:
         "DynamoDB throttled requests on the table or GSI1 (a hot partition, or GSI back-pressure, which throttles the table's writes too). The functions retry, but persistent throttling delays deliveries and fails API calls: look at the hot keys (CloudWatch Contributor Insights) and the delivery concurrency.",
     });
 
@@ -355,59 +362,56 @@ export class Observability extends Construct {
       ["Router", functions.router],
       ["Delivery", functions.delivery],
     ] as const) {
-      this.alarm(`${name}Errors`, {
-        ...atLeastOne,
+      specs.push({
+        id: `${name}Errors`,
         metric: fn.metricErrors(sum5m),
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription:
+        missingData: "ok",
+        description:
           name === "Router"
             ? `The router function failed invocations (crash, timeout, DynamoDB or SQS failing). Lambda retries them twice, then parks them: ${ops("router-failed list")}.`
             : "The delivery function failed invocations (crash or timeout): the whole batch comes back after its visibility timeout. Read its logs.",
       });
-      this.alarm(`${name}Throttles`, {
-        ...atLeastOne,
+      specs.push({
+        id: `${name}Throttles`,
         metric: fn.metricThrottles(sum5m),
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `The ${name.toLowerCase()} function was throttled (account or reserved concurrency). Raise the limit or lower deliveryMaxConcurrency.`,
+        missingData: "ok",
+        description: `The ${name.toLowerCase()} function was throttled (account or reserved concurrency). Raise the limit or lower deliveryMaxConcurrency.`,
       });
     }
 
     // Jobs SQS moved to the backstop queue by itself (maxReceiveCount) that the scheduled
     // reconciliation closed: the same causes, found after the fact.
-    this.alarm("DeliveryBackstopReconciled", {
+    specs.push({
+      id: "DeliveryBackstopReconciled",
       metric: this.handlerMetric("delivery", METRIC_NAMES.delivery.backstopReconciled, "Sum"),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `SQS moved delivery jobs to the backstop queue by its receive backstop; the scheduled reconciliation closed them (dead, reason internal) and moved them to the dead-letter queue. Look for delivery throttles or internal errors, then ${ops("dead-letters redrive")}. Run a pass now: ${ops("dead-letters reconcile")}.`,
+      missingData: "ok",
+      description: `SQS moved delivery jobs to the backstop queue by its receive backstop; the scheduled reconciliation closed them (dead, reason internal) and moved them to the dead-letter queue. Look for delivery throttles or internal errors, then ${ops("dead-letters redrive")}. Run a pass now: ${ops("dead-letters reconcile")}.`,
     });
 
     // The backstop queue is emptied every BACKSTOP_RECONCILE_MINUTES: arrivals still there after two
     // periods mean the reconciliation is failing (its errors: DeliveryErrors) or left an arrival that
     // is not a delivery job.
-    this.alarm("DeliveryBackstopNotDrained", {
+    specs.push({
+      id: "DeliveryBackstopNotDrained",
       metric: queues.deliveryBackstop.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(1),
         statistic: "Minimum",
       }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 2 * BACKSTOP_RECONCILE_MINUTES,
-      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
-      alarmDescription: `Delivery jobs have waited on the backstop queue for ${2 * BACKSTOP_RECONCILE_MINUTES} minutes: the scheduled reconciliation is not emptying it (see DeliveryErrors and the delivery function's log for "backstop"). Run a pass now: ${ops("dead-letters reconcile")}.`,
+      missingData: "keep",
+      description: `Delivery jobs have waited on the backstop queue for ${2 * BACKSTOP_RECONCILE_MINUTES} minutes: the scheduled reconciliation is not emptying it (see DeliveryErrors and the delivery function's log for "backstop"). Run a pass now: ${ops("dead-letters reconcile")}.`,
     });
 
     const api5xxThreshold = props.api5xxThreshold ?? 5;
-    this.alarm("Api5xx", {
+    specs.push({
+      id: "Api5xx",
       metric: props.apiStage.metricServerError(sum5m),
       threshold: api5xxThreshold,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `The subscriptions API answered ${api5xxThreshold} or more 5xx in five minutes (API function or authorizer failing). Read the API function's error logs and the access log.`,
+      missingData: "ok",
+      description: `The subscriptions API answered ${api5xxThreshold} or more 5xx in five minutes (API function or authorizer failing). Read the API function's error logs and the access log.`,
     });
 
+    this.renderAlarms(specs);
     this.dashboard = this.createDashboard(props);
   }
 
@@ -431,31 +435,42 @@ export class Observability extends Construct {
     metrics: { failedInvocations: cloudwatch.IMetric; deadLetters: cloudwatch.IMetric },
     dlqName: string,
   ): void {
-    const atLeastOne = {
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    };
-    this.alarm("WayBackFailedInvocations", {
-      ...atLeastOne,
-      metric: metrics.failedInvocations,
-      alarmDescription: `EventBridge could not send operational events (webhook_*) to VoIPBIN. After 24 h of retries they are parked on ${dlqName}; check VoIPBIN's endpoint or queue policy, then: aws sqs receive-message --queue-url <WayBackDlqUrl output>.`,
-    });
-    this.alarm("WayBackDeadLetters", {
-      ...atLeastOne,
-      metric: metrics.deadLetters,
-      alarmDescription: `Operational events for VoIPBIN wait on ${dlqName} (EventBridge gave up, or VoIPBIN did not consume them): read them with aws sqs receive-message --queue-url <WayBackDlqUrl output> and hand them on.`,
-    });
+    this.renderAlarms([
+      {
+        id: "WayBackFailedInvocations",
+        metric: metrics.failedInvocations,
+        missingData: "ok",
+        description: `EventBridge could not send operational events (webhook_*) to VoIPBIN. After 24 h of retries they are parked on ${dlqName}; check VoIPBIN's endpoint or queue policy, then: aws sqs receive-message --queue-url <WayBackDlqUrl output>.`,
+      },
+      {
+        id: "WayBackDeadLetters",
+        metric: metrics.deadLetters,
+        missingData: "ok",
+        description: `Operational events for VoIPBIN wait on ${dlqName} (EventBridge gave up, or VoIPBIN did not consume them): read them with aws sqs receive-message --queue-url <WayBackDlqUrl output> and hand them on.`,
+      },
+    ]);
   }
 
-  private alarm(id: string, props: cloudwatch.AlarmProps, options: AlarmOptions = {}): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, id, { alarmName: this.names.alarm(id), ...props });
+  /** The one loop that turns alarm specs into alarms, each notifying the topic. */
+  private renderAlarms(specs: readonly AlarmSpec[]): void {
     const action = new SnsAction(this.alarmTopic);
-    alarm.addAlarmAction(action);
-    if (options.notifyOk !== false) alarm.addOkAction(action);
-    this.alarms.push(alarm);
-    return alarm;
+    for (const spec of specs) {
+      const alarm = new cloudwatch.Alarm(this, spec.id, {
+        alarmName: this.names.alarm(spec.id),
+        metric: spec.metric,
+        threshold: spec.threshold ?? 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: spec.evaluationPeriods ?? 1,
+        treatMissingData:
+          spec.missingData === "keep"
+            ? cloudwatch.TreatMissingData.IGNORE
+            : cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: spec.description,
+      });
+      alarm.addAlarmAction(action);
+      if (spec.notifyOk !== false) alarm.addOkAction(action);
+      this.alarms.push(alarm);
+    }
   }
 
   private createTopic(props: ObservabilityProps): sns.ITopic {
