@@ -7,10 +7,13 @@ constants beside them) and writes shared/domain/events/data-schemas.json
 
 Run by hand when VoIPBIN's models change (a dev tool, not part of the build):
   python3 scripts/catalogue/derive-schemas.py <voipbin/monorepo git dir> ../shared/fixtures/voipbin-events \\
-    ../shared/fixtures/voipbin-event-types.json > shared/domain/events/data-schemas.json
-Examples: the sample event's data where ../shared/fixtures has one, else built from the schema with
-values chosen by field name (first enum value, or the status named by the type); not reviewed by
-hand yet. Tests check every example against its schema.
+    ../shared/fixtures/voipbin-event-types.json > shared/domain/events/data-schemas.json \\
+    && npx biome format --write shared/domain/events/data-schemas.json
+Schemas say what Go's encoding/json writes (required = always written; omitempty fields never null
+or ""), widened where a sample holds a value the tags rule out. Examples: the sample event's data
+where ../shared/fixtures has one, else one realistic resource per model at the point its type
+names (status, timestamps reached, fields gained later), reviewed by hand against the Go source on
+2026-12-07 (docs/api.md "Catalogue review"). Tests check every example and sample against its schema.
 """
 import json, re, subprocess, sys
 
@@ -99,15 +102,30 @@ def schema_of(go_type, pkg_dir, imports, depth):
 FIELD = re.compile(r"^\s*(\w+)\s+([\w\.\*\[\]\{\}]+(?:\[[^\]]*\][\w\.\*\{\}]+)?)\s+`[^`]*json:\"([^\"]*)\"")
 EMBED = re.compile(r"^\s*\*?([\w]+(?:\.\w+)?)\s*(//.*)?$")
 
-def struct_schema(body, pkg_dir, imports, depth):
+def struct_schema(body, pkg_dir, imports, depth, meta=None):
+    """Schema of a Go struct as encoding/json writes it. `meta` (top level only) collects, per json
+    name, the Go field, its type, whether it is omitempty and which embedded struct it came from."""
     props, required = {}, []
     for line in body.splitlines():
         m = FIELD.match(line)
         if m:
-            _, go_type, tag = m.groups()
+            go_name, go_type, tag = m.groups()
             name, *opts = tag.split(",")
             if name == "-" or not name: continue
-            props[name] = schema_of(go_type, pkg_dir, imports, depth)
+            omitempty = "omitempty" in opts
+            prop = schema_of(go_type, pkg_dir, imports, depth)
+            # encoding/json omits a nil pointer and an empty string under omitempty: such a field is
+            # absent, never null and never "".
+            if omitempty and go_type.startswith("*") and isinstance(prop.get("type"), list):
+                prop["type"] = [t for t in prop["type"] if t != "null"][0]
+            # Without omitempty a nil slice or map is written as null.
+            if not omitempty and go_type.startswith(("[]", "map[")) and isinstance(prop.get("type"), str):
+                prop["type"] = [prop["type"], "null"]
+            if omitempty and "" in prop.get("enum", []):
+                prop["enum"] = [v for v in prop["enum"] if v != ""]
+            props[name] = prop
+            if meta is not None:
+                meta[name] = {"go_name": go_name, "go_type": go_type, "omitempty": omitempty, "embed": None}
             if "omitempty" not in opts: required.append(name)
             continue
         e = EMBED.match(line)
@@ -117,11 +135,33 @@ def struct_schema(body, pkg_dir, imports, depth):
             target = pkg_dir_of(imports.get(alias, "")) if alias else pkg_dir
             found = target and find_struct(target, name)
             if found:
-                inner = struct_schema(found[0], target, found[1], depth)
+                inner_meta = {} if meta is not None else None
+                inner = struct_schema(found[0], target, found[1], depth, inner_meta)
                 props.update(inner["properties"]); required += inner.get("required", [])
+                if meta is not None:
+                    for k, v in inner_meta.items(): meta[k] = {**v, "embed": name}
     out = {"type": "object", "properties": props, "additionalProperties": True}
     if required: out["required"] = required
     return out
+
+def always_written(info, prop):
+    """encoding/json writes a field whatever its value unless it is omitempty and can be empty:
+    omitempty has no effect on arrays (uuid.UUID is [16]byte) nor on non-pointer structs."""
+    if not info["omitempty"]: return True
+    go_type = info["go_type"]
+    return go_type == "uuid.UUID" or (not go_type.startswith(("*", "[]", "map[")) and "properties" in prop)
+
+def converter(pkg_dir, struct):
+    """(receiver struct, set of WebhookMessage fields it assigns, {field: receiver field converted by
+    string(h.X)}) from ConvertWebhookMessage, or None when the package has none."""
+    for src in package_source(pkg_dir).values():
+        m = re.search(r"^func \(\w+ \*(\w+)\) ConvertWebhookMessage\(\) \*" + re.escape(struct) + r"\b.*?^}", src, re.M | re.S)
+        if not m: continue
+        body = m.group(0)
+        assigned = set(re.findall(r"^\s*(\w+):", body, re.M))
+        conversions = dict(re.findall(r"^\s*(\w+):\s*string\(\w+\.(\w+)\)", body, re.M))
+        return m.group(1), assigned, conversions
+    return None
 
 # model name -> (package dir, struct); one schema per model, shared by its event types.
 MODELS = {
@@ -156,27 +196,6 @@ MODELS = {
     "chatparticipant": ("bin-talk-manager/models/participant", "WebhookMessage"),
 }
 
-out = {}
-for model, (pkg, struct) in MODELS.items():
-    found = find_struct(pkg, struct)
-    if not found:
-        print(f"missing {pkg}.{struct}", file=sys.stderr); sys.exit(1)
-    schema = struct_schema(found[0], pkg, found[1], 0)
-    # Only the identity is required: VoIPBIN's projections gain and lose fields between releases
-    # (the samples already lack some that the current structs always write), and a receiver built
-    # from this schema must keep accepting events across those releases. Nested objects: none.
-    schema["required"] = [name for name in ("id", "customer_id") if name in schema["properties"]]
-    def relax(node):
-        if isinstance(node, dict):
-            node.pop("required", None) if node is not schema else None
-            for value in node.values(): relax(value)
-        elif isinstance(node, list):
-            for value in node: relax(value)
-    relax(schema)
-    out[model] = {"source": f"voipbin/monorepo {pkg} {struct}",
-                  "schema": {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                             "title": f"{model} (data)", **schema}}
-
 # Which model each catalogue type carries as `data`.
 TYPE_MODEL = [
     (r"call_", "call"), (r"groupcall_", "groupcall"), (r"recording_", "recording"),
@@ -190,6 +209,82 @@ TYPE_MODEL = [
     (r"team_", "team"), (r"chatmessage_", "chatmessage"), (r"chatparticipant_", "chatparticipant"),
     (r"chat_", "chat"),
 ]
+
+import os
+fixtures_dir = sys.argv[2]
+fixtures = {}
+for f in sorted(os.listdir(fixtures_dir)):
+    if f.endswith(".json"):
+        e = json.load(open(os.path.join(fixtures_dir, f)))
+        fixtures[e["DetailType"]] = json.loads(e["Detail"])["data"]
+catalogue = json.load(open(sys.argv[3]))["resources"]
+def model_of(name): return next(m for prefix, m in TYPE_MODEL if name.startswith(prefix))
+fixtures_of = {}
+for name, data in fixtures.items(): fixtures_of.setdefault(model_of(name), []).append(data)
+
+def admit(schema, value):
+    """Widens the schema where a sample VoIPBIN sent holds null or "" that the Go tags rule out
+    (older releases wrote them): the samples are what VoIPBIN really sends and must validate."""
+    if not isinstance(schema, dict): return
+    if value is None and isinstance(schema.get("type"), str) and schema["type"] != "null":
+        schema["type"] = [schema["type"], "null"]
+        if "enum" in schema: schema["enum"] = schema["enum"] + [None]
+    elif value == "" and "enum" in schema and "" not in schema["enum"]:
+        schema["enum"] = [""] + schema["enum"]
+    elif isinstance(value, dict):
+        for k, v in value.items(): admit(schema.get("properties", {}).get(k), v)
+    elif isinstance(value, list):
+        for v in value: admit(schema.get("items"), v)
+
+COMMIT = git("rev-parse", "HEAD").strip()
+out, metas = {}, {}
+for model, (pkg, struct) in MODELS.items():
+    found = find_struct(pkg, struct)
+    if not found:
+        print(f"missing {pkg}.{struct}", file=sys.stderr); sys.exit(1)
+    meta = {}
+    schema = struct_schema(found[0], pkg, found[1], 0, meta)
+    conv = converter(pkg, struct)
+    if conv:
+        receiver, assigned, conversions = conv
+        recv = find_struct(pkg, receiver)
+        recv_types = {}
+        for line in (recv[0] if recv else "").splitlines():
+            fm = FIELD.match(line)
+            if fm: recv_types[fm.group(1)] = fm.group(2)
+        for name, info in meta.items():
+            info["set"] = (info["embed"] or info["go_name"]) in assigned
+            # `Status: string(h.Status)`: the projection's plain string carries the model's enum.
+            source = conversions.get(info["go_name"])
+            if source and source in recv_types and schema["properties"][name].get("type") == "string":
+                enum = schema_of(recv_types[source], pkg, recv[1], 0).get("enum")
+                if enum:
+                    schema["properties"][name]["enum"] = [v for v in enum if v or not info["omitempty"]]
+    else:
+        for info in meta.values(): info["set"] = True
+    for name, info in meta.items():
+        if not info["set"]:
+            schema["properties"][name]["description"] = (
+                f"Not set by {pkg}.{conv[0]}.ConvertWebhookMessage at {COMMIT[:12]}: always "
+                + ("absent." if not always_written(info, schema["properties"][name]) else "its zero value."))
+    # Required: every field encoding/json always writes (not omitempty, a uuid.UUID or a struct),
+    # except those a sample lacks (an older release did not write it). Nested objects stay open.
+    samples = fixtures_of.get(model, [])
+    schema["required"] = [name for name, info in meta.items()
+                          if always_written(info, schema["properties"][name])
+                          and all(name in sample for sample in samples)]
+    def relax(node):
+        if isinstance(node, dict):
+            node.pop("required", None) if node is not schema else None
+            for value in node.values(): relax(value)
+        elif isinstance(node, list):
+            for value in node: relax(value)
+    relax(schema)
+    for sample in samples: admit(schema, sample)
+    metas[model] = meta
+    out[model] = {"source": f"voipbin/monorepo {pkg} {struct} (commit {COMMIT[:12]})",
+                  "schema": {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                             "title": f"{model} (data)", **schema}}
 
 import hashlib, os
 CUSTOMER = "5e4a0680-804e-11ec-8477-2fea5968d85b"
@@ -240,18 +335,184 @@ def example_of(schema, field, model, status, depth=0):
         return {k: example_of(v, k, model, status, depth + 1) for k, v in props.items() if v}
     return None
 
-fixtures_dir = sys.argv[2]
-fixtures = {}
-for f in sorted(os.listdir(fixtures_dir)):
-    if f.endswith(".json"):
-        e = json.load(open(os.path.join(fixtures_dir, f)))
-        fixtures[e["DetailType"]] = json.loads(e["Detail"])["data"]
-catalogue = json.load(open(sys.argv[3]))["resources"]
+# Examples: the sample's data where ../shared/fixtures has one; else what the Go projection writes
+# for a realistic resource at that point of its life: the status the type names, the timestamps
+# reached by then, and encoding/json's omitempty applied (an empty omitempty field is absent).
+DAY = "2026-11-20T"
+TIMES = {"tm_create": "09:15:02.118437", "tm_joined": "09:15:02.118437", "tm_purchase": "09:15:02.118437",
+         "tm_ringing": "09:15:03.640122", "tm_progressing": "09:15:09.012877", "tm_start": "09:15:09.420551",
+         "tm_service": "09:15:58.210734", "tm_event": "09:16:21.304519", "tm_transcript": "09:16:21.304519",
+         "tm_last_activity": "09:17:40.225019", "tm_end": "09:17:44.930116", "tm_hangup": "09:17:45.488201",
+         "tm_update": "09:17:45.502913", "tm_delete": "09:20:00.731205"}
+# A timestamp is written once the resource reached it: which type suffixes have.
+REACHED = {"tm_ringing": {"ringing", "progressing", "terminating", "updated", "hangup", "deleted"},
+           "tm_progressing": {"progressing", "terminating", "updated", "hangup", "deleted"},
+           "tm_hangup": {"hangup", "deleted"}, "tm_service": {"serviced", "done", "deleted"},
+           "tm_start": {"started", "finished"},
+           "tm_end": {"finished", "done", "ended", "deleted", "terminated", "status_terminated"},
+           "tm_delete": {"deleted"}}
+# The status of a type whose suffix is not itself a status value.
+STATUS = {"call_created": "dialing", "call_updated": "progressing", "call_deleted": "hangup",
+          "groupcall_created": "progressing", "groupcall_deleted": "hangup",
+          "recording_started": "recording", "recording_finished": "ended",
+          "conference_created": "progressing", "conference_updated": "progressing", "conference_deleted": "terminated",
+          "queuecall_created": "initiating", "queuecall_serviced": "service", "queuecall_deleted": "done",
+          "agent_created": "offline", "agent_updated": "available", "agent_deleted": "offline",
+          "activeflow_created": "running", "activeflow_updated": "running", "activeflow_deleted": "ended",
+          "transcribe_created": "progressing",
+          "campaign_created": "stop", "campaign_updated": "stop", "campaign_deleted": "stop",
+          "campaign_status_run": "run", "campaign_status_stopping": "stopping", "campaign_status_stop": "stop",
+          "campaigncall_created": "dialing", "campaigncall_updated": "progressing", "campaigncall_deleted": "done",
+          "conversation_message_created": "done", "conversation_message_updated": "done",
+          "conversation_message_deleted": "done",
+          "email_created": "initiated", "email_updated": "delivered", "email_deleted": "delivered",
+          "webchat_message_created": "sent", "webchat_message_updated": "delivered", "webchat_message_deleted": "delivered",
+          "webchat_session_created": "active", "webchat_session_updated": "active", "webchat_session_deleted": "ended",
+          "number_created": "active", "number_updated": "active", "number_deleted": "deleted",
+          # aicall_status_<x> events carry the aicall in status <x>; "initializing" is the event's
+          # name (bin-ai-manager/models/aicall/event.go) for the status "initiating".
+          "aicall_status_initializing": "initiating", "aicall_status_progressing": "progressing",
+          "aicall_status_pausing": "pausing", "aicall_status_resuming": "resuming",
+          "aicall_status_terminating": "terminating", "aicall_status_terminated": "terminated",
+          "webchat_session_ended": "ended",
+          "summary_created": "progressing", "summary_updated": "done", "summary_deleted": "done"}
+TEL = lambda n: {"type": "tel", "target": n}
+# Realistic values by model (what a customer's resource holds); other fields by name below.
+VALUES = {
+    "call": {"type": "flow", "source": TEL("+15551234567"), "destination": TEL("+15559876543"),
+             "direction": "outgoing", "hangup_by": "remote", "hangup_reason": "normal", "chained_call_ids": [], "recording_ids": [],
+             "action": {"id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "next_id": NIL, "type": "talk"}},
+    "groupcall": {"source": TEL("+15551234567"),
+                  "destinations": [{"type": "agent", "target": "f0e1d2c3-b4a5-4968-8776-655443322110"},
+                                   TEL("+15559876543")],
+                  "call_ids": ["2b6d1e0f-7c3a-4f58-9e21-4d0c8b7a6e53", "9e4f2a1c-3b7d-4c86-a015-6f8e2d9c1b40"],
+                  "answer_call_id": "2b6d1e0f-7c3a-4f58-9e21-4d0c8b7a6e53",
+                  "ring_method": "ring_all", "answer_method": "hangup_others", "call_count": 2, "dial_index": 0,
+                  "master_groupcall_id": NIL, "answer_groupcall_id": NIL, "groupcall_ids": [], "groupcall_count": 0},
+    "recording": {"reference_type": "call", "format": "wav", "on_end_flow_id": NIL},
+    "conference": {"type": "conference", "name": "Weekly sales sync", "detail": "Team call, Mondays 10:00",
+                   "timeout": 3600, "pre_flow_id": NIL, "post_flow_id": NIL, "direct_hash": "",
+                   "recording_id": NIL, "recording_ids": [], "transcribe_id": NIL, "transcribe_ids": []},
+    "queuecall": {"reference_type": "call", "duration_waiting": 48210, "duration_service": 131870},
+    "agent": {"username": "alice@example.com", "name": "Alice Kim", "detail": "Tier-1 support",
+              "ring_method": "ringall", "permission": 1, "addresses": [TEL("+15557654321")], "direct_hash": ""},
+    "message": {"type": "sms", "source": TEL("+15557654321"),
+                "targets": [{"destination": TEL("+15551234567"), "status": "sent", "parts": 1,
+                             "tm_update": DAY + "09:15:02.530114Z"}],
+                "text": "Your verification code is 482913.", "direction": "outbound"},
+    "activeflow": {"reference_type": "call", "reference_activeflow_id": NIL, "on_complete_flow_id": NIL,
+                   "webhook_uri": "", "webhook_method": "",
+                   "current_action": {"id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "next_id": NIL, "type": "talk"},
+                   "forward_action_id": NIL, "executed_actions": []},
+    "transcribe": {"reference_type": "call", "language": "en-US", "direction": "both", "provider": "gcp",
+                   "on_end_flow_id": NIL},
+    "transcript": {"direction": "in", "message": "Hi, I'd like to change my delivery address, please."},
+    "speech": {"direction": "in", "message": "Hi, I'd like to change my delivery"},
+    "campaign": {"type": "call", "name": "December renewals", "detail": "Renewal reminder calls",
+                 "service_level": 100, "end_handle": "stop", "actions": [], "next_campaign_id": NIL},
+    "campaigncall": {"reference_type": "call", "result": "success", "source": TEL("+15557654321"),
+                     "destination": TEL("+15551234567"), "destination_index": 0, "try_count": 1},
+    "outdial": {"name": "December renewals list", "detail": "Customers due for renewal", "data": ""},
+    "conversation": {"name": "+15551234567", "detail": "SMS conversation", "type": "message",
+                     "dialog_id": "", "self": TEL("+15557654321"), "peer": TEL("+15551234567")},
+    "conversation_message": {"direction": "incoming", "reference_type": "message",
+                             "source": TEL("+15551234567"), "destination": TEL("+15557654321"),
+                             "text": "Can I move my appointment to Friday?", "medias": [], "case_id": None},
+    "account": {"type": "line", "name": "Support LINE account", "detail": "LINE official account",
+                "provider_data": None},
+    "email": {"source": {"type": "email", "target": "support@example.com", "target_name": "Example Support"},
+              "destinations": [{"type": "email", "target": "alice@example.com"}],
+              "subject": "Your order has shipped",
+              "content": "Hi Alice, your order #10492 has shipped and should arrive on Friday.",
+              "attachments": []},
+    "webchat_message": {"direction": "inbound", "text": "Hi, do you ship to Canada?"},
+    # Peer is the visitor's session, Local the widget (bin-webchat-manager pkg/sessionhandler create.go).
+    "webchat_session": {"page_url": "https://www.example.com/pricing", "referrer": "https://www.google.com/",
+                        "widget_id": "d3f1b6a2-8c4e-4f7a-9b21-5e6d7c8a9b0f",
+                        "peer": {"type": "web_session", "target": "f184fe78-1345-459c-89a5-76e04eaffb04"},
+                        "local": {"type": "webchat", "target": "d3f1b6a2-8c4e-4f7a-9b21-5e6d7c8a9b0f"}},
+    "number": {"number": "+15557654321", "type": "normal", "name": "Main support line",
+               "detail": "Routed to the support flow", "t38_enabled": False, "emergency_enabled": False,
+               "tm_renew": DAY[:5] + "12-20T09:15:02.118437Z"},
+    "ai": {"name": "Support assistant", "detail": "Answers first-line support calls", "type": "normal",
+           "engine_model": "gemini.gemini-2.5-flash", "engine_key": "",
+           "init_prompt": "You are a friendly support agent for Example Inc. Keep answers short.",
+           "tts_type": "google", "tts_voice_id": "en-US-Chirp3-HD-Achernar", "stt_type": "google",
+           "stt_language": "en-US", "tool_names": ["connect_call", "send_email"], "direct_hash": "",
+           "vad_config": None, "rag_id": NIL},
+    "aicall": {"assistance_type": "ai", "ai_engine_model": "gemini.gemini-2.5-flash", "ai_tts_type": "google",
+               "ai_tts_voice_id": "en-US-Chirp3-HD-Achernar", "ai_stt_type": "google",
+               "reference_type": "call", "stt_language": "en-US", "ai_vad_config": None},
+    "aimessage": {"role": "assistant", "direction": "outgoing",
+                  "content": "I can help with that. Which day would suit you better?", "tool_calls": [],
+                  "tool_call_id": ""},
+    "summary": {"reference_type": "call", "language": "en-US", "on_end_flow_id": NIL,
+                "content": "The caller asked to move a delivery to Friday; the agent rescheduled it."},
+    "team": {"name": "Support team", "detail": "Triage assistant handing over to specialists",
+             "members": [], "direct_hash": ""},
+    "chat": {"type": "group", "name": "Support escalations", "detail": "Agents handling escalated tickets",
+             "member_count": 3},
+    "chatmessage": {"type": "normal", "owner_type": "agent", "owner_id": "f0e1d2c3-b4a5-4968-8776-655443322110",
+                    "metadata": {"reactions": []}, "text": "Taking this one, I'll call the customer back.", "medias": [],
+                    "parent_id": None},
+    "chatparticipant": {"owner_type": "agent", "owner_id": "f0e1d2c3-b4a5-4968-8776-655443322110"},
+}
+# Fields a resource gains later in its life: written (else their zero value) only for these suffixes.
+LATER = {"hangup_by": {"hangup", "deleted"}, "hangup_reason": {"hangup", "deleted"},
+         "answer_call_id": {"hangup", "deleted"}, "service_agent_id": {"connecting", "serviced", "done", "deleted"},
+         "duration_waiting": {"serviced", "done", "abandoned", "deleted"}, "duration_service": {"done", "deleted"},
+         "result": {"deleted"}}
+# Per type, where the resource at that point differs from the model's values (or the sample's).
+DELIVERED = [{"destination": TEL("+15559876543"), "status": "delivered", "parts": 1,
+              "tm_update": DAY + "09:17:45.502913Z"}]
+TYPE_VALUES = {"message_updated": {"targets": DELIVERED}, "message_deleted": {"targets": DELIVERED},
+               "chatmessage_reaction_updated": {"metadata": {"reactions": [
+                   {"emoji": "\U0001F44D", "owner_type": "agent", "owner_id": "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f",
+                    "tm_create": DAY + "09:17:45.502913Z"}]}}}
+ZERO_IDS = {"owner_id", "master_call_id", "next_campaign_id", "groupcall_id", "parent_id"}
+
+def zero_of(prop):
+    t = prop.get("type")
+    t = t[0] if isinstance(t, list) else t
+    if prop.get("format") == "uuid": return NIL
+    return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}.get(t)
+
+def is_zero(value):
+    return value in ("", 0, False, None) or value == [] or value == {}
+
+def example_for(name, model):
+    schema, meta = out[model]["schema"], metas[model]
+    prefix = next(p for p, m in TYPE_MODEL if name.startswith(p))
+    suffix = name[len(prefix):]
+    props = schema["properties"]
+    status = STATUS.get(name, suffix)
+    # A model with a sample: the other types show the same resource (its ids, numbers, names).
+    base = fixtures_of.get(model, [{}])[0]
+    data = {}
+    for field, prop in props.items():
+        info = meta[field]
+        if field in TYPE_VALUES.get(name, {}): value = TYPE_VALUES[name][field]
+        elif field in base and field != "status" and not field.startswith("tm_"): value = base[field]
+        elif field in VALUES[model]: value = VALUES[model][field]
+        elif field == "owner_type": value = ""
+        elif field in ZERO_IDS and not (field == "owner_id" and VALUES[model].get("owner_type")): value = NIL if prop.get("format") == "uuid" else None
+        elif field == "status":
+            enum = prop.get("enum", [])
+            if enum and status not in enum:
+                raise SystemExit(f"{name}: status {status!r} is not one of {enum}")
+            value = status
+        elif field.startswith("tm_"):
+            value = DAY + TIMES[field] + "Z" if field in TIMES and (field not in REACHED or suffix in REACHED[field]) else None
+        else: value = example_of(prop, field, model, status)
+        if field in LATER and suffix not in LATER[field]: value = zero_of(prop)
+        if not info["set"]: value = None if info["go_type"].startswith("*") else zero_of(prop)
+        if info["omitempty"] and not always_written(info, prop) and is_zero(value): continue
+        data[field] = value
+    return data
+
 types = {}
 for resource, names in catalogue.items():
     for name in names:
-        model = next(m for prefix, m in TYPE_MODEL if name.startswith(prefix))
-        status = name.rsplit("_", 1)[-1]
-        example = fixtures.get(name) or example_of(out[model]["schema"], "", model, status)
-        types[name] = {"model": model, "example": example}
+        model = model_of(name)
+        types[name] = {"model": model, "example": fixtures.get(name) or example_for(name, model)}
 print(json.dumps({"models": out, "types": types}, indent=1))

@@ -65,6 +65,50 @@ describe("event catalogue schemas and examples (PRODUCT §12)", () => {
     expect(validate(call.schema, withoutId)).toEqual(["(root) must have required property 'id'"]);
   });
 
+  it("schemas follow encoding/json on VoIPBIN's WebhookMessage (required, omitempty, enums)", () => {
+    const hangup = samples.find((sample) => sample.type === "call_hangup")?.data as Record<string, unknown>;
+    const call = eventTypeDocs("call_hangup");
+    const queuecall = eventTypeDocs("queuecall_waiting");
+    const conversationMessage = eventTypeDocs("conversation_message_created");
+    if (call === undefined || queuecall === undefined || conversationMessage === undefined) {
+      throw new Error("catalogue lacks call, queuecall or conversation_message");
+    }
+    // A non-pointer struct (`source` is an Address) is written even under omitempty: always there.
+    const { source: _source, ...withoutSource } = hangup;
+    expect(validate(call.schema, withoutSource)).toEqual(["(root) must have required property 'source'"]);
+    // An omitempty string is absent when empty, so "" is not one of its values.
+    expect(validate(call.schema, { ...hangup, hangup_reason: "" })).toEqual([
+      "/hangup_reason must be equal to one of the allowed values",
+    ]);
+    // queuecall's projection writes `string(h.Status)`: the enum comes from queuecall.Status's constants.
+    expect(queuecall.example.status).toBe("waiting");
+    expect(validate(queuecall.schema, { ...queuecall.example, status: "exploded" })).toEqual([
+      "/status must be equal to one of the allowed values",
+    ]);
+    // A field ConvertWebhookMessage never sets and that omitempty drops is never in an example.
+    expect(conversationMessage.example).not.toHaveProperty("case_id");
+  });
+
+  it("each generated example shows the resource at the point its type names", () => {
+    const statusOf = (type: string) => eventTypeDocs(type)?.example.status;
+    expect([statusOf("call_ringing"), statusOf("call_hangup"), statusOf("queuecall_serviced")]).toEqual([
+      "ringing",
+      "hangup",
+      "service",
+    ]);
+    expect([statusOf("aicall_status_initializing"), statusOf("campaign_status_stopping")]).toEqual([
+      "initiating",
+      "stopping",
+    ]);
+    const dialing = eventTypeDocs("call_dialing")?.example ?? {};
+    expect(dialing).not.toHaveProperty("hangup_reason");
+    expect(dialing).not.toHaveProperty("tm_hangup");
+    expect(eventTypeDocs("call_deleted")?.example).toMatchObject({
+      hangup_reason: "normal",
+      status: "hangup",
+    });
+  });
+
   it("types of one model share its schema; types operators add have none", () => {
     expect(eventTypeDocs("call_created")?.schema).toBe(eventTypeDocs("call_hangup")?.schema);
     expect(eventTypeDocs("call_transferred")).toBeUndefined();
