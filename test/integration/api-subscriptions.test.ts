@@ -582,7 +582,11 @@ describe("event types", () => {
     };
     expect(hangup.schema.type).toBe("object");
     expect(hangup.schema.properties.hangup_reason).toMatchObject({ type: "string" });
-    expect(hangup.schema.required).toEqual(["id", "customer_id"]);
+    // What VoIPBIN's call projection always writes (docs/api.md "Catalogue review").
+    expect(hangup.schema.required).toEqual(
+      expect.arrayContaining(["id", "customer_id", "source", "destination"]),
+    );
+    expect(hangup.schema.required).not.toContain("hangup_reason");
     expect(hangup.example).toMatchObject({ status: "hangup", hangup_by: "remote" });
   });
 
