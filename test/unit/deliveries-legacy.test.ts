@@ -86,6 +86,7 @@ describe("the legacy layouts (deliveries-legacy.ts)", () => {
       next_attempt_at: "2026-11-20T09:20:00.000Z",
       chain_attempts: 2,
       live_job: null,
+      prev_job: null,
       dead_lettered_at: null,
     });
     expect(layout1State({ ...layout1, attempt_count: 7 }).chain_attempts).toBe(7);
