@@ -155,7 +155,7 @@ def converter(pkg_dir, struct):
     """(receiver struct, set of WebhookMessage fields it assigns, {field: receiver field converted by
     string(h.X)}) from ConvertWebhookMessage, or None when the package has none."""
     for src in package_source(pkg_dir).values():
-        m = re.search(r"^func \(\w+ \*(\w+)\) ConvertWebhookMessage\(\) \*" + re.escape(struct) + r"\b.*?^}", src, re.M | re.S)
+        m = re.search(r"^func \(\w+ \*(\w+)\) ConvertWebhookMessage\(\) \(?\*" + re.escape(struct) + r"\b.*?^}", src, re.M | re.S)
         if not m: continue
         body = m.group(0)
         assigned = set(re.findall(r"^\s*(\w+):", body, re.M))
@@ -189,9 +189,11 @@ MODELS = {
     "ai": ("bin-ai-manager/models/ai", "WebhookMessage"),
     "aicall": ("bin-ai-manager/models/aicall", "WebhookMessage"),
     "aimessage": ("bin-ai-manager/models/message", "WebhookMessage"),
+    # aimessage_intermediate publishes its own struct (pkg/messagehandler/event.go), not the message's.
+    "aimessage_intermediate": ("bin-ai-manager/models/message", "IntermediateWebhookMessage"),
     "summary": ("bin-ai-manager/models/summary", "WebhookMessage"),
     "team": ("bin-ai-manager/models/team", "WebhookMessage"),
-    "chat": ("bin-talk-manager/models/chat", "Chat"),
+    "chat": ("bin-talk-manager/models/chat", "WebhookMessage"),
     "chatmessage": ("bin-talk-manager/models/message", "WebhookMessage"),
     "chatparticipant": ("bin-talk-manager/models/participant", "WebhookMessage"),
 }
@@ -205,7 +207,7 @@ TYPE_MODEL = [
     (r"campaign_", "campaign"), (r"outdial_", "outdial"), (r"conversation_message_", "conversation_message"),
     (r"conversation_", "conversation"), (r"account_", "account"), (r"email_", "email"),
     (r"webchat_message_", "webchat_message"), (r"webchat_session_", "webchat_session"), (r"number_", "number"),
-    (r"aicall_", "aicall"), (r"aimessage_", "aimessage"), (r"ai_", "ai"), (r"summary_", "summary"),
+    (r"aicall_", "aicall"), (r"aimessage_intermediate", "aimessage_intermediate"), (r"aimessage_", "aimessage"), (r"ai_", "ai"), (r"summary_", "summary"),
     (r"team_", "team"), (r"chatmessage_", "chatmessage"), (r"chatparticipant_", "chatparticipant"),
     (r"chat_", "chat"),
 ]
@@ -446,6 +448,10 @@ VALUES = {
     "aimessage": {"role": "assistant", "direction": "outgoing",
                   "content": "I can help with that. Which day would suit you better?", "tool_calls": [],
                   "tool_call_id": ""},
+    # A delta of a reply being streamed (not the text so far), ordered by sequence; the publisher
+    # writes role assistant and direction incoming.
+    "aimessage_intermediate": {"role": "assistant", "direction": "incoming", "content": " Which day would",
+                               "sequence": 3},
     "summary": {"reference_type": "call", "language": "en-US", "on_end_flow_id": NIL,
                 "content": "The caller asked to move a delivery to Friday; the agent rescheduled it."},
     "team": {"name": "Support team", "detail": "Triage assistant handing over to specialists",
@@ -466,6 +472,9 @@ LATER = {"hangup_by": {"hangup", "deleted"}, "hangup_reason": {"hangup", "delete
 DELIVERED = [{"destination": TEL("+15559876543"), "status": "delivered", "parts": 1,
               "tm_update": DAY + "09:17:45.502913Z"}]
 TYPE_VALUES = {"message_updated": {"targets": DELIVERED}, "message_deleted": {"targets": DELIVERED},
+               # Only interim results carry text: started/ended are published with NewSpeech("", now)
+               # (bin-transcribe-manager pkg/streaminghandler/result.go), and omitempty drops it.
+               "transcribe_speech_started": {"message": ""}, "transcribe_speech_ended": {"message": ""},
                "chatmessage_reaction_updated": {"metadata": {"reactions": [
                    {"emoji": "\U0001F44D", "owner_type": "agent", "owner_id": "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f",
                     "tm_create": DAY + "09:17:45.502913Z"}]}}}

@@ -107,6 +107,19 @@ describe("event catalogue schemas and examples (PRODUCT §12)", () => {
       hangup_reason: "normal",
       status: "hangup",
     });
+    // Speech started/ended are published without text; only interim results carry it.
+    expect(eventTypeDocs("transcribe_speech_started")?.example).not.toHaveProperty("message");
+    expect(eventTypeDocs("transcribe_speech_interim")?.example).toHaveProperty("message");
+  });
+
+  it("types whose publisher sends another struct than the model's projection have that struct's schema", () => {
+    // aimessage_intermediate publishes message.IntermediateWebhookMessage: a delta with a sequence.
+    const intermediate = eventTypeDocs("aimessage_intermediate");
+    expect(intermediate?.model).toBe("aimessage_intermediate");
+    expect(intermediate?.schema.required).toContain("sequence");
+    expect(intermediate?.example).not.toHaveProperty("tm_create");
+    // chat_* carry chat.WebhookMessage, whose name/detail/type are omitempty (Chat's are not).
+    expect(eventTypeDocs("chat_created")?.schema.required).not.toContain("name");
   });
 
   it("types of one model share its schema; types operators add have none", () => {
