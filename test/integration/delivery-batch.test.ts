@@ -13,6 +13,7 @@ import { createDeliveryDependencies, destinationPolicyFor } from "#shared/depend
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { type AddressResolver, resolveAndCheck } from "#shared/domain/subscriptions/destination-policy.ts";
+import { jobFromRecord } from "#shared/services/delivery-log.ts";
 import { ensureQueue } from "../../local/provision.ts";
 import { visibilityBeyondLimit } from "../../local/sqs/errors.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
@@ -722,6 +723,79 @@ describe("delivery function, batch by batch", () => {
     expect(record?.status).toBe("succeeded");
     expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
   });
+
+  it.each([
+    { end: "death", last: 500 },
+    { end: "success", last: 200 },
+  ])(
+    "a stale chain's $end never overwrites a newer retry's state: the retry's chain decides, nothing on the DLQ",
+    async ({ last }) => {
+      const customer = randomUUID();
+      let answer = 500;
+      const r = await receiver(() => ({ status: answer }));
+      const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+      const event = eventFor(callHangup, customer);
+      await route(event);
+      const deliveryId = deliveryIdOf(event, subscription.id);
+      // Two attempts: the second is the chain's last, whose failure would dead-letter the delivery.
+      const deps = createDeliveryDependencies(loadConfig({ ...process.env, RETRY_SCHEDULE: "1" }), silent);
+      let holdAttempt: Promise<void> | undefined;
+      let attemptHeld: () => void = () => {};
+      const handler = createDeliveryHandler({
+        ...deps,
+        sender: {
+          send: async (request) => {
+            const result = await deps.sender.send(request);
+            // The old chain's last attempt has its answer, but its record is not written yet.
+            if (holdAttempt !== undefined) {
+              attemptHeld();
+              await holdAttempt;
+            }
+            return result;
+          },
+        },
+      });
+      await waitFor(async () => (await runBatch(handler)).event.Records.length > 0);
+      expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({ status: "failed" });
+      answer = last;
+      let release: () => void = () => {};
+      holdAttempt = new Promise((resolve) => {
+        release = resolve;
+      });
+      const held = new Promise<void>((resolve) => {
+        attemptHeld = resolve;
+      });
+      const lastAttempt = waitFor(async () => (await runBatch(handler)).event.Records.length > 0);
+      await held;
+      holdAttempt = undefined;
+      // Meanwhile a manual retry (as POST /v1/deliveries/{id}/retry does it) starts a new chain.
+      const token = randomUUID();
+      const now = new Date();
+      const requeued = await repos.deliveries.requeue(customer, deliveryId, { from: ["failed"], token, now });
+      if (requeued.kind !== "requeued") throw new Error("not requeued");
+      await env.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: env.queues.deliveryQueueUrl,
+          MessageBody: JSON.stringify(jobFromRecord(requeued.previous, token, now.toISOString())),
+        }),
+      );
+      release();
+      await lastAttempt;
+      answer = 200;
+      // The old chain's last answer is in the log, but decided nothing: the retry's chain is pending.
+      const afterStale = await repos.deliveries.get(customer, deliveryId);
+      expect(afterStale?.status).toBe("pending");
+      expect(afterStale?.attempts.map((a) => a.status_code)).toEqual([500, last]);
+      await drain();
+      const record = await repos.deliveries.get(customer, deliveryId);
+      expect(record?.status).toBe("succeeded");
+      expect(record?.dead_reason).toBeNull();
+      expect(record?.attempts.map((a) => a.status_code)).toEqual([500, last, 200]);
+      expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
+      const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 1000 });
+      expect(dead.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(0);
+    },
+  );
 
   it("leaves exactly one message on the dead-letter queue when the function crashed between the dead record and the DLQ send", async () => {
     const customer = randomUUID();
