@@ -62,6 +62,11 @@ def find_named(pkg_dir, name):
         m = re.search(r"^type " + re.escape(name) + r"\s+(\w+)\s*$", src, re.M)
         if m: kind = m.group(1)
         values += re.findall(r"^\s*\w+\s+" + re.escape(name) + r'\s*=\s*"([^"]*)"', src, re.M)
+    if kind and not values:
+        # Some packages list a type's values as untyped constants named after it
+        # (`RingMethodRingAll = "ringall"` under `type RingMethod string`): Go's naming convention.
+        for src in package_source(pkg_dir).values():
+            values += re.findall(r"^\s*" + re.escape(name) + r'[A-Z]\w*\s*=\s*"([^"]*)"', src, re.M)
     return (kind, values) if kind else None
 
 def pkg_dir_of(path):

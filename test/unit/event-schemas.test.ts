@@ -85,6 +85,11 @@ describe("event catalogue schemas and examples (PRODUCT §12)", () => {
     expect(validate(queuecall.schema, { ...queuecall.example, status: "exploded" })).toEqual([
       "/status must be equal to one of the allowed values",
     ]);
+    // Values declared as untyped constants named after their type count: agent.RingMethod's.
+    const agent = eventTypeDocs("agent_created");
+    expect(validate(agent?.schema ?? {}, { ...agent?.example, ring_method: "bogus" })).toEqual([
+      "/ring_method must be equal to one of the allowed values",
+    ]);
     // A field ConvertWebhookMessage never sets and that omitempty drops is never in an example.
     expect(conversationMessage.example).not.toHaveProperty("case_id");
   });
