@@ -1,11 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
-import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
-import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
-import { repositoriesFor } from "../support/pipeline.ts";
+import { enqueueJobs, repositoriesFor } from "../support/pipeline.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { seedSubscription } from "../support/subscriptions.ts";
 import { waitFor } from "../support/wait.ts";
@@ -74,30 +71,6 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
   return started;
 }
 
-/** `count` jobs of distinct events for one subscription, enqueued as the router would. */
-async function enqueueJobs(
-  customerId: string,
-  subscriptionId: string,
-  count: number,
-): Promise<DeliveryJob[]> {
-  const jobs = Array.from({ length: count }, (_, i): DeliveryJob => {
-    const eventId = randomUUID();
-    const ids = deriveDeliveryIds(eventId, subscriptionId, new Date());
-    return {
-      v: 1,
-      delivery_id: ids.deliveryId,
-      webhook_id: ids.webhookId,
-      subscription_id: subscriptionId,
-      customer_id: customerId,
-      event_id: eventId,
-      event_type: "call_hangup",
-      payload: JSON.stringify({ type: "call_hangup", data: { n: i } }),
-    };
-  });
-  await new DeliveryQueue(env.sqs, env.queues.deliveryQueueUrl).enqueue(jobs);
-  return jobs;
-}
-
 describe("the first dial: one attempt at a time to an endpoint not proven fast", () => {
   it("a neighbour's burst to a new black hole holds one poller, not the main lane: another customer's deliveries arrive in a fraction of the timeout", {
     timeout: 90_000,
@@ -117,14 +90,14 @@ describe("the first dial: one attempt at a time to an endpoint not proven fast",
     });
 
     // Enough of the neighbour's jobs to fill every main-lane poller's batch, all at once.
-    const holeJobs = await enqueueJobs(neighbour, holeSubscription.id, MAIN_POLLERS * 10);
+    const holeJobs = await enqueueJobs(env, neighbour, holeSubscription.id, MAIN_POLLERS * 10);
     await waitFor(async () => hole.requests.length >= 1, {
       timeoutMs: 20_000,
       description: "the first dial",
     });
     const firstDialAt = Date.now();
     const put = Date.now();
-    await enqueueJobs(customer, healthySubscription.id, 5);
+    await enqueueJobs(env, customer, healthySubscription.id, 5);
     await healthy.waitForRequests(5, 30_000);
     const latencies = healthy.requests.map((request) => request.receivedAt - put);
     // Without the first dial every poller waits out the 20 s timeout first.
@@ -152,7 +125,7 @@ describe("the first dial: one attempt at a time to an endpoint not proven fast",
       url: endpoint.url,
     });
     const put = Date.now();
-    const jobs = await enqueueJobs(customer, subscription.id, 25);
+    const jobs = await enqueueJobs(env, customer, subscription.id, 25);
     await endpoint.waitForRequests(jobs.length, 30_000);
     // The first answer proved the endpoint fast and released the first dial: the jobs that waited
     // for it came back after one deferral, not after the lease ran out.

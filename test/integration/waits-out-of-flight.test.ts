@@ -2,14 +2,12 @@ import { randomUUID } from "node:crypto";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { EndpointHealthStore } from "#shared/adapters/dynamodb/endpoint-health.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
-import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { DELIVERY_BATCH } from "#shared/resources.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
-import { repositoriesFor } from "../support/pipeline.ts";
+import { enqueueJobs, repositoriesFor } from "../support/pipeline.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { seedSubscription } from "../support/subscriptions.ts";
 import { waitFor } from "../support/wait.ts";
@@ -76,30 +74,6 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
   return started;
 }
 
-/** `count` jobs of distinct events for one subscription, enqueued as the router would. */
-async function enqueueJobs(
-  customerId: string,
-  subscriptionId: string,
-  count: number,
-): Promise<DeliveryJob[]> {
-  const jobs = Array.from({ length: count }, (_, i): DeliveryJob => {
-    const eventId = randomUUID();
-    const ids = deriveDeliveryIds(eventId, subscriptionId, new Date());
-    return {
-      v: 1,
-      delivery_id: ids.deliveryId,
-      webhook_id: ids.webhookId,
-      subscription_id: subscriptionId,
-      customer_id: customerId,
-      event_id: eventId,
-      event_type: "call_hangup",
-      payload: JSON.stringify({ type: "call_hangup", data: { n: i } }),
-    };
-  });
-  await new DeliveryQueue(env.sqs, env.queues.deliveryQueueUrl).enqueue(jobs);
-  return jobs;
-}
-
 async function queueCounts(queueUrl: string) {
   const { Attributes = {} } = await env.sqs.send(
     new GetQueueAttributesCommand({
@@ -126,7 +100,7 @@ describe("waits out of flight, fair lanes on", () => {
     const customer = randomUUID();
     const r = await receiver(() => ({ status: 500, body: "down" }));
     const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
-    const jobs = await enqueueJobs(customer, subscription.id, 60);
+    const jobs = await enqueueJobs(env, customer, subscription.id, 60);
     const bound = POLLERS * DELIVERY_BATCH.batchSize;
     let maxInFlight = 0;
     let maxDelayed = 0;
@@ -165,7 +139,7 @@ describe("waits out of flight, fair lanes on", () => {
     // there times out and opens the breaker (threshold 1), and the others are deferred.
     const health = new EndpointHealthStore(DynamoDBDocumentClient.from(env.dynamodb), env.tableName, 0);
     await health.apply(r.url, { kind: "mark_slow", slowUntil: Date.now() + 60_000 }, Date.now());
-    const jobs = await enqueueJobs(customer, subscription.id, 6);
+    const jobs = await enqueueJobs(env, customer, subscription.id, 6);
     // Deferred ones show as pending with a due time and no attempt: queued, not lost, not retried.
     await waitFor(
       async () => {
@@ -217,7 +191,7 @@ describe("waits out of flight, fair lanes on", () => {
     const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
     const health = new EndpointHealthStore(DynamoDBDocumentClient.from(env.dynamodb), env.tableName, 0);
     await health.apply(r.url, { kind: "mark_slow", slowUntil: Date.now() + 60_000 }, Date.now());
-    const jobs = await enqueueJobs(customer, subscription.id, 12);
+    const jobs = await enqueueJobs(env, customer, subscription.id, 12);
     await waitFor(async () => (await statusesOf(customer, jobs)).every((s) => s === "succeeded"), {
       timeoutMs: 40_000,
       description: "every job of the slow endpoint delivered",

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
+import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { createLambdaContext } from "../../local/lambda-runtime.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
@@ -11,6 +13,34 @@ import { startEventBridgeCapture } from "./eventbridge-capture.ts";
 import { eventBridgeEvent, type FixtureEntry } from "./fixtures.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
 import { waitFor } from "./wait.ts";
+
+/**
+ * `count` jobs of distinct events for one subscription, put on the delivery queue as the router
+ * would (no delivery record yet: the delivery function makes it).
+ */
+export async function enqueueJobs(
+  env: TestEnvironment,
+  customerId: string,
+  subscriptionId: string,
+  count: number,
+): Promise<DeliveryJob[]> {
+  const jobs = Array.from({ length: count }, (_, i): DeliveryJob => {
+    const eventId = randomUUID();
+    const ids = deriveDeliveryIds(eventId, subscriptionId, new Date());
+    return {
+      v: 1,
+      delivery_id: ids.deliveryId,
+      webhook_id: ids.webhookId,
+      subscription_id: subscriptionId,
+      customer_id: customerId,
+      event_id: eventId,
+      event_type: "call_hangup",
+      payload: JSON.stringify({ type: "call_hangup", data: { n: i } }),
+    };
+  });
+  await new DeliveryQueue(env.sqs, env.queues.deliveryQueueUrl).enqueue(jobs);
+  return jobs;
+}
 
 /**
  * A Lambda context for handlers and Powertools middlewares invoked directly by a test: the local
