@@ -222,6 +222,39 @@ export const attemptSchema = withMeta(
   { id: "DeliveryAttempt" },
 );
 
+const millis = (description: string, example: number) => int({ description, example });
+
+/** "Why was it late?" (docs/delivery.md): shared/domain/delivery/lateness.ts. */
+export const latenessSchema = withMeta(
+  z.object({
+    age_ms: millis(
+      "From the event's time to the end of the last attempt (a delivery that is over), or to now; the sum of the parts below.",
+      5_480,
+    ),
+    routing_ms: withMeta(z.nullable(z.number().check(z.int())), {
+      description:
+        "From the event's time until the router handed it on. Null where that instant is not read (a subscription's log, older events, test events): it is then counted in `queued_ms`.",
+      example: 140,
+    }),
+    queued_ms: millis("On a queue, nothing holding it: waiting for the delivery function.", 95),
+    fairness_ms: millis(
+      "Held by fairness: deferred by the endpoint's breaker or per-endpoint cap, or waiting on the slow lane.",
+      0,
+    ),
+    backoff_ms: millis("Waiting out the retry schedule after failed attempts.", 5_012),
+    receiver_ms: millis(
+      "The receiver's own time: each request from its start to its answer or timeout.",
+      233,
+    ),
+    idle_ms: millis("Over (succeeded or dead) until a manual retry or a recovery opened it again.", 0),
+  }),
+  {
+    id: "DeliveryTiming",
+    description:
+      'Where the delivery\'s time went (docs/delivery.md, "Why was it late?"), derived from what its record holds; the parts add up to `age_ms`.',
+  },
+);
+
 export const deliverySchema = withMeta(
   z.object({
     id: text({ format: "uuid", example: EXAMPLE_DELIVERY_ID }),
@@ -245,6 +278,7 @@ export const deliverySchema = withMeta(
     }),
     created_at: instant("When it was first queued or attempted."),
     updated_at: instant("When it last changed."),
+    timing: latenessSchema,
     body: withMeta(z.nullable(z.string()), {
       description:
         "The exact body sent on every attempt. Only `GET /v1/deliveries/{id}` and `GET /v1/events/{event_id}/deliveries` carry it; null in a subscription's log.",

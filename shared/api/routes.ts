@@ -4,6 +4,7 @@
  */
 import type * as z from "zod/mini";
 import type { DeliveryRecord } from "../domain/delivery/delivery.ts";
+import { latenessOf } from "../domain/delivery/lateness.ts";
 import { EVENT_DESCRIPTIONS } from "../domain/events/descriptions.ts";
 import { eventTypeDocs } from "../domain/events/event-schemas.ts";
 import { BUILT_IN_CATALOGUE, type EventCatalogue } from "../domain/events/runtime-catalogue.ts";
@@ -164,7 +165,10 @@ function activeflowDestinationView(
 }
 
 /** A delivery as the API shows it (PRODUCT §4): without the customer id and the stored payload. */
-export function deliveryView(record: DeliveryRecord): z.input<ResponseSchemas["deliverySchema"]> {
+export function deliveryView(
+  record: DeliveryRecord,
+  now: Date = new Date(),
+): z.input<ResponseSchemas["deliverySchema"]> {
   return {
     id: record.id,
     subscription_id: record.subscription_id,
@@ -190,6 +194,7 @@ export function deliveryView(record: DeliveryRecord): z.input<ResponseSchemas["d
     next_attempt_at: record.next_attempt_at,
     created_at: record.created_at,
     updated_at: record.updated_at,
+    timing: latenessOf(record, now),
     body: record.payload,
   };
 }
@@ -446,7 +451,7 @@ export const ROUTES: readonly Route[] = [
         after,
       });
       return {
-        items: page.items.map(deliveryView),
+        items: page.items.map((record) => deliveryView(record)),
         next_cursor: page.next === null ? null : encodeDeliveriesCursor(params.id, page.next),
       };
     },
@@ -520,7 +525,9 @@ export const ROUTES: readonly Route[] = [
     params: eventIdPathSchema,
     success: { status: 200, response: "eventDeliveryListSchema" },
     handle: async ({ customerId, params, services }) => ({
-      items: (await services.insights.eventDeliveries(customerId, params.event_id)).map(deliveryView),
+      items: (await services.insights.eventDeliveries(customerId, params.event_id)).map((record) =>
+        deliveryView(record),
+      ),
       next_cursor: null,
     }),
   }),

@@ -172,3 +172,63 @@ describe("warnings before loss", () => {
     expect(failing.requests).toHaveLength(8 + 1 + 4);
   });
 });
+
+describe("why was it late", () => {
+  it("a retried delivery's breakdown adds up to its real age: routing, queue, backoff and the receiver's time", async () => {
+    const { key, customerId } = await mintKey(stack);
+    const RECEIVER_DELAY_MS = 150;
+    const slow = await startReceiver((_request, n) => ({
+      status: n < 3 ? 503 : 200,
+      delayMs: RECEIVER_DELAY_MS,
+    }));
+    receivers.push(slow);
+    const created = await callApi<{ id: string }>(stack, "POST", "/v1/subscriptions", {
+      key,
+      body: { url: `${slow.url}/late`, event_types: ["call_hangup"] },
+    });
+    expect(created.status, created.text).toBe(201);
+    const response = await bus.send(
+      new PutEventsCommand({
+        Entries: [{ ...sampleEntry("call_hangup", { customerId }), EventBusName: "voipbin-events" }],
+      }),
+    );
+    expect(response.FailedEntryCount).toBe(0);
+    await slow.waitForRequests(3, 20_000);
+    type Timing = Record<
+      "age_ms" | "queued_ms" | "fairness_ms" | "backoff_ms" | "receiver_ms" | "idle_ms",
+      number
+    > & { routing_ms: number | null };
+    type View = { id: string; status: string; created_at: string; timing: Timing };
+    let delivery: View | undefined;
+    await waitFor(
+      async () => {
+        const list = await callApi<{ items: View[] }>(
+          stack,
+          "GET",
+          `/v1/subscriptions/${created.body.id}/deliveries`,
+          { key },
+        );
+        const id = list.body.items[0]?.id;
+        if (id === undefined) return false;
+        delivery = (await callApi<View>(stack, "GET", `/v1/deliveries/${id}`, { key })).body;
+        return delivery.status === "succeeded";
+      },
+      { timeoutMs: 10_000, description: "the retried delivery to succeed" },
+    );
+    const { timing, created_at } = delivery as View;
+    // Its real age: from the event's time to the third answer, as the receiver saw it.
+    const third = slow.requests[2]?.receivedAt ?? 0;
+    const realAge = third + RECEIVER_DELAY_MS - Date.parse(created_at);
+    expect(Math.abs(timing.age_ms - realAge)).toBeLessThan(400);
+    const { age_ms, routing_ms, ...parts } = timing;
+    expect((routing_ms ?? 0) + Object.values(parts).reduce((a, b) => a + b, 0)).toBe(age_ms);
+    expect(routing_ms).not.toBeNull();
+    // Two retries of 1 s ± 20 % jitter; three answers of at least 150 ms each; nothing held or idle.
+    expect(timing.backoff_ms).toBeGreaterThanOrEqual(1_600);
+    expect(timing.backoff_ms).toBeLessThanOrEqual(2_400);
+    expect(timing.receiver_ms).toBeGreaterThanOrEqual(3 * RECEIVER_DELAY_MS);
+    expect(timing.receiver_ms).toBeLessThan(3 * RECEIVER_DELAY_MS + 600);
+    expect(timing.fairness_ms).toBe(0);
+    expect(timing.idle_ms).toBe(0);
+  });
+});

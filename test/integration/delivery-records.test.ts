@@ -94,6 +94,7 @@ function attempt(
       live_job: "msg:first",
       prev_job: null,
       dead_lettered_at: null,
+      held_ms: 0,
     },
     ...extra,
   };

@@ -39,6 +39,7 @@ export function layout1State(item: Item): DeliveryState {
     live_job: null,
     prev_job: null,
     dead_lettered_at: null,
+    held_ms: 0,
   };
 }
 

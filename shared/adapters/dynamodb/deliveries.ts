@@ -90,11 +90,14 @@ export const HEAD_ATTRIBUTES_OUTSIDE_INDEX = [
   "dead_reason",
   "dlq_at",
   "a1z",
+  "held_ms",
 ] as const;
 
 const ATTEMPT_BLOB = "z";
 /** On an event's payload item: the event's time (epoch ms), what its layout-3 delivery ids encode. */
 const EVENT_TIME_ATTRIBUTE = "event_ms";
+/** On an event's payload item: when the router handed the event on (epoch ms), for "why was it late". */
+const ROUTED_TIME_ATTRIBUTE = "routed_ms";
 const FIRST_ATTEMPT_BLOB = "a1z";
 
 export function deliveryStateFromItem(item: Item): DeliveryState {
@@ -109,6 +112,7 @@ export function deliveryStateFromItem(item: Item): DeliveryState {
       live_job: str(item.live_job),
       prev_job: str(item.prev_job),
       dead_lettered_at: str(item.dlq_at),
+      held_ms: typeof item.held_ms === "number" ? item.held_ms : 0,
     };
   }
   return layout1State(item);
@@ -127,7 +131,12 @@ function hasAttemptItems(head: Item): boolean {
 }
 
 /** A head item with the attempts found for it (oldest first), as the API shows it. */
-function recordFrom(head: Item, attemptItems: readonly Item[], payload: string | null): DeliveryRecord {
+function recordFrom(
+  head: Item,
+  attemptItems: readonly Item[],
+  payload: string | null,
+  routedAt?: string,
+): DeliveryRecord {
   const state = deliveryStateFromItem(head);
   const inline = decodeAttempt(head[FIRST_ATTEMPT_BLOB]);
   const stored = attemptItems.map((item) => decodeAttempt(item[ATTEMPT_BLOB])).filter((a) => a !== null);
@@ -151,6 +160,8 @@ function recordFrom(head: Item, attemptItems: readonly Item[], payload: string |
     chain_attempts: state.chain_attempts,
     live_job: state.live_job,
     payload,
+    ...(routedAt !== undefined ? { routed_at: routedAt } : {}),
+    ...(state.held_ms > 0 ? { held_ms: state.held_ms } : {}),
     ...(head.test === true ? { test: true as const } : {}),
     ...(isDestination(head.destination) ? { destination: head.destination } : {}),
   };
@@ -331,6 +342,8 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       set.push("dead_reason = :reason");
     } else remove.push("dead_reason");
     if (succeeded) set.push("succeeded_at = :now");
+    // The attempt carries the holds before it (AttemptTiming.held_ms); the head starts again from none.
+    if ((input.existing?.held_ms ?? 0) > 0) remove.push("held_ms");
     conditions.push("(attribute_not_exists(live_job) OR live_job = :job)");
     if (!succeeded) {
       values[":floor"] = input.redeliverAfter ?? "";
@@ -430,6 +443,10 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       "changed_at = if_not_exists(changed_at, :now)",
       ...headCreationSet(identity, values),
     ];
+    if (input.heldMs !== undefined && input.heldMs > 0) {
+      values[":held"] = Math.round(input.heldMs);
+      set.push("held_ms = if_not_exists(held_ms, :zero) + :held");
+    }
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -584,7 +601,8 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       const head = response.Item;
       if (head === undefined || isExpired(head, now)) return null;
       const attempts = hasAttemptItems(head) ? await this.attemptItemsOf(deliveryId, true) : [];
-      return recordFrom(head, attempts, await this.payloadOf(head, now));
+      const { payload, routedAt } = await this.payloadOf(head, now);
+      return recordFrom(head, attempts, payload, routedAt);
     }
     const items = await this.queryAll({
       TableName: this.tableName,
@@ -595,7 +613,8 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     const head = items.find((item) => item.SK === "DELIVERY");
     if (head === undefined || isExpired(head, now)) return null;
     const attempts = items.filter((item) => String(item.SK).startsWith(keys.deliveryAttemptsPrefix));
-    return recordFrom(head, attempts, await this.payloadOf(head, now));
+    const { payload, routedAt } = await this.payloadOf(head, now);
+    return recordFrom(head, attempts, payload, routedAt);
   }
 
   private attemptItemsOf(deliveryId: string, consistent: boolean): Promise<Item[]> {
@@ -610,10 +629,16 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     });
   }
 
-  /** The body of a delivery: on the head in the old layout, once per event in layout 2. */
-  private async payloadOf(head: Item, now: Date = new Date()): Promise<string | null> {
+  /**
+   * The body of a delivery (on the head in the old layout, once per event in layout 2) and when the
+   * router handed its event on (recorded on the event's body item, the same read).
+   */
+  private async payloadOf(
+    head: Item,
+    now: Date = new Date(),
+  ): Promise<{ payload: string | null; routedAt?: string }> {
     const inline = decodePayload(head);
-    if (inline !== null) return inline;
+    if (inline !== null) return { payload: inline };
     const response = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
@@ -622,8 +647,12 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     );
     // TTL deletes an expired item within a few days, and until then reads still return it (DynamoDB
     // Developer Guide, "Using time to live (TTL)"): a body past its retention is not shown or resent.
-    if (response.Item === undefined || isExpired(response.Item, now)) return null;
-    return decodePayload(response.Item);
+    if (response.Item === undefined || isExpired(response.Item, now)) return { payload: null };
+    const routed = response.Item[ROUTED_TIME_ATTRIBUTE];
+    return {
+      payload: decodePayload(response.Item),
+      ...(typeof routed === "number" ? { routedAt: new Date(routed).toISOString() } : {}),
+    };
   }
 
   /**
@@ -647,6 +676,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
           entity: "event_payload",
           [PAYLOAD_ATTRIBUTE]: encodePayload(payload),
           [EVENT_TIME_ATTRIBUTE]: eventTime.getTime(),
+          [ROUTED_TIME_ATTRIBUTE]: now.getTime(),
           // One day beyond the deliveries' retention (a delivery created a little later keeps its body),
           // unless the deployment keeps bodies for fewer days than the records.
           expires_at: expiresAtFor(now, this.payloadRetentionDays ?? retentionDays + 1),
@@ -880,7 +910,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       if (!response.Attributes) return { kind: "skipped" };
       return {
         kind: "requeued",
-        previous: recordFrom(response.Attributes, [], await this.payloadOf(response.Attributes)),
+        previous: recordFrom(response.Attributes, [], (await this.payloadOf(response.Attributes)).payload),
       };
     } catch (error) {
       if (isConditionalCheckFailed(error)) return { kind: "skipped" };

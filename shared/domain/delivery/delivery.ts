@@ -36,6 +36,23 @@ export interface DeliveryAttempt {
   readonly response_body: string | null;
   /** null on attempts recorded before requests were kept. */
   readonly request: AttemptRequest | null;
+  /** What the delivery function knew of this attempt's wait (./lateness.ts); absent on older attempts. */
+  readonly timing?: AttemptTiming;
+}
+
+/**
+ * Written with the attempt, in the same item (no write of its own): what "why was it late" needs
+ * beyond the attempt's time and latency (docs/delivery.md, "Why was it late?").
+ */
+export interface AttemptTiming {
+  /** When the record said this attempt was due (a retry's time, a manual retry's request); absent on a first attempt. */
+  readonly due_at?: string;
+  /** When this attempt's failure scheduled the next one (the backoff's end); absent when it ended the chain. */
+  readonly retry_at?: string;
+  /** Milliseconds fairness deferred the job (open breaker, probe claimed, endpoint at its cap) before this attempt. */
+  readonly held_ms?: number;
+  /** The job came from the slow lane: its wait there was fairness's. */
+  readonly slow_lane?: true;
 }
 
 export interface DeliveryRecord {
@@ -58,6 +75,13 @@ export interface DeliveryRecord {
    * retry or recovery): the schedule counts these, never SQS receives.
    */
   readonly chain_attempts: number;
+  /**
+   * When the router handed the event on (the event's stored body says); undefined where not read
+   * (a log page) or not recorded (events routed before it was, test events).
+   */
+  readonly routed_at?: string;
+  /** Fairness deferrals since the last attempt (ms), not yet carried by an attempt. */
+  readonly held_ms?: number;
   /**
    * The one job allowed to attempt this delivery (PRODUCT §4, "at most one live job"): the token of
    * the job a retry or recovery enqueued, or `msg:<SQS message id>` of the job that made the first

@@ -32,6 +32,8 @@ export interface DeliveryState {
   readonly prev_job: string | null;
   /** When our code put the dead delivery's job on the dead-letter queue; null until it has. */
   readonly dead_lettered_at: string | null;
+  /** Fairness deferrals since the last attempt (ms): the next attempt carries them (AttemptTiming). */
+  readonly held_ms: number;
 }
 
 export interface RecordAttemptInput {
@@ -73,6 +75,8 @@ export interface HandOffInput {
   readonly nextAttemptAt: string;
   readonly now: Date;
   readonly retentionDays: number;
+  /** A fairness deferral's length (ms), added to the head's `held_ms` for "why was it late". */
+  readonly heldMs?: number;
 }
 
 /**

@@ -500,7 +500,10 @@ export class DeliveryBatch {
       deps.deliveries.recordAttempt({
         delivery: job,
         liveJob: self,
-        attempt: attemptEntry(attempted),
+        attempt: {
+          ...attemptEntry(attempted),
+          timing: attemptTiming(context.record, step.nextAttemptAt, received.lane),
+        },
         status: step.status,
         deadReason: step.deadReason,
         nextAttemptAt: step.nextAttemptAt?.toISOString() ?? null,
@@ -654,15 +657,18 @@ export class DeliveryBatch {
     const { job } = received;
     const self = liveJobOf(job, received.messageId);
     const token = waitToken(this.deps.newId ?? randomUUID);
+    const now = this.clock();
     const handedOff = await this.handingOff(job, self, token, () =>
       this.deps.deliveries.handOff({
         delivery: job,
         fromJob: resumed?.successor ?? self,
         toJob: token,
         nextAttemptAt: dueAt.toISOString(),
-        now: this.clock(),
+        now,
         retentionDays: this.deps.settings.retentionDays,
         ...(resumed ? { resumedBy: self } : {}),
+        // A deferral is fairness's hold; a hop of a long wait only continues the wait already counted.
+        ...(outcome === "deferred" ? { heldMs: Math.max(0, dueAt.getTime() - now.getTime()) } : {}),
       }),
     );
     if (handedOff === "handed_over") {
@@ -900,6 +906,20 @@ function recoveredWarning(
       recovered_at: recoveredAt,
       failing_seconds: failingSeconds(since, recoveredAt),
     },
+  };
+}
+
+/**
+ * What "why was it late" needs of an attempt beyond its time and latency (docs/delivery.md): when it
+ * was due, when its failure scheduled the next, the fairness holds before it, whether it waited on the
+ * slow lane. Carried in the attempt's own item: no write of its own.
+ */
+function attemptTiming(record: DeliveryState | undefined, retryAt: Date | null, lane: Lane | undefined) {
+  return {
+    ...(record?.next_attempt_at ? { due_at: record.next_attempt_at } : {}),
+    ...(retryAt !== null ? { retry_at: retryAt.toISOString() } : {}),
+    ...(record !== undefined && record.held_ms > 0 ? { held_ms: record.held_ms } : {}),
+    ...(lane === "slow" ? { slow_lane: true as const } : {}),
   };
 }
 
