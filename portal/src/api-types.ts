@@ -23,6 +23,7 @@ export interface ApiSchemas {
   Delivery?: Delivery;
   DeliveryAttempt?: DeliveryAttempt;
   DeliveryAttemptRequest?: DeliveryAttemptRequest;
+  DeliveryTiming?: DeliveryTiming;
   RecoverAccepted?: RecoverAccepted;
   SubscriptionStats?: SubscriptionStats;
   StatsBucket?: StatsBucket;
@@ -405,6 +406,7 @@ export interface Delivery {
    * When it last changed.
    */
   updated_at: string;
+  timing: DeliveryTiming;
   /**
    * The exact body sent on every attempt. Only `GET /v1/deliveries/{id}` and `GET /v1/events/{event_id}/deliveries` carry it; null in a subscription's log.
    */
@@ -442,6 +444,39 @@ export interface DeliveryAttemptRequest {
   headers: {
     [k: string]: string;
   };
+}
+/**
+ * Where the delivery's time went (docs/delivery.md, "Why was it late?"), derived from what its record holds; the parts add up to `age_ms`.
+ */
+export interface DeliveryTiming {
+  /**
+   * From the event's time to the end of the last attempt (a delivery that is over), or to now; the sum of the parts below.
+   */
+  age_ms: number;
+  /**
+   * From the event's time until the router handed it on. Null where that instant is not read (a subscription's log, older events, test events): it is then counted in `queued_ms`.
+   */
+  routing_ms: number | null;
+  /**
+   * On a queue, nothing holding it: waiting for the delivery function.
+   */
+  queued_ms: number;
+  /**
+   * Held by fairness: deferred by the endpoint's breaker or per-endpoint cap, or waiting on the slow lane.
+   */
+  fairness_ms: number;
+  /**
+   * Waiting out the retry schedule after failed attempts.
+   */
+  backoff_ms: number;
+  /**
+   * The receiver's own time: each request from its start to its answer or timeout.
+   */
+  receiver_ms: number;
+  /**
+   * Over (succeeded or dead) until a manual retry or a recovery opened it again.
+   */
+  idle_ms: number;
 }
 export interface RecoverAccepted {
   /**

@@ -12,6 +12,7 @@ export type Subscription = Api.Subscription;
 export type ActiveflowDestination = Api.ActiveflowDestination;
 export type Attempt = Api.DeliveryAttempt;
 export type Delivery = Api.Delivery;
+export type DeliveryTiming = Api.DeliveryTiming;
 export type EventType = Api.EventType;
 export type Stats = Api.SubscriptionStats;
 export type PortalSession = Api.PortalSession;

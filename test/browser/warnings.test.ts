@@ -47,18 +47,20 @@ afterAll(async () => {
   killAllStacks();
 });
 
-async function seriousViolations(page: Page): Promise<string[]> {
+/** axe-core's serious and critical violations in the document, or in the part `selector` names. */
+async function seriousViolations(page: Page, selector?: string): Promise<string[]> {
   await page.evaluate(AXE_SOURCE);
+  const context = selector === undefined ? "document" : JSON.stringify(selector);
   const violations = (await page.evaluate(
-    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
+    `axe.run(${context}, { resultTypes: ['violations'] }).then((r) => r.violations)`,
   )) as { id: string; impact: string | null; nodes: { target: string[] }[] }[];
   return violations
     .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
     .map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
-describe("the failing banner in a browser", () => {
-  it("shows since when a subscription fails and when it would be disabled, and goes once it recovers", async () => {
+describe("the failing banner and the delivery's time in a browser", () => {
+  it("shows since when a subscription fails and when it would be disabled, where a failed delivery's time went, and no banner once it recovers", async () => {
     const { key, customerId } = await mintKey(stack);
     const created = await callApi<{ id: string }>(stack, "POST", "/v1/subscriptions", {
       key,
@@ -116,6 +118,46 @@ describe("the failing banner in a browser", () => {
         if (SCREENSHOTS !== undefined && width === 1280) {
           mkdirSync(SCREENSHOTS, { recursive: true });
           await page.screenshot({ path: path.join(SCREENSHOTS, "subscription-failing.png") });
+        }
+        await page.close();
+      }
+
+      // The failed delivery's page says where its time went: routed, at the endpoint, then backing off.
+      const log = await callApi<{ items: { id: string }[] }>(
+        stack,
+        "GET",
+        `/v1/subscriptions/${id}/deliveries`,
+        { key },
+      );
+      const deliveryId = log.body.items[0]?.id;
+      expect(deliveryId).toBeDefined();
+      {
+        const page = await browser.newPage({ width: 375, height: 900 });
+        await page.goto(`${stack.endpoints.api}/portal/`);
+        await page.getByLabel("Access key").fill(key);
+        await page.getByRole("button", { name: "Sign in" }).click();
+        await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+        await page.goto(`${stack.endpoints.api}/portal/#/deliveries/${deliveryId}`);
+        const card = page.getByTestId("delivery-timing");
+        await card.waitFor();
+        expect(await card.getByRole("heading").textContent()).toBe("Where its time went");
+        expect(await card.textContent()).toContain("from the event to now");
+        const part = async (name: string) =>
+          (await card.locator(`[data-part="${name}"] dd`).textContent()) ?? "";
+        expect(await part("receiver_ms")).toMatch(/^\d+ ms$/);
+        expect(await part("backoff_ms")).toMatch(/^\d+(\.\d+)? (ms|s)$/);
+        expect(await part("backoff_ms")).not.toBe("0 ms");
+        expect(await part("routing_ms")).toMatch(/^\d+ ms$/);
+        expect(
+          await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
+        ).toBe(true);
+        // The card's own part of the page (the rest of the delivery page is portal.test.ts's).
+        expect(await seriousViolations(page, '[data-testid="delivery-timing"]')).toEqual([]);
+        if (SCREENSHOTS !== undefined) {
+          await page.screenshot({
+            path: path.join(SCREENSHOTS, "delivery-timing-phone.png"),
+            fullPage: true,
+          });
         }
         await page.close();
       }

@@ -7,6 +7,7 @@ import { type Attempt, api, type Delivery, type Subscription } from "../api.ts";
 import { CopyButton, ErrorMessage, Id, Notice, Show, StatusBadge, Time, useLoad } from "../components.tsx";
 import { milliseconds, prettyBody } from "../format.ts";
 import { href } from "../router.ts";
+import { DeliveryTimingCard } from "./delivery-timing.tsx";
 
 function outcome(attempt: Attempt): { text: string; ok: boolean } {
   if (attempt.status_code !== null) {
@@ -320,6 +321,10 @@ export function DeliveryPage({ id }: { id: string }) {
               </dd>
             </dl>
           </section>
+          <DeliveryTimingCard
+            timing={delivery.timing}
+            over={delivery.status === "succeeded" || delivery.status === "dead"}
+          />
           <RequestSent delivery={delivery} subscription={subscription} />
           <section aria-labelledby="attempts-heading">
             <h2 id="attempts-heading">Attempts, newest first</h2>
