@@ -131,7 +131,7 @@ def struct_schema(body, pkg_dir, imports, depth, meta=None):
             props[name] = prop
             if meta is not None:
                 meta[name] = {"go_name": go_name, "go_type": go_type, "omitempty": omitempty, "embed": None}
-            if "omitempty" not in opts: required.append(name)
+            if always_written({"omitempty": omitempty, "go_type": go_type}, prop): required.append(name)
             continue
         e = EMBED.match(line)
         if e and e.group(1)[0].isupper() or (e and "." in e.group(1)):
@@ -280,14 +280,20 @@ for model, (pkg, struct) in MODELS.items():
     schema["required"] = [name for name, info in meta.items()
                           if always_written(info, schema["properties"][name])
                           and all(name in sample for sample in samples)]
-    def relax(node):
-        if isinstance(node, dict):
-            node.pop("required", None) if node is not schema else None
-            for value in node.values(): relax(value)
-        elif isinstance(node, list):
-            for value in node: relax(value)
-    relax(schema)
-    for sample in samples: admit(schema, sample)
+    # Nested structs (addresses, actions, message targets) require what Go always writes in them
+    # too, less what a sample's nested object lacks.
+    def prune(node, value):
+        if not isinstance(node, dict): return
+        if isinstance(value, dict):
+            if node is not schema and "required" in node:
+                node["required"] = [name for name in node["required"] if name in value]
+                if not node["required"]: del node["required"]
+            for k, v in value.items(): prune(node.get("properties", {}).get(k), v)
+        elif isinstance(value, list):
+            for v in value: prune(node.get("items"), v)
+    for sample in samples:
+        prune(schema, sample)
+        admit(schema, sample)
     metas[model] = meta
     out[model] = {"source": f"voipbin/monorepo {pkg} {struct} (commit {COMMIT[:12]})",
                   "schema": {"$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -409,7 +415,9 @@ VALUES = {
                 "text": "Your verification code is 482913.", "direction": "outbound"},
     "activeflow": {"reference_type": "call", "reference_activeflow_id": NIL, "on_complete_flow_id": NIL,
                    "webhook_uri": "", "webhook_method": "",
-                   "current_action": {"id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "next_id": NIL, "type": "talk"},
+                   "current_action": {"id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "next_id": NIL, "type": "talk",
+                                      "option": {"text": "Hello, thanks for calling Example Inc.", "language": "en-US"},
+                                      "tm_execute": DAY + "09:15:09.012877Z"},
                    "forward_action_id": NIL, "executed_actions": []},
     "transcribe": {"reference_type": "call", "language": "en-US", "direction": "both", "provider": "gcp",
                    "on_end_flow_id": NIL},

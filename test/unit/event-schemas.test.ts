@@ -90,6 +90,14 @@ describe("event catalogue schemas and examples (PRODUCT §12)", () => {
     expect(validate(agent?.schema ?? {}, { ...agent?.example, ring_method: "bogus" })).toEqual([
       "/ring_method must be equal to one of the allowed values",
     ]);
+    // Nested structs require what Go always writes in them: a message target has its status.
+    const sms = samples.find((sample) => sample.type === "message_created")?.data as Record<string, unknown>;
+    const message = eventTypeDocs("message_created");
+    const [target] = sms.targets as Record<string, unknown>[];
+    const { status: _status, ...targetWithoutStatus } = target ?? {};
+    expect(validate(message?.schema ?? {}, { ...sms, targets: [targetWithoutStatus] })).toEqual([
+      "/targets/0 must have required property 'status'",
+    ]);
     // A field ConvertWebhookMessage never sets and that omitempty drops is never in an example.
     expect(conversationMessage.example).not.toHaveProperty("case_id");
   });
