@@ -73,12 +73,7 @@ async function runBatch(
   const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   for (const record of event.Records) {
     if (!failed.has(record.messageId)) {
-      await env.sqs.send(
-        new DeleteMessageCommand({
-          QueueUrl: env.queues.deliveryQueueUrl,
-          ReceiptHandle: record.receiptHandle,
-        }),
-      );
+      await deleteReceived(record.receiptHandle);
     }
   }
   return { event, failed };
@@ -114,6 +109,43 @@ async function drain(timeoutMs = 10_000): Promise<void> {
     },
     { timeoutMs, description: "the delivery queue drained" },
   );
+}
+
+/** Deletes a received message from the delivery queue, as the mapping does after a processed record. */
+async function deleteReceived(receiptHandle: string | undefined): Promise<void> {
+  await env.sqs.send(
+    new DeleteMessageCommand({ QueueUrl: env.queues.deliveryQueueUrl, ReceiptHandle: receiptHandle }),
+  );
+}
+
+/**
+ * What the receiver and the delivery log show of a delivery made once: one webhook-id on every
+ * request, the attempts' status codes in order, and the status.
+ */
+async function expectDelivery(
+  requests: readonly { headers: Record<string, string | undefined> }[],
+  customerId: string,
+  deliveryId: string,
+  expected: { status: string; codes: readonly (number | null)[] },
+): Promise<void> {
+  expect(new Set(requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
+  const record = await repos.deliveries.get(customerId, deliveryId);
+  expect(record?.status).toBe(expected.status);
+  expect(record?.attempts.map((a) => a.status_code)).toEqual(expected.codes);
+}
+
+/**
+ * One routed event to a new customer's subscription whose endpoint answers `answer.status` (500 until
+ * a test changes it): the delivery's ids, its receiver, and the answer to change.
+ */
+async function routedDelivery() {
+  const customer = randomUUID();
+  const answer = { status: 500 };
+  const r = await receiver(() => ({ status: answer.status }));
+  const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
+  const event = eventFor(callHangup, customer);
+  await route(event);
+  return { customer, r, subscription, event, answer, deliveryId: deliveryIdOf(event, subscription.id) };
 }
 
 beforeAll(async () => {
@@ -469,21 +501,16 @@ describe("delivery function, batch by batch", () => {
     });
     await Promise.all(copies.map((copy) => deliveryModule.handler(copy, lambdaContext("delivery"))));
     for (const copy of copies) {
-      await env.sqs.send(
-        new DeleteMessageCommand({
-          QueueUrl: env.queues.deliveryQueueUrl,
-          ReceiptHandle: copy.Records[0]?.receiptHandle,
-        }),
-      );
+      await deleteReceived(copy.Records[0]?.receiptHandle);
     }
     await drain();
     // The old copy was recognised as stale; the re-sent one made the second attempt: two requests,
     // one webhook-id, one success.
     expect(r.requests).toHaveLength(2);
-    expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
-    const record = await repos.deliveries.get(customerOf(event), deliveryIdOf(event, subscription.id));
-    expect(record?.status).toBe("succeeded");
-    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
+    await expectDelivery(r.requests, customerOf(event), deliveryIdOf(event, subscription.id), {
+      status: "succeeded",
+      codes: [500, 200],
+    });
   });
 
   it("delivers once when the old message of a recorded re-send comes back in the same batch as the re-sent one, ahead of it", async () => {
@@ -519,19 +546,14 @@ describe("delivery function, batch by batch", () => {
     };
     expect(response.batchItemFailures).toEqual([]);
     for (const record of both.Records) {
-      await env.sqs.send(
-        new DeleteMessageCommand({
-          QueueUrl: env.queues.deliveryQueueUrl,
-          ReceiptHandle: record.receiptHandle,
-        }),
-      );
+      await deleteReceived(record.receiptHandle);
     }
     // What the receiver saw: the failed attempt, then the live copy's successful one — not nothing.
     expect(r.requests.length).toBe(2);
-    expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
-    const record = await repos.deliveries.get(customerOf(event), deliveryId);
-    expect(record?.status).toBe("succeeded");
-    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
+    await expectDelivery(r.requests, customerOf(event), deliveryId, {
+      status: "succeeded",
+      codes: [500, 200],
+    });
     await waitForQueueEmpty(env, env.queues.deliveryQueueUrl);
   });
 
@@ -539,13 +561,7 @@ describe("delivery function, batch by batch", () => {
     // The loss of issue 19's chaos runs: a retry's re-sent message (delayed 1 s) was received by
     // another invocation before the re-sending one had written the record naming it; that invocation
     // found another job live, dropped it as stale, and the record then named a job on no queue.
-    const customer = randomUUID();
-    let answer = 500;
-    const r = await receiver(() => ({ status: answer }));
-    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
-    const event = eventFor(callHangup, customer);
-    await route(event);
-    const deliveryId = deliveryIdOf(event, subscription.id);
+    const { customer, r, answer, deliveryId } = await routedDelivery();
     // Attempt 1 fails: the record exists and names the re-sent job.
     await waitFor(async () => (await runBatch(deliveryModule.handler)).event.Records.length > 0);
     expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({ status: "failed" });
@@ -560,7 +576,7 @@ describe("delivery function, batch by batch", () => {
           const id = await deps.queue.send(...args);
           if (!overtaken) {
             overtaken = true;
-            answer = 200;
+            answer.status = 200;
             await waitFor(async () => (await runBatch(deliveryModule.handler)).event.Records.length > 0, {
               timeoutMs: 10_000,
               description: "the re-sent job received by another invocation",
@@ -575,20 +591,11 @@ describe("delivery function, batch by batch", () => {
     await drain();
     // What the receiver and the delivery log show: the third attempt was made, and succeeded.
     expect(r.requests.map((q) => q.headers["webhook-id"])).toHaveLength(3);
-    expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
-    const record = await repos.deliveries.get(customer, deliveryId);
-    expect(record?.status).toBe("succeeded");
-    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 500, 200]);
+    await expectDelivery(r.requests, customer, deliveryId, { status: "succeeded", codes: [500, 500, 200] });
   });
 
   it("re-sends the live job when the function died after the record named it and before its send: delivered, no attempt repeated", async () => {
-    const customer = randomUUID();
-    let answer = 500;
-    const r = await receiver(() => ({ status: answer }));
-    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
-    const event = eventFor(callHangup, customer);
-    await route(event);
-    const deliveryId = deliveryIdOf(event, subscription.id);
+    const { customer, r, answer, deliveryId } = await routedDelivery();
     const config = loadConfig(process.env);
     const deps = createDeliveryDependencies(config, silent);
     let crashes = 1;
@@ -642,7 +649,7 @@ describe("delivery function, batch by batch", () => {
     expect(batchItemFailures.map((f) => f.itemIdentifier)).toEqual([old.messageId]);
     expect((await repos.deliveries.get(customer, deliveryId))?.live_job).toBe(named?.live_job);
     // Back after its visibility timeout (six minutes): it re-sends the live job, due at once.
-    answer = 200;
+    answer.status = 200;
     const later = createDeliveryHandler(
       createDeliveryDependencies(config, silent, { now: () => new Date(Date.now() + 360_000) }),
     );
@@ -661,31 +668,17 @@ describe("delivery function, batch by batch", () => {
       batchItemFailures: { itemIdentifier: string }[];
     };
     expect(back.batchItemFailures).toEqual([]);
-    await env.sqs.send(
-      new DeleteMessageCommand({
-        QueueUrl: env.queues.deliveryQueueUrl,
-        ReceiptHandle: backEvent.Records[0]?.receiptHandle,
-      }),
-    );
+    await deleteReceived(backEvent.Records[0]?.receiptHandle);
     await drain();
     // The receiver got the failed attempt and one more (the live job's), not a repeat of the first.
     expect(r.requests).toHaveLength(2);
-    expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
-    const record = await repos.deliveries.get(customer, deliveryId);
-    expect(record?.status).toBe("succeeded");
-    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
+    await expectDelivery(r.requests, customer, deliveryId, { status: "succeeded", codes: [500, 200] });
     const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 500 });
     expect(dead.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(0);
   });
 
   it("undoes a hand-off whose re-send failed: the old message is the live job again and makes the next attempt when it comes back", async () => {
-    const customer = randomUUID();
-    let answer = 500;
-    const r = await receiver(() => ({ status: answer }));
-    const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
-    const event = eventFor(callHangup, customer);
-    await route(event);
-    const deliveryId = deliveryIdOf(event, subscription.id);
+    const { customer, r, answer, deliveryId } = await routedDelivery();
     const deps = createDeliveryDependencies(loadConfig(process.env), silent);
     let failures = 1;
     const failing = createDeliveryHandler({
@@ -709,7 +702,7 @@ describe("delivery function, batch by batch", () => {
       live_job: `msg:${old.messageId}`,
       attempts: [{ status_code: 500 }],
     });
-    answer = 200;
+    answer.status = 200;
     await env.sqs.send(
       new ChangeMessageVisibilityCommand({
         QueueUrl: env.queues.deliveryQueueUrl,
@@ -719,9 +712,7 @@ describe("delivery function, batch by batch", () => {
     );
     await drain();
     expect(r.requests).toHaveLength(2);
-    const record = await repos.deliveries.get(customer, deliveryId);
-    expect(record?.status).toBe("succeeded");
-    expect(record?.attempts.map((a) => a.status_code)).toEqual([500, 200]);
+    await expectDelivery(r.requests, customer, deliveryId, { status: "succeeded", codes: [500, 200] });
   });
 
   it.each([
@@ -730,13 +721,7 @@ describe("delivery function, batch by batch", () => {
   ])(
     "a stale chain's $end never overwrites a newer retry's state: the retry's chain decides, nothing on the DLQ",
     async ({ last }) => {
-      const customer = randomUUID();
-      let answer = 500;
-      const r = await receiver(() => ({ status: answer }));
-      const subscription = await seedSubscription(repos.subscriptions, { customer_id: customer, url: r.url });
-      const event = eventFor(callHangup, customer);
-      await route(event);
-      const deliveryId = deliveryIdOf(event, subscription.id);
+      const { customer, r, answer, deliveryId } = await routedDelivery();
       // Two attempts: the second is the chain's last, whose failure would dead-letter the delivery.
       const deps = createDeliveryDependencies(loadConfig({ ...process.env, RETRY_SCHEDULE: "1" }), silent);
       let holdAttempt: Promise<void> | undefined;
@@ -757,7 +742,7 @@ describe("delivery function, batch by batch", () => {
       });
       await waitFor(async () => (await runBatch(handler)).event.Records.length > 0);
       expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({ status: "failed" });
-      answer = last;
+      answer.status = last;
       let release: () => void = () => {};
       holdAttempt = new Promise((resolve) => {
         release = resolve;
@@ -781,17 +766,16 @@ describe("delivery function, batch by batch", () => {
       );
       release();
       await lastAttempt;
-      answer = 200;
+      answer.status = 200;
       // The old chain's last answer is in the log, but decided nothing: the retry's chain is pending.
       const afterStale = await repos.deliveries.get(customer, deliveryId);
       expect(afterStale?.status).toBe("pending");
       expect(afterStale?.attempts.map((a) => a.status_code)).toEqual([500, last]);
       await drain();
-      const record = await repos.deliveries.get(customer, deliveryId);
-      expect(record?.status).toBe("succeeded");
-      expect(record?.dead_reason).toBeNull();
-      expect(record?.attempts.map((a) => a.status_code)).toEqual([500, last, 200]);
-      expect(new Set(r.requests.map((q) => q.headers["webhook-id"])).size).toBe(1);
+      await expectDelivery(r.requests, customer, deliveryId, {
+        status: "succeeded",
+        codes: [500, last, 200],
+      });
       const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 1000 });
       expect(dead.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(0);
     },
