@@ -122,7 +122,7 @@ export interface EventType {
   resource: string;
   description: string;
   /**
-   * A JSON Schema (draft 2020-12) of the event's `data`, derived from VoIPBIN's webhook projection of the resource and shared by the resource's types; null for a type operators added at run time. Only `id` and `customer_id` are required: VoIPBIN adds fields between releases, so a receiver should accept unknown ones.
+   * A JSON Schema (draft 2020-12) of the event's `data`, derived from VoIPBIN's webhook projection of the resource and shared by the resource's types; null for a type operators added at run time. A field is required when VoIPBIN always writes it (Go's encoding/json rules: not omitempty, or an id or a struct); unknown fields are allowed: VoIPBIN adds fields between releases, so a receiver should accept unknown ones.
    */
   schema: {
     [k: string]: unknown;
