@@ -1,5 +1,16 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Workers: Vitest's default is one fewer than the cores, i.e. a single worker on the 2-core CI
+ * machine, which ran all ~90 files one after the other (~8.5 minutes, most of it tests waiting on a
+ * retry schedule, a long poll or a child process, not computing). The projects run in two groups:
+ * first the in-process ones (unit, integration, infra: shared emulators, uniquely named tables and
+ * queues, so files are independent) with three workers, then the ones that start whole local stacks
+ * or a browser (e2e, browser), which are CPU-heavy at start, with two.
+ */
+const IN_PROCESS_WORKERS = 3;
+const STACK_WORKERS = 2;
+
 export default defineConfig({
   test: {
     projects: [
@@ -8,6 +19,8 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          maxWorkers: IN_PROCESS_WORKERS,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -18,6 +31,8 @@ export default defineConfig({
           globalSetup: ["test/integration/global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 30_000,
+          maxWorkers: IN_PROCESS_WORKERS,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -27,6 +42,8 @@ export default defineConfig({
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          maxWorkers: IN_PROCESS_WORKERS,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -37,6 +54,8 @@ export default defineConfig({
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          maxWorkers: STACK_WORKERS,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -46,6 +65,8 @@ export default defineConfig({
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,
+          maxWorkers: STACK_WORKERS,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -186,6 +186,43 @@ describe("e2e and cost sections", () => {
   });
 });
 
+describe("e2e_100", () => {
+  const half = (p99: number): BenchResults => ({
+    ...results,
+    e2e_100: {
+      latency_ms: { count: 3, min: 1, mean: 2, p50: 2, p90: 3, p95: 3, p99, max: p99 },
+      offered_events_per_s: 100,
+      fanout: 3,
+      duration_s: 60,
+      fixed_rate_sustained: p99 <= 100,
+      fixed_rate_reason: "kept up",
+      fixed_rate_deliveries_per_s: 300,
+      expected_deliveries: 18000,
+      delivered_unique: 18000,
+      lost: 0,
+      duplicates: 0,
+      process_cpu_cores: 0.9,
+      load_average: 1.5,
+      cpu_ms_per_delivery: 2.5,
+      rss_mb: 300,
+    },
+  });
+
+  it("judges its p99 against 100 ms and renders the run beside the 200 events/s one", () => {
+    const status = (r: BenchResults) =>
+      evaluateGoals(r).find((row) => row.metric === "e2e_100.latency_ms.p99")?.status;
+    expect(status(half(99))).toBe("met");
+    expect(status(half(140))).toBe("missed");
+    expect(status(results)).toBe("not run");
+    const doc = renderMarkdown(half(140), {
+      chaos: undefined,
+      previousDocument: undefined,
+      svgFile: "l.svg",
+    });
+    expect(doc).toContain("- **`e2e_100.latency_ms.p99` missed** (140 ms, goal ≤ 100)");
+  });
+});
+
 describe("chaos section", () => {
   it("renders bench/results/chaos.json", () => {
     const section = renderChaosSection(
