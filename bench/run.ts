@@ -208,20 +208,22 @@ async function main(): Promise<number> {
   // e2e before the in-process delivery and router sections, so that its RSS is not theirs.
   let samples: number[] = [];
   await section("e2e", async () => {
-    const { samples_ms, cost, memory, usage, ...e2e } = await benchE2e({
-      rate: E2E_RATE,
-      fanout: E2E_FANOUT,
-      customers: E2E_CUSTOMERS,
-      durationS: sizes.e2e.durationS,
-      warmupS: sizes.e2e.warmupS,
-      stepS: sizes.e2e.stepS,
-      drainTimeoutMs: sizes.e2e.drainTimeoutMs,
-      stallMs: sizes.e2e.stallMs,
-      maxRateSteps: MAX_RATE_STEPS,
-      memoryMbByFunction,
-      ...(deliveryConcurrency === undefined ? {} : { deliveryConcurrency }),
-      progress,
-    });
+    const e2eRun = (rate: number, maxRateSteps: readonly number[], say: (message: string) => void) =>
+      benchE2e({
+        rate,
+        fanout: E2E_FANOUT,
+        customers: E2E_CUSTOMERS,
+        durationS: sizes.e2e.durationS,
+        warmupS: sizes.e2e.warmupS,
+        stepS: sizes.e2e.stepS,
+        drainTimeoutMs: sizes.e2e.drainTimeoutMs,
+        stallMs: sizes.e2e.stallMs,
+        maxRateSteps,
+        memoryMbByFunction,
+        ...(deliveryConcurrency === undefined ? {} : { deliveryConcurrency }),
+        progress: say,
+      });
+    const { samples_ms, cost, memory, usage, ...e2e } = await e2eRun(E2E_RATE, MAX_RATE_STEPS, progress);
     samples = samples_ms;
     results.e2e = e2e;
     // The goal's figure is the cost model's (the cost section); the e2e run's count on the local stack
@@ -239,20 +241,7 @@ async function main(): Promise<number> {
     results.memory = memory;
     // The same section at 100 events/s on a stack of its own (no throughput search): the latency a
     // stack that keeps up gives, beside the 200 events/s run's.
-    const half = await benchE2e({
-      rate: E2E_100_RATE,
-      fanout: E2E_FANOUT,
-      customers: E2E_CUSTOMERS,
-      durationS: sizes.e2e.durationS,
-      warmupS: sizes.e2e.warmupS,
-      stepS: sizes.e2e.stepS,
-      drainTimeoutMs: sizes.e2e.drainTimeoutMs,
-      stallMs: sizes.e2e.stallMs,
-      maxRateSteps: [],
-      memoryMbByFunction,
-      ...(deliveryConcurrency === undefined ? {} : { deliveryConcurrency }),
-      progress: (message) => progress(message.replace(/^e2e:/, "e2e_100:")),
-    });
+    const half = await e2eRun(E2E_100_RATE, [], (message) => progress(message.replace(/^e2e:/, "e2e_100:")));
     results.e2e_100 = {
       latency_ms: half.latency_ms,
       offered_events_per_s: half.offered_events_per_s,
