@@ -440,7 +440,8 @@ VALUES = {
               "subject": "Your order has shipped",
               "content": "Hi Alice, your order #10492 has shipped and should arrive on Friday.",
               "attachments": []},
-    "webchat_message": {"direction": "inbound", "text": "Hi, do you ship to Canada?"},
+    "webchat_message": {"direction": "inbound", "text": "Hi, do you ship to Canada?",
+                        "widget_id": "d3f1b6a2-8c4e-4f7a-9b21-5e6d7c8a9b0f"},
     # Peer is the visitor's session, Local the widget (bin-webchat-manager pkg/sessionhandler create.go).
     "webchat_session": {"page_url": "https://www.example.com/pricing", "referrer": "https://www.google.com/",
                         "widget_id": "d3f1b6a2-8c4e-4f7a-9b21-5e6d7c8a9b0f",
@@ -502,6 +503,24 @@ def zero_of(prop):
 def is_zero(value):
     return value in ("", 0, False, None) or value == [] or value == {}
 
+# Ids that name another catalogue resource point at that resource's example (its sample's id where
+# it has one), so the examples read as one customer's account: the queuecall's call is call_*'s call.
+LINKS = {"reference_id": {"recording": "call", "transcribe": "call", "aicall": "call", "summary": "call",
+                          "campaigncall": "call", "activeflow": "call", "conversation_message": "message"},
+         "activeflow_id": "activeflow", "transcribe_id": "transcribe", "campaign_id": "campaign",
+         "outdial_id": "outdial", "aicall_id": "aicall", "conversation_id": "conversation",
+         "account_id": "account", "session_id": "webchat_session", "chat_id": "chat",
+         "recording_id": None, "active_ai_id": "ai", "assistance_id": "ai"}
+
+def id_of(model):
+    sample = fixtures_of.get(model)
+    return sample[0]["id"] if sample else uid(model, "id")
+
+def linked_id(field, model):
+    target = LINKS.get(field)
+    if isinstance(target, dict): target = target.get(model)
+    return id_of(target) if target and target != model else None
+
 def example_for(name, model):
     schema, meta = out[model]["schema"], metas[model]
     prefix = next(p for p, m in TYPE_MODEL if name.startswith(p))
@@ -516,6 +535,7 @@ def example_for(name, model):
         if field in TYPE_VALUES.get(name, {}): value = TYPE_VALUES[name][field]
         elif field in base and field != "status" and not field.startswith("tm_"): value = base[field]
         elif field in VALUES[model]: value = VALUES[model][field]
+        elif linked_id(field, model): value = linked_id(field, model)
         elif field == "owner_type": value = ""
         elif field in ZERO_IDS and not (field == "owner_id" and VALUES[model].get("owner_type")): value = NIL if prop.get("format") == "uuid" else None
         elif field == "status":

@@ -120,6 +120,11 @@ describe("event catalogue schemas and examples (PRODUCT §12)", () => {
       hangup_reason: "normal",
       status: "hangup",
     });
+    // Ids naming another catalogue resource point at that resource's example.
+    const idOf = (type: string) => eventTypeDocs(type)?.example.id;
+    expect(eventTypeDocs("transcript_created")?.example.transcribe_id).toBe(idOf("transcribe_created"));
+    expect(eventTypeDocs("campaigncall_created")?.example.campaign_id).toBe(idOf("campaign_created"));
+    expect(eventTypeDocs("aicall_status_progressing")?.example.reference_id).toBe(idOf("call_hangup"));
     // Speech started/ended are published without text; only interim results carry it.
     expect(eventTypeDocs("transcribe_speech_started")?.example).not.toHaveProperty("message");
     expect(eventTypeDocs("transcribe_speech_interim")?.example).toHaveProperty("message");
