@@ -364,6 +364,10 @@ REACHED = {"tm_ringing": {"ringing", "progressing", "terminating", "updated", "h
            "tm_start": {"started", "finished"},
            "tm_end": {"finished", "done", "ended", "deleted", "terminated", "status_terminated"},
            "tm_delete": {"deleted"}}
+# Types published right after the row is created: the managers' dbhandler *Create functions set
+# TMUpdate = nil (call.go, agent.go, ...; 50 of them), except bin-talk-manager's, which set it to now.
+CREATION = {"created", "status_initializing"}
+UPDATE_ON_CREATE = {"chat", "chatmessage"}
 # The status of a type whose suffix is not itself a status value.
 STATUS = {"call_created": "dialing", "call_updated": "progressing", "call_deleted": "hangup",
           "groupcall_created": "progressing", "groupcall_deleted": "hangup",
@@ -543,6 +547,8 @@ def example_for(name, model):
             if enum and status not in enum:
                 raise SystemExit(f"{name}: status {status!r} is not one of {enum}")
             value = status
+        elif field == "tm_update" and suffix in CREATION:
+            value = DAY + TIMES["tm_create"] + "Z" if model in UPDATE_ON_CREATE else None
         elif field.startswith("tm_"):
             value = DAY + TIMES[field] + "Z" if field in TIMES and (field not in REACHED or suffix in REACHED[field]) else None
         else: value = example_of(prop, field, model, status)

@@ -120,6 +120,9 @@ describe("event catalogue schemas and examples (PRODUCT §12)", () => {
       hangup_reason: "normal",
       status: "hangup",
     });
+    // Created rows have no tm_update yet (the dbhandlers set it to nil): absent under omitempty, else null.
+    expect(eventTypeDocs("agent_created")?.example).not.toHaveProperty("tm_update");
+    expect(eventTypeDocs("conference_created")?.example.tm_update).toBeNull();
     // Ids naming another catalogue resource point at that resource's example.
     const idOf = (type: string) => eventTypeDocs(type)?.example.id;
     expect(eventTypeDocs("transcript_created")?.example.transcribe_id).toBe(idOf("transcribe_created"));
