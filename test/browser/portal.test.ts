@@ -186,7 +186,7 @@ describe("the customer portal in a browser", () => {
     const example = JSON.parse((await page.getByLabel("Example of call_hangup").textContent()) ?? "null");
     expect(example).toMatchObject({ status: "hangup", hangup_reason: "normal" });
     const schema = JSON.parse((await page.getByLabel("Schema of call_hangup").textContent()) ?? "null");
-    expect(schema).toMatchObject({ type: "object", required: ["id", "customer_id"] });
+    expect(schema).toMatchObject({ type: "object", required: expect.arrayContaining(["id", "customer_id"]) });
     // The filter tried against the catalogue's example, in the page (the router's own code, bundled).
     const filter = page.getByLabel("Payload filter (optional)");
     const tryIt = page.getByRole("button", { name: "Test against the example" });
