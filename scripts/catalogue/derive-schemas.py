@@ -244,6 +244,9 @@ def admit(schema, value):
         for v in value: admit(schema.get("items"), v)
 
 COMMIT = git("rev-parse", "HEAD").strip()
+# What a customer should know about a field that the Go source shows and its name does not.
+NOTES = {"ai": {"engine_key": "The AI engine's API key as the customer set it: the projection copies it "
+                              "(ConvertWebhookMessage), so ai_* events carry it when one is set. Treat it as a secret."}}
 out, metas = {}, {}
 for model, (pkg, struct) in MODELS.items():
     found = find_struct(pkg, struct)
@@ -274,6 +277,8 @@ for model, (pkg, struct) in MODELS.items():
             schema["properties"][name]["description"] = (
                 f"Not set by {pkg}.{conv[0]}.ConvertWebhookMessage at {COMMIT[:12]}: always "
                 + ("absent." if not always_written(info, schema["properties"][name]) else "its zero value."))
+    for name, note in NOTES.get(model, {}).items():
+        schema["properties"][name]["description"] = note
     # Required: every field encoding/json always writes (not omitempty, a uuid.UUID or a struct),
     # except those a sample lacks (an older release did not write it). Nested objects stay open.
     samples = fixtures_of.get(model, [])
