@@ -19,6 +19,9 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          // Beside two other workers on a loaded machine, a fuzz or property file's longest test
+          // (~1 s alone) was seen taking 11 s: the default 5 s bound would fail it for the load.
+          testTimeout: 30_000,
           maxWorkers: IN_PROCESS_WORKERS,
           sequence: { groupOrder: 0 },
         },

@@ -408,6 +408,10 @@ export class SqsStore {
       MAX_VISIBILITY_TIMEOUT_SECONDS,
       Number(queue.attributes.VisibilityTimeout ?? DEFAULT_ATTRIBUTES.VisibilityTimeout),
     );
+    // Nothing visible (an idle poller's long poll woken with the others, or timing out): the same
+    // empty answer without a write transaction, which every receive used to open.
+    this.advance(queue, this.clock());
+    if (queue.state.ready === 0 && queue.state.inflight < this.inFlightLimit) return [];
     return this.transaction(() => {
       const now = this.clock();
       this.advance(queue, now);

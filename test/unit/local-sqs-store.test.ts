@@ -196,6 +196,18 @@ describe("local SQS store", () => {
     expect(counts().ApproximateNumberOfMessagesNotVisible).toBe("2");
   });
 
+  it("answers OverLimit at the quota even with nothing visible left, and an empty queue with nothing", () => {
+    const store = new SqsStore({ file: ":memory:", clock: () => 1_800_000_000_000, inFlightLimit: 2 });
+    store.createQueue("q", { VisibilityTimeout: "30" }, REGION, BASE);
+    // Idle: nothing to receive is an empty answer (the quick path, without a write transaction).
+    expect(store.receiveMessage("q", { MaxNumberOfMessages: 10 }, REGION)).toEqual([]);
+    store.sendMessage("q", { MessageBody: "a" });
+    store.sendMessage("q", { MessageBody: "b" });
+    expect(store.receiveMessage("q", { MaxNumberOfMessages: 10 }, REGION)).toHaveLength(2);
+    // Nothing is visible now, and the queue is at its quota: SQS's answer is still OverLimit.
+    expect(errorOf(() => store.receiveMessage("q", {}, REGION)).type).toBe("OverLimit");
+  });
+
   it("takes messages up to MaximumMessageSize (1 MiB by default) and refuses larger ones with SQS's error", () => {
     const { store } = storeAt();
     store.createQueue("q", {}, REGION, BASE);
