@@ -7,14 +7,13 @@
  * PNGs for docs/portal.md.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import type { Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchPortalBrowser, type PortalBrowser } from "../support/browser.ts";
+import { launchPortalBrowser, type PortalBrowser, seriousViolations } from "../support/browser.ts";
 import {
   callApi,
   eventBridgeClient,
@@ -29,7 +28,6 @@ import { waitFor } from "../support/wait.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";
 const SCREENSHOTS = process.env.PORTAL_SCREENSHOTS_DIR;
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 let stack: RunningStack;
 let browser: PortalBrowser;
@@ -88,24 +86,6 @@ async function refreshUntilVisible(refresh: () => Promise<void>, target: () => P
     },
     { timeoutMs: 20_000, intervalMs: 500, description: "the portal to show the expected row" },
   );
-}
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** axe-core, injected through the DevTools protocol, so the page's CSP stays on during the scan. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const violations = (await page.evaluate(
-    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)",
-  )) as AxeViolation[];
-  return violations
-    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 /**

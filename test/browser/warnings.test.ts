@@ -2,14 +2,13 @@
  * The failing banner (PRODUCT §12, docs/delivery.md "Warnings before loss") as a customer sees it:
  * Debian's Chromium against `npm start`, a real receiver that fails and then recovers.
  */
-import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleEntry } from "../../local/samples.ts";
-import { launchPortalBrowser, type PortalBrowser } from "../support/browser.ts";
+import { launchPortalBrowser, type PortalBrowser, seriousViolations } from "../support/browser.ts";
 import {
   callApi,
   eventBridgeClient,
@@ -21,7 +20,6 @@ import {
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
 
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const AUTO_DISABLE_AFTER_SECONDS = 3 * 86_400;
 const SCREENSHOTS = process.env.PORTAL_SCREENSHOTS_DIR;
 
@@ -47,16 +45,15 @@ afterAll(async () => {
   killAllStacks();
 });
 
-/** axe-core's serious and critical violations in the document, or in the part `selector` names. */
-async function seriousViolations(page: Page, selector?: string): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const context = selector === undefined ? "document" : JSON.stringify(selector);
-  const violations = (await page.evaluate(
-    `axe.run(${context}, { resultTypes: ['violations'] }).then((r) => r.violations)`,
-  )) as { id: string; impact: string | null; nodes: { target: string[] }[] }[];
-  return violations
-    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+/** A fresh page signed in with `key`, on the portal screen at `fragment`. */
+async function signedIn(key: string, fragment: string, width = 1280): Promise<Page> {
+  const page = await browser.newPage({ width, height: 900 });
+  await page.goto(`${stack.endpoints.api}/portal/`);
+  await page.getByLabel("Access key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+  await page.goto(`${stack.endpoints.api}/portal/${fragment}`);
+  return page;
 }
 
 describe("the failing banner and the delivery's time in a browser", () => {
@@ -93,12 +90,7 @@ describe("the failing banner and the delivery's time in a browser", () => {
       );
 
       for (const width of [1280, 375]) {
-        const page = await browser.newPage({ width, height: 900 });
-        await page.goto(`${stack.endpoints.api}/portal/`);
-        await page.getByLabel("Access key").fill(key);
-        await page.getByRole("button", { name: "Sign in" }).click();
-        await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
-        await page.goto(`${stack.endpoints.api}/portal/#/subscriptions/${id}`);
+        const page = await signedIn(key, `#/subscriptions/${id}`, width);
         const banner = page.getByTestId("failing-banner");
         await banner.waitFor();
         expect(await banner.getByRole("heading").textContent()).toBe("This endpoint is failing");
@@ -132,12 +124,7 @@ describe("the failing banner and the delivery's time in a browser", () => {
       const deliveryId = log.body.items[0]?.id;
       expect(deliveryId).toBeDefined();
       {
-        const page = await browser.newPage({ width: 375, height: 900 });
-        await page.goto(`${stack.endpoints.api}/portal/`);
-        await page.getByLabel("Access key").fill(key);
-        await page.getByRole("button", { name: "Sign in" }).click();
-        await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
-        await page.goto(`${stack.endpoints.api}/portal/#/deliveries/${deliveryId}`);
+        const page = await signedIn(key, `#/deliveries/${deliveryId}`, 375);
         const card = page.getByTestId("delivery-timing");
         await card.waitFor();
         expect(await card.getByRole("heading").textContent()).toBe("Where its time went");
@@ -169,12 +156,7 @@ describe("the failing banner and the delivery's time in a browser", () => {
         timeoutMs: 20_000,
         description: "the streak to end",
       });
-      const page = await browser.newPage();
-      await page.goto(`${stack.endpoints.api}/portal/`);
-      await page.getByLabel("Access key").fill(key);
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
-      await page.goto(`${stack.endpoints.api}/portal/#/subscriptions/${id}`);
+      const page = await signedIn(key, `#/subscriptions/${id}`);
       await page.getByRole("heading", { name: "Settings" }).waitFor();
       expect(await page.getByTestId("failing-banner").count()).toBe(0);
       expect(browser.problems).toEqual([]);

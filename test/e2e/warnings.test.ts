@@ -46,6 +46,16 @@ afterAll(async () => {
   killAllStacks();
 });
 
+/** One call_hangup of the customer's, through the bus. */
+async function putHangup(customerId: string): Promise<void> {
+  const response = await bus.send(
+    new PutEventsCommand({
+      Entries: [{ ...sampleEntry("call_hangup", { customerId }), EventBusName: "voipbin-events" }],
+    }),
+  );
+  expect(response.FailedEntryCount).toBe(0);
+}
+
 const typeOf = (request: RecordedRequest) => (JSON.parse(request.body) as { type: string }).type;
 const dataOf = (request: RecordedRequest) =>
   (JSON.parse(request.body) as { data: Record<string, unknown> }).data;
@@ -71,14 +81,7 @@ describe("warnings before loss", () => {
     // The failing endpoint asks for the warnings too: they are about it, so they never go to it.
     const subject = await subscribe({ url: `${failing.url}/crm`, event_types: ["call_hangup", ...WARNINGS] });
     const ops = await subscribe({ url: `${watcher.url}/ops`, event_types: WARNINGS });
-    const put = async () => {
-      const response = await bus.send(
-        new PutEventsCommand({
-          Entries: [{ ...sampleEntry("call_hangup", { customerId }), EventBusName: "voipbin-events" }],
-        }),
-      );
-      expect(response.FailedEntryCount).toBe(0);
-    };
+    const put = () => putHangup(customerId);
     const received = (type: string) => watcher.requests.filter((request) => typeOf(request) === type);
 
     // Streak one: two events, eight failed attempts, two dead deliveries, one failing warning.
@@ -187,12 +190,7 @@ describe("why was it late", () => {
       body: { url: `${slow.url}/late`, event_types: ["call_hangup"] },
     });
     expect(created.status, created.text).toBe(201);
-    const response = await bus.send(
-      new PutEventsCommand({
-        Entries: [{ ...sampleEntry("call_hangup", { customerId }), EventBusName: "voipbin-events" }],
-      }),
-    );
-    expect(response.FailedEntryCount).toBe(0);
+    await putHangup(customerId);
     await slow.waitForRequests(3, 20_000);
     type Timing = Record<
       "age_ms" | "queued_ms" | "fairness_ms" | "backoff_ms" | "receiver_ms" | "idle_ms",

@@ -5,6 +5,7 @@ import { createAwsClients } from "#shared/adapters/clients.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies } from "#shared/dependencies.ts";
 import { latenessOf } from "#shared/domain/delivery/lateness.ts";
+import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { fixtureEvent } from "../support/fixtures.ts";
 import {
@@ -68,6 +69,12 @@ afterAll(async () => {
 
 const writes = () => operations.filter((operation) => WRITE_OPERATIONS.has(operation));
 
+const succeeded = (customer: string, deliveryId: string) =>
+  waitFor(async () => (await harness.repos.deliveries.get(customer, deliveryId))?.status === "succeeded", {
+    timeoutMs: 15_000,
+    description: "the delivery to succeed",
+  });
+
 describe("why was it late, at no write", () => {
   it("a delivery that succeeds at once costs the delivery function one write, its record", async () => {
     const customer = randomUUID();
@@ -81,10 +88,7 @@ describe("why was it late, at no write", () => {
     await harness.route(event);
     await receiver.waitForRequests(1, 10_000);
     const deliveryId = deliveryIdOf(event, subscription.id);
-    await waitFor(
-      async () => (await harness.repos.deliveries.get(customer, deliveryId))?.status === "succeeded",
-      { timeoutMs: 10_000, description: "the delivery recorded" },
-    );
+    await succeeded(customer, deliveryId);
     expect(writes()).toEqual(["PutItem"]);
 
     // And the record says where its time went, to the millisecond of its age.
@@ -119,10 +123,7 @@ describe("why was it late, at no write", () => {
     operations.splice(0);
     await harness.route(event);
     const deliveryId = deliveryIdOf(event, subscription.id);
-    await waitFor(
-      async () => (await harness.repos.deliveries.get(customer, deliveryId))?.status === "succeeded",
-      { timeoutMs: 15_000, description: "the retried delivery to succeed" },
-    );
+    await succeeded(customer, deliveryId);
     // First attempt: the head and its attempt item, the streak's start; second: its attempt item,
     // the head, the streak's end. Nothing for "why was it late".
     expect(writes().sort()).toEqual([
@@ -135,5 +136,78 @@ describe("why was it late, at no write", () => {
     ]);
     const record = await harness.repos.deliveries.get(customer, deliveryId);
     expect(record?.attempts[0]?.timing?.retry_at).toBeDefined();
+  });
+
+  it("fairness's deferrals ride on their hand-offs and the next attempt: held time shows as fairness_ms", async () => {
+    const customer = randomUUID();
+    const subscriptionId = randomUUID();
+    const eventId = randomUUID();
+    const created = new Date(Date.now() - 10_000);
+    const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscriptionId, created);
+    const delivery = {
+      delivery_id: deliveryId,
+      webhook_id: webhookId,
+      subscription_id: subscriptionId,
+      customer_id: customer,
+      event_id: eventId,
+      event_type: "call_hangup",
+    };
+    const deliveries = harness.repos.deliveries;
+    // Two deferrals (an open breaker, then the endpoint's cap), as waitWithoutAttempt records them.
+    const hop = (fromJob: string, toJob: string, heldMs: number) =>
+      deliveries.handOff({
+        delivery,
+        fromJob,
+        toJob,
+        nextAttemptAt: new Date(Date.now() + heldMs).toISOString(),
+        now: new Date(),
+        retentionDays: 30,
+        heldMs,
+      });
+    expect(await hop("msg:first", "t1", 2_000)).toBe("handed_off");
+    expect(await hop("t1", "t2", 1_500)).toBe("handed_off");
+    const waiting = await deliveries.get(customer, deliveryId);
+    expect(waiting?.held_ms).toBe(3_500);
+
+    const at = new Date();
+    await deliveries.recordAttempt({
+      delivery,
+      liveJob: "t2",
+      attempt: {
+        at: at.toISOString(),
+        status_code: 200,
+        error: null,
+        latency_ms: 40,
+        response_body: "ok",
+        request: null,
+        timing: { held_ms: 3_500 },
+      },
+      status: "succeeded",
+      deadReason: null,
+      nextAttemptAt: null,
+      now: new Date(at.getTime() + 40),
+      redeliverAfter: undefined,
+      retentionDays: 30,
+      existing: {
+        event_id: eventId,
+        status: "pending",
+        dead_reason: null,
+        succeeded_at: null,
+        next_attempt_at: waiting?.next_attempt_at ?? null,
+        chain_attempts: 0,
+        live_job: "t2",
+        prev_job: null,
+        dead_lettered_at: null,
+        held_ms: 3_500,
+      },
+    });
+    const done = await deliveries.get(customer, deliveryId);
+    if (done === null) throw new Error("no record");
+    // The attempt carries the holds; the head starts again from none.
+    expect(done.held_ms).toBeUndefined();
+    expect(done.attempts[0]?.timing?.held_ms).toBe(3_500);
+    const timing = latenessOf(done, new Date());
+    expect(timing.fairness_ms).toBe(3_500);
+    expect(timing.receiver_ms).toBe(40);
   });
 });
