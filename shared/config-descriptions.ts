@@ -16,7 +16,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   DELIVERY_BACKSTOP_QUEUE_URL:
     "the delivery backstop queue: the redrive target of both delivery lanes (SQS moves a job there after 35 receives); the scheduled reconciliation closes each arrival as `dead` (`internal`) and moves it to the dead-letter queue",
   UNROUTABLE_QUEUE_URL: "the SQS queue for unroutable events",
-  EVENT_BUS_NAME: "where operational events (`webhook_subscription_disabled`) go",
+  EVENT_BUS_NAME:
+    "where operational events (`webhook_subscription_disabled`, `webhook_endpoint_failing`, `webhook_delivery_exhausted`, `webhook_endpoint_recovered`) go",
   DYNAMODB_ENDPOINT: "endpoint override, for the local stack only",
   SQS_ENDPOINT: "endpoint override, for the local stack only",
   EVENTBRIDGE_ENDPOINT: "endpoint override, for the local stack only",
