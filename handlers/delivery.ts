@@ -6,6 +6,7 @@ import type { createMetrics } from "#shared/adapters/observability.ts";
 import type { Lane } from "#shared/domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { HandOffUnsettledError } from "#shared/domain/errors.ts";
+import type { ErasureRequests, ErasureStore } from "#shared/domain/ports/erasure.ts";
 import { loggedError } from "#shared/domain/ports/logger.ts";
 import { type BackstopResult, reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
 import {
@@ -13,6 +14,7 @@ import {
   type DeliveryDependencies,
   type DeliveryOutcome,
 } from "#shared/services/delivery/deliver.ts";
+import { erasePendingCustomers } from "#shared/services/erasure.ts";
 import { deliveryOutcomeMetric, isMeteredOutcome, METRIC_NAMES } from "./metrics.ts";
 
 type Metrics = ReturnType<typeof createMetrics>;
@@ -142,7 +144,12 @@ export interface DeliveryFunctionHandler {
   (event: ScheduledEvent, context: Context): Promise<BackstopResult>;
 }
 
-export function createDeliveryFunctionHandler(deps: DeliveryDependencies, metrics?: Metrics) {
+export function createDeliveryFunctionHandler(
+  deps: DeliveryDependencies,
+  metrics?: Metrics,
+  /** Deleted customers' data, erased in the same scheduled pass once their grace period is over. */
+  erasure?: ErasureStore & ErasureRequests,
+) {
   const deliver = createDeliveryHandler(deps, metrics);
   return async (
     event: SQSEvent | ScheduledEvent,
@@ -164,6 +171,21 @@ export function createDeliveryFunctionHandler(deps: DeliveryDependencies, metric
     );
     metrics?.addMetric(METRIC_NAMES.delivery.backstopReconciled, MetricUnit.Count, result.reconciled);
     deps.logger.info("backstop reconciliation pass", { ...result });
+    if (erasure !== undefined) {
+      const erased = await erasePendingCustomers({
+        store: erasure,
+        requests: erasure,
+        now: deps.now?.() ?? new Date(),
+        deadlineMs: Date.now() + context.getRemainingTimeInMillis() - BACKSTOP_PASS_MARGIN_MS,
+      });
+      if (erased.erased.length > 0 || erased.resumable.length > 0) {
+        deps.logger.info("customer erasure pass", {
+          erased: erased.erased.length,
+          resumable: erased.resumable.length,
+          items_deleted: erased.itemsDeleted,
+        });
+      }
+    }
     return result;
   };
 }

@@ -198,6 +198,11 @@ export const SETTINGS = {
     ...env("DELIVERY_RETENTION_DAYS"),
     description: "days a delivery record (with its attempts) is kept (TTL)",
   },
+  customerErasureGraceDays: {
+    ...env("CUSTOMER_ERASURE_GRACE_DAYS"),
+    description:
+      "days after `customer_deleted` before the customer's stored data is erased (docs/security.md)",
+  },
   payloadRetentionDays: {
     ...env("PAYLOAD_RETENTION_DAYS"),
     description:

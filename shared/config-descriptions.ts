@@ -32,6 +32,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   AUTO_DISABLE_AFTER_SECONDS: "failing this long (default 5 days) → disabled (`failing`)",
   DELIVERY_RETENTION_DAYS:
     "delivery records (and the stored event bodies) expire this long after they were created",
+  CUSTOMER_ERASURE_GRACE_DAYS:
+    "days after VoIPBIN's `customer_deleted` before every stored record, attempt and body of the customer is erased (0–365; the delivery function's scheduled pass does it, resuming across passes). The default, 14, is SQS's longest retention: by then every parked queue message of the customer has expired too (docs/security.md)",
   PAYLOAD_RETENTION_DAYS:
     "days an event's body (the payload every delivery of it sends, with its phone numbers and texts) is kept, fewer than DELIVERY_RETENTION_DAYS: after it the records and attempts stay, the body reads as not available and the delivery cannot be retried. Unset: DELIVERY_RETENTION_DAYS + 1 (docs/security.md)",
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: "API limit (exact under concurrency: a conditional counter per customer)",

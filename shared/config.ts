@@ -158,6 +158,8 @@ export const configSchema = z.object({
    * Days an event's body is kept, when fewer than the records' (docs/security.md): unset, a body
    * lives a day longer than its deliveries. Checked against DELIVERY_RETENTION_DAYS by loadConfig.
    */
+  /** Days between `customer_deleted` and the erasure of the customer's data (docs/security.md). */
+  CUSTOMER_ERASURE_GRACE_DAYS: intSetting(0, 365, 14),
   PAYLOAD_RETENTION_DAYS: z.optional(z.coerce.number().check(z.int(), z.positive())),
   MAX_SUBSCRIPTIONS_PER_CUSTOMER: positiveInt(50),
   /** Per-customer quotas on what sends requests on the customer's behalf (docs/api.md, "Quotas"). */

@@ -13,6 +13,7 @@ import { ActiveflowDestinationRepository } from "./adapters/dynamodb/activeflow-
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
 import { EndpointHealthStore } from "./adapters/dynamodb/endpoint-health.ts";
+import { ErasureRepository } from "./adapters/dynamodb/erasure.ts";
 import { EventTypeRepository } from "./adapters/dynamodb/event-types.ts";
 import { ManagedSubscriptionRepository } from "./adapters/dynamodb/managed-subscriptions.ts";
 import { PortalLinkRepository } from "./adapters/dynamodb/portal-links.ts";
@@ -73,6 +74,8 @@ export function createRouterDependencies(
     payloads: new DeliveryRepository(clients.doc, config.TABLE_NAME, config.PAYLOAD_RETENTION_DAYS),
     managed: new ManagedSubscriptionRepository(clients.doc, config.TABLE_NAME),
     activeflows: new ActiveflowDestinationRepository(clients.doc, config.TABLE_NAME),
+    erasures: new ErasureRepository(clients.doc, config.TABLE_NAME),
+    erasureGraceDays: config.CUSTOMER_ERASURE_GRACE_DAYS,
     retentionDays: config.DELIVERY_RETENTION_DAYS,
     catalogue: new CachedEventCatalogue(new EventTypeRepository(clients.doc, config.TABLE_NAME)),
   };
@@ -238,6 +241,13 @@ function once<T>(compute: () => T): () => T {
 export function attemptLookbackSeconds(config: Pick<AppConfig, "RETRY_SCHEDULE" | "RETRY_JITTER">): number {
   const schedule = config.RETRY_SCHEDULE.reduce((sum, seconds) => sum + seconds, 0);
   return Math.ceil(schedule * (1 + config.RETRY_JITTER));
+}
+
+/** The erasure of deleted customers' data, for the delivery function's scheduled pass (docs/security.md). */
+export function createErasureRepository(
+  config: Pick<AppConfig, "AWS_REGION" | "DYNAMODB_ENDPOINT" | "TABLE_NAME">,
+): ErasureRepository {
+  return new ErasureRepository(createTableClients(config).doc, config.TABLE_NAME);
 }
 
 /** A document client for the table alone: what the authorizer and the operator CLI need. */

@@ -153,13 +153,19 @@ export class Delivery extends Construct {
     // BatchGetItem: a batch's subscriptions and delivery records; PutItem: a delivery record with its
     // first attempt, attempt items; UpdateItem: later attempts, closing and dead-lettering deliveries,
     // failing/disabled subscriptions; GetItem: a record whose condition failed, where DynamoDB did
-    // not return it.
+    // not return it. The scheduled pass also erases deleted customers' data once their grace period
+    // is over (docs/security.md): Query of the pending erasures and of a delivery's attempts, Scan of
+    // the table for the customer's items, BatchWriteItem and DeleteItem to remove them.
     props.table.grantTable(
       this.delivery.role,
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
     );
     props.bus.grantPutEventsTo(this.delivery.role);
   }

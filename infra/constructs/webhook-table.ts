@@ -44,6 +44,7 @@ export type TableAction =
   | "dynamodb:GetItem"
   | "dynamodb:BatchGetItem"
   | "dynamodb:Query"
+  | "dynamodb:Scan"
   | "dynamodb:PutItem"
   | "dynamodb:UpdateItem"
   | "dynamodb:DeleteItem"

@@ -16,6 +16,7 @@ import {
 } from "../domain/erasure/erasure.ts";
 import type {
   ErasableItem,
+  ErasureRequests,
   ErasureStore,
   HeldMessage,
   ParkedMessages,
@@ -184,4 +185,77 @@ export async function eraseCustomerData(
     messagesRead,
     queueFailures,
   };
+}
+
+export interface PendingErasureDependencies {
+  readonly store: ErasureStore;
+  readonly requests: ErasureRequests;
+  readonly now: Date;
+  /** Epoch ms by which the pass stops (after the page in hand): the rest continues next pass. */
+  readonly deadlineMs: number;
+}
+
+export interface PendingErasureResult {
+  /** Customers whose table data is now gone (their requests are closed). */
+  readonly erased: string[];
+  /** Customers under way: the next pass resumes their Scan where this one stopped. */
+  readonly resumable: string[];
+  /** Items deleted by this pass, attempts included. */
+  readonly itemsDeleted: number;
+}
+
+/**
+ * The erasure of deleted customers whose grace period is over (CUSTOMER_ERASURE_GRACE_DAYS after
+ * `customer_deleted`, docs/security.md), run by the delivery function's scheduled pass: every table
+ * item of the customer, a Scan page at a time, deleted as it is found, the Scan's position saved after
+ * each page so a pass that runs out of time is resumed by the next. Parked queue messages are not
+ * read here: with the default grace (14 days, SQS's longest retention) every one of them has expired.
+ */
+export async function erasePendingCustomers(deps: PendingErasureDependencies): Promise<PendingErasureResult> {
+  const erased: string[] = [];
+  const resumable: string[] = [];
+  let itemsDeleted = 0;
+  for (const pending of await deps.requests.due(deps.now)) {
+    if (Date.now() >= deps.deadlineMs) {
+      resumable.push(pending.customerId);
+      continue;
+    }
+    let finished = false;
+    for await (const page of deps.store.itemsOfCustomer(pending.customerId, pending.cursor ?? undefined)) {
+      itemsDeleted += await eraseWholeItems(deps.store, pending.customerId, page.items, deps.now);
+      if (page.next === null) {
+        finished = true;
+        break;
+      }
+      await deps.requests.saveCursor(pending.customerId, page.next);
+      if (Date.now() >= deps.deadlineMs) break;
+    }
+    if (finished) {
+      await deps.requests.finish(pending.customerId);
+      erased.push(pending.customerId);
+    } else {
+      resumable.push(pending.customerId);
+    }
+  }
+  return { erased, resumable, itemsDeleted };
+}
+
+/** Deletes items of a customer being erased whole, with their attempts; the control item keeps its version. */
+async function eraseWholeItems(
+  store: ErasureStore,
+  customerId: string,
+  items: readonly ErasableItem[],
+  now: Date,
+): Promise<number> {
+  const keys: StoredItemKey[] = [];
+  for (const item of items) {
+    if (item.kind === "managed_control") {
+      if (item.version !== null) await store.keepControlVersionOnly(customerId, item.version, now);
+      continue;
+    }
+    keys.push(item.key);
+    if (item.kind === "delivery") keys.push(...(await store.attemptKeysOf(item.deliveryId)));
+  }
+  await store.deleteAll(keys);
+  return keys.length;
 }

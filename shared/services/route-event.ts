@@ -12,6 +12,7 @@ import { deriveDeliveryIds } from "../domain/ids.ts";
 import { cutBelowDepth, nestsDeeperThan } from "../domain/json.ts";
 import { type Clock, systemClock } from "../domain/ports/clock.ts";
 import type { DeliveryRepository } from "../domain/ports/deliveries.ts";
+import type { ErasureRequests } from "../domain/ports/erasure.ts";
 import type { DeliveryQueue, UnroutableQueue } from "../domain/ports/queues.ts";
 import type {
   ActiveflowDestinationRepository,
@@ -46,6 +47,12 @@ export interface RouterDependencies {
   /** Activeflow destinations (PRODUCT §11): kept from the flow-manager's events, looked up by key. */
   readonly activeflows: Pick<ActiveflowDestinationRepository, "apply" | "lookup" | "putInline">;
   readonly retentionDays: number;
+  /**
+   * Where a `customer_deleted` schedules the erasure of the customer's data, `erasureGraceDays` later
+   * (docs/security.md). Absent: nothing is scheduled (tests of routing alone).
+   */
+  readonly erasures?: Pick<ErasureRequests, "request">;
+  readonly erasureGraceDays?: number;
   /**
    * The catalogue for an event's type: built in, or added by an operator at run time (read only for
    * types that are not built in; shared/services/event-catalogue.ts). Absent: the built-in one.
@@ -283,5 +290,10 @@ async function applyControlEvent(
     throw error;
   }
   const change = await deps.managed.apply(control, now);
+  // A deletion (not an older version arriving late) starts the grace period before erasure.
+  if (event.type === "customer_deleted" && change !== "ignored_older" && deps.erasures !== undefined) {
+    const graceMs = (deps.erasureGraceDays ?? 0) * 86_400_000;
+    await deps.erasures.request(control.customerId, new Date(now.getTime() + graceMs), now);
+  }
   return { kind: "control", eventId: event.id, type: event.type, customerId: control.customerId, change };
 }

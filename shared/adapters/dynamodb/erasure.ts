@@ -8,16 +8,23 @@
  */
 import {
   BatchWriteCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
   ScanCommand,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { DependencyError } from "../../domain/errors.ts";
-import type { ErasableItem, ErasureStore } from "../../domain/ports/erasure.ts";
+import type {
+  ErasableItem,
+  ErasureRequests,
+  ErasureStore,
+  PendingErasure,
+} from "../../domain/ports/erasure.ts";
 import { type BackoffPolicy, retryWithBackoff } from "../backoff.ts";
 import { decodePayload } from "./payload-codec.ts";
-import { type Item, type ItemKey, keys } from "./table.ts";
+import { type Item, type ItemKey, isConditionalCheckFailed, keys } from "./table.ts";
 
 /** BatchWriteItem takes at most 25 put or delete requests (DynamoDB API Reference, BatchWriteItem). */
 const BATCH_WRITE_MAX = 25;
@@ -55,7 +62,11 @@ function classify(item: Item, customerId: string): ErasableItem | null {
   return { kind: "other", key };
 }
 
-export class ErasureRepository implements ErasureStore {
+/** The pending erasures of deleted customers: one small partition (docs/data-model.md, "Items"). */
+const PENDING_PK = "ERASURE";
+const pendingKey = (customerId: string) => ({ PK: PENDING_PK, SK: `CUSTOMER#${customerId}` });
+
+export class ErasureRepository implements ErasureStore, ErasureRequests {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -66,8 +77,12 @@ export class ErasureRepository implements ErasureStore {
    * DynamoDB Developer Guide, "Scanning tables": so a page may hold none of them), with how many
    * items the page read, for progress.
    */
-  async *itemsOfCustomer(customerId: string): AsyncGenerator<{ items: ErasableItem[]; scanned: number }> {
-    let start: Record<string, unknown> | undefined;
+  async *itemsOfCustomer(
+    customerId: string,
+    from?: string,
+  ): AsyncGenerator<{ items: ErasableItem[]; scanned: number; next: string | null }> {
+    let start: Record<string, unknown> | undefined =
+      from === undefined ? undefined : (JSON.parse(from) as Record<string, unknown>);
     do {
       const response = await this.doc.send(
         new ScanCommand({
@@ -88,8 +103,12 @@ export class ErasureRepository implements ErasureStore {
       const items = (response.Items ?? [])
         .map((item) => classify(item, customerId))
         .filter((item): item is ErasableItem => item !== null);
-      yield { items, scanned: response.ScannedCount ?? 0 };
       start = response.LastEvaluatedKey;
+      yield {
+        items,
+        scanned: response.ScannedCount ?? 0,
+        next: start === undefined ? null : JSON.stringify(start),
+      };
     } while (start !== undefined);
   }
 
@@ -152,5 +171,70 @@ export class ErasureRepository implements ErasureStore {
         },
       }),
     );
+  }
+
+  async request(customerId: string, dueAt: Date, now: Date): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...pendingKey(customerId),
+            entity: "pending_erasure",
+            // Not `customer_id`: the erasure's own Scan would take this item for the customer's data.
+            erase_customer: customerId,
+            due_at: dueAt.toISOString(),
+            requested_at: now.toISOString(),
+          },
+          // A redelivered customer_deleted does not push the date back.
+          ConditionExpression: "attribute_not_exists(PK)",
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  async due(now: Date): Promise<PendingErasure[]> {
+    const found: PendingErasure[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const response = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "PK = :pk",
+          FilterExpression: "due_at <= :now",
+          ExpressionAttributeValues: { ":pk": PENDING_PK, ":now": now.toISOString() },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of response.Items ?? []) {
+        found.push({
+          customerId: String(item.erase_customer),
+          dueAt: String(item.due_at),
+          cursor: typeof item.cursor === "string" ? item.cursor : null,
+        });
+      }
+      start = response.LastEvaluatedKey;
+    } while (start !== undefined);
+    return found.sort((a, b) => a.dueAt.localeCompare(b.dueAt));
+  }
+
+  async saveCursor(customerId: string, cursor: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: pendingKey(customerId),
+        UpdateExpression: "SET #cursor = :cursor",
+        ExpressionAttributeNames: { "#cursor": "cursor" },
+        ExpressionAttributeValues: { ":cursor": cursor },
+        ConditionExpression: "attribute_exists(PK)",
+      }),
+    );
+  }
+
+  async finish(customerId: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: pendingKey(customerId) }));
   }
 }

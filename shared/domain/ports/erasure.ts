@@ -31,8 +31,14 @@ export type ErasableItem =
   | { readonly kind: "other"; readonly key: StoredItemKey };
 
 export interface ErasureStore {
-  /** The customer's items, a page at a time, with how many items the page read. */
-  itemsOfCustomer(customerId: string): AsyncIterable<{ items: ErasableItem[]; scanned: number }>;
+  /**
+   * The customer's items, a page at a time, with how many items the page read and where the next
+   * page starts (null after the last); `from` resumes where an earlier pass stopped.
+   */
+  itemsOfCustomer(
+    customerId: string,
+    from?: string,
+  ): AsyncIterable<{ items: ErasableItem[]; scanned: number; next: string | null }>;
   attemptKeysOf(deliveryId: string): Promise<StoredItemKey[]>;
   deleteAll(keys: readonly StoredItemKey[]): Promise<void>;
   /** Keeps the managed-subscription control item's version only (PRODUCT §11's ordering). */
@@ -50,4 +56,22 @@ export interface ParkedMessages<M extends HeldMessage = HeldMessage> {
   read(limit: number): AsyncIterable<M>;
   delete(message: M): Promise<void>;
   release(messages: readonly M[]): Promise<void>;
+}
+
+/** A deleted customer's erasure, waiting for its grace period or under way (PRODUCT §11 `customer_deleted`). */
+export interface PendingErasure {
+  readonly customerId: string;
+  /** When the grace period ends. */
+  readonly dueAt: string;
+  /** Where the table's Scan stopped, when a pass ran out of time. */
+  readonly cursor: string | null;
+}
+
+export interface ErasureRequests {
+  /** Records that the customer's data goes at `dueAt`; an earlier request for it stands. */
+  request(customerId: string, dueAt: Date, now: Date): Promise<void>;
+  /** The requests whose grace period is over, oldest first. */
+  due(now: Date): Promise<PendingErasure[]>;
+  saveCursor(customerId: string, cursor: string): Promise<void>;
+  finish(customerId: string): Promise<void>;
 }
