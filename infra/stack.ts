@@ -252,6 +252,11 @@ export class WebhooksStack extends Stack {
     output("TableName", this.table.table.tableName, "DynamoDB table (TABLE_NAME for npm run keys)");
     output("DeliveryQueueUrl", this.queues.deliveryQueue.queueUrl, "Delivery jobs");
     output("DeliveryDlqUrl", this.queues.deliveryDlq.queueUrl, "Dead deliveries");
+    output(
+      "DeliveryBackstopUrl",
+      this.queues.deliveryBackstop.queueUrl,
+      "Jobs SQS redrove after 35 receives (DELIVERY_BACKSTOP_QUEUE_URL; the reconciliation closes them dead)",
+    );
     output("UnroutableQueueUrl", this.queues.unroutableQueue.queueUrl, "Unroutable events, with the reason");
     output("RouterQueueUrl", this.routing.queue.queueUrl, "Events waiting to be routed (fair by customer)");
     output("RouterFailedQueueUrl", this.routing.failedQueue.queueUrl, "Events the router failed on");

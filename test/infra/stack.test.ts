@@ -930,6 +930,7 @@ describe("outputs", () => {
         "TableName",
         "DeliveryQueueUrl",
         "DeliveryDlqUrl",
+        "DeliveryBackstopUrl",
         "UnroutableQueueUrl",
         "RouterFailedQueueUrl",
         "IngestDlqUrl",
