@@ -541,19 +541,26 @@ function eventTypeRepository(target: Target): EventTypeRepository {
   );
 }
 
-async function eventTypesMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let command: ReturnType<typeof parseEventTypesCommand>;
+/**
+ * Runs a subcommand with its own parser: a usage error exits 2 with the usage hint, a failure 1 with
+ * one line a person can act on; the target's clients are closed whatever happens.
+ */
+async function runSubcommand<C extends Pick<Options, "aws" | "stage" | "region">>(
+  parse: () => C,
+  env: NodeJS.ProcessEnv,
+  run: (command: C, target: Target) => Promise<number>,
+): Promise<number> {
+  let command: C;
   try {
-    command = parseEventTypesCommand(argv, env);
+    command = parse();
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`ops: ${error.message}\nRun \`npm run ops -- --help\` for usage.\n`);
     return 2;
   }
   const target = createTarget(command, env);
-  const where = command.aws ? `stage ${command.stage} on AWS ${command.region}` : "the local stack";
   try {
-    return await runEventTypes(command, eventTypeRepository(target), where);
+    return await run(command, target);
   } catch (error) {
     process.stderr.write(`ops: ${describeFailure(error, target)}\n`);
     return 1;
@@ -562,6 +569,19 @@ async function eventTypesMain(argv: readonly string[], env: NodeJS.ProcessEnv): 
     target.lambda.destroy();
     target.dynamodb.destroy();
   }
+}
+
+function eventTypesMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return runSubcommand(
+    () => parseEventTypesCommand(argv, env),
+    env,
+    (command, target) =>
+      runEventTypes(
+        command,
+        eventTypeRepository(target),
+        command.aws ? `stage ${command.stage} on AWS ${command.region}` : "the local stack",
+      ),
+  );
 }
 
 /** The parked queues erase reads: all of them (the ingest DLQ exists on AWS only). */
@@ -580,26 +600,12 @@ async function eraseTarget(target: Target, aws: boolean): Promise<EraseTarget> {
   };
 }
 
-async function eraseMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let command: ReturnType<typeof parseEraseCommand>;
-  try {
-    command = parseEraseCommand(argv, env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`ops: ${error.message}\nRun \`npm run ops -- --help\` for usage.\n`);
-    return 2;
-  }
-  const target = createTarget(command, env);
-  try {
-    return await runErase(command, await eraseTarget(target, command.aws));
-  } catch (error) {
-    process.stderr.write(`ops: ${describeFailure(error, target)}\n`);
-    return 1;
-  } finally {
-    target.sqs.destroy();
-    target.lambda.destroy();
-    target.dynamodb.destroy();
-  }
+function eraseMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return runSubcommand(
+    () => parseEraseCommand(argv, env),
+    env,
+    async (command, target) => runErase(command, await eraseTarget(target, command.aws)),
+  );
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -6,9 +6,8 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodePayload } from "#shared/adapters/dynamodb/payload-codec.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { localCredentials } from "../../local/provision.ts";
 import {
@@ -21,6 +20,7 @@ import {
   startStack,
 } from "../support/e2e-stack.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { itemsMentioning as itemsOfTable } from "../support/table-items.ts";
 import { waitFor } from "../support/wait.ts";
 
 let stack: RunningStack;
@@ -105,26 +105,7 @@ const hangup = (customer: Customer, callId: string) => ({
   source: { type: "tel", target: "+821012345678" },
 });
 
-/** Every table item that is the customer's or mentions it (keys, attributes, decoded payloads). */
-async function itemsMentioning(text: string): Promise<Record<string, unknown>[]> {
-  const found: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new ScanCommand({
-        TableName: DEFAULT_RESOURCE_NAMES.table,
-        ConsistentRead: true,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const payload = decodePayload(item) ?? "";
-      if (JSON.stringify(item).includes(text) || payload.includes(text)) found.push(item);
-    }
-    start = page.LastEvaluatedKey;
-  } while (start !== undefined);
-  return found;
-}
+const itemsMentioning = (text: string) => itemsOfTable(doc, DEFAULT_RESOURCE_NAMES.table, text);
 
 async function ops(...args: string[]) {
   return runNpmScript("ops", args, stack.cliEnv, 120_000);

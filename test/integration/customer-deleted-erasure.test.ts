@@ -4,11 +4,10 @@
  * Checked on the table itself, item by item, for the deleted customer and for one who stays.
  */
 import { randomUUID } from "node:crypto";
-import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scheduledEvent } from "#handlers/delivery.ts";
 import { ErasureRepository } from "#shared/adapters/dynamodb/erasure.ts";
-import { decodePayload } from "#shared/adapters/dynamodb/payload-codec.ts";
 import { managedSubscriptionId } from "#shared/domain/subscriptions/managed.ts";
 import { erasePendingCustomers } from "#shared/services/erasure.ts";
 import { eventBridgeEvent, fixtureEvent } from "../support/fixtures.ts";
@@ -19,6 +18,7 @@ import {
   type PipelineHarness,
   startPipelineHarness,
 } from "../support/pipeline.ts";
+import { itemsMentioning as itemsOfTable } from "../support/table-items.ts";
 import { waitFor } from "../support/wait.ts";
 
 const callHangup = fixtureEvent("call_hangup");
@@ -55,25 +55,7 @@ function controlEvent(type: string, id: string, fields: Record<string, unknown>)
   );
 }
 
-/** Every table item that names the text (keys, attributes, decoded bodies). */
-async function itemsMentioning(text: string): Promise<Record<string, unknown>[]> {
-  const found: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new ScanCommand({
-        TableName: harness.env.tableName,
-        ConsistentRead: true,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      if (JSON.stringify(item).includes(text) || (decodePayload(item) ?? "").includes(text)) found.push(item);
-    }
-    start = page.LastEvaluatedKey;
-  } while (start !== undefined);
-  return found;
-}
+const itemsMentioning = (text: string) => itemsOfTable(doc, harness.env.tableName, text);
 
 describe("customer_deleted erases the customer's data after the grace period", () => {
   it("the router records the erasure; the scheduled pass removes records, attempts and bodies, not another customer's", async () => {
