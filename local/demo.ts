@@ -531,6 +531,14 @@ async function tour(
   }
   ok(`delivered and verified, with the same webhook-id ${retried.webhookId} as the failed attempts`);
   note("receivers deduplicate on webhook-id: a retry is never a new event");
+  // /all subscribes to `*`, which includes the warnings about other subscriptions of the customer
+  // (never about itself): /flaky's failing streak, its dead delivery and its recovery.
+  const warnings = ["webhook_endpoint_failing", "webhook_delivery_exhausted", "webhook_endpoint_recovered"];
+  await receiver.until(
+    () => warnings.every((type) => receiver.at("/all").some((request) => request.type === type)),
+    "/all to get the warnings about /flaky",
+  );
+  ok(`/all got the warnings about /flaky: ${warnings.join(", ")}`);
 
   const unverified = receiver.received.filter((request) => !request.verified);
   if (unverified.length > 0) throw new DemoError(`${unverified.length} deliveries did not verify`);

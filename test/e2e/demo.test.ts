@@ -14,7 +14,11 @@ function expectCompleteTour(output: string): void {
   expect(output).toMatch(
     /delivered and verified, with the same webhook-id msg_[0-9a-f]{32} as the failed attempts/,
   );
-  expect(output).toMatch(/all 12 requests the receiver got verified with standardwebhooks/);
+  // The warnings about /flaky reach /all (`*`): its failing streak, its dead delivery, its recovery.
+  expect(output).toContain(
+    "/all got the warnings about /flaky: webhook_endpoint_failing, webhook_delivery_exhausted, webhook_endpoint_recovered",
+  );
+  expect(output).toMatch(/all 15 requests the receiver got verified with standardwebhooks/);
   expect(output).toMatch(/call_hangup\s+succeeded\s+attempts: 503 503 503 503 204/);
   expect(output).toMatch(/Done in \d+\.\d s\./);
   expect(output).not.toContain("✗");

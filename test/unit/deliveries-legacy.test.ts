@@ -87,6 +87,7 @@ describe("the legacy layouts (deliveries-legacy.ts)", () => {
       chain_attempts: 2,
       live_job: null,
       prev_job: null,
+      held_ms: 0,
       dead_lettered_at: null,
     });
     expect(layout1State({ ...layout1, attempt_count: 7 }).chain_attempts).toBe(7);
