@@ -878,6 +878,7 @@ describe("delivery function, batch by batch", () => {
             ...input,
             liveJob: input.delivery.delivery_id === deliveryId ? (record?.live_job as string) : input.liveJob,
           }),
+        get: repos.deliveries.get.bind(repos.deliveries),
         isDeadLettered: repos.deliveries.isDeadLettered.bind(repos.deliveries),
         markDeadLettered: repos.deliveries.markDeadLettered.bind(repos.deliveries),
       },
@@ -959,6 +960,64 @@ describe("delivery function, batch by batch", () => {
       next_attempt_at: null,
     });
     await expectReconciledOnce(deliveryId, MessageId as string);
+  }, 120_000);
+
+  it("deletes a stale backstop arrival whose delivery another job carries on: no DLQ copy, the record untouched", async () => {
+    const customer = randomUUID();
+    const subscriptionId = randomUUID();
+    const eventId = randomUUID();
+    const now = new Date();
+    const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscriptionId, now);
+    const job: DeliveryJob = {
+      v: 1,
+      delivery_id: deliveryId,
+      webhook_id: webhookId,
+      subscription_id: subscriptionId,
+      customer_id: customer,
+      event_id: eventId,
+      event_type: "call_hangup",
+      payload: '{"type":"call_hangup","data":{}}',
+    };
+    // An old copy of the job reaches the backstop queue while the delivery goes on under a newer job
+    // (a retry re-sent it under another token).
+    const { MessageId } = await env.sqs.send(
+      new SendMessageCommand({ QueueUrl: env.queues.deliveryBackstopUrl, MessageBody: JSON.stringify(job) }),
+    );
+    await repos.deliveries.recordAttempt({
+      delivery: job,
+      liveJob: `w-${randomUUID()}`,
+      attempt: {
+        at: now.toISOString(),
+        status_code: 503,
+        error: null,
+        latency_ms: 4,
+        response_body: "busy",
+        request: null,
+      },
+      status: "failed",
+      deadReason: null,
+      nextAttemptAt: new Date(now.getTime() + 300_000).toISOString(),
+      now,
+      redeliverAfter: undefined,
+      retentionDays: 30,
+      existing: undefined,
+    });
+    const result = await deliveryModule.handler(
+      scheduledEvent(new Date(), "us-east-1"),
+      lambdaContext("delivery"),
+    );
+    expect(result).toMatchObject({ unreadable: 0, drained: true });
+    // The delivery still waits for its retry, and no copy of it went to the dead-letter queue.
+    expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({
+      status: "failed",
+      dead_reason: null,
+    });
+    const left = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 1500 });
+    expect(left.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toEqual([]);
+    // Gone from the backstop queue: neither waiting nor hidden for another pass.
+    const backstop = await env.inspectQueue(env.queues.deliveryBackstopUrl);
+    const ids = [...backstop.ready, ...backstop.delayed, ...backstop.inflight.map((i) => i.message)];
+    expect(ids.map((m) => m.messageId)).not.toContain(MessageId);
   }, 120_000);
 
   it("reports exactly the failing records of a batch of 10 with mixed outcomes", async () => {

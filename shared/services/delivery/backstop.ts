@@ -30,7 +30,7 @@ const ARRIVAL_VISIBILITY_SECONDS = 300;
 export interface BackstopDependencies {
   readonly backstop: Pick<BackstopQueue, "receive" | "release" | "delete">;
   readonly deadLetters: Pick<DeadLetterQueue, "send">;
-  readonly deliveries: Pick<DeliveryRepository, "close" | "isDeadLettered" | "markDeadLettered">;
+  readonly deliveries: Pick<DeliveryRepository, "close" | "get" | "isDeadLettered" | "markDeadLettered">;
   readonly retentionDays: number;
   readonly logger: DomainLogger;
   readonly now?: () => Date;
@@ -125,6 +125,23 @@ async function reconcileOne(deps: BackstopDependencies, arrival: BackstopArrival
     retentionDays: deps.retentionDays,
     liveJob: liveJobOf(job, arrival.messageId),
   });
+  if (!closed) {
+    // Not closed by this arrival: either a pass closed it and died before the delete (dead, reason
+    // internal: the dead-letter mark below decides), or the arrival is a stale copy of a delivery
+    // another job carries on, or that succeeded, or was closed by the delivery function (which
+    // dead-letters its own), or was erased. Those are only deleted: a DLQ copy of a delivery still
+    // alive would be replayed by a redrive beside its live job.
+    const record = await deps.deliveries.get(job.customer_id, job.delivery_id, now);
+    if (record?.status !== "dead" || record.dead_reason !== "internal") {
+      await deps.backstop.delete(arrival.receiptHandle);
+      deps.logger.warn("stale backstop arrival deleted: its delivery is not closed by the backstop", {
+        delivery_id: job.delivery_id,
+        message_id: arrival.messageId,
+        status: record?.status ?? null,
+      });
+      return true;
+    }
+  }
   // A pass that crashed after the send and its mark but before the delete: the job is on the
   // dead-letter queue already, so the arrival back from the backstop queue is only deleted.
   const already = await deps.deliveries.isDeadLettered(job.customer_id, job.delivery_id);

@@ -41,7 +41,7 @@ export interface DeliveryDependencies {
   readonly subscriptions: Pick<SubscriptionRepository, "markFailing" | "clearFailing" | "disable">;
   readonly deliveries: Pick<
     DeliveryRepository,
-    "recordAttempt" | "close" | "markDeadLettered" | "isDeadLettered" | "handOff" | "releaseHandOff"
+    "recordAttempt" | "close" | "markDeadLettered" | "isDeadLettered" | "handOff" | "releaseHandOff" | "get"
   >;
   /**
    * The queue the batch came from: a job that must wait goes back to it as a new, delayed message
