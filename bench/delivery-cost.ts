@@ -151,6 +151,8 @@ async function measureDeliveryWrites(options: {
           waiting.push({ job, dueAt: clock + delaySeconds * 1000 });
           return randomUUID();
         },
+        // The simulation keeps no copy in flight: a copy kept until a hand-off settles never arises.
+        hold: async () => {},
       },
     });
     const router = createRouterDependencies(config, clients);

@@ -124,7 +124,26 @@ export class DeliveryQueue implements DeliveryQueuePort {
     );
     return MessageId ?? "";
   }
+
+  /**
+   * Keeps a received message hidden for `seconds` more (ChangeMessageVisibility; the new timeout
+   * counts from now, and SQS refuses a total past 12 hours from the receive, "Amazon SQS visibility
+   * timeout"): a copy kept until its delivery's hand-off has settled comes back when it has, not
+   * after the queue's whole visibility timeout (6 minutes on AWS).
+   */
+  async hold(receiptHandle: string, seconds: number): Promise<void> {
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: Math.max(1, Math.min(MAX_HOLD_SECONDS, Math.ceil(seconds))),
+      }),
+    );
+  }
 }
+
+/** Well inside the 12-hour ceiling that counts from the receive: a hand-off settles in minutes. */
+const MAX_HOLD_SECONDS = 3_600;
 
 /** A queue whose received messages are let go (visible again at once) or deleted by receipt handle. */
 abstract class ReceivedMessages {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
@@ -11,6 +12,7 @@ import { createDeliveryHandler, scheduledEvent } from "#handlers/delivery.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createDeliveryDependencies, destinationPolicyFor } from "#shared/dependencies.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
+import { handOffSettleMs } from "#shared/domain/delivery/waits.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { type AddressResolver, resolveAndCheck } from "#shared/domain/subscriptions/destination-policy.ts";
 import { jobFromRecord } from "#shared/services/delivery-log.ts";
@@ -572,6 +574,7 @@ describe("delivery function, batch by batch", () => {
     const slow = createDeliveryHandler({
       ...deps,
       queue: {
+        hold: (...args) => deps.queue.hold(...args),
         send: async (...args) => {
           const id = await deps.queue.send(...args);
           if (!overtaken) {
@@ -604,6 +607,7 @@ describe("delivery function, batch by batch", () => {
     const crashing = createDeliveryHandler({
       ...deps,
       queue: {
+        hold: (...args) => deps.queue.hold(...args),
         send: (...args) => {
           if (crashes-- > 0) return Promise.reject(new Error("crash after the hand-off, before the re-send"));
           return deps.queue.send(...args);
@@ -648,7 +652,22 @@ describe("delivery function, batch by batch", () => {
     };
     expect(batchItemFailures.map((f) => f.itemIdentifier)).toEqual([old.messageId]);
     expect((await repos.deliveries.get(customer, deliveryId))?.live_job).toBe(named?.live_job);
-    // Back after its visibility timeout (six minutes): it re-sends the live job, due at once.
+    // Hidden until the hand-off has settled, not for the queue's whole visibility timeout: a crash
+    // stalls the delivery for seconds, not minutes.
+    const { Attributes } = await env.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        AttributeNames: ["VisibilityTimeout"],
+      }),
+    );
+    const settleMs = handOffSettleMs(config.DELIVERY_TIMEOUT_MS);
+    expect(Number(Attributes?.VisibilityTimeout) * 1000).toBeGreaterThan(settleMs + 5_000);
+    const kept = (await env.inspectQueue(env.queues.deliveryQueueUrl)).inflight.find(
+      (entry) => entry.message.messageId === old.messageId,
+    );
+    expect(kept?.visibilityDeadline).toBeDefined();
+    expect((kept?.visibilityDeadline ?? 0) - Date.now()).toBeLessThanOrEqual(settleMs + 1_000);
+    // Back once it has settled: it re-sends the live job, due at once.
     answer.status = 200;
     const later = createDeliveryHandler(
       createDeliveryDependencies(config, silent, { now: () => new Date(Date.now() + 360_000) }),
@@ -684,6 +703,7 @@ describe("delivery function, batch by batch", () => {
     const failing = createDeliveryHandler({
       ...deps,
       queue: {
+        hold: (...args) => deps.queue.hold(...args),
         send: (...args) =>
           failures-- > 0 ? Promise.reject(new Error("SQS unavailable")) : deps.queue.send(...args),
       },

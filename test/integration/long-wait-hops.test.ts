@@ -67,6 +67,7 @@ function simulatedHandler(schedule: string) {
         waiting.push({ job, dueAt: clock.now + delaySeconds * 1000, delaySeconds });
         return randomUUID();
       },
+      hold: async () => {},
     },
   });
 

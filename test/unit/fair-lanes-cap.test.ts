@@ -24,7 +24,7 @@ function lanesWith(health: EndpointHealth, claimProbe = true) {
       claimProbe: async () => claimProbe,
       claimFirstDial: async () => ({ won: true, health }),
     },
-    slowLane: { send: async () => "m" },
+    slowLane: { send: async () => "m", hold: async () => {} },
     slowQueueName: "slow",
     logger: { warn() {} },
     now: () => new Date(1_000_000),

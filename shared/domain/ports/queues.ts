@@ -16,6 +16,8 @@ export interface DeliveryQueue {
   enqueue(jobs: readonly DeliveryJob[]): Promise<EnqueueResult>;
   /** One job, visible after `delaySeconds` (0–900); returns the new message's id. */
   send(job: DeliveryJob, delaySeconds?: number): Promise<string>;
+  /** Keeps a received message hidden `seconds` more (1–3,600), from now. */
+  hold(receiptHandle: string, seconds: number): Promise<void>;
 }
 
 /** A queue whose received messages are let go (visible again at once) or deleted by receipt handle. */

@@ -47,7 +47,7 @@ export interface DeliveryDependencies {
    * The queue the batch came from: a job that must wait goes back to it as a new, delayed message
    * (shared/domain/delivery/waits.ts), never as an in-flight message with a long visibility timeout.
    */
-  readonly queue: Pick<DeliveryQueue, "send">;
+  readonly queue: Pick<DeliveryQueue, "send" | "hold">;
   /** Our own moves to the dead-letter queue, and the backstop reconciliation's. */
   readonly deadLetters: Pick<DeadLetterQueue, "send">;
   /** The redrive target of both lanes, read by the backstop reconciliation (shared/services/delivery/backstop.ts). */
@@ -167,7 +167,7 @@ type Skip =
    */
   | { readonly outcome: "resumed"; readonly successor: string; readonly dueAt: Date }
   /** As `resumed`, but the successor is due and may be being attempted right now: try again later. */
-  | { readonly outcome: "unsettled" }
+  | { readonly outcome: "unsettled"; readonly settledAt: Date }
   | { readonly outcome: "dead_letter_resent" };
 
 /** What the attempt phase sent and got back. */
@@ -345,6 +345,33 @@ export class DeliveryBatch {
   }
 
   /** Phase 1 outcome: nothing is sent. */
+  /** When a hand-off made now has surely settled: its successor's attempt, if any, is over. */
+  private settledAfter(now: Date): Date {
+    return new Date(now.getTime() + handOffSettleMs(this.deps.settings.timeoutMs));
+  }
+
+  /**
+   * Keeps this copy on the queue until its delivery's hand-off has settled, then it comes back and
+   * resumes the live job if that one never reached the queue. It is hidden until then, not for the
+   * queue's whole visibility timeout (6 minutes on AWS): after a crash between a hand-off's record
+   * write and its send, the delivery resumes in at most the settle time (2 × the attempt timeout +
+   * 10 s). Reported as a batch item failure, not as our error.
+   */
+  private async keepUntilSettled(received: ReceivedJob, settledAt: Date, log: LogFields): Promise<never> {
+    this.deps.logger.info(SKIP_MESSAGES.unsettled, log);
+    const seconds = (settledAt.getTime() - this.clock().getTime()) / 1000;
+    try {
+      await this.deps.queue.hold(received.receiptHandle, seconds);
+    } catch (error) {
+      // The copy then comes back after the queue's visibility timeout instead: later, never lost.
+      this.deps.logger.warn("could not shorten the hidden time of a copy kept until its hand-off settled", {
+        ...log,
+        error: loggedError(error),
+      });
+    }
+    throw new HandOffUnsettledError(SKIP_MESSAGES.unsettled);
+  }
+
   private async applySkip(skip: Skip, received: ReceivedJob, log: LogFields): Promise<DeliveryOutcome> {
     const { deps } = this;
     const { job } = received;
@@ -368,8 +395,7 @@ export class DeliveryBatch {
           successor: skip.successor,
         });
       case "unsettled":
-        deps.logger.info(SKIP_MESSAGES.unsettled, log);
-        throw new HandOffUnsettledError(SKIP_MESSAGES.unsettled);
+        return this.keepUntilSettled(received, skip.settledAt, log);
       case "dead_letter_resent":
         await this.deadLetter(job, "attempts_exhausted", now);
         break;
@@ -534,8 +560,7 @@ export class DeliveryBatch {
     if (recorded === "handed_over") {
       // Another receive of this same message recorded its attempt first and named its successor:
       // this message stays until that successor is surely on its queue.
-      deps.logger.info(SKIP_MESSAGES.unsettled, attemptLog);
-      throw new HandOffUnsettledError(SKIP_MESSAGES.unsettled);
+      return this.keepUntilSettled(received, this.settledAfter(now), attemptLog);
     }
     const retry =
       retryToken !== undefined
@@ -674,8 +699,7 @@ export class DeliveryBatch {
     if (handedOff === "handed_over") {
       // Another receive of this same message handed the delivery over first: this message stays
       // until that successor is surely on its queue.
-      this.deps.logger.info(SKIP_MESSAGES.unsettled, log);
-      throw new HandOffUnsettledError(SKIP_MESSAGES.unsettled);
+      return this.keepUntilSettled(received, this.settledAfter(now), log);
     }
     if (handedOff === "stale") {
       // Another job became the live one since the batch read the record (a retry or recovery, or the
@@ -799,7 +823,10 @@ export function skipCheck(
       if (due === null || wokenEarly(due, now) || now.getTime() - due.getTime() > (options.settleMs ?? 0)) {
         return { outcome: "resumed", successor: record.live_job, dueAt: due ?? now };
       }
-      return { outcome: "unsettled" };
+      return {
+        outcome: "unsettled",
+        settledAt: new Date((due?.getTime() ?? now.getTime()) + (options.settleMs ?? 0)),
+      };
     }
     return { outcome: "stale" };
   }

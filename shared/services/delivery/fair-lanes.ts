@@ -29,7 +29,7 @@ export interface FairLaneDependencies {
   readonly policy: FairnessPolicy;
   readonly health: Pick<EndpointHealthStore, "load" | "apply" | "claimProbe" | "claimFirstDial">;
   /** The slow lane: where jobs are handed over, and (as the batch's queue) where its jobs wait. */
-  readonly slowLane: Pick<DeliveryQueue, "send">;
+  readonly slowLane: Pick<DeliveryQueue, "send" | "hold">;
   /** The slow lane queue's name: how the handler tells its records from the main lane's. */
   readonly slowQueueName: string;
   readonly logger: { warn(message: string, ...attributes: Record<string, unknown>[]): void };
