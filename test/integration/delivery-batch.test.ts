@@ -926,7 +926,11 @@ describe("delivery function, batch by batch", () => {
     await drain();
   });
 
-  it("reconciles when the schedule invokes the function: a backstop arrival is closed as dead (internal) and moved to the DLQ with the reason", async () => {
+  /**
+   * A job on the backstop queue, as SQS's redrive leaves it, and its delivery as the receives left
+   * it: failed, retrying in 5 minutes, with `liveJob` (given the arrival's message id) as live job.
+   */
+  async function backstopArrival(liveJob: (messageId: string) => string) {
     const customer = randomUUID();
     const subscriptionId = randomUUID();
     const eventId = randomUUID();
@@ -942,14 +946,12 @@ describe("delivery function, batch by batch", () => {
       event_type: "call_hangup",
       payload: '{"type":"call_hangup","data":{}}',
     };
-    // What SQS's redrive does: the job's message on the backstop queue.
     const { MessageId } = await env.sqs.send(
       new SendMessageCommand({ QueueUrl: env.queues.deliveryBackstopUrl, MessageBody: JSON.stringify(job) }),
     );
-    // Its delivery as the receives left it: failed, retrying, that message its live job.
     await repos.deliveries.recordAttempt({
       delivery: job,
-      liveJob: `msg:${MessageId}`,
+      liveJob: liveJob(MessageId as string),
       attempt: {
         at: now.toISOString(),
         status_code: 503,
@@ -966,6 +968,12 @@ describe("delivery function, batch by batch", () => {
       retentionDays: 30,
       existing: undefined,
     });
+    return { customer, deliveryId, messageId: MessageId as string };
+  }
+
+  it("reconciles when the schedule invokes the function: a backstop arrival is closed as dead (internal) and moved to the DLQ with the reason", async () => {
+    // What SQS's redrive does: the job's message on the backstop queue; that message its live job.
+    const { customer, deliveryId, messageId: MessageId } = await backstopArrival((id) => `msg:${id}`);
     // EventBridge's Scheduled Event, as the BackstopReconcile rule sends it to the delivery function.
     // The pass long-polls (20 s) until the backstop queue answers empty.
     const result = await deliveryModule.handler(
@@ -983,45 +991,9 @@ describe("delivery function, batch by batch", () => {
   }, 120_000);
 
   it("deletes a stale backstop arrival whose delivery another job carries on: no DLQ copy, the record untouched", async () => {
-    const customer = randomUUID();
-    const subscriptionId = randomUUID();
-    const eventId = randomUUID();
-    const now = new Date();
-    const { deliveryId, webhookId } = deriveDeliveryIds(eventId, subscriptionId, now);
-    const job: DeliveryJob = {
-      v: 1,
-      delivery_id: deliveryId,
-      webhook_id: webhookId,
-      subscription_id: subscriptionId,
-      customer_id: customer,
-      event_id: eventId,
-      event_type: "call_hangup",
-      payload: '{"type":"call_hangup","data":{}}',
-    };
     // An old copy of the job reaches the backstop queue while the delivery goes on under a newer job
     // (a retry re-sent it under another token).
-    const { MessageId } = await env.sqs.send(
-      new SendMessageCommand({ QueueUrl: env.queues.deliveryBackstopUrl, MessageBody: JSON.stringify(job) }),
-    );
-    await repos.deliveries.recordAttempt({
-      delivery: job,
-      liveJob: `w-${randomUUID()}`,
-      attempt: {
-        at: now.toISOString(),
-        status_code: 503,
-        error: null,
-        latency_ms: 4,
-        response_body: "busy",
-        request: null,
-      },
-      status: "failed",
-      deadReason: null,
-      nextAttemptAt: new Date(now.getTime() + 300_000).toISOString(),
-      now,
-      redeliverAfter: undefined,
-      retentionDays: 30,
-      existing: undefined,
-    });
+    const { customer, deliveryId, messageId: MessageId } = await backstopArrival(() => `w-${randomUUID()}`);
     const result = await deliveryModule.handler(
       scheduledEvent(new Date(), "us-east-1"),
       lambdaContext("delivery"),
