@@ -131,10 +131,12 @@ describe("the failing banner and the delivery's time in a browser", () => {
         expect(await card.textContent()).toContain("from the event to now");
         const part = async (name: string) =>
           (await card.locator(`[data-part="${name}"] dd`).textContent()) ?? "";
-        expect(await part("receiver_ms")).toMatch(/^\d+ ms$/);
+        // Under a second as "850 ms", from a second as "1.02 s" (EventBridge's whole-second event times
+        // alone can put up to a second into routing; a loaded machine can too).
+        expect(await part("receiver_ms")).toMatch(/^\d+(\.\d+)? (ms|s)$/);
         expect(await part("backoff_ms")).toMatch(/^\d+(\.\d+)? (ms|s)$/);
         expect(await part("backoff_ms")).not.toBe("0 ms");
-        expect(await part("routing_ms")).toMatch(/^\d+ ms$/);
+        expect(await part("routing_ms")).toMatch(/^\d+(\.\d+)? (ms|s)$/);
         expect(
           await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
         ).toBe(true);
