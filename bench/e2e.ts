@@ -6,7 +6,6 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { createLocalClients } from "../local/provision.ts";
-import { LOCAL_DEFAULTS } from "../local/settings.ts";
 import type { LocalChildProcess } from "../local/stack.ts";
 import {
   createStackLogger,
@@ -15,6 +14,7 @@ import {
   ROUTER_ASYNC_QUEUE_NAME,
   startLocalStack,
 } from "../local/stack.ts";
+import { LOCAL_DEFAULTS } from "../scripts/lib/local-stack.ts";
 import { type BenchDriver, startBenchDriver } from "./lib/driver.ts";
 import { type Item, indexCopy, itemSize, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
 import { createLambdaMeter, type LambdaMeter } from "./lib/lambda-meter.ts";

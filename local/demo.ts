@@ -12,9 +12,14 @@ import { CodedError } from "#shared/domain/errors.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey, revokeAccessKey } from "#shared/services/access-keys.ts";
 import { parseCommandLine, usageFailure } from "../scripts/lib/cli.ts";
-import { LOCAL_CREDENTIALS, localCredentials } from "./provision.ts";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_DEFAULTS,
+  LOCAL_HOST,
+  localCredentials,
+} from "../scripts/lib/local-stack.ts";
 import { loadSamples, sampleEntry } from "./samples.ts";
-import { LOCAL_DEFAULTS, LOCAL_HOST, loadLocalSettings } from "./settings.ts";
+import { loadLocalSettings } from "./settings.ts";
 import type { LocalStack } from "./stack.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { parseCommandLine, usageFailure } from "../scripts/lib/cli.ts";
-import { localCredentials } from "./provision.ts";
+import { LOCAL_DEFAULTS, LOCAL_HOST, localCredentials } from "../scripts/lib/local-stack.ts";
 import {
   emittableTypes,
   LOCAL_SAMPLE_CUSTOMER_ID,
@@ -9,7 +9,6 @@ import {
   sampleEntry,
   UnknownSampleError,
 } from "./samples.ts";
-import { LOCAL_DEFAULTS, LOCAL_HOST } from "./settings.ts";
 
 /**
  * `npm run emit -- <sample or event type> [--customer <uuid>] [--activeflow <uuid>] [--count <n>]`:

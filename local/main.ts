@@ -2,10 +2,10 @@ import os from "node:os";
 import path from "node:path";
 import { styleText } from "node:util";
 import { ConfigError } from "#shared/domain/errors.ts";
+import { LOCAL_DEFAULTS } from "../scripts/lib/local-stack.ts";
 import { installReadableLogs } from "./log-format.ts";
 import { LOCAL_SAMPLE_CUSTOMER_ID } from "./samples.ts";
 import {
-  LOCAL_DEFAULTS,
   type LocalStackSettings,
   loadLocalSettings,
   READY_LINE,

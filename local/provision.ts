@@ -24,33 +24,12 @@ import {
   TABLE_KEYS,
   TERMINAL_QUEUE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
-import { stackKeyFor } from "./stack-key.ts";
+import { LOCAL_CREDENTIALS } from "../scripts/lib/local-stack.ts";
 
 /**
  * Provisions the local equivalents of what the CDK stack creates from shared/resources.ts, so the
  * local stack and the integration tests run against the same table and queue shapes as AWS.
  */
-
-/**
- * Credentials for an emulator started on its own (a test's, the integration tests'), which accepts
- * any: fixed ones keep the SDK from searching the machine for real ones. A local stack's emulators
- * accept only the stack's key (local/stack-key.ts): use localCredentials(endpoint) for those.
- */
-export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
-
-/**
- * The credentials for the local stack serving `endpoint`: its stack key (found in the file the stack
- * writes for its port, or LOCAL_STACK_KEY when set), read at each signing so that a restarted stack's
- * new key is picked up; LOCAL_CREDENTIALS where no stack advertises one.
- */
-export function localCredentials(
-  endpoint: string,
-): () => Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  return async () => ({
-    accessKeyId: process.env.LOCAL_STACK_KEY || stackKeyFor(endpoint) || LOCAL_CREDENTIALS.accessKeyId,
-    secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
-  });
-}
 
 const TABLE_POLL_INTERVAL_MS = 50;
 const TABLE_ACTIVE_TIMEOUT_MS = 30_000;

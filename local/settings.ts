@@ -2,8 +2,9 @@ import path from "node:path";
 import * as z from "zod";
 import { configSchema, loadConfig, retryScheduleSchema } from "#shared/config.ts";
 import { ConfigError } from "#shared/domain/errors.ts";
-import { DEFAULT_RESOURCE_NAMES, DELIVERY_LANE_CONCURRENCY } from "#shared/resources.ts";
+import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { parseCommandLine, UsageError } from "../scripts/lib/cli.ts";
+import { LOCAL_DEFAULTS, LOCAL_HOST } from "../scripts/lib/local-stack.ts";
 
 /**
  * What the local stack itself is configured with (PRODUCT §7): ports, persistence, and the few
@@ -15,34 +16,8 @@ import { parseCommandLine, UsageError } from "../scripts/lib/cli.ts";
 /** The repository root, so that `.data/` and the fixtures do not depend on the working directory. */
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 
-/**
- * Local defaults. The retry schedule is short so that retries, dead letters and manual retries can
- * be watched in seconds (a deployment's default is 5 s … 10 h); loopback is the one private range
- * subscriptions may point at, and plain http is accepted, so that receivers on this machine work.
- */
-export const LOCAL_DEFAULTS = {
-  API_PORT: 3000,
-  EVENTS_PORT: 4010,
-  DYNAMODB_PORT: 4011,
-  SQS_PORT: 4012,
-  RETRY_SCHEDULE: "1,2,4",
-  ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
-  ALLOW_HTTP_URLS: "true",
-  AWS_REGION: "us-east-1",
-  // As many pollers per lane as the deployment's mappings run invocations (shared/resources.ts): a
-  // poller spends its batch waiting on HTTP and the emulators, so the count is about isolation (what
-  // a black hole can hold), not cores.
-  DELIVERY_CONCURRENCY: DELIVERY_LANE_CONCURRENCY.main,
-  SLOW_LANE_CONCURRENCY: DELIVERY_LANE_CONCURRENCY.slow,
-  // SQS's in-flight quota per standard queue ("Amazon SQS queue quotas"); lower it to watch it bite.
-  SQS_INFLIGHT_LIMIT: 120_000,
-} as const;
-
 /** What `npm start` prints once everything is up; scripts and the end-to-end tests wait for it. */
 export const READY_LINE = "voipbin-webhooks local stack is ready";
-
-/** Every local stack service listens on loopback only: nothing here authenticates like AWS does. */
-export const LOCAL_HOST = "127.0.0.1";
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 

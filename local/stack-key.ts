@@ -14,16 +14,13 @@
  * reads the owner's files.
  *
  * The repository's CLIs (keys, emit, ops, demo) find the key of the stack on a port in a file the
- * stack writes for each port it serves, readable by its user only (`stackKeyFor`).
+ * stack writes for each port it serves, readable by its user only (scripts/lib/local-stack.ts).
  *
  * Run by Node directly in dynalite's child process (type stripping): erasable TypeScript and node:
  * built-ins only.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
-import path from "node:path";
 
 /** A new stack key: `LOCAL` and 20 random hex digits (an access key id's shape: upper case, ≤ 128). */
 export function newStackKey(): string {
@@ -78,48 +75,4 @@ export function requireStackKey(server: Server, stackKey: string): void {
     }
     for (const listener of listeners) listener.call(server, req, res);
   });
-}
-
-// --- Where the repository's CLIs find the key of the stack on a port ------------------------------
-
-function keysDir(): string {
-  const user = typeof process.getuid === "function" ? String(process.getuid()) : "user";
-  return path.join(tmpdir(), `voipbin-webhooks-local-${user}`);
-}
-
-function keyFile(port: number): string {
-  return path.join(keysDir(), `port-${port}.key`);
-}
-
-/** Writes the stack key for each port (mode 0600); the returned function removes them again. */
-export function advertiseStackKey(ports: readonly number[], stackKey: string): () => void {
-  const dir = keysDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
-  for (const port of ports) writeFileSync(keyFile(port), stackKey, { mode: 0o600 });
-  return () => {
-    for (const port of ports) {
-      try {
-        if (readFileSync(keyFile(port), "utf8") === stackKey) rmSync(keyFile(port), { force: true });
-      } catch {
-        // Already gone, or taken over by another stack on the port.
-      }
-    }
-  };
-}
-
-/** The key of the local stack serving `endpoint` (http://127.0.0.1:<port>), if one advertised it. */
-export function stackKeyFor(endpoint: string): string | undefined {
-  let port: number;
-  try {
-    const url = new URL(endpoint);
-    port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-  } catch {
-    return undefined;
-  }
-  try {
-    return readFileSync(keyFile(port), "utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }

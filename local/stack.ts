@@ -33,6 +33,7 @@ import {
   TERMINAL_QUEUE_RETENTION_SECONDS,
 } from "#shared/resources.ts";
 import { materializePortal } from "../portal/build.ts";
+import { advertiseStackKey, LOCAL_CREDENTIALS, LOCAL_DEFAULTS } from "../scripts/lib/local-stack.ts";
 import { AsyncInvoker, asyncQueueAttributes, LAMBDA_ASYNC_RETRY_DELAYS_MS } from "./async-invoker.ts";
 import { DynaliteStartError, type ProcessUsage, startDynaliteProcess } from "./dynalite-process.ts";
 import { type BusEvent, eventBridgeRequestListener, LocalEventBus } from "./eventbridge.ts";
@@ -51,14 +52,13 @@ import {
   ensureQueue,
   ensureQueues,
   ensureTable,
-  LOCAL_CREDENTIALS,
   type LocalClients,
   type QueueUrls,
 } from "./provision.ts";
-import { LOCAL_DEFAULTS, type LocalStackSettings, REPO_ROOT } from "./settings.ts";
+import { type LocalStackSettings, REPO_ROOT } from "./settings.ts";
 import { LocalSqsStartError, startLocalSqs } from "./sqs/index.ts";
 import { FunctionConcurrency, type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
-import { advertiseStackKey, newStackKey, requireStackKey } from "./stack-key.ts";
+import { newStackKey, requireStackKey } from "./stack-key.ts";
 import { checkTableFiles, DamagedTableError, recordCleanStop, type TableFilesCheck } from "./table-files.ts";
 
 /**

@@ -7,7 +7,7 @@
 import { configSchema } from "#shared/config.ts";
 import { CONFIG_DESCRIPTIONS } from "#shared/config-descriptions.ts";
 import { formatValue, SETTING_KEYS, SETTINGS, settingDefaultText } from "../infra/settings.ts";
-import { LOCAL_DEFAULTS } from "../local/settings.ts";
+import { LOCAL_DEFAULTS } from "./lib/local-stack.ts";
 
 /** Variables the stack sets per function beside the settings (infra/constructs/webhook-function.ts). */
 const PER_FUNCTION_VARIABLES: readonly [string, string][] = [

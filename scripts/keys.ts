@@ -25,9 +25,8 @@ import {
   revokeAccessKey,
 } from "#shared/services/access-keys.ts";
 import { mintPortalLink } from "#shared/services/portal-sessions.ts";
-import { localCredentials } from "../local/provision.ts";
-import { LOCAL_DEFAULTS, LOCAL_HOST } from "../local/settings.ts";
 import { parseCommandLine, UsageError } from "./lib/cli.ts";
+import { LOCAL_DEFAULTS, LOCAL_HOST, localCredentials } from "./lib/local-stack.ts";
 import { formatTable } from "./text-table.ts";
 
 const USAGE = `Usage: npm run keys -- <command> [options]

@@ -15,15 +15,9 @@ import {
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
-import { localCredentials } from "../../local/provision.ts";
-import {
-  LOCAL_HOST,
-  portVariables,
-  READY_LINE,
-  REPO_ROOT,
-  STACK_OWNED_VARIABLES,
-} from "../../local/settings.ts";
+import { portVariables, READY_LINE, REPO_ROOT, STACK_OWNED_VARIABLES } from "../../local/settings.ts";
 import { ROUTER_ASYNC_QUEUE_NAME, ROUTER_FAILED_QUEUE_NAME, ROUTER_QUEUE_NAME } from "../../local/stack.ts";
+import { LOCAL_HOST, localCredentials } from "../../scripts/lib/local-stack.ts";
 import { type PlannedEvent, planWorkload } from "./plan.ts";
 import { createRandom } from "./random.ts";
 import { ReceiverHub, type ReceiverProfile } from "./receivers.ts";

@@ -17,9 +17,9 @@ import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dy
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { keys } from "#shared/adapters/dynamodb/table.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
-import { localCredentials } from "../../local/provision.ts";
 import { REPO_ROOT } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import { originalEvent } from "../../scripts/ops/parked-kinds.ts";
 import { benchStackSettings, lambdaContext } from "../lib/util.ts";
 import { type CrashSummary, runCrashStage } from "./crash.ts";

@@ -13,9 +13,8 @@ import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.
 import { parseDeliveryJob } from "#shared/domain/delivery/job.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { DELIVERY_BATCH } from "#shared/resources.ts";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
-import { LOCAL_DEFAULTS, LOCAL_HOST } from "../../local/settings.ts";
 import { createStackLogger, type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { LOCAL_CREDENTIALS, LOCAL_DEFAULTS, LOCAL_HOST } from "../../scripts/lib/local-stack.ts";
 import { putEvents } from "../lib/put-events.ts";
 import { startBenchReceiver } from "../lib/receiver.ts";
 import { round, summarize } from "../lib/stats.ts";

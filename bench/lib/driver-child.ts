@@ -6,7 +6,7 @@
  * precision (`performance.timeOrigin + performance.now()`), so the parent can compare them with its own.
  */
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { localCredentials } from "../../local/provision.ts";
+import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import { startBenchReceiver } from "./receiver.ts";
 import { fixturePayload } from "./util.ts";
 

@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Context } from "aws-lambda";
 import { createLambdaContext } from "../../local/lambda-runtime.ts";
-import { LOCAL_DEFAULTS, LOCAL_HOST, type LocalStackSettings, REPO_ROOT } from "../../local/settings.ts";
+import { type LocalStackSettings, REPO_ROOT } from "../../local/settings.ts";
+import { LOCAL_DEFAULTS, LOCAL_HOST } from "../../scripts/lib/local-stack.ts";
 
 export const silentLogger = { debug() {}, info() {}, warn() {}, error() {} };
 

@@ -23,9 +23,8 @@ import {
   parseCustomerVersion,
 } from "#shared/domain/subscriptions/managed.ts";
 import { DEFAULT_RESOURCE_NAMES, resourceNamesFor } from "#shared/resources.ts";
-import { localCredentials } from "../../local/provision.ts";
-import { LOCAL_DEFAULTS, LOCAL_HOST } from "../../local/settings.ts";
 import { parseCommandLine, UsageError } from "../lib/cli.ts";
+import { LOCAL_DEFAULTS, LOCAL_HOST, localCredentials } from "../lib/local-stack.ts";
 
 export const CUTOVER_USAGE = `  shadow export [--since <time>] [--until <time>] [--customer <uuid>]
                       shadow deliveries (Detail.delivery_mode "shadow") as JSON lines: what would

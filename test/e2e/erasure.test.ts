@@ -9,7 +9,7 @@ import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
-import { localCredentials } from "../../local/provision.ts";
+import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import {
   callApi,
   eventBridgeClient,

@@ -7,8 +7,8 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localCredentials } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
+import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import {
   callApi,
   eventBridgeClient,

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localCredentials } from "../../local/provision.ts";
+import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import {
   commandOnPath,
   killAllStacks,

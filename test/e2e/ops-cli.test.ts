@@ -4,9 +4,9 @@ import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deriveDeliveryIds, deriveWebhookId } from "#shared/domain/ids.ts";
-import { localCredentials } from "../../local/provision.ts";
 import { loadLocalSettings } from "../../local/settings.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
+import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import {
   callApi,
   eventBridgeClient,

@@ -13,8 +13,8 @@ import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/c
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCAL_ACCOUNT_ID } from "../../local/lambda-runtime.ts";
-import { localCredentials } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
+import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import {
   callApi,
   commandOnPath,

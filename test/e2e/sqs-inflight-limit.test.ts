@@ -7,7 +7,7 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localCredentials } from "../../local/provision.ts";
+import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import { killAllStacks, type RunningStack, startStack } from "../support/e2e-stack.ts";
 
 /**

@@ -9,8 +9,8 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOCAL_CREDENTIALS } from "../../local/provision.ts";
 import { type LocalSqs, startLocalSqs } from "../../local/sqs/index.ts";
+import { LOCAL_CREDENTIALS } from "../../scripts/lib/local-stack.ts";
 
 /**
  * The local SQS's in-flight quota over the wire, as the SDK (and the Lambda event source mapping's

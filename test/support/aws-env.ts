@@ -8,13 +8,8 @@ import {
 } from "@aws-sdk/client-sqs";
 import { inject } from "vitest";
 import { deliveryQueueSettings, type QueueSettings } from "#shared/resources.ts";
-import {
-  createLocalClients,
-  ensureQueues,
-  ensureTable,
-  LOCAL_CREDENTIALS,
-  type QueueUrls,
-} from "../../local/provision.ts";
+import { createLocalClients, ensureQueues, ensureTable, type QueueUrls } from "../../local/provision.ts";
+import { LOCAL_CREDENTIALS } from "../../scripts/lib/local-stack.ts";
 
 /**
  * Tests default to a short schedule so that retry paths finish in seconds: two retries, one and

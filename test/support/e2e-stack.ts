@@ -13,10 +13,9 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { AccessKeyRepository } from "#shared/adapters/dynamodb/access-keys.ts";
 import { DEFAULT_RESOURCE_NAMES } from "#shared/resources.ts";
 import { mintAccessKey } from "#shared/services/access-keys.ts";
-import { localCredentials } from "../../local/provision.ts";
 import { sampleEntry } from "../../local/samples.ts";
-import { LOCAL_DEFAULTS, portVariables, READY_LINE, STACK_OWNED_VARIABLES } from "../../local/settings.ts";
-import { stackKeyFor } from "../../local/stack-key.ts";
+import { portVariables, READY_LINE, STACK_OWNED_VARIABLES } from "../../local/settings.ts";
+import { LOCAL_DEFAULTS, localCredentials, stackKeyFor } from "../../scripts/lib/local-stack.ts";
 
 const REGION = LOCAL_DEFAULTS.AWS_REGION;
 

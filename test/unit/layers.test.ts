@@ -53,6 +53,9 @@ describe("shared/ layers (shared/README.md, .dependency-cruiser.cjs)", () => {
         'import { a } from "../adapters/a.ts";\nimport type { A } from "../adapters/a.ts";\nexport const r: A = a;\n',
       "shared/api/h.ts": 'import { main } from "../../scripts/tool.ts";\nexport const h = main;\n',
       "scripts/tool.ts": 'import { helper } from "../test/support/h.ts";\nexport const main = helper;\n',
+      "scripts/ops.ts":
+        'import { LOCAL_HOST } from "../local/settings.ts";\nexport const host = LOCAL_HOST;\n',
+      "local/settings.ts": 'import { main } from "../scripts/tool.ts";\nexport const LOCAL_HOST = main;\n',
       "test/support/h.ts": "export const helper = 1;\n",
     });
     expect(await violations(dir)).toEqual([
@@ -60,6 +63,7 @@ describe("shared/ layers (shared/README.md, .dependency-cruiser.cjs)", () => {
       "api-names-adapter-types-only: shared/api/r.ts → shared/adapters/a.ts",
       "domain-is-pure: shared/domain/x.ts → shared/config.ts",
       "domain-packages: shared/domain/x.ts → fs",
+      "operator-tools-without-emulators: scripts/ops.ts → local/settings.ts",
       "services-packages: shared/services/s.ts → http",
       "services-use-ports: shared/services/s.ts → shared/adapters/a.ts",
       "settings-read-the-domain-only: shared/config.ts → shared/services/s.ts",

@@ -11,8 +11,9 @@ import {
   asyncQueueAttributes,
 } from "../../../local/async-invoker.ts";
 import { LocalEventBus } from "../../../local/eventbridge.ts";
-import { ensureQueue, LOCAL_CREDENTIALS } from "../../../local/provision.ts";
+import { ensureQueue } from "../../../local/provision.ts";
 import { type LocalSqs, startLocalSqs } from "../../../local/sqs/index.ts";
+import { LOCAL_CREDENTIALS } from "../../../scripts/lib/local-stack.ts";
 import { waitFor } from "../../support/wait.ts";
 
 /**

@@ -7,7 +7,7 @@ import {
   lambdaInvokeRequestListener,
   MAX_ASYNC_PAYLOAD_BYTES,
 } from "../../../local/lambda-api.ts";
-import { LOCAL_CREDENTIALS } from "../../../local/provision.ts";
+import { LOCAL_CREDENTIALS } from "../../../scripts/lib/local-stack.ts";
 
 /**
  * The local Lambda Invoke API, driven by the real SDK client (what `npm run ops` uses): the answers
