@@ -6,10 +6,10 @@ import { sampleEntry } from "../../local/samples.ts";
 import {
   callApi,
   eventBridgeClient,
-  killAllStacks,
   mintKey,
   type RunningStack,
   startStack,
+  stopE2eStack,
 } from "../support/e2e-stack.ts";
 import { type Receiver, type RecordedRequest, startReceiver } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
@@ -29,12 +29,7 @@ beforeAll(async () => {
   bus = eventBridgeClient(stack);
 });
 
-afterAll(async () => {
-  bus?.destroy();
-  await Promise.all(receivers.map((receiver) => receiver.close()));
-  await stack?.interrupt().catch(() => stack.kill());
-  killAllStacks();
-});
+afterAll(() => stopE2eStack(stack, { clients: [bus], receivers }));
 
 async function receiver(respond?: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
   const started = await startReceiver(respond);

@@ -12,10 +12,10 @@ import { localCredentials } from "../../scripts/lib/local-stack.ts";
 import {
   callApi,
   eventBridgeClient,
-  killAllStacks,
   mintKey,
   type RunningStack,
   startStack,
+  stopE2eStack,
 } from "../support/e2e-stack.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
@@ -54,12 +54,7 @@ beforeAll(async () => {
   bus = eventBridgeClient(stack);
 });
 
-afterAll(async () => {
-  bus?.destroy();
-  await Promise.all(receivers.map((receiver) => receiver.close()));
-  await stack?.interrupt().catch(() => stack.kill());
-  killAllStacks();
-});
+afterAll(() => stopE2eStack(stack, { clients: [bus], receivers }));
 
 async function receiver(respond?: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
   const started = await startReceiver(respond);

@@ -8,10 +8,10 @@ import { eventTypeDocs } from "../../shared/domain/events/event-schemas.ts";
 import {
   callApi,
   eventBridgeClient,
-  killAllStacks,
   mintKey,
   type RunningStack,
   startStack,
+  stopE2eStack,
 } from "../support/e2e-stack.ts";
 import { type Receiver, type RecordedRequest, startReceiver } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
@@ -39,12 +39,7 @@ beforeAll(async () => {
   bus = eventBridgeClient(stack);
 });
 
-afterAll(async () => {
-  bus?.destroy();
-  await Promise.all(receivers.map((receiver) => receiver.close()));
-  await stack?.interrupt().catch(() => stack.kill());
-  killAllStacks();
-});
+afterAll(() => stopE2eStack(stack, { clients: [bus], receivers }));
 
 /** One call_hangup of the customer's, through the bus. */
 async function putHangup(customerId: string): Promise<void> {

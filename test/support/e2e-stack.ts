@@ -110,6 +110,24 @@ export function killAllStacks(): void {
   for (const stack of running) stack.kill();
 }
 
+/**
+ * The afterAll of a test file that ran one stack: its SDK clients destroyed and its receivers closed
+ * first (so no socket keeps the worker alive), then the stack stopped as Ctrl-C does, killed if that
+ * fails, and anything else the file started killed.
+ */
+export async function stopE2eStack(
+  stack: RunningStack | undefined,
+  {
+    clients = [],
+    receivers = [],
+  }: { clients?: ({ destroy(): void } | undefined)[]; receivers?: { close(): Promise<unknown> }[] } = {},
+): Promise<void> {
+  for (const client of clients) client?.destroy();
+  await Promise.all(receivers.map((receiver) => receiver.close()));
+  await stack?.interrupt().catch(() => stack.kill());
+  killAllStacks();
+}
+
 /** The environment `npm start` gets in these tests: the ports, DATA_DIR, and none of the suite's own. */
 export function stackEnvironment(
   ports: StackPorts,
