@@ -264,3 +264,27 @@ export function Notice({
     </div>
   );
 }
+
+/**
+ * A block of code or a body that may scroll (it has a maximum height). A region that scrolls must be
+ * reachable by keyboard, or a keyboard user cannot read the part below the fold (WCAG 2.1.1; axe's
+ * `scrollable-region-focusable`), so the block takes focus and names itself as a region.
+ */
+export function CodeBlock({
+  label,
+  class: className = "code-block",
+  testId,
+  children,
+}: {
+  label: string;
+  class?: string;
+  testId?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex lint/a11y/useSemanticElements: a scrolling <pre> must take focus to be scrolled by keyboard, and no interactive element or <section> keeps its preformatted text
+    <pre class={className} data-testid={testId} tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </pre>
+  );
+}

@@ -140,8 +140,9 @@ describe("the failing banner and the delivery's time in a browser", () => {
         expect(
           await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
         ).toBe(true);
-        // The card's own part of the page (the rest of the delivery page is portal.test.ts's).
-        expect(await seriousViolations(page, '[data-testid="delivery-timing"]')).toEqual([]);
+        // The whole page at 375 px: this delivery's long body scrolls inside its code block, which
+        // must take keyboard focus (axe's scrollable-region-focusable) as well as the card itself.
+        expect(await seriousViolations(page)).toEqual([]);
         if (SCREENSHOTS !== undefined) {
           await page.screenshot({
             path: path.join(SCREENSHOTS, "delivery-timing-phone.png"),

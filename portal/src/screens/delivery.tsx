@@ -4,7 +4,17 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { type Attempt, api, type Delivery, type Subscription } from "../api.ts";
-import { CopyButton, ErrorMessage, Id, Notice, Show, StatusBadge, Time, useLoad } from "../components.tsx";
+import {
+  CodeBlock,
+  CopyButton,
+  ErrorMessage,
+  Id,
+  Notice,
+  Show,
+  StatusBadge,
+  Time,
+  useLoad,
+} from "../components.tsx";
 import { milliseconds, prettyBody } from "../format.ts";
 import { href } from "../router.ts";
 import { DeliveryTimingCard } from "./delivery-timing.tsx";
@@ -130,9 +140,9 @@ function Body({ body }: { body: string }) {
           </span>{" "}
           <CopyButton value={body} label="exact body" />
         </figcaption>
-        <pre class="code-block exact-body" data-testid="request-body">
+        <CodeBlock class="code-block exact-body" testId="request-body" label="Exact body">
           {body}
-        </pre>
+        </CodeBlock>
       </figure>
       {pretty !== body ? (
         <figure class="body-view">
@@ -140,9 +150,9 @@ function Body({ body }: { body: string }) {
             <strong>Pretty-printed</strong>{" "}
             <span class="muted small">for reading only: not the bytes that were signed</span>
           </figcaption>
-          <pre class="code-block" data-testid="request-body-pretty">
+          <CodeBlock testId="request-body-pretty" label="Pretty-printed body">
             {pretty}
-          </pre>
+          </CodeBlock>
         </figure>
       ) : null}
     </div>
@@ -171,7 +181,9 @@ function Attempts({ delivery }: { delivery: Delivery }) {
             {attempt.response_body === null || attempt.response_body === "" ? (
               <p class="muted">Empty.</p>
             ) : (
-              <pre class="code-block response-body">{attempt.response_body}</pre>
+              <CodeBlock class="code-block response-body" label={`Response body of attempt ${number}`}>
+                {attempt.response_body}
+              </CodeBlock>
             )}
             {attempt.request ? (
               <details>

@@ -8,6 +8,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { filterProblems, matchesFilter } from "../../../shared/domain/subscriptions/filter.ts";
 import type { ErrorDetail, EventType } from "../api.ts";
+import { CodeBlock } from "../components.tsx";
 
 /** The filter text as the API will take it: blank is no filter, otherwise JSON (or why it is not). */
 export function parseFilterText(
@@ -160,8 +161,10 @@ export function FilterEditor({
           <summary class="small">
             The example <code>data</code> of {type.type}
           </summary>
-          <figure aria-label={`Example data of ${type.type} for the filter`}>
-            <pre>{JSON.stringify(type.example, null, 2)}</pre>
+          <figure>
+            <CodeBlock class="" label={`Example data of ${type.type} for the filter`}>
+              {JSON.stringify(type.example, null, 2)}
+            </CodeBlock>
           </figure>
         </details>
       ) : null}

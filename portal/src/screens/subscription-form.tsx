@@ -4,7 +4,7 @@
  */
 import { useMemo, useState } from "preact/hooks";
 import { ApiFailure, api, type ErrorDetail, type EventType, type Subscription } from "../api.ts";
-import { ErrorMessage, Show, useLoad } from "../components.tsx";
+import { CodeBlock, ErrorMessage, Show, useLoad } from "../components.tsx";
 import { href, navigate } from "../router.ts";
 import { FilterEditor, parseFilterText } from "./filter-editor.tsx";
 
@@ -232,14 +232,18 @@ function TypeDocs({ type }: { type: EventType }) {
           <p class="small muted">
             Example <code>data</code> (the body is <code>{`{"type":"${type.type}","data":…}`}</code>)
           </p>
-          <figure aria-label={`Example of ${type.type}`}>
-            <pre>{JSON.stringify(type.example, null, 2)}</pre>
+          <figure>
+            <CodeBlock class="" label={`Example of ${type.type}`}>
+              {JSON.stringify(type.example, null, 2)}
+            </CodeBlock>
           </figure>
           <p class="small muted">
             JSON Schema of <code>data</code>
           </p>
-          <figure aria-label={`Schema of ${type.type}`}>
-            <pre>{JSON.stringify(type.schema, null, 2)}</pre>
+          <figure>
+            <CodeBlock class="" label={`Schema of ${type.type}`}>
+              {JSON.stringify(type.schema, null, 2)}
+            </CodeBlock>
           </figure>
         </div>
       ) : null}

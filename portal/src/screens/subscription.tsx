@@ -5,6 +5,7 @@
 import { useState } from "preact/hooks";
 import { api, type Subscription } from "../api.ts";
 import {
+  CodeBlock,
   ConfirmDialog,
   CopyButton,
   ErrorMessage,
@@ -500,9 +501,9 @@ function Details({
             <dt>Payload filter</dt>
             <dd>
               {subscription.filter ? (
-                <pre class="code-block" data-testid="subscription-filter">
+                <CodeBlock testId="subscription-filter" label="Payload filter">
                   {JSON.stringify(subscription.filter, null, 2)}
-                </pre>
+                </CodeBlock>
               ) : (
                 <span class="muted">none: every event of its types</span>
               )}
