@@ -217,6 +217,10 @@ export function createStackLogger(
   });
 }
 
+/**
+ * Starts the stack bottom-up, one phase at a time; each phase pushes a closer for what it started,
+ * so that a failure in a later phase stops what the earlier ones started (startLocalStack).
+ */
 async function start(
   settings: LocalStackSettings,
   logger: Logger,
@@ -224,18 +228,83 @@ async function start(
   closers: { name: string; close: Closer }[],
   cleanup: () => Promise<void>,
 ): Promise<LocalStack> {
-  const { host, region } = settings;
-  const generation = ++stacksStarted;
-
+  const ctx: StartContext = { settings, logger, observer, closers, generation: ++stacksStarted };
   // Every busy port in one answer, before anything starts (a listen failing later names only its own).
-  await assertPortsFree(host, [
+  await assertPortsFree(settings.host, [
     { variable: "API_PORT", port: settings.ports.api },
     { variable: "EVENTS_PORT", port: settings.ports.events },
     { variable: "DYNAMODB_PORT", port: settings.ports.dynamodb },
     { variable: "SQS_PORT", port: settings.ports.sqs },
   ]);
+  const storage = await startStorage(ctx);
+  const resources = await provisionResources(ctx, storage);
+  const front = await openFrontDoors(ctx, storage, resources);
+  const { functionEnv, deliveryDrainMs } = setFunctionEnvironment(ctx, storage.stackKey, resources, front);
+  await startRouterFunction(ctx, storage.clients, resources.queues, front.invocable);
+  await startDeliveryFunction(ctx, storage.clients, resources.queues, deliveryDrainMs);
+  front.serve(await startApiFunctions(ctx));
 
-  // --- DynamoDB (dynalite) and SQS (local/sqs) ---------------------------------------------------
+  // Reordered for shutdown: stop taking requests, let deliveries finish (they may still put events on
+  // the bus), then the router, then the emulators underneath.
+  reorderForShutdown(closers);
+  let stopping: Promise<void> | undefined;
+  return {
+    settings,
+    endpoints: front.endpoints,
+    queues: resources.queues,
+    tableName: resources.tableName,
+    eventBusName: settings.eventBusName,
+    functionEnv,
+    stackKey: storage.stackKey,
+    childProcesses: [{ name: "dynalite", pid: storage.dynamo.pid, usage: () => storage.dynamo.usage() }],
+    stop: () => {
+      stopping ??= cleanup();
+      return stopping;
+    },
+  };
+}
+
+/** What every start phase shares. */
+interface StartContext {
+  readonly settings: LocalStackSettings;
+  readonly logger: Logger;
+  readonly observer: LocalStackObserver;
+  /** A phase pushes a closer for each thing it started; stop runs them in reverse (reorderForShutdown). */
+  readonly closers: { name: string; close: Closer }[];
+  /** This stack's number in the process: its function modules are instances of their own. */
+  readonly generation: number;
+}
+
+interface Storage {
+  readonly stackKey: string;
+  readonly dynamo: Awaited<ReturnType<typeof startDynaliteProcess>>;
+  readonly localSqs: Awaited<ReturnType<typeof startLocalSqs>>;
+  readonly endpoints: { readonly dynamodb: string; readonly sqs: string };
+  readonly clients: LocalClients;
+}
+
+interface Resources {
+  readonly tableName: string;
+  readonly queues: LocalStack["queues"];
+}
+
+interface FrontDoors {
+  readonly endpoints: LocalStackEndpoints;
+  /** Every port the stack listens on (none of them is ever a webhook's destination). */
+  readonly ports: readonly number[];
+  /** The functions the Lambda Invoke endpoint serves, filled in as they start. */
+  readonly invocable: Map<string, InvocableFunction>;
+  /** Gives the listening API its routes and functions. */
+  serve(api: LocalHttpApi): void;
+}
+
+/**
+ * Phase 1: the emulators underneath — the data directory's lock and checks, the stack key, dynalite
+ * in its child process, our SQS in its worker thread — and the stack's SDK clients for them.
+ */
+async function startStorage(ctx: StartContext): Promise<Storage> {
+  const { settings, logger, closers } = ctx;
+  const { host, region } = settings;
   const tableDir = path.join(settings.dataDir, "dynamodb");
   let stackKey = newStackKey();
   if (!settings.inMemory) {
@@ -324,6 +393,16 @@ async function start(
     },
   });
 
+  return { stackKey, dynamo, localSqs, endpoints, clients };
+}
+
+/**
+ * Phase 2: the table and the queues, with the shapes a deployment gives them (shared/resources.ts);
+ * then what the previous run had received and was working on is due again.
+ */
+async function provisionResources(ctx: StartContext, storage: Storage): Promise<Resources> {
+  const { settings, logger } = ctx;
+  const { clients, localSqs } = storage;
   const tableName = DEFAULT_RESOURCE_NAMES.table;
   await ensureTable(clients.dynamodb, tableName);
   const queues = await ensureQueues(
@@ -378,7 +457,22 @@ async function start(
     });
   }
 
-  // --- The bus and the API listen first, so that their endpoints are known to the functions ------
+  return { tableName, queues: { ...queues, routerFailedQueueUrl, routerQueueUrl, routerAsyncQueueUrl } };
+}
+
+/**
+ * Phase 3: the bus and the API listen before the functions are loaded, so that their endpoints are
+ * known to the functions' environment. The API answers 503 until `serve` gives it its routes.
+ */
+async function openFrontDoors(
+  ctx: StartContext,
+  storage: Storage,
+  resources: Resources,
+): Promise<FrontDoors> {
+  const { settings, logger, closers } = ctx;
+  const { host, region } = settings;
+  const { clients, stackKey, endpoints } = storage;
+  const { routerQueueUrl } = resources.queues;
   // The rules send every voipbin.* event to the router's fair queue, grouped by customer, as
   // EventBridge's SQS target does on AWS (infra/constructs/event-ingest.ts).
   const bus = new LocalEventBus({
@@ -443,10 +537,33 @@ async function start(
     api: `http://${host}:${apiPort}`,
   };
   // Where the repository's CLIs in other terminals find the key for these ports.
-  const withdrawKey = advertiseStackKey([eventsPort, dynamodbPort, sqsPort], stackKey);
+  const withdrawKey = advertiseStackKey([eventsPort, storage.dynamo.port, storage.localSqs.port], stackKey);
   closers.push({ name: "the stack key's files", close: async () => withdrawKey() });
 
-  // --- The functions' environment, set before their modules are loaded (they read it at cold start) ---
+  return {
+    endpoints: allEndpoints,
+    ports: [apiPort, eventsPort, storage.dynamo.port, storage.localSqs.port],
+    invocable,
+    serve: (routes) => {
+      api = routes;
+    },
+  };
+}
+
+/**
+ * Phase 4: the functions' environment, set before their modules are loaded (they read it at cold
+ * start), and checked whole by the one config schema.
+ */
+function setFunctionEnvironment(
+  ctx: StartContext,
+  stackKey: string,
+  resources: Resources,
+  front: FrontDoors,
+): { readonly functionEnv: Record<string, string>; readonly deliveryDrainMs: number } {
+  const { settings } = ctx;
+  const { region } = settings;
+  const { tableName, queues } = resources;
+  const { endpoints, ports } = front;
   const functionEnv: Record<string, string> = {
     AWS_REGION: region,
     AWS_ACCESS_KEY_ID: stackKey,
@@ -458,16 +575,16 @@ async function start(
     UNROUTABLE_QUEUE_URL: queues.unroutableQueueUrl,
     SLOW_DELIVERY_QUEUE_URL: queues.slowDeliveryQueueUrl,
     EVENT_BUS_NAME: settings.eventBusName,
-    DYNAMODB_ENDPOINT: allEndpoints.dynamodb,
-    SQS_ENDPOINT: allEndpoints.sqs,
-    EVENTBRIDGE_ENDPOINT: allEndpoints.events,
+    DYNAMODB_ENDPOINT: endpoints.dynamodb,
+    SQS_ENDPOINT: endpoints.sqs,
+    EVENTBRIDGE_ENDPOINT: endpoints.events,
     RETRY_SCHEDULE: settings.retrySchedule.join(","),
     ALLOWED_CIDRS: process.env.ALLOWED_CIDRS ?? LOCAL_DEFAULTS.ALLOWED_CIDRS,
     ALLOW_HTTP_URLS: process.env.ALLOW_HTTP_URLS || LOCAL_DEFAULTS.ALLOW_HTTP_URLS,
     // The stack's own ports are never a webhook target, whatever ALLOWED_CIDRS says: a subscription
     // to the SQS port could otherwise read other customers' dead letters (docs/security.md).
     DENIED_DESTINATIONS: [
-      ...loopbackReservedEndpoints([apiPort, eventsPort, dynamodbPort, sqsPort]),
+      ...loopbackReservedEndpoints(ports),
       ...(process.env.DENIED_DESTINATIONS ?? "").split(",").filter((entry) => entry.trim() !== ""),
     ].join(","),
     // CloudWatch EMF lines on stdout would drown the logs; there is no CloudWatch here to read them.
@@ -482,17 +599,23 @@ async function start(
   const functionConfig = loadConfig(process.env);
   const deliveryDrainMs = functionConfig.DELIVERY_TIMEOUT_MS + DELIVERY_DRAIN_MARGIN_MS;
 
-  // --- The functions: the same modules Lambda runs ---------------------------------------------
-  const router = await functionSandboxes<BusEvent>("router", ROUTER_CONCURRENCY, observer, generation);
-  const slowLaneConcurrency = settings.slowLaneConcurrency ?? LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY;
-  // One pool for both mappings, as on Lambda: the same function, its instances shared by the lanes.
-  const delivery = await functionSandboxes<SQSEvent>(
-    "delivery",
-    settings.deliveryConcurrency + slowLaneConcurrency,
-    observer,
-    generation,
-  );
+  return { functionEnv, deliveryDrainMs };
+}
 
+/**
+ * Phase 5: the router (the module Lambda runs), behind Lambda's asynchronous invocation (with its
+ * on-failure destination) and its event source mapping on the fair router queue.
+ */
+async function startRouterFunction(
+  ctx: StartContext,
+  clients: LocalClients,
+  queues: Resources["queues"],
+  invocable: Map<string, InvocableFunction>,
+): Promise<void> {
+  const { settings, logger, observer, closers, generation } = ctx;
+  const { region } = settings;
+  const { routerAsyncQueueUrl, routerFailedQueueUrl, routerQueueUrl } = queues;
+  const router = await functionSandboxes<BusEvent>("router", ROUTER_CONCURRENCY, observer, generation);
   const routerInvoker = new AsyncInvoker<BusEvent>({
     spec: { functionName: "router", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.router },
     handler: router.handler,
@@ -559,6 +682,28 @@ async function start(
     // An event cut short stays queued and is routed again after the restart (released at start).
     close: () => withDeadline(routerSource.stop({ abortReceives: true }), "routed events", logger),
   });
+}
+
+/**
+ * Phase 6: the delivery function (the module Lambda runs) behind its two event source mappings and
+ * the backstop reconciliation's schedule.
+ */
+async function startDeliveryFunction(
+  ctx: StartContext,
+  clients: LocalClients,
+  queues: Resources["queues"],
+  deliveryDrainMs: number,
+): Promise<void> {
+  const { settings, logger, observer, closers, generation } = ctx;
+  const { region } = settings;
+  const slowLaneConcurrency = settings.slowLaneConcurrency ?? LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY;
+  // One pool for both mappings, as on Lambda: the same function, its instances shared by the lanes.
+  const delivery = await functionSandboxes<SQSEvent>(
+    "delivery",
+    settings.deliveryConcurrency + slowLaneConcurrency,
+    observer,
+    generation,
+  );
 
   // The SQS event source mappings: the delivery queue, and fair delivery's slow lane (docs/delivery.md)
   // with its own, small, concurrency, so slow and black-holing endpoints never take the main lane's
@@ -641,7 +786,12 @@ async function start(
       await reconciling;
     },
   });
+}
 
+/** Phase 7: the API and its authorizer (the modules Lambda runs) behind the HTTP API's route table. */
+async function startApiFunctions(ctx: StartContext): Promise<LocalHttpApi> {
+  const { settings, logger, observer, generation } = ctx;
+  const { region } = settings;
   const apiFunction = await functionSandboxes<APIGatewayProxyEventV2>(
     "api",
     API_CONCURRENCY,
@@ -661,7 +811,7 @@ async function start(
     ...PORTAL_ROUTES.map((route) => ({ routeKey: `${route.method} ${route.path}`, authorized: false })),
     { routeKey: "$default", authorized: true },
   ];
-  api = new LocalHttpApi({
+  return new LocalHttpApi({
     routes,
     integration: {
       spec: { functionName: "api", awsRegion: region, timeoutMs: FUNCTION_TIMEOUTS_MS.api },
@@ -675,25 +825,6 @@ async function start(
     region,
     log: (level, message, extra) => logger[level](message, extra),
   });
-
-  // Reordered for shutdown: stop taking requests, let deliveries finish (they may still put events on
-  // the bus), then the router, then the emulators underneath.
-  reorderForShutdown(closers);
-  let stopping: Promise<void> | undefined;
-  return {
-    settings,
-    endpoints: allEndpoints,
-    queues: { ...queues, routerFailedQueueUrl, routerQueueUrl, routerAsyncQueueUrl },
-    tableName,
-    eventBusName: settings.eventBusName,
-    functionEnv,
-    stackKey,
-    childProcesses: [{ name: "dynalite", pid: dynamo.pid, usage: () => dynamo.usage() }],
-    stop: () => {
-      stopping ??= cleanup();
-      return stopping;
-    },
-  };
 }
 
 /**
