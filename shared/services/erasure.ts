@@ -221,19 +221,24 @@ export async function erasePendingCustomers(deps: PendingErasureDependencies): P
       continue;
     }
     let finished = false;
+    let withdrawn = false;
     for await (const page of deps.store.itemsOfCustomer(pending.customerId, pending.cursor ?? undefined)) {
       itemsDeleted += await eraseWholeItems(deps.store, pending.customerId, page.items, deps.now);
       if (page.next === null) {
         finished = true;
         break;
       }
-      await deps.requests.saveCursor(pending.customerId, page.next);
+      // Withdrawn: the customer was created again meanwhile; what is left of it now is its own.
+      if (!(await deps.requests.saveCursor(pending.customerId, page.next))) {
+        withdrawn = true;
+        break;
+      }
       if (Date.now() >= deps.deadlineMs) break;
     }
     if (finished) {
       await deps.requests.finish(pending.customerId);
       erased.push(pending.customerId);
-    } else {
+    } else if (!withdrawn) {
       resumable.push(pending.customerId);
     }
   }

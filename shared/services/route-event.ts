@@ -51,7 +51,7 @@ export interface RouterDependencies {
    * Where a `customer_deleted` schedules the erasure of the customer's data, `erasureGraceDays` later
    * (docs/security.md). Absent: nothing is scheduled (tests of routing alone).
    */
-  readonly erasures?: Pick<ErasureRequests, "request">;
+  readonly erasures?: Pick<ErasureRequests, "request" | "cancel">;
   readonly erasureGraceDays?: number;
   /**
    * The catalogue for an event's type: built in, or added by an operator at run time (read only for
@@ -295,5 +295,8 @@ async function applyControlEvent(
     const graceMs = (deps.erasureGraceDays ?? 0) * 86_400_000;
     await deps.erasures.request(control.customerId, new Date(now.getTime() + graceMs), now);
   }
+  // A customer created again by a version newer than its deletion is a live customer: a pending
+  // erasure would remove the subscription just made, and every delivery to it, when its grace ends.
+  if (change === "created" && deps.erasures !== undefined) await deps.erasures.cancel(control.customerId);
   return { kind: "control", eventId: event.id, type: event.type, customerId: control.customerId, change };
 }

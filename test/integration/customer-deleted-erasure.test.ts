@@ -140,6 +140,80 @@ describe("customer_deleted erases the customer's data after the grace period", (
     expect(late).toMatchObject({ kind: "control", change: "ignored_older" });
   }, 120_000);
 
+  it("a customer created again by a version newer than its deletion keeps its new subscription and its deliveries", async () => {
+    const receiver = await harness.receiver(() => ({ status: 200 }));
+    const customerId = randomUUID();
+    const secret = "q3Jx-9_Zt0aVbM2kLp8sWn4eYc1HfR6u";
+    const pendingItem = () =>
+      doc.send(
+        new GetCommand({
+          TableName: harness.env.tableName,
+          Key: { PK: "ERASURE", SK: `CUSTOMER#${customerId}` },
+        }),
+      );
+    await harness.route(
+      controlEvent("customer_created", customerId, {
+        webhook_uri: `${receiver.url}/a`,
+        webhook_secret: secret,
+      }),
+    );
+    await harness.route(
+      controlEvent("customer_deleted", customerId, {
+        tm_update: "2026-02-01T00:00:00.000000Z",
+        tm_delete: "2026-02-01T00:00:00.000000Z",
+      }),
+    );
+    expect((await pendingItem()).Item?.due_at).toBeDefined();
+    // An older creation arriving late changes nothing: the erasure stands.
+    const late = await harness.route(
+      controlEvent("customer_created", customerId, {
+        webhook_uri: `${receiver.url}/late`,
+        webhook_secret: secret,
+      }),
+    );
+    expect(late).toMatchObject({ change: "ignored_older" });
+    expect((await pendingItem()).Item).toBeDefined();
+    const again = await harness.route(
+      controlEvent("customer_created", customerId, {
+        webhook_uri: `${receiver.url}/again`,
+        webhook_secret: secret,
+        tm_update: "2026-03-01T00:00:00.000000Z",
+      }),
+    );
+    expect(again).toMatchObject({ kind: "control", change: "created" });
+    expect((await pendingItem()).Item).toBeUndefined();
+
+    // The scheduled pass (grace 0 here) leaves the customer alone, and its events are delivered.
+    await harness.delivery.handler(
+      scheduledEvent(new Date(), "us-east-1") as never,
+      lambdaContext("delivery"),
+    );
+    const event = eventFor(callHangup, customerId);
+    await harness.route(event);
+    await waitFor(
+      async () =>
+        (
+          await harness.repos.deliveries.get(
+            customerId,
+            deliveryIdOf(event, managedSubscriptionId(customerId)),
+          )
+        )?.status === "succeeded",
+      { timeoutMs: 30_000, intervalMs: 200, description: "the re-created customer's event delivered" },
+    );
+    expect(receiver.requests.map((request) => request.url)).toEqual(["/again"]);
+  }, 60_000);
+
+  it("a pass under way stops when the request is withdrawn, neither erased nor left to resume", async () => {
+    const store = new ErasureRepository(doc, harness.env.tableName);
+    const customerId = randomUUID();
+    const now = new Date("2026-03-01T00:00:00.000Z");
+    await store.request(customerId, now, now);
+    expect(await store.saveCursor(customerId, "page-2")).toBe(true);
+    await store.cancel(customerId);
+    expect(await store.saveCursor(customerId, "page-3")).toBe(false);
+    expect((await store.due(now)).map((pending) => pending.customerId)).not.toContain(customerId);
+  });
+
   it("waits for the grace period, and a pass out of time resumes where it stopped", async () => {
     const store = new ErasureRepository(doc, harness.env.tableName);
     const customerId = randomUUID();

@@ -221,17 +221,28 @@ export class ErasureRepository implements ErasureStore, ErasureRequests {
     return found.sort((a, b) => a.dueAt.localeCompare(b.dueAt));
   }
 
-  async saveCursor(customerId: string, cursor: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: pendingKey(customerId),
-        UpdateExpression: "SET #cursor = :cursor",
-        ExpressionAttributeNames: { "#cursor": "cursor" },
-        ExpressionAttributeValues: { ":cursor": cursor },
-        ConditionExpression: "attribute_exists(PK)",
-      }),
-    );
+  async saveCursor(customerId: string, cursor: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: pendingKey(customerId),
+          UpdateExpression: "SET #cursor = :cursor",
+          ExpressionAttributeNames: { "#cursor": "cursor" },
+          ExpressionAttributeValues: { ":cursor": cursor },
+          ConditionExpression: "attribute_exists(PK)",
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async cancel(customerId: string): Promise<void> {
+    // A pass under way stops at its next page: saveCursor finds the request gone.
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: pendingKey(customerId) }));
   }
 
   async finish(customerId: string): Promise<void> {

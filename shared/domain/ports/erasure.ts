@@ -70,8 +70,11 @@ export interface PendingErasure {
 export interface ErasureRequests {
   /** Records that the customer's data goes at `dueAt`; an earlier request for it stands. */
   request(customerId: string, dueAt: Date, now: Date): Promise<void>;
+  /** Withdraws a pending request (the customer came back with a newer version); none is fine. */
+  cancel(customerId: string): Promise<void>;
   /** The requests whose grace period is over, oldest first. */
   due(now: Date): Promise<PendingErasure[]>;
-  saveCursor(customerId: string, cursor: string): Promise<void>;
+  /** Saves where the pass stopped; false when the request was withdrawn meanwhile (`cancel`). */
+  saveCursor(customerId: string, cursor: string): Promise<boolean>;
   finish(customerId: string): Promise<void>;
 }
