@@ -23,7 +23,7 @@ import { managedSubscriptionId } from "../../domain/subscriptions/managed.ts";
 import type { DisabledReason, SubscriptionWithSecrets } from "../../domain/subscriptions/subscription.ts";
 import { isSystemEventType, signingSecrets } from "../../domain/subscriptions/subscription.ts";
 import { USER_AGENT } from "../../domain/version.ts";
-import type { FairLanes, LaneGate } from "./fair-lanes.ts";
+import type { FairLanes, LaneGate, LanePhase } from "./fair-lanes.ts";
 
 export interface DeliverySettings {
   readonly retrySchedule: readonly number[];
@@ -297,36 +297,18 @@ export class DeliveryBatch {
     // skipCheck returns null only for an existing, enabled subscription.
     const target = subscription as SubscriptionWithSecrets;
 
-    // The fairness hook: the lane may hand the job over or put it back to sleep instead (nothing
+    // The fairness phase: the lane may hand the job over or put it back to sleep instead (nothing
     // sent, no attempt used), and sets the attempt's timeout.
-    const laneJob = this.gate && {
-      lane: received.lane ?? "main",
-      job,
-      liveJob: liveJobOf(job, received.messageId),
-      url: target.url,
-    };
-    const before = laneJob && this.gate ? await this.gate.beforeAttempt(laneJob) : null;
-    if (before?.kind === "moved") {
-      this.deps.logger.info(before.message, log);
-      return "moved_to_slow_lane";
+    const fair = await this.dialFairly(received, target);
+    if (fair.outcome === "moved_to_slow_lane") {
+      this.deps.logger.info(fair.message, log);
+      return fair.outcome;
     }
-    if (before?.kind === "defer") {
-      const dueAt = new Date(this.clock().getTime() + before.seconds * 1000);
-      return this.waitWithoutAttempt(received, dueAt, "deferred", before.message, log);
+    if (fair.outcome === "deferred") {
+      const dueAt = new Date(this.clock().getTime() + fair.seconds * 1000);
+      return this.waitWithoutAttempt(received, dueAt, "deferred", fair.message, log);
     }
-    const gate = this.gate;
-    const budget =
-      laneJob && gate && before?.budgetMs !== undefined
-        ? setTimeout(() => void gate.overBudget(laneJob), before.budgetMs)
-        : undefined;
-    let attempted: Attempted;
-    try {
-      attempted = await this.attempt(job, target, before?.timeoutMs);
-    } finally {
-      clearTimeout(budget);
-      before?.release();
-    }
-    if (laneJob && gate) await gate.afterAttempt(laneJob, attempted.result);
+    const { attempted } = fair;
     const step = decideDeliveryStep({
       attempt,
       outcome:
@@ -344,7 +326,26 @@ export class DeliveryBatch {
     return this.apply(step, { received, subscription: target, record, attempted, attempt, log });
   }
 
-  /** Phase 1 outcome: nothing is sent. */
+  /**
+   * Phases 2 and 3, fairness and the attempt: with fair delivery, the batch's lane gate decides and
+   * runs the attempt (shared/services/delivery/fair-lanes.ts); without it every job is dialled with
+   * the full timeout.
+   */
+  private async dialFairly(
+    received: ReceivedJob,
+    target: SubscriptionWithSecrets,
+  ): Promise<LanePhase<Attempted>> {
+    const { job } = received;
+    if (this.gate === null) return { outcome: "attempted", attempted: await this.attempt(job, target) };
+    const item = {
+      lane: received.lane ?? "main",
+      job,
+      liveJob: liveJobOf(job, received.messageId),
+      url: target.url,
+    };
+    return this.gate.dial(item, (timeoutMs) => this.attempt(job, target, timeoutMs));
+  }
+
   /** When a hand-off made now has surely settled: its successor's attempt, if any, is over. */
   private settledAfter(now: Date): Date {
     return new Date(now.getTime() + handOffSettleMs(this.deps.settings.timeoutMs));

@@ -1,9 +1,10 @@
 /**
- * Fair delivery, the use case (docs/delivery.md, "Fair delivery"): the hook the delivery batch calls
- * around each attempt. Before: dial (with the lane's timeout), hand the job to the slow lane without
- * sending, or put it back to sleep while its endpoint's breaker is open (or the endpoint is at its
- * cap) — neither uses an attempt. After: what the attempt taught about the endpoint, written to the
- * shared state; in the main lane a budget overrun hands the job to the slow lane.
+ * Fair delivery, the use case (docs/delivery.md, "Fair delivery"): one phase of the delivery batch,
+ * one call around each attempt (`LaneGate.dial`). Before: dial (with the lane's timeout), hand the job
+ * to the slow lane without sending, or put it back to sleep while its endpoint's breaker is open (or
+ * the endpoint is at its cap) — neither uses an attempt. During: the main lane's budget timer. After:
+ * the slow lane's slot is released, and what the attempt taught about the endpoint is written to the
+ * shared state.
  */
 
 import {
@@ -57,10 +58,25 @@ export type BeforeAttempt =
   /** Wait `seconds` (re-sent, delayed, to the current queue), no attempt used. */
   | { readonly kind: "defer"; readonly seconds: number; readonly message: string };
 
-/** Attempts in flight per endpoint in this instance (the slow lane's per-endpoint cap). */
-const inFlightByEndpoint = new Map<string, number>();
+/**
+ * What the fairness phase did with a job. `attempted`: it was dialled (the attempt's own result);
+ * otherwise nothing was sent and no attempt used.
+ */
+export type LanePhase<T> =
+  | { readonly outcome: "attempted"; readonly attempted: T }
+  /** Sent to the slow lane: the current message is deleted. */
+  | { readonly outcome: "moved_to_slow_lane"; readonly message: string }
+  /** Wait `seconds` (re-sent, delayed, to the current queue). */
+  | { readonly outcome: "deferred"; readonly seconds: number; readonly message: string };
 
 export class FairLanes {
+  /**
+   * Attempts in flight per endpoint in this instance (the slow lane's per-endpoint cap). One
+   * FairLanes is built per cold start (shared/dependencies.ts), so this counts what one Lambda
+   * instance (which runs one invocation at a time) has in flight.
+   */
+  readonly inFlightByEndpoint = new Map<string, number>();
+
   constructor(readonly deps: FairLaneDependencies) {}
 
   get slowQueueName(): string {
@@ -91,6 +107,34 @@ export class LaneGate {
 
   private healthOf(url: string): EndpointHealth {
     return this.health.get(url) ?? HEALTHY;
+  }
+
+  /**
+   * The fairness phase of one job: decides whether to dial, runs `attempt` with the lane's timeout if
+   * so (the main lane's budget timer beside it, the slow lane's slot held until it ends), and records
+   * what the attempt taught about the endpoint.
+   */
+  async dial<T extends { readonly result: HttpAttemptResult }>(
+    item: LaneJob,
+    attempt: (timeoutMs: number) => Promise<T>,
+  ): Promise<LanePhase<T>> {
+    const before = await this.beforeAttempt(item);
+    if (before.kind === "moved") return { outcome: "moved_to_slow_lane", message: before.message };
+    if (before.kind === "defer")
+      return { outcome: "deferred", seconds: before.seconds, message: before.message };
+    const budget =
+      before.budgetMs !== undefined
+        ? setTimeout(() => void this.overBudget(item), before.budgetMs)
+        : undefined;
+    let attempted: T;
+    try {
+      attempted = await attempt(before.timeoutMs);
+    } finally {
+      clearTimeout(budget);
+      before.release();
+    }
+    await this.afterAttempt(item, attempted.result);
+    return { outcome: "attempted", attempted };
   }
 
   async beforeAttempt(item: LaneJob): Promise<BeforeAttempt> {
@@ -138,6 +182,7 @@ export class LaneGate {
       return { kind: "dial", timeoutMs, ...(budgetMs !== undefined ? { budgetMs } : {}), release: () => {} };
     }
     // The slow lane's per-endpoint cap (the probe is always let through).
+    const { inFlightByEndpoint } = this.lanes;
     const inFlight = inFlightByEndpoint.get(item.url) ?? 0;
     if (!probe && inFlight >= deps.policy.endpointConcurrency) {
       return {
