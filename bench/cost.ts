@@ -11,6 +11,7 @@ import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { toSqsRecord } from "../local/sqs-event-source.ts";
 import { captureOutput, deliveryStorage } from "./e2e.ts";
 import {
+  type CfnTemplate,
   type CostMeasurements,
   type Deployment,
   deliveryBilledMs,
@@ -108,7 +109,15 @@ export async function benchCost(options: {
 }): Promise<CostBenchResult> {
   const template = readTemplate(options.cdkOut);
   const deployment = deploymentOfTemplate(template);
-  const measurements = await measure(options.events, deployment, options.progress);
+  const measurements = await measure(
+    options.events,
+    deployment,
+    {
+      router: powertoolsEnvironmentOf(template as CfnTemplate, "router"),
+      delivery: powertoolsEnvironmentOf(template as CfnTemplate, "delivery"),
+    },
+    options.progress,
+  );
   const { result: m, latencies } = measurements;
 
   const full = 10;
@@ -250,9 +259,53 @@ export function readTemplate(cdkOut: string): object {
 
 type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 
+/**
+ * The Powertools settings the template gives a function (`POWERTOOLS_*` of its environment): what
+ * decides what it logs and whether it publishes EMF metrics, and so its CloudWatch Logs bytes.
+ */
+export function powertoolsEnvironmentOf(template: CfnTemplate, name: string): Record<string, string> {
+  const stem = name === "router" ? /Router.*Function/ : /Delivery.*Function/;
+  const entry = Object.entries(template.Resources ?? {}).find(
+    ([id, r]) => r.Type === "AWS::Lambda::Function" && stem.test(id),
+  );
+  if (entry === undefined) throw new Error(`no ${name} function in the synthesized template`);
+  const variables =
+    (entry[1].Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ??
+    {};
+  return Object.fromEntries(
+    Object.entries(variables).filter(
+      (pair): pair is [string, string] => pair[0].startsWith("POWERTOOLS_") && typeof pair[1] === "string",
+    ),
+  );
+}
+
+/**
+ * The process environment a function of the template sees, for measuring its log bytes: every
+ * Powertools or Lambda logging setting another bench section left in this process (the local stack
+ * sets POWERTOOLS_METRICS_DISABLED=true for its in-process functions and never takes it back, which
+ * made a full run measure 0 log bytes) is dropped, and the template's own settings put in.
+ */
+export function functionEnvironment(
+  current: NodeJS.ProcessEnv,
+  deployed: Readonly<Record<string, string>>,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(current)) {
+    if (key.startsWith("POWERTOOLS_") || key.startsWith("AWS_LAMBDA_LOG_")) continue;
+    env[key] = value;
+  }
+  return { ...env, ...deployed };
+}
+
+function replaceEnvironment(env: NodeJS.ProcessEnv): void {
+  for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];
+  Object.assign(process.env, env);
+}
+
 async function measure(
   eventsPerBatchSize: number,
   deployment: Deployment,
+  powertools: { router: Record<string, string>; delivery: Record<string, string> },
   progress: (message: string) => void,
 ): Promise<{ result: CostMeasurements; latencies: number[] }> {
   const emulators = await startEmulators();
@@ -307,15 +360,19 @@ async function measure(
       ALLOW_HTTP_URLS: "true",
       ALLOWED_CIDRS: "127.0.0.0/8",
       AWS_REGION: "us-east-1",
-      POWERTOOLS_METRICS_NAMESPACE: "VoipbinWebhooks",
-      POWERTOOLS_LOG_LEVEL: "INFO",
-      AWS_LAMBDA_LOG_LEVEL: "INFO",
-      AWS_LAMBDA_LOG_FORMAT: deployment.functions.delivery?.log_format ?? "JSON",
     });
-    delete process.env.POWERTOOLS_DEV;
-    process.env.POWERTOOLS_SERVICE_NAME = "router";
+    // Lambda sets AWS_LAMBDA_LOG_LEVEL from the template's application log level (Powertools reads it).
+    const lambdaLogging = (name: string) => ({
+      AWS_LAMBDA_LOG_LEVEL: deployment.functions[name]?.application_log_level ?? "INFO",
+      AWS_LAMBDA_LOG_FORMAT: deployment.functions[name]?.log_format ?? "JSON",
+    });
+    replaceEnvironment(
+      functionEnvironment(process.env, { ...powertools.router, ...lambdaLogging("router") }),
+    );
     const router = (await import("../functions/router.ts")).handler as Handler<unknown, unknown>;
-    process.env.POWERTOOLS_SERVICE_NAME = "delivery";
+    replaceEnvironment(
+      functionEnvironment(process.env, { ...powertools.delivery, ...lambdaLogging("delivery") }),
+    );
     const delivery = (await import("../functions/delivery.ts")).handler as unknown as Handler<
       SQSEvent,
       SQSBatchResponse

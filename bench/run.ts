@@ -78,6 +78,7 @@ const USAGE = `Usage: npm run bench [-- --quick] [-- --only <sections>]
                      stack's own default, as \`npm start\` runs it)
   --only <list>      comma-separated subset of ${SECTIONS.join(", ")}; prints the table only
                      (bench/results/latest.json and docs/benchmarks.md are written by full runs)
+  --out <file>       also write this run's results (the sections run) as JSON to <file>
   --render           measure nothing: rewrite docs/benchmarks.md from bench/results/latest.json
                      and bench/results/chaos.json (e.g. after \`npm run chaos\`)
   --help             this text`;
@@ -87,6 +88,7 @@ interface Args {
   quick: boolean;
   only: Section[] | undefined;
   deliveryConcurrency: number | undefined;
+  out: string | undefined;
 }
 
 function benchArgs(argv: readonly string[]): Args | "help" {
@@ -97,6 +99,7 @@ function benchArgs(argv: readonly string[]): Args | "help" {
       render: { type: "boolean", default: false },
       "delivery-concurrency": { type: "string" },
       only: { type: "string" },
+      out: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -117,7 +120,7 @@ function benchArgs(argv: readonly string[]): Args | "help" {
     if (list.length === 0 || unknown.length > 0) throw new Error(`--only takes ${SECTIONS.join(", ")}`);
     only = list as Section[];
   }
-  return { render: values.render, quick: values.quick, only, deliveryConcurrency };
+  return { render: values.render, quick: values.quick, only, deliveryConcurrency, out: values.out };
 }
 
 const RESULTS_FILE = path.join(REPO_ROOT, "bench", "results", "latest.json");
@@ -333,6 +336,11 @@ async function main(): Promise<number> {
         `updated cost.wru_per_delivery in ${path.relative(REPO_ROOT, RESULTS_FILE)} and docs/benchmarks.md`,
       );
     }
+  }
+  if (parsed.out !== undefined) {
+    // A partial run's figures (e.g. `--only cost`), for reading the model's detail without a full run.
+    writeFileSync(parsed.out, `${JSON.stringify(results, null, 2)}\n`);
+    progress(`wrote ${parsed.out}`);
   }
   if (only === undefined) {
     mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });

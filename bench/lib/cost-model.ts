@@ -180,7 +180,14 @@ export interface Deployment {
   readonly functions: Readonly<
     Record<
       string,
-      { memory_mb: number; tracing: boolean; log_format: "Text" | "JSON"; system_log_level: string }
+      {
+        memory_mb: number;
+        tracing: boolean;
+        log_format: "Text" | "JSON";
+        system_log_level: string;
+        /** Lambda's application log level (JSON format; Lambda passes it as AWS_LAMBDA_LOG_LEVEL). */
+        application_log_level?: string;
+      }
     >
   >;
   readonly alarms: number;
@@ -252,12 +259,19 @@ export function deploymentOfTemplate(template: CfnTemplate): Deployment {
     const name = Object.entries(FUNCTION_STEMS).find(([, stem]) => stem.test(id))?.[0];
     if (name === undefined) continue;
     const props = fn.Properties ?? {};
-    const logging = (props.LoggingConfig ?? {}) as { LogFormat?: string; SystemLogLevel?: string };
+    const logging = (props.LoggingConfig ?? {}) as {
+      LogFormat?: string;
+      SystemLogLevel?: string;
+      ApplicationLogLevel?: string;
+    };
     functions[name] = {
       memory_mb: Number(props.MemorySize ?? 128),
       tracing: (props.TracingConfig as { Mode?: string } | undefined)?.Mode === "Active",
       log_format: logging.LogFormat === "JSON" ? "JSON" : "Text",
       system_log_level: logging.LogFormat === "JSON" ? (logging.SystemLogLevel ?? "INFO") : "INFO",
+      ...(logging.LogFormat === "JSON"
+        ? { application_log_level: logging.ApplicationLogLevel ?? "INFO" }
+        : {}),
     };
   }
   const mappings = ofType("AWS::Lambda::EventSourceMapping").map(([, m]) => m.Properties ?? {});

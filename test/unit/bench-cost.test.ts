@@ -253,3 +253,46 @@ describe("bytes kept per delivery", () => {
     expect(deliveryStorage([subscription])).toEqual({ bytes: 0, tableBytes: 0 });
   });
 });
+
+describe("the cost bench's function environment", () => {
+  it("drops the Powertools and Lambda logging settings other sections left behind and puts the template's in", async () => {
+    const { functionEnvironment, powertoolsEnvironmentOf } = await import("../../bench/cost.ts");
+    const template = {
+      Resources: {
+        RouterFunctionABC: {
+          Type: "AWS::Lambda::Function",
+          Properties: {
+            Environment: {
+              Variables: {
+                TABLE_NAME: { Ref: "Table" },
+                POWERTOOLS_SERVICE_NAME: "router",
+                POWERTOOLS_LOG_LEVEL: "INFO",
+                POWERTOOLS_METRICS_NAMESPACE: "VoipbinWebhooks",
+              },
+            },
+          },
+        },
+      },
+    };
+    const deployed = powertoolsEnvironmentOf(template, "router");
+    expect(deployed).toEqual({
+      POWERTOOLS_SERVICE_NAME: "router",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+      POWERTOOLS_METRICS_NAMESPACE: "VoipbinWebhooks",
+    });
+    // What the local stack leaves in the bench's process after the e2e section.
+    const leftover = {
+      PATH: "/usr/bin",
+      POWERTOOLS_METRICS_DISABLED: "true",
+      POWERTOOLS_DEV: "true",
+      POWERTOOLS_LOG_LEVEL: "ERROR",
+      AWS_LAMBDA_LOG_LEVEL: "ERROR",
+    };
+    expect(functionEnvironment(leftover, { ...deployed, AWS_LAMBDA_LOG_LEVEL: "INFO" })).toEqual({
+      PATH: "/usr/bin",
+      ...deployed,
+      AWS_LAMBDA_LOG_LEVEL: "INFO",
+    });
+    expect(() => powertoolsEnvironmentOf(template, "delivery")).toThrow(/no delivery function/);
+  });
+});
