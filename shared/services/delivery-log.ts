@@ -264,7 +264,7 @@ export class DeliveryLogService {
     try {
       await this.deps.queue.enqueue([jobFromRecord(requeued.previous, token, now.toISOString())]);
     } catch (error) {
-      await this.deps.deliveries.revertRequeue(requeued.previous, token).catch(() => undefined);
+      await this.deps.deliveries.revertRequeue(requeued, token).catch(() => undefined);
       throw error;
     }
     return { deliveryId };
@@ -336,15 +336,15 @@ export class DeliveryLogService {
           token,
           now,
         });
-        return result.kind === "requeued" ? [{ previous: result.previous, token }] : [];
+        return result.kind === "requeued" ? [{ requeued: result, previous: result.previous, token }] : [];
       }),
     );
     const won = results.flat();
     // A record written before payloads were kept cannot be resent; put it back at once.
     const unsendable = won.filter(({ previous }) => previous.payload === null);
     await Promise.all(
-      unsendable.map(({ previous, token }) =>
-        this.deps.deliveries.revertRequeue(previous, token).catch(() => undefined),
+      unsendable.map(({ requeued, token }) =>
+        this.deps.deliveries.revertRequeue(requeued, token).catch(() => undefined),
       ),
     );
     const sendable = won.filter(({ previous }) => previous.payload !== null);
@@ -357,8 +357,8 @@ export class DeliveryLogService {
       // Put them back to failed/dead, so that the next recovery picks them up instead of leaving
       // them `pending` with no job behind them.
       await Promise.all(
-        sendable.map(({ previous, token }) =>
-          this.deps.deliveries.revertRequeue(previous, token).catch(() => undefined),
+        sendable.map(({ requeued, token }) =>
+          this.deps.deliveries.revertRequeue(requeued, token).catch(() => undefined),
         ),
       );
       throw error;

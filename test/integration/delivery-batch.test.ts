@@ -15,7 +15,7 @@ import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { handOffSettleMs } from "#shared/domain/delivery/waits.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { type AddressResolver, resolveAndCheck } from "#shared/domain/subscriptions/destination-policy.ts";
-import { jobFromRecord } from "#shared/services/delivery-log.ts";
+import { DeliveryLogService, jobFromRecord } from "#shared/services/delivery-log.ts";
 import { ensureQueue } from "../../local/provision.ts";
 import { visibilityBeyondLimit } from "../../local/sqs/errors.ts";
 import { toSqsRecord } from "../../local/sqs-event-source.ts";
@@ -597,7 +597,11 @@ describe("delivery function, batch by batch", () => {
     await expectDelivery(r.requests, customer, deliveryId, { status: "succeeded", codes: [500, 500, 200] });
   });
 
-  it("re-sends the live job when the function died after the record named it and before its send: delivered, no attempt repeated", async () => {
+  /**
+   * A failed attempt whose function died right after the record write that names the new job: the
+   * record names a job on no queue, and the received message (not deleted) is its only way back.
+   */
+  async function diedAfterHandOff() {
     const { customer, r, answer, deliveryId } = await routedDelivery();
     const config = loadConfig(process.env);
     const deps = createDeliveryDependencies(config, silent);
@@ -636,6 +640,12 @@ describe("delivery function, batch by batch", () => {
     const named = await repos.deliveries.get(customer, deliveryId);
     expect(named).toMatchObject({ status: "failed", attempts: [{ status_code: 500 }] });
     expect((await env.inspectQueue(env.queues.deliveryQueueUrl)).delayed).toHaveLength(0);
+    if (named === null) throw new Error("no record");
+    return { customer, r, answer, deliveryId, config, old, named };
+  }
+
+  it("re-sends the live job when the function died after the record named it and before its send: delivered, no attempt repeated", async () => {
+    const { customer, r, answer, deliveryId, config, old, named } = await diedAfterHandOff();
     const comeBack = async () =>
       env.sqs.send(
         new ChangeMessageVisibilityCommand({
@@ -694,6 +704,45 @@ describe("delivery function, batch by batch", () => {
     await expectDelivery(r.requests, customer, deliveryId, { status: "succeeded", codes: [500, 200] });
     const dead = await env.receiveAll(env.queues.deliveryDlqUrl, { waitMs: 500 });
     expect(dead.filter((m) => JSON.parse(m.Body ?? "{}").delivery_id === deliveryId)).toHaveLength(0);
+  });
+
+  it("puts a hand-off back when a manual retry's enqueue failed while the hand-off's send was lost: the old message still re-sends the live job", async () => {
+    // Three faults: the function died between the hand-off's record write and its send; a manual
+    // retry came meanwhile, and its enqueue failed, so the retry was reverted. The revert must give
+    // the record back its `prev_job`, or the old message drops itself as stale and nothing is left
+    // to send the live job: the delivery waits forever.
+    const { customer, r, answer, deliveryId, config, old, named } = await diedAfterHandOff();
+    const log = new DeliveryLogService({
+      subscriptions: repos.subscriptions,
+      deliveries: repos.deliveries,
+      queue: { enqueue: () => Promise.reject(new Error("SQS unavailable")) },
+      quotas: { consume: async () => {} },
+      settings: { retentionDays: 30 },
+    });
+    await expect(log.retry(customer, deliveryId)).rejects.toThrow("SQS unavailable");
+    expect(await repos.deliveries.get(customer, deliveryId)).toMatchObject({
+      status: "failed",
+      live_job: named.live_job,
+    });
+    // The old message, back once the hand-off has settled, re-sends the live job; it is delivered.
+    answer.status = 200;
+    const later = createDeliveryHandler(
+      createDeliveryDependencies(config, silent, { now: () => new Date(Date.now() + 360_000) }),
+    );
+    await env.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: env.queues.deliveryQueueUrl,
+        ReceiptHandle: old.receiptHandle,
+        VisibilityTimeout: 0,
+      }),
+    );
+    const back = await receiveBatch(1);
+    expect(back.Records.map((record) => record.messageId)).toEqual([old.messageId]);
+    await later(back, lambdaContext("delivery"));
+    await deleteReceived(back.Records[0]?.receiptHandle);
+    await drain();
+    expect(r.requests).toHaveLength(2);
+    await expectDelivery(r.requests, customer, deliveryId, { status: "succeeded", codes: [500, 200] });
   });
 
   it("undoes a hand-off whose re-send failed: the old message is the live job again and makes the next attempt when it comes back", async () => {

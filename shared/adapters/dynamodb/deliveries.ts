@@ -21,6 +21,7 @@ import type {
   HandOffResult,
   RecordAttemptInput,
   RecordAttemptResult,
+  Requeued,
   RequeueResult,
 } from "../../domain/ports/deliveries.ts";
 import { TABLE_KEYS } from "../../resources.ts";
@@ -908,9 +909,11 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
         }),
       );
       if (!response.Attributes) return { kind: "skipped" };
+      const state = deliveryStateFromItem(response.Attributes);
       return {
         kind: "requeued",
         previous: recordFrom(response.Attributes, [], (await this.payloadOf(response.Attributes)).payload),
+        previousState: { prev_job: state.prev_job, dead_lettered_at: state.dead_lettered_at },
       };
     } catch (error) {
       if (isConditionalCheckFailed(error)) return { kind: "skipped" };
@@ -919,7 +922,8 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   }
 
   /** Puts back what a requeue replaced, unless an attempt or another requeue has happened since. */
-  async revertRequeue(previous: DeliveryRecord, token: string): Promise<void> {
+  async revertRequeue(requeued: Requeued, token: string): Promise<void> {
+    const { previous, previousState } = requeued;
     const values: Record<string, unknown> = {
       ":previous": previous.status,
       ":pending": "pending",
@@ -939,6 +943,16 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     if (previous.dead_reason !== null) {
       values[":reason"] = previous.dead_reason;
       set.push("dead_reason = :reason");
+    }
+    // The requeue removed these too: a hand-off's previous job (whose message re-sends the live job
+    // if that one never reached its queue) and the dead-letter mark (a dead job moved again otherwise).
+    if (previousState.prev_job !== null) {
+      values[":prev"] = previousState.prev_job;
+      set.push("prev_job = :prev");
+    }
+    if (previousState.dead_lettered_at !== null) {
+      values[":dlq"] = previousState.dead_lettered_at;
+      set.push("dlq_at = :dlq");
     }
     try {
       await this.doc.send(

@@ -125,9 +125,20 @@ export interface DeliveryLogPage {
   readonly next: DeliveryLogPosition | null;
 }
 
-export type RequeueResult =
-  | { readonly kind: "requeued"; readonly previous: DeliveryRecord }
-  | { readonly kind: "skipped" };
+/** A requeue that won: what the head held before, everything `revertRequeue` must put back. */
+export interface Requeued {
+  readonly kind: "requeued";
+  readonly previous: DeliveryRecord;
+  /**
+   * The head's hand-off and dead-letter marks, which the record (the API's view) does not carry: a
+   * requeue removes them, and a revert that did not restore `prev_job` would leave a live job that
+   * may be on no queue without the message that re-sends it (docs/delivery.md, "One live job across a
+   * re-send").
+   */
+  readonly previousState: Pick<DeliveryState, "prev_job" | "dead_lettered_at">;
+}
+
+export type RequeueResult = Requeued | { readonly kind: "skipped" };
 
 export interface DeliveryRepository {
   /**
@@ -184,7 +195,7 @@ export interface DeliveryRepository {
     options: { from: readonly DeliveryStatus[]; token: string; now: Date },
   ): Promise<RequeueResult>;
   /** Puts back what a requeue replaced, unless an attempt or another requeue has happened since. */
-  revertRequeue(previous: DeliveryRecord, token: string): Promise<void>;
+  revertRequeue(requeued: Requeued, token: string): Promise<void>;
 }
 
 /** What one delivery batch needs read before any job is attempted. */
