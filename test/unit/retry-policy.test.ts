@@ -2,12 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from "../../shared/config.ts";
 import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "../../shared/domain/aws-limits.ts";
+import { type DeliveryStep, decideDeliveryStep } from "../../shared/domain/delivery/delivery-step.ts";
 import {
   type AttemptOutcome,
   autoDisableDue,
   clampRetryAfter,
-  type Decision,
-  decideAfterAttempt,
   jitteredDelaySeconds,
   parseRetryAfter,
 } from "../../shared/domain/delivery/retry-policy.ts";
@@ -15,6 +14,37 @@ import {
 const NOW = new Date("2026-11-20T09:00:00.000Z");
 const ALMOST_ONE = 1 - Number.EPSILON;
 const schedule = DEFAULT_RETRY_SCHEDULE_SECONDS;
+
+/** What the retry arithmetic decided, read off the step (decideDeliveryStep folds it in). */
+type Decision =
+  | { readonly kind: "succeeded" | "gone" | "rejected" | "dead" }
+  | { readonly kind: "retry"; readonly delaySeconds: number; readonly nextAttemptAt: Date };
+
+function decisionOf(step: DeliveryStep): Decision {
+  if (step.queue.kind === "retry") {
+    return {
+      kind: "retry",
+      delaySeconds: step.queue.delaySeconds,
+      nextAttemptAt: step.nextAttemptAt as Date,
+    };
+  }
+  const kinds = { succeeded: "succeeded", endpoint_gone: "gone", endpoint_rejected: "rejected" } as const;
+  return { kind: step.outcome in kinds ? kinds[step.outcome as keyof typeof kinds] : "dead" };
+}
+
+function decideAfterAttempt(input: {
+  attempt: number;
+  outcome: AttemptOutcome;
+  schedule: readonly number[];
+  jitter: number;
+  now: Date;
+  random?: () => number;
+  profile?: "standard" | "legacy";
+}): Decision {
+  return decisionOf(
+    decideDeliveryStep({ ...input, failingSince: null, autoDisableAfterSeconds: Number.POSITIVE_INFINITY }),
+  );
+}
 
 function decide(attempt: number, outcome: AttemptOutcome, random: () => number = () => 0.5): Decision {
   return decideAfterAttempt({ attempt, outcome, schedule, jitter: 0.2, now: NOW, random });
@@ -149,7 +179,7 @@ describe("clampRetryAfter", () => {
   });
 });
 
-describe("decideAfterAttempt", () => {
+describe("decideDeliveryStep: the retry arithmetic", () => {
   it("makes eight attempts in total with the default schedule", () => {
     let attempt = 1;
     const delays: number[] = [];

@@ -1,11 +1,12 @@
 /**
- * The pure decision of one delivery attempt (PRODUCT §4): from what the endpoint answered, the attempt
- * number and the subscription's failure streak, what the record, the subscription and the queue
- * message become. No I/O: the delivery service applies the step.
+ * The pure decision of one delivery attempt (PRODUCT §4): from what the endpoint answered, the
+ * subscription's profile, the attempt number and the subscription's failure streak, what the record,
+ * the subscription and the queue message become. No I/O: the delivery service applies the step. Its
+ * edges of the state machine in docs/delivery.md are each a row of test/unit/delivery-state-machine.test.ts.
  */
 import type { DisabledReason } from "../subscriptions/subscription.ts";
 import type { DeadReason, DeliveryStatus } from "./delivery.ts";
-import { type AttemptOutcome, autoDisableDue, decideAfterAttempt } from "./retry-policy.ts";
+import { type AttemptOutcome, autoDisableDue, legacyRetries, retryDelaySeconds } from "./retry-policy.ts";
 
 export interface StepInput {
   /** 1-based attempt number of this attempt. */
@@ -59,19 +60,26 @@ export interface DeliveryStep {
   readonly queue: QueueEffect;
 }
 
+/** What an answer is under a profile's rules, before the schedule is consulted. */
+type Verdict = "delivered" | "gone" | "rejected" | "failed";
+
+function verdictOf(outcome: AttemptOutcome, legacy: boolean): Verdict {
+  if ("statusCode" in outcome && outcome.statusCode >= 200 && outcome.statusCode <= 299) return "delivered";
+  // Legacy: 410 is not special, and any 1xx/3xx/4xx (a redirect left after the hop limit) is final.
+  if (legacy) return legacyRetries(outcome) ? "failed" : "rejected";
+  if ("statusCode" in outcome && outcome.statusCode === 410) return "gone";
+  // Redirects are not followed, so 3xx is a failure like any other non-2xx.
+  return "failed";
+}
+
 export function decideDeliveryStep(input: StepInput): DeliveryStep {
-  const decision = decideAfterAttempt({
-    attempt: input.attempt,
-    outcome: input.outcome,
-    schedule: input.schedule,
-    jitter: input.jitter,
-    now: input.now,
-    ...(input.random ? { random: input.random } : {}),
-    ...(input.profile ? { profile: input.profile } : {}),
-  });
+  const { attempt } = input;
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new RangeError(`attempt must be a whole number from 1, got ${attempt}`);
+  }
   const legacy = input.profile === "legacy";
-  switch (decision.kind) {
-    case "succeeded":
+  switch (verdictOf(input.outcome, legacy)) {
+    case "delivered":
       return {
         outcome: "succeeded",
         status: "succeeded",
@@ -98,6 +106,8 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
         subscription: { kind: "disable", reason: "endpoint_gone" },
         queue: { kind: "delete" },
       };
+    case "failed":
+      break;
   }
   const failingSince = input.failingSince === null || legacy ? null : new Date(input.failingSince);
   if (!legacy && autoDisableDue(failingSince, input.now, input.autoDisableAfterSeconds)) {
@@ -113,14 +123,22 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
   // The legacy profile keeps no failing clock: it never auto-disables.
   const streak: SubscriptionEffect =
     legacy || failingSince !== null ? { kind: "none" } : { kind: "mark_failing" };
-  if (decision.kind === "retry") {
+  const delaySeconds = retryDelaySeconds({
+    attempt,
+    outcome: input.outcome,
+    schedule: input.schedule,
+    jitter: input.jitter,
+    now: input.now,
+    ...(input.random ? { random: input.random } : {}),
+  });
+  if (delaySeconds !== null) {
     return {
       outcome: "retry_scheduled",
       status: "failed",
       deadReason: null,
-      nextAttemptAt: decision.nextAttemptAt,
+      nextAttemptAt: new Date(input.now.getTime() + delaySeconds * 1000),
       subscription: streak,
-      queue: { kind: "retry", delaySeconds: decision.delaySeconds },
+      queue: { kind: "retry", delaySeconds },
     };
   }
   return {

@@ -1,33 +1,11 @@
 /**
- * What happens after a delivery attempt (PRODUCT §4): delivered, endpoint gone, retried later, or
- * dead. Pure functions of their inputs (time and randomness are injected) so the delivery Lambda,
- * the local stack and the tests all decide identically.
+ * The retry arithmetic of a delivery attempt (PRODUCT §4): which answers a profile retries, the
+ * jittered schedule, Retry-After, the auto-disable window. Pure functions of their inputs (time and
+ * randomness are injected); the decision that uses them is decideDeliveryStep (delivery-step.ts).
  */
-export type Decision =
-  | { readonly kind: "succeeded" }
-  | { readonly kind: "gone" }
-  /** The legacy profile's final failures (PRODUCT §11): a status VoIPBIN's sender never retries. */
-  | { readonly kind: "rejected" }
-  | { readonly kind: "retry"; readonly delaySeconds: number; readonly nextAttemptAt: Date }
-  | { readonly kind: "dead" };
-
 export type AttemptOutcome =
   | { readonly statusCode: number; readonly retryAfter: string | null }
   | { readonly error: string };
-
-export interface DecideInput {
-  /** 1-based attempt number of the delivery's current chain, counted on its record (never SQS receives). */
-  readonly attempt: number;
-  readonly outcome: AttemptOutcome;
-  /** Delays (seconds) before attempts 2..n; its length is the number of retries. */
-  readonly schedule: readonly number[];
-  /** Fraction of each delay to spread randomly either way, e.g. 0.2 for ±20 %. */
-  readonly jitter: number;
-  readonly now: Date;
-  readonly random?: () => number;
-  /** Whose outcome rules apply. @default "standard" */
-  readonly profile?: "standard" | "legacy";
-}
 
 /**
  * What VoIPBIN's own sender retries (PRODUCT §11): 5xx and failures to get an answer (timeouts,
@@ -46,7 +24,7 @@ const FLOAT_TOLERANCE = 1e-6;
 /**
  * A whole number of seconds drawn uniformly from [base·(1−jitter), base·(1+jitter)], so that
  * endpoints recovering from an outage are not hit by every pending retry in the same second.
- * Not capped at what one SQS sleep allows: a longer delay is reached in hops (visibility.ts).
+ * Not capped at what one SQS sleep allows: a longer delay is reached in hops (waits.ts).
  */
 export function jitteredDelaySeconds(
   baseSeconds: number,
@@ -160,32 +138,34 @@ export function clampRetryAfter(retryAfterSeconds: number, scheduledSeconds: num
   return Math.min(Math.max(retryAfterSeconds, scheduledSeconds), 2 * scheduledSeconds);
 }
 
-const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
-
-export function decideAfterAttempt(input: DecideInput): Decision {
+/**
+ * The delay before the next attempt of a failed one: the schedule's delay for `attempt`, jittered,
+ * with a 429's or 503's Retry-After honoured within [scheduled, 2×scheduled]; null when `attempt` was
+ * the schedule's last (no attempts left).
+ */
+export function retryDelaySeconds(input: {
+  /** 1-based attempt number of the delivery's current chain, counted on its record (never SQS receives). */
+  readonly attempt: number;
+  readonly outcome: AttemptOutcome;
+  /** Delays (seconds) before attempts 2..n; its length is the number of retries. */
+  readonly schedule: readonly number[];
+  /** Fraction of each delay to spread randomly either way, e.g. 0.2 for ±20 %. */
+  readonly jitter: number;
+  readonly now: Date;
+  readonly random?: () => number;
+}): number | null {
   const { attempt, outcome, schedule, jitter, now, random = Math.random } = input;
-  if (!Number.isInteger(attempt) || attempt < 1) {
-    throw new RangeError(`attempt must be a whole number from 1, got ${attempt}`);
-  }
-  if ("statusCode" in outcome && outcome.statusCode >= 200 && outcome.statusCode <= 299) {
-    return { kind: "succeeded" };
-  }
-  if (input.profile === "legacy") {
-    // 410 is not special here, and any 1xx/3xx/4xx (a redirect left after the hop limit) is final.
-    if (!legacyRetries(outcome)) return { kind: "rejected" };
-  } else if ("statusCode" in outcome && outcome.statusCode === 410) {
-    return { kind: "gone" };
-  }
-  // Redirects are not followed, so 3xx is a failure like any other non-2xx.
   const scheduled = schedule[attempt - 1];
-  if (scheduled === undefined) return { kind: "dead" };
-  let delaySeconds = jitteredDelaySeconds(scheduled, jitter, random);
+  if (scheduled === undefined) return null;
+  const delaySeconds = jitteredDelaySeconds(scheduled, jitter, random);
   if ("statusCode" in outcome && RETRY_AFTER_STATUSES.has(outcome.statusCode)) {
     const retryAfter = parseRetryAfter(outcome.retryAfter, now);
-    if (retryAfter !== null) delaySeconds = clampRetryAfter(retryAfter, delaySeconds);
+    if (retryAfter !== null) return clampRetryAfter(retryAfter, delaySeconds);
   }
-  return { kind: "retry", delaySeconds, nextAttemptAt: new Date(now.getTime() + delaySeconds * 1000) };
+  return delaySeconds;
 }
+
+const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
 
 /**
  * Whether a subscription has been failing for the whole window and must be disabled (`failing`).
