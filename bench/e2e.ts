@@ -463,7 +463,7 @@ async function measureFixedRate(
   meters.lambda.reset();
   meters.logs.reset();
   const rss = sampleRss();
-  const sampler = sampleProcesses(children);
+  const sampler = sampleProcesses(children, () => env.stack.workerHeaps());
   // The phase proper ends when the emitter stops; its drain comes after.
   const phaseEnd = setTimeout(() => sampler.end(), options.durationS * 1000);
   const childCpuBefore = await childrenCpuMs(children);

@@ -31,7 +31,7 @@ const localEnvSchema = z.object({
   EVENT_BUS_NAME: z.string().min(1).default(DEFAULT_RESOURCE_NAMES.eventBus),
   /** Where dynalite keeps its LevelDB files unless --in-memory. */
   DATA_DIR: z.string().min(1).default(path.join(REPO_ROOT, ".data")),
-  /** Parallel pollers of the delivery queue, each running one delivery invocation at a time. */
+  /** The most pollers of the delivery queue (5 to start, more while a backlog lasts), each running one delivery invocation at a time. */
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.DELIVERY_CONCURRENCY),
   /** Pollers of fair delivery's slow lane (the deployed slow-lane mapping's maxConcurrency). */
   SLOW_LANE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY),

@@ -43,8 +43,16 @@ export interface SqsEventSourceOptions {
   maxBatchingWindowSeconds?: number;
   /** Long-poll wait per ReceiveMessage (0–20), default 1 so that stop() returns within about a second. */
   waitTimeSeconds?: number;
-  /** Parallel pollers, each running one invocation at a time, default 2. */
+  /**
+   * Parallel pollers at most (the mapping's MaximumConcurrency), each running one invocation at a
+   * time, default 2. Without `scaling` all of them poll from the start.
+   */
   concurrency?: number;
+  /**
+   * Scale the pollers with the backlog as Lambda does instead of running `concurrency` of them all
+   * the time (see PollerScaling). Absent: a fixed set of `concurrency` pollers.
+   */
+  scaling?: PollerScaling;
   /** The function timeout the Context reports and enforces, default the delivery function's. */
   functionTimeoutMs?: number;
   functionName?: string;
@@ -92,6 +100,31 @@ export class FunctionConcurrency {
   }
 }
 
+/**
+ * Lambda's scaling of an SQS event source mapping (Lambda Developer Guide, "Configuring scaling
+ * behavior for SQS event source mappings", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html):
+ * "When messages are available, Lambda starts processing five batches at a time with five concurrent
+ * invocations of your function. If messages are still available, Lambda increases the number of
+ * processes that are reading batches by up to 300 more instances per minute. [...] When traffic is
+ * low, Lambda scales back the processing to five concurrent batches" (the optimisation down to 2 is
+ * "not available when you enable the maximum concurrency setting", which every mapping of ours sets).
+ *
+ * Locally: `minPollers` poll from the start; a receive that comes back full (as many messages as it
+ * asked for: more are likely waiting), or every poller being busy in an invocation (nobody is
+ * looking), adds a poller, at most `addPerMinute` a minute and never beyond `concurrency`; a poller whose receive finds no backlog (it came back empty, or short of a full
+ * batch while another poller is already waiting on the queue) stops while more than `minPollers`
+ * run. Fewer pollers when the queue is short also make the batches fuller, as on AWS.
+ */
+export interface PollerScaling {
+  /** Pollers that always run (Lambda: 5), capped at `concurrency`. */
+  readonly minPollers: number;
+  /** Pollers added per minute at most while messages are still available (Lambda: 300). */
+  readonly addPerMinute: number;
+}
+
+/** Lambda's numbers (see PollerScaling). */
+export const LAMBDA_SQS_SCALING: PollerScaling = { minPollers: 5, addPerMinute: 300 };
+
 export interface PollResult {
   /** Records received (handed to the handler unless throttled). */
   received: number;
@@ -100,6 +133,9 @@ export interface PollResult {
   /** Records of a batch received while the function had no free concurrency (never invoked); absent when none. */
   throttled?: number;
 }
+
+/** A cycle's result for the scaling: whether its last receive came back with all it asked for (more are likely waiting). */
+type CycleResult = PollResult & { readonly full: boolean };
 
 export class SqsEventSourceConfigError extends CodedError {
   override readonly name = "SqsEventSourceConfigError";
@@ -135,11 +171,18 @@ export class SqsEventSource {
   private readonly functionName: string;
   private readonly onError: (err: unknown) => void;
   private readonly functionConcurrency: FunctionConcurrency | undefined;
+  private readonly scaling: PollerScaling | undefined;
   private queueArn: string | undefined;
   private awsRegion: string | undefined;
 
   private running = false;
-  private pollers: Promise<void>[] = [];
+  private readonly pollers = new Set<Promise<void>>();
+  /** When the last poller was added by scaling (ms since epoch). */
+  private lastScaleUpAt = 0;
+  private peakPollers = 0;
+  /** Pollers waiting in a receive right now. */
+  private receiving = 0;
+  private scalingTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private abortController = new AbortController();
 
@@ -157,6 +200,7 @@ export class SqsEventSource {
     this.functionName = opts.functionName ?? "local-sqs-consumer";
     this.onError = opts.onError ?? ((err) => console.error("[sqs-event-source]", err));
     this.functionConcurrency = opts.functionConcurrency;
+    this.scaling = opts.scaling;
 
     const problems = [
       Number.isInteger(this.batchSize) && this.batchSize >= 1 && this.batchSize <= 10_000
@@ -176,6 +220,13 @@ export class SqsEventSource {
         ? undefined
         : "concurrency must be at least 1",
       this.functionTimeoutMs > 0 ? undefined : "functionTimeoutMs must be positive",
+      this.scaling === undefined ||
+      (Number.isInteger(this.scaling.minPollers) && this.scaling.minPollers >= 1)
+        ? undefined
+        : "scaling.minPollers must be a whole number ≥ 1",
+      this.scaling === undefined || this.scaling.addPerMinute > 0
+        ? undefined
+        : "scaling.addPerMinute must be positive",
     ].filter((problem) => problem !== undefined);
     if (problems.length > 0) throw new SqsEventSourceConfigError(problems.join("; "));
   }
@@ -185,7 +236,57 @@ export class SqsEventSource {
     if (this.running) return;
     this.running = true;
     this.abortController = new AbortController();
-    this.pollers = Array.from({ length: this.concurrency }, () => this.pollLoop());
+    this.peakPollers = 0;
+    for (let i = 0; i < this.minPollers; i++) this.addPoller();
+    if (this.scaling !== undefined) {
+      // Every poller busy in an invocation: nobody sees whether messages wait, so one more looks
+      // (at the scaling's pace). Without it, pollers held by a black-holing endpoint's jobs would
+      // leave the queue unread until their timeout.
+      const timer = setInterval(() => {
+        if (this.receiving === 0) this.scaleUp();
+      }, 60_000 / this.scaling.addPerMinute);
+      timer.unref();
+      this.scalingTimer = timer;
+    }
+  }
+
+  /** Pollers running now. */
+  get pollerCount(): number {
+    return this.pollers.size;
+  }
+
+  /** The most pollers that ran at once since start(). */
+  get peakPollerCount(): number {
+    return this.peakPollers;
+  }
+
+  private get minPollers(): number {
+    return Math.min(this.concurrency, this.scaling?.minPollers ?? this.concurrency);
+  }
+
+  private addPoller(): void {
+    const poller = this.pollLoop().finally(() => this.pollers.delete(poller));
+    this.pollers.add(poller);
+    this.peakPollers = Math.max(this.peakPollers, this.pollers.size);
+  }
+
+  /**
+   * A poller above the minimum stops when its receive found no backlog: it came back empty, or short
+   * of a full batch while another poller is already waiting on the queue (which takes what comes next).
+   */
+  private redundant(received: number): boolean {
+    if (this.scaling === undefined || this.pollers.size <= this.minPollers) return false;
+    return received === 0 || this.receiving > 0;
+  }
+
+  /** One more poller when messages are still available, at the scaling's pace and up to the cap. */
+  private scaleUp(): void {
+    const scaling = this.scaling;
+    if (scaling === undefined || !this.running || this.pollers.size >= this.concurrency) return;
+    const now = Date.now();
+    if (now - this.lastScaleUpAt < 60_000 / scaling.addPerMinute) return;
+    this.lastScaleUpAt = now;
+    this.addPoller();
   }
 
   /**
@@ -198,22 +299,26 @@ export class SqsEventSource {
    */
   async stop(options: { abortReceives?: boolean } = {}): Promise<void> {
     this.running = false;
+    clearInterval(this.scalingTimer);
     if (options.abortReceives) this.abortController.abort();
-    await Promise.allSettled(this.pollers);
-    this.pollers = [];
+    // A poller may add another while its last cycle ends: wait until none is left.
+    while (this.pollers.size > 0) await Promise.allSettled([...this.pollers]);
     await Promise.allSettled([...this.inFlight]);
   }
 
   /** One receive, invoke and delete cycle. Receive errors propagate; handler failures are counted. */
-  pollOnce(): Promise<PollResult> {
-    return this.track(this.cycle());
+  async pollOnce(): Promise<PollResult> {
+    const { full: _full, ...result } = await this.track(this.cycle());
+    return result;
   }
 
   private async pollLoop(): Promise<void> {
     while (this.running) {
       try {
-        const { throttled = 0 } = await this.pollOnce();
+        const { received, throttled = 0, full } = await this.track(this.cycle());
         if (throttled > 0) await this.pause(THROTTLE_BACKOFF_MS);
+        else if (full) this.scaleUp();
+        else if (this.redundant(received)) return;
       } catch (err) {
         if (!this.running) return;
         this.onError(err);
@@ -245,15 +350,22 @@ export class SqsEventSource {
     });
   }
 
-  private async cycle(): Promise<PollResult> {
-    const messages = await this.receiveBatch();
-    if (messages.length === 0) return { received: 0, failed: 0 };
+  private async cycle(): Promise<CycleResult> {
+    this.receiving++;
+    let received: { messages: Message[]; full: boolean };
+    try {
+      received = await this.receiveBatch();
+    } finally {
+      this.receiving--;
+    }
+    const { messages, full } = received;
+    if (messages.length === 0) return { received: 0, failed: 0, full };
 
     // No free concurrency: the batch was received (its receive counted) but is not invoked; its
     // messages come back after their visibility timeout, as a throttled batch does on Lambda.
     const concurrency = this.functionConcurrency;
     if (concurrency !== undefined && !concurrency.tryAcquire()) {
-      return { received: messages.length, failed: messages.length, throttled: messages.length };
+      return { received: messages.length, failed: messages.length, throttled: messages.length, full };
     }
     try {
       const [eventSourceARN, awsRegion] = await Promise.all([this.resolveQueueArn(), this.resolveRegion()]);
@@ -265,19 +377,20 @@ export class SqsEventSource {
       } catch (err) {
         // Lambda retries the whole batch: nothing is deleted, every record reappears after its visibility timeout.
         this.onError(err);
-        return { received: records.length, failed: records.length };
+        return { received: records.length, failed: records.length, full };
       }
 
       const toDelete = records.filter((record) => !failedIds.has(record.messageId));
       await this.deleteRecords(toDelete);
-      return { received: records.length, failed: records.length - toDelete.length };
+      return { received: records.length, failed: records.length - toDelete.length, full };
     } finally {
       concurrency?.release();
     }
   }
 
-  private async receiveBatch(): Promise<Message[]> {
+  private async receiveBatch(): Promise<{ messages: Message[]; full: boolean }> {
     const messages: Message[] = [];
+    let full = false;
     const windowEnds = Date.now() + this.batchingWindowMs;
     do {
       const remainingWindowMs = windowEnds - Date.now();
@@ -286,10 +399,11 @@ export class SqsEventSource {
         messages.length === 0
           ? this.waitTimeSeconds
           : Math.min(20, Math.max(0, Math.floor(remainingWindowMs / 1000)));
+      const maxNumberOfMessages = Math.min(MAX_RECEIVE, this.batchSize - messages.length);
       const { Messages } = await this.sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: this.queueUrl,
-          MaxNumberOfMessages: Math.min(MAX_RECEIVE, this.batchSize - messages.length),
+          MaxNumberOfMessages: maxNumberOfMessages,
           WaitTimeSeconds: waitTimeSeconds,
           MessageSystemAttributeNames: ["All"],
           MessageAttributeNames: ["All"],
@@ -297,11 +411,12 @@ export class SqsEventSource {
         { abortSignal: this.abortController.signal },
       );
       messages.push(...(Messages ?? []));
-      if (messages.length === 0) return messages;
+      full = (Messages ?? []).length >= maxNumberOfMessages;
+      if (messages.length === 0) return { messages, full };
       // Under a second of window left and nothing more came: invoke now rather than spin on short polls.
       if (waitTimeSeconds === 0 && (Messages ?? []).length === 0) break;
     } while (messages.length < this.batchSize && Date.now() < windowEnds);
-    return messages;
+    return { messages, full };
   }
 
   /**

@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import type { HeapInfo } from "node:v8";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type {
@@ -57,7 +58,12 @@ import {
 } from "./provision.ts";
 import { type LocalStackSettings, REPO_ROOT } from "./settings.ts";
 import { LocalSqsStartError, startLocalSqs } from "./sqs/index.ts";
-import { FunctionConcurrency, type SqsBatchHandler, SqsEventSource } from "./sqs-event-source.ts";
+import {
+  FunctionConcurrency,
+  LAMBDA_SQS_SCALING,
+  type SqsBatchHandler,
+  SqsEventSource,
+} from "./sqs-event-source.ts";
 import { newStackKey, requireStackKey } from "./stack-key.ts";
 import { checkTableFiles, DamagedTableError, recordCleanStop, type TableFilesCheck } from "./table-files.ts";
 
@@ -139,6 +145,8 @@ export interface LocalStack {
   readonly functionEnv: Readonly<Record<string, string>>;
   /** The stack's child processes (the emulators that run out of this process), for monitoring. */
   readonly childProcesses: readonly LocalChildProcess[];
+  /** The V8 heaps of the stack's worker threads (the local SQS's), for monitoring: part of this process's RSS. */
+  workerHeaps(): Promise<Record<string, HeapInfo>>;
   /** Stops taking work, drains what is in flight, closes everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -257,6 +265,7 @@ async function start(
     functionEnv,
     stackKey: storage.stackKey,
     childProcesses: [{ name: "dynalite", pid: storage.dynamo.pid, usage: () => storage.dynamo.usage() }],
+    workerHeaps: async () => ({ sqs: await storage.localSqs.heapStatistics() }),
     stop: () => {
       stopping ??= cleanup();
       return stopping;
@@ -722,7 +731,9 @@ async function startDeliveryFunction(
       maxBatchingWindowSeconds: DELIVERY_BATCH.maxBatchingWindowSeconds,
       // Lambda's pollers long-poll for 20 s; stop() cuts the poll short (the SQS drops a poll whose client left).
       waitTimeSeconds: 20,
+      // `concurrency` is the mapping's MaximumConcurrency: 5 pollers, more while a backlog lasts (as Lambda scales).
       concurrency,
+      scaling: LAMBDA_SQS_SCALING,
       functionTimeoutMs: FUNCTION_TIMEOUTS_MS.delivery,
       functionName: "delivery",
       onError: (error) => logger.error(name, { error: loggedError(error) }),

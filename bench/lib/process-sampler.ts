@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import type { HeapInfo } from "node:v8";
 import type { LocalChildProcess } from "../../local/stack.ts";
 
 /** One sample of this process and of the stack's child processes. */
@@ -9,6 +11,10 @@ interface Sample {
   readonly external: number;
   readonly arrayBuffers: number;
   readonly childrenRss: number;
+  /** The worker threads' V8 heaps (physical size), summed. */
+  readonly workersHeap: number;
+  /** RSS backed by files (the node binary's and libraries' pages), from /proc; 0 elsewhere. */
+  readonly rssFile: number;
 }
 
 export interface ProcessMemory {
@@ -17,6 +23,15 @@ export interface ProcessMemory {
   /** At this process's RSS peak: the V8 heap in use, and off-heap memory (Buffers and other external). */
   readonly heap_used_mb_at_peak: number;
   readonly off_heap_mb_at_peak: number;
+  /**
+   * Where the rest of the RSS at the peak is: the main thread's V8 heap as committed (used plus
+   * what V8 keeps for growth and garbage not yet collected), the worker threads' heaps (the local
+   * SQS's), and the pages of the node binary and libraries. What remains is native memory (SQLite,
+   * the allocator's arenas, the threads' stacks).
+   */
+  readonly heap_total_mb_at_peak: number;
+  readonly worker_heaps_mb_at_peak: number;
+  readonly file_backed_mb_at_peak: number;
   /** Peak RSS of the stack's child processes (dynalite), summed. */
   readonly children_rss_mb: number;
   /** RSS at the middle and at the end of the measured phase: this process, and the children. */
@@ -38,6 +53,7 @@ const round = (n: number) => Math.round(n * 10) / 10;
  */
 export function sampleProcesses(
   children: readonly LocalChildProcess[],
+  workerHeaps: () => Promise<Record<string, HeapInfo>> = async () => ({}),
   intervalMs = 250,
 ): { end(): void; stop(): Promise<ProcessMemory> } {
   const started = performance.now();
@@ -46,7 +62,10 @@ export function sampleProcesses(
   let inFlight: Promise<void> | undefined;
   const take = async () => {
     const own = process.memoryUsage();
-    const childUsages = await Promise.all(children.map((c) => c.usage().catch(() => undefined)));
+    const [childUsages, heaps] = await Promise.all([
+      Promise.all(children.map((c) => c.usage().catch(() => undefined))),
+      workerHeaps().catch(() => ({})),
+    ]);
     samples.push({
       atMs: performance.now() - started,
       rss: own.rss,
@@ -55,6 +74,8 @@ export function sampleProcesses(
       external: own.external,
       arrayBuffers: own.arrayBuffers,
       childrenRss: childUsages.reduce((sum, u) => sum + (u?.memory.rss ?? 0), 0),
+      workersHeap: Object.values(heaps).reduce((sum, h) => sum + h.total_physical_size, 0),
+      rssFile: rssFileBytes(),
     });
   };
   const timer = setInterval(() => {
@@ -82,6 +103,9 @@ export function sampleProcesses(
         heap_used_mb_at_peak: round(peak.heapUsed / MB),
         // external includes arrayBuffers (Buffer memory); Node counts both outside the V8 heap.
         off_heap_mb_at_peak: round(peak.external / MB),
+        heap_total_mb_at_peak: round(peak.heapTotal / MB),
+        worker_heaps_mb_at_peak: round(peak.workersHeap / MB),
+        file_backed_mb_at_peak: round(peak.rssFile / MB),
         children_rss_mb: round(Math.max(...samples.map((s) => s.childrenRss)) / MB),
         rss_mb_middle: round(middle.rss / MB),
         rss_mb_end: round(end.rss / MB),
@@ -92,6 +116,15 @@ export function sampleProcesses(
       };
     },
   };
+}
+
+function rssFileBytes(): number {
+  try {
+    const match = /RssFile:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    return match?.[1] ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0; // not Linux
+  }
 }
 
 /** CPU time (ms) of the stack's child processes so far. */

@@ -1,3 +1,6 @@
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { FinalizeRequestMiddleware, HandlerExecutionContext } from "@smithy/types";
 import type { DynamoRequest } from "./dynamo-units.ts";
@@ -9,7 +12,10 @@ import type { DynamoRequest } from "./dynamo-units.ts";
  * Node resolves @smithy/core's CommonJS build for every importer). Its `send` is wrapped so that
  * the first call of each client adds a finalizeRequest middleware after the retry middleware:
  * every HTTP request on the wire is counted, retries included, by the operation in its
- * `x-amz-target` header. DynamoDB request bodies are kept (when asked) to compute request units.
+ * `x-amz-target` header. DynamoDB request bodies are kept (when asked) to compute request units:
+ * in a temporary file, not in this process's heap, whose RSS the e2e section reports as the stack's
+ * (a 60 s run's ~100,000 bodies were tens of MB of strings held to the end, and work for every
+ * major GC).
  */
 
 interface MiddlewareStack {
@@ -27,8 +33,9 @@ export interface SdkMeter {
   /** Counting happens only while active; requests made outside are ignored. */
   active: boolean;
   readonly byOperation: Map<string, number>;
-  /** DynamoDB requests as sent (bodies parsed only when read, outside the measured window). */
-  readonly dynamoRequests: { operation: string; text: string }[];
+  /** DynamoDB requests kept since the last reset (their bodies in the spool file). */
+  readonly dynamoRequestCount: number;
+  /** The kept DynamoDB requests as sent (bodies parsed only when read, outside the measured window). */
   parsedDynamoRequests(): DynamoRequest[];
   /** PutEvents entries (EventBridge bills per event, not per call). */
   eventbridgeEntries: number;
@@ -62,18 +69,23 @@ export function installSdkMeter(options: SdkMeterOptions = {}): SdkMeter {
   const clientPrototype = Object.getPrototypeOf(DynamoDBClient.prototype) as { send: Send };
   const original = clientPrototype.send;
   const instrumented = new WeakSet<object>();
+  const spool = options.keepDynamoBodies === true ? openSpool() : undefined;
+  let dynamoRequestCount = 0;
   const meter: SdkMeter = {
     active: false,
     byOperation: new Map(),
-    dynamoRequests: [],
+    get dynamoRequestCount() {
+      return dynamoRequestCount;
+    },
     eventbridgeEntries: 0,
     reset() {
       this.byOperation.clear();
-      this.dynamoRequests.length = 0;
+      spool?.clear();
+      dynamoRequestCount = 0;
       this.eventbridgeEntries = 0;
     },
     parsedDynamoRequests() {
-      return this.dynamoRequests.map(({ operation, text }) => ({
+      return (spool?.read() ?? []).map(({ operation, text }) => ({
         operation,
         body: (parseBody(text) ?? {}) as Record<string, unknown>,
       }));
@@ -88,13 +100,14 @@ export function installSdkMeter(options: SdkMeterOptions = {}): SdkMeter {
     },
     uninstall() {
       clientPrototype.send = original;
+      spool?.close();
       installed = undefined;
     },
   };
   const middleware: FinalizeRequestMiddleware<object, object> =
     (next, context: HandlerExecutionContext) => async (args) => {
       if (meter.active && !namesIgnoredQueue(args.request, options.ignoredQueueNames ?? [])) {
-        record(meter, args.request, context, options.keepDynamoBodies === true);
+        if (record(meter, args.request, context, spool)) dynamoRequestCount++;
       }
       return next(args);
     };
@@ -113,12 +126,13 @@ export function installSdkMeter(options: SdkMeterOptions = {}): SdkMeter {
   return meter;
 }
 
+/** Counts one request; true when a DynamoDB body went to the spool. */
 function record(
   meter: SdkMeter,
   request: unknown,
   context: HandlerExecutionContext,
-  keepDynamoBodies: boolean,
-): void {
+  spool: Spool | undefined,
+): boolean {
   const http = request as { headers?: Record<string, string>; body?: unknown };
   const target = http.headers?.["x-amz-target"] ?? http.headers?.["X-Amz-Target"];
   let service: string | undefined;
@@ -144,10 +158,14 @@ function record(
     const entries = (parseBody(http.body) as { Entries?: unknown[] } | undefined)?.Entries;
     meter.eventbridgeEntries += entries?.length ?? 1;
   }
-  if (keepDynamoBodies && service === "dynamodb") {
+  if (spool !== undefined && service === "dynamodb") {
     const text = bodyText(http.body);
-    if (text !== undefined) meter.dynamoRequests.push({ operation, text });
+    if (text !== undefined) {
+      spool.append(operation, text);
+      return true;
+    }
   }
+  return false;
 }
 
 /** Whether an SQS request (JSON protocol) names one of the queues in its `QueueUrl`. */
@@ -156,8 +174,49 @@ function namesIgnoredQueue(request: unknown, queueNames: readonly string[]): boo
   const http = request as { headers?: Record<string, string>; body?: unknown };
   const target = http.headers?.["x-amz-target"] ?? http.headers?.["X-Amz-Target"] ?? "";
   if (!target.startsWith("AmazonSQS.")) return false;
-  const queueUrl = (parseBody(http.body) as { QueueUrl?: unknown } | undefined)?.QueueUrl;
-  return typeof queueUrl === "string" && queueNames.some((name) => queueUrl.endsWith(`/${name}`));
+  // The top-level QueueUrl as the SDK serialises it, found without parsing the whole body (a
+  // SendMessageBatch's bodies are kilobytes, and this runs inside the measured window).
+  const queueUrl = QUEUE_URL.exec(bodyText(http.body) ?? "")?.[1];
+  return queueUrl !== undefined && queueNames.some((name) => queueUrl.endsWith(`/${name}`));
+}
+const QUEUE_URL = /"QueueUrl":"([^"\\]*)"/;
+
+interface Spool {
+  append(operation: string, text: string): void;
+  read(): { operation: string; text: string }[];
+  clear(): void;
+  close(): void;
+}
+
+/**
+ * Request bodies in a temporary file, one per line (`operation\tbody`: JSON has no raw tab or
+ * newline). Synchronous appends: a few microseconds each, and nothing to flush before reading.
+ */
+function openSpool(): Spool {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-sdk-meter-"));
+  const file = path.join(dir, "dynamodb-requests");
+  const fd = openSync(file, "a+");
+  return {
+    append(operation, text) {
+      writeSync(fd, `${operation}\t${text}\n`);
+    },
+    read() {
+      return readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => {
+          const tab = line.indexOf("\t");
+          return { operation: line.slice(0, tab), text: line.slice(tab + 1) };
+        });
+    },
+    clear() {
+      ftruncateSync(fd, 0);
+    },
+    close() {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function bodyText(body: unknown): string | undefined {

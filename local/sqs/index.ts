@@ -1,3 +1,4 @@
+import { getHeapStatistics, type HeapInfo } from "node:v8";
 import { MessageChannel, Worker } from "node:worker_threads";
 import type { InProcessResponse, InProcessTransport } from "#shared/adapters/local-endpoints.ts";
 import { runSqs, type SqsRunOptions } from "./run.ts";
@@ -20,6 +21,8 @@ export interface LocalSqs {
    * HTTP, as messages to the worker, without a socket, an HTTP parser or a stack-key check.
    */
   readonly transport: InProcessTransport;
+  /** The V8 heap of the thread it runs in (its worker's; the caller's with `thread: "main"`), for monitoring. */
+  heapStatistics(): Promise<HeapInfo>;
   close(): Promise<void>;
 }
 
@@ -60,6 +63,7 @@ export async function startLocalSqs(options: StartLocalSqsOptions): Promise<Loca
             signal ?? new AbortController().signal,
           ),
         ),
+      heapStatistics: async () => getHeapStatistics(),
       close: () => ready.close(),
     };
   }
@@ -169,6 +173,7 @@ async function startInWorker(run: SqsRunOptions): Promise<LocalSqs> {
     endpoint: `http://${run.host}:${port}`,
     releaseUnchangedReceives: (queues) => request("release", queues),
     transport,
+    heapStatistics: () => worker.getHeapStatistics(),
     close: () => {
       closing ??= request("close")
         .then(

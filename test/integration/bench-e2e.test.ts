@@ -62,6 +62,12 @@ describe("bench e2e section (small size)", () => {
     expect(result.steps.length).toBeLessThanOrEqual(2);
     expect(result.steps[0]).toMatchObject({ offered_events_per_s: 20, expected_deliveries: 60, lost: 0 });
     expect(result.memory.rss_mb).toBeGreaterThan(result.memory.rss_mb_before_stack / 2);
+    // Where the RSS is: the main heap as V8 committed it, the local SQS worker's heap, file-backed pages.
+    expect(result.memory.heap_total_mb_at_peak).toBeGreaterThanOrEqual(
+      result.memory.heap_used_mb_at_peak ?? 0,
+    );
+    expect(result.memory.worker_heaps_mb_at_peak).toBeGreaterThan(1);
+    expect(result.memory.file_backed_mb_at_peak).toBeGreaterThan(1);
     // The load driver runs in a process of its own; its CPU is reported apart from the stack's.
     expect(result.cpu_ms_per_delivery_by_process?.bench_driver).toBeGreaterThan(0);
     expect(result.cpu_ms_per_delivery).toBeCloseTo(

@@ -14,6 +14,7 @@ import { TABLE_KEYS } from "#shared/resources.ts";
 import { ensureQueue, ensureQueues, ensureTable } from "../../local/provision.ts";
 import {
   FunctionConcurrency,
+  LAMBDA_SQS_SCALING,
   type SqsBatchHandler,
   SqsEventSource,
   type SqsEventSourceOptions,
@@ -440,6 +441,124 @@ describe("SqsEventSource", () => {
     expect(await source.pollOnce()).toEqual({ received: 15, failed: 0 });
     expect(batchSizes).toEqual([15]);
     expect(() => new SqsEventSource({ ...OPTIONS_STUB, batchSize: 11 })).toThrow(/maxBatchingWindowSeconds/);
+  });
+
+  it("scales its pollers with the backlog as Lambda does: the minimum when idle, more while receives come back full (paced, capped), back to the minimum once drained", async () => {
+    // Lambda's own numbers (Lambda Developer Guide, "Configuring scaling behavior for SQS event source mappings").
+    expect(LAMBDA_SQS_SCALING).toEqual({ minPollers: 5, addPerMinute: 300 });
+    const env = await newEnvironment();
+    const queueUrl = env.queues.deliveryQueueUrl;
+    // One poller more per 250 ms at most, 2 always, 6 at most.
+    const scaling = { minPollers: 2, addPerMinute: 240 };
+    let running = 0;
+    let peakRunning = 0;
+    const seen = new Set<string>();
+    const samples: { atMs: number; pollers: number }[] = [];
+    const started = performance.now();
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl,
+      waitTimeSeconds: 1,
+      concurrency: 6,
+      scaling,
+      handler: async (event) => {
+        running++;
+        peakRunning = Math.max(peakRunning, running);
+        samples.push({ atMs: performance.now() - started, pollers: source.pollerCount });
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        for (const record of event.Records) seen.add(record.body);
+        running--;
+      },
+    });
+    source.start();
+    expect(source.pollerCount).toBe(2);
+
+    const bodies = Array.from({ length: 400 }, (_, i) => `m${i}`);
+    await sendBodies(env.sqs, queueUrl, bodies);
+    await waitFor(() => seen.size === bodies.length, {
+      timeoutMs: 30_000,
+      description: "every message handled",
+    });
+
+    // The backlog brought more pollers than the minimum, never more than the cap, and no faster
+    // than the pace: by t ms after the start at most minPollers + 1 + t / 250.
+    expect(source.peakPollerCount).toBeGreaterThan(scaling.minPollers);
+    expect(source.peakPollerCount).toBeLessThanOrEqual(6);
+    expect(peakRunning).toBeLessThanOrEqual(6);
+    for (const { atMs, pollers } of samples) {
+      expect(pollers, `${pollers} pollers at ${Math.round(atMs)} ms`).toBeLessThanOrEqual(
+        scaling.minPollers + 1 + Math.floor(atMs / 250),
+      );
+    }
+    // Nothing left to receive: the extra pollers stop, the minimum keeps polling.
+    await waitFor(() => source.pollerCount === scaling.minPollers, {
+      timeoutMs: 10_000,
+      description: "back to the minimum pollers",
+    });
+    await sendBodies(env.sqs, queueUrl, ["late"]);
+    await waitFor(() => seen.has("late"), {
+      timeoutMs: 5_000,
+      description: "a message after the scale-down",
+    });
+    await source.stop();
+    expect(source.pollerCount).toBe(0);
+  });
+
+  it("adds a poller when every poller is held by a slow invocation, so waiting messages are not left unread", async () => {
+    const env = await newEnvironment();
+    const queueUrl = env.queues.deliveryQueueUrl;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = 0;
+    const handled: string[] = [];
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl,
+      waitTimeSeconds: 1,
+      concurrency: 4,
+      scaling: { minPollers: 2, addPerMinute: 600 },
+      handler: async (event) => {
+        for (const record of event.Records) {
+          if (record.body.startsWith("hold")) {
+            holding++;
+            await held;
+          }
+          handled.push(record.body);
+        }
+      },
+    });
+    source.start();
+    // Each of the two pollers takes one job of an endpoint that does not answer.
+    await sendBodies(env.sqs, queueUrl, ["hold-1"]);
+    await waitFor(() => holding === 1, { description: "the first poller held" });
+    await sendBodies(env.sqs, queueUrl, ["hold-2"]);
+    await waitFor(() => holding === 2, { description: "the second poller held" });
+
+    await sendBodies(env.sqs, queueUrl, ["ok"]);
+    await waitFor(() => handled.includes("ok"), {
+      timeoutMs: 5_000,
+      description: "a message delivered while both first pollers are held",
+    });
+    expect(source.pollerCount).toBeGreaterThan(2);
+    release();
+    await source.stop();
+  });
+
+  it("without scaling, runs all its pollers from the start", async () => {
+    const env = await newEnvironment();
+    const source = eventSource({
+      sqs: env.sqs,
+      queueUrl: env.queues.deliveryQueueUrl,
+      waitTimeSeconds: 1,
+      concurrency: 4,
+      handler: async () => {},
+    });
+    source.start();
+    expect(source.pollerCount).toBe(4);
+    await source.stop();
+    expect(source.pollerCount).toBe(0);
   });
 
   it("stop() waits for the invocation in flight, which then completes and deletes", async () => {
