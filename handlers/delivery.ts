@@ -5,7 +5,7 @@ import type { Context, ScheduledEvent, SQSBatchResponse, SQSEvent, SQSRecord } f
 import type { createMetrics } from "#shared/adapters/observability.ts";
 import type { Lane } from "#shared/domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, parseDeliveryJob } from "#shared/domain/delivery/job.ts";
-import { HandOffUnsettledError } from "#shared/domain/errors.ts";
+import { KeptOnQueueSignal } from "#shared/domain/errors.ts";
 import type { ErasureRequests, ErasureStore } from "#shared/domain/ports/erasure.ts";
 import { loggedError } from "#shared/domain/ports/logger.ts";
 import { type BackstopResult, reconcileBackstopArrivals } from "#shared/services/delivery/backstop.ts";
@@ -41,8 +41,6 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
       try {
         jobs.set(record.messageId, parseDeliveryJob(record.body));
       } catch (error) {
-        // Not an error of ours: a copy kept on the queue until its delivery's hand-off has settled.
-        if (error instanceof HandOffUnsettledError) throw error;
         metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
         deps.logger.error("invalid delivery job", {
           message_id: record.messageId,
@@ -82,7 +80,7 @@ export function createDeliveryHandler(baseDeps: DeliveryDependencies, metrics?: 
         });
       } catch (error) {
         // Not an error of ours: a copy kept on the queue until its delivery's hand-off has settled.
-        if (error instanceof HandOffUnsettledError) throw error;
+        if (error instanceof KeptOnQueueSignal) throw error;
         metrics?.addMetric(METRIC_NAMES.delivery.internalErrors, MetricUnit.Count, 1);
         deps.logger.error("delivery failed on our side; not counted against the endpoint", {
           delivery_id: job.delivery_id,

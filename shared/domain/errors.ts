@@ -64,15 +64,16 @@ export class DependencyError extends CodedError {
 }
 
 /**
- * A job whose own hand-off named the delivery's live job came back while that live job may be being
- * attempted right now (it is due, but not long enough for its attempt to have been recorded): neither
- * dropping this copy (the live job may be on no queue) nor re-sending the live job (it would make an
- * attempt in progress stale, and send a second one) is safe yet. The record is reported as a batch
- * item failure without counting as our error: SQS brings it back after the queue's visibility
- * timeout, by which time the live job has moved the record or is on no queue (docs/delivery.md,
- * "One live job across a re-send").
+ * Not a failure: the signal that keeps a received message on its queue. Thrown for a copy whose own
+ * hand-off named the delivery's live job while that live job may be being attempted right now (due,
+ * but not long enough for its attempt to have been recorded), or whose hand-off another receive of
+ * the same message has just made: neither dropping this copy (the live job may be on no queue) nor
+ * re-sending the live job (it would make an attempt in progress stale, and send a second one) is
+ * safe yet. The message is hidden until the hand-off has settled and reported as a batch item
+ * failure without counting as our error; it comes back when the live job has moved the record or is
+ * surely on no queue (docs/delivery.md, "One live job across a re-send").
  */
-export class HandOffUnsettledError extends CodedError {
-  override readonly name = "HandOffUnsettledError";
-  readonly code = "HANDOFF_UNSETTLED";
+export class KeptOnQueueSignal extends CodedError {
+  override readonly name = "KeptOnQueueSignal";
+  readonly code = "KEPT_ON_QUEUE";
 }

@@ -1,13 +1,23 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { DeadReason, DeliveryAttempt } from "../../domain/delivery/delivery.ts";
-import { type DeliveryStep, decideDeliveryStep } from "../../domain/delivery/delivery-step.ts";
+import {
+  type DeliveryStep,
+  decideDeliveryStep,
+  type QueueEffect,
+  type StepOutcome,
+  type SubscriptionEffect,
+} from "../../domain/delivery/delivery-step.ts";
 import type { Lane } from "../../domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, TEST_EVENT_HEADER } from "../../domain/delivery/job.ts";
 import { handOffSettleMs, type Wait, waitToken, waitUntil, wokenEarly } from "../../domain/delivery/waits.ts";
-import { HandOffUnsettledError } from "../../domain/errors.ts";
+import { KeptOnQueueSignal } from "../../domain/errors.ts";
 import { autoDisableAt, failingSeconds, type OperationalWarning } from "../../domain/events/operational.ts";
 import { parseDeliveryId } from "../../domain/ids.ts";
-import type { DeliveryRepository, DeliveryState } from "../../domain/ports/deliveries.ts";
+import type {
+  DeliveryRepository,
+  DeliveryState,
+  RecordAttemptResult,
+} from "../../domain/ports/deliveries.ts";
 import { type DeliveryBatchLoader, subscriptionLookupKey } from "../../domain/ports/deliveries.ts";
 import { type DomainLogger, loggedError } from "../../domain/ports/logger.ts";
 import type { BackstopQueue, DeadLetterQueue, DeliveryQueue } from "../../domain/ports/queues.ts";
@@ -91,35 +101,33 @@ export interface ReceivedJob {
 }
 
 /**
- * What happened to one received job. Every outcome removes the received message: a job that waits
- * (`retry_scheduled`, `slept`, `deferred`) has been re-sent as a new, delayed message first.
+ * What happened to one received job, assembled from what each phase can end with. Every outcome
+ * removes the received message: a job that waits (`retry_scheduled`, `slept`, `deferred`) has been
+ * re-sent as a new, delayed message first. (A copy kept until its hand-off settles ends with
+ * KeptOnQueueSignal instead: it stays on the queue.)
  */
 export type DeliveryOutcome =
-  | "succeeded"
-  | "retry_scheduled"
-  | "slept"
-  | "dead"
-  | "endpoint_gone"
-  | "auto_disabled"
-  /** Legacy profile (PRODUCT §11): a status VoIPBIN's rules treat as final; closed `dead`, not dead-lettered. */
-  | "endpoint_rejected"
-  | "superseded"
-  | "stale"
-  | "dropped_deleted"
-  | "dropped_disabled"
-  | "dropped_dead"
-  | "dead_letter_resent"
-  | "skipped_already_succeeded"
+  /** The skip checks: nothing sent (a resumed hand-off reports `slept`). */
+  | SkipOutcome
+  /** Fairness: nothing sent, no attempt used. */
+  | Exclude<LanePhase<never>["outcome"], "attempted">
+  /** The decision after an attempt (shared/domain/delivery/delivery-step.ts). */
+  | StepOutcome
+  /** The record refused the attempt's write. */
+  | RecordOutcome
+  /** The batch: a second copy of a delivery already being delivered in it, removed once the first is done. */
   | "duplicate_in_batch"
-  /** Fair delivery handed it to the slow lane without an attempt (docs/delivery.md, "Fair delivery"). */
-  | "moved_to_slow_lane"
-  /**
-   * Fair delivery made it wait without an attempt (the endpoint's breaker is open, its probe is
-   * claimed, or it is at its cap): re-sent, delayed, to the same queue.
-   */
-  | "deferred"
   /** Shadow mode: signed and recorded in the shadow log as it would be sent; nothing sent, no delivery record. */
   | "shadowed";
+
+/**
+ * The attempt's record write found the delivery moved on: `superseded`, a duplicate already
+ * delivered it; `stale`, another job became the live one meanwhile (a retry or recovery).
+ */
+type RecordOutcome = Exclude<RecordAttemptResult, "recorded" | "handed_over">;
+
+/** The skip phase's outcomes as reported. */
+type SkipOutcome = Exclude<Skip["outcome"], "resumed" | "unsettled">;
 
 /**
  * The subscription whose secrets, profile and status a job is sent with: its own, or for an
@@ -180,6 +188,43 @@ interface Attempted {
 
 type LogFields = Record<string, unknown>;
 
+/** What the apply step knows of the attempt it applies. */
+interface ApplyContext {
+  readonly received: ReceivedJob;
+  readonly subscription: SubscriptionWithSecrets;
+  readonly record: DeliveryState | undefined;
+  readonly attempted: Attempted;
+  /** 1-based number of the attempt in its chain. */
+  readonly attempt: number;
+  readonly log: LogFields;
+}
+
+/** The log line of each outcome of an attempt (the apply step's message table). */
+const ATTEMPT_MESSAGES: Record<
+  StepOutcome | RecordOutcome,
+  { readonly level: "debug" | "info" | "warn"; readonly message: string }
+> = {
+  // The delivery record is the audit log of a success: an INFO line per delivery would repeat it at
+  // ~$0.50 per GB ingested (docs/decisions.md, "Lean defaults"). Failures still log.
+  succeeded: { level: "debug", message: "delivered" },
+  retry_scheduled: { level: "info", message: "attempt failed: retry scheduled" },
+  dead: { level: "warn", message: "attempt failed: no attempts left, job moved to the dead-letter queue" },
+  endpoint_rejected: {
+    level: "info",
+    message: "endpoint answered a final status (legacy profile): delivery closed",
+  },
+  endpoint_gone: { level: "warn", message: "endpoint answered 410 Gone: subscription disabled" },
+  auto_disabled: {
+    level: "warn",
+    message: "endpoint failing for longer than the auto-disable window: subscription disabled",
+  },
+  superseded: { level: "info", message: "attempt failed but a duplicate already delivered it" },
+  stale: {
+    level: "info",
+    message: "attempt recorded, but another job became the live one meanwhile: this chain ends",
+  },
+};
+
 const SKIP_MESSAGES: Record<Skip["outcome"], string> = {
   dropped_deleted: "job dropped: subscription deleted; delivery closed",
   dropped_disabled: "job dropped: subscription disabled; delivery closed",
@@ -200,9 +245,11 @@ const SKIP_MESSAGES: Record<Skip["outcome"], string> = {
  * every batch, never cached across invocations, so that a rotation, an edit, a disable or a delete
  * reaches every attempt that starts after it returned.
  *
- * Each job then goes through four phases (deliverOnce): skip checks (nothing is sent), the attempt
- * (sign and send), a pure decision (shared/domain/delivery/delivery-step.ts) and applying it
- * (record, subscription, queue). The state machine is in docs/delivery.md.
+ * Each job then goes through five phases (deliverOnce): the skip checks (skipCheck, pure: nothing
+ * is sent), fairness (LaneGate.dial: dial, hand over or defer), the attempt (sign and send), the
+ * decision (decideDeliveryStep, pure) and applying it (the record, subscription and queue
+ * executors). The state machine is in docs/delivery.md; test/unit/delivery-state-machine.test.ts
+ * has a row per edge.
  */
 export class DeliveryBatch {
   private readonly inFlight = new Map<string, Promise<DeliveryOutcome>>();
@@ -327,7 +374,7 @@ export class DeliveryBatch {
   }
 
   /**
-   * Phases 2 and 3, fairness and the attempt: with fair delivery, the batch's lane gate decides and
+   * Phase 2, fairness, around phase 3, the attempt: with fair delivery, the batch's lane gate decides and
    * runs the attempt (shared/services/delivery/fair-lanes.ts); without it every job is dialled with
    * the full timeout.
    */
@@ -370,7 +417,7 @@ export class DeliveryBatch {
         error: loggedError(error),
       });
     }
-    throw new HandOffUnsettledError(SKIP_MESSAGES.unsettled);
+    throw new KeptOnQueueSignal(SKIP_MESSAGES.unsettled);
   }
 
   private async applySkip(skip: Skip, received: ReceivedJob, log: LogFields): Promise<DeliveryOutcome> {
@@ -483,7 +530,7 @@ export class DeliveryBatch {
     return request;
   }
 
-  /** Phase 2: sign and send. The signing secrets are those valid at the instant of sending. */
+  /** Phase 3: sign and send. The signing secrets are those valid at the instant of sending. */
   private async attempt(
     job: DeliveryJob,
     subscription: SubscriptionWithSecrets,
@@ -500,27 +547,56 @@ export class DeliveryBatch {
     return { sentAt, finishedAt: this.clock(), request, result };
   }
 
-  /** Phase 4: record the attempt, then change the subscription, then the queue message. */
-  private async apply(
+  /**
+   * Phase 5: apply the decision with three executors, in this order — the record (and, for a retry,
+   * the hand-off to the job that makes the next attempt), the subscription, the queue message — then
+   * one log line from ATTEMPT_MESSAGES.
+   */
+  private async apply(step: DeliveryStep, context: ApplyContext): Promise<DeliveryOutcome> {
+    const attemptLog = {
+      ...context.log,
+      status_code: context.attempted.result.kind === "response" ? context.attempted.result.statusCode : null,
+      error: context.attempted.result.kind === "error" ? context.attempted.result.error : null,
+      latency_ms: Math.round(context.attempted.result.latencyMs),
+    };
+    const recorded = await this.applyToRecord(step, context, attemptLog);
+    if (recorded.outcome !== "recorded") {
+      this.deps.logger.info(ATTEMPT_MESSAGES[recorded.outcome].message, attemptLog);
+      return recorded.outcome;
+    }
+    await this.applyToSubscription(step.subscription, context);
+    await this.applyToQueue(step.queue, context);
+    const { level, message } = ATTEMPT_MESSAGES[step.outcome];
+    this.deps.logger[level](message, {
+      ...attemptLog,
+      ...(step.queue.kind === "retry"
+        ? {
+            delay_seconds: step.queue.delaySeconds,
+            wait_seconds: recorded.retry?.seconds,
+            hop: recorded.retry?.hop,
+          }
+        : {}),
+      ...(step.outcome === "auto_disabled" ? { failing_since: context.subscription.failing_since } : {}),
+    });
+    return step.outcome;
+  }
+
+  /**
+   * The record executor: the attempt is recorded with the step's status. A retry names the job that
+   * will make the next attempt in the same write (and this one its `prev_job`) before that job's
+   * message is sent, so no job is ever received before its record names it; a crash in between leaves
+   * the new job on no queue, and this message, deleted only after the send, comes back and re-sends it
+   * (docs/delivery.md, "One live job across a re-send").
+   */
+  private async applyToRecord(
     step: DeliveryStep,
-    context: {
-      received: ReceivedJob;
-      subscription: SubscriptionWithSecrets;
-      record: DeliveryState | undefined;
-      attempted: Attempted;
-      /** 1-based number of the attempt in its chain. */
-      attempt: number;
-      log: LogFields;
-    },
-  ): Promise<DeliveryOutcome> {
+    context: ApplyContext,
+    attemptLog: LogFields,
+  ): Promise<{ readonly outcome: "recorded"; readonly retry?: Wait } | { readonly outcome: RecordOutcome }> {
     const { deps } = this;
-    const { received, subscription, attempted } = context;
+    const { received, attempted } = context;
     const { job } = received;
     const now = attempted.finishedAt;
-    // A retry: the record names the job that will make the next attempt (and this one its
-    // `prev_job`) before that job's message is sent, so no job is ever received before its record
-    // names it; a crash in between leaves the new job on no queue, and this message, deleted only
-    // after the send, comes back and re-sends it (docs/delivery.md, "One live job across a re-send").
     const retryToken = step.queue.kind === "retry" ? waitToken(deps.newId ?? randomUUID) : undefined;
     const self = liveJobOf(job, received.messageId);
     const recorded = await this.handingOff(job, self, retryToken, () =>
@@ -541,42 +617,32 @@ export class DeliveryBatch {
         ...(retryToken !== undefined ? { handOffTo: retryToken } : {}),
       }),
     );
-    const attemptLog = {
-      ...context.log,
-      status_code: attempted.result.kind === "response" ? attempted.result.statusCode : null,
-      error: attempted.result.kind === "error" ? attempted.result.error : null,
-      latency_ms: Math.round(attempted.result.latencyMs),
-    };
-    if (recorded === "superseded") {
-      deps.logger.info("attempt failed but a duplicate already delivered it", attemptLog);
-      return "superseded";
-    }
-    if (recorded === "stale") {
-      deps.logger.info(
-        "attempt recorded, but another job became the live one meanwhile: this chain ends",
-        attemptLog,
-      );
-      return "stale";
-    }
     if (recorded === "handed_over") {
       // Another receive of this same message recorded its attempt first and named its successor:
       // this message stays until that successor is surely on its queue.
       return this.keepUntilSettled(received, this.settledAfter(now), attemptLog);
     }
-    const retry =
-      retryToken !== undefined
-        ? await this.handingOff(job, self, retryToken, () =>
-            this.resend(received, retryToken, step.nextAttemptAt ?? now),
-          )
-        : undefined;
+    if (recorded !== "recorded") return { outcome: recorded };
+    if (retryToken === undefined) return { outcome: "recorded" };
+    const { wait } = await this.handingOff(job, self, retryToken, () =>
+      this.resend(received, retryToken, step.nextAttemptAt ?? now),
+    );
+    return { outcome: "recorded", retry: wait };
+  }
 
-    const effect = step.subscription;
-    // The streak's two conditional writes succeed once per streak each: they are what announces it.
+  /**
+   * The subscription executor. The streak's two conditional writes succeed once per streak each: they
+   * are what announces it.
+   */
+  private async applyToSubscription(effect: SubscriptionEffect, context: ApplyContext): Promise<void> {
+    const { deps } = this;
+    const { received, subscription, attempted } = context;
+    const { job } = received;
     switch (effect.kind) {
       case "clear_failing": {
         const since = await deps.subscriptions.clearFailing(subscription.customer_id, subscription.id);
         if (since !== null) await this.warn(recoveredWarning(job, subscription, since, attempted));
-        break;
+        return;
       }
       case "mark_failing": {
         const since = attempted.sentAt.toISOString();
@@ -585,54 +651,31 @@ export class DeliveryBatch {
             failingWarning(job, subscription, since, attempted, deps.settings.autoDisableAfterSeconds),
           );
         }
-        break;
+        return;
       }
       case "disable":
-        if (effect.reason === "endpoint_gone") {
-          deps.logger.warn("endpoint answered 410 Gone: disabling subscription", attemptLog);
-        } else {
-          deps.logger.warn(
-            "endpoint failing for longer than the auto-disable window: disabling subscription",
-            {
-              ...attemptLog,
-              failing_since: subscription.failing_since,
-            },
-          );
-        }
-        await this.disable(subscription, effect.reason, now);
-        break;
+        await this.disable(subscription, effect.reason, attempted.finishedAt);
+        return;
       case "none":
-        break;
+        return;
     }
+  }
 
-    switch (step.queue.kind) {
-      case "delete":
-        // The delivery record is the audit log of a success: an INFO line per delivery would repeat it
-        // at ~$0.50 per GB ingested (docs/decisions.md, "Lean defaults"). Failures still log.
-        if (step.outcome === "succeeded") deps.logger.debug("delivered", attemptLog);
-        if (step.outcome === "endpoint_rejected") {
-          deps.logger.info("endpoint answered a final status (legacy profile): delivery closed", attemptLog);
-        }
-        break;
-      case "retry":
-        deps.logger.info("attempt failed: retry scheduled", {
-          ...attemptLog,
-          delay_seconds: step.queue.delaySeconds,
-          wait_seconds: retry?.wait.seconds,
-          hop: retry?.wait.hop,
-        });
-        break;
-      case "dead_letter":
-        await this.deadLetter(job, step.queue.reason, now);
-        deps.logger.warn("attempt failed: no attempts left, job moved to the dead-letter queue", attemptLog);
-        // Not for the system's own events: two failing endpoints subscribed to each other's
-        // exhaustions would otherwise feed each other a new dead delivery every schedule, forever.
-        if (!isSystemEventType(job.event_type)) {
-          await this.warn(exhaustedWarning(job, subscription, context.attempt, attempted));
-        }
-        break;
+  /**
+   * The queue executor. A delete or a retry needs nothing more here (a retry's message was sent by the
+   * record executor's hand-off; the mapping deletes the received one); a dead letter is moved by our
+   * code, with its reason, and announced.
+   */
+  private async applyToQueue(effect: QueueEffect, context: ApplyContext): Promise<void> {
+    if (effect.kind !== "dead_letter") return;
+    const { received, subscription, attempted, attempt } = context;
+    const { job } = received;
+    await this.deadLetter(job, effect.reason, attempted.finishedAt);
+    // Not for the system's own events: two failing endpoints subscribed to each other's exhaustions
+    // would otherwise feed each other a new dead delivery every schedule, forever.
+    if (!isSystemEventType(job.event_type)) {
+      await this.warn(exhaustedWarning(job, subscription, attempt, attempted));
     }
-    return step.outcome;
   }
 
   /**
