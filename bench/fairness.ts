@@ -7,6 +7,7 @@ import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { createStackLogger, type LocalStack, startLocalStack } from "../local/stack.ts";
 import { LOCAL_HOST, localCredentials } from "../scripts/lib/local-stack.ts";
+import { type BenchDriver, startBenchDriver } from "./lib/driver.ts";
 import { putEvents } from "./lib/put-events.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { type LatencySummary, round, summarize } from "./lib/stats.ts";
@@ -158,11 +159,14 @@ async function startBlackHole(): Promise<{ url: string; requests: () => number; 
 
 interface BenchStack {
   readonly repository: SubscriptionRepository;
-  /** When the router finished each bench event (by bench id). */
+  /** When the router finished each bench event (by bench id; epoch ms). */
   readonly routed: Map<string, number>;
-  /** When each bench event was sent to the router queue and first received from it (performance.now ms). */
+  /** When each bench event was sent to the router queue and first received from it (epoch ms). */
   readonly routerQueue: Map<string, { readonly sentAt: number; readonly receivedAt: number }>;
   readonly events: EventBridgeClient;
+  /** The fair-routing phases' producers, in a process of their own, and the bus they put on. */
+  readonly driver: BenchDriver;
+  readonly eventsEndpoint: string;
   readonly receiver: Awaited<ReturnType<typeof startBenchReceiver>>;
   readonly blackHole: Awaited<ReturnType<typeof startBlackHole>>;
   readonly sent: Map<string, number>;
@@ -231,11 +235,18 @@ async function putBurst(
   );
 }
 
+/** Epoch milliseconds with sub-millisecond precision: the clock the load driver's times are in. */
+const epochNow = () => performance.timeOrigin + performance.now();
+
 /**
  * Fair routing: one healthy customer puts events at a fixed rate (one per PutEvents call, no
  * subscription: what is measured is routing alone, put → the router finished the event); with a
- * burst, another customer puts `burstEvents` at once after half a second. The healthy events put
- * while the burst was being routed are the ones compared.
+ * burst, another customer puts `burstEvents` at once after half a second (PutEvents calls of 10
+ * entries, 10 calls at a time). The healthy events put while the burst was being routed are the
+ * ones compared. Both customers' PutEvents calls come from the load driver's process
+ * (bench/lib/driver.ts), as the e2e bench's do: VoIPBIN's services, which put the events, never run
+ * on the router's CPU, so their SDK work (signing, serialising 60 calls) must not be counted as the
+ * burst's effect on routing (docs/delivery.md, "What the local ratio measures").
  */
 async function runRouterPhase(
   bench: BenchStack,
@@ -246,20 +257,40 @@ async function runRouterPhase(
   label: string,
   progress: (message: string) => void,
 ): Promise<RouterPhase> {
-  const { events, routed } = bench;
-  const bursting = crypto.randomUUID();
-  const burstIds = Array.from({ length: burstEvents }, (_, i) => `${label}:b${i}`);
+  const { driver, routed } = bench;
+  const target = { eventsEndpoint: bench.eventsEndpoint, eventBusName: "voipbin-events" };
+  const burstIds = Array.from({ length: burstEvents }, (_, i) => `${label}:b:${i}`);
   progress(
     `fairness: ${label}: ${rate} events/s of one customer for ${phaseS} s${burstEvents > 0 ? `, ${burstEvents} of another at once` : ""}`,
   );
-  const { sent, burstStartedAt } = await paced(events, {
-    seconds: phaseS,
+  const paced = driver.emit({
+    tag: `${label}:h`,
     rate,
+    seconds: phaseS,
     customers: [crypto.randomUUID()],
-    label,
-    burstAfterS: 0.5,
-    ...(burstEvents > 0 ? { burst: () => putBurst(events, bursting, burstIds) } : {}),
+    ...target,
   });
+  const burst =
+    burstEvents > 0
+      ? new Promise((resolve) => setTimeout(resolve, 500)).then(() =>
+          driver.burst({
+            tag: `${label}:b`,
+            count: burstEvents,
+            entriesPerPut: 10,
+            parallel: 10,
+            customer: crypto.randomUUID(),
+            ...target,
+          }),
+        )
+      : undefined;
+  const [healthyReport, burstReport] = await Promise.all([paced, burst]);
+  // A put the bus refused is not an event of the phase (as before: only accepted puts are counted).
+  const sent = new Map(
+    healthyReport.events
+      .filter(([, , accepted]) => accepted >= 0)
+      .map(([seq, at]) => [`${label}:h:${seq}`, at]),
+  );
+  const burstStartedAt = burstReport?.firstSent;
   const deadline = performance.now() + drainTimeoutMs;
   const pending = () => [...sent.keys(), ...burstIds].some((id) => !routed.has(id));
   while (performance.now() < deadline && pending()) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -474,6 +505,7 @@ async function runBoth(options: FairnessBenchOptions): Promise<{
     if (match?.[1] && !arrived.has(match[1])) arrived.set(match[1], performance.now());
   });
   const blackHole = await startBlackHole();
+  const driver = await startBenchDriver(() => undefined);
   let stack: LocalStack | undefined;
   let events: EventBridgeClient | undefined;
   let dynamodb: DynamoDBClient | undefined;
@@ -487,16 +519,13 @@ async function runBoth(options: FairnessBenchOptions): Promise<{
   try {
     stack = await startLocalStack(benchStackSettings(), createStackLogger({ logLevel: "ERROR" }), {
       onRouted: (routedEvents) => {
-        const now = performance.now();
+        const now = epochNow();
         for (const { json, sentAt, firstReceivedAt } of routedEvents) {
           const match = /"bench_id":"([^"]+)"/.exec(json);
           if (match?.[1] && !routed.has(match[1])) {
             routed.set(match[1], now);
-            // The queue's times are epoch ms (the SQS worker's clock, the same as this thread's).
-            routerQueue.set(match[1], {
-              sentAt: sentAt - performance.timeOrigin,
-              receivedAt: firstReceivedAt - performance.timeOrigin,
-            });
+            // The queue's times are epoch ms (the SQS worker's clock), as the driver's are.
+            routerQueue.set(match[1], { sentAt, receivedAt: firstReceivedAt });
           }
         }
       },
@@ -516,6 +545,8 @@ async function runBoth(options: FairnessBenchOptions): Promise<{
       routed,
       routerQueue,
       events,
+      driver,
+      eventsEndpoint: stack.endpoints.events,
       receiver,
       blackHole,
       sent: new Map(),
@@ -555,6 +586,7 @@ async function runBoth(options: FairnessBenchOptions): Promise<{
     events?.destroy();
     dynamodb?.destroy();
     await stack?.stop();
+    await driver.close();
     await blackHole.close();
     await receiver.close();
     for (const [name, value] of Object.entries(previous)) {

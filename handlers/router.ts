@@ -2,6 +2,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createLogger, type createMetrics } from "#shared/adapters/observability.ts";
 import { loggedError } from "#shared/domain/ports/logger.ts";
+import type { RoutingSubscription } from "#shared/domain/ports/subscriptions.ts";
 import { type RouteOutcome, type RouterDependencies, routeEvent } from "#shared/services/route-event.ts";
 import { METRIC_NAMES } from "./metrics.ts";
 
@@ -24,6 +25,33 @@ function recordEvent(record: SQSRecord): unknown {
 }
 
 /**
+ * The dependencies for one batch: each customer's subscriptions are read once for the whole batch
+ * (one Query, shared by that customer's records), not once per record. A bursting customer's batch
+ * (ten of its events, which is what the fair queue hands out once it has served everyone else) then
+ * costs one read instead of ten, so a burst's routing takes a tenth of the reads on DynamoDB and of
+ * the work on the router's instances that another customer's event competes with (docs/delivery.md,
+ * "Fair routing"). The records of a batch are routed concurrently, in no order, so reading once per
+ * batch sees nothing older than reading per record could. A failed read fails that customer's
+ * records of the batch (each comes back, as before); it is not kept beyond the batch.
+ */
+function perBatch(deps: RouterDependencies): RouterDependencies {
+  const lists = new Map<string, Promise<RoutingSubscription[]>>();
+  return {
+    ...deps,
+    subscriptions: {
+      listForRouting: (customerId) => {
+        let list = lists.get(customerId);
+        if (list === undefined) {
+          list = deps.subscriptions.listForRouting(customerId);
+          lists.set(customerId, list);
+        }
+        return list;
+      },
+    },
+  };
+}
+
+/**
  * The router, invoked two ways:
  * - by its event source mapping with a batch of the fair router queue (the bus rules' target,
  *   docs/delivery.md "Fair routing"): each record is routed on its own; a record that failed
@@ -37,8 +65,8 @@ export function createRouterHandler(
   logger = createLogger("router"),
   metrics?: ReturnType<typeof createMetrics>,
 ) {
-  const routeOne = async (event: unknown): Promise<RouteOutcome> => {
-    const outcome = await routeEvent(event, deps);
+  const routeOne = async (event: unknown, routing: RouterDependencies = deps): Promise<RouteOutcome> => {
+    const outcome = await routeEvent(event, routing);
     if (outcome.kind === "routed") {
       // DEBUG: one INFO line per event was the largest item of the log bill; the delivery records
       // and the FanOut metric say what was routed (docs/decisions.md, "Lean defaults").
@@ -71,11 +99,12 @@ export function createRouterHandler(
   };
   return async (event: unknown): Promise<RouteOutcome | SQSBatchResponse> => {
     if (!isSqsBatch(event)) return routeOne(event);
+    const batch = perBatch(deps);
     // The records of a batch at once: one customer's slow Query does not hold the others' events.
     const failed = await Promise.all(
       event.Records.map(async (record) => {
         try {
-          await routeOne(recordEvent(record));
+          await routeOne(recordEvent(record), batch);
           return undefined;
         } catch (error) {
           logger.error("routing failed; the event stays queued and is retried", {

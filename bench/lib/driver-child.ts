@@ -21,6 +21,22 @@ export interface EmitRequest {
   readonly customers: readonly string[];
 }
 
+/**
+ * One customer's burst: `count` events (ids `<tag>:<seq>`) put at once, `entriesPerPut` entries per
+ * PutEvents call, `parallel` calls at a time (the fairness bench's neighbour, bench/fairness.ts).
+ */
+export interface BurstRequest {
+  readonly type: "burst";
+  readonly id: number;
+  readonly tag: string;
+  readonly count: number;
+  readonly entriesPerPut: number;
+  readonly parallel: number;
+  readonly eventsEndpoint: string;
+  readonly eventBusName: string;
+  readonly customer: string;
+}
+
 export interface EmitReport {
   readonly type: "emitted";
   readonly id: number;
@@ -38,6 +54,7 @@ export type DriverMessage =
 
 export type DriverRequest =
   | EmitRequest
+  | BurstRequest
   | { readonly type: "cpu"; readonly id: number }
   | { readonly type: "stop" };
 
@@ -73,12 +90,26 @@ function clientFor(endpoint: string): EventBridgeClient {
   return client;
 }
 
+/** One call's entries: a call_hangup of `customerId` per bench id. */
+const CALL_HANGUP = fixturePayload("call_hangup");
+function entries(eventBusName: string, customerId: string, benchIds: readonly string[]) {
+  const data = CALL_HANGUP;
+  return benchIds.map((benchId) => ({
+    EventBusName: eventBusName,
+    Source: "voipbin.call-manager",
+    DetailType: "call_hangup",
+    Detail: JSON.stringify({
+      customer_id: customerId,
+      data: { ...data, customer_id: customerId, bench_id: benchId },
+    }),
+  }));
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** `rate` events/s for `seconds`, one entry per PutEvents, at most 1,000 in flight. */
 async function emit(request: EmitRequest): Promise<EmitReport> {
   const client = clientFor(request.eventsEndpoint);
-  const data = fixturePayload("call_hangup");
   const total = Math.max(1, Math.round(request.rate * request.seconds));
   const events: [number, number, number, number][] = [];
   const inFlight = new Set<Promise<void>>();
@@ -98,17 +129,7 @@ async function emit(request: EmitRequest): Promise<EmitReport> {
     const put = client
       .send(
         new PutEventsCommand({
-          Entries: [
-            {
-              EventBusName: request.eventBusName,
-              Source: "voipbin.call-manager",
-              DetailType: "call_hangup",
-              Detail: JSON.stringify({
-                customer_id: customerId,
-                data: { ...data, customer_id: customerId, bench_id: `${request.tag}:${seq}` },
-              }),
-            },
-          ],
+          Entries: entries(request.eventBusName, customerId, [`${request.tag}:${seq}`]),
         }),
       )
       .then(
@@ -134,9 +155,51 @@ async function emit(request: EmitRequest): Promise<EmitReport> {
   };
 }
 
+/** A burst (BurstRequest); each event's sent time is its call's. */
+async function burst(request: BurstRequest): Promise<EmitReport> {
+  const client = clientFor(request.eventsEndpoint);
+  const calls: number[][] = [];
+  for (let seq = 0; seq < request.count; seq += request.entriesPerPut) {
+    calls.push(
+      Array.from({ length: Math.min(request.entriesPerPut, request.count - seq) }, (_, i) => seq + i),
+    );
+  }
+  const events: [number, number, number, number][] = [];
+  let failedPuts = 0;
+  let next = 0;
+  const start = now();
+  await Promise.all(
+    Array.from({ length: request.parallel }, async () => {
+      for (let call = calls[next++]; call !== undefined; call = calls[next++]) {
+        const at = now();
+        const records = call.map((seq): [number, number, number, number] => [seq, at, -1, 0]);
+        events.push(...records);
+        try {
+          const response = await client.send(
+            new PutEventsCommand({
+              Entries: entries(
+                request.eventBusName,
+                request.customer,
+                call.map((seq) => `${request.tag}:${seq}`),
+              ),
+            }),
+          );
+          if ((response.FailedEntryCount ?? 0) > 0) failedPuts++;
+          for (const record of records) record[2] = now();
+        } catch {
+          failedPuts++;
+        }
+      }
+    }),
+  );
+  return { type: "emitted", id: request.id, events, firstSent: start, failedPuts };
+}
+
 process.on("message", (request: DriverRequest) => {
   if (request.type === "emit") {
     void emit(request).then(send);
+  } else if (request.type === "burst") {
+    void burst(request).then(send);
   } else if (request.type === "cpu") {
     const usage = process.cpuUsage();
     send({ type: "cpu", id: request.id, cpuMs: (usage.user + usage.system) / 1000 });

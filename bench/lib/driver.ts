@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { DriverMessage, DriverRequest, EmitReport, EmitRequest } from "./driver-child.ts";
+import type { BurstRequest, DriverMessage, DriverRequest, EmitReport, EmitRequest } from "./driver-child.ts";
 
 /**
  * The parent's side of the e2e load driver (bench/lib/driver-child.ts): a child process that emits
@@ -11,6 +11,8 @@ export interface BenchDriver {
   readonly receiverUrl: string;
   readonly pid: number;
   emit(request: Omit<EmitRequest, "type" | "id">): Promise<EmitReport>;
+  /** One customer's events at once (BurstRequest). */
+  burst(request: Omit<BurstRequest, "type" | "id">): Promise<EmitReport>;
   /** CPU time the driver process has used so far (ms). */
   cpuMs(): Promise<number>;
   close(): Promise<void>;
@@ -58,6 +60,7 @@ export async function startBenchDriver(
     receiverUrl,
     pid: child.pid ?? 0,
     emit: (emit) => request<EmitReport>({ ...emit, type: "emit", id: nextId++ }),
+    burst: (burst) => request<EmitReport>({ ...burst, type: "burst", id: nextId++ }),
     cpuMs: async () =>
       (await request<Extract<DriverMessage, { type: "cpu" }>>({ type: "cpu", id: nextId++ })).cpuMs,
     close: async () => {

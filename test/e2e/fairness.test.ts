@@ -196,12 +196,13 @@ describe("a burst of one customer's events", () => {
           Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
         );
       };
-      // 3,000 events of one customer (no subscription: routing is all they cost) sit on the router's
+      // 5,000 events of one customer (no subscription: routing is all they cost) sit on the router's
       // fair queue before the other customer's event is put, as EventBridge's SQS target puts them
       // (the event envelope as the body, MessageGroupId = the customer). Sent straight to the queue
-      // in batches of 10, far faster than the router drains them, so the backlog is there on any
-      // machine; through PutEvents, a quiet machine routed the burst as fast as it was put.
-      const burst = Array.from({ length: 3000 }, () => {
+      // in batches of 10, 50 batches at a time, faster than the router drains them, so the backlog is
+      // there on any machine; through PutEvents, a quiet machine routed the burst as fast as it was
+      // put (and the router reads a bursting customer's subscriptions once per batch).
+      const burst = Array.from({ length: 5000 }, () => {
         const entry = sampleEntry("call_hangup", { customerId: bursting.customerId });
         return JSON.stringify({
           version: "0",
@@ -215,9 +216,9 @@ describe("a burst of one customer's events", () => {
           detail: JSON.parse(entry.Detail),
         });
       });
-      for (let start = 0; start < burst.length; start += 100) {
+      for (let start = 0; start < burst.length; start += 500) {
         await Promise.all(
-          Array.from({ length: 10 }, async (_, chunk) => {
+          Array.from({ length: 50 }, async (_, chunk) => {
             const bodies = burst.slice(start + chunk * 10, start + chunk * 10 + 10);
             if (bodies.length === 0) return;
             const { Failed } = await sqs.send(
@@ -234,6 +235,8 @@ describe("a burst of one customer's events", () => {
           }),
         );
       }
+      // The claim needs a backlog to be ahead of: the burst is still there when the event is put.
+      expect(await routerBacklog()).toBeGreaterThan(100);
       const before = good.requests.length;
       await emit(other.customerId, 1);
       await good.waitForRequests(before + 1, 60_000);

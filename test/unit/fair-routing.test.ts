@@ -86,23 +86,25 @@ describe("the router on its event source mapping", () => {
       awsRegion: "us-east-1",
     }) as unknown as SQSRecord;
 
-  it("routes each record, parks an unreadable one, and reports only the records whose routing failed", async () => {
-    const failing = crypto.randomUUID();
+  const subscription = (customer_id: string): RoutingSubscription => ({
+    id: "0196f1a2-0000-7000-8000-000000000001",
+    customer_id,
+    event_types: ["*"],
+    activeflow_id: null,
+    status: "enabled",
+  });
+
+  /** A router over in-memory ports: what it enqueued and parked, and its subscriptions reads. */
+  function router(listForRouting: (customerId: string) => Promise<RoutingSubscription[]>) {
     const enqueued: DeliveryJob[] = [];
     const parked: unknown[] = [];
-    const subscription = (customer_id: string): RoutingSubscription => ({
-      id: "0196f1a2-0000-7000-8000-000000000001",
-      customer_id,
-      event_types: ["*"],
-      activeflow_id: null,
-      status: "enabled",
-    });
+    const reads: string[] = [];
     const handler = createRouterHandler(
       {
         subscriptions: {
-          listForRouting: async (customerId) => {
-            if (customerId === failing) throw new Error("DynamoDB unavailable");
-            return [subscription(customerId)];
+          listForRouting: (customerId) => {
+            reads.push(customerId);
+            return listForRouting(customerId);
           },
         },
         deliveryQueue: {
@@ -127,10 +129,28 @@ describe("the router on its event source mapping", () => {
       },
       new DepthBoundedLogger({ serviceName: "test", logLevel: "SILENT" }),
     );
+    return { handler, enqueued, parked, reads };
+  }
+
+  /** The fixture event as `customerId`'s, with an id of its own. */
+  const eventOf = (customerId: string) => {
+    const event = JSON.parse(JSON.stringify(eventBridgeEvent(callHangup))) as {
+      id: string;
+      detail: { customer_id: string };
+    };
+    event.id = crypto.randomUUID();
+    event.detail.customer_id = customerId;
+    return event;
+  };
+
+  it("routes each record, parks an unreadable one, and reports only the records whose routing failed", async () => {
+    const failing = crypto.randomUUID();
+    const { handler, enqueued, parked } = router(async (customerId) => {
+      if (customerId === failing) throw new Error("DynamoDB unavailable");
+      return [subscription(customerId)];
+    });
     const good = eventBridgeEvent(callHangup);
-    const bad = JSON.parse(JSON.stringify(good)) as { id: string; detail: { customer_id: string } };
-    bad.id = crypto.randomUUID();
-    bad.detail.customer_id = failing;
+    const bad = eventOf(failing);
     const batch: SQSEvent = {
       Records: [
         record(JSON.stringify(good), "m1"),
@@ -144,6 +164,35 @@ describe("the router on its event source mapping", () => {
     expect(parked).toHaveLength(1);
     // Invoked directly with one event (an operator's redrive), an error propagates.
     await expect(handler(bad)).rejects.toThrow("DynamoDB unavailable");
+  });
+
+  it("reads a bursting customer's subscriptions once per batch, and again in the next batch", async () => {
+    const bursting = crypto.randomUUID();
+    const quiet = crypto.randomUUID();
+    let version = 0;
+    const { handler, enqueued, reads } = router(async (customerId) => [
+      { ...subscription(customerId), id: `0196f1a2-0000-7000-8000-00000000000${version}` },
+    ]);
+    const burst = Array.from({ length: 9 }, () => eventOf(bursting));
+    const other = eventOf(quiet);
+    const batch = (events: { id: string }[]): SQSEvent => ({
+      Records: events.map((event, i) => record(JSON.stringify(event), `m${i}`)),
+    });
+    expect(await handler(batch([...burst, other]))).toEqual({ batchItemFailures: [] });
+    // Every event got its job, each with the subscription read for its own customer.
+    expect(enqueued.map((job) => job.event_id).sort()).toEqual([...burst, other].map((e) => e.id).sort());
+    expect(enqueued.every((job) => job.customer_id === (job.event_id === other.id ? quiet : bursting))).toBe(
+      true,
+    );
+    expect(reads.sort()).toEqual([bursting, quiet].sort());
+    // Nothing is kept beyond the batch: the next one reads again and routes to what it finds.
+    version = 2;
+    reads.length = 0;
+    enqueued.length = 0;
+    const next = eventOf(bursting);
+    await handler(batch([next]));
+    expect(reads).toEqual([bursting]);
+    expect(enqueued.map((job) => job.subscription_id)).toEqual(["0196f1a2-0000-7000-8000-000000000002"]);
   });
 });
 
