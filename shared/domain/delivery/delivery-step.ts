@@ -6,16 +6,15 @@
  */
 import type { DisabledReason } from "../subscriptions/subscription.ts";
 import type { DeadReason, DeliveryStatus } from "./delivery.ts";
-import { type AttemptOutcome, autoDisableDue, legacyRetries, retryDelaySeconds } from "./retry-policy.ts";
+import {
+  type AttemptOutcome,
+  autoDisableDue,
+  legacyRetries,
+  type RetryInput,
+  retryDelaySeconds,
+} from "./retry-policy.ts";
 
-export interface StepInput {
-  /** 1-based attempt number of this attempt. */
-  readonly attempt: number;
-  readonly outcome: AttemptOutcome;
-  readonly schedule: readonly number[];
-  readonly jitter: number;
-  readonly now: Date;
-  readonly random?: () => number;
+export interface StepInput extends RetryInput {
   /** When the subscription's current failure streak began; null when its last attempt succeeded. */
   readonly failingSince: string | null;
   readonly autoDisableAfterSeconds: number;
@@ -123,14 +122,7 @@ export function decideDeliveryStep(input: StepInput): DeliveryStep {
   // The legacy profile keeps no failing clock: it never auto-disables.
   const streak: SubscriptionEffect =
     legacy || failingSince !== null ? { kind: "none" } : { kind: "mark_failing" };
-  const delaySeconds = retryDelaySeconds({
-    attempt,
-    outcome: input.outcome,
-    schedule: input.schedule,
-    jitter: input.jitter,
-    now: input.now,
-    ...(input.random ? { random: input.random } : {}),
-  });
+  const delaySeconds = retryDelaySeconds(input);
   if (delaySeconds !== null) {
     return {
       outcome: "retry_scheduled",

@@ -138,12 +138,8 @@ export function clampRetryAfter(retryAfterSeconds: number, scheduledSeconds: num
   return Math.min(Math.max(retryAfterSeconds, scheduledSeconds), 2 * scheduledSeconds);
 }
 
-/**
- * The delay before the next attempt of a failed one: the schedule's delay for `attempt`, jittered,
- * with a 429's or 503's Retry-After honoured within [scheduled, 2×scheduled]; null when `attempt` was
- * the schedule's last (no attempts left).
- */
-export function retryDelaySeconds(input: {
+/** What the retry arithmetic reads of an attempt. */
+export interface RetryInput {
   /** 1-based attempt number of the delivery's current chain, counted on its record (never SQS receives). */
   readonly attempt: number;
   readonly outcome: AttemptOutcome;
@@ -153,7 +149,14 @@ export function retryDelaySeconds(input: {
   readonly jitter: number;
   readonly now: Date;
   readonly random?: () => number;
-}): number | null {
+}
+
+/**
+ * The delay before the next attempt of a failed one: the schedule's delay for `attempt`, jittered,
+ * with a 429's or 503's Retry-After honoured within [scheduled, 2×scheduled]; null when `attempt` was
+ * the schedule's last (no attempts left).
+ */
+export function retryDelaySeconds(input: RetryInput): number | null {
   const { attempt, outcome, schedule, jitter, now, random = Math.random } = input;
   const scheduled = schedule[attempt - 1];
   if (scheduled === undefined) return null;
