@@ -34,6 +34,7 @@ export const MUTATION_TEST_FILES = {
     "test/unit/deliveries-legacy.test.ts",
     "test/unit/delivery-ids.test.ts",
     "test/unit/destination-policy.test.ts",
+    "test/unit/domain-errors.test.ts",
     "test/unit/endpoint-health.test.ts",
     "test/unit/erasure-activeflow-warnings.test.ts",
     "test/unit/event-schemas.test.ts",
@@ -52,6 +53,7 @@ export const MUTATION_TEST_FILES = {
     "test/unit/runtime-catalogue.test.ts",
     "test/unit/sha256.test.ts",
     "test/unit/signing.test.ts",
+    "test/unit/subscription-rules.test.ts",
     "test/unit/table-projection.test.ts",
   ],
   integration: [

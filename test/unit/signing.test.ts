@@ -28,6 +28,7 @@ describe("secrets", () => {
 
   it.each([
     ["no prefix", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    ["another prefix of the same length", `whsek_${Buffer.alloc(32).toString("base64")}`],
     ["empty", "whsec_"],
     ["too short", `whsec_${Buffer.alloc(16).toString("base64")}`],
     ["too long", `whsec_${Buffer.alloc(65).toString("base64")}`],
@@ -42,6 +43,23 @@ describe("secrets", () => {
   it("accepts the Standard Webhooks spec's 24-byte example secret", () => {
     expect(isWellFormedSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).toBe(true);
   });
+
+  it("accepts every key length of the spec's 24..64 bytes, whatever its base64 padding", () => {
+    // 64 bytes end in "==", 62 in "=", 63 in none: the decoded length must count padding exactly.
+    for (const bytes of [24, 25, 26, 62, 63, 64]) {
+      expect(isWellFormedSecret(`whsec_${Buffer.alloc(bytes, 7).toString("base64")}`), String(bytes)).toBe(
+        true,
+      );
+    }
+    expect(isWellFormedSecret(`whsec_${Buffer.alloc(23, 7).toString("base64")}`)).toBe(false);
+  });
+
+  // Equivalent mutants a mutation run reports here (docs/benchmarks.md, "Mutation testing"):
+  // - the signer cache's lookup, cap and eviction (signing.ts signerFor): any change to them keeps
+  //   every signature the same and only costs CPU or memory; the two tests around the cache below
+  //   pin what a receiver sees (same headers, still verifiable after eviction).
+  // - the "utf8" of `hmac.update(text, "utf8")` emptied: Node's default encoding for a string is
+  //   UTF-8, so the bytes signed are the same (the non-ASCII body of BODY would tell otherwise).
 });
 
 describe("signDelivery", () => {
