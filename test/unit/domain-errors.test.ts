@@ -10,7 +10,6 @@ import {
   ConfigError,
   DependencyError,
   EnqueueFailedError,
-  HandOffUnsettledError,
   InvalidDeliveryJobError,
   UnroutableEventError,
 } from "#shared/domain/errors.ts";
@@ -59,7 +58,6 @@ describe("the domain's named errors", () => {
       "DEPENDENCY_FAILED",
       "DynamoDB: throttled",
     ],
-    [new HandOffUnsettledError("live job due"), "HandOffUnsettledError", "HANDOFF_UNSETTLED", "live job due"],
     [
       new InvalidSecretError(1),
       "InvalidSecretError",
