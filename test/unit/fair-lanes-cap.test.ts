@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { HealthChange } from "#shared/domain/delivery/endpoint-health.ts";
 import { type EndpointHealth, HEALTHY } from "#shared/domain/delivery/endpoint-health.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
-import { FairLanes } from "#shared/services/delivery/fair-lanes.ts";
+import type { HttpAttemptResult } from "#shared/domain/ports/sender.ts";
+import { FairLanes, type LaneGate } from "#shared/services/delivery/fair-lanes.ts";
 import { TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
 
 /**
@@ -14,41 +15,71 @@ import { TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
 const policy = { ...TEST_FAIRNESS_POLICY, endpointConcurrency: 2 };
 const job = { delivery_id: "d", customer_id: "c" } as DeliveryJob;
 
-/** An endpoint store in memory: the state a test gives, and whether the probe claim is won. */
-function lanesWith(health: EndpointHealth, claimProbe = true) {
-  return new FairLanes({
+/**
+ * An endpoint store in memory: the state a test gives (it may change it between batches), and
+ * whether the probe claim is won.
+ */
+function lanesWith(initial: EndpointHealth, claimProbe = true) {
+  const store = { health: initial, claimProbe };
+  const lanes = new FairLanes({
     policy,
     health: {
-      load: async (urls: readonly string[]) => new Map(urls.map((url) => [url, health])),
-      apply: async (_url: string, _change: HealthChange) => health,
-      claimProbe: async () => claimProbe,
-      claimFirstDial: async () => ({ won: true, health }),
+      load: async (urls: readonly string[]) => new Map(urls.map((url) => [url, store.health])),
+      apply: async (_url: string, _change: HealthChange) => store.health,
+      claimProbe: async () => store.claimProbe,
+      claimFirstDial: async () => ({ won: true, health: store.health }),
     },
     slowLane: { send: async () => "m", hold: async () => {} },
     slowQueueName: "slow",
     logger: { warn() {} },
     now: () => new Date(1_000_000),
   });
+  return Object.assign(lanes, { store });
+}
+
+/** Starts an attempt through the gate that runs until `finish` is called; `started` once it was dialled. */
+function begin(gate: LaneGate, url: string) {
+  let finish = () => {};
+  let started = false;
+  const phase = gate.dial({ lane: "slow", job, liveJob: "t", url }, () => {
+    started = true;
+    return new Promise<{ result: HttpAttemptResult }>((resolve) => {
+      finish = () =>
+        resolve({ result: { kind: "response", statusCode: 200, latencyMs: 1 } as HttpAttemptResult });
+    });
+  });
+  return { phase, started: () => started, finish: () => finish() };
+}
+
+/** The outcome of a gate's next job: dialled (its attempt left running) or not. */
+async function next(gate: LaneGate, url: string): Promise<string | undefined> {
+  const attempt = begin(gate, url);
+  let outcome: string | undefined;
+  void attempt.phase.then((phase) => {
+    outcome = phase.outcome;
+  });
+  await expect.poll(() => attempt.started() || outcome !== undefined).toBe(true);
+  return attempt.started() ? "dial" : outcome;
 }
 
 describe("the slow lane's per-endpoint cap", () => {
   it("lets exactly endpointConcurrency attempts through at once, and one more once one ends", async () => {
-    const url = `https://slow.example/${crypto.randomUUID()}`;
+    const url = "https://slow.example/a";
     const gate = await lanesWith(HEALTHY).forBatch([url]);
-    const item = { lane: "slow" as const, job, liveJob: "t", url };
-    const first = await gate.beforeAttempt(item);
-    const second = await gate.beforeAttempt(item);
-    const third = await gate.beforeAttempt(item);
-    expect([first.kind, second.kind, third.kind]).toEqual(["dial", "dial", "defer"]);
-    if (first.kind !== "dial") throw new Error("dialled");
-    first.release();
-    first.release(); // twice is once
-    expect((await gate.beforeAttempt(item)).kind).toBe("dial");
-    expect((await gate.beforeAttempt(item)).kind).toBe("defer");
+    const first = begin(gate, url);
+    const second = begin(gate, url);
+    expect(await next(gate, url)).toBe("deferred");
+    expect([first.started(), second.started()]).toEqual([true, true]);
+    first.finish();
+    expect((await first.phase).outcome).toBe("attempted");
+    expect(await next(gate, url)).toBe("dial");
+    expect(await next(gate, url)).toBe("deferred");
+    second.finish();
+    await second.phase;
   });
 
   it("lets the breaker's probe through when the endpoint is at its cap", async () => {
-    const url = `https://hole.example/${crypto.randomUUID()}`;
+    const url = "https://hole.example/a";
     // The cooldown has passed: the next attempt is the probe.
     const probeDue: EndpointHealth = {
       consecutiveTimeouts: 5,
@@ -58,15 +89,17 @@ describe("the slow lane's per-endpoint cap", () => {
       fastUntil: null,
       dialUntil: null,
     };
-    const item = { lane: "slow" as const, job, liveJob: "t", url };
-    const healthy = await lanesWith(HEALTHY).forBatch([url]);
-    expect((await healthy.beforeAttempt(item)).kind).toBe("dial");
-    expect((await healthy.beforeAttempt(item)).kind).toBe("dial");
-    expect((await healthy.beforeAttempt(item)).kind).toBe("defer");
-    const probing = await lanesWith(probeDue).forBatch([url]);
-    expect((await probing.beforeAttempt(item)).kind).toBe("dial");
+    // One instance: two attempts of a batch hold the endpoint's two slots...
+    const lanes = lanesWith(HEALTHY);
+    const healthy = await lanes.forBatch([url]);
+    expect(await next(healthy, url)).toBe("dial");
+    expect(await next(healthy, url)).toBe("dial");
+    expect(await next(healthy, url)).toBe("deferred");
+    // ...and a later batch of the same instance finds the breaker's probe due: it is let through.
+    lanes.store.health = probeDue;
+    expect(await next(await lanes.forBatch([url]), url)).toBe("dial");
     // A probe lost to another instance waits for its outcome instead.
-    const lost = await lanesWith(probeDue, false).forBatch([url]);
-    expect((await lost.beforeAttempt(item)).kind).toBe("defer");
+    lanes.store.claimProbe = false;
+    expect(await next(await lanes.forBatch([url]), url)).toBe("deferred");
   });
 });

@@ -45,19 +45,6 @@ export interface LaneJob {
   readonly url: string;
 }
 
-export type BeforeAttempt =
-  | {
-      readonly kind: "dial";
-      readonly timeoutMs: number;
-      /** Main lane: when no answer has come by then, call `overBudget` (the attempt goes on). */
-      readonly budgetMs?: number;
-      readonly release: () => void;
-    }
-  /** Sent to the slow lane: the current message is deleted. */
-  | { readonly kind: "moved"; readonly message: string }
-  /** Wait `seconds` (re-sent, delayed, to the current queue), no attempt used. */
-  | { readonly kind: "defer"; readonly seconds: number; readonly message: string };
-
 /**
  * What the fairness phase did with a job. `attempted`: it was dialled (the attempt's own result);
  * otherwise nothing was sent and no attempt used.
@@ -68,6 +55,18 @@ export type LanePhase<T> =
   | { readonly outcome: "moved_to_slow_lane"; readonly message: string }
   /** Wait `seconds` (re-sent, delayed, to the current queue). */
   | { readonly outcome: "deferred"; readonly seconds: number; readonly message: string };
+
+/** What the gate decides before an attempt: one of the phase's unsent outcomes, or a dial on its terms. */
+type Admission =
+  | Exclude<LanePhase<never>, { readonly outcome: "attempted" }>
+  | {
+      readonly outcome: "dial";
+      readonly timeoutMs: number;
+      /** Main lane: when no answer has come by then, the endpoint is marked slow (the attempt goes on). */
+      readonly budgetMs?: number;
+      /** Gives back the slow lane's slot the attempt held. */
+      readonly release: () => void;
+    };
 
 export class FairLanes {
   /**
@@ -118,10 +117,8 @@ export class LaneGate {
     item: LaneJob,
     attempt: (timeoutMs: number) => Promise<T>,
   ): Promise<LanePhase<T>> {
-    const before = await this.beforeAttempt(item);
-    if (before.kind === "moved") return { outcome: "moved_to_slow_lane", message: before.message };
-    if (before.kind === "defer")
-      return { outcome: "deferred", seconds: before.seconds, message: before.message };
+    const before = await this.admit(item);
+    if (before.outcome !== "dial") return before;
     const budget =
       before.budgetMs !== undefined
         ? setTimeout(() => void this.overBudget(item), before.budgetMs)
@@ -137,7 +134,7 @@ export class LaneGate {
     return { outcome: "attempted", attempted };
   }
 
-  async beforeAttempt(item: LaneJob): Promise<BeforeAttempt> {
+  private async admit(item: LaneJob): Promise<Admission> {
     const { deps } = this.lanes;
     const nowMs = this.lanes.nowMs();
     let decision: LaneDecision = decideLane(item.lane, this.healthOf(item.url), deps.policy, nowMs);
@@ -163,10 +160,13 @@ export class LaneGate {
     switch (decision.kind) {
       case "to_slow_lane":
         await this.lanes.handOver(item);
-        return { kind: "moved", message: "endpoint is slow or broken: job handed to the slow lane unsent" };
+        return {
+          outcome: "moved_to_slow_lane",
+          message: "endpoint is slow or broken: job handed to the slow lane unsent",
+        };
       case "defer":
         return {
-          kind: "defer",
+          outcome: "deferred",
           seconds: Math.max(1, Math.ceil(decision.delayMs / 1000)),
           message:
             decision.reason === "first_dial"
@@ -179,26 +179,28 @@ export class LaneGate {
     const timeoutMs = decision.kind === "dial" ? decision.timeoutMs : deps.policy.timeoutMs;
     if (item.lane === "main") {
       const budgetMs = decision.kind === "dial" ? decision.budgetMs : undefined;
-      return { kind: "dial", timeoutMs, ...(budgetMs !== undefined ? { budgetMs } : {}), release: () => {} };
+      return {
+        outcome: "dial",
+        timeoutMs,
+        ...(budgetMs !== undefined ? { budgetMs } : {}),
+        release: () => {},
+      };
     }
     // The slow lane's per-endpoint cap (the probe is always let through).
     const { inFlightByEndpoint } = this.lanes;
     const inFlight = inFlightByEndpoint.get(item.url) ?? 0;
     if (!probe && inFlight >= deps.policy.endpointConcurrency) {
       return {
-        kind: "defer",
+        outcome: "deferred",
         seconds: Math.ceil(deps.policy.timeoutMs / 1000),
         message: "endpoint at its concurrency cap in the slow lane: job waits one timeout without an attempt",
       };
     }
     inFlightByEndpoint.set(item.url, inFlight + 1);
-    let released = false;
     return {
-      kind: "dial",
+      outcome: "dial",
       timeoutMs,
       release: () => {
-        if (released) return;
-        released = true;
         const left = (inFlightByEndpoint.get(item.url) ?? 1) - 1;
         if (left <= 0) inFlightByEndpoint.delete(item.url);
         else inFlightByEndpoint.set(item.url, left);
@@ -211,7 +213,7 @@ export class LaneGate {
    * so that every instance hands its next jobs to the slow lane while this attempt runs on (it is
    * never abandoned: an abandoned request that was in fact answered would reach the receiver twice).
    */
-  async overBudget(item: LaneJob): Promise<void> {
+  private async overBudget(item: LaneJob): Promise<void> {
     const { deps } = this.lanes;
     const nowMs = this.lanes.nowMs();
     try {
@@ -232,7 +234,7 @@ export class LaneGate {
   }
 
   /** After the attempt: what it taught about the endpoint, written to the shared state. */
-  async afterAttempt(item: LaneJob, result: HttpAttemptResult): Promise<void> {
+  private async afterAttempt(item: LaneJob, result: HttpAttemptResult): Promise<void> {
     const { deps } = this.lanes;
     const nowMs = this.lanes.nowMs();
     const speed: AttemptSpeed =
