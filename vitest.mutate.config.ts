@@ -43,6 +43,7 @@ export const MUTATION_TEST_FILES = {
     "test/unit/fixtures.test.ts",
     "test/unit/http-sender.test.ts",
     "test/unit/lateness.test.ts",
+    "test/unit/managed-control.test.ts",
     "test/unit/managed-subscriptions.test.ts",
     "test/unit/observability.test.ts",
     "test/unit/openapi.test.ts",

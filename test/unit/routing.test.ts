@@ -79,6 +79,65 @@ describe("parseRoutableEvent", () => {
     expect(unroutableReason({ ...good, detail: "a string" })).toBe(UNROUTABLE_REASONS.invalidDetail);
   });
 
+  it("parks an unroutable event with the details an operator reads on the unroutable queue", () => {
+    const good = eventBridgeEvent(callHangup);
+    const details = (input: unknown): readonly string[] => {
+      try {
+        parseRoutableEvent(input);
+      } catch (error) {
+        if (error instanceof UnroutableEventError) return error.details;
+        throw error;
+      }
+      return [];
+    };
+    expect(details("not an event")).toEqual(["(root): Invalid input"]);
+    expect(details({ ...good, id: undefined })).toEqual([
+      "id: Invalid input",
+    ]);
+    expect(details({ ...good, "detail-type": `x${"y".repeat(200)}` })).toEqual([
+      `"x${"y".repeat(99)}" is not in the catalogue`,
+    ]);
+    expect(details({ ...good, detail: [] })).toEqual(["detail must be an object {customer_id, data}"]);
+    expect(details({ ...good, detail: null })).toEqual(["detail must be an object {customer_id, data}"]);
+    expect(details({ ...good, detail: { customer_id: "42", data: {} } })).toEqual([
+      "detail.customer_id must be a UUID",
+    ]);
+    expect(
+      details({ ...good, detail: { customer_id: CUSTOMER_A, data: [1], delivery_mode: "Shadow" } }),
+    ).toEqual([
+      "detail.data: Invalid input",
+      'detail.delivery_mode: must be "live" or "shadow" when present',
+    ]);
+    expect(
+      details({ ...good, detail: { customer_id: CUSTOMER_A, data: {}, delivery_mode: "shadw" } }),
+    ).toEqual(['detail.delivery_mode: must be "live" or "shadow" when present']);
+  });
+
+  it("records a shadow event without delivering it, and delivers a live one or one without a mode", () => {
+    const good = eventBridgeEvent(callHangup);
+    const withMode = (delivery_mode?: string) =>
+      parseRoutableEvent({ ...good, detail: { customer_id: CUSTOMER_A, data: { id: "x" }, delivery_mode } });
+    expect(withMode("shadow").shadow).toBe(true);
+    expect(withMode("live").shadow).toBe(false);
+    expect(withMode().shadow).toBe(false);
+  });
+
+  it("carries an inline activeflow webhook as given, and nothing for a malformed one", () => {
+    const good = eventBridgeEvent(callHangup);
+    const withInline = (activeflow_webhook: unknown) =>
+      parseRoutableEvent({
+        ...good,
+        detail: { customer_id: CUSTOMER_A, data: { id: "x" }, activeflow_webhook },
+      });
+    expect(withInline({ uri: "https://a.example/f", method: "POST", extra: 1 }).activeflowWebhook).toEqual({
+      uri: "https://a.example/f",
+      method: "POST",
+    });
+    expect(withInline(["https://a.example/f"])).not.toHaveProperty("activeflowWebhook");
+    expect(withInline(null)).not.toHaveProperty("activeflowWebhook");
+    expect(withInline("https://a.example/f")).not.toHaveProperty("activeflowWebhook");
+  });
+
   it("canonicalises the customer id to lower case", () => {
     const event = eventBridgeEvent(callHangup);
     const upper = {
