@@ -91,9 +91,7 @@ describe("parseRoutableEvent", () => {
       return [];
     };
     expect(details("not an event")).toEqual(["(root): Invalid input"]);
-    expect(details({ ...good, id: undefined })).toEqual([
-      "id: Invalid input",
-    ]);
+    expect(details({ ...good, id: undefined })).toEqual(["id: Invalid input"]);
     expect(details({ ...good, "detail-type": `x${"y".repeat(200)}` })).toEqual([
       `"x${"y".repeat(99)}" is not in the catalogue`,
     ]);
