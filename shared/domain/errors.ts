@@ -75,5 +75,6 @@ export class DependencyError extends CodedError {
  */
 export class KeptOnQueueSignal extends CodedError {
   override readonly name = "KeptOnQueueSignal";
-  readonly code = "KEPT_ON_QUEUE";
+  /** The code of its earlier name (HandOffUnsettledError): codes do not change. It says why it is kept. */
+  readonly code = "HANDOFF_UNSETTLED";
 }

@@ -11,6 +11,7 @@ import {
   DependencyError,
   EnqueueFailedError,
   InvalidDeliveryJobError,
+  KeptOnQueueSignal,
   UnroutableEventError,
 } from "#shared/domain/errors.ts";
 import { InvalidSecretError, NoSigningSecretError } from "#shared/domain/signing.ts";
@@ -115,6 +116,12 @@ describe("the domain's named errors", () => {
       "ManagedSubscriptionError",
       "MANAGED_SUBSCRIPTION",
       "this subscription is managed by voipbin (your VoIPBIN webhook settings) and cannot be changed, rotated or deleted here; change the webhook in VoIPBIN",
+    ],
+    [
+      new KeptOnQueueSignal("kept until its hand-off has settled"),
+      "KeptOnQueueSignal",
+      "HANDOFF_UNSETTLED",
+      "kept until its hand-off has settled",
     ],
   ])("%s", (error, name, code, message) => {
     expect(error).toBeInstanceOf(Error);
