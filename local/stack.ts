@@ -98,8 +98,9 @@ export const ROUTER_FAILED_QUEUE_NAME = DEFAULT_RESOURCE_NAMES.routerFailedQueue
 export const ROUTER_ASYNC_QUEUE_NAME = "voipbin-webhooks-local-router-async";
 
 /**
- * The router's pollers (its event source mapping's concurrency), each running one batch at a time in
- * a sandbox of its own. Fewer than a deployment's ROUTER_QUEUE.maxConcurrency: the laptop has few cores.
+ * The router's pollers at most (its event source mapping's maximum concurrency), each running one batch
+ * at a time in a sandbox of its own; they scale from Lambda's 5 with the backlog (LAMBDA_SQS_SCALING).
+ * Fewer than a deployment's ROUTER_QUEUE.maxConcurrency: the laptop has few cores.
  */
 const ROUTER_CONCURRENCY = 8;
 /** API and authorizer sandboxes; a request beyond waits for one to be free. */
@@ -680,7 +681,12 @@ async function startRouterFunction(
     batchSize: ROUTER_QUEUE.batchSize,
     maxBatchingWindowSeconds: ROUTER_QUEUE.maxBatchingWindowSeconds,
     waitTimeSeconds: 20,
+    // The cap (Lambda's MaximumConcurrency); below it the pollers scale as Lambda's do: 5 batches at a
+    // time when messages arrive, one more per 200 ms while they keep coming or every poller is busy
+    // (so a quiet customer's event finds one), back to 5 when the backlog is gone. A burst's first
+    // second is routed by 5 batches at a time, as on AWS, not by every sandbox at once.
     concurrency: ROUTER_CONCURRENCY,
+    scaling: LAMBDA_SQS_SCALING,
     functionTimeoutMs: FUNCTION_TIMEOUTS_MS.router,
     functionName: "router",
     onError: (error) => logger.error("router event source", { error: loggedError(error) }),

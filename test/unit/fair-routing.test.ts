@@ -1,4 +1,4 @@
-import type { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { createRouterHandler } from "#handlers/router.ts";
@@ -51,24 +51,61 @@ describe("the bus rules in front of the router's fair queue", () => {
     expect(routerRules().find((rule) => rule.id === "ToRouterUngrouped")?.messageGroupIdPath).toBeUndefined();
   });
 
-  it("the local SQS target sends the whole event, with the customer id as MessageGroupId", async () => {
-    const sent: SendMessageCommand["input"][] = [];
+  /** An SQS client that records each SendMessageBatch and refuses the entries `refuse` names. */
+  function recordingSqs(refuse: (body: string) => boolean = () => false) {
+    const calls: SendMessageBatchCommand["input"][] = [];
     const sqs = {
-      send: async (command: SendMessageCommand) => sent.push(command.input),
+      send: async (command: SendMessageBatchCommand) => {
+        calls.push(command.input);
+        return {
+          Failed: (command.input.Entries ?? [])
+            .filter((entry) => refuse(entry.MessageBody ?? ""))
+            .map((entry) => ({ Id: entry.Id, Code: "InvalidMessageContents", SenderFault: true })),
+        };
+      },
     } as unknown as SQSClient;
+    return { sqs, calls, sent: () => calls.flatMap((call) => call.Entries ?? []) };
+  }
+
+  it("the local SQS target sends the whole event, with the customer id as MessageGroupId", async () => {
+    const { sqs, sent } = recordingSqs();
     const grouped = sqsRuleTarget({ sqs, queueUrl: "q", messageGroupIdPath: ROUTER_MESSAGE_GROUP_PATH });
     const ungrouped = sqsRuleTarget({ sqs, queueUrl: "q" });
     const event = busEvent({ customer_id: CUSTOMER_A, data: { x: "\uFFFE" } });
     await grouped(event, JSON.stringify(event));
     await ungrouped(event, JSON.stringify(event));
-    expect(sent[0]?.MessageGroupId).toBe(CUSTOMER_A);
-    expect(JSON.parse(sent[0]?.MessageBody ?? "")).toEqual(event);
-    expect(sent[0]?.MessageBody).not.toContain("\uFFFE");
-    expect(sent[1]?.MessageGroupId).toBeUndefined();
+    expect(sent()[0]?.MessageGroupId).toBe(CUSTOMER_A);
+    expect(JSON.parse(sent()[0]?.MessageBody ?? "")).toEqual(event);
+    expect(sent()[0]?.MessageBody).not.toContain("\uFFFE");
+    expect(sent()[1]?.MessageGroupId).toBeUndefined();
     // A path that names no string: the target fails (the ungrouped rule takes such events).
     const odd = busEvent({ customer_id: 7 });
     await expect(grouped(odd, JSON.stringify(odd))).rejects.toThrow(SqsTargetError);
-    expect(sent).toHaveLength(2);
+    expect(sent()).toHaveLength(2);
+  });
+
+  it("sends the events of one PutEvents call in batches of 10 (one alone at once), each settling with its own entry's result", async () => {
+    const refused = busEvent({ customer_id: CUSTOMER_A, data: { n: 3 } });
+    const { sqs, calls, sent } = recordingSqs((body) => body.includes(refused.id));
+    const target = sqsRuleTarget({ sqs, queueUrl: "q", messageGroupIdPath: ROUTER_MESSAGE_GROUP_PATH });
+    const events = Array.from({ length: 12 }, (_, n) =>
+      n === 3 ? refused : busEvent({ customer_id: CUSTOMER_A, data: { n } }),
+    );
+    // Handed over in one turn, as the local bus hands over a PutEvents call's entries.
+    const results = await Promise.allSettled(events.map((event) => target(event, JSON.stringify(event))));
+    expect(calls.map((call) => call.Entries?.length)).toEqual([10, 2]);
+    expect(sent().map((entry) => (JSON.parse(entry.MessageBody ?? "") as BusEvent).id)).toEqual(
+      events.map((event) => event.id),
+    );
+    expect(results.map((result) => result.status)).toEqual(
+      events.map((event) => (event === refused ? "rejected" : "fulfilled")),
+    );
+    // An event on its own goes alone; bodies past 256 KiB together are split.
+    calls.length = 0;
+    await target(events[0] as BusEvent, JSON.stringify(events[0]));
+    const big = (n: number) => busEvent({ customer_id: CUSTOMER_A, data: { pad: "x".repeat(100_000), n } });
+    await Promise.all([big(1), big(2), big(3)].map((event) => target(event, JSON.stringify(event))));
+    expect(calls.map((call) => call.Entries?.length)).toEqual([1, 2, 1]);
   });
 });
 
