@@ -3,6 +3,7 @@ import { UnroutableEventError } from "#shared/domain/errors.ts";
 import {
   type AddedEventType,
   addedEventTypeProblems,
+  couldBeAddedPattern,
   EventCatalogue,
 } from "#shared/domain/events/runtime-catalogue.ts";
 import { parseRoutableEvent } from "#shared/domain/events/schemas.ts";
@@ -75,6 +76,74 @@ describe("EventCatalogue: built-in plus added types", () => {
     expect(addedEventTypeProblems({ type: "call_moved", resource: "call", description: "moved" })).toEqual(
       [],
     );
+  });
+});
+
+describe("what `npm run ops -- event-types add` answers (for the mutation run over shared/)", () => {
+  it("names each problem in the words the operator reads, at the exact length limits", () => {
+    const long = `a_${"b".repeat(98)}`;
+    expect(addedEventTypeProblems({ type: long })).toEqual([]);
+    expect(addedEventTypeProblems({ type: `${long}c` })).toEqual([
+      `type "${long}" must be lower-case snake case like call_transferred (at most 100 characters)`,
+    ]);
+    expect(addedEventTypeProblems({ type: "customer_renamed" })).toEqual([
+      'type "customer_renamed" is reserved (webhook_*, customer_*)',
+    ]);
+    expect(addedEventTypeProblems({ type: "fax_sent", resource: "f".repeat(40) })).toEqual([]);
+    expect(addedEventTypeProblems({ type: "fax_sent", resource: "f".repeat(41) })).toEqual([
+      `resource "${"f".repeat(40)}" must be a lower-case word like call (at most 40 characters)`,
+    ]);
+    expect(addedEventTypeProblems({ type: "fax_sent", resource: "webhook" })).toEqual([
+      'resource "webhook" is the system\'s own',
+    ]);
+    expect(addedEventTypeProblems({ type: "fax_sent", description: "  " })).toEqual([
+      "description is required (one line saying what the event means)",
+    ]);
+    expect(addedEventTypeProblems({ type: "fax_sent", description: ` ${"d".repeat(300)} ` })).toEqual([]);
+    const tooLong = "description must be one line of at most 300 characters";
+    expect(addedEventTypeProblems({ type: "fax_sent", description: "d".repeat(301) })).toEqual([tooLong]);
+    expect(addedEventTypeProblems({ type: "fax_sent", description: "two\nlines" })).toEqual([tooLong]);
+  });
+
+  it("lets a subscription name a type or resource an operator could add later, within the limits", () => {
+    expect(couldBeAddedPattern("fax_*")).toBe(true);
+    expect(couldBeAddedPattern(`${"f".repeat(40)}_*`)).toBe(true);
+    expect(couldBeAddedPattern(`${"f".repeat(41)}_*`)).toBe(false);
+    expect(couldBeAddedPattern("Fax_*")).toBe(false);
+    expect(couldBeAddedPattern("fax_sent")).toBe(true);
+    expect(couldBeAddedPattern(`a_${"b".repeat(98)}`)).toBe(true);
+    expect(couldBeAddedPattern(`a_${"b".repeat(99)}`)).toBe(false);
+    expect(couldBeAddedPattern("fax")).toBe(false);
+    expect(couldBeAddedPattern("*_fax")).toBe(false);
+  });
+
+  it("judges patterns, resources and the listing against the merged catalogue", () => {
+    const catalogue = new EventCatalogue([
+      added("zeta_done", "zeta"),
+      added("alpha_done", "alpha"),
+      added("call_hangup", "stale"),
+    ]);
+    expect(catalogue.isValidPattern("*")).toBe(true);
+    expect(catalogue.isValidPattern("zeta_done")).toBe(true);
+    expect(catalogue.isValidPattern("call_*")).toBe(true);
+    expect(catalogue.isValidPattern("alpha_*")).toBe(true);
+    expect(catalogue.isValidPattern("stale_*")).toBe(false);
+    expect(catalogue.isValidPattern("_*")).toBe(false);
+    expect(catalogue.isValidPattern("zeta")).toBe(false);
+    expect(catalogue.resourceOf("zeta_done")).toBe("zeta");
+    expect(catalogue.resourceOf("call_hangup")).toBe("call");
+    expect(catalogue.resourceOf("nothing_here")).toBeUndefined();
+    expect(catalogue.addedType("alpha_done")).toMatchObject({ resource: "alpha", description: "d" });
+    expect(catalogue.addedType("call_hangup")).toBeUndefined();
+    const list = catalogue.list();
+    expect(list[0]).toEqual({ type: expect.any(String), resource: expect.any(String), added: false });
+    expect(list.filter((entry) => entry.added)).toEqual([
+      { type: "alpha_done", resource: "alpha", added: true },
+      { type: "zeta_done", resource: "zeta", added: true },
+    ]);
+    expect(list.filter((entry) => entry.type === "call_hangup")).toEqual([
+      { type: "call_hangup", resource: "call", added: false },
+    ]);
   });
 });
 
