@@ -336,6 +336,7 @@ export class DeliveryBatch {
       });
     }
     if (job.shadow === true) return this.shadow(job, subscription, log);
+    // Phase 1, the skip checks (pure): whether the job is not to be attempted now; nothing is sent.
     const skip = skipCheck(job, liveJobOf(job, received.messageId), subscription, record, this.clock(), {
       liveJobInBatch: record?.live_job != null && this.tokensInBatch.has(record.live_job),
       settleMs: handOffSettleMs(this.deps.settings.timeoutMs),
@@ -344,8 +345,8 @@ export class DeliveryBatch {
     // skipCheck returns null only for an existing, enabled subscription.
     const target = subscription as SubscriptionWithSecrets;
 
-    // The fairness phase: the lane may hand the job over or put it back to sleep instead (nothing
-    // sent, no attempt used), and sets the attempt's timeout.
+    // Phases 2 and 3, fairness around the attempt: the lane may hand the job over or put it back to
+    // sleep instead (nothing sent, no attempt used), and sets the attempt's timeout.
     const fair = await this.dialFairly(received, target);
     if (fair.outcome === "moved_to_slow_lane") {
       this.deps.logger.info(fair.message, log);
@@ -356,21 +357,29 @@ export class DeliveryBatch {
       return this.waitWithoutAttempt(received, dueAt, "deferred", fair.message, log);
     }
     const { attempted } = fair;
-    const step = decideDeliveryStep({
+
+    // Phase 4, the decision (pure), and phase 5, applying it.
+    const step = this.decide(attempt, target, attempted);
+    return this.apply(step, { received, subscription: target, record, attempted, attempt, log });
+  }
+
+  /** Phase 4: what the attempt's answer means for the record, the subscription and the queue message. */
+  private decide(attempt: number, target: SubscriptionWithSecrets, attempted: Attempted): DeliveryStep {
+    const { settings } = this.deps;
+    return decideDeliveryStep({
       attempt,
       outcome:
         attempted.result.kind === "response"
           ? { statusCode: attempted.result.statusCode, retryAfter: attempted.result.retryAfter }
           : { error: attempted.result.error },
-      schedule: this.deps.settings.retrySchedule,
-      jitter: this.deps.settings.jitter,
+      schedule: settings.retrySchedule,
+      jitter: settings.jitter,
       now: attempted.finishedAt,
       ...(this.deps.random ? { random: this.deps.random } : {}),
       failingSince: target.failing_since,
-      autoDisableAfterSeconds: this.deps.settings.autoDisableAfterSeconds,
+      autoDisableAfterSeconds: settings.autoDisableAfterSeconds,
       ...(target.delivery_profile === "legacy" ? { profile: "legacy" as const } : {}),
     });
-    return this.apply(step, { received, subscription: target, record, attempted, attempt, log });
   }
 
   /**
