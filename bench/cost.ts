@@ -50,6 +50,8 @@ export const MONTHLY_VOLUMES = { at_10m_per_month: 10_000_000, at_100m_per_month
 const FANOUT = 3;
 /** Batch sizes measured: the fan-out (one event's jobs, no window) and a full batch. */
 const BATCH_SIZES = [FANOUT, 10] as const;
+/** Events per router invocation measured besides one: what its batching window gathers. */
+const ROUTER_BATCH_SIZES = [3, 10] as const;
 /** Events routed and delivered before measuring, so that the JIT has compiled the hot paths. */
 const WARMUP_EVENTS = 30;
 const MEMORY_OPTIONS_MB = [128, 256, 512, 1024] as const;
@@ -394,32 +396,46 @@ async function measure(
     let deliveries = 0;
     let bytesBefore = 0;
     let attempts = 0;
-    const phase = async (size: number, events: number, counted: boolean) => {
-      // Route the events: one router invocation per event, as its queue's mapping hands them over.
-      const before = sdk.snapshot();
+    /** The router's SQS requests per invocation, by events per invocation (its shared sends). */
+    const routerSqs: Record<string, { invocations: number; requests: number }> = {};
+    const deliverySqs = { requests: 0 };
+    const sqsCount = (snapshot: Record<string, number>) =>
+      Object.entries(snapshot)
+        .filter(([op]) => op.startsWith("sqs."))
+        .reduce((t, [, n]) => t + n, 0);
+    const phase = async (size: number, events: number, counted: boolean, routerSizes: readonly number[]) => {
+      // Route the events as the router queue's mapping hands them over: batches of `routerSizes[j]`
+      // records (1: what it gathers at these rates without a window), each body the rule's event.
       sdk.active = true;
       output.reset();
-      for (let i = 0; i < events; i++) {
-        const customer = customers[i % customers.length] as string;
-        const event = callHangupEvent(customer, data);
+      for (let i = 0, j = 0; i < events; j++) {
+        const k = Math.min(routerSizes[j % routerSizes.length] as number, events - i);
+        const group = Array.from({ length: k }, (_, n) =>
+          callHangupEvent(customers[(i + n) % customers.length] as string, data),
+        );
+        i += k;
+        const before = sdk.snapshot();
         const cpu = process.cpuUsage();
         const began = performance.now();
-        // As the router queue's event source mapping hands it over: a batch (here of one record,
-        // what the mapping gathers at these rates without a window) whose body is the rule's event.
-        await router(routerBatch(event), lambdaContext("router"));
+        await router(routerBatch(group), lambdaContext("router"));
         const wall = performance.now() - began;
         const used = process.cpuUsage(cpu);
         if (!counted) continue;
+        const after = sdk.snapshot();
+        const tally = routerSqs[String(k)] ?? { invocations: 0, requests: 0 };
+        routerSqs[String(k)] = tally;
+        tally.invocations++;
+        tally.requests += sqsCount(after) - sqsCount(before);
+        if (k !== 1) continue;
+        // One event per invocation: its time, its requests and its log bytes are one event's.
         routerRuns.wall += wall;
         routerRuns.cpu += (used.user + used.system) / 1000;
         routerRuns.invocations++;
-      }
-      if (counted) {
-        routerRuns.logs += output.byService.router ?? 0;
-        for (const [op, n] of Object.entries(sdk.snapshot())) {
+        for (const [op, n] of Object.entries(after)) {
           routerRequests[op] = (routerRequests[op] ?? 0) + n - (before[op] ?? 0);
         }
       }
+      if (counted && routerSizes.every((k) => k === 1)) routerRuns.logs += output.byService.router ?? 0;
       output.reset();
       sdk.active = false;
 
@@ -446,6 +462,7 @@ async function measure(
           toSqsRecord(message, "arn:aws:sqs:us-east-1:000000000000:costm-d", "us-east-1"),
         );
         sdk.active = counted;
+        const sqsBefore = sqsCount(sdk.snapshot());
         const cpuStart = cpuNow();
         marks.firstArrivalAt = 0;
         const began = performance.now();
@@ -453,6 +470,7 @@ async function measure(
         const wall = performance.now() - began;
         const cpuEnd = cpuNow();
         sdk.active = false;
+        deliverySqs.requests += sqsCount(sdk.snapshot()) - sqsBefore;
         run.wall += wall;
         run.span += marks.lastAnswerAt - marks.firstArrivalAt;
         run.cpu += cpuEnd - cpuStart;
@@ -486,11 +504,15 @@ async function measure(
         `cost: batches of ${size}: ${run.invocations} invocations, ${batches[String(size)]?.wall_ms} ms wall, ${batches[String(size)]?.cpu_ms} ms CPU (${batches[String(size)]?.serial_cpu_ms} ms outside the wait), ${batches[String(size)]?.app_log_bytes} log bytes each`,
       );
     };
-    await phase(10, WARMUP_EVENTS, false);
+    await phase(10, WARMUP_EVENTS, false, [1, 3, 10]);
     bytesBefore = receiver.bytesRead();
     output.active = true;
     sdk.reset();
-    for (const size of BATCH_SIZES) await phase(size, eventsPerBatchSize, true);
+    // Delivery batches of 3 after one event per router invocation (the router's time, requests and
+    // logs per event); of 10 after router batches of 3 and 10 (its shared sends at those sizes).
+    for (const size of BATCH_SIZES) {
+      await phase(size, eventsPerBatchSize, true, size === FANOUT ? [1] : ROUTER_BATCH_SIZES);
+    }
     output.active = false;
     const httpBytes = (receiver.bytesRead() - bytesBefore) / attempts;
 
@@ -519,7 +541,11 @@ async function measure(
         requests: Object.fromEntries(
           Object.entries(routerRequests).map(([op, n]) => [op, round(n / routerRuns.invocations, 3)]),
         ),
+        sqs_requests_per_invocation: Object.fromEntries(
+          Object.entries(routerSqs).map(([k, t]) => [k, round(t.requests / t.invocations, 3)]),
+        ),
       },
+      delivery_sqs_requests_per_delivery: round(deliverySqs.requests / deliveries, 3),
       function_requests_per_delivery: requests,
       wru_per_delivery: round(units.wru / deliveries, 3),
       rru_per_delivery: round(units.rru / deliveries, 3),
@@ -540,27 +566,25 @@ async function measure(
   }
 }
 
-function routerBatch(event: object): SQSEvent {
+function routerBatch(events: readonly object[]): SQSEvent {
   const now = String(Date.now());
   return {
-    Records: [
-      {
-        messageId: randomUUID(),
-        receiptHandle: randomUUID(),
-        body: JSON.stringify(event),
-        attributes: {
-          ApproximateReceiveCount: "1",
-          SentTimestamp: now,
-          SenderId: "events.amazonaws.com",
-          ApproximateFirstReceiveTimestamp: now,
-        },
-        messageAttributes: {},
-        md5OfBody: "",
-        eventSource: "aws:sqs",
-        eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:costm-router",
-        awsRegion: "us-east-1",
+    Records: events.map((event) => ({
+      messageId: randomUUID(),
+      receiptHandle: randomUUID(),
+      body: JSON.stringify(event),
+      attributes: {
+        ApproximateReceiveCount: "1",
+        SentTimestamp: now,
+        SenderId: "events.amazonaws.com",
+        ApproximateFirstReceiveTimestamp: now,
       },
-    ],
+      messageAttributes: {},
+      md5OfBody: "",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:costm-router",
+      awsRegion: "us-east-1",
+    })),
   };
 }
 

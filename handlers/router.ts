@@ -4,6 +4,7 @@ import { createLogger, type createMetrics } from "#shared/adapters/observability
 import { loggedError } from "#shared/domain/ports/logger.ts";
 import type { RoutingSubscription } from "#shared/domain/ports/subscriptions.ts";
 import { type RouteOutcome, type RouterDependencies, routeEvent } from "#shared/services/route-event.ts";
+import { sharedEnqueue } from "#shared/services/shared-enqueue.ts";
 import { METRIC_NAMES } from "./metrics.ts";
 
 /** An SQS event source mapping's batch (an EventBridge event never has `Records`). */
@@ -100,11 +101,15 @@ export function createRouterHandler(
   return async (event: unknown): Promise<RouteOutcome | SQSBatchResponse> => {
     if (!isSqsBatch(event)) return routeOne(event);
     const batch = perBatch(deps);
-    // The records of a batch at once: one customer's slow Query does not hold the others' events.
+    // The records of a batch at once: one customer's slow Query does not hold the others' events
+    // (their jobs wait for it at most SHARED_ENQUEUE_MAX_WAIT_MS). Their jobs share SendMessageBatch
+    // requests (shared/services/shared-enqueue.ts).
+    const shared = sharedEnqueue(deps.deliveryQueue, event.Records.length);
     const failed = await Promise.all(
       event.Records.map(async (record) => {
+        const deliveryQueue = shared.member();
         try {
-          await routeOne(recordEvent(record), batch);
+          await routeOne(recordEvent(record), { ...batch, deliveryQueue });
           return undefined;
         } catch (error) {
           logger.error("routing failed; the event stays queued and is retried", {
@@ -113,6 +118,8 @@ export function createRouterHandler(
             error: loggedError(error),
           });
           return { itemIdentifier: record.messageId };
+        } finally {
+          deliveryQueue.leave();
         }
       }),
     );

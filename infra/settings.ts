@@ -6,6 +6,7 @@ import {
   DELIVERY_FUNCTION_TIMEOUT_SECONDS,
   DELIVERY_LANE_CONCURRENCY,
   FUNCTION_TIMEOUT_SECONDS,
+  ROUTER_BATCHING_WINDOW_SECONDS,
   ROUTER_QUEUE,
   resourceNamesFor,
 } from "#shared/resources.ts";
@@ -287,9 +288,9 @@ export const SETTINGS = {
       "`MaximumBatchingWindowInSeconds` of both delivery lanes' event source mappings (0–20): how long Lambda gathers jobs for a batch of up to 10; every first attempt may wait this long (docs/decisions.md has the measured trade-off)",
   },
   routerBatchingWindowSeconds: {
-    schema: int(0, 20).default(ROUTER_QUEUE.maxBatchingWindowSeconds),
+    schema: int(0, 20).default(ROUTER_BATCHING_WINDOW_SECONDS),
     description:
-      '`MaximumBatchingWindowInSeconds` of the router queue\'s event source mapping (0–20): how long Lambda gathers events for a batch of up to 10 before routing them; every event may wait this long before its jobs are enqueued. Fewer router invocations and deletes at high volume (docs/decisions.md, "A batching window for the router: opt-in", has the measured trade-off)',
+      '`MaximumBatchingWindowInSeconds` of the router queue\'s event source mapping (0–20): how long Lambda gathers events for a batch of up to 10 before routing them; every event may wait this long before its jobs are enqueued. The events of a batch share their SendMessageBatch requests: fewer router invocations, deletes, sends and delivery receives at volume (docs/decisions.md, "Cost, round 3", has the measured trade-off; 0 routes each event as soon as a poller has it)',
   },
   pointInTimeRecovery: {
     schema: bool.default(true),

@@ -33,6 +33,7 @@ const LINTED_VARIANTS: readonly Readonly<Record<string, string>>[] = [
     tracing: "true",
     systemLogLevel: "INFO",
     deliveryBatchingWindowSeconds: "0",
+    routerBatchingWindowSeconds: "0",
     capacityMode: "provisioned",
     pointInTimeRecovery: "false",
     provisionedMinWriteCapacity: "10",

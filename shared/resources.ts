@@ -158,7 +158,8 @@ export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
  *   Developer Guide, "Using Lambda with Amazon SQS"); a failed event is retried when it runs out;
  * - maxReceiveCount 5: the Lambda Developer Guide's advice for a mapping's source queue (a throttled
  *   batch is a receive too); an event the router failed on five times goes to the router-failed queue;
- * - batch of 10 with no batching window: an event is routed as soon as a poller has it;
+ * - batch of 10; no batching window here (the local stack's poller): a deployment's mapping gathers
+ *   for ROUTER_BATCHING_WINDOW_SECONDS;
  * - maxConcurrency 20: the mapping's cap (2–1,000); the router's reserved concurrency, when set, must
  *   be at least this (a throttled batch costs its events a receive).
  */
@@ -169,6 +170,15 @@ export const ROUTER_QUEUE = {
   maxBatchingWindowSeconds: 0,
   maxConcurrency: 20,
 } as const;
+
+/**
+ * The deployed router mapping's default `MaximumBatchingWindowInSeconds` (the
+ * `routerBatchingWindowSeconds` setting): a batch's events share their SendMessageBatch requests
+ * (shared/services/shared-enqueue.ts), so fewer router invocations, deletes, sends and delivery
+ * receives per event at volume, for up to a second before an event is routed (docs/decisions.md,
+ * "Cost, round 3", has the measured trade-off). The local stack keeps `ROUTER_QUEUE`'s 0.
+ */
+export const ROUTER_BATCHING_WINDOW_SECONDS = 1;
 
 /** The longest SQS keeps a message (SQS Developer Guide, quotas: 60 s to 14 days). */
 const SQS_MAX_RETENTION_SECONDS = 14 * 24 * 3600;

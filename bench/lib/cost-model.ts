@@ -347,7 +347,14 @@ export interface CostMeasurements {
     app_log_bytes: number;
     /** AWS requests per event, by `service.Operation`. */
     requests: Readonly<Record<string, number>>;
+    /**
+     * SQS requests per router invocation, by events per invocation: a batch's jobs share
+     * SendMessageBatch requests (shared/services/shared-enqueue.ts). Absent: `requests`' per event.
+     */
+    sqs_requests_per_invocation?: Readonly<Record<string, number>>;
   };
+  /** SQS requests the delivery function made per delivery (the rest of the functions' are the router's). */
+  readonly delivery_sqs_requests_per_delivery?: number;
   /** AWS requests the functions themselves made, per delivery, by `service.Operation`. */
   readonly function_requests_per_delivery: Readonly<Record<string, number>>;
   readonly wru_per_delivery: number;
@@ -514,6 +521,32 @@ export interface ModelOptions {
   readonly natGateways?: number;
 }
 
+const sqsOf = (requests: Readonly<Record<string, number>>) =>
+  Object.entries(requests)
+    .filter(([op]) => op.startsWith("sqs."))
+    .reduce((t, [, n]) => t + n, 0);
+
+/**
+ * The router's SQS requests per event when it is handed `rb` events per invocation: measured per
+ * invocation at a few batch sizes (a batch's jobs share SendMessageBatch requests of 10 entries),
+ * linearly interpolated between the two sizes around `rb` — above the true figure between them,
+ * since the requests per invocation grow in steps (ceil(jobs / 10)).
+ */
+export function routerSqsPerEvent(m: CostMeasurements, rb: number): number {
+  const by = m.router.sqs_requests_per_invocation;
+  const sizes = Object.keys(by ?? {})
+    .map(Number)
+    .sort((x, y) => x - y);
+  if (by === undefined || sizes.length === 0) return sqsOf(m.router.requests);
+  const lower = [...sizes].reverse().find((k) => k <= rb) ?? (sizes[0] as number);
+  const upper = sizes.find((k) => k >= rb) ?? (sizes[sizes.length - 1] as number);
+  const lo = by[String(lower)] as number;
+  const hi = by[String(upper)] as number;
+  const perInvocation =
+    upper === lower ? lo * (rb / lower) : lo + ((hi - lo) * (rb - lower)) / (upper - lower);
+  return perInvocation / rb;
+}
+
 /**
  * The bench subtotal (what the functions and the services they call cost per delivery: events,
  * requests, duration, request units) at a batch size, in dollars per million deliveries.
@@ -541,12 +574,16 @@ export function subtotalLines(
   const routerMs = routerBilledMs(m, routerMb, d.router_queue ? routerBatch : 1);
   const deliveryMs = deliveryBilledMs(m, b, deliveryMb);
   const gbS = (routerInvocations * routerMs * routerMb + invocations * deliveryMs * deliveryMb) / 1000 / 1024;
-  const fnSqs = Object.entries(m.function_requests_per_delivery)
-    .filter(([op]) => op.startsWith("sqs."))
-    .reduce((t, [, n]) => t + n, 0);
-  // The mapping receives what arrives while it gathers (about one event's jobs per receive) and deletes
-  // each batch's successes with one DeleteMessageBatch.
-  const receives = perM / Math.min(b, Math.max(m.fanout, 1));
+  // The router's sends at its batch size (shared between a batch's events), the delivery function's own.
+  const routerSqs = routerSqsPerEvent(m, d.router_queue ? routerBatch : 1);
+  const deliverySqs =
+    m.delivery_sqs_requests_per_delivery ??
+    sqsOf(m.function_requests_per_delivery) - routerSqsPerEvent(m, 1) / m.fanout;
+  const fnSqs = deliverySqs + routerSqs / m.fanout;
+  // The mapping receives what arrives while it gathers (about one router send's jobs per receive: an
+  // event's, or a router batch's up to 10) and deletes each batch's successes with one DeleteMessageBatch.
+  const jobsPerArrival = Math.min(10, m.fanout / Math.max(routerSqs, m.fanout / 10));
+  const receives = perM / Math.min(b, Math.max(jobsPerArrival, 1));
   const sqsRequests = fnSqs * perM + receives + invocations + routerQueueRequests;
   const wru = m.wru_per_delivery * perM;
   const rru = m.rru_per_delivery * perM;
@@ -572,7 +609,7 @@ export function subtotalLines(
     },
     sqs_requests: {
       usd_per_million: (sqsRequests * p.sqs_usd_per_million_requests) / perM,
-      detail: `${fmt(sqsRequests)} requests: the functions' ${fmt(fnSqs * perM)}, the delivery mapping's ${fmt(receives)} receives and ${fmt(invocations)} deletes${d.router_queue ? `, the router queue's ${fmt(routerQueueRequests)} (send, receive, delete; batches of ${fmt(routerBatch, 1)} events)` : ""}`,
+      detail: `${fmt(sqsRequests)} requests: the functions' ${fmt(fnSqs * perM)} (the router's ${fmt((routerSqs / m.fanout) * perM)}), the delivery mapping's ${fmt(receives)} receives and ${fmt(invocations)} deletes${d.router_queue ? `, the router queue's ${fmt(routerQueueRequests)} (send, receive, delete; batches of ${fmt(routerBatch, 1)} events)` : ""}`,
     },
     dynamodb_requests: {
       usd_per_million: dynamo,

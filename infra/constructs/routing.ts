@@ -6,6 +6,7 @@ import { Construct } from "constructs";
 import {
   FUNCTION_MEMORY_MB,
   FUNCTION_TIMEOUT_SECONDS,
+  ROUTER_BATCHING_WINDOW_SECONDS,
   ROUTER_QUEUE,
   SQS_MAX_MESSAGE_BYTES,
   TERMINAL_QUEUE_RETENTION_SECONDS,
@@ -42,7 +43,7 @@ export interface RoutingProps {
   /**
    * `MaximumBatchingWindowInSeconds` of the router queue's mapping (the `routerBatchingWindowSeconds`
    * setting): every event may wait this long before it is routed.
-   * @default ROUTER_QUEUE.maxBatchingWindowSeconds (0)
+   * @default ROUTER_BATCHING_WINDOW_SECONDS (1)
    */
   readonly batchingWindowSeconds?: number;
 }
@@ -93,7 +94,7 @@ export class Routing extends Construct {
       memorySize: FUNCTION_MEMORY_MB.router,
       reservedConcurrentExecutions: props.reservedConcurrency,
     });
-    const window = props.batchingWindowSeconds ?? ROUTER_QUEUE.maxBatchingWindowSeconds;
+    const window = props.batchingWindowSeconds ?? ROUTER_BATCHING_WINDOW_SECONDS;
     this.router.function.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: ROUTER_QUEUE.batchSize,

@@ -80,8 +80,10 @@ export class DeliveryQueue implements DeliveryQueuePort {
     let requests = 0;
     let sent = 0;
     const stillFailed: string[] = [];
+    const failedDeliveries: string[] = [];
     const bodies = jobs.map(serializeDeliveryJob);
     const groupOf = new Map(bodies.map((body, i) => [body, (jobs[i] as DeliveryJob).customer_id]));
+    const deliveryOf = new Map(bodies.map((body, i) => [body, (jobs[i] as DeliveryJob).delivery_id]));
     for (const group of chunkForSendMessageBatch(bodies)) {
       let pending: SendMessageBatchRequestEntry[] = group.map((body, i) => ({
         Id: `m${i}`,
@@ -101,9 +103,12 @@ export class DeliveryQueue implements DeliveryQueuePort {
         pending = pending.filter((entry) => failedIds.has(entry.Id));
         return pending.length === 0;
       });
-      if (pending.length > 0) stillFailed.push(...lastCodes);
+      if (pending.length > 0) {
+        stillFailed.push(...lastCodes);
+        failedDeliveries.push(...pending.map((entry) => deliveryOf.get(entry.MessageBody ?? "") ?? ""));
+      }
     }
-    if (stillFailed.length > 0) throw new EnqueueFailedError(stillFailed.length, stillFailed);
+    if (stillFailed.length > 0) throw new EnqueueFailedError(stillFailed.length, stillFailed, failedDeliveries);
     return { sent, requests };
   }
 

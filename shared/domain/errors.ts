@@ -39,6 +39,8 @@ export class EnqueueFailedError extends CodedError {
   constructor(
     readonly failedCount: number,
     readonly codes: readonly string[],
+    /** The delivery ids of the jobs not enqueued (the others were). */
+    readonly deliveryIds: readonly string[] = [],
   ) {
     super(`${failedCount} delivery job(s) could not be enqueued (${[...new Set(codes)].join(", ")})`);
   }

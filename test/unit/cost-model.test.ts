@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
   billedMs,
+  type CostMeasurements,
+  type Deployment,
   egressBytesPerAttempt,
   expectedBatchSize,
   platformLogBytesPerInvocation,
+  routerSqsPerEvent,
+  subtotalLines,
 } from "../../bench/lib/cost-model.ts";
 import { ENDPOINT_LATENCY, latencySampler } from "../../bench/lib/latency.ts";
 
@@ -37,6 +41,66 @@ describe("the cost model's arithmetic", () => {
     expect(billedMs(20, 10, 256)).toBe(Math.ceil(20 + 10 / (256 / 1769)));
     // More CPU than the wait can hide: the invocation lasts as long as its CPU at that share.
     expect(billedMs(100, 100, 128, 0)).toBe(Math.ceil(100 / (128 / 1769)));
+  });
+
+  it("prices the router's sends as measured at its batch size, and the delivery mapping's receives per send", () => {
+    const fn = { memory_mb: 256, tracing: false, log_format: "JSON" as const, system_log_level: "WARN" };
+    const m: CostMeasurements = {
+      fanout: 3,
+      delivery_batches: {
+        "10": {
+          invocations: 1,
+          wall_ms: 500,
+          endpoint_span_ms: 500,
+          cpu_ms: 40,
+          serial_cpu_ms: 10,
+          app_log_bytes: 0,
+        },
+      },
+      router: {
+        invocations: 1,
+        wall_ms: 6,
+        cpu_ms: 5,
+        app_log_bytes: 0,
+        requests: { "sqs.SendMessageBatch": 1, "dynamodb.Query": 1 },
+        // 3 jobs an event: 1 send for 1 or 3 events (9 jobs), 3 for 10 events (30 jobs).
+        sqs_requests_per_invocation: { "1": 1, "3": 1, "10": 3 },
+      },
+      delivery_sqs_requests_per_delivery: 0,
+      function_requests_per_delivery: { "sqs.SendMessageBatch": 1 / 3 },
+      wru_per_delivery: 1,
+      rru_per_delivery: 2,
+      storage_bytes_per_delivery: 1000,
+      retention_days: 30,
+      http_bytes_per_attempt: 1400,
+      tls_handshake_cpu_ms: 2,
+    };
+    expect(routerSqsPerEvent(m, 1)).toBe(1);
+    expect(routerSqsPerEvent(m, 3)).toBeCloseTo(1 / 3, 5);
+    expect(routerSqsPerEvent(m, 10)).toBeCloseTo(0.3, 5);
+    // Between measured sizes: the requests per invocation interpolated (1 at 3 events, 3 at 10).
+    expect(routerSqsPerEvent(m, 6.5)).toBeCloseTo(2 / 6.5, 5);
+    const d: Deployment = {
+      functions: { router: fn, delivery: fn },
+      alarms: 0,
+      alarm_metrics: 0,
+      dashboards: 0,
+      queues: 2,
+      sqs_mappings: 2,
+      delivery_batching_window_s: 1,
+      router_queue: { batching_window_s: 1 },
+      table: { pitr: false, provisioned: false, min_wcu: 0, min_rcu: 0, target_utilization: 0.7 },
+      nat_gateways: 0,
+      public_ipv4: 0,
+      custom_metrics: 0,
+    };
+    const sqs = (rb: number) => subtotalLines(m, d, 10, "on-demand", 0.7, rb).sqs_requests?.usd_per_million;
+    // Per million deliveries (333,333 events), one event per router invocation: the functions'
+    // 333,333 sends, 333,333 receives (one per event's 3 jobs) and 100,000 deletes, the router
+    // queue's send, receive and delete per event.
+    expect(sqs(1)).toBeCloseTo(((333_333 + 333_333 + 100_000 + 3 * 333_333) * 0.4) / 1e6, 3);
+    // 10 events per invocation: a send and a receive per 10 jobs, a router queue delete per 10 events.
+    expect(sqs(10)).toBeCloseTo(((100_000 + 100_000 + 100_000 + 2 * 333_333 + 33_333) * 0.4) / 1e6, 3);
   });
 
   it("gathers batches from the arrival rate per poller and the window, at least one event's jobs", () => {
