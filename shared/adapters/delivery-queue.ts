@@ -108,7 +108,8 @@ export class DeliveryQueue implements DeliveryQueuePort {
         failedDeliveries.push(...pending.map((entry) => deliveryOf.get(entry.MessageBody ?? "") ?? ""));
       }
     }
-    if (stillFailed.length > 0) throw new EnqueueFailedError(stillFailed.length, stillFailed, failedDeliveries);
+    if (stillFailed.length > 0)
+      throw new EnqueueFailedError(stillFailed.length, stillFailed, failedDeliveries);
     return { sent, requests };
   }
 

@@ -62,7 +62,9 @@ export function sharedEnqueue(
         // Only the events with a job SQS still refused fail (and are retried by their queue, as a
         // lone event was); the others' jobs are on the queue. Without the refused ids, all fail.
         const refused =
-          error instanceof EnqueueFailedError && error.deliveryIds.length > 0 ? new Set(error.deliveryIds) : null;
+          error instanceof EnqueueFailedError && error.deliveryIds.length > 0
+            ? new Set(error.deliveryIds)
+            : null;
         for (const entry of group) {
           if (refused === null || entry.jobs.some((job) => refused.has(job.delivery_id))) entry.reject(error);
           else entry.resolve({ sent: entry.jobs.length, requests: 0 });

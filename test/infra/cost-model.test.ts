@@ -137,7 +137,7 @@ describe("the cost model's billed lines", () => {
     expect(deployment.dashboards).toBe(1);
     expect(deployment.table.pitr).toBe(true);
     // Lane fair's router queue: EventBridge's send, the mapping's receive and delete are billed.
-    expect(deployment.router_queue).toEqual({ batching_window_s: 0 });
+    expect(deployment.router_queue).toEqual({ batching_window_s: 1 });
     const direct = modelCost(MEASURED, { ...deployment, router_queue: undefined }, 10_000_000, {
       capacity: "on-demand",
     });
@@ -207,7 +207,7 @@ describe("the cost model's billed lines", () => {
     expect(small.lines.dynamodb_provisioned_minimum?.usd_per_million).toBeGreaterThan(8);
   });
 
-  it("reads the router queue's batching window (opt-in) and prices the router's batches from it", () => {
+  it("reads the router queue's batching window (1 s by default) and prices the router's batches from it", () => {
     const windowed = synthesize({ routerBatchingWindowSeconds: "2" }, { bundle: false });
     const routerMappings = resourcesOfType(windowed.template, "AWS::Lambda::EventSourceMapping").filter(
       ([, m]) => JSON.stringify(m.Properties.FunctionName).includes("Router"),
@@ -216,7 +216,10 @@ describe("the cost model's billed lines", () => {
     expect(routerMappings[0]?.[1].Properties.MaximumBatchingWindowInSeconds).toBe(2);
     const d = deploymentOfTemplate(windowed.template.toJSON() as CfnTemplate);
     expect(d.router_queue).toEqual({ batching_window_s: 2 });
-    const off = deploymentOfTemplate(template);
+    expect(deploymentOfTemplate(template).router_queue).toEqual({ batching_window_s: 1 });
+    const off = deploymentOfTemplate(
+      synthesize({ routerBatchingWindowSeconds: "0" }, { bundle: false }).template.toJSON() as CfnTemplate,
+    );
     expect(off.router_queue).toEqual({ batching_window_s: 0 });
 
     // At 100 M a month (12.7 events/s, 5 pollers) a 2 s window gathers ~5 events per invocation:

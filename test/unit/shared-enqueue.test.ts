@@ -131,7 +131,10 @@ describe("the router's batch shares SendMessageBatch requests between its events
     expect(sentFor(events[0]?.id ?? "").size).toBe(3);
     expect(sentFor(events[2]?.id ?? "").size).toBe(3);
     // Nothing re-sent at once: each of the others' jobs went out exactly once.
-    const sent = sqs.requests.flat().map(jobOf).filter((job) => job.event_id !== refused);
+    const sent = sqs.requests
+      .flat()
+      .map(jobOf)
+      .filter((job) => job.event_id !== refused);
     expect(sent).toHaveLength(6);
   });
 });
