@@ -256,3 +256,123 @@ describe("subscriptionMatches applies the filter after the type", () => {
     expect(subscriptionMatches(unfiltered, "call_hangup", { duration: 3 })).toBe(true);
   });
 });
+
+/**
+ * What a mutation run over shared/ found unguarded (docs/benchmarks.md, "Mutation testing"), each
+ * case as the customer meets it: which events a filter lets through, and the 400's problems.
+ *
+ * Equivalent mutants it reports in filter.ts, and why no filter can tell them apart:
+ * - `$eq`'s `value !== MISSING` and `$neq`'s `value === MISSING`, and `$in`'s early return for a
+ *   missing field: deepEqual of the private MISSING symbol and any JSON value is false anyway.
+ * - matchesCondition's `if (!operator.startsWith("$")) invalid()` (removed or emptied): a key without
+ *   `$` falls through to testOperator's default, which is the same invalid().
+ * - walkCondition's `operatorKeys` for a non-object condition: read only when the condition is one.
+ * - deepEqual's depth bound (`depth > 64`, and `depth + 1` made `depth - 1`): it only stops a cycle;
+ *   an event's data nests at most 63 levels (MAX_DETAIL_DEPTH), so the bound is never reached.
+ * - `if (depth > deepest)` made `>=`: the same maximum.
+ */
+describe("payload filters: the edges a mutation run found unguarded", () => {
+  const event = { ...data, code: "10", note: "", list: Array.from({ length: 12 }, (_, i) => i) };
+  const nest = (levels: number, key: "$not" | "$and", inner: unknown): unknown => {
+    let filter = inner;
+    for (let i = 0; i < levels; i++) filter = key === "$not" ? { $not: filter } : { $and: [filter] };
+    return filter;
+  };
+
+  it.each([
+    ["an array index", { "tags.0": "vip" }, true],
+    ["an index of two digits", { "list.10": 10 }, true],
+    ["an index of one digit past 0", { "tags.1": "sales" }, true],
+    ["an index with a leading zero is no index", { "tags.00": { $exist: false } }, true],
+    ["an index with a trailing letter is no index", { "tags.1x": { $exist: false } }, true],
+    ["an index with a leading letter is no index", { "tags.x1": { $exist: false } }, true],
+    ["an index past the end is missing", { "tags.2": { $exist: false } }, true],
+    ["a list equals a list of the same values only", { tags: { $eq: ["vip", "x"] } }, false],
+    [
+      "a list does not equal a list-like object",
+      { tags: { $eq: { 0: "vip", 1: "sales", length: 2 } } },
+      false,
+    ],
+    [
+      "an object with one key more than the field's",
+      { source: { type: "tel", target: "+821012345678", extra: 1 } },
+      false,
+    ],
+    ["an object with the same keys and another value", { source: { type: "tel", target: "+1" } }, false],
+    ["an empty string does not equal an empty object", { note: {} }, false],
+    ["a numeric string does not order against a number", { code: { $gt: 5 } }, false],
+    ["a number does not order against a string", { duration: { $gte: "a" } }, false],
+    ["strings order as text: greater", { status: { $gt: "hangu" } }, true],
+    ["strings order as text: not greater than itself", { status: { $gt: "hangup" } }, false],
+    ["strings order as text: less", { status: { $lt: "i" } }, true],
+    ["strings order as text: not less than itself", { status: { $lt: "hangup" } }, false],
+    ["strings order as text: at least itself", { status: { $gte: "hangup" } }, true],
+    ["strings order as text: at most itself", { status: { $lte: "hangup" } }, true],
+    ["strings order as text: not at most a smaller one", { status: { $lte: "h" } }, false],
+    ["numbers: at most a greater one", { duration: { $lte: 50 } }, true],
+    ["a prefix must be a string", { id: { $startsWith: 5 } }, false],
+    [
+      "a number has no prefix (and that is no error under $not)",
+      { $not: { duration: { $startsWith: "4" } } },
+      true,
+    ],
+    [
+      "a number has no suffix (and that is no error under $not)",
+      { $not: { duration: { $endsWith: "2" } } },
+      true,
+    ],
+    [
+      "operators mixed with a field name are invalid, also under $not",
+      { $not: { duration: { $eq: 42, x: 1 } } },
+      false,
+    ],
+    ["an empty $and is invalid", { $and: [] }, false],
+    ["an empty $or is invalid, also under $not", { $not: { $or: [] } }, false],
+    ["a non-object inside $and is invalid, also under $not", { $not: { $and: ["x"] } }, false],
+    ["four $not deep (level 5) is evaluated", nest(4, "$not", { status: "hangup" }), true],
+    ["five $not deep (level 6) is invalid", nest(5, "$not", { status: "x" }), false],
+    ["five $and deep (level 6) is invalid", nest(5, "$and", { status: "hangup" }), false],
+  ] as const)("%s", (_label, filter, expected) => {
+    expect(matchesFilter(filter, event)).toBe(expected);
+  });
+
+  it("names each problem a customer must fix, at the exact limits", () => {
+    const fits = { a: "x".repeat(FILTER_LIMITS.maxBytes - 8) };
+    expect(JSON.stringify(fits)).toHaveLength(FILTER_LIMITS.maxBytes);
+    expect(filterProblems(fits)).toEqual([]);
+    expect(filterProblems({ a: `${fits.a}x` })).toEqual([
+      {
+        path: [],
+        message: `must be at most ${FILTER_LIMITS.maxBytes} bytes as JSON (is ${FILTER_LIMITS.maxBytes + 1})`,
+      },
+    ]);
+    expect(filterProblems({ ["f".repeat(256)]: 1 })).toEqual([]);
+    expect(filterProblems({ ["f".repeat(257)]: 1 })).toEqual([
+      { path: ["f".repeat(257)], message: "field names must be at most 256 characters" },
+    ]);
+    expect(filterProblems({ $foo: 1 })).toEqual([
+      {
+        path: ["$foo"],
+        message: expect.stringMatching(/^unknown operator; use one of \$eq, \$neq, .*\$and, \$or, \$not$/),
+      },
+    ]);
+    expect(filterProblems({ tags: { $in: [null, "a", 1, true] } })).toEqual([]);
+    expect(filterProblems({ tags: { $in: ["a", {}] } })).toEqual([
+      { path: ["tags", "$in"], message: "must list strings, numbers, booleans or null" },
+    ]);
+    const hundred = Array.from({ length: FILTER_LIMITS.maxListEntries }, (_, i) => i);
+    expect(filterProblems({ n: { $nin: hundred } })).toEqual([]);
+    expect(filterProblems({ n: { $nin: [...hundred, 100] } })).toEqual([
+      { path: ["n", "$nin"], message: `must list at most ${FILTER_LIMITS.maxListEntries} values` },
+    ]);
+  });
+
+  it("reports how deep $and/$or/$not nest, whichever branch is deepest", () => {
+    const tooDeep = `nests $and/$or/$not 6 levels deep; at most ${FILTER_LIMITS.maxDepth} (the filter itself is level 1)`;
+    expect(filterProblems(nest(5, "$and", { a: 1 }))).toEqual([{ path: [], message: tooDeep }]);
+    expect(filterProblems({ $or: [nest(4, "$and", { a: 1 }), { b: 1 }] })).toEqual([
+      { path: [], message: tooDeep },
+    ]);
+    expect(filterProblems(nest(4, "$and", { a: 1 }))).toEqual([]);
+  });
+});
