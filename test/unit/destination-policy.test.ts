@@ -493,3 +493,126 @@ describe("ipFamily (the domain's isIP)", () => {
     );
   });
 });
+
+/**
+ * The answers a customer gets for a refused URL (the API's 400/422 `code` and message), as a
+ * mutation run over shared/ found them unguarded (docs/benchmarks.md, "Mutation testing").
+ */
+describe("what a refused destination says", () => {
+  const refusal = (run: () => unknown): { name: string; code: string; message: string } => {
+    try {
+      run();
+    } catch (error) {
+      const { name, code, message } = error as InvalidDestinationError;
+      return { name, code, message };
+    }
+    throw new Error("expected a refusal");
+  };
+
+  it("names each URL rule broken, with the scheme this deployment accepts", () => {
+    expect(refusal(() => strict.checkUrl(`https://a.example/${"x".repeat(MAX_URL_LENGTH)}`))).toEqual({
+      name: "InvalidDestinationError",
+      code: "url_too_long",
+      message: `URL is longer than ${MAX_URL_LENGTH} characters`,
+    });
+    expect(refusal(() => strict.checkUrl("/relative"))).toMatchObject({
+      code: "invalid_url",
+      message: "not an absolute URL",
+    });
+    expect(refusal(() => strict.checkUrl("http://a.example/"))).toMatchObject({
+      code: "http_not_allowed",
+      message: "only https:// URLs are accepted",
+    });
+    expect(refusal(() => strict.checkUrl("ftp://a.example/"))).toMatchObject({
+      code: "unsupported_scheme",
+      message: "scheme ftp: is not supported; use https://",
+    });
+    expect(refusal(() => local.checkUrl("ftp://a.example/"))).toMatchObject({
+      message: "scheme ftp: is not supported; use https:// or http://",
+    });
+    expect(refusal(() => strict.checkUrl("https://user:pw@a.example/"))).toMatchObject({
+      code: "userinfo_not_allowed",
+      message: "URLs must not contain credentials; send them in a custom header",
+    });
+  });
+
+  it("says which address and range block a literal, and only the range for a name", async () => {
+    expect(refusal(() => strict.checkUrl("https://10.0.0.1/"))).toEqual({
+      name: "BlockedDestinationError",
+      code: "EBLOCKED",
+      message: "address 10.0.0.1 is in a blocked range: private (10.0.0.0/8)",
+    });
+    expect(refusal(() => strict.checkUrl("https://[::1]/")).message).toBe(
+      "address ::1 is in a blocked range: loopback (::1/128)",
+    );
+    await expect(resolveAndCheck("private.test", strict, resolver)).rejects.toThrow(
+      "private.test resolves to an address in a blocked range: private (192.168.0.0/16)",
+    );
+  });
+
+  it("names the system's own endpoint, IPv6 in brackets", () => {
+    const reserved = new DestinationPolicy({
+      allowHttp: true,
+      allowedCidrs: ["::1/128"],
+      reservedEndpoints: [{ cidr: "::1/128", port: 4012 }],
+    });
+    expect(refusal(() => reserved.checkUrl("http://[::1]:4012/"))).toEqual({
+      name: "ReservedDestinationError",
+      code: "EBLOCKED",
+      message:
+        "[::1]:4012 is one of this system's own service endpoints (DENIED_DESTINATIONS) and is never a webhook target",
+    });
+    expect(reserved.isReservedEndpoint("not an address", 4012)).toBe(false);
+    expect(reserved.isReservedEndpoint("[::1]", 4012)).toBe(true);
+  });
+
+  it("passes the resolver's errno on, ENOTFOUND when it has none", async () => {
+    const failing =
+      (error: unknown): AddressResolver =>
+      async () => {
+        throw error;
+      };
+    const busy = Object.assign(new Error("try again"), { code: "EAI_AGAIN" });
+    await expect(resolveAndCheck("a.test", strict, failing(busy))).rejects.toMatchObject({
+      code: "EAI_AGAIN",
+      message: "a.test does not resolve (EAI_AGAIN)",
+      cause: busy,
+    });
+    await expect(resolveAndCheck("a.test", strict, failing(null))).rejects.toMatchObject({
+      code: "ENOTFOUND",
+      message: "a.test does not resolve (ENOTFOUND)",
+    });
+    await expect(resolveAndCheck("a.test", strict, failing({ code: 5 }))).rejects.toMatchObject({
+      code: "ENOTFOUND",
+    });
+    await expect(resolveAndCheck("empty.test", strict, resolver)).rejects.toMatchObject({
+      message: "empty.test does not resolve (ENOTFOUND)",
+    });
+  });
+
+  it("knows localhost names and IP literals without DNS, with their families", () => {
+    expect(strict.staticAddressesOf("LocalHost..")).toEqual([
+      { address: "127.0.0.1", family: 4 },
+      { address: "::1", family: 6 },
+    ]);
+    expect(strict.staticAddressesOf("[2606:4700::1111]")).toEqual([
+      { address: "2606:4700::1111", family: 6 },
+    ]);
+    expect(strict.staticAddressesOf("93.184.216.34")).toEqual([{ address: "93.184.216.34", family: 4 }]);
+    expect(strict.staticAddressesOf("[::1")).toBeNull();
+    expect(strict.staticAddressesOf("example.com")).toBeNull();
+  });
+
+  it("reads an IPv4-compatible address as IPv6, as the OS dials it, whatever its digits", () => {
+    expect(strict.blockedRange("::93.184.216.34")).not.toBeNull();
+    expect(strict.blockedRange("::1.2.3.4")).not.toBeNull();
+    expect(strict.blockedRange("fe80::1%eth0")).not.toBeNull();
+    expect(strict.blockedRange("2606:4700::1111%eth0")).toBeNull();
+  });
+
+  it("lets an allow-list entry of all IPv4-mapped space (/96) allow every IPv4 address", () => {
+    const policy = new DestinationPolicy({ allowHttp: false, allowedCidrs: ["::ffff:0.0.0.0/96"] });
+    expect(policy.blockedRange("10.1.2.3")).toBeNull();
+    expect(policy.blockedRange("::1")).not.toBeNull();
+  });
+});
