@@ -11,8 +11,7 @@ import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import type { DeliveryState } from "#shared/domain/ports/deliveries.ts";
 import { newSubscription, type SubscriptionWithSecrets } from "#shared/domain/subscriptions/subscription.ts";
 import { skipCheck } from "#shared/services/delivery/deliver.ts";
-import { FairLanes } from "#shared/services/delivery/fair-lanes.ts";
-import { TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
+import { FakeEndpointHealthStore, fairLanesOver, TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
 
 /**
  * The delivery state machine of docs/delivery.md, edge by edge. The diagram and the receive table are
@@ -180,19 +179,9 @@ function expectDeferredBy(health: EndpointHealth) {
 
 /** The slow lane's cap: with one attempt in flight to the endpoint, the next one waits unsent. */
 async function expectDeferredAtCap() {
-  const health = {
-    load: async (urls: readonly string[]) => new Map(urls.map((url) => [url, HEALTHY])),
-    apply: async () => HEALTHY,
-    claimProbe: async () => true,
-    claimFirstDial: async () => ({ won: true, health: HEALTHY }),
-  };
-  const lanes = new FairLanes({
+  const { fair: lanes } = fairLanesOver(new FakeEndpointHealthStore(HEALTHY), {
     policy: { ...TEST_FAIRNESS_POLICY, endpointConcurrency: 1 },
-    health,
-    slowLane: { send: async () => "m", hold: async () => {} },
-    slowQueueName: "slow",
-    logger: { warn() {} },
-    now: () => NOW,
+    now: NOW,
   });
   const gate = await lanes.forBatch([enabled.url]);
   const item = { lane: "slow" as const, job: job(), liveJob: "w-live", url: enabled.url };

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { HealthChange } from "#shared/domain/delivery/endpoint-health.ts";
 import { type EndpointHealth, HEALTHY } from "#shared/domain/delivery/endpoint-health.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import type { HttpAttemptResult } from "#shared/domain/ports/sender.ts";
-import { FairLanes, type LaneGate } from "#shared/services/delivery/fair-lanes.ts";
-import { TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
+import type { LaneGate } from "#shared/services/delivery/fair-lanes.ts";
+import { FakeEndpointHealthStore, fairLanesOver, TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
 
 /**
  * The slow lane's per-endpoint cap (docs/delivery.md, "Fair delivery" 4): exactly
@@ -15,26 +14,10 @@ import { TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
 const policy = { ...TEST_FAIRNESS_POLICY, endpointConcurrency: 2 };
 const job = { delivery_id: "d", customer_id: "c" } as DeliveryJob;
 
-/**
- * An endpoint store in memory: the state a test gives (it may change it between batches), and
- * whether the probe claim is won.
- */
-function lanesWith(initial: EndpointHealth, claimProbe = true) {
-  const store = { health: initial, claimProbe };
-  const lanes = new FairLanes({
-    policy,
-    health: {
-      load: async (urls: readonly string[]) => new Map(urls.map((url) => [url, store.health])),
-      apply: async (_url: string, _change: HealthChange) => store.health,
-      claimProbe: async () => store.claimProbe,
-      claimFirstDial: async () => ({ won: true, health: store.health }),
-    },
-    slowLane: { send: async () => "m", hold: async () => {} },
-    slowQueueName: "slow",
-    logger: { warn() {} },
-    now: () => new Date(1_000_000),
-  });
-  return Object.assign(lanes, { store });
+/** Fair lanes of one instance over a store in memory (a test may change its state between batches). */
+function lanesWith(health: EndpointHealth) {
+  const store = new FakeEndpointHealthStore(health);
+  return Object.assign(fairLanesOver(store, { policy }).fair, { store });
 }
 
 /** Starts an attempt through the gate that runs until `finish` is called; `started` once it was dialled. */
@@ -99,7 +82,7 @@ describe("the slow lane's per-endpoint cap", () => {
     lanes.store.health = probeDue;
     expect(await next(await lanes.forBatch([url]), url)).toBe("dial");
     // A probe lost to another instance waits for its outcome instead.
-    lanes.store.claimProbe = false;
+    lanes.store.wins.probe = false;
     expect(await next(await lanes.forBatch([url]), url)).toBe("deferred");
   });
 });

@@ -3,12 +3,11 @@ import {
   type EndpointHealth,
   type FairnessPolicy,
   HEALTHY,
-  type HealthChange,
 } from "#shared/domain/delivery/endpoint-health.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import type { HttpAttemptResult } from "#shared/domain/ports/sender.ts";
-import { FairLanes, type LaneJob } from "#shared/services/delivery/fair-lanes.ts";
-import { TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
+import type { LaneJob } from "#shared/services/delivery/fair-lanes.ts";
+import { FakeEndpointHealthStore, fairLanesOver, TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
 
 /**
  * The fairness phase of an attempt (LaneGate.dial, docs/delivery.md "Fair delivery") against a fake
@@ -24,50 +23,8 @@ const answered = (latencyMs: number): HttpAttemptResult =>
 const timedOut = (latencyMs: number): HttpAttemptResult =>
   ({ kind: "error", error: "timeout", message: "no answer", latencyMs }) as HttpAttemptResult;
 
-/** An endpoint store in memory: one endpoint's state, every write and claim it was asked for. */
-class FakeHealthStore {
-  readonly changes: HealthChange["kind"][] = [];
-  readonly claims: string[] = [];
-  constructor(
-    public health: EndpointHealth,
-    private readonly wins: { firstDial?: boolean; probe?: boolean } = {},
-  ) {}
-  async load(urls: readonly string[]) {
-    return new Map(urls.map((url) => [url, this.health]));
-  }
-  async apply(_url: string, change: HealthChange) {
-    this.changes.push(change.kind);
-    if (change.kind === "mark_slow") this.health = { ...this.health, slowUntil: change.slowUntil };
-    return this.health;
-  }
-  async claimProbe() {
-    this.claims.push("probe");
-    return this.wins.probe ?? true;
-  }
-  async claimFirstDial() {
-    this.claims.push("first_dial");
-    return { won: this.wins.firstDial ?? true, health: this.health };
-  }
-}
-
-function lanes(store: FakeHealthStore, policy: FairnessPolicy = TEST_FAIRNESS_POLICY) {
-  const handedOver: DeliveryJob[] = [];
-  const fair = new FairLanes({
-    policy,
-    health: store,
-    slowLane: {
-      send: async (sent: DeliveryJob) => {
-        handedOver.push(sent);
-        return "m";
-      },
-      hold: async () => {},
-    },
-    slowQueueName: "slow",
-    logger: { warn() {} },
-    now: () => new Date(NOW),
-  });
-  return { fair, handedOver };
-}
+const lanes = (store: FakeEndpointHealthStore, policy?: FairnessPolicy) =>
+  fairLanesOver(store, { now: new Date(NOW), ...(policy ? { policy } : {}) });
 
 const item = (lane: "main" | "slow"): LaneJob => ({ lane, job, liveJob: "w-live", url: URL_ });
 
@@ -88,7 +45,7 @@ const PROBE_DUE: EndpointHealth = { ...HEALTHY, consecutiveTimeouts: 5, openUnti
 
 describe("LaneGate.dial: the fairness phase", () => {
   it("main lane, an endpoint not proven fast: claims its first dial, dials with the full timeout, records it proven fast", async () => {
-    const store = new FakeHealthStore(HEALTHY);
+    const store = new FakeEndpointHealthStore(HEALTHY);
     const gate = await lanes(store).fair.forBatch([URL_]);
     const attempt = attemptAnswering(answered(40));
     const phase = await gate.dial(item("main"), attempt.run);
@@ -99,7 +56,7 @@ describe("LaneGate.dial: the fairness phase", () => {
   });
 
   it("main lane, a first dial held by another attempt: defers one budget without sending", async () => {
-    const store = new FakeHealthStore(HEALTHY, { firstDial: false });
+    const store = new FakeEndpointHealthStore(HEALTHY, { firstDial: false });
     const gate = await lanes(store).fair.forBatch([URL_]);
     const attempt = attemptAnswering(answered(40));
     const phase = await gate.dial(item("main"), attempt.run);
@@ -113,7 +70,7 @@ describe("LaneGate.dial: the fairness phase", () => {
   });
 
   it("main lane, an endpoint marked slow: hands the job to the slow lane under its live identity, unsent", async () => {
-    const store = new FakeHealthStore({ ...HEALTHY, slowUntil: NOW + 60_000 });
+    const store = new FakeEndpointHealthStore({ ...HEALTHY, slowUntil: NOW + 60_000 });
     const { fair, handedOver } = lanes(store);
     const attempt = attemptAnswering(answered(40));
     const phase = await (await fair.forBatch([URL_])).dial(item("main"), attempt.run);
@@ -123,7 +80,7 @@ describe("LaneGate.dial: the fairness phase", () => {
   });
 
   it("main lane, an attempt past its budget: marks the endpoint slow while the attempt still runs, and keeps it so after", async () => {
-    const store = new FakeHealthStore({ ...HEALTHY, fastUntil: NOW + 60_000 });
+    const store = new FakeEndpointHealthStore({ ...HEALTHY, fastUntil: NOW + 60_000 });
     const policy = { ...TEST_FAIRNESS_POLICY, mainLaneTimeoutMs: 5 };
     const gate = await lanes(store, policy).fair.forBatch([URL_]);
     const phase = await gate.dial(item("main"), async () => {
@@ -136,7 +93,7 @@ describe("LaneGate.dial: the fairness phase", () => {
   });
 
   it("slow lane, an open breaker: defers until the cooldown has passed (whole seconds, rounded up)", async () => {
-    const store = new FakeHealthStore(BREAKER_OPEN);
+    const store = new FakeEndpointHealthStore(BREAKER_OPEN);
     const attempt = attemptAnswering(answered(40));
     const phase = await (await lanes(store).fair.forBatch([URL_])).dial(item("slow"), attempt.run);
     expect(phase).toMatchObject({ outcome: "deferred", seconds: 13 });
@@ -144,7 +101,7 @@ describe("LaneGate.dial: the fairness phase", () => {
   });
 
   it("slow lane, a probe due: claims it, dials with the full timeout, counts a timeout", async () => {
-    const store = new FakeHealthStore(PROBE_DUE);
+    const store = new FakeEndpointHealthStore(PROBE_DUE);
     const attempt = attemptAnswering(timedOut(15_000));
     const phase = await (await lanes(store).fair.forBatch([URL_])).dial(item("slow"), attempt.run);
     expect(phase.outcome).toBe("attempted");
@@ -154,7 +111,7 @@ describe("LaneGate.dial: the fairness phase", () => {
   });
 
   it("slow lane, a probe claimed by another instance: waits for its lease, unsent", async () => {
-    const store = new FakeHealthStore(PROBE_DUE, { probe: false });
+    const store = new FakeEndpointHealthStore(PROBE_DUE, { probe: false });
     const phase = await (await lanes(store).fair.forBatch([URL_])).dial(
       item("slow"),
       attemptAnswering(answered(1)).run,
@@ -163,7 +120,7 @@ describe("LaneGate.dial: the fairness phase", () => {
   });
 
   it("slow lane: holds one of the endpoint's slots for the attempt and releases it when the attempt ends, even by throwing", async () => {
-    const store = new FakeHealthStore(HEALTHY);
+    const store = new FakeEndpointHealthStore(HEALTHY);
     const policy = { ...TEST_FAIRNESS_POLICY, endpointConcurrency: 1 };
     const gate = await lanes(store, policy).fair.forBatch([URL_]);
     let finish = (_: { result: HttpAttemptResult }) => {};
@@ -190,8 +147,8 @@ describe("LaneGate.dial: the fairness phase", () => {
 
   it("counts the slow lane's cap per instance (per FairLanes), not per process", async () => {
     const policy = { ...TEST_FAIRNESS_POLICY, endpointConcurrency: 1 };
-    const one = await lanes(new FakeHealthStore(HEALTHY), policy).fair.forBatch([URL_]);
-    const other = await lanes(new FakeHealthStore(HEALTHY), policy).fair.forBatch([URL_]);
+    const one = await lanes(new FakeEndpointHealthStore(HEALTHY), policy).fair.forBatch([URL_]);
+    const other = await lanes(new FakeEndpointHealthStore(HEALTHY), policy).fair.forBatch([URL_]);
     let finish = (_: { result: HttpAttemptResult }) => {};
     const held = one.dial(
       item("slow"),
@@ -204,7 +161,7 @@ describe("LaneGate.dial: the fairness phase", () => {
   });
 
   it("keeps the attempt's result when the shared state cannot be written (the state is advice)", async () => {
-    const store = new FakeHealthStore(HEALTHY);
+    const store = new FakeEndpointHealthStore(HEALTHY);
     store.apply = async () => {
       throw new Error("throttled");
     };
