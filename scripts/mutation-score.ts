@@ -29,8 +29,11 @@ const Counts = z.object({
   survived: z.number().int().nonnegative(),
   noCoverage: z.number().int().nonnegative(),
   timeout: z.number().int().nonnegative(),
-  /** Mutants that did not compile or broke the runner: Stryker leaves them out of the score. */
-  errors: z.number().int().nonnegative(),
+  /**
+   * Mutants Stryker leaves out of the score: ignored (static code, `ignoreStatic`), and those that did
+   * not compile or broke the runner.
+   */
+  excluded: z.number().int().nonnegative(),
 });
 type Counts = z.infer<typeof Counts>;
 
@@ -42,13 +45,13 @@ const ScoreFile = z.object({
 type ScoreFile = z.infer<typeof ScoreFile>;
 
 function countsOf(statuses: readonly string[]): Counts {
-  const counts: Counts = { killed: 0, survived: 0, noCoverage: 0, timeout: 0, errors: 0 };
+  const counts: Counts = { killed: 0, survived: 0, noCoverage: 0, timeout: 0, excluded: 0 };
   for (const status of statuses) {
     if (status === "Killed") counts.killed++;
     else if (status === "Survived") counts.survived++;
     else if (status === "NoCoverage") counts.noCoverage++;
     else if (status === "Timeout") counts.timeout++;
-    else counts.errors++;
+    else counts.excluded++;
   }
   return counts;
 }
@@ -66,7 +69,7 @@ function add(a: Counts, b: Counts): Counts {
     survived: a.survived + b.survived,
     noCoverage: a.noCoverage + b.noCoverage,
     timeout: a.timeout + b.timeout,
-    errors: a.errors + b.errors,
+    excluded: a.excluded + b.excluded,
   };
 }
 
@@ -106,7 +109,7 @@ function main(reports: readonly string[]): void {
   const sorted = Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b)));
   writeFileSync(SCORE_FILE, `${JSON.stringify({ ...previous, files: sorted }, null, 2)}\n`);
 
-  const zero: Counts = { killed: 0, survived: 0, noCoverage: 0, timeout: 0, errors: 0 };
+  const zero: Counts = { killed: 0, survived: 0, noCoverage: 0, timeout: 0, excluded: 0 };
   const folders = new Map<string, { counts: Counts; run: number; notRun: number }>();
   for (const file of sourceFiles("shared")) {
     const folder = folders.get(folderOf(file)) ?? { counts: zero, run: 0, notRun: 0 };
@@ -134,6 +137,8 @@ function main(reports: readonly string[]): void {
     total.run += f.run;
     total.notRun += f.notRun;
   }
+  // "files run": files of the folder with an entry; a file with types only has no mutant, so no run
+  // reports it, and it stays "not run" here.
   const header = ["folder", "files run", "killed", "timeout", "survived", "no cov.", "score"];
   const rows = [...folders.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([n, f]) => row(n, f));
   console.log(formatTable([header, ...rows, row("shared/ (files run)", total)]));

@@ -3,6 +3,7 @@ import { computeDeliveryStats, percentile } from "#shared/domain/delivery/stats.
 import {
   generatePortalLinkToken,
   isWellFormedPortalLinkToken,
+  PortalLinkRefusedError,
   parseLinkDuration,
 } from "#shared/domain/portal/portal-link.ts";
 
@@ -79,5 +80,36 @@ describe("portal links", () => {
     expect(parseLinkDuration("30")).toBe(1800);
     for (const bad of ["", "h", "1d", "-1h", "1.5h", "soon"])
       expect(parseLinkDuration(bad), bad).toBeUndefined();
+  });
+});
+
+describe("portal links: what a mutation run over shared/ found unguarded", () => {
+  // Equivalent mutant: the "0" defaults of parseLinkDuration's absent parts emptied — Number("") is 0.
+  it("reads --expires-in with spaces around it, two-digit hours, and nothing that is not a duration", () => {
+    expect(parseLinkDuration(" 1h ")).toBe(3600);
+    expect(parseLinkDuration("24h")).toBe(86_400);
+    expect(parseLinkDuration("1h5s")).toBe(3605);
+    expect(parseLinkDuration("x5")).toBeUndefined();
+    expect(parseLinkDuration("5x")).toBeUndefined();
+  });
+
+  it("answers a refused link with its code and a message the customer reads", () => {
+    const answer = (reason: "invalid" | "expired" | "used") => {
+      const error = new PortalLinkRefusedError(reason);
+      return { name: error.name, code: error.code, message: error.message };
+    };
+    expect(answer("invalid")).toEqual({
+      name: "PortalLinkRefusedError",
+      code: "PORTAL_LINK_INVALID",
+      message: "this portal link is not valid",
+    });
+    expect(answer("expired")).toMatchObject({
+      code: "PORTAL_LINK_EXPIRED",
+      message: "this portal link has expired",
+    });
+    expect(answer("used")).toMatchObject({
+      code: "PORTAL_LINK_USED",
+      message: "this portal link has already been used",
+    });
   });
 });
