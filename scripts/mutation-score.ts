@@ -2,7 +2,7 @@
  * The mutation score over shared/, added up from the Stryker runs actually made
  * (docs/benchmarks.md, "Mutation testing").
  *
- *   npx tsx scripts/mutation-score.ts [reports/mutation/runs/*.json ...]
+ *   npm run mutate:score -- [--markdown] [reports/mutation/runs/*.json ...]
  *
  * Each narrowed run (`npm run mutate:shared -- --mutate <files>`, with MUTATE_REPORT naming its
  * report) leaves a Stryker JSON report. This script folds the reports given into
@@ -141,7 +141,18 @@ function main(reports: readonly string[]): void {
   // reports it, and it stays "not run" here.
   const header = ["folder", "files run", "killed", "timeout", "survived", "no cov.", "score"];
   const rows = [...folders.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([n, f]) => row(n, f));
-  console.log(formatTable([header, ...rows, row("shared/ (files run)", total)]));
+  const table = [header, ...rows, row("shared/ (files run)", total)];
+  console.log(
+    markdown
+      ? table
+          .map(
+            (cells, i) => `| ${cells.join(" | ")} |${i === 0 ? `\n|${" --- |".repeat(cells.length)}` : ""}`,
+          )
+          .join("\n")
+      : formatTable(table),
+  );
 }
 
-main(process.argv.slice(2));
+const args = process.argv.slice(2);
+const markdown = args.includes("--markdown");
+main(args.filter((arg) => arg !== "--markdown"));

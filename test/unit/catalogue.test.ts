@@ -152,3 +152,14 @@ describe("EventBridge rule pattern", () => {
     expect("voipbin.webhooks".startsWith(pattern.source[0].prefix)).toBe(true);
   });
 });
+
+describe("patterns a mutation run over shared/ found unguarded", () => {
+  // Equivalent mutants: `pattern.length >= 2` for `> 2` in wildcardResource ("_*" names resource "",
+  // which is no resource), and the `resource !== undefined` guards (no resource is undefined).
+  it("takes only `<resource>_*` as a wildcard, not a resource name with two characters after it", () => {
+    expect(isValidEventTypePattern("call_*")).toBe(true);
+    expect(isValidEventTypePattern("callxx")).toBe(false);
+    expect(patternMatches("callxx", "call_hangup")).toBe(false);
+    expect(patternMatches("call_*", "call_hangup")).toBe(true);
+  });
+});

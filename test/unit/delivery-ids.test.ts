@@ -106,6 +106,10 @@ describe("deriveDeliveryIds (layout 3)", () => {
     // Ids of earlier layouts (version 8) and other UUIDs name no log partition.
     expect(parseDeliveryId(deriveLegacyDeliveryIds(EVENT, SUBSCRIPTION_A).deliveryId)).toBeNull();
     expect(parseDeliveryId("not-a-uuid")).toBeNull();
+    // Only the stored (lower-case) spelling names a log partition, and only with RFC 9562's variant.
+    expect(parseDeliveryId(ids.deliveryId.toUpperCase())).toBeNull();
+    const otherVariant = `${ids.deliveryId.slice(0, 19)}c${ids.deliveryId.slice(20)}`;
+    expect(parseDeliveryId(otherVariant)).toBeNull();
   });
 
   it("sorts by time, as the log partition's sort key needs", () => {
@@ -141,6 +145,15 @@ describe("deriveDeliveryIds (layout 3)", () => {
 });
 
 describe("uuidv7", () => {
+  it("takes whole milliseconds from the epoch to 2^48, and says what it got otherwise", () => {
+    expect(uuidv7(0)).toMatch(UUID_V7);
+    expect(() => uuidv7(-1)).toThrow(
+      new RangeError("uuidv7 timestamp must be whole milliseconds in [0, 2^48), got -1"),
+    );
+    expect(() => uuidv7(1.5)).toThrow(RangeError);
+    expect(() => uuidv7(2 ** 48)).toThrow(RangeError);
+  });
+
   it("is a v7 UUID carrying the millisecond timestamp", () => {
     const now = Date.UTC(2026, 10, 20, 9, 15, 2, 118);
     const id = uuidv7(now);
