@@ -1,4 +1,4 @@
-import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import {
@@ -9,16 +9,18 @@ import {
 } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DEAD_LETTER_REASON_ATTRIBUTE } from "#shared/adapters/delivery-queue.ts";
+import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { parseDeliveryJob } from "#shared/domain/delivery/job.ts";
+import type { DeliveryLogQuery } from "#shared/domain/ports/deliveries.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { DELIVERY_BATCH } from "#shared/resources.ts";
 import { createStackLogger, type LocalStack, startLocalStack } from "../../local/stack.ts";
-import { LOCAL_CREDENTIALS, LOCAL_DEFAULTS, LOCAL_HOST } from "../../scripts/lib/local-stack.ts";
+import { LOCAL_CREDENTIALS, LOCAL_DEFAULTS } from "../../scripts/lib/local-stack.ts";
 import { putEvents } from "../lib/put-events.ts";
-import { startBenchReceiver } from "../lib/receiver.ts";
 import { round, summarize } from "../lib/stats.ts";
 import { benchStackSettings } from "../lib/util.ts";
+import { startOutageEndpoints } from "./outage-endpoints.ts";
 
 /**
  * The outage stage of `npm run chaos` (issue 19): a deployment's worst day in miniature, with SQS's
@@ -26,13 +28,19 @@ import { benchStackSettings } from "../lib/util.ts";
  * and the retry schedule scaled down with it, so that a design that holds its waits in flight would
  * reach the quota within the run. One customer sends at high volume to an endpoint that answers 500
  * to everything, another to an endpoint that never answers, for the whole run; healthy customers
- * keep sending. The same healthy load runs first on a stack of its own without the outage.
+ * keep sending. The same traffic runs first on a stack of its own without the outage: the two
+ * neighbours' endpoints answer, and the failing one's events go to as many subscriptions as the
+ * schedule has attempts, so that both phases send as many requests and load this process alike. The
+ * endpoints run in a process of their own (outage-endpoints.ts), as customers' servers are not on
+ * the delivery function's CPU. Why: docs/delivery.md, "What the outage ratio measures".
  *
  * What it reports (bench/results/chaos.json `outage`):
  * - max_in_flight: the most messages in flight seen on the delivery queue and on the slow lane
  *   (GetQueueAttributes, every 250 ms); the bound is the lane's pollers × batch size + a margin;
  * - healthy_p99_ratio: the healthy customers' p99 (PutEvents → their endpoint has it) with the
- *   outage ÷ without;
+ *   outage ÷ without; beside it where the time went (healthy_stages_p99_ms), this process's
+ *   event-loop delay and CPU (the local stack's contention, which AWS does not share between
+ *   tenants), and the healthy deliveries' path (healthy_deliveries: slow lane, held);
  * - lost: healthy events never delivered, and failing deliveries neither delivered nor dead-lettered
  *   by the end;
  * - internal_deaths: failing deliveries dead-lettered by the backstop (no reason, or `internal`)
@@ -69,10 +77,30 @@ export interface OutageSummary {
   /** Pollers × batch size of the busier lane, plus 10 % (the goal for max_in_flight). */
   readonly in_flight_bound: number;
   readonly healthy_events: number;
+  /**
+   * What "without the outage" is: the same customers and traffic, the neighbours' endpoints answering
+   * (docs/delivery.md, "What the outage ratio measures"). The field keeps its name for the reports.
+   */
+  readonly baseline: "neighbours_answering";
   readonly healthy_p99_ms_alone: number;
   readonly healthy_p99_ms_with_outage: number;
   /** with ÷ alone; the goal is ≤ 1.5. */
   readonly healthy_p99_ratio: number;
+  /** Where the healthy events' time went, p99 of each stage (ms), without and with the outage. */
+  readonly healthy_stages_p99_ms: {
+    readonly alone: Record<keyof HealthyStages, number>;
+    readonly with_outage: Record<keyof HealthyStages, number>;
+  };
+  /** The main thread's event-loop delay p99 during the load (ms): the local stack's CPU contention. */
+  readonly event_loop_delay_p99_ms: { readonly alone: number; readonly with_outage: number };
+  /** This process's CPU ms per second of load (1,000 = one core). */
+  readonly cpu_ms_per_s: { readonly alone: number; readonly with_outage: number };
+  /**
+   * The healthy deliveries' path, from their records: delivered, through the slow lane, held by
+   * fairness. On AWS a healthy endpoint is never in the slow lane; here it lands there when the host
+   * starves this process past the stage's main-lane budget, and the ratio then measures the host.
+   */
+  readonly healthy_deliveries: { readonly alone: HealthyDeliveries; readonly with_outage: HealthyDeliveries };
   readonly failing_events: number;
   readonly failing_dead: number;
   readonly black_hole_events: number;
@@ -84,8 +112,33 @@ export interface OutageSummary {
   readonly warnings: string[];
 }
 
+/** Where a healthy event's time went (ms), per event: the stages of PutEvents → endpoint. */
+interface HealthyStages {
+  /** PutEvents → the router queue has it (the EventBridge stand-in and its rule target). */
+  readonly put_to_router_queue: number[];
+  /** Waiting in the router queue for a poller. */
+  readonly router_queue_wait: number[];
+  /** The router's batch that held it, from its receive to the end of the batch. */
+  readonly routing: number[];
+  /** The router's batch done → the endpoint has it (delivery queue, delivery function, HTTP). */
+  readonly routed_to_endpoint: number[];
+}
+
+interface HealthyDeliveries {
+  readonly delivered: number;
+  readonly via_slow_lane: number;
+  readonly held: number;
+}
+
 interface PhaseResult {
   readonly healthyLatencies: number[];
+  readonly stages: HealthyStages;
+  /** The main thread's event-loop delay during the load (ms): what every local function waits for a turn. */
+  readonly eventLoopDelayP99Ms: number;
+  /** This process's CPU time per second of load (ms/s; 1,000 = one core busy). */
+  readonly cpuMsPerS: number;
+  /** How the healthy deliveries were made, from their records. */
+  readonly healthyDeliveries: HealthyDeliveries;
   readonly healthyEvents: number;
   readonly healthyLost: number;
   readonly failingEvents: number;
@@ -99,42 +152,11 @@ interface PhaseResult {
   readonly slowConcurrency: number;
 }
 
-/** Accepts connections and never answers. */
-async function startBlackHole(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createNetServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => undefined);
-    socket.on("close", () => sockets.delete(socket));
-    socket.resume();
-  });
-  await new Promise<void>((resolve) => server.listen(0, LOCAL_HOST, resolve));
-  return {
-    url: `http://${LOCAL_HOST}:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 async function runPhase(options: OutageStageOptions, withOutage: boolean): Promise<PhaseResult> {
-  const healthyArrivals = new Map<string, number>();
-  const failingAttempts = new Map<string, number>();
-  const healthyReceiver = await startBenchReceiver((body) => {
-    const id = /"bench_id":"([^"]+)"/.exec(body)?.[1];
-    if (id !== undefined && !healthyArrivals.has(id)) healthyArrivals.set(id, performance.now());
-  });
-  // The failing endpoint counts the requests of each delivery (one subscription: one per event).
-  const failing = await startBenchReceiver(
-    (body) => {
-      const id = /"bench_id":"([^"]+)"/.exec(body)?.[1];
-      if (id !== undefined) failingAttempts.set(id, (failingAttempts.get(id) ?? 0) + 1);
-    },
-    { status: 500, body: "outage" },
-  );
-  const blackHole = await startBlackHole();
+  /** Healthy events the router finished with: epoch ms of the router queue's send, first receive, and the batch's end. */
+  const healthyRouted = new Map<string, { sentAt: number; firstReceivedAt: number; routedAt: number }>();
+  const endpoints = await startOutageEndpoints();
+  const healthyArrivals = endpoints.healthyArrivals;
   const previous = {
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL,
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED,
@@ -156,6 +178,21 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
         sqsInFlightLimit: options.inFlightLimit,
       },
       createStackLogger({ logLevel: "ERROR" }),
+      {
+        onRouted: (events) => {
+          const routedAt = Date.now();
+          for (const event of events) {
+            const id = /"bench_id":"(h[^"]+)"/.exec(event.json)?.[1];
+            if (id !== undefined && !healthyRouted.has(id)) {
+              healthyRouted.set(id, {
+                sentAt: event.sentAt,
+                firstReceivedAt: event.firstReceivedAt,
+                routedAt,
+              });
+            }
+          }
+        },
+      },
     );
     stack = running;
     // The stack's emulators answer its own key only (local/stack-key.ts).
@@ -168,15 +205,32 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
     const repository = new SubscriptionRepository(DynamoDBDocumentClient.from(dynamodb), stack.tableName);
 
     const healthy = Array.from({ length: options.healthyCustomers }, () => crypto.randomUUID());
+    const healthySubscriptions: { customerId: string; subscriptionId: string }[] = [];
     for (const customer of healthy) {
-      await repository.create(newSubscription({ customer_id: customer, url: `${healthyReceiver.url}/h` }));
+      const subscription = newSubscription({ customer_id: customer, url: `${endpoints.urls.healthy}/h` });
+      await repository.create(subscription);
+      healthySubscriptions.push({ customerId: customer, subscriptionId: subscription.id });
     }
     const failingCustomer = crypto.randomUUID();
     const blackHoleCustomer = crypto.randomUUID();
     if (withOutage) {
-      await repository.create(newSubscription({ customer_id: failingCustomer, url: `${failing.url}/f` }));
       await repository.create(
-        newSubscription({ customer_id: blackHoleCustomer, url: `${blackHole.url}/hole` }),
+        newSubscription({ customer_id: failingCustomer, url: `${endpoints.urls.failing}/f` }),
+      );
+      await repository.create(
+        newSubscription({ customer_id: blackHoleCustomer, url: `${endpoints.urls.blackHole}/hole` }),
+      );
+    } else {
+      // The same neighbours without their outage: their endpoints answer. The failing customer's
+      // events each cost the schedule's length of requests in the outage; here each goes to as many
+      // subscriptions, so both phases send as many requests (and do as much work in this process).
+      for (let i = 0; i < options.retrySchedule.length + 1; i++) {
+        await repository.create(
+          newSubscription({ customer_id: failingCustomer, url: `${endpoints.urls.healthy}/busy` }),
+        );
+      }
+      await repository.create(
+        newSubscription({ customer_id: blackHoleCustomer, url: `${endpoints.urls.healthy}/quiet` }),
       );
     }
     const put = (customerId: string, ids: readonly string[]) => putEvents(events, customerId, ids);
@@ -210,6 +264,9 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
     const sent = new Map<string, number>();
     const puts: Promise<unknown>[] = [];
     const due = { healthy: 0, failing: 0, blackHole: 0 };
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const cpuBefore = process.cpuUsage();
     const begin = performance.now();
     for (;;) {
       const elapsedS = (performance.now() - begin) / 1000;
@@ -219,25 +276,25 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
         const customer = healthy[due.healthy++ % healthy.length] as string;
         puts.push(
           put(customer, [id]).then(
-            (at) => sent.set(id, at),
+            (at) => sent.set(id, performance.timeOrigin + at),
             () => undefined,
           ),
         );
       }
-      if (withOutage) {
-        // Whole PutEvents calls of 10 at the outage's rates.
-        while (due.failing + 10 <= Math.floor(elapsedS * options.failingRate)) {
-          const ids = Array.from({ length: 10 }, (_, i) => `f${due.failing + i}`);
-          due.failing += 10;
-          puts.push(put(failingCustomer, ids).catch(() => undefined));
-        }
-        while (due.blackHole < Math.floor(elapsedS * options.blackHoleRate)) {
-          puts.push(put(blackHoleCustomer, [`b${due.blackHole++}`]).catch(() => undefined));
-        }
+      while (due.failing + 10 <= Math.floor(elapsedS * options.failingRate)) {
+        const ids = Array.from({ length: 10 }, (_, i) => `f${due.failing + i}`);
+        due.failing += 10;
+        puts.push(put(failingCustomer, ids).catch(() => undefined));
+      }
+      while (due.blackHole < Math.floor(elapsedS * options.blackHoleRate)) {
+        puts.push(put(blackHoleCustomer, [`b${due.blackHole++}`]).catch(() => undefined));
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     await Promise.allSettled(puts);
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuMsPerS = (cpu.user + cpu.system) / 1000 / ((performance.now() - begin) / 1000);
+    loopDelay.disable();
 
     // Drain: every healthy delivery, and every failing delivery dead-lettered.
     const dead = new Map<string, string | null>();
@@ -285,27 +342,81 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
       const arrival = healthyArrivals.get(id);
       return arrival === undefined ? [] : [Math.max(0, arrival - at)];
     });
+    // Every time here is epoch ms (performance.timeOrigin + performance.now()): the clock the
+    // queue's timestamps and the endpoints' process use.
+    const stages: HealthyStages = {
+      put_to_router_queue: [],
+      router_queue_wait: [],
+      routing: [],
+      routed_to_endpoint: [],
+    };
+    for (const [id, at] of sent) {
+      const routed = healthyRouted.get(id);
+      const arrival = healthyArrivals.get(id);
+      if (routed === undefined || arrival === undefined) continue;
+      stages.put_to_router_queue.push(Math.max(0, routed.sentAt - at));
+      stages.router_queue_wait.push(Math.max(0, routed.firstReceivedAt - routed.sentAt));
+      stages.routing.push(Math.max(0, routed.routedAt - routed.firstReceivedAt));
+      stages.routed_to_endpoint.push(Math.max(0, arrival - routed.routedAt));
+    }
+    // How the healthy deliveries were made, from their records: the attempt that delivered each
+    // came from the slow lane, or had been held by fairness (deferred) before it.
+    const deliveries = new DeliveryRepository(DynamoDBDocumentClient.from(dynamodb), stack.tableName);
+    const healthyDeliveries = { delivered: 0, via_slow_lane: 0, held: 0 };
+    for (const { customerId, subscriptionId } of healthySubscriptions) {
+      let after: DeliveryLogQuery["after"];
+      do {
+        const page = await deliveries.queryLog({
+          customerId,
+          subscriptionId,
+          order: "oldest_first",
+          limit: 100,
+          after,
+        });
+        for (const record of page.records) {
+          const attempt = record.attempts.find((a) => a.status_code !== null && a.status_code < 300);
+          if (attempt === undefined) continue;
+          healthyDeliveries.delivered++;
+          if (attempt.timing?.slow_lane === true) healthyDeliveries.via_slow_lane++;
+          if ((attempt.timing?.held_ms ?? 0) > 0) healthyDeliveries.held++;
+        }
+        after = page.next ?? undefined;
+      } while (after !== undefined);
+    }
     return {
       healthyLatencies,
+      stages,
+      eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      cpuMsPerS,
+      healthyDeliveries,
       healthyEvents: sent.size,
       healthyLost: [...sent.keys()].filter((id) => !healthyArrivals.has(id)).length,
       failingEvents: due.failing,
       blackHoleEvents: due.blackHole,
       maxInFlight,
       dead,
-      failingAttempts,
+      failingAttempts: await endpoints.failingCounts(),
       deliveryConcurrency: running.settings.deliveryConcurrency,
       slowConcurrency: running.settings.slowLaneConcurrency ?? LOCAL_DEFAULTS.SLOW_LANE_CONCURRENCY,
     };
   } finally {
     for (const client of clients) client.destroy();
     await stack?.stop();
-    await Promise.all([healthyReceiver.close(), failing.close(), blackHole.close()]);
+    await endpoints.close();
     for (const [name, value] of Object.entries(previous)) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
   }
+}
+
+function stagesP99(stages: HealthyStages): Record<keyof HealthyStages, number> {
+  return {
+    put_to_router_queue: summarize(stages.put_to_router_queue).p99,
+    router_queue_wait: summarize(stages.router_queue_wait).p99,
+    routing: summarize(stages.routing).p99,
+    routed_to_endpoint: summarize(stages.routed_to_endpoint).p99,
+  };
 }
 
 export async function runOutageStage(options: OutageStageOptions): Promise<OutageSummary> {
@@ -329,9 +440,17 @@ export async function runOutageStage(options: OutageStageOptions): Promise<Outag
     max_in_flight_by_queue: outage.maxInFlight,
     in_flight_bound: bound,
     healthy_events: alone.healthyEvents + outage.healthyEvents,
+    baseline: "neighbours_answering" as const,
     healthy_p99_ms_alone: p99Alone,
     healthy_p99_ms_with_outage: p99With,
     healthy_p99_ratio: round(p99With / Math.max(p99Alone, 1), 2),
+    healthy_stages_p99_ms: { alone: stagesP99(alone.stages), with_outage: stagesP99(outage.stages) },
+    event_loop_delay_p99_ms: {
+      alone: round(alone.eventLoopDelayP99Ms, 1),
+      with_outage: round(outage.eventLoopDelayP99Ms, 1),
+    },
+    cpu_ms_per_s: { alone: round(alone.cpuMsPerS, 0), with_outage: round(outage.cpuMsPerS, 0) },
+    healthy_deliveries: { alone: alone.healthyDeliveries, with_outage: outage.healthyDeliveries },
     failing_events: outage.failingEvents,
     failing_dead: outage.dead.size,
     black_hole_events: outage.blackHoleEvents,
@@ -351,6 +470,13 @@ export async function runOutageStage(options: OutageStageOptions): Promise<Outag
   }
   if (summary.healthy_p99_ratio > 1.5) {
     warnings.push(`outage: healthy p99 ${p99With} ms with the outage, ${p99Alone} ms without (goal ≤ 1.5×)`);
+  }
+  for (const [phase, path] of Object.entries(summary.healthy_deliveries)) {
+    if (path.via_slow_lane > 0 || path.held > 0) {
+      warnings.push(
+        `outage: ${path.via_slow_lane} healthy deliveries through the slow lane and ${path.held} held ${phase === "alone" ? "without" : "with"} the outage (event-loop delay p99 ${summary.event_loop_delay_p99_ms[phase as "alone"]} ms): the host starved the stack past the main lane's budget, so the ratio measures the host`,
+      );
+    }
   }
   if (summary.internal_deaths > 0) {
     warnings.push(`outage: ${summary.internal_deaths} failing deliveries died by the backstop`);

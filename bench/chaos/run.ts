@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { parseCommandLine, usageFailure } from "../../scripts/lib/cli.ts";
 import { type ChaosOptions, type ChaosResult, runChaos } from "./driver.ts";
 import type { FaultRates } from "./faults.ts";
+import { type OutageSummary, runOutageStage } from "./outage.ts";
 
 /**
  * `npm run chaos [-- --quick]`: the fault-injection run. Writes bench/results/chaos.json and exits 1
@@ -23,6 +24,8 @@ const USAGE = `Usage: npm run chaos -- [--quick] [options]
                      crash stage)
   --no-outage        no outage stage (a customer answering 500 and one black-holing for the whole
                      run, with the in-flight quota scaled down; ~1.5 min quick)
+  --only outage      the outage stage alone (no main run, fuzz or crash stage), written to --out
+                     (default bench/results/chaos-outage.json)
   --out <file>       where to write the result (default bench/results/chaos.json)
   --verbose          let the functions' logs through`;
 
@@ -45,9 +48,12 @@ export const DEFAULT_RATES: FaultRates = {
 };
 
 const DEFAULT_OUT = path.resolve(import.meta.dirname, "../results/chaos.json");
+const DEFAULT_OUTAGE_OUT = path.resolve(import.meta.dirname, "../results/chaos-outage.json");
 
 /** The command line: the run's options and where its result goes. */
-export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptions; out: string } | "help" {
+export function chaosCommandLine(
+  argv: readonly string[],
+): { options: ChaosOptions; out: string; only: "outage" | undefined } | "help" {
   const { values } = parseCommandLine({
     args: [...argv],
     options: {
@@ -59,6 +65,7 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
       "no-faults": { type: "boolean", default: false },
       "no-outage": { type: "boolean", default: false },
       kills: { type: "string" },
+      only: { type: "string" },
       out: { type: "string" },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -73,6 +80,10 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
     return n;
   };
   const quick = values.quick;
+  if (values.only !== undefined && values.only !== "outage")
+    throw new Error("--only takes one stage: outage");
+  if (values.only === "outage" && values["no-outage"])
+    throw new Error("--only outage and --no-outage exclude each other");
   const deliveries = int(values.deliveries, quick ? 5_000 : 50_000, "deliveries");
   const rates = values["no-faults"]
     ? Object.fromEntries(Object.keys(DEFAULT_RATES).map((k) => [k, 0]))
@@ -132,7 +143,13 @@ export function chaosCommandLine(argv: readonly string[]): { options: ChaosOptio
               },
         }),
   };
-  return { options, out: values.out === undefined ? DEFAULT_OUT : path.resolve(values.out) };
+  const only = values.only === "outage" ? "outage" : undefined;
+  const out = values.out ?? (only === undefined ? DEFAULT_OUT : DEFAULT_OUTAGE_OUT);
+  return { options, out: path.resolve(out), only };
+}
+
+function outageLine(outage: OutageSummary): string {
+  return `outage: max in flight ${outage.max_in_flight} (bound ${outage.in_flight_bound}, quota ${outage.in_flight_limit}) | healthy p99 ${outage.healthy_p99_ms_with_outage} ms with, ${outage.healthy_p99_ms_alone} ms without (ratio ${outage.healthy_p99_ratio}) | lost ${outage.lost} | internal deaths ${outage.internal_deaths} | attempts per dead delivery ${outage.attempts_per_dead_delivery} (schedule ${outage.schedule_length})`;
 }
 
 export function summaryLines(result: ChaosResult): string[] {
@@ -158,11 +175,7 @@ export function summaryLines(result: ChaosResult): string[] {
           `crash: ${result.crash.kills} kill -9 of the stack (restarts ${result.crash.kill_moments.map((k) => `${k.restart_s} s`).join(", ")}), expected ${result.crash.expected} | delivered_unique ${result.crash.delivered_unique} | dead_lettered ${result.crash.dead_lettered} | lost ${result.crash.lost} | duplicates ${result.crash.duplicates} (${result.crash.duplicates_in_flight_at_kill} in flight at a kill, ${result.crash.duplicates_rerun_after_restart} run again after a restart, ${result.crash.duplicates_unexplained} not explained)`,
         ]
       : []),
-    ...(result.outage
-      ? [
-          `outage: max in flight ${result.outage.max_in_flight} (bound ${result.outage.in_flight_bound}, quota ${result.outage.in_flight_limit}) | healthy p99 ${result.outage.healthy_p99_ms_with_outage} ms with, ${result.outage.healthy_p99_ms_alone} ms without (ratio ${result.outage.healthy_p99_ratio}) | lost ${result.outage.lost} | internal deaths ${result.outage.internal_deaths} | attempts per dead delivery ${result.outage.attempts_per_dead_delivery} (schedule ${result.outage.schedule_length})`,
-        ]
-      : []),
+    ...(result.outage ? [outageLine(result.outage)] : []),
     `duration ${result.duration_s} s`,
   ];
 }
@@ -178,7 +191,17 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const { options, out } = commandLine;
+  const { options, out, only } = commandLine;
+  if (only === "outage" && options.outage !== undefined) {
+    const outage = await runOutageStage({ ...options.outage, log: options.progress });
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify({ outage }, null, 2)}\n`);
+    console.log(outageLine(outage));
+    for (const warning of outage.warnings) console.log(`warning: ${warning}`);
+    console.log(`wrote ${path.relative(process.cwd(), out)}`);
+    for (const failure of outage.failures) console.error(`FAILED: ${failure}`);
+    return outage.failures.length === 0 ? 0 : 1;
+  }
   const result = await runChaos(options);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -96,6 +96,14 @@ describe("npm run chaos, small", () => {
     expect(outage.max_in_flight).toBeGreaterThan(0);
     expect(outage.max_in_flight).toBeLessThanOrEqual(300);
     expect(outage.healthy_p99_ms_alone).toBeGreaterThan(0);
+    // Every healthy event was delivered in both phases, and the records say by which path; the
+    // baseline is the same traffic with the neighbours' endpoints answering.
+    expect(outage.baseline).toBe("neighbours_answering");
+    expect(outage.healthy_deliveries.alone.delivered + outage.healthy_deliveries.with_outage.delivered).toBe(
+      outage.healthy_events,
+    );
+    expect(outage.healthy_stages_p99_ms.with_outage.routed_to_endpoint).toBeGreaterThan(0);
+    expect(outage.cpu_ms_per_s.alone).toBeGreaterThan(0);
     expect(lines).toHaveLength(2);
   });
 });
