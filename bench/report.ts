@@ -542,7 +542,7 @@ export function missExplanations(r: BenchResults): Record<string, string> {
         .slice(0, n)
         .map(([name, line]) => `${name} $${fmt(line.usd_per_million, 3)}`)
         .join(", ");
-    const subtotalWhy = `The largest lines: ${top(model.subtotal_lines, 3)} (cost model, full batches). EventBridge's third of an event, the router's SendMessageBatch and the mapping's receive per event's jobs, one consistent read of the subscription and of the record and one write of the record per delivery are what PRODUCT §4's guarantees need; what is left to tune is Lambda duration (memory, batching window: the tables below) and the capacity mode.`;
+    const subtotalWhy = `The largest lines: ${top(model.subtotal_lines, 3)} (cost model, full batches). EventBridge's third of an event, the router fair queue's send and receive per event (fair routing), the router's SendMessageBatch and the delivery mapping's receive per send of up to 10 jobs, one consistent read of the subscription and of the record and one write of the record per delivery are what PRODUCT §4's guarantees need (their floor: docs/deploy.md, "What it costs"); what is left to tune is latency against cost (the batching windows) and Lambda duration (memory): the tables below.`;
     for (const metric of ["cost.usd_per_million_deliveries", "cost.usd_per_million_deliveries_on_demand"]) {
       if (missed.has(metric)) out[metric] = subtotalWhy;
     }
