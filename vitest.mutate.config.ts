@@ -25,6 +25,7 @@ export const MUTATION_TEST_FILES = {
    */
   shared: [
     "test/unit/access-and-quotas.test.ts",
+    "test/unit/api-cursor.test.ts",
     "test/unit/api-errors.test.ts",
     "test/unit/backoff.test.ts",
     "test/unit/catalogue.test.ts",
