@@ -1,12 +1,14 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { InProcessResponse, InProcessTransport } from "#shared/adapters/local-endpoints.ts";
 import type { ChildMessage, ParentMessage } from "./dynalite-child.ts";
 
 /**
  * dynalite in a child process rather than in the stack's own: it then runs on another core, and its
  * memory (it keeps Buffer slices of every item it stores, which pins their parent buffers) is the
- * child's, not the process that runs the functions. The seam is an endpoint and a stop(); the
- * stack and the benchmarks talk to it over HTTP as to DynamoDB.
+ * child's, not the process that runs the functions. The seam is an endpoint, a transport and a
+ * stop(): the stack's own SDK clients reach it by IPC messages (the transport), anything else over
+ * HTTP as DynamoDB.
  */
 export interface DynaliteProcess {
   readonly endpoint: string;
@@ -14,6 +16,11 @@ export interface DynaliteProcess {
   readonly pid: number;
   /** The child's own process.memoryUsage() (RSS, heap, off-heap) and process.cpuUsage(). */
   usage(): Promise<ProcessUsage>;
+  /**
+   * The stack's own clients' way in (shared/adapters/local-endpoints.ts): dynalite's answers as IPC
+   * messages to and from the child, without a socket, the HTTP parsers or a stack-key check.
+   */
+  readonly transport: InProcessTransport;
   /** Closes the server and waits for the process to exit. Idempotent. */
   stop(): Promise<void>;
 }
@@ -91,6 +98,41 @@ export async function startDynaliteProcess(options: {
   child.once("exit", (code, signal) => {
     if (!stopping) options.onExit?.(code, signal);
   });
+  // The transport's calls waiting for their answer, by id; all fail if the child goes away.
+  const calls = new Map<number, { resolve: (r: InProcessResponse) => void; reject: (e: Error) => void }>();
+  let nextCall = 1;
+  child.on("message", (message: ChildMessage) => {
+    if (message.type !== "response") return;
+    const call = calls.get(message.id);
+    calls.delete(message.id);
+    call?.resolve({ statusCode: message.status, headers: message.headers, body: message.body });
+  });
+  child.once("exit", () => {
+    for (const call of calls.values()) call.reject(new Error("dynalite exited"));
+    calls.clear();
+  });
+  const transport: InProcessTransport = (request) =>
+    new Promise((resolve, reject) => {
+      if (child.exitCode !== null || !child.connected) {
+        reject(new Error("dynalite is not running"));
+        return;
+      }
+      const id = nextCall++;
+      calls.set(id, { resolve, reject });
+      const message: ParentMessage = {
+        type: "request",
+        id,
+        method: request.method,
+        url: request.path,
+        headers: { ...request.headers },
+        body: request.body,
+      };
+      child.send(message, (error) => {
+        if (error === null || error === undefined) return;
+        calls.delete(id);
+        reject(error);
+      });
+    });
   const request = (message: ParentMessage) => {
     // With a callback, a failed send (the child exiting) is reported there, not as an error event.
     if (child.connected) child.send(message, () => {});
@@ -100,6 +142,7 @@ export async function startDynaliteProcess(options: {
     endpoint: `http://${options.host}:${port}`,
     port,
     pid: child.pid ?? -1,
+    transport,
     usage: () =>
       new Promise((resolve, reject) => {
         if (child.exitCode !== null || !child.connected) {

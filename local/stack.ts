@@ -379,7 +379,7 @@ async function startStorage(ctx: StartContext): Promise<Storage> {
     sqs: `http://${host}:${sqsPort}`,
   };
   // The stack's own clients (its pollers, the bus's target, the functions') reach its stand-ins
-  // without SigV4, and the SQS in-process (shared/adapters/local-endpoints.ts); others over HTTP.
+  // without SigV4, the SQS in-process and dynalite by IPC (shared/adapters/local-endpoints.ts); others over HTTP.
   closers.push({
     name: "the in-process endpoints",
     close: async () => {
@@ -387,7 +387,7 @@ async function startStorage(ctx: StartContext): Promise<Storage> {
       withdrawSqs();
     },
   });
-  const withdrawDynamodb = registerLocalEndpoint(endpoints.dynamodb, {});
+  const withdrawDynamodb = registerLocalEndpoint(endpoints.dynamodb, { transport: dynamo.transport });
   const withdrawSqs = registerLocalEndpoint(endpoints.sqs, { transport: localSqs.transport });
   const clients: LocalClients = createLocalClients({
     dynamodbEndpoint: endpoints.dynamodb,

@@ -8,9 +8,9 @@
  *   check the access key id, the stack key (local/stack-key.ts). The client states it in a
  *   well-formed `Authorization` header without computing the canonical request, its hashes and the
  *   HMAC chain, which were a fifth of the stack's CPU per delivery (docs/benchmarks.md).
- * - **An in-process transport** where the stand-in offers one (the SQS store in its worker thread):
- *   the serialised request goes to it as a message instead of through a loopback socket, an HTTP
- *   parser and back. Nothing crosses the machine's network, so nothing else on it can reach the
+ * - **An in-process transport** where the stand-in offers one (the SQS store in its worker thread,
+ *   dynalite in its child process by IPC): the serialised request goes to it as a message instead of
+ *   through a loopback socket, an HTTP parser and back. Nothing crosses the machine's network, so nothing else on it can reach the
  *   stand-in this way; external clients (the AWS CLI, another process's SDK) still come over HTTP and
  *   still need the stack key.
  *
@@ -54,7 +54,7 @@ export type InProcessTransport = (
 ) => Promise<InProcessResponse>;
 
 export interface LocalEndpoint {
-  /** Absent: the endpoint is reached over HTTP as usual (dynalite in its child process), unsigned. */
+  /** Absent: the endpoint is reached over HTTP as usual (the EventBridge stand-in), unsigned. */
   readonly transport?: InProcessTransport;
 }
 

@@ -1,6 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ResourceNotFoundException,
+} from "@aws-sdk/client-dynamodb";
 import {
   CreateQueueCommand,
   QueueDoesNotExist,
@@ -11,6 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqsClient, createTableClients } from "#shared/adapters/clients.ts";
 import { registerLocalEndpoint } from "#shared/adapters/local-endpoints.ts";
+import { type DynaliteProcess, startDynaliteProcess } from "../../local/dynalite-process.ts";
 import { type LocalSqs, startLocalSqs } from "../../local/sqs/index.ts";
 
 /**
@@ -150,5 +157,64 @@ describe("an endpoint served over HTTP by the stack (dynalite)", () => {
       withdraw();
     }
     expect((await getItem()).authorization).not.toMatch(/Signature=0{64}/);
+  });
+});
+
+describe("dynalite by IPC", () => {
+  let dynamo: DynaliteProcess;
+  let withdraw: () => void;
+  let client: DynamoDBClient;
+
+  beforeAll(async () => {
+    dynamo = await startDynaliteProcess({ host: "127.0.0.1", port: 0, stackKey: STACK_KEY });
+    withdraw = registerLocalEndpoint(dynamo.endpoint, { transport: dynamo.transport });
+    // Not the stack key: over HTTP dynalite refuses it (403), so every answer below came by IPC.
+    process.env.AWS_ACCESS_KEY_ID = "NOTTHESTACKKEY";
+    process.env.AWS_SECRET_ACCESS_KEY = "local";
+    client = createTableClients({ AWS_REGION: REGION, DYNAMODB_ENDPOINT: dynamo.endpoint }).dynamodb;
+    await client.send(
+      new CreateTableCommand({
+        TableName: "ipc",
+        KeySchema: [{ AttributeName: "PK", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "PK", AttributeType: "S" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    withdraw?.();
+    await dynamo?.stop();
+  });
+
+  it("a product client writes, reads and parses dynalite's errors through the child's IPC channel", async () => {
+    await client.send(
+      new PutItemCommand({ TableName: "ipc", Item: { PK: { S: "k" }, v: { S: "héllo ✓" } } }),
+    );
+    const { Item } = await client.send(new GetItemCommand({ TableName: "ipc", Key: { PK: { S: "k" } } }));
+    expect(Item).toEqual({ PK: { S: "k" }, v: { S: "héllo ✓" } });
+    await expect(
+      client.send(new GetItemCommand({ TableName: "missing", Key: { PK: { S: "k" } } })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
+    // dynalite's validation answers as over HTTP: a key of the wrong type.
+    await expect(
+      client.send(new GetItemCommand({ TableName: "ipc", Key: { PK: { N: "1" } } })),
+    ).rejects.toMatchObject({ name: "ValidationException", $metadata: { httpStatusCode: 400 } });
+  });
+
+  it("a client from outside the stack still needs the stack key over HTTP", async () => {
+    const outside = new DynamoDBClient({
+      region: REGION,
+      endpoint: dynamo.endpoint,
+      credentials: { accessKeyId: "NOTTHESTACKKEY", secretAccessKey: "local" },
+    });
+    try {
+      await expect(
+        outside.send(new GetItemCommand({ TableName: "ipc", Key: { PK: { S: "k" } } })),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    } finally {
+      outside.destroy();
+    }
   });
 });
