@@ -104,6 +104,6 @@ describe("npm run chaos, small", () => {
     );
     expect(outage.healthy_stages_p99_ms.with_outage.routed_to_endpoint).toBeGreaterThan(0);
     expect(outage.cpu_ms_per_s.alone).toBeGreaterThan(0);
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
   });
 });
