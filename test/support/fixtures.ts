@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import type { SQSRecord } from "aws-lambda";
 
 /** The sample VoIPBIN events (a copy of ../shared/fixtures kept in local/fixtures), as PutEvents entries. */
 export interface FixtureEntry {
@@ -49,4 +50,19 @@ export function fixtureEvent(name: string): FixtureEntry {
   const entry = loadFixtureEvents().get(name);
   if (!entry) throw new Error(`fixture ${name} missing from ${FIXTURES_DIR}`);
   return entry;
+}
+
+/** A record of the router queue as its event source mapping hands it to the router (body: the event). */
+export function routerQueueRecord(body: string, messageId: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `r-${messageId}`,
+    body,
+    attributes: { ApproximateReceiveCount: "1" },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:voipbin-webhooks-router",
+    awsRegion: "us-east-1",
+  } as unknown as SQSRecord;
 }

@@ -1,5 +1,5 @@
 import type { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { createRouterHandler } from "#handlers/router.ts";
 import { DepthBoundedLogger } from "#shared/adapters/observability.ts";
@@ -10,7 +10,8 @@ import { compileEventPattern } from "../../local/event-pattern.ts";
 import type { BusEvent } from "../../local/eventbridge.ts";
 import { SqsTargetError, sqsRuleTarget } from "../../local/eventbridge-sqs-target.ts";
 import { originalEvent, summarize } from "../../scripts/ops/parked-kinds.ts";
-import { CUSTOMER_A, eventBridgeEvent, loadFixtureEvents } from "../support/fixtures.ts";
+import { CUSTOMER_A, eventBridgeEvent, loadFixtureEvents, routerQueueRecord } from "../support/fixtures.ts";
+import { idleRouterPorts } from "../support/router-ports.ts";
 
 const callHangup = loadFixtureEvents().get("call_hangup");
 if (!callHangup) throw new Error("fixture call_hangup missing");
@@ -110,18 +111,7 @@ describe("the bus rules in front of the router's fair queue", () => {
 });
 
 describe("the router on its event source mapping", () => {
-  const record = (body: string, messageId: string): SQSRecord =>
-    ({
-      messageId,
-      receiptHandle: `r-${messageId}`,
-      body,
-      attributes: { ApproximateReceiveCount: "1" },
-      messageAttributes: {},
-      md5OfBody: "",
-      eventSource: "aws:sqs",
-      eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:voipbin-webhooks-router",
-      awsRegion: "us-east-1",
-    }) as unknown as SQSRecord;
+  const record = routerQueueRecord;
 
   const subscription = (customer_id: string): RoutingSubscription => ({
     id: "0196f1a2-0000-7000-8000-000000000001",
@@ -151,18 +141,7 @@ describe("the router on its event source mapping", () => {
           },
         },
         unroutableQueue: { send: async (message) => void parked.push(message) },
-        payloads: { putPayload: async () => undefined },
-        managed: {
-          apply: async () => {
-            throw new Error("no control events in this test");
-          },
-        },
-        activeflows: {
-          apply: async () => "applied",
-          lookup: async () => "unknown",
-          putInline: async () => undefined,
-        },
-        retentionDays: 30,
+        ...idleRouterPorts(),
       },
       new DepthBoundedLogger({ serviceName: "test", logLevel: "SILENT" }),
     );

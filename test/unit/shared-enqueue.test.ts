@@ -1,5 +1,5 @@
 import type { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { createRouterHandler } from "#handlers/router.ts";
 import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
@@ -8,7 +8,8 @@ import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import type { RoutingSubscription } from "#shared/domain/ports/subscriptions.ts";
 import type { RouterDependencies } from "#shared/services/route-event.ts";
 import { sharedEnqueue } from "#shared/services/shared-enqueue.ts";
-import { eventBridgeEvent, loadFixtureEvents } from "../support/fixtures.ts";
+import { eventBridgeEvent, loadFixtureEvents, routerQueueRecord } from "../support/fixtures.ts";
+import { idleRouterPorts } from "../support/router-ports.ts";
 
 const callHangup = loadFixtureEvents().get("call_hangup");
 if (!callHangup) throw new Error("fixture call_hangup missing");
@@ -32,19 +33,6 @@ function fakeSqs(refuse: (body: string) => boolean = () => false) {
   return { client, requests };
 }
 
-const record = (body: string, messageId: string): SQSRecord =>
-  ({
-    messageId,
-    receiptHandle: `r-${messageId}`,
-    body,
-    attributes: { ApproximateReceiveCount: "1" },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:voipbin-webhooks-router",
-    awsRegion: "us-east-1",
-  }) as unknown as SQSRecord;
-
 function routerWith(sqs: SQSClient, subscriptionsPerCustomer: number) {
   const deps: RouterDependencies = {
     subscriptions: {
@@ -62,18 +50,7 @@ function routerWith(sqs: SQSClient, subscriptionsPerCustomer: number) {
     },
     deliveryQueue: new DeliveryQueue(sqs, "https://sqs.local/delivery", { attempts: 1 }),
     unroutableQueue: { send: async () => undefined },
-    payloads: { putPayload: async () => undefined },
-    managed: {
-      apply: async () => {
-        throw new Error("no control events in this test");
-      },
-    },
-    activeflows: {
-      apply: async () => "applied",
-      lookup: async () => "unknown",
-      putInline: async () => undefined,
-    },
-    retentionDays: 30,
+    ...idleRouterPorts(),
   };
   return createRouterHandler(deps, new DepthBoundedLogger({ serviceName: "test", logLevel: "SILENT" }));
 }
@@ -89,7 +66,7 @@ function batchOf(count: number): { batch: SQSEvent; events: { id: string; custom
     return event;
   });
   return {
-    batch: { Records: events.map((event, i) => record(JSON.stringify(event), `m${i}`)) },
+    batch: { Records: events.map((event, i) => routerQueueRecord(JSON.stringify(event), `m${i}`)) },
     events: events.map((event) => ({ id: event.id, customer: event.detail.customer_id })),
   };
 }
