@@ -481,12 +481,9 @@ async function reconcile(options: Options, target: Target, queue: ParkedQueue): 
           ),
       },
     },
-    // An operator waits for the answer: the pass ends on a 1 s long poll that comes back empty, not
-    // the scheduled pass's 20 s. Any long poll (WaitTimeSeconds > 0) asks every SQS server, so an
-    // empty answer means no visible arrival is left ("Amazon SQS short and long polling",
-    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html),
-    // as `list` and `show` read the parked queues (scripts/ops/parked-queue.ts).
-    { dryRun: options.dryRun, waitSeconds: 1 },
+    // The pass ends on a 1 s long poll that comes back empty (BACKSTOP_LONG_POLL_SECONDS), as
+    // `list` and `show` read the parked queues.
+    { dryRun: options.dryRun },
   );
   for (const problem of problems.filter((p) => !p.startsWith("backstop arrival reconciled")))
     process.stderr.write(`  ${problem}\n`);

@@ -16,10 +16,15 @@ import type { BackstopArrival, BackstopQueue, DeadLetterQueue } from "../../doma
 import { liveJobOf } from "./deliver.ts";
 
 /**
- * ReceiveMessage's longest wait (WaitTimeSeconds 0–20; "Amazon SQS short and long polling",
- * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html).
+ * A pass's long-poll wait. Any long poll (WaitTimeSeconds > 0) asks every SQS server and answers as
+ * soon as a message is there, so an empty answer after 1 s means the queue is drained as surely as
+ * after 20 s ("Amazon SQS short and long polling",
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html);
+ * an arrival later than that is the next pass's. With 20 s every pass (and an operator's `ops
+ * dead-letters reconcile`) ended 20 s after its last arrival: billed function time every 5 minutes,
+ * and the wait of every test that runs a pass.
  */
-export const BACKSTOP_LONG_POLL_SECONDS = 20;
+export const BACKSTOP_LONG_POLL_SECONDS = 1;
 
 /**
  * How long a received arrival stays hidden: longer than a pass's own budget, so that one pass never
@@ -42,7 +47,7 @@ export interface BackstopOptions {
    * a receive's wait is shortened to end by then. Default: no limit, the pass runs until an empty answer.
    */
   readonly deadlineMs?: number;
-  /** Long-poll wait of each receive (default 20 s, the most SQS allows). */
+  /** Long-poll wait of each receive (default BACKSTOP_LONG_POLL_SECONDS, 1 s). */
   readonly waitSeconds?: number;
   /** Count what would be reconciled; release every arrival at the end, change nothing. */
   readonly dryRun?: boolean;
