@@ -90,8 +90,10 @@ function clientFor(endpoint: string): EventBridgeClient {
   return client;
 }
 
-/** One call's entries: a call_hangup of `customerId` per bench id. */
+/** The sample event's data, read once (not once per put). */
 const CALL_HANGUP = fixturePayload("call_hangup");
+
+/** One call's entries: a call_hangup of `customerId` per bench id. */
 function entries(eventBusName: string, customerId: string, benchIds: readonly string[]) {
   const data = CALL_HANGUP;
   return benchIds.map((benchId) => ({
