@@ -224,10 +224,11 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
         newSubscription({ customer_id: blackHoleCustomer, url: `${endpoints.urls.blackHole}/hole` }),
       );
     } else {
-      // The same neighbours without their outage: their endpoints answer. The failing customer's
-      // events each cost the schedule's length of requests in the outage; here each goes to as many
-      // subscriptions, so both phases send as many requests (and do as much work in this process).
-      for (let i = 0; i < options.retrySchedule.length + 1; i++) {
+      // The same neighbours without their outage: their endpoints answer. Each of the failing
+      // customer's events goes to as many subscriptions as it gets attempts, on average, while the
+      // load runs (when the healthy events are measured), so both phases send about as many requests
+      // per second then and load this process alike.
+      for (let i = 0; i < attemptsWithinLoad(options); i++) {
         await repository.create(
           newSubscription({ customer_id: failingCustomer, url: `${endpoints.urls.healthy}/busy` }),
         );
@@ -419,6 +420,21 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
       else process.env[name] = value;
     }
   }
+}
+
+/**
+ * A failing event's attempts that fall within the load, on average over the load's seconds: the
+ * attempt at 0 and each retry whose time (the schedule's running sum) is still before the end. At
+ * least 1. Quick sizes (12 s; 1, 10, 10 s): 2; full (60 s; 2, 20, 20 s): 3.
+ */
+export function attemptsWithinLoad(options: Pick<OutageStageOptions, "durationS" | "retrySchedule">): number {
+  let at = 0;
+  let total = options.durationS;
+  for (const delay of options.retrySchedule) {
+    at += delay;
+    total += Math.max(0, options.durationS - at);
+  }
+  return Math.max(1, Math.round(total / options.durationS));
 }
 
 /** Two baseline phases as one: their samples and counts together, their host measures averaged. */
