@@ -12,6 +12,7 @@ import {
   type LocalStack,
   type LocalStackObserver,
   ROUTER_ASYNC_QUEUE_NAME,
+  ROUTER_QUEUE_NAME,
   startLocalStack,
 } from "../local/stack.ts";
 import { LOCAL_DEFAULTS } from "../scripts/lib/local-stack.ts";
@@ -168,7 +169,11 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
   const rssBefore = process.memoryUsage().rss;
   const meters: Meters = {
     // Lambda's asynchronous invocation queue is internal to Lambda on AWS (not billed as SQS).
-    sdk: installSdkMeter({ keepDynamoBodies: true, ignoredQueueNames: [ROUTER_ASYNC_QUEUE_NAME] }),
+    sdk: installSdkMeter({
+      keepDynamoBodies: true,
+      ignoredQueueNames: [ROUTER_ASYNC_QUEUE_NAME],
+      perEventQueueNames: [ROUTER_QUEUE_NAME],
+    }),
     lambda: createLambdaMeter(),
     logs: captureOutput(),
   };

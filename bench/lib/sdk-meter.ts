@@ -62,6 +62,14 @@ export interface SdkMeterOptions {
    * queue, local/stack.ts ROUTER_ASYNC_QUEUE_NAME). Requests naming them are not counted.
    */
   readonly ignoredQueueNames?: readonly string[];
+  /**
+   * Queues that EventBridge's rule targets fill on AWS: EventBridge invokes a target once per event
+   * (the rule's `Invocations` metric counts one per event, "Monitoring Amazon EventBridge"), so each
+   * event is one SQS SendMessage request on the bill. The local bus's target coalesces one PutEvents
+   * call's events into SendMessageBatch calls to spare the laptop's CPU (local/eventbridge-sqs-target.ts);
+   * a batch to these queues is counted as one `sqs.SendMessage` per entry, as AWS would bill it.
+   */
+  readonly perEventQueueNames?: readonly string[];
 }
 
 export function installSdkMeter(options: SdkMeterOptions = {}): SdkMeter {
@@ -107,7 +115,10 @@ export function installSdkMeter(options: SdkMeterOptions = {}): SdkMeter {
   const middleware: FinalizeRequestMiddleware<object, object> =
     (next, context: HandlerExecutionContext) => async (args) => {
       if (meter.active && !namesIgnoredQueue(args.request, options.ignoredQueueNames ?? [])) {
-        if (record(meter, args.request, context, spool)) dynamoRequestCount++;
+        const events = eventTargetBatchEntries(args.request, options.perEventQueueNames ?? []);
+        if (events !== null)
+          meter.byOperation.set("sqs.SendMessage", (meter.byOperation.get("sqs.SendMessage") ?? 0) + events);
+        else if (record(meter, args.request, context, spool)) dynamoRequestCount++;
       }
       return next(args);
     };
@@ -169,6 +180,16 @@ function record(
 }
 
 /** Whether an SQS request (JSON protocol) names one of the queues in its `QueueUrl`. */
+/** A SendMessageBatch to one of `queueNames`: its number of entries; otherwise null. */
+function eventTargetBatchEntries(request: unknown, queueNames: readonly string[]): number | null {
+  if (queueNames.length === 0) return null;
+  const http = request as { headers?: Record<string, string>; body?: unknown };
+  const target = http.headers?.["x-amz-target"] ?? http.headers?.["X-Amz-Target"] ?? "";
+  if (target !== "AmazonSQS.SendMessageBatch" || !namesIgnoredQueue(request, queueNames)) return null;
+  const entries = (parseBody(http.body) as { Entries?: unknown[] } | undefined)?.Entries;
+  return entries?.length ?? 1;
+}
+
 function namesIgnoredQueue(request: unknown, queueNames: readonly string[]): boolean {
   if (queueNames.length === 0) return false;
   const http = request as { headers?: Record<string, string>; body?: unknown };
