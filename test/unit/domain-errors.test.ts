@@ -29,101 +29,110 @@ import {
 describe("the domain's named errors", () => {
   it.each([
     [
-      new ConfigError(["A: is required", "B: must be a number"]),
+      () => new ConfigError(["A: is required", "B: must be a number"]),
       "ConfigError",
       "CONFIG_INVALID",
       "Invalid configuration:\n  - A: is required\n  - B: must be a number",
     ],
     [
-      new UnroutableEventError("not an event", ["detail: missing", "type: empty"]),
+      () => new UnroutableEventError("not an event", ["detail: missing", "type: empty"]),
       "UnroutableEventError",
       "EVENT_UNROUTABLE",
       "not an event: detail: missing; type: empty",
     ],
-    [new UnroutableEventError("not an event"), "UnroutableEventError", "EVENT_UNROUTABLE", "not an event"],
     [
-      new EnqueueFailedError(3, ["Throttled", "Throttled", "InternalError"]),
+      () => new UnroutableEventError("not an event"),
+      "UnroutableEventError",
+      "EVENT_UNROUTABLE",
+      "not an event",
+    ],
+    [
+      () => new EnqueueFailedError(3, ["Throttled", "Throttled", "InternalError"]),
       "EnqueueFailedError",
       "ENQUEUE_FAILED",
       "3 delivery job(s) could not be enqueued (Throttled, InternalError)",
     ],
     [
-      new InvalidDeliveryJobError("job.attempt: must be a number"),
+      () => new InvalidDeliveryJobError("job.attempt: must be a number"),
       "InvalidDeliveryJobError",
       "DELIVERY_JOB_INVALID",
       "job.attempt: must be a number",
     ],
     [
-      new DependencyError("DynamoDB", "throttled"),
+      () => new DependencyError("DynamoDB", "throttled"),
       "DependencyError",
       "DEPENDENCY_FAILED",
       "DynamoDB: throttled",
     ],
     [
-      new InvalidSecretError(1),
+      () => new InvalidSecretError(1),
       "InvalidSecretError",
       "SECRET_INVALID",
       "signing secret #1 is not a well-formed whsec_ secret",
     ],
     [
-      new NoSigningSecretError(),
+      () => new NoSigningSecretError(),
       "NoSigningSecretError",
       "SECRET_MISSING",
       "at least one signing secret is required",
     ],
     [
-      new InvalidInputError([
-        { path: "url", message: "must not be empty" },
-        { path: "headers.x", message: "is a reserved header name" },
-      ]),
+      () =>
+        new InvalidInputError([
+          { path: "url", message: "must not be empty" },
+          { path: "headers.x", message: "is a reserved header name" },
+        ]),
       "InvalidInputError",
       "VALIDATION_FAILED",
       "url: must not be empty; headers.x: is a reserved header name",
     ],
-    [new ResourceNotFoundError("delivery"), "ResourceNotFoundError", "NOT_FOUND", "delivery not found"],
+    [() => new ResourceNotFoundError("delivery"), "ResourceNotFoundError", "NOT_FOUND", "delivery not found"],
     [
-      new SubscriptionLimitReachedError(20),
+      () => new SubscriptionLimitReachedError(20),
       "SubscriptionLimitReachedError",
       "SUBSCRIPTION_LIMIT_REACHED",
       "a customer may have at most 20 subscriptions; delete one first",
     ],
     [
-      new SubscriptionDisabledError(),
+      () => new SubscriptionDisabledError(),
       "SubscriptionDisabledError",
       "SUBSCRIPTION_DISABLED",
       "the subscription is disabled; enable it first (PATCH status=enabled)",
     ],
     [
-      new SubscriptionDeletedError(),
+      () => new SubscriptionDeletedError(),
       "SubscriptionDeletedError",
       "SUBSCRIPTION_DELETED",
       "the delivery's subscription was deleted; it cannot be sent again",
     ],
     [
-      new DeliveryNotRetryableError(),
+      () => new DeliveryNotRetryableError(),
       "DeliveryNotRetryableError",
       "DELIVERY_NOT_RETRYABLE",
       "this delivery does not keep its payload and cannot be sent again",
     ],
     [
-      new ConcurrentModificationError("the subscription"),
+      () => new ConcurrentModificationError("the subscription"),
       "ConcurrentModificationError",
       "CONCURRENT_MODIFICATION",
       "the subscription was changed concurrently; try again",
     ],
     [
-      new ManagedSubscriptionError("voipbin"),
+      () => new ManagedSubscriptionError("voipbin"),
       "ManagedSubscriptionError",
       "MANAGED_SUBSCRIPTION",
       "this subscription is managed by voipbin (your VoIPBIN webhook settings) and cannot be changed, rotated or deleted here; change the webhook in VoIPBIN",
     ],
     [
-      new KeptOnQueueSignal("kept until its hand-off has settled"),
+      () => new KeptOnQueueSignal("kept until its hand-off has settled"),
       "KeptOnQueueSignal",
       "HANDOFF_UNSETTLED",
       "kept until its hand-off has settled",
     ],
-  ])("%s", (error, name, code, message) => {
+  ])("answers with its name, code and message (row %#)", (make, name, code, message) => {
+    // Built inside the test, not in the table: a mutation run activates its mutant per test, after
+    // the file's module-level code has run.
+    const error = make();
     expect(error).toBeInstanceOf(Error);
     expect({ name: error.name, code: error.code, message: error.message }).toEqual({ name, code, message });
   });
