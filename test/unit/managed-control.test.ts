@@ -32,6 +32,12 @@ function problemsOf(run: () => unknown): readonly string[] {
   throw new Error("expected the version to be refused");
 }
 
+// Equivalent mutants a mutation run reports in managed.ts: isCustomerControlEvent's `typeof type ===
+// "string"` forced true (includes() of a non-string is false anyway); the zone upper-cased or
+// lower-cased for Date.parse (it reads `z` as `Z`); `typeof id === "string"` and the customer-id
+// check's first operand (UUID.test of a non-string converts it to a string that is no UUID); the
+// "utf8" of the imported secret emptied (Buffer's default); the secret check forced true when the
+// secret is null (a text() problem is listed already and nothing is returned).
 describe("customer control events", () => {
   it("are the customer-manager's three customer events only", () => {
     expect(isCustomerControlEvent("voipbin.customer-manager", "customer_updated")).toBe(true);
@@ -158,6 +164,7 @@ describe("customer control events", () => {
     expect(normalizeTmUpdate("2026-02-30 00:00:00.000000")).toBeNull();
     expect(normalizeTmUpdate("2026-02-30T00:00:00Z")).toBeNull();
     expect(normalizeTmUpdate("2026-13-01T00:00:00Z")).toBeNull();
+    expect(normalizeTmUpdate("2026-13-01T00:00:00+01:00")).toBeNull();
     expect(normalizeTmUpdate(20260101)).toBeNull();
   });
 
