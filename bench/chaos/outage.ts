@@ -86,6 +86,8 @@ export interface OutageSummary {
    */
   readonly baseline: "neighbours_answering";
   readonly healthy_p99_ms_alone: number;
+  /** The baseline's p99 before and after the outage phase; `healthy_p99_ms_alone` is their mean. */
+  readonly healthy_p99_ms_before_after: readonly [number, number];
   readonly healthy_p99_ms_with_outage: number;
   /** with ÷ alone; the goal is ≤ 1.5. */
   readonly healthy_p99_ratio: number;
@@ -472,13 +474,20 @@ function stagesP99(stages: HealthyStages): Record<keyof HealthyStages, number> {
 
 export async function runOutageStage(options: OutageStageOptions): Promise<OutageSummary> {
   const started = performance.now();
-  // The baseline runs before and after the outage and its samples are pooled: on a shared host the
+  // The baseline runs before and after the outage: on a shared host the
   // load changes from minute to minute, and a ratio of two phases is only fair if both met the same
   // host (docs/delivery.md, "What the outage ratio measures").
   const before = await runPhase(options, false);
   const outage = await runPhase(options, true);
-  const alone = pooled(before, await runPhase(options, false));
-  const p99Alone = summarize(alone.healthyLatencies).p99;
+  const after = await runPhase(options, false);
+  const alone = pooled(before, after);
+  // The baseline at the outage's time: the mean of the p99s before and after it (a drift of the
+  // host's load in between cancels out). Not the p99 of the pooled samples: that follows the worse
+  // of the two phases, and would lower the ratio whenever the host's load changed.
+  const p99Alone = round(
+    (summarize(before.healthyLatencies).p99 + summarize(after.healthyLatencies).p99) / 2,
+    2,
+  );
   const p99With = summarize(outage.healthyLatencies).p99;
   const bound = Math.ceil(
     Math.max(outage.deliveryConcurrency, outage.slowConcurrency) * DELIVERY_BATCH.batchSize * 1.1,
@@ -497,6 +506,10 @@ export async function runOutageStage(options: OutageStageOptions): Promise<Outag
     healthy_events: alone.healthyEvents + outage.healthyEvents,
     baseline: "neighbours_answering" as const,
     healthy_p99_ms_alone: p99Alone,
+    healthy_p99_ms_before_after: [
+      summarize(before.healthyLatencies).p99,
+      summarize(after.healthyLatencies).p99,
+    ] as const,
     healthy_p99_ms_with_outage: p99With,
     healthy_p99_ratio: round(p99With / Math.max(p99Alone, 1), 2),
     healthy_stages_p99_ms: { alone: stagesP99(alone.stages), with_outage: stagesP99(outage.stages) },
