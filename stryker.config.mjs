@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * Mutation testing of the delivery core (`npm run mutate`; docs/benchmarks.md, "Mutation testing").
+ * Mutation testing of the delivery core (`npm run mutate`), or of all of shared/ against the fast unit
+ * tests (`npm run mutate:shared`); docs/benchmarks.md, "Mutation testing".
  * Not part of .ci/run: a full run takes hours on two cores. Narrow it with
  * `npm run mutate -- --mutate shared/domain/delivery/retry-policy.ts` while working on one file.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
