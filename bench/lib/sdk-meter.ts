@@ -114,10 +114,9 @@ export function installSdkMeter(options: SdkMeterOptions = {}): SdkMeter {
   };
   const middleware: FinalizeRequestMiddleware<object, object> =
     (next, context: HandlerExecutionContext) => async (args) => {
-      if (meter.active && !namesIgnoredQueue(args.request, options.ignoredQueueNames ?? [])) {
+      if (meter.active && !namesQueue(args.request, options.ignoredQueueNames ?? [])) {
         const events = eventTargetBatchEntries(args.request, options.perEventQueueNames ?? []);
-        if (events !== null)
-          meter.byOperation.set("sqs.SendMessage", (meter.byOperation.get("sqs.SendMessage") ?? 0) + events);
+        if (events !== null) count(meter, "sqs.SendMessage", events);
         else if (record(meter, args.request, context, spool)) dynamoRequestCount++;
       }
       return next(args);
@@ -145,7 +144,7 @@ function record(
   spool: Spool | undefined,
 ): boolean {
   const http = request as { headers?: Record<string, string>; body?: unknown };
-  const target = http.headers?.["x-amz-target"] ?? http.headers?.["X-Amz-Target"];
+  const target = amzTarget(request);
   let service: string | undefined;
   let operation: string;
   if (target) {
@@ -164,7 +163,7 @@ function record(
     operation = action ?? String(context.commandName ?? "unknown").replace(/Command$/, "");
   }
   const key = `${service}.${operation}`;
-  meter.byOperation.set(key, (meter.byOperation.get(key) ?? 0) + 1);
+  count(meter, key, 1);
   if (service === "eventbridge" && operation === "PutEvents") {
     const entries = (parseBody(http.body) as { Entries?: unknown[] } | undefined)?.Entries;
     meter.eventbridgeEntries += entries?.length ?? 1;
@@ -179,22 +178,29 @@ function record(
   return false;
 }
 
-/** Whether an SQS request (JSON protocol) names one of the queues in its `QueueUrl`. */
+function count(meter: SdkMeter, key: string, n: number): void {
+  meter.byOperation.set(key, (meter.byOperation.get(key) ?? 0) + n);
+}
+
+/** The operation header of a JSON-protocol request (`AmazonSQS.SendMessage`, …), if any. */
+function amzTarget(request: unknown): string | undefined {
+  const headers = (request as { headers?: Record<string, string> }).headers;
+  return headers?.["x-amz-target"] ?? headers?.["X-Amz-Target"];
+}
+
 /** A SendMessageBatch to one of `queueNames`: its number of entries; otherwise null. */
 function eventTargetBatchEntries(request: unknown, queueNames: readonly string[]): number | null {
-  if (queueNames.length === 0) return null;
-  const http = request as { headers?: Record<string, string>; body?: unknown };
-  const target = http.headers?.["x-amz-target"] ?? http.headers?.["X-Amz-Target"] ?? "";
-  if (target !== "AmazonSQS.SendMessageBatch" || !namesIgnoredQueue(request, queueNames)) return null;
-  const entries = (parseBody(http.body) as { Entries?: unknown[] } | undefined)?.Entries;
+  if (amzTarget(request) !== "AmazonSQS.SendMessageBatch" || !namesQueue(request, queueNames)) return null;
+  const entries = (parseBody((request as { body?: unknown }).body) as { Entries?: unknown[] } | undefined)
+    ?.Entries;
   return entries?.length ?? 1;
 }
 
-function namesIgnoredQueue(request: unknown, queueNames: readonly string[]): boolean {
+/** Whether an SQS request (JSON protocol) names one of the queues in its `QueueUrl`. */
+function namesQueue(request: unknown, queueNames: readonly string[]): boolean {
   if (queueNames.length === 0) return false;
-  const http = request as { headers?: Record<string, string>; body?: unknown };
-  const target = http.headers?.["x-amz-target"] ?? http.headers?.["X-Amz-Target"] ?? "";
-  if (!target.startsWith("AmazonSQS.")) return false;
+  const http = request as { body?: unknown };
+  if (!(amzTarget(request) ?? "").startsWith("AmazonSQS.")) return false;
   // The top-level QueueUrl as the SDK serialises it, found without parsing the whole body (a
   // SendMessageBatch's bodies are kilobytes, and this runs inside the measured window).
   const queueUrl = QUEUE_URL.exec(bodyText(http.body) ?? "")?.[1];
