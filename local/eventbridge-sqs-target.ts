@@ -3,6 +3,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { chunkForBatch } from "#shared/adapters/delivery-queue.ts";
 import { CodedError } from "#shared/domain/errors.ts";
 import { sqsSafeJsonText } from "#shared/domain/json.ts";
 import type { BusEvent } from "./eventbridge.ts";
@@ -75,18 +76,9 @@ function coalescingSender(sqs: SQSClient, queueUrl: string): (entry: Pending["en
   const flush = () => {
     const all = pending;
     pending = [];
-    let batch: Pending[] = [];
-    let bytes = 0;
-    for (const item of all) {
-      if (batch.length > 0 && (batch.length === BATCH_ENTRIES || bytes + item.bytes > BATCH_BYTES)) {
-        void sendBatch(batch);
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(item);
-      bytes += item.bytes;
+    for (const batch of chunkForBatch(all, (item) => item.bytes, BATCH_ENTRIES, BATCH_BYTES)) {
+      void sendBatch(batch);
     }
-    if (batch.length > 0) void sendBatch(batch);
   };
   return (entry) =>
     new Promise<void>((resolve, reject) => {

@@ -36,17 +36,27 @@ export function chunkForSendMessageBatch(
   maxEntries = SQS_MAX_BATCH_ENTRIES,
   maxBytes = SQS_MAX_BATCH_BYTES,
 ): string[][] {
-  const groups: string[][] = [];
-  let current: string[] = [];
+  return chunkForBatch(bodies, (body) => Buffer.byteLength(body, "utf8"), maxEntries, maxBytes);
+}
+
+/** The same split for any items whose body size `sizeOf` gives (the local bus's SQS target). */
+export function chunkForBatch<T>(
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  maxEntries = SQS_MAX_BATCH_ENTRIES,
+  maxBytes = SQS_MAX_BATCH_BYTES,
+): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
   let currentBytes = 0;
-  for (const body of bodies) {
-    const size = Buffer.byteLength(body, "utf8");
+  for (const item of items) {
+    const size = sizeOf(item);
     if (current.length > 0 && (current.length === maxEntries || currentBytes + size > maxBytes)) {
       groups.push(current);
       current = [];
       currentBytes = 0;
     }
-    current.push(body);
+    current.push(item);
     currentBytes += size;
   }
   if (current.length > 0) groups.push(current);
