@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import os from "node:os";
 import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -20,8 +19,16 @@ import { type BenchDriver, startBenchDriver } from "./lib/driver.ts";
 import { type Item, indexCopy, itemSize, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
 import { createLambdaMeter, type LambdaMeter } from "./lib/lambda-meter.ts";
 import { type CostResult, computeCost, type UsageCounts } from "./lib/pricing.ts";
-import { childrenCpuMs, type ProcessMemory, sampleProcesses } from "./lib/process-sampler.ts";
+import {
+  childrenCpuMs,
+  type ProcessMemory,
+  procStatusBytes,
+  type StackHost,
+  sampleProcesses,
+  THIS_PROCESS,
+} from "./lib/process-sampler.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
+import { startStackProcess } from "./lib/stack-process.ts";
 import { type LatencySummary, round, summarize } from "./lib/stats.ts";
 import { benchStackSettings } from "./lib/util.ts";
 
@@ -34,6 +41,11 @@ export interface E2eBenchOptions {
   readonly customers: number;
   /** Offered rates (events/s) tried in turn for max_deliveries_per_s; empty skips the search. */
   readonly maxRateSteps: readonly number[];
+  /**
+   * Bisections between the last sustained coarse step and the first that was not (0: none): each
+   * halves the interval the maximum lies in (100 events/s apart → 12.5 after 3).
+   */
+  readonly refineProbes?: number;
   readonly stepS: number;
   /** How long to wait at most for the last deliveries of a phase before counting the rest as lost. */
   readonly drainTimeoutMs: number;
@@ -41,6 +53,12 @@ export interface E2eBenchOptions {
   readonly stallMs: number;
   /** Delivery pollers of the local stack (default: the stack's own default). */
   readonly deliveryConcurrency?: number;
+  /**
+   * Runs the stack in a child process of its own, as `npm start` runs it (bench/lib/stack-process.ts),
+   * so that its RSS and CPU are the stack's alone; the AWS requests and invocations are then not
+   * counted (the meters patch this process's clients), so the cost figures are not this run's.
+   */
+  readonly stackInChildProcess?: boolean;
   /** Configured memory of each function in MB (from the CDK template); 512 when unknown. */
   readonly memoryMbByFunction?: Readonly<Record<string, number>>;
   readonly progress: (message: string) => void;
@@ -62,6 +80,8 @@ export interface PhaseResult {
   reason: string;
   /** 1, or 2 when the step was run again to confirm a failure. */
   attempt?: number;
+  /** A probe between the last sustained coarse step and the first one that was not. */
+  bisection?: boolean;
 }
 
 export interface E2eBenchResult {
@@ -136,9 +156,21 @@ interface Phase {
   failedPuts: number;
 }
 
+/** The stack under test: in this process, or in a child process of its own (its `host`). */
+type StackUnderTest = Pick<
+  LocalStack,
+  "endpoints" | "stackKey" | "tableName" | "eventBusName" | "childProcesses" | "workerHeaps" | "stop"
+> & {
+  readonly host: StackHost;
+  /** Its process's RSS before the stack started (bytes). */
+  readonly rssBeforeStack: number;
+  /** Its last output lines, when it runs in a child process (this process's are captured). */
+  readonly tail?: () => string[];
+};
+
 /** The local stack under test, its subscriptions and the load driver. */
 interface E2eEnvironment {
-  readonly stack: LocalStack;
+  readonly stack: StackUnderTest;
   readonly local: ReturnType<typeof createLocalClients>;
   readonly driver: BenchDriver;
   /** Customer ids; customer `c` has `fanout` subscriptions at `/c<c>/s<s>` of the receiver. */
@@ -166,7 +198,6 @@ interface Meters {
  * fixed-rate latency run, metered → usage and cost.
  */
 export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult> {
-  const rssBefore = process.memoryUsage().rss;
   const meters: Meters = {
     // Lambda's asynchronous invocation queue is internal to Lambda on AWS (not billed as SQS).
     sdk: installSdkMeter({
@@ -182,10 +213,13 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
   let env: E2eEnvironment | undefined;
   try {
     const deliveryConcurrency = options.deliveryConcurrency ?? LOCAL_DEFAULTS.DELIVERY_CONCURRENCY;
-    options.progress(`e2e: starting a local stack (in memory, ${deliveryConcurrency} delivery pollers)`);
+    options.progress(
+      `e2e: starting a local stack (in memory, ${deliveryConcurrency} delivery pollers${options.stackInChildProcess ? ", in a process of its own as `npm start` runs it" : ""})`,
+    );
     const started = await startEnvironment(options, deliveryConcurrency, driver, meters.lambda.observer);
     env = started;
-    const rssIdle = process.memoryUsage().rss;
+    const rssBefore = started.stack.rssBeforeStack;
+    const rssIdle = procStatusBytes(started.stack.host.pid, "VmRSS") || process.memoryUsage().rss;
     const run: RunPhase = async (tag, rate, seconds) => {
       const phase = newPhase(tag);
       phases.set(tag, phase);
@@ -203,7 +237,7 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
     return e2eResult(options, { deliveryConcurrency, rssBefore, rssIdle, search, fixed, usage, meters });
   } catch (error) {
     meters.logs.active = false;
-    const tail = meters.logs.tail();
+    const tail = env?.stack.tail?.() ?? meters.logs.tail();
     if (tail.length > 0) options.progress(`e2e failed; the stack's last output:\n${tail.join("")}`);
     throw error;
   } finally {
@@ -237,11 +271,7 @@ async function startEnvironment(
   driver: BenchDriver,
   observer: LocalStackObserver,
 ): Promise<E2eEnvironment> {
-  const stack = await startLocalStack(
-    benchStackSettings({ deliveryConcurrency }),
-    createStackLogger({ logLevel: "WARN" }),
-    observer,
-  );
+  const stack = await startStack(options, deliveryConcurrency, observer);
   const local = createLocalClients({
     dynamodbEndpoint: stack.endpoints.dynamodb,
     sqsEndpoint: stack.endpoints.sqs,
@@ -281,6 +311,29 @@ async function startEnvironment(
     await close();
     throw error;
   }
+}
+
+async function startStack(
+  options: E2eBenchOptions,
+  deliveryConcurrency: number,
+  observer: LocalStackObserver,
+): Promise<StackUnderTest> {
+  if (options.stackInChildProcess) {
+    const child = await startStackProcess({ deliveryConcurrency });
+    return {
+      ...child,
+      host: { pid: child.pid, usage: async () => child.usage() },
+      rssBeforeStack: child.before.rss,
+      tail: child.tail,
+    };
+  }
+  const rssBeforeStack = process.memoryUsage().rss;
+  const stack = await startLocalStack(
+    benchStackSettings({ deliveryConcurrency }),
+    createStackLogger({ logLevel: "WARN" }),
+    observer,
+  );
+  return Object.assign(stack, { host: THIS_PROCESS, rssBeforeStack });
 }
 
 function newPhase(tag: string): Phase {
@@ -405,12 +458,14 @@ async function warmUp(run: RunPhase, options: E2eBenchOptions): Promise<void> {
 }
 
 /**
- * The highest offered rate sustained with nothing lost, stepping through `maxRateSteps`. Before the
- * fixed-rate run, on the same stack (one stack's start is seconds of the section's time), and
- * dynalite, unlike DynamoDB, slows down as its in-memory table grows, so the search goes first,
- * after the warm-up. A step that is not
- * sustained is run once more before the search stops: on a shared machine one stall of another
- * process can fail a short step. Both runs are reported.
+ * The highest offered rate sustained with nothing lost: first the coarse `maxRateSteps` up to the
+ * first one not sustained, then `refineProbes` bisections between the last sustained step and that
+ * one (the coarse steps alone hid the maximum: 600 deliveries/s offered was sustained, 900 was not).
+ * Before the fixed-rate run, on the same stack (one stack's start is seconds of the section's time),
+ * and dynalite, unlike DynamoDB, slows down as its in-memory table grows, so the search goes first,
+ * after the warm-up. A coarse step that is not sustained is run once more before the search stops:
+ * on a shared machine one stall of another process can fail a short step. A bisection probe is not
+ * repeated: noise can only make the maximum found lower, never higher. Every run is reported.
  */
 async function searchMaxThroughput(
   run: RunPhase,
@@ -419,25 +474,62 @@ async function searchMaxThroughput(
   const steps: PhaseResult[] = [];
   let maxDeliveries = 0;
   let tag = 0;
-  for (const [i, stepRate] of options.maxRateSteps.entries()) {
+  await searchSustainedRate(options.maxRateSteps, options.refineProbes ?? 0, async (stepRate, probe) => {
     let step: PhaseResult | undefined;
-    for (let attempt = 1; attempt <= 2; attempt++) {
+    const attempts = probe.kind === "step" ? 2 : 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const label =
+        probe.kind === "step"
+          ? `step ${probe.index + 1}/${options.maxRateSteps.length}${attempt > 1 ? " (again, to confirm)" : ""}`
+          : `bisection ${probe.index + 1}/${options.refineProbes ?? 0}`;
       options.progress(
-        `e2e: max throughput step ${i + 1}/${options.maxRateSteps.length}${attempt > 1 ? " (again, to confirm)" : ""}: ${stepRate} events/s (${stepRate * options.fanout} deliveries/s) for ${options.stepS} s`,
+        `e2e: max throughput ${label}: ${stepRate} events/s (${stepRate * options.fanout} deliveries/s) for ${options.stepS} s`,
       );
       const phase = await run(`step${tag++}`, stepRate, options.stepS);
       const { samples: _samples, ...result } = summarizePhase(phase, stepRate, options.fanout);
-      step = { ...result, attempt };
+      step = { ...result, attempt, ...(probe.kind === "bisection" ? { bisection: true } : {}) };
       steps.push(step);
       options.progress(
         `e2e:   ${step.deliveries_per_s} deliveries/s, p99 ${step.latency_ms.p99} ms — ${step.sustained ? "sustained" : `not sustained (${step.reason})`}`,
       );
       if (step.sustained) break;
     }
-    if (!step?.sustained) break;
-    maxDeliveries = Math.max(maxDeliveries, step.deliveries_per_s);
-  }
+    if (step?.sustained) maxDeliveries = Math.max(maxDeliveries, step.deliveries_per_s);
+    return step?.sustained ?? false;
+  });
   return { steps, maxDeliveries };
+}
+
+/** Which kind of run of the search a rate is: a coarse step, or a bisection probe between two. */
+export type SearchProbe = { readonly kind: "step" | "bisection"; readonly index: number };
+
+/**
+ * The search's order, apart from what a run measures: `tryRate` for each coarse step until one is
+ * not sustained, then `refineProbes` times the midpoint (whole events/s) of the highest sustained
+ * and the lowest unsustained rate. Returns the highest sustained rate tried (0 when none was).
+ */
+export async function searchSustainedRate(
+  steps: readonly number[],
+  refineProbes: number,
+  tryRate: (rate: number, probe: SearchProbe) => Promise<boolean>,
+): Promise<number> {
+  let low = 0;
+  let high: number | undefined;
+  for (const [index, rate] of steps.entries()) {
+    if (await tryRate(rate, { kind: "step", index })) low = rate;
+    else {
+      high = rate;
+      break;
+    }
+  }
+  if (high === undefined) return low;
+  for (let index = 0; index < refineProbes; index++) {
+    const mid = Math.round((low + high) / 2);
+    if (mid <= low || mid >= high) break;
+    if (await tryRate(mid, { kind: "bisection", index })) low = mid;
+    else high = mid;
+  }
+  return low;
 }
 
 interface FixedRateRun {
@@ -467,13 +559,14 @@ async function measureFixedRate(
   meters.sdk.reset();
   meters.lambda.reset();
   meters.logs.reset();
-  const rss = sampleRss();
-  const sampler = sampleProcesses(children, () => env.stack.workerHeaps());
+  const host = env.stack.host;
+  const rss = sampleRss(host.pid);
+  const sampler = sampleProcesses(host, children, () => env.stack.workerHeaps());
   // The phase proper ends when the emitter stops; its drain comes after.
   const phaseEnd = setTimeout(() => sampler.end(), options.durationS * 1000);
   const childCpuBefore = await childrenCpuMs(children);
   const driverCpuBefore = await env.driver.cpuMs();
-  const cpuBefore = process.cpuUsage();
+  const cpuBefore = (await host.usage()).cpu;
   const wallBefore = performance.now();
   meters.sdk.active = true;
   meters.lambda.active = true;
@@ -484,7 +577,11 @@ async function measureFixedRate(
   meters.sdk.active = false;
   meters.lambda.active = false;
   meters.logs.active = false;
-  const cpu = process.cpuUsage(cpuBefore);
+  const hostAfter = await host.usage();
+  const cpu = {
+    user: hostAfter.cpu.user - cpuBefore.user,
+    system: hostAfter.cpu.system - cpuBefore.system,
+  };
   const childCpuSeconds = ((await childrenCpuMs(children)) - childCpuBefore) / 1000;
   const driverCpuSeconds = ((await env.driver.cpuMs()) - driverCpuBefore) / 1000;
   const fixed: FixedRateRun = {
@@ -494,7 +591,7 @@ async function measureFixedRate(
     wallSeconds: (performance.now() - wallBefore) / 1000,
     loadAverage: os.loadavg()[0] ?? 0,
     rssPeak: rss.stop(),
-    heapUsed: process.memoryUsage().heapUsed,
+    heapUsed: hostAfter.memory.heapUsed,
     processMemory: await sampler.stop(),
     childCpuSeconds,
     driverCpuSeconds,
@@ -665,17 +762,9 @@ export function deliveryStorage(items: readonly Item[]): { bytes: number; tableB
   return { bytes: Math.round((table + index) / deliveries), tableBytes: Math.round(table / deliveries) };
 }
 
-/** Peak resident set size of this process, sampled every 100 ms (VmRSS from /proc when there is one). */
-function sampleRss(): { stop(): number } {
-  const read = () => {
-    try {
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-      if (match?.[1]) return Number(match[1]) * 1024;
-    } catch {
-      // not Linux
-    }
-    return process.memoryUsage().rss;
-  };
+/** Peak resident set size of process `pid`, sampled every 100 ms (VmRSS from /proc when there is one). */
+function sampleRss(pid: number): { stop(): number } {
+  const read = () => procStatusBytes(pid, "VmRSS") || (pid === process.pid ? process.memoryUsage().rss : 0);
   let peak = read();
   const timer = setInterval(() => {
     peak = Math.max(peak, read());

@@ -2,6 +2,19 @@ import { readFileSync } from "node:fs";
 import type { HeapInfo } from "node:v8";
 import type { LocalChildProcess } from "../../local/stack.ts";
 
+/** The process running the stack: this one (the stack in process) or the bench's child running it. */
+export interface StackHost {
+  readonly pid: number;
+  /** Its process.memoryUsage() and process.cpuUsage(), as it measures them. */
+  usage(): Promise<{ memory: NodeJS.MemoryUsage; cpu: NodeJS.CpuUsage }>;
+}
+
+/** This process as the stack's host (the stack started in process). */
+export const THIS_PROCESS: StackHost = {
+  pid: process.pid,
+  usage: async () => ({ memory: process.memoryUsage(), cpu: process.cpuUsage() }),
+};
+
 /** One sample of this process and of the stack's child processes. */
 interface Sample {
   readonly atMs: number;
@@ -18,7 +31,7 @@ interface Sample {
 }
 
 export interface ProcessMemory {
-  /** Peak RSS of this process (the one running the functions, the emitter and the receiver). */
+  /** Peak RSS of the process running the stack (the functions, the stand-ins, the local SQS's worker). */
   readonly rss_mb: number;
   /** At this process's RSS peak: the V8 heap in use, and off-heap memory (Buffers and other external). */
   readonly heap_used_mb_at_peak: number;
@@ -52,6 +65,7 @@ const round = (n: number) => Math.round(n * 10) / 10;
  * phase runs; `mark("end")` notes the end of the phase proper (before draining).
  */
 export function sampleProcesses(
+  host: StackHost,
   children: readonly LocalChildProcess[],
   workerHeaps: () => Promise<Record<string, HeapInfo>> = async () => ({}),
   intervalMs = 250,
@@ -61,8 +75,8 @@ export function sampleProcesses(
   let endMs: number | undefined;
   let inFlight: Promise<void> | undefined;
   const take = async () => {
-    const own = process.memoryUsage();
-    const [childUsages, heaps] = await Promise.all([
+    const [{ memory: own }, childUsages, heaps] = await Promise.all([
+      host.usage(),
       Promise.all(children.map((c) => c.usage().catch(() => undefined))),
       workerHeaps().catch(() => ({})),
     ]);
@@ -75,7 +89,7 @@ export function sampleProcesses(
       arrayBuffers: own.arrayBuffers,
       childrenRss: childUsages.reduce((sum, u) => sum + (u?.memory.rss ?? 0), 0),
       workersHeap: Object.values(heaps).reduce((sum, h) => sum + h.total_physical_size, 0),
-      rssFile: rssFileBytes(),
+      rssFile: procStatusBytes(host.pid, "RssFile"),
     });
   };
   const timer = setInterval(() => {
@@ -118,12 +132,13 @@ export function sampleProcesses(
   };
 }
 
-function rssFileBytes(): number {
+/** A field of /proc/<pid>/status in bytes (VmRSS, RssFile…); 0 where there is no /proc. */
+export function procStatusBytes(pid: number, field: string): number {
   try {
-    const match = /RssFile:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return match?.[1] ? Number(match[1]) * 1024 : 0;
   } catch {
-    return 0; // not Linux
+    return 0; // not Linux, or the process is gone
   }
 }
 

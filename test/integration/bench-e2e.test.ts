@@ -85,6 +85,37 @@ describe("bench e2e section (small size)", () => {
     expect((Object.getPrototypeOf(DynamoDBClient.prototype) as { send: unknown }).send).toBe(send);
   }, 120_000);
 
+  it("measures a stack run in a process of its own, as `npm start` runs it (the memory goal's figure)", async () => {
+    const result = await benchE2e({
+      rate: 20,
+      fanout: 3,
+      durationS: 2,
+      warmupS: 1,
+      customers: 2,
+      maxRateSteps: [],
+      stepS: 1,
+      drainTimeoutMs: 30_000,
+      stallMs: 15_000,
+      stackInChildProcess: true,
+      progress: () => {},
+    });
+    expect(result.delivered_unique).toBe(120);
+    expect(result.lost).toBe(0);
+    // Its functions ran elsewhere: this process's invocation meter saw none of them.
+    expect(result.usage.lambda_measured).toBe(false);
+    // The child's figures, not this process's: its RSS grew from what node and the modules took, the
+    // local SQS worker's heap is its, and its CPU was counted (by IPC) apart from dynalite's.
+    expect(result.memory.rss_mb_before_stack).toBeGreaterThan(20);
+    expect(result.memory.rss_mb).toBeGreaterThan(result.memory.rss_mb_before_stack);
+    expect(result.memory.heap_total_mb_at_peak).toBeGreaterThanOrEqual(
+      result.memory.heap_used_mb_at_peak ?? 0,
+    );
+    expect(result.memory.worker_heaps_mb_at_peak).toBeGreaterThan(1);
+    expect(result.memory.children_rss_mb).toBeGreaterThan(10);
+    expect(result.cpu_ms_per_delivery_by_process?.stack).toBeGreaterThan(0);
+    expect(result.cpu_ms_per_delivery_by_process?.dynalite).toBeGreaterThan(0);
+  }, 120_000);
+
   it("runs the fairness section on a second stack in the same process, after the e2e section's", async () => {
     // `npm run bench` runs its sections one after the other in one process. Each local stack must
     // run its own function instances: with the first stack's (configured at their cold start with
