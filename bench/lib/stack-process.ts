@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HeapInfo } from "node:v8";
 import type { LocalChildProcess, LocalStack } from "../../local/stack.ts";
@@ -23,6 +24,19 @@ export interface StackProcess
 }
 
 const CHILD = fileURLToPath(new URL("./stack-child.ts", import.meta.url));
+const PACKAGE_JSON = fileURLToPath(new URL("../../package.json", import.meta.url));
+
+/**
+ * Node's options in package.json's `start` script (`exec node <options> local/main.ts`): the bench's
+ * stack process runs with the same ones (the loader, the V8 heap settings), so that it is measured as
+ * `npm start` runs, and follows when they change.
+ */
+export function startScriptNodeOptions(packageJson: string = readFileSync(PACKAGE_JSON, "utf8")): string[] {
+  const start = (JSON.parse(packageJson) as { scripts?: { start?: string } }).scripts?.start ?? "";
+  const match = /(?:^|\s)node\s+(.*?)\s*local\/main\.ts(?:\s|$)/.exec(start);
+  if (!match) throw new Error(`package.json's start script does not run node … local/main.ts: ${start}`);
+  return (match[1] ?? "").split(/\s+/).filter(Boolean);
+}
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -30,8 +44,7 @@ export async function startStackProcess(
   options: { deliveryConcurrency?: number } = {},
 ): Promise<StackProcess> {
   const child: ChildProcess = fork(CHILD, [], {
-    // As package.json's `start` script runs local/main.ts.
-    execArgv: ["--import", "tsx"],
+    execArgv: startScriptNodeOptions(),
     env: {
       ...process.env,
       ...(options.deliveryConcurrency === undefined

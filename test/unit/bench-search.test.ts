@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type SearchProbe, searchSustainedRate } from "../../bench/e2e.ts";
+import { startScriptNodeOptions } from "../../bench/lib/stack-process.ts";
 
 /** A stack that sustains every rate up to `limit` events/s, and the runs the search asked for. */
 function stackSustaining(limit: number) {
@@ -43,5 +44,19 @@ describe("the e2e throughput search", () => {
     const high = stackSustaining(10_000);
     expect(await searchSustainedRate([200, 300], 3, high.tryRate)).toBe(300);
     expect(high.tried.map((t) => t.rate)).toEqual([200, 300]);
+  });
+});
+
+describe("the bench's stack process", () => {
+  it("runs node with the options of package.json's start script, as `npm start` does", () => {
+    expect(startScriptNodeOptions()).toEqual(
+      expect.arrayContaining(["--import", "tsx", expect.stringMatching(/^--max-semi-space-size=\d+$/)]),
+    );
+    const pkg = (start: string) => JSON.stringify({ scripts: { start } });
+    expect(
+      startScriptNodeOptions(pkg("exec node --import tsx --max-semi-space-size=8 local/main.ts")),
+    ).toEqual(["--import", "tsx", "--max-semi-space-size=8"]);
+    expect(startScriptNodeOptions(pkg("node local/main.ts"))).toEqual([]);
+    expect(() => startScriptNodeOptions(pkg("tsx scripts/other.ts"))).toThrow(/start script/);
   });
 });
