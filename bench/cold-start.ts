@@ -113,7 +113,7 @@ const started = performance.now();
 await import(process.argv[1]);
 const wall = performance.now() - started;
 const used = process.cpuUsage(cpu);
-process.stdout.write(wall + " " + (used.user + used.system) / 1000);
+process.stdout.write(wall + " " + (used.user + used.system) / 1000 + " " + process.memoryUsage().rss);
 `;
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
@@ -179,7 +179,7 @@ async function importTime(
   nodeBin: string,
   file: string,
   env: Record<string, string>,
-): Promise<{ wall: number; cpu: number }> {
+): Promise<{ wall: number; cpu: number; rssMb: number }> {
   const { stdout } = await run(
     nodeBin,
     ["--input-type=module", "-e", IMPORT_PROBE, pathToFileURL(file).href],
@@ -187,11 +187,46 @@ async function importTime(
       env: { PATH: process.env.PATH ?? "", ...env },
     },
   );
-  const [wall, cpu] = stdout.trim().split(" ").map(Number);
+  const [wall, cpu, rss] = stdout.trim().split(" ").map(Number);
   if (wall === undefined || cpu === undefined || !Number.isFinite(wall) || !Number.isFinite(cpu)) {
     throw new Error(`could not time the import of ${file}: ${stdout}`);
   }
-  return { wall, cpu };
+  return { wall, cpu, rssMb: (rss ?? 0) / 1024 ** 2 };
+}
+
+/**
+ * The init CPU (median of `runs` fresh Node 24 imports of the bundle, with the function's template
+ * environment) and the resident size after it, of the named functions: what a cold start costs at
+ * a memory size's vCPU share, and what a batch has left of the memory (the cost section's memory
+ * choice).
+ */
+export async function initOfFunctions(
+  cdkOut: string,
+  names: readonly string[],
+  runs: number,
+): Promise<Record<string, { init_cpu_ms: number; rss_mb: number }>> {
+  const nodeBin = node24Binary();
+  const result: Record<string, { init_cpu_ms: number; rss_mb: number }> = {};
+  for (const fn of functionsInCloudAssembly(cdkOut).filter((f) => names.includes(f.name))) {
+    const bundle = ["index.mjs", "index.js"].map((f) => path.join(fn.assetDir, f)).find((f) => existsSync(f));
+    if (!bundle) throw new Error(`no bundle in ${fn.assetDir}`);
+    const measured: { cpu: number; rssMb: number }[] = [];
+    for (let i = 0; i < runs; i++) {
+      measured.push(
+        await importTime(nodeBin, bundle, {
+          AWS_REGION: "us-east-1",
+          AWS_ACCESS_KEY_ID: "cold",
+          AWS_SECRET_ACCESS_KEY: "cold",
+          ...fn.environment,
+        }),
+      );
+    }
+    result[fn.name] = {
+      init_cpu_ms: Math.round(median(measured.map((r) => r.cpu)) * 10) / 10,
+      rss_mb: Math.round(median(measured.map((r) => r.rssMb)) * 10) / 10,
+    };
+  }
+  return result;
 }
 
 /**

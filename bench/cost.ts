@@ -9,12 +9,14 @@ import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from "#shared/config.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { toSqsRecord } from "../local/sqs-event-source.ts";
+import { initOfFunctions } from "./cold-start.ts";
 import { captureOutput, deliveryStorage } from "./e2e.ts";
 import {
   type CfnTemplate,
   type CostMeasurements,
   type Deployment,
   deliveryBilledMs,
+  deliverySerialCpuMs,
   deploymentOfTemplate,
   expectedBatchSize,
   MODEL_ASSUMPTIONS,
@@ -31,6 +33,7 @@ import { provisionDeliveryEnvironment, startEmulators } from "./lib/emulators.ts
 import { ENDPOINT_LATENCY, type LatencyDistribution, latencySampler } from "./lib/latency.ts";
 import { PRICE_TABLE } from "./lib/pricing.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
+import { measureReceiverCpuPerRequestMs } from "./lib/receiver-cpu.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
 import { measureTlsHandshakeCpuMs } from "./lib/tls-handshake.ts";
 import { callHangupEvent, fixturePayload, lambdaContext } from "./lib/util.ts";
@@ -48,8 +51,15 @@ import { callHangupEvent, fixturePayload, lambdaContext } from "./lib/util.ts";
 
 export const MONTHLY_VOLUMES = { at_10m_per_month: 10_000_000, at_100m_per_month: 100_000_000 } as const;
 const FANOUT = 3;
-/** Batch sizes measured: the fan-out (one event's jobs, no window) and a full batch. */
-const BATCH_SIZES = [FANOUT, 10] as const;
+/**
+ * Batch sizes measured: the fan-out (one event's jobs, no window), a full batch of 10, and larger
+ * batches (a standard queue's mapping takes up to 10,000 with a window of at least 1 s: Lambda
+ * Developer Guide, "Lambda parameters for Amazon SQS event source mappings") for the batch size
+ * choice (`batch_size_choice`).
+ */
+const BATCH_SIZES = [FANOUT, 10, 25, 50] as const;
+/** Delivery mapping `BatchSize` options priced in `batch_size_choice`. */
+const BATCH_CAP_OPTIONS = [10, 25, 50] as const;
 /** Events per router invocation measured besides one: what its batching window gathers. */
 const ROUTER_BATCH_SIZES = [3, 10] as const;
 /** Events routed and delivered before measuring, so that the JIT has compiled the hot paths. */
@@ -80,7 +90,33 @@ export interface CostBenchResult {
   /** The delivery and router functions' modelled cost per million deliveries at each memory size. */
   memory_choice: Record<
     string,
-    { router_usd: number; delivery_usd: number; router_ms: number; delivery_ms: number }
+    {
+      router_usd: number;
+      delivery_usd: number;
+      router_ms: number;
+      delivery_ms: number;
+      router_usd_at_10m: number;
+      delivery_usd_at_10m: number;
+      /** What a full batch's CPU adds to its endpoints' wait (before its last request is out, after the slowest answer) at the memory's vCPU share: every delivery of the batch waits for it. */
+      delivery_serial_ms: number;
+      router_cold_start_ms: number;
+      delivery_cold_start_ms: number;
+    }
+  >;
+  /** Init CPU and resident size after import of the router and delivery bundles (Node 24). */
+  init: Record<string, { init_cpu_ms: number; rss_mb: number }>;
+  /** The delivery mapping's BatchSize options at the deployed memory (see `batchSizeChoice`). */
+  batch_size_choice: Record<
+    string,
+    {
+      delivery_ms_per_batch: number;
+      delivery_duration_usd: number;
+      subtotal_usd: number;
+      serial_ms: number;
+      window_to_fill_at_100m_s: number;
+      all_in_at_10m_per_month: number;
+      all_in_at_100m_per_month: number;
+    }
   >;
   /**
    * The router queue's batching window (`routerBatchingWindowSeconds`): all-in $/M (provisioned) and
@@ -121,8 +157,12 @@ export async function benchCost(options: {
     options.progress,
   );
   const { result: m, latencies } = measurements;
+  // Cold start and resident size after import of the router and delivery bundles (Node 24, fresh
+  // process each run): init is billed, and at a memory size's vCPU share it stretches.
+  const init = await initOfFunctions(options.cdkOut, ["router", "delivery"], 5);
 
-  const full = 10;
+  // Full batches: the delivery mapping's BatchSize.
+  const full = deployment.delivery_batch_size ?? 10;
   // Full delivery batches; the router's batches as the model gathers them at 100 M a month.
   const rb = routerBatchSize(deployment, MONTHLY_VOLUMES.at_100m_per_month / FANOUT);
   const subtotal = subtotalLines(m, deployment, full, "provisioned", 0.7, rb);
@@ -156,26 +196,65 @@ export async function benchCost(options: {
     (m.router.app_log_bytes + platform("router")) / FANOUT +
     ((fullBatch?.app_log_bytes ?? 0) + platform("delivery")) / full;
 
+  // Memory per function: its duration per million deliveries in the subtotal (full batches, the
+  // router's batch at 100 M) and at 10 M a month (batches of one event), its cold start (init CPU at
+  // the memory's vCPU share) and, for the delivery function, when its last request of a full batch is
+  // out (the CPU before it at that share: what a delivery waits for on top of its endpoint).
+  const gbSecondUsd = (invocations: number, ms: number, mb: number) =>
+    ((invocations * ms * mb) / 1000 / 1024) * PRICE_TABLE.lambda_usd_per_gb_second_arm;
+  const events = 1_000_000 / FANOUT;
+  const rb10m = routerBatchSize(deployment, MONTHLY_VOLUMES.at_10m_per_month / FANOUT);
+  const b10m = expectedBatchSize(
+    MONTHLY_VOLUMES.at_10m_per_month,
+    deployment.delivery_batching_window_s,
+    FANOUT,
+    full,
+  );
   const memoryChoice: CostBenchResult["memory_choice"] = {};
   for (const mb of MEMORY_OPTIONS_MB) {
-    const d = {
-      ...deployment,
-      functions: {
-        ...deployment.functions,
-        router: { ...(deployment.functions.router ?? defaultFn()), memory_mb: mb },
-        delivery: { ...(deployment.functions.delivery ?? defaultFn()), memory_mb: mb },
-      },
-    };
-    const lines = subtotalLines(m, d, full, "provisioned", 0.7, rb);
-    const routerMs = routerBilledMs(m, mb);
+    const share = Math.min(1, mb / MODEL_ASSUMPTIONS.mb_per_vcpu);
+    const routerMs = routerBilledMs(m, mb, rb);
     const deliveryMs = deliveryBilledMs(m, full, mb);
-    const routerUsd =
-      (((1_000_000 / FANOUT) * routerMs * mb) / 1000 / 1024) * PRICE_TABLE.lambda_usd_per_gb_second_arm;
+    const serial = deliverySerialCpuMs(m, full);
     memoryChoice[`${mb}`] = {
       router_ms: routerMs,
       delivery_ms: deliveryMs,
-      router_usd: round(routerUsd, 4),
-      delivery_usd: round((lines.lambda_duration?.usd_per_million ?? 0) - routerUsd, 4),
+      router_usd: round(gbSecondUsd(events / rb, routerMs, mb), 4),
+      delivery_usd: round(gbSecondUsd(1_000_000 / full, deliveryMs, mb), 4),
+      router_usd_at_10m: round(gbSecondUsd(events / rb10m, routerBilledMs(m, mb, rb10m), mb), 4),
+      delivery_usd_at_10m: round(gbSecondUsd(1_000_000 / b10m, deliveryBilledMs(m, b10m, mb), mb), 4),
+      delivery_serial_ms: Math.round(serial / share),
+      router_cold_start_ms: Math.round((init.router?.init_cpu_ms ?? Number.NaN) / share),
+      delivery_cold_start_ms: Math.round((init.delivery?.init_cpu_ms ?? Number.NaN) / share),
+    };
+  }
+
+  // The delivery mapping's BatchSize above 10: what a full batch costs and how long its last request
+  // waits to go out, and the window that would fill it at 100 M a month. The all-in figures use the
+  // batch the window gathers, which the cap does not change while the window limits it.
+  const deliveryMb = deployment.functions.delivery?.memory_mb ?? 512;
+  const ratePerPoller100m =
+    MONTHLY_VOLUMES.at_100m_per_month / MODEL_ASSUMPTIONS.seconds_per_month / MODEL_ASSUMPTIONS.sqs_pollers;
+  const batchSizeChoice: CostBenchResult["batch_size_choice"] = {};
+  for (const cap of BATCH_CAP_OPTIONS) {
+    const d = { ...deployment, delivery_batch_size: cap };
+    const lines = subtotalLines(m, d, cap, "provisioned", 0.7, rb);
+    const share = Math.min(1, deliveryMb / MODEL_ASSUMPTIONS.mb_per_vcpu);
+    const at = (volume: number) =>
+      modelCost(m, { ...provisionedDeployment, delivery_batch_size: cap }, volume, {
+        capacity: "provisioned",
+      }).usd_per_million;
+    batchSizeChoice[`${cap}`] = {
+      delivery_ms_per_batch: deliveryBilledMs(m, cap, deliveryMb),
+      delivery_duration_usd: round(
+        gbSecondUsd(1_000_000 / cap, deliveryBilledMs(m, cap, deliveryMb), deliveryMb),
+        4,
+      ),
+      subtotal_usd: sumLines(lines),
+      serial_ms: Math.round(deliverySerialCpuMs(m, cap) / share),
+      window_to_fill_at_100m_s: round(cap / ratePerPoller100m, 1),
+      all_in_at_10m_per_month: at(MONTHLY_VOLUMES.at_10m_per_month),
+      all_in_at_100m_per_month: at(MONTHLY_VOLUMES.at_100m_per_month),
     };
   }
 
@@ -241,6 +320,8 @@ export async function benchCost(options: {
     measurements: m,
     deployment,
     memory_choice: memoryChoice,
+    init,
+    batch_size_choice: batchSizeChoice,
     batching_window: windows,
     router_batching_window: routerWindows,
     events: options.events,
@@ -321,19 +402,24 @@ async function measure(
     return (used.user + used.system) / 1000;
   };
   const marks = { lastArrival: 0, lastAnswer: 0, firstArrivalAt: 0, lastAnswerAt: 0 };
+  // While the receiver's own CPU is measured (measureReceiverCpuPerRequestMs), it answers at once.
+  let probing = false;
   const receiver = await startBenchReceiver(
     () => {
+      if (probing) return;
       marks.lastArrival = cpuNow();
       if (marks.firstArrivalAt === 0) marks.firstArrivalAt = performance.now();
     },
     { status: 204 },
     {
       delayMs: () => {
+        if (probing) return 0;
         const ms = sample();
         latencies.push(ms);
         return ms;
       },
       onAnswer: () => {
+        if (probing) return;
         marks.lastAnswer = cpuNow();
         marks.lastAnswerAt = performance.now();
       },
@@ -356,6 +442,9 @@ async function measure(
       DELIVERY_DLQ_URL: config.DELIVERY_DLQ_URL,
       DELIVERY_BACKSTOP_QUEUE_URL: config.DELIVERY_BACKSTOP_QUEUE_URL,
       UNROUTABLE_QUEUE_URL: config.UNROUTABLE_QUEUE_URL,
+      // The deployed function has its slow lane, so fair delivery's endpoint state is read and
+      // written as on AWS (a run without it measured neither; a full run took it from the e2e stack).
+      SLOW_DELIVERY_QUEUE_URL: queues.slowDeliveryQueueUrl,
       DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
       SQS_ENDPOINT: emulators.sqsEndpoint,
       EVENTBRIDGE_ENDPOINT: "http://127.0.0.1:9",
@@ -448,7 +537,8 @@ async function measure(
           const { Messages = [] } = await local.sqs.send(
             new ReceiveMessageCommand({
               QueueUrl: queues.deliveryQueueUrl,
-              MaxNumberOfMessages: size - messages.length,
+              // A receive returns at most 10 messages (SQS API Reference, ReceiveMessage).
+              MaxNumberOfMessages: Math.min(10, size - messages.length),
               WaitTimeSeconds: 0,
               VisibilityTimeout: 600,
               MessageSystemAttributeNames: ["All"],
@@ -480,12 +570,17 @@ async function measure(
         }
         run.invocations++;
         run.deliveries += records.length;
-        await local.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: queues.deliveryQueueUrl,
-            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-          }),
-        );
+        // At most 10 entries per DeleteMessageBatch (SQS API Reference), as Lambda deletes them.
+        for (let at = 0; at < messages.length; at += 10) {
+          await local.sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queues.deliveryQueueUrl,
+              Entries: messages
+                .slice(at, at + 10)
+                .map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+            }),
+          );
+        }
       }
       if (!counted) return;
       attempts += run.deliveries;
@@ -506,15 +601,52 @@ async function measure(
     };
     await phase(10, WARMUP_EVENTS, false, [1, 3, 10]);
     bytesBefore = receiver.bytesRead();
+    const connectionsBefore = receiver.connections();
     output.active = true;
     sdk.reset();
     // Delivery batches of 3 after one event per router invocation (the router's time, requests and
     // logs per event); of 10 after router batches of 3 and 10 (its shared sends at those sizes).
-    for (const size of BATCH_SIZES) {
+    // The per-delivery requests, units and bytes are those of these two phases; the larger batches
+    // after them are timed only (their subscriptions repeat within a batch here, 10 customers of 3
+    // subscriptions, which a deployment with many customers would not see).
+    for (const size of BATCH_SIZES.filter((b) => b <= 10)) {
       await phase(size, eventsPerBatchSize, true, size === FANOUT ? [1] : ROUTER_BATCH_SIZES);
     }
+    const perDelivery = {
+      deliveries,
+      attempts,
+      requests: sdk.snapshot(),
+      dynamo: [...sdk.parsedDynamoRequests()],
+      deliverySqs: deliverySqs.requests,
+      httpBytes: (receiver.bytesRead() - bytesBefore) / attempts,
+      connections: receiver.connections() - connectionsBefore,
+    };
+    for (const size of BATCH_SIZES.filter((b) => b > 10)) {
+      await phase(size, eventsPerBatchSize, true, ROUTER_BATCH_SIZES);
+    }
     output.active = false;
-    const httpBytes = (receiver.bytesRead() - bytesBefore) / attempts;
+    const httpBytes = perDelivery.httpBytes;
+    // The receiver's CPU per request, measured on its own and taken out of each batch's process CPU:
+    // what is left is the delivery function's (the serial part keeps it, an upper bound).
+    probing = true;
+    const receiverCpuMs = await measureReceiverCpuPerRequestMs({
+      url: receiver.url,
+      bytes: Math.round(httpBytes),
+      keepAlive: perDelivery.connections / perDelivery.attempts < 0.5,
+      requests: 300,
+    });
+    probing = false;
+    for (const [size, batch] of Object.entries(batches)) {
+      const perRequest = Math.min(receiverCpuMs, batch.cpu_ms / Number(size));
+      batches[size] = {
+        ...batch,
+        cpu_ms: round(Math.max(batch.serial_cpu_ms, batch.cpu_ms - perRequest * Number(size)), 2),
+        receiver_cpu_ms: round(perRequest * Number(size), 2),
+      };
+    }
+    progress(
+      `cost: the receiver's CPU: ${round(receiverCpuMs, 3)} ms per request, taken out of each batch's`,
+    );
 
     const items: Item[] = [];
     let start: ScanCommandOutput["LastEvaluatedKey"];
@@ -525,10 +657,11 @@ async function measure(
       items.push(...((page.Items ?? []) as unknown as Item[]));
       start = page.LastEvaluatedKey;
     } while (start);
-    const units = requestUnits(sdk.parsedDynamoRequests(), snapshotOf(items));
+    const readsByKind: Record<string, number> = {};
+    const units = requestUnits(perDelivery.dynamo, snapshotOf(items), readsByKind);
     const requests: Record<string, number> = {};
-    for (const [op, n] of Object.entries(sdk.snapshot())) {
-      requests[op] = round(n / deliveries, 3);
+    for (const [op, n] of Object.entries(perDelivery.requests)) {
+      requests[op] = round(n / perDelivery.deliveries, 3);
     }
     const result: CostMeasurements = {
       fanout: FANOUT,
@@ -545,10 +678,15 @@ async function measure(
           Object.entries(routerSqs).map(([k, t]) => [k, round(t.requests / t.invocations, 3)]),
         ),
       },
-      delivery_sqs_requests_per_delivery: round(deliverySqs.requests / deliveries, 3),
+      delivery_sqs_requests_per_delivery: round(perDelivery.deliverySqs / perDelivery.deliveries, 3),
       function_requests_per_delivery: requests,
-      wru_per_delivery: round(units.wru / deliveries, 3),
-      rru_per_delivery: round(units.rru / deliveries, 3),
+      wru_per_delivery: round(units.wru / perDelivery.deliveries, 3),
+      rru_per_delivery: round(units.rru / perDelivery.deliveries, 3),
+      rru_per_delivery_by_read: Object.fromEntries(
+        Object.entries(readsByKind)
+          .sort(([, a], [, b]) => b - a)
+          .map(([kind, rru]) => [kind, round(rru / perDelivery.deliveries, 3)]),
+      ),
       storage_bytes_per_delivery: deliveryStorage(items).bytes,
       pitr_bytes_per_delivery: deliveryStorage(items).tableBytes,
       retention_days: 30,

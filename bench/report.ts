@@ -893,14 +893,20 @@ function renderCostModelSection(
     }),
     `| **total** | **${fmt(detail("provisioned_at_10m_per_month")?.usd_per_million ?? 0, 3)}** | **${fmt(detail("provisioned_at_100m_per_month")?.usd_per_million ?? 0, 3)}** | **${fmt(detail("on_demand_at_10m_per_month")?.usd_per_million ?? 0, 3)}** | **${fmt(detail("on_demand_at_100m_per_month")?.usd_per_million ?? 0, 3)}** | batches of ${fmt(detail("provisioned_at_10m_per_month")?.batch_size ?? 0, 1)} at 10 M, ${fmt(detail("provisioned_at_100m_per_month")?.batch_size ?? 0, 1)} at 100 M |`,
     "",
-    `Delivery invocations measured (wall-clock includes waiting on the endpoint; CPU is this process's, an upper bound of the function's own):`,
+    `Delivery invocations measured (wall-clock includes waiting on the endpoint; CPU is this process's without the in-process receiver's share, measured on its own; the part outside the wait keeps it, an upper bound):`,
     "",
     "| batch size | invocations | wall ms here (mean) | endpoints' span ms (mean) | CPU ms (mean) | CPU ms outside the wait | log bytes written |",
     "|---|---|---|---|---|---|---|",
     ...batchRows,
     `| router (one event) | ${m.router.invocations} | ${fmt(m.router.wall_ms, 1)} | – | ${fmt(m.router.cpu_ms, 1)} | ${fmt(m.router.cpu_ms, 1)} | ${fmt(m.router.app_log_bytes, 0)} |`,
     "",
-    `Per delivery: ${fmt(m.wru_per_delivery, 2)} WRU, ${fmt(m.rru_per_delivery, 2)} RRU, ${fmt(m.storage_bytes_per_delivery, 0)} B stored for ${m.retention_days} days, ${fmt(m.http_bytes_per_attempt, 0)} HTTP bytes per attempt; the functions' own AWS requests: ${Object.entries(
+    `Per delivery: ${fmt(m.wru_per_delivery, 2)} WRU, ${fmt(m.rru_per_delivery, 2)} RRU${
+      m.rru_per_delivery_by_read
+        ? ` (${Object.entries(m.rru_per_delivery_by_read)
+            .map(([read, n]) => `${read} ${fmt(n, 3)}`)
+            .join(", ")})`
+        : ""
+    }, ${fmt(m.storage_bytes_per_delivery, 0)} B stored for ${m.retention_days} days, ${fmt(m.http_bytes_per_attempt, 0)} HTTP bytes per attempt; the functions' own AWS requests: ${Object.entries(
       m.function_requests_per_delivery,
     )
       .map(([op, n]) => `${op} ${fmt(n, 3)}`)
@@ -908,13 +914,22 @@ function renderCostModelSection(
         ", ",
       )}. Log bytes per delivery with the template's settings: ${fmt(model.log_bytes_per_delivery, 0)} (platform lines per invocation: router ${model.log_bytes_detail.platform_per_invocation.router ?? 0} B, delivery ${model.log_bytes_detail.platform_per_invocation.delivery ?? 0} B).`,
     "",
-    "Memory (router and delivery at the same size; billed time = measured wall-clock with its CPU part stretched to the vCPU share of the size):",
+    "Memory per function (billed time = the waits measured plus the CPU measured, stretched to the vCPU share of the size; cold start = the bundle's init CPU at that share; the delivery function's CPU added per full batch is what every delivery of the batch waits for on top of its endpoint):",
     "",
-    "| MB | router ms per event | delivery ms per batch of 10 | router $ per million deliveries | delivery $ per million deliveries |",
-    "|---|---|---|---|---|",
+    "| MB | router ms per invocation | router cold start ms | delivery ms per full batch | delivery CPU added per batch, ms | delivery cold start ms | router $/M (subtotal) | delivery $/M (subtotal) | router $/M at 10 M | delivery $/M at 10 M |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...Object.entries(model.memory_choice).map(
       ([mb, v]) =>
-        `| ${mb} | ${v.router_ms} | ${v.delivery_ms} | ${fmt(v.router_usd, 4)} | ${fmt(v.delivery_usd, 4)} |`,
+        `| ${mb} | ${v.router_ms} | ${v.router_cold_start_ms ?? "–"} | ${v.delivery_ms} | ${v.delivery_serial_ms ?? "–"} | ${v.delivery_cold_start_ms ?? "–"} | ${fmt(v.router_usd, 4)} | ${fmt(v.delivery_usd, 4)} | ${fmt(v.router_usd_at_10m ?? Number.NaN, 4)} | ${fmt(v.delivery_usd_at_10m ?? Number.NaN, 4)} |`,
+    ),
+    "",
+    "Delivery mapping batch size (`BatchSize`, at the deployed memory; the all-in figures use the batch the window gathers, which a larger cap does not change while the window limits it):",
+    "",
+    "| batch size | delivery ms per full batch | CPU added per batch, ms | delivery duration $/M | subtotal $/M | window to fill it at 100 M a month | all-in $/M at 10 M | at 100 M |",
+    "|---|---|---|---|---|---|---|---|",
+    ...Object.entries(model.batch_size_choice ?? {}).map(
+      ([cap, v]) =>
+        `| ${cap} | ${v.delivery_ms_per_batch} | ${v.serial_ms} | ${fmt(v.delivery_duration_usd, 4)} | ${fmt(v.subtotal_usd, 3)} | ${fmt(v.window_to_fill_at_100m_s, 1)} s | ${fmt(v.all_in_at_10m_per_month, 3)} | ${fmt(v.all_in_at_100m_per_month, 3)} |`,
     ),
     "",
     "Batching window of the delivery mappings (all-in, provisioned):",

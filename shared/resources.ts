@@ -101,8 +101,12 @@ export const FUNCTION_TIMEOUT_SECONDS: Readonly<Record<FunctionName, number>> = 
  * shrinks, while time spent waiting on an endpoint or DynamoDB does not.
  */
 export const FUNCTION_MEMORY_MB: Readonly<Record<FunctionName, number>> = {
+  // The router's CPU is most of its billed time (128 MB would double its time per event and its cold
+  // start for ~$0.015 per million at 10 M a month); the delivery function mostly waits on endpoints,
+  // billed by the GB-second, so 128 MB halves that part of its cost for ~0.17 s more CPU per full
+  // batch and a ~1 s cold start (docs/decisions.md, "Cost, round 4").
   router: 256,
-  delivery: 256,
+  delivery: 128,
   api: 512,
   authorizer: 512,
 };

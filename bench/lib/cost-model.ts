@@ -200,6 +200,12 @@ export interface Deployment {
   /** The delivery mappings' `MaximumBatchingWindowInSeconds`. */
   readonly delivery_batching_window_s: number;
   /**
+   * The delivery mappings' `BatchSize`: the most jobs one invocation gets (10 without a window; up to
+   * 10,000 on a standard queue with a window of at least 1 s: Lambda Developer Guide, "Lambda
+   * parameters for Amazon SQS event source mappings"). Absent: 10.
+   */
+  readonly delivery_batch_size?: number;
+  /**
    * The router's own queue (the bus rule's target, read by the router's event source mapping), with
    * its mapping's batching window; undefined when EventBridge invokes the router directly.
    */
@@ -300,6 +306,7 @@ export function deploymentOfTemplate(template: CfnTemplate): Deployment {
     queues: ofType("AWS::SQS::Queue").length,
     sqs_mappings: sqsMappings.length,
     delivery_batching_window_s: Number(deliveryMapping?.MaximumBatchingWindowInSeconds ?? 0),
+    delivery_batch_size: Number(deliveryMapping?.BatchSize ?? 10),
     ...(routerMapping === undefined
       ? {}
       : { router_queue: { batching_window_s: Number(routerMapping.MaximumBatchingWindowInSeconds ?? 0) } }),
@@ -335,6 +342,11 @@ export interface CostMeasurements {
         /** CPU before the last request was out plus after the slowest answer came back. */
         serial_cpu_ms: number;
         app_log_bytes: number;
+        /**
+         * The in-process receiver's CPU for the batch's requests (measured on its own), already taken
+         * out of `cpu_ms` (absent: `cpu_ms` includes it, an upper bound of the function's).
+         */
+        receiver_cpu_ms?: number;
       }
     >
   >;
@@ -359,6 +371,11 @@ export interface CostMeasurements {
   readonly function_requests_per_delivery: Readonly<Record<string, number>>;
   readonly wru_per_delivery: number;
   readonly rru_per_delivery: number;
+  /**
+   * The read units per delivery by what was read (`<operation> <PK word>/<SK word>`, or the Query's
+   * index): which reads the subtotal's RRU are for.
+   */
+  readonly rru_per_delivery_by_read?: Readonly<Record<string, number>>;
   /** Head, attempts and a share of the event's payload, with per-item overhead, in the table and GSI1. */
   readonly storage_bytes_per_delivery: number;
   /** The same without GSI1's copies: what PITR bills (the table's data; absent: all of it). */
@@ -408,12 +425,32 @@ export const MODEL_ASSUMPTIONS = {
   aws_request_ms: { dynamodb: 6, sqs: 15, eventbridge: 15 },
 } as const;
 
-/** Delivery jobs Lambda hands one invocation at this volume and batching window (model, see docs). */
-export function expectedBatchSize(deliveriesPerMonth: number, windowS: number, fanout: number): number {
+/**
+ * Delivery jobs Lambda hands one invocation at this volume and batching window (model, see docs): what
+ * a poller gathers in the window (`rate × window / pollers`), at least one event's jobs, at most the
+ * mapping's `BatchSize` (`cap`). Below the cap it is the window, not the cap, that limits the batch.
+ */
+export function expectedBatchSize(
+  deliveriesPerMonth: number,
+  windowS: number,
+  fanout: number,
+  cap = 10,
+): number {
   const rate = deliveriesPerMonth / MODEL_ASSUMPTIONS.seconds_per_month;
   const gathered = (rate * windowS) / MODEL_ASSUMPTIONS.sqs_pollers;
-  return Math.min(10, Math.max(Math.min(fanout, 10), gathered));
+  return Math.min(cap, Math.max(Math.min(fanout, cap), gathered));
 }
+
+/**
+ * SQS requests a batch of `b` jobs needs from the mapping to delete them: `DeleteMessageBatch` takes
+ * at most 10 entries (SQS API Reference, DeleteMessageBatch), so a batch above 10 needs one per 10.
+ */
+export function deletesPerBatch(b: number): number {
+  return Math.max(1, Math.ceil(b / SQS_BATCH_ENTRIES - 1e-9));
+}
+
+/** Entries of one SQS batch request, and messages of one ReceiveMessage (SQS API Reference). */
+const SQS_BATCH_ENTRIES = 10;
 
 /** Events per router invocation behind its queue at this many events a month (1 without a queue). */
 export function routerBatchSize(d: Deployment, eventsPerMonth: number): number {
@@ -476,7 +513,17 @@ export function deliveryBilledMs(m: CostMeasurements, b: number, memoryMb: numbe
   const batch = atBatch(m, b);
   const tls = b * MODEL_ASSUMPTIONS.new_connections_per_attempt * m.tls_handshake_cpu_ms;
   const wait = batch.endpoint_span_ms + 2 * MODEL_ASSUMPTIONS.aws_request_ms.dynamodb;
-  return billedMs(wait, batch.cpu_ms + tls, memoryMb, batch.serial_cpu_ms + tls);
+  return billedMs(wait, batch.cpu_ms + tls, memoryMb, deliverySerialCpuMs(m, b));
+}
+
+/**
+ * The delivery function's CPU at a batch of `b` that cannot overlap its endpoints' wait (before its
+ * last request is out, after the slowest answer), TLS handshakes included, on one core.
+ */
+export function deliverySerialCpuMs(m: CostMeasurements, b: number): number {
+  return (
+    atBatch(m, b).serial_cpu_ms + b * MODEL_ASSUMPTIONS.new_connections_per_attempt * m.tls_handshake_cpu_ms
+  );
 }
 
 /** What AWS requests take, by service (MODEL_ASSUMPTIONS.aws_request_ms), for these requests. */
@@ -517,6 +564,8 @@ export interface ModelOptions {
   readonly capacity: "provisioned" | "on-demand";
   /** Override the template's batching window (for the window trade-off table). */
   readonly windowS?: number;
+  /** Override the delivery mapping's `BatchSize` (for the batch size trade-off table). */
+  readonly batchCap?: number;
   /** Price the fixed-egress NAT option (`nat_gateways` × 730 h + processing) even if the template has none. */
   readonly natGateways?: number;
 }
@@ -582,9 +631,12 @@ export function subtotalLines(
   const fnSqs = deliverySqs + routerSqs / m.fanout;
   // The mapping receives what arrives while it gathers (about one router send's jobs per receive: an
   // event's, or a router batch's up to 10) and deletes each batch's successes with one DeleteMessageBatch.
-  const jobsPerArrival = Math.min(10, m.fanout / Math.max(routerSqs, m.fanout / 10));
+  // A receive returns at most 10 messages, a DeleteMessageBatch deletes at most 10 (batches above 10
+  // need one of each per 10 jobs).
+  const jobsPerArrival = Math.min(SQS_BATCH_ENTRIES, m.fanout / Math.max(routerSqs, m.fanout / 10));
   const receives = perM / Math.min(b, Math.max(jobsPerArrival, 1));
-  const sqsRequests = fnSqs * perM + receives + invocations + routerQueueRequests;
+  const deletes = invocations * deletesPerBatch(b);
+  const sqsRequests = fnSqs * perM + receives + deletes + routerQueueRequests;
   const wru = m.wru_per_delivery * perM;
   const rru = m.rru_per_delivery * perM;
   const hoursPerUnitS = 1 / 3600;
@@ -609,7 +661,7 @@ export function subtotalLines(
     },
     sqs_requests: {
       usd_per_million: (sqsRequests * p.sqs_usd_per_million_requests) / perM,
-      detail: `${fmt(sqsRequests)} requests: the functions' ${fmt(fnSqs * perM)} (the router's ${fmt((routerSqs / m.fanout) * perM)}), the delivery mapping's ${fmt(receives)} receives and ${fmt(invocations)} deletes${d.router_queue ? `, the router queue's ${fmt(routerQueueRequests)} (send, receive, delete; batches of ${fmt(routerBatch, 1)} events)` : ""}`,
+      detail: `${fmt(sqsRequests)} requests: the functions' ${fmt(fnSqs * perM)} (the router's ${fmt((routerSqs / m.fanout) * perM)}), the delivery mapping's ${fmt(receives)} receives and ${fmt(deletes)} deletes${d.router_queue ? `, the router queue's ${fmt(routerQueueRequests)} (send, receive, delete; batches of ${fmt(routerBatch, 1)} events)` : ""}`,
     },
     dynamodb_requests: {
       usd_per_million: dynamo,
@@ -631,7 +683,12 @@ export function modelCost(
   const perM = 1_000_000;
   const millions = deliveriesPerMonth / perM;
   const window = options.windowS ?? d.delivery_batching_window_s;
-  const b = expectedBatchSize(deliveriesPerMonth, window, m.fanout);
+  const b = expectedBatchSize(
+    deliveriesPerMonth,
+    window,
+    m.fanout,
+    options.batchCap ?? d.delivery_batch_size,
+  );
   const rb = routerBatchSize(d, deliveriesPerMonth / m.fanout);
   const lines: Record<string, CostLine> = {
     ...subtotalLines(m, d, b, options.capacity, d.table.target_utilization, rb),

@@ -220,9 +220,15 @@ export function updateTouchesIndex(body: Record<string, unknown>): boolean {
 export function requestUnits(
   requests: readonly DynamoRequest[],
   table: TableSnapshot,
+  /** When given, read units are also added up here by what was read (`readKind`). */
+  readsByKind?: Record<string, number>,
 ): { wru: number; rru: number } {
   let wru = 0;
   let rru = 0;
+  const read = (kind: string, units: number) => {
+    rru += units;
+    if (readsByKind) readsByKind[kind] = (readsByKind[kind] ?? 0) + units;
+  };
   for (const { operation, body } of requests) {
     const consistent = body.ConsistentRead === true;
     switch (operation) {
@@ -247,7 +253,7 @@ export function requestUnits(
       case "GetItem": {
         const key = body.Key as Item;
         const item = table.get(str(key.PK), str(key.SK));
-        rru += readUnits(item ? itemSize(item) : 0, consistent);
+        read(`GetItem ${readKind(key)}`, readUnits(item ? itemSize(item) : 0, consistent));
         break;
       }
       case "BatchGetItem": {
@@ -258,14 +264,17 @@ export function requestUnits(
         for (const request of Object.values(requestItems)) {
           for (const key of request.Keys ?? []) {
             const item = table.get(str(key.PK), str(key.SK));
-            rru += readUnits(item ? itemSize(item) : 0, request.ConsistentRead === true);
+            read(
+              `BatchGetItem ${readKind(key)}`,
+              readUnits(item ? itemSize(item) : 0, request.ConsistentRead === true),
+            );
           }
         }
         break;
       }
       case "Query": {
         const size = queriedItems(body, table).reduce((t, item) => t + itemSize(item), 0);
-        rru += readUnits(size, consistent);
+        read(`Query ${String(body.IndexName ?? "table")}`, readUnits(size, consistent));
         break;
       }
       case "BatchWriteItem": {
@@ -283,4 +292,17 @@ export function requestUnits(
     }
   }
   return { wru, rru };
+}
+
+/**
+ * What a key reads, for the read units' breakdown: its PK's and SK's leading words
+ * (`CUSTOMER/SUBSCRIPTION`); a sort key that starts with a value, not a word (a log head's
+ * timestamp), is `*`.
+ */
+function readKind(key: Item): string {
+  const word = (value: string) => {
+    const first = value.split("#")[0] ?? "";
+    return /^[A-Z_]+$/.test(first) ? first : "*";
+  };
+  return `${word(str(key.PK))}/${word(str(key.SK))}`;
 }

@@ -92,6 +92,48 @@ describe("DynamoDB item sizes and units", () => {
     );
     expect(units).toEqual({ wru: 15, rru: 3 });
   });
+
+  it("breaks the read units down by what was read, so each read of the subtotal has a purpose", () => {
+    const sub: Item = { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" }, u: { S: "y".repeat(5000) } };
+    const table = snapshotOf([sub]);
+    const reads: Record<string, number> = {};
+    const { rru } = requestUnits(
+      [
+        {
+          operation: "BatchGetItem",
+          body: {
+            RequestItems: {
+              t: {
+                ConsistentRead: true,
+                Keys: [
+                  { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" } }, // 5 KB consistent: 2 RRU
+                  { PK: { S: "DELIVERY#d" }, SK: { S: "DELIVERY" } }, // missing: 1 RRU
+                  { PK: { S: "LOG#c#00ff#S1" }, SK: { S: "2026-12-01T10:00:00.001Z#a" } }, // 1 RRU
+                ],
+              },
+            },
+          },
+        },
+        {
+          operation: "BatchGetItem",
+          body: {
+            RequestItems: { t: { Keys: [{ PK: { S: "ENDPOINT#e" }, SK: { S: "HEALTH" } }] } },
+          },
+        }, // missing, eventually consistent: 0.5 RRU
+        { operation: "GetItem", body: { Key: { PK: { S: "DELIVERY#d" }, SK: { S: "DELIVERY" } } } },
+      ],
+      table,
+      reads,
+    );
+    expect(reads).toEqual({
+      "BatchGetItem CUSTOMER/SUBSCRIPTION": 2,
+      "BatchGetItem DELIVERY/DELIVERY": 1,
+      "BatchGetItem LOG/*": 1,
+      "BatchGetItem ENDPOINT/HEALTH": 0.5,
+      "GetItem DELIVERY/DELIVERY": 0.5,
+    });
+    expect(rru).toBe(5);
+  });
 });
 
 describe("Query units follow the key condition and Limit (the layout-3 log is a table Query)", () => {

@@ -3,6 +3,7 @@ import {
   billedMs,
   type CostMeasurements,
   type Deployment,
+  deletesPerBatch,
   egressBytesPerAttempt,
   expectedBatchSize,
   platformLogBytesPerInvocation,
@@ -101,6 +102,28 @@ describe("the cost model's arithmetic", () => {
     expect(sqs(1)).toBeCloseTo(((333_333 + 333_333 + 100_000 + 3 * 333_333) * 0.4) / 1e6, 3);
     // 10 events per invocation: a send and a receive per 10 jobs, a router queue delete per 10 events.
     expect(sqs(10)).toBeCloseTo(((100_000 + 100_000 + 100_000 + 2 * 333_333 + 33_333) * 0.4) / 1e6, 3);
+    // Batches of 30 (a BatchSize above 10): one invocation per 30 jobs, but a receive returns at most
+    // 10 messages and a DeleteMessageBatch deletes at most 10, so receives and deletes stay one per 10.
+    const m30: CostMeasurements = {
+      ...m,
+      delivery_batches: {
+        "30": { ...(m.delivery_batches["10"] as CostMeasurements["delivery_batches"][string]) },
+      },
+    };
+    const at30 = subtotalLines(m30, d, 30, "on-demand", 0.7, 10);
+    expect(at30.sqs_requests?.usd_per_million).toBeCloseTo(
+      ((100_000 + 100_000 + 100_000 + 2 * 333_333 + 33_333) * 0.4) / 1e6,
+      3,
+    );
+    expect(at30.lambda_requests?.usd_per_million).toBeCloseTo(((33_333 + 1e6 / 30) * 0.2) / 1e6, 5);
+  });
+
+  it("deletes a batch with one DeleteMessageBatch per 10 jobs", () => {
+    expect(deletesPerBatch(3)).toBe(1);
+    expect(deletesPerBatch(7.6)).toBe(1);
+    expect(deletesPerBatch(10)).toBe(1);
+    expect(deletesPerBatch(11)).toBe(2);
+    expect(deletesPerBatch(50)).toBe(5);
   });
 
   it("gathers batches from the arrival rate per poller and the window, at least one event's jobs", () => {
@@ -108,6 +131,10 @@ describe("the cost model's arithmetic", () => {
     // 100 M a month is 38 deliveries/s, 7.6 per poller-second with 5 pollers.
     expect(expectedBatchSize(100_000_000, 1, 3)).toBeCloseTo(7.61, 1);
     expect(expectedBatchSize(100_000_000, 2, 3)).toBe(10);
+    // A larger BatchSize: at 100 M a month the 1 s window, not the cap, limits the batch.
+    expect(expectedBatchSize(100_000_000, 1, 3, 50)).toBeCloseTo(7.61, 1);
+    expect(expectedBatchSize(100_000_000, 5, 3, 50)).toBeCloseTo(38.05, 1);
+    expect(expectedBatchSize(100_000_000, 20, 3, 50)).toBe(50);
   });
 
   it("counts Lambda's platform lines only where the log format and level write them", () => {
