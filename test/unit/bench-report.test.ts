@@ -184,6 +184,37 @@ describe("e2e and cost sections", () => {
       "missed",
     );
   });
+
+  it("names the lowest rate not sustained, a bisection probe's too, and marks the probes", () => {
+    const e2e = withE2e.e2e as NonNullable<typeof withE2e.e2e>;
+    const bisected: typeof withE2e = {
+      ...withE2e,
+      e2e: {
+        ...e2e,
+        steps: [
+          ...e2e.steps,
+          { ...stepOf(125, false), attempt: 1, bisection: true },
+          { ...stepOf(112, true), attempt: 1, bisection: true },
+        ],
+      },
+    };
+    const doc = renderMarkdown(bisected, { chaos: undefined, previousDocument: undefined, svgFile: "x.svg" });
+    expect(doc).toMatch(/at 375 deliveries\/s offered: backlog/);
+    expect(doc).toContain("| 125 (bisection) | 375 |");
+    expect(doc).toContain("| 112 (bisection) | 336 |");
+    expect(doc).toContain("2 time(s) here");
+  });
+
+  it("says whose memory it is: the stack's own process at the e2e_100 load, as npm start runs it", () => {
+    const doc = renderMarkdown(
+      { ...withE2e, e2e_100: { ...(withE2e.e2e as NonNullable<typeof withE2e.e2e>), rss_mb: 500 } },
+      { chaos: undefined, previousDocument: undefined, svgFile: "x.svg" },
+    );
+    const memory = doc.slice(doc.indexOf("## Memory"));
+    expect(memory).toContain("during the `e2e_100` run (200 events/s × fan-out 3");
+    expect(memory).toContain("as `npm start` starts it");
+    expect(doc).toContain("Peak RSS of the stack's process (run as `npm start` runs it, at 200 events/s");
+  });
 });
 
 describe("e2e_100", () => {
