@@ -214,7 +214,7 @@ async function main(): Promise<number> {
       functionsInCloudAssembly(cdkOut).map((fn) => [fn.name, fn.memoryMb]),
     );
   }
-  // e2e before the in-process delivery and router sections, so that its RSS is not theirs.
+  // e2e before the in-process delivery and router sections, so that its stack runs in a fresh process.
   let samples: number[] = [];
   await section("e2e", async () => {
     const e2eRun = (
