@@ -356,7 +356,11 @@ export class MemoryPortalLinks implements PortalLinkRepository {
     this.records.set(record.link_hash, record);
   }
 
+  /** Every hash looked up, in order. */
+  readonly consumed: string[] = [];
+
   async consume(linkHash: string, now: Date): Promise<ConsumeResult> {
+    this.consumed.push(linkHash);
     const link = this.records.get(linkHash);
     if (link === undefined) return { kind: "refused", reason: "invalid" };
     if (link.used_at !== null) return { kind: "refused", reason: "used" };
@@ -405,6 +409,8 @@ export class MemoryErasureStore implements ErasureStore {
   }
 
   async attemptKeysOf(deliveryId: string): Promise<StoredItemKey[]> {
+    // The table would be queried for this partition: an id that is not one is a bug of the caller.
+    if (typeof deliveryId !== "string") throw new TypeError("attemptKeysOf needs a delivery id");
     return this.attempts.get(deliveryId) ?? [];
   }
 

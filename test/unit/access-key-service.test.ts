@@ -80,6 +80,7 @@ describe("minting an access key", () => {
       expect(error).toBeInstanceOf(InvalidAccessKeyRequestError);
       expect((error as InvalidAccessKeyRequestError).message).toBe(message);
       expect((error as InvalidAccessKeyRequestError).code).toBe("ACCESS_KEY_REQUEST_INVALID");
+      expect((error as InvalidAccessKeyRequestError).name).toBe("InvalidAccessKeyRequestError");
     }
     expect(accessKeys.records.size).toBe(0);
   });
@@ -213,6 +214,8 @@ describe("portal links", () => {
       ((await sessions.exchange(link.token).catch((e: unknown) => e)) as PortalLinkRefusedError).reason,
     );
     expect(reasons).toEqual(["invalid", "invalid", "expired"]);
+    // A malformed token is refused without a lookup.
+    expect(deps.portalLinks.consumed).toHaveLength(2);
     expect(accessKeys.records.size).toBe(0);
   });
 });

@@ -100,8 +100,12 @@ describe("erasing a customer", () => {
       "not json",
     ]);
     expect(dead.released).toEqual([[{ body: dead.messages[0]?.body }, { body: "not json" }]]);
-    expect(progress.filter((p) => p.phase === "scan").map((p) => p.done)).toEqual([5, 10, 15, 20, 23]);
-    expect(progress.filter((p) => p.phase === "attempts").map((p) => p.done)).toEqual([1, 2]);
+    expect(progress.filter((p) => p.phase === "scan")).toEqual(
+      [5, 10, 15, 20, 23].map((done) => ({ phase: "scan", done, detail: "items read" })),
+    );
+    expect(progress.filter((p) => p.phase === "attempts")).toEqual(
+      [1, 2].map((done) => ({ phase: "attempts", done, detail: "deliveries' attempts listed" })),
+    );
     expect(progress.filter((p) => p.phase === "delete")).toEqual([
       { phase: "delete", done: 15, detail: "items deleted" },
     ]);
@@ -254,6 +258,25 @@ describe("the pass over deleted customers", () => {
     expect(store.controlKept).toEqual([{ customerId: CUSTOMER, version: "v7", now: NOW.toISOString() }]);
     expect(requests.finished).toEqual([CUSTOMER]);
     expect([...requests.pending.keys()]).toEqual([OTHER]);
+  });
+
+  it("leaves a control item without a version as it is", async () => {
+    const store = new MemoryErasureStore(CUSTOMER);
+    store.items = [
+      { kind: "managed_control", key: key("CTL"), version: null },
+      { kind: "subscription", key: key("SUB#1") },
+    ];
+    const requests = new MemoryErasureRequests();
+    await requests.request(CUSTOMER, NOW, NOW);
+    const result = await erasePendingCustomers({
+      store,
+      requests,
+      now: NOW,
+      deadlineMs: Date.now() + 60_000,
+    });
+    expect(result).toEqual({ erased: [CUSTOMER], resumable: [], itemsDeleted: 1 });
+    expect(store.controlKept).toEqual([]);
+    expect(remaining(store)).toEqual(["CTL"]);
   });
 
   it("stops at the deadline after the page in hand and resumes where it stopped", async () => {

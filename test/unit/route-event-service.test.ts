@@ -6,7 +6,7 @@ import type { ManagedChange, RoutingSubscription } from "#shared/domain/ports/su
 import type { ActiveflowTarget, ActiveflowVersion } from "#shared/domain/subscriptions/activeflow.ts";
 import { activeflowDestinationId } from "#shared/domain/subscriptions/activeflow.ts";
 import type { CustomerControl } from "#shared/domain/subscriptions/managed.ts";
-import { type RouterDependencies, routeEvent } from "#shared/services/route-event.ts";
+import { buildDeliveryJobs, type RouterDependencies, routeEvent } from "#shared/services/route-event.ts";
 import { CUSTOMER_A, eventBridgeEvent, fixtureEvent } from "../support/fixtures.ts";
 import { MemoryDeliveryQueue, MemoryErasureRequests } from "../support/memory-stores.ts";
 
@@ -206,6 +206,21 @@ describe("routing a customer's event", () => {
       eventId: null,
     });
     expect(r.parked[1]?.event).toBe("not an event");
+    expect(await routeEvent(null, r.deps)).toMatchObject({ kind: "unroutable", eventId: null });
+    const asked: unknown[] = [];
+    const { BUILT_IN_CATALOGUE } = await import("#shared/domain/events/runtime-catalogue.ts");
+    const withCatalogue = {
+      ...r.deps,
+      catalogue: {
+        forType: async (type: string) => {
+          asked.push(type);
+          return BUILT_IN_CATALOGUE;
+        },
+      },
+    };
+    await routeEvent({ ...event, "detail-type": 7 }, withCatalogue);
+    await routeEvent(null, withCatalogue);
+    expect(asked).toEqual([]);
   });
 
   it("lets a failure that is not about the event through, so the invocation is retried", async () => {
@@ -242,6 +257,26 @@ describe("routing a customer's event", () => {
   });
 });
 
+describe("a warning about a subscription", () => {
+  it("goes to the customer's other subscriptions, never to the one it is about", () => {
+    const about = routing({ id: "0190a000-0000-7000-8000-0000000000a1" });
+    const other = routing({ id: "0190a000-0000-7000-8000-0000000000a2" });
+    const jobs = buildDeliveryJobs(
+      {
+        id: "0d9b2c1e-7f3a-4b2c-9e1d-0000000000f1",
+        type: "webhook_endpoint_failing",
+        source: "voipbin.webhooks",
+        time: TIME,
+        customerId: CUSTOMER_A,
+        data: { subscription_id: about.id },
+        shadow: false,
+      },
+      [about, other],
+    );
+    expect(jobs.map((j) => j.subscription_id)).toEqual([other.id]);
+  });
+});
+
 describe("an activeflow destination", () => {
   const legacy = () => [routing({ delivery_profile: "legacy" })];
 
@@ -261,6 +296,42 @@ describe("an activeflow destination", () => {
       subscription_id: activeflowDestinationId(ACTIVEFLOW),
       destination: { kind: "activeflow", activeflow_id: ACTIVEFLOW, url: target.url, method: "PUT" },
     });
+  });
+
+  it("gets a job even when no subscription matches, and is looked up when any one subscription is legacy", async () => {
+    const target: ActiveflowTarget = { url: "https://flow.example.com/hook", method: "POST" };
+    const r = router(
+      [
+        routing(),
+        routing({
+          id: "0190a000-0000-7000-8000-00000000000d",
+          delivery_profile: "legacy",
+          event_types: ["message_*"],
+        }),
+      ],
+      {
+        lookup: target,
+      },
+    );
+    expect(await routeEvent(callHangup(), r.deps)).toMatchObject({ matched: 2 });
+    const only = router([routing({ delivery_profile: "legacy", event_types: ["message_*"] })], {
+      lookup: target,
+    });
+    expect(await routeEvent(callHangup(), only.deps)).toMatchObject({ matched: 1 });
+    expect(only.queue.jobs.map((j) => j.subscription_id)).toEqual([activeflowDestinationId(ACTIVEFLOW)]);
+    expect(only.log).toEqual(["putPayload", "enqueue"]);
+    // A call event is not an activeflow's version, whatever ids and times its data has.
+    expect(only.activeflowVersions).toEqual([]);
+  });
+
+  it("is not looked up for an event that names no activeflow", async () => {
+    const r = router(legacy(), { lookup: { url: "https://flow.example.com/", method: "POST" } });
+    const event = callHangup();
+    const { activeflow_id: _gone, ...data } = event.detail.data;
+    expect(await routeEvent({ ...event, detail: { ...event.detail, data } }, r.deps)).toMatchObject({
+      matched: 1,
+    });
+    expect(r.lookups).toEqual([]);
   });
 
   it("takes the destination an event carries inline when nothing is known of its activeflow, and keeps it", async () => {
@@ -370,6 +441,28 @@ describe("a customer control event", () => {
     await routeEvent(control("customer_updated", { tm_update: "2026-12-01T09:40:00Z" }), r.deps);
     expect(r.erasures.pending.size).toBe(0);
 
+    // An update that removes the webhook is no deletion: nothing scheduled.
+    const update = router();
+    update.setChange("removed");
+    await routeEvent(control("customer_updated", { tm_update: "2026-12-01T09:00:00Z" }), update.deps);
+    expect(update.erasures.pending.size).toBe(0);
+    // Without an erasure store (routing alone) a deletion and a re-creation are applied all the same.
+    const bare = router();
+    const { erasures: _none, ...withoutErasures } = bare.deps;
+    bare.setChange("removed");
+    expect(
+      await routeEvent(control("customer_deleted", { tm_delete: "2026-12-01T09:00:00Z" }), withoutErasures),
+    ).toMatchObject({
+      kind: "control",
+      change: "removed",
+    });
+    bare.setChange("created");
+    expect(
+      await routeEvent(control("customer_updated", { tm_update: "2026-12-01T09:00:00Z" }), withoutErasures),
+    ).toMatchObject({
+      kind: "control",
+      change: "created",
+    });
     // A deletion older than what was applied schedules nothing.
     const late = router();
     late.setChange("ignored_older");
@@ -398,6 +491,20 @@ describe("a customer control event", () => {
     });
     const badDetail = await routeEvent(control("customer_updated", {}, { detail: [1] }), r.deps);
     expect(badDetail).toMatchObject({ details: ["detail: must be an object {customer_id, data}"] });
+    const numberId = await routeEvent(
+      control("customer_updated", { tm_update: "2026-12-01T09:00:00Z" }, { id: 42 }),
+      r.deps,
+    );
+    expect(numberId).toMatchObject({ kind: "unroutable", reason: "invalid_control_event", eventId: null });
+    const textDetail = await routeEvent(control("customer_updated", {}, { detail: "x" }), r.deps);
+    expect(textDetail).toMatchObject({ details: ["detail: must be an object {customer_id, data}"] });
+    let deep: unknown = {};
+    for (let i = 0; i < 70; i++) deep = { a: deep };
+    const tooDeep = await routeEvent(
+      control("customer_updated", { tm_update: "2026-12-01T09:00:00Z", deep }),
+      r.deps,
+    );
+    expect(tooDeep).toMatchObject({ kind: "unroutable", reason: "too_deep" });
     const nullDetail = await routeEvent(control("customer_updated", {}, { detail: null }), r.deps);
     expect(nullDetail).toMatchObject({ details: ["detail: must be an object {customer_id, data}"] });
     const bad = await routeEvent(
@@ -407,6 +514,6 @@ describe("a customer control event", () => {
     expect(bad).toMatchObject({ kind: "unroutable", reason: "invalid_control_event" });
     expect((bad as { details: readonly string[] }).details.length).toBeGreaterThanOrEqual(2);
     expect(r.managed).toEqual([]);
-    expect(r.parked).toHaveLength(4);
+    expect(r.parked).toHaveLength(7);
   });
 });
