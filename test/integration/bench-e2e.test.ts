@@ -3,20 +3,25 @@ import { describe, expect, it } from "vitest";
 import { benchE2e } from "../../bench/e2e.ts";
 import { benchFairness } from "../../bench/fairness.ts";
 
+/** The section at a small size: 20 events/s × fan-out 3 for 2 s, two customers. */
+const SMALL = {
+  rate: 20,
+  fanout: 3,
+  durationS: 2,
+  warmupS: 1,
+  customers: 2,
+  stepS: 1,
+  drainTimeoutMs: 30_000,
+  stallMs: 15_000,
+} as const;
+
 describe("bench e2e section (small size)", () => {
   it("drives the local stack at a fixed rate, loses nothing, and counts requests, invocations and units", async () => {
     const send = (Object.getPrototypeOf(DynamoDBClient.prototype) as { send: unknown }).send;
     const progress: string[] = [];
     const result = await benchE2e({
-      rate: 20,
-      fanout: 3,
-      durationS: 2,
-      warmupS: 1,
-      customers: 2,
+      ...SMALL,
       maxRateSteps: [20],
-      stepS: 1,
-      drainTimeoutMs: 30_000,
-      stallMs: 15_000,
       progress: (message) => progress.push(message),
     });
 
@@ -87,15 +92,8 @@ describe("bench e2e section (small size)", () => {
 
   it("measures a stack run in a process of its own, as `npm start` runs it (the memory goal's figure)", async () => {
     const result = await benchE2e({
-      rate: 20,
-      fanout: 3,
-      durationS: 2,
-      warmupS: 1,
-      customers: 2,
+      ...SMALL,
       maxRateSteps: [],
-      stepS: 1,
-      drainTimeoutMs: 30_000,
-      stallMs: 15_000,
       stackInChildProcess: true,
       progress: () => {},
     });
