@@ -64,6 +64,7 @@ export const MUTATION_TEST_FILES = {
     "test/unit/routing.test.ts",
     "test/unit/runtime-catalogue.test.ts",
     "test/unit/sha256.test.ts",
+    "test/unit/shared-enqueue-members.test.ts",
     "test/unit/shared-enqueue.test.ts",
     "test/unit/signing.test.ts",
     "test/unit/subscription-rules.test.ts",
