@@ -8,6 +8,7 @@ import { createAwsClients } from "#shared/adapters/clients.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from "#shared/config.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
+import { PROVISIONED_DEFAULTS } from "../infra/settings.ts";
 import { toSqsRecord } from "../local/sqs-event-source.ts";
 import { initOfFunctions } from "./cold-start.ts";
 import { captureOutput, deliveryStorage } from "./e2e.ts";
@@ -170,7 +171,16 @@ export async function benchCost(options: {
   const volumes = Object.entries(MONTHLY_VOLUMES);
   const provisionedDeployment = {
     ...deployment,
-    table: { ...deployment.table, provisioned: true, min_wcu: 10, min_rcu: 10, target_utilization: 0.7 },
+    // capacityMode=provisioned's defaults (infra/settings.ts): the minimums for the table and GSI1 each.
+    table: {
+      ...deployment.table,
+      provisioned: true,
+      min_wcu: 2 * PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
+      min_rcu: 2 * PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
+      index_min_wcu: PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
+      index_min_rcu: PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
+      target_utilization: PROVISIONED_DEFAULTS.provisionedTargetUtilization / 100,
+    },
   };
   const allIn: Record<string, VolumeCost> = {};
   for (const [key, volume] of volumes) {
@@ -681,6 +691,13 @@ async function measure(
       delivery_sqs_requests_per_delivery: round(perDelivery.deliverySqs / perDelivery.deliveries, 3),
       function_requests_per_delivery: requests,
       wru_per_delivery: round(units.wru / perDelivery.deliveries, 3),
+      index_wru_per_delivery: round(units.indexWru / perDelivery.deliveries, 3),
+      index_rru_per_delivery: round(
+        Object.entries(readsByKind)
+          .filter(([kind]) => kind.startsWith("Query ") && kind !== "Query table")
+          .reduce((t, [, rru]) => t + rru, 0) / perDelivery.deliveries,
+        3,
+      ),
       rru_per_delivery: round(units.rru / perDelivery.deliveries, 3),
       rru_per_delivery_by_read: Object.fromEntries(
         Object.entries(readsByKind)

@@ -217,6 +217,12 @@ export interface Deployment {
     /** Minimum write/read capacity units of the table plus its GSIs (auto scaling's floor). */
     readonly min_wcu: number;
     readonly min_rcu: number;
+    /**
+     * The GSIs' part of those minimums: an index has capacity of its own, scaled on its own traffic,
+     * so its floor is paid wherever the table's traffic is. Absent: table and GSIs taken together.
+     */
+    readonly index_min_wcu?: number;
+    readonly index_min_rcu?: number;
     readonly target_utilization: number;
   };
   readonly nat_gateways: number;
@@ -317,6 +323,12 @@ export function deploymentOfTemplate(template: CfnTemplate): Deployment {
       provisioned,
       min_wcu: provisioned ? throughputs.reduce((t, p) => t + Number(p?.WriteCapacityUnits ?? 0), 0) : 0,
       min_rcu: provisioned ? throughputs.reduce((t, p) => t + Number(p?.ReadCapacityUnits ?? 0), 0) : 0,
+      index_min_wcu: provisioned
+        ? throughputs.slice(1).reduce((t, p) => t + Number(p?.WriteCapacityUnits ?? 0), 0)
+        : 0,
+      index_min_rcu: provisioned
+        ? throughputs.slice(1).reduce((t, p) => t + Number(p?.ReadCapacityUnits ?? 0), 0)
+        : 0,
       target_utilization: target / 100,
     },
     nat_gateways: ofType("AWS::EC2::NatGateway").length,
@@ -371,6 +383,9 @@ export interface CostMeasurements {
   readonly function_requests_per_delivery: Readonly<Record<string, number>>;
   readonly wru_per_delivery: number;
   readonly rru_per_delivery: number;
+  /** The GSIs' share of `wru_per_delivery` (their copies) and of `rru_per_delivery` (Queries on them). */
+  readonly index_wru_per_delivery?: number;
+  readonly index_rru_per_delivery?: number;
   /**
    * The read units per delivery by what was read (`<operation> <PK word>/<SK word>`, or the Query's
    * index): which reads the subtotal's RRU are for.
@@ -744,17 +759,30 @@ export function modelCost(
   let minimumUsd = 0;
   if (options.capacity === "provisioned" && d.table.provisioned) {
     const perSecond = deliveriesPerMonth / a.seconds_per_month;
-    const wcuNeeded = (perSecond * m.wru_per_delivery) / d.table.target_utilization;
-    const rcuNeeded = (perSecond * m.rru_per_delivery) / d.table.target_utilization;
+    const needed = (unitsPerDelivery: number) => (perSecond * unitsPerDelivery) / d.table.target_utilization;
+    // Each of the table and its GSIs scales on its own traffic and never goes below its own minimum:
+    // an index that little is written to pays its floor even when the table's traffic is far above
+    // the table's (DynamoDB Developer Guide, "Provisioned throughput considerations for global
+    // secondary indexes": a GSI has its own provisioned capacity).
+    const indexWru = m.index_wru_per_delivery ?? 0;
+    const indexRru = m.index_rru_per_delivery ?? 0;
+    const split = d.table.index_min_wcu !== undefined && m.index_wru_per_delivery !== undefined;
+    const idle = (min: number, indexMin: number, units: number, indexUnits: number) =>
+      split
+        ? Math.max(0, min - indexMin - needed(units - indexUnits)) +
+          Math.max(0, indexMin - needed(indexUnits))
+        : Math.max(0, min - needed(units));
     minimumUsd =
-      (Math.max(0, d.table.min_wcu - wcuNeeded) * p.dynamodb_usd_per_wcu_hour +
-        Math.max(0, d.table.min_rcu - rcuNeeded) * p.dynamodb_usd_per_rcu_hour) *
+      (idle(d.table.min_wcu, d.table.index_min_wcu ?? 0, m.wru_per_delivery, indexWru) *
+        p.dynamodb_usd_per_wcu_hour +
+        idle(d.table.min_rcu, d.table.index_min_rcu ?? 0, m.rru_per_delivery, indexRru) *
+          p.dynamodb_usd_per_rcu_hour) *
       p.hours_per_month;
   }
   lines.dynamodb_provisioned_minimum = monthly(
     minimumUsd,
     d.table.provisioned
-      ? `minimum ${d.table.min_wcu} WCU / ${d.table.min_rcu} RCU (table and GSI) above the traffic's need`
+      ? `minimum ${d.table.min_wcu} WCU / ${d.table.min_rcu} RCU (table and GSI${d.table.index_min_wcu !== undefined ? `, each its own: GSI ${d.table.index_min_wcu} / ${d.table.index_min_rcu}` : ""}) above each one's traffic`
       : "on-demand",
   );
 

@@ -222,9 +222,15 @@ export function requestUnits(
   table: TableSnapshot,
   /** When given, read units are also added up here by what was read (`readKind`). */
   readsByKind?: Record<string, number>,
-): { wru: number; rru: number } {
+): { wru: number; rru: number; indexWru: number } {
   let wru = 0;
   let rru = 0;
+  // The GSIs' share of the writes (their copies of the items), for their own capacity.
+  let indexWru = 0;
+  const indexCopies = (units: number) => {
+    indexWru += units;
+    return units;
+  };
   const read = (kind: string, units: number) => {
     rru += units;
     if (readsByKind) readsByKind[kind] = (readsByKind[kind] ?? 0) + units;
@@ -234,20 +240,20 @@ export function requestUnits(
     switch (operation) {
       case "PutItem": {
         const item = body.Item as Item;
-        wru += writeUnits(itemSize(item)) + indexWriteUnits(item);
+        wru += writeUnits(itemSize(item)) + indexCopies(indexWriteUnits(item));
         break;
       }
       case "UpdateItem": {
         const key = body.Key as Item;
         const item = table.get(str(key.PK), str(key.SK));
         wru += writeUnits(item ? itemSize(item) : itemSize(key));
-        if (updateTouchesIndex(body)) wru += indexWriteUnits(item);
+        if (updateTouchesIndex(body)) wru += indexCopies(indexWriteUnits(item));
         break;
       }
       case "DeleteItem": {
         const key = body.Key as Item;
         const item = table.get(str(key.PK), str(key.SK));
-        wru += writeUnits(item ? itemSize(item) : itemSize(key)) + indexWriteUnits(item);
+        wru += writeUnits(item ? itemSize(item) : itemSize(key)) + indexCopies(indexWriteUnits(item));
         break;
       }
       case "GetItem": {
@@ -282,7 +288,7 @@ export function requestUnits(
         for (const writes of Object.values(requestItems)) {
           for (const write of writes) {
             const item = write.PutRequest?.Item;
-            wru += writeUnits(item ? itemSize(item) : 0) + indexWriteUnits(item);
+            wru += writeUnits(item ? itemSize(item) : 0) + indexCopies(indexWriteUnits(item));
           }
         }
         break;
@@ -291,7 +297,7 @@ export function requestUnits(
         break;
     }
   }
-  return { wru, rru };
+  return { wru, rru, indexWru };
 }
 
 /**

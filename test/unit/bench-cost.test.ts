@@ -90,7 +90,7 @@ describe("DynamoDB item sizes and units", () => {
       ],
       table,
     );
-    expect(units).toEqual({ wru: 15, rru: 3 });
+    expect(units).toEqual({ wru: 15, rru: 3, indexWru: 4 });
   });
 
   it("breaks the read units down by what was read, so each read of the subtotal has a purpose", () => {

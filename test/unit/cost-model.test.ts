@@ -6,6 +6,7 @@ import {
   deletesPerBatch,
   egressBytesPerAttempt,
   expectedBatchSize,
+  modelCost,
   platformLogBytesPerInvocation,
   routerSqsPerEvent,
   subtotalLines,
@@ -116,6 +117,54 @@ describe("the cost model's arithmetic", () => {
       3,
     );
     expect(at30.lambda_requests?.usd_per_million).toBeCloseTo(((33_333 + 1e6 / 30) * 0.2) / 1e6, 5);
+  });
+
+  it("pays each of the table's and the GSI's provisioned minimums against its own traffic", () => {
+    const fn = { memory_mb: 128, tracing: false, log_format: "JSON" as const, system_log_level: "WARN" };
+    const batch = {
+      invocations: 1,
+      wall_ms: 500,
+      endpoint_span_ms: 500,
+      cpu_ms: 40,
+      serial_cpu_ms: 10,
+      app_log_bytes: 0,
+    };
+    const m: CostMeasurements = {
+      fanout: 3,
+      delivery_batches: { "3": batch, "10": batch },
+      router: { invocations: 1, wall_ms: 6, cpu_ms: 5, app_log_bytes: 0, requests: {} },
+      function_requests_per_delivery: {},
+      wru_per_delivery: 1,
+      rru_per_delivery: 2,
+      index_wru_per_delivery: 0,
+      index_rru_per_delivery: 0,
+      storage_bytes_per_delivery: 1000,
+      retention_days: 30,
+      http_bytes_per_attempt: 1400,
+      tls_handshake_cpu_ms: 2,
+    };
+    const table = { pitr: false, provisioned: true, min_wcu: 10, min_rcu: 10, target_utilization: 0.7 };
+    const d: Deployment = {
+      functions: { router: fn, delivery: fn },
+      alarms: 0,
+      alarm_metrics: 0,
+      dashboards: 0,
+      queues: 2,
+      sqs_mappings: 2,
+      delivery_batching_window_s: 1,
+      table: { ...table, index_min_wcu: 5, index_min_rcu: 5 },
+      nat_gateways: 0,
+      public_ipv4: 0,
+      custom_metrics: 0,
+    };
+    const minimum = (deployment: Deployment) =>
+      modelCost(m, deployment, 10_000_000, { capacity: "provisioned" }).lines.dynamodb_provisioned_minimum
+        ?.usd_per_million;
+    // 10 M a month is 3.8 deliveries/s: the table needs 5.4 WCU and 10.9 RCU at 70 %, above its own
+    // 5 and 5; the GSI, written and read by no delivery, pays its 5 WCU and 5 RCU all month.
+    expect(minimum(d)).toBeCloseTo(((5 * 0.00065 + 5 * 0.00013) * 730) / 10, 3);
+    // Taken together (the model before), the GSI's idle floor hid behind the table's traffic.
+    expect(minimum({ ...d, table })).toBeCloseTo(((10 - (3.805 * 1) / 0.7) * 0.00065 * 730) / 10, 2);
   });
 
   it("deletes a batch with one DeleteMessageBatch per 10 jobs", () => {
