@@ -179,9 +179,11 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
     pick: (r) => r.e2e_100?.latency_ms.p99,
   },
   {
+    // Issue 23: "≥ 600 on the bench machine (2 cores), and on the way to 1,000" (what each remaining
+    // millisecond is: "What each remaining millisecond is" in docs/benchmarks.md).
     metric: "e2e.max_deliveries_per_s",
     unit: "/s",
-    goal: { op: "≥", target: 1000 },
+    goal: { op: "≥", target: 600 },
     pick: (r) => r.e2e?.max_deliveries_per_s,
   },
   {
