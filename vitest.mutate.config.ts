@@ -26,6 +26,7 @@ export const MUTATION_TEST_FILES = {
   shared: [
     "test/unit/access-and-quotas.test.ts",
     "test/unit/access-key-service.test.ts",
+    "test/unit/api-app.test.ts",
     "test/unit/api-cursor.test.ts",
     "test/unit/api-errors.test.ts",
     "test/unit/api-http.test.ts",
