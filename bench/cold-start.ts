@@ -55,6 +55,7 @@ export interface ColdStartResult {
 /** Values that satisfy the config schema where the template has CloudFormation references. */
 export const PLACEHOLDERS: Record<string, string> = {
   TABLE_NAME: "voipbin-webhooks",
+  DELIVERIES_TABLE_NAME: "voipbin-webhooks-deliveries",
   DELIVERY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery",
   DELIVERY_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/voipbin-webhooks-delivery-dlq",
   DELIVERY_BACKSTOP_QUEUE_URL:

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createAwsClients } from "#shared/adapters/clients.ts";
@@ -30,7 +29,7 @@ import {
   type VolumeCost,
 } from "./lib/cost-model.ts";
 import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
-import { provisionDeliveryEnvironment, startEmulators } from "./lib/emulators.ts";
+import { provisionDeliveryEnvironment, scanBothTables, startEmulators } from "./lib/emulators.ts";
 import { ENDPOINT_LATENCY, type LatencyDistribution, latencySampler } from "./lib/latency.ts";
 import { PRICE_TABLE } from "./lib/pricing.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
@@ -448,6 +447,7 @@ async function measure(
     // Powertools' settings, and the advanced logging controls' application level.
     Object.assign(process.env, {
       TABLE_NAME: config.TABLE_NAME,
+      DELIVERIES_TABLE_NAME: config.DELIVERIES_TABLE_NAME,
       DELIVERY_QUEUE_URL: config.DELIVERY_QUEUE_URL,
       DELIVERY_DLQ_URL: config.DELIVERY_DLQ_URL,
       DELIVERY_BACKSTOP_QUEUE_URL: config.DELIVERY_BACKSTOP_QUEUE_URL,
@@ -658,15 +658,7 @@ async function measure(
       `cost: the receiver's CPU: ${round(receiverCpuMs, 3)} ms per request, taken out of each batch's`,
     );
 
-    const items: Item[] = [];
-    let start: ScanCommandOutput["LastEvaluatedKey"];
-    do {
-      const page = await local.dynamodb.send(
-        new ScanCommand({ TableName: config.TABLE_NAME, ExclusiveStartKey: start }),
-      );
-      items.push(...((page.Items ?? []) as unknown as Item[]));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = (await scanBothTables(local.dynamodb, config)) as unknown as Item[];
     const readsByKind: Record<string, number> = {};
     const units = requestUnits(perDelivery.dynamo, snapshotOf(items), readsByKind);
     const requests: Record<string, number> = {};

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -16,7 +15,7 @@ import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { routeEvent } from "#shared/services/route-event.ts";
 import { toSqsRecord } from "../local/sqs-event-source.ts";
 import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
-import { provisionDeliveryEnvironment, startEmulators } from "./lib/emulators.ts";
+import { provisionDeliveryEnvironment, scanBothTables, startEmulators } from "./lib/emulators.ts";
 import { startBenchReceiver } from "./lib/receiver.ts";
 import { installSdkMeter } from "./lib/sdk-meter.ts";
 import { callHangupEvent, fixturePayload, lambdaContext, silentLogger } from "./lib/util.ts";
@@ -223,15 +222,7 @@ async function measureDeliveryWrites(options: {
       }
     }
     sdk.active = false;
-    const items: Item[] = [];
-    let start: ScanCommandOutput["LastEvaluatedKey"];
-    do {
-      const page = await local.dynamodb.send(
-        new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }),
-      );
-      items.push(...((page.Items ?? []) as unknown as Item[]));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = (await scanBothTables(local.dynamodb, config)) as unknown as Item[];
     const heads = items.filter((item) => item.entity?.S === "delivery");
     const deliveries = heads.length;
     const dead = heads.filter((item) => item.status?.S === "dead").length;

@@ -177,7 +177,7 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
           maxResponseBodyBytes: 4096,
         });
         if (result.kind !== "response") throw new Error(`raw HTTP failed: ${result.error}`);
-        await clients.doc.send(new PutCommand({ TableName: config.TABLE_NAME, Item: rawItem() }));
+        await clients.doc.send(new PutCommand({ TableName: config.DELIVERIES_TABLE_NAME, Item: rawItem() }));
       });
       const run = measured(options.deliveries, started, cpu);
       requestsPerDelivery.raw = perDelivery();
@@ -188,7 +188,7 @@ export async function benchDelivery(options: DeliveryBenchOptions): Promise<Deli
     await runHandler();
     const written = await clients.doc.send(
       new GetCommand({
-        TableName: config.TABLE_NAME,
+        TableName: config.DELIVERIES_TABLE_NAME,
         Key: keys.deliveryHead(customer, lastDeliveryId),
       }),
     );

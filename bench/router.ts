@@ -12,7 +12,7 @@ import { filterProblems, type PayloadFilter } from "#shared/domain/subscriptions
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
 import { buildDeliveryJobs } from "#shared/services/route-event.ts";
-import { createLocalClients, ensureQueues, ensureTable } from "../local/provision.ts";
+import { createLocalClients, ensureDeliveriesTable, ensureQueues, ensureTable } from "../local/provision.ts";
 import { AwsRequestCounter } from "./lib/aws-counter.ts";
 import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
 import { startEmulators } from "./lib/emulators.ts";
@@ -73,6 +73,7 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
     const suffix = randomUUID().slice(0, 8);
     const local = createLocalClients({ ...emulators, region: "us-east-1" });
     await ensureTable(local.dynamodb, `bench-r-${suffix}`);
+    await ensureDeliveriesTable(local.dynamodb, `bench-rdt-${suffix}`);
     const queues = await ensureQueues(
       local.sqs,
       {
@@ -88,6 +89,7 @@ export async function benchRouter(options: RouterBenchOptions): Promise<RouterBe
     process.env.AWS_SECRET_ACCESS_KEY ??= "local";
     const config = loadConfig({
       TABLE_NAME: `bench-r-${suffix}`,
+      DELIVERIES_TABLE_NAME: `bench-rdt-${suffix}`,
       DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
       DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
       DELIVERY_BACKSTOP_QUEUE_URL: queues.deliveryBackstopUrl,

@@ -295,49 +295,51 @@ export const SETTINGS = {
   pointInTimeRecovery: {
     schema: bool.default(true),
     description:
-      'DynamoDB point-in-time recovery on the table (subscriptions, access keys and delivery records alike; docs/decisions.md, "Lean defaults from the cost model", has what it costs)',
+      'DynamoDB point-in-time recovery on the main table (subscriptions, access keys, counters, portal links, the run-time catalogue). The delivery records are in a table of their own without it (docs/data-model.md, "Splitting the delivery records out")',
   },
   capacityMode: {
     schema: z.enum(CAPACITY_MODES, { message: "must be on-demand or provisioned" }).default("on-demand"),
     description:
-      'DynamoDB capacity of the table: `on-demand` (pay per request, no planning) or `provisioned` with auto scaling (cheaper per request at a steady load; docs/deploy.md, "Capacity: on-demand or provisioned")',
+      'DynamoDB capacity of the deliveries table (the main table is always on-demand): `on-demand` (pay per request, no planning) or `provisioned` with auto scaling (cheaper per request at a steady load; docs/deploy.md, "Capacity: on-demand or provisioned")',
   },
   provisionedTargetUtilization: {
     schema: int(20, 90).optional(),
     defaultText: `70` + " (with `capacityMode=provisioned`)",
     description:
-      "provisioned capacity: the auto scaling target utilisation in percent (20–90) of the table's and GSI1's read and write capacity",
+      "provisioned capacity: the auto scaling target utilisation in percent (20–90) of the deliveries table's read and write capacity",
   },
   provisionedMinWriteCapacity: {
     schema: int(1, 40_000).optional(),
     defaultText: `5` + " (with `capacityMode=provisioned`)",
-    description: "provisioned capacity: the table's (and GSI1's) minimum write capacity units",
+    description:
+      "provisioned capacity: the deliveries table's minimum write capacity units (the main table is on-demand)",
   },
   provisionedMaxWriteCapacity: {
     schema: int(1, 40_000).optional(),
     defaultText: `2000` + " (with `capacityMode=provisioned`)",
-    description: "provisioned capacity: the table's (and GSI1's) maximum write capacity units",
+    description: "provisioned capacity: the deliveries table's maximum write capacity units",
   },
   provisionedMinReadCapacity: {
     schema: int(1, 40_000).optional(),
     defaultText: `5` + " (with `capacityMode=provisioned`)",
-    description: "provisioned capacity: the table's (and GSI1's) minimum read capacity units",
+    description:
+      "provisioned capacity: the deliveries table's minimum read capacity units (the main table is on-demand)",
   },
   provisionedMaxReadCapacity: {
     schema: int(1, 40_000).optional(),
     defaultText: `4000` + " (with `capacityMode=provisioned`)",
-    description: "provisioned capacity: the table's (and GSI1's) maximum read capacity units",
+    description: "provisioned capacity: the deliveries table's maximum read capacity units",
   },
   warmWriteUnitsPerSecond: {
     schema: int(1, 40_000).optional(),
     description:
-      "warm throughput for a launch: write units per second the table is pre-warmed to handle at once (either capacity mode)",
+      "warm throughput for a launch: write units per second the deliveries table is pre-warmed to handle at once (either capacity mode)",
     defaultText: "— (DynamoDB's default warm throughput)",
   },
   warmReadUnitsPerSecond: {
     schema: int(1, 40_000).optional(),
     description:
-      "warm throughput for a launch: read units per second the table is pre-warmed to handle at once (either capacity mode)",
+      "warm throughput for a launch: read units per second the deliveries table is pre-warmed to handle at once (either capacity mode)",
     defaultText: "— (DynamoDB's default warm throughput)",
   },
   alarmEmail: {

@@ -37,6 +37,8 @@ export function stackNameFor(stage: string): string {
 export class WebhooksStack extends Stack {
   readonly settings: ResolvedSettings;
   readonly table: WebhookTable;
+  /** The delivery records apart (docs/data-model.md, "Splitting the delivery records out"). */
+  readonly deliveriesTable: WebhookTable;
   readonly queues: WebhookQueues;
   readonly routing: Routing;
   readonly ingest: EventIngest;
@@ -67,32 +69,51 @@ export class WebhooksStack extends Stack {
       : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
     const logRetention = settings.logRetentionDays as logs.RetentionDays;
 
+    const provisioned =
+      settings.capacityMode === "provisioned"
+        ? {
+            targetUtilizationPercent:
+              settings.provisionedTargetUtilization ?? PROVISIONED_DEFAULTS.provisionedTargetUtilization,
+            minWriteCapacity:
+              settings.provisionedMinWriteCapacity ?? PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
+            maxWriteCapacity:
+              settings.provisionedMaxWriteCapacity ?? PROVISIONED_DEFAULTS.provisionedMaxWriteCapacity,
+            minReadCapacity:
+              settings.provisionedMinReadCapacity ?? PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
+            maxReadCapacity:
+              settings.provisionedMaxReadCapacity ?? PROVISIONED_DEFAULTS.provisionedMaxReadCapacity,
+          }
+        : undefined;
+    const warmThroughput =
+      settings.warmWriteUnitsPerSecond === undefined && settings.warmReadUnitsPerSecond === undefined
+        ? undefined
+        : {
+            writeUnitsPerSecond: settings.warmWriteUnitsPerSecond,
+            readUnitsPerSecond: settings.warmReadUnitsPerSecond,
+          };
+    // The main table: subscriptions, keys, counters, portal links, the run-time catalogue and the
+    // records of layouts 1 and 2. On-demand whatever capacityMode says: its traffic is the router's
+    // Query per event and one read per delivery batch, too small for a provisioned floor to pay
+    // (docs/decisions.md, "The table split"), and PITR on it is what an operator recovers from. Warm
+    // throughput (a launch) goes to the deliveries table, where the volume is; on-demand's own
+    // starting throughput is far above this table's share of it.
     this.table = new WebhookTable(this, "Storage", {
       tableName: names.table,
       retain: !settings.isDevStage,
       pointInTimeRecovery: settings.pointInTimeRecovery,
-      capacity:
-        settings.capacityMode === "provisioned"
-          ? {
-              targetUtilizationPercent:
-                settings.provisionedTargetUtilization ?? PROVISIONED_DEFAULTS.provisionedTargetUtilization,
-              minWriteCapacity:
-                settings.provisionedMinWriteCapacity ?? PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
-              maxWriteCapacity:
-                settings.provisionedMaxWriteCapacity ?? PROVISIONED_DEFAULTS.provisionedMaxWriteCapacity,
-              minReadCapacity:
-                settings.provisionedMinReadCapacity ?? PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
-              maxReadCapacity:
-                settings.provisionedMaxReadCapacity ?? PROVISIONED_DEFAULTS.provisionedMaxReadCapacity,
-            }
-          : undefined,
-      warmThroughput:
-        settings.warmWriteUnitsPerSecond === undefined && settings.warmReadUnitsPerSecond === undefined
-          ? undefined
-          : {
-              writeUnitsPerSecond: settings.warmWriteUnitsPerSecond,
-              readUnitsPerSecond: settings.warmReadUnitsPerSecond,
-            },
+    });
+    // The delivery records: heads, attempts, event bodies, shadow deliveries. 30-day records that
+    // TTL removes: no PITR, no index (layout 3's log is a base-table Query); provisioned or on-demand
+    // as capacityMode says, since all the volume is here.
+    this.deliveriesTable = new WebhookTable(this, "Deliveries", {
+      tableName: names.deliveriesTable,
+      retain: !settings.isDevStage,
+      pointInTimeRecovery: false,
+      pointInTimeRecoveryOffReason:
+        "Delivery records only (heads, attempts, event bodies, shadow deliveries), kept 30 days and removed by TTL: a restore would bring back records the delivery log only reports, and PITR would bill every byte of them. What an operator must recover (subscriptions, keys, counters) is in the main table, with PITR; docs/data-model.md, 'Splitting the delivery records out'.",
+      gsi1: false,
+      ...(provisioned === undefined ? {} : { capacity: provisioned }),
+      ...(warmThroughput === undefined ? {} : { warmThroughput }),
     });
     this.queues = new WebhookQueues(this, "Queues", {
       retrySchedule: settings.retrySchedule,
@@ -108,6 +129,7 @@ export class WebhooksStack extends Stack {
     const functionDefaults: FunctionDefaults = {
       environment: {
         TABLE_NAME: this.table.table.tableName,
+        DELIVERIES_TABLE_NAME: this.deliveriesTable.table.tableName,
         DELIVERY_QUEUE_URL: this.queues.deliveryQueue.queueUrl,
         DELIVERY_DLQ_URL: this.queues.deliveryDlq.queueUrl,
         DELIVERY_BACKSTOP_QUEUE_URL: this.queues.deliveryBackstop.queueUrl,
@@ -125,6 +147,7 @@ export class WebhooksStack extends Stack {
 
     this.routing = new Routing(this, "Routing", {
       table: this.table,
+      deliveriesTable: this.deliveriesTable,
       deliveryQueue: this.queues.deliveryQueue,
       unroutableQueue: this.queues.unroutableQueue,
       queueName: names.routerQueue,
@@ -160,6 +183,7 @@ export class WebhooksStack extends Stack {
           }
         : {}),
       table: this.table,
+      deliveriesTable: this.deliveriesTable,
       deliveryQueue: this.queues.deliveryQueue,
       slowDeliveryQueue: this.queues.slowDeliveryQueue,
       deliveryDlq: this.queues.deliveryDlq,
@@ -173,6 +197,7 @@ export class WebhooksStack extends Stack {
     });
     this.api = new SubscriptionsApi(this, "SubscriptionsApi", {
       table: this.table,
+      deliveriesTable: this.deliveriesTable,
       deliveryQueue: this.queues.deliveryQueue,
       functionDefaults,
       apiName: names.httpApi,
@@ -206,6 +231,7 @@ export class WebhooksStack extends Stack {
       rules: [this.ingest.rule, this.ingest.ungroupedRule],
       eventBusName: settings.eventBusName,
       table: this.table.table,
+      deliveriesTable: this.deliveriesTable.table,
       retrySchedule: settings.retrySchedule,
       retryJitter: settings.retryJitter,
       alarmEmail: settings.alarmEmail,
@@ -250,6 +276,11 @@ export class WebhooksStack extends Stack {
     output("EventBusArn", this.ingest.bus.eventBusArn, "ARN of that bus (for the services' IAM policies)");
     output("ApiUrl", this.api.url, "Base URL of the subscriptions API");
     output("TableName", this.table.table.tableName, "DynamoDB table (TABLE_NAME for npm run keys)");
+    output(
+      "DeliveriesTableName",
+      this.deliveriesTable.table.tableName,
+      "DynamoDB table of the delivery records (DELIVERIES_TABLE_NAME)",
+    );
     output("DeliveryQueueUrl", this.queues.deliveryQueue.queueUrl, "Delivery jobs");
     output("DeliveryDlqUrl", this.queues.deliveryDlq.queueUrl, "Dead deliveries");
     output(

@@ -83,46 +83,68 @@ export function createLocalClients(endpoints: LocalEndpoints): LocalClients {
 }
 
 /**
- * Creates the single table (PK/SK, GSI1 with all attributes projected, on-demand) unless it
- * exists, and resolves once the table and its index are ACTIVE.
+ * Creates the main table (PK/SK, GSI1 with its projected attributes, on-demand) unless it exists, and
+ * resolves once the table and its index are ACTIVE.
  *
  * Time to live on `expires_at` is not enabled here: dynalite has no UpdateTimeToLive. Expired
  * items therefore stay in the local table, and the repositories filter them out on read (which
  * they must do on AWS as well, since DynamoDB deletes expired items up to days late).
  */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+export function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  return ensureKeyedTable(client, tableName, true);
+}
+
+/**
+ * Creates the deliveries table (PK/SK, no index: layout 3's log is a base-table Query; docs/data-model.md,
+ * "Splitting the delivery records out") unless it exists, and resolves once it is ACTIVE. A local
+ * stack whose data directory predates the split keeps its delivery records in the main table, where
+ * the repositories' fallback reads them, as on an upgraded deployment.
+ */
+export function ensureDeliveriesTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  return ensureKeyedTable(client, tableName, false);
+}
+
+async function ensureKeyedTable(
+  client: DynamoDBClient,
+  tableName: string,
+  withIndex: boolean,
+): Promise<void> {
   const existing = await describeTable(client, tableName);
   if (existing) {
-    assertTableShape(tableName, existing);
+    assertTableShape(tableName, existing, withIndex);
   } else {
+    const key = (name: string) => ({ AttributeName: name, AttributeType: "S" as const });
     try {
       await client.send(
         new CreateTableCommand({
           TableName: tableName,
           BillingMode: "PAY_PER_REQUEST",
           AttributeDefinitions: [
-            { AttributeName: TABLE_KEYS.partitionKey, AttributeType: "S" },
-            { AttributeName: TABLE_KEYS.sortKey, AttributeType: "S" },
-            { AttributeName: TABLE_KEYS.gsi1.partitionKey, AttributeType: "S" },
-            { AttributeName: TABLE_KEYS.gsi1.sortKey, AttributeType: "S" },
+            key(TABLE_KEYS.partitionKey),
+            key(TABLE_KEYS.sortKey),
+            ...(withIndex ? [key(TABLE_KEYS.gsi1.partitionKey), key(TABLE_KEYS.gsi1.sortKey)] : []),
           ],
           KeySchema: [
             { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
             { AttributeName: TABLE_KEYS.sortKey, KeyType: "RANGE" },
           ],
-          GlobalSecondaryIndexes: [
-            {
-              IndexName: TABLE_KEYS.gsi1.indexName,
-              KeySchema: [
-                { AttributeName: TABLE_KEYS.gsi1.partitionKey, KeyType: "HASH" },
-                { AttributeName: TABLE_KEYS.gsi1.sortKey, KeyType: "RANGE" },
-              ],
-              Projection: {
-                ProjectionType: "INCLUDE",
-                NonKeyAttributes: [...TABLE_KEYS.gsi1.projectedAttributes],
-              },
-            },
-          ],
+          ...(withIndex
+            ? {
+                GlobalSecondaryIndexes: [
+                  {
+                    IndexName: TABLE_KEYS.gsi1.indexName,
+                    KeySchema: [
+                      { AttributeName: TABLE_KEYS.gsi1.partitionKey, KeyType: "HASH" },
+                      { AttributeName: TABLE_KEYS.gsi1.sortKey, KeyType: "RANGE" },
+                    ],
+                    Projection: {
+                      ProjectionType: "INCLUDE",
+                      NonKeyAttributes: [...TABLE_KEYS.gsi1.projectedAttributes],
+                    },
+                  },
+                ],
+              }
+            : {}),
         }),
       );
     } catch (err) {
@@ -147,7 +169,7 @@ async function describeTable(
 }
 
 /** A table persisted under .data/ by an older version may lack the index; failing here beats failing on every query. */
-function assertTableShape(tableName: string, table: TableDescription): void {
+function assertTableShape(tableName: string, table: TableDescription, withIndex = true): void {
   const keyOf = (schema: TableDescription["KeySchema"], type: "HASH" | "RANGE") =>
     schema?.find((key) => key.KeyType === type)?.AttributeName;
   const gsi = table.GlobalSecondaryIndexes?.find((index) => index.IndexName === TABLE_KEYS.gsi1.indexName);
@@ -158,7 +180,7 @@ function assertTableShape(tableName: string, table: TableDescription): void {
     keyOf(table.KeySchema, "RANGE") === TABLE_KEYS.sortKey
       ? undefined
       : `sort key is not ${TABLE_KEYS.sortKey}`,
-    gsi ? undefined : `index ${TABLE_KEYS.gsi1.indexName} is missing`,
+    gsi || !withIndex ? undefined : `index ${TABLE_KEYS.gsi1.indexName} is missing`,
     !gsi ||
     (keyOf(gsi.KeySchema, "HASH") === TABLE_KEYS.gsi1.partitionKey &&
       keyOf(gsi.KeySchema, "RANGE") === TABLE_KEYS.gsi1.sortKey)

@@ -88,6 +88,7 @@ export { UsageError };
  */
 export const STACK_OWNED_VARIABLES = [
   "TABLE_NAME",
+  "DELIVERIES_TABLE_NAME",
   "DELIVERY_QUEUE_URL",
   "DELIVERY_DLQ_URL",
   "DELIVERY_BACKSTOP_QUEUE_URL",
@@ -191,6 +192,7 @@ function functionConfigProblems(present: Record<string, string | undefined>): st
     ...present,
     ...Object.fromEntries(stackSet.map((name) => [name, placeholder])),
     TABLE_NAME: DEFAULT_RESOURCE_NAMES.table,
+    DELIVERIES_TABLE_NAME: DEFAULT_RESOURCE_NAMES.deliveriesTable,
     ALLOWED_CIDRS: present.ALLOWED_CIDRS ?? LOCAL_DEFAULTS.ALLOWED_CIDRS,
     ALLOW_HTTP_URLS: present.ALLOW_HTTP_URLS ?? LOCAL_DEFAULTS.ALLOW_HTTP_URLS,
   };

@@ -50,6 +50,7 @@ import { type InvocableFunction, isLambdaInvokeRequest, lambdaInvokeRequestListe
 import { invokeLambda, LOCAL_ACCOUNT_ID, SandboxPool } from "./lambda-runtime.ts";
 import {
   createLocalClients,
+  ensureDeliveriesTable,
   ensureQueue,
   ensureQueues,
   ensureTable,
@@ -136,6 +137,8 @@ export interface LocalStack {
     readonly routerAsyncQueueUrl: string;
   };
   readonly tableName: string;
+  /** The delivery records' table (docs/data-model.md, "Splitting the delivery records out"). */
+  readonly deliveriesTableName: string;
   readonly eventBusName: string;
   /**
    * The access key id the emulators require (local/stack-key.ts): the stack's own clients sign with
@@ -262,6 +265,7 @@ async function start(
     endpoints: front.endpoints,
     queues: resources.queues,
     tableName: resources.tableName,
+    deliveriesTableName: resources.deliveriesTableName,
     eventBusName: settings.eventBusName,
     functionEnv,
     stackKey: storage.stackKey,
@@ -295,6 +299,7 @@ interface Storage {
 
 interface Resources {
   readonly tableName: string;
+  readonly deliveriesTableName: string;
   readonly queues: LocalStack["queues"];
 }
 
@@ -415,6 +420,8 @@ async function provisionResources(ctx: StartContext, storage: Storage): Promise<
   const { clients, localSqs } = storage;
   const tableName = DEFAULT_RESOURCE_NAMES.table;
   await ensureTable(clients.dynamodb, tableName);
+  const deliveriesTableName = DEFAULT_RESOURCE_NAMES.deliveriesTable;
+  await ensureDeliveriesTable(clients.dynamodb, deliveriesTableName);
   const queues = await ensureQueues(
     clients.sqs,
     {
@@ -467,7 +474,11 @@ async function provisionResources(ctx: StartContext, storage: Storage): Promise<
     });
   }
 
-  return { tableName, queues: { ...queues, routerFailedQueueUrl, routerQueueUrl, routerAsyncQueueUrl } };
+  return {
+    tableName,
+    deliveriesTableName,
+    queues: { ...queues, routerFailedQueueUrl, routerQueueUrl, routerAsyncQueueUrl },
+  };
 }
 
 /**
@@ -572,13 +583,14 @@ function setFunctionEnvironment(
 ): { readonly functionEnv: Record<string, string>; readonly deliveryDrainMs: number } {
   const { settings } = ctx;
   const { region } = settings;
-  const { tableName, queues } = resources;
+  const { tableName, deliveriesTableName, queues } = resources;
   const { endpoints, ports } = front;
   const functionEnv: Record<string, string> = {
     AWS_REGION: region,
     AWS_ACCESS_KEY_ID: stackKey,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     TABLE_NAME: tableName,
+    DELIVERIES_TABLE_NAME: deliveriesTableName,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
     DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
     DELIVERY_BACKSTOP_QUEUE_URL: queues.deliveryBackstopUrl,

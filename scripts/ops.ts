@@ -27,6 +27,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { BackstopQueue, DeadLetterQueue, DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
+import { DeliveryTables } from "#shared/adapters/dynamodb/delivery-tables.ts";
 import { EventTypeRepository } from "#shared/adapters/dynamodb/event-types.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { configSchema } from "#shared/config.ts";
@@ -190,6 +191,8 @@ interface Target {
   readonly lambda: LambdaClient;
   readonly dynamodb: DynamoDBClient;
   readonly tableName: string;
+  /** The delivery records' table (docs/data-model.md, "Splitting the delivery records out"). */
+  readonly deliveriesTableName: string;
   readonly routerFunctionName: string;
   readonly queueNames: Readonly<Record<ParkedKind, string>> & {
     readonly delivery: string;
@@ -208,6 +211,7 @@ function createTarget(options: Pick<Options, "aws" | "stage" | "region">, env: N
       lambda: new LambdaClient({ region }),
       dynamodb: new DynamoDBClient({ region }),
       tableName: names.table,
+      deliveriesTableName: names.deliveriesTable,
       routerFunctionName: names.functions.router,
       queueNames: {
         "dead-letters": names.deliveryDlq,
@@ -241,6 +245,7 @@ function createTarget(options: Pick<Options, "aws" | "stage" | "region">, env: N
       credentials: localCredentials(dynamodbEndpoint),
     }),
     tableName: DEFAULT_RESOURCE_NAMES.table,
+    deliveriesTableName: DEFAULT_RESOURCE_NAMES.deliveriesTable,
     routerFunctionName: "router",
     queueNames: {
       "dead-letters": DEFAULT_RESOURCE_NAMES.deliveryDlq,
@@ -413,7 +418,10 @@ async function deliveryLogFor(target: Target): Promise<DeliveryLogService> {
   const deliveryQueue = await ParkedQueue.open(target.sqs, target.queueNames.delivery);
   return new DeliveryLogService({
     subscriptions: new SubscriptionRepository(doc, target.tableName),
-    deliveries: new DeliveryRepository(doc, target.tableName),
+    deliveries: new DeliveryRepository(
+      doc,
+      new DeliveryTables(doc, target.tableName, target.deliveriesTableName),
+    ),
     queue: new DeliveryQueue(target.sqs, deliveryQueue.url),
     settings: { retentionDays: configSchema.shape.DELIVERY_RETENTION_DAYS.parse(undefined) },
     // The per-customer quotas meter what customers ask for over the API; an operator replaying dead
@@ -469,7 +477,10 @@ async function reconcile(options: Options, target: Target, queue: ParkedQueue): 
     {
       backstop: new BackstopQueue(target.sqs, backstop.url),
       deadLetters: new DeadLetterQueue(target.sqs, queue.url),
-      deliveries: new DeliveryRepository(doc, target.tableName),
+      deliveries: new DeliveryRepository(
+        doc,
+        new DeliveryTables(doc, target.tableName, target.deliveriesTableName),
+      ),
       retentionDays: configSchema.shape.DELIVERY_RETENTION_DAYS.parse(undefined),
       logger: {
         debug: () => undefined,
@@ -597,6 +608,7 @@ async function eraseTarget(target: Target, aws: boolean): Promise<EraseTarget> {
     description: target.description,
     doc: DynamoDBDocumentClient.from(target.dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
     tableName: target.tableName,
+    deliveriesTableName: target.deliveriesTableName,
     queues,
   };
 }

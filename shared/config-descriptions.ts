@@ -9,7 +9,10 @@ import { MAX_VISIBILITY_TIMEOUT_SECONDS } from "./domain/aws-limits.ts";
  */
 export const CONFIG_DESCRIPTIONS: Readonly<Record<keyof AppConfig, string>> = {
   AWS_REGION: "set by Lambda",
-  TABLE_NAME: "the DynamoDB table",
+  TABLE_NAME:
+    "the main DynamoDB table (subscriptions, access keys, counters, portal links, the run-time catalogue; point-in-time recovery)",
+  DELIVERIES_TABLE_NAME:
+    "the DynamoDB table of delivery records (heads, attempts, event payloads, shadow deliveries; TTL, no point-in-time recovery); records written before it existed are read from TABLE_NAME until they expire",
   DELIVERY_QUEUE_URL: "the SQS delivery queue",
   DELIVERY_DLQ_URL:
     "the delivery dead-letter queue, where the delivery function moves a job after its last attempt",

@@ -113,6 +113,13 @@ export const configSchema = z.object({
   TABLE_NAME: z
     .string({ message: "is required (the DynamoDB table name)" })
     .check(z.minLength(3, "must be a DynamoDB table name")),
+  /**
+   * The delivery records' own table: heads, attempts, event payloads, shadow deliveries (TTL, no
+   * point-in-time recovery; docs/data-model.md, "Splitting the delivery records out").
+   */
+  DELIVERIES_TABLE_NAME: z
+    .string({ message: "is required (the DynamoDB table of delivery records)" })
+    .check(z.minLength(3, "must be a DynamoDB table name")),
   DELIVERY_QUEUE_URL: z.url({ message: "is required (the SQS delivery queue URL)" }),
   /** Where the delivery function itself moves a job whose attempts are over (PRODUCT §4). */
   DELIVERY_DLQ_URL: z.url({ message: "is required (the SQS delivery dead-letter queue URL)" }),

@@ -12,6 +12,7 @@ import { AccessKeyRepository } from "./adapters/dynamodb/access-keys.ts";
 import { ActiveflowDestinationRepository } from "./adapters/dynamodb/activeflow-destinations.ts";
 import { DeliveryRepository } from "./adapters/dynamodb/deliveries.ts";
 import { createDeliveryBatchLoader } from "./adapters/dynamodb/delivery-batch-loader.ts";
+import { DeliveryTables } from "./adapters/dynamodb/delivery-tables.ts";
 import { EndpointHealthStore } from "./adapters/dynamodb/endpoint-health.ts";
 import { ErasureRepository } from "./adapters/dynamodb/erasure.ts";
 import { EventTypeRepository } from "./adapters/dynamodb/event-types.ts";
@@ -48,6 +49,19 @@ import { SubscriptionService } from "./services/subscriptions.ts";
  */
 
 /** A queue's name: the last segment of its URL (and the last part of its ARN). */
+/** The two tables (delivery records apart from what PITR protects: docs/data-model.md), once per cold start. */
+export function deliveryTablesFor(
+  doc: DynamoDBDocumentClient,
+  config: Pick<AppConfig, "TABLE_NAME" | "DELIVERIES_TABLE_NAME" | "DELIVERY_RETENTION_DAYS">,
+): DeliveryTables {
+  return new DeliveryTables(
+    doc,
+    config.TABLE_NAME,
+    config.DELIVERIES_TABLE_NAME,
+    config.DELIVERY_RETENTION_DAYS,
+  );
+}
+
 function queueNameOf(queueUrl: string): string {
   return new URL(queueUrl).pathname.split("/").filter(Boolean).at(-1) ?? queueUrl;
 }
@@ -67,14 +81,15 @@ export function createRouterDependencies(
     sqs: createSqsClient(config),
   },
 ): RouterDependencies {
+  const tables = deliveryTablesFor(clients.doc, config);
   return {
     subscriptions: new SubscriptionRepository(clients.doc, config.TABLE_NAME),
     deliveryQueue: new DeliveryQueue(clients.sqs, config.DELIVERY_QUEUE_URL),
     unroutableQueue: new UnroutableQueue(clients.sqs, config.UNROUTABLE_QUEUE_URL),
-    payloads: new DeliveryRepository(clients.doc, config.TABLE_NAME, config.PAYLOAD_RETENTION_DAYS),
+    payloads: new DeliveryRepository(clients.doc, tables, config.PAYLOAD_RETENTION_DAYS),
     managed: new ManagedSubscriptionRepository(clients.doc, config.TABLE_NAME),
     activeflows: new ActiveflowDestinationRepository(clients.doc, config.TABLE_NAME),
-    erasures: new ErasureRepository(clients.doc, config.TABLE_NAME),
+    erasures: new ErasureRepository(clients.doc, tables),
     erasureGraceDays: config.CUSTOMER_ERASURE_GRACE_DAYS,
     retentionDays: config.DELIVERY_RETENTION_DAYS,
     catalogue: new CachedEventCatalogue(new EventTypeRepository(clients.doc, config.TABLE_NAME)),
@@ -99,6 +114,7 @@ export function createDeliveryDependencies(
   // Only an auto-disable puts an event on the bus: the client is created then, not at cold start.
   const eventBridge = given ? () => given.eventBridge : once(() => createEventBridgeClient(config));
   const policy = destinationPolicyFor(config);
+  const tables = deliveryTablesFor(doc, config);
   const fairLanes =
     config.SLOW_DELIVERY_QUEUE_URL !== undefined
       ? new FairLanes({
@@ -119,14 +135,14 @@ export function createDeliveryDependencies(
       autoDisableAfterSeconds: config.AUTO_DISABLE_AFTER_SECONDS,
       retentionDays: config.DELIVERY_RETENTION_DAYS,
     },
-    loadBatch: createDeliveryBatchLoader(doc, config.TABLE_NAME),
+    loadBatch: createDeliveryBatchLoader(doc, tables, overrides.now),
     subscriptions: new SubscriptionRepository(doc, config.TABLE_NAME),
-    deliveries: new DeliveryRepository(doc, config.TABLE_NAME, config.PAYLOAD_RETENTION_DAYS),
+    deliveries: new DeliveryRepository(doc, tables, config.PAYLOAD_RETENTION_DAYS),
     queue: new DeliveryQueue(sqs, config.DELIVERY_QUEUE_URL),
     deadLetters: new DeadLetterQueue(sqs, config.DELIVERY_DLQ_URL),
     backstop: new BackstopQueue(sqs, config.DELIVERY_BACKSTOP_QUEUE_URL),
     sender: new HttpSender({ policy, ...(overrides.resolver ? { resolver: overrides.resolver } : {}) }),
-    shadowLog: new ShadowLogRepository(doc, config.TABLE_NAME),
+    shadowLog: new ShadowLogRepository(doc, tables),
     operationalEvents: new OperationalEventPublisher(eventBridge, config.EVENT_BUS_NAME),
     logger,
     ...(fairLanes ? { lanes: fairLanes } : {}),
@@ -165,7 +181,11 @@ export function createApiDependencies(
 ): ApiDependencies {
   const clients = overrides.clients ?? { doc: createTableClients(config).doc, sqs: createSqsClient(config) };
   const subscriptions = new SubscriptionRepository(clients.doc, config.TABLE_NAME);
-  const deliveries = new DeliveryRepository(clients.doc, config.TABLE_NAME, config.PAYLOAD_RETENTION_DAYS);
+  const deliveries = new DeliveryRepository(
+    clients.doc,
+    deliveryTablesFor(clients.doc, config),
+    config.PAYLOAD_RETENTION_DAYS,
+  );
   return {
     services: {
       subscriptions: new SubscriptionService({
@@ -245,9 +265,13 @@ export function attemptLookbackSeconds(config: Pick<AppConfig, "RETRY_SCHEDULE" 
 
 /** The erasure of deleted customers' data, for the delivery function's scheduled pass (docs/security.md). */
 export function createErasureRepository(
-  config: Pick<AppConfig, "AWS_REGION" | "DYNAMODB_ENDPOINT" | "TABLE_NAME">,
+  config: Pick<
+    AppConfig,
+    "AWS_REGION" | "DYNAMODB_ENDPOINT" | "TABLE_NAME" | "DELIVERIES_TABLE_NAME" | "DELIVERY_RETENTION_DAYS"
+  >,
 ): ErasureRepository {
-  return new ErasureRepository(createTableClients(config).doc, config.TABLE_NAME);
+  const doc = createTableClients(config).doc;
+  return new ErasureRepository(doc, deliveryTablesFor(doc, config));
 }
 
 /** A document client for the table alone: what the authorizer and the operator CLI need. */

@@ -50,6 +50,8 @@ export const TABLE_KEYS = {
  */
 export const DEFAULT_RESOURCE_NAMES = {
   table: "voipbin-webhooks",
+  /** Delivery records apart, without point-in-time recovery (docs/data-model.md, "Splitting the delivery records out"). */
+  deliveriesTable: "voipbin-webhooks-deliveries",
   deliveryQueue: "voipbin-webhooks-delivery",
   deliveryDlq: "voipbin-webhooks-delivery-dlq",
   /**
@@ -235,6 +237,7 @@ export const DELIVERY_MAX_RECEIVE_COUNT = 35;
 /** The physical name of every named resource of one deployment stage. */
 export interface StageResourceNames {
   readonly table: string;
+  readonly deliveriesTable: string;
   readonly deliveryQueue: string;
   readonly deliveryDlq: string;
   /** Where SQS's own redrive moves a delivery job after `maxReceiveCount` receives. */
@@ -273,6 +276,7 @@ export function resourceNamesFor(stage: string): StageResourceNames {
   ) as Record<FunctionName, string>;
   return {
     table: named(DEFAULT_RESOURCE_NAMES.table),
+    deliveriesTable: named(DEFAULT_RESOURCE_NAMES.deliveriesTable),
     deliveryQueue: named(DEFAULT_RESOURCE_NAMES.deliveryQueue),
     deliveryDlq: named(DEFAULT_RESOURCE_NAMES.deliveryDlq),
     deliveryBackstop: named(DEFAULT_RESOURCE_NAMES.deliveryBackstop),

@@ -210,7 +210,11 @@ export interface Deployment {
    * its mapping's batching window; undefined when EventBridge invokes the router directly.
    */
   readonly router_queue?: { readonly batching_window_s: number };
-  /** The delivery table (one table holds subscriptions, keys and delivery records). */
+  /**
+   * The table of the delivery records (docs/data-model.md, "Splitting the delivery records out"):
+   * its PITR and capacity are what scale with deliveries. The main table (subscriptions, keys) is
+   * on-demand and its PITR bills a few MB, nothing per delivery.
+   */
   readonly table: {
     readonly pitr: boolean;
     readonly provisioned: boolean;
@@ -291,7 +295,9 @@ export function deploymentOfTemplate(template: CfnTemplate): Deployment {
   const deliveryMapping = sqsMappings.find((m) => JSON.stringify(m.FunctionName ?? "").includes("Delivery"));
   const routerMapping = sqsMappings.find((m) => JSON.stringify(m.FunctionName ?? "").includes("Router"));
   const tables = ofType("AWS::DynamoDB::Table").map(([, t]) => t.Properties ?? {});
-  const table = tables[0] ?? {};
+  // The delivery records' table: named so by the stack (shared/resources.ts); a template of one table
+  // (before the split) holds them in that one.
+  const table = tables.find((t) => String(t.TableName ?? "").includes("-deliveries")) ?? tables[0] ?? {};
   const provisioned = table.BillingMode !== "PAY_PER_REQUEST" && tables.length > 0;
   const throughputs = [
     table.ProvisionedThroughput,
@@ -752,7 +758,7 @@ export function modelCost(
     usd_per_million: d.table.pitr ? pitrGbMonthsPerM * p.dynamodb_pitr_usd_per_gb_month : 0,
     detail: d.table.pitr
       ? `PITR on the table holding the delivery records: ${fmt(pitrBytes)} B per delivery (GSI copies not billed)`
-      : "PITR off",
+      : "no PITR on the delivery records' table (the main table's PITR covers subscriptions and keys: MB, not per delivery)",
   };
   // Provisioned: auto scaling never goes below the minimums; the part of the minimum above what the
   // traffic needs is paid on top of the per-request figure.

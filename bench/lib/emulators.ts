@@ -1,8 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { type DynamoDBClient, ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { type AppConfig, loadConfig } from "#shared/config.ts";
 import { deliveryQueueSettings } from "#shared/resources.ts";
 import { startDynaliteProcess } from "../../local/dynalite-process.ts";
-import { createLocalClients, ensureQueues, ensureTable } from "../../local/provision.ts";
+import {
+  createLocalClients,
+  ensureDeliveriesTable,
+  ensureQueues,
+  ensureTable,
+} from "../../local/provision.ts";
 import { startLocalSqs } from "../../local/sqs/index.ts";
 
 export interface Emulators {
@@ -47,6 +53,7 @@ export async function provisionDeliveryEnvironment(
   const local = createLocalClients({ ...emulators, region: "us-east-1" });
   const tableName = `${prefix}-${suffix}`;
   await ensureTable(local.dynamodb, tableName);
+  await ensureDeliveriesTable(local.dynamodb, `${tableName}-deliveries`);
   const queues = await ensureQueues(
     local.sqs,
     {
@@ -60,6 +67,7 @@ export async function provisionDeliveryEnvironment(
   );
   const config = loadConfig({
     TABLE_NAME: tableName,
+    DELIVERIES_TABLE_NAME: `${tableName}-deliveries`,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
     DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
     DELIVERY_BACKSTOP_QUEUE_URL: queues.deliveryBackstopUrl,
@@ -76,4 +84,24 @@ export async function provisionDeliveryEnvironment(
   process.env.AWS_ACCESS_KEY_ID ??= "local";
   process.env.AWS_SECRET_ACCESS_KEY ??= "local";
   return { local, queues, config };
+}
+
+/**
+ * Every item of the deployment's two tables, raw (the delivery records are in the deliveries one,
+ * the subscriptions in the main one: docs/data-model.md), for counting what the bench stored.
+ */
+export async function scanBothTables(
+  dynamodb: DynamoDBClient,
+  config: Pick<AppConfig, "TABLE_NAME" | "DELIVERIES_TABLE_NAME">,
+): Promise<NonNullable<ScanCommandOutput["Items"]>> {
+  const items: NonNullable<ScanCommandOutput["Items"]> = [];
+  for (const table of [config.TABLE_NAME, config.DELIVERIES_TABLE_NAME]) {
+    let start: ScanCommandOutput["LastEvaluatedKey"];
+    do {
+      const page = await dynamodb.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+  return items;
 }

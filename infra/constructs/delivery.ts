@@ -17,6 +17,8 @@ import type { WebhookTable } from "./webhook-table.ts";
 
 export interface DeliveryProps {
   readonly table: WebhookTable;
+  /** The delivery records' table (docs/data-model.md, "Splitting the delivery records out"). */
+  readonly deliveriesTable: WebhookTable;
   /** The delivery queue (its redrive policy, built from the retry schedule, moves dead jobs on). */
   readonly deliveryQueue: sqs.IQueue;
   /** The slow lane (fair delivery): a second event source mapping of the same function. */
@@ -166,6 +168,20 @@ export class Delivery extends Construct {
       "dynamodb:Scan",
       "dynamodb:BatchWriteItem",
       "dynamodb:DeleteItem",
+    );
+    // The same on the deliveries table, where heads, attempts and bodies of layout 3 live (the main
+    // table keeps the records of layouts 1 and 2 and those of before the split until they expire);
+    // DescribeTable: its creation time is the split's (shared/adapters/dynamodb/delivery-tables.ts).
+    props.deliveriesTable.grantTable(
+      this.delivery.role,
+      "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DescribeTable",
     );
     props.bus.grantPutEventsTo(this.delivery.role);
   }

@@ -92,6 +92,8 @@ export interface ObservabilityProps {
   readonly eventBusName: string;
   /** The table, for its throttling metrics. */
   readonly table: dynamodb.ITable;
+  /** The delivery records' table (no index), for its throttling metrics. */
+  readonly deliveriesTable: dynamodb.ITable;
   /** The retry schedule and jitter, for the oldest-message threshold. */
   readonly retrySchedule: readonly number[];
   readonly retryJitter: number;
@@ -330,6 +332,9 @@ export class Observability extends Construct {
     const throttleMetrics: Record<string, cloudwatch.IMetric> = {
       tableReads: props.table.metric("ReadThrottleEvents", sum5m),
       tableWrites: props.table.metric("WriteThrottleEvents", sum5m),
+      // One alarm for both tables (an alarm is billed by the month): either one throttled stalls deliveries.
+      deliveriesReads: props.deliveriesTable.metric("ReadThrottleEvents", sum5m),
+      deliveriesWrites: props.deliveriesTable.metric("WriteThrottleEvents", sum5m),
       gsiReads: props.table.metric("ReadThrottleEvents", {
         ...sum5m,
         dimensionsMap: {
@@ -348,14 +353,15 @@ export class Observability extends Construct {
     specs.push({
       id: "TableThrottled",
       metric: new cloudwatch.MathExpression({
-        expression: "FILL(tableReads, 0) + FILL(tableWrites, 0) + FILL(gsiReads, 0) + FILL(gsiWrites, 0)",
+        expression:
+          "FILL(tableReads, 0) + FILL(tableWrites, 0) + FILL(gsiReads, 0) + FILL(gsiWrites, 0) + FILL(deliveriesReads, 0) + FILL(deliveriesWrites, 0)",
         usingMetrics: throttleMetrics,
         period: Duration.minutes(5),
-        label: "throttled requests (table and GSI1)",
+        label: "throttled requests (both tables and GSI1)",
       }),
       missingData: "ok",
       description:
-        "DynamoDB throttled requests on the table or GSI1 (a hot partition, or GSI back-pressure, which throttles the table's writes too). The functions retry, but persistent throttling delays deliveries and fails API calls: look at the hot keys (CloudWatch Contributor Insights) and the delivery concurrency.",
+        "DynamoDB throttled requests on the main table, its GSI1 or the deliveries table (a hot partition, GSI back-pressure, which throttles the table's writes too, or provisioned capacity short of a burst). The functions retry, and a throttled delivery job never counts as an attempt, but persistent throttling delays deliveries and fails API calls: look at the hot keys (CloudWatch Contributor Insights), the delivery concurrency and, with provisioned capacity, the deliveries table's auto scaling.",
     });
 
     for (const [name, fn] of [

@@ -22,6 +22,8 @@ export const ROUTER_MAX_EVENT_AGE = Duration.hours(6);
 
 export interface RoutingProps {
   readonly table: WebhookTable;
+  /** The delivery records' table: the router stores each event's body there. */
+  readonly deliveriesTable: WebhookTable;
   readonly deliveryQueue: sqs.IQueue;
   readonly unroutableQueue: sqs.IQueue;
   /** Physical name of the router's fair queue (the bus rules' target). */
@@ -109,8 +111,10 @@ export class Routing extends Construct {
       onFailure: new SqsDestination(this.failedQueue),
     });
 
-    // Query: the customer's subscriptions; PutItem: the event's body, stored once for its deliveries.
+    // Query: the customer's subscriptions; PutItem on the main table as before the split. The event's
+    // body, stored once for its deliveries, is a delivery record: PutItem on the deliveries table.
     props.table.grantTable(this.router.role, "dynamodb:PutItem", "dynamodb:Query");
+    props.deliveriesTable.grantTable(this.router.role, "dynamodb:PutItem");
     // SendMessageBatch is authorised by sqs:SendMessage.
     props.deliveryQueue.grant(this.router.role, "sqs:SendMessage");
     props.unroutableQueue.grant(this.router.role, "sqs:SendMessage");

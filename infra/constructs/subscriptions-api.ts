@@ -43,6 +43,8 @@ const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
 
 export interface SubscriptionsApiProps {
   readonly table: WebhookTable;
+  /** The delivery records' table (docs/data-model.md, "Splitting the delivery records out"). */
+  readonly deliveriesTable: WebhookTable;
   /** Test sends, retries and recoveries enqueue delivery jobs here. */
   readonly deliveryQueue: sqs.IQueue;
   /** What every function of the deployment shares. */
@@ -159,6 +161,19 @@ export class SubscriptionsApi extends Construct {
       "dynamodb:DeleteItem",
     );
     props.table.grantQueryGsi1(this.api.role);
+    // The delivery records: a record by key and its attempts (GetItem, Query), a subscription's log
+    // (Query), a test delivery and its body (PutItem, DeleteItem), retries and recoveries (UpdateItem;
+    // PutItem moves a record of before the split on its first write); DescribeTable: when the split
+    // happened (shared/adapters/dynamodb/delivery-tables.ts).
+    props.deliveriesTable.grantTable(
+      this.api.role,
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable",
+    );
     props.deliveryQueue.grant(this.api.role, "sqs:SendMessage");
     // The authorizer looks an access key up by the hash of the key: one GetItem.
     props.table.grantTable(this.authorizer.role, "dynamodb:GetItem");

@@ -19,6 +19,17 @@ export interface WebhookTableProps {
    */
   readonly pointInTimeRecovery?: boolean;
   /**
+   * Why point-in-time recovery is off by design (the deliveries table), acknowledged for cdk-nag's
+   * AwsSolutions-DDB3 on this table only. Unset: off only by the operator's choice.
+   */
+  readonly pointInTimeRecoveryOffReason?: string;
+  /**
+   * GSI1 (the log of layouts 1 and 2, a customer's access keys). The deliveries table has none: layout
+   * 3's log is a base-table Query.
+   * @default true
+   */
+  readonly gsi1?: boolean;
+  /**
    * Provisioned capacity with auto scaling (table and GSI1 alike) instead of on-demand.
    * @default - on-demand (PAY_PER_REQUEST)
    */
@@ -51,7 +62,9 @@ export type TableAction =
   | "dynamodb:BatchWriteItem"
   | "dynamodb:ConditionCheckItem"
   | "dynamodb:TransactWriteItems"
-  | "dynamodb:TransactGetItems";
+  | "dynamodb:TransactGetItems"
+  /** The deliveries table's creation time: when the split happened (shared/adapters/dynamodb/delivery-tables.ts). */
+  | "dynamodb:DescribeTable";
 
 /**
  * The single table of docs/data-model.md (subscriptions, deliveries, access keys), keyed as in
@@ -92,8 +105,13 @@ export class WebhookTable extends Construct {
       Validations.of(this.table).acknowledge({
         id: "AwsSolutions-DDB3",
         reason:
-          "Point-in-time recovery turned off by the operator (pointInTimeRecovery=false): PITR is billed on the whole table, most of which is 30-day delivery records; docs/decisions.md, 'Lean defaults from the cost model'.",
+          props.pointInTimeRecoveryOffReason ??
+          "Point-in-time recovery turned off by the operator (pointInTimeRecovery=false): the delivery records are in a table of their own without it, and this table holds what an operator must be able to recover; docs/decisions.md.",
       });
+    }
+    if (props.gsi1 === false) {
+      if (capacity !== undefined) this.autoScale(capacity, false);
+      return;
     }
     this.table.addGlobalSecondaryIndex({
       indexName: TABLE_KEYS.gsi1.indexName,
@@ -106,22 +124,27 @@ export class WebhookTable extends Construct {
         : { readCapacity: capacity.minReadCapacity, writeCapacity: capacity.minWriteCapacity }),
       ...(props.warmThroughput === undefined ? {} : { warmThroughput: props.warmThroughput }),
     });
-    if (capacity !== undefined) {
-      // Target tracking on consumed/provisioned utilisation, for the table and for GSI1: GSI1 receives
-      // a copy of every delivery record write, and a GSI short of capacity throttles the table's
-      // writes too (DynamoDB Developer Guide, "GSI write throttling and back pressure").
-      const target = { targetUtilizationPercent: capacity.targetUtilizationPercent };
-      const writes = { minCapacity: capacity.minWriteCapacity, maxCapacity: capacity.maxWriteCapacity };
-      const reads = { minCapacity: capacity.minReadCapacity, maxCapacity: capacity.maxReadCapacity };
-      this.table.autoScaleWriteCapacity(writes).scaleOnUtilization(target);
-      this.table.autoScaleReadCapacity(reads).scaleOnUtilization(target);
-      this.table
-        .autoScaleGlobalSecondaryIndexWriteCapacity(TABLE_KEYS.gsi1.indexName, writes)
-        .scaleOnUtilization(target);
-      this.table
-        .autoScaleGlobalSecondaryIndexReadCapacity(TABLE_KEYS.gsi1.indexName, reads)
-        .scaleOnUtilization(target);
-    }
+    if (capacity !== undefined) this.autoScale(capacity, true);
+  }
+
+  /**
+   * Target tracking on consumed/provisioned utilisation, for the table and for GSI1: GSI1 receives a
+   * copy of every indexed write, and a GSI short of capacity throttles the table's writes too
+   * (DynamoDB Developer Guide, "GSI write throttling and back pressure").
+   */
+  private autoScale(capacity: ProvisionedCapacity, withIndex: boolean): void {
+    const target = { targetUtilizationPercent: capacity.targetUtilizationPercent };
+    const writes = { minCapacity: capacity.minWriteCapacity, maxCapacity: capacity.maxWriteCapacity };
+    const reads = { minCapacity: capacity.minReadCapacity, maxCapacity: capacity.maxReadCapacity };
+    this.table.autoScaleWriteCapacity(writes).scaleOnUtilization(target);
+    this.table.autoScaleReadCapacity(reads).scaleOnUtilization(target);
+    if (!withIndex) return;
+    this.table
+      .autoScaleGlobalSecondaryIndexWriteCapacity(TABLE_KEYS.gsi1.indexName, writes)
+      .scaleOnUtilization(target);
+    this.table
+      .autoScaleGlobalSecondaryIndexReadCapacity(TABLE_KEYS.gsi1.indexName, reads)
+      .scaleOnUtilization(target);
   }
 
   /**

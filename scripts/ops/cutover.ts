@@ -13,6 +13,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DeliveryTables } from "#shared/adapters/dynamodb/delivery-tables.ts";
 import { ManagedSubscriptionRepository } from "#shared/adapters/dynamodb/managed-subscriptions.ts";
 import { ShadowLogRepository } from "#shared/adapters/dynamodb/shadow-log.ts";
 import { UUID_PATTERN } from "#shared/domain/ids.ts";
@@ -44,7 +45,7 @@ interface Common {
 function tableTarget(
   common: Common,
   env: NodeJS.ProcessEnv,
-): { doc: DynamoDBDocumentClient; tableName: string } {
+): { doc: DynamoDBDocumentClient; tableName: string; deliveriesTableName: string } {
   const localEndpoint =
     env.DYNAMODB_ENDPOINT || `http://${LOCAL_HOST}:${env.DYNAMODB_PORT || LOCAL_DEFAULTS.DYNAMODB_PORT}`;
   const client = common.aws
@@ -60,6 +61,9 @@ function tableTarget(
     tableName: common.aws
       ? resourceNamesFor(common.stage).table
       : env.TABLE_NAME || DEFAULT_RESOURCE_NAMES.table,
+    deliveriesTableName: common.aws
+      ? resourceNamesFor(common.stage).deliveriesTable
+      : env.DELIVERIES_TABLE_NAME || DEFAULT_RESOURCE_NAMES.deliveriesTable,
   };
 }
 
@@ -140,9 +144,9 @@ async function shadowExport(
   until: Date,
   customerId: string | undefined,
 ): Promise<number> {
-  const { doc, tableName } = tableTarget(common, env);
+  const { doc, tableName, deliveriesTableName } = tableTarget(common, env);
   try {
-    const log = new ShadowLogRepository(doc, tableName);
+    const log = new ShadowLogRepository(doc, new DeliveryTables(doc, tableName, deliveriesTableName));
     let count = 0;
     for await (const record of log.list({ since, until, ...(customerId ? { customerId } : {}) })) {
       if (!process.stdout.write(`${JSON.stringify(record)}\n`)) {

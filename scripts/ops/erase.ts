@@ -6,6 +6,7 @@
  * what is stored where.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DeliveryTables } from "#shared/adapters/dynamodb/delivery-tables.ts";
 import { ErasureRepository } from "#shared/adapters/dynamodb/erasure.ts";
 import { dataOfBody } from "#shared/domain/erasure/erasure.ts";
 import {
@@ -109,6 +110,7 @@ export interface EraseTarget {
   readonly description: string;
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
+  readonly deliveriesTableName: string;
   /** The parked queues there are: dead letters and backstop (jobs), unroutable, router failures, ingest DLQ (events). */
   readonly queues: readonly { readonly kind: ParkedKind | "backstop"; readonly queue: ParkedQueue }[];
 }
@@ -131,7 +133,10 @@ export async function runErase(command: EraseCommand, target: EraseTarget): Prom
   let lastWrite = 0;
   const summary = await eraseCustomerData(
     {
-      store: new ErasureRepository(target.doc, target.tableName),
+      store: new ErasureRepository(
+        target.doc,
+        new DeliveryTables(target.doc, target.tableName, target.deliveriesTableName),
+      ),
       queues: erasureQueues(target),
       onProgress: ({ phase, done, detail }) => {
         const now = Date.now();

@@ -105,7 +105,11 @@ const hangup = (customer: Customer, callId: string) => ({
   source: { type: "tel", target: "+821012345678" },
 });
 
-const itemsMentioning = (text: string) => itemsOfTable(doc, DEFAULT_RESOURCE_NAMES.table, text);
+/** Both tables: the delivery records are in the deliveries one (docs/data-model.md). */
+const itemsMentioning = async (text: string) => [
+  ...(await itemsOfTable(doc, DEFAULT_RESOURCE_NAMES.table, text)),
+  ...(await itemsOfTable(doc, DEFAULT_RESOURCE_NAMES.deliveriesTable, text)),
+];
 
 async function ops(...args: string[]) {
   return runNpmScript("ops", args, stack.cliEnv, 120_000);

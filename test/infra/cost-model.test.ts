@@ -135,7 +135,8 @@ describe("the cost model's billed lines", () => {
     const deployment = deploymentOfTemplate(template);
     expect(deployment.alarms).toBe(resourcesOfType(synth.template, "AWS::CloudWatch::Alarm").length);
     expect(deployment.dashboards).toBe(1);
-    expect(deployment.table.pitr).toBe(true);
+    // The delivery records' table has no PITR (the main table's covers subscriptions and keys).
+    expect(deployment.table.pitr).toBe(false);
     // Lane fair's router queue: EventBridge's send, the mapping's receive and delete are billed.
     expect(deployment.router_queue).toEqual({ batching_window_s: 1 });
     const direct = modelCost(MEASURED, { ...deployment, router_queue: undefined }, 10_000_000, {
@@ -149,8 +150,8 @@ describe("the cost model's billed lines", () => {
     expect(Object.values(deployment.functions).every((fn) => !fn.tracing)).toBe(true);
     const lean = modelCost(MEASURED, deployment, 10_000_000, { capacity: "on-demand" });
     expect(lean.lines.xray_traces?.usd_per_million).toBe(0);
-    // Billed per alarm metric: TableThrottled's expression reads four metrics (table and GSI1, reads
-    // and writes), so it costs four alarms.
+    // Billed per alarm metric: TableThrottled's expression reads six metrics (the main table, GSI1
+    // and the deliveries table, reads and writes), so it costs six alarms.
     const alarmList = resourcesOfType(synth.template, "AWS::CloudWatch::Alarm");
     const mathMetrics = alarmList
       .map(([, a]) => (a.Properties as { Metrics?: { MetricStat?: unknown }[] }).Metrics)
@@ -175,7 +176,16 @@ describe("the cost model's billed lines", () => {
     expect(tracedCost.lines.xray_traces?.usd_per_million).toBeGreaterThan(2);
   });
 
-  it("prices PITR only where the template turns it on", () => {
+  it("prices PITR only where the template turns it on: the main table, not the delivery records'", () => {
+    // By default PITR is on for the main table only, and nothing of a delivery is in it.
+    const pitrTables = billedItemsOfTemplate(template as CfnTemplate)
+      .filter((item) => item.line === "dynamodb_pitr")
+      .map((item) => item.logicalId);
+    expect(pitrTables).toEqual([expect.stringMatching(/^Storage/)]);
+    expect(
+      modelCost(MEASURED, deploymentOfTemplate(template), 100_000_000, { capacity: "on-demand" }).lines
+        .dynamodb_pitr?.usd_per_million,
+    ).toBe(0);
     const off = synthesize(
       { pointInTimeRecovery: "false" },
       { bundle: false },
@@ -187,8 +197,13 @@ describe("the cost model's billed lines", () => {
       modelCost(MEASURED, deployment, 100_000_000, { capacity: "on-demand" }).lines.dynamodb_pitr
         ?.usd_per_million,
     ).toBe(0);
-    const on = modelCost(MEASURED, deploymentOfTemplate(template), 100_000_000, { capacity: "on-demand" });
-    // 930 B per delivery kept 30 days: 0.866 GB-month per million deliveries at $0.20.
+    // A template of one table (before the split) priced PITR on every delivery byte: 930 B per
+    // delivery kept 30 days, 0.866 GB-month per million deliveries at $0.20.
+    const oneTable = {
+      ...deploymentOfTemplate(template),
+      table: { ...deploymentOfTemplate(template).table, pitr: true },
+    };
+    const on = modelCost(MEASURED, oneTable, 100_000_000, { capacity: "on-demand" });
     expect(on.lines.dynamodb_pitr?.usd_per_million).toBeCloseTo(0.173, 3);
   });
 
@@ -199,12 +214,13 @@ describe("the cost model's billed lines", () => {
         { bundle: false },
       ).template.toJSON(),
     );
+    // The deliveries table's floor (no index); the main table stays on-demand, without one.
     expect(provisioned.table).toEqual(
-      expect.objectContaining({ provisioned: true, min_wcu: 200, min_rcu: 10, target_utilization: 0.7 }),
+      expect.objectContaining({ provisioned: true, min_wcu: 100, min_rcu: 5, target_utilization: 0.7 }),
     );
     const small = modelCost(MEASURED, provisioned, 10_000_000, { capacity: "provisioned" });
-    // 200 WCU of floor against ~7 WCU of need at 10 M a month: ~193 × 730 h × $0.00065.
-    expect(small.lines.dynamodb_provisioned_minimum?.usd_per_million).toBeGreaterThan(8);
+    // 100 WCU of floor against ~7 WCU of need at 10 M a month: ~93 × 730 h × $0.00065 ≈ $44, $4.4/M.
+    expect(small.lines.dynamodb_provisioned_minimum?.usd_per_million).toBeGreaterThan(4);
   });
 
   it("reads the router queue's batching window (1 s by default) and prices the router's batches from it", () => {

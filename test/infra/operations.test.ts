@@ -80,7 +80,7 @@ describe("alarms on every loss or stall path", () => {
     );
   });
 
-  it("DynamoDB throttling on the table and on GSI1", () => {
+  it("DynamoDB throttling on the main table, on GSI1 and on the deliveries table", () => {
     const alarm = alarmNamed("TableThrottled");
     const metrics = alarm.Metrics as {
       Id: string;
@@ -91,13 +91,24 @@ describe("alarms on every loss or stall path", () => {
     expect(stats.map((m) => m.MetricName).sort()).toEqual([
       "ReadThrottleEvents",
       "ReadThrottleEvents",
+      "ReadThrottleEvents",
+      "WriteThrottleEvents",
       "WriteThrottleEvents",
       "WriteThrottleEvents",
     ]);
     for (const metric of stats) expect(metric.Namespace).toBe("AWS/DynamoDB");
     expect(JSON.stringify(stats)).toContain(TABLE_KEYS.gsi1.indexName);
+    // Both tables, by their references in the template.
+    const tableRefs = new Set(
+      stats.map((m) =>
+        JSON.stringify(
+          (m.Dimensions as { Name: string; Value: unknown }[]).find((d) => d.Name === "TableName")?.Value,
+        ),
+      ),
+    );
+    expect(tableRefs.size).toBe(2);
     expect(metrics.find((m) => m.Expression)?.Expression).toMatch(
-      /tableReads.*tableWrites.*gsiReads.*gsiWrites/,
+      /tableReads.*tableWrites.*gsiReads.*gsiWrites.*deliveriesReads.*deliveriesWrites/,
     );
   });
 

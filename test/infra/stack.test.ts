@@ -53,6 +53,7 @@ const ids = () => {
   const { stack } = synth;
   return {
     table: logicalIdOf(stack.table.table),
+    deliveriesTable: logicalIdOf(stack.deliveriesTable.table),
     deliveryQueue: logicalIdOf(stack.queues.deliveryQueue),
     deliveryDlq: logicalIdOf(stack.queues.deliveryDlq),
     deliveryBackstop: logicalIdOf(stack.queues.deliveryBackstop),
@@ -165,6 +166,8 @@ describe("router", () => {
   it("may Query the table, store event bodies, and send to the delivery and unroutable queues, nothing more", () => {
     const role = roleOf(synth.stack.routing.router);
     expect(actionsOn(role, arnOf(ids().table))).toEqual(["dynamodb:PutItem", "dynamodb:Query"]);
+    // The event's body is a delivery record: the only thing the router writes there.
+    expect(actionsOn(role, arnOf(ids().deliveriesTable))).toEqual(["dynamodb:PutItem"]);
     expect(actionsOn(role, arnOf(ids().deliveryQueue))).toEqual(["sqs:SendMessage"]);
     expect(actionsOn(role, arnOf(ids().unroutable))).toEqual(["sqs:SendMessage"]);
   });
@@ -200,6 +203,34 @@ describe("table", () => {
           },
         ],
       }),
+    });
+  });
+
+  it("keeps the delivery records apart: expiring, encrypted, kept outside dev stages, no index and no PITR", () => {
+    const { resource } = onlyResource(synth.template, "AWS::DynamoDB::Table", {
+      TableName: `${DEFAULT_RESOURCE_NAMES.deliveriesTable}-prod`,
+    });
+    expect(resource.DeletionPolicy).toBe("RetainExceptOnCreate");
+    expect(resource.UpdateReplacePolicy).toBe("Retain");
+    expect(resource.Properties).toEqual(
+      expect.objectContaining({
+        BillingMode: "PAY_PER_REQUEST",
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: false },
+        TimeToLiveSpecification: { AttributeName: TABLE_KEYS.ttlAttribute, Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
+          { AttributeName: TABLE_KEYS.sortKey, KeyType: "RANGE" },
+        ],
+      }),
+    );
+    expect(resource.Properties.GlobalSecondaryIndexes).toBeUndefined();
+    // The functions are told its name.
+    synth.template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({ DELIVERIES_TABLE_NAME: { Ref: ids().deliveriesTable } }),
+      },
     });
   });
 });
@@ -420,6 +451,19 @@ describe("delivery function", () => {
         "dynamodb:DeleteItem",
       ].sort(),
     );
+    // The delivery records of layout 3; DescribeTable: when the split happened. No DeleteItem.
+    expect([...actionsOn(role, arnOf(ids().deliveriesTable))].sort()).toEqual(
+      [
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DescribeTable",
+      ].sort(),
+    );
     // Send only: our own dead-lettering and the backstop reconciliation's.
     expect([...new Set(actionsOn(role, arnOf(ids().deliveryDlq)))]).toEqual([
       "sqs:GetQueueAttributes",
@@ -568,6 +612,15 @@ describe("subscriptions API", () => {
     ]);
     expect(actionsOn(role, { "Fn::Join": ["", [arnOf(ids().table), "/index/GSI1"]] })).toEqual([
       "dynamodb:Query",
+    ]);
+    // No BatchGetItem there (a log page's heads of layout 3 are the Query's items) and no Scan.
+    expect([...actionsOn(role, arnOf(ids().deliveriesTable))].sort()).toEqual([
+      "dynamodb:DeleteItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
     ]);
     expect(actionsOn(role, arnOf(ids().deliveryQueue))).toEqual(["sqs:SendMessage"]);
   });
@@ -966,6 +1019,8 @@ describe("cdk-nag (AwsSolutions, through CDK's validation API)", () => {
     expect(acknowledged.sort()).toEqual(
       [
         "Observability/AlarmTopic AwsSolutions-SNS2",
+        // The delivery records' table: no PITR by design (docs/data-model.md, "Splitting the delivery records out").
+        "Deliveries/Table AwsSolutions-DDB3",
         "EventIngest/DeadLetterQueue AwsSolutions-SQS3",
         // No longer a redrive target (the backstop queue is): cdk-nag no longer recognises it.
         "Queues/DeliveryDlq AwsSolutions-SQS3",

@@ -16,6 +16,7 @@ import { parseCustomerVersion } from "#shared/domain/subscriptions/managed.ts";
 import { buildDeliveryJobs } from "#shared/services/route-event.ts";
 import { errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
+import { deliveryTablesOf } from "../support/aws-env.ts";
 import { startReceiver } from "../support/receiver.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -193,7 +194,7 @@ describe("a destination's delivery", () => {
       // As the router does: the event's body once, then the jobs.
       await new DeliveryRepository(
         DynamoDBDocumentClient.from(bed.env.dynamodb),
-        bed.env.tableName,
+        deliveryTablesOf(bed.env, DynamoDBDocumentClient.from(bed.env.dynamodb)),
       ).putPayload(customerId, event.id, job.payload, new Date(), 7, new Date(event.time));
       await new DeliveryQueue(bed.env.sqs, bed.env.queues.deliveryQueueUrl).enqueue(jobs);
       const statusOf = async () =>

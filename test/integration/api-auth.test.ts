@@ -22,6 +22,7 @@ import {
   testResolver,
 } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
+import { deliveryTablesOf } from "../support/aws-env.ts";
 import { captureOutput } from "../support/output.ts";
 import { lambdaContext } from "../support/pipeline.ts";
 
@@ -288,7 +289,7 @@ describe("tenant isolation: another customer's resources do not exist", () => {
       subscription.id,
     );
     expect(stored).toMatchObject({ secret: subscription.secret, description: null, previous_secret: null });
-    const delivery = await new DeliveryRepository(doc, bed.env.tableName).get(
+    const delivery = await new DeliveryRepository(doc, deliveryTablesOf(bed.env, doc)).get(
       owner.accessKey.customer_id,
       deliveryId,
     );

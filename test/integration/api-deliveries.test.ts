@@ -15,6 +15,7 @@ import { QuotaService } from "#shared/services/quotas.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { type ApiGatewaySimulator, type ApiResponse, errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
+import { deliveryTablesOf } from "../support/aws-env.ts";
 import { startEventBridgeCapture } from "../support/eventbridge-capture.ts";
 import { waitForQueueEmpty } from "../support/pipeline.ts";
 import { type Receiver, type Responder, startReceiver } from "../support/receiver.ts";
@@ -56,7 +57,7 @@ beforeAll(async () => {
   });
   api = bed.gateway;
   const doc = DynamoDBDocumentClient.from(bed.env.dynamodb);
-  deliveries = new DeliveryRepository(doc, bed.env.tableName);
+  deliveries = new DeliveryRepository(doc, deliveryTablesOf(bed.env, doc));
   subscriptions = new SubscriptionRepository(doc, bed.env.tableName);
   source = await bed.startDeliveries();
   const minted = await bed.mintKey();
@@ -778,7 +779,7 @@ describe("guards a mutation run found untested (issue 23)", () => {
     if (expired === undefined || kept === undefined) throw new Error("nothing seeded");
     // Still in the table (DynamoDB's TTL deletes within days; dynalite never does).
     const head = await DynamoDBDocumentClient.from(bed.env.dynamodb).send(
-      new GetCommand({ TableName: bed.env.tableName, Key: keys.deliveryHead(customerId, expired) }),
+      new GetCommand({ TableName: bed.env.deliveriesTableName, Key: keys.deliveryHead(customerId, expired) }),
     );
     expect(head.Item?.expires_at).toBeLessThan(Date.now() / 1000);
     expect((await api.get(`/v1/deliveries/${expired}`, { key })).status).toBe(404);

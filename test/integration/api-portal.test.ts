@@ -15,6 +15,7 @@ import { mintPortalLink, type PortalSessionDependencies } from "#shared/services
 import { materializePortal } from "../../portal/build.ts";
 import { type ApiGatewaySimulator, errorCode } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
+import { deliveryTablesOf } from "../support/aws-env.ts";
 
 let bed: ApiTestbed;
 let api: ApiGatewaySimulator;
@@ -33,7 +34,7 @@ beforeAll(async () => {
   const doc = DynamoDBDocumentClient.from(bed.env.dynamodb, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  deliveries = new DeliveryRepository(doc, bed.env.tableName);
+  deliveries = new DeliveryRepository(doc, deliveryTablesOf(bed.env, doc));
   linkDeps = {
     portalLinks: new PortalLinkRepository(doc, bed.env.tableName),
     accessKeys: new AccessKeyRepository(doc, bed.env.tableName),
@@ -86,7 +87,7 @@ async function recordDelivery(
     // The router of before the upgrade stored no event time with the body.
     await DynamoDBDocumentClient.from(bed.env.dynamodb).send(
       new UpdateCommand({
-        TableName: bed.env.tableName,
+        TableName: bed.env.deliveriesTableName,
         Key: keys.eventPayload(ids.customerId, ids.eventId),
         UpdateExpression: "REMOVE event_ms",
       }),

@@ -10,6 +10,7 @@ import { scheduledEvent } from "#handlers/delivery.ts";
 import { ErasureRepository } from "#shared/adapters/dynamodb/erasure.ts";
 import { managedSubscriptionId } from "#shared/domain/subscriptions/managed.ts";
 import { erasePendingCustomers } from "#shared/services/erasure.ts";
+import { deliveryTablesOf } from "../support/aws-env.ts";
 import { eventBridgeEvent, fixtureEvent } from "../support/fixtures.ts";
 import {
   deliveryIdOf,
@@ -55,7 +56,11 @@ function controlEvent(type: string, id: string, fields: Record<string, unknown>)
   );
 }
 
-const itemsMentioning = (text: string) => itemsOfTable(doc, harness.env.tableName, text);
+/** Both tables: the delivery records are in the deliveries one (docs/data-model.md). */
+const itemsMentioning = async (text: string) => [
+  ...(await itemsOfTable(doc, harness.env.tableName, text)),
+  ...(await itemsOfTable(doc, harness.env.deliveriesTableName, text)),
+];
 
 describe("customer_deleted erases the customer's data after the grace period", () => {
   it("the router records the erasure; the scheduled pass removes records, attempts and bodies, not another customer's", async () => {
@@ -204,7 +209,7 @@ describe("customer_deleted erases the customer's data after the grace period", (
   }, 60_000);
 
   it("a pass under way stops when the request is withdrawn, neither erased nor left to resume", async () => {
-    const store = new ErasureRepository(doc, harness.env.tableName);
+    const store = new ErasureRepository(doc, deliveryTablesOf(harness.env, doc));
     const customerId = randomUUID();
     const now = new Date("2026-03-01T00:00:00.000Z");
     await store.request(customerId, now, now);
@@ -215,7 +220,7 @@ describe("customer_deleted erases the customer's data after the grace period", (
   });
 
   it("waits for the grace period, and a pass out of time resumes where it stopped", async () => {
-    const store = new ErasureRepository(doc, harness.env.tableName);
+    const store = new ErasureRepository(doc, deliveryTablesOf(harness.env, doc));
     const customerId = randomUUID();
     const requested = new Date("2026-03-01T00:00:00.000Z");
     await store.request(customerId, new Date(requested.getTime() + 14 * 86_400_000), requested);

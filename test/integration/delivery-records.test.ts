@@ -12,7 +12,7 @@ import { DependencyError } from "#shared/domain/errors.ts";
 import { deriveDeliveryIds, deriveLegacyDeliveryIds } from "#shared/domain/ids.ts";
 import type { RecordAttemptInput } from "#shared/domain/ports/deliveries.ts";
 import { itemSize, writeUnits } from "../../bench/lib/dynamo-units.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
+import { createTestEnvironment, deliveryTablesOf, type TestEnvironment } from "../support/aws-env.ts";
 import { repositoriesFor } from "../support/pipeline.ts";
 
 let env: TestEnvironment;
@@ -201,9 +201,11 @@ describe.each<Layout>(["layout 3", "layout 2"])("delivery records (%s)", (layout
     expect(record?.attempts).toHaveLength(70);
     expect(record?.attempts.every((a) => a.response_body === body)).toBe(true);
     expect(record?.payload).toBe(payload);
+    // Layout 3 in the deliveries table; layout 2 (version 8 ids) stays in the main table.
+    const table = layout === "layout 2" ? env.tableName : env.deliveriesTableName;
     const partition = await env.dynamodb.send(
       new QueryCommand({
-        TableName: env.tableName,
+        TableName: table,
         KeyConditionExpression: "PK = :pk",
         ExpressionAttributeValues: { ":pk": { S: `DELIVERY#${delivery.delivery_id}` } },
       }),
@@ -215,7 +217,7 @@ describe.each<Layout>(["layout 3", "layout 2"])("delivery records (%s)", (layout
     expect(partition.Items).toHaveLength(layout === "layout 2" ? 71 : 70);
     const head = await env.dynamodb.send(
       new GetItemCommand({
-        TableName: env.tableName,
+        TableName: table,
         Key: marshall(keys.deliveryHead(delivery.customer_id, delivery.delivery_id)),
       }),
     );
@@ -234,7 +236,7 @@ describe("delivery records (layout 3): the head is its subscription's log entry"
     expect(key.PK).toMatch(new RegExp(`^LOG#${delivery.customer_id}#[0-9a-f]{4}#S[0-3]$`));
     expect(key.SK).toBe(`${eventTime.toISOString()}#${delivery.delivery_id}`);
     const { Item } = await env.dynamodb.send(
-      new GetItemCommand({ TableName: env.tableName, Key: marshall(key), ConsistentRead: true }),
+      new GetItemCommand({ TableName: env.deliveriesTableName, Key: marshall(key), ConsistentRead: true }),
     );
     // Not in the index: creating it wrote one item and no index copy.
     expect(Item && "GSI1PK" in Item).toBe(false);
@@ -272,7 +274,7 @@ describe("delivery records (layout 3): the head is its subscription's log entry"
     });
     const { Item } = await env.dynamodb.send(
       new GetItemCommand({
-        TableName: env.tableName,
+        TableName: env.deliveriesTableName,
         Key: marshall(keys.deliveryHead(delivery.customer_id, delivery.delivery_id)),
         ConsistentRead: true,
       }),
@@ -408,7 +410,7 @@ describe("reads of a delivery's head that decide what happens next are strongly 
       const { doc, sent } = recording();
       const state = await createDeliveryBatchLoader(
         doc,
-        env.tableName,
+        deliveryTablesOf(env, doc),
       )({
         subscriptions: [{ customerId: delivery.customer_id, subscriptionId: delivery.subscription_id }],
         deliveries: [{ customerId: delivery.customer_id, deliveryId: delivery.delivery_id }],
@@ -424,7 +426,7 @@ describe("reads of a delivery's head that decide what happens next are strongly 
       }
 
       sent.length = 0;
-      const record = await new DeliveryRepository(doc, env.tableName).get(
+      const record = await new DeliveryRepository(doc, deliveryTablesOf(env, doc)).get(
         delivery.customer_id,
         delivery.delivery_id,
       );

@@ -12,7 +12,7 @@ import { loadConfig } from "#shared/config.ts";
 import { ConfigError } from "#shared/domain/errors.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { resolveSettings } from "../../infra/settings.ts";
-import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
+import { createTestEnvironment, deliveryTablesOf, type TestEnvironment } from "../support/aws-env.ts";
 
 let env: TestEnvironment;
 let doc: DynamoDBDocumentClient;
@@ -28,7 +28,7 @@ const DAY = 86_400;
 
 describe("payload retention shorter than the records'", () => {
   it("gives the body a TTL of PAYLOAD_RETENTION_DAYS and the record its own; a body past it reads as gone", async () => {
-    const deliveries = new DeliveryRepository(doc, env.tableName, 2);
+    const deliveries = new DeliveryRepository(doc, deliveryTablesOf(env, doc), 2);
     const customerId = randomUUID();
     const subscriptionId = randomUUID();
     const eventId = randomUUID();
@@ -51,11 +51,11 @@ describe("payload retention shorter than the records'", () => {
     );
     const nowS = Math.floor(now.getTime() / 1000);
     const body = await doc.send(
-      new GetCommand({ TableName: env.tableName, Key: keys.eventPayload(customerId, eventId) }),
+      new GetCommand({ TableName: env.deliveriesTableName, Key: keys.eventPayload(customerId, eventId) }),
     );
     expect(body.Item?.expires_at).toBe(nowS + 2 * DAY);
     const head = await doc.send(
-      new GetCommand({ TableName: env.tableName, Key: keys.deliveryHead(customerId, deliveryId) }),
+      new GetCommand({ TableName: env.deliveriesTableName, Key: keys.deliveryHead(customerId, deliveryId) }),
     );
     expect(head.Item?.expires_at).toBe(nowS + 30 * DAY);
 
@@ -68,13 +68,13 @@ describe("payload retention shorter than the records'", () => {
   });
 
   it("keeps a body a day longer than its records when the setting is unset", async () => {
-    const deliveries = new DeliveryRepository(doc, env.tableName);
+    const deliveries = new DeliveryRepository(doc, deliveryTablesOf(env, doc));
     const customerId = randomUUID();
     const eventId = randomUUID();
     const now = new Date();
     await deliveries.putPayload(customerId, eventId, "{}", now, 30, now);
     const body = await doc.send(
-      new GetCommand({ TableName: env.tableName, Key: keys.eventPayload(customerId, eventId) }),
+      new GetCommand({ TableName: env.deliveriesTableName, Key: keys.eventPayload(customerId, eventId) }),
     );
     expect(body.Item?.expires_at).toBe(Math.floor(now.getTime() / 1000) + 31 * DAY);
   });

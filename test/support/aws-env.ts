@@ -6,9 +6,17 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { inject } from "vitest";
+import { DeliveryTables } from "#shared/adapters/dynamodb/delivery-tables.ts";
 import { deliveryQueueSettings, type QueueSettings } from "#shared/resources.ts";
-import { createLocalClients, ensureQueues, ensureTable, type QueueUrls } from "../../local/provision.ts";
+import {
+  createLocalClients,
+  ensureDeliveriesTable,
+  ensureQueues,
+  ensureTable,
+  type QueueUrls,
+} from "../../local/provision.ts";
 import { LOCAL_CREDENTIALS } from "../../scripts/lib/local-stack.ts";
 
 /**
@@ -60,6 +68,8 @@ export interface TestEnvironment {
   readonly dynamodb: DynamoDBClient;
   readonly sqs: SQSClient;
   readonly tableName: string;
+  /** The delivery records' table (DELIVERIES_TABLE_NAME; docs/data-model.md, "Splitting the delivery records out"). */
+  readonly deliveriesTableName: string;
   readonly queues: QueueUrls;
   readonly queueSettings: QueueSettings;
   /**
@@ -85,8 +95,10 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
   const retrySchedule = options.retrySchedule ?? TEST_RETRY_SCHEDULE;
   const suffix = randomUUID().slice(0, 8);
   const tableName = `webhooks-test-${suffix}`;
+  const deliveriesTableName = `webhooks-deliveries-test-${suffix}`;
   const queueSettings = { ...deliveryQueueSettings(retrySchedule), ...options.queueSettings };
   await ensureTable(dynamodb, tableName);
+  await ensureDeliveriesTable(dynamodb, deliveriesTableName);
   const queues = await ensureQueues(
     sqs,
     {
@@ -106,6 +118,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     DYNAMODB_ENDPOINT: dynamodbEndpoint,
     SQS_ENDPOINT: sqsEndpoint,
     TABLE_NAME: tableName,
+    DELIVERIES_TABLE_NAME: deliveriesTableName,
     DELIVERY_QUEUE_URL: queues.deliveryQueueUrl,
     DELIVERY_DLQ_URL: queues.deliveryDlqUrl,
     DELIVERY_BACKSTOP_QUEUE_URL: queues.deliveryBackstopUrl,
@@ -123,6 +136,7 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     dynamodb,
     sqs,
     tableName,
+    deliveriesTableName,
     queues,
     queueSettings,
     receiveAll: (queueUrl, receiveOptions) => receiveAll(sqs, queueUrl, receiveOptions),
@@ -174,4 +188,12 @@ async function inspectQueue(sqsEndpoint: string, queueUrl: string): Promise<Queu
   const response = await fetch(new URL(`/_local-sqs/queues/${encodeURIComponent(name)}`, sqsEndpoint));
   if (!response.ok) throw new Error(`local SQS inspection of ${name} answered ${response.status}`);
   return (await response.json()) as QueueSnapshot;
+}
+
+/** Both tables of a test environment, as the functions see them (DELIVERIES_TABLE_NAME beside TABLE_NAME). */
+export function deliveryTablesOf(
+  env: Pick<TestEnvironment, "tableName" | "deliveriesTableName">,
+  doc: DynamoDBDocumentClient,
+): DeliveryTables {
+  return new DeliveryTables(doc, env.tableName, env.deliveriesTableName);
 }

@@ -8,7 +8,7 @@ import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { createLambdaContext } from "../../local/lambda-runtime.ts";
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
-import { createTestEnvironment, type TestEnvironment } from "./aws-env.ts";
+import { createTestEnvironment, deliveryTablesOf, type TestEnvironment } from "./aws-env.ts";
 import { startEventBridgeCapture } from "./eventbridge-capture.ts";
 import { eventBridgeEvent, type FixtureEntry } from "./fixtures.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
@@ -70,7 +70,7 @@ export function repositoriesFor(env: TestEnvironment) {
   const doc = DynamoDBDocumentClient.from(env.dynamodb);
   return {
     subscriptions: new SubscriptionRepository(doc, env.tableName),
-    deliveries: new DeliveryRepository(doc, env.tableName),
+    deliveries: new DeliveryRepository(doc, deliveryTablesOf(env, doc)),
   };
 }
 

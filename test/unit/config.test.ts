@@ -7,6 +7,7 @@ import { deliveryQueueSettings } from "#shared/resources.ts";
 
 const required = {
   TABLE_NAME: "voipbin-webhooks",
+  DELIVERIES_TABLE_NAME: "voipbin-webhooks-deliveries",
   DELIVERY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/delivery",
   DELIVERY_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/delivery-dlq",
   DELIVERY_BACKSTOP_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/delivery-backstop",
@@ -55,6 +56,7 @@ describe("loadConfig", () => {
     const problems = (error as ConfigError).problems.join("\n");
     for (const name of [
       "TABLE_NAME",
+      "DELIVERIES_TABLE_NAME",
       "DELIVERY_QUEUE_URL",
       "DELIVERY_DLQ_URL",
       "DELIVERY_BACKSTOP_QUEUE_URL",

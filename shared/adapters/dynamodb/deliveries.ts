@@ -34,6 +34,7 @@ import {
   legacyLogPartitions,
   str,
 } from "./deliveries-legacy.ts";
+import { DeliveryTables } from "./delivery-tables.ts";
 import { decodePayload, encodePayload, PAYLOAD_ATTRIBUTE } from "./payload-codec.ts";
 import {
   batchGetItems,
@@ -188,6 +189,17 @@ function handedOverBy(item: Item, job: string): boolean {
   return str(item.prev_job) === job && (item.status === "pending" || item.status === "failed");
 }
 
+/** A partition of the log, with the table it is read from. */
+interface TablePartition extends LogPartition {
+  readonly table: string;
+}
+
+/** An item of the log with the table it came from (its attempts are read there). */
+interface LogItem {
+  readonly item: Item;
+  readonly table: string;
+}
+
 const expiresAtFor = (now: Date, retentionDays: number): number =>
   Math.floor(now.getTime() / 1000) + retentionDays * 86_400;
 
@@ -212,15 +224,20 @@ function headCreationSet(identity: Item, values: Record<string, unknown>): strin
 }
 
 export class DeliveryRepository implements DeliveryRepositoryPort {
+  private readonly tables: DeliveryTables;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    /** The deliveries table and the main one (delivery-tables.ts), or one table for both. */
+    tables: DeliveryTables | string,
     /**
      * Days an event's body is kept when a deployment keeps bodies for fewer days than the records
      * (PAYLOAD_RETENTION_DAYS, docs/security.md); unset: a day longer than the records.
      */
     private readonly payloadRetentionDays?: number,
-  ) {}
+  ) {
+    this.tables = typeof tables === "string" ? DeliveryTables.single(doc, tables) : tables;
+  }
 
   /**
    * A new head's keys and identity. Layout 3: the head is its log entry (the id names its time, so
@@ -293,7 +310,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       try {
         await this.doc.send(
           new PutCommand({
-            TableName: this.tableName,
+            TableName: this.tables.tableOf(delivery.delivery_id),
             Item: head,
             ConditionExpression: "attribute_not_exists(PK)",
           }),
@@ -359,7 +376,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     try {
       await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.tables.tableOf(delivery.delivery_id),
           Key: this.headKey(delivery.customer_id, delivery.delivery_id),
           UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${remove.join(", ")}` : ""}`,
           ConditionExpression: conditions.join(" AND "),
@@ -371,7 +388,11 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
       return "recorded";
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
-      const current = await this.currentItem(error, this.headKey(delivery.customer_id, delivery.delivery_id));
+      const current = await this.currentItem(
+        error,
+        this.tables.tableOf(delivery.delivery_id),
+        this.headKey(delivery.customer_id, delivery.delivery_id),
+      );
       if (current === null) throw error;
       const live = str(current.live_job);
       if (live !== null && live !== input.liveJob) {
@@ -390,7 +411,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   private async putAttempt(deliveryId: string, attempt: DeliveryAttempt, expiresAt: number): Promise<void> {
     await this.doc.send(
       new PutCommand({
-        TableName: this.tableName,
+        TableName: this.tables.tableOf(deliveryId),
         Item: {
           ...keys.deliveryAttempt(deliveryId, attempt.at, randomBytes(3).toString("hex")),
           [ATTEMPT_BLOB]: encodeAttempt(attempt),
@@ -401,11 +422,11 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   }
 
   /** The item a failed condition saw: DynamoDB returns it; dynalite does not, so read it then. */
-  private async currentItem(error: unknown, key: ItemKey): Promise<Item | null> {
+  private async currentItem(error: unknown, table: string, key: ItemKey): Promise<Item | null> {
     const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
     if (raw) return unmarshall(raw);
     const response = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+      new GetCommand({ TableName: table, Key: key, ConsistentRead: true }),
     );
     return response.Item ?? null;
   }
@@ -451,7 +472,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     try {
       await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.tables.tableOf(input.delivery.delivery_id),
           Key: this.headKey(input.delivery.customer_id, input.delivery.delivery_id),
           UpdateExpression: `SET ${set.join(", ")}`,
           ConditionExpression:
@@ -467,7 +488,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
       const key = this.headKey(input.delivery.customer_id, input.delivery.delivery_id);
-      const current = await this.currentItem(error, key);
+      const current = await this.currentItem(error, this.tables.tableOf(input.delivery.delivery_id), key);
       return current !== null && handedOverBy(current, input.resumedBy ?? input.fromJob)
         ? "handed_over"
         : "stale";
@@ -490,7 +511,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     try {
       await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.tables.tableOf(input.delivery.delivery_id),
           Key: this.headKey(input.delivery.customer_id, input.delivery.delivery_id),
           UpdateExpression: "SET live_job = :from REMOVE prev_job",
           ConditionExpression: "live_job = :to AND prev_job = :from",
@@ -510,6 +531,8 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
    * one. A delivery already `succeeded` or `dead`, or whose live job is another, is left alone.
    */
   async close(input: CloseDeliveryInput): Promise<boolean> {
+    // The backstop closes without a batch read: a delivery of before the split moves first.
+    await this.tables.adoptBeforeWrite(input.delivery.customer_id, input.delivery.delivery_id, input.now);
     const identity = this.identityAttributes(input.delivery, input.now);
     const values: Record<string, unknown> = {
       ":dead": "dead",
@@ -532,7 +555,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     try {
       await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.tables.tableOf(input.delivery.delivery_id),
           Key: this.headKey(input.delivery.customer_id, input.delivery.delivery_id),
           UpdateExpression: `SET ${set.join(", ")} REMOVE next_at, next_attempt_at`,
           ConditionExpression:
@@ -553,9 +576,10 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
    * strongly consistent: the backstop reconciliation checks it before it sends a copy there.
    */
   async isDeadLettered(customerId: string, deliveryId: string): Promise<boolean> {
+    await this.tables.adoptBeforeWrite(customerId, deliveryId, new Date());
     const { Item } = await this.doc.send(
       new GetCommand({
-        TableName: this.tableName,
+        TableName: this.tables.tableOf(deliveryId),
         Key: this.headKey(customerId, deliveryId),
         ProjectionExpression: "dlq_at",
         ConsistentRead: true,
@@ -569,10 +593,11 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
    * message is deleted does not put it there a second time when the job comes back.
    */
   async markDeadLettered(customerId: string, deliveryId: string, now: Date): Promise<void> {
+    await this.tables.adoptBeforeWrite(customerId, deliveryId, now);
     try {
       await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.tables.tableOf(deliveryId),
           Key: this.headKey(customerId, deliveryId),
           UpdateExpression: "SET dlq_at = :now",
           ConditionExpression: "#status = :dead",
@@ -592,21 +617,23 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
    */
   async get(customerId: string, deliveryId: string, now: Date = new Date()): Promise<DeliveryRecord | null> {
     if (layoutOfId(deliveryId) === DELIVERY_LAYOUT) {
-      const response = await this.doc.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: this.headKey(customerId, deliveryId),
-          ConsistentRead: true,
-        }),
-      );
-      const head = response.Item;
+      const key = this.headKey(customerId, deliveryId);
+      let table = this.tables.deliveries;
+      let head = (await this.doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true })))
+        .Item;
+      if (head === undefined && (await this.tables.mayBeInMain(deliveryId))) {
+        // Written before the split and not touched since: still where it was (delivery-tables.ts).
+        table = this.tables.main;
+        head = (await this.doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true })))
+          .Item;
+      }
       if (head === undefined || isExpired(head, now)) return null;
-      const attempts = hasAttemptItems(head) ? await this.attemptItemsOf(deliveryId, true) : [];
+      const attempts = hasAttemptItems(head) ? await this.tables.attemptItems(table, deliveryId, true) : [];
       const { payload, routedAt } = await this.payloadOf(head, now);
       return recordFrom(head, attempts, payload, routedAt);
     }
     const items = await this.queryAll({
-      TableName: this.tableName,
+      TableName: this.tables.main,
       KeyConditionExpression: "PK = :pk",
       ExpressionAttributeValues: { ":pk": keys.delivery(deliveryId).PK },
       ConsistentRead: true,
@@ -616,18 +643,6 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     const attempts = items.filter((item) => String(item.SK).startsWith(keys.deliveryAttemptsPrefix));
     const { payload, routedAt } = await this.payloadOf(head, now);
     return recordFrom(head, attempts, payload, routedAt);
-  }
-
-  private attemptItemsOf(deliveryId: string, consistent: boolean): Promise<Item[]> {
-    return this.queryAll({
-      TableName: this.tableName,
-      KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-      ExpressionAttributeValues: {
-        ":pk": keys.delivery(deliveryId).PK,
-        ":prefix": keys.deliveryAttemptsPrefix,
-      },
-      ConsistentRead: consistent,
-    });
   }
 
   /**
@@ -640,12 +655,17 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   ): Promise<{ payload: string | null; routedAt?: string }> {
     const inline = decodePayload(head);
     if (inline !== null) return { payload: inline };
-    const response = await this.doc.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: keys.eventPayload(head.customer_id as string, head.event_id as string),
-      }),
-    );
+    const key = keys.eventPayload(head.customer_id as string, head.event_id as string);
+    let response = await this.doc.send(new GetCommand({ TableName: this.tables.deliveries, Key: key }));
+    const id = String(head.id);
+    if (
+      response.Item === undefined &&
+      this.tables.isSplit &&
+      (layoutOfId(id) !== DELIVERY_LAYOUT || (await this.tables.mayBeInMain(id)))
+    ) {
+      // The router before the split stored the event's body in the main table.
+      response = await this.doc.send(new GetCommand({ TableName: this.tables.main, Key: key }));
+    }
     // TTL deletes an expired item within a few days, and until then reads still return it (DynamoDB
     // Developer Guide, "Using time to live (TTL)"): a body past its retention is not shown or resent.
     if (response.Item === undefined || isExpired(response.Item, now)) return { payload: null };
@@ -671,7 +691,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   ): Promise<void> {
     await this.doc.send(
       new PutCommand({
-        TableName: this.tableName,
+        TableName: this.tables.deliveries,
         Item: {
           ...keys.eventPayload(customerId, eventId),
           entity: "event_payload",
@@ -691,15 +711,20 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
    * are derived; null when the event is unknown or was stored before layout 3 (its deliveries then
    * have ids of the earlier derivation, and the oldest layout kept no payload item at all).
    */
-  async eventTimeOf(customerId: string, eventId: string): Promise<Date | null> {
-    const response = await this.doc.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: keys.eventPayload(customerId, eventId),
-        ProjectionExpression: "#t",
-        ExpressionAttributeNames: { "#t": EVENT_TIME_ATTRIBUTE },
-      }),
-    );
+  async eventTimeOf(customerId: string, eventId: string, now: Date = new Date()): Promise<Date | null> {
+    const read = (table: string) =>
+      this.doc.send(
+        new GetCommand({
+          TableName: table,
+          Key: keys.eventPayload(customerId, eventId),
+          ProjectionExpression: "#t",
+          ExpressionAttributeNames: { "#t": EVENT_TIME_ATTRIBUTE },
+        }),
+      );
+    let response = await read(this.tables.deliveries);
+    if (response.Item === undefined && (await this.tables.fallbackOpen(now))) {
+      response = await read(this.tables.main);
+    }
     const time = response.Item?.[EVENT_TIME_ATTRIBUTE];
     return typeof time === "number" ? new Date(time) : null;
   }
@@ -717,7 +742,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     await this.putPayload(delivery.customer_id, delivery.event_id, delivery.payload, now, retentionDays, now);
     await this.doc.send(
       new PutCommand({
-        TableName: this.tableName,
+        TableName: this.tables.tableOf(delivery.delivery_id),
         Item: {
           ...this.identityAttributes(delivery, now),
           status: "pending",
@@ -738,7 +763,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     try {
       await this.doc.send(
         new DeleteCommand({
-          TableName: this.tableName,
+          TableName: this.tables.tableOf(deliveryId),
           Key: this.headKey(customerId, deliveryId),
           ConditionExpression: "#status = :pending AND att_n = :zero",
           ExpressionAttributeNames: { "#status": "status" },
@@ -759,34 +784,52 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
    * `next` says more remain.
    */
   async queryLog(query: DeliveryLogQuery, now: Date = new Date()): Promise<DeliveryLogPage> {
-    const partitions: LogPartition[] = [
-      ...Array.from({ length: DELIVERY_LOG_SHARDS }, (_, shard) => ({
+    const logShards = (table: string): TablePartition[] =>
+      Array.from({ length: DELIVERY_LOG_SHARDS }, (_, shard) => ({
         pk: keys.deliveryLogPartition(query.customerId, query.subscriptionId, shard).PK,
         index: false,
+        table,
+      }));
+    const partitions: TablePartition[] = [
+      ...logShards(this.tables.deliveries),
+      // Heads written before the split, until the last of them has expired (delivery-tables.ts).
+      ...((await this.tables.fallbackOpen(now)) ? logShards(this.tables.main) : []),
+      ...legacyLogPartitions(query.subscriptionId).map((partition) => ({
+        ...partition,
+        table: this.tables.main,
       })),
-      ...legacyLogPartitions(query.subscriptionId),
     ];
     const ascending = query.order === "oldest_first";
     const pages = await Promise.all(partitions.map((partition) => this.queryLogPartition(partition, query)));
-    const merged = pages
-      .flatMap((page) => page.items)
-      .sort((a, b) => {
-        const x = logKeyOf(a);
-        const y = logKeyOf(b);
-        return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
-      });
+    // A head moved by its first write after the split is in both tables: the deliveries table's copy
+    // is the live one (the main table's is frozen at the move).
+    const byId = new Map<string, LogItem>();
+    for (const page of pages) {
+      for (const item of page.items) {
+        const id = String(item.item.id);
+        const seen = byId.get(id);
+        if (seen === undefined || (seen.table === this.tables.main && item.table !== this.tables.main)) {
+          byId.set(id, item);
+        }
+      }
+    }
+    const merged = [...byId.values()].sort((a, b) => {
+      const x = logKeyOf(a.item);
+      const y = logKeyOf(b.item);
+      return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
+    });
     const more = pages.some((page) => page.more) || merged.length > query.limit;
     const taken = merged.slice(0, query.limit);
     const lastTaken = taken.at(-1);
     let next: DeliveryLogPosition | null = null;
     if (more && lastTaken !== undefined) {
-      const sk = logKeyOf(lastTaken);
+      const sk = logKeyOf(lastTaken.item);
       const hash = sk.lastIndexOf("#");
       next = { created_at: sk.slice(0, hash), id: sk.slice(hash + 1) };
     }
     const wanted = new Set(query.statuses ?? []);
     const visible = taken.filter(
-      (item) =>
+      ({ item }) =>
         // A subscription of the same customer whose tag is the same shares the partition: not its log.
         item.subscription_id === query.subscriptionId &&
         (wanted.size === 0 || wanted.has(item.status as DeliveryStatus)),
@@ -799,9 +842,9 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
   }
 
   private async queryLogPartition(
-    partition: LogPartition,
+    partition: TablePartition,
     query: DeliveryLogQuery,
-  ): Promise<{ items: Item[]; more: boolean }> {
+  ): Promise<{ items: LogItem[]; more: boolean }> {
     const pkName = partition.index ? TABLE_KEYS.gsi1.partitionKey : TABLE_KEYS.partitionKey;
     const skName = partition.index ? TABLE_KEYS.gsi1.sortKey : TABLE_KEYS.sortKey;
     const values: Record<string, unknown> = { ":pk": partition.pk };
@@ -816,7 +859,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     }
     const response = await this.doc.send(
       new QueryCommand({
-        TableName: this.tableName,
+        TableName: partition.table,
         ...(partition.index ? { IndexName: TABLE_KEYS.gsi1.indexName } : {}),
         KeyConditionExpression: keyCondition,
         ExpressionAttributeValues: values,
@@ -824,36 +867,40 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
         Limit: query.limit,
       }),
     );
-    const items = (response.Items ?? []).filter(
-      (item) => query.since === undefined || logKeyOf(item) >= query.since,
-    );
+    const items = (response.Items ?? [])
+      .filter((item) => query.since === undefined || logKeyOf(item) >= query.since)
+      .map((item) => ({ item, table: partition.table }));
     return { items, more: response.LastEvaluatedKey !== undefined };
   }
 
   /**
    * Records of log items, in order. A layout-3 item is the head itself; a GSI1 item is a copy whose
-   * head is read from the table (one BatchGetItem). Attempts: one Query per delivery with stored ones.
+   * head is read from the table (one BatchGetItem). Attempts: one Query per delivery with stored ones,
+   * in the table its head came from.
    */
-  private async recordsOf(logItems: readonly Item[], now: Date): Promise<DeliveryRecord[]> {
+  private async recordsOf(logItems: readonly LogItem[], now: Date): Promise<DeliveryRecord[]> {
     if (logItems.length === 0) return [];
     const heads = new Map<string, Item>();
-    for (const item of logItems) if (isLogPartitionItem(item)) heads.set(String(item.id), item);
-    const indexed = logItems.filter((item) => !isLogPartitionItem(item)).map((item) => String(item.id));
+    for (const { item } of logItems) if (isLogPartitionItem(item)) heads.set(String(item.id), item);
+    const indexed = logItems
+      .filter(({ item }) => !isLogPartitionItem(item))
+      .map(({ item }) => String(item.id));
     // Eventually consistent: a log page may lag a write by a moment, at half the read units.
+    // Layouts 1 and 2 (the GSI1 items) are in the main table.
     const found = await batchGetItems(
       this.doc,
-      this.tableName,
+      this.tables.main,
       indexed.map((id) => keys.delivery(id)),
       now,
       { consistentRead: false },
     );
     for (const item of found.values()) heads.set(String(item.id), item);
     const records = await Promise.all(
-      logItems.map(async (item) => {
+      logItems.map(async ({ item, table }) => {
         const id = String(item.id);
         const head = heads.get(id);
         if (head === undefined || isExpired(head, now)) return null;
-        const attempts = hasAttemptItems(head) ? await this.attemptItemsOf(id, false) : [];
+        const attempts = hasAttemptItems(head) ? await this.tables.attemptItems(table, id, false) : [];
         return recordFrom(head, attempts, null);
       }),
     );
@@ -884,6 +931,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     deliveryId: string,
     options: { from: readonly DeliveryStatus[]; token: string; now: Date },
   ): Promise<RequeueResult> {
+    await this.tables.adoptBeforeWrite(customerId, deliveryId, options.now);
     const values: Record<string, unknown> = {
       ":pending": "pending",
       ":token": options.token,
@@ -898,7 +946,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     try {
       const response = await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.tables.tableOf(deliveryId),
           Key: this.headKey(customerId, deliveryId),
           UpdateExpression:
             "SET #status = :pending, next_at = :now, changed_at = :now, live_job = :token, chain_n = :zero, layout = :layout, att_n = if_not_exists(att_n, if_not_exists(attempt_count, :zero)) REMOVE dead_reason, dlq_at, prev_job",
@@ -957,7 +1005,7 @@ export class DeliveryRepository implements DeliveryRepositoryPort {
     try {
       await this.doc.send(
         new UpdateCommand({
-          TableName: this.tableName,
+          TableName: this.tables.tableOf(previous.id),
           Key: this.headKey(previous.customer_id, previous.id),
           UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${remove.join(", ")}` : ""}`,
           ConditionExpression: "#status = :pending AND live_job = :token",

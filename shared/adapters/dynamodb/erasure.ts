@@ -23,6 +23,7 @@ import type {
   PendingErasure,
 } from "../../domain/ports/erasure.ts";
 import { type BackoffPolicy, retryWithBackoff } from "../backoff.ts";
+import { DeliveryTables } from "./delivery-tables.ts";
 import { decodePayload } from "./payload-codec.ts";
 import { type Item, type ItemKey, isConditionalCheckFailed, keys } from "./table.ts";
 
@@ -31,10 +32,10 @@ const BATCH_WRITE_MAX = 25;
 
 const UNPROCESSED_BACKOFF: BackoffPolicy = { attempts: 8, baseDelayMs: 50, maxDelayMs: 2000 };
 
-function classify(item: Item, customerId: string): ErasableItem | null {
+function classify(item: Item, customerId: string, table: string): ErasableItem | null {
   const pk = String(item.PK);
   const sk = String(item.SK);
-  const key = { PK: pk, SK: sk };
+  const key = { PK: pk, SK: sk, table };
   if (pk === `CUSTOMER#${customerId}`) {
     if (sk.startsWith("SUBSCRIPTION#")) return { kind: "subscription", key };
     if (sk === keys.managedControl(customerId).SK) {
@@ -66,11 +67,37 @@ function classify(item: Item, customerId: string): ErasableItem | null {
 const PENDING_PK = "ERASURE";
 const pendingKey = (customerId: string) => ({ PK: PENDING_PK, SK: `CUSTOMER#${customerId}` });
 
+/**
+ * Where a pass over the customer's items stopped: a page of the main table's Scan (the form a pass
+ * saved before the split, a bare key, is read as that), or of the deliveries table's after it.
+ */
+interface ScanCursor {
+  readonly table: "main" | "deliveries";
+  readonly key: Record<string, unknown> | null;
+}
+
+function parseCursor(from: string | undefined): ScanCursor {
+  if (from === undefined) return { table: "main", key: null };
+  const parsed = JSON.parse(from) as Record<string, unknown>;
+  if (parsed.table === "deliveries" || parsed.table === "main") {
+    return { table: parsed.table, key: (parsed.key as Record<string, unknown> | null) ?? null };
+  }
+  return { table: "main", key: parsed };
+}
+
 export class ErasureRepository implements ErasureStore, ErasureRequests {
+  private readonly tables: DeliveryTables;
+  /** The main table: the pending erasures and the control items live there. */
+  private readonly tableName: string;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+    /** Both tables (the customer's delivery records are in the deliveries one), or one table. */
+    tables: DeliveryTables | string,
+  ) {
+    this.tables = typeof tables === "string" ? DeliveryTables.single(doc, tables) : tables;
+    this.tableName = this.tables.main;
+  }
 
   /**
    * The customer's items, a Scan page at a time (a page reads at most 1 MB before the filter applies,
@@ -81,75 +108,84 @@ export class ErasureRepository implements ErasureStore, ErasureRequests {
     customerId: string,
     from?: string,
   ): AsyncGenerator<{ items: ErasableItem[]; scanned: number; next: string | null }> {
-    let start: Record<string, unknown> | undefined =
-      from === undefined ? undefined : (JSON.parse(from) as Record<string, unknown>);
-    do {
-      const response = await this.doc.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression:
-            "PK = :customer OR PK = :activeflows OR begins_with(PK, :log) OR SK = :payload OR customer_id = :id",
-          ExpressionAttributeValues: {
-            ":customer": `CUSTOMER#${customerId}`,
-            ":activeflows": `ACTIVEFLOWS#${customerId}`,
-            ":log": `LOG#${customerId}#`,
-            ":payload": `PAYLOAD#${customerId}`,
-            ":id": customerId,
-          },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      const items = (response.Items ?? [])
-        .map((item) => classify(item, customerId))
-        .filter((item): item is ErasableItem => item !== null);
-      start = response.LastEvaluatedKey;
-      yield {
-        items,
-        scanned: response.ScannedCount ?? 0,
-        next: start === undefined ? null : JSON.stringify(start),
-      };
-    } while (start !== undefined);
+    const cursor = parseCursor(from);
+    // The main table first (a pass saved before the split resumes there), then the deliveries table.
+    const order: ScanCursor["table"][] = this.tables.isSplit ? ["main", "deliveries"] : ["main"];
+    for (const which of order.slice(order.indexOf(cursor.table))) {
+      const table = which === "main" ? this.tables.main : this.tables.deliveries;
+      let start: Record<string, unknown> | undefined =
+        which === cursor.table && cursor.key !== null ? cursor.key : undefined;
+      do {
+        const response = await this.doc.send(
+          new ScanCommand({
+            TableName: table,
+            FilterExpression:
+              "PK = :customer OR PK = :activeflows OR begins_with(PK, :log) OR SK = :payload OR customer_id = :id",
+            ExpressionAttributeValues: {
+              ":customer": `CUSTOMER#${customerId}`,
+              ":activeflows": `ACTIVEFLOWS#${customerId}`,
+              ":log": `LOG#${customerId}#`,
+              ":payload": `PAYLOAD#${customerId}`,
+              ":id": customerId,
+            },
+            ConsistentRead: true,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        const items = (response.Items ?? [])
+          .map((item) => classify(item, customerId, table))
+          .filter((item): item is ErasableItem => item !== null);
+        start = response.LastEvaluatedKey;
+        const last = which === order.at(-1);
+        yield {
+          items,
+          scanned: response.ScannedCount ?? 0,
+          next:
+            start !== undefined
+              ? JSON.stringify({ table: which, key: start })
+              : last
+                ? null
+                : JSON.stringify({ table: "deliveries", key: null }),
+        };
+      } while (start !== undefined);
+    }
   }
 
   /** The keys of a delivery's attempt items (layouts 2 and 3 keep them under `DELIVERY#<id>`). */
-  async attemptKeysOf(deliveryId: string): Promise<ItemKey[]> {
-    const found: ItemKey[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const response = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-          ExpressionAttributeValues: {
-            ":pk": keys.delivery(deliveryId).PK,
-            ":prefix": keys.deliveryAttemptsPrefix,
-          },
-          ProjectionExpression: "PK, SK",
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of response.Items ?? []) found.push({ PK: String(item.PK), SK: String(item.SK) });
-      start = response.LastEvaluatedKey;
-    } while (start !== undefined);
+  async attemptKeysOf(deliveryId: string): Promise<(ItemKey & { table: string })[]> {
+    const found: (ItemKey & { table: string })[] = [];
+    // Attempts of before the split stay in the main table until they expire (delivery-tables.ts).
+    const tables = this.tables.isSplit ? [this.tables.deliveries, this.tables.main] : [this.tables.main];
+    for (const table of tables) {
+      for (const item of await this.tables.attemptItems(table, deliveryId, true, true)) {
+        found.push({ PK: String(item.PK), SK: String(item.SK), table });
+      }
+    }
     return found;
   }
 
   /** Deletes the items, 25 to a BatchWriteItem, retrying what DynamoDB leaves unprocessed. */
-  async deleteAll(itemKeys: readonly ItemKey[]): Promise<void> {
-    for (let i = 0; i < itemKeys.length; i += BATCH_WRITE_MAX) {
-      let pending: Record<string, unknown>[] = itemKeys
-        .slice(i, i + BATCH_WRITE_MAX)
-        .map((key) => ({ DeleteRequest: { Key: { PK: key.PK, SK: key.SK } } }));
-      const done = await retryWithBackoff(UNPROCESSED_BACKOFF, async () => {
-        const response = await this.doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }),
-        );
-        pending = (response.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
-        return pending.length === 0;
-      });
-      if (!done) throw new DependencyError("dynamodb", `DynamoDB left ${pending.length} deletes unprocessed`);
+  async deleteAll(itemKeys: readonly (ItemKey & { readonly table?: string })[]): Promise<void> {
+    const byTable = new Map<string, ItemKey[]>();
+    for (const key of itemKeys) {
+      const table = key.table ?? this.tableName;
+      byTable.set(table, [...(byTable.get(table) ?? []), key]);
+    }
+    for (const [table, tableKeys] of byTable) {
+      for (let i = 0; i < tableKeys.length; i += BATCH_WRITE_MAX) {
+        let pending: Record<string, unknown>[] = tableKeys
+          .slice(i, i + BATCH_WRITE_MAX)
+          .map((key) => ({ DeleteRequest: { Key: { PK: key.PK, SK: key.SK } } }));
+        const done = await retryWithBackoff(UNPROCESSED_BACKOFF, async () => {
+          const response = await this.doc.send(
+            new BatchWriteCommand({ RequestItems: { [table]: pending as never } }),
+          );
+          pending = (response.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
+          return pending.length === 0;
+        });
+        if (!done)
+          throw new DependencyError("dynamodb", `DynamoDB left ${pending.length} deletes unprocessed`);
+      }
     }
   }
 

@@ -5,6 +5,7 @@ import type {
   ShadowLogRepository as ShadowLogRepositoryPort,
   ShadowRecord,
 } from "../../domain/ports/stores.ts";
+import { DeliveryTables } from "./delivery-tables.ts";
 import type { Item, ItemKey } from "./table.ts";
 
 export const SHADOW_SHARDS = 8;
@@ -24,16 +25,21 @@ export function shadowKey(record: Pick<ShadowRecord, "at" | "delivery_id">): Ite
  * never sent, and every statistic would have to leave them out (docs/cutover.md, "Shadow mode").
  */
 export class ShadowLogRepository implements ShadowLogRepositoryPort {
+  private readonly tables: DeliveryTables;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-  ) {}
+    /** Shadow deliveries are delivery records: the deliveries table (delivery-tables.ts). */
+    tables: DeliveryTables | string,
+  ) {
+    this.tables = typeof tables === "string" ? DeliveryTables.single(doc, tables) : tables;
+  }
 
   async put(record: ShadowRecord, retentionDays: number): Promise<void> {
     const expiresAt = Math.floor(Date.parse(record.signed_at) / 1000) + retentionDays * 86_400;
     await this.doc.send(
       new PutCommand({
-        TableName: this.tableName,
+        TableName: this.tables.deliveries,
         Item: {
           ...shadowKey(record),
           entity: "shadow_delivery",
@@ -52,6 +58,11 @@ export class ShadowLogRepository implements ShadowLogRepositoryPort {
    */
   async *list(options: { since: Date; until: Date; customerId?: string }): AsyncGenerator<ShadowRecord> {
     const { since, until } = options;
+    // Shadow deliveries of before the split are in the main table until they expire.
+    const tables = [
+      this.tables.deliveries,
+      ...((await this.tables.fallbackOpen(new Date())) ? [this.tables.main] : []),
+    ];
     const from = `${since.toISOString()}`;
     const to = `${until.toISOString()}`;
     for (
@@ -60,27 +71,32 @@ export class ShadowLogRepository implements ShadowLogRepositoryPort {
       hour += HOUR_MS
     ) {
       const items: Item[] = [];
-      for (let shard = 0; shard < SHADOW_SHARDS; shard++) {
-        const pages = paginateQuery(
-          { client: this.doc },
-          {
-            TableName: this.tableName,
-            KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
-            ExpressionAttributeValues: {
-              ":pk": `SHADOW#${hourOf(new Date(hour).toISOString())}#${shard}`,
-              ":from": from,
-              ":to": to,
-              ...(options.customerId !== undefined ? { ":customer": options.customerId } : {}),
+      for (const table of tables)
+        for (let shard = 0; shard < SHADOW_SHARDS; shard++) {
+          const pages = paginateQuery(
+            { client: this.doc },
+            {
+              TableName: table,
+              KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
+              ExpressionAttributeValues: {
+                ":pk": `SHADOW#${hourOf(new Date(hour).toISOString())}#${shard}`,
+                ":from": from,
+                ":to": to,
+                ...(options.customerId !== undefined ? { ":customer": options.customerId } : {}),
+              },
+              ...(options.customerId !== undefined ? { FilterExpression: "customer_id = :customer" } : {}),
             },
-            ...(options.customerId !== undefined ? { FilterExpression: "customer_id = :customer" } : {}),
-          },
-        );
-        for await (const page of pages) items.push(...(page.Items ?? []));
-      }
+          );
+          for await (const page of pages) items.push(...(page.Items ?? []));
+        }
       items.sort((a, b) => String(a.SK).localeCompare(String(b.SK)));
+      let previous: string | undefined;
       for (const item of items) {
         // BETWEEN is inclusive: the exclusive end is applied here.
         if (String(item.at) >= to) continue;
+        // The same shadow delivery written again after the split is in both tables: once.
+        if (String(item.SK) === previous) continue;
+        previous = String(item.SK);
         yield recordOf(item);
       }
     }

@@ -151,38 +151,77 @@ export async function batchGetItems(
   now: Date = new Date(),
   options: BatchGetOptions = {},
 ): Promise<Map<string, Item>> {
-  const found = new Map<string, Item>();
+  const found = await batchGetFromTables(doc, new Map([[tableName, itemKeys]]), now, options);
+  return found.get(tableName) ?? new Map();
+}
+
+/**
+ * `batchGetItems` over several tables at once: one BatchGetItem request may name up to 100 keys of
+ * any tables (`RequestItems` is keyed by table; DynamoDB API Reference, BatchGetItem), so the main
+ * table's and the deliveries table's keys of a batch cost one round trip. Returns, per table, the
+ * found and unexpired items by key id.
+ */
+export async function batchGetFromTables(
+  doc: DynamoDBDocumentClient,
+  keysByTable: ReadonlyMap<string, readonly ItemKey[]>,
+  now: Date = new Date(),
+  options: BatchGetOptions = {},
+): Promise<Map<string, Map<string, Item>>> {
+  const found = new Map<string, Map<string, Item>>();
   const consistentRead = options.consistentRead ?? true;
-  const unique = [
-    ...new Map(itemKeys.map((key) => [itemKeyString(key), { PK: key.PK, SK: key.SK }])).values(),
-  ];
-  for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
-    let pending: Item[] = unique.slice(start, start + BATCH_GET_LIMIT);
-    while (pending.length > 0) {
+  const wanted: { table: string; key: Item }[] = [];
+  for (const [table, itemKeys] of keysByTable) {
+    found.set(table, new Map());
+    const unique = new Map(itemKeys.map((key) => [itemKeyString(key), { PK: key.PK, SK: key.SK }]));
+    for (const key of unique.values()) wanted.push({ table, key });
+  }
+  for (let start = 0; start < wanted.length; start += BATCH_GET_LIMIT) {
+    let pending = new Map<string, Item[]>();
+    for (const { table, key } of wanted.slice(start, start + BATCH_GET_LIMIT)) {
+      pending.set(table, [...(pending.get(table) ?? []), key]);
+    }
+    while (pending.size > 0) {
       // Each round ends at the first call that answered some keys; a round of none gives up.
       const progressed = await retryWithBackoff(BATCH_GET_RETRY, async () => {
-        const asked = pending.length;
+        const asked = countKeys(pending);
         const response = await doc.send(
           new BatchGetCommand({
-            RequestItems: { [tableName]: { Keys: pending, ConsistentRead: consistentRead } },
+            RequestItems: Object.fromEntries(
+              [...pending].map(([table, tableKeys]) => [
+                table,
+                { Keys: tableKeys, ConsistentRead: consistentRead },
+              ]),
+            ),
           }),
         );
-        for (const item of response.Responses?.[tableName] ?? []) {
-          if (!isExpired(item, now)) found.set(itemKeyString(item as unknown as ItemKey), item);
+        for (const [table, items] of Object.entries(response.Responses ?? {})) {
+          const ofTable = found.get(table);
+          for (const item of items) {
+            if (ofTable !== undefined && !isExpired(item, now)) {
+              ofTable.set(itemKeyString(item as unknown as ItemKey), item);
+            }
+          }
         }
-        pending = response.UnprocessedKeys?.[tableName]?.Keys ?? [];
-        return pending.length < asked;
+        const unprocessed = new Map<string, Item[]>();
+        for (const [table, left] of Object.entries(response.UnprocessedKeys ?? {})) {
+          if ((left.Keys?.length ?? 0) > 0) unprocessed.set(table, left.Keys ?? []);
+        }
+        pending = unprocessed;
+        return countKeys(pending) < asked;
       });
       if (!progressed) {
         throw new DependencyError(
           "dynamodb",
-          `${pending.length} key(s) still unprocessed after ${BATCH_GET_RETRY.attempts} BatchGetItem calls in a row that answered none`,
+          `${countKeys(pending)} key(s) still unprocessed after ${BATCH_GET_RETRY.attempts} BatchGetItem calls in a row that answered none`,
         );
       }
     }
   }
   return found;
 }
+
+const countKeys = (byTable: ReadonlyMap<string, readonly unknown[]>): number =>
+  [...byTable.values()].reduce((sum, tableKeys) => sum + tableKeys.length, 0);
 
 export function isConditionalCheckFailed(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";

@@ -7,6 +7,8 @@
 export interface StoredItemKey {
   readonly PK: string;
   readonly SK: string;
+  /** Which of the store's tables holds it, when the store has more than one (opaque to the service). */
+  readonly table?: string;
 }
 
 /** What an item of a customer is, for the summary and for erasing one resource only. */
