@@ -130,7 +130,23 @@ export function billedItemsOfTemplate(template: CfnTemplate): BilledItem[] {
       if (tracing === "Active") items.push({ logicalId, what: "X-Ray active tracing", line: "xray_traces" });
       items.push({ logicalId, what: "function logs", line: "cloudwatch_logs" });
       if (props.SnapStart !== undefined) items.push({ logicalId, what: "SnapStart", line: undefined });
+      // The duration line is priced at arm64's GB-second; x86_64's is higher (Lambda pricing page).
+      const architectures = (props.Architectures as string[] | undefined) ?? ["x86_64"];
+      if (!architectures.includes("arm64")) {
+        items.push({ logicalId, what: "x86_64 duration (priced as arm64)", line: undefined });
+      }
+      const ephemeral = (props.EphemeralStorage as { Size?: number } | undefined)?.Size;
+      if (ephemeral !== undefined && ephemeral > 512) {
+        items.push({ logicalId, what: "ephemeral storage above 512 MB", line: undefined });
+      }
     }
+    // Encryption with a KMS key bills KMS requests per message, publish or log batch (KMS pricing);
+    // SQS's own SSE (SqsManagedSseEnabled) and the services' default encryption cost nothing.
+    const kmsKey =
+      (type === "AWS::SQS::Queue" && props.KmsMasterKeyId !== undefined) ||
+      (type === "AWS::SNS::Topic" && props.KmsMasterKeyId !== undefined) ||
+      (type === "AWS::Logs::LogGroup" && props.KmsKeyId !== undefined);
+    if (kmsKey) items.push({ logicalId, what: "KMS encryption (KMS requests)", line: undefined });
     if (type === "AWS::DynamoDB::Table") {
       items.push({ logicalId, what: "table storage", line: "dynamodb_storage" });
       const pitr = props.PointInTimeRecoverySpecification as

@@ -131,6 +131,36 @@ describe("the cost model's billed lines", () => {
     ]);
   });
 
+  it("names settings that bill more than the model prices: x86_64, large ephemeral storage, KMS keys", () => {
+    const json = structuredClone(template) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
+    const first = (type: string) => {
+      const id = Object.keys(json.Resources).find((key) => json.Resources[key]?.Type === type);
+      const resource = json.Resources[id ?? ""];
+      if (id === undefined || resource === undefined) throw new Error(`no ${type} in the template`);
+      return { id, resource };
+    };
+    expect(unpricedItems(json)).toEqual([]);
+    const fn = first("AWS::Lambda::Function");
+    fn.resource.Properties.Architectures = ["x86_64"];
+    fn.resource.Properties.EphemeralStorage = { Size: 2048 };
+    const queue = first("AWS::SQS::Queue");
+    queue.resource.Properties.KmsMasterKeyId = "alias/aws/sqs";
+    const logs = first("AWS::Logs::LogGroup");
+    logs.resource.Properties.KmsKeyId = "arn:aws:kms:us-east-1:111111111111:key/example";
+    const problems = unpricedItems(json);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^${fn.id}: x86_64 duration \\(priced as arm64\\) is billed`)),
+        expect.stringMatching(new RegExp(`^${fn.id}: ephemeral storage above 512 MB is billed`)),
+        expect.stringMatching(new RegExp(`^${queue.id}: KMS encryption \\(KMS requests\\) is billed`)),
+        expect.stringMatching(new RegExp(`^${logs.id}: KMS encryption \\(KMS requests\\) is billed`)),
+      ]),
+    );
+    expect(problems).toHaveLength(4);
+  });
+
   it("reads what the template bills whatever the traffic: alarms, dashboards, tracing, PITR", () => {
     const deployment = deploymentOfTemplate(template);
     expect(deployment.alarms).toBe(resourcesOfType(synth.template, "AWS::CloudWatch::Alarm").length);
