@@ -6,7 +6,12 @@ import { newSubscription, type SubscriptionWithSecrets } from "#shared/domain/su
 import { DeliveryInsightsService } from "#shared/services/delivery-insights.ts";
 import { MemoryDeliveries, MemorySubscriptions } from "../support/memory-stores.ts";
 
-/** The portal's views over the delivery log (statistics, where one event went), over in-memory stores. */
+/**
+ * The portal's views over the delivery log (statistics, where one event went), over in-memory stores.
+ * Mutants left alive on purpose (equivalent): arrays started with a stray element (a string is no
+ * attempt in the window and no subscription's delivery), the deadline's `>=`, and the early return
+ * for a customer without subscriptions (the lookups it saves find nothing either).
+ */
 
 const NOW = new Date("2026-12-01T10:30:00.000Z");
 const CUSTOMER = "0190a000-0000-7000-8000-0000000000d1";

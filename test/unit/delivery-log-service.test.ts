@@ -22,7 +22,8 @@ import {
 
 /**
  * The delivery log and the ways to send again, over in-memory stores: what the API answers, the
- * records written and the jobs put on the delivery queue.
+ * records written and the jobs put on the delivery queue. Mutants left alive on purpose
+ * (equivalent): `Date.now() >= deadline` made `>` (no test can land on the deadline's millisecond).
  */
 
 const NOW = new Date("2026-12-01T10:00:00.000Z");

@@ -5,7 +5,10 @@ import { MemoryErasureRequests, MemoryErasureStore, MemoryParkedQueue } from "..
 
 /**
  * Erasure over in-memory ports: what is deleted from the table and the parked queues, what the
- * summary says, and how a pass over deleted customers resumes.
+ * summary says, and how a pass over deleted customers resumes. Mutants left alive on purpose
+ * (equivalent): `item.body !== null` and `item.kind === "activeflow_destination"` forced true (a
+ * null body names no resource; only a destination has an `activeflowId`), the `managed_control`
+ * check of the count loop (the control item is never among the chosen), and the deadline's `>=`.
  */
 
 const CUSTOMER = "0190a000-0000-7000-8000-0000000000e1";

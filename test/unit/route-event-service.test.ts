@@ -12,7 +12,10 @@ import { MemoryDeliveryQueue, MemoryErasureRequests } from "../support/memory-st
 
 /**
  * The router's use case over in-memory ports: the jobs it queues, the body it stores first, what it
- * parks as unroutable, and what a customer control or activeflow event changes.
+ * parks as unroutable, and what a customer control or activeflow event changes. Mutants left alive
+ * on purpose (equivalent): the `typeof input === "object"` halves of guards whose other half or the
+ * schema refuses the same inputs, and the rethrow of a parse error that is not
+ * InvalidCustomerControlError (parseCustomerVersion throws no other).
  */
 
 const NOW = new Date("2026-12-01T10:00:00.000Z");

@@ -9,6 +9,7 @@ import {
 } from "#shared/domain/subscriptions/errors.ts";
 import { newSubscription, type SubscriptionWithSecrets } from "#shared/domain/subscriptions/subscription.ts";
 import type { CreateSubscriptionInput } from "#shared/domain/subscriptions/validation.ts";
+import { ActiveflowDestinationService } from "#shared/services/activeflow-destinations.ts";
 import { SubscriptionService } from "#shared/services/subscriptions.ts";
 import { testResolver } from "../support/api.ts";
 import { MemorySubscriptions } from "../support/memory-stores.ts";
@@ -386,5 +387,37 @@ describe("rotating a secret", () => {
       ResourceNotFoundError,
     );
     await expect(subscriptions.rotateSecret(OTHER, stored.id)).rejects.toBeInstanceOf(ResourceNotFoundError);
+  });
+});
+
+describe("listing activeflow destinations", () => {
+  it("asks the store for the page at the clock's time, with the caller's limit and cursor", async () => {
+    const asked: unknown[] = [];
+    const service = new ActiveflowDestinationService({
+      repository: {
+        listPage: async (customerId, options) => {
+          asked.push({ customerId, ...options });
+          return { items: [], nextAfterId: null };
+        },
+      },
+      now: () => NOW,
+    });
+    expect(await service.list(CUSTOMER, { limit: 5, afterId: "a" })).toEqual({
+      items: [],
+      nextAfterId: null,
+    });
+    expect(asked).toEqual([{ customerId: CUSTOMER, limit: 5, afterId: "a", now: NOW }]);
+    // Without an injected clock: the machine's.
+    const system = new ActiveflowDestinationService({
+      repository: {
+        listPage: async (_customerId, options) => {
+          asked.push(options.now);
+          return { items: [], nextAfterId: null };
+        },
+      },
+    });
+    const before = Date.now();
+    await system.list(CUSTOMER, { limit: 1 });
+    expect((asked.at(-1) as Date).getTime()).toBeGreaterThanOrEqual(before);
   });
 });
