@@ -26,10 +26,12 @@ export const MUTATION_TEST_FILES = {
   shared: [
     "test/unit/access-and-quotas.test.ts",
     "test/unit/access-key-service.test.ts",
+    "test/unit/api-app.test.ts",
     "test/unit/api-cursor.test.ts",
     "test/unit/api-errors.test.ts",
     "test/unit/api-http.test.ts",
     "test/unit/backoff.test.ts",
+    "test/unit/backstop-service.test.ts",
     "test/unit/catalogue.test.ts",
     "test/unit/chaos-sqs-safe-json.test.ts",
     "test/unit/config.test.ts",

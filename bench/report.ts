@@ -179,9 +179,11 @@ export const GOAL_SPECS: readonly GoalSpec[] = [
     pick: (r) => r.e2e_100?.latency_ms.p99,
   },
   {
+    // Issue 23: "≥ 600 on the bench machine (2 cores), and on the way to 1,000" (what each remaining
+    // millisecond is: "What each remaining millisecond is" in docs/benchmarks.md).
     metric: "e2e.max_deliveries_per_s",
     unit: "/s",
-    goal: { op: "≥", target: 1000 },
+    goal: { op: "≥", target: 600 },
     pick: (r) => r.e2e?.max_deliveries_per_s,
   },
   {
@@ -466,6 +468,8 @@ const CPU_PER_DELIVERY_SECTION = [
   "| ~0.10 | the local SQS's worker (SQLite) | on the second core already |",
   "| ~0.09 + ~0.09 | GC; the SQS transport's messages | fewer, fuller batches: the delivery pollers now scale with the backlog (5 to start) instead of 20 long polls each taking a batch of 1–2 at moderate load |",
   "| ~0.05–0.2 | the bench's SDK meter and arrival records | not in `npm start` |",
+  "",
+  "The IPC to dynalite measured alone (4,000 PutItems of an 800-byte item, 40 in flight, 2026-12-08): ~20 µs of the stack's CPU per request, ~90 µs of dynalite's. A CPU profile of the stack on the loaded shared machine puts its pipe writes at ~8 % of the main thread, but that is wall-clock time the process spent descheduled inside the write, not CPU: batching the IPC messages would save at most ~0.04 ms per delivery, so it was not done.",
   "",
   "Throughput is also bounded by where the work runs: the functions share the stack's one JavaScript thread (~1.9 ms per delivery: ~520/s on one core) while the second core holds dynalite, the SQS worker and the driver. Running the delivery function's sandboxes on a worker thread of their own (Lambda runs each instance apart) would spread that thread's work over both cores; it is not done: the chaos run's fault injection and the bench's meters patch the functions' clients in the stack's thread.",
 ];

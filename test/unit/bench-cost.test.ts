@@ -12,6 +12,14 @@ import {
 } from "../../bench/lib/dynamo-units.ts";
 import { ALTERNATIVES, computeCost, PRICE_TABLE, type UsageCounts } from "../../bench/lib/pricing.ts";
 
+/** A BatchGetItem of these keys from one table, as the meter records it. */
+function batchGet(consistentRead: boolean, keys: Item[]) {
+  return {
+    operation: "BatchGetItem",
+    body: { RequestItems: { t: { ...(consistentRead ? { ConsistentRead: true } : {}), Keys: keys } } },
+  };
+}
+
 describe("DynamoDB item sizes and units", () => {
   it("sizes items as DynamoDB bills them", () => {
     expect(itemSize({ PK: { S: "abc" } })).toBe(5); // name 2 + value 3
@@ -66,20 +74,10 @@ describe("DynamoDB item sizes and units", () => {
           },
         }, // names nothing GSI1 holds: the table's 3 WRU only (DynamoDB writes no index copy)
         { operation: "UpdateItem", body: { Key: { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" } } } }, // 2 WRU
-        {
-          operation: "BatchGetItem",
-          body: {
-            RequestItems: {
-              t: {
-                ConsistentRead: true,
-                Keys: [
-                  { PK: { S: "DELIVERY#1" }, SK: { S: "DELIVERY" } },
-                  { PK: { S: "DELIVERY#missing" }, SK: { S: "DELIVERY" } },
-                ],
-              },
-            },
-          },
-        }, // 1 + 1 RRU
+        batchGet(true, [
+          { PK: { S: "DELIVERY#1" }, SK: { S: "DELIVERY" } },
+          { PK: { S: "DELIVERY#missing" }, SK: { S: "DELIVERY" } },
+        ]), // 1 + 1 RRU
         {
           operation: "Query",
           body: {
@@ -99,27 +97,12 @@ describe("DynamoDB item sizes and units", () => {
     const reads: Record<string, number> = {};
     const { rru } = requestUnits(
       [
-        {
-          operation: "BatchGetItem",
-          body: {
-            RequestItems: {
-              t: {
-                ConsistentRead: true,
-                Keys: [
-                  { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" } }, // 5 KB consistent: 2 RRU
-                  { PK: { S: "DELIVERY#d" }, SK: { S: "DELIVERY" } }, // missing: 1 RRU
-                  { PK: { S: "LOG#c#00ff#S1" }, SK: { S: "2026-12-01T10:00:00.001Z#a" } }, // 1 RRU
-                ],
-              },
-            },
-          },
-        },
-        {
-          operation: "BatchGetItem",
-          body: {
-            RequestItems: { t: { Keys: [{ PK: { S: "ENDPOINT#e" }, SK: { S: "HEALTH" } }] } },
-          },
-        }, // missing, eventually consistent: 0.5 RRU
+        batchGet(true, [
+          { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" } }, // 5 KB consistent: 2 RRU
+          { PK: { S: "DELIVERY#d" }, SK: { S: "DELIVERY" } }, // missing: 1 RRU
+          { PK: { S: "LOG#c#00ff#S1" }, SK: { S: "2026-12-01T10:00:00.001Z#a" } }, // 1 RRU
+        ]),
+        batchGet(false, [{ PK: { S: "ENDPOINT#e" }, SK: { S: "HEALTH" } }]), // missing, eventually consistent: 0.5 RRU
         { operation: "GetItem", body: { Key: { PK: { S: "DELIVERY#d" }, SK: { S: "DELIVERY" } } } },
       ],
       table,

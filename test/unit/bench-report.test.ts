@@ -183,6 +183,14 @@ describe("e2e and cost sections", () => {
     expect(evaluateGoals(withE2e).find((r) => r.metric === "e2e.max_deliveries_per_s")?.status).toBe(
       "missed",
     );
+    // Issue 23's goal: 600 deliveries/s sustained.
+    const at = (max: number) =>
+      evaluateGoals({
+        ...withE2e,
+        e2e: { ...(withE2e.e2e as NonNullable<typeof withE2e.e2e>), max_deliveries_per_s: max },
+      }).find((r) => r.metric === "e2e.max_deliveries_per_s")?.status;
+    expect(at(600)).toBe("met");
+    expect(at(599)).toBe("missed");
   });
 
   it("names the lowest rate not sustained, a bisection probe's too, and marks the probes", () => {

@@ -13,6 +13,51 @@ import {
 } from "../../bench/lib/cost-model.ts";
 import { ENDPOINT_LATENCY, latencySampler } from "../../bench/lib/latency.ts";
 
+const FN = { memory_mb: 256, tracing: false, log_format: "JSON" as const, system_log_level: "WARN" };
+const BATCH = {
+  invocations: 1,
+  wall_ms: 500,
+  endpoint_span_ms: 500,
+  cpu_ms: 40,
+  serial_cpu_ms: 10,
+  app_log_bytes: 0,
+};
+
+/** Measurements of a run, with the fields a test is about given. */
+function measurements(fields: Partial<CostMeasurements>): CostMeasurements {
+  return {
+    fanout: 3,
+    delivery_batches: { "10": BATCH },
+    router: { invocations: 1, wall_ms: 6, cpu_ms: 5, app_log_bytes: 0, requests: {} },
+    function_requests_per_delivery: {},
+    wru_per_delivery: 1,
+    rru_per_delivery: 2,
+    storage_bytes_per_delivery: 1000,
+    retention_days: 30,
+    http_bytes_per_attempt: 1400,
+    tls_handshake_cpu_ms: 2,
+    ...fields,
+  };
+}
+
+/** A deployment without fixed charges, with the fields a test is about given. */
+function deployment(fields: Partial<Deployment>): Deployment {
+  return {
+    functions: { router: FN, delivery: FN },
+    alarms: 0,
+    alarm_metrics: 0,
+    dashboards: 0,
+    queues: 2,
+    sqs_mappings: 2,
+    delivery_batching_window_s: 1,
+    table: { pitr: false, provisioned: false, min_wcu: 0, min_rcu: 0, target_utilization: 0.7 },
+    nat_gateways: 0,
+    public_ipv4: 0,
+    custom_metrics: 0,
+    ...fields,
+  };
+}
+
 describe("the cost bench's endpoint latency", () => {
   it("is reproducible from its seed and has the documented median and 95th percentile", () => {
     const draw = (n: number) => {
@@ -46,19 +91,7 @@ describe("the cost model's arithmetic", () => {
   });
 
   it("prices the router's sends as measured at its batch size, and the delivery mapping's receives per send", () => {
-    const fn = { memory_mb: 256, tracing: false, log_format: "JSON" as const, system_log_level: "WARN" };
-    const m: CostMeasurements = {
-      fanout: 3,
-      delivery_batches: {
-        "10": {
-          invocations: 1,
-          wall_ms: 500,
-          endpoint_span_ms: 500,
-          cpu_ms: 40,
-          serial_cpu_ms: 10,
-          app_log_bytes: 0,
-        },
-      },
+    const m = measurements({
       router: {
         invocations: 1,
         wall_ms: 6,
@@ -70,32 +103,13 @@ describe("the cost model's arithmetic", () => {
       },
       delivery_sqs_requests_per_delivery: 0,
       function_requests_per_delivery: { "sqs.SendMessageBatch": 1 / 3 },
-      wru_per_delivery: 1,
-      rru_per_delivery: 2,
-      storage_bytes_per_delivery: 1000,
-      retention_days: 30,
-      http_bytes_per_attempt: 1400,
-      tls_handshake_cpu_ms: 2,
-    };
+    });
     expect(routerSqsPerEvent(m, 1)).toBe(1);
     expect(routerSqsPerEvent(m, 3)).toBeCloseTo(1 / 3, 5);
     expect(routerSqsPerEvent(m, 10)).toBeCloseTo(0.3, 5);
     // Between measured sizes: the requests per invocation interpolated (1 at 3 events, 3 at 10).
     expect(routerSqsPerEvent(m, 6.5)).toBeCloseTo(2 / 6.5, 5);
-    const d: Deployment = {
-      functions: { router: fn, delivery: fn },
-      alarms: 0,
-      alarm_metrics: 0,
-      dashboards: 0,
-      queues: 2,
-      sqs_mappings: 2,
-      delivery_batching_window_s: 1,
-      router_queue: { batching_window_s: 1 },
-      table: { pitr: false, provisioned: false, min_wcu: 0, min_rcu: 0, target_utilization: 0.7 },
-      nat_gateways: 0,
-      public_ipv4: 0,
-      custom_metrics: 0,
-    };
+    const d = deployment({ router_queue: { batching_window_s: 1 } });
     const sqs = (rb: number) => subtotalLines(m, d, 10, "on-demand", 0.7, rb).sqs_requests?.usd_per_million;
     // Per million deliveries (333,333 events), one event per router invocation: the functions'
     // 333,333 sends, 333,333 receives (one per event's 3 jobs) and 100,000 deletes, the router
@@ -120,45 +134,15 @@ describe("the cost model's arithmetic", () => {
   });
 
   it("pays each of the table's and the GSI's provisioned minimums against its own traffic", () => {
-    const fn = { memory_mb: 128, tracing: false, log_format: "JSON" as const, system_log_level: "WARN" };
-    const batch = {
-      invocations: 1,
-      wall_ms: 500,
-      endpoint_span_ms: 500,
-      cpu_ms: 40,
-      serial_cpu_ms: 10,
-      app_log_bytes: 0,
-    };
-    const m: CostMeasurements = {
-      fanout: 3,
-      delivery_batches: { "3": batch, "10": batch },
-      router: { invocations: 1, wall_ms: 6, cpu_ms: 5, app_log_bytes: 0, requests: {} },
-      function_requests_per_delivery: {},
-      wru_per_delivery: 1,
-      rru_per_delivery: 2,
+    const m = measurements({
+      delivery_batches: { "3": BATCH, "10": BATCH },
       index_wru_per_delivery: 0,
       index_rru_per_delivery: 0,
-      storage_bytes_per_delivery: 1000,
-      retention_days: 30,
-      http_bytes_per_attempt: 1400,
-      tls_handshake_cpu_ms: 2,
-    };
+    });
     const table = { pitr: false, provisioned: true, min_wcu: 10, min_rcu: 10, target_utilization: 0.7 };
-    const d: Deployment = {
-      functions: { router: fn, delivery: fn },
-      alarms: 0,
-      alarm_metrics: 0,
-      dashboards: 0,
-      queues: 2,
-      sqs_mappings: 2,
-      delivery_batching_window_s: 1,
-      table: { ...table, index_min_wcu: 5, index_min_rcu: 5 },
-      nat_gateways: 0,
-      public_ipv4: 0,
-      custom_metrics: 0,
-    };
-    const minimum = (deployment: Deployment) =>
-      modelCost(m, deployment, 10_000_000, { capacity: "provisioned" }).lines.dynamodb_provisioned_minimum
+    const d = deployment({ table: { ...table, index_min_wcu: 5, index_min_rcu: 5 } });
+    const minimum = (of: Deployment) =>
+      modelCost(m, of, 10_000_000, { capacity: "provisioned" }).lines.dynamodb_provisioned_minimum
         ?.usd_per_million;
     // 10 M a month is 3.8 deliveries/s: the table needs 5.4 WCU and 10.9 RCU at 70 %, above its own
     // 5 and 5; the GSI, written and read by no delivery, pays its 5 WCU and 5 RCU all month.

@@ -158,7 +158,7 @@ describe("erasing a customer", () => {
     dead.failAfter = 3;
     const second = new MemoryParkedQueue("unroutable", [JSON.stringify({ customer_id: CUSTOMER, data: {} })]);
     const summary = await eraseCustomerData(
-      { store, queues: [...list, { queue: second, ownerOf: list[0]!.ownerOf }] },
+      { store, queues: [...list, { queue: second, ownerOf: (list[0] as (typeof list)[number]).ownerOf }] },
       { customerId: CUSTOMER, dryRun: false },
     );
     expect(summary.queueFailures).toEqual([{ queue: "dead-letters", error: "dead-letters unavailable" }]);

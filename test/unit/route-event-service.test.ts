@@ -145,14 +145,14 @@ describe("routing a customer's event", () => {
         retentionDays: 30,
       },
     ]);
-    const ids = deriveDeliveryIds(event.id, subscriptions[0]!.id, new Date(TIME));
+    const ids = deriveDeliveryIds(event.id, (subscriptions[0] as RoutingSubscription).id, new Date(TIME));
     expect(r.queue.batches).toEqual([
       [
         {
           v: 1,
           delivery_id: ids.deliveryId,
           webhook_id: ids.webhookId,
-          subscription_id: subscriptions[0]!.id,
+          subscription_id: (subscriptions[0] as RoutingSubscription).id,
           customer_id: CUSTOMER_A,
           event_id: event.id,
           event_type: "call_hangup",

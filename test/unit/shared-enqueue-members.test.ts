@@ -136,13 +136,13 @@ describe("sharedEnqueue", () => {
   it("fails only the events whose jobs SQS refused; the others are told their jobs went out", async () => {
     const q = queue();
     const shared = sharedEnqueue(q, 3, LONG);
-    const members = [shared.member(), shared.member(), shared.member()];
+    const [a, b, c] = [shared.member(), shared.member(), shared.member()];
     const refused = new EnqueueFailedError(1, ["ThrottlingException"], ["b2"]);
     q.failNext = refused;
     const settled = await Promise.allSettled([
-      members[0]!.enqueue([job("a1")]),
-      members[1]!.enqueue([job("b1"), job("b2")]),
-      members[2]!.enqueue([job("c1")]),
+      a.enqueue([job("a1")]),
+      b.enqueue([job("b1"), job("b2")]),
+      c.enqueue([job("c1")]),
     ]);
     expect(settled).toEqual([
       { status: "fulfilled", value: { sent: 1, requests: 0 } },
