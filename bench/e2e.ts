@@ -194,8 +194,10 @@ interface Meters {
  * them to a local receiver, which records when each (event, subscription) arrived. The stack runs
  * in this process so that one SDK wrapper counts every AWS request of every component and the
  * stack's observer hook times every invocation; the emitter and the receiver run in a child process
- * (bench/lib/driver.ts), so that this process's CPU and RSS are the stack's. The phases: start the stack → warm up → search the highest sustained rate → the
- * fixed-rate latency run, metered → usage and cost.
+ * (bench/lib/driver.ts), so that this process's CPU is the stack's (`stackInChildProcess` runs the
+ * stack apart instead, unmetered, for its own RSS). The phases: start the stack → warm up → search
+ * the highest sustained rate (when given steps; `npm run bench` searches on a stack of its own,
+ * benchE2eSearch) → the fixed-rate latency run, metered → usage and cost.
  */
 export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult> {
   const meters: Meters = {
@@ -220,13 +222,7 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
     env = started;
     const rssBefore = started.stack.rssBeforeStack;
     const rssIdle = procStatusBytes(started.stack.host.pid, "VmRSS") || process.memoryUsage().rss;
-    const run: RunPhase = async (tag, rate, seconds) => {
-      const phase = newPhase(tag);
-      phases.set(tag, phase);
-      await emitPhase(started, phase, rate, seconds);
-      await drainPhase(phase, phase.emitted.size * options.fanout, options);
-      return phase;
-    };
+    const run = phaseRunner(started, phases, options);
 
     await warmUp(run, options);
     const search = await searchMaxThroughput(run, options);
@@ -246,6 +242,57 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
     meters.logs.restore();
     meters.sdk.uninstall();
   }
+}
+
+export interface E2eSearchResult {
+  max_deliveries_per_s: number;
+  steps: PhaseResult[];
+  delivery_concurrency: number;
+}
+
+/**
+ * The throughput search alone, on a stack of its own run as `npm start` runs it (a child process:
+ * bench/lib/stack-process.ts), after its warm-up: the highest rate the stack sustains, without the
+ * bench's meters in the stack's process, and without leaving the search's records in the table the
+ * fixed-rate run then writes to (dynalite slows down as its in-memory table grows).
+ */
+export async function benchE2eSearch(options: E2eBenchOptions): Promise<E2eSearchResult> {
+  const phases = new Map<string, Phase>();
+  const driver = await startBenchDriver(recordArrival(phases));
+  let env: E2eEnvironment | undefined;
+  try {
+    const deliveryConcurrency = options.deliveryConcurrency ?? LOCAL_DEFAULTS.DELIVERY_CONCURRENCY;
+    options.progress(
+      `e2e: starting a local stack for the throughput search (in memory, ${deliveryConcurrency} delivery pollers, in a process of its own as \`npm start\` runs it)`,
+    );
+    env = await startEnvironment({ ...options, stackInChildProcess: true }, deliveryConcurrency, driver, {});
+    const run = phaseRunner(env, phases, options);
+    await warmUp(run, options);
+    const search = await searchMaxThroughput(run, options);
+    return {
+      max_deliveries_per_s: search.maxDeliveries,
+      steps: search.steps,
+      delivery_concurrency: deliveryConcurrency,
+    };
+  } catch (error) {
+    const tail = env?.stack.tail?.() ?? [];
+    if (tail.length > 0) options.progress(`e2e search failed; the stack's last output:\n${tail.join("")}`);
+    throw error;
+  } finally {
+    await env?.close();
+    await driver.close();
+  }
+}
+
+/** Runs a phase on `env`: emits `rate` events/s for `seconds` under `tag`, then waits for its deliveries. */
+function phaseRunner(env: E2eEnvironment, phases: Map<string, Phase>, options: E2eBenchOptions): RunPhase {
+  return async (tag, rate, seconds) => {
+    const phase = newPhase(tag);
+    phases.set(tag, phase);
+    await emitPhase(env, phase, rate, seconds);
+    await drainPhase(phase, phase.emitted.size * options.fanout, options);
+    return phase;
+  };
 }
 
 /** The driver's arrivals (epoch ms, its clock): the arrival time of each (event, subscription), by phase tag. */
@@ -461,9 +508,8 @@ async function warmUp(run: RunPhase, options: E2eBenchOptions): Promise<void> {
  * The highest offered rate sustained with nothing lost: first the coarse `maxRateSteps` up to the
  * first one not sustained, then `refineProbes` bisections between the last sustained step and that
  * one (the coarse steps alone hid the maximum: 600 deliveries/s offered was sustained, 900 was not).
- * Before the fixed-rate run, on the same stack (one stack's start is seconds of the section's time),
- * and dynalite, unlike DynamoDB, slows down as its in-memory table grows, so the search goes first,
- * after the warm-up. A coarse step that is not sustained is run once more before the search stops:
+ * In `npm run bench` it runs on a stack of its own (benchE2eSearch); benchE2e runs it before its
+ * fixed-rate run when given steps. A coarse step that is not sustained is run once more before the search stops:
  * on a shared machine one stall of another process can fail a short step. A bisection probe is not
  * repeated: noise can only make the maximum found lower, never higher. Every run is reported.
  */

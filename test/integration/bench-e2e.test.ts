@@ -1,6 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import { benchE2e } from "../../bench/e2e.ts";
+import { benchE2e, benchE2eSearch } from "../../bench/e2e.ts";
 import { benchFairness } from "../../bench/fairness.ts";
 
 /** The section at a small size: 20 events/s × fan-out 3 for 2 s, two customers. */
@@ -112,6 +112,26 @@ describe("bench e2e section (small size)", () => {
     expect(result.memory.children_rss_mb).toBeGreaterThan(10);
     expect(result.cpu_ms_per_delivery_by_process?.stack).toBeGreaterThan(0);
     expect(result.cpu_ms_per_delivery_by_process?.dynalite).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("searches the highest sustained rate on a stack run as `npm start` runs it", async () => {
+    const progress: string[] = [];
+    const search = await benchE2eSearch({
+      ...SMALL,
+      warmupS: 0,
+      maxRateSteps: [20],
+      refineProbes: 2,
+      progress: (message) => progress.push(message),
+    });
+    expect(search.steps[0]).toMatchObject({ offered_events_per_s: 20, expected_deliveries: 60 });
+    // The max is the measured rate of the highest sustained run; a loaded machine may fail the step
+    // twice, and then the bisections probe below it.
+    const sustained = search.steps.filter((s) => s.sustained);
+    expect(search.max_deliveries_per_s).toBe(Math.max(0, ...sustained.map((s) => s.deliveries_per_s)));
+    const probes = search.steps.filter((s) => s.bisection);
+    if (search.steps[0]?.sustained) expect(probes).toHaveLength(0);
+    else for (const probe of probes) expect(probe.offered_events_per_s).toBeLessThan(20);
+    expect(progress.some((line) => line.includes("in a process of its own"))).toBe(true);
   }, 120_000);
 
   it("runs the fairness section on a second stack in the same process, after the e2e section's", async () => {
