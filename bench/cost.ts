@@ -170,14 +170,15 @@ export async function benchCost(options: {
   const volumes = Object.entries(MONTHLY_VOLUMES);
   const provisionedDeployment = {
     ...deployment,
-    // capacityMode=provisioned's defaults (infra/settings.ts): the minimums for the table and GSI1 each.
+    // capacityMode=provisioned's defaults (infra/settings.ts): the minimums of the delivery records'
+    // table and of each of its GSIs (the other tables stay on-demand).
     table: {
       ...deployment.table,
       provisioned: true,
-      min_wcu: 2 * PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
-      min_rcu: 2 * PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
-      index_min_wcu: PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
-      index_min_rcu: PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
+      min_wcu: (1 + (deployment.table.indexes ?? 0)) * PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
+      min_rcu: (1 + (deployment.table.indexes ?? 0)) * PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
+      index_min_wcu: (deployment.table.indexes ?? 0) * PROVISIONED_DEFAULTS.provisionedMinWriteCapacity,
+      index_min_rcu: (deployment.table.indexes ?? 0) * PROVISIONED_DEFAULTS.provisionedMinReadCapacity,
       target_utilization: PROVISIONED_DEFAULTS.provisionedTargetUtilization / 100,
     },
   };
@@ -660,7 +661,13 @@ async function measure(
 
     const items = (await scanBothTables(local.dynamodb, config)) as unknown as Item[];
     const readsByKind: Record<string, number> = {};
-    const units = requestUnits(perDelivery.dynamo, snapshotOf(items), readsByKind);
+    const unitsByTable: Record<string, { wru: number; rru: number }> = {};
+    const units = requestUnits(perDelivery.dynamo, snapshotOf(items), readsByKind, unitsByTable);
+    const otherTables = Object.entries(unitsByTable).filter(
+      ([name]) => name !== config.DELIVERIES_TABLE_NAME,
+    );
+    const otherUnits = (key: "wru" | "rru") =>
+      round(otherTables.reduce((t, [, u]) => t + u[key], 0) / perDelivery.deliveries, 3);
     const requests: Record<string, number> = {};
     for (const [op, n] of Object.entries(perDelivery.requests)) {
       requests[op] = round(n / perDelivery.deliveries, 3);
@@ -684,6 +691,8 @@ async function measure(
       function_requests_per_delivery: requests,
       wru_per_delivery: round(units.wru / perDelivery.deliveries, 3),
       index_wru_per_delivery: round(units.indexWru / perDelivery.deliveries, 3),
+      other_tables_wru_per_delivery: otherUnits("wru"),
+      other_tables_rru_per_delivery: otherUnits("rru"),
       index_rru_per_delivery: round(
         Object.entries(readsByKind)
           .filter(([kind]) => kind.startsWith("Query ") && kind !== "Query table")

@@ -243,6 +243,13 @@ export interface Deployment {
      */
     readonly index_min_wcu?: number;
     readonly index_min_rcu?: number;
+    /** The GSIs of the delivery records' table (each has capacity of its own when provisioned). */
+    readonly indexes?: number;
+    /**
+     * The other tables (the main table: subscriptions, keys, endpoint state) are on-demand whatever
+     * `capacityMode` says, so their units are priced on-demand in every mode.
+     */
+    readonly other_tables_on_demand?: boolean;
     readonly target_utilization: number;
   };
   readonly nat_gateways: number;
@@ -351,6 +358,10 @@ export function deploymentOfTemplate(template: CfnTemplate): Deployment {
       index_min_rcu: provisioned
         ? throughputs.slice(1).reduce((t, p) => t + Number(p?.ReadCapacityUnits ?? 0), 0)
         : 0,
+      indexes: ((table.GlobalSecondaryIndexes ?? []) as unknown[]).length,
+      other_tables_on_demand:
+        tables.length > 1 &&
+        tables.filter((t) => t !== table).every((t) => t.BillingMode === "PAY_PER_REQUEST"),
       target_utilization: target / 100,
     },
     nat_gateways: ofType("AWS::EC2::NatGateway").length,
@@ -408,6 +419,9 @@ export interface CostMeasurements {
   /** The GSIs' share of `wru_per_delivery` (their copies) and of `rru_per_delivery` (Queries on them). */
   readonly index_wru_per_delivery?: number;
   readonly index_rru_per_delivery?: number;
+  /** The part of the units on tables other than the delivery records' (the main table). */
+  readonly other_tables_wru_per_delivery?: number;
+  readonly other_tables_rru_per_delivery?: number;
   /**
    * The read units per delivery by what was read (`<operation> <PK word>/<SK word>`, or the Query's
    * index): which reads the subtotal's RRU are for.
@@ -492,6 +506,21 @@ const SQS_BATCH_ENTRIES = 10;
 /** Events per router invocation behind its queue at this many events a month (1 without a queue). */
 export function routerBatchSize(d: Deployment, eventsPerMonth: number): number {
   return d.router_queue ? expectedBatchSize(eventsPerMonth, d.router_queue.batching_window_s, 1) : 1;
+}
+
+/**
+ * Units per delivery billed on-demand whatever the capacity mode: all of them on-demand, and on
+ * provisioned capacity those of the tables that stay on-demand (the main table, when the template
+ * keeps it so).
+ */
+function onDemandUnits(
+  m: CostMeasurements,
+  d: Deployment,
+  capacity: "provisioned" | "on-demand",
+): { wru: number; rru: number } {
+  if (capacity === "on-demand") return { wru: m.wru_per_delivery, rru: m.rru_per_delivery };
+  if (!d.table.other_tables_on_demand) return { wru: 0, rru: 0 };
+  return { wru: m.other_tables_wru_per_delivery ?? 0, rru: m.other_tables_rru_per_delivery ?? 0 };
 }
 
 /** A measured batch size's numbers, linearly interpolated between the two measured sizes around `b`. */
@@ -677,12 +706,16 @@ export function subtotalLines(
   const wru = m.wru_per_delivery * perM;
   const rru = m.rru_per_delivery * perM;
   const hoursPerUnitS = 1 / 3600;
+  // Provisioned applies to the delivery records' table only: the other tables' units are on-demand.
+  const onDemandShare = onDemandUnits(m, d, capacity);
+  const odWru = onDemandShare.wru * perM;
+  const odRru = onDemandShare.rru * perM;
   const dynamo =
-    capacity === "on-demand"
-      ? (wru * p.dynamodb_usd_per_million_wru + rru * p.dynamodb_usd_per_million_rru) / perM
-      : // Provisioned: a unit-second of capacity per unit consumed, at the target utilisation.
-        ((wru * p.dynamodb_usd_per_wcu_hour + rru * p.dynamodb_usd_per_rcu_hour) * hoursPerUnitS) /
-        targetUtilization;
+    (odWru * p.dynamodb_usd_per_million_wru + odRru * p.dynamodb_usd_per_million_rru) / perM +
+    // Provisioned: a unit-second of capacity per unit consumed, at the target utilisation.
+    (((wru - odWru) * p.dynamodb_usd_per_wcu_hour + (rru - odRru) * p.dynamodb_usd_per_rcu_hour) *
+      hoursPerUnitS) /
+      targetUtilization;
   const lines: Record<string, CostLine> = {
     eventbridge_events: {
       usd_per_million: (events * p.eventbridge_usd_per_million_events) / perM,
@@ -702,7 +735,7 @@ export function subtotalLines(
     },
     dynamodb_requests: {
       usd_per_million: dynamo,
-      detail: `${fmt(wru)} WRU + ${fmt(rru)} RRU, ${capacity === "on-demand" ? "on-demand" : `provisioned at ${Math.round(targetUtilization * 100)} % utilisation`}`,
+      detail: `${fmt(wru)} WRU + ${fmt(rru)} RRU, ${capacity === "on-demand" ? "on-demand" : `provisioned at ${Math.round(targetUtilization * 100)} % utilisation${odWru + odRru > 0 ? ` (the main table's ${fmt(odWru)} WRU + ${fmt(odRru)} RRU on-demand)` : ""}`}`,
     },
   };
   return lines;
@@ -794,10 +827,11 @@ export function modelCost(
         ? Math.max(0, min - indexMin - needed(units - indexUnits)) +
           Math.max(0, indexMin - needed(indexUnits))
         : Math.max(0, min - needed(units));
+    const onDemand = onDemandUnits(m, d, "provisioned");
     minimumUsd =
-      (idle(d.table.min_wcu, d.table.index_min_wcu ?? 0, m.wru_per_delivery, indexWru) *
+      (idle(d.table.min_wcu, d.table.index_min_wcu ?? 0, m.wru_per_delivery - onDemand.wru, indexWru) *
         p.dynamodb_usd_per_wcu_hour +
-        idle(d.table.min_rcu, d.table.index_min_rcu ?? 0, m.rru_per_delivery, indexRru) *
+        idle(d.table.min_rcu, d.table.index_min_rcu ?? 0, m.rru_per_delivery - onDemand.rru, indexRru) *
           p.dynamodb_usd_per_rcu_hour) *
       p.hours_per_month;
   }

@@ -222,44 +222,58 @@ export function requestUnits(
   table: TableSnapshot,
   /** When given, read units are also added up here by what was read (`readKind`). */
   readsByKind?: Record<string, number>,
+  /** When given, write and read units are also added up here by table name. */
+  unitsByTable?: Record<string, { wru: number; rru: number }>,
 ): { wru: number; rru: number; indexWru: number } {
   let wru = 0;
   let rru = 0;
   // The GSIs' share of the writes (their copies of the items), for their own capacity.
   let indexWru = 0;
-  const indexCopies = (units: number) => {
-    indexWru += units;
-    return units;
+  const ofTable = (name: unknown) => {
+    const key = String(name ?? "");
+    if (unitsByTable && unitsByTable[key] === undefined) unitsByTable[key] = { wru: 0, rru: 0 };
+    return unitsByTable?.[key];
   };
-  const read = (kind: string, units: number) => {
+  const write = (tableName: unknown, units: number, indexUnits = 0) => {
+    wru += units + indexUnits;
+    indexWru += indexUnits;
+    const t = ofTable(tableName);
+    if (t) t.wru += units + indexUnits;
+  };
+  const read = (tableName: unknown, kind: string, units: number) => {
     rru += units;
     if (readsByKind) readsByKind[kind] = (readsByKind[kind] ?? 0) + units;
+    const t = ofTable(tableName);
+    if (t) t.rru += units;
   };
   for (const { operation, body } of requests) {
     const consistent = body.ConsistentRead === true;
     switch (operation) {
       case "PutItem": {
         const item = body.Item as Item;
-        wru += writeUnits(itemSize(item)) + indexCopies(indexWriteUnits(item));
+        write(body.TableName, writeUnits(itemSize(item)), indexWriteUnits(item));
         break;
       }
       case "UpdateItem": {
         const key = body.Key as Item;
         const item = table.get(str(key.PK), str(key.SK));
-        wru += writeUnits(item ? itemSize(item) : itemSize(key));
-        if (updateTouchesIndex(body)) wru += indexCopies(indexWriteUnits(item));
+        write(
+          body.TableName,
+          writeUnits(item ? itemSize(item) : itemSize(key)),
+          updateTouchesIndex(body) ? indexWriteUnits(item) : 0,
+        );
         break;
       }
       case "DeleteItem": {
         const key = body.Key as Item;
         const item = table.get(str(key.PK), str(key.SK));
-        wru += writeUnits(item ? itemSize(item) : itemSize(key)) + indexCopies(indexWriteUnits(item));
+        write(body.TableName, writeUnits(item ? itemSize(item) : itemSize(key)), indexWriteUnits(item));
         break;
       }
       case "GetItem": {
         const key = body.Key as Item;
         const item = table.get(str(key.PK), str(key.SK));
-        read(`GetItem ${readKind(key)}`, readUnits(item ? itemSize(item) : 0, consistent));
+        read(body.TableName, `GetItem ${readKind(key)}`, readUnits(item ? itemSize(item) : 0, consistent));
         break;
       }
       case "BatchGetItem": {
@@ -267,10 +281,11 @@ export function requestUnits(
           string,
           { Keys?: Item[]; ConsistentRead?: boolean }
         >;
-        for (const request of Object.values(requestItems)) {
+        for (const [tableName, request] of Object.entries(requestItems)) {
           for (const key of request.Keys ?? []) {
             const item = table.get(str(key.PK), str(key.SK));
             read(
+              tableName,
               `BatchGetItem ${readKind(key)}`,
               readUnits(item ? itemSize(item) : 0, request.ConsistentRead === true),
             );
@@ -280,15 +295,15 @@ export function requestUnits(
       }
       case "Query": {
         const size = queriedItems(body, table).reduce((t, item) => t + itemSize(item), 0);
-        read(`Query ${String(body.IndexName ?? "table")}`, readUnits(size, consistent));
+        read(body.TableName, `Query ${String(body.IndexName ?? "table")}`, readUnits(size, consistent));
         break;
       }
       case "BatchWriteItem": {
         const requestItems = (body.RequestItems ?? {}) as Record<string, { PutRequest?: { Item: Item } }[]>;
-        for (const writes of Object.values(requestItems)) {
-          for (const write of writes) {
-            const item = write.PutRequest?.Item;
-            wru += writeUnits(item ? itemSize(item) : 0) + indexCopies(indexWriteUnits(item));
+        for (const [tableName, writes] of Object.entries(requestItems)) {
+          for (const w of writes) {
+            const item = w.PutRequest?.Item;
+            write(tableName, writeUnits(item ? itemSize(item) : 0), indexWriteUnits(item));
           }
         }
         break;

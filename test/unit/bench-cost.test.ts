@@ -95,6 +95,7 @@ describe("DynamoDB item sizes and units", () => {
     const sub: Item = { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" }, u: { S: "y".repeat(5000) } };
     const table = snapshotOf([sub]);
     const reads: Record<string, number> = {};
+    const byTable: Record<string, { wru: number; rru: number }> = {};
     const { rru } = requestUnits(
       [
         batchGet(true, [
@@ -103,10 +104,14 @@ describe("DynamoDB item sizes and units", () => {
           { PK: { S: "LOG#c#00ff#S1" }, SK: { S: "2026-12-01T10:00:00.001Z#a" } }, // 1 RRU
         ]),
         batchGet(false, [{ PK: { S: "ENDPOINT#e" }, SK: { S: "HEALTH" } }]), // missing, eventually consistent: 0.5 RRU
-        { operation: "GetItem", body: { Key: { PK: { S: "DELIVERY#d" }, SK: { S: "DELIVERY" } } } },
+        {
+          operation: "GetItem",
+          body: { TableName: "main", Key: { PK: { S: "DELIVERY#d" }, SK: { S: "DELIVERY" } } },
+        },
       ],
       table,
       reads,
+      byTable,
     );
     expect(reads).toEqual({
       "BatchGetItem CUSTOMER/SUBSCRIPTION": 2,
@@ -116,6 +121,8 @@ describe("DynamoDB item sizes and units", () => {
       "GetItem DELIVERY/DELIVERY": 0.5,
     });
     expect(rru).toBe(5);
+    // By table: the BatchGetItems name theirs in RequestItems ("t"), the GetItem its TableName.
+    expect(byTable).toEqual({ t: { wru: 0, rru: 4.5 }, main: { wru: 0, rru: 0.5 } });
   });
 });
 

@@ -151,6 +151,23 @@ describe("the cost model's arithmetic", () => {
     expect(minimum({ ...d, table })).toBeCloseTo(((10 - (3.805 * 1) / 0.7) * 0.00065 * 730) / 10, 2);
   });
 
+  it("prices the main table's units on-demand even when the delivery records' table is provisioned", () => {
+    // 1 WRU and 2 RRU per delivery, of which 0.1 WRU and 1.5 RRU on the main table (subscriptions,
+    // endpoint state), which the stack keeps on-demand whatever capacityMode says.
+    const m = measurements({ other_tables_wru_per_delivery: 0.1, other_tables_rru_per_delivery: 1.5 });
+    const table = { pitr: false, provisioned: true, min_wcu: 0, min_rcu: 0, target_utilization: 0.7 };
+    const dynamo = (d: Deployment) =>
+      subtotalLines(m, d, 10, "provisioned", 0.7, 1).dynamodb_requests?.usd_per_million;
+    const provisioned = (wru: number, rru: number) => ((wru * 0.00065 + rru * 0.00013) * 1e6) / 3600 / 0.7;
+    const onDemand = (wru: number, rru: number) => wru * 0.625 + rru * 0.125;
+    expect(dynamo(deployment({ table: { ...table, other_tables_on_demand: true } }))).toBeCloseTo(
+      provisioned(0.9, 0.5) + onDemand(0.1, 1.5),
+      6,
+    );
+    // One table for everything (before the split): all of it provisioned.
+    expect(dynamo(deployment({ table }))).toBeCloseTo(provisioned(1, 2), 6);
+  });
+
   it("deletes a batch with one DeleteMessageBatch per 10 jobs", () => {
     expect(deletesPerBatch(3)).toBe(1);
     expect(deletesPerBatch(7.6)).toBe(1);
