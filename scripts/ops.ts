@@ -48,6 +48,12 @@ import {
   summarize,
 } from "./ops/parked-kinds.ts";
 import { type ParkedMessage, ParkedQueue, QueueNotFoundError } from "./ops/parked-queue.ts";
+import {
+  formatSplitStatus,
+  parseSplitStatusCommand,
+  SPLIT_STATUS_USAGE,
+  splitStatus,
+} from "./ops/split-status.ts";
 import { formatTable } from "./text-table.ts";
 
 const DEFAULT_LIMIT = 1000;
@@ -69,6 +75,9 @@ ${CUTOVER_USAGE}
 
 Erasure (docs/security.md):
 ${ERASE_USAGE}
+
+The delivery records' own table (docs/data-model.md, "Splitting the delivery records out"):
+${SPLIT_STATUS_USAGE}
 
   redrive: dead letters are retried like POST /v1/deliveries/{id}/retry; events are replayed by
   invoking the router with the ORIGINAL event (same id, so the same webhook-ids; deliveries that
@@ -621,8 +630,29 @@ function eraseMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<num
   );
 }
 
+function splitStatusMain(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return runSubcommand(
+    () => parseSplitStatusCommand(argv, env),
+    env,
+    async (command, target) => {
+      const doc = DynamoDBDocumentClient.from(target.dynamodb);
+      const status = await splitStatus(
+        doc,
+        { main: target.tableName, deliveries: target.deliveriesTableName },
+        command.retentionDays,
+      );
+      process.stdout.write(
+        `${command.json ? JSON.stringify(status) : formatSplitStatus(status, target.description)}\n`,
+      );
+      return 0;
+    },
+  );
+}
+
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv[0] === "event-types") return eventTypesMain(argv.slice(1), env);
+  if (argv[0] === "split-status" && !argv.includes("--help") && !argv.includes("-h"))
+    return splitStatusMain(argv.slice(1), env);
   if (argv[0] === "erase" && !argv.includes("--help") && !argv.includes("-h"))
     return eraseMain(argv.slice(1), env);
   let options: Options | "help";

@@ -7,6 +7,7 @@ import { keys } from "#shared/adapters/dynamodb/table.ts";
 import type { DeliveryStatus } from "#shared/domain/delivery/delivery.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import type { SqsEventSource } from "../../local/sqs-event-source.ts";
+import { splitStatus } from "../../scripts/ops/split-status.ts";
 import type { ApiGatewaySimulator } from "../support/api.ts";
 import { type ApiTestbed, createApiTestbed } from "../support/api-testbed.ts";
 import { deliveryTablesOf } from "../support/aws-env.ts";
@@ -255,5 +256,20 @@ describe("the table split", () => {
     // Recovered once: a second recovery finds nothing left, in either table.
     const again = await api.post(`/v1/subscriptions/${subscriptionId}/recover`, { since }, { key });
     expect(again.json).toMatchObject({ count: 0, complete: true });
+  });
+
+  it("tells the operator when the fallback can go (npm run ops -- split-status)", async () => {
+    const subscriptionId = await subscribe((await receiver()).url);
+    await preSplitDelivery(subscriptionId, "failed");
+    const tables = { main: bed.env.tableName, deliveries: bed.env.deliveriesTableName };
+    const now = await splitStatus(doc, tables, 30);
+    // The split is when the deliveries table was created: this test file's environment, moments ago.
+    expect(Date.now() - Date.parse(now.split_at)).toBeLessThan(10 * 60_000);
+    expect(now.fallback_open).toBe(true);
+    expect(now.records_in_main_table).toBeGreaterThan(0);
+    expect(now.safe_to_remove).toBe(false);
+    // Once the fallback has closed, every record of before the split has expired.
+    const later = await splitStatus(doc, tables, 30, new Date(Date.parse(now.fallback_closes_at) + 1));
+    expect(later).toMatchObject({ fallback_open: false, records_in_main_table: 0, safe_to_remove: true });
   });
 });

@@ -115,8 +115,12 @@ export class DeliveryTables {
    */
   async fallbackOpen(now: Date): Promise<boolean> {
     if (!this.isSplit) return false;
-    const until = (await this.splitAt()).getTime() + SPLIT_MARGIN_MS + (this.retentionDays + 1) * DAY_MS;
-    return now.getTime() < until;
+    return now.getTime() < (await this.fallbackClosesAt());
+  }
+
+  /** When the fallback closes (epoch ms): the split, its margin and one retention period (+1 day). */
+  async fallbackClosesAt(): Promise<number> {
+    return (await this.splitAt()).getTime() + SPLIT_MARGIN_MS + (this.retentionDays + 1) * DAY_MS;
   }
 
   /**
