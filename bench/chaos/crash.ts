@@ -318,7 +318,7 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
     log(
       `plan: ${plan.events.length} events, ${plan.subscriptions.length} subscriptions, ${plan.expected.size} expected deliveries; ${options.kills} kill -9 of the stack`,
     );
-    stack = await StackProcess.start(env, options.verbose ?? false);
+    stack = await whilePortHeld(() => StackProcess.start(env, options.verbose ?? false));
     await shortenVisibility();
     const repository = new SubscriptionRepository(
       DynamoDBDocumentClient.from(dynamodb),
@@ -347,7 +347,7 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
         const pending = outstanding();
         await stack.kill();
         const deadAt = Date.now();
-        stack = await StackProcess.start(env, options.verbose ?? false);
+        stack = await whilePortHeld(() => StackProcess.start(env, options.verbose ?? false));
         await shortenVisibility();
         kills.push({
           at_s: (killedAt - t0) / 1000,
@@ -480,6 +480,27 @@ export async function runCrashStage(options: CrashStageOptions): Promise<CrashSu
  * The batches after which the stack is killed: `kills` distinct ones, drawn from the seed over the
  * middle of the emission (never the first tenth, so that the first kill finds work under way).
  */
+/**
+ * A start of the stack on the stage's ports (its clients' address; after a kill, the killed stack's).
+ * Until it binds them another process on the machine may hold one for a moment — the kernel hands a
+ * free port out again as an outbound connection's local port, e.g. to tests running beside the chaos
+ * run in CI — and the stack refuses to start ("… is already in use"); it is started again on the
+ * same ports, up to `attempts` times, `waitMs` apart. Any other failure is thrown at once.
+ */
+export async function whilePortHeld<T>(
+  start: () => Promise<T>,
+  { attempts = 20, waitMs = 500 }: { attempts?: number; waitMs?: number } = {},
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= attempts || !String(error).includes("is already in use")) throw error;
+      await sleep(waitMs);
+    }
+  }
+}
+
 export function drawKillBatches(batches: number, kills: number, next: () => number): Set<number> {
   const from = Math.max(0, Math.floor(batches * 0.1));
   const span = Math.max(1, batches - from);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { drawKillBatches } from "../../bench/chaos/crash.ts";
+import { drawKillBatches, whilePortHeld } from "../../bench/chaos/crash.ts";
 import { createRandom } from "../../bench/chaos/random.ts";
 
 describe("the chaos crash stage's kill moments", () => {
@@ -19,5 +19,51 @@ describe("the chaos crash stage's kill moments", () => {
   it("never asks for more kills than there are batches to kill after", () => {
     const random = createRandom(1);
     expect(drawKillBatches(3, 10, () => random.next()).size).toBe(3);
+  });
+});
+
+describe("the chaos crash stage's restart", () => {
+  const busy = new Error(
+    "the local stack did not start:\n127.0.0.1:41537 is already in use: stop what runs there or set SQS_PORT",
+  );
+
+  it("starts the stack again on the same ports while another process holds one of them", async () => {
+    let calls = 0;
+    const started = await whilePortHeld(
+      async () => {
+        calls++;
+        if (calls < 3) throw busy;
+        return "ready";
+      },
+      { waitMs: 1 },
+    );
+    expect(started).toBe("ready");
+    expect(calls).toBe(3);
+  });
+
+  it("throws any other failure at once, and a held port after its last attempt", async () => {
+    let calls = 0;
+    const other = new Error("the local stack did not start:\nDATA_DIR is damaged");
+    await expect(
+      whilePortHeld(
+        async () => {
+          calls++;
+          throw other;
+        },
+        { waitMs: 1 },
+      ),
+    ).rejects.toBe(other);
+    expect(calls).toBe(1);
+    calls = 0;
+    await expect(
+      whilePortHeld(
+        async () => {
+          calls++;
+          throw busy;
+        },
+        { attempts: 4, waitMs: 1 },
+      ),
+    ).rejects.toBe(busy);
+    expect(calls).toBe(4);
   });
 });
