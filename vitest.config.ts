@@ -7,7 +7,9 @@ import { defineConfig } from "vitest/config";
  * first the in-process ones (unit, integration, infra: shared emulators, uniquely named tables and
  * queues, so files are independent) with two workers, then the ones that start whole local stacks
  * or a browser (e2e, browser), also with two. Three in-process workers were tried: on the loaded
- * shared machine the CPU-bound waits-out-of-flight file then ran past its 160 s bound.
+ * shared machine the CPU-bound waits-out-of-flight file then ran past its 160 s bound. `.ci/run` runs
+ * the groups as two `--project` steps, e2e/browser first beside the quick chaos run, then the
+ * in-process ones alone (docs/decisions.md, "`.ci/run` in ≤ 10 minutes").
  */
 const IN_PROCESS_WORKERS = 2;
 const STACK_WORKERS = 2;
