@@ -28,7 +28,7 @@ import {
   sumLines,
   type VolumeCost,
 } from "./lib/cost-model.ts";
-import { type Item, requestUnits, snapshotOf } from "./lib/dynamo-units.ts";
+import { type Item, requestUnits, snapshotOf, withoutSplitFallback } from "./lib/dynamo-units.ts";
 import { provisionDeliveryEnvironment, scanBothTables, startEmulators } from "./lib/emulators.ts";
 import { ENDPOINT_LATENCY, type LatencyDistribution, latencySampler } from "./lib/latency.ts";
 import { PRICE_TABLE } from "./lib/pricing.ts";
@@ -662,7 +662,10 @@ async function measure(
     const items = (await scanBothTables(local.dynamodb, config)) as unknown as Item[];
     const readsByKind: Record<string, number> = {};
     const unitsByTable: Record<string, { wru: number; rru: number }> = {};
-    const units = requestUnits(perDelivery.dynamo, snapshotOf(items), readsByKind, unitsByTable);
+    const snapshot = snapshotOf(items);
+    const steady = withoutSplitFallback(perDelivery.dynamo, config.TABLE_NAME);
+    const units = requestUnits(steady, snapshot, readsByKind, unitsByTable);
+    const splitFallbackRru = requestUnits(perDelivery.dynamo, snapshot).rru - units.rru;
     const otherTables = Object.entries(unitsByTable).filter(
       ([name]) => name !== config.DELIVERIES_TABLE_NAME,
     );
@@ -700,6 +703,7 @@ async function measure(
         3,
       ),
       rru_per_delivery: round(units.rru / perDelivery.deliveries, 3),
+      split_fallback_rru_per_delivery: round(splitFallbackRru / perDelivery.deliveries, 3),
       rru_per_delivery_by_read: Object.fromEntries(
         Object.entries(readsByKind)
           .sort(([, a], [, b]) => b - a)

@@ -416,6 +416,11 @@ export interface CostMeasurements {
   readonly function_requests_per_delivery: Readonly<Record<string, number>>;
   readonly wru_per_delivery: number;
   readonly rru_per_delivery: number;
+  /**
+   * Read units per delivery of the table split's transition (the main table asked for records
+   * dated before the split, for a day after it), measured and left out of `rru_per_delivery`.
+   */
+  readonly split_fallback_rru_per_delivery?: number;
   /** The GSIs' share of `wru_per_delivery` (their copies) and of `rru_per_delivery` (Queries on them). */
   readonly index_wru_per_delivery?: number;
   readonly index_rru_per_delivery?: number;

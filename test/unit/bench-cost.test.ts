@@ -8,6 +8,7 @@ import {
   readUnits,
   requestUnits,
   snapshotOf,
+  withoutSplitFallback,
   writeUnits,
 } from "../../bench/lib/dynamo-units.ts";
 import { ALTERNATIVES, computeCost, PRICE_TABLE, type UsageCounts } from "../../bench/lib/pricing.ts";
@@ -123,6 +124,49 @@ describe("DynamoDB item sizes and units", () => {
     expect(rru).toBe(5);
     // By table: the BatchGetItems name theirs in RequestItems ("t"), the GetItem its TableName.
     expect(byTable).toEqual({ t: { wru: 0, rru: 4.5 }, main: { wru: 0, rru: 0.5 } });
+  });
+});
+
+describe("the table split's transition reads", () => {
+  it("are left out: delivery records asked of the main table, never its own items or the deliveries table's", () => {
+    const sub = { PK: { S: "CUSTOMER#c" }, SK: { S: "SUBSCRIPTION#a" } };
+    const head = { PK: { S: "LOG#c#00ff#S1" }, SK: { S: "2026-12-01T10:00:00.001Z#a" } };
+    const steady = withoutSplitFallback(
+      [
+        {
+          operation: "BatchGetItem",
+          body: {
+            RequestItems: { main: { ConsistentRead: true, Keys: [sub, head] }, deliveries: { Keys: [head] } },
+          },
+        },
+        { operation: "BatchGetItem", body: { RequestItems: { main: { Keys: [head] } } } },
+        {
+          operation: "GetItem",
+          body: { TableName: "main", Key: { PK: { S: "DELIVERY#d" }, SK: { S: "DELIVERY" } } },
+        },
+        { operation: "GetItem", body: { TableName: "deliveries", Key: head } },
+        {
+          operation: "Query",
+          body: { TableName: "main", ExpressionAttributeValues: { ":pk": { S: "LOG#c#00ff#S1" } } },
+        },
+        {
+          operation: "Query",
+          body: { TableName: "main", ExpressionAttributeValues: { ":pk": { S: "CUSTOMER#c" } } },
+        },
+      ],
+      "main",
+    );
+    expect(steady).toEqual([
+      {
+        operation: "BatchGetItem",
+        body: { RequestItems: { deliveries: { Keys: [head] }, main: { ConsistentRead: true, Keys: [sub] } } },
+      },
+      { operation: "GetItem", body: { TableName: "deliveries", Key: head } },
+      {
+        operation: "Query",
+        body: { TableName: "main", ExpressionAttributeValues: { ":pk": { S: "CUSTOMER#c" } } },
+      },
+    ]);
   });
 });
 
