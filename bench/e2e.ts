@@ -159,7 +159,14 @@ interface Phase {
 /** The stack under test: in this process, or in a child process of its own (its `host`). */
 type StackUnderTest = Pick<
   LocalStack,
-  "endpoints" | "stackKey" | "tableName" | "eventBusName" | "childProcesses" | "workerHeaps" | "stop"
+  | "endpoints"
+  | "stackKey"
+  | "tableName"
+  | "deliveriesTableName"
+  | "eventBusName"
+  | "childProcesses"
+  | "workerHeaps"
+  | "stop"
 > & {
   readonly host: StackHost;
   /** Its process's RSS before the stack started (bytes). */
@@ -656,7 +663,11 @@ async function countUsage(
   options: E2eBenchOptions,
 ): Promise<UsageCounts> {
   const deliveries = fixed.summary.delivered_unique;
-  const items = await scanAll(env.local.dynamodb, env.stack.tableName);
+  // Both tables: the delivery records are in the deliveries one (docs/data-model.md).
+  const items = [
+    ...(await scanAll(env.local.dynamodb, env.stack.tableName)),
+    ...(await scanAll(env.local.dynamodb, env.stack.deliveriesTableName)),
+  ];
   const lambda: UsageCounts["lambda"] = {};
   for (const [name, usage] of meters.lambda.functions) {
     const memoryMb = options.memoryMbByFunction?.[name] ?? 512;

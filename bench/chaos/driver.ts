@@ -620,7 +620,7 @@ class ChaosRun {
     for (const key of this.#failedEventKeys)
       for (const pair of this.#plan.pairsByEvent.get(key) ?? []) heldForOperator.add(pair);
 
-    const recordsByStatus = await countRecords(clients.doc, stack.tableName);
+    const recordsByStatus = await countRecords(clients.doc, stack.deliveriesTableName);
     const dlqRecordStatus: Record<string, number> = {};
     for (const message of this.#dlq.messages.values()) {
       let status = "unreadable";
@@ -628,7 +628,7 @@ class ChaosRun {
         const job = JSON.parse(message.Body ?? "") as { delivery_id: string; customer_id: string };
         const { Item } = await clients.doc.send(
           new GetCommand({
-            TableName: stack.tableName,
+            TableName: stack.deliveriesTableName,
             Key: keys.deliveryHead(job.customer_id, job.delivery_id),
             ConsistentRead: true,
           }),
@@ -689,7 +689,7 @@ class ChaosRun {
     const { reconciliation, alwaysFailing } = end;
     const duplicateDiagnostics = await diagnoseDuplicates(
       clients.doc,
-      stack.tableName,
+      stack.deliveriesTableName,
       reconciliation.samples.unexplained_duplicates,
       hub,
     );

@@ -10,6 +10,7 @@ import {
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DEAD_LETTER_REASON_ATTRIBUTE } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
+import { DeliveryTables } from "#shared/adapters/dynamodb/delivery-tables.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
 import { parseDeliveryJob } from "#shared/domain/delivery/job.ts";
 import type { DeliveryLogQuery } from "#shared/domain/ports/deliveries.ts";
@@ -375,7 +376,11 @@ async function runPhase(options: OutageStageOptions, withOutage: boolean): Promi
     }
     // How the healthy deliveries were made, from their records: the attempt that delivered each
     // came from the slow lane, or had been held by fairness (deferred) before it.
-    const deliveries = new DeliveryRepository(DynamoDBDocumentClient.from(dynamodb), stack.tableName);
+    const doc = DynamoDBDocumentClient.from(dynamodb);
+    const deliveries = new DeliveryRepository(
+      doc,
+      new DeliveryTables(doc, stack.tableName, stack.deliveriesTableName),
+    );
     const healthyDeliveries = { delivered: 0, via_slow_lane: 0, held: 0 };
     for (const { customerId, subscriptionId } of healthySubscriptions) {
       let after: DeliveryLogQuery["after"];

@@ -32,6 +32,7 @@ export type StackChildMessage =
       endpoints: LocalStack["endpoints"];
       stackKey: string;
       tableName: string;
+      deliveriesTableName: string;
       eventBusName: string;
       children: { name: string; pid: number }[];
       /** This process's memory before the stack started (node, tsx and the stack's modules loaded). */
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
     endpoints: stack.endpoints,
     stackKey: stack.stackKey,
     tableName: stack.tableName,
+    deliveriesTableName: stack.deliveriesTableName,
     eventBusName: stack.eventBusName,
     children: stack.childProcesses.map((c) => ({ name: c.name, pid: c.pid })),
     before,

@@ -12,7 +12,10 @@ import type { ProcStatus, StackChildMessage, StackChildUsage, StackParentMessage
  * (the last ones kept for an error), as a terminal would show them.
  */
 export interface StackProcess
-  extends Pick<LocalStack, "endpoints" | "stackKey" | "tableName" | "eventBusName" | "childProcesses"> {
+  extends Pick<
+    LocalStack,
+    "endpoints" | "stackKey" | "tableName" | "deliveriesTableName" | "eventBusName" | "childProcesses"
+  > {
   readonly pid: number;
   /** The child's RSS before its stack started: node, tsx and the stack's modules loaded. */
   readonly before: ProcStatus;
@@ -125,6 +128,7 @@ export async function startStackProcess(
     endpoints: ready.endpoints,
     stackKey: ready.stackKey,
     tableName: ready.tableName,
+    deliveriesTableName: ready.deliveriesTableName,
     eventBusName: ready.eventBusName,
     childProcesses,
     before: ready.before,
