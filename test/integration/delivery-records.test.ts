@@ -439,6 +439,34 @@ describe("reads of a delivery's head that decide what happens next are strongly 
   );
 });
 
+describe("the delivery batch's one BatchGetItem over both tables", () => {
+  it("names both tables in one request, and asks again for the keys DynamoDB left unprocessed in either", async () => {
+    const delivery = identity(undefined, "layout 3");
+    await repos.deliveries.recordAttempt(attempt(delivery, "failed", 500, FIRST));
+    const requests: string[][] = [];
+    const doc = interceptedDoc(async (command, send) => {
+      if (!(command instanceof BatchGetCommand)) return send(command);
+      const asked = command.input.RequestItems ?? {};
+      requests.push(Object.keys(asked).sort());
+      if (requests.length > 1) return send(command);
+      // The first call: the main table's keys answered, the deliveries table's handed back.
+      const answer = (await send(
+        new BatchGetCommand({ RequestItems: { [env.tableName]: asked[env.tableName] as never } }),
+      )) as { Responses?: Record<string, unknown[]> };
+      return { ...answer, UnprocessedKeys: { [env.deliveriesTableName]: asked[env.deliveriesTableName] } };
+    });
+    const state = await createDeliveryBatchLoader(
+      doc,
+      deliveryTablesOf(env, doc),
+    )({
+      subscriptions: [{ customerId: delivery.customer_id, subscriptionId: delivery.subscription_id }],
+      deliveries: [{ customerId: delivery.customer_id, deliveryId: delivery.delivery_id }],
+    });
+    expect(state.deliveries.get(delivery.delivery_id)?.status).toBe("failed");
+    expect(requests).toEqual([[env.deliveriesTableName, env.tableName].sort(), [env.deliveriesTableName]]);
+  });
+});
+
 describe("a delivery log page whose heads DynamoDB answers only in part (UnprocessedKeys)", () => {
   /**
    * The real client, except that each BatchGetItem is answered for at most `answered(call)` of its
