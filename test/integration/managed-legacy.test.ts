@@ -340,7 +340,11 @@ const ops = (args: readonly string[]) =>
   runNpmScript(
     "ops",
     args,
-    { DYNAMODB_ENDPOINT: String(harness.env.env.DYNAMODB_ENDPOINT), TABLE_NAME: harness.env.tableName },
+    {
+      DYNAMODB_ENDPOINT: String(harness.env.env.DYNAMODB_ENDPOINT),
+      TABLE_NAME: harness.env.tableName,
+      DELIVERIES_TABLE_NAME: harness.env.deliveriesTableName,
+    },
     60_000,
   );
 

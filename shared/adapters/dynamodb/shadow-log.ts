@@ -71,7 +71,7 @@ export class ShadowLogRepository implements ShadowLogRepositoryPort {
       hour += HOUR_MS
     ) {
       const items: Item[] = [];
-      for (const table of tables)
+      for (const table of tables) {
         for (let shard = 0; shard < SHADOW_SHARDS; shard++) {
           const pages = paginateQuery(
             { client: this.doc },
@@ -89,6 +89,7 @@ export class ShadowLogRepository implements ShadowLogRepositoryPort {
           );
           for await (const page of pages) items.push(...(page.Items ?? []));
         }
+      }
       items.sort((a, b) => String(a.SK).localeCompare(String(b.SK)));
       let previous: string | undefined;
       for (const item of items) {
