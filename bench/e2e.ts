@@ -217,37 +217,60 @@ export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult
     lambda: createLambdaMeter(),
     logs: captureOutput(),
   };
+  try {
+    return await withEnvironment(
+      options,
+      "",
+      meters.lambda.observer,
+      () => {
+        meters.logs.active = false;
+        return meters.logs.tail();
+      },
+      async (started, run, deliveryConcurrency) => {
+        const rssBefore = started.stack.rssBeforeStack;
+        const rssIdle = procStatusBytes(started.stack.host.pid, "VmRSS") || process.memoryUsage().rss;
+        await warmUp(run, options);
+        const search = await searchMaxThroughput(run, options);
+        const fixed = await measureFixedRate(run, meters, options, started);
+        const usage = await countUsage(started, meters, fixed, options);
+        return e2eResult(options, { deliveryConcurrency, rssBefore, rssIdle, search, fixed, usage, meters });
+      },
+    );
+  } finally {
+    meters.logs.restore();
+    meters.sdk.uninstall();
+  }
+}
+
+/**
+ * Starts the load driver and a stack with the subscriptions, runs `work` with a phase runner on them,
+ * and closes both; on a failure, shows the stack's last output (`outputTail` when the stack runs in
+ * this process, whose output is captured).
+ */
+async function withEnvironment<T>(
+  options: E2eBenchOptions,
+  purpose: string,
+  observer: LocalStackObserver,
+  outputTail: () => string[],
+  work: (env: E2eEnvironment, run: RunPhase, deliveryConcurrency: number) => Promise<T>,
+): Promise<T> {
   const phases = new Map<string, Phase>();
   const driver = await startBenchDriver(recordArrival(phases));
   let env: E2eEnvironment | undefined;
   try {
     const deliveryConcurrency = options.deliveryConcurrency ?? LOCAL_DEFAULTS.DELIVERY_CONCURRENCY;
     options.progress(
-      `e2e: starting a local stack (in memory, ${deliveryConcurrency} delivery pollers${options.stackInChildProcess ? ", in a process of its own as `npm start` runs it" : ""})`,
+      `e2e: starting a local stack${purpose} (in memory, ${deliveryConcurrency} delivery pollers${options.stackInChildProcess ? ", in a process of its own as `npm start` runs it" : ""})`,
     );
-    const started = await startEnvironment(options, deliveryConcurrency, driver, meters.lambda.observer);
-    env = started;
-    const rssBefore = started.stack.rssBeforeStack;
-    const rssIdle = procStatusBytes(started.stack.host.pid, "VmRSS") || process.memoryUsage().rss;
-    const run = phaseRunner(started, phases, options);
-
-    await warmUp(run, options);
-    const search = await searchMaxThroughput(run, options);
-    const fixed = await measureFixedRate(run, meters, options, started);
-    const usage = await countUsage(started, meters, fixed, options);
-    await started.close();
-    env = undefined;
-    return e2eResult(options, { deliveryConcurrency, rssBefore, rssIdle, search, fixed, usage, meters });
+    env = await startEnvironment(options, deliveryConcurrency, driver, observer);
+    return await work(env, phaseRunner(env, phases, options), deliveryConcurrency);
   } catch (error) {
-    meters.logs.active = false;
-    const tail = env?.stack.tail?.() ?? meters.logs.tail();
+    const tail = env?.stack.tail?.() ?? outputTail();
     if (tail.length > 0) options.progress(`e2e failed; the stack's last output:\n${tail.join("")}`);
     throw error;
   } finally {
     await env?.close();
     await driver.close();
-    meters.logs.restore();
-    meters.sdk.uninstall();
   }
 }
 
@@ -263,32 +286,22 @@ export interface E2eSearchResult {
  * bench's meters in the stack's process, and without leaving the search's records in the table the
  * fixed-rate run then writes to (dynalite slows down as its in-memory table grows).
  */
-export async function benchE2eSearch(options: E2eBenchOptions): Promise<E2eSearchResult> {
-  const phases = new Map<string, Phase>();
-  const driver = await startBenchDriver(recordArrival(phases));
-  let env: E2eEnvironment | undefined;
-  try {
-    const deliveryConcurrency = options.deliveryConcurrency ?? LOCAL_DEFAULTS.DELIVERY_CONCURRENCY;
-    options.progress(
-      `e2e: starting a local stack for the throughput search (in memory, ${deliveryConcurrency} delivery pollers, in a process of its own as \`npm start\` runs it)`,
-    );
-    env = await startEnvironment({ ...options, stackInChildProcess: true }, deliveryConcurrency, driver, {});
-    const run = phaseRunner(env, phases, options);
-    await warmUp(run, options);
-    const search = await searchMaxThroughput(run, options);
-    return {
-      max_deliveries_per_s: search.maxDeliveries,
-      steps: search.steps,
-      delivery_concurrency: deliveryConcurrency,
-    };
-  } catch (error) {
-    const tail = env?.stack.tail?.() ?? [];
-    if (tail.length > 0) options.progress(`e2e search failed; the stack's last output:\n${tail.join("")}`);
-    throw error;
-  } finally {
-    await env?.close();
-    await driver.close();
-  }
+export function benchE2eSearch(options: E2eBenchOptions): Promise<E2eSearchResult> {
+  return withEnvironment(
+    { ...options, stackInChildProcess: true },
+    " for the throughput search",
+    {},
+    () => [],
+    async (_env, run, deliveryConcurrency) => {
+      await warmUp(run, options);
+      const search = await searchMaxThroughput(run, options);
+      return {
+        max_deliveries_per_s: search.maxDeliveries,
+        steps: search.steps,
+        delivery_concurrency: deliveryConcurrency,
+      };
+    },
+  );
 }
 
 /** Runs a phase on `env`: emits `rate` events/s for `seconds` under `tag`, then waits for its deliveries. */
