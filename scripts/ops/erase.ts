@@ -16,6 +16,7 @@ import {
   type MessageOwner,
 } from "#shared/services/erasure.ts";
 import { parseCommandLine, UsageError } from "../lib/cli.ts";
+import { AWS_TARGET_OPTIONS, awsTargetOf } from "./aws-target.ts";
 import { originalEvent, type ParkedKind } from "./parked-kinds.ts";
 import type { ParkedQueue } from "./parked-queue.ts";
 
@@ -46,9 +47,7 @@ export function parseEraseCommand(argv: readonly string[], env: NodeJS.ProcessEn
       resource: { type: "string" },
       "dry-run": { type: "boolean" },
       json: { type: "boolean" },
-      aws: { type: "boolean" },
-      stage: { type: "string" },
-      region: { type: "string" },
+      ...AWS_TARGET_OPTIONS,
     },
   });
   const problems: string[] = [];
@@ -57,28 +56,14 @@ export function parseEraseCommand(argv: readonly string[], env: NodeJS.ProcessEn
   else if (!UUID.test(values.customer)) problems.push(`--customer "${values.customer}" is not a UUID`);
   if (values.resource !== undefined && (values.resource.trim() === "" || values.resource.length > 256))
     problems.push("--resource takes a resource id (1 to 256 characters), e.g. a call id");
-  const aws = values.aws === true;
-  if (!aws && (values.stage !== undefined || values.region !== undefined))
-    problems.push("--stage and --region apply to --aws (the local stack has one set of names)");
-  if (values.stage !== undefined && !/^[a-z][a-z0-9-]{0,19}$/.test(values.stage))
-    problems.push(`--stage "${values.stage}" is not a stage name (lowercase letters, digits and '-')`);
-  const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (aws) {
-    for (const variable of ["SQS_ENDPOINT", "DYNAMODB_ENDPOINT"]) {
-      if (env[variable]) problems.push(`--aws talks to AWS itself: unset ${variable}, or drop --aws`);
-    }
-    if (region === undefined)
-      problems.push("--aws needs a region: --region, AWS_REGION or AWS_DEFAULT_REGION");
-  }
+  const target = awsTargetOf(values, env, problems);
   if (problems.length > 0) throw new UsageError(problems.join("\n"));
   return {
     customerId: (values.customer as string).toLowerCase(),
     resourceId: values.resource,
     dryRun: values["dry-run"] === true,
     json: values.json === true,
-    aws,
-    stage: values.stage ?? "prod",
-    region,
+    ...target,
   };
 }
 

@@ -9,18 +9,16 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { DeliveryTables } from "#shared/adapters/dynamodb/delivery-tables.ts";
 import { parseCommandLine, UsageError } from "../lib/cli.ts";
+import { AWS_TARGET_OPTIONS, type AwsTarget, awsTargetOf } from "./aws-target.ts";
 
 export const SPLIT_STATUS_USAGE = `  split-status [--retention-days <n>] [--json]
                                                       the delivery records' table split: when it happened,
                                                       when the main-table fallback closes, and the delivery
                                                       records of before it still in the main table`;
 
-export interface SplitStatusCommand {
+export interface SplitStatusCommand extends AwsTarget {
   readonly retentionDays: number;
   readonly json: boolean;
-  readonly aws: boolean;
-  readonly stage: string;
-  readonly region: string | undefined;
 }
 
 export function parseSplitStatusCommand(argv: readonly string[], env: NodeJS.ProcessEnv): SplitStatusCommand {
@@ -30,9 +28,7 @@ export function parseSplitStatusCommand(argv: readonly string[], env: NodeJS.Pro
     options: {
       "retention-days": { type: "string" },
       json: { type: "boolean" },
-      aws: { type: "boolean" },
-      stage: { type: "string" },
-      region: { type: "string" },
+      ...AWS_TARGET_OPTIONS,
     },
   });
   const problems: string[] = [];
@@ -41,20 +37,9 @@ export function parseSplitStatusCommand(argv: readonly string[], env: NodeJS.Pro
   if (!/^[1-9][0-9]{0,3}$/.test(retention)) {
     problems.push(`--retention-days "${retention}" is not a number of days (DELIVERY_RETENTION_DAYS)`);
   }
-  const aws = values.aws === true;
-  if (!aws && (values.stage !== undefined || values.region !== undefined))
-    problems.push("--stage and --region apply to --aws (the local stack has one set of names)");
-  const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (aws && region === undefined)
-    problems.push("--aws needs a region: --region, AWS_REGION or AWS_DEFAULT_REGION");
+  const target = awsTargetOf(values, env, problems);
   if (problems.length > 0) throw new UsageError(problems.join("\n"));
-  return {
-    retentionDays: Number(retention),
-    json: values.json === true,
-    aws,
-    stage: values.stage ?? "prod",
-    region,
-  };
+  return { retentionDays: Number(retention), json: values.json === true, ...target };
 }
 
 export interface SplitStatus {
