@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { quotaRulesFor } from "#shared/config.ts";
 import type { DeliveryRecord, DeliveryStatus } from "#shared/domain/delivery/delivery.ts";
 import { deriveDeliveryIds, uuidv7 } from "#shared/domain/ids.ts";
-import { QuotaExceededError } from "#shared/domain/quotas/quota.ts";
+import { QuotaExceededError, type QuotaRules } from "#shared/domain/quotas/quota.ts";
 import {
   DeliveryNotRetryableError,
   InvalidInputError,
@@ -31,7 +32,9 @@ const CUSTOMER = "0190a000-0000-7000-8000-000000000001";
 const OTHER = "0190a000-0000-7000-8000-000000000002";
 const FOREVER = () => Date.now() + 600_000;
 
-function setup(options: { maxPageBytes?: number; quota?: number; clock?: () => Date } = {}) {
+function setup(
+  options: { maxPageBytes?: number; quota?: number; clock?: () => Date; rules?: QuotaRules } = {},
+) {
   const subscriptions = new MemorySubscriptions();
   const deliveries = new MemoryDeliveries();
   const queue = new MemoryDeliveryQueue();
@@ -39,7 +42,7 @@ function setup(options: { maxPageBytes?: number; quota?: number; clock?: () => D
   const rule = { limit: options.quota ?? 100, windowSeconds: 3600 };
   const quotas = new QuotaService({
     counters: new MemoryQuotaCounters(),
-    rules: { test_event: rule, retry: rule, recover: rule },
+    rules: options.rules ?? { test_event: rule, retry: rule, recover: rule },
     now: clock,
   });
   const log = new DeliveryLogService({
@@ -538,7 +541,13 @@ describe("recover", () => {
 
   it("refuses a time in the future, a disabled subscription and a spent hourly quota", async () => {
     let now = NOW;
-    const { subscriptions, log } = setup({ quota: 1, clock: () => now });
+    // The deployment's rules as the config sets them: one recover call an hour.
+    const rules = quotaRulesFor({
+      QUOTA_TEST_EVENTS_PER_MINUTE: 1,
+      QUOTA_RETRIES_PER_MINUTE: 1,
+      QUOTA_RECOVERS_PER_HOUR: 1,
+    });
+    const { subscriptions, log } = setup({ rules, clock: () => now });
     const subscription = seedSubscription(subscriptions);
     const future = await log
       .recover(CUSTOMER, subscription.id, new Date(NOW.getTime() + 1000), { deadline: FOREVER() })
