@@ -9,6 +9,9 @@ import { waitFor } from "../support/wait.ts";
 /**
  * One router batch's events sharing SendMessageBatch requests (sharedEnqueue), against an in-memory
  * delivery queue: which jobs go out in which request, and what each event's enqueue answers.
+ * Mutants left alive on purpose (equivalent): the timer's bookkeeping (a spare timer's flush finds
+ * nothing waiting and returns), the lone-entry branch (the shared path sends the same request and
+ * answers the same counts), and the state names other than "routing" (only that one is compared).
  */
 
 const job = (id: string): DeliveryJob => ({
