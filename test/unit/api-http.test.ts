@@ -90,6 +90,10 @@ describe("reading the request", () => {
       "v1",
       "subscriptions",
     ]);
+    expect(pathSegments({ rawPath: "/x/v1/subscriptions", requestContext: ctx("x") })).toEqual([
+      "v1",
+      "subscriptions",
+    ]);
     // A path that only starts like the stage keeps it.
     expect(pathSegments({ rawPath: "/production/v1", requestContext: ctx("prod") })).toEqual([
       "production",
@@ -138,6 +142,7 @@ describe("a JSON body", () => {
       'APPLICATION/JSON; CHARSET="UTF-8"',
       "application/merge-patch+json",
       "application/json;foo=bar",
+      " application/json ; charset=utf-8",
     ]) {
       expect(readJsonBody({ headers: { "Content-Type": contentType } }, body("1"))).toBe(1);
     }
@@ -149,6 +154,7 @@ describe("a JSON body", () => {
       undefined,
       "text/plain",
       "application/json; charset=latin1",
+      'application/json; charset=utf"-8',
       "application/jsonx",
       "xapplication/json",
     ]) {
