@@ -106,6 +106,8 @@ function api() {
       authError?: string;
       remainingTimeMs?: number;
       stage?: string;
+      /** Replaces parts of the event as API Gateway would send it (a missing context, odd values). */
+      event?: Record<string, unknown>;
     } = {},
   ) => {
     const lambda =
@@ -133,6 +135,7 @@ function api() {
         stage: options.stage ?? "$default",
         authorizer: lambda === null ? undefined : { lambda },
       },
+      ...options.event,
     } as unknown as ApiEvent;
     const outcome = await handleApiRequest(
       event,
@@ -171,8 +174,25 @@ describe("routing a request", () => {
     const wrong = await request("PUT", "/v1/subscriptions");
     expect(wrong.status).toBe(405);
     expect(wrong.result.headers.allow).toBe("POST, GET");
-    expect(wrong.json?.error.message).toBe("Use one of: POST, GET.");
-    expect((await request("GET", "/v1/subscriptions/%E0%A4%A")).status).toBe(404);
+    expect(wrong.json).toEqual({
+      error: { code: "METHOD_NOT_ALLOWED", message: "Use one of: POST, GET.", details: [] },
+    });
+    expect((await request("GET", "/v1/subscriptions/%E0%A4%A")).json).toEqual({
+      error: { code: "NOT_FOUND", message: "No such route.", details: [] },
+    });
+    // No method at all is no route's method.
+    expect((await request("GET", "/v1/subscriptions", { event: { requestContext: {} } })).status).toBe(405);
+    // A body on a route that takes none is not read.
+    const ignored = await request("GET", "/v1/subscriptions", {
+      headers: { "content-type": "text/plain" },
+      event: { body: "x" },
+    });
+    expect(ignored.status).toBe(200);
+    // A query parameter API Gateway passes without a value is absent.
+    expect(
+      (await request("GET", "/v1/subscriptions", { event: { queryStringParameters: { limit: undefined } } }))
+        .status,
+    ).toBe(200);
     // An empty path parameter is no parameter.
     expect((await request("GET", "/v1/subscriptions//secret")).status).toBe(404);
     // Lower-case methods are methods; a stage prefix is not part of the route.
@@ -198,7 +218,31 @@ describe("routing a request", () => {
     expect((await request("GET", "/v1/subscriptions", { authError: "AUTHORIZER_FAILED" })).status).toBe(500);
     const unknown = await request("GET", "/v1/subscriptions", { authError: "SOMETHING_ELSE" });
     expect(unknown.status).toBe(500);
-    expect(unknown.error).toBeDefined();
+    expect((unknown.error as Error).name).toBe("MissingAuthorizerContextError");
+    expect(unknown.error).toMatchObject({
+      code: "AUTHORIZER_CONTEXT_MISSING",
+      message:
+        "API route reached without the authorizer's context; check the API Gateway authorizer configuration",
+    });
+    const nullContext = await request("GET", "/v1/subscriptions", {
+      event: { requestContext: { http: { method: "GET" }, authorizer: { lambda: null } } },
+    });
+    expect((nullContext.error as Error).name).toBe("MissingAuthorizerContextError");
+    // A caller without a key id (an older authorizer) is still the customer.
+    const noKey = await request("GET", "/v1/subscriptions", {
+      event: {
+        requestContext: {
+          http: { method: "GET" },
+          authorizer: { lambda: { customer_id: CUSTOMER, key_id: 7 } },
+        },
+      },
+    });
+    expect(noKey).toMatchObject({ status: 200, customerId: CUSTOMER, keyId: "" });
+    // A 4xx carries no error for the log; a refused public request has no caller.
+    const notFound = await request("GET", "/v1/nothing");
+    expect("error" in notFound).toBe(false);
+    const badSession = await request("POST", "/v1/portal/sessions", { body: {}, customerId: null });
+    expect(badSession).toMatchObject({ status: 400, customerId: null, keyId: null });
     const missing = await request("GET", "/v1/subscriptions", { customerId: null });
     expect(missing).toMatchObject({
       status: 500,
@@ -242,6 +286,8 @@ describe("validating a request", () => {
     const { request } = api();
     const bodyless = await request("POST", "/v1/subscriptions");
     expect(bodyless.json?.error.details).toEqual([{ path: "body", message: "a JSON body is required" }]);
+    const nullBody = await request("POST", "/v1/subscriptions", { body: "null" });
+    expect(nullBody.status).toBe(400);
     const notObject = await request("POST", "/v1/subscriptions", { body: [1] });
     expect(notObject.json?.error.details[0].path).toBe("body");
     const both = await request("POST", "/v1/subscriptions", {
@@ -468,16 +514,20 @@ describe("the delivery routes", () => {
     );
 
     const since = new Date(NOW.getTime() - 3600_000).toISOString();
-    const recovered = await request("POST", `/v1/subscriptions/${id}/recover`, { body: { since } });
-    expect(recovered).toMatchObject({ status: 202 });
-    expect(recovered.json).toMatchObject({ count: 1 });
-    // Lambda's time nearly spent: the deadline is already past, nothing is requeued.
+    // Lambda's time nearly spent (less than the 3 s kept to answer): nothing is requeued.
     const late = await request("POST", `/v1/subscriptions/${id}/recover`, {
       body: { since },
       remainingTimeMs: 1000,
     });
     expect(late.status).toBe(202);
-    expect(late.json).toMatchObject({ count: 0 });
+    expect(late.json).toMatchObject({ count: 0, complete: false });
+    // Time enough: the budget, not Lambda's remaining time, bounds it.
+    const recovered = await request("POST", `/v1/subscriptions/${id}/recover`, {
+      body: { since },
+      remainingTimeMs: 900_000,
+    });
+    expect(recovered).toMatchObject({ status: 202 });
+    expect(recovered.json).toMatchObject({ count: 1, complete: true });
   });
 });
 
