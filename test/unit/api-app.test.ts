@@ -4,6 +4,7 @@ import type { ApiEvent } from "#shared/api/http.ts";
 import type { ApiServices } from "#shared/api/routes.ts";
 import { BUILT_IN_CATALOGUE } from "#shared/domain/events/runtime-catalogue.ts";
 import { deriveDeliveryIds, uuidv7 } from "#shared/domain/ids.ts";
+import { activeflowDestinationId } from "#shared/domain/subscriptions/activeflow.ts";
 import { DestinationPolicy } from "#shared/domain/subscriptions/destination-policy.ts";
 import { newSubscription } from "#shared/domain/subscriptions/subscription.ts";
 import { ActiveflowDestinationService } from "#shared/services/activeflow-destinations.ts";
@@ -53,6 +54,13 @@ function api() {
       updatedAt: NOW.toISOString(),
       expiresAt: "2026-12-02T10:00:00.000Z",
     },
+    {
+      activeflowId: "0190a000-0000-7000-8000-0000000000f2",
+      url: "https://flow.example.com/b",
+      method: "PUT" as const,
+      updatedAt: NOW.toISOString(),
+      expiresAt: "2026-12-02T10:00:00.000Z",
+    },
   ];
   const services: ApiServices = {
     subscriptions: new SubscriptionService({
@@ -68,13 +76,17 @@ function api() {
     }),
     activeflowDestinations: new ActiveflowDestinationService({
       repository: {
-        listPage: async (customerId, options) => ({
-          items:
+        listPage: async (customerId, options) => {
+          const rest =
             customerId === CUSTOMER
               ? destinations.filter((d) => options.afterId === undefined || d.activeflowId > options.afterId)
-              : [],
-          nextAfterId: null,
-        }),
+              : [];
+          const items = rest.slice(0, options.limit);
+          return {
+            items,
+            nextAfterId: rest.length > options.limit ? (items.at(-1)?.activeflowId ?? null) : null,
+          };
+        },
       },
       now: clock,
     }),
@@ -374,7 +386,9 @@ describe("the subscription routes", () => {
     expect(secret).toBe(created.json?.secret);
     const rotated = await request("POST", `/v1/subscriptions/${id}/secret/rotate`);
     expect(rotated.status).toBe(200);
+    expect(rotated.json?.secret).toMatch(/^whsec_/);
     expect(rotated.json?.secret).not.toBe(secret);
+    expect((await request("GET", `/v1/subscriptions/${id}/secret`)).json?.secret).toBe(rotated.json?.secret);
     const deleted = await request("DELETE", `/v1/subscriptions/${id}`);
     expect(deleted.status).toBe(204);
     expect(deleted.result.body).toBeUndefined();
@@ -409,8 +423,21 @@ describe("the subscription routes", () => {
         updated_at: NOW.toISOString(),
         expires_at: "2026-12-02T10:00:00.000Z",
       }),
+      expect.objectContaining({ activeflow_id: "0190a000-0000-7000-8000-0000000000f2", method: "PUT" }),
     ]);
+    expect(listed.json?.items[0].id).toBe(activeflowDestinationId("0190a000-0000-7000-8000-0000000000f1"));
     expect(listed.json?.next_cursor).toBeNull();
+    const first = await request("GET", "/v1/activeflow-destinations", { query: { limit: "1" } });
+    expect(first.json?.items.map((d: { activeflow_id: string }) => d.activeflow_id)).toEqual([
+      "0190a000-0000-7000-8000-0000000000f1",
+    ]);
+    const second = await request("GET", "/v1/activeflow-destinations", {
+      query: { limit: "1", cursor: first.json?.next_cursor },
+    });
+    expect(second.json?.items.map((d: { activeflow_id: string }) => d.activeflow_id)).toEqual([
+      "0190a000-0000-7000-8000-0000000000f2",
+    ]);
+    expect(second.json?.next_cursor).toBeNull();
   });
 });
 
@@ -438,6 +465,7 @@ describe("the delivery routes", () => {
 
     const listed = await request("GET", `/v1/subscriptions/${id}/deliveries`, { query: { limit: "1" } });
     expect(listed.json?.items).toHaveLength(1);
+    expect(listed.json?.items[0]).toMatchObject({ subscription_id: id, status: "pending" });
     const next = await request("GET", `/v1/subscriptions/${id}/deliveries`, {
       query: { cursor: listed.json?.next_cursor },
     });
@@ -459,9 +487,12 @@ describe("the delivery routes", () => {
     expect(retried).toMatchObject({ status: 202, json: { delivery_id: deliveryId } });
 
     const eventId = record?.event_id as string;
+    // As the router's stored body would say (a test event stores none: found by a routed event only).
+    deliveries.eventTimes.set(`${CUSTOMER}|${eventId}`, new Date(record?.created_at as string));
     const byEvent = await request("GET", `/v1/events/${eventId}/deliveries`);
     expect(byEvent.status).toBe(200);
     expect(byEvent.json?.next_cursor).toBeNull();
+    expect(byEvent.json?.items.map((d: { id: string }) => d.id)).toContain(deliveryId);
   });
 
   it("recover (202) within the request's time budget, and stats over a window", async () => {
@@ -509,6 +540,7 @@ describe("the delivery routes", () => {
     });
     const stats = await request("GET", `/v1/subscriptions/${id}/stats`, { query: { window: "24h" } });
     expect(stats.json).toMatchObject({ window: "24h", attempts: 1, failed: 1, complete: true });
+    expect(stats.json?.buckets).toHaveLength(25);
     expect((await request("GET", `/v1/subscriptions/${id}/stats`, { query: { window: "1y" } })).status).toBe(
       400,
     );
@@ -542,6 +574,8 @@ describe("the catalogue and portal routes", () => {
     const one = await request("GET", "/v1/event-types/call_hangup");
     expect(one.json).toMatchObject({ type: "call_hangup", resource: "call" });
     expect(one.json?.description.length).toBeGreaterThan(0);
+    expect(one.json?.schema).toEqual(expect.objectContaining({ type: "object" }));
+    expect(one.json?.example).toEqual(expect.objectContaining({ id: expect.any(String) }));
     const missing = await request("GET", "/v1/event-types/call_nothing");
     expect(missing).toMatchObject({
       status: 404,
