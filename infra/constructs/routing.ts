@@ -111,9 +111,27 @@ export class Routing extends Construct {
       onFailure: new SqsDestination(this.failedQueue),
     });
 
-    // Query: the customer's subscriptions; PutItem on the main table as before the split. The event's
-    // body, stored once for its deliveries, is a delivery record: PutItem on the deliveries table.
-    props.table.grantTable(this.router.role, "dynamodb:PutItem", "dynamodb:Query");
+    // On the main table, what the router's dependencies (shared/dependencies.ts) call, checked against
+    // the calls the router makes on every path by test/integration/router-iam.test.ts:
+    // - Query: the customer's subscriptions (SubscriptionRepository.listForRouting), the run-time event
+    //   types (EventTypeRepository.list, for the catalogue).
+    // - GetItem: the managed subscription's control item (customer_* events) and an activeflow's
+    //   destination (ActiveflowDestinationRepository.lookup, for an event naming an activeflow).
+    // - PutItem: activeflow destinations (activeflow_* events, an event's inline one), the managed
+    //   subscription's control item, an erasure request (customer_deleted).
+    // - UpdateItem: the managed subscription itself (customer_created / customer_updated).
+    // - DeleteItem: the managed subscription (customer_deleted), a withdrawn erasure request (a later
+    //   customer_created: ErasureRepository.cancel).
+    props.table.grantTable(
+      this.router.role,
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:Query",
+    );
+    // The event's body, stored once for its deliveries, is a delivery record: PutItem on the deliveries
+    // table (DeliveryRepository's payload), nothing else there.
     props.deliveriesTable.grantTable(this.router.role, "dynamodb:PutItem");
     // SendMessageBatch is authorised by sqs:SendMessage.
     props.deliveryQueue.grant(this.router.role, "sqs:SendMessage");

@@ -163,9 +163,17 @@ describe("router", () => {
     });
   });
 
-  it("may Query the table, store event bodies, and send to the delivery and unroutable queues, nothing more", () => {
+  it("may read and write its control items, Query the table, store event bodies, and send to the delivery and unroutable queues, nothing more", () => {
     const role = roleOf(synth.stack.routing.router);
-    expect(actionsOn(role, arnOf(ids().table))).toEqual(["dynamodb:PutItem", "dynamodb:Query"]);
+    // What the router calls on each path (customer and activeflow control events, erasure requests
+    // and their withdrawal, routing): test/integration/router-iam.test.ts records it against this role.
+    expect(actionsOn(role, arnOf(ids().table))).toEqual([
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]);
     // The event's body is a delivery record: the only thing the router writes there.
     expect(actionsOn(role, arnOf(ids().deliveriesTable))).toEqual(["dynamodb:PutItem"]);
     expect(actionsOn(role, arnOf(ids().deliveryQueue))).toEqual(["sqs:SendMessage"]);
