@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { AUTH_ERROR_CODES, authorizerContextFor } from "#shared/api/auth-context.ts";
 import { ApiError } from "#shared/api/errors.ts";
 import {
   assertBodySize,
@@ -208,5 +209,34 @@ describe("a JSON body", () => {
     expect(refusal(() => readJsonBody({ headers: json }, body('{"\\udc00":1}')))).toEqual(surrogate);
     // A pair is a character.
     expect(readJsonBody({ headers: json }, body('{"a":"\\ud83d\\ude00"}'))).toEqual({ a: "😀" });
+  });
+});
+
+describe("the authorizer's verdict as the API reads it", () => {
+  it("names the caller, or why there is none: 401 for a missing or bad key, 429 or 500 when it could not judge", () => {
+    expect(authorizerContextFor({ kind: "authenticated", customerId: "c", keyId: "k" })).toEqual({
+      customer_id: "c",
+      key_id: "k",
+    });
+    expect(authorizerContextFor({ kind: "refused", reason: "missing" })).toEqual({
+      auth_error: "AUTHENTICATION_REQUIRED",
+    });
+    for (const reason of ["malformed", "unknown", "expired", "revoked"] as const) {
+      expect(authorizerContextFor({ kind: "refused", reason })).toEqual({
+        auth_error: "INVALID_CREDENTIALS",
+      });
+    }
+    expect(authorizerContextFor({ kind: "failed", throttled: true })).toEqual({
+      auth_error: "AUTHORIZER_THROTTLED",
+    });
+    expect(authorizerContextFor({ kind: "failed", throttled: false })).toEqual({
+      auth_error: "AUTHORIZER_FAILED",
+    });
+    expect(AUTH_ERROR_CODES).toEqual([
+      "AUTHENTICATION_REQUIRED",
+      "INVALID_CREDENTIALS",
+      "AUTHORIZER_FAILED",
+      "AUTHORIZER_THROTTLED",
+    ]);
   });
 });
