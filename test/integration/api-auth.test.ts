@@ -316,3 +316,10 @@ describe("the exported handlers (module-level cold start from the environment)",
     expect((await gateway.get("/v1/subscriptions", { key })).status).toBe(200);
   });
 });
+
+// Last in the file: every call the tests above made through the API and the authorizer.
+describe("IAM (AWS's rule, which the local stack does not enforce: docs/security.md)", () => {
+  it("the API's and authorizer's roles allow every DynamoDB and SQS call these tests made", () => {
+    expect(bed.ungrantedCalls()).toEqual([]);
+  });
+});

@@ -841,3 +841,10 @@ describe("guards a mutation run found untested (issue 23)", () => {
     expect(await statsOf(secondId)).toMatchObject({ attempts: 3, succeeded: 0, failed: 3 });
   });
 });
+
+// Last in the file: every call the tests above made through the API and the authorizer.
+describe("IAM (AWS's rule, which the local stack does not enforce: docs/security.md)", () => {
+  it("the API's and authorizer's roles allow every DynamoDB and SQS call these tests made", () => {
+    expect(bed.ungrantedCalls()).toEqual([]);
+  });
+});

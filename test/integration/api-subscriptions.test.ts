@@ -605,3 +605,10 @@ describe("event types", () => {
     expect((await api.get("/v1/event-types/__proto__", { key })).status).toBe(404);
   });
 });
+
+// Last in the file: every call the tests above made through the API and the authorizer.
+describe("IAM (AWS's rule, which the local stack does not enforce: docs/security.md)", () => {
+  it("the API's and authorizer's roles allow every DynamoDB and SQS call these tests made", () => {
+    expect(bed.ungrantedCalls()).toEqual([]);
+  });
+});

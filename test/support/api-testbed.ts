@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { createSqsClient, createTableClients } from "#shared/adapters/clients.ts";
 import { loadAuthorizerConfig, loadConfig } from "#shared/config.ts";
 import {
   type ApiDependencyOverrides,
@@ -9,6 +10,7 @@ import { type MintedAccessKey, mintAccessKey } from "#shared/services/access-key
 import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { ApiGatewaySimulator, testResolver } from "./api.ts";
 import { createTestEnvironment, type TestEnvironment, type TestEnvironmentOptions } from "./aws-env.ts";
+import { IamRecorder, ungrantedCalls } from "./iam-check.ts";
 
 export interface ApiTestbed {
   readonly env: TestEnvironment;
@@ -21,6 +23,12 @@ export interface ApiTestbed {
   gatewayWith(env: Record<string, string>, overrides?: ApiDependencyOverrides): ApiGatewaySimulator;
   /** The delivery function (its own module) polling the delivery queue, started; the caller stops it. */
   startDeliveries(): Promise<SqsEventSource>;
+  /**
+   * The DynamoDB and SQS calls the API and authorizer handlers made so far that their roles in the
+   * synthesized stack do not allow (AccessDenied on AWS; test/support/iam-check.ts): empty when all
+   * are granted. The `gatewayWith` APIs and minted keys are not recorded.
+   */
+  ungrantedCalls(): string[];
   close(): void;
 }
 
@@ -39,10 +47,25 @@ export async function createApiTestbed(
   const { createApiHandler } = await import("#handlers/api.ts");
   const { createAuthorizerHandler } = await import("#handlers/authorizer.ts");
   const authorizerDependencies = createAuthorizerDependencies(loadAuthorizerConfig(env.env));
+  // The handlers' own clients, as their factories create them, with a recorder on each (AWS's IAM
+  // rule, which the local stack does not enforce: docs/security.md).
+  const config = loadConfig(env.env);
+  const recorded = { api: new IamRecorder(), authorizer: new IamRecorder() };
   const api = createApiHandler(
-    createApiDependencies(loadConfig(env.env), { resolver: testResolver, ...options.overrides }),
+    createApiDependencies(config, {
+      resolver: testResolver,
+      clients: {
+        doc: recorded.api.recordDynamoDb(createTableClients(config).doc),
+        sqs: recorded.api.recordSqs(createSqsClient(config)),
+      },
+      ...options.overrides,
+    }),
   );
-  const authorizer = createAuthorizerHandler(authorizerDependencies);
+  const authorizer = createAuthorizerHandler(
+    createAuthorizerDependencies(loadAuthorizerConfig(env.env), {
+      doc: recorded.authorizer.recordDynamoDb(createTableClients(config).doc),
+    }),
+  );
   return {
     env,
     gateway: new ApiGatewaySimulator(authorizer, api),
@@ -75,6 +98,12 @@ export async function createApiTestbed(
       source.start();
       return source;
     },
+    ungrantedCalls: () => [
+      ...ungrantedCalls(recorded.api, env, (stack) => stack.api.api.role).map((line) => `api: ${line}`),
+      ...ungrantedCalls(recorded.authorizer, env, (stack) => stack.api.authorizer.role).map(
+        (line) => `authorizer: ${line}`,
+      ),
+    ],
     close: () => env.close(),
   };
 }

@@ -19,6 +19,10 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Template } from "aws-cdk-lib/assertions";
+import type { Role } from "aws-cdk-lib/aws-iam";
+import type { WebhooksStack } from "../../infra/stack.ts";
+import { logicalIdOf, type SynthesizedApp, synthesize } from "../infra/app-fixture.ts";
+import type { TestEnvironment } from "./aws-env.ts";
 
 /** One call as IAM sees it: `dynamodb:GetItem` on `table:<local name>` (or `.../index/<name>`, `queue:<name>`). */
 export interface Needed {
@@ -189,4 +193,36 @@ export function missingGrants(
   return needed
     .filter((n) => !allowed.some((a) => a.resource === n.resource && actionMatches(a.action, n.action)))
     .map((n) => `${n.action} on ${n.resource} (${logicalIdOf(n.resource)}): not granted`);
+}
+
+/** Which role of the stack a recorder's calls are checked against. */
+export type RoleOf = (stack: WebhooksStack) => Role;
+
+let synthesized: SynthesizedApp | undefined;
+
+/**
+ * Every call `recorder` saw, made against the local environment `env`, that the role (in the stack as
+ * `npm run synth` builds it, synthesized once per test file without bundling) does not allow: one line
+ * per missing (action, resource), empty when all are granted.
+ */
+export function ungrantedCalls(
+  recorder: IamRecorder,
+  env: Pick<TestEnvironment, "tableName" | "deliveriesTableName" | "queues">,
+  roleOf: RoleOf,
+): string[] {
+  synthesized ??= synthesize({}, { bundle: false });
+  const { stack, template } = synthesized;
+  const queueName = (url: string) => `queue:${url.split("/").at(-1)}`;
+  const names: Record<string, string> = {
+    [logicalIdOf(stack.table.table)]: `table:${env.tableName}`,
+    [logicalIdOf(stack.deliveriesTable.table)]: `table:${env.deliveriesTableName}`,
+    [logicalIdOf(stack.queues.deliveryQueue)]: queueName(env.queues.deliveryQueueUrl),
+    [logicalIdOf(stack.queues.unroutableQueue)]: queueName(env.queues.unroutableQueueUrl),
+    [logicalIdOf(stack.queues.deliveryDlq)]: queueName(env.queues.deliveryDlqUrl),
+    [logicalIdOf(stack.queues.deliveryBackstop)]: queueName(env.queues.deliveryBackstopUrl),
+    [logicalIdOf(stack.queues.slowDeliveryQueue)]: queueName(env.queues.slowDeliveryQueueUrl),
+  };
+  const role = roleOf(stack);
+  const allowed = allowedByRole(template, logicalIdOf(role), names);
+  return missingGrants(recorder.distinct(), allowed, names);
 }
