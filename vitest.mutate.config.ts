@@ -30,6 +30,7 @@ export const MUTATION_TEST_FILES = {
     "test/unit/api-cursor.test.ts",
     "test/unit/api-errors.test.ts",
     "test/unit/api-http.test.ts",
+    "test/unit/api-portal-files.test.ts",
     "test/unit/backoff.test.ts",
     "test/unit/backstop-service.test.ts",
     "test/unit/catalogue.test.ts",
