@@ -269,8 +269,8 @@ export function createErasureRepository(
     AppConfig,
     "AWS_REGION" | "DYNAMODB_ENDPOINT" | "TABLE_NAME" | "DELIVERIES_TABLE_NAME" | "DELIVERY_RETENTION_DAYS"
   >,
+  doc: DynamoDBDocumentClient = createTableClients(config).doc,
 ): ErasureRepository {
-  const doc = createTableClients(config).doc;
   return new ErasureRepository(doc, deliveryTablesFor(doc, config));
 }
 

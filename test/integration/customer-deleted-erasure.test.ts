@@ -257,3 +257,10 @@ describe("customer_deleted erases the customer's data after the grace period", (
     expect(await itemsMentioning(customerId)).toEqual([]);
   });
 });
+
+// Last in the file: every call the tests above made through the router and the delivery function.
+describe("IAM (AWS's rule, which the local stack does not enforce: docs/security.md)", () => {
+  it("the router's and the delivery function's roles allow every DynamoDB, SQS and EventBridge call these tests made", () => {
+    expect(harness.ungrantedCalls()).toEqual([]);
+  });
+});

@@ -1136,3 +1136,10 @@ describe("delivery function, batch by batch", () => {
     expect(r.requests).toHaveLength(0);
   });
 });
+
+// Last in the file: every call the tests above made through the router and the delivery function.
+describe("IAM (AWS's rule, which the local stack does not enforce: docs/security.md)", () => {
+  it("the router's and the delivery function's roles allow every DynamoDB, SQS and EventBridge call these tests made", () => {
+    expect(harness.ungrantedCalls()).toEqual([]);
+  });
+});

@@ -17,6 +17,7 @@
  * Not checked: condition keys, resource policies, KMS, and calls the tests never drive.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Template } from "aws-cdk-lib/assertions";
 import type { Role } from "aws-cdk-lib/aws-iam";
@@ -91,6 +92,17 @@ export class IamRecorder {
   /** A DynamoDB client, or a document client over it (it shares the client's middleware stack). */
   recordDynamoDb<C extends DynamoDBClient | Stacked>(client: C): C {
     this.attach(client as Stacked, dynamoNeeds);
+    return client;
+  }
+
+  /** PutEvents needs events:PutEvents on each entry's bus. */
+  recordEventBridge<C extends EventBridgeClient | Stacked>(client: C): C {
+    this.attach(client as Stacked, (operation, input) =>
+      ((input.Entries as Input[] | undefined) ?? []).map((entry) => ({
+        action: `events:${operation}`,
+        resource: `bus:${String(entry.EventBusName ?? "default")}`,
+      })),
+    );
     return client;
   }
 
@@ -207,7 +219,7 @@ let synthesized: SynthesizedApp | undefined;
  */
 export function ungrantedCalls(
   recorder: IamRecorder,
-  env: Pick<TestEnvironment, "tableName" | "deliveriesTableName" | "queues">,
+  env: Pick<TestEnvironment, "tableName" | "deliveriesTableName" | "queues" | "env">,
   roleOf: RoleOf,
 ): string[] {
   synthesized ??= synthesize({}, { bundle: false });
@@ -221,6 +233,7 @@ export function ungrantedCalls(
     [logicalIdOf(stack.queues.deliveryDlq)]: queueName(env.queues.deliveryDlqUrl),
     [logicalIdOf(stack.queues.deliveryBackstop)]: queueName(env.queues.deliveryBackstopUrl),
     [logicalIdOf(stack.queues.slowDeliveryQueue)]: queueName(env.queues.slowDeliveryQueueUrl),
+    [logicalIdOf(stack.ingest.bus)]: `bus:${env.env.EVENT_BUS_NAME}`,
   };
   const role = roleOf(stack);
   const allowed = allowedByRole(template, logicalIdOf(role), names);

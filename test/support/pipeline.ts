@@ -1,9 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Context } from "aws-lambda";
+import { createDeliveryFunctionHandler, type DeliveryFunctionHandler } from "#handlers/delivery.ts";
+import { createRouterHandler } from "#handlers/router.ts";
+import { createEventBridgeClient, createSqsClient, createTableClients } from "#shared/adapters/clients.ts";
 import { DeliveryQueue } from "#shared/adapters/delivery-queue.ts";
 import { DeliveryRepository } from "#shared/adapters/dynamodb/deliveries.ts";
 import { SubscriptionRepository } from "#shared/adapters/dynamodb/subscriptions.ts";
+import { createLogger, createMetrics, instrumented } from "#shared/adapters/observability.ts";
+import { loadConfig } from "#shared/config.ts";
+import {
+  createDeliveryDependencies,
+  createErasureRepository,
+  createRouterDependencies,
+} from "#shared/dependencies.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { deriveDeliveryIds } from "#shared/domain/ids.ts";
 import { createLambdaContext } from "../../local/lambda-runtime.ts";
@@ -11,6 +21,7 @@ import { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { createTestEnvironment, deliveryTablesOf, type TestEnvironment } from "./aws-env.ts";
 import { startEventBridgeCapture } from "./eventbridge-capture.ts";
 import { eventBridgeEvent, type FixtureEntry } from "./fixtures.ts";
+import { IamRecorder, ungrantedCalls } from "./iam-check.ts";
 import { type Receiver, startReceiver } from "./receiver.ts";
 import { waitFor } from "./wait.ts";
 
@@ -124,10 +135,9 @@ export async function startPipelineHarness(
       ...options.env,
     },
   });
-  // The handler modules read their config at import (cold start), so the environment goes first.
+  // The clients read their credentials from the process environment, as on Lambda.
   env.applyToProcessEnv();
-  const router = await import("#functions/router.ts");
-  const delivery = await import("#functions/delivery.ts");
+  const { router, delivery, recorded } = recordedHandlers();
   const receivers: Receiver[] = [];
   const source = options.deliverySource
     ? new SqsEventSource({
@@ -145,6 +155,18 @@ export async function startPipelineHarness(
     repos: repositoriesFor(env),
     delivery,
     route: (event: unknown) => router.handler(event, lambdaContext("router")),
+    /**
+     * The DynamoDB, SQS and EventBridge calls the router and delivery handlers made so far that their
+     * roles in the synthesized stack do not allow (AccessDenied on AWS; test/support/iam-check.ts).
+     */
+    ungrantedCalls: () => [
+      ...ungrantedCalls(recorded.router, env, (stack) => stack.routing.router.role).map(
+        (l) => `router: ${l}`,
+      ),
+      ...ungrantedCalls(recorded.delivery, env, (stack) => stack.delivery.delivery.role).map(
+        (l) => `delivery: ${l}`,
+      ),
+    ],
     async receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
       const started = await startReceiver(...args);
       receivers.push(started);
@@ -160,3 +182,52 @@ export async function startPipelineHarness(
 }
 
 export type PipelineHarness = Awaited<ReturnType<typeof startPipelineHarness>>;
+
+/**
+ * The router and delivery handlers composed as functions/router.ts and functions/delivery.ts compose
+ * them (config at cold start, instrumented), over clients with an IAM recorder on each.
+ */
+function recordedHandlers() {
+  const config = loadConfig();
+  const recorded = { router: new IamRecorder(), delivery: new IamRecorder() };
+  const routerLogger = createLogger("router");
+  const routerMetrics = createMetrics("router");
+  const routerDeps = createRouterDependencies(config, {
+    doc: recorded.router.recordDynamoDb(createTableClients(config).doc),
+    sqs: recorded.router.recordSqs(createSqsClient(config)),
+  });
+  const deliveryLogger = createLogger("delivery");
+  const deliveryMetrics = createMetrics("delivery");
+  const deliveryTables = createTableClients(config);
+  // The document client shares the low-level client's middleware stack: one recorder for both.
+  recorded.delivery.recordDynamoDb(deliveryTables.doc);
+  const deliveryDeps = createDeliveryDependencies(config, deliveryLogger, {
+    clients: {
+      dynamodb: deliveryTables.dynamodb,
+      doc: deliveryTables.doc,
+      sqs: recorded.delivery.recordSqs(createSqsClient(config)),
+      eventBridge: recorded.delivery.recordEventBridge(createEventBridgeClient(config)),
+    },
+  });
+  return {
+    recorded,
+    router: {
+      handler: instrumented(
+        createRouterHandler(routerDeps, routerLogger, routerMetrics),
+        routerLogger,
+        routerMetrics,
+      ),
+    },
+    delivery: {
+      handler: instrumented(
+        createDeliveryFunctionHandler(
+          deliveryDeps,
+          deliveryMetrics,
+          createErasureRepository(config, recorded.delivery.recordDynamoDb(createTableClients(config).doc)),
+        ),
+        deliveryLogger,
+        deliveryMetrics,
+      ) as unknown as DeliveryFunctionHandler,
+    },
+  };
+}
