@@ -38,6 +38,7 @@ export const MUTATION_TEST_FILES = {
     "test/unit/config.test.ts",
     "test/unit/decode-stack.test.ts",
     "test/unit/deliveries-legacy.test.ts",
+    "test/unit/deliver-service.test.ts",
     "test/unit/delivery-ids.test.ts",
     "test/unit/delivery-insights-service.test.ts",
     "test/unit/delivery-log-service.test.ts",

@@ -495,3 +495,132 @@ export class MemoryErasureRequests implements ErasureRequests {
     this.finished.push(customerId);
   }
 }
+
+/**
+ * The ports the delivery function's DeliveryBatch uses (shared/services/delivery/deliver.ts), as a
+ * recording fake: the records it holds are what loadBatch reads, and every write, send, dead letter
+ * and warning is kept in order so a test asserts what a user would see (the request on the wire,
+ * the attempt in the log, the re-sent job and its delay, the DLQ message and its reason).
+ */
+export class MemoryDeliveryPorts {
+  readonly subscriptionsById = new Map<string, SubscriptionWithSecrets>();
+  readonly states = new Map<string, import("#shared/domain/ports/deliveries.ts").DeliveryState>();
+  readonly requests: import("#shared/domain/ports/sender.ts").HttpAttemptRequest[] = [];
+  readonly attempts: import("#shared/domain/ports/deliveries.ts").RecordAttemptInput[] = [];
+  readonly closed: import("#shared/domain/ports/deliveries.ts").CloseDeliveryInput[] = [];
+  readonly handOffs: import("#shared/domain/ports/deliveries.ts").HandOffInput[] = [];
+  readonly resent: { job: DeliveryJob; delaySeconds: number }[] = [];
+  readonly deadLettered: { job: DeliveryJob; reason: string }[] = [];
+  readonly markedDeadLettered: string[] = [];
+  readonly warnings: { type: string; data: Record<string, unknown> }[] = [];
+  readonly disabled: { id: string; reason: string }[] = [];
+  readonly failingMarks: { id: string; since: string }[] = [];
+  readonly logs: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+  /** What the endpoint answers, one per attempt (the last repeats). */
+  answers: import("#shared/domain/ports/sender.ts").HttpAttemptResult[] = [
+    { kind: "response", statusCode: 200, retryAfter: null, responseBody: "ok", latencyMs: 12 },
+  ];
+  /** What recordAttempt answers (the record's conditional write). */
+  recordResult: import("#shared/domain/ports/deliveries.ts").RecordAttemptResult = "recorded";
+
+  private log(level: string) {
+    return (message: string, fields: Record<string, unknown> = {}) => {
+      this.logs.push({ level, message, fields });
+    };
+  }
+
+  readonly logger = {
+    debug: this.log("debug"),
+    info: this.log("info"),
+    warn: this.log("warn"),
+    error: this.log("error"),
+  };
+
+  loadBatch = async (request: import("#shared/domain/ports/deliveries.ts").DeliveryBatchLoadRequest) => {
+    const subscriptions = new Map<string, SubscriptionWithSecrets | null>();
+    for (const { customerId, subscriptionId } of request.subscriptions) {
+      const found = this.subscriptionsById.get(subscriptionId);
+      subscriptions.set(
+        `${customerId}|${subscriptionId}`,
+        found !== undefined && found.customer_id === customerId ? found : null,
+      );
+    }
+    const deliveries = new Map<string, import("#shared/domain/ports/deliveries.ts").DeliveryState>();
+    for (const { deliveryId } of request.deliveries) {
+      const state = this.states.get(deliveryId);
+      if (state !== undefined) deliveries.set(deliveryId, state);
+    }
+    return { subscriptions, deliveries };
+  };
+
+  readonly subscriptions = {
+    markFailing: async (_customerId: string, id: string, since: string) => {
+      this.failingMarks.push({ id, since });
+      return true;
+    },
+    clearFailing: async () => null,
+    disable: async (_customerId: string, id: string, reason: string) => {
+      this.disabled.push({ id, reason });
+      const current = this.subscriptionsById.get(id);
+      return current === undefined ? null : { ...current, status: "disabled" as const };
+    },
+  };
+
+  readonly deliveries = {
+    recordAttempt: async (input: import("#shared/domain/ports/deliveries.ts").RecordAttemptInput) => {
+      this.attempts.push(input);
+      return this.recordResult;
+    },
+    close: async (input: import("#shared/domain/ports/deliveries.ts").CloseDeliveryInput) => {
+      this.closed.push(input);
+      return true;
+    },
+    markDeadLettered: async (_customerId: string, deliveryId: string) => {
+      this.markedDeadLettered.push(deliveryId);
+    },
+    isDeadLettered: async () => false,
+    handOff: async (input: import("#shared/domain/ports/deliveries.ts").HandOffInput) => {
+      this.handOffs.push(input);
+      return "handed_off" as const;
+    },
+    releaseHandOff: async () => {},
+    get: async () => null,
+  };
+
+  readonly queue = {
+    send: async (job: DeliveryJob, delaySeconds: number) => {
+      this.resent.push({ job, delaySeconds });
+    },
+    hold: async () => {},
+  };
+
+  readonly deadLetters = {
+    send: async (job: DeliveryJob, reason: string) => {
+      this.deadLettered.push({ job, reason });
+    },
+  };
+
+  readonly backstop = {
+    receive: async () => [],
+    release: async () => {},
+    delete: async () => {},
+  };
+
+  readonly sender = {
+    send: async (request: import("#shared/domain/ports/sender.ts").HttpAttemptRequest) => {
+      this.requests.push(request);
+      const answer = this.answers[Math.min(this.requests.length - 1, this.answers.length - 1)];
+      if (answer === undefined) throw new Error("no answer configured");
+      return answer;
+    },
+  };
+
+  readonly shadowLog = { put: async () => {} };
+
+  readonly operationalEvents = {
+    subscriptionDisabled: async () => {},
+    warn: async (warning: { type: string; data: Record<string, unknown> }) => {
+      this.warnings.push({ type: warning.type, data: warning.data });
+    },
+  };
+}

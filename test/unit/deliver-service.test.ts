@@ -1,0 +1,405 @@
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import { type DeliveryJob, TEST_EVENT_HEADER } from "#shared/domain/delivery/job.ts";
+import type { DeliveryState } from "#shared/domain/ports/deliveries.ts";
+import { newSubscription, type SubscriptionWithSecrets } from "#shared/domain/subscriptions/subscription.ts";
+import { USER_AGENT } from "#shared/domain/version.ts";
+import {
+  DeliveryBatch,
+  type DeliveryDependencies,
+  type ReceivedJob,
+} from "#shared/services/delivery/deliver.ts";
+import { MemoryDeliveryPorts } from "../support/memory-stores.ts";
+
+/**
+ * DeliveryBatch (shared/services/delivery/deliver.ts) over in-memory ports: what the endpoint
+ * receives, what the delivery log records, what goes back on the queue (and when), and what reaches
+ * the dead-letter queue. The same paths run end to end in test/integration/single-chain.test.ts and
+ * delivery-records.test.ts against the emulators; these run in milliseconds, so StrykerJS can run
+ * them against every mutant of deliver.ts (docs/benchmarks.md, "Mutation testing").
+ */
+
+// Near the real clock: standardwebhooks' verify refuses a timestamp 5 minutes away from it.
+const NOW = new Date(Math.floor(Date.now() / 1000) * 1000);
+const SCHEDULE = [5, 30, 120];
+const PAYLOAD = JSON.stringify({ type: "call_hangup", data: { id: "call-1" } });
+
+function subscriptionOf(fields: Partial<SubscriptionWithSecrets> = {}): SubscriptionWithSecrets {
+  return {
+    ...newSubscription({ customer_id: "c-1", url: "https://hooks.example/in" }, NOW),
+    headers: { "x-team": "ops" },
+    ...fields,
+  };
+}
+
+function jobFor(subscription: SubscriptionWithSecrets, fields: Partial<DeliveryJob> = {}): DeliveryJob {
+  return {
+    delivery_id: "dlv-1",
+    customer_id: subscription.customer_id,
+    subscription_id: subscription.id,
+    event_id: "ev-1",
+    event_type: "call_hangup",
+    webhook_id: "msg_2kZ9",
+    payload: PAYLOAD,
+    ...fields,
+  } as DeliveryJob;
+}
+
+function received(job: DeliveryJob, fields: Partial<ReceivedJob> = {}): ReceivedJob {
+  return { job, messageId: "m-1", receiptHandle: "rh-1", receiveCount: 1, ...fields };
+}
+
+function failedState(fields: Partial<DeliveryState> = {}): DeliveryState {
+  return {
+    event_id: "ev-1",
+    status: "failed",
+    dead_reason: null,
+    succeeded_at: null,
+    next_attempt_at: NOW.toISOString(),
+    chain_attempts: 1,
+    live_job: "w-live",
+    prev_job: "msg:m-0",
+    dead_lettered_at: null,
+    held_ms: 0,
+    ...fields,
+  };
+}
+
+function setup(subscription: SubscriptionWithSecrets | null = subscriptionOf()) {
+  const ports = new MemoryDeliveryPorts();
+  if (subscription !== null) ports.subscriptionsById.set(subscription.id, subscription);
+  let ids = 0;
+  const deps: DeliveryDependencies = {
+    settings: {
+      retrySchedule: SCHEDULE,
+      jitter: 0,
+      timeoutMs: 5_000,
+      maxResponseBodyBytes: 1_024,
+      autoDisableAfterSeconds: 3_600,
+      retentionDays: 30,
+    },
+    loadBatch: ports.loadBatch,
+    subscriptions: ports.subscriptions as unknown as DeliveryDependencies["subscriptions"],
+    deliveries: ports.deliveries as unknown as DeliveryDependencies["deliveries"],
+    queue: ports.queue as unknown as DeliveryDependencies["queue"],
+    deadLetters: ports.deadLetters as unknown as DeliveryDependencies["deadLetters"],
+    backstop: ports.backstop as unknown as DeliveryDependencies["backstop"],
+    sender: ports.sender,
+    shadowLog: ports.shadowLog as unknown as DeliveryDependencies["shadowLog"],
+    operationalEvents: ports.operationalEvents as unknown as DeliveryDependencies["operationalEvents"],
+    logger: ports.logger,
+    now: () => NOW,
+    random: () => 0.5,
+    newId: () => `id-${++ids}`,
+  };
+  return { ports, deps };
+}
+
+async function deliverOne(deps: DeliveryDependencies, job: DeliveryJob, fields: Partial<ReceivedJob> = {}) {
+  const batch = await DeliveryBatch.load([job], deps);
+  return batch.deliver(received(job, fields));
+}
+
+describe("DeliveryBatch: a job the endpoint accepts", () => {
+  it("sends the payload signed with the subscription's secret, and records the attempt succeeded", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const job = jobFor(subscription);
+
+    expect(await deliverOne(deps, job)).toBe("succeeded");
+
+    expect(ports.requests).toHaveLength(1);
+    const [request] = ports.requests;
+    expect(request?.url).toBe("https://hooks.example/in");
+    expect(request?.method).toBe(subscription.method);
+    expect(request?.body).toBe(PAYLOAD);
+    expect(request?.timeoutMs).toBe(5_000);
+    expect(request?.maxResponseBodyBytes).toBe(1_024);
+    expect(request?.legacy).toBeUndefined();
+    const headers = request?.headers ?? {};
+    expect(headers["x-team"]).toBe("ops");
+    expect(headers["content-type"]).toBe("application/json");
+    expect(headers["user-agent"]).toBe(USER_AGENT);
+    expect(headers["webhook-id"]).toBe("msg_2kZ9");
+    expect(headers["webhook-timestamp"]).toBe(String(NOW.getTime() / 1000));
+    expect(headers).not.toHaveProperty(TEST_EVENT_HEADER);
+    expect(new Webhook(subscription.secret).verify(PAYLOAD, headers)).toEqual(JSON.parse(PAYLOAD));
+
+    expect(ports.attempts).toHaveLength(1);
+    const [write] = ports.attempts;
+    expect(write?.status).toBe("succeeded");
+    expect(write?.deadReason).toBeNull();
+    expect(write?.nextAttemptAt).toBeNull();
+    expect(write?.liveJob).toBe("msg:m-1");
+    expect(write?.retentionDays).toBe(30);
+    expect(write?.now).toEqual(NOW);
+    expect(write?.existing).toBeUndefined();
+    expect(write?.handOffTo).toBeUndefined();
+    expect(write?.attempt).toMatchObject({
+      at: NOW.toISOString(),
+      status_code: 200,
+      error: null,
+      latency_ms: 12,
+      response_body: "ok",
+      request: { method: subscription.method, url: "https://hooks.example/in" },
+      timing: {},
+    });
+    expect(write?.attempt.request?.headers["webhook-id"]).toBe("msg_2kZ9");
+    expect(ports.resent).toEqual([]);
+    expect(ports.deadLettered).toEqual([]);
+    expect(ports.failingMarks).toEqual([]);
+    expect(ports.logs.at(-1)).toMatchObject({
+      fields: { delivery_id: "dlv-1", attempt: 1, status_code: 200, latency_ms: 12, error: null },
+    });
+  });
+
+  it("marks a test delivery with the test-event header", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    await deliverOne(deps, jobFor(subscription, { test: true }));
+    expect(ports.requests[0]?.headers[TEST_EVENT_HEADER]).toBe("true");
+  });
+
+  it("masks a URL's password in the delivery log, but sends it", async () => {
+    const subscription = subscriptionOf({ url: "https://user:hunter2@hooks.example/in" });
+    const { ports, deps } = setup(subscription);
+    await deliverOne(deps, jobFor(subscription));
+    expect(ports.requests[0]?.url).toBe("https://user:hunter2@hooks.example/in");
+    expect(ports.attempts[0]?.attempt.request?.url).toBe("https://user:redacted@hooks.example/in");
+  });
+
+  it("reports every attempt's latency and answer to onAttempt", async () => {
+    const subscription = subscriptionOf();
+    const { deps } = setup(subscription);
+    const samples: unknown[] = [];
+    await deliverOne({ ...deps, onAttempt: (sample) => samples.push(sample) }, jobFor(subscription));
+    expect(samples).toEqual([{ latencyMs: 12, statusCode: 200, error: null }]);
+  });
+});
+
+describe("DeliveryBatch: a retryable failure", () => {
+  it("records the attempt failed and re-sends the job, delayed, with the same webhook-id and a new live token", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.answers = [
+      { kind: "response", statusCode: 503, retryAfter: null, responseBody: "down", latencyMs: 40 },
+    ];
+    const job = jobFor(subscription);
+
+    expect(await deliverOne(deps, job)).toBe("retry_scheduled");
+
+    const [write] = ports.attempts;
+    expect(write?.status).toBe("failed");
+    expect(write?.deadReason).toBeNull();
+    expect(write?.nextAttemptAt).toBe(new Date(NOW.getTime() + 5_000).toISOString());
+    expect(write?.handOffTo).toBe("w-id-1");
+    expect(write?.attempt).toMatchObject({
+      status_code: 503,
+      response_body: "down",
+      timing: { retry_at: new Date(NOW.getTime() + 5_000).toISOString() },
+    });
+    expect(ports.resent).toEqual([{ job: { ...job, token: "w-id-1" }, delaySeconds: 5 }]);
+    expect(ports.resent[0]?.job.webhook_id).toBe("msg_2kZ9");
+    expect(ports.deadLettered).toEqual([]);
+    // The first failure starts the endpoint's failing streak, announced once.
+    expect(ports.failingMarks).toEqual([{ id: subscription.id, since: NOW.toISOString() }]);
+    expect(ports.warnings.map((w) => w.type)).toEqual(["webhook_endpoint_failing"]);
+    expect(ports.warnings[0]?.data).toMatchObject({
+      subscription_id: subscription.id,
+      delivery_id: "dlv-1",
+      failing_since: NOW.toISOString(),
+      last_attempt: { status_code: 503 },
+    });
+    expect(ports.logs.at(-1)?.fields).toMatchObject({ delay_seconds: 5, wait_seconds: 5, attempt: 1 });
+  });
+
+  it("counts the attempt from the record: the second attempt waits the schedule's second delay", async () => {
+    const subscription = subscriptionOf({ failing_since: NOW.toISOString() });
+    const { ports, deps } = setup(subscription);
+    ports.states.set("dlv-1", failedState({ live_job: "w-live", held_ms: 250 }));
+    ports.answers = [{ kind: "error", error: "timeout", message: "no answer in 5 s", latencyMs: 5_000 }];
+    const job = jobFor(subscription, { token: "w-live" });
+
+    expect(await deliverOne(deps, job, { lane: "slow" })).toBe("retry_scheduled");
+
+    const [write] = ports.attempts;
+    expect(write?.liveJob).toBe("w-live");
+    expect(write?.existing).toEqual(failedState({ live_job: "w-live", held_ms: 250 }));
+    expect(write?.attempt).toMatchObject({
+      status_code: null,
+      error: "timeout: no answer in 5 s",
+      response_body: null,
+      timing: { due_at: NOW.toISOString(), held_ms: 250, slow_lane: true },
+    });
+    expect(ports.resent).toEqual([{ job: { ...job, token: "w-id-1" }, delaySeconds: 30 }]);
+    // Already failing: no second mark, no second warning.
+    expect(ports.failingMarks).toEqual([]);
+    expect(ports.warnings).toEqual([]);
+    expect(ports.logs.at(-1)?.fields).toMatchObject({ attempt: 2, error: "timeout" });
+  });
+});
+
+describe("DeliveryBatch: the last attempt fails", () => {
+  it("records it dead (attempts_exhausted), puts the job on the DLQ with its reason, and announces it", async () => {
+    const subscription = subscriptionOf({ failing_since: NOW.toISOString() });
+    const { ports, deps } = setup(subscription);
+    ports.states.set("dlv-1", failedState({ chain_attempts: 3, live_job: "w-live" }));
+    ports.answers = [{ kind: "response", statusCode: 500, retryAfter: null, responseBody: "", latencyMs: 3 }];
+    const job = jobFor(subscription, { token: "w-live" });
+
+    expect(await deliverOne(deps, job)).toBe("dead");
+
+    const [write] = ports.attempts;
+    expect(write?.status).toBe("dead");
+    expect(write?.deadReason).toBe("attempts_exhausted");
+    expect(write?.nextAttemptAt).toBeNull();
+    expect(write?.handOffTo).toBeUndefined();
+    expect(ports.resent).toEqual([]);
+    expect(ports.deadLettered).toEqual([{ job, reason: "attempts_exhausted" }]);
+    expect(ports.markedDeadLettered).toEqual(["dlv-1"]);
+    expect(ports.warnings.map((w) => w.type)).toEqual(["webhook_delivery_exhausted"]);
+    expect(ports.warnings[0]?.data).toMatchObject({
+      delivery_id: "dlv-1",
+      event_id: "ev-1",
+      webhook_id: "msg_2kZ9",
+      attempts: 4,
+      last_attempt: { status_code: 500 },
+    });
+    expect(ports.logs.at(-1)).toMatchObject({ level: "warn", fields: { attempt: 4 } });
+  });
+
+  it("does not announce the exhaustion of a system event (no feedback loop between endpoints)", async () => {
+    const subscription = subscriptionOf({ failing_since: NOW.toISOString() });
+    const { ports, deps } = setup(subscription);
+    ports.states.set("dlv-1", failedState({ chain_attempts: 3, live_job: "w-live" }));
+    ports.answers = [{ kind: "response", statusCode: 500, retryAfter: null, responseBody: "", latencyMs: 3 }];
+    const job = jobFor(subscription, { token: "w-live", event_type: "webhook_delivery_exhausted" });
+
+    expect(await deliverOne(deps, job)).toBe("dead");
+    expect(ports.deadLettered).toEqual([{ job, reason: "attempts_exhausted" }]);
+    expect(ports.warnings).toEqual([]);
+  });
+
+  it("410 Gone: dead (endpoint_gone), the subscription disabled, nothing on the DLQ", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.answers = [{ kind: "response", statusCode: 410, retryAfter: null, responseBody: "", latencyMs: 3 }];
+
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("endpoint_gone");
+    expect(ports.attempts[0]?.deadReason).toBe("endpoint_gone");
+    expect(ports.disabled).toEqual([{ id: subscription.id, reason: "endpoint_gone" }]);
+    expect(ports.deadLettered).toEqual([]);
+    expect(ports.resent).toEqual([]);
+  });
+});
+
+describe("DeliveryBatch: jobs that are not attempted", () => {
+  it("a deleted subscription: nothing sent, the delivery closed as subscription_deleted", async () => {
+    const gone = subscriptionOf();
+    const { ports, deps } = setup(null);
+    expect(await deliverOne(deps, jobFor(gone))).toBe("dropped_deleted");
+    expect(ports.requests).toEqual([]);
+    expect(ports.attempts).toEqual([]);
+    expect(ports.closed).toHaveLength(1);
+    expect(ports.closed[0]).toMatchObject({
+      reason: "subscription_deleted",
+      liveJob: "msg:m-1",
+      retentionDays: 30,
+      now: NOW,
+    });
+    expect(ports.closed[0]?.delivery.delivery_id).toBe("dlv-1");
+    expect(ports.logs.at(-1)?.message).toContain("subscription deleted");
+  });
+
+  it("a disabled subscription: nothing sent, the delivery closed as subscription_disabled", async () => {
+    const subscription = subscriptionOf({ status: "disabled", disabled_reason: "failing" });
+    const { ports, deps } = setup(subscription);
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("dropped_disabled");
+    expect(ports.requests).toEqual([]);
+    expect(ports.closed[0]?.reason).toBe("subscription_disabled");
+    expect(ports.deadLettered).toEqual([]);
+  });
+
+  it("a stale job (another job is the live one): dropped without a send or a write", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.states.set("dlv-1", failedState({ live_job: "w-other", prev_job: "w-older" }));
+    expect(await deliverOne(deps, jobFor(subscription, { token: "w-mine" }))).toBe("stale");
+    expect(ports.requests).toEqual([]);
+    expect(ports.attempts).toEqual([]);
+    expect(ports.closed).toEqual([]);
+    expect(ports.resent).toEqual([]);
+  });
+
+  it("a delivery that already succeeded is not sent again", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.states.set(
+      "dlv-1",
+      failedState({ status: "succeeded", succeeded_at: NOW.toISOString(), live_job: "msg:m-1" }),
+    );
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("skipped_already_succeeded");
+    expect(ports.requests).toEqual([]);
+  });
+
+  it("a dead delivery whose DLQ move was lost is put on the DLQ, not sent", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.states.set(
+      "dlv-1",
+      failedState({ status: "dead", dead_reason: "attempts_exhausted", live_job: "msg:m-1" }),
+    );
+    const job = jobFor(subscription);
+    expect(await deliverOne(deps, job)).toBe("dead_letter_resent");
+    expect(ports.requests).toEqual([]);
+    expect(ports.deadLettered).toEqual([{ job, reason: "attempts_exhausted" }]);
+    expect(ports.markedDeadLettered).toEqual(["dlv-1"]);
+  });
+
+  it("a job woken before its time is re-sent under a new token for the rest of its wait", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const due = new Date(NOW.getTime() + 60_000).toISOString();
+    ports.states.set("dlv-1", failedState({ live_job: "msg:m-1", next_attempt_at: due }));
+    const job = jobFor(subscription);
+    expect(await deliverOne(deps, job)).toBe("slept");
+    expect(ports.requests).toEqual([]);
+    expect(ports.handOffs).toEqual([
+      {
+        delivery: job,
+        fromJob: "msg:m-1",
+        toJob: "w-id-1",
+        nextAttemptAt: due,
+        now: NOW,
+        retentionDays: 30,
+      },
+    ]);
+    expect(ports.resent).toEqual([{ job: { ...job, token: "w-id-1" }, delaySeconds: 60 }]);
+  });
+
+  it("two copies of one job in a batch: sent once, the second reported duplicate_in_batch", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const job = jobFor(subscription);
+    const batch = await DeliveryBatch.load([job, job], deps);
+    const outcomes = await Promise.all([
+      batch.deliver(received(job)),
+      batch.deliver(received(job, { messageId: "m-2", receiptHandle: "rh-2" })),
+    ]);
+    expect(outcomes).toEqual(["succeeded", "duplicate_in_batch"]);
+    expect(ports.requests).toHaveLength(1);
+  });
+});
+
+describe("DeliveryBatch: the record refuses the write", () => {
+  it("superseded (a duplicate delivered it meanwhile): nothing re-sent, nothing dead-lettered", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.recordResult = "superseded";
+    ports.answers = [{ kind: "response", statusCode: 500, retryAfter: null, responseBody: "", latencyMs: 3 }];
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("superseded");
+    expect(ports.resent).toEqual([]);
+    expect(ports.failingMarks).toEqual([]);
+    expect(ports.deadLettered).toEqual([]);
+  });
+});
