@@ -265,6 +265,41 @@ describe("test event", () => {
     expect(bystander.requests).toHaveLength(0);
   });
 
+  it("is listed by GET /v1/events/{event_id}/deliveries like a routed event's delivery, to its customer only", async () => {
+    const target = await receiver();
+    const subscription = await subscribe(target.url);
+    const deliveryId = await sendTest(subscription.id);
+    const [request] = await target.waitForRequests(1, 10_000);
+    if (!request) throw new Error("no request");
+    const { event_id: eventId } = await waitForStatus(deliveryId, "succeeded");
+
+    const response = await api.get(`/v1/events/${eventId}/deliveries`, { key });
+    expect(response.status, JSON.stringify(response.json)).toBe(200);
+    const page = response.json as {
+      items: (DeliveryJson & { body: string })[];
+      next_cursor: null;
+    };
+    expect(page.next_cursor).toBeNull();
+    expect(page.items).toHaveLength(1);
+    expect(page.items[0]).toMatchObject({
+      id: deliveryId,
+      event_id: eventId,
+      event_type: "webhook_test",
+      subscription_id: subscription.id,
+      webhook_id: request.headers["webhook-id"],
+      status: "succeeded",
+      body: request.body,
+    });
+    expect(page.items[0]?.attempts).toHaveLength(1);
+    expect(page.items[0]?.attempts[0]).toMatchObject({ status_code: 200, error: null });
+
+    // Another customer asking for the same event id learns nothing of it.
+    const other = await bed.mintKey();
+    const theirs = await api.get(`/v1/events/${eventId}/deliveries`, { key: other.key });
+    expect(theirs.status).toBe(200);
+    expect((theirs.json as { items: unknown[] }).items).toEqual([]);
+  });
+
   it("keeps exactly the first 4 KiB of a 10 KB answer in response_body, as the API shows it", async () => {
     // Distinct bytes at every position, so a cut one byte early or late, or a wrong slice, shows.
     const answer = Array.from({ length: 10_240 }, (_, i) => String.fromCharCode(33 + (i % 94))).join("");
