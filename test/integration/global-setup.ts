@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
 import { startLocalSqs } from "../../local/sqs/index.ts";
+import { type IamPolicies, synthesizeIamPolicies } from "../support/iam-policies.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -10,6 +11,8 @@ declare module "vitest" {
     dynamodbEndpoint: string;
     /** http://127.0.0.1:PORT of the in-memory local SQS (local/sqs/) shared by every integration test file. */
     sqsEndpoint: string;
+    /** The checked roles' statements in the synthesized stack (test/support/iam-check.ts). */
+    iamPolicies: IamPolicies;
   }
 }
 
@@ -40,6 +43,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const sqs = await startLocalSqs({ host: "127.0.0.1", port: 0, region: "us-east-1", file: ":memory:" });
 
+  // Once per run, not once per file: a synth is ~3 s of CPU.
+  project.provide("iamPolicies", synthesizeIamPolicies());
   project.provide("dynamodbEndpoint", `http://127.0.0.1:${dynamoPort}`);
   project.provide("sqsEndpoint", sqs.endpoint);
 

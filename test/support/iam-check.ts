@@ -19,11 +19,9 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { Template } from "aws-cdk-lib/assertions";
-import type { Role } from "aws-cdk-lib/aws-iam";
-import type { WebhooksStack } from "../../infra/stack.ts";
-import { logicalIdOf, type SynthesizedApp, synthesize } from "../infra/app-fixture.ts";
+import { inject } from "vitest";
 import type { TestEnvironment } from "./aws-env.ts";
+import type { CheckedRole, LocalResource, PolicyStatement } from "./iam-policies.ts";
 
 /** One call as IAM sees it: `dynamodb:GetItem` on `table:<local name>` (or `.../index/<name>`, `queue:<name>`). */
 export interface Needed {
@@ -133,33 +131,23 @@ export class IamRecorder {
   }
 }
 
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-
 /**
- * The (action, resource) pairs a role's identity policies allow, with each resource written the way
- * the recorder writes it: `names` maps a template logical id (table, queue) to `table:<local name>` or
- * `queue:<local name>`. A resource the map does not know stays its JSON (it never matches a call).
+ * The (action, resource) pairs a role's identity-policy statements allow, with each resource written
+ * the way the recorder writes it: `names` maps a template logical id (table, queue) to
+ * `table:<local name>` or `queue:<local name>`. A resource the map does not know stays its JSON (it
+ * never matches a call).
  */
-export function allowedByRole(
-  template: Template,
-  roleLogicalId: string,
+export function allowedByStatements(
+  statements: readonly PolicyStatement[],
   names: Readonly<Record<string, string>>,
 ): { action: string; resource: string }[] {
-  const policies = template.findResources("AWS::IAM::Policy") as Record<
-    string,
-    { Properties: { Roles: unknown; PolicyDocument: { Statement: Statement[] } } }
-  >;
   const allowed: { action: string; resource: string }[] = [];
-  for (const policy of Object.values(policies)) {
-    const roles = policy.Properties.Roles as { Ref?: string }[];
-    if (!roles.some((role) => role.Ref === roleLogicalId)) continue;
-    for (const statement of policy.Properties.PolicyDocument.Statement) {
-      // A conditional grant is not an unconditional one: none of these calls meets a condition.
-      if (statement.Effect !== "Allow" || statement.Condition !== undefined) continue;
-      const actions = [statement.Action].flat();
-      const resources = [statement.Resource].flat().map((r) => resourceName(r, names));
-      for (const action of actions) for (const resource of resources) allowed.push({ action, resource });
-    }
+  for (const statement of statements) {
+    // A conditional grant is not an unconditional one: none of these calls meets a condition.
+    if (statement.Effect !== "Allow" || statement.Condition !== undefined) continue;
+    const actions = [statement.Action].flat();
+    const resources = [statement.Resource].flat().map((r) => resourceName(r, names));
+    for (const action of actions) for (const resource of resources) allowed.push({ action, resource });
   }
   return allowed;
 }
@@ -207,35 +195,31 @@ export function missingGrants(
     .map((n) => `${n.action} on ${n.resource} (${logicalIdOf(n.resource)}): not granted`);
 }
 
-/** Which role of the stack a recorder's calls are checked against. */
-export type RoleOf = (stack: WebhooksStack) => Role;
-
-let synthesized: SynthesizedApp | undefined;
-
 /**
- * Every call `recorder` saw, made against the local environment `env`, that the role (in the stack as
- * `npm run synth` builds it, synthesized once per test file without bundling) does not allow: one line
- * per missing (action, resource), empty when all are granted.
+ * Every call `recorder` saw, made against the local environment `env`, that the role does not allow:
+ * one line per missing (action, resource), empty when all are granted. The role's statements are the
+ * stack's as `npm run synth` builds it, synthesized once per vitest run by the integration project's
+ * global setup (test/support/iam-policies.ts).
  */
 export function ungrantedCalls(
   recorder: IamRecorder,
   env: Pick<TestEnvironment, "tableName" | "deliveriesTableName" | "queues" | "env">,
-  roleOf: RoleOf,
+  role: CheckedRole,
 ): string[] {
-  synthesized ??= synthesize({}, { bundle: false });
-  const { stack, template } = synthesized;
+  const { statements, logicalIds } = inject("iamPolicies");
   const queueName = (url: string) => `queue:${url.split("/").at(-1)}`;
-  const names: Record<string, string> = {
-    [logicalIdOf(stack.table.table)]: `table:${env.tableName}`,
-    [logicalIdOf(stack.deliveriesTable.table)]: `table:${env.deliveriesTableName}`,
-    [logicalIdOf(stack.queues.deliveryQueue)]: queueName(env.queues.deliveryQueueUrl),
-    [logicalIdOf(stack.queues.unroutableQueue)]: queueName(env.queues.unroutableQueueUrl),
-    [logicalIdOf(stack.queues.deliveryDlq)]: queueName(env.queues.deliveryDlqUrl),
-    [logicalIdOf(stack.queues.deliveryBackstop)]: queueName(env.queues.deliveryBackstopUrl),
-    [logicalIdOf(stack.queues.slowDeliveryQueue)]: queueName(env.queues.slowDeliveryQueueUrl),
-    [logicalIdOf(stack.ingest.bus)]: `bus:${env.env.EVENT_BUS_NAME}`,
+  const local: Record<LocalResource, string> = {
+    table: `table:${env.tableName}`,
+    deliveriesTable: `table:${env.deliveriesTableName}`,
+    deliveryQueue: queueName(env.queues.deliveryQueueUrl),
+    unroutableQueue: queueName(env.queues.unroutableQueueUrl),
+    deliveryDlq: queueName(env.queues.deliveryDlqUrl),
+    deliveryBackstop: queueName(env.queues.deliveryBackstopUrl),
+    slowDeliveryQueue: queueName(env.queues.slowDeliveryQueueUrl),
+    bus: `bus:${env.env.EVENT_BUS_NAME}`,
   };
-  const role = roleOf(stack);
-  const allowed = allowedByRole(template, logicalIdOf(role), names);
-  return missingGrants(recorder.distinct(), allowed, names);
+  const names = Object.fromEntries(
+    (Object.keys(local) as LocalResource[]).map((key) => [logicalIds[key], local[key]]),
+  );
+  return missingGrants(recorder.distinct(), allowedByStatements(statements[role], names), names);
 }
