@@ -522,6 +522,18 @@ export class MemoryDeliveryPorts {
   ];
   /** What recordAttempt answers (the record's conditional write). */
   recordResult: import("#shared/domain/ports/deliveries.ts").RecordAttemptResult = "recorded";
+  /** What handOff answers. */
+  handOffResult: "handed_off" | "stale" | "handed_over" = "handed_off";
+  /** The failing streak clearFailing ends (its start), or null when none was running. */
+  failingSinceToClear: string | null = null;
+  /** Set: the queue's send rejects with it (an SQS outage). */
+  sendFailure: Error | null = null;
+  /** Set: the event bus rejects every announcement with it. */
+  announceFailure: Error | null = null;
+  readonly shadowed: Record<string, unknown>[] = [];
+  readonly released: { fromJob: string; toJob: string }[] = [];
+  readonly held: { receiptHandle: string; seconds: number }[] = [];
+  readonly announcedDisabled: { id: string; reason: string }[] = [];
 
   private log(level: string) {
     return (message: string, fields: Record<string, unknown> = {}) => {
@@ -558,7 +570,7 @@ export class MemoryDeliveryPorts {
       this.failingMarks.push({ id, since });
       return true;
     },
-    clearFailing: async () => null,
+    clearFailing: async () => this.failingSinceToClear,
     disable: async (_customerId: string, id: string, reason: string) => {
       this.disabled.push({ id, reason });
       const current = this.subscriptionsById.get(id);
@@ -581,17 +593,22 @@ export class MemoryDeliveryPorts {
     isDeadLettered: async () => false,
     handOff: async (input: import("#shared/domain/ports/deliveries.ts").HandOffInput) => {
       this.handOffs.push(input);
-      return "handed_off" as const;
+      return this.handOffResult;
     },
-    releaseHandOff: async () => {},
+    releaseHandOff: async (input: { fromJob: string; toJob: string }) => {
+      this.released.push({ fromJob: input.fromJob, toJob: input.toJob });
+    },
     get: async () => null,
   };
 
   readonly queue = {
     send: async (job: DeliveryJob, delaySeconds: number) => {
+      if (this.sendFailure !== null) throw this.sendFailure;
       this.resent.push({ job, delaySeconds });
     },
-    hold: async () => {},
+    hold: async (receiptHandle: string, seconds: number) => {
+      this.held.push({ receiptHandle, seconds });
+    },
   };
 
   readonly deadLetters = {
@@ -615,11 +632,19 @@ export class MemoryDeliveryPorts {
     },
   };
 
-  readonly shadowLog = { put: async () => {} };
+  readonly shadowLog = {
+    put: async (entry: Record<string, unknown>) => {
+      this.shadowed.push(entry);
+    },
+  };
 
   readonly operationalEvents = {
-    subscriptionDisabled: async () => {},
+    subscriptionDisabled: async (subscription: SubscriptionWithSecrets, reason: string) => {
+      if (this.announceFailure !== null) throw this.announceFailure;
+      this.announcedDisabled.push({ id: subscription.id, reason });
+    },
     warn: async (warning: { type: string; data: Record<string, unknown> }) => {
+      if (this.announceFailure !== null) throw this.announceFailure;
       this.warnings.push({ type: warning.type, data: warning.data });
     },
   };

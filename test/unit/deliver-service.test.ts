@@ -1,7 +1,10 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { type DeliveryJob, TEST_EVENT_HEADER } from "#shared/domain/delivery/job.ts";
+import { KeptOnQueueSignal } from "#shared/domain/errors.ts";
 import type { DeliveryState } from "#shared/domain/ports/deliveries.ts";
+import { LEGACY_TRANSPORT } from "#shared/domain/ports/sender.ts";
+import { managedSubscriptionId } from "#shared/domain/subscriptions/managed.ts";
 import { newSubscription, type SubscriptionWithSecrets } from "#shared/domain/subscriptions/subscription.ts";
 import { USER_AGENT } from "#shared/domain/version.ts";
 import {
@@ -401,5 +404,256 @@ describe("DeliveryBatch: the record refuses the write", () => {
     expect(ports.resent).toEqual([]);
     expect(ports.failingMarks).toEqual([]);
     expect(ports.deadLettered).toEqual([]);
+  });
+});
+
+const FAILED_500 = {
+  kind: "response",
+  statusCode: 500,
+  retryAfter: null,
+  responseBody: "",
+  latencyMs: 3,
+} as const;
+const ACTIVEFLOW = "0193a0b4-6f2e-7c3d-8a1b-2c3d4e5f6a7b";
+
+describe("DeliveryBatch: what the job is sent to", () => {
+  it("an activeflow destination: its URL and method, the managed subscription's secret, none of its headers", async () => {
+    const managed = subscriptionOf({ id: managedSubscriptionId("c-1"), method: "POST" });
+    const { ports, deps } = setup(managed);
+    const job = jobFor(managed, {
+      subscription_id: "dest-1",
+      destination: {
+        kind: "activeflow",
+        activeflow_id: ACTIVEFLOW,
+        url: "https://flow.example/hook",
+        method: "PUT",
+      },
+    } as Partial<DeliveryJob>);
+    expect(await deliverOne(deps, job)).toBe("succeeded");
+    const [request] = ports.requests;
+    expect(request?.url).toBe("https://flow.example/hook");
+    expect(request?.method).toBe("PUT");
+    expect(request?.headers).not.toHaveProperty("x-team");
+    expect(new Webhook(managed.secret).verify(PAYLOAD, request?.headers ?? {})).toEqual(JSON.parse(PAYLOAD));
+  });
+
+  it("an activeflow destination without the customer's managed subscription is dropped as deleted", async () => {
+    const other = subscriptionOf();
+    const { ports, deps } = setup(other);
+    const job = jobFor(other, {
+      destination: {
+        kind: "activeflow",
+        activeflow_id: ACTIVEFLOW,
+        url: "https://flow.example/hook",
+        method: "POST",
+      },
+    } as Partial<DeliveryJob>);
+    expect(await deliverOne(deps, job)).toBe("dropped_deleted");
+    expect(ports.requests).toEqual([]);
+  });
+
+  it("the legacy profile: VoIPBIN's transport (30 s, redirects followed)", async () => {
+    const subscription = subscriptionOf({ delivery_profile: "legacy" });
+    const { ports, deps } = setup(subscription);
+    await deliverOne(deps, jobFor(subscription));
+    expect(ports.requests[0]?.timeoutMs).toBe(LEGACY_TRANSPORT.timeoutMs);
+    expect(ports.requests[0]?.legacy).toEqual(LEGACY_TRANSPORT);
+  });
+
+  it("logs an id collision (the record is another event's) and still judges the job by it", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.states.set("dlv-1", failedState({ event_id: "ev-other", live_job: "msg:m-1" }));
+    await deliverOne(deps, jobFor(subscription));
+    expect(ports.logs.find((l) => l.level === "error")).toMatchObject({
+      message: "delivery id collision: the record is another event's",
+      fields: { delivery_id: "dlv-1", record_event_id: "ev-other", event_id: "ev-1" },
+    });
+    expect(ports.attempts[0]?.attempt.timing).toMatchObject({ due_at: NOW.toISOString() });
+  });
+});
+
+describe("DeliveryBatch: shadow mode", () => {
+  it("signs and records the request in the shadow log instead of sending it", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const job = jobFor(subscription, { shadow: true });
+    expect(await deliverOne(deps, job)).toBe("shadowed");
+    expect(ports.requests).toEqual([]);
+    expect(ports.attempts).toEqual([]);
+    expect(ports.shadowed).toHaveLength(1);
+    const entry = ports.shadowed[0] as Record<string, unknown> & { headers: Record<string, string> };
+    expect(entry).toMatchObject({
+      at: NOW.toISOString(),
+      signed_at: NOW.toISOString(),
+      customer_id: "c-1",
+      subscription_id: subscription.id,
+      event_id: "ev-1",
+      event_type: "call_hangup",
+      delivery_id: "dlv-1",
+      webhook_id: "msg_2kZ9",
+      method: subscription.method,
+      url: "https://hooks.example/in",
+      body_bytes: Buffer.byteLength(PAYLOAD),
+    });
+    expect(entry.body_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(new Webhook(subscription.secret).verify(PAYLOAD, entry.headers)).toEqual(JSON.parse(PAYLOAD));
+    expect(ports.logs.at(-1)).toMatchObject({
+      message: "delivery shadowed: recorded, not sent",
+      fields: { shadowed: true },
+    });
+  });
+
+  it("drops a shadow job of a deleted or disabled subscription without recording it", async () => {
+    const disabled = subscriptionOf({ status: "disabled", disabled_reason: "failing" });
+    const a = setup(disabled);
+    expect(await deliverOne(a.deps, jobFor(disabled, { shadow: true }))).toBe("dropped_disabled");
+    const b = setup(null);
+    expect(await deliverOne(b.deps, jobFor(disabled, { shadow: true }))).toBe("dropped_deleted");
+    expect([...a.ports.shadowed, ...b.ports.shadowed]).toEqual([]);
+    expect(a.ports.closed).toEqual([]);
+    expect(a.ports.logs.at(-1)?.fields).toMatchObject({ shadowed: true });
+  });
+});
+
+describe("DeliveryBatch: the endpoint's failing streak", () => {
+  it("a success after failures clears the streak and announces the recovery", async () => {
+    const since = new Date(NOW.getTime() - 600_000).toISOString();
+    const subscription = subscriptionOf({ failing_since: since });
+    const { ports, deps } = setup(subscription);
+    ports.failingSinceToClear = since;
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("succeeded");
+    expect(ports.warnings).toEqual([
+      {
+        type: "webhook_endpoint_recovered",
+        data: expect.objectContaining({
+          subscription_id: subscription.id,
+          failing_since: since,
+          recovered_at: NOW.toISOString(),
+          failing_seconds: 600,
+        }),
+      },
+    ]);
+  });
+
+  it("a success when another delivery already cleared the streak announces nothing", async () => {
+    const subscription = subscriptionOf({ failing_since: NOW.toISOString() });
+    const { ports, deps } = setup(subscription);
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("succeeded");
+    expect(ports.warnings).toEqual([]);
+  });
+
+  it("failing for the whole window: the subscription is disabled (failing) and the delivery ends dead", async () => {
+    const since = new Date(NOW.getTime() - 3_600_000).toISOString();
+    const subscription = subscriptionOf({ failing_since: since });
+    const { ports, deps } = setup(subscription);
+    ports.answers = [FAILED_500];
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("auto_disabled");
+    expect(ports.attempts[0]?.deadReason).toBe("subscription_disabled");
+    expect(ports.disabled).toEqual([{ id: subscription.id, reason: "failing" }]);
+    expect(ports.announcedDisabled).toEqual([{ id: subscription.id, reason: "failing" }]);
+    expect(ports.logs.at(-1)?.fields).toMatchObject({ failing_since: since });
+  });
+
+  it("an announcement the bus refuses is an operator's alarm, never a failed delivery", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.announceFailure = new Error("bus down");
+    ports.answers = [{ ...FAILED_500, statusCode: 410 }];
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("endpoint_gone");
+    expect(ports.logs.filter((l) => l.level === "error")).toEqual([
+      {
+        level: "error",
+        message: "could not announce webhook_subscription_disabled",
+        fields: expect.objectContaining({ subscription_id: subscription.id, reason: "endpoint_gone" }),
+      },
+    ]);
+    const failing = setup(subscription);
+    failing.ports.announceFailure = new Error("bus down");
+    failing.ports.answers = [FAILED_500];
+    expect(await deliverOne(failing.deps, jobFor(subscription))).toBe("retry_scheduled");
+    expect(failing.ports.logs.filter((l) => l.level === "error")).toEqual([
+      {
+        level: "error",
+        message: "could not announce webhook_endpoint_failing",
+        fields: expect.objectContaining({ subscription_id: subscription.id }),
+      },
+    ]);
+  });
+});
+
+describe("DeliveryBatch: hand-offs that fail or race", () => {
+  it("a re-send the queue refuses undoes the hand-off and fails the job (its message comes back)", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.answers = [FAILED_500];
+    ports.sendFailure = new Error("SQS unavailable");
+    await expect(deliverOne(deps, jobFor(subscription))).rejects.toThrow("SQS unavailable");
+    expect(ports.released).toEqual([{ fromJob: "msg:m-1", toJob: "w-id-1" }]);
+  });
+
+  it("another receive of the same message recorded first: this copy is kept until the hand-off settles", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.answers = [FAILED_500];
+    ports.recordResult = "handed_over";
+    await expect(deliverOne(deps, jobFor(subscription))).rejects.toBeInstanceOf(KeptOnQueueSignal);
+    // 2 × the 5 s attempt timeout + 10 s.
+    expect(ports.held).toEqual([{ receiptHandle: "rh-1", seconds: 20 }]);
+    expect(ports.resent).toEqual([]);
+  });
+
+  it("a job back from its own hand-off re-sends the live job it named (the successor may never have been sent)", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const due = new Date(NOW.getTime() + 120_000).toISOString();
+    ports.states.set("dlv-1", failedState({ live_job: "w-next", prev_job: "msg:m-1", next_attempt_at: due }));
+    const job = jobFor(subscription);
+    expect(await deliverOne(deps, job)).toBe("slept");
+    expect(ports.requests).toEqual([]);
+    expect(ports.handOffs).toEqual([
+      {
+        delivery: job,
+        fromJob: "w-next",
+        toJob: "w-id-1",
+        nextAttemptAt: due,
+        now: NOW,
+        retentionDays: 30,
+        resumedBy: "msg:m-1",
+      },
+    ]);
+    expect(ports.resent).toEqual([{ job: { ...job, token: "w-id-1" }, delaySeconds: 120 }]);
+  });
+
+  it("back from its hand-off while the successor may be being attempted: kept until it settles", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const due = new Date(NOW.getTime() - 1_000).toISOString();
+    ports.states.set("dlv-1", failedState({ live_job: "w-next", prev_job: "msg:m-1", next_attempt_at: due }));
+    await expect(deliverOne(deps, jobFor(subscription))).rejects.toBeInstanceOf(KeptOnQueueSignal);
+    expect(ports.held).toEqual([{ receiptHandle: "rh-1", seconds: 19 }]);
+    expect(ports.handOffs).toEqual([]);
+  });
+
+  it("a wait whose hand-off finds another live job ends as stale, nothing re-sent", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.handOffResult = "stale";
+    const due = new Date(NOW.getTime() + 60_000).toISOString();
+    ports.states.set("dlv-1", failedState({ live_job: "msg:m-1", next_attempt_at: due }));
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("stale");
+    expect(ports.resent).toEqual([]);
+  });
+
+  it("a middle hop of a long wait re-sends the same job for 900 s without a write", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const due = new Date(NOW.getTime() + 3_600_000).toISOString();
+    ports.states.set("dlv-1", failedState({ live_job: "w-live", next_attempt_at: due }));
+    const job = jobFor(subscription, { token: "w-live" });
+    expect(await deliverOne(deps, job)).toBe("slept");
+    expect(ports.handOffs).toEqual([]);
+    expect(ports.resent).toEqual([{ job, delaySeconds: 900 }]);
+    expect(ports.logs.at(-1)?.fields).toMatchObject({ wait_seconds: 900, hop: true });
   });
 });
