@@ -118,14 +118,16 @@ export async function waitForQueueEmpty(
 /**
  * The router and delivery handlers against a fresh test environment. With `deliverySource`, the
  * delivery handler is also fed from the delivery queue as the event source mapping does (two
- * concurrent pollers, 1 s long polls), stopped by `close()`.
+ * concurrent pollers, 1 s long polls), stopped by `close()`; with `fairLanes` too, from the slow
+ * delivery queue as well.
  */
 export async function startPipelineHarness(
-  options: { env?: Record<string, string>; deliverySource?: boolean } = {},
+  options: { env?: Record<string, string>; deliverySource?: boolean; fairLanes?: boolean } = {},
 ) {
   const capture = await startEventBridgeCapture();
   const env = await createTestEnvironment({
     retrySchedule: [1, 1],
+    fairLanes: options.fairLanes,
     env: {
       EVENTBRIDGE_ENDPOINT: capture.endpoint,
       DELIVERY_TIMEOUT_MS: "1000",
@@ -139,16 +141,23 @@ export async function startPipelineHarness(
   env.applyToProcessEnv();
   const { router, delivery, recorded } = recordedHandlers();
   const receivers: Receiver[] = [];
-  const source = options.deliverySource
-    ? new SqsEventSource({
-        sqs: env.sqs,
-        queueUrl: env.queues.deliveryQueueUrl,
-        handler: delivery.handler,
-        waitTimeSeconds: 1,
-        concurrency: 2,
-      })
-    : undefined;
-  source?.start();
+  // With fair lanes, the slow queue has its own event source mapping, as in the stack.
+  const polled = options.fairLanes
+    ? [env.queues.deliveryQueueUrl, env.queues.slowDeliveryQueueUrl]
+    : [env.queues.deliveryQueueUrl];
+  const sources = options.deliverySource
+    ? polled.map(
+        (queueUrl) =>
+          new SqsEventSource({
+            sqs: env.sqs,
+            queueUrl,
+            handler: delivery.handler,
+            waitTimeSeconds: 1,
+            concurrency: 2,
+          }),
+      )
+    : [];
+  for (const source of sources) source.start();
   return {
     env,
     capture,
@@ -159,6 +168,8 @@ export async function startPipelineHarness(
      * The DynamoDB, SQS and EventBridge calls the router and delivery handlers made so far that their
      * roles in the synthesized stack do not allow (AccessDenied on AWS; test/support/iam-check.ts).
      */
+    /** Each distinct (action, resource) the router's and the delivery function's clients needed so far. */
+    recordedCalls: () => ({ router: recorded.router.distinct(), delivery: recorded.delivery.distinct() }),
     ungrantedCalls: () => [
       ...ungrantedCalls(recorded.router, env, "router").map((l) => `router: ${l}`),
       ...ungrantedCalls(recorded.delivery, env, "delivery").map((l) => `delivery: ${l}`),
@@ -169,7 +180,7 @@ export async function startPipelineHarness(
       return started;
     },
     async close() {
-      await source?.stop();
+      await Promise.all(sources.map((source) => source.stop()));
       await Promise.all(receivers.map((r) => r.close()));
       await capture.close();
       env.close();
