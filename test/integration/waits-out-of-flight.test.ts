@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EndpointHealthStore } from "#shared/adapters/dynamodb/endpoint-health.ts";
 import type { DeliveryJob } from "#shared/domain/delivery/job.ts";
 import { DELIVERY_BATCH } from "#shared/resources.ts";
-import { SqsEventSource } from "../../local/sqs-event-source.ts";
+import type { SqsEventSource } from "../../local/sqs-event-source.ts";
 import { createTestEnvironment, type TestEnvironment } from "../support/aws-env.ts";
-import { enqueueJobs, repositoriesFor } from "../support/pipeline.ts";
+import { enqueueJobs, repositoriesFor, startDeliverySources } from "../support/pipeline.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { seedSubscription } from "../support/subscriptions.ts";
 import { waitFor } from "../support/wait.ts";
@@ -49,17 +49,12 @@ beforeAll(async () => {
   env.applyToProcessEnv();
   repos = repositoriesFor(env);
   const delivery = await import("#functions/delivery.ts");
-  sources = [env.queues.deliveryQueueUrl, env.queues.slowDeliveryQueueUrl].map(
-    (queueUrl) =>
-      new SqsEventSource({
-        sqs: env.sqs,
-        queueUrl,
-        handler: delivery.handler,
-        waitTimeSeconds: 1,
-        concurrency: POLLERS,
-      }),
+  sources = startDeliverySources(
+    env,
+    [env.queues.deliveryQueueUrl, env.queues.slowDeliveryQueueUrl],
+    delivery.handler,
+    POLLERS,
   );
-  for (const source of sources) source.start();
 });
 
 afterAll(async () => {

@@ -111,6 +111,23 @@ export async function waitForQueueEmpty(
 }
 
 /**
+ * The delivery handler fed from each queue as its event source mapping does (`concurrency` pollers
+ * per queue, 1 s long polls), started; stop each when done.
+ */
+export function startDeliverySources(
+  env: TestEnvironment,
+  queueUrls: readonly string[],
+  handler: ConstructorParameters<typeof SqsEventSource>[0]["handler"],
+  concurrency = 2,
+): SqsEventSource[] {
+  const sources = queueUrls.map(
+    (queueUrl) => new SqsEventSource({ sqs: env.sqs, queueUrl, handler, waitTimeSeconds: 1, concurrency }),
+  );
+  for (const source of sources) source.start();
+  return sources;
+}
+
+/**
  * The router and delivery handlers as Lambda runs them, configured against a fresh table and queues,
  * with a short retry schedule, a PutEvents capture for operational events, and receivers that are
  * closed with the harness.
@@ -145,19 +162,7 @@ export async function startPipelineHarness(
   const polled = options.fairLanes
     ? [env.queues.deliveryQueueUrl, env.queues.slowDeliveryQueueUrl]
     : [env.queues.deliveryQueueUrl];
-  const sources = options.deliverySource
-    ? polled.map(
-        (queueUrl) =>
-          new SqsEventSource({
-            sqs: env.sqs,
-            queueUrl,
-            handler: delivery.handler,
-            waitTimeSeconds: 1,
-            concurrency: 2,
-          }),
-      )
-    : [];
-  for (const source of sources) source.start();
+  const sources = options.deliverySource ? startDeliverySources(env, polled, delivery.handler) : [];
   return {
     env,
     capture,
