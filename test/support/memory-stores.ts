@@ -528,6 +528,12 @@ export class MemoryDeliveryPorts {
   failingSinceToClear: string | null = null;
   /** Set: the queue's send rejects with it (an SQS outage). */
   sendFailure: Error | null = null;
+  /** Set: the queue's visibility change (hold) rejects with it. */
+  holdFailure: Error | null = null;
+  /** Set: undoing a hand-off rejects with it. */
+  releaseFailure: Error | null = null;
+  /** Another delivery disabled the subscription first: disable finds nothing to change. */
+  alreadyDisabled = false;
   /** Set: the event bus rejects every announcement with it. */
   announceFailure: Error | null = null;
   readonly shadowed: Record<string, unknown>[] = [];
@@ -573,6 +579,7 @@ export class MemoryDeliveryPorts {
     clearFailing: async () => this.failingSinceToClear,
     disable: async (_customerId: string, id: string, reason: string) => {
       this.disabled.push({ id, reason });
+      if (this.alreadyDisabled) return null;
       const current = this.subscriptionsById.get(id);
       return current === undefined ? null : { ...current, status: "disabled" as const };
     },
@@ -596,6 +603,7 @@ export class MemoryDeliveryPorts {
       return this.handOffResult;
     },
     releaseHandOff: async (input: { fromJob: string; toJob: string }) => {
+      if (this.releaseFailure !== null) throw this.releaseFailure;
       this.released.push({ fromJob: input.fromJob, toJob: input.toJob });
     },
     get: async () => null,
@@ -607,6 +615,7 @@ export class MemoryDeliveryPorts {
       this.resent.push({ job, delaySeconds });
     },
     hold: async (receiptHandle: string, seconds: number) => {
+      if (this.holdFailure !== null) throw this.holdFailure;
       this.held.push({ receiptHandle, seconds });
     },
   };

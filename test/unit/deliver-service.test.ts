@@ -657,3 +657,140 @@ describe("DeliveryBatch: hand-offs that fail or race", () => {
     expect(ports.logs.at(-1)?.fields).toMatchObject({ wait_seconds: 900, hop: true });
   });
 });
+
+describe("DeliveryBatch: what a mutation run found unguarded", () => {
+  it("a stale copy in the same batch as the live one drops itself; the live copy is still delivered", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.states.set("dlv-1", failedState({ live_job: "w-live", prev_job: "w-older" }));
+    const old = jobFor(subscription, { token: "w-old" });
+    const live = jobFor(subscription, { token: "w-live" });
+    const batch = await DeliveryBatch.load([old, live], deps);
+    const outcomes = await Promise.all([
+      batch.deliver(received(old)),
+      batch.deliver(received(live, { messageId: "m-2", receiptHandle: "rh-2" })),
+    ]);
+    expect(outcomes).toEqual(["stale", "succeeded"]);
+    expect(ports.requests).toHaveLength(1);
+    expect(ports.attempts[0]?.liveJob).toBe("w-live");
+  });
+
+  it("a job back from its hand-off whose successor is in the same batch drops itself instead of resuming", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const due = new Date(NOW.getTime() + 120_000).toISOString();
+    ports.states.set("dlv-1", failedState({ live_job: "w-next", prev_job: "msg:m-1", next_attempt_at: due }));
+    const back = jobFor(subscription);
+    const successor = jobFor(subscription, { token: "w-next" });
+    const batch = await DeliveryBatch.load([back, successor], deps);
+    expect(await batch.deliver(received(back))).toBe("stale");
+    expect(ports.handOffs).toEqual([]);
+  });
+
+  it("the second copy of a job whose first copy failed is still removed as a duplicate", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.answers = [FAILED_500];
+    ports.sendFailure = new Error("SQS unavailable");
+    const job = jobFor(subscription);
+    const batch = await DeliveryBatch.load([job, job], deps);
+    const first = batch.deliver(received(job));
+    const second = batch.deliver(received(job, { messageId: "m-2", receiptHandle: "rh-2" }));
+    await expect(first).rejects.toThrow("SQS unavailable");
+    expect(await second).toBe("duplicate_in_batch");
+  });
+
+  it("a wait whose hand-off another receive made first is kept until it settles", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.handOffResult = "handed_over";
+    const due = new Date(NOW.getTime() + 60_000).toISOString();
+    ports.states.set("dlv-1", failedState({ live_job: "msg:m-1", next_attempt_at: due }));
+    await expect(deliverOne(deps, jobFor(subscription))).rejects.toBeInstanceOf(KeptOnQueueSignal);
+    expect(ports.held).toEqual([{ receiptHandle: "rh-1", seconds: 20 }]);
+    expect(ports.resent).toEqual([]);
+  });
+
+  it("a hold the queue refuses is logged; the copy is still kept on the queue", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.answers = [FAILED_500];
+    ports.recordResult = "handed_over";
+    ports.holdFailure = new Error("SQS unavailable");
+    await expect(deliverOne(deps, jobFor(subscription))).rejects.toBeInstanceOf(KeptOnQueueSignal);
+    expect(ports.logs.find((l) => l.level === "warn")).toMatchObject({
+      message: "could not shorten the hidden time of a copy kept until its hand-off settled",
+      fields: { delivery_id: "dlv-1" },
+    });
+  });
+
+  it("an undo that fails too is logged, and the original error is what the job fails with", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.answers = [FAILED_500];
+    ports.sendFailure = new Error("SQS unavailable");
+    ports.releaseFailure = new Error("table throttled");
+    await expect(deliverOne(deps, jobFor(subscription))).rejects.toThrow("SQS unavailable");
+    expect(ports.logs.find((l) => l.level === "warn")).toMatchObject({
+      message: "could not undo a failed hand-off; the job re-sends it when it comes back",
+      fields: { delivery_id: "dlv-1" },
+    });
+  });
+
+  it("an attempt's timing carries no hold and no slow lane when there were none", async () => {
+    const subscription = subscriptionOf({ failing_since: NOW.toISOString() });
+    const { ports, deps } = setup(subscription);
+    ports.states.set("dlv-1", failedState({ live_job: "w-live", held_ms: 0 }));
+    ports.answers = [FAILED_500];
+    await deliverOne(deps, jobFor(subscription, { token: "w-live" }), { lane: "main" });
+    expect(ports.attempts[0]?.attempt.timing).toEqual({
+      due_at: NOW.toISOString(),
+      retry_at: new Date(NOW.getTime() + 30_000).toISOString(),
+    });
+  });
+
+  it("a manual retry is attempted unless a success is as recent as its floor", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const succeededAt = new Date(NOW.getTime() - 60_000).toISOString();
+    ports.states.set(
+      "dlv-1",
+      failedState({ status: "succeeded", succeeded_at: succeededAt, live_job: "msg:m-1" }),
+    );
+    const atFloor = jobFor(subscription, { redeliver_after: succeededAt } as Partial<DeliveryJob>);
+    expect(await deliverOne(deps, atFloor)).toBe("skipped_already_succeeded");
+    const later = jobFor(subscription, {
+      redeliver_after: new Date(NOW.getTime() - 1_000).toISOString(),
+    } as Partial<DeliveryJob>);
+    expect(await deliverOne(deps, later)).toBe("succeeded");
+    expect(ports.requests).toHaveLength(1);
+  });
+
+  it("a URL with a user but no password is logged as it is", async () => {
+    const subscription = subscriptionOf({ url: "https://user@hooks.example/in" });
+    const { ports, deps } = setup(subscription);
+    await deliverOne(deps, jobFor(subscription));
+    expect(ports.attempts[0]?.attempt.request?.url).toBe("https://user@hooks.example/in");
+  });
+
+  it("the legacy profile treats a 404 as final (endpoint_rejected), where the default retries it", async () => {
+    const legacy = subscriptionOf({ delivery_profile: "legacy" });
+    const a = setup(legacy);
+    a.ports.answers = [{ ...FAILED_500, statusCode: 404 }];
+    expect(await deliverOne(a.deps, jobFor(legacy))).toBe("endpoint_rejected");
+    expect(a.ports.attempts[0]?.deadReason).toBe("endpoint_rejected");
+    const standard = subscriptionOf();
+    const b = setup(standard);
+    b.ports.answers = [{ ...FAILED_500, statusCode: 404 }];
+    expect(await deliverOne(b.deps, jobFor(standard))).toBe("retry_scheduled");
+  });
+
+  it("a subscription another delivery disabled first is not announced again", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    ports.alreadyDisabled = true;
+    ports.answers = [{ ...FAILED_500, statusCode: 410 }];
+    expect(await deliverOne(deps, jobFor(subscription))).toBe("endpoint_gone");
+    expect(ports.announcedDisabled).toEqual([]);
+  });
+});
