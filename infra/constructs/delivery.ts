@@ -155,7 +155,9 @@ export class Delivery extends Construct {
     // BatchGetItem: a batch's subscriptions and delivery records; PutItem: a delivery record with its
     // first attempt, attempt items; UpdateItem: later attempts, closing and dead-lettering deliveries,
     // failing/disabled subscriptions; GetItem: a record whose condition failed, where DynamoDB did
-    // not return it. The scheduled pass also erases deleted customers' data once their grace period
+    // not return it. Fair delivery's endpoint health store reads endpoints' states with BatchGetItem
+    // and writes them with UpdateItem (checked by test/integration/delivery-fair-lanes-iam.test.ts:
+    // its writes only log their failure). The scheduled pass also erases deleted customers' data once their grace period
     // is over (docs/security.md): Query of the pending erasures and of a delivery's attempts, Scan of
     // the table for the customer's items, BatchWriteItem and DeleteItem to remove them.
     props.table.grantTable(
