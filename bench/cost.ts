@@ -338,10 +338,6 @@ export async function benchCost(options: {
   };
 }
 
-function defaultFn(): Deployment["functions"][string] {
-  return { memory_mb: 512, tracing: false, log_format: "JSON", system_log_level: "WARN" };
-}
-
 /** The synthesized stack template in cdk.out (run `npm run synth` first). */
 export function readTemplate(cdkOut: string): object {
   if (!existsSync(cdkOut)) throw new Error(`no ${cdkOut}: run \`npm run synth\` first`);
