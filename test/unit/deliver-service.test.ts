@@ -1,5 +1,6 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { HEALTHY } from "#shared/domain/delivery/endpoint-health.ts";
 import { type DeliveryJob, TEST_EVENT_HEADER } from "#shared/domain/delivery/job.ts";
 import { KeptOnQueueSignal } from "#shared/domain/errors.ts";
 import type { DeliveryState } from "#shared/domain/ports/deliveries.ts";
@@ -12,6 +13,7 @@ import {
   type DeliveryDependencies,
   type ReceivedJob,
 } from "#shared/services/delivery/deliver.ts";
+import { FakeEndpointHealthStore, fairLanesOver, TEST_FAIRNESS_POLICY } from "../support/fairness.ts";
 import { MemoryDeliveryPorts } from "../support/memory-stores.ts";
 
 /**
@@ -792,5 +794,68 @@ describe("DeliveryBatch: what a mutation run found unguarded", () => {
     ports.answers = [{ ...FAILED_500, statusCode: 410 }];
     expect(await deliverOne(deps, jobFor(subscription))).toBe("endpoint_gone");
     expect(ports.announcedDisabled).toEqual([]);
+  });
+});
+
+describe("DeliveryBatch: with fair delivery", () => {
+  it("dials with the main lane's timeout when the endpoint is healthy", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const { fair } = fairLanesOver(new FakeEndpointHealthStore(HEALTHY), { now: NOW });
+    expect(await deliverOne({ ...deps, lanes: fair }, jobFor(subscription))).toBe("succeeded");
+    expect(ports.requests[0]?.timeoutMs).toBe(TEST_FAIRNESS_POLICY.timeoutMs);
+  });
+
+  it("a first dial another job won defers this one: re-sent after the defer, the hold counted, nothing sent", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const { fair } = fairLanesOver(new FakeEndpointHealthStore(HEALTHY, { firstDial: false }), { now: NOW });
+    const job = jobFor(subscription);
+    expect(await deliverOne({ ...deps, lanes: fair }, job)).toBe("deferred");
+    expect(ports.requests).toEqual([]);
+    expect(ports.attempts).toEqual([]);
+    const dueAt = new Date(NOW.getTime() + TEST_FAIRNESS_POLICY.firstDialDeferMs).toISOString();
+    expect(ports.handOffs).toEqual([
+      {
+        delivery: job,
+        fromJob: "msg:m-1",
+        toJob: "w-id-1",
+        nextAttemptAt: dueAt,
+        now: NOW,
+        retentionDays: 30,
+        heldMs: TEST_FAIRNESS_POLICY.firstDialDeferMs,
+      },
+    ]);
+    expect(ports.resent).toEqual([{ job: { ...job, token: "w-id-1" }, delaySeconds: 3 }]);
+    expect(ports.logs.at(-1)?.fields).toMatchObject({ delivery_id: "dlv-1", wait_seconds: 3 });
+  });
+
+  it("a slow endpoint's job is handed to the slow lane without an attempt", async () => {
+    const subscription = subscriptionOf();
+    const { ports, deps } = setup(subscription);
+    const store = new FakeEndpointHealthStore({ ...HEALTHY, slowUntil: NOW.getTime() + 60_000 });
+    const { fair, handedOver } = fairLanesOver(store, { now: NOW });
+    const job = jobFor(subscription);
+    expect(await deliverOne({ ...deps, lanes: fair }, job)).toBe("moved_to_slow_lane");
+    expect(ports.requests).toEqual([]);
+    expect(ports.attempts).toEqual([]);
+    expect(handedOver).toEqual([{ ...job, token: "msg:m-1" }]);
+    expect(ports.logs.at(-1)).toMatchObject({ level: "info", fields: { delivery_id: "dlv-1" } });
+    expect(ports.logs.at(-1)?.message).not.toBe("");
+  });
+
+  it("a batch whose subscriptions are all gone asks fair delivery nothing", async () => {
+    const { ports, deps } = setup(null);
+    const store = new FakeEndpointHealthStore(HEALTHY);
+    const loads: string[][] = [];
+    const load = store.load.bind(store);
+    store.load = async (urls) => {
+      loads.push([...urls]);
+      return load(urls);
+    };
+    const { fair } = fairLanesOver(store, { now: NOW });
+    expect(await deliverOne({ ...deps, lanes: fair }, jobFor(subscriptionOf()))).toBe("dropped_deleted");
+    expect(loads).toEqual([]);
+    expect(ports.requests).toEqual([]);
   });
 });
